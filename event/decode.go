@@ -1,0 +1,279 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/buger/jsonparser"
+)
+
+// Reasons a malformed event is rejected. They are stable strings: metrics and the
+// dead-letter path count by them.
+const (
+	ReasonBadJSON      = "bad_json"
+	ReasonNotObject    = "not_object"
+	ReasonMissingKey   = "missing_key"
+	ReasonMissingTime  = "missing_time"
+	ReasonMissingField = "missing_field"
+	ReasonWrongType    = "wrong_type"
+)
+
+// DecodeError says why an event could not be decoded.
+type DecodeError struct {
+	Reason string // one of the Reason constants
+	Field  string // the offending field, if any
+	Msg    string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: field %q: %s", e.Reason, e.Field, e.Msg)
+	}
+	return e.Reason + ": " + e.Msg
+}
+
+// Decoder turns JSON objects into Events of one schema. It is not safe for concurrent use
+// (it reuses a scratch buffer); make one per goroutine.
+type Decoder struct {
+	schema *Schema
+	seen   []bool
+}
+
+// NewDecoder returns a Decoder for s.
+func NewDecoder(s *Schema) *Decoder {
+	return &Decoder{schema: s, seen: make([]bool, len(s.Fields))}
+}
+
+// Decode parses one JSON object into ev (whose Values slice is reused when large enough).
+// Unknown fields are ignored. On error ev is left in an unspecified state.
+func (d *Decoder) Decode(data []byte, ev *Event) error {
+	s := d.schema
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		if len(data) > 0 && (data[0] == '[' || data[0] == '"' || data[0] == 't' || data[0] == 'f' || data[0] == 'n' || data[0] == '-' || (data[0] >= '0' && data[0] <= '9')) {
+			return &DecodeError{Reason: ReasonNotObject, Msg: "an event must be a JSON object"}
+		}
+		return &DecodeError{Reason: ReasonBadJSON, Msg: "not a JSON object"}
+	}
+	if cap(ev.Values) >= len(s.Fields) {
+		ev.Values = ev.Values[:len(s.Fields)]
+		clear(ev.Values)
+	} else {
+		ev.Values = make([]Value, len(s.Fields))
+	}
+	clear(d.seen)
+	ev.Schema = s
+	var ferr error
+	err := jsonparser.ObjectEach(data, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+		i, ok := s.index[string(key)]
+		if !ok {
+			return nil
+		}
+		v, err := convert(s.Fields[i], value, dt)
+		if err != nil {
+			ferr = err
+			return err
+		}
+		ev.Values[i] = v
+		d.seen[i] = true
+		return nil
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
+	}
+	if err := checkTrailing(data); err != nil {
+		return err
+	}
+	for i, f := range s.Fields {
+		if !ev.Values[i].Present() || ev.Values[i].Kind == KindNull {
+			switch {
+			case i == s.keyIdx:
+				return &DecodeError{Reason: ReasonMissingKey, Field: f.Name, Msg: "the key field is missing or null"}
+			case i == s.timeIdx:
+				return &DecodeError{Reason: ReasonMissingTime, Field: f.Name, Msg: "the event-time field is missing or null"}
+			case !f.Optional && f.Type != TypeAny:
+				return &DecodeError{Reason: ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
+			}
+			ev.Values[i] = Value{} // null counts as absent
+		}
+	}
+	if s.keyIdx >= 0 {
+		ev.Key = keyString(ev.Values[s.keyIdx])
+	}
+	if s.timeIdx >= 0 {
+		t := ev.Values[s.timeIdx]
+		switch t.Kind {
+		case KindTimestamp:
+			ev.Time = t.AsTimeNanos() / 1e6
+		case KindInt:
+			ev.Time = t.AsInt()
+		case KindDouble:
+			ev.Time = int64(t.AsDouble())
+		default:
+			return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
+		}
+	}
+	if s.idIdx >= 0 {
+		ev.ID = keyString(ev.Values[s.idIdx])
+	} else {
+		ev.ID = ""
+	}
+	return nil
+}
+
+func checkTrailing(data []byte) error {
+	// jsonparser stops at the object's end; anything after it but blanks is an error.
+	end, err := objectEnd(data)
+	if err != nil {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
+	}
+	if len(bytes.TrimSpace(data[end:])) != 0 {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+func objectEnd(data []byte) (int, error) {
+	depth, inStr := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, errors.New("unterminated JSON object")
+}
+
+func keyString(v Value) string {
+	switch v.Kind {
+	case KindString:
+		return v.s
+	case KindInt:
+		return strconv.FormatInt(v.AsInt(), 10)
+	case KindDouble:
+		return strconv.FormatFloat(v.AsDouble(), 'g', -1, 64)
+	case KindBool:
+		return strconv.FormatBool(v.AsBool())
+	case KindTimestamp:
+		return strconv.FormatInt(v.AsTimeNanos(), 10)
+	}
+	return ""
+}
+
+func wrongType(f Field, want string, value []byte) error {
+	shown := string(value)
+	if len(shown) > 40 {
+		shown = shown[:40] + "…"
+	}
+	return &DecodeError{Reason: ReasonWrongType, Field: f.Name, Msg: fmt.Sprintf("want %s, got %s", want, shown)}
+}
+
+func convert(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+	if dt == jsonparser.Null {
+		return Null(), nil
+	}
+	switch f.Type {
+	case TypeString:
+		if dt != jsonparser.String {
+			return Value{}, wrongType(f, "a string", value)
+		}
+		s, err := jsonparser.ParseString(value)
+		if err != nil {
+			return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
+		}
+		return String(s), nil
+	case TypeBool:
+		if dt != jsonparser.Boolean {
+			return Value{}, wrongType(f, "true or false", value)
+		}
+		return Bool(value[0] == 't'), nil
+	case TypeInt:
+		if dt != jsonparser.Number {
+			return Value{}, wrongType(f, "an integer", value)
+		}
+		i, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil {
+			fl, ferr := strconv.ParseFloat(string(value), 64)
+			if ferr != nil || fl != math.Trunc(fl) || math.Abs(fl) > 1<<53 {
+				return Value{}, wrongType(f, "an integer", value)
+			}
+			i = int64(fl)
+		}
+		return Int(i), nil
+	case TypeDouble:
+		if dt != jsonparser.Number {
+			return Value{}, wrongType(f, "a number", value)
+		}
+		fl, err := strconv.ParseFloat(string(value), 64)
+		if err != nil || math.IsInf(fl, 0) {
+			return Value{}, wrongType(f, "a number", value)
+		}
+		return Double(fl), nil
+	case TypeTimestamp:
+		switch dt {
+		case jsonparser.String:
+			t, err := time.Parse(time.RFC3339Nano, string(value))
+			if err != nil {
+				return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
+			}
+			return Timestamp(t), nil
+		case jsonparser.Number:
+			ms, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil {
+				return Value{}, wrongType(f, "epoch milliseconds", value)
+			}
+			return TimestampNanos(ms * 1e6), nil
+		}
+		return Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
+	case TypeAny:
+		switch dt {
+		case jsonparser.String:
+			s, err := jsonparser.ParseString(value)
+			if err != nil {
+				return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
+			}
+			return String(s), nil
+		case jsonparser.Boolean:
+			return Bool(value[0] == 't'), nil
+		case jsonparser.Number:
+			if bytes.ContainsAny(value, ".eE") {
+				fl, err := strconv.ParseFloat(string(value), 64)
+				if err != nil {
+					return Value{}, wrongType(f, "a number", value)
+				}
+				return Double(fl), nil
+			}
+			i, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil {
+				return Value{}, wrongType(f, "an integer", value)
+			}
+			return Int(i), nil
+		}
+		return Value{}, wrongType(f, "a scalar", value)
+	}
+	return Value{}, wrongType(f, f.Type.String(), value)
+}

@@ -1,0 +1,105 @@
+package nfa
+
+import "github.com/cepd/cepd/event"
+
+// Condition decides whether an event satisfies a step's where or until expression.
+//
+// Contract: a Condition belongs to an immutable compiled rule and is called concurrently
+// by every shard, so it must not keep per-call state outside the EvalContext. Eval never
+// panics: an evaluation error (a missing optional field, a division by zero, a cost limit)
+// makes the condition false, and the implementation counts it. Eval must not retain ctx
+// or the slices it returns after it returns.
+type Condition interface {
+	Eval(ctx *EvalContext) bool
+}
+
+// ConditionFunc adapts a plain function to Condition (tests, built-in conditions).
+type ConditionFunc func(ctx *EvalContext) bool
+
+// Eval calls f.
+func (f ConditionFunc) Eval(ctx *EvalContext) bool { return f(ctx) }
+
+// EvalContext is what a condition sees: the event under evaluation, the partial match it
+// would extend (Flink's IterativeCondition.Context), and the shard's per-event memo.
+// The matcher owns it and reuses it between calls.
+type EvalContext struct {
+	// Event is the event being evaluated.
+	Event *event.Event
+	// Memo caches results of conditions that do not read the partial match, for the
+	// current event, across every rule of the shard. It may be nil.
+	Memo *Memo
+
+	m      *Matcher
+	sc     *Scratch
+	run    *run
+	loaded bool
+	steps  map[string][]*event.Event
+}
+
+// Matched returns the events the partial match under evaluation has already accepted into
+// the named step, oldest first (never including Event). The result is computed lazily on
+// the first call for the evaluation and must not be modified.
+func (c *EvalContext) Matched(step string) []*event.Event {
+	if !c.loaded {
+		c.load()
+	}
+	return c.steps[step]
+}
+
+func (c *EvalContext) load() {
+	c.loaded = true
+	clear(c.steps)
+	if c.run == nil || c.run.node == nil {
+		return
+	}
+	if c.steps == nil {
+		c.steps = make(map[string][]*event.Event, 4)
+	}
+	c.m.extractInto(c.run, c.sc, c.steps)
+}
+
+// reset prepares the context for evaluating against r.
+func (c *EvalContext) reset(r *run) {
+	c.run = r
+	c.loaded = false
+}
+
+// Memo holds per-event results of shared, non-iterative conditions. Slots are assigned
+// by whoever compiles the conditions (the rules package) and are stable for a rule set.
+// A Memo is owned by one shard; Next invalidates every slot in O(1).
+type Memo struct {
+	gen   uint32
+	stamp []uint32
+	val   []bool
+}
+
+// NewMemo returns a memo with n slots.
+func NewMemo(n int) *Memo { return &Memo{gen: 1, stamp: make([]uint32, n), val: make([]bool, n)} }
+
+// Next starts a new event: every slot becomes unknown.
+func (m *Memo) Next() {
+	m.gen++
+	if m.gen == 0 { // wrapped: clear stamps so stale ones cannot match
+		clear(m.stamp)
+		m.gen = 1
+	}
+}
+
+// Get returns the cached result of slot, if known for the current event.
+func (m *Memo) Get(slot int) (val, ok bool) {
+	if slot >= len(m.stamp) || m.stamp[slot] != m.gen {
+		return false, false
+	}
+	return m.val[slot], true
+}
+
+// Put stores the result of slot for the current event.
+func (m *Memo) Put(slot int, val bool) {
+	if slot >= len(m.stamp) {
+		n := max(slot+1, 2*len(m.stamp))
+		m.stamp = append(m.stamp, make([]uint32, n-len(m.stamp))...)
+		m.val = append(m.val, make([]bool, n-len(m.val))...)
+	}
+	m.stamp[slot] = m.gen
+	m.val[slot] = val
+}

@@ -1,0 +1,11 @@
+// Package nfa is cepd's pattern back end: it compiles a patterns.Pattern into an NFA with
+// take / ignore / proceed edges (the construction of SASE+ NFA-b and Flink's NFACompiler),
+// and runs it per key over a shared buffer that stores each accepted event once and shares
+// run prefixes through Dewey-numbered pointers, with Flink CEP's semantics: contiguity,
+// quantifiers, greedy, optional, until, negation, within windows, timed-out partial matches
+// and after-match skip strategies.
+//
+// Concurrency: a Program is immutable and shared by every shard. A Matcher holds one key's
+// runs for one Program and is owned by one goroutine; it is not safe for concurrent use.
+// Conditions are an interface (Condition): this package knows nothing of CEL.
+package nfa

@@ -1,0 +1,113 @@
+package nfa
+
+// runHeap is a binary min-heap of runs ordered by their first event, with exactly the
+// layout rules of java.util.PriorityQueue (offer, poll, bulk removal then heapify).
+// Flink keeps partial and completed matches in such queues and iterates them in array
+// order, and which of two matches that complete on the same event is emitted first (and
+// so which survives an after-match skip) depends on that layout. Mirroring it makes
+// cepd's matches identical to Flink's, ties included.
+type runHeap []run
+
+// cmpRuns orders runs by their first event (event time, then arrival); runs that have
+// taken nothing (the start state) sort last.
+func cmpRuns(a, b *run) int {
+	switch {
+	case a.startEv == nil && b.startEv == nil:
+		return 0
+	case a.startEv == nil:
+		return 1
+	case b.startEv == nil:
+		return -1
+	}
+	return cmpEvents(a.startEv.Time, a.startEv.Seq, b.startEv.Time, b.startEv.Seq)
+}
+
+func cmpEvents(at int64, as uint64, bt int64, bs uint64) int {
+	switch {
+	case at < bt:
+		return -1
+	case at > bt:
+		return 1
+	case as < bs:
+		return -1
+	case as > bs:
+		return 1
+	}
+	return 0
+}
+
+func (h *runHeap) offer(r run) {
+	*h = append(*h, r)
+	h.siftUp(len(*h)-1, r)
+}
+
+func (h runHeap) siftUp(k int, x run) {
+	for k > 0 {
+		parent := (k - 1) >> 1
+		if cmpRuns(&x, &h[parent]) >= 0 {
+			break
+		}
+		h[k] = h[parent]
+		k = parent
+	}
+	h[k] = x
+}
+
+func (h runHeap) siftDown(k int, x run, n int) {
+	half := n >> 1
+	for k < half {
+		child := 2*k + 1
+		right := child + 1
+		if right < n && cmpRuns(&h[child], &h[right]) > 0 {
+			child = right
+		}
+		if cmpRuns(&x, &h[child]) <= 0 {
+			break
+		}
+		h[k] = h[child]
+		k = child
+	}
+	h[k] = x
+}
+
+func (h *runHeap) poll() run {
+	old := *h
+	res := old[0]
+	n := len(old) - 1
+	x := old[n]
+	old[n] = run{}
+	*h = old[:n]
+	if n > 0 {
+		(*h).siftDown(0, x, n)
+	}
+	return res
+}
+
+func (h runHeap) heapify() {
+	n := len(h)
+	for i := (n >> 1) - 1; i >= 0; i-- {
+		h.siftDown(i, h[i], n)
+	}
+}
+
+// removeIf drops the runs for which drop is true, keeping the survivors' order, then
+// re-heapifies (Java's PriorityQueue.removeIf / removeAll).
+func (h *runHeap) removeIf(drop func(r *run) bool) {
+	old := *h
+	w := 0
+	removed := false
+	for i := range old {
+		if drop(&old[i]) {
+			removed = true
+			continue
+		}
+		old[w] = old[i]
+		w++
+	}
+	if !removed {
+		return
+	}
+	clear(old[w:])
+	*h = old[:w]
+	h.heapify()
+}

@@ -1,0 +1,423 @@
+package nfa
+
+import (
+	"math"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// run is a partial match (Flink's ComputationState): the state it waits in, its last
+// shared-buffer entry and version, and the times and first event that bound its windows
+// and order it.
+type run struct {
+	st      *state
+	node    *node
+	ver     dewey
+	startTs int64
+	prevTs  int64
+	startEv *event.Event // nil for the start state
+}
+
+// Matcher holds one key's partial matches for one Program. Not safe for concurrent use.
+type Matcher struct {
+	prog      *Program
+	partial   runHeap
+	completed runHeap // complete matches held back by a skip strategy
+}
+
+// NewMatcher returns a matcher with no partial match.
+func (p *Program) NewMatcher() *Matcher {
+	m := &Matcher{prog: p}
+	m.partial = runHeap{{st: p.start, ver: newDewey(1), startTs: -1, prevTs: -1}}
+	return m
+}
+
+// Live returns the number of partial matches in progress (not counting the start state)
+// plus complete matches held back by a skip strategy.
+func (m *Matcher) Live() int { return len(m.partial) - 1 + len(m.completed) }
+
+// Idle reports whether the matcher holds nothing but its start state, so that it can be
+// discarded and later recreated without changing any result.
+func (m *Matcher) Idle() bool { return len(m.partial) == 1 && len(m.completed) == 0 }
+
+// Scratch is per-goroutine working memory for matchers; one per shard, reused for every
+// key and rule. Memo, if set, is handed to conditions.
+type Scratch struct {
+	Memo *Memo
+
+	ctx      EvalContext
+	edges    []outEdge
+	stack    []*state
+	fstack   []*state
+	next     []run
+	newRuns  runHeap
+	potent   runHeap
+	nodes    []*node
+	exStack  []extraction
+	leafGen  uint32
+	leafSeen []uint32
+	leafVal  []bool
+}
+
+type outEdge struct {
+	e   *edge
+	src *state
+}
+
+// NewScratch returns scratch memory for matchers.
+func NewScratch() *Scratch { return &Scratch{} }
+
+// Process feeds one event to the matcher. The caller advances time first (Advance) when
+// windows matter; Process itself does not look at the clock. Matches found are appended
+// to res.
+func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
+	sc.nodes = sc.nodes[:0]
+	newRuns := sc.newRuns[:0]
+	potential := sc.potent[:0]
+	max := m.prog.opts.MaxRuns
+	for i := range m.partial {
+		cs := &m.partial[i]
+		next := m.computeNext(cs, ev, sc, sc.next[:0])
+		discard := false
+		for j := range next {
+			switch next[j].st.typ {
+			case stFinal:
+				potential.offer(next[j])
+			case stStop:
+				discard = true
+			}
+		}
+		if !discard {
+			for j := range next {
+				if t := next[j].st.typ; t == stFinal || t == stStop {
+					continue
+				}
+				if len(newRuns) > max && next[j].st.typ != stStart {
+					res.Dropped++
+					continue
+				}
+				newRuns.offer(next[j])
+			}
+		}
+		clear(next)
+		sc.next = next[:0]
+	}
+	m.processMatches(potential, &newRuns, sc, res)
+	clear(m.partial)
+	m.partial = append(m.partial[:0], newRuns...)
+	clear(newRuns)
+	clear(potential)
+	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
+	clear(sc.nodes)
+}
+
+// Advance moves the matcher's clock to t: partial matches whose window has closed are
+// discarded (reported in res.Timeouts when the program asks for timeouts), and partial
+// matches that only waited for a trailing notFollowedBy window complete.
+func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
+	p := m.prog
+	if len(m.partial) == 1 && len(m.completed) == 0 {
+		return
+	}
+	newRuns := sc.newRuns[:0]
+	potential := sc.potent[:0]
+	for i := range m.partial {
+		cs := &m.partial[i]
+		start := cs.st.typ == stStart
+		prevTO := !start && cs.st.window > 0 && t-cs.prevTs >= cs.st.window
+		firstTO := !start && p.window > 0 && t-cs.startTs >= p.window
+		if !prevTO && !firstTO {
+			newRuns.offer(*cs)
+			continue
+		}
+		if cs.st.typ == stPending {
+			potential.offer(*cs)
+			continue
+		}
+		if p.opts.Timeouts {
+			var to Timeout
+			if prevTO {
+				to.At = cs.prevTs + cs.st.window
+			} else {
+				to.At = cs.startTs + p.window
+			}
+			if paths := sc.paths(cs.node, cs.ver); len(paths) > 0 {
+				to.Match = p.match(paths[0])
+			}
+			res.Timeouts = append(res.Timeouts, to)
+		}
+	}
+	m.processMatches(potential, &newRuns, sc, res)
+	clear(m.partial)
+	m.partial = append(m.partial[:0], newRuns...)
+	clear(newRuns)
+	clear(potential)
+	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
+}
+
+// Deadline returns the earliest event time at which Advance would change something
+// (a window closing), or math.MaxInt64 when no window is pending.
+func (m *Matcher) Deadline() int64 {
+	d := int64(math.MaxInt64)
+	p := m.prog
+	for i := range m.partial {
+		cs := &m.partial[i]
+		if cs.st.typ == stStart {
+			continue
+		}
+		if cs.st.window > 0 {
+			d = min(d, cs.prevTs+cs.st.window)
+		}
+		if p.window > 0 {
+			d = min(d, cs.startTs+p.window)
+		}
+	}
+	return d
+}
+
+func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) []run {
+	ctx := &sc.ctx
+	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
+	ctx.reset(cs)
+	sc.newLeafGen(len(m.prog.leaves))
+
+	// The decision graph: every take / ignore edge reachable through proceed edges
+	// whose conditions hold.
+	edges := sc.edges[:0]
+	stack := append(sc.stack[:0], cs.st)
+	takes, ignores := 0, 0
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for i := range s.edges {
+			e := &s.edges[i]
+			if !m.eval(e.cond, sc) {
+				continue
+			}
+			switch e.act {
+			case actProceed:
+				stack = append(stack, e.target)
+			case actIgnore:
+				edges = append(edges, outEdge{e, s})
+				if e.target != cs.st {
+					ignores++
+				}
+			case actTake:
+				edges = append(edges, outEdge{e, s})
+				takes++
+			}
+		}
+	}
+	sc.stack = stack[:0]
+
+	start := cs.st.typ == stStart
+	takeToVisit := max(0, takes-1)
+	ignoreToVisit := ignores
+	takeToSkip := max(0, takes-1)
+	for _, oe := range edges {
+		e := oe.e
+		switch e.act {
+		case actIgnore:
+			if start {
+				continue
+			}
+			var ver dewey
+			if e.target == cs.st {
+				ver = cs.ver.increase(selfIncrease(ignores, takes))
+			} else {
+				ver = cs.ver.increaseAndAddStage(takeToSkip + ignoreToVisit)
+				ignoreToVisit--
+			}
+			out = append(out, run{st: e.target, node: cs.node, ver: ver, startTs: cs.startTs, prevTs: cs.prevTs, startEv: cs.startEv})
+		case actTake:
+			cur := cs.ver.increase(takeToVisit)
+			next := cur.addStage()
+			takeToVisit--
+			n := sc.put(oe.src.step, ev, cs.node, cur)
+			startTs, startEv := cs.startTs, cs.startEv
+			if start {
+				startTs, startEv = ev.Time, ev
+			}
+			out = append(out, run{st: e.target, node: n, ver: next, startTs: startTs, prevTs: ev.Time, startEv: startEv})
+			if f := m.finalAfterProceed(e.target, sc); f != nil {
+				out = append(out, run{st: f, node: n, ver: next, startTs: startTs, prevTs: ev.Time, startEv: startEv})
+			}
+		}
+	}
+	clear(edges)
+	sc.edges = edges[:0]
+	if start {
+		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes)), startTs: -1, prevTs: -1})
+	}
+	return out
+}
+
+func selfIncrease(ignores, takes int) int {
+	if takes == 0 && ignores == 0 {
+		return 0
+	}
+	return ignores + max(1, takes)
+}
+
+// finalAfterProceed returns the final state if one is reachable from s through proceed
+// edges whose conditions hold for the current event (evaluated against the partial match
+// before it took the event, as Flink does).
+func (m *Matcher) finalAfterProceed(s *state, sc *Scratch) *state {
+	stack := append(sc.fstack[:0], s)
+	defer func() { sc.fstack = stack[:0] }()
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for i := range cur.edges {
+			e := &cur.edges[i]
+			if e.act != actProceed || !m.eval(e.cond, sc) {
+				continue
+			}
+			if e.target.typ == stFinal {
+				return e.target
+			}
+			stack = append(stack, e.target)
+		}
+	}
+	return nil
+}
+
+func (sc *Scratch) newLeafGen(n int) {
+	if len(sc.leafSeen) < n {
+		sc.leafSeen = make([]uint32, n+8)
+		sc.leafVal = make([]bool, n+8)
+	}
+	sc.leafGen++
+	if sc.leafGen == 0 {
+		clear(sc.leafSeen)
+		sc.leafGen = 1
+	}
+}
+
+// eval evaluates an edge condition; each leaf is evaluated at most once per run and
+// event.
+func (m *Matcher) eval(c *cond, sc *Scratch) bool {
+	switch c.op {
+	case opTrue:
+		return true
+	case opNot:
+		return !m.eval(c.a, sc)
+	case opAnd:
+		return m.eval(c.a, sc) && m.eval(c.b, sc)
+	}
+	i := c.leaf
+	if sc.leafSeen[i] == sc.leafGen {
+		return sc.leafVal[i]
+	}
+	v := m.prog.leaves[i].c.Eval(&sc.ctx)
+	sc.leafSeen[i] = sc.leafGen
+	sc.leafVal[i] = v
+	return v
+}
+
+// processMatches releases complete matches in order of their first event, applying the
+// after-match skip strategy (Flink's processMatchesAccordingToSkipStrategy).
+func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratch, res *Result) {
+	for i := range potential {
+		m.completed.offer(potential[i])
+	}
+	skip := m.prog.skip.Kind != patterns.NoSkip
+	for len(m.completed) > 0 {
+		earliest := &m.completed[0]
+		if skip && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
+			break
+		}
+		done := m.completed.poll()
+		paths := sc.paths(done.node, done.ver)
+		if len(paths) == 0 {
+			continue
+		}
+		if skip {
+			m.prune(partial, paths)
+			m.prune(&m.completed, paths)
+		}
+		res.Matches = append(res.Matches, m.prog.match(paths[0]))
+	}
+}
+
+// prune discards the runs the skip strategy rules out after a match whose event
+// sequences are paths.
+func (m *Matcher) prune(h *runHeap, paths [][]*node) {
+	sk := m.prog.skip
+	var pt int64
+	var ps uint64
+	found := false
+	better := func(ev *event.Event, wantMax bool) {
+		if !found {
+			pt, ps, found = ev.Time, ev.Seq, true
+			return
+		}
+		c := cmpEvents(ev.Time, ev.Seq, pt, ps)
+		if (wantMax && c > 0) || (!wantMax && c < 0) {
+			pt, ps = ev.Time, ev.Seq
+		}
+	}
+	step := -1
+	if sk.Kind == patterns.SkipToFirst || sk.Kind == patterns.SkipToLast {
+		step = m.prog.stepIdx[sk.Step]
+	}
+	for _, path := range paths {
+		switch sk.Kind {
+		case patterns.SkipToNext:
+			for _, n := range path { // the first event of each step
+				if firstOfStep(path, n) {
+					better(n.ev, false)
+				}
+			}
+		case patterns.SkipPastLastEvent:
+			for _, n := range path {
+				better(n.ev, true)
+			}
+		case patterns.SkipToFirst, patterns.SkipToLast:
+			var pick *node
+			for _, n := range path {
+				if int(n.step) == step {
+					if pick == nil || sk.Kind == patterns.SkipToLast {
+						pick = n
+					}
+				}
+			}
+			if pick != nil {
+				better(pick.ev, true)
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	inclusive := sk.Kind == patterns.SkipToNext || sk.Kind == patterns.SkipPastLastEvent
+	h.removeIf(func(r *run) bool {
+		if r.startEv == nil {
+			return false
+		}
+		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
+		return c < 0 || (inclusive && c == 0)
+	})
+}
+
+func firstOfStep(path []*node, n *node) bool {
+	for _, x := range path {
+		if x.step == n.step {
+			return x == n
+		}
+	}
+	return false
+}
+
+// extractInto fills out with the events of the run's partial match by step name.
+func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event) {
+	paths := sc.paths(r.node, r.ver)
+	if len(paths) == 0 {
+		return
+	}
+	for _, n := range paths[0] {
+		name := m.prog.steps[n.step]
+		out[name] = append(out[name], n.ev)
+	}
+}

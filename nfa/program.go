@@ -1,0 +1,121 @@
+package nfa
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cepd/cepd/patterns"
+)
+
+type stateType uint8
+
+const (
+	stNormal stateType = iota
+	stStart
+	stFinal
+	stStop
+	stPending
+)
+
+var stateTypeNames = [...]string{"normal", "start", "final", "stop", "pending"}
+
+type action uint8
+
+const (
+	actTake action = iota
+	actIgnore
+	actProceed
+)
+
+var actionNames = [...]string{"take", "ignore", "proceed"}
+
+// state is one NFA state. Its name is unique in the program ("step", "step:0", …) and its
+// step is the pattern step whose events it takes (-1 for the final state).
+type state struct {
+	id     int
+	name   string
+	step   int
+	typ    stateType
+	edges  []edge
+	window int64 // > 0: a run waiting here expires window ms after its latest event
+}
+
+type edge struct {
+	act    action
+	target *state
+	cond   *cond
+}
+
+func (s *state) add(a action, target *state, c *cond) {
+	s.edges = append(s.edges, edge{act: a, target: target, cond: c})
+}
+
+// Program is a compiled pattern: immutable after Compile and shared by every shard.
+type Program struct {
+	opts    Options
+	states  []*state
+	start   *state
+	window  int64 // FirstAndLast window in ms (0 = none)
+	skip    patterns.Skip
+	leaves  []leaf
+	steps   []string // names of the steps that take events, in pattern order
+	stepIdx map[string]int
+	pattern *patterns.Pattern
+	// minLive is the number of runs an idle matcher holds (the start state).
+}
+
+// Window returns the whole-match window in milliseconds (0 = none).
+func (p *Program) Window() int64 { return p.window }
+
+// Steps returns the names of the steps that take events, in pattern order.
+func (p *Program) Steps() []string { return p.steps }
+
+// NumStates returns the number of NFA states.
+func (p *Program) NumStates() int { return len(p.states) }
+
+// String dumps the NFA: one line per state with its edges, deterministic (golden tests,
+// cepd explain).
+func (p *Program) String() string {
+	var b strings.Builder
+	if p.window > 0 {
+		fmt.Fprintf(&b, "window %dms\n", p.window)
+	}
+	if p.skip.Kind != patterns.NoSkip {
+		fmt.Fprintf(&b, "skip %s\n", skipName(p.skip))
+	}
+	for _, s := range p.states {
+		fmt.Fprintf(&b, "%s [%s]", s.name, stateTypeNames[s.typ])
+		if s.window > 0 {
+			fmt.Fprintf(&b, " window=%dms", s.window)
+		}
+		b.WriteByte('\n')
+		for _, e := range s.edges {
+			fmt.Fprintf(&b, "  %-7s -> %-16s if %s\n", actionNames[e.act], e.target.name, p.condString(e.cond))
+		}
+	}
+	if len(p.leaves) > 0 {
+		b.WriteString("conditions:\n")
+		for _, l := range p.leaves {
+			name := l.step
+			if l.kind == CondUntil {
+				name += ".until"
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", name, l.text)
+		}
+	}
+	return b.String()
+}
+
+func skipName(s patterns.Skip) string {
+	switch s.Kind {
+	case patterns.SkipToNext:
+		return "to_next"
+	case patterns.SkipPastLastEvent:
+		return "past_last_event"
+	case patterns.SkipToFirst:
+		return "to_first:" + s.Step
+	case patterns.SkipToLast:
+		return "to_last:" + s.Step
+	}
+	return "no_skip"
+}
