@@ -1,0 +1,132 @@
+// Package patterns is cepd's rule language front end: the AST of rules and patterns,
+// parsing rule files (YAML, or JSON) with file:line:col errors, validation, and printing
+// a rule back in canonical form (print → parse → print is a fixed point).
+//
+// Everything here is plain data: a parsed Rule is not shared mutable state and the
+// package has no globals that change. Parse, Validate, Format and Pattern.String may be
+// called from any number of goroutines. Conditions stay CEL source text; the rules
+// package compiles them (mapping CEL errors back into the file with Src), the nfa package
+// compiles the pattern's shape.
+//
+// # Rule files
+//
+// A rule file holds one rule, in YAML (JSON is accepted too: it is YAML). A full example:
+//
+//	id: card-testing               # required
+//	name: Card testing
+//	description: Many small authorisations followed by a large one
+//	severity: high
+//	owner: fraud-team
+//	tags: [card-not-present, testing]
+//	key: card_id
+//	within: 30m
+//	skip: past_last_event
+//	timeouts: true
+//	pattern:
+//	  - name: small
+//	    where: e.type == 'auth' && e.amount < 2.0
+//	    times: 3+
+//	    greedy: true
+//	    repeat: strict
+//	    repeat_within: 10m
+//	    until: e.amount > 100.0
+//	  - name: large
+//	    contiguity: relaxed
+//	    where: |
+//	      e.type == 'auth'
+//	        && e.amount > 500.0
+//	    gap: 5m
+//	  - name: no_capture
+//	    not: followed_by
+//	    where: e.type == 'capture'
+//	  - name: burst
+//	    times: 2+
+//	    steps:
+//	      - name: a
+//	        where: e.x > 1
+//	      - name: b
+//	        where: e.y > 2
+//	emit:
+//	  total: sum(match.small.map(x, x.amount)) + e.amount
+//
+// Rule keys, in the order Format writes them:
+//
+//   - id (required): [a-z0-9][a-z0-9_-]*, at most 64 characters.
+//   - name: a title for people; defaults to the id.
+//   - description: free text; a | block for several lines.
+//   - severity: low, medium (the default), high or critical.
+//   - owner: free text. tags: a list of words.
+//   - key: the schema field the rule is evaluated per (default: the schema's key).
+//   - within: the whole match must fit in this window, first event to last
+//     (Pattern.WithinMs, FirstAndLast). Also {duration: 10s, type: previous_and_current}
+//     for Flink's PREVIOUS_AND_CURRENT window (Pattern.WithinType).
+//   - skip: the after-match strategy: no_skip (the default), to_next, past_last_event,
+//     to_first:STEP or to_last:STEP (STEP a step that takes events, not a group); also
+//     {strategy: to_first, step: STEP}. Flink's skip_to_next etc. are accepted.
+//   - timeouts: true to alert (kind "timeout") on partial matches whose window expires.
+//   - pattern (required): the steps, a non-empty list.
+//   - emit: an ordered mapping of name → CEL expression whose values go into the alert;
+//     names are identifiers, unique.
+//
+// Step keys:
+//
+//   - name (required): an identifier [A-Za-z_][A-Za-z0-9_]*, unique in the whole rule
+//     (groups included); conditions see the step's events as match.NAME.
+//   - contiguity: how the step follows the previous one: strict (alias next), relaxed
+//     (followed_by, the default) or any (followed_by_any). Not on the first step of the
+//     pattern or of a group, nor on a negation.
+//   - where: the CEL condition an event must meet (absent: every event).
+//   - times: N (exactly N), N..M (N to M) or N+ (N or more). A minimum of 0 means
+//     optional: times 0..M = times 1..M plus optional; 0+ = 1+ plus optional. At most 1000.
+//   - optional: true lets the match go on without the step.
+//   - greedy: true makes a repeating step take as many events as it can; needs times N+
+//     or N..M with N < M.
+//   - repeat: the contiguity between repetitions: strict (alias consecutive), relaxed
+//     (the default) or any (alias allow_combinations); only on a step that can repeat
+//     (N+ or a maximum above 1).
+//   - repeat_within: a window between repetitions (Quantifier.WindowMs); only on a step
+//     that can repeat.
+//   - until: CEL; an event meeting it ends the repetition (only with times N+).
+//   - gap: the most time between this step's event and the previous event of the match
+//     (Step.WithinMs); not on the first step; at most the rule's within.
+//   - not: next or followed_by makes the step a negation: where is then the event that
+//     must not come (next: right after the previous step; followed_by: before the next
+//     step). A negation cannot be first, follow an optional step, repeat, have until or
+//     steps, and has a gap only when it ends the pattern. A pattern ending in
+//     not: followed_by needs a window (within, or a gap on that step).
+//   - steps: makes the step a group: its steps, matched in order as a unit that times,
+//     optional, greedy, repeat, until and contiguity apply to. A group has no where.
+//     Groups nest at most 8 deep; a rule has at most 64 steps, groups included.
+//
+// Durations are Go durations plus d for days (500ms, 30s, 10m, 1h30m, 2d), positive,
+// in whole milliseconds. A rule file is at most 1 MiB. Unknown keys are errors (with a
+// "did you mean" for typos); so are duplicate keys, YAML aliases and a second document.
+//
+// # The AST a file gives
+//
+// A step without times/optional/greedy/repeat/repeat_within has a nil Quantifier.
+// times: 1 gives {Min: 1, Max: 1} (kept: Format writes it back); optional: true alone
+// gives {Min: 1, Max: 1, Optional: true}; Max is -1 for N+. Contiguity and Inner are
+// ContiguityDefault unless written (relaxed when written as relaxed). Severity is
+// "medium" and Name the id when not written. Texts lose surrounding space; CEL loses
+// trailing space only, so positions inside it stay right. Step.Pos is the step's
+// mapping, Quantifier.Pos and Skip.Pos the first key that sets them, WhereSrc, UntilSrc
+// and Emit.Src the expression's first character (see Src for | blocks).
+//
+// # Errors
+//
+// Parse reports every problem it finds, sorted, as an ErrorList: file:line:col, a
+// message in the analyst's words, the source line and a caret. Nothing of a rule with
+// errors is returned. Validate applies the same checks to a rule built in code, where
+// step names need only be unique and printable (the conformance corpus has names such
+// as "b*"); positions are then the rule's own.
+//
+// # Canonical form
+//
+// Format writes keys in the order above, leaves out defaults, writes durations with
+// FormatDuration (90000 ms → 1m30s, 2 days → 2d), aliases as the canonical word
+// (next → strict), times 0..3 as times: 1..3 plus optional: true, skip as to_first:STEP,
+// texts plain when YAML reads them back unchanged, else single-quoted, else
+// double-quoted, and multi-line CEL and descriptions as | blocks. Pattern.String is the
+// one-line-per-step form used by golden tests and "cepd explain".
+package patterns
