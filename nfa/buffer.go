@@ -49,11 +49,16 @@ type extraction struct {
 	path []*node // latest first
 }
 
-// paths reconstructs the event sequences of the run ending at n with version ver, by a
-// depth-first walk over edges compatible with the version (Flink's extractPatterns, in
-// the same order: the first path is the one Flink's first path is). Each path is returned
-// oldest event first.
-func (sc *Scratch) paths(n *node, ver dewey) [][]*node {
+// maxPaths bounds how many event sequences are reconstructed for one complete match when
+// a skip strategy needs them all: runs that merged in the shared buffer can make their
+// number grow exponentially with the match length.
+const maxPaths = 1024
+
+// paths reconstructs up to limit event sequences of the run ending at n with version ver,
+// by a depth-first walk over edges compatible with the version (Flink's extractPatterns,
+// in the same order: the first path is the one Flink's first path is). Each path is
+// returned oldest event first.
+func (sc *Scratch) paths(n *node, ver dewey, limit int) [][]*node {
 	if n == nil {
 		return nil
 	}
@@ -68,6 +73,9 @@ func (sc *Scratch) paths(n *node, ver dewey) [][]*node {
 				p[len(p)-1-i] = x
 			}
 			out = append(out, p)
+			if len(out) >= limit {
+				break
+			}
 			continue
 		}
 		path := append(st.path, st.n)

@@ -24,6 +24,8 @@ type compiler struct {
 	firstLoop  map[*elem]bool
 	cur, next  *elem // next = Flink's followingPattern
 	original   map[string]*state
+	copying    map[*state]bool // states copyWithoutNots is inside (cycle guard)
+	cycle      bool            // copyWithoutNots met a proceed cycle
 }
 
 // Compile compiles p into a Program. resolve supplies the conditions of the steps.
@@ -41,6 +43,7 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 		stopStates: map[string]*state{},
 		firstLoop:  map[*elem]bool{},
 		original:   map[string]*state{},
+		copying:    map[*state]bool{},
 	}
 	var dup error
 	patterns.Walk(p.Steps, func(s *patterns.Step) {
@@ -89,6 +92,9 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 		}
 	}
 	c.prog.window = c.windowTime
+	if err := c.checkProceedCycles(); err != nil {
+		return nil, err
+	}
 	return c.prog, nil
 }
 
@@ -249,6 +255,12 @@ func (c *compiler) copyWithoutNots(sink *state) *state {
 	if len(nots) == 0 || !c.cur.optional {
 		return sink
 	}
+	if c.copying[sink] { // a proceed cycle: reported by checkProceedCycles
+		c.cycle = true
+		return sink
+	}
+	c.copying[sink] = true
+	defer delete(c.copying, sink)
 	cp := c.newState(sink.name, sink.typ)
 	for _, e := range sink.edges {
 		if e.act == actProceed {

@@ -39,7 +39,14 @@ func (c *compiler) singleton(sink, proceed *state, take, ignore *cond, optional 
 		if c.cur.greedy {
 			until := c.cur.until
 			if until != nil {
-				s.add(actProceed, c.original[proceed.name], and(pc, until))
+				// Flink looks up the un-greedied copy of the proceed target; when the
+				// target was itself copied (notFollowedBy before an optional loop) no copy
+				// is registered and Flink would fail on a null state: use the target.
+				orig := c.original[proceed.name]
+				if orig == nil {
+					orig = proceed
+				}
+				s.add(actProceed, orig, and(pc, until))
 				s.add(actProceed, proceed, and(pc, not(until)))
 			} else {
 				s.add(actProceed, proceed, pc)

@@ -61,18 +61,6 @@ func (d dewey) compatible(o dewey) bool {
 	return false
 }
 
-func (d dewey) equal(o dewey) bool {
-	if len(d) != len(o) {
-		return false
-	}
-	for i := range d {
-		if d[i] != o[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func (d dewey) String() string {
 	parts := make([]string, len(d))
 	for i, x := range d {

@@ -93,7 +93,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 				if t := next[j].st.typ; t == stFinal || t == stStop {
 					continue
 				}
-				if len(newRuns) > max && next[j].st.typ != stStart {
+				if len(newRuns) >= max && next[j].st.typ != stStart {
 					res.Dropped++
 					continue
 				}
@@ -142,7 +142,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 			} else {
 				to.At = cs.startTs + p.window
 			}
-			if paths := sc.paths(cs.node, cs.ver); len(paths) > 0 {
+			if paths := sc.paths(cs.node, cs.ver, 1); len(paths) > 0 {
 				to.Match = p.match(paths[0])
 			}
 			res.Timeouts = append(res.Timeouts, to)
@@ -329,7 +329,11 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			break
 		}
 		done := m.completed.poll()
-		paths := sc.paths(done.node, done.ver)
+		limit := 1 // the match is the first path; a skip strategy prunes by all of them
+		if skip {
+			limit = maxPaths
+		}
+		paths := sc.paths(done.node, done.ver, limit)
 		if len(paths) == 0 {
 			continue
 		}
@@ -412,7 +416,7 @@ func firstOfStep(path []*node, n *node) bool {
 
 // extractInto fills out with the events of the run's partial match by step name.
 func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event) {
-	paths := sc.paths(r.node, r.ver)
+	paths := sc.paths(r.node, r.ver, 1)
 	if len(paths) == 0 {
 		return
 	}

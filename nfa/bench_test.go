@@ -1,0 +1,122 @@
+package nfa
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+var benchSchema, _ = event.NewSchema("bench", []event.Field{
+	{Name: "name", Type: event.TypeString}, {Name: "key", Type: event.TypeString}, {Name: "ts", Type: event.TypeInt},
+}, "key", "ts", "")
+
+// nameIs is a condition over the event's name field, as a compiled rule's fast path is.
+func nameIs(n string) Condition {
+	return ConditionFunc(func(ctx *EvalContext) bool { return ctx.Event.Values[0].AsString() == n })
+}
+
+func step(name string, c patterns.Contiguity, q *patterns.Quantifier) *patterns.Step {
+	return &patterns.Step{Name: name, Where: "e.name == '" + name + "'", Contiguity: c, Quantifier: q}
+}
+
+type benchPattern struct {
+	name string
+	pat  *patterns.Pattern
+	mix  string // event names drawn uniformly
+}
+
+func benchPatterns() []benchPattern {
+	loop := &patterns.Quantifier{Min: 1, Max: -1}
+	greedyUntil := &patterns.Quantifier{Min: 1, Max: -1, Greedy: true}
+	gu := step("b", patterns.Relaxed, greedyUntil)
+	gu.Until = "e.name == 'x'"
+	neg := step("n", patterns.ContiguityDefault, nil)
+	neg.Negation = patterns.NotFollowedBy
+	return []benchPattern{
+		{"strict", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), step("b", patterns.Strict, nil), step("c", patterns.Strict, nil)}}, "abcxyzuvw"},
+		{"relaxed_loop", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), step("b", patterns.Relaxed, loop), step("c", patterns.Relaxed, nil)}, WithinMs: 20}, "abcxyzuvwpqrstlm"},
+		{"followed_by_any", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), step("b", patterns.Any, nil), step("c", patterns.Any, nil)}, WithinMs: 20}, "abcxyzuvwpqrstlm"},
+		{"negation", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), neg, step("c", patterns.Relaxed, nil)}, WithinMs: 20}, "acnxyzuvwpqrstlm"},
+		{"greedy_until", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), gu, step("c", patterns.Relaxed, nil)}, WithinMs: 20}, "abcxyzuvwpqrstlm"},
+		{"no_step_matches", &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), step("b", patterns.Relaxed, nil), step("c", patterns.Relaxed, nil)}, WithinMs: 20}, "xyzuvw"},
+	}
+}
+
+func benchResolve(s *patterns.Step, k CondKind) (Condition, error) {
+	if k == CondUntil {
+		return nameIs("x"), nil
+	}
+	return nameIs(s.Name), nil
+}
+
+func benchEvents(mix string, keys, n int) []*event.Event {
+	r := rand.New(rand.NewPCG(1, 2))
+	evs := make([]*event.Event, n)
+	for i := range evs {
+		name := string(mix[r.IntN(len(mix))])
+		k := fmt.Sprintf("k%d", r.IntN(keys))
+		evs[i] = &event.Event{Seq: uint64(i + 1), Key: k, Time: int64(i / keys), Schema: benchSchema,
+			Values: []event.Value{event.String(name), event.String(k), event.Int(int64(i / keys))}}
+	}
+	return evs
+}
+
+// BenchmarkMatcher runs each pattern over 1,000 keys with one matcher per key; one op is
+// one event (advance + process). It reports live partial matches at the end and the heap
+// bytes they hold.
+func BenchmarkMatcher(b *testing.B) {
+	for _, bp := range benchPatterns() {
+		b.Run(bp.name, func(b *testing.B) {
+			prog, err := Compile(bp.pat, benchResolve, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			const keys = 1000
+			evs := benchEvents(bp.mix, keys, 1<<16)
+			keyIdx := make([]int, len(evs))
+			for i, e := range evs {
+				fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
+			}
+			ms := make([]*Matcher, keys)
+			for i := range ms {
+				ms[i] = prog.NewMatcher()
+			}
+			sc := NewScratch()
+			var res Result
+			matches := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				j := i & (len(evs) - 1)
+				ev := evs[j]
+				m := ms[keyIdx[j]]
+				m.Advance(ev.Time+int64(i>>16)*1e6, sc, &res)
+				m.Process(ev, sc, &res)
+				matches += len(res.Matches)
+				res.Reset()
+			}
+			b.StopTimer()
+			live := 0
+			for _, m := range ms {
+				live += m.Live()
+			}
+			b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
+			b.ReportMetric(float64(live), "live_runs")
+			if live > 0 {
+				// Idle matchers are dropped by the engine; count the ones holding runs.
+				bytes := 0
+				for _, m := range ms {
+					if !m.Idle() {
+						bytes += m.Footprint().Bytes
+					}
+				}
+				idle := prog.NewMatcher().Footprint().Bytes
+				b.ReportMetric(float64(bytes)/float64(live), "B/live_run")
+				b.ReportMetric(float64(idle), "B/idle_matcher")
+			}
+		})
+	}
+}

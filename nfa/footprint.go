@@ -1,0 +1,52 @@
+package nfa
+
+import "unsafe"
+
+// Footprint is an accounting of the memory a matcher holds.
+type Footprint struct {
+	Bytes  int // matcher, runs, shared-buffer nodes, edges and versions
+	Nodes  int // shared-buffer entries reachable from live runs
+	Events int // distinct events those entries point to (their memory is not in Bytes)
+}
+
+// Footprint walks the matcher's runs and the shared-buffer entries they reach. It
+// allocates and is meant for statistics and tests, not for the per-event path.
+func (m *Matcher) Footprint() Footprint {
+	const (
+		runSize  = int(unsafe.Sizeof(run{}))
+		nodeSize = int(unsafe.Sizeof(node{}))
+		edgeSize = int(unsafe.Sizeof(bufEdge{}))
+	)
+	f := Footprint{Bytes: int(unsafe.Sizeof(Matcher{})) + (cap(m.partial)+cap(m.completed))*runSize}
+	seen := map[*node]bool{}
+	evs := map[any]bool{}
+	var stack []*node
+	visit := func(rs runHeap) {
+		for i := range rs {
+			f.Bytes += 4 * cap(rs[i].ver)
+			if n := rs[i].node; n != nil && !seen[n] {
+				seen[n] = true
+				stack = append(stack, n)
+			}
+		}
+	}
+	visit(m.partial)
+	visit(m.completed)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f.Nodes++
+		evs[n.ev] = true
+		f.Bytes += nodeSize + cap(n.more)*edgeSize
+		for i := 0; i < n.numEdges(); i++ {
+			e := n.edge(i)
+			f.Bytes += 4 * cap(e.ver)
+			if e.prev != nil && !seen[e.prev] {
+				seen[e.prev] = true
+				stack = append(stack, e.prev)
+			}
+		}
+	}
+	f.Events = len(evs)
+	return f
+}
