@@ -1,0 +1,153 @@
+package alerts
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Kinds of alert.
+const (
+	KindMatch   = "match"   // the pattern completed
+	KindTimeout = "timeout" // a partial match expired (rules that ask for timeouts)
+)
+
+// Event is one matched event as shown in an alert.
+type Event struct {
+	ID     string         `json:"id"`
+	Time   time.Time      `json:"time"`
+	Fields map[string]any `json:"fields"`
+}
+
+// Step is the events one step of the pattern took.
+type Step struct {
+	Step   string  `json:"step"`
+	Events []Event `json:"events"`
+}
+
+// Value is one named emit value; Error is set when its expression failed.
+type Value struct {
+	Name  string
+	Value any
+	Error string
+}
+
+// Values is the ordered list of a rule's emit values; it marshals as a JSON object in
+// declaration order.
+type Values []Value
+
+// MarshalJSON writes {"name": value, ...} in order; a failed value is null and its error
+// goes under "name_error".
+func (vs Values) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(v.Name)
+		b.Write(k)
+		b.WriteByte(':')
+		val, err := json.Marshal(v.Value)
+		if err != nil {
+			val = []byte("null")
+		}
+		b.Write(val)
+		if v.Error != "" {
+			ek, _ := json.Marshal(v.Name + "_error")
+			ev, _ := json.Marshal(v.Error)
+			b.WriteByte(',')
+			b.Write(ek)
+			b.WriteByte(':')
+			b.Write(ev)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads the object form back (order as written).
+func (vs *Values) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	*vs = (*vs)[:0]
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := t.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if n := len(*vs); n > 0 && (*vs)[n-1].Name+"_error" == name {
+			(*vs)[n-1].Error, _ = v.(string)
+			continue
+		}
+		*vs = append(*vs, Value{Name: name, Value: v})
+	}
+	return nil
+}
+
+// Alert is one detection.
+type Alert struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	RuleID      string `json:"rule_id"`
+	RuleVersion int64  `json:"rule_version"`
+	// Mode is the rule's mode when the alert was made: active or shadow.
+	Mode     string `json:"mode"`
+	Severity string `json:"severity"`
+	Key      string `json:"key"`
+	Steps    []Step `json:"steps"`
+	Emit     Values `json:"emit"`
+	// FirstEventTime and LastEventTime span the matched events (event time).
+	FirstEventTime time.Time `json:"first_event_time"`
+	LastEventTime  time.Time `json:"last_event_time"`
+	// TimeoutAt is the event time the partial match expired at (timeouts only).
+	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
+	// DetectedAt is the processing time the alert was made; zero (and omitted) in
+	// offline replays so that their output is reproducible byte for byte.
+	DetectedAt *time.Time `json:"detected_at,omitempty"`
+}
+
+// ComputeID returns the deterministic id of an alert with these properties.
+func ComputeID(ruleID string, version int64, kind, key string, eventIDs []string) string {
+	h := sha256.New()
+	write := func(s string) {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	write(ruleID)
+	write(strconv.FormatInt(version, 10))
+	write(kind)
+	write(key)
+	for _, id := range eventIDs {
+		write(id)
+	}
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// EventIDs lists the ids of the alert's events in step order.
+func (a *Alert) EventIDs() []string {
+	var ids []string
+	for _, s := range a.Steps {
+		for _, e := range s.Events {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// SetID computes and stores the alert's id from its other fields.
+func (a *Alert) SetID() {
+	a.ID = ComputeID(a.RuleID, a.RuleVersion, a.Kind, a.Key, a.EventIDs())
+}

@@ -1,0 +1,8 @@
+// Package alerts defines what cepd tells downstream systems: the Alert model (which rule,
+// which key, which events matched which step, the rule's emit values, event-time and
+// processing-time stamps) and its deterministic id, plus the sinks alerts are delivered to.
+//
+// An alert's id is a hash of (rule id, rule version, kind, key, matched event ids): the
+// same match derived again after a crash and replay has the same id, so de-duplication
+// downstream is exact. Alerts are values; once built they are not modified.
+package alerts

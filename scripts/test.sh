@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every check and test of cepd on a Debian machine, installing what it needs.
+# Usage: ./scripts/test.sh            (from anywhere; CI runs it through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin:$PATH"
+export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# System packages the tests need (servers are started by the tests themselves, on
+# 127.0.0.1 only). Installed only when missing; apt is retried because a mirror fetch
+# occasionally fails once.
+# Each entry is COMMAND:DEBIAN_PACKAGE.
+apt_needs=(git:git)
+missing=()
+for pair in "${apt_needs[@]}"; do
+	bin=${pair%%:*}; pkg=${pair##*:}
+	command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	step "installing ${missing[*]}"
+	SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+	for i in 1 2 3; do
+		if $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; then break; fi
+		[ "$i" = 3 ] && { echo "apt-get install failed" >&2; exit 1; }
+		sleep 3
+	done
+fi
+
+if ! command -v staticcheck >/dev/null 2>&1; then
+	step "installing staticcheck"
+	GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.7.0
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+staticcheck ./...
+
+step "go test"
+go test -count=1 ./...
+
+step "conformance"
+go build -o /tmp/cepd-test-bin ./cmd/cepd
+corpora=(testdata/conformance)
+[ -d ../shared/conformance/cases ] && corpora+=(../shared/conformance/cases)
+/tmp/cepd-test-bin conformance "${corpora[@]}"
