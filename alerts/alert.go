@@ -97,10 +97,12 @@ func (vs *Values) UnmarshalJSON(data []byte) error {
 
 // Alert is one detection.
 type Alert struct {
-	ID          string `json:"id"`
-	Kind        string `json:"kind"`
-	RuleID      string `json:"rule_id"`
-	RuleVersion int64  `json:"rule_version"`
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	RuleID string `json:"rule_id"`
+	// RuleVersion identifies the rule's content (it changes whenever what the rule
+	// detects changes).
+	RuleVersion string `json:"rule_version"`
 	// Mode is the rule's mode when the alert was made: active or shadow.
 	Mode     string `json:"mode"`
 	Severity string `json:"severity"`
@@ -118,7 +120,7 @@ type Alert struct {
 }
 
 // ComputeID returns the deterministic id of an alert with these properties.
-func ComputeID(ruleID string, version int64, kind, key string, eventIDs []string) string {
+func ComputeID(ruleID, version, kind, key string, eventIDs []string) string {
 	h := sha256.New()
 	write := func(s string) {
 		h.Write([]byte(strconv.Itoa(len(s))))
@@ -126,7 +128,7 @@ func ComputeID(ruleID string, version int64, kind, key string, eventIDs []string
 		h.Write([]byte(s))
 	}
 	write(ruleID)
-	write(strconv.FormatInt(version, 10))
+	write(version)
 	write(kind)
 	write(key)
 	for _, id := range eventIDs {

@@ -8,17 +8,17 @@ import (
 )
 
 func TestIDDeterministicAndSensitive(t *testing.T) {
-	base := ComputeID("r", 1, KindMatch, "card-1", []string{"a", "b"})
-	if base != ComputeID("r", 1, KindMatch, "card-1", []string{"a", "b"}) {
+	base := ComputeID("r", "1", KindMatch, "card-1", []string{"a", "b"})
+	if base != ComputeID("r", "1", KindMatch, "card-1", []string{"a", "b"}) {
 		t.Fatal("id not deterministic")
 	}
 	for name, other := range map[string]string{
-		"version": ComputeID("r", 2, KindMatch, "card-1", []string{"a", "b"}),
-		"kind":    ComputeID("r", 1, KindTimeout, "card-1", []string{"a", "b"}),
-		"key":     ComputeID("r", 1, KindMatch, "card-2", []string{"a", "b"}),
-		"events":  ComputeID("r", 1, KindMatch, "card-1", []string{"a", "c"}),
-		"split":   ComputeID("r", 1, KindMatch, "card-1", []string{"ab"}),
-		"rule":    ComputeID("r1", 1, KindMatch, "card-1", []string{"a", "b"}),
+		"version": ComputeID("r", "2", KindMatch, "card-1", []string{"a", "b"}),
+		"kind":    ComputeID("r", "1", KindTimeout, "card-1", []string{"a", "b"}),
+		"key":     ComputeID("r", "1", KindMatch, "card-2", []string{"a", "b"}),
+		"events":  ComputeID("r", "1", KindMatch, "card-1", []string{"a", "c"}),
+		"split":   ComputeID("r", "1", KindMatch, "card-1", []string{"ab"}),
+		"rule":    ComputeID("r1", "1", KindMatch, "card-1", []string{"a", "b"}),
 	} {
 		if other == base {
 			t.Errorf("changing %s did not change the id", name)
@@ -47,7 +47,7 @@ func TestValuesJSONRoundTrip(t *testing.T) {
 
 func TestAlertJSONStable(t *testing.T) {
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	a := &Alert{Kind: KindMatch, RuleID: "r", RuleVersion: 1, Mode: "active", Severity: "high", Key: "k",
+	a := &Alert{Kind: KindMatch, RuleID: "r", RuleVersion: "1", Mode: "active", Severity: "high", Key: "k",
 		Steps:          []Step{{Step: "a", Events: []Event{{ID: "e1", Time: ts, Fields: map[string]any{"z": 1, "a": "x"}}}}},
 		FirstEventTime: ts, LastEventTime: ts}
 	a.SetID()
@@ -56,7 +56,7 @@ func TestAlertJSONStable(t *testing.T) {
 	if string(d1) != string(d2) {
 		t.Fatal("marshal not stable")
 	}
-	const want = `{"id":"` + "%s" + `","kind":"match","rule_id":"r","rule_version":1,"mode":"active","severity":"high","key":"k","steps":[{"step":"a","events":[{"id":"e1","time":"2026-01-02T03:04:05Z","fields":{"a":"x","z":1}}]}],"emit":{},"first_event_time":"2026-01-02T03:04:05Z","last_event_time":"2026-01-02T03:04:05Z"}`
+	const want = `{"id":"` + "%s" + `","kind":"match","rule_id":"r","rule_version":"1","mode":"active","severity":"high","key":"k","steps":[{"step":"a","events":[{"id":"e1","time":"2026-01-02T03:04:05Z","fields":{"a":"x","z":1}}]}],"emit":{},"first_event_time":"2026-01-02T03:04:05Z","last_event_time":"2026-01-02T03:04:05Z"}`
 	if got := string(d1); got != strings.ReplaceAll(want, "%s", a.ID) {
 		t.Fatalf("got\n%s", got)
 	}

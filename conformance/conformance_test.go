@@ -13,7 +13,7 @@ func TestCorpusSimpleCEL(t *testing.T) {
 	}
 	pass := 0
 	for _, c := range cases {
-		o := Run(c, simpleCEL)
+		o := Run(c, WithConditions(simpleCEL))
 		if o.Pass {
 			pass++
 			continue

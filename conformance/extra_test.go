@@ -15,7 +15,7 @@ func TestExtraCorpus(t *testing.T) {
 	}
 	pass := 0
 	for _, c := range cases {
-		o := Run(c, simpleCEL)
+		o := Run(c, WithConditions(simpleCEL))
 		if o.Pass {
 			pass++
 			continue

@@ -18,6 +18,23 @@ import (
 // ConditionCompiler compiles a step's where or until for events of schema.
 type ConditionCompiler func(schema *event.Schema, pattern *patterns.Pattern, step *patterns.Step, kind nfa.CondKind) (nfa.Condition, error)
 
+// ProgramCompiler compiles a case's whole pattern (with timeouts reported) for events of
+// schema; it is how the production rule compiler is plugged in.
+type ProgramCompiler func(schema *event.Schema, pattern *patterns.Pattern) (*nfa.Program, error)
+
+// WithConditions makes a ProgramCompiler from a ConditionCompiler and nfa.Compile.
+func WithConditions(compile ConditionCompiler) ProgramCompiler {
+	return func(schema *event.Schema, pat *patterns.Pattern) (*nfa.Program, error) {
+		resolve := func(s *patterns.Step, kind nfa.CondKind) (nfa.Condition, error) {
+			if (kind == nfa.CondWhere && s.Where == "") || (kind == nfa.CondUntil && s.Until == "") {
+				return nil, nil
+			}
+			return compile(schema, pat, s, kind)
+		}
+		return nfa.Compile(pat, resolve, nfa.Options{Timeouts: true})
+	}
+}
+
 // Outcome is the result of running one case.
 type Outcome struct {
 	Case     *Case
@@ -60,7 +77,7 @@ func (c *Case) InferSchema() (*event.Schema, error) {
 
 // Run compiles the case's pattern with the real compiler and feeds its events through
 // the real matcher.
-func Run(c *Case, compile ConditionCompiler) *Outcome {
+func Run(c *Case, compile ProgramCompiler) *Outcome {
 	out := &Outcome{Case: c}
 	if err := c.run(compile, out); err != nil {
 		out.Err = err
@@ -71,7 +88,7 @@ func Run(c *Case, compile ConditionCompiler) *Outcome {
 	return out
 }
 
-func (c *Case) run(compile ConditionCompiler, out *Outcome) error {
+func (c *Case) run(compile ProgramCompiler, out *Outcome) error {
 	schema, err := c.InferSchema()
 	if err != nil {
 		return err
@@ -80,13 +97,7 @@ func (c *Case) run(compile ConditionCompiler, out *Outcome) error {
 	if err != nil {
 		return err
 	}
-	resolve := func(s *patterns.Step, kind nfa.CondKind) (nfa.Condition, error) {
-		if (kind == nfa.CondWhere && s.Where == "") || (kind == nfa.CondUntil && s.Until == "") {
-			return nil, nil
-		}
-		return compile(schema, pat, s, kind)
-	}
-	prog, err := nfa.Compile(pat, resolve, nfa.Options{Timeouts: true})
+	prog, err := compile(schema, pat)
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -54,10 +55,10 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	s := d.schema
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
-		if len(data) > 0 && (data[0] == '[' || data[0] == '"' || data[0] == 't' || data[0] == 'f' || data[0] == 'n' || data[0] == '-' || (data[0] >= '0' && data[0] <= '9')) {
+		if len(data) > 0 && json.Valid(data) {
 			return &DecodeError{Reason: ReasonNotObject, Msg: "an event must be a JSON object"}
 		}
-		return &DecodeError{Reason: ReasonBadJSON, Msg: "not a JSON object"}
+		return &DecodeError{Reason: ReasonBadJSON, Msg: "not valid JSON"}
 	}
 	if cap(ev.Values) >= len(s.Fields) {
 		ev.Values = ev.Values[:len(s.Fields)]

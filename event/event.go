@@ -37,3 +37,11 @@ func (e *Event) Fields() map[string]any {
 	}
 	return m
 }
+
+// Clone returns a copy of e that shares no mutable memory with it (strings are immutable
+// and shared).
+func (e *Event) Clone() *Event {
+	c := *e
+	c.Values = append([]Value(nil), e.Values...)
+	return &c
+}

@@ -32,6 +32,9 @@ func (n *node) edge(i int) *bufEdge {
 // put records that a run took ev into step, after prev, as version ver. Nodes for the
 // same event and step made while processing ev are merged, as Flink merges by NodeId.
 func (sc *Scratch) put(step int, ev *event.Event, prev *node, ver dewey) *node {
+	if sc.Retain != nil {
+		ev = sc.Retain(ev)
+	}
 	for _, n := range sc.nodes {
 		if n.ev == ev && int(n.step) == step {
 			n.more = append(n.more, bufEdge{prev: prev, ver: ver})

@@ -24,11 +24,12 @@ type Matcher struct {
 	prog      *Program
 	partial   runHeap
 	completed runHeap // complete matches held back by a skip strategy
+	deadline  int64   // earliest time Advance has work (see Deadline)
 }
 
 // NewMatcher returns a matcher with no partial match.
 func (p *Program) NewMatcher() *Matcher {
-	m := &Matcher{prog: p}
+	m := &Matcher{prog: p, deadline: math.MaxInt64}
 	m.partial = runHeap{{st: p.start, ver: newDewey(1), startTs: -1, prevTs: -1}}
 	return m
 }
@@ -45,6 +46,11 @@ func (m *Matcher) Idle() bool { return len(m.partial) == 1 && len(m.completed) =
 // key and rule. Memo, if set, is handed to conditions.
 type Scratch struct {
 	Memo *Memo
+	// Retain, if set, is called when a matcher stores an event in its shared buffer and
+	// returns the pointer to store: the caller may feed events from reusable memory and
+	// copy only the ones a matcher keeps. It must return the same pointer for the same
+	// event until the next event is processed.
+	Retain func(*event.Event) *event.Event
 
 	ctx      EvalContext
 	edges    []outEdge
@@ -110,6 +116,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
 	clear(sc.nodes)
+	m.deadline = m.computeDeadline()
 }
 
 // Advance moves the matcher's clock to t: partial matches whose window has closed are
@@ -117,7 +124,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 // matches that only waited for a trailing notFollowedBy window complete.
 func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	p := m.prog
-	if len(m.partial) == 1 && len(m.completed) == 0 {
+	if t < m.deadline {
 		return
 	}
 	newRuns := sc.newRuns[:0]
@@ -154,11 +161,15 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
+	m.deadline = m.computeDeadline()
 }
 
 // Deadline returns the earliest event time at which Advance would change something
-// (a window closing), or math.MaxInt64 when no window is pending.
-func (m *Matcher) Deadline() int64 {
+// (a window closing), or math.MaxInt64 when no window is pending. Advance with an
+// earlier time returns at once.
+func (m *Matcher) Deadline() int64 { return m.deadline }
+
+func (m *Matcher) computeDeadline() int64 {
 	d := int64(math.MaxInt64)
 	p := m.prog
 	for i := range m.partial {

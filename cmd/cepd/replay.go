@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+)
+
+func newReplayCmd() *cobra.Command {
+	var (
+		rulesPath, schemaPath, eventsPath, dlqPath string
+		shards                                     int
+		endOfStream                                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "replay --rules PATH --events FILE.jsonl",
+		Short: "run rules over a file of events (per key, in event-time order) and print one JSON alert per line",
+		Long: `replay runs the rules over the events of a JSON-lines file, each key's events in
+event-time order, and writes the alerts to stdout as JSON lines, sorted by event time
+(byte-identical run to run). At the end of the file event time advances to infinity, as
+at the end of any bounded stream, so open windows close: timed-out partial matches of
+rules that ask for them come out as alerts of kind "timeout".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := loadRuleSet(rulesPath, schemaPath)
+			if err != nil {
+				return err
+			}
+			recs, err := readSorted(eventsPath, rs.Schema)
+			if err != nil {
+				return err
+			}
+			col := &collector{}
+			dlq := &dlqWriter{}
+			if dlqPath != "" {
+				f, err := os.Create(dlqPath)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				dlq.w = f
+			}
+			alertsOut, err := runReplay(cmd.Context(), rs, recs, engine.Config{Shards: shards}, col, dlq, endOfStream)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(cmd.OutOrStdout())
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			for _, a := range alertsOut {
+				if err := enc.Encode(a); err != nil {
+					return err
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if n := dlq.count(); n > 0 {
+				slog.Warn("events could not be matched and were dead-lettered", "count", n, "by_reason", dlq.reasons)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rulesPath, "rules", "", "rules directory or rule file (required)")
+	f.StringVar(&schemaPath, "schema", "", "event schema file (default: schema.yaml beside the rules)")
+	f.StringVar(&eventsPath, "events", "", "JSON-lines event file, - for stdin (required)")
+	f.StringVar(&dlqPath, "dead-letters", "", "write malformed events here as JSON lines")
+	f.IntVar(&shards, "shards", 1, "shard workers (the alerts do not depend on it)")
+	f.BoolVar(&endOfStream, "end-of-stream", true, "advance event time to infinity after the last event, closing open windows")
+	_ = cmd.MarkFlagRequired("rules")
+	_ = cmd.MarkFlagRequired("events")
+	return cmd
+}
+
+// runReplay feeds recs (already in event-time order) through an engine and returns the
+// alerts sorted deterministically.
+func runReplay(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, cfg engine.Config, col *collector, dlq engine.DeadLetterSink, endOfStream bool) ([]*alerts.Alert, error) {
+	eng, err := engine.New(cfg, rs, col, dlq)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	const chunk = 4096
+	for i := 0; i < len(recs); i += chunk {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
+			return nil, err
+		}
+	}
+	if endOfStream {
+		err = eng.Flush(ctx)
+	} else {
+		err = eng.Barrier(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return col.sorted(), nil
+}
+
+// readSorted reads a JSON-lines file and orders its records by event time (stable, so
+// events with equal times keep file order). Lines that do not decode keep their place at
+// the front: the engine dead-letters them.
+func readSorted(path string, schema *event.Schema) ([]engine.Record, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	type timed struct {
+		t   int64
+		rec engine.Record
+	}
+	var all []timed
+	dec := event.NewDecoder(schema)
+	var ev event.Event
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	line := int64(0)
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		t := int64(-1 << 63)
+		if err := dec.Decode(b, &ev); err == nil {
+			t = ev.Time
+		}
+		all = append(all, timed{t, engine.Record{Value: append([]byte(nil), b...), Offset: line}})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
+	recs := make([]engine.Record, len(all))
+	for i, x := range all {
+		recs[i] = x.rec
+	}
+	return recs, nil
+}
+
+// collector keeps every alert (bounded inputs only).
+type collector struct {
+	mu     sync.Mutex
+	alerts []*alerts.Alert
+}
+
+func (c *collector) Alert(a *alerts.Alert) {
+	c.mu.Lock()
+	c.alerts = append(c.alerts, a)
+	c.mu.Unlock()
+}
+
+// sorted returns the alerts ordered by last event time, then rule, kind and id: an order
+// that does not depend on shard count or scheduling.
+func (c *collector) sorted() []*alerts.Alert {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := append([]*alerts.Alert(nil), c.alerts...)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.LastEventTime.Equal(b.LastEventTime) {
+			return a.LastEventTime.Before(b.LastEventTime)
+		}
+		if a.RuleID != b.RuleID {
+			return a.RuleID < b.RuleID
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.ID < b.ID
+	})
+	return out
+}
+
+// dlqWriter counts dead letters by reason and optionally writes them as JSON lines.
+type dlqWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	reasons map[string]int
+}
+
+func (d *dlqWriter) DeadLetter(x engine.DeadLetter) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reasons == nil {
+		d.reasons = map[string]int{}
+	}
+	d.reasons[x.Reason]++
+	if d.w != nil {
+		line, _ := json.Marshal(map[string]any{"reason": x.Reason, "error": x.Error, "offset": x.Offset, "raw": string(x.Raw)})
+		d.w.Write(append(line, '\n'))
+	}
+}
+
+func (d *dlqWriter) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.reasons {
+		n += c
+	}
+	return n
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+)
+
+// loadRuleSet loads the schema and compiles the rules at path (a directory of rule files
+// or one rule file). schemaPath defaults to schema.yaml beside the rules.
+func loadRuleSet(path, schemaPath string) (*engine.RuleSet, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	dir := path
+	if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	if schemaPath == "" {
+		schemaPath = filepath.Join(dir, "schema.yaml")
+	}
+	schema, err := event.LoadSchema(schemaPath)
+	if err != nil {
+		return nil, err
+	}
+	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("rules environment: %w", err)
+	}
+	reg := rules.NewRegistry()
+	var compiled []*rules.Compiled
+	if st.IsDir() {
+		if compiled, err = rules.LoadDir(path, env, reg); err != nil {
+			return nil, err
+		}
+	} else {
+		c, err := compileFile(path, env, reg)
+		if err != nil {
+			return nil, err
+		}
+		compiled = []*rules.Compiled{c}
+	}
+	return &engine.RuleSet{Schema: schema, Rules: compiled, Slots: reg.Slots()}, nil
+}
+
+func compileFile(path string, env *rules.Env, reg *rules.Registry) (*rules.Compiled, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := patterns.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return rules.Compile(r, env, reg, rules.WithSource(data))
+}

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
+)
+
+// emit turns what the last matcher call produced into alerts for rule ri.
+func (s *shard) emit(ri int, key string, ingest int64) {
+	r := &s.res
+	if len(r.Matches) == 0 && len(r.Timeouts) == 0 && r.Dropped == 0 {
+		return
+	}
+	c := s.e.rules.Rules[ri]
+	st := s.e.stats
+	if r.Dropped > 0 {
+		st.dropped.Add(uint64(r.Dropped))
+	}
+	for _, m := range r.Matches {
+		a := BuildAlert(c, key, alerts.KindMatch, m, 0)
+		s.deliver(ri, a, ingest)
+	}
+	for _, t := range r.Timeouts {
+		a := BuildAlert(c, key, alerts.KindTimeout, t.Match, t.At)
+		s.deliver(ri, a, ingest)
+	}
+	r.Reset()
+}
+
+func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
+	st := s.e.stats
+	if s.e.cfg.RecordProcessingTime {
+		now := time.Now().UTC()
+		a.DetectedAt = &now
+	}
+	s.e.sink.Alert(a)
+	st.alerts.Add(1)
+	st.byRule[ri].Add(1)
+	if ingest >= 0 {
+		s.latency.record(s.e.now() - ingest)
+	}
+}
+
+// BuildAlert makes the alert for a match (or, with kind timeout, a partial match that
+// expired at timeoutAt) of rule c on key.
+func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64) *alerts.Alert {
+	r := c.Rule
+	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, Mode: "active", Severity: r.Severity, Key: key}
+	var first, last *event.Event
+	for _, se := range m.Steps {
+		st := alerts.Step{Step: se.Step, Events: make([]alerts.Event, len(se.Events))}
+		for i, ev := range se.Events {
+			st.Events[i] = alerts.Event{ID: EventID(ev), Time: time.UnixMilli(ev.Time).UTC(), Fields: ev.Fields()}
+			if first == nil || ev.Time < first.Time || ev.Time == first.Time && ev.Seq < first.Seq {
+				first = ev
+			}
+			if last == nil || ev.Time > last.Time || ev.Time == last.Time && ev.Seq > last.Seq {
+				last = ev
+			}
+		}
+		a.Steps = append(a.Steps, st)
+	}
+	if first != nil {
+		a.FirstEventTime = time.UnixMilli(first.Time).UTC()
+		a.LastEventTime = time.UnixMilli(last.Time).UTC()
+	}
+	if kind == alerts.KindTimeout {
+		t := time.UnixMilli(timeoutAt).UTC()
+		a.TimeoutAt = &t
+	}
+	if last != nil {
+		for _, v := range c.EmitValues(m, last) {
+			a.Emit = append(a.Emit, alerts.Value{Name: v.Name, Value: v.Value, Error: v.Err})
+		}
+	}
+	a.SetID()
+	return a
+}
+
+// EventID is an event's identity in alerts: its id field, or when the schema declares
+// none a hash of its time and values (stable across replays of the same data).
+func EventID(ev *event.Event) string {
+	if ev.ID != "" {
+		return ev.ID
+	}
+	h := sha256.New()
+	h.Write([]byte(strconv.FormatInt(ev.Time, 10)))
+	for _, v := range ev.Values {
+		h.Write([]byte{0, byte(v.Kind)})
+		if x := v.Interface(); x != nil {
+			switch t := x.(type) {
+			case string:
+				h.Write([]byte(t))
+			default:
+				h.Write([]byte(strconv.Quote(toString(t))))
+			}
+		}
+	}
+	return "h" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func toString(x any) string {
+	switch t := x.(type) {
+	case bool:
+		return strconv.FormatBool(t)
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64)
+	}
+	return ""
+}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// LatePolicy says what happens to an event behind the watermark.
+type LatePolicy string
+
+// Late policies. All of them count the event.
+const (
+	LateDeadLetter LatePolicy = "dead-letter" // sent to the dead-letter sink with reason "late"
+	LateDrop       LatePolicy = "drop"        // discarded
+	LateProcess    LatePolicy = "process"     // matched anyway, out of order
+)
+
+// Config tunes the runtime. The zero value is usable: Defaults fills it in.
+type Config struct {
+	// Shards is the number of shard workers (default: GOMAXPROCS).
+	Shards int
+	// OutOfOrderness is how far behind the newest event an event may arrive and still be
+	// matched in order.
+	OutOfOrderness time.Duration
+	// IdleTimeout: a partition without events for this long stops holding the watermark
+	// back (0 = never).
+	IdleTimeout time.Duration
+	// Late is the late-event policy (default dead-letter).
+	Late LatePolicy
+	// QueueSize bounds each shard's input queue in batches (default 64).
+	QueueSize int
+	// BatchSize is how many events the ingest path hands a shard at once (default 256).
+	BatchSize int
+	// MaxRunsPerKey bounds live partial matches per key and rule (default nfa's).
+	MaxRunsPerKey int
+	// RecordProcessingTime stamps alerts with the processing time they were made at
+	// (off for reproducible offline output).
+	RecordProcessingTime bool
+}
+
+// Defaults returns c with zero fields set to their defaults.
+func (c Config) Defaults() Config {
+	if c.Shards <= 0 {
+		c.Shards = runtime.GOMAXPROCS(0)
+	}
+	if c.Late == "" {
+		c.Late = LateDeadLetter
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 64
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	return c
+}
+
+// Validate reports configuration errors.
+func (c Config) Validate() error {
+	switch c.Late {
+	case LateDeadLetter, LateDrop, LateProcess, "":
+	default:
+		return fmt.Errorf("late policy %q: want dead-letter, drop or process", c.Late)
+	}
+	if c.OutOfOrderness < 0 {
+		return fmt.Errorf("out-of-orderness must not be negative")
+	}
+	if c.Shards > 1024 {
+		return fmt.Errorf("%d shards is more than 1024", c.Shards)
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/rules"
+)
+
+// RuleSet is the rules the engine runs, compiled against Schema. It is immutable.
+type RuleSet struct {
+	Schema *event.Schema
+	Rules  []*rules.Compiled
+	// Slots is the number of memo slots the rules' registry assigned.
+	Slots int
+}
+
+// Sink receives alerts. Alert is called from shard goroutines, concurrently; it must not
+// keep the shard waiting long (a slow sink is backpressure on matching).
+type Sink interface {
+	Alert(a *alerts.Alert)
+}
+
+// DeadLetter is an event the engine could not match: malformed, or late under the
+// dead-letter policy. Raw is the original bytes, untouched.
+type DeadLetter struct {
+	Reason    string // event.Reason* or "late"
+	Error     string
+	Raw       []byte
+	Partition int
+	Offset    int64
+}
+
+// DeadLetterSink receives dead letters; called concurrently from ingest and shard
+// goroutines.
+type DeadLetterSink interface {
+	DeadLetter(d DeadLetter)
+}
+
+// ReasonLate is the dead-letter reason of a late event.
+const ReasonLate = "late"
+
+// Record is one raw event from a source with its position there.
+type Record struct {
+	Value  []byte
+	Offset int64
+}
+
+// RecordError is why one record of an Ingest call was not accepted.
+type RecordError struct {
+	Index   int    `json:"index"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// Engine is the runtime. Create it with New, run it with Start, stop it with Close.
+type Engine struct {
+	cfg    Config
+	rules  *RuleSet
+	sink   Sink
+	dlq    DeadLetterSink
+	shards []*shard
+	seed   maphash.Seed
+	start  time.Time
+	stats  *Stats
+
+	mu        sync.Mutex
+	parts     map[int]*partition
+	batchPool sync.Pool
+
+	wg      sync.WaitGroup
+	started bool
+	closed  bool
+}
+
+// New builds an engine for rs. sink and dlq must not be nil.
+func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("engine config: %w", err)
+	}
+	if rs == nil || rs.Schema == nil {
+		return nil, errors.New("engine: a rule set with a schema is required")
+	}
+	cfg = cfg.Defaults()
+	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
+		start: time.Now(), parts: map[int]*partition{}}
+	e.stats = newStats(len(rs.Rules), cfg.Shards)
+	for i := 0; i < cfg.Shards; i++ {
+		e.shards = append(e.shards, newShard(e, i))
+	}
+	return e, nil
+}
+
+// Start runs the shard workers until ctx ends or Close is called.
+func (e *Engine) Start(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return
+	}
+	e.started = true
+	for _, s := range e.shards {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			s.run(ctx)
+		}()
+	}
+}
+
+// Close stops the shard workers after they have processed what they were sent.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	e.mu.Unlock()
+	for _, s := range e.shards {
+		close(s.in)
+	}
+	e.wg.Wait()
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return e.stats }
+
+// Rules returns the rule set the engine runs.
+func (e *Engine) Rules() *RuleSet { return e.rules }
+
+func (e *Engine) now() int64 { return int64(time.Since(e.start)) }
+
+func (e *Engine) shardOf(key string) int {
+	if len(e.shards) == 1 {
+		return 0
+	}
+	return int(maphash.String(e.seed, key) % uint64(len(e.shards)))
+}
+
+// Ingest decodes records of one partition and hands them to the shards, in order. It
+// returns one error per record that was not accepted (malformed: also sent to the
+// dead-letter sink and counted). It blocks while shard queues are full.
+func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
+	p := e.partition(part)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ingest(ctx, recs)
+}
+
+// Flush ends the stream: the watermark moves to +infinity on every shard, so every window
+// closes (timeouts and pending notFollowedBy matches fire), and Flush returns when all of
+// it has been processed. A bounded input (a file, a benchmark) ends this way.
+func (e *Engine) Flush(ctx context.Context) error {
+	for _, s := range e.shards {
+		if err := s.send(ctx, msg{kind: msgFinal}); err != nil {
+			return err
+		}
+	}
+	return e.Barrier(ctx)
+}
+
+// Barrier returns once every shard has processed everything sent to it before the call.
+func (e *Engine) Barrier(ctx context.Context) error {
+	dones := make([]chan struct{}, len(e.shards))
+	for i, s := range e.shards {
+		dones[i] = make(chan struct{})
+		if err := s.send(ctx, msg{kind: msgBarrier, done: dones[i]}); err != nil {
+			return err
+		}
+	}
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Watermark returns the engine's current watermark (ms), the minimum over active
+// partitions; math.MinInt64 before any event.
+func (e *Engine) Watermark() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w, any := int64(math.MaxInt64), false
+	for _, p := range e.parts {
+		if p.idle.Load() {
+			continue
+		}
+		w, any = min(w, p.wm.Load()), true
+	}
+	if !any {
+		return math.MinInt64
+	}
+	return w
+}

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cepd/cepd/event"
+)
+
+// partition is one ordered input stream: its decoder, arrival counter and watermark.
+type partition struct {
+	e   *Engine
+	id  int
+	mu  sync.Mutex // serialises Ingest calls for the partition
+	dec *event.Decoder
+
+	seq     uint64
+	maxTime int64
+	wm      atomic.Int64 // max event time − out-of-orderness
+	idle    atomic.Bool
+	lastIn  atomic.Int64 // engine clock of the last event (idleness)
+	sentWM  []int64      // last watermark told to each shard
+	batches []*batch
+	scratch event.Event
+}
+
+// batch carries events to one shard in memory that is reused: the shard copies out only
+// the events it keeps (a matcher stores them, or they wait for the watermark) and then
+// returns the batch to the engine's pool.
+type batch struct {
+	items []item
+	evs   []event.Event
+	vals  []event.Value
+}
+
+func (e *Engine) getBatch() *batch {
+	if b, ok := e.batchPool.Get().(*batch); ok {
+		return b
+	}
+	n := e.cfg.BatchSize
+	return &batch{items: make([]item, 0, n), evs: make([]event.Event, n), vals: make([]event.Value, n*len(e.rules.Schema.Fields))}
+}
+
+func (e *Engine) putBatch(b *batch) {
+	clear(b.items)
+	b.items = b.items[:0]
+	clear(b.evs)
+	e.batchPool.Put(b)
+}
+
+// add copies ev into the batch's memory and appends it as an item.
+func (b *batch) add(ev *event.Event, it item) {
+	i := len(b.items)
+	dst := &b.evs[i]
+	n := len(ev.Values)
+	vals := b.vals[i*n : (i+1)*n : (i+1)*n]
+	copy(vals, ev.Values)
+	*dst = *ev
+	dst.Values = vals
+	it.ev = dst
+	b.items = append(b.items, it)
+}
+
+// item is one event on its way to a shard.
+type item struct {
+	ev     *event.Event
+	part   int32
+	wm     int64 // partition watermark after this event
+	ingest int64 // engine clock when it entered
+	offset int64
+	raw    []byte // kept only for dead-lettering late events
+}
+
+func (e *Engine) partition(id int) *partition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.parts[id]
+	if p == nil {
+		p = &partition{e: e, id: id, dec: event.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
+			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards))}
+		p.wm.Store(math.MinInt64)
+		for i := range p.sentWM {
+			p.sentWM[i] = math.MinInt64
+		}
+		e.parts[id] = p
+	}
+	return p
+}
+
+func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, error) {
+	e := p.e
+	st := e.stats
+	var errs []RecordError
+	ooo := e.cfg.OutOfOrderness.Milliseconds()
+	now := e.now()
+	p.lastIn.Store(now)
+	if p.idle.Load() {
+		p.idle.Store(false)
+		e.broadcastIdle(ctx, p.id, false)
+	}
+	for i, rec := range recs {
+		st.events.Add(1)
+		ev := &p.scratch
+		if err := p.dec.Decode(rec.Value, ev); err != nil {
+			reason := event.ReasonBadJSON
+			var de *event.DecodeError
+			if errors.As(err, &de) {
+				reason = de.Reason
+			}
+			st.deadLetter(reason)
+			e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
+			errs = append(errs, RecordError{Index: i, Reason: reason, Message: err.Error()})
+			continue
+		}
+		p.seq++
+		ev.Seq = uint64(p.id)<<40 | p.seq
+		if ev.Time > p.maxTime {
+			p.maxTime = ev.Time
+			p.wm.Store(satSub(ev.Time, ooo))
+		}
+		s := e.shardOf(ev.Key)
+		it := item{part: int32(p.id), wm: p.wm.Load(), ingest: now, offset: rec.Offset}
+		if e.cfg.Late == LateDeadLetter && ev.Time < p.wm.Load() {
+			it.raw = append([]byte(nil), rec.Value...)
+		}
+		b := p.batches[s]
+		if b == nil {
+			b = e.getBatch()
+			p.batches[s] = b
+		}
+		b.add(ev, it)
+		p.sentWM[s] = it.wm
+		if len(b.items) >= e.cfg.BatchSize {
+			if err := p.flushShard(ctx, s); err != nil {
+				return errs, err
+			}
+		}
+	}
+	for s := range p.batches {
+		if p.batches[s] != nil {
+			if err := p.flushShard(ctx, s); err != nil {
+				return errs, err
+			}
+		}
+	}
+	// Shards that got no events still learn how far the partition's time has come, so
+	// that their windows close.
+	wm := p.wm.Load()
+	for s, sh := range e.shards {
+		if p.sentWM[s] < wm {
+			if err := sh.send(ctx, msg{kind: msgWatermark, part: int32(p.id), wm: wm}); err != nil {
+				return errs, err
+			}
+			p.sentWM[s] = wm
+		}
+	}
+	return errs, nil
+}
+
+func (p *partition) flushShard(ctx context.Context, s int) error {
+	b := p.batches[s]
+	p.batches[s] = nil
+	return p.e.shards[s].send(ctx, msg{kind: msgItems, batch: b})
+}
+
+// MarkIdle checks every partition against the idle timeout; idle ones stop holding the
+// watermark back until their next event. Call it periodically.
+func (e *Engine) MarkIdle(ctx context.Context) {
+	if e.cfg.IdleTimeout <= 0 {
+		return
+	}
+	e.mu.Lock()
+	var idle []int
+	now := e.now()
+	for id, p := range e.parts {
+		if !p.idle.Load() && now-p.lastIn.Load() > int64(e.cfg.IdleTimeout) {
+			p.idle.Store(true)
+			idle = append(idle, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, id := range idle {
+		e.broadcastIdle(ctx, id, true)
+	}
+}
+
+func (e *Engine) broadcastIdle(ctx context.Context, part int, idle bool) {
+	for _, s := range e.shards {
+		_ = s.send(ctx, msg{kind: msgIdle, part: int32(part), idle: idle})
+	}
+}
+
+func satSub(a, b int64) int64 {
+	if b > 0 && a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
