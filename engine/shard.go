@@ -165,10 +165,15 @@ func (s *shard) event(it *item) {
 		case LateProcess:
 			s.match(s.keys[ev.Key], it)
 		}
-	case ev.Time <= s.wm:
-		s.match(s.keys[ev.Key], it)
 	default:
-		s.buffer(it)
+		// Matched now only when nothing of the key waits: otherwise it joins the key's
+		// buffer, which the watermark drains in event-time order.
+		ks := s.keys[ev.Key]
+		if ev.Time <= s.wm && (ks == nil || len(ks.pending) == 0) {
+			s.match(ks, it)
+		} else {
+			s.buffer(it)
+		}
 	}
 	if s.wm > old {
 		s.advance(s.wm, it.ingest)
@@ -224,7 +229,9 @@ func (s *shard) advance(w int64, ingest int64) {
 			s.pend.push(ks.pendAt, ks)
 		}
 		for i := range ready {
-			s.match(ks, &ready[i])
+			// Look the key up each time: matching may release its state when it goes
+			// idle, and the next event then starts afresh.
+			s.match(s.keys[ks.key], &ready[i])
 		}
 	}
 	for s.timers.len() > 0 && s.timers.minAt() <= w {

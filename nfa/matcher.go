@@ -248,7 +248,7 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 			n := sc.put(oe.src.step, ev, cs.node, cur)
 			startTs, startEv := cs.startTs, cs.startEv
 			if start {
-				startTs, startEv = ev.Time, ev
+				startTs, startEv = ev.Time, n.ev // n.ev: the retained copy, never the caller's memory
 			}
 			out = append(out, run{st: e.target, node: n, ver: next, startTs: startTs, prevTs: ev.Time, startEv: startEv})
 			if f := m.finalAfterProceed(e.target, sc); f != nil {

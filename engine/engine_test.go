@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+)
+
+const testSchema = `
+key: card
+time: ts
+id: id
+fields:
+  id: string
+  card: string
+  ts: int
+  kind: string
+  amount: double
+`
+
+var testRules = []string{`
+id: small-then-large
+within: 20s
+skip: past_last_event
+pattern:
+  - name: small
+    where: e.kind == 'auth' && e.amount < 5.0
+    times: 2+
+  - name: large
+    where: e.kind == 'auth' && e.amount > 500.0
+emit:
+  n: size(match.small)
+`, `
+id: auth-no-capture
+within: 30s
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: capture
+    not: followed_by
+    where: e.kind == 'capture'
+`, `
+id: three-in-a-row
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: b
+    contiguity: strict
+    where: e.kind == 'auth'
+  - name: c
+    contiguity: strict
+    where: e.kind == 'auth'
+`, `
+id: refunds
+within: 60s
+timeouts: true
+pattern:
+  - name: buy
+    where: e.kind == 'capture'
+  - name: refund
+    contiguity: any
+    where: e.kind == 'refund' && e.amount <= first(match.buy).amount
+`}
+
+func testRuleSet(t testing.TB) *RuleSet {
+	t.Helper()
+	schema, err := event.ParseSchema([]byte(testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := rules.NewRegistry()
+	rs := &RuleSet{Schema: schema}
+	for i, src := range testRules {
+		r, err := patterns.Parse(fmt.Sprintf("rule%d.yaml", i), []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rules.Compile(r, env, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.Rules = append(rs.Rules, c)
+	}
+	rs.Slots = reg.Slots()
+	return rs
+}
+
+type testEvent struct {
+	ID     string  `json:"id"`
+	Card   string  `json:"card"`
+	TS     int64   `json:"ts"`
+	Kind   string  `json:"kind"`
+	Amount float64 `json:"amount"`
+}
+
+// genEvents makes n events over cards keys with non-decreasing timestamps.
+func genEvents(seed uint64, keys, n int) []testEvent {
+	r := rand.New(rand.NewPCG(seed, 7))
+	kinds := []string{"auth", "auth", "auth", "capture", "refund", "login"}
+	out := make([]testEvent, n)
+	ts := int64(1_700_000_000_000)
+	for i := range out {
+		ts += int64(r.IntN(400))
+		amt := []float64{1, 2.5, 4, 50, 120, 800}[r.IntN(6)]
+		out[i] = testEvent{ID: fmt.Sprintf("e%d", i), Card: fmt.Sprintf("c%d", r.IntN(keys)), TS: ts, Kind: kinds[r.IntN(len(kinds))], Amount: amt}
+	}
+	return out
+}
+
+func records(evs []testEvent) []Record {
+	recs := make([]Record, len(evs))
+	for i, e := range evs {
+		b, _ := json.Marshal(e)
+		recs[i] = Record{Value: b, Offset: int64(i)}
+	}
+	return recs
+}
+
+type sinkCollector struct {
+	mu  sync.Mutex
+	all []*alerts.Alert
+}
+
+func (s *sinkCollector) Alert(a *alerts.Alert) { s.mu.Lock(); s.all = append(s.all, a); s.mu.Unlock() }
+
+type dlqCollector struct {
+	mu  sync.Mutex
+	all []DeadLetter
+}
+
+func (d *dlqCollector) DeadLetter(x DeadLetter) { d.mu.Lock(); d.all = append(d.all, x); d.mu.Unlock() }
+
+// run feeds recs in chunks of batch records and returns the alerts as sorted JSON lines.
+func run(t testing.TB, rs *RuleSet, cfg Config, recs []Record, chunk int) ([]string, *dlqCollector, Snapshot) {
+	t.Helper()
+	sink, dlq := &sinkCollector{}, &dlqCollector{}
+	eng, err := New(cfg, rs, sink, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng.Start(ctx)
+	for i := 0; i < len(recs); i += chunk {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng.Close()
+	var lines []string
+	for _, a := range sink.all {
+		b, _ := json.Marshal(a)
+		lines = append(lines, string(b))
+	}
+	sort.Strings(lines)
+	return lines, dlq, eng.Stats().Snapshot()
+}
+
+// TestSameAlertsAnyShardsAnyBatch: the alerts do not depend on the number of shards or on
+// how the input is cut into batches.
+func TestSameAlertsAnyShardsAnyBatch(t *testing.T) {
+	rs := testRuleSet(t)
+	recs := records(genEvents(1, 50, 6000))
+	want, _, st := run(t, rs, Config{Shards: 1}, recs, 6000)
+	if len(want) < 50 {
+		t.Fatalf("only %d alerts: the test data is too weak", len(want))
+	}
+	kinds := map[string]int{}
+	for _, l := range want {
+		var a alerts.Alert
+		_ = json.Unmarshal([]byte(l), &a)
+		kinds[a.RuleID+"/"+a.Kind]++
+	}
+	t.Logf("%d alerts %v, %d events", len(want), kinds, st.Events)
+	for _, shards := range []int{1, 2, 8} {
+		for _, chunk := range []int{1, 7, 256} {
+			for _, bs := range []int{1, 33} {
+				got, _, _ := run(t, rs, Config{Shards: shards, BatchSize: bs}, recs, chunk)
+				if !slices.Equal(got, want) {
+					t.Fatalf("shards=%d chunk=%d batch=%d: %d alerts, want %d", shards, chunk, bs, len(got), len(want))
+				}
+			}
+		}
+	}
+}
+
+// TestOutOfOrderWithinBound: shuffling events by less than the out-of-orderness bound
+// gives the same alerts as the sorted input; events beyond it are late and follow policy.
+func TestOutOfOrderWithinBound(t *testing.T) {
+	rs := testRuleSet(t)
+	evs := genEvents(2, 40, 5000)
+	want, _, _ := run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(evs), 100)
+
+	// Delay each event by up to 1.5 s of arrival: stable sort by ts + jitter.
+	r := rand.New(rand.NewPCG(3, 4))
+	shuffled := slices.Clone(evs)
+	jit := make(map[string]int64, len(shuffled))
+	for _, e := range shuffled {
+		jit[e.ID] = e.TS + int64(r.IntN(1500))
+	}
+	sort.SliceStable(shuffled, func(i, j int) bool { return jit[shuffled[i].ID] < jit[shuffled[j].ID] })
+	if slices.EqualFunc(shuffled, evs, func(a, b testEvent) bool { return a.ID == b.ID }) {
+		t.Fatal("shuffle did nothing")
+	}
+	got, dlq, st := run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(shuffled), 100)
+	if st.Late != 0 || len(dlq.all) != 0 {
+		t.Fatalf("%d late events within the bound", st.Late)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("shuffled input: %d alerts, sorted input: %d", len(got), len(want))
+	}
+
+	// Move a few events far back: they are late, dead-lettered with their bytes, counted.
+	late := slices.Clone(evs)
+	late = append(late, testEvent{ID: "old1", Card: "c1", TS: evs[0].TS, Kind: "auth", Amount: 1})
+	_, dlq, st = run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(late), 100)
+	if st.Late != 1 || len(dlq.all) != 1 || dlq.all[0].Reason != ReasonLate || len(dlq.all[0].Raw) == 0 {
+		t.Fatalf("late handling: late=%d dlq=%+v", st.Late, dlq.all)
+	}
+	_, dlq, st = run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second, Late: LateDrop}, records(late), 100)
+	if st.Late != 1 || len(dlq.all) != 0 {
+		t.Fatalf("drop policy: late=%d dlq=%d", st.Late, len(dlq.all))
+	}
+}
+
+// TestMalformedEventsDeadLettered: bad input is dead-lettered with its reason and bytes,
+// the rest of the batch is matched.
+func TestMalformedEventsDeadLettered(t *testing.T) {
+	rs := testRuleSet(t)
+	good := records(genEvents(5, 5, 200))
+	bad := []Record{{Value: []byte(`{"id":"x","card":"c1","ts":"soon","kind":"auth","amount":1}`)},
+		{Value: []byte(`not json`)}, {Value: []byte(`{"id":"y","ts":5,"kind":"auth","amount":1}`)},
+		{Value: []byte(`[1,2]`)}, {Value: []byte(`{"id":"z","card":"c1","ts":5,"kind":"auth","amount":"lots"}`)}}
+	mixed := append(append(slices.Clone(good[:100]), bad...), good[100:]...)
+	want, _, _ := run(t, rs, Config{Shards: 2}, good, 50)
+	got, dlq, st := run(t, rs, Config{Shards: 2}, mixed, 50)
+	if !slices.Equal(got, want) {
+		t.Fatalf("malformed events changed the alerts")
+	}
+	reasons := map[string]int{}
+	for _, d := range dlq.all {
+		reasons[d.Reason]++
+		if len(d.Raw) == 0 {
+			t.Errorf("dead letter without its bytes: %+v", d)
+		}
+	}
+	wantReasons := map[string]int{event.ReasonWrongType: 2, event.ReasonBadJSON: 1, event.ReasonMissingKey: 1, event.ReasonNotObject: 1}
+	if fmt.Sprint(reasons) != fmt.Sprint(wantReasons) || st.DeadLetter[event.ReasonWrongType] != 2 {
+		t.Fatalf("reasons %v, want %v (stats %v)", reasons, wantReasons, st.DeadLetter)
+	}
+}
