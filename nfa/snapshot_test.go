@@ -112,7 +112,9 @@ func TestImportRejectsBadSnapshots(t *testing.T) {
 		func(s *Snapshot) {
 			s.Nodes = []NodeSnapshot{{Event: 0, Step: 0, Edges: []EdgeSnapshot{{Prev: 0, Version: []int32{1}}}}}
 		},
-		func(s *Snapshot) { s.Nodes = []NodeSnapshot{{Event: 0, Step: 9, Edges: []EdgeSnapshot{{Prev: -1, Version: []int32{1}}}}} },
+		func(s *Snapshot) {
+			s.Nodes = []NodeSnapshot{{Event: 0, Step: 9, Edges: []EdgeSnapshot{{Prev: -1, Version: []int32{1}}}}}
+		},
 	}
 	for i, mutate := range bad {
 		s := good()
