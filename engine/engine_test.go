@@ -267,3 +267,58 @@ func TestMalformedEventsDeadLettered(t *testing.T) {
 		t.Fatalf("reasons %v, want %v (stats %v)", reasons, wantReasons, st.DeadLetter)
 	}
 }
+
+// TestPartitionsConcurrent: the same events split by key over several partitions and
+// ingested concurrently give the same alerts as one partition; nothing is late.
+func TestPartitionsConcurrent(t *testing.T) {
+	rs := testRuleSet(t)
+	evs := genEvents(9, 60, 6000)
+	want, _, _ := run(t, rs, Config{Shards: 2}, records(evs), 64)
+	parts := make([][]Record, 3)
+	for _, e := range evs {
+		var h int
+		fmt.Sscanf(e.Card, "c%d", &h)
+		b, _ := json.Marshal(e)
+		parts[h%3] = append(parts[h%3], Record{Value: b})
+	}
+	for _, shards := range []int{1, 3} {
+		sink, dlq := &sinkCollector{}, &dlqCollector{}
+		eng, err := New(Config{Shards: shards}, rs, sink, dlq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		eng.Start(ctx)
+		var wg sync.WaitGroup
+		for p, recs := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < len(recs); i += 50 {
+					if _, err := eng.Ingest(ctx, p, recs[i:min(i+50, len(recs))]); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err := eng.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		eng.Close()
+		cancel()
+		var got []string
+		for _, a := range sink.all {
+			b, _ := json.Marshal(a)
+			got = append(got, string(b))
+		}
+		sort.Strings(got)
+		if st := eng.Stats().Snapshot(); st.Late != 0 || len(dlq.all) != 0 {
+			t.Fatalf("shards=%d: %d late events", shards, st.Late)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("shards=%d: %d alerts over 3 partitions, %d over one", shards, len(got), len(want))
+		}
+	}
+}

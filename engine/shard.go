@@ -33,6 +33,7 @@ type msg struct {
 // something live (nil otherwise) and events waiting for the watermark.
 type keyState struct {
 	key      string
+	part     *partClock // the partition the key's events come from
 	m        []*nfa.Matcher
 	live     int
 	pending  []item // sorted by (time, seq); events are retained copies
@@ -47,11 +48,8 @@ type shard struct {
 	in   chan msg
 	keys map[string]*keyState
 
-	timers keyHeap // by matcher deadline
-	pend   keyHeap // by earliest pending event
-	pwm    map[int32]int64
-	pidle  map[int32]bool
-	wm     int64
+	parts  map[int32]*partClock
+	global int64 // engine watermark: minimum over active partitions (never goes back)
 	sc     *nfa.Scratch
 	res    nfa.Result
 
@@ -61,7 +59,7 @@ type shard struct {
 
 func newShard(e *Engine, id int) *shard {
 	s := &shard{e: e, id: id, in: make(chan msg, e.cfg.QueueSize), keys: map[string]*keyState{},
-		pwm: map[int32]int64{}, pidle: map[int32]bool{}, wm: math.MinInt64, sc: nfa.NewScratch(),
+		parts: map[int32]*partClock{}, global: math.MinInt64, sc: nfa.NewScratch(),
 		latency: e.stats.latency[id]}
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
@@ -99,21 +97,19 @@ func (s *shard) handle(m msg) {
 		}
 		s.e.putBatch(m.batch)
 	case msgWatermark:
-		old := s.wm
-		s.observe(m.part, m.wm)
-		if s.wm > old {
-			s.advance(s.wm, -1)
-		}
+		s.observe(s.clock(m.part), m.wm, -1)
 	case msgIdle:
-		old := s.wm
-		s.pidle[m.part] = m.idle
-		s.recompute()
-		if s.wm > old {
-			s.advance(s.wm, -1)
+		pc := s.clock(m.part)
+		pc.idle = m.idle
+		s.recomputeGlobal(-1)
+		if pc.idle && pc.wm < s.global { // its keys now follow the engine watermark
+			s.advance(pc, s.global, -1)
 		}
 	case msgFinal:
-		s.wm = math.MaxInt64
-		s.advance(math.MaxInt64, -1)
+		s.global = math.MaxInt64
+		for _, pc := range s.parts {
+			s.advance(pc, math.MaxInt64, -1)
+		}
 	case msgBarrier:
 		close(m.done)
 	case msgInspect:
@@ -122,41 +118,80 @@ func (s *shard) handle(m msg) {
 	}
 }
 
-func (s *shard) observe(part int32, wm int64) {
-	if old, ok := s.pwm[part]; ok && old >= wm {
-		return
-	}
-	s.pwm[part] = wm
-	s.recompute()
+// partClock is a partition's time as one shard sees it, and the keys waiting on it.
+type partClock struct {
+	id     int32
+	wm     int64 // the partition's watermark (max event time − out-of-orderness)
+	idle   bool
+	timers keyHeap // keys by matcher deadline
+	pend   keyHeap // keys by earliest buffered event
 }
 
-// recompute sets the shard's watermark to the minimum over active partitions (the
-// maximum when all are idle). It never goes back.
-func (s *shard) recompute() {
-	w, active := int64(math.MaxInt64), false
-	all := int64(math.MinInt64)
-	for p, pw := range s.pwm {
-		all = max(all, pw)
-		if !s.pidle[p] {
-			w, active = min(w, pw), true
+// now is the time of the partition's keys: its own watermark while it is active; once it
+// is idle, the engine watermark carries its time on (so its keys' windows close).
+func (pc *partClock) now(global int64) int64 {
+	if pc.idle {
+		return max(pc.wm, global)
+	}
+	return pc.wm
+}
+
+func (s *shard) clock(part int32) *partClock {
+	pc := s.parts[part]
+	if pc == nil {
+		pc = &partClock{id: part, wm: math.MinInt64}
+		s.parts[part] = pc
+	}
+	return pc
+}
+
+// observe records a partition watermark and moves time on for the partition's keys and,
+// when the engine watermark rises, for lagging partitions.
+func (s *shard) observe(pc *partClock, wm int64, ingest int64) {
+	if wm <= pc.wm {
+		return
+	}
+	before := pc.now(s.global)
+	pc.wm = wm
+	if now := pc.now(s.global); now > before {
+		s.advance(pc, now, ingest)
+	}
+	s.recomputeGlobal(ingest)
+}
+
+// recomputeGlobal sets the engine watermark to the minimum over active partitions (the
+// maximum when all are idle); it never goes back. Partitions behind it catch up.
+func (s *shard) recomputeGlobal(ingest int64) {
+	w, active, all := int64(math.MaxInt64), false, int64(math.MinInt64)
+	for _, pc := range s.parts {
+		all = max(all, pc.wm)
+		if !pc.idle {
+			w, active = min(w, pc.wm), true
 		}
 	}
 	if !active {
 		w = all
 	}
-	if w > s.wm {
-		s.wm = w
+	if w <= s.global {
+		return
+	}
+	s.global = w
+	for _, pc := range s.parts {
+		if pc.idle && pc.wm < w {
+			s.advance(pc, w, ingest)
+		}
 	}
 }
 
-// event handles one arriving event: late, matched now, or buffered until the watermark
-// passes it.
+// event handles one arriving event: late, matched now, or buffered until its partition's
+// time passes it. Keys belong to one partition, so a key's order and lateness depend
+// only on that partition: with zero out-of-orderness every in-order event is matched at
+// once, whatever other partitions do.
 func (s *shard) event(it *item) {
-	old := s.wm
-	s.observe(it.part, it.wm)
+	pc := s.clock(it.part)
+	old := pc.now(s.global)
 	ev := it.ev
-	switch {
-	case ev.Time < old:
+	if ev.Time < old {
 		s.e.stats.late.Add(1)
 		switch s.e.cfg.Late {
 		case LateDeadLetter:
@@ -165,32 +200,31 @@ func (s *shard) event(it *item) {
 		case LateProcess:
 			s.match(s.keys[ev.Key], it)
 		}
-	default:
-		// Matched now only when nothing of the key waits: otherwise it joins the key's
-		// buffer, which the watermark drains in event-time order.
-		ks := s.keys[ev.Key]
-		if ev.Time <= s.wm && (ks == nil || len(ks.pending) == 0) {
-			s.match(ks, it)
-		} else {
-			s.buffer(it)
-		}
+		s.observe(pc, it.wm, it.ingest)
+		return
 	}
-	if s.wm > old {
-		s.advance(s.wm, it.ingest)
+	// Time moves first (closing windows and draining buffers up to the new watermark),
+	// then the event is matched now if nothing of its key waits, or joins its buffer.
+	s.observe(pc, it.wm, it.ingest)
+	ks := s.keys[ev.Key]
+	if ev.Time <= pc.now(s.global) && (ks == nil || len(ks.pending) == 0) {
+		s.match(ks, it)
+	} else {
+		s.buffer(it)
 	}
 }
 
-func (s *shard) key(k string) *keyState {
+func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{key: k, m: make([]*nfa.Matcher, len(s.e.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
+		ks = &keyState{key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.e.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
 		s.keys[k] = ks
 	}
 	return ks
 }
 
 func (s *shard) buffer(it *item) {
-	ks := s.key(it.ev.Key)
+	ks := s.key(it.ev.Key, it.part)
 	cp := *it
 	cp.ev = it.ev.Clone()
 	cp.raw = nil
@@ -204,16 +238,16 @@ func (s *shard) buffer(it *item) {
 	ks.pending[i] = cp
 	if t := ks.pending[0].ev.Time; t < ks.pendAt {
 		ks.pendAt = t
-		s.pend.push(t, ks)
+		ks.part.pend.push(t, ks)
 	}
 }
 
-// advance moves the shard's time to w: buffered events at or before w are matched in
-// order, then windows that closed by w fire. ingest is the engine clock of the event that
-// moved the watermark (-1 when none), for latency accounting.
-func (s *shard) advance(w int64, ingest int64) {
-	for s.pend.len() > 0 && s.pend.minAt() <= w {
-		at, ks := s.pend.pop()
+// advance moves a partition's keys to time w: buffered events at or before w are matched
+// in order, then windows that closed by w fire. ingest is the engine clock of the event
+// that moved time (-1 when none), for latency accounting.
+func (s *shard) advance(pc *partClock, w int64, ingest int64) {
+	for pc.pend.len() > 0 && pc.pend.minAt() <= w {
+		at, ks := pc.pend.pop()
 		if ks.released || at != ks.pendAt {
 			continue
 		}
@@ -226,7 +260,7 @@ func (s *shard) advance(w int64, ingest int64) {
 		ks.pendAt = math.MaxInt64
 		if len(ks.pending) > 0 {
 			ks.pendAt = ks.pending[0].ev.Time
-			s.pend.push(ks.pendAt, ks)
+			pc.pend.push(ks.pendAt, ks)
 		}
 		for i := range ready {
 			// Look the key up each time: matching may release its state when it goes
@@ -234,8 +268,8 @@ func (s *shard) advance(w int64, ingest int64) {
 			s.match(s.keys[ks.key], &ready[i])
 		}
 	}
-	for s.timers.len() > 0 && s.timers.minAt() <= w {
-		at, ks := s.timers.pop()
+	for pc.timers.len() > 0 && pc.timers.minAt() <= w {
+		at, ks := pc.timers.pop()
 		if ks.released || at != ks.timerAt {
 			continue
 		}
@@ -276,7 +310,7 @@ func (s *shard) match(ks *keyState, it *item) {
 				continue
 			}
 			if ks == nil {
-				ks = s.key(ev.Key)
+				ks = s.key(ev.Key, it.part)
 			}
 			m = c.Program.NewMatcher()
 			ks.m[ri] = m
@@ -312,12 +346,12 @@ func (s *shard) settle(ks *keyState) {
 	if d == math.MaxInt64 || d == ks.timerAt {
 		return
 	}
-	if d <= s.wm { // already due: close the windows now
-		s.fire(ks, s.wm, -1)
+	if now := ks.part.now(s.global); d <= now { // already due: close the windows now
+		s.fire(ks, now, -1)
 		return
 	}
 	ks.timerAt = d
-	s.timers.push(d, ks)
+	ks.part.timers.push(d, ks)
 }
 
 // retain copies an event a matcher keeps out of the reusable batch memory, once.

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/cepd/cepd/event"
+)
+
+// StateStats describes the state the shards hold.
+type StateStats struct {
+	Keys     int   `json:"keys"`      // keys with live state
+	LiveRuns int   `json:"live_runs"` // partial matches in progress, all rules
+	ByRule   []int `json:"-"`         // live partial matches per rule
+	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
+	// buffer entries, buffered events; events themselves approximated from the schema);
+	// computed only when asked for, as it walks everything.
+	Bytes int `json:"bytes"`
+}
+
+// Inspect collects state statistics from every shard (on the shard goroutines).
+func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error) {
+	st := StateStats{ByRule: make([]int, len(e.rules.Rules))}
+	per := make([]StateStats, len(e.shards))
+	// An event the state retains: the Event struct plus its values (strings' bytes not
+	// counted). Events shared by several rules of a key are counted once per rule.
+	evBytes := int(unsafe.Sizeof(event.Event{})) + int(unsafe.Sizeof(event.Value{}))*len(e.rules.Schema.Fields)
+	for i, s := range e.shards {
+		done := make(chan struct{})
+		i := i
+		fn := func(s *shard) {
+			p := StateStats{ByRule: make([]int, len(e.rules.Rules))}
+			for _, ks := range s.keys {
+				p.Keys++
+				if footprint {
+					p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
+					p.Bytes += len(ks.pending) * (int(unsafe.Sizeof(item{})) + evBytes)
+				}
+				for ri, m := range ks.m {
+					if m == nil {
+						continue
+					}
+					p.LiveRuns += m.Live()
+					p.ByRule[ri] += m.Live()
+					if footprint {
+						f := m.Footprint()
+						p.Bytes += f.Bytes
+						p.Bytes += f.Events * evBytes
+					}
+				}
+			}
+			per[i] = p
+		}
+		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
+			return st, err
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+	}
+	for _, p := range per {
+		st.Keys += p.Keys
+		st.LiveRuns += p.LiveRuns
+		st.Bytes += p.Bytes
+		for i, n := range p.ByRule {
+			st.ByRule[i] += n
+		}
+	}
+	return st, nil
+}

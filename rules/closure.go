@@ -1,0 +1,414 @@
+package rules
+
+import (
+	"sync/atomic"
+
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/overloads"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+)
+
+// The closure compiler turns a type-checked CEL AST into Go closures over the event, for
+// the shapes rules use most: field/constant comparisons, membership in constant lists,
+// presence tests, string tests, simple arithmetic and the logical operators. It returns
+// false for anything else, and the expression (or, inside && and ||, the sub-expression)
+// is evaluated by the CEL interpreter instead. The closures compute exactly what the
+// interpreter computes, errors included (FuzzClosureVsInterpreter checks it).
+
+// condFn evaluates a boolean expression; evalFn any expression.
+type (
+	condFn func(x *nfa.EvalContext) tri
+	evalFn func(x *nfa.EvalContext) cval
+)
+
+type closureCompiler struct {
+	env *Env
+	a   *ast.AST
+	// leaf, when set, compiles a term of && / || the closures cannot handle into an
+	// interpreter call, so that the rest of the expression still runs as closures.
+	leaf func(e ast.Expr) (condFn, bool)
+	// constant evaluates a variable-free sub-expression once, at compile time.
+	constant func(e ast.Expr) (ref.Val, bool)
+	// steps are the rule's step names (nil: any name), for match.step.
+	steps map[string]bool
+	// matched returns the events of a step of the partial match: (*nfa.EvalContext).Matched
+	// (tests substitute their own).
+	matched func(x *nfa.EvalContext, step string) []*event.Event
+	// leaves and fastTerms count the interpreter and closure terms of && / || chains.
+	leaves, fastTerms int
+}
+
+// fieldRef reads one field of the event: by index when the event has the environment's
+// schema, else by name (the index per schema is cached; the cache is the closure's only
+// mutable state and is safe for concurrent use).
+type fieldRef struct {
+	s     *event.Schema
+	idx   int
+	name  string
+	cache atomic.Pointer[fieldSlot]
+}
+
+type fieldSlot struct {
+	s   *event.Schema
+	idx int
+	ok  bool
+}
+
+func (f *fieldRef) get(ev *event.Event) event.Value {
+	if ev.Schema == f.s && uint(f.idx) < uint(len(ev.Values)) {
+		return ev.Values[f.idx]
+	}
+	return f.slow(ev)
+}
+
+func (f *fieldRef) slow(ev *event.Event) event.Value {
+	c := f.cache.Load()
+	if c == nil || c.s != ev.Schema {
+		c = &fieldSlot{s: ev.Schema}
+		if ev.Schema != nil {
+			c.idx, c.ok = ev.Schema.Index(f.name)
+		}
+		f.cache.Store(c)
+	}
+	if !c.ok || uint(c.idx) >= uint(len(ev.Values)) {
+		return event.Value{}
+	}
+	return ev.Values[c.idx]
+}
+
+// fieldOf recognises e.f, e['f'] (operand is the variable e) and returns its reader.
+func (c *closureCompiler) fieldOf(e ast.Expr) (*fieldRef, bool) {
+	var operand ast.Expr
+	var name string
+	switch e.Kind() {
+	case ast.SelectKind:
+		sel := e.AsSelect()
+		if sel.IsTestOnly() {
+			return nil, false
+		}
+		operand, name = sel.Operand(), sel.FieldName()
+	case ast.CallKind:
+		call := e.AsCall()
+		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
+			return nil, false
+		}
+		s, ok := literal(call.Args()[1]).(types.String)
+		if !ok {
+			return nil, false
+		}
+		operand, name = call.Args()[0], string(s)
+	default:
+		return nil, false
+	}
+	return c.fieldNamed(operand, name)
+}
+
+func (c *closureCompiler) fieldNamed(operand ast.Expr, name string) (*fieldRef, bool) {
+	if !c.isEventVar(operand) {
+		return nil, false
+	}
+	return c.newFieldRef(name)
+}
+
+// newFieldRef returns a reader of the named field of an event.
+func (c *closureCompiler) newFieldRef(name string) (*fieldRef, bool) {
+	f := &fieldRef{name: name, idx: -1}
+	if s := c.env.schema; s != nil {
+		i, ok := s.Index(name)
+		if !ok {
+			return nil, false
+		}
+		f.s, f.idx = s, i
+	}
+	return f, true
+}
+
+func (c *closureCompiler) isEventVar(e ast.Expr) bool { return c.isVar(e, "e") }
+
+// isVar reports whether e is the (global) variable name.
+func (c *closureCompiler) isVar(e ast.Expr, name string) bool {
+	if e.Kind() != ast.IdentKind || e.AsIdent() != name {
+		return false
+	}
+	r, ok := c.a.ReferenceMap()[e.ID()]
+	return !ok || (r.Name == name && r.Value == nil)
+}
+
+func literal(e ast.Expr) ref.Val {
+	if e.Kind() != ast.LiteralKind {
+		return nil
+	}
+	return e.AsLiteral()
+}
+
+func (c *closureCompiler) staticKind(e ast.Expr) types.Kind {
+	t := c.a.GetType(e.ID())
+	if t == nil {
+		return types.DynKind
+	}
+	return t.Kind()
+}
+
+// constOf returns the closure value of a constant sub-expression.
+func (c *closureCompiler) constOf(e ast.Expr) (cval, bool) {
+	if lit := literal(e); lit != nil {
+		return fromCEL(lit)
+	}
+	if c.constant == nil || !isConstant(e) {
+		return cval{}, false
+	}
+	v, ok := c.constant(e)
+	if !ok {
+		return cval{}, false
+	}
+	if types.IsError(v) {
+		return errVal, true
+	}
+	return fromCEL(v)
+}
+
+// isConstant reports whether e reads no variable and has no comprehension.
+func isConstant(e ast.Expr) bool {
+	ok := true
+	visit(e, func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.IdentKind, ast.ComprehensionKind, ast.StructKind:
+			ok = false
+		}
+	})
+	return ok
+}
+
+func cmpOpOf(fn string) (cmpOp, bool) {
+	switch fn {
+	case operators.Equals:
+		return opEq, true
+	case operators.NotEquals:
+		return opNe, true
+	case operators.Less:
+		return opLt, true
+	case operators.LessEquals:
+		return opLe, true
+	case operators.Greater:
+		return opGt, true
+	case operators.GreaterEquals:
+		return opGe, true
+	}
+	return 0, false
+}
+
+func arithOpOf(fn string) (arithOp, bool) {
+	switch fn {
+	case operators.Add:
+		return opAdd, true
+	case operators.Subtract:
+		return opSub, true
+	case operators.Multiply:
+		return opMul, true
+	case operators.Divide:
+		return opDiv, true
+	case operators.Modulo:
+		return opMod, true
+	}
+	return 0, false
+}
+
+func strOpOf(fn string) (strOp, bool) {
+	switch fn {
+	case overloads.StartsWith:
+		return opStartsWith, true
+	case overloads.EndsWith:
+		return opEndsWith, true
+	case overloads.Contains:
+		return opContains, true
+	}
+	return 0, false
+}
+
+// boolOf compiles a boolean expression.
+func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
+	switch e.Kind() {
+	case ast.LiteralKind:
+		if b, ok := literal(e).(types.Bool); ok {
+			t := b2t(bool(b))
+			return func(*nfa.EvalContext) tri { return t }, true
+		}
+	case ast.SelectKind:
+		if sel := e.AsSelect(); sel.IsTestOnly() {
+			f, ok := c.fieldNamed(sel.Operand(), sel.FieldName())
+			if !ok {
+				return nil, false
+			}
+			return func(x *nfa.EvalContext) tri { return b2t(f.get(x.Event).Kind > event.KindNull) }, true
+		}
+	case ast.CallKind:
+		call := e.AsCall()
+		fn, args := call.FunctionName(), call.Args()
+		switch fn {
+		case operators.LogicalAnd, operators.LogicalOr:
+			return c.logical(e, fn == operators.LogicalAnd)
+		case operators.LogicalNot:
+			a, ok := c.boolOf(args[0])
+			if !ok {
+				return nil, false
+			}
+			return func(x *nfa.EvalContext) tri {
+				switch a(x) {
+				case tTrue:
+					return tFalse
+				case tFalse:
+					return tTrue
+				}
+				return tErr
+			}, true
+		case operators.Conditional:
+			return c.conditionalBool(args)
+		case operators.In:
+			return c.in(args[0], args[1])
+		}
+		if op, ok := cmpOpOf(fn); ok {
+			if len(args) != 2 {
+				return nil, false
+			}
+			return c.compare(op, args[0], args[1])
+		}
+		if op, ok := strOpOf(fn); ok {
+			if !call.IsMemberFunction() || len(args) != 1 {
+				return nil, false
+			}
+			return c.strTest(op, call.Target(), args[0])
+		}
+	}
+	v, ok := c.valOf(e)
+	if !ok {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) tri { return v(x).tri() }, true
+}
+
+// valOf compiles an expression to a value closure.
+func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
+	if k, ok := c.constOf(e); ok {
+		return func(*nfa.EvalContext) cval { return k }, true
+	}
+	if f, ok := c.fieldOf(e); ok {
+		return func(x *nfa.EvalContext) cval { return fromValue(f.get(x.Event)) }, true
+	}
+	if e.Kind() == ast.SelectKind && e.AsSelect().IsTestOnly() {
+		return c.boolVal(e)
+	}
+	if e.Kind() == ast.SelectKind {
+		return c.endField(e)
+	}
+	if e.Kind() != ast.CallKind {
+		return nil, false
+	}
+	if fn, ok := c.aggregate(e); ok {
+		return fn, true
+	}
+	call := e.AsCall()
+	fn, args := call.FunctionName(), call.Args()
+	switch fn {
+	case operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot, operators.In:
+		return c.boolVal(e)
+	case operators.Conditional:
+		cond, ok1 := c.boolOf(args[0])
+		a, ok2 := c.valOf(args[1])
+		b, ok3 := c.valOf(args[2])
+		if !ok1 || !ok2 || !ok3 {
+			return nil, false
+		}
+		return func(x *nfa.EvalContext) cval {
+			switch cond(x) {
+			case tTrue:
+				return a(x)
+			case tFalse:
+				return b(x)
+			}
+			return errVal
+		}, true
+	case operators.Negate:
+		if k := c.staticKind(args[0]); k != types.IntKind && k != types.DoubleKind {
+			return nil, false
+		}
+		a, ok := c.valOf(args[0])
+		if !ok {
+			return nil, false
+		}
+		return func(x *nfa.EvalContext) cval { return negate(a(x)) }, true
+	case overloads.TypeConvertInt, overloads.TypeConvertDouble:
+		if call.IsMemberFunction() || len(args) != 1 {
+			return nil, false
+		}
+		if k := c.staticKind(args[0]); k != types.IntKind && k != types.DoubleKind {
+			return nil, false
+		}
+		a, ok := c.valOf(args[0])
+		if !ok {
+			return nil, false
+		}
+		if fn == overloads.TypeConvertInt {
+			return func(x *nfa.EvalContext) cval { return toInt(a(x)) }, true
+		}
+		return func(x *nfa.EvalContext) cval { return toDouble(a(x)) }, true
+	case overloads.Size:
+		var arg ast.Expr
+		switch {
+		case call.IsMemberFunction() && len(args) == 0:
+			arg = call.Target()
+		case !call.IsMemberFunction() && len(args) == 1:
+			arg = args[0]
+		default:
+			return nil, false
+		}
+		if c.staticKind(arg) != types.StringKind {
+			return nil, false
+		}
+		a, ok := c.valOf(arg)
+		if !ok {
+			return nil, false
+		}
+		return func(x *nfa.EvalContext) cval {
+			s := a(x)
+			if s.k != kString {
+				return errVal
+			}
+			return vInt(runeCount(s.s))
+		}, true
+	}
+	if _, ok := cmpOpOf(fn); ok {
+		return c.boolVal(e)
+	}
+	if _, ok := strOpOf(fn); ok {
+		return c.boolVal(e)
+	}
+	if op, ok := arithOpOf(fn); ok && len(args) == 2 {
+		lk, rk := c.staticKind(args[0]), c.staticKind(args[1])
+		if lk != rk || !(lk == types.IntKind || lk == types.DoubleKind || (lk == types.StringKind && op == opAdd)) {
+			return nil, false
+		}
+		l, ok1 := c.valOf(args[0])
+		r, ok2 := c.valOf(args[1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return func(x *nfa.EvalContext) cval { return arith(op, l(x), r(x)) }, true
+	}
+	return nil, false
+}
+
+func (c *closureCompiler) boolVal(e ast.Expr) (evalFn, bool) {
+	leaf := c.leaf
+	c.leaf = nil // leaves only stand for whole terms of a condition
+	b, ok := c.boolOf(e)
+	c.leaf = leaf
+	if !ok {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval { return b(x).val() }, true
+}

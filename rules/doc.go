@@ -1,0 +1,37 @@
+// Package rules compiles cepd's fraud rules: the CEL environment built from the event
+// schema, the analysts' helper functions, cost limits, fast evaluation of conditions,
+// and loading a directory of rule files into compiled rules.
+//
+// # Environment
+//
+// NewEnv(schema) declares `e`, the current event, as the object type cepd.Event whose
+// fields have the schema's types (int, double, string, bool, google.protobuf.Timestamp;
+// dyn for fields of type any), so misspelt fields and type errors are compile errors, and
+// `match`, a map from step name to the list of events that step has taken in the partial
+// match (Flink's iterative conditions; match['b*'] works for any name). NewDynamicEnv is
+// the schema-less variant of the conformance corpus: `e` is a map(string, dyn). Both read
+// the same runtime event.Event: a missing field is absent (has() is false, reading it is
+// a "no such key" error). Orderings compare int with double; helpers are sum, avg, min,
+// max, count, distinct, first, last, geo_km and hours/minutes/seconds_between.
+//
+// # Evaluation
+//
+// Every expression's worst-case cost is estimated at compile time (match steps assumed
+// to hold up to EnvOptions.MaxMatchEvents events) and rejected above the ceiling;
+// interpreted expressions with comprehensions also carry a runtime cost limit. Conditions
+// (nfa.Condition) run as Go closures compiled from the checked AST for the common shapes
+// (comparisons, constant sets, presence, string tests, arithmetic, logic, aggregates over
+// a step), with the CEL interpreter for the rest, or for some terms of a && / || chain
+// ("hybrid"). Both compute the same values and errors; FuzzClosureVsInterpreter checks
+// it. An evaluation error makes a condition false and is counted per rule. Conditions
+// that do not read match share memo slots across the rules of a Registry, so each is
+// evaluated once per event.
+//
+// # Concurrency
+//
+// Env, Registry, Compiled and the conditions are safe for concurrent use. Env and
+// Compiled are immutable once built; a Compiled rule's only mutable parts are its atomic
+// error counters (and the closures' atomic per-schema field-index caches). A Registry is
+// mutated (under its lock) only while rules are compiled. Nothing here starts goroutines
+// or keeps global mutable state.
+package rules

@@ -1,0 +1,288 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/patterns"
+)
+
+// exprRole says what an expression is for, for messages and type checks.
+type exprRole uint8
+
+const (
+	roleWhere exprRole = iota
+	roleUntil
+	roleEmit
+)
+
+func (r exprRole) String() string {
+	switch r {
+	case roleWhere:
+		return "where"
+	case roleUntil:
+		return "until"
+	}
+	return "emit"
+}
+
+// evalMode says how a compiled condition is evaluated.
+type evalMode uint8
+
+const (
+	modeInterpreter evalMode = iota // the CEL interpreter
+	modeClosure                     // Go closures only
+	modeHybrid                      // closures, with interpreter calls for some terms of && / ||
+)
+
+var modeNames = [...]string{"interpreter", "closure", "hybrid"}
+
+func (m evalMode) String() string { return modeNames[m] }
+
+// compiledExpr is one type-checked, cost-checked expression with its interpreter program
+// and, for conditions, its closure. It is immutable and shared (see Registry).
+type compiledExpr struct {
+	env  *Env
+	text string
+	// canonical is the expression printed back from its AST: equal meaning, equal text
+	// (whitespace and formatting do not matter).
+	canonical string
+	ast       *cel.Ast
+	prog      cel.Program
+	usesMatch bool
+	// steps restricts `match` to the rule's steps (nil: any name); only set when usesMatch.
+	steps map[string]bool
+	fn    condFn
+	mode  evalMode
+	cost  uint64 // estimated worst-case cost
+}
+
+// compileExpr parses, type-checks and cost-checks text, and prepares its evaluation.
+// Errors are in file coordinates (through src).
+func (env *Env) compileExpr(text string, src patterns.Src, file string, role exprRole, steps map[string]bool) (*compiledExpr, patterns.ErrorList) {
+	var errs patterns.ErrorList
+	errAt := func(line, col int, format string, args ...any) {
+		errs = append(errs, &patterns.Error{File: file, Pos: src.Map(line, col), Msg: fmt.Sprintf(format, args...)})
+	}
+	checked, iss := env.cel.Compile(text)
+	if iss != nil && iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			line, col := 1, 1
+			if e.Location != nil && e.Location.Line() > 0 {
+				line, col = e.Location.Line(), e.Location.Column()+1
+			}
+			errAt(line, col, "%s: %s", role, env.explainIssue(e.Message))
+		}
+		return nil, errs
+	}
+	native := checked.NativeRep()
+	if role != roleEmit {
+		out := checked.OutputType()
+		if out.Kind() != types.BoolKind && out.Kind() != types.DynKind {
+			errAt(1, 1, "%s must be a true/false condition, this expression is %s", role, typeWords(out))
+		}
+	}
+	usesMatch := false
+	visit(native.Expr(), func(e ast.Expr) {
+		if e.Kind() == ast.IdentKind && e.AsIdent() == "match" {
+			usesMatch = true
+		}
+	})
+	if usesMatch && steps != nil {
+		env.checkSteps(native, steps, func(id int64, msg string) {
+			loc := native.SourceInfo().GetStartLocation(id)
+			errAt(loc.Line(), loc.Column()+1, "%s: %s", role, msg)
+		})
+	}
+	est, err := env.cel.EstimateCost(checked, env.est)
+	if err != nil {
+		errAt(1, 1, "%s: cannot estimate the cost of this expression: %v", role, err)
+	} else if est.Max > env.opts.CostLimit {
+		errAt(1, 1, "%s is too costly: its worst-case cost is %s, over the limit of %d (assuming up to %d events per step in match and strings up to %d characters); avoid nesting loops over match",
+			role, costWords(est.Max), env.opts.CostLimit, env.opts.MaxMatchEvents, env.opts.MaxStringSize)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	prog, err := env.program(checked.NativeRep())
+	if err != nil {
+		errAt(1, 1, "%s: %v", role, err)
+		return nil, errs
+	}
+	canonical, err := cel.AstToString(checked)
+	if err != nil {
+		canonical = text
+	}
+	x := &compiledExpr{env: env, text: text, canonical: canonical, ast: checked, prog: prog,
+		usesMatch: usesMatch, cost: est.Max}
+	if usesMatch {
+		x.steps = steps
+	}
+	if role != roleEmit && !env.opts.NoClosures {
+		x.compileClosure()
+	}
+	return x, nil
+}
+
+// program plans an interpreter program for a checked AST, optimised (constant lists
+// and maps built once, `in` a constant list a hash lookup); expressions with
+// comprehensions get a runtime cost limit (others cannot grow with the data, and cost
+// tracking slows evaluation down).
+func (env *Env) program(a *ast.AST) (cel.Program, error) {
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if hasComprehension(a.Expr()) {
+		opts = append(opts, cel.CostLimit(env.opts.RuntimeCostLimit), cel.CostTracking(env.est))
+	}
+	return env.cel.PlanProgram(a, opts...)
+}
+
+// subAST is the checked AST of a sub-expression of a.
+func subAST(a *ast.AST, e ast.Expr) *ast.AST {
+	return ast.NewCheckedAST(ast.NewAST(e, a.SourceInfo()), a.TypeMap(), a.ReferenceMap())
+}
+
+func (x *compiledExpr) compileClosure() {
+	cc := x.closureCompiler()
+	fn, ok := cc.boolOf(x.ast.NativeRep().Expr())
+	if !ok || cc.leaves > 0 && cc.fastTerms == 0 {
+		return
+	}
+	x.fn = fn
+	x.mode = modeClosure
+	if cc.leaves > 0 {
+		x.mode = modeHybrid
+	}
+}
+
+// closureCompiler returns a closure compiler for x: constants are folded with the
+// interpreter, terms it cannot compile become interpreter calls.
+func (x *compiledExpr) closureCompiler() *closureCompiler {
+	native := x.ast.NativeRep()
+	cc := &closureCompiler{env: x.env, a: native, steps: x.steps, matched: (*nfa.EvalContext).Matched}
+	cc.constant = func(e ast.Expr) (ref.Val, bool) {
+		p, err := x.env.program(subAST(native, e))
+		if err != nil {
+			return nil, false
+		}
+		v, _, err := p.Eval(cel.NoVars())
+		if err != nil {
+			return types.NewErr("%v", err), true
+		}
+		return v, true
+	}
+	cc.leaf = func(e ast.Expr) (condFn, bool) {
+		p, err := x.env.program(subAST(native, e))
+		if err != nil {
+			return nil, false
+		}
+		return func(c *nfa.EvalContext) tri {
+			v, err := x.env.eval(p, c.Event, matchSource{ctx: c, steps: x.steps})
+			if err != nil {
+				return tErr
+			}
+			if b, ok := v.(types.Bool); ok {
+				return b2t(bool(b))
+			}
+			return tErr
+		}, true
+	}
+	return cc
+}
+
+// interpret evaluates the expression with the CEL interpreter.
+func (x *compiledExpr) interpret(c *nfa.EvalContext) (ref.Val, error) {
+	return x.env.eval(x.prog, c.Event, matchSource{ctx: c, steps: x.steps})
+}
+
+// checkSteps reports match.name / match['name'] references to steps the rule lacks.
+func (env *Env) checkSteps(a *ast.AST, steps map[string]bool, report func(id int64, msg string)) {
+	visit(a.Expr(), func(e ast.Expr) {
+		var operand ast.Expr
+		var name string
+		switch e.Kind() {
+		case ast.SelectKind:
+			operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
+				return
+			}
+			s, ok := literal(c.Args()[1]).(types.String)
+			if !ok {
+				return
+			}
+			operand, name = c.Args()[0], string(s)
+		default:
+			return
+		}
+		if operand.Kind() != ast.IdentKind || operand.AsIdent() != "match" || steps[name] {
+			return
+		}
+		names := make([]string, 0, len(steps))
+		for n := range steps {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		report(operand.ID(), fmt.Sprintf("match.%s: this rule has no step named %q (its steps: %s)", name, name, strings.Join(names, ", ")))
+	})
+}
+
+// explainIssue rewrites cel-go's messages where an analyst needs more to go on.
+func (env *Env) explainIssue(msg string) string {
+	if strings.HasPrefix(msg, "undefined field '") && env.schema != nil {
+		return fmt.Sprintf("%s: the event has no such field (fields: %s)", msg, env.fieldNamesHint())
+	}
+	if strings.HasPrefix(msg, "found no matching overload for") {
+		if (strings.Contains(msg, "'_==_'") || strings.Contains(msg, "'_!=_'") || strings.Contains(msg, "'@in'")) &&
+			(strings.Contains(msg, "int, double") || strings.Contains(msg, "double, int") || strings.Contains(msg, "(double, list(int))") || strings.Contains(msg, "(int, list(double))")) {
+			return "type mismatch: " + msg + " (== between an int and a double needs the same type: write 100.0 rather than 100, or convert with double(...) / int(...))"
+		}
+		return "type mismatch: " + msg
+	}
+	return msg
+}
+
+// typeWords names a CEL type for an analyst.
+func typeWords(t *cel.Type) string {
+	switch t.Kind() {
+	case types.StringKind:
+		return "a string"
+	case types.IntKind:
+		return "an integer"
+	case types.UintKind:
+		return "an unsigned integer"
+	case types.DoubleKind:
+		return "a number"
+	case types.TimestampKind:
+		return "a timestamp"
+	case types.DurationKind:
+		return "a duration"
+	case types.ListKind:
+		return "a list"
+	case types.MapKind:
+		return "a map"
+	case types.NullTypeKind:
+		return "null"
+	case types.BytesKind:
+		return "bytes"
+	case types.StructKind:
+		if t.TypeName() == eventTypeName {
+			return "an event"
+		}
+	}
+	return "of type " + t.String()
+}
+
+func costWords(c uint64) string {
+	if c == ^uint64(0) {
+		return "unbounded"
+	}
+	return fmt.Sprint(c)
+}

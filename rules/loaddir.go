@@ -1,0 +1,81 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cepd/cepd/patterns"
+)
+
+// SchemaFile is the name of the event schema file that may sit among the rule files.
+const SchemaFile = "schema.yaml"
+
+// LoadDir parses and compiles every rule file (*.yaml, *.yml, *.json) of dir except the
+// schema file, and returns the rules sorted by id. Rule ids must be unique. Every problem
+// of every file is reported together (a patterns.ErrorList); if there is any, nothing is
+// returned.
+func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules: read rule directory: %w", err)
+	}
+	var all patterns.ErrorList
+	var out []*Compiled
+	byID := make(map[string]string) // id → file
+	for _, en := range entries {
+		name := en.Name()
+		if en.IsDir() || name == SchemaFile || strings.HasPrefix(name, ".") {
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			all = append(all, &patterns.Error{File: path, Msg: fmt.Sprintf("cannot read the rule file: %v", err)})
+			continue
+		}
+		r, err := patterns.Parse(path, data)
+		if err != nil {
+			all = appendErr(all, path, err)
+			continue
+		}
+		if prev, dup := byID[r.ID]; dup {
+			all = append(all, &patterns.Error{File: path, Msg: fmt.Sprintf("rule id %q is already used by %s: rule ids must be unique", r.ID, prev)})
+			continue
+		}
+		byID[r.ID] = path
+		c, err := Compile(r, env, reg, WithSource(data))
+		if err != nil {
+			all = appendErr(all, path, err)
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(all) > 0 {
+		return nil, all.Err()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
+	return out, nil
+}
+
+// appendErr adds err's problems to l: an ErrorList as it is, another error as one problem
+// of the file.
+func appendErr(l patterns.ErrorList, file string, err error) patterns.ErrorList {
+	var el patterns.ErrorList
+	if errors.As(err, &el) {
+		return append(l, el...)
+	}
+	var pe *patterns.Error
+	if errors.As(err, &pe) {
+		return append(l, pe)
+	}
+	return append(l, &patterns.Error{File: file, Msg: err.Error()})
+}

@@ -1,0 +1,243 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+)
+
+// matchSource gives the events of the partial (or complete) match a condition or emit
+// expression sees as `match`.
+type matchSource struct {
+	ctx   *nfa.EvalContext // condition evaluation: the lazily computed partial match
+	match *nfa.Match       // emit evaluation: a complete match
+	// steps, when non-nil, are the step names of the rule: other names are not found.
+	steps map[string]bool
+}
+
+func (s *matchSource) events(step string) ([]*event.Event, bool) {
+	if s.steps != nil && !s.steps[step] {
+		return nil, false
+	}
+	switch {
+	case s.ctx != nil:
+		return s.ctx.Matched(step), true
+	case s.match != nil:
+		for _, st := range s.match.Steps {
+			if st.Step == step {
+				return st.Events, true
+			}
+		}
+	}
+	return nil, true
+}
+
+func (s *matchSource) names() []string {
+	names := make([]string, 0, len(s.steps))
+	for n := range s.steps {
+		names = append(names, n)
+	}
+	return names
+}
+
+// matchMap is `match`: a map from step name to the list of events the step took.
+type matchMap struct {
+	src *matchSource
+	dyn bool
+}
+
+var (
+	_ traits.Mapper = (*matchMap)(nil)
+	_ traits.Lister = (*eventList)(nil)
+)
+
+func (m *matchMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
+	out := make(map[string]any)
+	for _, n := range m.src.names() {
+		evs, _ := m.src.events(n)
+		l, err := (&eventList{evs: evs, dyn: m.dyn}).ConvertToNative(typeDesc)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = l
+	}
+	return out, nil
+}
+
+func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val {
+	switch typeVal {
+	case types.MapType:
+		return m
+	case types.TypeType:
+		return types.MapType
+	}
+	return types.NewErr("type conversion error from map to '%s'", typeVal)
+}
+
+func (m *matchMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
+func (m *matchMap) Type() ref.Type              { return types.MapType }
+func (m *matchMap) Value() any                  { return m.src }
+
+func (m *matchMap) Contains(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found && v != nil {
+		return v
+	}
+	return types.Bool(found)
+}
+
+func (m *matchMap) Get(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found {
+		if v != nil {
+			return v
+		}
+		return types.NewErr("no such key: %v (not a step of this rule)", key)
+	}
+	return v
+}
+
+func (m *matchMap) Find(key ref.Val) (ref.Val, bool) {
+	name, ok := key.(types.String)
+	if !ok {
+		if types.IsUnknownOrError(key) {
+			return key, false
+		}
+		return nil, false
+	}
+	evs, ok := m.src.events(string(name))
+	if !ok {
+		return nil, false
+	}
+	return &eventList{evs: evs, dyn: m.dyn}, true
+}
+
+func (m *matchMap) Size() ref.Val { return types.Int(len(m.src.steps)) }
+
+func (m *matchMap) Iterator() traits.Iterator {
+	names := m.src.names()
+	vals := make([]ref.Val, len(names))
+	for i, n := range names {
+		vals[i] = types.String(n)
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, vals).(traits.Lister).Iterator()
+}
+
+// eventList is a list of events as CEL values (typed objects or dynamic maps).
+type eventList struct {
+	evs []*event.Event
+	dyn bool
+}
+
+func (l *eventList) elem(i int) ref.Val {
+	if l.dyn {
+		return dynEvent{l.evs[i]}
+	}
+	return typedEvent{l.evs[i]}
+}
+
+func (l *eventList) ConvertToNative(typeDesc reflect.Type) (any, error) {
+	switch typeDesc.Kind() {
+	case reflect.Slice, reflect.Interface:
+		out := make([]any, len(l.evs))
+		for i, ev := range l.evs {
+			out[i] = ev.Fields()
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("type conversion error from list to '%v'", typeDesc)
+}
+
+func (l *eventList) ConvertToType(typeVal ref.Type) ref.Val {
+	switch typeVal {
+	case types.ListType:
+		return l
+	case types.TypeType:
+		return types.ListType
+	}
+	return types.NewErr("type conversion error from list to '%s'", typeVal)
+}
+
+func (l *eventList) Equal(other ref.Val) ref.Val {
+	o, ok := other.(traits.Lister)
+	if !ok || o.Size() != l.Size() {
+		return types.False
+	}
+	for i := range l.evs {
+		if eq := l.elem(i).Equal(o.Get(types.Int(i))); eq != types.True {
+			return types.False
+		}
+	}
+	return types.True
+}
+
+func (l *eventList) Type() ref.Type { return types.ListType }
+func (l *eventList) Value() any     { return l.evs }
+
+func (l *eventList) Add(other ref.Val) ref.Val {
+	o, ok := other.(traits.Lister)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(other)
+	}
+	n := int(o.Size().(types.Int))
+	vals := make([]ref.Val, 0, len(l.evs)+n)
+	for i := range l.evs {
+		vals = append(vals, l.elem(i))
+	}
+	for i := 0; i < n; i++ {
+		vals = append(vals, o.Get(types.Int(i)))
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, vals)
+}
+
+func (l *eventList) Contains(elem ref.Val) ref.Val {
+	for i := range l.evs {
+		if l.elem(i).Equal(elem) == types.True {
+			return types.True
+		}
+	}
+	return types.False
+}
+
+func (l *eventList) Get(index ref.Val) ref.Val {
+	i, err := types.GetOrError(index)
+	if err != nil {
+		return types.WrapErr(err)
+	}
+	if i < 0 || i >= len(l.evs) {
+		return types.NewErr("index out of bounds: %d", i)
+	}
+	return l.elem(i)
+}
+
+func (l *eventList) Size() ref.Val { return types.Int(len(l.evs)) }
+
+func (l *eventList) Iterator() traits.Iterator { return &listIterator{l: l} }
+
+type listIterator struct {
+	l *eventList
+	i int
+}
+
+func (it *listIterator) HasNext() ref.Val { return types.Bool(it.i < len(it.l.evs)) }
+func (it *listIterator) Next() ref.Val {
+	if it.i >= len(it.l.evs) {
+		return nil
+	}
+	v := it.l.elem(it.i)
+	it.i++
+	return v
+}
+func (it *listIterator) ConvertToNative(reflect.Type) (any, error) {
+	return nil, fmt.Errorf("type conversion on iterators not supported")
+}
+func (it *listIterator) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
+func (it *listIterator) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
+func (it *listIterator) Type() ref.Type                 { return types.IteratorType }
+func (it *listIterator) Value() any                     { return nil }
