@@ -3,7 +3,6 @@ package event
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -69,7 +68,9 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	clear(d.seen)
 	ev.Schema = s
 	var ferr error
-	err := jsonparser.ObjectEach(data, func(key, value []byte, dt jsonparser.ValueType, _ int) error {
+	end := 1 // offset after the last member: only '}' and blanks may follow
+	err := jsonparser.ObjectEach(data, func(key, value []byte, dt jsonparser.ValueType, off int) error {
+		end = off
 		i, ok := s.index[string(key)]
 		if !ok {
 			return nil
@@ -89,17 +90,19 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	if err != nil {
 		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
 	}
-	if err := checkTrailing(data); err != nil {
-		return err
+	if rest := bytes.TrimLeft(data[min(end, len(data)):], " \t\r\n"); len(rest) == 0 || rest[0] != '}' || len(bytes.TrimSpace(rest[1:])) != 0 {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
+	}
+	absent := func(i int) bool { return i >= 0 && (!ev.Values[i].Present() || ev.Values[i].Kind == KindNull) }
+	if absent(s.keyIdx) {
+		return &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}
+	}
+	if absent(s.timeIdx) {
+		return &DecodeError{Reason: ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
 	}
 	for i, f := range s.Fields {
-		if !ev.Values[i].Present() || ev.Values[i].Kind == KindNull {
-			switch {
-			case i == s.keyIdx:
-				return &DecodeError{Reason: ReasonMissingKey, Field: f.Name, Msg: "the key field is missing or null"}
-			case i == s.timeIdx:
-				return &DecodeError{Reason: ReasonMissingTime, Field: f.Name, Msg: "the event-time field is missing or null"}
-			case !f.Optional && f.Type != TypeAny:
+		if absent(i) {
+			if !f.Optional && f.Type != TypeAny {
 				return &DecodeError{Reason: ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
 			}
 			ev.Values[i] = Value{} // null counts as absent
@@ -127,46 +130,6 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		ev.ID = ""
 	}
 	return nil
-}
-
-func checkTrailing(data []byte) error {
-	// jsonparser stops at the object's end; anything after it but blanks is an error.
-	end, err := objectEnd(data)
-	if err != nil {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
-	}
-	if len(bytes.TrimSpace(data[end:])) != 0 {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
-	}
-	return nil
-}
-
-func objectEnd(data []byte) (int, error) {
-	depth, inStr := 0, false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1, nil
-			}
-		}
-	}
-	return 0, errors.New("unterminated JSON object")
 }
 
 func keyString(v Value) string {

@@ -95,6 +95,7 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 	if err := c.checkProceedCycles(); err != nil {
 		return nil, err
 	}
+	c.prog.computeStartTakes()
 	return c.prog, nil
 }
 

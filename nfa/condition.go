@@ -49,7 +49,7 @@ func (c *EvalContext) Matched(step string) []*event.Event {
 func (c *EvalContext) load() {
 	c.loaded = true
 	clear(c.steps)
-	if c.run == nil || c.run.node == nil {
+	if c.run == nil || c.run.node == nil || c.m == nil {
 		return
 	}
 	if c.steps == nil {

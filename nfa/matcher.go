@@ -308,20 +308,22 @@ func (sc *Scratch) newLeafGen(n int) {
 
 // eval evaluates an edge condition; each leaf is evaluated at most once per run and
 // event.
-func (m *Matcher) eval(c *cond, sc *Scratch) bool {
+func (m *Matcher) eval(c *cond, sc *Scratch) bool { return m.prog.eval(c, sc) }
+
+func (p *Program) eval(c *cond, sc *Scratch) bool {
 	switch c.op {
 	case opTrue:
 		return true
 	case opNot:
-		return !m.eval(c.a, sc)
+		return !p.eval(c.a, sc)
 	case opAnd:
-		return m.eval(c.a, sc) && m.eval(c.b, sc)
+		return p.eval(c.a, sc) && p.eval(c.b, sc)
 	}
 	i := c.leaf
 	if sc.leafSeen[i] == sc.leafGen {
 		return sc.leafVal[i]
 	}
-	v := m.prog.leaves[i].c.Eval(&sc.ctx)
+	v := p.leaves[i].c.Eval(&sc.ctx)
 	sc.leafSeen[i] = sc.leafGen
 	sc.leafVal[i] = v
 	return v

@@ -61,7 +61,10 @@ type Program struct {
 	steps   []string // names of the steps that take events, in pattern order
 	stepIdx map[string]int
 	pattern *patterns.Pattern
-	// minLive is the number of runs an idle matcher holds (the start state).
+	// startTakes are the conditions under which the start state takes an event; idle is
+	// the start run CanStart evaluates them against.
+	startTakes []*cond
+	idle       run
 }
 
 // Window returns the whole-match window in milliseconds (0 = none).

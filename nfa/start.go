@@ -5,30 +5,60 @@ import "github.com/cepd/cepd/event"
 // CanStart reports whether a matcher with nothing live would do anything with ev: whether
 // a take edge of the start state (directly or through proceed edges) accepts it. When it
 // does not, feeding ev to an idle matcher leaves it idle, so the caller need not create
-// or touch any state for the key (the analogue of a regexp's literal prefix).
+// or touch any state for the key (the analogue of a regexp's literal prefix). The
+// conditions involved are precomputed at compile time.
 func (p *Program) CanStart(ev *event.Event, sc *Scratch) bool {
-	var probe Matcher
-	probe.prog = p
-	start := run{st: p.start, ver: dewey{1}, startTs: -1, prevTs: -1}
 	ctx := &sc.ctx
-	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, &probe, sc
-	ctx.reset(&start)
+	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, nil, sc
+	ctx.reset(&p.idle)
 	sc.newLeafGen(len(p.leaves))
-	stack := append(sc.stack[:0], p.start)
-	defer func() { sc.stack = stack[:0] }()
-	for len(stack) > 0 {
-		s := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for i := range s.edges {
-			e := &s.edges[i]
-			if e.act == actIgnore || !probe.eval(e.cond, sc) {
-				continue
-			}
-			if e.act == actTake {
-				return true
-			}
-			stack = append(stack, e.target)
+	for _, c := range p.startTakes {
+		if p.eval(c, sc) {
+			return true
 		}
 	}
 	return false
+}
+
+// computeStartTakes collects, for every take edge reachable from the start state through
+// proceed edges, the conjunction of the conditions on the way and on the edge.
+func (p *Program) computeStartTakes() {
+	type item struct {
+		s    *state
+		path *cond
+		seen map[*state]bool
+	}
+	p.idle = run{st: p.start, ver: dewey{1}, startTs: -1, prevTs: -1}
+	stack := []item{{s: p.start, path: condTrue, seen: map[*state]bool{p.start: true}}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for i := range it.s.edges {
+			e := &it.s.edges[i]
+			switch e.act {
+			case actTake:
+				p.startTakes = append(p.startTakes, conj(it.path, e.cond))
+			case actProceed:
+				if it.seen[e.target] {
+					continue
+				}
+				seen := make(map[*state]bool, len(it.seen)+1)
+				for k := range it.seen {
+					seen[k] = true
+				}
+				seen[e.target] = true
+				stack = append(stack, item{s: e.target, path: conj(it.path, e.cond), seen: seen})
+			}
+		}
+	}
+}
+
+func conj(a, b *cond) *cond {
+	switch {
+	case a.op == opTrue:
+		return b
+	case b.op == opTrue:
+		return a
+	}
+	return and(a, b)
 }

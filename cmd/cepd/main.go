@@ -17,10 +17,25 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd()
+	root.SetArgs(defaultToServe(os.Args[1:]))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "cepd:", err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// defaultToServe makes "cepd" and "cepd --flags" mean "cepd serve ...".
+func defaultToServe(args []string) []string {
+	if len(args) == 0 {
+		return []string{"serve"}
+	}
+	switch a := args[0]; {
+	case a == "-h" || a == "--help" || a == "help" || a == "--version":
+		return args
+	case len(a) > 0 && a[0] == '-':
+		return append([]string{"serve"}, args...)
+	}
+	return args
 }
 
 // exitError carries a process exit code through cobra.
@@ -56,6 +71,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newConformanceCmd(), newReplayCmd(), newExplainCmd())
+	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd())
 	return root
 }

@@ -1,0 +1,146 @@
+package alerts
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"sync"
+)
+
+// Ring keeps the most recent alerts in memory for the API. Safe for concurrent use.
+type Ring struct {
+	mu   sync.RWMutex
+	buf  []*Alert
+	next int
+	full bool
+	seq  uint64
+	subs map[chan *Alert]struct{}
+}
+
+// NewRing returns a ring holding up to n alerts.
+func NewRing(n int) *Ring {
+	if n <= 0 {
+		n = 10000
+	}
+	return &Ring{buf: make([]*Alert, n), subs: map[chan *Alert]struct{}{}}
+}
+
+// Alert stores a (newest first evicting the oldest) and offers it to subscribers; a
+// subscriber that is not keeping up misses alerts rather than slowing matching.
+func (r *Ring) Alert(a *Alert) {
+	r.mu.Lock()
+	r.buf[r.next] = a
+	r.next = (r.next + 1) % len(r.buf)
+	if r.next == 0 {
+		r.full = true
+	}
+	r.seq++
+	for ch := range r.subs {
+		select {
+		case ch <- a:
+		default:
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Filter selects alerts; zero fields match everything.
+type Filter struct {
+	RuleID string
+	Key    string
+	Kind   string
+	Limit  int // at most this many, newest first (0 = 100)
+}
+
+// Query returns matching alerts, newest first.
+func (r *Ring) Query(f Filter) []*Alert {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := r.next
+	if r.full {
+		n = len(r.buf)
+	}
+	var out []*Alert
+	for i := 0; i < n && len(out) < f.Limit; i++ {
+		a := r.buf[(r.next-1-i+len(r.buf))%len(r.buf)]
+		if a == nil || (f.RuleID != "" && a.RuleID != f.RuleID) || (f.Key != "" && a.Key != f.Key) || (f.Kind != "" && a.Kind != f.Kind) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// Subscribe returns a channel of new alerts (buffered; a slow reader misses alerts) and
+// a function that ends the subscription.
+func (r *Ring) Subscribe(buffer int) (<-chan *Alert, func()) {
+	ch := make(chan *Alert, buffer)
+	r.mu.Lock()
+	r.subs[ch] = struct{}{}
+	r.mu.Unlock()
+	return ch, func() {
+		r.mu.Lock()
+		delete(r.subs, ch)
+		r.mu.Unlock()
+	}
+}
+
+// JSONLines writes each alert as one line of JSON, flushed at once (alerts must leave
+// within milliseconds). Safe for concurrent use. Write errors are counted, and the first
+// is kept.
+type JSONLines struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	enc  *json.Encoder
+	errs int
+	err  error
+}
+
+// NewJSONLines writes to w.
+func NewJSONLines(w io.Writer) *JSONLines {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &JSONLines{w: bw, enc: enc}
+}
+
+// Alert writes a.
+func (j *JSONLines) Alert(a *Alert) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.enc.Encode(a)
+	if err == nil {
+		err = j.w.Flush()
+	}
+	if err != nil {
+		j.errs++
+		if j.err == nil {
+			j.err = err
+		}
+	}
+}
+
+// Failures returns how many writes failed and the first error.
+func (j *JSONLines) Failures() (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.errs, j.err
+}
+
+// Sink is anything alerts can be delivered to.
+type Sink interface {
+	Alert(a *Alert)
+}
+
+// Multi delivers every alert to each sink in turn.
+type Multi []Sink
+
+// Alert delivers a to every sink.
+func (m Multi) Alert(a *Alert) {
+	for _, s := range m {
+		s.Alert(a)
+	}
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+)
+
+type benchResult struct {
+	Events         int               `json:"events"`
+	Seconds        float64           `json:"seconds"`
+	EventsPerSec   float64           `json:"events_per_sec"`
+	DecodePerSec   float64           `json:"decode_events_per_sec"`
+	LatencyP50     float64           `json:"latency_p50_us"`
+	LatencyP99     float64           `json:"latency_p99_us"`
+	LatencyP999    float64           `json:"latency_p999_us"`
+	BytesPerKey    float64           `json:"bytes_per_key"`
+	StateBytesKey  float64           `json:"state_bytes_per_live_key"`
+	Keys           int               `json:"keys"`
+	LiveKeys       int               `json:"live_keys"`
+	LiveRuns       int               `json:"live_partial_matches"`
+	Alerts         uint64            `json:"alerts"`
+	AlertsByRule   map[string]uint64 `json:"alerts_by_rule"`
+	DeadLetters    map[string]uint64 `json:"dead_letters"`
+	Shards         int               `json:"shards"`
+	Partitions     int               `json:"partitions"`
+	OfferedRate    int               `json:"offered_rate,omitempty"`
+	RulesEvaluated int               `json:"rules"`
+}
+
+func newBenchCmd() *cobra.Command {
+	var (
+		rulesPath, schemaPath, eventsPath string
+		asJSON                            bool
+		cpuProfile                        string
+		shards, partitions, rate, chunk   int
+		ooo                               time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "bench --rules DIR --events FILE [--json]",
+		Short: "run the whole runtime (decode, order, shard, match, alert) over a file in process and report speed, latency and memory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := loadRuleSet(rulesPath, schemaPath)
+			if err != nil {
+				return err
+			}
+			recs, err := readSorted(eventsPath, rs.Schema)
+			if err != nil {
+				return err
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			res, err := runBench(cmd.Context(), rs, recs, benchConfig{shards: shards, partitions: partitions, rate: rate, chunk: chunk, ooo: ooo})
+			if err != nil {
+				return err
+			}
+			return printBench(cmd.OutOrStdout(), res, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rulesPath, "rules", "", "rules directory or rule file (required)")
+	f.StringVar(&schemaPath, "schema", "", "event schema file (default: schema.yaml beside the rules)")
+	f.StringVar(&eventsPath, "events", "", "JSON-lines event file (required)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.IntVar(&shards, "shards", 0, "shard workers (default: one per core)")
+	f.IntVar(&partitions, "partitions", 0, "input partitions decoded in parallel, events split by key as Kafka would (default: one per core)")
+	f.IntVar(&rate, "rate", 0, "offered rate in events/s (0: as fast as possible)")
+	f.IntVar(&chunk, "chunk", 1024, "records per ingest call")
+	f.DurationVar(&ooo, "out-of-orderness", 0, "engine out-of-orderness")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
+	_ = cmd.MarkFlagRequired("rules")
+	_ = cmd.MarkFlagRequired("events")
+	return cmd
+}
+
+type benchConfig struct {
+	shards, partitions, rate, chunk int
+	ooo                             time.Duration
+}
+
+type countSink struct {
+	n      atomic.Uint64
+	byRule sync.Map // rule id → *atomic.Uint64
+}
+
+func (c *countSink) Alert(a *alerts.Alert) {
+	c.n.Add(1)
+	v, ok := c.byRule.Load(a.RuleID)
+	if !ok {
+		v, _ = c.byRule.LoadOrStore(a.RuleID, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+type countDLQ struct{}
+
+func (countDLQ) DeadLetter(engine.DeadLetter) {}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc benchConfig) (*benchResult, error) {
+	if bc.partitions <= 0 {
+		bc.partitions = runtime.GOMAXPROCS(0)
+	}
+	if bc.chunk <= 0 {
+		bc.chunk = 1024
+	}
+	// The floor: decoding the file alone, on one core.
+	dec := event.NewDecoder(rs.Schema)
+	var ev event.Event
+	keys := map[string]struct{}{}
+	seed := maphash.MakeSeed()
+	parts := make([][]engine.Record, bc.partitions)
+	start := time.Now()
+	for _, r := range recs {
+		if dec.Decode(r.Value, &ev) == nil {
+			keys[ev.Key] = struct{}{}
+		}
+	}
+	decodeSecs := time.Since(start).Seconds()
+	for _, r := range recs {
+		p := 0
+		if dec.Decode(r.Value, &ev) == nil {
+			p = int(maphash.String(seed, ev.Key) % uint64(bc.partitions))
+		}
+		parts[p] = append(parts[p], r)
+	}
+
+	sink := &countSink{}
+	eng, err := engine.New(engine.Config{Shards: bc.shards, OutOfOrderness: bc.ooo, QueueSize: 16}, rs, sink, countDLQ{})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	base := heapAlloc()
+
+	var wg sync.WaitGroup
+	errc := make(chan error, bc.partitions)
+	start = time.Now()
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs := parts[p]
+			perPart := float64(bc.rate) / float64(bc.partitions)
+			t0 := time.Now()
+			for i := 0; i < len(recs); i += bc.chunk {
+				if perPart > 0 {
+					due := t0.Add(time.Duration(float64(i) / perPart * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				if _, err := eng.Ingest(ctx, p, recs[i:min(i+bc.chunk, len(recs))]); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := eng.Barrier(ctx); err != nil {
+		return nil, err
+	}
+	secs := time.Since(start).Seconds()
+	select {
+	case err := <-errc:
+		return nil, err
+	default:
+	}
+	st, err := eng.Inspect(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	heap := heapAlloc()
+	if err := eng.Flush(ctx); err != nil {
+		return nil, err
+	}
+	snap := eng.Stats().Snapshot()
+	res := &benchResult{
+		Events: len(recs), Seconds: secs, EventsPerSec: float64(len(recs)) / secs,
+		DecodePerSec: float64(len(recs)) / decodeSecs,
+		LatencyP50:   snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
+		Keys: len(keys), LiveKeys: st.Keys, LiveRuns: st.LiveRuns, Alerts: sink.n.Load(),
+		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter,
+		Shards: len(rs.Rules), Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(rs.Rules),
+	}
+	res.Shards = bc.shards
+	if res.Shards <= 0 {
+		res.Shards = runtime.GOMAXPROCS(0)
+	}
+	if len(keys) > 0 && heap > base {
+		res.BytesPerKey = float64(heap-base) / float64(len(keys))
+	}
+	if st.Keys > 0 {
+		res.StateBytesKey = float64(st.Bytes) / float64(st.Keys)
+	}
+	sink.byRule.Range(func(k, v any) bool {
+		res.AlertsByRule[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return res, nil
+}
+
+func printBench(w io.Writer, r *benchResult, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "events            %d in %.3fs over %d keys (%d rules, %d shards, %d partitions)\n", r.Events, r.Seconds, r.Keys, r.RulesEvaluated, r.Shards, r.Partitions)
+	fmt.Fprintf(w, "throughput        %.0f events/s (decode alone, one core: %.0f events/s)\n", r.EventsPerSec, r.DecodePerSec)
+	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out)\n", r.LatencyP50, r.LatencyP99, r.LatencyP999)
+	fmt.Fprintf(w, "state             %d live partial matches on %d keys; %.0f heap bytes per key seen, %.0f state bytes per live key\n", r.LiveRuns, r.LiveKeys, r.BytesPerKey, r.StateBytesKey)
+	fmt.Fprintf(w, "alerts            %d\n", r.Alerts)
+	ids := make([]string, 0, len(r.AlertsByRule))
+	for id := range r.AlertsByRule {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(w, "  %-28s %d\n", id, r.AlertsByRule[id])
+	}
+	if len(r.DeadLetters) > 0 {
+		fmt.Fprintf(w, "dead letters      %v\n", r.DeadLetters)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cepd/cepd"
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/server"
+)
+
+type serveOptions struct {
+	httpAddr       string
+	rulesDir       string
+	schemaPath     string
+	dataDir        string
+	alertsOut      string
+	shards         int
+	outOfOrderness time.Duration
+	idleTimeout    time.Duration
+	late           string
+	demo           bool
+	demoRate       int
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run cepd: REST ingest on 127.0.0.1, rules from a directory, alerts to stdout/file and the API (the default command)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	addServeFlags(cmd, o)
+	return cmd
+}
+
+func addServeFlags(cmd *cobra.Command, o *serveOptions) {
+	f := cmd.Flags()
+	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST ingest, alerts, health)")
+	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
+	f.StringVar(&o.schemaPath, "schema", "", "event schema file (default: schema.yaml in the rules directory)")
+	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")
+	f.StringVar(&o.alertsOut, "alerts-out", "-", "write alerts as JSON lines to this file (- for stdout, empty for none)")
+	f.IntVar(&o.shards, "shards", 0, "shard workers (default: one per core)")
+	f.DurationVar(&o.outOfOrderness, "out-of-orderness", 0, "how late an event may arrive and still be matched in event-time order")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "a source partition without events this long stops holding the watermark back")
+	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
+	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
+	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
+}
+
+// defaultRules returns DATA/rules, creating it from the built-in examples when missing.
+func defaultRules(dataDir string) (string, error) {
+	dir := filepath.Join(dataDir, "rules")
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	sub, err := fs.Sub(cepd.ExampleRules, cepd.ExampleRulesDir)
+	if err != nil {
+		return "", err
+	}
+	err = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(sub, path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, path), data, 0o644)
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing example rules to %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	rulesDir := o.rulesDir
+	if rulesDir == "" {
+		var err error
+		if rulesDir, err = defaultRules(o.dataDir); err != nil {
+			return err
+		}
+	}
+	rs, err := loadRuleSet(rulesDir, o.schemaPath)
+	if err != nil {
+		return err
+	}
+	ring := alerts.NewRing(10000)
+	sinks := alerts.Multi{ring}
+	switch o.alertsOut {
+	case "":
+	case "-":
+		sinks = append(sinks, alerts.NewJSONLines(stdout))
+	default:
+		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("alerts output: %w", err)
+		}
+		defer f.Close()
+		sinks = append(sinks, alerts.NewJSONLines(f))
+	}
+	dlq := &dlqLog{}
+	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
+	eng, err := engine.New(cfg, rs, sinks, dlq)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				eng.MarkIdle(ctx)
+			}
+		}
+	}()
+
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: server.New(server.Config{}, eng, ring, slog.Default(), nil).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("cepd serving", "http", "http://"+ln.Addr().String(), "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
+		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts")
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+		slog.Warn("listening beyond loopback without access control", "addr", ln.Addr().String())
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if o.demo {
+		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shut)
+	slog.Info("cepd stopped")
+	return err
+}
+
+// dlqLog counts dead letters and logs them at debug level.
+type dlqLog struct{}
+
+func (dlqLog) DeadLetter(d engine.DeadLetter) {
+	slog.Debug("dead letter", "reason", d.Reason, "error", d.Error, "partition", d.Partition, "offset", d.Offset)
+}

@@ -1,0 +1,83 @@
+package event
+
+import (
+	"errors"
+	"testing"
+)
+
+const decSchema = `
+key: card
+time: ts
+id: id
+fields:
+  id: string
+  card: string
+  ts: timestamp
+  amount: double
+  n: int?
+  ok: bool?
+  note: string?
+`
+
+func TestDecode(t *testing.T) {
+	s, err := ParseSchema([]byte(decSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoder(s)
+	tests := []struct {
+		in     string
+		reason string
+	}{
+		{`{"id":"1","card":"c","ts":"2026-01-02T03:04:05Z","amount":1}`, ""},
+		{`{"id":"1","card":"c","ts":1700000000000,"amount":1.5,"n":3,"ok":true,"note":"a\"b","extra":{"x":[1,2]}}`, ""},
+		{`  {"id":"1","card":"c","ts":1,"amount":1}  `, ""},
+		{`{"id":"1","card":"c","ts":1,"amount":1} x`, ReasonBadJSON},
+		{`{"id":"1","card":"c","ts":1,"amount":1}{"a":1}`, ReasonBadJSON},
+		{`{"id":"1","card":"c","ts":1,"amount":1`, ReasonBadJSON},
+		{`{}`, ReasonMissingKey},
+		{`{"id":"1","ts":1,"amount":1}`, ReasonMissingKey},
+		{`{"id":"1","card":"c","amount":1}`, ReasonMissingTime},
+		{`{"id":"1","card":"c","ts":1}`, ReasonMissingField},
+		{`{"id":"1","card":"c","ts":1,"amount":"x"}`, ReasonWrongType},
+		{`{"id":"1","card":"c","ts":"noon","amount":1}`, ReasonWrongType},
+		{`{"id":"1","card":"c","ts":1,"amount":1,"n":1.5}`, ReasonWrongType},
+		{`{"id":"1","card":null,"ts":1,"amount":1}`, ReasonMissingKey},
+		{`[1]`, ReasonNotObject},
+		{`"x"`, ReasonNotObject},
+		{`nope`, ReasonBadJSON},
+		{``, ReasonBadJSON},
+	}
+	for _, tt := range tests {
+		var ev Event
+		err := d.Decode([]byte(tt.in), &ev)
+		var de *DecodeError
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("%s: %v", tt.in, err)
+		case tt.reason != "" && (!errors.As(err, &de) || de.Reason != tt.reason):
+			t.Errorf("%s: got %v, want reason %s", tt.in, err, tt.reason)
+		}
+	}
+	var ev Event
+	if err := d.Decode([]byte(`{"id":"7","card":"c9","ts":"2026-01-02T03:04:05.250Z","amount":2}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Key != "c9" || ev.ID != "7" || ev.Time != 1767323045250 || ev.Get("amount").AsDouble() != 2 || ev.Get("n").Present() {
+		t.Fatalf("decoded %+v", ev)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	s, err := ParseSchema([]byte(decSchema))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"id":"1","card":"c","ts":"2026-01-02T03:04:05Z","amount":1}`))
+	f.Add([]byte(`{"id":"1","card":"c","ts":1,"amount":1,"n":2,"ok":false,"note":"\u00e9"}`))
+	f.Add([]byte(`{"a":{"b":[1,{"c":"}"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ev Event
+		_ = NewDecoder(s).Decode(data, &ev)
+	})
+}

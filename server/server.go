@@ -1,0 +1,187 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+)
+
+// Engine is what the server needs of the runtime.
+type Engine interface {
+	Ingest(ctx context.Context, partition int, recs []engine.Record) ([]engine.RecordError, error)
+	Stats() *engine.Stats
+	Watermark() int64
+}
+
+// Config configures the server.
+type Config struct {
+	// MaxBody bounds a request body (default 16 MiB).
+	MaxBody int64
+	// Partition is the engine partition REST ingest feeds (default 0).
+	Partition int
+}
+
+// Server serves the embedded-mode HTTP API.
+type Server struct {
+	cfg    Config
+	eng    Engine
+	ring   *alerts.Ring
+	log    *slog.Logger
+	health func() (string, error)
+	offset atomic.Int64
+}
+
+// New returns a server. health, if not nil, reports degraded components.
+func New(cfg Config, eng Engine, ring *alerts.Ring, log *slog.Logger, health func() (string, error)) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 16 << 20
+	}
+	return &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health}
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.ingest)
+	mux.HandleFunc("GET /v1/alerts", s.alerts)
+	mux.HandleFunc("GET /v1/stats", s.stats)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// IngestResponse is the answer to POST /v1/events.
+type IngestResponse struct {
+	Accepted int                  `json:"accepted"`
+	Rejected int                  `json:"rejected"`
+	Errors   []engine.RecordError `json:"errors"`
+}
+
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBody)})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody{"reading body: " + err.Error()})
+		return
+	}
+	recs, err := splitEvents(body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
+		return
+	}
+	base := s.offset.Add(int64(len(recs))) - int64(len(recs))
+	for i := range recs {
+		recs[i].Offset = base + int64(i) + 1
+	}
+	errs, err := s.eng.Ingest(r.Context(), s.cfg.Partition, recs)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()})
+		return
+	}
+	if errs == nil {
+		errs = []engine.RecordError{}
+	}
+	writeJSON(w, http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs})
+}
+
+// splitEvents accepts a JSON array of events or newline-delimited JSON. Elements are
+// passed on as raw bytes: each is decoded (and rejected on its own) by the engine.
+func splitEvents(body []byte) ([]engine.Record, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, errors.New("empty body: send a JSON array of events or one JSON event per line")
+	}
+	if trimmed[0] == '[' {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(trimmed, &raw); err != nil {
+			return nil, fmt.Errorf("body is not a valid JSON array: %v", err)
+		}
+		recs := make([]engine.Record, len(raw))
+		for i, m := range raw {
+			recs[i] = engine.Record{Value: m}
+		}
+		return recs, nil
+	}
+	var recs []engine.Record
+	sc := bufio.NewScanner(bytes.NewReader(trimmed))
+	sc.Buffer(make([]byte, 64<<10), len(trimmed)+1)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		recs = append(recs, engine.Record{Value: append([]byte(nil), line...)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := alerts.Filter{RuleID: q.Get("rule_id"), Key: q.Get("key"), Kind: q.Get("kind")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 || n > 10000 {
+			writeJSON(w, http.StatusBadRequest, errorBody{"limit must be a whole number from 0 to 10000"})
+			return
+		}
+		f.Limit = n
+	}
+	list := s.ring.Query(f)
+	if list == nil {
+		list = []*alerts.Alert{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
+}
+
+func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
+	snap := s.eng.Stats().Snapshot()
+	writeJSON(w, http.StatusOK, map[string]any{"stats": snap, "watermark": s.eng.Watermark()})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	status, detail := "ok", ""
+	if s.health != nil {
+		st, err := s.health()
+		if st != "" {
+			status = st
+		}
+		if err != nil {
+			detail = err.Error()
+		}
+	}
+	code := http.StatusOK
+	if status == "down" {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "time": time.Now().UTC().Format(time.RFC3339)})
+}
