@@ -11,10 +11,13 @@
 // Ingest blocks (backpressure) rather than buffering without limit. Sinks are called from
 // shard goroutines and must be safe for concurrent use.
 //
-// Time: an event is late when its event time is behind the engine watermark (the minimum
-// over active partitions of max event time − out-of-orderness); late events follow the
-// configured policy and are counted. Events of a key are matched in event-time order; an
-// event waits only until the watermark passes it, so with zero out-of-orderness in-order
-// events are matched immediately. Window expiry and timeouts fire as the watermark
-// advances, on idle keys too.
+// Time: each source partition has a watermark (its max event time − out-of-orderness).
+// A key belongs to one partition (Kafka keys its messages), so the key's events are
+// matched in event-time order and judged late against that partition's watermark alone:
+// with zero out-of-orderness an in-order event is matched the moment it arrives, whatever
+// other partitions do; with more, it waits in the key's buffer until the watermark passes
+// it. The engine watermark is the minimum over active partitions; it carries idle
+// partitions' time forward so their windows still close. Late events follow the
+// configured policy and are counted. Window expiry and timeouts fire as time advances,
+// on idle keys too (per-partition timer heaps).
 package engine

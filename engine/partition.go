@@ -17,14 +17,15 @@ type partition struct {
 	mu  sync.Mutex // serialises Ingest calls for the partition
 	dec *event.Decoder
 
-	seq     uint64
-	maxTime int64
-	wm      atomic.Int64 // max event time − out-of-orderness
-	idle    atomic.Bool
-	lastIn  atomic.Int64 // engine clock of the last event (idleness)
-	sentWM  []int64      // last watermark told to each shard
-	batches []*batch
-	scratch event.Event
+	seq        uint64
+	maxTime    int64
+	wm         atomic.Int64 // max event time − out-of-orderness
+	idle       atomic.Bool
+	lastIn     atomic.Int64 // engine clock of the last event (idleness)
+	sentWM     []int64      // last watermark told to each shard
+	lastOffset int64        // offset of the last record ingested
+	batches    []*batch
+	scratch    event.Event
 }
 
 // batch carries events to one shard in memory that is reused: the shard copies out only
@@ -117,6 +118,8 @@ func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, e
 		}
 		p.seq++
 		ev.Seq = uint64(p.id)<<40 | p.seq
+		ev.Offset = rec.Offset
+		p.lastOffset = rec.Offset
 		if ev.Time > p.maxTime {
 			p.maxTime = ev.Time
 			p.wm.Store(satSub(ev.Time, ooo))

@@ -12,6 +12,9 @@ type Event struct {
 	Key string
 	// Time is the event time in Unix milliseconds.
 	Time int64
+	// Offset is the event's position in its source partition (a Kafka offset, a line
+	// number), set by whoever ingests it; -1 or 0 when unknown.
+	Offset int64
 	// Values holds one entry per schema field.
 	Values []Value
 	// Schema describes Values.

@@ -1,6 +1,9 @@
 package nfa
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // Footprint is an accounting of the memory a matcher holds.
 type Footprint struct {
@@ -49,4 +52,32 @@ func (m *Matcher) Footprint() Footprint {
 	}
 	f.Events = len(evs)
 	return f
+}
+
+// OldestOffset returns the smallest source offset among the events the matcher holds
+// (math.MaxInt64 when it holds none).
+func (m *Matcher) OldestOffset() int64 {
+	oldest := int64(math.MaxInt64)
+	seen := map[*node]bool{}
+	var stack []*node
+	push := func(n *node) {
+		if n != nil && !seen[n] {
+			seen[n] = true
+			stack = append(stack, n)
+		}
+	}
+	for _, h := range []runHeap{m.partial, m.completed} {
+		for i := range h {
+			push(h[i].node)
+		}
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		oldest = min(oldest, n.ev.Offset)
+		for i := 0; i < n.numEdges(); i++ {
+			push(n.edge(i).prev)
+		}
+	}
+	return oldest
 }

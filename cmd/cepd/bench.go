@@ -47,7 +47,7 @@ func newBenchCmd() *cobra.Command {
 	var (
 		rulesPath, schemaPath, eventsPath string
 		asJSON                            bool
-		cpuProfile                        string
+		cpuProfile, memProfile            string
 		shards, partitions, rate, chunk   int
 		ooo                               time.Duration
 	)
@@ -75,9 +75,22 @@ func newBenchCmd() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+			}
 			res, err := runBench(cmd.Context(), rs, recs, benchConfig{shards: shards, partitions: partitions, rate: rate, chunk: chunk, ooo: ooo})
 			if err != nil {
 				return err
+			}
+			if memProfile != "" {
+				f, err := os.Create(memProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+					return err
+				}
 			}
 			return printBench(cmd.OutOrStdout(), res, asJSON)
 		},
@@ -93,6 +106,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&chunk, "chunk", 1024, "records per ingest call")
 	f.DurationVar(&ooo, "out-of-orderness", 0, "engine out-of-orderness")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
+	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run here (go tool pprof -sample_index=alloc_space)")
 	_ = cmd.MarkFlagRequired("rules")
 	_ = cmd.MarkFlagRequired("events")
 	return cmd

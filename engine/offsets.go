@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+	"math"
+)
+
+// SafeOffset returns the offset from which re-reading partition part would rebuild all of
+// its live state: the offset of the oldest event any of its keys still holds (in a
+// partial match or waiting for the watermark), or, when nothing is held, one past the
+// last record ingested. Everything ingested before the call has been processed when it
+// returns. A source that commits this offset (and delivers the alerts made so far before
+// committing) loses nothing when another instance takes the partition over: the new owner
+// re-derives the partial matches, and any alert it derives again has the same id.
+// It returns -1 when the partition has not been seen.
+func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
+	e.mu.Lock()
+	p := e.parts[part]
+	e.mu.Unlock()
+	if p == nil {
+		return -1, nil
+	}
+	p.mu.Lock()
+	next := p.lastOffset + 1
+	p.mu.Unlock()
+	if err := e.Barrier(ctx); err != nil {
+		return 0, err
+	}
+	oldest := int64(math.MaxInt64)
+	err := e.onShards(ctx, func(s *shard) {
+		for _, ks := range s.keys {
+			if ks.part.id != int32(part) {
+				continue
+			}
+			for _, it := range ks.pending {
+				oldest = min(oldest, it.ev.Offset)
+			}
+			for _, m := range ks.m {
+				if m != nil {
+					oldest = min(oldest, m.OldestOffset())
+				}
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return min(oldest, next), nil
+}
+
+// RemovePartition discards the state of partition part's keys (after its work has been
+// finished, e.g. on a rebalance that revokes it) and forgets the partition.
+func (e *Engine) RemovePartition(ctx context.Context, part int) error {
+	if err := e.Barrier(ctx); err != nil {
+		return err
+	}
+	err := e.onShards(ctx, func(s *shard) {
+		for k, ks := range s.keys {
+			if ks.part.id == int32(part) {
+				ks.released = true
+				delete(s.keys, k)
+			}
+		}
+		delete(s.parts, int32(part))
+		s.recomputeGlobal(-1)
+	})
+	e.mu.Lock()
+	delete(e.parts, part)
+	e.mu.Unlock()
+	return err
+}
+
+// onShards runs fn on every shard goroutine in turn (fn may write shared variables: the
+// calls do not overlap).
+func (e *Engine) onShards(ctx context.Context, fn func(s *shard)) error {
+	for _, s := range e.shards {
+		done := make(chan struct{})
+		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
+			return err
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
