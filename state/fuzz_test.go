@@ -1,0 +1,44 @@
+package state_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/state"
+)
+
+// FuzzDecodeKeyState: whatever the bytes, DecodeKeyState returns a state or an error and
+// never panics; a state it accepts re-encodes to one that decodes the same. Each input
+// is tried as is and resealed (fresh schema fingerprint and checksum), so that mutations
+// reach the parser instead of stopping at the checksum.
+func FuzzDecodeKeyState(f *testing.F) {
+	for _, c := range stateCases(f) {
+		if b := state.AppendKeyState(nil, c.ks, c.schema); len(b) < 4096 {
+			f.Add(b)
+		}
+	}
+	ks, _ := liveState(f, "card-1", 4)
+	ks.Pending = []int32{3, 1}
+	f.Add(state.AppendKeyState(nil, ks, cardSchema))
+	f.Add(state.AppendKeyState(nil, &state.KeyState{Key: "k", Rules: []state.RuleState{{RuleID: "r", Matcher: deepSnapshot(40, 1)}},
+		Events: []*event.Event{cardEvent("k", 1)}}, cardSchema))
+	f.Add(state.AppendKeyState(nil, &state.KeyState{Rules: []state.RuleState{{Matcher: &nfa.Snapshot{}}}}, anySchema))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, schema := range []*event.Schema{cardSchema, anySchema} {
+			state.DecodeKeyState(data, schema)
+			got, err := state.DecodeKeyState(reseal(data, schema), schema)
+			if err != nil {
+				continue
+			}
+			again, err := state.DecodeKeyState(state.AppendKeyState(nil, got, schema), schema)
+			if err != nil {
+				t.Fatalf("re-encoded state does not decode: %v", err)
+			}
+			if !reflect.DeepEqual(again, got) {
+				t.Fatalf("re-encoded state decodes differently:\n%s\n%s", dump(again), dump(got))
+			}
+		}
+	})
+}
