@@ -1,0 +1,371 @@
+package workload
+
+import "math"
+
+// A scenario injects one instance of a fraud pattern on a victim card: a few events at
+// and after time t, every one labelled with the scenario's name, which is the id of the
+// rule in testdata/fraud meant to catch it.
+type scenario struct {
+	name   string
+	inject func(g *Generator, t int64, ci int32, label int8) bool
+}
+
+// scenarios, in the order Stats reports them. inject returns false (having built
+// nothing it keeps) when the victim cannot take the scenario now, e.g. in the air.
+var scenarios = []scenario{
+	{"card-testing", (*Generator).cardTesting},
+	{"velocity-burst", (*Generator).velocityBurst},
+	{"impossible-travel", (*Generator).impossibleTravel},
+	{"account-takeover", (*Generator).accountTakeover},
+	{"auth-no-capture", (*Generator).authNoCapture},
+	{"refund-exceeds-purchase", (*Generator).refundExceedsPurchase},
+	{"refund-spree", (*Generator).refundSpree},
+	{"high-risk-mcc-burst", (*Generator).highRiskBurst},
+	{"atm-cashout", (*Generator).atmCashout},
+	{"cp-then-distant-cnp", (*Generator).cpThenDistantCNP},
+	{"many-merchants", (*Generator).manyMerchants},
+	{"mule-transfers", (*Generator).muleTransfers},
+	{"rising-amounts", (*Generator).risingAmounts},
+	{"device-cashout", (*Generator).deviceCashout},
+	{"split-transactions", (*Generator).splitTransactions},
+	{"credential-stuffing", (*Generator).credentialStuffing},
+	{"over-capture", (*Generator).overCapture},
+}
+
+// ScenarioNames lists the fraud scenarios the generator can inject; each is also the
+// label its events carry.
+func ScenarioNames() []string {
+	out := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		out[i] = s.name
+	}
+	return out
+}
+
+func scenarioIndex(name string) int {
+	for i, s := range scenarios {
+		if s.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// farCity draws a city at least minKm from city from (the farthest one if none is).
+func (g *Generator) farCity(from int16, minKm float64) int16 {
+	for range 16 {
+		c := int16(g.r.IntN(len(cities)))
+		if cityKm(int(from), int(c)) >= minKm {
+			return c
+		}
+	}
+	best, bestKm := from, 0.0
+	for c := range cities {
+		if d := cityKm(int(from), c); d > bestKm {
+			best, bestKm = int16(c), d
+		}
+	}
+	return best
+}
+
+// attacker makes an event look as if it came from the fraudster's device and a fresh
+// address in city (card-not-present fraud mostly goes through residential proxies in the
+// victim's own city, to beat geolocation checks; account attacks often do not bother).
+func (g *Generator) attacker(e *ev, city int16, device uint64) {
+	e.device = device
+	e.ip = uint32(cities[city].ipPrefix)<<24 | uint32(g.r.IntN(1<<24-2)+1)
+	g.geoAround(e, city)
+}
+
+// newDevice returns a device id never used before.
+func (g *Generator) newDevice() uint64 {
+	g.nextDevice++
+	return g.nextDevice
+}
+
+// busy reports whether the victim is in the air (scenarios that need the genuine
+// cardholder somewhere wait for another victim).
+func busy(c *card, t int64) bool { return t < c.availableAt }
+
+func (g *Generator) online(cat string) int32 { return g.merch.onlineOf(g.r, catIndex(cat)) }
+
+// cardTesting: three to seven tiny online authorisations, seconds apart, half of them
+// reversed, then a large online purchase (captured).
+func (g *Generator) cardTesting(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice() // a residential proxy in the victim's city
+	probeAt := g.online("digital")
+	for n := 3 + r.IntN(5); n > 0; n-- {
+		amount := 1.0
+		if r.Float64() < 0.5 {
+			amount = uniform(r, 0.5, 1.99)
+		}
+		a := g.auth(t, ci, c, probeAt, amount, false, label)
+		g.attacker(a, city, dev)
+		if r.Float64() < 0.5 {
+			g.follow(a, tReversal, t+between(r, 30, 120), a.amount, label)
+		}
+		t += between(r, 15, 90)
+	}
+	t += between(r, 30, 180)
+	a := g.auth(t, ci, c, g.online("electronics"), uniform(r, 200, 1500), false, label)
+	g.attacker(a, city, dev)
+	g.settle(a, label)
+	return true
+}
+
+// velocityBurst: eight to twelve online purchases at one to three shops, 20–45 s apart,
+// amounts 40–90 (so no ×1.5 ladder of four can form).
+func (g *Generator) velocityBurst(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	shops := []int32{g.online("clothing"), g.online("games"), g.online("misc")}[:1+r.IntN(3)]
+	for n := 8 + r.IntN(5); n > 0; n-- {
+		a := g.auth(t, ci, c, shops[r.IntN(len(shops))], uniform(r, 40, 90), false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		t += between(r, 20, 45)
+	}
+	return true
+}
+
+// impossibleTravel: the cardholder pays at home, then a counterfeit copy of the card is
+// used in person one to five hours later in a city too far to have flown to.
+func (g *Generator) impossibleTravel(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	if busy(c, t) {
+		return false
+	}
+	home := g.auth(t, ci, c, g.merch.localOf(r, int(c.city), catIndex("grocery")), logNormal(r, 40, 0.5), true, label)
+	home.geo = true
+	g.settle(home, label)
+	hours := uniform(r, 1, 5)
+	far := g.farCity(c.city, math.Max(2000, 1300*hours))
+	t += int64(hours * 3600e3)
+	fake := g.auth(t, ci, c, g.merch.localOf(r, int(far), catIndex("jewelry")), uniform(r, 300, 2000), true, label)
+	fake.geo = true
+	g.settle(fake, label)
+	return true
+}
+
+// accountTakeover: a password reset from the fraudster's device, a login, the device
+// enrolled, a login from it, and a transfer of 1000–5000 out, within 25 minutes.
+func (g *Generator) accountTakeover(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := g.farCity(c.city, 1000), g.newDevice()
+	step := func(typ evType, gapLo, gapHi float64) *ev {
+		t += between(r, gapLo, gapHi)
+		e := g.newEv(t, ci, typ, label)
+		e.channel = chApp
+		g.attacker(e, city, dev)
+		return e
+	}
+	step(tPasswordReset, 0, 1).channel = chWeb
+	step(tLogin, 60, 180)
+	step(tDeviceChange, 60, 300)
+	step(tLogin, 10, 60)
+	x := step(tTransfer, 120, 600)
+	x.hasAmt, x.amount = true, cents(uniform(r, 1000, 5000))
+	return true
+}
+
+// authNoCapture: an online authorisation at a bust-out merchant that is never captured
+// nor reversed.
+func (g *Generator) authNoCapture(t int64, ci int32, label int8) bool {
+	c := &g.cards[ci]
+	g.auth(t, ci, c, g.online("misc"), uniform(g.r, 50, 900), false, label)
+	return true
+}
+
+// refundExceedsPurchase: a purchase, then one or two refunds of it (same auth_id) worth
+// 1.2–2 times what was captured, within two days.
+func (g *Generator) refundExceedsPurchase(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	a := g.auth(t, ci, c, g.online("clothing"), uniform(r, 40, 400), false, label)
+	capt := g.follow(a, tCapture, t+between(r, 60, 1800), a.amount, label)
+	total := a.amount * uniform(r, 1.2, 2)
+	at := capt.ts
+	if r.Float64() < 0.5 {
+		first := cents(total * uniform(r, 0.3, 0.5))
+		at += between(r, 3600, 86400)
+		g.follow(a, tRefund, at, first, label)
+		total -= first
+	}
+	g.follow(a, tRefund, at+between(r, 3600, 86400), cents(total), label)
+	return true
+}
+
+// refundSpree: three or four refunds at different shops within a day, for purchases the
+// card never made.
+func (g *Generator) refundSpree(t int64, ci int32, label int8) bool {
+	r := g.r
+	for i, n := 0, 3+r.IntN(2); i < n; i++ {
+		m := g.online([]string{"clothing", "electronics", "home", "misc"}[i])
+		g.nextAuth++
+		fake := &ev{merchant: m, authID: g.nextAuth, card: ci, ts: t}
+		g.follow(fake, tRefund, t, cents(uniform(r, 50, 300)), label)
+		t += between(r, 1800, 6*3600)
+	}
+	return true
+}
+
+// highRiskBurst: three or four online authorisations of 200–450 at gambling, crypto,
+// money-transfer and gift-card merchants, 3–15 minutes apart.
+func (g *Generator) highRiskBurst(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	kinds := []string{"gambling", "crypto", "money_transfer", "stored_value"}
+	for n := 3 + r.IntN(2); n > 0; n-- {
+		a := g.auth(t, ci, c, g.online(kinds[r.IntN(len(kinds))]), uniform(r, 200, 450), false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		t += between(r, 180, 900)
+	}
+	return true
+}
+
+// atmCashout: a cloned card emptied at three to six ATMs of the victim's city, 2–5
+// minutes apart, 200–500 each.
+func (g *Generator) atmCashout(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	if busy(c, t) {
+		return false
+	}
+	for n := 3 + r.IntN(4); n > 0; n-- {
+		g.auth(t, ci, c, g.merch.atmIn(r, int(c.city)), float64(20*(10+r.IntN(16))), true, label).geo = true
+		t += between(r, 120, 300)
+	}
+	return true
+}
+
+// cpThenDistantCNP: the cardholder pays in person; 5–50 minutes later the copied card
+// details buy 100–900 online from an address at least 2500 km away.
+func (g *Generator) cpThenDistantCNP(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	if busy(c, t) {
+		return false
+	}
+	home := g.auth(t, ci, c, g.merch.localOf(r, int(c.city), catIndex("restaurant")), logNormal(r, 35, 0.5), true, label)
+	home.geo = true
+	g.settle(home, label)
+	t += between(r, 300, 3000)
+	a := g.auth(t, ci, c, g.online("electronics"), uniform(r, 100, 900), false, label)
+	g.attacker(a, g.farCity(c.city, 2500), g.newDevice())
+	g.settle(a, label)
+	return true
+}
+
+// manyMerchants: five or six online purchases of 40–110 at different shops, 20–50 s
+// apart.
+func (g *Generator) manyMerchants(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	kinds := []string{"clothing", "electronics", "books", "games", "misc", "home"}
+	for i, n := 0, 5+r.IntN(2); i < n; i++ {
+		a := g.auth(t, ci, c, g.online(kinds[i]), uniform(r, 40, 110), false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		t += between(r, 20, 50)
+	}
+	return true
+}
+
+// muleTransfers: three or four times, a login straight followed by a round transfer of
+// 500–3000, 30–100 minutes apart.
+func (g *Generator) muleTransfers(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	for n := 3 + r.IntN(2); n > 0; n-- {
+		g.session(t, ci, c, tLogin, c.device, label)
+		x := g.session(t+between(r, 20, 90), ci, c, tTransfer, c.device, label)
+		x.hasAmt, x.amount = true, float64(100*(5+r.IntN(26)))
+		t += between(r, 1800, 6000)
+	}
+	return true
+}
+
+// risingAmounts: four or five online purchases at one shop, starting at 20–60 and each
+// 1.6–2.2 times the last, 3–12 minutes apart.
+func (g *Generator) risingAmounts(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	shop := g.online("electronics")
+	amount := uniform(r, 20, 60)
+	for n := 4 + r.IntN(2); n > 0; n-- {
+		a := g.auth(t, ci, c, shop, amount, false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		amount = a.amount * uniform(r, 1.6, 2.2)
+		t += between(r, 180, 720)
+	}
+	return true
+}
+
+// deviceCashout: a device enrolled with no login after it, then (three times in four)
+// a transfer of 500–4000 from it 1–15 minutes later.
+func (g *Generator) deviceCashout(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := g.farCity(c.city, 500), g.newDevice()
+	e := g.newEv(t, ci, tDeviceChange, label)
+	e.channel = chApp
+	g.attacker(e, city, dev)
+	if r.Float64() < 0.75 {
+		x := g.newEv(t+between(r, 60, 900), ci, tTransfer, label)
+		x.channel = chApp
+		g.attacker(x, city, dev)
+		x.hasAmt, x.amount = true, cents(uniform(r, 500, 4000))
+	}
+	return true
+}
+
+// splitTransactions: three or four purchases of 450–499.99 at one shop, 3–8 minutes
+// apart.
+func (g *Generator) splitTransactions(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	shop := g.online("jewelry")
+	for n := 3 + r.IntN(2); n > 0; n-- {
+		a := g.auth(t, ci, c, shop, uniform(r, 450, 499.99), false, label)
+		g.settle(a, label)
+		t += between(r, 180, 480)
+	}
+	return true
+}
+
+// credentialStuffing: four to eight logins from different addresses 30–150 s apart,
+// then a password reset.
+func (g *Generator) credentialStuffing(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	dev := g.newDevice()
+	for n := 4 + r.IntN(5); n > 0; n-- {
+		e := g.newEv(t, ci, tLogin, label)
+		e.channel = chWeb
+		g.attacker(e, g.farCity(c.city, 0), dev)
+		t += between(r, 30, 150)
+	}
+	e := g.newEv(t+between(r, 30, 120), ci, tPasswordReset, label)
+	e.channel = chWeb
+	g.attacker(e, g.farCity(c.city, 0), dev)
+	return true
+}
+
+// overCapture: an authorisation of 20–200 captured at 1.4–3 times its amount.
+func (g *Generator) overCapture(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	a := g.auth(t, ci, c, g.online("misc"), uniform(r, 20, 200), false, label)
+	g.follow(a, tCapture, t+between(r, 300, 3600), cents(a.amount*uniform(r, 1.4, 3)), label)
+	return true
+}
