@@ -75,6 +75,8 @@ type Engine struct {
 	parts     map[int]*partition
 	batchPool sync.Pool
 
+	ckpt *checkpointer // nil: checkpoints off
+
 	wg      sync.WaitGroup
 	started bool
 	closed  bool

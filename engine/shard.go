@@ -55,6 +55,7 @@ type shard struct {
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
 	latency       *histogram
+	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 }
 
 func newShard(e *Engine, id int) *shard {
@@ -240,6 +241,7 @@ func (s *shard) buffer(it *item) {
 		ks.pendAt = t
 		ks.part.pend.push(t, ks)
 	}
+	s.touch(ks)
 }
 
 // advance moves a partition's keys to time w: buffered events at or before w are matched
@@ -332,6 +334,7 @@ func (s *shard) match(ks *keyState, it *item) {
 
 // settle reschedules the key's timer and releases the key when nothing is left.
 func (s *shard) settle(ks *keyState) {
+	s.touch(ks)
 	if ks.live == 0 && len(ks.pending) == 0 {
 		ks.released = true
 		delete(s.keys, ks.key)

@@ -3,7 +3,6 @@ package engine
 import (
 	"math"
 	"math/bits"
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -136,14 +135,4 @@ func (h *histogram) quantile(q float64) float64 {
 		}
 	}
 	return bucketMid(len(h.b) - 1)
-}
-
-// sortedKeys is a helper for deterministic output of counter maps.
-func sortedKeys(m map[string]uint64) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -45,8 +45,7 @@ type EdgeSnapshot struct {
 func (m *Matcher) Export(eventIndex func(*event.Event) int32) *Snapshot {
 	s := &Snapshot{}
 	nodeIdx := map[*node]int32{}
-	var addNode func(n *node) int32
-	addNode = func(n *node) int32 {
+	addNode := func(n *node) int32 {
 		if n == nil {
 			return -1
 		}

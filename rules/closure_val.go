@@ -209,23 +209,6 @@ func cmpDoubleInt(d float64, i int64) int {
 	return cmp3(d, float64(i))
 }
 
-// cmpDoubles applies op to two doubles: NaN is equal to nothing and never ordered (an
-// ordering involving NaN is false, as in cel-go).
-func cmpDoubles(op cmpOp, a, b float64) tri {
-	if a != a || b != b {
-		return b2t(op == opNe)
-	}
-	return b2t(op.holds(cmp3(a, b)))
-}
-
-// cmpDoubleIntOp applies op to a double and an int.
-func cmpDoubleIntOp(op cmpOp, d float64, i int64) tri {
-	if d != d {
-		return b2t(op == opNe)
-	}
-	return b2t(op.holds(cmpDoubleInt(d, i)))
-}
-
 // compareVals applies op to two closure values with CEL's semantics: errors propagate;
 // == and != use heterogeneous equality (different kinds are unequal, numbers compare by
 // value); orderings of incompatible kinds are errors, orderings with NaN are false.

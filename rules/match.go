@@ -126,7 +126,7 @@ func (m *matchMap) Iterator() traits.Iterator {
 	for i, n := range names {
 		vals[i] = types.String(n)
 	}
-	return types.NewRefValList(types.DefaultTypeAdapter, vals).(traits.Lister).Iterator()
+	return types.NewRefValList(types.DefaultTypeAdapter, vals).Iterator()
 }
 
 // eventList is a list of events as CEL values (typed objects or dynamic maps).

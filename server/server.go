@@ -31,6 +31,9 @@ type Config struct {
 	MaxBody int64
 	// Partition is the engine partition REST ingest feeds (default 0).
 	Partition int
+	// LastOffset is the offset of the last event ingested before (after a restart, the
+	// restored checkpoint's); REST events are numbered on from it.
+	LastOffset int64
 }
 
 // Server serves the embedded-mode HTTP API.
@@ -48,7 +51,9 @@ func New(cfg Config, eng Engine, ring *alerts.Ring, log *slog.Logger, health fun
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 20
 	}
-	return &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health}
+	s := &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health}
+	s.offset.Store(max(cfg.LastOffset, 0))
+	return s
 }
 
 // Handler returns the HTTP handler.

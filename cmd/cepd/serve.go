@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/server"
+	"github.com/cepd/cepd/state"
 )
 
 type serveOptions struct {
@@ -33,6 +34,7 @@ type serveOptions struct {
 	late           string
 	demo           bool
 	demoRate       int
+	ckptInterval   time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -61,6 +63,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "a source partition without events this long stops holding the watermark back")
 	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
+	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed to the data directory (0: only at shutdown)")
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
 }
 
@@ -129,10 +132,32 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	store, err := state.OpenDir(filepath.Join(o.dataDir, "state"), state.FileOptions{})
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer store.Close()
+	eng.EnableCheckpoints(store)
+	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eng.Start(ctx)
+	eng.Start(runCtx)
 	defer eng.Close()
+	meta, err := eng.Restore(runCtx, 0, slog.Default())
+	if err != nil {
+		return err
+	}
+	if meta.Found {
+		st := eng.CheckpointStats()
+		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
+	}
+	go eng.RunCheckpoints(ctx, o.ckptInterval, slog.Default())
+	defer func() {
+		final, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := eng.Checkpoint(final); err != nil {
+			slog.Error("final checkpoint failed", "err", err)
+		}
+	}()
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -150,7 +175,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: server.New(server.Config{}, eng, ring, slog.Default(), nil).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	slog.Info("cepd serving", "http", "http://"+ln.Addr().String(), "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
 		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts")
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {

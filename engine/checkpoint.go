@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/state"
+)
+
+// checkpointer holds what the engine needs to make and restore checkpoints.
+type checkpointer struct {
+	store state.Store
+	mu    sync.Mutex // one checkpoint at a time
+	// per partition: claimed epoch, keys whose last save failed (carried into the next
+	// checkpoint, newest state wins), and the offset of the last saved checkpoint.
+	epoch map[int]uint64
+	carry map[int]*carried
+	saved map[int]int64
+
+	failures  atomic.Uint64
+	lastErr   atomic.Pointer[string]
+	corrupt   atomic.Uint64 // key states that could not be restored
+	restored  atomic.Uint64
+	stale     atomic.Uint64 // rule states dropped because the rule changed
+	saves     atomic.Uint64
+	lastSave  atomic.Int64 // unix nanos
+	lastBytes atomic.Int64
+}
+
+type carried struct {
+	upserts map[string][]byte
+	deletes map[string]bool
+}
+
+// EnableCheckpoints makes the engine track changed keys and checkpoint them to store.
+// Call it before Start.
+func (e *Engine) EnableCheckpoints(store state.Store) {
+	e.ckpt = &checkpointer{store: store, epoch: map[int]uint64{}, carry: map[int]*carried{}, saved: map[int]int64{}}
+	for _, s := range e.shards {
+		s.dirty = map[int32]map[string]struct{}{}
+	}
+}
+
+// ruleSetFingerprint identifies the rule set's compiled behaviour.
+func (e *Engine) ruleSetFingerprint() string {
+	fp := ""
+	for _, c := range e.rules.Rules {
+		fp += c.Rule.ID + "=" + c.Fingerprint() + ";"
+	}
+	return fp
+}
+
+// CheckpointHealth reports the checkpointer's state: ok, or degraded with the last error
+// while saves fail (matching goes on; offsets stop advancing).
+func (e *Engine) CheckpointHealth() (string, error) {
+	if e.ckpt == nil {
+		return "ok", nil
+	}
+	if p := e.ckpt.lastErr.Load(); p != nil && *p != "" {
+		return "degraded", errors.New("checkpoints failing: " + *p)
+	}
+	return "ok", nil
+}
+
+// CheckpointedOffset returns the offset of partition part's last saved checkpoint (-1
+// when none): a source may commit up to it.
+func (e *Engine) CheckpointedOffset(part int) int64 {
+	if e.ckpt == nil {
+		return -1
+	}
+	e.ckpt.mu.Lock()
+	defer e.ckpt.mu.Unlock()
+	if o, ok := e.ckpt.saved[part]; ok {
+		return o
+	}
+	return -1
+}
+
+// Checkpoint saves the changed keys of every partition, each partition at a consistent
+// cut: its ingest is held only while the cut is placed in the shards' queues, so matching
+// goes on while the state is encoded and written.
+func (e *Engine) Checkpoint(ctx context.Context) error {
+	if e.ckpt == nil {
+		return nil
+	}
+	e.mu.Lock()
+	parts := make([]*partition, 0, len(e.parts))
+	for _, p := range e.parts {
+		parts = append(parts, p)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		if err := e.checkpointPartition(ctx, p); err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", p.id, err))
+		}
+	}
+	err := errors.Join(errs...)
+	ck := e.ckpt
+	if err != nil {
+		ck.failures.Add(1)
+		msg := err.Error()
+		ck.lastErr.Store(&msg)
+	} else {
+		empty := ""
+		ck.lastErr.Store(&empty)
+	}
+	return err
+}
+
+func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
+	ck := e.ckpt
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	type shardPart struct {
+		up  []state.KeyBlob
+		del []string
+	}
+	outs := make([]shardPart, len(e.shards))
+	dones := make([]chan struct{}, len(e.shards))
+	p.mu.Lock()
+	offset, wm := p.lastOffset, p.wm.Load()
+	for i, s := range e.shards {
+		i := i
+		dones[i] = make(chan struct{})
+		fn := func(s *shard) { outs[i].up, outs[i].del = s.snapshotPartition(int32(p.id)) }
+		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
+			p.mu.Unlock()
+			return err
+		}
+	}
+	p.mu.Unlock()
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c := ck.carry[p.id]
+	if c == nil {
+		c = &carried{upserts: map[string][]byte{}, deletes: map[string]bool{}}
+		ck.carry[p.id] = c
+	}
+	for _, o := range outs {
+		for _, b := range o.up {
+			c.upserts[b.Key] = b.Data
+			delete(c.deletes, b.Key)
+		}
+		for _, k := range o.del {
+			delete(c.upserts, k)
+			c.deletes[k] = true
+		}
+	}
+	cp := &state.Checkpoint{Partition: p.id, Epoch: ck.epoch[p.id], Offset: offset, Watermark: wm, RuleSet: e.ruleSetFingerprint()}
+	size := 0
+	for k, d := range c.upserts {
+		cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: k, Data: d})
+		size += len(d)
+	}
+	for k := range c.deletes {
+		cp.Deletes = append(cp.Deletes, k)
+	}
+	if err := ck.store.Save(ctx, cp); err != nil {
+		return err // carried into the next checkpoint
+	}
+	clear(c.upserts)
+	clear(c.deletes)
+	ck.saved[p.id] = offset
+	ck.saves.Add(1)
+	ck.lastSave.Store(time.Now().UnixNano())
+	ck.lastBytes.Store(int64(size))
+	return nil
+}
+
+// RunCheckpoints checkpoints every interval until ctx ends, retrying failures with
+// backoff (matching never waits for the store), then makes a final checkpoint.
+func (e *Engine) RunCheckpoints(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	if e.ckpt == nil || interval <= 0 {
+		return
+	}
+	backoff := interval
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("checkpoint failed; matching goes on, offsets wait", "err", err, "retry_in", backoff)
+			t.Reset(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = interval
+		t.Reset(interval)
+	}
+}
+
+// snapshotPartition encodes the partition's keys changed since its last snapshot (on the
+// shard goroutine) and lists the keys that became empty.
+func (s *shard) snapshotPartition(part int32) (up []state.KeyBlob, del []string) {
+	d := s.dirty[part]
+	for k := range d {
+		ks := s.keys[k]
+		if ks == nil || ks.part.id != part {
+			del = append(del, k)
+			continue
+		}
+		up = append(up, state.KeyBlob{Key: k, Data: state.AppendKeyState(nil, s.exportKey(ks), s.e.rules.Schema)})
+	}
+	clear(d)
+	return up, del
+}
+
+func (s *shard) touch(ks *keyState) {
+	if s.dirty == nil {
+		return
+	}
+	d := s.dirty[ks.part.id]
+	if d == nil {
+		d = map[string]struct{}{}
+		s.dirty[ks.part.id] = d
+	}
+	d[ks.key] = struct{}{}
+}
+
+func (s *shard) exportKey(ks *keyState) *state.KeyState {
+	out := &state.KeyState{Key: ks.key}
+	idx := map[*event.Event]int32{}
+	add := func(ev *event.Event) int32 {
+		if i, ok := idx[ev]; ok {
+			return i
+		}
+		i := int32(len(out.Events))
+		idx[ev] = i
+		out.Events = append(out.Events, ev)
+		return i
+	}
+	for ri, m := range ks.m {
+		if m == nil {
+			continue
+		}
+		c := s.e.rules.Rules[ri]
+		out.Rules = append(out.Rules, state.RuleState{RuleID: c.Rule.ID, Fingerprint: c.Fingerprint(), Matcher: m.Export(add)})
+	}
+	for _, it := range ks.pending {
+		out.Pending = append(out.Pending, add(it.ev))
+	}
+	return out
+}
+
+// Restore loads partition part's checkpointed state into the shards and positions the
+// partition after the checkpoint: the source resumes reading at Offset+1. Call it before
+// ingesting the partition. A key whose state cannot be decoded is reported and starts
+// fresh; the rest restores. Rules changed since the checkpoint start fresh.
+func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
+	if e.ckpt == nil {
+		return state.Meta{}, nil
+	}
+	ck := e.ckpt
+	epoch, err := ck.store.Claim(ctx, part, 0)
+	if err != nil {
+		return state.Meta{}, fmt.Errorf("claim partition %d: %w", part, err)
+	}
+	ck.mu.Lock()
+	ck.epoch[part] = epoch
+	ck.mu.Unlock()
+	p := e.partition(part)
+	byShard := make([][]*state.KeyState, len(e.shards))
+	var maxSeq uint64
+	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
+		ks, err := state.DecodeKeyState(data, e.rules.Schema)
+		if err != nil {
+			ck.corrupt.Add(1)
+			log.Error("key state cannot be restored; the key starts fresh", "partition", part, "key", key, "err", err)
+			return nil
+		}
+		for _, ev := range ks.Events {
+			maxSeq = max(maxSeq, ev.Seq&(1<<40-1))
+			ev.Schema = e.rules.Schema
+		}
+		s := e.shardOf(key)
+		byShard[s] = append(byShard[s], ks)
+		return nil
+	})
+	if err != nil {
+		return meta, fmt.Errorf("load partition %d: %w", part, err)
+	}
+	if !meta.Found {
+		return meta, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastOffset = meta.Offset
+	p.seq = max(p.seq, maxSeq)
+	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
+	p.wm.Store(meta.Watermark)
+	ck.mu.Lock()
+	ck.saved[part] = meta.Offset
+	ck.mu.Unlock()
+	for i, s := range e.shards {
+		list := byShard[i]
+		done := make(chan struct{})
+		fn := func(s *shard) {
+			pc := s.clock(int32(part))
+			pc.wm = max(pc.wm, meta.Watermark)
+			for _, ks := range list {
+				s.importKey(int32(part), ks)
+			}
+		}
+		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
+			return meta, err
+		}
+		<-done
+		p.sentWM[i] = meta.Watermark
+	}
+	return meta, nil
+}
+
+func (s *shard) importKey(part int32, st *state.KeyState) {
+	ks := s.key(st.Key, part)
+	ck := s.e.ckpt
+	for _, rs := range st.Rules {
+		ri := -1
+		for i, c := range s.e.rules.Rules {
+			if c.Rule.ID == rs.RuleID && c.Fingerprint() == rs.Fingerprint {
+				ri = i
+			}
+		}
+		if ri < 0 || rs.Matcher == nil {
+			ck.stale.Add(1)
+			continue
+		}
+		m, err := s.e.rules.Rules[ri].Program.Import(rs.Matcher, st.Events)
+		if err != nil {
+			ck.corrupt.Add(1)
+			slog.Error("rule state cannot be restored; it starts fresh", "key", st.Key, "rule", rs.RuleID, "err", err)
+			continue
+		}
+		if ks.m[ri] == nil {
+			ks.live++
+		}
+		ks.m[ri] = m
+		ck.restored.Add(1)
+	}
+	for _, i := range st.Pending {
+		if int(i) < len(st.Events) {
+			ev := st.Events[i]
+			ks.pending = append(ks.pending, item{ev: ev, part: part, ingest: -1, offset: ev.Offset})
+		}
+	}
+	if len(ks.pending) > 0 {
+		ks.pendAt = ks.pending[0].ev.Time
+		ks.part.pend.push(ks.pendAt, ks)
+	}
+	s.settle(ks)
+}
+
+// CheckpointStats are the checkpointer's counters.
+type CheckpointStats struct {
+	Saves, Failures, Restored, Corrupt, Stale uint64
+	LastSave                                  time.Time
+	LastBytes                                 int64
+}
+
+// CheckpointStats returns the checkpointer's counters.
+func (e *Engine) CheckpointStats() CheckpointStats {
+	if e.ckpt == nil {
+		return CheckpointStats{}
+	}
+	ck := e.ckpt
+	return CheckpointStats{Saves: ck.saves.Load(), Failures: ck.failures.Load(), Restored: ck.restored.Load(),
+		Corrupt: ck.corrupt.Load(), Stale: ck.stale.Load(), LastSave: time.Unix(0, ck.lastSave.Load()), LastBytes: ck.lastBytes.Load()}
+}
+
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > (1<<63-1)-b {
+		return 1<<63 - 1
+	}
+	return a + b
+}

@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/state"
+)
+
+func openStore(t *testing.T, dir string) *state.FileStore {
+	t.Helper()
+	st, err := state.OpenDir(dir, state.FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestCheckpointRestore: stop at any point after a checkpoint, restore into a fresh
+// engine, resume the input after the checkpoint's offset: the alerts of both runs
+// together are exactly those of one uninterrupted run.
+func TestCheckpointRestore(t *testing.T) {
+	rs := testRuleSet(t)
+	recs := records(genEvents(21, 40, 5000))
+	for i := range recs {
+		recs[i].Offset = int64(i)
+	}
+	want, _, _ := run(t, rs, Config{Shards: 2}, recs, 100)
+	for _, cut := range []int{0, 777, 2500, 4999} {
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		store := openStore(t, dir)
+		sink1 := &sinkCollector{}
+		e1, err := New(Config{Shards: 2}, rs, sink1, &dlqCollector{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e1.EnableCheckpoints(store)
+		e1.Start(ctx)
+		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < cut; i += 100 {
+			if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
+				t.Fatal(err)
+			}
+			if i%1000 == 0 {
+				if err := e1.Checkpoint(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := e1.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e1.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e1.Close()
+		store.Close()
+
+		store = openStore(t, dir)
+		sink2 := &sinkCollector{}
+		e2, err := New(Config{Shards: 3}, rs, sink2, &dlqCollector{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2.EnableCheckpoints(store)
+		e2.Start(ctx)
+		meta, err := e2.Restore(ctx, 0, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := 0
+		if meta.Found {
+			from = int(meta.Offset) + 1
+		}
+		if cut > 0 && from != cut {
+			t.Fatalf("cut %d: resume from %d", cut, from)
+		}
+		for i := from; i < len(recs); i += 100 {
+			if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e2.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e2.Close()
+		store.Close()
+		var got []string
+		for _, a := range append(sink1.all, sink2.all...) {
+			b, _ := json.Marshal(a)
+			got = append(got, string(b))
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
+		}
+		if cut > 0 && e2.CheckpointStats().Restored == 0 {
+			t.Fatalf("cut %d: nothing restored", cut)
+		}
+		cancel()
+	}
+}
+
+// TestCorruptKeyStartsFresh: one key's unreadable state is reported and that key starts
+// fresh; every other key restores.
+func TestCorruptKeyStartsFresh(t *testing.T) {
+	rs := testRuleSet(t)
+	recs := records(genEvents(22, 30, 2000))
+	for i := range recs {
+		recs[i].Offset = int64(i)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := openStore(t, dir)
+	e1, _ := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
+	e1.EnableCheckpoints(store)
+	e1.Start(ctx)
+	if _, err := e1.Ingest(ctx, 0, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e1.Close()
+	// overwrite one key with garbage
+	if err := store.Save(ctx, &state.Checkpoint{Partition: 0, Epoch: 1 << 40, Offset: 1999, Upserts: []state.KeyBlob{{Key: "c3", Data: []byte("garbage")}}}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	store = openStore(t, dir)
+	defer store.Close()
+	e2, _ := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
+	e2.EnableCheckpoints(store)
+	e2.Start(ctx)
+	defer e2.Close()
+	meta, err := e2.Restore(ctx, 0, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e2.CheckpointStats()
+	if !meta.Found || st.Corrupt != 1 || st.Restored == 0 {
+		t.Fatalf("meta %+v stats %+v", meta, st)
+	}
+	var _ alerts.Alert
+}
