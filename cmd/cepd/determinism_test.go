@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/server"
+	"github.com/cepd/cepd/workload"
+)
+
+// referenceRecords generates a slice of the reference workload in written order (with
+// its bounded lateness).
+func referenceRecords(t *testing.T, events int64) []engine.Record {
+	t.Helper()
+	cfg := workload.DefaultConfig()
+	cfg.Seed, cfg.Cards, cfg.Events, cfg.FraudRate = 7, 2000, events, 0.03
+	g, err := workload.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []engine.Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	return recs
+}
+
+func alertIDs(list []*alerts.Alert) []string {
+	ids := make([]string, len(list))
+	for i, a := range list {
+		ids[i] = a.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// TestSameAlertsReplayBenchREST: the same events give the same alerts, with the same ids,
+// through cepd replay, through the bench path (partitions decoded in parallel) and through
+// REST ingest, for 1, 2 and 8 shards and several batch sizes.
+func TestSameAlertsReplayBenchREST(t *testing.T) {
+	rs, err := loadRuleSet("../../testdata/fraud", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := referenceRecords(t, 20000)
+	ooo := workload.DefaultConfig().MaxLateness
+
+	// replay: sorted by event time, one partition
+	sorted := slices.Clone(recs)
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
+	ctx := context.Background()
+	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := alertIDs(rep)
+	if len(want) < 80 {
+		t.Fatalf("only %d alerts", len(want))
+	}
+	byRule := map[string]int{}
+	for _, a := range rep {
+		byRule[a.RuleID]++
+	}
+	t.Logf("%d alerts from %d events: %v", len(want), len(recs), byRule)
+
+	for _, shards := range []int{1, 2, 8} {
+		for _, batch := range []int{1, 64, 1000} {
+			name := fmt.Sprintf("shards=%d/batch=%d", shards, batch)
+			// bench path: written order, split by key over partitions ingested concurrently
+			b, err := runBenchAlerts(ctx, rs, recs, shards, batch, ooo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := alertIDs(b); !slices.Equal(got, want) {
+				t.Fatalf("%s bench path: %d alerts, replay %d", name, len(got), len(want))
+			}
+			// REST: written order over HTTP in batches
+			r := restAlerts(t, rs, recs, shards, batch, ooo)
+			if got := alertIDs(r); !slices.Equal(got, want) {
+				t.Fatalf("%s REST: %d alerts, replay %d", name, len(got), len(want))
+			}
+		}
+	}
+}
+
+func eventTime(t *testing.T, r engine.Record) int64 {
+	var m struct {
+		TS string `json:"ts"`
+	}
+	if err := json.Unmarshal(r.Value, &m); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, m.TS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.UnixMilli()
+}
+
+func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, shards, chunk int, ooo time.Duration) ([]*alerts.Alert, error) {
+	col := &collector{}
+	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	parts := splitByKey(recs, 3, rs)
+	errc := make(chan error, len(parts))
+	for p, pr := range parts {
+		go func() {
+			for i := 0; i < len(pr); i += chunk {
+				if _, err := eng.Ingest(ctx, p, pr[i:min(i+chunk, len(pr))]); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range parts {
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if st := eng.Stats().Snapshot(); st.Late != 0 {
+		return nil, fmt.Errorf("%d late events", st.Late)
+	}
+	return col.sorted(), nil
+}
+
+func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) []*alerts.Alert {
+	t.Helper()
+	col := &collector{}
+	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	defer srv.Close()
+	for i := 0; i < len(recs); i += batch {
+		var body bytes.Buffer
+		for _, r := range recs[i:min(i+batch, len(recs))] {
+			body.Write(r.Value)
+			body.WriteByte('\n')
+		}
+		resp, err := http.Post(srv.URL+"/v1/events", "application/x-ndjson", &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out server.IngestResponse
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || out.Rejected != 0 {
+			t.Fatalf("POST: %d %+v %v", resp.StatusCode, out, err)
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return col.sorted()
+}
+
+// splitByKey assigns records to n partitions by their key, as Kafka keying would.
+func splitByKey(recs []engine.Record, n int, rs *engine.RuleSet) [][]engine.Record {
+	parts := make([][]engine.Record, n)
+	key := rs.Schema.KeyField
+	for _, r := range recs {
+		var m map[string]any
+		_ = json.Unmarshal(r.Value, &m)
+		k := fmt.Sprint(m[key])
+		h := 0
+		for _, c := range k {
+			h = h*31 + int(c)
+		}
+		if h < 0 {
+			h = -h
+		}
+		parts[h%n] = append(parts[h%n], r)
+	}
+	return parts
+}
+
+// TestRESTBadInput: malformed events get per-event errors and the rest of the batch is
+// processed; bodies that are not events get a 4xx with a message, never a 5xx.
+func TestRESTBadInput(t *testing.T) {
+	rs, err := loadRuleSet("../../testdata/fraud", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Shards: 2}, rs, &collector{}, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	srv := httptest.NewServer(server.New(server.Config{MaxBody: 4096}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	defer srv.Close()
+	post := func(body string) (int, string) {
+		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	good := `{"event_id":"g1","card_id":"c","ts":"2026-01-01T00:00:00Z","type":"auth","amount":1}`
+	code, body := post(`[` + good + `, {"card_id":"c"}, 17, {"event_id":"x","card_id":"c","ts":"2026-01-01T00:00:01Z","type":"auth","amount":"ten"}]`)
+	if code != 200 || !strings.Contains(body, `"accepted":1`) || !strings.Contains(body, `"index":1,"reason":"missing_time"`) ||
+		!strings.Contains(body, `"index":2,"reason":"not_object"`) || !strings.Contains(body, `"index":3,"reason":"wrong_type"`) {
+		t.Fatalf("mixed batch: %d %s", code, body)
+	}
+	// not a batch at all: 4xx with a message (an oversized body: 413)
+	for _, bad := range []string{``, `[`, `[1,`, strings.Repeat(`[1]`, 5000)} {
+		code, body := post(bad)
+		if code < 400 || code >= 500 || !strings.Contains(body, `"error"`) {
+			t.Fatalf("body %.20q: %d %s", bad, code, body)
+		}
+	}
+	// newline-delimited lines are events on their own: a broken line is one rejected event
+	code, body = post("{\"a\":\n" + good + "\n")
+	if code != 200 || !strings.Contains(body, `"accepted":1,"rejected":1`) || !strings.Contains(body, `"reason":"bad_json"`) {
+		t.Fatalf("ndjson with a broken line: %d %s", code, body)
+	}
+	resp, err := http.Get(srv.URL + "/v1/alerts?limit=abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("bad limit: %d", resp.StatusCode)
+	}
+}
