@@ -56,6 +56,27 @@ type shard struct {
 	retIn, retOut *event.Event // Retain cache for the event being matched
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
+	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
+}
+
+const maxSpare = 256
+
+// newMatcher returns an idle matcher for rule ri, reusing one when it can.
+func (s *shard) newMatcher(ri int) *nfa.Matcher {
+	if l := s.spare[ri]; len(l) > 0 {
+		m := l[len(l)-1]
+		s.spare[ri] = l[:len(l)-1]
+		return m
+	}
+	return s.e.rules.Rules[ri].Program.NewMatcher()
+}
+
+// dropMatcher recycles an idle matcher of rule ri.
+func (s *shard) dropMatcher(ri int, m *nfa.Matcher) {
+	if len(s.spare[ri]) < maxSpare {
+		m.Reset()
+		s.spare[ri] = append(s.spare[ri], m)
+	}
 }
 
 func newShard(e *Engine, id int) *shard {
@@ -64,6 +85,7 @@ func newShard(e *Engine, id int) *shard {
 		latency: e.stats.latency[id]}
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
+	s.spare = make([][]*nfa.Matcher, len(e.rules.Rules))
 	return s
 }
 
@@ -291,6 +313,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 		if m.Idle() {
 			ks.m[ri] = nil
 			ks.live--
+			s.dropMatcher(ri, m)
 		}
 	}
 	s.settle(ks)
@@ -314,7 +337,7 @@ func (s *shard) match(ks *keyState, it *item) {
 			if ks == nil {
 				ks = s.key(ev.Key, it.part)
 			}
-			m = c.Program.NewMatcher()
+			m = s.newMatcher(ri)
 			ks.m[ri] = m
 			ks.live++
 		}
@@ -324,6 +347,7 @@ func (s *shard) match(ks *keyState, it *item) {
 		if m.Idle() {
 			ks.m[ri] = nil
 			ks.live--
+			s.dropMatcher(ri, m)
 		}
 	}
 	s.e.stats.matched.Add(1)

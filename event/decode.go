@@ -41,11 +41,53 @@ func (e *DecodeError) Error() string {
 type Decoder struct {
 	schema *Schema
 	seen   []bool
+	// byLen lists, for each key length (mod 64), the fields with a name of that length:
+	// finding a field is a length lookup and a byte comparison or two, no hashing.
+	byLen [64][]int
+	// recent keeps, per field, the last few distinct short strings decoded, so values
+	// that repeat (event types, currencies, countries) are not allocated again.
+	recent [][recentN]string
+	next   []uint8
+}
+
+const (
+	recentN      = 8
+	recentMaxLen = 24
+)
+
+func (d *Decoder) field(key []byte) (int, bool) {
+	for _, i := range d.byLen[len(key)&63] {
+		if d.schema.Fields[i].Name == string(key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// str returns the string value of a JSON string token of field i.
+func (d *Decoder) str(i int, raw []byte) (string, error) {
+	if len(raw) > recentMaxLen || bytes.IndexByte(raw, '\\') >= 0 {
+		return jsonparser.ParseString(raw)
+	}
+	rc := &d.recent[i]
+	for _, s := range rc {
+		if s == string(raw) {
+			return s, nil
+		}
+	}
+	s := string(raw)
+	rc[d.next[i]%recentN] = s
+	d.next[i]++
+	return s, nil
 }
 
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
-	return &Decoder{schema: s, seen: make([]bool, len(s.Fields))}
+	d := &Decoder{schema: s, seen: make([]bool, len(s.Fields)), recent: make([][recentN]string, len(s.Fields)), next: make([]uint8, len(s.Fields))}
+	for i, f := range s.Fields {
+		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
+	}
+	return d
 }
 
 // Decode parses one JSON object into ev (whose Values slice is reused when large enough).
@@ -71,11 +113,11 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	end := 1 // offset after the last member: only '}' and blanks may follow
 	err := jsonparser.ObjectEach(data, func(key, value []byte, dt jsonparser.ValueType, off int) error {
 		end = off
-		i, ok := s.index[string(key)]
+		i, ok := d.field(key)
 		if !ok {
 			return nil
 		}
-		v, err := convert(s.Fields[i], value, dt)
+		v, err := d.convert(i, s.Fields[i], value, dt)
 		if err != nil {
 			ferr = err
 			return err
@@ -156,7 +198,7 @@ func wrongType(f Field, want string, value []byte) error {
 	return &DecodeError{Reason: ReasonWrongType, Field: f.Name, Msg: fmt.Sprintf("want %s, got %s", want, shown)}
 }
 
-func convert(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
 	if dt == jsonparser.Null {
 		return Null(), nil
 	}
@@ -165,7 +207,7 @@ func convert(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
 		if dt != jsonparser.String {
 			return Value{}, wrongType(f, "a string", value)
 		}
-		s, err := jsonparser.ParseString(value)
+		s, err := d.str(i, value)
 		if err != nil {
 			return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
 		}
@@ -216,7 +258,7 @@ func convert(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
 	case TypeAny:
 		switch dt {
 		case jsonparser.String:
-			s, err := jsonparser.ParseString(value)
+			s, err := d.str(i, value)
 			if err != nil {
 				return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
 			}

@@ -438,3 +438,13 @@ func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event
 		out[name] = append(out[name], n.ev)
 	}
 }
+
+// Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
+// for another key of the same program, keeping its memory.
+func (m *Matcher) Reset() {
+	clear(m.partial)
+	clear(m.completed)
+	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})
+	m.completed = m.completed[:0]
+	m.deadline = math.MaxInt64
+}
