@@ -118,6 +118,12 @@ func runReplay(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, cf
 // events with equal times keep file order). Lines that do not decode keep their place at
 // the front: the engine dead-letters them.
 func readSorted(path string, schema *event.Schema) ([]engine.Record, error) {
+	return readRecords(path, schema, true)
+}
+
+// readRecords reads a JSON-lines file into records numbered by line, sorted by event
+// time when sorted is set, else in written order.
+func readRecords(path string, schema *event.Schema, sorted bool) ([]engine.Record, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -152,7 +158,9 @@ func readSorted(path string, schema *event.Schema) ([]engine.Record, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
+	if sorted {
+		sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
+	}
 	recs := make([]engine.Record, len(all))
 	for i, x := range all {
 		recs[i] = x.rec
