@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Reproduces the README's performance figures, side by side in one run.
+# Usage: ./scripts/bench.sh [events] [cards]     (default 1000000 events over 100000 cards)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+events=${1:-1000000}
+cards=${2:-100000}
+bin=$(mktemp -d)/cepd
+ref=$(mktemp --suffix=.jsonl)
+trap 'rm -f "$ref" "$bin"' EXIT
+go build -o "$bin" ./cmd/cepd
+echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== matcher alone, five pattern shapes (ns per event, allocations, bytes per live partial match)"
+go test ./nfa -run '^$' -bench BenchmarkMatcher -benchmem -benchtime 200000x | grep Benchmark
+echo "== one condition: closure vs CEL interpreter vs memo hit"
+go test ./rules -run '^$' -bench 'BenchmarkCondition$|BenchmarkConditionMemo' -benchmem | grep Benchmark
+echo "== decoding one event"
+go test ./event -run '^$' -bench Decode -benchmem | grep Benchmark
+echo "== key-state encoding"
+go test ./state -run '^$' -bench 'EncodeKeyState|DecodeKeyState' -benchmem | grep Benchmark
+echo "== reference workload: $events events over $cards cards, all rules in testdata/fraud"
+"$bin" gen --seed 1 --cards "$cards" --events "$events" --out "$ref" 2>/dev/null
+"$bin" bench --rules testdata/fraud --events "$ref" --out-of-orderness 5s
+echo "== the same, rules one at a time (events/s each)"
+for f in testdata/fraud/*.yaml; do
+	[ "$(basename "$f")" = schema.yaml ] && continue
+	printf '  %-26s ' "$(basename "$f" .yaml)"
+	"$bin" bench --rules "$f" --schema testdata/fraud/schema.yaml --events "$ref" --out-of-orderness 5s | sed -n 2p | awk '{print $2, $3}'
+done
+echo "== detection latency at a fixed offered rate of 20000 events/s"
+"$bin" bench --rules testdata/fraud --events "$ref" --out-of-orderness 5s --rate 20000 --chunk 64 | sed -n 3p
+echo "== the same with the garbage collector off (shows what bounds the tail)"
+GOGC=off "$bin" bench --rules testdata/fraud --events "$ref" --out-of-orderness 5s --rate 20000 --chunk 64 | sed -n 3p
