@@ -377,3 +377,49 @@ func TestHandOverFromSafeOffset(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestIdleKeysCostNothing: events no rule's first step takes create no key state, and
+// keys whose partial matches have all ended are released.
+func TestIdleKeysCostNothing(t *testing.T) {
+	rs := testRuleSet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(ctx)
+	defer eng.Close()
+	var evs []testEvent
+	for i := 0; i < 1000; i++ { // logins start nothing
+		evs = append(evs, testEvent{ID: fmt.Sprint("l", i), Card: fmt.Sprint("c", i), TS: 1000 + int64(i), Kind: "login"})
+	}
+	if _, err := eng.Ingest(ctx, 0, records(evs)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := eng.Inspect(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Keys != 0 || st.Bytes != 0 {
+		t.Fatalf("events no rule takes created state: %+v", st)
+	}
+	evs = evs[:0]
+	for i := 0; i < 500; i++ { // captures start a 60s refund window
+		evs = append(evs, testEvent{ID: fmt.Sprint("p", i), Card: fmt.Sprint("c", i), TS: 5000 + int64(i), Kind: "capture", Amount: 50})
+	}
+	if _, err := eng.Ingest(ctx, 0, records(evs)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = eng.Inspect(ctx, true); st.Keys != 500 {
+		t.Fatalf("%d keys with state, want 500", st.Keys)
+	}
+	t.Logf("500 keys with one live partial match each: %d state bytes per key", st.Bytes/st.Keys)
+	// time moves past every window: the keys are released
+	if _, err := eng.Ingest(ctx, 0, records([]testEvent{{ID: "late-login", Card: "zz", TS: 200_000, Kind: "login"}})); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ = eng.Inspect(ctx, false); st.Keys != 0 {
+		t.Fatalf("%d keys still held after their windows closed", st.Keys)
+	}
+}
