@@ -121,6 +121,24 @@
 // step names need only be unique and printable (the conformance corpus has names such
 // as "b*"); positions are then the rule's own.
 //
+// # How time limits apply (Flink CEP's rules)
+//
+// Windows follow Flink CEP exactly, which has three consequences that can surprise:
+//
+//   - within bounds the whole match: a partial match ends when its first event is
+//     within old.
+//   - gap bounds the wait for its own step only: a match waiting for the step expires
+//     when the previous event is gap old. The step after a repeating step is waited for
+//     from inside the loop, so a gap on it is not enforced while the loop can still take
+//     events. Put the limit in the condition instead, e.g.
+//     e.ts - last(match.probes).ts < duration('5m').
+//   - repeat_within (Flink's times(n, windowTime)) bounds the waits between the first
+//     repetitions only: the last of times: N, and every repetition after the minimum of
+//     a range or N+, is unbounded (only within then applies). within: {type:
+//     previous_and_current} has no effect when the last step repeats.
+//
+// cepd explain shows, for every NFA state, the window that applies to it.
+//
 // # Canonical form
 //
 // Format writes keys in the order above, leaves out defaults, writes durations with
