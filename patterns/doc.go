@@ -125,8 +125,8 @@
 //
 // Windows follow Flink CEP exactly, which has three consequences that can surprise:
 //
-//   - within bounds the whole match: a partial match ends when its first event is
-//     within old.
+//   - within bounds the whole match: a partial match ends once its first event is
+//     older than the window.
 //   - gap bounds the wait for its own step only: a match waiting for the step expires
 //     when the previous event is gap old. The step after a repeating step is waited for
 //     from inside the loop, so a gap on it is not enforced while the loop can still take
