@@ -35,6 +35,7 @@ type serveOptions struct {
 	demo           bool
 	demoRate       int
 	ckptInterval   time.Duration
+	redis          redisOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -63,7 +64,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "a source partition without events this long stops holding the watermark back")
 	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
-	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed to the data directory (0: only at shutdown)")
+	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed (0: only at shutdown)")
+	addRedisFlags(f, &o.redis)
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
 }
 
@@ -132,9 +134,9 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := state.OpenDir(filepath.Join(o.dataDir, "state"), state.FileOptions{})
+	store, err := openStore(o)
 	if err != nil {
-		return fmt.Errorf("state: %w", err)
+		return err
 	}
 	defer store.Close()
 	eng.EnableCheckpoints(store)
@@ -205,4 +207,22 @@ type dlqLog struct{}
 
 func (dlqLog) DeadLetter(d engine.DeadLetter) {
 	slog.Debug("dead letter", "reason", d.Reason, "error", d.Error, "partition", d.Partition, "offset", d.Offset)
+}
+
+// openStore returns the checkpoint store: Redis when --redis-addr is set, else the data
+// directory.
+func openStore(o *serveOptions) (state.Store, error) {
+	if len(o.redis.addrs) > 0 {
+		st, err := o.redis.open()
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		slog.Info("checkpoints go to Redis", "addrs", o.redis.addrs, "cluster", o.redis.cluster, "sentinel_master", o.redis.master)
+		return st, nil
+	}
+	st, err := state.OpenDir(filepath.Join(o.dataDir, "state"), state.FileOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return st, nil
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cepd/cepd/state/redisstore"
+)
+
+type redisOptions struct {
+	addrs              []string
+	cluster            bool
+	master             string
+	username, password string
+	prefix             string
+	db                 int
+	tls                bool
+	tlsCA              string
+	tlsSkipVerify      bool
+}
+
+func addRedisFlags(f *pflag.FlagSet, o *redisOptions) {
+	f.StringSliceVar(&o.addrs, "redis-addr", nil, "checkpoint to Redis at HOST:PORT (several: cluster seeds, or Sentinels with --redis-master)")
+	f.BoolVar(&o.cluster, "redis-cluster", false, "treat a single --redis-addr as a Redis Cluster seed")
+	f.StringVar(&o.master, "redis-master", "", "Sentinel mode: the name of the master the --redis-addr Sentinels monitor")
+	f.StringVar(&o.username, "redis-username", "", "Redis ACL user")
+	f.StringVar(&o.password, "redis-password", os.Getenv("CEPD_REDIS_PASSWORD"), "Redis password (default: $CEPD_REDIS_PASSWORD)")
+	f.StringVar(&o.prefix, "redis-prefix", "cepd", "key prefix separating deployments that share a Redis")
+	f.IntVar(&o.db, "redis-db", 0, "Redis database (standalone and Sentinel)")
+	f.BoolVar(&o.tls, "redis-tls", false, "connect to Redis with TLS")
+	f.StringVar(&o.tlsCA, "redis-tls-ca", "", "PEM file of the CA that signed Redis's certificate")
+	f.BoolVar(&o.tlsSkipVerify, "redis-tls-insecure", false, "do not verify Redis's certificate (testing only)")
+}
+
+func (o *redisOptions) open() (*redisstore.Store, error) {
+	opts := redisstore.Options{Addrs: o.addrs, Cluster: o.cluster, MasterName: o.master,
+		Username: o.username, Password: o.password, Prefix: o.prefix, DB: o.db}
+	if o.tls || o.tlsCA != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.tlsSkipVerify} //nolint:gosec // opt-in for tests
+		if o.tlsCA != "" {
+			pem, err := os.ReadFile(o.tlsCA)
+			if err != nil {
+				return nil, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%s: no certificate found", o.tlsCA)
+			}
+			cfg.RootCAs = pool
+		}
+		opts.TLS = cfg
+	}
+	return redisstore.New(opts)
+}
