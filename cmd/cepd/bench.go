@@ -61,7 +61,7 @@ the cost of decoding the file alone on one core (the floor), detection latency
 percentiles from an event entering the engine to its alert, live partial matches, heap
 bytes per key, and alerts by rule. Use --out-of-orderness at least the input's lateness
 (cepd gen writes events up to 5s late) or late events are dead-lettered and counted.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rs, err := loadRuleSet(rulesPath, schemaPath)
 			if err != nil {
