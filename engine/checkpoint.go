@@ -355,7 +355,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	for _, i := range st.Pending {
 		if int(i) < len(st.Events) {
 			ev := st.Events[i]
-			ks.pending = append(ks.pending, item{ev: ev, part: part, ingest: -1, offset: ev.Offset})
+			ks.pending = append(ks.pending, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true})
 		}
 	}
 	if len(ks.pending) > 0 {

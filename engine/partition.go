@@ -73,6 +73,7 @@ type item struct {
 	ingest int64 // engine clock when it entered
 	offset int64
 	raw    []byte // kept only for dead-lettering late events
+	stable bool   // ev is the engine's own copy (a buffered event), not batch memory
 }
 
 func (e *Engine) partition(id int) *partition {

@@ -251,6 +251,7 @@ func (s *shard) buffer(it *item) {
 	cp := *it
 	cp.ev = it.ev.Clone()
 	cp.raw = nil
+	cp.stable = true
 	// insert keeping (time, seq) order; arrivals are mostly in order, so scan from the end
 	i := len(ks.pending)
 	for i > 0 && (ks.pending[i-1].ev.Time > cp.ev.Time || ks.pending[i-1].ev.Time == cp.ev.Time && ks.pending[i-1].ev.Seq > cp.ev.Seq) {
@@ -325,6 +326,9 @@ func (s *shard) match(ks *keyState, it *item) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = nil, nil
+	if it.stable { // already the engine's own copy: matchers may keep it as is
+		s.retIn, s.retOut = ev, ev
+	}
 	for ri, c := range s.e.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
