@@ -15,8 +15,9 @@ import (
 
 // checkpointer holds what the engine needs to make and restore checkpoints.
 type checkpointer struct {
-	store state.Store
-	mu    sync.Mutex // one checkpoint at a time
+	store      state.Store
+	beforeSave func(ctx context.Context) error
+	mu         sync.Mutex // one checkpoint at a time
 	// per partition: claimed epoch, keys whose last save failed (carried into the next
 	// checkpoint, newest state wins), and the offset of the last saved checkpoint.
 	epoch map[int]uint64
@@ -39,9 +40,13 @@ type carried struct {
 }
 
 // EnableCheckpoints makes the engine track changed keys and checkpoint them to store.
+// beforeSave, when not nil, is called after a checkpoint's cut is taken and before it is
+// saved: every alert made from the events the checkpoint covers has been handed to the
+// sink by then, and beforeSave must return only once the sink has delivered them (a
+// producer's Flush), so that a crash never loses an alert a checkpoint already covers.
 // Call it before Start.
-func (e *Engine) EnableCheckpoints(store state.Store) {
-	e.ckpt = &checkpointer{store: store, epoch: map[int]uint64{}, carry: map[int]*carried{}, saved: map[int]int64{}}
+func (e *Engine) EnableCheckpoints(store state.Store, beforeSave func(ctx context.Context) error) {
+	e.ckpt = &checkpointer{store: store, beforeSave: beforeSave, epoch: map[int]uint64{}, carry: map[int]*carried{}, saved: map[int]int64{}}
 	for _, s := range e.shards {
 		s.dirty = map[int32]map[string]struct{}{}
 	}
@@ -166,6 +171,11 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
 	}
 	for k := range c.deletes {
 		cp.Deletes = append(cp.Deletes, k)
+	}
+	if ck.beforeSave != nil {
+		if err := ck.beforeSave(ctx); err != nil {
+			return fmt.Errorf("delivering alerts before the checkpoint: %w", err) // carried over
+		}
 	}
 	if err := ck.store.Save(ctx, cp); err != nil {
 		return err // carried into the next checkpoint

@@ -41,7 +41,7 @@ func TestCheckpointRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e1.EnableCheckpoints(store)
+		e1.EnableCheckpoints(store, nil)
 		e1.Start(ctx)
 		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)
@@ -71,7 +71,7 @@ func TestCheckpointRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e2.EnableCheckpoints(store)
+		e2.EnableCheckpoints(store, nil)
 		e2.Start(ctx)
 		meta, err := e2.Restore(ctx, 0, slog.Default())
 		if err != nil {
@@ -123,7 +123,7 @@ func TestCorruptKeyStartsFresh(t *testing.T) {
 	defer cancel()
 	store := openStore(t, dir)
 	e1, _ := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
-	e1.EnableCheckpoints(store)
+	e1.EnableCheckpoints(store, nil)
 	e1.Start(ctx)
 	if _, err := e1.Ingest(ctx, 0, recs); err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestCorruptKeyStartsFresh(t *testing.T) {
 	store = openStore(t, dir)
 	defer store.Close()
 	e2, _ := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
-	e2.EnableCheckpoints(store)
+	e2.EnableCheckpoints(store, nil)
 	e2.Start(ctx)
 	defer e2.Close()
 	meta, err := e2.Restore(ctx, 0, slog.Default())

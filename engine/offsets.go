@@ -62,6 +62,7 @@ func (e *Engine) RemovePartition(ctx context.Context, part int) error {
 			}
 		}
 		delete(s.parts, int32(part))
+		delete(s.dirty, int32(part)) // its keys are gone; the next owner has its own state
 		s.recomputeGlobal(-1)
 	})
 	e.mu.Lock()
