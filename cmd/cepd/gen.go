@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,10 @@ func newGenCmd() *cobra.Command {
 		out      string
 		start    string
 		scenario []string
+		kconn    kafkaConn
+		topic    string
+		keyField string
+		rate     int
 	)
 	cmd := &cobra.Command{
 		Use:   "gen [--seed S] [--cards N] [--events M] [--out FILE]",
@@ -57,9 +62,22 @@ than --max-lateness: run the engine with at least that out-of-orderness.`,
 				defer file.Close()
 				w = file
 			}
+			var closeK func(context.Context) error
+			if len(kconn.brokers) > 0 { // to Kafka: the same bytes, one message per line
+				kw, c, err := openEventWriter(&kconn, topic, keyField, float64(rate))
+				if err != nil {
+					return err
+				}
+				w, closeK = kw, c
+			}
 			began := time.Now()
 			if _, err := g.WriteTo(w); err != nil { // buffered inside
 				return err
+			}
+			if closeK != nil {
+				if err := closeK(cmd.Context()); err != nil {
+					return err
+				}
 			}
 			if file != nil {
 				if err := file.Close(); err != nil {
@@ -86,6 +104,10 @@ than --max-lateness: run the engine with at least that out-of-orderness.`,
 	f.Float64Var(&cfg.LateRate, "late-rate", d.LateRate, "share of events written late (out of event-time order)")
 	f.DurationVar(&cfg.MaxLateness, "max-lateness", d.MaxLateness, "how late a late event can be (set the engine's out-of-orderness to at least this)")
 	f.Float64Var(&cfg.ActivitiesPerCardPerDay, "activity", d.ActivitiesPerCardPerDay, "activities per card per day (sets the event-time span)")
+	addKafkaConnFlags(f, &kconn)
+	f.StringVar(&topic, "topic", "events", "with --kafka-brokers: the topic to write to")
+	f.StringVar(&keyField, "key-field", "card_id", "with --kafka-brokers: the JSON field whose value keys each message")
+	f.IntVar(&rate, "rate", 0, "with --kafka-brokers: events per second (0: as fast as possible)")
 	f.StringSliceVar(&scenario, "scenario", nil, fmt.Sprintf("inject only these fraud scenarios (repeatable; default all: %v)", workload.ScenarioNames()))
 	return cmd
 }

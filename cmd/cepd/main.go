@@ -78,6 +78,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd(), newGenCmd(), newFmtCmd())
+	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd(), newGenCmd(), newFmtCmd(), newProduceCmd())
 	return root
 }

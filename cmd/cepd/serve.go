@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/server"
+	kafkasink "github.com/cepd/cepd/sink/kafka"
 	"github.com/cepd/cepd/state"
 )
 
@@ -36,6 +37,8 @@ type serveOptions struct {
 	demoRate       int
 	ckptInterval   time.Duration
 	redis          redisOptions
+	kafka          kafkaOptions
+	configFile     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -44,6 +47,12 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "run cepd: REST ingest on 127.0.0.1, rules from a directory, alerts to stdout/file and the API (the default command)",
 		Args:  cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if o.configFile != "" {
+				return applyConfigFile(cmd.Flags(), o.configFile)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, cmd.OutOrStdout())
 		},
@@ -99,6 +108,8 @@ func defaultRules(dataDir string) (string, error) {
 }
 
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	ctx, cancelServe := context.WithCancel(ctx)
+	defer cancelServe()
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -127,7 +138,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		defer f.Close()
 		sinks = append(sinks, alerts.NewJSONLines(f))
 	}
-	dlq := &dlqLog{}
+	var dlq engine.DeadLetterSink = &dlqLog{}
+	var kprod *kafkasink.Producer
+	if o.kafka.enabled() {
+		if kprod, err = openKafkaSinks(&o.kafka); err != nil {
+			return err
+		}
+		defer kprod.Close() // after the engine has closed (defers run last-in first-out)
+		sinks = append(sinks, kprod)
+		dlq = kprod
+	}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
 	eng, err := engine.New(cfg, rs, sinks, dlq)
@@ -139,7 +159,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	eng.EnableCheckpoints(store)
+	var beforeSave func(context.Context) error
+	if kprod != nil {
+		beforeSave = kprod.Flush // a checkpoint never covers an alert not yet delivered
+	}
+	eng.EnableCheckpoints(store, beforeSave)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	eng.Start(runCtx)
@@ -152,7 +176,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		st := eng.CheckpointStats()
 		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
 	}
-	go eng.RunCheckpoints(ctx, o.ckptInterval, slog.Default())
+	if o.kafka.enabled() {
+		o.kafka.checkpoints = true // the source checkpoints at each offset commit
+	} else {
+		go eng.RunCheckpoints(ctx, o.ckptInterval, slog.Default())
+	}
 	defer func() {
 		final, stop := context.WithTimeout(context.Background(), 10*time.Second)
 		defer stop()
@@ -183,10 +211,21 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
 		slog.Warn("listening beyond loopback without access control", "addr", ln.Addr().String())
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
+	}
+	kafkaDone := make(chan struct{})
+	if o.kafka.enabled() {
+		go func() {
+			defer close(kafkaDone)
+			if err := runKafka(ctx, eng, kprod, &o.kafka); err != nil {
+				errc <- err
+			}
+		}()
+	} else {
+		close(kafkaDone)
 	}
 	select {
 	case <-ctx.Done():
@@ -195,6 +234,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			err = nil
 		}
 	}
+	cancelServe()
+	<-kafkaDone // final commits happen before the engine closes
 	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shut)

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/cepd/cepd/engine"
+	kafkasink "github.com/cepd/cepd/sink/kafka"
+	kafkasource "github.com/cepd/cepd/source/kafka"
+)
+
+// kafkaConn is how cepd connects to a Kafka cluster (shared by serve, produce and gen).
+type kafkaConn struct {
+	brokers          []string
+	clientID         string
+	version          string
+	tls              bool
+	tlsCA            string
+	tlsCert          string
+	tlsKey           string
+	tlsServerName    string
+	tlsInsecure      bool
+	saslMechanism    string
+	saslUser         string
+	saslPasswordFile string
+}
+
+// kafkaOptions are serve's Kafka settings: without brokers, cepd stays embedded.
+type kafkaOptions struct {
+	kafkaConn
+	topics         []string
+	group          string
+	alertsTopic    string
+	dlqTopic       string
+	initialOffset  string
+	balance        string
+	commitInterval time.Duration
+	fetchMin       int32
+	fetchDefault   int32
+	fetchMax       int32
+	maxBatch       int
+	sessionTimeout time.Duration
+	heartbeat      time.Duration
+	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
+	// are then restored on assignment and commits wait for checkpoints.
+	checkpoints bool
+}
+
+func (o *kafkaOptions) enabled() bool { return len(o.brokers) > 0 }
+
+// addKafkaConnFlags registers the connection flags.
+func addKafkaConnFlags(f *pflag.FlagSet, o *kafkaConn) {
+	f.StringSliceVar(&o.brokers, "kafka-brokers", nil, "Kafka bootstrap brokers HOST:PORT[,...] (serve: consume from Kafka instead of staying embedded)")
+	f.StringVar(&o.clientID, "kafka-client-id", "cepd", "Kafka client id")
+	f.StringVar(&o.version, "kafka-version", "2.8.0", "Kafka protocol version to speak (0.11.0 or later; cooperative rebalancing needs 2.4)")
+	f.BoolVar(&o.tls, "kafka-tls", false, "connect to Kafka over TLS")
+	f.StringVar(&o.tlsCA, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' (default: system roots)")
+	f.StringVar(&o.tlsCert, "kafka-tls-cert", "", "PEM client certificate for mutual TLS")
+	f.StringVar(&o.tlsKey, "kafka-tls-key", "", "PEM client key for mutual TLS")
+	f.StringVar(&o.tlsServerName, "kafka-tls-server-name", "", "server name to verify the brokers' certificates against (default: the broker host)")
+	f.BoolVar(&o.tlsInsecure, "kafka-tls-insecure-skip-verify", false, "do not verify the brokers' certificates (testing only)")
+	f.StringVar(&o.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
+	f.StringVar(&o.saslUser, "kafka-sasl-user", "", "SASL user")
+	f.StringVar(&o.saslPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (default: $CEPD_KAFKA_SASL_PASSWORD)")
+}
+
+// addKafkaFlags registers serve's Kafka flags.
+func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
+	addKafkaConnFlags(f, &o.kafkaConn)
+	f.StringSliceVar(&o.topics, "kafka-topics", []string{"events"}, "topics to consume events from")
+	f.StringVar(&o.group, "kafka-group", "cepd", "consumer group (instances in one group share the partitions)")
+	f.StringVar(&o.alertsTopic, "alerts-topic", "alerts", "topic to write alerts to (key: the entity key; headers rule_id, rule_version, alert_id)")
+	f.StringVar(&o.dlqTopic, "dlq-topic", "cepd-dlq", "topic to write malformed and late events to (original bytes; headers reason, error, source_*)")
+	f.StringVar(&o.initialOffset, "kafka-initial-offset", "earliest", "where a group without committed offsets starts: earliest or latest")
+	f.StringVar(&o.balance, "kafka-balance", kafkasource.BalanceCooperativeSticky, "partition assignment: cooperative-sticky, sticky, range or roundrobin")
+	f.DurationVar(&o.commitInterval, "kafka-commit-interval", time.Second, "how often safe offsets are committed (after the alerts before them are acknowledged)")
+	f.Int32Var(&o.fetchMin, "kafka-fetch-min", 0, "fetch.min.bytes (0: 1 byte)")
+	f.Int32Var(&o.fetchDefault, "kafka-fetch-default", 0, "bytes fetched per partition and request (0: 1 MiB)")
+	f.Int32Var(&o.fetchMax, "kafka-fetch-max", 0, "most bytes fetched per partition and request (0: unlimited)")
+	f.IntVar(&o.maxBatch, "kafka-max-batch", 1024, "most records handed to the engine at once")
+	f.DurationVar(&o.sessionTimeout, "kafka-session-timeout", 10*time.Second, "group session timeout: how long a silent instance keeps its partitions")
+	f.DurationVar(&o.heartbeat, "kafka-heartbeat-interval", time.Second, "group heartbeat interval (also how fast a rebalance is noticed)")
+}
+
+// saramaConfig builds the connection part of the sarama configuration.
+func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
+	if len(o.brokers) == 0 {
+		return nil, errors.New("--kafka-brokers: no brokers")
+	}
+	c := sarama.NewConfig()
+	v, err := sarama.ParseKafkaVersion(o.version)
+	if err != nil {
+		return nil, fmt.Errorf("--kafka-version: %w", err)
+	}
+	if !v.IsAtLeast(sarama.V0_11_0_0) {
+		return nil, fmt.Errorf("--kafka-version %s: cepd needs 0.11.0 or later (idempotent producer, headers)", o.version)
+	}
+	c.Version = v
+	c.ClientID = o.clientID
+	if o.tls || o.tlsCA != "" || o.tlsCert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.tlsServerName, InsecureSkipVerify: o.tlsInsecure} // #nosec G402 -- opt-in flag for tests
+		if o.tlsCA != "" {
+			pem, err := os.ReadFile(o.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("--kafka-tls-ca: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", o.tlsCA)
+			}
+		}
+		if (o.tlsCert == "") != (o.tlsKey == "") {
+			return nil, errors.New("--kafka-tls-cert and --kafka-tls-key go together")
+		}
+		if o.tlsCert != "" {
+			cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+			if err != nil {
+				return nil, fmt.Errorf("--kafka-tls-cert/--kafka-tls-key: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		c.Net.TLS.Enable = true
+		c.Net.TLS.Config = tc
+	}
+	if o.saslMechanism != "" {
+		pass := os.Getenv("CEPD_KAFKA_SASL_PASSWORD")
+		if o.saslPasswordFile != "" {
+			b, err := os.ReadFile(o.saslPasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("--kafka-sasl-password-file: %w", err)
+			}
+			pass = strings.TrimRight(string(b), "\r\n")
+		}
+		if o.saslUser == "" {
+			return nil, errors.New("--kafka-sasl-mechanism needs --kafka-sasl-user")
+		}
+		c.Net.SASL.Enable = true
+		c.Net.SASL.User = o.saslUser
+		c.Net.SASL.Password = pass
+		c.Net.SASL.Handshake = true
+		switch m := strings.ToUpper(o.saslMechanism); m {
+		case sarama.SASLTypePlaintext:
+			c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+		case sarama.SASLTypeSCRAMSHA256, sarama.SASLTypeSCRAMSHA512:
+			c.Net.SASL.Mechanism = sarama.SASLMechanism(m)
+			c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(m) }
+		default:
+			return nil, fmt.Errorf("--kafka-sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", o.saslMechanism)
+		}
+	}
+	return c, nil
+}
+
+// sourceConfig returns the Kafka source configuration.
+func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
+	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
+		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
+		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
+		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, Checkpoints: o.checkpoints}
+}
+
+// openKafkaSinks connects the producer of alerts and dead letters. serve adds it to the
+// engine's sinks and uses it as the engine's dead-letter sink, then calls runKafka.
+func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
+	base, err := o.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	if o.alertsTopic == "" || o.dlqTopic == "" {
+		return nil, errors.New("--alerts-topic and --dlq-topic must not be empty")
+	}
+	return kafkasink.New(kafkasink.Config{Brokers: o.brokers, Base: base, AlertsTopic: o.alertsTopic,
+		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics)})
+}
+
+// newKafkaSource builds the Kafka source feeding eng; prod (may be nil) is flushed
+// before every commit.
+func newKafkaSource(eng *engine.Engine, prod *kafkasink.Producer, o *kafkaOptions) (*kafkasource.Source, error) {
+	base, err := o.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	var fl kafkasource.Flusher
+	if prod != nil {
+		fl = prod
+	}
+	return kafkasource.New(o.sourceConfig(base), eng, fl)
+}
+
+// runKafka consumes the configured topics into eng until ctx ends, committing offsets
+// only after prod has delivered the alerts before them. eng must keep running until it
+// returns (start the engine with a context that outlives ctx, and Close it after); prod
+// is flushed and left open for the caller to Close after the engine.
+func runKafka(ctx context.Context, eng *engine.Engine, prod *kafkasink.Producer, o *kafkaOptions) error {
+	src, err := newKafkaSource(eng, prod, o)
+	if err != nil {
+		return err
+	}
+	slog.Info("cepd consuming from Kafka", "brokers", o.brokers, "topics", o.topics, "group", o.group,
+		"alerts_topic", o.alertsTopic, "dlq_topic", o.dlqTopic, "balance", o.balance)
+	err = src.Run(ctx)
+	st := src.Stats()
+	slog.Info("kafka source stopped", "consumed", st.Consumed, "malformed", st.Malformed, "commits", st.Commits,
+		"commits_skipped", st.CommitsSkipped, "rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
+	if prod != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if ferr := prod.Flush(fctx); ferr != nil {
+			slog.Error("kafka producer did not deliver everything", "err", ferr)
+		}
+	}
+	return err
+}
+
+// applyConfigFile sets flags from a YAML file of flag-name: value pairs (lists for list
+// flags), e.g. "kafka-brokers: [k1:9092, k2:9092]". Flags given on the command line win.
+// Unknown names are errors pointing at their line.
+func applyConfigFile(f *pflag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d:%d: want a mapping of flag names to values", path, m.Line, m.Column)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		fl := f.Lookup(k.Value)
+		if fl == nil {
+			return fmt.Errorf("%s:%d:%d: unknown setting %q (settings are the flag names without --)", path, k.Line, k.Column, k.Value)
+		}
+		if fl.Changed {
+			continue
+		}
+		var val string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			val = v.Value
+		case yaml.SequenceNode:
+			var items []string
+			for _, it := range v.Content {
+				if it.Kind != yaml.ScalarNode {
+					return fmt.Errorf("%s:%d:%d: %s: list items must be plain values", path, it.Line, it.Column, k.Value)
+				}
+				items = append(items, it.Value)
+			}
+			val = strings.Join(items, ",")
+		default:
+			return fmt.Errorf("%s:%d:%d: %s: want a value or a list", path, v.Line, v.Column, k.Value)
+		}
+		if err := f.Set(k.Value, val); err != nil {
+			return fmt.Errorf("%s:%d:%d: %s: %w", path, v.Line, v.Column, k.Value, err)
+		}
+	}
+	return nil
+}
+
+// scramClient is sarama's SCRAM-SHA-256/512 exchange (RFC 5802, RFC 7677), written
+// against the standard library so that SASL needs no further dependency.
+type scramClient struct {
+	h                  func() hash.Hash
+	user, pass, authz  string
+	nonce, clientFirst string
+	serverSig          []byte
+	step               int
+	done               bool
+}
+
+func newSCRAMClient(mechanism string) *scramClient {
+	if mechanism == sarama.SASLTypeSCRAMSHA512 {
+		return &scramClient{h: sha512.New}
+	}
+	return &scramClient{h: sha256.New}
+}
+
+func (c *scramClient) Begin(user, pass, authz string) error {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	esc := strings.NewReplacer("=", "=3D", ",", "=2C")
+	c.user, c.pass, c.authz = esc.Replace(user), pass, esc.Replace(authz)
+	c.nonce = base64.RawStdEncoding.EncodeToString(b)
+	c.step, c.done = 0, false
+	return nil
+}
+
+func (c *scramClient) gs2() string {
+	if c.authz != "" {
+		return "n,a=" + c.authz + ","
+	}
+	return "n,,"
+}
+
+func (c *scramClient) mac(key []byte, msg string) []byte {
+	m := hmac.New(c.h, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+func (c *scramClient) Step(challenge string) (string, error) {
+	c.step++
+	switch c.step {
+	case 1:
+		c.clientFirst = "n=" + c.user + ",r=" + c.nonce
+		return c.gs2() + c.clientFirst, nil
+	case 2:
+		attrs := map[byte]string{}
+		for _, kv := range strings.Split(challenge, ",") {
+			if len(kv) >= 2 && kv[1] == '=' {
+				attrs[kv[0]] = kv[2:]
+			}
+		}
+		nonce, salt64, iter := attrs['r'], attrs['s'], attrs['i']
+		if !strings.HasPrefix(nonce, c.nonce) || len(nonce) == len(c.nonce) {
+			return "", errors.New("scram: server nonce does not extend ours")
+		}
+		salt, err := base64.StdEncoding.DecodeString(salt64)
+		if err != nil {
+			return "", fmt.Errorf("scram: salt: %w", err)
+		}
+		n, err := strconv.Atoi(iter)
+		if err != nil || n < 1 {
+			return "", fmt.Errorf("scram: iteration count %q", iter)
+		}
+		salted, err := pbkdf2.Key(c.h, c.pass, salt, n, c.h().Size())
+		if err != nil {
+			return "", err
+		}
+		clientKey := c.mac(salted, "Client Key")
+		hs := c.h()
+		hs.Write(clientKey)
+		storedKey := hs.Sum(nil)
+		final := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2())) + ",r=" + nonce
+		authMsg := c.clientFirst + "," + challenge + "," + final
+		proof := c.mac(storedKey, authMsg)
+		for i := range proof {
+			proof[i] ^= clientKey[i]
+		}
+		c.serverSig = c.mac(c.mac(salted, "Server Key"), authMsg)
+		return final + ",p=" + base64.StdEncoding.EncodeToString(proof), nil
+	default:
+		c.done = true
+		if e, ok := strings.CutPrefix(challenge, "e="); ok {
+			return "", fmt.Errorf("scram: server error %s", e)
+		}
+		v, ok := strings.CutPrefix(challenge, "v=")
+		sig, err := base64.StdEncoding.DecodeString(v)
+		if !ok || err != nil || !hmac.Equal(sig, c.serverSig) {
+			return "", errors.New("scram: the server's signature does not verify")
+		}
+		return "", nil
+	}
+}
+
+func (c *scramClient) Done() bool { return c.done }

@@ -1,0 +1,260 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/engine"
+)
+
+// consume is one claim's loop: batches from the claim's channel go to the engine in
+// offset order. While the engine is behind, Ingest blocks, the loop stops reading, the
+// claim's bounded channel fills and sarama stops fetching the partition.
+func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGroupClaim) error {
+	c := &claim{id: PartitionID(cl.Topic(), cl.Partition()), topic: cl.Topic(),
+		partition: cl.Partition(), sess: sess, next: -1, lastGood: -1, highWater: cl.HighWaterMarkOffset()}
+	c.committed.Store(-1)
+	s.assigned.Add(1)
+	defer s.release(c)
+	if s.cfg.Checkpoints {
+		// Under commitMu: no checkpoint may see the partition while it is restored.
+		s.commitMu.Lock()
+		meta, err := s.eng.Restore(s.hard, c.id, s.cfg.Log)
+		s.commitMu.Unlock()
+		if err != nil {
+			// Without the partition's state (and its fencing epoch) it must not be read:
+			// give it back and let the group assign it again after a pause.
+			c.tainted.Store(true)
+			s.errs.Add(1)
+			s.cfg.Log.Error("kafka: restoring a partition's checkpoint failed; releasing it", "topic", c.topic,
+				"partition", c.partition, "err", err)
+			t := time.NewTimer(s.cfg.RejoinBackoff)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-sess.Context().Done():
+			}
+			return err
+		}
+		if meta.Found {
+			c.restored = true
+			c.next = meta.Offset + 1 // the state covers everything up to meta.Offset (-1: nothing yet)
+			s.restored.Add(1)
+			s.cfg.Log.Info("kafka: partition restored from its checkpoint", "topic", c.topic, "partition", c.partition,
+				"checkpoint_offset", meta.Offset, "keys", meta.Keys)
+		}
+	}
+	// Registered (for periodic commits and Stats) once its starting point is known.
+	s.mu.Lock()
+	s.claims[c.id] = c
+	s.mu.Unlock()
+
+	msgs := cl.Messages()
+	batch := make([]engine.Record, 0, s.cfg.MaxBatch)
+	gapChecked := false
+	for {
+		var m *sarama.ConsumerMessage
+		var ok bool
+		select {
+		case m, ok = <-msgs:
+		case <-sess.Context().Done():
+			return nil
+		case <-s.hard.Done():
+			return nil
+		}
+		if !ok {
+			return nil // revoked
+		}
+		batch = batch[:0]
+		next := c.next
+		add := func(m *sarama.ConsumerMessage) {
+			defer func() { gapChecked = true }()
+			if m.Offset < next { // never feed an offset twice, nor one the restored state covers
+				s.skipped.Add(1)
+				return
+			}
+			if c.restored && !gapChecked && m.Offset > next {
+				s.cfg.Log.Error("kafka: the committed offset is past the partition's checkpoint; the restored state misses records",
+					"topic", c.topic, "partition", c.partition, "checkpoint_next", next, "first_offset", m.Offset)
+			}
+			batch = append(batch, engine.Record{Value: m.Value, Offset: m.Offset})
+			next = m.Offset + 1
+		}
+		add(m)
+	fill:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case m, ok = <-msgs:
+				if !ok {
+					break fill
+				}
+				add(m)
+			default:
+				break fill
+			}
+		}
+		if len(batch) > 0 {
+			errs, err := s.eng.Ingest(s.hard, c.id, batch)
+			if err != nil {
+				// Part of the batch may be in the engine and part not: the partition's
+				// state no longer matches any offset, so it is never committed again.
+				c.tainted.Store(true)
+				s.cfg.Log.Warn("kafka: engine ingest interrupted; partition released without commit",
+					"topic", c.topic, "partition", c.partition, "err", err)
+				return nil
+			}
+			s.malformed.Add(uint64(len(errs)))
+			lastGood := int64(-1)
+			for i := len(batch) - 1; i >= 0 && lastGood < 0; i-- {
+				if len(errs) == 0 || errs[len(errs)-1].Index != i {
+					lastGood = batch[i].Offset
+				} else {
+					errs = errs[:len(errs)-1]
+				}
+			}
+			s.batches.Add(1)
+			s.consumed.Add(uint64(len(batch)))
+			c.posMu.Lock()
+			c.next = next
+			if lastGood >= 0 {
+				c.lastGood = lastGood
+			}
+			c.highWater = cl.HighWaterMarkOffset()
+			c.posMu.Unlock()
+		}
+		if !ok {
+			return nil
+		}
+	}
+}
+
+// release ends a claim: its final commit (unless it is tainted or the engine or sinks do
+// not answer in time, in which case the last periodic commit stands and the next owner
+// re-reads a little more), then its state leaves the engine.
+func (s *Source) release(c *claim) {
+	s.mu.Lock()
+	if s.claims[c.id] == c {
+		delete(s.claims, c.id)
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.hard, s.cfg.CommitTimeout)
+	defer cancel()
+	// Under commitMu, so that no checkpoint (placed by commit rounds) sees the partition
+	// half removed.
+	s.commitMu.Lock()
+	c.done = true
+	committed := false
+	if !c.tainted.Load() {
+		committed = s.commit(ctx, c.sess, []*claim{c}, true)
+	}
+	// The state leaves the engine even when Run is giving up (a tainted partition must
+	// never be checkpointed): the engine runs on its own context.
+	rctx, rcancel := context.WithTimeout(context.Background(), s.cfg.CommitTimeout)
+	defer rcancel()
+	if err := s.eng.RemovePartition(rctx, c.id); err != nil {
+		s.cfg.Log.Warn("kafka: removing a released partition from the engine", "topic", c.topic, "partition", c.partition, "err", err)
+	}
+	s.commitMu.Unlock()
+	if !committed {
+		s.abandoned.Add(1)
+	}
+	s.revoked.Add(1)
+	s.cfg.Log.Debug("kafka: partition released", "topic", c.topic, "partition", c.partition,
+		"committed", c.committed.Load(), "final_commit", committed)
+}
+
+// commitLive is the periodic commit of every live claim of sess.
+func (s *Source) commitLive(sess sarama.ConsumerGroupSession) {
+	s.mu.Lock()
+	live := make([]*claim, 0, len(s.claims))
+	for _, c := range s.claims {
+		if c.sess == sess {
+			live = append(live, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.hard, s.cfg.CommitTimeout)
+	defer cancel()
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.commit(ctx, sess, live, false)
+}
+
+// commit commits the safe offset of each claim: the engine's SafeOffset (everything
+// before it is processed and nothing before it is held), then the sinks deliver every
+// alert and dead letter produced so far, then the offsets are marked and committed. It
+// reports whether it committed (or had nothing new to commit). A final commit is a
+// released claim's last; other rounds skip released claims. Callers hold commitMu.
+func (s *Source) commit(ctx context.Context, sess sarama.ConsumerGroupSession, cs []*claim, final bool) bool {
+	type mark struct {
+		c   *claim
+		off int64
+	}
+	var marks []mark
+	if s.cfg.Checkpoints {
+		// The source places the checkpoints itself, under commitMu, so that a released
+		// partition is never checkpointed after its state left the engine.
+		if err := s.eng.Checkpoint(ctx); err != nil {
+			s.cfg.Log.Warn("kafka: checkpoint failed; offsets wait for the next", "err", err)
+		}
+	}
+	for _, c := range cs {
+		if c.tainted.Load() || (c.done && !final) {
+			continue
+		}
+		c.posMu.Lock()
+		next, lastGood := c.next, c.lastGood
+		c.posMu.Unlock()
+		if next < 0 {
+			continue // nothing consumed yet
+		}
+		safe := next // no record the engine accepted and nothing restored: it holds nothing
+		if lastGood >= 0 || c.restored {
+			var err error
+			if safe, err = s.eng.SafeOffset(ctx, c.id); err != nil {
+				s.commitsSkipped.Add(1)
+				s.cfg.Log.Warn("kafka: engine did not answer; commit skipped", "err", err)
+				return false
+			}
+			if lastGood >= 0 && safe == lastGood+1 && next > safe {
+				safe = next // only malformed records followed: they are dead-lettered already
+			}
+		}
+		if s.cfg.Checkpoints {
+			ck := s.eng.CheckpointedOffset(c.id)
+			if ck < 0 {
+				continue // no checkpoint yet: nothing may be committed
+			}
+			safe = min(safe, ck+1)
+		}
+		if safe > c.committed.Load() {
+			marks = append(marks, mark{c, safe})
+		}
+	}
+	if len(marks) == 0 {
+		sess.Commit() // retries offsets marked earlier whose commit failed (none: no request)
+		return true
+	}
+	if s.flush != nil {
+		start := time.Now()
+		if err := s.flush.Flush(ctx); err != nil {
+			s.commitsSkipped.Add(1)
+			s.cfg.Log.Warn("kafka: sinks did not deliver in time; commit skipped", "err", err, "waited", time.Since(start))
+			return false
+		}
+	}
+	for _, m := range marks {
+		sess.MarkOffset(m.c.topic, m.c.partition, m.off, "")
+	}
+	sess.Commit()
+	for _, m := range marks {
+		m.c.committed.Store(m.off)
+	}
+	s.commits.Add(1)
+	return true
+}

@@ -1,0 +1,47 @@
+// Package kafka is cepd's Kafka source: a sarama consumer group whose claimed partitions
+// feed an engine.Engine, each in offset order, with offsets committed only where the
+// engine's state can be rebuilt from.
+//
+// Ownership: a Source owns its sarama consumer group and one goroutine per claimed
+// partition (plus one commit loop per group session and one error reader); Run starts
+// them and returns only after all have stopped. The engine and the sinks belong to the
+// caller, who must keep the engine running until Run returns.
+//
+// Partitions: a topic's partition maps to the engine partition id
+// 2^30 | hash(topic)<<16 | partition (PartitionID): the same in every instance and
+// across restarts (checkpoints are stored under it), and clear of the small ids of other
+// sources (REST ingest 0, the demo 1). A claim's goroutine is the only caller of Ingest
+// for its partition; it hands the engine batches of up to MaxBatch records in offset
+// order. When the engine is behind, Ingest blocks, the claim stops reading its channel
+// (bounded: sarama's ChannelBufferSize, set to MaxBatch), and sarama stops fetching
+// that partition: backpressure, with no queue growing.
+//
+// Commits: every CommitInterval, and when a partition is released, the source asks the
+// engine for each partition's SafeOffset (everything before it processed, nothing before
+// it held by a partial match), waits until the sinks have delivered every alert and dead
+// letter made so far (Flusher), and only then marks and commits those offsets. So the
+// committed offset never runs ahead of what the engine processed, and a crash or a
+// rebalance loses no event and no alert: the next owner re-reads from the committed
+// offset and rebuilds the partial matches; an alert it derives again has the same id.
+// Re-reading is not exact, though: it also re-feeds the later events of keys whose state
+// was empty, and a rule with an after-match skip strategy may match that truncated
+// history differently (an extra alert). A commit that cannot complete in CommitTimeout
+// is skipped, never forced. A partition whose Ingest was interrupted part-way is never
+// committed again ("tainted").
+//
+// Checkpoints (Config.Checkpoints): the exact mode. A claimed partition's state is
+// restored from the engine's checkpoint store before it is read and the records it
+// covers are skipped; each commit round first checkpoints the engine (under the same
+// lock that releases partitions, so no checkpoint sees a partition half removed), and a
+// commit never passes a partition's last checkpoint. With a store shared by the
+// instances, a handover gives exactly the alerts of an uninterrupted run.
+//
+// Rebalances: with the default cooperative-sticky strategy only moved partitions stop;
+// with eager strategies every rebalance releases all of them. A released partition's
+// work is finished (a barrier), committed as above, and its state removed from the
+// engine (RemovePartition) before sarama hands it to another member.
+//
+// Failures: sarama retries fetches and metadata on its own; when a session fails (the
+// coordinator is gone, heartbeats fail) Run joins again with exponential backoff, and
+// rebuilds the client after repeated failures. Everything is counted in Stats.
+package kafka
