@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -19,6 +20,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/state"
 )
 
 type benchResult struct {
@@ -41,6 +43,8 @@ type benchResult struct {
 	Partitions     int               `json:"partitions"`
 	OfferedRate    int               `json:"offered_rate,omitempty"`
 	RulesEvaluated int               `json:"rules"`
+	Saves          uint64            `json:"checkpoint_saves,omitempty"`
+	LastSaveBytes  int64             `json:"last_checkpoint_bytes,omitempty"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -48,6 +52,10 @@ func newBenchCmd() *cobra.Command {
 		rulesPath, schemaPath, eventsPath string
 		asJSON                            bool
 		cpuProfile, memProfile            string
+		ckptEvery                         time.Duration
+		ckptDir                           string
+		compare                           bool
+		redis                             redisOptions
 		shards, partitions, rate, chunk   int
 		ooo                               time.Duration
 	)
@@ -85,7 +93,18 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 			if memProfile != "" {
 				runtime.MemProfileRate = 64 << 10
 			}
-			res, err := runBench(cmd.Context(), rs, recs, benchConfig{shards: shards, partitions: partitions, rate: rate, chunk: chunk, ooo: ooo})
+			bc := benchConfig{shards: shards, partitions: partitions, rate: rate, chunk: chunk, ooo: ooo}
+			if compare {
+				return compareCheckpoints(cmd, rs, recs, bc, ckptEvery, ckptDir, &redis)
+			}
+			if ckptEvery > 0 {
+				if bc.store, err = benchStore(ckptDir, &redis); err != nil {
+					return err
+				}
+				defer bc.store.Close()
+				bc.ckptEvery = ckptEvery
+			}
+			res, err := runBench(cmd.Context(), rs, recs, bc)
 			if err != nil {
 				return err
 			}
@@ -114,6 +133,10 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 	f.DurationVar(&ooo, "out-of-orderness", 0, "engine out-of-orderness")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run here (go tool pprof -sample_index=alloc_space)")
+	f.DurationVar(&ckptEvery, "checkpoint-interval", 0, "checkpoint state this often during the run (0: no checkpoints)")
+	f.StringVar(&ckptDir, "data", "", "checkpoint to this directory (default: a temporary one) unless --redis-addr is set")
+	f.BoolVar(&compare, "compare-checkpoints", false, "run twice, without and with checkpoints every --checkpoint-interval (default 1s), and print the cost as a ratio")
+	addRedisFlags(f, &redis)
 	_ = cmd.MarkFlagRequired("rules")
 	_ = cmd.MarkFlagRequired("events")
 	return cmd
@@ -122,6 +145,53 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 type benchConfig struct {
 	shards, partitions, rate, chunk int
 	ooo                             time.Duration
+	store                           state.Store
+	ckptEvery                       time.Duration
+}
+
+// benchStore opens the checkpoint store of a benchmark run: Redis, or a directory
+// (temporary when none is given).
+func benchStore(dir string, redis *redisOptions) (state.Store, error) {
+	if len(redis.addrs) > 0 {
+		return redis.open()
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cepd-bench-state-")
+		if err != nil {
+			return nil, err
+		}
+		dir = tmp
+	}
+	return state.OpenDir(dir, state.FileOptions{})
+}
+
+// compareCheckpoints measures the cost of checkpointing: the same run without and with
+// checkpoints, side by side.
+func compareCheckpoints(cmd *cobra.Command, rs *engine.RuleSet, recs []engine.Record, bc benchConfig, every time.Duration, dir string, redis *redisOptions) error {
+	if every <= 0 {
+		every = time.Second
+	}
+	base, err := runBench(cmd.Context(), rs, recs, bc)
+	if err != nil {
+		return err
+	}
+	st, err := benchStore(dir, redis)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	bc.store, bc.ckptEvery = st, every
+	with, err := runBench(cmd.Context(), rs, recs, bc)
+	if err != nil {
+		return err
+	}
+	where := "a local directory"
+	if len(redis.addrs) > 0 {
+		where = "Redis"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "without checkpoints  %.0f events/s\nwith checkpoints     %.0f events/s (every %s to %s; %d saves, last %d bytes)\nratio                %.3f (%.1f%% slower)\n",
+		base.EventsPerSec, with.EventsPerSec, every, where, with.Saves, with.LastSaveBytes, with.EventsPerSec/base.EventsPerSec, 100*(1-with.EventsPerSec/base.EventsPerSec))
+	return nil
 }
 
 type countSink struct {
@@ -184,8 +254,14 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if bc.store != nil {
+		eng.EnableCheckpoints(bc.store, nil)
+	}
 	eng.Start(ctx)
 	defer eng.Close()
+	if bc.store != nil {
+		go eng.RunCheckpoints(ctx, bc.ckptEvery, slog.Default())
+	}
 	base := heapAlloc()
 
 	var wg sync.WaitGroup
@@ -239,6 +315,8 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter,
 		Shards: len(rs.Rules), Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(rs.Rules),
 	}
+	cs := eng.CheckpointStats()
+	res.Saves, res.LastSaveBytes = cs.Saves, cs.LastBytes
 	res.Shards = bc.shards
 	if res.Shards <= 0 {
 		res.Shards = runtime.GOMAXPROCS(0)
