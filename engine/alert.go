@@ -18,7 +18,7 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	if len(r.Matches) == 0 && len(r.Timeouts) == 0 && r.Dropped == 0 {
 		return
 	}
-	c := s.e.rules.Rules[ri]
+	c := s.rules.Rules[ri]
 	st := s.e.stats
 	if r.Dropped > 0 {
 		st.dropped.Add(uint64(r.Dropped))
@@ -42,7 +42,7 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 	}
 	s.e.sink.Alert(a)
 	st.alerts.Add(1)
-	st.byRule[ri].Add(1)
+	s.rules.alerts[ri].Add(1)
 	if ingest >= 0 {
 		s.latency.record(s.e.now() - ingest)
 	}

@@ -55,7 +55,7 @@ func (e *Engine) EnableCheckpoints(store state.Store, beforeSave func(ctx contex
 // ruleSetFingerprint identifies the rule set's compiled behaviour.
 func (e *Engine) ruleSetFingerprint() string {
 	fp := ""
-	for _, c := range e.rules.Rules {
+	for _, c := range e.Rules().Rules {
 		fp += c.Rule.ID + "=" + c.Fingerprint() + ";"
 	}
 	return fp
@@ -225,7 +225,7 @@ func (s *shard) snapshotPartition(part int32) (up []state.KeyBlob, del []string)
 			del = append(del, k)
 			continue
 		}
-		up = append(up, state.KeyBlob{Key: k, Data: state.AppendKeyState(nil, s.exportKey(ks), s.e.rules.Schema)})
+		up = append(up, state.KeyBlob{Key: k, Data: state.AppendKeyState(nil, s.exportKey(ks), s.rules.Schema)})
 	}
 	clear(d)
 	return up, del
@@ -259,7 +259,7 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 		if m == nil {
 			continue
 		}
-		c := s.e.rules.Rules[ri]
+		c := s.rules.Rules[ri]
 		out.Rules = append(out.Rules, state.RuleState{RuleID: c.Rule.ID, Fingerprint: c.Fingerprint(), Matcher: m.Export(add)})
 	}
 	for _, it := range ks.pending {
@@ -341,7 +341,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	ck := s.e.ckpt
 	for _, rs := range st.Rules {
 		ri := -1
-		for i, c := range s.e.rules.Rules {
+		for i, c := range s.rules.Rules {
 			if c.Rule.ID == rs.RuleID && c.Fingerprint() == rs.Fingerprint {
 				ri = i
 			}
@@ -350,7 +350,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			ck.stale.Add(1)
 			continue
 		}
-		m, err := s.e.rules.Rules[ri].Program.Import(rs.Matcher, st.Events)
+		m, err := s.rules.Rules[ri].Program.Import(rs.Matcher, st.Events)
 		if err != nil {
 			ck.corrupt.Add(1)
 			slog.Error("rule state cannot be restored; it starts fresh", "key", st.Key, "rule", rs.RuleID, "err", err)

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cepd/cepd/alerts"
@@ -20,6 +21,8 @@ type RuleSet struct {
 	Rules  []*rules.Compiled
 	// Slots is the number of memo slots the rules' registry assigned.
 	Slots int
+
+	alerts []atomic.Uint64 // alerts made, per rule (set up by the engine)
 }
 
 // Sink receives alerts. Alert is called from shard goroutines, concurrently; it must not
@@ -63,7 +66,8 @@ type RecordError struct {
 // Engine is the runtime. Create it with New, run it with Start, stop it with Close.
 type Engine struct {
 	cfg    Config
-	rules  *RuleSet
+	rules  *RuleSet // the rule set at start; the current one is current
+	cur    atomic.Pointer[RuleSet]
 	sink   Sink
 	dlq    DeadLetterSink
 	shards []*shard
@@ -93,7 +97,9 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 	cfg = cfg.Defaults()
 	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
 		start: time.Now(), parts: map[int]*partition{}}
-	e.stats = newStats(len(rs.Rules), cfg.Shards)
+	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
+	e.cur.Store(rs)
+	e.stats = newStats(cfg.Shards)
 	for i := 0; i < cfg.Shards; i++ {
 		e.shards = append(e.shards, newShard(e, i))
 	}
@@ -135,8 +141,18 @@ func (e *Engine) Close() {
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return e.stats }
 
-// Rules returns the rule set the engine runs.
-func (e *Engine) Rules() *RuleSet { return e.rules }
+// Rules returns the rule set the engine runs (the newest, after a reload).
+func (e *Engine) Rules() *RuleSet { return e.cur.Load() }
+
+// AlertsByRule returns how many alerts each rule of the current rule set has made.
+func (e *Engine) AlertsByRule() map[string]uint64 {
+	rs := e.Rules()
+	out := make(map[string]uint64, len(rs.Rules))
+	for i, c := range rs.Rules {
+		out[c.Rule.ID] = rs.alerts[i].Load()
+	}
+	return out
+}
 
 func (e *Engine) now() int64 { return int64(time.Since(e.start)) }
 

@@ -20,7 +20,8 @@ type StateStats struct {
 
 // Inspect collects state statistics from every shard (on the shard goroutines).
 func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error) {
-	st := StateStats{ByRule: make([]int, len(e.rules.Rules))}
+	rs := e.Rules()
+	st := StateStats{ByRule: make([]int, len(rs.Rules))}
 	per := make([]StateStats, len(e.shards))
 	// An event the state retains: the Event struct plus its values (strings' bytes not
 	// counted). Events shared by several rules of a key are counted once per rule.
@@ -29,7 +30,10 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 		done := make(chan struct{})
 		i := i
 		fn := func(s *shard) {
-			p := StateStats{ByRule: make([]int, len(e.rules.Rules))}
+			p := StateStats{ByRule: make([]int, len(rs.Rules))}
+			if s.rules != rs { // mid-reload: count by this shard's rules where they line up
+				p.ByRule = make([]int, max(len(rs.Rules), len(s.rules.Rules)))
+			}
 			for _, ks := range s.keys {
 				p.Keys++
 				if footprint {

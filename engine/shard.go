@@ -43,10 +43,11 @@ type keyState struct {
 }
 
 type shard struct {
-	e    *Engine
-	id   int
-	in   chan msg
-	keys map[string]*keyState
+	e     *Engine
+	id    int
+	rules *RuleSet // the rule set this shard runs (swapped at a barrier on reload)
+	in    chan msg
+	keys  map[string]*keyState
 
 	parts  map[int32]*partClock
 	global int64 // engine watermark: minimum over active partitions (never goes back)
@@ -68,7 +69,7 @@ func (s *shard) newMatcher(ri int) *nfa.Matcher {
 		s.spare[ri] = l[:len(l)-1]
 		return m
 	}
-	return s.e.rules.Rules[ri].Program.NewMatcher()
+	return s.rules.Rules[ri].Program.NewMatcher()
 }
 
 // dropMatcher recycles an idle matcher of rule ri.
@@ -83,6 +84,7 @@ func newShard(e *Engine, id int) *shard {
 	s := &shard{e: e, id: id, in: make(chan msg, e.cfg.QueueSize), keys: map[string]*keyState{},
 		parts: map[int32]*partClock{}, global: math.MinInt64, sc: nfa.NewScratch(),
 		latency: e.stats.latency[id]}
+	s.rules = e.rules
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
 	s.spare = make([][]*nfa.Matcher, len(e.rules.Rules))
@@ -240,7 +242,7 @@ func (s *shard) event(it *item) {
 func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.e.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
+		ks = &keyState{key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
 		s.keys[k] = ks
 	}
 	return ks
@@ -329,7 +331,7 @@ func (s *shard) match(ks *keyState, it *item) {
 	if it.stable { // already the engine's own copy: matchers may keep it as is
 		s.retIn, s.retOut = ev, ev
 	}
-	for ri, c := range s.e.rules.Rules {
+	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
 			m = ks.m[ri]

@@ -14,15 +14,14 @@ type Stats struct {
 	late    atomic.Uint64
 	alerts  atomic.Uint64
 	dropped atomic.Uint64 // partial matches dropped by the per-key bound
-	byRule  []atomic.Uint64
-	latency []*histogram // per shard
+	latency []*histogram  // per shard
 
 	mu  sync.Mutex
 	dlq map[string]uint64
 }
 
-func newStats(rules, shards int) *Stats {
-	s := &Stats{byRule: make([]atomic.Uint64, rules), dlq: map[string]uint64{}}
+func newStats(shards int) *Stats {
+	s := &Stats{dlq: map[string]uint64{}}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -43,7 +42,6 @@ type Snapshot struct {
 	Alerts     uint64            `json:"alerts"`
 	Dropped    uint64            `json:"dropped_partial_matches"`
 	DeadLetter map[string]uint64 `json:"dead_letters"`
-	AlertsBy   []uint64          `json:"-"`
 	// Latency percentiles (µs) from an event entering the engine to its alert.
 	LatencyP50  float64 `json:"latency_p50_us"`
 	LatencyP99  float64 `json:"latency_p99_us"`
@@ -60,9 +58,6 @@ func (s *Stats) Snapshot() Snapshot {
 		sn.DeadLetter[k] = v
 	}
 	s.mu.Unlock()
-	for i := range s.byRule {
-		sn.AlertsBy = append(sn.AlertsBy, s.byRule[i].Load())
-	}
 	var h histogram
 	for _, l := range s.latency {
 		h.merge(l)

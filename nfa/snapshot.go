@@ -188,3 +188,25 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 	m.deadline = m.computeDeadline()
 	return m, nil
 }
+
+// Rebind moves the matcher to p, a program compiled from the same pattern (equal rule
+// fingerprints: the same states in the same order), keeping its partial matches. The
+// rules package may compile the same rule again (a reload); its conditions then differ
+// only in identity, and the matcher must use the new ones.
+func (m *Matcher) Rebind(p *Program) error {
+	if len(p.states) != len(m.prog.states) || len(p.steps) != len(m.prog.steps) {
+		return fmt.Errorf("nfa: cannot move a matcher to a program of another shape (%d states, %d before)", len(p.states), len(m.prog.states))
+	}
+	for i, s := range m.prog.states {
+		if n := p.states[i]; n.name != s.name || n.typ != s.typ {
+			return fmt.Errorf("nfa: cannot move a matcher: state %d is %s, was %s", i, n.name, s.name)
+		}
+	}
+	for _, h := range []runHeap{m.partial, m.completed} {
+		for i := range h {
+			h[i].st = p.states[h[i].st.id]
+		}
+	}
+	m.prog = p
+	return nil
+}

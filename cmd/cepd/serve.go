@@ -216,6 +216,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
 	}
+	go watchRules(ctx, eng, rulesDir, o.schemaPath, 2*time.Second)
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
 		go func() {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/cepd/cepd/engine"
+)
+
+// watchRules reloads the rule set when the files of the rules directory change (polled
+// every interval) or on SIGHUP. A rule set that does not compile completely is rejected
+// with its errors and the running one stays.
+func watchRules(ctx context.Context, eng *engine.Engine, dir, schemaPath string, interval time.Duration) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	last := dirFingerprint(dir)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		forced := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-hup:
+			forced = true
+		}
+		fp := dirFingerprint(dir)
+		if fp == last && !forced {
+			continue
+		}
+		last = fp
+		rs, err := loadRuleSet(dir, schemaPath)
+		if err != nil {
+			slog.Error("rules not reloaded: the new rule set does not compile; the running rules stay", "dir", dir, "errors", err.Error())
+			continue
+		}
+		st, err := eng.SwapRules(ctx, rs)
+		if err != nil {
+			slog.Error("rules not reloaded", "err", err)
+			continue
+		}
+		slog.Info("rules reloaded", "rules", len(rs.Rules), "kept_partial_matches_of", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "longest_pause", st.Pause)
+	}
+}
+
+// dirFingerprint summarises the names, sizes and modification times of a directory's
+// rule files.
+func dirFingerprint(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "error:" + err.Error()
+	}
+	var parts []string
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s|%d|%d", e.Name(), info.Size(), info.ModTime().UnixNano()))
+	}
+	sort.Strings(parts)
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/state"
+)
+
+// ReloadStats describes one rule-set swap.
+type ReloadStats struct {
+	Kept    int           // rules whose partial matches were kept (same compiled fingerprint)
+	Fresh   int           // rules that start fresh (new, or changed)
+	Removed int           // rules no longer in the set (their state is freed)
+	Pause   time.Duration // the longest time one shard spent swapping (its matching paused)
+}
+
+// SwapRules replaces the running rule set with rs, compiled completely beforehand against
+// the same event schema. Each shard swaps when it reaches the swap in its queue, between
+// two batches, so no event is lost or matched twice: events before it are matched by the
+// old rules, events after by the new. A rule whose compiled fingerprint is unchanged keeps
+// its partial matches; a changed rule starts fresh; a removed rule's state is freed.
+func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error) {
+	old := e.Rules()
+	if rs == nil || rs.Schema == nil {
+		return ReloadStats{}, errors.New("engine: reload needs a compiled rule set with its schema")
+	}
+	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
+		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
+	}
+	keep := make([]int, len(rs.Rules)) // new rule index → old rule index, or -1
+	var st ReloadStats
+	oldByID := map[string]int{}
+	for i, c := range old.Rules {
+		oldByID[c.Rule.ID] = i
+	}
+	seen := map[string]bool{}
+	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
+	for i, c := range rs.Rules {
+		if seen[c.Rule.ID] {
+			return ReloadStats{}, fmt.Errorf("engine: rule %q appears twice in the new rule set", c.Rule.ID)
+		}
+		seen[c.Rule.ID] = true
+		keep[i] = -1
+		if oi, ok := oldByID[c.Rule.ID]; ok {
+			rs.alerts[i].Store(old.alerts[oi].Load())
+			if old.Rules[oi].Fingerprint() == c.Fingerprint() {
+				keep[i] = oi
+				st.Kept++
+				continue
+			}
+		}
+		st.Fresh++
+	}
+	for id := range oldByID {
+		if !seen[id] {
+			st.Removed++
+		}
+	}
+	e.cur.Store(rs)
+	// Every shard gets the swap now, in its queue; they swap concurrently.
+	pauses := make([]time.Duration, len(e.shards))
+	dones := make([]chan struct{}, len(e.shards))
+	for i, s := range e.shards {
+		i := i
+		dones[i] = make(chan struct{})
+		fn := func(s *shard) { pauses[i] = s.swapRules(rs, keep) }
+		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
+			return st, err
+		}
+	}
+	for i, d := range dones {
+		select {
+		case <-d:
+			st.Pause = max(st.Pause, pauses[i])
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+	}
+	return st, nil
+}
+
+// swapRules moves every key of the shard to rs (on the shard goroutine).
+func (s *shard) swapRules(rs *RuleSet, keep []int) time.Duration {
+	began := time.Now()
+	for _, ks := range s.keys {
+		nm := make([]*nfa.Matcher, len(rs.Rules))
+		live := 0
+		for ni, oi := range keep {
+			if oi < 0 || ks.m[oi] == nil {
+				continue
+			}
+			if err := ks.m[oi].Rebind(rs.Rules[ni].Program); err != nil {
+				continue // cannot happen for equal fingerprints; start fresh if it does
+			}
+			nm[ni] = ks.m[oi]
+			live++
+		}
+		ks.m, ks.live = nm, live
+		ks.timerAt = 0 // force settle to reschedule from the kept matchers
+		s.settle(ks)
+	}
+	s.rules = rs
+	s.sc.Memo = nfa.NewMemo(rs.Slots)
+	s.spare = make([][]*nfa.Matcher, len(rs.Rules))
+	return time.Since(began)
+}
