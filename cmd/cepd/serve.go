@@ -17,7 +17,9 @@ import (
 
 	"github.com/cepd/cepd"
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/server"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
 	"github.com/cepd/cepd/state"
@@ -25,6 +27,7 @@ import (
 
 type serveOptions struct {
 	httpAddr       string
+	grpcAddr       string
 	rulesDir       string
 	schemaPath     string
 	dataDir        string
@@ -63,7 +66,8 @@ func newServeCmd() *cobra.Command {
 
 func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f := cmd.Flags()
-	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST ingest, alerts, health)")
+	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST API and gateway, ingest, alerts, health)")
+	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
 	f.StringVar(&o.schemaPath, "schema", "", "event schema file (default: schema.yaml in the rules directory)")
 	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")
@@ -74,8 +78,10 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
 	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed (0: only at shutdown)")
-	addRedisFlags(f, &o.redis)
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
+	addRedisFlags(f, &o.redis)
+	addKafkaFlags(f, &o.kafka)
+	f.StringVar(&o.configFile, "config", "", "YAML file of settings, keys named as the flags (flags given on the command line win)")
 }
 
 // defaultRules returns DATA/rules, creating it from the built-in examples when missing.
@@ -125,18 +131,20 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		return err
 	}
 	ring := alerts.NewRing(10000)
-	sinks := alerts.Multi{ring}
+	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
+	modes := &service.Modes{}
+	var deliver alerts.Multi
 	switch o.alertsOut {
 	case "":
 	case "-":
-		sinks = append(sinks, alerts.NewJSONLines(stdout))
+		deliver = append(deliver, alerts.NewJSONLines(stdout))
 	default:
 		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return fmt.Errorf("alerts output: %w", err)
 		}
 		defer f.Close()
-		sinks = append(sinks, alerts.NewJSONLines(f))
+		deliver = append(deliver, alerts.NewJSONLines(f))
 	}
 	var dlq engine.DeadLetterSink = &dlqLog{}
 	var kprod *kafkasink.Producer
@@ -145,9 +153,10 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return err
 		}
 		defer kprod.Close() // after the engine has closed (defers run last-in first-out)
-		sinks = append(sinks, kprod)
+		deliver = append(deliver, kprod)
 		dlq = kprod
 	}
+	sinks := &service.ModeSink{Modes: modes, Record: ring, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
 	eng, err := engine.New(cfg, rs, sinks, dlq)
@@ -201,22 +210,33 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 	}()
 
-	ln, err := net.Listen("tcp", o.httpAddr)
+	rstore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	srv := &http.Server{Handler: server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth).Handler(), ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("cepd serving", "http", "http://"+ln.Addr().String(), "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
-		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts")
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
-		slog.Warn("listening beyond loopback without access control", "addr", ln.Addr().String())
+	legacy := server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth)
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes})
+	if err != nil {
+		return err
+	}
+	defer api.Stop()
+	slog.Info("cepd serving", "http", "http://"+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
+		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
+	for _, addr := range []string{api.HTTPAddr, api.GRPCAddr} {
+		if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
+			slog.Warn("listening beyond loopback without access control", "addr", addr)
+		}
 	}
 	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(ln) }()
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
 	}
-	go watchRules(ctx, eng, rulesDir, o.schemaPath, 2*time.Second)
+	go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
+		if _, err := rstore.Refresh(ctx); err != nil {
+			return err
+		}
+		return api.Rules.Reload(ctx)
+	})
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
 		go func() {
@@ -237,9 +257,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	cancelServe()
 	<-kafkaDone // final commits happen before the engine closes
-	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	_ = srv.Shutdown(shut)
 	slog.Info("cepd stopped")
 	return err
 }

@@ -1,0 +1,147 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cepd/cepd/alerts"
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/rulestore"
+)
+
+// ModeSink stands first in the alert path: it stamps each alert with its rule's mode and
+// sends shadow alerts to Record only, active ones to Record and Deliver (the blocking
+// sinks). Alert is safe for concurrent use.
+type ModeSink struct {
+	Modes   *Modes
+	Record  alerts.Sink // the ring and other recording sinks
+	Deliver alerts.Sink // blocking sinks (Kafka, webhooks); may be nil
+}
+
+// Alert implements alerts.Sink.
+func (m *ModeSink) Alert(a *alerts.Alert) {
+	mode := m.Modes.Mode(a.RuleID)
+	a.Mode = string(mode)
+	m.Record.Alert(a)
+	if mode != rulestore.Shadow && m.Deliver != nil {
+		m.Deliver.Alert(a)
+	}
+}
+
+// Alerts implements cepv1.AlertsServer over the recent-alerts ring.
+type Alerts struct {
+	cepv1.UnimplementedAlertsServer
+	Ring *alerts.Ring
+	// Scan is how many recent alerts a filtered query looks through (default 10000).
+	Scan int
+}
+
+func (s *Alerts) scan() int {
+	if s.Scan > 0 {
+		return s.Scan
+	}
+	return 10000
+}
+
+// ListAlerts implements cepv1.AlertsServer.
+func (s *Alerts) ListAlerts(_ context.Context, req *cepv1.ListAlertsRequest) (*cepv1.ListAlertsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit < 0 || limit > 10000 {
+		return nil, status.Error(codes.InvalidArgument, "limit must be a whole number from 0 to 10000")
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	f := alerts.Filter{RuleID: req.GetRuleId(), Key: req.GetKey(), Kind: req.GetKind(), Limit: s.scan()}
+	out := &cepv1.ListAlertsResponse{Alerts: []*cepv1.Alert{}}
+	for _, a := range s.Ring.Query(f) {
+		if len(out.Alerts) == limit {
+			break
+		}
+		if req.GetSeverity() != "" && a.Severity != req.GetSeverity() ||
+			req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(rulestore.Mode(a.Mode)) != req.GetMode() ||
+			req.GetStartTime() != nil && a.LastEventTime.Before(req.GetStartTime().AsTime()) ||
+			req.GetEndTime() != nil && !a.LastEventTime.Before(req.GetEndTime().AsTime()) {
+			continue
+		}
+		out.Alerts = append(out.Alerts, ToAlert(a))
+	}
+	return out, nil
+}
+
+// GetAlert implements cepv1.AlertsServer.
+func (s *Alerts) GetAlert(_ context.Context, req *cepv1.GetAlertRequest) (*cepv1.Alert, error) {
+	for _, a := range s.Ring.Query(alerts.Filter{Limit: s.scan()}) {
+		if a.ID == req.GetId() {
+			return ToAlert(a), nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "alert %q is not among the recent alerts", req.GetId())
+}
+
+// StreamAlerts implements cepv1.AlertsServer. A reader that falls 1024 alerts behind
+// misses alerts (the ring never waits for a subscriber).
+func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.ServerStreamingServer[cepv1.Alert]) error {
+	ch, stop := s.Ring.Subscribe(1024)
+	defer stop()
+	ctx := stream.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case a := <-ch:
+			if req.GetRuleId() != "" && a.RuleID != req.GetRuleId() || req.GetKey() != "" && a.Key != req.GetKey() ||
+				req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(rulestore.Mode(a.Mode)) != req.GetMode() {
+				continue
+			}
+			if err := stream.Send(ToAlert(a)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ToAlert converts an alert to its API form.
+func ToAlert(a *alerts.Alert) *cepv1.Alert {
+	mode := a.Mode
+	if mode == "" {
+		mode = string(rulestore.Active)
+	}
+	out := &cepv1.Alert{Id: a.ID, Kind: a.Kind, RuleId: a.RuleID, RuleVersion: a.RuleVersion, Mode: modeToProto(rulestore.Mode(mode)),
+		Severity: a.Severity, Key: a.Key, Emit: jsonStruct(a.Emit),
+		FirstEventTime: timestamppb.New(a.FirstEventTime), LastEventTime: timestamppb.New(a.LastEventTime)}
+	if a.TimeoutAt != nil {
+		out.TimeoutAt = timestamppb.New(*a.TimeoutAt)
+	}
+	if a.DetectedAt != nil {
+		out.DetectedAt = timestamppb.New(*a.DetectedAt)
+	}
+	for _, st := range a.Steps {
+		ps := &cepv1.AlertStep{Step: st.Step}
+		for _, e := range st.Events {
+			ps.Events = append(ps.Events, &cepv1.AlertEvent{Id: e.ID, Time: timestamppb.New(e.Time), Fields: jsonStruct(e.Fields)})
+		}
+		out.Steps = append(out.Steps, ps)
+	}
+	return out
+}
+
+// jsonStruct converts v, by its JSON form, to a Struct (nil if it is not a JSON object).
+func jsonStruct(v any) *structpb.Struct {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var s structpb.Struct
+	if protojson.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,9 @@
+// Package service implements the cep.v1 gRPC services over the engine, the versioned rule
+// store (rulestore) and the recent-alerts ring. cmd/cepd serves them over gRPC and, through
+// grpc-gateway, as REST/JSON.
+//
+// Rules serialises every change with one mutex: a change compiles the whole new rule set
+// first, is stored only if every rule compiles, and is then swapped into the engine at a
+// shard barrier (engine.SwapRules). Reads go to the store without that lock. The other
+// services are stateless and safe for concurrent use.
+package service

@@ -1,0 +1,263 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rulestore"
+)
+
+// RuleEngine is what the Rules service needs of the runtime.
+type RuleEngine interface {
+	SwapRules(ctx context.Context, rs *engine.RuleSet) (engine.ReloadStats, error)
+}
+
+// Modes is the mode of every rule the running set holds, read by the alert path (ModeSink)
+// and written by Rules after each swap. Safe for concurrent use.
+type Modes struct {
+	m atomic.Pointer[map[string]rulestore.Mode]
+}
+
+// Mode returns the mode of rule id (active when unknown).
+func (m *Modes) Mode(id string) rulestore.Mode {
+	if p := m.m.Load(); p != nil {
+		if md, ok := (*p)[id]; ok {
+			return md
+		}
+	}
+	return rulestore.Active
+}
+
+func (m *Modes) set(vs []rulestore.Version) {
+	mp := make(map[string]rulestore.Mode, len(vs))
+	for _, v := range vs {
+		mp[v.ID] = v.Mode
+	}
+	m.m.Store(&mp)
+}
+
+// Rules implements cepv1.RulesServer.
+type Rules struct {
+	cepv1.UnimplementedRulesServer
+	mu     sync.Mutex // serialises changes: compile, store, swap
+	store  rulestore.Store
+	eng    RuleEngine
+	schema *event.Schema
+	env    *rules.Env
+	modes  *Modes
+	// OnReload, if set, is told of every swap (for logging).
+	OnReload func(engine.ReloadStats)
+}
+
+// NewRules returns the Rules service. modes (which may be nil) is kept up to date with the
+// store's modes.
+func NewRules(store rulestore.Store, eng RuleEngine, schema *event.Schema, envOpts rules.EnvOptions, modes *Modes) (*Rules, error) {
+	env, err := rules.NewEnv(schema, envOpts)
+	if err != nil {
+		return nil, fmt.Errorf("rules environment: %w", err)
+	}
+	if modes == nil {
+		modes = &Modes{}
+	}
+	s := &Rules{store: store, eng: eng, schema: schema, env: env, modes: modes}
+	vs, err := store.List(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	modes.set(vs)
+	return s, nil
+}
+
+// Reload compiles the store's current rules and swaps them in (after the rule files
+// changed on disk, for example). A set that does not compile changes nothing.
+func (s *Rules) Reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs, err := s.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	rs, errs := s.compileSet(vs)
+	if len(errs) > 0 {
+		return errs.Err()
+	}
+	return s.swap(ctx, rs, vs)
+}
+
+// compileSet compiles the rules of vs that are not disabled into a rule set.
+func (s *Rules) compileSet(vs []rulestore.Version) (*engine.RuleSet, patterns.ErrorList) {
+	reg := rules.NewRegistry()
+	var all patterns.ErrorList
+	var out []*rules.Compiled
+	for _, v := range vs {
+		if v.Mode == rulestore.Disabled || v.Deleted {
+			continue
+		}
+		c, errs := compileOne(v.ID+".yaml", v.Source, s.env, reg)
+		all = append(all, errs...)
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	if len(all) > 0 {
+		return nil, all
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
+	return &engine.RuleSet{Schema: s.schema, Rules: out, Slots: reg.Slots()}, nil
+}
+
+// compileOne parses and compiles one rule; every problem comes back as a list.
+func compileOne(file string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
+	r, err := patterns.Parse(file, src)
+	if err != nil {
+		return nil, asList(file, err)
+	}
+	c, err := rules.Compile(r, env, reg, rules.WithSource(src))
+	if err != nil {
+		return nil, asList(file, err)
+	}
+	return c, nil
+}
+
+func asList(file string, err error) patterns.ErrorList {
+	var el patterns.ErrorList
+	if errors.As(err, &el) {
+		return el
+	}
+	var pe *patterns.Error
+	if errors.As(err, &pe) {
+		return patterns.ErrorList{pe}
+	}
+	return patterns.ErrorList{&patterns.Error{File: file, Msg: err.Error()}}
+}
+
+func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, vs []rulestore.Version) error {
+	st, err := s.eng.SwapRules(ctx, rs)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "the change is stored but the engine did not take the new rule set: %v", err)
+	}
+	s.modes.set(vs)
+	if s.OnReload != nil {
+		s.OnReload(st)
+	}
+	return nil
+}
+
+func ruleErrors(errs patterns.ErrorList) []*cepv1.RuleError {
+	out := make([]*cepv1.RuleError, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, &cepv1.RuleError{Line: int32(e.Pos.Line), Column: int32(e.Pos.Col), Message: e.Msg})
+	}
+	return out
+}
+
+// rejected is the status of a change whose rule set does not compile: InvalidArgument with
+// every error in the message and, as a detail, a ValidateRuleResponse.
+func rejected(errs patterns.ErrorList) error {
+	msg := fmt.Sprintf("the rule set does not compile (%d errors); nothing was changed", len(errs))
+	for _, e := range errs {
+		msg += fmt.Sprintf("\n%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
+	}
+	st := status.New(codes.InvalidArgument, msg)
+	if d, err := st.WithDetails(&cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rulestore.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, rulestore.ErrExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, rulestore.ErrInvalid):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// author names who makes a change: the x-cepd-author metadata (REST: the
+// X-Cepd-Author header) until access control supplies the token's subject.
+func author(ctx context.Context) string {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if a := md.Get("x-cepd-author"); len(a) > 0 && a[0] != "" {
+			return a[0]
+		}
+	}
+	return "anonymous"
+}
+
+func modeOf(m cepv1.RuleMode) (rulestore.Mode, bool) {
+	switch m {
+	case cepv1.RuleMode_ACTIVE:
+		return rulestore.Active, true
+	case cepv1.RuleMode_SHADOW:
+		return rulestore.Shadow, true
+	case cepv1.RuleMode_DISABLED:
+		return rulestore.Disabled, true
+	}
+	return "", false
+}
+
+func modeToProto(m rulestore.Mode) cepv1.RuleMode {
+	switch m {
+	case rulestore.Active:
+		return cepv1.RuleMode_ACTIVE
+	case rulestore.Shadow:
+		return cepv1.RuleMode_SHADOW
+	case rulestore.Disabled:
+		return cepv1.RuleMode_DISABLED
+	}
+	return cepv1.RuleMode_RULE_MODE_UNSPECIFIED
+}
+
+// toRule describes v; c (which may be nil) is its compiled form, for the metadata.
+func (s *Rules) toRule(v rulestore.Version) *cepv1.Rule {
+	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
+		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time)}
+	if pr, err := patterns.Parse(v.ID+".yaml", v.Source); err == nil {
+		r.Name, r.Owner, r.Tags, r.Severity = pr.Name, pr.Owner, pr.Tags, pr.Severity
+		if c, err := rules.Compile(pr, s.env, nil); err == nil {
+			r.ContentVersion = c.Version
+		}
+	}
+	return r
+}
+
+func replace(vs []rulestore.Version, v rulestore.Version) []rulestore.Version {
+	out := slices.Clone(vs)
+	for i := range out {
+		if out[i].ID == v.ID {
+			out[i] = v
+			return out
+		}
+	}
+	return append(out, v)
+}
+
+func without(vs []rulestore.Version, id string) []rulestore.Version {
+	return slices.DeleteFunc(slices.Clone(vs), func(v rulestore.Version) bool { return v.ID == id })
+}

@@ -1,0 +1,244 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rulestore"
+)
+
+// maxSource bounds a rule's text.
+const maxSource = 1 << 20
+
+// ValidateRule implements cepv1.RulesServer.
+func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) (*cepv1.ValidateRuleResponse, error) {
+	if len(req.GetSource()) > maxSource {
+		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", maxSource)
+	}
+	_, errs := compileOne("rule.yaml", []byte(req.GetSource()), s.env, rules.NewRegistry())
+	return &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}, nil
+}
+
+// change applies one change under s.mu: cand is the whole new set of current versions
+// (before storing), store performs the change. The set compiles first; only then is the
+// change stored and the set swapped in.
+func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]rulestore.Version, error), store func() (rulestore.Version, error)) (*cepv1.Rule, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.store.List(ctx)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	next, err := cand(cur)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	rs, errs := s.compileSet(next)
+	if len(errs) > 0 {
+		return nil, rejected(errs)
+	}
+	v, err := store()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	final, err := s.store.List(ctx)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if err := s.swap(ctx, rs, final); err != nil {
+		return nil, err
+	}
+	return s.toRule(v), nil
+}
+
+// parseID parses a draft for its id; a draft that does not parse is rejected with every
+// error.
+func parseID(src string) (string, error) {
+	if len(src) > maxSource {
+		return "", status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", maxSource)
+	}
+	if src == "" {
+		return "", status.Error(codes.InvalidArgument, "source is empty: send the rule as YAML text")
+	}
+	r, err := patterns.Parse("rule.yaml", []byte(src))
+	if err != nil {
+		return "", rejected(asList("rule.yaml", err))
+	}
+	return r.ID, nil
+}
+
+// CreateRule implements cepv1.RulesServer.
+func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*cepv1.Rule, error) {
+	id, err := parseID(req.GetSource())
+	if err != nil {
+		return nil, err
+	}
+	src := []byte(req.GetSource())
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		if slices.ContainsFunc(cur, func(v rulestore.Version) bool { return v.ID == id }) {
+			return nil, fmt.Errorf("%w: %q (update it with PUT /v1/rules/%s)", rulestore.ErrExists, id, id)
+		}
+		return replace(cur, rulestore.Version{ID: id, Mode: rulestore.Active, Source: src}), nil
+	}, func() (rulestore.Version, error) { return s.store.Create(ctx, id, src, ch) })
+}
+
+// UpdateRule implements cepv1.RulesServer.
+func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*cepv1.Rule, error) {
+	id, err := parseID(req.GetSource())
+	if err != nil {
+		return nil, err
+	}
+	if id != req.GetId() {
+		return nil, status.Errorf(codes.InvalidArgument, "the source's id %q differs from the rule %q it would update", id, req.GetId())
+	}
+	src := []byte(req.GetSource())
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		i := slices.IndexFunc(cur, func(v rulestore.Version) bool { return v.ID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("%w: %q (create it with POST /v1/rules)", rulestore.ErrNotFound, id)
+		}
+		v := cur[i]
+		v.Source = src
+		return replace(cur, v), nil
+	}, func() (rulestore.Version, error) { return s.store.Update(ctx, id, src, ch) })
+}
+
+// DeleteRule implements cepv1.RulesServer.
+func (s *Rules) DeleteRule(ctx context.Context, req *cepv1.DeleteRuleRequest) (*cepv1.Rule, error) {
+	id := req.GetId()
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		if _, err := s.store.Get(ctx, id); err != nil {
+			return nil, err
+		}
+		return without(cur, id), nil
+	}, func() (rulestore.Version, error) { return s.store.Delete(ctx, id, ch) })
+}
+
+// RollbackRule implements cepv1.RulesServer.
+func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest) (*cepv1.Rule, error) {
+	id, n := req.GetId(), int(req.GetVersion())
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		v, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		old, err := s.store.Version(ctx, id, n)
+		if err != nil {
+			return nil, err
+		}
+		v.Source = old.Source
+		return replace(cur, v), nil
+	}, func() (rulestore.Version, error) { return s.store.Rollback(ctx, id, n, ch) })
+}
+
+// SetRuleMode implements cepv1.RulesServer.
+func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) (*cepv1.Rule, error) {
+	m, ok := modeOf(req.GetMode())
+	if !ok {
+		return nil, status.Error(codes.InvalidArgument, `mode must be "ACTIVE", "SHADOW" or "DISABLED"`)
+	}
+	id := req.GetId()
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		v, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		v.Mode = m
+		return replace(cur, v), nil
+	}, func() (rulestore.Version, error) { return s.store.SetMode(ctx, id, m, ch) })
+}
+
+// GetRule implements cepv1.RulesServer.
+func (s *Rules) GetRule(ctx context.Context, req *cepv1.GetRuleRequest) (*cepv1.Rule, error) {
+	v, err := s.store.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return s.toRule(v), nil
+}
+
+// ListRules implements cepv1.RulesServer.
+func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*cepv1.ListRulesResponse, error) {
+	vs, err := s.store.List(ctx)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := &cepv1.ListRulesResponse{Rules: []*cepv1.Rule{}}
+	for _, v := range vs {
+		r := s.toRule(v)
+		if (req.GetTag() != "" && !slices.Contains(r.Tags, req.GetTag())) ||
+			(req.GetOwner() != "" && r.Owner != req.GetOwner()) ||
+			(req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && r.Mode != req.GetMode()) {
+			continue
+		}
+		out.Rules = append(out.Rules, r)
+	}
+	return out, nil
+}
+
+func toVersion(v rulestore.Version) *cepv1.RuleVersion {
+	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
+		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action}
+}
+
+// ListRuleVersions implements cepv1.RulesServer.
+func (s *Rules) ListRuleVersions(ctx context.Context, req *cepv1.ListRuleVersionsRequest) (*cepv1.ListRuleVersionsResponse, error) {
+	vs, err := s.store.Versions(ctx, req.GetId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := &cepv1.ListRuleVersionsResponse{Versions: make([]*cepv1.RuleVersion, 0, len(vs))}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, toVersion(v))
+	}
+	return out, nil
+}
+
+// GetRuleVersion implements cepv1.RulesServer.
+func (s *Rules) GetRuleVersion(ctx context.Context, req *cepv1.GetRuleVersionRequest) (*cepv1.RuleVersion, error) {
+	v, err := s.store.Version(ctx, req.GetId(), int(req.GetVersion()))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return toVersion(v), nil
+}
+
+// DiffRuleVersions implements cepv1.RulesServer.
+func (s *Rules) DiffRuleVersions(ctx context.Context, req *cepv1.DiffRuleVersionsRequest) (*cepv1.DiffRuleVersionsResponse, error) {
+	a, err := s.store.Version(ctx, req.GetId(), int(req.GetFrom()))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	b, err := s.store.Version(ctx, req.GetId(), int(req.GetTo()))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &cepv1.DiffRuleVersionsResponse{Diff: rulestore.Diff(a.Source, b.Source)}, nil
+}
+
+// ListAuditEntries implements cepv1.RulesServer.
+func (s *Rules) ListAuditEntries(ctx context.Context, req *cepv1.ListAuditEntriesRequest) (*cepv1.ListAuditEntriesResponse, error) {
+	es, err := s.store.Audit(ctx, rulestore.AuditFilter{RuleID: req.GetRuleId(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := &cepv1.ListAuditEntriesResponse{Entries: make([]*cepv1.AuditEntry, 0, len(es))}
+	for _, e := range es {
+		out.Entries = append(out.Entries, &cepv1.AuditEntry{Time: timestamppb.New(e.Time), Author: e.Author, Action: e.Action,
+			RuleId: e.RuleID, Version: int32(e.Version), Comment: e.Comment, Diff: e.Diff})
+	}
+	return out, nil
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api"
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/server"
+)
+
+// apiOptions configures startAPI.
+type apiOptions struct {
+	grpcAddr string       // gRPC listen address (default 127.0.0.1:9090)
+	httpAddr string       // REST listen address (default 127.0.0.1:8080)
+	grpcLn   net.Listener // if set, used instead of listening on grpcAddr (tests)
+	httpLn   net.Listener // if set, used instead of listening on httpAddr (tests)
+	schema   *event.Schema
+	legacy   *server.Server // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	modes    *service.Modes // shared with the service.ModeSink in the alert path
+	maxBody  int64          // largest REST body or gRPC message (default 16 MiB)
+	log      *slog.Logger
+}
+
+// apiEngine is what the API needs of the runtime.
+type apiEngine interface {
+	service.RuleEngine
+	service.AdminEngine
+}
+
+// apiServer is the running API: gRPC and the REST gateway in front of it.
+type apiServer struct {
+	GRPCAddr, HTTPAddr string
+	Rules              *service.Rules
+	stop               func()
+}
+
+// Stop stops both servers (open alert streams are cut after two seconds).
+func (a *apiServer) Stop() { a.stop() }
+
+// startAPI serves the cep.v1 services over gRPC and, through grpc-gateway dialling that
+// gRPC server over loopback (so that every interceptor applies to REST too), as REST on the
+// HTTP address beside the embedded REST ingest, health and the OpenAPI document.
+func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rulestore.Store, o apiOptions) (*apiServer, error) {
+	if o.maxBody <= 0 {
+		o.maxBody = 16 << 20
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.modes == nil {
+		o.modes = &service.Modes{}
+	}
+	rulesSvc, err := service.NewRules(store, eng, o.schema, rules.EnvOptions{}, o.modes)
+	if err != nil {
+		return nil, err
+	}
+	rulesSvc.OnReload = func(st engine.ReloadStats) {
+		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
+	}
+	gln, hln := o.grpcLn, o.httpLn
+	if gln == nil {
+		if gln, err = net.Listen("tcp", or(o.grpcAddr, "127.0.0.1:9090")); err != nil {
+			return nil, fmt.Errorf("gRPC listen: %w", err)
+		}
+	}
+	if hln == nil {
+		if hln, err = net.Listen("tcp", or(o.httpAddr, "127.0.0.1:8080")); err != nil {
+			gln.Close()
+			return nil, fmt.Errorf("HTTP listen: %w", err)
+		}
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
+		grpc.ChainUnaryInterceptor(recoverUnary(o.log)), grpc.ChainStreamInterceptor(recoverStream(o.log)))
+	cepv1.RegisterRulesServer(gs, rulesSvc)
+	cepv1.RegisterAlertsServer(gs, &service.Alerts{Ring: ring})
+	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
+	cepv1.RegisterAdminServer(gs, &service.Admin{Eng: eng})
+	cepv1.RegisterBacktestsServer(gs, service.Backtests{})
+	go func() { _ = gs.Serve(gln) }()
+
+	conn, err := grpc.NewClient(gln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.maxBody))))
+	if err != nil {
+		gs.Stop()
+		hln.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	gw := newGateway()
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
+		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler,
+	} {
+		if err := reg(ctx, gw, conn); err != nil {
+			conn.Close()
+			gs.Stop()
+			hln.Close()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	if o.legacy != nil {
+		h := o.legacy.Handler()
+		mux.Handle("POST /v1/events", h)
+		mux.Handle("GET /healthz", h)
+		mux.Handle("GET /v1/stats", h)
+	}
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(api.OpenAPI)
+	})
+	mux.Handle("/", limitBody(gw, o.maxBody))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(hln) }()
+	o.log.Info("cepd API serving", "grpc", gln.Addr().String(), "rest", "http://"+hln.Addr().String(), "openapi", "/v1/openapi.json")
+	stop := func() {
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(shut)
+		done := make(chan struct{})
+		go func() { gs.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-shut.Done():
+			gs.Stop()
+		}
+		conn.Close()
+	}
+	return &apiServer{GRPCAddr: gln.Addr().String(), HTTPAddr: hln.Addr().String(), Rules: rulesSvc, stop: stop}, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), empty
+// lists present, unknown fields rejected, routing errors as 404/405 (never 5xx).
+func newGateway() *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
+			if strings.EqualFold(k, "X-Cepd-Author") {
+				return "x-cepd-author", true
+			}
+			return runtime.DefaultHeaderMatcher(k)
+		}),
+		runtime.WithRoutingErrorHandler(func(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
+			msg := fmt.Sprintf("no %s %s in the API (see /v1/openapi.json)", r.Method, r.URL.Path)
+			if code == http.StatusMethodNotAllowed {
+				msg = fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)
+			}
+			writeAPIError(w, code, codes.NotFound, msg)
+		}),
+	)
+}
+
+// writeAPIError writes an error in the gateway's shape: {"code", "message", "details"}.
+func writeAPIError(w http.ResponseWriter, httpCode int, c codes.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpCode)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": int(c), "message": msg, "details": []any{}})
+}
+
+// limitBody answers 413 to a body larger than max, before the gateway decodes it.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					writeAPIError(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, fmt.Sprintf("request body larger than %d bytes", max))
+					return
+				}
+				writeAPIError(w, http.StatusBadRequest, codes.InvalidArgument, "reading body: "+err.Error())
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// legacyIngest sends events through the embedded REST ingest, so that both paths number
+// their events from one counter.
+func legacyIngest(s *server.Server) service.IngestFunc {
+	return func(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
+		if s == nil {
+			return nil, errors.New("no ingest configured")
+		}
+		body, err := json.Marshal(events)
+		if err != nil {
+			return nil, err
+		}
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/events", bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		var resp struct {
+			Errors []engine.RecordError `json:"errors"`
+			Error  string               `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			return nil, fmt.Errorf("ingest answered %d: %s", rec.Code, rec.Body.String())
+		}
+		if rec.Code != http.StatusOK {
+			return nil, errors.New(resp.Error)
+		}
+		return resp.Errors, nil
+	}
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("API handler panicked", "method", info.FullMethod, "panic", p)
+				err = status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("API stream panicked", "method", info.FullMethod, "panic", p)
+				err = status.Errorf(codes.Internal, "internal error in %s", info.FullMethod)
+			}
+		}()
+		return h(srv, ss)
+	}
+}

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/cepd/cepd/alerts"
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/server"
+)
+
+const apiRule = `id: big-twice
+name: Two big authorisations
+severity: high
+owner: ops
+tags: [test]
+within: 10m
+pattern:
+  - name: first
+    where: e.type == 'auth' && e.amount > %s
+  - name: second
+    where: e.type == 'auth' && e.amount > %s
+`
+
+func bigTwice(threshold string) string { return fmt.Sprintf(apiRule, threshold, threshold) }
+
+// apiFixture is cepd's API over a real engine, on loopback ports.
+type apiFixture struct {
+	t         *testing.T
+	base      string // http://127.0.0.1:port
+	grpcAddr  string
+	ring      *alerts.Ring
+	delivered *collector // what blocking sinks receive
+	dir       string
+	eng       *engine.Engine
+	seq       int
+}
+
+func startAPIFixture(t *testing.T) *apiFixture {
+	t.Helper()
+	dir := t.TempDir()
+	schema, err := os.ReadFile(fraudSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schema.yaml"), schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := rulestore.OpenDir(dir, rulestore.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := loadRuleSet(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &apiFixture{t: t, ring: alerts.NewRing(1000), delivered: &collector{}, dir: dir}
+	modes := &service.Modes{}
+	sink := &service.ModeSink{Modes: modes, Record: f.ring, Deliver: f.delivered}
+	eng, err := engine.New(engine.Config{Shards: 2}, rs, sink, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	eng.Start(ctx)
+	legacy := server.New(server.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startAPI(ctx, eng, f.ring, store, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
+		legacy: legacy, modes: modes, maxBody: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(); eng.Close(); cancel() })
+	f.base, f.grpcAddr, f.eng = "http://"+srv.HTTPAddr, srv.GRPCAddr, eng
+	return f
+}
+
+// do sends a REST request and decodes the JSON answer.
+func (f *apiFixture) do(method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.base+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Cepd-Author", "alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		f.t.Fatalf("%s %s: answer is not a JSON object (%d): %s", method, path, resp.StatusCode, data)
+	}
+	return resp.StatusCode, out
+}
+
+func (f *apiFixture) must(method, path, body string) map[string]any {
+	f.t.Helper()
+	code, out := f.do(method, path, body)
+	if code != http.StatusOK {
+		f.t.Fatalf("%s %s: %d %v", method, path, code, out)
+	}
+	return out
+}
+
+func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// pair ingests two authorisations of amount for card over the legacy REST ingest.
+func (f *apiFixture) pair(card string, amount float64) {
+	f.t.Helper()
+	var b bytes.Buffer
+	for i := 0; i < 2; i++ {
+		f.seq++
+		fmt.Fprintf(&b, `{"event_id":"e%d","card_id":%q,"ts":"2026-03-01T10:%02d:00Z","type":"auth","amount":%g}`+"\n", f.seq, card, f.seq%60, amount)
+	}
+	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", &b)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		f.t.Fatalf("ingest: %d", resp.StatusCode)
+	}
+}
+
+// alerts polls GET /v1/alerts for key until want alerts are there (or three seconds
+// passed); with want 0 it first waits until the engine has matched every event ingested.
+func (f *apiFixture) alerts(key string, want int) []any {
+	f.t.Helper()
+	if want == 0 {
+		if err := f.eng.Flush(context.Background()); err != nil {
+			f.t.Fatal(err)
+		}
+		return f.must("GET", "/v1/alerts?rule_id=big-twice&key="+key, "")["alerts"].([]any)
+	}
+	var list []any
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		list = f.must("GET", "/v1/alerts?rule_id=big-twice&key="+key+"&limit=10", "")["alerts"].([]any)
+		if len(list) >= want {
+			return list
+		}
+	}
+	return list
+}
+
+func TestAPIRuleLifecycleREST(t *testing.T) {
+	f := startAPIFixture(t)
+
+	r := f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`, "comment": "first cut"}`)
+	if r["id"] != "big-twice" || r["version"] != 1.0 || r["mode"] != "ACTIVE" || r["source"] != bigTwice("100.0") || r["author"] != "alice" {
+		t.Fatalf("create: %v", r)
+	}
+	f.pair("c1", 150)
+	got := f.alerts("c1", 1)
+	if len(got) != 1 {
+		t.Fatalf("alerts for c1: %v", got)
+	}
+	a := got[0].(map[string]any)
+	for _, k := range []string{"id", "rule_id", "rule_version", "mode", "key"} {
+		if a[k] == nil || a[k] == "" {
+			t.Errorf("alert has no %s: %v", k, a)
+		}
+	}
+	if a["mode"] != "ACTIVE" || a["rule_version"] != r["content_version"] {
+		t.Errorf("alert %v, rule %v", a, r)
+	}
+
+	// A new version takes effect: 150 no longer alerts.
+	r = f.must("PUT", "/v1/rules/big-twice", `{"source": `+jsonString(bigTwice("1000.0"))+`, "comment": "tighter"}`)
+	if r["version"] != 2.0 {
+		t.Fatalf("update: %v", r)
+	}
+	f.pair("c2", 150)
+	if got := f.alerts("c2", 0); len(got) != 0 {
+		t.Fatalf("version 2 alerted on 150: %v", got)
+	}
+
+	// A broken rule: every error with line and column, nothing changes.
+	broken := "id: big-twice\nwithin: 10m\npattern:\n  - name: first\n    where: e.nosuch > 1\n  - name: second\n    where: e.amount > 'x'\n"
+	v := f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(broken)+`}`)
+	errs := v["errors"].([]any)
+	if len(errs) < 2 {
+		t.Fatalf("validate: want every error, got %v", v)
+	}
+	for _, e := range errs {
+		e := e.(map[string]any)
+		if e["line"].(float64) < 5 || e["column"].(float64) < 1 || e["message"] == "" {
+			t.Errorf("error without position: %v", e)
+		}
+	}
+	if v := f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(bigTwice("5.0"))+`}`); len(v["errors"].([]any)) != 0 {
+		t.Fatalf("valid rule: %v", v)
+	}
+	code, out := f.do("PUT", "/v1/rules/big-twice", `{"source": `+jsonString(broken)+`}`)
+	if code != http.StatusBadRequest || !strings.Contains(out["message"].(string), "nothing was changed") {
+		t.Fatalf("broken update: %d %v", code, out)
+	}
+	if r := f.must("GET", "/v1/rules/big-twice", ""); r["version"] != 2.0 {
+		t.Fatalf("a rejected change changed the rule: %v", r)
+	}
+
+	// Roll back to version 1: 150 alerts again.
+	r = f.must("POST", "/v1/rules/big-twice:rollback", `{"version": 1}`)
+	if r["version"] != 3.0 || r["source"] != bigTwice("100.0") {
+		t.Fatalf("rollback: %v", r)
+	}
+	f.pair("c3", 150)
+	if got := f.alerts("c3", 1); len(got) != 1 {
+		t.Fatalf("after rollback: %v", got)
+	}
+
+	// Shadow: recorded with its mode, never delivered.
+	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "SHADOW"}`)
+	if r["mode"] != "SHADOW" || r["version"] != 4.0 {
+		t.Fatalf("setMode: %v", r)
+	}
+	f.pair("c4", 150)
+	got = f.alerts("c4", 1)
+	if len(got) != 1 || got[0].(map[string]any)["mode"] != "SHADOW" {
+		t.Fatalf("shadow alerts: %v", got)
+	}
+	f.delivered.mu.Lock()
+	for _, a := range f.delivered.alerts {
+		if a.Key == "c4" {
+			t.Errorf("a shadow alert reached the blocking sinks: %+v", a)
+		}
+	}
+	n := len(f.delivered.alerts)
+	f.delivered.mu.Unlock()
+	if n != 2 {
+		t.Errorf("delivered %d alerts, want 2 (c1, c3)", n)
+	}
+
+	// Disabled: out of the running set and out of the directory.
+	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "DISABLED"}`)
+	if _, err := os.Stat(filepath.Join(f.dir, "big-twice.yaml")); !os.IsNotExist(err) {
+		t.Errorf("a disabled rule's file is still in the rule directory: %v", err)
+	}
+	f.pair("c5", 150)
+	if got := f.alerts("c5", 0); len(got) != 0 {
+		t.Fatalf("disabled rule alerted: %v", got)
+	}
+
+	vs := f.must("GET", "/v1/rules/big-twice/versions", "")["versions"].([]any)
+	if len(vs) != 5 {
+		t.Fatalf("versions: %v", vs)
+	}
+	if l := f.must("GET", "/v1/rules?mode=DISABLED", "")["rules"].([]any); len(l) != 1 {
+		t.Fatalf("list by mode: %v", l)
+	}
+	if l := f.must("GET", "/v1/rules?tag=nope", "")["rules"].([]any); len(l) != 0 {
+		t.Fatalf("list by tag: %v", l)
+	}
+	audit := f.must("GET", "/v1/audit?rule_id=big-twice", "")["entries"].([]any)
+	if len(audit) != 5 || !strings.Contains(audit[3].(map[string]any)["diff"].(string), "+     where: e.type == 'auth' && e.amount > 1000.0") {
+		t.Fatalf("audit: %v", audit)
+	}
+	f.must("DELETE", "/v1/rules/big-twice", "")
+	if code, _ := f.do("GET", "/v1/rules/big-twice", ""); code != http.StatusNotFound {
+		t.Fatalf("get after delete: %d", code)
+	}
+	if code, _ := f.do("GET", "/v1/openapi.json", ""); code != http.StatusOK {
+		t.Fatalf("openapi: %d", code)
+	}
+	if code, _ := f.do("GET", "/healthz", ""); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+}
+
+func TestAPIBadInputREST(t *testing.T) {
+	f := startAPIFixture(t)
+	big := `{"source": "` + strings.Repeat("x", 2<<20) + `"}`
+	for _, c := range []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"malformed JSON", "POST", "/v1/rules", `{"source": `, 400},
+		{"unknown field", "POST", "/v1/rules", `{"source": "id: x", "colour": "red"}`, 400},
+		{"wrong type", "POST", "/v1/rules:rollback", `{"version": "three"}`, 404},
+		{"wrong type version", "POST", "/v1/rules/x:rollback", `{"version": "three"}`, 400},
+		{"wrong mode", "POST", "/v1/rules/x:setMode", `{"mode": "LOUD"}`, 400},
+		{"empty source", "POST", "/v1/rules", `{}`, 400},
+		{"not YAML", "POST", "/v1/rules", `{"source": "[[["}`, 400},
+		{"oversized", "POST", "/v1/rules", big, 413},
+		{"unknown rule", "GET", "/v1/rules/nope", "", 404},
+		{"unknown path", "GET", "/v1/nothing", "", 404},
+		{"wrong method", "PATCH", "/v1/rules/x", "{}", 405},
+		{"bad limit", "GET", "/v1/alerts?limit=many", "", 400},
+		{"limit too large", "GET", "/v1/alerts?limit=20000", "", 400},
+		{"unknown version", "POST", "/v1/rules/x:rollback", `{"version": 9}`, 404},
+		{"bad events", "POST", "/v1/events:batch", `{"events": 7}`, 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out := f.do(c.method, c.path, c.body)
+			if code != c.want || out["message"] == "" {
+				t.Fatalf("%d %v, want %d with a message", code, out, c.want)
+			}
+		})
+	}
+}
+
+func TestAPIRulesGRPC(t *testing.T) {
+	f := startAPIFixture(t)
+	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	rc, ac, ec := cepv1.NewRulesClient(conn), cepv1.NewAlertsClient(conn), cepv1.NewEventsClient(conn)
+
+	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{RuleId: "big-twice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rc.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: bigTwice("100.0")})
+	if err != nil || r.GetVersion() != 1 {
+		t.Fatalf("create: %v %v", r, err)
+	}
+	if _, err := rc.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: bigTwice("100.0")}); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("second create: %v", err)
+	}
+	var evs []*structpb.Struct
+	for i := 1; i <= 2; i++ {
+		s, _ := structpb.NewStruct(map[string]any{"event_id": fmt.Sprintf("g%d", i), "card_id": "g1",
+			"ts": fmt.Sprintf("2026-03-01T11:0%d:00Z", i), "type": "auth", "amount": 150.0})
+		evs = append(evs, s)
+	}
+	in, err := ec.IngestEvents(ctx, &cepv1.IngestEventsRequest{Events: evs})
+	if err != nil || in.GetAccepted() != 2 {
+		t.Fatalf("ingest: %v %v", in, err)
+	}
+	a, err := stream.Recv()
+	if err != nil || a.GetKey() != "g1" || a.GetMode() != cepv1.RuleMode_ACTIVE {
+		t.Fatalf("stream: %v %v", a, err)
+	}
+	list, err := ac.ListAlerts(ctx, &cepv1.ListAlertsRequest{RuleId: "big-twice", Key: "g1"})
+	if err != nil || len(list.GetAlerts()) != 1 || list.GetAlerts()[0].GetId() != a.GetId() {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if _, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("'x'")}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("broken update: %v", err)
+	}
+	if r, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("500.0")}); err != nil || r.GetVersion() != 2 {
+		t.Fatalf("update: %v %v", r, err)
+	}
+	if r, err := rc.RollbackRule(ctx, &cepv1.RollbackRuleRequest{Id: "big-twice", Version: 1}); err != nil || r.GetSource() != bigTwice("100.0") {
+		t.Fatalf("rollback: %v %v", r, err)
+	}
+	if r, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: cepv1.RuleMode_SHADOW}); err != nil || r.GetMode() != cepv1.RuleMode_SHADOW {
+		t.Fatalf("setMode: %v %v", r, err)
+	}
+	d, err := rc.DiffRuleVersions(ctx, &cepv1.DiffRuleVersionsRequest{Id: "big-twice", From: 1, To: 2})
+	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
+		t.Fatalf("diff: %v %v", d, err)
+	}
+	if _, err := cepv1.NewBacktestsClient(conn).CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("backtest: %v", err)
+	}
+	if h, err := cepv1.NewAdminClient(conn).GetHealth(ctx, &cepv1.GetHealthRequest{}); err != nil || h.GetStatus() == "" {
+		t.Fatalf("health: %v %v", h, err)
+	}
+}

@@ -1,0 +1,268 @@
+package rulestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// historyDir is the directory, inside the rule directory, of versions, index and audit.
+const historyDir = ".versions"
+
+// Dir is the directory Store. See the package documentation for the layout.
+type Dir struct {
+	dir  string
+	now  func() time.Time
+	mu   sync.RWMutex
+	idx  index
+	skip map[string]bool // file names in dir that are not rules (the schema)
+}
+
+type index struct {
+	Rules map[string]*entry `json:"rules"`
+}
+
+type entry struct {
+	File     string    `json:"file"` // the rule's file name in the directory
+	Versions []Version `json:"versions"`
+}
+
+func (e *entry) cur() Version { return e.Versions[len(e.Versions)-1] }
+
+// DirOptions configures OpenDir.
+type DirOptions struct {
+	// Skip lists file names of the directory that are not rules (default schema.yaml).
+	Skip []string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// OpenDir opens (creating its history if needed) the rule directory dir and records the
+// rule files found there that the history does not know yet (Refresh).
+func OpenDir(dir string, o DirOptions) (*Dir, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Skip) == 0 {
+		o.Skip = []string{"schema.yaml"}
+	}
+	d := &Dir{dir: dir, now: o.Now, skip: map[string]bool{}, idx: index{Rules: map[string]*entry{}}}
+	for _, s := range o.Skip {
+		d.skip[s] = true
+	}
+	if err := os.MkdirAll(filepath.Join(dir, historyDir), 0o755); err != nil {
+		return nil, fmt.Errorf("rulestore: %w", err)
+	}
+	data, err := os.ReadFile(d.indexPath())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("rulestore: %w", err)
+	default:
+		if err := json.Unmarshal(data, &d.idx); err != nil {
+			return nil, fmt.Errorf("rulestore: %s is damaged: %w", d.indexPath(), err)
+		}
+		if d.idx.Rules == nil {
+			d.idx.Rules = map[string]*entry{}
+		}
+	}
+	if _, err := d.Refresh(context.Background()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dir) indexPath() string { return filepath.Join(d.dir, historyDir, "index.json") }
+func (d *Dir) auditPath() string { return filepath.Join(d.dir, historyDir, "audit.jsonl") }
+func (d *Dir) versionPath(id string, n int) string {
+	return filepath.Join(d.dir, historyDir, id, strconv.Itoa(n)+".yaml")
+}
+
+// Refresh records rule files created, edited or removed on disk since the store last
+// wrote them as new versions (action "disk", author "disk") and reports whether any was.
+// A file whose id is not a valid rule id is ignored (the compiler reports it).
+func (d *Dir) Refresh(ctx context.Context) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ents, err := os.ReadDir(d.dir)
+	if err != nil {
+		return false, fmt.Errorf("rulestore: %w", err)
+	}
+	changed := false
+	onDisk := map[string]bool{}
+	ch := Change{Author: "disk", Comment: "edited on disk"}
+	for _, en := range ents {
+		name := en.Name()
+		if en.IsDir() || d.skip[name] || strings.HasPrefix(name, ".") || !isRuleFile(name) {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(d.dir, name))
+		if err != nil {
+			return changed, fmt.Errorf("rulestore: %w", err)
+		}
+		id := ruleID(src)
+		if !ValidID(id) || onDisk[id] {
+			continue
+		}
+		onDisk[id] = true
+		e := d.idx.Rules[id]
+		if e != nil {
+			cur := e.cur()
+			if !cur.Deleted && cur.Mode != Disabled {
+				old, err := os.ReadFile(d.versionPath(id, cur.Version))
+				if err == nil && bytes.Equal(old, src) && e.File == name {
+					continue
+				}
+			}
+			e.File = name
+			mode := cur.Mode
+			if cur.Deleted || mode == Disabled {
+				mode = Active
+			}
+			if _, err := d.apply(id, src, mode, false, ActionDisk, ch); err != nil {
+				return changed, err
+			}
+		} else {
+			d.idx.Rules[id] = &entry{File: name}
+			if _, err := d.apply(id, src, Active, false, ActionDisk, ch); err != nil {
+				return changed, err
+			}
+		}
+		changed = true
+	}
+	for id, e := range d.idx.Rules {
+		cur := e.cur()
+		if onDisk[id] || cur.Deleted || cur.Mode == Disabled {
+			continue
+		}
+		src, _ := os.ReadFile(d.versionPath(id, cur.Version))
+		if _, err := d.apply(id, src, cur.Mode, true, ActionDisk, ch); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+func isRuleFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// ruleID reads the top-level id of a rule's YAML (or JSON) text; "" if it has none.
+func ruleID(src []byte) string {
+	var r struct {
+		ID string `yaml:"id"`
+	}
+	if yaml.Unmarshal(src, &r) != nil {
+		return ""
+	}
+	return r.ID
+}
+
+// apply records a new version of rule id (its entry exists) and makes the directory
+// reflect it. d.mu is held.
+func (d *Dir) apply(id string, src []byte, mode Mode, deleted bool, action string, ch Change) (Version, error) {
+	e := d.idx.Rules[id]
+	var prev []byte
+	n := 1
+	if len(e.Versions) > 0 {
+		cur := e.cur()
+		n = cur.Version + 1
+		if !cur.Deleted {
+			prev, _ = os.ReadFile(d.versionPath(id, cur.Version))
+		}
+	}
+	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: ch.Author,
+		Time: d.now().UTC(), Comment: ch.Comment, Source: src}
+	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
+		return Version{}, fmt.Errorf("rulestore: %w", err)
+	}
+	if err := writeFile(d.versionPath(id, n), src); err != nil {
+		return Version{}, err
+	}
+	live := filepath.Join(d.dir, e.File)
+	if deleted || mode == Disabled {
+		if err := os.Remove(live); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Version{}, fmt.Errorf("rulestore: %w", err)
+		}
+	} else if err := writeFile(live, src); err != nil {
+		return Version{}, err
+	}
+	e.Versions = append(e.Versions, v)
+	data, err := json.MarshalIndent(d.idx, "", "  ")
+	if err == nil {
+		err = writeFile(d.indexPath(), data)
+	}
+	if err != nil {
+		e.Versions = e.Versions[:len(e.Versions)-1]
+		return Version{}, err
+	}
+	var after []byte
+	if !deleted {
+		after = src
+	}
+	diff := Diff(prev, after)
+	if len(e.Versions) > 1 && e.Versions[len(e.Versions)-2].Mode != mode {
+		diff = fmt.Sprintf("mode: %s -> %s\n", e.Versions[len(e.Versions)-2].Mode, mode) + diff
+	}
+	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: ch.Comment, Diff: diff}
+	if err := d.appendAudit(a); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+func (d *Dir) appendAudit(a AuditEntry) error {
+	line, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(d.auditPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("rulestore: audit log: %w", err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("rulestore: audit log: %w", err)
+	}
+	return nil
+}
+
+// writeFile replaces path atomically (temporary file, then rename).
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("rulestore: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rulestore: %w", err)
+	}
+	return nil
+}
+
+// withSource returns v with its source read from its version file.
+func (d *Dir) withSource(v Version) (Version, error) {
+	src, err := os.ReadFile(d.versionPath(v.ID, v.Version))
+	if err != nil {
+		return Version{}, fmt.Errorf("rulestore: %w", err)
+	}
+	v.Source = src
+	return v, nil
+}

@@ -1,0 +1,212 @@
+package rulestore
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// List implements Store.
+func (d *Dir) List(_ context.Context) ([]Version, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []Version
+	for _, e := range d.idx.Rules {
+		if cur := e.cur(); !cur.Deleted {
+			v, err := d.withSource(cur)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// live returns the entry of a rule that exists and is not deleted. d.mu is held.
+func (d *Dir) live(id string) (*entry, error) {
+	e := d.idx.Rules[id]
+	if e == nil || e.cur().Deleted {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return e, nil
+}
+
+// Get implements Store.
+func (d *Dir) Get(_ context.Context, id string) (Version, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	return d.withSource(e.cur())
+}
+
+// Versions implements Store.
+func (d *Dir) Versions(_ context.Context, id string) ([]Version, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e := d.idx.Rules[id]
+	if e == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	out := make([]Version, 0, len(e.Versions))
+	for _, v := range e.Versions {
+		v, err := d.withSource(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Version implements Store.
+func (d *Dir) Version(_ context.Context, id string, n int) (Version, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.version(id, n)
+}
+
+func (d *Dir) version(id string, n int) (Version, error) {
+	e := d.idx.Rules[id]
+	if e == nil {
+		return Version{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if n < 1 || n > len(e.Versions) {
+		return Version{}, fmt.Errorf("%w: rule %q has no version %d (it has 1 to %d)", ErrNotFound, id, n, len(e.Versions))
+	}
+	return d.withSource(e.Versions[n-1])
+}
+
+// Create implements Store.
+func (d *Dir) Create(_ context.Context, id string, source []byte, ch Change) (Version, error) {
+	if !ValidID(id) {
+		return Version{}, fmt.Errorf("%w: rule id %q: use lower-case letters, digits, '-' and '_'", ErrInvalid, id)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.idx.Rules[id]
+	if e != nil && !e.cur().Deleted {
+		return Version{}, fmt.Errorf("%w: %q", ErrExists, id)
+	}
+	if e == nil {
+		e = &entry{File: id + ".yaml"}
+		if _, err := os.Stat(d.dir + "/" + e.File); err == nil {
+			return Version{}, fmt.Errorf("%w: file %s exists with another rule id", ErrExists, e.File)
+		}
+		d.idx.Rules[id] = e
+	}
+	v, err := d.apply(id, source, Active, false, ActionCreate, ch)
+	if err != nil && len(e.Versions) == 0 {
+		delete(d.idx.Rules, id)
+	}
+	return v, err
+}
+
+// Update implements Store.
+func (d *Dir) Update(_ context.Context, id string, source []byte, ch Change) (Version, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	return d.apply(id, source, e.cur().Mode, false, ActionUpdate, ch)
+}
+
+// Rollback implements Store.
+func (d *Dir) Rollback(_ context.Context, id string, n int, ch Change) (Version, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	old, err := d.version(id, n)
+	if err != nil {
+		return Version{}, err
+	}
+	if old.Deleted {
+		return Version{}, fmt.Errorf("%w: version %d of %q is a deletion", ErrInvalid, n, id)
+	}
+	if ch.Comment == "" {
+		ch.Comment = fmt.Sprintf("rollback to version %d", n)
+	}
+	return d.apply(id, old.Source, e.cur().Mode, false, ActionRollback, ch)
+}
+
+// SetMode implements Store.
+func (d *Dir) SetMode(_ context.Context, id string, m Mode, ch Change) (Version, error) {
+	if !m.Valid() {
+		return Version{}, fmt.Errorf("%w: mode %q: use active, shadow or disabled", ErrInvalid, m)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	cur, err := d.withSource(e.cur())
+	if err != nil {
+		return Version{}, err
+	}
+	return d.apply(id, cur.Source, m, false, ActionSetMode, ch)
+}
+
+// Delete implements Store.
+func (d *Dir) Delete(_ context.Context, id string, ch Change) (Version, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	cur, err := d.withSource(e.cur())
+	if err != nil {
+		return Version{}, err
+	}
+	return d.apply(id, cur.Source, cur.Mode, true, ActionDelete, ch)
+}
+
+// Audit implements Store.
+func (d *Dir) Audit(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	file, err := os.Open(d.auditPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rulestore: %w", err)
+	}
+	defer file.Close()
+	var out []AuditEntry
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var a AuditEntry
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			continue // a torn last line after a crash
+		}
+		if f.RuleID == "" || a.RuleID == f.RuleID {
+			out = append(out, a)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("rulestore: audit log: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
