@@ -100,23 +100,21 @@ func (e *Engine) Checkpoint(ctx context.Context) error {
 		parts = append(parts, p)
 	}
 	e.mu.Unlock()
-	var errs []error
+	ck := e.ckpt
 	for _, p := range parts {
 		if err := e.checkpointPartition(ctx, p); err != nil {
-			errs = append(errs, fmt.Errorf("partition %d: %w", p.id, err))
+			// Report at once (health turns degraded while the store is down) and end the
+			// round: the other partitions' changed keys stay marked for the next one.
+			err = fmt.Errorf("partition %d: %w", p.id, err)
+			ck.failures.Add(1)
+			msg := err.Error()
+			ck.lastErr.Store(&msg)
+			return err
 		}
 	}
-	err := errors.Join(errs...)
-	ck := e.ckpt
-	if err != nil {
-		ck.failures.Add(1)
-		msg := err.Error()
-		ck.lastErr.Store(&msg)
-	} else {
-		empty := ""
-		ck.lastErr.Store(&empty)
-	}
-	return err
+	empty := ""
+	ck.lastErr.Store(&empty)
+	return nil
 }
 
 func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {

@@ -1,0 +1,833 @@
+package main
+
+// Tests against real processes: the cepd binary built from this package, run as
+// `cepd serve` subprocesses against a Kafka broker (devkafka, in the test process, over
+// TCP) and a real redis-server holding the checkpoints; stopped with SIGTERM, killed with
+// SIGKILL, restarted. Each test produces the reference workload to a 6-partition topic
+// and compares the alerts read back from the alerts topic with cepd replay of the same
+// events: the same ids with the same content, nothing missing, nothing extra, an id seen
+// twice only with identical content.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/testproc"
+)
+
+// cepdBinary is the cepd program, built at most once per run of the test binary (by the
+// first test that needs it) and removed by TestMain.
+var cepdBinary struct {
+	once      sync.Once
+	dir, path string
+	took      time.Duration
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cepdBinary.dir != "" {
+		os.RemoveAll(cepdBinary.dir)
+	}
+	os.Exit(code)
+}
+
+// buildCepd builds this package (cmd/cepd) and returns the binary's path.
+func buildCepd(t *testing.T) string {
+	t.Helper()
+	cepdBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "cepd-process-test-")
+		if err != nil {
+			cepdBinary.err = err
+			return
+		}
+		cepdBinary.dir = dir
+		gobin, err := exec.LookPath("go") // go test puts its own GOROOT/bin first in PATH
+		if err != nil {
+			cepdBinary.err = fmt.Errorf("the go command is needed to build cepd: %w", err)
+			return
+		}
+		start := time.Now()
+		path := filepath.Join(dir, "cepd")
+		if out, err := exec.Command(gobin, "build", "-o", path, ".").CombinedOutput(); err != nil {
+			cepdBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		cepdBinary.path, cepdBinary.took = path, time.Since(start)
+	})
+	if cepdBinary.err != nil {
+		t.Fatal(cepdBinary.err)
+	}
+	t.Logf("cepd binary %s (built in %v)", cepdBinary.path, cepdBinary.took.Round(time.Millisecond))
+	return cepdBinary.path
+}
+
+// eosPrefix starts the card ids of the end-of-stream events.
+const eosPrefix = "eos-card-"
+
+// processWorkload is the reference workload (seed 7, 2000 cards, fraud rate 0.03) in
+// written order, with its bounded lateness, followed by one end-of-stream event per
+// partition of the events topic, a day more than the longest window after the last
+// event: it moves each partition's watermark past every window, as the end of cepd
+// replay's file does, so that every alert, timeouts included, comes out. The expected
+// alerts are cepd replay's of the same events sorted by event time; the end-of-stream
+// keys' own alerts are left out (cepd never sees their windows close).
+func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload {
+	t.Helper()
+	rs, err := loadRuleSet(fraudDir, fraudSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := referenceRecords(t, events)
+	last := int64(0)
+	for _, r := range recs {
+		last = max(last, eventTime(t, r))
+	}
+	longest := int64(0)
+	for _, r := range rs.Rules {
+		longest = max(longest, r.Rule.Pattern.WithinMs)
+		for _, st := range r.Rule.Pattern.Steps {
+			longest = max(longest, st.WithinMs)
+		}
+	}
+	ts := time.UnixMilli(last + longest).Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)
+	for p, card := range eosCards(partitions) {
+		line := fmt.Sprintf(`{"event_id":"eos-%d","card_id":"%s","ts":"%s","type":"login","channel":"web"}`, p, card, ts)
+		recs = append(recs, engine.Record{Value: []byte(line), Offset: int64(len(recs) + 1)})
+	}
+	w := &kafkaWorkload{rs: rs, want: map[string]string{}}
+	for _, r := range recs {
+		w.lines = append(w.lines, r.Value)
+	}
+	sorted := append([]engine.Record(nil), recs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
+	dlq := &dlqWriter{}
+	out, err := runReplay(t.Context(), rs, sorted, engine.Config{Shards: 2}, &collector{}, dlq, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dlq.count() > 0 {
+		t.Fatalf("workload has malformed events: %v", dlq.reasons)
+	}
+	byRule := map[string]int{}
+	for _, a := range out {
+		if strings.HasPrefix(a.Key, eosPrefix) {
+			continue
+		}
+		b, _ := json.Marshal(a)
+		w.want[a.ID] = normaliseAlert(t, b)
+		byRule[a.RuleID+"/"+a.Kind]++
+	}
+	if len(w.want) < 100 {
+		t.Fatalf("replay gives only %d alerts", len(w.want))
+	}
+	t.Logf("workload: %d events, replay gives %d alerts: %v", len(w.lines), len(w.want), byRule)
+	return w
+}
+
+// eosCards returns, for each partition, a card id that cepd's producer (murmur2, as
+// Kafka's Java client) sends to that partition.
+func eosCards(partitions int) []string {
+	part := sarama.NewMurmur2Partitioner("events")
+	cards := make([]string, partitions)
+	for i, found := 0, 0; found < partitions; i++ {
+		k := fmt.Sprintf("%s%d", eosPrefix, i)
+		p, err := part.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(k)}, int32(partitions))
+		if err == nil && cards[p] == "" {
+			cards[p] = k
+			found++
+		}
+	}
+	return cards
+}
+
+// procEnv is one test's world: the broker, the redis-server, the workload, the binary.
+type procEnv struct {
+	t     *testing.T
+	bin   string
+	kafka string
+	redis *redisProc
+	w     *kafkaWorkload
+	admin sarama.ClusterAdmin
+	dir   string // data directories and process logs
+}
+
+func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
+	e := &procEnv{t: t, bin: buildCepd(t), dir: t.TempDir()}
+	e.w = processWorkload(t, events, 6)
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6, Topics: []string{"events", "alerts", "cepd-dlq"}})
+	e.kafka = kc.Addr()
+	e.redis = startRedisProc(t, redisPersist)
+	admin, err := sarama.NewClusterAdmin([]string{e.kafka}, testSaramaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	e.admin = admin
+	return e
+}
+
+// startCepd starts `cepd serve` consuming the events topic in group, checkpointing to
+// the Redis, with its data in DIR/data and its rules in DIR/data-rules (the same for
+// every run of one instance). The
+// failure-detection timings are shortened (session 3s, heartbeats 300ms) so that a
+// killed instance's partitions move on within seconds; everything else is the default.
+func (e *procEnv) startCepd(logName, data, clientID, group string) *cepdProc {
+	rules := filepath.Join(e.dir, data+"-rules")
+	if _, err := os.Stat(rules); err != nil {
+		copyRules(e.t, rules)
+	}
+	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, data),
+		"--alerts-out=", "--out-of-orderness", "5s",
+		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
+		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
+		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
+		"--redis-addr", e.redis.addr()}
+	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
+}
+
+// copyRules copies the fraud rules and schema to dir: serve keeps its rule versions
+// beside the rules, which must not be the source tree.
+func copyRules(t *testing.T, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rules in %s: %v", fraudDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// producer sends the workload's lines to the events topic at a fixed rate, keyed by
+// card_id, in the background.
+type producer struct {
+	sent atomic.Int64
+	done chan error
+}
+
+func (e *procEnv) produce(rate float64) *producer {
+	p := &producer{done: make(chan error, 1)}
+	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() {
+		for _, l := range e.w.lines {
+			if err := w.WriteLine(l); err != nil {
+				closeW(e.t.Context())
+				p.done <- err
+				return
+			}
+			p.sent.Add(1)
+		}
+		p.done <- closeW(e.t.Context())
+	}()
+	return p
+}
+
+func (p *producer) waitSent(t *testing.T, n int64) {
+	t.Helper()
+	for p.sent.Load() < n {
+		select {
+		case err := <-p.done:
+			t.Fatalf("producer stopped after %d events: %v", p.sent.Load(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (p *producer) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("producer sent %d events in 90s and is not done", p.sent.Load())
+	}
+}
+
+// member is a consumer-group member and its partitions of the events topic.
+type member struct {
+	id, client string
+	parts      []int32
+}
+
+// groupMembers describes the group: its state and members.
+func (e *procEnv) groupMembers(group string) (string, []member) {
+	ds, err := e.admin.DescribeConsumerGroups([]string{group})
+	if err != nil || len(ds) != 1 {
+		return fmt.Sprintf("describe: %v", err), nil
+	}
+	var ms []member
+	for id, d := range ds[0].Members {
+		m := member{id: id, client: d.ClientId}
+		if a, err := d.GetMemberAssignment(); err == nil && a != nil {
+			m.parts = a.Topics["events"]
+		}
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].client+ms[i].id < ms[j].client+ms[j].id })
+	return ds[0].State, ms
+}
+
+// waitGroup waits until the group is stable and ok accepts its members.
+func (e *procEnv) waitGroup(group, what string, timeout time.Duration, ok func([]member) bool) []member {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		state, ms := e.groupMembers(group)
+		if state == "Stable" && ok(ms) {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not within %v; group %s: %+v", what, timeout, state, ms)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// soleNewOwner accepts a group whose one member, not seen before, holds all 6 partitions.
+func soleNewOwner(seen map[string]bool) func([]member) bool {
+	return func(ms []member) bool {
+		if len(ms) != 1 || seen[ms[0].id] || len(ms[0].parts) != 6 {
+			return false
+		}
+		seen[ms[0].id] = true
+		return true
+	}
+}
+
+func sumOffsets(m map[int32]int64) int64 {
+	n := int64(0)
+	for _, o := range m {
+		n += o
+	}
+	return n
+}
+
+// waitConsumed waits (after the producer is done) until the group has committed every
+// partition up to its end-of-stream event, the last record: everything before it was
+// processed, and its alerts delivered before the commit. The alerts topic then must not
+// grow any more.
+func (e *procEnv) waitConsumed(group string, timeout time.Duration) {
+	t := e.t
+	t.Helper()
+	ends := endOffsets(t, e.kafka, "events")
+	deadline := time.Now().Add(timeout)
+	for {
+		committed := groupOffsets(t, e.kafka, group, "events")
+		var behind []string
+		for p, end := range ends {
+			if committed[p] < end-1 {
+				behind = append(behind, fmt.Sprintf("%d: %d of %d", p, committed[p], end))
+			}
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			state, ms := e.groupMembers(group)
+			t.Fatalf("not consumed within %v: partitions %v behind (group %s %+v)", timeout, behind, state, ms)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	prev := sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	time.Sleep(time.Second)
+	if n := sumOffsets(endOffsets(t, e.kafka, "alerts")); n != prev {
+		t.Errorf("the alerts topic grew from %d to %d after every offset was committed", prev, n)
+	}
+}
+
+// check compares the alerts topic with the replay (checkAlerts: every replay alert, with
+// its content; nothing else; duplicates identical) and wants the dead-letter topic
+// empty: the workload has no malformed event, and none is late within 5s.
+func (e *procEnv) check() (dups int) {
+	t := e.t
+	t.Helper()
+	dups, _ = checkAlerts(t, e.kafka, "alerts", e.w, false)
+	if sumOffsets(endOffsets(t, e.kafka, "cepd-dlq")) > 0 {
+		for _, m := range readTopic(t, e.kafka, "cepd-dlq") {
+			h := map[string]string{}
+			for _, rh := range m.Headers {
+				h[string(rh.Key)] = string(rh.Value)
+			}
+			t.Errorf("dead letter %v: %.200s", h, m.Value)
+		}
+	}
+	return dups
+}
+
+// TestProcessesFailover (issue 4): two cepd processes in one group share the 6
+// partitions and one Redis; one is stopped with SIGTERM mid-stream and must exit
+// cleanly; the other takes its partitions over (restoring their checkpoints). At the end
+// the alerts topic holds exactly the replay's alerts.
+func TestProcessesFailover(t *testing.T) {
+	start := time.Now()
+	e := newProcEnv(t, 30000, false)
+	const group = "failover"
+	a := e.startCepd("cepd-a", "a", "cepd-a", group)
+	b := e.startCepd("cepd-b", "b", "cepd-b", group)
+	ms := e.waitGroup(group, "both instances hold partitions", 30*time.Second, func(ms []member) bool {
+		return len(ms) == 2 && len(ms[0].parts) > 0 && len(ms[1].parts) > 0 && len(ms[0].parts)+len(ms[1].parts) == 6
+	})
+	t.Logf("%s holds %v, %s holds %v", ms[0].client, ms[0].parts, ms[1].client, ms[1].parts)
+
+	prod := e.produce(2500)
+	prod.waitSent(t, int64(len(e.w.lines))*2/5)
+	if n := a.stats(t).Events; n == 0 {
+		t.Fatalf("cepd-a has processed nothing before it is stopped")
+	}
+	stopStart := time.Now()
+	if err := a.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	t.Logf("cepd-a stopped with SIGTERM after %d of %d events were produced (exit took %v)",
+		prod.sent.Load(), len(e.w.lines), time.Since(stopStart).Round(time.Millisecond))
+	e.waitGroup(group, "cepd-b takes every partition over", 20*time.Second, func(ms []member) bool {
+		return len(ms) == 1 && ms[0].client == "cepd-b" && len(ms[0].parts) == 6
+	})
+	prod.wait(t)
+	e.waitConsumed(group, 40*time.Second)
+	if err := b.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	dups := e.check()
+	t.Logf("%d alerts as the replay, %d delivered twice (identical); %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// TestProcessesKill9 (issue 5): one cepd process with checkpoints in Redis, killed with
+// SIGKILL five times at random moments while it consumes (0–2.5s after it holds the
+// partitions) and restarted each time with the same flags, group and data directory. At
+// the end the alerts topic holds exactly the replay's alerts; duplicates are counted.
+func TestProcessesKill9(t *testing.T) {
+	start := time.Now()
+	e := newProcEnv(t, 24000, false)
+	const group = "crash"
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	seen := map[string]bool{}
+	run := func(i int) *cepdProc {
+		p := e.startCepd(fmt.Sprintf("cepd-run%d", i), "data", "cepd", group)
+		e.waitGroup(group, fmt.Sprintf("run %d holds every partition", i), 30*time.Second, soleNewOwner(seen))
+		return p
+	}
+	p := run(0)
+	prod := e.produce(1000)
+	for i := 1; i <= 5; i++ {
+		d := time.Duration(rng.Int64N(int64(2500 * time.Millisecond)))
+		time.Sleep(d)
+		ev := p.stats(t).Events
+		p.kill9()
+		t.Logf("kill -9 #%d, %v after the partitions were assigned: run had processed %d events; %d of %d produced; committed %d",
+			i, d.Round(time.Millisecond), ev, prod.sent.Load(), len(e.w.lines), sumOffsets(groupOffsets(t, e.kafka, group, "events")))
+		p = run(i)
+	}
+	if prod.sent.Load() >= int64(len(e.w.lines)) {
+		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
+	}
+	prod.wait(t)
+	e.waitConsumed(group, 40*time.Second)
+	if err := p.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	dups := e.check()
+	t.Logf("5 kills: %d alerts as the replay, %d delivered twice (identical); %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// TestProcessesRedisRestart (issue 5): redis-server is stopped mid-stream and started
+// again on the same port five seconds later, with its append-only file. A checkpoint
+// store must be durable: a Redis without persistence comes back empty, and cepd cannot
+// tell; its next checkpoint writes the keys changed since on top of nothing, which a
+// later restore takes for the whole state. While Redis is away cepd goes on
+// matching and alerting and /healthz says degraded; once it is back, health returns to
+// ok. Then cepd is killed with SIGKILL and restarted, so that the final alerts also
+// depend on the checkpoints written across the outage. At the end the alerts topic
+// holds exactly the replay's alerts.
+func TestProcessesRedisRestart(t *testing.T) {
+	start := time.Now()
+	e := newProcEnv(t, 24000, true)
+	const group = "redis-restart"
+	seen := map[string]bool{}
+	p := e.startCepd("cepd-run0", "data", "cepd", group)
+	e.waitGroup(group, "cepd holds every partition", 30*time.Second, soleNewOwner(seen))
+	prod := e.produce(1500)
+	prod.waitSent(t, int64(len(e.w.lines))/4)
+	if h := p.health(t); h != "ok" {
+		t.Fatalf("healthz %q before the outage", h)
+	}
+
+	// Redis away for 5s: health must say so within that time (checkpoints are tried
+	// every second; one failed save is enough to know), and matching must go on.
+	const outage = 5 * time.Second
+	events0, alerts0 := p.stats(t).Events, sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	e.redis.stop()
+	down := time.Now()
+	statuses := map[string]int{}
+	firstDegraded := time.Duration(-1)
+	for time.Since(down) < outage {
+		h := p.health(t)
+		statuses[h]++
+		if h == "degraded" && firstDegraded < 0 {
+			firstDegraded = time.Since(down)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	events1, alerts1 := p.stats(t).Events, sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	first := "never"
+	if firstDegraded >= 0 {
+		first = "after " + firstDegraded.Round(time.Millisecond).String()
+	}
+	t.Logf("Redis away %v: healthz %v, degraded first %s; cepd processed %d events and delivered %d alerts meanwhile",
+		outage, statuses, first, events1-events0, alerts1-alerts0)
+	if statuses["degraded"] == 0 {
+		t.Errorf("healthz never said degraded in the %v Redis was away: %v", outage, statuses)
+	}
+	if events1 == events0 || alerts1 == alerts0 {
+		t.Errorf("cepd stopped matching or alerting while Redis was away: %d events, %d alerts", events1-events0, alerts1-alerts0)
+	}
+	if err := e.redis.start(); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	for p.health(t) != "ok" {
+		if time.Since(back) > 15*time.Second {
+			t.Fatalf("healthz still %q 15s after Redis came back", p.health(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("healthz ok %v after Redis came back", time.Since(back).Round(time.Millisecond))
+	if prod.sent.Load() >= int64(len(e.w.lines)) {
+		t.Errorf("the producer was done before Redis came back: the outage was not mid-stream")
+	}
+
+	time.Sleep(1500 * time.Millisecond) // a checkpoint or two after the outage
+	p.kill9()
+	t.Logf("kill -9 after Redis came back: %d of %d events produced", prod.sent.Load(), len(e.w.lines))
+	p = e.startCepd("cepd-run1", "data", "cepd", group)
+	e.waitGroup(group, "the restarted cepd holds every partition", 30*time.Second, soleNewOwner(seen))
+
+	prod.wait(t)
+	e.waitConsumed(group, 40*time.Second)
+	if err := p.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	dups := e.check()
+	t.Logf("%d alerts as the replay, %d delivered twice (identical); %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// cepdProc is one cepd process. Its output goes to a log file, whose tail the test
+// shows if it fails; the cleanup kills it if the test has not stopped it.
+type cepdProc struct {
+	cmd     *exec.Cmd
+	log     string
+	api     string // host:port of its HTTP API
+	exited  chan struct{}
+	waitErr error
+}
+
+var servingLine = regexp.MustCompile(`msg="cepd serving" http=http://(\S+)`)
+
+func startCepdProc(t *testing.T, bin, logPath string, args []string) *cepdProc {
+	t.Helper()
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &watchedLog{f: f, re: servingLine, found: make(chan string, 1)}
+	cmd := testproc.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	p := &cepdProc{cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		f.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if p.kill9() && !t.Failed() {
+			t.Errorf("%s was still running at the end of the test", filepath.Base(logPath))
+		}
+		if t.Failed() {
+			t.Logf("%s (last lines):\n%s", filepath.Base(logPath), fileTail(logPath, 3000))
+		}
+	})
+	select {
+	case p.api = <-out.found:
+	case <-p.exited:
+		t.Fatalf("cepd exited at start (%v):\n%s", p.waitErr, fileTail(logPath, 3000))
+	case <-time.After(30 * time.Second):
+		t.Fatalf("cepd did not serve within 30s:\n%s", fileTail(logPath, 3000))
+	}
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit: status 0 within timeout (else it is
+// killed, and the hang is the error).
+func (p *cepdProc) stop(timeout time.Duration) error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			return fmt.Errorf("%s: cepd exited with %v after SIGTERM", filepath.Base(p.log), p.waitErr)
+		}
+		return nil
+	case <-time.After(timeout):
+		p.kill9()
+		return fmt.Errorf("%s: cepd did not exit within %v of SIGTERM (killed)", filepath.Base(p.log), timeout)
+	}
+}
+
+// kill9 kills the process with SIGKILL and waits for it; it reports whether it was
+// still running.
+func (p *cepdProc) kill9() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+	return true
+}
+
+func (p *cepdProc) get(t *testing.T, path string, v any) {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + p.api + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
+	}
+}
+
+func (p *cepdProc) stats(t *testing.T) engine.Snapshot {
+	var out struct {
+		Stats engine.Snapshot `json:"stats"`
+	}
+	p.get(t, "/v1/stats", &out)
+	return out.Stats
+}
+
+func (p *cepdProc) health(t *testing.T) string {
+	var out struct{ Status string }
+	p.get(t, "/healthz", &out)
+	return out.Status
+}
+
+// watchedLog writes a process's output to a file and sends the first submatch of re,
+// found in a complete line, on found.
+type watchedLog struct {
+	mu    sync.Mutex
+	f     *os.File
+	re    *regexp.Regexp
+	found chan string
+	line  []byte
+	done  bool
+}
+
+func (w *watchedLog) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.line = append(w.line, b...)
+		if i := bytes.LastIndexByte(w.line, '\n'); i >= 0 {
+			if m := w.re.FindSubmatch(w.line[:i]); m != nil {
+				w.found <- string(m[1])
+				w.done, w.line = true, nil
+			} else {
+				w.line = w.line[i+1:]
+			}
+		}
+	}
+	return w.f.Write(b)
+}
+
+func fileTail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// redisProc is a redis-server on a free 127.0.0.1 port, in its own directory, that can
+// be stopped and started again on the same port with the same data.
+type redisProc struct {
+	t      *testing.T
+	port   int
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// redisServerPath finds redis-server or fails saying how to install it.
+func redisServerPath(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("redis-server"); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/bin", "/usr/local/bin", "/usr/sbin"} {
+		if p := filepath.Join(dir, "redis-server"); fileExists(p) {
+			return p
+		}
+	}
+	t.Fatal("redis-server not found in PATH, /usr/bin or /usr/local/bin: these tests need a real Redis; " +
+		"install it with `apt-get update && apt-get install -y redis-server` (scripts/test.sh does)")
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// startRedisProc starts redis-server; with persist its writes go to an append-only file
+// that survives a restart (flushed at shutdown, fsynced every second), else it keeps
+// nothing.
+func startRedisProc(t *testing.T, persist bool) *redisProc {
+	t.Helper()
+	r := &redisProc{t: t, dir: t.TempDir(), args: []string{"--bind", "127.0.0.1", "--protected-mode", "yes", "--save", ""}}
+	if persist {
+		r.args = append(r.args, "--appendonly", "yes")
+	} else {
+		r.args = append(r.args, "--appendonly", "no")
+	}
+	t.Cleanup(r.kill)
+	var err error
+	for range 3 { // another process may take the port between the probe and the bind
+		l, lerr := net.Listen("tcp", "127.0.0.1:0")
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		r.port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if err = r.start(); err == nil {
+			return r
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+func (r *redisProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+// start runs redis-server on r.port in r.dir and waits until it answers PING.
+func (r *redisProc) start() error {
+	args := append([]string{"--port", strconv.Itoa(r.port), "--dir", r.dir, "--logfile", "redis.log"}, r.args...)
+	cmd := testproc.Command(redisServerPath(r.t), args...)
+	cmd.Dir = r.dir
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r.cmd, r.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(r.exited)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-r.exited:
+			return fmt.Errorf("redis-server on port %d exited: %s", r.port, fileTail(filepath.Join(r.dir, "redis.log"), 2000))
+		default:
+		}
+		if redisPing(r.addr()) == nil {
+			return nil
+		}
+	}
+	r.kill()
+	return fmt.Errorf("redis-server on port %d not answering after 10s: %s", r.port, fileTail(filepath.Join(r.dir, "redis.log"), 2000))
+}
+
+func redisPing(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(buf[:n], []byte("+PONG")) {
+		return fmt.Errorf("PING: %q", buf[:n])
+	}
+	return nil
+}
+
+func (r *redisProc) running() bool {
+	if r.cmd == nil {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop shuts redis-server down with SIGTERM (it writes its append-only file) and waits.
+func (r *redisProc) stop() {
+	if !r.running() {
+		return
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(10 * time.Second):
+		r.t.Errorf("redis-server did not stop within 10s of SIGTERM")
+		r.kill()
+	}
+}
+
+func (r *redisProc) kill() {
+	if r.running() {
+		r.cmd.Process.Kill()
+		<-r.exited
+	}
+}
