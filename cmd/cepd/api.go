@@ -23,6 +23,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api"
+	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
@@ -43,6 +44,7 @@ type apiOptions struct {
 	modes    *service.Modes // shared with the service.ModeSink in the alert path
 	maxBody  int64          // largest REST body or gRPC message (default 16 MiB)
 	log      *slog.Logger
+	tokens   *auth.Tokens // nil or empty: access control off
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -93,8 +95,14 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 			return nil, fmt.Errorf("HTTP listen: %w", err)
 		}
 	}
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(o.log)}
+	stream := []grpc.StreamServerInterceptor{recoverStream(o.log)}
+	if o.tokens.Enabled() { // one check for gRPC and, through the gateway, for REST
+		unary = append(unary, o.tokens.UnaryInterceptor(auth.MethodCapability))
+		stream = append(stream, o.tokens.StreamInterceptor(auth.MethodCapability))
+	}
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
-		grpc.ChainUnaryInterceptor(recoverUnary(o.log)), grpc.ChainStreamInterceptor(recoverStream(o.log)))
+		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
 	cepv1.RegisterAlertsServer(gs, &service.Alerts{Ring: ring})
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
@@ -124,9 +132,15 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	mux := http.NewServeMux()
 	if o.legacy != nil {
 		h := o.legacy.Handler()
-		mux.Handle("POST /v1/events", h)
+		guard := func(c auth.Capability) http.Handler {
+			if o.tokens.Enabled() {
+				return o.tokens.HTTP(c, h)
+			}
+			return h
+		}
+		mux.Handle("POST /v1/events", guard(auth.Send))
 		mux.Handle("GET /healthz", h)
-		mux.Handle("GET /v1/stats", h)
+		mux.Handle("GET /v1/stats", guard(auth.Manage))
 	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
@@ -56,7 +57,9 @@ type apiFixture struct {
 	seq       int
 }
 
-func startAPIFixture(t *testing.T) *apiFixture {
+func startAPIFixture(t *testing.T) *apiFixture { t.Helper(); return startAPIFixtureWith(t, nil) }
+
+func startAPIFixtureWith(t *testing.T, tokens *auth.Tokens) *apiFixture {
 	t.Helper()
 	dir := t.TempDir()
 	schema, err := os.ReadFile(fraudSchema)
@@ -93,7 +96,7 @@ func startAPIFixture(t *testing.T) *apiFixture {
 		t.Fatal(err)
 	}
 	srv, err := startAPI(ctx, eng, f.ring, store, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		legacy: legacy, modes: modes, maxBody: 1 << 20})
+		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}

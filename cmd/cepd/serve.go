@@ -17,6 +17,7 @@ import (
 
 	"github.com/cepd/cepd"
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/rulestore"
@@ -42,6 +43,7 @@ type serveOptions struct {
 	redis          redisOptions
 	kafka          kafkaOptions
 	configFile     string
+	authTokens     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -82,6 +84,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
 	f.StringVar(&o.configFile, "config", "", "YAML file of settings, keys named as the flags (flags given on the command line win)")
+	f.StringVar(&o.authTokens, "auth-tokens", "", "file of lines 'TOKEN ROLE [NAME]' (roles: viewer, analyst, admin, ingest) turning access control on (default: $CEPD_AUTH_TOKENS; none: loopback only)")
 }
 
 // defaultRules returns DATA/rules, creating it from the built-in examples when missing.
@@ -214,8 +217,20 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tokens, err := auth.Load(o.authTokens)
+	if err != nil {
+		return err
+	}
+	if !tokens.Enabled() {
+		for _, addr := range []string{o.httpAddr, o.grpcAddr} {
+			if !isLoopback(addr) {
+				return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
+			}
+		}
+		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
+	}
 	legacy := server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes})
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens})
 	if err != nil {
 		return err
 	}
@@ -284,4 +299,17 @@ func openStore(o *serveOptions) (state.Store, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	return st, nil
+}
+
+// isLoopback reports whether a listen address is on the loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

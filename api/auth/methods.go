@@ -1,0 +1,32 @@
+package auth
+
+import "strings"
+
+// MethodCapability is the capability each cep.v1 method needs (by full gRPC method
+// name). Unknown methods need Manage, so a method added without a rule here is closed.
+func MethodCapability(fullMethod string) Capability {
+	svc, m, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/cep.v1."), "/")
+	switch svc {
+	case "Rules":
+		switch m {
+		case "SetRuleMode":
+			return Manage
+		case "ValidateRule", "CreateRule", "UpdateRule", "DeleteRule", "RollbackRule":
+			return Edit
+		case "GetRule", "ListRules", "ListRuleVersions", "GetRuleVersion", "DiffRuleVersions", "ListAuditEntries":
+			return Read
+		}
+	case "Alerts":
+		return Read
+	case "Backtests":
+		return Backtest
+	case "Events":
+		return Send
+	case "Admin":
+		if m == "GetHealth" {
+			return Open
+		}
+		return Manage
+	}
+	return Manage
+}
