@@ -219,7 +219,14 @@ func (s *shard) snapshotPartition(part int32) (up []state.KeyBlob, del []string)
 	d := s.dirty[part]
 	for k := range d {
 		ks := s.keys[k]
-		if ks == nil || ks.part.id != part {
+		if ks != nil {
+			s.current(ks)
+		}
+		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.pending) == 0) {
+			if ks != nil && ks.part.id == part { // emptied by a reload: release it
+				ks.released = true
+				delete(s.keys, k)
+			}
 			del = append(del, k)
 			continue
 		}

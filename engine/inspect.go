@@ -35,6 +35,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 				p.ByRule = make([]int, max(len(rs.Rules), len(s.rules.Rules)))
 			}
 			for _, ks := range s.keys {
+				s.current(ks)
 				p.Keys++
 				if footprint {
 					p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry

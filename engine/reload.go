@@ -84,28 +84,50 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	return st, nil
 }
 
-// swapRules moves every key of the shard to rs (on the shard goroutine).
-func (s *shard) swapRules(rs *RuleSet, keep []int) time.Duration {
+// swapRules makes rs the shard's rule set (on the shard goroutine). It costs O(1): each
+// key moves to rs the first time it is touched afterwards (current), so a reload never
+// pauses matching for a walk over every key.
+func (s *shard) swapRules(rs *RuleSet, _ []int) time.Duration {
 	began := time.Now()
-	for _, ks := range s.keys {
-		nm := make([]*nfa.Matcher, len(rs.Rules))
-		live := 0
-		for ni, oi := range keep {
-			if oi < 0 || ks.m[oi] == nil {
-				continue
-			}
-			if err := ks.m[oi].Rebind(rs.Rules[ni].Program); err != nil {
-				continue // cannot happen for equal fingerprints; start fresh if it does
-			}
-			nm[ni] = ks.m[oi]
-			live++
-		}
-		ks.m, ks.live = nm, live
-		ks.timerAt = 0 // force settle to reschedule from the kept matchers
-		s.settle(ks)
-	}
 	s.rules = rs
+	s.keepFrom = map[*RuleSet][]int{}
 	s.sc.Memo = nfa.NewMemo(rs.Slots)
 	s.spare = make([][]*nfa.Matcher, len(rs.Rules))
 	return time.Since(began)
+}
+
+// current moves ks to the shard's rule set if it is still on an older one: matchers of
+// rules with the same id and compiled fingerprint are re-bound and keep their partial
+// matches; the others are dropped (changed or removed rules start fresh).
+func (s *shard) current(ks *keyState) {
+	if ks.rs == s.rules {
+		return
+	}
+	keep := s.keepFrom[ks.rs]
+	if keep == nil {
+		keep = make([]int, len(s.rules.Rules))
+		for ni, c := range s.rules.Rules {
+			keep[ni] = -1
+			for oi, o := range ks.rs.Rules {
+				if o.Rule.ID == c.Rule.ID && o.Fingerprint() == c.Fingerprint() {
+					keep[ni] = oi
+				}
+			}
+		}
+		s.keepFrom[ks.rs] = keep
+	}
+	nm := make([]*nfa.Matcher, len(s.rules.Rules))
+	live := 0
+	for ni, oi := range keep {
+		if oi < 0 || ks.m[oi] == nil {
+			continue
+		}
+		if err := ks.m[oi].Rebind(s.rules.Rules[ni].Program); err != nil {
+			continue // equal fingerprints give equal shapes; start fresh if not
+		}
+		nm[ni] = ks.m[oi]
+		live++
+	}
+	ks.m, ks.live, ks.rs = nm, live, s.rules
+	ks.timerAt = 0 // the dropped matchers' deadlines are gone: settle reschedules
 }

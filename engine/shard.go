@@ -32,6 +32,7 @@ type msg struct {
 // keyState is everything the shard holds for one key: a matcher per rule that has
 // something live (nil otherwise) and events waiting for the watermark.
 type keyState struct {
+	rs       *RuleSet // the rule set m is indexed by (moved to the shard's on first touch)
 	key      string
 	part     *partClock // the partition the key's events come from
 	m        []*nfa.Matcher
@@ -58,6 +59,7 @@ type shard struct {
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
+	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
 }
 
 const maxSpare = 256
@@ -242,7 +244,7 @@ func (s *shard) event(it *item) {
 func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
+		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
 		s.keys[k] = ks
 	}
 	return ks
@@ -307,6 +309,7 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 
 // fire advances every matcher of ks to w.
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
+	s.current(ks)
 	for ri, m := range ks.m {
 		if m == nil {
 			continue
@@ -326,6 +329,9 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 // step cannot take the event costs nothing for a key without live state.
 func (s *shard) match(ks *keyState, it *item) {
 	ev := it.ev
+	if ks != nil {
+		s.current(ks)
+	}
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = nil, nil
 	if it.stable { // already the engine's own copy: matchers may keep it as is

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,27 +26,30 @@ import (
 )
 
 type benchResult struct {
-	Events         int               `json:"events"`
-	Seconds        float64           `json:"seconds"`
-	EventsPerSec   float64           `json:"events_per_sec"`
-	DecodePerSec   float64           `json:"decode_events_per_sec"`
-	LatencyP50     float64           `json:"latency_p50_us"`
-	LatencyP99     float64           `json:"latency_p99_us"`
-	LatencyP999    float64           `json:"latency_p999_us"`
-	BytesPerKey    float64           `json:"bytes_per_key"`
-	StateBytesKey  float64           `json:"state_bytes_per_live_key"`
-	Keys           int               `json:"keys"`
-	LiveKeys       int               `json:"live_keys"`
-	LiveRuns       int               `json:"live_partial_matches"`
-	Alerts         uint64            `json:"alerts"`
-	AlertsByRule   map[string]uint64 `json:"alerts_by_rule"`
-	DeadLetters    map[string]uint64 `json:"dead_letters"`
-	Shards         int               `json:"shards"`
-	Partitions     int               `json:"partitions"`
-	OfferedRate    int               `json:"offered_rate,omitempty"`
-	RulesEvaluated int               `json:"rules"`
-	Saves          uint64            `json:"checkpoint_saves,omitempty"`
-	LastSaveBytes  int64             `json:"last_checkpoint_bytes,omitempty"`
+	Events           int               `json:"events"`
+	Seconds          float64           `json:"seconds"`
+	EventsPerSec     float64           `json:"events_per_sec"`
+	DecodePerSec     float64           `json:"decode_events_per_sec"`
+	LatencyP50       float64           `json:"latency_p50_us"`
+	LatencyP99       float64           `json:"latency_p99_us"`
+	LatencyP999      float64           `json:"latency_p999_us"`
+	BytesPerKey      float64           `json:"bytes_per_key"`
+	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
+	Keys             int               `json:"keys"`
+	LiveKeys         int               `json:"live_keys"`
+	LiveRuns         int               `json:"live_partial_matches"`
+	Alerts           uint64            `json:"alerts"`
+	AlertsByRule     map[string]uint64 `json:"alerts_by_rule"`
+	DeadLetters      map[string]uint64 `json:"dead_letters"`
+	Shards           int               `json:"shards"`
+	Partitions       int               `json:"partitions"`
+	OfferedRate      int               `json:"offered_rate,omitempty"`
+	RulesEvaluated   int               `json:"rules"`
+	Saves            uint64            `json:"checkpoint_saves,omitempty"`
+	Reloads          int               `json:"reloads,omitempty"`
+	ReloadRules      int               `json:"reload_rules,omitempty"`
+	ReloadMaxPauseUs float64           `json:"reload_max_pause_us,omitempty"`
+	LastSaveBytes    int64             `json:"last_checkpoint_bytes,omitempty"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -56,6 +61,8 @@ func newBenchCmd() *cobra.Command {
 		ckptDir                           string
 		compare                           bool
 		redis                             redisOptions
+		replicate                         int
+		reloadEvery                       time.Duration
 		shards, partitions, rate, chunk   int
 		ooo                               time.Duration
 	)
@@ -71,7 +78,7 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 (cepd gen writes events up to 5s late) or late events are dead-lettered and counted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rs, err := loadRuleSet(rulesPath, schemaPath)
+			rs, err := loadReplicated(rulesPath, schemaPath, replicate, 0)
 			if err != nil {
 				return err
 			}
@@ -94,6 +101,10 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 				runtime.MemProfileRate = 64 << 10
 			}
 			bc := benchConfig{shards: shards, partitions: partitions, rate: rate, chunk: chunk, ooo: ooo}
+			if reloadEvery > 0 {
+				bc.reloadEvery = reloadEvery
+				bc.reload = func(gen int) (*engine.RuleSet, error) { return loadReplicated(rulesPath, schemaPath, replicate, gen) }
+			}
 			if compare {
 				return compareCheckpoints(cmd, rs, recs, bc, ckptEvery, ckptDir, &redis)
 			}
@@ -135,6 +146,8 @@ bytes per key, and alerts by rule. Use --out-of-orderness at least the input's l
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run here (go tool pprof -sample_index=alloc_space)")
 	f.DurationVar(&ckptEvery, "checkpoint-interval", 0, "checkpoint state this often during the run (0: no checkpoints)")
 	f.StringVar(&ckptDir, "data", "", "checkpoint to this directory (default: a temporary one) unless --redis-addr is set")
+	f.IntVar(&replicate, "replicate", 1, "run every rule this many times (under distinct ids), to measure with many rules")
+	f.DurationVar(&reloadEvery, "reload-every", 0, "during the run, change one rule and hot-swap the whole rule set this often; reports the longest pause in matching")
 	f.BoolVar(&compare, "compare-checkpoints", false, "run twice, without and with checkpoints every --checkpoint-interval (default 1s), and print the cost as a ratio")
 	addRedisFlags(f, &redis)
 	_ = cmd.MarkFlagRequired("rules")
@@ -147,6 +160,8 @@ type benchConfig struct {
 	ooo                             time.Duration
 	store                           state.Store
 	ckptEvery                       time.Duration
+	reloadEvery                     time.Duration
+	reload                          func(gen int) (*engine.RuleSet, error)
 }
 
 // benchStore opens the checkpoint store of a benchmark run: Redis, or a directory
@@ -266,6 +281,37 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 
 	var wg sync.WaitGroup
 	errc := make(chan error, bc.partitions)
+	var reloads reloadResult
+	stopReload := make(chan struct{})
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		if bc.reloadEvery <= 0 {
+			return
+		}
+		t := time.NewTicker(bc.reloadEvery)
+		defer t.Stop()
+		for gen := 1; ; gen++ {
+			select {
+			case <-stopReload:
+				return
+			case <-t.C:
+			}
+			next, err := bc.reload(gen) // compiled beside matching, as the API does
+			if err != nil {
+				errc <- err
+				return
+			}
+			st, err := eng.SwapRules(ctx, next)
+			if err != nil {
+				errc <- err
+				return
+			}
+			reloads.n++
+			reloads.rules = len(next.Rules)
+			reloads.maxPause = max(reloads.maxPause, st.Pause)
+		}
+	}()
 	start = time.Now()
 	for p := range parts {
 		wg.Add(1)
@@ -289,6 +335,8 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 		}()
 	}
 	wg.Wait()
+	close(stopReload)
+	<-reloadDone
 	if err := eng.Barrier(ctx); err != nil {
 		return nil, err
 	}
@@ -315,6 +363,7 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter,
 		Shards: len(rs.Rules), Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(rs.Rules),
 	}
+	res.Reloads, res.ReloadRules, res.ReloadMaxPauseUs = reloads.n, reloads.rules, float64(reloads.maxPause.Microseconds())
 	cs := eng.CheckpointStats()
 	res.Saves, res.LastSaveBytes = cs.Saves, cs.LastBytes
 	res.Shards = bc.shards
@@ -343,6 +392,9 @@ func printBench(w io.Writer, r *benchResult, asJSON bool) error {
 	fmt.Fprintf(w, "throughput        %.0f events/s (decode alone, one core: %.0f events/s)\n", r.EventsPerSec, r.DecodePerSec)
 	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out)\n", r.LatencyP50, r.LatencyP99, r.LatencyP999)
 	fmt.Fprintf(w, "state             %d live partial matches on %d keys; %.0f heap bytes per key seen, %.0f state bytes per live key\n", r.LiveRuns, r.LiveKeys, r.BytesPerKey, r.StateBytesKey)
+	if r.Reloads > 0 {
+		fmt.Fprintf(w, "reloads           %d hot swaps of %d rules under load; longest pause in matching %.0fµs\n", r.Reloads, r.ReloadRules, r.ReloadMaxPauseUs)
+	}
 	fmt.Fprintf(w, "alerts            %d\n", r.Alerts)
 	ids := make([]string, 0, len(r.AlertsByRule))
 	for id := range r.AlertsByRule {
@@ -356,4 +408,83 @@ func printBench(w io.Writer, r *benchResult, asJSON bool) error {
 		fmt.Fprintf(w, "dead letters      %v\n", r.DeadLetters)
 	}
 	return nil
+}
+
+type reloadResult struct {
+	n, rules int
+	maxPause time.Duration
+}
+
+// loadReplicated loads the rule set with every rule repeated n times under distinct ids
+// (id, id-x2, …). gen > 0 changes one rule (a new fingerprint) the way an analyst's edit
+// would, so a reload swaps in one fresh rule and keeps the others.
+func loadReplicated(path, schemaPath string, n, gen int) (*engine.RuleSet, error) {
+	if n <= 1 && gen == 0 {
+		return loadRuleSet(path, schemaPath)
+	}
+	n = max(n, 1)
+	dir, err := os.MkdirTemp("", "cepd-rules-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	src := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		src = filepath.Dir(path)
+	}
+	if schemaPath == "" {
+		schemaPath = filepath.Join(src, "schema.yaml")
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return nil, err
+	}
+	first := true
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || name == "schema.yaml" || (filepath.Ext(name) != ".yaml" && filepath.Ext(name) != ".yml") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			return nil, err
+		}
+		text := string(data)
+		id := ""
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "id: "); ok {
+				id = strings.TrimSpace(rest)
+				break
+			}
+		}
+		for i := 1; i <= n; i++ {
+			t := text
+			if i > 1 {
+				t = strings.Replace(t, "id: "+id, fmt.Sprintf("id: %s-x%d", id, i), 1)
+			}
+			if first && i == 1 && gen > 0 { // the edited rule: a new window changes its fingerprint
+				t = strings.Replace(t, "\npattern:", fmt.Sprintf("\n# edit %d\nwithin: %dh\npattern:", gen, 200+gen), 1)
+				t = removeFirstWithin(t, gen)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", strings.TrimSuffix(name, filepath.Ext(name)), i)), []byte(t), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		first = false
+	}
+	return loadRuleSet(dir, schemaPath)
+}
+
+// removeFirstWithin drops an existing top-level within line other than the edit's own.
+func removeFirstWithin(t string, gen int) string {
+	mine := fmt.Sprintf("within: %dh", 200+gen)
+	lines := strings.Split(t, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.HasPrefix(l, "within:") && l != mine {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
