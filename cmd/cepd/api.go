@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -146,7 +147,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPI)
 	})
-	mux.Handle("/", limitBody(gw, o.maxBody))
+	mux.Handle("/", limitBody(validUTF8(gw), o.maxBody))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(hln) }()
 	o.log.Info("cepd API serving", "grpc", gln.Addr().String(), "rest", "http://"+hln.Addr().String(), "openapi", "/v1/openapi.json")
@@ -274,4 +275,23 @@ func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
 		}()
 		return h(srv, ss)
 	}
+}
+
+// validUTF8 rejects a request whose path or query is not valid UTF-8 (protobuf strings
+// must be) with a 400, before it reaches the gateway.
+func validUTF8(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := utf8.ValidString(r.URL.Path)
+		for k, vs := range r.URL.Query() {
+			ok = ok && utf8.ValidString(k)
+			for _, v := range vs {
+				ok = ok && utf8.ValidString(v)
+			}
+		}
+		if !ok {
+			writeAPIError(w, http.StatusBadRequest, codes.InvalidArgument, "the path or a query parameter is not valid UTF-8")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -47,7 +47,7 @@ func bigTwice(threshold string) string { return fmt.Sprintf(apiRule, threshold, 
 
 // apiFixture is cepd's API over a real engine, on loopback ports.
 type apiFixture struct {
-	t         *testing.T
+	t         testing.TB
 	base      string // http://127.0.0.1:port
 	grpcAddr  string
 	ring      *alerts.Ring
@@ -59,7 +59,7 @@ type apiFixture struct {
 
 func startAPIFixture(t *testing.T) *apiFixture { t.Helper(); return startAPIFixtureWith(t, nil) }
 
-func startAPIFixtureWith(t *testing.T, tokens *auth.Tokens) *apiFixture {
+func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 	t.Helper()
 	dir := t.TempDir()
 	schema, err := os.ReadFile(fraudSchema)
