@@ -79,13 +79,19 @@ func testRuleSet(t testing.TB) *RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return compileRules(t, schema, testRules)
+}
+
+// compileRules compiles rule sources into a rule set for schema.
+func compileRules(t testing.TB, schema *event.Schema, srcs []string) *RuleSet {
+	t.Helper()
 	env, err := rules.NewEnv(schema, rules.EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := rules.NewRegistry()
 	rs := &RuleSet{Schema: schema}
-	for i, src := range testRules {
+	for i, src := range srcs {
 		r, err := patterns.Parse(fmt.Sprintf("rule%d.yaml", i), []byte(src))
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -11,31 +10,11 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/rules"
 )
 
 func compileSet(t *testing.T, base *RuleSet, srcs []string) *RuleSet {
 	t.Helper()
-	env, err := rules.NewEnv(base.Schema, rules.EnvOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := rules.NewRegistry()
-	rs := &RuleSet{Schema: base.Schema}
-	for i, src := range srcs {
-		r, err := patterns.Parse(fmt.Sprintf("r%d.yaml", i), []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rules.Compile(r, env, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs.Rules = append(rs.Rules, c)
-	}
-	rs.Slots = reg.Slots()
-	return rs
+	return compileRules(t, base.Schema, srcs)
 }
 
 // runWithSwap feeds recs, swapping to next after cut records.
