@@ -13,7 +13,6 @@ type Ring struct {
 	buf  []*Alert
 	next int
 	full bool
-	seq  uint64
 	subs map[chan *Alert]struct{}
 }
 
@@ -34,7 +33,6 @@ func (r *Ring) Alert(a *Alert) {
 	if r.next == 0 {
 		r.full = true
 	}
-	r.seq++
 	for ch := range r.subs {
 		select {
 		case ch <- a:

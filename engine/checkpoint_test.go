@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/state"
 )
 
@@ -151,5 +150,4 @@ func TestCorruptKeyStartsFresh(t *testing.T) {
 	if !meta.Found || st.Corrupt != 1 || st.Restored == 0 {
 		t.Fatalf("meta %+v stats %+v", meta, st)
 	}
-	var _ alerts.Alert
 }

@@ -32,7 +32,6 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
 		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
 	}
-	keep := make([]int, len(rs.Rules)) // new rule index → old rule index, or -1
 	var st ReloadStats
 	oldByID := map[string]int{}
 	for i, c := range old.Rules {
@@ -45,12 +44,10 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 			return ReloadStats{}, fmt.Errorf("engine: rule %q appears twice in the new rule set", c.Rule.ID)
 		}
 		seen[c.Rule.ID] = true
-		keep[i] = -1
 		if oi, ok := oldByID[c.Rule.ID]; ok {
 			rs.alerts[i].Store(old.alerts[oi].Load())
 			if old.Rules[oi].Fingerprint() == c.Fingerprint() {
-				keep[i] = oi
-				st.Kept++
+				st.Kept++ // the keys move lazily (shard.current)
 				continue
 			}
 		}
@@ -68,7 +65,7 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	for i, s := range e.shards {
 		i := i
 		dones[i] = make(chan struct{})
-		fn := func(s *shard) { pauses[i] = s.swapRules(rs, keep) }
+		fn := func(s *shard) { pauses[i] = s.swapRules(rs) }
 		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
 			return st, err
 		}
@@ -87,7 +84,7 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 // swapRules makes rs the shard's rule set (on the shard goroutine). It costs O(1): each
 // key moves to rs the first time it is touched afterwards (current), so a reload never
 // pauses matching for a walk over every key.
-func (s *shard) swapRules(rs *RuleSet, _ []int) time.Duration {
+func (s *shard) swapRules(rs *RuleSet) time.Duration {
 	began := time.Now()
 	s.rules = rs
 	s.keepFrom = map[*RuleSet][]int{}

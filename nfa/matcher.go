@@ -381,11 +381,9 @@ func (m *Matcher) prune(h *runHeap, paths [][]*node) {
 	}
 	for _, path := range paths {
 		switch sk.Kind {
-		case patterns.SkipToNext:
-			for _, n := range path { // the first event of each step
-				if firstOfStep(path, n) {
-					better(n.ev, false)
-				}
+		case patterns.SkipToNext: // the match's first event (Flink: the least of each step's first)
+			for _, n := range path {
+				better(n.ev, false)
 			}
 		case patterns.SkipPastLastEvent:
 			for _, n := range path {
@@ -416,15 +414,6 @@ func (m *Matcher) prune(h *runHeap, paths [][]*node) {
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
 		return c < 0 || (inclusive && c == 0)
 	})
-}
-
-func firstOfStep(path []*node, n *node) bool {
-	for _, x := range path {
-		if x.step == n.step {
-			return x == n
-		}
-	}
-	return false
 }
 
 // extractInto fills out with the events of the run's partial match by step name.
