@@ -34,6 +34,11 @@ type Config struct {
 	BatchSize int
 	// MaxRunsPerKey bounds live partial matches per key and rule (default nfa's).
 	MaxRunsPerKey int
+	// Tap, if set, sees every event the ingest path accepts, after decoding and before
+	// matching: its partition, key, event time (ms) and raw bytes. It runs on the ingest
+	// goroutine of the partition (concurrently for different partitions), must be quick and
+	// must copy raw to keep it. The backtests' retained events are fed this way.
+	Tap func(part int, key string, t int64, raw []byte)
 	// RecordProcessingTime stamps alerts with the processing time they were made at
 	// (off for reproducible offline output).
 	RecordProcessingTime bool

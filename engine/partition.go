@@ -125,6 +125,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, e
 			p.maxTime = ev.Time
 			p.wm.Store(satSub(ev.Time, ooo))
 		}
+		if e.cfg.Tap != nil {
+			e.cfg.Tap(p.id, ev.Key, ev.Time, rec.Value)
+		}
 		s := e.shardOf(ev.Key)
 		it := item{part: int32(p.id), wm: p.wm.Load(), ingest: now, offset: rec.Offset}
 		if e.cfg.Late == LateDeadLetter && ev.Time < p.wm.Load() {

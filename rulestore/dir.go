@@ -125,16 +125,16 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 				}
 			}
 			e.File = name
-			mode := cur.Mode
-			if cur.Deleted || mode == Disabled {
-				mode = Active
+			st := State{Mode: cur.Mode, ShadowOf: cur.ShadowOf}
+			if cur.Deleted || cur.Mode == Disabled {
+				st = State{Mode: Active}
 			}
-			if _, err := d.apply(id, src, mode, false, ActionDisk, ch); err != nil {
+			if _, err := d.apply(id, src, st, ActionDisk, ch); err != nil {
 				return changed, err
 			}
 		} else {
 			d.idx.Rules[id] = &entry{File: name}
-			if _, err := d.apply(id, src, Active, false, ActionDisk, ch); err != nil {
+			if _, err := d.apply(id, src, State{Mode: Active}, ActionDisk, ch); err != nil {
 				return changed, err
 			}
 		}
@@ -146,7 +146,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 			continue
 		}
 		src, _ := os.ReadFile(d.versionPath(id, cur.Version))
-		if _, err := d.apply(id, src, cur.Mode, true, ActionDisk, ch); err != nil {
+		if _, err := d.apply(id, src, State{Mode: cur.Mode, Deleted: true}, ActionDisk, ch); err != nil {
 			return changed, err
 		}
 		changed = true
@@ -175,7 +175,8 @@ func ruleID(src []byte) string {
 
 // apply records a new version of rule id (its entry exists) and makes the directory
 // reflect it. d.mu is held.
-func (d *Dir) apply(id string, src []byte, mode Mode, deleted bool, action string, ch Change) (Version, error) {
+func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (Version, error) {
+	mode, deleted := st.Mode, st.Deleted
 	e := d.idx.Rules[id]
 	var prev []byte
 	n := 1
@@ -187,7 +188,7 @@ func (d *Dir) apply(id string, src []byte, mode Mode, deleted bool, action strin
 		}
 	}
 	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: ch.Author,
-		Time: d.now().UTC(), Comment: ch.Comment, Source: src}
+		Time: d.now().UTC(), Comment: ch.Comment, Source: src, ShadowOf: st.ShadowOf}
 	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
 		return Version{}, fmt.Errorf("rulestore: %w", err)
 	}

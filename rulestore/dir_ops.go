@@ -103,7 +103,7 @@ func (d *Dir) Create(_ context.Context, id string, source []byte, ch Change) (Ve
 		}
 		d.idx.Rules[id] = e
 	}
-	v, err := d.apply(id, source, Active, false, ActionCreate, ch)
+	v, err := d.apply(id, source, State{Mode: Active}, ActionCreate, ch)
 	if err != nil && len(e.Versions) == 0 {
 		delete(d.idx.Rules, id)
 	}
@@ -118,7 +118,23 @@ func (d *Dir) Update(_ context.Context, id string, source []byte, ch Change) (Ve
 	if err != nil {
 		return Version{}, err
 	}
-	return d.apply(id, source, e.cur().Mode, false, ActionUpdate, ch)
+	cur := e.cur()
+	return d.apply(id, source, State{Mode: cur.Mode, ShadowOf: cur.ShadowOf}, ActionUpdate, ch)
+}
+
+// Shadow implements Store.
+func (d *Dir) Shadow(_ context.Context, id string, source []byte, ch Change) (Version, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, err := d.live(id)
+	if err != nil {
+		return Version{}, err
+	}
+	st, err := TrialState(e.cur())
+	if err != nil {
+		return Version{}, err
+	}
+	return d.apply(id, source, st, ActionShadow, ch)
 }
 
 // Rollback implements Store.
@@ -139,7 +155,7 @@ func (d *Dir) Rollback(_ context.Context, id string, n int, ch Change) (Version,
 	if ch.Comment == "" {
 		ch.Comment = fmt.Sprintf("rollback to version %d", n)
 	}
-	return d.apply(id, old.Source, e.cur().Mode, false, ActionRollback, ch)
+	return d.apply(id, old.Source, RollbackState(e.cur()), ActionRollback, ch)
 }
 
 // SetMode implements Store.
@@ -157,7 +173,7 @@ func (d *Dir) SetMode(_ context.Context, id string, m Mode, ch Change) (Version,
 	if err != nil {
 		return Version{}, err
 	}
-	return d.apply(id, cur.Source, m, false, ActionSetMode, ch)
+	return d.apply(id, cur.Source, ModeChange(cur, m), ActionSetMode, ch)
 }
 
 // Delete implements Store.
@@ -172,7 +188,7 @@ func (d *Dir) Delete(_ context.Context, id string, ch Change) (Version, error) {
 	if err != nil {
 		return Version{}, err
 	}
-	return d.apply(id, cur.Source, cur.Mode, true, ActionDelete, ch)
+	return d.apply(id, cur.Source, State{Mode: cur.Mode, Deleted: true}, ActionDelete, ch)
 }
 
 // Audit implements Store.

@@ -3,6 +3,7 @@ package rulestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"time"
 )
@@ -27,7 +28,8 @@ const (
 	ActionRollback = "rollback"
 	ActionSetMode  = "set_mode"
 	ActionDelete   = "delete"
-	ActionDisk     = "disk" // the rule file was edited on disk
+	ActionShadow   = "shadow" // a candidate version put on trial beside the active one
+	ActionDisk     = "disk"   // the rule file was edited on disk
 )
 
 // Errors. Callers test them with errors.Is.
@@ -45,14 +47,19 @@ type Change struct {
 
 // Version is one immutable version of a rule.
 type Version struct {
-	ID      string    `json:"id"`
-	Version int       `json:"version"`
-	Mode    Mode      `json:"mode"`
-	Deleted bool      `json:"deleted,omitempty"`
-	Action  string    `json:"action"`
-	Author  string    `json:"author"`
-	Time    time.Time `json:"time"`
-	Comment string    `json:"comment"`
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Mode    Mode   `json:"mode"`
+	Deleted bool   `json:"deleted,omitempty"`
+	// ShadowOf, on a shadow version, is the version whose source keeps running active
+	// beside it (a candidate on trial: both run, the candidate's alerts are recorded and
+	// compared with the active version's, never delivered). 0: the rule runs in shadow
+	// alone.
+	ShadowOf int       `json:"shadow_of,omitempty"`
+	Action   string    `json:"action"`
+	Author   string    `json:"author"`
+	Time     time.Time `json:"time"`
+	Comment  string    `json:"comment"`
 	// Source is the rule's text (not in the index: read from the version file).
 	Source []byte `json:"-"`
 }
@@ -87,11 +94,17 @@ type Store interface {
 	Version(ctx context.Context, id string, n int) (Version, error)
 	// Create stores version 1 of a new rule (or the next version of a deleted one), active.
 	Create(ctx context.Context, id string, source []byte, ch Change) (Version, error)
-	// Update stores a new version of an existing rule, keeping its mode.
+	// Update stores a new version of an existing rule, keeping its mode and ShadowOf.
 	Update(ctx context.Context, id string, source []byte, ch Change) (Version, error)
-	// Rollback stores a new version with the source of version n.
+	// Rollback stores a new version with the source of version n (keeping the mode; on a
+	// rule on trial, it ends the trial: active, ShadowOf 0).
 	Rollback(ctx context.Context, id string, n int, ch Change) (Version, error)
-	// SetMode stores a new version with the same source in another mode.
+	// Shadow stores a new version with source as a candidate on trial beside the active
+	// version (mode shadow, ShadowOf the active version; a rule already on trial keeps its
+	// ShadowOf). ErrInvalid if the rule is neither active nor on trial.
+	Shadow(ctx context.Context, id string, source []byte, ch Change) (Version, error)
+	// SetMode stores a new version with the same source in another mode. On a rule on trial,
+	// active promotes the candidate and disabled ends the trial (ShadowOf 0).
 	SetMode(ctx context.Context, id string, m Mode, ch Change) (Version, error)
 	// Delete stores a final version marked deleted.
 	Delete(ctx context.Context, id string, ch Change) (Version, error)
@@ -103,3 +116,41 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
 
 // ValidID reports whether id can name a rule (and its file).
 func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// State is what a version records besides its source and provenance; stores compute the
+// next one with TrialState and ModeChange so that every store follows the same rules.
+type State struct {
+	Mode     Mode
+	Deleted  bool
+	ShadowOf int
+}
+
+// TrialState returns the state of a candidate put on trial beside cur: mode shadow,
+// ShadowOf the active version (kept when cur is on trial already).
+func TrialState(cur Version) (State, error) {
+	switch {
+	case cur.Mode == Shadow && cur.ShadowOf > 0:
+		return State{Mode: Shadow, ShadowOf: cur.ShadowOf}, nil
+	case cur.Mode == Active:
+		return State{Mode: Shadow, ShadowOf: cur.Version}, nil
+	}
+	return State{}, fmt.Errorf("%w: rule %q is %s: a candidate runs in shadow beside an active version (update the rule instead)", ErrInvalid, cur.ID, cur.Mode)
+}
+
+// ModeChange returns the state a mode change of cur to m records: on a rule on trial,
+// active promotes the candidate and disabled ends the trial; shadow keeps the trial.
+func ModeChange(cur Version, m Mode) State {
+	if m == Shadow && cur.ShadowOf > 0 {
+		return State{Mode: Shadow, ShadowOf: cur.ShadowOf}
+	}
+	return State{Mode: m}
+}
+
+// RollbackState returns the state a rollback of cur records: the same mode, except that a
+// rule on trial ends it (active).
+func RollbackState(cur Version) State {
+	if cur.ShadowOf > 0 {
+		return State{Mode: Active}
+	}
+	return State{Mode: cur.Mode}
+}
