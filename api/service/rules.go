@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
@@ -199,9 +200,13 @@ func storeErr(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// author names who makes a change: the x-cepd-author metadata (REST: the
-// X-Cepd-Author header) until access control supplies the token's subject.
+// author names who makes a change: with access control on, the name of the caller's token
+// (a header cannot override it); without, the x-cepd-author metadata (REST: the
+// X-Cepd-Author header) or "anonymous".
 func author(ctx context.Context) string {
+	if id, ok := auth.FromContext(ctx); ok && id.Verified {
+		return id.Name
+	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if a := md.Get("x-cepd-author"); len(a) > 0 && a[0] != "" {
 			return a[0]

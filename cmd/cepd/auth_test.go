@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -39,6 +40,7 @@ func TestAPIAccessControl(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
+		req.Header.Set("X-Cepd-Author", "mallory") // ignored when a token names the caller
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -72,6 +74,26 @@ func TestAPIAccessControl(t *testing.T) {
 		if got := call(tt.method, tt.path, tt.token, tt.body); got != tt.want {
 			t.Errorf("%s %s with %q: %d, want %d", tt.method, tt.path, tt.token, got, tt.want)
 		}
+	}
+
+	// Changes are attributed to the token's name (ann; admin for the unnamed admin token),
+	// whatever the X-Cepd-Author header claims.
+	req, _ := http.NewRequest("GET", f.base+"/v1/rules/big/versions", nil)
+	req.Header.Set("Authorization", "Bearer viewer-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs struct {
+		Versions []struct{ Author, Action string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&vs)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Versions) != 2 || vs.Versions[0].Author != "ann" || vs.Versions[1].Author != "admin" {
+		t.Errorf("versions' authors: %+v, want ann then admin", vs.Versions)
 	}
 
 	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
