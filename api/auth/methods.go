@@ -11,9 +11,9 @@ func MethodCapability(fullMethod string) Capability {
 		switch m {
 		case "SetRuleMode":
 			return Manage
-		case "ValidateRule", "CreateRule", "UpdateRule", "DeleteRule", "RollbackRule":
+		case "ValidateRule", "CreateRule", "UpdateRule", "DeleteRule", "RollbackRule", "ShadowRule":
 			return Edit
-		case "GetRule", "ListRules", "ListRuleVersions", "GetRuleVersion", "DiffRuleVersions", "ListAuditEntries":
+		case "GetRule", "ListRules", "ListRuleVersions", "GetRuleVersion", "DiffRuleVersions", "ListAuditEntries", "CompareShadow":
 			return Read
 		}
 	case "Alerts":

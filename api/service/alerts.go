@@ -16,25 +16,6 @@ import (
 	"github.com/cepd/cepd/rulestore"
 )
 
-// ModeSink stands first in the alert path: it stamps each alert with its rule's mode and
-// sends shadow alerts to Record only, active ones to Record and Deliver (the blocking
-// sinks). Alert is safe for concurrent use.
-type ModeSink struct {
-	Modes   *Modes
-	Record  alerts.Sink // the ring and other recording sinks
-	Deliver alerts.Sink // blocking sinks (Kafka, webhooks); may be nil
-}
-
-// Alert implements alerts.Sink.
-func (m *ModeSink) Alert(a *alerts.Alert) {
-	mode := m.Modes.Mode(a.RuleID)
-	a.Mode = string(mode)
-	m.Record.Alert(a)
-	if mode != rulestore.Shadow && m.Deliver != nil {
-		m.Deliver.Alert(a)
-	}
-}
-
 // Alerts implements cepv1.AlertsServer over the recent-alerts ring.
 type Alerts struct {
 	cepv1.UnimplementedAlertsServer

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -28,30 +27,6 @@ type RuleEngine interface {
 	SwapRules(ctx context.Context, rs *engine.RuleSet) (engine.ReloadStats, error)
 }
 
-// Modes is the mode of every rule the running set holds, read by the alert path (ModeSink)
-// and written by Rules after each swap. Safe for concurrent use.
-type Modes struct {
-	m atomic.Pointer[map[string]rulestore.Mode]
-}
-
-// Mode returns the mode of rule id (active when unknown).
-func (m *Modes) Mode(id string) rulestore.Mode {
-	if p := m.m.Load(); p != nil {
-		if md, ok := (*p)[id]; ok {
-			return md
-		}
-	}
-	return rulestore.Active
-}
-
-func (m *Modes) set(vs []rulestore.Version) {
-	mp := make(map[string]rulestore.Mode, len(vs))
-	for _, v := range vs {
-		mp[v.ID] = v.Mode
-	}
-	m.m.Store(&mp)
-}
-
 // Rules implements cepv1.RulesServer.
 type Rules struct {
 	cepv1.UnimplementedRulesServer
@@ -66,7 +41,8 @@ type Rules struct {
 }
 
 // NewRules returns the Rules service. modes (which may be nil) is kept up to date with the
-// store's modes.
+// running set. With an engine, the store's rules are swapped in at once; eng may be nil
+// until Attach (build the engine from RuleSet, so that restored state finds its rules).
 func NewRules(store rulestore.Store, eng RuleEngine, schema *event.Schema, envOpts rules.EnvOptions, modes *Modes) (*Rules, error) {
 	env, err := rules.NewEnv(schema, envOpts)
 	if err != nil {
@@ -76,16 +52,41 @@ func NewRules(store rulestore.Store, eng RuleEngine, schema *event.Schema, envOp
 		modes = &Modes{}
 	}
 	s := &Rules{store: store, eng: eng, schema: schema, env: env, modes: modes}
-	vs, err := store.List(context.Background())
-	if err != nil {
-		return nil, err
+	if eng != nil { // the engine runs what the store holds from now on
+		if err := s.Reload(context.Background()); err != nil {
+			return nil, err
+		}
 	}
-	modes.set(vs)
 	return s, nil
 }
 
+// Attach sets the engine the service swaps rule sets into (built from RuleSet).
+func (s *Rules) Attach(eng RuleEngine) {
+	s.mu.Lock()
+	s.eng = eng
+	s.mu.Unlock()
+}
+
+// RuleSet compiles the store's current rules into the rule set the engine should run (the
+// rule set to build the engine with at start-up) and records their modes.
+func (s *Rules) RuleSet(ctx context.Context) (*engine.RuleSet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs, err := s.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, runs, errs := s.compileSet(ctx, vs)
+	if len(errs) > 0 {
+		return nil, errs.Err()
+	}
+	s.modes.set(runs)
+	return rs, nil
+}
+
 // Reload compiles the store's current rules and swaps them in (after the rule files
-// changed on disk, for example). A set that does not compile changes nothing.
+// changed on disk, or another instance changed the shared store). A set that does not
+// compile changes nothing.
 func (s *Rules) Reload(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,40 +94,74 @@ func (s *Rules) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rs, errs := s.compileSet(vs)
+	rs, runs, errs := s.compileSet(ctx, vs)
 	if len(errs) > 0 {
 		return errs.Err()
 	}
-	return s.swap(ctx, rs, vs)
+	return s.swap(ctx, rs, runs)
 }
 
-// compileSet compiles the rules of vs that are not disabled into a rule set.
-func (s *Rules) compileSet(vs []rulestore.Version) (*engine.RuleSet, patterns.ErrorList) {
-	reg := rules.NewRegistry()
-	var all patterns.ErrorList
-	var out []*rules.Compiled
+// runs lists what the engine runs for vs: each rule not disabled under its id, and for a
+// candidate on trial, its active version under the id and the candidate under
+// id + ShadowSuffix.
+func (s *Rules) runs(ctx context.Context, vs []rulestore.Version) ([]run, error) {
+	var out []run
 	for _, v := range vs {
 		if v.Mode == rulestore.Disabled || v.Deleted {
 			continue
 		}
-		c, errs := compileOne(v.ID+".yaml", v.Source, s.env, reg)
+		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 {
+			base, err := s.store.Version(ctx, v.ID, v.ShadowOf)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: the active version %d of its trial: %w", v.ID, v.ShadowOf, err)
+			}
+			out = append(out, run{id: v.ID, ruleID: v.ID, version: base.Version, mode: rulestore.Active, src: base.Source},
+				run{id: v.ID + ShadowSuffix, ruleID: v.ID, version: v.Version, mode: rulestore.Shadow, src: v.Source})
+			continue
+		}
+		out = append(out, run{id: v.ID, ruleID: v.ID, version: v.Version, mode: v.Mode, src: v.Source})
+	}
+	return out, nil
+}
+
+// compileSet compiles what the engine runs for vs into a rule set.
+func (s *Rules) compileSet(ctx context.Context, vs []rulestore.Version) (*engine.RuleSet, []run, patterns.ErrorList) {
+	runs, err := s.runs(ctx, vs)
+	if err != nil {
+		return nil, nil, patterns.ErrorList{&patterns.Error{Msg: err.Error()}}
+	}
+	reg := rules.NewRegistry()
+	var all patterns.ErrorList
+	var out []*rules.Compiled
+	for i := range runs {
+		r := &runs[i]
+		c, errs := compileAs(r.ruleID+".yaml", r.id, r.src, s.env, reg)
 		all = append(all, errs...)
 		if c != nil {
+			r.content = c.Version
 			out = append(out, c)
 		}
 	}
 	if len(all) > 0 {
-		return nil, all
+		return nil, nil, all
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
-	return &engine.RuleSet{Schema: s.schema, Rules: out, Slots: reg.Slots()}, nil
+	return &engine.RuleSet{Schema: s.schema, Rules: out, Slots: reg.Slots()}, runs, nil
 }
 
 // compileOne parses and compiles one rule; every problem comes back as a list.
 func compileOne(file string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
+	return compileAs(file, "", src, env, reg)
+}
+
+// compileAs is compileOne running the rule under the engine rule id runID (when set).
+func compileAs(file, runID string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
 	r, err := patterns.Parse(file, src)
 	if err != nil {
 		return nil, asList(file, err)
+	}
+	if runID != "" {
+		r.ID = runID
 	}
 	c, err := rules.Compile(r, env, reg, rules.WithSource(src))
 	if err != nil {
@@ -147,12 +182,15 @@ func asList(file string, err error) patterns.ErrorList {
 	return patterns.ErrorList{&patterns.Error{File: file, Msg: err.Error()}}
 }
 
-func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, vs []rulestore.Version) error {
+func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, runs []run) error {
+	if s.eng == nil {
+		return status.Error(codes.Unavailable, "the change is stored but no engine runs the rules yet")
+	}
 	st, err := s.eng.SwapRules(ctx, rs)
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "the change is stored but the engine did not take the new rule set: %v", err)
 	}
-	s.modes.set(vs)
+	s.modes.set(runs)
 	if s.OnReload != nil {
 		s.OnReload(st)
 	}
@@ -242,7 +280,7 @@ func modeToProto(m rulestore.Mode) cepv1.RuleMode {
 // toRule describes v; c (which may be nil) is its compiled form, for the metadata.
 func (s *Rules) toRule(v rulestore.Version) *cepv1.Rule {
 	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
-		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time)}
+		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time), ShadowOf: int32(v.ShadowOf)}
 	if pr, err := patterns.Parse(v.ID+".yaml", v.Source); err == nil {
 		r.Name, r.Owner, r.Tags, r.Severity = pr.Name, pr.Owner, pr.Tags, pr.Severity
 		if c, err := rules.Compile(pr, s.env, nil); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,7 +42,8 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	rs, errs := s.compileSet(next)
+	slices.SortFunc(next, func(a, b rulestore.Version) int { return strings.Compare(a.ID, b.ID) })
+	rs, runs, errs := s.compileSet(ctx, next)
 	if len(errs) > 0 {
 		return nil, rejected(errs)
 	}
@@ -53,7 +55,18 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if err := s.swap(ctx, rs, final); err != nil {
+	if sameSet(next, final) {
+		fr, err := s.runs(ctx, final) // the version numbers the store gave
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		for i := range runs {
+			runs[i].version = fr[i].version
+		}
+	} else if rs, runs, errs = s.compileSet(ctx, final); len(errs) > 0 { // another instance's change came between
+		return nil, rejected(errs)
+	}
+	if err := s.swap(ctx, rs, runs); err != nil {
 		return nil, err
 	}
 	return s.toRule(v), nil
@@ -138,7 +151,8 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 		if err != nil {
 			return nil, err
 		}
-		v.Source = old.Source
+		st := rulestore.RollbackState(v)
+		v.Source, v.Mode, v.ShadowOf = old.Source, st.Mode, st.ShadowOf
 		return replace(cur, v), nil
 	}, func() (rulestore.Version, error) { return s.store.Rollback(ctx, id, n, ch) })
 }
@@ -156,9 +170,48 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 		if err != nil {
 			return nil, err
 		}
-		v.Mode = m
+		st := rulestore.ModeChange(v, m)
+		v.Mode, v.ShadowOf = st.Mode, st.ShadowOf
 		return replace(cur, v), nil
 	}, func() (rulestore.Version, error) { return s.store.SetMode(ctx, id, m, ch) })
+}
+
+// ShadowRule implements cepv1.RulesServer.
+func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*cepv1.Rule, error) {
+	id, err := parseID(req.GetSource())
+	if err != nil {
+		return nil, err
+	}
+	if id != req.GetId() {
+		return nil, status.Errorf(codes.InvalidArgument, "the candidate's id %q differs from the rule %q it would run beside", id, req.GetId())
+	}
+	src := []byte(req.GetSource())
+	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+		v, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		st, err := rulestore.TrialState(v)
+		if err != nil {
+			return nil, err
+		}
+		v.Source, v.Mode, v.ShadowOf = src, st.Mode, st.ShadowOf
+		return replace(cur, v), nil
+	}, func() (rulestore.Version, error) { return s.store.Shadow(ctx, id, src, ch) })
+}
+
+// CompareShadow implements cepv1.RulesServer.
+func (s *Rules) CompareShadow(ctx context.Context, req *cepv1.CompareShadowRequest) (*cepv1.ShadowComparison, error) {
+	v, err := s.store.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	c, ok := s.modes.Comparison(v.ID)
+	if !ok {
+		return nil, status.Errorf(codes.FailedPrecondition, "rule %q is %s, not running in shadow here: put a candidate on trial with POST /v1/rules/%s:shadow", v.ID, v.Mode, v.ID)
+	}
+	return c, nil
 }
 
 // GetRule implements cepv1.RulesServer.
@@ -191,7 +244,7 @@ func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*ce
 
 func toVersion(v rulestore.Version) *cepv1.RuleVersion {
 	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
-		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action}
+		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action, ShadowOf: int32(v.ShadowOf)}
 }
 
 // ListRuleVersions implements cepv1.RulesServer.
@@ -241,4 +294,11 @@ func (s *Rules) ListAuditEntries(ctx context.Context, req *cepv1.ListAuditEntrie
 			RuleId: e.RuleID, Version: int32(e.Version), Comment: e.Comment, Diff: e.Diff})
 	}
 	return out, nil
+}
+
+// sameSet reports whether two lists of current versions run the same rules the same way.
+func sameSet(a, b []rulestore.Version) bool {
+	return slices.EqualFunc(a, b, func(x, y rulestore.Version) bool {
+		return x.ID == y.ID && x.Mode == y.Mode && x.ShadowOf == y.ShadowOf && string(x.Source) == string(y.Source)
+	})
 }

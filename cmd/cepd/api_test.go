@@ -139,10 +139,15 @@ func (f *apiFixture) must(method, path, body string) map[string]any {
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // pair ingests two authorisations of amount for card over the legacy REST ingest.
-func (f *apiFixture) pair(card string, amount float64) {
+func (f *apiFixture) pair(card string, amount float64) { f.t.Helper(); f.auths(card, amount, 2) }
+
+// one ingests one authorisation.
+func (f *apiFixture) one(card string, amount float64) { f.t.Helper(); f.auths(card, amount, 1) }
+
+func (f *apiFixture) auths(card string, amount float64, n int) {
 	f.t.Helper()
 	var b bytes.Buffer
-	for i := 0; i < 2; i++ {
+	for i := 0; i < n; i++ {
 		f.seq++
 		fmt.Fprintf(&b, `{"event_id":"e%d","card_id":%q,"ts":"2026-03-01T10:%02d:00Z","type":"auth","amount":%g}`+"\n", f.seq, card, f.seq%60, amount)
 	}

@@ -98,8 +98,11 @@ type Rule struct {
 	Severity   string                 `protobuf:"bytes,11,opt,name=severity,proto3" json:"severity,omitempty"`
 	// content_version is the compiled rule's content hash: alerts carry it as rule_version.
 	ContentVersion string `protobuf:"bytes,12,opt,name=content_version,json=contentVersion,proto3" json:"content_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// shadow_of, on a candidate on trial (mode SHADOW), is the version that runs active
+	// beside it; 0 otherwise.
+	ShadowOf      int32 `protobuf:"varint,13,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -216,6 +219,13 @@ func (x *Rule) GetContentVersion() string {
 	return ""
 }
 
+func (x *Rule) GetShadowOf() int32 {
+	if x != nil {
+		return x.ShadowOf
+	}
+	return 0
+}
+
 type RuleVersion struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -225,8 +235,11 @@ type RuleVersion struct {
 	Comment    string                 `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
 	Author     string                 `protobuf:"bytes,6,opt,name=author,proto3" json:"author,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// action is what made the version: create, update, rollback, set_mode, delete, disk.
-	Action        string `protobuf:"bytes,8,opt,name=action,proto3" json:"action,omitempty"`
+	// action is what made the version: create, update, rollback, set_mode, shadow, delete,
+	// disk.
+	Action string `protobuf:"bytes,8,opt,name=action,proto3" json:"action,omitempty"`
+	// shadow_of, on a candidate on trial, is the version that ran active beside it.
+	ShadowOf      int32 `protobuf:"varint,9,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -315,6 +328,13 @@ func (x *RuleVersion) GetAction() string {
 		return x.Action
 	}
 	return ""
+}
+
+func (x *RuleVersion) GetShadowOf() int32 {
+	if x != nil {
+		return x.ShadowOf
+	}
+	return 0
 }
 
 // RuleError is one problem of a rule, at a 1-based line and column of its source.
@@ -1332,11 +1352,283 @@ func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
 	return nil
 }
 
+type ShadowRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// source is the candidate, as YAML text; its id must be the rule's.
+	Source        string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowRuleRequest) Reset() {
+	*x = ShadowRuleRequest{}
+	mi := &file_cep_v1_rules_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowRuleRequest) ProtoMessage() {}
+
+func (x *ShadowRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_rules_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowRuleRequest.ProtoReflect.Descriptor instead.
+func (*ShadowRuleRequest) Descriptor() ([]byte, []int) {
+	return file_cep_v1_rules_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ShadowRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShadowRuleRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ShadowRuleRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+type CompareShadowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareShadowRequest) Reset() {
+	*x = CompareShadowRequest{}
+	mi := &file_cep_v1_rules_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareShadowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareShadowRequest) ProtoMessage() {}
+
+func (x *CompareShadowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_rules_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareShadowRequest.ProtoReflect.Descriptor instead.
+func (*CompareShadowRequest) Descriptor() ([]byte, []int) {
+	return file_cep_v1_rules_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CompareShadowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ShadowComparison sets a shadow version's alerts beside its active version's. Keys and
+// matches are compared as sets: a match is an alert's key with the ids of the events it
+// matched (the same events caught by both versions count as one match in both).
+type ShadowComparison struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RuleId string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// active_version is the store version running active (0 when the rule runs in shadow
+	// alone); shadow_version the one in shadow.
+	ActiveVersion int32 `protobuf:"varint,2,opt,name=active_version,json=activeVersion,proto3" json:"active_version,omitempty"`
+	ShadowVersion int32 `protobuf:"varint,3,opt,name=shadow_version,json=shadowVersion,proto3" json:"shadow_version,omitempty"`
+	// The versions' content hashes (the alerts' rule_version).
+	ActiveContentVersion string `protobuf:"bytes,4,opt,name=active_content_version,json=activeContentVersion,proto3" json:"active_content_version,omitempty"`
+	ShadowContentVersion string `protobuf:"bytes,5,opt,name=shadow_content_version,json=shadowContentVersion,proto3" json:"shadow_content_version,omitempty"`
+	// since is when this instance began comparing this pair of versions.
+	Since        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=since,proto3" json:"since,omitempty"`
+	ActiveAlerts int64                  `protobuf:"varint,7,opt,name=active_alerts,json=activeAlerts,proto3" json:"active_alerts,omitempty"`
+	ShadowAlerts int64                  `protobuf:"varint,8,opt,name=shadow_alerts,json=shadowAlerts,proto3" json:"shadow_alerts,omitempty"`
+	// Keys alerted on by both versions, by the active one only, by the shadow one only.
+	KeysBoth       int64 `protobuf:"varint,9,opt,name=keys_both,json=keysBoth,proto3" json:"keys_both,omitempty"`
+	KeysActiveOnly int64 `protobuf:"varint,10,opt,name=keys_active_only,json=keysActiveOnly,proto3" json:"keys_active_only,omitempty"`
+	KeysShadowOnly int64 `protobuf:"varint,11,opt,name=keys_shadow_only,json=keysShadowOnly,proto3" json:"keys_shadow_only,omitempty"`
+	// Matches (key and events) found by both, the active one only, the shadow one only.
+	MatchesBoth       int64 `protobuf:"varint,12,opt,name=matches_both,json=matchesBoth,proto3" json:"matches_both,omitempty"`
+	MatchesActiveOnly int64 `protobuf:"varint,13,opt,name=matches_active_only,json=matchesActiveOnly,proto3" json:"matches_active_only,omitempty"`
+	MatchesShadowOnly int64 `protobuf:"varint,14,opt,name=matches_shadow_only,json=matchesShadowOnly,proto3" json:"matches_shadow_only,omitempty"`
+	// truncated is set when more distinct keys or matches were seen than the comparison
+	// tracks (the set counts then cover the first ones; the alert counts stay exact).
+	Truncated     bool `protobuf:"varint,15,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowComparison) Reset() {
+	*x = ShadowComparison{}
+	mi := &file_cep_v1_rules_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowComparison) ProtoMessage() {}
+
+func (x *ShadowComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_rules_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowComparison.ProtoReflect.Descriptor instead.
+func (*ShadowComparison) Descriptor() ([]byte, []int) {
+	return file_cep_v1_rules_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ShadowComparison) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *ShadowComparison) GetActiveVersion() int32 {
+	if x != nil {
+		return x.ActiveVersion
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetShadowVersion() int32 {
+	if x != nil {
+		return x.ShadowVersion
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetActiveContentVersion() string {
+	if x != nil {
+		return x.ActiveContentVersion
+	}
+	return ""
+}
+
+func (x *ShadowComparison) GetShadowContentVersion() string {
+	if x != nil {
+		return x.ShadowContentVersion
+	}
+	return ""
+}
+
+func (x *ShadowComparison) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ShadowComparison) GetActiveAlerts() int64 {
+	if x != nil {
+		return x.ActiveAlerts
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetShadowAlerts() int64 {
+	if x != nil {
+		return x.ShadowAlerts
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetKeysBoth() int64 {
+	if x != nil {
+		return x.KeysBoth
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetKeysActiveOnly() int64 {
+	if x != nil {
+		return x.KeysActiveOnly
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetKeysShadowOnly() int64 {
+	if x != nil {
+		return x.KeysShadowOnly
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetMatchesBoth() int64 {
+	if x != nil {
+		return x.MatchesBoth
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetMatchesActiveOnly() int64 {
+	if x != nil {
+		return x.MatchesActiveOnly
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetMatchesShadowOnly() int64 {
+	if x != nil {
+		return x.MatchesShadowOnly
+	}
+	return 0
+}
+
+func (x *ShadowComparison) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_cep_v1_rules_proto protoreflect.FileDescriptor
 
 const file_cep_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x02\n" +
+	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
@@ -1351,7 +1643,8 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x04tags\x18\n" +
 	" \x03(\tR\x04tags\x12\x1a\n" +
 	"\bseverity\x18\v \x01(\tR\bseverity\x12'\n" +
-	"\x0fcontent_version\x18\f \x01(\tR\x0econtentVersion\"\xfc\x01\n" +
+	"\x0fcontent_version\x18\f \x01(\tR\x0econtentVersion\x12\x1b\n" +
+	"\tshadow_of\x18\r \x01(\x05R\bshadowOf\"\x99\x02\n" +
 	"\vRuleVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
@@ -1361,7 +1654,8 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x16\n" +
-	"\x06action\x18\b \x01(\tR\x06action\"Q\n" +
+	"\x06action\x18\b \x01(\tR\x06action\x12\x1b\n" +
+	"\tshadow_of\x18\t \x01(\x05R\bshadowOf\"Q\n" +
 	"\tRuleError\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x18\n" +
@@ -1422,14 +1716,38 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"H\n" +
 	"\x18ListAuditEntriesResponse\x12,\n" +
-	"\aentries\x18\x01 \x03(\v2\x12.cep.v1.AuditEntryR\aentries*K\n" +
+	"\aentries\x18\x01 \x03(\v2\x12.cep.v1.AuditEntryR\aentries\"U\n" +
+	"\x11ShadowRuleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\"&\n" +
+	"\x14CompareShadowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xf3\x04\n" +
+	"\x10ShadowComparison\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12%\n" +
+	"\x0eactive_version\x18\x02 \x01(\x05R\ractiveVersion\x12%\n" +
+	"\x0eshadow_version\x18\x03 \x01(\x05R\rshadowVersion\x124\n" +
+	"\x16active_content_version\x18\x04 \x01(\tR\x14activeContentVersion\x124\n" +
+	"\x16shadow_content_version\x18\x05 \x01(\tR\x14shadowContentVersion\x120\n" +
+	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12#\n" +
+	"\ractive_alerts\x18\a \x01(\x03R\factiveAlerts\x12#\n" +
+	"\rshadow_alerts\x18\b \x01(\x03R\fshadowAlerts\x12\x1b\n" +
+	"\tkeys_both\x18\t \x01(\x03R\bkeysBoth\x12(\n" +
+	"\x10keys_active_only\x18\n" +
+	" \x01(\x03R\x0ekeysActiveOnly\x12(\n" +
+	"\x10keys_shadow_only\x18\v \x01(\x03R\x0ekeysShadowOnly\x12!\n" +
+	"\fmatches_both\x18\f \x01(\x03R\vmatchesBoth\x12.\n" +
+	"\x13matches_active_only\x18\r \x01(\x03R\x11matchesActiveOnly\x12.\n" +
+	"\x13matches_shadow_only\x18\x0e \x01(\x03R\x11matchesShadowOnly\x12\x1c\n" +
+	"\ttruncated\x18\x0f \x01(\bR\ttruncated*K\n" +
 	"\bRuleMode\x12\x19\n" +
 	"\x15RULE_MODE_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06ACTIVE\x10\x01\x12\n" +
 	"\n" +
 	"\x06SHADOW\x10\x02\x12\f\n" +
-	"\bDISABLED\x10\x032\xff\b\n" +
+	"\bDISABLED\x10\x032\xc7\n" +
+	"\n" +
 	"\x05Rules\x12h\n" +
 	"\fValidateRule\x12\x1b.cep.v1.ValidateRuleRequest\x1a\x1c.cep.v1.ValidateRuleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/rules:validate\x12K\n" +
 	"\n" +
@@ -1444,7 +1762,10 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x0eGetRuleVersion\x12\x1d.cep.v1.GetRuleVersionRequest\x1a\x13.cep.v1.RuleVersion\")\x82\xd3\xe4\x93\x02#\x12!/v1/rules/{id}/versions/{version}\x12r\n" +
 	"\x10DiffRuleVersions\x12\x1f.cep.v1.DiffRuleVersionsRequest\x1a .cep.v1.DiffRuleVersionsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rules/{id}:diff\x12]\n" +
 	"\fRollbackRule\x12\x1b.cep.v1.RollbackRuleRequest\x1a\f.cep.v1.Rule\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/rules/{id}:rollback\x12Z\n" +
-	"\vSetRuleMode\x12\x1a.cep.v1.SetRuleModeRequest\x1a\f.cep.v1.Rule\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/rules/{id}:setMode\x12h\n" +
+	"\vSetRuleMode\x12\x1a.cep.v1.SetRuleModeRequest\x1a\f.cep.v1.Rule\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/rules/{id}:setMode\x12W\n" +
+	"\n" +
+	"ShadowRule\x12\x19.cep.v1.ShadowRuleRequest\x1a\f.cep.v1.Rule\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/rules/{id}:shadow\x12m\n" +
+	"\rCompareShadow\x12\x1c.cep.v1.CompareShadowRequest\x1a\x18.cep.v1.ShadowComparison\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rules/{id}:compareShadow\x12h\n" +
 	"\x10ListAuditEntries\x12\x1f.cep.v1.ListAuditEntriesRequest\x1a .cep.v1.ListAuditEntriesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/auditB'Z%github.com/cepd/cepd/api/cep/v1;cepv1b\x06proto3"
 
 var (
@@ -1460,7 +1781,7 @@ func file_cep_v1_rules_proto_rawDescGZIP() []byte {
 }
 
 var file_cep_v1_rules_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cep_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_cep_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cep_v1_rules_proto_goTypes = []any{
 	(RuleMode)(0),                    // 0: cep.v1.RuleMode
 	(*Rule)(nil),                     // 1: cep.v1.Rule
@@ -1484,49 +1805,57 @@ var file_cep_v1_rules_proto_goTypes = []any{
 	(*AuditEntry)(nil),               // 19: cep.v1.AuditEntry
 	(*ListAuditEntriesRequest)(nil),  // 20: cep.v1.ListAuditEntriesRequest
 	(*ListAuditEntriesResponse)(nil), // 21: cep.v1.ListAuditEntriesResponse
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
+	(*ShadowRuleRequest)(nil),        // 22: cep.v1.ShadowRuleRequest
+	(*CompareShadowRequest)(nil),     // 23: cep.v1.CompareShadowRequest
+	(*ShadowComparison)(nil),         // 24: cep.v1.ShadowComparison
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
 }
 var file_cep_v1_rules_proto_depIdxs = []int32{
 	0,  // 0: cep.v1.Rule.mode:type_name -> cep.v1.RuleMode
-	22, // 1: cep.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
+	25, // 1: cep.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: cep.v1.RuleVersion.mode:type_name -> cep.v1.RuleMode
-	22, // 3: cep.v1.RuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	25, // 3: cep.v1.RuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: cep.v1.ValidateRuleResponse.errors:type_name -> cep.v1.RuleError
 	0,  // 5: cep.v1.ListRulesRequest.mode:type_name -> cep.v1.RuleMode
 	1,  // 6: cep.v1.ListRulesResponse.rules:type_name -> cep.v1.Rule
 	2,  // 7: cep.v1.ListRuleVersionsResponse.versions:type_name -> cep.v1.RuleVersion
 	0,  // 8: cep.v1.SetRuleModeRequest.mode:type_name -> cep.v1.RuleMode
-	22, // 9: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	25, // 9: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	19, // 10: cep.v1.ListAuditEntriesResponse.entries:type_name -> cep.v1.AuditEntry
-	4,  // 11: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
-	6,  // 12: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
-	7,  // 13: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
-	8,  // 14: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
-	9,  // 15: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
-	10, // 16: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
-	12, // 17: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
-	14, // 18: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
-	15, // 19: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
-	17, // 20: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
-	18, // 21: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
-	20, // 22: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
-	5,  // 23: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
-	1,  // 24: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
-	1,  // 25: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
-	1,  // 26: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
-	1,  // 27: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
-	11, // 28: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
-	13, // 29: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
-	2,  // 30: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
-	16, // 31: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
-	1,  // 32: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
-	1,  // 33: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
-	21, // 34: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	25, // 11: cep.v1.ShadowComparison.since:type_name -> google.protobuf.Timestamp
+	4,  // 12: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
+	6,  // 13: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
+	7,  // 14: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
+	8,  // 15: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
+	9,  // 16: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
+	10, // 17: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
+	12, // 18: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
+	14, // 19: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
+	15, // 20: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
+	17, // 21: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
+	18, // 22: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
+	22, // 23: cep.v1.Rules.ShadowRule:input_type -> cep.v1.ShadowRuleRequest
+	23, // 24: cep.v1.Rules.CompareShadow:input_type -> cep.v1.CompareShadowRequest
+	20, // 25: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
+	5,  // 26: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
+	1,  // 27: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
+	1,  // 28: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
+	1,  // 29: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
+	1,  // 30: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
+	11, // 31: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
+	13, // 32: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
+	2,  // 33: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
+	16, // 34: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
+	1,  // 35: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
+	1,  // 36: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
+	1,  // 37: cep.v1.Rules.ShadowRule:output_type -> cep.v1.Rule
+	24, // 38: cep.v1.Rules.CompareShadow:output_type -> cep.v1.ShadowComparison
+	21, // 39: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
+	26, // [26:40] is the sub-list for method output_type
+	12, // [12:26] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_rules_proto_init() }
@@ -1540,7 +1869,7 @@ func file_cep_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_rules_proto_rawDesc), len(file_cep_v1_rules_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,8 @@ const (
 	Rules_DiffRuleVersions_FullMethodName = "/cep.v1.Rules/DiffRuleVersions"
 	Rules_RollbackRule_FullMethodName     = "/cep.v1.Rules/RollbackRule"
 	Rules_SetRuleMode_FullMethodName      = "/cep.v1.Rules/SetRuleMode"
+	Rules_ShadowRule_FullMethodName       = "/cep.v1.Rules/ShadowRule"
+	Rules_CompareShadow_FullMethodName    = "/cep.v1.Rules/CompareShadow"
 	Rules_ListAuditEntries_FullMethodName = "/cep.v1.Rules/ListAuditEntries"
 )
 
@@ -58,7 +60,18 @@ type RulesClient interface {
 	DiffRuleVersions(ctx context.Context, in *DiffRuleVersionsRequest, opts ...grpc.CallOption) (*DiffRuleVersionsResponse, error)
 	// RollbackRule makes a new version whose source is that of an earlier version.
 	RollbackRule(ctx context.Context, in *RollbackRuleRequest, opts ...grpc.CallOption) (*Rule, error)
+	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, ACTIVE promotes
+	// the candidate (it replaces the active version) and DISABLED ends the trial.
 	SetRuleMode(ctx context.Context, in *SetRuleModeRequest, opts ...grpc.CallOption) (*Rule, error)
+	// ShadowRule puts a candidate version of an active rule on trial: the candidate runs in
+	// shadow beside the active version, which keeps matching and delivering. The candidate's
+	// alerts are recorded (mode SHADOW, never delivered) and compared with the active
+	// version's (CompareShadow). Promote it with SetRuleMode ACTIVE; drop it with
+	// RollbackRule to shadow_of.
+	ShadowRule(ctx context.Context, in *ShadowRuleRequest, opts ...grpc.CallOption) (*Rule, error)
+	// CompareShadow compares the alerts of a rule's shadow version with those of its active
+	// version since the trial began (or since this instance started running the pair).
+	CompareShadow(ctx context.Context, in *CompareShadowRequest, opts ...grpc.CallOption) (*ShadowComparison, error)
 	// ListAuditEntries returns the audit log of rule changes, newest first.
 	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
 }
@@ -181,6 +194,26 @@ func (c *rulesClient) SetRuleMode(ctx context.Context, in *SetRuleModeRequest, o
 	return out, nil
 }
 
+func (c *rulesClient) ShadowRule(ctx context.Context, in *ShadowRuleRequest, opts ...grpc.CallOption) (*Rule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Rule)
+	err := c.cc.Invoke(ctx, Rules_ShadowRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesClient) CompareShadow(ctx context.Context, in *CompareShadowRequest, opts ...grpc.CallOption) (*ShadowComparison, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShadowComparison)
+	err := c.cc.Invoke(ctx, Rules_CompareShadow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *rulesClient) ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAuditEntriesResponse)
@@ -216,7 +249,18 @@ type RulesServer interface {
 	DiffRuleVersions(context.Context, *DiffRuleVersionsRequest) (*DiffRuleVersionsResponse, error)
 	// RollbackRule makes a new version whose source is that of an earlier version.
 	RollbackRule(context.Context, *RollbackRuleRequest) (*Rule, error)
+	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, ACTIVE promotes
+	// the candidate (it replaces the active version) and DISABLED ends the trial.
 	SetRuleMode(context.Context, *SetRuleModeRequest) (*Rule, error)
+	// ShadowRule puts a candidate version of an active rule on trial: the candidate runs in
+	// shadow beside the active version, which keeps matching and delivering. The candidate's
+	// alerts are recorded (mode SHADOW, never delivered) and compared with the active
+	// version's (CompareShadow). Promote it with SetRuleMode ACTIVE; drop it with
+	// RollbackRule to shadow_of.
+	ShadowRule(context.Context, *ShadowRuleRequest) (*Rule, error)
+	// CompareShadow compares the alerts of a rule's shadow version with those of its active
+	// version since the trial began (or since this instance started running the pair).
+	CompareShadow(context.Context, *CompareShadowRequest) (*ShadowComparison, error)
 	// ListAuditEntries returns the audit log of rule changes, newest first.
 	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
 	mustEmbedUnimplementedRulesServer()
@@ -261,6 +305,12 @@ func (UnimplementedRulesServer) RollbackRule(context.Context, *RollbackRuleReque
 }
 func (UnimplementedRulesServer) SetRuleMode(context.Context, *SetRuleModeRequest) (*Rule, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRuleMode not implemented")
+}
+func (UnimplementedRulesServer) ShadowRule(context.Context, *ShadowRuleRequest) (*Rule, error) {
+	return nil, status.Error(codes.Unimplemented, "method ShadowRule not implemented")
+}
+func (UnimplementedRulesServer) CompareShadow(context.Context, *CompareShadowRequest) (*ShadowComparison, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareShadow not implemented")
 }
 func (UnimplementedRulesServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
@@ -484,6 +534,42 @@ func _Rules_SetRuleMode_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Rules_ShadowRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShadowRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServer).ShadowRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Rules_ShadowRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServer).ShadowRule(ctx, req.(*ShadowRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Rules_CompareShadow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareShadowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServer).CompareShadow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Rules_CompareShadow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServer).CompareShadow(ctx, req.(*CompareShadowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Rules_ListAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAuditEntriesRequest)
 	if err := dec(in); err != nil {
@@ -552,6 +638,14 @@ var Rules_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRuleMode",
 			Handler:    _Rules_SetRuleMode_Handler,
+		},
+		{
+			MethodName: "ShadowRule",
+			Handler:    _Rules_ShadowRule_Handler,
+		},
+		{
+			MethodName: "CompareShadow",
+			Handler:    _Rules_CompareShadow_Handler,
 		},
 		{
 			MethodName: "ListAuditEntries",
