@@ -45,7 +45,8 @@ type apiOptions struct {
 	modes    *service.Modes // shared with the service.ModeSink in the alert path
 	maxBody  int64          // largest REST body or gRPC message (default 16 MiB)
 	log      *slog.Logger
-	tokens   *auth.Tokens // nil or empty: access control off
+	tokens   *auth.Tokens   // nil or empty: access control off
+	rules    *service.Rules // if nil, made over store and the engine
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -77,9 +78,11 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	if o.modes == nil {
 		o.modes = &service.Modes{}
 	}
-	rulesSvc, err := service.NewRules(store, eng, o.schema, rules.EnvOptions{}, o.modes)
-	if err != nil {
-		return nil, err
+	rulesSvc, err := o.rules, error(nil)
+	if rulesSvc == nil {
+		if rulesSvc, err = service.NewRules(store, eng, o.schema, rules.EnvOptions{}, o.modes); err != nil {
+			return nil, err
+		}
 	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
 		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)

@@ -22,10 +22,7 @@ func loadRuleSet(path, schemaPath string) (*engine.RuleSet, error) {
 	if !st.IsDir() {
 		dir = filepath.Dir(path)
 	}
-	if schemaPath == "" {
-		schemaPath = filepath.Join(dir, "schema.yaml")
-	}
-	schema, err := event.LoadSchema(schemaPath)
+	schema, err := loadSchema(dir, schemaPath)
 	if err != nil {
 		return nil, err
 	}
@@ -59,4 +56,12 @@ func compileFile(path string, env *rules.Env, reg *rules.Registry) (*rules.Compi
 		return nil, err
 	}
 	return rules.Compile(r, env, reg, rules.WithSource(data))
+}
+
+// loadSchema loads the event schema: schemaPath, or schema.yaml in the rule directory.
+func loadSchema(rulesDir, schemaPath string) (*event.Schema, error) {
+	if schemaPath == "" {
+		schemaPath = filepath.Join(rulesDir, "schema.yaml")
+	}
+	return event.LoadSchema(schemaPath)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/server"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
@@ -129,13 +130,27 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return err
 		}
 	}
-	rs, err := loadRuleSet(rulesDir, o.schemaPath)
+	schema, err := loadSchema(rulesDir, o.schemaPath)
 	if err != nil {
 		return err
 	}
-	ring := alerts.NewRing(10000)
+	// The engine starts with what the rule store holds (so restored state finds its rules,
+	// shadow trials included); the Rules service swaps in every change after that.
+	rstore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
+	if err != nil {
+		return err
+	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
+	rulesSvc, err := service.NewRules(rstore, nil, schema, rules.EnvOptions{}, modes)
+	if err != nil {
+		return err
+	}
+	rs, err := rulesSvc.RuleSet(ctx)
+	if err != nil {
+		return fmt.Errorf("rules in %s: %w", rulesDir, err)
+	}
+	ring := alerts.NewRing(10000)
 	var deliver alerts.Multi
 	switch o.alertsOut {
 	case "":
@@ -176,6 +191,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		beforeSave = kprod.Flush // a checkpoint never covers an alert not yet delivered
 	}
 	eng.EnableCheckpoints(store, beforeSave)
+	rulesSvc.Attach(eng)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	eng.Start(runCtx)
@@ -213,10 +229,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 	}()
 
-	rstore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
-	if err != nil {
-		return err
-	}
 	tokens, err := auth.Load(o.authTokens)
 	if err != nil {
 		return err
@@ -230,7 +242,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
 	}
 	legacy := server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens})
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc})
 	if err != nil {
 		return err
 	}
