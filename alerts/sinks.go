@@ -86,6 +86,43 @@ func (r *Ring) Subscribe(buffer int) (<-chan *Alert, func()) {
 	}
 }
 
+// SubscribeAfter is Subscribe that also returns, oldest first, the alerts the ring holds
+// that came after the alert with id lastID (found reports whether the ring still holds
+// it; if not, the backlog is empty). Backlog and subscription are taken at one moment, so
+// a resuming reader sees each alert once.
+func (r *Ring) SubscribeAfter(lastID string, buffer int) (backlog []*Alert, found bool, ch <-chan *Alert, stop func()) {
+	c := make(chan *Alert, buffer)
+	r.mu.Lock()
+	n := r.next
+	if r.full {
+		n = len(r.buf)
+	}
+	for i := 0; i < n; i++ {
+		a := r.buf[(r.next-1-i+len(r.buf))%len(r.buf)]
+		if a == nil {
+			continue
+		}
+		if a.ID == lastID {
+			found = true
+			break
+		}
+		backlog = append(backlog, a)
+	}
+	if !found {
+		backlog = nil
+	}
+	r.subs[c] = struct{}{}
+	r.mu.Unlock()
+	for i, j := 0, len(backlog)-1; i < j; i, j = i+1, j-1 {
+		backlog[i], backlog[j] = backlog[j], backlog[i]
+	}
+	return backlog, found, c, func() {
+		r.mu.Lock()
+		delete(r.subs, c)
+		r.mu.Unlock()
+	}
+}
+
 // JSONLines writes each alert as one line of JSON, flushed at once (alerts must leave
 // within milliseconds). Safe for concurrent use. Write errors are counted, and the first
 // is kept.

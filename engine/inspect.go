@@ -9,9 +9,10 @@ import (
 
 // StateStats describes the state the shards hold.
 type StateStats struct {
-	Keys     int   `json:"keys"`      // keys with live state
-	LiveRuns int   `json:"live_runs"` // partial matches in progress, all rules
-	ByRule   []int `json:"-"`         // live partial matches per rule
+	Keys     int      `json:"keys"`      // keys with live state
+	LiveRuns int      `json:"live_runs"` // partial matches in progress, all rules
+	ByRule   []int    `json:"-"`         // live partial matches per rule, as RuleIDs
+	RuleIDs  []string `json:"-"`         // the rules of the set inspected
 	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
 	// buffer entries, buffered events; events themselves approximated from the schema);
 	// computed only when asked for, as it walks everything.
@@ -22,6 +23,9 @@ type StateStats struct {
 func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error) {
 	rs := e.Rules()
 	st := StateStats{ByRule: make([]int, len(rs.Rules))}
+	for _, c := range rs.Rules {
+		st.RuleIDs = append(st.RuleIDs, c.Rule.ID)
+	}
 	per := make([]StateStats, len(e.shards))
 	// An event the state retains: the Event struct plus its values (strings' bytes not
 	// counted). Events shared by several rules of a key are counted once per rule.
@@ -69,7 +73,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 		st.Keys += p.Keys
 		st.LiveRuns += p.LiveRuns
 		st.Bytes += p.Bytes
-		for i, n := range p.ByRule {
+		for i, n := range p.ByRule[:min(len(p.ByRule), len(st.ByRule))] {
 			st.ByRule[i] += n
 		}
 	}

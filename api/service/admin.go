@@ -3,6 +3,11 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -18,22 +23,133 @@ type AdminEngine interface {
 	Watermark() int64
 	CheckpointHealth() (string, error)
 	Checkpoint(ctx context.Context) error
+	Inspect(ctx context.Context, footprint bool) (engine.StateStats, error)
+	AlertsByRule() map[string]uint64
 }
 
-// Admin implements cepv1.AdminServer.
+// LagFunc reports the source's lag per partition (the Kafka source's Stats).
+type LagFunc func() []*cepv1.PartitionLag
+
+// Admin implements cepv1.AdminServer. Create it with NewAdmin.
 type Admin struct {
 	cepv1.UnimplementedAdminServer
-	Eng AdminEngine
+	eng   AdminEngine
+	modes *Modes
+	lag   atomic.Pointer[LagFunc]
+	now   func() time.Time
+
+	mu      sync.Mutex
+	samples []sample // events ingested at times, oldest first, at least a second apart
+	state   engine.StateStats
+	stateAt time.Time
+}
+
+type sample struct {
+	t      time.Time
+	events uint64
+}
+
+// rateWindow is how far back events_per_second looks; stateTTL how long a walk of the
+// shards' state (for partial matches) serves repeated calls.
+const (
+	rateWindow = time.Minute
+	stateTTL   = 2 * time.Second
+)
+
+// NewAdmin returns the Admin service. modes (which may be nil) supplies the rules' modes
+// and shadow comparisons.
+func NewAdmin(eng AdminEngine, modes *Modes) *Admin {
+	if modes == nil {
+		modes = &Modes{}
+	}
+	a := &Admin{eng: eng, modes: modes, now: time.Now}
+	a.samples = []sample{{a.now(), eng.Stats().Snapshot().Events}}
+	return a
+}
+
+// SetLag sets (or, with nil, clears) the source of partition lag.
+func (s *Admin) SetLag(f LagFunc) {
+	if f == nil {
+		s.lag.Store(nil)
+		return
+	}
+	s.lag.Store(&f)
+}
+
+// rate records a sample and returns the events per second over the last rateWindow.
+func (s *Admin) rate(events uint64) float64 {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.samples) > 1 && now.Sub(s.samples[1].t) >= rateWindow {
+		s.samples = s.samples[1:]
+	}
+	first := s.samples[0]
+	if now.Sub(s.samples[len(s.samples)-1].t) >= time.Second {
+		s.samples = append(s.samples, sample{now, events})
+	}
+	dt := now.Sub(first.t).Seconds()
+	if dt <= 0 || events < first.events {
+		return 0
+	}
+	return float64(events-first.events) / dt
+}
+
+// inspect returns the shards' state statistics, walking them at most every stateTTL.
+func (s *Admin) inspect(ctx context.Context) (engine.StateStats, error) {
+	s.mu.Lock()
+	if !s.stateAt.IsZero() && s.now().Sub(s.stateAt) < stateTTL {
+		st := s.state
+		s.mu.Unlock()
+		return st, nil
+	}
+	s.mu.Unlock()
+	st, err := s.eng.Inspect(ctx, false)
+	if err != nil {
+		return st, err
+	}
+	s.mu.Lock()
+	s.state, s.stateAt = st, s.now()
+	s.mu.Unlock()
+	return st, nil
 }
 
 // GetStats implements cepv1.AdminServer.
-func (s *Admin) GetStats(context.Context, *cepv1.GetStatsRequest) (*cepv1.GetStatsResponse, error) {
-	return &cepv1.GetStatsResponse{Stats: jsonStruct(s.Eng.Stats().Snapshot()), Watermark: s.Eng.Watermark()}, nil
+func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.GetStatsResponse, error) {
+	sn := s.eng.Stats().Snapshot()
+	st, err := s.inspect(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "engine: %v", err)
+	}
+	out := &cepv1.GetStatsResponse{Stats: jsonStruct(sn), EventsPerSecond: s.rate(sn.Events),
+		LatencyP50Ms: sn.LatencyP50 / 1e3, LatencyP99Ms: sn.LatencyP99 / 1e3, LatencyP999Ms: sn.LatencyP999 / 1e3,
+		DeadLetters: map[string]int64{}, Keys: int64(st.Keys), LivePartialMatches: int64(st.LiveRuns),
+		Rules: []*cepv1.RuleStats{}, Lag: []*cepv1.PartitionLag{}, Shadow: []*cepv1.ShadowComparison{}}
+	if wm := s.eng.Watermark(); wm != math.MinInt64 {
+		out.Watermark = wm
+		out.WatermarkDelayMs = max(0, s.now().UnixMilli()-wm)
+	}
+	for r, n := range sn.DeadLetter {
+		out.DeadLetters[r] = int64(n)
+	}
+	byRule := s.eng.AlertsByRule()
+	for i, id := range st.RuleIDs {
+		out.Rules = append(out.Rules, &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
+			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])})
+	}
+	if f := s.lag.Load(); f != nil {
+		out.Lag = append(out.Lag, (*f)()...)
+	}
+	cmp := s.modes.Comparisons()
+	for _, id := range slices.Sorted(maps.Keys(cmp)) {
+		out.Shadow = append(out.Shadow, cmp[id])
+	}
+	return out, nil
 }
 
 // GetHealth implements cepv1.AdminServer.
 func (s *Admin) GetHealth(context.Context, *cepv1.GetHealthRequest) (*cepv1.GetHealthResponse, error) {
-	st, err := s.Eng.CheckpointHealth()
+	st, err := s.eng.CheckpointHealth()
 	if st == "" {
 		st = "ok"
 	}
@@ -47,7 +163,7 @@ func (s *Admin) GetHealth(context.Context, *cepv1.GetHealthRequest) (*cepv1.GetH
 // Checkpoint implements cepv1.AdminServer.
 func (s *Admin) Checkpoint(ctx context.Context, _ *cepv1.CheckpointRequest) (*cepv1.CheckpointResponse, error) {
 	start := time.Now()
-	if err := s.Eng.Checkpoint(ctx); err != nil {
+	if err := s.eng.Checkpoint(ctx); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "checkpoint failed: %v", err)
 	}
 	return &cepv1.CheckpointResponse{DurationMs: time.Since(start).Milliseconds()}, nil

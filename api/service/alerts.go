@@ -1,8 +1,13 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -67,9 +72,22 @@ func (s *Alerts) GetAlert(_ context.Context, req *cepv1.GetAlertRequest) (*cepv1
 	return nil, status.Errorf(codes.NotFound, "alert %q is not among the recent alerts", req.GetId())
 }
 
+// streamFilter selects the alerts of a stream; zero fields match everything.
+type streamFilter struct {
+	ruleID, key, severity, kind string
+	mode                        cepv1.RuleMode
+}
+
+func (f streamFilter) match(a *alerts.Alert) bool {
+	return (f.ruleID == "" || a.RuleID == f.ruleID) && (f.key == "" || a.Key == f.key) &&
+		(f.severity == "" || a.Severity == f.severity) && (f.kind == "" || a.Kind == f.kind) &&
+		(f.mode == cepv1.RuleMode_RULE_MODE_UNSPECIFIED || modeToProto(rulestore.Mode(a.Mode)) == f.mode)
+}
+
 // StreamAlerts implements cepv1.AlertsServer. A reader that falls 1024 alerts behind
 // misses alerts (the ring never waits for a subscriber).
 func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.ServerStreamingServer[cepv1.Alert]) error {
+	f := streamFilter{ruleID: req.GetRuleId(), key: req.GetKey(), severity: req.GetSeverity(), kind: req.GetKind(), mode: req.GetMode()}
 	ch, stop := s.Ring.Subscribe(1024)
 	defer stop()
 	ctx := stream.Context()
@@ -78,14 +96,90 @@ func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.Server
 		case <-ctx.Done():
 			return nil
 		case a := <-ch:
-			if req.GetRuleId() != "" && a.RuleID != req.GetRuleId() || req.GetKey() != "" && a.Key != req.GetKey() ||
-				req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(rulestore.Mode(a.Mode)) != req.GetMode() {
+			if !f.match(a) {
 				continue
 			}
 			if err := stream.Send(ToAlert(a)); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// SSEKeepAlive is how often an idle server-sent event stream sends a comment, so that
+// proxies and clients keep it open.
+const SSEKeepAlive = 15 * time.Second
+
+// ServeSSE serves the alert stream as server-sent events (GET /v1/alerts:stream with
+// Accept: text/event-stream): each alert is "id: <alert id>", "event: alert" and its JSON
+// (as in the REST API) as data. The query takes the StreamAlerts filters (rule_id, key,
+// mode, severity, kind). A client reconnecting with Last-Event-ID first gets the alerts
+// it missed that the ring still holds. Access control is the caller's (the HTTP guard).
+func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := streamFilter{ruleID: q.Get("rule_id"), key: q.Get("key"), severity: q.Get("severity"), kind: q.Get("kind")}
+	if m := q.Get("mode"); m != "" {
+		v, ok := cepv1.RuleMode_value[strings.ToUpper(m)]
+		if !ok {
+			http.Error(w, `mode must be ACTIVE or SHADOW`, http.StatusBadRequest)
+			return
+		}
+		f.mode = cepv1.RuleMode(v)
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming is not supported on this connection", http.StatusInternalServerError)
+		return
+	}
+	backlog, _, ch, stop := s.Ring.SubscribeAfter(r.Header.Get("Last-Event-ID"), 1024)
+	defer stop()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	bw.WriteString("retry: 2000\n: cepd alert stream\n\n")
+	mo := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+	send := func(a *alerts.Alert) {
+		if !f.match(a) {
+			return
+		}
+		if data, err := mo.Marshal(ToAlert(a)); err == nil {
+			fmt.Fprintf(bw, "id: %s\nevent: alert\ndata: %s\n\n", a.ID, data)
+		}
+	}
+	for _, a := range backlog {
+		send(a)
+	}
+	if bw.Flush() != nil {
+		return
+	}
+	fl.Flush()
+	tick := time.NewTicker(SSEKeepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			bw.WriteString(": keep-alive\n\n")
+		case a := <-ch:
+			send(a)
+		drain: // send what else is waiting before flushing
+			for range 256 {
+				select {
+				case a := <-ch:
+					send(a)
+				default:
+					break drain
+				}
+			}
+		}
+		if bw.Flush() != nil {
+			return
+		}
+		fl.Flush()
 	}
 }
 

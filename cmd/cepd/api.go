@@ -59,6 +59,7 @@ type apiEngine interface {
 type apiServer struct {
 	GRPCAddr, HTTPAddr string
 	Rules              *service.Rules
+	Admin              *service.Admin
 	stop               func()
 }
 
@@ -108,9 +109,11 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
-	cepv1.RegisterAlertsServer(gs, &service.Alerts{Ring: ring})
+	alertsSvc := &service.Alerts{Ring: ring}
+	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
-	cepv1.RegisterAdminServer(gs, &service.Admin{Eng: eng})
+	adminSvc := service.NewAdmin(eng, o.modes)
+	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.Backtests{})
 	go func() { _ = gs.Serve(gln) }()
 
@@ -150,7 +153,21 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPI)
 	})
-	mux.Handle("/", limitBody(validUTF8(gw), o.maxBody))
+	rest := limitBody(validUTF8(gw), o.maxBody)
+	mux.Handle("/", rest)
+	// The alert stream as server-sent events when the client asks for them (EventSource
+	// does); newline-delimited JSON through the gateway otherwise.
+	var sse http.Handler = validUTF8(http.HandlerFunc(alertsSvc.ServeSSE))
+	if o.tokens.Enabled() {
+		sse = o.tokens.HTTP(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), sse)
+	}
+	mux.Handle("GET /v1/alerts:stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			sse.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	}))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(hln) }()
 	o.log.Info("cepd API serving", "grpc", gln.Addr().String(), "rest", "http://"+hln.Addr().String(), "openapi", "/v1/openapi.json")
@@ -167,7 +184,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		}
 		conn.Close()
 	}
-	return &apiServer{GRPCAddr: gln.Addr().String(), HTTPAddr: hln.Addr().String(), Rules: rulesSvc, stop: stop}, nil
+	return &apiServer{GRPCAddr: gln.Addr().String(), HTTPAddr: hln.Addr().String(), Rules: rulesSvc, Admin: adminSvc, stop: stop}, nil
 }
 
 func or(s, def string) string {

@@ -76,6 +76,19 @@ func TestAPIAccessControl(t *testing.T) {
 		}
 	}
 
+	// The server-sent event stream is guarded like the rest.
+	if code, _ := f.doAccept("GET", "/v1/alerts:stream", "text/event-stream"); code != http.StatusUnauthorized {
+		t.Errorf("SSE without a token: %d", code)
+	}
+	sse, _ := http.NewRequest("GET", f.base+"/v1/alerts:stream", nil)
+	sse.Header.Set("Accept", "text/event-stream")
+	sse.Header.Set("Authorization", "Bearer viewer-token-0123456789")
+	if resp, err := http.DefaultClient.Do(sse); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("SSE with a viewer token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// Changes are attributed to the token's name (ann; admin for the unnamed admin token),
 	// whatever the X-Cepd-Author header claims.
 	req, _ := http.NewRequest("GET", f.base+"/v1/rules/big/versions", nil)

@@ -23,6 +23,8 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
 	kafkasource "github.com/cepd/cepd/source/kafka"
@@ -63,6 +65,8 @@ type kafkaOptions struct {
 	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
 	// are then restored on assignment and commits wait for checkpoints.
 	checkpoints bool
+	// started, if set (not a flag), is given the source once it exists (for its lag).
+	started func(*kafkasource.Source)
 }
 
 func (o *kafkaOptions) enabled() bool { return len(o.brokers) > 0 }
@@ -214,6 +218,9 @@ func runKafka(ctx context.Context, eng *engine.Engine, prod *kafkasink.Producer,
 	src, err := newKafkaSource(eng, prod, o)
 	if err != nil {
 		return err
+	}
+	if o.started != nil {
+		o.started(src)
 	}
 	slog.Info("cepd consuming from Kafka", "brokers", o.brokers, "topics", o.topics, "group", o.group,
 		"alerts_topic", o.alertsTopic, "dlq_topic", o.dlqTopic, "balance", o.balance)
@@ -381,3 +388,18 @@ func (c *scramClient) Step(challenge string) (string, error) {
 }
 
 func (c *scramClient) Done() bool { return c.done }
+
+// kafkaLag reports the source's lag per partition for the Admin service.
+func kafkaLag(src *kafkasource.Source) service.LagFunc {
+	return func() []*cepv1.PartitionLag {
+		var out []*cepv1.PartitionLag
+		for _, p := range src.Stats().Partitions {
+			l := &cepv1.PartitionLag{Topic: p.Topic, Partition: p.Partition, NextOffset: p.Next, EndOffset: p.HighWater}
+			if p.Next >= 0 {
+				l.Lag = max(0, p.HighWater-p.Next)
+			}
+			out = append(out, l)
+		}
+		return out
+	}
+}

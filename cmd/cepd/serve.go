@@ -24,6 +24,7 @@ import (
 	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/server"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
+	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
 )
 
@@ -266,6 +267,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	})
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
+		o.kafka.started = func(src *kafkasource.Source) { api.Admin.SetLag(kafkaLag(src)) }
 		go func() {
 			defer close(kafkaDone)
 			if err := runKafka(ctx, eng, kprod, &o.kafka); err != nil {

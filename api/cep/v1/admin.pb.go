@@ -61,10 +61,31 @@ func (*GetStatsRequest) Descriptor() ([]byte, []int) {
 
 type GetStatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// stats is the engine's statistics snapshot as JSON.
+	// stats is the engine's counters snapshot as JSON (events, matched, late, alerts,
+	// dropped partial matches, dead letters, latency percentiles in µs).
 	Stats *structpb.Struct `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
-	// watermark is the event-time watermark in Unix milliseconds.
-	Watermark     int64 `protobuf:"varint,2,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// watermark is the event-time watermark in Unix milliseconds (0 before any event).
+	Watermark int64 `protobuf:"varint,2,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// events_per_second is the ingest rate over the last minute (since start at first).
+	EventsPerSecond float64 `protobuf:"fixed64,3,opt,name=events_per_second,json=eventsPerSecond,proto3" json:"events_per_second,omitempty"`
+	// watermark_delay_ms is how far the watermark trails the wall clock.
+	WatermarkDelayMs int64 `protobuf:"varint,4,opt,name=watermark_delay_ms,json=watermarkDelayMs,proto3" json:"watermark_delay_ms,omitempty"`
+	// Latency from an event entering the engine to its alert, in milliseconds.
+	LatencyP50Ms  float64 `protobuf:"fixed64,5,opt,name=latency_p50_ms,json=latencyP50Ms,proto3" json:"latency_p50_ms,omitempty"`
+	LatencyP99Ms  float64 `protobuf:"fixed64,6,opt,name=latency_p99_ms,json=latencyP99Ms,proto3" json:"latency_p99_ms,omitempty"`
+	LatencyP999Ms float64 `protobuf:"fixed64,7,opt,name=latency_p999_ms,json=latencyP999Ms,proto3" json:"latency_p999_ms,omitempty"`
+	// dead_letters counts dead-lettered events by reason (bad_json, missing_field, late...).
+	DeadLetters map[string]int64 `protobuf:"bytes,8,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// keys is the number of keys holding state; live_partial_matches their partial matches.
+	Keys               int64 `protobuf:"varint,9,opt,name=keys,proto3" json:"keys,omitempty"`
+	LivePartialMatches int64 `protobuf:"varint,10,opt,name=live_partial_matches,json=livePartialMatches,proto3" json:"live_partial_matches,omitempty"`
+	// rules has one entry per rule the engine runs (a candidate on trial as id@shadow).
+	Rules []*RuleStats `protobuf:"bytes,11,rep,name=rules,proto3" json:"rules,omitempty"`
+	// lag is, per source partition, how many records are not yet consumed (Kafka: the
+	// partition's end offset minus the next offset to read). Empty without Kafka.
+	Lag []*PartitionLag `protobuf:"bytes,12,rep,name=lag,proto3" json:"lag,omitempty"`
+	// shadow compares each rule running in shadow with its active version.
+	Shadow        []*ShadowComparison `protobuf:"bytes,13,rep,name=shadow,proto3" json:"shadow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +134,228 @@ func (x *GetStatsResponse) GetWatermark() int64 {
 	return 0
 }
 
+func (x *GetStatsResponse) GetEventsPerSecond() float64 {
+	if x != nil {
+		return x.EventsPerSecond
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetWatermarkDelayMs() int64 {
+	if x != nil {
+		return x.WatermarkDelayMs
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetLatencyP50Ms() float64 {
+	if x != nil {
+		return x.LatencyP50Ms
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetLatencyP99Ms() float64 {
+	if x != nil {
+		return x.LatencyP99Ms
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetLatencyP999Ms() float64 {
+	if x != nil {
+		return x.LatencyP999Ms
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetDeadLetters() map[string]int64 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetKeys() int64 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetLivePartialMatches() int64 {
+	if x != nil {
+		return x.LivePartialMatches
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetRules() []*RuleStats {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetLag() []*PartitionLag {
+	if x != nil {
+		return x.Lag
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetShadow() []*ShadowComparison {
+	if x != nil {
+		return x.Shadow
+	}
+	return nil
+}
+
+type RuleStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the engine's rule id: the rule id, or id@shadow for a candidate on trial.
+	Id                 string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mode               RuleMode `protobuf:"varint,2,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	Alerts             int64    `protobuf:"varint,3,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	LivePartialMatches int64    `protobuf:"varint,4,opt,name=live_partial_matches,json=livePartialMatches,proto3" json:"live_partial_matches,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RuleStats) Reset() {
+	*x = RuleStats{}
+	mi := &file_cep_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleStats) ProtoMessage() {}
+
+func (x *RuleStats) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleStats.ProtoReflect.Descriptor instead.
+func (*RuleStats) Descriptor() ([]byte, []int) {
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RuleStats) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RuleStats) GetMode() RuleMode {
+	if x != nil {
+		return x.Mode
+	}
+	return RuleMode_RULE_MODE_UNSPECIFIED
+}
+
+func (x *RuleStats) GetAlerts() int64 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+func (x *RuleStats) GetLivePartialMatches() int64 {
+	if x != nil {
+		return x.LivePartialMatches
+	}
+	return 0
+}
+
+type PartitionLag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	NextOffset    int64                  `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	EndOffset     int64                  `protobuf:"varint,4,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	Lag           int64                  `protobuf:"varint,5,opt,name=lag,proto3" json:"lag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionLag) Reset() {
+	*x = PartitionLag{}
+	mi := &file_cep_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionLag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionLag) ProtoMessage() {}
+
+func (x *PartitionLag) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
+func (*PartitionLag) Descriptor() ([]byte, []int) {
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PartitionLag) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionLag) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetNextOffset() int64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetEndOffset() int64 {
+	if x != nil {
+		return x.EndOffset
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
 type GetHealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -121,7 +364,7 @@ type GetHealthRequest struct {
 
 func (x *GetHealthRequest) Reset() {
 	*x = GetHealthRequest{}
-	mi := &file_cep_v1_admin_proto_msgTypes[2]
+	mi := &file_cep_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +376,7 @@ func (x *GetHealthRequest) String() string {
 func (*GetHealthRequest) ProtoMessage() {}
 
 func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_admin_proto_msgTypes[2]
+	mi := &file_cep_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +389,7 @@ func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetHealthRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 type GetHealthResponse struct {
@@ -160,7 +403,7 @@ type GetHealthResponse struct {
 
 func (x *GetHealthResponse) Reset() {
 	*x = GetHealthResponse{}
-	mi := &file_cep_v1_admin_proto_msgTypes[3]
+	mi := &file_cep_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +415,7 @@ func (x *GetHealthResponse) String() string {
 func (*GetHealthResponse) ProtoMessage() {}
 
 func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_admin_proto_msgTypes[3]
+	mi := &file_cep_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +428,7 @@ func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetHealthResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetHealthResponse) GetStatus() string {
@@ -217,7 +460,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_cep_v1_admin_proto_msgTypes[4]
+	mi := &file_cep_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +472,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_admin_proto_msgTypes[4]
+	mi := &file_cep_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +485,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 type CheckpointResponse struct {
@@ -254,7 +497,7 @@ type CheckpointResponse struct {
 
 func (x *CheckpointResponse) Reset() {
 	*x = CheckpointResponse{}
-	mi := &file_cep_v1_admin_proto_msgTypes[5]
+	mi := &file_cep_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +509,7 @@ func (x *CheckpointResponse) String() string {
 func (*CheckpointResponse) ProtoMessage() {}
 
 func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_admin_proto_msgTypes[5]
+	mi := &file_cep_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +522,7 @@ func (x *CheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CheckpointResponse) GetDurationMs() int64 {
@@ -293,11 +536,39 @@ var File_cep_v1_admin_proto protoreflect.FileDescriptor
 
 const file_cep_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x12cep/v1/admin.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n" +
-	"\x0fGetStatsRequest\"_\n" +
+	"\x12cep/v1/admin.proto\x12\x06cep.v1\x1a\x12cep/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n" +
+	"\x0fGetStatsRequest\"\x84\x05\n" +
 	"\x10GetStatsResponse\x12-\n" +
 	"\x05stats\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x05stats\x12\x1c\n" +
-	"\twatermark\x18\x02 \x01(\x03R\twatermark\"\x12\n" +
+	"\twatermark\x18\x02 \x01(\x03R\twatermark\x12*\n" +
+	"\x11events_per_second\x18\x03 \x01(\x01R\x0feventsPerSecond\x12,\n" +
+	"\x12watermark_delay_ms\x18\x04 \x01(\x03R\x10watermarkDelayMs\x12$\n" +
+	"\x0elatency_p50_ms\x18\x05 \x01(\x01R\flatencyP50Ms\x12$\n" +
+	"\x0elatency_p99_ms\x18\x06 \x01(\x01R\flatencyP99Ms\x12&\n" +
+	"\x0flatency_p999_ms\x18\a \x01(\x01R\rlatencyP999Ms\x12L\n" +
+	"\fdead_letters\x18\b \x03(\v2).cep.v1.GetStatsResponse.DeadLettersEntryR\vdeadLetters\x12\x12\n" +
+	"\x04keys\x18\t \x01(\x03R\x04keys\x120\n" +
+	"\x14live_partial_matches\x18\n" +
+	" \x01(\x03R\x12livePartialMatches\x12'\n" +
+	"\x05rules\x18\v \x03(\v2\x11.cep.v1.RuleStatsR\x05rules\x12&\n" +
+	"\x03lag\x18\f \x03(\v2\x14.cep.v1.PartitionLagR\x03lag\x120\n" +
+	"\x06shadow\x18\r \x03(\v2\x18.cep.v1.ShadowComparisonR\x06shadow\x1a>\n" +
+	"\x10DeadLettersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x8b\x01\n" +
+	"\tRuleStats\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
+	"\x06alerts\x18\x03 \x01(\x03R\x06alerts\x120\n" +
+	"\x14live_partial_matches\x18\x04 \x01(\x03R\x12livePartialMatches\"\x94\x01\n" +
+	"\fPartitionLag\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1f\n" +
+	"\vnext_offset\x18\x03 \x01(\x03R\n" +
+	"nextOffset\x12\x1d\n" +
+	"\n" +
+	"end_offset\x18\x04 \x01(\x03R\tendOffset\x12\x10\n" +
+	"\x03lag\x18\x05 \x01(\x03R\x03lag\"\x12\n" +
 	"\x10GetHealthRequest\"Y\n" +
 	"\x11GetHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x16\n" +
@@ -325,29 +596,39 @@ func file_cep_v1_admin_proto_rawDescGZIP() []byte {
 	return file_cep_v1_admin_proto_rawDescData
 }
 
-var file_cep_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cep_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_cep_v1_admin_proto_goTypes = []any{
 	(*GetStatsRequest)(nil),    // 0: cep.v1.GetStatsRequest
 	(*GetStatsResponse)(nil),   // 1: cep.v1.GetStatsResponse
-	(*GetHealthRequest)(nil),   // 2: cep.v1.GetHealthRequest
-	(*GetHealthResponse)(nil),  // 3: cep.v1.GetHealthResponse
-	(*CheckpointRequest)(nil),  // 4: cep.v1.CheckpointRequest
-	(*CheckpointResponse)(nil), // 5: cep.v1.CheckpointResponse
-	(*structpb.Struct)(nil),    // 6: google.protobuf.Struct
+	(*RuleStats)(nil),          // 2: cep.v1.RuleStats
+	(*PartitionLag)(nil),       // 3: cep.v1.PartitionLag
+	(*GetHealthRequest)(nil),   // 4: cep.v1.GetHealthRequest
+	(*GetHealthResponse)(nil),  // 5: cep.v1.GetHealthResponse
+	(*CheckpointRequest)(nil),  // 6: cep.v1.CheckpointRequest
+	(*CheckpointResponse)(nil), // 7: cep.v1.CheckpointResponse
+	nil,                        // 8: cep.v1.GetStatsResponse.DeadLettersEntry
+	(*structpb.Struct)(nil),    // 9: google.protobuf.Struct
+	(*ShadowComparison)(nil),   // 10: cep.v1.ShadowComparison
+	(RuleMode)(0),              // 11: cep.v1.RuleMode
 }
 var file_cep_v1_admin_proto_depIdxs = []int32{
-	6, // 0: cep.v1.GetStatsResponse.stats:type_name -> google.protobuf.Struct
-	0, // 1: cep.v1.Admin.GetStats:input_type -> cep.v1.GetStatsRequest
-	2, // 2: cep.v1.Admin.GetHealth:input_type -> cep.v1.GetHealthRequest
-	4, // 3: cep.v1.Admin.Checkpoint:input_type -> cep.v1.CheckpointRequest
-	1, // 4: cep.v1.Admin.GetStats:output_type -> cep.v1.GetStatsResponse
-	3, // 5: cep.v1.Admin.GetHealth:output_type -> cep.v1.GetHealthResponse
-	5, // 6: cep.v1.Admin.Checkpoint:output_type -> cep.v1.CheckpointResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	9,  // 0: cep.v1.GetStatsResponse.stats:type_name -> google.protobuf.Struct
+	8,  // 1: cep.v1.GetStatsResponse.dead_letters:type_name -> cep.v1.GetStatsResponse.DeadLettersEntry
+	2,  // 2: cep.v1.GetStatsResponse.rules:type_name -> cep.v1.RuleStats
+	3,  // 3: cep.v1.GetStatsResponse.lag:type_name -> cep.v1.PartitionLag
+	10, // 4: cep.v1.GetStatsResponse.shadow:type_name -> cep.v1.ShadowComparison
+	11, // 5: cep.v1.RuleStats.mode:type_name -> cep.v1.RuleMode
+	0,  // 6: cep.v1.Admin.GetStats:input_type -> cep.v1.GetStatsRequest
+	4,  // 7: cep.v1.Admin.GetHealth:input_type -> cep.v1.GetHealthRequest
+	6,  // 8: cep.v1.Admin.Checkpoint:input_type -> cep.v1.CheckpointRequest
+	1,  // 9: cep.v1.Admin.GetStats:output_type -> cep.v1.GetStatsResponse
+	5,  // 10: cep.v1.Admin.GetHealth:output_type -> cep.v1.GetHealthResponse
+	7,  // 11: cep.v1.Admin.Checkpoint:output_type -> cep.v1.CheckpointResponse
+	9,  // [9:12] is the sub-list for method output_type
+	6,  // [6:9] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_admin_proto_init() }
@@ -355,13 +636,14 @@ func file_cep_v1_admin_proto_init() {
 	if File_cep_v1_admin_proto != nil {
 		return
 	}
+	file_cep_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_admin_proto_rawDesc), len(file_cep_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

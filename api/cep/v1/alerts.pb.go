@@ -469,10 +469,13 @@ func (x *GetAlertRequest) GetId() string {
 }
 
 type StreamAlertsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RuleId        string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Mode          RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Key      string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Mode     RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	Severity string                 `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
+	// kind is match or timeout.
+	Kind          string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -528,6 +531,20 @@ func (x *StreamAlertsRequest) GetMode() RuleMode {
 	return RuleMode_RULE_MODE_UNSPECIFIED
 }
 
+func (x *StreamAlertsRequest) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *StreamAlertsRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
 var File_cep_v1_alerts_proto protoreflect.FileDescriptor
 
 const file_cep_v1_alerts_proto_rawDesc = "" +
@@ -571,11 +588,13 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12%\n" +
 	"\x06alerts\x18\x01 \x03(\v2\r.cep.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"f\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x96\x01\n" +
 	"\x13StreamAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12$\n" +
-	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode2\x87\x02\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x1a\n" +
+	"\bseverity\x18\x04 \x01(\tR\bseverity\x12\x12\n" +
+	"\x04kind\x18\x05 \x01(\tR\x04kind2\x87\x02\n" +
 	"\x06Alerts\x12W\n" +
 	"\n" +
 	"ListAlerts\x12\x19.cep.v1.ListAlertsRequest\x1a\x1a.cep.v1.ListAlertsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +

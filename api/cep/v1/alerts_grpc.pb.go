@@ -34,8 +34,10 @@ type AlertsClient interface {
 	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
 	// GetAlert returns one recent alert with its full explanation (steps, events, emit).
 	GetAlert(ctx context.Context, in *GetAlertRequest, opts ...grpc.CallOption) (*Alert, error)
-	// StreamAlerts streams new alerts as they are made (over REST: newline-delimited JSON,
-	// one {"result": alert} object a line). A reader too slow for the stream misses alerts.
+	// StreamAlerts streams new alerts as they are made. Over REST it is newline-delimited
+	// JSON, one {"result": alert} object a line, or, when the request accepts
+	// text/event-stream (as EventSource does), server-sent events: "event: alert", the
+	// alert's id and the alert as JSON data. A reader too slow for the stream misses alerts.
 	StreamAlerts(ctx context.Context, in *StreamAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Alert], error)
 }
 
@@ -96,8 +98,10 @@ type AlertsServer interface {
 	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
 	// GetAlert returns one recent alert with its full explanation (steps, events, emit).
 	GetAlert(context.Context, *GetAlertRequest) (*Alert, error)
-	// StreamAlerts streams new alerts as they are made (over REST: newline-delimited JSON,
-	// one {"result": alert} object a line). A reader too slow for the stream misses alerts.
+	// StreamAlerts streams new alerts as they are made. Over REST it is newline-delimited
+	// JSON, one {"result": alert} object a line, or, when the request accepts
+	// text/event-stream (as EventSource does), server-sent events: "event: alert", the
+	// alert's id and the alert as JSON data. A reader too slow for the stream misses alerts.
 	StreamAlerts(*StreamAlertsRequest, grpc.ServerStreamingServer[Alert]) error
 	mustEmbedUnimplementedAlertsServer()
 }

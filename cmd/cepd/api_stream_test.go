@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	id, event string
+	data      map[string]any
+}
+
+// openSSE opens the alert stream as server-sent events; events arrive on the channel
+// until the test ends or cancel is called.
+func (f *apiFixture) openSSE(query, lastID string) (<-chan sseEvent, context.CancelFunc) {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.base+"/v1/alerts:stream?"+query, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		f.t.Fatalf("SSE: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	ch := make(chan sseEvent, 100)
+	go func() {
+		defer resp.Body.Close()
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.event != "" {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				if err := json.Unmarshal([]byte(line[6:]), &ev.data); err != nil {
+					ev.event = "bad data: " + err.Error()
+				}
+			}
+		}
+	}()
+	f.t.Cleanup(cancel)
+	return ch, cancel
+}
+
+func next(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return ev
+	case <-time.After(3 * time.Second):
+		t.Fatal("no event within 3 s")
+	}
+	return sseEvent{}
+}
+
+// TestAPIAlertStreamSSE: the alert stream as server-sent events, filtered, and resumed
+// after a disconnection from Last-Event-ID without losing or repeating an alert.
+func TestAPIAlertStreamSSE(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	ch, cancel := f.openSSE("rule_id=big-twice&severity=high&kind=match", "")
+	other, _ := f.openSSE("severity=low", "")
+	f.pair("s1", 150)
+	ev := next(t, ch)
+	if ev.event != "alert" || ev.id == "" || ev.data["id"] != ev.id || ev.data["key"] != "s1" || ev.data["rule_id"] != "big-twice" || ev.data["mode"] != "ACTIVE" {
+		t.Fatalf("event %+v", ev)
+	}
+	cancel()
+	f.pair("s2", 150) // while disconnected
+	f.pair("s3", 150)
+	f.alerts("s3", 1)
+	ch, _ = f.openSSE("rule_id=big-twice", ev.id)
+	for _, want := range []string{"s2", "s3"} {
+		if ev := next(t, ch); ev.data["key"] != want {
+			t.Fatalf("resumed stream: %+v, want %s", ev, want)
+		}
+	}
+	f.pair("s4", 150)
+	if ev := next(t, ch); ev.data["key"] != "s4" {
+		t.Fatalf("live after resuming: %+v", ev)
+	}
+	select {
+	case ev := <-other:
+		t.Fatalf("a severity=low stream got %+v", ev)
+	default:
+	}
+	if code, _ := f.doAccept("GET", "/v1/alerts:stream?mode=NOPE", "text/event-stream"); code != http.StatusBadRequest {
+		t.Errorf("bad mode: %d", code)
+	}
+}
+
+// doAccept sends a bodiless request with an Accept header and returns the status.
+func (f *apiFixture) doAccept(method, path, accept string) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.base+path, nil)
+	req.Header.Set("Accept", accept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	if sc.Scan() {
+		b.WriteString(sc.Text())
+	}
+	return resp.StatusCode, b.String()
+}
+
+// TestAPIAdminStats: the admin statistics report rates, watermark delay, latency
+// percentiles, partial matches and alerts per rule, and dead letters by reason.
+func TestAPIAdminStats(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	f.pair("a1", 150)
+	f.one("a2", 150) // a partial match left waiting (and a1's second event starts another)
+	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", strings.NewReader("{not json\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.alerts("a1", 1)
+	if err := f.eng.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := f.must("GET", "/v1/admin/stats", "")
+	if st["events_per_second"].(float64) <= 0 || st["watermark_delay_ms"].(string) == "0" || st["latency_p99_ms"].(float64) <= 0 {
+		t.Errorf("rates: %v", st)
+	}
+	if dl := st["dead_letters"].(map[string]any); dl["bad_json"] != "1" {
+		t.Errorf("dead letters %v", dl)
+	}
+	if st["live_partial_matches"] != "2" || st["keys"] != "2" {
+		t.Errorf("state: partial matches %v, keys %v", st["live_partial_matches"], st["keys"])
+	}
+	rules := st["rules"].([]any)
+	if len(rules) != 1 {
+		t.Fatalf("rules %v", rules)
+	}
+	r := rules[0].(map[string]any)
+	if r["id"] != "big-twice" || r["mode"] != "ACTIVE" || r["alerts"] != "1" || r["live_partial_matches"] != "2" {
+		t.Errorf("rule stats %v", r)
+	}
+}
