@@ -45,6 +45,8 @@ type Options struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	MaxRetries   int
+	// ClientName names the connections (CLIENT LIST); default "cepd-state".
+	ClientName string
 	// Prefix separates deployments sharing one Redis: keys are "{cepd:<Prefix>:p<N>}:…".
 	// It must not contain '{' or '}'.
 	Prefix string
@@ -84,11 +86,23 @@ const (
 // go-redis's UniversalClient. It does not wait for Redis to be reachable: the first
 // call reports a missing server, and so does every call until it is back.
 func New(opts Options) (*Store, error) {
-	if len(opts.Addrs) == 0 {
-		return nil, errors.New("redisstore: no Redis address")
-	}
 	if err := checkPrefix(opts.Prefix); err != nil {
 		return nil, err
+	}
+	c, err := NewClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := newStore(c, opts.Prefix)
+	s.owns = true
+	return s, nil
+}
+
+// NewClient returns the go-redis client New would use (standalone, Sentinel or Cluster,
+// by opts), for other users of the same Redis (the rule store).
+func NewClient(opts Options) (redis.UniversalClient, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("redisstore: no Redis address")
 	}
 	if opts.MasterName != "" && opts.Cluster {
 		return nil, errors.New("redisstore: Sentinel (MasterName) and Cluster are exclusive")
@@ -96,7 +110,10 @@ func New(opts Options) (*Store, error) {
 	if (len(opts.Addrs) > 1 || opts.Cluster) && opts.MasterName == "" && opts.DB != 0 {
 		return nil, fmt.Errorf("redisstore: Redis Cluster has only DB 0, not %d", opts.DB)
 	}
-	c := redis.NewUniversalClient(&redis.UniversalOptions{
+	if opts.ClientName == "" {
+		opts.ClientName = "cepd-state"
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:                 opts.Addrs,
 		IsClusterMode:         opts.Cluster,
 		MasterName:            opts.MasterName,
@@ -112,11 +129,8 @@ func New(opts Options) (*Store, error) {
 		WriteTimeout:          opts.WriteTimeout,
 		MaxRetries:            opts.MaxRetries,
 		ContextTimeoutEnabled: true,
-		ClientName:            "cepd-state",
-	})
-	s := newStore(c, opts.Prefix)
-	s.owns = true
-	return s, nil
+		ClientName:            opts.ClientName,
+	}), nil
 }
 
 // NewFromClient uses an existing client, which the caller keeps owning: Close does not
