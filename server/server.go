@@ -34,6 +34,10 @@ type Config struct {
 	// LastOffset is the offset of the last event ingested before (after a restart, the
 	// restored checkpoint's); REST events are numbered on from it.
 	LastOffset int64
+	// NoIngest, when set, turns REST ingest off, saying why (409 Conflict): an instance
+	// consuming Kafka takes its events from the topics only, as the state of a REST
+	// partition would belong to this instance alone.
+	NoIngest string
 }
 
 // Server serves the embedded-mode HTTP API.
@@ -86,6 +90,10 @@ type IngestResponse struct {
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.NoIngest != "" {
+		writeJSON(w, http.StatusConflict, errorBody{s.cfg.NoIngest})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError

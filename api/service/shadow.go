@@ -45,7 +45,8 @@ type pair struct {
 // running in shadow with its active version. It is read by the alert path (ModeSink) and
 // written by Rules after each swap. Safe for concurrent use.
 type Modes struct {
-	m atomic.Pointer[map[string]rulestore.Mode] // by engine rule id
+	m       atomic.Pointer[map[string]rulestore.Mode] // by engine rule id
+	running atomic.Pointer[map[string]int]            // the newest version running, by rule id
 
 	mu   sync.Mutex
 	seed maphash.Seed
@@ -64,6 +65,14 @@ func (m *Modes) Mode(id string) rulestore.Mode {
 		}
 	}
 	return rulestore.Active
+}
+
+// Running returns the newest store version of rule id the engine runs (0: none).
+func (m *Modes) Running(id string) int {
+	if p := m.running.Load(); p != nil {
+		return (*p)[id]
+	}
+	return 0
 }
 
 // set records the running set: its modes, and the rules to compare (keeping the counts of
@@ -87,6 +96,11 @@ func (m *Modes) set(runs []run) {
 		}
 	}
 	m.m.Store(&mp)
+	run := make(map[string]int, len(runs))
+	for _, r := range runs {
+		run[r.ruleID] = max(run[r.ruleID], r.version)
+	}
+	m.running.Store(&run)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cmp == nil {

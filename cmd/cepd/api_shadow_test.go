@@ -14,7 +14,7 @@ func TestAPIShadowTrial(t *testing.T) {
 	f.one("c0", 2000) // the first half of a match the active version completes during the trial
 
 	r := f.must("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("500.0"))+`, "comment": "lower the bar?"}`)
-	if r["mode"] != "SHADOW" || r["version"] != 2.0 || r["shadow_of"] != 1.0 || r["source"] != bigTwice("500.0") {
+	if r["mode"] != "SHADOW" || r["version"] != 2.0 || r["shadow_of"] != 1.0 || r["running_version"] != 2.0 || r["source"] != bigTwice("500.0") {
 		t.Fatalf("shadow: %v", r)
 	}
 	f.one("c0", 2000)

@@ -173,8 +173,10 @@ type procEnv struct {
 }
 
 func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
-	e := &procEnv{t: t, bin: buildCepd(t), dir: t.TempDir()}
-	e.w = processWorkload(t, events, 6)
+	e := &procEnv{t: t, bin: buildCepd(t), dir: t.TempDir(), w: &kafkaWorkload{}}
+	if events > 0 { // else the test sets e.w.lines itself
+		e.w = processWorkload(t, events, 6)
+	}
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6, Topics: []string{"events", "alerts", "cepd-dlq"}})
 	e.kafka = kc.Addr()
 	e.redis = startRedisProc(t, redisPersist)

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
+	"github.com/cepd/cepd/rulestore/redisrules"
 	"github.com/cepd/cepd/state/redisstore"
 )
 
@@ -36,7 +40,7 @@ func addRedisFlags(f *pflag.FlagSet, o *redisOptions) {
 	f.BoolVar(&o.tlsSkipVerify, "redis-tls-insecure", false, "do not verify Redis's certificate (testing only)")
 }
 
-func (o *redisOptions) open() (*redisstore.Store, error) {
+func (o *redisOptions) options() (redisstore.Options, error) {
 	opts := redisstore.Options{Addrs: o.addrs, Cluster: o.cluster, MasterName: o.master,
 		Username: o.username, Password: o.password, Prefix: o.prefix, DB: o.db}
 	if o.tls || o.tlsCA != "" {
@@ -44,15 +48,44 @@ func (o *redisOptions) open() (*redisstore.Store, error) {
 		if o.tlsCA != "" {
 			pem, err := os.ReadFile(o.tlsCA)
 			if err != nil {
-				return nil, err
+				return opts, err
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s: no certificate found", o.tlsCA)
+				return opts, fmt.Errorf("%s: no certificate found", o.tlsCA)
 			}
 			cfg.RootCAs = pool
 		}
 		opts.TLS = cfg
 	}
+	return opts, nil
+}
+
+// open returns the checkpoint store.
+func (o *redisOptions) open() (*redisstore.Store, error) {
+	opts, err := o.options()
+	if err != nil {
+		return nil, err
+	}
 	return redisstore.New(opts)
+}
+
+// openRules returns the shared rule store under {<prefix>:rules}, with its client (the
+// caller closes it).
+func (o *redisOptions) openRules(ctx context.Context) (*redisrules.Store, redis.UniversalClient, error) {
+	opts, err := o.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.ClientName = "cepd-rules"
+	c, err := redisstore.NewClient(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := redisrules.Open(ctx, c, redisrules.Options{Prefix: o.prefix + ":rules", Logger: slog.Default()})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return st, c, nil
 }

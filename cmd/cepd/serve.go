@@ -22,6 +22,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rulestore/redisrules"
 	"github.com/cepd/cepd/server"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
 	kafkasource "github.com/cepd/cepd/source/kafka"
@@ -33,6 +34,7 @@ type serveOptions struct {
 	grpcAddr       string
 	rulesDir       string
 	schemaPath     string
+	rulesStore     string
 	dataDir        string
 	alertsOut      string
 	shards         int
@@ -74,6 +76,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
 	f.StringVar(&o.schemaPath, "schema", "", "event schema file (default: schema.yaml in the rules directory)")
+	f.StringVar(&o.rulesStore, "rules-store", "dir", "where rule versions live: dir (the rules directory, edits on disk picked up) or redis (shared by every instance through --redis-addr; seeded once from the rules directory)")
 	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")
 	f.StringVar(&o.alertsOut, "alerts-out", "-", "write alerts as JSON lines to this file (- for stdout, empty for none)")
 	f.IntVar(&o.shards, "shards", 0, "shard workers (default: one per core)")
@@ -137,9 +140,29 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// The engine starts with what the rule store holds (so restored state finds its rules,
 	// shadow trials included); the Rules service swaps in every change after that.
-	rstore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
+	dirStore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
 	if err != nil {
 		return err
+	}
+	var rstore rulestore.Store = dirStore
+	var shared *redisrules.Store
+	switch o.rulesStore {
+	case "dir":
+	case "redis":
+		if len(o.redis.addrs) == 0 {
+			return errors.New("--rules-store redis needs --redis-addr")
+		}
+		st, client, err := o.redis.openRules(ctx)
+		if err != nil {
+			return fmt.Errorf("rule store: %w", err)
+		}
+		defer client.Close()
+		if err := seedRules(ctx, st, dirStore, rulesDir); err != nil {
+			return err
+		}
+		rstore, shared = st, st
+	default:
+		return fmt.Errorf("--rules-store %q: want dir or redis", o.rulesStore)
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
@@ -197,9 +220,13 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	defer cancel()
 	eng.Start(runCtx)
 	defer eng.Close()
-	meta, err := eng.Restore(runCtx, 0, slog.Default())
-	if err != nil {
-		return err
+	// REST ingest feeds partition 0, restored here. Not with Kafka: every instance would
+	// claim the same partition 0 in a shared checkpoint store.
+	var meta state.Meta
+	if !o.kafka.enabled() {
+		if meta, err = eng.Restore(runCtx, 0, slog.Default()); err != nil {
+			return err
+		}
 	}
 	if meta.Found {
 		st := eng.CheckpointStats()
@@ -242,7 +269,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
 	}
-	legacy := server.New(server.Config{LastOffset: meta.Offset}, eng, ring, slog.Default(), eng.CheckpointHealth)
+	scfg := server.Config{LastOffset: meta.Offset}
+	if o.kafka.enabled() {
+		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
+	}
+	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
 	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc})
 	if err != nil {
 		return err
@@ -259,12 +290,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
 	}
-	go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
-		if _, err := rstore.Refresh(ctx); err != nil {
-			return err
-		}
-		return api.Rules.Reload(ctx)
-	})
+	if shared != nil {
+		go watchShared(ctx, shared, api.Rules)
+	} else {
+		go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
+			if _, err := dirStore.Refresh(ctx); err != nil {
+				return err
+			}
+			return api.Rules.Reload(ctx)
+		})
+	}
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
 		o.kafka.started = func(src *kafkasource.Source) { api.Admin.SetLag(kafkaLag(src)) }

@@ -12,6 +12,9 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rulestore/redisrules"
 )
 
 // watchRules calls reload when the files of the rules directory change (polled every
@@ -72,4 +75,69 @@ func dirFingerprint(dir string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// seedRules imports the rules directory into a shared rule store that was never seeded
+// (the first instance of a deployment does it; the others find the store seeded).
+func seedRules(ctx context.Context, st *redisrules.Store, dir *rulestore.Dir, dirPath string) error {
+	vs, err := dir.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 {
+			base, err := dir.Version(ctx, v.ID, v.ShadowOf)
+			if err != nil {
+				return err
+			}
+			vs = append(vs, base)
+		}
+	}
+	n, err := st.Seed(ctx, vs, rulestore.Change{Author: "seed", Comment: "imported from " + dirPath})
+	if err != nil {
+		return fmt.Errorf("seeding the rule store from %s: %w", dirPath, err)
+	}
+	if n > 0 {
+		slog.Info("rule store seeded from the rules directory", "rules", n, "dir", dirPath)
+	}
+	return nil
+}
+
+// reloader is what watchShared needs of the Rules service.
+type reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// watchShared reloads the running rules whenever the shared rule store changes (a change
+// through any instance, this one included, or a resync after a lost connection).
+// Notices that arrive during a reload are coalesced into one more reload.
+func watchShared(ctx context.Context, st *redisrules.Store, r reloader) {
+	kick := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
+					slog.Error("the shared rule store changed but the new rule set was not applied", "err", err)
+				}
+			}
+		}
+	}()
+	for ctx.Err() == nil {
+		err := st.Watch(ctx, func(string) {
+			select {
+			case kick <- struct{}{}:
+			default: // a reload is pending and will read this change too
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			slog.Error("watching the shared rule store", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }

@@ -100,9 +100,13 @@ type Rule struct {
 	ContentVersion string `protobuf:"bytes,12,opt,name=content_version,json=contentVersion,proto3" json:"content_version,omitempty"`
 	// shadow_of, on a candidate on trial (mode SHADOW), is the version that runs active
 	// beside it; 0 otherwise.
-	ShadowOf      int32 `protobuf:"varint,13,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ShadowOf int32 `protobuf:"varint,13,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
+	// running_version is the version this instance's engine runs (a change is stored first,
+	// then applied; with a shared store, other instances apply it within a second); 0 when
+	// the rule does not run here (disabled).
+	RunningVersion int32 `protobuf:"varint,14,opt,name=running_version,json=runningVersion,proto3" json:"running_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -222,6 +226,13 @@ func (x *Rule) GetContentVersion() string {
 func (x *Rule) GetShadowOf() int32 {
 	if x != nil {
 		return x.ShadowOf
+	}
+	return 0
+}
+
+func (x *Rule) GetRunningVersion() int32 {
+	if x != nil {
+		return x.RunningVersion
 	}
 	return 0
 }
@@ -1628,7 +1639,7 @@ var File_cep_v1_rules_proto protoreflect.FileDescriptor
 
 const file_cep_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n" +
+	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
@@ -1644,7 +1655,8 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	" \x03(\tR\x04tags\x12\x1a\n" +
 	"\bseverity\x18\v \x01(\tR\bseverity\x12'\n" +
 	"\x0fcontent_version\x18\f \x01(\tR\x0econtentVersion\x12\x1b\n" +
-	"\tshadow_of\x18\r \x01(\x05R\bshadowOf\"\x99\x02\n" +
+	"\tshadow_of\x18\r \x01(\x05R\bshadowOf\x12'\n" +
+	"\x0frunning_version\x18\x0e \x01(\x05R\x0erunningVersion\"\x99\x02\n" +
 	"\vRuleVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +

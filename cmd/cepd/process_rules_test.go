@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const hugeRule = `id: huge-twice
+severity: high
+within: 10m
+pattern:
+  - name: first
+    where: e.type == 'auth' && e.amount > %s
+  - name: second
+    where: e.type == 'auth' && e.amount > %s
+`
+
+// TestProcessesSharedRuleStore: two cepd processes in one consumer group share their rules
+// through Redis (--rules-store redis). A rule created through one instance reaches the
+// other within a second, and both then match it on their own partitions; an update through
+// the second reaches the first. The directory seeds the store once.
+func TestProcessesSharedRuleStore(t *testing.T) {
+	e := newProcEnv(t, 0, false)
+	start := func(name string) *cepdProc {
+		rules := filepath.Join(e.dir, name+"-rules")
+		copyRules(t, rules)
+		return startCepdProc(t, e.bin, filepath.Join(e.dir, name+".log"), []string{"serve",
+			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, name),
+			"--alerts-out=", "--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", "shared",
+			"--kafka-client-id", name, "--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
+			"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
+			"--redis-addr", e.redis.addr(), "--rules-store", "redis"})
+	}
+	a, b := start("a"), start("b")
+	e.waitGroup("shared", "two members with three partitions each", 30*time.Second, func(ms []member) bool {
+		return len(ms) == 2 && len(ms[0].parts) == 3 && len(ms[1].parts) == 3
+	})
+	var list struct{ Rules []struct{ ID string } }
+	a.get(t, "/v1/rules", &list)
+	nFraud := len(list.Rules)
+	b.get(t, "/v1/rules", &list)
+	if nFraud < 10 || len(list.Rules) != nFraud {
+		t.Fatalf("seeded rules: a has %d, b %d", nFraud, len(list.Rules))
+	}
+	var versions struct{ Versions []struct{ Version int } }
+	a.get(t, "/v1/rules/card-testing/versions", &versions)
+	if len(versions.Versions) != 1 {
+		t.Fatalf("card-testing was seeded %d times", len(versions.Versions))
+	}
+
+	send := func(p *cepdProc, method, path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
+		}
+	}
+	// seen waits until p runs version v of huge-twice and returns how long that took.
+	seen := func(p *cepdProc, v int) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for time.Since(start) < 5*time.Second {
+			var r struct {
+				RunningVersion int `json:"running_version"`
+			}
+			resp, err := http.Get("http://" + p.api + "/v1/rules/huge-twice")
+			if err == nil {
+				if resp.StatusCode == http.StatusOK {
+					err = json.NewDecoder(resp.Body).Decode(&r)
+				}
+				resp.Body.Close()
+			}
+			if err == nil && r.RunningVersion == v {
+				return time.Since(start)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%s: version %d of huge-twice not served within 5s", filepath.Base(p.log), v)
+		return 0
+	}
+	send(a, "POST", "/v1/rules", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "50000.0", "50000.0"))+`}`)
+	d1 := seen(b, 1)
+	send(b, "PUT", "/v1/rules/huge-twice", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "40000.0", "40000.0"))+`}`)
+	d2 := seen(a, 2)
+	t.Logf("a rule change reached the other instance in %v (create through a) and %v (update through b)", d1, d2)
+	if d1 > time.Second || d2 > time.Second {
+		t.Errorf("a change took more than a second to reach the other instance: %v, %v", d1, d2)
+	}
+
+	// Both instances run version 2 (amounts over 40000) on their partitions.
+	const cards = 40
+	for j := 0; j < 2; j++ { // in time order: each partition's watermark follows its events
+		for i := 0; i < cards; i++ {
+			ts := time.Date(2026, 3, 1, 10, 0, j*cards+i, 0, time.UTC).Format(time.RFC3339)
+			e.w.lines = append(e.w.lines, []byte(fmt.Sprintf(`{"event_id":"h%d-%d","card_id":"hc-%d","ts":"%s","type":"auth","amount":45000}`, i, j, i, ts)))
+		}
+	}
+	e.produce(0).wait(t)
+	byInstance := map[string]int{}
+	keys := map[string]bool{}
+	for deadline := time.Now().Add(15 * time.Second); len(keys) < cards && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for name, p := range map[string]*cepdProc{"a": a, "b": b} {
+			var out struct{ Alerts []struct{ Key string } }
+			p.get(t, "/v1/alerts?rule_id=huge-twice&limit=1000", &out)
+			byInstance[name] = len(out.Alerts)
+			for _, al := range out.Alerts {
+				keys[al.Key] = true
+			}
+		}
+	}
+	if len(keys) != cards || byInstance["a"] == 0 || byInstance["b"] == 0 || byInstance["a"]+byInstance["b"] != cards {
+		var missing []string
+		for i := 0; i < cards; i++ {
+			if k := fmt.Sprintf("hc-%d", i); !keys[k] {
+				missing = append(missing, k)
+			}
+		}
+		t.Errorf("alerts of the shared rule: %d keys of %d (missing %v), by instance %v; stats a %+v, b %+v",
+			len(keys), cards, missing, byInstance, a.stats(t), b.stats(t))
+	}
+	for _, p := range []*cepdProc{a, b} {
+		if err := p.stop(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+}
