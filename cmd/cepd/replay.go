@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 )
@@ -121,51 +120,14 @@ func readSorted(path string, schema *event.Schema) ([]engine.Record, error) {
 	return readRecords(path, schema, true)
 }
 
-// readRecords reads a JSON-lines file into records numbered by line, sorted by event
-// time when sorted is set, else in written order.
+// readRecords reads a JSON-lines file ("-": stdin) into records numbered by line, sorted
+// by event time when sorted is set, else in written order. Backtests read files the same
+// way (backtest.Read).
 func readRecords(path string, schema *event.Schema, sorted bool) ([]engine.Record, error) {
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+	if path == "-" {
+		return backtest.Read(os.Stdin, path, schema, sorted)
 	}
-	type timed struct {
-		t   int64
-		rec engine.Record
-	}
-	var all []timed
-	dec := event.NewDecoder(schema)
-	var ev event.Event
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	line := int64(0)
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		t := int64(-1 << 63)
-		if err := dec.Decode(b, &ev); err == nil {
-			t = ev.Time
-		}
-		all = append(all, timed{t, engine.Record{Value: append([]byte(nil), b...), Offset: line}})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if sorted {
-		sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
-	}
-	recs := make([]engine.Record, len(all))
-	for i, x := range all {
-		recs[i] = x.rec
-	}
-	return recs, nil
+	return backtest.ReadFile(path, schema, sorted)
 }
 
 // collector keeps every alert (bounded inputs only).

@@ -1,0 +1,167 @@
+package backtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/workload"
+)
+
+const (
+	fraudDir      = "../testdata/fraud"
+	fraudExamples = "../testdata/fraud/examples"
+	fraudSchema   = "../testdata/fraud/schema.yaml"
+)
+
+func loadSchema(t testing.TB) *event.Schema {
+	t.Helper()
+	s, err := event.LoadSchema(fraudSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fraudRules returns the fraud rule set's rules, sorted by id, as a backtest takes them.
+func fraudRules(t testing.TB) []Rule {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	var out []Rule
+	for _, f := range files {
+		if filepath.Base(f) == "schema.yaml" {
+			continue
+		}
+		out = append(out, fraudRule(t, strings.TrimSuffix(filepath.Base(f), ".yaml")))
+	}
+	if len(out) < 16 {
+		t.Fatalf("%d fraud rules, want 16 or more", len(out))
+	}
+	return out
+}
+
+func fraudRule(t testing.TB, id string) Rule {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(fraudDir, id+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Rule{Name: id + ".yaml", Source: src}
+}
+
+func newEnv(schema *event.Schema) (*rules.Env, error) {
+	return rules.NewEnv(schema, rules.EnvOptions{})
+}
+
+// newManager returns a Manager over the fraud schema, closed when the test ends.
+func newManager(t testing.TB, o Options) *Manager {
+	t.Helper()
+	if o.Schema == nil {
+		o.Schema = loadSchema(t)
+	}
+	m, err := NewManager(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// wait polls job id until it reaches a final state.
+func wait(t testing.TB, m *Manager, id string) *Job {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := m.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State.Final() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backtest %s still %s after a minute (progress %.2f)", id, j.State, j.Progress)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitFor polls job id until cond holds.
+func waitFor(t testing.TB, m *Manager, id string, what string, cond func(*Job) bool) *Job {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := m.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(j) {
+			return j
+		}
+		if j.State.Final() || time.Now().After(deadline) {
+			t.Fatalf("backtest %s is %s (progress %.2f, %d/%d events) without having been %s", id, j.State, j.Progress, j.EventsProcessed, j.EventsTotal, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// run creates a backtest and waits for it to end DONE.
+func run(t testing.TB, m *Manager, spec Spec) *Job {
+	t.Helper()
+	j, err := m.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = wait(t, m, j.ID)
+	if j.State != Done {
+		t.Fatalf("backtest %s: %s: %s", j.ID, j.State, j.Error)
+	}
+	return j
+}
+
+// jsonLines renders alerts as `cepd replay` prints them.
+func jsonLines(t testing.TB, as []*alerts.Alert) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, a := range as {
+		if err := enc.Encode(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// generate writes a generated workload into dir/name and returns its configuration.
+func generate(t testing.TB, dir, name string, cfg workload.Config) workload.Config {
+	t.Helper()
+	g, err := workload.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return g.Config()
+}

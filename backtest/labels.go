@@ -1,0 +1,66 @@
+package backtest
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+)
+
+// labels is what the input says about fraud: the label of every labelled event and, per
+// label value, the keys having such an event. It is built before the run and read-only
+// during it.
+type labels struct {
+	field   string
+	of      map[string]string              // event id → label value (labelled events only)
+	keys    map[string]map[string]struct{} // label value → keys with an event so labelled
+	anyKeys map[string]struct{}            // keys with any labelled event
+	events  int64                          // labelled events
+}
+
+func newLabels(field string) *labels {
+	return &labels{field: field, of: map[string]string{}, keys: map[string]map[string]struct{}{}, anyKeys: map[string]struct{}{}}
+}
+
+// add records ev (decoded from raw) if it is labelled.
+func (l *labels) add(ev *event.Event, raw []byte) {
+	v, ok := labelOf(raw, l.field)
+	if !ok {
+		return
+	}
+	l.events++
+	l.of[engine.EventID(ev)] = v
+	ks := l.keys[v]
+	if ks == nil {
+		ks = map[string]struct{}{}
+		l.keys[v] = ks
+	}
+	ks[ev.Key] = struct{}{}
+	l.anyKeys[ev.Key] = struct{}{}
+}
+
+// labelOf returns the value of the top-level field of a JSON event as text and whether it
+// labels the event: a non-empty string, true, a non-zero number, or a non-empty object or
+// array. Absent, null, "", false and 0 do not.
+func labelOf(raw []byte, field string) (string, bool) {
+	v, typ, _, err := jsonparser.Get(raw, field)
+	if err != nil {
+		return "", false
+	}
+	switch typ {
+	case jsonparser.String:
+		s, err := jsonparser.ParseString(v)
+		return s, err == nil && s != ""
+	case jsonparser.Boolean:
+		return "true", string(v) == "true"
+	case jsonparser.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		return string(v), err == nil && f != 0
+	case jsonparser.Object, jsonparser.Array:
+		return string(v), len(v) >= 2 && len(bytes.TrimSpace(v[1:len(v)-1])) > 0
+	}
+	return "", false
+}

@@ -1,0 +1,238 @@
+package backtest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+)
+
+// chunk is how many records one Ingest call takes (as in `cepd replay`); cancellation is
+// noticed between chunks at the latest.
+const chunk = 4096
+
+// compile parses and compiles the rules with a fresh Registry, as the live rule set is
+// compiled, into a rule set in the rules' order. Every compile error of every rule comes
+// back together as a patterns.ErrorList.
+func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, error) {
+	reg := rules.NewRegistry()
+	var all patterns.ErrorList
+	var out []*rules.Compiled
+	by := map[string]string{} // rule id → name of the rule that has it
+	for _, r := range rs {
+		if len(r.Source) == 0 {
+			all.Add(r.Name, patterns.Pos{}, "the rule's source is empty")
+			continue
+		}
+		c, errs := compileOne(r.Name, r.Source, env, reg)
+		all = append(all, errs...)
+		if c == nil {
+			continue
+		}
+		if prev, dup := by[c.Rule.ID]; dup {
+			return nil, fmt.Errorf("%w: %s and %s are both rule %q: a backtest runs each rule once", ErrInvalid, prev, r.Name, c.Rule.ID)
+		}
+		by[c.Rule.ID] = r.Name
+		out = append(out, c)
+	}
+	if len(all) > 0 {
+		return nil, all.Err()
+	}
+	return &engine.RuleSet{Schema: schema, Rules: out, Slots: reg.Slots()}, nil
+}
+
+// compileOne parses and compiles one rule; every problem comes back as a list.
+func compileOne(file string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
+	r, err := patterns.Parse(file, src)
+	if err != nil {
+		return nil, asList(file, err)
+	}
+	c, err := rules.Compile(r, env, reg, rules.WithSource(src))
+	if err != nil {
+		return nil, asList(file, err)
+	}
+	return c, nil
+}
+
+func asList(file string, err error) patterns.ErrorList {
+	var el patterns.ErrorList
+	if errors.As(err, &el) {
+		return el
+	}
+	var pe *patterns.Error
+	if errors.As(err, &pe) {
+		return patterns.ErrorList{pe}
+	}
+	return patterns.ErrorList{&patterns.Error{File: file, Msg: err.Error()}}
+}
+
+// checkFile reports whether name is a regular file inside the events directory within
+// the size bound.
+func (m *Manager) checkFile(name string) error {
+	f, size, err := m.openFile(name)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if size > m.o.MaxFileBytes {
+		return fmt.Errorf("%w: events file %q has %d bytes, more than the %d a backtest reads", ErrInvalid, name, size, m.o.MaxFileBytes)
+	}
+	return nil
+}
+
+func (m *Manager) openFile(name string) (fs.File, int64, error) {
+	if m.root == nil {
+		return nil, 0, ErrNoFiles
+	}
+	if !filepath.IsLocal(name) {
+		return nil, 0, fmt.Errorf("%w: events file %q must be a relative path inside the events directory (no .., not absolute)", ErrInvalid, name)
+	}
+	// Stat before opening: opening a named pipe would block.
+	st, err := m.root.Stat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, fmt.Errorf("%w: events file %q: no such file in the events directory", ErrInvalid, name)
+	case err != nil:
+		return nil, 0, fmt.Errorf("%w: events file %q cannot be read: %v", ErrInvalid, name, err)
+	case !st.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("%w: events file %q is not a regular file", ErrInvalid, name)
+	}
+	f, err := m.root.Open(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: events file %q cannot be read: %v", ErrInvalid, name, err)
+	}
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: events file %q changed while being opened", ErrInvalid, name)
+	}
+	return f, st.Size(), nil
+}
+
+// run runs j to its end and records how it ended.
+func (m *Manager) run(j *job) {
+	err := m.execute(j)
+	now := time.Now().UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j.mu.Lock()
+	switch {
+	case err == nil:
+		j.state = Done
+	case j.ctx.Err() != nil:
+		j.state, j.err = Cancelled, cmp.Or(j.cancelNote, "cancelled")
+	default:
+		j.state, j.err = Failed, err.Error()
+	}
+	j.stopped = now
+	j.mu.Unlock()
+	m.running--
+	m.stopped(j)
+	m.schedule()
+}
+
+// execute reads j's input, runs its rules over it and leaves the counts in j.tally.
+func (m *Manager) execute(j *job) error {
+	ctx := j.ctx
+	var lab *labels
+	if j.spec.LabelField != "" {
+		lab = newLabels(j.spec.LabelField)
+	}
+	recs, err := m.input(ctx, j, lab)
+	if err != nil {
+		return err
+	}
+	j.total.Store(int64(len(recs)))
+	j.readFrac.Store(1e6)
+	t := newTally(j.ids, lab, j.spec.MaxAlerts)
+	j.mu.Lock()
+	j.tally = t
+	j.mu.Unlock()
+
+	eng, err := engine.New(engine.Config{Shards: m.o.Shards}, j.rs, t, t)
+	if err != nil {
+		return err
+	}
+	eng.Start(ctx)
+	defer eng.Close()
+	for i := 0; i < len(recs); i += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		part := recs[i:min(i+chunk, len(recs))]
+		if _, err := eng.Ingest(ctx, 0, part); err != nil {
+			return err
+		}
+		j.processed.Add(int64(len(part)))
+	}
+	return eng.Flush(ctx)
+}
+
+// input returns j's events in event-time order, recording the labels in lab (if set).
+func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Record, error) {
+	if j.source == SourceRetained {
+		recs := m.o.Retainer.Snapshot()
+		if lab != nil {
+			dec := event.NewDecoder(m.o.Schema)
+			var ev event.Event
+			for i, r := range recs {
+				if i%chunk == 0 && ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				if dec.Decode(r.Value, &ev) == nil {
+					lab.add(&ev, r.Value)
+				}
+			}
+		}
+		j.read.Store(int64(len(recs)))
+		return recs, nil
+	}
+	name := j.spec.EventsFile
+	f, size, err := m.openFile(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > m.o.MaxFileBytes {
+		return nil, fmt.Errorf("events file %q has %d bytes, more than the %d a backtest reads", name, size, m.o.MaxFileBytes)
+	}
+	pr := &progressReader{r: io.LimitReader(f, m.o.MaxFileBytes+1), size: size, j: j}
+	recs, err := read(ctx, pr, name, m.o.Schema, true, func(ev *event.Event, raw []byte) {
+		j.read.Add(1)
+		if lab != nil && ev != nil {
+			lab.add(ev, raw)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pr.n > m.o.MaxFileBytes {
+		return nil, fmt.Errorf("events file %q grew past the %d bytes a backtest reads", name, m.o.MaxFileBytes)
+	}
+	return recs, nil
+}
+
+// progressReader counts the bytes read and publishes the share of the file read.
+type progressReader struct {
+	r    io.Reader
+	n    int64
+	size int64
+	j    *job
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.size > 0 {
+		p.j.readFrac.Store(uint64(min(p.n, p.size) * 1e6 / p.size))
+	}
+	return n, err
+}
