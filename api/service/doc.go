@@ -4,6 +4,8 @@
 //
 // Rules serialises every change with one mutex: a change compiles the whole new rule set
 // first, is stored only if every rule compiles, and is then swapped into the engine at a
-// shard barrier (engine.SwapRules). Reads go to the store without that lock. The other
-// services are stateless and safe for concurrent use.
+// shard barrier (engine.SwapRules). Reads go to the store without that lock. Modes holds
+// what the running set is (each rule's mode, the version running, the shadow comparisons)
+// for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
+// backtest.Manager; Admin samples the ingest rate. All are safe for concurrent use.
 package service

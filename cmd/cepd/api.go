@@ -27,6 +27,7 @@ import (
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
@@ -36,17 +37,18 @@ import (
 
 // apiOptions configures startAPI.
 type apiOptions struct {
-	grpcAddr string       // gRPC listen address (default 127.0.0.1:9090)
-	httpAddr string       // REST listen address (default 127.0.0.1:8080)
-	grpcLn   net.Listener // if set, used instead of listening on grpcAddr (tests)
-	httpLn   net.Listener // if set, used instead of listening on httpAddr (tests)
-	schema   *event.Schema
-	legacy   *server.Server // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes    *service.Modes // shared with the service.ModeSink in the alert path
-	maxBody  int64          // largest REST body or gRPC message (default 16 MiB)
-	log      *slog.Logger
-	tokens   *auth.Tokens   // nil or empty: access control off
-	rules    *service.Rules // if nil, made over store and the engine
+	grpcAddr  string       // gRPC listen address (default 127.0.0.1:9090)
+	httpAddr  string       // REST listen address (default 127.0.0.1:8080)
+	grpcLn    net.Listener // if set, used instead of listening on grpcAddr (tests)
+	httpLn    net.Listener // if set, used instead of listening on httpAddr (tests)
+	schema    *event.Schema
+	legacy    *server.Server // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	modes     *service.Modes // shared with the service.ModeSink in the alert path
+	maxBody   int64          // largest REST body or gRPC message (default 16 MiB)
+	log       *slog.Logger
+	tokens    *auth.Tokens      // nil or empty: access control off
+	rules     *service.Rules    // if nil, made over store and the engine
+	backtests *backtest.Manager // nil: backtests answer Unimplemented
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -114,7 +116,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
 	adminSvc := service.NewAdmin(eng, o.modes)
 	cepv1.RegisterAdminServer(gs, adminSvc)
-	cepv1.RegisterBacktestsServer(gs, service.Backtests{})
+	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
 	go func() { _ = gs.Serve(gln) }()
 
 	conn, err := grpc.NewClient(gln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -25,6 +25,7 @@ import (
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/server"
@@ -54,7 +55,9 @@ type apiFixture struct {
 	delivered *collector // what blocking sinks receive
 	dir       string
 	eng       *engine.Engine
-	seq       int
+	// backtestDir is where backtests read events files.
+	backtestDir string
+	seq         int
 }
 
 func startAPIFixture(t *testing.T) *apiFixture { t.Helper(); return startAPIFixtureWith(t, nil) }
@@ -80,7 +83,13 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 	f := &apiFixture{t: t, ring: alerts.NewRing(1000), delivered: &collector{}, dir: dir}
 	modes := &service.Modes{}
 	sink := &service.ModeSink{Modes: modes, Record: f.ring, Deliver: f.delivered}
-	eng, err := engine.New(engine.Config{Shards: 2}, rs, sink, &dlqWriter{})
+	retained := backtest.NewRetainer(backtest.RetainerOptions{PerKey: 10})
+	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add}, rs, sink, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.backtestDir = t.TempDir()
+	bt, err := backtest.NewManager(backtest.Options{Schema: rs.Schema, EventsDir: f.backtestDir, Retainer: retained})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +105,11 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 		t.Fatal(err)
 	}
 	srv, err := startAPI(ctx, eng, f.ring, store, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens})
+		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Stop(); eng.Close(); cancel() })
+	t.Cleanup(func() { srv.Stop(); bt.Close(); eng.Close(); cancel() })
 	f.base, f.grpcAddr, f.eng = "http://"+srv.HTTPAddr, srv.GRPCAddr, eng
 	return f
 }
@@ -392,7 +401,7 @@ func TestAPIRulesGRPC(t *testing.T) {
 	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
 		t.Fatalf("diff: %v %v", d, err)
 	}
-	if _, err := cepv1.NewBacktestsClient(conn).CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.Unimplemented {
+	if _, err := cepv1.NewBacktestsClient(conn).CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("backtest: %v", err)
 	}
 	if h, err := cepv1.NewAdminClient(conn).GetHealth(ctx, &cepv1.GetHealthRequest{}); err != nil || h.GetStatus() == "" {

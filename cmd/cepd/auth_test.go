@@ -68,6 +68,11 @@ func TestAPIAccessControl(t *testing.T) {
 		{"POST", "/v1/events", "viewer-token-0123456789", event, 403},
 		{"POST", "/v1/events", "ingest-token-012345678", event, 200},
 		{"GET", "/v1/stats", "viewer-token-0123456789", "", 403},
+		{"POST", "/v1/backtests", "viewer-token-0123456789", `{"rules": [{"rule_id": "big"}]}`, 403},
+		{"GET", "/v1/backtests", "analyst-token-01234567", "", 200},
+		{"POST", "/v1/rules/big:shadow", "viewer-token-0123456789", rule, 403},
+		{"GET", "/v1/admin/stats", "analyst-token-01234567", "", 403},
+		{"GET", "/v1/admin/stats", "admin-token-0123456789", "", 200},
 		{"GET", "/healthz", "", "", 200},
 		{"GET", "/v1/openapi.json", "", "", 200},
 	} {

@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rulestore"
@@ -48,6 +49,18 @@ type serveOptions struct {
 	kafka          kafkaOptions
 	configFile     string
 	authTokens     string
+	backtests      backtestOptions
+}
+
+// backtestOptions configures the backtests the API runs.
+type backtestOptions struct {
+	dir          string
+	maxFileBytes int64
+	concurrency  int
+	keep         int
+	shards       int
+	retainPerKey int
+	retainBytes  int64
 }
 
 func newServeCmd() *cobra.Command {
@@ -75,6 +88,13 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST API and gateway, ingest, alerts, health)")
 	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
+	f.StringVar(&o.backtests.dir, "backtest-dir", "", "directory of JSONL event files backtests may read (default: DATA/backtests; nothing outside it can be read)")
+	f.Int64Var(&o.backtests.maxFileBytes, "backtest-max-file-bytes", backtest.DefaultMaxFileBytes, "largest events file a backtest reads (it is held in memory)")
+	f.IntVar(&o.backtests.concurrency, "backtest-concurrency", backtest.DefaultMaxRunning, "backtests running at once (the others wait)")
+	f.IntVar(&o.backtests.keep, "backtest-keep", backtest.DefaultMaxFinished, "finished backtests kept for the API")
+	f.IntVar(&o.backtests.shards, "backtest-shards", 1, "shard workers of each backtest's engine")
+	f.IntVar(&o.backtests.retainPerKey, "backtest-retain-per-key", 100, "live events retained per key for backtests without a file (0: none retained)")
+	f.Int64Var(&o.backtests.retainBytes, "backtest-retain-bytes", 256<<20, "memory bound of the retained live events (least recently seen keys go first)")
 	f.StringVar(&o.schemaPath, "schema", "", "event schema file (default: schema.yaml in the rules directory)")
 	f.StringVar(&o.rulesStore, "rules-store", "dir", "where rule versions live: dir (the rules directory, edits on disk picked up) or redis (shared by every instance through --redis-addr; seeded once from the rules directory)")
 	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")
@@ -201,6 +221,25 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	sinks := &service.ModeSink{Modes: modes, Record: ring, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
+	var retained *backtest.Retainer
+	if o.backtests.retainPerKey > 0 {
+		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
+		cfg.Tap = retained.Add
+	}
+	btDir := o.backtests.dir
+	if btDir == "" {
+		btDir = filepath.Join(o.dataDir, "backtests")
+		if err := os.MkdirAll(btDir, 0o755); err != nil {
+			return fmt.Errorf("backtests directory: %w", err)
+		}
+	}
+	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: rules.EnvOptions{}, EventsDir: btDir,
+		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
+		MaxFinished: o.backtests.keep, Shards: o.backtests.shards})
+	if err != nil {
+		return fmt.Errorf("backtests: %w", err)
+	}
+	defer backtests.Close()
 	eng, err := engine.New(cfg, rs, sinks, dlq)
 	if err != nil {
 		return err
@@ -274,7 +313,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
 	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc})
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -88,13 +89,18 @@ func (x *BacktestRule) GetVersion() int32 {
 type CreateBacktestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Rules []*BacktestRule        `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
-	// events_file is a JSONL file readable by cepd; empty means the events retained from the
-	// live stream.
+	// events_file is a JSONL file, as a path relative to the directory cepd reads backtest
+	// files from (nothing outside it can be read); empty means the events retained from the
+	// live stream (the last events of each key), if cepd retains them.
 	EventsFile string `protobuf:"bytes,2,opt,name=events_file,json=eventsFile,proto3" json:"events_file,omitempty"`
-	// label_field, when set, names a field whose non-empty value marks fraud: precision and
-	// recall are computed against it.
+	// label_field, when set, names a top-level event field that marks fraud: an event is
+	// labelled when it is a non-empty string, true, a non-zero number (or a non-empty
+	// object or array). Precision and recall are computed against it (see
+	// BacktestRuleResult).
 	LabelField string `protobuf:"bytes,3,opt,name=label_field,json=labelField,proto3" json:"label_field,omitempty"`
-	// max_alerts bounds the alerts returned (the counts cover all of them).
+	// max_alerts bounds the alerts returned: the earliest ones in `cepd replay` order (last
+	// event time, rule id, kind, alert id). 0 means 1000; at most 10000. The counts cover
+	// every alert.
 	MaxAlerts     int32 `protobuf:"varint,4,opt,name=max_alerts,json=maxAlerts,proto3" json:"max_alerts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -202,6 +208,86 @@ func (x *GetBacktestRequest) GetId() string {
 	return ""
 }
 
+type ListBacktestsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBacktestsRequest) Reset() {
+	*x = ListBacktestsRequest{}
+	mi := &file_cep_v1_backtests_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBacktestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBacktestsRequest) ProtoMessage() {}
+
+func (x *ListBacktestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_backtests_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBacktestsRequest.ProtoReflect.Descriptor instead.
+func (*ListBacktestsRequest) Descriptor() ([]byte, []int) {
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{3}
+}
+
+type ListBacktestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backtests     []*Backtest            `protobuf:"bytes,1,rep,name=backtests,proto3" json:"backtests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBacktestsResponse) Reset() {
+	*x = ListBacktestsResponse{}
+	mi := &file_cep_v1_backtests_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBacktestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBacktestsResponse) ProtoMessage() {}
+
+func (x *ListBacktestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_backtests_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBacktestsResponse.ProtoReflect.Descriptor instead.
+func (*ListBacktestsResponse) Descriptor() ([]byte, []int) {
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListBacktestsResponse) GetBacktests() []*Backtest {
+	if x != nil {
+		return x.Backtests
+	}
+	return nil
+}
+
 type CancelBacktestRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -211,7 +297,7 @@ type CancelBacktestRequest struct {
 
 func (x *CancelBacktestRequest) Reset() {
 	*x = CancelBacktestRequest{}
-	mi := &file_cep_v1_backtests_proto_msgTypes[3]
+	mi := &file_cep_v1_backtests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -223,7 +309,7 @@ func (x *CancelBacktestRequest) String() string {
 func (*CancelBacktestRequest) ProtoMessage() {}
 
 func (x *CancelBacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_backtests_proto_msgTypes[3]
+	mi := &file_cep_v1_backtests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -236,7 +322,7 @@ func (x *CancelBacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelBacktestRequest.ProtoReflect.Descriptor instead.
 func (*CancelBacktestRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{3}
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CancelBacktestRequest) GetId() string {
@@ -247,7 +333,8 @@ func (x *CancelBacktestRequest) GetId() string {
 }
 
 type HourCount struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// hour is the start of the hour (UTC) the alerts' last events fall in.
 	Hour          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=hour,proto3" json:"hour,omitempty"`
 	Alerts        int64                  `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -256,7 +343,7 @@ type HourCount struct {
 
 func (x *HourCount) Reset() {
 	*x = HourCount{}
-	mi := &file_cep_v1_backtests_proto_msgTypes[4]
+	mi := &file_cep_v1_backtests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +355,7 @@ func (x *HourCount) String() string {
 func (*HourCount) ProtoMessage() {}
 
 func (x *HourCount) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_backtests_proto_msgTypes[4]
+	mi := &file_cep_v1_backtests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +368,7 @@ func (x *HourCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HourCount.ProtoReflect.Descriptor instead.
 func (*HourCount) Descriptor() ([]byte, []int) {
-	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HourCount) GetHour() *timestamppb.Timestamp {
@@ -298,20 +385,42 @@ func (x *HourCount) GetAlerts() int64 {
 	return 0
 }
 
+// BacktestRuleResult is what one rule did (or, as Backtest.overall, all of them
+// together, with an empty rule_id).
+//
+// With a label field: precision = labelled_alerts / alerts, where labelled_alerts are the
+// alerts having at least one labelled event among their matched events. Recall is over
+// keys: when some events' label equals the rule's id (the scenario the rule is meant to
+// catch), labelled_keys are the distinct keys having such an event and caught_keys those on
+// which the rule alerted with at least one such event among the matched ones
+// (recall_label is then the rule id); otherwise labelled_keys are the keys having any
+// labelled event and caught_keys those on which the rule alerted with a labelled event
+// (recall_label is empty). recall = caught_keys / labelled_keys. Overall: the alerts of
+// every rule, and the keys having any labelled event on which some rule alerted with a
+// labelled event. A ratio whose denominator is 0 is 0.
 type BacktestRuleResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RuleId        string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
-	Alerts        int64                  `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`
-	PerHour       []*HourCount           `protobuf:"bytes,3,rep,name=per_hour,json=perHour,proto3" json:"per_hour,omitempty"`
-	Precision     float64                `protobuf:"fixed64,4,opt,name=precision,proto3" json:"precision,omitempty"`
-	Recall        float64                `protobuf:"fixed64,5,opt,name=recall,proto3" json:"recall,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RuleId string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Alerts int64                  `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	// per_hour counts alerts by the hour of their last event, in time order.
+	PerHour   []*HourCount `protobuf:"bytes,3,rep,name=per_hour,json=perHour,proto3" json:"per_hour,omitempty"`
+	Precision float64      `protobuf:"fixed64,4,opt,name=precision,proto3" json:"precision,omitempty"`
+	Recall    float64      `protobuf:"fixed64,5,opt,name=recall,proto3" json:"recall,omitempty"`
+	// rule_version is the compiled rule's content version, as alerts carry it.
+	RuleVersion string `protobuf:"bytes,6,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
+	// eval_errors counts condition evaluations that failed (each made its condition false).
+	EvalErrors     int64  `protobuf:"varint,7,opt,name=eval_errors,json=evalErrors,proto3" json:"eval_errors,omitempty"`
+	LabelledAlerts int64  `protobuf:"varint,8,opt,name=labelled_alerts,json=labelledAlerts,proto3" json:"labelled_alerts,omitempty"`
+	RecallLabel    string `protobuf:"bytes,9,opt,name=recall_label,json=recallLabel,proto3" json:"recall_label,omitempty"`
+	LabelledKeys   int64  `protobuf:"varint,10,opt,name=labelled_keys,json=labelledKeys,proto3" json:"labelled_keys,omitempty"`
+	CaughtKeys     int64  `protobuf:"varint,11,opt,name=caught_keys,json=caughtKeys,proto3" json:"caught_keys,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *BacktestRuleResult) Reset() {
 	*x = BacktestRuleResult{}
-	mi := &file_cep_v1_backtests_proto_msgTypes[5]
+	mi := &file_cep_v1_backtests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +432,7 @@ func (x *BacktestRuleResult) String() string {
 func (*BacktestRuleResult) ProtoMessage() {}
 
 func (x *BacktestRuleResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_backtests_proto_msgTypes[5]
+	mi := &file_cep_v1_backtests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +445,7 @@ func (x *BacktestRuleResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRuleResult.ProtoReflect.Descriptor instead.
 func (*BacktestRuleResult) Descriptor() ([]byte, []int) {
-	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BacktestRuleResult) GetRuleId() string {
@@ -374,23 +483,98 @@ func (x *BacktestRuleResult) GetRecall() float64 {
 	return 0
 }
 
+func (x *BacktestRuleResult) GetRuleVersion() string {
+	if x != nil {
+		return x.RuleVersion
+	}
+	return ""
+}
+
+func (x *BacktestRuleResult) GetEvalErrors() int64 {
+	if x != nil {
+		return x.EvalErrors
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetLabelledAlerts() int64 {
+	if x != nil {
+		return x.LabelledAlerts
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetRecallLabel() string {
+	if x != nil {
+		return x.RecallLabel
+	}
+	return ""
+}
+
+func (x *BacktestRuleResult) GetLabelledKeys() int64 {
+	if x != nil {
+		return x.LabelledKeys
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetCaughtKeys() int64 {
+	if x != nil {
+		return x.CaughtKeys
+	}
+	return 0
+}
+
 type Backtest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// state is RUNNING, DONE, CANCELLED or FAILED.
-	State         string                `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	Progress      float64               `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
-	EventsRead    int64                 `protobuf:"varint,4,opt,name=events_read,json=eventsRead,proto3" json:"events_read,omitempty"`
-	Error         string                `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	Results       []*BacktestRuleResult `protobuf:"bytes,6,rep,name=results,proto3" json:"results,omitempty"`
-	Alerts        []*Alert              `protobuf:"bytes,7,rep,name=alerts,proto3" json:"alerts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// state is QUEUED, RUNNING, DONE, CANCELLED or FAILED.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// progress is in [0, 1]: reading the input counts for the first fifth, matching for the
+	// rest.
+	Progress float64 `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// events_read counts the events read from the input so far.
+	EventsRead int64 `protobuf:"varint,4,opt,name=events_read,json=eventsRead,proto3" json:"events_read,omitempty"`
+	// error says why the backtest failed or was cancelled.
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// results has one entry per rule, in the order of the request.
+	Results []*BacktestRuleResult `protobuf:"bytes,6,rep,name=results,proto3" json:"results,omitempty"`
+	// alerts are at most max_alerts of them: see CreateBacktestRequest.max_alerts.
+	Alerts []*Alert `protobuf:"bytes,7,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// source is FILE (events_file) or RETAINED (the events retained from the live stream).
+	Source     string `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	EventsFile string `protobuf:"bytes,9,opt,name=events_file,json=eventsFile,proto3" json:"events_file,omitempty"`
+	LabelField string `protobuf:"bytes,10,opt,name=label_field,json=labelField,proto3" json:"label_field,omitempty"`
+	MaxAlerts  int32  `protobuf:"varint,11,opt,name=max_alerts,json=maxAlerts,proto3" json:"max_alerts,omitempty"`
+	// events_total is the number of events in the input, once it has been read;
+	// events_processed how many have been matched so far.
+	EventsTotal     int64 `protobuf:"varint,12,opt,name=events_total,json=eventsTotal,proto3" json:"events_total,omitempty"`
+	EventsProcessed int64 `protobuf:"varint,13,opt,name=events_processed,json=eventsProcessed,proto3" json:"events_processed,omitempty"`
+	// alerts_total counts every alert (alerts holds at most max_alerts).
+	AlertsTotal int64 `protobuf:"varint,14,opt,name=alerts_total,json=alertsTotal,proto3" json:"alerts_total,omitempty"`
+	// dead_letters counts the events that could not be matched, by reason (bad_json,
+	// missing_field, ...).
+	DeadLetters map[string]int64 `protobuf:"bytes,15,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// overall sums up all rules (rule_id empty), with overall precision and recall.
+	Overall *BacktestRuleResult `protobuf:"bytes,16,opt,name=overall,proto3" json:"overall,omitempty"`
+	// scored is set when label_field is: precision and recall are meaningful.
+	Scored         bool                   `protobuf:"varint,17,opt,name=scored,proto3" json:"scored,omitempty"`
+	LabelledEvents int64                  `protobuf:"varint,18,opt,name=labelled_events,json=labelledEvents,proto3" json:"labelled_events,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	StartTime      *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// duration is how long the backtest has been running (until it ended);
+	// events_per_second is events_processed over it.
+	Duration        *durationpb.Duration `protobuf:"bytes,22,opt,name=duration,proto3" json:"duration,omitempty"`
+	EventsPerSecond float64              `protobuf:"fixed64,23,opt,name=events_per_second,json=eventsPerSecond,proto3" json:"events_per_second,omitempty"`
+	RuleIds         []string             `protobuf:"bytes,24,rep,name=rule_ids,json=ruleIds,proto3" json:"rule_ids,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Backtest) Reset() {
 	*x = Backtest{}
-	mi := &file_cep_v1_backtests_proto_msgTypes[6]
+	mi := &file_cep_v1_backtests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +586,7 @@ func (x *Backtest) String() string {
 func (*Backtest) ProtoMessage() {}
 
 func (x *Backtest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_backtests_proto_msgTypes[6]
+	mi := &file_cep_v1_backtests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +599,7 @@ func (x *Backtest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backtest.ProtoReflect.Descriptor instead.
 func (*Backtest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{6}
+	return file_cep_v1_backtests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Backtest) GetId() string {
@@ -467,11 +651,130 @@ func (x *Backtest) GetAlerts() []*Alert {
 	return nil
 }
 
+func (x *Backtest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Backtest) GetEventsFile() string {
+	if x != nil {
+		return x.EventsFile
+	}
+	return ""
+}
+
+func (x *Backtest) GetLabelField() string {
+	if x != nil {
+		return x.LabelField
+	}
+	return ""
+}
+
+func (x *Backtest) GetMaxAlerts() int32 {
+	if x != nil {
+		return x.MaxAlerts
+	}
+	return 0
+}
+
+func (x *Backtest) GetEventsTotal() int64 {
+	if x != nil {
+		return x.EventsTotal
+	}
+	return 0
+}
+
+func (x *Backtest) GetEventsProcessed() int64 {
+	if x != nil {
+		return x.EventsProcessed
+	}
+	return 0
+}
+
+func (x *Backtest) GetAlertsTotal() int64 {
+	if x != nil {
+		return x.AlertsTotal
+	}
+	return 0
+}
+
+func (x *Backtest) GetDeadLetters() map[string]int64 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+func (x *Backtest) GetOverall() *BacktestRuleResult {
+	if x != nil {
+		return x.Overall
+	}
+	return nil
+}
+
+func (x *Backtest) GetScored() bool {
+	if x != nil {
+		return x.Scored
+	}
+	return false
+}
+
+func (x *Backtest) GetLabelledEvents() int64 {
+	if x != nil {
+		return x.LabelledEvents
+	}
+	return 0
+}
+
+func (x *Backtest) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Backtest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Backtest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Backtest) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *Backtest) GetEventsPerSecond() float64 {
+	if x != nil {
+		return x.EventsPerSecond
+	}
+	return 0
+}
+
+func (x *Backtest) GetRuleIds() []string {
+	if x != nil {
+		return x.RuleIds
+	}
+	return nil
+}
+
 var File_cep_v1_backtests_proto protoreflect.FileDescriptor
 
 const file_cep_v1_backtests_proto_rawDesc = "" +
 	"\n" +
-	"\x16cep/v1/backtests.proto\x12\x06cep.v1\x1a\x13cep/v1/alerts.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n" +
+	"\x16cep/v1/backtests.proto\x12\x06cep.v1\x1a\x13cep/v1/alerts.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n" +
 	"\fBacktestRule\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x17\n" +
 	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12\x18\n" +
@@ -485,18 +788,30 @@ const file_cep_v1_backtests_proto_rawDesc = "" +
 	"\n" +
 	"max_alerts\x18\x04 \x01(\x05R\tmaxAlerts\"$\n" +
 	"\x12GetBacktestRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"'\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14ListBacktestsRequest\"G\n" +
+	"\x15ListBacktestsResponse\x12.\n" +
+	"\tbacktests\x18\x01 \x03(\v2\x10.cep.v1.BacktestR\tbacktests\"'\n" +
 	"\x15CancelBacktestRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
 	"\tHourCount\x12.\n" +
 	"\x04hour\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04hour\x12\x16\n" +
-	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\"\xa9\x01\n" +
+	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\"\xff\x02\n" +
 	"\x12BacktestRuleResult\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x16\n" +
 	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\x12,\n" +
 	"\bper_hour\x18\x03 \x03(\v2\x11.cep.v1.HourCountR\aperHour\x12\x1c\n" +
 	"\tprecision\x18\x04 \x01(\x01R\tprecision\x12\x16\n" +
-	"\x06recall\x18\x05 \x01(\x01R\x06recall\"\xe0\x01\n" +
+	"\x06recall\x18\x05 \x01(\x01R\x06recall\x12!\n" +
+	"\frule_version\x18\x06 \x01(\tR\vruleVersion\x12\x1f\n" +
+	"\veval_errors\x18\a \x01(\x03R\n" +
+	"evalErrors\x12'\n" +
+	"\x0flabelled_alerts\x18\b \x01(\x03R\x0elabelledAlerts\x12!\n" +
+	"\frecall_label\x18\t \x01(\tR\vrecallLabel\x12#\n" +
+	"\rlabelled_keys\x18\n" +
+	" \x01(\x03R\flabelledKeys\x12\x1f\n" +
+	"\vcaught_keys\x18\v \x01(\x03R\n" +
+	"caughtKeys\"\xf4\a\n" +
 	"\bBacktest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
@@ -505,10 +820,37 @@ const file_cep_v1_backtests_proto_rawDesc = "" +
 	"eventsRead\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x124\n" +
 	"\aresults\x18\x06 \x03(\v2\x1a.cep.v1.BacktestRuleResultR\aresults\x12%\n" +
-	"\x06alerts\x18\a \x03(\v2\r.cep.v1.AlertR\x06alerts2\xaa\x02\n" +
+	"\x06alerts\x18\a \x03(\v2\r.cep.v1.AlertR\x06alerts\x12\x16\n" +
+	"\x06source\x18\b \x01(\tR\x06source\x12\x1f\n" +
+	"\vevents_file\x18\t \x01(\tR\n" +
+	"eventsFile\x12\x1f\n" +
+	"\vlabel_field\x18\n" +
+	" \x01(\tR\n" +
+	"labelField\x12\x1d\n" +
+	"\n" +
+	"max_alerts\x18\v \x01(\x05R\tmaxAlerts\x12!\n" +
+	"\fevents_total\x18\f \x01(\x03R\veventsTotal\x12)\n" +
+	"\x10events_processed\x18\r \x01(\x03R\x0feventsProcessed\x12!\n" +
+	"\falerts_total\x18\x0e \x01(\x03R\valertsTotal\x12D\n" +
+	"\fdead_letters\x18\x0f \x03(\v2!.cep.v1.Backtest.DeadLettersEntryR\vdeadLetters\x124\n" +
+	"\aoverall\x18\x10 \x01(\v2\x1a.cep.v1.BacktestRuleResultR\aoverall\x12\x16\n" +
+	"\x06scored\x18\x11 \x01(\bR\x06scored\x12'\n" +
+	"\x0flabelled_events\x18\x12 \x01(\x03R\x0elabelledEvents\x12;\n" +
+	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x129\n" +
+	"\n" +
+	"start_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x125\n" +
+	"\bduration\x18\x16 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12*\n" +
+	"\x11events_per_second\x18\x17 \x01(\x01R\x0feventsPerSecond\x12\x19\n" +
+	"\brule_ids\x18\x18 \x03(\tR\aruleIds\x1a>\n" +
+	"\x10DeadLettersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\x8f\x03\n" +
 	"\tBacktests\x12[\n" +
 	"\x0eCreateBacktest\x12\x1d.cep.v1.CreateBacktestRequest\x1a\x10.cep.v1.Backtest\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/backtests\x12W\n" +
-	"\vGetBacktest\x12\x1a.cep.v1.GetBacktestRequest\x1a\x10.cep.v1.Backtest\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/backtests/{id}\x12g\n" +
+	"\vGetBacktest\x12\x1a.cep.v1.GetBacktestRequest\x1a\x10.cep.v1.Backtest\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/backtests/{id}\x12c\n" +
+	"\rListBacktests\x12\x1c.cep.v1.ListBacktestsRequest\x1a\x1d.cep.v1.ListBacktestsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/backtests\x12g\n" +
 	"\x0eCancelBacktest\x12\x1d.cep.v1.CancelBacktestRequest\x1a\x10.cep.v1.Backtest\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/backtests/{id}:cancelB'Z%github.com/cepd/cepd/api/cep/v1;cepv1b\x06proto3"
 
 var (
@@ -523,35 +865,48 @@ func file_cep_v1_backtests_proto_rawDescGZIP() []byte {
 	return file_cep_v1_backtests_proto_rawDescData
 }
 
-var file_cep_v1_backtests_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cep_v1_backtests_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cep_v1_backtests_proto_goTypes = []any{
 	(*BacktestRule)(nil),          // 0: cep.v1.BacktestRule
 	(*CreateBacktestRequest)(nil), // 1: cep.v1.CreateBacktestRequest
 	(*GetBacktestRequest)(nil),    // 2: cep.v1.GetBacktestRequest
-	(*CancelBacktestRequest)(nil), // 3: cep.v1.CancelBacktestRequest
-	(*HourCount)(nil),             // 4: cep.v1.HourCount
-	(*BacktestRuleResult)(nil),    // 5: cep.v1.BacktestRuleResult
-	(*Backtest)(nil),              // 6: cep.v1.Backtest
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*Alert)(nil),                 // 8: cep.v1.Alert
+	(*ListBacktestsRequest)(nil),  // 3: cep.v1.ListBacktestsRequest
+	(*ListBacktestsResponse)(nil), // 4: cep.v1.ListBacktestsResponse
+	(*CancelBacktestRequest)(nil), // 5: cep.v1.CancelBacktestRequest
+	(*HourCount)(nil),             // 6: cep.v1.HourCount
+	(*BacktestRuleResult)(nil),    // 7: cep.v1.BacktestRuleResult
+	(*Backtest)(nil),              // 8: cep.v1.Backtest
+	nil,                           // 9: cep.v1.Backtest.DeadLettersEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Alert)(nil),                 // 11: cep.v1.Alert
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
 }
 var file_cep_v1_backtests_proto_depIdxs = []int32{
-	0, // 0: cep.v1.CreateBacktestRequest.rules:type_name -> cep.v1.BacktestRule
-	7, // 1: cep.v1.HourCount.hour:type_name -> google.protobuf.Timestamp
-	4, // 2: cep.v1.BacktestRuleResult.per_hour:type_name -> cep.v1.HourCount
-	5, // 3: cep.v1.Backtest.results:type_name -> cep.v1.BacktestRuleResult
-	8, // 4: cep.v1.Backtest.alerts:type_name -> cep.v1.Alert
-	1, // 5: cep.v1.Backtests.CreateBacktest:input_type -> cep.v1.CreateBacktestRequest
-	2, // 6: cep.v1.Backtests.GetBacktest:input_type -> cep.v1.GetBacktestRequest
-	3, // 7: cep.v1.Backtests.CancelBacktest:input_type -> cep.v1.CancelBacktestRequest
-	6, // 8: cep.v1.Backtests.CreateBacktest:output_type -> cep.v1.Backtest
-	6, // 9: cep.v1.Backtests.GetBacktest:output_type -> cep.v1.Backtest
-	6, // 10: cep.v1.Backtests.CancelBacktest:output_type -> cep.v1.Backtest
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: cep.v1.CreateBacktestRequest.rules:type_name -> cep.v1.BacktestRule
+	8,  // 1: cep.v1.ListBacktestsResponse.backtests:type_name -> cep.v1.Backtest
+	10, // 2: cep.v1.HourCount.hour:type_name -> google.protobuf.Timestamp
+	6,  // 3: cep.v1.BacktestRuleResult.per_hour:type_name -> cep.v1.HourCount
+	7,  // 4: cep.v1.Backtest.results:type_name -> cep.v1.BacktestRuleResult
+	11, // 5: cep.v1.Backtest.alerts:type_name -> cep.v1.Alert
+	9,  // 6: cep.v1.Backtest.dead_letters:type_name -> cep.v1.Backtest.DeadLettersEntry
+	7,  // 7: cep.v1.Backtest.overall:type_name -> cep.v1.BacktestRuleResult
+	10, // 8: cep.v1.Backtest.create_time:type_name -> google.protobuf.Timestamp
+	10, // 9: cep.v1.Backtest.start_time:type_name -> google.protobuf.Timestamp
+	10, // 10: cep.v1.Backtest.end_time:type_name -> google.protobuf.Timestamp
+	12, // 11: cep.v1.Backtest.duration:type_name -> google.protobuf.Duration
+	1,  // 12: cep.v1.Backtests.CreateBacktest:input_type -> cep.v1.CreateBacktestRequest
+	2,  // 13: cep.v1.Backtests.GetBacktest:input_type -> cep.v1.GetBacktestRequest
+	3,  // 14: cep.v1.Backtests.ListBacktests:input_type -> cep.v1.ListBacktestsRequest
+	5,  // 15: cep.v1.Backtests.CancelBacktest:input_type -> cep.v1.CancelBacktestRequest
+	8,  // 16: cep.v1.Backtests.CreateBacktest:output_type -> cep.v1.Backtest
+	8,  // 17: cep.v1.Backtests.GetBacktest:output_type -> cep.v1.Backtest
+	4,  // 18: cep.v1.Backtests.ListBacktests:output_type -> cep.v1.ListBacktestsResponse
+	8,  // 19: cep.v1.Backtests.CancelBacktest:output_type -> cep.v1.Backtest
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_backtests_proto_init() }
@@ -566,7 +921,7 @@ func file_cep_v1_backtests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_backtests_proto_rawDesc), len(file_cep_v1_backtests_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -101,6 +101,27 @@ func local_request_Backtests_GetBacktest_0(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
+func request_Backtests_ListBacktests_0(ctx context.Context, marshaler runtime.Marshaler, client BacktestsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListBacktestsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListBacktests(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Backtests_ListBacktests_0(ctx context.Context, marshaler runtime.Marshaler, server BacktestsServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListBacktestsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListBacktests(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_Backtests_CancelBacktest_0(ctx context.Context, marshaler runtime.Marshaler, client BacktestsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CancelBacktestRequest
@@ -191,6 +212,26 @@ func RegisterBacktestsHandlerServer(ctx context.Context, mux *runtime.ServeMux, 
 			return
 		}
 		forward_Backtests_GetBacktest_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_Backtests_ListBacktests_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/cep.v1.Backtests/ListBacktests", runtime.WithHTTPPathPattern("/v1/backtests"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Backtests_ListBacktests_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Backtests_ListBacktests_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_Backtests_CancelBacktest_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -286,6 +327,23 @@ func RegisterBacktestsHandlerClient(ctx context.Context, mux *runtime.ServeMux, 
 		}
 		forward_Backtests_GetBacktest_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_Backtests_ListBacktests_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/cep.v1.Backtests/ListBacktests", runtime.WithHTTPPathPattern("/v1/backtests"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Backtests_ListBacktests_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Backtests_ListBacktests_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_Backtests_CancelBacktest_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -309,11 +367,13 @@ func RegisterBacktestsHandlerClient(ctx context.Context, mux *runtime.ServeMux, 
 var (
 	pattern_Backtests_CreateBacktest_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "backtests"}, ""))
 	pattern_Backtests_GetBacktest_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "backtests", "id"}, ""))
+	pattern_Backtests_ListBacktests_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "backtests"}, ""))
 	pattern_Backtests_CancelBacktest_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "backtests", "id"}, "cancel"))
 )
 
 var (
 	forward_Backtests_CreateBacktest_0 = runtime.ForwardResponseMessage
 	forward_Backtests_GetBacktest_0    = runtime.ForwardResponseMessage
+	forward_Backtests_ListBacktests_0  = runtime.ForwardResponseMessage
 	forward_Backtests_CancelBacktest_0 = runtime.ForwardResponseMessage
 )

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Backtests_CreateBacktest_FullMethodName = "/cep.v1.Backtests/CreateBacktest"
 	Backtests_GetBacktest_FullMethodName    = "/cep.v1.Backtests/GetBacktest"
+	Backtests_ListBacktests_FullMethodName  = "/cep.v1.Backtests/ListBacktests"
 	Backtests_CancelBacktest_FullMethodName = "/cep.v1.Backtests/CancelBacktest"
 )
 
@@ -29,11 +30,24 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Backtests runs draft or stored rules over recorded events through the production
-// compiler and matcher.
+// compiler and matcher: the events are sorted by event time and replayed as `cepd replay`
+// does (windows close at the end of the input, so timeouts fire), on an engine of the
+// backtest's own. A backtest is a job: it waits QUEUED while others run, then RUNNING with
+// progress, and ends DONE, CANCELLED or FAILED. Finished backtests are kept for a while
+// (the newest ones), in memory only.
 type BacktestsClient interface {
-	// CreateBacktest starts a backtest; poll GetBacktest for progress and results.
+	// CreateBacktest compiles the rules and queues the backtest; poll GetBacktest for
+	// progress and results. Rules that do not compile are rejected (InvalidArgument) with
+	// every error, line and column, in the message and as a ValidateRuleResponse detail.
 	CreateBacktest(ctx context.Context, in *CreateBacktestRequest, opts ...grpc.CallOption) (*Backtest, error)
+	// GetBacktest returns a backtest with its results (so far, while it runs) and alerts.
 	GetBacktest(ctx context.Context, in *GetBacktestRequest, opts ...grpc.CallOption) (*Backtest, error)
+	// ListBacktests returns the queued, running and kept finished backtests, newest first,
+	// without their alerts.
+	ListBacktests(ctx context.Context, in *ListBacktestsRequest, opts ...grpc.CallOption) (*ListBacktestsResponse, error)
+	// CancelBacktest stops a backtest: a queued one never runs, a running one stops at once
+	// keeping its partial counts (the call returns once it has stopped). A finished one is
+	// returned unchanged.
 	CancelBacktest(ctx context.Context, in *CancelBacktestRequest, opts ...grpc.CallOption) (*Backtest, error)
 }
 
@@ -65,6 +79,16 @@ func (c *backtestsClient) GetBacktest(ctx context.Context, in *GetBacktestReques
 	return out, nil
 }
 
+func (c *backtestsClient) ListBacktests(ctx context.Context, in *ListBacktestsRequest, opts ...grpc.CallOption) (*ListBacktestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBacktestsResponse)
+	err := c.cc.Invoke(ctx, Backtests_ListBacktests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *backtestsClient) CancelBacktest(ctx context.Context, in *CancelBacktestRequest, opts ...grpc.CallOption) (*Backtest, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Backtest)
@@ -80,11 +104,24 @@ func (c *backtestsClient) CancelBacktest(ctx context.Context, in *CancelBacktest
 // for forward compatibility.
 //
 // Backtests runs draft or stored rules over recorded events through the production
-// compiler and matcher.
+// compiler and matcher: the events are sorted by event time and replayed as `cepd replay`
+// does (windows close at the end of the input, so timeouts fire), on an engine of the
+// backtest's own. A backtest is a job: it waits QUEUED while others run, then RUNNING with
+// progress, and ends DONE, CANCELLED or FAILED. Finished backtests are kept for a while
+// (the newest ones), in memory only.
 type BacktestsServer interface {
-	// CreateBacktest starts a backtest; poll GetBacktest for progress and results.
+	// CreateBacktest compiles the rules and queues the backtest; poll GetBacktest for
+	// progress and results. Rules that do not compile are rejected (InvalidArgument) with
+	// every error, line and column, in the message and as a ValidateRuleResponse detail.
 	CreateBacktest(context.Context, *CreateBacktestRequest) (*Backtest, error)
+	// GetBacktest returns a backtest with its results (so far, while it runs) and alerts.
 	GetBacktest(context.Context, *GetBacktestRequest) (*Backtest, error)
+	// ListBacktests returns the queued, running and kept finished backtests, newest first,
+	// without their alerts.
+	ListBacktests(context.Context, *ListBacktestsRequest) (*ListBacktestsResponse, error)
+	// CancelBacktest stops a backtest: a queued one never runs, a running one stops at once
+	// keeping its partial counts (the call returns once it has stopped). A finished one is
+	// returned unchanged.
 	CancelBacktest(context.Context, *CancelBacktestRequest) (*Backtest, error)
 	mustEmbedUnimplementedBacktestsServer()
 }
@@ -101,6 +138,9 @@ func (UnimplementedBacktestsServer) CreateBacktest(context.Context, *CreateBackt
 }
 func (UnimplementedBacktestsServer) GetBacktest(context.Context, *GetBacktestRequest) (*Backtest, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBacktest not implemented")
+}
+func (UnimplementedBacktestsServer) ListBacktests(context.Context, *ListBacktestsRequest) (*ListBacktestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBacktests not implemented")
 }
 func (UnimplementedBacktestsServer) CancelBacktest(context.Context, *CancelBacktestRequest) (*Backtest, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelBacktest not implemented")
@@ -162,6 +202,24 @@ func _Backtests_GetBacktest_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backtests_ListBacktests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBacktestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BacktestsServer).ListBacktests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backtests_ListBacktests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BacktestsServer).ListBacktests(ctx, req.(*ListBacktestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Backtests_CancelBacktest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CancelBacktestRequest)
 	if err := dec(in); err != nil {
@@ -194,6 +252,10 @@ var Backtests_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBacktest",
 			Handler:    _Backtests_GetBacktest_Handler,
+		},
+		{
+			MethodName: "ListBacktests",
+			Handler:    _Backtests_ListBacktests_Handler,
 		},
 		{
 			MethodName: "CancelBacktest",
