@@ -153,3 +153,18 @@ func (a *Alert) EventIDs() []string {
 func (a *Alert) SetID() {
 	a.ID = ComputeID(a.RuleID, a.RuleVersion, a.Kind, a.Key, a.EventIDs())
 }
+
+// Before orders alerts as cepd replay prints them: by last event time, then rule, kind and
+// id. The order does not depend on shard count or scheduling.
+func Before(a, b *Alert) bool {
+	if !a.LastEventTime.Equal(b.LastEventTime) {
+		return a.LastEventTime.Before(b.LastEventTime)
+	}
+	if a.RuleID != b.RuleID {
+		return a.RuleID < b.RuleID
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	return a.ID < b.ID
+}

@@ -33,7 +33,7 @@ func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, 
 			all.Add(r.Name, patterns.Pos{}, "the rule's source is empty")
 			continue
 		}
-		c, errs := compileOne(r.Name, r.Source, env, reg)
+		c, errs := rules.CompileSource(r.Name, r.Source, "", env, reg)
 		all = append(all, errs...)
 		if c == nil {
 			continue
@@ -48,31 +48,6 @@ func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, 
 		return nil, all.Err()
 	}
 	return &engine.RuleSet{Schema: schema, Rules: out, Slots: reg.Slots()}, nil
-}
-
-// compileOne parses and compiles one rule; every problem comes back as a list.
-func compileOne(file string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
-	r, err := patterns.Parse(file, src)
-	if err != nil {
-		return nil, asList(file, err)
-	}
-	c, err := rules.Compile(r, env, reg, rules.WithSource(src))
-	if err != nil {
-		return nil, asList(file, err)
-	}
-	return c, nil
-}
-
-func asList(file string, err error) patterns.ErrorList {
-	var el patterns.ErrorList
-	if errors.As(err, &el) {
-		return el
-	}
-	var pe *patterns.Error
-	if errors.As(err, &pe) {
-		return patterns.ErrorList{pe}
-	}
-	return patterns.ErrorList{&patterns.Error{File: file, Msg: err.Error()}}
 }
 
 // checkFile reports whether name is a regular file inside the events directory within

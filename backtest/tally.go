@@ -83,7 +83,7 @@ func (t *tally) Alert(a *alerts.Alert) {
 	case t.max <= 0:
 	case len(t.kept) < t.max:
 		heap.Push(&t.kept, a)
-	case before(a, t.kept[0]):
+	case alerts.Before(a, t.kept[0]):
 		t.kept[0] = a
 		heap.Fix(&t.kept, 0)
 	}
@@ -115,7 +115,7 @@ func (t *tally) result(rs *engine.RuleSet, withAlerts bool) Result {
 	res.Overall = t.ruleResult("", &t.overall)
 	if withAlerts {
 		res.Alerts = slices.Clone(t.kept)
-		sort.Slice(res.Alerts, func(i, j int) bool { return before(res.Alerts[i], res.Alerts[j]) })
+		sort.Slice(res.Alerts, func(i, j int) bool { return alerts.Before(res.Alerts[i], res.Alerts[j]) })
 	}
 	return res
 }
@@ -148,27 +148,12 @@ func ratio(n, d int64) float64 {
 	return float64(n) / float64(d)
 }
 
-// before orders alerts as `cepd replay` prints them: by last event time, then rule, kind
-// and id.
-func before(a, b *alerts.Alert) bool {
-	if !a.LastEventTime.Equal(b.LastEventTime) {
-		return a.LastEventTime.Before(b.LastEventTime)
-	}
-	if a.RuleID != b.RuleID {
-		return a.RuleID < b.RuleID
-	}
-	if a.Kind != b.Kind {
-		return a.Kind < b.Kind
-	}
-	return a.ID < b.ID
-}
-
 // alertHeap is a max-heap in replay order: its root is the latest alert kept, the one a
 // earlier alert displaces.
 type alertHeap []*alerts.Alert
 
 func (h alertHeap) Len() int           { return len(h) }
-func (h alertHeap) Less(i, j int) bool { return before(h[j], h[i]) }
+func (h alertHeap) Less(i, j int) bool { return alerts.Before(h[j], h[i]) }
 func (h alertHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *alertHeap) Push(x any)        { *h = append(*h, x.(*alerts.Alert)) }
 func (h *alertHeap) Pop() any {

@@ -79,3 +79,25 @@ func appendErr(l patterns.ErrorList, file string, err error) patterns.ErrorList 
 	}
 	return append(l, &patterns.Error{File: file, Msg: err.Error()})
 }
+
+// CompileSource parses and compiles one rule's text (file names it in errors); every
+// problem comes back as a list with its line and column. runID, when not empty, replaces
+// the rule's id: the engine runs a shadow candidate of rule x as x@shadow.
+func CompileSource(file string, src []byte, runID string, env *Env, reg *Registry) (*Compiled, patterns.ErrorList) {
+	r, err := patterns.Parse(file, src)
+	if err != nil {
+		return nil, appendErr(nil, file, err)
+	}
+	if runID != "" {
+		r.ID = runID
+	}
+	c, err := Compile(r, env, reg, WithSource(src))
+	if err != nil {
+		return nil, appendErr(nil, file, err)
+	}
+	return c, nil
+}
+
+// Errors returns err's problems as a list: an ErrorList as it is, a patterns.Error as one
+// problem, another error as one problem of file.
+func Errors(file string, err error) patterns.ErrorList { return appendErr(nil, file, err) }

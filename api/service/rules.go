@@ -135,7 +135,7 @@ func (s *Rules) compileSet(ctx context.Context, vs []rulestore.Version) (*engine
 	var out []*rules.Compiled
 	for i := range runs {
 		r := &runs[i]
-		c, errs := compileAs(r.ruleID+".yaml", r.id, r.src, s.env, reg)
+		c, errs := rules.CompileSource(r.ruleID+".yaml", r.src, r.id, s.env, reg)
 		all = append(all, errs...)
 		if c != nil {
 			r.content = c.Version
@@ -147,39 +147,6 @@ func (s *Rules) compileSet(ctx context.Context, vs []rulestore.Version) (*engine
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
 	return &engine.RuleSet{Schema: s.schema, Rules: out, Slots: reg.Slots()}, runs, nil
-}
-
-// compileOne parses and compiles one rule; every problem comes back as a list.
-func compileOne(file string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
-	return compileAs(file, "", src, env, reg)
-}
-
-// compileAs is compileOne running the rule under the engine rule id runID (when set).
-func compileAs(file, runID string, src []byte, env *rules.Env, reg *rules.Registry) (*rules.Compiled, patterns.ErrorList) {
-	r, err := patterns.Parse(file, src)
-	if err != nil {
-		return nil, asList(file, err)
-	}
-	if runID != "" {
-		r.ID = runID
-	}
-	c, err := rules.Compile(r, env, reg, rules.WithSource(src))
-	if err != nil {
-		return nil, asList(file, err)
-	}
-	return c, nil
-}
-
-func asList(file string, err error) patterns.ErrorList {
-	var el patterns.ErrorList
-	if errors.As(err, &el) {
-		return el
-	}
-	var pe *patterns.Error
-	if errors.As(err, &pe) {
-		return patterns.ErrorList{pe}
-	}
-	return patterns.ErrorList{&patterns.Error{File: file, Msg: err.Error()}}
 }
 
 func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, runs []run) error {

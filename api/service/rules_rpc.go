@@ -24,7 +24,7 @@ func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) 
 	if len(req.GetSource()) > maxSource {
 		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", maxSource)
 	}
-	_, errs := compileOne("rule.yaml", []byte(req.GetSource()), s.env, rules.NewRegistry())
+	_, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.env, rules.NewRegistry())
 	return &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}, nil
 }
 
@@ -83,7 +83,7 @@ func parseID(src string) (string, error) {
 	}
 	r, err := patterns.Parse("rule.yaml", []byte(src))
 	if err != nil {
-		return "", rejected(asList("rule.yaml", err))
+		return "", rejected(rules.Errors("rule.yaml", err))
 	}
 	return r.ID, nil
 }

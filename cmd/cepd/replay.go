@@ -148,19 +148,7 @@ func (c *collector) sorted() []*alerts.Alert {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := append([]*alerts.Alert(nil), c.alerts...)
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.LastEventTime.Equal(b.LastEventTime) {
-			return a.LastEventTime.Before(b.LastEventTime)
-		}
-		if a.RuleID != b.RuleID {
-			return a.RuleID < b.RuleID
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return a.ID < b.ID
-	})
+	sort.Slice(out, func(i, j int) bool { return alerts.Before(out[i], out[j]) })
 	return out
 }
 
