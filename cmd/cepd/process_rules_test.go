@@ -34,7 +34,7 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 			"--alerts-out=", "--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", "shared",
 			"--kafka-client-id", name, "--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 			"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-			"--redis-addr", e.redis.addr(), "--rules-store", "redis"})
+			"--redis-addr", e.redis.Addr, "--rules-store", "redis"})
 	}
 	a, b := start("a"), start("b")
 	e.waitGroup("shared", "two members with three partitions each", 30*time.Second, func(ms []member) bool {

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/internal/testproc"
 )
 
@@ -166,7 +166,7 @@ type procEnv struct {
 	t     *testing.T
 	bin   string
 	kafka string
-	redis *redisProc
+	redis *redistest.Server
 	w     *kafkaWorkload
 	admin sarama.ClusterAdmin
 	dir   string // data directories and process logs
@@ -179,7 +179,11 @@ func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
 	}
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6, Topics: []string{"events", "alerts", "cepd-dlq"}})
 	e.kafka = kc.Addr()
-	e.redis = startRedisProc(t, redisPersist)
+	if redisPersist { // an append-only file that survives a restart (written at shutdown, fsynced every second)
+		e.redis = redistest.StartServer(t, "--appendonly", "yes")
+	} else {
+		e.redis = redistest.StartServer(t)
+	}
 	admin, err := sarama.NewClusterAdmin([]string{e.kafka}, testSaramaConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +208,7 @@ func (e *procEnv) startCepd(logName, data, clientID, group string) *cepdProc {
 		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-		"--redis-addr", e.redis.addr()}
+		"--redis-addr", e.redis.Addr}
 	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
 }
 
@@ -498,7 +502,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 	// every second; one failed save is enough to know), and matching must go on.
 	const outage = 5 * time.Second
 	events0, alerts0 := p.stats(t).Events, sumOffsets(endOffsets(t, e.kafka, "alerts"))
-	e.redis.stop()
+	e.redis.Stop()
 	down := time.Now()
 	statuses := map[string]int{}
 	firstDegraded := time.Duration(-1)
@@ -523,9 +527,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 	if events1 == events0 || alerts1 == alerts0 {
 		t.Errorf("cepd stopped matching or alerting while Redis was away: %d events, %d alerts", events1-events0, alerts1-alerts0)
 	}
-	if err := e.redis.start(); err != nil {
-		t.Fatal(err)
-	}
+	e.redis.Start()
 	back := time.Now()
 	for p.health(t) != "ok" {
 		if time.Since(back) > 15*time.Second {
@@ -692,144 +694,4 @@ func fileTail(path string, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
-}
-
-// redisProc is a redis-server on a free 127.0.0.1 port, in its own directory, that can
-// be stopped and started again on the same port with the same data.
-type redisProc struct {
-	t      *testing.T
-	port   int
-	dir    string
-	args   []string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// redisServerPath finds redis-server or fails saying how to install it.
-func redisServerPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("redis-server"); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/bin", "/usr/local/bin", "/usr/sbin"} {
-		if p := filepath.Join(dir, "redis-server"); fileExists(p) {
-			return p
-		}
-	}
-	t.Fatal("redis-server not found in PATH, /usr/bin or /usr/local/bin: these tests need a real Redis; " +
-		"install it with `apt-get update && apt-get install -y redis-server` (scripts/test.sh does)")
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
-// startRedisProc starts redis-server; with persist its writes go to an append-only file
-// that survives a restart (flushed at shutdown, fsynced every second), else it keeps
-// nothing.
-func startRedisProc(t *testing.T, persist bool) *redisProc {
-	t.Helper()
-	r := &redisProc{t: t, dir: t.TempDir(), args: []string{"--bind", "127.0.0.1", "--protected-mode", "yes", "--save", ""}}
-	if persist {
-		r.args = append(r.args, "--appendonly", "yes")
-	} else {
-		r.args = append(r.args, "--appendonly", "no")
-	}
-	t.Cleanup(r.kill)
-	var err error
-	for range 3 { // another process may take the port between the probe and the bind
-		l, lerr := net.Listen("tcp", "127.0.0.1:0")
-		if lerr != nil {
-			t.Fatal(lerr)
-		}
-		r.port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if err = r.start(); err == nil {
-			return r
-		}
-	}
-	t.Fatal(err)
-	return nil
-}
-
-func (r *redisProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
-
-// start runs redis-server on r.port in r.dir and waits until it answers PING.
-func (r *redisProc) start() error {
-	args := append([]string{"--port", strconv.Itoa(r.port), "--dir", r.dir, "--logfile", "redis.log"}, r.args...)
-	cmd := testproc.Command(redisServerPath(r.t), args...)
-	cmd.Dir = r.dir
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.cmd, r.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(r.exited)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		select {
-		case <-r.exited:
-			return fmt.Errorf("redis-server on port %d exited: %s", r.port, fileTail(filepath.Join(r.dir, "redis.log"), 2000))
-		default:
-		}
-		if redisPing(r.addr()) == nil {
-			return nil
-		}
-	}
-	r.kill()
-	return fmt.Errorf("redis-server on port %d not answering after 10s: %s", r.port, fileTail(filepath.Join(r.dir, "redis.log"), 2000))
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 64)
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(buf[:n], []byte("+PONG")) {
-		return fmt.Errorf("PING: %q", buf[:n])
-	}
-	return nil
-}
-
-func (r *redisProc) running() bool {
-	if r.cmd == nil {
-		return false
-	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop shuts redis-server down with SIGTERM (it writes its append-only file) and waits.
-func (r *redisProc) stop() {
-	if !r.running() {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(10 * time.Second):
-		r.t.Errorf("redis-server did not stop within 10s of SIGTERM")
-		r.kill()
-	}
-}
-
-func (r *redisProc) kill() {
-	if r.running() {
-		r.cmd.Process.Kill()
-		<-r.exited
-	}
 }
