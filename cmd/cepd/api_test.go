@@ -401,8 +401,26 @@ func TestAPIRulesGRPC(t *testing.T) {
 	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
 		t.Fatalf("diff: %v %v", d, err)
 	}
-	if _, err := cepv1.NewBacktestsClient(conn).CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.InvalidArgument {
+	if _, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: cepv1.RuleMode_ACTIVE}); err != nil {
+		t.Fatalf("setMode active: %v", err)
+	}
+	if r, err := rc.ShadowRule(ctx, &cepv1.ShadowRuleRequest{Id: "big-twice", Source: bigTwice("200.0")}); err != nil || r.GetShadowOf() != 5 {
+		t.Fatalf("shadow: %v %v", r, err)
+	}
+	if c, err := rc.CompareShadow(ctx, &cepv1.CompareShadowRequest{Id: "big-twice"}); err != nil || c.GetActiveVersion() != 5 || c.GetShadowVersion() != 6 {
+		t.Fatalf("compare: %v %v", c, err)
+	}
+	bc := cepv1.NewBacktestsClient(conn)
+	if _, err := bc.CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("backtest: %v", err)
+	}
+	bt, err := bc.CreateBacktest(ctx, &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{{RuleId: "big-twice", Version: 1}}})
+	for err == nil && (bt.GetState() == "QUEUED" || bt.GetState() == "RUNNING") {
+		time.Sleep(10 * time.Millisecond)
+		bt, err = bc.GetBacktest(ctx, &cepv1.GetBacktestRequest{Id: bt.GetId()})
+	}
+	if err != nil || bt.GetState() != "DONE" || len(bt.GetResults()) != 1 || bt.GetResults()[0].GetAlerts() != 1 {
+		t.Fatalf("backtest over the retained events: %v %v", bt, err)
 	}
 	if h, err := cepv1.NewAdminClient(conn).GetHealth(ctx, &cepv1.GetHealthRequest{}); err != nil || h.GetStatus() == "" {
 		t.Fatalf("health: %v %v", h, err)
