@@ -196,20 +196,27 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 		return Version{}, err
 	}
 	live := filepath.Join(d.dir, e.File)
+	// undo puts the rule file back as it was: a change that fails changes nothing.
+	liveBefore, liveErr := os.ReadFile(live)
+	undo := func() {
+		if liveErr == nil {
+			_ = writeFile(live, liveBefore)
+		} else {
+			_ = os.Remove(live)
+		}
+	}
 	if deleted || mode == Disabled {
 		if err := os.Remove(live); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return Version{}, fmt.Errorf("rulestore: %w", err)
 		}
 	} else if err := writeFile(live, src); err != nil {
+		undo()
 		return Version{}, err
 	}
 	e.Versions = append(e.Versions, v)
-	data, err := json.MarshalIndent(d.idx, "", "  ")
-	if err == nil {
-		err = writeFile(d.indexPath(), data)
-	}
-	if err != nil {
+	if err := d.writeIndex(); err != nil {
 		e.Versions = e.Versions[:len(e.Versions)-1]
+		undo()
 		return Version{}, err
 	}
 	var after []byte
@@ -222,9 +229,23 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	}
 	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: ch.Comment, Diff: diff}
 	if err := d.appendAudit(a); err != nil {
-		return v, err
+		e.Versions = e.Versions[:len(e.Versions)-1]
+		if ierr := d.writeIndex(); ierr != nil {
+			return Version{}, fmt.Errorf("%w (and undoing the change failed: %v)", err, ierr)
+		}
+		undo()
+		return Version{}, err
 	}
 	return v, nil
+}
+
+// writeIndex writes the index: the commit point of a change.
+func (d *Dir) writeIndex() error {
+	data, err := json.MarshalIndent(d.idx, "", "  ")
+	if err != nil {
+		return fmt.Errorf("rulestore: %w", err)
+	}
+	return writeFile(d.indexPath(), data)
 }
 
 func (d *Dir) appendAudit(a AuditEntry) error {

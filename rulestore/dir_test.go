@@ -180,3 +180,34 @@ func TestDirConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDirFailedChangeChangesNothing: a change whose audit entry cannot be written (the
+// audit log is a directory here) is undone: no version, the rule file as it was.
+func TestDirFailedChangeChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := open(t, dir)
+	if _, err := d.Create(ctx, "r1", src("r1", "a"), Change{}); err != nil {
+		t.Fatal(err)
+	}
+	audit := filepath.Join(dir, historyDir, "audit.jsonl")
+	if err := os.Remove(audit); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(audit, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Update(ctx, "r1", src("r1", "b"), Change{}); err == nil {
+		t.Fatal("update with a broken audit log succeeded")
+	}
+	if vs, _ := d.Versions(ctx, "r1"); len(vs) != 1 {
+		t.Errorf("%d versions after a failed update, want 1", len(vs))
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "r1.yaml")); string(got) != string(src("r1", "a")) {
+		t.Errorf("rule file after a failed update: %q", got)
+	}
+	again := open(t, dir) // what a restart reads
+	if v, err := again.Get(ctx, "r1"); err != nil || v.Version != 1 {
+		t.Errorf("after reopening: %v %v", v, err)
+	}
+}
