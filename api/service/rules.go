@@ -202,7 +202,9 @@ func storeErr(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	return status.Error(codes.Internal, err.Error())
+	// Anything else is the store failing to read or write (a disk, Redis away): the call
+	// may be tried again.
+	return status.Errorf(codes.Unavailable, "the rule store failed: %v", err)
 }
 
 // author names who makes a change: with access control on, the name of the caller's token
