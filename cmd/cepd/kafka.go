@@ -67,6 +67,11 @@ type kafkaOptions struct {
 	checkpoints bool
 	// started, if set (not a flag), is given the source once it exists (for its lag).
 	started func(*kafkasource.Source)
+	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
+	// how far before a replay it looks; dedupeRead is set (not a flag) by serve.
+	dedupe      bool
+	dedupeSlack time.Duration
+	dedupeRead  func(ctx context.Context, topic string, partition int32, first time.Time) error
 }
 
 func (o *kafkaOptions) enabled() bool { return len(o.brokers) > 0 }
@@ -93,6 +98,8 @@ func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
 	f.StringSliceVar(&o.topics, "kafka-topics", []string{"events"}, "topics to consume events from")
 	f.StringVar(&o.group, "kafka-group", "cepd", "consumer group (instances in one group share the partitions)")
 	f.StringVar(&o.alertsTopic, "alerts-topic", "alerts", "topic to write alerts to (key: the entity key; headers rule_id, rule_version, alert_id)")
+	f.BoolVar(&o.dedupe, "alerts-dedupe", true, "after a crash, do not deliver again the alerts the alerts topic already holds (read back before each replay)")
+	f.DurationVar(&o.dedupeSlack, "alerts-dedupe-slack", 2*time.Minute, "how far before a replay's first event delivered alerts are looked for")
 	f.StringVar(&o.dlqTopic, "dlq-topic", "cepd-dlq", "topic to write malformed and late events to (original bytes; headers reason, error, source_*)")
 	f.StringVar(&o.initialOffset, "kafka-initial-offset", "earliest", "where a group without committed offsets starts: earliest or latest")
 	f.StringVar(&o.balance, "kafka-balance", kafkasource.BalanceCooperativeSticky, "partition assignment: cooperative-sticky, sticky, range or roundrobin")
@@ -179,7 +186,8 @@ func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
 	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
 		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
-		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, Checkpoints: o.checkpoints}
+		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, Checkpoints: o.checkpoints,
+		BeforeReplay: o.dedupeRead}
 }
 
 // openKafkaSinks connects the producer of alerts and dead letters. serve adds it to the
@@ -402,4 +410,27 @@ func kafkaLag(src *kafkasource.Source) service.LagFunc {
 		}
 		return out
 	}
+}
+
+// openDeduper connects the reader of delivered alerts and arranges for the source to call
+// it before each claim's replay.
+func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, error) {
+	base, err := o.saramaConfig()
+	if err != nil {
+		return nil, err
+	}
+	d, err := kafkasink.NewDeduper(kafkasink.DedupeConfig{Brokers: o.brokers, Base: base, Topic: o.alertsTopic, Slack: o.dedupeSlack})
+	if err != nil {
+		return nil, err
+	}
+	o.dedupeRead = func(ctx context.Context, topic string, partition int32, first time.Time) error {
+		if err := d.Load(ctx, first); err != nil {
+			return err
+		}
+		st := d.Stats()
+		slog.Debug("kafka: delivered alerts read back before a replay", "topic", topic, "partition", partition,
+			"from", first.Add(-o.dedupeSlack), "known", st.Known, "read", st.Read, "dropped", st.Dropped)
+		return nil
+	}
+	return d, nil
 }

@@ -215,7 +215,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return err
 		}
 		defer kprod.Close() // after the engine has closed (defers run last-in first-out)
-		deliver = append(deliver, kprod)
+		if o.kafka.dedupe {
+			dd, err := openDeduper(&o.kafka)
+			if err != nil {
+				return err
+			}
+			defer dd.Close()
+			deliver = append(deliver, dd.Sink(kprod))
+		} else {
+			deliver = append(deliver, kprod)
+		}
 		dlq = kprod
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: ring, Deliver: deliver}

@@ -54,6 +54,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	msgs := cl.Messages()
 	batch := make([]engine.Record, 0, s.cfg.MaxBatch)
 	gapChecked := false
+	replayChecked := s.cfg.BeforeReplay == nil
 	for {
 		var m *sarama.ConsumerMessage
 		var ok bool
@@ -78,6 +79,13 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			if c.restored && !gapChecked && m.Offset > next {
 				s.cfg.Log.Error("kafka: the committed offset is past the partition's checkpoint; the restored state misses records",
 					"topic", c.topic, "partition", c.partition, "checkpoint_next", next, "first_offset", m.Offset)
+			}
+			if !replayChecked {
+				replayChecked = true
+				if err := s.cfg.BeforeReplay(s.hard, c.topic, c.partition, m.Timestamp); err != nil {
+					s.cfg.Log.Warn("kafka: alerts delivered before this claim could not be read back; some may be delivered again",
+						"topic", c.topic, "partition", c.partition, "err", err)
+				}
 			}
 			batch = append(batch, engine.Record{Value: m.Value, Offset: m.Offset})
 			next = m.Offset + 1

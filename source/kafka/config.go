@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,11 @@ type Config struct {
 	// (Engine.Checkpoint; do not also run Engine.RunCheckpoints), and a commit never
 	// passes a partition's last checkpoint (nothing is committed before the first).
 	Checkpoints bool
+	// BeforeReplay, if set, is called once per claim, with the timestamp of the first
+	// record the claim hands the engine, before it does: the alerts those records make
+	// may have been delivered already by an owner that crashed (the Deduper drops them).
+	// An error is logged; the claim goes on.
+	BeforeReplay func(ctx context.Context, topic string, partition int32, first time.Time) error
 	// MaxBatch is the most records handed to the engine in one Ingest call (default 1024).
 	MaxBatch int
 	// RejoinBackoff and MaxRejoinBackoff space the attempts to rejoin the group after
