@@ -65,6 +65,9 @@ type kafkaOptions struct {
 	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
 	// are then restored on assignment and commits wait for checkpoints.
 	checkpoints bool
+	// sharedCheckpoints is set (not a flag) when the checkpoints go to Redis, which every
+	// instance reads: commits may then reach the checkpoint.
+	sharedCheckpoints bool
 	// started, if set (not a flag), is given the source once it exists (for its lag).
 	started func(*kafkasource.Source)
 	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
@@ -187,7 +190,7 @@ func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
 		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
 		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, Checkpoints: o.checkpoints,
-		BeforeReplay: o.dedupeRead}
+		SharedCheckpoints: o.sharedCheckpoints, BeforeReplay: o.dedupeRead}
 }
 
 // openKafkaSinks connects the producer of alerts and dead letters. serve adds it to the

@@ -282,6 +282,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	if o.kafka.enabled() {
 		o.kafka.checkpoints = true // the source checkpoints at each offset commit
+		o.kafka.sharedCheckpoints = len(o.redis.addrs) > 0
 	} else {
 		go eng.RunCheckpoints(ctx, o.ckptInterval, slog.Default())
 	}

@@ -222,7 +222,7 @@ func (s *Source) commit(ctx context.Context, sess sarama.ConsumerGroupSession, c
 			continue // nothing consumed yet
 		}
 		safe := next // no record the engine accepted and nothing restored: it holds nothing
-		if lastGood >= 0 || c.restored {
+		if (lastGood >= 0 || c.restored) && !(s.cfg.Checkpoints && s.cfg.SharedCheckpoints) {
 			var err error
 			if safe, err = s.eng.SafeOffset(ctx, c.id); err != nil {
 				s.commitsSkipped.Add(1)

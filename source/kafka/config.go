@@ -56,6 +56,13 @@ type Config struct {
 	// (Engine.Checkpoint; do not also run Engine.RunCheckpoints), and a commit never
 	// passes a partition's last checkpoint (nothing is committed before the first).
 	Checkpoints bool
+	// SharedCheckpoints says every instance of the group checkpoints to the same store
+	// (Redis): a partition's next owner restores its checkpoint, so a commit may reach the
+	// checkpoint (its offset + 1) even when the engine still holds partial matches that
+	// began before it (Engine.SafeOffset). Restarts and rebalances then re-read only what
+	// followed the checkpoint. Without it, a commit never passes SafeOffset either, so an
+	// owner without the checkpoint can rebuild the state from the topic.
+	SharedCheckpoints bool
 	// BeforeReplay, if set, is called once per claim, with the timestamp of the first
 	// record the claim hands the engine, before it does: the alerts those records make
 	// may have been delivered already by an owner that crashed (the Deduper drops them).
