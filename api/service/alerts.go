@@ -84,12 +84,18 @@ func (f streamFilter) match(a *alerts.Alert) bool {
 		(f.mode == cepv1.RuleMode_RULE_MODE_UNSPECIFIED || modeToProto(rulestore.Mode(a.Mode)) == f.mode)
 }
 
-// StreamAlerts implements cepv1.AlertsServer. A reader that falls 1024 alerts behind
-// misses alerts (the ring never waits for a subscriber).
+// StreamAlerts implements cepv1.AlertsServer. The response headers are sent as soon as
+// the stream is subscribed. A reader that falls 1024 alerts behind misses alerts (the ring
+// never waits for a subscriber).
 func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.ServerStreamingServer[cepv1.Alert]) error {
 	f := streamFilter{ruleID: req.GetRuleId(), key: req.GetKey(), severity: req.GetSeverity(), kind: req.GetKind(), mode: req.GetMode()}
 	ch, stop := s.Ring.Subscribe(1024)
 	defer stop()
+	// Headers go out once subscribed: a client that waits for them (Header) misses no
+	// alert made after that.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	ctx := stream.Context()
 	for {
 		select {

@@ -353,11 +353,15 @@ func TestAPIRulesGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	rc, ac, ec := cepv1.NewRulesClient(conn), cepv1.NewAlertsClient(conn), cepv1.NewEventsClient(conn)
 
 	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{RuleId: "big-twice"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Header(); err != nil { // subscribed: no alert from now on is missed
 		t.Fatal(err)
 	}
 	r, err := rc.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: bigTwice("100.0")})
