@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/internal/acks"
 )
 
 // DefaultVersion is the Kafka protocol version assumed when the base config names none
@@ -62,7 +64,7 @@ type Producer struct {
 	cfg Config
 	ap  sarama.AsyncProducer
 	log *slog.Logger
-	trk *tracker
+	trk *acks.Tracker
 
 	mu     sync.RWMutex // held shared while handing a message in; Close takes it exclusively
 	closed bool
@@ -122,7 +124,7 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	p := &Producer{cfg: cfg, ap: ap, log: cfg.Log, trk: newTracker(),
+	p := &Producer{cfg: cfg, ap: ap, log: cfg.Log, trk: acks.New(),
 		redo: make(chan struct{}, 1), stopRedo: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -142,7 +144,7 @@ func (p *Producer) send(msg *sarama.ProducerMessage) error {
 	if p.closed {
 		return errors.New("kafka sink: producer closed")
 	}
-	msg.Metadata = &meta{seq: p.trk.add()}
+	msg.Metadata = &meta{seq: p.trk.Add()}
 	p.ap.Input() <- msg
 	return nil
 }
@@ -151,7 +153,7 @@ func (p *Producer) readSuccesses() {
 	defer p.wg.Done()
 	for m := range p.ap.Successes() {
 		p.acked.Add(1)
-		p.trk.ack(m.Metadata.(*meta).seq)
+		p.trk.Ack(m.Metadata.(*meta).seq)
 	}
 }
 
@@ -229,8 +231,8 @@ func (p *Producer) redeliver() {
 // pending and why the last delivery failed; the messages stay queued for redelivery
 // and a later Flush can succeed.
 func (p *Producer) Flush(ctx context.Context) error {
-	n := p.trk.issued()
-	if err := p.trk.wait(ctx, n); err != nil {
+	n := p.trk.Issued()
+	if err := p.trk.Wait(ctx, n); err != nil {
 		return p.undelivered(err)
 	}
 	return nil
@@ -242,7 +244,7 @@ func (p *Producer) undelivered(cause error) error {
 		last = "; last delivery error: " + *s
 	}
 	return fmt.Errorf("kafka sink: %d messages not acknowledged (%d delivery failures)%s: %w",
-		p.trk.pending(), p.failures.Load(), last, cause)
+		p.trk.Pending(), p.failures.Load(), last, cause)
 }
 
 // Close stops the producer after delivering what sarama holds. Messages still waiting
@@ -258,7 +260,7 @@ func (p *Producer) Close() error {
 	close(p.stopRedo)
 	err := p.ap.Close()
 	p.wg.Wait()
-	if n := p.trk.pending(); n > 0 {
+	if n := p.trk.Pending(); n > 0 {
 		return p.undelivered(fmt.Errorf("closed with %d undelivered (%v)", n, err))
 	}
 	return nil
@@ -267,7 +269,7 @@ func (p *Producer) Close() error {
 // Stats returns the producer's counters.
 func (p *Producer) Stats() Stats {
 	s := Stats{Alerts: p.alerts.Load(), DeadLetters: p.deadLetters.Load(), Lines: p.lines.Load(),
-		Acked: p.acked.Load(), Pending: p.trk.pending(), Failures: p.failures.Load(),
+		Acked: p.acked.Load(), Pending: p.trk.Pending(), Failures: p.failures.Load(),
 		Redelivered: p.redelivered.Load(), EncodeErrs: p.encodeErrs.Load()}
 	if e := p.lastErr.Load(); e != nil {
 		s.LastError = *e

@@ -174,31 +174,3 @@ func TestRedelivery(t *testing.T) {
 
 // TestTrackerOutOfOrder: Flush waits for everything handed in before it, whatever the
 // order of acknowledgements.
-func TestTrackerOutOfOrder(t *testing.T) {
-	tr := newTracker()
-	for i := 0; i < 5; i++ {
-		tr.add()
-	}
-	target := tr.issued()
-	tr.add() // after the Flush started: not waited for
-	done := make(chan error, 1)
-	go func() { done <- tr.wait(context.Background(), target) }()
-	for _, n := range []uint64{5, 2, 4, 3, 6} {
-		tr.ack(n)
-	}
-	select {
-	case <-done:
-		t.Fatal("wait returned before message 1 was acknowledged")
-	case <-time.After(20 * time.Millisecond):
-	}
-	if p := tr.pending(); p != 1 {
-		t.Fatalf("pending %d, want 1", p)
-	}
-	tr.ack(1)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if p := tr.pending(); p != 0 {
-		t.Fatalf("pending %d", p)
-	}
-}

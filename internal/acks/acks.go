@@ -1,14 +1,17 @@
-package kafka
+// Package acks numbers messages handed to an asynchronous sink and knows up to which
+// number all of them are acknowledged, so that a Flush can wait for "everything handed in
+// before now" while new messages keep arriving and acknowledgements come out of order.
+package acks
 
 import (
 	"context"
 	"sync"
 )
 
-// tracker numbers messages as they are handed in and knows up to which number every
+// Tracker numbers messages as they are handed in and knows up to which number every
 // message has been acknowledged, so that Flush can wait for "everything before now"
 // while new messages keep arriving.
-type tracker struct {
+type Tracker struct {
 	mu      sync.Mutex
 	next    uint64 // number of the next message (the first is 1)
 	base    uint64 // lowest number not yet acknowledged
@@ -16,12 +19,13 @@ type tracker struct {
 	changed chan struct{}
 }
 
-func newTracker() *tracker {
-	return &tracker{next: 1, base: 1, changed: make(chan struct{})}
+// New returns an empty Tracker.
+func New() *Tracker {
+	return &Tracker{next: 1, base: 1, changed: make(chan struct{})}
 }
 
-// add numbers a new message.
-func (t *tracker) add() uint64 {
+// Add numbers a new message.
+func (t *Tracker) Add() uint64 {
 	t.mu.Lock()
 	n := t.next
 	t.next++
@@ -30,8 +34,8 @@ func (t *tracker) add() uint64 {
 	return n
 }
 
-// ack records that message n was delivered.
-func (t *tracker) ack(n uint64) {
+// Ack records that message n was delivered.
+func (t *Tracker) Ack(n uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n < t.base || n >= t.next {
@@ -50,15 +54,15 @@ func (t *tracker) ack(n uint64) {
 	}
 }
 
-// issued returns the number of the last message handed in (0: none).
-func (t *tracker) issued() uint64 {
+// Issued returns the number of the last message handed in (0: none).
+func (t *Tracker) Issued() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.next - 1
 }
 
-// pending returns how many messages are not yet acknowledged.
-func (t *tracker) pending() uint64 {
+// Pending returns how many messages are not yet acknowledged.
+func (t *Tracker) Pending() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := uint64(0)
@@ -70,8 +74,8 @@ func (t *tracker) pending() uint64 {
 	return n
 }
 
-// wait returns once every message up to and including n has been acknowledged.
-func (t *tracker) wait(ctx context.Context, n uint64) error {
+// Wait returns once every message up to and including n has been acknowledged.
+func (t *Tracker) Wait(ctx context.Context, n uint64) error {
 	for {
 		t.mu.Lock()
 		if t.base > n {
