@@ -207,26 +207,22 @@ func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
 		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics)})
 }
 
-// newKafkaSource builds the Kafka source feeding eng; prod (may be nil) is flushed
+// newKafkaSource builds the Kafka source feeding eng; sinks (may be nil) are flushed
 // before every commit.
-func newKafkaSource(eng *engine.Engine, prod *kafkasink.Producer, o *kafkaOptions) (*kafkasource.Source, error) {
+func newKafkaSource(eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) (*kafkasource.Source, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
 		return nil, err
 	}
-	var fl kafkasource.Flusher
-	if prod != nil {
-		fl = prod
-	}
-	return kafkasource.New(o.sourceConfig(base), eng, fl)
+	return kafkasource.New(o.sourceConfig(base), eng, sinks)
 }
 
 // runKafka consumes the configured topics into eng until ctx ends, committing offsets
-// only after prod has delivered the alerts before them. eng must keep running until it
-// returns (start the engine with a context that outlives ctx, and Close it after); prod
+// only after sinks have delivered the alerts before them. eng must keep running until it
+// returns (start the engine with a context that outlives ctx, and Close it after); sinks
 // is flushed and left open for the caller to Close after the engine.
-func runKafka(ctx context.Context, eng *engine.Engine, prod *kafkasink.Producer, o *kafkaOptions) error {
-	src, err := newKafkaSource(eng, prod, o)
+func runKafka(ctx context.Context, eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) error {
+	src, err := newKafkaSource(eng, sinks, o)
 	if err != nil {
 		return err
 	}
@@ -239,11 +235,11 @@ func runKafka(ctx context.Context, eng *engine.Engine, prod *kafkasink.Producer,
 	st := src.Stats()
 	slog.Info("kafka source stopped", "consumed", st.Consumed, "malformed", st.Malformed, "commits", st.Commits,
 		"commits_skipped", st.CommitsSkipped, "rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
-	if prod != nil {
+	if sinks != nil {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if ferr := prod.Flush(fctx); ferr != nil {
-			slog.Error("kafka producer did not deliver everything", "err", ferr)
+		if ferr := sinks.Flush(fctx); ferr != nil {
+			slog.Error("the alert sinks did not deliver everything", "err", ferr)
 		}
 	}
 	return err

@@ -26,6 +26,7 @@ import (
 	"github.com/cepd/cepd/rulestore/redisrules"
 	"github.com/cepd/cepd/server"
 	kafkasink "github.com/cepd/cepd/sink/kafka"
+	"github.com/cepd/cepd/sink/webhook"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
 )
@@ -50,6 +51,7 @@ type serveOptions struct {
 	configFile     string
 	authTokens     string
 	backtests      backtestOptions
+	webhook        webhook.Config
 }
 
 // backtestOptions configures the backtests the API runs.
@@ -88,6 +90,10 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST API and gateway, ingest, alerts, health)")
 	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
+	f.StringVar(&o.webhook.URL, "webhook-url", "", "POST every delivered alert here (JSON; retried until accepted; see sink/webhook)")
+	f.StringVar(&o.webhook.Secret, "webhook-secret", os.Getenv("CEPD_WEBHOOK_SECRET"), "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
+	f.DurationVar(&o.webhook.Timeout, "webhook-timeout", 5*time.Second, "bound of one webhook request")
+	f.IntVar(&o.webhook.Workers, "webhook-workers", 8, "webhook requests in flight at once (one key's alerts stay in order)")
 	f.StringVar(&o.backtests.dir, "backtest-dir", "", "directory of JSONL event files backtests may read (default: DATA/backtests; nothing outside it can be read)")
 	f.Int64Var(&o.backtests.maxFileBytes, "backtest-max-file-bytes", backtest.DefaultMaxFileBytes, "largest events file a backtest reads (it is held in memory)")
 	f.IntVar(&o.backtests.concurrency, "backtest-concurrency", backtest.DefaultMaxRunning, "backtests running at once (the others wait)")
@@ -208,6 +214,22 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		defer f.Close()
 		deliver = append(deliver, alerts.NewJSONLines(f))
 	}
+	var flush flushers // what a checkpoint or an offset commit waits for
+	if o.webhook.URL != "" {
+		wh, err := webhook.New(o.webhook)
+		if err != nil {
+			return err
+		}
+		defer func() { // after the engine has closed
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := wh.Close(ctx); err != nil {
+				slog.Error("webhook: alerts left undelivered at shutdown", "err", err)
+			}
+		}()
+		deliver = append(deliver, wh)
+		flush = append(flush, wh)
+	}
 	var dlq engine.DeadLetterSink = &dlqLog{}
 	var kprod *kafkasink.Producer
 	if o.kafka.enabled() {
@@ -226,6 +248,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			deliver = append(deliver, kprod)
 		}
 		dlq = kprod
+		flush = append(flush, kprod)
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: ring, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
@@ -259,8 +282,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	defer store.Close()
 	var beforeSave func(context.Context) error
-	if kprod != nil {
-		beforeSave = kprod.Flush // a checkpoint never covers an alert not yet delivered
+	if len(flush) > 0 {
+		beforeSave = flush.Flush // a checkpoint never covers an alert not yet delivered
 	}
 	eng.EnableCheckpoints(store, beforeSave)
 	rulesSvc.Attach(eng)
@@ -354,7 +377,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		o.kafka.started = func(src *kafkasource.Source) { api.Admin.SetLag(kafkaLag(src)) }
 		go func() {
 			defer close(kafkaDone)
-			if err := runKafka(ctx, eng, kprod, &o.kafka); err != nil {
+			if err := runKafka(ctx, eng, flush, &o.kafka); err != nil {
 				errc <- err
 			}
 		}()
@@ -410,4 +433,18 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// flushers are the delivering sinks: Flush returns once each has delivered every alert
+// handed in before the call.
+type flushers []kafkasource.Flusher
+
+// Flush implements kafkasource.Flusher.
+func (f flushers) Flush(ctx context.Context) error {
+	for _, x := range f {
+		if err := x.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }

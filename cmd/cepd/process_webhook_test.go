@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/sink/webhook"
+)
+
+// TestProcessWebhook: cepd serve delivers its alerts to a webhook, signed; the receiver
+// refusing at first (503) only delays them; every alert arrives exactly once with the
+// id replay gives it (card-testing's, checked against its golden file).
+func TestProcessWebhook(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	refusals := 2
+	bad := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals > 0 {
+			refusals--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var a struct {
+			ID     string
+			RuleID string `json:"rule_id"`
+		}
+		if json.Unmarshal(body, &a) != nil || a.ID != r.Header.Get(webhook.HeaderAlertID) ||
+			r.Header.Get(webhook.HeaderSignature) != webhook.Sign("hook-secret", r.Header.Get(webhook.HeaderTimestamp), body) {
+			bad++
+		}
+		if a.RuleID == "card-testing" { // the golden file holds this rule's alerts
+			got[a.ID]++
+		}
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	copyRules(t, filepath.Join(dir, "rules"))
+	p := startCepdProc(t, buildCepd(t), filepath.Join(dir, "cepd.log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
+		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out=",
+		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret"})
+	events, err := os.Open(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := map[string]int{}
+	golden, err := os.Open(filepath.Join(fraudDir, "examples", "card-testing.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer golden.Close()
+	for sc := bufio.NewScanner(golden); sc.Scan(); {
+		var a struct{ ID string }
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		want[a.ID] = 1
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= len(want) {
+			break
+		}
+	}
+	if err := p.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) || bad > 0 {
+		t.Fatalf("webhook got %v (%d badly signed), want %v", got, bad, want)
+	}
+	for id, n := range got {
+		if want[id] != 1 || n != 1 {
+			t.Errorf("alert %s delivered %d times (expected: %v)", id, n, want[id] == 1)
+		}
+	}
+}
