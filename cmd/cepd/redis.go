@@ -32,7 +32,7 @@ func addRedisFlags(f *pflag.FlagSet, o *redisOptions) {
 	f.BoolVar(&o.cluster, "redis-cluster", false, "treat a single --redis-addr as a Redis Cluster seed")
 	f.StringVar(&o.master, "redis-master", "", "Sentinel mode: the name of the master the --redis-addr Sentinels monitor")
 	f.StringVar(&o.username, "redis-username", "", "Redis ACL user")
-	f.StringVar(&o.password, "redis-password", os.Getenv("CEPD_REDIS_PASSWORD"), "Redis password (default: $CEPD_REDIS_PASSWORD)")
+	f.StringVar(&o.password, "redis-password", "", "Redis password (default: $CEPD_REDIS_PASSWORD)")
 	f.StringVar(&o.prefix, "redis-prefix", "cepd", "key prefix separating deployments that share a Redis")
 	f.IntVar(&o.db, "redis-db", 0, "Redis database (standalone and Sentinel)")
 	f.BoolVar(&o.tls, "redis-tls", false, "connect to Redis with TLS")
@@ -41,8 +41,12 @@ func addRedisFlags(f *pflag.FlagSet, o *redisOptions) {
 }
 
 func (o *redisOptions) options() (redisstore.Options, error) {
+	password := o.password
+	if password == "" { // from the environment, never a flag default (--help prints those)
+		password = os.Getenv("CEPD_REDIS_PASSWORD")
+	}
 	opts := redisstore.Options{Addrs: o.addrs, Cluster: o.cluster, MasterName: o.master,
-		Username: o.username, Password: o.password, Prefix: o.prefix, DB: o.db}
+		Username: o.username, Password: password, Prefix: o.prefix, DB: o.db}
 	if o.tls || o.tlsCA != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.tlsSkipVerify} //nolint:gosec // opt-in for tests
 		if o.tlsCA != "" {

@@ -91,7 +91,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
 	f.StringVar(&o.webhook.URL, "webhook-url", "", "POST every delivered alert here (JSON; retried until accepted; see sink/webhook)")
-	f.StringVar(&o.webhook.Secret, "webhook-secret", os.Getenv("CEPD_WEBHOOK_SECRET"), "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
+	f.StringVar(&o.webhook.Secret, "webhook-secret", "", "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
 	f.DurationVar(&o.webhook.Timeout, "webhook-timeout", 5*time.Second, "bound of one webhook request")
 	f.IntVar(&o.webhook.Workers, "webhook-workers", 8, "webhook requests in flight at once (one key's alerts stay in order)")
 	f.StringVar(&o.backtests.dir, "backtest-dir", "", "directory of JSONL event files backtests may read (default: DATA/backtests; nothing outside it can be read)")
@@ -216,6 +216,9 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	var flush flushers // what a checkpoint or an offset commit waits for
 	if o.webhook.URL != "" {
+		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
+			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
+		}
 		wh, err := webhook.New(o.webhook)
 		if err != nil {
 			return err
