@@ -24,7 +24,7 @@ type DedupeConfig struct {
 	// (default 2m): it covers producers' clock skew and alerts fired by time alone
 	// (timeouts of idle partitions) shortly before that event.
 	Slack time.Duration
-	// Retention is how long an alert id is remembered after its delivery (default 30m).
+	// Retention is how long an alert id read back is kept, from its delivery (default 30m).
 	Retention time.Duration
 }
 
@@ -37,8 +37,9 @@ type DedupeConfig struct {
 // knows. An alert id says everything the alert says (rule version, key, matched events),
 // so a dropped alert is one that was delivered, exactly.
 //
-// Alerts this instance delivers are remembered too, so a partition that comes back after
-// a rebalance needs no read for them. Ids are forgotten after Retention.
+// Only the ids read back are kept (the alerts this instance delivers are in the topic
+// for the next Load to find), for Retention: memory follows the alerts delivered within
+// the replays' windows, not the alert rate.
 //
 // What it cannot catch: an alert delivered more than Slack before the replay's first
 // event (a timeout fired by the watermark of an idle partition long before it), and
@@ -244,16 +245,12 @@ func (d *Deduper) prune() {
 	}
 }
 
-// delivered records id as delivered now and reports whether it was known already.
+// delivered reports whether alert id is among those read back from the topic.
 func (d *Deduper) delivered(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.ids[id]; ok {
-		return true
-	}
-	d.ids[id] = time.Now().UnixMilli()
-	d.prune()
-	return false
+	_, ok := d.ids[id]
+	return ok
 }
 
 // Sink returns a sink that hands next every alert the alerts topic does not hold yet.
