@@ -71,13 +71,7 @@ func NewDeduper(cfg DedupeConfig) (*Deduper, error) {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * time.Minute
 	}
-	var c sarama.Config
-	if cfg.Base != nil {
-		c = *cfg.Base
-	} else {
-		c = *sarama.NewConfig()
-		c.Version = DefaultVersion
-	}
+	c := copyBase(cfg.Base)
 	c.Consumer.Return.Errors = true
 	// A read stops at a known end offset: a fetch need not wait for more (closing a
 	// partition consumer waits for its fetch in flight).

@@ -85,15 +85,19 @@ type meta struct {
 	attempts int
 }
 
+// copyBase returns a copy of base, or sarama's defaults with DefaultVersion.
+func copyBase(base *sarama.Config) sarama.Config {
+	if base != nil {
+		return *base
+	}
+	c := *sarama.NewConfig()
+	c.Version = DefaultVersion
+	return c
+}
+
 // SaramaConfig returns the producer configuration New uses for cfg.
 func SaramaConfig(cfg Config) *sarama.Config {
-	var c sarama.Config
-	if cfg.Base != nil {
-		c = *cfg.Base
-	} else {
-		c = *sarama.NewConfig()
-		c.Version = DefaultVersion
-	}
+	c := copyBase(cfg.Base)
 	if !c.Version.IsAtLeast(sarama.V0_11_0_0) {
 		c.Version = DefaultVersion
 	}
