@@ -224,8 +224,7 @@ func (s *shard) snapshotPartition(part int32) (up []state.KeyBlob, del []string)
 		}
 		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.pending) == 0) {
 			if ks != nil && ks.part.id == part { // emptied by a reload: release it
-				ks.released = true
-				delete(s.keys, k)
+				s.release(ks)
 			}
 			del = append(del, k)
 			continue

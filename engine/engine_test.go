@@ -411,21 +411,28 @@ func TestIdleKeysCostNothing(t *testing.T) {
 		t.Fatalf("events no rule takes created state: %+v", st)
 	}
 	evs = evs[:0]
-	for i := 0; i < 500; i++ { // captures start a 60s refund window
+	// Captures start a 60s refund window; Inspect walks that many keys in several steps.
+	const held = 3*inspectStep + 17
+	for i := 0; i < held; i++ {
 		evs = append(evs, testEvent{ID: fmt.Sprint("p", i), Card: fmt.Sprint("c", i), TS: 5000 + int64(i), Kind: "capture", Amount: 50})
 	}
 	if _, err := eng.Ingest(ctx, 0, records(evs)); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ = eng.Inspect(ctx, true); st.Keys != 500 {
-		t.Fatalf("%d keys with state, want 500", st.Keys)
+	if st, _ = eng.Inspect(ctx, true); st.Keys != held || st.LiveRuns != held {
+		t.Fatalf("%d keys with %d partial matches, want %d with one each", st.Keys, st.LiveRuns, held)
 	}
-	t.Logf("500 keys with one live partial match each: %d state bytes per key", st.Bytes/st.Keys)
+	t.Logf("%d keys with one live partial match each: %d state bytes per key", held, st.Bytes/st.Keys)
 	// time moves past every window: the keys are released
 	if _, err := eng.Ingest(ctx, 0, records([]testEvent{{ID: "late-login", Card: "zz", TS: 200_000, Kind: "login"}})); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ = eng.Inspect(ctx, false); st.Keys != 0 {
 		t.Fatalf("%d keys still held after their windows closed", st.Keys)
+	}
+	for _, sh := range eng.shards {
+		if len(sh.list) != len(sh.keys) {
+			t.Fatalf("shard %d lists %d keys and maps %d", sh.id, len(sh.list), len(sh.keys))
+		}
 	}
 }

@@ -55,10 +55,9 @@ func (e *Engine) RemovePartition(ctx context.Context, part int) error {
 		return err
 	}
 	err := e.onShards(ctx, func(s *shard) {
-		for k, ks := range s.keys {
+		for _, ks := range s.keys {
 			if ks.part.id == int32(part) {
-				ks.released = true
-				delete(s.keys, k)
+				s.release(ks)
 			}
 		}
 		delete(s.parts, int32(part))

@@ -41,6 +41,7 @@ type keyState struct {
 	pendAt   int64  // earliest pending time registered in the pending heap
 	timerAt  int64  // deadline registered in the timer heap
 	released bool
+	idx      int // position in the shard's list
 }
 
 type shard struct {
@@ -49,6 +50,7 @@ type shard struct {
 	rules *RuleSet // the rule set this shard runs (swapped at a barrier on reload)
 	in    chan msg
 	keys  map[string]*keyState
+	list  []*keyState // the keys in no particular order, for walks in bounded steps
 
 	parts  map[int32]*partClock
 	global int64 // engine watermark: minimum over active partitions (never goes back)
@@ -244,8 +246,10 @@ func (s *shard) event(it *item) {
 func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64}
+		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64,
+			idx: len(s.list)}
 		s.keys[k] = ks
+		s.list = append(s.list, ks)
 	}
 	return ks
 }
@@ -372,8 +376,7 @@ func (s *shard) match(ks *keyState, it *item) {
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
 	if ks.live == 0 && len(ks.pending) == 0 {
-		ks.released = true
-		delete(s.keys, ks.key)
+		s.release(ks)
 		return
 	}
 	d := int64(math.MaxInt64)
@@ -391,6 +394,16 @@ func (s *shard) settle(ks *keyState) {
 	}
 	ks.timerAt = d
 	ks.part.timers.push(d, ks)
+}
+
+// release forgets a key: out of the map and the list (the last key takes its place).
+func (s *shard) release(ks *keyState) {
+	ks.released = true
+	delete(s.keys, ks.key)
+	last := s.list[len(s.list)-1]
+	s.list[ks.idx], last.idx = last, ks.idx
+	s.list[len(s.list)-1] = nil
+	s.list = s.list[:len(s.list)-1]
 }
 
 // retain copies an event a matcher keeps out of the reusable batch memory, once.
