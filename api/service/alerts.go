@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -86,15 +88,26 @@ func (f streamFilter) match(a *alerts.Alert) bool {
 
 // StreamAlerts implements cepv1.AlertsServer. The response headers are sent as soon as
 // the stream is subscribed. A reader that falls 1024 alerts behind misses alerts (the ring
-// never waits for a subscriber).
+// never waits for a subscriber); it resumes with after_id, the last alert it got.
 func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.ServerStreamingServer[cepv1.Alert]) error {
 	f := streamFilter{ruleID: req.GetRuleId(), key: req.GetKey(), severity: req.GetSeverity(), kind: req.GetKind(), mode: req.GetMode()}
-	ch, stop := s.Ring.Subscribe(1024)
+	backlog, found, ch, stop := s.Ring.SubscribeAfter(req.GetAfterId(), 1024)
 	defer stop()
 	// Headers go out once subscribed: a client that waits for them (Header) misses no
 	// alert made after that.
-	if err := stream.SendHeader(nil); err != nil {
+	var md metadata.MD
+	if req.GetAfterId() != "" {
+		md = metadata.Pairs("x-cepd-resumed", strconv.FormatBool(found))
+	}
+	if err := stream.SendHeader(md); err != nil {
 		return err
+	}
+	for _, a := range backlog {
+		if f.match(a) {
+			if err := stream.Send(ToAlert(a)); err != nil {
+				return err
+			}
+		}
 	}
 	ctx := stream.Context()
 	for {

@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
 )
 
 // sseEvent is one server-sent event.
@@ -164,5 +169,47 @@ func TestAPIAdminStats(t *testing.T) {
 	r := rules[0].(map[string]any)
 	if r["id"] != "big-twice" || r["mode"] != "ACTIVE" || r["alerts"] != "1" || r["live_partial_matches"] != "2" {
 		t.Errorf("rule stats %v", r)
+	}
+}
+
+// TestAPIAlertStreamResumeGRPC: a gRPC reader that lost its stream resumes after the last
+// alert it got and receives the ones it missed first; resuming after an alert the server
+// no longer holds says so.
+func TestAPIAlertStreamResumeGRPC(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	f.pair("r1", 150)
+	f.pair("r2", 150)
+	f.pair("r3", 150)
+	first := f.alerts("r1", 1)[0].(map[string]any)["id"].(string)
+	f.alerts("r3", 1)
+	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ac := cepv1.NewAlertsClient(conn)
+	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: first, Key: "r3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := stream.Header(); err != nil || h.Get("x-cepd-resumed")[0] != "true" {
+		t.Fatalf("header %v %v", h, err)
+	}
+	if a, err := stream.Recv(); err != nil || a.GetKey() != "r3" { // r2's is filtered out
+		t.Fatalf("resumed: %v %v", a, err)
+	}
+	f.pair("r3", 150)
+	if a, err := stream.Recv(); err != nil || a.GetKey() != "r3" {
+		t.Fatalf("live: %v %v", a, err)
+	}
+	gone, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: "no-such-alert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := gone.Header(); err != nil || h.Get("x-cepd-resumed")[0] != "false" {
+		t.Fatalf("header after an unknown alert: %v %v", h, err)
 	}
 }

@@ -475,7 +475,12 @@ type StreamAlertsRequest struct {
 	Mode     RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
 	Severity string                 `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
 	// kind is match or timeout.
-	Kind          string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
+	Kind string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
+	// after_id resumes a stream where a reader left it: the alerts the server still holds
+	// that came after the alert with this id are sent first. The response header
+	// x-cepd-resumed says whether the server still held that alert ("true") or not
+	// ("false": alerts may have been missed).
+	AfterId       string `protobuf:"bytes,6,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,6 +550,13 @@ func (x *StreamAlertsRequest) GetKind() string {
 	return ""
 }
 
+func (x *StreamAlertsRequest) GetAfterId() string {
+	if x != nil {
+		return x.AfterId
+	}
+	return ""
+}
+
 var File_cep_v1_alerts_proto protoreflect.FileDescriptor
 
 const file_cep_v1_alerts_proto_rawDesc = "" +
@@ -588,13 +600,14 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12%\n" +
 	"\x06alerts\x18\x01 \x03(\v2\r.cep.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x96\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xb1\x01\n" +
 	"\x13StreamAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12$\n" +
 	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x1a\n" +
 	"\bseverity\x18\x04 \x01(\tR\bseverity\x12\x12\n" +
-	"\x04kind\x18\x05 \x01(\tR\x04kind2\x87\x02\n" +
+	"\x04kind\x18\x05 \x01(\tR\x04kind\x12\x19\n" +
+	"\bafter_id\x18\x06 \x01(\tR\aafterId2\x87\x02\n" +
 	"\x06Alerts\x12W\n" +
 	"\n" +
 	"ListAlerts\x12\x19.cep.v1.ListAlertsRequest\x1a\x1a.cep.v1.ListAlertsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
