@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/state"
 )
 
 type nopSink struct{}
@@ -43,4 +44,47 @@ func BenchmarkEngine(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCheckpointKey: what checkpointing costs per changed key: the export, on the
+// shard goroutine (matching waits for it), and the encoding, on the checkpointer's.
+func BenchmarkCheckpointKey(b *testing.B) {
+	rs := testRuleSet(b)
+	recs := records(genEvents(21, 20000, 200000))
+	ctx := context.Background()
+	e, err := New(Config{Shards: 1}, rs, nopSink{}, nopDLQ{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Start(ctx)
+	defer e.Close()
+	for i := 0; i < len(recs); i += 1000 {
+		if _, err := e.Ingest(ctx, 0, recs[i:min(i+1000, len(recs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.Barrier(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var exports []*state.KeyState
+	b.Run("export", func(b *testing.B) {
+		e.onShards(ctx, func(s *shard) {
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				exports = append(exports[:0], s.exportKey(s.list[i%len(s.list)]))
+			}
+		})
+	})
+	e.onShards(ctx, func(s *shard) {
+		exports = exports[:0]
+		for _, ks := range s.list {
+			exports = append(exports, s.exportKey(ks))
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			buf = state.AppendKeyState(buf[:0], exports[i%len(exports)], rs.Schema)
+		}
+	})
 }
