@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/state/ingestlog"
 )
 
 // Engine is what the server needs of the runtime.
@@ -38,10 +40,20 @@ type Config struct {
 	// consuming Kafka takes its events from the topics only, as the state of a REST
 	// partition would belong to this instance alone.
 	NoIngest string
+	// Log, if set, keeps every event before it is matched and before the request is
+	// answered, so that a crash loses none: after a restart the events the last
+	// checkpoint does not cover are matched again from it (see ingestlog).
+	Log EventLog
+}
+
+// EventLog is the write-ahead log REST ingest appends to (an *ingestlog.Log).
+type EventLog interface {
+	Append(recs []ingestlog.Record) error
 }
 
 // Server serves the embedded-mode HTTP API.
 type Server struct {
+	mu     sync.Mutex // orders requests: offsets, log and engine see them in one order
 	cfg    Config
 	eng    Engine
 	ring   *alerts.Ring
@@ -109,11 +121,29 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 		return
 	}
-	base := s.offset.Add(int64(len(recs))) - int64(len(recs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base := s.offset.Load()
 	for i := range recs {
 		recs[i].Offset = base + int64(i) + 1
 	}
-	errs, err := s.eng.Ingest(r.Context(), s.cfg.Partition, recs)
+	if s.cfg.Log != nil {
+		logged := make([]ingestlog.Record, len(recs))
+		for i, rec := range recs {
+			logged[i] = ingestlog.Record{Offset: rec.Offset, Value: rec.Value}
+		}
+		if err := s.cfg.Log.Append(logged); err != nil {
+			s.log.Error("ingest log: events not accepted", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()})
+			return
+		}
+	}
+	s.offset.Store(base + int64(len(recs)))
+	ctx := r.Context()
+	if s.cfg.Log != nil { // logged events are matched whole even if the client goes away
+		ctx = context.WithoutCancel(ctx)
+	}
+	errs, err := s.eng.Ingest(ctx, s.cfg.Partition, recs)
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()})
 		return

@@ -29,6 +29,7 @@ import (
 	"github.com/cepd/cepd/sink/webhook"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
+	"github.com/cepd/cepd/state/ingestlog"
 )
 
 type serveOptions struct {
@@ -52,6 +53,8 @@ type serveOptions struct {
 	authTokens     string
 	backtests      backtestOptions
 	webhook        webhook.Config
+	ingestLog      bool
+	ingestSync     bool
 }
 
 // backtestOptions configures the backtests the API runs.
@@ -90,6 +93,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (REST API and gateway, ingest, alerts, health)")
 	f.StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9090", "gRPC listen address (the REST gateway dials it on loopback)")
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
+	f.BoolVar(&o.ingestLog, "ingest-log", true, "keep REST-ingested events in DATA/ingest-log until a checkpoint covers them, so a crash loses none (embedded mode)")
+	f.BoolVar(&o.ingestSync, "ingest-log-sync", true, "fsync the ingest log before answering each POST /v1/events")
 	f.StringVar(&o.webhook.URL, "webhook-url", "", "POST every delivered alert here (JSON; retried until accepted; see sink/webhook)")
 	f.StringVar(&o.webhook.Secret, "webhook-secret", "", "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
 	f.DurationVar(&o.webhook.Timeout, "webhook-timeout", 5*time.Second, "bound of one webhook request")
@@ -306,6 +311,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		st := eng.CheckpointStats()
 		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
 	}
+	var ilog *ingestlog.Log
+	lastOffset := meta.Offset
+	if o.ingestLog && !o.kafka.enabled() {
+		if ilog, err = openIngestLog(runCtx, eng, filepath.Join(o.dataDir, "ingest-log"), meta, o.ingestSync); err != nil {
+			return err
+		}
+		defer ilog.Close()
+		lastOffset = max(lastOffset, ilog.Last())
+		go trimIngestLog(ctx, eng, ilog, o.ckptInterval)
+	}
 	if o.kafka.enabled() {
 		o.kafka.checkpoints = true // the source checkpoints at each offset commit
 		o.kafka.sharedCheckpoints = len(o.redis.addrs) > 0
@@ -344,7 +359,10 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
 	}
-	scfg := server.Config{LastOffset: meta.Offset}
+	scfg := server.Config{LastOffset: lastOffset}
+	if ilog != nil {
+		scfg.Log = ilog
+	}
 	if o.kafka.enabled() {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
@@ -450,4 +468,53 @@ func (f flushers) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// openIngestLog opens the REST ingest log and matches again the events it holds that the
+// restored checkpoint (meta) does not cover.
+func openIngestLog(ctx context.Context, eng *engine.Engine, dir string, meta state.Meta, sync bool) (*ingestlog.Log, error) {
+	l, err := ingestlog.Open(dir, ingestlog.Options{NoSync: !sync})
+	if err != nil {
+		return nil, err
+	}
+	after := int64(0)
+	if meta.Found {
+		after = meta.Offset
+	}
+	n := 0
+	err = l.Replay(after, 1024, func(rs []ingestlog.Record) error {
+		recs := make([]engine.Record, len(rs))
+		for i, r := range rs {
+			recs[i] = engine.Record{Value: r.Value, Offset: r.Offset}
+		}
+		n += len(recs)
+		_, err := eng.Ingest(ctx, 0, recs) // malformed ones are dead-lettered again
+		return err
+	})
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("replaying the ingest log: %w", err)
+	}
+	if n > 0 {
+		slog.Info("events after the checkpoint matched again from the ingest log", "events", n, "after_offset", after)
+	}
+	return l, nil
+}
+
+// trimIngestLog drops the ingest log's segments that checkpoints cover, every interval.
+func trimIngestLog(ctx context.Context, eng *engine.Engine, l *ingestlog.Log, interval time.Duration) {
+	t := time.NewTicker(max(interval, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if off := eng.CheckpointedOffset(0); off > 0 {
+				if err := l.Trim(off); err != nil {
+					slog.Warn("trimming the ingest log", "err", err)
+				}
+			}
+		}
+	}
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestProcessIngestLogKill9: in the embedded mode, events accepted over REST survive a
+// kill -9 that comes before any checkpoint covers them: the restarted cepd matches them
+// again from its ingest log, and the alerts that need events from before and after the
+// crash are made (an alert made before the crash is written again, with the same id).
+// Without the log (--ingest-log=false) those alerts are lost: the test can tell.
+func TestProcessIngestLogKill9(t *testing.T) {
+	for _, withLog := range []bool{true, false} {
+		t.Run(fmt.Sprintf("log=%v", withLog), func(t *testing.T) { testIngestLogKill9(t, withLog) })
+	}
+}
+
+func testIngestLogKill9(t *testing.T, withLog bool) {
+	dir := t.TempDir()
+	copyRules(t, filepath.Join(dir, "rules"))
+	out := filepath.Join(dir, "alerts.jsonl")
+	bin := buildCepd(t)
+	start := func(name string) *cepdProc {
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
+			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", out,
+			"--checkpoint-interval", "1h", // no checkpoint but the one at a clean stop
+			fmt.Sprintf("--ingest-log=%v", withLog)})
+	}
+	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(bytes.TrimSpace(events), []byte("\n"))
+	post := func(p *cepdProc, part [][]byte) {
+		t.Helper()
+		resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", bytes.NewReader(bytes.Join(part, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("ingest: %d", resp.StatusCode)
+		}
+	}
+	p := start("run1")
+	half := 3 // the first alert (ct-01, ct-02, ct-04...) spans the crash
+	for _, l := range lines[:half] { // one request each: each one logged before it is answered
+		post(p, [][]byte{l})
+	}
+	p.kill9()
+	p = start("run2")
+	post(p, lines[half:])
+	want := goldenIDs(t, filepath.Join(fraudDir, "examples", "card-testing.golden"))
+	var got map[string]int
+	const last = "043dc75d2ebd524eeed3c98d83016f66" // the alert of the last events: the others come before it
+	if !want[last] {
+		t.Fatalf("the golden file no longer has alert %s", last)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = ruleAlertIDs(t, out, "card-testing"); got[last] > 0 {
+			break
+		}
+	}
+	if err := p.stop(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+	missing := 0
+	for id := range want {
+		if got[id] == 0 {
+			missing++
+		}
+	}
+	switch {
+	case withLog && (missing > 0 || len(got) != len(want)):
+		t.Errorf("alerts of card-testing after the crash: %v, want %v", got, want)
+	case !withLog && missing == 0:
+		t.Errorf("without the ingest log no alert was lost: the test cannot tell (%v)", got)
+	}
+	t.Logf("ingest log %v: %d of %d alerts, written %v", withLog, len(want)-missing, len(want), got)
+}
+
+// goldenIDs reads the alert ids of a golden file.
+func goldenIDs(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids := map[string]bool{}
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var a struct{ ID string }
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		ids[a.ID] = true
+	}
+	return ids
+}
+
+// ruleAlertIDs counts the alerts of rule in a JSON-lines alerts file, by id.
+func ruleAlertIDs(t *testing.T, path, rule string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return got
+	}
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		var a struct {
+			ID     string
+			RuleID string `json:"rule_id"`
+		}
+		if json.Unmarshal(l, &a) == nil && a.RuleID == rule {
+			got[a.ID]++
+		}
+	}
+	return got
+}
