@@ -51,8 +51,10 @@ func testIngestLogKill9(t *testing.T, withLog bool) {
 		}
 	}
 	p := start("run1")
-	half := 3 // the first alert (ct-01, ct-02, ct-04...) spans the crash
-	for _, l := range lines[:half] { // one request each: each one logged before it is answered
+	// The first alert (ct-01, ct-02, ct-04...) spans the crash. One request an event: each
+	// is logged before it is answered.
+	half := 3
+	for _, l := range lines[:half] {
 		post(p, [][]byte{l})
 	}
 	p.kill9()
