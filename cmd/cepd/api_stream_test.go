@@ -95,7 +95,8 @@ func TestAPIAlertStreamSSE(t *testing.T) {
 		t.Fatalf("event %+v", ev)
 	}
 	cancel()
-	f.pair("s2", 150) // while disconnected
+	f.pair("s2", 150) // while disconnected; each alert in the ring before the next pair
+	f.alerts("s2", 1)
 	f.pair("s3", 150)
 	f.alerts("s3", 1)
 	ch, _ = f.openSSE("rule_id=big-twice", ev.id)
@@ -178,11 +179,11 @@ func TestAPIAdminStats(t *testing.T) {
 func TestAPIAlertStreamResumeGRPC(t *testing.T) {
 	f := startAPIFixture(t)
 	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	// One key: its alerts enter the ring in the order they are made (one shard).
 	f.pair("r1", 150)
-	f.pair("r2", 150)
-	f.pair("r3", 150)
 	first := f.alerts("r1", 1)[0].(map[string]any)["id"].(string)
-	f.alerts("r3", 1)
+	f.pair("r1", 150)
+	f.alerts("r1", 2)
 	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -191,19 +192,26 @@ func TestAPIAlertStreamResumeGRPC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ac := cepv1.NewAlertsClient(conn)
-	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: first, Key: "r3"})
+	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: first, Key: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h, err := stream.Header(); err != nil || h.Get("x-cepd-resumed")[0] != "true" {
 		t.Fatalf("header %v %v", h, err)
 	}
-	if a, err := stream.Recv(); err != nil || a.GetKey() != "r3" { // r2's is filtered out
+	if a, err := stream.Recv(); err != nil || a.GetKey() != "r1" || a.GetId() == first { // one made after the first
 		t.Fatalf("resumed: %v %v", a, err)
 	}
-	f.pair("r3", 150)
-	if a, err := stream.Recv(); err != nil || a.GetKey() != "r3" {
-		t.Fatalf("live: %v %v", a, err)
+	f.pair("r2", 150) // filtered out
+	f.pair("r1", 150)
+	for {
+		a, err := stream.Recv()
+		if err != nil || a.GetKey() != "r1" {
+			t.Fatalf("live: %v %v", a, err)
+		}
+		if a.GetFirstEventTime().AsTime().After(time.Date(2026, 3, 1, 10, 4, 0, 0, time.UTC)) { // of the last pair
+			break
+		}
 	}
 	gone, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: "no-such-alert"})
 	if err != nil {

@@ -168,3 +168,31 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppend: one request's events appended, synced or not.
+func BenchmarkAppend(b *testing.B) {
+	for _, sync := range []bool{true, false} {
+		for _, n := range []int{1, 100} {
+			b.Run(fmt.Sprintf("sync=%v/events=%d", sync, n), func(b *testing.B) {
+				l, err := Open(b.TempDir(), Options{NoSync: !sync})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				batch := recs(1, int64(n))
+				for i := range batch {
+					batch[i].Value = make([]byte, 300) // a typical event
+				}
+				b.SetBytes(int64(300 * n))
+				for i := 0; i < b.N; i++ {
+					for j := range batch {
+						batch[j].Offset = int64(i*n + j + 1)
+					}
+					if err := l.Append(batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
