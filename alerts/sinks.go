@@ -2,8 +2,11 @@ package alerts
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -178,4 +181,63 @@ func (m Multi) Alert(a *Alert) {
 	for _, s := range m {
 		s.Alert(a)
 	}
+}
+
+// Except hands next every alert whose id is not in known: the alerts an output already
+// holds (read back at start-up) are not written to it again when a replay derives them
+// once more. known is only read.
+func Except(known map[string]bool, next Sink) Sink {
+	if len(known) == 0 {
+		return next
+	}
+	return except{known, next}
+}
+
+type except struct {
+	known map[string]bool
+	next  Sink
+}
+
+func (e except) Alert(a *Alert) {
+	if !e.known[a.ID] {
+		e.next.Alert(a)
+	}
+}
+
+// TailIDs returns the ids of the alerts in the last maxBytes of a JSON-lines alerts file
+// (as JSONLines writes it): what a restart may derive again. A missing file has none; a
+// line cut by the window's start or by a crash is skipped.
+func TailIDs(path string, maxBytes int64) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	from := max(st.Size()-maxBytes, 0)
+	data := make([]byte, st.Size()-from)
+	if _, err := f.ReadAt(data, from); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if from > 0 { // the first line is probably cut
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+		}
+	}
+	ids := map[string]bool{}
+	for _, l := range bytes.Split(data, []byte{'\n'}) {
+		var a struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(l, &a) == nil && a.ID != "" {
+			ids[a.ID] = true
+		}
+	}
+	return ids, nil
 }

@@ -1,6 +1,10 @@
 package alerts
 
-import "testing"
+import (
+	"os"
+	"strings"
+	"testing"
+)
 
 func TestRingSubscribeAfter(t *testing.T) {
 	for _, tt := range []struct {
@@ -30,5 +34,46 @@ func TestRingSubscribeAfter(t *testing.T) {
 			t.Errorf("after %q: live alert %q", tt.last, a.ID)
 		}
 		stop()
+	}
+}
+
+func TestTailIDsAndExcept(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/alerts.jsonl"
+	if ids, err := TailIDs(path, 1<<20); err != nil || len(ids) != 0 {
+		t.Fatalf("missing file: %v %v", ids, err)
+	}
+	content := `{"id":"a1","kind":"match"}` + "\n" + `{"id":"a2","kind":"match"}` + "\n" + `{"id":"a3","ki` // a crash cut a3
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		max  int64
+		want string
+	}{
+		{1 << 20, "a1 a2"},
+		{int64(len(content) - 5), "a2"}, // the window cuts a1's line: skipped
+	} {
+		ids, err := TailIDs(path, tt.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{}
+		for _, id := range []string{"a1", "a2", "a3"} {
+			if ids[id] {
+				got = append(got, id)
+			}
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("window %d: %v, want %s", tt.max, got, tt.want)
+		}
+	}
+	ring := NewRing(10)
+	sink := Except(map[string]bool{"a2": true}, ring)
+	for _, id := range []string{"a1", "a2", "a4"} {
+		sink.Alert(&Alert{ID: id})
+	}
+	if got := ring.Query(Filter{}); len(got) != 2 || got[0].ID != "a4" || got[1].ID != "a1" {
+		t.Errorf("written %v", got)
 	}
 }

@@ -15,15 +15,22 @@ import (
 // TestProcessIngestLogKill9: in the embedded mode, events accepted over REST survive a
 // kill -9 that comes before any checkpoint covers them: the restarted cepd matches them
 // again from its ingest log, and the alerts that need events from before and after the
-// crash are made (an alert made before the crash is written again, with the same id).
+// crash are made; an alert made before the crash and derived again is not written twice.
 // Without the log (--ingest-log=false) those alerts are lost: the test can tell.
 func TestProcessIngestLogKill9(t *testing.T) {
-	for _, withLog := range []bool{true, false} {
-		t.Run(fmt.Sprintf("log=%v", withLog), func(t *testing.T) { testIngestLogKill9(t, withLog) })
+	for _, c := range []struct {
+		withLog bool
+		half    int // events sent before the crash
+	}{
+		{true, 3},  // the first alert (ct-01, ct-02, ct-04...) spans the crash
+		{false, 3}, // and is lost without the log
+		{true, 8},  // the first alert is made before the crash, and again after it: written once
+	} {
+		t.Run(fmt.Sprintf("log=%v/half=%d", c.withLog, c.half), func(t *testing.T) { testIngestLogKill9(t, c.withLog, c.half) })
 	}
 }
 
-func testIngestLogKill9(t *testing.T, withLog bool) {
+func testIngestLogKill9(t *testing.T, withLog bool, half int) {
 	dir := t.TempDir()
 	copyRules(t, filepath.Join(dir, "rules"))
 	out := filepath.Join(dir, "alerts.jsonl")
@@ -51,9 +58,7 @@ func testIngestLogKill9(t *testing.T, withLog bool) {
 		}
 	}
 	p := start("run1")
-	// The first alert (ct-01, ct-02, ct-04...) spans the crash. One request an event: each
-	// is logged before it is answered.
-	half := 3
+	// One request an event: each is logged before it is answered.
 	for _, l := range lines[:half] {
 		post(p, [][]byte{l})
 	}
@@ -83,6 +88,8 @@ func testIngestLogKill9(t *testing.T, withLog bool) {
 	switch {
 	case withLog && (missing > 0 || len(got) != len(want)):
 		t.Errorf("alerts of card-testing after the crash: %v, want %v", got, want)
+	case withLog && got["35e9291cf6436d402a8a572cea853acf"] != 1:
+		t.Errorf("the alert made again after the crash was written %d times", got["35e9291cf6436d402a8a572cea853acf"])
 	case !withLog && missing == 0:
 		t.Errorf("without the ingest log no alert was lost: the test cannot tell (%v)", got)
 	}

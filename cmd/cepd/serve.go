@@ -212,12 +212,21 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	case "-":
 		deliver = append(deliver, alerts.NewJSONLines(stdout))
 	default:
-		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		// The alerts already in the file are not written again when a restart derives
+		// them once more (from the ingest log or the demo stream).
+		known, err := alerts.TailIDs(o.alertsOut, alertsTail)
+		if err != nil {
+			return fmt.Errorf("alerts output: %w", err)
+		}
+		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
 		if err != nil {
 			return fmt.Errorf("alerts output: %w", err)
 		}
 		defer f.Close()
-		deliver = append(deliver, alerts.NewJSONLines(f))
+		if err := endLine(f); err != nil { // a line a crash cut short ends here
+			return fmt.Errorf("alerts output: %w", err)
+		}
+		deliver = append(deliver, alerts.Except(known, alerts.NewJSONLines(f)))
 	}
 	var flush flushers // what a checkpoint or an offset commit waits for
 	if o.webhook.URL != "" {
@@ -517,4 +526,23 @@ func trimIngestLog(ctx context.Context, eng *engine.Engine, l *ingestlog.Log, in
 			}
 		}
 	}
+}
+
+// alertsTail is how much of the end of the --alerts-out file is read back at start-up.
+const alertsTail = 16 << 20
+
+// endLine appends a newline to f unless it is empty or ends with one.
+func endLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = f.Write([]byte{'\n'})
+	}
+	return err
 }
