@@ -221,3 +221,34 @@ func TestAPIAlertStreamResumeGRPC(t *testing.T) {
 		t.Fatalf("header after an unknown alert: %v %v", h, err)
 	}
 }
+
+// TestAPIAlertFilters: alerts listed by rule, key, severity and a range of their last
+// event's time; a malformed time is a 400.
+func TestAPIAlertFilters(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	f.pair("f1", 150) // events at 10:01 and 10:02
+	f.alerts("f1", 1)
+	f.pair("f2", 150) // 10:03 and 10:04
+	f.alerts("f2", 1)
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"rule_id=big-twice", 2},
+		{"severity=high", 2},
+		{"severity=low", 0},
+		{"key=f2", 1},
+		{"start_time=2026-03-01T10:03:00Z", 1},
+		{"end_time=2026-03-01T10:03:00Z", 1},
+		{"start_time=2026-03-01T10:00:00Z&end_time=2026-03-01T10:05:00Z&limit=1", 1},
+		{"rule_id=nosuch", 0},
+	} {
+		if got := f.must("GET", "/v1/alerts?"+tt.query, "")["alerts"].([]any); len(got) != tt.want {
+			t.Errorf("%s: %d alerts, want %d", tt.query, len(got), tt.want)
+		}
+	}
+	if code, _ := f.do("GET", "/v1/alerts?start_time=yesterday", ""); code != http.StatusBadRequest {
+		t.Errorf("a malformed time: %d", code)
+	}
+}
