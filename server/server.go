@@ -46,9 +46,11 @@ type Config struct {
 	Log EventLog
 }
 
-// EventLog is the write-ahead log REST ingest appends to (an *ingestlog.Log).
+// EventLog is the write-ahead log REST ingest writes to (an *ingestlog.Log): Write in
+// request order, Sync before answering (concurrent requests share fsyncs).
 type EventLog interface {
-	Append(recs []ingestlog.Record) error
+	Write(recs []ingestlog.Record) error
+	Sync() error
 }
 
 // Server serves the embedded-mode HTTP API.
@@ -121,8 +123,14 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 		return
 	}
+	code, resp := s.accept(r.Context(), recs)
+	writeJSON(w, code, resp)
+}
+
+// accept logs and matches one request's records, in the order of requests, and makes
+// them durable before it returns.
+func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	base := s.offset.Load()
 	for i := range recs {
 		recs[i].Offset = base + int64(i) + 1
@@ -132,26 +140,32 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		for i, rec := range recs {
 			logged[i] = ingestlog.Record{Offset: rec.Offset, Value: rec.Value}
 		}
-		if err := s.cfg.Log.Append(logged); err != nil {
+		if err := s.cfg.Log.Write(logged); err != nil {
+			s.mu.Unlock()
 			s.log.Error("ingest log: events not accepted", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()})
-			return
+			return http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()}
 		}
+		ctx = context.WithoutCancel(ctx) // logged events are matched whole even if the client goes away
 	}
 	s.offset.Store(base + int64(len(recs)))
-	ctx := r.Context()
-	if s.cfg.Log != nil { // logged events are matched whole even if the client goes away
-		ctx = context.WithoutCancel(ctx)
-	}
 	errs, err := s.eng.Ingest(ctx, s.cfg.Partition, recs)
+	s.mu.Unlock()
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()})
-		return
+		return http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()}
+	}
+	if s.cfg.Log != nil {
+		// Durable before the answer. Written first and synced after matching, so that
+		// concurrent requests share an fsync: only a power cut, not a crash of cepd, can
+		// lose what was written and not yet synced, and such a request was not answered.
+		if err := s.cfg.Log.Sync(); err != nil {
+			s.log.Error("ingest log: sync failed", "err", err)
+			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
+		}
 	}
 	if errs == nil {
 		errs = []engine.RecordError{}
 	}
-	writeJSON(w, http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs})
+	return http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs}
 }
 
 // splitEvents accepts a JSON array of events or newline-delimited JSON. Elements are

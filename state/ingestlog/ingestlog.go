@@ -39,7 +39,7 @@ type Record struct {
 type Options struct {
 	// SegmentBytes is the size past which a new segment starts (default 64 MiB).
 	SegmentBytes int64
-	// NoSync skips fsync after Append (tests, or when losing the last requests to a
+	// NoSync skips fsync in Sync and Append (tests, or when losing the last requests to a
 	// power cut is acceptable).
 	NoSync bool
 }
@@ -53,13 +53,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Log is an open ingest log.
 type Log struct {
-	dir  string
-	o    Options
-	mu   sync.Mutex
-	segs []segment // oldest first; the last is written to
-	f    *os.File  // the last segment, open for appending
-	size int64     // its size
-	last int64     // the last offset appended (0: none)
+	dir    string
+	o      Options
+	syncMu sync.Mutex // one fsync at a time; taken before mu
+	synced int64      // the last offset an fsync covered (under syncMu)
+	mu     sync.Mutex
+	segs   []segment // oldest first; the last is written to
+	f      *os.File  // the last segment, open for appending
+	size   int64     // its size
+	last   int64     // the last offset appended (0: none)
+	// broken is set by a failed write: the records may be half written, so nothing more
+	// is written after them (Open cuts them off at the next start).
+	broken error
 }
 
 type segment struct {
@@ -165,15 +170,55 @@ func (l *Log) Last() int64 {
 	return l.last
 }
 
-// Append writes recs (their offsets above every offset written before) and syncs them
-// unless NoSync. After an error the log must not be used for more appends: the records
-// may be partly written (Open cuts them off).
+// Append writes recs and syncs them (Write, then Sync).
 func (l *Log) Append(recs []Record) error {
+	if err := l.Write(recs); err != nil {
+		return err
+	}
+	return l.Sync()
+}
+
+// Sync makes every record written before the call durable (unless NoSync). Concurrent
+// calls share fsyncs: a call that waited for another's fsync returns at once if that one
+// covered its records (group commit).
+func (l *Log) Sync() error {
+	if l.o.NoSync {
+		return nil
+	}
+	l.mu.Lock()
+	target := l.last
+	l.mu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.synced >= target {
+		return nil
+	}
+	l.mu.Lock()
+	upTo, f := l.last, l.f
+	l.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	// A segment closed meanwhile was synced by rotate before it closed.
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("ingestlog: %w", err)
+	}
+	l.synced = upTo
+	return nil
+}
+
+// Write appends recs (their offsets above every offset written before) without syncing
+// them: Sync does. After a failed write every later one fails too: the records may be
+// partly written, and Open cuts them off at the next start.
+func (l *Log) Write(recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.broken != nil {
+		return fmt.Errorf("ingestlog: no more writes after an earlier failure (restart cepd): %w", l.broken)
+	}
 	if l.f == nil || l.size >= l.o.SegmentBytes {
 		if err := l.rotate(recs[0].Offset); err != nil {
 			return err
@@ -195,20 +240,21 @@ func (l *Log) Append(recs []Record) error {
 		l.last = r.Offset
 	}
 	if _, err := l.f.Write(buf); err != nil {
+		l.broken = err
 		return fmt.Errorf("ingestlog: %w", err)
 	}
 	l.size += int64(len(buf))
-	if !l.o.NoSync {
-		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("ingestlog: %w", err)
-		}
-	}
 	return nil
 }
 
 // rotate starts a new segment whose first offset is first. l.mu is held.
 func (l *Log) rotate(first int64) error {
 	if l.f != nil {
+		if !l.o.NoSync { // what it holds is durable before the next segment starts
+			if err := l.f.Sync(); err != nil {
+				return fmt.Errorf("ingestlog: %w", err)
+			}
+		}
 		if err := l.f.Close(); err != nil {
 			return fmt.Errorf("ingestlog: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -194,5 +195,43 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkConcurrentRequests: clients sending one event a request, 16 at a time, as REST
+// ingest does: offsets and writes in one order under a lock, then each waits for its
+// records to be synced. "group" syncs outside the lock (concurrent requests share an
+// fsync); "serial" holds the lock through the fsync.
+func BenchmarkConcurrentRequests(b *testing.B) {
+	for _, group := range []bool{true, false} {
+		b.Run(fmt.Sprintf("group=%v", group), func(b *testing.B) {
+			l, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			var mu sync.Mutex
+			next := int64(0)
+			val := make([]byte, 300)
+			b.SetParallelism(8) // 16 clients on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					mu.Lock()
+					next++
+					err := l.Write([]Record{{Offset: next, Value: val}})
+					if err == nil && !group {
+						err = l.Sync()
+					}
+					mu.Unlock()
+					if err == nil && group {
+						err = l.Sync()
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
