@@ -204,10 +204,11 @@ func (e except) Alert(a *Alert) {
 	}
 }
 
-// TailIDs returns the ids of the alerts in the last maxBytes of a JSON-lines alerts file
-// (as JSONLines writes it): what a restart may derive again. A missing file has none; a
-// line cut by the window's start or by a crash is skipped.
-func TailIDs(path string, maxBytes int64) (map[string]bool, error) {
+// ReadTail returns the alerts in the last maxBytes of a JSON-lines alerts file (as
+// JSONLines writes it), oldest first: what a restart may derive again, and the recent
+// alerts to show again. A missing file has none; a line cut by the window's start or by a
+// crash is skipped.
+func ReadTail(path string, maxBytes int64) ([]*Alert, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -230,14 +231,21 @@ func TailIDs(path string, maxBytes int64) (map[string]bool, error) {
 			data = data[i+1:]
 		}
 	}
-	ids := map[string]bool{}
+	var out []*Alert
 	for _, l := range bytes.Split(data, []byte{'\n'}) {
-		var a struct {
-			ID string `json:"id"`
-		}
+		var a Alert
 		if json.Unmarshal(l, &a) == nil && a.ID != "" {
-			ids[a.ID] = true
+			out = append(out, &a)
 		}
 	}
-	return ids, nil
+	return out, nil
+}
+
+// IDs returns the set of the alerts' ids.
+func IDs(list []*Alert) map[string]bool {
+	ids := make(map[string]bool, len(list))
+	for _, a := range list {
+		ids[a.ID] = true
+	}
+	return ids
 }

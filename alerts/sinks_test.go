@@ -37,11 +37,11 @@ func TestRingSubscribeAfter(t *testing.T) {
 	}
 }
 
-func TestTailIDsAndExcept(t *testing.T) {
+func TestReadTailAndExcept(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/alerts.jsonl"
-	if ids, err := TailIDs(path, 1<<20); err != nil || len(ids) != 0 {
-		t.Fatalf("missing file: %v %v", ids, err)
+	if list, err := ReadTail(path, 1<<20); err != nil || len(list) != 0 {
+		t.Fatalf("missing file: %v %v", list, err)
 	}
 	content := `{"id":"a1","kind":"match"}` + "\n" + `{"id":"a2","kind":"match"}` + "\n" + `{"id":"a3","ki` // a crash cut a3
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -54,10 +54,11 @@ func TestTailIDsAndExcept(t *testing.T) {
 		{1 << 20, "a1 a2"},
 		{int64(len(content) - 5), "a2"}, // the window cuts a1's line: skipped
 	} {
-		ids, err := TailIDs(path, tt.max)
+		list, err := ReadTail(path, tt.max)
 		if err != nil {
 			t.Fatal(err)
 		}
+		ids := IDs(list)
 		got := []string{}
 		for _, id := range []string{"a1", "a2", "a3"} {
 			if ids[id] {

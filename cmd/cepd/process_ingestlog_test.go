@@ -76,6 +76,19 @@ func testIngestLogKill9(t *testing.T, withLog bool, half int) {
 			break
 		}
 	}
+	if withLog { // the API lists the alerts of both runs, each once
+		var list struct{ Alerts []struct{ ID string } }
+		p.get(t, "/v1/alerts?rule_id=card-testing", &list)
+		seen := map[string]int{}
+		for _, a := range list.Alerts {
+			seen[a.ID]++
+		}
+		for id := range want {
+			if seen[id] != 1 {
+				t.Errorf("GET /v1/alerts lists alert %s %d times (%v)", id, seen[id], seen)
+			}
+		}
+	}
 	if err := p.stop(20 * time.Second); err != nil {
 		t.Error(err)
 	}

@@ -207,6 +207,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	ring := alerts.NewRing(10000)
 	var deliver alerts.Multi
+	var known map[string]bool // alerts already written to --alerts-out (and back in the ring)
 	switch o.alertsOut {
 	case "":
 	case "-":
@@ -214,9 +215,13 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	default:
 		// The alerts already in the file are not written again when a restart derives
 		// them once more (from the ingest log or the demo stream).
-		known, err := alerts.TailIDs(o.alertsOut, alertsTail)
+		recent, err := alerts.ReadTail(o.alertsOut, alertsTail)
 		if err != nil {
 			return fmt.Errorf("alerts output: %w", err)
+		}
+		known = alerts.IDs(recent)
+		for _, a := range recent { // the API shows them again after a restart
+			ring.Alert(a)
 		}
 		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
 		if err != nil {
@@ -267,7 +272,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		dlq = kprod
 		flush = append(flush, kprod)
 	}
-	sinks := &service.ModeSink{Modes: modes, Record: ring, Deliver: deliver}
+	sinks := &service.ModeSink{Modes: modes, Record: alerts.Except(known, ring), Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
 	var retained *backtest.Retainer
