@@ -100,6 +100,9 @@ func (r *Ring) SubscribeAfter(lastID string, buffer int) (backlog []*Alert, foun
 	if r.full {
 		n = len(r.buf)
 	}
+	if lastID == "" {
+		n = 0 // nothing to resume from: no walk under the lock the alert path takes
+	}
 	for i := 0; i < n; i++ {
 		a := r.buf[(r.next-1-i+len(r.buf))%len(r.buf)]
 		if a == nil {

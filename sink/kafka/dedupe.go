@@ -24,7 +24,7 @@ type DedupeConfig struct {
 	// (default 2m): it covers producers' clock skew and alerts fired by time alone
 	// (timeouts of idle partitions) shortly before that event.
 	Slack time.Duration
-	// Retention is how long an alert id read back is kept, from its delivery (default 30m).
+	// Retention is how long an alert id read back is kept (default 30m).
 	Retention time.Duration
 }
 
@@ -53,7 +53,7 @@ type Deduper struct {
 	next   map[int32]int64 // per partition of the topic: the next offset to read (under loadMu)
 
 	mu     sync.Mutex
-	ids    map[string]int64 // alert id → when it was delivered (ms)
+	ids    map[string]int64 // alert id → when it was read back (ms)
 	from   int64            // the earliest time read from, ms (0: nothing read yet)
 	pruned int64            // when ids were last pruned (ms)
 
@@ -88,7 +88,7 @@ func (d *Deduper) Close() error { return d.client.Close() }
 
 // DedupeStats are the Deduper's counters.
 type DedupeStats struct {
-	Loads   uint64 `json:"loads"`   // Load calls (replays)
+	Loads   uint64 `json:"loads"`   // Load calls that succeeded (replays)
 	Read    uint64 `json:"read"`    // alert records read back from the topic
 	Dropped uint64 `json:"dropped"` // alerts not delivered again
 	Known   int    `json:"known"`   // ids remembered now
@@ -107,7 +107,6 @@ func (d *Deduper) Stats() DedupeStats {
 // one stopped (and from further back only if asked for an earlier time). Alerts keep
 // flowing through Sink while it reads.
 func (d *Deduper) Load(ctx context.Context, t time.Time) error {
-	d.loads.Add(1)
 	d.loadMu.Lock()
 	defer d.loadMu.Unlock()
 	since := t.Add(-d.cfg.Slack).UnixMilli()
@@ -155,13 +154,15 @@ func (d *Deduper) Load(ctx context.Context, t time.Time) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for id, at := range found {
-		d.ids[id] = at
+	now := time.Now().UnixMilli() // kept Retention from now, however old the alert (a long outage)
+	for id := range found {
+		d.ids[id] = now
 	}
 	if again {
 		d.from = since
 	}
 	d.prune()
+	d.loads.Add(1)
 	return nil
 }
 

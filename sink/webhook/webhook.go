@@ -209,6 +209,7 @@ func (s *Sender) post(it *item) (retry bool, err error) {
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:
 		return false, nil
