@@ -40,6 +40,8 @@ type Admin struct {
 
 	mu      sync.Mutex
 	samples []sample // events ingested at times, oldest first, at least a second apart
+
+	walkMu  sync.Mutex // one walk of the shards at a time; others wait and reuse it
 	state   engine.StateStats
 	stateAt time.Time
 }
@@ -95,22 +97,19 @@ func (s *Admin) rate(events uint64) float64 {
 	return float64(events-first.events) / dt
 }
 
-// inspect returns the shards' state statistics, walking them at most every stateTTL.
+// inspect returns the shards' state statistics, walking them at most every stateTTL
+// (concurrent callers wait for one walk).
 func (s *Admin) inspect(ctx context.Context) (engine.StateStats, error) {
-	s.mu.Lock()
+	s.walkMu.Lock()
+	defer s.walkMu.Unlock()
 	if !s.stateAt.IsZero() && s.now().Sub(s.stateAt) < stateTTL {
-		st := s.state
-		s.mu.Unlock()
-		return st, nil
+		return s.state, nil
 	}
-	s.mu.Unlock()
 	st, err := s.eng.Inspect(ctx, false)
 	if err != nil {
 		return st, err
 	}
-	s.mu.Lock()
 	s.state, s.stateAt = st, s.now()
-	s.mu.Unlock()
 	return st, nil
 }
 

@@ -64,7 +64,8 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 			runs[i].version = fr[i].version
 		}
 	} else if rs, runs, errs = s.compileSet(ctx, final); len(errs) > 0 { // another instance's change came between
-		return nil, rejected(errs)
+		return nil, status.Errorf(codes.Aborted, "the change is stored (version %d) but, with another change made meanwhile, the rule set does not compile, so the engine keeps the running set: %v",
+			v.Version, errs.Err())
 	}
 	if err := s.swap(ctx, rs, runs); err != nil {
 		return nil, err

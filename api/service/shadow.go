@@ -48,10 +48,11 @@ type Modes struct {
 	m       atomic.Pointer[map[string]rulestore.Mode] // by engine rule id
 	running atomic.Pointer[map[string]int]            // the newest version running, by rule id
 
-	mu   sync.Mutex
-	seed maphash.Seed
-	cmp  map[string]*comparison // by rule id
-	now  func() time.Time
+	mu       sync.Mutex
+	seed     maphash.Seed
+	cmp      map[string]*comparison // by rule id
+	compared atomic.Int32           // len(cmp): the alert path skips the lock when 0
+	now      func() time.Time
 }
 
 // Mode returns the mode of engine rule id (active when unknown).
@@ -122,10 +123,14 @@ func (m *Modes) set(runs []run) {
 			m.cmp[id] = &comparison{pair: p, since: now(), keys: map[string]uint8{}, matches: map[uint64]uint8{}}
 		}
 	}
+	m.compared.Store(int32(len(m.cmp)))
 }
 
 // observe counts an alert of a rule running in shadow (on either side).
 func (m *Modes) observe(a *alerts.Alert) {
+	if m.compared.Load() == 0 {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.cmp[a.RuleID]
