@@ -101,6 +101,7 @@ type IngestResponse struct {
 	Accepted int                  `json:"accepted"`
 	Rejected int                  `json:"rejected"`
 	Errors   []engine.RecordError `json:"errors"`
+	Note     string               `json:"note,omitempty"`
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
@@ -150,6 +151,12 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 	s.offset.Store(base + int64(len(recs)))
 	errs, err := s.eng.Ingest(ctx, s.cfg.Partition, recs)
 	s.mu.Unlock()
+	if err != nil && s.cfg.Log != nil && s.cfg.Log.Sync() == nil {
+		// The engine is stopping; the events are kept and will be matched at the next
+		// start. A resent copy would be matched twice: say they are accepted.
+		return http.StatusAccepted, IngestResponse{Accepted: len(recs), Errors: []engine.RecordError{},
+			Note: "the engine is stopping: the events are kept in the ingest log and will be matched after the restart (do not send them again)"}
+	}
 	if err != nil {
 		return http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()}
 	}

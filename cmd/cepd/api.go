@@ -268,7 +268,7 @@ func legacyIngest(s *server.Server) service.IngestFunc {
 		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 			return nil, fmt.Errorf("ingest answered %d: %s", rec.Code, rec.Body.String())
 		}
-		if rec.Code != http.StatusOK {
+		if rec.Code != http.StatusOK && rec.Code != http.StatusAccepted { // 202: kept in the ingest log
 			return nil, errors.New(resp.Error)
 		}
 		return resp.Errors, nil

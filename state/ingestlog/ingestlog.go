@@ -219,6 +219,16 @@ func (l *Log) Write(recs []Record) error {
 	if l.broken != nil {
 		return fmt.Errorf("ingestlog: no more writes after an earlier failure (restart cepd): %w", l.broken)
 	}
+	prev := l.last
+	for _, r := range recs { // the whole batch is checked before anything is written
+		if r.Offset <= prev {
+			return fmt.Errorf("ingestlog: offset %d after %d", r.Offset, prev)
+		}
+		if len(r.Value) > maxRecord {
+			return fmt.Errorf("ingestlog: an event of %d bytes (at most %d)", len(r.Value), maxRecord)
+		}
+		prev = r.Offset
+	}
 	if l.f == nil || l.size >= l.o.SegmentBytes {
 		if err := l.rotate(recs[0].Offset); err != nil {
 			return err
@@ -226,24 +236,18 @@ func (l *Log) Write(recs []Record) error {
 	}
 	var buf []byte
 	for _, r := range recs {
-		if r.Offset <= l.last {
-			return fmt.Errorf("ingestlog: offset %d after %d", r.Offset, l.last)
-		}
-		if len(r.Value) > maxRecord {
-			return fmt.Errorf("ingestlog: an event of %d bytes (at most %d)", len(r.Value), maxRecord)
-		}
 		var hdr [headerLen]byte
 		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(r.Value)))
 		binary.LittleEndian.PutUint64(hdr[8:16], uint64(r.Offset))
 		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Update(crc32.Checksum(hdr[8:16], castagnoli), castagnoli, r.Value))
 		buf = append(append(buf, hdr[:]...), r.Value...)
-		l.last = r.Offset
 	}
 	if _, err := l.f.Write(buf); err != nil {
 		l.broken = err
 		return fmt.Errorf("ingestlog: %w", err)
 	}
 	l.size += int64(len(buf))
+	l.last = prev
 	return nil
 }
 

@@ -58,6 +58,9 @@ func TestLog(t *testing.T) {
 	if err := l.Append(recs(50, 50)); err == nil {
 		t.Fatal("an offset going back was appended")
 	}
+	if err := l.Append(append(recs(101, 102), recs(90, 90)...)); err == nil || l.Last() != 100 {
+		t.Fatalf("a batch going back half way: %v, last %d (want an error and nothing written)", err, l.Last())
+	}
 	l.Close()
 	l, err = Open(dir, Options{SegmentBytes: 200, NoSync: true})
 	if err != nil {
