@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/workload"
+)
+
+// BenchmarkInspect: one walk of the state statistics (what the admin stats show) over the
+// state the reference workload (cepd gen --seed 1 --cards 100000 --events 1000000) leaves
+// with the fraud rules; it reports the keys and partial matches walked.
+func BenchmarkInspect(b *testing.B) {
+	rs, err := loadRuleSet(fraudDir, fraudSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Seed, cfg.Cards, cfg.Events = 1, 100000, 1000000
+	g, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []engine.Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, rs, &collector{}, &dlqWriter{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	eng.Start(ctx)
+	defer eng.Close()
+	for i := 0; i < len(recs); i += 4096 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+4096, len(recs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var st engine.StateStats
+	for i := 0; i < b.N; i++ {
+		if st, err = eng.Inspect(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Keys), "keys")
+	b.ReportMetric(float64(st.LiveRuns), "partial_matches")
+}
