@@ -133,7 +133,8 @@ const SSEKeepAlive = 15 * time.Second
 // Accept: text/event-stream): each alert is "id: <alert id>", "event: alert" and its JSON
 // (as in the REST API) as data. The query takes the StreamAlerts filters (rule_id, key,
 // mode, severity, kind). A client reconnecting with Last-Event-ID first gets the alerts
-// it missed that the ring still holds. Access control is the caller's (the HTTP guard).
+// it missed that the ring still holds; the X-Cepd-Resumed header says whether it still
+// held that alert. Access control is the caller's (the HTTP guard).
 func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := streamFilter{ruleID: q.Get("rule_id"), key: q.Get("key"), severity: q.Get("severity"), kind: q.Get("kind")}
@@ -150,9 +151,13 @@ func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming is not supported on this connection", http.StatusInternalServerError)
 		return
 	}
-	backlog, _, ch, stop := s.Ring.SubscribeAfter(r.Header.Get("Last-Event-ID"), 1024)
+	lastID := r.Header.Get("Last-Event-ID")
+	backlog, found, ch, stop := s.Ring.SubscribeAfter(lastID, 1024)
 	defer stop()
 	h := w.Header()
+	if lastID != "" { // false: the ring no longer holds it, alerts may have been missed
+		h.Set("X-Cepd-Resumed", strconv.FormatBool(found))
+	}
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")

@@ -38,6 +38,9 @@ func (f *apiFixture) openSSE(query, lastID string) (<-chan sseEvent, context.Can
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		f.t.Fatalf("SSE: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	if lastID != "" && resp.Header.Get("X-Cepd-Resumed") != "true" {
+		f.t.Errorf("resuming after %s: X-Cepd-Resumed %q", lastID, resp.Header.Get("X-Cepd-Resumed"))
+	}
 	ch := make(chan sseEvent, 100)
 	go func() {
 		defer resp.Body.Close()
