@@ -41,6 +41,12 @@ func (d *Dir) live(id string) (*entry, error) {
 func (d *Dir) Get(_ context.Context, id string) (Version, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	return d.current(id)
+}
+
+// current returns the current version, with its source, of a rule that exists and is not
+// deleted. d.mu is held.
+func (d *Dir) current(id string) (Version, error) {
 	e, err := d.live(id)
 	if err != nil {
 		return Version{}, err
@@ -165,11 +171,7 @@ func (d *Dir) SetMode(_ context.Context, id string, m Mode, ch Change) (Version,
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e, err := d.live(id)
-	if err != nil {
-		return Version{}, err
-	}
-	cur, err := d.withSource(e.cur())
+	cur, err := d.current(id)
 	if err != nil {
 		return Version{}, err
 	}
@@ -180,11 +182,7 @@ func (d *Dir) SetMode(_ context.Context, id string, m Mode, ch Change) (Version,
 func (d *Dir) Delete(_ context.Context, id string, ch Change) (Version, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	e, err := d.live(id)
-	if err != nil {
-		return Version{}, err
-	}
-	cur, err := d.withSource(e.cur())
+	cur, err := d.current(id)
 	if err != nil {
 		return Version{}, err
 	}

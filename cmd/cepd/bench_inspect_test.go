@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -18,20 +17,7 @@ func BenchmarkInspect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := workload.DefaultConfig()
-	cfg.Seed, cfg.Cards, cfg.Events = 1, 100000, 1000000
-	g, err := workload.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var recs []engine.Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			break
-		}
-		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
-	}
+	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 1000000 })
 	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, rs, &collector{}, &dlqWriter{})
 	if err != nil {
 		b.Fatal(err)

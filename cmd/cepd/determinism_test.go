@@ -25,11 +25,20 @@ import (
 // its bounded lateness).
 func referenceRecords(t *testing.T, events int64) []engine.Record {
 	t.Helper()
+	return workloadRecords(t, func(c *workload.Config) {
+		c.Seed, c.Cards, c.Events, c.FraudRate = 7, 2000, events, 0.03
+	})
+}
+
+// workloadRecords generates the workload set tells (on the default configuration) in
+// written order, numbered from 1.
+func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record {
+	tb.Helper()
 	cfg := workload.DefaultConfig()
-	cfg.Seed, cfg.Cards, cfg.Events, cfg.FraudRate = 7, 2000, events, 0.03
+	set(&cfg)
 	g, err := workload.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	var recs []engine.Record
 	for i := int64(1); ; i++ {

@@ -333,7 +333,14 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 		defer ilog.Close()
 		lastOffset = max(lastOffset, ilog.Last())
-		go trimIngestLog(ctx, eng, ilog, o.ckptInterval)
+		// Segments every checkpoint covers go.
+		go every(ctx, max(o.ckptInterval, time.Second), func() {
+			if off := eng.CheckpointedOffset(0); off > 0 {
+				if err := ilog.Trim(off); err != nil {
+					slog.Warn("trimming the ingest log", "err", err)
+				}
+			}
+		})
 	}
 	if o.kafka.enabled() {
 		o.kafka.checkpoints = true // the source checkpoints at each offset commit
@@ -348,18 +355,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			slog.Error("final checkpoint failed", "err", err)
 		}
 	}()
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				eng.MarkIdle(ctx)
-			}
-		}
-	}()
+	go every(ctx, time.Second, func() { eng.MarkIdle(ctx) })
 
 	tokens, err := auth.Load(o.authTokens)
 	if err != nil {
@@ -515,20 +511,16 @@ func openIngestLog(ctx context.Context, eng *engine.Engine, dir string, meta sta
 	return l, nil
 }
 
-// trimIngestLog drops the ingest log's segments that checkpoints cover, every interval.
-func trimIngestLog(ctx context.Context, eng *engine.Engine, l *ingestlog.Log, interval time.Duration) {
-	t := time.NewTicker(max(interval, time.Second))
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if off := eng.CheckpointedOffset(0); off > 0 {
-				if err := l.Trim(off); err != nil {
-					slog.Warn("trimming the ingest log", "err", err)
-				}
-			}
+			fn()
 		}
 	}
 }
