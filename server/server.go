@@ -128,6 +128,26 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, resp)
 }
 
+// Ingest accepts events exactly as POST /v1/events does (same offsets, log and order): the
+// gRPC Events service's path. It returns the rejected events, or why none was accepted.
+func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
+	if s.cfg.NoIngest != "" {
+		return nil, errors.New(s.cfg.NoIngest)
+	}
+	recs := make([]engine.Record, len(events))
+	for i, e := range events {
+		recs[i].Value = e
+	}
+	switch code, resp := s.accept(ctx, recs); r := resp.(type) {
+	case IngestResponse:
+		return r.Errors, nil
+	case errorBody:
+		return nil, errors.New(r.Error)
+	default:
+		return nil, fmt.Errorf("ingest answered %d", code)
+	}
+}
+
 // accept logs and matches one request's records, in the order of requests, and makes
 // them durable before it returns.
 func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {

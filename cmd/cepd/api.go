@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -248,31 +247,14 @@ func limitBody(h http.Handler, max int64) http.Handler {
 }
 
 // legacyIngest sends events through the embedded REST ingest, so that both paths number
-// their events from one counter.
+// their events from one counter and write one ingest log.
 func legacyIngest(s *server.Server) service.IngestFunc {
-	return func(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
-		if s == nil {
+	if s == nil {
+		return func(context.Context, []json.RawMessage) ([]engine.RecordError, error) {
 			return nil, errors.New("no ingest configured")
 		}
-		body, err := json.Marshal(events)
-		if err != nil {
-			return nil, err
-		}
-		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/events", bytes.NewReader(body))
-		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
-		var resp struct {
-			Errors []engine.RecordError `json:"errors"`
-			Error  string               `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-			return nil, fmt.Errorf("ingest answered %d: %s", rec.Code, rec.Body.String())
-		}
-		if rec.Code != http.StatusOK && rec.Code != http.StatusAccepted { // 202: kept in the ingest log
-			return nil, errors.New(resp.Error)
-		}
-		return resp.Errors, nil
 	}
+	return s.Ingest
 }
 
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
