@@ -22,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	step "installing ${missing[*]}"
 	SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 	for i in 1 2 3; do
-		if $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; then break; fi
+		if $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; then break; fi
 		[ "$i" = 3 ] && { echo "apt-get install failed" >&2; exit 1; }
 		sleep 3
 	done
