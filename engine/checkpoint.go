@@ -291,6 +291,11 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	ck.epoch[part] = epoch
 	ck.mu.Unlock()
 	p := e.partition(part)
+	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
+	// timer starts again when the restore ends.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() { p.lastIn.Store(e.now()) }()
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
@@ -314,8 +319,6 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	if !meta.Found {
 		return meta, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.lastOffset = meta.Offset
 	p.seq = max(p.seq, maxSeq)
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())

@@ -18,6 +18,17 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	c.committed.Store(-1)
 	s.assigned.Add(1)
 	defer s.release(c)
+	// Until it has been read up to its high-water mark the partition has a backlog, and
+	// the engine never counts it idle: the other partitions' time must not close the
+	// windows of keys whose events are still unread (the engine does not count it idle
+	// while it restores either, and restarts its idle timer after).
+	pos := cl.InitialOffset() // the next offset to read
+	if pos < 0 {              // no committed offset: reading starts at the oldest
+		pos = 0
+	}
+	backlog := func() error {
+		return s.eng.SetBacklog(s.hard, c.id, cl.HighWaterMarkOffset() > pos)
+	}
 	if s.cfg.Checkpoints {
 		// Under commitMu: no checkpoint may see the partition while it is restored.
 		s.commitMu.Lock()
@@ -46,6 +57,9 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 				"checkpoint_offset", meta.Offset, "keys", meta.Keys)
 		}
 	}
+	if err := backlog(); err != nil {
+		return nil
+	}
 	// Registered (for periodic commits and Stats) once its starting point is known.
 	s.mu.Lock()
 	s.claims[c.id] = c
@@ -72,6 +86,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		next := c.next
 		add := func(m *sarama.ConsumerMessage) {
 			defer func() { gapChecked = true }()
+			pos = m.Offset + 1
 			if m.Offset < next { // never feed an offset twice, nor one the restored state covers
 				s.skipped.Add(1)
 				return
@@ -131,6 +146,9 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			}
 			c.highWater = cl.HighWaterMarkOffset()
 			c.posMu.Unlock()
+		}
+		if err := backlog(); err != nil {
+			return nil
 		}
 		if !ok {
 			return nil
