@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,5 +152,79 @@ func TestRestoredPartitionIdleTimer(t *testing.T) {
 	}
 	if got := absenceAlerts(sink); len(got) > 0 {
 		t.Fatalf("alert for a captured authorisation: %v", got)
+	}
+}
+
+// TestStoreLostFullCheckpoint (issue 10): the checkpoint store loses the partition's
+// data (its log file is removed) after a checkpoint holding key A's partial match. The
+// next checkpoint, a delta holding only key B, is refused (state.ErrLost); the engine
+// writes a full checkpoint at once and reports it in CheckpointHealth, so an engine
+// restored from the store has both partial matches and both authorisations alert.
+func TestStoreLostFullCheckpoint(t *testing.T) {
+	rs := testRuleSet(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := openStore(t, dir)
+	e1, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1.EnableCheckpoints(store, nil)
+	e1.Start(ctx)
+	if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	ingest := func(e *Engine, recs []Record) {
+		t.Helper()
+		if _, err := e.Ingest(ctx, 0, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(e1, idleRecs(0, testEvent{ID: "a1", Card: "PM-A", TS: t0, Kind: "auth", Amount: 200}))
+	if err := e1.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "partition-000000.log")); err != nil {
+		t.Fatal(err)
+	}
+	ingest(e1, idleRecs(1, testEvent{ID: "b1", Card: "PM-B", TS: t0 + 1000, Kind: "auth", Amount: 300}))
+	if err := e1.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e1.CheckpointStats(); st.Lost != 1 {
+		t.Errorf("store losses counted: %d, want 1", st.Lost)
+	}
+	status, detail := e1.CheckpointHealth()
+	if status != "ok" || detail == nil || !strings.Contains(detail.Error(), "full checkpoint written") {
+		t.Errorf("health after the repair: %q, %v", status, detail)
+	}
+	e1.Close()
+	store.Close()
+
+	store = openStore(t, dir)
+	defer store.Close()
+	sink := &sinkCollector{}
+	e2, err := New(Config{Shards: 3}, rs, sink, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.EnableCheckpoints(store, nil)
+	e2.Start(ctx)
+	defer e2.Close()
+	if meta, err := e2.Restore(ctx, 0, slog.Default()); err != nil || meta.Offset != 1 {
+		t.Fatalf("restore: %v, offset %d", err, meta.Offset)
+	}
+	if err := e2.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, a := range sink.all {
+		if a.RuleID == "auth-no-capture" {
+			keys[a.Key] = true
+		}
+	}
+	if !keys["PM-A"] || !keys["PM-B"] {
+		t.Fatalf("auth-no-capture alerts after the restore for %v, want PM-A and PM-B", keys)
 	}
 }
