@@ -23,12 +23,15 @@ func idleRecs(off int64, evs ...testEvent) []Record {
 const t0 = int64(1_700_000_000_000)
 
 // absenceAlerts returns the auth-no-capture alerts sink holds.
-func absenceAlerts(sink *sinkCollector) []string {
+func absenceAlerts(sink *sinkCollector) []string { return ruleAlerts(sink, "auth-no-capture", "") }
+
+// ruleAlerts returns the alerts of rule (and kind, unless empty) sink holds.
+func ruleAlerts(sink *sinkCollector, rule, kind string) []string {
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	var out []string
 	for _, a := range sink.all {
-		if a.RuleID == "auth-no-capture" {
+		if a.RuleID == rule && (kind == "" || a.Kind == kind) {
 			b, _ := json.Marshal(a)
 			out = append(out, string(b))
 		}
@@ -37,11 +40,13 @@ func absenceAlerts(sink *sinkCollector) []string {
 }
 
 // TestBacklogNeverIdle (issue 10): partition 1 holds an authorisation whose capture its
-// source has not handed over yet. Reported as a backlog, the partition stays active
-// however long the idle timeout has run, so partition 2's time (minutes ahead) does not
-// close the authorisation's 30s window; once the capture arrives there is no alert. The
-// control run, without the backlog, shows what the backlog prevents: partition 1 is idle,
-// follows partition 2's time, and the window closes before the capture.
+// source has not handed over yet, and a purchase whose refund (within 60s, timeouts on)
+// is unread too. Reported as a backlog, the partition stays active however long the idle
+// timeout has run, so partition 2's time (minutes ahead) neither closes the
+// authorisation's 30s window nor times the purchase out; once the capture and the refund
+// arrive there is no absence alert, no early timeout, and the refund matches. The control run,
+// without the backlog, shows what the backlog prevents: partition 1 is idle, follows
+// partition 2's time, and both windows close before their events are read.
 func TestBacklogNeverIdle(t *testing.T) {
 	rs := testRuleSet(t)
 	for _, backlog := range []bool{true, false} {
@@ -58,7 +63,8 @@ func TestBacklogNeverIdle(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ingest(1, idleRecs(0, testEvent{ID: "a1", Card: "b", TS: t0, Kind: "auth", Amount: 200}))
+		ingest(1, idleRecs(0, testEvent{ID: "a1", Card: "b", TS: t0, Kind: "auth", Amount: 200},
+			testEvent{ID: "p1", Card: "r", TS: t0 + 1000, Kind: "capture", Amount: 120}))
 		ingest(2, idleRecs(0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"}))
 		if err := e.SetBacklog(ctx, 1, backlog); err != nil {
 			t.Fatal(err)
@@ -70,8 +76,9 @@ func TestBacklogNeverIdle(t *testing.T) {
 		if err := e.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
-		early := absenceAlerts(sink)
-		ingest(1, idleRecs(1, testEvent{ID: "c1", Card: "b", TS: t0 + 10_000, Kind: "capture"}))
+		early, earlyTimeouts := absenceAlerts(sink), ruleAlerts(sink, "refunds", "timeout")
+		ingest(1, idleRecs(2, testEvent{ID: "c1", Card: "b", TS: t0 + 10_000, Kind: "capture"},
+			testEvent{ID: "r1", Card: "r", TS: t0 + 20_000, Kind: "refund", Amount: 50}))
 		if err := e.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -80,8 +87,13 @@ func TestBacklogNeverIdle(t *testing.T) {
 		if backlog && len(absenceAlerts(sink)) > 0 {
 			t.Errorf("with a backlog: the window closed before the capture was read: %v", absenceAlerts(sink))
 		}
-		if !backlog && len(early) != 1 {
-			t.Errorf("without a backlog the idle partition should follow the other's time: %d early alerts", len(early))
+		if backlog && (len(earlyTimeouts) > 0 || len(ruleAlerts(sink, "refunds", "match")) != 1) {
+			t.Errorf("with a backlog: refunds timed out before the refund was read %v; matches %v, want one",
+				earlyTimeouts, ruleAlerts(sink, "refunds", "match"))
+		}
+		if !backlog && (len(early) != 1 || len(earlyTimeouts) != 1) {
+			t.Errorf("without a backlog the idle partition should follow the other's time: %d early absence alerts, %d early timeouts",
+				len(early), len(earlyTimeouts))
 		}
 	}
 }
