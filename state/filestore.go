@@ -40,6 +40,11 @@ type FileOptions struct {
 // before the next write, so the state is that of the last good checkpoint. Owner epochs
 // live in the frames (claim frames, and every checkpoint's epoch).
 //
+// A Continues checkpoint fails with ErrLost when the partition's log is no longer the
+// file the store wrote (removed, or replaced); a Full checkpoint writes a new log holding
+// just that checkpoint (through a temporary file, renamed into place), recreating the
+// directory if it is gone.
+//
 // The directory is locked while the store is open (a LOCK file holding the owner's pid,
 // locked with flock(2) where available so that a killed process never leaves it locked;
 // elsewhere created with O_EXCL and removed on Close).
