@@ -205,11 +205,15 @@ func (e *Engine) MarkIdle(ctx context.Context) {
 		if !p.mu.TryLock() {
 			continue
 		}
+		var err error
 		if !p.removed && !p.backlog.Load() && e.now()-p.lastIn.Load() > int64(e.cfg.IdleTimeout) {
 			p.idle.Store(true)
-			e.broadcastIdle(ctx, p.id, true)
+			err = e.broadcastIdle(ctx, p.id, true)
 		}
 		p.mu.Unlock()
+		if err != nil {
+			return // ctx ended: the engine is stopping
+		}
 	}
 }
 
