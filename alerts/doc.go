@@ -5,4 +5,7 @@
 // An alert's id is a hash of (rule id, rule version, kind, key, matched event ids): the
 // same match derived again after a crash and replay has the same id, so de-duplication
 // downstream is exact. Alerts are values; once built they are not modified.
+//
+// History keeps the recent alerts in a file (the embedded mode's data directory), bounded
+// by count and age, so that the API lists them again after a restart, each id once.
 package alerts

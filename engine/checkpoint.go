@@ -24,7 +24,13 @@ type checkpointer struct {
 	carry map[int]*carried
 	saved map[int]int64
 
+	// needFull: partitions whose next checkpoint must hold every key (the store lost
+	// their data and no full checkpoint has been written since).
+	needFull map[int]bool
+	loss     atomic.Pointer[storeLoss] // the last time the store lost a partition's data
+
 	failures  atomic.Uint64
+	lost      atomic.Uint64 // times the store was found to have lost a partition's data
 	lastErr   atomic.Pointer[string]
 	corrupt   atomic.Uint64 // key states that could not be restored
 	restored  atomic.Uint64
@@ -46,7 +52,8 @@ type carried struct {
 // producer's Flush), so that a crash never loses an alert a checkpoint already covers.
 // Call it before Start.
 func (e *Engine) EnableCheckpoints(store state.Store, beforeSave func(ctx context.Context) error) {
-	e.ckpt = &checkpointer{store: store, beforeSave: beforeSave, epoch: map[int]uint64{}, carry: map[int]*carried{}, saved: map[int]int64{}}
+	e.ckpt = &checkpointer{store: store, beforeSave: beforeSave, epoch: map[int]uint64{}, carry: map[int]*carried{}, saved: map[int]int64{},
+		needFull: map[int]bool{}}
 	for _, s := range e.shards {
 		s.dirty = map[int32]map[string]struct{}{}
 	}
@@ -61,14 +68,32 @@ func (e *Engine) ruleSetFingerprint() string {
 	return fp
 }
 
+// storeLoss records the store losing a partition's data (state.ErrLost).
+type storeLoss struct {
+	Partition int
+	At        time.Time
+	Written   time.Time // when the full checkpoint that repaired it was saved (zero: pending)
+}
+
 // CheckpointHealth reports the checkpointer's state: ok, or degraded with the last error
-// while saves fail (matching goes on; offsets stop advancing).
+// while saves fail (matching goes on; offsets stop advancing). When the store lost a
+// partition's data (a Redis restarted empty, removed files), it is degraded until the
+// full checkpoint that repairs it is saved, and ok after, with the loss as the detail for
+// as long as the process runs.
 func (e *Engine) CheckpointHealth() (string, error) {
 	if e.ckpt == nil {
 		return "ok", nil
 	}
 	if p := e.ckpt.lastErr.Load(); p != nil && *p != "" {
 		return "degraded", errors.New("checkpoints failing: " + *p)
+	}
+	if l := e.ckpt.loss.Load(); l != nil {
+		at := l.At.UTC().Format(time.RFC3339)
+		if l.Written.IsZero() {
+			return "degraded", fmt.Errorf("checkpoint store lost the data of partition %d at %s; full checkpoint pending", l.Partition, at)
+		}
+		return "ok", fmt.Errorf("checkpoint store lost the data of partition %d at %s; full checkpoint written at %s",
+			l.Partition, at, l.Written.UTC().Format(time.RFC3339))
 	}
 	return "ok", nil
 }
@@ -102,7 +127,7 @@ func (e *Engine) Checkpoint(ctx context.Context) error {
 	e.mu.Unlock()
 	ck := e.ckpt
 	for _, p := range parts {
-		if err := e.checkpointPartition(ctx, p); err != nil {
+		if err := e.checkpointRepairing(ctx, p); err != nil {
 			// Report at once (health turns degraded while the store is down) and end the
 			// round: the other partitions' changed keys stay marked for the next one.
 			err = fmt.Errorf("partition %d: %w", p.id, err)
@@ -117,7 +142,43 @@ func (e *Engine) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
+// checkpointRepairing checkpoints partition p: the keys changed since its last
+// checkpoint, or every key when the store has lost the partition's data (state.ErrLost,
+// found by the delta itself), which it logs and reports in CheckpointHealth.
+func (e *Engine) checkpointRepairing(ctx context.Context, p *partition) error {
+	ck := e.ckpt
+	ck.mu.Lock()
+	full := ck.needFull[p.id]
+	ck.mu.Unlock()
+	err := e.checkpointPartition(ctx, p, full)
+	if !full && errors.Is(err, state.ErrLost) {
+		ck.lost.Add(1)
+		ck.loss.Store(&storeLoss{Partition: p.id, At: time.Now()})
+		ck.mu.Lock()
+		ck.needFull[p.id] = true
+		ck.mu.Unlock()
+		slog.Error("the checkpoint store lost this partition's data (restarted empty, or its files were removed); writing a full checkpoint",
+			"partition", p.id, "err", err)
+		full = true
+		err = e.checkpointPartition(ctx, p, true)
+	}
+	if full && err == nil {
+		ck.mu.Lock()
+		delete(ck.needFull, p.id)
+		ck.mu.Unlock()
+		if l := ck.loss.Load(); l != nil && l.Partition == p.id && l.Written.IsZero() {
+			done := *l
+			done.Written = time.Now()
+			ck.loss.Store(&done)
+		}
+		slog.Warn("full checkpoint written after the store lost the partition's data", "partition", p.id)
+	}
+	return err
+}
+
+// checkpointPartition saves partition p's keys changed since its last checkpoint (with
+// the keys of failed saves before it), or every key of the partition when full.
+func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full bool) error {
 	ck := e.ckpt
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
@@ -132,7 +193,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
 	for i, s := range e.shards {
 		i := i
 		dones[i] = make(chan struct{})
-		fn := func(s *shard) { outs[i].up, outs[i].del = s.snapshotPartition(int32(p.id)) }
+		fn := func(s *shard) { outs[i].up, outs[i].del = s.snapshotPartition(int32(p.id), full) }
 		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
 			p.mu.Unlock()
 			return err
@@ -151,6 +212,10 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
 		c = &carried{upserts: map[string][]byte{}, deletes: map[string]bool{}}
 		ck.carry[p.id] = c
 	}
+	if full { // every key is in outs: nothing carried matters
+		clear(c.upserts)
+		clear(c.deletes)
+	}
 	for _, o := range outs {
 		for _, ks := range o.up {
 			c.upserts[ks.Key] = state.AppendKeyState(nil, ks, e.rules.Schema)
@@ -161,7 +226,9 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition) error {
 			c.deletes[k] = true
 		}
 	}
-	cp := &state.Checkpoint{Partition: p.id, Epoch: ck.epoch[p.id], Offset: offset, Watermark: wm, RuleSet: e.ruleSetFingerprint()}
+	_, claimed := ck.epoch[p.id]
+	cp := &state.Checkpoint{Partition: p.id, Epoch: ck.epoch[p.id], Offset: offset, Watermark: wm, RuleSet: e.ruleSetFingerprint(),
+		Full: full, Continues: claimed && !full}
 	size := 0
 	for k, d := range c.upserts {
 		cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: k, Data: d})
@@ -214,11 +281,23 @@ func (e *Engine) RunCheckpoints(ctx context.Context, interval time.Duration, log
 }
 
 // snapshotPartition exports the partition's keys changed since its last snapshot (on the
-// shard goroutine) and lists the keys that became empty. The exports are copies that
-// share only events, which nothing changes once kept: the checkpointer encodes them off
-// the shard goroutine, so matching waits for the export alone (about 60% of the work).
-func (s *shard) snapshotPartition(part int32) (up []*state.KeyState, del []string) {
+// shard goroutine) and lists the keys that became empty; with full, it exports every key
+// of the partition. The exports are copies that share only events, which nothing
+// changes once kept: the checkpointer encodes them off the shard goroutine, so matching
+// waits for the export alone (about 60% of the work).
+func (s *shard) snapshotPartition(part int32, full bool) (up []*state.KeyState, del []string) {
 	d := s.dirty[part]
+	if full {
+		if d == nil {
+			d = map[string]struct{}{}
+			s.dirty[part] = d
+		}
+		for _, ks := range s.list {
+			if ks.part.id == part {
+				d[ks.key] = struct{}{}
+			}
+		}
+	}
 	for k := range d {
 		ks := s.keys[k]
 		if ks != nil {
@@ -291,6 +370,11 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	ck.epoch[part] = epoch
 	ck.mu.Unlock()
 	p := e.partition(part)
+	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
+	// timer starts again when the restore ends.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() { p.lastIn.Store(e.now()) }()
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
@@ -314,8 +398,6 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	if !meta.Found {
 		return meta, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.lastOffset = meta.Offset
 	p.seq = max(p.seq, maxSeq)
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
@@ -384,8 +466,11 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 // CheckpointStats are the checkpointer's counters.
 type CheckpointStats struct {
 	Saves, Failures, Restored, Corrupt, Stale uint64
-	LastSave                                  time.Time
-	LastBytes                                 int64
+	// Lost counts the times the store was found to have lost a partition's data (each
+	// followed by a full checkpoint).
+	Lost      uint64
+	LastSave  time.Time
+	LastBytes int64
 }
 
 // CheckpointStats returns the checkpointer's counters.
@@ -395,7 +480,7 @@ func (e *Engine) CheckpointStats() CheckpointStats {
 	}
 	ck := e.ckpt
 	return CheckpointStats{Saves: ck.saves.Load(), Failures: ck.failures.Load(), Restored: ck.restored.Load(),
-		Corrupt: ck.corrupt.Load(), Stale: ck.stale.Load(), LastSave: time.Unix(0, ck.lastSave.Load()), LastBytes: ck.lastBytes.Load()}
+		Corrupt: ck.corrupt.Load(), Stale: ck.stale.Load(), Lost: ck.lost.Load(), LastSave: time.Unix(0, ck.lastSave.Load()), LastBytes: ck.lastBytes.Load()}
 }
 
 func satAdd(a, b int64) int64 {

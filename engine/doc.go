@@ -17,7 +17,10 @@
 // with zero out-of-orderness an in-order event is matched the moment it arrives, whatever
 // other partitions do; with more, it waits in the key's buffer until the watermark passes
 // it. The engine watermark is the minimum over active partitions; it carries idle
-// partitions' time forward so their windows still close. Late events follow the
+// partitions' time forward so their windows still close. A partition is idle only with
+// nothing unread: silent for the idle timeout since it appeared, was restored or last
+// ingested, and no backlog reported by its source (SetBacklog); so a restored partition
+// whose events are still to be read never has its windows closed by another's time. Late events follow the
 // configured policy and are counted. Window expiry and timeouts fire as time advances,
 // on idle keys too (per-partition timer heaps).
 package engine

@@ -51,6 +51,16 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 // RemovePartition discards the state of partition part's keys (after its work has been
 // finished, e.g. on a rebalance that revokes it) and forgets the partition.
 func (e *Engine) RemovePartition(ctx context.Context, part int) error {
+	e.mu.Lock()
+	p := e.parts[part]
+	delete(e.parts, part)
+	e.mu.Unlock()
+	if p != nil {
+		// No idle message about it may follow its removal from the shards.
+		p.mu.Lock()
+		p.removed = true
+		p.mu.Unlock()
+	}
 	if err := e.Barrier(ctx); err != nil {
 		return err
 	}
@@ -64,9 +74,6 @@ func (e *Engine) RemovePartition(ctx context.Context, part int) error {
 		delete(s.dirty, int32(part)) // its keys are gone; the next owner has its own state
 		s.recomputeGlobal(-1)
 	})
-	e.mu.Lock()
-	delete(e.parts, part)
-	e.mu.Unlock()
 	return err
 }
 

@@ -20,8 +20,10 @@ type partition struct {
 	seq        uint64
 	maxTime    int64
 	wm         atomic.Int64 // max event time − out-of-orderness
-	idle       atomic.Bool
-	lastIn     atomic.Int64 // engine clock of the last event (idleness)
+	idle       atomic.Bool  // changed under mu only, so shards learn every change in order
+	backlog    atomic.Bool  // the source holds unread records of the partition: never idle
+	removed    bool         // RemovePartition forgot it (under mu): no more idle messages
+	lastIn     atomic.Int64 // engine clock of the partition's creation, restore or last event (idleness)
 	sentWM     []int64      // last watermark told to each shard
 	lastOffset int64        // offset of the last record ingested
 	batches    []*batch
@@ -84,6 +86,7 @@ func (e *Engine) partition(id int) *partition {
 		p = &partition{e: e, id: id, dec: event.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
 			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1}
 		p.wm.Store(math.MinInt64)
+		p.lastIn.Store(e.now()) // the idle timer starts when the partition appears
 		for i := range p.sentWM {
 			p.sentWM[i] = math.MinInt64
 		}
@@ -101,7 +104,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, e
 	p.lastIn.Store(now)
 	if p.idle.Load() {
 		p.idle.Store(false)
-		e.broadcastIdle(ctx, p.id, false)
+		if err := e.broadcastIdle(ctx, p.id, false); err != nil {
+			return nil, err
+		}
 	}
 	for i, rec := range recs {
 		st.events.Add(1)
@@ -174,30 +179,83 @@ func (p *partition) flushShard(ctx context.Context, s int) error {
 }
 
 // MarkIdle checks every partition against the idle timeout; idle ones stop holding the
-// watermark back until their next event. Call it periodically.
+// watermark back until their next event, and their keys follow the engine watermark (the
+// other partitions' time). A partition is idle only when nothing of it is unread: no
+// event for IdleTimeout since it appeared, was restored or last ingested, no backlog
+// reported by its source (SetBacklog), and no Ingest or Restore running. Call it
+// periodically.
 func (e *Engine) MarkIdle(ctx context.Context) {
 	if e.cfg.IdleTimeout <= 0 {
 		return
 	}
 	e.mu.Lock()
-	var idle []int
-	now := e.now()
-	for id, p := range e.parts {
-		if !p.idle.Load() && now-p.lastIn.Load() > int64(e.cfg.IdleTimeout) {
-			p.idle.Store(true)
-			idle = append(idle, id)
-		}
+	parts := make([]*partition, 0, len(e.parts))
+	for _, p := range e.parts {
+		parts = append(parts, p)
 	}
 	e.mu.Unlock()
-	for _, id := range idle {
-		e.broadcastIdle(ctx, id, true)
+	for _, p := range parts {
+		if p.idle.Load() || p.backlog.Load() {
+			continue
+		}
+		// Ingest and Restore hold mu: a partition busy with either is not idle. Under mu
+		// the decision and its message to the shards cannot cross an event, a restore or
+		// RemovePartition (which would otherwise find an idle clock it had just removed
+		// brought back by a late message).
+		if !p.mu.TryLock() {
+			continue
+		}
+		var err error
+		if !p.removed && !p.backlog.Load() && e.now()-p.lastIn.Load() > int64(e.cfg.IdleTimeout) {
+			p.idle.Store(true)
+			err = e.broadcastIdle(ctx, p.id, true)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return // ctx ended: the engine is stopping
+		}
 	}
 }
 
-func (e *Engine) broadcastIdle(ctx context.Context, part int, idle bool) {
-	for _, s := range e.shards {
-		_ = s.send(ctx, msg{kind: msgIdle, part: int32(part), idle: idle})
+// SetBacklog is how a source tells the engine whether partition part has records it has
+// not handed over yet: a Kafka claim's lag (high-water mark past the next offset to
+// read), or a claim whose reading has not started. A partition with a backlog never
+// counts as idle, so the other partitions' time never closes its keys' windows while
+// their events are still unread; it holds the engine watermark back instead. Reporting a
+// backlog for an idle partition makes it active at once. A source that never calls it
+// (REST ingest, which hands every event over as it is accepted) has no backlog. Calls for
+// one partition must not overlap; call it from the goroutine that ingests the partition,
+// after Restore. A partition the engine does not know yet (nothing restored or
+// ingested) is left alone: it holds no key whose window could close.
+func (e *Engine) SetBacklog(ctx context.Context, part int, backlog bool) error {
+	e.mu.Lock()
+	p := e.parts[part]
+	e.mu.Unlock()
+	if p == nil {
+		return nil
 	}
+	if p.backlog.Swap(backlog) == backlog || !backlog {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastIn.Store(e.now())
+	if p.idle.Load() && !p.removed {
+		p.idle.Store(false)
+		return e.broadcastIdle(ctx, p.id, false)
+	}
+	return nil
+}
+
+// broadcastIdle tells every shard that a partition became idle or active. Callers hold
+// the partition's mu.
+func (e *Engine) broadcastIdle(ctx context.Context, part int, idle bool) error {
+	for _, s := range e.shards {
+		if err := s.send(ctx, msg{kind: msgIdle, part: int32(part), idle: idle}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func satSub(a, b int64) int64 {

@@ -40,6 +40,11 @@ type FileOptions struct {
 // before the next write, so the state is that of the last good checkpoint. Owner epochs
 // live in the frames (claim frames, and every checkpoint's epoch).
 //
+// A Continues checkpoint fails with ErrLost when the partition's log is no longer the
+// file the store wrote (removed, or replaced); a Full checkpoint writes a new log holding
+// just that checkpoint (through a temporary file, renamed into place), recreating the
+// directory if it is gone.
+//
 // The directory is locked while the store is open (a LOCK file holding the owner's pid,
 // locked with flock(2) where available so that a killed process never leaves it locked;
 // elsewhere created with O_EXCL and removed on Close).
@@ -152,11 +157,25 @@ func (s *FileStore) Save(ctx context.Context, cp *Checkpoint) error {
 		return err
 	}
 	defer p.mu.Unlock()
+	if cp.Continues && !cp.Full {
+		if err := s.present(p); err != nil {
+			return err
+		}
+	}
+	if cp.Full {
+		// The directory itself may be gone with the files.
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return fmt.Errorf("state: data directory: %w", err)
+		}
+	}
 	if err := s.open(p); err != nil {
 		return err
 	}
 	if cp.Epoch < p.meta.Epoch {
 		return fmt.Errorf("%w: partition %d: checkpoint epoch %d, owner epoch %d", ErrFenced, cp.Partition, cp.Epoch, p.meta.Epoch)
+	}
+	if cp.Full {
+		return s.saveFull(p, cp)
 	}
 	p.buf = appendCheckpointFrame(p.buf, cp)
 	if n := len(p.buf) - frameHdrLen; n > maxFrameLen {
@@ -185,6 +204,52 @@ func (s *FileStore) Save(ctx context.Context, cp *Checkpoint) error {
 			s.warn(p.n, fmt.Errorf("compaction failed, log kept: %w", err))
 		}
 	}
+	return nil
+}
+
+// present checks that p's log is still the file the store wrote (for a Continues
+// checkpoint): it fails with ErrLost when the file was removed or replaced, and makes the
+// next call open the log afresh.
+func (s *FileStore) present(p *filePart) error {
+	fi, err := os.Stat(p.path)
+	lost := errors.Is(err, os.ErrNotExist)
+	if err != nil && !lost {
+		return fmt.Errorf("state: partition %d log: %w", p.n, err)
+	}
+	if !lost && p.f != nil {
+		if of, err := p.f.Stat(); err == nil && !os.SameFile(fi, of) {
+			lost = true
+		}
+	}
+	if !lost {
+		return nil
+	}
+	if p.f != nil {
+		p.f.Close()
+	}
+	p.f, p.ready = nil, false
+	return fmt.Errorf("state: partition %d: log %s is gone; nothing applied: %w", p.n, p.path, ErrLost)
+}
+
+// saveFull replaces p's log by a new one holding cp alone (every key of the partition),
+// written to a temporary file, fsynced and renamed into place: a crash leaves either the
+// old log or the new one.
+func (s *FileStore) saveFull(p *filePart, cp *Checkpoint) error {
+	full := *cp
+	full.Deletes = nil
+	frame := appendCheckpointFrame(nil, &full)
+	if n := len(frame) - frameHdrLen; n > maxFrameLen {
+		return fmt.Errorf("state: partition %d: checkpoint of %d MiB exceeds the %d MiB a frame may hold; checkpoint more often",
+			cp.Partition, n>>20, maxFrameLen>>20)
+	}
+	if err := s.writeFileAtomic(p.path, append(logHeader(p.n, 0), frame...)); err != nil {
+		return fmt.Errorf("state: partition %d: write full checkpoint: %w", p.n, err)
+	}
+	// The log is replaced; the next call opens the new one.
+	if p.f != nil {
+		p.f.Close()
+	}
+	p.f, p.ready = nil, false
 	return nil
 }
 

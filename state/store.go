@@ -23,6 +23,15 @@ type Checkpoint struct {
 	Upserts []KeyBlob
 	// Deletes are the keys that became empty. They apply after Upserts.
 	Deletes []string
+	// Continues marks a checkpoint that builds on the partition's stored state, which
+	// this writer claimed (or saved) before: a delta. If that state has vanished since
+	// (a Redis that restarted empty, a log file removed), Save fails with ErrLost and
+	// writes nothing, instead of leaving a partial state that a restore would take for
+	// the whole. The writer then saves a Full checkpoint.
+	Continues bool
+	// Full marks a checkpoint holding every key of the partition: the stored keys are
+	// replaced by Upserts (Deletes are ignored), whatever the store held before.
+	Full bool
 }
 
 // KeyBlob is one key's encoded state.
@@ -61,6 +70,12 @@ type Meta struct {
 // with Load. ErrFenced is definite: nothing was written. Errors wrapping ErrCorrupt from
 // Load mean the stored state cannot be trusted as a whole; recoverable damage (a torn
 // last write) is repaired and reported by the backend instead.
+//
+// Lost data: a store that loses a partition's data (a Redis restarted without
+// persistence, a data directory removed) would otherwise take the next delta for the
+// whole state. A Continues Save checks that a record written by Claim or by an earlier
+// Save is still there, and fails with ErrLost when it is not; a Full Save replaces the
+// partition's keys.
 //
 // Fencing: a partition has an owner epoch that only grows. An instance that takes over a
 // partition calls Claim and saves with the epoch it returns; every later Save carrying a
@@ -101,4 +116,7 @@ var (
 	ErrClosed = errors.New("state: store closed")
 	// ErrLocked: the data directory is in use by another process or store.
 	ErrLocked = errors.New("state: data directory locked")
+	// ErrLost: a Continues checkpoint found no stored state to continue (the store lost
+	// the partition's data: restarted empty, files removed). Nothing was written.
+	ErrLost = errors.New("state: the partition's stored state is gone (store restarted empty or files removed)")
 )

@@ -62,6 +62,7 @@ type kafkaOptions struct {
 	maxBatch       int
 	sessionTimeout time.Duration
 	heartbeat      time.Duration
+	rebalance      time.Duration
 	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
 	// are then restored on assignment and commits wait for checkpoints.
 	checkpoints bool
@@ -113,6 +114,7 @@ func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
 	f.IntVar(&o.maxBatch, "kafka-max-batch", 1024, "most records handed to the engine at once")
 	f.DurationVar(&o.sessionTimeout, "kafka-session-timeout", 10*time.Second, "group session timeout: how long a silent instance keeps its partitions")
 	f.DurationVar(&o.heartbeat, "kafka-heartbeat-interval", time.Second, "group heartbeat interval (also how fast a rebalance is noticed)")
+	f.DurationVar(&o.rebalance, "kafka-rebalance-timeout", 30*time.Second, "how long a rebalance waits for members to join again (a member killed while joining holds it up this long)")
 }
 
 // saramaConfig builds the connection part of the sarama configuration.
@@ -189,7 +191,7 @@ func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
 	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
 		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
-		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, Checkpoints: o.checkpoints,
+		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: o.checkpoints,
 		SharedCheckpoints: o.sharedCheckpoints, BeforeReplay: o.dedupeRead}
 }
 

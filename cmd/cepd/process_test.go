@@ -197,8 +197,9 @@ func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
 // the Redis, with its data in DIR/data and its rules in DIR/data-rules (the same for
 // every run of one instance). The
 // failure-detection timings are shortened (session 3s, heartbeats 300ms) so that a
-// killed instance's partitions move on within seconds; everything else is the default.
-func (e *procEnv) startCepd(logName, data, clientID, group string) *cepdProc {
+// killed instance's partitions move on within seconds; extra flags follow; everything else
+// is the default.
+func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...string) *cepdProc {
 	rules := filepath.Join(e.dir, data+"-rules")
 	if _, err := os.Stat(rules); err != nil {
 		copyRules(e.t, rules)
@@ -209,6 +210,7 @@ func (e *procEnv) startCepd(logName, data, clientID, group string) *cepdProc {
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
 		"--redis-addr", e.redis.Addr}
+	args = append(args, extra...)
 	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
 }
 

@@ -40,6 +40,8 @@ type serveOptions struct {
 	rulesStore     string
 	dataDir        string
 	alertsOut      string
+	historyMax     int
+	historyAge     time.Duration
 	shards         int
 	outOfOrderness time.Duration
 	idleTimeout    time.Duration
@@ -110,6 +112,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.rulesStore, "rules-store", "dir", "where rule versions live: dir (the rules directory, edits on disk picked up) or redis (shared by every instance through --redis-addr; seeded once from the rules directory)")
 	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")
 	f.StringVar(&o.alertsOut, "alerts-out", "-", "write alerts as JSON lines to this file (- for stdout, empty for none)")
+	f.IntVar(&o.historyMax, "alerts-history", 10000, "recent alerts kept in DATA/alerts/recent.jsonl, so GET /v1/alerts lists them again after a restart (0: none kept)")
+	f.DurationVar(&o.historyAge, "alerts-history-age", 24*time.Hour, "alerts older than this leave the kept history")
 	f.IntVar(&o.shards, "shards", 0, "shard workers (default: one per core)")
 	f.DurationVar(&o.outOfOrderness, "out-of-orderness", 0, "how late an event may arrive and still be matched in event-time order")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "a source partition without events this long stops holding the watermark back")
@@ -205,9 +209,27 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("rules in %s: %w", rulesDir, err)
 	}
-	ring := alerts.NewRing(10000)
+	ring := alerts.NewRing(max(10000, o.historyMax))
+	// The API's ring starts with the kept history; an alert derived again after a crash
+	// (from the ingest log, the demo stream or Kafka) is neither kept nor listed twice.
+	var record alerts.Sink = ring
+	if o.historyMax > 0 {
+		hist, recent, err := alerts.OpenHistory(filepath.Join(o.dataDir, "alerts", "recent.jsonl"),
+			alerts.HistoryOptions{MaxAlerts: o.historyMax, MaxAge: o.historyAge})
+		if err != nil {
+			return err
+		}
+		defer hist.Close() // after the engine has closed
+		for _, a := range recent {
+			ring.Alert(a)
+		}
+		record = alerts.Multi{alerts.Except(alerts.IDs(recent), ring), hist}
+		if len(recent) > 0 {
+			slog.Info("recent alerts kept from before the restart", "alerts", len(recent))
+		}
+	}
 	var deliver alerts.Multi
-	var known map[string]bool // alerts already written to --alerts-out (and back in the ring)
+	var known map[string]bool // alerts already written to --alerts-out
 	switch o.alertsOut {
 	case "":
 	case "-":
@@ -220,9 +242,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return fmt.Errorf("alerts output: %w", err)
 		}
 		known = alerts.IDs(recent)
-		for _, a := range recent { // the API shows them again after a restart
-			ring.Alert(a)
-		}
 		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
 		if err != nil {
 			return fmt.Errorf("alerts output: %w", err)
@@ -272,7 +291,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		dlq = kprod
 		flush = append(flush, kprod)
 	}
-	sinks := &service.ModeSink{Modes: modes, Record: alerts.Except(known, ring), Deliver: deliver}
+	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
 	var retained *backtest.Retainer

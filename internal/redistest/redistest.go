@@ -189,6 +189,10 @@ func (s *Server) running() bool {
 	}
 }
 
+// Kill stops the server with SIGKILL, as a crash would (a no-op if it is not running).
+// Without persistence (the default) a Start after it brings the server back empty.
+func (s *Server) Kill() { s.kill() }
+
 // kill stops the server with SIGKILL (a no-op if it is not running).
 func (s *Server) kill() {
 	if !s.running() {

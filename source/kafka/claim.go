@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -18,6 +19,17 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	c.committed.Store(-1)
 	s.assigned.Add(1)
 	defer s.release(c)
+	// From its restore until the broker says it has been read to its end, the partition
+	// has a backlog, and the engine never counts it idle: the other partitions' time must
+	// not close the windows of keys whose events are still unread (the engine does not
+	// count it idle while it restores either, and restarts its idle timer after). The end
+	// offset fetches report can be stale when fetches stall, so only an answer from the
+	// broker, asked when the claim received nothing for a while, clears the backlog.
+	pos := cl.InitialOffset() // the next offset to read
+	if pos < 0 {              // no committed offset: reading starts at the oldest
+		pos = 0
+	}
+	setBacklog := func(b bool) error { return s.eng.SetBacklog(s.hard, c.id, b) }
 	if s.cfg.Checkpoints {
 		// Under commitMu: no checkpoint may see the partition while it is restored.
 		s.commitMu.Lock()
@@ -46,6 +58,12 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 				"checkpoint_offset", meta.Offset, "keys", meta.Keys)
 		}
 	}
+	if err := setBacklog(true); err != nil {
+		return nil
+	}
+	check := time.NewTicker(s.cfg.BacklogCheck)
+	defer check.Stop()
+	received := false // since the last backlog check
 	// Registered (for periodic commits and Stats) once its starting point is known.
 	s.mu.Lock()
 	s.claims[c.id] = c
@@ -60,6 +78,16 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		var ok bool
 		select {
 		case m, ok = <-msgs:
+		case <-check.C:
+			if !received { // silent since the last check: read to the end?
+				if end, err := s.endOffset(c); err == nil {
+					if err := setBacklog(end > pos); err != nil {
+						return nil
+					}
+				}
+			}
+			received = false
+			continue
 		case <-sess.Context().Done():
 			return nil
 		case <-s.hard.Done():
@@ -72,6 +100,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		next := c.next
 		add := func(m *sarama.ConsumerMessage) {
 			defer func() { gapChecked = true }()
+			pos = m.Offset + 1
 			if m.Offset < next { // never feed an offset twice, nor one the restored state covers
 				s.skipped.Add(1)
 				return
@@ -132,10 +161,28 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			c.highWater = cl.HighWaterMarkOffset()
 			c.posMu.Unlock()
 		}
+		received = true
+		if cl.HighWaterMarkOffset() > pos {
+			if err := setBacklog(true); err != nil {
+				return nil
+			}
+		}
 		if !ok {
 			return nil
 		}
 	}
+}
+
+// endOffset asks the broker for the end offset of c's partition (the offset the next
+// record produced will get).
+func (s *Source) endOffset(c *claim) (int64, error) {
+	s.mu.Lock()
+	client := s.client
+	s.mu.Unlock()
+	if client == nil {
+		return 0, errors.New("kafka source: no client")
+	}
+	return client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
 }
 
 // release ends a claim: its final commit (unless it is tainted or the engine or sinks do

@@ -70,6 +70,11 @@ type Config struct {
 	BeforeReplay func(ctx context.Context, topic string, partition int32, first time.Time) error
 	// MaxBatch is the most records handed to the engine in one Ingest call (default 1024).
 	MaxBatch int
+	// BacklogCheck is how often a claim that received nothing since the last check asks
+	// the broker for the partition's end offset, to tell the engine whether it still has
+	// a backlog (Engine.SetBacklog) when fetches stall (default 250ms). Keep it well
+	// below the engine's idle timeout.
+	BacklogCheck time.Duration
 	// RejoinBackoff and MaxRejoinBackoff space the attempts to rejoin the group after
 	// the consumer failed (broker away, coordinator moved): defaults 250ms and 5s.
 	RejoinBackoff, MaxRejoinBackoff time.Duration
@@ -89,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 100 * time.Millisecond
+	}
+	if c.BacklogCheck <= 0 {
+		c.BacklogCheck = 250 * time.Millisecond
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second

@@ -36,6 +36,11 @@
 // commit never passes a partition's last checkpoint. With a store shared by the
 // instances, a handover gives exactly the alerts of an uninterrupted run.
 //
+// Backlog: a claim tells the engine (Engine.SetBacklog) after its restore and after each
+// batch whether the partition's high-water mark is past its read position. While it is,
+// the engine never counts the partition idle, so the other partitions' time cannot close
+// the windows of keys whose events are still unread.
+//
 // Rebalances: with the default cooperative-sticky strategy only moved partitions stop;
 // with eager strategies every rebalance releases all of them. A released partition's
 // work is finished (a barrier), committed as above, and its state removed from the

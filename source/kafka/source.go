@@ -36,6 +36,7 @@ type Source struct {
 
 	mu     sync.Mutex
 	claims map[int]*claim // live claims by engine partition id
+	client sarama.Client  // the consumer group's client (end offsets for backlog checks)
 
 	commitMu   sync.Mutex // one commit at a time
 	commitStop func()     // stops the current session's commit loop
@@ -140,13 +141,22 @@ func (s *Source) Run(ctx context.Context) error {
 		backoff = min(2*backoff, s.cfg.MaxRejoinBackoff)
 	}
 	for ctx.Err() == nil {
-		group, err := sarama.NewConsumerGroup(s.cfg.Brokers, s.cfg.Group, s.sc)
+		client, err := sarama.NewClient(s.cfg.Brokers, s.sc)
+		var group sarama.ConsumerGroup
+		if err == nil {
+			if group, err = sarama.NewConsumerGroupFromClient(s.cfg.Group, client); err != nil {
+				client.Close()
+			}
+		}
 		if err != nil {
 			s.sessionErrs.Add(1)
 			log.Warn("kafka: cannot reach the brokers; retrying", "brokers", s.cfg.Brokers, "err", err, "backoff", backoff)
 			wait()
 			continue
 		}
+		s.mu.Lock()
+		s.client = client
+		s.mu.Unlock()
 		errsDone := make(chan struct{})
 		go func() {
 			defer close(errsDone)
@@ -175,6 +185,9 @@ func (s *Source) Run(ctx context.Context) error {
 			log.Warn("kafka: closing the consumer group", "err", err)
 		}
 		<-errsDone
+		if err := client.Close(); err != nil && !errors.Is(err, sarama.ErrClosedClient) {
+			log.Warn("kafka: closing the client", "err", err)
+		}
 	}
 	return nil
 }

@@ -49,6 +49,12 @@
 // Upserts are all moved before any delete is applied, and the cursor lives in meta, so a
 // key both upserted and deleted by one checkpoint ends deleted, whoever finishes it.
 //
+// Lost data: a checkpoint marked Continues (a delta after a claim) is refused with
+// state.ErrLost by the direct and the commit scripts, nothing written, when the meta hash
+// is gone: Claim wrote it, so only a Redis that lost its data (restarted without
+// persistence, flushed) has none. A Full checkpoint UNLINKs the keys hash before its
+// upserts go in (direct) or before the staged hash is renamed into place (commit).
+//
 // Retrying a Save is idempotent: it stages again under a new id and commits the same
 // effect. A retried commit script (a go-redis retry after a lost reply) recognises its
 // own id and answers OK.

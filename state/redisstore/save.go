@@ -38,6 +38,11 @@ func (s *Store) Save(ctx context.Context, cp *state.Checkpoint) error {
 	if cp.Epoch > maxEpoch {
 		return fmt.Errorf("redisstore: partition %d: epoch %d above 2^53-1", cp.Partition, cp.Epoch)
 	}
+	if cp.Full && len(cp.Deletes) > 0 { // a full checkpoint's keys are all there is
+		c := *cp
+		c.Deletes = nil
+		cp = &c
+	}
 	l := s.layout(cp.Partition)
 	if payload(cp) <= s.directMax {
 		return s.saveDirect(ctx, l, cp)
@@ -58,9 +63,9 @@ func payload(cp *state.Checkpoint) int {
 }
 
 func (s *Store) saveDirect(ctx context.Context, l layout, cp *state.Checkpoint) error {
-	args := make([]any, 0, 5+2*len(cp.Upserts)+len(cp.Deletes))
+	args := make([]any, 0, 6+2*len(cp.Upserts)+len(cp.Deletes))
 	args = append(args, strconv.FormatUint(cp.Epoch, 10), strconv.FormatInt(cp.Offset, 10),
-		strconv.FormatInt(cp.Watermark, 10), cp.RuleSet, len(cp.Upserts))
+		strconv.FormatInt(cp.Watermark, 10), cp.RuleSet, mode(cp), len(cp.Upserts))
 	for _, u := range cp.Upserts {
 		args = append(args, u.Key, u.Data)
 	}
@@ -84,6 +89,17 @@ func (s *Store) saveDirect(ctx context.Context, l layout, cp *state.Checkpoint) 
 	return s.wrap(cp.Partition, "save", errPending)
 }
 
+// mode is the scripts' mode argument for cp.
+func mode(cp *state.Checkpoint) string {
+	switch {
+	case cp.Full:
+		return "full"
+	case cp.Continues:
+		return "continue"
+	}
+	return ""
+}
+
 // reply turns a script's status reply into an error.
 func (s *Store) reply(cp *state.Checkpoint, r []any) error {
 	status, _ := r[0].(string)
@@ -92,6 +108,8 @@ func (s *Store) reply(cp *state.Checkpoint, r []any) error {
 		return nil
 	case "FENCED":
 		return fmt.Errorf("redisstore: partition %d: checkpoint epoch %d, owner epoch %v: %w", cp.Partition, cp.Epoch, r[1], state.ErrFenced)
+	case "LOST":
+		return fmt.Errorf("redisstore: partition %d: no meta record to continue (Redis lost the data); nothing applied: %w", cp.Partition, state.ErrLost)
 	case "PENDING":
 		return errPending
 	case "INCOMPLETE":
@@ -191,7 +209,7 @@ func (s *Store) commit(ctx context.Context, l layout, id string, cp *state.Check
 		batch = min(256, max(1, s.chunkBytes/4/avg))
 	}
 	args := []any{strconv.FormatUint(cp.Epoch, 10), id, nUp, nDel,
-		strconv.FormatInt(cp.Offset, 10), strconv.FormatInt(cp.Watermark, 10), cp.RuleSet, batch}
+		strconv.FormatInt(cp.Offset, 10), strconv.FormatInt(cp.Watermark, 10), cp.RuleSet, batch, mode(cp)}
 	for range maxPendingRounds {
 		r, err := commitScript.Run(ctx, s.c, keys, args...).Slice()
 		if err != nil {

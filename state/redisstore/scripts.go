@@ -17,21 +17,25 @@ import "github.com/redis/go-redis/v9"
 // cursor (how far moving the pending upserts got), batch (HSCAN COUNT for moving them).
 //
 // Replies are arrays whose first element is a status string: OK, FENCED (then the owner
-// epoch), PENDING (a staged checkpoint must be moved into place first), INCOMPLETE (the
+// epoch), LOST (a continuing checkpoint found no meta hash: Redis lost the data), PENDING (a staged checkpoint must be moved into place first), INCOMPLETE (the
 // staging keys are not what the writer sent: expired or cut short), MORE (then a
 // and DONE.
 
 // directScript applies a whole small checkpoint.
-// KEYS: meta, keys. ARGV: epoch, offset, watermark, ruleset, nUpserts, then nUpserts
-// field/value pairs, then the deleted fields.
+// KEYS: meta, keys. ARGV: epoch, offset, watermark, ruleset, mode, nUpserts, then
+// nUpserts field/value pairs, then the deleted fields. mode: "continue" (LOST when the
+// meta hash is gone), "full" (the keys hash is replaced) or "".
 var directScript = redis.NewScript(`
 local meta, keys = KEYS[1], KEYS[2]
+local mode = ARGV[5]
+if mode == 'continue' and redis.call('EXISTS', meta) == 0 then return {'LOST'} end
 local stored = tonumber(redis.call('HGET', meta, 'epoch') or '0')
 local epoch = tonumber(ARGV[1])
 if epoch < stored then return {'FENCED', redis.call('HGET', meta, 'epoch')} end
 if redis.call('HEXISTS', meta, 'pending') == 1 then return {'PENDING'} end
-local last = 5 + 2 * tonumber(ARGV[5])
-local i = 6
+if mode == 'full' then redis.call('UNLINK', keys) end
+local last = 6 + 2 * tonumber(ARGV[6])
+local i = 7
 while i <= last do
   local j = math.min(i + 399, last)
   redis.call('HSET', keys, unpack(ARGV, i, j))
@@ -52,12 +56,17 @@ return {'OK'}
 // checkpoint as pending (moveScript then moves its keys into place) or, when the
 // partition has no keys yet, renames the staged hash into place.
 // KEYS: meta, keys, stage up, stage del.
-// ARGV: epoch, id, nUp, nDel, offset, watermark, ruleset, batch (HSCAN COUNT for moving).
+// ARGV: epoch, id, nUp, nDel, offset, watermark, ruleset, batch (HSCAN COUNT for moving),
+// mode (as directScript's; a full checkpoint stages no deletes).
 var commitScript = redis.NewScript(`
 local meta, keys, up, del = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[2]
 local pending = redis.call('HGET', meta, 'pending')
 if pending == id or redis.call('HGET', meta, 'last') == id then return {'OK'} end
+if ARGV[9] == 'continue' and redis.call('EXISTS', meta) == 0 then
+  redis.call('UNLINK', up, del)
+  return {'LOST'}
+end
 local stored = tonumber(redis.call('HGET', meta, 'epoch') or '0')
 local epoch = tonumber(ARGV[1])
 if epoch < stored then
@@ -71,6 +80,7 @@ if redis.call('HLEN', up) ~= tonumber(ARGV[3]) or redis.call('SCARD', del) ~= to
 end
 redis.call('PERSIST', up)
 redis.call('PERSIST', del)
+if ARGV[9] == 'full' then redis.call('UNLINK', keys) end
 if redis.call('EXISTS', up) == 1 and redis.call('EXISTS', keys) == 0 then
   redis.call('RENAME', up, keys)
 end

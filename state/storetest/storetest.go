@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"LargePartition", testLargePartition},
 		{"ConcurrentPartitions", testConcurrentPartitions},
 		{"LoadCallbackError", testLoadCallbackError},
+		{"ContinuesAndFull", testContinuesAndFull},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", nil},
 	}
@@ -425,4 +426,53 @@ func testClosed(t *testing.T, s state.Store) {
 	if _, err := s.Claim(ctx, 0, 1); !errors.Is(err, state.ErrClosed) {
 		t.Errorf("Claim after Close: %v", err)
 	}
+}
+
+// testContinuesAndFull: a Continues checkpoint needs the partition's stored state (a
+// claim or a save before it) and fails with ErrLost, writing nothing, without it; a Full
+// checkpoint replaces the partition's keys, large ones too (Redis stages those).
+func testContinuesAndFull(t *testing.T, s state.Store) {
+	const p = 4
+	err := s.Save(ctx, &state.Checkpoint{Partition: p, Epoch: 1, Offset: 3, Upserts: blobs("a", "1"), Continues: true})
+	if !errors.Is(err, state.ErrLost) {
+		t.Fatalf("Continues on a partition never claimed: %v, want ErrLost", err)
+	}
+	if got, meta := load(t, s, p); len(got) != 0 || meta.Found {
+		t.Fatalf("a refused Continues checkpoint wrote %d keys, meta %+v", len(got), meta)
+	}
+	e, err := s.Claim(ctx, p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newModel()
+	for _, cp := range []*state.Checkpoint{
+		{Partition: p, Epoch: e, Offset: 10, Watermark: 1, RuleSet: "r", Upserts: blobs("a", "1", "b", "1"), Continues: true},
+		{Partition: p, Epoch: e, Offset: 20, Watermark: 2, RuleSet: "r", Upserts: blobs("c", "2"), Deletes: []string{"a"}, Continues: true},
+	} {
+		save(t, s, cp)
+		m.apply(cp)
+	}
+	check(t, s, p, m)
+	full := &state.Checkpoint{Partition: p, Epoch: e, Offset: 30, Watermark: 3, RuleSet: "r", Full: true,
+		Upserts: blobs("x", "3", "c", "3"), Deletes: []string{"x"}}
+	save(t, s, full)
+	m = newModel()
+	m.apply(&state.Checkpoint{Partition: p, Epoch: e, Offset: 30, Watermark: 3, RuleSet: "r", Upserts: full.Upserts})
+	check(t, s, p, m)
+	next := &state.Checkpoint{Partition: p, Epoch: e, Offset: 40, Watermark: 4, RuleSet: "r", Upserts: blobs("y", "4"), Continues: true}
+	save(t, s, next)
+	m.apply(next)
+	check(t, s, p, m)
+
+	// A large full checkpoint over a large state.
+	for _, cp := range randomCheckpoints(2, p, 5, 3000, 1000) {
+		cp.Epoch, cp.Continues = e, true
+		save(t, s, cp)
+	}
+	big := randomCheckpoints(3, p, 1, 2500, 2500)[0]
+	big.Epoch, big.Offset, big.Full = e, 1000, true
+	save(t, s, big)
+	m = newModel()
+	m.apply(&state.Checkpoint{Partition: p, Epoch: e, Offset: big.Offset, Watermark: big.Watermark, RuleSet: big.RuleSet, Upserts: big.Upserts})
+	check(t, s, p, m)
 }
