@@ -55,6 +55,7 @@ type serveOptions struct {
 	webhook        webhook.Config
 	ingestLog      bool
 	ingestSync     bool
+	limits         limitOptions
 }
 
 // backtestOptions configures the backtests the API runs.
@@ -119,6 +120,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
+	addLimitFlags(f, &o.limits)
 	f.StringVar(&o.configFile, "config", "", "YAML file of settings, keys named as the flags (flags given on the command line win)")
 	f.StringVar(&o.authTokens, "auth-tokens", "", "file of lines 'TOKEN ROLE [NAME]' (roles: viewer, analyst, admin, ingest) turning access control on (default: $CEPD_AUTH_TOKENS; none: loopback only)")
 }
@@ -197,7 +199,12 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
-	rulesSvc, err := service.NewRules(rstore, nil, schema, rules.EnvOptions{}, modes)
+	bounds, err := o.limits.bounds()
+	if err != nil {
+		return err
+	}
+	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
+	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
 	if err != nil {
 		return err
 	}
@@ -274,7 +281,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: alerts.Except(known, ring), Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds}
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
@@ -287,7 +294,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return fmt.Errorf("backtests directory: %w", err)
 		}
 	}
-	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: rules.EnvOptions{}, EventsDir: btDir,
+	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: envOpts, EventsDir: btDir,
 		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
 		MaxFinished: o.backtests.keep, Shards: o.backtests.shards})
 	if err != nil {
