@@ -192,6 +192,9 @@ func (s *Events) IngestEvents(ctx context.Context, req *cepv1.IngestEventsReques
 		raw[i] = b
 	}
 	errs, err := s.Ingest(ctx, raw)
+	if _, ok := status.FromError(err); ok && err != nil {
+		return nil, err // a refusal the ingest path already classified (busy, too large)
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "engine: %v", err)
 	}

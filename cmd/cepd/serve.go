@@ -368,15 +368,23 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !tokens.Enabled() {
-		for _, addr := range []string{o.httpAddr, o.grpcAddr} {
-			if !isLoopback(addr) {
-				return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
-			}
+	hlim, err := o.limits.httpLimits()
+	if err != nil {
+		return err
+	}
+	for _, addr := range []string{o.httpAddr, o.grpcAddr} {
+		switch {
+		case isLoopback(addr):
+		case !tokens.Enabled():
+			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
+		case hlim.tls == nil:
+			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
 		}
+	}
+	if !tokens.Enabled() {
 		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
 	}
-	scfg := server.Config{LastOffset: lastOffset}
+	scfg := server.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
 	if ilog != nil {
 		scfg.Log = ilog
 	}
@@ -384,18 +392,18 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
 	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests})
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy,
+		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim})
 	if err != nil {
 		return err
 	}
 	defer api.Stop()
-	slog.Info("cepd serving", "http", "http://"+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
-		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
-	for _, addr := range []string{api.HTTPAddr, api.GRPCAddr} {
-		if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
-			slog.Warn("listening beyond loopback without access control", "addr", addr)
-		}
+	scheme := "http://"
+	if hlim.tls != nil {
+		scheme = "https://"
 	}
+	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
+		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
 	errc := make(chan error, 3)
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
