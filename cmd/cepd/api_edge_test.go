@@ -31,7 +31,7 @@ import (
 func badAlert(n int) *alerts.Alert {
 	t := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	a := &alerts.Alert{Kind: "match", RuleID: "big-twice", RuleVersion: "v", Severity: "high", Key: "c\xff\xfe",
-		Steps: []alerts.Step{{Step: "first", Events: []alerts.Event{{ID: fmt.Sprintf("bad%d\xff", n), Time: t}}}},
+		Steps:          []alerts.Step{{Step: "first", Events: []alerts.Event{{ID: fmt.Sprintf("bad%d\xff", n), Time: t}}}},
 		FirstEventTime: t, LastEventTime: t}
 	a.SetID()
 	return a
