@@ -208,6 +208,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rulesSvc.Limits = service.RuleLimits{MaxRules: o.limits.maxRules, MaxComment: o.limits.maxComment, MaxSource: o.limits.maxRuleBytes}
 	rs, err := rulesSvc.RuleSet(ctx)
 	if err != nil {
 		return fmt.Errorf("rules in %s: %w", rulesDir, err)
