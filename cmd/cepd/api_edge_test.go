@@ -229,3 +229,19 @@ func TestAPITLS(t *testing.T) {
 		t.Fatal("gRPC in clear text answered on a TLS listener")
 	}
 }
+
+// TestAPIRuleLimits: an oversized comment, an oversized source and a rule beyond the
+// count limit each get a clear error and change nothing.
+func TestAPIRuleLimits(t *testing.T) {
+	f := startAPIFixture(t)
+	code, out := f.do("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`, "comment": "`+strings.Repeat("<", 5000)+`"}`)
+	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["message"]), "comment has 5000 bytes") {
+		t.Fatalf("5000-byte comment: %d %v", code, out)
+	}
+	if code, _ := f.do("GET", "/v1/rules/big-twice", ""); code != http.StatusNotFound {
+		t.Fatalf("the refused rule was stored: %d", code)
+	}
+	if a := f.must("GET", "/v1/audit", "")["entries"]; len(a.([]any)) != 0 {
+		t.Fatalf("the refused change is in the audit log: %v", a)
+	}
+}
