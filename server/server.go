@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,6 +85,9 @@ type Server struct {
 	log    *slog.Logger
 	health func() (string, error)
 	offset atomic.Int64
+	// ingestErr is why the last ingest request could not keep its events ("" after one
+	// that could): health reports it, as no other component sees it.
+	ingestErr atomic.Pointer[string]
 }
 
 // New returns a server. health, if not nil, reports degraded components.
@@ -220,6 +224,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		}
 		if err := s.cfg.Log.Write(logged); err != nil {
 			s.mu.Unlock()
+			s.ingestFailed(err)
 			s.log.Error("ingest log: events not accepted", "err", err)
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()}
 		}
@@ -242,12 +247,17 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		// concurrent requests share an fsync: only a power cut, not a crash of cepd, can
 		// lose what was written and not yet synced, and such a request was not answered.
 		if err := s.cfg.Log.Sync(); err != nil {
+			s.ingestFailed(err)
 			s.log.Error("ingest log: sync failed", "err", err)
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
 		}
 	}
 	if errs == nil {
 		errs = []engine.RecordError{}
+	}
+	if p := s.ingestErr.Load(); p != nil && *p != "" {
+		empty := ""
+		s.ingestErr.Store(&empty)
 	}
 	return http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs}
 }
@@ -327,20 +337,65 @@ func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"stats": snap, "watermark": s.eng.Watermark()})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	status, detail := "ok", ""
+func (s *Server) ingestFailed(err error) {
+	msg := "ingest failing: " + err.Error()
+	s.ingestErr.Store(&msg)
+}
+
+// Check is one named component of the health answer.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, degraded or down
+	Detail string `json:"detail,omitempty"`
+}
+
+// Checks returns the state of each component: the engine's (the health function given
+// to New) and REST ingest's (whether the last request could keep its events).
+func (s *Server) Checks() []Check {
+	var out []Check
 	if s.health != nil {
 		st, err := s.health()
-		if st != "" {
-			status = st
-		}
+		c := Check{Name: "engine", Status: cmp.Or(st, "ok")}
 		if err != nil {
-			detail = err.Error()
+			c.Detail = err.Error()
+		}
+		out = append(out, c)
+	}
+	c := Check{Name: "ingest", Status: "ok"}
+	if p := s.ingestErr.Load(); p != nil && *p != "" {
+		c.Status, c.Detail = "degraded", *p
+	}
+	return append(out, c)
+}
+
+// rank orders health states, worst last.
+func rank(status string) int {
+	switch status {
+	case "ok":
+		return 0
+	case "degraded":
+		return 1
+	}
+	return 2
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	checks := s.Checks()
+	status, detail := "ok", ""
+	for _, c := range checks {
+		if rank(c.Status) > rank(status) {
+			status = c.Status
+		}
+		if c.Detail != "" {
+			if detail != "" {
+				detail += "; "
+			}
+			detail += c.Detail
 		}
 	}
 	code := http.StatusOK
 	if status == "down" {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "time": time.Now().UTC().Format(time.RFC3339)})
+	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "checks": checks, "time": time.Now().UTC().Format(time.RFC3339)})
 }
