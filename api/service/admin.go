@@ -15,6 +15,7 @@ import (
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rules"
 )
 
 // AdminEngine is what the Admin service needs of the runtime.
@@ -25,6 +26,7 @@ type AdminEngine interface {
 	Checkpoint(ctx context.Context) error
 	Inspect(ctx context.Context, footprint bool) (engine.StateStats, error)
 	AlertsByRule() map[string]uint64
+	Rules() *engine.RuleSet
 }
 
 // LagFunc reports the source's lag per partition (the Kafka source's Stats).
@@ -132,9 +134,17 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		out.DeadLetters[r] = int64(n)
 	}
 	byRule := s.eng.AlertsByRule()
+	compiled := map[string]*rules.Compiled{}
+	for _, c := range s.eng.Rules().Rules {
+		compiled[c.Rule.ID] = c
+	}
 	for i, id := range st.RuleIDs {
-		out.Rules = append(out.Rules, &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
-			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])})
+		rs := &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
+			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])}
+		if c := compiled[id]; c != nil {
+			rs.EvalErrors, rs.LastEvalError = int64(c.EvalErrors()), validText(c.LastEvalError())
+		}
+		out.Rules = append(out.Rules, rs)
 	}
 	if f := s.lag.Load(); f != nil {
 		out.Lag = append(out.Lag, (*f)()...)

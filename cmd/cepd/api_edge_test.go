@@ -245,3 +245,25 @@ func TestAPIRuleLimits(t *testing.T) {
 		t.Fatalf("the refused change is in the audit log: %v", a)
 	}
 }
+
+// TestAPIEvalErrorsInStats: a live rule whose condition fails on the events it sees has
+// its evaluation errors counted, with a recent message, in /v1/admin/stats.
+func TestAPIEvalErrorsInStats(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString("id: needs-device\npattern:\n  - name: a\n    where: e.device_id == 'd-1'\n")+`}`)
+	f.auths("c1", 10, 3) // no device_id: each evaluation fails
+	if err := f.eng.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.must("GET", "/v1/admin/stats", "")["rules"].([]any) {
+		rs := r.(map[string]any)
+		if rs["id"] != "needs-device" {
+			continue
+		}
+		if n := fmt.Sprint(rs["eval_errors"]); n != "3" || !strings.Contains(fmt.Sprint(rs["last_eval_error"]), "device_id") {
+			t.Fatalf("stats of the failing rule: %v", rs)
+		}
+		return
+	}
+	t.Fatal("the rule is not in the stats")
+}
