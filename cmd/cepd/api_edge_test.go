@@ -267,3 +267,89 @@ func TestAPIEvalErrorsInStats(t *testing.T) {
 	}
 	t.Fatal("the rule is not in the stats")
 }
+
+// TestAPITimeoutsAndConnCap: a client that sends a request's headers and then stalls is
+// cut after the read timeout; an alert stream outlives the read and write timeouts (only
+// the stall bound applies to it); past the connection cap a new connection waits until
+// one closes.
+func TestAPITimeoutsAndConnCap(t *testing.T) {
+	f := startAPIFixtureOpts(t, nil, func(o *apiOptions) {
+		o.limits = httpLimits{readTimeout: 300 * time.Millisecond, writeTimeout: 300 * time.Millisecond, idleTimeout: time.Second, maxConns: 3, streamStall: 5 * time.Second}
+	})
+	host := strings.TrimPrefix(f.base, "http://")
+	slow, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	fmt.Fprintf(slow, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, _ := io.ReadAll(slow)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("a stalled body held its connection for %s", d)
+	}
+	t.Logf("stalled body: answered %q after %s", strings.SplitN(string(resp), "\r\n", 2)[0], time.Since(start).Round(time.Millisecond))
+	slow.Close()
+
+	// A stream open longer than both timeouts still delivers.
+	req, _ := http.NewRequest("GET", f.base+"/v1/alerts:stream", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	sresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	time.Sleep(time.Second)
+	f.ring.Alert(badAlert(7))
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(sresp.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "id: ") {
+				lines <- sc.Text()
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case _, ok := <-lines:
+		if !ok {
+			t.Fatal("the stream ended after the read and write timeouts")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no alert on a stream older than the timeouts")
+	}
+
+	// The stream holds one connection; two more fill the cap, the next waits.
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+			t.Fatalf("connection within the cap: %q %v", line, err)
+		}
+		held = append(held, c)
+	}
+	extra, err := net.Dial("tcp", host) // the kernel accepts; cepd does not serve it yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	fmt.Fprintf(extra, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = extra.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := bufio.NewReader(extra).ReadString('\n'); err == nil {
+		t.Fatal("a connection beyond the cap was served")
+	}
+	held[0].Close()
+	_ = extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := bufio.NewReader(extra).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("after a connection closed, the waiting one: %q %v", line, err)
+	}
+	for _, c := range held[1:] {
+		c.Close()
+	}
+}
