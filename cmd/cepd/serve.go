@@ -157,6 +157,31 @@ func defaultRules(dataDir string) (string, error) {
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	ctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
+	// Who may connect, and how, is settled before anything is opened.
+	tokens, err := auth.Load(o.authTokens)
+	if err != nil {
+		return err
+	}
+	hlim, err := o.limits.httpLimits()
+	if err != nil {
+		return err
+	}
+	bounds, err := o.limits.bounds()
+	if err != nil {
+		return err
+	}
+	for _, addr := range []string{o.httpAddr, o.grpcAddr} {
+		switch {
+		case isLoopback(addr):
+		case !tokens.Enabled():
+			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
+		case hlim.tls == nil:
+			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
+		}
+	}
+	if !tokens.Enabled() {
+		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
+	}
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -199,10 +224,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
-	bounds, err := o.limits.bounds()
-	if err != nil {
-		return err
-	}
 	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
 	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
 	if err != nil {
@@ -365,26 +386,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}()
 	go every(ctx, time.Second, func() { eng.MarkIdle(ctx) })
 
-	tokens, err := auth.Load(o.authTokens)
-	if err != nil {
-		return err
-	}
-	hlim, err := o.limits.httpLimits()
-	if err != nil {
-		return err
-	}
-	for _, addr := range []string{o.httpAddr, o.grpcAddr} {
-		switch {
-		case isLoopback(addr):
-		case !tokens.Enabled():
-			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
-		case hlim.tls == nil:
-			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
-		}
-	}
-	if !tokens.Enabled() {
-		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
-	}
 	scfg := server.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
 	if ilog != nil {
 		scfg.Log = ilog
