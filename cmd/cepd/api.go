@@ -111,7 +111,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		unary = append(unary, o.tokens.UnaryInterceptor(auth.MethodCapability))
 		stream = append(stream, o.tokens.StreamInterceptor(auth.MethodCapability))
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)), grpc.MaxConcurrentStreams(256), // per connection
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
 	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
