@@ -353,3 +353,25 @@ func TestAPITimeoutsAndConnCap(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestAPIFarFutureEvent: the issue's event, whose ms*1e6 wrapped to 2029, is refused with
+// its own reason and detection goes on for the events after it.
+func TestAPIFarFutureEvent(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", strings.NewReader(
+		`{"event_id":"t8","card_id":"tc","ts":10000000000000000,"type":"auth"}`+"\n"+
+			`{"event_id":"t9","card_id":"tc","ts":"9999-12-31T23:59:59Z","type":"auth"}`+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Count(string(body), `"reason":"time_out_of_range"`) != 2 {
+		t.Fatalf("far-future events: %d %s", resp.StatusCode, body)
+	}
+	f.pair("after", 5000)
+	if got := f.alerts("after", 1); len(got) != 1 {
+		t.Fatalf("%d alerts after the far-future events, want 1", len(got))
+	}
+}
