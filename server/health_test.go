@@ -30,7 +30,8 @@ func (l *brokenLog) Sync() error { return nil }
 func TestHealthShowsIngestFailing(t *testing.T) {
 	l := &brokenLog{}
 	l.broken.Store(true)
-	srv := httptest.NewServer(New(Config{Log: l}, &recorder{}, nil, slog.Default(), func() (string, error) { return "ok", nil }).Handler())
+	s := New(Config{Log: l}, &recorder{}, nil, slog.Default(), func() (string, error) { return "ok", nil })
+	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	health := func() (string, string) {
 		resp, err := http.Get(srv.URL + "/healthz")
@@ -60,6 +61,9 @@ func TestHealthShowsIngestFailing(t *testing.T) {
 	}
 	if st, detail := health(); st != "degraded" || !strings.Contains(detail, "read-only file system") {
 		t.Fatalf("health while ingest fails: %s %q", st, detail)
+	}
+	if st, detail := s.Health(); st != "degraded" || !strings.Contains(detail, "read-only file system") { // gRPC GetHealth's answer
+		t.Fatalf("Health while ingest fails: %s %q", st, detail)
 	}
 	l.broken.Store(false)
 	if code := post(); code != http.StatusOK {

@@ -379,9 +379,16 @@ func rank(status string) int {
 	return 2
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	checks := s.Checks()
-	status, detail := "ok", ""
+// Health returns the worst status of the checks and their details, joined: what
+// /healthz and the gRPC Admin GetHealth answer.
+func (s *Server) Health() (status, detail string) {
+	status, detail, _ = s.summary()
+	return status, detail
+}
+
+func (s *Server) summary() (status, detail string, checks []Check) {
+	checks = s.Checks()
+	status = "ok"
 	for _, c := range checks {
 		if rank(c.Status) > rank(status) {
 			status = c.Status
@@ -393,6 +400,11 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 			detail += c.Detail
 		}
 	}
+	return status, detail, checks
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	status, detail, checks := s.summary()
 	code := http.StatusOK
 	if status == "down" {
 		code = http.StatusServiceUnavailable

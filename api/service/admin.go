@@ -38,7 +38,9 @@ type Admin struct {
 	eng   AdminEngine
 	modes *Modes
 	lag   atomic.Pointer[LagFunc]
-	now   func() time.Time
+	// health, if set, answers GetHealth (SetHealth).
+	health atomic.Pointer[func() (string, string)]
+	now    func() time.Time
 
 	mu      sync.Mutex
 	samples []sample // events ingested at times, oldest first, at least a second apart
@@ -156,8 +158,16 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 	return out, nil
 }
 
+// SetHealth makes GetHealth answer with f (the embedded server's named checks, so that
+// gRPC and /healthz agree) instead of the engine's checkpoint health alone.
+func (s *Admin) SetHealth(f func() (status, detail string)) { s.health.Store(&f) }
+
 // GetHealth implements cepv1.AdminServer.
 func (s *Admin) GetHealth(context.Context, *cepv1.GetHealthRequest) (*cepv1.GetHealthResponse, error) {
+	if f := s.health.Load(); f != nil {
+		st, detail := (*f)()
+		return &cepv1.GetHealthResponse{Status: st, Ready: st != "down", Detail: detail}, nil
+	}
 	st, err := s.eng.CheckpointHealth()
 	if st == "" {
 		st = "ok"

@@ -118,6 +118,9 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
 	adminSvc := service.NewAdmin(eng, o.modes)
+	if o.legacy != nil {
+		adminSvc.SetHealth(o.legacy.Health) // one answer for /healthz and gRPC
+	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
 	go func() { _ = gs.Serve(gln) }()
