@@ -149,9 +149,25 @@ func (a *Alert) EventIDs() []string {
 	return ids
 }
 
-// SetID computes and stores the alert's id from its other fields.
+// SetID computes and stores the alert's id from its other fields. Each matched event
+// counts by its id, time and field values, so two alerts over events that reuse one id
+// with different content get different ids (a downstream de-duplication would otherwise
+// drop the second), while the same events replayed give the same id.
 func (a *Alert) SetID() {
-	a.ID = ComputeID(a.RuleID, a.RuleVersion, a.Kind, a.Key, a.EventIDs())
+	a.ID = ComputeID(a.RuleID, a.RuleVersion, a.Kind, a.Key, a.eventIdentities())
+}
+
+// eventIdentities lists, in step order, each event's id, time and a digest of its fields.
+func (a *Alert) eventIdentities() []string {
+	var out []string
+	for _, s := range a.Steps {
+		for _, e := range s.Events {
+			fields, _ := json.Marshal(e.Fields) // map keys sorted: deterministic
+			sum := sha256.Sum256(fields)
+			out = append(out, e.ID+"\x00"+strconv.FormatInt(e.Time.UnixMilli(), 10)+"\x00"+hex.EncodeToString(sum[:12]))
+		}
+	}
+	return out
 }
 
 // Before orders alerts as cepd replay prints them: by last event time, then rule, kind and

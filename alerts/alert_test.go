@@ -61,3 +61,24 @@ func TestAlertJSONStable(t *testing.T) {
 		t.Fatalf("got\n%s", got)
 	}
 }
+
+// TestIDCoversContent: events that reuse an id with other content give another alert id;
+// the same content (built afresh, as a replay builds it) gives the same id.
+func TestIDCoversContent(t *testing.T) {
+	mk := func(amount float64, ts int64) *Alert {
+		a := &Alert{Kind: KindMatch, RuleID: "r", RuleVersion: "v", Key: "k", Steps: []Step{{Step: "a", Events: []Event{
+			{ID: "e1", Time: time.UnixMilli(ts), Fields: map[string]any{"amount": amount, "type": "auth"}}}}}}
+		a.SetID()
+		return a
+	}
+	base := mk(1, 1000)
+	if mk(1, 1000).ID != base.ID {
+		t.Fatal("the same content gave another id")
+	}
+	if mk(2, 1000).ID == base.ID {
+		t.Error("a reused event id with another amount gave the same alert id")
+	}
+	if mk(1, 2000).ID == base.ID {
+		t.Error("a reused event id at another time gave the same alert id")
+	}
+}

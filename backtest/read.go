@@ -51,6 +51,7 @@ func read(ctx context.Context, r io.Reader, name string, schema *event.Schema, s
 	}
 	var all []timed
 	dec := event.NewDecoder(schema)
+	dec.SetBounds(event.Bounds{MaxString: -1}) // only the time is read here: the engine judges the event
 	var ev event.Event
 	var slab []byte
 	sc := bufio.NewScanner(r)

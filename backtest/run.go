@@ -132,7 +132,7 @@ func (m *Manager) execute(j *job) error {
 	j.tally = t
 	j.mu.Unlock()
 
-	eng, err := engine.New(engine.Config{Shards: m.o.Shards}, j.rs, t, t)
+	eng, err := engine.New(engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, j.rs, t, t)
 	if err != nil {
 		return err
 	}
@@ -157,6 +157,7 @@ func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Reco
 		recs := m.o.Retainer.Snapshot()
 		if lab != nil {
 			dec := event.NewDecoder(m.o.Schema)
+			dec.SetBounds(m.bounds())
 			var ev event.Event
 			for i, r := range recs {
 				if i%chunk == 0 && ctx.Err() != nil {
@@ -211,3 +212,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// bounds are what a backtest's events are held to: the live string bound (the one its
+// CEL environment assumes), and no wall clock (the events are historical).
+func (m *Manager) bounds() event.Bounds { return event.Bounds{MaxString: m.o.Env.MaxStringSize} }

@@ -38,7 +38,13 @@ type checkpointer struct {
 	saves     atomic.Uint64
 	lastSave  atomic.Int64 // unix nanos
 	lastBytes atomic.Int64
+	busySince atomic.Int64 // unix nanos the running partition checkpoint started at; 0: none
 }
+
+// CheckpointStall is how long a checkpoint may run before health reports it as stalled
+// (a store or an alert sink that stopped answering shows within a second or two, not
+// after the store client's timeouts and retries).
+const CheckpointStall = time.Second
 
 type carried struct {
 	upserts map[string][]byte
@@ -86,6 +92,11 @@ func (e *Engine) CheckpointHealth() (string, error) {
 	}
 	if p := e.ckpt.lastErr.Load(); p != nil && *p != "" {
 		return "degraded", errors.New("checkpoints failing: " + *p)
+	}
+	if t := e.ckpt.busySince.Load(); t != 0 {
+		if d := time.Since(time.Unix(0, t)); d > CheckpointStall {
+			return "degraded", fmt.Errorf("checkpoint stalled: running for %s (the state store or an alert sink is not answering)", d.Round(time.Millisecond))
+		}
 	}
 	if l := e.ckpt.loss.Load(); l != nil {
 		at := l.At.UTC().Format(time.RFC3339)
@@ -182,6 +193,8 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	ck := e.ckpt
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
+	ck.busySince.Store(time.Now().UnixNano())
+	defer ck.busySince.Store(0)
 	type shardPart struct {
 		up  []*state.KeyState
 		del []string

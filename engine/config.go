@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+
+	"github.com/cepd/cepd/event"
 	"runtime"
 	"time"
 )
@@ -39,6 +41,10 @@ type Config struct {
 	// goroutine of the partition (concurrently for different partitions), must be quick and
 	// must copy raw to keep it. The backtests' retained events are fed this way.
 	Tap func(part int, key string, t int64, raw []byte)
+	// Bounds limit what an event may hold beyond its schema: string sizes, the range of
+	// its time, and, for a live source, how far ahead of the wall clock it may be. An
+	// event outside them is rejected (a RecordError, dead-lettered) and moves no watermark.
+	Bounds event.Bounds
 	// RecordProcessingTime stamps alerts with the processing time they were made at
 	// (off for reproducible offline output).
 	RecordProcessingTime bool

@@ -85,6 +85,7 @@ func (e *Engine) partition(id int) *partition {
 	if p == nil {
 		p = &partition{e: e, id: id, dec: event.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
 			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1}
+		p.dec.SetBounds(e.cfg.Bounds)
 		p.wm.Store(math.MinInt64)
 		p.lastIn.Store(e.now()) // the idle timer starts when the partition appears
 		for i := range p.sentWM {

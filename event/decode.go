@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 )
@@ -48,6 +49,14 @@ type Decoder struct {
 	// that repeat (event types, currencies, countries) are not allocated again.
 	recent [][recentN]string
 	next   []uint8
+	bounds Bounds
+	maxStr int
+}
+
+// SetBounds sets the limits events are held to beyond the schema (see Bounds).
+func (d *Decoder) SetBounds(b Bounds) {
+	d.bounds = b
+	d.maxStr = b.maxString()
 }
 
 const (
@@ -66,8 +75,16 @@ func (d *Decoder) field(key []byte) (int, bool) {
 
 // str returns the string value of a JSON string token of field i.
 func (d *Decoder) str(i int, raw []byte) (string, error) {
-	if len(raw) > recentMaxLen || bytes.IndexByte(raw, '\\') >= 0 {
-		return jsonparser.ParseString(raw)
+	if len(raw) > min(recentMaxLen, d.maxStr) || bytes.IndexByte(raw, '\\') >= 0 {
+		s, err := jsonparser.ParseString(raw)
+		if err != nil {
+			return "", &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
+		}
+		if len(s) > d.maxStr {
+			return "", &DecodeError{Reason: ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
+				Msg: fmt.Sprintf("a string of %d bytes is longer than the %d bytes allowed", len(s), d.maxStr)}
+		}
+		return s, nil
 	}
 	rc := &d.recent[i]
 	for _, s := range rc {
@@ -83,7 +100,8 @@ func (d *Decoder) str(i int, raw []byte) (string, error) {
 
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
-	d := &Decoder{schema: s, seen: make([]bool, len(s.Fields)), recent: make([][recentN]string, len(s.Fields)), next: make([]uint8, len(s.Fields))}
+	d := &Decoder{schema: s, seen: make([]bool, len(s.Fields)), recent: make([][recentN]string, len(s.Fields)), next: make([]uint8, len(s.Fields)),
+		maxStr: Bounds{}.maxString()}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
@@ -91,10 +109,15 @@ func NewDecoder(s *Schema) *Decoder {
 }
 
 // Decode parses one JSON object into ev (whose Values slice is reused when large enough).
-// Unknown fields are ignored. On error ev is left in an unspecified state.
+// Unknown fields are ignored, but the whole event must be valid UTF-8 (an alert carries
+// its events to readers that refuse anything else). On error ev is left in an unspecified
+// state.
 func (d *Decoder) Decode(data []byte, ev *Event) error {
 	s := d.schema
 	data = bytes.TrimSpace(data)
+	if !utf8.Valid(data) {
+		return &DecodeError{Reason: ReasonInvalidUTF8, Msg: "the event is not valid UTF-8"}
+	}
 	if len(data) == 0 || data[0] != '{' {
 		if len(data) > 0 && json.Valid(data) {
 			return &DecodeError{Reason: ReasonNotObject, Msg: "an event must be a JSON object"}
@@ -161,9 +184,16 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		case KindInt:
 			ev.Time = t.AsInt()
 		case KindDouble:
-			ev.Time = int64(t.AsDouble())
+			f := t.AsDouble()
+			if !(f >= MinTime && f <= MaxTime) { // also NaN
+				return &DecodeError{Reason: ReasonTimeRange, Field: s.TimeField, Msg: fmt.Sprintf("event time %g ms is outside the years 1678 to 2262", f)}
+			}
+			ev.Time = int64(f)
 		default:
 			return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
+		}
+		if err := d.bounds.checkTime(s.TimeField, ev.Time); err != nil {
+			return err
 		}
 	}
 	if s.idIdx >= 0 {
@@ -209,7 +239,7 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 		}
 		s, err := d.str(i, value)
 		if err != nil {
-			return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
+			return Value{}, err
 		}
 		return String(s), nil
 	case TypeBool:
@@ -246,13 +276,21 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 			if err != nil {
 				return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
 			}
-			return Timestamp(t), nil
+			ns, ok := timeNanos(t)
+			if !ok {
+				return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%s is outside the years 1678 to 2262", value)}
+			}
+			return TimestampNanos(ns), nil
 		case jsonparser.Number:
 			ms, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil {
 				return Value{}, wrongType(f, "epoch milliseconds", value)
 			}
-			return TimestampNanos(ms * 1e6), nil
+			ns, ok := msToNanos(ms)
+			if !ok {
+				return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%d ms is outside the years 1678 to 2262", ms)}
+			}
+			return TimestampNanos(ns), nil
 		}
 		return Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
 	case TypeAny:
@@ -260,7 +298,7 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 		case jsonparser.String:
 			s, err := d.str(i, value)
 			if err != nil {
-				return Value{}, &DecodeError{Reason: ReasonBadJSON, Field: f.Name, Msg: err.Error()}
+				return Value{}, err
 			}
 			return String(s), nil
 		case jsonparser.Boolean:

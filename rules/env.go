@@ -36,7 +36,7 @@ type EnvOptions struct {
 // Defaults of EnvOptions.
 const (
 	DefaultMaxMatchEvents = 1000
-	DefaultMaxStringSize  = 1024
+	DefaultMaxStringSize  = event.DefaultMaxString // what the decoder lets through
 	DefaultCostLimit      = 100000
 )
 

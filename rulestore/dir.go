@@ -63,18 +63,8 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 	if err := os.MkdirAll(filepath.Join(dir, historyDir), 0o755); err != nil {
 		return nil, fmt.Errorf("rulestore: %w", err)
 	}
-	data, err := os.ReadFile(d.indexPath())
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("rulestore: %w", err)
-	default:
-		if err := json.Unmarshal(data, &d.idx); err != nil {
-			return nil, fmt.Errorf("rulestore: %s is damaged: %w", d.indexPath(), err)
-		}
-		if d.idx.Rules == nil {
-			d.idx.Rules = map[string]*entry{}
-		}
+	if err := d.load(); err != nil {
+		return nil, err
 	}
 	if _, err := d.Refresh(context.Background()); err != nil {
 		return nil, err
@@ -83,6 +73,9 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 }
 
 func (d *Dir) indexPath() string { return filepath.Join(d.dir, historyDir, "index.json") }
+func (d *Dir) logPath(id string) string {
+	return filepath.Join(d.dir, historyDir, id, "versions.jsonl")
+}
 func (d *Dir) auditPath() string { return filepath.Join(d.dir, historyDir, "audit.jsonl") }
 func (d *Dir) versionPath(id string, n int) string {
 	return filepath.Join(d.dir, historyDir, id, strconv.Itoa(n)+".yaml")
@@ -135,6 +128,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 		} else {
 			d.idx.Rules[id] = &entry{File: name}
 			if _, err := d.apply(id, src, State{Mode: Active}, ActionDisk, ch); err != nil {
+				delete(d.idx.Rules, id)
 				return changed, err
 			}
 		}
@@ -187,8 +181,8 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 			prev, _ = os.ReadFile(d.versionPath(id, cur.Version))
 		}
 	}
-	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: ch.Author,
-		Time: d.now().UTC(), Comment: ch.Comment, Source: src, ShadowOf: st.ShadowOf}
+	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: Bound(ch.Author, MaxComment),
+		Time: d.now().UTC(), Comment: Bound(ch.Comment, MaxComment), Source: src, ShadowOf: st.ShadowOf}
 	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
 		return Version{}, fmt.Errorf("rulestore: %w", err)
 	}
@@ -213,12 +207,12 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 		undo()
 		return Version{}, err
 	}
-	e.Versions = append(e.Versions, v)
-	if err := d.writeIndex(); err != nil {
-		e.Versions = e.Versions[:len(e.Versions)-1]
+	undoLog, err := d.appendVersion(e.File, v)
+	if err != nil {
 		undo()
 		return Version{}, err
 	}
+	e.Versions = append(e.Versions, v)
 	var after []byte
 	if !deleted {
 		after = src
@@ -227,11 +221,11 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	if len(e.Versions) > 1 && e.Versions[len(e.Versions)-2].Mode != mode {
 		diff = fmt.Sprintf("mode: %s -> %s\n", e.Versions[len(e.Versions)-2].Mode, mode) + diff
 	}
-	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: ch.Comment, Diff: diff}
+	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: v.Comment, Diff: Bound(diff, MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		e.Versions = e.Versions[:len(e.Versions)-1]
-		if ierr := d.writeIndex(); ierr != nil {
-			return Version{}, fmt.Errorf("%w (and undoing the change failed: %v)", err, ierr)
+		if uerr := undoLog(); uerr != nil {
+			return Version{}, fmt.Errorf("%w (and undoing the change failed: %v)", err, uerr)
 		}
 		undo()
 		return Version{}, err
@@ -239,28 +233,12 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	return v, nil
 }
 
-// writeIndex writes the index: the commit point of a change.
-func (d *Dir) writeIndex() error {
-	data, err := json.MarshalIndent(d.idx, "", "  ")
-	if err != nil {
-		return fmt.Errorf("rulestore: %w", err)
-	}
-	return writeFile(d.indexPath(), data)
-}
-
 func (d *Dir) appendAudit(a AuditEntry) error {
 	line, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(d.auditPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("rulestore: audit log: %w", err)
-	}
-	_, err = f.Write(append(line, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	_, err = appendLine(d.auditPath(), line)
 	if err != nil {
 		return fmt.Errorf("rulestore: audit log: %w", err)
 	}

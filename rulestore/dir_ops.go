@@ -1,7 +1,6 @@
 package rulestore
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,18 +201,16 @@ func (d *Dir) Audit(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
 	}
 	defer file.Close()
 	var out []AuditEntry
-	sc := bufio.NewScanner(file)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
+	err = readLines(file, func(line []byte) {
 		var a AuditEntry
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			continue // a torn last line after a crash
+		if json.Unmarshal(line, &a) != nil {
+			return // a torn last line after a crash
 		}
 		if f.RuleID == "" || a.RuleID == f.RuleID {
 			out = append(out, a)
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("rulestore: audit log: %w", err)
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {

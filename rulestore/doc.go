@@ -4,9 +4,15 @@
 //
 // Dir, the directory implementation, keeps the GitOps rule directory the truth: the
 // current source of every rule that is not disabled or deleted is <dir>/<file>.yaml,
-// exactly what cepd loads at start-up; the history lives beside it under <dir>/.versions
-// (one file per version, a JSON index with the current version and mode of each rule, and
-// audit.jsonl). Rule files edited on disk become new versions (author "disk") at Refresh.
+// exactly what cepd loads at start-up; the history lives beside it under <dir>/.versions:
+// per rule, one file per version (<id>/<n>.yaml) and versions.jsonl, the rule's versions
+// with their mode, author and comment, one line each, appended by every change (its commit
+// point; a torn last line is cut off at open); and audit.jsonl. No change rewrites a file
+// of another rule or a whole index: a directory written by an older cepd (one index.json)
+// is converted at open and its index kept as index.json.migrated. Comments and authors
+// are cut to MaxComment bytes and audit diffs to MaxAuditDiff, so every history line stays
+// small; readers skip (never fail on) a line longer than 1 MiB. Rule files edited on disk
+// become new versions (author "disk") at Refresh.
 //
 // The store knows nothing of compiling: callers validate a source before they store it.
 // Dir is safe for concurrent use by the goroutines of one process; two processes must not

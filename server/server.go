@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,12 @@ type Engine interface {
 type Config struct {
 	// MaxBody bounds a request body (default 16 MiB).
 	MaxBody int64
+	// MaxEvents bounds the events of one request (default DefaultMaxEvents): a larger
+	// request is refused whole (413), before any event is kept.
+	MaxEvents int
+	// MaxConcurrent bounds the ingest requests handled at once (default
+	// DefaultMaxConcurrent); one more is refused at once (429, ErrBusy) rather than queued.
+	MaxConcurrent int
 	// Partition is the engine partition REST ingest feeds (default 0).
 	Partition int
 	// LastOffset is the offset of the last event ingested before (after a restart, the
@@ -53,15 +60,34 @@ type EventLog interface {
 	Sync() error
 }
 
+// Defaults of Config.
+const (
+	DefaultMaxEvents     = 10000
+	DefaultMaxConcurrent = 8
+)
+
+// Errors of Ingest a caller maps to its protocol (REST: 429 and 413).
+var (
+	ErrBusy      = errors.New("too many ingest requests at once: try again shortly")
+	ErrTooLarge  = errors.New("too many events in one request")
+	errNoEvents  = errors.New("empty body: send a JSON array of events or one JSON event per line")
+	errNotArray  = errors.New("body is not a valid JSON array")
+	errIngestOff = errors.New("ingest is off")
+)
+
 // Server serves the embedded-mode HTTP API.
 type Server struct {
 	mu     sync.Mutex // orders requests: offsets, log and engine see them in one order
+	sem    chan struct{}
 	cfg    Config
 	eng    Engine
 	ring   *alerts.Ring
 	log    *slog.Logger
 	health func() (string, error)
 	offset atomic.Int64
+	// ingestErr is why the last ingest request could not keep its events ("" after one
+	// that could): health reports it, as no other component sees it.
+	ingestErr atomic.Pointer[string]
 }
 
 // New returns a server. health, if not nil, reports degraded components.
@@ -69,7 +95,13 @@ func New(cfg Config, eng Engine, ring *alerts.Ring, log *slog.Logger, health fun
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 20
 	}
-	s := &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = DefaultMaxEvents
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	s := &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health, sem: make(chan struct{}, cfg.MaxConcurrent)}
 	s.offset.Store(max(cfg.LastOffset, 0))
 	return s
 }
@@ -104,11 +136,28 @@ type IngestResponse struct {
 	Note     string               `json:"note,omitempty"`
 }
 
+// acquire takes one of the concurrent-ingest slots, or reports ErrBusy.
+func (s *Server) acquire() (release func(), err error) {
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	default:
+		return nil, fmt.Errorf("%w (%d at most)", ErrBusy, s.cfg.MaxConcurrent)
+	}
+}
+
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.NoIngest != "" {
 		writeJSON(w, http.StatusConflict, errorBody{s.cfg.NoIngest})
 		return
 	}
+	release, err := s.acquire()
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, errorBody{err.Error()})
+		return
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -119,7 +168,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{"reading body: " + err.Error()})
 		return
 	}
-	recs, err := splitEvents(body)
+	recs, err := splitEvents(body, s.cfg.MaxEvents)
+	if errors.Is(err, ErrTooLarge) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{err.Error()})
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 		return
@@ -132,8 +185,16 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 // gRPC Events service's path. It returns the rejected events, or why none was accepted.
 func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
 	if s.cfg.NoIngest != "" {
-		return nil, errors.New(s.cfg.NoIngest)
+		return nil, fmt.Errorf("%w: %s", errIngestOff, s.cfg.NoIngest)
 	}
+	if len(events) > s.cfg.MaxEvents {
+		return nil, fmt.Errorf("%w: %d events, %d at most", ErrTooLarge, len(events), s.cfg.MaxEvents)
+	}
+	release, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	recs := make([]engine.Record, len(events))
 	for i, e := range events {
 		recs[i].Value = e
@@ -163,6 +224,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		}
 		if err := s.cfg.Log.Write(logged); err != nil {
 			s.mu.Unlock()
+			s.ingestFailed(err)
 			s.log.Error("ingest log: events not accepted", "err", err)
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()}
 		}
@@ -185,6 +247,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		// concurrent requests share an fsync: only a power cut, not a crash of cepd, can
 		// lose what was written and not yet synced, and such a request was not answered.
 		if err := s.cfg.Log.Sync(); err != nil {
+			s.ingestFailed(err)
 			s.log.Error("ingest log: sync failed", "err", err)
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
 		}
@@ -192,24 +255,43 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 	if errs == nil {
 		errs = []engine.RecordError{}
 	}
+	if p := s.ingestErr.Load(); p != nil && *p != "" {
+		empty := ""
+		s.ingestErr.Store(&empty)
+	}
 	return http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs}
 }
 
-// splitEvents accepts a JSON array of events or newline-delimited JSON. Elements are
-// passed on as raw bytes: each is decoded (and rejected on its own) by the engine.
-func splitEvents(body []byte) ([]engine.Record, error) {
+// splitEvents accepts a JSON array of events or newline-delimited JSON, of at most max
+// events (ErrTooLarge beyond, found before more than max are held). Elements are passed
+// on as raw bytes: each is decoded (and rejected on its own) by the engine.
+func splitEvents(body []byte, max int) ([]engine.Record, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil, errors.New("empty body: send a JSON array of events or one JSON event per line")
+		return nil, errNoEvents
 	}
+	tooMany := fmt.Errorf("%w: more than %d events (split the batch)", ErrTooLarge, max)
 	if trimmed[0] == '[' {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(trimmed, &raw); err != nil {
-			return nil, fmt.Errorf("body is not a valid JSON array: %v", err)
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if _, err := dec.Token(); err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotArray, err)
 		}
-		recs := make([]engine.Record, len(raw))
-		for i, m := range raw {
-			recs[i] = engine.Record{Value: m}
+		var recs []engine.Record
+		for dec.More() {
+			if len(recs) == max {
+				return nil, tooMany
+			}
+			var m json.RawMessage
+			if err := dec.Decode(&m); err != nil {
+				return nil, fmt.Errorf("%w: %v", errNotArray, err)
+			}
+			recs = append(recs, engine.Record{Value: m})
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotArray, err)
+		}
+		if dec.More() || dec.InputOffset() != int64(len(trimmed)) {
+			return nil, fmt.Errorf("%w: unexpected data after the array", errNotArray)
 		}
 		return recs, nil
 	}
@@ -220,6 +302,9 @@ func splitEvents(body []byte) ([]engine.Record, error) {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
+		}
+		if len(recs) == max {
+			return nil, tooMany
 		}
 		recs = append(recs, engine.Record{Value: append([]byte(nil), line...)})
 	}
@@ -252,20 +337,77 @@ func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"stats": snap, "watermark": s.eng.Watermark()})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	status, detail := "ok", ""
+func (s *Server) ingestFailed(err error) {
+	msg := "ingest failing: " + err.Error()
+	s.ingestErr.Store(&msg)
+}
+
+// Check is one named component of the health answer.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, degraded or down
+	Detail string `json:"detail,omitempty"`
+}
+
+// Checks returns the state of each component: the engine's (the health function given
+// to New) and REST ingest's (whether the last request could keep its events).
+func (s *Server) Checks() []Check {
+	var out []Check
 	if s.health != nil {
 		st, err := s.health()
-		if st != "" {
-			status = st
-		}
+		c := Check{Name: "engine", Status: cmp.Or(st, "ok")}
 		if err != nil {
-			detail = err.Error()
+			c.Detail = err.Error()
+		}
+		out = append(out, c)
+	}
+	c := Check{Name: "ingest", Status: "ok"}
+	if p := s.ingestErr.Load(); p != nil && *p != "" {
+		c.Status, c.Detail = "degraded", *p
+	}
+	return append(out, c)
+}
+
+// rank orders health states, worst last.
+func rank(status string) int {
+	switch status {
+	case "ok":
+		return 0
+	case "degraded":
+		return 1
+	}
+	return 2
+}
+
+// Health returns the worst status of the checks and their details, joined: what
+// /healthz and the gRPC Admin GetHealth answer.
+func (s *Server) Health() (status, detail string) {
+	status, detail, _ = s.summary()
+	return status, detail
+}
+
+func (s *Server) summary() (status, detail string, checks []Check) {
+	checks = s.Checks()
+	status = "ok"
+	for _, c := range checks {
+		if rank(c.Status) > rank(status) {
+			status = c.Status
+		}
+		if c.Detail != "" {
+			if detail != "" {
+				detail += "; "
+			}
+			detail += c.Detail
 		}
 	}
+	return status, detail, checks
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	status, detail, checks := s.summary()
 	code := http.StatusOK
 	if status == "down" {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "time": time.Now().UTC().Format(time.RFC3339)})
+	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "checks": checks, "time": time.Now().UTC().Format(time.RFC3339)})
 }

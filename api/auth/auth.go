@@ -95,7 +95,12 @@ func Parse(text, source string) (*Tokens, error) {
 		}
 		role := Role(strings.ToLower(f[1]))
 		if _, ok := grants[role]; !ok {
-			return nil, fmt.Errorf("%s:%d: unknown role %q (want viewer, analyst, admin or ingest)", source, n, f[1])
+			// The value is not echoed: with the columns swapped it is the secret.
+			msg := "the second column is not a role"
+			if _, swapped := grants[Role(strings.ToLower(f[0]))]; swapped {
+				msg = "the columns are swapped"
+			}
+			return nil, fmt.Errorf("%s:%d: %s (want TOKEN ROLE [NAME]; roles: viewer, analyst, admin, ingest)", source, n, msg)
 		}
 		if len(f[0]) < 16 {
 			return nil, fmt.Errorf("%s:%d: token too short (at least 16 characters)", source, n)
@@ -139,10 +144,11 @@ func (t *Tokens) Check(authz string, c Capability) (Identity, error) {
 	if !t.Enabled() || c == Open {
 		return Identity{Name: "anonymous", Role: Admin}, nil
 	}
-	tok, ok := strings.CutPrefix(authz, "Bearer ")
-	if !ok {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(authz), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110 §11.1)
 		return Identity{}, ErrUnauthenticated
 	}
+	tok = strings.TrimSpace(tok)
 	var id Identity
 	found := false
 	for k, v := range t.byToken { // constant-time comparison against every token

@@ -29,6 +29,9 @@ func TestCheck(t *testing.T) {
 		{"Bearer nope-nope-nope-nope", Read, "401"},
 		{"Basic viewer-token-0123456789", Read, "401"},
 		{"Bearer viewer-token-0123456789", Read, ""},
+		{"bearer viewer-token-0123456789", Read, ""}, // the scheme is case-insensitive
+		{"BEARER  viewer-token-0123456789 ", Read, ""},
+		{"Bearerviewer-token-0123456789", Read, "401"},
 		{"Bearer viewer-token-0123456789", Edit, "403"},
 		{"Bearer viewer-token-0123456789", Send, "403"},
 		{"Bearer analyst-token-01234567", Edit, ""},
@@ -70,5 +73,19 @@ func TestParseErrors(t *testing.T) {
 	var none *Tokens
 	if none.Enabled() {
 		t.Fatal("nil tokens enabled")
+	}
+}
+
+// TestParseKeepsSecrets: a token file with its columns swapped (or any bad role) is
+// refused without printing the secret in the error.
+func TestParseKeepsSecrets(t *testing.T) {
+	for _, bad := range []string{"admin s3cret-token-0123456789", "s3cret-token-0123456789 superuser", "viewer s3cret-token-0123456789 vera"} {
+		_, err := Parse(bad, "tokens.txt")
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "superuser") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := Parse("admin s3cret-token-0123456789", "f"); err == nil || !strings.Contains(err.Error(), "swapped") {
+		t.Errorf("swapped columns: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rules"
 )
 
 // AdminEngine is what the Admin service needs of the runtime.
@@ -25,6 +26,7 @@ type AdminEngine interface {
 	Checkpoint(ctx context.Context) error
 	Inspect(ctx context.Context, footprint bool) (engine.StateStats, error)
 	AlertsByRule() map[string]uint64
+	Rules() *engine.RuleSet
 }
 
 // LagFunc reports the source's lag per partition (the Kafka source's Stats).
@@ -36,7 +38,9 @@ type Admin struct {
 	eng   AdminEngine
 	modes *Modes
 	lag   atomic.Pointer[LagFunc]
-	now   func() time.Time
+	// health, if set, answers GetHealth (SetHealth).
+	health atomic.Pointer[func() (string, string)]
+	now    func() time.Time
 
 	mu      sync.Mutex
 	samples []sample // events ingested at times, oldest first, at least a second apart
@@ -132,9 +136,17 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		out.DeadLetters[r] = int64(n)
 	}
 	byRule := s.eng.AlertsByRule()
+	compiled := map[string]*rules.Compiled{}
+	for _, c := range s.eng.Rules().Rules {
+		compiled[c.Rule.ID] = c
+	}
 	for i, id := range st.RuleIDs {
-		out.Rules = append(out.Rules, &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
-			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])})
+		rs := &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
+			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])}
+		if c := compiled[id]; c != nil {
+			rs.EvalErrors, rs.LastEvalError = int64(c.EvalErrors()), validText(c.LastEvalError())
+		}
+		out.Rules = append(out.Rules, rs)
 	}
 	if f := s.lag.Load(); f != nil {
 		out.Lag = append(out.Lag, (*f)()...)
@@ -146,8 +158,16 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 	return out, nil
 }
 
+// SetHealth makes GetHealth answer with f (the embedded server's named checks, so that
+// gRPC and /healthz agree) instead of the engine's checkpoint health alone.
+func (s *Admin) SetHealth(f func() (status, detail string)) { s.health.Store(&f) }
+
 // GetHealth implements cepv1.AdminServer.
 func (s *Admin) GetHealth(context.Context, *cepv1.GetHealthRequest) (*cepv1.GetHealthResponse, error) {
+	if f := s.health.Load(); f != nil {
+		st, detail := (*f)()
+		return &cepv1.GetHealthResponse{Status: st, Ready: st != "down", Detail: detail}, nil
+	}
 	st, err := s.eng.CheckpointHealth()
 	if st == "" {
 		st = "ok"
@@ -192,6 +212,9 @@ func (s *Events) IngestEvents(ctx context.Context, req *cepv1.IngestEventsReques
 		raw[i] = b
 	}
 	errs, err := s.Ingest(ctx, raw)
+	if _, ok := status.FromError(err); ok && err != nil {
+		return nil, err // a refusal the ingest path already classified (busy, too large)
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "engine: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,7 +30,62 @@ type Alerts struct {
 	Ring *alerts.Ring
 	// Scan is how many recent alerts a filtered query looks through (default 10000).
 	Scan int
+	// Stall bounds how long a stream reader may take to accept one alert before it is
+	// disconnected (default DefaultStall): a reader that never reads holds no goroutine
+	// and no connection for longer.
+	Stall time.Duration
 }
+
+// DefaultStall is the default Alerts.Stall.
+const DefaultStall = 10 * time.Second
+
+func (s *Alerts) stall() time.Duration {
+	if s.Stall > 0 {
+		return s.Stall
+	}
+	return DefaultStall
+}
+
+// ErrStalled is the status a stream reader gets when it took longer than the stall bound
+// to accept an alert.
+func errStalled(d time.Duration) error {
+	return status.Errorf(codes.ResourceExhausted, "the reader took longer than %s to accept an alert: disconnected (resume with after_id)", d)
+}
+
+// stallSender sends on a gRPC stream from a goroutine of its own, so that a send the
+// reader does not accept in time can be abandoned: the handler then returns, which
+// closes the stream and so ends the blocked send.
+type stallSender struct {
+	in  chan *cepv1.Alert
+	res chan error
+	d   time.Duration
+}
+
+func newStallSender(stream grpc.ServerStreamingServer[cepv1.Alert], d time.Duration) *stallSender {
+	s := &stallSender{in: make(chan *cepv1.Alert), res: make(chan error, 1), d: d}
+	go func() {
+		for m := range s.in {
+			s.res <- stream.Send(m)
+		}
+	}()
+	return s
+}
+
+// send sends m, or fails once the reader has not accepted it within the bound.
+func (s *stallSender) send(m *cepv1.Alert) error {
+	s.in <- m
+	t := time.NewTimer(s.d)
+	defer t.Stop()
+	select {
+	case err := <-s.res:
+		return err
+	case <-t.C:
+		return errStalled(s.d)
+	}
+}
+
+// close ends the sending goroutine (after its current send ends).
+func (s *stallSender) close() { close(s.in) }
 
 func (s *Alerts) scan() int {
 	if s.Scan > 0 {
@@ -102,9 +158,11 @@ func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.Server
 	if err := stream.SendHeader(md); err != nil {
 		return err
 	}
+	ss := newStallSender(stream, s.stall())
+	defer ss.close()
 	for _, a := range backlog {
 		if f.match(a) {
-			if err := stream.Send(ToAlert(a)); err != nil {
+			if err := ss.send(ToAlert(a)); err != nil {
 				return err
 			}
 		}
@@ -118,7 +176,7 @@ func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.Server
 			if !f.match(a) {
 				continue
 			}
-			if err := stream.Send(ToAlert(a)); err != nil {
+			if err := ss.send(ToAlert(a)); err != nil {
 				return err
 			}
 		}
@@ -207,14 +265,17 @@ func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ToAlert converts an alert to its API form.
+// ToAlert converts an alert to its API form. Strings that are not valid UTF-8 (which
+// protobuf refuses to marshal) have their bad bytes replaced by U+FFFD, so one such alert
+// (from a file written before ingest checked its events) cannot break a listing or a
+// stream for every reader; ingest rejects such events today.
 func ToAlert(a *alerts.Alert) *cepv1.Alert {
 	mode := a.Mode
 	if mode == "" {
 		mode = string(rulestore.Active)
 	}
-	out := &cepv1.Alert{Id: a.ID, Kind: a.Kind, RuleId: a.RuleID, RuleVersion: a.RuleVersion, Mode: modeToProto(rulestore.Mode(mode)),
-		Severity: a.Severity, Key: a.Key, Emit: jsonStruct(a.Emit),
+	out := &cepv1.Alert{Id: validText(a.ID), Kind: validText(a.Kind), RuleId: validText(a.RuleID), RuleVersion: validText(a.RuleVersion),
+		Mode: modeToProto(rulestore.Mode(mode)), Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
 		FirstEventTime: timestamppb.New(a.FirstEventTime), LastEventTime: timestamppb.New(a.LastEventTime)}
 	if a.TimeoutAt != nil {
 		out.TimeoutAt = timestamppb.New(*a.TimeoutAt)
@@ -223,13 +284,21 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 		out.DetectedAt = timestamppb.New(*a.DetectedAt)
 	}
 	for _, st := range a.Steps {
-		ps := &cepv1.AlertStep{Step: st.Step}
+		ps := &cepv1.AlertStep{Step: validText(st.Step)}
 		for _, e := range st.Events {
-			ps.Events = append(ps.Events, &cepv1.AlertEvent{Id: e.ID, Time: timestamppb.New(e.Time), Fields: jsonStruct(e.Fields)})
+			ps.Events = append(ps.Events, &cepv1.AlertEvent{Id: validText(e.ID), Time: timestamppb.New(e.Time), Fields: jsonStruct(e.Fields)})
 		}
 		out.Steps = append(out.Steps, ps)
 	}
 	return out
+}
+
+// validText returns s with each run of invalid UTF-8 replaced by U+FFFD.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // jsonStruct converts v, by its JSON form, to a Struct (nil if it is not a JSON object).

@@ -8,4 +8,11 @@
 // what the running set is (each rule's mode, the version running, the shadow comparisons)
 // for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
 // backtest.Manager; Admin samples the ingest rate. All are safe for concurrent use.
+//
+// Roles beyond the per-method table (auth.MethodCapability) are checked here, where the
+// rule's state is known: re-creating a deleted rule that was not active, and a rollback
+// that would promote a candidate on trial, need the admin role. A gRPC alert stream sends
+// from a goroutine of its own so that a reader that does not take an alert within
+// Alerts.Stall is disconnected (ResourceExhausted) instead of holding the stream forever;
+// ToAlert replaces invalid UTF-8, so no stored alert can break a listing or a stream.
 package service

@@ -38,6 +38,8 @@ type Rules struct {
 	modes  *Modes
 	// OnReload, if set, is told of every swap (for logging).
 	OnReload func(engine.ReloadStats)
+	// Limits bound the rules stored (set before serving).
+	Limits RuleLimits
 }
 
 // NewRules returns the Rules service. modes (which may be nil) is kept up to date with the

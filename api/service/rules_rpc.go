@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,19 +11,52 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rulestore"
 )
 
-// maxSource bounds a rule's text.
-const maxSource = 1 << 20
+// RuleLimits bound what the Rules service stores. Zero fields take the defaults.
+type RuleLimits struct {
+	MaxRules   int // rules the store may hold (default 1000)
+	MaxComment int // bytes of a change's comment (default 4096)
+	MaxSource  int // bytes of a rule's source (default 1 MiB)
+}
+
+func (l RuleLimits) withDefaults() RuleLimits {
+	if l.MaxRules <= 0 {
+		l.MaxRules = 1000
+	}
+	if l.MaxComment <= 0 {
+		l.MaxComment = 4096
+	}
+	if l.MaxSource <= 0 {
+		l.MaxSource = 1 << 20
+	}
+	return l
+}
+
+// changeBy says who makes a change in ctx and why, refusing an oversized comment.
+func (s *Rules) changeBy(ctx context.Context, comment string) (rulestore.Change, error) {
+	if max := s.Limits.withDefaults().MaxComment; len(comment) > max {
+		return rulestore.Change{}, status.Errorf(codes.InvalidArgument, "the comment has %d bytes, more than the %d allowed", len(comment), max)
+	}
+	return rulestore.Change{Author: author(ctx), Comment: comment}, nil
+}
+
+// mayManage reports whether the caller holds the admin capability (always, with access
+// control off).
+func mayManage(ctx context.Context) bool {
+	id, ok := auth.FromContext(ctx)
+	return !ok || id.Role.Allows(auth.Manage)
+}
 
 // ValidateRule implements cepv1.RulesServer.
 func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) (*cepv1.ValidateRuleResponse, error) {
-	if len(req.GetSource()) > maxSource {
-		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", maxSource)
+	if max := s.Limits.withDefaults().MaxSource; len(req.GetSource()) > max {
+		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", max)
 	}
 	_, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.env, rules.NewRegistry())
 	return &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}, nil
@@ -75,9 +109,9 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 
 // parseID parses a draft for its id; a draft that does not parse is rejected with every
 // error.
-func parseID(src string) (string, error) {
-	if len(src) > maxSource {
-		return "", status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", maxSource)
+func (s *Rules) parseID(src string) (string, error) {
+	if max := s.Limits.withDefaults().MaxSource; len(src) > max {
+		return "", status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", max)
 	}
 	if src == "" {
 		return "", status.Error(codes.InvalidArgument, "source is empty: send the rule as YAML text")
@@ -91,15 +125,24 @@ func parseID(src string) (string, error) {
 
 // CreateRule implements cepv1.RulesServer.
 func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*cepv1.Rule, error) {
-	id, err := parseID(req.GetSource())
+	id, err := s.parseID(req.GetSource())
 	if err != nil {
 		return nil, err
 	}
 	src := []byte(req.GetSource())
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		if slices.ContainsFunc(cur, func(v rulestore.Version) bool { return v.ID == id }) {
 			return nil, fmt.Errorf("%w: %q (update it with PUT /v1/rules/%s)", rulestore.ErrExists, id, id)
+		}
+		if max := s.Limits.withDefaults().MaxRules; len(cur) >= max {
+			return nil, status.Errorf(codes.ResourceExhausted, "the store holds %d rules, the most allowed: delete one first", len(cur))
+		}
+		if err := s.mayRecreate(ctx, id); err != nil {
+			return nil, err
 		}
 		return replace(cur, rulestore.Version{ID: id, Mode: rulestore.Active, Source: src}), nil
 	}, func() (rulestore.Version, error) { return s.store.Create(ctx, id, src, ch) })
@@ -107,7 +150,7 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 
 // UpdateRule implements cepv1.RulesServer.
 func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*cepv1.Rule, error) {
-	id, err := parseID(req.GetSource())
+	id, err := s.parseID(req.GetSource())
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +158,10 @@ func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*
 		return nil, status.Errorf(codes.InvalidArgument, "the source's id %q differs from the rule %q it would update", id, req.GetId())
 	}
 	src := []byte(req.GetSource())
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		i := slices.IndexFunc(cur, func(v rulestore.Version) bool { return v.ID == id })
 		if i < 0 {
@@ -130,7 +176,10 @@ func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*
 // DeleteRule implements cepv1.RulesServer.
 func (s *Rules) DeleteRule(ctx context.Context, req *cepv1.DeleteRuleRequest) (*cepv1.Rule, error) {
 	id := req.GetId()
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		if _, err := s.store.Get(ctx, id); err != nil {
 			return nil, err
@@ -139,10 +188,39 @@ func (s *Rules) DeleteRule(ctx context.Context, req *cepv1.DeleteRuleRequest) (*
 	}, func() (rulestore.Version, error) { return s.store.Delete(ctx, id, ch) })
 }
 
+// mayRecreate refuses a caller without the admin capability to create again a deleted
+// rule whose last mode was not active: deleting and re-creating would otherwise undo an
+// admin's mode change.
+func (s *Rules) mayRecreate(ctx context.Context, id string) error {
+	if mayManage(ctx) {
+		return nil
+	}
+	vs, err := s.store.Versions(ctx, id)
+	if errors.Is(err, rulestore.ErrNotFound) || len(vs) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].Deleted {
+			continue
+		}
+		if vs[i].Mode != rulestore.Active {
+			return status.Errorf(codes.PermissionDenied, "rule %q was %s when it was deleted: only an admin may create it again", id, vs[i].Mode)
+		}
+		return nil
+	}
+	return nil
+}
+
 // RollbackRule implements cepv1.RulesServer.
 func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest) (*cepv1.Rule, error) {
 	id, n := req.GetId(), int(req.GetVersion())
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -151,6 +229,11 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 		old, err := s.store.Version(ctx, id, n)
 		if err != nil {
 			return nil, err
+		}
+		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 && n != v.ShadowOf && !mayManage(ctx) {
+			// The candidate (or any version but the active one) would run active: a
+			// promotion, which is a mode change.
+			return nil, status.Errorf(codes.PermissionDenied, "rule %q is on trial: a rollback to version %d would make it active in place of version %d, which only an admin may do (a rollback to %d ends the trial)", id, n, v.ShadowOf, v.ShadowOf)
 		}
 		st := rulestore.RollbackState(v)
 		v.Source, v.Mode, v.ShadowOf = old.Source, st.Mode, st.ShadowOf
@@ -165,7 +248,10 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 		return nil, status.Error(codes.InvalidArgument, `mode must be "ACTIVE", "SHADOW" or "DISABLED"`)
 	}
 	id := req.GetId()
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -179,7 +265,7 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 
 // ShadowRule implements cepv1.RulesServer.
 func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*cepv1.Rule, error) {
-	id, err := parseID(req.GetSource())
+	id, err := s.parseID(req.GetSource())
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +273,10 @@ func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*
 		return nil, status.Errorf(codes.InvalidArgument, "the candidate's id %q differs from the rule %q it would run beside", id, req.GetId())
 	}
 	src := []byte(req.GetSource())
-	ch := rulestore.Change{Author: author(ctx), Comment: req.GetComment()}
+	ch, err := s.changeBy(ctx, req.GetComment())
+	if err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {

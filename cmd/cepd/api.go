@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,7 @@ type apiOptions struct {
 	tokens    *auth.Tokens      // nil or empty: access control off
 	rules     *service.Rules    // if nil, made over store and the engine
 	backtests *backtest.Manager // nil: backtests answer Unimplemented
+	limits    httpLimits        // timeouts, connection cap, stream stall bound, TLS
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -101,6 +103,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 			return nil, fmt.Errorf("HTTP listen: %w", err)
 		}
 	}
+	gln = o.limits.listener(gln, "h2")
+	hln = o.limits.listener(hln, "http/1.1")
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(o.log)}
 	stream := []grpc.StreamServerInterceptor{recoverStream(o.log)}
 	if o.tokens.Enabled() { // one check for gRPC and, through the gateway, for REST
@@ -110,15 +114,22 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
-	alertsSvc := &service.Alerts{Ring: ring}
+	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
 	adminSvc := service.NewAdmin(eng, o.modes)
+	if o.legacy != nil {
+		adminSvc.SetHealth(o.legacy.Health) // one answer for /healthz and gRPC
+	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
 	go func() { _ = gs.Serve(gln) }()
 
-	conn, err := grpc.NewClient(gln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	creds := insecure.NewCredentials()
+	if o.limits.tls != nil {
+		creds = o.limits.loopbackCreds()
+	}
+	conn, err := grpc.NewClient(gln.Addr().String(), grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.maxBody))))
 	if err != nil {
 		gs.Stop()
@@ -162,14 +173,16 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	if o.tokens.Enabled() {
 		sse = o.tokens.HTTP(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), sse)
 	}
-	mux.Handle("GET /v1/alerts:stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stall := cmp.Or(o.limits.streamStall, service.DefaultStall)
+	mux.Handle("GET /v1/alerts:stream", boundStall(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 			sse.ServeHTTP(w, r)
 			return
 		}
 		rest.ServeHTTP(w, r)
-	}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}), stall))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.limits.readTimeout,
+		WriteTimeout: o.limits.writeTimeout, IdleTimeout: o.limits.idleTimeout}
 	go func() { _ = hs.Serve(hln) }()
 	o.log.Info("cepd API serving", "grpc", gln.Addr().String(), "rest", "http://"+hln.Addr().String(), "openapi", "/v1/openapi.json")
 	stop := func() {
@@ -254,7 +267,16 @@ func legacyIngest(s *server.Server) service.IngestFunc {
 			return nil, errors.New("no ingest configured")
 		}
 	}
-	return s.Ingest
+	return func(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
+		errs, err := s.Ingest(ctx, events)
+		switch {
+		case errors.Is(err, server.ErrBusy):
+			return nil, status.Error(codes.ResourceExhausted, err.Error())
+		case errors.Is(err, server.ErrTooLarge):
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		return errs, err
+	}
 }
 
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {

@@ -64,6 +64,12 @@ func startAPIFixture(t *testing.T) *apiFixture { t.Helper(); return startAPIFixt
 
 func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 	t.Helper()
+	return startAPIFixtureOpts(t, tokens, nil)
+}
+
+// startAPIFixtureOpts starts the fixture with mod applied to the API's options.
+func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions)) *apiFixture {
+	t.Helper()
 	dir := t.TempDir()
 	schema, err := os.ReadFile(fraudSchema)
 	if err != nil {
@@ -104,8 +110,12 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startAPI(ctx, eng, f.ring, store, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt})
+	o := apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
+		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt}
+	if mod != nil {
+		mod(&o)
+	}
+	srv, err := startAPI(ctx, eng, f.ring, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}

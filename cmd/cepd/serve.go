@@ -57,6 +57,7 @@ type serveOptions struct {
 	webhook        webhook.Config
 	ingestLog      bool
 	ingestSync     bool
+	limits         limitOptions
 }
 
 // backtestOptions configures the backtests the API runs.
@@ -123,6 +124,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
+	addLimitFlags(f, &o.limits)
 	f.StringVar(&o.configFile, "config", "", "YAML file of settings, keys named as the flags (flags given on the command line win)")
 	f.StringVar(&o.authTokens, "auth-tokens", "", "file of lines 'TOKEN ROLE [NAME]' (roles: viewer, analyst, admin, ingest) turning access control on (default: $CEPD_AUTH_TOKENS; none: loopback only)")
 }
@@ -159,6 +161,31 @@ func defaultRules(dataDir string) (string, error) {
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	ctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
+	// Who may connect, and how, is settled before anything is opened.
+	tokens, err := auth.Load(o.authTokens)
+	if err != nil {
+		return err
+	}
+	hlim, err := o.limits.httpLimits()
+	if err != nil {
+		return err
+	}
+	bounds, err := o.limits.bounds()
+	if err != nil {
+		return err
+	}
+	for _, addr := range []string{o.httpAddr, o.grpcAddr} {
+		switch {
+		case isLoopback(addr):
+		case !tokens.Enabled():
+			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
+		case hlim.tls == nil:
+			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
+		}
+	}
+	if !tokens.Enabled() {
+		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
+	}
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -201,10 +228,12 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
-	rulesSvc, err := service.NewRules(rstore, nil, schema, rules.EnvOptions{}, modes)
+	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
+	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
 	if err != nil {
 		return err
 	}
+	rulesSvc.Limits = service.RuleLimits{MaxRules: o.limits.maxRules, MaxComment: o.limits.maxComment, MaxSource: o.limits.maxRuleBytes}
 	rs, err := rulesSvc.RuleSet(ctx)
 	if err != nil {
 		return fmt.Errorf("rules in %s: %w", rulesDir, err)
@@ -293,7 +322,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true}
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds}
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
@@ -306,7 +335,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return fmt.Errorf("backtests directory: %w", err)
 		}
 	}
-	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: rules.EnvOptions{}, EventsDir: btDir,
+	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: envOpts, EventsDir: btDir,
 		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
 		MaxFinished: o.backtests.keep, Shards: o.backtests.shards})
 	if err != nil {
@@ -376,19 +405,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}()
 	go every(ctx, time.Second, func() { eng.MarkIdle(ctx) })
 
-	tokens, err := auth.Load(o.authTokens)
-	if err != nil {
-		return err
-	}
-	if !tokens.Enabled() {
-		for _, addr := range []string{o.httpAddr, o.grpcAddr} {
-			if !isLoopback(addr) {
-				return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
-			}
-		}
-		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
-	}
-	scfg := server.Config{LastOffset: lastOffset}
+	scfg := server.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
 	if ilog != nil {
 		scfg.Log = ilog
 	}
@@ -396,18 +413,18 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
 	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy, modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests})
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy,
+		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim})
 	if err != nil {
 		return err
 	}
 	defer api.Stop()
-	slog.Info("cepd serving", "http", "http://"+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
-		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
-	for _, addr := range []string{api.HTTPAddr, api.GRPCAddr} {
-		if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
-			slog.Warn("listening beyond loopback without access control", "addr", addr)
-		}
+	scheme := "http://"
+	if hlim.tls != nil {
+		scheme = "https://"
 	}
+	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
+		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
 	errc := make(chan error, 3)
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()

@@ -165,7 +165,8 @@ func (s *Store) change(ctx context.Context, op, id string, n int, p plan) (rules
 // change if any.
 func (s *Store) next(id string, cur *rulestore.Version, st step, opID string) (rulestore.Version, string, string, error) {
 	v := rulestore.Version{ID: id, Version: 1, Mode: st.st.Mode, Deleted: st.st.Deleted, ShadowOf: st.st.ShadowOf,
-		Action: st.action, Author: st.ch.Author, Time: s.now().UTC(), Comment: st.ch.Comment, Source: st.src}
+		Action: st.action, Author: rulestore.Bound(st.ch.Author, rulestore.MaxComment), Time: s.now().UTC(),
+		Comment: rulestore.Bound(st.ch.Comment, rulestore.MaxComment), Source: st.src}
 	var prev []byte
 	if cur != nil {
 		v.Version = cur.Version + 1
@@ -186,7 +187,7 @@ func (s *Store) next(id string, cur *rulestore.Version, st step, opID string) (r
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}
 	audit, err := json.Marshal(rulestore.AuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, RuleID: id,
-		Version: v.Version, Comment: v.Comment, Diff: diff})
+		Version: v.Version, Comment: v.Comment, Diff: rulestore.Bound(diff, rulestore.MaxAuditDiff)})
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}

@@ -218,8 +218,12 @@ type RuleStats struct {
 	Mode               RuleMode `protobuf:"varint,2,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
 	Alerts             int64    `protobuf:"varint,3,opt,name=alerts,proto3" json:"alerts,omitempty"`
 	LivePartialMatches int64    `protobuf:"varint,4,opt,name=live_partial_matches,json=livePartialMatches,proto3" json:"live_partial_matches,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// eval_errors counts this rule's condition evaluations that failed (each counted as
+	// false) since the rule set was loaded; last_eval_error is a recent one's message.
+	EvalErrors    int64  `protobuf:"varint,10,opt,name=eval_errors,json=evalErrors,proto3" json:"eval_errors,omitempty"`
+	LastEvalError string `protobuf:"bytes,11,opt,name=last_eval_error,json=lastEvalError,proto3" json:"last_eval_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RuleStats) Reset() {
@@ -278,6 +282,20 @@ func (x *RuleStats) GetLivePartialMatches() int64 {
 		return x.LivePartialMatches
 	}
 	return 0
+}
+
+func (x *RuleStats) GetEvalErrors() int64 {
+	if x != nil {
+		return x.EvalErrors
+	}
+	return 0
+}
+
+func (x *RuleStats) GetLastEvalError() string {
+	if x != nil {
+		return x.LastEvalError
+	}
+	return ""
 }
 
 type PartitionLag struct {
@@ -555,12 +573,16 @@ const file_cep_v1_admin_proto_rawDesc = "" +
 	"\x06shadow\x18\r \x03(\v2\x18.cep.v1.ShadowComparisonR\x06shadow\x1a>\n" +
 	"\x10DeadLettersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x8b\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd4\x01\n" +
 	"\tRuleStats\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
 	"\x06alerts\x18\x03 \x01(\x03R\x06alerts\x120\n" +
-	"\x14live_partial_matches\x18\x04 \x01(\x03R\x12livePartialMatches\"\x94\x01\n" +
+	"\x14live_partial_matches\x18\x04 \x01(\x03R\x12livePartialMatches\x12\x1f\n" +
+	"\veval_errors\x18\n" +
+	" \x01(\x03R\n" +
+	"evalErrors\x12&\n" +
+	"\x0flast_eval_error\x18\v \x01(\tR\rlastEvalError\"\x94\x01\n" +
 	"\fPartitionLag\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1f\n" +
