@@ -170,7 +170,29 @@ func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordE
 	p := e.partition(part)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ingest(ctx, recs)
+	return p.ingest(ctx, recs, nil)
+}
+
+// IngestWait is Ingest, then waits until the shards have handled every event, and returns
+// what happened to each (out[i] for recs[i]; OutcomeRejected for the records in the
+// errors). Match alerts completed by these events have been delivered to the sink when it
+// returns. On an error the outcomes are those known so far.
+func (e *Engine) IngestWait(ctx context.Context, part int, recs []Record) ([]Outcome, []RecordError, error) {
+	p := e.partition(part)
+	t := newTicket(len(recs))
+	p.mu.Lock()
+	errs, err := p.ingest(ctx, recs, t)
+	p.mu.Unlock()
+	t.finish()
+	if err != nil {
+		return nil, errs, err
+	}
+	select {
+	case <-t.done:
+		return t.out, errs, nil
+	case <-ctx.Done():
+		return nil, errs, ctx.Err()
+	}
 }
 
 // Flush ends the stream: the watermark moves to +infinity on every shard, so every window

@@ -51,7 +51,12 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 					p.Keys++
 					if footprint {
 						p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
-						p.Bytes += len(ks.pending) * (int(unsafe.Sizeof(item{})) + evBytes)
+						p.Bytes += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
+						for _, m := range ks.base {
+							if m != nil {
+								p.Bytes += m.Footprint().Bytes // its events are the live matchers' or the journal's
+							}
+						}
 					}
 					for ri, m := range ks.m {
 						if m == nil {

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"math"
+
+	"github.com/cepd/cepd/nfa"
 )
 
 // SafeOffset returns the offset from which re-reading partition part would rebuild all of
@@ -32,12 +34,14 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 			if ks.part.id != int32(part) {
 				continue
 			}
-			for _, it := range ks.pending {
+			for _, it := range ks.journal {
 				oldest = min(oldest, it.ev.Offset)
 			}
-			for _, m := range ks.m {
-				if m != nil {
-					oldest = min(oldest, m.OldestOffset())
+			for _, ms := range [][]*nfa.Matcher{ks.m, ks.base} {
+				for _, m := range ms {
+					if m != nil {
+						oldest = min(oldest, m.OldestOffset())
+					}
 				}
 			}
 		}
