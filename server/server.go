@@ -22,7 +22,9 @@ import (
 
 // Engine is what the server needs of the runtime.
 type Engine interface {
-	Ingest(ctx context.Context, partition int, recs []engine.Record) ([]engine.RecordError, error)
+	// Submit hands the records to matching, in the order of calls, and returns how to
+	// wait for each one's outcome.
+	Submit(ctx context.Context, partition int, recs []engine.Record) (engine.Outcomes, []engine.RecordError, error)
 	Stats() *engine.Stats
 	Watermark() int64
 }
@@ -96,12 +98,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// IngestResponse is the answer to POST /v1/events.
+// IngestResponse is the answer to POST /v1/events. It is written once every event has
+// been handled: Events[i] says what happened to the request's event i (matched,
+// rematched, late_dead_lettered, late_dropped, late_processed or rejected), and the
+// alerts the events completed have left.
 type IngestResponse struct {
-	Accepted int                  `json:"accepted"`
-	Rejected int                  `json:"rejected"`
-	Errors   []engine.RecordError `json:"errors"`
-	Note     string               `json:"note,omitempty"`
+	// Accepted counts the events matched (in order, re-matched, or late and processed).
+	Accepted int `json:"accepted"`
+	Rejected int `json:"rejected"`
+	// Late counts the events not matched because they were too late (dead-lettered or
+	// dropped, as Events says).
+	Late   int                  `json:"late"`
+	Events []engine.Outcome     `json:"events"`
+	Errors []engine.RecordError `json:"errors"`
+	Note   string               `json:"note,omitempty"`
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +179,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		ctx = context.WithoutCancel(ctx) // logged events are matched whole even if the client goes away
 	}
 	s.offset.Store(base + int64(len(recs)))
-	errs, err := s.eng.Ingest(ctx, s.cfg.Partition, recs)
+	wait, errs, err := s.eng.Submit(ctx, s.cfg.Partition, recs)
 	s.mu.Unlock()
 	if err != nil && s.cfg.Log != nil && s.cfg.Log.Sync() == nil {
 		// The engine is stopping; the events are kept and will be matched at the next
@@ -189,10 +199,23 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
 		}
 	}
+	out, err := wait(ctx)
+	if err != nil {
+		return http.StatusServiceUnavailable, errorBody{"waiting for the events to be matched: " + err.Error()}
+	}
 	if errs == nil {
 		errs = []engine.RecordError{}
 	}
-	return http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs}
+	resp := IngestResponse{Rejected: len(errs), Events: out, Errors: errs}
+	for _, o := range out {
+		switch o {
+		case engine.OutcomeMatched, engine.OutcomeRematched, engine.OutcomeLateProcessed:
+			resp.Accepted++
+		case engine.OutcomeLateDeadLettered, engine.OutcomeLateDropped:
+			resp.Late++
+		}
+	}
+	return http.StatusOK, resp
 }
 
 // splitEvents accepts a JSON array of events or newline-delimited JSON. Elements are
