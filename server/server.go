@@ -139,10 +139,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 }
 
 // Ingest accepts events exactly as POST /v1/events does (same offsets, log and order): the
-// gRPC Events service's path. It returns the rejected events, or why none was accepted.
-func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
+// gRPC Events service's path. It returns each event's outcome and the rejected events, or
+// why none was accepted.
+func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
 	if s.cfg.NoIngest != "" {
-		return nil, errors.New(s.cfg.NoIngest)
+		return nil, nil, errors.New(s.cfg.NoIngest)
 	}
 	recs := make([]engine.Record, len(events))
 	for i, e := range events {
@@ -150,11 +151,11 @@ func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine
 	}
 	switch code, resp := s.accept(ctx, recs); r := resp.(type) {
 	case IngestResponse:
-		return r.Errors, nil
+		return r.Events, r.Errors, nil
 	case errorBody:
-		return nil, errors.New(r.Error)
+		return nil, nil, errors.New(r.Error)
 	default:
-		return nil, fmt.Errorf("ingest answered %d", code)
+		return nil, nil, fmt.Errorf("ingest answered %d", code)
 	}
 }
 

@@ -250,8 +250,8 @@ func limitBody(h http.Handler, max int64) http.Handler {
 // their events from one counter and write one ingest log.
 func legacyIngest(s *server.Server) service.IngestFunc {
 	if s == nil {
-		return func(context.Context, []json.RawMessage) ([]engine.RecordError, error) {
-			return nil, errors.New("no ingest configured")
+		return func(context.Context, []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
+			return nil, nil, errors.New("no ingest configured")
 		}
 	}
 	return s.Ingest

@@ -110,7 +110,7 @@ func TestSameAlertsReplayBenchREST(t *testing.T) {
 	}
 }
 
-func eventTime(t *testing.T, r engine.Record) int64 {
+func eventTime(t testing.TB, r engine.Record) int64 {
 	var m struct {
 		TS string `json:"ts"`
 	}
@@ -370,5 +370,48 @@ func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 	_, outcomes := restAlertsOutcomes(t, rs, byCard, 2, 1000, 0)
 	if outcomes["matched"] != len(recs) {
 		t.Fatalf("sorted by card, no out-of-orderness: outcomes %v for %d events", outcomes, len(recs))
+	}
+}
+
+// TestRESTOutcomes: the ingest response says per event what happened to it — matched at
+// once (in order for its card, whatever other cards did), re-matched (older than its
+// card's newest event, within the out-of-orderness), late (beyond it) or rejected — and
+// it comes after the alerts the events completed.
+func TestRESTOutcomes(t *testing.T) {
+	rs, err := loadRuleSet("../../testdata/fraud", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, col, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	defer srv.Close()
+	ev := func(id, card, ts string) string {
+		return fmt.Sprintf(`{"event_id":%q,"card_id":%q,"ts":"2026-03-01T%sZ","type":"auth","amount":5,"merchant_id":"m1"}`, id, card, ts)
+	}
+	body := strings.Join([]string{
+		ev("a1", "A", "12:00:00"),
+		ev("b1", "B", "09:00:00"), // three hours behind card A: another card, matched at once
+		ev("a2", "A", "12:00:30"),
+		ev("a3", "A", "12:00:10"), // behind A's newest by 20 s: re-matched
+		ev("a4", "A", "11:00:00"), // behind by an hour: late
+		`{"card_id":"A"}`,
+	}, "\n")
+	resp, err := http.Post(srv.URL+"/v1/events", "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `{"accepted":4,"rejected":1,"late":1,"events":["matched","matched","matched","rematched","late_dead_lettered","rejected"]`
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), want) {
+		t.Fatalf("got %d %s\nwant %s…", resp.StatusCode, b, want)
 	}
 }
