@@ -14,7 +14,8 @@ type StateStats struct {
 	ByRule   []int    `json:"-"`         // live partial matches per rule, as RuleIDs
 	RuleIDs  []string `json:"-"`         // the rules of the set inspected
 	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
-	// buffer entries, buffered events; events themselves approximated from the schema);
+	// buffer entries, journal events and snapshots; events themselves approximated from the
+	// schema);
 	// computed only when asked for, as it walks everything.
 	Bytes int `json:"bytes"`
 }

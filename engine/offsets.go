@@ -9,7 +9,7 @@ import (
 
 // SafeOffset returns the offset from which re-reading partition part would rebuild all of
 // its live state: the offset of the oldest event any of its keys still holds (in a
-// partial match or waiting for the watermark), or, when nothing is held, one past the
+// partial match or in its journal), or, when nothing is held, one past the
 // last record ingested. Everything ingested before the call has been processed when it
 // returns. A source that commits this offset (and delivers the alerts made so far before
 // committing) loses nothing when another instance takes the partition over: the new owner
