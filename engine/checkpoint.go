@@ -394,6 +394,9 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			}
 		}
 		ks.newest = journal[len(journal)-1].ev.Time
+		// The base's events are older than the journal's and than the partition's
+		// watermark (journals are folded up to it).
+		ks.cut = min(journal[0].ev.Time, ks.part.wm)
 		ks.jourAt = journal[0].ev.Time
 		ks.part.jour.push(ks.jourAt, ks)
 	}

@@ -23,6 +23,7 @@ import (
 // taking a base snapshot of the key's matchers when the journal starts.
 func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
+		ks.cut = ks.newest // the base holds every event matched so far
 		ks.base = make([]*nfa.Matcher, len(ks.m))
 		for ri, m := range ks.m {
 			if m != nil {
@@ -38,7 +39,13 @@ func (s *shard) journal(ks *keyState, it *item) {
 		it.ev, it.stable = cp.ev, true
 	}
 	cp.raw, cp.ticket = nil, nil
-	ks.journal = insertItem(ks.journal, cp)
+	s.addJournal(ks, cp)
+}
+
+// addJournal inserts a stable item into the key's journal and keeps the journal heap
+// entry at its earliest time.
+func (s *shard) addJournal(ks *keyState, it item) {
+	ks.journal = insertItem(ks.journal, it)
 	if t := ks.journal[0].ev.Time; t < ks.jourAt {
 		ks.jourAt = t
 		ks.part.jour.push(t, ks)
@@ -59,7 +66,7 @@ func insertItem(items []item, it item) []item {
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be
-// re-matched. A journal that empties drops its base (the live matchers are then the
+// re-matched, nor can anything older than them (cut). A journal that empties drops its base (the live matchers are then the
 // key's state after every event).
 func (s *shard) trim(ks *keyState, w int64) {
 	s.current(ks)
@@ -67,15 +74,21 @@ func (s *shard) trim(ks *keyState, w int64) {
 	for n < len(ks.journal) && ks.journal[n].ev.Time < w {
 		n++
 	}
-	if n == len(ks.journal) {
+	switch {
+	case n == len(ks.journal):
 		clear(ks.journal)
 		ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
 		s.settle(ks)
+		return
+	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
+		ks.jourAt = ks.journal[0].ev.Time
+		ks.part.jour.push(ks.jourAt, ks)
 		return
 	}
 	for i := range ks.journal[:n] {
 		s.feed(ks.base, &ks.journal[i], nil)
 	}
+	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
 	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
 	clear(ks.journal[len(ks.journal):cap(ks.journal)])
 	ks.jourAt = ks.journal[0].ev.Time
@@ -170,7 +183,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.ev = it.ev.Clone()
 	cp.stable = true
 	cp.raw, cp.ticket = nil, nil
-	ks.journal = insertItem(ks.journal, cp)
+	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
 	ms := s.replay(ks, ks.journal, &after)
 

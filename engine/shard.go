@@ -46,6 +46,7 @@ type keyState struct {
 	// when the journal is empty; both stay empty without out-of-orderness.
 	journal  []item
 	base     []*nfa.Matcher
+	cut      int64 // no event in base is newer: an event can be re-matched from cut on
 	jourAt   int64 // journal[0]'s time as registered in the journal heap
 	timerAt  int64 // deadline registered in the timer heap
 	released bool
@@ -236,7 +237,7 @@ func (s *shard) event(it *item) {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
 		it.setOutcome(OutcomeMatched)
-	case len(ks.journal) > 0 && ev.Time >= it.wm && ev.Time >= pc.now(s.global):
+	case len(ks.journal) > 0 && ev.Time >= it.wm && ev.Time >= ks.cut:
 		s.rematch(ks, it)
 		it.setOutcome(OutcomeRematched)
 	default:
@@ -273,16 +274,19 @@ func (s *shard) key(k string, part int32) *keyState {
 	return ks
 }
 
-// advance moves a partition's keys to time w: journal events behind w are folded into
-// their keys' base matchers, then windows that closed by w fire. ingest is the engine
-// clock of the event that moved time (-1 when none), for latency accounting.
+// advance moves a partition's keys to time w: journal events behind the partition's own
+// watermark are folded into their keys' base matchers, then windows that closed by w
+// fire. Journals follow the partition's watermark, not w (which for an idle partition is
+// the engine's): an event of the partition is re-matchable exactly when it is not behind
+// its partition's watermark. ingest is the engine clock of the event that moved time (-1
+// when none), for latency accounting.
 func (s *shard) advance(pc *partClock, w int64, ingest int64) {
-	for pc.jour.len() > 0 && pc.jour.minAt() < w {
+	for tw := min(w, pc.wm); pc.jour.len() > 0 && pc.jour.minAt() < tw; {
 		at, ks := pc.jour.pop()
 		if ks.released || at != ks.jourAt {
 			continue
 		}
-		s.trim(ks, w)
+		s.trim(ks, tw)
 	}
 	for pc.timers.len() > 0 && pc.timers.minAt() <= w {
 		at, ks := pc.timers.pop()
