@@ -10,14 +10,16 @@ import (
 
 // Per-key order. A key's events are matched the moment they arrive when they are at
 // least as new as the key's newest matched event: the out-of-orderness never delays
-// them. With out-of-orderness the key also keeps a journal: its events matched since
-// the partition's clock (max event time − out-of-orderness) last passed, and its
-// matchers as they were before them (the base). An event older than its key's newest
-// matched event but not behind the partition's clock is re-matched: the base is cloned,
+// them. With out-of-orderness the key also keeps a journal: its events not yet behind its
+// partition's watermark (max event time − out-of-orderness), and its matchers as they
+// were before them (the base). An event older than its key's newest matched event but
+// not behind the watermark is re-matched: the base is cloned,
 // the journal replayed with the event in its (time, arrival) place, and the result
 // becomes the key's state. Alerts the corrected order derives and the first order did
 // not are delivered; alerts the first order derived and the corrected one does not were
-// already out and are counted as superseded. An event behind the clock is late.
+// already out and are counted as superseded. An event behind the watermark is late.
+// Replays rely on the matcher's rule that advancing time later never changes results
+// before the next event: the timers the key saw are replayed as one final advance.
 
 // journal inserts an event matched in order into the key's journal (as a retained copy),
 // taking a base snapshot of the key's matchers when the journal starts.
