@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -547,4 +548,48 @@ func shuffleAcrossKeysWithin(evs []testEvent, d int64, seed uint64) []testEvent 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].TS+lag[out[i].Card] < out[j].TS+lag[out[j].Card] })
 	return out
+}
+
+// TestRematchSupersedes works one key through a re-match: three authorisations in a row
+// alert at once; a login that belongs between the second and third arrives after them,
+// within the out-of-orderness: the key is re-matched (the run is no longer strict, the
+// alert already out is counted as superseded), and the next authorisations match from
+// the corrected state.
+func TestRematchSupersedes(t *testing.T) {
+	rs := compileRules(t, testRuleSet(t).Schema, testRules[2:3]) // three-in-a-row, strict
+	sink := &sinkCollector{}
+	eng, err := New(Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, sink, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	ev := func(id, kind string, ts int64) testEvent {
+		return testEvent{ID: id, Card: "c", TS: 1_700_000_000_000 + ts, Kind: kind, Amount: 1}
+	}
+	out, errs, err := eng.IngestWait(ctx, 0, records([]testEvent{
+		ev("a1", "auth", 1000), ev("a2", "auth", 2000), ev("a3", "auth", 3000),
+		ev("l", "login", 2500), // out of order for c, within 2 s
+		ev("a4", "auth", 4000), ev("a5", "auth", 5000),
+		ev("old", "auth", 500), // behind the watermark (5000 − 2000): late
+	}))
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	want := []Outcome{OutcomeMatched, OutcomeMatched, OutcomeMatched, OutcomeRematched, OutcomeMatched, OutcomeMatched, OutcomeLateDeadLettered}
+	if !slices.Equal(out, want) {
+		t.Fatalf("outcomes %v, want %v", out, want)
+	}
+	var got []string
+	for _, a := range sink.all {
+		got = append(got, strings.Join(a.EventIDs(), " "))
+	}
+	if w := []string{"a1 a2 a3", "a3 a4 a5"}; !slices.Equal(got, w) {
+		t.Fatalf("alerts %q, want %q", got, w)
+	}
+	if st := eng.Stats().Snapshot(); st.Rematched != 1 || st.Superseded != 1 || st.Late != 1 {
+		t.Fatalf("stats %+v", st)
+	}
 }
