@@ -3,7 +3,9 @@
 // and runs it per key over a shared buffer that stores each accepted event once and shares
 // run prefixes through Dewey-numbered pointers, with Flink CEP's semantics: contiguity,
 // quantifiers, greedy, optional, until, negation, within windows, timed-out partial matches
-// and after-match skip strategies.
+// and after-match skip strategies. A completed match is released at completion or, for
+// rules that ask for Flink's order (patterns.InStartOrder), once no partial match that
+// started before it is alive; patterns' package documentation gives the exact pruning.
 //
 // Concurrency: a Program is immutable and shared by every shard. A Matcher holds one key's
 // runs for one Program and is owned by one goroutine; it is not safe for concurrent use.

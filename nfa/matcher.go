@@ -329,16 +329,22 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 	return v
 }
 
-// processMatches releases complete matches in order of their first event, applying the
-// after-match skip strategy (Flink's processMatchesAccordingToSkipStrategy).
+// processMatches releases complete matches, applying the after-match skip strategy
+// (Flink's processMatchesAccordingToSkipStrategy). Matches that complete together leave
+// in the order of their first events. With a skip strategy and release in_start_order a
+// match also waits, as in Flink, until no partial match started before it; with
+// release at_completion (the default) it leaves at once. Either way a released match
+// prunes only runs that started at or after its own first event (see prune), which in
+// start order is every run there is.
 func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratch, res *Result) {
 	for i := range potential {
 		m.completed.offer(potential[i])
 	}
 	skip := m.prog.skip.Kind != patterns.NoSkip
+	startOrder := skip && m.prog.release == patterns.InStartOrder
 	for len(m.completed) > 0 {
 		earliest := &m.completed[0]
-		if skip && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
+		if startOrder && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
 			break
 		}
 		done := m.completed.poll()
@@ -351,16 +357,22 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			continue
 		}
 		if skip {
-			m.prune(partial, paths)
-			m.prune(&m.completed, paths)
+			m.prune(partial, &done, paths)
+			m.prune(&m.completed, &done, paths)
 		}
 		res.Matches = append(res.Matches, m.prog.match(paths[0]))
 	}
 }
 
-// prune discards the runs the skip strategy rules out after a match whose event
-// sequences are paths.
-func (m *Matcher) prune(h *runHeap, paths [][]*node) {
+// prune discards the runs the skip strategy rules out after the match done, whose event
+// sequences are paths: the runs whose first event is at or after done's first event and
+// before the strategy's skip point (at or before it, for to_next and past_last_event).
+// The skip point is the match's earliest event (to_next), its latest (past_last_event),
+// or the first or last event of the named step (to_first, to_last; the latest such event
+// over the paths, and no pruning when the step took nothing). Runs that started before
+// done are never pruned: in start order there are none, at completion they go on and
+// are released when they complete.
+func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
 	sk := m.prog.skip
 	var pt int64
 	var ps uint64
@@ -408,7 +420,7 @@ func (m *Matcher) prune(h *runHeap, paths [][]*node) {
 	}
 	inclusive := sk.Kind == patterns.SkipToNext || sk.Kind == patterns.SkipPastLastEvent
 	h.removeIf(func(r *run) bool {
-		if r.startEv == nil {
+		if r.startEv == nil || cmpRuns(r, done) < 0 {
 			return false
 		}
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)

@@ -57,6 +57,7 @@ type Program struct {
 	start   *state
 	window  int64 // FirstAndLast window in ms (0 = none)
 	skip    patterns.Skip
+	release patterns.Release
 	leaves  []leaf
 	steps   []string // names of the steps that take events, in pattern order
 	stepIdx map[string]int
@@ -85,6 +86,9 @@ func (p *Program) String() string {
 	}
 	if p.skip.Kind != patterns.NoSkip {
 		fmt.Fprintf(&b, "skip %s\n", skipName(p.skip))
+	}
+	if p.release == patterns.InStartOrder && p.skip.Kind != patterns.NoSkip { // no effect without a skip
+		b.WriteString("release in_start_order\n")
 	}
 	for _, s := range p.states {
 		fmt.Fprintf(&b, "%s [%s]", s.name, stateTypeNames[s.typ])
