@@ -384,6 +384,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	defer api.Stop()
 	slog.Info("cepd serving", "http", "http://"+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
 		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
+	slog.Info("web UI: open http://" + api.HTTPAddr + "/ in a browser")
 	for _, addr := range []string{api.HTTPAddr, api.GRPCAddr} {
 		if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
 			slog.Warn("listening beyond loopback without access control", "addr", addr)
