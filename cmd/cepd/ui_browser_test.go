@@ -451,3 +451,101 @@ func (u *uiEnv) getJSON(path, token string, v any) {
 		u.t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
 	}
 }
+
+// TestUIBrowserScale loads 500 rules and 10,000 alerts and times the screens that must
+// stay fast with them: the rules list (paged), the live feed (virtualised: only the
+// visible rows are in the DOM), scrolling it to the end and filtering it by key.
+func TestUIBrowserScale(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is needed (apt-get install chromium; scripts/test.sh installs it)")
+	}
+	bin := buildCepd(t)
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	must(t, os.MkdirAll(rules, 0o755))
+	schema, err := os.ReadFile(filepath.Join(fraudDir, "schema.yaml"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(rules, "schema.yaml"), schema, 0o644))
+	sev := []string{"low", "medium", "high", "critical"}
+	for i := range 500 {
+		threshold := 1e9 + float64(i) // never reached: only scale-000 alerts
+		if i == 0 {
+			threshold = 0
+		}
+		src := fmt.Sprintf("id: scale-%03d\nname: Scale rule %d\nseverity: %s\nowner: team-%d\ntags: [scale, group-%d]\npattern:\n  - name: big\n    where: e.type == 'auth' && e.amount > %.1f\n",
+			i, i, sev[i%4], i%7, i%10, threshold)
+		must(t, os.WriteFile(filepath.Join(rules, fmt.Sprintf("scale-%03d.yaml", i)), []byte(src), 0o644))
+	}
+	p := startCepdProc(t, bin, filepath.Join(dir, "cepd.log"), []string{"serve", "--data", filepath.Join(dir, "data"),
+		"--rules", rules, "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"})
+	defer func() {
+		if err := p.stop(10 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}()
+	u := &uiEnv{t: t, base: "http://" + p.api}
+	for b := range 5 {
+		var lines strings.Builder
+		for i := b * 2000; i < (b+1)*2000; i++ {
+			fmt.Fprintf(&lines, `{"event_id":"s-%d","card_id":"card-%d","ts":"2026-03-01T%02d:%02d:%02dZ","type":"auth","amount":%d,"merchant_id":"m-%d"}`+"\n",
+				i, i%1000, i/3600, i/60%60, i%60, 10+i%90, i%13)
+		}
+		u.ingest(lines.String())
+	}
+	var list struct{ Alerts []json.RawMessage }
+	for deadline := time.Now().Add(20 * time.Second); len(list.Alerts) < 10000; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d alerts after 20s, want 10000", len(list.Alerts))
+		}
+		u.getJSON("/v1/alerts?limit=10000", "", &list)
+	}
+
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900))
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	must(t, chromedp.Do(ctx))
+	u.ctx = ctx
+
+	timed := func(what string, budget time.Duration, act func()) {
+		t.Helper()
+		start := time.Now()
+		act()
+		d := time.Since(start)
+		t.Logf("%s: %v", what, d.Round(time.Millisecond))
+		if d > budget {
+			t.Errorf("%s took %v, want under %v", what, d, budget)
+		}
+	}
+	timed("rules list of 500 rules shown", 5*time.Second, func() {
+		u.run("open", chromedp.Navigate(u.base+"/#/rules"))
+		u.waitJS("100 rows and 5 pages", `document.querySelectorAll('[data-testid=rules-table] tbody tr').length === 100 && document.querySelector('.pager').textContent.includes('of 5')`)
+	})
+	timed("search among 500 rules", 2*time.Second, func() {
+		u.typeInto(`input[type=search]`, "group-3")
+		u.waitJS("50 rules", `document.querySelectorAll('[data-testid=rules-table] tbody tr').length === 50`)
+	})
+	timed("10,000 alerts in the feed", 5*time.Second, func() {
+		u.goTo("#/alerts")
+		u.waitJS("10,000 alerts", `document.querySelector('.page-head').textContent.includes('10,000 of 10,000')`)
+	})
+	if n := u.num(`document.querySelectorAll('[data-testid=feed] .feed-row').length`); n > 60 {
+		t.Errorf("%v alert rows in the DOM, want only the visible ones (virtualised)", n)
+	}
+	timed("feed scrolled to its end", time.Second, func() {
+		u.eval("scroll", `const f = document.querySelector('[data-testid=feed]'); f.scrollTop = f.scrollHeight`)
+		u.waitJS("last alert shown", fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll('[data-testid=feed] .feed-row')]; return rows.some(r => parseInt(r.style.top) === %d) })()`, 9999*40))
+	})
+	timed("feed filtered by key", 2*time.Second, func() {
+		u.typeInto(`input[placeholder="exact key"]`, "card-7")
+		u.waitJS("10 alerts of card-7", `document.querySelector('.page-head').textContent.includes('10 of 10,000')`)
+	})
+	u.shot("alerts-10000")
+}

@@ -5,6 +5,14 @@ import { Chart, Empty, ErrorBox, SevBadge, fmtAgo, fmtNum, fmtPct, fmtTime } fro
 
 const FINISHED = new Set(['DONE', 'FAILED', 'CANCELLED']);
 
+// fmtDuration formats a protobuf JSON duration ("1.5s").
+function fmtDuration(d) {
+  const s = parseFloat(d);
+  if (!isFinite(s)) return d;
+  if (s < 1) return (s * 1000).toFixed(s < 0.01 ? 2 : 0) + ' ms';
+  return s.toFixed(s < 10 ? 2 : 0) + ' s';
+}
+
 // BacktestRunner runs rules (drafts by source or stored rules by id) over a file or the
 // retained stream and shows the job's progress, then its results.
 export function BacktestRunner({ rules, disabled, onErrors }) {
@@ -81,7 +89,7 @@ export function BacktestView({ job, onCancel }) {
     <div class="bt" data-testid="backtest-result" data-state={job.state}>
       <div class="bt-status">
         <span class={'badge state-' + job.state.toLowerCase()}>{job.state.toLowerCase()}</span>
-        <span class="muted">{job.source === 'RETAINED' ? 'retained stream' : job.events_file} · {fmtNum(job.events_processed)} of {fmtNum(job.events_total || job.events_read)} events{job.duration ? ' · ' + job.duration : ''}{job.events_per_second ? ` · ${fmtNum(job.events_per_second)} events/s` : ''}</span>
+        <span class="muted">{job.source === 'RETAINED' ? 'retained stream' : job.events_file} · {fmtNum(job.events_processed)} of {fmtNum(job.events_total || job.events_read)} events{job.duration ? ' · ' + fmtDuration(job.duration) : ''}{job.events_per_second ? ` · ${fmtNum(job.events_per_second)} events/s` : ''}</span>
         {onCancel && <button class="btn btn-sm" onClick={onCancel}>Cancel</button>}
       </div>
       <progress class="progress" max="1" value={job.progress || 0} aria-label="Backtest progress" />

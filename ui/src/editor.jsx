@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { EditorView, basicSetup } from 'codemirror';
 import { EditorState, Compartment } from '@codemirror/state';
-import { keymap } from '@codemirror/view';
+import { keymap, Decoration, MatchDecorator, ViewPlugin } from '@codemirror/view';
 import { indentWithTab } from '@codemirror/commands';
 import { yaml } from '@codemirror/lang-yaml';
 import { linter, lintGutter, forceLinting } from '@codemirror/lint';
@@ -28,6 +28,31 @@ const CEL_FUNCS = [
   ['sum', 'sum(list)'], ['distinct', 'distinct(list)'], ['duration', "duration('5m')"], ['minutes_between', 'minutes_between(t1, t2)'],
   ['timestamp', "timestamp('…')"], ['int', 'int(x)'], ['double', 'double(x)'], ['string', 'string(x)'],
 ];
+
+// celHighlight marks, inside the YAML strings, what CEL gives meaning to: event fields
+// (e.amount), steps (match.probes), the helper functions, and the logical operators.
+const celMarks = {
+  field: Decoration.mark({ class: 'cm-cel-field' }),
+  step: Decoration.mark({ class: 'cm-cel-step' }),
+  fn: Decoration.mark({ class: 'cm-cel-fn' }),
+  op: Decoration.mark({ class: 'cm-cel-op' }),
+};
+const celFns = CEL_FUNCS.map(([f]) => f).join('|');
+const celMatcher = new MatchDecorator({
+  regexp: new RegExp(`\\b(e\\.\\w+)|\\b(match\\.\\w+)|\\b(${celFns}|map|filter|exists|all)(?=\\()|(&&|\\|\\||==|!=|>=|<=)`, 'g'),
+  decoration: (m) => (m[1] ? celMarks.field : m[2] ? celMarks.step : m[3] ? celMarks.fn : celMarks.op),
+});
+const celHighlight = ViewPlugin.fromClass(
+  class {
+    constructor(view) {
+      this.decorations = celMatcher.createDeco(view);
+    }
+    update(u) {
+      this.decorations = celMatcher.updateDeco(u, this.decorations);
+    }
+  },
+  { decorations: (v) => v.decorations },
+);
 
 // stepNames reads the step names written in the source (for match.NAME completion).
 export function stepNames(src) {
@@ -126,6 +151,7 @@ export function Editor({ value, onChange, readOnly, schema, validate, onProblems
           basicSetup,
           keymap.of([indentWithTab]),
           yaml(),
+          celHighlight,
           lintGutter(),
           lint,
           autocompletion({ override: [completer(() => schemaRef.current)], activateOnTyping: true }),

@@ -19,7 +19,13 @@ export function AlertExplain({ alert, labelField }) {
       {steps.length === 0 && <p class="muted">This alert carries no events (a timeout with an empty match, or an abridged alert).</p>}
       {steps.map((s) => {
         const cols = [];
-        for (const ev of s.events || []) for (const k of Object.keys(ev.fields || {})) if (!cols.includes(k) && !SKIP.has(k)) cols.push(k);
+        const dup = new Set();
+        for (const ev of s.events || [])
+          for (const [k, v] of Object.entries(ev.fields || {})) {
+            if (v === ev.id || (alert.key && v === alert.key)) dup.add(k);
+            if (!cols.includes(k) && !SKIP.has(k)) cols.push(k);
+          }
+        const shown = cols.filter((c) => !dup.has(c));
         return (
           <div class="explain-step" key={s.step}>
             <div class="explain-step-head">
@@ -32,7 +38,7 @@ export function AlertExplain({ alert, labelField }) {
                   <tr>
                     <th scope="col">Time</th>
                     <th scope="col">Event id</th>
-                    {cols.map((c) => <th scope="col">{c}</th>)}
+                    {shown.map((c) => <th scope="col">{c}</th>)}
                   </tr>
                 </thead>
                 <tbody>
@@ -42,7 +48,7 @@ export function AlertExplain({ alert, labelField }) {
                       <tr key={ev.id} class={labelled ? 'labelled' : ''}>
                         <td class="mono nowrap">{fmtTime(ev.time)}</td>
                         <td class="mono">{ev.id}</td>
-                        {cols.map((c) => <td class="mono">{val(ev.fields && ev.fields[c])}</td>)}
+                        {shown.map((c) => <td class="mono">{val(ev.fields && ev.fields[c])}</td>)}
                       </tr>
                     );
                   })}

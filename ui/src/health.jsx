@@ -14,7 +14,9 @@ function fmtAge(ms) {
   if (ms === undefined || ms < 0) return 'never';
   if (ms < 1000) return ms + ' ms';
   if (ms < 120000) return (ms / 1000).toFixed(1) + ' s';
-  return Math.round(ms / 60000) + ' min';
+  if (ms < 7200000) return Math.round(ms / 60000) + ' min';
+  if (ms < 172800000) return Math.round(ms / 3600000) + ' h';
+  return Math.round(ms / 86400000).toLocaleString('en-US') + ' days';
 }
 
 // HealthPage shows the engine's counters and, sampled every two seconds by this browser,

@@ -165,7 +165,7 @@ export function RulePage({ id, tab, query, session }) {
             <Editor value={source} onChange={setSource} readOnly={!can.edit} schema={schema} validate={validate} onProblems={setProblems} />
           </div>
           <aside class="editor-side" aria-label="Problems and actions">
-            <h2 class="side-title">Problems</h2>
+            <h2 class="side-title">{can.edit ? 'Problems' : 'Rule'}</h2>
             {!can.edit ? (
               <p class="muted">Read only: your role ({session.role}) may not change rules.</p>
             ) : problems.length === 0 ? (

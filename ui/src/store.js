@@ -48,7 +48,7 @@ export class AlertStore {
     this.ids = new Set();
     let lastId = '';
     try {
-      const r = await get('/v1/alerts' + qs({ limit: 2000 }));
+      const r = await get('/v1/alerts' + qs({ limit: MAX_ALERTS }));
       for (const a of r.alerts || []) this.add(a, true);
       lastId = (r.alerts && r.alerts[0] && r.alerts[0].id) || '';
     } catch {

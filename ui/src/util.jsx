@@ -106,7 +106,7 @@ export function Chart({ title, data, series, height = 200, bars, yLabel }) {
       title,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [bars || min >= 0 ? 0 : min, max > 0 ? max * 1.1 : 1] } },
       axes: [{ stroke: '#64748b', grid: { stroke: '#eef2f7' } }, { stroke: '#64748b', grid: { stroke: '#eef2f7' }, label: yLabel, size: 56 }],
       series: [
         {},
@@ -114,7 +114,7 @@ export function Chart({ title, data, series, height = 200, bars, yLabel }) {
           label: name,
           stroke: colors[i % colors.length],
           width: 2,
-          fill: bars ? colors[i % colors.length] + 'cc' : colors[i % colors.length] + '14',
+          fill: bars ? colors[i % colors.length] + 'cc' : series.length === 1 ? colors[i % colors.length] + '14' : undefined,
           paths: bars ? uPlot.paths.bars({ size: [0.8, 60] }) : undefined,
           points: { show: bars ? false : undefined },
         })),
