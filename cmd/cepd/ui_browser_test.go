@@ -93,9 +93,10 @@ func TestUIBrowser(t *testing.T) {
 	must(t, os.MkdirAll(btDir, 0o755))
 	must(t, os.WriteFile(filepath.Join(btDir, "labelled.jsonl"), []byte(uiBacktestEvents()), 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "tokens"), []byte(testTokens), 0o600))
-	p := startCepdProc(t, bin, filepath.Join(dir, "cepd.log"), []string{"serve", "--data", filepath.Join(dir, "data"),
-		"--rules", filepath.Join(dir, "rules"), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--auth-tokens", filepath.Join(dir, "tokens"), "--backtest-dir", btDir})
+	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--rules", filepath.Join(dir, "rules"),
+		"--grpc", "127.0.0.1:0", "--auth-tokens", filepath.Join(dir, "tokens"), "--backtest-dir", btDir,
+		"--alerts-out", filepath.Join(dir, "alerts.jsonl")}
+	p := startCepdProc(t, bin, filepath.Join(dir, "cepd.log"), append(args, "--http", "127.0.0.1:0"))
 	defer func() {
 		if err := p.stop(10 * time.Second); err != nil {
 			t.Error(err)
@@ -210,6 +211,30 @@ func TestUIBrowser(t *testing.T) {
 		return !!d && d.textContent.includes('live-1') && d.textContent.includes('live-2') && d.textContent.includes('1500') })()`)
 	u.waitJS("key history", `document.querySelectorAll('[data-testid=key-history] li').length >= 1`)
 	u.shot("alert-detail")
+
+	// The feed survives a restart of the server: it reconnects, resumes after the last
+	// alert it saw (the restarted ring holds it, read back from --alerts-out) and shows
+	// the next alert once.
+	must(t, p.stop(10*time.Second))
+	u.waitJS("feed reconnecting", `!!document.querySelector('.page-head .dot-reconnecting')`)
+	p = startCepdProc(t, bin, filepath.Join(dir, "cepd2.log"), append(args, "--http", p.api))
+	u.ingest(`{"event_id":"live-3","card_id":"card-live-2","ts":"2026-03-02T11:00:00Z","type":"auth","amount":900,"merchant_id":"m-3"}` + "\n" +
+		`{"event_id":"live-4","card_id":"card-live-2","ts":"2026-03-02T11:01:00Z","type":"auth","amount":950,"merchant_id":"m-4"}` + "\n")
+	u.waitJS("alert after the restart", `[...document.querySelectorAll('[data-testid=feed] .feed-row')].some(r => r.textContent.includes('card-live-2'))`)
+	u.waitJS("feed live again", `!!document.querySelector('.page-head .dot-live')`)
+	if r := u.text(`.page-head`); !strings.Contains(r, "Live") {
+		t.Errorf("feed state %q", r)
+	}
+	resumed, err := chromedp.Run(u.ctx, chromedp.Evaluate[string](`document.querySelector('[data-resumed]')?.dataset.resumed || ''`))
+	if err != nil || resumed != "true" {
+		t.Errorf("the feed resumed with X-Cepd-Resumed %q (%v), want true: it sent the last alert's id and the server held it", resumed, err)
+	}
+	if n := u.num(`document.querySelectorAll('[data-testid=feed] .feed-row').length`); n != 2 {
+		t.Errorf("%v alerts in the feed after the restart, want 2 (each once)", n)
+	}
+	if strings.Contains(u.text(`.page-head`), "missed") {
+		t.Errorf("the feed says alerts were missed: %q", u.text(`.page-head`))
+	}
 
 	// A second version, then roll back to the first.
 	u.goTo("#/rules/ui-big-pair/source")

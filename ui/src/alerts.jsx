@@ -67,7 +67,7 @@ export function AlertsPage({ store, selected, query }) {
       <header class="page-head">
         <div>
           <h1>Live alerts</h1>
-          <p class="muted" aria-live="polite">
+          <p class="muted" aria-live="polite" data-resumed={st.resumed ?? undefined}>
             <span class={'dot dot-' + st.status} /> {st.status === 'live' ? 'Live' : st.status === 'reconnecting' ? 'Reconnecting… (will resume after the last alert seen)' : 'Connecting…'}
             {st.resumed === 'false' && ' · the server no longer held the last alert seen: some may have been missed'}
             {' · '}{shown.length.toLocaleString()} of {st.alerts.length.toLocaleString()} alerts
