@@ -5,6 +5,14 @@ import { AlertExplain } from './explain.jsx';
 import { Empty, ErrorBox, ModeBadge, SevBadge, fmtAgo, fmtTime } from './util.jsx';
 
 const ROW = 40;
+
+// emitSummary is an alert's emitted values on one line.
+function emitSummary(a) {
+  const e = a.emit || {};
+  return Object.entries(e)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(2) : typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join('  ');
+}
 const WINDOWS = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, all: 0 };
 
 // AlertsPage is the live feed (SSE, resumed after a reconnect), filterable by rule,
@@ -117,6 +125,7 @@ export function AlertsPage({ store, selected, query }) {
             <span role="columnheader">Detected</span>
             <span role="columnheader">Rule</span>
             <span role="columnheader">Key</span>
+            <span role="columnheader">Emitted</span>
             <span role="columnheader">Severity</span>
             <span role="columnheader">Mode</span>
           </div>
@@ -137,6 +146,7 @@ export function AlertsPage({ store, selected, query }) {
                     <span role="cell" class="mono nowrap" title={fmtTime(a.detected_at)}>{fmtTime(a.detected_at).slice(11)}</span>
                     <span role="cell" class="mono ellipsis">{a.rule_id}</span>
                     <span role="cell" class="mono ellipsis">{a.key}</span>
+                    <span role="cell" class="ellipsis small muted" title={emitSummary(a)}>{emitSummary(a)}</span>
                     <span role="cell"><SevBadge sev={a.severity} /></span>
                     <span role="cell"><ModeBadge mode={a.mode} />{a.kind === 'timeout' && <span class="badge">timeout</span>}</span>
                   </a>

@@ -22,7 +22,7 @@ function quant(s) {
 function Arrow({ step }) {
   const [word, title] = CONTIG[step.contiguity] || CONTIG.relaxed;
   return (
-    <div class={'arrow arrow-' + step.contiguity} title={title}>
+    <div class={'arrow arrow-' + step.contiguity + (step.negation ? ' arrow-neg' : '')} title={title}>
       <span class="arrow-label">{step.negation === 'not_next' ? 'not next' : step.negation === 'not_followed_by' ? 'not followed by' : word}</span>
       <span class="arrow-line" />
       {step.gap_ms ? <span class="arrow-gap">gap ≤ {fmtMs(step.gap_ms)}</span> : null}
