@@ -260,6 +260,24 @@ func TestUIBrowser(t *testing.T) {
 	if rule.Version != 3 || !strings.Contains(rule.Source, "> 500.0") {
 		t.Errorf("after the rollback: version %d, source %q", rule.Version, rule.Source)
 	}
+	// A shadow trial of a stricter candidate beside the live version, compared, then ended.
+	u.goTo("#/rules/ui-big-pair/source")
+	u.waitJS("v3 loaded", `document.querySelector('.cm-content')?.textContent.includes('500.0')`)
+	u.setEditor(strings.ReplaceAll(uiRuleGood, "500.0", "750.0"))
+	u.waitJS("candidate compiles", `!!document.querySelector('[data-testid=compiles]')`)
+	u.click(`[data-testid=tab-shadow]`)
+	u.click(`[data-testid=start-shadow]`)
+	u.waitJS("trial running", `!!document.querySelector('[data-testid=shadow-compare]') && !!document.querySelector('.rule-meta .mode-shadow')`)
+	u.ingest(`{"event_id":"live-5","card_id":"card-live-3","ts":"2026-03-02T12:00:00Z","type":"auth","amount":600,"merchant_id":"m-5"}` + "\n" +
+		`{"event_id":"live-6","card_id":"card-live-3","ts":"2026-03-02T12:01:00Z","type":"auth","amount":800,"merchant_id":"m-6"}` + "\n" +
+		`{"event_id":"live-7","card_id":"card-live-4","ts":"2026-03-02T12:02:00Z","type":"auth","amount":800,"merchant_id":"m-7"}` + "\n" +
+		`{"event_id":"live-8","card_id":"card-live-4","ts":"2026-03-02T12:03:00Z","type":"auth","amount":900,"merchant_id":"m-8"}` + "\n")
+	// card-live-3 is caught by the live version only, card-live-4 by both.
+	u.waitJS("comparison", `(() => { const c = document.querySelector('[data-testid=shadow-compare]'); const r = c && c.querySelector('[data-row=keys]'); return !!r && [...r.children].map(x => x.textContent.trim()).join(' ') === 'Keys 1 1 0' })()`)
+	u.shot("shadow")
+	u.click(`[data-testid=end-shadow]`)
+	u.waitJS("trial ended", `!!document.querySelector('.rule-meta .mode-active') && !document.querySelector('[data-testid=shadow-compare]')`)
+
 	u.goTo("#/audit")
 	u.waitJS("audit rows", `document.querySelectorAll('[data-testid=audit] tbody tr').length >= 3`)
 	u.shot("audit")
@@ -273,11 +291,17 @@ func TestUIBrowser(t *testing.T) {
 	u.shot("health")
 	u.goTo("#/rules/ui-big-pair/diagram")
 	u.waitJS("mode control", `!!document.querySelector('[data-testid=mode-select]')`)
+	u.eval("choose shadow", `const m = document.querySelector('[data-testid=mode-select]'); m.value = 'SHADOW'; m.dispatchEvent(new Event('change', {bubbles: true}))`)
+	u.visible(`[data-testid=confirm]`)
+	u.shot("mode-confirm")
+	u.click(`[data-testid=confirm]`)
+	u.waitJS("mode is shadow", `!!document.querySelector('.rule-meta .mode-shadow')`)
 
 	// A viewer finds no edit control, and the server refuses an edit anyway.
 	u.signOut()
 	u.signIn("viewer-token-0123456789")
 	u.waitJS("viewer rules", `document.querySelectorAll('[data-testid=rules-table] tbody tr').length >= 18`)
+	u.shot("rules-viewer")
 	u.noEditControls("rules list")
 	u.goTo("#/rules/ui-big-pair/source")
 	u.waitJS("viewer source", `document.querySelector('.cm-content')?.textContent.includes('ui-big-pair')`)
@@ -290,7 +314,7 @@ func TestUIBrowser(t *testing.T) {
 	u.noEditControls("rule source")
 	u.shot("viewer")
 	u.click(`[data-testid=tab-versions]`)
-	u.waitJS("viewer versions", `document.querySelectorAll('[data-testid=versions] tbody tr').length === 3`)
+	u.waitJS("viewer versions", `document.querySelectorAll('[data-testid=versions] tbody tr').length >= 3`)
 	u.noEditControls("versions")
 	status, err := chromedp.Run(u.ctx, chromedp.Evaluate[int](`fetch('/v1/rules/ui-big-pair:rollback', {method: 'POST', headers: {'Authorization': 'Bearer ' + sessionStorage.getItem('cepd.token'), 'Content-Type': 'application/json'}, body: '{"version": 2}'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
 	must(t, err)

@@ -80,6 +80,10 @@ export function RulePage({ id, tab, query, session }) {
   useEffect(() => {
     if (isNew) sessionStorage.setItem('cepd.draft', source);
   }, [source]);
+  useEffect(() => {
+    setMsg('');
+    setError(null);
+  }, [tab]);
 
   const validate = can.edit ? async (src) => (await post('/v1/rules:validate', { source: src })).errors || [] : null;
   const dirty = isNew || (rule && source !== rule.source);
@@ -353,7 +357,7 @@ function Shadow({ id, rule, source, can, onChanged }) {
         <div class="card">
           <p>Put the source in the editor on trial: it runs in shadow beside the active version, which keeps delivering. Its alerts are recorded and compared.</p>
           {can.edit && modeName(rule.mode) === 'active' ? (
-            <button class="btn btn-primary" disabled={source === rule.source} onClick={start}>Start shadow trial with the edited source</button>
+            <button class="btn btn-primary" disabled={source === rule.source} onClick={start} data-testid="start-shadow">Start shadow trial with the edited source</button>
           ) : (
             <p class="muted">{can.edit ? 'Only an active rule can have a candidate on trial.' : 'Your role may not start trials.'}</p>
           )}
@@ -361,20 +365,23 @@ function Shadow({ id, rule, source, can, onChanged }) {
         </div>
       )}
       {onTrial && cmp && (
-        <div class="card">
+        <div class="card" data-testid="shadow-compare">
           <h2 class="card-title">v{cmp.shadow_version} (candidate) against v{cmp.active_version} (live) since {fmtTime(cmp.since)}</h2>
+          <div class="metrics">
+            <div class="metric"><div class="metric-label">Live version alerts</div><div class="metric-value">{fmtNum(cmp.active_alerts)}</div><div class="metric-hint">v{cmp.active_version} · <span class="mono">{cmp.active_content_version}</span></div></div>
+            <div class="metric"><div class="metric-label">Candidate alerts</div><div class="metric-value">{fmtNum(cmp.shadow_alerts)}</div><div class="metric-hint">v{cmp.shadow_version} · <span class="mono">{cmp.shadow_content_version}</span>, never delivered</div></div>
+          </div>
           <table class="table cmp">
-            <thead><tr><th scope="col" /><th scope="col" class="num">Both</th><th scope="col" class="num">Live only</th><th scope="col" class="num">Candidate only</th></tr></thead>
+            <thead><tr><th scope="col">Caught by</th><th scope="col" class="num">Both</th><th scope="col" class="num">Live only</th><th scope="col" class="num">Candidate only</th></tr></thead>
             <tbody>
-              <tr><th scope="row">Alerts</th><td class="num" colSpan={3}>live {fmtNum(cmp.active_alerts)} · candidate {fmtNum(cmp.shadow_alerts)}</td></tr>
-              <tr><th scope="row">Keys</th><td class="num">{fmtNum(cmp.keys_both)}</td><td class="num">{fmtNum(cmp.keys_active_only)}</td><td class="num">{fmtNum(cmp.keys_shadow_only)}</td></tr>
-              <tr><th scope="row">Matches</th><td class="num">{fmtNum(cmp.matches_both)}</td><td class="num">{fmtNum(cmp.matches_active_only)}</td><td class="num">{fmtNum(cmp.matches_shadow_only)}</td></tr>
+              <tr data-row="keys"><th scope="row">Keys</th><td class="num">{fmtNum(cmp.keys_both)}</td><td class="num">{fmtNum(cmp.keys_active_only)}</td><td class="num">{fmtNum(cmp.keys_shadow_only)}</td></tr>
+              <tr data-row="matches"><th scope="row">Matches</th><td class="num">{fmtNum(cmp.matches_both)}</td><td class="num">{fmtNum(cmp.matches_active_only)}</td><td class="num">{fmtNum(cmp.matches_shadow_only)}</td></tr>
             </tbody>
           </table>
           {cmp.truncated && <p class="muted">More keys than tracked: set counts cover the first ones.</p>}
-          <div class="actions">
+          <div class="actions" style="margin-top: 14px">
             {can.manage && <button class="btn btn-primary" onClick={promote}>Promote candidate</button>}
-            {can.edit && <button class="btn btn-danger" onClick={end}>End trial (keep v{rule.shadow_of})</button>}
+            {can.edit && <button class="btn btn-danger" onClick={end} data-testid="end-shadow">End trial (keep v{rule.shadow_of})</button>}
           </div>
         </div>
       )}
