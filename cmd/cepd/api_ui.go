@@ -11,6 +11,7 @@ import (
 
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/api/service"
+	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
@@ -21,8 +22,8 @@ import (
 
 // The web UI's few needs the gRPC services do not answer, as plain REST handlers beside
 // the gateway (like /v1/stats and /v1/openapi.json): who the token is, the event schema
-// (for completion), a rule's compiled pattern as data (the diagram) and per-rule
-// counters an analyst may read. Each is guarded by the same token check as the API.
+// (for completion), a rule's compiled pattern as data (the diagram), per-rule counters an
+// analyst may read, the backtest directory's files and the process's runtime figures. Each is guarded by the same token check as the API.
 
 // uiEngine is what the UI handlers read of the runtime.
 type uiEngine interface {
@@ -59,6 +60,17 @@ func uiRoutes(mux *http.ServeMux, eng apiEngine, admin *service.Admin, o apiOpti
 	ue, _ := eng.(uiEngine)
 	mux.Handle("GET /v1/rules:stats", guard(auth.Read, func(w http.ResponseWriter, r *http.Request) {
 		serveRuleStats(w, r, ue, admin)
+	}))
+	mux.Handle("GET /v1/backtests:files", guard(auth.Backtest, func(w http.ResponseWriter, _ *http.Request) {
+		files := []backtest.File{}
+		if o.backtests != nil {
+			var err error
+			if files, err = o.backtests.Files(); err != nil {
+				writeAPIError(w, http.StatusInternalServerError, codes.Internal, "listing backtest files: "+err.Error())
+				return
+			}
+		}
+		writeJSON(w, map[string]any{"files": files})
 	}))
 	mux.Handle("GET /v1/admin/runtime", guard(auth.Manage, func(w http.ResponseWriter, _ *http.Request) {
 		var ms runtime.MemStats

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +125,17 @@ func TestAPIUIEndpoints(t *testing.T) {
 		t.Errorf("rule stats: %v", r)
 	}
 
+	must(t, os.MkdirAll(filepath.Join(f.backtestDir, "march"), 0o755))
+	must(t, os.WriteFile(filepath.Join(f.backtestDir, "march", "day1.jsonl"), []byte("{}\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(f.backtestDir, "a.jsonl"), []byte("{}\n{}\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(f.backtestDir, "notes.txt"), []byte("x"), 0o644))
+	code, s = call("GET", "/v1/backtests:files", analyst, "")
+	if got, _ := json.Marshal(s["files"]); code != 200 || string(got) != `[{"bytes":6,"name":"a.jsonl"},{"bytes":3,"name":"march/day1.jsonl"}]` {
+		t.Errorf("backtest files: %d %s", code, got)
+	}
+	if code, _ := call("GET", "/v1/backtests:files", viewer, ""); code != 403 {
+		t.Errorf("backtest files as a viewer: %d, want 403", code)
+	}
 	if code, _ := call("GET", "/v1/admin/runtime", analyst, ""); code != 403 {
 		t.Errorf("runtime as an analyst: %d, want 403", code)
 	}

@@ -21,8 +21,12 @@ export function BacktestRunner({ rules, disabled, onErrors }) {
   const [label, setLabel] = useState(() => localStorage.getItem('cepd.bt.label') || 'label');
   const [job, setJob] = useState(null);
   const [error, setError] = useState(null);
+  const [files, setFiles] = useState([]);
   const timer = useRef();
-  useEffect(() => () => clearTimeout(timer.current), []);
+  useEffect(() => {
+    get('/v1/backtests:files').then((r) => setFiles(r.files || []), () => {});
+    return () => clearTimeout(timer.current);
+  }, []);
 
   const poll = (id) => {
     get('/v1/backtests/' + encodeURIComponent(id)).then(
@@ -62,7 +66,10 @@ export function BacktestRunner({ rules, disabled, onErrors }) {
         {src === 'file' && (
           <label class="field grow">
             <span>File (JSONL, in the backtest directory)</span>
-            <input id="bt-file" value={file} onInput={(e) => setFile(e.target.value)} placeholder="events.jsonl" required />
+            <input id="bt-file" list="bt-files" value={file} onInput={(e) => setFile(e.target.value)} placeholder={files[0] ? files[0].name : 'events.jsonl'} required autocomplete="off" />
+            <datalist id="bt-files">
+              {files.map((f) => <option value={f.name}>{(f.bytes / 1024).toFixed(1)} KiB</option>)}
+            </datalist>
           </label>
         )}
         <label class="field">
