@@ -20,7 +20,8 @@ func Dist() fs.FS {
 }
 
 // Handler serves Dist. Hashed assets are cached for a year; index.html is revalidated
-// on every load so a new binary's UI is picked up at once.
+// on every load so a new binary's UI is picked up at once. A content security policy
+// keeps scripts to cepd's own and the page out of frames.
 func Handler() http.Handler {
 	files := http.FileServerFS(Dist())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +30,8 @@ func Handler() http.Handler {
 		} else {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
+		// Scripts only from cepd itself; inline styles are what CodeMirror and uPlot set.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		files.ServeHTTP(w, r)

@@ -184,6 +184,11 @@ func TestUIBrowser(t *testing.T) {
 	u.waitJS("why it fired", `!!document.querySelector('[data-testid=bt-alerts] [data-testid=alert-explain]')`)
 	u.shot("backtest")
 
+	u.goTo("#/backtests")
+	u.waitJS("backtests listed", `[...document.querySelectorAll('table tbody tr')].some(r => r.textContent.includes('ui-big-pair') && r.textContent.includes('50.0%'))`)
+	u.shot("backtests")
+	u.goTo("#/rules/new/source")
+
 	// Activate it (create, confirmed).
 	u.click(`[data-testid=tab-source]`)
 	u.visible(`[data-testid=save]`)

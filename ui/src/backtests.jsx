@@ -208,7 +208,7 @@ export function BacktestsPage({ session, selected }) {
       <ErrorBox error={error} />
       <div class="card">
         <label class="field">
-          <span>Stored rules to backtest</span>
+          <span>Stored rules to backtest (Ctrl or Shift to pick several)</span>
           <select multiple size={Math.min(8, Math.max(3, rules.length))} value={pick} onChange={(e) => setPick([...e.target.selectedOptions].map((o) => o.value))}>
             {rules.map((r) => <option value={r.id}>{r.id}{r.name ? ' — ' + r.name : ''}</option>)}
           </select>
