@@ -27,6 +27,16 @@ export function fmtNum(n, digits = 0) {
   return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+// fmtCompact writes an axis value short: 1.2k, 3.4M.
+export function fmtCompact(v) {
+  if (v == null) return '';
+  const a = Math.abs(v);
+  if (a >= 1e9) return +(v / 1e9).toFixed(1) + 'G';
+  if (a >= 1e6) return +(v / 1e6).toFixed(1) + 'M';
+  if (a >= 1e4) return +(v / 1e3).toFixed(1) + 'k';
+  return +v.toFixed(3) + '';
+}
+
 export function fmtPct(x) {
   if (x === undefined || x === null) return '—';
   return (Number(x) * 100).toFixed(1) + '%';
@@ -107,7 +117,7 @@ export function Chart({ title, data, series, height = 200, bars, yLabel }) {
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (u, min, max) => [bars || min >= 0 ? 0 : min, max > 0 ? max * 1.1 : 1] } },
-      axes: [{ stroke: '#64748b', grid: { stroke: '#eef2f7' } }, { stroke: '#64748b', grid: { stroke: '#eef2f7' }, label: yLabel, size: 56 }],
+      axes: [{ stroke: '#64748b', grid: { stroke: '#eef2f7' } }, { stroke: '#64748b', grid: { stroke: '#eef2f7' }, label: yLabel, size: 60, values: (u, vals) => vals.map(fmtCompact) }],
       series: [
         {},
         ...series.map((name, i) => ({
