@@ -326,6 +326,12 @@ func TestUIBrowser(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("a viewer's rollback answered %v, want 403", status)
 	}
+
+	// An ingest token cannot read: the UI says so instead of failing screen by screen.
+	u.signOut()
+	u.typeInto(`#token`, "ingest-token-012345678")
+	u.click(`.signin-card button[type=submit]`)
+	u.waitJS("no access", `document.body.textContent.includes('No access') && document.body.textContent.includes('(ingest)')`)
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }
 

@@ -131,6 +131,17 @@ function App() {
     setSession(null);
     location.hash = '#/rules';
   };
+  if (!session.can.read) {
+    return (
+      <main class="signin">
+        <div class="signin-card">
+          <h1>No access</h1>
+          <p>This token's role ({session.role}) may not read rules or alerts: it cannot use the UI.</p>
+          <button class="btn btn-primary btn-block" onClick={signOut}>Sign in with another token</button>
+        </div>
+      </main>
+    );
+  }
   const [page, ...rest] = route.parts;
   let body;
   switch (page) {
