@@ -167,6 +167,12 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	})
 	rest := limitBody(validUTF8(gw), o.maxBody)
 	mux.Handle("/", rest)
+	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	// The alert stream as server-sent events when the client asks for them (EventSource
 	// does); newline-delimited JSON through the gateway otherwise.
 	var sse http.Handler = validUTF8(http.HandlerFunc(alertsSvc.ServeSSE))

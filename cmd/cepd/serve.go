@@ -425,6 +425,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
 		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
+	slog.Info("web UI: open " + scheme + api.HTTPAddr + "/ in a browser")
 	errc := make(chan error, 3)
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
