@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,9 +19,18 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// uiShots is where the browser test saves its screenshots (committed, linked from the
-// README).
-const uiShots = "../../docs/ui"
+// updateShots makes the browser tests rewrite the committed screenshots in docs/ui
+// (linked from the README); without it they go to a temporary directory, so that a test
+// run leaves the work tree as it was.
+var updateShots = flag.Bool("update-screenshots", false, "rewrite the screenshots in docs/ui")
+
+// shotsDir returns where this run saves its screenshots.
+func shotsDir(t *testing.T) string {
+	if *updateShots {
+		return "../../docs/ui"
+	}
+	return t.TempDir()
+}
 
 // The rule the analyst writes; line 11 has the misspelt field.
 const uiRuleBad = `id: ui-big-pair
@@ -70,9 +80,10 @@ func uiBacktestEvents() string {
 
 // uiEnv is a real cepd process with access control on, and a headless Chromium.
 type uiEnv struct {
-	t    *testing.T
-	base string
-	ctx  context.Context
+	t     *testing.T
+	base  string
+	ctx   context.Context
+	shots string // where shot saves screenshots
 }
 
 // TestUIBrowser drives the web UI in Debian's headless Chromium against a real cepd: an
@@ -102,7 +113,8 @@ func TestUIBrowser(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	must(t, os.MkdirAll(uiShots, 0o755))
+	shots := shotsDir(t)
+	must(t, os.MkdirAll(shots, 0o755))
 
 	actx, cancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -115,7 +127,7 @@ func TestUIBrowser(t *testing.T) {
 	ctx, cancel = context.WithTimeout(ctx, 110*time.Second)
 	defer cancel()
 	must(t, chromedp.Do(ctx)) // starts the browser on ctx: the step timeouts below derive from it
-	u := &uiEnv{t: t, base: "http://" + p.api, ctx: ctx}
+	u := &uiEnv{t: t, base: "http://" + p.api, ctx: ctx, shots: shots}
 
 	// Sign in as the analyst.
 	u.run("open", chromedp.Navigate(u.base+"/"))
@@ -427,7 +439,7 @@ func (u *uiEnv) num(expr string) float64 {
 	return f
 }
 
-// shot saves the viewport as docs/ui/NAME.png.
+// shot saves the viewport as NAME.png in the run's screenshot directory.
 func (u *uiEnv) shot(name string) {
 	u.t.Helper()
 	time.Sleep(150 * time.Millisecond)
@@ -436,7 +448,7 @@ func (u *uiEnv) shot(name string) {
 		u.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(uiShots, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(u.shots, name+".png"), png, 0o644); err != nil {
 		u.t.Errorf("screenshot %s: %v", name, err)
 	}
 }
@@ -544,7 +556,7 @@ func TestUIBrowserScale(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	u := &uiEnv{t: t, base: "http://" + p.api}
+	u := &uiEnv{t: t, base: "http://" + p.api, shots: shotsDir(t)}
 	for b := range 5 {
 		var lines strings.Builder
 		for i := b * 2000; i < (b+1)*2000; i++ {
