@@ -247,6 +247,21 @@ func (o Outcome) String() string {
 // MarshalText writes the outcome's name.
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// Tally counts outcomes as an ingest answer reports them: accepted are the events
+// matched (in order, re-matched, or late and processed); late the ones not matched for
+// being too late (dead-lettered or dropped). Rejected events count in neither.
+func Tally(out []Outcome) (accepted, late int) {
+	for _, o := range out {
+		switch o {
+		case OutcomeMatched, OutcomeRematched, OutcomeLateProcessed:
+			accepted++
+		case OutcomeLateDeadLettered, OutcomeLateDropped:
+			late++
+		}
+	}
+	return accepted, late
+}
+
 // ticket collects the outcomes of one IngestWait call: the shards write each event's
 // outcome at its index (distinct indexes, no lock) and count their batches done.
 type ticket struct {

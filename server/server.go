@@ -275,14 +275,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		s.ingestErr.Store(&empty)
 	}
 	resp := IngestResponse{Rejected: len(errs), Events: out, Errors: errs}
-	for _, o := range out {
-		switch o {
-		case engine.OutcomeMatched, engine.OutcomeRematched, engine.OutcomeLateProcessed:
-			resp.Accepted++
-		case engine.OutcomeLateDeadLettered, engine.OutcomeLateDropped:
-			resp.Late++
-		}
-	}
+	resp.Accepted, resp.Late = engine.Tally(out)
 	return http.StatusOK, resp
 }
 

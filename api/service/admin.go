@@ -222,13 +222,9 @@ func (s *Events) IngestEvents(ctx context.Context, req *cepv1.IngestEventsReques
 	out := &cepv1.IngestEventsResponse{Rejected: int32(len(errs)), Errors: []*cepv1.EventError{}, Outcomes: make([]string, len(outcomes))}
 	for i, o := range outcomes {
 		out.Outcomes[i] = o.String()
-		switch o {
-		case engine.OutcomeMatched, engine.OutcomeRematched, engine.OutcomeLateProcessed:
-			out.Accepted++
-		case engine.OutcomeLateDeadLettered, engine.OutcomeLateDropped:
-			out.Late++
-		}
 	}
+	accepted, late := engine.Tally(outcomes)
+	out.Accepted, out.Late = int32(accepted), int32(late)
 	for _, e := range errs {
 		out.Errors = append(out.Errors, &cepv1.EventError{Index: int32(e.Index), Message: e.Reason + ": " + e.Message})
 	}
