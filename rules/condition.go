@@ -23,7 +23,8 @@ type condition struct {
 	x     *compiledExpr
 	slot  int // memo slot, -1 when the condition reads match (or has no registry)
 	stats *ruleStats
-	label string // "step where" / "step until", for messages
+	label string        // "step where" / "step until", for messages
+	guard nfa.Condition // event-only necessary condition (guard.go), nil when none
 }
 
 var _ nfa.Condition = (*condition)(nil)
