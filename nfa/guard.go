@@ -100,28 +100,33 @@ func (p *Program) ruledOut(s *state, sc *Scratch) bool {
 	return true
 }
 
-// waitMask is the set of states runs of m wait in: bit i for state i; bit 63 stands for
-// every state with a larger id (never ruled out). 0 means unknown (never ruled out).
+// waitMask is the set of states runs of m wait in: bit i for state i. Bit 63 stands for
+// every state with a larger id, and is also set when a completed match is held back or the
+// runs exceed the bound (Process could then change something whatever the event). 0 means
+// unknown. Either way bit 63 or 0 is never ruled out.
 func (m *Matcher) waitMask() uint64 {
 	var w uint64
+	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
+		w = 1 << 63
+	}
 	for i := range m.partial {
 		w |= 1 << min(m.partial[i].st.id, 63)
 	}
 	return w
 }
 
-// unchangedBy reports whether Process(ev) would change nothing: no completed match is
-// held back, no run could be dropped by the bound, and the guards rule out every state
-// a run waits in. It evaluates no condition per run.
+// unchangedBy reports whether Process(ev) would leave m exactly as it is: the event-only
+// guards rule out every state its runs wait in (none held back, none over the bound). It
+// evaluates no condition per run, only guards (memoised per event through sc.Memo).
 func (m *Matcher) unchangedBy(ev *event.Event, sc *Scratch) bool {
-	p := m.prog
-	if len(m.completed) > 0 || len(m.partial) > p.opts.MaxRuns || m.waiting == 0 || m.waiting>>63 != 0 || p.opts.NoGuards {
+	p, waiting := m.prog, m.waiting
+	if waiting == 0 || waiting>>63 != 0 || p.opts.NoGuards {
 		return false
 	}
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(nil)
-	for w := m.waiting; w != 0; w &= w - 1 {
+	for w := waiting; w != 0; w &= w - 1 {
 		if !p.ruledOut(p.states[bits.TrailingZeros64(w)], sc) {
 			return false
 		}
