@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,6 +145,13 @@ func checkGuarded(t *testing.T, data []byte) {
 		}
 		if a, b := dumpRuns(mf), dumpRuns(mr); a != b {
 			t.Fatalf("event %d (%s): guarded runs\n%s\nreference runs\n%s\n%s", i+1, name, a, b, fast)
+		}
+		for _, r := range mf.partial { // the allocation-free extraction conditions use
+			want := sf.paths(r.node, r.ver, 1)
+			got := sf.firstPath(r.node, r.ver)
+			if len(want) == 0 && got != nil || len(want) > 0 && !slices.Equal(got, want[0]) {
+				t.Fatalf("event %d: firstPath %v, paths %v", i+1, got, want)
+			}
 		}
 		if mf.Deadline() != mr.Deadline() {
 			t.Fatalf("event %d: deadlines %d and %d", i+1, mf.Deadline(), mr.Deadline())

@@ -67,6 +67,9 @@ type Scratch struct {
 	leafVal  []bool
 	probe    bool // computeGuards: every leaf is false, and recorded in probed
 	probed   []int
+	fpStack  []fpEntry // firstPath
+	fpBuf    []*node
+	fpOut    []*node
 }
 
 type outEdge struct {
@@ -428,18 +431,6 @@ func (m *Matcher) prune(h *runHeap, paths [][]*node) {
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
 		return c < 0 || (inclusive && c == 0)
 	})
-}
-
-// extractInto fills out with the events of the run's partial match by step name.
-func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event) {
-	paths := sc.paths(r.node, r.ver, 1)
-	if len(paths) == 0 {
-		return
-	}
-	for _, n := range paths[0] {
-		name := m.prog.steps[n.step]
-		out[name] = append(out[name], n.ev)
-	}
 }
 
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
