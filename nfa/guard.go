@@ -17,6 +17,40 @@ type Guarded interface {
 	Guard() Condition
 }
 
+// Dispatcher is implemented by guards that pin a string field of the event: when the
+// event's value of field (an index into the schema's fields) is a present string that is
+// not among values, the guard is false. ok is false when the guard pins no field.
+type Dispatcher interface {
+	Dispatch() (field int, values []string, ok bool)
+}
+
+// StartDispatch tells which events can start a match without evaluating anything: when
+// ok, CanStart is false for every event whose value of field is a present string not
+// among values (the guards of the leaves the start state consults all pin that field).
+func (p *Program) StartDispatch() (field int, values []string, ok bool) {
+	s := p.start
+	if p.opts.NoGuards || s == nil || !s.skippable {
+		return 0, nil, false
+	}
+	field = -1
+	for _, i := range s.guard {
+		d, isD := p.leaves[i].guard.(Dispatcher)
+		if !isD {
+			return 0, nil, false
+		}
+		f, vs, dok := d.Dispatch()
+		if !dok || field >= 0 && f != field {
+			return 0, nil, false
+		}
+		field = f
+		values = append(values, vs...)
+	}
+	if field < 0 {
+		return 0, nil, false // nothing consulted: leave it to CanStart
+	}
+	return field, values, true
+}
+
 // Event-only guards.
 //
 // For every state, Compile runs the matcher's own computeNext once with every leaf

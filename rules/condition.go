@@ -25,6 +25,7 @@ type condition struct {
 	stats *ruleStats
 	label string        // "step where" / "step until", for messages
 	guard nfa.Condition // event-only necessary condition (guard.go), nil when none
+	disp  dispatch      // when guard is the condition itself: the field it pins
 }
 
 var _ nfa.Condition = (*condition)(nil)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,6 +103,11 @@ func check(env *Env, src string, samples []sample) string {
 		want, err := interpret(x.prog, s.ev)
 		if gx != nil && !(&guard{x: gx, slot: -1}).Eval(ctx) && (err != nil || want != types.False) {
 			return describe("guard false, condition", src, s, "false", want, err)
+		}
+		if f, vals, ok := dispatchOf(x); ok {
+			if v := s.ev.Values[f]; v.Kind == event.KindString && !slices.Contains(vals, v.AsString()) && (err != nil || want != types.False) {
+				return describe(fmt.Sprintf("field %d outside %q, condition", f, vals), src, s, "false", want, err)
+			}
 		}
 		if cond != nil {
 			if got := cond(ctx); !sameTri(got, want, err) {
@@ -217,8 +223,9 @@ func TestClosureDifferential(t *testing.T) {
 	}
 }
 
-// fraudShapes are the shapes of the fraud rules' conditions that read match, in the test
-// schema's fields: each must give the interpreter's result on the closure path.
+// fraudShapes are the shapes of the fraud rules' conditions, in the test schema's fields:
+// each must give the interpreter's result on the closure path, and its guard and start
+// dispatch must only rule out what the interpreter finds false.
 var fraudShapes = []string{
 	"e.country == 'FR' && has(e.device) && !(e.device in match.a.map(x, x.device))",
 	"e.amount < 2.0 && (size(match.a) == 0 || e.ts - last(match.a).ts < duration('3m'))",
@@ -227,6 +234,11 @@ var fraudShapes = []string{
 	"seconds_between(first(match.a).ts, e.ts) > 60.0 * hours_between(first(match.a).ts, e.ts)",
 	"seconds_between(e.ts, last(match.b).ts) < 0.0",
 	"e.txn_id == first(match.a).txn_id && sum(match.b.map(x, x.amount)) + e.amount <= first(match.a).amount",
+	// top-level terms that pin (or, for !=, do not pin) a string field: dispatchOf
+	"e.country != 'FR' && e.amount > 1.0",
+	"'FR' == e.country && e.vip",
+	"e.country in ['FR', 'US'] && e.amount > 1.0 && !(e.mcc in match.a.map(x, x.mcc))",
+	"e.mcc in ['7995', e.country] && e.amount > 1.0",
 }
 
 // TestClosureDifferentialFraudShapes runs the differential over fraudShapes with many

@@ -24,6 +24,22 @@ import (
 type guard struct {
 	x    *compiledExpr
 	slot int // memo slot (-1: none)
+	disp dispatch
+}
+
+// dispatch is a string field of the event an expression pins to constants (dispatchOf).
+type dispatch struct {
+	field  int
+	values []string
+	ok     bool
+}
+
+// Dispatch implements nfa.Dispatcher.
+func (g *guard) Dispatch() (int, []string, bool) { return g.disp.field, g.disp.values, g.disp.ok }
+
+// Dispatch implements nfa.Dispatcher for a condition that is its own guard.
+func (c *condition) Dispatch() (int, []string, bool) {
+	return c.disp.field, c.disp.values, c.disp.ok
 }
 
 // Eval implements nfa.Condition.
@@ -73,10 +89,13 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 	}
 	x := cond.x
 	if !x.usesMatch {
+		var d dispatch
+		d.field, d.values, d.ok = dispatchOf(x)
 		if cond.slot >= 0 {
+			cond.disp = d
 			cond.guard = cond
 		} else {
-			cond.guard = &guard{x: x, slot: -1}
+			cond.guard = &guard{x: x, slot: -1, disp: d}
 		}
 		return
 	}
@@ -92,6 +111,7 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 	if reg != nil {
 		g.x, g.slot = reg.registerGuard(gx)
 	}
+	g.disp.field, g.disp.values, g.disp.ok = dispatchOf(g.x)
 	cond.guard = g
 }
 
