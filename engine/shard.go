@@ -67,6 +67,7 @@ type shard struct {
 	res    nfa.Result
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
+	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
@@ -345,13 +346,17 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	if it.stable { // already the engine's own copy: matchers may keep it as is
 		s.retIn, s.retOut = ev, ev
 	}
+	if s.starts == nil || s.starts.rs != s.rules {
+		s.starts = newStartIndex(s.rules)
+	}
+	cand := s.starts.candidates(ev)
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
 			m = ks.m[ri]
 		}
 		if m == nil {
-			if !c.Program.CanStart(ev, s.sc) {
+			if !s.starts.mayStart(cand, ri) || !c.Program.CanStart(ev, s.sc) {
 				continue
 			}
 			if ks == nil {

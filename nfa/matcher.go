@@ -25,6 +25,7 @@ type Matcher struct {
 	partial   runHeap
 	completed runHeap // complete matches held back by a skip strategy
 	deadline  int64   // earliest time Advance has work (see Deadline)
+	waiting   uint64  // the states runs wait in (waitMask), set with deadline
 }
 
 // NewMatcher returns a matcher with no partial match.
@@ -64,6 +65,11 @@ type Scratch struct {
 	leafGen  uint32
 	leafSeen []uint32
 	leafVal  []bool
+	probe    bool // computeGuards: every leaf is false, and recorded in probed
+	probed   []int
+	fpStack  []fpEntry // firstPath
+	fpBuf    []*node
+	fpOut    []*node
 }
 
 type outEdge struct {
@@ -78,6 +84,9 @@ func NewScratch() *Scratch { return &Scratch{} }
 // windows matter; Process itself does not look at the clock. Matches found are appended
 // to res.
 func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
+	if m.unchangedBy(ev, sc) {
+		return
+	}
 	sc.nodes = sc.nodes[:0]
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
@@ -170,6 +179,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 func (m *Matcher) Deadline() int64 { return m.deadline }
 
 func (m *Matcher) computeDeadline() int64 {
+	m.waiting = m.waitMask()
 	d := int64(math.MaxInt64)
 	p := m.prog
 	for i := range m.partial {
@@ -191,6 +201,9 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(cs)
+	if m.prog.ruledOut(cs.st, sc) {
+		return append(out, *cs) // what the edges would give: the run unchanged (guard.go)
+	}
 	sc.newLeafGen(len(m.prog.leaves))
 
 	// The decision graph: every take / ignore edge reachable through proceed edges
@@ -320,6 +333,10 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 		return p.eval(c.a, sc) && p.eval(c.b, sc)
 	}
 	i := c.leaf
+	if sc.probe {
+		sc.probed = append(sc.probed, i)
+		return false
+	}
 	if sc.leafSeen[i] == sc.leafGen {
 		return sc.leafVal[i]
 	}
@@ -428,18 +445,6 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
 	})
 }
 
-// extractInto fills out with the events of the run's partial match by step name.
-func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event) {
-	paths := sc.paths(r.node, r.ver, 1)
-	if len(paths) == 0 {
-		return
-	}
-	for _, n := range paths[0] {
-		name := m.prog.steps[n.step]
-		out[name] = append(out[name], n.ev)
-	}
-}
-
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
 // for another key of the same program, keeping its memory.
 func (m *Matcher) Reset() {
@@ -448,4 +453,5 @@ func (m *Matcher) Reset() {
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
+	m.waiting = 0
 }

@@ -38,6 +38,10 @@ type state struct {
 	typ    stateType
 	edges  []edge
 	window int64 // > 0: a run waiting here expires window ms after its latest event
+	// skippable: a run waiting here is unchanged by an event for which every leaf in
+	// guard is ruled out by its Guard (see guard.go).
+	skippable bool
+	guard     []int
 }
 
 type edge struct {
