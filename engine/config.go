@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/cepd/cepd/nfa"
 )
 
 // LatePolicy says what happens to an event behind the watermark.
@@ -34,6 +37,14 @@ type Config struct {
 	BatchSize int
 	// MaxRunsPerKey bounds live partial matches per key and rule (default nfa's).
 	MaxRunsPerKey int
+	// Budget bounds the memory of each key and rule (zero fields: nfa's defaults); what
+	// exceeds it is cut as nfa.Budget says, counted and logged.
+	Budget nfa.Budget
+	// MemoryBudget bounds the accounted bytes of all key states (default
+	// DefaultMemoryBudget), each shard holding an equal share; see shard.account.
+	MemoryBudget int64
+	// Log receives the engine's warnings (default slog.Default()).
+	Log *slog.Logger
 	// Tap, if set, sees every event the ingest path accepts, after decoding and before
 	// matching: its partition, key, event time (ms) and raw bytes. It runs on the ingest
 	// goroutine of the partition (concurrently for different partitions), must be quick and
@@ -58,6 +69,13 @@ func (c Config) Defaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256
 	}
+	c.Budget = c.Budget.WithDefaults()
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
 	return c
 }
 
@@ -73,6 +91,12 @@ func (c Config) Validate() error {
 	}
 	if c.Shards > 1024 {
 		return fmt.Errorf("%d shards is more than 1024", c.Shards)
+	}
+	if c.Budget.Digits > nfa.MaxBudgetDigits {
+		return fmt.Errorf("a budget of %d Dewey digits per key and rule is more than a checkpoint can hold (%d)", c.Budget.Digits, nfa.MaxBudgetDigits)
+	}
+	if c.Budget.VersionLen > nfa.DefaultBudgetVersionLen {
+		return fmt.Errorf("a budget of %d Dewey digits per version is more than a checkpoint can store (%d)", c.Budget.VersionLen, nfa.DefaultBudgetVersionLen)
 	}
 	return nil
 }

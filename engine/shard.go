@@ -42,6 +42,7 @@ type keyState struct {
 	timerAt  int64  // deadline registered in the timer heap
 	released bool
 	idx      int // position in the shard's list
+	bytes    int // what its matchers held when last settled (budget.go)
 }
 
 type shard struct {
@@ -62,6 +63,10 @@ type shard struct {
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
+
+	used  int64 // accounted bytes of the keys' matchers (budget.go)
+	share int64 // this shard's part of the engine's memory budget
+	blog  budgetLog
 }
 
 const maxSpare = 256
@@ -91,6 +96,8 @@ func newShard(e *Engine, id int) *shard {
 	s.rules = e.rules
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
+	s.sc.Budget = e.cfg.Budget
+	s.share = e.cfg.MemoryBudget / int64(e.cfg.Shards)
 	s.spare = make([][]*nfa.Matcher, len(e.rules.Rules))
 	return s
 }
@@ -375,6 +382,7 @@ func (s *shard) match(ks *keyState, it *item) {
 // settle reschedules the key's timer and releases the key when nothing is left.
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
+	s.account(ks)
 	if ks.live == 0 && len(ks.pending) == 0 {
 		s.release(ks)
 		return
@@ -399,6 +407,7 @@ func (s *shard) settle(ks *keyState) {
 // release forgets a key: out of the map and the list (the last key takes its place).
 func (s *shard) release(ks *keyState) {
 	ks.released = true
+	s.forget(ks)
 	delete(s.keys, ks.key)
 	last := s.list[len(s.list)-1]
 	s.list[ks.idx], last.idx = last, ks.idx

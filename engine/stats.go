@@ -13,15 +13,21 @@ type Stats struct {
 	matched atomic.Uint64 // events fed to matchers
 	late    atomic.Uint64
 	alerts  atomic.Uint64
-	dropped atomic.Uint64 // partial matches dropped by the per-key bound
-	latency []*histogram  // per shard
+	dropped atomic.Uint64  // partial matches dropped by the per-key bound
+	latency []*histogram   // per shard
+	memory  []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
+	memMax  int64          // the engine's memory budget
 
-	mu  sync.Mutex
-	dlq map[string]uint64
+	mu      sync.Mutex
+	dlq     map[string]uint64
+	cuts    map[string]uint64 // budget cuts by limit
+	cutRuns uint64            // partial matches they cut
+	cutRule map[string]uint64 // budget cuts by rule id
 }
 
-func newStats(shards int) *Stats {
-	s := &Stats{dlq: map[string]uint64{}}
+func newStats(shards int, memMax int64) *Stats {
+	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
+		memory: make([]atomic.Int64, shards), memMax: memMax}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -31,6 +37,15 @@ func newStats(shards int) *Stats {
 func (s *Stats) deadLetter(reason string) {
 	s.mu.Lock()
 	s.dlq[reason]++
+	s.mu.Unlock()
+}
+
+// budgetCut counts one cut of n partial matches of rule by limit why.
+func (s *Stats) budgetCut(rule, why string, n int) {
+	s.mu.Lock()
+	s.cuts[why]++
+	s.cutRule[rule]++
+	s.cutRuns += uint64(n)
 	s.mu.Unlock()
 }
 
@@ -47,16 +62,37 @@ type Snapshot struct {
 	LatencyP99  float64 `json:"latency_p99_us"`
 	LatencyP999 float64 `json:"latency_p999_us"`
 	LatencyN    uint64  `json:"latency_samples"`
+	// Memory budget: what the key states hold (nfa's exact account: matchers, runs,
+	// shared-buffer entries and Dewey digits, not the events) against the engine budget;
+	// how often a budget cut partial matches, by limit ("version", "nodes", "digits",
+	// "bytes": a key and rule's budget; "engine": the engine's) and by rule, and how many
+	// partial matches were cut.
+	MemoryBytes      int64             `json:"memory_accounted_bytes"`
+	MemoryBudget     int64             `json:"memory_budget_bytes"`
+	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
+	BudgetCutsByRule map[string]uint64 `json:"budget_cuts_by_rule"`
+	BudgetCutRuns    uint64            `json:"budget_cut_partial_matches"`
 }
 
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Matched: s.matched.Load(), Late: s.late.Load(),
 		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
+	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
+	for i := range s.memory {
+		sn.MemoryBytes += s.memory[i].Load()
+	}
 	s.mu.Lock()
 	for k, v := range s.dlq {
 		sn.DeadLetter[k] = v
 	}
+	for k, v := range s.cuts {
+		sn.BudgetCuts[k] = v
+	}
+	for k, v := range s.cutRule {
+		sn.BudgetCutsByRule[k] = v
+	}
+	sn.BudgetCutRuns = s.cutRuns
 	s.mu.Unlock()
 	var h histogram
 	for _, l := range s.latency {

@@ -41,6 +41,11 @@ const (
 	DefaultBudgetVersionLen = 4096
 )
 
+// MaxBudgetDigits is the largest Digits budget a key and rule may be given: a
+// checkpoint holds all of a key's rules and the state package decodes at most 1<<24
+// digits per key (16 rules at this budget).
+const MaxBudgetDigits = 1 << 20
+
 // DefaultBudget returns the default budget per key and rule.
 func DefaultBudget() Budget {
 	return Budget{Nodes: DefaultBudgetNodes, Digits: DefaultBudgetDigits, Bytes: DefaultBudgetBytes, VersionLen: DefaultBudgetVersionLen}
@@ -309,4 +314,23 @@ func (m *Matcher) accountImported(nodes []*node) {
 			m.release(n, &sc)
 		}
 	}
+}
+
+// CutAll drops every partial and held complete match, as the engine does to a key when
+// the engine's own budget is exceeded; they are counted in res.Cut with res.CutBy = why.
+// The matcher is then idle (Idle) unless its start state had stopped.
+func (m *Matcher) CutAll(why string, sc *Scratch, res *Result) {
+	if res.CutBy == "" {
+		res.CutBy = why
+	}
+	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
+		h.removeIf(func(r *run) bool {
+			if r.st.typ == stStart {
+				return false
+			}
+			m.dropRun(r, sc, res)
+			return true
+		})
+	}
+	m.deadline = m.computeDeadline()
 }
