@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/cepd/cepd/nfa"
@@ -30,9 +31,12 @@ type budgetLog struct {
 // rule: the engine budget is a last line of defence, to be sized well above normal use.
 func (s *shard) account(ks *keyState) {
 	b := 0
+	pk := &s.e.stats.peaks[s.id]
 	for _, m := range ks.m {
 		if m != nil {
-			b += m.Usage().Bytes
+			u := m.Usage()
+			b += u.Bytes
+			pk.note(u)
 		}
 	}
 	s.used += int64(b - ks.bytes)
@@ -57,6 +61,25 @@ func (s *shard) account(ks *keyState) {
 		ks.bytes = b
 	}
 	s.e.stats.memory[s.id].Store(s.used)
+}
+
+// peak is the largest use of one key and rule a shard has seen, each measure on its own
+// (written by the shard, read by Stats.Snapshot).
+type peak struct{ runs, nodes, digits, bytes atomic.Int64 }
+
+func (p *peak) note(u nfa.Usage) {
+	if int64(u.Bytes) > p.bytes.Load() {
+		p.bytes.Store(int64(u.Bytes))
+	}
+	if int64(u.Digits) > p.digits.Load() {
+		p.digits.Store(int64(u.Digits))
+	}
+	if int64(u.Runs) > p.runs.Load() {
+		p.runs.Store(int64(u.Runs))
+	}
+	if int64(u.Nodes) > p.nodes.Load() {
+		p.nodes.Store(int64(u.Nodes))
+	}
 }
 
 // forget takes a released key out of the shard's total.

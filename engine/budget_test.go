@@ -44,7 +44,7 @@ pattern:
 `}
 
 // testBudget is small, so that the tests reach it in a few hundred events.
-var testBudget = nfa.Budget{Nodes: 2000, Digits: 40000, Bytes: 1 << 20, VersionLen: 300}
+var testBudget = nfa.Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, VersionLen: 300}
 
 func explosiveRuleSet(t testing.TB) *RuleSet {
 	t.Helper()

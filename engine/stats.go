@@ -17,6 +17,7 @@ type Stats struct {
 	latency []*histogram   // per shard
 	memory  []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
 	memMax  int64          // the engine's memory budget
+	peaks   []peak         // per shard
 
 	mu      sync.Mutex
 	dlq     map[string]uint64
@@ -27,7 +28,7 @@ type Stats struct {
 
 func newStats(shards int, memMax int64) *Stats {
 	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
-		memory: make([]atomic.Int64, shards), memMax: memMax}
+		memory: make([]atomic.Int64, shards), memMax: memMax, peaks: make([]peak, shards)}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -72,6 +73,11 @@ type Snapshot struct {
 	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
 	BudgetCutsByRule map[string]uint64 `json:"budget_cuts_by_rule"`
 	BudgetCutRuns    uint64            `json:"budget_cut_partial_matches"`
+	// The largest key and rule seen so far, each measure on its own (for sizing the budget).
+	PeakRuns   int64 `json:"peak_key_rule_partial_matches"`
+	PeakNodes  int64 `json:"peak_key_rule_nodes"`
+	PeakDigits int64 `json:"peak_key_rule_digits"`
+	PeakBytes  int64 `json:"peak_key_rule_bytes"`
 }
 
 // Snapshot copies the counters.
@@ -81,6 +87,9 @@ func (s *Stats) Snapshot() Snapshot {
 	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
 	for i := range s.memory {
 		sn.MemoryBytes += s.memory[i].Load()
+		p := &s.peaks[i]
+		sn.PeakRuns = max(sn.PeakRuns, p.runs.Load())
+		sn.PeakNodes, sn.PeakDigits, sn.PeakBytes = max(sn.PeakNodes, p.nodes.Load()), max(sn.PeakDigits, p.digits.Load()), max(sn.PeakBytes, p.bytes.Load())
 	}
 	s.mu.Lock()
 	for k, v := range s.dlq {

@@ -1,6 +1,9 @@
 package nfa
 
-import "unsafe"
+import (
+	"slices"
+	"unsafe"
+)
 
 // Budget bounds the memory one matcher (one key and one rule) holds. A zero field takes
 // its default (DefaultBudget). The limits are checked after every Process and Advance
@@ -17,6 +20,10 @@ import "unsafe"
 // give R ≈ L ≈ the events seen: memory grows with the cube of the key's event count while
 // the run count stays small. Digits, entries and bytes are therefore bounded directly.
 type Budget struct {
+	// Runs bounds the partial matches (and held complete matches) kept after an event.
+	// Options.MaxRuns is a second, coarser guard inside one event: the partial matches
+	// one event would create beyond it are not created.
+	Runs int
 	// Nodes bounds the shared-buffer entries reachable from live runs.
 	Nodes int
 	// Digits bounds the Dewey digits held: live runs' versions and the versions of the
@@ -30,14 +37,15 @@ type Budget struct {
 	VersionLen int
 }
 
-// Default budget per key and rule. The reference workload's largest key and rule holds a
-// few hundred digits and entries (DESIGN.md), so these leave two orders of magnitude of
-// room while keeping the work one event of a key at its budget can cause to a few
-// milliseconds.
+// Default budget per key and rule. The reference workload's largest key and rule holds 19
+// entries, 280 digits and 4.4 KB (README, "Memory budget"), so these leave two to three
+// orders of magnitude of room, while keeping what one event of a key at its budget costs
+// to about a millisecond.
 const (
-	DefaultBudgetNodes      = 1 << 16
-	DefaultBudgetDigits     = 1 << 18
-	DefaultBudgetBytes      = 8 << 20
+	DefaultBudgetRuns       = 1 << 10
+	DefaultBudgetNodes      = 1 << 14
+	DefaultBudgetDigits     = 1 << 16
+	DefaultBudgetBytes      = 2 << 20
 	DefaultBudgetVersionLen = 4096
 )
 
@@ -48,12 +56,15 @@ const MaxBudgetDigits = 1 << 20
 
 // DefaultBudget returns the default budget per key and rule.
 func DefaultBudget() Budget {
-	return Budget{Nodes: DefaultBudgetNodes, Digits: DefaultBudgetDigits, Bytes: DefaultBudgetBytes, VersionLen: DefaultBudgetVersionLen}
+	return Budget{Runs: DefaultBudgetRuns, Nodes: DefaultBudgetNodes, Digits: DefaultBudgetDigits, Bytes: DefaultBudgetBytes, VersionLen: DefaultBudgetVersionLen}
 }
 
 // WithDefaults returns b with zero (or negative) fields set to the defaults.
 func (b Budget) WithDefaults() Budget {
 	d := DefaultBudget()
+	if b.Runs <= 0 {
+		b.Runs = d.Runs
+	}
 	if b.Nodes <= 0 {
 		b.Nodes = d.Nodes
 	}
@@ -110,6 +121,8 @@ func (m *Matcher) WasCut() bool { return m.acct.cut }
 // over names the first limit u exceeds ("" when none).
 func (b *Budget) over(u Usage) string {
 	switch {
+	case u.Runs > b.Runs:
+		return "runs"
 	case u.Nodes > b.Nodes:
 		return "nodes"
 	case u.Digits > b.Digits:
@@ -223,8 +236,10 @@ func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 // enforce applies the budget after a call, in an order that depends only on the state:
 //  1. runs whose version is longer than VersionLen are cut (they could not be
 //     checkpointed, and their every new edge costs that many digits);
-//  2. while a limit is exceeded, the partial match with the oldest first event is cut
-//     (the heap's root; ties as the heap orders them), then, if only held complete
+//  2. beyond Runs, the partial matches with the oldest first events are cut (ties in
+//     the heap's array order);
+//  3. while a limit is still exceeded, the partial match with the oldest first event is
+//     cut (the heap's root; ties as the heap orders them), then, if only held complete
 //     matches are left, the oldest of those.
 //
 // Cutting the oldest first keeps the newest partial matches, as a window would. Entries
@@ -265,6 +280,9 @@ func (m *Matcher) enforce(sc *Scratch, res *Result) {
 	if res.CutBy == "" {
 		res.CutBy = why
 	}
+	if excess := m.acct.runs - b.Runs; excess > 0 && len(m.partial) > excess {
+		m.cutOldest(excess, sc, res)
+	}
 	for b.over(m.Usage()) != "" {
 		var r run
 		switch {
@@ -277,6 +295,50 @@ func (m *Matcher) enforce(sc *Scratch, res *Result) {
 		}
 		m.dropRun(&r, sc, res)
 	}
+}
+
+// cutOldest cuts the n partial matches with the oldest first events at once (ties in the
+// heap's array order), as n polls would but without n sift-downs: a key at its run bound
+// sheds many runs per event.
+func (m *Matcher) cutOldest(n int, sc *Scratch, res *Result) {
+	keys := sc.cutKeys[:0]
+	for i := range m.partial {
+		if ev := m.partial[i].startEv; ev != nil {
+			keys = append(keys, startKey{ev.Time, ev.Seq})
+		}
+	}
+	if n > len(keys) {
+		n = len(keys)
+	}
+	slices.SortFunc(keys, func(a, b startKey) int { return cmpEvents(a.t, a.s, b.t, b.s) })
+	th := keys[n-1] // the n-th oldest first event: all older go, and the first ties in array order
+	older := 0
+	for _, k := range keys[:n] {
+		if cmpEvents(k.t, k.s, th.t, th.s) < 0 {
+			older++
+		}
+	}
+	ties := n - older
+	sc.cutKeys = keys[:0]
+	m.partial.removeIf(func(r *run) bool {
+		if r.startEv == nil {
+			return false
+		}
+		c := cmpEvents(r.startEv.Time, r.startEv.Seq, th.t, th.s)
+		if c > 0 || c == 0 && ties == 0 {
+			return false
+		}
+		if c == 0 {
+			ties--
+		}
+		m.dropRun(r, sc, res)
+		return true
+	})
+}
+
+type startKey struct {
+	t int64
+	s uint64
 }
 
 // accountImported builds the account of a matcher made by Import.

@@ -45,7 +45,7 @@ func namedEvent(i int, name string) *event.Event {
 		Values: []event.Value{event.String(name), event.String("card"), event.Int(int64(i))}}
 }
 
-var testBudget = Budget{Nodes: 2000, Digits: 40000, Bytes: 1 << 20, VersionLen: 300}
+var testBudget = Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, VersionLen: 300}
 
 // TestBudgetBoundsExplosivePatterns reproduces item 1 of issue 11 in the matcher: 2,500
 // auth events for one key under a rule whose loops feed each other. Without a budget the
@@ -154,7 +154,7 @@ func TestBudgetUsageIsExact(t *testing.T) {
 	for _, c := range cases {
 		m := c.prog.NewMatcher()
 		sc := NewScratch()
-		sc.Budget = Budget{Nodes: 500, Digits: 5000, Bytes: 200 << 10, VersionLen: 100}
+		sc.Budget = Budget{Runs: 40, Nodes: 500, Digits: 5000, Bytes: 200 << 10, VersionLen: 100}
 		var res Result
 		check := func(i int, m *Matcher) {
 			t.Helper()
@@ -290,4 +290,38 @@ func hasStart(m *Matcher) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkBudgetCapped: the cost of one event for a key held at the default budget by
+// an explosive pattern (after 3,000 warm-up events), against an ordinary pattern's event.
+// go test ./nfa -run '^$' -bench BudgetCapped -benchtime 2000x
+func BenchmarkBudgetCapped(b *testing.B) {
+	for _, bp := range explosivePatterns() {
+		b.Run(bp.name, func(b *testing.B) {
+			prog, err := Compile(bp.pat, authResolve, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := prog.NewMatcher()
+			sc := NewScratch()
+			var res Result
+			for i := range 3000 {
+				m.Process(namedEvent(i, "auth"), sc, &res)
+				res.Reset()
+			}
+			evs := make([]*event.Event, b.N)
+			for i := range evs {
+				evs[i] = namedEvent(3000+i, "auth")
+			}
+			cut := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Process(evs[i], sc, &res)
+				cut += res.Cut
+				res.Reset()
+			}
+			b.ReportMetric(float64(cut)/float64(b.N), "cut/event")
+			b.ReportMetric(float64(m.Usage().Digits), "digits")
+		})
+	}
 }

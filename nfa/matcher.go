@@ -71,6 +71,7 @@ type Scratch struct {
 	leafVal  []bool
 	oldNodes []*node // budget.go: entries reached before the call
 	relStack []*node
+	cutKeys  []startKey
 }
 
 type outEdge struct {
