@@ -105,3 +105,22 @@ func (s *shard) budgetCut(ri int, key string, r *nfa.Result) {
 		"cut", r.Cut, "cuts_since_last_line", bl.suppressed, "partial_matches_since_last_line", bl.runs, "shard", s.id)
 	bl.last, bl.suppressed, bl.runs = now, 0, 0
 }
+
+// logWarnings logs the warnings (rules.Compiled.Warnings: what can exhaust a key's memory
+// budget) of the rules of rs that old does not run in the same version.
+func (e *Engine) logWarnings(old, rs *RuleSet) {
+	had := map[string]bool{}
+	if old != nil {
+		for _, c := range old.Rules {
+			had[c.Rule.ID+"@"+c.Version] = true
+		}
+	}
+	for _, c := range rs.Rules {
+		if had[c.Rule.ID+"@"+c.Version] {
+			continue
+		}
+		for _, w := range c.Warnings {
+			e.log.Warn("rule can exhaust its memory budget", "rule", c.Rule.ID, "warning", w.Error())
+		}
+	}
+}

@@ -102,6 +102,7 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
 	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
+	e.logWarnings(nil, rs)
 	for i := 0; i < cfg.Shards; i++ {
 		e.shards = append(e.shards, newShard(e, i))
 	}
