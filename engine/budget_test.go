@@ -261,3 +261,46 @@ func TestEngineMemoryBudget(t *testing.T) {
 		t.Fatalf("the engine budget cut small cards: %d alerts, %d without it", len(others), len(w))
 	}
 }
+
+// BenchmarkHostileKeyLatency: the other cards' alert latency (event in → alert out, p50
+// and p99 from the engine's stats) on one shard, with and without a card held at the
+// default budget by the explosive rules (three of every four events are its own).
+// go test ./engine -run '^$' -bench HostileKeyLatency -benchtime 1x
+func BenchmarkHostileKeyLatency(b *testing.B) {
+	rs := explosiveRuleSet(b)
+	all := hostileStream(8000)
+	var normal []Record
+	for _, r := range all {
+		if !strings.Contains(string(r.Value), `"card":"evil"`) {
+			normal = append(normal, r)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		recs []Record
+	}{{"others_alone", normal}, {"with_hostile_card", all}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				eng, err := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				eng.Start(ctx)
+				for i := 0; i < len(c.recs); i += 8 { // small requests, one after another
+					if _, err := eng.Ingest(ctx, 0, c.recs[i:min(i+8, len(c.recs))]); err != nil {
+						b.Fatal(err)
+					}
+					if err := eng.Barrier(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				st := eng.Stats().Snapshot()
+				eng.Close()
+				b.ReportMetric(st.LatencyP50, "p50-µs")
+				b.ReportMetric(st.LatencyP99, "p99-µs")
+				b.ReportMetric(float64(st.BudgetCutRuns), "cut")
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ const (
 	// or a restart refuses a key at its budget and replays the events that made it (issue
 	// 11's crash loop): so the per-byte bound is the structural one (a version takes at
 	// least a byte and holds at most maxVersionLen digits), and maxDigits holds 16 rules
-	// at the largest budget, 256 at the default.
+	// at the largest budget, 512 at the default.
 	maxDigits     = 1 << 24
 	digitsPerByte = maxVersionLen
 )
