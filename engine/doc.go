@@ -20,4 +20,9 @@
 // partitions' time forward so their windows still close. Late events follow the
 // configured policy and are counted. Window expiry and timeouts fire as time advances,
 // on idle keys too (per-partition timer heaps).
+//
+// Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
+// its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts
+// are counted in Stats (by limit and by rule) and logged at most once per shard every
+// 10 s.
 package engine

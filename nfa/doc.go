@@ -5,6 +5,11 @@
 // quantifiers, greedy, optional, until, negation, within windows, timed-out partial matches
 // and after-match skip strategies.
 //
+// Memory: every matcher keeps an exact account of what it holds (runs, shared-buffer
+// entries, Dewey digits, bytes; Usage) and enforces the budget of its Scratch (Budget)
+// after every call, cutting the partial matches with the oldest first events. The cuts
+// depend only on the matcher's state and events; they are counted in Result.Cut.
+//
 // Concurrency: a Program is immutable and shared by every shard. A Matcher holds one key's
 // runs for one Program and is owned by one goroutine; it is not safe for concurrent use.
 // Conditions are an interface (Condition): this package knows nothing of CEL.
