@@ -165,10 +165,12 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		}
 	}
 	a.runs, a.runDigits = 0, 0
+	longest := 0
 	for _, h := range [2]runHeap{m.partial, m.completed} {
 		for i := range h {
 			r := &h[i]
 			a.runDigits += len(r.ver)
+			longest = max(longest, len(r.ver))
 			if r.st.typ != stStart {
 				a.runs++
 			}
@@ -187,7 +189,20 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		sc.oldNodes[i] = nil
 	}
 	sc.oldNodes = sc.oldNodes[:0]
-	m.enforce(sc, res)
+	b := sc.budget()
+	if longest > b.VersionLen || b.over(m.Usage()) != "" {
+		m.enforce(b, sc, res)
+		m.deadline = m.computeDeadline()
+	}
+}
+
+// budget returns the scratch's budget with the defaults filled in (cached: it is read
+// after every call).
+func (sc *Scratch) budget() *Budget {
+	if !sc.effOK || sc.effOf != sc.Budget {
+		sc.eff, sc.effOf, sc.effOK = sc.Budget.WithDefaults(), sc.Budget, true
+	}
+	return &sc.eff
 }
 
 // unref drops one reference to n, releasing it when none is left.
@@ -246,14 +261,7 @@ func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 // are shared, so a cut frees only what no remaining run reaches; when a newer run's entry
 // reaches everything (the explosive patterns), the cut goes on until the matcher is back
 // to its start state and the key and rule start afresh.
-func (m *Matcher) enforce(sc *Scratch, res *Result) {
-	b := sc.Budget.WithDefaults()
-	before := res.Cut
-	defer func() {
-		if res.Cut > before {
-			m.deadline = m.computeDeadline()
-		}
-	}()
+func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
 		long := false
 		for i := range *h {

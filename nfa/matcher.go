@@ -72,6 +72,9 @@ type Scratch struct {
 	oldNodes []*node // budget.go: entries reached before the call
 	relStack []*node
 	cutKeys  []startKey
+	eff      Budget // Budget with defaults, computed from effOf (budget.go)
+	effOf    Budget
+	effOK    bool
 }
 
 type outEdge struct {
