@@ -294,7 +294,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	for b.over(m.Usage()) != "" {
 		var r run
 		switch {
-		case len(m.partial) > 1: // the start run sorts last, so the root is a partial match
+		case len(m.partial) > 0 && m.partial[0].st.typ != stStart: // the start run sorts last
 			r = m.partial.poll()
 		case len(m.completed) > 0:
 			r = m.completed.poll()
@@ -315,8 +315,8 @@ func (m *Matcher) cutOldest(n int, sc *Scratch, res *Result) {
 			keys = append(keys, startKey{ev.Time, ev.Seq})
 		}
 	}
-	if n > len(keys) {
-		n = len(keys)
+	if n = min(n, len(keys)); n == 0 {
+		return
 	}
 	slices.SortFunc(keys, func(a, b startKey) int { return cmpEvents(a.t, a.s, b.t, b.s) })
 	th := keys[n-1] // the n-th oldest first event: all older go, and the first ties in array order
