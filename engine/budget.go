@@ -93,7 +93,10 @@ func (s *shard) forget(ks *keyState) {
 // cut from rule ri's matcher of key.
 func (s *shard) budgetCut(ri int, key string, r *nfa.Result) {
 	id := s.rules.Rules[ri].Rule.ID
-	s.e.stats.budgetCut(id, r.CutBy, r.Cut)
+	s.e.stats.budgetCut(key, id, r.CutBy, r.Cut)
+	if ks := s.keys[key]; ks != nil {
+		ks.cut = true
+	}
 	bl := &s.blog
 	bl.suppressed++
 	bl.runs += r.Cut

@@ -86,6 +86,20 @@ func TestBudgetHostileKey(t *testing.T) {
 	recs := hostileStream(2400)
 	cfg := Config{Shards: 1, Budget: testBudget}
 	got, _, st := run(t, rs, cfg, recs, 64)
+	eng, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{}) // the marks, seen by Inspect
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eng.Start(ctx)
+	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := eng.Inspect(ctx, false)
+	eng.Close()
+	if err != nil || ins.KeysCut == 0 {
+		t.Fatalf("Inspect marks no key: %+v, %v", ins, err)
+	}
 	if st.BudgetCutsByRule["greedy-loops"] == 0 || st.BudgetCutsByRule["any-loop"] == 0 || st.BudgetCutRuns == 0 {
 		t.Fatalf("no cuts counted: %+v", st)
 	}

@@ -41,8 +41,9 @@ type keyState struct {
 	pendAt   int64  // earliest pending time registered in the pending heap
 	timerAt  int64  // deadline registered in the timer heap
 	released bool
-	idx      int // position in the shard's list
-	bytes    int // what its matchers held when last settled (budget.go)
+	idx      int  // position in the shard's list
+	bytes    int  // what its matchers held when last settled (budget.go)
+	cut      bool // the memory budget cut its partial matches (a mark for Inspect)
 }
 
 type shard struct {

@@ -3,8 +3,10 @@ package engine
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Stats are the engine's counters; safe for concurrent use.
@@ -24,7 +26,20 @@ type Stats struct {
 	cuts    map[string]uint64 // budget cuts by limit
 	cutRuns uint64            // partial matches they cut
 	cutRule map[string]uint64 // budget cuts by rule id
+	recent  []BudgetCut       // the latest cut per key and rule, newest last (at most maxRecentCuts)
 }
+
+// BudgetCut is a key and rule the memory budget cut recently.
+type BudgetCut struct {
+	Key   string    `json:"key"`
+	Rule  string    `json:"rule"`
+	Limit string    `json:"limit"`
+	Cuts  uint64    `json:"cuts"` // since the key and rule entered the list
+	At    time.Time `json:"at"`   // the latest
+}
+
+// maxRecentCuts bounds the list of recently cut keys and rules.
+const maxRecentCuts = 32
 
 func newStats(shards int, memMax int64) *Stats {
 	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
@@ -41,13 +56,23 @@ func (s *Stats) deadLetter(reason string) {
 	s.mu.Unlock()
 }
 
-// budgetCut counts one cut of n partial matches of rule by limit why.
-func (s *Stats) budgetCut(rule, why string, n int) {
+// budgetCut counts one cut of n partial matches of key's rule by limit why, and marks the
+// key and rule in the list of recent cuts.
+func (s *Stats) budgetCut(key, rule, why string, n int) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.cuts[why]++
 	s.cutRule[rule]++
 	s.cutRuns += uint64(n)
-	s.mu.Unlock()
+	c := BudgetCut{Key: key, Rule: rule, Limit: why, Cuts: 1, At: time.Now().UTC()}
+	if i := slices.IndexFunc(s.recent, func(x BudgetCut) bool { return x.Key == key && x.Rule == rule }); i >= 0 {
+		c.Cuts += s.recent[i].Cuts
+		s.recent = slices.Delete(s.recent, i, i+1)
+	}
+	if len(s.recent) == maxRecentCuts {
+		s.recent = slices.Delete(s.recent, 0, 1)
+	}
+	s.recent = append(s.recent, c)
 }
 
 // Snapshot is a copy of the counters at one moment.
@@ -73,6 +98,9 @@ type Snapshot struct {
 	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
 	BudgetCutsByRule map[string]uint64 `json:"budget_cuts_by_rule"`
 	BudgetCutRuns    uint64            `json:"budget_cut_partial_matches"`
+	// BudgetRecent lists the keys and rules cut most recently (at most 32), newest last:
+	// the keys the budget has marked.
+	BudgetRecent []BudgetCut `json:"budget_recent_cuts"`
 	// The largest key and rule seen so far, each measure on its own (for sizing the budget).
 	PeakRuns   int64 `json:"peak_key_rule_partial_matches"`
 	PeakNodes  int64 `json:"peak_key_rule_nodes"`
@@ -102,6 +130,7 @@ func (s *Stats) Snapshot() Snapshot {
 		sn.BudgetCutsByRule[k] = v
 	}
 	sn.BudgetCutRuns = s.cutRuns
+	sn.BudgetRecent = slices.Clone(s.recent)
 	s.mu.Unlock()
 	var h histogram
 	for _, l := range s.latency {

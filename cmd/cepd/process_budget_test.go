@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,9 @@ func TestProcessHostileKeyBudget(t *testing.T) {
 			Stats engine.Snapshot `json:"stats"`
 		}
 		p.get(t, "/v1/admin/stats", &s)
+		if i := slices.IndexFunc(s.Stats.BudgetRecent, func(c engine.BudgetCut) bool { return c.Key == "evil" && c.Rule == "greedy-loops" }); i < 0 {
+			t.Errorf("/v1/admin/stats does not mark the card: %+v", s.Stats.BudgetRecent)
+		}
 		return s.Stats
 	}
 	p := start("run1")
