@@ -15,13 +15,16 @@ import (
 // emit turns what the last matcher call produced into alerts for rule ri.
 func (s *shard) emit(ri int, key string, ingest int64) {
 	r := &s.res
-	if len(r.Matches) == 0 && len(r.Timeouts) == 0 && r.Dropped == 0 {
+	if len(r.Matches) == 0 && len(r.Timeouts) == 0 && r.Dropped == 0 && r.Cut == 0 {
 		return
 	}
 	c := s.rules.Rules[ri]
 	st := s.e.stats
 	if r.Dropped > 0 {
 		st.dropped.Add(uint64(r.Dropped))
+	}
+	if r.Cut > 0 {
+		s.budgetCut(ri, key, r)
 	}
 	for _, m := range r.Matches {
 		a := BuildAlert(c, key, alerts.KindMatch, m, 0)

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"fmt"
-
-	"github.com/cepd/cepd/event"
+	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
 )
 
 // LatePolicy says what happens to an event older than its key's newest matched event and
@@ -39,6 +41,14 @@ type Config struct {
 	BatchSize int
 	// MaxRunsPerKey bounds live partial matches per key and rule (default nfa's).
 	MaxRunsPerKey int
+	// Budget bounds the memory of each key and rule (zero fields: nfa's defaults); what
+	// exceeds it is cut as nfa.Budget says, counted and logged.
+	Budget nfa.Budget
+	// MemoryBudget bounds the accounted bytes of all key states (default
+	// DefaultMemoryBudget), each shard holding an equal share; see shard.account.
+	MemoryBudget int64
+	// Log receives the engine's warnings (default slog.Default()).
+	Log *slog.Logger
 	// Tap, if set, sees every event the ingest path accepts, after decoding and before
 	// matching: its partition, key, event time (ms) and raw bytes. It runs on the ingest
 	// goroutine of the partition (concurrently for different partitions), must be quick and
@@ -67,6 +77,13 @@ func (c Config) Defaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256
 	}
+	c.Budget = c.Budget.WithDefaults()
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
 	return c
 }
 
@@ -82,6 +99,12 @@ func (c Config) Validate() error {
 	}
 	if c.Shards > 1024 {
 		return fmt.Errorf("%d shards is more than 1024", c.Shards)
+	}
+	if c.Budget.Digits > nfa.MaxBudgetDigits {
+		return fmt.Errorf("a budget of %d Dewey digits per key and rule is more than a checkpoint can hold (%d)", c.Budget.Digits, nfa.MaxBudgetDigits)
+	}
+	if c.Budget.VersionLen > nfa.DefaultBudgetVersionLen {
+		return fmt.Errorf("a budget of %d Dewey digits per version is more than a checkpoint can store (%d)", c.Budget.VersionLen, nfa.DefaultBudgetVersionLen)
 	}
 	return nil
 }

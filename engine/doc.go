@@ -41,4 +41,9 @@
 // since it appeared, was restored or last ingested, and no backlog reported by its
 // source (SetBacklog); so a restored partition whose events are still to be read never
 // has its windows closed by another partition's time.
+//
+// Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
+// its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts
+// are counted in Stats (by limit and by rule) and logged at most once per shard every
+// 10 s.
 package engine

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,7 @@ type Engine struct {
 	seed   maphash.Seed
 	start  time.Time
 	stats  *Stats
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	parts     map[int]*partition
@@ -97,10 +99,11 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 	}
 	cfg = cfg.Defaults()
 	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
-		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{})}
+		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{}), log: cfg.Log}
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
-	e.stats = newStats(cfg.Shards)
+	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
+	e.logWarnings(nil, rs)
 	for i := 0; i < cfg.Shards; i++ {
 		e.shards = append(e.shards, newShard(e, i))
 	}

@@ -13,6 +13,9 @@ type StateStats struct {
 	LiveRuns int      `json:"live_runs"` // partial matches in progress, all rules
 	ByRule   []int    `json:"-"`         // live partial matches per rule, as RuleIDs
 	RuleIDs  []string `json:"-"`         // the rules of the set inspected
+	// KeysCut counts the keys marked by the memory budget: partial matches of the key were
+	// cut (the mark lasts while the key holds state; it is not checkpointed).
+	KeysCut int `json:"keys_cut"`
 	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
 	// buffer entries, journal events and snapshots; events themselves approximated from the
 	// schema);
@@ -59,10 +62,12 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 							}
 						}
 					}
+					cut := ks.budgetCut
 					for ri, m := range ks.m {
 						if m == nil {
 							continue
 						}
+						cut = cut || m.WasCut()
 						p.LiveRuns += m.Live()
 						p.ByRule[ri] += m.Live()
 						if footprint {
@@ -70,6 +75,9 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 							p.Bytes += f.Bytes
 							p.Bytes += f.Events * evBytes
 						}
+					}
+					if cut {
+						p.KeysCut++
 					}
 				}
 				from, more = to, to < len(s.list)
@@ -89,6 +97,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 		st.Keys += p.Keys
 		st.LiveRuns += p.LiveRuns
 		st.Bytes += p.Bytes
+		st.KeysCut += p.KeysCut
 		for i, n := range p.ByRule[:min(len(p.ByRule), len(st.ByRule))] {
 			st.ByRule[i] += n
 		}

@@ -32,6 +32,7 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
 		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
 	}
+	e.logWarnings(old, rs)
 	var st ReloadStats
 	oldByID := map[string]int{}
 	for i, c := range old.Rules {

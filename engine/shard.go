@@ -44,13 +44,15 @@ type keyState struct {
 	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
 	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
 	// when the journal is empty; both stay empty without out-of-orderness.
-	journal  []item
-	base     []*nfa.Matcher
-	cut      int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt   int64 // journal[0]'s time as registered in the journal heap
-	timerAt  int64 // deadline registered in the timer heap
-	released bool
-	idx      int // position in the shard's list
+	journal   []item
+	base      []*nfa.Matcher
+	cut       int64 // no event in base is newer: an event can be re-matched from cut on
+	jourAt    int64 // journal[0]'s time as registered in the journal heap
+	timerAt   int64 // deadline registered in the timer heap
+	released  bool
+	idx       int  // position in the shard's list
+	bytes     int  // what its matchers held when last settled (budget.go)
+	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
 }
 
 type shard struct {
@@ -72,6 +74,10 @@ type shard struct {
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
+
+	used  int64 // accounted bytes of the keys' matchers (budget.go)
+	share int64 // this shard's part of the engine's memory budget
+	blog  budgetLog
 }
 
 const maxSpare = 256
@@ -101,6 +107,8 @@ func newShard(e *Engine, id int) *shard {
 	s.rules = e.rules
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
+	s.sc.Budget = e.cfg.Budget
+	s.share = e.cfg.MemoryBudget / int64(e.cfg.Shards)
 	s.spare = make([][]*nfa.Matcher, len(e.rules.Rules))
 	return s
 }
@@ -385,6 +393,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 // settle reschedules the key's timer and releases the key when nothing is left.
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
+	s.account(ks)
 	if ks.live == 0 && len(ks.journal) == 0 {
 		s.release(ks)
 		return
@@ -409,6 +418,7 @@ func (s *shard) settle(ks *keyState) {
 // release forgets a key: out of the map and the list (the last key takes its place).
 func (s *shard) release(ks *keyState) {
 	ks.released = true
+	s.forget(ks)
 	delete(s.keys, ks.key)
 	last := s.list[len(s.list)-1]
 	s.list[ks.idx], last.idx = last, ks.idx

@@ -3,8 +3,10 @@ package engine
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Stats are the engine's counters; safe for concurrent use.
@@ -17,15 +19,35 @@ type Stats struct {
 	rematched  atomic.Uint64
 	superseded atomic.Uint64
 	alerts     atomic.Uint64
-	dropped    atomic.Uint64 // partial matches dropped by the per-key bound
-	latency    []*histogram  // per shard
+	dropped    atomic.Uint64  // partial matches dropped by the per-key bound
+	latency    []*histogram   // per shard
+	memory     []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
+	memMax     int64          // the engine's memory budget
+	peaks      []peak         // per shard
 
-	mu  sync.Mutex
-	dlq map[string]uint64
+	mu      sync.Mutex
+	dlq     map[string]uint64
+	cuts    map[string]uint64 // budget cuts by limit
+	cutRuns uint64            // partial matches they cut
+	cutRule map[string]uint64 // budget cuts by rule id
+	recent  []BudgetCut       // the latest cut per key and rule, newest last (at most maxRecentCuts)
 }
 
-func newStats(shards int) *Stats {
-	s := &Stats{dlq: map[string]uint64{}}
+// BudgetCut is a key and rule the memory budget cut recently.
+type BudgetCut struct {
+	Key   string    `json:"key"`
+	Rule  string    `json:"rule"`
+	Limit string    `json:"limit"`
+	Cuts  uint64    `json:"cuts"` // since the key and rule entered the list
+	At    time.Time `json:"at"`   // the latest
+}
+
+// maxRecentCuts bounds the list of recently cut keys and rules.
+const maxRecentCuts = 32
+
+func newStats(shards int, memMax int64) *Stats {
+	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
+		memory: make([]atomic.Int64, shards), memMax: memMax, peaks: make([]peak, shards)}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -36,6 +58,25 @@ func (s *Stats) deadLetter(reason string) {
 	s.mu.Lock()
 	s.dlq[reason]++
 	s.mu.Unlock()
+}
+
+// budgetCut counts one cut of n partial matches of key's rule by limit why, and marks the
+// key and rule in the list of recent cuts.
+func (s *Stats) budgetCut(key, rule, why string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cuts[why]++
+	s.cutRule[rule]++
+	s.cutRuns += uint64(n)
+	c := BudgetCut{Key: key, Rule: rule, Limit: why, Cuts: 1, At: time.Now().UTC()}
+	if i := slices.IndexFunc(s.recent, func(x BudgetCut) bool { return x.Key == key && x.Rule == rule }); i >= 0 {
+		c.Cuts += s.recent[i].Cuts
+		s.recent = slices.Delete(s.recent, i, i+1)
+	}
+	if len(s.recent) == maxRecentCuts {
+		s.recent = slices.Delete(s.recent, 0, 1)
+	}
+	s.recent = append(s.recent, c)
 }
 
 // Snapshot is a copy of the counters at one moment.
@@ -53,6 +94,24 @@ type Snapshot struct {
 	LatencyP99  float64 `json:"latency_p99_us"`
 	LatencyP999 float64 `json:"latency_p999_us"`
 	LatencyN    uint64  `json:"latency_samples"`
+	// Memory budget: what the key states hold (nfa's exact account: matchers, runs,
+	// shared-buffer entries and Dewey digits, not the events) against the engine budget;
+	// how often a budget cut partial matches, by limit ("version", "nodes", "digits",
+	// "bytes": a key and rule's budget; "engine": the engine's) and by rule, and how many
+	// partial matches were cut.
+	MemoryBytes      int64             `json:"memory_accounted_bytes"`
+	MemoryBudget     int64             `json:"memory_budget_bytes"`
+	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
+	BudgetCutsByRule map[string]uint64 `json:"budget_cuts_by_rule"`
+	BudgetCutRuns    uint64            `json:"budget_cut_partial_matches"`
+	// BudgetRecent lists the keys and rules cut most recently (at most 32), newest last:
+	// the keys the budget has marked.
+	BudgetRecent []BudgetCut `json:"budget_recent_cuts"`
+	// The largest key and rule seen so far, each measure on its own (for sizing the budget).
+	PeakRuns   int64 `json:"peak_key_rule_partial_matches"`
+	PeakNodes  int64 `json:"peak_key_rule_nodes"`
+	PeakDigits int64 `json:"peak_key_rule_digits"`
+	PeakBytes  int64 `json:"peak_key_rule_bytes"`
 }
 
 // Snapshot copies the counters.
@@ -60,10 +119,25 @@ func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Matched: s.matched.Load(), Late: s.late.Load(),
 		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(),
 		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
+	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
+	for i := range s.memory {
+		sn.MemoryBytes += s.memory[i].Load()
+		p := &s.peaks[i]
+		sn.PeakRuns = max(sn.PeakRuns, p.runs.Load())
+		sn.PeakNodes, sn.PeakDigits, sn.PeakBytes = max(sn.PeakNodes, p.nodes.Load()), max(sn.PeakDigits, p.digits.Load()), max(sn.PeakBytes, p.bytes.Load())
+	}
 	s.mu.Lock()
 	for k, v := range s.dlq {
 		sn.DeadLetter[k] = v
 	}
+	for k, v := range s.cuts {
+		sn.BudgetCuts[k] = v
+	}
+	for k, v := range s.cutRule {
+		sn.BudgetCutsByRule[k] = v
+	}
+	sn.BudgetCutRuns = s.cutRuns
+	sn.BudgetRecent = slices.Clone(s.recent)
 	s.mu.Unlock()
 	var h histogram
 	for _, l := range s.latency {

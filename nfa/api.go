@@ -43,6 +43,10 @@ type Result struct {
 	Timeouts []Timeout
 	// Dropped counts partial matches discarded because the per-key bound was reached.
 	Dropped int
+	// Cut counts partial (or held complete) matches the memory budget cut, and CutBy
+	// names the first limit that made it cut ("version", "nodes", "digits", "bytes").
+	Cut   int
+	CutBy string
 }
 
 // Reset empties r, keeping its capacity.
@@ -52,6 +56,7 @@ func (r *Result) Reset() {
 	r.Matches = r.Matches[:0]
 	r.Timeouts = r.Timeouts[:0]
 	r.Dropped = 0
+	r.Cut, r.CutBy = 0, ""
 }
 
 // Options tune a Program's matchers.

@@ -11,6 +11,7 @@ import "github.com/cepd/cepd/event"
 type node struct {
 	ev    *event.Event
 	step  int32
+	refs  int32 // edges and runs that reach it (budget.go); -1 once released
 	first bufEdge
 	more  []bufEdge
 }

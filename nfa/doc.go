@@ -15,6 +15,11 @@
 // runs wait in. Options.NoGuards is the reference path: every run visited for every event
 // (TestGuardedMatchesReference compares the two, runs and versions included).
 //
+// Memory: every matcher keeps an exact account of what it holds (runs, shared-buffer
+// entries, Dewey digits, bytes; Usage) and enforces the budget of its Scratch (Budget)
+// after every call, cutting the partial matches with the oldest first events. The cuts
+// depend only on the matcher's state and events; they are counted in Result.Cut.
+//
 // Concurrency: a Program is immutable and shared by every shard. A Matcher holds one key's
 // runs for one Program and is owned by one goroutine; it is not safe for concurrent use.
 // Conditions are an interface (Condition): this package knows nothing of CEL.

@@ -10,6 +10,8 @@ type Footprint struct {
 	Bytes  int // matcher, runs, shared-buffer nodes, edges and versions
 	Nodes  int // shared-buffer entries reachable from live runs
 	Events int // distinct events those entries point to (their memory is not in Bytes)
+	Edges  int // edges of those entries
+	Digits int // Dewey digits of the live runs' versions and of those edges' versions
 }
 
 // Footprint walks the matcher's runs and the shared-buffer entries they reach. It
@@ -27,6 +29,7 @@ func (m *Matcher) Footprint() Footprint {
 	visit := func(rs runHeap) {
 		for i := range rs {
 			f.Bytes += 4 * cap(rs[i].ver)
+			f.Digits += len(rs[i].ver)
 			if n := rs[i].node; n != nil && !seen[n] {
 				seen[n] = true
 				stack = append(stack, n)
@@ -41,9 +44,11 @@ func (m *Matcher) Footprint() Footprint {
 		f.Nodes++
 		evs[n.ev] = true
 		f.Bytes += nodeSize + cap(n.more)*edgeSize
+		f.Edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
 			e := n.edge(i)
 			f.Bytes += 4 * cap(e.ver)
+			f.Digits += len(e.ver)
 			if e.prev != nil && !seen[e.prev] {
 				seen[e.prev] = true
 				stack = append(stack, e.prev)

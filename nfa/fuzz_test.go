@@ -98,6 +98,9 @@ func FuzzMatcher(f *testing.F) {
 		}
 		m := prog.NewMatcher()
 		sc := NewScratch()
+		if fb.n(2) == 0 { // a small budget, so that cuts happen
+			sc.Budget = Budget{Runs: 2 + fb.n(30), Nodes: 4 + fb.n(60), Digits: 20 + 10*fb.n(40)}
+		}
 		var res Result
 		ts := int64(0)
 		check := func() {
@@ -117,6 +120,13 @@ func FuzzMatcher(f *testing.F) {
 			}
 			if m.Live() > 64+len(m.completed) {
 				t.Fatalf("live runs %d exceed the bound", m.Live())
+			}
+			u, f := m.Usage(), m.Footprint()
+			if u.Nodes != f.Nodes || u.Edges != f.Edges || u.Digits != f.Digits {
+				t.Fatalf("memory account %+v differs from a walk of the state %+v", u, f)
+			}
+			if b := sc.Budget.WithDefaults(); b.over(u) != "" {
+				t.Fatalf("usage %+v over the budget %+v", u, b)
 			}
 			res.Reset()
 		}

@@ -26,12 +26,14 @@ type Matcher struct {
 	completed runHeap // complete matches held back by a skip strategy
 	deadline  int64   // earliest time Advance has work (see Deadline)
 	waiting   uint64  // the states runs wait in (waitMask), set with deadline
+	acct      account // memory account and budget mark (budget.go)
 }
 
 // NewMatcher returns a matcher with no partial match.
 func (p *Program) NewMatcher() *Matcher {
 	m := &Matcher{prog: p, deadline: math.MaxInt64}
 	m.partial = runHeap{{st: p.start, ver: newDewey(1), startTs: -1, prevTs: -1}}
+	m.acct.runDigits = 1
 	return m
 }
 
@@ -52,6 +54,9 @@ type Scratch struct {
 	// copy only the ones a matcher keeps. It must return the same pointer for the same
 	// event until the next event is processed.
 	Retain func(*event.Event) *event.Event
+	// Budget bounds what each matcher run with this scratch holds (zero fields: the
+	// defaults); see Budget.
+	Budget Budget
 
 	ctx      EvalContext
 	edges    []outEdge
@@ -70,6 +75,12 @@ type Scratch struct {
 	fpStack  []fpEntry // firstPath
 	fpBuf    []*node
 	fpOut    []*node
+	oldNodes []*node // budget.go: entries reached before the call
+	relStack []*node
+	cutKeys  []startKey
+	eff      Budget // Budget with defaults, computed from effOf (budget.go)
+	effOf    Budget
+	effOK    bool
 }
 
 type outEdge struct {
@@ -88,6 +99,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		return
 	}
 	sc.nodes = sc.nodes[:0]
+	m.holdOld(sc)
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
 	max := m.prog.opts.MaxRuns
@@ -124,8 +136,9 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
-	clear(sc.nodes)
 	m.deadline = m.computeDeadline()
+	m.settle(sc, sc.nodes, res)
+	clear(sc.nodes)
 }
 
 // Advance moves the matcher's clock to t: partial matches whose window has closed are
@@ -136,6 +149,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	if t < m.deadline {
 		return
 	}
+	m.holdOld(sc)
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
 	for i := range m.partial {
@@ -171,6 +185,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
 	m.deadline = m.computeDeadline()
+	m.settle(sc, nil, res)
 }
 
 // Deadline returns the earliest event time at which Advance would change something
@@ -454,4 +469,5 @@ func (m *Matcher) Reset() {
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
 	m.waiting = 0
+	m.acct = account{runDigits: 1}
 }

@@ -186,6 +186,7 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 	}
 	m := &Matcher{prog: p, partial: partial, completed: completed}
 	m.deadline = m.computeDeadline()
+	m.accountImported(nodes)
 	return m, nil
 }
 

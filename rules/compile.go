@@ -22,6 +22,10 @@ type Compiled struct {
 	// Version identifies the rule's content: it changes whenever the pattern, a
 	// condition, an emit expression or the severity changes. Alerts carry it.
 	Version string
+	// Warnings are what lets the rule's matching state grow without bound
+	// (patterns.Warnings): the rule runs, but a key with many matching events will reach
+	// its memory budget.
+	Warnings patterns.ErrorList
 
 	env         *Env
 	fingerprint string
@@ -84,6 +88,10 @@ func Compile(r *patterns.Rule, env *Env, reg *Registry, opts ...CompileOption) (
 		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 	}
 	c.Program = prog
+	c.Warnings = patterns.Warnings(r)
+	if cfg.source != nil {
+		c.Warnings.WithSource(r.Source, cfg.source)
+	}
 	c.fingerprint = fingerprint(c)
 	c.Version = version(c)
 	return c, nil

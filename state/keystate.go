@@ -67,12 +67,15 @@ const (
 	maxSections   = 1 << 12
 	maxVersionLen = 1 << 12
 	// A version shares a prefix with an earlier one, so a few bytes can stand for many
-	// digits: the digits a blob decodes to are capped at maxDigits (64 MiB) and at
-	// digitsPerByte per byte of blob (beyond a small allowance). Legitimate states stay
-	// far below: a run takes about 8 bytes, and its version has about one digit per
-	// event it took.
+	// digits: the digits a blob decodes to are capped at maxDigits (64 MiB). The cap must
+	// admit every state the matchers' memory budget admits (nfa.Budget: at most
+	// nfa.MaxBudgetDigits per key and rule, each version at most maxVersionLen digits),
+	// or a restart refuses a key at its budget and replays the events that made it (issue
+	// 11's crash loop): so the per-byte bound is the structural one (a version takes at
+	// least a byte and holds at most maxVersionLen digits), and maxDigits holds 16 rules
+	// at the largest budget, 512 at the default.
 	maxDigits     = 1 << 24
-	digitsPerByte = 256
+	digitsPerByte = maxVersionLen
 )
 
 // SchemaFingerprint identifies what the key-state encoding depends on in a schema: the

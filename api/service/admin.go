@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
@@ -128,6 +129,9 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		LatencyP50Ms: sn.LatencyP50 / 1e3, LatencyP99Ms: sn.LatencyP99 / 1e3, LatencyP999Ms: sn.LatencyP999 / 1e3,
 		DeadLetters: map[string]int64{}, Keys: int64(st.Keys), LivePartialMatches: int64(st.LiveRuns),
 		Rules: []*cepv1.RuleStats{}, Lag: []*cepv1.PartitionLag{}, Shadow: []*cepv1.ShadowComparison{}}
+	if out.Stats != nil { // the keys the memory budget has marked (README, "Memory budget")
+		out.Stats.Fields["keys_cut"] = structpb.NewNumberValue(float64(st.KeysCut))
+	}
 	if wm := s.eng.Watermark(); wm != math.MinInt64 {
 		out.Watermark = wm
 		out.WatermarkDelayMs = max(0, s.now().UnixMilli()-wm)

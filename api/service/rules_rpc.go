@@ -58,8 +58,12 @@ func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) 
 	if max := s.Limits.withDefaults().MaxSource; len(req.GetSource()) > max {
 		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", max)
 	}
-	_, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.env, rules.NewRegistry())
-	return &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}, nil
+	c, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.env, rules.NewRegistry())
+	out := &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}
+	if c != nil {
+		out.Warnings = ruleErrors(c.Warnings)
+	}
+	return out, nil
 }
 
 // change applies one change under s.mu: cand is the whole new set of current versions

@@ -246,8 +246,15 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 			t.Errorf("error without position: %v", e)
 		}
 	}
-	if v := f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(bigTwice("5.0"))+`}`); len(v["errors"].([]any)) != 0 {
+	if v := f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(bigTwice("5.0"))+`}`); len(v["errors"].([]any)) != 0 || len(v["warnings"].([]any)) != 0 {
 		t.Fatalf("valid rule: %v", v)
+	}
+	// A rule that compiles but can exhaust a key's memory budget: a warning with its place.
+	loops := "id: loops\npattern:\n  - name: a\n    where: e.amount > 1.0\n    times: 1+\n  - name: b\n    where: e.amount > 1.0\n    times: 1+\n    greedy: true\n  - name: c\n    where: e.amount < 0.0\n"
+	v = f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(loops)+`}`)
+	if warns := v["warnings"].([]any); len(v["errors"].([]any)) != 0 || len(warns) != 1 ||
+		warns[0].(map[string]any)["line"].(float64) != 8 || !strings.Contains(warns[0].(map[string]any)["message"].(string), "repeat without bound") {
+		t.Fatalf("explosive rule: want one warning at line 8, got %v", v)
 	}
 	code, out := f.do("PUT", "/v1/rules/big-twice", `{"source": `+jsonString(broken)+`}`)
 	if code != http.StatusBadRequest || !strings.Contains(out["message"].(string), "nothing was changed") {

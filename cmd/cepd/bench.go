@@ -50,6 +50,11 @@ type benchResult struct {
 	ReloadRules      int               `json:"reload_rules,omitempty"`
 	ReloadMaxPauseUs float64           `json:"reload_max_pause_us,omitempty"`
 	LastSaveBytes    int64             `json:"last_checkpoint_bytes,omitempty"`
+	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
+	PeakRuns         int64             `json:"peak_key_rule_partial_matches"`
+	PeakNodes        int64             `json:"peak_key_rule_nodes"`
+	PeakDigits       int64             `json:"peak_key_rule_digits"`
+	PeakBytes        int64             `json:"peak_key_rule_bytes"`
 }
 
 func newBenchCmd() *cobra.Command {
@@ -362,6 +367,7 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 		Keys: len(keys), LiveKeys: st.Keys, LiveRuns: st.LiveRuns, Alerts: sink.n.Load(),
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter,
 		Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(rs.Rules),
+		BudgetCuts: snap.BudgetCuts, PeakRuns: snap.PeakRuns, PeakNodes: snap.PeakNodes, PeakDigits: snap.PeakDigits, PeakBytes: snap.PeakBytes,
 	}
 	res.Reloads, res.ReloadRules, res.ReloadMaxPauseUs = reloads.n, reloads.rules, float64(reloads.maxPause.Microseconds())
 	cs := eng.CheckpointStats()
@@ -407,6 +413,7 @@ func printBench(w io.Writer, r *benchResult, asJSON bool) error {
 	if len(r.DeadLetters) > 0 {
 		fmt.Fprintf(w, "dead letters      %v\n", r.DeadLetters)
 	}
+	fmt.Fprintf(w, "memory budget     largest key and rule: %d partial matches, %d entries, %d Dewey digits, %d bytes; cuts %v\n", r.PeakRuns, r.PeakNodes, r.PeakDigits, r.PeakBytes, r.BudgetCuts)
 	return nil
 }
 

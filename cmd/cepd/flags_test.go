@@ -17,7 +17,9 @@ func TestServeFlags(t *testing.T) {
 		"idle-timeout", "late-policy", "demo", "demo-rate", "checkpoint-interval", "config",
 		"redis-addr", "redis-cluster", "redis-master", "redis-password", "redis-tls",
 		"kafka-brokers", "kafka-topics", "kafka-group", "alerts-topic", "dlq-topic",
-		"alerts-history", "alerts-history-age", "kafka-rebalance-timeout"} {
+		"alerts-history", "alerts-history-age", "kafka-rebalance-timeout",
+
+		"key-budget-runs", "key-budget-entries", "key-budget-digits", "key-budget-bytes", "memory-budget"} {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("serve has no --%s flag", name)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/rulestore/redisrules"
@@ -58,6 +59,8 @@ type serveOptions struct {
 	ingestLog      bool
 	ingestSync     bool
 	limits         limitOptions
+	keyBudget      nfa.Budget // memory budget per key and rule
+	memoryBudget   int64      // memory budget of the engine
 }
 
 // backtestOptions configures the backtests the API runs.
@@ -121,6 +124,11 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
 	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed (0: only at shutdown)")
+	f.IntVar(&o.keyBudget.Runs, "key-budget-runs", nfa.DefaultBudgetRuns, "memory budget per key and rule: partial matches kept (beyond it the oldest are cut)")
+	f.IntVar(&o.keyBudget.Nodes, "key-budget-entries", nfa.DefaultBudgetNodes, "memory budget per key and rule: shared-buffer entries")
+	f.IntVar(&o.keyBudget.Digits, "key-budget-digits", nfa.DefaultBudgetDigits, fmt.Sprintf("memory budget per key and rule: Dewey digits of the partial matches' versions (at most %d)", nfa.MaxBudgetDigits))
+	f.IntVar(&o.keyBudget.Bytes, "key-budget-bytes", nfa.DefaultBudgetBytes, "memory budget per key and rule: accounted bytes (runs, entries, versions; not the events)")
+	f.Int64Var(&o.memoryBudget, "memory-budget", engine.DefaultMemoryBudget, "memory budget of all key states (accounted bytes, shared equally by the shards); beyond it the largest keys lose their partial matches")
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
@@ -322,7 +330,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds}
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget}
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})

@@ -456,7 +456,11 @@ func (x *ValidateRuleRequest) GetSource() string {
 type ValidateRuleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// errors is empty when the rule compiles.
-	Errors        []*RuleError `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	Errors []*RuleError `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	// warnings: what lets a compiling rule's matching state grow without bound (for
+	// example a step repeating without bound in a rule without `within`). The rule can be
+	// stored and runs; a key with many matching events reaches its memory budget.
+	Warnings      []*RuleError `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -494,6 +498,13 @@ func (*ValidateRuleResponse) Descriptor() ([]byte, []int) {
 func (x *ValidateRuleResponse) GetErrors() []*RuleError {
 	if x != nil {
 		return x.Errors
+	}
+	return nil
+}
+
+func (x *ValidateRuleResponse) GetWarnings() []*RuleError {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -1673,9 +1684,10 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"-\n" +
 	"\x13ValidateRuleRequest\x12\x16\n" +
-	"\x06source\x18\x01 \x01(\tR\x06source\"A\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\"p\n" +
 	"\x14ValidateRuleResponse\x12)\n" +
-	"\x06errors\x18\x01 \x03(\v2\x11.cep.v1.RuleErrorR\x06errors\"E\n" +
+	"\x06errors\x18\x01 \x03(\v2\x11.cep.v1.RuleErrorR\x06errors\x12-\n" +
+	"\bwarnings\x18\x02 \x03(\v2\x11.cep.v1.RuleErrorR\bwarnings\"E\n" +
 	"\x11CreateRuleRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\"U\n" +
@@ -1828,46 +1840,47 @@ var file_cep_v1_rules_proto_depIdxs = []int32{
 	0,  // 2: cep.v1.RuleVersion.mode:type_name -> cep.v1.RuleMode
 	25, // 3: cep.v1.RuleVersion.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 4: cep.v1.ValidateRuleResponse.errors:type_name -> cep.v1.RuleError
-	0,  // 5: cep.v1.ListRulesRequest.mode:type_name -> cep.v1.RuleMode
-	1,  // 6: cep.v1.ListRulesResponse.rules:type_name -> cep.v1.Rule
-	2,  // 7: cep.v1.ListRuleVersionsResponse.versions:type_name -> cep.v1.RuleVersion
-	0,  // 8: cep.v1.SetRuleModeRequest.mode:type_name -> cep.v1.RuleMode
-	25, // 9: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	19, // 10: cep.v1.ListAuditEntriesResponse.entries:type_name -> cep.v1.AuditEntry
-	25, // 11: cep.v1.ShadowComparison.since:type_name -> google.protobuf.Timestamp
-	4,  // 12: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
-	6,  // 13: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
-	7,  // 14: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
-	8,  // 15: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
-	9,  // 16: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
-	10, // 17: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
-	12, // 18: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
-	14, // 19: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
-	15, // 20: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
-	17, // 21: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
-	18, // 22: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
-	22, // 23: cep.v1.Rules.ShadowRule:input_type -> cep.v1.ShadowRuleRequest
-	23, // 24: cep.v1.Rules.CompareShadow:input_type -> cep.v1.CompareShadowRequest
-	20, // 25: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
-	5,  // 26: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
-	1,  // 27: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
-	1,  // 28: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
-	1,  // 29: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
-	1,  // 30: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
-	11, // 31: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
-	13, // 32: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
-	2,  // 33: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
-	16, // 34: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
-	1,  // 35: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
-	1,  // 36: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
-	1,  // 37: cep.v1.Rules.ShadowRule:output_type -> cep.v1.Rule
-	24, // 38: cep.v1.Rules.CompareShadow:output_type -> cep.v1.ShadowComparison
-	21, // 39: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
-	26, // [26:40] is the sub-list for method output_type
-	12, // [12:26] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 5: cep.v1.ValidateRuleResponse.warnings:type_name -> cep.v1.RuleError
+	0,  // 6: cep.v1.ListRulesRequest.mode:type_name -> cep.v1.RuleMode
+	1,  // 7: cep.v1.ListRulesResponse.rules:type_name -> cep.v1.Rule
+	2,  // 8: cep.v1.ListRuleVersionsResponse.versions:type_name -> cep.v1.RuleVersion
+	0,  // 9: cep.v1.SetRuleModeRequest.mode:type_name -> cep.v1.RuleMode
+	25, // 10: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	19, // 11: cep.v1.ListAuditEntriesResponse.entries:type_name -> cep.v1.AuditEntry
+	25, // 12: cep.v1.ShadowComparison.since:type_name -> google.protobuf.Timestamp
+	4,  // 13: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
+	6,  // 14: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
+	7,  // 15: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
+	8,  // 16: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
+	9,  // 17: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
+	10, // 18: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
+	12, // 19: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
+	14, // 20: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
+	15, // 21: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
+	17, // 22: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
+	18, // 23: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
+	22, // 24: cep.v1.Rules.ShadowRule:input_type -> cep.v1.ShadowRuleRequest
+	23, // 25: cep.v1.Rules.CompareShadow:input_type -> cep.v1.CompareShadowRequest
+	20, // 26: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
+	5,  // 27: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
+	1,  // 28: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
+	1,  // 29: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
+	1,  // 30: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
+	1,  // 31: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
+	11, // 32: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
+	13, // 33: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
+	2,  // 34: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
+	16, // 35: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
+	1,  // 36: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
+	1,  // 37: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
+	1,  // 38: cep.v1.Rules.ShadowRule:output_type -> cep.v1.Rule
+	24, // 39: cep.v1.Rules.CompareShadow:output_type -> cep.v1.ShadowComparison
+	21, // 40: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
+	27, // [27:41] is the sub-list for method output_type
+	13, // [13:27] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_rules_proto_init() }

@@ -1,0 +1,406 @@
+package nfa
+
+import (
+	"slices"
+	"unsafe"
+)
+
+// Budget bounds the memory one matcher (one key and one rule) holds. A zero field takes
+// its default (DefaultBudget). The limits are checked after every Process and Advance
+// against an exact account of the matcher's state (see Usage); what exceeds them is cut
+// (see Matcher.enforce): the result depends only on the matcher's state and the event, so
+// replays, shard counts and restarts give the same cuts.
+//
+// Why a bound on runs (Options.MaxRuns) is not enough: every event a run takes appends a
+// digit to its Dewey version, and every shared-buffer edge stores a full copy of the
+// version it was made with. A run that has taken L events holds versions of about L
+// digits, R such runs add about R·L digits per event, and every edge stays reachable as
+// long as its entry is (edges of dead runs included: a newer run's entry for the same
+// event and step keeps them). Two greedy `1+` loops before a step that never matches
+// give R ≈ L ≈ the events seen: memory grows with the cube of the key's event count while
+// the run count stays small. Digits, entries and bytes are therefore bounded directly.
+type Budget struct {
+	// Runs bounds the partial matches (and held complete matches) kept after an event.
+	// Options.MaxRuns is a second, coarser guard inside one event: the partial matches
+	// one event would create beyond it are not created.
+	Runs int
+	// Nodes bounds the shared-buffer entries reachable from live runs.
+	Nodes int
+	// Digits bounds the Dewey digits held: live runs' versions and the versions of the
+	// reachable entries' edges.
+	Digits int
+	// Bytes bounds the accounted bytes (Usage.Bytes).
+	Bytes int
+	// VersionLen bounds one run's version (about one digit per event the run took): a
+	// run whose version grows longer is cut. A checkpoint cannot store longer versions
+	// (the state package refuses them), so it must stay at or below 4096.
+	VersionLen int
+}
+
+// Default budget per key and rule. The reference workload's largest key and rule holds 37
+// partial matches, 19 entries, 280 digits and 4.4 KB (README, "Memory budget"): these
+// leave 14 times the runs and two to three orders of magnitude of the rest, while keeping
+// what one event of a key held at its budget costs to about 0.1 ms (BenchmarkBudgetCapped).
+const (
+	DefaultBudgetRuns       = 1 << 9
+	DefaultBudgetNodes      = 1 << 14
+	DefaultBudgetDigits     = 1 << 15
+	DefaultBudgetBytes      = 2 << 20
+	DefaultBudgetVersionLen = 4096
+)
+
+// MaxBudgetDigits is the largest Digits budget a key and rule may be given: a
+// checkpoint holds all of a key's rules and the state package decodes at most 1<<24
+// digits per key (16 rules at this budget).
+const MaxBudgetDigits = 1 << 20
+
+// DefaultBudget returns the default budget per key and rule.
+func DefaultBudget() Budget {
+	return Budget{Runs: DefaultBudgetRuns, Nodes: DefaultBudgetNodes, Digits: DefaultBudgetDigits, Bytes: DefaultBudgetBytes, VersionLen: DefaultBudgetVersionLen}
+}
+
+// WithDefaults returns b with zero (or negative) fields set to the defaults.
+func (b Budget) WithDefaults() Budget {
+	d := DefaultBudget()
+	if b.Runs <= 0 {
+		b.Runs = d.Runs
+	}
+	if b.Nodes <= 0 {
+		b.Nodes = d.Nodes
+	}
+	if b.Digits <= 0 {
+		b.Digits = d.Digits
+	}
+	if b.Bytes <= 0 {
+		b.Bytes = d.Bytes
+	}
+	if b.VersionLen <= 0 {
+		b.VersionLen = d.VersionLen
+	}
+	return b
+}
+
+// Usage is the exact account of what a matcher holds. It is kept incrementally (each
+// shared-buffer entry counts the edges and runs that reach it, as Flink's SharedBuffer
+// locks do) and equals what a walk of the live state finds (Footprint).
+type Usage struct {
+	Runs   int // partial matches plus held complete matches (the start state excluded)
+	Nodes  int // shared-buffer entries reachable from live runs
+	Edges  int // edges of those entries
+	Digits int // Dewey digits of live runs' versions and of those edges' versions
+	Bytes  int // the accounted bytes: matcher, runs, entries, edges and digits (not the events)
+}
+
+const (
+	runBytes  = int(unsafe.Sizeof(run{}))
+	nodeBytes = int(unsafe.Sizeof(node{}))
+	edgeBytes = int(unsafe.Sizeof(bufEdge{}))
+	mBytes    = int(unsafe.Sizeof(Matcher{}))
+)
+
+// account is a matcher's running Usage: the shared buffer's part is kept incrementally,
+// the runs' part recomputed after every call (the call visits every run anyway).
+type account struct {
+	nodes, edges, edgeDigits int // reachable shared-buffer entries
+	runs, runDigits          int
+	cut                      bool // the budget cut this matcher's runs since it was created
+}
+
+// Usage returns the matcher's exact memory account.
+func (m *Matcher) Usage() Usage {
+	a := &m.acct
+	u := Usage{Runs: a.runs, Nodes: a.nodes, Edges: a.edges, Digits: a.edgeDigits + a.runDigits}
+	u.Bytes = mBytes + (a.runs+1)*runBytes + a.nodes*nodeBytes + (a.edges-a.nodes)*edgeBytes + 4*u.Digits
+	return u
+}
+
+// WasCut reports whether the budget has cut this matcher's partial matches since it was
+// created (or last Reset): the key and rule are marked.
+func (m *Matcher) WasCut() bool { return m.acct.cut }
+
+// over names the first limit u exceeds ("" when none).
+func (b *Budget) over(u Usage) string {
+	switch {
+	case u.Runs > b.Runs:
+		return "runs"
+	case u.Nodes > b.Nodes:
+		return "nodes"
+	case u.Digits > b.Digits:
+		return "digits"
+	case u.Bytes > b.Bytes:
+		return "bytes"
+	}
+	return ""
+}
+
+// holdOld records the entries the matcher's runs reach before a call changes them, so
+// that account can release the ones no run reaches afterwards.
+func (m *Matcher) holdOld(sc *Scratch) {
+	old := sc.oldNodes[:0]
+	for _, h := range [2]runHeap{m.partial, m.completed} {
+		for i := range h {
+			if n := h[i].node; n != nil {
+				old = append(old, n)
+			}
+		}
+	}
+	sc.oldNodes = old
+}
+
+// settle brings the account up to date after a call: the entries made while processing
+// the event (made; nil from Advance) join it, runs take their references, entries no run
+// reaches any more leave it. Then the budget is enforced. The work is proportional to the
+// runs and to the entries made or released, never to the whole buffer.
+func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
+	a := &m.acct
+	for _, n := range made {
+		a.nodes++
+		a.edges += n.numEdges()
+		for i := 0; i < n.numEdges(); i++ {
+			e := n.edge(i)
+			a.edgeDigits += len(e.ver)
+			if e.prev != nil {
+				e.prev.refs++
+			}
+		}
+	}
+	a.runs, a.runDigits = 0, 0
+	longest := 0
+	for _, h := range [2]runHeap{m.partial, m.completed} {
+		for i := range h {
+			r := &h[i]
+			a.runDigits += len(r.ver)
+			longest = max(longest, len(r.ver))
+			if r.st.typ != stStart {
+				a.runs++
+			}
+			if r.node != nil {
+				r.node.refs++
+			}
+		}
+	}
+	for _, n := range made {
+		if n.refs == 0 {
+			m.release(n, sc)
+		}
+	}
+	for i, n := range sc.oldNodes {
+		m.unref(n, sc)
+		sc.oldNodes[i] = nil
+	}
+	sc.oldNodes = sc.oldNodes[:0]
+	b := sc.budget()
+	if longest > b.VersionLen || b.over(m.Usage()) != "" {
+		m.enforce(b, sc, res)
+		m.deadline = m.computeDeadline()
+	}
+}
+
+// budget returns the scratch's budget with the defaults filled in (cached: it is read
+// after every call).
+func (sc *Scratch) budget() *Budget {
+	if !sc.effOK || sc.effOf != sc.Budget {
+		sc.eff, sc.effOf, sc.effOK = sc.Budget.WithDefaults(), sc.Budget, true
+	}
+	return &sc.eff
+}
+
+// unref drops one reference to n, releasing it when none is left.
+func (m *Matcher) unref(n *node, sc *Scratch) {
+	if n.refs--; n.refs == 0 {
+		m.release(n, sc)
+	}
+}
+
+// release takes n out of the account and drops its references to its predecessors,
+// releasing those no one else reaches (iteratively: chains can be thousands long).
+func (m *Matcher) release(n *node, sc *Scratch) {
+	a := &m.acct
+	stack := append(sc.relStack[:0], n)
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		x.refs = -1 // released: never counted again
+		a.nodes--
+		a.edges -= x.numEdges()
+		for i := 0; i < x.numEdges(); i++ {
+			e := x.edge(i)
+			a.edgeDigits -= len(e.ver)
+			if p := e.prev; p != nil {
+				if p.refs--; p.refs == 0 {
+					stack = append(stack, p)
+				}
+			}
+		}
+	}
+	sc.relStack = stack[:0]
+}
+
+// dropRun takes a run the budget cut out of the account.
+func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
+	a := &m.acct
+	a.runDigits -= len(r.ver)
+	a.runs--
+	if r.node != nil {
+		m.unref(r.node, sc)
+	}
+	res.Cut++
+	a.cut = true
+}
+
+// enforce applies the budget after a call, in an order that depends only on the state:
+//  1. runs whose version is longer than VersionLen are cut (they could not be
+//     checkpointed, and their every new edge costs that many digits);
+//  2. beyond Runs, the partial matches with the oldest first events are cut (ties in
+//     the heap's array order);
+//  3. while a limit is still exceeded, the partial match with the oldest first event is
+//     cut (the heap's root; ties as the heap orders them), then, if only held complete
+//     matches are left, the oldest of those.
+//
+// Cutting the oldest first keeps the newest partial matches, as a window would. Entries
+// are shared, so a cut frees only what no remaining run reaches; when a newer run's entry
+// reaches everything (the explosive patterns), the cut goes on until the matcher is back
+// to its start state and the key and rule start afresh.
+func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
+	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
+		long := false
+		for i := range *h {
+			long = long || len((*h)[i].ver) > b.VersionLen
+		}
+		if !long {
+			continue
+		}
+		if res.CutBy == "" {
+			res.CutBy = "version"
+		}
+		h.removeIf(func(r *run) bool {
+			if r.st.typ == stStart || len(r.ver) <= b.VersionLen {
+				return false
+			}
+			m.dropRun(r, sc, res)
+			return true
+		})
+	}
+	why := b.over(m.Usage())
+	if why == "" {
+		return
+	}
+	if res.CutBy == "" {
+		res.CutBy = why
+	}
+	if excess := m.acct.runs - b.Runs; excess > 0 && len(m.partial) > excess {
+		m.cutOldest(excess, sc, res)
+	}
+	for b.over(m.Usage()) != "" {
+		var r run
+		switch {
+		case len(m.partial) > 0 && m.partial[0].st.typ != stStart: // the start run sorts last
+			r = m.partial.poll()
+		case len(m.completed) > 0:
+			r = m.completed.poll()
+		default:
+			return
+		}
+		m.dropRun(&r, sc, res)
+	}
+}
+
+// cutOldest cuts the n partial matches with the oldest first events at once (ties in the
+// heap's array order), as n polls would but without n sift-downs: a key at its run bound
+// sheds many runs per event.
+func (m *Matcher) cutOldest(n int, sc *Scratch, res *Result) {
+	keys := sc.cutKeys[:0]
+	for i := range m.partial {
+		if ev := m.partial[i].startEv; ev != nil {
+			keys = append(keys, startKey{ev.Time, ev.Seq})
+		}
+	}
+	if n = min(n, len(keys)); n == 0 {
+		return
+	}
+	slices.SortFunc(keys, func(a, b startKey) int { return cmpEvents(a.t, a.s, b.t, b.s) })
+	th := keys[n-1] // the n-th oldest first event: all older go, and the first ties in array order
+	older := 0
+	for _, k := range keys[:n] {
+		if cmpEvents(k.t, k.s, th.t, th.s) < 0 {
+			older++
+		}
+	}
+	ties := n - older
+	sc.cutKeys = keys[:0]
+	m.partial.removeIf(func(r *run) bool {
+		if r.startEv == nil {
+			return false
+		}
+		c := cmpEvents(r.startEv.Time, r.startEv.Seq, th.t, th.s)
+		if c > 0 || c == 0 && ties == 0 {
+			return false
+		}
+		if c == 0 {
+			ties--
+		}
+		m.dropRun(r, sc, res)
+		return true
+	})
+}
+
+type startKey struct {
+	t int64
+	s uint64
+}
+
+// accountImported builds the account of a matcher made by Import.
+func (m *Matcher) accountImported(nodes []*node) {
+	for _, n := range nodes {
+		for i := 0; i < n.numEdges(); i++ {
+			if p := n.edge(i).prev; p != nil {
+				p.refs++
+			}
+		}
+	}
+	a := &m.acct
+	for _, n := range nodes {
+		a.nodes++
+		a.edges += n.numEdges()
+		for i := 0; i < n.numEdges(); i++ {
+			a.edgeDigits += len(n.edge(i).ver)
+		}
+	}
+	for _, h := range [2]runHeap{m.partial, m.completed} {
+		for i := range h {
+			r := &h[i]
+			a.runDigits += len(r.ver)
+			if r.st.typ != stStart {
+				a.runs++
+			}
+			if r.node != nil {
+				r.node.refs++
+			}
+		}
+	}
+	var sc Scratch
+	for _, n := range nodes { // entries no run reaches (Export writes none) leave at once
+		if n.refs == 0 {
+			m.release(n, &sc)
+		}
+	}
+}
+
+// CutAll drops every partial and held complete match, as the engine does to a key when
+// the engine's own budget is exceeded; they are counted in res.Cut with res.CutBy = why.
+// The matcher is then idle (Idle) unless its start state had stopped.
+func (m *Matcher) CutAll(why string, sc *Scratch, res *Result) {
+	if res.CutBy == "" {
+		res.CutBy = why
+	}
+	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
+		h.removeIf(func(r *run) bool {
+			if r.st.typ == stStart {
+				return false
+			}
+			m.dropRun(r, sc, res)
+			return true
+		})
+	}
+	m.deadline = m.computeDeadline()
+}
