@@ -67,6 +67,20 @@ func insertItem(items []item, it item) []item {
 	return items
 }
 
+// fold makes the key's live matchers its whole state: the journal and its base are
+// dropped, and no event older than the newest matched can be re-matched any more (it is
+// late). A late event matched anyway (LateProcess) and a rule reload fold a key, because
+// a replay from the base would not reproduce what they did to the live matchers: the
+// late event is in no journal, and events before a reload were matched by the old rules.
+func (s *shard) fold(ks *keyState) {
+	if ks.base == nil && len(ks.journal) == 0 {
+		return
+	}
+	clear(ks.journal)
+	ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+	ks.cut = max(ks.cut, ks.newest)
+}
+
 // trim folds the key's journal events older than w into its base: they can no longer be
 // re-matched, nor can anything older than them (cut). A journal that empties drops its base (the live matchers are then the
 // key's state after every event).
@@ -87,14 +101,27 @@ func (s *shard) trim(ks *keyState, w int64) {
 		ks.part.jour.push(ks.jourAt, ks)
 		return
 	}
+	// The memory account's reference counts live in the nodes the base shares with the
+	// live matchers: the base takes them over while it processes, then gives them back.
+	recount(ks.base)
 	for i := range ks.journal[:n] {
 		s.feed(ks.base, &ks.journal[i], nil)
 	}
+	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
 	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
 	clear(ks.journal[len(ks.journal):cap(ks.journal)])
 	ks.jourAt = ks.journal[0].ev.Time
 	ks.part.jour.push(ks.jourAt, ks)
+}
+
+// recount rebuilds the memory accounts of the matchers ms (nfa.Matcher.Recount).
+func recount(ms []*nfa.Matcher) {
+	for _, m := range ms {
+		if m != nil {
+			m.Recount()
+		}
+	}
 }
 
 // feed matches one stable event into the matchers ms (a base or a replay's), starting

@@ -1,6 +1,8 @@
 package nfa
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"unsafe"
 )
@@ -251,11 +253,9 @@ func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 // enforce applies the budget after a call, in an order that depends only on the state:
 //  1. runs whose version is longer than VersionLen are cut (they could not be
 //     checkpointed, and their every new edge costs that many digits);
-//  2. beyond Runs, the partial matches with the oldest first events are cut (ties in
-//     the heap's array order);
+//  2. beyond Runs, the partial matches with the oldest first events are cut (cutOrder);
 //  3. while a limit is still exceeded, the partial match with the oldest first event is
-//     cut (the heap's root; ties as the heap orders them), then, if only held complete
-//     matches are left, the oldest of those.
+//     cut (cutOrder), then, if only held complete matches are left, the oldest of those.
 //
 // Cutting the oldest first keeps the newest partial matches, as a window would. Entries
 // are shared, so a cut frees only what no remaining run reaches; when a newer run's entry
@@ -288,65 +288,68 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	if res.CutBy == "" {
 		res.CutBy = why
 	}
-	if excess := m.acct.runs - b.Runs; excess > 0 && len(m.partial) > excess {
-		m.cutOldest(excess, sc, res)
+	if excess := m.acct.runs - b.Runs; excess > 0 {
+		m.cutFirst(&m.partial, excess, nil, sc, res)
 	}
-	for b.over(m.Usage()) != "" {
-		var r run
-		switch {
-		case len(m.partial) > 0 && m.partial[0].st.typ != stStart: // the start run sorts last
-			r = m.partial.poll()
-		case len(m.completed) > 0:
-			r = m.completed.poll()
-		default:
-			return
-		}
-		m.dropRun(&r, sc, res)
+	over := func() bool { return b.over(m.Usage()) != "" }
+	if over() {
+		m.cutFirst(&m.partial, len(m.partial), over, sc, res)
+	}
+	if over() {
+		m.cutFirst(&m.completed, len(m.completed), over, sc, res)
 	}
 }
 
-// cutOldest cuts the n partial matches with the oldest first events at once (ties in the
-// heap's array order), as n polls would but without n sift-downs: a key at its run bound
-// sheds many runs per event.
-func (m *Matcher) cutOldest(n int, sc *Scratch, res *Result) {
-	keys := sc.cutKeys[:0]
-	for i := range m.partial {
-		if ev := m.partial[i].startEv; ev != nil {
-			keys = append(keys, startKey{ev.Time, ev.Seq})
+// cutFirst cuts up to n runs of h (never the start state) in cutOrder, stopping early
+// once more() is false (nil: cut n). The order is a total order on what the runs hold,
+// never their place in the heap's array: that layout depends on when Advance ran, which
+// must not change results (timers may fire at any granularity).
+func (m *Matcher) cutFirst(h *runHeap, n int, more func() bool, sc *Scratch, res *Result) {
+	idx := sc.cutIdx[:0]
+	for i := range *h {
+		if (*h)[i].st.typ != stStart {
+			idx = append(idx, i)
 		}
 	}
-	if n = min(n, len(keys)); n == 0 {
-		return
-	}
-	slices.SortFunc(keys, func(a, b startKey) int { return cmpEvents(a.t, a.s, b.t, b.s) })
-	th := keys[n-1] // the n-th oldest first event: all older go, and the first ties in array order
-	older := 0
-	for _, k := range keys[:n] {
-		if cmpEvents(k.t, k.s, th.t, th.s) < 0 {
-			older++
+	slices.SortFunc(idx, func(a, b int) int { return cutOrder(&(*h)[a], &(*h)[b]) })
+	cut := 0
+	for _, i := range idx {
+		if cut == n || more != nil && !more() {
+			break
 		}
-	}
-	ties := n - older
-	sc.cutKeys = keys[:0]
-	m.partial.removeIf(func(r *run) bool {
-		if r.startEv == nil {
-			return false
-		}
-		c := cmpEvents(r.startEv.Time, r.startEv.Seq, th.t, th.s)
-		if c > 0 || c == 0 && ties == 0 {
-			return false
-		}
-		if c == 0 {
-			ties--
-		}
+		r := &(*h)[i]
 		m.dropRun(r, sc, res)
-		return true
-	})
+		r.ver = nil // marked: a live run always has a version
+		cut++
+	}
+	sc.cutIdx = idx[:0]
+	if cut > 0 {
+		h.removeIf(func(r *run) bool { return r.ver == nil })
+	}
 }
 
-type startKey struct {
-	t int64
-	s uint64
+// cutOrder orders runs for the budget's cuts: the oldest first event first (a window
+// would drop it first), then by what else the run holds (version, state, latest event),
+// so that equal orders only tie runs that are the same.
+func cutOrder(a, b *run) int {
+	var at, bt int64 = math.MinInt64, math.MinInt64
+	var as, bs uint64
+	if a.startEv != nil {
+		at, as = a.startEv.Time, a.startEv.Seq
+	}
+	if b.startEv != nil {
+		bt, bs = b.startEv.Time, b.startEv.Seq
+	}
+	if c := cmpEvents(at, as, bt, bs); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.ver, b.ver); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.st.id, b.st.id); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.prevTs, b.prevTs)
 }
 
 // accountImported builds the account of a matcher made by Import.

@@ -184,6 +184,17 @@ func TestBudgetUsageIsExact(t *testing.T) {
 			m.Process(ev, sc, &res)
 			check(i, m)
 			res.Reset()
+			if base != nil && i%30 > 6 && len(since) > 3 { // a trim: the base takes the oldest event
+				base.Recount()
+				e := since[0]
+				since = since[1:]
+				base.Advance(e.Time, sc, &res)
+				base.Process(e, sc, &res)
+				res.Reset()
+				check(i, base)
+				m.Recount()
+				check(i, m)
+			}
 			if i%30 == 20 && base != nil {
 				for k := 0; k < 2; k++ { // twice, as a re-match replays before and after
 					r := base.Clone()

@@ -1,6 +1,9 @@
 package nfa
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // Clone returns an independent copy of the matcher: processing events with one leaves
 // the other's matches unchanged. Runs share shared-buffer nodes, Dewey numbers and
@@ -8,23 +11,25 @@ import "slices"
 // re-matches a key from when an event arrives out of order for its key.
 //
 // The memory account's reference counts live in the shared nodes (budget.go), so they
-// can describe one matcher only: Clone recounts them for the copy, which is the one that
-// goes on processing (a snapshot's clone replays the journal; the snapshot itself and
-// the matcher it replaces process nothing more). It costs O(runs + reachable nodes).
+// describe one matcher at a time: Clone recounts them for the copy. Whenever the other
+// of two matchers that share nodes is to process an event, call its Recount first. It
+// costs O(runs + reachable nodes).
 func (m *Matcher) Clone() *Matcher {
 	c := *m
 	c.partial = slices.Clone(m.partial)
 	c.completed = slices.Clone(m.completed)
-	c.recount()
+	c.Recount()
 	return &c
 }
 
-// recounting marks a node recount has reached (refs is ≥ 0 while counted, -1 released).
-const recounting = -2
+// recounting marks a node Recount has reached (refs is ≥ 0 while counted, -1 released);
+// no count comes near it.
+const recounting = math.MinInt32
 
-// recount rebuilds the matcher's account from its runs, taking over the reference counts
-// of every node they reach.
-func (m *Matcher) recount() {
+// Recount rebuilds the matcher's memory account from its runs, taking over the reference
+// counts of every node they reach. The account is then exact for this matcher, whatever
+// another matcher sharing its nodes did to them.
+func (m *Matcher) Recount() {
 	var nodes []*node
 	reach := func(n *node) {
 		if n != nil && n.refs != recounting {

@@ -77,7 +77,7 @@ type Scratch struct {
 	fpOut    []*node
 	oldNodes []*node // budget.go: entries reached before the call
 	relStack []*node
-	cutKeys  []startKey
+	cutIdx   []int
 	eff      Budget // Budget with defaults, computed from effOf (budget.go)
 	effOf    Budget
 	effOK    bool
