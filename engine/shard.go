@@ -242,6 +242,9 @@ func (s *shard) event(it *item) {
 	pc := s.clock(it.part)
 	ev := it.ev
 	ks := s.keys[ev.Key]
+	if ks != nil {
+		s.current(ks) // a reload folds the key's journal: decide on what is left
+	}
 	switch {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
@@ -267,6 +270,7 @@ func (s *shard) late(ks *keyState, it *item) {
 	case LateDrop:
 		it.setOutcome(OutcomeLateDropped)
 	case LateProcess:
+		s.fold(ks)
 		s.matchRules(ks, it)
 		it.setOutcome(OutcomeLateProcessed)
 	}
