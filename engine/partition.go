@@ -102,7 +102,12 @@ func (e *Engine) partition(id int) *partition {
 
 // ingest decodes recs and hands them to the shards. With t set, every item carries it
 // and every batch sent counts in it, so the caller can wait for the outcomes.
-func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) ([]RecordError, error) {
+func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []RecordError, err error) {
+	defer func() {
+		if err != nil {
+			p.dropBatches()
+		}
+	}()
 	e := p.e
 	st := e.stats
 	var errs []RecordError
@@ -181,6 +186,18 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) ([]Rec
 		}
 	}
 	return errs, nil
+}
+
+// dropBatches discards the batches a failed ingest call could not send (its context
+// ended): the call reports the error, so its events are not matched later, and the next
+// call starts its own batches (and counts them in its own ticket).
+func (p *partition) dropBatches() {
+	for s, b := range p.batches {
+		if b != nil {
+			p.batches[s] = nil
+			p.e.putBatch(b)
+		}
+	}
 }
 
 func (p *partition) flushShard(ctx context.Context, s int) error {
