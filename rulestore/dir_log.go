@@ -174,7 +174,14 @@ func appendLine(path string, line []byte) (int64, error) {
 		f.Close()
 		return 0, err
 	}
-	_, err = f.Write(append(line, '\n'))
+	if _, err = f.Write(append(line, '\n')); err == nil {
+		err = f.Sync() // the append is the change's commit point
+	}
+	if err != nil {
+		// A short write (a full disk) must not leave half a line for the next append to
+		// glue onto: cut the file back to where it was.
+		_ = f.Truncate(st.Size())
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
