@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -369,7 +371,36 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	for _, it := range ks.journal {
 		out.Pending = append(out.Pending, add(it.ev))
 	}
+	if ks.newest != math.MinInt64 {
+		out.Sections = append(out.Sections, orderSection(ks))
+	}
 	return out
+}
+
+// sectionOrder is the key-state section (state.Section) that keeps a key's order: the
+// time of its newest matched event and the time from which it can re-match. Without it a
+// restart would forget which events of the key are late.
+const sectionOrder = 1
+
+func orderSection(ks *keyState) state.Section {
+	b := binary.AppendVarint(nil, ks.newest)
+	b = binary.AppendVarint(b, ks.cut)
+	return state.Section{Kind: sectionOrder, Data: b}
+}
+
+// restoreOrder sets the key's order from its section, if the checkpoint has one.
+func restoreOrder(ks *keyState, secs []state.Section) {
+	for _, sec := range secs {
+		if sec.Kind != sectionOrder {
+			continue
+		}
+		newest, n := binary.Varint(sec.Data)
+		cut, m := binary.Varint(sec.Data[max(n, 0):])
+		if n <= 0 || m <= 0 {
+			return // unreadable: keep what the journal says
+		}
+		ks.newest, ks.cut = max(ks.newest, newest), cut
+	}
 }
 
 // Restore loads partition part's checkpointed state into the shards and positions the
@@ -495,6 +526,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		ks.jourAt = journal[0].ev.Time
 		ks.part.jour.push(ks.jourAt, ks)
 	}
+	restoreOrder(ks, st.Sections)
 	s.settle(ks)
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -184,5 +185,58 @@ pattern:
 		if a.RuleID == "two-auths" {
 			t.Errorf("two-auths alert on %v: events from before the reload were replayed into the new rule", a.Steps)
 		}
+	}
+}
+
+// TestRestoreKeepsKeyOrder: a restart does not change which events of a key are late:
+// the key's newest matched time is checkpointed with its state.
+func TestRestoreKeepsKeyOrder(t *testing.T) {
+	rs := testRuleSet(t)
+	const s = int64(1_700_000_000_000)
+	first := records([]testEvent{{ID: "big", Card: "k", TS: s + 100_000, Kind: "auth", Amount: 200}}) // auth-no-capture keeps k live
+	older := records([]testEvent{{ID: "old", Card: "k", TS: s + 99_000, Kind: "login", Amount: 1}})
+	for _, ooo := range []time.Duration{0, 500 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		dir := t.TempDir()
+		cfg := Config{Shards: 1, OutOfOrderness: ooo, Late: LateDrop}
+		store := openStore(t, dir)
+		e1, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e1.EnableCheckpoints(store, nil)
+		e1.Start(ctx)
+		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e1.IngestWait(ctx, 0, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := e1.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e1.Close()
+		store.Close()
+
+		store = openStore(t, dir)
+		e2, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2.EnableCheckpoints(store, nil)
+		e2.Start(ctx)
+		if _, err := e2.Restore(ctx, 0, slog.Default()); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := e2.IngestWait(ctx, 0, older)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[0] != OutcomeLateDropped {
+			t.Errorf("out-of-orderness %v: an event older than the key's newest after a restore: %v, want late_dropped", ooo, out[0])
+		}
+		e2.Close()
+		store.Close()
+		cancel()
 	}
 }
