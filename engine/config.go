@@ -30,6 +30,10 @@ type Config struct {
 	// journal); it also sets the watermark timers follow (newest − OutOfOrderness). Events
 	// in order for their key are matched at once whatever it is.
 	OutOfOrderness time.Duration
+	// MaxJournal bounds the events a key keeps re-matchable within the out-of-orderness
+	// (default 1024): beyond it the oldest are folded into the key's snapshot, and events
+	// older than them are late. A re-match replays the journal, so this bounds its cost.
+	MaxJournal int
 	// IdleTimeout: a partition without events for this long stops holding the watermark
 	// back (0 = never).
 	IdleTimeout time.Duration
@@ -70,6 +74,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Late == "" {
 		c.Late = LateDeadLetter
+	}
+	if c.MaxJournal <= 0 {
+		c.MaxJournal = 1024
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 64

@@ -42,6 +42,12 @@ func (s *shard) journal(ks *keyState, it *item) {
 	}
 	cp.raw, cp.ticket = nil, nil
 	s.addJournal(ks, cp)
+	if over := len(ks.journal) - s.e.cfg.MaxJournal; over > 0 {
+		// A key that sends more events within the out-of-orderness than the bound keeps
+		// only the newest re-matchable: a re-match replays the journal, so this bounds
+		// its cost (and the journal's memory) per event.
+		s.foldOldest(ks, over)
+	}
 }
 
 // addJournal inserts a stable item into the key's journal and keeps the journal heap
@@ -101,6 +107,12 @@ func (s *shard) trim(ks *keyState, w int64) {
 		ks.part.jour.push(ks.jourAt, ks)
 		return
 	}
+	s.foldOldest(ks, n)
+}
+
+// foldOldest folds the key's n oldest journal events (0 < n < len(journal)) into its
+// base: they, and anything older, can no longer be re-matched.
+func (s *shard) foldOldest(ks *keyState, n int) {
 	// The memory account's reference counts live in the nodes the base shares with the
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
