@@ -240,3 +240,36 @@ func TestRestoreKeepsKeyOrder(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestJournalBounded: a key that sends more events within the out-of-orderness than
+// MaxJournal keeps only the newest re-matchable; older out-of-order events are late.
+func TestJournalBounded(t *testing.T) {
+	rs := testRuleSet(t)
+	const s = int64(1_700_000_000_000)
+	var evs []testEvent
+	for i := range 300 {
+		evs = append(evs, testEvent{ID: fmt.Sprintf("e%d", i), Card: "k", TS: s + int64(i)*10, Kind: "login", Amount: 1})
+	}
+	eng, err := New(Config{Shards: 1, OutOfOrderness: time.Minute, MaxJournal: 100, Late: LateDrop}, rs, &sinkCollector{}, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	if _, _, err := eng.IngestWait(ctx, 0, records(evs)); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := eng.IngestWait(ctx, 0, records([]testEvent{
+		{ID: "old", Card: "k", TS: s + 150*10 + 5, Kind: "login", Amount: 1},    // behind the newest 100
+		{ID: "recent", Card: "k", TS: s + 250*10 + 5, Kind: "login", Amount: 1}, // among them
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0] != OutcomeLateDropped || out[1] != OutcomeRematched {
+		t.Errorf("outcomes %v %v, want late_dropped and rematched", out[0], out[1])
+	}
+
+}
