@@ -118,7 +118,12 @@ func (s *Rules) parseID(src string) (string, error) {
 	}
 	r, err := patterns.Parse("rule.yaml", []byte(src))
 	if err != nil {
-		return "", rejected(rules.Errors("rule.yaml", err))
+		// Compile for the list: it holds the expressions' problems too.
+		_, errs := rules.CompileSource("rule.yaml", []byte(src), "", s.env, rules.NewRegistry())
+		if len(errs) == 0 {
+			errs = rules.Errors("rule.yaml", err)
+		}
+		return "", rejected(errs)
 	}
 	return r.ID, nil
 }
