@@ -161,10 +161,23 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		mux.Handle("GET /healthz", h)
 		mux.Handle("GET /v1/stats", guard(auth.Manage))
 	}
+	openapi, err := api.OpenAPIDocument()
+	if err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
+		_, _ = w.Write(openapi)
 	})
+	if err := ruleTestRoute(mux, o.schema, o.tokens, o.maxBody); err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	rest := limitBody(validUTF8(gw), o.maxBody)
 	mux.Handle("/", rest)
 	// The alert stream as server-sent events when the client asks for them (EventSource
