@@ -22,6 +22,10 @@ type Compiled struct {
 	// Version identifies the rule's content: it changes whenever the pattern, a
 	// condition, an emit expression or the severity changes. Alerts carry it.
 	Version string
+	// StoreVersion is the rule store's version number of the source (1, 2, 3…), set by
+	// whoever compiled it from the store before the rule is shared; 0 for a file. Alerts
+	// carry it as rule_version_number.
+	StoreVersion int
 
 	env         *Env
 	fingerprint string
