@@ -13,8 +13,8 @@ import (
 var openAPIExtra []byte
 
 // OpenAPIDocument returns the OpenAPI document of every route: the generated one
-// (OpenAPI) with the paths and definitions of openapi.extra.json added. A path in both
-// is an error: the generated document is the truth for gateway routes.
+// (OpenAPI) with the paths and definitions of openapi.extra.json added. For a path or
+// definition in both, the generated one is kept: it is the truth for gateway routes.
 func OpenAPIDocument() ([]byte, error) {
 	var doc, extra map[string]any
 	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
@@ -31,10 +31,9 @@ func OpenAPIDocument() ([]byte, error) {
 		}
 		src, _ := extra[section].(map[string]any)
 		for k, v := range src {
-			if _, dup := dst[k]; dup {
-				return nil, fmt.Errorf("openapi extra: %s %q is also generated from the protos", section, k)
+			if _, dup := dst[k]; !dup { // generated from the protos: that one is the truth
+				dst[k] = v
 			}
-			dst[k] = v
 		}
 	}
 	return json.MarshalIndent(doc, "", "  ")
