@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,6 +69,8 @@ func (r *Report) Write(w io.Writer, verbose bool) {
 type Options struct {
 	// SchemaPath is the event schema; "" means schema.yaml in each test file's directory.
 	SchemaPath string
+	// Run, when set, keeps only the cases whose name it matches.
+	Run *regexp.Regexp
 }
 
 // RunPaths runs the test files that paths name: a directory means every NAME.test.yaml
@@ -120,6 +124,9 @@ func runFile(ctx context.Context, file string, o Options, envs map[string]envEnt
 	s, err := Parse(file, data)
 	if err != nil {
 		return nil, err
+	}
+	if o.Run != nil {
+		s.Cases = slices.DeleteFunc(s.Cases, func(c *Case) bool { return !o.Run.MatchString(c.Name) })
 	}
 	ruleFile, src, err := LoadRule(file)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/spf13/cobra"
 
@@ -11,8 +12,8 @@ import (
 
 func newTestCmd() *cobra.Command {
 	var (
-		schemaPath string
-		verbose    bool
+		schemaPath, run string
+		verbose         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "test [DIR|FILE...]",
@@ -27,7 +28,15 @@ when a case fails. The format is described in the README ("Testing rules").`,
 			if len(args) == 0 {
 				args = []string{"."}
 			}
-			rep, err := ruletest.RunPaths(cmd.Context(), args, ruletest.Options{SchemaPath: schemaPath})
+			o := ruletest.Options{SchemaPath: schemaPath}
+			if run != "" {
+				re, err := regexp.Compile(run)
+				if err != nil {
+					return fmt.Errorf("--run: %w", err)
+				}
+				o.Run = re
+			}
+			rep, err := ruletest.RunPaths(cmd.Context(), args, o)
 			if err != nil {
 				return err
 			}
@@ -39,6 +48,7 @@ when a case fails. The format is described in the README ("Testing rules").`,
 		},
 	}
 	cmd.Flags().StringVar(&schemaPath, "schema", "", "event schema file (default: schema.yaml beside each test file)")
+	cmd.Flags().StringVar(&run, "run", "", "run only the cases whose name matches this regular expression")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print a line for every case that passed")
 	return cmd
 }

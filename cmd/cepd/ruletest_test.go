@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,16 @@ func TestTestCommand(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^[1-9][0-9]+ passed, 0 failed$`).Match(out.Bytes()) {
 		t.Errorf("no summary line:\n%s", out.String())
+	}
+	out.Reset()
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"test", fraudDir, "--run", "not enough", "-v"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("cepd test --run: %v\n%s", err, out.String())
+	}
+	if got := out.String(); !strings.Contains(got, "ok   ../../testdata/fraud/card-testing.test.yaml:") || !strings.HasSuffix(got, "1 passed, 0 failed\n") {
+		t.Errorf("cepd test --run 'not enough' -v:\n%s", got)
 	}
 	out.Reset()
 	root = newRootCmd()
