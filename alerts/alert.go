@@ -103,6 +103,9 @@ type Alert struct {
 	// RuleVersion identifies the rule's content (it changes whenever what the rule
 	// detects changes).
 	RuleVersion string `json:"rule_version"`
+	// RuleVersionNumber is the rule store's version number (1, 2, 3… as the API lists
+	// them) that made the alert; 0 (and omitted) when the rules came from files.
+	RuleVersionNumber int `json:"rule_version_number,omitempty"`
 	// Mode is the rule's mode when the alert was made: active or shadow.
 	Mode     string `json:"mode"`
 	Severity string `json:"severity"`

@@ -42,7 +42,7 @@ func fraudRules(t testing.TB) []Rule {
 	sort.Strings(files)
 	var out []Rule
 	for _, f := range files {
-		if filepath.Base(f) == "schema.yaml" {
+		if !rules.IsRuleFile(filepath.Base(f)) {
 			continue
 		}
 		out = append(out, fraudRule(t, strings.TrimSuffix(filepath.Base(f), ".yaml")))

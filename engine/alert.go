@@ -55,7 +55,7 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 // expired at timeoutAt) of rule c on key.
 func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64) *alerts.Alert {
 	r := c.Rule
-	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, Mode: "active", Severity: r.Severity, Key: key}
+	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion, Mode: "active", Severity: r.Severity, Key: key}
 	var first, last *event.Event
 	for _, se := range m.Steps {
 		st := alerts.Step{Step: se.Step, Events: make([]alerts.Event, len(se.Events))}

@@ -56,10 +56,23 @@ func parse(file string, data []byte) (*Rule, ErrorList) {
 	}
 	r := d.rule(root)
 	errs = append(d.errs, validate(r, d.meta, true)...)
-	if len(errs) > 0 {
-		return nil, errs
+	return r, errs // r as decoded, even with problems: ParseAll compiles what it can
+}
+
+// ParseAll is Parse that also returns the rule as decoded when it has problems (nil only
+// when the file is not one YAML document), so that a compiler can add the problems of
+// its expressions to the list: a bad id must not hide a bad condition. A rule returned
+// with problems must not be run.
+func ParseAll(file string, data []byte) (*Rule, ErrorList) {
+	if len(data) > MaxFileSize {
+		_, err := Parse(file, data)
+		return nil, err.(ErrorList)
 	}
-	return r, nil
+	r, errs := parse(file, data)
+	if len(errs) > 0 {
+		errs.WithSource(file, data)
+	}
+	return r, errs
 }
 
 // document parses data into the root node of its single YAML document, reporting

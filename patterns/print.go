@@ -35,7 +35,11 @@ func Format(r *Rule) []byte {
 		w.text(0, "name", r.Name, false)
 	}
 	if r.Description != "" {
-		w.text(0, "description", r.Description, true)
+		if folded, ok := foldedBlock(r.Description, 2, len("description")); ok {
+			w.line(0, "description: "+folded)
+		} else {
+			w.text(0, "description", r.Description, true)
+		}
 	}
 	if r.Severity != "" && r.Severity != DefaultSeverity {
 		w.text(0, "severity", r.Severity, false)

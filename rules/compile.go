@@ -26,6 +26,10 @@ type Compiled struct {
 	// (patterns.Warnings): the rule runs, but a key with many matching events will reach
 	// its memory budget.
 	Warnings patterns.ErrorList
+	// StoreVersion is the rule store's version number of the source (1, 2, 3…), set by
+	// whoever compiled it from the store before the rule is shared; 0 for a file. Alerts
+	// carry it as rule_version_number.
+	StoreVersion int
 
 	env         *Env
 	fingerprint string

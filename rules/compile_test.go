@@ -52,7 +52,7 @@ func TestCompileErrors(t *testing.T) {
 	want := []string{
 		"bad.yaml:4:13: where: undefined field 'amout': the event has no such field",
 		"bad.yaml:6:12: where must be a true/false condition, this expression is a string",
-		"bad.yaml:10:19: where: type mismatch: found no matching overload for '_==_' applied to '(string, int)'",
+		"bad.yaml:10:19: where: type mismatch: e.country is a string; 1 is an int (== compares values of one type)",
 		"bad.yaml:12:13: until: match.zz: this rule has no step named \"zz\" (its steps: a, b, c, d)",
 		"bad.yaml:14:12: where is too costly: its worst-case cost is",
 		"bad.yaml:16:11: emit total: undefined field 'nope'",

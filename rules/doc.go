@@ -12,7 +12,20 @@
 // the schema-less variant of the conformance corpus: `e` is a map(string, dyn). Both read
 // the same runtime event.Event: a missing field is absent (has() is false, reading it is
 // a "no such key" error). Orderings compare int with double; helpers are sum, avg, min,
-// max, count, distinct, first, last, geo_km and hours/minutes/seconds_between.
+// max, count, distinct, first, last, geo_km and hours/minutes/seconds_between, each with
+// its signature, meaning and an example in Helpers (README.md shows them as a table).
+//
+// # Errors
+//
+// Every problem of a rule file comes back at once as a patterns.ErrorList, each at its
+// file:line:col with the source line and a caret: the YAML-level problems of
+// patterns.ParseAll and the problems of every expression, even when the id or another
+// field is bad. cel-go's messages are rewritten in the rule's terms (issues.go): a type
+// mismatch names the sub-expressions and their types ("e.amount is a double; 'x' is a
+// string"), a syntax error says what was expected after which token, a helper misused
+// quotes its signature and points at the wrong argument, and a duration or timestamp
+// literal that does not parse is pointed at itself. rules/testdata/errors.golden holds
+// the message of each kind of mistake.
 //
 // # Evaluation
 //

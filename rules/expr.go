@@ -73,16 +73,15 @@ func (env *Env) compileExpr(text string, src patterns.Src, file string, role exp
 	}
 	checked, iss := env.cel.Compile(text)
 	if iss != nil && iss.Err() != nil {
-		for _, e := range iss.Errors() {
-			line, col := 1, 1
-			if e.Location != nil && e.Location.Line() > 0 {
-				line, col = e.Location.Line(), e.Location.Column()+1
-			}
-			errAt(line, col, "%s: %s", role, env.explainIssue(e.Message))
+		for _, is := range env.describeIssues(text, iss) {
+			errAt(is.line, is.col, "%s: %s", role, is.msg)
 		}
 		return nil, errs
 	}
 	native := checked.NativeRep()
+	for _, is := range literalIssues(text, native) {
+		errAt(is.line, is.col, "%s: %s", role, is.msg)
+	}
 	if role != roleEmit {
 		out := checked.OutputType()
 		if out.Kind() != types.BoolKind && out.Kind() != types.DynKind {

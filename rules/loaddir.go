@@ -14,8 +14,25 @@ import (
 // SchemaFile is the name of the event schema file that may sit among the rule files.
 const SchemaFile = "schema.yaml"
 
-// LoadDir parses and compiles every rule file (*.yaml, *.yml, *.json) of dir except the
-// schema file, and returns the rules sorted by id. Rule ids must be unique. Every problem
+// TestSuffix ends the name of a rule test file (card-testing.test.yaml beside
+// card-testing.yaml); such files are read by cepd test, never loaded as rules.
+const TestSuffix = ".test.yaml"
+
+// IsRuleFile reports whether a directory entry named name holds a rule: a .yaml, .yml or
+// .json file that is neither the schema, a rule test file nor hidden. It is the one place
+// that decides which files of a rule directory are rules.
+func IsRuleFile(name string) bool {
+	if name == SchemaFile || strings.HasPrefix(name, ".") || strings.HasSuffix(strings.ToLower(name), TestSuffix) {
+		return false
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// LoadDir parses and compiles every rule file of dir (IsRuleFile), and returns the rules sorted by id. Rule ids must be unique. Every problem
 // of every file is reported together (a patterns.ErrorList); if there is any, nothing is
 // returned.
 func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
@@ -28,12 +45,7 @@ func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
 	byID := make(map[string]string) // id → file
 	for _, en := range entries {
 		name := en.Name()
-		if en.IsDir() || name == SchemaFile || strings.HasPrefix(name, ".") {
-			continue
-		}
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".yaml", ".yml", ".json":
-		default:
+		if en.IsDir() || !IsRuleFile(name) {
 			continue
 		}
 		path := filepath.Join(dir, name)
@@ -42,9 +54,9 @@ func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
 			all = append(all, &patterns.Error{File: path, Msg: fmt.Sprintf("cannot read the rule file: %v", err)})
 			continue
 		}
-		r, err := patterns.Parse(path, data)
-		if err != nil {
-			all = appendErr(all, path, err)
+		r, errs := parseAll(path, data, env)
+		if len(errs) > 0 {
+			all = append(all, errs...)
 			continue
 		}
 		if prev, dup := byID[r.ID]; dup {
@@ -84,9 +96,9 @@ func appendErr(l patterns.ErrorList, file string, err error) patterns.ErrorList 
 // problem comes back as a list with its line and column. runID, when not empty, replaces
 // the rule's id: the engine runs a shadow candidate of rule x as x@shadow.
 func CompileSource(file string, src []byte, runID string, env *Env, reg *Registry) (*Compiled, patterns.ErrorList) {
-	r, err := patterns.Parse(file, src)
-	if err != nil {
-		return nil, appendErr(nil, file, err)
+	r, errs := parseAll(file, src, env)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	if runID != "" {
 		r.ID = runID
@@ -101,3 +113,40 @@ func CompileSource(file string, src []byte, runID string, env *Env, reg *Registr
 // Errors returns err's problems as a list: an ErrorList as it is, a patterns.Error as one
 // problem, another error as one problem of file.
 func Errors(file string, err error) patterns.ErrorList { return appendErr(nil, file, err) }
+
+// parseAll parses a rule file. When the rule has problems it still compiles the rule's
+// expressions, so every problem of the file comes back at once (a bad id does not hide a
+// bad condition); the rule is returned only when it has none.
+func parseAll(file string, src []byte, env *Env) (*patterns.Rule, patterns.ErrorList) {
+	r, errs := patterns.ParseAll(file, src)
+	if len(errs) == 0 {
+		return r, nil
+	}
+	if r != nil {
+		seen := make(map[string]bool, len(errs))
+		for _, e := range errs {
+			seen[e.Error()] = true
+		}
+		for _, e := range exprErrors(r, env, src) {
+			if !seen[e.Error()] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	errs.Sort()
+	return nil, errs
+}
+
+// exprErrors compiles the expressions of a rule that has other problems and returns
+// theirs. The rule may be malformed in any way: a panic means no more to report.
+func exprErrors(r *patterns.Rule, env *Env, src []byte) (errs patterns.ErrorList) {
+	defer func() {
+		if recover() != nil {
+			errs = nil
+		}
+	}()
+	c := &Compiled{Rule: r, env: env, conds: make(map[condKey]*condition)}
+	errs = c.compileExprs(nil)
+	errs.WithSource(r.Source, src)
+	return errs
+}

@@ -148,7 +148,12 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	return changed, nil
 }
 
+// isRuleFile mirrors rules.IsRuleFile (this package does not import the compiler): rule
+// test files (NAME.test.yaml) are not rules.
 func isRuleFile(name string) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".test.yaml") {
+		return false
+	}
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":
 		return true

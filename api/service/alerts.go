@@ -274,7 +274,7 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 	if mode == "" {
 		mode = string(rulestore.Active)
 	}
-	out := &cepv1.Alert{Id: validText(a.ID), Kind: validText(a.Kind), RuleId: validText(a.RuleID), RuleVersion: validText(a.RuleVersion),
+	out := &cepv1.Alert{Id: validText(a.ID), Kind: validText(a.Kind), RuleId: validText(a.RuleID), RuleVersion: validText(a.RuleVersion), RuleVersionNumber: int32(a.RuleVersionNumber),
 		Mode: modeToProto(rulestore.Mode(mode)), Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
 		FirstEventTime: timestamppb.New(a.FirstEventTime), LastEventTime: timestamppb.New(a.LastEventTime)}
 	if a.TimeoutAt != nil {

@@ -141,6 +141,7 @@ func (s *Rules) compileSet(ctx context.Context, vs []rulestore.Version) (*engine
 		all = append(all, errs...)
 		if c != nil {
 			r.content = c.Version
+			c.StoreVersion = r.version
 			out = append(out, c)
 		}
 	}

@@ -98,8 +98,13 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 		if err != nil {
 			return nil, storeErr(err)
 		}
+		number := make(map[string]int, len(runs))
 		for i := range runs {
 			runs[i].version = fr[i].version
+			number[runs[i].id] = fr[i].version
+		}
+		for _, c := range rs.Rules { // not shared yet: the alerts name the stored version
+			c.StoreVersion = number[c.Rule.ID]
 		}
 	} else if rs, runs, errs = s.compileSet(ctx, final); len(errs) > 0 { // another instance's change came between
 		return nil, status.Errorf(codes.Aborted, "the change is stored (version %d) but, with another change made meanwhile, the rule set does not compile, so the engine keeps the running set: %v",
@@ -122,7 +127,12 @@ func (s *Rules) parseID(src string) (string, error) {
 	}
 	r, err := patterns.Parse("rule.yaml", []byte(src))
 	if err != nil {
-		return "", rejected(rules.Errors("rule.yaml", err))
+		// Compile for the list: it holds the expressions' problems too.
+		_, errs := rules.CompileSource("rule.yaml", []byte(src), "", s.env, rules.NewRegistry())
+		if len(errs) == 0 {
+			errs = rules.Errors("rule.yaml", err)
+		}
+		return "", rejected(errs)
 	}
 	return r.ID, nil
 }

@@ -161,10 +161,23 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		mux.Handle("GET /healthz", h)
 		mux.Handle("GET /v1/stats", guard(auth.Manage))
 	}
+	openapi, err := api.OpenAPIDocument()
+	if err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.OpenAPI)
+		_, _ = w.Write(openapi)
 	})
+	if err := ruleTestRoute(mux, o.schema, o.tokens, o.maxBody); err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	rest := limitBody(validUTF8(gw), o.maxBody)
 	mux.Handle("/", rest)
 	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
@@ -218,10 +231,10 @@ func or(s, def string) string {
 // lists present, unknown fields rejected, routing errors as 404/405 (never 5xx).
 func newGateway() *runtime.ServeMux {
 	return runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, unwrappedJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
 			if strings.EqualFold(k, "X-Cepd-Author") {
 				return "x-cepd-author", true

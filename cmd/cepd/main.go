@@ -78,6 +78,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd(), newGenCmd(), newFmtCmd(), newProduceCmd())
+	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd(), newGenCmd(), newFmtCmd(), newProduceCmd(), newTestCmd())
 	return root
 }

@@ -88,26 +88,7 @@ rules that ask for them come out as alerts of kind "timeout".`,
 // runReplay feeds recs (already in event-time order) through an engine and returns the
 // alerts sorted deterministically.
 func runReplay(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, cfg engine.Config, col *collector, dlq engine.DeadLetterSink, endOfStream bool) ([]*alerts.Alert, error) {
-	eng, err := engine.New(cfg, rs, col, dlq)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	const chunk = 4096
-	for i := 0; i < len(recs); i += chunk {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
-			return nil, err
-		}
-	}
-	if endOfStream {
-		err = eng.Flush(ctx)
-	} else {
-		err = eng.Barrier(ctx)
-	}
-	if err != nil {
+	if err := backtest.Replay(ctx, cfg, rs, recs, col, dlq, endOfStream); err != nil {
 		return nil, err
 	}
 	return col.sorted(), nil

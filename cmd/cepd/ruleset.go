@@ -7,7 +7,6 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -57,11 +56,11 @@ func compileFile(path string, env *rules.Env, reg *rules.Registry) (*rules.Compi
 	if err != nil {
 		return nil, err
 	}
-	r, err := patterns.Parse(path, data)
-	if err != nil {
-		return nil, err
+	c, errs := rules.CompileSource(path, data, "", env, reg)
+	if len(errs) > 0 {
+		return nil, errs.Err()
 	}
-	return rules.Compile(r, env, reg, rules.WithSource(data))
+	return c, nil
 }
 
 // loadSchema loads the event schema: schemaPath, or schema.yaml in the rule directory.

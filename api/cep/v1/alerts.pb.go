@@ -153,8 +153,11 @@ type Alert struct {
 	LastEventTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=last_event_time,json=lastEventTime,proto3" json:"last_event_time,omitempty"`
 	TimeoutAt      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=timeout_at,json=timeoutAt,proto3" json:"timeout_at,omitempty"`
 	DetectedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=detected_at,json=detectedAt,proto3" json:"detected_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// rule_version_number is the rule store's version (Rule.version: 1, 2, 3...) that made
+	// the alert; 0 when the rules came from files (cepd replay, cepd test).
+	RuleVersionNumber int32 `protobuf:"varint,14,opt,name=rule_version_number,json=ruleVersionNumber,proto3" json:"rule_version_number,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
@@ -276,6 +279,13 @@ func (x *Alert) GetDetectedAt() *timestamppb.Timestamp {
 		return x.DetectedAt
 	}
 	return nil
+}
+
+func (x *Alert) GetRuleVersionNumber() int32 {
+	if x != nil {
+		return x.RuleVersionNumber
+	}
+	return 0
 }
 
 type ListAlertsRequest struct {
@@ -569,7 +579,7 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\x93\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xc3\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
@@ -586,7 +596,8 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\n" +
 	"timeout_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\ttimeoutAt\x12;\n" +
 	"\vdetected_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"detectedAt\"\x9c\x02\n" +
+	"detectedAt\x12.\n" +
+	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\"\x9c\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +

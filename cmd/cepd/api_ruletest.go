@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/ruletest"
+)
+
+// maxRuleTestEvents bounds the inline events of one POST /v1/rules:test request.
+const maxRuleTestEvents = 10000
+
+// ruleTestRequest is the body of POST /v1/rules:test: a rule's source and its test file's
+// text (the format of NAME.test.yaml; events inline only, no events_file).
+type ruleTestRequest struct {
+	Source string `json:"source"`
+	Tests  string `json:"tests"`
+}
+
+type ruleTestCase struct {
+	Name     string          `json:"name"`
+	Line     int             `json:"line"`
+	Passed   bool            `json:"passed"`
+	Problems []string        `json:"problems"`
+	Alerts   []*alerts.Alert `json:"alerts"`
+}
+
+type ruleTestResponse struct {
+	Passed int            `json:"passed"`
+	Failed int            `json:"failed"`
+	Cases  []ruleTestCase `json:"cases"`
+}
+
+type positionedError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// ruleTestRoute registers POST /v1/rules:test: it runs a draft rule's tests as cepd test
+// does (ruletest.Run: the production compiler and engine) and answers with each case's
+// outcome, what differs and the alerts raised. A rule or test file with problems is a 400
+// with every problem's file ("rule.yaml", "rule.test.yaml"), line and column. It needs
+// the Backtest capability.
+func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, tokens *auth.Tokens, maxBody int64) error {
+	if schema == nil {
+		return nil
+	}
+	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	if err != nil {
+		return fmt.Errorf("rule tests: %w", err)
+	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req ruleTestRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be {\"source\": RULE YAML, \"tests\": TEST YAML}: " + err.Error()})
+			return
+		}
+		if req.Source == "" || req.Tests == "" {
+			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
+			return
+		}
+		suite, err := ruletest.Parse("rule.test.yaml", []byte(req.Tests))
+		if err != nil {
+			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned("rule.test.yaml", err)})
+			return
+		}
+		n := 0
+		for _, c := range suite.Cases {
+			if c.EventsFile != "" {
+				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": []positionedError{{File: "rule.test.yaml", Line: c.Pos.Line, Column: c.Pos.Col,
+					Message: fmt.Sprintf("case %q: events_file cannot be read through the API: write the events inline", c.Name)}}})
+				return
+			}
+			n += len(c.Events)
+		}
+		if n > maxRuleTestEvents {
+			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("the tests hold %d events, more than the %d a request may", n, maxRuleTestEvents)})
+			return
+		}
+		results, err := ruletest.Run(r.Context(), suite, "rule.yaml", []byte(req.Source), schema, env)
+		if err != nil {
+			var el patterns.ErrorList
+			if errors.As(err, &el) {
+				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned("rule.yaml", err)})
+				return
+			}
+			writeRuleTestJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		resp := ruleTestResponse{Cases: []ruleTestCase{}}
+		for _, res := range results {
+			c := ruleTestCase{Name: res.Case, Line: res.Pos.Line, Passed: res.Passed(), Problems: res.Problems, Alerts: res.Alerts}
+			if c.Problems == nil {
+				c.Problems = []string{}
+			}
+			if c.Alerts == nil {
+				c.Alerts = []*alerts.Alert{}
+			}
+			if c.Passed {
+				resp.Passed++
+			} else {
+				resp.Failed++
+			}
+			resp.Cases = append(resp.Cases, c)
+		}
+		writeRuleTestJSON(w, http.StatusOK, resp)
+	})
+	if tokens.Enabled() {
+		h = tokens.HTTP(auth.Backtest, h)
+	}
+	mux.Handle("POST /v1/rules:test", h)
+	return nil
+}
+
+// positioned lists err's problems with their positions.
+func positioned(file string, err error) []positionedError {
+	var out []positionedError
+	for _, e := range rules.Errors(file, err) {
+		out = append(out, positionedError{File: e.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg})
+	}
+	return out
+}
+
+func writeRuleTestJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,80 @@
+package rules
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/errors.golden")
+
+// TestErrorMessagesGolden compiles every bad rule of testdata/errors (against the fraud
+// schema) and compares all of its messages, with positions and carets, with
+// testdata/errors.golden. -update rewrites the golden file: read every message first.
+func TestErrorMessagesGolden(t *testing.T) {
+	schema, err := event.LoadSchema("../testdata/fraud/schema.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(schema, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("testdata/errors/*.yaml")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("want 10 or more bad rules in testdata/errors, have %d (%v)", len(files), err)
+	}
+	var out bytes.Buffer
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(f)
+		c, errs := CompileSource(name, src, "", env, NewRegistry())
+		if c != nil || len(errs) == 0 {
+			t.Errorf("%s compiled: every rule of testdata/errors must fail", f)
+			continue
+		}
+		out.WriteString("== " + name + "\n" + errs.Error() + "\n\n")
+	}
+	golden := "testdata/errors.golden"
+	if *updateGolden {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./rules -run TestErrorMessagesGolden -update creates it)", err)
+	}
+	if got := out.String(); got != string(want) {
+		t.Errorf("messages differ from %s (-update rewrites it):\n%s", golden, lineDiff(string(want), got))
+	}
+}
+
+// lineDiff lists the lines of got that differ from want, with their line numbers.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want: %s\n   got: %s\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}
