@@ -13,6 +13,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/workload"
 )
@@ -42,7 +43,7 @@ func fraudRules(t testing.TB) []Rule {
 	sort.Strings(files)
 	var out []Rule
 	for _, f := range files {
-		if !rules.IsRuleFile(filepath.Base(f)) {
+		if !patterns.IsRuleFile(filepath.Base(f)) {
 			continue
 		}
 		out = append(out, fraudRule(t, strings.TrimSuffix(filepath.Base(f), ".yaml")))

@@ -6,33 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/cepd/cepd/patterns"
 )
 
-// SchemaFile is the name of the event schema file that may sit among the rule files.
-const SchemaFile = "schema.yaml"
+// SchemaFile and TestSuffix are patterns' (which decides which files are rules:
+// patterns.IsRuleFile), named here for the loaders' callers.
+const (
+	SchemaFile = patterns.SchemaFile
+	TestSuffix = patterns.TestSuffix
+)
 
-// TestSuffix ends the name of a rule test file (card-testing.test.yaml beside
-// card-testing.yaml); such files are read by cepd test, never loaded as rules.
-const TestSuffix = ".test.yaml"
-
-// IsRuleFile reports whether a directory entry named name holds a rule: a .yaml, .yml or
-// .json file that is neither the schema, a rule test file nor hidden. It is the one place
-// that decides which files of a rule directory are rules.
-func IsRuleFile(name string) bool {
-	if name == SchemaFile || strings.HasPrefix(name, ".") || strings.HasSuffix(strings.ToLower(name), TestSuffix) {
-		return false
-	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-// LoadDir parses and compiles every rule file of dir (IsRuleFile), and returns the rules sorted by id. Rule ids must be unique. Every problem
+// LoadDir parses and compiles every rule file of dir (patterns.IsRuleFile), and returns the rules sorted by id. Rule ids must be unique. Every problem
 // of every file is reported together (a patterns.ErrorList); if there is any, nothing is
 // returned.
 func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
@@ -45,7 +30,7 @@ func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
 	byID := make(map[string]string) // id → file
 	for _, en := range entries {
 		name := en.Name()
-		if en.IsDir() || !IsRuleFile(name) {
+		if en.IsDir() || !patterns.IsRuleFile(name) {
 			continue
 		}
 		path := filepath.Join(dir, name)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cepd/cepd/patterns"
 )
 
 // historyDir is the directory, inside the rule directory, of versions, index and audit.
@@ -96,7 +98,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	ch := Change{Author: "disk", Comment: "edited on disk"}
 	for _, en := range ents {
 		name := en.Name()
-		if en.IsDir() || d.skip[name] || strings.HasPrefix(name, ".") || !isRuleFile(name) {
+		if en.IsDir() || d.skip[name] || strings.HasPrefix(name, ".") || !patterns.IsRuleFile(name) {
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(d.dir, name))
@@ -146,19 +148,6 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 		changed = true
 	}
 	return changed, nil
-}
-
-// isRuleFile mirrors rules.IsRuleFile (this package does not import the compiler): rule
-// test files (NAME.test.yaml) are not rules.
-func isRuleFile(name string) bool {
-	if strings.HasSuffix(strings.ToLower(name), ".test.yaml") {
-		return false
-	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 // ruleID reads the top-level id of a rule's YAML (or JSON) text; "" if it has none.

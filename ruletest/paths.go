@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -166,7 +167,7 @@ func discover(paths []string) (tests, untested []string, err error) {
 				switch {
 				case strings.HasSuffix(name, rules.TestSuffix):
 					add(path)
-				case rules.IsRuleFile(name):
+				case patterns.IsRuleFile(name):
 					t := strings.TrimSuffix(path, filepath.Ext(path)) + rules.TestSuffix
 					if _, err := os.Stat(t); err != nil {
 						untested = append(untested, path)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -30,7 +31,7 @@ func TestFraudRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, en := range ents {
-		if !rules.IsRuleFile(en.Name()) {
+		if !patterns.IsRuleFile(en.Name()) {
 			continue
 		}
 		tf := filepath.Join(fraudDir, strings.TrimSuffix(en.Name(), ".yaml")+rules.TestSuffix)

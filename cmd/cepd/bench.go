@@ -22,7 +22,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/state"
 )
 
@@ -450,7 +450,7 @@ func loadReplicated(path, schemaPath string, n, gen int) (*engine.RuleSet, error
 	first := true
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !rules.IsRuleFile(name) || filepath.Ext(name) == ".json" {
+		if e.IsDir() || !patterns.IsRuleFile(name) || filepath.Ext(name) == ".json" {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(src, name))

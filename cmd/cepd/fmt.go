@@ -79,7 +79,7 @@ canonical form are listed and the exit status is 1.`,
 }
 
 // ruleFiles expands the arguments of cepd fmt: a directory into the rule files under it
-// (rules.IsRuleFile; hidden directories skipped), a file into itself unless it is the
+// (patterns.IsRuleFile; hidden directories skipped), a file into itself unless it is the
 // schema or a rule test.
 func ruleFiles(args []string) ([]string, error) {
 	var out []string
@@ -105,7 +105,7 @@ func ruleFiles(args []string) ([]string, error) {
 				}
 				return nil
 			}
-			if rules.IsRuleFile(d.Name()) {
+			if patterns.IsRuleFile(d.Name()) {
 				out = append(out, path)
 			}
 			return nil

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/workload"
 )
 
@@ -39,7 +39,7 @@ func fraudRuleFiles(t *testing.T) []string {
 	}
 	var out []string
 	for _, f := range files {
-		if rules.IsRuleFile(filepath.Base(f)) {
+		if patterns.IsRuleFile(filepath.Base(f)) {
 			out = append(out, f)
 		}
 	}
