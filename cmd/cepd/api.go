@@ -50,6 +50,7 @@ type apiOptions struct {
 	rules     *service.Rules    // if nil, made over store and the engine
 	backtests *backtest.Manager // nil: backtests answer Unimplemented
 	limits    httpLimits        // timeouts, connection cap, stream stall bound, TLS
+	ops       *opsOptions       // metrics, probes, profiling (nil: probes follow legacy's health)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -90,6 +91,9 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
 		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
+		if o.ops != nil && o.ops.metrics != nil {
+			o.ops.metrics.ObserveReload(st)
+		}
 	}
 	gln, hln := o.grpcLn, o.httpLn
 	if gln == nil {
@@ -123,6 +127,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
+	ops := opsFor(o)
+	registerOpsGRPC(ctx, gs, ops, time.Second)
 	go func() { _ = gs.Serve(gln) }()
 
 	creds := insecure.NewCredentials()
@@ -161,6 +167,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		mux.Handle("GET /healthz", h)
 		mux.Handle("GET /v1/stats", guard(auth.Manage))
 	}
+	registerOpsHTTP(mux, ops)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPI)

@@ -57,6 +57,7 @@ type serveOptions struct {
 	webhook        webhook.Config
 	ingestLog      bool
 	ingestSync     bool
+	ops            opsFlags
 	limits         limitOptions
 }
 
@@ -122,6 +123,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
 	f.DurationVar(&o.ckptInterval, "checkpoint-interval", time.Second, "how often partial matches are checkpointed (0: only at shutdown)")
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
+	addOpsFlags(f, &o.ops)
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
 	addLimitFlags(f, &o.limits)
@@ -282,6 +284,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		deliver = append(deliver, alerts.Except(known, alerts.NewJSONLines(f)))
 	}
 	var flush flushers // what a checkpoint or an offset commit waits for
+	ingestDir := ""
+	if o.ingestLog && !o.kafka.enabled() {
+		ingestDir = filepath.Join(o.dataDir, "ingest-log")
+	}
+	mets := newServeMetrics(o.kafka.enabled(), ingestDir)
 	if o.webhook.URL != "" {
 		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
 			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
@@ -298,9 +305,10 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			}
 		}()
 		deliver = append(deliver, wh)
+		mets.AddSink("webhook", webhookMetrics(wh))
 		flush = append(flush, wh)
 	}
-	var dlq engine.DeadLetterSink = &dlqLog{}
+	var dlq engine.DeadLetterSink = &dlqLog{log: slog.Default(), metrics: mets}
 	var kprod *kafkasink.Producer
 	if o.kafka.enabled() {
 		if kprod, err = openKafkaSinks(&o.kafka); err != nil {
@@ -317,12 +325,14 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		} else {
 			deliver = append(deliver, kprod)
 		}
-		dlq = kprod
+		dlq = deadLetterSinks{kprod, dlq}
+		mets.AddSink("kafka", kafkaSinkMetrics(kprod))
 		flush = append(flush, kprod)
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds}
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds,
+		OnAlert: mets.Observe}
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
@@ -346,6 +356,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mets.SetEngine(eng)
 	store, err := openStore(o)
 	if err != nil {
 		return err
@@ -361,6 +372,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	defer cancel()
 	eng.Start(runCtx)
 	defer eng.Close()
+	go mets.RunInspect(ctx, o.ops.stateWalk)
+	ready := &readiness{source: o.kafka.enabled()}
 	// REST ingest feeds partition 0, restored here. Not with Kafka: every instance would
 	// claim the same partition 0 in a shared checkpoint store.
 	var meta state.Meta
@@ -376,7 +389,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	var ilog *ingestlog.Log
 	lastOffset := meta.Offset
 	if o.ingestLog && !o.kafka.enabled() {
-		if ilog, err = openIngestLog(runCtx, eng, filepath.Join(o.dataDir, "ingest-log"), meta, o.ingestSync); err != nil {
+		if ilog, err = openIngestLog(runCtx, eng, ingestDir, meta, o.ingestSync); err != nil {
 			return err
 		}
 		defer ilog.Close()
@@ -390,6 +403,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			}
 		})
 	}
+	ready.setRestored() // the embedded partition's state and ingest log; Kafka claims are asked below
 	if o.kafka.enabled() {
 		o.kafka.checkpoints = true // the source checkpoints at each offset commit
 		o.kafka.sharedCheckpoints = len(o.redis.addrs) > 0
@@ -414,7 +428,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
 	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy,
-		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim})
+		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim,
+		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {
 		return err
 	}
@@ -441,7 +456,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
-		o.kafka.started = func(src *kafkasource.Source) { api.Admin.SetLag(kafkaLag(src)) }
+		o.kafka.started = func(src *kafkasource.Source) {
+			api.Admin.SetLag(kafkaLag(src))
+			mets.SetKafka(kafkaSourceMetrics(src))
+			ready.setClaimed(kafkaClaimed(src))
+		}
 		go func() {
 			defer close(kafkaDone)
 			if err := runKafka(ctx, eng, flush, &o.kafka); err != nil {
@@ -462,13 +481,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	<-kafkaDone // final commits happen before the engine closes
 	slog.Info("cepd stopped")
 	return err
-}
-
-// dlqLog counts dead letters and logs them at debug level.
-type dlqLog struct{}
-
-func (dlqLog) DeadLetter(d engine.DeadLetter) {
-	slog.Debug("dead letter", "reason", d.Reason, "error", d.Error, "partition", d.Partition, "offset", d.Offset)
 }
 
 // openStore returns the checkpoint store: Redis when --redis-addr is set, else the data
