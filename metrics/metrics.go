@@ -67,6 +67,7 @@ type Metrics struct {
 	reloads     prometheus.Counter
 	reloadPause prometheus.Histogram
 	deadLogged  *prometheus.CounterVec
+	sinkLatency *prometheus.HistogramVec
 
 	mu    sync.Mutex
 	eng   Engine
@@ -108,7 +109,10 @@ func New(o Options) *Metrics {
 	m.deadLogged = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "cepd", Name: "dead_letters_logged_total",
 		Help: "Dead letters written to the log, by reason (the log is rate-limited; cepd_dead_letters_total counts them all)."},
 		[]string{"reason"})
-	m.reg.MustRegister(m.alerts, m.sinceIngest, m.sinceEvent, m.reloads, m.reloadPause, m.deadLogged,
+	m.sinkLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "cepd", Name: "sink_delivery_latency_seconds",
+		Help:    "Time from an alert (or a dead letter, for Kafka) handed to a delivering sink to its receiver's acknowledgement, retries included.",
+		Buckets: prometheus.ExponentialBuckets(1e-3, 4, 10)}, []string{"sink"})
+	m.reg.MustRegister(m.sinkLatency, m.alerts, m.sinceIngest, m.sinceEvent, m.reloads, m.reloadPause, m.deadLogged,
 		&collector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "cepd"}))
@@ -148,6 +152,13 @@ func (m *Metrics) Observe(a *alerts.Alert, sinceIngest time.Duration) {
 func (m *Metrics) ObserveReload(st engine.ReloadStats) {
 	m.reloads.Inc()
 	m.reloadPause.Observe(st.Pause.Seconds())
+}
+
+// SinkDelivered returns the function a delivering sink calls with each delivery's
+// latency (webhook.Config.Delivered, the Kafka producer's).
+func (m *Metrics) SinkDelivered(sink string) func(time.Duration) {
+	h := m.sinkLatency.WithLabelValues(sink)
+	return func(d time.Duration) { h.Observe(d.Seconds()) }
 }
 
 // DeadLetterLogged counts a dead letter written to the log.

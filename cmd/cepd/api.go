@@ -89,6 +89,9 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 			return nil, err
 		}
 	}
+	rulesSvc.OnChange = func(v rulestore.Version) {
+		o.log.Info("rule changed", "rule", v.ID, "version", v.Version, "action", v.Action, "mode", v.Mode, "author", v.Author)
+	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
 		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
 		if o.ops != nil && o.ops.metrics != nil {

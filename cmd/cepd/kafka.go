@@ -71,6 +71,8 @@ type kafkaOptions struct {
 	sharedCheckpoints bool
 	// started, if set (not a flag), is given the source once it exists (for its lag).
 	started func(*kafkasource.Source)
+	// delivered, if set (not a flag), is told each alert's delivery latency (metrics).
+	delivered func(time.Duration)
 	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
 	// how far before a replay it looks; dedupeRead is set (not a flag) by serve.
 	dedupe      bool
@@ -206,7 +208,7 @@ func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
 		return nil, errors.New("--alerts-topic and --dlq-topic must not be empty")
 	}
 	return kafkasink.New(kafkasink.Config{Brokers: o.brokers, Base: base, AlertsTopic: o.alertsTopic,
-		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics)})
+		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: o.delivered})
 }
 
 // newKafkaSource builds the Kafka source feeding eng; sinks (may be nil) are flushed

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -224,6 +225,35 @@ func TestProcessMetrics(t *testing.T) {
 
 	if !regexp.MustCompile(`msg="dead letter" reason=bad_json`).Match(log) {
 		t.Errorf("no dead-letter line with its reason in the log")
+	}
+
+	// A rule change through the API: one log line with rule, version and author; the
+	// reload and its pause counted.
+	src, err := os.ReadFile(filepath.Join(dir, "rules", "card-testing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"source": strings.Replace(string(src), "severity: high", "severity: critical", 1)})
+	req, _ := http.NewRequest(http.MethodPut, "http://"+p.api+"/v1/rules/card-testing", bytes.NewReader(body))
+	req.Header.Set("X-Cepd-Author", "alice")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /v1/rules/card-testing: %d", res.StatusCode)
+	}
+	waitFor(t, 5*time.Second, "the reload in /metrics", func() bool {
+		v, _ := sample(scrape(t, p.api), "cepd_rule_reload_pause_seconds", nil)
+		return v == 1
+	})
+	if v, _ := sample(scrape(t, p.api), "cepd_rule_reloads_total", nil); v != 1 {
+		t.Errorf("cepd_rule_reloads_total = %v after one change, want 1", v)
+	}
+	log, _ = os.ReadFile(logPath)
+	if n := len(regexp.MustCompile(`msg="rule changed" rule=card-testing version=2 action=\S+ mode=active author=alice`).FindAll(log, -1)); n != 1 {
+		t.Errorf("%d log lines for the rule change, want 1 naming rule, version and author", n)
 	}
 }
 

@@ -78,12 +78,6 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "run cepd: REST ingest on 127.0.0.1, rules from a directory, alerts to stdout/file and the API (the default command)",
 		Args:  cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if o.configFile != "" {
-				return applyConfigFile(cmd.Flags(), o.configFile)
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, cmd.OutOrStdout())
 		},
@@ -293,6 +287,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
 			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
 		}
+		o.webhook.Delivered = mets.SinkDelivered("webhook")
 		wh, err := webhook.New(o.webhook)
 		if err != nil {
 			return err
@@ -311,6 +306,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	var dlq engine.DeadLetterSink = &dlqLog{log: slog.Default(), metrics: mets}
 	var kprod *kafkasink.Producer
 	if o.kafka.enabled() {
+		o.kafka.delivered = mets.SinkDelivered("kafka")
 		if kprod, err = openKafkaSinks(&o.kafka); err != nil {
 			return err
 		}
