@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
@@ -129,8 +130,8 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		DeadLetters: map[string]int64{}, Keys: int64(st.Keys), LivePartialMatches: int64(st.LiveRuns),
 		Rules: []*cepv1.RuleStats{}, Lag: []*cepv1.PartitionLag{}, Shadow: []*cepv1.ShadowComparison{}}
 	if wm := s.eng.Watermark(); wm != math.MinInt64 {
-		out.Watermark = wm
-		out.WatermarkDelayMs = max(0, s.now().UnixMilli()-wm)
+		out.Watermark = proto.Int64(wm)
+		out.WatermarkDelayMs = proto.Int64(max(0, s.now().UnixMilli()-wm))
 	}
 	for r, n := range sn.DeadLetter {
 		out.DeadLetters[r] = int64(n)

@@ -218,14 +218,15 @@ func or(s, def string) string {
 	return s
 }
 
-// newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), empty
-// lists present, unknown fields rejected, routing errors as 404/405 (never 5xx).
+// newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), 64-bit
+// integers as JSON numbers (numberJSON), empty lists present, unknown fields rejected,
+// routing errors as 404/405 (never 5xx).
 func newGateway() *runtime.ServeMux {
 	return runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, numberJSON{JSONPb: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
 			if strings.EqualFold(k, "X-Cepd-Author") {
 				return "x-cepd-author", true
