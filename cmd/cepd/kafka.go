@@ -268,12 +268,17 @@ func applyConfigFile(f *pflag.FlagSet, path string) error {
 	if m.Kind != yaml.MappingNode {
 		return fmt.Errorf("%s:%d:%d: want a mapping of flag names to values", path, m.Line, m.Column)
 	}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		fl := f.Lookup(k.Value)
-		if fl == nil {
+		if fl == nil || k.Value == "config" || k.Value == "help" {
 			return fmt.Errorf("%s:%d:%d: unknown setting %q (settings are the flag names without --)", path, k.Line, k.Column, k.Value)
 		}
+		if line, ok := seen[k.Value]; ok {
+			return fmt.Errorf("%s:%d:%d: %s is set twice (first on line %d)", path, k.Line, k.Column, k.Value, line)
+		}
+		seen[k.Value] = k.Line
 		if fl.Changed {
 			continue
 		}

@@ -155,6 +155,9 @@ func defaultRules(dataDir string) (string, error) {
 }
 
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	if err := checkServeOptions(o); err != nil {
+		return err
+	}
 	ctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	// Who may connect, and how, is settled before anything is opened.
