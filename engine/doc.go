@@ -9,7 +9,9 @@
 // per-partition lock). Each shard is a goroutine that alone owns its keys' state, so
 // matching takes no locks. Shard queues are bounded: when the matcher falls behind,
 // Ingest blocks (backpressure) rather than buffering without limit. Sinks are called from
-// shard goroutines and must be safe for concurrent use.
+// shard goroutines and must be safe for concurrent use; so is Config.OnAlert, told of
+// each alert (for metrics). Partitions, CheckpointStats and Stats read atomics only, so
+// metrics can read them at any time without waiting for a shard.
 //
 // Time: each source partition has a watermark (its max event time − out-of-orderness).
 // A key belongs to one partition (Kafka keys its messages), so the key's events are

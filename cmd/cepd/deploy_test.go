@@ -64,10 +64,11 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	}
 	resp.Body.Close()
 	var fams map[string]*dto.MetricFamily
-	waitFor(t, 10*time.Second, "an alert delivered to the webhook", func() bool {
+	waitFor(t, 10*time.Second, "an alert delivered to the webhook and a checkpoint", func() bool {
 		fams = scrape(t, rest.api)
 		v, _ := sample(fams, "cepd_sink_delivery_latency_seconds", map[string]string{"sink": "webhook"})
-		return v >= 1
+		_, ckpt := sample(fams, "cepd_checkpoint_age_seconds", nil)
+		return v >= 1 && ckpt
 	})
 	exported(fams, names)
 	if err := rest.stop(10 * time.Second); err != nil {
@@ -80,13 +81,17 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	e.w.lines = append(e.w.lines, []byte(`{"card_id":"no-time","type":"auth"}`))
 	kp := e.startCepd("kafka", "k", "k1", "ops", "--state-walk-interval", "100ms")
 	e.produce(0).wait(t)
-	waitFor(t, 30*time.Second, "Kafka lag and an alert in /metrics", func() bool {
+	waitFor(t, 30*time.Second, "Kafka lag, an alert delivered and a checkpoint in /metrics", func() bool {
 		fams = scrape(t, kp.api)
 		_, lag := sample(fams, "cepd_kafka_lag_records", nil)
 		v, _ := sample(fams, "cepd_sink_delivery_latency_seconds", map[string]string{"sink": "kafka"})
-		return lag && v >= 1
+		_, ckpt := sample(fams, "cepd_checkpoint_age_seconds", nil)
+		return lag && v >= 1 && ckpt
 	})
 	exported(fams, names)
+	if got := httpStatus(t, "http://"+kp.api+"/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz of the Kafka instance that claimed and restored its partitions: %d", got)
+	}
 	if err := kp.stop(15 * time.Second); err != nil {
 		t.Error(err)
 	}
