@@ -109,6 +109,7 @@ func kafkaClaimed(src *kafkasource.Source) func() (bool, string) {
 type dlqLog struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil: not counted
+	now     func() time.Time // the clock (nil: time.Now)
 
 	mu         sync.Mutex
 	window     time.Time // start of the current second
@@ -123,6 +124,9 @@ const dlqLogBurst = 10
 // may hold personal data): its reason, error, partition and offset.
 func (d *dlqLog) DeadLetter(dl engine.DeadLetter) {
 	now := time.Now()
+	if d.now != nil {
+		now = d.now()
+	}
 	d.mu.Lock()
 	if now.Sub(d.window) >= time.Second {
 		d.window, d.logged = now, 0
