@@ -23,7 +23,8 @@
 //
 // An events file is a JSON-lines file inside the events directory given to the Manager:
 // it is opened through an os.Root, so neither "..", an absolute path nor a symbolic link
-// can reach outside it, and it is bounded in size. Without a file a backtest runs over the
+// can reach outside it, and it is bounded in size. Manager.Files lists the directory's
+// JSON-lines files (for a picker). Without a file a backtest runs over the
 // events a Retainer kept from the live stream: the engine's Config.Tap feeds it every
 // accepted event; it keeps the last PerKey events of each key within MaxBytes in all,
 // evicting the keys seen least recently (per stripe of keys). The retained events are

@@ -106,9 +106,11 @@ func Load(paths ...string) ([]*Case, error) {
 	return cases, nil
 }
 
-// PatternAST converts the case's pattern to the rule language's AST.
+// PatternAST converts the case's pattern to the rule language's AST. Matches are
+// released in start order (patterns.InStartOrder), as the Flink tests the corpus comes
+// from assert them.
 func (c *Case) PatternAST() (*patterns.Pattern, error) {
-	p := &patterns.Pattern{WithinMs: c.Pattern.WithinMs}
+	p := &patterns.Pattern{WithinMs: c.Pattern.WithinMs, Release: patterns.InStartOrder}
 	switch c.Pattern.WithinType {
 	case "", "first_and_last":
 	case "previous_and_current":

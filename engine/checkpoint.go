@@ -322,7 +322,7 @@ func (s *shard) snapshotPartition(part int32, full bool) (up []*state.KeyState, 
 		if ks != nil {
 			s.current(ks)
 		}
-		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.pending) == 0) {
+		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0) {
 			if ks != nil && ks.part.id == part { // emptied by a reload: release it
 				s.release(ks)
 			}
@@ -359,14 +359,20 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 		out.Events = append(out.Events, ev)
 		return i
 	}
-	for ri, m := range ks.m {
+	// With a journal the key is saved as its base and the journal's events (Pending),
+	// from which importKey rebuilds the live matchers and the journal alike.
+	ms := ks.m
+	if ks.base != nil {
+		ms = ks.base
+	}
+	for ri, m := range ms {
 		if m == nil {
 			continue
 		}
 		c := s.rules.Rules[ri]
 		out.Rules = append(out.Rules, state.RuleState{RuleID: c.Rule.ID, Fingerprint: c.Fingerprint(), Matcher: m.Export(add)})
 	}
-	for _, it := range ks.pending {
+	for _, it := range ks.journal {
 		out.Pending = append(out.Pending, add(it.ev))
 	}
 	return out
@@ -469,15 +475,31 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		ks.m[ri] = m
 		ck.restored.Add(1)
 	}
+	// Pending events are the key's journal: the matchers restored are its base, and the
+	// live matchers are the base with the journal matched again (its alerts were
+	// delivered before the checkpoint).
+	var journal []item
 	for _, i := range st.Pending {
 		if int(i) < len(st.Events) {
 			ev := st.Events[i]
-			ks.pending = append(ks.pending, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true})
+			journal = insertItem(journal, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true})
 		}
 	}
-	if len(ks.pending) > 0 {
-		ks.pendAt = ks.pending[0].ev.Time
-		ks.part.pend.push(ks.pendAt, ks)
+	if len(journal) > 0 {
+		ks.base, ks.journal = ks.m, journal
+		ks.m = s.replay(ks, journal, nil)
+		ks.live = 0
+		for _, m := range ks.m {
+			if m != nil {
+				ks.live++
+			}
+		}
+		ks.newest = journal[len(journal)-1].ev.Time
+		// The base's events are older than the journal's and than the partition's
+		// watermark (journals are folded up to it).
+		ks.cut = min(journal[0].ev.Time, ks.part.wm)
+		ks.jourAt = journal[0].ev.Time
+		ks.part.jour.push(ks.jourAt, ks)
 	}
 	s.settle(ks)
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// LatePolicy says what happens to an event behind the watermark.
+// LatePolicy says what happens to an event older than its key's newest matched event and
+// behind the watermark.
 type LatePolicy string
 
 // Late policies. All of them count the event.
@@ -22,8 +23,10 @@ const (
 type Config struct {
 	// Shards is the number of shard workers (default: GOMAXPROCS).
 	Shards int
-	// OutOfOrderness is how far behind the newest event an event may arrive and still be
-	// matched in order.
+	// OutOfOrderness is how far behind its partition's newest event an event older than its
+	// key's newest may arrive and still be matched in its place (re-matched from the key's
+	// journal); it also sets the watermark timers follow (newest − OutOfOrderness). Events
+	// in order for their key are matched at once whatever it is.
 	OutOfOrderness time.Duration
 	// IdleTimeout: a partition without events for this long stops holding the watermark
 	// back (0 = never).

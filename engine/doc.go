@@ -13,16 +13,34 @@
 // each alert (for metrics). Partitions, CheckpointStats and Stats read atomics only, so
 // metrics can read them at any time without waiting for a shard.
 //
-// Time: each source partition has a watermark (its max event time − out-of-orderness).
-// A key belongs to one partition (Kafka keys its messages), so the key's events are
-// matched in event-time order and judged late against that partition's watermark alone:
-// with zero out-of-orderness an in-order event is matched the moment it arrives, whatever
-// other partitions do; with more, it waits in the key's buffer until the watermark passes
-// it. The engine watermark is the minimum over active partitions; it carries idle
-// partitions' time forward so their windows still close. A partition is idle only with
-// nothing unread: silent for the idle timeout since it appeared, was restored or last
-// ingested, and no backlog reported by its source (SetBacklog); so a restored partition
-// whose events are still to be read never has its windows closed by another's time. Late events follow the
-// configured policy and are counted. Window expiry and timeouts fire as time advances,
-// on idle keys too (per-partition timer heaps).
+// Time and order: keys are independent. An event is matched the moment it arrives when
+// it is at least as new as its key's newest matched event, whatever other keys did and
+// whatever the out-of-orderness: cross-key disorder never delays or drops an event.
+// Only an event older than its key's newest matched event needs the out-of-orderness.
+// Each source partition has a watermark (its max event time − out-of-orderness; a key
+// belongs to one partition, as Kafka keys its messages). With out-of-orderness a key
+// keeps a journal of its events not yet behind the watermark and a snapshot of its
+// matchers from before them (order.go); an out-of-order event not behind the watermark
+// is re-matched: the snapshot replays the journal with the event in its (time, arrival)
+// place, alerts the corrected order adds are delivered, and alerts it no longer derives
+// (already out) are counted as superseded. An event behind the watermark (with zero
+// out-of-orderness: any event older than its key's newest) is late and follows the late
+// policy (dead-letter, drop or process), counted.
+//
+// Timers follow the watermark: windows close, and absence matches and timeouts leave,
+// when the key's partition's watermark passes them; the engine watermark (the minimum
+// over active partitions) carries idle partitions forward (per-partition timer heaps).
+// A timer that fired is final: if other keys' events ran the watermark more than the
+// out-of-orderness past a key's own events, that key's window closes before its later
+// events arrive. So the alerts of a stream whose per-key order holds are the same
+// whatever the interleaving of keys when the out-of-orderness covers the interleaving's
+// disorder; its events are never late in any case.
+//
+// IngestWait (and Submit) report each event's Outcome once the shards have handled it;
+// the match alerts completed by those events have been delivered to the sink by then.
+//
+// Idleness: a partition is idle only with nothing unread: silent for the idle timeout
+// since it appeared, was restored or last ingested, and no backlog reported by its
+// source (SetBacklog); so a restored partition whose events are still to be read never
+// has its windows closed by another partition's time.
 package engine

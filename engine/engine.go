@@ -84,6 +84,7 @@ type Engine struct {
 	wg      sync.WaitGroup
 	started bool
 	closed  bool
+	stopped chan struct{} // closed when the shard workers have all returned
 }
 
 // New builds an engine for rs. sink and dlq must not be nil.
@@ -96,7 +97,7 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 	}
 	cfg = cfg.Defaults()
 	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
-		start: time.Now(), parts: map[int]*partition{}}
+		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{})}
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
 	e.stats = newStats(cfg.Shards)
@@ -121,6 +122,10 @@ func (e *Engine) Start(ctx context.Context) {
 			s.run(ctx)
 		}()
 	}
+	go func() {
+		e.wg.Wait()
+		close(e.stopped)
+	}()
 }
 
 // Close stops the shard workers after they have processed what they were sent.
@@ -170,7 +175,51 @@ func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordE
 	p := e.partition(part)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ingest(ctx, recs)
+	return p.ingest(ctx, recs, nil)
+}
+
+// Outcomes waits until the shards have handled every event of a Submit call and returns
+// what happened to each (out[i] for recs[i]; OutcomeRejected for the records in the
+// errors). Match alerts completed by these events have been delivered to the sink when
+// it returns.
+type Outcomes func(ctx context.Context) ([]Outcome, error)
+
+// Submit is Ingest, returning a function to wait with for each event's outcome. Calls
+// for one partition are ordered by the order of their Submit calls; waiting may happen
+// outside whatever lock orders them.
+func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
+	p := e.partition(part)
+	t := newTicket(len(recs))
+	p.mu.Lock()
+	errs, err := p.ingest(ctx, recs, t)
+	p.mu.Unlock()
+	t.finish()
+	wait := func(ctx context.Context) ([]Outcome, error) {
+		select {
+		case <-t.done:
+			return t.out, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.stopped:
+			select {
+			case <-t.done:
+				return t.out, nil
+			default:
+				return nil, errors.New("the engine stopped before matching the events")
+			}
+		}
+	}
+	return wait, errs, err
+}
+
+// IngestWait is Submit followed by Wait.
+func (e *Engine) IngestWait(ctx context.Context, part int, recs []Record) ([]Outcome, []RecordError, error) {
+	wait, errs, err := e.Submit(ctx, part, recs)
+	if err != nil {
+		return nil, errs, err
+	}
+	out, err := wait(ctx)
+	return out, errs, err
 }
 
 // Flush ends the stream: the watermark moves to +infinity on every shard, so every window

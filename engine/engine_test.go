@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,7 +210,10 @@ func TestSameAlertsAnyShardsAnyBatch(t *testing.T) {
 }
 
 // TestOutOfOrderWithinBound: shuffling events by less than the out-of-orderness bound
-// gives the same alerts as the sorted input; events beyond it are late and follow policy.
+// loses nothing: every alert of the sorted input comes out, events out of order for their
+// key are re-matched (none is late), and the only extra alerts are the ones counted as
+// superseded (delivered before an older event of their key arrived and changed them).
+// Events beyond the bound are late and follow the policy.
 func TestOutOfOrderWithinBound(t *testing.T) {
 	rs := testRuleSet(t)
 	evs := genEvents(2, 40, 5000)
@@ -226,18 +230,28 @@ func TestOutOfOrderWithinBound(t *testing.T) {
 	if slices.EqualFunc(shuffled, evs, func(a, b testEvent) bool { return a.ID == b.ID }) {
 		t.Fatal("shuffle did nothing")
 	}
-	got, dlq, st := run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(shuffled), 100)
-	if st.Late != 0 || len(dlq.all) != 0 {
-		t.Fatalf("%d late events within the bound", st.Late)
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("shuffled input: %d alerts, sorted input: %d", len(got), len(want))
+	for _, shards := range []int{1, 2, 3} {
+		got, dlq, st := run(t, rs, Config{Shards: shards, OutOfOrderness: 2 * time.Second}, records(shuffled), 100)
+		if st.Late != 0 || len(dlq.all) != 0 {
+			t.Fatalf("%d late events within the bound", st.Late)
+		}
+		if st.Rematched == 0 {
+			t.Fatal("no event was out of order for its key: weak test")
+		}
+		extra := multisetMinus(got, want)
+		if missing := multisetMinus(want, got); len(missing) > 0 {
+			t.Fatalf("shards=%d: %d alerts of the sorted input missing, e.g. %s", shards, len(missing), missing[0])
+		}
+		if uint64(len(extra)) != st.Superseded {
+			t.Fatalf("shards=%d: %d extra alerts, %d counted as superseded", shards, len(extra), st.Superseded)
+		}
+		t.Logf("shards=%d: %d re-matched events, %d superseded alerts of %d", shards, st.Rematched, st.Superseded, len(got))
 	}
 
 	// Move a few events far back: they are late, dead-lettered with their bytes, counted.
 	late := slices.Clone(evs)
 	late = append(late, testEvent{ID: "old1", Card: "c1", TS: evs[0].TS, Kind: "auth", Amount: 1})
-	_, dlq, st = run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(late), 100)
+	_, dlq, st := run(t, rs, Config{Shards: 2, OutOfOrderness: 2 * time.Second}, records(late), 100)
 	if st.Late != 1 || len(dlq.all) != 1 || dlq.all[0].Reason != ReasonLate || len(dlq.all[0].Raw) == 0 {
 		t.Fatalf("late handling: late=%d dlq=%+v", st.Late, dlq.all)
 	}
@@ -434,5 +448,148 @@ func TestIdleKeysCostNothing(t *testing.T) {
 		if len(sh.list) != len(sh.keys) {
 			t.Fatalf("shard %d lists %d keys and maps %d", sh.id, len(sh.list), len(sh.keys))
 		}
+	}
+}
+
+// multisetMinus returns the elements of a not matched one for one in b.
+func multisetMinus(a, b []string) []string {
+	n := map[string]int{}
+	for _, x := range b {
+		n[x]++
+	}
+	var out []string
+	for _, x := range a {
+		if n[x] > 0 {
+			n[x]--
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// shuffleAcrossKeys interleaves the keys' events at random while keeping each key's own
+// order: the result is what sources that order per key (Kafka partitions, clients
+// sending per card) may deliver.
+func shuffleAcrossKeys(evs []testEvent, seed uint64) []testEvent {
+	r := rand.New(rand.NewPCG(seed, 99))
+	byKey := map[string][]testEvent{}
+	var keys []string
+	for _, e := range evs {
+		if byKey[e.Card] == nil {
+			keys = append(keys, e.Card)
+		}
+		byKey[e.Card] = append(byKey[e.Card], e)
+	}
+	out := make([]testEvent, 0, len(evs))
+	for len(keys) > 0 {
+		i := r.IntN(len(keys))
+		k := keys[i]
+		n := 1 + r.IntN(len(byKey[k])) // a run of the key's events at once
+		out = append(out, byKey[k][:n]...)
+		byKey[k] = byKey[k][n:]
+		if len(byKey[k]) == 0 {
+			keys = slices.Delete(keys, i, i+1)
+		}
+	}
+	return out
+}
+
+// TestCrossKeyShuffle: keys are independent. Events whose per-key order holds are all
+// matched at once, whatever the interleaving of keys and with no out-of-orderness: none
+// is late or re-matched, and the match alerts are the sorted input's. Timers follow the
+// watermark, so with zero out-of-orderness a window of a key the other keys' events have
+// run ahead of closes before the key's later events arrive: the timer-driven alerts
+// (absence, timeouts) and the matches a closed window cut off can differ then, and are
+// the same with an out-of-orderness that covers the disorder.
+func TestCrossKeyShuffle(t *testing.T) {
+	rs := compileRules(t, testRuleSet(t).Schema, testRules[2:3]) // no window: only the key's own events matter
+	evs := genEvents(5, 60, 6000)
+	for _, cfg := range []Config{{Shards: 2}, {Shards: 3, OutOfOrderness: time.Second}} {
+		want, _, _ := run(t, rs, cfg, records(evs), 200)
+		if len(want) < 50 {
+			t.Fatalf("only %d alerts: weak test", len(want))
+		}
+		for seed := uint64(1); seed <= 3; seed++ {
+			shuffled := shuffleAcrossKeys(evs, seed)
+			got, dlq, st := run(t, rs, cfg, records(shuffled), 1+int(seed)*97)
+			if st.Late != 0 || len(dlq.all) != 0 || st.Rematched != 0 {
+				t.Fatalf("ooo=%v seed %d: late=%d dead letters=%d rematched=%d for events in order per key", cfg.OutOfOrderness, seed, st.Late, len(dlq.all), st.Rematched)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("ooo=%v seed %d: %d alerts, sorted input %d", cfg.OutOfOrderness, seed, len(got), len(want))
+			}
+		}
+	}
+	// Every rule, windows included: with an out-of-orderness covering the disorder (the
+	// keys' runs here span at most 3 s of event time) the alerts are the same.
+	rs = testRuleSet(t)
+	cfg := Config{Shards: 2, OutOfOrderness: time.Hour}
+	want, _, _ := run(t, rs, cfg, records(evs), 200)
+	got, dlq, st := run(t, rs, cfg, records(shuffleAcrossKeysWithin(evs, 3000, 4)), 150)
+	if st.Late != 0 || len(dlq.all) != 0 || st.Rematched != 0 {
+		t.Fatalf("late=%d rematched=%d", st.Late, st.Rematched)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("windowed rules: %d alerts, sorted input %d", len(got), len(want))
+	}
+}
+
+// shuffleAcrossKeysWithin delays each key's events by one random amount below d ms of
+// arrival: keys interleave differently, each key's order holds.
+func shuffleAcrossKeysWithin(evs []testEvent, d int64, seed uint64) []testEvent {
+	r := rand.New(rand.NewPCG(seed, 5))
+	lag := map[string]int64{}
+	out := slices.Clone(evs)
+	for _, e := range out {
+		if _, ok := lag[e.Card]; !ok {
+			lag[e.Card] = r.Int64N(d)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].TS+lag[out[i].Card] < out[j].TS+lag[out[j].Card] })
+	return out
+}
+
+// TestRematchSupersedes works one key through a re-match: three authorisations in a row
+// alert at once; a login that belongs between the second and third arrives after them,
+// within the out-of-orderness: the key is re-matched (the run is no longer strict, the
+// alert already out is counted as superseded), and the next authorisations match from
+// the corrected state.
+func TestRematchSupersedes(t *testing.T) {
+	rs := compileRules(t, testRuleSet(t).Schema, testRules[2:3]) // three-in-a-row, strict
+	sink := &sinkCollector{}
+	eng, err := New(Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, sink, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	ev := func(id, kind string, ts int64) testEvent {
+		return testEvent{ID: id, Card: "c", TS: 1_700_000_000_000 + ts, Kind: kind, Amount: 1}
+	}
+	out, errs, err := eng.IngestWait(ctx, 0, records([]testEvent{
+		ev("a1", "auth", 1000), ev("a2", "auth", 2000), ev("a3", "auth", 3000),
+		ev("l", "login", 2500), // out of order for c, within 2 s
+		ev("a4", "auth", 4000), ev("a5", "auth", 5000),
+		ev("old", "auth", 500), // behind the watermark (5000 − 2000): late
+	}))
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	want := []Outcome{OutcomeMatched, OutcomeMatched, OutcomeMatched, OutcomeRematched, OutcomeMatched, OutcomeMatched, OutcomeLateDeadLettered}
+	if !slices.Equal(out, want) {
+		t.Fatalf("outcomes %v, want %v", out, want)
+	}
+	var got []string
+	for _, a := range sink.all {
+		got = append(got, strings.Join(a.EventIDs(), " "))
+	}
+	if w := []string{"a1 a2 a3", "a3 a4 a5"}; !slices.Equal(got, w) {
+		t.Fatalf("alerts %q, want %q", got, w)
+	}
+	if st := eng.Stats().Snapshot(); st.Rematched != 1 || st.Superseded != 1 || st.Late != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

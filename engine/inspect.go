@@ -14,7 +14,8 @@ type StateStats struct {
 	ByRule   []int    `json:"-"`         // live partial matches per rule, as RuleIDs
 	RuleIDs  []string `json:"-"`         // the rules of the set inspected
 	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
-	// buffer entries, buffered events; events themselves approximated from the schema);
+	// buffer entries, journal events and snapshots; events themselves approximated from the
+	// schema);
 	// computed only when asked for, as it walks everything.
 	Bytes int `json:"bytes"`
 }
@@ -51,7 +52,12 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 					p.Keys++
 					if footprint {
 						p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
-						p.Bytes += len(ks.pending) * (int(unsafe.Sizeof(item{})) + evBytes)
+						p.Bytes += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
+						for _, m := range ks.base {
+							if m != nil {
+								p.Bytes += m.Footprint().Bytes // its events are the live matchers' or the journal's
+							}
+						}
 					}
 					for ri, m := range ks.m {
 						if m == nil {

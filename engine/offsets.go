@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"math"
+
+	"github.com/cepd/cepd/nfa"
 )
 
 // SafeOffset returns the offset from which re-reading partition part would rebuild all of
 // its live state: the offset of the oldest event any of its keys still holds (in a
-// partial match or waiting for the watermark), or, when nothing is held, one past the
+// partial match or in its journal), or, when nothing is held, one past the
 // last record ingested. Everything ingested before the call has been processed when it
 // returns. A source that commits this offset (and delivers the alerts made so far before
 // committing) loses nothing when another instance takes the partition over: the new owner
@@ -32,12 +34,14 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 			if ks.part.id != int32(part) {
 				continue
 			}
-			for _, it := range ks.pending {
+			for _, it := range ks.journal {
 				oldest = min(oldest, it.ev.Offset)
 			}
-			for _, m := range ks.m {
-				if m != nil {
-					oldest = min(oldest, m.OldestOffset())
+			for _, ms := range [][]*nfa.Matcher{ks.m, ks.base} {
+				for _, m := range ms {
+					if m != nil {
+						oldest = min(oldest, m.OldestOffset())
+					}
 				}
 			}
 		}

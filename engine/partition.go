@@ -36,9 +36,10 @@ type partition struct {
 // the events it keeps (a matcher stores them, or they wait for the watermark) and then
 // returns the batch to the engine's pool.
 type batch struct {
-	items []item
-	evs   []event.Event
-	vals  []event.Value
+	items  []item
+	evs    []event.Event
+	vals   []event.Value
+	ticket *ticket // the IngestWait call waiting for this batch, if any
 }
 
 func (e *Engine) getBatch() *batch {
@@ -52,6 +53,7 @@ func (e *Engine) getBatch() *batch {
 func (e *Engine) putBatch(b *batch) {
 	clear(b.items)
 	b.items = b.items[:0]
+	b.ticket = nil
 	clear(b.evs)
 	e.batchPool.Put(b)
 }
@@ -76,8 +78,10 @@ type item struct {
 	wm     int64 // partition watermark after this event
 	ingest int64 // engine clock when it entered
 	offset int64
-	raw    []byte // kept only for dead-lettering late events
-	stable bool   // ev is the engine's own copy (a buffered event), not batch memory
+	raw    []byte  // kept only for dead-lettering late events
+	ticket *ticket // the IngestWait call waiting for this event's outcome, if any
+	idx    int32   // the event's index in that call
+	stable bool    // ev is the engine's own copy (a journal event), not batch memory
 }
 
 func (e *Engine) partition(id int) *partition {
@@ -98,7 +102,9 @@ func (e *Engine) partition(id int) *partition {
 	return p
 }
 
-func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, error) {
+// ingest decodes recs and hands them to the shards. With t set, every item carries it
+// and every batch sent counts in it, so the caller can wait for the outcomes.
+func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) ([]RecordError, error) {
 	e := p.e
 	st := e.stats
 	var errs []RecordError
@@ -138,7 +144,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, e
 			e.cfg.Tap(p.id, ev.Key, ev.Time, rec.Value)
 		}
 		s := e.shardOf(ev.Key)
-		it := item{part: int32(p.id), wm: p.wm.Load(), ingest: now, offset: rec.Offset}
+		it := item{part: int32(p.id), wm: p.wm.Load(), ingest: now, offset: rec.Offset, ticket: t, idx: int32(i)}
 		if e.cfg.Late == LateDeadLetter && ev.Time < p.wm.Load() {
 			it.raw = append([]byte(nil), rec.Value...)
 		}
@@ -146,6 +152,10 @@ func (p *partition) ingest(ctx context.Context, recs []Record) ([]RecordError, e
 		if b == nil {
 			b = e.getBatch()
 			p.batches[s] = b
+			if t != nil {
+				b.ticket = t
+				t.left.Add(1)
+			}
 		}
 		b.add(ev, it)
 		p.sentWM[s] = it.wm

@@ -113,18 +113,28 @@ func (s *shard) current(ks *keyState) {
 		}
 		s.keepFrom[ks.rs] = keep
 	}
+	var live int
+	ks.m, live = s.rebind(ks.m, keep)
+	if ks.base != nil {
+		ks.base, _ = s.rebind(ks.base, keep)
+	}
+	ks.live, ks.rs = live, s.rules
+	ks.timerAt = 0 // the dropped matchers' deadlines are gone: settle reschedules
+}
+
+// rebind maps matchers of an older rule set to the shard's by keep (see current).
+func (s *shard) rebind(ms []*nfa.Matcher, keep []int) ([]*nfa.Matcher, int) {
 	nm := make([]*nfa.Matcher, len(s.rules.Rules))
 	live := 0
 	for ni, oi := range keep {
-		if oi < 0 || ks.m[oi] == nil {
+		if oi < 0 || ms[oi] == nil {
 			continue
 		}
-		if err := ks.m[oi].Rebind(s.rules.Rules[ni].Program); err != nil {
+		if err := ms[oi].Rebind(s.rules.Rules[ni].Program); err != nil {
 			continue // equal fingerprints give equal shapes; start fresh if not
 		}
-		nm[ni] = ks.m[oi]
+		nm[ni] = ms[oi]
 		live++
 	}
-	ks.m, ks.live, ks.rs = nm, live, s.rules
-	ks.timerAt = 0 // the dropped matchers' deadlines are gone: settle reschedules
+	return nm, live
 }

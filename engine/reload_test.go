@@ -116,3 +116,22 @@ func TestReloadKeepsUnchangedRules(t *testing.T) {
 		t.Fatalf("removing rules: %+v, live %d -> %d", st, liveBefore, liveAfter)
 	}
 }
+
+// TestReloadReorderedRules swaps to the same rules in another order: every matcher moves
+// to another index of its keys, with its partial matches, and the alerts are exactly those
+// of a run without a reload (what the shard knew of the matcher at an index must not be
+// applied to the one that moved there).
+func TestReloadReorderedRules(t *testing.T) {
+	rs := testRuleSet(t)
+	recs := records(genEvents(37, 40, 6000))
+	want, _, _ := run(t, rs, Config{Shards: 2}, recs, 500)
+	reversed := slices.Clone(testRules)
+	slices.Reverse(reversed)
+	got, st, liveBefore, liveAfter := runWithSwap(t, testRuleSet(t), compileSet(t, rs, reversed), recs, 3000)
+	if st.Kept != len(testRules) || liveAfter != liveBefore {
+		t.Fatalf("reordered reload: %+v, live %d -> %d", st, liveBefore, liveAfter)
+	}
+	if !slices.Equal(lines(got, func(*alerts.Alert) bool { return true }), want) {
+		t.Fatalf("reordering the rules changed the alerts: %d, want %d", len(got), len(want))
+	}
+}

@@ -30,16 +30,25 @@ type msg struct {
 }
 
 // keyState is everything the shard holds for one key: a matcher per rule that has
-// something live (nil otherwise) and events waiting for the watermark.
+// something live (nil otherwise) and, with out-of-orderness, the key's recent events and
+// the matchers as they were before them (order.go).
 type keyState struct {
-	rs       *RuleSet // the rule set m is indexed by (moved to the shard's on first touch)
-	key      string
-	part     *partClock // the partition the key's events come from
-	m        []*nfa.Matcher
-	live     int
-	pending  []item // sorted by (time, seq); events are retained copies
-	pendAt   int64  // earliest pending time registered in the pending heap
-	timerAt  int64  // deadline registered in the timer heap
+	rs      *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
+	key     string
+	part    *partClock // the partition the key's events come from
+	m       []*nfa.Matcher
+	live    int
+	newest  int64 // time of the newest event matched in order for the key
+	timedTo int64 // latest time timers advanced the key's matchers to
+	// journal holds the key's events matched in order and not yet behind the partition's
+	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
+	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
+	// when the journal is empty; both stay empty without out-of-orderness.
+	journal  []item
+	base     []*nfa.Matcher
+	cut      int64 // no event in base is newer: an event can be re-matched from cut on
+	jourAt   int64 // journal[0]'s time as registered in the journal heap
+	timerAt  int64 // deadline registered in the timer heap
 	released bool
 	idx      int // position in the shard's list
 }
@@ -58,6 +67,7 @@ type shard struct {
 	res    nfa.Result
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
+	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
@@ -124,6 +134,9 @@ func (s *shard) handle(m msg) {
 		for i := range m.batch.items {
 			s.event(&m.batch.items[i])
 		}
+		if t := m.batch.ticket; t != nil {
+			t.finish()
+		}
 		s.e.putBatch(m.batch)
 	case msgWatermark:
 		s.observe(s.clock(m.part), m.wm, -1)
@@ -153,7 +166,7 @@ type partClock struct {
 	wm     int64 // the partition's watermark (max event time − out-of-orderness)
 	idle   bool
 	timers keyHeap // keys by matcher deadline
-	pend   keyHeap // keys by earliest buffered event
+	jour   keyHeap // keys by earliest journal event
 }
 
 // now is the time of the partition's keys: its own watermark while it is active; once it
@@ -212,94 +225,69 @@ func (s *shard) recomputeGlobal(ingest int64) {
 	}
 }
 
-// event handles one arriving event: late, matched now, or buffered until its partition's
-// time passes it. Keys belong to one partition, so a key's order and lateness depend
-// only on that partition: with zero out-of-orderness every in-order event is matched at
-// once, whatever other partitions do.
+// event handles one arriving event. Keys belong to one partition, and keys are
+// independent: an event as new as its key's newest matched event is matched at once,
+// whatever other keys did and whatever the out-of-orderness; an older one is re-matched
+// into the key's journal while it is not behind the partition's clock (order.go), else it
+// is late. Time then moves on for the partition (windows close, journals shorten).
 func (s *shard) event(it *item) {
 	pc := s.clock(it.part)
-	old := pc.now(s.global)
 	ev := it.ev
-	if ev.Time < old {
-		s.e.stats.late.Add(1)
-		switch s.e.cfg.Late {
-		case LateDeadLetter:
-			s.e.stats.deadLetter(ReasonLate)
-			s.e.dlq.DeadLetter(DeadLetter{Reason: ReasonLate, Error: "event time is behind the watermark", Raw: it.raw, Partition: int(it.part), Offset: it.offset})
-		case LateProcess:
-			s.match(s.keys[ev.Key], it)
-		}
-		s.observe(pc, it.wm, it.ingest)
-		return
-	}
-	// Time moves first (closing windows and draining buffers up to the new watermark),
-	// then the event is matched now if nothing of its key waits, or joins its buffer.
-	s.observe(pc, it.wm, it.ingest)
 	ks := s.keys[ev.Key]
-	if ev.Time <= pc.now(s.global) && (ks == nil || len(ks.pending) == 0) {
+	switch {
+	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
-	} else {
-		s.buffer(it)
+		it.setOutcome(OutcomeMatched)
+	case len(ks.journal) > 0 && ev.Time >= it.wm && ev.Time >= ks.cut:
+		s.rematch(ks, it)
+		it.setOutcome(OutcomeRematched)
+	default:
+		s.late(ks, it)
+	}
+	s.observe(pc, it.wm, it.ingest)
+}
+
+// late applies the late policy to an event older than its key's newest matched event and
+// behind what the key's journal can re-match.
+func (s *shard) late(ks *keyState, it *item) {
+	s.e.stats.late.Add(1)
+	switch s.e.cfg.Late {
+	case LateDeadLetter:
+		s.e.stats.deadLetter(ReasonLate)
+		s.e.dlq.DeadLetter(DeadLetter{Reason: ReasonLate, Error: "event time is behind its key's newest event by more than the out-of-orderness", Raw: it.raw, Partition: int(it.part), Offset: it.offset})
+		it.setOutcome(OutcomeLateDeadLettered)
+	case LateDrop:
+		it.setOutcome(OutcomeLateDropped)
+	case LateProcess:
+		s.matchRules(ks, it)
+		it.setOutcome(OutcomeLateProcessed)
 	}
 }
 
 func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
-		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), pendAt: math.MaxInt64, timerAt: math.MaxInt64,
-			idx: len(s.list)}
+		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
+			newest: math.MinInt64, timedTo: math.MinInt64, idx: len(s.list)}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
 	return ks
 }
 
-func (s *shard) buffer(it *item) {
-	ks := s.key(it.ev.Key, it.part)
-	cp := *it
-	cp.ev = it.ev.Clone()
-	cp.raw = nil
-	cp.stable = true
-	// insert keeping (time, seq) order; arrivals are mostly in order, so scan from the end
-	i := len(ks.pending)
-	for i > 0 && (ks.pending[i-1].ev.Time > cp.ev.Time || ks.pending[i-1].ev.Time == cp.ev.Time && ks.pending[i-1].ev.Seq > cp.ev.Seq) {
-		i--
-	}
-	ks.pending = append(ks.pending, item{})
-	copy(ks.pending[i+1:], ks.pending[i:])
-	ks.pending[i] = cp
-	if t := ks.pending[0].ev.Time; t < ks.pendAt {
-		ks.pendAt = t
-		ks.part.pend.push(t, ks)
-	}
-	s.touch(ks)
-}
-
-// advance moves a partition's keys to time w: buffered events at or before w are matched
-// in order, then windows that closed by w fire. ingest is the engine clock of the event
-// that moved time (-1 when none), for latency accounting.
+// advance moves a partition's keys to time w: journal events behind the partition's own
+// watermark are folded into their keys' base matchers, then windows that closed by w
+// fire. Journals follow the partition's watermark, not w (which for an idle partition is
+// the engine's): an event of the partition is re-matchable exactly when it is not behind
+// its partition's watermark. ingest is the engine clock of the event that moved time (-1
+// when none), for latency accounting.
 func (s *shard) advance(pc *partClock, w int64, ingest int64) {
-	for pc.pend.len() > 0 && pc.pend.minAt() <= w {
-		at, ks := pc.pend.pop()
-		if ks.released || at != ks.pendAt {
+	for tw := min(w, pc.wm); pc.jour.len() > 0 && pc.jour.minAt() < tw; {
+		at, ks := pc.jour.pop()
+		if ks.released || at != ks.jourAt {
 			continue
 		}
-		n := 0
-		for n < len(ks.pending) && ks.pending[n].ev.Time <= w {
-			n++
-		}
-		ready := ks.pending[:n:n]
-		ks.pending = append([]item(nil), ks.pending[n:]...)
-		ks.pendAt = math.MaxInt64
-		if len(ks.pending) > 0 {
-			ks.pendAt = ks.pending[0].ev.Time
-			pc.pend.push(ks.pendAt, ks)
-		}
-		for i := range ready {
-			// Look the key up each time: matching may release its state when it goes
-			// idle, and the next event then starts afresh.
-			s.match(s.keys[ks.key], &ready[i])
-		}
+		s.trim(ks, tw)
 	}
 	for pc.timers.len() > 0 && pc.timers.minAt() <= w {
 		at, ks := pc.timers.pop()
@@ -314,6 +302,7 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 // fire advances every matcher of ks to w.
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
+	ks.timedTo = max(ks.timedTo, w)
 	for ri, m := range ks.m {
 		if m == nil {
 			continue
@@ -329,9 +318,25 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.settle(ks)
 }
 
-// match feeds one in-order event to every rule's matcher for its key. A rule whose first
-// step cannot take the event costs nothing for a key without live state.
+// match feeds an event in order for its key to every rule's matcher for the key, and
+// with out-of-orderness keeps it in the key's journal.
 func (s *shard) match(ks *keyState, it *item) {
+	if s.e.cfg.OutOfOrderness > 0 {
+		if ks == nil {
+			ks = s.key(it.ev.Key, it.part)
+		}
+		s.current(ks)
+		s.journal(ks, it)
+	}
+	if ks != nil {
+		ks.newest = max(ks.newest, it.ev.Time)
+	}
+	s.matchRules(ks, it)
+}
+
+// matchRules feeds one event to every rule's matcher for its key. A rule whose first
+// step cannot take the event costs nothing for a key without live state.
+func (s *shard) matchRules(ks *keyState, it *item) {
 	ev := it.ev
 	if ks != nil {
 		s.current(ks)
@@ -341,17 +346,22 @@ func (s *shard) match(ks *keyState, it *item) {
 	if it.stable { // already the engine's own copy: matchers may keep it as is
 		s.retIn, s.retOut = ev, ev
 	}
+	if s.starts == nil || s.starts.rs != s.rules {
+		s.starts = newStartIndex(s.rules)
+	}
+	cand := s.starts.candidates(ev)
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
 			m = ks.m[ri]
 		}
 		if m == nil {
-			if !c.Program.CanStart(ev, s.sc) {
+			if !s.starts.mayStart(cand, ri) || !c.Program.CanStart(ev, s.sc) {
 				continue
 			}
 			if ks == nil {
 				ks = s.key(ev.Key, it.part)
+				ks.newest = ev.Time
 			}
 			m = s.newMatcher(ri)
 			ks.m[ri] = m
@@ -375,7 +385,7 @@ func (s *shard) match(ks *keyState, it *item) {
 // settle reschedules the key's timer and releases the key when nothing is left.
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
-	if ks.live == 0 && len(ks.pending) == 0 {
+	if ks.live == 0 && len(ks.journal) == 0 {
 		s.release(ks)
 		return
 	}

@@ -12,9 +12,13 @@ type Stats struct {
 	events  atomic.Uint64 // records ingested
 	matched atomic.Uint64 // events fed to matchers
 	late    atomic.Uint64
-	alerts  atomic.Uint64
-	dropped atomic.Uint64 // partial matches dropped by the per-key bound
-	latency []*histogram  // per shard
+	// rematched counts events re-matched into their key's journal; superseded the alerts
+	// already delivered that the corrected order no longer derives.
+	rematched  atomic.Uint64
+	superseded atomic.Uint64
+	alerts     atomic.Uint64
+	dropped    atomic.Uint64 // partial matches dropped by the per-key bound
+	latency    []*histogram  // per shard
 
 	mu  sync.Mutex
 	dlq map[string]uint64
@@ -39,6 +43,8 @@ type Snapshot struct {
 	Events     uint64            `json:"events"`
 	Matched    uint64            `json:"matched"`
 	Late       uint64            `json:"late"`
+	Rematched  uint64            `json:"rematched"`
+	Superseded uint64            `json:"superseded_alerts"`
 	Alerts     uint64            `json:"alerts"`
 	Dropped    uint64            `json:"dropped_partial_matches"`
 	DeadLetter map[string]uint64 `json:"dead_letters"`
@@ -52,6 +58,7 @@ type Snapshot struct {
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Matched: s.matched.Load(), Late: s.late.Load(),
+		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(),
 		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
 	s.mu.Lock()
 	for k, v := range s.dlq {

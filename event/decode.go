@@ -207,7 +207,7 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 func keyString(v Value) string {
 	switch v.Kind {
 	case KindString:
-		return v.s
+		return v.AsString()
 	case KindInt:
 		return strconv.FormatInt(v.AsInt(), 10)
 	case KindDouble:

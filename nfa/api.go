@@ -62,6 +62,9 @@ type Options struct {
 	MaxRuns int
 	// Timeouts asks for timed-out partial matches to be reported.
 	Timeouts bool
+	// NoGuards evaluates every run's edges for every event, ignoring conditions' event-only
+	// guards (Guarded): the slow reference path the guarded one is tested against.
+	NoGuards bool
 }
 
 // DefaultMaxRuns is the default bound on live partial matches per key and rule.

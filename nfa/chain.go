@@ -134,7 +134,11 @@ func (c *compiler) leaf(s *patterns.Step, kind CondKind, text string) (*cond, er
 	if cnd == nil {
 		return condTrue, nil
 	}
-	c.prog.leaves = append(c.prog.leaves, leaf{step: s.Name, kind: kind, text: text, c: cnd})
+	l := leaf{step: s.Name, kind: kind, text: text, c: cnd}
+	if g, ok := cnd.(Guarded); ok {
+		l.guard = g.Guard()
+	}
+	c.prog.leaves = append(c.prog.leaves, l)
 	return &cond{op: opLeaf, leaf: len(c.prog.leaves) - 1}, nil
 }
 

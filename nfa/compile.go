@@ -37,7 +37,7 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 		resolve = func(*patterns.Step, CondKind) (Condition, error) { return nil, nil }
 	}
 	c := &compiler{
-		prog:       &Program{opts: opts, skip: p.Skip, pattern: p, stepIdx: map[string]int{}},
+		prog:       &Program{opts: opts, skip: p.Skip, release: p.Release, pattern: p, stepIdx: map[string]int{}},
 		resolve:    resolve,
 		used:       map[string]bool{},
 		stopStates: map[string]*state{},
@@ -96,6 +96,7 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 		return nil, err
 	}
 	c.prog.computeStartTakes()
+	c.prog.computeGuards()
 	return c.prog, nil
 }
 

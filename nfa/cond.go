@@ -31,6 +31,8 @@ type leaf struct {
 	kind CondKind
 	text string
 	c    Condition // nil = always true
+	// guard is c's event-only guard (Guarded), nil when it has none.
+	guard Condition
 }
 
 func (p *Program) condString(c *cond) string {

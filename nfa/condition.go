@@ -33,7 +33,7 @@ type EvalContext struct {
 	sc     *Scratch
 	run    *run
 	loaded bool
-	steps  map[string][]*event.Event
+	byStep [][]*event.Event // by step index (extract.go)
 }
 
 // Matched returns the events the partial match under evaluation has already accepted into
@@ -41,21 +41,17 @@ type EvalContext struct {
 // the first call for the evaluation and must not be modified.
 func (c *EvalContext) Matched(step string) []*event.Event {
 	if !c.loaded {
-		c.load()
+		c.loaded = true
+		c.loadSteps()
 	}
-	return c.steps[step]
-}
-
-func (c *EvalContext) load() {
-	c.loaded = true
-	clear(c.steps)
-	if c.run == nil || c.run.node == nil || c.m == nil {
-		return
+	if c.m == nil {
+		return nil
 	}
-	if c.steps == nil {
-		c.steps = make(map[string][]*event.Event, 4)
+	i, ok := c.m.prog.stepIdx[step]
+	if !ok || i < 0 || i >= len(c.byStep) {
+		return nil
 	}
-	c.m.extractInto(c.run, c.sc, c.steps)
+	return c.byStep[i]
 }
 
 // reset prepares the context for evaluating against r.

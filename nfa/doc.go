@@ -3,7 +3,17 @@
 // and runs it per key over a shared buffer that stores each accepted event once and shares
 // run prefixes through Dewey-numbered pointers, with Flink CEP's semantics: contiguity,
 // quantifiers, greedy, optional, until, negation, within windows, timed-out partial matches
-// and after-match skip strategies.
+// and after-match skip strategies. A completed match is released at completion or, for
+// rules that ask for Flink's order (patterns.InStartOrder), once no partial match that
+// started before it is alive; patterns' package documentation gives the exact pruning.
+//
+// Work per event follows what the event can change: a condition may carry an event-only
+// guard (Guarded). Compile finds, per state, the leaves whose falseness leaves a waiting
+// run exactly as it is (it runs the matcher's own step with every leaf false); a run in
+// such a state is kept without visiting its edges when the event's guards rule those
+// leaves out, and Process returns at once when that holds for every state the matcher's
+// runs wait in. Options.NoGuards is the reference path: every run visited for every event
+// (TestGuardedMatchesReference compares the two, runs and versions included).
 //
 // Concurrency: a Program is immutable and shared by every shard. A Matcher holds one key's
 // runs for one Program and is owned by one goroutine; it is not safe for concurrent use.

@@ -25,6 +25,7 @@ type Matcher struct {
 	partial   runHeap
 	completed runHeap // complete matches held back by a skip strategy
 	deadline  int64   // earliest time Advance has work (see Deadline)
+	waiting   uint64  // the states runs wait in (waitMask), set with deadline
 }
 
 // NewMatcher returns a matcher with no partial match.
@@ -64,6 +65,11 @@ type Scratch struct {
 	leafGen  uint32
 	leafSeen []uint32
 	leafVal  []bool
+	probe    bool // computeGuards: every leaf is false, and recorded in probed
+	probed   []int
+	fpStack  []fpEntry // firstPath
+	fpBuf    []*node
+	fpOut    []*node
 }
 
 type outEdge struct {
@@ -78,6 +84,9 @@ func NewScratch() *Scratch { return &Scratch{} }
 // windows matter; Process itself does not look at the clock. Matches found are appended
 // to res.
 func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
+	if m.unchangedBy(ev, sc) {
+		return
+	}
 	sc.nodes = sc.nodes[:0]
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
@@ -170,6 +179,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 func (m *Matcher) Deadline() int64 { return m.deadline }
 
 func (m *Matcher) computeDeadline() int64 {
+	m.waiting = m.waitMask()
 	d := int64(math.MaxInt64)
 	p := m.prog
 	for i := range m.partial {
@@ -191,6 +201,9 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(cs)
+	if m.prog.ruledOut(cs.st, sc) {
+		return append(out, *cs) // what the edges would give: the run unchanged (guard.go)
+	}
 	sc.newLeafGen(len(m.prog.leaves))
 
 	// The decision graph: every take / ignore edge reachable through proceed edges
@@ -320,6 +333,10 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 		return p.eval(c.a, sc) && p.eval(c.b, sc)
 	}
 	i := c.leaf
+	if sc.probe {
+		sc.probed = append(sc.probed, i)
+		return false
+	}
 	if sc.leafSeen[i] == sc.leafGen {
 		return sc.leafVal[i]
 	}
@@ -329,16 +346,22 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 	return v
 }
 
-// processMatches releases complete matches in order of their first event, applying the
-// after-match skip strategy (Flink's processMatchesAccordingToSkipStrategy).
+// processMatches releases complete matches, applying the after-match skip strategy
+// (Flink's processMatchesAccordingToSkipStrategy). Matches that complete together leave
+// in the order of their first events. With a skip strategy and release in_start_order a
+// match also waits, as in Flink, until no partial match started before it; with
+// release at_completion (the default) it leaves at once. Either way a released match
+// prunes only runs that started at or after its own first event (see prune), which in
+// start order is every run there is.
 func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratch, res *Result) {
 	for i := range potential {
 		m.completed.offer(potential[i])
 	}
 	skip := m.prog.skip.Kind != patterns.NoSkip
+	startOrder := skip && m.prog.release == patterns.InStartOrder
 	for len(m.completed) > 0 {
 		earliest := &m.completed[0]
-		if skip && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
+		if startOrder && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
 			break
 		}
 		done := m.completed.poll()
@@ -351,16 +374,22 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			continue
 		}
 		if skip {
-			m.prune(partial, paths)
-			m.prune(&m.completed, paths)
+			m.prune(partial, &done, paths)
+			m.prune(&m.completed, &done, paths)
 		}
 		res.Matches = append(res.Matches, m.prog.match(paths[0]))
 	}
 }
 
-// prune discards the runs the skip strategy rules out after a match whose event
-// sequences are paths.
-func (m *Matcher) prune(h *runHeap, paths [][]*node) {
+// prune discards the runs the skip strategy rules out after the match done, whose event
+// sequences are paths: the runs whose first event is at or after done's first event and
+// before the strategy's skip point (at or before it, for to_next and past_last_event).
+// The skip point is the match's earliest event (to_next), its latest (past_last_event),
+// or the first or last event of the named step (to_first, to_last; the latest such event
+// over the paths, and no pruning when the step took nothing). Runs that started before
+// done are never pruned: in start order there are none, at completion they go on and
+// are released when they complete.
+func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
 	sk := m.prog.skip
 	var pt int64
 	var ps uint64
@@ -408,24 +437,12 @@ func (m *Matcher) prune(h *runHeap, paths [][]*node) {
 	}
 	inclusive := sk.Kind == patterns.SkipToNext || sk.Kind == patterns.SkipPastLastEvent
 	h.removeIf(func(r *run) bool {
-		if r.startEv == nil {
+		if r.startEv == nil || cmpRuns(r, done) < 0 {
 			return false
 		}
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
 		return c < 0 || (inclusive && c == 0)
 	})
-}
-
-// extractInto fills out with the events of the run's partial match by step name.
-func (m *Matcher) extractInto(r *run, sc *Scratch, out map[string][]*event.Event) {
-	paths := sc.paths(r.node, r.ver, 1)
-	if len(paths) == 0 {
-		return
-	}
-	for _, n := range paths[0] {
-		name := m.prog.steps[n.step]
-		out[name] = append(out[name], n.ev)
-	}
 }
 
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
@@ -436,4 +453,5 @@ func (m *Matcher) Reset() {
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
+	m.waiting = 0
 }

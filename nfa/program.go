@@ -38,6 +38,10 @@ type state struct {
 	typ    stateType
 	edges  []edge
 	window int64 // > 0: a run waiting here expires window ms after its latest event
+	// skippable: a run waiting here is unchanged by an event for which every leaf in
+	// guard is ruled out by its Guard (see guard.go).
+	skippable bool
+	guard     []int
 }
 
 type edge struct {
@@ -57,6 +61,7 @@ type Program struct {
 	start   *state
 	window  int64 // FirstAndLast window in ms (0 = none)
 	skip    patterns.Skip
+	release patterns.Release
 	leaves  []leaf
 	steps   []string // names of the steps that take events, in pattern order
 	stepIdx map[string]int
@@ -85,6 +90,9 @@ func (p *Program) String() string {
 	}
 	if p.skip.Kind != patterns.NoSkip {
 		fmt.Fprintf(&b, "skip %s\n", skipName(p.skip))
+	}
+	if p.release == patterns.InStartOrder && p.skip.Kind != patterns.NoSkip { // no effect without a skip
+		b.WriteString("release in_start_order\n")
 	}
 	for _, s := range p.states {
 		fmt.Fprintf(&b, "%s [%s]", s.name, stateTypeNames[s.typ])

@@ -11,6 +11,9 @@ func (p *Program) CanStart(ev *event.Event, sc *Scratch) bool {
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, nil, sc
 	ctx.reset(&p.idle)
+	if p.ruledOut(p.start, sc) {
+		return false
+	}
 	sc.newLeafGen(len(p.leaves))
 	for _, c := range p.startTakes {
 		if p.eval(c, sc) {

@@ -74,6 +74,23 @@ type Skip struct {
 	Pos  Pos
 }
 
+// Release says when a completed match leaves the matcher, as an alert. It matters only
+// with an after-match skip strategy: without one every match leaves at completion.
+type Release uint8
+
+// Releases.
+const (
+	// AtCompletion (the default) releases a match with the event (or the watermark, for
+	// a trailing notFollowedBy) that completes it. Its skip strategy prunes only what
+	// started at or after the match's first event; a partial match that started earlier
+	// is left alone and is released, in its turn, when it completes.
+	AtCompletion Release = iota
+	// InStartOrder is Flink CEP's order: a completed match is held until every partial
+	// match that started before it has completed or expired, so matches leave in the
+	// order of their first events (FLINK-15873's delay included).
+	InStartOrder
+)
+
 // Quantifier says how many events a step (or group) takes.
 type Quantifier struct {
 	// Min is the least number of repetitions (≥ 1; a written 0 is stored as Min 1 with
@@ -126,6 +143,8 @@ type Pattern struct {
 	WithinMs   int64
 	WithinType WithinType
 	Skip       Skip
+	// Release says when a completed match leaves (AtCompletion unless written).
+	Release Release
 }
 
 // Emit is a named CEL expression whose value goes into an alert.

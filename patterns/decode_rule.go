@@ -8,7 +8,7 @@ import (
 
 // ruleKeys are the keys of a rule, in the order Format writes them.
 var ruleKeys = []string{"id", "name", "description", "severity", "owner", "tags", "key",
-	"within", "skip", "timeouts", "pattern", "emit"}
+	"within", "skip", "release", "timeouts", "pattern", "emit"}
 
 // DefaultSeverity is the severity of a rule that does not say.
 const DefaultSeverity = "medium"
@@ -35,6 +35,9 @@ func (d *decoder) rule(n *yaml.Node) *Rule {
 	r.Key = d.trimmed(f["key"], r)
 	d.within(f["within"], r)
 	d.skip(f["skip"], r)
+	if rel, ok := d.word(f["release"], r, "release", releaseWords, releaseNames[:]); ok {
+		r.Pattern.Release = Release(rel)
+	}
 	r.Timeouts = d.boolean(f["timeouts"], r)
 	if p, ok := f["pattern"]; ok && !isNull(p.val) {
 		r.Pattern.Steps = d.steps(p, r)
@@ -105,6 +108,10 @@ var skipKinds = map[string]int{
 	// Flink's spellings.
 	"skip_to_next": int(SkipToNext), "skip_past_last_event": int(SkipPastLastEvent),
 	"skip_to_first": int(SkipToFirst), "skip_to_last": int(SkipToLast),
+}
+
+var releaseWords = map[string]int{
+	"at_completion": int(AtCompletion), "in_start_order": int(InStartOrder),
 }
 
 var skipWords = []string{"no_skip", "to_next", "past_last_event", "to_first:STEP", "to_last:STEP"}

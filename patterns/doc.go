@@ -21,6 +21,7 @@
 //	key: card_id
 //	within: 30m
 //	skip: past_last_event
+//	release: at_completion
 //	timeouts: true
 //	pattern:
 //	  - name: small
@@ -63,6 +64,8 @@
 //   - skip: the after-match strategy: no_skip (the default), to_next, past_last_event,
 //     to_first:STEP or to_last:STEP (STEP a step that takes events, not a group); also
 //     {strategy: to_first, step: STEP}. Flink's skip_to_next etc. are accepted.
+//   - release: when a completed match leaves as an alert: at_completion (the default) or
+//     in_start_order (Flink's order). See "When a match is released" below.
 //   - timeouts: true to alert (kind "timeout") on partial matches whose window expires.
 //   - pattern (required): the steps, a non-empty list.
 //   - emit: an ordered mapping of name → CEL expression whose values go into the alert;
@@ -138,6 +141,61 @@
 //     previous_and_current} has no effect when the last step repeats.
 //
 // cepd explain shows, for every NFA state, the window that applies to it.
+//
+// # When a match is released
+//
+// Without a skip strategy every match leaves with the event that completes it (or, for a
+// pattern ending in not: followed_by, when the watermark passes its window). With one,
+// release chooses between two orders:
+//
+//	# cepd's default: the refund alert leaves with the refund
+//	id: refund-exceeds-purchase
+//	within: 7d
+//	skip: past_last_event
+//	release: at_completion
+//	pattern:
+//	  - name: purchase
+//	    where: e.type == 'capture'
+//	  - name: refund
+//	    where: e.type == 'refund' && e.amount > match.purchase[0].amount
+//
+//	# Flink CEP's order, for rules that must give Flink's matches exactly
+//	id: refund-exceeds-purchase-flink
+//	within: 7d
+//	skip: past_last_event
+//	release: in_start_order
+//	pattern: ... (as above)
+//
+// in_start_order is Flink's NFA: a completed match is held while any partial match that
+// started before it is alive, and matches leave in the order of their first events. On
+// the stream capture 500, capture 100, refund 200, refund 900 of one card the second
+// rule's alert for (100, 200) would wait up to 7 days for the 500 capture to be refunded
+// or to expire; here it is pruned when (500, 900) completes, so the rule alerts only
+// (500, 900), at the second refund. The first rule alerts (100, 200) at the first refund
+// and (500, 900) at the second. (FLINK-15873 describes the hold.)
+//
+// At completion, a released match M prunes, from the partial matches and from the
+// matches completed on the same event, exactly the runs whose first event is at or
+// after M's first event and before M's skip point (at or before it, for to_next and
+// past_last_event):
+//
+//   - to_next: the skip point is M's first event; the runs that began with that event go.
+//   - past_last_event: M's last event; every run begun within M's span goes, so the
+//     matches a rule releases after M begin after M ends, except those begun before M.
+//   - to_first:STEP / to_last:STEP: the first / last event STEP took in M (nothing is
+//     pruned when STEP took none); runs begun from M's first event up to, not including,
+//     that event go.
+//
+// A partial match that began before M is never pruned by M: it goes on, and if it
+// completes it is released then and prunes, by the same rule, what began within its own
+// span from its first event (M is already out and stays out). Matches completed on one
+// event leave in the order of their first events, each pruning before the next is
+// considered. In start order the same pruning applies; as nothing that began before M is
+// left when M leaves, it is Flink's rule ("every run begun before the skip point"). The
+// two orders release the same matches in the same order whenever no completed match
+// finds a partial match begun before it (nfa's TestReleaseOrdersAgree); to_next releases
+// the same matches in either order as long as two runs sharing a first event do not
+// complete at different times.
 //
 // # Canonical form
 //

@@ -8,6 +8,7 @@ import (
 // Names of enum values as the YAML format writes them.
 var (
 	skipNames       = [...]string{NoSkip: "no_skip", SkipToNext: "to_next", SkipPastLastEvent: "past_last_event", SkipToFirst: "to_first", SkipToLast: "to_last"}
+	releaseNames    = [...]string{AtCompletion: "at_completion", InStartOrder: "in_start_order"}
 	contiguityNames = [...]string{ContiguityDefault: "", Strict: "strict", Relaxed: "relaxed", Any: "any"}
 	negationNames   = [...]string{NotNegated: "", NotNext: "next", NotFollowedBy: "followed_by"}
 	withinNames     = [...]string{FirstAndLast: "first_and_last", PreviousAndCurrent: "previous_and_current"}
@@ -65,6 +66,9 @@ func Format(r *Rule) []byte {
 			s += ":" + p.Skip.Step
 		}
 		w.text(0, "skip", s, false)
+	}
+	if p.Release != AtCompletion {
+		w.line(0, "release: "+enumName(releaseNames[:], p.Release))
 	}
 	if r.Timeouts {
 		w.line(0, "timeouts: true")

@@ -25,7 +25,8 @@ import (
 // between repetitions when not relaxed) and repeatWithin D, then where(CEL) and
 // until(CEL) with line breaks folded to spaces, then gap D. A group's steps follow,
 // indented two spaces, closed by ")". The window ("within D", with "previousAndCurrent"
-// for that kind) and a skip strategy other than no_skip close the text. Explicit and
+// for that kind), a skip strategy other than no_skip and a release other than
+// at_completion close the text. Explicit and
 // default relaxed contiguity print alike: String shows meaning, not spelling.
 func (p *Pattern) String() string {
 	var b strings.Builder
@@ -45,6 +46,9 @@ func (p *Pattern) String() string {
 			b.WriteString(" " + p.Skip.Step)
 		}
 		b.WriteByte('\n')
+	}
+	if p.Release != AtCompletion {
+		b.WriteString("release " + enumName(releaseNames[:], p.Release) + "\n")
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -24,6 +24,9 @@ func (v *validator) pattern() {
 	v.sequence(p.Steps, 0, true)
 	v.trailing()
 	v.skip()
+	if p.Release > InStartOrder {
+		v.errorf(v.val(r, "release", Pos{}), "unknown release %d", p.Release)
+	}
 }
 
 // sequence checks the steps of the pattern (depth 0) or of a group; atStart says the

@@ -44,13 +44,14 @@ func TestValidateBuilt(t *testing.T) {
 			"missing 'id': every rule needs one, e.g. id: card-testing",
 			"missing 'pattern': a rule needs a list of steps",
 		}},
-		{"bad enums", Rule{ID: "c", Pattern: Pattern{WithinType: 7, Skip: Skip{Kind: 9}, Steps: []*Step{
+		{"bad enums", Rule{ID: "c", Pattern: Pattern{WithinType: 7, Skip: Skip{Kind: 9}, Release: 3, Steps: []*Step{
 			{Name: "a"}, {Name: "b", Contiguity: 5, Negation: 4},
 		}}}, []string{
 			"unknown window type 7",
 			"unknown contiguity 5",
 			"unknown negation 4",
 			"unknown skip strategy 9",
+			"unknown release 3",
 		}},
 	}
 	for _, tt := range tests {

@@ -269,6 +269,9 @@ func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
 		case operators.Conditional:
 			return c.conditionalBool(args)
 		case operators.In:
+			if f, ok := c.inMatch(args[0], args[1]); ok {
+				return f, true
+			}
 			return c.in(args[0], args[1])
 		}
 		if op, ok := cmpOpOf(fn); ok {
@@ -381,11 +384,23 @@ func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
 			return vInt(runeCount(s.s))
 		}, true
 	}
+	if f, ok := c.helperCall(fn, call, args); ok {
+		return f, true
+	}
 	if _, ok := cmpOpOf(fn); ok {
 		return c.boolVal(e)
 	}
 	if _, ok := strOpOf(fn); ok {
 		return c.boolVal(e)
+	}
+	if op, ok := arithOpOf(fn); ok && len(args) == 2 && op == opSub &&
+		c.staticKind(args[0]) == types.TimestampKind && c.staticKind(args[1]) == types.TimestampKind {
+		l, ok1 := c.valOf(args[0])
+		r, ok2 := c.valOf(args[1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return func(x *nfa.EvalContext) cval { return subTimes(l(x), r(x)) }, true
 	}
 	if op, ok := arithOpOf(fn); ok && len(args) == 2 {
 		lk, rk := c.staticKind(args[0]), c.staticKind(args[1])

@@ -209,3 +209,36 @@ func (c *closureCompiler) endField(e ast.Expr) (evalFn, bool) {
 		return fromValue(f.get(ev))
 	}, true
 }
+
+// inMatch compiles `x in match.s.map(y, y.f)` (a value not yet seen in a step): the list
+// is the step's values of f, in order, an error if one is missing; membership is CEL
+// equality element by element (the interpreter does not hash a list built at run time).
+func (c *closureCompiler) inMatch(l, r ast.Expr) (condFn, bool) {
+	step, f, ok := c.mapField(r)
+	if !ok {
+		return nil, false
+	}
+	needle, ok := c.valOf(l)
+	if !ok {
+		return nil, false
+	}
+	matched := c.matched
+	return func(x *nfa.EvalContext) tri {
+		n := needle(x)
+		evs := matched(x, step)
+		found := false
+		for _, ev := range evs {
+			v := fromValue(f.get(ev))
+			if v.k == kErr {
+				return tErr // the list itself fails to build
+			}
+			if !found && n.k != kErr && equalVals(n, v) {
+				found = true
+			}
+		}
+		if n.k == kErr {
+			return tErr
+		}
+		return b2t(found)
+	}, true
+}

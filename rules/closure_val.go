@@ -400,3 +400,33 @@ func toDouble(a cval) cval {
 }
 
 func runeCount(s string) int64 { return int64(utf8.RuneCountInString(s)) }
+
+// subTimes is timestamp − timestamp, a duration, with cel-go's checked arithmetic: whole
+// seconds first, then nanoseconds (subtractTimeChecked), any overflow an error.
+func subTimes(a, b cval) cval {
+	if a.k != kTime || b.k != kTime {
+		return errVal
+	}
+	split := func(ns int64) (int64, int64) { // floor division, as time.Truncate(time.Second)
+		s, r := ns/1e9, ns%1e9
+		if r < 0 {
+			s, r = s-1, r+1e9
+		}
+		return s, r
+	}
+	s1, n1 := split(a.i())
+	s2, n2 := split(b.i())
+	sec := arith(opSub, vInt(s1), vInt(s2))
+	if sec.k == kErr {
+		return errVal
+	}
+	tsec := arith(opMul, sec, vInt(1e9))
+	if tsec.k == kErr {
+		return errVal
+	}
+	d := arith(opAdd, tsec, vInt(n1-n2))
+	if d.k == kErr {
+		return errVal
+	}
+	return cval{k: kDur, n: d.n}
+}

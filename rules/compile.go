@@ -79,7 +79,7 @@ func Compile(r *patterns.Rule, env *Env, reg *Registry, opts ...CompileOption) (
 		}
 		return nil, nil
 	}
-	prog, err := nfa.Compile(&r.Pattern, resolve, nfa.Options{Timeouts: r.Timeouts})
+	prog, err := nfa.Compile(&r.Pattern, resolve, nfa.Options{Timeouts: r.Timeouts, NoGuards: c.env.opts.NoGuards})
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 	}
@@ -137,6 +137,7 @@ func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step 
 	if reg != nil {
 		if x, ok := reg.shared(c.env, text); ok {
 			cond.x, cond.slot = reg.register(x)
+			c.attachGuard(cond, role, steps, reg)
 			return cond, nil
 		}
 	}
@@ -148,6 +149,7 @@ func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step 
 	if reg != nil && !x.usesMatch {
 		cond.x, cond.slot = reg.register(x)
 	}
+	c.attachGuard(cond, role, steps, reg)
 	return cond, nil
 }
 

@@ -23,7 +23,9 @@ type condition struct {
 	x     *compiledExpr
 	slot  int // memo slot, -1 when the condition reads match (or has no registry)
 	stats *ruleStats
-	label string // "step where" / "step until", for messages
+	label string        // "step where" / "step until", for messages
+	guard nfa.Condition // event-only necessary condition (guard.go), nil when none
+	disp  dispatch      // when guard is the condition itself: the field it pins
 }
 
 var _ nfa.Condition = (*condition)(nil)

@@ -21,11 +21,18 @@
 // interpreted expressions with comprehensions also carry a runtime cost limit. Conditions
 // (nfa.Condition) run as Go closures compiled from the checked AST for the common shapes
 // (comparisons, constant sets, presence, string tests, arithmetic, logic, aggregates over
-// a step), with the CEL interpreter for the rest, or for some terms of a && / || chain
+// a step, x in match.s.map(y, y.f), timestamp differences, geo_km and the *_between
+// helpers), with the CEL interpreter for the rest, or for some terms of a && / || chain
 // ("hybrid"). Both compute the same values and errors; FuzzClosureVsInterpreter checks
 // it. An evaluation error makes a condition false and is counted per rule. Conditions
 // that do not read match share memo slots across the rules of a Registry, so each is
 // evaluated once per event.
+//
+// A condition that reads match has an event-only guard (nfa.Guarded): the && of the terms
+// of its top-level && chain that read only the event, memoised per event like the
+// conditions above. When it is false the condition is false whatever the partial match,
+// and the matcher skips the runs it rules out without evaluating anything for each.
+// EnvOptions.NoClosures and NoGuards give the slow reference paths the tests compare with.
 //
 // # Concurrency
 //

@@ -31,6 +31,9 @@ type EnvOptions struct {
 	// NoClosures evaluates every expression with the CEL interpreter (for comparison and
 	// debugging; conditions are then several times slower).
 	NoClosures bool
+	// NoGuards gives conditions no event-only guard, so the matcher visits every partial
+	// match for every event (the reference path guarded matching is tested against).
+	NoGuards bool
 }
 
 // Defaults of EnvOptions.

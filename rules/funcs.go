@@ -327,10 +327,15 @@ func between(unit time.Duration) func(a, b ref.Val) ref.Val {
 		if err != nil {
 			return err
 		}
-		d := t2 - t1
-		if (t2 > t1) != (d > 0) && t1 != t2 { // overflow
-			return types.Double((float64(t2) - float64(t1)) / float64(unit))
-		}
-		return types.Double(float64(d) / float64(unit))
+		return types.Double(betweenNanos(t1, t2, float64(unit)))
 	}
+}
+
+// betweenNanos is t2 − t1 (Unix nanoseconds) in units of unit nanoseconds.
+func betweenNanos(t1, t2 int64, unit float64) float64 {
+	d := t2 - t1
+	if (t2 > t1) != (d > 0) && t1 != t2 { // overflow
+		return (float64(t2) - float64(t1)) / unit
+	}
+	return float64(d) / unit
 }

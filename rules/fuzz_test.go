@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,10 +91,24 @@ func check(env *Env, src string, samples []sample) string {
 	}
 	cc.leaf = nil
 	val, _ := cc.valOf(native.Expr())
+	var gx *compiledExpr // the event-only guard (guard.go) of a condition reading match
+	if text, ok := eventOnlyTerms(x); ok && x.usesMatch {
+		if gx, errs = env.compileExpr(text, patterns.Src{}, "", roleWhere, testSteps); errs != nil {
+			return fmt.Sprintf("the guard %q of %q does not compile: %v", text, src, errs)
+		}
+	}
 	for _, s := range samples {
 		cur = s.m
 		ctx := &nfa.EvalContext{Event: s.ev}
 		want, err := interpret(x.prog, s.ev)
+		if gx != nil && !(&guard{x: gx, slot: -1}).Eval(ctx) && (err != nil || want != types.False) {
+			return describe("guard false, condition", src, s, "false", want, err)
+		}
+		if f, vals, ok := dispatchOf(x); ok {
+			if v := s.ev.Values[f]; v.Kind == event.KindString && !slices.Contains(vals, v.AsString()) && (err != nil || want != types.False) {
+				return describe(fmt.Sprintf("field %d outside %q, condition", f, vals), src, s, "false", want, err)
+			}
+		}
 		if cond != nil {
 			if got := cond(ctx); !sameTri(got, want, err) {
 				return describe("condition", src, s, [...]string{"false", "true", "error"}[got], want, err)
@@ -208,10 +223,39 @@ func TestClosureDifferential(t *testing.T) {
 	}
 }
 
+// fraudShapes are the shapes of the fraud rules' conditions, in the test schema's fields:
+// each must give the interpreter's result on the closure path, and its guard and start
+// dispatch must only rule out what the interpreter finds false.
+var fraudShapes = []string{
+	"e.country == 'FR' && has(e.device) && !(e.device in match.a.map(x, x.device))",
+	"e.amount < 2.0 && (size(match.a) == 0 || e.ts - last(match.a).ts < duration('3m'))",
+	"e.amount >= 20.0 && (size(match.b) == 0 || e.amount >= 1.5 * last(match.b).amount && e.ts - last(match.b).ts < duration('30m'))",
+	"has(e.lat) && geo_km(first(match.a).lat, first(match.a).lon, e.lat, e.lon) > 500.0 && geo_km(first(match.a).lat, first(match.a).lon, e.lat, e.lon) > 900.0 * hours_between(first(match.a).ts, e.ts)",
+	"seconds_between(first(match.a).ts, e.ts) > 60.0 * hours_between(first(match.a).ts, e.ts)",
+	"seconds_between(e.ts, last(match.b).ts) < 0.0",
+	"e.txn_id == first(match.a).txn_id && sum(match.b.map(x, x.amount)) + e.amount <= first(match.a).amount",
+	// top-level terms that pin (or, for !=, do not pin) a string field: dispatchOf
+	"e.country != 'FR' && e.amount > 1.0",
+	"'FR' == e.country && e.vip",
+	"e.country in ['FR', 'US'] && e.amount > 1.0 && !(e.mcc in match.a.map(x, x.mcc))",
+	"e.mcc in ['7995', e.country] && e.amount > 1.0",
+}
+
+// TestClosureDifferentialFraudShapes runs the differential over fraudShapes with many
+// samples each.
+func TestClosureDifferentialFraudShapes(t *testing.T) {
+	d := newDifferential(t)
+	for i, src := range fraudShapes {
+		if msg := d.checkBoth(src, uint64(i), 300); msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
 // FuzzClosureVsInterpreter checks that closures and the interpreter agree on arbitrary
 // expressions (those that compile) and events.
 func FuzzClosureVsInterpreter(f *testing.F) {
-	for i, s := range seedExprs {
+	for i, s := range append(seedExprs, fraudShapes...) {
 		f.Add(s, uint64(i))
 	}
 	g := &exprGen{r: rand.New(rand.NewPCG(3, 4))}

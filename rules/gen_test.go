@@ -71,7 +71,20 @@ func (g *exprGen) boolExpr(d int) string {
 }
 
 func (g *exprGen) leaf() string {
-	switch g.r.IntN(20) {
+	switch g.r.IntN(24) {
+	case 22:
+		return "geo_km(" + g.pick("first(match.a).lat", "e.lat", "1.5") + ", " + g.pick("e.lon", "last(match.b).lon", "e.amount") + ", " +
+			g.pick("e.lat", "last(match.a).amount") + ", " + g.pick("e.lon", "first(match.a).lon", "(0.0/0.0)") + ") " + g.cmp() + " " + g.pick("500.0", "0.0", "e.amount")
+	case 23:
+		return g.pick("hours_between", "seconds_between") + "(" + g.pick("first(match.a).ts", "e.ts", "timestamp('0001-01-01T00:00:00Z')") + ", " +
+			g.pick("e.ts", "last(match.b).ts", "timestamp('9999-12-31T23:59:59Z')") + ") " + g.cmp() + " " + g.pick("900.0 * hours_between(first(match.a).ts, e.ts)", "60.0 * hours_between(first(match.a).ts, e.ts)", "1.0", "e.amount")
+	case 20:
+		return g.pick("e.country", "e.amount", "e.count", "e.extra", "e.ts", "e.device") + " in " +
+			g.pick("match.a", "match.b", "match['a']") + ".map(x, x." + g.pick("country", "amount", "count", "extra", "ts", "device") + ")"
+	case 21:
+		return g.pick("e.ts", "first(match.a).ts", "last(match.b).ts", "timestamp('2024-05-01T10:00:00Z')") + " - " +
+			g.pick("last(match.a).ts", "first(match.b).ts", "e.ts", "timestamp('0001-01-01T00:00:00Z')", "timestamp('9999-12-31T23:59:59Z')") + " " + g.cmp() + " " +
+			g.pick("duration('3m')", "duration('-1h')", "duration('0s')", "duration('1ns')")
 	case 16, 17:
 		return g.aggregate() + " " + g.cmp() + " " + g.pick("1.0", "3", "'FR'", "e.amount", "e.count", "e.extra")
 	case 18:

@@ -15,6 +15,8 @@ echo "== matcher alone, five pattern shapes (ns per event, allocations, bytes pe
 go test ./nfa -run '^$' -bench BenchmarkMatcher -benchmem -benchtime 200000x | grep Benchmark
 echo "== one condition: closure vs CEL interpreter vs memo hit"
 go test ./rules -run '^$' -bench 'BenchmarkCondition$|BenchmarkConditionMemo' -benchmem | grep Benchmark
+echo "== the fraud rules over 100000 generated events, one shard: reference paths (interpreter, every run visited), closures only, closures + guards"
+go test ./cmd/cepd -run '^$' -bench FraudPaths -benchtime 100000x -benchmem | grep Benchmark
 echo "== decoding one event"
 go test ./event -run '^$' -bench Decode -benchmem | grep Benchmark
 echo "== key-state encoding"

@@ -16,17 +16,17 @@ import (
 	"github.com/cepd/cepd/engine"
 )
 
-// gate is an Engine whose Ingest waits until the gate opens.
+// gate is an Engine whose Submit waits until the gate opens.
 type gate struct {
 	recorder
 	entered chan struct{}
 	open    chan struct{}
 }
 
-func (g *gate) Ingest(ctx context.Context, p int, recs []engine.Record) ([]engine.RecordError, error) {
+func (g *gate) Submit(ctx context.Context, p int, recs []engine.Record) (engine.Outcomes, []engine.RecordError, error) {
 	g.entered <- struct{}{}
 	<-g.open
-	return g.recorder.Ingest(ctx, p, recs)
+	return g.recorder.Submit(ctx, p, recs)
 }
 
 // TestIngestLimits: a request of more events than allowed is refused whole (413) before
@@ -51,7 +51,7 @@ func TestIngestLimits(t *testing.T) {
 			t.Errorf("%.20q: %d %s, want 413", body, code, msg)
 		}
 	}
-	if _, err := s.Ingest(context.Background(), make([]json.RawMessage, 4)); !errors.Is(err, ErrTooLarge) {
+	if _, _, err := s.Ingest(context.Background(), make([]json.RawMessage, 4)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Ingest of 4 events: %v, want ErrTooLarge", err)
 	}
 	if len(g.recs) != 0 {
@@ -77,7 +77,7 @@ func TestIngestLimits(t *testing.T) {
 	if code, msg := post(`[{}]`); code != http.StatusTooManyRequests || !strings.Contains(msg, "too many ingest requests") {
 		t.Fatalf("third request: %d %s, want 429", code, msg)
 	}
-	if _, err := s.Ingest(context.Background(), make([]json.RawMessage, 1)); !errors.Is(err, ErrBusy) {
+	if _, _, err := s.Ingest(context.Background(), make([]json.RawMessage, 1)); !errors.Is(err, ErrBusy) {
 		t.Errorf("Ingest while busy: %v, want ErrBusy", err)
 	}
 	close(g.open)

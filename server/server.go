@@ -23,7 +23,9 @@ import (
 
 // Engine is what the server needs of the runtime.
 type Engine interface {
-	Ingest(ctx context.Context, partition int, recs []engine.Record) ([]engine.RecordError, error)
+	// Submit hands the records to matching, in the order of calls, and returns how to
+	// wait for each one's outcome.
+	Submit(ctx context.Context, partition int, recs []engine.Record) (engine.Outcomes, []engine.RecordError, error)
 	Stats() *engine.Stats
 	Watermark() int64
 }
@@ -128,12 +130,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// IngestResponse is the answer to POST /v1/events.
+// IngestResponse is the answer to POST /v1/events. It is written once every event has
+// been handled: Events[i] says what happened to the request's event i (matched,
+// rematched, late_dead_lettered, late_dropped, late_processed or rejected), and the
+// alerts the events completed have left.
 type IngestResponse struct {
-	Accepted int                  `json:"accepted"`
-	Rejected int                  `json:"rejected"`
-	Errors   []engine.RecordError `json:"errors"`
-	Note     string               `json:"note,omitempty"`
+	// Accepted counts the events matched (in order, re-matched, or late and processed).
+	Accepted int `json:"accepted"`
+	Rejected int `json:"rejected"`
+	// Late counts the events not matched because they were too late (dead-lettered or
+	// dropped, as Events says).
+	Late   int                  `json:"late"`
+	Events []engine.Outcome     `json:"events"`
+	Errors []engine.RecordError `json:"errors"`
+	Note   string               `json:"note,omitempty"`
 }
 
 // acquire takes one of the concurrent-ingest slots, or reports ErrBusy.
@@ -182,17 +192,18 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 }
 
 // Ingest accepts events exactly as POST /v1/events does (same offsets, log and order): the
-// gRPC Events service's path. It returns the rejected events, or why none was accepted.
-func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
+// gRPC Events service's path. It returns each event's outcome and the rejected events, or
+// why none was accepted.
+func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
 	if s.cfg.NoIngest != "" {
-		return nil, fmt.Errorf("%w: %s", errIngestOff, s.cfg.NoIngest)
+		return nil, nil, fmt.Errorf("%w: %s", errIngestOff, s.cfg.NoIngest)
 	}
 	if len(events) > s.cfg.MaxEvents {
-		return nil, fmt.Errorf("%w: %d events, %d at most", ErrTooLarge, len(events), s.cfg.MaxEvents)
+		return nil, nil, fmt.Errorf("%w: %d events, %d at most", ErrTooLarge, len(events), s.cfg.MaxEvents)
 	}
 	release, err := s.acquire()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer release()
 	recs := make([]engine.Record, len(events))
@@ -201,11 +212,11 @@ func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine
 	}
 	switch code, resp := s.accept(ctx, recs); r := resp.(type) {
 	case IngestResponse:
-		return r.Errors, nil
+		return r.Events, r.Errors, nil
 	case errorBody:
-		return nil, errors.New(r.Error)
+		return nil, nil, errors.New(r.Error)
 	default:
-		return nil, fmt.Errorf("ingest answered %d", code)
+		return nil, nil, fmt.Errorf("ingest answered %d", code)
 	}
 }
 
@@ -231,7 +242,7 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		ctx = context.WithoutCancel(ctx) // logged events are matched whole even if the client goes away
 	}
 	s.offset.Store(base + int64(len(recs)))
-	errs, err := s.eng.Ingest(ctx, s.cfg.Partition, recs)
+	wait, errs, err := s.eng.Submit(ctx, s.cfg.Partition, recs)
 	s.mu.Unlock()
 	if err != nil && s.cfg.Log != nil && s.cfg.Log.Sync() == nil {
 		// The engine is stopping; the events are kept and will be matched at the next
@@ -252,6 +263,10 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
 		}
 	}
+	out, err := wait(ctx)
+	if err != nil {
+		return http.StatusServiceUnavailable, errorBody{"waiting for the events to be matched: " + err.Error()}
+	}
 	if errs == nil {
 		errs = []engine.RecordError{}
 	}
@@ -259,7 +274,9 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		empty := ""
 		s.ingestErr.Store(&empty)
 	}
-	return http.StatusOK, IngestResponse{Accepted: len(recs) - len(errs), Rejected: len(errs), Errors: errs}
+	resp := IngestResponse{Rejected: len(errs), Events: out, Errors: errs}
+	resp.Accepted, resp.Late = engine.Tally(out)
+	return http.StatusOK, resp
 }
 
 // splitEvents accepts a JSON array of events or newline-delimited JSON, of at most max

@@ -1,5 +1,5 @@
 // Package state owns cepd's checkpointed per-key state: the KeyState model (a key's
-// events, its rules' matcher snapshots, the events waiting for the watermark, and opaque
+// events, its rules' matcher snapshots, its journal of re-matchable events, and opaque
 // sections for future kinds of per-key state), its compact versioned binary encoding,
 // the Checkpoint model, the Store interface with its contract, and the local-files
 // backend (FileStore). Package storetest holds the conformance suite every Store passes.

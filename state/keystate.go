@@ -19,8 +19,9 @@ type KeyState struct {
 	Events []*event.Event
 	// Rules holds one entry per rule with live state.
 	Rules []RuleState
-	// Pending lists, in order, the indexes into Events of the events waiting for the
-	// watermark before they are matched.
+	// Pending lists, in order, the indexes into Events of the key's journal: events
+	// matched but still re-matchable (not yet behind the watermark). Rules then hold the
+	// matchers as they were before those events, and a restore matches them again.
 	Pending []int32
 	// Sections is the extension point for per-key state other than NFA runs (velocity
 	// aggregates, lists…). The state package does not interpret them: a section of a kind

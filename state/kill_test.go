@@ -1,7 +1,9 @@
 package state_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"reflect"
@@ -67,6 +69,9 @@ func TestFileStoreKillHelper(t *testing.T) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(5)
 		}
+		if i == next {
+			fmt.Println("saving") // the test's kill timer starts now, not at the process start
+		}
 	}
 }
 
@@ -81,12 +86,32 @@ func TestFileStoreKill9(t *testing.T) {
 		cmd.Env = append(os.Environ(), killDirEnv+"="+dir)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(150+round*37) * time.Millisecond)
+		// Wait for the first save (a loaded machine may take longer than the kill delay
+		// just to start the process), then kill at a varied moment after it.
+		saving := make(chan struct{})
+		go func() {
+			line, _ := bufio.NewReader(stdout).ReadString('\n')
+			if strings.HasPrefix(line, "saving") {
+				close(saving)
+			}
+			_, _ = io.Copy(io.Discard, stdout)
+		}()
+		select {
+		case <-saving:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("round %d: the helper saved nothing in 60 s: %s", round, stderr.String())
+		}
+		time.Sleep(time.Duration(20+round*37) * time.Millisecond)
 		cmd.Process.Kill()
-		err := cmd.Wait()
+		err = cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
 			t.Fatalf("round %d: helper ended by itself (%v): %s", round, err, stderr.String())
 		}

@@ -190,8 +190,9 @@ func (s *Admin) Checkpoint(ctx context.Context, _ *cepv1.CheckpointRequest) (*ce
 }
 
 // IngestFunc feeds raw JSON events to the engine (the embedded REST ingest's path, which
-// numbers the events) and returns the rejected ones.
-type IngestFunc func(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error)
+// numbers the events) and returns, once they have been handled, each one's outcome and the
+// rejected ones.
+type IngestFunc func(ctx context.Context, events []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error)
 
 // Events implements cepv1.EventsServer.
 type Events struct {
@@ -212,14 +213,19 @@ func (s *Events) IngestEvents(ctx context.Context, req *cepv1.IngestEventsReques
 		}
 		raw[i] = b
 	}
-	errs, err := s.Ingest(ctx, raw)
+	outcomes, errs, err := s.Ingest(ctx, raw)
 	if _, ok := status.FromError(err); ok && err != nil {
 		return nil, err // a refusal the ingest path already classified (busy, too large)
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "engine: %v", err)
 	}
-	out := &cepv1.IngestEventsResponse{Accepted: int32(len(raw) - len(errs)), Rejected: int32(len(errs)), Errors: []*cepv1.EventError{}}
+	out := &cepv1.IngestEventsResponse{Rejected: int32(len(errs)), Errors: []*cepv1.EventError{}, Outcomes: make([]string, len(outcomes))}
+	for i, o := range outcomes {
+		out.Outcomes[i] = o.String()
+	}
+	accepted, late := engine.Tally(outcomes)
+	out.Accepted, out.Late = int32(accepted), int32(late)
 	for _, e := range errs {
 		out.Errors = append(out.Errors, &cepv1.EventError{Index: int32(e.Index), Message: e.Reason + ": " + e.Message})
 	}

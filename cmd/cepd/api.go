@@ -177,6 +177,12 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	})
 	rest := limitBody(validUTF8(gw), o.maxBody)
 	mux.Handle("/", rest)
+	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
+		conn.Close()
+		gs.Stop()
+		hln.Close()
+		return nil, err
+	}
 	// The alert stream as server-sent events when the client asks for them (EventSource
 	// does); newline-delimited JSON through the gateway otherwise.
 	var sse http.Handler = validUTF8(http.HandlerFunc(alertsSvc.ServeSSE))
@@ -274,19 +280,19 @@ func limitBody(h http.Handler, max int64) http.Handler {
 // their events from one counter and write one ingest log.
 func legacyIngest(s *server.Server) service.IngestFunc {
 	if s == nil {
-		return func(context.Context, []json.RawMessage) ([]engine.RecordError, error) {
-			return nil, errors.New("no ingest configured")
+		return func(context.Context, []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
+			return nil, nil, errors.New("no ingest configured")
 		}
 	}
-	return func(ctx context.Context, events []json.RawMessage) ([]engine.RecordError, error) {
-		errs, err := s.Ingest(ctx, events)
+	return func(ctx context.Context, events []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
+		out, errs, err := s.Ingest(ctx, events)
 		switch {
 		case errors.Is(err, server.ErrBusy):
-			return nil, status.Error(codes.ResourceExhausted, err.Error())
+			return nil, nil, status.Error(codes.ResourceExhausted, err.Error())
 		case errors.Is(err, server.ErrTooLarge):
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 		}
-		return errs, err
+		return out, errs, err
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -388,8 +389,14 @@ func TestAPIRulesGRPC(t *testing.T) {
 		evs = append(evs, s)
 	}
 	in, err := ec.IngestEvents(ctx, &cepv1.IngestEventsRequest{Events: evs})
-	if err != nil || in.GetAccepted() != 2 {
+	if err != nil || in.GetAccepted() != 2 || !slices.Equal(in.GetOutcomes(), []string{"matched", "matched"}) {
 		t.Fatalf("ingest: %v %v", in, err)
+	}
+	// an event older than its card's newest, beyond the out-of-orderness: late, and said so
+	old, _ := structpb.NewStruct(map[string]any{"event_id": "g0", "card_id": "g1", "ts": "2026-03-01T10:00:00Z", "type": "auth", "amount": 1.0})
+	in, err = ec.IngestEvents(ctx, &cepv1.IngestEventsRequest{Events: []*structpb.Struct{old}})
+	if err != nil || in.GetAccepted() != 0 || in.GetLate() != 1 || !slices.Equal(in.GetOutcomes(), []string{"late_dead_lettered"}) {
+		t.Fatalf("late ingest: %v %v", in, err)
 	}
 	a, err := stream.Recv()
 	if err != nil || a.GetKey() != "g1" || a.GetMode() != cepv1.RuleMode_ACTIVE {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -109,7 +110,7 @@ func TestSameAlertsReplayBenchREST(t *testing.T) {
 	}
 }
 
-func eventTime(t *testing.T, r engine.Record) int64 {
+func eventTime(t testing.TB, r engine.Record) int64 {
 	var m struct {
 		TS string `json:"ts"`
 	}
@@ -162,6 +163,14 @@ func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Recor
 
 func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) []*alerts.Alert {
 	t.Helper()
+	list, _ := restAlertsOutcomes(t, rs, recs, shards, batch, ooo)
+	return list
+}
+
+// restAlertsOutcomes posts recs over HTTP in batches and returns the alerts and how many
+// events each outcome the responses reported had.
+func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) ([]*alerts.Alert, map[string]int) {
+	t.Helper()
 	col := &collector{}
 	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
 	if err != nil {
@@ -173,27 +182,36 @@ func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, 
 	defer eng.Close()
 	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
+	outcomes := map[string]int{}
 	for i := 0; i < len(recs); i += batch {
 		var body bytes.Buffer
+		n := 0
 		for _, r := range recs[i:min(i+batch, len(recs))] {
 			body.Write(r.Value)
 			body.WriteByte('\n')
+			n++
 		}
 		resp, err := http.Post(srv.URL+"/v1/events", "application/x-ndjson", &body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out server.IngestResponse
+		var out struct {
+			server.IngestResponse
+			Events []string `json:"events"`
+		}
 		err = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || out.Rejected != 0 {
+		if err != nil || resp.StatusCode != 200 || out.Rejected != 0 || len(out.Events) != n {
 			t.Fatalf("POST: %d %+v %v", resp.StatusCode, out, err)
+		}
+		for _, o := range out.Events {
+			outcomes[o]++
 		}
 	}
 	if err := eng.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return col.sorted()
+	return col.sorted(), outcomes
 }
 
 // splitByKey assigns records to n partitions by their key, as Kafka keying would.
@@ -267,5 +285,133 @@ func TestRESTBadInput(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad limit: %d", resp.StatusCode)
+	}
+}
+
+// shuffleAcrossKeys interleaves the records' keys differently while keeping each key's
+// order: every key's events are delayed by one random lag below maxLag of event time.
+func shuffleAcrossKeys(t *testing.T, rs *engine.RuleSet, recs []engine.Record, maxLag time.Duration, seed uint64) []engine.Record {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 12))
+	lag := map[string]int64{}
+	at := make([]int64, len(recs))
+	for i, rec := range recs {
+		var m map[string]any
+		if err := json.Unmarshal(rec.Value, &m); err != nil {
+			t.Fatal(err)
+		}
+		k := fmt.Sprint(m[rs.Schema.KeyField])
+		if _, ok := lag[k]; !ok {
+			lag[k] = r.Int64N(maxLag.Milliseconds())
+		}
+		at[i] = eventTime(t, rec) + lag[k]
+	}
+	idx := make([]int, len(recs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return at[idx[a]] < at[idx[b]] })
+	out := make([]engine.Record, len(recs))
+	for i, j := range idx {
+		out[i] = engine.Record{Value: recs[j].Value, Offset: int64(i + 1)}
+	}
+	return out
+}
+
+// TestSameAlertsAcrossKeyShuffles: the reference workload with its keys interleaved
+// differently (each key's order kept, lags up to a minute) gives replay's alerts through
+// REST and through the partitioned (Kafka-keyed) bench path, once the out-of-orderness
+// covers the disorder; every event is matched at once (none late, and only the workload's
+// own late events re-matched). With zero out-of-orderness and a stream sorted by card —
+// the most disorder across keys there is — no event is late or dropped either.
+func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
+	rs, err := loadRuleSet("../../testdata/fraud", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := referenceRecords(t, 20000)
+	sorted := slices.Clone(recs)
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
+	ctx := context.Background()
+	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := alertIDs(rep)
+	const maxLag = time.Minute
+	ooo := workload.DefaultConfig().MaxLateness + maxLag
+	for seed := uint64(1); seed <= 2; seed++ {
+		shuffled := shuffleAcrossKeys(t, rs, recs, maxLag, seed)
+		b, err := runBenchAlerts(ctx, rs, shuffled, 2, 500, ooo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := alertIDs(b); !slices.Equal(got, want) {
+			t.Fatalf("seed %d, partitioned path: %d alerts, replay %d", seed, len(got), len(want))
+		}
+		r, outcomes := restAlertsOutcomes(t, rs, shuffled, 2, 700, ooo)
+		if got := alertIDs(r); !slices.Equal(got, want) {
+			t.Fatalf("seed %d, REST: %d alerts, replay %d", seed, len(got), len(want))
+		}
+		if outcomes["matched"]+outcomes["rematched"] != len(recs) {
+			t.Fatalf("seed %d, REST outcomes %v for %d events", seed, outcomes, len(recs))
+		}
+		t.Logf("seed %d: %d alerts; REST outcomes %v", seed, len(want), outcomes)
+	}
+
+	// Sorted by card: with no out-of-orderness every event is still matched at once.
+	byCard := slices.Clone(sorted)
+	key := func(r engine.Record) string {
+		var m map[string]any
+		_ = json.Unmarshal(r.Value, &m)
+		return fmt.Sprint(m[rs.Schema.KeyField])
+	}
+	sort.SliceStable(byCard, func(i, j int) bool { return key(byCard[i]) < key(byCard[j]) })
+	_, outcomes := restAlertsOutcomes(t, rs, byCard, 2, 1000, 0)
+	if outcomes["matched"] != len(recs) {
+		t.Fatalf("sorted by card, no out-of-orderness: outcomes %v for %d events", outcomes, len(recs))
+	}
+}
+
+// TestRESTOutcomes: the ingest response says per event what happened to it — matched at
+// once (in order for its card, whatever other cards did), re-matched (older than its
+// card's newest event, within the out-of-orderness), late (beyond it) or rejected — and
+// it comes after the alerts the events completed.
+func TestRESTOutcomes(t *testing.T) {
+	rs, err := loadRuleSet("../../testdata/fraud", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, col, &dlqWriter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	defer srv.Close()
+	ev := func(id, card, ts string) string {
+		return fmt.Sprintf(`{"event_id":%q,"card_id":%q,"ts":"2026-03-01T%sZ","type":"auth","amount":5,"merchant_id":"m1"}`, id, card, ts)
+	}
+	body := strings.Join([]string{
+		ev("a1", "A", "12:00:00"),
+		ev("b1", "B", "09:00:00"), // three hours behind card A: another card, matched at once
+		ev("a2", "A", "12:00:30"),
+		ev("a3", "A", "12:00:10"), // behind A's newest by 20 s: re-matched
+		ev("a4", "A", "11:00:00"), // behind by an hour: late
+		`{"card_id":"A"}`,
+	}, "\n")
+	resp, err := http.Post(srv.URL+"/v1/events", "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `{"accepted":4,"rejected":1,"late":1,"events":["matched","matched","matched","rematched","late_dead_lettered","rejected"]`
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), want) {
+		t.Fatalf("got %d %s\nwant %s…", resp.StatusCode, b, want)
 	}
 }

@@ -14,6 +14,12 @@ import (
 // loadRuleSet loads the schema and compiles the rules at path (a directory of rule files
 // or one rule file). schemaPath defaults to schema.yaml beside the rules.
 func loadRuleSet(path, schemaPath string) (*engine.RuleSet, error) {
+	return loadRuleSetWith(path, schemaPath, rules.EnvOptions{})
+}
+
+// loadRuleSetWith is loadRuleSet with environment options (the reference evaluation paths
+// the tests compare the fast ones with).
+func loadRuleSetWith(path, schemaPath string, opts rules.EnvOptions) (*engine.RuleSet, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
@@ -26,7 +32,7 @@ func loadRuleSet(path, schemaPath string) (*engine.RuleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	env, err := rules.NewEnv(schema, opts)
 	if err != nil {
 		return nil, fmt.Errorf("rules environment: %w", err)
 	}

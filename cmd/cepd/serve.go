@@ -111,7 +111,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.IntVar(&o.historyMax, "alerts-history", 10000, "recent alerts kept in DATA/alerts/recent.jsonl, so GET /v1/alerts lists them again after a restart (0: none kept)")
 	f.DurationVar(&o.historyAge, "alerts-history-age", 24*time.Hour, "alerts older than this leave the kept history")
 	f.IntVar(&o.shards, "shards", 0, "shard workers (default: one per core)")
-	f.DurationVar(&o.outOfOrderness, "out-of-orderness", 0, "how late an event may arrive and still be matched in event-time order")
+	f.DurationVar(&o.outOfOrderness, "out-of-orderness", 0, "how far an event may trail the newest event and still be matched in its place (events in order for their key never wait); windows close this far behind the newest event")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "a source partition without events this long stops holding the watermark back")
 	f.StringVar(&o.late, "late-policy", string(engine.LateDeadLetter), "what to do with events behind the watermark: dead-letter, drop or process")
 	f.BoolVar(&o.demo, "demo", false, "feed the synthetic reference workload in, so alerts appear within seconds")
@@ -439,6 +439,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
 		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
+	slog.Info("web UI: open " + scheme + api.HTTPAddr + "/ in a browser")
 	errc := make(chan error, 3)
 	if o.demo {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()

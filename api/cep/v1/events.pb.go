@@ -123,10 +123,19 @@ func (x *EventError) GetMessage() string {
 }
 
 type IngestEventsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Accepted      int32                  `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	Rejected      int32                  `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
-	Errors        []*EventError          `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted counts the events matched: in order for their key, re-matched, or late and
+	// processed by the late policy.
+	Accepted int32         `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected int32         `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	Errors   []*EventError `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	// late counts the events not matched because they were too late (dead-lettered or
+	// dropped, as outcomes says).
+	Late int32 `protobuf:"varint,4,opt,name=late,proto3" json:"late,omitempty"`
+	// outcomes says, per event of the request (same order), what happened to it: matched,
+	// rematched, late_dead_lettered, late_dropped, late_processed or rejected. The response
+	// is sent once every event has been handled and the alerts they completed have left.
+	Outcomes      []string `protobuf:"bytes,5,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,6 +191,20 @@ func (x *IngestEventsResponse) GetErrors() []*EventError {
 	return nil
 }
 
+func (x *IngestEventsResponse) GetLate() int32 {
+	if x != nil {
+		return x.Late
+	}
+	return 0
+}
+
+func (x *IngestEventsResponse) GetOutcomes() []string {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
 var File_cep_v1_events_proto protoreflect.FileDescriptor
 
 const file_cep_v1_events_proto_rawDesc = "" +
@@ -192,11 +215,13 @@ const file_cep_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"EventError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"z\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xaa\x01\n" +
 	"\x14IngestEventsResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x05R\baccepted\x12\x1a\n" +
 	"\brejected\x18\x02 \x01(\x05R\brejected\x12*\n" +
-	"\x06errors\x18\x03 \x03(\v2\x12.cep.v1.EventErrorR\x06errors2p\n" +
+	"\x06errors\x18\x03 \x03(\v2\x12.cep.v1.EventErrorR\x06errors\x12\x12\n" +
+	"\x04late\x18\x04 \x01(\x05R\x04late\x12\x1a\n" +
+	"\boutcomes\x18\x05 \x03(\tR\boutcomes2p\n" +
 	"\x06Events\x12f\n" +
 	"\fIngestEvents\x12\x1b.cep.v1.IngestEventsRequest\x1a\x1c.cep.v1.IngestEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/events:batchB'Z%github.com/cepd/cepd/api/cep/v1;cepv1b\x06proto3"
 

@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"math"
+	"sync/atomic"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/nfa"
+)
+
+// Per-key order. A key's events are matched the moment they arrive when they are at
+// least as new as the key's newest matched event: the out-of-orderness never delays
+// them. With out-of-orderness the key also keeps a journal: its events not yet behind its
+// partition's watermark (max event time − out-of-orderness), and its matchers as they
+// were before them (the base). An event older than its key's newest matched event but
+// not behind the watermark is re-matched: the base is cloned,
+// the journal replayed with the event in its (time, arrival) place, and the result
+// becomes the key's state. Alerts the corrected order derives and the first order did
+// not are delivered; alerts the first order derived and the corrected one does not were
+// already out and are counted as superseded. An event behind the watermark is late.
+// Replays rely on the matcher's rule that advancing time later never changes results
+// before the next event: the timers the key saw are replayed as one final advance.
+
+// journal inserts an event matched in order into the key's journal (as a retained copy),
+// taking a base snapshot of the key's matchers when the journal starts.
+func (s *shard) journal(ks *keyState, it *item) {
+	if ks.base == nil {
+		ks.cut = ks.newest // the base holds every event matched so far
+		ks.base = make([]*nfa.Matcher, len(ks.m))
+		for ri, m := range ks.m {
+			if m != nil {
+				ks.base[ri] = m.Clone()
+			}
+		}
+	}
+	cp := *it
+	if !it.stable {
+		cp.ev = it.ev.Clone()
+		cp.stable = true
+		// the matchers keep the same copy, so the event is stored once
+		it.ev, it.stable = cp.ev, true
+	}
+	cp.raw, cp.ticket = nil, nil
+	s.addJournal(ks, cp)
+}
+
+// addJournal inserts a stable item into the key's journal and keeps the journal heap
+// entry at its earliest time.
+func (s *shard) addJournal(ks *keyState, it item) {
+	ks.journal = insertItem(ks.journal, it)
+	if t := ks.journal[0].ev.Time; t < ks.jourAt {
+		ks.jourAt = t
+		ks.part.jour.push(t, ks)
+	}
+}
+
+// insertItem inserts it into items keeping (time, seq) order; arrivals are mostly in
+// order, so it scans from the end.
+func insertItem(items []item, it item) []item {
+	i := len(items)
+	for i > 0 && (items[i-1].ev.Time > it.ev.Time || items[i-1].ev.Time == it.ev.Time && items[i-1].ev.Seq > it.ev.Seq) {
+		i--
+	}
+	items = append(items, item{})
+	copy(items[i+1:], items[i:])
+	items[i] = it
+	return items
+}
+
+// trim folds the key's journal events older than w into its base: they can no longer be
+// re-matched, nor can anything older than them (cut). A journal that empties drops its base (the live matchers are then the
+// key's state after every event).
+func (s *shard) trim(ks *keyState, w int64) {
+	s.current(ks)
+	n := 0
+	for n < len(ks.journal) && ks.journal[n].ev.Time < w {
+		n++
+	}
+	switch {
+	case n == len(ks.journal):
+		clear(ks.journal)
+		ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+		s.settle(ks)
+		return
+	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
+		ks.jourAt = ks.journal[0].ev.Time
+		ks.part.jour.push(ks.jourAt, ks)
+		return
+	}
+	for i := range ks.journal[:n] {
+		s.feed(ks.base, &ks.journal[i], nil)
+	}
+	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
+	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
+	clear(ks.journal[len(ks.journal):cap(ks.journal)])
+	ks.jourAt = ks.journal[0].ev.Time
+	ks.part.jour.push(ks.jourAt, ks)
+}
+
+// feed matches one stable event into the matchers ms (a base or a replay's), starting
+// matchers for rules that can start. Matches and timeouts are appended to out (as alerts
+// for ks's key) when out is not nil, else discarded.
+func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
+	ev := it.ev
+	s.sc.Memo.Next()
+	s.retIn, s.retOut = ev, ev
+	for ri, c := range s.rules.Rules {
+		m := ms[ri]
+		if m == nil {
+			if !c.Program.CanStart(ev, s.sc) {
+				continue
+			}
+			m = c.Program.NewMatcher()
+			ms[ri] = m
+		}
+		m.Advance(ev.Time, s.sc, &s.res)
+		m.Process(ev, s.sc, &s.res)
+		out.collect(s, ri)
+		if m.Idle() {
+			ms[ri] = nil
+		}
+	}
+}
+
+// replayOut collects what a replay derives: alerts with the rule each came from.
+type replayOut struct {
+	key    string
+	alerts []*alerts.Alert
+	rule   []int
+}
+
+func (o *replayOut) collect(s *shard, ri int) {
+	r := &s.res
+	if o == nil {
+		r.Reset()
+		return
+	}
+	c := s.rules.Rules[ri]
+	for _, m := range r.Matches {
+		o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindMatch, m, 0))
+		o.rule = append(o.rule, ri)
+	}
+	for _, t := range r.Timeouts {
+		o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindTimeout, t.Match, t.At))
+		o.rule = append(o.rule, ri)
+	}
+	r.Reset()
+}
+
+// replay runs journal from a clone of the key's base and then to the time the key's timers
+// reached, returning the matchers and, when out is set, what they derived.
+func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matcher {
+	ms := make([]*nfa.Matcher, len(ks.base))
+	for ri, m := range ks.base {
+		if m != nil {
+			ms[ri] = m.Clone()
+		}
+	}
+	for i := range journal {
+		s.feed(ms, &journal[i], out)
+	}
+	if ks.timedTo != math.MinInt64 {
+		for ri, m := range ms {
+			if m == nil {
+				continue
+			}
+			m.Advance(ks.timedTo, s.sc, &s.res)
+			out.collect(s, ri)
+			if m.Idle() {
+				ms[ri] = nil
+			}
+		}
+	}
+	return ms
+}
+
+// rematch puts an event that is older than its key's newest matched event, and not
+// behind the journal, in its place: the key's state becomes what matching the journal in
+// the corrected order gives, and the alerts that order adds are delivered.
+func (s *shard) rematch(ks *keyState, it *item) {
+	s.current(ks)
+	before := replayOut{key: ks.key}
+	s.replay(ks, ks.journal, &before)
+	cp := *it
+	cp.ev = it.ev.Clone()
+	cp.stable = true
+	cp.raw, cp.ticket = nil, nil
+	s.addJournal(ks, cp)
+	after := replayOut{key: ks.key}
+	ms := s.replay(ks, ks.journal, &after)
+
+	out := make(map[string]bool, len(before.alerts))
+	for _, a := range before.alerts {
+		out[a.ID] = true
+	}
+	for i, a := range after.alerts {
+		if out[a.ID] {
+			delete(out, a.ID)
+			continue
+		}
+		s.deliver(after.rule[i], a, it.ingest)
+	}
+	st := s.e.stats
+	st.rematched.Add(1)
+	st.superseded.Add(uint64(len(out)))
+	st.matched.Add(1)
+
+	for ri, m := range ks.m {
+		if m != nil {
+			s.dropMatcher(ri, m)
+		}
+	}
+	ks.m, ks.live = ms, 0
+	for _, m := range ms {
+		if m != nil {
+			ks.live++
+		}
+	}
+	ks.timerAt = 0 // the replaced matchers' deadlines are gone: settle reschedules
+	s.settle(ks)
+}
+
+// Outcome is what happened to one ingested event.
+type Outcome uint8
+
+// Outcomes. The zero value is OutcomeRejected: an event the shards never saw (it could
+// not be decoded).
+const (
+	OutcomeRejected         Outcome = iota // not decoded: see the RecordError
+	OutcomeMatched                         // in order for its key: matched at once
+	OutcomeRematched                       // out of order for its key, within the out-of-orderness: the key re-matched with it in place
+	OutcomeLateDeadLettered                // behind its key's journal: sent to the dead-letter sink (reason "late")
+	OutcomeLateDropped                     // behind its key's journal: discarded
+	OutcomeLateProcessed                   // behind its key's journal: matched anyway, out of order
+)
+
+var outcomeNames = [...]string{"rejected", "matched", "rematched", "late_dead_lettered", "late_dropped", "late_processed"}
+
+// String returns the outcome's name as the ingest API writes it.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// MarshalText writes the outcome's name.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Tally counts outcomes as an ingest answer reports them: accepted are the events
+// matched (in order, re-matched, or late and processed); late the ones not matched for
+// being too late (dead-lettered or dropped). Rejected events count in neither.
+func Tally(out []Outcome) (accepted, late int) {
+	for _, o := range out {
+		switch o {
+		case OutcomeMatched, OutcomeRematched, OutcomeLateProcessed:
+			accepted++
+		case OutcomeLateDeadLettered, OutcomeLateDropped:
+			late++
+		}
+	}
+	return accepted, late
+}
+
+// ticket collects the outcomes of one IngestWait call: the shards write each event's
+// outcome at its index (distinct indexes, no lock) and count their batches done.
+type ticket struct {
+	out  []Outcome
+	left atomic.Int32 // batches not yet handled, plus one while the ingest call sends
+	done chan struct{}
+}
+
+func newTicket(n int) *ticket {
+	t := &ticket{out: make([]Outcome, n), done: make(chan struct{})}
+	t.left.Store(1)
+	return t
+}
+
+// finish marks one batch (or the sending call) done.
+func (t *ticket) finish() {
+	if t.left.Add(-1) == 0 {
+		close(t.done)
+	}
+}
+
+// setOutcome records what happened to the item's event, for the ingest call that waits.
+func (it *item) setOutcome(o Outcome) {
+	if it.ticket != nil {
+		it.ticket.out[it.idx] = o
+	}
+}

@@ -1,0 +1,169 @@
+package nfa
+
+import (
+	"math/bits"
+
+	"github.com/cepd/cepd/event"
+)
+
+// Guarded is implemented by conditions that can rule themselves out from the event alone.
+//
+// Contract: Guard returns a condition that reads only ctx.Event (never Matched), or nil.
+// When the guard is false for an event, the condition itself is false for that event
+// whatever the partial match, and evaluating it would have counted no error. A guard is
+// evaluated once per event and NFA state (conditions share results through ctx.Memo), so
+// the runs a false guard rules out are skipped without evaluating anything for each.
+type Guarded interface {
+	Guard() Condition
+}
+
+// Dispatcher is implemented by guards that pin a string field of the event: when the
+// event's value of field (an index into the schema's fields) is a present string that is
+// not among values, the guard is false. ok is false when the guard pins no field.
+type Dispatcher interface {
+	Dispatch() (field int, values []string, ok bool)
+}
+
+// StartDispatch tells which events can start a match without evaluating anything: when
+// ok, CanStart is false for every event whose value of field is a present string not
+// among values (the guards of the leaves the start state consults all pin that field).
+func (p *Program) StartDispatch() (field int, values []string, ok bool) {
+	s := p.start
+	if p.opts.NoGuards || s == nil || !s.skippable {
+		return 0, nil, false
+	}
+	field = -1
+	for _, i := range s.guard {
+		d, isD := p.leaves[i].guard.(Dispatcher)
+		if !isD {
+			return 0, nil, false
+		}
+		f, vs, dok := d.Dispatch()
+		if !dok || field >= 0 && f != field {
+			return 0, nil, false
+		}
+		field = f
+		values = append(values, vs...)
+	}
+	if field < 0 {
+		return 0, nil, false // nothing consulted: leave it to CanStart
+	}
+	return field, values, true
+}
+
+// Event-only guards.
+//
+// For every state, Compile runs the matcher's own computeNext once with every leaf
+// condition forced to false, and records the leaves it consulted (state.guard). When that
+// probe leaves the run exactly as it was (same state, buffer entry and version: an
+// irrelevant event under relaxed or any contiguity), the state is skippable: for an event
+// whose guards rule out every consulted leaf, computeNext would consult the same leaves,
+// get the same (false) values and take the same path, so the run is kept unchanged without
+// visiting its edges. Options.NoGuards turns this off (the reference path).
+
+// computeGuards fills state.guard and state.skippable.
+func (p *Program) computeGuards() {
+	if p.opts.NoGuards {
+		return
+	}
+	m := &Matcher{prog: p}
+	sc := NewScratch()
+	sc.probe = true
+	ev := &event.Event{}
+	for _, s := range p.states {
+		if s.typ == stFinal || s.typ == stStop {
+			continue
+		}
+		cs := run{st: s, ver: dewey{1, 0}, startTs: 0, prevTs: 0}
+		if s.typ == stStart {
+			cs = run{st: s, ver: dewey{1}, startTs: -1, prevTs: -1}
+		}
+		sc.probed = sc.probed[:0]
+		out := m.computeNext(&cs, ev, sc, nil)
+		if len(out) != 1 || !sameRun(&out[0], &cs) {
+			continue
+		}
+		var guard []int
+		for _, i := range sc.probed {
+			if p.leaves[i].guard == nil {
+				guard = nil
+				break
+			}
+			guard = appendUnique(guard, i)
+		}
+		if guard == nil && len(sc.probed) > 0 {
+			continue // a consulted leaf no guard can rule out
+		}
+		s.guard, s.skippable = guard, true
+	}
+}
+
+func appendUnique(xs []int, x int) []int {
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+func sameRun(a, b *run) bool {
+	if a.st != b.st || a.node != b.node || a.startTs != b.startTs || a.prevTs != b.prevTs ||
+		a.startEv != b.startEv || len(a.ver) != len(b.ver) {
+		return false
+	}
+	for i := range a.ver {
+		if a.ver[i] != b.ver[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ruledOut reports whether the current event leaves every run waiting in s unchanged,
+// by the guards of the leaves s consults. The caller has set sc.ctx.Event.
+func (p *Program) ruledOut(s *state, sc *Scratch) bool {
+	if !s.skippable {
+		return false
+	}
+	for _, i := range s.guard {
+		if p.leaves[i].guard.Eval(&sc.ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitMask is the set of states runs of m wait in: bit i for state i. Bit 63 stands for
+// every state with a larger id, and is also set when a completed match is held back or the
+// runs exceed the bound (Process could then change something whatever the event). 0 means
+// unknown. Either way bit 63 or 0 is never ruled out.
+func (m *Matcher) waitMask() uint64 {
+	var w uint64
+	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
+		w = 1 << 63
+	}
+	for i := range m.partial {
+		w |= 1 << min(m.partial[i].st.id, 63)
+	}
+	return w
+}
+
+// unchangedBy reports whether Process(ev) would leave m exactly as it is: the event-only
+// guards rule out every state its runs wait in (none held back, none over the bound). It
+// evaluates no condition per run, only guards (memoised per event through sc.Memo).
+func (m *Matcher) unchangedBy(ev *event.Event, sc *Scratch) bool {
+	p, waiting := m.prog, m.waiting
+	if waiting == 0 || waiting>>63 != 0 || p.opts.NoGuards {
+		return false
+	}
+	ctx := &sc.ctx
+	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
+	ctx.reset(nil)
+	for w := waiting; w != 0; w &= w - 1 {
+		if !p.ruledOut(p.states[bits.TrailingZeros64(w)], sc) {
+			return false
+		}
+	}
+	return true
+}

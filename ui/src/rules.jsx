@@ -1,0 +1,137 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { get } from './api.js';
+import { useStore } from './store.js';
+import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, modeName, Empty } from './util.jsx';
+
+const PAGE = 100;
+
+// RulesList is the rule table: mode, owner, tags, severity, live partial matches, alerts
+// in the last hour (counted from the live alert feed) and evaluation errors.
+export function RulesList({ session, alerts }) {
+  const [rules, setRules] = useState(null);
+  const [stats, setStats] = useState({});
+  const [error, setError] = useState(null);
+  const [q, setQ] = useState('');
+  const [mode, setMode] = useState('');
+  const [sev, setSev] = useState('');
+  const [page, setPage] = useState(0);
+  const st = useStore(alerts);
+
+  useEffect(() => {
+    get('/v1/rules').then((r) => setRules(r.rules || []), setError);
+    const poll = () =>
+      get('/v1/rules:stats')
+        .then((r) => setStats(Object.fromEntries((r.rules || []).map((x) => [x.id, x]))))
+        .catch(() => {});
+    poll();
+    const t = setInterval(poll, 3000);
+    return () => clearInterval(t);
+  }, []);
+
+  const lastHour = useMemo(() => {
+    const since = Date.now() - 3600e3;
+    const m = {};
+    for (const a of st.alerts) {
+      if (new Date(a.detected_at).getTime() < since) continue;
+      m[a.rule_id] = (m[a.rule_id] || 0) + 1;
+    }
+    return m;
+  }, [st.version, st.alerts.length]);
+
+  const shown = useMemo(() => {
+    if (!rules) return [];
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    return rules.filter((r) => {
+      if (mode && modeName(r.mode) !== mode) return false;
+      if (sev && (r.severity || '') !== sev) return false;
+      const hay = [r.id, r.name, r.owner, ...(r.tags || [])].join(' ').toLowerCase();
+      return words.every((w) => hay.includes(w));
+    });
+  }, [rules, q, mode, sev]);
+  useEffect(() => setPage(0), [q, mode, sev]);
+
+  const pages = Math.max(1, Math.ceil(shown.length / PAGE));
+  const slice = shown.slice(page * PAGE, page * PAGE + PAGE);
+  return (
+    <section>
+      <header class="page-head">
+        <div>
+          <h1>Rules</h1>
+          <p class="muted">{rules ? `${rules.length} rules · ${rules.filter((r) => modeName(r.mode) === 'active').length} active` : 'Loading…'}</p>
+        </div>
+        {session.can.edit && (
+          <a class="btn btn-primary" href="#/rules/new" data-testid="new-rule">New rule</a>
+        )}
+      </header>
+      <ErrorBox error={error} />
+      <div class="toolbar" role="search">
+        <label class="field grow">
+          <span>Search</span>
+          <input type="search" placeholder="id, name, owner or tag" value={q} onInput={(e) => setQ(e.target.value)} aria-label="Search rules" />
+        </label>
+        <label class="field">
+          <span>Mode</span>
+          <select value={mode} onChange={(e) => setMode(e.target.value)}>
+            <option value="">all</option>
+            <option value="active">active</option>
+            <option value="shadow">shadow</option>
+            <option value="disabled">disabled</option>
+          </select>
+        </label>
+        <label class="field">
+          <span>Severity</span>
+          <select value={sev} onChange={(e) => setSev(e.target.value)}>
+            <option value="">all</option>
+            {['critical', 'high', 'medium', 'low'].map((s) => <option value={s}>{s}</option>)}
+          </select>
+        </label>
+      </div>
+      <div class="card table-card">
+        <table class="table" data-testid="rules-table">
+          <thead>
+            <tr>
+              <th scope="col">Rule</th>
+              <th scope="col">Mode</th>
+              <th scope="col">Severity</th>
+              <th scope="col">Owner</th>
+              <th scope="col">Tags</th>
+              <th scope="col" class="num">Partial matches</th>
+              <th scope="col" class="num">Alerts (1h)</th>
+              <th scope="col" class="num">Eval errors</th>
+              <th scope="col">Changed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {slice.map((r) => {
+              const s = stats[r.id] || {};
+              return (
+                <tr key={r.id} class="clickable" onClick={() => (location.hash = '#/rules/' + encodeURIComponent(r.id))}>
+                  <td>
+                    <a href={'#/rules/' + encodeURIComponent(r.id)} class="rule-link">{r.name || r.id}</a>
+                    <div class="sub mono">{r.id} · v{r.version}{r.shadow_of ? ` · trial beside v${r.shadow_of}` : ''}</div>
+                  </td>
+                  <td><ModeBadge mode={r.mode} /></td>
+                  <td><SevBadge sev={r.severity} /></td>
+                  <td>{r.owner || '—'}</td>
+                  <td>{(r.tags || []).map((t) => <Tag>{t}</Tag>)}</td>
+                  <td class="num">{fmtNum(s.live_partial_matches)}</td>
+                  <td class="num">{fmtNum(lastHour[r.id] || 0)}</td>
+                  <td class={'num' + (s.eval_errors ? ' warn' : '')} title={s.last_eval_error || ''}>{fmtNum(s.eval_errors)}</td>
+                  <td title={r.author}>{fmtAgo(r.update_time)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {rules && shown.length === 0 && <Empty>No rule matches these filters.</Empty>}
+      </div>
+      {pages > 1 && (
+        <nav class="pager" aria-label="Pages">
+          <button class="btn btn-sm" disabled={page === 0} onClick={() => setPage(page - 1)}>Previous</button>
+          <span>Page {page + 1} of {pages} · {shown.length} rules</span>
+          <button class="btn btn-sm" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>Next</button>
+        </nav>
+      )}
+    </section>
+  );
+}
