@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
 )
 
 // TestProcessSecretsNotLogged: a cepd with access tokens, a webhook secret and a Redis
@@ -70,6 +79,26 @@ func TestProcessSecretsNotLogged(t *testing.T) {
 		if got := do(c.method, c.path, c.token, c.body); got != c.want {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, got, c.want)
 		}
+	}
+	// With access control on, probes still need no token: gRPC health answers, the API
+	// does not.
+	if m := grpcLine.FindSubmatch([]byte(fileTail(logPath, 1<<20))); m == nil {
+		t.Error("no gRPC address in the log")
+	} else {
+		conn, err := grpc.NewClient(string(m[1]), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("gRPC health without a token: %v, %v", r.GetStatus(), err)
+		}
+		if _, err := cepv1.NewAdminClient(conn).GetStats(ctx, &cepv1.GetStatsRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("gRPC GetStats without a token: %v, want Unauthenticated", err)
+		}
+		cancel()
+		conn.Close()
 	}
 	waitFor(t, 10*time.Second, "the webhook's retry", func() bool { return refused.Load() >= 2 })
 	if err := p.stop(20 * time.Second); err != nil {
