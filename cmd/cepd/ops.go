@@ -118,8 +118,8 @@ func registerOpsHTTP(mux *http.ServeMux, o *opsOptions) {
 	mux.Handle("/debug/pprof/", h)
 }
 
-// healthServices are the gRPC health service names cepd answers: "" (the server, as
-// /healthz) and "readiness" (as /readyz), for Kubernetes' gRPC probes.
+// readinessService is the gRPC health service name that answers as /readyz; "" (the
+// server) and each cep.v1 service answer as /healthz.
 const readinessService = "readiness"
 
 // registerOpsGRPC adds the grpc.health.v1 service and server reflection to gs, and keeps
