@@ -16,7 +16,7 @@ import (
 
 // TestAPIStatsNumbers: /v1/admin/stats gives its 64-bit counters as JSON numbers, and no
 // watermark (nor its delay) before any event rather than 0; gRPC gives the same, the
-// watermark unset. Once events came the watermark is the newest event time.
+// watermark unset; so does the embedded /v1/stats (it said -9223372036854775808). Once events came the watermark is the newest event time.
 func TestAPIStatsNumbers(t *testing.T) {
 	f := startAPIFixture(t)
 	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
@@ -36,6 +36,9 @@ func TestAPIStatsNumbers(t *testing.T) {
 	}
 	if _, ok := st["watermark_delay_ms"]; ok {
 		t.Errorf("watermark delay before any event: %v, want none", st["watermark_delay_ms"])
+	}
+	if legacy := f.must("GET", "/v1/stats", ""); legacy["watermark"] != nil {
+		t.Errorf("/v1/stats watermark before any event: %v, want none", legacy["watermark"])
 	}
 	if st["keys"] != 0.0 {
 		t.Errorf("keys %#v, want the number 0", st["keys"])
@@ -74,6 +77,9 @@ func TestAPIStatsNumbers(t *testing.T) {
 	}
 	if gs, err = cepv1.NewAdminClient(conn).GetStats(ctx, &cepv1.GetStatsRequest{}); err != nil || gs.GetWatermark() != int64(want) {
 		t.Errorf("gRPC watermark %v (%v), want %v", gs.GetWatermark(), err, int64(want))
+	}
+	if legacy := f.must("GET", "/v1/stats", ""); legacy["watermark"] != want {
+		t.Errorf("/v1/stats watermark %#v, want %v", legacy["watermark"], want)
 	}
 	r := st["rules"].([]any)[0].(map[string]any)
 	if r["alerts"] != 1.0 {
