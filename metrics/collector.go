@@ -50,6 +50,7 @@ var (
 	dIngestSegs     = desc("ingest_log_segments", "Segment files of the REST ingest log.")
 	dKeys           = desc("state_keys", "Keys with live state, at the last state walk.")
 	dLive           = desc("partial_matches", "Live partial matches by rule, at the last state walk.", "rule")
+	dRuleKeys       = desc("rule_keys", "Keys with a live partial match of the rule, at the last state walk.", "rule")
 	dWalkTime       = desc("state_walk_timestamp_seconds", "When the last state walk (the source of cepd_partial_matches) ended.")
 	dWalkTook       = desc("state_walk_duration_seconds", "How long the last state walk took (matching waits one step of it at most).")
 )
@@ -58,7 +59,7 @@ var allDescs = []*prometheus.Desc{dEventsIn, dDecoded, dMatched, dLate, dDeadLet
 	dWatermark, dWatermarkDelay, dIdle, dBacklog, dLag, dKafkaErrors, dKafkaSession, dRebalances, dCommitsSkipped,
 	dCkptSaves, dCkptFailures, dCkptDuration, dCkptLast, dCkptSize, dCkptTime, dCkptAge, dCkptLost, dRestored,
 	dSinkAlerts, dSinkDelivered, dSinkRetries, dSinkFailures, dSinkPending, dIngestLog, dIngestSegs,
-	dKeys, dLive, dWalkTime, dWalkTook}
+	dKeys, dLive, dRuleKeys, dWalkTime, dWalkTook}
 
 // collector reads the runtime's counters at scrape time.
 type collector struct{ m *Metrics }
@@ -181,6 +182,9 @@ func (c *collector) collectEdges(ch chan<- prometheus.Metric) {
 		for i, id := range s.st.RuleIDs {
 			if i < len(s.st.ByRule) {
 				gauge(ch, dLive, float64(s.st.ByRule[i]), id)
+			}
+			if i < len(s.st.KeysByRule) {
+				gauge(ch, dRuleKeys, float64(s.st.KeysByRule[i]), id)
 			}
 		}
 		gauge(ch, dWalkTime, float64(s.at.UnixNano())/1e9)

@@ -158,6 +158,7 @@ func TestMetricsFromEngine(t *testing.T) {
 		// c2's first event, and c1's last (which completed a match and starts another)
 		{"cepd_partial_matches", map[string]string{"rule": "two-large"}, 2},
 		{"cepd_state_keys", nil, 2},
+		{"cepd_rule_keys", map[string]string{"rule": "two-large"}, 2},
 		{"cepd_rule_eval_errors_total", map[string]string{"rule": "two-large"}, 0},
 		{"cepd_rules", nil, 1},
 		{"cepd_partition_watermark_seconds", map[string]string{"partition": "3"}, float64(base+2000) / 1e3},
