@@ -46,8 +46,13 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 	s.e.sink.Alert(a)
 	st.alerts.Add(1)
 	s.rules.alerts[ri].Add(1)
+	since := time.Duration(-1)
 	if ingest >= 0 {
-		s.latency.record(s.e.now() - ingest)
+		since = time.Duration(s.e.now() - ingest)
+		s.latency.record(int64(since))
+	}
+	if s.e.cfg.OnAlert != nil {
+		s.e.cfg.OnAlert(a, since)
 	}
 }
 

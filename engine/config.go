@@ -65,6 +65,8 @@ type Config struct {
 	// RecordProcessingTime stamps alerts with the processing time they were made at
 	// (off for reproducible offline output).
 	RecordProcessingTime bool
+	// OnAlert, if set, sees every alert made (metrics); see AlertObserver.
+	OnAlert AlertObserver
 }
 
 // Defaults returns c with zero fields set to their defaults.

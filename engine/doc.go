@@ -9,7 +9,9 @@
 // per-partition lock). Each shard is a goroutine that alone owns its keys' state, so
 // matching takes no locks. Shard queues are bounded: when the matcher falls behind,
 // Ingest blocks (backpressure) rather than buffering without limit. Sinks are called from
-// shard goroutines and must be safe for concurrent use.
+// shard goroutines and must be safe for concurrent use; so is Config.OnAlert, told of
+// each alert (for metrics). Partitions, CheckpointStats and Stats read atomics only, so
+// metrics can read them at any time without waiting for a shard.
 //
 // Time and order: keys are independent. An event is matched the moment it arrives when
 // it is at least as new as its key's newest matched event, whatever other keys did and

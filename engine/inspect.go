@@ -16,6 +16,8 @@ type StateStats struct {
 	// KeysCut counts the keys marked by the memory budget: partial matches of the key were
 	// cut (the mark lasts while the key holds state; it is not checkpointed).
 	KeysCut int `json:"keys_cut"`
+	// KeysByRule counts, per rule (as RuleIDs), the keys with a live partial match of it.
+	KeysByRule []int `json:"-"`
 	// Bytes is an accounting of the memory the key states hold (matchers, runs, shared
 	// buffer entries, journal events and snapshots; events themselves approximated from the
 	// schema);
@@ -29,7 +31,7 @@ const inspectStep = 4096
 // Inspect collects state statistics from every shard (on the shard goroutines).
 func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error) {
 	rs := e.Rules()
-	st := StateStats{ByRule: make([]int, len(rs.Rules))}
+	st := StateStats{ByRule: make([]int, len(rs.Rules)), KeysByRule: make([]int, len(rs.Rules))}
 	for _, c := range rs.Rules {
 		st.RuleIDs = append(st.RuleIDs, c.Rule.ID)
 	}
@@ -38,7 +40,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 	// counted). Events shared by several rules of a key are counted once per rule.
 	evBytes := int(unsafe.Sizeof(event.Event{})) + int(unsafe.Sizeof(event.Value{}))*len(e.rules.Schema.Fields)
 	for i, s := range e.shards {
-		p := StateStats{ByRule: make([]int, len(rs.Rules))}
+		p := StateStats{ByRule: make([]int, len(rs.Rules)), KeysByRule: make([]int, len(rs.Rules))}
 		// The walk goes inspectStep keys at a time, each step one message to the shard, so
 		// that the events queued meanwhile wait for one step, not for the whole walk. Keys
 		// that come and go between steps may be missed or counted twice: the figures are
@@ -47,6 +49,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 			done := make(chan struct{})
 			fn := func(s *shard) {
 				if s.rules != rs && len(p.ByRule) < len(s.rules.Rules) { // mid-reload: count by this shard's rules where they line up
+					p.KeysByRule = append(p.KeysByRule, make([]int, len(s.rules.Rules)-len(p.ByRule))...)
 					p.ByRule = append(p.ByRule, make([]int, len(s.rules.Rules)-len(p.ByRule))...)
 				}
 				to := min(from+inspectStep, len(s.list))
@@ -70,6 +73,9 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 						cut = cut || m.WasCut()
 						p.LiveRuns += m.Live()
 						p.ByRule[ri] += m.Live()
+						if m.Live() > 0 {
+							p.KeysByRule[ri]++
+						}
 						if footprint {
 							f := m.Footprint()
 							p.Bytes += f.Bytes
@@ -100,6 +106,7 @@ func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error
 		st.KeysCut += p.KeysCut
 		for i, n := range p.ByRule[:min(len(p.ByRule), len(st.ByRule))] {
 			st.ByRule[i] += n
+			st.KeysByRule[i] += p.KeysByRule[i]
 		}
 	}
 	return st, nil

@@ -28,6 +28,8 @@ type partition struct {
 	lastOffset int64        // offset of the last record ingested
 	batches    []*batch
 	scratch    event.Event
+
+	in atomic.Uint64 // records ingested (one add per Ingest call, read by Partitions)
 }
 
 // batch carries events to one shard in memory that is reused: the shard copies out only
@@ -114,6 +116,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	ooo := e.cfg.OutOfOrderness.Milliseconds()
 	now := e.now()
 	p.lastIn.Store(now)
+	p.in.Add(uint64(len(recs)))
 	if p.idle.Load() {
 		p.idle.Store(false)
 		if err := e.broadcastIdle(ctx, p.id, false); err != nil {

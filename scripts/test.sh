@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # 127.0.0.1 only). Installed only when missing; apt is retried because a mirror fetch
 # occasionally fails once.
 # Each entry is COMMAND:DEBIAN_PACKAGE.
-apt_needs=(git:git redis-server:redis-server chromium:chromium curl:curl jq:jq)
+apt_needs=(git:git redis-server:redis-server chromium:chromium curl:curl jq:jq promtool:prometheus)
 missing=()
 for pair in "${apt_needs[@]}"; do
 	bin=${pair%%:*}; pkg=${pair##*:}

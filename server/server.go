@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -350,8 +351,11 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
-	snap := s.eng.Stats().Snapshot()
-	writeJSON(w, http.StatusOK, map[string]any{"stats": snap, "watermark": s.eng.Watermark()})
+	out := map[string]any{"stats": s.eng.Stats().Snapshot()}
+	if wm := s.eng.Watermark(); wm != math.MinInt64 { // absent before any event and while all partitions idle
+		out["watermark"] = wm
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) ingestFailed(err error) {

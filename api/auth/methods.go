@@ -5,6 +5,11 @@ import "strings"
 // MethodCapability is the capability each cep.v1 method needs (by full gRPC method
 // name). Unknown methods need Manage, so a method added without a rule here is closed.
 func MethodCapability(fullMethod string) Capability {
+	// Probes (Kubernetes' gRPC probe, grpc_health_probe) carry no token; reflection
+	// describes the API as the open /v1/openapi.json does.
+	if strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.") {
+		return Open
+	}
 	svc, m, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/cep.v1."), "/")
 	switch svc {
 	case "Rules":

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
@@ -133,8 +134,8 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		out.Stats.Fields["keys_cut"] = structpb.NewNumberValue(float64(st.KeysCut))
 	}
 	if wm := s.eng.Watermark(); wm != math.MinInt64 {
-		out.Watermark = wm
-		out.WatermarkDelayMs = max(0, s.now().UnixMilli()-wm)
+		out.Watermark = proto.Int64(wm)
+		out.WatermarkDelayMs = proto.Int64(max(0, s.now().UnixMilli()-wm))
 	}
 	for r, n := range sn.DeadLetter {
 		out.DeadLetters[r] = int64(n)

@@ -38,6 +38,9 @@ type Rules struct {
 	modes  *Modes
 	// OnReload, if set, is told of every swap (for logging).
 	OnReload func(engine.ReloadStats)
+	// OnChange, if set, is told of every version the store took through the API (for
+	// the log: one line per change), before the engine swaps.
+	OnChange func(rulestore.Version)
 	// Limits bound the rules stored (set before serving).
 	Limits RuleLimits
 }

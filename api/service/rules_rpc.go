@@ -89,6 +89,9 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	if s.OnChange != nil {
+		s.OnChange(v)
+	}
 	final, err := s.store.List(ctx)
 	if err != nil {
 		return nil, storeErr(err)

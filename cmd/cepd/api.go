@@ -50,6 +50,7 @@ type apiOptions struct {
 	rules     *service.Rules    // if nil, made over store and the engine
 	backtests *backtest.Manager // nil: backtests answer Unimplemented
 	limits    httpLimits        // timeouts, connection cap, stream stall bound, TLS
+	ops       *opsOptions       // metrics, probes, profiling (nil: probes follow legacy's health)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -88,8 +89,14 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 			return nil, err
 		}
 	}
+	rulesSvc.OnChange = func(v rulestore.Version) {
+		o.log.Info("rule changed", "rule", v.ID, "version", v.Version, "action", v.Action, "mode", v.Mode, "author", v.Author)
+	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
 		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
+		if o.ops != nil && o.ops.metrics != nil {
+			o.ops.metrics.ObserveReload(st)
+		}
 	}
 	gln, hln := o.grpcLn, o.httpLn
 	if gln == nil {
@@ -123,6 +130,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
+	ops := opsFor(o)
+	registerOpsGRPC(ctx, gs, ops, time.Second)
 	go func() { _ = gs.Serve(gln) }()
 
 	creds := insecure.NewCredentials()
@@ -161,6 +170,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		mux.Handle("GET /healthz", h)
 		mux.Handle("GET /v1/stats", guard(auth.Manage))
 	}
+	registerOpsHTTP(mux, ops)
 	openapi, err := api.OpenAPIDocument()
 	if err != nil {
 		conn.Close()
@@ -227,14 +237,15 @@ func or(s, def string) string {
 	return s
 }
 
-// newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), empty
-// lists present, unknown fields rejected, routing errors as 404/405 (never 5xx).
+// newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), 64-bit
+// integers as JSON numbers (numberJSON), empty lists present, unknown fields rejected,
+// routing errors as 404/405 (never 5xx).
 func newGateway() *runtime.ServeMux {
 	return runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, unwrappedJSON{&runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, unwrappedJSON{numberJSON{JSONPb: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}}),
+		}}}),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
 			if strings.EqualFold(k, "X-Cepd-Author") {
 				return "x-cepd-author", true

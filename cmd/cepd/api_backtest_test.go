@@ -67,21 +67,21 @@ func TestAPIBacktests(t *testing.T) {
 	b := f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}, {"source": `+jsonString(draft)+`}],
 		"events_file": "day.jsonl", "label_field": "label"}`)
 	b = f.waitBacktest(b["id"].(string))
-	if b["state"] != "DONE" || b["events_read"] != "7" || b["alerts_total"] != "5" || len(b["alerts"].([]any)) != 5 {
+	if b["state"] != "DONE" || b["events_read"] != 7.0 || b["alerts_total"] != 5.0 || len(b["alerts"].([]any)) != 5 {
 		t.Fatalf("backtest: %v", b)
 	}
-	if dl := b["dead_letters"].(map[string]any); dl["bad_json"] != "1" {
+	if dl := b["dead_letters"].(map[string]any); dl["bad_json"] != 1.0 {
 		t.Errorf("dead letters %v", dl)
 	}
 	big := resultOf(t, b, "big-twice")
-	if big["alerts"] != "2" || big["precision"] != 0.5 || big["recall"] != 1.0 || big["recall_label"] != "big-twice" {
+	if big["alerts"] != 2.0 || big["precision"] != 0.5 || big["recall"] != 1.0 || big["recall_label"] != "big-twice" {
 		t.Errorf("big-twice: %v", big)
 	}
-	if h := big["per_hour"].([]any); len(h) != 1 || h[0].(map[string]any)["alerts"] != "2" {
+	if h := big["per_hour"].([]any); len(h) != 1 || h[0].(map[string]any)["alerts"] != 2.0 {
 		t.Errorf("per hour: %v", h)
 	}
 	low := resultOf(t, b, "low-bar")
-	if low["alerts"] != "3" || low["recall"] != 1.0 {
+	if low["alerts"] != 3.0 || low["recall"] != 1.0 {
 		t.Errorf("low-bar: %v", low)
 	}
 
@@ -89,7 +89,7 @@ func TestAPIBacktests(t *testing.T) {
 	f.pair("live1", 150)
 	f.alerts("live1", 1)
 	b = f.waitBacktest(f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}]}`)["id"].(string))
-	if b["state"] != "DONE" || b["source"] != "RETAINED" || resultOf(t, b, "big-twice")["alerts"] != "1" {
+	if b["state"] != "DONE" || b["source"] != "RETAINED" || resultOf(t, b, "big-twice")["alerts"] != 1.0 {
 		t.Errorf("retained backtest: %v", b)
 	}
 

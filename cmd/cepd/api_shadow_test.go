@@ -54,9 +54,9 @@ func TestAPIShadowTrial(t *testing.T) {
 		t.Errorf("delivered keys %v, want c0 and c2", keys)
 	}
 	c := f.must("GET", "/v1/rules/big-twice:compareShadow", "")
-	want := map[string]any{"active_version": 1.0, "shadow_version": 2.0, "active_alerts": "2", "shadow_alerts": "2",
-		"keys_both": "1", "keys_active_only": "1", "keys_shadow_only": "1",
-		"matches_both": "1", "matches_active_only": "1", "matches_shadow_only": "1", "truncated": false}
+	want := map[string]any{"active_version": 1.0, "shadow_version": 2.0, "active_alerts": 2.0, "shadow_alerts": 2.0,
+		"keys_both": 1.0, "keys_active_only": 1.0, "keys_shadow_only": 1.0,
+		"matches_both": 1.0, "matches_active_only": 1.0, "matches_shadow_only": 1.0, "truncated": false}
 	for k, v := range want {
 		if c[k] != v {
 			t.Errorf("comparison %s = %v, want %v (%v)", k, c[k], v, c)

@@ -71,6 +71,8 @@ type kafkaOptions struct {
 	sharedCheckpoints bool
 	// started, if set (not a flag), is given the source once it exists (for its lag).
 	started func(*kafkasource.Source)
+	// delivered, if set (not a flag), is told each alert's delivery latency (metrics).
+	delivered func(time.Duration)
 	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
 	// how far before a replay it looks; dedupeRead is set (not a flag) by serve.
 	dedupe      bool
@@ -206,7 +208,7 @@ func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
 		return nil, errors.New("--alerts-topic and --dlq-topic must not be empty")
 	}
 	return kafkasink.New(kafkasink.Config{Brokers: o.brokers, Base: base, AlertsTopic: o.alertsTopic,
-		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics)})
+		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: o.delivered})
 }
 
 // newKafkaSource builds the Kafka source feeding eng; sinks (may be nil) are flushed
@@ -266,12 +268,17 @@ func applyConfigFile(f *pflag.FlagSet, path string) error {
 	if m.Kind != yaml.MappingNode {
 		return fmt.Errorf("%s:%d:%d: want a mapping of flag names to values", path, m.Line, m.Column)
 	}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		fl := f.Lookup(k.Value)
-		if fl == nil {
+		if fl == nil || k.Value == "config" || k.Value == "help" {
 			return fmt.Errorf("%s:%d:%d: unknown setting %q (settings are the flag names without --)", path, k.Line, k.Column, k.Value)
 		}
+		if line, ok := seen[k.Value]; ok {
+			return fmt.Errorf("%s:%d:%d: %s is set twice (first on line %d)", path, k.Line, k.Column, k.Value, line)
+		}
+		seen[k.Value] = k.Line
 		if fl.Changed {
 			continue
 		}

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -62,22 +61,18 @@ func exitCode(err error) int {
 }
 
 func newRootCmd() *cobra.Command {
-	var logLevel string
+	var logLevel, logFormat string
 	root := &cobra.Command{
 		Use:           "cepd",
 		Short:         "complex-event-processing and fraud-rule engine (Flink CEP semantics, CEL conditions)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl})))
-			return nil
+			return setUpCommand(cmd, &logLevel, &logFormat)
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format: text (key=value) or json (one object per line)")
 	root.AddCommand(newServeCmd(), newConformanceCmd(), newReplayCmd(), newExplainCmd(), newBenchCmd(), newGenCmd(), newFmtCmd(), newProduceCmd(), newTestCmd())
 	return root
 }

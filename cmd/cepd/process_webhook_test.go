@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 
 // TestProcessWebhook: cepd serve delivers its alerts to a webhook, signed; the receiver
 // refusing at first (503) only delays them; every alert arrives exactly once with the
-// id replay gives it (card-testing's, checked against its golden file).
+// id replay gives it (card-testing's, checked against its golden file). /metrics counts
+// the retries and the delivery latencies, and the secret is never logged (debug level
+// included).
 func TestProcessWebhook(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]int{}
@@ -48,9 +51,10 @@ func TestProcessWebhook(t *testing.T) {
 
 	dir := t.TempDir()
 	copyRules(t, filepath.Join(dir, "rules"))
-	p := startCepdProc(t, buildCepd(t), filepath.Join(dir, "cepd.log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
+	logPath := filepath.Join(dir, "cepd.log")
+	p := startCepdProc(t, buildCepd(t), logPath, []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
 		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out=",
-		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret"})
+		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret", "--log-level", "debug"})
 	events, err := os.Open(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +86,21 @@ func TestProcessWebhook(t *testing.T) {
 			break
 		}
 	}
+	fams := scrape(t, p.api)
+	for _, c := range []struct {
+		name string
+		min  float64
+	}{{"cepd_sink_retries_total", 2}, {"cepd_sink_delivered_total", float64(len(want))}, {"cepd_sink_delivery_latency_seconds", float64(len(want))},
+		{"cepd_sink_alerts_total", float64(len(want))}} {
+		if v, ok := sample(fams, c.name, map[string]string{"sink": "webhook"}); !ok || v < c.min {
+			t.Errorf("%s{sink=webhook} = %v (present: %v), want at least %v", c.name, v, ok, c.min)
+		}
+	}
 	if err := p.stop(20 * time.Second); err != nil {
 		t.Error(err)
+	}
+	if log, err := os.ReadFile(logPath); err != nil || bytes.Contains(log, []byte("hook-secret")) {
+		t.Errorf("the webhook secret is in the log (or the log is unreadable: %v)", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -58,6 +58,7 @@ type serveOptions struct {
 	webhook        webhook.Config
 	ingestLog      bool
 	ingestSync     bool
+	ops            opsFlags
 	limits         limitOptions
 	keyBudget      nfa.Budget // memory budget per key and rule
 	memoryBudget   int64      // memory budget of the engine
@@ -80,12 +81,6 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "run cepd: REST ingest on 127.0.0.1, rules from a directory, alerts to stdout/file and the API (the default command)",
 		Args:  cobra.NoArgs,
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if o.configFile != "" {
-				return applyConfigFile(cmd.Flags(), o.configFile)
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, cmd.OutOrStdout())
 		},
@@ -130,6 +125,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.IntVar(&o.keyBudget.Bytes, "key-budget-bytes", nfa.DefaultBudgetBytes, "memory budget per key and rule: accounted bytes (runs, entries, versions; not the events)")
 	f.Int64Var(&o.memoryBudget, "memory-budget", engine.DefaultMemoryBudget, "memory budget of all key states (accounted bytes, shared equally by the shards); beyond it the largest keys lose their partial matches")
 	f.IntVar(&o.demoRate, "demo-rate", 2000, "events per second the demo feeds")
+	addOpsFlags(f, &o.ops)
 	addRedisFlags(f, &o.redis)
 	addKafkaFlags(f, &o.kafka)
 	addLimitFlags(f, &o.limits)
@@ -167,6 +163,9 @@ func defaultRules(dataDir string) (string, error) {
 }
 
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	if err := checkServeOptions(o); err != nil {
+		return err
+	}
 	ctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	// Who may connect, and how, is settled before anything is opened.
@@ -290,10 +289,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		deliver = append(deliver, alerts.Except(known, alerts.NewJSONLines(f)))
 	}
 	var flush flushers // what a checkpoint or an offset commit waits for
+	ingestDir := ""
+	if o.ingestLog && !o.kafka.enabled() {
+		ingestDir = filepath.Join(o.dataDir, "ingest-log")
+	}
+	mets := newServeMetrics(o.kafka.enabled(), ingestDir)
 	if o.webhook.URL != "" {
 		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
 			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
 		}
+		o.webhook.Delivered = mets.SinkDelivered("webhook")
 		wh, err := webhook.New(o.webhook)
 		if err != nil {
 			return err
@@ -306,11 +311,13 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			}
 		}()
 		deliver = append(deliver, wh)
+		mets.AddSink("webhook", webhookMetrics(wh))
 		flush = append(flush, wh)
 	}
-	var dlq engine.DeadLetterSink = &dlqLog{}
+	var dlq engine.DeadLetterSink = &dlqLog{log: slog.Default(), metrics: mets}
 	var kprod *kafkasink.Producer
 	if o.kafka.enabled() {
+		o.kafka.delivered = mets.SinkDelivered("kafka")
 		if kprod, err = openKafkaSinks(&o.kafka); err != nil {
 			return err
 		}
@@ -325,12 +332,14 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		} else {
 			deliver = append(deliver, kprod)
 		}
-		dlq = kprod
+		dlq = deadLetterSinks{kprod, dlq}
+		mets.AddSink("kafka", kafkaSinkMetrics(kprod))
 		flush = append(flush, kprod)
 	}
 	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget}
+		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
+		OnAlert: mets.Observe}
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
@@ -354,6 +363,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mets.SetEngine(eng)
 	store, err := openStore(o)
 	if err != nil {
 		return err
@@ -369,6 +379,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	defer cancel()
 	eng.Start(runCtx)
 	defer eng.Close()
+	go mets.RunInspect(ctx, o.ops.stateWalk)
+	ready := &readiness{source: o.kafka.enabled()}
 	// REST ingest feeds partition 0, restored here. Not with Kafka: every instance would
 	// claim the same partition 0 in a shared checkpoint store.
 	var meta state.Meta
@@ -384,7 +396,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	var ilog *ingestlog.Log
 	lastOffset := meta.Offset
 	if o.ingestLog && !o.kafka.enabled() {
-		if ilog, err = openIngestLog(runCtx, eng, filepath.Join(o.dataDir, "ingest-log"), meta, o.ingestSync); err != nil {
+		if ilog, err = openIngestLog(runCtx, eng, ingestDir, meta, o.ingestSync); err != nil {
 			return err
 		}
 		defer ilog.Close()
@@ -398,6 +410,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			}
 		})
 	}
+	ready.setRestored() // the embedded partition's state and ingest log; Kafka claims are asked below
 	if o.kafka.enabled() {
 		o.kafka.checkpoints = true // the source checkpoints at each offset commit
 		o.kafka.sharedCheckpoints = len(o.redis.addrs) > 0
@@ -422,7 +435,8 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
 	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy,
-		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim})
+		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim,
+		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {
 		return err
 	}
@@ -450,7 +464,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	kafkaDone := make(chan struct{})
 	if o.kafka.enabled() {
-		o.kafka.started = func(src *kafkasource.Source) { api.Admin.SetLag(kafkaLag(src)) }
+		o.kafka.started = func(src *kafkasource.Source) {
+			api.Admin.SetLag(kafkaLag(src))
+			mets.SetKafka(kafkaSourceMetrics(src))
+			ready.setClaimed(kafkaClaimed(src))
+		}
 		go func() {
 			defer close(kafkaDone)
 			if err := runKafka(ctx, eng, flush, &o.kafka); err != nil {
@@ -471,13 +489,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	<-kafkaDone // final commits happen before the engine closes
 	slog.Info("cepd stopped")
 	return err
-}
-
-// dlqLog counts dead letters and logs them at debug level.
-type dlqLog struct{}
-
-func (dlqLog) DeadLetter(d engine.DeadLetter) {
-	slog.Debug("dead letter", "reason", d.Reason, "error", d.Error, "partition", d.Partition, "offset", d.Offset)
 }
 
 // openStore returns the checkpoint store: Redis when --redis-addr is set, else the data

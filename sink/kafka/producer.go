@@ -41,6 +41,9 @@ type Config struct {
 	Linger time.Duration
 	// Log receives delivery failures (nil: slog.Default()).
 	Log *slog.Logger
+	// Delivered, if set, is told how long each acknowledged message took from being
+	// handed in to the brokers' acknowledgement, redeliveries included (metrics).
+	Delivered func(took time.Duration)
 }
 
 // Stats are the producer's counters.
@@ -83,6 +86,7 @@ type Producer struct {
 type meta struct {
 	seq      uint64
 	attempts int
+	in       time.Time // when it was handed in
 }
 
 // copyBase returns a copy of base, or sarama's defaults with DefaultVersion.
@@ -148,7 +152,7 @@ func (p *Producer) send(msg *sarama.ProducerMessage) error {
 	if p.closed {
 		return errors.New("kafka sink: producer closed")
 	}
-	msg.Metadata = &meta{seq: p.trk.Add()}
+	msg.Metadata = &meta{seq: p.trk.Add(), in: time.Now()}
 	p.ap.Input() <- msg
 	return nil
 }
@@ -157,7 +161,11 @@ func (p *Producer) readSuccesses() {
 	defer p.wg.Done()
 	for m := range p.ap.Successes() {
 		p.acked.Add(1)
-		p.trk.Ack(m.Metadata.(*meta).seq)
+		md := m.Metadata.(*meta)
+		p.trk.Ack(md.seq)
+		if p.cfg.Delivered != nil {
+			p.cfg.Delivered(time.Since(md.in))
+		}
 	}
 }
 

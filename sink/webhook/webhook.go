@@ -47,6 +47,9 @@ type Config struct {
 	Client *http.Client
 	// Log receives failures (nil: slog.Default()).
 	Log *slog.Logger
+	// Delivered, if set, is told how long each delivered alert took from Alert to the
+	// receiver's 2xx, retries included (metrics); called on the worker goroutines.
+	Delivered func(took time.Duration)
 }
 
 // Stats are the Sender's counters.
@@ -82,6 +85,7 @@ type item struct {
 	seq  uint64
 	id   string
 	body []byte
+	in   time.Time // when Alert took it
 }
 
 // New starts a Sender.
@@ -138,7 +142,7 @@ func (s *Sender) Alert(a *alerts.Alert) {
 		return
 	}
 	s.alerts.Add(1)
-	it := &item{seq: s.trk.Add(), id: a.ID, body: bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})}
+	it := &item{seq: s.trk.Add(), id: a.ID, body: bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), in: time.Now()}
 	s.qs[maphash.String(s.seed, a.Key)%uint64(len(s.qs))] <- it
 }
 
@@ -165,6 +169,9 @@ func (s *Sender) deliver(it *item) {
 		switch {
 		case err == nil:
 			s.delivered.Add(1)
+			if s.cfg.Delivered != nil {
+				s.cfg.Delivered(time.Since(it.in))
+			}
 			return
 		case !retry:
 			s.rejected.Add(1)

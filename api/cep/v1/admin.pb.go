@@ -64,12 +64,14 @@ type GetStatsResponse struct {
 	// stats is the engine's counters snapshot as JSON (events, matched, late, alerts,
 	// dropped partial matches, dead letters, latency percentiles in µs).
 	Stats *structpb.Struct `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
-	// watermark is the event-time watermark in Unix milliseconds (0 before any event).
-	Watermark int64 `protobuf:"varint,2,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// watermark is the event-time watermark in Unix milliseconds; absent before any event
+	// and while every partition is idle.
+	Watermark *int64 `protobuf:"varint,2,opt,name=watermark,proto3,oneof" json:"watermark,omitempty"`
 	// events_per_second is the ingest rate over the last minute (since start at first).
 	EventsPerSecond float64 `protobuf:"fixed64,3,opt,name=events_per_second,json=eventsPerSecond,proto3" json:"events_per_second,omitempty"`
-	// watermark_delay_ms is how far the watermark trails the wall clock.
-	WatermarkDelayMs int64 `protobuf:"varint,4,opt,name=watermark_delay_ms,json=watermarkDelayMs,proto3" json:"watermark_delay_ms,omitempty"`
+	// watermark_delay_ms is how far the watermark trails the wall clock; absent with the
+	// watermark.
+	WatermarkDelayMs *int64 `protobuf:"varint,4,opt,name=watermark_delay_ms,json=watermarkDelayMs,proto3,oneof" json:"watermark_delay_ms,omitempty"`
 	// Latency from an event entering the engine to its alert, in milliseconds.
 	LatencyP50Ms  float64 `protobuf:"fixed64,5,opt,name=latency_p50_ms,json=latencyP50Ms,proto3" json:"latency_p50_ms,omitempty"`
 	LatencyP99Ms  float64 `protobuf:"fixed64,6,opt,name=latency_p99_ms,json=latencyP99Ms,proto3" json:"latency_p99_ms,omitempty"`
@@ -128,8 +130,8 @@ func (x *GetStatsResponse) GetStats() *structpb.Struct {
 }
 
 func (x *GetStatsResponse) GetWatermark() int64 {
-	if x != nil {
-		return x.Watermark
+	if x != nil && x.Watermark != nil {
+		return *x.Watermark
 	}
 	return 0
 }
@@ -142,8 +144,8 @@ func (x *GetStatsResponse) GetEventsPerSecond() float64 {
 }
 
 func (x *GetStatsResponse) GetWatermarkDelayMs() int64 {
-	if x != nil {
-		return x.WatermarkDelayMs
+	if x != nil && x.WatermarkDelayMs != nil {
+		return *x.WatermarkDelayMs
 	}
 	return 0
 }
@@ -555,12 +557,12 @@ var File_cep_v1_admin_proto protoreflect.FileDescriptor
 const file_cep_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x12cep/v1/admin.proto\x12\x06cep.v1\x1a\x12cep/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x11\n" +
-	"\x0fGetStatsRequest\"\x84\x05\n" +
+	"\x0fGetStatsRequest\"\xb3\x05\n" +
 	"\x10GetStatsResponse\x12-\n" +
-	"\x05stats\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x05stats\x12\x1c\n" +
-	"\twatermark\x18\x02 \x01(\x03R\twatermark\x12*\n" +
-	"\x11events_per_second\x18\x03 \x01(\x01R\x0feventsPerSecond\x12,\n" +
-	"\x12watermark_delay_ms\x18\x04 \x01(\x03R\x10watermarkDelayMs\x12$\n" +
+	"\x05stats\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x05stats\x12!\n" +
+	"\twatermark\x18\x02 \x01(\x03H\x00R\twatermark\x88\x01\x01\x12*\n" +
+	"\x11events_per_second\x18\x03 \x01(\x01R\x0feventsPerSecond\x121\n" +
+	"\x12watermark_delay_ms\x18\x04 \x01(\x03H\x01R\x10watermarkDelayMs\x88\x01\x01\x12$\n" +
 	"\x0elatency_p50_ms\x18\x05 \x01(\x01R\flatencyP50Ms\x12$\n" +
 	"\x0elatency_p99_ms\x18\x06 \x01(\x01R\flatencyP99Ms\x12&\n" +
 	"\x0flatency_p999_ms\x18\a \x01(\x01R\rlatencyP999Ms\x12L\n" +
@@ -573,7 +575,10 @@ const file_cep_v1_admin_proto_rawDesc = "" +
 	"\x06shadow\x18\r \x03(\v2\x18.cep.v1.ShadowComparisonR\x06shadow\x1a>\n" +
 	"\x10DeadLettersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd4\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_watermarkB\x15\n" +
+	"\x13_watermark_delay_ms\"\xd4\x01\n" +
 	"\tRuleStats\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
@@ -659,6 +664,7 @@ func file_cep_v1_admin_proto_init() {
 		return
 	}
 	file_cep_v1_rules_proto_init()
+	file_cep_v1_admin_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,38 @@
+package engine
+
+import (
+	"sort"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+)
+
+// PartitionStats describes one source partition the engine holds.
+type PartitionStats struct {
+	ID     int
+	Events uint64 // records ingested (decoded or not)
+	// Watermark is the partition's watermark (ms); math.MinInt64 before its first event.
+	Watermark int64
+	Idle      bool // not holding the engine watermark back
+	Backlog   bool // its source reports unread records
+}
+
+// Partitions returns the partitions the engine holds, by id. It reads atomics only: it
+// never waits for an Ingest.
+func (e *Engine) Partitions() []PartitionStats {
+	e.mu.Lock()
+	out := make([]PartitionStats, 0, len(e.parts))
+	for _, p := range e.parts {
+		out = append(out, PartitionStats{ID: p.id, Events: p.in.Load(), Watermark: p.wm.Load(),
+			Idle: p.idle.Load(), Backlog: p.backlog.Load()})
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// AlertObserver is told of every alert the engine makes, after the sink took it, with
+// the time since the event that completed it entered the engine (negative when not known,
+// as for a timeout fired by the watermark alone). It runs on the shard goroutine, once per
+// alert (never per event), concurrently for different shards: it must be quick.
+type AlertObserver func(a *alerts.Alert, sinceIngest time.Duration)
