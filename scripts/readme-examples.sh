@@ -51,3 +51,7 @@ bt=$(curl -s -XPOST localhost:8080/v1/backtests -d '{"rules": [{"rule_id": "card
   "events_file": "day.jsonl", "label_field": "label"}' | jq -r .id)
 curl -s localhost:8080/v1/backtests/$bt             # state, progress, results
 curl -s -XPOST localhost:8080/v1/backtests/$bt:cancel -d '{}'
+
+# ---- README block
+curl -s -XPOST localhost:8080/v1/rules:validate -d '{"source": "id: x\npattern:\n  - name: a\n    where: e.type == \"auth\"\n    times: 1+\n  - name: b\n    where: e.amount > 1000.0\n"}'
+# {"errors":[],"warnings":[{"line":5,"column":5,"message":"step 'a' repeats without bound and the rule has no `within`: ..."}]}
