@@ -8,6 +8,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
@@ -15,7 +16,7 @@ import (
 )
 
 // maxRuleTestEvents bounds the inline events of one POST /v1/rules:test request.
-const maxRuleTestEvents = 10000
+const maxRuleTestEvents = service.MaxTestEvents
 
 // ruleTestRequest is the body of POST /v1/rules:test: a rule's source and its test file's
 // text (the format of NAME.test.yaml; events inline only, no events_file).
