@@ -28,18 +28,34 @@ type InputError struct {
 func (e *InputError) Error() string { return e.File + ": " + e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
+// InlineOptions configure RunInline.
+type InlineOptions struct {
+	// MaxEvents, when > 0, bounds the events of all the cases.
+	MaxEvents int
+	// SkipEventsFiles leaves out the cases that read their events from a file (a test
+	// file kept from a rule directory, whose files the API cannot read) instead of
+	// refusing them.
+	SkipEventsFiles bool
+}
+
 // RunInline runs the tests of the test file text tests against the rule text ruleSrc:
 // Parse, then Run. It is the one path of tests that arrive with a request: POST
-// /v1/rules:test and the check of a rule change through the API. Events must be inline
-// (no events_file) and, with maxEvents > 0, at most maxEvents in all. Problems of the
-// input are an *InputError.
-func RunInline(ctx context.Context, ruleSrc, tests []byte, schema *event.Schema, env *rules.Env, maxEvents int) ([]*Result, error) {
+// /v1/rules:test and the check of a rule change through the API. Events must be inline:
+// a case with events_file is refused, or left out with o.SkipEventsFiles. Problems of
+// the input are an *InputError.
+func RunInline(ctx context.Context, ruleSrc, tests []byte, schema *event.Schema, env *rules.Env, o InlineOptions) ([]*Result, error) {
 	suite, err := Parse(InlineTestFile, tests)
 	if err != nil {
 		return nil, &InputError{File: InlineTestFile, Err: err}
 	}
+	maxEvents := o.MaxEvents
 	n := 0
+	kept := suite.Cases[:0:0]
 	for _, c := range suite.Cases {
+		if c.EventsFile != "" && o.SkipEventsFiles {
+			continue
+		}
+		kept = append(kept, c)
 		if c.EventsFile != "" {
 			var el patterns.ErrorList
 			el.Add(InlineTestFile, c.Pos, "case %q: events_file cannot be read through the API: write the events inline", c.Name)
@@ -50,6 +66,7 @@ func RunInline(ctx context.Context, ruleSrc, tests []byte, schema *event.Schema,
 	if maxEvents > 0 && n > maxEvents {
 		return nil, &InputError{File: InlineTestFile, Err: fmt.Errorf("the tests hold %d events, more than the %d a request may", n, maxEvents)}
 	}
+	suite.Cases = kept
 	res, err := Run(ctx, suite, InlineRuleFile, ruleSrc, schema, env)
 	if err != nil {
 		if _, ok := err.(patterns.ErrorList); ok {

@@ -71,7 +71,7 @@ func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, tokens *auth.Tokens
 			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
 			return
 		}
-		results, err := ruletest.RunInline(r.Context(), []byte(req.Source), []byte(req.Tests), schema, env, maxRuleTestEvents)
+		results, err := ruletest.RunInline(r.Context(), []byte(req.Source), []byte(req.Tests), schema, env, ruletest.InlineOptions{MaxEvents: maxRuleTestEvents})
 		if err != nil {
 			var ie *ruletest.InputError
 			var el patterns.ErrorList
