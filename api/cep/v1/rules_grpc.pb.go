@@ -46,7 +46,7 @@ type RulesClient interface {
 	// its line and column. Nothing is stored or applied.
 	ValidateRule(ctx context.Context, in *ValidateRuleRequest, opts ...grpc.CallOption) (*ValidateRuleResponse, error)
 	// CreateRule stores a new rule (version 1) and applies it. With tests, they run first
-	// (as RunRuleTests, POST /v1/rules:test, does): failing tests refuse the change
+	// (as POST /v1/rules:test runs them): failing tests refuse the change
 	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	CreateRule(ctx context.Context, in *CreateRuleRequest, opts ...grpc.CallOption) (*Rule, error)
 	// UpdateRule stores a new version of a rule and applies it. The tests sent, or else the
@@ -239,7 +239,7 @@ type RulesServer interface {
 	// its line and column. Nothing is stored or applied.
 	ValidateRule(context.Context, *ValidateRuleRequest) (*ValidateRuleResponse, error)
 	// CreateRule stores a new rule (version 1) and applies it. With tests, they run first
-	// (as RunRuleTests, POST /v1/rules:test, does): failing tests refuse the change
+	// (as POST /v1/rules:test runs them): failing tests refuse the change
 	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	CreateRule(context.Context, *CreateRuleRequest) (*Rule, error)
 	// UpdateRule stores a new version of a rule and applies it. The tests sent, or else the
