@@ -83,6 +83,29 @@ func (d *Dir) versionPath(id string, n int) string {
 	return filepath.Join(d.dir, historyDir, id, strconv.Itoa(n)+".yaml")
 }
 
+// testsPath is the file of the tests kept with version n (absent: none).
+func (d *Dir) testsPath(id string, n int) string {
+	return filepath.Join(d.dir, historyDir, id, strconv.Itoa(n)+patterns.TestSuffix)
+}
+
+// liveTestsPath is the test file beside the rule file named file, the one cepd test
+// reads: NAME.test.yaml for NAME.yaml.
+func (d *Dir) liveTestsPath(file string) string {
+	return filepath.Join(d.dir, strings.TrimSuffix(file, filepath.Ext(file))+patterns.TestSuffix)
+}
+
+// readOptional reads path; a missing file is empty (nil).
+func readOptional(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rulestore: %w", err)
+	}
+	return b, nil
+}
+
 // Refresh records rule files created, edited or removed on disk since the store last
 // wrote them as new versions (action "disk", author "disk") and reports whether any was.
 // A file whose id is not a valid rule id is ignored (the compiler reports it).
@@ -110,12 +133,23 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 			continue
 		}
 		onDisk[id] = true
+		// The test file beside the rule is part of what is on disk: an edit of either
+		// is a new version, and a missing one means no tests.
+		tests, err := readOptional(d.liveTestsPath(name))
+		if err != nil {
+			return changed, err
+		}
+		if tests == nil {
+			tests = []byte{}
+		}
+		ch.Tests = tests
 		e := d.idx.Rules[id]
 		if e != nil {
 			cur := e.cur()
 			if !cur.Deleted && cur.Mode != Disabled {
 				old, err := os.ReadFile(d.versionPath(id, cur.Version))
-				if err == nil && bytes.Equal(old, src) && e.File == name {
+				oldTests, terr := readOptional(d.testsPath(id, cur.Version))
+				if err == nil && terr == nil && bytes.Equal(old, src) && bytes.Equal(oldTests, tests) && e.File == name {
 					continue
 				}
 			}
@@ -142,6 +176,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 			continue
 		}
 		src, _ := os.ReadFile(d.versionPath(id, cur.Version))
+		ch.Tests = nil // a deletion keeps the tests of the version deleted
 		if _, err := d.apply(id, src, State{Mode: cur.Mode, Deleted: true}, ActionDisk, ch); err != nil {
 			return changed, err
 		}
@@ -166,7 +201,7 @@ func ruleID(src []byte) string {
 func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (Version, error) {
 	mode, deleted := st.Mode, st.Deleted
 	e := d.idx.Rules[id]
-	var prev []byte
+	var prev, prevTests []byte
 	n := 1
 	if len(e.Versions) > 0 {
 		cur := e.cur()
@@ -174,30 +209,64 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 		if !cur.Deleted {
 			prev, _ = os.ReadFile(d.versionPath(id, cur.Version))
 		}
+		var err error
+		if prevTests, err = readOptional(d.testsPath(id, cur.Version)); err != nil {
+			return Version{}, err
+		}
+		if cur.Deleted && action != ActionDelete && action != ActionDisk {
+			prevTests = nil // a rule created again starts without the deleted rule's tests
+		}
+	}
+	tests := ch.NextTests(prevTests)
+	if len(tests) == 0 {
+		tests = nil
 	}
 	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: Bound(ch.Author, MaxComment),
-		Time: d.now().UTC(), Comment: Bound(ch.Comment, MaxComment), Source: src, ShadowOf: st.ShadowOf}
+		Time: d.now().UTC(), Comment: Bound(ch.Comment, MaxComment), Source: src, Tests: tests, ShadowOf: st.ShadowOf}
 	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
 		return Version{}, fmt.Errorf("rulestore: %w", err)
 	}
 	if err := writeFile(d.versionPath(id, n), src); err != nil {
 		return Version{}, err
 	}
-	live := filepath.Join(d.dir, e.File)
-	// undo puts the rule file back as it was: a change that fails changes nothing.
+	if tests != nil {
+		if err := writeFile(d.testsPath(id, n), tests); err != nil {
+			return Version{}, err
+		}
+	}
+	live, liveTests := filepath.Join(d.dir, e.File), d.liveTestsPath(e.File)
+	// undo puts the rule file and its test file back as they were: a change that fails
+	// changes nothing.
 	liveBefore, liveErr := os.ReadFile(live)
+	testsBefore, testsErr := os.ReadFile(liveTests)
 	undo := func() {
 		if liveErr == nil {
 			_ = writeFile(live, liveBefore)
 		} else {
 			_ = os.Remove(live)
 		}
+		if testsErr == nil {
+			_ = writeFile(liveTests, testsBefore)
+		} else {
+			_ = os.Remove(liveTests)
+		}
 	}
 	if deleted || mode == Disabled {
-		if err := os.Remove(live); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return Version{}, fmt.Errorf("rulestore: %w", err)
+		for _, f := range []string{live, liveTests} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				undo()
+				return Version{}, fmt.Errorf("rulestore: %w", err)
+			}
 		}
 	} else if err := writeFile(live, src); err != nil {
+		undo()
+		return Version{}, err
+	} else if tests == nil {
+		if err := os.Remove(liveTests); err != nil && !errors.Is(err, os.ErrNotExist) {
+			undo()
+			return Version{}, fmt.Errorf("rulestore: %w", err)
+		}
+	} else if err := writeFile(liveTests, tests); err != nil {
 		undo()
 		return Version{}, err
 	}
@@ -215,7 +284,8 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	if len(e.Versions) > 1 && e.Versions[len(e.Versions)-2].Mode != mode {
 		diff = fmt.Sprintf("mode: %s -> %s\n", e.Versions[len(e.Versions)-2].Mode, mode) + diff
 	}
-	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: v.Comment, Diff: Bound(diff, MaxAuditDiff)}
+	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: v.Comment, Diff: Bound(diff, MaxAuditDiff),
+		TestsForced: Bound(ch.TestsForced, MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		e.Versions = e.Versions[:len(e.Versions)-1]
 		if uerr := undoLog(); uerr != nil {
@@ -258,5 +328,8 @@ func (d *Dir) withSource(v Version) (Version, error) {
 		return Version{}, fmt.Errorf("rulestore: %w", err)
 	}
 	v.Source = src
+	if v.Tests, err = readOptional(d.testsPath(v.ID, v.Version)); err != nil {
+		return Version{}, err
+	}
 	return v, nil
 }

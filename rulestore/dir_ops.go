@@ -160,6 +160,7 @@ func (d *Dir) Rollback(_ context.Context, id string, n int, ch Change) (Version,
 	if ch.Comment == "" {
 		ch.Comment = fmt.Sprintf("rollback to version %d", n)
 	}
+	ch.Tests = ch.NextTests(append([]byte{}, old.Tests...)) // the tests of version n
 	return d.apply(id, old.Source, RollbackState(e.cur()), ActionRollback, ch)
 }
 

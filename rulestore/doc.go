@@ -14,6 +14,14 @@
 // small; readers skip (never fail on) a line longer than 1 MiB. Rule files edited on disk
 // become new versions (author "disk") at Refresh.
 //
+// A version keeps its rule's tests (Version.Tests, the ruletest format): a change sets
+// them with Change.Tests, or keeps those of the version it starts from (a rollback, those
+// of the version it returns to). Dir writes them as <n>.test.yaml beside <n>.yaml in the
+// history and, for the current version, as NAME.test.yaml beside the rule file, the file
+// cepd test reads; an edit of that file on disk is a new version too. A change its author
+// forced past failing tests carries the runner's report (Change.TestsForced) into its
+// audit entry. Running the tests is the caller's job (the API runs them before it stores).
+//
 // The store knows nothing of compiling: callers validate a source before they store it.
 // Dir is safe for concurrent use by the goroutines of one process; two processes must not
 // share a directory.

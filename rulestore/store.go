@@ -43,6 +43,23 @@ var (
 type Change struct {
 	Author  string
 	Comment string
+	// Tests is the text of the rule's test file (the ruletest format of NAME.test.yaml)
+	// the new version keeps. nil keeps the tests of the version the change starts from
+	// (of version n for a rollback; none for a new rule); an empty non-nil slice removes
+	// them.
+	Tests []byte
+	// TestsForced, when not empty, says that the rule's tests failed and the author
+	// forced the change: the runner's report, recorded in the audit entry.
+	TestsForced string
+}
+
+// NextTests returns the tests a version made by ch from base (the tests of the version
+// it starts from) keeps: ch.Tests if set, else base.
+func (ch Change) NextTests(base []byte) []byte {
+	if ch.Tests != nil {
+		return ch.Tests
+	}
+	return base
 }
 
 // Version is one immutable version of a rule.
@@ -62,6 +79,8 @@ type Version struct {
 	Comment  string    `json:"comment"`
 	// Source is the rule's text (not in the index: read from the version file).
 	Source []byte `json:"-"`
+	// Tests is the text of the rule's test file kept with the version (nil if none).
+	Tests []byte `json:"-"`
 }
 
 // AuditEntry is one change as the audit log records it.
@@ -73,6 +92,9 @@ type AuditEntry struct {
 	Version int       `json:"version"`
 	Comment string    `json:"comment,omitempty"`
 	Diff    string    `json:"diff,omitempty"`
+	// TestsForced is set when the rule's tests failed and the author forced the change:
+	// the test runner's report.
+	TestsForced string `json:"tests_forced,omitempty"`
 }
 
 // AuditFilter selects audit entries; zero fields match everything.

@@ -42,6 +42,14 @@
 // close and timeouts fire. A failed case says which expected alert was not raised, the
 // closest alert that was and what differs, and which alerts were not expected.
 //
+// # Through the API
+//
+// RunInline runs a rule and a test file sent as text (events inline, a bound on their
+// number): POST /v1/rules:test answers with its results, and a rule change through the
+// rules API runs the tests the new version keeps with it first and is refused, with
+// Failures' report, when a case fails (unless forced). The rule store keeps a rule's tests
+// with each version; in a rule directory the current ones are NAME.test.yaml.
+//
 // # Concurrency
 //
 // Run and RunPaths may be called concurrently; each case's engine is its own.

@@ -35,6 +35,9 @@ curl -s -XPOST localhost:8080/v1/rules:validate -d '{"source": "id: x\npattern:\
 # {"errors":[{"line":4,"column":13,"message":"where: undefined field 'amout': ..."}]}
 curl -s -XPOST localhost:8080/v1/rules -d '{"source": "id: big-auth\npattern:\n  - name: big\n    where: e.amount > 1000.0\n", "comment": "first version"}'
 curl -s -XPUT localhost:8080/v1/rules/big-auth -d '{"source": "id: big-auth\npattern:\n  - name: big\n    where: e.amount > 5000.0\n", "comment": "a higher bar"}'
+curl -s -XPUT localhost:8080/v1/rules/big-auth -d '{"source": "id: big-auth\npattern:\n  - name: big\n    where: e.amount > 5000.0\n", "tests": "tests:\n  - name: a very big one alerts\n    events: [{card_id: c1, type: auth, amount: 6000.0}]\n    alerts: [{steps: {big: [e1]}}]\n", "comment": "with its tests"}'
+curl -s -XPUT localhost:8080/v1/rules/big-auth -d '{"source": "id: big-auth\npattern:\n  - name: big\n    where: e.amount > 9000.0\n", "force": true, "comment": "its tests fail: forced"}'
+curl -s 'localhost:8080/v1/audit?rule_id=big-auth&limit=1'    # tests_forced: the failing tests' report
 curl -s -XPOST localhost:8080/v1/rules:test -d '{"source": "id: big-auth\npattern:\n  - name: big\n    where: e.amount > 1000.0\n", "tests": "tests:\n  - name: a big one alerts\n    events: [{card_id: c1, type: auth, amount: 2000.0}]\n    alerts: [{steps: {big: [e1]}}]\n"}'
 # {"passed":1,"failed":0,"cases":[{"name":"a big one alerts","line":2,"passed":true,...}]}
 curl -s localhost:8080/v1/rules/big-auth/versions

@@ -256,7 +256,7 @@ func modeToProto(m rulestore.Mode) cepv1.RuleMode {
 func (s *Rules) toRule(v rulestore.Version) *cepv1.Rule {
 	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
 		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time), ShadowOf: int32(v.ShadowOf),
-		RunningVersion: int32(s.modes.Running(v.ID))}
+		RunningVersion: int32(s.modes.Running(v.ID)), Tests: string(v.Tests)}
 	if pr, err := patterns.Parse(v.ID+".yaml", v.Source); err == nil {
 		r.Name, r.Owner, r.Tags, r.Severity = pr.Name, pr.Owner, pr.Tags, pr.Severity
 		if c, err := rules.Compile(pr, s.env, nil); err == nil {

@@ -151,6 +151,9 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if ch.Tests, err = s.testsOf(req.GetTests()); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		if slices.ContainsFunc(cur, func(v rulestore.Version) bool { return v.ID == id }) {
 			return nil, fmt.Errorf("%w: %q (update it with PUT /v1/rules/%s)", rulestore.ErrExists, id, id)
@@ -162,7 +165,12 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 			return nil, err
 		}
 		return replace(cur, rulestore.Version{ID: id, Mode: rulestore.Active, Source: src}), nil
-	}, func() (rulestore.Version, error) { return s.store.Create(ctx, id, src, ch) })
+	}, func() (rulestore.Version, error) {
+		if err := s.checkTests(ctx, src, ch.Tests, req.GetForce(), &ch); err != nil {
+			return rulestore.Version{}, err
+		}
+		return s.store.Create(ctx, id, src, ch)
+	})
 }
 
 // UpdateRule implements cepv1.RulesServer.
@@ -179,15 +187,25 @@ func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if ch.Tests, err = s.testsOf(req.GetTests()); err != nil {
+		return nil, err
+	}
+	var kept []byte // the current version's tests, which a change without tests keeps
 	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
 		i := slices.IndexFunc(cur, func(v rulestore.Version) bool { return v.ID == id })
 		if i < 0 {
 			return nil, fmt.Errorf("%w: %q (create it with POST /v1/rules)", rulestore.ErrNotFound, id)
 		}
 		v := cur[i]
+		kept = v.Tests
 		v.Source = src
 		return replace(cur, v), nil
-	}, func() (rulestore.Version, error) { return s.store.Update(ctx, id, src, ch) })
+	}, func() (rulestore.Version, error) {
+		if err := s.checkTests(ctx, src, ch.NextTests(kept), req.GetForce(), &ch); err != nil {
+			return rulestore.Version{}, err
+		}
+		return s.store.Update(ctx, id, src, ch)
+	})
 }
 
 // DeleteRule implements cepv1.RulesServer.
@@ -351,7 +369,8 @@ func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*ce
 
 func toVersion(v rulestore.Version) *cepv1.RuleVersion {
 	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
-		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action, ShadowOf: int32(v.ShadowOf)}
+		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action, ShadowOf: int32(v.ShadowOf),
+		Tests: string(v.Tests)}
 }
 
 // ListRuleVersions implements cepv1.RulesServer.
@@ -398,7 +417,7 @@ func (s *Rules) ListAuditEntries(ctx context.Context, req *cepv1.ListAuditEntrie
 	out := &cepv1.ListAuditEntriesResponse{Entries: make([]*cepv1.AuditEntry, 0, len(es))}
 	for _, e := range es {
 		out.Entries = append(out.Entries, &cepv1.AuditEntry{Time: timestamppb.New(e.Time), Author: e.Author, Action: e.Action,
-			RuleId: e.RuleID, Version: int32(e.Version), Comment: e.Comment, Diff: e.Diff})
+			RuleId: e.RuleID, Version: int32(e.Version), Comment: e.Comment, Diff: e.Diff, TestsForced: e.TestsForced})
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
@@ -15,7 +16,7 @@ import (
 )
 
 // maxRuleTestEvents bounds the inline events of one POST /v1/rules:test request.
-const maxRuleTestEvents = 10000
+const maxRuleTestEvents = service.MaxTestEvents
 
 // ruleTestRequest is the body of POST /v1/rules:test: a rule's source and its test file's
 // text (the format of NAME.test.yaml; events inline only, no events_file).
@@ -70,32 +71,18 @@ func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, tokens *auth.Tokens
 			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
 			return
 		}
-		suite, err := ruletest.Parse("rule.test.yaml", []byte(req.Tests))
+		results, err := ruletest.RunInline(r.Context(), []byte(req.Source), []byte(req.Tests), schema, env, ruletest.InlineOptions{MaxEvents: maxRuleTestEvents})
 		if err != nil {
-			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned("rule.test.yaml", err)})
-			return
-		}
-		n := 0
-		for _, c := range suite.Cases {
-			if c.EventsFile != "" {
-				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": []positionedError{{File: "rule.test.yaml", Line: c.Pos.Line, Column: c.Pos.Col,
-					Message: fmt.Sprintf("case %q: events_file cannot be read through the API: write the events inline", c.Name)}}})
-				return
-			}
-			n += len(c.Events)
-		}
-		if n > maxRuleTestEvents {
-			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": fmt.Sprintf("the tests hold %d events, more than the %d a request may", n, maxRuleTestEvents)})
-			return
-		}
-		results, err := ruletest.Run(r.Context(), suite, "rule.yaml", []byte(req.Source), schema, env)
-		if err != nil {
+			var ie *ruletest.InputError
 			var el patterns.ErrorList
-			if errors.As(err, &el) {
-				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned("rule.yaml", err)})
-				return
+			switch {
+			case errors.As(err, &ie) && errors.As(ie.Err, &el):
+				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned(ie.File, ie.Err)})
+			case ie != nil:
+				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": ie.Err.Error()})
+			default:
+				writeRuleTestJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			}
-			writeRuleTestJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			return
 		}
 		resp := ruleTestResponse{Cases: []ruleTestCase{}}

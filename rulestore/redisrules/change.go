@@ -90,6 +90,7 @@ func (s *Store) Rollback(ctx context.Context, id string, n int, ch rulestore.Cha
 		if ch.Comment == "" {
 			ch.Comment = fmt.Sprintf("rollback to version %d", n)
 		}
+		ch.Tests = ch.NextTests(append([]byte{}, old.Tests...)) // the tests of version n
 		return step{old.Source, rulestore.RollbackState(*cur), rulestore.ActionRollback, ch}, nil
 	})
 }
@@ -167,12 +168,18 @@ func (s *Store) next(id string, cur *rulestore.Version, st step, opID string) (r
 	v := rulestore.Version{ID: id, Version: 1, Mode: st.st.Mode, Deleted: st.st.Deleted, ShadowOf: st.st.ShadowOf,
 		Action: st.action, Author: rulestore.Bound(st.ch.Author, rulestore.MaxComment), Time: s.now().UTC(),
 		Comment: rulestore.Bound(st.ch.Comment, rulestore.MaxComment), Source: st.src}
-	var prev []byte
+	var prev, prevTests []byte
 	if cur != nil {
 		v.Version = cur.Version + 1
 		if !cur.Deleted {
 			prev = cur.Source
 		}
+		if !cur.Deleted || v.Deleted {
+			prevTests = cur.Tests // a rule created again starts without the deleted rule's tests
+		}
+	}
+	if v.Tests = st.ch.NextTests(prevTests); len(v.Tests) == 0 {
+		v.Tests = nil
 	}
 	var after []byte
 	if !v.Deleted {
@@ -182,12 +189,13 @@ func (s *Store) next(id string, cur *rulestore.Version, st step, opID string) (r
 	if cur != nil && cur.Mode != v.Mode {
 		diff = fmt.Sprintf("mode: %s -> %s\n", cur.Mode, v.Mode) + diff
 	}
-	meta, err := json.Marshal(record{Version: v, Op: opID})
+	meta, err := json.Marshal(record{Version: v, Tests: string(v.Tests), Op: opID})
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}
 	audit, err := json.Marshal(rulestore.AuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, RuleID: id,
-		Version: v.Version, Comment: v.Comment, Diff: rulestore.Bound(diff, rulestore.MaxAuditDiff)})
+		Version: v.Version, Comment: v.Comment, Diff: rulestore.Bound(diff, rulestore.MaxAuditDiff),
+		TestsForced: rulestore.Bound(st.ch.TestsForced, rulestore.MaxAuditDiff)})
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}

@@ -11,8 +11,9 @@
 // store lives in one Redis Cluster slot and every script may touch all of it:
 //
 //	{P}:index     hash    rule id → its current version's record (JSON: the
-//	                      rulestore.Version fields but the source, plus the id of the
-//	                      change that wrote it); deleted rules keep theirs, marked deleted
+//	                      rulestore.Version fields but the source, with its tests
+//	                      as "tests" and the id of the change that wrote it); deleted
+//	                      rules keep theirs, marked deleted
 //	{P}:versions  hash    "<id>/<n>" → version n's record; written once, never changed
 //	{P}:sources   hash    "<id>/<n>" → version n's source (any bytes; up to 1 MiB is
 //	                      tested); written once, never changed

@@ -75,7 +75,9 @@ func (s *Store) Seed(ctx context.Context, vs []rulestore.Version, ch rulestore.C
 		var prev *rulestore.Version
 		opID := newOpID()
 		for _, v := range r {
-			st := step{v.Source, rulestore.State{Mode: v.Mode, ShadowOf: v.ShadowOf}, v.Action, ch}
+			vch := ch
+			vch.Tests = append([]byte{}, v.Tests...) // the seeded version's own tests
+			st := step{v.Source, rulestore.State{Mode: v.Mode, ShadowOf: v.ShadowOf}, v.Action, vch}
 			nv, meta, audit, err := s.next(v.ID, prev, st, opID)
 			if err != nil {
 				return created, err
@@ -108,7 +110,7 @@ func (s *Store) Seed(ctx context.Context, vs []rulestore.Version, ch rulestore.C
 }
 
 // seedRules checks vs and returns, per rule in the order of vs, the versions to record:
-// only ID, Mode, ShadowOf, Action and Source are set.
+// only ID, Mode, ShadowOf, Action, Source and Tests are set.
 func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 	invalid := func(format string, a ...any) error {
 		return fmt.Errorf("redisrules: seed: %w: "+format, append([]any{rulestore.ErrInvalid}, a...)...)
@@ -147,7 +149,7 @@ func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 			if len(r) > 1 {
 				return nil, invalid("rule %q: %d versions: pass the current version only (and, for a rule on trial, the version it runs beside)", id, len(r))
 			}
-			out = append(out, []rulestore.Version{{ID: id, Mode: mode, Action: rulestore.ActionCreate, Source: cur.Source}})
+			out = append(out, []rulestore.Version{{ID: id, Mode: mode, Action: rulestore.ActionCreate, Source: cur.Source, Tests: cur.Tests}})
 			continue
 		}
 		if len(r) != 2 {
@@ -161,8 +163,8 @@ func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 			return nil, invalid("rule %q is on trial beside version %d, not %d", id, cur.ShadowOf, act.Version)
 		}
 		out = append(out, []rulestore.Version{
-			{ID: id, Mode: rulestore.Active, Action: rulestore.ActionCreate, Source: act.Source},
-			{ID: id, Mode: rulestore.Shadow, ShadowOf: 1, Action: rulestore.ActionShadow, Source: cur.Source},
+			{ID: id, Mode: rulestore.Active, Action: rulestore.ActionCreate, Source: act.Source, Tests: act.Tests},
+			{ID: id, Mode: rulestore.Shadow, ShadowOf: 1, Action: rulestore.ActionShadow, Source: cur.Source, Tests: cur.Tests},
 		})
 	}
 	return out, nil

@@ -109,6 +109,8 @@ func Open(ctx context.Context, c redis.UniversalClient, o Options) (*Store, erro
 // record is a version as stored in Redis (without its source).
 type record struct {
 	rulestore.Version
+	// Tests is the version's test file text (rulestore.Version.Tests), kept in the record.
+	Tests string `json:"tests,omitempty"`
 	// Op is a random id of the change that wrote the version: a script retried after a
 	// lost reply recognises its own work by it.
 	Op string `json:"op,omitempty"`
@@ -118,6 +120,9 @@ func decode(id string, data string) (rulestore.Version, error) {
 	var r record
 	if err := json.Unmarshal([]byte(data), &r); err != nil {
 		return rulestore.Version{}, fmt.Errorf("redisrules: rule %q: damaged record: %w", id, err)
+	}
+	if r.Tests != "" {
+		r.Version.Tests = []byte(r.Tests)
 	}
 	return r.Version, nil
 }

@@ -105,8 +105,11 @@ type Rule struct {
 	// then applied; with a shared store, other instances apply it within a second); 0 when
 	// the rule does not run here (disabled).
 	RunningVersion int32 `protobuf:"varint,14,opt,name=running_version,json=runningVersion,proto3" json:"running_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// tests is the text of the rule's test file (the format of NAME.test.yaml) kept with
+	// this version; empty if it has none.
+	Tests         string `protobuf:"bytes,15,opt,name=tests,proto3" json:"tests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -237,6 +240,13 @@ func (x *Rule) GetRunningVersion() int32 {
 	return 0
 }
 
+func (x *Rule) GetTests() string {
+	if x != nil {
+		return x.Tests
+	}
+	return ""
+}
+
 type RuleVersion struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -250,7 +260,9 @@ type RuleVersion struct {
 	// disk.
 	Action string `protobuf:"bytes,8,opt,name=action,proto3" json:"action,omitempty"`
 	// shadow_of, on a candidate on trial, is the version that ran active beside it.
-	ShadowOf      int32 `protobuf:"varint,9,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
+	ShadowOf int32 `protobuf:"varint,9,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
+	// tests is the text of the rule's test file kept with the version.
+	Tests         string `protobuf:"bytes,10,opt,name=tests,proto3" json:"tests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -346,6 +358,13 @@ func (x *RuleVersion) GetShadowOf() int32 {
 		return x.ShadowOf
 	}
 	return 0
+}
+
+func (x *RuleVersion) GetTests() string {
+	if x != nil {
+		return x.Tests
+	}
+	return ""
 }
 
 // RuleError is one problem of a rule, at a 1-based line and column of its source.
@@ -510,9 +529,15 @@ func (x *ValidateRuleResponse) GetWarnings() []*RuleError {
 }
 
 type CreateRuleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Source        string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
-	Comment       string                 `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Source  string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Comment string                 `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	// tests is the text of the rule's test file (the format of NAME.test.yaml, events
+	// inline), stored with the version. They must pass unless force is set.
+	Tests string `protobuf:"bytes,3,opt,name=tests,proto3" json:"tests,omitempty"`
+	// force stores the change even though its tests fail; the audit entry records the
+	// failing tests' report.
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -561,11 +586,31 @@ func (x *CreateRuleRequest) GetComment() string {
 	return ""
 }
 
+func (x *CreateRuleRequest) GetTests() string {
+	if x != nil {
+		return x.Tests
+	}
+	return ""
+}
+
+func (x *CreateRuleRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
 type UpdateRuleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Comment       string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Source  string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Comment string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// tests replaces the rule's tests; empty keeps the current version's. Either way they
+	// run against the new source and must pass unless force is set.
+	Tests string `protobuf:"bytes,4,opt,name=tests,proto3" json:"tests,omitempty"`
+	// force stores the change even though its tests fail; the audit entry records the
+	// failing tests' report.
+	Force         bool `protobuf:"varint,5,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -619,6 +664,20 @@ func (x *UpdateRuleRequest) GetComment() string {
 		return x.Comment
 	}
 	return ""
+}
+
+func (x *UpdateRuleRequest) GetTests() string {
+	if x != nil {
+		return x.Tests
+	}
+	return ""
+}
+
+func (x *UpdateRuleRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteRuleRequest struct {
@@ -1194,7 +1253,10 @@ type AuditEntry struct {
 	Version int32                  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	Comment string                 `protobuf:"bytes,6,opt,name=comment,proto3" json:"comment,omitempty"`
 	// diff is a unified line diff of the rule source (or the mode change).
-	Diff          string `protobuf:"bytes,7,opt,name=diff,proto3" json:"diff,omitempty"`
+	Diff string `protobuf:"bytes,7,opt,name=diff,proto3" json:"diff,omitempty"`
+	// tests_forced is set when the rule's tests failed and the author forced the change:
+	// the test runner's report.
+	TestsForced   string `protobuf:"bytes,8,opt,name=tests_forced,json=testsForced,proto3" json:"tests_forced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1274,6 +1336,13 @@ func (x *AuditEntry) GetComment() string {
 func (x *AuditEntry) GetDiff() string {
 	if x != nil {
 		return x.Diff
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetTestsForced() string {
+	if x != nil {
+		return x.TestsForced
 	}
 	return ""
 }
@@ -1650,7 +1719,7 @@ var File_cep_v1_rules_proto protoreflect.FileDescriptor
 
 const file_cep_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x03\n" +
+	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x03\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
@@ -1667,7 +1736,8 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\bseverity\x18\v \x01(\tR\bseverity\x12'\n" +
 	"\x0fcontent_version\x18\f \x01(\tR\x0econtentVersion\x12\x1b\n" +
 	"\tshadow_of\x18\r \x01(\x05R\bshadowOf\x12'\n" +
-	"\x0frunning_version\x18\x0e \x01(\x05R\x0erunningVersion\"\x99\x02\n" +
+	"\x0frunning_version\x18\x0e \x01(\x05R\x0erunningVersion\x12\x14\n" +
+	"\x05tests\x18\x0f \x01(\tR\x05tests\"\xaf\x02\n" +
 	"\vRuleVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
@@ -1678,7 +1748,9 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x16\n" +
 	"\x06action\x18\b \x01(\tR\x06action\x12\x1b\n" +
-	"\tshadow_of\x18\t \x01(\x05R\bshadowOf\"Q\n" +
+	"\tshadow_of\x18\t \x01(\x05R\bshadowOf\x12\x14\n" +
+	"\x05tests\x18\n" +
+	" \x01(\tR\x05tests\"Q\n" +
 	"\tRuleError\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x18\n" +
@@ -1687,14 +1759,18 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x06source\x18\x01 \x01(\tR\x06source\"p\n" +
 	"\x14ValidateRuleResponse\x12)\n" +
 	"\x06errors\x18\x01 \x03(\v2\x11.cep.v1.RuleErrorR\x06errors\x12-\n" +
-	"\bwarnings\x18\x02 \x03(\v2\x11.cep.v1.RuleErrorR\bwarnings\"E\n" +
+	"\bwarnings\x18\x02 \x03(\v2\x11.cep.v1.RuleErrorR\bwarnings\"q\n" +
 	"\x11CreateRuleRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x18\n" +
-	"\acomment\x18\x02 \x01(\tR\acomment\"U\n" +
+	"\acomment\x18\x02 \x01(\tR\acomment\x12\x14\n" +
+	"\x05tests\x18\x03 \x01(\tR\x05tests\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\"\x81\x01\n" +
 	"\x11UpdateRuleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment\"=\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\x12\x14\n" +
+	"\x05tests\x18\x04 \x01(\tR\x05tests\x12\x14\n" +
+	"\x05force\x18\x05 \x01(\bR\x05force\"=\n" +
 	"\x11DeleteRuleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\" \n" +
@@ -1726,7 +1802,7 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x12SetRuleModeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment\"\xcd\x01\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\"\xf0\x01\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -1735,7 +1811,8 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\arule_id\x18\x04 \x01(\tR\x06ruleId\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x05R\aversion\x12\x18\n" +
 	"\acomment\x18\x06 \x01(\tR\acomment\x12\x12\n" +
-	"\x04diff\x18\a \x01(\tR\x04diff\"H\n" +
+	"\x04diff\x18\a \x01(\tR\x04diff\x12!\n" +
+	"\ftests_forced\x18\b \x01(\tR\vtestsForced\"H\n" +
 	"\x17ListAuditEntriesRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"H\n" +

@@ -45,9 +45,13 @@ type RulesClient interface {
 	// ValidateRule compiles a draft against the event schema and returns every error with
 	// its line and column. Nothing is stored or applied.
 	ValidateRule(ctx context.Context, in *ValidateRuleRequest, opts ...grpc.CallOption) (*ValidateRuleResponse, error)
-	// CreateRule stores a new rule (version 1) and applies it.
+	// CreateRule stores a new rule (version 1) and applies it. With tests, they run first
+	// (as POST /v1/rules:test runs them): failing tests refuse the change
+	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	CreateRule(ctx context.Context, in *CreateRuleRequest, opts ...grpc.CallOption) (*Rule, error)
-	// UpdateRule stores a new version of a rule and applies it.
+	// UpdateRule stores a new version of a rule and applies it. The tests sent, or else the
+	// current version's, run against the new source first: failing tests refuse the change
+	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	UpdateRule(ctx context.Context, in *UpdateRuleRequest, opts ...grpc.CallOption) (*Rule, error)
 	// DeleteRule removes a rule from the running set; its versions stay for the audit.
 	DeleteRule(ctx context.Context, in *DeleteRuleRequest, opts ...grpc.CallOption) (*Rule, error)
@@ -234,9 +238,13 @@ type RulesServer interface {
 	// ValidateRule compiles a draft against the event schema and returns every error with
 	// its line and column. Nothing is stored or applied.
 	ValidateRule(context.Context, *ValidateRuleRequest) (*ValidateRuleResponse, error)
-	// CreateRule stores a new rule (version 1) and applies it.
+	// CreateRule stores a new rule (version 1) and applies it. With tests, they run first
+	// (as POST /v1/rules:test runs them): failing tests refuse the change
+	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	CreateRule(context.Context, *CreateRuleRequest) (*Rule, error)
-	// UpdateRule stores a new version of a rule and applies it.
+	// UpdateRule stores a new version of a rule and applies it. The tests sent, or else the
+	// current version's, run against the new source first: failing tests refuse the change
+	// (FAILED_PRECONDITION with the runner's report) unless force is set.
 	UpdateRule(context.Context, *UpdateRuleRequest) (*Rule, error)
 	// DeleteRule removes a rule from the running set; its versions stay for the audit.
 	DeleteRule(context.Context, *DeleteRuleRequest) (*Rule, error)
