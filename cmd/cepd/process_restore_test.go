@@ -54,7 +54,8 @@ func TestProcessesKill9Restore(t *testing.T) {
 }
 
 // restoreRun is one run of TestProcessesKill9Restore with n instances in the group: 4
-// kills, each of a random instance, 0.4–4.4s after the previous start (the session
+// kills, each of a random instance, 0.4–4.4s after the previous start (less when the
+// stream would end first) (the session
 // timeout is 3s, so some instances are killed before they hold any partition, others
 // while they restore or catch up). With two instances, the survivor restores the killed
 // one's partitions while its own run ahead, and gives them back after the restart.
@@ -76,11 +77,18 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 		state, ms := e.groupMembers(group)
 		t.Fatalf("the first instances do not hold every partition: %s %+v", state, ms)
 	}
-	prod := e.produce(1600)
+	const rate = 1600 // events a second
+	prod := e.produce(rate)
 	prod.waitSent(t, 500)
 	var schedule []string
 	for i := 1; i <= kills; i++ {
 		d := 400*time.Millisecond + time.Duration(rng.Int64N(int64(4*time.Second)))
+		// Every kill must fall mid-stream: leave each kill still to come its share of
+		// the time the producer has left.
+		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
+		if share := left / time.Duration(kills-i+2); d > share {
+			d = max(share, 50*time.Millisecond)
+		}
 		inst := rng.IntN(n)
 		time.Sleep(d)
 		procs[inst].kill9()
