@@ -8,7 +8,7 @@ func suggest(word string, candidates []string) string {
 	w := strings.ToLower(word)
 	best, bestDist := "", -1
 	for _, c := range candidates {
-		dist := editDistance(w, strings.ToLower(c))
+		dist := EditDistance(w, strings.ToLower(c))
 		if dist <= typoBudget(len([]rune(c))) && (bestDist < 0 || dist < bestDist) {
 			best, bestDist = c, dist
 		}
@@ -27,9 +27,10 @@ func typoBudget(n int) int {
 	return n / 3
 }
 
-// editDistance is the Damerau–Levenshtein distance (optimal string alignment) between a
+// EditDistance is the Damerau–Levenshtein distance (optimal string alignment) between a
 // and b, counted in runes: insertions, deletions, substitutions and swaps of neighbours.
-func editDistance(a, b string) int {
+// Every "did you mean" of cepd measures with it.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	if len(ra) > 64 || len(rb) > 64 {
 		return max(len(ra), len(rb))

@@ -9,6 +9,8 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/parser"
+
+	"github.com/cepd/cepd/patterns"
 )
 
 // issue is one compile problem of an expression, at a line and column (1-based) of its
@@ -336,31 +338,11 @@ func helperNames() string {
 func closestHelper(name string) string {
 	best, bestD := "", min(3, len(name)/2+1) // x is not a typo of max
 	for _, h := range Helpers {
-		if d := editDistance(name, h.Name); d < bestD {
+		if d := patterns.EditDistance(name, h.Name); d < bestD {
 			best, bestD = h.Name, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // literalIssues reports duration('…') and timestamp('…') calls on string literals that

@@ -352,29 +352,9 @@ func closest(s string, allowed []string) string {
 	sorted := append([]string(nil), allowed...)
 	sort.Strings(sorted)
 	for _, a := range sorted {
-		if d := editDistance(s, a); d < bestD {
+		if d := patterns.EditDistance(s, a); d < bestD {
 			best, bestD = a, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
