@@ -142,12 +142,15 @@ func rewriteField(dec *json.Decoder, out *bytes.Buffer, fd protoreflect.FieldDes
 	if !fd.IsList() {
 		return elem()
 	}
-	return rewriteList(dec, out, func() error {
-		if fd.Kind() == protoreflect.MessageKind {
-			return rewriteMessage(dec, out, fd.Message())
-		}
-		return rewriteScalar(dec, out, is64(fd.Kind()))
-	})
+	return rewriteList(dec, out, func() error { return rewriteValue(dec, out, fd) })
+}
+
+// rewriteValue rewrites one value of field fd: a message, or a scalar.
+func rewriteValue(dec *json.Decoder, out *bytes.Buffer, fd protoreflect.FieldDescriptor) error {
+	if fd.Kind() == protoreflect.MessageKind {
+		return rewriteMessage(dec, out, fd.Message())
+	}
+	return rewriteScalar(dec, out, is64(fd.Kind()))
 }
 
 func rewriteMap(dec *json.Decoder, out *bytes.Buffer, vd protoreflect.FieldDescriptor) error {
@@ -171,12 +174,7 @@ func rewriteMap(dec *json.Decoder, out *bytes.Buffer, vd protoreflect.FieldDescr
 		kb, _ := json.Marshal(kt)
 		out.Write(kb)
 		out.WriteByte(':')
-		if vd.Kind() == protoreflect.MessageKind {
-			err = rewriteMessage(dec, out, vd.Message())
-		} else {
-			err = rewriteScalar(dec, out, is64(vd.Kind()))
-		}
-		if err != nil {
+		if err := rewriteValue(dec, out, vd); err != nil {
 			return err
 		}
 	}
