@@ -194,12 +194,7 @@ func TestBudgetRestoreAtBudget(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		store := openStore(t, dir)
 		sink1 := &sinkCollector{}
-		e1, err := New(cfg, rs, sink1, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e1.EnableCheckpoints(store, nil)
-		e1.Start(ctx)
+		e1 := startCheckpointed(t, ctx, store, cfg, rs, sink1, &dlqCollector{})
 		for i := 0; i < cut; i += 100 {
 			if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
 				t.Fatal(err)
@@ -216,12 +211,7 @@ func TestBudgetRestoreAtBudget(t *testing.T) {
 		sink2 := &sinkCollector{}
 		cfg2 := cfg
 		cfg2.Shards = 2
-		e2, err := New(cfg2, rs, sink2, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e2.EnableCheckpoints(store, nil)
-		e2.Start(ctx)
+		e2 := startCheckpointed(t, ctx, store, cfg2, rs, sink2, &dlqCollector{})
 		meta, err := e2.Restore(ctx, 0, slog.Default())
 		if err != nil {
 			t.Fatal(err)

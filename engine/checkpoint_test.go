@@ -13,6 +13,18 @@ import (
 	"github.com/cepd/cepd/state"
 )
 
+// startCheckpointed returns a started engine that checkpoints to store.
+func startCheckpointed(t testing.TB, ctx context.Context, store state.Store, cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) *Engine {
+	t.Helper()
+	e, err := New(cfg, rs, sink, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.EnableCheckpoints(store, nil)
+	e.Start(ctx)
+	return e
+}
+
 func openStore(t *testing.T, dir string) *state.FileStore {
 	t.Helper()
 	st, err := state.OpenDir(dir, state.FileOptions{NoSync: true})
@@ -55,12 +67,7 @@ func checkpointRestore(t *testing.T, evs []testEvent, ooo time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		store := openStore(t, dir)
 		sink1 := &sinkCollector{}
-		e1, err := New(Config{Shards: 2, OutOfOrderness: ooo}, rs, sink1, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e1.EnableCheckpoints(store, nil)
-		e1.Start(ctx)
+		e1 := startCheckpointed(t, ctx, store, Config{Shards: 2, OutOfOrderness: ooo}, rs, sink1, &dlqCollector{})
 		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
@@ -85,12 +92,7 @@ func checkpointRestore(t *testing.T, evs []testEvent, ooo time.Duration) {
 
 		store = openStore(t, dir)
 		sink2 := &sinkCollector{}
-		e2, err := New(Config{Shards: 3, OutOfOrderness: ooo}, rs, sink2, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e2.EnableCheckpoints(store, nil)
-		e2.Start(ctx)
+		e2 := startCheckpointed(t, ctx, store, Config{Shards: 3, OutOfOrderness: ooo}, rs, sink2, &dlqCollector{})
 		meta, err := e2.Restore(ctx, 0, slog.Default())
 		if err != nil {
 			t.Fatal(err)
@@ -184,12 +186,7 @@ func TestCheckpointWhileMatching(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	store := openStore(t, t.TempDir())
-	e, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.EnableCheckpoints(store, nil)
-	e.Start(ctx)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
 	defer e.Close()
 	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
 		t.Fatal(err)
@@ -229,12 +226,7 @@ func TestCheckpointWhileMatching(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A fresh engine restored from the last checkpoint holds the same partial matches.
-	e2, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2.EnableCheckpoints(store, nil)
-	e2.Start(ctx)
+	e2 := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
 	defer e2.Close()
 	meta, err := e2.Restore(ctx, 0, slog.Default())
 	if err != nil {

@@ -110,12 +110,7 @@ func TestRestoredPartitionIdleTimer(t *testing.T) {
 	cfg := Config{Shards: 2, IdleTimeout: 100 * time.Millisecond}
 
 	store := openStore(t, dir)
-	e1, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e1.EnableCheckpoints(store, nil)
-	e1.Start(ctx)
+	e1 := startCheckpointed(t, ctx, store, cfg, rs, &sinkCollector{}, &dlqCollector{})
 	if _, err := e1.Restore(ctx, 1, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +126,7 @@ func TestRestoredPartitionIdleTimer(t *testing.T) {
 	store = openStore(t, dir)
 	defer store.Close()
 	sink := &sinkCollector{}
-	e2, err := New(cfg, rs, sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2.EnableCheckpoints(store, nil)
-	e2.Start(ctx)
+	e2 := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
 	defer e2.Close()
 	time.Sleep(150 * time.Millisecond) // the engine is older than the idle timeout
 	if _, err := e2.Ingest(ctx, 2, idleRecs(0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"})); err != nil {
@@ -178,12 +168,7 @@ func TestStoreLostFullCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	store := openStore(t, dir)
-	e1, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e1.EnableCheckpoints(store, nil)
-	e1.Start(ctx)
+	e1 := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
 	if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +202,7 @@ func TestStoreLostFullCheckpoint(t *testing.T) {
 	store = openStore(t, dir)
 	defer store.Close()
 	sink := &sinkCollector{}
-	e2, err := New(Config{Shards: 3}, rs, sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2.EnableCheckpoints(store, nil)
-	e2.Start(ctx)
+	e2 := startCheckpointed(t, ctx, store, Config{Shards: 3}, rs, sink, &dlqCollector{})
 	defer e2.Close()
 	if meta, err := e2.Restore(ctx, 0, slog.Default()); err != nil || meta.Offset != 1 {
 		t.Fatalf("restore: %v, offset %d", err, meta.Offset)

@@ -32,12 +32,7 @@ func TestReloadDuringRestore(t *testing.T) {
 	defer cancel()
 	{
 		store := openStore(t, dir)
-		e, err := New(Config{Shards: 3}, rs, &sinkCollector{}, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.EnableCheckpoints(store, nil)
-		e.Start(ctx)
+		e := startCheckpointed(t, ctx, store, Config{Shards: 3}, rs, &sinkCollector{}, &dlqCollector{})
 		if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
@@ -60,12 +55,7 @@ func TestReloadDuringRestore(t *testing.T) {
 		store := openStore(t, runDir)
 		defer store.Close()
 		sink := &sinkCollector{}
-		e, err := New(Config{Shards: 3}, rs, sink, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.EnableCheckpoints(store, nil)
-		e.Start(ctx)
+		e := startCheckpointed(t, ctx, store, Config{Shards: 3}, rs, sink, &dlqCollector{})
 		defer e.Close()
 		swapped := make(chan error, 1)
 		swap := func() { _, err := e.SwapRules(ctx, next); swapped <- err }

@@ -200,12 +200,7 @@ func TestRestoreKeepsKeyOrder(t *testing.T) {
 		dir := t.TempDir()
 		cfg := Config{Shards: 1, OutOfOrderness: ooo, Late: LateDrop}
 		store := openStore(t, dir)
-		e1, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e1.EnableCheckpoints(store, nil)
-		e1.Start(ctx)
+		e1 := startCheckpointed(t, ctx, store, cfg, rs, &sinkCollector{}, &dlqCollector{})
 		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
@@ -219,12 +214,7 @@ func TestRestoreKeepsKeyOrder(t *testing.T) {
 		store.Close()
 
 		store = openStore(t, dir)
-		e2, err := New(cfg, rs, &sinkCollector{}, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e2.EnableCheckpoints(store, nil)
-		e2.Start(ctx)
+		e2 := startCheckpointed(t, ctx, store, cfg, rs, &sinkCollector{}, &dlqCollector{})
 		if _, err := e2.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
