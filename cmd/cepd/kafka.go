@@ -23,10 +23,10 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/cepd/cepd/alerts/kafkasink"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
-	kafkasink "github.com/cepd/cepd/sink/kafka"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 

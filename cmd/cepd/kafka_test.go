@@ -29,11 +29,11 @@ import (
 	"github.com/buger/jsonparser"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/patterns"
-	kafkasink "github.com/cepd/cepd/sink/kafka"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
 	"github.com/spf13/pflag"

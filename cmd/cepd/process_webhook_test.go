@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/sink/webhook"
+	"github.com/cepd/cepd/alerts/webhook"
 )
 
 // TestProcessWebhook: cepd serve delivers its alerts to a webhook, signed; the receiver

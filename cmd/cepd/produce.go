@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/event"
-	kafkasink "github.com/cepd/cepd/sink/kafka"
 )
 
 type produceOptions struct {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/cepd/cepd"
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/alerts/kafkasink"
+	"github.com/cepd/cepd/alerts/webhook"
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
@@ -26,8 +28,6 @@ import (
 	"github.com/cepd/cepd/rulestore"
 	"github.com/cepd/cepd/rulestore/redisrules"
 	"github.com/cepd/cepd/server"
-	kafkasink "github.com/cepd/cepd/sink/kafka"
-	"github.com/cepd/cepd/sink/webhook"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
 	"github.com/cepd/cepd/state/ingestlog"
@@ -96,7 +96,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.rulesDir, "rules", "", "rules directory (default: DATA/rules, created from the built-in fraud examples)")
 	f.BoolVar(&o.ingestLog, "ingest-log", true, "keep REST-ingested events in DATA/ingest-log until a checkpoint covers them, so a crash loses none (embedded mode)")
 	f.BoolVar(&o.ingestSync, "ingest-log-sync", true, "fsync the ingest log before answering each POST /v1/events")
-	f.StringVar(&o.webhook.URL, "webhook-url", "", "POST every delivered alert here (JSON; retried until accepted; see sink/webhook)")
+	f.StringVar(&o.webhook.URL, "webhook-url", "", "POST every delivered alert here (JSON; retried until accepted; see alerts/webhook)")
 	f.StringVar(&o.webhook.Secret, "webhook-secret", "", "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
 	f.DurationVar(&o.webhook.Timeout, "webhook-timeout", 5*time.Second, "bound of one webhook request")
 	f.IntVar(&o.webhook.Workers, "webhook-workers", 8, "webhook requests in flight at once (one key's alerts stay in order)")

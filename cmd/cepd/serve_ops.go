@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cepd/cepd/alerts/kafkasink"
+	"github.com/cepd/cepd/alerts/webhook"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/metrics"
-	kafkasink "github.com/cepd/cepd/sink/kafka"
-	"github.com/cepd/cepd/sink/webhook"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 

@@ -1,4 +1,4 @@
-// Package kafka writes cepd's output to Kafka: alerts to an alerts topic, malformed and
+// Package kafkasink writes cepd's output to Kafka: alerts to an alerts topic, malformed and
 // late events to a dead-letter topic, and (LineWriter) JSON-lines events to an input
 // topic for load tests and demos, all through one idempotent sarama producer with
 // acks=all.
@@ -19,4 +19,4 @@
 // engine, and through it the consumer, instead of growing a queue. The Producer owns
 // three goroutines (successes, errors, redelivery) that stop in Close. Close the
 // Producer after the engine that feeds it.
-package kafka
+package kafkasink
