@@ -21,7 +21,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // Alerts implements cepv1.AlertsServer over the recent-alerts ring.
@@ -110,7 +110,7 @@ func (s *Alerts) ListAlerts(_ context.Context, req *cepv1.ListAlertsRequest) (*c
 			break
 		}
 		if req.GetSeverity() != "" && a.Severity != req.GetSeverity() ||
-			req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(rulestore.Mode(a.Mode)) != req.GetMode() ||
+			req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(store.Mode(a.Mode)) != req.GetMode() ||
 			req.GetStartTime() != nil && a.LastEventTime.Before(req.GetStartTime().AsTime()) ||
 			req.GetEndTime() != nil && !a.LastEventTime.Before(req.GetEndTime().AsTime()) {
 			continue
@@ -139,7 +139,7 @@ type streamFilter struct {
 func (f streamFilter) match(a *alerts.Alert) bool {
 	return (f.ruleID == "" || a.RuleID == f.ruleID) && (f.key == "" || a.Key == f.key) &&
 		(f.severity == "" || a.Severity == f.severity) && (f.kind == "" || a.Kind == f.kind) &&
-		(f.mode == cepv1.RuleMode_RULE_MODE_UNSPECIFIED || modeToProto(rulestore.Mode(a.Mode)) == f.mode)
+		(f.mode == cepv1.RuleMode_RULE_MODE_UNSPECIFIED || modeToProto(store.Mode(a.Mode)) == f.mode)
 }
 
 // StreamAlerts implements cepv1.AlertsServer. The response headers are sent as soon as
@@ -272,10 +272,10 @@ func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
 func ToAlert(a *alerts.Alert) *cepv1.Alert {
 	mode := a.Mode
 	if mode == "" {
-		mode = string(rulestore.Active)
+		mode = string(store.Active)
 	}
 	out := &cepv1.Alert{Id: validText(a.ID), Kind: validText(a.Kind), RuleId: validText(a.RuleID), RuleVersion: validText(a.RuleVersion), RuleVersionNumber: int32(a.RuleVersionNumber),
-		Mode: modeToProto(rulestore.Mode(mode)), Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
+		Mode: modeToProto(store.Mode(mode)), Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
 		FirstEventTime: timestamppb.New(a.FirstEventTime), LastEventTime: timestamppb.New(a.LastEventTime)}
 	if a.TimeoutAt != nil {
 		out.TimeoutAt = timestamppb.New(*a.TimeoutAt)

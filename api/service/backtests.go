@@ -14,7 +14,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // Bounds of a CreateBacktest request.
@@ -31,12 +31,12 @@ const (
 type Backtests struct {
 	cepv1.UnimplementedBacktestsServer
 	m     *backtest.Manager
-	store rulestore.Store
+	store store.Store
 }
 
-// NewBacktests returns the Backtests service over m, resolving stored rules in store.
-func NewBacktests(m *backtest.Manager, store rulestore.Store) *Backtests {
-	return &Backtests{m: m, store: store}
+// NewBacktests returns the Backtests service over m, resolving stored rules in st.
+func NewBacktests(m *backtest.Manager, st store.Store) *Backtests {
+	return &Backtests{m: m, store: st}
 }
 
 func (s Backtests) off() error {
@@ -93,7 +93,7 @@ func (s Backtests) resolve(ctx context.Context, i int, r *cepv1.BacktestRule) (b
 	case r.GetVersion() < 0:
 		return backtest.Rule{}, status.Errorf(codes.InvalidArgument, "rules[%d]: version %d: want a version number, or 0 for the current one", i, r.GetVersion())
 	}
-	var v rulestore.Version
+	var v store.Version
 	var err error
 	if r.GetVersion() == 0 {
 		v, err = s.store.Get(ctx, r.GetRuleId())

@@ -18,7 +18,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 const (
@@ -40,7 +40,7 @@ func newBacktests(t *testing.T, o backtest.Options) *Backtests {
 	if err := os.WriteFile(filepath.Join(dir, "card-testing.yaml"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := rulestore.OpenDir(dir, rulestore.DirOptions{})
+	st, err := store.OpenDir(dir, store.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func newBacktests(t *testing.T, o backtest.Options) *Backtests {
 	if bytes.Equal(never, src) {
 		t.Fatal("card-testing.yaml changed: update the test's edit")
 	}
-	if _, err := store.Update(context.Background(), "card-testing", never, rulestore.Change{Author: "test"}); err != nil {
+	if _, err := st.Update(context.Background(), "card-testing", never, store.Change{Author: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	o.Schema = schema
@@ -60,7 +60,7 @@ func newBacktests(t *testing.T, o backtest.Options) *Backtests {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	return NewBacktests(m, store)
+	return NewBacktests(m, st)
 }
 
 func readFile(t *testing.T, path string) []byte {

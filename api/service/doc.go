@@ -1,5 +1,5 @@
 // Package service implements the cep.v1 gRPC services over the engine, the versioned rule
-// store (rulestore) and the recent-alerts ring. cmd/cepd serves them over gRPC and, through
+// store (rules/store) and the recent-alerts ring. cmd/cepd serves them over gRPC and, through
 // grpc-gateway, as REST/JSON.
 //
 // Rules serialises every change with one mutex: a change compiles the whole new rule set

@@ -19,7 +19,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // RuleEngine is what the Rules service needs of the runtime.
@@ -31,7 +31,7 @@ type RuleEngine interface {
 type Rules struct {
 	cepv1.UnimplementedRulesServer
 	mu     sync.Mutex // serialises changes: compile, store, swap
-	store  rulestore.Store
+	store  store.Store
 	eng    RuleEngine
 	schema *event.Schema
 	env    *rules.Env
@@ -40,7 +40,7 @@ type Rules struct {
 	OnReload func(engine.ReloadStats)
 	// OnChange, if set, is told of every version the store took through the API (for
 	// the log: one line per change), before the engine swaps.
-	OnChange func(rulestore.Version)
+	OnChange func(store.Version)
 	// Limits bound the rules stored (set before serving).
 	Limits RuleLimits
 }
@@ -48,7 +48,7 @@ type Rules struct {
 // NewRules returns the Rules service. modes (which may be nil) is kept up to date with the
 // running set. With an engine, the store's rules are swapped in at once; eng may be nil
 // until Attach (build the engine from RuleSet, so that restored state finds its rules).
-func NewRules(store rulestore.Store, eng RuleEngine, schema *event.Schema, envOpts rules.EnvOptions, modes *Modes) (*Rules, error) {
+func NewRules(st store.Store, eng RuleEngine, schema *event.Schema, envOpts rules.EnvOptions, modes *Modes) (*Rules, error) {
 	env, err := rules.NewEnv(schema, envOpts)
 	if err != nil {
 		return nil, fmt.Errorf("rules environment: %w", err)
@@ -56,7 +56,7 @@ func NewRules(store rulestore.Store, eng RuleEngine, schema *event.Schema, envOp
 	if modes == nil {
 		modes = &Modes{}
 	}
-	s := &Rules{store: store, eng: eng, schema: schema, env: env, modes: modes}
+	s := &Rules{store: st, eng: eng, schema: schema, env: env, modes: modes}
 	if eng != nil { // the engine runs what the store holds from now on
 		if err := s.Reload(context.Background()); err != nil {
 			return nil, err
@@ -109,19 +109,19 @@ func (s *Rules) Reload(ctx context.Context) error {
 // runs lists what the engine runs for vs: each rule not disabled under its id, and for a
 // candidate on trial, its active version under the id and the candidate under
 // id + ShadowSuffix.
-func (s *Rules) runs(ctx context.Context, vs []rulestore.Version) ([]run, error) {
+func (s *Rules) runs(ctx context.Context, vs []store.Version) ([]run, error) {
 	var out []run
 	for _, v := range vs {
-		if v.Mode == rulestore.Disabled || v.Deleted {
+		if v.Mode == store.Disabled || v.Deleted {
 			continue
 		}
-		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 {
+		if v.Mode == store.Shadow && v.ShadowOf > 0 {
 			base, err := s.store.Version(ctx, v.ID, v.ShadowOf)
 			if err != nil {
 				return nil, fmt.Errorf("rule %s: the active version %d of its trial: %w", v.ID, v.ShadowOf, err)
 			}
-			out = append(out, run{id: v.ID, ruleID: v.ID, version: base.Version, mode: rulestore.Active, src: base.Source},
-				run{id: v.ID + ShadowSuffix, ruleID: v.ID, version: v.Version, mode: rulestore.Shadow, src: v.Source})
+			out = append(out, run{id: v.ID, ruleID: v.ID, version: base.Version, mode: store.Active, src: base.Source},
+				run{id: v.ID + ShadowSuffix, ruleID: v.ID, version: v.Version, mode: store.Shadow, src: v.Source})
 			continue
 		}
 		out = append(out, run{id: v.ID, ruleID: v.ID, version: v.Version, mode: v.Mode, src: v.Source})
@@ -130,7 +130,7 @@ func (s *Rules) runs(ctx context.Context, vs []rulestore.Version) ([]run, error)
 }
 
 // compileSet compiles what the engine runs for vs into a rule set.
-func (s *Rules) compileSet(ctx context.Context, vs []rulestore.Version) (*engine.RuleSet, []run, patterns.ErrorList) {
+func (s *Rules) compileSet(ctx context.Context, vs []store.Version) (*engine.RuleSet, []run, patterns.ErrorList) {
 	runs, err := s.runs(ctx, vs)
 	if err != nil {
 		return nil, nil, patterns.ErrorList{&patterns.Error{Msg: err.Error()}}
@@ -196,11 +196,11 @@ func storeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, rulestore.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, rulestore.ErrExists):
+	case errors.Is(err, store.ErrExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, rulestore.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
@@ -228,32 +228,32 @@ func author(ctx context.Context) string {
 	return "anonymous"
 }
 
-func modeOf(m cepv1.RuleMode) (rulestore.Mode, bool) {
+func modeOf(m cepv1.RuleMode) (store.Mode, bool) {
 	switch m {
 	case cepv1.RuleMode_ACTIVE:
-		return rulestore.Active, true
+		return store.Active, true
 	case cepv1.RuleMode_SHADOW:
-		return rulestore.Shadow, true
+		return store.Shadow, true
 	case cepv1.RuleMode_DISABLED:
-		return rulestore.Disabled, true
+		return store.Disabled, true
 	}
 	return "", false
 }
 
-func modeToProto(m rulestore.Mode) cepv1.RuleMode {
+func modeToProto(m store.Mode) cepv1.RuleMode {
 	switch m {
-	case rulestore.Active:
+	case store.Active:
 		return cepv1.RuleMode_ACTIVE
-	case rulestore.Shadow:
+	case store.Shadow:
 		return cepv1.RuleMode_SHADOW
-	case rulestore.Disabled:
+	case store.Disabled:
 		return cepv1.RuleMode_DISABLED
 	}
 	return cepv1.RuleMode_RULE_MODE_UNSPECIFIED
 }
 
 // toRule describes v; c (which may be nil) is its compiled form, for the metadata.
-func (s *Rules) toRule(v rulestore.Version) *cepv1.Rule {
+func (s *Rules) toRule(v store.Version) *cepv1.Rule {
 	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
 		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time), ShadowOf: int32(v.ShadowOf),
 		RunningVersion: int32(s.modes.Running(v.ID)), Tests: string(v.Tests)}
@@ -266,7 +266,7 @@ func (s *Rules) toRule(v rulestore.Version) *cepv1.Rule {
 	return r
 }
 
-func replace(vs []rulestore.Version, v rulestore.Version) []rulestore.Version {
+func replace(vs []store.Version, v store.Version) []store.Version {
 	out := slices.Clone(vs)
 	for i := range out {
 		if out[i].ID == v.ID {
@@ -277,6 +277,6 @@ func replace(vs []rulestore.Version, v rulestore.Version) []rulestore.Version {
 	return append(out, v)
 }
 
-func without(vs []rulestore.Version, id string) []rulestore.Version {
-	return slices.DeleteFunc(slices.Clone(vs), func(v rulestore.Version) bool { return v.ID == id })
+func without(vs []store.Version, id string) []store.Version {
+	return slices.DeleteFunc(slices.Clone(vs), func(v store.Version) bool { return v.ID == id })
 }

@@ -15,7 +15,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // RuleLimits bound what the Rules service stores. Zero fields take the defaults.
@@ -39,11 +39,11 @@ func (l RuleLimits) withDefaults() RuleLimits {
 }
 
 // changeBy says who makes a change in ctx and why, refusing an oversized comment.
-func (s *Rules) changeBy(ctx context.Context, comment string) (rulestore.Change, error) {
+func (s *Rules) changeBy(ctx context.Context, comment string) (store.Change, error) {
 	if max := s.Limits.withDefaults().MaxComment; len(comment) > max {
-		return rulestore.Change{}, status.Errorf(codes.InvalidArgument, "the comment has %d bytes, more than the %d allowed", len(comment), max)
+		return store.Change{}, status.Errorf(codes.InvalidArgument, "the comment has %d bytes, more than the %d allowed", len(comment), max)
 	}
-	return rulestore.Change{Author: author(ctx), Comment: comment}, nil
+	return store.Change{Author: author(ctx), Comment: comment}, nil
 }
 
 // mayManage reports whether the caller holds the admin capability (always, with access
@@ -67,9 +67,9 @@ func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) 
 }
 
 // change applies one change under s.mu: cand is the whole new set of current versions
-// (before storing), store performs the change. The set compiles first; only then is the
+// (before storing), save performs the change. The set compiles first; only then is the
 // change stored and the set swapped in.
-func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]rulestore.Version, error), store func() (rulestore.Version, error)) (*cepv1.Rule, error) {
+func (s *Rules) change(ctx context.Context, cand func([]store.Version) ([]store.Version, error), save func() (store.Version, error)) (*cepv1.Rule, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.store.List(ctx)
@@ -80,12 +80,12 @@ func (s *Rules) change(ctx context.Context, cand func([]rulestore.Version) ([]ru
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	slices.SortFunc(next, func(a, b rulestore.Version) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(next, func(a, b store.Version) int { return strings.Compare(a.ID, b.ID) })
 	rs, runs, errs := s.compileSet(ctx, next)
 	if len(errs) > 0 {
 		return nil, rejected(errs)
 	}
-	v, err := store()
+	v, err := save()
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -154,9 +154,9 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 	if ch.Tests, err = s.testsOf(req.GetTests()); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
-		if slices.ContainsFunc(cur, func(v rulestore.Version) bool { return v.ID == id }) {
-			return nil, fmt.Errorf("%w: %q (update it with PUT /v1/rules/%s)", rulestore.ErrExists, id, id)
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
+		if slices.ContainsFunc(cur, func(v store.Version) bool { return v.ID == id }) {
+			return nil, fmt.Errorf("%w: %q (update it with PUT /v1/rules/%s)", store.ErrExists, id, id)
 		}
 		if max := s.Limits.withDefaults().MaxRules; len(cur) >= max {
 			return nil, status.Errorf(codes.ResourceExhausted, "the store holds %d rules, the most allowed: delete one first", len(cur))
@@ -164,10 +164,10 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 		if err := s.mayRecreate(ctx, id); err != nil {
 			return nil, err
 		}
-		return replace(cur, rulestore.Version{ID: id, Mode: rulestore.Active, Source: src}), nil
-	}, func() (rulestore.Version, error) {
+		return replace(cur, store.Version{ID: id, Mode: store.Active, Source: src}), nil
+	}, func() (store.Version, error) {
 		if err := s.checkTests(ctx, src, ch.Tests, req.GetForce(), &ch); err != nil {
-			return rulestore.Version{}, err
+			return store.Version{}, err
 		}
 		return s.store.Create(ctx, id, src, ch)
 	})
@@ -191,18 +191,18 @@ func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*
 		return nil, err
 	}
 	var kept []byte // the current version's tests, which a change without tests keeps
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
-		i := slices.IndexFunc(cur, func(v rulestore.Version) bool { return v.ID == id })
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
+		i := slices.IndexFunc(cur, func(v store.Version) bool { return v.ID == id })
 		if i < 0 {
-			return nil, fmt.Errorf("%w: %q (create it with POST /v1/rules)", rulestore.ErrNotFound, id)
+			return nil, fmt.Errorf("%w: %q (create it with POST /v1/rules)", store.ErrNotFound, id)
 		}
 		v := cur[i]
 		kept = v.Tests
 		v.Source = src
 		return replace(cur, v), nil
-	}, func() (rulestore.Version, error) {
+	}, func() (store.Version, error) {
 		if err := s.checkTests(ctx, src, ch.NextTests(kept), req.GetForce(), &ch); err != nil {
-			return rulestore.Version{}, err
+			return store.Version{}, err
 		}
 		return s.store.Update(ctx, id, src, ch)
 	})
@@ -215,12 +215,12 @@ func (s *Rules) DeleteRule(ctx context.Context, req *cepv1.DeleteRuleRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
 		if _, err := s.store.Get(ctx, id); err != nil {
 			return nil, err
 		}
 		return without(cur, id), nil
-	}, func() (rulestore.Version, error) { return s.store.Delete(ctx, id, ch) })
+	}, func() (store.Version, error) { return s.store.Delete(ctx, id, ch) })
 }
 
 // mayRecreate refuses a caller without the admin capability to create again a deleted
@@ -231,7 +231,7 @@ func (s *Rules) mayRecreate(ctx context.Context, id string) error {
 		return nil
 	}
 	vs, err := s.store.Versions(ctx, id)
-	if errors.Is(err, rulestore.ErrNotFound) || len(vs) == 0 {
+	if errors.Is(err, store.ErrNotFound) || len(vs) == 0 {
 		return nil
 	}
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *Rules) mayRecreate(ctx context.Context, id string) error {
 		if vs[i].Deleted {
 			continue
 		}
-		if vs[i].Mode != rulestore.Active {
+		if vs[i].Mode != store.Active {
 			return status.Errorf(codes.PermissionDenied, "rule %q was %s when it was deleted: only an admin may create it again", id, vs[i].Mode)
 		}
 		return nil
@@ -256,7 +256,7 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -265,15 +265,15 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 		if err != nil {
 			return nil, err
 		}
-		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 && n != v.ShadowOf && !mayManage(ctx) {
+		if v.Mode == store.Shadow && v.ShadowOf > 0 && n != v.ShadowOf && !mayManage(ctx) {
 			// The candidate (or any version but the active one) would run active: a
 			// promotion, which is a mode change.
 			return nil, status.Errorf(codes.PermissionDenied, "rule %q is on trial: a rollback to version %d would make it active in place of version %d, which only an admin may do (a rollback to %d ends the trial)", id, n, v.ShadowOf, v.ShadowOf)
 		}
-		st := rulestore.RollbackState(v)
+		st := store.RollbackState(v)
 		v.Source, v.Mode, v.ShadowOf = old.Source, st.Mode, st.ShadowOf
 		return replace(cur, v), nil
-	}, func() (rulestore.Version, error) { return s.store.Rollback(ctx, id, n, ch) })
+	}, func() (store.Version, error) { return s.store.Rollback(ctx, id, n, ch) })
 }
 
 // SetRuleMode implements cepv1.RulesServer.
@@ -287,15 +287,15 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		st := rulestore.ModeChange(v, m)
+		st := store.ModeChange(v, m)
 		v.Mode, v.ShadowOf = st.Mode, st.ShadowOf
 		return replace(cur, v), nil
-	}, func() (rulestore.Version, error) { return s.store.SetMode(ctx, id, m, ch) })
+	}, func() (store.Version, error) { return s.store.SetMode(ctx, id, m, ch) })
 }
 
 // ShadowRule implements cepv1.RulesServer.
@@ -312,18 +312,18 @@ func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []rulestore.Version) ([]rulestore.Version, error) {
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
 		v, err := s.store.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		st, err := rulestore.TrialState(v)
+		st, err := store.TrialState(v)
 		if err != nil {
 			return nil, err
 		}
 		v.Source, v.Mode, v.ShadowOf = src, st.Mode, st.ShadowOf
 		return replace(cur, v), nil
-	}, func() (rulestore.Version, error) { return s.store.Shadow(ctx, id, src, ch) })
+	}, func() (store.Version, error) { return s.store.Shadow(ctx, id, src, ch) })
 }
 
 // CompareShadow implements cepv1.RulesServer.
@@ -367,7 +367,7 @@ func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*ce
 	return out, nil
 }
 
-func toVersion(v rulestore.Version) *cepv1.RuleVersion {
+func toVersion(v store.Version) *cepv1.RuleVersion {
 	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
 		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action, ShadowOf: int32(v.ShadowOf),
 		Tests: string(v.Tests)}
@@ -405,12 +405,12 @@ func (s *Rules) DiffRuleVersions(ctx context.Context, req *cepv1.DiffRuleVersion
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return &cepv1.DiffRuleVersionsResponse{Diff: rulestore.Diff(a.Source, b.Source)}, nil
+	return &cepv1.DiffRuleVersionsResponse{Diff: store.Diff(a.Source, b.Source)}, nil
 }
 
 // ListAuditEntries implements cepv1.RulesServer.
 func (s *Rules) ListAuditEntries(ctx context.Context, req *cepv1.ListAuditEntriesRequest) (*cepv1.ListAuditEntriesResponse, error) {
-	es, err := s.store.Audit(ctx, rulestore.AuditFilter{RuleID: req.GetRuleId(), Limit: int(req.GetLimit())})
+	es, err := s.store.Audit(ctx, store.AuditFilter{RuleID: req.GetRuleId(), Limit: int(req.GetLimit())})
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -423,8 +423,8 @@ func (s *Rules) ListAuditEntries(ctx context.Context, req *cepv1.ListAuditEntrie
 }
 
 // sameSet reports whether two lists of current versions run the same rules the same way.
-func sameSet(a, b []rulestore.Version) bool {
-	return slices.EqualFunc(a, b, func(x, y rulestore.Version) bool {
+func sameSet(a, b []store.Version) bool {
+	return slices.EqualFunc(a, b, func(x, y store.Version) bool {
 		return x.ID == y.ID && x.Mode == y.Mode && x.ShadowOf == y.ShadowOf && string(x.Source) == string(y.Source)
 	})
 }

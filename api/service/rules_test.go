@@ -13,7 +13,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore/redisrules"
+	"github.com/cepd/cepd/rules/store/redisrules"
 )
 
 // TestRuleStoreAway: with the shared rule store unreachable, reads and changes answer

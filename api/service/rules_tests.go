@@ -11,7 +11,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/ruletest"
 )
 
@@ -36,7 +36,7 @@ func (s *Rules) testsOf(tests string) ([]byte, error) {
 // refuse the change with FailedPrecondition and the runner's report, unless force: then
 // ch records the report for the audit entry. A test file with problems is refused
 // (InvalidArgument with each problem's position), forced or not.
-func (s *Rules) checkTests(ctx context.Context, src, tests []byte, force bool, ch *rulestore.Change) error {
+func (s *Rules) checkTests(ctx context.Context, src, tests []byte, force bool, ch *store.Change) error {
 	if len(tests) == 0 {
 		return nil
 	}

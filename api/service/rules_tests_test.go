@@ -14,7 +14,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // TestKeptDirectoryTests: the tests a change keeps may be a rule directory's
@@ -33,7 +33,7 @@ func TestKeptDirectoryTests(t *testing.T) {
 	if !strings.Contains(tests, "events_file:") {
 		t.Fatal("card-testing.test.yaml has no events_file case any more: pick another rule")
 	}
-	st, err := rulestore.OpenDir(dir, rulestore.DirOptions{})
+	st, err := store.OpenDir(dir, store.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // ShadowSuffix ends the engine's rule id of a candidate on trial: rule x on trial runs its
@@ -29,7 +29,7 @@ type run struct {
 	id      string // engine rule id: the rule's id, or id + ShadowSuffix for a candidate
 	ruleID  string // the store's rule id
 	version int    // the store version whose source runs
-	mode    rulestore.Mode
+	mode    store.Mode
 	src     []byte
 	content string // the compiled rule's content version (set once compiled)
 }
@@ -45,8 +45,8 @@ type pair struct {
 // running in shadow with its active version. It is read by the alert path (ModeSink) and
 // written by Rules after each swap. Safe for concurrent use.
 type Modes struct {
-	m       atomic.Pointer[map[string]rulestore.Mode] // by engine rule id
-	running atomic.Pointer[map[string]int]            // the newest version running, by rule id
+	m       atomic.Pointer[map[string]store.Mode] // by engine rule id
+	running atomic.Pointer[map[string]int]        // the newest version running, by rule id
 
 	mu       sync.Mutex
 	seed     maphash.Seed
@@ -56,16 +56,16 @@ type Modes struct {
 }
 
 // Mode returns the mode of engine rule id (active when unknown).
-func (m *Modes) Mode(id string) rulestore.Mode {
+func (m *Modes) Mode(id string) store.Mode {
 	if _, ok := strings.CutSuffix(id, ShadowSuffix); ok {
-		return rulestore.Shadow
+		return store.Shadow
 	}
 	if p := m.m.Load(); p != nil {
 		if md, ok := (*p)[id]; ok {
 			return md
 		}
 	}
-	return rulestore.Active
+	return store.Active
 }
 
 // Running returns the newest store version of rule id the engine runs (0: none).
@@ -79,11 +79,11 @@ func (m *Modes) Running(id string) int {
 // set records the running set: its modes, and the rules to compare (keeping the counts of
 // a pair already compared).
 func (m *Modes) set(runs []run) {
-	mp := make(map[string]rulestore.Mode, len(runs))
+	mp := make(map[string]store.Mode, len(runs))
 	pairs := map[string]pair{}
 	for _, r := range runs {
 		mp[r.id] = r.mode
-		if r.mode != rulestore.Shadow {
+		if r.mode != store.Shadow {
 			continue
 		}
 		p := pairs[r.ruleID]
@@ -91,7 +91,7 @@ func (m *Modes) set(runs []run) {
 		pairs[r.ruleID] = p
 	}
 	for _, r := range runs {
-		if p, ok := pairs[r.id]; ok && r.mode == rulestore.Active {
+		if p, ok := pairs[r.id]; ok && r.mode == store.Active {
 			p.activeVer, p.activeCV = r.version, r.content
 			pairs[r.id] = p
 		}
@@ -138,7 +138,7 @@ func (m *Modes) observe(a *alerts.Alert) {
 		return
 	}
 	side := uint8(sideActive)
-	if a.Mode == string(rulestore.Shadow) {
+	if a.Mode == string(store.Shadow) {
 		side = sideShadow
 		c.shadowAlerts++
 	} else {
@@ -254,7 +254,7 @@ func (m *ModeSink) Alert(a *alerts.Alert) {
 	a.Mode = string(mode)
 	m.Modes.observe(a)
 	m.Record.Alert(a)
-	if mode != rulestore.Shadow && m.Deliver != nil {
+	if mode != store.Shadow && m.Deliver != nil {
 		m.Deliver.Alert(a)
 	}
 }

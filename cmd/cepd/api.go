@@ -31,7 +31,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/server"
 )
 
@@ -47,7 +47,7 @@ type apiOptions struct {
 	maxBody   int64          // largest REST body or gRPC message (default 16 MiB)
 	log       *slog.Logger
 	tokens    *auth.Tokens      // nil or empty: access control off
-	rules     *service.Rules    // if nil, made over store and the engine
+	rules     *service.Rules    // if nil, made over rstore and the engine
 	backtests *backtest.Manager // nil: backtests answer Unimplemented
 	limits    httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops       *opsOptions       // metrics, probes, profiling (nil: probes follow legacy's health)
@@ -73,7 +73,7 @@ func (a *apiServer) Stop() { a.stop() }
 // startAPI serves the cep.v1 services over gRPC and, through grpc-gateway dialling that
 // gRPC server over loopback (so that every interceptor applies to REST too), as REST on the
 // HTTP address beside the embedded REST ingest, health and the OpenAPI document.
-func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rulestore.Store, o apiOptions) (*apiServer, error) {
+func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) (*apiServer, error) {
 	if o.maxBody <= 0 {
 		o.maxBody = 16 << 20
 	}
@@ -85,11 +85,11 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 	}
 	rulesSvc, err := o.rules, error(nil)
 	if rulesSvc == nil {
-		if rulesSvc, err = service.NewRules(store, eng, o.schema, rules.EnvOptions{}, o.modes); err != nil {
+		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{}, o.modes); err != nil {
 			return nil, err
 		}
 	}
-	rulesSvc.OnChange = func(v rulestore.Version) {
+	rulesSvc.OnChange = func(v store.Version) {
 		o.log.Info("rule changed", "rule", v.ID, "version", v.Version, "action", v.Action, "mode", v.Mode, "author", v.Author)
 	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
@@ -129,7 +129,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, store rules
 		adminSvc.SetHealth(o.legacy.Health) // one answer for /healthz and gRPC
 	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
-	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, store))
+	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, rstore))
 	ops := opsFor(o)
 	registerOpsGRPC(ctx, gs, ops, time.Second)
 	go func() { _ = gs.Serve(gln) }()

@@ -28,7 +28,7 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/server"
 )
 
@@ -79,7 +79,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	if err := os.WriteFile(filepath.Join(dir, "schema.yaml"), schema, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := rulestore.OpenDir(dir, rulestore.DirOptions{})
+	st, err := store.OpenDir(dir, store.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	if mod != nil {
 		mod(&o)
 	}
-	srv, err := startAPI(ctx, eng, f.ring, store, o)
+	srv, err := startAPI(ctx, eng, f.ring, st, o)
 	if err != nil {
 		t.Fatal(err)
 	}

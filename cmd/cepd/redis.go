@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
-	"github.com/cepd/cepd/rulestore/redisrules"
+	"github.com/cepd/cepd/rules/store/redisrules"
 	"github.com/cepd/cepd/state/redisstore"
 )
 

@@ -25,8 +25,8 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rulestore"
-	"github.com/cepd/cepd/rulestore/redisrules"
+	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/redisrules"
 	"github.com/cepd/cepd/server"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
@@ -209,11 +209,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// The engine starts with what the rule store holds (so restored state finds its rules,
 	// shadow trials included); the Rules service swaps in every change after that.
-	dirStore, err := rulestore.OpenDir(rulesDir, rulestore.DirOptions{})
+	dirStore, err := store.OpenDir(rulesDir, store.DirOptions{})
 	if err != nil {
 		return err
 	}
-	var rstore rulestore.Store = dirStore
+	var rstore store.Store = dirStore
 	var shared *redisrules.Store
 	switch o.rulesStore {
 	case "dir":
@@ -364,16 +364,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		return err
 	}
 	mets.SetEngine(eng)
-	store, err := openStore(o)
+	ckpt, err := openStore(o)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer ckpt.Close()
 	var beforeSave func(context.Context) error
 	if len(flush) > 0 {
 		beforeSave = flush.Flush // a checkpoint never covers an alert not yet delivered
 	}
-	eng.EnableCheckpoints(store, beforeSave)
+	eng.EnableCheckpoints(ckpt, beforeSave)
 	rulesSvc.Attach(eng)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cepd/cepd/rulestore"
-	"github.com/cepd/cepd/rulestore/redisrules"
+	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/redisrules"
 )
 
 // watchRules calls reload when the files of the rules directory change (polled every
@@ -79,13 +79,13 @@ func dirFingerprint(dir string) string {
 
 // seedRules imports the rules directory into a shared rule store that was never seeded
 // (the first instance of a deployment does it; the others find the store seeded).
-func seedRules(ctx context.Context, st *redisrules.Store, dir *rulestore.Dir, dirPath string) error {
+func seedRules(ctx context.Context, st *redisrules.Store, dir *store.Dir, dirPath string) error {
 	vs, err := dir.List(ctx)
 	if err != nil {
 		return err
 	}
 	for _, v := range vs {
-		if v.Mode == rulestore.Shadow && v.ShadowOf > 0 {
+		if v.Mode == store.Shadow && v.ShadowOf > 0 {
 			base, err := dir.Version(ctx, v.ID, v.ShadowOf)
 			if err != nil {
 				return err
@@ -93,7 +93,7 @@ func seedRules(ctx context.Context, st *redisrules.Store, dir *rulestore.Dir, di
 			vs = append(vs, base)
 		}
 	}
-	n, err := st.Seed(ctx, vs, rulestore.Change{Author: "seed", Comment: "imported from " + dirPath})
+	n, err := st.Seed(ctx, vs, store.Change{Author: "seed", Comment: "imported from " + dirPath})
 	if err != nil {
 		return fmt.Errorf("seeding the rule store from %s: %w", dirPath, err)
 	}

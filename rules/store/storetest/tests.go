@@ -4,38 +4,38 @@ import (
 	"context"
 	"testing"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // testTests checks that a rule's tests travel with its versions: set by a change, kept by
 // a change without them (update, mode change, shadow, delete), taken from version n by a
 // rollback, removed by an empty non-nil Tests, dropped when a deleted rule is created
 // again; and that a forced change's audit entry says so.
-func testTests(t *testing.T, s rulestore.Store) {
+func testTests(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	must := mustChange(t)
 	t1, t2 := []byte("cases:\n  - name: one\n"), []byte("cases:\n  - name: two\n")
-	with := func(tests []byte) rulestore.Change { return rulestore.Change{Author: "a", Tests: tests} }
+	with := func(tests []byte) store.Change { return store.Change{Author: "a", Tests: tests} }
 	steps := []struct {
 		name string
-		do   func() (rulestore.Version, error)
+		do   func() (store.Version, error)
 		want string
 	}{
-		{"create with tests", func() (rulestore.Version, error) { return s.Create(ctx, "r1", src("r1", "a"), with(t1)) }, string(t1)},
-		{"update without tests keeps them", func() (rulestore.Version, error) { return s.Update(ctx, "r1", src("r1", "b"), ch) }, string(t1)},
-		{"update with new tests", func() (rulestore.Version, error) { return s.Update(ctx, "r1", src("r1", "c"), with(t2)) }, string(t2)},
-		{"set mode keeps them", func() (rulestore.Version, error) { return s.SetMode(ctx, "r1", rulestore.Shadow, ch) }, string(t2)},
-		{"rollback takes version 1's", func() (rulestore.Version, error) { return s.Rollback(ctx, "r1", 1, ch) }, string(t1)},
-		{"shadow keeps them", func() (rulestore.Version, error) {
-			if _, err := s.SetMode(ctx, "r1", rulestore.Active, ch); err != nil {
-				return rulestore.Version{}, err
+		{"create with tests", func() (store.Version, error) { return s.Create(ctx, "r1", src("r1", "a"), with(t1)) }, string(t1)},
+		{"update without tests keeps them", func() (store.Version, error) { return s.Update(ctx, "r1", src("r1", "b"), ch) }, string(t1)},
+		{"update with new tests", func() (store.Version, error) { return s.Update(ctx, "r1", src("r1", "c"), with(t2)) }, string(t2)},
+		{"set mode keeps them", func() (store.Version, error) { return s.SetMode(ctx, "r1", store.Shadow, ch) }, string(t2)},
+		{"rollback takes version 1's", func() (store.Version, error) { return s.Rollback(ctx, "r1", 1, ch) }, string(t1)},
+		{"shadow keeps them", func() (store.Version, error) {
+			if _, err := s.SetMode(ctx, "r1", store.Active, ch); err != nil {
+				return store.Version{}, err
 			}
 			return s.Shadow(ctx, "r1", src("r1", "d"), ch)
 		}, string(t1)},
-		{"empty tests remove them", func() (rulestore.Version, error) { return s.Update(ctx, "r1", src("r1", "e"), with([]byte{})) }, ""},
-		{"update sets them again", func() (rulestore.Version, error) { return s.Update(ctx, "r1", src("r1", "f"), with(t2)) }, string(t2)},
-		{"delete keeps them", func() (rulestore.Version, error) { return s.Delete(ctx, "r1", ch) }, string(t2)},
-		{"created again without", func() (rulestore.Version, error) { return s.Create(ctx, "r1", src("r1", "g"), ch) }, ""},
+		{"empty tests remove them", func() (store.Version, error) { return s.Update(ctx, "r1", src("r1", "e"), with([]byte{})) }, ""},
+		{"update sets them again", func() (store.Version, error) { return s.Update(ctx, "r1", src("r1", "f"), with(t2)) }, string(t2)},
+		{"delete keeps them", func() (store.Version, error) { return s.Delete(ctx, "r1", ch) }, string(t2)},
+		{"created again without", func() (store.Version, error) { return s.Create(ctx, "r1", src("r1", "g"), ch) }, ""},
 	}
 	for _, st := range steps {
 		v := must(st.do())
@@ -73,8 +73,8 @@ func testTests(t *testing.T, s rulestore.Store) {
 	}
 
 	// A forced change: the audit entry records the failing tests' report.
-	must(s.Update(ctx, "r1", src("r1", "h"), rulestore.Change{Author: "f", Tests: t1, TestsForced: "FAIL rule.test.yaml:2: one\n0 passed, 1 failed\n"}))
-	es, err := s.Audit(ctx, rulestore.AuditFilter{RuleID: "r1", Limit: 2})
+	must(s.Update(ctx, "r1", src("r1", "h"), store.Change{Author: "f", Tests: t1, TestsForced: "FAIL rule.test.yaml:2: one\n0 passed, 1 failed\n"}))
+	es, err := s.Audit(ctx, store.AuditFilter{RuleID: "r1", Limit: 2})
 	if err != nil || len(es) != 2 {
 		t.Fatalf("Audit: %v %v", es, err)
 	}

@@ -7,23 +7,23 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // testConcurrentUpdates: goroutines updating one rule (while others read) get distinct
 // version numbers, which are consecutive, and every update is recorded once.
-func testConcurrentUpdates(t *testing.T, s rulestore.Store) {
+func testConcurrentUpdates(t *testing.T, s store.Store) {
 	const writers, each = 8, 5
 	ctx := context.Background()
 	mustChange(t)(s.Create(ctx, "r1", src("r1", "0"), ch))
 	var wg sync.WaitGroup
-	got := make(chan rulestore.Version, writers*each)
+	got := make(chan store.Version, writers*each)
 	errs := make(chan error, writers*each+writers)
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
 				tag := fmt.Sprintf("w%d-%d", w, i)
-				v, err := s.Update(ctx, "r1", src("r1", tag), rulestore.Change{Author: tag})
+				v, err := s.Update(ctx, "r1", src("r1", tag), store.Change{Author: tag})
 				if err != nil {
 					errs <- fmt.Errorf("update %s: %w", tag, err)
 					continue
@@ -80,7 +80,7 @@ func testConcurrentUpdates(t *testing.T, s rulestore.Store) {
 
 // testConcurrentCreates: of goroutines creating one rule, one succeeds and the others
 // get ErrExists.
-func testConcurrentCreates(t *testing.T, s rulestore.Store) {
+func testConcurrentCreates(t *testing.T, s store.Store) {
 	const n = 8
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -98,7 +98,7 @@ func testConcurrentCreates(t *testing.T, s rulestore.Store) {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, rulestore.ErrExists):
+		case !errors.Is(err, store.ErrExists):
 			t.Errorf("create: %v, want nil or ErrExists", err)
 		}
 	}

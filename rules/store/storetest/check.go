@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // src is the source of version tag of rule id: valid YAML naming its rule, so that a
@@ -16,7 +16,7 @@ import (
 func src(id, tag string) []byte { return []byte("id: " + id + "\n# " + tag + "\n") }
 
 // describe prints the state of a version: "id n mode [shadow_of=k] [deleted] action".
-func describe(v rulestore.Version) string {
+func describe(v store.Version) string {
 	s := fmt.Sprintf("%s %d %s", v.ID, v.Version, v.Mode)
 	if v.ShadowOf > 0 {
 		s += fmt.Sprintf(" shadow_of=%d", v.ShadowOf)
@@ -28,7 +28,7 @@ func describe(v rulestore.Version) string {
 }
 
 // sameVersion reports how a differs from b, or "" if they are the same version.
-func sameVersion(a, b rulestore.Version) string {
+func sameVersion(a, b store.Version) string {
 	switch {
 	case describe(a) != describe(b):
 		return fmt.Sprintf("%q, want %q", describe(a), describe(b))
@@ -46,17 +46,17 @@ func sameVersion(a, b rulestore.Version) string {
 // (every rule the test touched): List is sorted and holds exactly the rules not deleted,
 // Get and the last of Versions agree, versions are numbered 1 to n and Version(n) reads
 // each, and the audit log holds one entry per version, newest first.
-func checkConsistent(t *testing.T, s rulestore.Store, ids ...string) {
+func checkConsistent(t *testing.T, s store.Store, ids ...string) {
 	t.Helper()
 	ctx := context.Background()
 	list, err := s.List(ctx)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if !slices.IsSortedFunc(list, func(a, b rulestore.Version) int { return cmpString(a.ID, b.ID) }) {
+	if !slices.IsSortedFunc(list, func(a, b store.Version) int { return cmpString(a.ID, b.ID) }) {
 		t.Fatalf("List not sorted by id: %v", listIDs(list))
 	}
-	listed := map[string]rulestore.Version{}
+	listed := map[string]store.Version{}
 	for _, v := range list {
 		if v.Deleted {
 			t.Fatalf("List holds deleted %s", describe(v))
@@ -66,11 +66,11 @@ func checkConsistent(t *testing.T, s rulestore.Store, ids ...string) {
 	total := 0
 	for _, id := range ids {
 		vs, err := s.Versions(ctx, id)
-		if errors.Is(err, rulestore.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			if _, ok := listed[id]; ok {
 				t.Fatalf("%s: listed, but Versions: %v", id, err)
 			}
-			if _, err := s.Get(ctx, id); !errors.Is(err, rulestore.ErrNotFound) {
+			if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("%s: no versions, but Get: %v", id, err)
 			}
 			continue
@@ -94,13 +94,13 @@ func checkConsistent(t *testing.T, s rulestore.Store, ids ...string) {
 				t.Fatalf("Version(%s, %d) differs from Versions: %s", id, i+1, d)
 			}
 		}
-		if _, err := s.Version(ctx, id, len(vs)+1); !errors.Is(err, rulestore.ErrNotFound) {
+		if _, err := s.Version(ctx, id, len(vs)+1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Version(%s, %d) past the last: %v, want ErrNotFound", id, len(vs)+1, err)
 		}
 		last := vs[len(vs)-1]
 		got, err := s.Get(ctx, id)
 		if last.Deleted {
-			if !errors.Is(err, rulestore.ErrNotFound) {
+			if !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Get(%s) of a deleted rule: %v, want ErrNotFound", id, err)
 			}
 			if _, ok := listed[id]; ok {
@@ -117,7 +117,7 @@ func checkConsistent(t *testing.T, s rulestore.Store, ids ...string) {
 		if d := sameVersion(listed[id], last); d != "" {
 			t.Fatalf("List's %s is not the last version: %s", id, d)
 		}
-		es, err := s.Audit(ctx, rulestore.AuditFilter{RuleID: id})
+		es, err := s.Audit(ctx, store.AuditFilter{RuleID: id})
 		if err != nil {
 			t.Fatalf("Audit(%s): %v", id, err)
 		}
@@ -139,7 +139,7 @@ func checkConsistent(t *testing.T, s rulestore.Store, ids ...string) {
 			}
 		}
 	}
-	all, err := s.Audit(ctx, rulestore.AuditFilter{})
+	all, err := s.Audit(ctx, store.AuditFilter{})
 	if err != nil {
 		t.Fatalf("Audit: %v", err)
 	}
@@ -158,7 +158,7 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func listIDs(vs []rulestore.Version) []string {
+func listIDs(vs []store.Version) []string {
 	var ids []string
 	for _, v := range vs {
 		ids = append(ids, v.ID)

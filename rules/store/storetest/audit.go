@@ -7,19 +7,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
-func testAudit(t *testing.T, s rulestore.Store) {
+func testAudit(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	by := func(author, comment string) rulestore.Change {
-		return rulestore.Change{Author: author, Comment: comment}
+	by := func(author, comment string) store.Change {
+		return store.Change{Author: author, Comment: comment}
 	}
 	must := mustChange(t)
 	must(s.Create(ctx, "r1", src("r1", "a"), by("alice", "new")))
 	must(s.Create(ctx, "r2", src("r2", "x"), by("bob", "")))
 	must(s.Update(ctx, "r1", src("r1", "b"), by("carol", "tighter")))
-	must(s.SetMode(ctx, "r1", rulestore.Shadow, by("dave", "watch it")))
+	must(s.SetMode(ctx, "r1", store.Shadow, by("dave", "watch it")))
 	must(s.Delete(ctx, "r1", by("erin", "gone")))
 	must(s.Create(ctx, "r1", src("r1", "c"), by("frank", "back")))
 	must(s.Shadow(ctx, "r1", []byte("id: r1\n# c\n# d\n"), by("gina", "try")))
@@ -38,7 +38,7 @@ func testAudit(t *testing.T, s rulestore.Store) {
 		"r2 1 create bob \"\"\n+ id: r2\n+ # x\n",
 		"r1 1 create alice \"new\"\n+ id: r1\n+ # a\n",
 	}
-	show := func(es []rulestore.AuditEntry) []string {
+	show := func(es []store.AuditEntry) []string {
 		var out []string
 		for _, e := range es {
 			out = append(out, fmt.Sprintf("%s %d %s %s %q\n%s", e.RuleID, e.Version, e.Action, e.Author, e.Comment, e.Diff))
@@ -46,15 +46,15 @@ func testAudit(t *testing.T, s rulestore.Store) {
 		return out
 	}
 	for _, c := range []struct {
-		f    rulestore.AuditFilter
+		f    store.AuditFilter
 		want []string
 	}{
-		{rulestore.AuditFilter{}, want},
-		{rulestore.AuditFilter{Limit: 2}, want[:2]},
-		{rulestore.AuditFilter{Limit: 100}, want},
-		{rulestore.AuditFilter{RuleID: "r2"}, []string{want[0], want[1], want[7]}},
-		{rulestore.AuditFilter{RuleID: "r1", Limit: 2}, want[2:4]},
-		{rulestore.AuditFilter{RuleID: "r9"}, nil},
+		{store.AuditFilter{}, want},
+		{store.AuditFilter{Limit: 2}, want[:2]},
+		{store.AuditFilter{Limit: 100}, want},
+		{store.AuditFilter{RuleID: "r2"}, []string{want[0], want[1], want[7]}},
+		{store.AuditFilter{RuleID: "r1", Limit: 2}, want[2:4]},
+		{store.AuditFilter{RuleID: "r9"}, nil},
 	} {
 		es, err := s.Audit(ctx, c.f)
 		if err != nil {
@@ -74,7 +74,7 @@ func testAudit(t *testing.T, s rulestore.Store) {
 }
 
 // testLargeSource stores and reads back sources of 1 MiB.
-func testLargeSource(t *testing.T, s rulestore.Store) {
+func testLargeSource(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	big := func(tag string) []byte { // 1 MiB in lines of 4 KiB
 		var b bytes.Buffer

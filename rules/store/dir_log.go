@@ -1,4 +1,4 @@
-package rulestore
+package store
 
 import (
 	"bufio"
@@ -54,7 +54,7 @@ func (d *Dir) load() error {
 	}
 	ents, err := os.ReadDir(filepath.Join(d.dir, historyDir))
 	if err != nil {
-		return fmt.Errorf("rulestore: %w", err)
+		return fmt.Errorf("rule store: %w", err)
 	}
 	for _, en := range ents {
 		if !en.IsDir() || !ValidID(en.Name()) {
@@ -80,7 +80,7 @@ func (d *Dir) readLog(id string) (*entry, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	e := &entry{}
 	good := 0
@@ -89,12 +89,12 @@ func (d *Dir) readLog(id string) (*entry, error) {
 		var l logLine
 		if end < 0 || json.Unmarshal(data[off:off+end], &l) != nil {
 			if end >= 0 && off+end+1 < len(data) {
-				return nil, fmt.Errorf("rulestore: %s is damaged at byte %d", path, off)
+				return nil, fmt.Errorf("rule store: %s is damaged at byte %d", path, off)
 			}
 			break // torn last line
 		}
 		if l.ID != id || l.Version.Version != len(e.Versions)+1 {
-			return nil, fmt.Errorf("rulestore: %s: line %d holds %s version %d", path, len(e.Versions)+1, l.ID, l.Version.Version)
+			return nil, fmt.Errorf("rule store: %s: line %d holds %s version %d", path, len(e.Versions)+1, l.ID, l.Version.Version)
 		}
 		e.File = l.File
 		e.Versions = append(e.Versions, l.Version)
@@ -103,7 +103,7 @@ func (d *Dir) readLog(id string) (*entry, error) {
 	}
 	if good < len(data) {
 		if err := os.Truncate(path, int64(good)); err != nil {
-			return nil, fmt.Errorf("rulestore: cutting a torn line off %s: %w", path, err)
+			return nil, fmt.Errorf("rule store: cutting a torn line off %s: %w", path, err)
 		}
 	}
 	if len(e.Versions) == 0 {
@@ -119,31 +119,31 @@ func (d *Dir) migrateIndex() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("rulestore: %w", err)
+		return fmt.Errorf("rule store: %w", err)
 	}
 	var idx index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return fmt.Errorf("rulestore: %s is damaged: %w", d.indexPath(), err)
+		return fmt.Errorf("rule store: %s is damaged: %w", d.indexPath(), err)
 	}
 	for id, e := range idx.Rules {
 		var b bytes.Buffer
 		for _, v := range e.Versions {
 			line, err := json.Marshal(logLine{File: e.File, Version: v})
 			if err != nil {
-				return fmt.Errorf("rulestore: %w", err)
+				return fmt.Errorf("rule store: %w", err)
 			}
 			b.Write(line)
 			b.WriteByte('\n')
 		}
 		if err := os.MkdirAll(filepath.Dir(d.logPath(id)), 0o755); err != nil {
-			return fmt.Errorf("rulestore: %w", err)
+			return fmt.Errorf("rule store: %w", err)
 		}
 		if err := writeFile(d.logPath(id), b.Bytes()); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(d.indexPath(), d.indexPath()+".migrated"); err != nil {
-		return fmt.Errorf("rulestore: %w", err)
+		return fmt.Errorf("rule store: %w", err)
 	}
 	return nil
 }
@@ -153,12 +153,12 @@ func (d *Dir) migrateIndex() error {
 func (d *Dir) appendVersion(file string, v Version) (undo func() error, err error) {
 	line, err := json.Marshal(logLine{File: file, Version: v})
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	path := d.logPath(v.ID)
 	size, err := appendLine(path, line)
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	return func() error { return os.Truncate(path, size) }, nil
 }

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/internal/redistest"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
-var seedCh = rulestore.Change{Author: "seed", Comment: "imported from the rule directory"}
+var seedCh = store.Change{Author: "seed", Comment: "imported from the rule directory"}
 
 // ruleDir makes a rule directory of n ≥ 4 rules, r02 disabled and r03 on trial, and returns
 // what Seed takes from it: Dir's List, plus the active version beside the trial.
-func ruleDir(t *testing.T, n int) []rulestore.Version {
+func ruleDir(t *testing.T, n int) []store.Version {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -28,11 +28,11 @@ func ruleDir(t *testing.T, n int) []rulestore.Version {
 			t.Fatal(err)
 		}
 	}
-	d, err := rulestore.OpenDir(dir, rulestore.DirOptions{})
+	d, err := store.OpenDir(dir, store.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.SetMode(ctx, "r02", rulestore.Disabled, seedCh); err != nil {
+	if _, err := d.SetMode(ctx, "r02", store.Disabled, seedCh); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Update(ctx, "r03", []byte("id: r03\n# v2\n"), seedCh); err != nil {
@@ -109,11 +109,11 @@ func TestSeedConcurrent(t *testing.T) {
 	if len(r03) != 2 || string(r03[0].Source) != "id: r03\n# v2\n" || string(r03[1].Source) != "id: r03\n# candidate\n" {
 		t.Errorf("r03: %+v", r03)
 	}
-	es, _ := s.Audit(ctx, rulestore.AuditFilter{})
+	es, _ := s.Audit(ctx, store.AuditFilter{})
 	if len(es) != rules+1 {
 		t.Errorf("audit: %d entries, want %d", len(es), rules+1)
 	}
-	if es, _ := s.Audit(ctx, rulestore.AuditFilter{RuleID: "r03", Limit: 1}); len(es) != 1 ||
+	if es, _ := s.Audit(ctx, store.AuditFilter{RuleID: "r03", Limit: 1}); len(es) != 1 ||
 		es[0].Diff != "mode: active -> shadow\n  id: r03\n- # v2\n+ # candidate\n" {
 		t.Errorf("audit of the trial: %+v", es)
 	}
@@ -124,7 +124,7 @@ func TestSeedConcurrent(t *testing.T) {
 	if n, err := stores[1].Seed(ctx, vs, seedCh); n != 0 || err != nil {
 		t.Fatalf("second seeding: %d %v", n, err)
 	}
-	if _, err := s.Get(ctx, "r00"); !errors.Is(err, rulestore.ErrNotFound) {
+	if _, err := s.Get(ctx, "r00"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a deleted rule came back: %v", err)
 	}
 }
@@ -134,7 +134,7 @@ func TestSeedLeavesRulesAlone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, client(t, redistest.Start(t)), Options{})
-	if _, err := s.Create(ctx, "r01", []byte("id: r01\n# mine\n"), rulestore.Change{Author: "api"}); err != nil {
+	if _, err := s.Create(ctx, "r01", []byte("id: r01\n# mine\n"), store.Change{Author: "api"}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.Seed(ctx, ruleDir(t, 4), seedCh)
@@ -182,18 +182,18 @@ func TestSeedInvalid(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, client(t, redistest.Start(t)), Options{})
-	v := func(id string, n int, m rulestore.Mode, shadowOf int) rulestore.Version {
-		return rulestore.Version{ID: id, Version: n, Mode: m, ShadowOf: shadowOf, Source: []byte("id: " + id + "\n")}
+	v := func(id string, n int, m store.Mode, shadowOf int) store.Version {
+		return store.Version{ID: id, Version: n, Mode: m, ShadowOf: shadowOf, Source: []byte("id: " + id + "\n")}
 	}
-	for _, vs := range [][]rulestore.Version{
-		{v("Bad", 1, rulestore.Active, 0)},
+	for _, vs := range [][]store.Version{
+		{v("Bad", 1, store.Active, 0)},
 		{v("r1", 1, "loud", 0)},
 		{{ID: "r1", Version: 2, Deleted: true}},
-		{v("r1", 1, rulestore.Active, 0), v("r1", 2, rulestore.Active, 0)},
-		{v("r1", 3, rulestore.Shadow, 2)},
-		{v("r1", 3, rulestore.Shadow, 2), v("r1", 1, rulestore.Active, 0)},
+		{v("r1", 1, store.Active, 0), v("r1", 2, store.Active, 0)},
+		{v("r1", 3, store.Shadow, 2)},
+		{v("r1", 3, store.Shadow, 2), v("r1", 1, store.Active, 0)},
 	} {
-		if n, err := s.Seed(ctx, vs, seedCh); !errors.Is(err, rulestore.ErrInvalid) || n != 0 {
+		if n, err := s.Seed(ctx, vs, seedCh); !errors.Is(err, store.ErrInvalid) || n != 0 {
 			t.Errorf("Seed(%v): %d %v, want ErrInvalid", vs, n, err)
 		}
 	}
@@ -202,7 +202,7 @@ func TestSeedInvalid(t *testing.T) {
 	}
 }
 
-func describeV(v rulestore.Version) string {
+func describeV(v store.Version) string {
 	s := fmt.Sprintf("%s %d %s", v.ID, v.Version, v.Mode)
 	if v.ShadowOf > 0 {
 		s += fmt.Sprintf(" shadow_of=%d", v.ShadowOf)

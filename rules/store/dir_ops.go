@@ -1,4 +1,4 @@
-package rulestore
+package store
 
 import (
 	"context"
@@ -198,7 +198,7 @@ func (d *Dir) Audit(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	defer file.Close()
 	var out []AuditEntry
@@ -212,7 +212,7 @@ func (d *Dir) Audit(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: audit log: %w", err)
+		return nil, fmt.Errorf("rule store: audit log: %w", err)
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // Defaults of Options.
@@ -40,7 +40,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is the Redis rulestore.Store. See the package documentation.
+// Store is the Redis store.Store. See the package documentation.
 type Store struct {
 	c        redis.UniversalClient
 	k        keys
@@ -50,7 +50,7 @@ type Store struct {
 	log      *slog.Logger
 }
 
-var _ rulestore.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // keys names the store's Redis keys and channel; all share one hash tag.
 type keys struct {
@@ -108,18 +108,18 @@ func Open(ctx context.Context, c redis.UniversalClient, o Options) (*Store, erro
 
 // record is a version as stored in Redis (without its source).
 type record struct {
-	rulestore.Version
-	// Tests is the version's test file text (rulestore.Version.Tests), kept in the record.
+	store.Version
+	// Tests is the version's test file text (store.Version.Tests), kept in the record.
 	Tests string `json:"tests,omitempty"`
 	// Op is a random id of the change that wrote the version: a script retried after a
 	// lost reply recognises its own work by it.
 	Op string `json:"op,omitempty"`
 }
 
-func decode(id string, data string) (rulestore.Version, error) {
+func decode(id string, data string) (store.Version, error) {
 	var r record
 	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return rulestore.Version{}, fmt.Errorf("redisrules: rule %q: damaged record: %w", id, err)
+		return store.Version{}, fmt.Errorf("redisrules: rule %q: damaged record: %w", id, err)
 	}
 	if r.Tests != "" {
 		r.Version.Tests = []byte(r.Tests)
@@ -127,17 +127,17 @@ func decode(id string, data string) (rulestore.Version, error) {
 	return r.Version, nil
 }
 
-func notFound(id string) error { return fmt.Errorf("redisrules: %w: %q", rulestore.ErrNotFound, id) }
+func notFound(id string) error { return fmt.Errorf("redisrules: %w: %q", store.ErrNotFound, id) }
 
 func field(id string, n int) string { return fmt.Sprintf("%s/%d", id, n) }
 
-// List implements rulestore.Store.
-func (s *Store) List(ctx context.Context) ([]rulestore.Version, error) {
+// List implements store.Store.
+func (s *Store) List(ctx context.Context) ([]store.Version, error) {
 	idx, err := s.c.HGetAll(ctx, s.k.index).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisrules: list: %w", err)
 	}
-	var out []rulestore.Version
+	var out []store.Version
 	var fields []string
 	for id, data := range idx {
 		v, err := decode(id, data)
@@ -168,12 +168,12 @@ func (s *Store) List(ctx context.Context) ([]rulestore.Version, error) {
 	return out, nil
 }
 
-func sortByID(vs []rulestore.Version) {
-	slices.SortFunc(vs, func(a, b rulestore.Version) int { return strings.Compare(a.ID, b.ID) })
+func sortByID(vs []store.Version) {
+	slices.SortFunc(vs, func(a, b store.Version) int { return strings.Compare(a.ID, b.ID) })
 }
 
 // source converts an HMGET result to a version's source.
-func source(v rulestore.Version, x any) ([]byte, error) {
+func source(v store.Version, x any) ([]byte, error) {
 	s, ok := x.(string)
 	if !ok {
 		return nil, fmt.Errorf("redisrules: rule %q: source of version %d is missing (damaged store)", v.ID, v.Version)
@@ -181,24 +181,24 @@ func source(v rulestore.Version, x any) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// Get implements rulestore.Store.
-func (s *Store) Get(ctx context.Context, id string) (rulestore.Version, error) {
-	if !rulestore.ValidID(id) {
-		return rulestore.Version{}, notFound(id)
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (store.Version, error) {
+	if !store.ValidID(id) {
+		return store.Version{}, notFound(id)
 	}
 	r, err := s.read(ctx, id, 0)
 	if err != nil {
-		return rulestore.Version{}, err
+		return store.Version{}, err
 	}
 	if r.cur == nil || r.cur.Deleted {
-		return rulestore.Version{}, notFound(id)
+		return store.Version{}, notFound(id)
 	}
 	return *r.cur, nil
 }
 
-// Versions implements rulestore.Store.
-func (s *Store) Versions(ctx context.Context, id string) ([]rulestore.Version, error) {
-	if !rulestore.ValidID(id) {
+// Versions implements store.Store.
+func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error) {
+	if !store.ValidID(id) {
 		return nil, notFound(id)
 	}
 	data, err := s.c.HGet(ctx, s.k.index, id).Result()
@@ -222,7 +222,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]rulestore.Version, e
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redisrules: versions of %q: %w", id, err)
 	}
-	out := make([]rulestore.Version, len(fields))
+	out := make([]store.Version, len(fields))
 	for i, m := range metas.Val() {
 		ms, ok := m.(string)
 		if !ok {
@@ -238,22 +238,22 @@ func (s *Store) Versions(ctx context.Context, id string) ([]rulestore.Version, e
 	return out, nil
 }
 
-// Version implements rulestore.Store.
-func (s *Store) Version(ctx context.Context, id string, n int) (rulestore.Version, error) {
-	if !rulestore.ValidID(id) {
-		return rulestore.Version{}, notFound(id)
+// Version implements store.Store.
+func (s *Store) Version(ctx context.Context, id string, n int) (store.Version, error) {
+	if !store.ValidID(id) {
+		return store.Version{}, notFound(id)
 	}
 	r, err := s.read(ctx, id, n)
 	if err != nil {
-		return rulestore.Version{}, err
+		return store.Version{}, err
 	}
 	return r.version(id, n)
 }
 
-// Audit implements rulestore.Store. It pages through the stream from its newest entry.
-func (s *Store) Audit(ctx context.Context, f rulestore.AuditFilter) ([]rulestore.AuditEntry, error) {
+// Audit implements store.Store. It pages through the stream from its newest entry.
+func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	const page = 500
-	var out []rulestore.AuditEntry
+	var out []store.AuditEntry
 	start := "+"
 	for {
 		msgs, err := s.c.XRevRangeN(ctx, s.k.audit, start, "-", page).Result()
@@ -265,7 +265,7 @@ func (s *Store) Audit(ctx context.Context, f rulestore.AuditFilter) ([]rulestore
 				continue
 			}
 			e, _ := m.Values["e"].(string)
-			var a rulestore.AuditEntry
+			var a store.AuditEntry
 			if err := json.Unmarshal([]byte(e), &a); err != nil {
 				return nil, fmt.Errorf("redisrules: audit entry %s is damaged: %w", m.ID, err)
 			}
@@ -285,8 +285,8 @@ func (s *Store) Audit(ctx context.Context, f rulestore.AuditFilter) ([]rulestore
 // sources) as read in one step; raw is the current index record as stored.
 type snapshot struct {
 	raw string
-	cur *rulestore.Version
-	ver *rulestore.Version
+	cur *store.Version
+	ver *store.Version
 }
 
 // read reads rule id's current version and, if n > 0, version n.
@@ -324,13 +324,13 @@ func (s *Store) read(ctx context.Context, id string, n int) (snapshot, error) {
 }
 
 // version returns version n of the snapshot, or ErrNotFound in Dir's words.
-func (sn snapshot) version(id string, n int) (rulestore.Version, error) {
+func (sn snapshot) version(id string, n int) (store.Version, error) {
 	if sn.cur == nil {
-		return rulestore.Version{}, notFound(id)
+		return store.Version{}, notFound(id)
 	}
 	if sn.ver == nil || n < 1 || n > sn.cur.Version {
-		return rulestore.Version{}, fmt.Errorf("redisrules: %w: rule %q has no version %d (it has 1 to %d)",
-			rulestore.ErrNotFound, id, n, sn.cur.Version)
+		return store.Version{}, fmt.Errorf("redisrules: %w: rule %q has no version %d (it has 1 to %d)",
+			store.ErrNotFound, id, n, sn.cur.Version)
 	}
 	return *sn.ver, nil
 }

@@ -1,4 +1,4 @@
-package rulestore
+package store
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 		d.skip[s] = true
 	}
 	if err := os.MkdirAll(filepath.Join(dir, historyDir), 0o755); err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	if err := d.load(); err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func readOptional(path string) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rulestore: %w", err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	return b, nil
 }
@@ -114,7 +114,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	defer d.mu.Unlock()
 	ents, err := os.ReadDir(d.dir)
 	if err != nil {
-		return false, fmt.Errorf("rulestore: %w", err)
+		return false, fmt.Errorf("rule store: %w", err)
 	}
 	changed := false
 	onDisk := map[string]bool{}
@@ -126,7 +126,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 		}
 		src, err := os.ReadFile(filepath.Join(d.dir, name))
 		if err != nil {
-			return changed, fmt.Errorf("rulestore: %w", err)
+			return changed, fmt.Errorf("rule store: %w", err)
 		}
 		id := ruleID(src)
 		if !ValidID(id) || onDisk[id] {
@@ -224,7 +224,7 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: Bound(ch.Author, MaxComment),
 		Time: d.now().UTC(), Comment: Bound(ch.Comment, MaxComment), Source: src, Tests: tests, ShadowOf: st.ShadowOf}
 	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
-		return Version{}, fmt.Errorf("rulestore: %w", err)
+		return Version{}, fmt.Errorf("rule store: %w", err)
 	}
 	if err := writeFile(d.versionPath(id, n), src); err != nil {
 		return Version{}, err
@@ -255,7 +255,7 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 		for _, f := range []string{live, liveTests} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 				undo()
-				return Version{}, fmt.Errorf("rulestore: %w", err)
+				return Version{}, fmt.Errorf("rule store: %w", err)
 			}
 		}
 	} else if err := writeFile(live, src); err != nil {
@@ -264,7 +264,7 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	} else if tests == nil {
 		if err := os.Remove(liveTests); err != nil && !errors.Is(err, os.ErrNotExist) {
 			undo()
-			return Version{}, fmt.Errorf("rulestore: %w", err)
+			return Version{}, fmt.Errorf("rule store: %w", err)
 		}
 	} else if err := writeFile(liveTests, tests); err != nil {
 		undo()
@@ -304,7 +304,7 @@ func (d *Dir) appendAudit(a AuditEntry) error {
 	}
 	_, err = appendLine(d.auditPath(), line)
 	if err != nil {
-		return fmt.Errorf("rulestore: audit log: %w", err)
+		return fmt.Errorf("rule store: audit log: %w", err)
 	}
 	return nil
 }
@@ -313,10 +313,10 @@ func (d *Dir) appendAudit(a AuditEntry) error {
 func writeFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("rulestore: %w", err)
+		return fmt.Errorf("rule store: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rulestore: %w", err)
+		return fmt.Errorf("rule store: %w", err)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func writeFile(path string, data []byte) error {
 func (d *Dir) withSource(v Version) (Version, error) {
 	src, err := os.ReadFile(d.versionPath(v.ID, v.Version))
 	if err != nil {
-		return Version{}, fmt.Errorf("rulestore: %w", err)
+		return Version{}, fmt.Errorf("rule store: %w", err)
 	}
 	v.Source = src
 	if v.Tests, err = readOptional(d.testsPath(v.ID, v.Version)); err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/internal/redistest"
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // maxDelay is the promise: a change reaches every watcher within a second.
@@ -80,13 +80,13 @@ func (w *watcher) quiet(t testing.TB, d time.Duration) {
 // beat the reply to the caller: such a delay from the return counts as 0.
 func measure(t testing.TB, a *Store, w *watcher, n int) (fromReturn, fromStart []time.Duration) {
 	ctx := context.Background()
-	if _, err := a.Create(ctx, "r1", []byte("id: r1\n"), rulestore.Change{Author: "a"}); err != nil {
+	if _, err := a.Create(ctx, "r1", []byte("id: r1\n"), store.Change{Author: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	w.next(t, "r1", maxDelay)
 	for i := range n {
 		start := time.Now()
-		if _, err := a.Update(ctx, "r1", fmt.Appendf(nil, "id: r1\n# %d\n", i), rulestore.Change{Author: "a"}); err != nil {
+		if _, err := a.Update(ctx, "r1", fmt.Appendf(nil, "id: r1\n# %d\n", i), store.Change{Author: "a"}); err != nil {
 			t.Fatal(err)
 		}
 		ret := time.Now()
@@ -146,7 +146,7 @@ func TestWatchRestart(t *testing.T) {
 	b := open(t, client(t, srv.Addr), Options{PollInterval: time.Minute}) // no help from the poll
 	w := watch(t, b)
 	w.next(t, "", 5*time.Second)
-	if _, err := a.Create(ctx, "r1", []byte("id: r1\n"), rulestore.Change{}); err != nil {
+	if _, err := a.Create(ctx, "r1", []byte("id: r1\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	w.next(t, "r1", maxDelay)
@@ -157,7 +157,7 @@ func TestWatchRestart(t *testing.T) {
 	w.next(t, "", 5*time.Second)
 	t.Logf("resubscribed %v after Redis answered again", time.Since(start).Round(time.Millisecond))
 	// A's pooled connections died with the server: go-redis retries on a new one.
-	if _, err := a.Create(ctx, "r2", []byte("id: r2\n"), rulestore.Change{}); err != nil {
+	if _, err := a.Create(ctx, "r2", []byte("id: r2\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	w.next(t, "r2", maxDelay)
@@ -171,7 +171,7 @@ func TestWatchPoll(t *testing.T) {
 	addr := redistest.Start(t)
 	c := client(t, addr)
 	s := open(t, c, Options{PollInterval: 20 * time.Millisecond})
-	if _, err := s.Create(context.Background(), "r1", []byte("id: r1\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(context.Background(), "r1", []byte("id: r1\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	w := watch(t, s)
@@ -195,7 +195,7 @@ func TestWatchDownAtStart(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	srv.Start()
 	w.next(t, "", 5*time.Second)
-	if _, err := s.Create(context.Background(), "r1", []byte("id: r1\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(context.Background(), "r1", []byte("id: r1\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	w.next(t, "r1", maxDelay)

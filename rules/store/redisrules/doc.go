@@ -1,9 +1,9 @@
-// Package redisrules is the Redis rulestore.Store, shared by every cepd instance of a
+// Package redisrules is the Redis store.Store, shared by every cepd instance of a
 // deployment: a change made through one instance is recorded atomically in Redis and
 // announced to all instances, which see it within milliseconds (Watch). It follows the
-// same rules as rulestore.Dir (the next version's state comes from rulestore.TrialState,
-// ModeChange and RollbackState; audit diffs from rulestore.Diff) and passes the same
-// contract suite, rulestore/storetest.
+// same rules as store.Dir (the next version's state comes from store.TrialState,
+// ModeChange and RollbackState; audit diffs from store.Diff) and passes the same
+// contract suite, rules/store/storetest.
 //
 // # Key layout
 //
@@ -11,13 +11,13 @@
 // store lives in one Redis Cluster slot and every script may touch all of it:
 //
 //	{P}:index     hash    rule id → its current version's record (JSON: the
-//	                      rulestore.Version fields but the source, with its tests
+//	                      store.Version fields but the source, with its tests
 //	                      as "tests" and the id of the change that wrote it); deleted
 //	                      rules keep theirs, marked deleted
 //	{P}:versions  hash    "<id>/<n>" → version n's record; written once, never changed
 //	{P}:sources   hash    "<id>/<n>" → version n's source (any bytes; up to 1 MiB is
 //	                      tested); written once, never changed
-//	{P}:audit     stream  one entry per change: rule=<id>, e=<rulestore.AuditEntry JSON>;
+//	{P}:audit     stream  one entry per change: rule=<id>, e=<store.AuditEntry JSON>;
 //	                      trimmed to Options.AuditMax entries (MAXLEN, exact); read
 //	                      newest first (XREVRANGE)
 //	{P}:gen       string  the change counter, incremented by every change

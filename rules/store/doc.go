@@ -1,4 +1,4 @@
-// Package rulestore keeps rules as versioned text. Every change (create, update,
+// Package store keeps rules as versioned text. Every change (create, update,
 // rollback, mode change, delete) is a new immutable version with its author, time and
 // comment, and an entry in an audit log with the diff it made.
 //
@@ -25,4 +25,4 @@
 // The store knows nothing of compiling: callers validate a source before they store it.
 // Dir is safe for concurrent use by the goroutines of one process; two processes must not
 // share a directory.
-package rulestore
+package store

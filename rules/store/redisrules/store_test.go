@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cepd/cepd/internal/redistest"
-	"github.com/cepd/cepd/rulestore"
-	"github.com/cepd/cepd/rulestore/storetest"
+	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/storetest"
 )
 
 // client returns a client of the standalone server at addr, closed by the cleanup.
@@ -35,7 +35,7 @@ func open(t testing.TB, c redis.UniversalClient, o Options) *Store {
 // contract runs the contract suite with a new prefix, so a new empty store, per subtest.
 func contract(t *testing.T, c redis.UniversalClient) {
 	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) rulestore.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, c, Options{Prefix: fmt.Sprintf("contract:%d", n.Add(1))})
 	})
 }
@@ -83,7 +83,7 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open without Redis: %v", err)
 	}
 	s := open(t, c, Options{})
-	if _, err := s.Create(ctx, "r1", []byte("id: r1\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(ctx, "r1", []byte("id: r1\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := c.Keys(ctx, "*").Result()
@@ -102,15 +102,15 @@ func TestAuditBound(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, client(t, redistest.Start(t)), Options{AuditMax: 5})
-	if _, err := s.Create(ctx, "r1", []byte("v0\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(ctx, "r1", []byte("v0\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i < 12; i++ {
-		if _, err := s.Update(ctx, "r1", fmt.Appendf(nil, "v%d\n", i), rulestore.Change{}); err != nil {
+		if _, err := s.Update(ctx, "r1", fmt.Appendf(nil, "v%d\n", i), store.Change{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	es, err := s.Audit(ctx, rulestore.AuditFilter{})
+	es, err := s.Audit(ctx, store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,18 +128,18 @@ func TestAuditPaging(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, client(t, redistest.Start(t)), Options{})
 	const n = 1234
-	if _, err := s.Create(ctx, "r1", []byte("v\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(ctx, "r1", []byte("v\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(ctx, "r2", []byte("v\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(ctx, "r2", []byte("v\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 2; i <= n; i++ {
-		if _, err := s.SetMode(ctx, "r1", rulestore.Active, rulestore.Change{}); err != nil {
+		if _, err := s.SetMode(ctx, "r1", store.Active, store.Change{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	es, err := s.Audit(ctx, rulestore.AuditFilter{})
+	es, err := s.Audit(ctx, store.AuditFilter{})
 	if err != nil || len(es) != n+1 {
 		t.Fatalf("audit: %d entries, want %d (%v)", len(es), n+1, err)
 	}
@@ -151,10 +151,10 @@ func TestAuditPaging(t *testing.T) {
 	if es[n-1].RuleID != "r2" || es[n].RuleID != "r1" || es[n].Version != 1 {
 		t.Fatalf("oldest entries: %+v %+v", es[n-1], es[n])
 	}
-	if es, err := s.Audit(ctx, rulestore.AuditFilter{RuleID: "r2"}); err != nil || len(es) != 1 || es[0].RuleID != "r2" {
+	if es, err := s.Audit(ctx, store.AuditFilter{RuleID: "r2"}); err != nil || len(es) != 1 || es[0].RuleID != "r2" {
 		t.Fatalf("audit of r2 (the oldest but one): %+v %v", es, err)
 	}
-	if es, err := s.Audit(ctx, rulestore.AuditFilter{RuleID: "r1", Limit: 600}); err != nil || len(es) != 600 || es[599].Version != n-599 {
+	if es, err := s.Audit(ctx, store.AuditFilter{RuleID: "r1", Limit: 600}); err != nil || len(es) != 600 || es[599].Version != n-599 {
 		t.Fatalf("audit of r1, limit 600: %d %v", len(es), err)
 	}
 }
@@ -165,14 +165,14 @@ func TestRetriedChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, client(t, redistest.Start(t)), Options{})
-	if _, err := s.Create(ctx, "r1", []byte("a\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Create(ctx, "r1", []byte("a\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	sn, err := s.read(ctx, "r1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := step{[]byte("b\n"), rulestore.State{Mode: rulestore.Active}, rulestore.ActionUpdate, rulestore.Change{}}
+	st := step{[]byte("b\n"), store.State{Mode: store.Active}, store.ActionUpdate, store.Change{}}
 	v, meta, audit, err := s.next("r1", sn.cur, st, newOpID())
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestRetriedChange(t *testing.T) {
 		}
 	}
 	// The same change after another one landed on top of it is still recognised.
-	if _, err := s.Update(ctx, "r1", []byte("c\n"), rulestore.Change{}); err != nil {
+	if _, err := s.Update(ctx, "r1", []byte("c\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := applyScript.Run(ctx, s.c, s.k.write(), args...).Slice(); err != nil || status(res) != "OK" {
@@ -198,7 +198,7 @@ func TestRetriedChange(t *testing.T) {
 		t.Fatalf("stale change: %v %v", res, err)
 	}
 	vs, _ := s.Versions(ctx, "r1")
-	es, _ := s.Audit(ctx, rulestore.AuditFilter{})
+	es, _ := s.Audit(ctx, store.AuditFilter{})
 	if len(vs) != 3 || len(es) != 3 {
 		t.Fatalf("%d versions, %d audit entries; want 3 and 3", len(vs), len(es))
 	}
@@ -211,7 +211,7 @@ func TestTwoInstances(t *testing.T) {
 	ctx := context.Background()
 	addr := redistest.Start(t)
 	a, b := open(t, client(t, addr), Options{}), open(t, client(t, addr), Options{})
-	if _, err := a.Create(ctx, "r1", []byte("0\n"), rulestore.Change{}); err != nil {
+	if _, err := a.Create(ctx, "r1", []byte("0\n"), store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	const each = 50
@@ -219,7 +219,7 @@ func TestTwoInstances(t *testing.T) {
 	for i, s := range []*Store{a, b} {
 		go func() {
 			for j := range each {
-				if _, err := s.Update(ctx, "r1", fmt.Appendf(nil, "%d-%d\n", i, j), rulestore.Change{Author: fmt.Sprint(i)}); err != nil {
+				if _, err := s.Update(ctx, "r1", fmt.Appendf(nil, "%d-%d\n", i, j), store.Change{Author: fmt.Sprint(i)}); err != nil {
 					errs <- err
 					return
 				}

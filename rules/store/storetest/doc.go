@@ -1,18 +1,18 @@
-// Package storetest is the contract suite of rulestore.Store: Run checks a store against
-// what the interface documents, so that every implementation (rulestore.Dir,
-// rulestore/redisrules) behaves the same. A store's own test calls
+// Package storetest is the contract suite of store.Store: Run checks a store against
+// what the interface documents, so that every implementation (store.Dir,
+// rules/store/redisrules) behaves the same. A store's own test calls
 //
-//	storetest.Run(t, func(t *testing.T) rulestore.Store { return openFresh(t) })
+//	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
 //
 // and open must return an empty store each time (a new directory, a new Redis prefix).
 //
 // What it checks: every change (create, update, rollback, shadow, set mode, delete,
 // create after delete) as a table of cases, each giving the version recorded or the
 // error (ErrNotFound, ErrExists, ErrInvalid, tested with errors.Is), the trial rules of
-// rulestore.TrialState, ModeChange and RollbackState; after every case that the store is
+// store.TrialState, ModeChange and RollbackState; after every case that the store is
 // consistent (List, Get, Versions, Version and Audit agree, versions are numbered 1 to
 // n, a failed change recorded nothing); the audit log (newest first, filters, authors,
-// comments, the exact diffs of rulestore.Diff with the "mode: a -> b" line); 1 MiB
+// comments, the exact diffs of store.Diff with the "mode: a -> b" line); 1 MiB
 // sources; and concurrency: goroutines updating one rule get distinct consecutive
 // versions and lose nothing, goroutines creating one rule see one success.
 //

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // Run runs the contract suite against the stores open returns: one new, empty store per
 // subtest.
-func Run(t *testing.T, open func(t *testing.T) rulestore.Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Changes", func(t *testing.T) { testChanges(t, open) })
 	t.Run("Reads", func(t *testing.T) { testReads(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
@@ -20,22 +20,22 @@ func Run(t *testing.T, open func(t *testing.T) rulestore.Store) {
 	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
 }
 
-var ch = rulestore.Change{Author: "alice", Comment: "c"}
+var ch = store.Change{Author: "alice", Comment: "c"}
 
 // changeCase is one change after some setup: the setup's changes must succeed; the last
 // must give the error err or the version want (describe's format) with source tag.
 type changeCase struct {
 	name  string
-	setup func(ctx context.Context, s rulestore.Store) error
-	do    func(ctx context.Context, s rulestore.Store) (rulestore.Version, error)
+	setup func(ctx context.Context, s store.Store) error
+	do    func(ctx context.Context, s store.Store) (store.Version, error)
 	err   error
 	want  string
 	tag   string // the source of the version is src("r1", tag)
 }
 
 // steps runs changes one after another, stopping at the first error.
-func steps(fs ...func(ctx context.Context, s rulestore.Store) (rulestore.Version, error)) func(context.Context, rulestore.Store) error {
-	return func(ctx context.Context, s rulestore.Store) error {
+func steps(fs ...func(ctx context.Context, s store.Store) (store.Version, error)) func(context.Context, store.Store) error {
+	return func(ctx context.Context, s store.Store) error {
 		for _, f := range fs {
 			if _, err := f(ctx, s); err != nil {
 				return err
@@ -46,91 +46,91 @@ func steps(fs ...func(ctx context.Context, s rulestore.Store) (rulestore.Version
 }
 
 // The changes of the table, on rule r1 unless said otherwise.
-type op = func(ctx context.Context, s rulestore.Store) (rulestore.Version, error)
+type op = func(ctx context.Context, s store.Store) (store.Version, error)
 
 func create(tag string) op {
-	return func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	return func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Create(ctx, "r1", src("r1", tag), ch)
 	}
 }
 
 func update(tag string) op {
-	return func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	return func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Update(ctx, "r1", src("r1", tag), ch)
 	}
 }
 
 func shadow(tag string) op {
-	return func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	return func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Shadow(ctx, "r1", src("r1", tag), ch)
 	}
 }
 
 func rollback(n int) op {
-	return func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	return func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Rollback(ctx, "r1", n, ch)
 	}
 }
 
-func setMode(m rulestore.Mode) op {
-	return func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+func setMode(m store.Mode) op {
+	return func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.SetMode(ctx, "r1", m, ch)
 	}
 }
 
-func del(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+func del(ctx context.Context, s store.Store) (store.Version, error) {
 	return s.Delete(ctx, "r1", ch)
 }
 
 var changeCases = []changeCase{
 	// Create.
 	{name: "create", do: create("a"), want: "r1 1 active create", tag: "a"},
-	{name: "create twice", setup: steps(create("a")), do: create("b"), err: rulestore.ErrExists},
-	{name: "create bad id", do: func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	{name: "create twice", setup: steps(create("a")), do: create("b"), err: store.ErrExists},
+	{name: "create bad id", do: func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Create(ctx, "../x", src("x", "a"), ch)
-	}, err: rulestore.ErrInvalid},
-	{name: "create upper-case id", do: func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	}, err: store.ErrInvalid},
+	{name: "create upper-case id", do: func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Create(ctx, "R1", src("R1", "a"), ch)
-	}, err: rulestore.ErrInvalid},
-	{name: "create empty id", do: func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	}, err: store.ErrInvalid},
+	{name: "create empty id", do: func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Create(ctx, "", src("", "a"), ch)
-	}, err: rulestore.ErrInvalid},
+	}, err: store.ErrInvalid},
 	{name: "create after delete", setup: steps(create("a"), del), do: create("c"), want: "r1 3 active create", tag: "c"},
-	{name: "create after deleting a shadow rule", setup: steps(create("a"), setMode(rulestore.Shadow), del),
+	{name: "create after deleting a shadow rule", setup: steps(create("a"), setMode(store.Shadow), del),
 		do: create("c"), want: "r1 4 active create", tag: "c"},
 	{name: "create after deleting a trial", setup: steps(create("a"), shadow("b"), del),
 		do: create("c"), want: "r1 4 active create", tag: "c"},
 
 	// Update.
 	{name: "update", setup: steps(create("a")), do: update("b"), want: "r1 2 active update", tag: "b"},
-	{name: "update missing", do: update("b"), err: rulestore.ErrNotFound},
-	{name: "update deleted", setup: steps(create("a"), del), do: update("b"), err: rulestore.ErrNotFound},
-	{name: "update keeps shadow", setup: steps(create("a"), setMode(rulestore.Shadow)), do: update("b"),
+	{name: "update missing", do: update("b"), err: store.ErrNotFound},
+	{name: "update deleted", setup: steps(create("a"), del), do: update("b"), err: store.ErrNotFound},
+	{name: "update keeps shadow", setup: steps(create("a"), setMode(store.Shadow)), do: update("b"),
 		want: "r1 3 shadow update", tag: "b"},
-	{name: "update keeps disabled", setup: steps(create("a"), setMode(rulestore.Disabled)), do: update("b"),
+	{name: "update keeps disabled", setup: steps(create("a"), setMode(store.Disabled)), do: update("b"),
 		want: "r1 3 disabled update", tag: "b"},
 	{name: "update keeps a trial", setup: steps(create("a"), shadow("b")), do: update("c"),
 		want: "r1 3 shadow shadow_of=1 update", tag: "c"},
-	{name: "update bad id", do: func(ctx context.Context, s rulestore.Store) (rulestore.Version, error) {
+	{name: "update bad id", do: func(ctx context.Context, s store.Store) (store.Version, error) {
 		return s.Update(ctx, "../x", src("x", "a"), ch)
-	}, err: rulestore.ErrNotFound},
+	}, err: store.ErrNotFound},
 
 	// Rollback.
 	{name: "rollback", setup: steps(create("a"), update("b")), do: rollback(1), want: "r1 3 active rollback", tag: "a"},
 	{name: "rollback to the current version", setup: steps(create("a"), update("b")), do: rollback(2),
 		want: "r1 3 active rollback", tag: "b"},
-	{name: "rollback to nothing", setup: steps(create("a")), do: rollback(7), err: rulestore.ErrNotFound},
-	{name: "rollback to version 0", setup: steps(create("a")), do: rollback(0), err: rulestore.ErrNotFound},
-	{name: "rollback to a negative version", setup: steps(create("a")), do: rollback(-1), err: rulestore.ErrNotFound},
-	{name: "rollback missing", do: rollback(1), err: rulestore.ErrNotFound},
-	{name: "rollback deleted", setup: steps(create("a"), del), do: rollback(1), err: rulestore.ErrNotFound},
+	{name: "rollback to nothing", setup: steps(create("a")), do: rollback(7), err: store.ErrNotFound},
+	{name: "rollback to version 0", setup: steps(create("a")), do: rollback(0), err: store.ErrNotFound},
+	{name: "rollback to a negative version", setup: steps(create("a")), do: rollback(-1), err: store.ErrNotFound},
+	{name: "rollback missing", do: rollback(1), err: store.ErrNotFound},
+	{name: "rollback deleted", setup: steps(create("a"), del), do: rollback(1), err: store.ErrNotFound},
 	{name: "rollback to a deletion", setup: steps(create("a"), del, create("c")), do: rollback(2),
-		err: rulestore.ErrInvalid},
+		err: store.ErrInvalid},
 	{name: "rollback across a deletion", setup: steps(create("a"), del, create("c")), do: rollback(1),
 		want: "r1 4 active rollback", tag: "a"},
-	{name: "rollback keeps disabled", setup: steps(create("a"), setMode(rulestore.Disabled), update("b")),
+	{name: "rollback keeps disabled", setup: steps(create("a"), setMode(store.Disabled), update("b")),
 		do: rollback(1), want: "r1 4 disabled rollback", tag: "a"},
-	{name: "rollback keeps shadow", setup: steps(create("a"), setMode(rulestore.Shadow), update("b")),
+	{name: "rollback keeps shadow", setup: steps(create("a"), setMode(store.Shadow), update("b")),
 		do: rollback(1), want: "r1 4 shadow rollback", tag: "a"},
 	{name: "rollback ends a trial", setup: steps(create("a"), shadow("b")), do: rollback(1),
 		want: "r1 3 active rollback", tag: "a"},
@@ -141,43 +141,43 @@ var changeCases = []changeCase{
 	{name: "shadow", setup: steps(create("a")), do: shadow("b"), want: "r1 2 shadow shadow_of=1 shadow", tag: "b"},
 	{name: "shadow again keeps the active version", setup: steps(create("a"), update("b"), shadow("c")),
 		do: shadow("d"), want: "r1 4 shadow shadow_of=2 shadow", tag: "d"},
-	{name: "shadow after a promotion", setup: steps(create("a"), shadow("b"), setMode(rulestore.Active)),
+	{name: "shadow after a promotion", setup: steps(create("a"), shadow("b"), setMode(store.Active)),
 		do: shadow("c"), want: "r1 4 shadow shadow_of=3 shadow", tag: "c"},
-	{name: "shadow of a shadow rule", setup: steps(create("a"), setMode(rulestore.Shadow)), do: shadow("b"),
-		err: rulestore.ErrInvalid},
-	{name: "shadow of a disabled rule", setup: steps(create("a"), setMode(rulestore.Disabled)), do: shadow("b"),
-		err: rulestore.ErrInvalid},
-	{name: "shadow missing", do: shadow("b"), err: rulestore.ErrNotFound},
-	{name: "shadow deleted", setup: steps(create("a"), del), do: shadow("b"), err: rulestore.ErrNotFound},
+	{name: "shadow of a shadow rule", setup: steps(create("a"), setMode(store.Shadow)), do: shadow("b"),
+		err: store.ErrInvalid},
+	{name: "shadow of a disabled rule", setup: steps(create("a"), setMode(store.Disabled)), do: shadow("b"),
+		err: store.ErrInvalid},
+	{name: "shadow missing", do: shadow("b"), err: store.ErrNotFound},
+	{name: "shadow deleted", setup: steps(create("a"), del), do: shadow("b"), err: store.ErrNotFound},
 
 	// SetMode.
-	{name: "set shadow", setup: steps(create("a")), do: setMode(rulestore.Shadow), want: "r1 2 shadow set_mode", tag: "a"},
-	{name: "set disabled", setup: steps(create("a")), do: setMode(rulestore.Disabled), want: "r1 2 disabled set_mode", tag: "a"},
-	{name: "set active again", setup: steps(create("a"), update("b"), setMode(rulestore.Disabled)),
-		do: setMode(rulestore.Active), want: "r1 4 active set_mode", tag: "b"},
-	{name: "set the same mode", setup: steps(create("a")), do: setMode(rulestore.Active), want: "r1 2 active set_mode", tag: "a"},
-	{name: "set a bad mode", setup: steps(create("a")), do: setMode("loud"), err: rulestore.ErrInvalid},
-	{name: "set an empty mode", setup: steps(create("a")), do: setMode(""), err: rulestore.ErrInvalid},
-	{name: "set mode missing", do: setMode(rulestore.Shadow), err: rulestore.ErrNotFound},
-	{name: "set mode deleted", setup: steps(create("a"), del), do: setMode(rulestore.Active), err: rulestore.ErrNotFound},
-	{name: "set active promotes a candidate", setup: steps(create("a"), shadow("b")), do: setMode(rulestore.Active),
+	{name: "set shadow", setup: steps(create("a")), do: setMode(store.Shadow), want: "r1 2 shadow set_mode", tag: "a"},
+	{name: "set disabled", setup: steps(create("a")), do: setMode(store.Disabled), want: "r1 2 disabled set_mode", tag: "a"},
+	{name: "set active again", setup: steps(create("a"), update("b"), setMode(store.Disabled)),
+		do: setMode(store.Active), want: "r1 4 active set_mode", tag: "b"},
+	{name: "set the same mode", setup: steps(create("a")), do: setMode(store.Active), want: "r1 2 active set_mode", tag: "a"},
+	{name: "set a bad mode", setup: steps(create("a")), do: setMode("loud"), err: store.ErrInvalid},
+	{name: "set an empty mode", setup: steps(create("a")), do: setMode(""), err: store.ErrInvalid},
+	{name: "set mode missing", do: setMode(store.Shadow), err: store.ErrNotFound},
+	{name: "set mode deleted", setup: steps(create("a"), del), do: setMode(store.Active), err: store.ErrNotFound},
+	{name: "set active promotes a candidate", setup: steps(create("a"), shadow("b")), do: setMode(store.Active),
 		want: "r1 3 active set_mode", tag: "b"},
-	{name: "set disabled ends a trial", setup: steps(create("a"), shadow("b")), do: setMode(rulestore.Disabled),
+	{name: "set disabled ends a trial", setup: steps(create("a"), shadow("b")), do: setMode(store.Disabled),
 		want: "r1 3 disabled set_mode", tag: "b"},
-	{name: "set shadow keeps a trial", setup: steps(create("a"), shadow("b")), do: setMode(rulestore.Shadow),
+	{name: "set shadow keeps a trial", setup: steps(create("a"), shadow("b")), do: setMode(store.Shadow),
 		want: "r1 3 shadow shadow_of=1 set_mode", tag: "b"},
 
 	// Delete.
 	{name: "delete", setup: steps(create("a")), do: del, want: "r1 2 active deleted delete", tag: "a"},
-	{name: "delete keeps the mode", setup: steps(create("a"), setMode(rulestore.Disabled)), do: del,
+	{name: "delete keeps the mode", setup: steps(create("a"), setMode(store.Disabled)), do: del,
 		want: "r1 3 disabled deleted delete", tag: "a"},
 	{name: "delete ends a trial", setup: steps(create("a"), shadow("b")), do: del,
 		want: "r1 3 shadow deleted delete", tag: "b"},
-	{name: "delete twice", setup: steps(create("a"), del), do: del, err: rulestore.ErrNotFound},
-	{name: "delete missing", do: del, err: rulestore.ErrNotFound},
+	{name: "delete twice", setup: steps(create("a"), del), do: del, err: store.ErrNotFound},
+	{name: "delete missing", do: del, err: store.ErrNotFound},
 }
 
-func testChanges(t *testing.T, open func(t *testing.T) rulestore.Store) {
+func testChanges(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	for _, c := range changeCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,22 +223,22 @@ func testChanges(t *testing.T, open func(t *testing.T) rulestore.Store) {
 	}
 }
 
-func testReads(t *testing.T, s rulestore.Store) {
+func testReads(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	if vs, err := s.List(ctx); err != nil || len(vs) != 0 {
 		t.Fatalf("List of an empty store: %v %v", vs, err)
 	}
-	if es, err := s.Audit(ctx, rulestore.AuditFilter{}); err != nil || len(es) != 0 {
+	if es, err := s.Audit(ctx, store.AuditFilter{}); err != nil || len(es) != 0 {
 		t.Fatalf("Audit of an empty store: %v %v", es, err)
 	}
 	for _, id := range []string{"r9", "../x", "Bad Id", ""} {
-		if _, err := s.Get(ctx, id); !errors.Is(err, rulestore.ErrNotFound) {
+		if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Get(%q): %v, want ErrNotFound", id, err)
 		}
-		if _, err := s.Versions(ctx, id); !errors.Is(err, rulestore.ErrNotFound) {
+		if _, err := s.Versions(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Versions(%q): %v, want ErrNotFound", id, err)
 		}
-		if _, err := s.Version(ctx, id, 1); !errors.Is(err, rulestore.ErrNotFound) {
+		if _, err := s.Version(ctx, id, 1); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Version(%q, 1): %v, want ErrNotFound", id, err)
 		}
 	}
@@ -247,7 +247,7 @@ func testReads(t *testing.T, s rulestore.Store) {
 			t.Fatal(err)
 		}
 	}
-	mustChange(t)(s.SetMode(ctx, "r2", rulestore.Disabled, ch))
+	mustChange(t)(s.SetMode(ctx, "r2", store.Disabled, ch))
 	mustChange(t)(s.Delete(ctx, "r3", ch))
 	mustChange(t)(s.Update(ctx, "r0", src("r0", "b"), ch))
 	vs, err := s.List(ctx)
@@ -280,7 +280,7 @@ func testReads(t *testing.T, s rulestore.Store) {
 		t.Fatalf("Version 1 of a deleted rule: %v %v", v, err)
 	}
 	for _, n := range []int{0, -1, 3} {
-		if _, err := s.Version(ctx, "r3", n); !errors.Is(err, rulestore.ErrNotFound) {
+		if _, err := s.Version(ctx, "r3", n); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Version(r3, %d): %v, want ErrNotFound", n, err)
 		}
 	}
@@ -288,8 +288,8 @@ func testReads(t *testing.T, s rulestore.Store) {
 }
 
 // mustChange fails the test if a change failed.
-func mustChange(t *testing.T) func(rulestore.Version, error) rulestore.Version {
-	return func(v rulestore.Version, err error) rulestore.Version {
+func mustChange(t *testing.T) func(store.Version, error) store.Version {
+	return func(v store.Version, err error) store.Version {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)

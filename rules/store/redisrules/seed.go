@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 const (
@@ -29,7 +29,7 @@ const (
 // come back from the directory; a Redis that lost its data (no persistence, restarted)
 // is seeded again by the next instance that starts.
 //
-// vs holds the current version of each rule to import (as rulestore.Dir's List returns
+// vs holds the current version of each rule to import (as store.Dir's List returns
 // them) and, for a rule on trial (mode shadow, ShadowOf k > 0), also its version k, the
 // active version the candidate runs beside. A rule is imported as version 1 with its
 // source and mode (action create); a rule on trial as version 1 (version k's source,
@@ -38,7 +38,7 @@ const (
 // rule is created once even when two seeders overlap. Seed returns how many rules this
 // call created; ErrInvalid (nothing done) if vs has an invalid id, a deleted version, a
 // version not described above, or a trial without its active version.
-func (s *Store) Seed(ctx context.Context, vs []rulestore.Version, ch rulestore.Change) (created int, err error) {
+func (s *Store) Seed(ctx context.Context, vs []store.Version, ch store.Change) (created int, err error) {
 	rules, err := seedRules(vs)
 	if err != nil {
 		return 0, err
@@ -72,12 +72,12 @@ func (s *Store) Seed(ctx context.Context, vs []rulestore.Version, ch rulestore.C
 	keys := append(s.k.write(), s.k.seeded)
 	for _, r := range rules {
 		args := []any{s.auditMax, s.k.channel, token, seedLease.Milliseconds(), r[0].ID, len(r)}
-		var prev *rulestore.Version
+		var prev *store.Version
 		opID := newOpID()
 		for _, v := range r {
 			vch := ch
 			vch.Tests = append([]byte{}, v.Tests...) // the seeded version's own tests
-			st := step{v.Source, rulestore.State{Mode: v.Mode, ShadowOf: v.ShadowOf}, v.Action, vch}
+			st := step{v.Source, store.State{Mode: v.Mode, ShadowOf: v.ShadowOf}, v.Action, vch}
 			nv, meta, audit, err := s.next(v.ID, prev, st, opID)
 			if err != nil {
 				return created, err
@@ -111,14 +111,14 @@ func (s *Store) Seed(ctx context.Context, vs []rulestore.Version, ch rulestore.C
 
 // seedRules checks vs and returns, per rule in the order of vs, the versions to record:
 // only ID, Mode, ShadowOf, Action, Source and Tests are set.
-func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
+func seedRules(vs []store.Version) ([][]store.Version, error) {
 	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("redisrules: seed: %w: "+format, append([]any{rulestore.ErrInvalid}, a...)...)
+		return fmt.Errorf("redisrules: seed: %w: "+format, append([]any{store.ErrInvalid}, a...)...)
 	}
 	var order []string
-	byID := map[string][]rulestore.Version{}
+	byID := map[string][]store.Version{}
 	for _, v := range vs {
-		if !rulestore.ValidID(v.ID) {
+		if !store.ValidID(v.ID) {
 			return nil, invalid("rule id %q", v.ID)
 		}
 		if v.Deleted {
@@ -132,7 +132,7 @@ func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 		}
 		byID[v.ID] = append(byID[v.ID], v)
 	}
-	var out [][]rulestore.Version
+	var out [][]store.Version
 	for _, id := range order {
 		r := byID[id]
 		cur := r[0]
@@ -143,13 +143,13 @@ func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 		}
 		mode := cur.Mode
 		if mode == "" {
-			mode = rulestore.Active
+			mode = store.Active
 		}
-		if cur.Mode != rulestore.Shadow || cur.ShadowOf <= 0 {
+		if cur.Mode != store.Shadow || cur.ShadowOf <= 0 {
 			if len(r) > 1 {
 				return nil, invalid("rule %q: %d versions: pass the current version only (and, for a rule on trial, the version it runs beside)", id, len(r))
 			}
-			out = append(out, []rulestore.Version{{ID: id, Mode: mode, Action: rulestore.ActionCreate, Source: cur.Source, Tests: cur.Tests}})
+			out = append(out, []store.Version{{ID: id, Mode: mode, Action: store.ActionCreate, Source: cur.Source, Tests: cur.Tests}})
 			continue
 		}
 		if len(r) != 2 {
@@ -162,9 +162,9 @@ func seedRules(vs []rulestore.Version) ([][]rulestore.Version, error) {
 		if act.Version != cur.ShadowOf {
 			return nil, invalid("rule %q is on trial beside version %d, not %d", id, cur.ShadowOf, act.Version)
 		}
-		out = append(out, []rulestore.Version{
-			{ID: id, Mode: rulestore.Active, Action: rulestore.ActionCreate, Source: act.Source, Tests: act.Tests},
-			{ID: id, Mode: rulestore.Shadow, ShadowOf: 1, Action: rulestore.ActionShadow, Source: cur.Source, Tests: cur.Tests},
+		out = append(out, []store.Version{
+			{ID: id, Mode: store.Active, Action: store.ActionCreate, Source: act.Source, Tests: act.Tests},
+			{ID: id, Mode: store.Shadow, ShadowOf: 1, Action: store.ActionShadow, Source: cur.Source, Tests: cur.Tests},
 		})
 	}
 	return out, nil

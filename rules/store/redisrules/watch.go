@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cepd/cepd/rulestore"
+	"github.com/cepd/cepd/rules/store"
 )
 
 // Notice is the JSON message published on the store's channel after every change, in the
@@ -67,7 +67,7 @@ func (s *Store) Watch(ctx context.Context, onChange func(id string)) error {
 				onChange("")
 			case *redis.Message:
 				var n Notice
-				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil || !rulestore.ValidID(n.ID) {
+				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil || !store.ValidID(n.ID) {
 					s.log.Warn("redisrules: bad change notice, resyncing", "payload", m.Payload)
 					known = false
 					onChange("")

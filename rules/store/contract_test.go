@@ -1,0 +1,19 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/storetest"
+)
+
+// TestDirContract runs the Store contract suite against the directory store.
+func TestDirContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		d, err := store.OpenDir(t.TempDir(), store.DirOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}
