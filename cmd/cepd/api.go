@@ -32,25 +32,25 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store"
-	"github.com/cepd/cepd/server"
+	"github.com/cepd/cepd/source/rest"
 )
 
 // apiOptions configures startAPI.
 type apiOptions struct {
-	grpcAddr  string       // gRPC listen address (default 127.0.0.1:9090)
-	httpAddr  string       // REST listen address (default 127.0.0.1:8080)
-	grpcLn    net.Listener // if set, used instead of listening on grpcAddr (tests)
-	httpLn    net.Listener // if set, used instead of listening on httpAddr (tests)
-	schema    *event.Schema
-	legacy    *server.Server // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes     *service.Modes // shared with the service.ModeSink in the alert path
-	maxBody   int64          // largest REST body or gRPC message (default 16 MiB)
-	log       *slog.Logger
-	tokens    *auth.Tokens      // nil or empty: access control off
-	rules     *service.Rules    // if nil, made over rstore and the engine
-	backtests *backtest.Manager // nil: backtests answer Unimplemented
-	limits    httpLimits        // timeouts, connection cap, stream stall bound, TLS
-	ops       *opsOptions       // metrics, probes, profiling (nil: probes follow legacy's health)
+	grpcAddr   string       // gRPC listen address (default 127.0.0.1:9090)
+	httpAddr   string       // REST listen address (default 127.0.0.1:8080)
+	grpcLn     net.Listener // if set, used instead of listening on grpcAddr (tests)
+	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
+	schema     *event.Schema
+	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	modes      *service.Modes // shared with the service.ModeSink in the alert path
+	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
+	log        *slog.Logger
+	tokens     *auth.Tokens      // nil or empty: access control off
+	rules      *service.Rules    // if nil, made over rstore and the engine
+	backtests  *backtest.Manager // nil: backtests answer Unimplemented
+	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
+	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -123,10 +123,10 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	cepv1.RegisterRulesServer(gs, rulesSvc)
 	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
-	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: legacyIngest(o.legacy)})
+	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
 	adminSvc := service.NewAdmin(eng, o.modes)
-	if o.legacy != nil {
-		adminSvc.SetHealth(o.legacy.Health) // one answer for /healthz and gRPC
+	if o.restIngest != nil {
+		adminSvc.SetHealth(o.restIngest.Health) // one answer for /healthz and gRPC
 	}
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, rstore))
@@ -158,8 +158,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		}
 	}
 	mux := http.NewServeMux()
-	if o.legacy != nil {
-		h := o.legacy.Handler()
+	if o.restIngest != nil {
+		h := o.restIngest.Handler()
 		guard := func(c auth.Capability) http.Handler {
 			if o.tokens.Enabled() {
 				return o.tokens.HTTP(c, h)
@@ -188,8 +188,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		hln.Close()
 		return nil, err
 	}
-	rest := limitBody(validUTF8(gw), o.maxBody)
-	mux.Handle("/", rest)
+	gwh := limitBody(validUTF8(gw), o.maxBody)
+	mux.Handle("/", gwh)
 	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
 		conn.Close()
 		gs.Stop()
@@ -208,7 +208,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 			sse.ServeHTTP(w, r)
 			return
 		}
-		rest.ServeHTTP(w, r)
+		gwh.ServeHTTP(w, r)
 	}), stall))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.limits.readTimeout,
 		WriteTimeout: o.limits.writeTimeout, IdleTimeout: o.limits.idleTimeout}
@@ -289,9 +289,9 @@ func limitBody(h http.Handler, max int64) http.Handler {
 	})
 }
 
-// legacyIngest sends events through the embedded REST ingest, so that both paths number
+// restIngestFunc sends events through the embedded REST ingest, so that both paths number
 // their events from one counter and write one ingest log.
-func legacyIngest(s *server.Server) service.IngestFunc {
+func restIngestFunc(s *rest.Server) service.IngestFunc {
 	if s == nil {
 		return func(context.Context, []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
 			return nil, nil, errors.New("no ingest configured")
@@ -300,9 +300,9 @@ func legacyIngest(s *server.Server) service.IngestFunc {
 	return func(ctx context.Context, events []json.RawMessage) ([]engine.Outcome, []engine.RecordError, error) {
 		out, errs, err := s.Ingest(ctx, events)
 		switch {
-		case errors.Is(err, server.ErrBusy):
+		case errors.Is(err, rest.ErrBusy):
 			return nil, nil, status.Error(codes.ResourceExhausted, err.Error())
-		case errors.Is(err, server.ErrTooLarge):
+		case errors.Is(err, rest.ErrTooLarge):
 			return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 		return out, errs, err

@@ -37,8 +37,8 @@ func TestAPIStatsNumbers(t *testing.T) {
 	if _, ok := st["watermark_delay_ms"]; ok {
 		t.Errorf("watermark delay before any event: %v, want none", st["watermark_delay_ms"])
 	}
-	if legacy := f.must("GET", "/v1/stats", ""); legacy["watermark"] != nil {
-		t.Errorf("/v1/stats watermark before any event: %v, want none", legacy["watermark"])
+	if stats := f.must("GET", "/v1/stats", ""); stats["watermark"] != nil {
+		t.Errorf("/v1/stats watermark before any event: %v, want none", stats["watermark"])
 	}
 	if st["keys"] != 0.0 {
 		t.Errorf("keys %#v, want the number 0", st["keys"])
@@ -78,8 +78,8 @@ func TestAPIStatsNumbers(t *testing.T) {
 	if gs, err = cepv1.NewAdminClient(conn).GetStats(ctx, &cepv1.GetStatsRequest{}); err != nil || gs.GetWatermark() != int64(want) {
 		t.Errorf("gRPC watermark %v (%v), want %v", gs.GetWatermark(), err, int64(want))
 	}
-	if legacy := f.must("GET", "/v1/stats", ""); legacy["watermark"] != want {
-		t.Errorf("/v1/stats watermark %#v, want %v", legacy["watermark"], want)
+	if stats := f.must("GET", "/v1/stats", ""); stats["watermark"] != want {
+		t.Errorf("/v1/stats watermark %#v, want %v", stats["watermark"], want)
 	}
 	r := st["rules"].([]any)[0].(map[string]any)
 	if r["alerts"] != 1.0 {

@@ -29,7 +29,7 @@ import (
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/rules/store"
-	"github.com/cepd/cepd/server"
+	"github.com/cepd/cepd/source/rest"
 )
 
 const apiRule = `id: big-twice
@@ -102,7 +102,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	eng.Start(ctx)
-	legacy := server.New(server.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
+	restIngest := rest.New(rest.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 		t.Fatal(err)
 	}
 	o := apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		legacy: legacy, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt}
+		restIngest: restIngest, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt}
 	if mod != nil {
 		mod(&o)
 	}
@@ -158,7 +158,7 @@ func (f *apiFixture) must(method, path, body string) map[string]any {
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
-// pair ingests two authorisations of amount for card over the legacy REST ingest.
+// pair ingests two authorisations of amount for card over the REST ingest.
 func (f *apiFixture) pair(card string, amount float64) { f.t.Helper(); f.auths(card, amount, 2) }
 
 // one ingests one authorisation.

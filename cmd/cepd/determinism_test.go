@@ -18,7 +18,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/server"
+	"github.com/cepd/cepd/source/rest"
 	"github.com/cepd/cepd/workload"
 )
 
@@ -180,7 +180,7 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 	defer cancel()
 	eng.Start(ctx)
 	defer eng.Close()
-	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	outcomes := map[string]int{}
 	for i := 0; i < len(recs); i += batch {
@@ -196,7 +196,7 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 			t.Fatal(err)
 		}
 		var out struct {
-			server.IngestResponse
+			rest.IngestResponse
 			Events []string `json:"events"`
 		}
 		err = json.NewDecoder(resp.Body).Decode(&out)
@@ -249,7 +249,7 @@ func TestRESTBadInput(t *testing.T) {
 	defer cancel()
 	eng.Start(ctx)
 	defer eng.Close()
-	srv := httptest.NewServer(server.New(server.Config{MaxBody: 4096}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	srv := httptest.NewServer(rest.New(rest.Config{MaxBody: 4096}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	post := func(body string) (int, string) {
 		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
@@ -391,7 +391,7 @@ func TestRESTOutcomes(t *testing.T) {
 	defer cancel()
 	eng.Start(ctx)
 	defer eng.Close()
-	srv := httptest.NewServer(server.New(server.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
+	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	ev := func(id, card, ts string) string {
 		return fmt.Sprintf(`{"event_id":%q,"card_id":%q,"ts":"2026-03-01T%sZ","type":"auth","amount":5,"merchant_id":"m1"}`, id, card, ts)

@@ -160,8 +160,8 @@ func opsFor(o apiOptions) *opsOptions {
 	if ops == nil {
 		ops = &opsOptions{}
 	}
-	if ops.health == nil && o.legacy != nil {
-		ops.health = o.legacy.Health
+	if ops.health == nil && o.restIngest != nil {
+		ops.health = o.restIngest.Health
 	}
 	if ops.tokens == nil {
 		ops.tokens = o.tokens

@@ -27,8 +27,8 @@ import (
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/rules/store/redisrules"
-	"github.com/cepd/cepd/server"
 	kafkasource "github.com/cepd/cepd/source/kafka"
+	"github.com/cepd/cepd/source/rest"
 	"github.com/cepd/cepd/state"
 	"github.com/cepd/cepd/state/ingestlog"
 )
@@ -426,15 +426,15 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}()
 	go every(ctx, time.Second, func() { eng.MarkIdle(ctx) })
 
-	scfg := server.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
+	scfg := rest.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
 	if ilog != nil {
 		scfg.Log = ilog
 	}
 	if o.kafka.enabled() {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
-	legacy := server.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, legacy: legacy,
+	restIngest := rest.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, restIngest: restIngest,
 		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim,
 		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package server is cepd's HTTP face in the embedded mode: event ingest
+// Package rest is cepd's HTTP face in the embedded mode: event ingest
 // (POST /v1/events, a JSON array or newline-delimited JSON), recent alerts
 // (GET /v1/alerts), engine statistics (GET /v1/stats) and health (GET /healthz).
 //
@@ -8,4 +8,4 @@
 // queued); a malformed event gets a per-event error in the response and the rest of the
 // batch is processed. /healthz answers with named checks (engine, ingest) and the worst
 // of them: ingest that could not keep its events shows there at once.
-package server
+package rest
