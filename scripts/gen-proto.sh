@@ -2,7 +2,7 @@
 # Regenerates the Go code and the OpenAPI document of api/cep/v1/*.proto. Works offline
 # once the plugins are installed: protoc from apt (protobuf-compiler), the plugins at the
 # pinned versions below (installed with `go install` when missing or at another version).
-# google/api/*.proto come from third_party/googleapis (copied from grpc-gateway v1.16.0);
+# google/api/*.proto come from api/third_party/googleapis (copied from grpc-gateway v1.16.0);
 # google/protobuf/*.proto from protoc's own include directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ have protoc-gen-grpc-gateway "$GRPC_GATEWAY" || go install "github.com/grpc-ecos
 have protoc-gen-openapiv2 "$GRPC_GATEWAY" || go install "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$GRPC_GATEWAY"
 
 rm -f api/cep/v1/*.pb.go api/cep/v1/*.pb.gw.go
-protoc -I api -I third_party/googleapis \
+protoc -I api -I api/third_party/googleapis \
   --go_out=. --go_opt=module=github.com/cepd/cepd \
   --go-grpc_out=. --go-grpc_opt=module=github.com/cepd/cepd \
   --grpc-gateway_out=. --grpc-gateway_opt=module=github.com/cepd/cepd \
