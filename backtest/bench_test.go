@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 // BenchmarkBacktest measures a whole backtest of the fraud rule set (read, sort, match,

@@ -13,9 +13,9 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/workload"
 )
 
 const (

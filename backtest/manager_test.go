@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/workload"
 )
 
 // TestExamplesLikeReplay backtests each fraud rule over its example events and compares

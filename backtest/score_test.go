@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 func TestLabelOf(t *testing.T) {

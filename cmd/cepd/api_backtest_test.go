@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 // waitBacktest polls a backtest until it has finished (or 30 s passed).

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 // BenchmarkInspect: one walk of the state statistics (what the admin stats show) over the

@@ -16,8 +16,8 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/workload"
 )
 
 // ruleDelay is what alertDelays measures for one rule and kind of alert.

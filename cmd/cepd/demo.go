@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 // demoPartition is the engine partition the demo feeds (REST ingest uses 0).

@@ -18,8 +18,8 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/source/rest"
-	"github.com/cepd/cepd/workload"
 )
 
 // referenceRecords generates a slice of the reference workload in written order (with

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/workload"
 )
 
 // referenceOpts is the slow, obviously correct evaluation: every condition in the CEL

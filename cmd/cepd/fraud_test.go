@@ -15,8 +15,8 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/workload"
 )
 
 // updateFraud rewrites testdata/fraud/examples/*.golden from what the rules produce. A

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cepd/cepd/workload"
+	"github.com/cepd/cepd/internal/workload"
 )
 
 func newGenCmd() *cobra.Command {
