@@ -75,7 +75,7 @@ func TestExactCount(t *testing.T) {
 // TestSchemaValid decodes every event with the fraud rule set's schema and checks the
 // fields every event type should carry.
 func TestSchemaValid(t *testing.T) {
-	schema, err := event.LoadSchema("../testdata/fraud/schema.yaml")
+	schema, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
