@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cepd/cepd/conformance"
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/nfa/conformance"
 	"github.com/cepd/cepd/patterns"
 )
 

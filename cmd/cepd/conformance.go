@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cepd/cepd/conformance"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/nfa/conformance"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )

@@ -12,7 +12,7 @@ import (
 
 // corpora: the cases kept in this repository (the shared samples plus cases transcribed
 // from Flink's test classes), and the shared corpus when it sits beside the repository.
-var corpora = []string{"../testdata/conformance", "../../shared/conformance/cases"}
+var corpora = []string{"../../testdata/conformance", "../../../shared/conformance/cases"}
 
 // production compiles cases as cepd does: the rules package's CEL environment.
 func production(t *testing.T) ProgramCompiler {
