@@ -11,8 +11,8 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/ruletest"
 	"github.com/cepd/cepd/rules/store"
-	"github.com/cepd/cepd/ruletest"
 )
 
 // MaxTestEvents bounds the events of the tests of one rule change (and of one POST

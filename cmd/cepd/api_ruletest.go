@@ -12,7 +12,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/ruletest"
+	"github.com/cepd/cepd/rules/ruletest"
 )
 
 // maxRuleTestEvents bounds the inline events of one POST /v1/rules:test request.

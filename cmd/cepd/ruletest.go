@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cepd/cepd/ruletest"
+	"github.com/cepd/cepd/rules/ruletest"
 )
 
 func newTestCmd() *cobra.Command {

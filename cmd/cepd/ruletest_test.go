@@ -33,7 +33,7 @@ func TestTestCommand(t *testing.T) {
 	out.Reset()
 	root = newRootCmd()
 	root.SetOut(&out)
-	root.SetArgs([]string{"test", "../../ruletest/testdata/failing.test.yaml", "--schema", fraudSchema})
+	root.SetArgs([]string{"test", "../../rules/ruletest/testdata/failing.test.yaml", "--schema", fraudSchema})
 	err := root.Execute()
 	if err == nil || exitCode(err) != 1 {
 		t.Fatalf("a failing test file: err %v, want exit status 1\n%s", err, out.String())

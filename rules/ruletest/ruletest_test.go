@@ -12,7 +12,7 @@ import (
 	"github.com/cepd/cepd/rules"
 )
 
-const fraudDir = "../testdata/fraud"
+const fraudDir = "../../testdata/fraud"
 
 // TestFraudRules runs every rule test of the shipped fraud rules: all must pass, and every
 // rule must have a test file with a case expecting an alert and a case expecting none.
