@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/cepd/cepd/api/auth"
-	"github.com/cepd/cepd/metrics"
+	"github.com/cepd/cepd/internal/metrics"
 )
 
 // opsOptions configures the operator's endpoints: metrics, probes, profiling.

@@ -12,7 +12,7 @@ import (
 	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/alerts/webhook"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/metrics"
+	"github.com/cepd/cepd/internal/metrics"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/metrics"
+	"github.com/cepd/cepd/internal/metrics"
 )
 
 // TestDeadLetterLogBounded: a burst of dead letters is logged at most dlqLogBurst lines a
