@@ -42,7 +42,7 @@ curl -s -XPOST localhost:8080/v1/rules:test -d '{"source": "id: big-auth\npatter
 # {"passed":1,"failed":0,"cases":[{"name":"a big one alerts","line":2,"passed":true,...}]}
 curl -s localhost:8080/v1/rules/big-auth/versions
 curl -s -XPOST localhost:8080/v1/rules/big-auth:rollback -d '{"version": 1}'
-curl -s -XPOST localhost:8080/v1/rules/big-auth:setMode -d '{"mode": "SHADOW"}'
+curl -s -XPOST localhost:8080/v1/rules/big-auth:setMode -d '{"mode": "shadow"}'
 curl -sN --max-time 2 localhost:8080/v1/alerts:stream                      # newline-delimited JSON
 curl -sN --max-time 2 -H 'Accept: text/event-stream' 'localhost:8080/v1/alerts:stream?severity=high'  # server-sent events
 curl -s localhost:8080/v1/admin/stats

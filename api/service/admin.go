@@ -146,7 +146,7 @@ func (s *Admin) GetStats(ctx context.Context, _ *cepv1.GetStatsRequest) (*cepv1.
 		compiled[c.Rule.ID] = c
 	}
 	for i, id := range st.RuleIDs {
-		rs := &cepv1.RuleStats{Id: id, Mode: modeToProto(s.modes.Mode(id)),
+		rs := &cepv1.RuleStats{Id: id, Mode: string(s.modes.Mode(id)),
 			Alerts: int64(byRule[id]), LivePartialMatches: int64(st.ByRule[i])}
 		if c := compiled[id]; c != nil {
 			rs.EvalErrors, rs.LastEvalError = int64(c.EvalErrors()), validText(c.LastEvalError())

@@ -96,6 +96,10 @@ func (s *Alerts) scan() int {
 
 // ListAlerts implements cepv1.AlertsServer.
 func (s *Alerts) ListAlerts(_ context.Context, req *cepv1.ListAlertsRequest) (*cepv1.ListAlertsResponse, error) {
+	mode, err := modeFilter(req.GetMode())
+	if err != nil {
+		return nil, err
+	}
 	limit := int(req.GetLimit())
 	if limit < 0 || limit > 10000 {
 		return nil, status.Error(codes.InvalidArgument, "limit must be a whole number from 0 to 10000")
@@ -110,7 +114,7 @@ func (s *Alerts) ListAlerts(_ context.Context, req *cepv1.ListAlertsRequest) (*c
 			break
 		}
 		if req.GetSeverity() != "" && a.Severity != req.GetSeverity() ||
-			req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && modeToProto(store.Mode(a.Mode)) != req.GetMode() ||
+			mode != "" && store.Mode(a.Mode) != mode ||
 			req.GetStartTime() != nil && a.LastEventTime.Before(req.GetStartTime().AsTime()) ||
 			req.GetEndTime() != nil && !a.LastEventTime.Before(req.GetEndTime().AsTime()) {
 			continue
@@ -133,20 +137,24 @@ func (s *Alerts) GetAlert(_ context.Context, req *cepv1.GetAlertRequest) (*cepv1
 // streamFilter selects the alerts of a stream; zero fields match everything.
 type streamFilter struct {
 	ruleID, key, severity, kind string
-	mode                        cepv1.RuleMode
+	mode                        store.Mode
 }
 
 func (f streamFilter) match(a *alerts.Alert) bool {
 	return (f.ruleID == "" || a.RuleID == f.ruleID) && (f.key == "" || a.Key == f.key) &&
 		(f.severity == "" || a.Severity == f.severity) && (f.kind == "" || a.Kind == f.kind) &&
-		(f.mode == cepv1.RuleMode_RULE_MODE_UNSPECIFIED || modeToProto(store.Mode(a.Mode)) == f.mode)
+		(f.mode == "" || store.Mode(a.Mode) == f.mode)
 }
 
 // StreamAlerts implements cepv1.AlertsServer. The response headers are sent as soon as
 // the stream is subscribed. A reader that falls 1024 alerts behind misses alerts (the ring
 // never waits for a subscriber); it resumes with after_id, the last alert it got.
 func (s *Alerts) StreamAlerts(req *cepv1.StreamAlertsRequest, stream grpc.ServerStreamingServer[cepv1.Alert]) error {
-	f := streamFilter{ruleID: req.GetRuleId(), key: req.GetKey(), severity: req.GetSeverity(), kind: req.GetKind(), mode: req.GetMode()}
+	mode, err := modeFilter(req.GetMode())
+	if err != nil {
+		return err
+	}
+	f := streamFilter{ruleID: req.GetRuleId(), key: req.GetKey(), severity: req.GetSeverity(), kind: req.GetKind(), mode: mode}
 	backlog, found, ch, stop := s.Ring.SubscribeAfter(req.GetAfterId(), 1024)
 	defer stop()
 	// Headers go out once subscribed: a client that waits for them (Header) misses no
@@ -197,12 +205,12 @@ func (s *Alerts) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := streamFilter{ruleID: q.Get("rule_id"), key: q.Get("key"), severity: q.Get("severity"), kind: q.Get("kind")}
 	if m := q.Get("mode"); m != "" {
-		v, ok := cepv1.RuleMode_value[strings.ToUpper(m)]
-		if !ok {
-			http.Error(w, `mode must be ACTIVE or SHADOW`, http.StatusBadRequest)
+		mode, err := store.ParseMode(m)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		f.mode = cepv1.RuleMode(v)
+		f.mode = mode
 	}
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -275,7 +283,7 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 		mode = string(store.Active)
 	}
 	out := &cepv1.Alert{Id: validText(a.ID), Kind: validText(a.Kind), RuleId: validText(a.RuleID), RuleVersion: validText(a.RuleVersion), RuleVersionNumber: int32(a.RuleVersionNumber),
-		Mode: modeToProto(store.Mode(mode)), Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
+		Mode: mode, Severity: validText(a.Severity), Key: validText(a.Key), Emit: jsonStruct(a.Emit),
 		FirstEventTime: timestamppb.New(a.FirstEventTime), LastEventTime: timestamppb.New(a.LastEventTime)}
 	if a.TimeoutAt != nil {
 		out.TimeoutAt = timestamppb.New(*a.TimeoutAt)

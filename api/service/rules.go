@@ -228,33 +228,21 @@ func author(ctx context.Context) string {
 	return "anonymous"
 }
 
-func modeOf(m cepv1.RuleMode) (store.Mode, bool) {
-	switch m {
-	case cepv1.RuleMode_ACTIVE:
-		return store.Active, true
-	case cepv1.RuleMode_SHADOW:
-		return store.Shadow, true
-	case cepv1.RuleMode_DISABLED:
-		return store.Disabled, true
+// modeFilter reads an optional mode filter of a request: "" keeps every mode.
+func modeFilter(s string) (store.Mode, error) {
+	if s == "" {
+		return "", nil
 	}
-	return "", false
-}
-
-func modeToProto(m store.Mode) cepv1.RuleMode {
-	switch m {
-	case store.Active:
-		return cepv1.RuleMode_ACTIVE
-	case store.Shadow:
-		return cepv1.RuleMode_SHADOW
-	case store.Disabled:
-		return cepv1.RuleMode_DISABLED
+	m, err := store.ParseMode(s)
+	if err != nil {
+		return "", status.Error(codes.InvalidArgument, err.Error())
 	}
-	return cepv1.RuleMode_RULE_MODE_UNSPECIFIED
+	return m, nil
 }
 
 // toRule describes v; c (which may be nil) is its compiled form, for the metadata.
 func (s *Rules) toRule(v store.Version) *cepv1.Rule {
-	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
+	r := &cepv1.Rule{Id: v.ID, Version: int32(v.Version), Mode: string(v.Mode), Source: string(v.Source),
 		Comment: v.Comment, Author: v.Author, UpdateTime: timestamppb.New(v.Time), ShadowOf: int32(v.ShadowOf),
 		RunningVersion: int32(s.modes.Running(v.ID)), Tests: string(v.Tests)}
 	if pr, err := patterns.Parse(v.ID+".yaml", v.Source); err == nil {

@@ -278,9 +278,9 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 
 // SetRuleMode implements cepv1.RulesServer.
 func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) (*cepv1.Rule, error) {
-	m, ok := modeOf(req.GetMode())
-	if !ok {
-		return nil, status.Error(codes.InvalidArgument, `mode must be "ACTIVE", "SHADOW" or "DISABLED"`)
+	m, err := store.ParseMode(req.GetMode())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	id := req.GetId()
 	ch, err := s.changeBy(ctx, req.GetComment())
@@ -350,6 +350,10 @@ func (s *Rules) GetRule(ctx context.Context, req *cepv1.GetRuleRequest) (*cepv1.
 
 // ListRules implements cepv1.RulesServer.
 func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*cepv1.ListRulesResponse, error) {
+	mode, err := modeFilter(req.GetMode())
+	if err != nil {
+		return nil, err
+	}
 	vs, err := s.store.List(ctx)
 	if err != nil {
 		return nil, storeErr(err)
@@ -359,7 +363,7 @@ func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*ce
 		r := s.toRule(v)
 		if (req.GetTag() != "" && !slices.Contains(r.Tags, req.GetTag())) ||
 			(req.GetOwner() != "" && r.Owner != req.GetOwner()) ||
-			(req.GetMode() != cepv1.RuleMode_RULE_MODE_UNSPECIFIED && r.Mode != req.GetMode()) {
+			(mode != "" && r.Mode != string(mode)) {
 			continue
 		}
 		out.Rules = append(out.Rules, r)
@@ -368,7 +372,7 @@ func (s *Rules) ListRules(ctx context.Context, req *cepv1.ListRulesRequest) (*ce
 }
 
 func toVersion(v store.Version) *cepv1.RuleVersion {
-	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: modeToProto(v.Mode), Source: string(v.Source),
+	return &cepv1.RuleVersion{Id: v.ID, Version: int32(v.Version), Mode: string(v.Mode), Source: string(v.Source),
 		Comment: v.Comment, Author: v.Author, CreateTime: timestamppb.New(v.Time), Action: v.Action, ShadowOf: int32(v.ShadowOf),
 		Tests: string(v.Tests)}
 }

@@ -21,7 +21,7 @@ func FuzzAPIHandlers(f *testing.F) {
 		{"PUT", "/v1/rules/y", `{"source": 5}`},
 		{"POST", "/v1/rules/y:rollback", `{"version": "one"}`},
 		{"POST", "/v1/rules/y:setMode", `{"mode": "LOUD"}`},
-		{"GET", "/v1/rules?tag=%ff&mode=SHADOW", ``},
+		{"GET", "/v1/rules?tag=%ff&mode=shadow", ``},
 		{"GET", "/v1/alerts?limit=-1&rule_id=", ``},
 		{"POST", "/v1/events", "{\"card_id\":\n[1,2"},
 		{"POST", "/v1/events:batch", `{"events": [{"a": 1}, 7, null]}`},

@@ -14,7 +14,7 @@ func TestAPIShadowTrial(t *testing.T) {
 	f.one("c0", 2000) // the first half of a match the active version completes during the trial
 
 	r := f.must("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("500.0"))+`, "comment": "lower the bar?"}`)
-	if r["mode"] != "SHADOW" || r["version"] != 2.0 || r["shadow_of"] != 1.0 || r["running_version"] != 2.0 || r["source"] != bigTwice("500.0") {
+	if r["mode"] != "shadow" || r["version"] != 2.0 || r["shadow_of"] != 1.0 || r["running_version"] != 2.0 || r["source"] != bigTwice("500.0") {
 		t.Fatalf("shadow: %v", r)
 	}
 	f.one("c0", 2000)
@@ -32,13 +32,13 @@ func TestAPIShadowTrial(t *testing.T) {
 		}
 		return n
 	}
-	if n := byMode("c0", 1); n["ACTIVE"] != 1 || n["SHADOW"] != 0 {
+	if n := byMode("c0", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c0: %v, want the active version's match completed across the change", n)
 	}
-	if n := byMode("c1", 1); n["SHADOW"] != 1 || n["ACTIVE"] != 0 {
+	if n := byMode("c1", 1); n["shadow"] != 1 || n["active"] != 0 {
 		t.Errorf("c1: %v", n)
 	}
-	if n := byMode("c2", 2); n["SHADOW"] != 1 || n["ACTIVE"] != 1 {
+	if n := byMode("c2", 2); n["shadow"] != 1 || n["active"] != 1 {
 		t.Errorf("c2: %v", n)
 	}
 	f.delivered.mu.Lock()
@@ -64,12 +64,12 @@ func TestAPIShadowTrial(t *testing.T) {
 	}
 
 	// Promote: the candidate becomes the active version.
-	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "ACTIVE"}`)
-	if r["mode"] != "ACTIVE" || r["version"] != 3.0 || r["shadow_of"] != 0.0 || r["source"] != bigTwice("500.0") {
+	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "active"}`)
+	if r["mode"] != "active" || r["version"] != 3.0 || r["shadow_of"] != 0.0 || r["source"] != bigTwice("500.0") {
 		t.Fatalf("promote: %v", r)
 	}
 	f.pair("c3", 700)
-	if n := byMode("c3", 1); n["ACTIVE"] != 1 || n["SHADOW"] != 0 {
+	if n := byMode("c3", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c3 after promotion: %v", n)
 	}
 	if code, out := f.do("GET", "/v1/rules/big-twice:compareShadow", ""); code != http.StatusBadRequest {
@@ -82,16 +82,16 @@ func TestAPIShadowTrial(t *testing.T) {
 		t.Fatalf("second trial: %v", r)
 	}
 	r = f.must("POST", "/v1/rules/big-twice:rollback", `{"version": 3}`)
-	if r["mode"] != "ACTIVE" || r["shadow_of"] != 0.0 || r["source"] != bigTwice("500.0") {
+	if r["mode"] != "active" || r["shadow_of"] != 0.0 || r["source"] != bigTwice("500.0") {
 		t.Fatalf("drop the trial: %v", r)
 	}
 	f.pair("c4", 700)
-	if n := byMode("c4", 1); n["ACTIVE"] != 1 || n["SHADOW"] != 0 {
+	if n := byMode("c4", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c4 after the trial was dropped: %v", n)
 	}
 
 	// A rule not active cannot take a candidate; a candidate must carry the rule's id.
-	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "DISABLED"}`)
+	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "disabled"}`)
 	if code, out := f.do("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("1.0"))+`}`); code != http.StatusBadRequest {
 		t.Errorf("candidate beside a disabled rule: %d %v", code, out)
 	}

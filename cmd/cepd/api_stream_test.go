@@ -94,7 +94,7 @@ func TestAPIAlertStreamSSE(t *testing.T) {
 	other, _ := f.openSSE("severity=low", "")
 	f.pair("s1", 150)
 	ev := next(t, ch)
-	if ev.event != "alert" || ev.id == "" || ev.data["id"] != ev.id || ev.data["key"] != "s1" || ev.data["rule_id"] != "big-twice" || ev.data["mode"] != "ACTIVE" {
+	if ev.event != "alert" || ev.id == "" || ev.data["id"] != ev.id || ev.data["key"] != "s1" || ev.data["rule_id"] != "big-twice" || ev.data["mode"] != "active" {
 		t.Fatalf("event %+v", ev)
 	}
 	cancel()
@@ -171,7 +171,7 @@ func TestAPIAdminStats(t *testing.T) {
 		t.Fatalf("rules %v", rules)
 	}
 	r := rules[0].(map[string]any)
-	if r["id"] != "big-twice" || r["mode"] != "ACTIVE" || r["alerts"] != 1.0 || r["live_partial_matches"] != 2.0 {
+	if r["id"] != "big-twice" || r["mode"] != "active" || r["alerts"] != 1.0 || r["live_partial_matches"] != 2.0 {
 		t.Errorf("rule stats %v", r)
 	}
 }

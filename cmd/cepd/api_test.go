@@ -205,7 +205,7 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	f := startAPIFixture(t)
 
 	r := f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`, "comment": "first cut"}`)
-	if r["id"] != "big-twice" || r["version"] != 1.0 || r["mode"] != "ACTIVE" || r["source"] != bigTwice("100.0") || r["author"] != "alice" {
+	if r["id"] != "big-twice" || r["version"] != 1.0 || r["mode"] != "active" || r["source"] != bigTwice("100.0") || r["author"] != "alice" {
 		t.Fatalf("create: %v", r)
 	}
 	f.pair("c1", 150)
@@ -219,7 +219,7 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 			t.Errorf("alert has no %s: %v", k, a)
 		}
 	}
-	if a["mode"] != "ACTIVE" || a["rule_version"] != r["content_version"] {
+	if a["mode"] != "active" || a["rule_version"] != r["content_version"] {
 		t.Errorf("alert %v, rule %v", a, r)
 	}
 
@@ -275,13 +275,22 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	}
 
 	// Shadow: recorded with its mode, never delivered.
+	// modes are read in any letter case and always written in lower case; others are refused
+	for _, q := range []string{"/v1/rules?mode=actif", "/v1/alerts?mode=RULE_MODE_UNSPECIFIED"} {
+		if code, body := f.do("GET", q, ""); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "want active, shadow or disabled") {
+			t.Errorf("GET %s: %d %v, want 400 naming the modes", q, code, body)
+		}
+	}
+	if code, body := f.do("POST", "/v1/rules/big-twice:setMode", `{"mode": "on"}`); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), `mode "on": want active, shadow or disabled`) {
+		t.Errorf("setMode on: %d %v, want 400 naming the modes", code, body)
+	}
 	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "SHADOW"}`)
-	if r["mode"] != "SHADOW" || r["version"] != 4.0 {
+	if r["mode"] != "shadow" || r["version"] != 4.0 {
 		t.Fatalf("setMode: %v", r)
 	}
 	f.pair("c4", 150)
 	got = f.alerts("c4", 1)
-	if len(got) != 1 || got[0].(map[string]any)["mode"] != "SHADOW" {
+	if len(got) != 1 || got[0].(map[string]any)["mode"] != "shadow" {
 		t.Fatalf("shadow alerts: %v", got)
 	}
 	f.delivered.mu.Lock()
@@ -297,7 +306,7 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	}
 
 	// Disabled: out of the running set and out of the directory.
-	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "DISABLED"}`)
+	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "disabled"}`)
 	if _, err := os.Stat(filepath.Join(f.dir, "big-twice.yaml")); !os.IsNotExist(err) {
 		t.Errorf("a disabled rule's file is still in the rule directory: %v", err)
 	}
@@ -310,7 +319,7 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if len(vs) != 5 {
 		t.Fatalf("versions: %v", vs)
 	}
-	if l := f.must("GET", "/v1/rules?mode=DISABLED", "")["rules"].([]any); len(l) != 1 {
+	if l := f.must("GET", "/v1/rules?mode=disabled", "")["rules"].([]any); len(l) != 1 {
 		t.Fatalf("list by mode: %v", l)
 	}
 	if l := f.must("GET", "/v1/rules?tag=nope", "")["rules"].([]any); len(l) != 0 {
@@ -406,7 +415,7 @@ func TestAPIRulesGRPC(t *testing.T) {
 		t.Fatalf("late ingest: %v %v", in, err)
 	}
 	a, err := stream.Recv()
-	if err != nil || a.GetKey() != "g1" || a.GetMode() != cepv1.RuleMode_ACTIVE {
+	if err != nil || a.GetKey() != "g1" || a.GetMode() != "active" {
 		t.Fatalf("stream: %v %v", a, err)
 	}
 	list, err := ac.ListAlerts(ctx, &cepv1.ListAlertsRequest{RuleId: "big-twice", Key: "g1"})
@@ -422,14 +431,14 @@ func TestAPIRulesGRPC(t *testing.T) {
 	if r, err := rc.RollbackRule(ctx, &cepv1.RollbackRuleRequest{Id: "big-twice", Version: 1}); err != nil || r.GetSource() != bigTwice("100.0") {
 		t.Fatalf("rollback: %v %v", r, err)
 	}
-	if r, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: cepv1.RuleMode_SHADOW}); err != nil || r.GetMode() != cepv1.RuleMode_SHADOW {
+	if r, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "shadow"}); err != nil || r.GetMode() != "shadow" {
 		t.Fatalf("setMode: %v %v", r, err)
 	}
 	d, err := rc.DiffRuleVersions(ctx, &cepv1.DiffRuleVersionsRequest{Id: "big-twice", From: 1, To: 2})
 	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
 		t.Fatalf("diff: %v %v", d, err)
 	}
-	if _, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: cepv1.RuleMode_ACTIVE}); err != nil {
+	if _, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "active"}); err != nil {
 		t.Fatalf("setMode active: %v", err)
 	}
 	if r, err := rc.ShadowRule(ctx, &cepv1.ShadowRuleRequest{Id: "big-twice", Source: bigTwice("200.0")}); err != nil || r.GetShadowOf() != 5 {

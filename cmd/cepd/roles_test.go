@@ -184,7 +184,7 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 	}
 }
 
-// TestAPIRolesNoEscalation: an analyst can neither undo an admin's DISABLED by deleting
+// TestAPIRolesNoEscalation: an analyst can neither undo an admin's "disabled" by deleting
 // and re-creating the rule, nor promote a candidate on trial with a rollback (both are
 // mode changes, for admins only); REST and gRPC alike.
 func TestAPIRolesNoEscalation(t *testing.T) {
@@ -216,7 +216,7 @@ func TestAPIRolesNoEscalation(t *testing.T) {
 		return `{"source": ` + jsonString("id: "+id+"\npattern:\n  - name: a\n    where: e.type == 'auth' && e.amount > "+amount+"\n") + `}`
 	}
 	expect("POST", "/v1/rules", "analyst", src("dis", "1000.0"), 200)
-	expect("POST", "/v1/rules/dis:setMode", "admin", `{"mode":"DISABLED"}`, 200)
+	expect("POST", "/v1/rules/dis:setMode", "admin", `{"mode":"disabled"}`, 200)
 	expect("DELETE", "/v1/rules/dis", "analyst", "", 200)
 	code, msg := call("POST", "/v1/rules", "analyst", src("dis", "1.0"))
 	if code != http.StatusForbidden || !strings.Contains(msg, "only an admin may create it again") {

@@ -308,7 +308,7 @@ func TestUIBrowser(t *testing.T) {
 	u.shot("health")
 	u.goTo("#/rules/ui-big-pair/diagram")
 	u.waitJS("mode control", `!!document.querySelector('[data-testid=mode-select]')`)
-	u.eval("choose shadow", `const m = document.querySelector('[data-testid=mode-select]'); m.value = 'SHADOW'; m.dispatchEvent(new Event('change', {bubbles: true}))`)
+	u.eval("choose shadow", `const m = document.querySelector('[data-testid=mode-select]'); m.value = 'shadow'; m.dispatchEvent(new Event('change', {bubbles: true}))`)
 	u.visible(`[data-testid=confirm]`)
 	u.shot("mode-confirm")
 	u.click(`[data-testid=confirm]`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,15 @@ const (
 
 // Valid reports whether m is one of the modes.
 func (m Mode) Valid() bool { return m == Active || m == Shadow || m == Disabled }
+
+// ParseMode reads a mode as a client writes it: "active", "shadow" or "disabled" in any
+// letter case ("SHADOW" is "shadow"). Every surface writes modes in lower case.
+func ParseMode(s string) (Mode, error) {
+	if m := Mode(strings.ToLower(s)); m.Valid() {
+		return m, nil
+	}
+	return "", fmt.Errorf("mode %q: want active, shadow or disabled", s)
+}
 
 // Actions recorded on versions and audit entries.
 const (

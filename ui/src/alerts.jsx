@@ -105,8 +105,8 @@ export function AlertsPage({ store, selected, query }) {
           <span>Mode</span>
           <select value={mode} onChange={(e) => setMode(e.target.value)}>
             <option value="">all</option>
-            <option value="ACTIVE">active</option>
-            <option value="SHADOW">shadow</option>
+            <option value="active">active</option>
+            <option value="shadow">shadow</option>
           </select>
         </label>
         <label class="field">

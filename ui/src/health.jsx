@@ -83,7 +83,7 @@ export function HealthPage({ session, sampler }) {
             <thead><tr><th scope="col">Rule</th><th scope="col">Mode</th><th scope="col" class="num">Partial matches</th><th scope="col" class="num">Alerts</th></tr></thead>
             <tbody>
               {((st && st.rules) || []).slice().sort((a, b) => Number(b.live_partial_matches) - Number(a.live_partial_matches)).map((r) => (
-                <tr><td class="mono">{r.id}</td><td>{String(r.mode).toLowerCase()}</td><td class="num">{fmtNum(r.live_partial_matches)}</td><td class="num">{fmtNum(r.alerts)}</td></tr>
+                <tr><td class="mono">{r.id}</td><td>{r.mode}</td><td class="num">{fmtNum(r.live_partial_matches)}</td><td class="num">{fmtNum(r.alerts)}</td></tr>
               ))}
             </tbody>
           </table>

@@ -147,10 +147,10 @@ export function RulePage({ id, tab, query, session }) {
         {rule && can.manage && (
           <label class="field">
             <span>Mode</span>
-            <select value={modeName(rule.mode).toUpperCase()} onChange={(e) => { const m = e.target.value; e.target.value = modeName(rule.mode).toUpperCase(); setConfirm({ mode: m }); }} data-testid="mode-select">
-              <option value="ACTIVE">active</option>
-              <option value="SHADOW">shadow</option>
-              <option value="DISABLED">disabled</option>
+            <select value={modeName(rule.mode)} onChange={(e) => { const m = e.target.value; e.target.value = modeName(rule.mode); setConfirm({ mode: m }); }} data-testid="mode-select">
+              <option value="active">active</option>
+              <option value="shadow">shadow</option>
+              <option value="disabled">disabled</option>
             </select>
           </label>
         )}
@@ -221,11 +221,11 @@ export function RulePage({ id, tab, query, session }) {
         </Confirm>
       )}
       {confirm && confirm.mode && (
-        <Confirm title={`Set ${id} to ${confirm.mode.toLowerCase()}?`} danger={confirm.mode !== 'ACTIVE'} confirmLabel={`Set ${confirm.mode.toLowerCase()}`} onCancel={() => setConfirm(null)} onConfirm={() => setMode(confirm.mode)}>
+        <Confirm title={`Set ${id} to ${confirm.mode.toLowerCase()}?`} danger={confirm.mode !== 'active'} confirmLabel={`Set ${confirm.mode.toLowerCase()}`} onCancel={() => setConfirm(null)} onConfirm={() => setMode(confirm.mode)}>
           <p>
-            {confirm.mode === 'ACTIVE' && 'Its alerts will reach every sink (webhooks, Kafka).'}
-            {confirm.mode === 'SHADOW' && 'It keeps matching but its alerts are only recorded, never delivered.'}
-            {confirm.mode === 'DISABLED' && 'It stops matching; its partial matches are dropped.'}
+            {confirm.mode === 'active' && 'Its alerts will reach every sink (webhooks, Kafka).'}
+            {confirm.mode === 'shadow' && 'It keeps matching but its alerts are only recorded, never delivered.'}
+            {confirm.mode === 'disabled' && 'It stops matching; its partial matches are dropped.'}
           </p>
         </Confirm>
       )}
@@ -343,7 +343,7 @@ function Shadow({ id, rule, source, can, onChanged }) {
   };
   const promote = async () => {
     try {
-      await post(`/v1/rules/${encodeURIComponent(id)}:setMode`, { mode: 'ACTIVE', comment: 'candidate promoted in the UI' });
+      await post(`/v1/rules/${encodeURIComponent(id)}:setMode`, { mode: 'active', comment: 'candidate promoted in the UI' });
       onChanged();
     } catch (e) {
       setError(e);

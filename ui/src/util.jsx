@@ -51,7 +51,7 @@ export function fmtMs(ms) {
 }
 
 export function modeName(m) {
-  return (m || 'UNSPECIFIED').toString().toLowerCase();
+  return (m || 'unspecified').toString().toLowerCase();
 }
 
 export function ModeBadge({ mode }) {

@@ -216,10 +216,11 @@ func (x *GetStatsResponse) GetShadow() []*ShadowComparison {
 type RuleStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the engine's rule id: the rule id, or id@shadow for a candidate on trial.
-	Id                 string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Mode               RuleMode `protobuf:"varint,2,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
-	Alerts             int64    `protobuf:"varint,3,opt,name=alerts,proto3" json:"alerts,omitempty"`
-	LivePartialMatches int64    `protobuf:"varint,4,opt,name=live_partial_matches,json=livePartialMatches,proto3" json:"live_partial_matches,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// mode is "active", "shadow" or "disabled" (lower case).
+	Mode               string `protobuf:"bytes,12,opt,name=mode,proto3" json:"mode,omitempty"`
+	Alerts             int64  `protobuf:"varint,3,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	LivePartialMatches int64  `protobuf:"varint,4,opt,name=live_partial_matches,json=livePartialMatches,proto3" json:"live_partial_matches,omitempty"`
 	// eval_errors counts this rule's condition evaluations that failed (each counted as
 	// false) since the rule set was loaded; last_eval_error is a recent one's message.
 	EvalErrors    int64  `protobuf:"varint,10,opt,name=eval_errors,json=evalErrors,proto3" json:"eval_errors,omitempty"`
@@ -265,11 +266,11 @@ func (x *RuleStats) GetId() string {
 	return ""
 }
 
-func (x *RuleStats) GetMode() RuleMode {
+func (x *RuleStats) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *RuleStats) GetAlerts() int64 {
@@ -578,16 +579,16 @@ const file_cep_v1_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\f\n" +
 	"\n" +
 	"_watermarkB\x15\n" +
-	"\x13_watermark_delay_ms\"\xd4\x01\n" +
+	"\x13_watermark_delay_ms\"\xc8\x01\n" +
 	"\tRuleStats\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
-	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04mode\x18\f \x01(\tR\x04mode\x12\x16\n" +
 	"\x06alerts\x18\x03 \x01(\x03R\x06alerts\x120\n" +
 	"\x14live_partial_matches\x18\x04 \x01(\x03R\x12livePartialMatches\x12\x1f\n" +
 	"\veval_errors\x18\n" +
 	" \x01(\x03R\n" +
 	"evalErrors\x12&\n" +
-	"\x0flast_eval_error\x18\v \x01(\tR\rlastEvalError\"\x94\x01\n" +
+	"\x0flast_eval_error\x18\v \x01(\tR\rlastEvalErrorJ\x04\b\x02\x10\x03\"\x94\x01\n" +
 	"\fPartitionLag\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1f\n" +
@@ -636,7 +637,6 @@ var file_cep_v1_admin_proto_goTypes = []any{
 	nil,                        // 8: cep.v1.GetStatsResponse.DeadLettersEntry
 	(*structpb.Struct)(nil),    // 9: google.protobuf.Struct
 	(*ShadowComparison)(nil),   // 10: cep.v1.ShadowComparison
-	(RuleMode)(0),              // 11: cep.v1.RuleMode
 }
 var file_cep_v1_admin_proto_depIdxs = []int32{
 	9,  // 0: cep.v1.GetStatsResponse.stats:type_name -> google.protobuf.Struct
@@ -644,18 +644,17 @@ var file_cep_v1_admin_proto_depIdxs = []int32{
 	2,  // 2: cep.v1.GetStatsResponse.rules:type_name -> cep.v1.RuleStats
 	3,  // 3: cep.v1.GetStatsResponse.lag:type_name -> cep.v1.PartitionLag
 	10, // 4: cep.v1.GetStatsResponse.shadow:type_name -> cep.v1.ShadowComparison
-	11, // 5: cep.v1.RuleStats.mode:type_name -> cep.v1.RuleMode
-	0,  // 6: cep.v1.Admin.GetStats:input_type -> cep.v1.GetStatsRequest
-	4,  // 7: cep.v1.Admin.GetHealth:input_type -> cep.v1.GetHealthRequest
-	6,  // 8: cep.v1.Admin.Checkpoint:input_type -> cep.v1.CheckpointRequest
-	1,  // 9: cep.v1.Admin.GetStats:output_type -> cep.v1.GetStatsResponse
-	5,  // 10: cep.v1.Admin.GetHealth:output_type -> cep.v1.GetHealthResponse
-	7,  // 11: cep.v1.Admin.Checkpoint:output_type -> cep.v1.CheckpointResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	0,  // 5: cep.v1.Admin.GetStats:input_type -> cep.v1.GetStatsRequest
+	4,  // 6: cep.v1.Admin.GetHealth:input_type -> cep.v1.GetHealthRequest
+	6,  // 7: cep.v1.Admin.Checkpoint:input_type -> cep.v1.CheckpointRequest
+	1,  // 8: cep.v1.Admin.GetStats:output_type -> cep.v1.GetStatsResponse
+	5,  // 9: cep.v1.Admin.GetHealth:output_type -> cep.v1.GetHealthResponse
+	7,  // 10: cep.v1.Admin.Checkpoint:output_type -> cep.v1.CheckpointResponse
+	8,  // [8:11] is the sub-list for method output_type
+	5,  // [5:8] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_admin_proto_init() }

@@ -143,8 +143,9 @@ type Alert struct {
 	Kind   string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	RuleId string `protobuf:"bytes,3,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
 	// rule_version is the compiled rule's content version (Rule.content_version).
-	RuleVersion    string                 `protobuf:"bytes,4,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
-	Mode           RuleMode               `protobuf:"varint,5,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	RuleVersion string `protobuf:"bytes,4,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
+	// mode is "active", "shadow" or "disabled" (lower case).
+	Mode           string                 `protobuf:"bytes,15,opt,name=mode,proto3" json:"mode,omitempty"`
 	Severity       string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"`
 	Key            string                 `protobuf:"bytes,7,opt,name=key,proto3" json:"key,omitempty"`
 	Steps          []*AlertStep           `protobuf:"bytes,8,rep,name=steps,proto3" json:"steps,omitempty"`
@@ -218,11 +219,11 @@ func (x *Alert) GetRuleVersion() string {
 	return ""
 }
 
-func (x *Alert) GetMode() RuleMode {
+func (x *Alert) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *Alert) GetSeverity() string {
@@ -294,7 +295,8 @@ type ListAlertsRequest struct {
 	Key      string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	Kind     string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	Severity string                 `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
-	Mode     RuleMode               `protobuf:"varint,5,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	// mode, when set, keeps only this mode: "active", "shadow" or "disabled" (any case).
+	Mode string `protobuf:"bytes,9,opt,name=mode,proto3" json:"mode,omitempty"`
 	// start_time and end_time bound the last event time of the alert.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
@@ -362,11 +364,11 @@ func (x *ListAlertsRequest) GetSeverity() string {
 	return ""
 }
 
-func (x *ListAlertsRequest) GetMode() RuleMode {
+func (x *ListAlertsRequest) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *ListAlertsRequest) GetStartTime() *timestamppb.Timestamp {
@@ -479,11 +481,12 @@ func (x *GetAlertRequest) GetId() string {
 }
 
 type StreamAlertsRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
-	Key      string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Mode     RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
-	Severity string                 `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RuleId string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// mode, when set, keeps only this mode: "active", "shadow" or "disabled" (any case).
+	Mode     string `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
+	Severity string `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
 	// kind is match or timeout.
 	Kind string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
 	// after_id resumes a stream where a reader left it: the alerts the server still holds
@@ -539,11 +542,11 @@ func (x *StreamAlertsRequest) GetKey() string {
 	return ""
 }
 
-func (x *StreamAlertsRequest) GetMode() RuleMode {
+func (x *StreamAlertsRequest) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *StreamAlertsRequest) GetSeverity() string {
@@ -571,7 +574,7 @@ var File_cep_v1_alerts_proto protoreflect.FileDescriptor
 
 const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\n" +
-	"\x13cep/v1/alerts.proto\x12\x06cep.v1\x1a\x12cep/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
+	"\x13cep/v1/alerts.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
 	"\n" +
 	"AlertEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
@@ -579,13 +582,13 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xc3\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xb7\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
 	"\arule_id\x18\x03 \x01(\tR\x06ruleId\x12!\n" +
-	"\frule_version\x18\x04 \x01(\tR\vruleVersion\x12$\n" +
-	"\x04mode\x18\x05 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x1a\n" +
+	"\frule_version\x18\x04 \x01(\tR\vruleVersion\x12\x12\n" +
+	"\x04mode\x18\x0f \x01(\tR\x04mode\x12\x1a\n" +
 	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x10\n" +
 	"\x03key\x18\a \x01(\tR\x03key\x12'\n" +
 	"\x05steps\x18\b \x03(\v2\x11.cep.v1.AlertStepR\x05steps\x12+\n" +
@@ -597,28 +600,28 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"timeout_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\ttimeoutAt\x12;\n" +
 	"\vdetected_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"detectedAt\x12.\n" +
-	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\"\x9c\x02\n" +
+	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumberJ\x04\b\x05\x10\x06\"\x90\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bseverity\x18\x04 \x01(\tR\bseverity\x12$\n" +
-	"\x04mode\x18\x05 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x129\n" +
+	"\bseverity\x18\x04 \x01(\tR\bseverity\x12\x12\n" +
+	"\x04mode\x18\t \x01(\tR\x04mode\x129\n" +
 	"\n" +
 	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
-	"\x05limit\x18\b \x01(\x05R\x05limit\";\n" +
+	"\x05limit\x18\b \x01(\x05R\x05limitJ\x04\b\x05\x10\x06\";\n" +
 	"\x12ListAlertsResponse\x12%\n" +
 	"\x06alerts\x18\x01 \x03(\v2\r.cep.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xb1\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa5\x01\n" +
 	"\x13StreamAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\x12$\n" +
-	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x1a\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04mode\x18\a \x01(\tR\x04mode\x12\x1a\n" +
 	"\bseverity\x18\x04 \x01(\tR\bseverity\x12\x12\n" +
 	"\x04kind\x18\x05 \x01(\tR\x04kind\x12\x19\n" +
-	"\bafter_id\x18\x06 \x01(\tR\aafterId2\x87\x02\n" +
+	"\bafter_id\x18\x06 \x01(\tR\aafterIdJ\x04\b\x03\x10\x042\x87\x02\n" +
 	"\x06Alerts\x12W\n" +
 	"\n" +
 	"ListAlerts\x12\x19.cep.v1.ListAlertsRequest\x1a\x1a.cep.v1.ListAlertsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -649,35 +652,31 @@ var file_cep_v1_alerts_proto_goTypes = []any{
 	(*StreamAlertsRequest)(nil),   // 6: cep.v1.StreamAlertsRequest
 	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
-	(RuleMode)(0),                 // 9: cep.v1.RuleMode
 }
 var file_cep_v1_alerts_proto_depIdxs = []int32{
 	7,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
 	8,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
 	0,  // 2: cep.v1.AlertStep.events:type_name -> cep.v1.AlertEvent
-	9,  // 3: cep.v1.Alert.mode:type_name -> cep.v1.RuleMode
-	1,  // 4: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
-	8,  // 5: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
-	7,  // 6: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
-	7,  // 9: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
-	9,  // 10: cep.v1.ListAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	7,  // 11: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
-	7,  // 12: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
-	9,  // 14: cep.v1.StreamAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	3,  // 15: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
-	5,  // 16: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
-	6,  // 17: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
-	4,  // 18: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
-	2,  // 19: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
-	2,  // 20: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	1,  // 3: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
+	8,  // 4: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
+	7,  // 5: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
+	7,  // 8: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
+	7,  // 9: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
+	7,  // 10: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 11: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
+	3,  // 12: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
+	5,  // 13: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
+	6,  // 14: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
+	4,  // 15: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
+	2,  // 16: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
+	2,  // 17: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
+	15, // [15:18] is the sub-list for method output_type
+	12, // [12:15] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_alerts_proto_init() }
@@ -685,7 +684,6 @@ func file_cep_v1_alerts_proto_init() {
 	if File_cep_v1_alerts_proto != nil {
 		return
 	}
-	file_cep_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

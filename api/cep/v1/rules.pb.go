@@ -23,70 +23,14 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RuleMode is how a rule runs. The names are the JSON values of the REST API.
-type RuleMode int32
-
-const (
-	RuleMode_RULE_MODE_UNSPECIFIED RuleMode = 0
-	// ACTIVE rules match and their alerts reach every sink.
-	RuleMode_ACTIVE RuleMode = 1
-	// SHADOW rules match and their alerts are recorded (API, counts) but never reach
-	// blocking sinks.
-	RuleMode_SHADOW RuleMode = 2
-	// DISABLED rules are left out of the running rule set.
-	RuleMode_DISABLED RuleMode = 3
-)
-
-// Enum value maps for RuleMode.
-var (
-	RuleMode_name = map[int32]string{
-		0: "RULE_MODE_UNSPECIFIED",
-		1: "ACTIVE",
-		2: "SHADOW",
-		3: "DISABLED",
-	}
-	RuleMode_value = map[string]int32{
-		"RULE_MODE_UNSPECIFIED": 0,
-		"ACTIVE":                1,
-		"SHADOW":                2,
-		"DISABLED":              3,
-	}
-)
-
-func (x RuleMode) Enum() *RuleMode {
-	p := new(RuleMode)
-	*p = x
-	return p
-}
-
-func (x RuleMode) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (RuleMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_cep_v1_rules_proto_enumTypes[0].Descriptor()
-}
-
-func (RuleMode) Type() protoreflect.EnumType {
-	return &file_cep_v1_rules_proto_enumTypes[0]
-}
-
-func (x RuleMode) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use RuleMode.Descriptor instead.
-func (RuleMode) EnumDescriptor() ([]byte, []int) {
-	return file_cep_v1_rules_proto_rawDescGZIP(), []int{0}
-}
-
 // Rule is the current version of a rule.
 type Rule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// version is the store's version number: 1, 2, 3... one per change.
-	Version int32    `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Mode    RuleMode `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// mode is "active", "shadow" or "disabled" (lower case).
+	Mode string `protobuf:"bytes,16,opt,name=mode,proto3" json:"mode,omitempty"`
 	// source is the rule as YAML text.
 	Source     string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
 	Comment    string                 `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
@@ -98,7 +42,7 @@ type Rule struct {
 	Severity   string                 `protobuf:"bytes,11,opt,name=severity,proto3" json:"severity,omitempty"`
 	// content_version is the compiled rule's content hash: alerts carry it as rule_version.
 	ContentVersion string `protobuf:"bytes,12,opt,name=content_version,json=contentVersion,proto3" json:"content_version,omitempty"`
-	// shadow_of, on a candidate on trial (mode SHADOW), is the version that runs active
+	// shadow_of, on a candidate on trial (mode "shadow"), is the version that runs active
 	// beside it; 0 otherwise.
 	ShadowOf int32 `protobuf:"varint,13,opt,name=shadow_of,json=shadowOf,proto3" json:"shadow_of,omitempty"`
 	// running_version is the version this instance's engine runs (a change is stored first,
@@ -156,11 +100,11 @@ func (x *Rule) GetVersion() int32 {
 	return 0
 }
 
-func (x *Rule) GetMode() RuleMode {
+func (x *Rule) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *Rule) GetSource() string {
@@ -248,10 +192,11 @@ func (x *Rule) GetTests() string {
 }
 
 type RuleVersion struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Version    int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Mode       RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Version int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// mode is "active", "shadow" or "disabled" (lower case).
+	Mode       string                 `protobuf:"bytes,11,opt,name=mode,proto3" json:"mode,omitempty"`
 	Source     string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
 	Comment    string                 `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
 	Author     string                 `protobuf:"bytes,6,opt,name=author,proto3" json:"author,omitempty"`
@@ -311,11 +256,11 @@ func (x *RuleVersion) GetVersion() int32 {
 	return 0
 }
 
-func (x *RuleVersion) GetMode() RuleMode {
+func (x *RuleVersion) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *RuleVersion) GetSource() string {
@@ -777,10 +722,11 @@ func (x *GetRuleRequest) GetId() string {
 }
 
 type ListRulesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tag           string                 `protobuf:"bytes,1,opt,name=tag,proto3" json:"tag,omitempty"`
-	Owner         string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	Mode          RuleMode               `protobuf:"varint,3,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tag   string                 `protobuf:"bytes,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	Owner string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// mode, when set, keeps only this mode: "active", "shadow" or "disabled" (any case).
+	Mode          string `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -829,11 +775,11 @@ func (x *ListRulesRequest) GetOwner() string {
 	return ""
 }
 
-func (x *ListRulesRequest) GetMode() RuleMode {
+func (x *ListRulesRequest) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 type ListRulesResponse struct {
@@ -1185,10 +1131,11 @@ func (x *RollbackRuleRequest) GetComment() string {
 }
 
 type SetRuleModeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Mode          RuleMode               `protobuf:"varint,2,opt,name=mode,proto3,enum=cep.v1.RuleMode" json:"mode,omitempty"`
-	Comment       string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// mode is the new mode: "active", "shadow" or "disabled" (any case).
+	Mode          string `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1230,11 +1177,11 @@ func (x *SetRuleModeRequest) GetId() string {
 	return ""
 }
 
-func (x *SetRuleModeRequest) GetMode() RuleMode {
+func (x *SetRuleModeRequest) GetMode() string {
 	if x != nil {
 		return x.Mode
 	}
-	return RuleMode_RULE_MODE_UNSPECIFIED
+	return ""
 }
 
 func (x *SetRuleModeRequest) GetComment() string {
@@ -1719,11 +1666,11 @@ var File_cep_v1_rules_proto protoreflect.FileDescriptor
 
 const file_cep_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x03\n" +
+	"\x12cep/v1/rules.proto\x12\x06cep.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x03\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
-	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
+	"\x04mode\x18\x10 \x01(\tR\x04mode\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x18\n" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12;\n" +
@@ -1737,11 +1684,11 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x0fcontent_version\x18\f \x01(\tR\x0econtentVersion\x12\x1b\n" +
 	"\tshadow_of\x18\r \x01(\x05R\bshadowOf\x12'\n" +
 	"\x0frunning_version\x18\x0e \x01(\x05R\x0erunningVersion\x12\x14\n" +
-	"\x05tests\x18\x0f \x01(\tR\x05tests\"\xaf\x02\n" +
+	"\x05tests\x18\x0f \x01(\tR\x05testsJ\x04\b\x03\x10\x04\"\xa3\x02\n" +
 	"\vRuleVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\x12$\n" +
-	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x16\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
+	"\x04mode\x18\v \x01(\tR\x04mode\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x18\n" +
 	"\acomment\x18\x05 \x01(\tR\acomment\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12;\n" +
@@ -1750,7 +1697,7 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x06action\x18\b \x01(\tR\x06action\x12\x1b\n" +
 	"\tshadow_of\x18\t \x01(\x05R\bshadowOf\x12\x14\n" +
 	"\x05tests\x18\n" +
-	" \x01(\tR\x05tests\"Q\n" +
+	" \x01(\tR\x05testsJ\x04\b\x03\x10\x04\"Q\n" +
 	"\tRuleError\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x18\n" +
@@ -1775,11 +1722,11 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\" \n" +
 	"\x0eGetRuleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"`\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"T\n" +
 	"\x10ListRulesRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
-	"\x05owner\x18\x02 \x01(\tR\x05owner\x12$\n" +
-	"\x04mode\x18\x03 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\"7\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04modeJ\x04\b\x03\x10\x04\"7\n" +
 	"\x11ListRulesResponse\x12\"\n" +
 	"\x05rules\x18\x01 \x03(\v2\f.cep.v1.RuleR\x05rules\")\n" +
 	"\x17ListRuleVersionsRequest\x12\x0e\n" +
@@ -1798,11 +1745,11 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\x13RollbackRuleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment\"d\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\"X\n" +
 	"\x12SetRuleModeRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
-	"\x04mode\x18\x02 \x01(\x0e2\x10.cep.v1.RuleModeR\x04mode\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment\"\xf0\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\x12\x18\n" +
+	"\acomment\x18\x03 \x01(\tR\acommentJ\x04\b\x02\x10\x03\"\xf0\x01\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -1840,14 +1787,7 @@ const file_cep_v1_rules_proto_rawDesc = "" +
 	"\fmatches_both\x18\f \x01(\x03R\vmatchesBoth\x12.\n" +
 	"\x13matches_active_only\x18\r \x01(\x03R\x11matchesActiveOnly\x12.\n" +
 	"\x13matches_shadow_only\x18\x0e \x01(\x03R\x11matchesShadowOnly\x12\x1c\n" +
-	"\ttruncated\x18\x0f \x01(\bR\ttruncated*K\n" +
-	"\bRuleMode\x12\x19\n" +
-	"\x15RULE_MODE_UNSPECIFIED\x10\x00\x12\n" +
-	"\n" +
-	"\x06ACTIVE\x10\x01\x12\n" +
-	"\n" +
-	"\x06SHADOW\x10\x02\x12\f\n" +
-	"\bDISABLED\x10\x032\xc7\n" +
+	"\ttruncated\x18\x0f \x01(\bR\ttruncated2\xc7\n" +
 	"\n" +
 	"\x05Rules\x12h\n" +
 	"\fValidateRule\x12\x1b.cep.v1.ValidateRuleRequest\x1a\x1c.cep.v1.ValidateRuleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/rules:validate\x12K\n" +
@@ -1881,83 +1821,77 @@ func file_cep_v1_rules_proto_rawDescGZIP() []byte {
 	return file_cep_v1_rules_proto_rawDescData
 }
 
-var file_cep_v1_rules_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_cep_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cep_v1_rules_proto_goTypes = []any{
-	(RuleMode)(0),                    // 0: cep.v1.RuleMode
-	(*Rule)(nil),                     // 1: cep.v1.Rule
-	(*RuleVersion)(nil),              // 2: cep.v1.RuleVersion
-	(*RuleError)(nil),                // 3: cep.v1.RuleError
-	(*ValidateRuleRequest)(nil),      // 4: cep.v1.ValidateRuleRequest
-	(*ValidateRuleResponse)(nil),     // 5: cep.v1.ValidateRuleResponse
-	(*CreateRuleRequest)(nil),        // 6: cep.v1.CreateRuleRequest
-	(*UpdateRuleRequest)(nil),        // 7: cep.v1.UpdateRuleRequest
-	(*DeleteRuleRequest)(nil),        // 8: cep.v1.DeleteRuleRequest
-	(*GetRuleRequest)(nil),           // 9: cep.v1.GetRuleRequest
-	(*ListRulesRequest)(nil),         // 10: cep.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),        // 11: cep.v1.ListRulesResponse
-	(*ListRuleVersionsRequest)(nil),  // 12: cep.v1.ListRuleVersionsRequest
-	(*ListRuleVersionsResponse)(nil), // 13: cep.v1.ListRuleVersionsResponse
-	(*GetRuleVersionRequest)(nil),    // 14: cep.v1.GetRuleVersionRequest
-	(*DiffRuleVersionsRequest)(nil),  // 15: cep.v1.DiffRuleVersionsRequest
-	(*DiffRuleVersionsResponse)(nil), // 16: cep.v1.DiffRuleVersionsResponse
-	(*RollbackRuleRequest)(nil),      // 17: cep.v1.RollbackRuleRequest
-	(*SetRuleModeRequest)(nil),       // 18: cep.v1.SetRuleModeRequest
-	(*AuditEntry)(nil),               // 19: cep.v1.AuditEntry
-	(*ListAuditEntriesRequest)(nil),  // 20: cep.v1.ListAuditEntriesRequest
-	(*ListAuditEntriesResponse)(nil), // 21: cep.v1.ListAuditEntriesResponse
-	(*ShadowRuleRequest)(nil),        // 22: cep.v1.ShadowRuleRequest
-	(*CompareShadowRequest)(nil),     // 23: cep.v1.CompareShadowRequest
-	(*ShadowComparison)(nil),         // 24: cep.v1.ShadowComparison
-	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*Rule)(nil),                     // 0: cep.v1.Rule
+	(*RuleVersion)(nil),              // 1: cep.v1.RuleVersion
+	(*RuleError)(nil),                // 2: cep.v1.RuleError
+	(*ValidateRuleRequest)(nil),      // 3: cep.v1.ValidateRuleRequest
+	(*ValidateRuleResponse)(nil),     // 4: cep.v1.ValidateRuleResponse
+	(*CreateRuleRequest)(nil),        // 5: cep.v1.CreateRuleRequest
+	(*UpdateRuleRequest)(nil),        // 6: cep.v1.UpdateRuleRequest
+	(*DeleteRuleRequest)(nil),        // 7: cep.v1.DeleteRuleRequest
+	(*GetRuleRequest)(nil),           // 8: cep.v1.GetRuleRequest
+	(*ListRulesRequest)(nil),         // 9: cep.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),        // 10: cep.v1.ListRulesResponse
+	(*ListRuleVersionsRequest)(nil),  // 11: cep.v1.ListRuleVersionsRequest
+	(*ListRuleVersionsResponse)(nil), // 12: cep.v1.ListRuleVersionsResponse
+	(*GetRuleVersionRequest)(nil),    // 13: cep.v1.GetRuleVersionRequest
+	(*DiffRuleVersionsRequest)(nil),  // 14: cep.v1.DiffRuleVersionsRequest
+	(*DiffRuleVersionsResponse)(nil), // 15: cep.v1.DiffRuleVersionsResponse
+	(*RollbackRuleRequest)(nil),      // 16: cep.v1.RollbackRuleRequest
+	(*SetRuleModeRequest)(nil),       // 17: cep.v1.SetRuleModeRequest
+	(*AuditEntry)(nil),               // 18: cep.v1.AuditEntry
+	(*ListAuditEntriesRequest)(nil),  // 19: cep.v1.ListAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil), // 20: cep.v1.ListAuditEntriesResponse
+	(*ShadowRuleRequest)(nil),        // 21: cep.v1.ShadowRuleRequest
+	(*CompareShadowRequest)(nil),     // 22: cep.v1.CompareShadowRequest
+	(*ShadowComparison)(nil),         // 23: cep.v1.ShadowComparison
+	(*timestamppb.Timestamp)(nil),    // 24: google.protobuf.Timestamp
 }
 var file_cep_v1_rules_proto_depIdxs = []int32{
-	0,  // 0: cep.v1.Rule.mode:type_name -> cep.v1.RuleMode
-	25, // 1: cep.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: cep.v1.RuleVersion.mode:type_name -> cep.v1.RuleMode
-	25, // 3: cep.v1.RuleVersion.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: cep.v1.ValidateRuleResponse.errors:type_name -> cep.v1.RuleError
-	3,  // 5: cep.v1.ValidateRuleResponse.warnings:type_name -> cep.v1.RuleError
-	0,  // 6: cep.v1.ListRulesRequest.mode:type_name -> cep.v1.RuleMode
-	1,  // 7: cep.v1.ListRulesResponse.rules:type_name -> cep.v1.Rule
-	2,  // 8: cep.v1.ListRuleVersionsResponse.versions:type_name -> cep.v1.RuleVersion
-	0,  // 9: cep.v1.SetRuleModeRequest.mode:type_name -> cep.v1.RuleMode
-	25, // 10: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	19, // 11: cep.v1.ListAuditEntriesResponse.entries:type_name -> cep.v1.AuditEntry
-	25, // 12: cep.v1.ShadowComparison.since:type_name -> google.protobuf.Timestamp
-	4,  // 13: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
-	6,  // 14: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
-	7,  // 15: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
-	8,  // 16: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
-	9,  // 17: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
-	10, // 18: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
-	12, // 19: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
-	14, // 20: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
-	15, // 21: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
-	17, // 22: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
-	18, // 23: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
-	22, // 24: cep.v1.Rules.ShadowRule:input_type -> cep.v1.ShadowRuleRequest
-	23, // 25: cep.v1.Rules.CompareShadow:input_type -> cep.v1.CompareShadowRequest
-	20, // 26: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
-	5,  // 27: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
-	1,  // 28: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
-	1,  // 29: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
-	1,  // 30: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
-	1,  // 31: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
-	11, // 32: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
-	13, // 33: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
-	2,  // 34: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
-	16, // 35: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
-	1,  // 36: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
-	1,  // 37: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
-	1,  // 38: cep.v1.Rules.ShadowRule:output_type -> cep.v1.Rule
-	24, // 39: cep.v1.Rules.CompareShadow:output_type -> cep.v1.ShadowComparison
-	21, // 40: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
-	27, // [27:41] is the sub-list for method output_type
-	13, // [13:27] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	24, // 0: cep.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
+	24, // 1: cep.v1.RuleVersion.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: cep.v1.ValidateRuleResponse.errors:type_name -> cep.v1.RuleError
+	2,  // 3: cep.v1.ValidateRuleResponse.warnings:type_name -> cep.v1.RuleError
+	0,  // 4: cep.v1.ListRulesResponse.rules:type_name -> cep.v1.Rule
+	1,  // 5: cep.v1.ListRuleVersionsResponse.versions:type_name -> cep.v1.RuleVersion
+	24, // 6: cep.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	18, // 7: cep.v1.ListAuditEntriesResponse.entries:type_name -> cep.v1.AuditEntry
+	24, // 8: cep.v1.ShadowComparison.since:type_name -> google.protobuf.Timestamp
+	3,  // 9: cep.v1.Rules.ValidateRule:input_type -> cep.v1.ValidateRuleRequest
+	5,  // 10: cep.v1.Rules.CreateRule:input_type -> cep.v1.CreateRuleRequest
+	6,  // 11: cep.v1.Rules.UpdateRule:input_type -> cep.v1.UpdateRuleRequest
+	7,  // 12: cep.v1.Rules.DeleteRule:input_type -> cep.v1.DeleteRuleRequest
+	8,  // 13: cep.v1.Rules.GetRule:input_type -> cep.v1.GetRuleRequest
+	9,  // 14: cep.v1.Rules.ListRules:input_type -> cep.v1.ListRulesRequest
+	11, // 15: cep.v1.Rules.ListRuleVersions:input_type -> cep.v1.ListRuleVersionsRequest
+	13, // 16: cep.v1.Rules.GetRuleVersion:input_type -> cep.v1.GetRuleVersionRequest
+	14, // 17: cep.v1.Rules.DiffRuleVersions:input_type -> cep.v1.DiffRuleVersionsRequest
+	16, // 18: cep.v1.Rules.RollbackRule:input_type -> cep.v1.RollbackRuleRequest
+	17, // 19: cep.v1.Rules.SetRuleMode:input_type -> cep.v1.SetRuleModeRequest
+	21, // 20: cep.v1.Rules.ShadowRule:input_type -> cep.v1.ShadowRuleRequest
+	22, // 21: cep.v1.Rules.CompareShadow:input_type -> cep.v1.CompareShadowRequest
+	19, // 22: cep.v1.Rules.ListAuditEntries:input_type -> cep.v1.ListAuditEntriesRequest
+	4,  // 23: cep.v1.Rules.ValidateRule:output_type -> cep.v1.ValidateRuleResponse
+	0,  // 24: cep.v1.Rules.CreateRule:output_type -> cep.v1.Rule
+	0,  // 25: cep.v1.Rules.UpdateRule:output_type -> cep.v1.Rule
+	0,  // 26: cep.v1.Rules.DeleteRule:output_type -> cep.v1.Rule
+	0,  // 27: cep.v1.Rules.GetRule:output_type -> cep.v1.Rule
+	10, // 28: cep.v1.Rules.ListRules:output_type -> cep.v1.ListRulesResponse
+	12, // 29: cep.v1.Rules.ListRuleVersions:output_type -> cep.v1.ListRuleVersionsResponse
+	1,  // 30: cep.v1.Rules.GetRuleVersion:output_type -> cep.v1.RuleVersion
+	15, // 31: cep.v1.Rules.DiffRuleVersions:output_type -> cep.v1.DiffRuleVersionsResponse
+	0,  // 32: cep.v1.Rules.RollbackRule:output_type -> cep.v1.Rule
+	0,  // 33: cep.v1.Rules.SetRuleMode:output_type -> cep.v1.Rule
+	0,  // 34: cep.v1.Rules.ShadowRule:output_type -> cep.v1.Rule
+	23, // 35: cep.v1.Rules.CompareShadow:output_type -> cep.v1.ShadowComparison
+	20, // 36: cep.v1.Rules.ListAuditEntries:output_type -> cep.v1.ListAuditEntriesResponse
+	23, // [23:37] is the sub-list for method output_type
+	9,  // [9:23] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_rules_proto_init() }
@@ -1970,14 +1904,13 @@ func file_cep_v1_rules_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_rules_proto_rawDesc), len(file_cep_v1_rules_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      0,
 			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_cep_v1_rules_proto_goTypes,
 		DependencyIndexes: file_cep_v1_rules_proto_depIdxs,
-		EnumInfos:         file_cep_v1_rules_proto_enumTypes,
 		MessageInfos:      file_cep_v1_rules_proto_msgTypes,
 	}.Build()
 	File_cep_v1_rules_proto = out.File

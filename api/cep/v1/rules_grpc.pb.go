@@ -64,13 +64,13 @@ type RulesClient interface {
 	DiffRuleVersions(ctx context.Context, in *DiffRuleVersionsRequest, opts ...grpc.CallOption) (*DiffRuleVersionsResponse, error)
 	// RollbackRule makes a new version whose source is that of an earlier version.
 	RollbackRule(ctx context.Context, in *RollbackRuleRequest, opts ...grpc.CallOption) (*Rule, error)
-	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, ACTIVE promotes
-	// the candidate (it replaces the active version) and DISABLED ends the trial.
+	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, "active" promotes
+	// the candidate (it replaces the active version) and "disabled" ends the trial.
 	SetRuleMode(ctx context.Context, in *SetRuleModeRequest, opts ...grpc.CallOption) (*Rule, error)
 	// ShadowRule puts a candidate version of an active rule on trial: the candidate runs in
 	// shadow beside the active version, which keeps matching and delivering. The candidate's
-	// alerts are recorded (mode SHADOW, never delivered) and compared with the active
-	// version's (CompareShadow). Promote it with SetRuleMode ACTIVE; drop it with
+	// alerts are recorded (mode "shadow", never delivered) and compared with the active
+	// version's (CompareShadow). Promote it with SetRuleMode "active"; drop it with
 	// RollbackRule to shadow_of.
 	ShadowRule(ctx context.Context, in *ShadowRuleRequest, opts ...grpc.CallOption) (*Rule, error)
 	// CompareShadow compares the alerts of a rule's shadow version with those of its active
@@ -257,13 +257,13 @@ type RulesServer interface {
 	DiffRuleVersions(context.Context, *DiffRuleVersionsRequest) (*DiffRuleVersionsResponse, error)
 	// RollbackRule makes a new version whose source is that of an earlier version.
 	RollbackRule(context.Context, *RollbackRuleRequest) (*Rule, error)
-	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, ACTIVE promotes
-	// the candidate (it replaces the active version) and DISABLED ends the trial.
+	// SetRuleMode changes a rule's mode. On a rule with a candidate on trial, "active" promotes
+	// the candidate (it replaces the active version) and "disabled" ends the trial.
 	SetRuleMode(context.Context, *SetRuleModeRequest) (*Rule, error)
 	// ShadowRule puts a candidate version of an active rule on trial: the candidate runs in
 	// shadow beside the active version, which keeps matching and delivering. The candidate's
-	// alerts are recorded (mode SHADOW, never delivered) and compared with the active
-	// version's (CompareShadow). Promote it with SetRuleMode ACTIVE; drop it with
+	// alerts are recorded (mode "shadow", never delivered) and compared with the active
+	// version's (CompareShadow). Promote it with SetRuleMode "active"; drop it with
 	// RollbackRule to shadow_of.
 	ShadowRule(context.Context, *ShadowRuleRequest) (*Rule, error)
 	// CompareShadow compares the alerts of a rule's shadow version with those of its active
