@@ -12,8 +12,10 @@ import (
 // endOfStream, event time then advances to infinity (Flush), as at the end of any bounded
 // stream: open windows close and timeouts fire; without, it stops at a barrier. It is the
 // one loop `cepd replay`, `cepd test` and the rule-test API run rules over records with.
+// Rules keyed by another field than the schema's key run in their key space
+// (engine.KeySpaces): each key field's events in the same order.
 func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink engine.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
-	eng, err := engine.New(cfg, rs, sink, dlq)
+	eng, err := engine.NewKeySpaces(cfg, rs, sink, dlq)
 	if err != nil {
 		return err
 	}
