@@ -51,6 +51,19 @@ func fraudRuleFiles(t *testing.T) []string {
 	return out
 }
 
+// servedRules is the part of rs that cepd serve and cepd bench run: the rules keyed by
+// the schema's key (engine.New leaves the others out; docs/rekeying.md). Tests comparing
+// those paths with cepd replay compare these rules' alerts: a rule keyed by another field
+// runs in replay only.
+func servedRules(t testing.TB, rs *engine.RuleSet) *engine.RuleSet {
+	t.Helper()
+	spaces, err := engine.SplitKeySpaces(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spaces[0].Rules
+}
+
 // replayFraud runs the rules at rulesPath over the events file and returns the alerts as
 // cepd replay prints them (one JSON object a line). Dead letters fail the test: example
 // files hold only well-formed events.
