@@ -78,7 +78,7 @@ type Repartitioner struct {
 
 // RepartitionStats counts what a Repartitioner did.
 type RepartitionStats struct {
-	Forwarded uint64            // records produced (one per event and field), committed or not
+	Forwarded uint64            // records produced in committed transactions (one per event and field)
 	Txns      uint64            // transactions committed
 	Aborted   uint64            // transactions aborted after an error
 	Malformed uint64            // events that do not decode (the source's claim dead-letters them)
