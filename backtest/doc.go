@@ -39,8 +39,9 @@
 //     alerts;
 //   - recall: when some events' label equals the rule's id (the scenario the rule is meant
 //     to catch, as the workload generator labels them), over the distinct keys having
-//     such an event: the share of them on which the rule alerted with at least one such
-//     event among the matched ones. Otherwise over the distinct keys having any labelled
+//     such an event (for a rule keyed by another field, `key: device_id`, the values of
+//     that field: its alerts are keyed by them): the share of them on which the rule
+//     alerted with at least one such event among the matched ones. Otherwise over the distinct keys having any labelled
 //     event: the share on which the rule alerted with at least one labelled event.
 //
 // Overall (all rules together): precision = alerts of any rule with a labelled event /

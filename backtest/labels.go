@@ -19,10 +19,25 @@ type labels struct {
 	keys    map[string]map[string]struct{} // label value → keys with an event so labelled
 	anyKeys map[string]struct{}            // keys with any labelled event
 	events  int64                          // labelled events
+	// keyOf maps a label naming a rule keyed by another field than the events' key to
+	// that field's index: the keys of such a label are that field's values (the devices a
+	// device rule should alert on), as the rule's alerts are.
+	keyOf map[string]int
 }
 
-func newLabels(field string) *labels {
-	return &labels{field: field, of: map[string]string{}, keys: map[string]map[string]struct{}{}, anyKeys: map[string]struct{}{}}
+// newLabels returns empty labels read from field, keyed per the rules of rs.
+func newLabels(field string, rs *engine.RuleSet) *labels {
+	l := &labels{field: field, of: map[string]string{}, keys: map[string]map[string]struct{}{}, anyKeys: map[string]struct{}{}, keyOf: map[string]int{}}
+	if rs != nil {
+		for _, c := range rs.Rules {
+			if k := c.Rule.KeyField(); k != "" && k != rs.Schema.KeyField {
+				if i, ok := rs.Schema.Index(k); ok {
+					l.keyOf[c.Rule.ID] = i
+				}
+			}
+		}
+	}
+	return l
 }
 
 // add records ev (decoded from raw) if it is labelled.
@@ -38,7 +53,15 @@ func (l *labels) add(ev *event.Event, raw []byte) {
 		ks = map[string]struct{}{}
 		l.keys[v] = ks
 	}
-	ks[ev.Key] = struct{}{}
+	key := ev.Key
+	if i, ok := l.keyOf[v]; ok {
+		if !ev.Values[i].Present() {
+			l.anyKeys[ev.Key] = struct{}{}
+			return // an event without the rule's key is in no key the rule can alert on
+		}
+		key = ev.Values[i].KeyString()
+	}
+	ks[key] = struct{}{}
 	l.anyKeys[ev.Key] = struct{}{}
 }
 

@@ -12,8 +12,11 @@ import (
 // endOfStream, event time then advances to infinity (Flush), as at the end of any bounded
 // stream: open windows close and timeouts fire; without, it stops at a barrier. It is the
 // one loop `cepd replay`, `cepd test` and the rule-test API run rules over records with.
+// Rules keyed by another field than the schema's key run in their key space
+// (engine.KeySpaces): each key field's events in the same order. With cfg.Log set, the
+// events that had no key in a key space are logged there at the end.
 func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink engine.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
-	eng, err := engine.New(cfg, rs, sink, dlq)
+	eng, err := engine.NewKeySpaces(cfg, rs, sink, dlq)
 	if err != nil {
 		return err
 	}
@@ -27,7 +30,12 @@ func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []e
 		}
 	}
 	if endOfStream {
-		return eng.Flush(ctx)
+		err = eng.Flush(ctx)
+	} else {
+		err = eng.Barrier(ctx)
 	}
-	return eng.Barrier(ctx)
+	if err == nil && cfg.Log != nil {
+		eng.LogMissing(cfg.Log)
+	}
+	return err
 }

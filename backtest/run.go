@@ -119,7 +119,7 @@ func (m *Manager) execute(j *job) error {
 	ctx := j.ctx
 	var lab *labels
 	if j.spec.LabelField != "" {
-		lab = newLabels(j.spec.LabelField)
+		lab = newLabels(j.spec.LabelField, j.rs)
 	}
 	recs, err := m.input(ctx, j, lab)
 	if err != nil {
@@ -132,7 +132,7 @@ func (m *Manager) execute(j *job) error {
 	j.tally = t
 	j.mu.Unlock()
 
-	eng, err := engine.New(engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, j.rs, t, t)
+	eng, err := engine.NewKeySpaces(engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, j.rs, t, t)
 	if err != nil {
 		return err
 	}

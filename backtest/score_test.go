@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/internal/workload"
+	"github.com/cepd/cepd/patterns"
 )
 
 func TestLabelOf(t *testing.T) {
@@ -105,7 +107,17 @@ func TestWorkloadScores(t *testing.T) {
 	m := newManager(t, Options{EventsDir: dir})
 	j := run(t, m, Spec{Rules: fraudRules(t), EventsFile: "gen.jsonl", LabelField: "label"})
 
-	instances := map[string]map[string]bool{} // label → cards
+	instances := map[string]map[string]bool{} // label → keys (cards, or the rule's key field)
+	keyOf := map[string]string{}              // rule → its key field, when not the card
+	for _, r := range fraudRules(t) {
+		pr, err := patterns.Parse(r.Name, r.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := pr.KeyField(); k != "" {
+			keyOf[pr.ID] = k
+		}
+	}
 	f, err := os.Open(filepath.Join(dir, "gen.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,19 +126,18 @@ func TestWorkloadScores(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	labelled := int64(0)
 	for sc.Scan() {
-		var e struct {
-			CardID string `json:"card_id"`
-			Label  string `json:"label"`
-		}
+		var e map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatal(err)
 		}
-		if e.Label != "" {
+		if l, _ := e["label"].(string); l != "" {
 			labelled++
-			if instances[e.Label] == nil {
-				instances[e.Label] = map[string]bool{}
+			if instances[l] == nil {
+				instances[l] = map[string]bool{}
 			}
-			instances[e.Label][e.CardID] = true
+			if k, ok := e[cmp.Or(keyOf[l], "card_id")].(string); ok {
+				instances[l][k] = true
+			}
 		}
 	}
 	if j.LabelledEvents != labelled || len(j.DeadLetters) != 0 {

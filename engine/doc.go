@@ -44,6 +44,12 @@
 // source (SetBacklog); so a restored partition whose events are still to be read never
 // has its windows closed by another partition's time.
 //
+// Key spaces: an Engine runs the rules keyed by its schema's key; rules with `key:`
+// another field are left out (logged) and run by KeySpaces, one Engine per key field over
+// the same events (keyspace.go). KeySpaces ingests into the first and hands the records it
+// accepted to the others in the same order; events without a key space's field are
+// counted there (Missing), not dead-lettered.
+//
 // Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
 // its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts
 // are counted in Stats (by limit and by rule) and logged at most once per shard every

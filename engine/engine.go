@@ -89,7 +89,9 @@ type Engine struct {
 	stopped chan struct{} // closed when the shard workers have all returned
 }
 
-// New builds an engine for rs. sink and dlq must not be nil.
+// New builds an engine for rs. sink and dlq must not be nil. The engine runs the rules
+// of rs keyed by its schema's key; rules keyed by another field are left out and logged
+// (KeySpaces runs them, each in its key space).
 func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine config: %w", err)
@@ -98,12 +100,14 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 		return nil, errors.New("engine: a rule set with a schema is required")
 	}
 	cfg = cfg.Defaults()
+	rs, other := ownKeySpace(rs)
 	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
 		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{}), log: cfg.Log}
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
 	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
 	e.logWarnings(nil, rs)
+	e.logOtherKeys(rs, other)
 	for i := 0; i < cfg.Shards; i++ {
 		e.shards = append(e.shards, newShard(e, i))
 	}

@@ -24,6 +24,7 @@ type ReloadStats struct {
 // two batches, so no event is lost or matched twice: events before it are matched by the
 // old rules, events after by the new. A rule whose compiled fingerprint is unchanged keeps
 // its partial matches; a changed rule starts fresh; a removed rule's state is freed.
+// Rules keyed by another field than the schema's key are left out, as in New.
 func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error) {
 	old := e.Rules()
 	if rs == nil || rs.Schema == nil {
@@ -32,7 +33,9 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
 		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
 	}
+	rs, other := ownKeySpace(rs)
 	e.logWarnings(old, rs)
+	e.logOtherKeys(rs, other)
 	var st ReloadStats
 	oldByID := map[string]int{}
 	for i, c := range old.Rules {

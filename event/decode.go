@@ -321,3 +321,7 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 	}
 	return Value{}, wrongType(f, f.Type.String(), value)
 }
+
+// KeyString returns the value as a key, as the decoder makes Event.Key of the key field:
+// strings as they are, numbers and booleans in their shortest text ("" when absent).
+func (v Value) KeyString() string { return keyString(v) }

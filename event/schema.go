@@ -177,3 +177,13 @@ func (s *Schema) FieldNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// KeyedBy returns the schema with field as its key (s itself when it already is): the
+// same fields, time and id, read per another entity (a device, an account, a merchant).
+// Events without a value for field do not decode under it (ReasonMissingKey).
+func (s *Schema) KeyedBy(field string) (*Schema, error) {
+	if field == "" || field == s.KeyField {
+		return s, nil
+	}
+	return NewSchema(s.Name, s.Fields, field, s.TimeField, s.IDField)
+}

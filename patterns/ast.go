@@ -1,5 +1,7 @@
 package patterns
 
+import "strings"
+
 // Pos is a position in a rule file (1-based). The zero Pos means "unknown".
 type Pos struct {
 	Line, Col int
@@ -162,8 +164,13 @@ type Rule struct {
 	Severity    string // one of low, medium, high, critical
 	Owner       string
 	Tags        []string
-	// Key names the schema field the rule is evaluated per (defaults to the schema's key).
-	Key     string
+	// Key names the schema field the rule is evaluated per (defaults to the schema's key),
+	// as written: "device_id" or "e.device_id" (KeyField reads both). A rule keyed by
+	// another field than the schema's runs in that field's key space: each event is
+	// matched once per key space it has a value for (engine.KeySpaces).
+	Key string
+	// KeyPos is where the key's value is written (zero when the rule does not say).
+	KeyPos  Pos
 	Pattern Pattern
 	Emit    []Emit
 	// Timeouts asks for alerts of kind "timeout" for partial matches that expire.
@@ -171,6 +178,10 @@ type Rule struct {
 	// Source is the file the rule came from (for messages), "" if none.
 	Source string
 }
+
+// KeyField returns the field the rule is keyed by as Key names it ("e.device_id" and
+// "device_id" are both device_id), "" when the rule does not say.
+func (r *Rule) KeyField() string { return strings.TrimPrefix(r.Key, "e.") }
 
 // Walk calls fn for every step of steps in order, descending into groups (a group
 // before its inner steps).

@@ -33,6 +33,9 @@ func (d *decoder) rule(n *yaml.Node) *Rule {
 	r.Owner = d.trimmed(f["owner"], r)
 	r.Tags = d.tags(f["tags"], r)
 	r.Key = d.trimmed(f["key"], r)
+	if v := f["key"].val; v != nil && r.Key != "" {
+		r.KeyPos = nodePos(v)
+	}
 	d.within(f["within"], r)
 	d.skip(f["skip"], r)
 	if rel, ok := d.word(f["release"], r, "release", releaseWords, releaseNames[:]); ok {

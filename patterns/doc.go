@@ -57,7 +57,9 @@
 //   - description: free text; a | block for several lines.
 //   - severity: low, medium (the default), high or critical.
 //   - owner: free text. tags: a list of words.
-//   - key: the schema field the rule is evaluated per (default: the schema's key).
+//   - key: the schema field the rule is evaluated per (default: the schema's key);
+//     `key: device_id` (or `key: e.device_id`) keys the rule by device: its partial
+//     matches are per device, whatever card the events are keyed by at the source.
 //   - within: the whole match must fit in this window, first event to last
 //     (Pattern.WithinMs, FirstAndLast). Also {duration: 10s, type: previous_and_current}
 //     for Flink's PREVIOUS_AND_CURRENT window (Pattern.WithinType).

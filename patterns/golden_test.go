@@ -112,7 +112,7 @@ func checkRoundTrip(t testing.TB, r *Rule, out []byte) {
 // withoutPos copies r with every position cleared.
 func withoutPos(r *Rule) *Rule {
 	c := *r
-	c.Pattern.Skip.Pos = Pos{}
+	c.Pattern.Skip.Pos, c.KeyPos = Pos{}, Pos{}
 	c.Pattern.Steps = stepsWithoutPos(r.Pattern.Steps)
 	c.Emit = nil
 	for _, e := range r.Emit {

@@ -110,9 +110,7 @@ func (c *Compiled) compileExprs(reg *Registry) patterns.ErrorList {
 	}
 	var errs patterns.ErrorList
 	if s := c.env.schema; s != nil && r.Key != "" {
-		if _, ok := s.Index(r.Key); !ok {
-			errs.Add(r.Source, patterns.Pos{}, "key: the events have no field %q (fields: %s)", r.Key, c.env.fieldNamesHint())
-		}
+		errs = append(errs, checkKey(s, r)...)
 	}
 	patterns.Walk(r.Pattern.Steps, func(s *patterns.Step) {
 		if s.Where != "" && !s.IsGroup() {

@@ -344,8 +344,35 @@ func TestLoadDir(t *testing.T) {
 func TestCompileUnknownKey(t *testing.T) {
 	r := parseRule(t, "k.yaml", "id: k\nkey: nope\npattern:\n  - name: a\n    where: e.vip\n")
 	_, err := Compile(r, testEnv(t), nil)
-	if err == nil || !strings.Contains(err.Error(), `k.yaml: key: the events have no field "nope"`) {
+	if err == nil || !strings.Contains(err.Error(), `k.yaml:2:6: key: the events have no field "nope"`) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestCompileKey checks `key:` against the schema: a declared identifier field, written
+// bare or as e.FIELD; the time field and measurements are refused.
+func TestCompileKey(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"device", ""},
+		{"e.device", ""},
+		{"card_id", ""},
+		{"txn_id", ""},
+		{"devise", `k.yaml:2:6: key: the events have no field "devise"; did you mean device?`},
+		{"e.nope", `k.yaml:2:6: key: the events have no field "nope"`},
+		{"ts", `k.yaml:2:6: key: "ts" is the event-time field`},
+		{"amount", `k.yaml:2:6: key: field "amount" is a double; a key must be a string or int field`},
+		{"vip", `k.yaml:2:6: key: field "vip" is a bool`},
+	} {
+		r := parseRule(t, "k.yaml", "id: k\nkey: "+tc.key+"\npattern:\n  - name: a\n    where: e.vip\n")
+		c, err := Compile(r, testEnv(t), nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("key %s: %v", tc.key, err)
+		case tc.want == "" && c.Rule.KeyField() != strings.TrimPrefix(tc.key, "e."):
+			t.Errorf("key %s: read as %q", tc.key, c.Rule.Key)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("key %s: err %v, want %s", tc.key, err, tc.want)
+		}
 	}
 }
 

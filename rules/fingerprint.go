@@ -16,7 +16,7 @@ func canonicalPattern(c *Compiled) string {
 	r := c.Rule
 	var b strings.Builder
 	p := &r.Pattern
-	fmt.Fprintf(&b, "key=%q timeouts=%t within=%d/%d skip=%d/%q", r.Key, r.Timeouts, p.WithinMs, p.WithinType, p.Skip.Kind, p.Skip.Step)
+	fmt.Fprintf(&b, "key=%q timeouts=%t within=%d/%d skip=%d/%q", r.KeyField(), r.Timeouts, p.WithinMs, p.WithinType, p.Skip.Kind, p.Skip.Step)
 	if p.Release != patterns.AtCompletion { // written only when set, so older rules keep their versions
 		fmt.Fprintf(&b, " release=%d", p.Release)
 	}

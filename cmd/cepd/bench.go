@@ -367,7 +367,7 @@ func runBench(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, bc 
 		LatencyP50:   snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
 		Keys: len(keys), LiveKeys: st.Keys, LiveRuns: st.LiveRuns, Alerts: sink.n.Load(),
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter,
-		Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(rs.Rules),
+		Partitions: bc.partitions, OfferedRate: bc.rate, RulesEvaluated: len(eng.Rules().Rules),
 		BudgetCuts: snap.BudgetCuts, PeakRuns: snap.PeakRuns, PeakNodes: snap.PeakNodes, PeakDigits: snap.PeakDigits, PeakBytes: snap.PeakBytes,
 	}
 	res.Reloads, res.ReloadRules, res.ReloadMaxPauseUs = reloads.n, reloads.rules, float64(reloads.maxPause.Microseconds())

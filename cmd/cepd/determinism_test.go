@@ -69,6 +69,7 @@ func TestSameAlertsReplayBenchREST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs = servedRules(t, rs)
 	recs := referenceRecords(t, 20000)
 	ooo := workload.DefaultConfig().MaxLateness
 
@@ -329,6 +330,7 @@ func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs = servedRules(t, rs)
 	recs := referenceRecords(t, 20000)
 	sorted := slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -48,6 +49,19 @@ func fraudRuleFiles(t *testing.T) []string {
 		t.Fatalf("the fraud rule set has %d rules, want 16 or more", len(out))
 	}
 	return out
+}
+
+// servedRules is the part of rs that cepd serve and cepd bench run: the rules keyed by
+// the schema's key (engine.New leaves the others out; docs/rekeying.md). Tests comparing
+// those paths with cepd replay compare these rules' alerts: a rule keyed by another field
+// runs in replay only.
+func servedRules(t testing.TB, rs *engine.RuleSet) *engine.RuleSet {
+	t.Helper()
+	spaces, err := engine.SplitKeySpaces(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spaces[0].Rules
 }
 
 // replayFraud runs the rules at rulesPath over the events file and returns the alerts as
@@ -203,10 +217,20 @@ func (s ruleScore) precision() float64 { return float64(s.own) / float64(max(s.a
 func (s ruleScore) recall() float64    { return float64(s.caught) / float64(max(s.instances, 1)) }
 
 // scoreRules matches alerts with the labels of the events they involve. A scenario
-// instance is identified by (label, card): the generator never injects one scenario twice
-// on a card close enough in time for the distinction to matter at these rates.
+// instance is identified by (label, key), the key being the field the scenario's rule is
+// keyed by (the card, or the device for a rule keyed by device_id): the generator never
+// injects one scenario twice on a key close enough in time for the distinction to matter
+// at these rates.
 func scoreRules(t *testing.T, eventsPath string, out []*alerts.Alert) map[string]*ruleScore {
 	t.Helper()
+	rs, err := loadRuleSet(fraudDir, fraudSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyOf := map[string]string{} // rule → key field
+	for _, c := range rs.Rules {
+		keyOf[c.Rule.ID] = cmp.Or(c.Rule.KeyField(), rs.Schema.KeyField)
+	}
 	f, err := os.Open(eventsPath)
 	if err != nil {
 		t.Fatal(err)
@@ -222,19 +246,15 @@ func scoreRules(t *testing.T, eventsPath string, out []*alerts.Alert) map[string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for sc.Scan() {
-		var e struct {
-			EventID string `json:"event_id"`
-			CardID  string `json:"card_id"`
-			Label   string `json:"label"`
-		}
+		var e map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatal(err)
 		}
-		if e.Label != "" {
-			labelOf[e.EventID] = e.Label
-			if !instances[e.Label+"/"+e.CardID] {
-				instances[e.Label+"/"+e.CardID] = true
-				scores[e.Label].instances++
+		if l, _ := e["label"].(string); l != "" {
+			labelOf[e["event_id"].(string)] = l
+			if v, ok := e[keyOf[l]]; ok && v != nil && !instances[l+"/"+fmt.Sprint(v)] {
+				instances[l+"/"+fmt.Sprint(v)] = true
+				scores[l].instances++
 			}
 		}
 	}

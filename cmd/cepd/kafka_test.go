@@ -62,6 +62,7 @@ func buildWorkload(t testing.TB, copies, noise int, replay bool) *kafkaWorkload 
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs = servedRules(t, rs)
 	files, _ := filepath.Glob(filepath.Join(fraudExamples, "*.jsonl"))
 	sort.Strings(files)
 	var all bytes.Buffer

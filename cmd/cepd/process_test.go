@@ -98,6 +98,7 @@ func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload 
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs = servedRules(t, rs)
 	recs := referenceRecords(t, events)
 	last := int64(0)
 	for _, r := range recs {

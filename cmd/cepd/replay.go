@@ -52,7 +52,7 @@ rules that ask for them come out as alerts of kind "timeout".`,
 				defer f.Close()
 				dlq.w = f
 			}
-			alertsOut, err := runReplay(cmd.Context(), rs, recs, engine.Config{Shards: shards}, col, dlq, endOfStream)
+			alertsOut, err := runReplay(cmd.Context(), rs, recs, engine.Config{Shards: shards, Log: slog.Default()}, col, dlq, endOfStream)
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,8 @@
 // impossible-travel, account-takeover, auth-no-capture, refund-exceeds-purchase,
 // refund-spree, high-risk-mcc-burst, atm-cashout, cp-then-distant-cnp, many-merchants,
 // mule-transfers, rising-amounts, device-cashout, split-transactions,
-// credential-stuffing and over-capture. Scenarios are drawn in turn, so each gets an
+// credential-stuffing, over-capture and device-many-cards (one device, many cards: the
+// one scenario only a rule keyed by device_id sees). Scenarios are drawn in turn, so each gets an
 // equal share.
 //
 // # Order and lateness

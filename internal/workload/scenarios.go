@@ -1,6 +1,9 @@
 package workload
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // A scenario injects one instance of a fraud pattern on a victim card: a few events at
 // and after time t, every one labelled with the scenario's name, which is the id of the
@@ -30,6 +33,7 @@ var scenarios = []scenario{
 	{"split-transactions", (*Generator).splitTransactions},
 	{"credential-stuffing", (*Generator).credentialStuffing},
 	{"over-capture", (*Generator).overCapture},
+	{"device-many-cards", (*Generator).deviceManyCards},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the
@@ -367,5 +371,29 @@ func (g *Generator) overCapture(t int64, ci int32, label int8) bool {
 	c := &g.cards[ci]
 	a := g.auth(t, ci, c, g.online("misc"), uniform(r, 20, 200), false, label)
 	g.follow(a, tCapture, t+between(r, 300, 3600), cents(a.amount*uniform(r, 1.4, 3)), label)
+	return true
+}
+
+// deviceManyCards: one fraudster's device tries stolen card details: online
+// authorisations of 15–80 on four to six different cards, 30–150 s apart, at one
+// electronics shop, each through a residential proxy in its cardholder's city. Each card
+// sees one ordinary purchase; only a rule keyed by device_id sees the pattern.
+func (g *Generator) deviceManyCards(t int64, ci int32, label int8) bool {
+	r := g.r
+	dev := g.newDevice()
+	shop := g.online("electronics")
+	victims := []int32{ci}
+	for n := 4 + r.IntN(3); len(victims) < n; {
+		if v := int32(r.IntN(len(g.cards))); !slices.Contains(victims, v) {
+			victims = append(victims, v)
+		}
+	}
+	for _, v := range victims {
+		c := &g.cards[v]
+		a := g.auth(t, v, c, shop, uniform(r, 15, 80), false, label)
+		g.attacker(a, c.city, dev)
+		g.settle(a, label)
+		t += between(r, 30, 150)
+	}
 	return true
 }

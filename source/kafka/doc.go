@@ -49,4 +49,16 @@
 // Failures: sarama retries fetches and metadata on its own; when a session fails (the
 // coordinator is gone, heartbeats fail) Run joins again with exponential backoff, and
 // rebuilds the client after repeated failures. Everything is counted in Stats.
+//
+// Repartitioning (repartition.go): a Repartitioner is the first half of re-keying across
+// instances (docs/rekeying.md). It reads the source topics in its own group
+// (RepartitionGroup) and forwards each decodable event, once per key field it has a value
+// for, to RepartitionTopic(group, field), keyed by the value, with the source partition,
+// offset and newest event time in headers. Each batch of a source partition is one
+// transaction of a producer whose transactional id names that partition: the records and
+// the source offset after them commit together, a new owner's producer fences the last
+// one, and a read_committed reader sees every event forwarded exactly once across crashes
+// (TestRepartitionKill9). The claims of the repartition topics and the merge of the
+// source partitions' watermarks, the second half, are not built yet; cepd serve does not
+// start a Repartitioner.
 package kafka

@@ -1,0 +1,408 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/event"
+)
+
+// The repartition forwarder: the first half of re-keying across instances (docs/rekeying.md).
+// It reads the source topics in a group of its own and writes every event it can decode,
+// once for each key field the event has a value for, to that field's repartition topic,
+// keyed by the value. Each batch of a source partition is one Kafka transaction holding the
+// records produced and the source offset after them, so a reader with read_committed
+// isolation sees each source record forwarded exactly once, whatever crashes happen.
+
+// RepartitionConfig configures a Repartitioner.
+type RepartitionConfig struct {
+	Brokers []string
+	// Group is cepd's consumer group; the forwarder consumes in RepartitionGroup(Group).
+	Group string
+	// Topics are the source topics, keyed by Schema's key.
+	Topics []string
+	// Schema decodes the source events.
+	Schema *event.Schema
+	// Fields are the key fields to re-key by (each other than Schema's key).
+	Fields []string
+	// Partitions of each repartition topic it creates (0: the first source topic's).
+	Partitions int32
+	// MaxBatch bounds the records of one transaction (default 500); Linger is how long a
+	// batch waits for more records (default 20ms).
+	MaxBatch int
+	Linger   time.Duration
+	// Base is the sarama configuration to start from (TLS, SASL, version); nil: defaults
+	// with DefaultVersion.
+	Base *sarama.Config
+	Log  *slog.Logger
+}
+
+// Headers of a forwarded record: the source partition, its offset, and the newest event
+// time the source partition had reached with it (Unix ms), from which a reader derives
+// the source partition's watermark.
+const (
+	HeaderSourcePartition = "cepd-src-partition"
+	HeaderSourceOffset    = "cepd-src-offset"
+	HeaderSourceMaxTime   = "cepd-src-max-time"
+)
+
+// RepartitionTopic is the repartition topic of a key field.
+func RepartitionTopic(group, field string) string { return group + "-repartition-" + field }
+
+// RepartitionGroup is the consumer group the forwarder reads the source topics in.
+func RepartitionGroup(group string) string { return group + "-repartition" }
+
+// transactionalID names the producer of one source partition: the same in every instance,
+// so a new owner's producer fences the last one and resolves its open transaction.
+func transactionalID(group, topic string, partition int32) string {
+	return RepartitionGroup(group) + "-" + topic + "-" + strconv.Itoa(int(partition))
+}
+
+// Repartitioner forwards source events to repartition topics. Create it with
+// NewRepartitioner; Run it once. It owns its consumer group, one goroutine and one
+// transactional producer per claimed source partition.
+type Repartitioner struct {
+	cfg     RepartitionConfig
+	fields  []int // schema index of each field
+	missing []atomic.Uint64
+
+	forwarded, txns, aborted, malformed atomic.Uint64
+}
+
+// RepartitionStats counts what a Repartitioner did.
+type RepartitionStats struct {
+	Forwarded uint64            // records produced in committed transactions (one per event and field)
+	Txns      uint64            // transactions committed
+	Aborted   uint64            // transactions aborted after an error
+	Malformed uint64            // events that do not decode (the source's claim dead-letters them)
+	Missing   map[string]uint64 // per field, events without a value for it
+}
+
+// NewRepartitioner checks cfg and returns a forwarder.
+func NewRepartitioner(cfg RepartitionConfig) (*Repartitioner, error) {
+	switch {
+	case len(cfg.Brokers) == 0 || cfg.Group == "" || len(cfg.Topics) == 0 || cfg.Schema == nil:
+		return nil, errors.New("repartition: brokers, group, topics and schema are required")
+	case len(cfg.Fields) == 0:
+		return nil, errors.New("repartition: no key field to re-key by")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 20 * time.Millisecond
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	r := &Repartitioner{cfg: cfg, missing: make([]atomic.Uint64, len(cfg.Fields))}
+	for _, f := range cfg.Fields {
+		i, ok := cfg.Schema.Index(f)
+		if !ok || f == cfg.Schema.KeyField {
+			return nil, fmt.Errorf("repartition: %q is not a field to re-key by (the schema's fields other than its key %s)", f, cfg.Schema.KeyField)
+		}
+		r.fields = append(r.fields, i)
+	}
+	return r, nil
+}
+
+// Stats returns the forwarder's counters.
+func (r *Repartitioner) Stats() RepartitionStats {
+	st := RepartitionStats{Forwarded: r.forwarded.Load(), Txns: r.txns.Load(), Aborted: r.aborted.Load(),
+		Malformed: r.malformed.Load(), Missing: map[string]uint64{}}
+	for i, f := range r.cfg.Fields {
+		st.Missing[f] = r.missing[i].Load()
+	}
+	return st
+}
+
+func (r *Repartitioner) base() sarama.Config {
+	if r.cfg.Base != nil {
+		return *r.cfg.Base
+	}
+	sc := *sarama.NewConfig()
+	sc.Version = DefaultVersion
+	return sc
+}
+
+// Run creates the repartition topics if needed and forwards until ctx ends. After a
+// failed transaction or session it joins again: the source is re-read from the offsets
+// the last committed transactions recorded.
+func (r *Repartitioner) Run(ctx context.Context) error {
+	sc := r.base()
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = false // offsets commit inside the transactions
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	sc.ChannelBufferSize = r.cfg.MaxBatch
+	if err := sc.Validate(); err != nil {
+		return fmt.Errorf("repartition consumer config: %w", err)
+	}
+	if err := r.ensureTopics(&sc); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if err := r.session(ctx, &sc); err != nil && ctx.Err() == nil {
+			r.cfg.Log.Warn("repartition: session failed; joining again", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// session runs one client and consumer group until ctx ends or a claim fails.
+func (r *Repartitioner) session(ctx context.Context, sc *sarama.Config) error {
+	client, err := sarama.NewClient(r.cfg.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	defer client.Close()
+	group, err := sarama.NewConsumerGroupFromClient(RepartitionGroup(r.cfg.Group), client)
+	if err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	defer group.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	h := &forwardHandler{r: r, client: client, fail: cancel}
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, r.cfg.Topics, h); err != nil {
+			return err
+		}
+	}
+	if err := context.Cause(ctx); ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// ensureTopics creates each field's repartition topic with the configured partition
+// count (or the first source topic's) when it does not exist.
+func (r *Repartitioner) ensureTopics(sc *sarama.Config) error {
+	admin, err := sarama.NewClusterAdmin(r.cfg.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("repartition: %w", err)
+	}
+	defer admin.Close()
+	meta, err := admin.DescribeTopics(append([]string{r.cfg.Topics[0]}, r.repTopics()...))
+	if err != nil {
+		return fmt.Errorf("repartition: describing topics: %w", err)
+	}
+	parts, exists := r.cfg.Partitions, map[string]bool{}
+	for _, m := range meta {
+		if m.Err != sarama.ErrNoError {
+			continue
+		}
+		exists[m.Name] = true
+		if m.Name == r.cfg.Topics[0] && parts == 0 {
+			parts = int32(len(m.Partitions))
+		}
+	}
+	if parts == 0 {
+		return fmt.Errorf("repartition: source topic %s not found and no partition count configured", r.cfg.Topics[0])
+	}
+	for _, t := range r.repTopics() {
+		if exists[t] {
+			continue
+		}
+		err := admin.CreateTopic(t, &sarama.TopicDetail{NumPartitions: parts, ReplicationFactor: -1}, false)
+		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			return fmt.Errorf("repartition: creating %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (r *Repartitioner) repTopics() []string {
+	out := make([]string, len(r.cfg.Fields))
+	for i, f := range r.cfg.Fields {
+		out[i] = RepartitionTopic(r.cfg.Group, f)
+	}
+	return out
+}
+
+// producer returns a transactional producer for one source partition; creating it
+// fences the previous owner's producer and resolves its open transaction.
+func (r *Repartitioner) producer(topic string, partition int32) (sarama.SyncProducer, error) {
+	sc := r.base()
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Return.Successes = true
+	sc.Producer.Retry.Max = 10
+	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Transaction.ID = transactionalID(r.cfg.Group, topic, partition)
+	// A transaction a crashed owner left open blocks its partition until it is resolved;
+	// a broker that waits for the timeout (rather than aborting it when the next owner's
+	// producer starts) waits this long. Kafka Streams' default.
+	sc.Producer.Transaction.Timeout = 10 * time.Second
+	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	return sarama.NewSyncProducer(r.cfg.Brokers, &sc)
+}
+
+// forwardHandler runs the claims of one group session.
+type forwardHandler struct {
+	r      *Repartitioner
+	client sarama.Client
+	fail   context.CancelCauseFunc // ends the session: the source is re-read from committed offsets
+}
+
+func (h *forwardHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *forwardHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim forwards one source partition in transactions until the claim ends.
+func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGroupClaim) error {
+	r := h.r
+	prod, err := r.producer(cl.Topic(), cl.Partition())
+	if err != nil {
+		h.fail(fmt.Errorf("repartition producer for %s/%d: %w", cl.Topic(), cl.Partition(), err))
+		return err
+	}
+	defer prod.Close()
+	// The producer exists, so the last owner's transaction is resolved: only now is the
+	// committed offset final. The claim may start before it (the session fetched the
+	// offset earlier); what lies before is already forwarded.
+	from, err := h.committed(cl.Topic(), cl.Partition())
+	if err != nil {
+		h.fail(err)
+		return err
+	}
+	dec := event.NewDecoder(r.cfg.Schema)
+	var ev event.Event
+	maxTime := int64(-1 << 63)
+	batch := make([]*sarama.ConsumerMessage, 0, r.cfg.MaxBatch)
+	var out []*sarama.ProducerMessage
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		out = out[:0]
+		for _, m := range batch {
+			if err := dec.Decode(m.Value, &ev); err != nil {
+				r.malformed.Add(1)
+				continue
+			}
+			maxTime = max(maxTime, ev.Time)
+			hdr := []sarama.RecordHeader{
+				{Key: []byte(HeaderSourcePartition), Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+				{Key: []byte(HeaderSourceOffset), Value: strconv.AppendInt(nil, m.Offset, 10)},
+				{Key: []byte(HeaderSourceMaxTime), Value: strconv.AppendInt(nil, maxTime, 10)},
+			}
+			for fi, idx := range r.fields {
+				v := ev.Values[idx]
+				if !v.Present() || v.Kind == event.KindNull {
+					r.missing[fi].Add(1)
+					continue
+				}
+				out = append(out, &sarama.ProducerMessage{Topic: RepartitionTopic(r.cfg.Group, r.cfg.Fields[fi]),
+					Key: sarama.StringEncoder(v.KeyString()), Value: sarama.ByteEncoder(m.Value),
+					Headers: hdr, Timestamp: time.UnixMilli(ev.Time)})
+			}
+		}
+		last := batch[len(batch)-1]
+		batch = batch[:0]
+		if err := prod.BeginTxn(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if len(out) > 0 {
+			if err := prod.SendMessages(out); err != nil {
+				return r.abort(prod, fmt.Errorf("produce: %w", err))
+			}
+		}
+		offsets := map[string][]*sarama.PartitionOffsetMetadata{last.Topic: {{Partition: last.Partition, Offset: last.Offset + 1}}}
+		if err := prod.AddOffsetsToTxn(offsets, RepartitionGroup(r.cfg.Group)); err != nil {
+			return r.abort(prod, fmt.Errorf("offsets: %w", err))
+		}
+		if err := prod.CommitTxn(); err != nil {
+			return r.abort(prod, fmt.Errorf("commit: %w", err))
+		}
+		r.forwarded.Add(uint64(len(out)))
+		r.txns.Add(1)
+		return nil
+	}
+	for {
+		select {
+		case m, ok := <-cl.Messages():
+			if !ok {
+				return h.done(flush())
+			}
+			if m.Offset < from {
+				continue
+			}
+			if len(batch) == 0 {
+				timer.Reset(r.cfg.Linger)
+			}
+			batch = append(batch, m)
+			if len(batch) < r.cfg.MaxBatch {
+				continue
+			}
+			timer.Stop()
+		case <-timer.C:
+		case <-sess.Context().Done():
+			return h.done(flush())
+		}
+		if err := flush(); err != nil {
+			return h.done(err)
+		}
+	}
+}
+
+// done ends a claim; a failed transaction ends the session, so that every claim is read
+// again from the offsets committed transactions recorded.
+func (h *forwardHandler) done(err error) error {
+	if err != nil {
+		h.fail(err)
+	}
+	return err
+}
+
+func (r *Repartitioner) abort(prod sarama.SyncProducer, err error) error {
+	r.aborted.Add(1)
+	if aerr := prod.AbortTxn(); aerr != nil {
+		return fmt.Errorf("%w (abort: %v)", err, aerr)
+	}
+	return err
+}
+
+// committed asks the group coordinator for the source partition's committed offset,
+// waiting while a transaction holding offsets for it is unresolved (RequireStable).
+func (h *forwardHandler) committed(topic string, partition int32) (int64, error) {
+	group := RepartitionGroup(h.r.cfg.Group)
+	for attempt := 0; ; attempt++ {
+		if err := h.client.RefreshCoordinator(group); err != nil {
+			return 0, fmt.Errorf("repartition: coordinator: %w", err)
+		}
+		b, err := h.client.Coordinator(group)
+		if err != nil {
+			return 0, fmt.Errorf("repartition: coordinator: %w", err)
+		}
+		req := sarama.NewOffsetFetchRequest(h.client.Config().Version, group, map[string][]int32{topic: {partition}})
+		req.RequireStable = true
+		resp, err := b.FetchOffset(req)
+		if err == nil {
+			blk := resp.GetBlock(topic, partition)
+			switch {
+			case blk == nil:
+				err = errors.New("no answer for the partition")
+			case blk.Err == sarama.ErrNoError:
+				return blk.Offset, nil // -1: nothing committed, forward from the start
+			default:
+				err = blk.Err
+			}
+		}
+		if attempt >= 50 {
+			return 0, fmt.Errorf("repartition: committed offset of %s/%d: %w", topic, partition, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,264 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/devkafka"
+)
+
+// repartitionHelperEnv, when set to a broker address, makes
+// TestRepartitionHelperProcess run a forwarder until it is killed: the process the
+// kill -9 test starts and kills.
+const repartitionHelperEnv = "CEPD_REPARTITION_HELPER"
+
+const repGroup = "rk"
+
+func fraudSchema(t *testing.T) *event.Schema {
+	t.Helper()
+	s, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRepartitionHelperProcess is the forwarder process of TestRepartitionKill9; it does
+// nothing in an ordinary test run.
+func TestRepartitionHelperProcess(t *testing.T) {
+	addr := os.Getenv(repartitionHelperEnv)
+	if addr == "" {
+		return
+	}
+	base := sarama.NewConfig()
+	base.Version = DefaultVersion
+	// A killed member leaves the group when its session times out: short, so that the
+	// next process takes the partitions over quickly.
+	base.Consumer.Group.Session.Timeout = time.Second
+	base.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+	base.Consumer.Group.Rebalance.Timeout = 2 * time.Second
+	// A request lost with a killed member's connection fails in 5 s, not sarama's 30.
+	base.Net.ReadTimeout = 5 * time.Second
+	r, err := NewRepartitioner(RepartitionConfig{Brokers: []string{addr}, Group: repGroup, Topics: []string{"events"},
+		Schema: fraudSchema(t), Fields: []string{"device_id"}, MaxBatch: 40, Linger: 2 * time.Millisecond, Base: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type repEvent struct {
+	EventID string  `json:"event_id"`
+	CardID  string  `json:"card_id"`
+	TS      int64   `json:"ts"`
+	Type    string  `json:"type"`
+	Amount  float64 `json:"amount"`
+	Device  *string `json:"device_id"`
+}
+
+// produceRound sends n events (40 cards, 15 devices, a tenth without a device) keyed by
+// card and returns them.
+func produceRound(t *testing.T, p sarama.SyncProducer, r *rand.Rand, first, n int) []repEvent {
+	t.Helper()
+	var evs []repEvent
+	var msgs []*sarama.ProducerMessage
+	for i := first; i < first+n; i++ {
+		e := repEvent{EventID: fmt.Sprintf("e%06d", i), CardID: fmt.Sprintf("c%d", r.IntN(40)), TS: 1_700_000_000_000 + int64(i)*100,
+			Type: "auth", Amount: 10}
+		if r.IntN(10) > 0 {
+			d := fmt.Sprintf("d%d", r.IntN(15))
+			e.Device = &d
+		}
+		b, _ := json.Marshal(e)
+		evs = append(evs, e)
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: "events", Key: sarama.StringEncoder(e.CardID), Value: sarama.ByteEncoder(b)})
+	}
+	if err := p.SendMessages(msgs); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// forwarded is one record read back from the repartition topic.
+type forwarded struct {
+	key, id         string
+	part, srcPart   int32
+	offset, srcOffs int64
+}
+
+// readRepartition reads every record of the device repartition topic with the given
+// isolation until no record has come for quiet.
+func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) []forwarded {
+	t.Helper()
+	c := sarama.NewConfig()
+	c.Version = DefaultVersion
+	c.Consumer.IsolationLevel = iso
+	c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	cons, err := sarama.NewConsumer([]string{addr}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	topic := RepartitionTopic(repGroup, "device_id")
+	parts, err := cons.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan forwarded, 1024)
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				f := forwarded{key: string(m.Key), part: m.Partition, offset: m.Offset}
+				var e repEvent
+				if err := json.Unmarshal(m.Value, &e); err != nil {
+					panic(err)
+				}
+				f.id = e.EventID
+				for _, h := range m.Headers {
+					v, _ := strconv.ParseInt(string(h.Value), 10, 64)
+					switch string(h.Key) {
+					case HeaderSourcePartition:
+						f.srcPart = int32(v)
+					case HeaderSourceOffset:
+						f.srcOffs = v
+					}
+				}
+				got <- f
+			}
+		}()
+	}
+	var out []forwarded
+	for {
+		select {
+		case f := <-got:
+			out = append(out, f)
+		case <-time.After(quiet):
+			return out
+		}
+	}
+}
+
+// TestRepartitionKill9 kills the forwarder process with SIGKILL at random moments while
+// events keep arriving, several times, then lets a last one finish: a read_committed
+// reader of the repartition topic sees every event that has a device exactly once, keyed
+// by its device, each device in one partition, and each source partition's records in
+// source order. Events without a device are not forwarded. A read_uncommitted reader,
+// for comparison, also sees the copies of the transactions the kills left open (the
+// duplicates the transactions keep out).
+func TestRepartitionKill9(t *testing.T) {
+	cl, err := devkafka.Start(devkafka.Options{Partitions: 4, Topics: []string{"events"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	addr := cl.Addrs()[0]
+	pc := sarama.NewConfig()
+	pc.Version = DefaultVersion
+	pc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{addr}, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
+		cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	var all []repEvent
+	const rounds, perRound = 8, 2500
+	for round := range rounds {
+		all = append(all, produceRound(t, prod, r, round*perRound, perRound)...)
+		cmd := start()
+		time.Sleep(time.Duration(150+r.IntN(900)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+	}
+	all = append(all, produceRound(t, prod, r, rounds*perRound, perRound)...)
+	last := start()
+	defer func() {
+		_ = last.Process.Signal(syscall.SIGKILL)
+		_ = last.Wait()
+	}()
+
+	want := map[string]string{} // event id → device
+	for _, e := range all {
+		if e.Device != nil {
+			want[e.EventID] = *e.Device
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var got []forwarded
+	for {
+		got = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
+		if len(got) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	seen := map[string]int{}
+	devPart := map[string]int32{}
+	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
+	for _, f := range got {
+		seen[f.id]++
+		dev, ok := want[f.id]
+		switch {
+		case !ok:
+			t.Errorf("event %s forwarded but has no device (or was never produced)", f.id)
+		case f.key != dev:
+			t.Errorf("event %s keyed %q, its device is %s", f.id, f.key, dev)
+		}
+		if p, ok := devPart[f.key]; ok && p != f.part {
+			t.Errorf("device %s in partitions %d and %d", f.key, p, f.part)
+		}
+		devPart[f.key] = f.part
+		k := [2]int32{f.part, f.srcPart}
+		if prev, ok := lastSrc[k]; ok && f.srcOffs <= prev {
+			t.Errorf("partition %d: source %d/%d after %d/%d", f.part, f.srcPart, f.srcOffs, f.srcPart, prev)
+		}
+		lastSrc[k] = f.srcOffs
+	}
+	missing, twice := 0, 0
+	for id := range want {
+		switch seen[id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	if missing > 0 || twice > 0 {
+		t.Fatalf("%d events with a device: %d forwarded records, %d events missing, %d forwarded more than once", len(want), len(got), missing, twice)
+	}
+	uncommitted := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
+	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open)",
+		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got))
+}
