@@ -241,16 +241,18 @@ func copyRules(t *testing.T, dir string) {
 type producer struct {
 	sent atomic.Int64
 	done chan error
+	at   []time.Time // when each line was handed to the writer; read it after wait
 }
 
 func (e *procEnv) produce(rate float64) *producer {
-	p := &producer{done: make(chan error, 1)}
+	p := &producer{done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
 	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	go func() {
-		for _, l := range e.w.lines {
+		for i, l := range e.w.lines {
+			p.at[i] = time.Now()
 			if err := w.WriteLine(l); err != nil {
 				closeW(e.t.Context())
 				p.done <- err
