@@ -4,6 +4,7 @@
 #
 # Usage: ./scripts/scale-bench.sh [events] [repetitions]   (default 600000 events, 3)
 # Environment: COUNTS="1 2 3" (instance counts), PROCS=1 (GOMAXPROCS of each instance),
+# PIN=1 (0: do not pin the instances to CPUs),
 # PROFILE=1 (default: after the rounds, a 5 s CPU profile of one instance at 1 and at the
 # largest count), OUT=file (the JSON lines; default: printed).
 #
@@ -41,6 +42,7 @@ reps=${2:-3}
 counts=${COUNTS:-"1 2 3"}
 procs=${PROCS:-1}
 profile=${PROFILE:-1}
+pinned=${PIN:-1}
 partitions=12
 ncpu=$(nproc)
 tck=$(getconf CLK_TCK)
@@ -97,7 +99,9 @@ start_instance() {
 	local round=$1 i=$2 dir=$work/$1-$2
 	mkdir -p "$dir/rules"
 	cp testdata/fraud/*.yaml "$dir/rules/"
-	taskset -c $((i % ncpu)) env GOMAXPROCS="$procs" "$bin" serve --http 127.0.0.1:0 --grpc 127.0.0.1:0 \
+	local pin=()
+	[ "$pinned" = 1 ] && pin=(taskset -c $((i % ncpu)))
+	"${pin[@]}" env GOMAXPROCS="$procs" "$bin" serve --http 127.0.0.1:0 --grpc 127.0.0.1:0 \
 		--rules "$dir/rules" --data "$dir/data" --alerts-out= --out-of-orderness 5s \
 		--kafka-brokers "$kafka" --kafka-topics "events-${round%-prof}" --kafka-group "g-$round" --kafka-client-id "cepd-$i" \
 		--alerts-topic "alerts-$round" --redis-addr "$raddr" --redis-prefix "b-$round" >"$dir/log" 2>&1 &
@@ -114,13 +118,14 @@ api_of() { # the HTTP address a cepd log announces
 	echo "scale-bench: cepd did not serve: $(tail -5 "$log")" >&2; exit 1
 }
 
-# sample APIS...: prints "held instances_holding lag events" over the instances.
+# sample APIS...: prints "held instances_holding lag events" over the instances: held
+# counts the engine partitions (claimed and restored), lag the records not yet read.
 sample() {
 	local held=0 holding=0 lag=0 ev=0 m h l e
 	for a in "$@"; do
-		m=$(curl -s --max-time 2 "http://$a/metrics" | grep '^cepd_kafka_lag_records' || true)
-		h=$(printf '%s' "$m" | grep -c . || true)
-		l=$(printf '%s\n' "$m" | awk '{s+=$2} END {printf "%d", s}')
+		m=$(curl -s --max-time 2 "http://$a/metrics" | grep -E '^cepd_(kafka_lag_records|partition_backlog)' || true)
+		h=$(printf '%s\n' "$m" | grep -c '^cepd_partition_backlog' || true)
+		l=$(printf '%s\n' "$m" | awk '/^cepd_kafka_lag_records/ {s+=$2} END {printf "%d", s}')
 		e=$(curl -s --max-time 2 "http://$a/v1/stats" | jq -r '.stats.events // 0')
 		held=$((held + h)); lag=$((lag + l)); ev=$((ev + e))
 		[ "$h" -gt 0 ] && holding=$((holding + 1))
@@ -201,13 +206,14 @@ if [ "$profile" = 1 ]; then
 		go tool pprof -top -nodecount 30 "$bin" "$work/n$n-r0-prof.pprof" 2>/dev/null | sed 's/^/   /' >&2 || true
 		echo "== the same, by package (cumulative share of samples)" >&2
 		go tool pprof -top -cum -nodecount 400 "$bin" "$work/n$n-r0-prof.pprof" 2>/dev/null |
-			awk '$6 ~ /\// { split($6, a, "."); pkg = a[1]; for (i = 2; i < length(a); i++) if (a[i] !~ /^\(/ && a[i] !~ /^func/) pkg = pkg "." a[i]; else break; if (!(pkg in seen)) { seen[pkg] = $5; order[++k] = pkg } }
-			     END { for (i = 1; i <= k && i <= 25; i++) printf "   %7s  %s\n", seen[order[i]], order[i] }' >&2 || true
+			awk '$6 ~ /\// { n = split($6, p, "/"); last = p[n]; sub(/\..*/, "", last); pkg = substr($6, 1, length($6) - length(p[n])) last
+			     if (!(pkg in seen)) { seen[pkg] = $5; order[++k] = pkg } }
+			     END { for (i = 1; i <= k && i <= 20; i++) printf "   %7s  %s\n", seen[order[i]], order[i] }' >&2 || true
 	done
 fi
 
 echo "== instances × events/s (min / median / max over $reps runs; ratio = median / median of 1 instance)"
-printf '%-9s %-26s %-7s %-26s %-7s %-10s %-22s\n' instances "steady events/s" ratio "end-to-end events/s" ratio re-read "CPU s: cepd/broker/redis"
+printf '%-9s %-26s %-7s %-26s %-7s %-8s %-28s\n' instances "steady events/s" ratio "end-to-end events/s" ratio re-read "CPU µs/event cepd/broker/redis"
 jq -s -r '
 	def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
 	def mmm(f): [.[] | f | select(. != null)] | if length == 0 then "-" else "\(min) / \(med) / \(max)" end;
@@ -219,8 +225,9 @@ jq -s -r '
 	  mmm(.e2e_eps),
 	  (if $one.e then ((median(.e2e_eps) // 0) / $one.e * 100 | round / 100 | tostring) else "-" end),
 	  (median(.re_read) | tostring),
-	  "\(median(.cpu_cepd_s)) / \(median(.cpu_broker_s)) / \(median(.cpu_redis_s))" ] | @tsv' "$results" |
-	awk -F'\t' '{printf "%-9s %-26s %-7s %-26s %-7s %-10s %-22s\n", $1, $2, $3, $4, $5, $6, $7}'
+	  ([.[] | .events] | add) as $ev |
+	  "\(([.[] | .cpu_cepd_s] | add) * 1e6 / $ev | round) / \(([.[] | .cpu_broker_s] | add) * 1e6 / $ev * 10 | round / 10) / \(([.[] | .cpu_redis_s] | add) * 1e6 / $ev * 10 | round / 10)" ] | @tsv' "$results" |
+	awk -F'\t' '{printf "%-9s %-26s %-7s %-26s %-7s %-8s %-28s\n", $1, $2, $3, $4, $5, $6, $7}'
 if [ -n "${OUT:-}" ]; then cp "$results" "$OUT"; else echo "== JSON"; cat "$results"; fi
 echo "== Redis memory after the rounds: $(redis-cli -p "$rport" info memory | sed -n 's/^used_memory_dataset:\(.*\)\r$/\1/p') B of data for $(redis-cli -p "$rport" dbsize | tr -d '\r') Redis keys"
 keys=0 mem=0 blob=0
