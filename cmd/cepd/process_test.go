@@ -167,9 +167,12 @@ type procEnv struct {
 	bin   string
 	kafka string
 	redis *redistest.Server
-	w     *kafkaWorkload
-	admin sarama.ClusterAdmin
-	dir   string // data directories and process logs
+	// cluster, when set, holds the checkpoints (and what else --redis-addr serves)
+	// instead of redis.
+	cluster *redistest.Cluster
+	w       *kafkaWorkload
+	admin   sarama.ClusterAdmin
+	dir     string // data directories and process logs
 }
 
 func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
@@ -209,9 +212,17 @@ func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...stri
 		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-		"--redis-addr", e.redis.Addr}
+		"--redis-addr", e.redisAddr()}
 	args = append(args, extra...)
 	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
+}
+
+// redisAddr is the --redis-addr of the instances: the server, or every cluster node.
+func (e *procEnv) redisAddr() string {
+	if e.cluster != nil {
+		return strings.Join(e.cluster.Addrs(), ",")
+	}
+	return e.redis.Addr
 }
 
 // copyRules copies the fraud rules and schema to dir: serve keeps its rule versions

@@ -179,27 +179,48 @@ func holdsSlot(ranges []string, slot int) bool {
 // for a moment, writes held back.
 func (c *Cluster) Failover(key string) (from, to string) {
 	c.t.Helper()
-	from, replicas, err := c.roles(key)
+	from, _, err := c.roles(key)
 	if err != nil {
 		c.t.Fatalf("redistest: failover of %s: %v", key, err)
 	}
-	if len(replicas) == 0 {
-		c.t.Fatalf("redistest: failover of %s: master %s has no replica", key, from)
+	return from, c.FailoverMaster(from)
+}
+
+// FailoverMaster is Failover of the master at addr; it returns the new master's address.
+func (c *Cluster) FailoverMaster(addr string) (to string) {
+	c.t.Helper()
+	ns, err := nodes(c.Nodes[0].Addr)
+	if err != nil {
+		c.t.Fatalf("redistest: CLUSTER NODES: %v", err)
 	}
-	to = replicas[0]
+	var id string
+	for _, n := range ns {
+		if n.addr == addr && n.isMaster {
+			id = n.id
+		}
+	}
+	for _, n := range ns {
+		if id != "" && !n.isMaster && !n.failed && n.master == id {
+			to = n.addr
+			break
+		}
+	}
+	if to == "" {
+		c.t.Fatalf("redistest: failover: %s is not a master with a replica", addr)
+	}
 	if _, err := command(to, "CLUSTER", "FAILOVER"); err != nil {
 		c.t.Fatalf("redistest: CLUSTER FAILOVER on %s: %v", to, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
 	for {
-		m, _, err := c.roles(key)
-		if err == nil && m == to && c.healthy() == nil {
-			return from, to
+		err := c.healthy()
+		if err == nil && slices.Contains(c.Masters(), to) && !slices.Contains(c.Masters(), addr) {
+			return to
 		}
 		if ctx.Err() != nil {
-			c.t.Fatalf("redistest: failover of %s from %s to %s not done within %v: master %s, %v",
-				key, from, to, clusterTimeout, m, c.healthy())
+			c.t.Fatalf("redistest: failover from %s to %s not done within %v: masters %v, %v",
+				addr, to, clusterTimeout, c.Masters(), err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
