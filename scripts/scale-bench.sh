@@ -49,9 +49,16 @@ tck=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/cepd-scale-bench.XXXXXX)
 declare -a owned=() # pids of every process this script started
-cleanup() {
+cleanup() { # instances first (SIGTERM, SIGKILL after 5 s), then Redis and the broker
+	local p i
 	for p in "${owned[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	for i in $(seq 1 50); do
+		alive=0
+		for p in "${owned[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${owned[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -304,6 +304,13 @@ func measureHandoffs(t *testing.T, e *procEnv, prod *producer, hs []handoff, log
 			}
 		}
 	}
+	if len(hs) > 0 { // the same figures with no hand-off under way: before the first
+		all := []int32{0, 1, 2, 3, 4, 5}
+		from := prod.at[0]
+		t.Logf("before the first hand-off (%v of the stream): pause %v, latency %v over all 6 partitions",
+			hs[0].at.Sub(from).Round(time.Millisecond), longestSilence(byPart, all, from, hs[0].at).Round(time.Millisecond),
+			worst(all, from, hs[0].at).Round(time.Millisecond))
+	}
 	for i := range hs {
 		h := &hs[i]
 		end := time.Now()
