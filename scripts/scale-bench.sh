@@ -29,7 +29,8 @@
 #                (the producer competes for the CPUs);
 #   cpu_*        CPU seconds of the cepd processes, the broker and redis-server from the
 #                start of the produce to the end (from /proc/PID/stat), and re_read:
-#                events processed beyond the topic's size (0 without rebalances).
+#                events processed beyond the topic's size (0 without rebalances), and
+#                redis_in_bytes_per_event: bytes Redis received (checkpoints) per event.
 # Then a table: min / median / max of each figure per instance count, and the median's
 # ratio to one instance's.
 #
@@ -79,6 +80,9 @@ cpu_ticks() { # utime+stime of a process, in clock ticks (0 once it is gone)
 	awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 now() { date +%s.%N; }
+redis_in() { # bytes Redis has received (checkpoint writes, mostly)
+	redis-cli -p "$rport" info stats | sed -n 's/^total_net_input_bytes:\([0-9]*\).*/\1/p'
+}
 
 echo "== building" >&2
 go build -o "$work/cepd" ./cmd/cepd
@@ -154,8 +158,8 @@ round() {
 		sleep 0.2
 	done
 	sleep 1 # a rebalance still settling shows as held partitions moving: give it a moment
-	local t0 k0 r0 c0=0
-	t0=$(now); k0=$(cpu_ticks "$kpid"); r0=$(cpu_ticks "$rpid")
+	local t0 k0 r0 ri0 c0=0
+	t0=$(now); k0=$(cpu_ticks "$kpid"); r0=$(cpu_ticks "$rpid"); ri0=$(redis_in)
 	for p in "${pids[@]}"; do c0=$((c0 + $(cpu_ticks "$p"))); done
 	"$bin" produce --events "$work/events.jsonl" --kafka-brokers "$kafka" --topic "events-${name%-prof}" \
 		--schema testdata/fraud/schema.yaml >"$work/$name.produce" 2>&1
@@ -174,8 +178,8 @@ round() {
 		if awk -v a="$t" -v b="$t0" 'BEGIN{exit !(a-b > 300)}'; then echo "scale-bench: round $name not done in 300s" >&2; break; fi
 		sleep 0.2
 	done
-	local k1 r1 c1=0
-	k1=$(cpu_ticks "$kpid"); r1=$(cpu_ticks "$rpid")
+	local k1 r1 ri1 c1=0
+	k1=$(cpu_ticks "$kpid"); r1=$(cpu_ticks "$rpid"); ri1=$(redis_in)
 	for p in "${pids[@]}"; do c1=$((c1 + $(cpu_ticks "$p"))); done
 	[ -n "$profpid" ] && wait "$profpid"
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -183,7 +187,7 @@ round() {
 	jq -nc --argjson n "$n" --argjson rep "$rep" --argjson events "$events" --argjson procs "$procs" \
 		--arg t0 "$t0" --arg tall "$tall" --arg eall "$eall" --arg tend "$tend" --arg eend "$eend" \
 		--arg tdone "${tdone:-}" --argjson ev "$ev" --argjson tck "$tck" \
-		--argjson cc $((c1 - c0)) --argjson kc $((k1 - k0)) --argjson rc $((r1 - r0)) '
+		--argjson ri $((ri1 - ri0)) --argjson cc $((c1 - c0)) --argjson kc $((k1 - k0)) --argjson rc $((r1 - r0)) '
 		def num: if . == "" then null else tonumber end;
 		($tdone|num) as $td | ($t0|num) as $s |
 		{instances: $n, rep: $rep, gomaxprocs: $procs, events: $events,
@@ -193,7 +197,8 @@ round() {
 		 seconds: (if $td != null then (($td - $s) * 100 | floor) / 100 else null end),
 		 produce_s: ((($tall|num) - $s) * 100 | floor / 100),
 		 re_read: ($ev - $events),
-		 cpu_cepd_s: ($cc / $tck), cpu_broker_s: ($kc / $tck), cpu_redis_s: ($rc / $tck)}'
+		 cpu_cepd_s: ($cc / $tck), cpu_broker_s: ($kc / $tck), cpu_redis_s: ($rc / $tck),
+		 redis_in_bytes_per_event: ($ri / $events * 10 | round / 10)}'
 }
 
 echo "== machine: $ncpu cores, load $(cut -d' ' -f1-3 /proc/loadavg); each instance GOMAXPROCS=$procs, pinned to CPU i mod $ncpu" >&2
@@ -211,11 +216,12 @@ if [ "$profile" = 1 ]; then
 		round "$n" 0 -prof >/dev/null
 		echo "== CPU profile of one of $n instance(s), 5 s in the steady state (go tool pprof -top)" >&2
 		go tool pprof -top -nodecount 30 "$bin" "$work/n$n-r0-prof.pprof" 2>/dev/null | sed 's/^/   /' >&2 || true
-		echo "== the same, by package (cumulative share of samples)" >&2
-		go tool pprof -top -cum -nodecount 400 "$bin" "$work/n$n-r0-prof.pprof" 2>/dev/null |
-			awk '$6 ~ /\// { n = split($6, p, "/"); last = p[n]; sub(/\..*/, "", last); pkg = substr($6, 1, length($6) - length(p[n])) last
-			     if (!(pkg in seen)) { seen[pkg] = $5; order[++k] = pkg } }
-			     END { for (i = 1; i <= k && i <= 20; i++) printf "   %7s  %s\n", seen[order[i]], order[i] }' >&2 || true
+		echo "== the same, summed by package (flat: where the CPU time is spent)" >&2
+		go tool pprof -top -nodecount 100000 "$bin" "$work/n$n-r0-prof.pprof" 2>/dev/null |
+			awk '$2 ~ /%$/ && NF >= 6 { name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+			     n = split(name, p, "/"); last = p[n]; sub(/[.(].*/, "", last); pkg = substr(name, 1, length(name) - length(p[n])) last
+			     sub(/%/, "", $2); share[pkg] += $2 }
+			     END { for (k in share) printf "   %6.1f%%  %s\n", share[k], k }' | sort -rn | head -15 >&2 || true
 	done
 fi
 
