@@ -201,7 +201,9 @@ round() {
 		 redis_in_bytes_per_event: ($ri / $events * 10 | round / 10)}'
 }
 
-echo "== machine: $ncpu cores, load $(cut -d' ' -f1-3 /proc/loadavg); each instance GOMAXPROCS=$procs, pinned to CPU i mod $ncpu" >&2
+pinning="pinned to CPU i mod $ncpu"
+[ "$pinned" = 1 ] || pinning="not pinned"
+echo "== machine: $ncpu cores, load $(cut -d' ' -f1-3 /proc/loadavg); each instance GOMAXPROCS=$procs, $pinning" >&2
 results=$work/results.jsonl
 for rep in $(seq 1 "$reps"); do
 	for n in $counts; do
@@ -226,7 +228,7 @@ if [ "$profile" = 1 ]; then
 fi
 
 echo "== instances × events/s (min / median / max over $reps runs; ratio = median / median of 1 instance)"
-printf '%-9s %-26s %-7s %-26s %-7s %-8s %-28s\n' instances "steady events/s" ratio "end-to-end events/s" ratio re-read "CPU µs/event cepd/broker/redis"
+printf '%-9s %-26s %-7s %-26s %-7s %-8s %-31s %s\n' instances "steady events/s" ratio "end-to-end events/s" ratio re-read "CPU µs/event cepd/broker/redis" "Redis B/event"
 jq -s -r '
 	def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
 	def mmm(f): [.[] | f | select(. != null)] | if length == 0 then "-" else "\(min) / \(med) / \(max)" end;
@@ -239,8 +241,9 @@ jq -s -r '
 	  (if $one.e then ((median(.e2e_eps) // 0) / $one.e * 100 | round / 100 | tostring) else "-" end),
 	  (median(.re_read) | tostring),
 	  ([.[] | .events] | add) as $ev |
-	  "\(([.[] | .cpu_cepd_s] | add) * 1e6 / $ev | round) / \(([.[] | .cpu_broker_s] | add) * 1e6 / $ev * 10 | round / 10) / \(([.[] | .cpu_redis_s] | add) * 1e6 / $ev * 10 | round / 10)" ] | @tsv' "$results" |
-	awk -F'\t' '{printf "%-9s %-26s %-7s %-26s %-7s %-8s %-28s\n", $1, $2, $3, $4, $5, $6, $7}'
+	  "\(([.[] | .cpu_cepd_s] | add) * 1e6 / $ev | round) / \(([.[] | .cpu_broker_s] | add) * 1e6 / $ev * 10 | round / 10) / \(([.[] | .cpu_redis_s] | add) * 1e6 / $ev * 10 | round / 10)",
+	  (median(.redis_in_bytes_per_event) | tostring) ] | @tsv' "$results" |
+	awk -F'\t' '{printf "%-9s %-26s %-7s %-26s %-7s %-8s %-31s %s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
 if [ -n "${OUT:-}" ]; then cp "$results" "$OUT"; else echo "== JSON"; cat "$results"; fi
 echo "== Redis memory after the rounds: $(redis-cli -p "$rport" info memory | sed -n 's/^used_memory_dataset:\(.*\)\r$/\1/p') B of data for $(redis-cli -p "$rport" dbsize | tr -d '\r') Redis keys"
 keys=0 mem=0 blob=0
