@@ -31,13 +31,14 @@ import (
 // process counted when last asked, just before it stopped). At the end the alerts topic
 // must hold exactly the replay's alerts: none missing, none extra, none twice.
 //
-// Each run is independent (its own broker, Redis and schedule). CEPD_HANDOFF_RUNS sets
-// how many (default 3, each with 3 hand-offs: a fault that shows in 1 hand-off of 3
-// goes unseen by all 9 with probability (2/3)⁹ ≈ 0.03; one that shows in 1 run of 3
-// with (2/3)³ ≈ 0.3, so run it with CEPD_HANDOFF_RUNS=10 when changing the hand-off);
-// CEPD_KILL_SEED repeats a schedule.
+// Each run is independent (its own broker, Redis and schedule; about 22 s). CEPD_HANDOFF_RUNS
+// sets how many (default 6, each with one hand-off of each kind: a fault that fails 1 run
+// in 3, or 1 hand-off of a kind in 3, passes all 6 with probability (2/3)⁶ ≈ 0.09; one
+// that shows in 1 hand-off of 3 whatever its kind, (2/3)¹⁸ < 0.001); CEPD_KILL_SEED
+// repeats a schedule. With every instance under its own Redis prefix (no state handed
+// over) a run fails: alerts missing and extra.
 func TestProcessesHandoff(t *testing.T) {
-	runs := 3
+	runs := 6
 	if n, err := strconv.Atoi(os.Getenv("CEPD_HANDOFF_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
