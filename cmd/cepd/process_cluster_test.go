@@ -24,6 +24,7 @@ import (
 // test logs the Redis memory the checkpoints take per key state (mid-stream: at the
 // end of the stream every window has closed and the keys are gone).
 func TestProcessesRedisClusterFailover(t *testing.T) {
+	t.Parallel() // beside TestProcessesHandoff's runs
 	start := time.Now()
 	e := newProcEnv(t, 24000, false)
 	e.cluster = redistest.StartClusterN(t, 3, 1)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +32,15 @@ import (
 // process counted when last asked, just before it stopped). At the end the alerts topic
 // must hold exactly the replay's alerts: none missing, none extra, none twice.
 //
-// Each run is independent (its own broker, Redis and schedule; about 22 s). CEPD_HANDOFF_RUNS
+// Each run is independent (its own broker, Redis and schedule; about 22 s) and runs in
+// parallel with the others, as many at once as go test's -parallel. CEPD_HANDOFF_RUNS
 // sets how many (default 6, each with one hand-off of each kind: a fault that fails 1 run
 // in 3, or 1 hand-off of a kind in 3, passes all 6 with probability (2/3)⁶ ≈ 0.09; one
 // that shows in 1 hand-off of 3 whatever its kind, (2/3)¹⁸ < 0.001); CEPD_KILL_SEED
 // repeats a schedule. With every instance under its own Redis prefix (no state handed
 // over) a run fails: alerts missing and extra.
 func TestProcessesHandoff(t *testing.T) {
+	t.Parallel()
 	runs := 6
 	if n, err := strconv.Atoi(os.Getenv("CEPD_HANDOFF_RUNS")); err == nil && n > 0 {
 		runs = n
@@ -49,18 +52,32 @@ func TestProcessesHandoff(t *testing.T) {
 	t.Logf("hand-off schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	w := processWorkload(t, 24000, 6)
-	var all []handoff
-	failed := 0
-	for i := range runs {
-		ok := t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
-			e := newProcEnv(t, 0, false)
-			e.w = w
-			all = append(all, handoffRun(t, e, rng)...)
-		})
-		if !ok {
-			failed++
+	var (
+		mu     sync.Mutex
+		all    []handoff
+		failed int
+	)
+	t.Run("runs", func(t *testing.T) { // returns when every run has
+		for i := range runs {
+			runSeed := rng.Uint64()
+			t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
+				t.Parallel() // as many at once as go test's -parallel (-parallel 1: one by one)
+				defer func() { // also after a Fatal
+					if t.Failed() {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+					}
+				}()
+				e := newProcEnv(t, 0, false)
+				e.w = w
+				hs := handoffRun(t, e, rand.New(rand.NewPCG(runSeed, 0)))
+				mu.Lock()
+				all = append(all, hs...)
+				mu.Unlock()
+			})
 		}
-	}
+	})
 	byKind := map[string][]handoff{}
 	for _, h := range all {
 		byKind[h.kind] = append(byKind[h.kind], h)
