@@ -61,7 +61,7 @@ func TestProcessesHandoff(t *testing.T) {
 		for i := range runs {
 			runSeed := rng.Uint64()
 			t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
-				t.Parallel() // as many at once as go test's -parallel (-parallel 1: one by one)
+				t.Parallel()   // as many at once as go test's -parallel (-parallel 1: one by one)
 				defer func() { // also after a Fatal
 					if t.Failed() {
 						mu.Lock()
