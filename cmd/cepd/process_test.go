@@ -168,9 +168,12 @@ type procEnv struct {
 	bin   string
 	kafka string
 	redis *redistest.Server
-	w     *kafkaWorkload
-	admin sarama.ClusterAdmin
-	dir   string // data directories and process logs
+	// cluster, when set, holds the checkpoints (and what else --redis-addr serves)
+	// instead of redis.
+	cluster *redistest.Cluster
+	w       *kafkaWorkload
+	admin   sarama.ClusterAdmin
+	dir     string // data directories and process logs
 }
 
 func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
@@ -210,9 +213,17 @@ func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...stri
 		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-		"--redis-addr", e.redis.Addr}
+		"--redis-addr", e.redisAddr()}
 	args = append(args, extra...)
 	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
+}
+
+// redisAddr is the --redis-addr of the instances: the server, or every cluster node.
+func (e *procEnv) redisAddr() string {
+	if e.cluster != nil {
+		return strings.Join(e.cluster.Addrs(), ",")
+	}
+	return e.redis.Addr
 }
 
 // copyRules copies the fraud rules and schema to dir: serve keeps its rule versions
@@ -242,16 +253,18 @@ func copyRules(t *testing.T, dir string) {
 type producer struct {
 	sent atomic.Int64
 	done chan error
+	at   []time.Time // when each line was handed to the writer; read it after wait
 }
 
 func (e *procEnv) produce(rate float64) *producer {
-	p := &producer{done: make(chan error, 1)}
+	p := &producer{done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
 	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	go func() {
-		for _, l := range e.w.lines {
+		for i, l := range e.w.lines {
+			p.at[i] = time.Now()
 			if err := w.WriteLine(l); err != nil {
 				closeW(e.t.Context())
 				p.done <- err

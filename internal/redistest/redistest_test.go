@@ -38,3 +38,37 @@ func TestStartCluster(t *testing.T) {
 		t.Fatalf("two servers on %s", a)
 	}
 }
+
+// TestStartClusterN: three masters with a replica each; a key written to its master
+// (and replicated: WAIT) is still there after CLUSTER FAILOVER made the replica master.
+func TestStartClusterN(t *testing.T) {
+	t.Parallel()
+	c := StartClusterN(t, 3, 1)
+	if n := len(c.Nodes); n != 6 {
+		t.Fatalf("%d nodes, want 6", n)
+	}
+	if ms := c.Masters(); len(ms) != 3 {
+		t.Fatalf("masters %v, want 3", ms)
+	}
+	const key = "{p7}:keys"
+	m := c.MasterOf(key)
+	if _, err := command(m, "SET", key, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := command(m, "WAIT", "1", "2000"); err != nil || n != "1" {
+		t.Fatalf("WAIT: %q %v", n, err)
+	}
+	from, to := c.Failover(key)
+	if from != m || to == m {
+		t.Fatalf("failover from %s to %s; the master was %s", from, to, m)
+	}
+	if got := c.MasterOf(key); got != to {
+		t.Fatalf("master of %s after the failover: %s, want %s", key, got, to)
+	}
+	if v, err := command(to, "GET", key); err != nil || v != "v1" {
+		t.Fatalf("GET on the new master: %q %v", v, err)
+	}
+	if _, err := command(from, "SET", key, "v2"); err == nil || !strings.Contains(err.Error(), "MOVED") {
+		t.Fatalf("SET on the old master: %v, want MOVED", err)
+	}
+}

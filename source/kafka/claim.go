@@ -33,6 +33,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	if s.cfg.Checkpoints {
 		// Under commitMu: no checkpoint may see the partition while it is restored.
 		s.commitMu.Lock()
+		began := time.Now()
 		meta, err := s.eng.Restore(s.hard, c.id, s.cfg.Log)
 		s.commitMu.Unlock()
 		if err != nil {
@@ -55,7 +56,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			c.next = meta.Offset + 1 // the state covers everything up to meta.Offset (-1: nothing yet)
 			s.restored.Add(1)
 			s.cfg.Log.Info("kafka: partition restored from its checkpoint", "topic", c.topic, "partition", c.partition,
-				"checkpoint_offset", meta.Offset, "keys", meta.Keys)
+				"checkpoint_offset", meta.Offset, "keys", meta.Keys, "took", time.Since(began).Round(time.Microsecond))
 		}
 	}
 	if err := setBacklog(true); err != nil {

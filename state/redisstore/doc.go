@@ -15,7 +15,12 @@
 //	{cepd:<prefix>:pN}:stage:<id>:del  set   its deletes
 //
 // Partitions are independent; a deployment's partitions spread over the Cluster's
-// masters by slot. A prefix separates deployments sharing one Redis.
+// masters by slot. A prefix separates deployments sharing one Redis. TestCluster runs the
+// conformance suite on a Cluster of 3 masters with a replica each, checks that every key
+// of a partition (staging keys included) is in one slot, and saves checkpoints of 12
+// partitions while CLUSTER FAILOVER replaces each master in turn: no acknowledged
+// checkpoint is lost, every loaded state is one checkpoint whole (go-redis follows the
+// MOVED replies; no Save failed). Sizing for large deployments: docs/scaling.md.
 //
 // # Saving a checkpoint
 //

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -213,63 +212,6 @@ func (r *redisServer) signal(sig syscall.Signal) {
 // client returns a go-redis client of the server, closed by the test's cleanup.
 func (r *redisServer) client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: r.addr()})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// redisCluster is a Redis Cluster of masters without replicas.
-type redisCluster struct {
-	nodes []*redisServer
-}
-
-// startCluster starts n cluster-enabled servers, joins them with
-// `redis-cli --cluster create` and waits until every node reports cluster_state:ok.
-func startCluster(t testing.TB, n int) *redisCluster {
-	t.Helper()
-	start := time.Now()
-	rc := &redisCluster{}
-	addrs := make([]string, n)
-	for i := range n {
-		rc.nodes = append(rc.nodes, startServer(t, true))
-		addrs[i] = rc.nodes[i].addr()
-	}
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, findBinary(t, "redis-cli"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	for _, node := range rc.nodes {
-		c := redis.NewClient(&redis.Options{Addr: node.addr()})
-		for {
-			info, err := c.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
-			}
-			if ctx.Err() != nil {
-				c.Close()
-				t.Fatalf("cluster node %s not ok: %v\n%s", node.addr(), err, info)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		c.Close()
-	}
-	t.Logf("%d-master Redis Cluster ready in %v", n, time.Since(start).Round(time.Millisecond))
-	return rc
-}
-
-func (rc *redisCluster) addrs() []string {
-	var a []string
-	for _, n := range rc.nodes {
-		a = append(a, n.addr())
-	}
-	return a
-}
-
-// client returns a cluster client, closed by the test's cleanup.
-func (rc *redisCluster) client(t testing.TB) *redis.ClusterClient {
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.addrs()})
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/state"
 	"github.com/cepd/cepd/state/storetest"
 )
@@ -48,12 +49,16 @@ func TestConformance(t *testing.T) {
 	t.Run("staged", func(t *testing.T) { conformance(t, c, smallChunks) })
 }
 
-// TestCluster runs the suite against a 3-master Redis Cluster, then checks the layout.
+// TestCluster runs the suite against a Redis Cluster of 3 masters with a replica each,
+// checks the layout, then fails every master over while checkpoints are saved.
 func TestCluster(t *testing.T) {
-	c := startCluster(t, 3).client(t)
+	rc := redistest.StartClusterN(t, 3, 1)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs()})
+	t.Cleanup(func() { c.Close() })
 	t.Run("direct", func(t *testing.T) { conformance(t, c, nil) })
 	t.Run("staged", func(t *testing.T) { conformance(t, c, smallChunks) })
 	t.Run("layout", func(t *testing.T) { testClusterLayout(t, c) })
+	t.Run("failover", func(t *testing.T) { testClusterFailover(t, rc, c) })
 }
 
 // testClusterLayout: all keys of a partition, staging keys included, hash to one slot,

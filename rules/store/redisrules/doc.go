@@ -65,7 +65,10 @@
 // On Cluster all keys hash to one slot (one master holds the store, as it must for
 // atomic scripts); classic PUBLISH reaches the subscribers of every node, and go-redis
 // subscribes on the node owning the channel's slot. The tests run the contract suite on
-// a one-node Cluster, which enforces the same-slot rules.
+// a one-node Cluster, which enforces the same-slot rules, and fail the store's master
+// over (CLUSTER FAILOVER on its replica, in a Cluster of 3 masters with replicas) while
+// four writers update rules: versions stay consecutive, nothing acknowledged is lost,
+// and a watcher hears of changes after it (TestClusterFailover).
 //
 // # Concurrency
 //
