@@ -29,7 +29,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.base = make([]*nfa.Matcher, len(ks.m))
 		for ri, m := range ks.m {
 			if m != nil {
-				ks.base[ri] = m.Clone()
+				ks.base[ri] = m.Snapshot() // copied on write: most matchers are not changed by the next events
 			}
 		}
 	}

@@ -396,6 +396,8 @@ func (m *Matcher) CutAll(why string, sc *Scratch, res *Result) {
 	if res.CutBy == "" {
 		res.CutBy = why
 	}
+	m.ownCompleted()
+	m.setPartial(m.partial)
 	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
 		h.removeIf(func(r *run) bool {
 			if r.st.typ == stStart {

@@ -27,6 +27,7 @@ type Matcher struct {
 	deadline  int64   // earliest time Advance has work (see Deadline)
 	waiting   uint64  // the states runs wait in (waitMask), set with deadline
 	acct      account // memory account and budget mark (budget.go)
+	frozen    bool    // partial and completed may be shared with a Snapshot: copy before writing
 }
 
 // NewMatcher returns a matcher with no partial match.
@@ -130,9 +131,9 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clear(next)
 		sc.next = next[:0]
 	}
+	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
-	clear(m.partial)
-	m.partial = append(m.partial[:0], newRuns...)
+	m.setPartial(newRuns)
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
@@ -178,9 +179,9 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 			res.Timeouts = append(res.Timeouts, to)
 		}
 	}
+	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
-	clear(m.partial)
-	m.partial = append(m.partial[:0], newRuns...)
+	m.setPartial(newRuns)
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
@@ -463,6 +464,9 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
 // for another key of the same program, keeping its memory.
 func (m *Matcher) Reset() {
+	if m.frozen { // the arrays belong to a snapshot too
+		m.partial, m.completed, m.frozen = nil, nil, false
+	}
 	clear(m.partial)
 	clear(m.completed)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})
