@@ -242,7 +242,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	st := s.e.stats
 	st.rematched.Add(1)
 	st.superseded.Add(uint64(len(out)))
-	st.matched.Add(1)
+	st.shard[s.id].matched.Add(1)
 
 	for ri, m := range ks.m {
 		if m != nil {
