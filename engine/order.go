@@ -27,9 +27,18 @@ func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.base = make([]*nfa.Matcher, len(ks.m))
+		n := 0
+		for _, m := range ks.m {
+			if m != nil {
+				n++
+			}
+		}
+		snaps := make([]nfa.Matcher, n) // one allocation for the key's snapshots
 		for ri, m := range ks.m {
 			if m != nil {
-				ks.base[ri] = m.Snapshot() // copied on write: most matchers are not changed by the next events
+				// copied on write: most matchers are not changed by the next events
+				m.SnapshotTo(&snaps[0])
+				ks.base[ri], snaps = &snaps[0], snaps[1:]
 			}
 		}
 	}

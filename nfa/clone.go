@@ -32,9 +32,16 @@ func (m *Matcher) Clone() *Matcher {
 // is the matcher's as it was. Before a snapshot processes an event, call its Recount (as
 // for any of two matchers that share nodes).
 func (m *Matcher) Snapshot() *Matcher {
+	c := new(Matcher)
+	m.SnapshotTo(c)
+	return c
+}
+
+// SnapshotTo is Snapshot into memory the caller provides (to take the snapshots of a
+// key's matchers in one allocation).
+func (m *Matcher) SnapshotTo(dst *Matcher) {
 	m.frozen = true
-	c := *m
-	return &c
+	*dst = *m
 }
 
 // ownCompleted gives a frozen matcher its own array of held complete matches before
