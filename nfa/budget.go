@@ -176,7 +176,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 			if r.st.typ != stStart {
 				a.runs++
 			}
-			if r.node != nil {
+			if r.node != nil && !sc.dropOnly {
 				r.node.refs++
 			}
 		}
@@ -190,7 +190,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		m.unref(n, sc)
 		sc.oldNodes[i] = nil
 	}
-	sc.oldNodes = sc.oldNodes[:0]
+	sc.oldNodes, sc.dropOnly = sc.oldNodes[:0], false
 	b := sc.budget()
 	if longest > b.VersionLen || b.over(m.Usage()) != "" {
 		m.enforce(b, sc, res)
