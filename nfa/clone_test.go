@@ -48,6 +48,18 @@ func TestSnapshotIsCopyOnWrite(t *testing.T) {
 		for i, ev := range evs {
 			if i%17 == 5 {
 				snap, want, since, cut = m.Snapshot(), m.Clone(), since[:0], false
+				// A frozen matcher reset (recycled, as the engine does after a re-match) or
+				// cut before it changes must leave its snapshot as it was.
+				for k, change := range []func(*Matcher){func(c *Matcher) { c.Reset() }, func(c *Matcher) { c.CutAll("test", sc, &res) }} {
+					c := m.Clone()
+					cs, cw := c.Snapshot(), c.Clone()
+					change(c)
+					res.Reset()
+					if got, exp := export(cs, idx), export(cw, idx); !reflect.DeepEqual(got, exp) {
+						t.Fatalf("seed %d event %d: change %d of a frozen matcher changed its snapshot", seed, i, k)
+					}
+				}
+				m.Recount()
 			}
 			since = append(since, ev)
 			m.Advance(ev.Time, sc, &res)
@@ -76,9 +88,6 @@ func TestSnapshotIsCopyOnWrite(t *testing.T) {
 				}
 			}
 			m.Recount()
-			if i%3 == 0 && m.Idle() { // a recycled matcher must not write into its snapshot
-				m.Reset()
-			}
 		}
 		m.Advance(math.MaxInt64, sc, &res)
 	}
