@@ -152,7 +152,9 @@ func (m *Matcher) holdOld(sc *Scratch) {
 // settle brings the account up to date after a call: the entries made while processing
 // the event (made; nil from Advance) join it, runs take their references, entries no run
 // reaches any more leave it. Then the budget is enforced. The work is proportional to the
-// runs and to the entries made or released, never to the whole buffer.
+// runs and to the entries made or released, never to the whole buffer. After Advance
+// (sc.dropOnly) the surviving runs keep the references they hold, and only the entries
+// of the runs dropped (sc.oldNodes) lose one: no other entry is touched.
 func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	a := &m.acct
 	for _, n := range made {
