@@ -31,7 +31,7 @@ type budgetLog struct {
 // rule: the engine budget is a last line of defence, to be sized well above normal use.
 func (s *shard) account(ks *keyState) {
 	b := 0
-	pk := &s.e.stats.peaks[s.id]
+	pk := &s.e.stats.shard[s.id].peak
 	for _, m := range ks.m {
 		if m != nil {
 			u := m.Usage()
@@ -60,7 +60,7 @@ func (s *shard) account(ks *keyState) {
 		s.used += int64(b - ks.bytes)
 		ks.bytes = b
 	}
-	s.e.stats.memory[s.id].Store(s.used)
+	s.e.stats.shard[s.id].memory.Store(s.used)
 }
 
 // peak is the largest use of one key and rule a shard has seen, each measure on its own
@@ -86,7 +86,7 @@ func (p *peak) note(u nfa.Usage) {
 func (s *shard) forget(ks *keyState) {
 	s.used -= int64(ks.bytes)
 	ks.bytes = 0
-	s.e.stats.memory[s.id].Store(s.used)
+	s.e.stats.shard[s.id].memory.Store(s.used)
 }
 
 // budgetCut counts and logs (at a bounded rate) the partial matches the memory budget

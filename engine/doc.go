@@ -20,7 +20,7 @@
 // Each source partition has a watermark (its max event time − out-of-orderness; a key
 // belongs to one partition, as Kafka keys its messages). With out-of-orderness a key
 // keeps a journal of its events not yet behind the watermark and a snapshot of its
-// matchers from before them (order.go); an out-of-order event not behind the watermark
+// matchers from before them (order.go; copy on write, nfa.Matcher.Snapshot); an out-of-order event not behind the watermark
 // is re-matched: the snapshot replays the journal with the event in its (time, arrival)
 // place, alerts the corrected order adds are delivered, and alerts it no longer derives
 // (already out) are counted as superseded. An event behind the watermark (with zero

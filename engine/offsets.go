@@ -74,7 +74,7 @@ func (e *Engine) RemovePartition(ctx context.Context, part int) error {
 				s.release(ks)
 			}
 		}
-		delete(s.parts, int32(part))
+		s.dropClock(int32(part))
 		delete(s.dirty, int32(part)) // its keys are gone; the next owner has its own state
 		s.recomputeGlobal(-1)
 	})

@@ -27,9 +27,18 @@ func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.base = make([]*nfa.Matcher, len(ks.m))
+		n := 0
+		for _, m := range ks.m {
+			if m != nil {
+				n++
+			}
+		}
+		snaps := make([]nfa.Matcher, n) // one allocation for the key's snapshots
 		for ri, m := range ks.m {
 			if m != nil {
-				ks.base[ri] = m.Clone()
+				// copied on write: most matchers are not changed by the next events
+				m.SnapshotTo(&snaps[0])
+				ks.base[ri], snaps = &snaps[0], snaps[1:]
 			}
 		}
 	}
@@ -242,7 +251,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	st := s.e.stats
 	st.rematched.Add(1)
 	st.superseded.Add(uint64(len(out)))
-	st.matched.Add(1)
+	st.shard[s.id].matched.Add(1)
 
 	for ri, m := range ks.m {
 		if m != nil {

@@ -117,6 +117,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	now := e.now()
 	p.lastIn.Store(now)
 	p.in.Add(uint64(len(recs)))
+	st.events.Add(uint64(len(recs)))
 	if p.idle.Load() {
 		p.idle.Store(false)
 		if err := e.broadcastIdle(ctx, p.id, false); err != nil {
@@ -124,7 +125,6 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 		}
 	}
 	for i, rec := range recs {
-		st.events.Add(1)
 		ev := &p.scratch
 		if err := p.dec.Decode(rec.Value, ev); err != nil {
 			reason := event.ReasonBadJSON

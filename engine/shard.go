@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -64,7 +65,8 @@ type shard struct {
 	list  []*keyState // the keys in no particular order, for walks in bounded steps
 
 	parts  map[int32]*partClock
-	global int64 // engine watermark: minimum over active partitions (never goes back)
+	plist  []*partClock // parts' values, for the per-event walks (a map walk cost ~0.1 µs)
+	global int64        // engine watermark: minimum over active partitions (never goes back)
 	sc     *nfa.Scratch
 	res    nfa.Result
 
@@ -157,7 +159,7 @@ func (s *shard) handle(m msg) {
 		}
 	case msgFinal:
 		s.global = math.MaxInt64
-		for _, pc := range s.parts {
+		for _, pc := range s.plist {
 			s.advance(pc, math.MaxInt64, -1)
 		}
 	case msgBarrier:
@@ -187,12 +189,22 @@ func (pc *partClock) now(global int64) int64 {
 }
 
 func (s *shard) clock(part int32) *partClock {
+	if len(s.plist) == 1 && s.plist[0].id == part { // one partition: no map lookup per event
+		return s.plist[0]
+	}
 	pc := s.parts[part]
 	if pc == nil {
 		pc = &partClock{id: part, wm: math.MinInt64}
 		s.parts[part] = pc
+		s.plist = append(s.plist, pc)
 	}
 	return pc
+}
+
+// dropClock forgets a partition's clock (its keys are gone).
+func (s *shard) dropClock(part int32) {
+	delete(s.parts, part)
+	s.plist = slices.DeleteFunc(s.plist, func(pc *partClock) bool { return pc.id == part })
 }
 
 // observe records a partition watermark and moves time on for the partition's keys and,
@@ -213,7 +225,7 @@ func (s *shard) observe(pc *partClock, wm int64, ingest int64) {
 // maximum when all are idle); it never goes back. Partitions behind it catch up.
 func (s *shard) recomputeGlobal(ingest int64) {
 	w, active, all := int64(math.MaxInt64), false, int64(math.MinInt64)
-	for _, pc := range s.parts {
+	for _, pc := range s.plist {
 		all = max(all, pc.wm)
 		if !pc.idle {
 			w, active = min(w, pc.wm), true
@@ -226,7 +238,7 @@ func (s *shard) recomputeGlobal(ingest int64) {
 		return
 	}
 	s.global = w
-	for _, pc := range s.parts {
+	for _, pc := range s.plist {
 		if pc.idle && pc.wm < w {
 			s.advance(pc, w, ingest)
 		}
@@ -388,7 +400,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 			s.dropMatcher(ri, m)
 		}
 	}
-	s.e.stats.matched.Add(1)
+	s.e.stats.shard[s.id].matched.Add(1)
 	if ks != nil {
 		s.settle(ks)
 	}

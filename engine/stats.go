@@ -11,19 +11,17 @@ import (
 
 // Stats are the engine's counters; safe for concurrent use.
 type Stats struct {
-	events  atomic.Uint64 // records ingested
-	matched atomic.Uint64 // events fed to matchers
-	late    atomic.Uint64
+	events atomic.Uint64 // records ingested (added once per ingest call)
+	late   atomic.Uint64
 	// rematched counts events re-matched into their key's journal; superseded the alerts
 	// already delivered that the corrected order no longer derives.
 	rematched  atomic.Uint64
 	superseded atomic.Uint64
 	alerts     atomic.Uint64
-	dropped    atomic.Uint64  // partial matches dropped by the per-key bound
-	latency    []*histogram   // per shard
-	memory     []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
-	memMax     int64          // the engine's memory budget
-	peaks      []peak         // per shard
+	dropped    atomic.Uint64 // partial matches dropped by the per-key bound
+	latency    []*histogram  // per shard
+	shard      []shardCounts // per shard
+	memMax     int64         // the engine's memory budget
 
 	mu      sync.Mutex
 	dlq     map[string]uint64
@@ -31,6 +29,16 @@ type Stats struct {
 	cutRuns uint64            // partial matches they cut
 	cutRule map[string]uint64 // budget cuts by rule id
 	recent  []BudgetCut       // the latest cut per key and rule, newest last (at most maxRecentCuts)
+}
+
+// shardCounts are the counters one shard writes for every event, each shard's on cache
+// lines of its own: counters that two cores write (or one writes and another reads) on
+// one line cost both a cache miss per event.
+type shardCounts struct {
+	matched atomic.Uint64 // events fed to matchers
+	memory  atomic.Int64  // accounted bytes of key states (budget.go)
+	peak    peak
+	_       [128 - 48]byte
 }
 
 // BudgetCut is a key and rule the memory budget cut recently.
@@ -47,7 +55,7 @@ const maxRecentCuts = 32
 
 func newStats(shards int, memMax int64) *Stats {
 	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
-		memory: make([]atomic.Int64, shards), memMax: memMax, peaks: make([]peak, shards)}
+		shard: make([]shardCounts, shards), memMax: memMax}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -116,13 +124,14 @@ type Snapshot struct {
 
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
-	sn := Snapshot{Events: s.events.Load(), Matched: s.matched.Load(), Late: s.late.Load(),
+	sn := Snapshot{Events: s.events.Load(), Late: s.late.Load(),
 		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(),
 		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
 	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
-	for i := range s.memory {
-		sn.MemoryBytes += s.memory[i].Load()
-		p := &s.peaks[i]
+	for i := range s.shard {
+		sn.Matched += s.shard[i].matched.Load()
+		sn.MemoryBytes += s.shard[i].memory.Load()
+		p := &s.shard[i].peak
 		sn.PeakRuns = max(sn.PeakRuns, p.runs.Load())
 		sn.PeakNodes, sn.PeakDigits, sn.PeakBytes = max(sn.PeakNodes, p.nodes.Load()), max(sn.PeakDigits, p.digits.Load()), max(sn.PeakBytes, p.bytes.Load())
 	}

@@ -152,7 +152,9 @@ func (m *Matcher) holdOld(sc *Scratch) {
 // settle brings the account up to date after a call: the entries made while processing
 // the event (made; nil from Advance) join it, runs take their references, entries no run
 // reaches any more leave it. Then the budget is enforced. The work is proportional to the
-// runs and to the entries made or released, never to the whole buffer.
+// runs and to the entries made or released, never to the whole buffer. After Advance
+// (sc.dropOnly) the surviving runs keep the references they hold, and only the entries
+// of the runs dropped (sc.oldNodes) lose one: no other entry is touched.
 func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	a := &m.acct
 	for _, n := range made {
@@ -176,7 +178,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 			if r.st.typ != stStart {
 				a.runs++
 			}
-			if r.node != nil {
+			if r.node != nil && !sc.dropOnly {
 				r.node.refs++
 			}
 		}
@@ -190,7 +192,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		m.unref(n, sc)
 		sc.oldNodes[i] = nil
 	}
-	sc.oldNodes = sc.oldNodes[:0]
+	sc.oldNodes, sc.dropOnly = sc.oldNodes[:0], false
 	b := sc.budget()
 	if longest > b.VersionLen || b.over(m.Usage()) != "" {
 		m.enforce(b, sc, res)
@@ -396,6 +398,8 @@ func (m *Matcher) CutAll(why string, sc *Scratch, res *Result) {
 	if res.CutBy == "" {
 		res.CutBy = why
 	}
+	m.ownCompleted()
+	m.setPartial(m.partial)
 	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
 		h.removeIf(func(r *run) bool {
 			if r.st.typ == stStart {

@@ -7,8 +7,7 @@ import (
 
 // Clone returns an independent copy of the matcher: processing events with one leaves
 // the other's matches unchanged. Runs share shared-buffer nodes, Dewey numbers and
-// events, which never change once made. The engine keeps a clone as the snapshot it
-// re-matches a key from when an event arrives out of order for its key.
+// events, which never change once made.
 //
 // The memory account's reference counts live in the shared nodes (budget.go), so they
 // describe one matcher at a time: Clone recounts them for the copy. Whenever the other
@@ -18,8 +17,54 @@ func (m *Matcher) Clone() *Matcher {
 	c := *m
 	c.partial = slices.Clone(m.partial)
 	c.completed = slices.Clone(m.completed)
+	c.frozen = false
 	c.Recount()
 	return &c
+}
+
+// Snapshot returns a copy of the matcher that costs one small allocation: the two
+// matchers share their run arrays until either changes them, which copies them first
+// (copy on write). The engine keeps snapshots as the base it re-matches a key from when
+// an event arrives out of order for its key; most matchers of a key are not changed by
+// the next event, so most snapshots are never copied.
+//
+// Unlike Clone, Snapshot does not recount the memory account: the snapshot's account
+// is the matcher's as it was. Before a snapshot processes an event, call its Recount (as
+// for any of two matchers that share nodes).
+func (m *Matcher) Snapshot() *Matcher {
+	c := new(Matcher)
+	m.SnapshotTo(c)
+	return c
+}
+
+// SnapshotTo is Snapshot into memory the caller provides (to take the snapshots of a
+// key's matchers in one allocation).
+func (m *Matcher) SnapshotTo(dst *Matcher) {
+	m.frozen = true
+	*dst = *m
+}
+
+// ownCompleted gives a frozen matcher its own array of held complete matches before
+// they change; setPartial then replaces its partial matches and ends the freeze.
+func (m *Matcher) ownCompleted() {
+	if m.frozen {
+		m.completed = slices.Clone(m.completed)
+	}
+}
+
+// setPartial replaces the matcher's partial matches with runs (which may alias
+// m.partial only when the matcher is frozen) and ends a freeze: a frozen matcher's
+// array is left to its snapshot.
+func (m *Matcher) setPartial(runs runHeap) {
+	if m.frozen {
+		m.partial = append(make(runHeap, 0, max(len(runs), 2)), runs...)
+		m.frozen = false
+		return
+	}
+	if len(runs) < len(m.partial) {
+		clear(m.partial[len(runs):])
+	}
+	m.partial = append(m.partial[:0], runs...)
 }
 
 // recounting marks a node Recount has reached (refs is ≥ 0 while counted, -1 released);

@@ -27,6 +27,7 @@ type Matcher struct {
 	deadline  int64   // earliest time Advance has work (see Deadline)
 	waiting   uint64  // the states runs wait in (waitMask), set with deadline
 	acct      account // memory account and budget mark (budget.go)
+	frozen    bool    // partial and completed may be shared with a Snapshot: copy before writing
 }
 
 // NewMatcher returns a matcher with no partial match.
@@ -75,7 +76,8 @@ type Scratch struct {
 	fpStack  []fpEntry // firstPath
 	fpBuf    []*node
 	fpOut    []*node
-	oldNodes []*node // budget.go: entries reached before the call
+	oldNodes []*node // budget.go: entries reached before the call (dropOnly: by the runs it dropped)
+	dropOnly bool    // Advance: runs are only dropped, so only their entries are unreferenced
 	relStack []*node
 	cutIdx   []int
 	eff      Budget // Budget with defaults, computed from effOf (budget.go)
@@ -130,9 +132,9 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clear(next)
 		sc.next = next[:0]
 	}
+	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
-	clear(m.partial)
-	m.partial = append(m.partial[:0], newRuns...)
+	m.setPartial(newRuns)
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
@@ -149,7 +151,10 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	if t < m.deadline {
 		return
 	}
-	m.holdOld(sc)
+	// Advance only drops runs (or moves them to the completed heap), so the account
+	// unreferences the dropped runs' entries and touches no other (settle, dropOnly).
+	sc.dropOnly = true
+	sc.oldNodes = sc.oldNodes[:0]
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
 	for i := range m.partial {
@@ -177,10 +182,13 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 			}
 			res.Timeouts = append(res.Timeouts, to)
 		}
+		if cs.node != nil {
+			sc.oldNodes = append(sc.oldNodes, cs.node)
+		}
 	}
+	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
-	clear(m.partial)
-	m.partial = append(m.partial[:0], newRuns...)
+	m.setPartial(newRuns)
 	clear(newRuns)
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
@@ -380,6 +388,9 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			break
 		}
 		done := m.completed.poll()
+		if sc.dropOnly && done.node != nil {
+			sc.oldNodes = append(sc.oldNodes, done.node)
+		}
 		limit := 1 // the match is the first path; a skip strategy prunes by all of them
 		if skip {
 			limit = maxPaths
@@ -389,8 +400,8 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			continue
 		}
 		if skip {
-			m.prune(partial, &done, paths)
-			m.prune(&m.completed, &done, paths)
+			m.prune(partial, &done, paths, sc)
+			m.prune(&m.completed, &done, paths, sc)
 		}
 		res.Matches = append(res.Matches, m.prog.match(paths[0]))
 	}
@@ -404,7 +415,7 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 // over the paths, and no pruning when the step took nothing). Runs that started before
 // done are never pruned: in start order there are none, at completion they go on and
 // are released when they complete.
-func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
+func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node, sc *Scratch) {
 	sk := m.prog.skip
 	var pt int64
 	var ps uint64
@@ -456,13 +467,20 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node) {
 			return false
 		}
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
-		return c < 0 || (inclusive && c == 0)
+		drop := c < 0 || (inclusive && c == 0)
+		if drop && sc.dropOnly && r.node != nil {
+			sc.oldNodes = append(sc.oldNodes, r.node)
+		}
+		return drop
 	})
 }
 
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
 // for another key of the same program, keeping its memory.
 func (m *Matcher) Reset() {
+	if m.frozen { // the arrays belong to a snapshot too
+		m.partial, m.completed, m.frozen = nil, nil, false
+	}
 	clear(m.partial)
 	clear(m.completed)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})

@@ -17,6 +17,8 @@ echo "== one condition: closure vs CEL interpreter vs memo hit"
 go test ./rules -run '^$' -bench 'BenchmarkCondition$|BenchmarkConditionMemo' -benchmem | grep Benchmark
 echo "== the fraud rules over 100000 generated events, one shard: reference paths (interpreter, every run visited), closures only, closures + guards"
 go test ./cmd/cepd -run '^$' -bench FraudPaths -benchtime 100000x -benchmem | grep Benchmark
+echo "== card testing, 1M events over 10k cards: cepd (one shard) beside a hand-written matcher with the same decoder (ratios hand/cepd)"
+go test ./cmd/cepd -run '^$' -bench CardTesting -benchtime 3x | grep Benchmark
 echo "== decoding one event"
 go test ./event -run '^$' -bench Decode -benchmem | grep Benchmark
 echo "== key-state encoding"
@@ -34,3 +36,7 @@ echo "== detection latency at a fixed offered rate of 20000 events/s"
 "$bin" bench --rules testdata/fraud --events "$ref" --out-of-orderness 5s --rate 20000 --chunk 64 | sed -n 3p
 echo "== the same with the garbage collector off (shows what bounds the tail)"
 GOGC=off "$bin" bench --rules testdata/fraud --events "$ref" --out-of-orderness 5s --rate 20000 --chunk 64 | sed -n 3p
+echo "== detection latency at half the measured maximum rate, zero out-of-orderness"
+max=$("$bin" bench --rules testdata/fraud --events "$ref" | awk 'NR==2{print int($2)}')
+echo "  maximum $max events/s; offered $((max / 2))"
+"$bin" bench --rules testdata/fraud --events "$ref" --rate $((max / 2)) --chunk 64 | sed -n 3p

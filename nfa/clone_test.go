@@ -1,0 +1,97 @@
+package nfa
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// export is the matcher's state as text-comparable data, events numbered by pointer.
+func export(m *Matcher, idx map[*event.Event]int32) *Snapshot {
+	return m.Export(func(e *event.Event) int32 {
+		if j, ok := idx[e]; ok {
+			return j
+		}
+		idx[e] = int32(len(idx))
+		return idx[e]
+	})
+}
+
+// TestSnapshotIsCopyOnWrite takes snapshots of matchers of random programs as the engine
+// takes a key's base, then changes the matcher (events, time, cuts, a reset) and wants
+// each snapshot to be still what a full Clone taken at the same moment is, and a replay
+// from it to reproduce the matcher.
+func TestSnapshotIsCopyOnWrite(t *testing.T) {
+	checked := 0
+	for seed := range 150 {
+		fb := &fuzzBytes{b: []byte(fmt.Sprintf("%x%x", seed*7919, seed*104729))}
+		names := 0
+		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
+		pat.WithinMs = int64(fb.n(3) * 5)
+		pat.Skip.Kind = patterns.SkipKind(fb.n(3))
+		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 64})
+		if err != nil {
+			continue
+		}
+		evs := benchEvents("abcde", 1, 300)
+		m := prog.NewMatcher()
+		sc := NewScratch()
+		var res Result
+		idx := map[*event.Event]int32{}
+		var snap, want *Matcher
+		var since []*event.Event
+		cut := false
+		for i, ev := range evs {
+			if i%17 == 5 {
+				snap, want, since, cut = m.Snapshot(), m.Clone(), since[:0], false
+				// A frozen matcher reset (recycled, as the engine does after a re-match) or
+				// cut before it changes must leave its snapshot as it was.
+				for k, change := range []func(*Matcher){func(c *Matcher) { c.Reset() }, func(c *Matcher) { c.CutAll("test", sc, &res) }} {
+					c := m.Clone()
+					cs, cw := c.Snapshot(), c.Clone()
+					change(c)
+					res.Reset()
+					if got, exp := export(cs, idx), export(cw, idx); !reflect.DeepEqual(got, exp) {
+						t.Fatalf("seed %d event %d: change %d of a frozen matcher changed its snapshot", seed, i, k)
+					}
+				}
+				m.Recount()
+			}
+			since = append(since, ev)
+			m.Advance(ev.Time, sc, &res)
+			m.Process(ev, sc, &res)
+			if i%41 == 40 {
+				m.CutAll("test", sc, &res)
+				cut = true
+			}
+			res.Reset()
+			if snap == nil || i%17 != 4 {
+				continue
+			}
+			checked++
+			if got, exp := export(snap, idx), export(want, idx); !reflect.DeepEqual(got, exp) {
+				t.Fatalf("seed %d event %d: the snapshot changed with its matcher:\n got %+v\nwant %+v", seed, i, got, exp)
+			}
+			r := snap.Clone()
+			for _, e := range since {
+				r.Advance(e.Time, sc, &res)
+				r.Process(e, sc, &res)
+				res.Reset()
+			}
+			if !cut { // the replay is the matcher
+				if got, exp := export(r, idx), export(m, idx); !reflect.DeepEqual(got, exp) {
+					t.Fatalf("seed %d event %d: a replay from the snapshot differs from the matcher", seed, i)
+				}
+			}
+			m.Recount()
+		}
+		m.Advance(math.MaxInt64, sc, &res)
+	}
+	if checked < 500 {
+		t.Fatalf("only %d snapshots checked", checked)
+	}
+}
