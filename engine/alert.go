@@ -28,10 +28,16 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	}
 	for _, m := range r.Matches {
 		a := BuildAlert(c, key, alerts.KindMatch, m, 0)
+		if !s.cool(ri, key, a) {
+			continue
+		}
 		s.deliver(ri, a, ingest)
 	}
 	for _, t := range r.Timeouts {
 		a := BuildAlert(c, key, alerts.KindTimeout, t.Match, t.At)
+		if !s.cool(ri, key, a) {
+			continue
+		}
 		s.deliver(ri, a, ingest)
 	}
 	r.Reset()

@@ -26,6 +26,7 @@ import (
 func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
+		ks.baseCool = ks.cool.clone()
 		ks.base = make([]*nfa.Matcher, len(ks.m))
 		for ri, m := range ks.m {
 			if m != nil {
@@ -83,7 +84,7 @@ func (s *shard) fold(ks *keyState) {
 		return
 	}
 	clear(ks.journal)
-	ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	ks.cut = max(ks.cut, ks.newest)
 }
 
@@ -99,7 +100,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		clear(ks.journal)
-		ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
@@ -117,7 +118,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
 	for i := range ks.journal[:n] {
-		s.feed(ks.base, &ks.journal[i], nil)
+		s.feed(ks.base, &ks.journal[i], nil, &ks.baseCool)
 	}
 	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
@@ -137,9 +138,10 @@ func recount(ms []*nfa.Matcher) {
 }
 
 // feed matches one stable event into the matchers ms (a base or a replay's), starting
-// matchers for rules that can start. Matches and timeouts are appended to out (as alerts
-// for ks's key) when out is not nil, else discarded.
-func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
+// matchers for rules that can start. Matches and timeouts that the cooldowns cool (which
+// they move on) let through are appended to out (as alerts for ks's key) when out is not
+// nil, else discarded.
+func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut, cool *cooldowns) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = ev, ev
@@ -154,6 +156,7 @@ func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
 		}
 		m.Advance(ev.Time, s.sc, &s.res)
 		m.Process(ev, s.sc, &s.res)
+		s.coolRule(ri, cool)
 		out.collect(s, ri)
 		if m.Idle() {
 			ms[ri] = nil
@@ -186,17 +189,19 @@ func (o *replayOut) collect(s *shard, ri int) {
 	r.Reset()
 }
 
-// replay runs journal from a clone of the key's base and then to the time the key's timers
-// reached, returning the matchers and, when out is set, what they derived.
-func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matcher {
+// replay runs journal from a clone of the key's base (and its cooldowns) and then to the
+// time the key's timers reached, returning the matchers, the cooldowns and, when out is
+// set, what they derived.
+func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, cooldowns) {
 	ms := make([]*nfa.Matcher, len(ks.base))
 	for ri, m := range ks.base {
 		if m != nil {
 			ms[ri] = m.Clone()
 		}
 	}
+	cool := ks.baseCool.clone()
 	for i := range journal {
-		s.feed(ms, &journal[i], out)
+		s.feed(ms, &journal[i], out, &cool)
 	}
 	if ks.timedTo != math.MinInt64 {
 		for ri, m := range ms {
@@ -204,13 +209,14 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matc
 				continue
 			}
 			m.Advance(ks.timedTo, s.sc, &s.res)
+			s.coolRule(ri, &cool)
 			out.collect(s, ri)
 			if m.Idle() {
 				ms[ri] = nil
 			}
 		}
 	}
-	return ms
+	return ms, cool
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -226,7 +232,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.raw, cp.ticket = nil, nil
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
-	ms := s.replay(ks, ks.journal, &after)
+	ms, cool := s.replay(ks, ks.journal, &after)
 
 	out := make(map[string]bool, len(before.alerts))
 	for _, a := range before.alerts {
@@ -249,7 +255,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 			s.dropMatcher(ri, m)
 		}
 	}
-	ks.m, ks.live = ms, 0
+	ks.m, ks.live, ks.cool = ms, 0, cool
 	for _, m := range ms {
 		if m != nil {
 			ks.live++

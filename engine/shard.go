@@ -53,6 +53,9 @@ type keyState struct {
 	idx       int  // position in the shard's list
 	bytes     int  // what its matchers held when last settled (budget.go)
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
+	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
+	// the journal (set exactly when base is).
+	cool, baseCool cooldowns
 }
 
 type shard struct {
@@ -398,11 +401,14 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
 	s.account(ks)
-	if ks.live == 0 && len(ks.journal) == 0 {
+	d := int64(math.MaxInt64)
+	if ks.cool != nil {
+		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
+	}
+	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 {
 		s.release(ks)
 		return
 	}
-	d := int64(math.MaxInt64)
 	for _, m := range ks.m {
 		if m != nil {
 			d = min(d, m.Deadline())
