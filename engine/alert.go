@@ -29,6 +29,7 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	for _, m := range r.Matches {
 		a := BuildAlert(c, key, alerts.KindMatch, m, 0)
 		if !s.cool(ri, key, a) {
+			s.completeCooled(ri, a)
 			continue
 		}
 		s.deliver(ri, a, ingest)
@@ -50,6 +51,7 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 		a.DetectedAt = &now
 	}
 	s.e.sink.Alert(a)
+	s.complete(ri, a)
 	st.alerts.Add(1)
 	s.rules.alerts[ri].Add(1)
 	since := time.Duration(-1)

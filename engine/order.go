@@ -310,9 +310,10 @@ func Tally(out []Outcome) (accepted, late int) {
 // ticket collects the outcomes of one IngestWait call: the shards write each event's
 // outcome at its index (distinct indexes, no lock) and count their batches done.
 type ticket struct {
-	out  []Outcome
-	left atomic.Int32 // batches not yet handled, plus one while the ingest call sends
-	done chan struct{}
+	out       []Outcome
+	completed [][]Completed // per event, the alerts it completed (SubmitCollect only)
+	left      atomic.Int32  // batches not yet handled, plus one while the ingest call sends
+	done      chan struct{}
 }
 
 func newTicket(n int) *ticket {

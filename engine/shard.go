@@ -72,6 +72,7 @@ type shard struct {
 	res    nfa.Result
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
+	cur           *item        // the event being handled (nil while time moves on): decide.go
 	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
@@ -248,6 +249,7 @@ func (s *shard) event(it *item) {
 	if ks != nil {
 		s.current(ks) // a reload folds the key's journal: decide on what is left
 	}
+	s.cur = it
 	switch {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
@@ -258,6 +260,7 @@ func (s *shard) event(it *item) {
 	default:
 		s.late(ks, it)
 	}
+	s.cur = nil
 	s.observe(pc, it.wm, it.ingest)
 }
 
