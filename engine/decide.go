@@ -17,6 +17,19 @@ type Completed struct {
 	Decision *patterns.Decision
 }
 
+// Decided is what an inline decision found out about one event (rest.Server.Decide).
+type Decided struct {
+	// Pending: the event was accepted (numbered, logged, submitted) but not matched
+	// within the timeout; its alerts leave as usual, not in this answer.
+	Pending bool
+	// Outcome is what the engine did with the event (when not pending); OutcomeRejected
+	// with Error set when it could not be decoded.
+	Outcome Outcome
+	Error   *RecordError
+	// Alerts are the alerts the event completed (SubmitCollect).
+	Alerts []Completed
+}
+
 // Completions returns, once a SubmitCollect call's Outcomes returned without error, the
 // alerts each event completed (out[i] for recs[i]).
 type Completions func() [][]Completed

@@ -156,8 +156,12 @@ type Alert struct {
 	// rule_version_number is the rule store's version (Rule.version: 1, 2, 3...) that made
 	// the alert; 0 when the rules came from files (cepd replay, cepd test).
 	RuleVersionNumber int32 `protobuf:"varint,14,opt,name=rule_version_number,json=ruleVersionNumber,proto3" json:"rule_version_number,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// suppressed is set when the alert was not delivered to the blocking sinks (Kafka,
+	// webhooks): an analyst's suppression (by "analyst") or, in a decision's answer only,
+	// the rule's cooldown (by "cooldown").
+	Suppressed    *AlertSuppressed `protobuf:"bytes,15,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
@@ -288,6 +292,92 @@ func (x *Alert) GetRuleVersionNumber() int32 {
 	return 0
 }
 
+func (x *Alert) GetSuppressed() *AlertSuppressed {
+	if x != nil {
+		return x.Suppressed
+	}
+	return nil
+}
+
+// AlertSuppressed says why an alert was not delivered.
+type AlertSuppressed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// by is "analyst" or "cooldown".
+	By string `protobuf:"bytes,1,opt,name=by,proto3" json:"by,omitempty"`
+	// id is the analyst suppression's id, author who made it.
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Author        string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Until         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertSuppressed) Reset() {
+	*x = AlertSuppressed{}
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSuppressed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSuppressed) ProtoMessage() {}
+
+func (x *AlertSuppressed) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSuppressed.ProtoReflect.Descriptor instead.
+func (*AlertSuppressed) Descriptor() ([]byte, []int) {
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertSuppressed) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
 type ListAlertsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
@@ -306,7 +396,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +408,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +421,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAlertsRequest) GetRuleId() string {
@@ -399,7 +489,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +501,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +514,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -443,7 +533,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +545,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +558,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -497,7 +587,7 @@ type StreamAlertsRequest struct {
 
 func (x *StreamAlertsRequest) Reset() {
 	*x = StreamAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +599,7 @@ func (x *StreamAlertsRequest) String() string {
 func (*StreamAlertsRequest) ProtoMessage() {}
 
 func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +612,7 @@ func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAlertsRequest.ProtoReflect.Descriptor instead.
 func (*StreamAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamAlertsRequest) GetRuleId() string {
@@ -579,7 +669,7 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xc3\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xfc\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
@@ -597,7 +687,16 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"timeout_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\ttimeoutAt\x12;\n" +
 	"\vdetected_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"detectedAt\x12.\n" +
-	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\"\x9c\x02\n" +
+	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\x127\n" +
+	"\n" +
+	"suppressed\x18\x0f \x01(\v2\x17.cep.v1.AlertSuppressedR\n" +
+	"suppressed\"\x93\x01\n" +
+	"\x0fAlertSuppressed\x12\x0e\n" +
+	"\x02by\x18\x01 \x01(\tR\x02by\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x120\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x9c\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -638,46 +737,49 @@ func file_cep_v1_alerts_proto_rawDescGZIP() []byte {
 	return file_cep_v1_alerts_proto_rawDescData
 }
 
-var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cep_v1_alerts_proto_goTypes = []any{
 	(*AlertEvent)(nil),            // 0: cep.v1.AlertEvent
 	(*AlertStep)(nil),             // 1: cep.v1.AlertStep
 	(*Alert)(nil),                 // 2: cep.v1.Alert
-	(*ListAlertsRequest)(nil),     // 3: cep.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 4: cep.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 5: cep.v1.GetAlertRequest
-	(*StreamAlertsRequest)(nil),   // 6: cep.v1.StreamAlertsRequest
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
-	(RuleMode)(0),                 // 9: cep.v1.RuleMode
+	(*AlertSuppressed)(nil),       // 3: cep.v1.AlertSuppressed
+	(*ListAlertsRequest)(nil),     // 4: cep.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 5: cep.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 6: cep.v1.GetAlertRequest
+	(*StreamAlertsRequest)(nil),   // 7: cep.v1.StreamAlertsRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
+	(RuleMode)(0),                 // 10: cep.v1.RuleMode
 }
 var file_cep_v1_alerts_proto_depIdxs = []int32{
-	7,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
+	8,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	9,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
 	0,  // 2: cep.v1.AlertStep.events:type_name -> cep.v1.AlertEvent
-	9,  // 3: cep.v1.Alert.mode:type_name -> cep.v1.RuleMode
+	10, // 3: cep.v1.Alert.mode:type_name -> cep.v1.RuleMode
 	1,  // 4: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
-	8,  // 5: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
-	7,  // 6: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
-	7,  // 9: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
-	9,  // 10: cep.v1.ListAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	7,  // 11: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
-	7,  // 12: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
-	9,  // 14: cep.v1.StreamAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	3,  // 15: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
-	5,  // 16: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
-	6,  // 17: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
-	4,  // 18: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
-	2,  // 19: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
-	2,  // 20: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 5: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
+	8,  // 6: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 8: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
+	8,  // 9: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
+	3,  // 10: cep.v1.Alert.suppressed:type_name -> cep.v1.AlertSuppressed
+	8,  // 11: cep.v1.AlertSuppressed.until:type_name -> google.protobuf.Timestamp
+	10, // 12: cep.v1.ListAlertsRequest.mode:type_name -> cep.v1.RuleMode
+	8,  // 13: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 14: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 15: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
+	10, // 16: cep.v1.StreamAlertsRequest.mode:type_name -> cep.v1.RuleMode
+	4,  // 17: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
+	6,  // 18: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
+	7,  // 19: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
+	5,  // 20: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
+	2,  // 21: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
+	2,  // 22: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_alerts_proto_init() }
@@ -692,7 +794,7 @@ func file_cep_v1_alerts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_alerts_proto_rawDesc), len(file_cep_v1_alerts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
