@@ -50,7 +50,7 @@ type decideFixture struct {
 	conn *grpc.ClientConn
 }
 
-func startDecideFixture(t *testing.T, ruleDir string) *decideFixture {
+func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	t.Helper()
 	schema, err := os.ReadFile(fraudSchema)
 	if err != nil {
