@@ -30,6 +30,7 @@ var scenarios = []scenario{
 	{"split-transactions", (*Generator).splitTransactions},
 	{"credential-stuffing", (*Generator).credentialStuffing},
 	{"over-capture", (*Generator).overCapture},
+	{"zero-auth-storm", (*Generator).zeroAuthStorm},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the
