@@ -361,7 +361,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: envOpts, EventsDir: btDir,
 		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
-		MaxFinished: o.backtests.keep, Shards: o.backtests.shards})
+		MaxFinished: o.backtests.keep, Shards: o.backtests.shards, Feedback: book.Label})
 	if err != nil {
 		return fmt.Errorf("backtests: %w", err)
 	}
