@@ -192,3 +192,6 @@ func (e *Engine) CooledByRule() map[string]uint64 {
 	}
 	return out
 }
+
+// Cooled returns how many alerts the cooldown of rule i (of rs.Rules) has suppressed.
+func (rs *RuleSet) Cooled(i int) uint64 { return rs.cooled[i].Load() }

@@ -12,6 +12,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/alerts/analyst"
 	"github.com/cepd/cepd/alerts/analyst/redislog"
+	"github.com/cepd/cepd/internal/metrics"
 )
 
 // analystLogFile is the analysts' log beside a rule directory (a hidden file: not a rule).
@@ -45,4 +46,15 @@ func openAnalyst(ctx context.Context, rulesDir string, client redis.UniversalCli
 		}
 	})
 	return book, sup, closeLog, nil
+}
+
+// feedbackMetrics reads the analysts' feedback per rule for the metrics.
+func feedbackMetrics(book *analyst.Book) func() []metrics.RuleFeedback {
+	return func() []metrics.RuleFeedback {
+		var out []metrics.RuleFeedback
+		for _, p := range book.Precision("", false) {
+			out = append(out, metrics.RuleFeedback{Rule: p.RuleID, Fraud: p.Fraud, FalsePositive: p.FalsePositive})
+		}
+		return out
+	}
 }

@@ -343,6 +343,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		return err
 	}
 	defer closeBook()
+	mets.SetFeedback(feedbackMetrics(book))
 	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver, Suppress: suppressions}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
