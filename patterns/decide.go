@@ -39,7 +39,6 @@ const MaxScore = 1000
 type Decision struct {
 	Outcome Outcome
 	Score   int
-	Pos     Pos
 }
 
 // cooldown decodes "cooldown: 1h": after an alert, the rule's next alerts for the same
@@ -53,7 +52,7 @@ func (d *decoder) decision(f field, r *Rule) {
 	if f.val == nil || isNull(f.val) {
 		return
 	}
-	dec := &Decision{Pos: nodePos(f.key)}
+	dec := &Decision{}
 	m := d.fields(f.val, "decision", dec, []string{"outcome", "score"})
 	if m == nil {
 		d.markBad(r, "decision")
