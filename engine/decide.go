@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 )
 
@@ -35,12 +36,13 @@ type Decided struct {
 type Completions func() [][]Completed
 
 // SubmitCollect is Submit that also keeps, per event, the alerts the event completed:
-// those delivered while the shard handled that event (matched in order, re-matched into
-// its key's journal, or late and processed), and those its rule's cooldown suppressed
-// (marked Suppressed by "cooldown"; not delivered). Alerts that time moving on fired
-// (windows closing, absences) belong to no event. With `release: in_start_order` a match
-// completed by the event may leave later, when earlier partial matches resolve: it is
-// then not among the event's.
+// the match alerts made while the shard handled that event (matched in order, re-matched
+// into its key's journal, or late and processed) whose matched events include it, both
+// those delivered and those its rule's cooldown suppressed (marked Suppressed by
+// "cooldown"; not delivered). Alerts that time moving on fired (windows closing,
+// absences, timeouts, even when the event's own time closed them) belong to no event.
+// With `release: in_start_order` a match completed by the event may leave later, when
+// earlier partial matches resolve: it is then not among the event's.
 func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Outcomes, Completions, []RecordError, error) {
 	p := e.partition(part)
 	t := newTicket(len(recs))
@@ -71,7 +73,7 @@ func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Ou
 // call collects them.
 func (s *shard) complete(ri int, a *alerts.Alert) {
 	it := s.cur
-	if it == nil || it.ticket == nil || it.ticket.completed == nil {
+	if it == nil || it.ticket == nil || it.ticket.completed == nil || a.Kind != alerts.KindMatch || !takes(a, it.ev) {
 		return
 	}
 	c := &it.ticket.completed[it.idx]
@@ -91,4 +93,17 @@ func (s *shard) completeCooled(ri int, a *alerts.Alert) {
 	a.Suppressed = &alerts.Suppressed{By: alerts.SuppressedByCooldown, Until: until,
 		Reason: "an alert of this rule for this key was delivered less than its cooldown before"}
 	s.complete(ri, a)
+}
+
+// takes reports whether ev is among the alert's matched events.
+func takes(a *alerts.Alert, ev *event.Event) bool {
+	id, t := EventID(ev), time.UnixMilli(ev.Time)
+	for _, st := range a.Steps {
+		for _, e := range st.Events {
+			if e.ID == id && e.Time.Equal(t) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
 )
 
@@ -103,8 +104,24 @@ pattern:
 	if g := ids(comp[0]); out[0] != OutcomeRematched || len(g) != 1 || g[0] != "big" {
 		t.Fatalf("e6: %v %v", g, out[0])
 	}
-	b, _ := json.Marshal(comp[0][0].Alert)
-	if len(b) == 0 {
-		t.Fatal("alert does not marshal")
+	// c4's own event closes its absence window: the alert is not the event's
+	submit(testEvent{ID: "e7", Card: "c4", TS: t0 + 61_000, Kind: "auth", Amount: 300})
+	_, comp = submit(testEvent{ID: "e8", Card: "c4", TS: t0 + 95_000, Kind: "login"})
+	if len(comp[0]) != 0 {
+		t.Fatalf("e8 completed %v", ids(comp[0]))
+	}
+	var c4 *alerts.Alert
+	sink.mu.Lock()
+	for _, a := range sink.all {
+		if a.RuleID == "auth-no-capture" && a.Key == "c4" {
+			c4 = a
+		}
+	}
+	sink.mu.Unlock()
+	if c4 == nil {
+		t.Fatal("c4's absence alert was not delivered (the test cannot tell)")
+	}
+	if b, err := json.Marshal(c4); err != nil || len(b) == 0 {
+		t.Fatal("alert does not marshal", err)
 	}
 }
