@@ -120,6 +120,10 @@ type Alert struct {
 	// DetectedAt is the processing time the alert was made; zero (and omitted) in
 	// offline replays so that their output is reproducible byte for byte.
 	DetectedAt *time.Time `json:"detected_at,omitempty"`
+	// Suppressed, when set, says why the alert was not delivered to the blocking sinks
+	// (Kafka, webhooks): it is recorded (ring, stream, history) marked so. It does not
+	// enter the id.
+	Suppressed *Suppressed `json:"suppressed,omitempty"`
 }
 
 // ComputeID returns the deterministic id of an alert with these properties.

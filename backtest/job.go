@@ -129,7 +129,18 @@ type RuleResult struct {
 	RecallLabel              string
 	LabelledKeys, CaughtKeys int64
 	Recall                   float64
+	// With Options.Feedback: FeedbackFraud and FeedbackFalsePositive count the alerts
+	// analysts marked so (the same alert, by id, delivered live: the same rule version
+	// over the same events); FeedbackPrecision is fraud / (fraud + false positive).
+	FeedbackFraud, FeedbackFalsePositive int64
+	FeedbackPrecision                    float64
 }
+
+// Feedback labels Options.Feedback returns (as the analysts' API takes them).
+const (
+	FeedbackFraud         = "fraud"
+	FeedbackFalsePositive = "false_positive"
+)
 
 // HourCount is the number of alerts whose last event falls in one hour.
 type HourCount struct {

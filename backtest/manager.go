@@ -53,6 +53,10 @@ type Options struct {
 	// Shards is the number of shard workers of each backtest's engine (default 1, so that
 	// a backtest does not crowd the live engine).
 	Shards int
+	// Feedback, if set, returns the analysts' verdict on an alert id (FeedbackFraud,
+	// FeedbackFalsePositive or ""): the results then count the backtest's alerts analysts
+	// confirmed or rejected, per rule. Called concurrently.
+	Feedback func(alertID string) string
 }
 
 // Defaults of Options.

@@ -128,6 +128,7 @@ func (m *Manager) execute(j *job) error {
 	j.total.Store(int64(len(recs)))
 	j.readFrac.Store(1e6)
 	t := newTally(j.ids, lab, j.spec.MaxAlerts)
+	t.fb = m.o.Feedback
 	j.mu.Lock()
 	j.tally = t
 	j.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 type tally struct {
 	lab *labels // nil: no label field
 	max int
+	fb  func(alertID string) string // analysts' feedback label of an alert id (nil: none)
 
 	mu      sync.Mutex
 	rules   map[string]*ruleTally
@@ -33,6 +34,8 @@ type ruleTally struct {
 	labelled  int64               // alerts with a labelled event
 	caughtOwn map[string]struct{} // keys alerted on with an event labelled with the rule id
 	caughtAny map[string]struct{} // keys alerted on with any labelled event
+	// alerts analysts marked (in production, by alert id) as fraud or false positive
+	fbFraud, fbFalse int64
 }
 
 func newRuleTally() *ruleTally {
@@ -61,6 +64,10 @@ func (t *tally) Alert(a *alerts.Alert) {
 		}
 	}
 	hour := a.LastEventTime.Truncate(time.Hour).Unix()
+	verdict := ""
+	if t.fb != nil {
+		verdict = t.fb(a.ID)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rt := t.rules[a.RuleID]
@@ -74,6 +81,12 @@ func (t *tally) Alert(a *alerts.Alert) {
 		if any {
 			x.labelled++
 			x.caughtAny[a.Key] = struct{}{}
+		}
+		switch verdict {
+		case FeedbackFraud:
+			x.fbFraud++
+		case FeedbackFalsePositive:
+			x.fbFalse++
 		}
 	}
 	if own {
@@ -121,7 +134,8 @@ func (t *tally) result(rs *engine.RuleSet, withAlerts bool) Result {
 }
 
 func (t *tally) ruleResult(id string, rt *ruleTally) RuleResult {
-	rr := RuleResult{RuleID: id, Alerts: rt.alerts}
+	rr := RuleResult{RuleID: id, Alerts: rt.alerts, FeedbackFraud: rt.fbFraud, FeedbackFalsePositive: rt.fbFalse,
+		FeedbackPrecision: ratio(rt.fbFraud, rt.fbFraud+rt.fbFalse)}
 	for h, n := range rt.perHour {
 		rr.PerHour = append(rr.PerHour, HourCount{Hour: time.Unix(h, 0).UTC(), Alerts: n})
 	}

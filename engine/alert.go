@@ -28,10 +28,17 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	}
 	for _, m := range r.Matches {
 		a := BuildAlert(c, key, alerts.KindMatch, m, 0)
+		if !s.cool(ri, key, a) {
+			s.completeCooled(ri, a)
+			continue
+		}
 		s.deliver(ri, a, ingest)
 	}
 	for _, t := range r.Timeouts {
 		a := BuildAlert(c, key, alerts.KindTimeout, t.Match, t.At)
+		if !s.cool(ri, key, a) {
+			continue
+		}
 		s.deliver(ri, a, ingest)
 	}
 	r.Reset()
@@ -44,6 +51,7 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 		a.DetectedAt = &now
 	}
 	s.e.sink.Alert(a)
+	s.complete(ri, a)
 	st.alerts.Add(1)
 	s.rules.alerts[ri].Add(1)
 	since := time.Duration(-1)

@@ -324,7 +324,7 @@ func (s *shard) snapshotPartition(part int32, full bool) (up []*state.KeyState, 
 		if ks != nil {
 			s.current(ks)
 		}
-		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0) {
+		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0) {
 			if ks != nil && ks.part.id == part { // emptied by a reload: release it
 				s.release(ks)
 			}
@@ -379,6 +379,13 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	}
 	if ks.newest != math.MinInt64 {
 		out.Sections = append(out.Sections, orderSection(ks))
+	}
+	cool := ks.cool
+	if ks.base != nil {
+		cool = ks.baseCool
+	}
+	if sec, ok := cooldownSection(cool); ok {
+		out.Sections = append(out.Sections, sec)
 	}
 	return out
 }
@@ -516,9 +523,10 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			journal = insertItem(journal, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true})
 		}
 	}
+	ks.cool = restoreCooldown(st.Sections)
 	if len(journal) > 0 {
-		ks.base, ks.journal = ks.m, journal
-		ks.m = s.replay(ks, journal, nil)
+		ks.base, ks.journal, ks.baseCool = ks.m, journal, ks.cool
+		ks.m, ks.cool = s.replay(ks, journal, nil)
 		ks.live = 0
 		for _, m := range ks.m {
 			if m != nil {

@@ -38,6 +38,12 @@
 //
 // IngestWait (and Submit) report each event's Outcome once the shards have handled it;
 // the match alerts completed by those events have been delivered to the sink by then.
+// SubmitCollect also returns, per event, the alerts it completed (decide.go), for inline
+// decisions.
+//
+// Cooldowns (cooldown.go): a rule's cooldown is the key's state, decided in event time,
+// checkpointed in the key's sections, carried by the journal's base and replayed with it;
+// suppressed alerts are counted (Stats.Cooled, Engine.CooledByRule), never delivered.
 //
 // Idleness: a partition is idle only with nothing unread: silent for the idle timeout
 // since it appeared, was restored or last ingested, and no backlog reported by its

@@ -24,6 +24,7 @@ type RuleSet struct {
 	Slots int
 
 	alerts []atomic.Uint64 // alerts made, per rule (set up by the engine)
+	cooled []atomic.Uint64 // alerts suppressed by the rule's cooldown, per rule
 }
 
 // Sink receives alerts. Alert is called from shard goroutines, concurrently; it must not
@@ -104,6 +105,7 @@ func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error
 	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
 		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{}), log: cfg.Log}
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
+	rs.cooled = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
 	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
 	e.logWarnings(nil, rs)

@@ -26,6 +26,7 @@ import (
 func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
+		ks.baseCool = ks.cool.clone()
 		ks.base = make([]*nfa.Matcher, len(ks.m))
 		n := 0
 		for _, m := range ks.m {
@@ -92,7 +93,7 @@ func (s *shard) fold(ks *keyState) {
 		return
 	}
 	clear(ks.journal)
-	ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	ks.cut = max(ks.cut, ks.newest)
 }
 
@@ -108,7 +109,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		clear(ks.journal)
-		ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
@@ -126,7 +127,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
 	for i := range ks.journal[:n] {
-		s.feed(ks.base, &ks.journal[i], nil)
+		s.feed(ks.base, &ks.journal[i], nil, &ks.baseCool)
 	}
 	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
@@ -146,9 +147,10 @@ func recount(ms []*nfa.Matcher) {
 }
 
 // feed matches one stable event into the matchers ms (a base or a replay's), starting
-// matchers for rules that can start. Matches and timeouts are appended to out (as alerts
-// for ks's key) when out is not nil, else discarded.
-func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
+// matchers for rules that can start. Matches and timeouts that the cooldowns cool (which
+// they move on) let through are appended to out (as alerts for ks's key) when out is not
+// nil, else discarded.
+func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut, cool *cooldowns) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = ev, ev
@@ -163,6 +165,7 @@ func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
 		}
 		m.Advance(ev.Time, s.sc, &s.res)
 		m.Process(ev, s.sc, &s.res)
+		s.coolRule(ri, cool)
 		out.collect(s, ri)
 		if m.Idle() {
 			ms[ri] = nil
@@ -195,17 +198,19 @@ func (o *replayOut) collect(s *shard, ri int) {
 	r.Reset()
 }
 
-// replay runs journal from a clone of the key's base and then to the time the key's timers
-// reached, returning the matchers and, when out is set, what they derived.
-func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matcher {
+// replay runs journal from a clone of the key's base (and its cooldowns) and then to the
+// time the key's timers reached, returning the matchers, the cooldowns and, when out is
+// set, what they derived.
+func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, cooldowns) {
 	ms := make([]*nfa.Matcher, len(ks.base))
 	for ri, m := range ks.base {
 		if m != nil {
 			ms[ri] = m.Clone()
 		}
 	}
+	cool := ks.baseCool.clone()
 	for i := range journal {
-		s.feed(ms, &journal[i], out)
+		s.feed(ms, &journal[i], out, &cool)
 	}
 	if ks.timedTo != math.MinInt64 {
 		for ri, m := range ms {
@@ -213,13 +218,14 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matc
 				continue
 			}
 			m.Advance(ks.timedTo, s.sc, &s.res)
+			s.coolRule(ri, &cool)
 			out.collect(s, ri)
 			if m.Idle() {
 				ms[ri] = nil
 			}
 		}
 	}
-	return ms
+	return ms, cool
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -235,7 +241,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.raw, cp.ticket = nil, nil
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
-	ms := s.replay(ks, ks.journal, &after)
+	ms, cool := s.replay(ks, ks.journal, &after)
 
 	out := make(map[string]bool, len(before.alerts))
 	for _, a := range before.alerts {
@@ -258,7 +264,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 			s.dropMatcher(ri, m)
 		}
 	}
-	ks.m, ks.live = ms, 0
+	ks.m, ks.live, ks.cool = ms, 0, cool
 	for _, m := range ms {
 		if m != nil {
 			ks.live++
@@ -313,9 +319,10 @@ func Tally(out []Outcome) (accepted, late int) {
 // ticket collects the outcomes of one IngestWait call: the shards write each event's
 // outcome at its index (distinct indexes, no lock) and count their batches done.
 type ticket struct {
-	out  []Outcome
-	left atomic.Int32 // batches not yet handled, plus one while the ingest call sends
-	done chan struct{}
+	out       []Outcome
+	completed [][]Completed // per event, the alerts it completed (SubmitCollect only)
+	left      atomic.Int32  // batches not yet handled, plus one while the ingest call sends
+	done      chan struct{}
 }
 
 func newTicket(n int) *ticket {

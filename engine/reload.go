@@ -43,6 +43,7 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 	}
 	seen := map[string]bool{}
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
+	rs.cooled = make([]atomic.Uint64, len(rs.Rules))
 	for i, c := range rs.Rules {
 		if seen[c.Rule.ID] {
 			return ReloadStats{}, fmt.Errorf("engine: rule %q appears twice in the new rule set", c.Rule.ID)
@@ -50,6 +51,7 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 		seen[c.Rule.ID] = true
 		if oi, ok := oldByID[c.Rule.ID]; ok {
 			rs.alerts[i].Store(old.alerts[oi].Load())
+			rs.cooled[i].Store(old.cooled[oi].Load())
 			if old.Rules[oi].Fingerprint() == c.Fingerprint() {
 				st.Kept++ // the keys move lazily (shard.current)
 				continue

@@ -54,6 +54,9 @@ type keyState struct {
 	idx       int  // position in the shard's list
 	bytes     int  // what its matchers held when last settled (budget.go)
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
+	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
+	// the journal (set exactly when base is).
+	cool, baseCool cooldowns
 }
 
 type shard struct {
@@ -71,6 +74,7 @@ type shard struct {
 	res    nfa.Result
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
+	cur           *item        // the event being handled (nil while time moves on): decide.go
 	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
@@ -257,6 +261,7 @@ func (s *shard) event(it *item) {
 	if ks != nil {
 		s.current(ks) // a reload folds the key's journal: decide on what is left
 	}
+	s.cur = it
 	switch {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
@@ -267,6 +272,7 @@ func (s *shard) event(it *item) {
 	default:
 		s.late(ks, it)
 	}
+	s.cur = nil
 	s.observe(pc, it.wm, it.ingest)
 }
 
@@ -410,11 +416,14 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
 	s.account(ks)
-	if ks.live == 0 && len(ks.journal) == 0 {
+	d := int64(math.MaxInt64)
+	if ks.cool != nil {
+		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
+	}
+	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 {
 		s.release(ks)
 		return
 	}
-	d := int64(math.MaxInt64)
 	for _, m := range ks.m {
 		if m != nil {
 			d = min(d, m.Deadline())

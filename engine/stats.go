@@ -18,6 +18,7 @@ type Stats struct {
 	rematched  atomic.Uint64
 	superseded atomic.Uint64
 	alerts     atomic.Uint64
+	cooled     atomic.Uint64 // alerts suppressed by their rule's cooldown (cooldown.go)
 	dropped    atomic.Uint64 // partial matches dropped by the per-key bound
 	latency    []*histogram  // per shard
 	shard      []shardCounts // per shard
@@ -94,6 +95,7 @@ type Snapshot struct {
 	Late       uint64            `json:"late"`
 	Rematched  uint64            `json:"rematched"`
 	Superseded uint64            `json:"superseded_alerts"`
+	Cooled     uint64            `json:"cooled_alerts"` // suppressed by their rule's cooldown
 	Alerts     uint64            `json:"alerts"`
 	Dropped    uint64            `json:"dropped_partial_matches"`
 	DeadLetter map[string]uint64 `json:"dead_letters"`
@@ -125,7 +127,7 @@ type Snapshot struct {
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Late: s.late.Load(),
-		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(),
+		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(), Cooled: s.cooled.Load(),
 		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
 	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
 	for i := range s.shard {

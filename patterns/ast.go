@@ -175,6 +175,12 @@ type Rule struct {
 	Emit    []Emit
 	// Timeouts asks for alerts of kind "timeout" for partial matches that expire.
 	Timeouts bool
+	// CooldownMs, when > 0, suppresses the rule's alerts for a key within that much event
+	// time after its last alert for the key (the engine keeps it with the key's state).
+	CooldownMs int64
+	// Decision is what the rule's alerts contribute to an inline decision; nil: review
+	// with score 0.
+	Decision *Decision
 	// Source is the file the rule came from (for messages), "" if none.
 	Source string
 }

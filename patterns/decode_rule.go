@@ -8,7 +8,7 @@ import (
 
 // ruleKeys are the keys of a rule, in the order Format writes them.
 var ruleKeys = []string{"id", "name", "description", "severity", "owner", "tags", "key",
-	"within", "skip", "release", "timeouts", "pattern", "emit"}
+	"within", "skip", "release", "timeouts", "cooldown", "decision", "pattern", "emit"}
 
 // DefaultSeverity is the severity of a rule that does not say.
 const DefaultSeverity = "medium"
@@ -42,6 +42,8 @@ func (d *decoder) rule(n *yaml.Node) *Rule {
 		r.Pattern.Release = Release(rel)
 	}
 	r.Timeouts = d.boolean(f["timeouts"], r)
+	d.cooldown(f["cooldown"], r)
+	d.decision(f["decision"], r)
 	if p, ok := f["pattern"]; ok && !isNull(p.val) {
 		r.Pattern.Steps = d.steps(p, r)
 	}

@@ -23,6 +23,8 @@
 //	skip: past_last_event
 //	release: at_completion
 //	timeouts: true
+//	cooldown: 1h
+//	decision: {outcome: block, score: 90}
 //	pattern:
 //	  - name: small
 //	    where: e.type == 'auth' && e.amount < 2.0
@@ -69,6 +71,12 @@
 //   - release: when a completed match leaves as an alert: at_completion (the default) or
 //     in_start_order (Flink's order). See "When a match is released" below.
 //   - timeouts: true to alert (kind "timeout") on partial matches whose window expires.
+//   - cooldown: a duration (1h): after an alert of the rule for a key, the rule's alerts for
+//     that key less than the cooldown later (in event time) are suppressed. The engine keeps
+//     it with the key's state (checkpointed, restored, replayed), so it is deterministic.
+//   - decision: {outcome: allow | review | block, score: 0..1000}: what the rule's alerts
+//     contribute to an inline decision (POST /v1/decide): the strongest outcome wins and
+//     scores add up. Without it an alert counts as review, score 0.
 //   - pattern (required): the steps, a non-empty list.
 //   - emit: an ordered mapping of name → CEL expression whose values go into the alert;
 //     names are identifiers, unique.

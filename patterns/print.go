@@ -77,6 +77,7 @@ func Format(r *Rule) []byte {
 	if r.Timeouts {
 		w.line(0, "timeouts: true")
 	}
+	w.decide(r)
 	w.line(0, "pattern:")
 	w.steps(0, p.Steps)
 	if len(r.Emit) > 0 {

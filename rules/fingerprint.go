@@ -51,13 +51,17 @@ func fingerprint(c *Compiled) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// version hashes the fingerprint with what else shapes an alert: emits and severity.
+// version hashes the fingerprint with what else shapes an alert: emits, severity and the
+// cooldown (which alerts leave). The decision is left out: it shapes answers, not alerts.
 func version(c *Compiled) string {
 	var b strings.Builder
 	b.WriteString(c.fingerprint)
 	fmt.Fprintf(&b, "\nseverity=%q\n", c.Rule.Severity)
 	for _, em := range c.emits {
 		fmt.Fprintf(&b, "emit %q %q\n", em.name, em.x.canonical)
+	}
+	if c.Rule.CooldownMs > 0 { // written only when set, so older rules keep their versions
+		fmt.Fprintf(&b, "cooldown=%d\n", c.Rule.CooldownMs)
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:8])

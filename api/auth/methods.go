@@ -25,8 +25,14 @@ func MethodCapability(fullMethod string) Capability {
 		return Read
 	case "Backtests":
 		return Backtest
-	case "Events":
+	case "Events", "Decisions":
 		return Send
+	case "Analyst":
+		switch m {
+		case "CreateSuppression", "DeleteSuppression", "MarkAlert":
+			return Edit
+		}
+		return Read
 	case "Admin":
 		if m == "GetHealth" {
 			return Open

@@ -291,6 +291,7 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 	if a.DetectedAt != nil {
 		out.DetectedAt = timestamppb.New(*a.DetectedAt)
 	}
+	out.Suppressed = suppressedProto(a.Suppressed)
 	for _, st := range a.Steps {
 		ps := &cepv1.AlertStep{Step: validText(st.Step)}
 		for _, e := range st.Events {

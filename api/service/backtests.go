@@ -197,7 +197,8 @@ func toBacktest(j *backtest.Job) *cepv1.Backtest {
 func toRuleResult(r backtest.RuleResult) *cepv1.BacktestRuleResult {
 	out := &cepv1.BacktestRuleResult{RuleId: r.RuleID, Alerts: r.Alerts, Precision: r.Precision, Recall: r.Recall,
 		RuleVersion: r.RuleVersion, EvalErrors: int64(r.EvalErrors), LabelledAlerts: r.LabelledAlerts,
-		RecallLabel: r.RecallLabel, LabelledKeys: r.LabelledKeys, CaughtKeys: r.CaughtKeys}
+		RecallLabel: r.RecallLabel, LabelledKeys: r.LabelledKeys, CaughtKeys: r.CaughtKeys,
+		FeedbackFraud: r.FeedbackFraud, FeedbackFalsePositive: r.FeedbackFalsePositive, FeedbackPrecision: r.FeedbackPrecision}
 	for _, h := range r.PerHour {
 		out.PerHour = append(out.PerHour, &cepv1.HourCount{Hour: timestamppb.New(h.Hour), Alerts: h.Alerts})
 	}

@@ -7,7 +7,10 @@
 // shard barrier (engine.SwapRules). Reads go to the store without that lock. Modes holds
 // what the running set is (each rule's mode, the version running, the shadow comparisons)
 // for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
-// backtest.Manager; Admin samples the ingest rate. All are safe for concurrent use.
+// backtest.Manager; Admin samples the ingest rate. Decisions answers POST /v1/decide
+// through the REST ingest's path (a DecideFunc) and combines the alerts an event completed
+// (Answer); Analyst serves suppressions, feedback and precision over an analyst.Book, and
+// ModeSink checks the suppressions before delivery. All are safe for concurrent use.
 //
 // Roles beyond the per-method table (auth.MethodCapability) are checked here, where the
 // rule's state is known: re-creating a deleted rule that was not active, and a rollback

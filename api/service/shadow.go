@@ -245,16 +245,29 @@ type ModeSink struct {
 	Modes   *Modes
 	Record  alerts.Sink // the ring and other recording sinks
 	Deliver alerts.Sink // blocking sinks (Kafka, webhooks); may be nil
+	// Suppress, if set, holds the analysts' suppressions: a suppressed alert is marked
+	// (Alert.Suppressed) and goes to Record only.
+	Suppress *alerts.Suppressions
 }
 
 // Alert implements alerts.Sink.
 func (m *ModeSink) Alert(a *alerts.Alert) {
-	mode := m.Modes.Mode(a.RuleID)
-	a.RuleID = strings.TrimSuffix(a.RuleID, ShadowSuffix)
-	a.Mode = string(mode)
+	mode := m.Modes.Stamp(a)
 	m.Modes.observe(a)
+	if s := m.Suppress.Check(a); s != nil {
+		a.Suppressed = s
+	}
 	m.Record.Alert(a)
-	if mode != store.Shadow && m.Deliver != nil {
+	if mode != store.Shadow && a.Suppressed == nil && m.Deliver != nil {
 		m.Deliver.Alert(a)
 	}
+}
+
+// Stamp sets an alert's mode from its engine rule id, turning a candidate's alert into a
+// shadow alert of its rule, and returns the mode.
+func (m *Modes) Stamp(a *alerts.Alert) store.Mode {
+	mode := m.Mode(a.RuleID)
+	a.RuleID = strings.TrimSuffix(a.RuleID, ShadowSuffix)
+	a.Mode = string(mode)
+	return mode
 }

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/alerts/analyst"
 	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
@@ -51,6 +52,7 @@ type apiOptions struct {
 	backtests  *backtest.Manager // nil: backtests answer Unimplemented
 	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
+	analyst    *analyst.Book     // suppressions and feedback (nil: their routes answer Unimplemented)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -124,6 +126,8 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
+	cepv1.RegisterDecisionsServer(gs, &service.Decisions{Ingest: restDecideFunc(o.restIngest), Modes: o.modes})
+	cepv1.RegisterAnalystServer(gs, &service.Analyst{Book: o.analyst, Ring: ring})
 	adminSvc := service.NewAdmin(eng, o.modes)
 	if o.restIngest != nil {
 		adminSvc.SetHealth(o.restIngest.Health) // one answer for /healthz and gRPC
@@ -148,7 +152,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	gw := newGateway()
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
-		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler,
+		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			conn.Close()

@@ -46,7 +46,10 @@ var documentedRoles = map[string]string{
 	"Rules/SetRuleMode":       "admin",
 	"Backtests/ListBacktests": "analyst admin", "Backtests/CreateBacktest": "analyst admin",
 	"Backtests/GetBacktest": "analyst admin", "Backtests/CancelBacktest": "analyst admin",
-	"Events/IngestEvents": "ingest admin",
+	"Events/IngestEvents": "ingest admin", "Decisions/Decide": "ingest admin",
+	"Analyst/CreateSuppression": "analyst admin", "Analyst/DeleteSuppression": "analyst admin", "Analyst/MarkAlert": "analyst admin",
+	"Analyst/ListSuppressions": "viewer analyst admin", "Analyst/GetAlertFeedback": "viewer analyst admin",
+	"Analyst/GetRulePrecision": "viewer analyst admin", "Analyst/ListAnalystAudit": "viewer analyst admin",
 	// The embedded routes outside gRPC.
 	"POST /v1/events": "ingest admin", "GET /v1/stats": "admin", "GET /healthz": "*", "GET /v1/openapi.json": "*",
 	"SSE /v1/alerts:stream": "viewer analyst admin",

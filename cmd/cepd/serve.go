@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/cepd/cepd"
@@ -215,6 +216,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	var rstore store.Store = dirStore
 	var shared *redisrules.Store
+	var analystRedis redis.UniversalClient // the analysts' log goes where the rules are
 	switch o.rulesStore {
 	case "dir":
 	case "redis":
@@ -229,7 +231,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		if err := seedRules(ctx, st, dirStore, rulesDir); err != nil {
 			return err
 		}
-		rstore, shared = st, st
+		rstore, shared, analystRedis = st, st, client
 	default:
 		return fmt.Errorf("--rules-store %q: want dir or redis", o.rulesStore)
 	}
@@ -336,7 +338,13 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		mets.AddSink("kafka", kafkaSinkMetrics(kprod))
 		flush = append(flush, kprod)
 	}
-	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
+	book, suppressions, closeBook, err := openAnalyst(ctx, rulesDir, analystRedis, o.redis.prefix)
+	if err != nil {
+		return err
+	}
+	defer closeBook()
+	mets.SetFeedback(feedbackMetrics(book))
+	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver, Suppress: suppressions}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
 		OnAlert: mets.Observe}
@@ -354,7 +362,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: envOpts, EventsDir: btDir,
 		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
-		MaxFinished: o.backtests.keep, Shards: o.backtests.shards})
+		MaxFinished: o.backtests.keep, Shards: o.backtests.shards, Feedback: book.Label})
 	if err != nil {
 		return fmt.Errorf("backtests: %w", err)
 	}
@@ -435,7 +443,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	restIngest := rest.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
 	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, restIngest: restIngest,
-		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim,
+		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim, analyst: book,
 		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {
 		return err

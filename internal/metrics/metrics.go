@@ -68,11 +68,13 @@ type Metrics struct {
 	reloadPause prometheus.Histogram
 	deadLogged  *prometheus.CounterVec
 	sinkLatency *prometheus.HistogramVec
+	suppressed  *prometheus.CounterVec
 
-	mu    sync.Mutex
-	eng   Engine
-	kafka func() KafkaStats
-	sinks map[string]func() SinkStats
+	mu       sync.Mutex
+	eng      Engine
+	kafka    func() KafkaStats
+	feedback func() []RuleFeedback
+	sinks    map[string]func() SinkStats
 
 	state atomic.Pointer[stateSample]
 }
@@ -112,7 +114,10 @@ func New(o Options) *Metrics {
 	m.sinkLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "cepd", Name: "sink_delivery_latency_seconds",
 		Help:    "Time from an alert (or a dead letter, for Kafka) handed to a delivering sink to its receiver's acknowledgement, retries included.",
 		Buckets: prometheus.ExponentialBuckets(1e-3, 4, 10)}, []string{"sink"})
-	m.reg.MustRegister(m.sinkLatency, m.alerts, m.sinceIngest, m.sinceEvent, m.reloads, m.reloadPause, m.deadLogged,
+	m.suppressed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "cepd", Name: "alerts_suppressed_total",
+		Help: "Alerts recorded but not delivered to the blocking sinks because an analyst suppressed their key, by rule."},
+		[]string{"rule"})
+	m.reg.MustRegister(m.suppressed, &decideCollector{m: m}, m.sinkLatency, m.alerts, m.sinceIngest, m.sinceEvent, m.reloads, m.reloadPause, m.deadLogged,
 		&collector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "cepd"}))
@@ -132,6 +137,9 @@ func (m *Metrics) Handler() http.Handler {
 // event.
 func (m *Metrics) Observe(a *alerts.Alert, sinceIngest time.Duration) {
 	m.alerts.WithLabelValues(a.RuleID, a.Severity, a.Kind).Inc()
+	if a.Suppressed != nil {
+		m.suppressed.WithLabelValues(a.RuleID).Inc()
+	}
 	if sinceIngest >= 0 {
 		m.sinceIngest.WithLabelValues(a.RuleID).Observe(sinceIngest.Seconds())
 	}

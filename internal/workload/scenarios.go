@@ -34,6 +34,7 @@ var scenarios = []scenario{
 	{"credential-stuffing", (*Generator).credentialStuffing},
 	{"over-capture", (*Generator).overCapture},
 	{"device-many-cards", (*Generator).deviceManyCards},
+	{"zero-auth-storm", (*Generator).zeroAuthStorm},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the

@@ -1,6 +1,8 @@
 // Package rest is cepd's HTTP face in the embedded mode: event ingest
 // (POST /v1/events, a JSON array or newline-delimited JSON), recent alerts
-// (GET /v1/alerts), engine statistics (GET /v1/stats) and health (GET /healthz).
+// (GET /v1/alerts), engine statistics (GET /v1/stats) and health (GET /healthz). Decide
+// ingests one event on the same path (numbering, ingest log, order) and waits, at most a
+// timeout, for the alerts it completed: the inline decisions' path.
 //
 // Handlers are safe for concurrent use; ingest from concurrent requests is serialised
 // per partition by the engine. A request is bounded in bytes (413), in events (413,

@@ -224,6 +224,32 @@ func (s *Server) Ingest(ctx context.Context, events []json.RawMessage) ([]engine
 // accept logs and matches one request's records, in the order of requests, and makes
 // them durable before it returns.
 func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
+	wait, errs, code, body := s.submit(ctx, recs, s.eng.Submit)
+	if wait == nil {
+		return code, body
+	}
+	if s.cfg.Log != nil {
+		ctx = context.WithoutCancel(ctx) // logged events are matched whole even if the client goes away
+	}
+	out, err := wait(ctx)
+	if err != nil {
+		return http.StatusServiceUnavailable, errorBody{"waiting for the events to be matched: " + err.Error()}
+	}
+	if errs == nil {
+		errs = []engine.RecordError{}
+	}
+	resp := IngestResponse{Rejected: len(errs), Events: out, Errors: errs}
+	resp.Accepted, resp.Late = engine.Tally(out)
+	return http.StatusOK, resp
+}
+
+// submitFunc hands records to matching (engine.Engine's Submit, or a collecting one).
+type submitFunc func(ctx context.Context, partition int, recs []engine.Record) (engine.Outcomes, []engine.RecordError, error)
+
+// submit numbers, logs and submits one request's records, in the order of requests, and
+// makes them durable before it returns how to wait for them; without it (nil), the
+// status and body to answer with.
+func (s *Server) submit(ctx context.Context, recs []engine.Record, fn submitFunc) (engine.Outcomes, []engine.RecordError, int, any) {
 	s.mu.Lock()
 	base := s.offset.Load()
 	for i := range recs {
@@ -238,21 +264,21 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 			s.mu.Unlock()
 			s.ingestFailed(err)
 			s.log.Error("ingest log: events not accepted", "err", err)
-			return http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()}
+			return nil, nil, http.StatusServiceUnavailable, errorBody{"the ingest log could not keep the events (nothing was accepted): " + err.Error()}
 		}
 		ctx = context.WithoutCancel(ctx) // logged events are matched whole even if the client goes away
 	}
 	s.offset.Store(base + int64(len(recs)))
-	wait, errs, err := s.eng.Submit(ctx, s.cfg.Partition, recs)
+	wait, errs, err := fn(ctx, s.cfg.Partition, recs)
 	s.mu.Unlock()
 	if err != nil && s.cfg.Log != nil && s.cfg.Log.Sync() == nil {
 		// The engine is stopping; the events are kept and will be matched at the next
 		// start. A resent copy would be matched twice: say they are accepted.
-		return http.StatusAccepted, IngestResponse{Accepted: len(recs), Errors: []engine.RecordError{},
+		return nil, nil, http.StatusAccepted, IngestResponse{Accepted: len(recs), Errors: []engine.RecordError{},
 			Note: "the engine is stopping: the events are kept in the ingest log and will be matched after the restart (do not send them again)"}
 	}
 	if err != nil {
-		return http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()}
+		return nil, nil, http.StatusServiceUnavailable, errorBody{"engine: " + err.Error()}
 	}
 	if s.cfg.Log != nil {
 		// Durable before the answer. Written first and synced after matching, so that
@@ -261,23 +287,14 @@ func (s *Server) accept(ctx context.Context, recs []engine.Record) (int, any) {
 		if err := s.cfg.Log.Sync(); err != nil {
 			s.ingestFailed(err)
 			s.log.Error("ingest log: sync failed", "err", err)
-			return http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
+			return nil, nil, http.StatusServiceUnavailable, errorBody{"the ingest log could not make the events durable: " + err.Error()}
 		}
-	}
-	out, err := wait(ctx)
-	if err != nil {
-		return http.StatusServiceUnavailable, errorBody{"waiting for the events to be matched: " + err.Error()}
-	}
-	if errs == nil {
-		errs = []engine.RecordError{}
 	}
 	if p := s.ingestErr.Load(); p != nil && *p != "" {
 		empty := ""
 		s.ingestErr.Store(&empty)
 	}
-	resp := IngestResponse{Rejected: len(errs), Events: out, Errors: errs}
-	resp.Accepted, resp.Late = engine.Tally(out)
-	return http.StatusOK, resp
+	return wait, errs, 0, nil
 }
 
 // splitEvents accepts a JSON array of events or newline-delimited JSON, of at most max

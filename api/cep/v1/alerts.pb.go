@@ -157,8 +157,12 @@ type Alert struct {
 	// rule_version_number is the rule store's version (Rule.version: 1, 2, 3...) that made
 	// the alert; 0 when the rules came from files (cepd replay, cepd test).
 	RuleVersionNumber int32 `protobuf:"varint,14,opt,name=rule_version_number,json=ruleVersionNumber,proto3" json:"rule_version_number,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// suppressed is set when the alert was not delivered to the blocking sinks (Kafka,
+	// webhooks): an analyst's suppression (by "analyst") or, in a decision's answer only,
+	// the rule's cooldown (by "cooldown").
+	Suppressed    *AlertSuppressed `protobuf:"bytes,16,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
@@ -289,6 +293,92 @@ func (x *Alert) GetRuleVersionNumber() int32 {
 	return 0
 }
 
+func (x *Alert) GetSuppressed() *AlertSuppressed {
+	if x != nil {
+		return x.Suppressed
+	}
+	return nil
+}
+
+// AlertSuppressed says why an alert was not delivered.
+type AlertSuppressed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// by is "analyst" or "cooldown".
+	By string `protobuf:"bytes,1,opt,name=by,proto3" json:"by,omitempty"`
+	// id is the analyst suppression's id, author who made it.
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Author        string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Until         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertSuppressed) Reset() {
+	*x = AlertSuppressed{}
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSuppressed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSuppressed) ProtoMessage() {}
+
+func (x *AlertSuppressed) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSuppressed.ProtoReflect.Descriptor instead.
+func (*AlertSuppressed) Descriptor() ([]byte, []int) {
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertSuppressed) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertSuppressed) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
 type ListAlertsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
@@ -308,7 +398,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +410,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +423,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAlertsRequest) GetRuleId() string {
@@ -401,7 +491,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +503,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +516,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -445,7 +535,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +547,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +560,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -500,7 +590,7 @@ type StreamAlertsRequest struct {
 
 func (x *StreamAlertsRequest) Reset() {
 	*x = StreamAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +602,7 @@ func (x *StreamAlertsRequest) String() string {
 func (*StreamAlertsRequest) ProtoMessage() {}
 
 func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +615,7 @@ func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAlertsRequest.ProtoReflect.Descriptor instead.
 func (*StreamAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamAlertsRequest) GetRuleId() string {
@@ -582,7 +672,7 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xb7\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xf0\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
@@ -600,7 +690,16 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"timeout_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\ttimeoutAt\x12;\n" +
 	"\vdetected_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"detectedAt\x12.\n" +
-	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumberJ\x04\b\x05\x10\x06\"\x90\x02\n" +
+	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\x127\n" +
+	"\n" +
+	"suppressed\x18\x10 \x01(\v2\x17.cep.v1.AlertSuppressedR\n" +
+	"suppressedJ\x04\b\x05\x10\x06\"\x93\x01\n" +
+	"\x0fAlertSuppressed\x12\x0e\n" +
+	"\x02by\x18\x01 \x01(\tR\x02by\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x120\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x90\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -641,42 +740,45 @@ func file_cep_v1_alerts_proto_rawDescGZIP() []byte {
 	return file_cep_v1_alerts_proto_rawDescData
 }
 
-var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cep_v1_alerts_proto_goTypes = []any{
 	(*AlertEvent)(nil),            // 0: cep.v1.AlertEvent
 	(*AlertStep)(nil),             // 1: cep.v1.AlertStep
 	(*Alert)(nil),                 // 2: cep.v1.Alert
-	(*ListAlertsRequest)(nil),     // 3: cep.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 4: cep.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 5: cep.v1.GetAlertRequest
-	(*StreamAlertsRequest)(nil),   // 6: cep.v1.StreamAlertsRequest
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
+	(*AlertSuppressed)(nil),       // 3: cep.v1.AlertSuppressed
+	(*ListAlertsRequest)(nil),     // 4: cep.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 5: cep.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 6: cep.v1.GetAlertRequest
+	(*StreamAlertsRequest)(nil),   // 7: cep.v1.StreamAlertsRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
 }
 var file_cep_v1_alerts_proto_depIdxs = []int32{
-	7,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
+	8,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	9,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
 	0,  // 2: cep.v1.AlertStep.events:type_name -> cep.v1.AlertEvent
 	1,  // 3: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
-	8,  // 4: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
-	7,  // 5: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
-	7,  // 8: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
-	7,  // 9: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 11: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
-	3,  // 12: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
-	5,  // 13: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
-	6,  // 14: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
-	4,  // 15: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
-	2,  // 16: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
-	2,  // 17: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 4: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
+	8,  // 5: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 6: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
+	8,  // 8: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
+	3,  // 9: cep.v1.Alert.suppressed:type_name -> cep.v1.AlertSuppressed
+	8,  // 10: cep.v1.AlertSuppressed.until:type_name -> google.protobuf.Timestamp
+	8,  // 11: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 12: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
+	4,  // 14: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
+	6,  // 15: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
+	7,  // 16: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
+	5,  // 17: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
+	2,  // 18: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
+	2,  // 19: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_alerts_proto_init() }
@@ -690,7 +792,7 @@ func file_cep_v1_alerts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_alerts_proto_rawDesc), len(file_cep_v1_alerts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -414,8 +414,14 @@ type BacktestRuleResult struct {
 	RecallLabel    string `protobuf:"bytes,9,opt,name=recall_label,json=recallLabel,proto3" json:"recall_label,omitempty"`
 	LabelledKeys   int64  `protobuf:"varint,10,opt,name=labelled_keys,json=labelledKeys,proto3" json:"labelled_keys,omitempty"`
 	CaughtKeys     int64  `protobuf:"varint,11,opt,name=caught_keys,json=caughtKeys,proto3" json:"caught_keys,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// feedback_fraud and feedback_false_positive count the alerts of the backtest that
+	// analysts marked so (POST /v1/alerts/{id}/feedback: the same alert delivered live, by
+	// id); feedback_precision is fraud / (fraud + false positive).
+	FeedbackFraud         int64   `protobuf:"varint,12,opt,name=feedback_fraud,json=feedbackFraud,proto3" json:"feedback_fraud,omitempty"`
+	FeedbackFalsePositive int64   `protobuf:"varint,13,opt,name=feedback_false_positive,json=feedbackFalsePositive,proto3" json:"feedback_false_positive,omitempty"`
+	FeedbackPrecision     float64 `protobuf:"fixed64,14,opt,name=feedback_precision,json=feedbackPrecision,proto3" json:"feedback_precision,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *BacktestRuleResult) Reset() {
@@ -521,6 +527,27 @@ func (x *BacktestRuleResult) GetLabelledKeys() int64 {
 func (x *BacktestRuleResult) GetCaughtKeys() int64 {
 	if x != nil {
 		return x.CaughtKeys
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetFeedbackFraud() int64 {
+	if x != nil {
+		return x.FeedbackFraud
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetFeedbackFalsePositive() int64 {
+	if x != nil {
+		return x.FeedbackFalsePositive
+	}
+	return 0
+}
+
+func (x *BacktestRuleResult) GetFeedbackPrecision() float64 {
+	if x != nil {
+		return x.FeedbackPrecision
 	}
 	return 0
 }
@@ -796,7 +823,7 @@ const file_cep_v1_backtests_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
 	"\tHourCount\x12.\n" +
 	"\x04hour\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04hour\x12\x16\n" +
-	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\"\xff\x02\n" +
+	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\"\x8d\x04\n" +
 	"\x12BacktestRuleResult\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x16\n" +
 	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\x12,\n" +
@@ -811,7 +838,10 @@ const file_cep_v1_backtests_proto_rawDesc = "" +
 	"\rlabelled_keys\x18\n" +
 	" \x01(\x03R\flabelledKeys\x12\x1f\n" +
 	"\vcaught_keys\x18\v \x01(\x03R\n" +
-	"caughtKeys\"\xf4\a\n" +
+	"caughtKeys\x12%\n" +
+	"\x0efeedback_fraud\x18\f \x01(\x03R\rfeedbackFraud\x126\n" +
+	"\x17feedback_false_positive\x18\r \x01(\x03R\x15feedbackFalsePositive\x12-\n" +
+	"\x12feedback_precision\x18\x0e \x01(\x01R\x11feedbackPrecision\"\xf4\a\n" +
 	"\bBacktest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// Completed is one alert an event completed, as an inline decision sees it: the alert
+// (after the sink saw it: its mode and, for an analyst's suppression, Suppressed are set)
+// and the decision settings of the rule that made it (nil: the rule has none).
+type Completed struct {
+	Alert    *alerts.Alert
+	Decision *patterns.Decision
+}
+
+// Decided is what an inline decision found out about one event (rest.Server.Decide).
+type Decided struct {
+	// Pending: the event was accepted (numbered, logged, submitted) but not matched
+	// within the timeout; its alerts leave as usual, not in this answer.
+	Pending bool
+	// Outcome is what the engine did with the event (when not pending); OutcomeRejected
+	// with Error set when it could not be decoded.
+	Outcome Outcome
+	Error   *RecordError
+	// Alerts are the alerts the event completed (SubmitCollect).
+	Alerts []Completed
+}
+
+// Completions returns, once a SubmitCollect call's Outcomes returned without error, the
+// alerts each event completed (out[i] for recs[i]).
+type Completions func() [][]Completed
+
+// SubmitCollect is Submit that also keeps, per event, the alerts the event completed:
+// the match alerts made while the shard handled that event (matched in order, re-matched
+// into its key's journal, or late and processed) whose matched events include it, both
+// those delivered and those its rule's cooldown suppressed (marked Suppressed by
+// "cooldown"; not delivered). Alerts that time moving on fired (windows closing,
+// absences, timeouts, even when the event's own time closed them) belong to no event.
+// With `release: in_start_order` a match completed by the event may leave later, when
+// earlier partial matches resolve: it is then not among the event's.
+func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Outcomes, Completions, []RecordError, error) {
+	p := e.partition(part)
+	t := newTicket(len(recs))
+	t.completed = make([][]Completed, len(recs))
+	p.mu.Lock()
+	errs, err := p.ingest(ctx, recs, t)
+	p.mu.Unlock()
+	t.finish()
+	wait := func(ctx context.Context) ([]Outcome, error) {
+		select {
+		case <-t.done:
+			return t.out, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.stopped:
+			select {
+			case <-t.done:
+				return t.out, nil
+			default:
+				return nil, errors.New("the engine stopped before matching the events")
+			}
+		}
+	}
+	return wait, func() [][]Completed { return t.completed }, errs, err
+}
+
+// complete keeps alert a of rule ri for the event the shard is handling, when its ingest
+// call collects them.
+func (s *shard) complete(ri int, a *alerts.Alert) {
+	it := s.cur
+	if it == nil || it.ticket == nil || it.ticket.completed == nil || a.Kind != alerts.KindMatch || !takes(a, it.ev) {
+		return
+	}
+	c := &it.ticket.completed[it.idx]
+	*c = append(*c, Completed{Alert: a, Decision: s.rules.Rules[ri].Rule.Decision})
+}
+
+// completeCooled keeps an alert rule ri's cooldown suppressed, marked so, for the event
+// the shard is handling (when collected): for an inline decision the pattern still holds.
+// The alert never reached the sink, so its rule id and mode are as the engine made them
+// (service.Modes.Stamp turns a candidate's into its rule's).
+func (s *shard) completeCooled(ri int, a *alerts.Alert) {
+	it := s.cur
+	if it == nil || it.ticket == nil || it.ticket.completed == nil {
+		return
+	}
+	until := time.UnixMilli(s.keys[a.Key].cool[s.rules.Rules[ri].Rule.ID]).UTC()
+	a.Suppressed = &alerts.Suppressed{By: alerts.SuppressedByCooldown, Until: until,
+		Reason: "an alert of this rule for this key was delivered less than its cooldown before"}
+	s.complete(ri, a)
+}
+
+// takes reports whether ev is among the alert's matched events.
+func takes(a *alerts.Alert, ev *event.Event) bool {
+	id, t := EventID(ev), time.UnixMilli(ev.Time)
+	for _, st := range a.Steps {
+		for _, e := range st.Events {
+			if e.ID == id && e.Time.Equal(t) {
+				return true
+			}
+		}
+	}
+	return false
+}

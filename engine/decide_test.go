@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+)
+
+// TestSubmitCollect: an ingest call that collects gets, per event, exactly the alerts
+// that event completed: in order, re-matched, and held back by a cooldown (marked);
+// alerts that time moving on fires (an absence) belong to no event.
+func TestSubmitCollect(t *testing.T) {
+	schema, err := event.ParseSchema([]byte(testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := compileRules(t, schema, []string{`
+id: big
+cooldown: 1m
+decision: {outcome: block, score: 50}
+pattern:
+  - name: a
+    where: e.kind == 'auth' && e.amount > 100.0
+`, `
+id: auth-no-capture
+within: 30s
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: capture
+    not: followed_by
+    where: e.kind == 'capture'
+`})
+	sink := &sinkCollector{}
+	eng, err := New(Config{Shards: 1, OutOfOrderness: 10 * time.Second}, rs, sink, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eng.Start(ctx)
+	defer eng.Close()
+	submit := func(evs ...testEvent) ([]Outcome, [][]Completed) {
+		t.Helper()
+		wait, comp, errs, err := eng.SubmitCollect(ctx, 0, records(evs))
+		if err != nil || len(errs) > 0 {
+			t.Fatal(err, errs)
+		}
+		out, err := wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, comp()
+	}
+	ids := func(cs []Completed) (s []string) {
+		for _, c := range cs {
+			tag := c.Alert.RuleID
+			if c.Alert.Suppressed != nil {
+				tag += "(" + c.Alert.Suppressed.By + ")"
+			}
+			s = append(s, tag)
+		}
+		return s
+	}
+	const t0 = 1_700_000_000_000
+	out, comp := submit(
+		testEvent{ID: "e1", Card: "c1", TS: t0, Kind: "auth", Amount: 150},
+		testEvent{ID: "e2", Card: "c2", TS: t0 + 1000, Kind: "auth", Amount: 5},
+		testEvent{ID: "e3", Card: "c1", TS: t0 + 2000, Kind: "auth", Amount: 200}, // within big's cooldown
+	)
+	if g := ids(comp[0]); len(g) != 1 || g[0] != "big" || comp[0][0].Decision == nil || comp[0][0].Decision.Score != 50 || out[0] != OutcomeMatched {
+		t.Fatalf("e1: %v %v", g, out[0])
+	}
+	if len(comp[1]) != 0 {
+		t.Fatalf("e2 completed %v", ids(comp[1]))
+	}
+	if g := ids(comp[2]); len(g) != 1 || g[0] != "big(cooldown)" {
+		t.Fatalf("e3: %v", g)
+	}
+	// e4 moves c2's partition time past c1's auth-no-capture windows: those alerts fire
+	// while e4 is handled, but e4 did not complete them
+	out, comp = submit(testEvent{ID: "e4", Card: "c2", TS: t0 + 60_000, Kind: "login"})
+	if len(comp[0]) != 0 || out[0] != OutcomeMatched {
+		t.Fatalf("e4 completed %v", ids(comp[0]))
+	}
+	n := 0
+	sink.mu.Lock()
+	for _, a := range sink.all {
+		if a.RuleID == "auth-no-capture" {
+			n++
+		}
+	}
+	sink.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d absence alerts delivered, want 2 (the test cannot tell)", n)
+	}
+	// an older event of c3 within the out-of-orderness is re-matched and completes big
+	submit(testEvent{ID: "e5", Card: "c3", TS: t0 + 58_000, Kind: "login"})
+	out, comp = submit(testEvent{ID: "e6", Card: "c3", TS: t0 + 55_000, Kind: "auth", Amount: 900})
+	if g := ids(comp[0]); out[0] != OutcomeRematched || len(g) != 1 || g[0] != "big" {
+		t.Fatalf("e6: %v %v", g, out[0])
+	}
+	// c4's own event closes its absence window: the alert is not the event's
+	submit(testEvent{ID: "e7", Card: "c4", TS: t0 + 61_000, Kind: "auth", Amount: 300})
+	_, comp = submit(testEvent{ID: "e8", Card: "c4", TS: t0 + 95_000, Kind: "login"})
+	if len(comp[0]) != 0 {
+		t.Fatalf("e8 completed %v", ids(comp[0]))
+	}
+	var c4 *alerts.Alert
+	sink.mu.Lock()
+	for _, a := range sink.all {
+		if a.RuleID == "auth-no-capture" && a.Key == "c4" {
+			c4 = a
+		}
+	}
+	sink.mu.Unlock()
+	if c4 == nil {
+		t.Fatal("c4's absence alert was not delivered (the test cannot tell)")
+	}
+	if b, err := json.Marshal(c4); err != nil || len(b) == 0 {
+		t.Fatal("alert does not marshal", err)
+	}
+}
