@@ -283,6 +283,9 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 	if a.DetectedAt != nil {
 		out.DetectedAt = timestamppb.New(*a.DetectedAt)
 	}
+	for _, d := range a.Data {
+		out.Data = append(out.Data, &cepv1.AlertData{Name: validText(d.Name), Version: int32(d.Version), Digest: validText(d.Digest)})
+	}
 	for _, st := range a.Steps {
 		ps := &cepv1.AlertStep{Step: validText(st.Step)}
 		for _, e := range st.Events {

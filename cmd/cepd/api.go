@@ -31,6 +31,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -42,6 +43,7 @@ type apiOptions struct {
 	grpcLn     net.Listener // if set, used instead of listening on grpcAddr (tests)
 	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
 	schema     *event.Schema
+	data       *refdata.Holder // the lists and tables rules read (nil: none)
 	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
 	modes      *service.Modes // shared with the service.ModeSink in the alert path
 	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
@@ -182,7 +184,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
 	})
-	if err := ruleTestRoute(mux, o.schema, o.tokens, o.maxBody); err != nil {
+	if err := ruleTestRoute(mux, o.schema, o.data, o.tokens, o.maxBody); err != nil {
 		conn.Close()
 		gs.Stop()
 		hln.Close()

@@ -8,6 +8,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // loadRuleSet loads the schema and compiles the rules at path (a directory of rule files
@@ -30,6 +31,13 @@ func loadRuleSetWith(path, schemaPath string, opts rules.EnvOptions) (*engine.Ru
 	schema, err := loadSchema(dir, schemaPath)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Data == nil { // the lists and tables of the rules directory (DIR/data)
+		cat, err := refdata.LoadDir(filepath.Join(dir, refdata.DirName))
+		if err != nil {
+			return nil, err
+		}
+		opts.Data = refdata.NewHolder(cat)
 	}
 	env, err := rules.NewEnv(schema, opts)
 	if err != nil {

@@ -147,8 +147,11 @@ func defaultRules(dataDir string) (string, error) {
 		return "", err
 	}
 	err = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, path), 0o755)
 		}
 		data, err := fs.ReadFile(sub, path)
 		if err != nil {
@@ -235,7 +238,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
-	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
+	refData, err := loadRefData(rulesDir) // the lists and tables of DIR/data, reloaded with the rules
+	if err != nil {
+		return err
+	}
+	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString, Data: refData} // the cost estimate holds for every event let in
 	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
 	if err != nil {
 		return err
@@ -434,7 +441,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
 	restIngest := rest.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, restIngest: restIngest,
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, data: refData, restIngest: restIngest,
 		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim,
 		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {
@@ -457,6 +464,9 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	} else {
 		go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
 			if _, err := dirStore.Refresh(ctx); err != nil {
+				return err
+			}
+			if err := reloadRefData(refData, rulesDir); err != nil {
 				return err
 			}
 			return api.Rules.Reload(ctx)

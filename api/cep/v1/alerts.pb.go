@@ -156,8 +156,11 @@ type Alert struct {
 	// rule_version_number is the rule store's version (Rule.version: 1, 2, 3...) that made
 	// the alert; 0 when the rules came from files (cepd replay, cepd test).
 	RuleVersionNumber int32 `protobuf:"varint,14,opt,name=rule_version_number,json=ruleVersionNumber,proto3" json:"rule_version_number,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// data is the version of each list and reference table the rule reads, as they were
+	// when the alert was made.
+	Data          []*AlertData `protobuf:"bytes,30,rep,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
@@ -288,6 +291,76 @@ func (x *Alert) GetRuleVersionNumber() int32 {
 	return 0
 }
 
+func (x *Alert) GetData() []*AlertData {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// AlertData is the version of one list or reference table an alert's rule saw.
+type AlertData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version is the rule store's version number (0 for data read from files alone).
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// digest identifies the content (a hash of its canonical text).
+	Digest        string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertData) Reset() {
+	*x = AlertData{}
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertData) ProtoMessage() {}
+
+func (x *AlertData) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertData.ProtoReflect.Descriptor instead.
+func (*AlertData) Descriptor() ([]byte, []int) {
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertData) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlertData) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AlertData) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
 type ListAlertsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
@@ -306,7 +379,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +391,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[3]
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +404,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{3}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListAlertsRequest) GetRuleId() string {
@@ -399,7 +472,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +484,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +497,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -443,7 +516,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +528,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +541,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -497,7 +570,7 @@ type StreamAlertsRequest struct {
 
 func (x *StreamAlertsRequest) Reset() {
 	*x = StreamAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +582,7 @@ func (x *StreamAlertsRequest) String() string {
 func (*StreamAlertsRequest) ProtoMessage() {}
 
 func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +595,7 @@ func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAlertsRequest.ProtoReflect.Descriptor instead.
 func (*StreamAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamAlertsRequest) GetRuleId() string {
@@ -579,7 +652,7 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xc3\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xea\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
@@ -597,7 +670,12 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"timeout_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\ttimeoutAt\x12;\n" +
 	"\vdetected_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"detectedAt\x12.\n" +
-	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\"\x9c\x02\n" +
+	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\x12%\n" +
+	"\x04data\x18\x1e \x03(\v2\x11.cep.v1.AlertDataR\x04data\"Q\n" +
+	"\tAlertData\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\"\x9c\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -638,46 +716,48 @@ func file_cep_v1_alerts_proto_rawDescGZIP() []byte {
 	return file_cep_v1_alerts_proto_rawDescData
 }
 
-var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cep_v1_alerts_proto_goTypes = []any{
 	(*AlertEvent)(nil),            // 0: cep.v1.AlertEvent
 	(*AlertStep)(nil),             // 1: cep.v1.AlertStep
 	(*Alert)(nil),                 // 2: cep.v1.Alert
-	(*ListAlertsRequest)(nil),     // 3: cep.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 4: cep.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 5: cep.v1.GetAlertRequest
-	(*StreamAlertsRequest)(nil),   // 6: cep.v1.StreamAlertsRequest
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
-	(RuleMode)(0),                 // 9: cep.v1.RuleMode
+	(*AlertData)(nil),             // 3: cep.v1.AlertData
+	(*ListAlertsRequest)(nil),     // 4: cep.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 5: cep.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 6: cep.v1.GetAlertRequest
+	(*StreamAlertsRequest)(nil),   // 7: cep.v1.StreamAlertsRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
+	(RuleMode)(0),                 // 10: cep.v1.RuleMode
 }
 var file_cep_v1_alerts_proto_depIdxs = []int32{
-	7,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	8,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
+	8,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	9,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
 	0,  // 2: cep.v1.AlertStep.events:type_name -> cep.v1.AlertEvent
-	9,  // 3: cep.v1.Alert.mode:type_name -> cep.v1.RuleMode
+	10, // 3: cep.v1.Alert.mode:type_name -> cep.v1.RuleMode
 	1,  // 4: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
-	8,  // 5: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
-	7,  // 6: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
-	7,  // 8: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
-	7,  // 9: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
-	9,  // 10: cep.v1.ListAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	7,  // 11: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
-	7,  // 12: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
-	9,  // 14: cep.v1.StreamAlertsRequest.mode:type_name -> cep.v1.RuleMode
-	3,  // 15: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
-	5,  // 16: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
-	6,  // 17: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
-	4,  // 18: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
-	2,  // 19: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
-	2,  // 20: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 5: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
+	8,  // 6: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
+	8,  // 8: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
+	8,  // 9: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
+	3,  // 10: cep.v1.Alert.data:type_name -> cep.v1.AlertData
+	10, // 11: cep.v1.ListAlertsRequest.mode:type_name -> cep.v1.RuleMode
+	8,  // 12: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 13: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
+	10, // 15: cep.v1.StreamAlertsRequest.mode:type_name -> cep.v1.RuleMode
+	4,  // 16: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
+	6,  // 17: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
+	7,  // 18: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
+	5,  // 19: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
+	2,  // 20: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
+	2,  // 21: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_alerts_proto_init() }
@@ -692,7 +772,7 @@ func file_cep_v1_alerts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_alerts_proto_rawDesc), len(file_cep_v1_alerts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
