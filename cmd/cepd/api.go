@@ -44,9 +44,9 @@ type apiOptions struct {
 	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
 	schema     *event.Schema
 	data       *refdata.Holder // the lists and tables rules read (nil: none)
-	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes      *service.Modes // shared with the service.ModeSink in the alert path
-	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
+	restIngest *rest.Server    // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	modes      *service.Modes  // shared with the service.ModeSink in the alert path
+	maxBody    int64           // largest REST body or gRPC message (default 16 MiB)
 	log        *slog.Logger
 	tokens     *auth.Tokens      // nil or empty: access control off
 	rules      *service.Rules    // if nil, made over rstore and the engine
