@@ -43,16 +43,17 @@ type apiOptions struct {
 	grpcLn     net.Listener // if set, used instead of listening on grpcAddr (tests)
 	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
 	schema     *event.Schema
-	data       *refdata.Holder // the lists and tables rules read (nil: none)
-	restIngest *rest.Server    // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes      *service.Modes  // shared with the service.ModeSink in the alert path
-	maxBody    int64           // largest REST body or gRPC message (default 16 MiB)
+	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	modes      *service.Modes // shared with the service.ModeSink in the alert path
+	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
 	log        *slog.Logger
 	tokens     *auth.Tokens      // nil or empty: access control off
 	rules      *service.Rules    // if nil, made over rstore and the engine
 	backtests  *backtest.Manager // nil: backtests answer Unimplemented
 	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
+
+	data *refdata.Holder // the lists and tables rules read (nil: none)
 }
 
 // apiEngine is what the API needs of the runtime.
