@@ -53,7 +53,8 @@ type apiOptions struct {
 	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
 
-	data *refdata.Holder // the lists and tables rules read (nil: none)
+	data  *refdata.Holder // the lists and tables rules read (nil: none)
+	lists *service.Lists  // the Lists service (nil: its calls answer Unimplemented)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -88,7 +89,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	}
 	rulesSvc, err := o.rules, error(nil)
 	if rulesSvc == nil {
-		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{}, o.modes); err != nil {
+		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{Data: o.data}, o.modes); err != nil {
 			return nil, err
 		}
 	}
@@ -124,6 +125,11 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
+	if o.lists != nil {
+		cepv1.RegisterListsServer(gs, o.lists)
+	} else { // registered so that its calls pass the same access check, then answer Unimplemented
+		cepv1.RegisterListsServer(gs, cepv1.UnimplementedListsServer{})
+	}
 	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
@@ -151,7 +157,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	gw := newGateway()
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
-		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler,
+		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterListsHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			conn.Close()

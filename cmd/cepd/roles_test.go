@@ -47,6 +47,10 @@ var documentedRoles = map[string]string{
 	"Backtests/ListBacktests": "analyst admin", "Backtests/CreateBacktest": "analyst admin",
 	"Backtests/GetBacktest": "analyst admin", "Backtests/CancelBacktest": "analyst admin",
 	"Events/IngestEvents": "ingest admin",
+	"Lists/GetList":       "viewer analyst admin", "Lists/ListLists": "viewer analyst admin",
+	"Lists/ListListVersions": "viewer analyst admin", "Lists/ListListAudit": "viewer analyst admin",
+	"Lists/CreateList": "analyst admin", "Lists/ImportList": "analyst admin", "Lists/AddListEntries": "analyst admin",
+	"Lists/RemoveListEntries": "analyst admin", "Lists/DeleteList": "analyst admin",
 	// The embedded routes outside gRPC.
 	"POST /v1/events": "ingest admin", "GET /v1/stats": "admin", "GET /healthz": "*", "GET /v1/openapi.json": "*",
 	"SSE /v1/alerts:stream": "viewer analyst admin",
@@ -88,7 +92,7 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 	for p, ms := range doc.Paths {
 		for m, op := range ms {
 			key := strings.Replace(op.OperationID, "_", "/", 1)
-			path := strings.NewReplacer("{id}", "nosuch", "{version}", "1").Replace(p)
+			path := strings.NewReplacer("{id}", "nosuch", "{version}", "1", "{name}", "nosuch").Replace(p)
 			routes = append(routes, route{key, strings.ToUpper(m), path, ""})
 		}
 	}
