@@ -30,6 +30,7 @@ var scenarios = []scenario{
 	{"split-transactions", (*Generator).splitTransactions},
 	{"credential-stuffing", (*Generator).credentialStuffing},
 	{"over-capture", (*Generator).overCapture},
+	{"watchlist-merchant", (*Generator).watchlistMerchant},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the
@@ -367,5 +368,26 @@ func (g *Generator) overCapture(t int64, ci int32, label int8) bool {
 	c := &g.cards[ci]
 	a := g.auth(t, ci, c, g.online("misc"), uniform(r, 20, 200), false, label)
 	g.follow(a, tCapture, t+between(r, 300, 3600), cents(a.amount*uniform(r, 1.4, 3)), label)
+	return true
+}
+
+// watchlistMerchant: an online authorisation at a ring merchant the risk table rates
+// high, then, 5–90 minutes later, one or two at watched ring merchants (testdata/fraud
+// data), from the attacker's device.
+func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	risky := g.merch.ring[r.IntN(ringRisky)]
+	a := g.auth(t, ci, c, risky, uniform(r, 150, 600), false, label)
+	g.attacker(a, city, dev)
+	g.settle(a, label)
+	for n := 1 + r.IntN(2); n > 0; n-- {
+		t += between(r, 300, 5400)
+		w := g.merch.ring[ringRisky+r.IntN(ringWatched)]
+		b := g.auth(t, ci, c, w, uniform(r, 40, 300), false, label)
+		g.attacker(b, city, dev)
+		g.settle(b, label)
+	}
 	return true
 }
