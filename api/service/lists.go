@@ -72,7 +72,24 @@ func (s *Lists) reload(ctx context.Context) error {
 		}
 		ds = append(ds, d.WithVersion(v.Version))
 	}
+	// A dataset gone from the store (its file removed on disk) that running rules read
+	// stays loaded until they change: dropping it would turn their conditions into errors.
+	inStore := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		inStore[v.Name] = true
+	}
+	var kept []string
+	readers := s.readers()
+	for _, d := range cur.All() {
+		if users := readers[d.Name]; !inStore[d.Name] && len(users) > 0 {
+			ds = append(ds, d)
+			kept = append(kept, fmt.Sprintf("%s (read by %s)", d.Name, strings.Join(users, ", ")))
+		}
+	}
 	s.holder.Store(refdata.NewCatalog(ds...))
+	if len(kept) > 0 {
+		return fmt.Errorf("lists: removed from the store but still read by running rules, so kept loaded: %s", strings.Join(kept, "; "))
+	}
 	return nil
 }
 
