@@ -173,6 +173,9 @@ func (s *Lists) put(ctx context.Context, d *refdata.Dataset, desc, action string
 	if err != nil {
 		return nil, listErr(err)
 	}
+	// The reload keeps what is loaded at the same version and digest: publish the dataset
+	// just stored, so a 1M-entry import is not parsed twice.
+	s.holder.Store(refdata.NewCatalog(append(s.holder.Load().All(), d.WithVersion(got.Version))...))
 	if err := s.reload(ctx); err != nil {
 		return nil, status.Errorf(codes.Internal, "the change is stored but not loaded: %v", err)
 	}
