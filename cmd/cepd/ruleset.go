@@ -32,12 +32,10 @@ func loadRuleSetWith(path, schemaPath string, opts rules.EnvOptions) (*engine.Ru
 	if err != nil {
 		return nil, err
 	}
-	if opts.Data == nil { // the lists and tables of the rules directory (DIR/data)
-		cat, err := refdata.LoadDir(filepath.Join(dir, refdata.DirName))
-		if err != nil {
+	if opts.Data == nil {
+		if opts.Data, err = loadDirData(dir); err != nil {
 			return nil, err
 		}
-		opts.Data = refdata.NewHolder(cat)
 	}
 	env, err := rules.NewEnv(schema, opts)
 	if err != nil {
@@ -69,6 +67,16 @@ func compileFile(path string, env *rules.Env, reg *rules.Registry) (*rules.Compi
 		return nil, errs.Err()
 	}
 	return c, nil
+}
+
+// loadDirData loads the lists and tables of a rules directory (DIR/data) for the
+// commands that run rules from files (replay, test, bench, explain).
+func loadDirData(dir string) (*refdata.Holder, error) {
+	cat, err := refdata.LoadDir(filepath.Join(dir, refdata.DirName))
+	if err != nil {
+		return nil, err
+	}
+	return refdata.NewHolder(cat), nil
 }
 
 // loadSchema loads the event schema: schemaPath, or schema.yaml in the rule directory.
