@@ -7,7 +7,12 @@
 // shard barrier (engine.SwapRules). Reads go to the store without that lock. Modes holds
 // what the running set is (each rule's mode, the version running, the shadow comparisons)
 // for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
-// backtest.Manager; Admin samples the ingest rate. All are safe for concurrent use.
+// backtest.Manager; Admin samples the ingest rate. Lists manages the lists and reference
+// tables (store.DataStore) and keeps the refdata.Holder the rules read loaded: every
+// change of this instance, and every Reload after another instance's change, parses what
+// changed and swaps one new catalog in; it serialises its changes with its own mutex and
+// refuses to delete a list its Readers (the running rules) read. All are safe for
+// concurrent use.
 //
 // Roles beyond the per-method table (auth.MethodCapability) are checked here, where the
 // rule's state is known: re-creating a deleted rule that was not active, and a rollback
