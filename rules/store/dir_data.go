@@ -16,15 +16,19 @@ import (
 
 // The directory keeps each dataset's current text as DIR/data/NAME.KIND.csv (what cepd
 // test and cepd replay read, and what an analyst may edit), and its history in
-// DIR/.versions/data/NAME/: versions.jsonl (one record a line, appended: the commit
+// DIR/.versions/_data/NAME/ (not a valid rule id, so no rule's history can collide with
+// it): versions.jsonl (one record a line, appended: the commit
 // point) and N.csv (the text of version N, for the DataVersionsKept newest). The audit
 // log is DIR/.versions/data-audit.jsonl.
 
 var _ DataStore = (*Dir)(nil)
 
 func (d *Dir) dataDir() string { return filepath.Join(d.dir, refdata.DirName) }
+// dataHistoryDir is where, inside the history directory, the datasets' histories live.
+const dataHistoryDir = "_data"
+
 func (d *Dir) dataHistory(name string) string {
-	return filepath.Join(d.dir, historyDir, "data", name)
+	return filepath.Join(d.dir, historyDir, dataHistoryDir, name)
 }
 func (d *Dir) dataAuditPath() string { return filepath.Join(d.dir, historyDir, "data-audit.jsonl") }
 
@@ -64,7 +68,7 @@ func (d *Dir) withContent(v DataVersion) (DataVersion, error) {
 func (d *Dir) ListData(_ context.Context) ([]DataVersion, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	ents, err := os.ReadDir(filepath.Join(d.dir, historyDir, "data"))
+	ents, err := os.ReadDir(filepath.Join(d.dir, historyDir, dataHistoryDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -73,6 +77,9 @@ func (d *Dir) ListData(_ context.Context) ([]DataVersion, error) {
 	}
 	var out []DataVersion
 	for _, e := range ents {
+		if !e.IsDir() || !refdata.ValidName(e.Name()) {
+			continue
+		}
 		vs, err := d.dataVersions(e.Name())
 		if err != nil {
 			return nil, err

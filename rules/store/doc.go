@@ -28,7 +28,7 @@
 // rules: their canonical CSV text and a record per version (kind, entries, digest,
 // author, time, comment), an audit log of its own, and a compare-and-set on the newest
 // version number (ErrConflict). Dir writes the current text as DIR/data/NAME.KIND.csv,
-// the file cepd test and replay read, and the history under .versions/data/NAME/
+// the file cepd test and replay read, and the history under .versions/_data/NAME/
 // (versions.jsonl, the commit point, and N.csv for the DataVersionsKept newest);
 // RefreshData records files edited on disk as versions. storetest.RunData is the
 // contract every DataStore passes.
