@@ -24,6 +24,7 @@ import (
 var _ DataStore = (*Dir)(nil)
 
 func (d *Dir) dataDir() string { return filepath.Join(d.dir, refdata.DirName) }
+
 // dataHistoryDir is where, inside the history directory, the datasets' histories live.
 const dataHistoryDir = "_data"
 
