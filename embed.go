@@ -4,9 +4,10 @@ package cepd
 
 import "embed"
 
-// ExampleRules is testdata/fraud: schema.yaml and the fraud rules (*.yaml).
+// ExampleRules is testdata/fraud: schema.yaml, the fraud rules (*.yaml) and the lists and
+// reference tables they read (data/*.csv).
 //
-//go:embed testdata/fraud/*.yaml
+//go:embed testdata/fraud/*.yaml testdata/fraud/data/*.csv
 var ExampleRules embed.FS
 
 // ExampleRulesDir is the directory of ExampleRules inside the FS.

@@ -117,6 +117,10 @@ type Alert struct {
 	LastEventTime  time.Time `json:"last_event_time"`
 	// TimeoutAt is the event time the partial match expired at (timeouts only).
 	TimeoutAt *time.Time `json:"timeout_at,omitempty"`
+	// Data lists the version of each list and reference table the rule reads, as they
+	// were when the alert was made (they change outside the event stream, so a replay
+	// may see other versions). Not part of the id.
+	Data []DataVersion `json:"data,omitempty"`
 	// DetectedAt is the processing time the alert was made; zero (and omitted) in
 	// offline replays so that their output is reproducible byte for byte.
 	DetectedAt *time.Time `json:"detected_at,omitempty"`
@@ -124,6 +128,16 @@ type Alert struct {
 	// (Kafka, webhooks): it is recorded (ring, stream, history) marked so. It does not
 	// enter the id.
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
+}
+
+// DataVersion is the version of one list or reference table an alert's rule saw.
+type DataVersion struct {
+	Name string `json:"name"`
+	// Version is the rule store's version number (0 for data read from files alone).
+	Version int `json:"version,omitempty"`
+	// Digest identifies the content (a hash of its canonical text; "" if it was not
+	// loaded).
+	Digest string `json:"digest,omitempty"`
 }
 
 // ComputeID returns the deterministic id of an alert with these properties.

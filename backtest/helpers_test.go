@@ -16,6 +16,7 @@ import (
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 const (
@@ -63,8 +64,21 @@ func fraudRule(t testing.TB, id string) Rule {
 	return Rule{Name: id + ".yaml", Source: src}
 }
 
+// fraudData holds the lists and tables of testdata/fraud/data, which some fraud rules read.
+func fraudData() (*refdata.Holder, error) {
+	cat, err := refdata.LoadDir(filepath.Join(fraudDir, refdata.DirName))
+	if err != nil {
+		return nil, err
+	}
+	return refdata.NewHolder(cat), nil
+}
+
 func newEnv(schema *event.Schema) (*rules.Env, error) {
-	return rules.NewEnv(schema, rules.EnvOptions{})
+	h, err := fraudData()
+	if err != nil {
+		return nil, err
+	}
+	return rules.NewEnv(schema, rules.EnvOptions{Data: h})
 }
 
 // newManager returns a Manager over the fraud schema, closed when the test ends.
@@ -72,6 +86,13 @@ func newManager(t testing.TB, o Options) *Manager {
 	t.Helper()
 	if o.Schema == nil {
 		o.Schema = loadSchema(t)
+	}
+	if o.Env.Data == nil {
+		h, err := fraudData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Env.Data = h
 	}
 	m, err := NewManager(o)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cepd/cepd/rules"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,7 +364,11 @@ func ids(js []*Job) []string {
 func TestClose(t *testing.T) {
 	dir := t.TempDir()
 	bigFile(t, dir, 100000)
-	o := Options{Schema: loadSchema(t), EventsDir: dir}
+	data, err := fraudData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Schema: loadSchema(t), EventsDir: dir, Env: rules.EnvOptions{Data: data}}
 	m, err := NewManager(o)
 	if err != nil {
 		t.Fatal(err)

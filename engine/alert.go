@@ -96,6 +96,9 @@ func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 			a.Emit = append(a.Emit, alerts.Value{Name: v.Name, Value: v.Value, Error: v.Err})
 		}
 	}
+	for _, d := range c.DataVersions() {
+		a.Data = append(a.Data, alerts.DataVersion{Name: d.Name, Version: d.Version, Digest: d.Digest})
+	}
 	a.SetID()
 	return a
 }

@@ -92,6 +92,7 @@ func (e *Engine) partition(id int) *partition {
 		p = &partition{e: e, id: id, dec: event.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
 			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1}
 		p.dec.SetBounds(e.cfg.Bounds)
+		p.dec.SetUnknown(e.stats.unknown)
 		p.wm.Store(math.MinInt64)
 		p.lastIn.Store(e.now()) // the idle timer starts when the partition appears
 		for i := range p.sentWM {

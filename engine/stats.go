@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/cepd/cepd/event"
 	"math"
 	"math/bits"
 	"slices"
@@ -30,6 +31,9 @@ type Stats struct {
 	cutRuns uint64            // partial matches they cut
 	cutRule map[string]uint64 // budget cuts by rule id
 	recent  []BudgetCut       // the latest cut per key and rule, newest last (at most maxRecentCuts)
+	// unknown counts the event fields the schema does not declare (every partition's
+	// decoder reports to it).
+	unknown *event.UnknownFields
 }
 
 // shardCounts are the counters one shard writes for every event, each shard's on cache
@@ -56,7 +60,7 @@ const maxRecentCuts = 32
 
 func newStats(shards int, memMax int64) *Stats {
 	s := &Stats{dlq: map[string]uint64{}, cuts: map[string]uint64{}, cutRule: map[string]uint64{},
-		shard: make([]shardCounts, shards), memMax: memMax}
+		shard: make([]shardCounts, shards), memMax: memMax, unknown: event.NewUnknownFields()}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
 	}
@@ -122,6 +126,9 @@ type Snapshot struct {
 	PeakNodes  int64 `json:"peak_key_rule_nodes"`
 	PeakDigits int64 `json:"peak_key_rule_digits"`
 	PeakBytes  int64 `json:"peak_key_rule_bytes"`
+	// UnknownFields counts the fields of decoded events that the schema does not declare,
+	// by name (bounded: event.MaxUnknownNames names).
+	UnknownFields event.UnknownSnapshot `json:"unknown_fields"`
 }
 
 // Snapshot copies the counters.
@@ -148,6 +155,7 @@ func (s *Stats) Snapshot() Snapshot {
 		sn.BudgetCutsByRule[k] = v
 	}
 	sn.BudgetCutRuns = s.cutRuns
+	sn.UnknownFields = s.unknown.Snapshot()
 	sn.BudgetRecent = slices.Clone(s.recent)
 	s.mu.Unlock()
 	var h histogram

@@ -51,6 +51,8 @@ type Decoder struct {
 	next   []uint8
 	bounds Bounds
 	maxStr int
+	// unknown counts the fields the schema does not declare (nil: not counted).
+	unknown *UnknownFields
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -108,6 +110,10 @@ func NewDecoder(s *Schema) *Decoder {
 	return d
 }
 
+// SetUnknown makes the decoder count the fields it skips because the schema does not
+// declare them in u (nil: not counted).
+func (d *Decoder) SetUnknown(u *UnknownFields) { d.unknown = u }
+
 // Decode parses one JSON object into ev (whose Values slice is reused when large enough).
 // Unknown fields are ignored, but the whole event must be valid UTF-8 (an alert carries
 // its events to readers that refuse anything else). On error ev is left in an unspecified
@@ -138,6 +144,9 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		end = off
 		i, ok := d.field(key)
 		if !ok {
+			if d.unknown != nil {
+				d.unknown.add(key)
+			}
 			return nil
 		}
 		v, err := d.convert(i, s.Fields[i], value, dt)

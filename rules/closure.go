@@ -179,6 +179,10 @@ func isConstant(e ast.Expr) bool {
 		switch x.Kind() {
 		case ast.IdentKind, ast.ComprehensionKind, ast.StructKind:
 			ok = false
+		case ast.CallKind:
+			if _, data := dataFuncs[x.AsCall().FunctionName()]; data {
+				ok = false // reference data changes without a recompilation
+			}
 		}
 	})
 	return ok

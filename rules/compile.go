@@ -36,6 +36,7 @@ type Compiled struct {
 	conds       map[condKey]*condition
 	emits       []compiledEmit
 	stats       ruleStats
+	data        []string // the datasets the rule reads, sorted
 }
 
 type condKey struct {
@@ -80,6 +81,12 @@ func Compile(r *patterns.Rule, env *Env, reg *Registry, opts ...CompileOption) (
 			errs.WithSource(r.Source, cfg.source)
 		}
 		return nil, errs.Err()
+	}
+	for _, cond := range c.conds {
+		c.data = mergeNames(c.data, cond.x.data)
+	}
+	for _, em := range c.emits {
+		c.data = mergeNames(c.data, em.x.data)
 	}
 	resolve := func(step *patterns.Step, kind nfa.CondKind) (nfa.Condition, error) {
 		if cond, ok := c.conds[condKey{step.Name, kind}]; ok {

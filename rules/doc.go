@@ -14,6 +14,9 @@
 // a "no such key" error). Orderings compare int with double; helpers are sum, avg, min,
 // max, count, distinct, first, last, geo_km and hours/minutes/seconds_between, each with
 // its signature, meaning and an example in Helpers (README.md shows them as a table).
+// in_list, ref and lookup read the lists and reference tables of EnvOptions.Data
+// (package refdata) at each call; a rule naming a dataset the holder lacks does not
+// compile.
 //
 // # Errors
 //

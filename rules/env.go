@@ -11,6 +11,7 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // EnvOptions tune an Env. The zero value gives the defaults.
@@ -34,6 +35,10 @@ type EnvOptions struct {
 	// NoGuards gives conditions no event-only guard, so the matcher visits every partial
 	// match for every event (the reference path guarded matching is tested against).
 	NoGuards bool
+	// Data holds the lists and reference tables that in_list, ref and lookup read (nil:
+	// none). Rules are checked against what it holds when they compile; at run time each
+	// call reads what it holds then, so a reload of the data needs no recompilation.
+	Data *refdata.Holder
 }
 
 // Defaults of EnvOptions.
@@ -145,6 +150,7 @@ func (env *Env) commonOptions() []cel.EnvOption {
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
 		helperLibrary(),
+		dataLibrary(env.opts.Data),
 	}
 }
 

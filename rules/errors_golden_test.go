@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/errors.golden")
@@ -22,7 +23,11 @@ func TestErrorMessagesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := NewEnv(schema, EnvOptions{})
+	data, err := refdata.LoadDir("../testdata/fraud/data") // merchant_watch, merchant_risk
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(schema, EnvOptions{Data: refdata.NewHolder(data)})
 	if err != nil {
 		t.Fatal(err)
 	}

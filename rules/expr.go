@@ -62,6 +62,8 @@ type compiledExpr struct {
 	fn    condFn
 	mode  evalMode
 	cost  uint64 // estimated worst-case cost
+	// data are the datasets the expression reads (in_list, ref, lookup), sorted.
+	data []string
 }
 
 // compileExpr parses, type-checks and cost-checks text, and prepares its evaluation.
@@ -100,6 +102,10 @@ func (env *Env) compileExpr(text string, src patterns.Src, file string, role exp
 			errAt(loc.Line(), loc.Column()+1, "%s: %s", role, msg)
 		})
 	}
+	data := env.checkData(native, func(id int64, msg string) {
+		loc := native.SourceInfo().GetStartLocation(id)
+		errAt(loc.Line(), loc.Column()+1, "%s: %s", role, msg)
+	})
 	est, err := env.cel.EstimateCost(checked, env.est)
 	if err != nil {
 		errAt(1, 1, "%s: cannot estimate the cost of this expression: %v", role, err)
@@ -120,7 +126,7 @@ func (env *Env) compileExpr(text string, src patterns.Src, file string, role exp
 		canonical = text
 	}
 	x := &compiledExpr{env: env, text: text, canonical: canonical, ast: checked, prog: prog,
-		usesMatch: usesMatch, cost: est.Max}
+		usesMatch: usesMatch, cost: est.Max, data: data}
 	if usesMatch {
 		x.steps = steps
 	}

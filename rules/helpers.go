@@ -30,10 +30,16 @@ var Helpers = []Helper{
 	{"hours_between", "hours_between(from timestamp, to timestamp) -> double", "to − from in hours (negative when to is earlier)", "hours_between(first(match.from).ts, e.ts)"},
 	{"minutes_between", "minutes_between(from timestamp, to timestamp) -> double", "to − from in minutes", "minutes_between(first(match.probes).ts, e.ts)"},
 	{"seconds_between", "seconds_between(from timestamp, to timestamp) -> double", "to − from in seconds", "seconds_between(first(match.splits).ts, e.ts) < 60.0"},
+	{"in_list", "in_list(list string, value) -> bool", "whether the value is an entry of the named list (or a key of the named table); numbers match their decimal text", "in_list('merchant_watch', e.merchant_id)"},
+	{"ref", "ref(table string, key) -> map(string, dyn)", "the row of the named reference table for the key, as a map of its columns (empty when the key is missing: test with has())", "ref('merchant_risk', e.merchant_id).tier == 'high'"},
+	{"lookup", "lookup(table string, key, column string, default) -> dyn", "one column of the row for the key, or the default when the key or the cell is missing", "lookup('merchant_risk', e.merchant_id, 'tier', 'low')"},
 }
 
 // helper returns the helper named name.
 func helper(name string) (Helper, bool) {
+	if n, ok := dataFuncs[name]; ok {
+		name = n // in_list is a macro over cepd.in_list
+	}
 	for _, h := range Helpers {
 		if h.Name == name {
 			return h, true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // TestHelpersDocumented checks that every helper the environment declares is in Helpers,
@@ -52,7 +53,11 @@ func fraudEnv(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := NewEnv(schema, EnvOptions{})
+	cat, err := refdata.LoadDir("../testdata/fraud/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(schema, EnvOptions{Data: refdata.NewHolder(cat)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ curl -s localhost:8080/healthz
 
 # ---- README block
 cepd test testdata/fraud            # every NAME.test.yaml under the directory
-# 64 passed, 0 failed
+# 75 passed, 0 failed
 cepd test testdata/fraud/card-testing.yaml -v   # one rule's tests, a line per case
 
 # ---- README block
@@ -58,3 +58,14 @@ curl -s -XPOST localhost:8080/v1/backtests/$bt:cancel -d '{}'
 # ---- README block
 curl -s -XPOST localhost:8080/v1/rules:validate -d '{"source": "id: x\npattern:\n  - name: a\n    where: e.type == \"auth\"\n    times: 1+\n  - name: b\n    where: e.amount > 1000.0\n"}'
 # {"errors":[],"warnings":[{"line":5,"column":5,"message":"step 'a' repeats without bound and the rule has no `within`: ..."}]}
+
+# ---- README block
+curl -s -XPOST localhost:8080/v1/lists -d '{"name": "device_block", "kind": "BLOCK", "content": "d-1\nd-2\n", "comment": "case 17"}'
+curl -s -XPOST localhost:8080/v1/lists/device_block:add -d '{"values": ["d-3"], "comment": "chargeback 991"}'
+curl -s -XPOST localhost:8080/v1/lists/device_block:remove -d '{"values": ["d-1"]}'
+curl -s -XPOST localhost:8080/v1/lists/device_block:import -d '{"content": "device_id,source\nd-7,case 18\nd-8,case 18\n", "header": true}'
+curl -s 'localhost:8080/v1/lists/device_block?include_entries=true'
+curl -s localhost:8080/v1/lists/device_block/versions
+curl -s 'localhost:8080/v1/lists:audit?name=device_block&limit=5'
+curl -s localhost:8080/v1/lists                  # every list and table, with the rules reading each
+curl -s -XDELETE localhost:8080/v1/lists/device_block

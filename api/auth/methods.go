@@ -21,6 +21,13 @@ func MethodCapability(fullMethod string) Capability {
 		case "GetRule", "ListRules", "ListRuleVersions", "GetRuleVersion", "DiffRuleVersions", "ListAuditEntries", "CompareShadow":
 			return Read
 		}
+	case "Lists":
+		switch m {
+		case "CreateList", "ImportList", "AddListEntries", "RemoveListEntries", "DeleteList":
+			return Edit
+		case "GetList", "ListLists", "ListListVersions", "ListListAudit":
+			return Read
+		}
 	case "Alerts":
 		return Read
 	case "Backtests":

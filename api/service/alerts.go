@@ -292,6 +292,9 @@ func ToAlert(a *alerts.Alert) *cepv1.Alert {
 		out.DetectedAt = timestamppb.New(*a.DetectedAt)
 	}
 	out.Suppressed = suppressedProto(a.Suppressed)
+	for _, d := range a.Data {
+		out.Data = append(out.Data, &cepv1.AlertData{Name: validText(d.Name), Version: int32(d.Version), Digest: validText(d.Digest)})
+	}
 	for _, st := range a.Steps {
 		ps := &cepv1.AlertStep{Step: validText(st.Step)}
 		for _, e := range st.Events {

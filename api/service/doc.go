@@ -10,7 +10,12 @@
 // backtest.Manager; Admin samples the ingest rate. Decisions answers POST /v1/decide
 // through the REST ingest's path (a DecideFunc) and combines the alerts an event completed
 // (Answer); Analyst serves suppressions, feedback and precision over an analyst.Book, and
-// ModeSink checks the suppressions before delivery. All are safe for concurrent use.
+// ModeSink checks the suppressions before delivery. Lists manages the lists and reference
+// tables (store.DataStore) and keeps the refdata.Holder the rules read loaded: every
+// change of this instance, and every Reload after another instance's change, parses what
+// changed and swaps one new catalog in; it serialises its changes with its own mutex and
+// refuses to delete a list its Readers (the running rules) read. All are safe for
+// concurrent use.
 //
 // Roles beyond the per-method table (auth.MethodCapability) are checked here, where the
 // rule's state is known: re-creating a deleted rule that was not active, and a rollback

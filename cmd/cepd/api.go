@@ -32,6 +32,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -53,6 +54,9 @@ type apiOptions struct {
 	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
 	analyst    *analyst.Book     // suppressions and feedback (nil: their routes answer Unimplemented)
+
+	data  *refdata.Holder // the lists and tables rules read (nil: none)
+	lists *service.Lists  // the Lists service (nil: its calls answer Unimplemented)
 }
 
 // apiEngine is what the API needs of the runtime.
@@ -87,7 +91,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	}
 	rulesSvc, err := o.rules, error(nil)
 	if rulesSvc == nil {
-		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{}, o.modes); err != nil {
+		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{Data: o.data}, o.modes); err != nil {
 			return nil, err
 		}
 	}
@@ -123,6 +127,11 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
+	if o.lists != nil {
+		cepv1.RegisterListsServer(gs, o.lists)
+	} else { // registered so that its calls pass the same access check, then answer Unimplemented
+		cepv1.RegisterListsServer(gs, cepv1.UnimplementedListsServer{})
+	}
 	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
@@ -152,7 +161,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	gw := newGateway()
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
-		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler,
+		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler, cepv1.RegisterListsHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			conn.Close()
@@ -186,7 +195,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
 	})
-	if err := ruleTestRoute(mux, o.schema, o.tokens, o.maxBody); err != nil {
+	if err := ruleTestRoute(mux, o.schema, o.data, o.tokens, o.maxBody); err != nil {
 		conn.Close()
 		gs.Stop()
 		hln.Close()

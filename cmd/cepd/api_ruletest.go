@@ -12,6 +12,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/ruletest"
 )
 
@@ -51,11 +52,11 @@ type positionedError struct {
 // outcome, what differs and the alerts raised. A rule or test file with problems is a 400
 // with every problem's file ("rule.yaml", "rule.test.yaml"), line and column. It needs
 // the Backtest capability.
-func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, tokens *auth.Tokens, maxBody int64) error {
+func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, data *refdata.Holder, tokens *auth.Tokens, maxBody int64) error {
 	if schema == nil {
 		return nil
 	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	env, err := rules.NewEnv(schema, rules.EnvOptions{Data: data})
 	if err != nil {
 		return fmt.Errorf("rule tests: %w", err)
 	}

@@ -34,7 +34,7 @@ type uiEngine interface {
 
 // uiRoutes registers the UI and its helper endpoints on mux.
 func uiRoutes(mux *http.ServeMux, eng apiEngine, admin *service.Admin, o apiOptions) error {
-	env, err := rules.NewEnv(o.schema, rules.EnvOptions{})
+	env, err := rules.NewEnv(o.schema, rules.EnvOptions{Data: o.data})
 	if err != nil {
 		return fmt.Errorf("ui: %w", err)
 	}

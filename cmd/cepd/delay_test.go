@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cepd/cepd/rules/refdata"
 	"math"
 	"os"
 	"path/filepath"
@@ -179,6 +180,10 @@ func withRelease(t testing.TB, dir, release string) string {
 		if err := os.WriteFile(filepath.Join(out, f.Name()), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The lists and tables the rules read.
+	if err := os.CopyFS(filepath.Join(out, refdata.DirName), os.DirFS(filepath.Join(dir, refdata.DirName))); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -25,7 +25,11 @@ func newExplainCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := rules.NewEnv(schema, rules.EnvOptions{})
+			h, err := loadDirData(filepath.Dir(path))
+			if err != nil {
+				return err
+			}
+			env, err := rules.NewEnv(schema, rules.EnvOptions{Data: h})
 			if err != nil {
 				return err
 			}

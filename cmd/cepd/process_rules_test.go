@@ -98,6 +98,34 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 		t.Errorf("a change took more than a second to reach the other instance: %v, %v", d1, d2)
 	}
 
+	// The lists were seeded once from the directory; a change through one instance is
+	// loaded by the other within a second (the store's change notice).
+	var lv struct{ Versions []struct{ Version int } }
+	b.get(t, "/v1/lists/merchant_watch/versions", &lv)
+	if len(lv.Versions) != 1 {
+		t.Fatalf("merchant_watch was seeded %d times", len(lv.Versions))
+	}
+	send(a, "POST", "/v1/lists/merchant_watch:add", `{"values": ["m777777"], "comment": "shared"}`)
+	listStart := time.Now()
+	for {
+		var l struct {
+			LoadedVersion int `json:"loaded_version"`
+		}
+		b.get(t, "/v1/lists/merchant_watch", &l)
+		if l.LoadedVersion == 2 {
+			break
+		}
+		if time.Since(listStart) > 5*time.Second {
+			t.Fatalf("b did not load version 2 of merchant_watch within 5s (loaded %d)", l.LoadedVersion)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d3 := time.Since(listStart)
+	t.Logf("a list change reached the other instance in %v", d3)
+	if d3 > time.Second {
+		t.Errorf("a list change took %v to reach the other instance", d3)
+	}
+
 	// Both instances run version 2 (amounts over 40000) on their partitions.
 	const cards = 40
 	for j := 0; j < 2; j++ { // in time order: each partition's watermark follows its events

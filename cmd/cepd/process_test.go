@@ -226,23 +226,28 @@ func (e *procEnv) redisAddr() string {
 	return e.redis.Addr
 }
 
-// copyRules copies the fraud rules and schema to dir: serve keeps its rule versions
-// beside the rules, which must not be the source tree.
+// copyRules copies the fraud rules, schema, lists and tables to dir: serve keeps its rule
+// versions beside the rules, which must not be the source tree.
 func copyRules(t *testing.T, dir string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rules in %s: %v", fraudDir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	data, err := filepath.Glob(filepath.Join(fraudDir, "data", "*.csv"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, data...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+		rel, _ := filepath.Rel(fraudDir, f)
+		if err := os.WriteFile(filepath.Join(dir, rel), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -50,6 +50,10 @@ var documentedRoles = map[string]string{
 	"Analyst/CreateSuppression": "analyst admin", "Analyst/DeleteSuppression": "analyst admin", "Analyst/MarkAlert": "analyst admin",
 	"Analyst/ListSuppressions": "viewer analyst admin", "Analyst/GetAlertFeedback": "viewer analyst admin",
 	"Analyst/GetRulePrecision": "viewer analyst admin", "Analyst/ListAnalystAudit": "viewer analyst admin",
+	"Lists/GetList": "viewer analyst admin", "Lists/ListLists": "viewer analyst admin",
+	"Lists/ListListVersions": "viewer analyst admin", "Lists/ListListAudit": "viewer analyst admin",
+	"Lists/CreateList": "analyst admin", "Lists/ImportList": "analyst admin", "Lists/AddListEntries": "analyst admin",
+	"Lists/RemoveListEntries": "analyst admin", "Lists/DeleteList": "analyst admin",
 	// The embedded routes outside gRPC.
 	"POST /v1/events": "ingest admin", "GET /v1/stats": "admin", "GET /healthz": "*", "GET /v1/openapi.json": "*",
 	"SSE /v1/alerts:stream": "viewer analyst admin",
@@ -91,7 +95,7 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 	for p, ms := range doc.Paths {
 		for m, op := range ms {
 			key := strings.Replace(op.OperationID, "_", "/", 1)
-			path := strings.NewReplacer("{id}", "nosuch", "{version}", "1").Replace(p)
+			path := strings.NewReplacer("{id}", "nosuch", "{version}", "1", "{name}", "nosuch").Replace(p)
 			routes = append(routes, route{key, strings.ToUpper(m), path, ""})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // loadRuleSet loads the schema and compiles the rules at path (a directory of rule files
@@ -30,6 +31,11 @@ func loadRuleSetWith(path, schemaPath string, opts rules.EnvOptions) (*engine.Ru
 	schema, err := loadSchema(dir, schemaPath)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Data == nil {
+		if opts.Data, err = loadDirData(dir); err != nil {
+			return nil, err
+		}
 	}
 	env, err := rules.NewEnv(schema, opts)
 	if err != nil {
@@ -61,6 +67,16 @@ func compileFile(path string, env *rules.Env, reg *rules.Registry) (*rules.Compi
 		return nil, errs.Err()
 	}
 	return c, nil
+}
+
+// loadDirData loads the lists and tables of a rules directory (DIR/data) for the
+// commands that run rules from files (replay, test, bench, explain).
+func loadDirData(dir string) (*refdata.Holder, error) {
+	cat, err := refdata.LoadDir(filepath.Join(dir, refdata.DirName))
+	if err != nil {
+		return nil, err
+	}
+	return refdata.NewHolder(cat), nil
 }
 
 // loadSchema loads the event schema: schemaPath, or schema.yaml in the rule directory.

@@ -148,8 +148,11 @@ func defaultRules(dataDir string) (string, error) {
 		return "", err
 	}
 	err = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, path), 0o755)
 		}
 		data, err := fs.ReadFile(sub, path)
 		if err != nil {
@@ -237,7 +240,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
 	modes := &service.Modes{}
-	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
+	lists, err := openLists(ctx, dirStore, shared) // the lists and tables the rules read
+	if err != nil {
+		return err
+	}
+	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString, Data: lists.Holder()} // the cost estimate holds for every event let in
 	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
 	if err != nil {
 		return err
@@ -371,6 +378,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lists.Readers = func() map[string][]string { return service.ReadersOf(eng.Rules().Rules) }
 	mets.SetEngine(eng)
 	ckpt, err := openStore(o)
 	if err != nil {
@@ -442,7 +450,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
 	}
 	restIngest := rest.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, restIngest: restIngest,
+	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, data: lists.Holder(), lists: lists, restIngest: restIngest,
 		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim, analyst: book,
 		ops: &opsOptions{metrics: mets, ready: ready}})
 	if err != nil {
@@ -461,10 +469,16 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
 	}
 	if shared != nil {
-		go watchShared(ctx, shared, api.Rules)
+		go watchShared(ctx, shared, listsThenRules{lists, api.Rules})
 	} else {
 		go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
 			if _, err := dirStore.Refresh(ctx); err != nil {
+				return err
+			}
+			if _, err := dirStore.RefreshData(ctx); err != nil {
+				return err
+			}
+			if err := lists.Reload(ctx); err != nil {
 				return err
 			}
 			return api.Rules.Reload(ctx)

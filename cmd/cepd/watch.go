@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/rules/store/redisrules"
 )
@@ -50,16 +51,22 @@ func watchRules(ctx context.Context, dir string, interval time.Duration, reload 
 }
 
 // dirFingerprint summarises the names, sizes and modification times of a directory's
-// rule files.
+// rule files and of its lists and tables (DIR/data).
 func dirFingerprint(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "error:" + err.Error()
 	}
+	data, _ := os.ReadDir(filepath.Join(dir, refdata.DirName))
+	for _, e := range data {
+		if _, _, _, ok := refdata.ParseFileName(e.Name()); ok && !e.IsDir() {
+			entries = append(entries, e)
+		}
+	}
 	var parts []string
 	for _, e := range entries {
 		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json" && ext != ".csv" && ext != ".jsonl") {
 			continue
 		}
 		info, err := e.Info()

@@ -20,6 +20,7 @@ var (
 	dMatched        = desc("events_matched_total", "Events fed to the matchers.")
 	dLate           = desc("events_late_total", "Events behind their partition's watermark (handled by --late-policy).")
 	dDeadLetters    = desc("dead_letters_total", "Records dead-lettered, by reason.", "reason")
+	dUnknownFields  = desc("event_unknown_fields_total", "Fields of decoded events that the schema does not declare (GET /v1/stats lists them by name).")
 	dDropped        = desc("partial_matches_dropped_total", "Partial matches dropped by the per-key bound.")
 	dEvalErrors     = desc("rule_eval_errors_total", "Condition evaluations of a rule that failed (and counted as false), by rule; restarts at 0 when the rule changes.", "rule")
 	dRules          = desc("rules", "Rules running (shadow candidates included).")
@@ -108,6 +109,7 @@ func collectEngine(ch chan<- prometheus.Metric, eng Engine, source string, now t
 	counter(ch, dMatched, float64(sn.Matched))
 	counter(ch, dLate, float64(sn.Late))
 	counter(ch, dDropped, float64(sn.Dropped))
+	counter(ch, dUnknownFields, float64(sn.UnknownFields.Total))
 
 	rs := eng.Rules()
 	gauge(ch, dRules, float64(len(rs.Rules)))

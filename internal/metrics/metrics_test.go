@@ -120,7 +120,7 @@ func TestMetricsFromEngine(t *testing.T) {
 	base := time.Now().Add(-time.Minute).UnixMilli()
 	recs := []engine.Record{
 		{Value: []byte(`{"id":"1","card":"c1","ts":` + itoa(base) + `,"kind":"auth","amount":150}`), Offset: 0},
-		{Value: []byte(`{"id":"2","card":"c2","ts":` + itoa(base+1000) + `,"kind":"auth","amount":150}`), Offset: 1},
+		{Value: []byte(`{"id":"2","card":"c2","ts":` + itoa(base+1000) + `,"kind":"auth","amount":150,"merchnat":"m1"}`), Offset: 1},
 		{Value: []byte(`{not json`), Offset: 2},
 		{Value: []byte(`{"id":"3","card":"c1","ts":` + itoa(base+2000) + `,"kind":"auth","amount":200}`), Offset: 3},
 	}
@@ -152,6 +152,7 @@ func TestMetricsFromEngine(t *testing.T) {
 		{"cepd_events_received_total", map[string]string{"source": "kafka", "partition": "3"}, 4},
 		{"cepd_events_decoded_total", nil, 3},
 		{"cepd_dead_letters_total", map[string]string{"reason": "bad_json"}, 1},
+		{"cepd_event_unknown_fields_total", nil, 1},
 		{"cepd_alerts_total", map[string]string{"rule": "two-large", "severity": "high", "kind": "match"}, 1},
 		{"cepd_detection_latency_seconds", map[string]string{"rule": "two-large"}, 1},
 		{"cepd_event_time_latency_seconds", map[string]string{"rule": "two-large"}, 1},

@@ -23,9 +23,11 @@
 // impossible-travel, account-takeover, auth-no-capture, refund-exceeds-purchase,
 // refund-spree, high-risk-mcc-burst, atm-cashout, cp-then-distant-cnp, many-merchants,
 // mule-transfers, rising-amounts, device-cashout, split-transactions,
-// credential-stuffing, over-capture and device-many-cards (one device, many cards: the
-// one scenario only a rule keyed by device_id sees). Scenarios are drawn in turn, so each gets an
-// equal share.
+// credential-stuffing, over-capture, device-many-cards (one device, many cards: the one
+// scenario only a rule keyed by device_id sees), zero-auth-storm and watchlist-merchant.
+// Scenarios are drawn in turn, so each gets an equal share. watchlist-merchant buys at
+// ring merchants with fixed ids (m990001–m990005, m990010–m990012) that testdata/fraud
+// data lists; no genuine purchase is made there.
 //
 // # Order and lateness
 //

@@ -128,7 +128,11 @@ func (g *Generator) encode(b []byte, e *ev, id uint64) []byte {
 	}
 	if e.merchant >= 0 {
 		cat := g.merch.cat(e.merchant)
-		b = appendPadded(b, `,"merchant_id":"m`, uint64(e.merchant), 6)
+		id := uint64(e.merchant)
+		if x := g.merch.all[e.merchant].ext; x != 0 {
+			id = uint64(x)
+		}
+		b = appendPadded(b, `,"merchant_id":"m`, id, 6)
 		b = append(b, `","mcc":"`...)
 		b = append(b, cat.mcc...)
 		b = append(b, `","category":"`...)

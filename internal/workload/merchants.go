@@ -60,7 +60,25 @@ type merchant struct {
 	cat      int
 	city     int // -1 for online merchants
 	lat, lon float64
+	// ext, when not 0, is the merchant's id number in events (m<ext>) instead of its
+	// index: the ring merchants that testdata/fraud/data lists by id.
+	ext uint32
 }
+
+// ringMerchants are online merchants with fixed ids, named in testdata/fraud/data: the
+// risk table rates the first three high (merchant_risk.table.csv) and the watch list
+// holds the other five (merchant_watch.watch.csv). Only the watchlist-merchant scenario
+// uses them; genuine traffic never draws them.
+var ringMerchants = []struct {
+	ext uint32
+	cat string
+}{
+	{990010, "crypto"}, {990011, "money_transfer"}, {990012, "gambling"},
+	{990001, "stored_value"}, {990002, "stored_value"}, {990003, "electronics"}, {990004, "stored_value"}, {990005, "digital"},
+}
+
+// ringRisky and ringWatched are how many of ringMerchants are high-risk and watched.
+const ringRisky, ringWatched = 3, 5
 
 // merchants indexes the merchant table for fast draws: per city and category the local
 // ones, per category the online ones, per city the ATMs.
@@ -70,6 +88,7 @@ type merchants struct {
 	online [][]int32 // cat → merchant indices
 	atms   [][]int32 // city → ATM indices
 	atmCat int       // the category index reported for ATMs (a virtual entry)
+	ring   []int32   // the indices of ringMerchants, in order
 }
 
 // atmCategory is the category of ATM withdrawals (mcc 6011), kept out of the
@@ -121,6 +140,12 @@ func newMerchants(r *rand.Rand, cards int) *merchants {
 		} else {
 			add(cat, pick(r, cityW))
 		}
+	}
+	// The ring merchants: in no draw list, and made without a random draw, so the rest
+	// of the workload is as it was without them.
+	for _, rm := range ringMerchants {
+		m.ring = append(m.ring, int32(len(m.all)))
+		m.all = append(m.all, merchant{cat: catIndex(rm.cat), city: -1, ext: rm.ext})
 	}
 	// ATMs: a handful per city, more in bigger ones.
 	for ci, c := range cities {

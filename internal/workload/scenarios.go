@@ -35,6 +35,7 @@ var scenarios = []scenario{
 	{"over-capture", (*Generator).overCapture},
 	{"device-many-cards", (*Generator).deviceManyCards},
 	{"zero-auth-storm", (*Generator).zeroAuthStorm},
+	{"watchlist-merchant", (*Generator).watchlistMerchant},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the
@@ -395,6 +396,27 @@ func (g *Generator) deviceManyCards(t int64, ci int32, label int8) bool {
 		g.attacker(a, c.city, dev)
 		g.settle(a, label)
 		t += between(r, 30, 150)
+	}
+	return true
+}
+
+// watchlistMerchant: an online authorisation at a ring merchant the risk table rates
+// high, then, 5–90 minutes later, one or two at watched ring merchants (testdata/fraud
+// data), from the attacker's device.
+func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	risky := g.merch.ring[r.IntN(ringRisky)]
+	a := g.auth(t, ci, c, risky, uniform(r, 150, 600), false, label)
+	g.attacker(a, city, dev)
+	g.settle(a, label)
+	for n := 1 + r.IntN(2); n > 0; n-- {
+		t += between(r, 300, 5400)
+		w := g.merch.ring[ringRisky+r.IntN(ringWatched)]
+		b := g.auth(t, ci, c, w, uniform(r, 40, 300), false, label)
+		g.attacker(b, city, dev)
+		g.settle(b, label)
 	}
 	return true
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // Report is the outcome of every test file run.
@@ -111,7 +112,12 @@ func runFile(ctx context.Context, file string, o Options, envs map[string]envEnt
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		env, err := rules.NewEnv(schema, rules.EnvOptions{})
+		// The lists and tables of the rule's directory (DIR/data), as cepd replay reads them.
+		cat, err := refdata.LoadDir(filepath.Join(filepath.Dir(file), refdata.DirName))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		env, err := rules.NewEnv(schema, rules.EnvOptions{Data: refdata.NewHolder(cat)})
 		if err != nil {
 			return nil, fmt.Errorf("%s: rules environment: %w", file, err)
 		}

@@ -17,3 +17,14 @@ func TestDirContract(t *testing.T) {
 		return d
 	})
 }
+
+// TestDirDataContract runs the DataStore contract suite against the directory store.
+func TestDirDataContract(t *testing.T) {
+	storetest.RunData(t, func(t *testing.T) store.DataStore {
+		d, err := store.OpenDir(t.TempDir(), store.DirOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}

@@ -211,3 +211,30 @@ func TestDirFailedChangeChangesNothing(t *testing.T) {
 		t.Errorf("after reopening: %v %v", v, err)
 	}
 }
+
+// TestDirRuleNamedDataBesideLists: a rule whose id is "data" and the lists' history share
+// the history directory without mixing.
+func TestDirRuleNamedDataBesideLists(t *testing.T) {
+	ctx := context.Background()
+	d, err := OpenDir(t.TempDir(), DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(ctx, "data", []byte("id: data\n"), Change{Author: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	v := DataVersion{Name: "watch", Kind: "watch", Action: ActionCreate, Content: []byte("key\nx\n"), Entries: 1}
+	if _, err := d.PutData(ctx, v, 0, Change{Author: "a"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Update(ctx, "data", []byte("id: data\n# 2\n"), Change{Author: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := d.ListData(ctx)
+	if err != nil || len(all) != 1 || all[0].Name != "watch" {
+		t.Fatalf("lists: %+v %v", all, err)
+	}
+	if vs, err := d.Versions(ctx, "data"); err != nil || len(vs) != 2 {
+		t.Fatalf("rule data: %d versions, %v", len(vs), err)
+	}
+}

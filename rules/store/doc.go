@@ -22,6 +22,17 @@
 // forced past failing tests carries the runner's report (Change.TestsForced) into its
 // audit entry. Running the tests is the caller's job (the API runs them before it stores).
 //
+// # Lists and tables
+//
+// DataStore keeps the versioned lists and reference tables (package refdata) beside the
+// rules: their canonical CSV text and a record per version (kind, entries, digest,
+// author, time, comment), an audit log of its own, and a compare-and-set on the newest
+// version number (ErrConflict). Dir writes the current text as DIR/data/NAME.KIND.csv,
+// the file cepd test and replay read, and the history under .versions/_data/NAME/
+// (versions.jsonl, the commit point, and N.csv for the DataVersionsKept newest);
+// RefreshData records files edited on disk as versions. storetest.RunData is the
+// contract every DataStore passes.
+//
 // The store knows nothing of compiling: callers validate a source before they store it.
 // Dir is safe for concurrent use by the goroutines of one process; two processes must not
 // share a directory.

@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/state"
 )
 
@@ -28,7 +29,11 @@ func fraudRules(t *testing.T) *engine.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{})
+	data, err := refdata.LoadDir("../../testdata/fraud/data") // the lists and tables some rules read
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := rules.NewEnv(schema, rules.EnvOptions{Data: refdata.NewHolder(data)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,7 +160,10 @@ type Alert struct {
 	// suppressed is set when the alert was not delivered to the blocking sinks (Kafka,
 	// webhooks): an analyst's suppression (by "analyst") or, in a decision's answer only,
 	// the rule's cooldown (by "cooldown").
-	Suppressed    *AlertSuppressed `protobuf:"bytes,16,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	Suppressed *AlertSuppressed `protobuf:"bytes,16,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	// data is the version of each list and reference table the rule reads, as they were
+	// when the alert was made.
+	Data          []*AlertData `protobuf:"bytes,17,rep,name=data,proto3" json:"data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +303,13 @@ func (x *Alert) GetSuppressed() *AlertSuppressed {
 	return nil
 }
 
+func (x *Alert) GetData() []*AlertData {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // AlertSuppressed says why an alert was not delivered.
 type AlertSuppressed struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -379,6 +389,69 @@ func (x *AlertSuppressed) GetUntil() *timestamppb.Timestamp {
 	return nil
 }
 
+// AlertData is the version of one list or reference table an alert's rule saw.
+type AlertData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// version is the rule store's version number (0 for data read from files alone).
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// digest identifies the content (a hash of its canonical text).
+	Digest        string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertData) Reset() {
+	*x = AlertData{}
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertData) ProtoMessage() {}
+
+func (x *AlertData) ProtoReflect() protoreflect.Message {
+	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertData.ProtoReflect.Descriptor instead.
+func (*AlertData) Descriptor() ([]byte, []int) {
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AlertData) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlertData) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AlertData) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
 type ListAlertsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RuleId   string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
@@ -398,7 +471,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +483,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[4]
+	mi := &file_cep_v1_alerts_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +496,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{4}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListAlertsRequest) GetRuleId() string {
@@ -491,7 +564,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +576,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[5]
+	mi := &file_cep_v1_alerts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +589,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{5}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -535,7 +608,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +620,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[6]
+	mi := &file_cep_v1_alerts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +633,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{6}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -590,7 +663,7 @@ type StreamAlertsRequest struct {
 
 func (x *StreamAlertsRequest) Reset() {
 	*x = StreamAlertsRequest{}
-	mi := &file_cep_v1_alerts_proto_msgTypes[7]
+	mi := &file_cep_v1_alerts_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +675,7 @@ func (x *StreamAlertsRequest) String() string {
 func (*StreamAlertsRequest) ProtoMessage() {}
 
 func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cep_v1_alerts_proto_msgTypes[7]
+	mi := &file_cep_v1_alerts_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +688,7 @@ func (x *StreamAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAlertsRequest.ProtoReflect.Descriptor instead.
 func (*StreamAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{7}
+	return file_cep_v1_alerts_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamAlertsRequest) GetRuleId() string {
@@ -672,7 +745,7 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06fields\"K\n" +
 	"\tAlertStep\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12*\n" +
-	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\xf0\x04\n" +
+	"\x06events\x18\x02 \x03(\v2\x12.cep.v1.AlertEventR\x06events\"\x97\x05\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
@@ -693,13 +766,18 @@ const file_cep_v1_alerts_proto_rawDesc = "" +
 	"\x13rule_version_number\x18\x0e \x01(\x05R\x11ruleVersionNumber\x127\n" +
 	"\n" +
 	"suppressed\x18\x10 \x01(\v2\x17.cep.v1.AlertSuppressedR\n" +
-	"suppressedJ\x04\b\x05\x10\x06\"\x93\x01\n" +
+	"suppressed\x12%\n" +
+	"\x04data\x18\x11 \x03(\v2\x11.cep.v1.AlertDataR\x04dataJ\x04\b\x05\x10\x06\"\x93\x01\n" +
 	"\x0fAlertSuppressed\x12\x0e\n" +
 	"\x02by\x18\x01 \x01(\tR\x02by\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x120\n" +
-	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x90\x02\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"Q\n" +
+	"\tAlertData\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\"\x90\x02\n" +
 	"\x11ListAlertsRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -740,45 +818,47 @@ func file_cep_v1_alerts_proto_rawDescGZIP() []byte {
 	return file_cep_v1_alerts_proto_rawDescData
 }
 
-var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_cep_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_cep_v1_alerts_proto_goTypes = []any{
 	(*AlertEvent)(nil),            // 0: cep.v1.AlertEvent
 	(*AlertStep)(nil),             // 1: cep.v1.AlertStep
 	(*Alert)(nil),                 // 2: cep.v1.Alert
 	(*AlertSuppressed)(nil),       // 3: cep.v1.AlertSuppressed
-	(*ListAlertsRequest)(nil),     // 4: cep.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 5: cep.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 6: cep.v1.GetAlertRequest
-	(*StreamAlertsRequest)(nil),   // 7: cep.v1.StreamAlertsRequest
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 9: google.protobuf.Struct
+	(*AlertData)(nil),             // 4: cep.v1.AlertData
+	(*ListAlertsRequest)(nil),     // 5: cep.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 6: cep.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 7: cep.v1.GetAlertRequest
+	(*StreamAlertsRequest)(nil),   // 8: cep.v1.StreamAlertsRequest
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 10: google.protobuf.Struct
 }
 var file_cep_v1_alerts_proto_depIdxs = []int32{
-	8,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	9,  // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
+	9,  // 0: cep.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	10, // 1: cep.v1.AlertEvent.fields:type_name -> google.protobuf.Struct
 	0,  // 2: cep.v1.AlertStep.events:type_name -> cep.v1.AlertEvent
 	1,  // 3: cep.v1.Alert.steps:type_name -> cep.v1.AlertStep
-	9,  // 4: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
-	8,  // 5: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
-	8,  // 6: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
-	8,  // 8: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
+	10, // 4: cep.v1.Alert.emit:type_name -> google.protobuf.Struct
+	9,  // 5: cep.v1.Alert.first_event_time:type_name -> google.protobuf.Timestamp
+	9,  // 6: cep.v1.Alert.last_event_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: cep.v1.Alert.timeout_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: cep.v1.Alert.detected_at:type_name -> google.protobuf.Timestamp
 	3,  // 9: cep.v1.Alert.suppressed:type_name -> cep.v1.AlertSuppressed
-	8,  // 10: cep.v1.AlertSuppressed.until:type_name -> google.protobuf.Timestamp
-	8,  // 11: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
-	8,  // 12: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
-	4,  // 14: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
-	6,  // 15: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
-	7,  // 16: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
-	5,  // 17: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
-	2,  // 18: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
-	2,  // 19: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 10: cep.v1.Alert.data:type_name -> cep.v1.AlertData
+	9,  // 11: cep.v1.AlertSuppressed.until:type_name -> google.protobuf.Timestamp
+	9,  // 12: cep.v1.ListAlertsRequest.start_time:type_name -> google.protobuf.Timestamp
+	9,  // 13: cep.v1.ListAlertsRequest.end_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: cep.v1.ListAlertsResponse.alerts:type_name -> cep.v1.Alert
+	5,  // 15: cep.v1.Alerts.ListAlerts:input_type -> cep.v1.ListAlertsRequest
+	7,  // 16: cep.v1.Alerts.GetAlert:input_type -> cep.v1.GetAlertRequest
+	8,  // 17: cep.v1.Alerts.StreamAlerts:input_type -> cep.v1.StreamAlertsRequest
+	6,  // 18: cep.v1.Alerts.ListAlerts:output_type -> cep.v1.ListAlertsResponse
+	2,  // 19: cep.v1.Alerts.GetAlert:output_type -> cep.v1.Alert
+	2,  // 20: cep.v1.Alerts.StreamAlerts:output_type -> cep.v1.Alert
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cep_v1_alerts_proto_init() }
@@ -792,7 +872,7 @@ func file_cep_v1_alerts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cep_v1_alerts_proto_rawDesc), len(file_cep_v1_alerts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -70,6 +70,13 @@
 // four writers update rules: versions stay consecutive, nothing acknowledged is lost,
 // and a watcher hears of changes after it (TestClusterFailover).
 //
+// # Lists and tables
+//
+// Store is also a store.DataStore: "{P}:data:index", "{P}:data:versions",
+// "{P}:data:content" and the stream "{P}:data:audit", written by one script that checks
+// the newest version (compare and set), bumps the rules' change counter and publishes
+// {"data": NAME, ...} on the rules' channel, so Watch reports it (as onChange("")).
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use by any number of goroutines and instances; it holds

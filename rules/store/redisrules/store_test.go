@@ -45,6 +45,24 @@ func TestContract(t *testing.T) {
 	contract(t, client(t, redistest.Start(t)))
 }
 
+// TestDataContract runs the DataStore contract (lists and tables) on a standalone server
+// and on a one-node Cluster (every key in one slot).
+func TestDataContract(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	c := client(t, redistest.Start(t))
+	storetest.RunData(t, func(t *testing.T) store.DataStore {
+		return open(t, c, Options{Prefix: fmt.Sprintf("data:%d", n.Add(1))})
+	})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{redistest.StartCluster(t)}})
+	t.Cleanup(func() { cc.Close() })
+	t.Run("Cluster", func(t *testing.T) {
+		storetest.RunData(t, func(t *testing.T) store.DataStore {
+			return open(t, cc, Options{Prefix: fmt.Sprintf("data:%d", n.Add(1))})
+		})
+	})
+}
+
 // TestCluster runs the contract suite and a watcher through Cluster clients on a
 // one-node Cluster, which refuses commands and scripts whose keys are not in one slot.
 func TestCluster(t *testing.T) {

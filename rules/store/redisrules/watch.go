@@ -20,6 +20,8 @@ type Notice struct {
 	Action  string `json:"action"`
 	// Gen is the store's change counter after the change.
 	Gen int64 `json:"gen"`
+	// Data, on a change of a list or table (store.DataStore), names it; ID is then empty.
+	Data string `json:"data,omitempty"`
 }
 
 // watchBuffer is how many notifications queue while onChange runs. go-redis drops a
@@ -28,6 +30,7 @@ const watchBuffer = 1024
 
 // Watch calls onChange(id) after every change of rule id made through any Store on the
 // same Redis and prefix, this one included, and onChange("") — "reload every rule" —
+// after every change of a list or table (store.DataStore), and
 // whenever notifications may have been missed: each time the subscription is established
 // (once right after Watch subscribes, and again after every reconnection) and when the
 // change counter, read every PollInterval, is not the one the last notification carried.
@@ -67,6 +70,13 @@ func (s *Store) Watch(ctx context.Context, onChange func(id string)) error {
 				onChange("")
 			case *redis.Message:
 				var n Notice
+				if err := json.Unmarshal([]byte(m.Payload), &n); err == nil && n.Data != "" {
+					// A list or table changed: reload everything (lists, then the rules
+					// that read them).
+					seen, known = n.Gen, true
+					onChange("")
+					continue
+				}
 				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil || !store.ValidID(n.ID) {
 					s.log.Warn("redisrules: bad change notice, resyncing", "payload", m.Payload)
 					known = false

@@ -208,3 +208,24 @@ func TestWatchNilCallback(t *testing.T) {
 		t.Fatal("Watch accepted a nil onChange")
 	}
 }
+
+// TestWatchDataChanges: a change of a list through one store reaches another store's
+// watcher as a reload of everything, within a second, without waiting for the poll.
+func TestWatchDataChanges(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	a := open(t, client(t, addr), Options{Prefix: "wd"})
+	b := open(t, client(t, addr), Options{Prefix: "wd", PollInterval: time.Hour})
+	w := watch(t, b)
+	w.next(t, "", 5*time.Second) // subscribed
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		v := store.DataVersion{Name: "merchant_watch", Kind: "watch", Action: store.ActionAdd, Content: []byte(fmt.Sprintf("key\nm%d\n", i)), Entries: 1}
+		if _, err := a.PutData(context.Background(), v, i, store.Change{Author: "t"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if e := w.next(t, "", maxDelay); e.at.Sub(start) > maxDelay {
+			t.Fatalf("change %d reached the watcher after %v", i, e.at.Sub(start))
+		}
+	}
+}

@@ -1,0 +1,281 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/cepd/cepd/rules/refdata"
+)
+
+// The directory keeps each dataset's current text as DIR/data/NAME.KIND.csv (what cepd
+// test and cepd replay read, and what an analyst may edit), and its history in
+// DIR/.versions/_data/NAME/ (not a valid rule id, so no rule's history can collide with
+// it): versions.jsonl (one record a line, appended: the commit
+// point) and N.csv (the text of version N, for the DataVersionsKept newest). The audit
+// log is DIR/.versions/data-audit.jsonl.
+
+var _ DataStore = (*Dir)(nil)
+
+func (d *Dir) dataDir() string { return filepath.Join(d.dir, refdata.DirName) }
+
+// dataHistoryDir is where, inside the history directory, the datasets' histories live.
+const dataHistoryDir = "_data"
+
+func (d *Dir) dataHistory(name string) string {
+	return filepath.Join(d.dir, historyDir, dataHistoryDir, name)
+}
+func (d *Dir) dataAuditPath() string { return filepath.Join(d.dir, historyDir, "data-audit.jsonl") }
+
+// dataVersions reads a dataset's records (nil if it never existed). d.mu is held.
+func (d *Dir) dataVersions(name string) ([]DataVersion, error) {
+	f, err := os.Open(filepath.Join(d.dataHistory(name), "versions.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rule store: %w", err)
+	}
+	defer f.Close()
+	var out []DataVersion
+	err = readLines(f, func(line []byte) {
+		var v DataVersion
+		if json.Unmarshal(line, &v) == nil && v.Version == len(out)+1 {
+			out = append(out, v) // a torn last line after a crash is left out
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rule store: %w", err)
+	}
+	return out, nil
+}
+
+func (d *Dir) withContent(v DataVersion) (DataVersion, error) {
+	b, err := os.ReadFile(filepath.Join(d.dataHistory(v.Name), strconv.Itoa(v.Version)+".csv"))
+	if err != nil {
+		return DataVersion{}, fmt.Errorf("rule store: dataset %s version %d: %w", v.Name, v.Version, err)
+	}
+	v.Content = b
+	return v, nil
+}
+
+// ListData implements DataStore.
+func (d *Dir) ListData(_ context.Context) ([]DataVersion, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	ents, err := os.ReadDir(filepath.Join(d.dir, historyDir, dataHistoryDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rule store: %w", err)
+	}
+	var out []DataVersion
+	for _, e := range ents {
+		if !e.IsDir() || !refdata.ValidName(e.Name()) {
+			continue
+		}
+		vs, err := d.dataVersions(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) == 0 || vs[len(vs)-1].Deleted {
+			continue
+		}
+		v, err := d.withContent(vs[len(vs)-1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// GetData implements DataStore.
+func (d *Dir) GetData(_ context.Context, name string) (DataVersion, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	vs, err := d.dataVersions(name)
+	if err != nil {
+		return DataVersion{}, err
+	}
+	if len(vs) == 0 || vs[len(vs)-1].Deleted {
+		return DataVersion{}, fmt.Errorf("%w: list %q", ErrNotFound, name)
+	}
+	return d.withContent(vs[len(vs)-1])
+}
+
+// DataVersions implements DataStore.
+func (d *Dir) DataVersions(_ context.Context, name string) ([]DataVersion, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	vs, err := d.dataVersions(name)
+	if err == nil && len(vs) == 0 {
+		err = fmt.Errorf("%w: list %q", ErrNotFound, name)
+	}
+	return vs, err
+}
+
+// PutData implements DataStore.
+func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, summary string) (DataVersion, error) {
+	if !refdata.ValidName(v.Name) || !refdata.Kind(v.Kind).Valid() {
+		return DataVersion{}, fmt.Errorf("%w: list %q of kind %q", ErrInvalid, v.Name, v.Kind)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vs, err := d.dataVersions(v.Name)
+	if err != nil {
+		return DataVersion{}, err
+	}
+	if len(vs) != expect {
+		return DataVersion{}, fmt.Errorf("%w: list %q is at version %d, the change was made from %d", ErrConflict, v.Name, len(vs), expect)
+	}
+	v.Version, v.Author, v.Comment, v.Time = len(vs)+1, Bound(ch.Author, MaxComment), Bound(ch.Comment, MaxComment), d.now().UTC()
+	v.Description = Bound(v.Description, MaxComment)
+	hist := d.dataHistory(v.Name)
+	if err := os.MkdirAll(hist, 0o755); err != nil {
+		return DataVersion{}, fmt.Errorf("rule store: %w", err)
+	}
+	if err := os.MkdirAll(d.dataDir(), 0o755); err != nil {
+		return DataVersion{}, fmt.Errorf("rule store: %w", err)
+	}
+	content := v.Content
+	if v.Deleted {
+		content = nil
+	}
+	if err := writeFile(filepath.Join(hist, strconv.Itoa(v.Version)+".csv"), content); err != nil {
+		return DataVersion{}, err
+	}
+	// The live file: the dataset's current text (removed on deletion; a kind change
+	// renames it).
+	var prevLive string
+	var prevText []byte
+	if len(vs) > 0 && !vs[len(vs)-1].Deleted {
+		prevLive = filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(vs[len(vs)-1].Kind)))
+		prevText, _ = os.ReadFile(prevLive)
+	}
+	live := filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(v.Kind)))
+	undo := func() {
+		if prevLive != "" {
+			_ = writeFile(prevLive, prevText)
+		}
+		if live != prevLive && !v.Deleted {
+			_ = os.Remove(live)
+		}
+	}
+	if prevLive != "" && (v.Deleted || prevLive != live) {
+		if err := os.Remove(prevLive); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return DataVersion{}, fmt.Errorf("rule store: %w", err)
+		}
+	}
+	if !v.Deleted {
+		if err := writeFile(live, content); err != nil {
+			undo()
+			return DataVersion{}, err
+		}
+		// A table edited on disk as JSON lines is kept as CSV from now on.
+		_ = os.Remove(filepath.Join(d.dataDir(), v.Name+".table.jsonl"))
+	}
+	rec := v
+	rec.Content = nil
+	line, err := json.Marshal(rec)
+	if err != nil {
+		undo()
+		return DataVersion{}, fmt.Errorf("rule store: %w", err)
+	}
+	if _, err := appendLine(filepath.Join(hist, "versions.jsonl"), line); err != nil {
+		undo()
+		return DataVersion{}, fmt.Errorf("rule store: %w", err)
+	}
+	if old := v.Version - DataVersionsKept; old >= 1 {
+		_ = os.Remove(filepath.Join(hist, strconv.Itoa(old)+".csv"))
+	}
+	a, _ := json.Marshal(DataAuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, Name: v.Name, Version: v.Version,
+		Comment: v.Comment, Summary: Bound(summary, MaxAuditDiff)})
+	if _, err := appendLine(d.dataAuditPath(), a); err != nil {
+		return v, fmt.Errorf("rule store: the change is stored but its audit entry is not: %w", err)
+	}
+	v.Content = content
+	return v, nil
+}
+
+// DataAudit implements DataStore.
+func (d *Dir) DataAudit(_ context.Context, name string, limit int) ([]DataAuditEntry, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	f, err := os.Open(d.dataAuditPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rule store: %w", err)
+	}
+	defer f.Close()
+	var out []DataAuditEntry
+	err = readLines(f, func(line []byte) {
+		var a DataAuditEntry
+		if json.Unmarshal(line, &a) == nil && (name == "" || a.Name == name) {
+			out = append(out, a)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rule store: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// RefreshData records dataset files created, edited or removed in DIR/data since the
+// store last wrote them as new versions (action "disk", author "disk"), and reports
+// whether any was. A file that does not parse is an error and records nothing of it.
+func (d *Dir) RefreshData(ctx context.Context) (bool, error) {
+	cat, err := refdata.LoadDir(d.dataDir())
+	if err != nil {
+		return false, err
+	}
+	cur, err := d.ListData(ctx)
+	if err != nil {
+		return false, err
+	}
+	byName := map[string]DataVersion{}
+	for _, v := range cur {
+		byName[v.Name] = v
+	}
+	ch := Change{Author: "disk", Comment: "edited on disk"}
+	changed := false
+	for _, ds := range cat.All() {
+		text := refdata.Encode(ds)
+		old, ok := byName[ds.Name]
+		delete(byName, ds.Name)
+		if ok && old.Kind == string(ds.Kind) && bytes.Equal(old.Content, text) {
+			continue
+		}
+		vs, _ := d.DataVersions(ctx, ds.Name)
+		v := DataVersion{Name: ds.Name, Kind: string(ds.Kind), Entries: ds.Len(), Digest: ds.Digest, Content: text, Action: ActionDisk, Description: old.Description}
+		if _, err := d.PutData(ctx, v, len(vs), ch, fmt.Sprintf("%d entries on disk", ds.Len())); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	for _, old := range byName { // listed in the store, its file gone
+		vs, _ := d.DataVersions(ctx, old.Name)
+		v := DataVersion{Name: old.Name, Kind: old.Kind, Deleted: true, Action: ActionDisk}
+		if _, err := d.PutData(ctx, v, len(vs), ch, "the file was removed"); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
