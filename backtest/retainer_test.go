@@ -237,7 +237,7 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := compile(fraudRules(t), schema, env)
+	rs, _, err := compile(fraudRules(t), schema, env)
 	if err != nil {
 		t.Fatal(err)
 	}

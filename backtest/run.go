@@ -12,7 +12,6 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -20,34 +19,27 @@ import (
 // noticed between chunks at the latest.
 const chunk = 4096
 
-// compile parses and compiles the rules with a fresh Registry, as the live rule set is
-// compiled, into a rule set in the rules' order. Every compile error of every rule comes
-// back together as a patterns.ErrorList.
-func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, error) {
-	reg := rules.NewRegistry()
-	var all patterns.ErrorList
-	var out []*rules.Compiled
-	by := map[string]string{} // rule id → name of the rule that has it
+// compile compiles the rules into a rule set with engine.RuleSetBuilder, as the live rule
+// set is compiled, and returns their ids in the rules' order (the order results list them
+// in). Every compile error of every rule, two rules with one id included, comes back
+// together as a patterns.ErrorList.
+func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, []string, error) {
+	b := engine.NewRuleSetBuilder(schema, env)
+	var ids []string
 	for _, r := range rs {
 		if len(r.Source) == 0 {
-			all.Add(r.Name, patterns.Pos{}, "the rule's source is empty")
+			b.Problem(r.Name, "the rule's source is empty")
 			continue
 		}
-		c, errs := rules.CompileSource(r.Name, r.Source, "", env, reg)
-		all = append(all, errs...)
-		if c == nil {
-			continue
+		if c := b.Add(r.Name, r.Source, ""); c != nil {
+			ids = append(ids, c.Rule.ID)
 		}
-		if prev, dup := by[c.Rule.ID]; dup {
-			return nil, fmt.Errorf("%w: %s and %s are both rule %q: a backtest runs each rule once", ErrInvalid, prev, r.Name, c.Rule.ID)
-		}
-		by[c.Rule.ID] = r.Name
-		out = append(out, c)
 	}
-	if len(all) > 0 {
-		return nil, all.Err()
+	set, err := b.Build()
+	if err != nil {
+		return nil, nil, err
 	}
-	return &engine.RuleSet{Schema: schema, Rules: out, Slots: reg.Slots()}, nil
+	return set, ids, nil
 }
 
 // checkFile reports whether name is a regular file inside the events directory within

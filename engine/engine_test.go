@@ -14,7 +14,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -90,20 +89,14 @@ func compileRules(t testing.TB, schema *event.Schema, srcs []string) *RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := rules.NewRegistry()
-	rs := &RuleSet{Schema: schema}
+	b := NewRuleSetBuilder(schema, env)
 	for i, src := range srcs {
-		r, err := patterns.Parse(fmt.Sprintf("rule%d.yaml", i), []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rules.Compile(r, env, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs.Rules = append(rs.Rules, c)
+		b.Add(fmt.Sprintf("rule%d.yaml", i), []byte(src), "")
 	}
-	rs.Slots = reg.Slots()
+	rs, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return rs
 }
 

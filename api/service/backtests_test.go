@@ -133,7 +133,7 @@ func TestBacktestsRequests(t *testing.T) {
 		{"absolute", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}, EventsFile: "/etc/passwd"}, codes.InvalidArgument, "inside the events directory"},
 		{"missing file", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}, EventsFile: "nope.jsonl"}, codes.InvalidArgument, "no such file"},
 		{"no retention", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}}, codes.FailedPrecondition, "retention is off"},
-		{"same rule twice", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored, {RuleId: "card-testing", Version: 1}}, EventsFile: "card-testing.jsonl"}, codes.InvalidArgument, "both rule"},
+		{"same rule twice", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored, {RuleId: "card-testing", Version: 1}}, EventsFile: "card-testing.jsonl"}, codes.InvalidArgument, `rule id "card-testing" is already used by`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.CreateBacktest(ctx, tc.req)

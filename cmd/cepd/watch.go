@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/rules/store/redisrules"
 )
@@ -50,7 +51,7 @@ func watchRules(ctx context.Context, dir string, interval time.Duration, reload 
 }
 
 // dirFingerprint summarises the names, sizes and modification times of a directory's
-// rule files.
+// rule files (patterns.IsRuleFile) and their tests (the store keeps a rule's tests).
 func dirFingerprint(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -58,8 +59,8 @@ func dirFingerprint(dir string) string {
 	}
 	var parts []string
 	for _, e := range entries {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+		name := e.Name()
+		if e.IsDir() || !(patterns.IsRuleFile(name) || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix)) {
 			continue
 		}
 		info, err := e.Info()

@@ -56,7 +56,7 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 		o.Now = time.Now
 	}
 	if len(o.Skip) == 0 {
-		o.Skip = []string{"schema.yaml"}
+		o.Skip = []string{patterns.SchemaFile}
 	}
 	d := &Dir{dir: dir, now: o.Now, skip: map[string]bool{}, idx: index{Rules: map[string]*entry{}}}
 	for _, s := range o.Skip {
@@ -121,7 +121,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	ch := Change{Author: "disk", Comment: "edited on disk"}
 	for _, en := range ents {
 		name := en.Name()
-		if en.IsDir() || d.skip[name] || strings.HasPrefix(name, ".") || !patterns.IsRuleFile(name) {
+		if en.IsDir() || d.skip[name] || !patterns.IsRuleFile(name) {
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(d.dir, name))

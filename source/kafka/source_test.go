@@ -16,7 +16,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/state"
@@ -24,20 +23,11 @@ import (
 
 func fraudRules(t *testing.T) *engine.RuleSet {
 	t.Helper()
-	schema, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
+	rs, err := engine.LoadRuleSet("../../testdata/fraud", "", rules.EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := rules.NewRegistry()
-	compiled, err := rules.LoadDir("../../testdata/fraud", env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &engine.RuleSet{Schema: schema, Rules: compiled, Slots: reg.Slots()}
+	return rs
 }
 
 type sinks struct {
