@@ -15,9 +15,9 @@ import (
 	"github.com/cepd/cepd/rules"
 )
 
-// chunk is how many records one Ingest call takes (as in `cepd replay`); cancellation is
-// noticed between chunks at the latest.
-const chunk = 4096
+// chunk is how many records one Ingest call takes (as in `cepd replay`) and how often
+// reading notices cancellation.
+const chunk = engine.DefaultChunk
 
 // compile compiles the rules into a rule set with engine.RuleSetBuilder, as the live rule
 // set is compiled, and returns their ids in the rules' order (the order results list them
@@ -124,23 +124,9 @@ func (m *Manager) execute(j *job) error {
 	j.tally = t
 	j.mu.Unlock()
 
-	eng, err := engine.New(engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, j.rs, t, t)
-	if err != nil {
-		return err
-	}
-	eng.Start(ctx)
-	defer eng.Close()
-	for i := 0; i < len(recs); i += chunk {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		part := recs[i:min(i+chunk, len(recs))]
-		if _, err := eng.Ingest(ctx, 0, part); err != nil {
-			return err
-		}
-		j.processed.Add(int64(len(part)))
-	}
-	return eng.Flush(ctx)
+	r := engine.Runner{Config: engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, Rules: j.rs, Sink: t, DeadLetters: t,
+		Chunk: chunk, EndOfStream: true, Ingested: func(_, n int) { j.processed.Add(int64(n)) }}
+	return r.Run(ctx, recs)
 }
 
 // input returns j's events in event-time order, recording the labels in lab (if set).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -124,39 +125,19 @@ func eventTime(t testing.TB, r engine.Record) int64 {
 	return ts.UnixMilli()
 }
 
+// runBenchAlerts runs recs through the bench path itself (bench.Run: split by key over
+// three partitions ingested concurrently) and returns its alerts; a late event fails it.
 func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, shards, chunk int, ooo time.Duration) ([]*alerts.Alert, error) {
 	col := &collector{}
-	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
+	res, err := bench.Run(ctx, rs, recs, bench.Config{Shards: shards, Partitions: 3, Chunk: chunk, OutOfOrderness: ooo, Sink: col})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	parts := splitByKey(recs, 3, rs)
-	errc := make(chan error, len(parts))
-	for p, pr := range parts {
-		go func() {
-			for i := 0; i < len(pr); i += chunk {
-				if _, err := eng.Ingest(ctx, p, pr[i:min(i+chunk, len(pr))]); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
+	if res.Late != 0 {
+		return nil, fmt.Errorf("%d late events", res.Late)
 	}
-	for range parts {
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-	}
-	if err := eng.Flush(ctx); err != nil {
-		return nil, err
-	}
-	if st := eng.Stats().Snapshot(); st.Late != 0 {
-		return nil, fmt.Errorf("%d late events", st.Late)
+	if res.Alerts != uint64(len(col.alerts)) {
+		return nil, fmt.Errorf("bench counted %d alerts, its sink saw %d", res.Alerts, len(col.alerts))
 	}
 	return col.sorted(), nil
 }
@@ -212,26 +193,6 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 		t.Fatal(err)
 	}
 	return col.sorted(), outcomes
-}
-
-// splitByKey assigns records to n partitions by their key, as Kafka keying would.
-func splitByKey(recs []engine.Record, n int, rs *engine.RuleSet) [][]engine.Record {
-	parts := make([][]engine.Record, n)
-	key := rs.Schema.KeyField
-	for _, r := range recs {
-		var m map[string]any
-		_ = json.Unmarshal(r.Value, &m)
-		k := fmt.Sprint(m[key])
-		h := 0
-		for _, c := range k {
-			h = h*31 + int(c)
-		}
-		if h < 0 {
-			h = -h
-		}
-		parts[h%n] = append(parts[h%n], r)
-	}
-	return parts
 }
 
 // TestRESTBadInput: malformed events get per-event errors and the rest of the batch is

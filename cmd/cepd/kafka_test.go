@@ -32,6 +32,7 @@ import (
 	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/patterns"
 	kafkasource "github.com/cepd/cepd/source/kafka"
@@ -774,7 +775,7 @@ func BenchmarkKafka(b *testing.B) {
 			}
 			ckpt, _ := cepdConsumeRate(b, w.rs, addr, "bench", fmt.Sprintf("cepd-ckpt-%d", i), n, store)
 			store.Close()
-			in, err := runBench(context.Background(), w.rs, recs, benchConfig{partitions: 6})
+			in, err := bench.Run(context.Background(), w.rs, recs, bench.Config{Partitions: 6})
 			if err != nil {
 				b.Fatal(err)
 			}
