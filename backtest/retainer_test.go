@@ -15,6 +15,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/internal/workload"
 )
 
@@ -246,7 +247,7 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 		t.Fatal(err)
 	}
 	seed := maphash.MakeSeed()
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	var ev event.Event
 	byPart := make([][]engine.Record, parts)
 	for _, r := range recs {
@@ -301,7 +302,7 @@ func BenchmarkRetainerAdd(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		dec := event.NewDecoder(schema)
+		dec := jsondecode.NewDecoder(schema)
 		type ev struct {
 			key string
 			t   int64

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -134,7 +135,7 @@ func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Reco
 	if j.source == SourceRetained {
 		recs := m.o.Retainer.Snapshot()
 		if lab != nil {
-			dec := event.NewDecoder(m.o.Schema)
+			dec := jsondecode.NewDecoder(m.o.Schema)
 			dec.SetBounds(m.bounds())
 			var ev event.Event
 			for i, r := range recs {

@@ -18,7 +18,7 @@ go test ./rules -run '^$' -bench 'BenchmarkCondition$|BenchmarkConditionMemo' -b
 echo "== the fraud rules over 100000 generated events, one shard: reference paths (interpreter, every run visited), closures only, closures + guards"
 go test ./cmd/cepd -run '^$' -bench FraudPaths -benchtime 100000x -benchmem | grep Benchmark
 echo "== decoding one event"
-go test ./event -run '^$' -bench Decode -benchmem | grep Benchmark
+go test ./event/jsondecode -run '^$' -bench Decode -benchmem | grep Benchmark
 echo "== key-state encoding"
 go test ./state -run '^$' -bench 'EncodeKeyState|DecodeKeyState' -benchmem | grep Benchmark
 echo "== reference workload: $events events over $cards cards, all rules in testdata/fraud"

@@ -18,6 +18,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/rules/store"
 )
 
@@ -251,7 +252,7 @@ func TestBacktestsRetained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	for _, r := range recs {
 		var ev event.Event
 		if err := dec.Decode(r.Value, &ev); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/patterns"
@@ -824,7 +825,7 @@ type plainHandler struct {
 func (h *plainHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (h *plainHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (h *plainHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGroupClaim) error {
-	dec := event.NewDecoder(h.schema)
+	dec := jsondecode.NewDecoder(h.schema)
 	var ev event.Event
 	for {
 		select {

@@ -11,6 +11,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/state"
 )
 
@@ -164,7 +165,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 // splits them by key over n partitions as Kafka keying would (a record that does not
 // decode goes to partition 0, where the engine dead-letters it).
 func split(schema *event.Schema, recs []engine.Record, n int) (decodeSecs float64, keys int, parts [][]engine.Record) {
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	var ev event.Event
 	seen := map[string]struct{}{}
 	start := time.Now()
