@@ -111,18 +111,9 @@ func TestAPIBacktests(t *testing.T) {
 	}
 
 	// A long backtest, cancelled while it runs.
-	big1, err := os.Create(filepath.Join(f.backtestDir, "big.jsonl"))
-	if err != nil {
+	if _, err := workload.WriteFile(filepath.Join(f.backtestDir, "big.jsonl"), workload.Config{Seed: 3, Cards: 5000, Events: 300_000}); err != nil {
 		t.Fatal(err)
 	}
-	g, err := workload.New(workload.Config{Seed: 3, Cards: 5000, Events: 300_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.WriteTo(big1); err != nil {
-		t.Fatal(err)
-	}
-	big1.Close()
 	id := f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}], "events_file": "big.jsonl"}`)["id"].(string)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if s := f.must("GET", "/v1/backtests/"+id, "")["state"]; s == "RUNNING" {

@@ -35,6 +35,7 @@ import (
 	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/patterns"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
@@ -248,87 +249,13 @@ func (c *testCepd) endOfStream(t testing.TB) {
 	}
 }
 
-func testSaramaConfig() *sarama.Config {
-	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
-	c.ClientID = "cepd-test-reader"
-	c.Consumer.MaxWaitTime = 20 * time.Millisecond
-	return c
-}
-
-// endOffsets returns each partition's end offset.
-func endOffsets(t testing.TB, addr, topic string) map[int32]int64 {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
-// readTopic reads every message of topic up to its current end.
-func readTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if end == 0 {
-			continue
-		}
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		timeout := time.After(20 * time.Second)
-		for done := false; !done; {
-			select {
-			case m := <-pc.Messages():
-				out = append(out, m)
-				done = m.Offset >= end-1
-			case <-timeout:
-				t.Fatalf("%s/%d: read %d messages, timed out before offset %d", topic, p, len(out), end)
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
 // waitCaughtUp waits until, for every partition of topic, one of the instances has
 // ingested everything up to its end offset.
 func waitCaughtUp(t testing.TB, addr, topic string, timeout time.Duration, cs ...*testCepd) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		ends := endOffsets(t, addr, topic)
+		ends := kafkatest.EndOffsets(t, addr, topic)
 		behind := []string{}
 		for p, end := range ends {
 			ok := end == 0
@@ -374,7 +301,7 @@ const handoverExact = false
 func checkAlerts(t testing.TB, addr, topic string, w *kafkaWorkload, reread bool) (dups, extras int) {
 	t.Helper()
 	got := map[string]string{}
-	for _, m := range readTopic(t, addr, topic) {
+	for _, m := range kafkatest.ReadTopic(t, addr, topic) {
 		content := normaliseAlert(t, m.Value)
 		var a alerts.Alert
 		_ = json.Unmarshal(m.Value, &a)
@@ -543,7 +470,7 @@ func TestKafkaEndToEnd(t *testing.T) {
 		t.Errorf("%d duplicate alerts without any failure", dups)
 	}
 
-	dl := readTopic(t, addr, o.dlqTopic)
+	dl := kafkatest.ReadTopic(t, addr, o.dlqTopic)
 	byValue := map[string]map[string]string{}
 	for _, m := range dl {
 		h := map[string]string{}
@@ -578,33 +505,14 @@ func TestKafkaEndToEnd(t *testing.T) {
 	stop() // as on SIGTERM: final commits
 	// The final commits: after the end of stream nothing is held, so every partition is
 	// committed to its end.
-	committed := groupOffsets(t, addr, o.group, "events")
-	ends := endOffsets(t, addr, "events")
+	committed := kafkatest.GroupOffsets(t, addr, o.group, "events")
+	ends := kafkatest.EndOffsets(t, addr, "events")
 	for p, end := range ends {
 		if committed[p] != end {
 			t.Errorf("partition %d: committed %d, end %d", p, committed[p], end)
 		}
 	}
 	t.Logf("%d events, %d alerts, sink %+v, committed %v of %v", total, len(w.want), pst, committed, ends)
-}
-
-// groupOffsets returns the group's committed offsets (-1: none).
-func groupOffsets(t testing.TB, addr, group, topic string) map[int32]int64 {
-	t.Helper()
-	admin, err := sarama.NewClusterAdmin([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	resp, err := admin.ListConsumerGroupOffsets(group, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for p, b := range resp.Blocks[topic] {
-		out[p] = b.Offset
-	}
-	return out
 }
 
 // TestKafkaFailover: two instances in one group on a 6-partition topic share the
@@ -939,7 +847,7 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 	defer c.stop()
 
 	// Read the alerts topic from its current end.
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
+	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 // Package redistest runs real redis-server processes for tests: Start (an address),
-// StartServer (a *Server a test can stop and start again on the same port, to play a
-// Redis restart) and StartCluster (a one-node Redis Cluster holding every slot, which
-// enforces Cluster's rules: CROSSSLOT errors, keys of one slot per script).
+// StartServer (a *Server a test can stop, hang with Signal, kill and start again on the
+// same port, to play a Redis restart or outage), StartCluster (a one-node Redis Cluster
+// holding every slot, which enforces Cluster's rules: CROSSSLOT errors, keys of one slot
+// per script), StartClusterOf (a Cluster of several masters, joined with redis-cli) and
+// StartSentinel (a Sentinel monitoring a server). It is the one Redis launcher of the
+// repository's tests.
 //
 // Every server listens on 127.0.0.1 on a free port, keeps its files in t.TempDir(),
 // persists nothing (--save "" --appendonly no: a restart starts empty) and is killed by

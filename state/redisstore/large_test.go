@@ -113,12 +113,12 @@ func slowest(tb testing.TB, c *redis.Client) (time.Duration, string) {
 func TestLargeCheckpoint(t *testing.T) {
 	const n, size = 200_000, 300
 	srv := startRedis(t, "--slowlog-log-slower-than", "2000", "--slowlog-max-len", "10000")
-	c := srv.client(t)
+	c := client(t, srv.Addr)
 	s := NewFromClient(c, "large")
 	cp := randomCheckpoint(0, 1, 0, n, size)
 	mem0 := usedMemory(t, c)
 
-	ping := startPinger(srv.addr())
+	ping := startPinger(srv.Addr)
 	start := time.Now()
 	if err := s.Save(ctx, cp); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestLargeCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp.Partition = 1
-	ping = startPinger(srv.addr())
+	ping = startPinger(srv.Addr)
 	start = time.Now()
 	if err := s.Save(ctx, cp); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // failed (possibly half applied) gives their state.
 func TestRedisDownAndBack(t *testing.T) {
 	srv := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	s, err := New(Options{Addrs: []string{srv.addr()}, Prefix: "outage",
+	s, err := New(Options{Addrs: []string{srv.Addr}, Prefix: "outage",
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -52,20 +52,18 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	load := func() error { _, err := s.Load(ctx, 0, func(string, []byte) error { return nil }); return err }
 
-	srv.signal(syscall.SIGSTOP)
+	srv.Signal(syscall.SIGSTOP)
 	failFast("staged Save to a hung Redis", func() error { return s.Save(ctx, big) })
 	failFast("direct Save to a hung Redis", func() error { return s.Save(ctx, small) })
 	failFast("Load from a hung Redis", load)
-	srv.signal(syscall.SIGCONT)
-	srv.stop()
+	srv.Signal(syscall.SIGCONT)
+	srv.Stop()
 	failFast("Save to a stopped Redis", func() error { return s.Save(ctx, small) })
 	failFast("Claim on a stopped Redis", func() error { _, err := s.Claim(ctx, 0, 0); return err })
 
 	start := time.Now()
-	if err := srv.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("redis-server restarted on port %d in %v", srv.port, time.Since(start).Round(time.Millisecond))
+	srv.Start()
+	t.Logf("redis-server restarted on port %d in %v", srv.Port(), time.Since(start).Round(time.Millisecond))
 	// The caller retries the checkpoints that failed, in order (a pooled connection
 	// may still be dead on the first try).
 	for _, cp := range []*state.Checkpoint{big, small} {
