@@ -14,7 +14,7 @@ import (
 
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/state"
-	"github.com/cepd/cepd/state/storetest"
+	"github.com/cepd/cepd/state/statetest"
 )
 
 var ctx = context.Background()
@@ -28,13 +28,13 @@ func smallChunks(s *Store) {
 	s.scanCount = 5
 }
 
-// runSuite is storetest.Run.
-func runSuite(t *testing.T, open func(t *testing.T) state.Store) { storetest.Run(t, open) }
+// runSuite is statetest.Run.
+func runSuite(t *testing.T, open func(t *testing.T) state.Store) { statetest.Run(t, open) }
 
 // conformance runs the shared suite, each subtest with its own key prefix.
 func conformance(t *testing.T, c redis.UniversalClient, tune func(*Store)) {
 	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) state.Store {
+	statetest.Run(t, func(t *testing.T) state.Store {
 		s := NewFromClient(c, fmt.Sprintf("%s-%d", t.Name(), n.Add(1)))
 		if tune != nil {
 			tune(s)
