@@ -252,6 +252,37 @@ func TestRestoreFromCheckpoint(t *testing.T) {
 	}
 }
 
+// uninterrupted runs the events of file through one engine (engine.Runner), as one
+// uninterrupted owner would.
+func uninterrupted(t *testing.T, rs *engine.RuleSet, file string) *sinks {
+	t.Helper()
+	var recs []engine.Record
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		recs = append(recs, engine.Record{Value: []byte(l), Offset: int64(i)})
+	}
+	want := &sinks{}
+	r := engine.Runner{Config: engine.Config{Shards: 2}, Rules: rs, Sink: want, DeadLetters: want, EndOfStream: true}
+	if err := r.Run(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// alertIDs is the set of the ids of the alerts ss received.
+func alertIDs(ss ...*sinks) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range ss {
+		for _, a := range s.alerts {
+			m[a.ID] = true
+		}
+	}
+	return m
+}
+
 // testRestoreFromCheckpoint: with a store only this instance reads, commits stop at the
 // engine's safe offset; with a shared store (SharedCheckpoints) they reach the checkpoint,
 // and the next owner re-reads nothing it covers.
@@ -318,35 +349,8 @@ func testRestoreFromCheckpoint(t *testing.T, shared bool) {
 		t.Errorf("second owner: %+v (committed %d of %d)", st, committed, n)
 	}
 
-	// One uninterrupted run of the same events.
-	want := &sinks{}
-	eng, err := engine.New(engine.Config{Shards: 2}, rs, want, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	defer eng.Close()
-	var recs []engine.Record
-	b, _ := os.ReadFile(file)
-	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		recs = append(recs, engine.Record{Value: []byte(l), Offset: int64(i)})
-	}
-	if _, err := eng.Ingest(context.Background(), 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids := func(ss ...*sinks) map[string]bool {
-		m := map[string]bool{}
-		for _, s := range ss {
-			for _, a := range s.alerts {
-				m[a.ID] = true
-			}
-		}
-		return m
-	}
-	got, exp := ids(s1, s2), ids(want)
+	want := uninterrupted(t, rs, file)
+	got, exp := alertIDs(s1, s2), alertIDs(want)
 	if len(exp) == 0 || len(got) != len(exp) {
 		t.Fatalf("%d alerts over the two owners, %d in one run", len(got), len(exp))
 	}

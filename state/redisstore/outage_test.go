@@ -8,6 +8,26 @@ import (
 	"github.com/cepd/cepd/state"
 )
 
+// saveRetrying saves cps in order, as the caller of a store does after a failure: each
+// one again until it succeeds (a pooled connection may still be dead on the first try),
+// for up to 5 s.
+func saveRetrying(t *testing.T, s *Store, cps ...*state.Checkpoint) {
+	t.Helper()
+	for _, cp := range cps {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := s.Save(ctx, cp)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Save after the restart: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // TestRedisDownAndBack: with Redis hung (SIGSTOP) or gone, calls fail within the
 // configured timeouts; once redis-server is restarted on the same port (reloading its
 // AOF), the store works again without being reopened, and re-saving the checkpoints that
@@ -64,21 +84,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	start := time.Now()
 	srv.Start()
 	t.Logf("redis-server restarted on port %d in %v", srv.Port(), time.Since(start).Round(time.Millisecond))
-	// The caller retries the checkpoints that failed, in order (a pooled connection
-	// may still be dead on the first try).
-	for _, cp := range []*state.Checkpoint{big, small} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			err := s.Save(ctx, cp)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Save after the restart: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	saveRetrying(t, s, big, small)
 	want := map[string][]byte{}
 	for _, cp := range []*state.Checkpoint{cp1, big, small} {
 		for _, u := range cp.Upserts {
