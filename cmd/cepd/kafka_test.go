@@ -846,54 +846,8 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 	c := startTestCepd(b, w.rs, o)
 	defer c.stop()
 
-	// Read the alerts topic from its current end.
-	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.Close()
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := client.Partitions("lat-alerts")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat, in []float64
-	for _, p := range parts {
-		pc, err := cons.ConsumePartition("lat-alerts", p, sarama.OffsetNewest)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				now := time.Now()
-				var a alerts.Alert
-				if json.Unmarshal(m.Value, &a) != nil || a.Kind != alerts.KindMatch || delayed[a.RuleID] {
-					continue
-				}
-				var last time.Time
-				mu.Lock()
-				for _, id := range a.EventIDs() {
-					if t, ok := sent[id]; ok && t.After(last) {
-						last = t
-					}
-				}
-				if !last.IsZero() {
-					lat = append(lat, float64(now.Sub(last))/1e6)
-					if a.DetectedAt != nil {
-						in = append(in, float64(a.DetectedAt.Sub(last))/1e6)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	lr, stopReading := readLatencies(b, addr, "lat-alerts", delayed)
+	defer stopReading()
 	// Wait for the group to be joined before offering load.
 	for deadline := time.Now().Add(20 * time.Second); c.src.Stats().Rebalances == 0; {
 		if time.Now().After(deadline) {
@@ -911,9 +865,9 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 			break
 		}
 		id, _ := jsonparser.GetString(l, "event_id")
-		mu.Lock()
-		sent[id] = time.Now()
-		mu.Unlock()
+		lr.mu.Lock()
+		lr.sent[id] = time.Now()
+		lr.mu.Unlock()
 		if err := wr.WriteLine(l); err != nil {
 			b.Fatal(err)
 		}
@@ -924,8 +878,9 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 		b.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	mu.Lock()
-	defer mu.Unlock()
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	lat, in := lr.lat, lr.in
 	if len(lat) == 0 {
 		b.Fatal("no alerts read back")
 	}
@@ -936,6 +891,77 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 			in[len(in)/2], in[min(len(in)-1, len(in)*99/100)])
 	}
 	return append([]float64(nil), lat...)
+}
+
+// latencies pairs the alerts read back with when their events were sent.
+type latencies struct {
+	mu   sync.Mutex
+	sent map[string]time.Time // event id → when it was handed to the producer
+	lat  []float64            // per alert: last event sent → alert read back (ms)
+	in   []float64            // per alert: last event sent → alert made (detected_at, ms)
+}
+
+// readLatencies reads topic's alerts from its current end until stop is called, and
+// records the latency of each match alert of a rule not in delayed.
+func readLatencies(b *testing.B, addr, topic string, delayed map[string]bool) (lr *latencies, stop func()) {
+	lr = &latencies{sent: map[string]time.Time{}}
+	var closers []func() error
+	stop = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	closers = append(closers, client.Close)
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	closers = append(closers, cons.Close)
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			stop()
+			b.Fatal(err)
+		}
+		closers = append(closers, pc.Close)
+		go func() {
+			for m := range pc.Messages() {
+				lr.record(m, time.Now(), delayed)
+			}
+		}()
+	}
+	return lr, stop
+}
+
+func (lr *latencies) record(m *sarama.ConsumerMessage, now time.Time, delayed map[string]bool) {
+	var a alerts.Alert
+	if json.Unmarshal(m.Value, &a) != nil || a.Kind != alerts.KindMatch || delayed[a.RuleID] {
+		return
+	}
+	var last time.Time
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, id := range a.EventIDs() {
+		if t, ok := lr.sent[id]; ok && t.After(last) {
+			last = t
+		}
+	}
+	if !last.IsZero() {
+		lr.lat = append(lr.lat, float64(now.Sub(last))/1e6)
+		if a.DetectedAt != nil {
+			lr.in = append(lr.in, float64(a.DetectedAt.Sub(last))/1e6)
+		}
+	}
 }
 
 // selfSigned returns a TLS certificate for 127.0.0.1 and its PEM (its own CA).
