@@ -387,16 +387,10 @@ var malformedEvents = []struct{ line, reason string }{
 	{`{"event_id":"bad-4","card_id":"ato-card-1","ts":"2024-03-02T09:00:00Z"}`, event.ReasonMissingField},
 }
 
-// TestKafkaEndToEnd: the fraud examples plus malformed events go through cepd produce →
-// Kafka → source → engine → alert and dead-letter producers; the alerts topic then holds
-// exactly the alerts of cepd replay (same ids and content), and every malformed event is
-// on the dead-letter topic, bytes untouched, with its reason.
-func TestKafkaEndToEnd(t *testing.T) {
-	w := fraudWorkload(t, 1)
-	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6})
-	addr := kc.Addr()
-
-	// The stream: replay order, malformed events spread through it.
+// produceWithMalformed writes w's events in replay order, malformedEvents spread
+// through them, to the topic events with cepd produce, and returns how many it wrote.
+func produceWithMalformed(t *testing.T, w *kafkaWorkload, addr string) int {
+	t.Helper()
 	var file bytes.Buffer
 	step := len(w.lines) / len(malformedEvents)
 	for i, l := range w.lines {
@@ -421,6 +415,44 @@ func TestKafkaEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), fmt.Sprintf("produced %d events", total)) {
 		t.Fatalf("produce said %q, want %d events", out.String(), total)
 	}
+	return total
+}
+
+// checkDeadLetters checks that topic holds each of malformedEvents once, untouched, with
+// its reason and source in the headers.
+func checkDeadLetters(t *testing.T, addr, topic string) {
+	t.Helper()
+	dl := kafkatest.ReadTopic(t, addr, topic)
+	byValue := map[string]map[string]string{}
+	for _, m := range dl {
+		byValue[string(m.Value)] = kafkatest.Headers(m)
+	}
+	for _, me := range malformedEvents {
+		h, ok := byValue[me.line]
+		if !ok {
+			t.Errorf("malformed event %s is not on the dead-letter topic", me.line)
+			continue
+		}
+		if h[kafkasink.HeaderReason] != me.reason || h[kafkasink.HeaderError] == "" ||
+			h[kafkasink.HeaderSourceTopic] != "events" || h[kafkasink.HeaderSourceOffset] == "" {
+			t.Errorf("dead letter %s: headers %v, want reason %s", me.line, h, me.reason)
+		}
+	}
+	if len(dl) != len(malformedEvents) {
+		t.Errorf("%d dead letters, want %d", len(dl), len(malformedEvents))
+	}
+}
+
+// TestKafkaEndToEnd: the fraud examples plus malformed events go through cepd produce →
+// Kafka → source → engine → alert and dead-letter producers; the alerts topic then holds
+// exactly the alerts of cepd replay (same ids and content), and every malformed event is
+// on the dead-letter topic, bytes untouched, with its reason.
+func TestKafkaEndToEnd(t *testing.T) {
+	w := fraudWorkload(t, 1)
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6})
+	addr := kc.Addr()
+
+	total := produceWithMalformed(t, w, addr)
 
 	// cepd as serve runs it: the engine's sinks are the Kafka producer, runKafka feeds it.
 	o := testKafkaOptions(addr, "events", "e2e")
@@ -470,29 +502,7 @@ func TestKafkaEndToEnd(t *testing.T) {
 		t.Errorf("%d duplicate alerts without any failure", dups)
 	}
 
-	dl := kafkatest.ReadTopic(t, addr, o.dlqTopic)
-	byValue := map[string]map[string]string{}
-	for _, m := range dl {
-		h := map[string]string{}
-		for _, rh := range m.Headers {
-			h[string(rh.Key)] = string(rh.Value)
-		}
-		byValue[string(m.Value)] = h
-	}
-	for _, me := range malformedEvents {
-		h, ok := byValue[me.line]
-		if !ok {
-			t.Errorf("malformed event %s is not on the dead-letter topic", me.line)
-			continue
-		}
-		if h[kafkasink.HeaderReason] != me.reason || h[kafkasink.HeaderError] == "" ||
-			h[kafkasink.HeaderSourceTopic] != "events" || h[kafkasink.HeaderSourceOffset] == "" {
-			t.Errorf("dead letter %s: headers %v, want reason %s", me.line, h, me.reason)
-		}
-	}
-	if len(dl) != len(malformedEvents) {
-		t.Errorf("%d dead letters, want %d", len(dl), len(malformedEvents))
-	}
+	checkDeadLetters(t, addr, o.dlqTopic)
 	snap := eng.Stats().Snapshot()
 	nbad := uint64(0)
 	for _, n := range snap.DeadLetter {
