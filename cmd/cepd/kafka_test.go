@@ -387,6 +387,57 @@ var malformedEvents = []struct{ line, reason string }{
 	{`{"event_id":"bad-4","card_id":"ato-card-1","ts":"2024-03-02T09:00:00Z"}`, event.ReasonMissingField},
 }
 
+// runKafkaToEnd runs cepd as serve runs it (the engine's sinks are the Kafka producer,
+// runKafka feeds it) until the engine has ingested total events, then ends the stream:
+// every window closes, as at the end of cepd replay's file, and the producer is flushed.
+// stop stops it as on SIGTERM (final commits); calling it again does nothing.
+func runKafkaToEnd(t *testing.T, rs *engine.RuleSet, o *kafkaOptions, cfg engine.Config, total int) (*engine.Engine, *kafkasink.Producer, func()) {
+	t.Helper()
+	prod, err := openKafkaSinks(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(cfg, rs, prod, prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runKafka(ctx, eng, prod, o) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+			eng.Close()
+			if err := prod.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(total); {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, total)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	if err := eng.Flush(fctx); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	if err := prod.Flush(fctx); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	return eng, prod, stop
+}
+
 // produceWithMalformed writes w's events in replay order, malformedEvents spread
 // through them, to the topic events with cepd produce, and returns how many it wrote.
 func produceWithMalformed(t *testing.T, w *kafkaWorkload, addr string) int {
@@ -454,50 +505,9 @@ func TestKafkaEndToEnd(t *testing.T) {
 
 	total := produceWithMalformed(t, w, addr)
 
-	// cepd as serve runs it: the engine's sinks are the Kafka producer, runKafka feeds it.
 	o := testKafkaOptions(addr, "events", "e2e")
-	prod, err := openKafkaSinks(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Shards: 2, RecordProcessingTime: true}, w.rs, prod, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-			eng.Close()
-			if err := prod.Close(); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	eng, prod, stop := runKafkaToEnd(t, w.rs, o, engine.Config{Shards: 2, RecordProcessingTime: true}, total)
 	defer stop()
-	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(total); {
-		if time.Now().After(deadline) {
-			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, total)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// End of stream: every window closes, as at the end of cepd replay's file.
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	if err := eng.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
 	if dups, _ := checkAlerts(t, addr, o.alertsTopic, w, false); dups > 0 {
 		t.Errorf("%d duplicate alerts without any failure", dups)
 	}
@@ -1154,42 +1164,8 @@ func TestKafkaShuffledAcrossKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := testKafkaOptions(addr, "events", "shuffled")
-	prod, err := openKafkaSinks(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Hour, RecordProcessingTime: true}, w.rs, prod, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		eng.Close()
-		if err := prod.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(len(lines)); {
-		if time.Now().After(deadline) {
-			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, len(lines))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	if err := eng.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
+	eng, _, stop := runKafkaToEnd(t, w.rs, o, engine.Config{Shards: 2, OutOfOrderness: time.Hour, RecordProcessingTime: true}, len(lines))
+	defer stop()
 	if st := eng.Stats().Snapshot(); st.Late != 0 {
 		t.Fatalf("%d late events in a stream whose per-card order holds", st.Late)
 	}
