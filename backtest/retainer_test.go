@@ -257,29 +257,9 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 		p := int(maphash.String(seed, ev.Key) % uint64(parts))
 		byPart[p] = append(byPart[p], r)
 	}
-	eng, err := engine.New(engine.Config{Shards: 2, Tap: ret.Add, RecordProcessingTime: true, Late: engine.LateProcess}, rs, discard{}, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < len(byPart[p]); i += 7 {
-				if _, err := eng.Ingest(ctx, p, byPart[p][i:min(i+7, len(byPart[p]))]); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := eng.Flush(ctx); err != nil {
+	r := engine.Runner{Config: engine.Config{Shards: 2, Tap: ret.Add, RecordProcessingTime: true, Late: engine.LateProcess},
+		Rules: rs, Sink: discard{}, DeadLetters: discard{}, Chunk: 7, EndOfStream: true}
+	if err := r.Run(context.Background(), byPart...); err != nil {
 		t.Fatal(err)
 	}
 }

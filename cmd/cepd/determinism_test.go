@@ -62,26 +62,33 @@ func alertIDs(list []*alerts.Alert) []string {
 	return ids
 }
 
-// TestSameAlertsReplayBenchREST: the same events give the same alerts, with the same ids,
-// through cepd replay, through the bench path (partitions decoded in parallel) and through
-// REST ingest, for 1, 2 and 8 shards and several batch sizes.
-func TestSameAlertsReplayBenchREST(t *testing.T) {
+// replayReference loads the fraud rules and the reference workload (written order), and
+// replays it sorted by event time on one shard, as cepd replay does: the alerts every
+// other path must give.
+func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Record, rep []*alerts.Alert) {
+	t.Helper()
 	rs, err := loadRuleSet("../../testdata/fraud", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := referenceRecords(t, 20000)
-	ooo := workload.DefaultConfig().MaxLateness
-
-	// replay: sorted by event time, one partition
-	sorted := slices.Clone(recs)
+	recs = referenceRecords(t, 20000)
+	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ctx := context.Background()
-	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rs, recs, sorted, rep
+}
+
+// TestSameAlertsReplayBenchREST: the same events give the same alerts, with the same ids,
+// through cepd replay, through the bench path (partitions decoded in parallel) and through
+// REST ingest, for 1, 2 and 8 shards and several batch sizes.
+func TestSameAlertsReplayBenchREST(t *testing.T) {
+	rs, recs, _, rep := replayReference(t)
 	want := alertIDs(rep)
+	ooo := workload.DefaultConfig().MaxLateness
+	ctx := context.Background()
 	if len(want) < 80 {
 		t.Fatalf("only %d alerts", len(want))
 	}
@@ -286,19 +293,9 @@ func shuffleAcrossKeys(t *testing.T, rs *engine.RuleSet, recs []engine.Record, m
 // own late events re-matched). With zero out-of-orderness and a stream sorted by card —
 // the most disorder across keys there is — no event is late or dropped either.
 func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := referenceRecords(t, 20000)
-	sorted := slices.Clone(recs)
-	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ctx := context.Background()
-	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, recs, sorted, rep := replayReference(t)
 	want := alertIDs(rep)
+	ctx := context.Background()
 	const maxLag = time.Minute
 	ooo := workload.DefaultConfig().MaxLateness + maxLag
 	for seed := uint64(1); seed <= 2; seed++ {
