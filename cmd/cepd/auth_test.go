@@ -45,7 +45,6 @@ func checkAuthors(t *testing.T, base string) {
 	if len(vs.Versions) != 2 || vs.Versions[0].Author != "ann" || vs.Versions[1].Author != "admin" {
 		t.Errorf("versions' authors: %+v, want ann then admin", vs.Versions)
 	}
-
 }
 
 // checkGRPCAccess checks the gRPC API's token check: none is refused, a viewer may list
