@@ -38,20 +38,13 @@ func Produce(t testing.TB, addr, topic string, values ...string) {
 // it fails the test when a partition's messages do not come within 20 s.
 func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
 	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, parts := topicClient(t, addr, topic)
 	defer client.Close()
 	cons, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*sarama.ConsumerMessage
 	for _, p := range parts {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
@@ -80,20 +73,29 @@ func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
 	return out
 }
 
-// EndOffsets returns each partition's end offset.
-func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+// topicClient returns a client of the broker at addr and the partitions of topic.
+func topicClient(t testing.TB, addr, topic string) (sarama.Client, []int32) {
 	t.Helper()
 	client, err := sarama.NewClient([]string{addr}, Config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
 	parts, err := client.Partitions(topic)
 	if err != nil {
+		client.Close()
 		t.Fatal(err)
 	}
+	return client, parts
+}
+
+// EndOffsets returns each partition's end offset.
+func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	client, parts := topicClient(t, addr, topic)
+	defer client.Close()
 	out := map[int32]int64{}
 	for _, p := range parts {
+		var err error
 		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 			t.Fatal(err)
 		}
