@@ -171,19 +171,9 @@ func jsonLines(t testing.TB, as []*alerts.Alert) []byte {
 // generate writes a generated workload into dir/name and returns its configuration.
 func generate(t testing.TB, dir, name string, cfg workload.Config) workload.Config {
 	t.Helper()
-	g, err := workload.New(cfg)
+	cfg, err := workload.WriteFile(filepath.Join(dir, name), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return g.Config()
+	return cfg
 }

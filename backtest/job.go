@@ -189,21 +189,13 @@ type job struct {
 	cancelNote string  // why it was cancelled, set by Cancel or Close
 }
 
-func ruleIDs(rs *engine.RuleSet) []string {
-	ids := make([]string, len(rs.Rules))
-	for i, c := range rs.Rules {
-		ids[i] = c.Rule.ID
-	}
-	return ids
-}
-
 // freeze computes the final result and lets go of what only a running job needs. Called
 // once the job's engine has stopped.
 func (j *job) freeze() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.final == nil {
-		r := j.tally.result(j.rs, true)
+		r := j.tally.result(j.ids, j.rs, true)
 		j.final, j.tally, j.rs = &r, nil, nil
 	}
 }
@@ -240,7 +232,7 @@ func (j *job) snapshot(withAlerts bool) *Job {
 	if final != nil {
 		out.Result = final.clone(withAlerts)
 	} else {
-		out.Result = t.result(rs, withAlerts)
+		out.Result = t.result(j.ids, rs, withAlerts)
 	}
 	out.Scored = j.spec.LabelField != ""
 	return out

@@ -149,7 +149,7 @@ func (m *Manager) Create(_ context.Context, spec Spec) (*Job, error) {
 	} else if m.o.Retainer == nil {
 		return nil, ErrNoRetention
 	}
-	rs, err := compile(spec.Rules, m.o.Schema, m.env)
+	rs, ids, err := compile(spec.Rules, m.o.Schema, m.env)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (m *Manager) Create(_ context.Context, spec Spec) (*Job, error) {
 		return nil, err
 	}
 	spec.Rules = nil // compiled into rs
-	j := &job{id: id, spec: spec, source: src, ids: ruleIDs(rs), rs: rs, created: time.Now().UTC(), state: Queued, done: make(chan struct{})}
+	j := &job{id: id, spec: spec, source: src, ids: ids, rs: rs, created: time.Now().UTC(), state: Queued, done: make(chan struct{})}
 	j.tally = newTally(j.ids, nil, 0)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -154,7 +154,8 @@ emit:
 		t.Errorf("rejected drafts left %d backtests", len(js))
 	}
 	_, err := m.Create(context.Background(), Spec{Rules: []Rule{good, {Name: "rules[1]", Source: good.Source}}, EventsFile: "card-testing.jsonl"})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `both rule "card-testing"`) {
+	var dup patterns.ErrorList
+	if !errors.As(err, &dup) || len(dup) != 1 || dup[0].File != "rules[1]" || !strings.Contains(err.Error(), `rule id "card-testing" is already used by card-testing.yaml`) {
 		t.Errorf("the same rule twice: %v", err)
 	}
 }

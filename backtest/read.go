@@ -11,6 +11,7 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 // maxLine bounds one line of a JSON-lines file.
@@ -50,7 +51,7 @@ func read(ctx context.Context, r io.Reader, name string, schema *event.Schema, s
 		rec engine.Record
 	}
 	var all []timed
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	dec.SetBounds(event.Bounds{MaxString: -1}) // only the time is read here: the engine judges the event
 	var ev event.Event
 	var slab []byte

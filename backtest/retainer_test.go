@@ -15,6 +15,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/internal/workload"
 )
 
@@ -237,7 +238,7 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := compile(fraudRules(t), schema, env)
+	rs, _, err := compile(fraudRules(t), schema, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 		t.Fatal(err)
 	}
 	seed := maphash.MakeSeed()
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	var ev event.Event
 	byPart := make([][]engine.Record, parts)
 	for _, r := range recs {
@@ -256,29 +257,9 @@ func feedLive(t testing.TB, schema *event.Schema, ret *Retainer, data []byte, pa
 		p := int(maphash.String(seed, ev.Key) % uint64(parts))
 		byPart[p] = append(byPart[p], r)
 	}
-	eng, err := engine.New(engine.Config{Shards: 2, Tap: ret.Add, RecordProcessingTime: true, Late: engine.LateProcess}, rs, discard{}, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < len(byPart[p]); i += 7 {
-				if _, err := eng.Ingest(ctx, p, byPart[p][i:min(i+7, len(byPart[p]))]); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := eng.Flush(ctx); err != nil {
+	r := engine.Runner{Config: engine.Config{Shards: 2, Tap: ret.Add, RecordProcessingTime: true, Late: engine.LateProcess},
+		Rules: rs, Sink: discard{}, DeadLetters: discard{}, Chunk: 7, EndOfStream: true}
+	if err := r.Run(context.Background(), byPart...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -301,7 +282,7 @@ func BenchmarkRetainerAdd(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		dec := event.NewDecoder(schema)
+		dec := jsondecode.NewDecoder(schema)
 		type ev struct {
 			key string
 			t   int64

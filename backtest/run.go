@@ -12,42 +12,35 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/rules"
 )
 
-// chunk is how many records one Ingest call takes (as in `cepd replay`); cancellation is
-// noticed between chunks at the latest.
-const chunk = 4096
+// chunk is how many records one Ingest call takes (as in `cepd replay`) and how often
+// reading notices cancellation.
+const chunk = engine.DefaultChunk
 
-// compile parses and compiles the rules with a fresh Registry, as the live rule set is
-// compiled, into a rule set in the rules' order. Every compile error of every rule comes
-// back together as a patterns.ErrorList.
-func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, error) {
-	reg := rules.NewRegistry()
-	var all patterns.ErrorList
-	var out []*rules.Compiled
-	by := map[string]string{} // rule id → name of the rule that has it
+// compile compiles the rules into a rule set with engine.RuleSetBuilder, as the live rule
+// set is compiled, and returns their ids in the rules' order (the order results list them
+// in). Every compile error of every rule, two rules with one id included, comes back
+// together as a patterns.ErrorList.
+func compile(rs []Rule, schema *event.Schema, env *rules.Env) (*engine.RuleSet, []string, error) {
+	b := engine.NewRuleSetBuilder(schema, env)
+	var ids []string
 	for _, r := range rs {
 		if len(r.Source) == 0 {
-			all.Add(r.Name, patterns.Pos{}, "the rule's source is empty")
+			b.Problem(r.Name, "the rule's source is empty")
 			continue
 		}
-		c, errs := rules.CompileSource(r.Name, r.Source, "", env, reg)
-		all = append(all, errs...)
-		if c == nil {
-			continue
+		if c := b.Add(r.Name, r.Source, ""); c != nil {
+			ids = append(ids, c.Rule.ID)
 		}
-		if prev, dup := by[c.Rule.ID]; dup {
-			return nil, fmt.Errorf("%w: %s and %s are both rule %q: a backtest runs each rule once", ErrInvalid, prev, r.Name, c.Rule.ID)
-		}
-		by[c.Rule.ID] = r.Name
-		out = append(out, c)
 	}
-	if len(all) > 0 {
-		return nil, all.Err()
+	set, err := b.Build()
+	if err != nil {
+		return nil, nil, err
 	}
-	return &engine.RuleSet{Schema: schema, Rules: out, Slots: reg.Slots()}, nil
+	return set, ids, nil
 }
 
 // checkFile reports whether name is a regular file inside the events directory within
@@ -133,23 +126,9 @@ func (m *Manager) execute(j *job) error {
 	j.tally = t
 	j.mu.Unlock()
 
-	eng, err := engine.NewKeySpaces(engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, j.rs, t, t)
-	if err != nil {
-		return err
-	}
-	eng.Start(ctx)
-	defer eng.Close()
-	for i := 0; i < len(recs); i += chunk {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		part := recs[i:min(i+chunk, len(recs))]
-		if _, err := eng.Ingest(ctx, 0, part); err != nil {
-			return err
-		}
-		j.processed.Add(int64(len(part)))
-	}
-	return eng.Flush(ctx)
+	r := engine.Runner{Config: engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, Rules: j.rs, Sink: t, DeadLetters: t,
+		Chunk: chunk, EndOfStream: true, KeySpaces: true, Ingested: func(_, n int) { j.processed.Add(int64(n)) }}
+	return r.Run(ctx, recs)
 }
 
 // input returns j's events in event-time order, recording the labels in lab (if set).
@@ -157,7 +136,7 @@ func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Reco
 	if j.source == SourceRetained {
 		recs := m.o.Retainer.Snapshot()
 		if lab != nil {
-			dec := event.NewDecoder(m.o.Schema)
+			dec := jsondecode.NewDecoder(m.o.Schema)
 			dec.SetBounds(m.bounds())
 			var ev event.Event
 			for i, r := range recs {

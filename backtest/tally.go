@@ -10,6 +10,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rules"
 )
 
 // tally is a run's alert sink and dead-letter sink. It counts alerts per rule and hour,
@@ -109,16 +110,21 @@ func (t *tally) DeadLetter(d engine.DeadLetter) {
 	t.mu.Unlock()
 }
 
-// result summarises the tally for the rules of rs, in their order, with the alerts kept
-// when withAlerts.
-func (t *tally) result(rs *engine.RuleSet, withAlerts bool) Result {
+// result summarises the tally for the rules of rs in the order of ids, with the alerts
+// kept when withAlerts.
+func (t *tally) result(ids []string, rs *engine.RuleSet, withAlerts bool) Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := Result{Scored: t.lab != nil, AlertsTotal: t.overall.alerts, DeadLetters: maps.Clone(t.dead)}
 	if t.lab != nil {
 		res.LabelledEvents = t.lab.events
 	}
+	byID := make(map[string]*rules.Compiled, len(rs.Rules))
 	for _, c := range rs.Rules {
+		byID[c.Rule.ID] = c
+	}
+	for _, id := range ids {
+		c := byID[id]
 		rt := t.rules[c.Rule.ID]
 		rr := t.ruleResult(c.Rule.ID, rt)
 		rr.RuleVersion = c.Version

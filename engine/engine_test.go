@@ -14,7 +14,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -90,20 +89,14 @@ func compileRules(t testing.TB, schema *event.Schema, srcs []string) *RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := rules.NewRegistry()
-	rs := &RuleSet{Schema: schema}
+	b := NewRuleSetBuilder(schema, env)
 	for i, src := range srcs {
-		r, err := patterns.Parse(fmt.Sprintf("rule%d.yaml", i), []byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rules.Compile(r, env, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs.Rules = append(rs.Rules, c)
+		b.Add(fmt.Sprintf("rule%d.yaml", i), []byte(src), "")
 	}
-	rs.Slots = reg.Slots()
+	rs, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return rs
 }
 
@@ -152,26 +145,17 @@ type dlqCollector struct {
 
 func (d *dlqCollector) DeadLetter(x DeadLetter) { d.mu.Lock(); d.all = append(d.all, x); d.mu.Unlock() }
 
-// run feeds recs in chunks of batch records and returns the alerts as sorted JSON lines.
+// run feeds recs in chunks of chunk records (Runner) and returns the alerts as sorted JSON lines.
 func run(t testing.TB, rs *RuleSet, cfg Config, recs []Record, chunk int) ([]string, *dlqCollector, Snapshot) {
 	t.Helper()
 	sink, dlq := &sinkCollector{}, &dlqCollector{}
-	eng, err := New(cfg, rs, sink, dlq)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	eng.Start(ctx)
-	for i := 0; i < len(recs); i += chunk {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := eng.Flush(ctx); err != nil {
+	var eng *Engine
+	r := Runner{Config: cfg, Rules: rs, Sink: sink, DeadLetters: dlq, Chunk: chunk, EndOfStream: true, Started: func(e *Engine) { eng = e }}
+	if err := r.Run(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	eng.Close()
 	var lines []string
 	for _, a := range sink.all {
 		b, _ := json.Marshal(a)

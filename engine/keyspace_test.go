@@ -12,6 +12,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 const keySpaceSchema = `
@@ -137,7 +138,7 @@ func runKeyedBy(t *testing.T, rs *RuleSet, field string, recs []Record) []*alert
 			sub.Rules = append(sub.Rules, c)
 		}
 	}
-	dec := event.NewDecoder(rs.Schema)
+	dec := jsondecode.NewDecoder(rs.Schema)
 	var ev event.Event
 	var ok []Record
 	for _, r := range recs {
@@ -191,7 +192,7 @@ func TestKeySpacesMatchEachKey(t *testing.T) {
 	for _, sp := range spaces {
 		got = append(got, fmt.Sprintf("%s:%s:%v", sp.Field, sp.Rules.Schema.KeyField, ruleIDs(sp.Rules)))
 	}
-	if want := []string{"card:card:[card-small-then-large]", "device:device:[device-many-cards device-absence]",
+	if want := []string{"card:card:[card-small-then-large]", "device:device:[device-absence device-many-cards]",
 		"merchant:merchant:[merchant-refund-after-large]"}; !slices.Equal(got, want) {
 		t.Fatalf("key spaces %v, want %v", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 // partition is one ordered input stream: its decoder, arrival counter and watermark.
@@ -15,7 +16,7 @@ type partition struct {
 	e   *Engine
 	id  int
 	mu  sync.Mutex // serialises Ingest calls for the partition
-	dec *event.Decoder
+	dec *jsondecode.Decoder
 
 	seq        uint64
 	maxTime    int64
@@ -89,7 +90,7 @@ func (e *Engine) partition(id int) *partition {
 	defer e.mu.Unlock()
 	p := e.parts[id]
 	if p == nil {
-		p = &partition{e: e, id: id, dec: event.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
+		p = &partition{e: e, id: id, dec: jsondecode.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
 			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1}
 		p.dec.SetBounds(e.cfg.Bounds)
 		p.dec.SetUnknown(e.stats.unknown)

@@ -43,7 +43,9 @@ type Bounds struct {
 	Now func() time.Time
 }
 
-func (b Bounds) maxString() int {
+// StringLimit is the longest string value allowed, in bytes: MaxString, its default
+// when 0, no limit when negative.
+func (b Bounds) StringLimit() int {
 	switch {
 	case b.MaxString == 0:
 		return DefaultMaxString
@@ -53,8 +55,9 @@ func (b Bounds) maxString() int {
 	return b.MaxString
 }
 
-// checkTime reports why event time ms (epoch milliseconds) is out of bounds, or nil.
-func (b *Bounds) checkTime(field string, ms int64) error {
+// CheckTime reports why event time ms (epoch milliseconds) of field is out of bounds, as
+// a DecodeError, or nil.
+func (b *Bounds) CheckTime(field string, ms int64) error {
 	if ms < MinTime || ms > MaxTime {
 		return &DecodeError{Reason: ReasonTimeRange, Field: field, Msg: fmt.Sprintf("event time %d ms is outside the years 1678 to 2262", ms)}
 	}
@@ -75,16 +78,16 @@ func (b *Bounds) checkTime(field string, ms int64) error {
 	return nil
 }
 
-// msToNanos converts epoch milliseconds to nanoseconds, refusing what does not fit.
-func msToNanos(ms int64) (int64, bool) {
+// MillisToNanos converts epoch milliseconds to nanoseconds, refusing what does not fit.
+func MillisToNanos(ms int64) (int64, bool) {
 	if ms < MinTime || ms > MaxTime {
 		return 0, false
 	}
 	return ms * 1e6, true
 }
 
-// timeNanos returns t as Unix nanoseconds, refusing times an int64 cannot hold.
-func timeNanos(t time.Time) (int64, bool) {
+// TimeNanos returns t as Unix nanoseconds, refusing times an int64 cannot hold.
+func TimeNanos(t time.Time) (int64, bool) {
 	if t.Before(minNanoTime) || t.After(maxNanoTime) {
 		return 0, false
 	}

@@ -25,7 +25,8 @@ type UnknownFields struct {
 // NewUnknownFields returns an empty tracker.
 func NewUnknownFields() *UnknownFields { return &UnknownFields{names: map[string]uint64{}} }
 
-func (u *UnknownFields) add(name []byte) {
+// Add counts one field named name that the schema does not declare.
+func (u *UnknownFields) Add(name []byte) {
 	u.total.Add(1)
 	u.mu.Lock()
 	if _, ok := u.names[string(name)]; ok || len(u.names) < MaxUnknownNames {

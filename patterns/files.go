@@ -2,6 +2,7 @@ package patterns
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -19,9 +20,21 @@ func IsRuleFile(name string) bool {
 	if name == SchemaFile || strings.HasPrefix(name, ".") || strings.HasSuffix(strings.ToLower(name), TestSuffix) {
 		return false
 	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
+	exts := ruleExts()
+	return slices.Contains(exts[:], strings.ToLower(filepath.Ext(name)))
+}
+
+// ruleExts are the endings of rule files, in the order TestedRuleFiles tries them.
+func ruleExts() [3]string { return [3]string{".yaml", ".yml", ".json"} }
+
+// TestedRuleFiles returns the files that may hold the rule a test file tests, in the order
+// to try them: NAME.yaml, NAME.yml, NAME.json beside NAME.test.yaml.
+func TestedRuleFiles(testFile string) []string {
+	base := strings.TrimSuffix(testFile, TestSuffix)
+	exts := ruleExts()
+	out := make([]string, len(exts))
+	for i, ext := range exts {
+		out[i] = base + ext
 	}
-	return false
+	return out
 }

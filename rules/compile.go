@@ -96,7 +96,16 @@ func Compile(r *patterns.Rule, env *Env, reg *Registry, opts ...CompileOption) (
 	}
 	prog, err := nfa.Compile(&r.Pattern, resolve, nfa.Options{Timeouts: r.Timeouts, NoGuards: c.env.opts.NoGuards})
 	if err != nil {
-		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		var ne *nfa.Error
+		if !errors.As(err, &ne) {
+			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		// The compiler's problems point into the rule's file like the parser's.
+		errs := patterns.ErrorList{{File: r.Source, Pos: ne.Pos, Msg: ne.Msg}}
+		if cfg.source != nil {
+			errs.WithSource(r.Source, cfg.source)
+		}
+		return nil, errs.Err()
 	}
 	c.Program = prog
 	c.Warnings = patterns.Warnings(r)

@@ -3,8 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -295,49 +293,6 @@ func TestRuntimeCostLimit(t *testing.T) {
 	m.Steps[0].Events = evs
 	if _, err := evalEmit(x, &m, evs[0], nil); err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
 		t.Fatalf("300 events: err %v, want cost limit exceeded", err)
-	}
-}
-
-func TestLoadDir(t *testing.T) {
-	env := testEnv(t)
-	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("schema.yaml", testSchemaYAML)
-	write("b.yaml", "id: zeta\npattern:\n  - name: a\n    where: e.amount > 1.0\n")
-	write("a.yml", "id: alpha\npattern:\n  - name: a\n    where: e.country == 'FR'\n")
-	write("c.json", `{"id": "mid", "pattern": [{"name": "a", "where": "e.vip"}]}`)
-	write("notes.txt", "not a rule")
-	cs, err := LoadDir(dir, env, NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, c := range cs {
-		ids = append(ids, c.Rule.ID)
-	}
-	if got := strings.Join(ids, ","); got != "alpha,mid,zeta" {
-		t.Errorf("ids %s", got)
-	}
-	// Every problem of every file at once, and nothing loaded.
-	write("d.yaml", "id: alpha\npattern:\n  - name: a\n    where: e.amount > 1.0\n")
-	write("e.yaml", "id: e\npattern:\n  - name: a\n    where: e.amout > 1.0\n")
-	write("f.yaml", "id: f\npattern: [\n")
-	cs, err = LoadDir(dir, env, NewRegistry())
-	if cs != nil || err == nil {
-		t.Fatalf("loaded %d rules, err %v", len(cs), err)
-	}
-	var el patterns.ErrorList
-	if !errors.As(err, &el) || len(el) != 3 {
-		t.Fatalf("want 3 errors, got %v", err)
-	}
-	for i, want := range []string{"d.yaml: rule id \"alpha\" is already used by " + filepath.Join(dir, "a.yml"), "e.yaml:4:13: where: undefined field 'amout'", "f.yaml:"} {
-		if !strings.Contains(el[i].Error(), want) {
-			t.Errorf("error %d: %s\nwant %s", i, el[i].Error(), want)
-		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/patterns"
 )
@@ -64,7 +65,7 @@ func dynEnv(t testing.TB) *Env {
 func decode(t testing.TB, s *event.Schema, js string) *event.Event {
 	t.Helper()
 	ev := &event.Event{}
-	if err := event.NewDecoder(s).Decode([]byte(js), ev); err != nil {
+	if err := jsondecode.NewDecoder(s).Decode([]byte(js), ev); err != nil {
 		t.Fatalf("decode %s: %v", js, err)
 	}
 	return ev

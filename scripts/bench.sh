@@ -20,7 +20,7 @@ go test ./cmd/cepd -run '^$' -bench FraudPaths -benchtime 100000x -benchmem | gr
 echo "== card testing, 1M events over 10k cards: cepd (one shard) beside a hand-written matcher with the same decoder (ratios hand/cepd)"
 go test ./cmd/cepd -run '^$' -bench CardTesting -benchtime 3x | grep Benchmark
 echo "== decoding one event"
-go test ./event -run '^$' -bench Decode -benchmem | grep Benchmark
+go test ./event/jsondecode -run '^$' -bench Decode -benchmem | grep Benchmark
 echo "== key-state encoding"
 go test ./state -run '^$' -bench 'EncodeKeyState|DecodeKeyState' -benchmem | grep Benchmark
 echo "== reference workload: $events events over $cards cards, all rules in testdata/fraud"

@@ -2,7 +2,7 @@
 // events, its rules' matcher snapshots, its journal of re-matchable events, and opaque
 // sections for future kinds of per-key state), its compact versioned binary encoding,
 // the Checkpoint model, the Store interface with its contract, and the local-files
-// backend (FileStore). Package storetest holds the conformance suite every Store passes.
+// backend (FileStore). Package statetest holds the conformance suite every Store passes.
 //
 // Encoding: AppendKeyState and DecodeKeyState are pure functions, safe for concurrent
 // use. A blob names the format version and the schema fingerprint it was written under,

@@ -256,32 +256,11 @@ func replayLog(path string, partition int, keep bool) (*logState, error) {
 		inSnap = hdr[len(logMagic)+1]&logSnapshot != 0 // still reading the leading snapshot
 	)
 	for {
-		var fh [frameHdrLen]byte
-		n, err := io.ReadFull(r, fh[:])
-		if n == 0 && err == io.EOF {
+		var ok bool
+		if buf, ok = s.nextFrame(r, buf); !ok {
 			break
 		}
-		if err != nil {
-			s.tail = fmt.Errorf("torn frame header at byte %d", s.end)
-			break
-		}
-		length := int64(binary.LittleEndian.Uint32(fh[0:]))
-		if length == 0 || length > maxFrameLen || length > s.size-s.end-frameHdrLen {
-			s.tail = fmt.Errorf("frame at byte %d: length %d runs past the end of the file (%d bytes)", s.end, length, s.size)
-			break
-		}
-		if int64(cap(buf)) < length {
-			buf = make([]byte, length)
-		}
-		buf = buf[:length]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			s.tail = fmt.Errorf("frame at byte %d: %v", s.end, err)
-			break
-		}
-		if crc := crc32.Update(crc32.Checksum(fh[0:4], castagnoli), castagnoli, buf); crc != binary.LittleEndian.Uint32(fh[4:]) {
-			s.tail = fmt.Errorf("frame at byte %d: checksum mismatch", s.end)
-			break
-		}
+		length := int64(len(buf))
 		if err := parseFrame(buf, &fr); err != nil {
 			return nil, fmt.Errorf("%w: %s: frame at byte %d: %v", ErrCorrupt, path, s.end, err)
 		}
@@ -308,6 +287,38 @@ func replayLog(path string, partition int, keep bool) (*logState, error) {
 		s.tail = fmt.Errorf("%s: %v; ignoring the last %d bytes, state is at offset %d", path, s.tail, s.size-s.end, s.meta.Offset)
 	}
 	return s, nil
+}
+
+// nextFrame reads the body of the frame at s.end into buf (grown as needed). At the end
+// of the log it returns false; at a torn or corrupt frame it also sets s.tail.
+func (s *logState) nextFrame(r io.Reader, buf []byte) ([]byte, bool) {
+	var fh [frameHdrLen]byte
+	n, err := io.ReadFull(r, fh[:])
+	if n == 0 && err == io.EOF {
+		return buf, false
+	}
+	if err != nil {
+		s.tail = fmt.Errorf("torn frame header at byte %d", s.end)
+		return buf, false
+	}
+	length := int64(binary.LittleEndian.Uint32(fh[0:]))
+	if length == 0 || length > maxFrameLen || length > s.size-s.end-frameHdrLen {
+		s.tail = fmt.Errorf("frame at byte %d: length %d runs past the end of the file (%d bytes)", s.end, length, s.size)
+		return buf, false
+	}
+	if int64(cap(buf)) < length {
+		buf = make([]byte, length)
+	}
+	buf = buf[:length]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		s.tail = fmt.Errorf("frame at byte %d: %v", s.end, err)
+		return buf, false
+	}
+	if crc := crc32.Update(crc32.Checksum(fh[0:4], castagnoli), castagnoli, buf); crc != binary.LittleEndian.Uint32(fh[4:]) {
+		s.tail = fmt.Errorf("frame at byte %d: checksum mismatch", s.end)
+		return buf, false
+	}
+	return buf, true
 }
 
 func (s *logState) apply(f *frame) {

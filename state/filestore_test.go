@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/state"
-	"github.com/cepd/cepd/state/storetest"
+	"github.com/cepd/cepd/state/statetest"
 )
 
 var bg = context.Background()
@@ -38,17 +38,17 @@ func openDir(t *testing.T, dir string, opts state.FileOptions) *state.FileStore 
 
 func TestFileStoreConformance(t *testing.T) {
 	t.Run("fsync", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) state.Store {
+		statetest.Run(t, func(t *testing.T) state.Store {
 			return openDir(t, t.TempDir(), state.FileOptions{Warn: noWarn(t)})
 		})
 	})
 	t.Run("compact-often", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) state.Store {
+		statetest.Run(t, func(t *testing.T) state.Store {
 			return openDir(t, t.TempDir(), state.FileOptions{NoSync: true, CompactMinBytes: 1, CompactFrames: 3, Warn: noWarn(t)})
 		})
 	})
 	t.Run("reopen-after-each-write", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) state.Store {
+		statetest.Run(t, func(t *testing.T) state.Store {
 			dir := t.TempDir()
 			opts := state.FileOptions{NoSync: true, CompactFrames: 5, Warn: noWarn(t)}
 			return &reopening{t: t, dir: dir, opts: opts, fs: openDir(t, dir, opts)}

@@ -105,73 +105,13 @@ func commonPrefix(a, b []int32) int {
 func (d *decoder) snapshot() *nfa.Snapshot {
 	s := &nfa.Snapshot{}
 	nEvents := int64(len(d.ks.Events))
-	if n := d.count("node", maxEvents, 3); n > 0 {
-		s.Nodes = make([]nfa.NodeSnapshot, n)
-		prevEv := int64(0)
-		for i := range s.Nodes {
-			ns := &s.Nodes[i]
-			x := prevEv + d.zigzag()
-			if d.err == nil && (x < 0 || x >= nEvents) {
-				d.fail("node %d: event %d out of range", i, x)
-			}
-			ns.Event, prevEv = int32(x), x
-			ns.Step = d.int32v("step", d.zigzag())
-			if ne := d.count("edge", maxEvents, 2); ne > 0 {
-				ns.Edges = make([]nfa.EdgeSnapshot, ne)
-				for j := range ns.Edges {
-					c := d.uvarint()
-					prev := int64(-1)
-					if c != 0 {
-						c--
-						prev = int64(i) - 1 - (int64(c>>1) ^ -int64(c&1))
-						if d.err == nil && (prev < 0 || prev >= int64(i)) {
-							d.fail("node %d: predecessor %d is not an earlier node", i, prev)
-						}
-					}
-					var related []nfa.EdgeSnapshot
-					if d.err == nil {
-						related = relatedEdges(s.Nodes, int32(prev))
-					}
-					ns.Edges[j] = nfa.EdgeSnapshot{Prev: int32(prev), Version: d.version(related)}
-				}
-			}
-			if d.err != nil {
-				return nil
-			}
-		}
+	if s.Nodes = d.nodes(nEvents); d.err != nil {
+		return nil
 	}
 	for k := range 2 {
-		n := d.count("run", maxEvents, 6)
-		if n == 0 {
-			continue
-		}
-		runs := make([]nfa.RunSnapshot, n)
-		for i := range runs {
-			r := &runs[i]
-			r.State = d.int32v("state", d.zigzag())
-			node := d.zigzag() - 1
-			if d.err == nil && (node < -1 || node >= int64(len(s.Nodes))) {
-				d.fail("run %d: node %d out of range", i, node)
-			}
-			r.Node = int32(node)
-			if d.err != nil {
-				return nil
-			}
-			r.Version = d.version(relatedEdges(s.Nodes, r.Node))
-			startEv := d.zigzag() - 1
-			if d.err == nil && (startEv < -1 || startEv >= nEvents) {
-				d.fail("run %d: start event %d out of range", i, startEv)
-			}
-			r.StartEv = int32(startEv)
-			if d.err != nil {
-				return nil
-			}
-			r.StartTs = d.zigzag() + eventTime(d.ks.Events, startEv)
-			prevBase := int64(-1)
-			if node >= 0 {
-				prevBase = eventTime(d.ks.Events, int64(s.Nodes[node].Event))
-			}
-			r.PrevTs = d.zigzag() + prevBase
+		runs := d.runs(s.Nodes, nEvents)
+		if d.err != nil {
+			return nil
 		}
 		if k == 0 {
 			s.Partial = runs
@@ -179,10 +119,86 @@ func (d *decoder) snapshot() *nfa.Snapshot {
 			s.Completed = runs
 		}
 	}
-	if d.err != nil {
+	return s
+}
+
+// nodes reads the shared-buffer entries of a snapshot, over nEvents kept events.
+func (d *decoder) nodes(nEvents int64) []nfa.NodeSnapshot {
+	n := d.count("node", maxEvents, 3)
+	if n == 0 {
 		return nil
 	}
-	return s
+	nodes := make([]nfa.NodeSnapshot, n)
+	prevEv := int64(0)
+	for i := range nodes {
+		ns := &nodes[i]
+		x := prevEv + d.zigzag()
+		if d.err == nil && (x < 0 || x >= nEvents) {
+			d.fail("node %d: event %d out of range", i, x)
+		}
+		ns.Event, prevEv = int32(x), x
+		ns.Step = d.int32v("step", d.zigzag())
+		if ne := d.count("edge", maxEvents, 2); ne > 0 {
+			ns.Edges = make([]nfa.EdgeSnapshot, ne)
+			for j := range ns.Edges {
+				c := d.uvarint()
+				prev := int64(-1)
+				if c != 0 {
+					c--
+					prev = int64(i) - 1 - (int64(c>>1) ^ -int64(c&1))
+					if d.err == nil && (prev < 0 || prev >= int64(i)) {
+						d.fail("node %d: predecessor %d is not an earlier node", i, prev)
+					}
+				}
+				var related []nfa.EdgeSnapshot
+				if d.err == nil {
+					related = relatedEdges(nodes, int32(prev))
+				}
+				ns.Edges[j] = nfa.EdgeSnapshot{Prev: int32(prev), Version: d.version(related)}
+			}
+		}
+		if d.err != nil {
+			return nil
+		}
+	}
+	return nodes
+}
+
+// runs reads one list of runs (partial or completed) over nodes and nEvents kept events.
+func (d *decoder) runs(nodes []nfa.NodeSnapshot, nEvents int64) []nfa.RunSnapshot {
+	n := d.count("run", maxEvents, 6)
+	if n == 0 {
+		return nil
+	}
+	runs := make([]nfa.RunSnapshot, n)
+	for i := range runs {
+		r := &runs[i]
+		r.State = d.int32v("state", d.zigzag())
+		node := d.zigzag() - 1
+		if d.err == nil && (node < -1 || node >= int64(len(nodes))) {
+			d.fail("run %d: node %d out of range", i, node)
+		}
+		r.Node = int32(node)
+		if d.err != nil {
+			return nil
+		}
+		r.Version = d.version(relatedEdges(nodes, r.Node))
+		startEv := d.zigzag() - 1
+		if d.err == nil && (startEv < -1 || startEv >= nEvents) {
+			d.fail("run %d: start event %d out of range", i, startEv)
+		}
+		r.StartEv = int32(startEv)
+		if d.err != nil {
+			return nil
+		}
+		r.StartTs = d.zigzag() + eventTime(d.ks.Events, startEv)
+		prevBase := int64(-1)
+		if node >= 0 {
+			prevBase = eventTime(d.ks.Events, int64(nodes[node].Event))
+		}
+		r.PrevTs = d.zigzag() + prevBase
+	}
+	return runs
 }
 
 // version reads a Dewey number written by encoder.version.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 )
 
 func TestFieldKey(t *testing.T) {
@@ -50,7 +51,7 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("3 lines at 100/s took %v", d)
 	}
 	got := map[string]string{}
-	for _, m := range readAll(t, kc.Addr(), "ev") {
+	for _, m := range kafkatest.ReadTopic(t, kc.Addr(), "ev") {
 		got[string(m.Value)] = string(m.Key)
 	}
 	want := map[string]string{`{"k":"a","v":1}`: "a", `{"k":"b","v":2}`: "b", `{"k":"a","v":3}`: "a"}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,55 +15,8 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 )
-
-func readAll(t *testing.T, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
-	c.Consumer.MaxWaitTime = 20 * time.Millisecond
-	client, err := sarama.NewClient([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, _ := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if end <= 0 {
-			continue
-		}
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset >= end-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
-func headers(m *sarama.ConsumerMessage) map[string]string {
-	h := map[string]string{}
-	for _, rh := range m.Headers {
-		h[string(rh.Key)] = string(rh.Value)
-	}
-	return h
-}
 
 func testAlert(i int) *alerts.Alert {
 	a := &alerts.Alert{Kind: alerts.KindMatch, RuleID: "r", RuleVersion: "v1", Key: fmt.Sprintf("card-%d", i%7),
@@ -97,7 +49,7 @@ func TestAlertsAndDeadLetters(t *testing.T) {
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := readAll(t, kc.Addr(), "alerts")
+	got := kafkatest.ReadTopic(t, kc.Addr(), "alerts")
 	if len(got) != len(sent) {
 		t.Fatalf("%d alerts on the topic, sent %d", len(got), len(sent))
 	}
@@ -107,19 +59,19 @@ func TestAlertsAndDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sent[a.ID]
-		h := headers(m)
+		h := kafkatest.Headers(m)
 		if want == nil || string(m.Key) != want.Key || h[HeaderAlertID] != a.ID || h[HeaderRuleID] != "r" || h[HeaderRuleVersion] != "v1" {
 			t.Errorf("alert message key %q headers %v value %s", m.Key, h, m.Value)
 		}
 	}
-	dl := readAll(t, kc.Addr(), "dlq")
+	dl := kafkatest.ReadTopic(t, kc.Addr(), "dlq")
 	if len(dl) != 1 || string(dl[0].Value) != string(raw) {
 		t.Fatalf("dead letters %v", dl)
 	}
 	want := map[string]string{HeaderReason: "bad_json", HeaderError: "not valid JSON", HeaderSourceTopic: "events",
 		HeaderSourcePartition: "2", HeaderSourceOffset: "41"}
 	for k, v := range want {
-		if h := headers(dl[0]); h[k] != v {
+		if h := kafkatest.Headers(dl[0]); h[k] != v {
 			t.Errorf("dead letter header %s = %q, want %q", k, h[k], v)
 		}
 	}
@@ -161,8 +113,8 @@ func TestRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := map[string]bool{}
-	for _, m := range readAll(t, kc.Addr(), "alerts") {
-		ids[headers(m)[HeaderAlertID]] = true
+	for _, m := range kafkatest.ReadTopic(t, kc.Addr(), "alerts") {
+		ids[kafkatest.Headers(m)[HeaderAlertID]] = true
 	}
 	for i := 0; i < 20; i++ {
 		if id := testAlert(i).ID; !ids[id] {

@@ -18,6 +18,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/rules/store"
 )
 
@@ -133,7 +134,7 @@ func TestBacktestsRequests(t *testing.T) {
 		{"absolute", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}, EventsFile: "/etc/passwd"}, codes.InvalidArgument, "inside the events directory"},
 		{"missing file", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}, EventsFile: "nope.jsonl"}, codes.InvalidArgument, "no such file"},
 		{"no retention", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored}}, codes.FailedPrecondition, "retention is off"},
-		{"same rule twice", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored, {RuleId: "card-testing", Version: 1}}, EventsFile: "card-testing.jsonl"}, codes.InvalidArgument, "both rule"},
+		{"same rule twice", &cepv1.CreateBacktestRequest{Rules: []*cepv1.BacktestRule{stored, {RuleId: "card-testing", Version: 1}}, EventsFile: "card-testing.jsonl"}, codes.InvalidArgument, `rule id "card-testing" is already used by`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.CreateBacktest(ctx, tc.req)
@@ -251,7 +252,7 @@ func TestBacktestsRetained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	for _, r := range recs {
 		var ev event.Event
 		if err := dec.Decode(r.Value, &ev); err != nil {

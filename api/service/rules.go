@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -135,24 +134,19 @@ func (s *Rules) compileSet(ctx context.Context, vs []store.Version) (*engine.Rul
 	if err != nil {
 		return nil, nil, patterns.ErrorList{&patterns.Error{Msg: err.Error()}}
 	}
-	reg := rules.NewRegistry()
-	var all patterns.ErrorList
-	var out []*rules.Compiled
+	b := engine.NewRuleSetBuilder(s.schema, s.env)
 	for i := range runs {
 		r := &runs[i]
-		c, errs := rules.CompileSource(r.ruleID+".yaml", r.src, r.id, s.env, reg)
-		all = append(all, errs...)
-		if c != nil {
+		if c := b.Add(r.ruleID+".yaml", r.src, r.id); c != nil {
 			r.content = c.Version
 			c.StoreVersion = r.version
-			out = append(out, c)
 		}
 	}
-	if len(all) > 0 {
-		return nil, nil, all
+	rs, err := b.Build()
+	if err != nil {
+		return nil, nil, rules.Errors("", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
-	return &engine.RuleSet{Schema: s.schema, Rules: out, Slots: reg.Slots()}, runs, nil
+	return rs, runs, nil
 }
 
 func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, runs []run) error {

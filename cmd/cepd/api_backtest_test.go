@@ -37,12 +37,10 @@ func resultOf(t *testing.T, b map[string]any, rule string) map[string]any {
 	return nil
 }
 
-// TestAPIBacktests: stored and draft rules backtested over a file and over the events
-// retained from the live stream, with counts, precision and recall; bad requests rejected
-// with clear errors; a long backtest cancelled.
-func TestAPIBacktests(t *testing.T) {
-	f := startAPIFixture(t)
-	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+// writeDayFile writes a day of six events of three cards, two of them labelled big-twice,
+// and a line that is not JSON, to path.
+func writeDayFile(t *testing.T, path string) {
+	t.Helper()
 	var lines strings.Builder
 	n := 0
 	ev := func(card string, amount float64, label string) {
@@ -60,9 +58,38 @@ func TestAPIBacktests(t *testing.T) {
 	ev("b2", 50, "")
 	ev("b3", 150, "")
 	lines.WriteString("{not json\n")
-	if err := os.WriteFile(filepath.Join(f.backtestDir, "day.jsonl"), []byte(lines.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(lines.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// cancelLongBacktest starts a backtest over 300,000 events and cancels it while it runs.
+func cancelLongBacktest(t *testing.T, f *apiFixture) {
+	t.Helper()
+	if _, err := workload.WriteFile(filepath.Join(f.backtestDir, "big.jsonl"), workload.Config{Seed: 3, Cards: 5000, Events: 300_000}); err != nil {
+		t.Fatal(err)
+	}
+	id := f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}], "events_file": "big.jsonl"}`)["id"].(string)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if s := f.must("GET", "/v1/backtests/"+id, "")["state"]; s == "RUNNING" {
+			break
+		} else if time.Now().After(deadline) || s != "QUEUED" {
+			t.Fatalf("long backtest: %v", s)
+		}
+	}
+	c := f.must("POST", "/v1/backtests/"+id+":cancel", `{}`)
+	if c["state"] != "CANCELLED" || c["progress"].(float64) >= 1 {
+		t.Errorf("cancelled backtest: state %v progress %v", c["state"], c["progress"])
+	}
+}
+
+// TestAPIBacktests: stored and draft rules backtested over a file and over the events
+// retained from the live stream, with counts, precision and recall; bad requests rejected
+// with clear errors; a long backtest cancelled.
+func TestAPIBacktests(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`}`)
+	writeDayFile(t, filepath.Join(f.backtestDir, "day.jsonl"))
 	draft := strings.Replace(bigTwice("10.0"), "id: big-twice", "id: low-bar", 1)
 	b := f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}, {"source": `+jsonString(draft)+`}],
 		"events_file": "day.jsonl", "label_field": "label"}`)
@@ -110,31 +137,7 @@ func TestAPIBacktests(t *testing.T) {
 		t.Errorf("unknown backtest: %d", code)
 	}
 
-	// A long backtest, cancelled while it runs.
-	big1, err := os.Create(filepath.Join(f.backtestDir, "big.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := workload.New(workload.Config{Seed: 3, Cards: 5000, Events: 300_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.WriteTo(big1); err != nil {
-		t.Fatal(err)
-	}
-	big1.Close()
-	id := f.must("POST", "/v1/backtests", `{"rules": [{"rule_id": "big-twice"}], "events_file": "big.jsonl"}`)["id"].(string)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if s := f.must("GET", "/v1/backtests/"+id, "")["state"]; s == "RUNNING" {
-			break
-		} else if time.Now().After(deadline) || s != "QUEUED" {
-			t.Fatalf("long backtest: %v", s)
-		}
-	}
-	c := f.must("POST", "/v1/backtests/"+id+":cancel", `{}`)
-	if c["state"] != "CANCELLED" || c["progress"].(float64) >= 1 {
-		t.Errorf("cancelled backtest: state %v progress %v", c["state"], c["progress"])
-	}
+	cancelLongBacktest(t, f)
 	if l := f.must("GET", "/v1/backtests", "")["backtests"].([]any); len(l) != 3 {
 		t.Errorf("list: %d backtests, want 3", len(l))
 	}

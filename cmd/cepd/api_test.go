@@ -373,6 +373,37 @@ func TestAPIBadInputREST(t *testing.T) {
 	}
 }
 
+// changeRuleGRPC takes big-twice (version 1) through a refused update, an update,
+// a rollback, a mode change, a diff and a shadow trial over gRPC: versions 2 to 6.
+func changeRuleGRPC(ctx context.Context, t *testing.T, rc cepv1.RulesClient) {
+	t.Helper()
+	if _, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("'x'")}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("broken update: %v", err)
+	}
+	if r, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("500.0")}); err != nil || r.GetVersion() != 2 {
+		t.Fatalf("update: %v %v", r, err)
+	}
+	if r, err := rc.RollbackRule(ctx, &cepv1.RollbackRuleRequest{Id: "big-twice", Version: 1}); err != nil || r.GetSource() != bigTwice("100.0") {
+		t.Fatalf("rollback: %v %v", r, err)
+	}
+	if r, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "shadow"}); err != nil || r.GetMode() != "shadow" {
+		t.Fatalf("setMode: %v %v", r, err)
+	}
+	d, err := rc.DiffRuleVersions(ctx, &cepv1.DiffRuleVersionsRequest{Id: "big-twice", From: 1, To: 2})
+	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
+		t.Fatalf("diff: %v %v", d, err)
+	}
+	if _, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "active"}); err != nil {
+		t.Fatalf("setMode active: %v", err)
+	}
+	if r, err := rc.ShadowRule(ctx, &cepv1.ShadowRuleRequest{Id: "big-twice", Source: bigTwice("200.0")}); err != nil || r.GetShadowOf() != 5 {
+		t.Fatalf("shadow: %v %v", r, err)
+	}
+	if c, err := rc.CompareShadow(ctx, &cepv1.CompareShadowRequest{Id: "big-twice"}); err != nil || c.GetActiveVersion() != 5 || c.GetShadowVersion() != 6 {
+		t.Fatalf("compare: %v %v", c, err)
+	}
+}
+
 func TestAPIRulesGRPC(t *testing.T) {
 	f := startAPIFixture(t)
 	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -422,31 +453,7 @@ func TestAPIRulesGRPC(t *testing.T) {
 	if err != nil || len(list.GetAlerts()) != 1 || list.GetAlerts()[0].GetId() != a.GetId() {
 		t.Fatalf("list: %v %v", list, err)
 	}
-	if _, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("'x'")}); status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("broken update: %v", err)
-	}
-	if r, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("500.0")}); err != nil || r.GetVersion() != 2 {
-		t.Fatalf("update: %v %v", r, err)
-	}
-	if r, err := rc.RollbackRule(ctx, &cepv1.RollbackRuleRequest{Id: "big-twice", Version: 1}); err != nil || r.GetSource() != bigTwice("100.0") {
-		t.Fatalf("rollback: %v %v", r, err)
-	}
-	if r, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "shadow"}); err != nil || r.GetMode() != "shadow" {
-		t.Fatalf("setMode: %v %v", r, err)
-	}
-	d, err := rc.DiffRuleVersions(ctx, &cepv1.DiffRuleVersionsRequest{Id: "big-twice", From: 1, To: 2})
-	if err != nil || !strings.Contains(d.GetDiff(), "- ") || !strings.Contains(d.GetDiff(), "500.0") {
-		t.Fatalf("diff: %v %v", d, err)
-	}
-	if _, err := rc.SetRuleMode(ctx, &cepv1.SetRuleModeRequest{Id: "big-twice", Mode: "active"}); err != nil {
-		t.Fatalf("setMode active: %v", err)
-	}
-	if r, err := rc.ShadowRule(ctx, &cepv1.ShadowRuleRequest{Id: "big-twice", Source: bigTwice("200.0")}); err != nil || r.GetShadowOf() != 5 {
-		t.Fatalf("shadow: %v %v", r, err)
-	}
-	if c, err := rc.CompareShadow(ctx, &cepv1.CompareShadowRequest{Id: "big-twice"}); err != nil || c.GetActiveVersion() != 5 || c.GetShadowVersion() != 6 {
-		t.Fatalf("compare: %v %v", c, err)
-	}
+	changeRuleGRPC(ctx, t, rc)
 	bc := cepv1.NewBacktestsClient(conn)
 	if _, err := bc.CreateBacktest(ctx, &cepv1.CreateBacktestRequest{}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("backtest: %v", err)

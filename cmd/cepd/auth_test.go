@@ -25,6 +25,52 @@ admin-token-0123456789  admin
 ingest-token-012345678  ingest
 `
 
+// checkAuthors checks that rule big's two versions are attributed to ann, then admin.
+func checkAuthors(t *testing.T, base string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/rules/big/versions", nil)
+	req.Header.Set("Authorization", "Bearer viewer-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs struct {
+		Versions []struct{ Author, Action string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&vs)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Versions) != 2 || vs.Versions[0].Author != "ann" || vs.Versions[1].Author != "admin" {
+		t.Errorf("versions' authors: %+v, want ann then admin", vs.Versions)
+	}
+}
+
+// checkGRPCAccess checks the gRPC API's token check: none is refused, a viewer may list
+// and not delete.
+func checkGRPCAccess(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rules := cepv1.NewRulesClient(conn)
+	with := func(tok string) context.Context {
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	}
+	if _, err := rules.ListRules(context.Background(), &cepv1.ListRulesRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("gRPC without token: %v", err)
+	}
+	if _, err := rules.ListRules(with("viewer-token-0123456789"), &cepv1.ListRulesRequest{}); err != nil {
+		t.Fatalf("gRPC viewer list: %v", err)
+	}
+	if _, err := rules.DeleteRule(with("viewer-token-0123456789"), &cepv1.DeleteRuleRequest{Id: "big"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("gRPC viewer delete: %v", err)
+	}
+}
+
 // TestAPIAccessControl: bearer tokens map to roles, enforced identically on REST and gRPC:
 // no token 401, an insufficient role 403, health open.
 func TestAPIAccessControl(t *testing.T) {
@@ -96,40 +142,6 @@ func TestAPIAccessControl(t *testing.T) {
 
 	// Changes are attributed to the token's name (ann; admin for the unnamed admin token),
 	// whatever the X-Cepd-Author header claims.
-	req, _ := http.NewRequest("GET", f.base+"/v1/rules/big/versions", nil)
-	req.Header.Set("Authorization", "Bearer viewer-token-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vs struct {
-		Versions []struct{ Author, Action string }
-	}
-	err = json.NewDecoder(resp.Body).Decode(&vs)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vs.Versions) != 2 || vs.Versions[0].Author != "ann" || vs.Versions[1].Author != "admin" {
-		t.Errorf("versions' authors: %+v, want ann then admin", vs.Versions)
-	}
-
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rules := cepv1.NewRulesClient(conn)
-	with := func(tok string) context.Context {
-		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-	}
-	if _, err := rules.ListRules(context.Background(), &cepv1.ListRulesRequest{}); status.Code(err) != codes.Unauthenticated {
-		t.Fatalf("gRPC without token: %v", err)
-	}
-	if _, err := rules.ListRules(with("viewer-token-0123456789"), &cepv1.ListRulesRequest{}); err != nil {
-		t.Fatalf("gRPC viewer list: %v", err)
-	}
-	if _, err := rules.DeleteRule(with("viewer-token-0123456789"), &cepv1.DeleteRuleRequest{Id: "big"}); status.Code(err) != codes.PermissionDenied {
-		t.Fatalf("gRPC viewer delete: %v", err)
-	}
+	checkAuthors(t, f.base)
+	checkGRPCAccess(t, f.grpcAddr)
 }

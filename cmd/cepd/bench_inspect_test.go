@@ -18,27 +18,20 @@ func BenchmarkInspect(b *testing.B) {
 		b.Fatal(err)
 	}
 	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 1000000 })
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, rs, &collector{}, &dlqWriter{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	eng.Start(ctx)
-	defer eng.Close()
-	for i := 0; i < len(recs); i += 4096 {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+4096, len(recs))]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := eng.Barrier(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
 	var st engine.StateStats
-	for i := 0; i < b.N; i++ {
-		if st, err = eng.Inspect(ctx, false); err != nil {
-			b.Fatal(err)
+	walk := func(ctx context.Context, eng *engine.Engine) (err error) {
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if st, err = eng.Inspect(ctx, false); err != nil {
+				return err
+			}
 		}
+		b.StopTimer()
+		return nil
+	}
+	r := engine.Runner{Config: engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, Rules: rs, Sink: &collector{}, DeadLetters: &dlqWriter{}, Matched: walk}
+	if err := r.Run(context.Background(), recs); err != nil {
+		b.Fatal(err)
 	}
 	b.ReportMetric(float64(st.Keys), "keys")
 	b.ReportMetric(float64(st.LiveRuns), "partial_matches")

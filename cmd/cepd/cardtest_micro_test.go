@@ -15,6 +15,7 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 // The card-testing micro-benchmark: one simple rule, three tiny authorisations then a
@@ -135,7 +136,7 @@ func microEvents(seed uint64, cards, n int) []engine.Record {
 // authorisation with three or more of them matches the first three (the earliest
 // partial match; skip past_last_event then drops every other one).
 type handMatcher struct {
-	dec          *event.Decoder
+	dec          *jsondecode.Decoder
 	ev           event.Event
 	typ, amount  int
 	cards        map[string]*handCard
@@ -150,7 +151,7 @@ type handCard struct {
 }
 
 func newHandMatcher(schema *event.Schema, countOnly bool) *handMatcher {
-	h := &handMatcher{dec: event.NewDecoder(schema), cards: map[string]*handCard{}, countOnly: countOnly}
+	h := &handMatcher{dec: jsondecode.NewDecoder(schema), cards: map[string]*handCard{}, countOnly: countOnly}
 	h.typ, _ = schema.Index("type")
 	h.amount, _ = schema.Index("amount")
 	return h
@@ -291,7 +292,7 @@ func BenchmarkCardTesting(b *testing.B) {
 	}
 	decode := func() { // the floor both sides stand on
 		w0 := time.Now()
-		dec, ev := event.NewDecoder(rs.Schema), &event.Event{}
+		dec, ev := jsondecode.NewDecoder(rs.Schema), &event.Event{}
 		for i := range recs {
 			if err := dec.Decode(recs[i].Value, ev); err != nil {
 				b.Fatal(err)

@@ -49,16 +49,13 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 	eng.Start(ctx)
 	defer eng.Close()
 
-	idOf := map[string]int{} // event id → chunk
-	var newest []int64       // newest event time ingested after each chunk
-	var seen []int           // alerts delivered after each chunk
+	tr := ingestTrace{idOf: map[string]int{}, now: math.MinInt64}
 	outcomes := map[string]int{}
-	now := int64(math.MinInt64)
 	for c, i := 0, 0; i < len(recs); c, i = c+1, i+chunk {
 		part := recs[i:min(i+chunk, len(recs))]
 		for _, r := range part {
-			idOf[eventID(t, r)] = c
-			now = max(now, eventTime(t, r))
+			tr.idOf[eventID(t, r)] = c
+			tr.now = max(tr.now, eventTime(t, r))
 		}
 		out, errs, err := eng.IngestWait(ctx, 0, part)
 		if err != nil || len(errs) > 0 {
@@ -67,9 +64,9 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 		for _, o := range out {
 			outcomes[o.String()]++
 		}
-		newest = append(newest, now)
+		tr.newest = append(tr.newest, tr.now)
 		col.mu.Lock()
-		seen = append(seen, len(col.alerts))
+		tr.seen = append(tr.seen, len(col.alerts))
 		col.mu.Unlock()
 	}
 	if err := eng.Flush(ctx); err != nil {
@@ -79,6 +76,20 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 	all := slices.Clone(col.alerts)
 	col.mu.Unlock()
 
+	return delaysByRule(rs, all, tr, ooo), outcomes
+}
+
+// ingestTrace is what alertDelays records while it ingests.
+type ingestTrace struct {
+	idOf   map[string]int // event id → chunk
+	newest []int64        // newest event time ingested after each chunk
+	seen   []int          // alerts delivered after each chunk
+	now    int64          // the newest event time of all
+}
+
+// delaysByRule measures, per rule and kind, how late each alert of all came out against
+// when it was due (see alertDelays).
+func delaysByRule(rs *engine.RuleSet, all []*alerts.Alert, tr ingestTrace, ooo time.Duration) map[string]*ruleDelay {
 	window := map[string]int64{} // rules ending in not: followed_by
 	for _, c := range rs.Rules {
 		if steps := c.Rule.Pattern.Steps; steps[len(steps)-1].Negation == patterns.NotFollowedBy {
@@ -89,13 +100,13 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 	// time after chunk c by the event clock or the watermark; the end of the stream past
 	// the last chunk
 	at := func(c int, watermark bool) int64 {
-		if c >= len(newest) {
-			return now
+		if c >= len(tr.newest) {
+			return tr.now
 		}
 		if watermark {
-			return newest[c] - lag
+			return tr.newest[c] - lag
 		}
-		return newest[c]
+		return tr.newest[c]
 	}
 	byRule := map[string]*ruleDelay{}
 	for i, a := range all {
@@ -111,12 +122,12 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 		default:
 			dueAt = a.LastEventTime.UnixMilli()
 			for _, id := range a.EventIDs() {
-				due = max(due, idOf[id])
+				due = max(due, tr.idOf[id])
 			}
 		}
 		byWatermark := due < 0
 		if byWatermark {
-			due = sort.Search(len(newest), func(c int) bool { return newest[c]-lag >= dueAt })
+			due = sort.Search(len(tr.newest), func(c int) bool { return tr.newest[c]-lag >= dueAt })
 		}
 		d := byRule[a.RuleID+"/"+kind]
 		if d == nil {
@@ -124,13 +135,13 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 			byRule[a.RuleID+"/"+kind] = d
 		}
 		d.alerts++
-		out := sort.SearchInts(seen, i+1) // the first chunk after which it had been delivered
+		out := sort.SearchInts(tr.seen, i+1) // the first chunk after which it had been delivered
 		if out > due {
 			d.late++
 			d.maxMs = max(d.maxMs, at(out, byWatermark)-dueAt)
 		}
 	}
-	return byRule, outcomes
+	return byRule
 }
 
 func eventID(t testing.TB, r engine.Record) string {

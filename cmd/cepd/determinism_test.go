@@ -18,6 +18,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -61,27 +62,34 @@ func alertIDs(list []*alerts.Alert) []string {
 	return ids
 }
 
-// TestSameAlertsReplayBenchREST: the same events give the same alerts, with the same ids,
-// through cepd replay, through the bench path (partitions decoded in parallel) and through
-// REST ingest, for 1, 2 and 8 shards and several batch sizes.
-func TestSameAlertsReplayBenchREST(t *testing.T) {
+// replayReference loads the fraud rules and the reference workload (written order), and
+// replays it sorted by event time on one shard, as cepd replay does: the alerts every
+// other path must give.
+func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Record, rep []*alerts.Alert) {
+	t.Helper()
 	rs, err := loadRuleSet("../../testdata/fraud", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs = servedRules(t, rs)
-	recs := referenceRecords(t, 20000)
-	ooo := workload.DefaultConfig().MaxLateness
-
-	// replay: sorted by event time, one partition
-	sorted := slices.Clone(recs)
+	recs = referenceRecords(t, 20000)
+	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ctx := context.Background()
-	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rs, recs, sorted, rep
+}
+
+// TestSameAlertsReplayBenchREST: the same events give the same alerts, with the same ids,
+// through cepd replay, through the bench path (partitions decoded in parallel) and through
+// REST ingest, for 1, 2 and 8 shards and several batch sizes.
+func TestSameAlertsReplayBenchREST(t *testing.T) {
+	rs, recs, _, rep := replayReference(t)
 	want := alertIDs(rep)
+	ooo := workload.DefaultConfig().MaxLateness
+	ctx := context.Background()
 	if len(want) < 80 {
 		t.Fatalf("only %d alerts", len(want))
 	}
@@ -125,39 +133,19 @@ func eventTime(t testing.TB, r engine.Record) int64 {
 	return ts.UnixMilli()
 }
 
+// runBenchAlerts runs recs through the bench path itself (bench.Run: split by key over
+// three partitions ingested concurrently) and returns its alerts; a late event fails it.
 func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, shards, chunk int, ooo time.Duration) ([]*alerts.Alert, error) {
 	col := &collector{}
-	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
+	res, err := bench.Run(ctx, rs, recs, bench.Config{Shards: shards, Partitions: 3, Chunk: chunk, OutOfOrderness: ooo, Sink: col})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	parts := splitByKey(recs, 3, rs)
-	errc := make(chan error, len(parts))
-	for p, pr := range parts {
-		go func() {
-			for i := 0; i < len(pr); i += chunk {
-				if _, err := eng.Ingest(ctx, p, pr[i:min(i+chunk, len(pr))]); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
+	if res.Late != 0 {
+		return nil, fmt.Errorf("%d late events", res.Late)
 	}
-	for range parts {
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-	}
-	if err := eng.Flush(ctx); err != nil {
-		return nil, err
-	}
-	if st := eng.Stats().Snapshot(); st.Late != 0 {
-		return nil, fmt.Errorf("%d late events", st.Late)
+	if res.Alerts != uint64(len(col.alerts)) {
+		return nil, fmt.Errorf("bench counted %d alerts, its sink saw %d", res.Alerts, len(col.alerts))
 	}
 	return col.sorted(), nil
 }
@@ -213,26 +201,6 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 		t.Fatal(err)
 	}
 	return col.sorted(), outcomes
-}
-
-// splitByKey assigns records to n partitions by their key, as Kafka keying would.
-func splitByKey(recs []engine.Record, n int, rs *engine.RuleSet) [][]engine.Record {
-	parts := make([][]engine.Record, n)
-	key := rs.Schema.KeyField
-	for _, r := range recs {
-		var m map[string]any
-		_ = json.Unmarshal(r.Value, &m)
-		k := fmt.Sprint(m[key])
-		h := 0
-		for _, c := range k {
-			h = h*31 + int(c)
-		}
-		if h < 0 {
-			h = -h
-		}
-		parts[h%n] = append(parts[h%n], r)
-	}
-	return parts
 }
 
 // TestRESTBadInput: malformed events get per-event errors and the rest of the batch is
@@ -326,20 +294,9 @@ func shuffleAcrossKeys(t *testing.T, rs *engine.RuleSet, recs []engine.Record, m
 // own late events re-matched). With zero out-of-orderness and a stream sorted by card —
 // the most disorder across keys there is — no event is late or dropped either.
 func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
-	recs := referenceRecords(t, 20000)
-	sorted := slices.Clone(recs)
-	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ctx := context.Background()
-	rep, err := runReplay(ctx, rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs, recs, sorted, rep := replayReference(t)
 	want := alertIDs(rep)
+	ctx := context.Background()
 	const maxLag = time.Minute
 	ooo := workload.DefaultConfig().MaxLateness + maxLag
 	for seed := uint64(1); seed <= 2; seed++ {

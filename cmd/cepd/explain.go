@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
-
-	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/rules"
 )
 
 func newExplainCmd() *cobra.Command {
@@ -17,26 +13,14 @@ func newExplainCmd() *cobra.Command {
 		Short: "print a rule's pattern and its compiled NFA (states and edges)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if schemaPath == "" {
-				schemaPath = filepath.Join(filepath.Dir(path), "schema.yaml")
-			}
-			schema, err := event.LoadSchema(schemaPath)
+			rs, err := loadRuleSet(args[0], schemaPath)
 			if err != nil {
 				return err
 			}
-			h, err := loadDirData(filepath.Dir(path))
-			if err != nil {
-				return err
+			if len(rs.Rules) != 1 {
+				return fmt.Errorf("explain: %s holds %d rules: name one rule file", args[0], len(rs.Rules))
 			}
-			env, err := rules.NewEnv(schema, rules.EnvOptions{Data: h})
-			if err != nil {
-				return err
-			}
-			c, err := compileFile(path, env, rules.NewRegistry())
-			if err != nil {
-				return err
-			}
+			c := rs.Rules[0]
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "rule %s (version %s)\n\npattern:\n%s\nnfa:\n%s", c.Rule.ID, c.Version, indent(c.Rule.Pattern.String()), indent(c.Program.String()))
 			return nil

@@ -43,7 +43,7 @@ func TestFastPathMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := loadRuleSetWith(fraudDir, fraudSchema, referenceOpts)
+	ref, err := engine.LoadRuleSet(fraudDir, fraudSchema, referenceOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func BenchmarkFraudPaths(b *testing.B) {
 		{"closures", rules.EnvOptions{NoGuards: true}},
 		{"fast", rules.EnvOptions{}},
 	} {
-		rs, err := loadRuleSetWith(fraudDir, fraudSchema, c.opts)
+		rs, err := engine.LoadRuleSet(fraudDir, fraudSchema, c.opts)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/rules"
 )
 
 func newFmtCmd() *cobra.Command {
@@ -79,8 +78,8 @@ canonical form are listed and the exit status is 1.`,
 }
 
 // ruleFiles expands the arguments of cepd fmt: a directory into the rule files under it
-// (patterns.IsRuleFile; hidden directories skipped), a file into itself unless it is the
-// schema or a rule test.
+// (patterns.IsRuleFile; hidden directories skipped), a file into itself if it is a rule
+// file.
 func ruleFiles(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
@@ -89,8 +88,7 @@ func ruleFiles(args []string) ([]string, error) {
 			return nil, err
 		}
 		if !st.IsDir() {
-			name := filepath.Base(a)
-			if name != rules.SchemaFile && !strings.HasSuffix(name, rules.TestSuffix) {
+			if patterns.IsRuleFile(filepath.Base(a)) {
 				out = append(out, a)
 			}
 			continue

@@ -189,22 +189,12 @@ func generateFraud(t *testing.T) (string, workload.Config) {
 	t.Helper()
 	cfg := workload.DefaultConfig()
 	cfg.Seed, cfg.Cards, cfg.Events, cfg.FraudRate = 7, 3000, 30000, 0.04
-	g, err := workload.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "generated.jsonl")
-	f, err := os.Create(path)
+	cfg, err := workload.WriteFile(path, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, g.Config()
+	return path, cfg
 }
 
 // ruleScore is how one rule did on a generated stream.

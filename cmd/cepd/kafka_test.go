@@ -32,7 +32,10 @@ import (
 	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/patterns"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 	"github.com/cepd/cepd/state"
@@ -251,87 +254,13 @@ func (c *testCepd) endOfStream(t testing.TB) {
 	}
 }
 
-func testSaramaConfig() *sarama.Config {
-	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
-	c.ClientID = "cepd-test-reader"
-	c.Consumer.MaxWaitTime = 20 * time.Millisecond
-	return c
-}
-
-// endOffsets returns each partition's end offset.
-func endOffsets(t testing.TB, addr, topic string) map[int32]int64 {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
-// readTopic reads every message of topic up to its current end.
-func readTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if end == 0 {
-			continue
-		}
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		timeout := time.After(20 * time.Second)
-		for done := false; !done; {
-			select {
-			case m := <-pc.Messages():
-				out = append(out, m)
-				done = m.Offset >= end-1
-			case <-timeout:
-				t.Fatalf("%s/%d: read %d messages, timed out before offset %d", topic, p, len(out), end)
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
 // waitCaughtUp waits until, for every partition of topic, one of the instances has
 // ingested everything up to its end offset.
 func waitCaughtUp(t testing.TB, addr, topic string, timeout time.Duration, cs ...*testCepd) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		ends := endOffsets(t, addr, topic)
+		ends := kafkatest.EndOffsets(t, addr, topic)
 		behind := []string{}
 		for p, end := range ends {
 			ok := end == 0
@@ -377,7 +306,7 @@ const handoverExact = false
 func checkAlerts(t testing.TB, addr, topic string, w *kafkaWorkload, reread bool) (dups, extras int) {
 	t.Helper()
 	got := map[string]string{}
-	for _, m := range readTopic(t, addr, topic) {
+	for _, m := range kafkatest.ReadTopic(t, addr, topic) {
 		content := normaliseAlert(t, m.Value)
 		var a alerts.Alert
 		_ = json.Unmarshal(m.Value, &a)
@@ -463,16 +392,61 @@ var malformedEvents = []struct{ line, reason string }{
 	{`{"event_id":"bad-4","card_id":"ato-card-1","ts":"2024-03-02T09:00:00Z"}`, event.ReasonMissingField},
 }
 
-// TestKafkaEndToEnd: the fraud examples plus malformed events go through cepd produce →
-// Kafka → source → engine → alert and dead-letter producers; the alerts topic then holds
-// exactly the alerts of cepd replay (same ids and content), and every malformed event is
-// on the dead-letter topic, bytes untouched, with its reason.
-func TestKafkaEndToEnd(t *testing.T) {
-	w := fraudWorkload(t, 1)
-	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6})
-	addr := kc.Addr()
+// runKafkaToEnd runs cepd as serve runs it (the engine's sinks are the Kafka producer,
+// runKafka feeds it) until the engine has ingested total events, then ends the stream:
+// every window closes, as at the end of cepd replay's file, and the producer is flushed.
+// stop stops it as on SIGTERM (final commits); calling it again does nothing.
+func runKafkaToEnd(t *testing.T, rs *engine.RuleSet, o *kafkaOptions, cfg engine.Config, total int) (*engine.Engine, *kafkasink.Producer, func()) {
+	t.Helper()
+	prod, err := openKafkaSinks(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(cfg, rs, prod, prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runKafka(ctx, eng, prod, o) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+			eng.Close()
+			if err := prod.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(total); {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, total)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	if err := eng.Flush(fctx); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	if err := prod.Flush(fctx); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	return eng, prod, stop
+}
 
-	// The stream: replay order, malformed events spread through it.
+// produceWithMalformed writes w's events in replay order, malformedEvents spread
+// through them, to the topic events with cepd produce, and returns how many it wrote.
+func produceWithMalformed(t *testing.T, w *kafkaWorkload, addr string) int {
+	t.Helper()
 	var file bytes.Buffer
 	step := len(w.lines) / len(malformedEvents)
 	for i, l := range w.lines {
@@ -497,63 +471,17 @@ func TestKafkaEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), fmt.Sprintf("produced %d events", total)) {
 		t.Fatalf("produce said %q, want %d events", out.String(), total)
 	}
+	return total
+}
 
-	// cepd as serve runs it: the engine's sinks are the Kafka producer, runKafka feeds it.
-	o := testKafkaOptions(addr, "events", "e2e")
-	prod, err := openKafkaSinks(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Shards: 2, RecordProcessingTime: true}, w.rs, prod, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-			eng.Close()
-			if err := prod.Close(); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	defer stop()
-	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(total); {
-		if time.Now().After(deadline) {
-			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, total)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// End of stream: every window closes, as at the end of cepd replay's file.
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	if err := eng.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
-	if dups, _ := checkAlerts(t, addr, o.alertsTopic, w, false); dups > 0 {
-		t.Errorf("%d duplicate alerts without any failure", dups)
-	}
-
-	dl := readTopic(t, addr, o.dlqTopic)
+// checkDeadLetters checks that topic holds each of malformedEvents once, untouched, with
+// its reason and source in the headers.
+func checkDeadLetters(t *testing.T, addr, topic string) {
+	t.Helper()
+	dl := kafkatest.ReadTopic(t, addr, topic)
 	byValue := map[string]map[string]string{}
 	for _, m := range dl {
-		h := map[string]string{}
-		for _, rh := range m.Headers {
-			h[string(rh.Key)] = string(rh.Value)
-		}
-		byValue[string(m.Value)] = h
+		byValue[string(m.Value)] = kafkatest.Headers(m)
 	}
 	for _, me := range malformedEvents {
 		h, ok := byValue[me.line]
@@ -569,6 +497,27 @@ func TestKafkaEndToEnd(t *testing.T) {
 	if len(dl) != len(malformedEvents) {
 		t.Errorf("%d dead letters, want %d", len(dl), len(malformedEvents))
 	}
+}
+
+// TestKafkaEndToEnd: the fraud examples plus malformed events go through cepd produce →
+// Kafka → source → engine → alert and dead-letter producers; the alerts topic then holds
+// exactly the alerts of cepd replay (same ids and content), and every malformed event is
+// on the dead-letter topic, bytes untouched, with its reason.
+func TestKafkaEndToEnd(t *testing.T) {
+	w := fraudWorkload(t, 1)
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 6})
+	addr := kc.Addr()
+
+	total := produceWithMalformed(t, w, addr)
+
+	o := testKafkaOptions(addr, "events", "e2e")
+	eng, prod, stop := runKafkaToEnd(t, w.rs, o, engine.Config{Shards: 2, RecordProcessingTime: true}, total)
+	defer stop()
+	if dups, _ := checkAlerts(t, addr, o.alertsTopic, w, false); dups > 0 {
+		t.Errorf("%d duplicate alerts without any failure", dups)
+	}
+
+	checkDeadLetters(t, addr, o.dlqTopic)
 	snap := eng.Stats().Snapshot()
 	nbad := uint64(0)
 	for _, n := range snap.DeadLetter {
@@ -581,33 +530,14 @@ func TestKafkaEndToEnd(t *testing.T) {
 	stop() // as on SIGTERM: final commits
 	// The final commits: after the end of stream nothing is held, so every partition is
 	// committed to its end.
-	committed := groupOffsets(t, addr, o.group, "events")
-	ends := endOffsets(t, addr, "events")
+	committed := kafkatest.GroupOffsets(t, addr, o.group, "events")
+	ends := kafkatest.EndOffsets(t, addr, "events")
 	for p, end := range ends {
 		if committed[p] != end {
 			t.Errorf("partition %d: committed %d, end %d", p, committed[p], end)
 		}
 	}
 	t.Logf("%d events, %d alerts, sink %+v, committed %v of %v", total, len(w.want), pst, committed, ends)
-}
-
-// groupOffsets returns the group's committed offsets (-1: none).
-func groupOffsets(t testing.TB, addr, group, topic string) map[int32]int64 {
-	t.Helper()
-	admin, err := sarama.NewClusterAdmin([]string{addr}, testSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	resp, err := admin.ListConsumerGroupOffsets(group, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for p, b := range resp.Blocks[topic] {
-		out[p] = b.Offset
-	}
-	return out
 }
 
 // TestKafkaFailover: two instances in one group on a 6-partition topic share the
@@ -779,7 +709,7 @@ func BenchmarkKafka(b *testing.B) {
 			}
 			ckpt, _ := cepdConsumeRate(b, w.rs, addr, "bench", fmt.Sprintf("cepd-ckpt-%d", i), n, store)
 			store.Close()
-			in, err := runBench(context.Background(), w.rs, recs, benchConfig{partitions: 6})
+			in, err := bench.Run(context.Background(), w.rs, recs, bench.Config{Partitions: 6})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -828,7 +758,7 @@ type plainHandler struct {
 func (h *plainHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (h *plainHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (h *plainHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGroupClaim) error {
-	dec := event.NewDecoder(h.schema)
+	dec := jsondecode.NewDecoder(h.schema)
 	var ev event.Event
 	for {
 		select {
@@ -941,54 +871,8 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 	c := startTestCepd(b, w.rs, o)
 	defer c.stop()
 
-	// Read the alerts topic from its current end.
-	client, err := sarama.NewClient([]string{addr}, testSaramaConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.Close()
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := client.Partitions("lat-alerts")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	var lat, in []float64
-	for _, p := range parts {
-		pc, err := cons.ConsumePartition("lat-alerts", p, sarama.OffsetNewest)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				now := time.Now()
-				var a alerts.Alert
-				if json.Unmarshal(m.Value, &a) != nil || a.Kind != alerts.KindMatch || delayed[a.RuleID] {
-					continue
-				}
-				var last time.Time
-				mu.Lock()
-				for _, id := range a.EventIDs() {
-					if t, ok := sent[id]; ok && t.After(last) {
-						last = t
-					}
-				}
-				if !last.IsZero() {
-					lat = append(lat, float64(now.Sub(last))/1e6)
-					if a.DetectedAt != nil {
-						in = append(in, float64(a.DetectedAt.Sub(last))/1e6)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	lr, stopReading := readLatencies(b, addr, "lat-alerts", delayed)
+	defer stopReading()
 	// Wait for the group to be joined before offering load.
 	for deadline := time.Now().Add(20 * time.Second); c.src.Stats().Rebalances == 0; {
 		if time.Now().After(deadline) {
@@ -1006,9 +890,9 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 			break
 		}
 		id, _ := jsonparser.GetString(l, "event_id")
-		mu.Lock()
-		sent[id] = time.Now()
-		mu.Unlock()
+		lr.mu.Lock()
+		lr.sent[id] = time.Now()
+		lr.mu.Unlock()
 		if err := wr.WriteLine(l); err != nil {
 			b.Fatal(err)
 		}
@@ -1019,8 +903,9 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 		b.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	mu.Lock()
-	defer mu.Unlock()
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	lat, in := lr.lat, lr.in
 	if len(lat) == 0 {
 		b.Fatal("no alerts read back")
 	}
@@ -1031,6 +916,77 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 			in[len(in)/2], in[min(len(in)-1, len(in)*99/100)])
 	}
 	return append([]float64(nil), lat...)
+}
+
+// latencies pairs the alerts read back with when their events were sent.
+type latencies struct {
+	mu   sync.Mutex
+	sent map[string]time.Time // event id → when it was handed to the producer
+	lat  []float64            // per alert: last event sent → alert read back (ms)
+	in   []float64            // per alert: last event sent → alert made (detected_at, ms)
+}
+
+// readLatencies reads topic's alerts from its current end until stop is called, and
+// records the latency of each match alert of a rule not in delayed.
+func readLatencies(b *testing.B, addr, topic string, delayed map[string]bool) (lr *latencies, stop func()) {
+	lr = &latencies{sent: map[string]time.Time{}}
+	var closers []func() error
+	stop = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	closers = append(closers, client.Close)
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	closers = append(closers, cons.Close)
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			stop()
+			b.Fatal(err)
+		}
+		closers = append(closers, pc.Close)
+		go func() {
+			for m := range pc.Messages() {
+				lr.record(m, time.Now(), delayed)
+			}
+		}()
+	}
+	return lr, stop
+}
+
+func (lr *latencies) record(m *sarama.ConsumerMessage, now time.Time, delayed map[string]bool) {
+	var a alerts.Alert
+	if json.Unmarshal(m.Value, &a) != nil || a.Kind != alerts.KindMatch || delayed[a.RuleID] {
+		return
+	}
+	var last time.Time
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	for _, id := range a.EventIDs() {
+		if t, ok := lr.sent[id]; ok && t.After(last) {
+			last = t
+		}
+	}
+	if !last.IsZero() {
+		lr.lat = append(lr.lat, float64(now.Sub(last))/1e6)
+		if a.DetectedAt != nil {
+			lr.in = append(lr.in, float64(a.DetectedAt.Sub(last))/1e6)
+		}
+	}
 }
 
 // selfSigned returns a TLS certificate for 127.0.0.1 and its PEM (its own CA).
@@ -1213,42 +1169,8 @@ func TestKafkaShuffledAcrossKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := testKafkaOptions(addr, "events", "shuffled")
-	prod, err := openKafkaSinks(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Hour, RecordProcessingTime: true}, w.rs, prod, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		eng.Close()
-		if err := prod.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	for deadline := time.Now().Add(30 * time.Second); eng.Stats().Snapshot().Events < uint64(len(lines)); {
-		if time.Now().After(deadline) {
-			t.Fatalf("cepd ingested %d of %d events", eng.Stats().Snapshot().Events, len(lines))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer fcancel()
-	if err := eng.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Flush(fctx); err != nil {
-		t.Fatal(err)
-	}
+	eng, _, stop := runKafkaToEnd(t, w.rs, o, engine.Config{Shards: 2, OutOfOrderness: time.Hour, RecordProcessingTime: true}, len(lines))
+	defer stop()
 	if st := eng.Stats().Snapshot(); st.Late != 0 {
 		t.Fatalf("%d late events in a stream whose per-card order holds", st.Late)
 	}

@@ -31,6 +31,43 @@ pattern:
     where: e.type == 'never'
 `
 
+// postEvents posts body (JSON lines) to p's REST ingest and wants 200.
+func (p *cepdProc) postEvents(t *testing.T, body []byte) {
+	t.Helper()
+	resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: %d", resp.StatusCode)
+	}
+}
+
+// hostile returns n events of the card "evil", numbered from from, one a second from base
+// (epoch ms); the card-testing example is at 2024-03-01T10:00.
+func hostile(base int64, from, n int) []byte {
+	var b bytes.Buffer
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&b, `{"event_id":"evil-%d","card_id":"evil","ts":%d,"type":"auth","amount":3.0}`+"\n", i, base+int64(i)*1000)
+	}
+	return b.Bytes()
+}
+
+// evilCardStats returns p's engine statistics and checks they name the card "evil" among
+// the recent budget cuts of greedy-loops.
+func evilCardStats(t *testing.T, p *cepdProc) engine.Snapshot {
+	t.Helper()
+	var s struct {
+		Stats engine.Snapshot `json:"stats"`
+	}
+	p.get(t, "/v1/admin/stats", &s)
+	if i := slices.IndexFunc(s.Stats.BudgetRecent, func(c engine.BudgetCut) bool { return c.Key == "evil" && c.Rule == "greedy-loops" }); i < 0 {
+		t.Errorf("/v1/admin/stats does not mark the card: %+v", s.Stats.BudgetRecent)
+	}
+	return s.Stats
+}
+
 // TestProcessHostileKeyBudget reproduces item 1 of issue 11 on a real cepd: 2,500 auth
 // events for one card under the greedy-loops rule (before the budget: gigabytes, an
 // out-of-memory crash, and on restart the card's state refused and the ingest log
@@ -52,36 +89,9 @@ func TestProcessHostileKeyBudget(t *testing.T) {
 			"--rules", rulesDir, "--data", filepath.Join(dir, "data"), "--alerts-out", out, "--checkpoint-interval", "100ms",
 			"--key-budget-digits", "20000", "--key-budget-entries", "1000"})
 	}
-	post := func(p *cepdProc, body []byte) {
-		t.Helper()
-		resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("ingest: %d", resp.StatusCode)
-		}
-	}
-	// One event a second from base (ms); the card-testing example is at 2024-03-01T10:00.
-	hostile := func(base int64, from, n int) []byte {
-		var b bytes.Buffer
-		for i := from; i < from+n; i++ {
-			fmt.Fprintf(&b, `{"event_id":"evil-%d","card_id":"evil","ts":%d,"type":"auth","amount":3.0}`+"\n", i, base+int64(i)*1000)
-		}
-		return b.Bytes()
-	}
+	post := func(p *cepdProc, body []byte) { t.Helper(); p.postEvents(t, body) }
+	adminStats := func(p *cepdProc) engine.Snapshot { t.Helper(); return evilCardStats(t, p) }
 	const feb29, mar2 = 1709193600000, 1709337600000
-	adminStats := func(p *cepdProc) engine.Snapshot {
-		var s struct {
-			Stats engine.Snapshot `json:"stats"`
-		}
-		p.get(t, "/v1/admin/stats", &s)
-		if i := slices.IndexFunc(s.Stats.BudgetRecent, func(c engine.BudgetCut) bool { return c.Key == "evil" && c.Rule == "greedy-loops" }); i < 0 {
-			t.Errorf("/v1/admin/stats does not mark the card: %+v", s.Stats.BudgetRecent)
-		}
-		return s.Stats
-	}
 	p := start("run1")
 	for i := 0; i < 2500; i += 250 {
 		post(p, hostile(feb29, i, 250))

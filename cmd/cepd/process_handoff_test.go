@@ -18,6 +18,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/internal/kafkatest"
 )
 
 // TestProcessesHandoff (issue 18): hand-offs under load. Two cepd processes in one group
@@ -273,7 +274,7 @@ func measureHandoffs(t *testing.T, e *procEnv, prod *producer, hs []handoff, log
 		d    time.Duration
 	}
 	lats := map[int32][]latency{}
-	for _, m := range readTopic(t, e.kafka, "alerts") {
+	for _, m := range kafkatest.ReadTopic(t, e.kafka, "alerts") {
 		var a alerts.Alert
 		if err := json.Unmarshal(m.Value, &a); err != nil || a.DetectedAt == nil {
 			t.Fatalf("alert without detected_at: %s", m.Value)

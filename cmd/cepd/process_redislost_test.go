@@ -15,6 +15,46 @@ import (
 	"github.com/cepd/cepd/internal/redistest"
 )
 
+// waitCheckpointKeys waits until partition 0's checkpoint in Redis holds n keys.
+func waitCheckpointKeys(t *testing.T, rc *redis.Client, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := rc.HLen(t.Context(), "{cepd:cepd:p0}:keys").Result()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("Redis holds %d keys of partition 0, want %d", got, n)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alertedKeys returns the keys p's recent alerts of rule are about, once there are n of
+// them or after 10 s.
+func alertedKeys(t *testing.T, p *cepdProc, rule string, n int) map[string]bool {
+	t.Helper()
+	var keys map[string]bool
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var list struct {
+			Alerts []struct {
+				Key string `json:"key"`
+			}
+		}
+		p.get(t, "/v1/alerts?rule_id="+rule, &list)
+		keys = map[string]bool{}
+		for _, a := range list.Alerts {
+			keys[a.Key] = true
+		}
+		if len(keys) == n {
+			break
+		}
+	}
+	return keys
+}
+
 // TestProcessRedisRestartedEmpty (issue 10): the embedded mode with checkpoints in a
 // real redis-server without persistence. Three card-testing probes for card PM-A, a
 // checkpoint, then redis-server is killed with SIGKILL and started again, empty; probes
@@ -56,22 +96,7 @@ func TestProcessRedisRestartedEmpty(t *testing.T) {
 	// watermark would be late.
 	probesA := []string{`00:00 "amount":0.99`, `00:40 "amount":1.00`, `01:30 "amount":1.49`}
 	probesB := []string{`02:00 "amount":0.99`, `02:40 "amount":1.00`, `03:30 "amount":1.49`}
-	// waitKeys waits until the partition's checkpoint in Redis holds n keys.
-	waitKeys := func(n int64) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			got, _ := rc.HLen(t.Context(), "{cepd:cepd:p0}:keys").Result()
-			if got == n {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("Redis holds %d keys of partition 0, want %d", got, n)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitKeys := func(n int64) { t.Helper(); waitCheckpointKeys(t, rc, n) }
 
 	p := start("run1")
 	post(p, "PM-A", probesA...)
@@ -98,22 +123,7 @@ func TestProcessRedisRestartedEmpty(t *testing.T) {
 	p = start("run2")
 	post(p, "PM-A", `05:00 "amount":450.00`)
 	post(p, "PM-B", `05:00 "amount":450.00`)
-	var keys map[string]bool
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		var list struct {
-			Alerts []struct {
-				Key string `json:"key"`
-			}
-		}
-		p.get(t, "/v1/alerts?rule_id=card-testing", &list)
-		keys = map[string]bool{}
-		for _, a := range list.Alerts {
-			keys[a.Key] = true
-		}
-		if len(keys) == 2 {
-			break
-		}
-	}
+	keys := alertedKeys(t, p, "card-testing", 2)
 	if err := p.stop(20 * time.Second); err != nil {
 		t.Error(err)
 	}

@@ -20,6 +20,45 @@ pattern:
     where: e.type == 'auth' && e.amount > %s
 `
 
+// send sends a JSON request to p's API and wants 200.
+func (p *cepdProc) send(t *testing.T, method, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
+	}
+}
+
+// waitRunningVersion waits until p runs version v of rule and returns how long that took.
+func (p *cepdProc) waitRunningVersion(t *testing.T, rule string, v int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < 5*time.Second {
+		var r struct {
+			RunningVersion int `json:"running_version"`
+		}
+		resp, err := http.Get("http://" + p.api + "/v1/rules/" + rule)
+		if err == nil {
+			if resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&r)
+			}
+			resp.Body.Close()
+		}
+		if err == nil && r.RunningVersion == v {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: version %d of %s not served within 5s", filepath.Base(p.log), v, rule)
+	return 0
+}
+
 // TestProcessesSharedRuleStore: two cepd processes in one consumer group share their rules
 // through Redis (--rules-store redis). A rule created through one instance reaches the
 // other within a second, and both then match it on their own partitions; an update through
@@ -53,42 +92,8 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 		t.Fatalf("card-testing was seeded %d times", len(versions.Versions))
 	}
 
-	send := func(p *cepdProc, method, path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
-		}
-	}
-	// seen waits until p runs version v of huge-twice and returns how long that took.
-	seen := func(p *cepdProc, v int) time.Duration {
-		t.Helper()
-		start := time.Now()
-		for time.Since(start) < 5*time.Second {
-			var r struct {
-				RunningVersion int `json:"running_version"`
-			}
-			resp, err := http.Get("http://" + p.api + "/v1/rules/huge-twice")
-			if err == nil {
-				if resp.StatusCode == http.StatusOK {
-					err = json.NewDecoder(resp.Body).Decode(&r)
-				}
-				resp.Body.Close()
-			}
-			if err == nil && r.RunningVersion == v {
-				return time.Since(start)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		t.Fatalf("%s: version %d of huge-twice not served within 5s", filepath.Base(p.log), v)
-		return 0
-	}
+	send := func(p *cepdProc, method, path, body string) { t.Helper(); p.send(t, method, path, body) }
+	seen := func(p *cepdProc, v int) time.Duration { t.Helper(); return p.waitRunningVersion(t, "huge-twice", v) }
 	send(a, "POST", "/v1/rules", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "50000.0", "50000.0"))+`}`)
 	d1 := seen(b, 1)
 	send(b, "PUT", "/v1/rules/huge-twice", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "40000.0", "40000.0"))+`}`)

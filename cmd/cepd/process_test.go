@@ -31,6 +31,7 @@ import (
 
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/internal/testproc"
 )
@@ -188,7 +189,7 @@ func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
 	} else {
 		e.redis = redistest.StartServer(t)
 	}
-	admin, err := sarama.NewClusterAdmin([]string{e.kafka}, testSaramaConfig())
+	admin, err := sarama.NewClusterAdmin([]string{e.kafka}, kafkatest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,10 +372,10 @@ func sumOffsets(m map[int32]int64) int64 {
 func (e *procEnv) waitConsumed(group string, timeout time.Duration) {
 	t := e.t
 	t.Helper()
-	ends := endOffsets(t, e.kafka, "events")
+	ends := kafkatest.EndOffsets(t, e.kafka, "events")
 	deadline := time.Now().Add(timeout)
 	for {
-		committed := groupOffsets(t, e.kafka, group, "events")
+		committed := kafkatest.GroupOffsets(t, e.kafka, group, "events")
 		var behind []string
 		for p, end := range ends {
 			if committed[p] < end-1 {
@@ -390,9 +391,9 @@ func (e *procEnv) waitConsumed(group string, timeout time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	prev := sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	prev := sumOffsets(kafkatest.EndOffsets(t, e.kafka, "alerts"))
 	time.Sleep(time.Second)
-	if n := sumOffsets(endOffsets(t, e.kafka, "alerts")); n != prev {
+	if n := sumOffsets(kafkatest.EndOffsets(t, e.kafka, "alerts")); n != prev {
 		t.Errorf("the alerts topic grew from %d to %d after every offset was committed", prev, n)
 	}
 }
@@ -407,8 +408,8 @@ func (e *procEnv) check() (dups int) {
 	if dups > 0 { // re-derived after a crash, they are read back from the topic and dropped
 		t.Errorf("%d alerts delivered twice", dups)
 	}
-	if sumOffsets(endOffsets(t, e.kafka, "cepd-dlq")) > 0 {
-		for _, m := range readTopic(t, e.kafka, "cepd-dlq") {
+	if sumOffsets(kafkatest.EndOffsets(t, e.kafka, "cepd-dlq")) > 0 {
+		for _, m := range kafkatest.ReadTopic(t, e.kafka, "cepd-dlq") {
 			h := map[string]string{}
 			for _, rh := range m.Headers {
 				h[string(rh.Key)] = string(rh.Value)
@@ -485,7 +486,7 @@ func TestProcessesKill9(t *testing.T) {
 		ev := p.stats(t).Events
 		p.kill9()
 		t.Logf("kill -9 #%d, %v after the partitions were assigned: run had processed %d events; %d of %d produced; committed %d",
-			i, d.Round(time.Millisecond), ev, prod.sent.Load(), len(e.w.lines), sumOffsets(groupOffsets(t, e.kafka, group, "events")))
+			i, d.Round(time.Millisecond), ev, prod.sent.Load(), len(e.w.lines), sumOffsets(kafkatest.GroupOffsets(t, e.kafka, group, "events")))
 		p = run(i)
 	}
 	if prod.sent.Load() >= int64(len(e.w.lines)) {
@@ -525,7 +526,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 	// Redis away for 5s: health must say so within that time (checkpoints are tried
 	// every second; one failed save is enough to know), and matching must go on.
 	const outage = 5 * time.Second
-	events0, alerts0 := p.stats(t).Events, sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	events0, alerts0 := p.stats(t).Events, sumOffsets(kafkatest.EndOffsets(t, e.kafka, "alerts"))
 	e.redis.Stop()
 	down := time.Now()
 	statuses := map[string]int{}
@@ -538,7 +539,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	events1, alerts1 := p.stats(t).Events, sumOffsets(endOffsets(t, e.kafka, "alerts"))
+	events1, alerts1 := p.stats(t).Events, sumOffsets(kafkatest.EndOffsets(t, e.kafka, "alerts"))
 	first := "never"
 	if firstDegraded >= 0 {
 		first = "after " + firstDegraded.Round(time.Millisecond).String()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -65,19 +64,7 @@ func TestProcessWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	want := map[string]int{}
-	golden, err := os.Open(filepath.Join(fraudDir, "examples", "card-testing.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer golden.Close()
-	for sc := bufio.NewScanner(golden); sc.Scan(); {
-		var a struct{ ID string }
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatal(err)
-		}
-		want[a.ID] = 1
-	}
+	want := goldenIDs(t, filepath.Join(fraudDir, "examples", "card-testing.golden"))
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
 		n := len(got)
@@ -108,8 +95,8 @@ func TestProcessWebhook(t *testing.T) {
 		t.Fatalf("webhook got %v (%d badly signed), want %v", got, bad, want)
 	}
 	for id, n := range got {
-		if want[id] != 1 || n != 1 {
-			t.Errorf("alert %s delivered %d times (expected: %v)", id, n, want[id] == 1)
+		if !want[id] || n != 1 {
+			t.Errorf("alert %s delivered %d times (expected: %v)", id, n, want[id])
 		}
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/rules/store/redisrules"
@@ -51,7 +53,8 @@ func watchRules(ctx context.Context, dir string, interval time.Duration, reload 
 }
 
 // dirFingerprint summarises the names, sizes and modification times of a directory's
-// rule files and of its lists and tables (DIR/data).
+// rule files (patterns.IsRuleFile), their tests (the store keeps a rule's tests) and its
+// lists and tables (DIR/data).
 func dirFingerprint(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -65,8 +68,8 @@ func dirFingerprint(dir string) string {
 	}
 	var parts []string
 	for _, e := range entries {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json" && ext != ".csv" && ext != ".jsonl") {
+		name := e.Name()
+		if e.IsDir() || !(patterns.IsRuleFile(name) || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix) || isDataFile(name)) {
 			continue
 		}
 		info, err := e.Info()
@@ -147,4 +150,10 @@ func watchShared(ctx context.Context, st *redisrules.Store, r reloader) {
 			}
 		}
 	}
+}
+
+// isDataFile reports whether name is a list or table file (NAME.KIND.csv or .jsonl).
+func isDataFile(name string) bool {
+	_, _, _, ok := refdata.ParseFileName(name)
+	return ok
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -55,16 +54,12 @@ func newEngine(t *testing.T, m *Metrics) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := patterns.Parse("rule.yaml", []byte(ruleSrc))
+	b := engine.NewRuleSetBuilder(schema, env)
+	b.Add("rule.yaml", []byte(ruleSrc), "")
+	rs, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := rules.NewRegistry()
-	c, err := rules.Compile(r, env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := &engine.RuleSet{Schema: schema, Rules: []*rules.Compiled{c}, Slots: reg.Slots()}
 	eng, err := engine.New(engine.Config{Shards: 2, OnAlert: m.Observe, RecordProcessingTime: true}, rs, discard{}, discard{})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,8 +42,7 @@ func StartClusterN(t testing.TB, masters, replicas int) *Cluster {
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
-	cli := filepath.Join(filepath.Dir(binary(t)), "redis-cli")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, cli(t), args...).CombinedOutput(); err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	if err := c.waitHealthy(ctx); err != nil {

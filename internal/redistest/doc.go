@@ -1,9 +1,11 @@
 // Package redistest runs real redis-server processes for tests: Start (an address),
-// StartServer (a *Server a test can stop and start again on the same port, to play a
-// Redis restart), StartCluster (a one-node Redis Cluster holding every slot, which
-// enforces Cluster's rules: CROSSSLOT errors, keys of one slot per script) and
-// StartClusterN (a Cluster of masters with replicas, joined by `redis-cli --cluster
-// create`, whose masters Failover replaces with CLUSTER FAILOVER on a replica).
+// StartServer (a *Server a test can stop, hang with Signal, kill and start again on the
+// same port, to play a Redis restart or outage), StartCluster (a one-node Redis Cluster
+// holding every slot, which enforces Cluster's rules: CROSSSLOT errors, keys of one slot
+// per script), StartClusterN (a Cluster of masters with replicas, joined by `redis-cli
+// --cluster create`, whose masters Failover replaces with CLUSTER FAILOVER on a replica)
+// and StartSentinel (a Sentinel monitoring a server). It is the one Redis launcher of the
+// repository's tests.
 //
 // Every server listens on 127.0.0.1 on a free port, keeps its files in t.TempDir(),
 // persists nothing (--save "" --appendonly no: a restart starts empty) and is killed by

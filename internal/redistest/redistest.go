@@ -71,6 +71,13 @@ func StartCluster(t testing.TB) string {
 
 func start(t testing.TB, extra []string) *Server {
 	t.Helper()
+	return startConf(t, "", extra)
+}
+
+// startConf starts a server whose configuration file, when conf is not empty, holds conf
+// (written into the server's directory, where Sentinel may rewrite it).
+func startConf(t testing.TB, conf string, extra []string) *Server {
+	t.Helper()
 	bin := binary(t)
 	var err error
 	for range 3 { // another process may take the port between freePort and the bind
@@ -79,9 +86,16 @@ func start(t testing.TB, extra []string) *Server {
 			t.Fatalf("redistest: %v", perr)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, dir: t.TempDir()}
+		if conf != "" { // a configuration file comes first
+			f := filepath.Join(s.dir, "redis.conf")
+			if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+			s.args = []string{f}
+		}
 		// The cluster bus listens on port+10000: keep it on loopback too.
-		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", s.dir,
-			"--logfile", "redis.log", "--save", "", "--appendonly", "no"}, extra...)
+		s.args = append(s.args, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", s.dir,
+			"--logfile", "redis.log", "--save", "", "--appendonly", "no"}, extra...)...)
 		t.Cleanup(s.kill)
 		if err = s.run(); err == nil {
 			return s
@@ -108,6 +122,17 @@ func binary(t testing.TB) string {
 	return ""
 }
 
+// FreePort returns a port that was free on 127.0.0.1 a moment ago, for a server a test
+// starts itself (a TLS port, say).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return p
+}
+
 // freePort returns a port that was free on 127.0.0.1 a moment ago, with port+10000 (a
 // cluster node's bus port) in range.
 func freePort() (int, error) {
@@ -131,6 +156,7 @@ func (s *Server) Stop() {
 	if !s.running() {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // in case the test stopped it (Signal)
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exit:
@@ -168,7 +194,7 @@ func (s *Server) run() error {
 			return fmt.Errorf("redis-server on %s exited: %s", s.Addr, s.logTail())
 		default:
 		}
-		if reply, err := command(s.Addr, "PING"); err == nil && reply == "PONG" {
+		if answers(s.Addr) {
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -189,6 +215,32 @@ func (s *Server) running() bool {
 	}
 }
 
+// Port is the server's port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Signal sends sig to the running server: SIGSTOP hangs it (connections open, no
+// answers), SIGCONT resumes it. Stop and Kill resume a stopped server first.
+func (s *Server) Signal(sig syscall.Signal) {
+	if s.running() {
+		s.cmd.Process.Signal(sig)
+	}
+}
+
+// answers reports whether a server answers on addr: PONG, or an error reply such as
+// NOAUTH when the default user is off.
+func answers(addr string) bool {
+	reply, err := command(addr, "PING")
+	if err == nil {
+		return reply == "PONG"
+	}
+	var re replyError
+	return errors.As(err, &re)
+}
+
 // Kill stops the server with SIGKILL, as a crash would (a no-op if it is not running).
 // Without persistence (the default) a Start after it brings the server back empty.
 func (s *Server) Kill() { s.kill() }
@@ -198,6 +250,7 @@ func (s *Server) kill() {
 	if !s.running() {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT)
 	s.cmd.Process.Kill()
 	<-s.exit
 }

@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// replyError is a Redis error reply.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
 // command sends one command to addr on a fresh connection and returns its reply: a
 // simple or bulk string, or an integer in decimal. A Redis error reply is an error.
 // Enough for PING and CLUSTER, without a client library.
@@ -42,7 +47,7 @@ func command(addr string, args ...string) (string, error) {
 	case '+', ':':
 		return line[1:], nil
 	case '-':
-		return "", errors.New(line[1:])
+		return "", replyError(line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {

@@ -2,8 +2,10 @@ package workload
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"time"
 )
 
@@ -287,4 +289,25 @@ func (g *Generator) activity() {
 	}
 	g.genuine(t, ci, c)
 	g.commit()
+}
+
+// WriteFile writes the whole stream cfg describes to the file at path (created or
+// truncated) and returns the configuration with its defaults filled in.
+func WriteFile(path string, cfg Config) (Config, error) {
+	g, err := New(cfg)
+	if err != nil {
+		return Config{}, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("workload: %w", err)
+	}
+	if _, err := g.WriteTo(f); err != nil {
+		f.Close()
+		return Config{}, fmt.Errorf("workload: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return Config{}, fmt.Errorf("workload: write %s: %w", path, err)
+	}
+	return g.Config(), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 func generate(t testing.TB, cfg Config) ([]byte, Stats) {
@@ -79,7 +80,7 @@ func TestSchemaValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	b, _ := generate(t, testConfig(30000))
 	ids := map[string]bool{}
 	auths := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/patterns"
 )
@@ -101,7 +102,7 @@ func (c *Case) run(compile ProgramCompiler, out *Outcome) error {
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
-	dec := event.NewDecoder(schema)
+	dec := jsondecode.NewDecoder(schema)
 	sc := nfa.NewScratch()
 	sc.Memo = nfa.NewMemo(0)
 	matchers := map[string]*nfa.Matcher{}

@@ -36,7 +36,7 @@
 //
 // # Running
 //
-// The rule is compiled as the live rule set compiles it (rules.CompileSource), and each
+// The rule is compiled as the live rule set compiles it (engine.RuleSetBuilder), and each
 // case's events are read with backtest.Read and run by backtest.Replay, the loop of `cepd
 // replay`, on an engine of its own; at the end event time advances to infinity, so windows
 // close and timeouts fire. A failed case says which expected alert was not raised, the

@@ -36,17 +36,17 @@ type Result struct {
 func (r *Result) Passed() bool { return len(r.Problems) == 0 }
 
 // Run runs every case of s against the rule whose source is ruleSrc (ruleFile names it in
-// errors). The rule is compiled once, as the live rule set compiles it (rules.CompileSource
-// with a fresh Registry); each case runs its events through an engine of its own with
+// errors). The rule is compiled once, as the live rule set compiles it
+// (engine.RuleSetBuilder); each case runs its events through an engine of its own with
 // backtest.Replay, the loop `cepd replay` uses, and event time advances to infinity at the
 // end (windows close, timeouts fire). A rule that does not compile is the error.
 func Run(ctx context.Context, s *Suite, ruleFile string, ruleSrc []byte, schema *event.Schema, env *rules.Env) ([]*Result, error) {
-	reg := rules.NewRegistry()
-	c, errs := rules.CompileSource(ruleFile, ruleSrc, "", env, reg)
-	if len(errs) > 0 {
-		return nil, errs.Err()
+	b := engine.NewRuleSetBuilder(schema, env)
+	b.Add(ruleFile, ruleSrc, "")
+	rs, err := b.Build()
+	if err != nil {
+		return nil, err
 	}
-	rs := &engine.RuleSet{Schema: schema, Rules: []*rules.Compiled{c}, Slots: reg.Slots()}
 	var out []*Result
 	for _, tc := range s.Cases {
 		r, err := runCase(ctx, s, tc, rs)
@@ -214,17 +214,16 @@ func (c *collector) sorted() []*alerts.Alert {
 // LoadRule reads the rule a test file tests: NAME.yaml (or .yml, .json) beside
 // NAME.test.yaml.
 func LoadRule(testFile string) (string, []byte, error) {
-	base := strings.TrimSuffix(testFile, rules.TestSuffix)
-	for _, ext := range []string{".yaml", ".yml", ".json"} {
-		data, err := os.ReadFile(base + ext)
+	for _, file := range patterns.TestedRuleFiles(testFile) {
+		data, err := os.ReadFile(file)
 		if err == nil {
-			return base + ext, data, nil
+			return file, data, nil
 		}
 		if !os.IsNotExist(err) {
 			return "", nil, err
 		}
 	}
-	return "", nil, fmt.Errorf("%s: no rule %s.yaml beside it", testFile, filepath.Base(base))
+	return "", nil, fmt.Errorf("%s: no rule %s.yaml beside it", testFile, filepath.Base(strings.TrimSuffix(testFile, rules.TestSuffix)))
 }
 
 // jsonEqual compares a value written in a test file with one in an alert as JSON values

@@ -56,7 +56,7 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 		o.Now = time.Now
 	}
 	if len(o.Skip) == 0 {
-		o.Skip = []string{"schema.yaml"}
+		o.Skip = []string{patterns.SchemaFile}
 	}
 	d := &Dir{dir: dir, now: o.Now, skip: map[string]bool{}, idx: index{Rules: map[string]*entry{}}}
 	for _, s := range o.Skip {
@@ -121,7 +121,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	ch := Change{Author: "disk", Comment: "edited on disk"}
 	for _, en := range ents {
 		name := en.Name()
-		if en.IsDir() || d.skip[name] || strings.HasPrefix(name, ".") || !patterns.IsRuleFile(name) {
+		if en.IsDir() || d.skip[name] || !patterns.IsRuleFile(name) {
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(d.dir, name))
@@ -201,21 +201,9 @@ func ruleID(src []byte) string {
 func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (Version, error) {
 	mode, deleted := st.Mode, st.Deleted
 	e := d.idx.Rules[id]
-	var prev, prevTests []byte
-	n := 1
-	if len(e.Versions) > 0 {
-		cur := e.cur()
-		n = cur.Version + 1
-		if !cur.Deleted {
-			prev, _ = os.ReadFile(d.versionPath(id, cur.Version))
-		}
-		var err error
-		if prevTests, err = readOptional(d.testsPath(id, cur.Version)); err != nil {
-			return Version{}, err
-		}
-		if cur.Deleted && action != ActionDelete && action != ActionDisk {
-			prevTests = nil // a rule created again starts without the deleted rule's tests
-		}
+	n, prev, prevTests, err := d.previous(id, e, action)
+	if err != nil {
+		return Version{}, err
 	}
 	tests := ch.NextTests(prevTests)
 	if len(tests) == 0 {
@@ -234,40 +222,8 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 			return Version{}, err
 		}
 	}
-	live, liveTests := filepath.Join(d.dir, e.File), d.liveTestsPath(e.File)
-	// undo puts the rule file and its test file back as they were: a change that fails
-	// changes nothing.
-	liveBefore, liveErr := os.ReadFile(live)
-	testsBefore, testsErr := os.ReadFile(liveTests)
-	undo := func() {
-		if liveErr == nil {
-			_ = writeFile(live, liveBefore)
-		} else {
-			_ = os.Remove(live)
-		}
-		if testsErr == nil {
-			_ = writeFile(liveTests, testsBefore)
-		} else {
-			_ = os.Remove(liveTests)
-		}
-	}
-	if deleted || mode == Disabled {
-		for _, f := range []string{live, liveTests} {
-			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-				undo()
-				return Version{}, fmt.Errorf("rule store: %w", err)
-			}
-		}
-	} else if err := writeFile(live, src); err != nil {
-		undo()
-		return Version{}, err
-	} else if tests == nil {
-		if err := os.Remove(liveTests); err != nil && !errors.Is(err, os.ErrNotExist) {
-			undo()
-			return Version{}, fmt.Errorf("rule store: %w", err)
-		}
-	} else if err := writeFile(liveTests, tests); err != nil {
-		undo()
+	undo, err := d.writeLive(e.File, src, tests, deleted || mode == Disabled)
+	if err != nil {
 		return Version{}, err
 	}
 	undoLog, err := d.appendVersion(e.File, v)
@@ -295,6 +251,69 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 		return Version{}, err
 	}
 	return v, nil
+}
+
+// previous returns the number the next version of rule id (entry e) gets, the source of
+// its current version (nil if deleted) and the tests it keeps: none for a rule created
+// again after its deletion.
+func (d *Dir) previous(id string, e *entry, action string) (n int, prev, prevTests []byte, err error) {
+	if len(e.Versions) == 0 {
+		return 1, nil, nil, nil
+	}
+	cur := e.cur()
+	if !cur.Deleted {
+		prev, _ = os.ReadFile(d.versionPath(id, cur.Version))
+	}
+	if prevTests, err = readOptional(d.testsPath(id, cur.Version)); err != nil {
+		return 0, nil, nil, err
+	}
+	if cur.Deleted && action != ActionDelete && action != ActionDisk {
+		prevTests = nil // a rule created again starts without the deleted rule's tests
+	}
+	return cur.Version + 1, prev, prevTests, nil
+}
+
+// writeLive writes the live rule file (file, in the directory) and its test file, or
+// removes both when remove is set (a deleted or disabled rule). It returns undo, which
+// puts both back as they were; on error it has already undone what it wrote.
+func (d *Dir) writeLive(file string, src, tests []byte, remove bool) (undo func(), err error) {
+	live, liveTests := filepath.Join(d.dir, file), d.liveTestsPath(file)
+	// undo puts the rule file and its test file back as they were: a change that fails
+	// changes nothing.
+	liveBefore, liveErr := os.ReadFile(live)
+	testsBefore, testsErr := os.ReadFile(liveTests)
+	undo = func() {
+		if liveErr == nil {
+			_ = writeFile(live, liveBefore)
+		} else {
+			_ = os.Remove(live)
+		}
+		if testsErr == nil {
+			_ = writeFile(liveTests, testsBefore)
+		} else {
+			_ = os.Remove(liveTests)
+		}
+	}
+	if remove {
+		for _, f := range []string{live, liveTests} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				undo()
+				return nil, fmt.Errorf("rule store: %w", err)
+			}
+		}
+	} else if err := writeFile(live, src); err != nil {
+		undo()
+		return nil, err
+	} else if tests == nil {
+		if err := os.Remove(liveTests); err != nil && !errors.Is(err, os.ErrNotExist) {
+			undo()
+			return nil, fmt.Errorf("rule store: %w", err)
+		}
+	} else if err := writeFile(liveTests, tests); err != nil {
+		undo()
+		return nil, err
+	}
+	return undo, nil
 }
 
 func (d *Dir) appendAudit(a AuditEntry) error {

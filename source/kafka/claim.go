@@ -31,32 +31,8 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	}
 	setBacklog := func(b bool) error { return s.eng.SetBacklog(s.hard, c.id, b) }
 	if s.cfg.Checkpoints {
-		// Under commitMu: no checkpoint may see the partition while it is restored.
-		s.commitMu.Lock()
-		began := time.Now()
-		meta, err := s.eng.Restore(s.hard, c.id, s.cfg.Log)
-		s.commitMu.Unlock()
-		if err != nil {
-			// Without the partition's state (and its fencing epoch) it must not be read:
-			// give it back and let the group assign it again after a pause.
-			c.tainted.Store(true)
-			s.errs.Add(1)
-			s.cfg.Log.Error("kafka: restoring a partition's checkpoint failed; releasing it", "topic", c.topic,
-				"partition", c.partition, "err", err)
-			t := time.NewTimer(s.cfg.RejoinBackoff)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-sess.Context().Done():
-			}
+		if err := s.restore(sess, c); err != nil {
 			return err
-		}
-		if meta.Found {
-			c.restored = true
-			c.next = meta.Offset + 1 // the state covers everything up to meta.Offset (-1: nothing yet)
-			s.restored.Add(1)
-			s.cfg.Log.Info("kafka: partition restored from its checkpoint", "topic", c.topic, "partition", c.partition,
-				"checkpoint_offset", meta.Offset, "keys", meta.Keys, "took", time.Since(began).Round(time.Microsecond))
 		}
 	}
 	if err := setBacklog(true); err != nil {
@@ -71,9 +47,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	s.mu.Unlock()
 
 	msgs := cl.Messages()
-	batch := make([]engine.Record, 0, s.cfg.MaxBatch)
-	gapChecked := false
-	replayChecked := s.cfg.BeforeReplay == nil
+	b := &batcher{s: s, c: c, batch: make([]engine.Record, 0, s.cfg.MaxBatch), pos: &pos, replayChecked: s.cfg.BeforeReplay == nil}
 	for {
 		var m *sarama.ConsumerMessage
 		var ok bool
@@ -97,70 +71,9 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		if !ok {
 			return nil // revoked
 		}
-		batch = batch[:0]
-		next := c.next
-		add := func(m *sarama.ConsumerMessage) {
-			defer func() { gapChecked = true }()
-			pos = m.Offset + 1
-			if m.Offset < next { // never feed an offset twice, nor one the restored state covers
-				s.skipped.Add(1)
-				return
-			}
-			if c.restored && !gapChecked && m.Offset > next {
-				s.cfg.Log.Error("kafka: the committed offset is past the partition's checkpoint; the restored state misses records",
-					"topic", c.topic, "partition", c.partition, "checkpoint_next", next, "first_offset", m.Offset)
-			}
-			if !replayChecked {
-				replayChecked = true
-				if err := s.cfg.BeforeReplay(s.hard, c.topic, c.partition, m.Timestamp); err != nil {
-					s.cfg.Log.Warn("kafka: alerts delivered before this claim could not be read back; some may be delivered again",
-						"topic", c.topic, "partition", c.partition, "err", err)
-				}
-			}
-			batch = append(batch, engine.Record{Value: m.Value, Offset: m.Offset})
-			next = m.Offset + 1
-		}
-		add(m)
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case m, ok = <-msgs:
-				if !ok {
-					break fill
-				}
-				add(m)
-			default:
-				break fill
-			}
-		}
-		if len(batch) > 0 {
-			errs, err := s.eng.Ingest(s.hard, c.id, batch)
-			if err != nil {
-				// Part of the batch may be in the engine and part not: the partition's
-				// state no longer matches any offset, so it is never committed again.
-				c.tainted.Store(true)
-				s.cfg.Log.Warn("kafka: engine ingest interrupted; partition released without commit",
-					"topic", c.topic, "partition", c.partition, "err", err)
-				return nil
-			}
-			s.malformed.Add(uint64(len(errs)))
-			lastGood := int64(-1)
-			for i := len(batch) - 1; i >= 0 && lastGood < 0; i-- {
-				if len(errs) == 0 || errs[len(errs)-1].Index != i {
-					lastGood = batch[i].Offset
-				} else {
-					errs = errs[:len(errs)-1]
-				}
-			}
-			s.batches.Add(1)
-			s.consumed.Add(uint64(len(batch)))
-			c.posMu.Lock()
-			c.next = next
-			if lastGood >= 0 {
-				c.lastGood = lastGood
-			}
-			c.highWater = cl.HighWaterMarkOffset()
-			c.posMu.Unlock()
+		batch, next, ok := b.fill(m, msgs)
+		if len(batch) > 0 && !s.ingest(c, cl, batch, next) {
+			return nil
 		}
 		received = true
 		if cl.HighWaterMarkOffset() > pos {
@@ -172,6 +85,124 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil
 		}
 	}
+}
+
+// batcher gathers one claim's messages into batches.
+type batcher struct {
+	s                         *Source
+	c                         *claim
+	batch                     []engine.Record // reused
+	pos                       *int64          // the next offset to read, for the backlog check
+	gapChecked, replayChecked bool
+}
+
+// fill starts a batch with m and adds what msgs holds without waiting, up to MaxBatch.
+// It returns the batch, the offset after its last record, and false when msgs closed.
+func (b *batcher) fill(m *sarama.ConsumerMessage, msgs <-chan *sarama.ConsumerMessage) ([]engine.Record, int64, bool) {
+	b.batch = b.batch[:0]
+	next := b.c.next
+	b.add(m, &next)
+	for len(b.batch) < b.s.cfg.MaxBatch {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return b.batch, next, false
+			}
+			b.add(m, &next)
+		default:
+			return b.batch, next, true
+		}
+	}
+	return b.batch, next, true
+}
+
+func (b *batcher) add(m *sarama.ConsumerMessage, next *int64) {
+	s, c := b.s, b.c
+	defer func() { b.gapChecked = true }()
+	*b.pos = m.Offset + 1
+	if m.Offset < *next { // never feed an offset twice, nor one the restored state covers
+		s.skipped.Add(1)
+		return
+	}
+	if c.restored && !b.gapChecked && m.Offset > *next {
+		s.cfg.Log.Error("kafka: the committed offset is past the partition's checkpoint; the restored state misses records",
+			"topic", c.topic, "partition", c.partition, "checkpoint_next", *next, "first_offset", m.Offset)
+	}
+	if !b.replayChecked {
+		b.replayChecked = true
+		if err := s.cfg.BeforeReplay(s.hard, c.topic, c.partition, m.Timestamp); err != nil {
+			s.cfg.Log.Warn("kafka: alerts delivered before this claim could not be read back; some may be delivered again",
+				"topic", c.topic, "partition", c.partition, "err", err)
+		}
+	}
+	b.batch = append(b.batch, engine.Record{Value: m.Value, Offset: m.Offset})
+	*next = m.Offset + 1
+}
+
+// restore loads c's partition from its checkpoint before it is read. On error the claim
+// is tainted and given back after a pause (the group then assigns it again).
+func (s *Source) restore(sess sarama.ConsumerGroupSession, c *claim) error {
+	// Under commitMu: no checkpoint may see the partition while it is restored.
+	s.commitMu.Lock()
+	began := time.Now()
+	meta, err := s.eng.Restore(s.hard, c.id, s.cfg.Log)
+	s.commitMu.Unlock()
+	if err != nil {
+		// Without the partition's state (and its fencing epoch) it must not be read:
+		// give it back and let the group assign it again after a pause.
+		c.tainted.Store(true)
+		s.errs.Add(1)
+		s.cfg.Log.Error("kafka: restoring a partition's checkpoint failed; releasing it", "topic", c.topic,
+			"partition", c.partition, "err", err)
+		t := time.NewTimer(s.cfg.RejoinBackoff)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-sess.Context().Done():
+		}
+		return err
+	}
+	if meta.Found {
+		c.restored = true
+		c.next = meta.Offset + 1 // the state covers everything up to meta.Offset (-1: nothing yet)
+		s.restored.Add(1)
+		s.cfg.Log.Info("kafka: partition restored from its checkpoint", "topic", c.topic, "partition", c.partition,
+			"checkpoint_offset", meta.Offset, "keys", meta.Keys, "took", time.Since(began).Round(time.Microsecond))
+	}
+	return nil
+}
+
+// ingest feeds one batch of c (up to offset next) to the engine and moves c's position;
+// false means the ingest was interrupted and the claim must end, uncommitted.
+func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.Record, next int64) bool {
+	errs, err := s.eng.Ingest(s.hard, c.id, batch)
+	if err != nil {
+		// Part of the batch may be in the engine and part not: the partition's
+		// state no longer matches any offset, so it is never committed again.
+		c.tainted.Store(true)
+		s.cfg.Log.Warn("kafka: engine ingest interrupted; partition released without commit",
+			"topic", c.topic, "partition", c.partition, "err", err)
+		return false
+	}
+	s.malformed.Add(uint64(len(errs)))
+	lastGood := int64(-1)
+	for i := len(batch) - 1; i >= 0 && lastGood < 0; i-- {
+		if len(errs) == 0 || errs[len(errs)-1].Index != i {
+			lastGood = batch[i].Offset
+		} else {
+			errs = errs[:len(errs)-1]
+		}
+	}
+	s.batches.Add(1)
+	s.consumed.Add(uint64(len(batch)))
+	c.posMu.Lock()
+	c.next = next
+	if lastGood >= 0 {
+		c.lastGood = lastGood
+	}
+	c.highWater = cl.HighWaterMarkOffset()
+	c.posMu.Unlock()
+	return true
 }
 
 // endOffset asks the broker for the end offset of c's partition (the offset the next

@@ -12,6 +12,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
 )
 
 // The repartition forwarder: the first half of re-keying across instances (docs/rekeying.md).
@@ -275,7 +276,7 @@ func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl saram
 		h.fail(err)
 		return err
 	}
-	dec := event.NewDecoder(r.cfg.Schema)
+	dec := jsondecode.NewDecoder(r.cfg.Schema)
 	var ev event.Event
 	maxTime := int64(-1 << 63)
 	batch := make([]*sarama.ConsumerMessage, 0, r.cfg.MaxBatch)

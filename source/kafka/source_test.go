@@ -16,33 +16,19 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/state"
 )
 
 func fraudRules(t *testing.T) *engine.RuleSet {
 	t.Helper()
-	schema, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
+	rs, err := engine.LoadRuleSet("../../testdata/fraud", "", rules.EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := refdata.LoadDir("../../testdata/fraud/data") // the lists and tables some rules read
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{Data: refdata.NewHolder(data)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := rules.NewRegistry()
-	compiled, err := rules.LoadDir("../../testdata/fraud", env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &engine.RuleSet{Schema: schema, Rules: compiled, Slots: reg.Slots()}
+	return rs
 }
 
 type sinks struct {
@@ -69,48 +55,26 @@ func (s *sinks) Flush(context.Context) error {
 
 func produceFile(t *testing.T, addr, topic, path string) int64 {
 	t.Helper()
-	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
-	c.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	n := int64(0)
+	var lines []string
 	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
+		if strings.TrimSpace(sc.Text()) != "" {
+			lines = append(lines, sc.Text())
 		}
-		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(sc.Text())}); err != nil {
-			t.Fatal(err)
-		}
-		n++
 	}
-	return n
+	kafkatest.Produce(t, addr, topic, lines...)
+	return int64(len(lines))
 }
 
-func groupOffset(t *testing.T, addr, group, topic string) int64 {
-	t.Helper()
-	c := sarama.NewConfig()
-	c.Version = sarama.V2_8_0_0
-	admin, err := sarama.NewClusterAdmin([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := resp.GetBlock(topic, 0); b != nil {
-		return b.Offset
+// committed is the offset group g committed on partition 0 of topic ev (-1: none).
+func committed(t *testing.T, addr string) int64 {
+	if off, ok := kafkatest.GroupOffsets(t, addr, "g", "ev")[0]; ok {
+		return off
 	}
 	return -1
 }
@@ -182,14 +146,14 @@ func TestCommitsFollowSafeOffset(t *testing.T) {
 	if safe <= 0 || safe >= n {
 		t.Fatalf("safe offset %d of %d: the example should hold an open authorisation", safe, n)
 	}
-	waitFor(t, "the safe offset committed", func() bool { return groupOffset(t, kc.Addr(), "g", "ev") == safe })
+	waitFor(t, "the safe offset committed", func() bool { return committed(t, kc.Addr()) == safe })
 	if r.sinks.flushes.Load() == 0 {
 		t.Fatal("committed without flushing the sinks")
 	}
 	if err := r.eng.Flush(ctx); err != nil { // end of stream: every window closes
 		t.Fatal(err)
 	}
-	waitFor(t, "the end committed", func() bool { return groupOffset(t, kc.Addr(), "g", "ev") == n })
+	waitFor(t, "the end committed", func() bool { return committed(t, kc.Addr()) == n })
 	r.stop()
 	st := r.src.Stats()
 	if st.Consumed != uint64(n) || st.Assigned != 1 || st.Revoked != 1 || st.Abandoned != 0 || st.Commits < 2 {
@@ -208,7 +172,7 @@ func TestNoCommitWhileSinksFail(t *testing.T) {
 		return len(ps) == 1 && ps[0].Next == n && r.src.Stats().CommitsSkipped >= 2
 	})
 	r.stop()
-	if off := groupOffset(t, kc.Addr(), "g", "ev"); off != -1 {
+	if off := committed(t, kc.Addr()); off != -1 {
 		t.Fatalf("committed %d although the sinks never confirmed", off)
 	}
 	if st := r.src.Stats(); st.Commits != 0 || st.Abandoned != 1 {
@@ -288,6 +252,37 @@ func TestRestoreFromCheckpoint(t *testing.T) {
 	}
 }
 
+// uninterrupted runs the events of file through one engine (engine.Runner), as one
+// uninterrupted owner would.
+func uninterrupted(t *testing.T, rs *engine.RuleSet, file string) *sinks {
+	t.Helper()
+	var recs []engine.Record
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		recs = append(recs, engine.Record{Value: []byte(l), Offset: int64(i)})
+	}
+	want := &sinks{}
+	r := engine.Runner{Config: engine.Config{Shards: 2}, Rules: rs, Sink: want, DeadLetters: want, EndOfStream: true}
+	if err := r.Run(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// alertIDs is the set of the ids of the alerts ss received.
+func alertIDs(ss ...*sinks) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range ss {
+		for _, a := range s.alerts {
+			m[a.ID] = true
+		}
+	}
+	return m
+}
+
 // testRestoreFromCheckpoint: with a store only this instance reads, commits stop at the
 // engine's safe offset; with a shared store (SharedCheckpoints) they reach the checkpoint,
 // and the next owner re-reads nothing it covers.
@@ -335,9 +330,9 @@ func testRestoreFromCheckpoint(t *testing.T, shared bool) {
 	if wantCommit == n && !shared {
 		t.Fatal("the example should hold an open partial match at its end")
 	}
-	waitFor(t, "the commit", func() bool { return groupOffset(t, kc.Addr(), "g", "ev") == wantCommit })
+	waitFor(t, "the commit", func() bool { return committed(t, kc.Addr()) == wantCommit })
 	stop1()
-	committed := groupOffset(t, kc.Addr(), "g", "ev")
+	committed := committed(t, kc.Addr())
 
 	s2 := &sinks{}
 	eng2, src2, stop2 := start(s2)
@@ -354,35 +349,8 @@ func testRestoreFromCheckpoint(t *testing.T, shared bool) {
 		t.Errorf("second owner: %+v (committed %d of %d)", st, committed, n)
 	}
 
-	// One uninterrupted run of the same events.
-	want := &sinks{}
-	eng, err := engine.New(engine.Config{Shards: 2}, rs, want, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	defer eng.Close()
-	var recs []engine.Record
-	b, _ := os.ReadFile(file)
-	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		recs = append(recs, engine.Record{Value: []byte(l), Offset: int64(i)})
-	}
-	if _, err := eng.Ingest(context.Background(), 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ids := func(ss ...*sinks) map[string]bool {
-		m := map[string]bool{}
-		for _, s := range ss {
-			for _, a := range s.alerts {
-				m[a.ID] = true
-			}
-		}
-		return m
-	}
-	got, exp := ids(s1, s2), ids(want)
+	want := uninterrupted(t, rs, file)
+	got, exp := alertIDs(s1, s2), alertIDs(want)
 	if len(exp) == 0 || len(got) != len(exp) {
 		t.Fatalf("%d alerts over the two owners, %d in one run", len(got), len(exp))
 	}

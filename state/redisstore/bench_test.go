@@ -13,7 +13,7 @@ func BenchmarkSave(b *testing.B) {
 	for _, n := range []int{1000, 10_000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			srv := startRedis(b)
-			c := srv.client(b)
+			c := client(b, srv.Addr)
 			s := NewFromClient(c, "bench")
 			cp := randomCheckpoint(0, 1, 0, n, size)
 			mem0 := usedMemory(b, c)
@@ -40,7 +40,7 @@ func BenchmarkSave(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	const n, size, per = 1_000_000, 300, 50_000
 	srv := startRedis(b)
-	c := srv.client(b)
+	c := client(b, srv.Addr)
 	s := NewFromClient(c, "bench")
 	mem0 := usedMemory(b, c)
 	start := time.Now()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/state"
 )
 
@@ -25,28 +26,18 @@ import (
 // each subtest with its own client (closed by the store's Close).
 func TestSentinel(t *testing.T) {
 	master := startRedis(t)
-	sentinel := &redisServer{t: t, port: freePort(t, false), dir: t.TempDir()}
-	sentinel.conf = filepath.Join(sentinel.dir, "sentinel.conf")
-	conf := fmt.Sprintf("bind 127.0.0.1\nsentinel monitor cepdmaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds cepdmaster 5000\n", master.port)
-	if err := os.WriteFile(sentinel.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sentinel.args = []string{"--sentinel"}
-	t.Cleanup(sentinel.kill)
-	if err := sentinel.start(); err != nil {
-		t.Fatal(err)
-	}
+	sentinel := redistest.StartSentinel(t, master.Addr, "cepdmaster")
 	n := 0
 	conformance := func(t *testing.T) state.Store {
 		n++
-		s, err := New(Options{Addrs: []string{sentinel.addr()}, MasterName: "cepdmaster", Prefix: fmt.Sprint("sentinel-", n)})
+		s, err := New(Options{Addrs: []string{sentinel.Addr}, MasterName: "cepdmaster", Prefix: fmt.Sprint("sentinel-", n)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 	runSuite(t, conformance)
-	if keys := master.client(t).Keys(ctx, "{cepd:sentinel-*").Val(); len(keys) == 0 {
+	if keys := client(t, master.Addr).Keys(ctx, "{cepd:sentinel-*").Val(); len(keys) == 0 {
 		t.Fatal("nothing written to the master behind the Sentinel")
 	}
 }
@@ -57,7 +48,7 @@ func TestSentinel(t *testing.T) {
 func TestTLSAndACL(t *testing.T) {
 	dir := t.TempDir()
 	caPEM := writeTLSFiles(t, dir)
-	tlsPort := freePort(t, false)
+	tlsPort := redistest.FreePort(t)
 	startRedis(t, "--tls-port", strconv.Itoa(tlsPort),
 		"--tls-cert-file", filepath.Join(dir, "server.crt"), "--tls-key-file", filepath.Join(dir, "server.key"),
 		"--tls-ca-cert-file", filepath.Join(dir, "ca.crt"), "--tls-auth-clients", "no",

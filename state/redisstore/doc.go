@@ -1,6 +1,6 @@
 // Package redisstore is the Redis backend of state.Store: checkpointed key state per
 // source partition in Redis standalone, Sentinel or Cluster (through go-redis's
-// UniversalClient), passing the same conformance suite (state/storetest) as the file
+// UniversalClient), passing the same conformance suite (state/statetest) as the file
 // backend.
 //
 // # Layout

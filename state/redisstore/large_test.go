@@ -107,18 +107,64 @@ func slowest(tb testing.TB, c *redis.Client) (time.Duration, string) {
 	return d, name
 }
 
+// loadChecked loads partition 0 of s, checks it holds exactly cp's n keys, and returns
+// how long it took.
+func loadChecked(t *testing.T, s *Store, cp *state.Checkpoint, n int) time.Duration {
+	t.Helper()
+	want := make(map[string][]byte, n)
+	for _, u := range cp.Upserts {
+		want[u.Key] = u.Data
+	}
+	start := time.Now()
+	got := 0
+	meta, err := s.Load(ctx, 0, func(k string, v []byte) error {
+		if !bytes.Equal(want[k], v) {
+			return fmt.Errorf("key %q: wrong data", k)
+		}
+		got++
+		return nil
+	})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n || meta.Keys != n || meta.Offset != int64(n) {
+		t.Fatalf("loaded %d keys, meta %+v", got, meta)
+	}
+	return took
+}
+
+// saveIncremental saves a checkpoint of partition 0 that changes 10% of its n keys and
+// deletes 1%, checks the result, and returns it and how long the save took.
+func saveIncremental(t *testing.T, s *Store, n, size int) (*state.Checkpoint, time.Duration) {
+	t.Helper()
+	inc := randomCheckpoint(0, 2, 0, n/10, size)
+	for i := range n / 100 {
+		inc.Deletes = append(inc.Deletes, fmt.Sprintf("card-%07d", n-1-i))
+	}
+	start := time.Now()
+	if err := s.Save(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if _, meta := loadAll(t, s, 0); meta.Keys != n-n/100 {
+		t.Fatalf("after the incremental checkpoint: meta %+v", meta)
+	}
+	return inc, took
+}
+
 // TestLargeCheckpoint saves one checkpoint of 200k keys × 300 B and loads it back,
 // measuring time, Redis memory per key and the longest single command (no command may
 // block Redis for long, however large the checkpoint).
 func TestLargeCheckpoint(t *testing.T) {
 	const n, size = 200_000, 300
 	srv := startRedis(t, "--slowlog-log-slower-than", "2000", "--slowlog-max-len", "10000")
-	c := srv.client(t)
+	c := client(t, srv.Addr)
 	s := NewFromClient(c, "large")
 	cp := randomCheckpoint(0, 1, 0, n, size)
 	mem0 := usedMemory(t, c)
 
-	ping := startPinger(srv.addr())
+	ping := startPinger(srv.Addr)
 	start := time.Now()
 	if err := s.Save(ctx, cp); err != nil {
 		t.Fatal(err)
@@ -128,40 +174,9 @@ func TestLargeCheckpoint(t *testing.T) {
 	slow, slowCmd := slowest(t, c)
 	mem1 := usedMemory(t, c)
 
-	want := make(map[string][]byte, n)
-	for _, u := range cp.Upserts {
-		want[u.Key] = u.Data
-	}
-	start = time.Now()
-	got := 0
-	meta, err := s.Load(ctx, 0, func(k string, v []byte) error {
-		if !bytes.Equal(want[k], v) {
-			return fmt.Errorf("key %q: wrong data", k)
-		}
-		got++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	loadTime := time.Since(start)
-	if got != n || meta.Keys != n || meta.Offset != int64(n) {
-		t.Fatalf("loaded %d keys, meta %+v", got, meta)
-	}
+	loadTime := loadChecked(t, s, cp, n)
 
-	// An incremental checkpoint: 10% of the keys changed, 1% deleted.
-	inc := randomCheckpoint(0, 2, 0, n/10, size)
-	for i := range n / 100 {
-		inc.Deletes = append(inc.Deletes, fmt.Sprintf("card-%07d", n-1-i))
-	}
-	start = time.Now()
-	if err := s.Save(ctx, inc); err != nil {
-		t.Fatal(err)
-	}
-	incTime := time.Since(start)
-	if _, meta := loadAll(t, s, 0); meta.Keys != n-n/100 {
-		t.Fatalf("after the incremental checkpoint: meta %+v", meta)
-	}
+	inc, incTime := saveIncremental(t, s, n, size)
 
 	// The same checkpoint into a partition that already has keys: the staged upserts are
 	// moved into place chunk by chunk instead of renamed.
@@ -171,7 +186,7 @@ func TestLargeCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp.Partition = 1
-	ping = startPinger(srv.addr())
+	ping = startPinger(srv.Addr)
 	start = time.Now()
 	if err := s.Save(ctx, cp); err != nil {
 		t.Fatal(err)

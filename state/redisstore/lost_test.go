@@ -18,7 +18,7 @@ func TestRestartedEmpty(t *testing.T) {
 		tune func(*Store)
 	}{{"direct", nil}, {"staged", smallChunks}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewFromClient(r.client(t), tc.name)
+			s := NewFromClient(client(t, r.Addr), tc.name)
 			if tc.tune != nil {
 				tc.tune(s)
 			}
@@ -32,10 +32,8 @@ func TestRestartedEmpty(t *testing.T) {
 				Upserts: []state.KeyBlob{blob("PM-A", "three probes")}}); err != nil {
 				t.Fatal(err)
 			}
-			r.kill()
-			if err := r.start(); err != nil {
-				t.Fatal(err)
-			}
+			r.Kill()
+			r.Start()
 			delta := &state.Checkpoint{Partition: p, Epoch: e, Offset: 6, RuleSet: "r", Continues: true,
 				Upserts: []state.KeyBlob{blob("PM-B", "three probes")}}
 			var err2 error

@@ -8,13 +8,33 @@ import (
 	"github.com/cepd/cepd/state"
 )
 
+// saveRetrying saves cps in order, as the caller of a store does after a failure: each
+// one again until it succeeds (a pooled connection may still be dead on the first try),
+// for up to 5 s.
+func saveRetrying(t *testing.T, s *Store, cps ...*state.Checkpoint) {
+	t.Helper()
+	for _, cp := range cps {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := s.Save(ctx, cp)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Save after the restart: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // TestRedisDownAndBack: with Redis hung (SIGSTOP) or gone, calls fail within the
 // configured timeouts; once redis-server is restarted on the same port (reloading its
 // AOF), the store works again without being reopened, and re-saving the checkpoints that
 // failed (possibly half applied) gives their state.
 func TestRedisDownAndBack(t *testing.T) {
 	srv := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	s, err := New(Options{Addrs: []string{srv.addr()}, Prefix: "outage",
+	s, err := New(Options{Addrs: []string{srv.Addr}, Prefix: "outage",
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -52,35 +72,19 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 	load := func() error { _, err := s.Load(ctx, 0, func(string, []byte) error { return nil }); return err }
 
-	srv.signal(syscall.SIGSTOP)
+	srv.Signal(syscall.SIGSTOP)
 	failFast("staged Save to a hung Redis", func() error { return s.Save(ctx, big) })
 	failFast("direct Save to a hung Redis", func() error { return s.Save(ctx, small) })
 	failFast("Load from a hung Redis", load)
-	srv.signal(syscall.SIGCONT)
-	srv.stop()
+	srv.Signal(syscall.SIGCONT)
+	srv.Stop()
 	failFast("Save to a stopped Redis", func() error { return s.Save(ctx, small) })
 	failFast("Claim on a stopped Redis", func() error { _, err := s.Claim(ctx, 0, 0); return err })
 
 	start := time.Now()
-	if err := srv.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("redis-server restarted on port %d in %v", srv.port, time.Since(start).Round(time.Millisecond))
-	// The caller retries the checkpoints that failed, in order (a pooled connection
-	// may still be dead on the first try).
-	for _, cp := range []*state.Checkpoint{big, small} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			err := s.Save(ctx, cp)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Save after the restart: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	srv.Start()
+	t.Logf("redis-server restarted on port %d in %v", srv.Port(), time.Since(start).Round(time.Millisecond))
+	saveRetrying(t, s, big, small)
 	want := map[string][]byte{}
 	for _, cp := range []*state.Checkpoint{cp1, big, small} {
 		for _, u := range cp.Upserts {

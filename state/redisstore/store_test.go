@@ -14,7 +14,7 @@ import (
 
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/state"
-	"github.com/cepd/cepd/state/storetest"
+	"github.com/cepd/cepd/state/statetest"
 )
 
 var ctx = context.Background()
@@ -28,13 +28,13 @@ func smallChunks(s *Store) {
 	s.scanCount = 5
 }
 
-// runSuite is storetest.Run.
-func runSuite(t *testing.T, open func(t *testing.T) state.Store) { storetest.Run(t, open) }
+// runSuite is statetest.Run.
+func runSuite(t *testing.T, open func(t *testing.T) state.Store) { statetest.Run(t, open) }
 
 // conformance runs the shared suite, each subtest with its own key prefix.
 func conformance(t *testing.T, c redis.UniversalClient, tune func(*Store)) {
 	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) state.Store {
+	statetest.Run(t, func(t *testing.T) state.Store {
 		s := NewFromClient(c, fmt.Sprintf("%s-%d", t.Name(), n.Add(1)))
 		if tune != nil {
 			tune(s)
@@ -44,7 +44,7 @@ func conformance(t *testing.T, c redis.UniversalClient, tune func(*Store)) {
 }
 
 func TestConformance(t *testing.T) {
-	c := startRedis(t).client(t)
+	c := client(t, startRedis(t).Addr)
 	t.Run("direct", func(t *testing.T) { conformance(t, c, nil) })
 	t.Run("staged", func(t *testing.T) { conformance(t, c, smallChunks) })
 }
@@ -53,8 +53,7 @@ func TestConformance(t *testing.T) {
 // checks the layout, then fails every master over while checkpoints are saved.
 func TestCluster(t *testing.T) {
 	rc := redistest.StartClusterN(t, 3, 1)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs()})
-	t.Cleanup(func() { c.Close() })
+	c := clusterClient(t, rc.Addrs())
 	t.Run("direct", func(t *testing.T) { conformance(t, c, nil) })
 	t.Run("staged", func(t *testing.T) { conformance(t, c, smallChunks) })
 	t.Run("layout", func(t *testing.T) { testClusterLayout(t, c) })
@@ -157,7 +156,7 @@ func stageKeys(t *testing.T, c *redis.Client, prefix string) []string {
 // the partition can write nothing, on either path, and leaves no staging keys.
 func TestFencingTwoInstances(t *testing.T) {
 	srv := startRedis(t)
-	a, b := NewFromClient(srv.client(t), "fence"), NewFromClient(srv.client(t), "fence")
+	a, b := NewFromClient(client(t, srv.Addr), "fence"), NewFromClient(client(t, srv.Addr), "fence")
 	const p = 4
 	ea, err := a.Claim(ctx, p, 0)
 	if err != nil {
@@ -191,7 +190,7 @@ func TestFencingTwoInstances(t *testing.T) {
 	if err := a.commit(ctx, l, "late", cp, nUp, nDel); !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("commit by the fenced owner: %v", err)
 	}
-	if keys := stageKeys(t, srv.client(t), "fence"); len(keys) != 0 {
+	if keys := stageKeys(t, client(t, srv.Addr), "fence"); len(keys) != 0 {
 		t.Errorf("staging keys left after fenced saves: %v", keys)
 	}
 	got, meta := loadAll(t, b, p)
@@ -211,7 +210,7 @@ func TestFencingTwoInstances(t *testing.T) {
 // nothing visible; its staging keys expire.
 func TestCrashAfterStaging(t *testing.T) {
 	srv := startRedis(t)
-	c := srv.client(t)
+	c := client(t, srv.Addr)
 	s := NewFromClient(c, "crash1")
 	if err := s.Save(ctx, bigCheckpoint(0, 1, 100, 10)); err != nil {
 		t.Fatal(err)
@@ -237,7 +236,7 @@ func TestCrashAfterStaging(t *testing.T) {
 // sees all of it.
 func TestCrashAfterCommit(t *testing.T) {
 	srv := startRedis(t)
-	c := srv.client(t)
+	c := client(t, srv.Addr)
 	a := NewFromClient(c, "crash2")
 	smallChunks(a)
 	if err := a.Save(ctx, bigCheckpoint(0, 1, 100, 10)); err != nil {
@@ -260,7 +259,7 @@ func TestCrashAfterCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := NewFromClient(srv.client(t), "crash2")
+	b := NewFromClient(client(t, srv.Addr), "crash2")
 	if _, err := b.Claim(ctx, 0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +280,7 @@ func TestCrashAfterCommit(t *testing.T) {
 
 // TestLoadDuringSave: a checkpoint committed while Load scans is reported, not mixed in.
 func TestLoadDuringSave(t *testing.T) {
-	s := NewFromClient(startRedis(t).client(t), "during")
+	s := NewFromClient(client(t, startRedis(t).Addr), "during")
 	s.scanCount = 10
 	if err := s.Save(ctx, bigCheckpoint(0, 1, 1000, 10)); err != nil {
 		t.Fatal(err)
@@ -305,7 +304,7 @@ func TestLoadDuringSave(t *testing.T) {
 // TestScriptFlush: every script still runs after SCRIPT FLUSH (EVALSHA gets NOSCRIPT,
 // the store falls back to EVAL).
 func TestScriptFlush(t *testing.T) {
-	c := startRedis(t).client(t)
+	c := client(t, startRedis(t).Addr)
 	s := NewFromClient(c, "flush")
 	e, err := s.Claim(ctx, 0, 0)
 	if err != nil {
@@ -341,7 +340,7 @@ func TestScriptFlush(t *testing.T) {
 // TestEpochRange: Lua compares epochs as doubles, so the store refuses epochs above 2^53-1
 // and handles those below exactly.
 func TestEpochRange(t *testing.T) {
-	s := NewFromClient(startRedis(t).client(t), "epochs")
+	s := NewFromClient(client(t, startRedis(t).Addr), "epochs")
 	big := uint64(maxEpoch - 1)
 	e, err := s.Claim(ctx, 0, big)
 	if err != nil || e != big {
@@ -376,7 +375,7 @@ func TestNewOptions(t *testing.T) {
 		}
 	}
 	srv := startRedis(t)
-	s, err := New(Options{Addrs: []string{srv.addr()}, Prefix: "new", DB: 3, PoolSize: 2})
+	s, err := New(Options{Addrs: []string{srv.Addr}, Prefix: "new", DB: 3, PoolSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +385,7 @@ func TestNewOptions(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: srv.addr(), DB: 3})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 3})
 	defer c.Close()
 	if n := c.HLen(ctx, "{cepd:new:p1}:keys").Val(); n != 3 {
 		t.Fatalf("DB 3 holds %d keys of partition 1", n)

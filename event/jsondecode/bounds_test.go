@@ -1,17 +1,19 @@
-package event
+package jsondecode
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/event"
 )
 
 // TestDecodeBounds: times that do not fit (they wrapped into other years before), times
 // beyond the wall-clock skew or before the floor, invalid UTF-8 anywhere in the event and
 // oversized strings are each rejected with their own reason.
 func TestDecodeBounds(t *testing.T) {
-	s, err := ParseSchema([]byte(decSchema))
+	s, err := event.ParseSchema([]byte(decSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,18 +31,18 @@ func TestDecodeBounds(t *testing.T) {
 		{ev(`-9223372036854775808`), ReasonTimeRange, ReasonTimeRange},   // min int64
 		{ev(`"9999-12-31T23:59:59Z"`), ReasonTimeRange, ReasonTimeRange}, // UnixNano wraps
 		{ev(`"0000-01-01T00:00:00Z"`), ReasonTimeRange, ReasonTimeRange},
-		{ev(`"2262-04-11T23:47:16Z"`), ReasonTimeAhead, ""},
-		{ev(`"2026-12-05T13:30:00Z"`), ReasonTimeAhead, ""},
+		{ev(`"2262-04-11T23:47:16Z"`), event.ReasonTimeAhead, ""},
+		{ev(`"2026-12-05T13:30:00Z"`), event.ReasonTimeAhead, ""},
 		{ev(`"2026-12-05T12:59:00Z"`), "", ""},
-		{ev(`"1999-12-31T23:59:59Z"`), ReasonTimeFloor, ""},
-		{ev(`1`), ReasonTimeFloor, ""},
+		{ev(`"1999-12-31T23:59:59Z"`), event.ReasonTimeFloor, ""},
+		{ev(`1`), event.ReasonTimeFloor, ""},
 		{ev(`"2024-01-01T00:00:00Z"`), "", ""},
 		{"{\"id\":\"1\",\"card\":\"c\xff\",\"ts\":1,\"amount\":1}", ReasonInvalidUTF8, ReasonInvalidUTF8},
 		{"{\"id\":\"1\",\"card\":\"c\",\"ts\":1,\"amount\":1,\"unknown\":\"\xc3\"}", ReasonInvalidUTF8, ReasonInvalidUTF8},
 		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"\ud800"}`, ReasonBadJSON, ReasonBadJSON},
-		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + strings.Repeat("x", DefaultMaxString+1) + `"}`, ReasonFieldTooLarge, ReasonFieldTooLarge},
-		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + strings.Repeat(`\u00e9`, DefaultMaxString/2+1) + `"}`, ReasonFieldTooLarge, ReasonFieldTooLarge},
-		{`{"id":"1","card":"c","ts":"2024-01-01T00:00:00Z","amount":1,"note":"` + strings.Repeat("x", DefaultMaxString) + `"}`, "", ""},
+		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + strings.Repeat("x", event.DefaultMaxString+1) + `"}`, ReasonFieldTooLarge, ReasonFieldTooLarge},
+		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + strings.Repeat(`\u00e9`, event.DefaultMaxString/2+1) + `"}`, ReasonFieldTooLarge, ReasonFieldTooLarge},
+		{`{"id":"1","card":"c","ts":"2024-01-01T00:00:00Z","amount":1,"note":"` + strings.Repeat("x", event.DefaultMaxString) + `"}`, "", ""},
 	}
 	for _, tt := range tests {
 		for _, c := range []struct {
@@ -63,8 +65,8 @@ func TestDecodeBounds(t *testing.T) {
 // TestDecodeTimeFieldInt: a schema whose time field is an int (epoch ms) is held to the
 // same range, and a double time field cannot wrap through the conversion.
 func TestDecodeTimeFieldInt(t *testing.T) {
-	for _, typ := range []Type{TypeInt, TypeAny} {
-		s, err := NewSchema("t", []Field{{Name: "k", Type: TypeString}, {Name: "t", Type: typ}}, "k", "t", "")
+	for _, typ := range []event.Type{TypeInt, TypeAny} {
+		s, err := event.NewSchema("t", []Field{{Name: "k", Type: TypeString}, {Name: "t", Type: typ}}, "k", "t", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +79,7 @@ func TestDecodeTimeFieldInt(t *testing.T) {
 			}
 		}
 	}
-	s, err := NewSchema("t", []Field{{Name: "k", Type: TypeString}, {Name: "t", Type: TypeAny}}, "k", "t", "")
+	s, err := event.NewSchema("t", []Field{{Name: "k", Type: TypeString}, {Name: "t", Type: TypeAny}}, "k", "t", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,66 +2,16 @@ package rules
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/cepd/cepd/patterns"
 )
 
 // SchemaFile and TestSuffix are patterns' (which decides which files are rules:
-// patterns.IsRuleFile), named here for the loaders' callers.
+// patterns.IsRuleFile), named here for the rule tests' callers.
 const (
 	SchemaFile = patterns.SchemaFile
 	TestSuffix = patterns.TestSuffix
 )
-
-// LoadDir parses and compiles every rule file of dir (patterns.IsRuleFile), and returns the rules sorted by id. Rule ids must be unique. Every problem
-// of every file is reported together (a patterns.ErrorList); if there is any, nothing is
-// returned.
-func LoadDir(dir string, env *Env, reg *Registry) ([]*Compiled, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("rules: read rule directory: %w", err)
-	}
-	var all patterns.ErrorList
-	var out []*Compiled
-	byID := make(map[string]string) // id → file
-	for _, en := range entries {
-		name := en.Name()
-		if en.IsDir() || !patterns.IsRuleFile(name) {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			all = append(all, &patterns.Error{File: path, Msg: fmt.Sprintf("cannot read the rule file: %v", err)})
-			continue
-		}
-		r, errs := parseAll(path, data, env)
-		if len(errs) > 0 {
-			all = append(all, errs...)
-			continue
-		}
-		if prev, dup := byID[r.ID]; dup {
-			all = append(all, &patterns.Error{File: path, Msg: fmt.Sprintf("rule id %q is already used by %s: rule ids must be unique", r.ID, prev)})
-			continue
-		}
-		byID[r.ID] = path
-		c, err := Compile(r, env, reg, WithSource(data))
-		if err != nil {
-			all = appendErr(all, path, err)
-			continue
-		}
-		out = append(out, c)
-	}
-	if len(all) > 0 {
-		return nil, all.Err()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
-	return out, nil
-}
 
 // appendErr adds err's problems to l: an ErrorList as it is, another error as one problem
 // of the file.

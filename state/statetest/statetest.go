@@ -1,6 +1,6 @@
-// Package storetest is the conformance suite for state.Store implementations: every
+// Package statetest is the conformance suite for state.Store implementations: every
 // backend (local files, Redis) runs Run, so they keep one contract.
-package storetest
+package statetest
 
 import (
 	"bytes"

@@ -1,10 +1,14 @@
-package event
+package jsondecode
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cepd/cepd/event"
+)
 
 // BenchmarkDecode decodes a realistic card event by the fraud schema.
 func BenchmarkDecode(b *testing.B) {
-	s, err := LoadSchema("../testdata/fraud/schema.yaml")
+	s, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

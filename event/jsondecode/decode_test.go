@@ -1,8 +1,10 @@
-package event
+package jsondecode
 
 import (
 	"errors"
 	"testing"
+
+	"github.com/cepd/cepd/event"
 )
 
 const decSchema = `
@@ -20,7 +22,7 @@ fields:
 `
 
 func TestDecode(t *testing.T) {
-	s, err := ParseSchema([]byte(decSchema))
+	s, err := event.ParseSchema([]byte(decSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestDecode(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	s, err := ParseSchema([]byte(decSchema))
+	s, err := event.ParseSchema([]byte(decSchema))
 	if err != nil {
 		f.Fatal(err)
 	}

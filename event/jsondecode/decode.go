@@ -1,4 +1,4 @@
-package event
+package jsondecode
 
 import (
 	"bytes"
@@ -11,31 +11,6 @@ import (
 
 	"github.com/buger/jsonparser"
 )
-
-// Reasons a malformed event is rejected. They are stable strings: metrics and the
-// dead-letter path count by them.
-const (
-	ReasonBadJSON      = "bad_json"
-	ReasonNotObject    = "not_object"
-	ReasonMissingKey   = "missing_key"
-	ReasonMissingTime  = "missing_time"
-	ReasonMissingField = "missing_field"
-	ReasonWrongType    = "wrong_type"
-)
-
-// DecodeError says why an event could not be decoded.
-type DecodeError struct {
-	Reason string // one of the Reason constants
-	Field  string // the offending field, if any
-	Msg    string
-}
-
-func (e *DecodeError) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: field %q: %s", e.Reason, e.Field, e.Msg)
-	}
-	return e.Reason + ": " + e.Msg
-}
 
 // Decoder turns JSON objects into Events of one schema. It is not safe for concurrent use
 // (it reuses a scratch buffer); make one per goroutine.
@@ -58,7 +33,7 @@ type Decoder struct {
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
 func (d *Decoder) SetBounds(b Bounds) {
 	d.bounds = b
-	d.maxStr = b.maxString()
+	d.maxStr = b.StringLimit()
 }
 
 const (
@@ -103,7 +78,7 @@ func (d *Decoder) str(i int, raw []byte) (string, error) {
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
 	d := &Decoder{schema: s, seen: make([]bool, len(s.Fields)), recent: make([][recentN]string, len(s.Fields)), next: make([]uint8, len(s.Fields)),
-		maxStr: Bounds{}.maxString()}
+		maxStr: Bounds{}.StringLimit()}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
@@ -145,7 +120,7 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		i, ok := d.field(key)
 		if !ok {
 			if d.unknown != nil {
-				d.unknown.add(key)
+				d.unknown.Add(key)
 			}
 			return nil
 		}
@@ -168,10 +143,10 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
 	}
 	absent := func(i int) bool { return i >= 0 && (!ev.Values[i].Present() || ev.Values[i].Kind == KindNull) }
-	if absent(s.keyIdx) {
+	if absent(s.KeyIndex()) {
 		return &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}
 	}
-	if absent(s.timeIdx) {
+	if absent(s.TimeIndex()) {
 		return &DecodeError{Reason: ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
 	}
 	for i, f := range s.Fields {
@@ -182,11 +157,11 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 			ev.Values[i] = Value{} // null counts as absent
 		}
 	}
-	if s.keyIdx >= 0 {
-		ev.Key = keyString(ev.Values[s.keyIdx])
+	if s.KeyIndex() >= 0 {
+		ev.Key = keyString(ev.Values[s.KeyIndex()])
 	}
-	if s.timeIdx >= 0 {
-		t := ev.Values[s.timeIdx]
+	if s.TimeIndex() >= 0 {
+		t := ev.Values[s.TimeIndex()]
 		switch t.Kind {
 		case KindTimestamp:
 			ev.Time = t.AsTimeNanos() / 1e6
@@ -201,33 +176,19 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		default:
 			return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
 		}
-		if err := d.bounds.checkTime(s.TimeField, ev.Time); err != nil {
+		if err := d.bounds.CheckTime(s.TimeField, ev.Time); err != nil {
 			return err
 		}
 	}
-	if s.idIdx >= 0 {
-		ev.ID = keyString(ev.Values[s.idIdx])
+	if s.IDIndex() >= 0 {
+		ev.ID = keyString(ev.Values[s.IDIndex()])
 	} else {
 		ev.ID = ""
 	}
 	return nil
 }
 
-func keyString(v Value) string {
-	switch v.Kind {
-	case KindString:
-		return v.AsString()
-	case KindInt:
-		return strconv.FormatInt(v.AsInt(), 10)
-	case KindDouble:
-		return strconv.FormatFloat(v.AsDouble(), 'g', -1, 64)
-	case KindBool:
-		return strconv.FormatBool(v.AsBool())
-	case KindTimestamp:
-		return strconv.FormatInt(v.AsTimeNanos(), 10)
-	}
-	return ""
-}
+func keyString(v Value) string { return v.KeyString() }
 
 func wrongType(f Field, want string, value []byte) error {
 	shown := string(value)
@@ -331,6 +292,3 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 	return Value{}, wrongType(f, f.Type.String(), value)
 }
 
-// KeyString returns the value as a key, as the decoder makes Event.Key of the key field:
-// strings as they are, numbers and booleans in their shortest text ("" when absent).
-func (v Value) KeyString() string { return keyString(v) }

@@ -1,17 +1,19 @@
-package event
+package jsondecode
 
 import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/cepd/cepd/event"
 )
 
 func TestDecoderCountsUnknownFields(t *testing.T) {
-	s, err := ParseSchema([]byte("name: s\nkey: k\ntime: ts\nfields:\n  k: string\n  ts: int\n"))
+	s, err := event.ParseSchema([]byte("name: s\nkey: k\ntime: ts\nfields:\n  k: string\n  ts: int\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := NewUnknownFields()
+	u := event.NewUnknownFields()
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ { // decoders of several partitions share one tracker
 		wg.Add(1)
@@ -31,7 +33,7 @@ func TestDecoderCountsUnknownFields(t *testing.T) {
 	}
 	wg.Wait()
 	sn := u.Snapshot()
-	if sn.Total != 800 || sn.ByName["merchnat_id"] != 400 || len(sn.ByName) != MaxUnknownNames || sn.Other != 800-400-uint64(MaxUnknownNames-1) {
+	if sn.Total != 800 || sn.ByName["merchnat_id"] != 400 || len(sn.ByName) != event.MaxUnknownNames || sn.Other != 800-400-uint64(event.MaxUnknownNames-1) {
 		t.Fatalf("total %d, merchnat_id %d, %d names, other %d", sn.Total, sn.ByName["merchnat_id"], len(sn.ByName), sn.Other)
 	}
 	// Without a tracker nothing is counted, and known fields never are.
@@ -40,7 +42,7 @@ func TestDecoderCountsUnknownFields(t *testing.T) {
 	if err := d.Decode([]byte(`{"k":"a","ts":1,"x":2}`), &ev); err != nil {
 		t.Fatal(err)
 	}
-	u2 := NewUnknownFields()
+	u2 := event.NewUnknownFields()
 	d.SetUnknown(u2)
 	if err := d.Decode([]byte(`{"k":"a","ts":1}`), &ev); err != nil || u2.Snapshot().Total != 0 {
 		t.Fatalf("known fields counted: %+v %v", u2.Snapshot(), err)

@@ -1,0 +1,16 @@
+// Package jsondecode decodes JSON objects into event.Events of one schema, with
+// github.com/buger/jsonparser and no map per event. It sits apart from package event so
+// that the matcher (nfa), which works on Events, does not depend on a JSON parser.
+//
+// A Decoder holds events to Bounds beyond their schema, each refusal a DecodeError with a
+// stable reason: the whole event must be valid UTF-8 (invalid_utf8), a string value at
+// most Bounds.MaxString bytes (field_too_large; the CEL cost estimate assumes the same
+// bound), and the event time within the years 1678–2262 (time_out_of_range: epoch
+// milliseconds and RFC 3339 times are converted with overflow checks, never wrapped). A
+// live source also sets a skew ahead of the wall clock (time_ahead) and a floor
+// (time_before_floor); replays and backtests of historical files leave them unset, as
+// their events are behind any wall clock by design. The engine dead-letters a refused
+// event before it reaches a watermark.
+//
+// A Decoder is not safe for concurrent use: make one per goroutine.
+package jsondecode

@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/state"
+)
+
+// Result is what one run measured (`cepd bench --json` prints it).
+type Result struct {
+	Events           int               `json:"events"`
+	Seconds          float64           `json:"seconds"`
+	EventsPerSec     float64           `json:"events_per_sec"`
+	DecodePerSec     float64           `json:"decode_events_per_sec"`
+	ScanPerSec       float64           `json:"json_scan_events_per_sec"`
+	ScanRatio        float64           `json:"json_scan_ratio"`
+	LatencyP50       float64           `json:"latency_p50_us"`
+	LatencyP99       float64           `json:"latency_p99_us"`
+	LatencyP999      float64           `json:"latency_p999_us"`
+	BytesPerKey      float64           `json:"bytes_per_key"`
+	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
+	Keys             int               `json:"keys"`
+	LiveKeys         int               `json:"live_keys"`
+	LiveRuns         int               `json:"live_partial_matches"`
+	Alerts           uint64            `json:"alerts"`
+	AlertsByRule     map[string]uint64 `json:"alerts_by_rule"`
+	DeadLetters      map[string]uint64 `json:"dead_letters"`
+	Late             uint64            `json:"late_events"`
+	Shards           int               `json:"shards"`
+	Partitions       int               `json:"partitions"`
+	OfferedRate      int               `json:"offered_rate,omitempty"`
+	RulesEvaluated   int               `json:"rules"`
+	Saves            uint64            `json:"checkpoint_saves,omitempty"`
+	Reloads          int               `json:"reloads,omitempty"`
+	ReloadRules      int               `json:"reload_rules,omitempty"`
+	ReloadMaxPauseUs float64           `json:"reload_max_pause_us,omitempty"`
+	LastSaveBytes    int64             `json:"last_checkpoint_bytes,omitempty"`
+	BudgetCuts       map[string]uint64 `json:"budget_cuts"`
+	PeakRuns         int64             `json:"peak_key_rule_partial_matches"`
+	PeakNodes        int64             `json:"peak_key_rule_nodes"`
+	PeakDigits       int64             `json:"peak_key_rule_digits"`
+	PeakBytes        int64             `json:"peak_key_rule_bytes"`
+}
+
+// Config is how Run feeds the records. Zero values are defaults.
+type Config struct {
+	// Shards are the engine's shard workers (0: one per core).
+	Shards int
+	// Partitions are the input partitions, ingested concurrently (0: one per core).
+	Partitions int
+	// Rate is the offered rate in events/s over all partitions (0: as fast as possible).
+	Rate int
+	// Chunk is the number of records per Ingest call (default 1024).
+	Chunk int
+	// OutOfOrderness is the engine's.
+	OutOfOrderness time.Duration
+	// Store and CheckpointEvery, when both set, checkpoint the state during the run.
+	Store           state.Store
+	CheckpointEvery time.Duration
+	// ReloadEvery and Reload, when both set, swap in Reload(gen) (gen = 1, 2, …) this
+	// often during the run, compiled beside matching as the API does.
+	ReloadEvery time.Duration
+	Reload      func(gen int) (*engine.RuleSet, error)
+	// Sink, if set, is told of every alert besides the count (the tests compare them).
+	Sink engine.Sink
+}
+
+// Run measures rs over recs (in written order, lateness included): the records split by
+// key over the partitions, fed through engine.Runner, matched, then flushed at the end of
+// the stream.
+func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config) (*Result, error) {
+	if c.Partitions <= 0 {
+		c.Partitions = runtime.GOMAXPROCS(0)
+	}
+	if c.Chunk <= 0 {
+		c.Chunk = 1024
+	}
+	decodeSecs, keys, parts := split(rs.Schema, recs, c.Partitions)
+	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
+	sink := &countSink{next: c.Sink}
+	var (
+		eng        *engine.Engine
+		base, heap uint64
+		start      time.Time
+		secs       float64
+		st         engine.StateStats
+		reloads    reloadResult
+	)
+	run := engine.Runner{
+		Config: engine.Config{Shards: c.Shards, OutOfOrderness: c.OutOfOrderness, QueueSize: 16},
+		Rules:  rs, Sink: sink, DeadLetters: countDLQ{}, Chunk: c.Chunk, Rate: c.Rate, EndOfStream: true,
+		Store: c.Store, CheckpointEvery: c.CheckpointEvery,
+		Started: func(e *engine.Engine) {
+			eng, base = e, heapAlloc()
+			start = time.Now()
+		},
+		Matched: func(ctx context.Context, e *engine.Engine) (err error) {
+			secs = time.Since(start).Seconds()
+			if st, err = e.Inspect(ctx, true); err != nil {
+				return err
+			}
+			heap = heapAlloc()
+			return nil
+		},
+	}
+	if c.ReloadEvery > 0 && c.Reload != nil {
+		run.Beside = func(ctx context.Context, stop <-chan struct{}, e *engine.Engine) error {
+			return reload(ctx, stop, e, c, &reloads)
+		}
+	}
+	if err := run.Run(ctx, parts...); err != nil {
+		return nil, err
+	}
+	return result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, heap, st, reloads}), nil
+}
+
+// measured is what Run measured along the way.
+type measured struct {
+	decodeSecs, scanSecs, secs float64
+	keys             int
+	base, heap       uint64
+	st               engine.StateStats
+	reloads          reloadResult
+}
+
+// result assembles the Result of a run of eng (stopped: its counters are final).
+func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Config, sink *countSink, m measured) *Result {
+	snap := eng.Stats().Snapshot()
+	res := &Result{
+		Events: len(recs), Seconds: m.secs, EventsPerSec: float64(len(recs)) / m.secs,
+		DecodePerSec: float64(len(recs)) / m.decodeSecs, ScanPerSec: float64(len(recs)) / m.scanSecs,
+		LatencyP50:   snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
+		Keys: m.keys, LiveKeys: m.st.Keys, LiveRuns: m.st.LiveRuns, Alerts: sink.n.Load(),
+		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter, Late: snap.Late,
+		Partitions: c.Partitions, OfferedRate: c.Rate, RulesEvaluated: len(eng.Rules().Rules),
+		BudgetCuts: snap.BudgetCuts, PeakRuns: snap.PeakRuns, PeakNodes: snap.PeakNodes, PeakDigits: snap.PeakDigits, PeakBytes: snap.PeakBytes,
+	}
+	res.Reloads, res.ReloadRules, res.ReloadMaxPauseUs = m.reloads.n, m.reloads.rules, float64(m.reloads.maxPause.Microseconds())
+	cs := eng.CheckpointStats()
+	res.Saves, res.LastSaveBytes = cs.Saves, cs.LastBytes
+	res.Shards = c.Shards
+	if res.Shards <= 0 {
+		res.Shards = runtime.GOMAXPROCS(0)
+	}
+	res.ScanRatio = res.EventsPerSec / res.ScanPerSec
+	if m.keys > 0 && m.heap > m.base {
+		res.BytesPerKey = float64(m.heap-m.base) / float64(m.keys)
+	}
+	if m.st.Keys > 0 {
+		res.StateBytesKey = float64(m.st.Bytes) / float64(m.st.Keys)
+	}
+	sink.byRule.Range(func(k, v any) bool {
+		res.AlertsByRule[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return res
+}
+
+// split times decoding the records alone on one core (the floor), counts their keys, and
+// splits them by key over n partitions as Kafka keying would (a record that does not
+// decode goes to partition 0, where the engine dead-letters it).
+func split(schema *event.Schema, recs []engine.Record, n int) (decodeSecs float64, keys int, parts [][]engine.Record) {
+	dec := jsondecode.NewDecoder(schema)
+	var ev event.Event
+	seen := map[string]struct{}{}
+	start := time.Now()
+	for _, r := range recs {
+		if dec.Decode(r.Value, &ev) == nil {
+			seen[ev.Key] = struct{}{}
+		}
+	}
+	decodeSecs = time.Since(start).Seconds()
+	seed := maphash.MakeSeed()
+	parts = make([][]engine.Record, n)
+	for _, r := range recs {
+		p := 0
+		if dec.Decode(r.Value, &ev) == nil {
+			p = int(maphash.String(seed, ev.Key) % uint64(n))
+		}
+		parts[p] = append(parts[p], r)
+	}
+	return decodeSecs, len(seen), parts
+}
+
+// reload swaps in c.Reload(gen) every c.ReloadEvery until stop is closed, recording the
+// swaps in out.
+func reload(ctx context.Context, stop <-chan struct{}, eng *engine.Engine, c Config, out *reloadResult) error {
+	t := time.NewTicker(c.ReloadEvery)
+	defer t.Stop()
+	for gen := 1; ; gen++ {
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+		}
+		next, err := c.Reload(gen) // compiled beside matching, as the API does
+		if err != nil {
+			return err
+		}
+		st, err := eng.SwapRules(ctx, next)
+		if err != nil {
+			return err
+		}
+		out.n++
+		out.rules = len(next.Rules)
+		out.maxPause = max(out.maxPause, st.Pause)
+	}
+}
+
+// countSink counts alerts, in all and by rule, and passes them on to next (if set).
+type countSink struct {
+	n      atomic.Uint64
+	byRule sync.Map // rule id → *atomic.Uint64
+	next   engine.Sink
+}
+
+func (c *countSink) Alert(a *alerts.Alert) {
+	c.n.Add(1)
+	v, ok := c.byRule.Load(a.RuleID)
+	if !ok {
+		v, _ = c.byRule.LoadOrStore(a.RuleID, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+	if c.next != nil {
+		c.next.Alert(a)
+	}
+}
+
+// countDLQ drops dead letters: the engine's stats count them.
+type countDLQ struct{}
+
+func (countDLQ) DeadLetter(engine.DeadLetter) {}
+
+// heapAlloc returns the live heap after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+type reloadResult struct {
+	n, rules int
+	maxPause time.Duration
+}

@@ -1,0 +1,11 @@
+// Package bench measures the whole runtime over a file of events in one process: the
+// logic of `cepd bench`, which only wires flags to it. Run splits the records by key over
+// partitions (as Kafka keying would), feeds them through an engine with engine.Runner
+// (the loop every bounded run uses, so the tests that compare replay, bench and REST
+// alerts exercise this very path), and reports throughput beside the cost of decoding
+// alone, detection latency, live state, memory per key, checkpoint and reload costs, and
+// alerts by rule. Replicate builds a rule set with every rule repeated, to measure many
+// rules.
+//
+// Run is safe to call from several goroutines; each call runs an engine of its own.
+package bench

@@ -1,0 +1,133 @@
+package kafkatest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Config returns the client configuration of the helpers: Kafka 2.8, producers that
+// report successes, and consumers that wait at most 20 ms for data.
+func Config() *sarama.Config {
+	c := sarama.NewConfig()
+	c.Version = sarama.V2_8_0_0
+	c.ClientID = "cepd-test"
+	c.Producer.Return.Successes = true
+	c.Consumer.MaxWaitTime = 20 * time.Millisecond
+	return c
+}
+
+// Produce sends each value to topic, one message each, in order, and returns when the
+// broker has acknowledged them all.
+func Produce(t testing.TB, addr, topic string, values ...string) {
+	t.Helper()
+	p, err := sarama.NewSyncProducer([]string{addr}, Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, v := range values {
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// ReadTopic reads every message of topic up to its current end, partition by partition;
+// it fails the test when a partition's messages do not come within 20 s.
+func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	client, parts := topicClient(t, addr, topic)
+	defer client.Close()
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var out []*sarama.ConsumerMessage
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == 0 {
+			continue
+		}
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(20 * time.Second)
+		for done := false; !done; {
+			select {
+			case m := <-pc.Messages():
+				out = append(out, m)
+				done = m.Offset >= end-1
+			case <-timeout:
+				t.Fatalf("%s/%d: read %d messages, timed out before offset %d", topic, p, len(out), end)
+			}
+		}
+		pc.Close()
+	}
+	return out
+}
+
+// topicClient returns a client of the broker at addr and the partitions of topic.
+func topicClient(t testing.TB, addr, topic string) (sarama.Client, []int32) {
+	t.Helper()
+	client, err := sarama.NewClient([]string{addr}, Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	return client, parts
+}
+
+// EndOffsets returns each partition's end offset.
+func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	client, parts := topicClient(t, addr, topic)
+	defer client.Close()
+	out := map[int32]int64{}
+	for _, p := range parts {
+		var err error
+		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// GroupOffsets returns the offsets group has committed on topic's partitions (-1, or no
+// entry: none).
+func GroupOffsets(t testing.TB, addr, group, topic string) map[int32]int64 {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin([]string{addr}, Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	resp, err := admin.ListConsumerGroupOffsets(group, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	for p, b := range resp.Blocks[topic] {
+		out[p] = b.Offset
+	}
+	return out
+}
+
+// Headers returns a message's headers as a map.
+func Headers(m *sarama.ConsumerMessage) map[string]string {
+	h := map[string]string{}
+	for _, rh := range m.Headers {
+		h[string(rh.Key)] = string(rh.Value)
+	}
+	return h
+}
