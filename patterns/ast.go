@@ -165,7 +165,11 @@ type Rule struct {
 	// Key names the schema field the rule is evaluated per (defaults to the schema's key).
 	Key     string
 	Pattern Pattern
-	Emit    []Emit
+	// Aggregates are the rule's velocity aggregates (agg.NAME in its expressions).
+	Aggregates []*Aggregate
+	// Rearm says when the rule may alert again for a key after an alert.
+	Rearm Rearm
+	Emit  []Emit
 	// Timeouts asks for alerts of kind "timeout" for partial matches that expire.
 	Timeouts bool
 	// Source is the file the rule came from (for messages), "" if none.
