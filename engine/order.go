@@ -6,6 +6,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
 )
 
 // Per-key order. A key's events are matched the moment they arrive when they are at
@@ -27,6 +28,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.base = make([]*nfa.Matcher, len(ks.m))
+		ks.velBase = ks.vel.clone()
 		for ri, m := range ks.m {
 			if m != nil {
 				ks.base[ri] = m.Clone()
@@ -83,7 +85,7 @@ func (s *shard) fold(ks *keyState) {
 		return
 	}
 	clear(ks.journal)
-	ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+	ks.journal, ks.base, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	ks.cut = max(ks.cut, ks.newest)
 }
 
@@ -99,7 +101,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		clear(ks.journal)
-		ks.journal, ks.base, ks.jourAt = ks.journal[:0], nil, math.MaxInt64
+		ks.journal, ks.base, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
@@ -117,7 +119,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
 	for i := range ks.journal[:n] {
-		s.feed(ks.base, &ks.journal[i], nil)
+		s.feed(ks.base, &ks.velBase, &ks.journal[i], nil)
 	}
 	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
@@ -139,12 +141,23 @@ func recount(ms []*nfa.Matcher) {
 // feed matches one stable event into the matchers ms (a base or a replay's), starting
 // matchers for rules that can start. Matches and timeouts are appended to out (as alerts
 // for ks's key) when out is not nil, else discarded.
-func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut) {
+func (s *shard) feed(ms []*nfa.Matcher, kv **keyVelocity, it *item, out *replayOut) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = ev, ev
+	vp := s.velocity()
+	if vp != nil {
+		if *kv == nil && vp.takes(it) {
+			*kv = newKeyVelocity(len(s.rules.Rules))
+		}
+		vp.observe(*kv, it)
+		s.vkey = kv
+	}
 	for ri, c := range s.rules.Rules {
 		m := ms[ri]
+		if vp != nil {
+			s.sc.Aux = vp.aux(ri)
+		}
 		if m == nil {
 			if !c.Program.CanStart(ev, s.sc) {
 				continue
@@ -170,13 +183,26 @@ type replayOut struct {
 
 func (o *replayOut) collect(s *shard, ri int) {
 	r := &s.res
+	vp := s.velocity()
 	if o == nil {
+		if vp != nil { // the rearm holds follow the matches all the same
+			for i := range r.Matches {
+				vp.admit(s.vkey, ri, &r.Matches[i])
+			}
+		}
 		r.Reset()
 		return
 	}
 	c := s.rules.Rules[ri]
-	for _, m := range r.Matches {
-		o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindMatch, m, 0))
+	for i, m := range r.Matches {
+		var aggs *rules.Aggregates
+		if vp != nil {
+			var keep bool
+			if keep, aggs = vp.admit(s.vkey, ri, &r.Matches[i]); !keep {
+				continue
+			}
+		}
+		o.alerts = append(o.alerts, buildAlert(c, o.key, alerts.KindMatch, m, 0, aggs))
 		o.rule = append(o.rule, ri)
 	}
 	for _, t := range r.Timeouts {
@@ -188,15 +214,20 @@ func (o *replayOut) collect(s *shard, ri int) {
 
 // replay runs journal from a clone of the key's base and then to the time the key's timers
 // reached, returning the matchers and, when out is set, what they derived.
-func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matcher {
+func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, *keyVelocity) {
 	ms := make([]*nfa.Matcher, len(ks.base))
 	for ri, m := range ks.base {
 		if m != nil {
 			ms[ri] = m.Clone()
 		}
 	}
+	kv := ks.velBase.clone()
 	for i := range journal {
-		s.feed(ms, &journal[i], out)
+		s.feed(ms, &kv, &journal[i], out)
+	}
+	if vp := s.velocity(); vp != nil {
+		vp.cur = false
+		s.vkey = &kv
 	}
 	if ks.timedTo != math.MinInt64 {
 		for ri, m := range ms {
@@ -210,7 +241,7 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) []*nfa.Matc
 			}
 		}
 	}
-	return ms
+	return ms, kv
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -226,7 +257,8 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.raw, cp.ticket = nil, nil
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
-	ms := s.replay(ks, ks.journal, &after)
+	ms, kv := s.replay(ks, ks.journal, &after)
+	ks.vel = kv
 
 	out := make(map[string]bool, len(before.alerts))
 	for _, a := range before.alerts {

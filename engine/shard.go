@@ -53,6 +53,9 @@ type keyState struct {
 	idx       int  // position in the shard's list
 	bytes     int  // what its matchers held when last settled (budget.go)
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
+	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
+	// when it has none; velBase is it as it was before journal[0].
+	vel, velBase *keyVelocity
 }
 
 type shard struct {
@@ -78,6 +81,10 @@ type shard struct {
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
+
+	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
+	vnone *RuleSet      // a rule set known to have no velocity rules
+	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
 }
 
 const maxSpare = 256
@@ -315,6 +322,12 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
 	ks.timedTo = max(ks.timedTo, w)
+	if p := s.velocity(); p != nil {
+		p.cur = false // matches completed by time read no aggregate values
+		if ks.vel != nil && ks.vel.expire(w) {
+			ks.vel = nil
+		}
+	}
 	for ri, m := range ks.m {
 		if m == nil {
 			continue
@@ -362,10 +375,17 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		s.starts = newStartIndex(s.rules)
 	}
 	cand := s.starts.candidates(ev)
+	vp := s.velocity()
+	if vp != nil {
+		ks = s.observeVelocity(vp, ks, it)
+	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
 			m = ks.m[ri]
+		}
+		if vp != nil {
+			s.sc.Aux = vp.aux(ri)
 		}
 		if m == nil {
 			if !s.starts.mayStart(cand, ri) || !c.Program.CanStart(ev, s.sc) {
@@ -398,11 +418,14 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 func (s *shard) settle(ks *keyState) {
 	s.touch(ks)
 	s.account(ks)
-	if ks.live == 0 && len(ks.journal) == 0 {
+	if ks.live == 0 && len(ks.journal) == 0 && ks.vel == nil {
 		s.release(ks)
 		return
 	}
 	d := int64(math.MaxInt64)
+	if ks.vel != nil {
+		d = ks.vel.deadline()
+	}
 	for _, m := range ks.m {
 		if m != nil {
 			d = min(d, m.Deadline())

@@ -16,14 +16,15 @@ type Stats struct {
 	late    atomic.Uint64
 	// rematched counts events re-matched into their key's journal; superseded the alerts
 	// already delivered that the corrected order no longer derives.
-	rematched  atomic.Uint64
-	superseded atomic.Uint64
-	alerts     atomic.Uint64
-	dropped    atomic.Uint64  // partial matches dropped by the per-key bound
-	latency    []*histogram   // per shard
-	memory     []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
-	memMax     int64          // the engine's memory budget
-	peaks      []peak         // per shard
+	rematched    atomic.Uint64
+	superseded   atomic.Uint64
+	alerts       atomic.Uint64
+	dropped      atomic.Uint64  // partial matches dropped by the per-key bound
+	rearmDropped atomic.Uint64  // matches dropped by their rule's rearm hold
+	latency      []*histogram   // per shard
+	memory       []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
+	memMax       int64          // the engine's memory budget
+	peaks        []peak         // per shard
 
 	mu      sync.Mutex
 	dlq     map[string]uint64
@@ -81,14 +82,16 @@ func (s *Stats) budgetCut(key, rule, why string, n int) {
 
 // Snapshot is a copy of the counters at one moment.
 type Snapshot struct {
-	Events     uint64            `json:"events"`
-	Matched    uint64            `json:"matched"`
-	Late       uint64            `json:"late"`
-	Rematched  uint64            `json:"rematched"`
-	Superseded uint64            `json:"superseded_alerts"`
-	Alerts     uint64            `json:"alerts"`
-	Dropped    uint64            `json:"dropped_partial_matches"`
-	DeadLetter map[string]uint64 `json:"dead_letters"`
+	Events     uint64 `json:"events"`
+	Matched    uint64 `json:"matched"`
+	Late       uint64 `json:"late"`
+	Rematched  uint64 `json:"rematched"`
+	Superseded uint64 `json:"superseded_alerts"`
+	Alerts     uint64 `json:"alerts"`
+	Dropped    uint64 `json:"dropped_partial_matches"`
+	// RearmDropped counts matches dropped by their rule's rearm policy (patterns.Rearm).
+	RearmDropped uint64            `json:"rearm_dropped_matches"`
+	DeadLetter   map[string]uint64 `json:"dead_letters"`
 	// Latency percentiles (µs) from an event entering the engine to its alert.
 	LatencyP50  float64 `json:"latency_p50_us"`
 	LatencyP99  float64 `json:"latency_p99_us"`
@@ -118,7 +121,7 @@ type Snapshot struct {
 func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Matched: s.matched.Load(), Late: s.late.Load(),
 		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(),
-		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
+		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), RearmDropped: s.rearmDropped.Load(), DeadLetter: map[string]uint64{}}
 	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
 	for i := range s.memory {
 		sn.MemoryBytes += s.memory[i].Load()
