@@ -46,6 +46,8 @@ type Aggregate struct {
 	By       string // "" or the field whose value selects the group (merchant, device)
 
 	Pos      Pos // the aggregate's mapping
+	FieldPos Pos // where field's and by's values stand (the aggregate's Pos when not written)
+	ByPos    Pos
 	WhereSrc Src
 }
 
@@ -125,6 +127,13 @@ func (d *decoder) aggregates(f field, r *Rule) []*Aggregate {
 		a.Where, a.WhereSrc = d.expr(m["where"], a)
 		a.WindowMs = d.duration(m["window"], a)
 		a.By = d.trimmed(m["by"], a)
+		a.FieldPos, a.ByPos = a.Pos, a.Pos
+		if f := m["field"]; f.val != nil {
+			a.FieldPos = nodePos(f.val)
+		}
+		if f := m["by"]; f.val != nil {
+			a.ByPos = nodePos(f.val)
+		}
 		out = append(out, a)
 	}
 	return out

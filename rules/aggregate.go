@@ -147,40 +147,43 @@ func (c *Compiled) compileAggregates(reg *Registry) patterns.ErrorList {
 	var errs patterns.ErrorList
 	for _, a := range r.Aggregates {
 		g := &Aggregate{Name: a.Name, Spec: velocity.Spec{Func: aggFuncs[a.Func], Window: a.WindowMs, By: a.By != ""}, field: -1, by: -1}
-		at := func(format string, args ...any) {
-			errs.Add(r.Source, a.Pos, "aggregate %s: "+format, append([]any{a.Name}, args...)...)
+		at := func(pos patterns.Pos, format string, args ...any) {
+			if pos.Line == 0 {
+				pos = a.Pos
+			}
+			errs.Add(r.Source, pos, "aggregate '%s': "+format, append([]any{a.Name}, args...)...)
 		}
 		if s := c.env.schema; s != nil {
 			if a.Field != "" {
 				if i, ok := s.Index(a.Field); !ok {
-					at("the events have no field %q%s (fields: %s)", a.Field, fieldSuggestion(a.Field, s), c.env.fieldNamesHint())
+					at(a.FieldPos, "field: the events have no field %q%s (fields: %s)", a.Field, fieldSuggestion(a.Field, s), c.env.fieldNamesHint())
 				} else {
 					g.field = i
 					if t := s.Fields[i].Type; a.Func.Numeric() && t != event.TypeInt && t != event.TypeDouble && t != event.TypeAny {
-						at("%s needs a number field; %s is a %s", a.Func, a.Field, t)
+						at(a.FieldPos, "%s needs a number field; %s is a %s", a.Func, a.Field, t)
 					}
 				}
 			}
 			if a.By != "" {
 				if i, ok := s.Index(a.By); !ok {
-					at("by: the events have no field %q%s (fields: %s)", a.By, fieldSuggestion(a.By, s), c.env.fieldNamesHint())
+					at(a.ByPos, "by: the events have no field %q%s (fields: %s)", a.By, fieldSuggestion(a.By, s), c.env.fieldNamesHint())
 				} else {
 					g.by = i
 				}
 			}
 		} else if a.Field != "" || a.By != "" {
-			at("aggregates over fields need a typed schema")
+			at(a.Pos, "aggregates over fields need a typed schema")
 		}
 		if a.Where != "" {
-			cond, el := c.condition(a.Where, a.WhereSrc, roleWhere, "aggregate "+a.Name, map[string]bool{}, nil, reg)
+			cond, el := c.condition(a.Where, a.WhereSrc, roleWhere, "aggregate "+a.Name, nil, nil, reg)
 			switch {
 			case el != nil:
 				for _, e := range el {
-					e.Msg = "aggregate " + a.Name + " " + e.Msg
+					e.Msg = "aggregate '" + a.Name + "' " + e.Msg
 				}
 				errs = append(errs, el...)
 			case cond.x.usesMatch || cond.x.usesAgg:
-				errs.Add(r.Source, a.WhereSrc.Pos, "aggregate %s where: an aggregate's condition reads only the event (e), not match or agg", a.Name)
+				errs.Add(r.Source, a.WhereSrc.Pos, "aggregate '%s' where: an aggregate's condition reads only the event (e), not match or agg", a.Name)
 			default:
 				cond.label = "aggregate " + a.Name + " where"
 				g.where = cond
@@ -192,9 +195,11 @@ func (c *Compiled) compileAggregates(reg *Registry) patterns.ErrorList {
 }
 
 func fieldSuggestion(name string, s *event.Schema) string {
-	best, bestD := "", 3
+	best, bestD := "", 1<<30
 	for _, f := range s.FieldNames() {
-		if d := patterns.EditDistance(name, f); d < bestD {
+		// as patterns' "did you mean": a third of the letters of a long name may differ
+		budget := max(1, min(2, len(f)/2), len(f)/3)
+		if d := patterns.EditDistance(name, f); d <= budget && d < bestD {
 			best, bestD = f, d
 		}
 	}
