@@ -372,3 +372,27 @@ func (m *aggMap) Iterator() traits.Iterator {
 	}
 	return types.NewRefValList(types.DefaultTypeAdapter, vals).Iterator()
 }
+
+// aggValue compiles agg.NAME to a closure reading the value the engine handed the
+// conditions (nfa.Scratch.Aux); a value the aggregate lacks is an error, as in the
+// interpreter.
+func (c *closureCompiler) aggValue(e ast.Expr) (evalFn, bool) {
+	if e.Kind() != ast.SelectKind || e.AsSelect().IsTestOnly() {
+		return nil, false
+	}
+	sel := e.AsSelect()
+	if op := sel.Operand(); op.Kind() != ast.IdentKind || op.AsIdent() != "agg" {
+		return nil, false
+	}
+	i, ok := c.aggs[sel.FieldName()]
+	if !ok {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval {
+		a, _ := x.Aux().(*Aggregates)
+		if a == nil || i >= len(a.Values) {
+			return cval{}
+		}
+		return fromValue(a.Values[i])
+	}, true
+}
