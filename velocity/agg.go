@@ -1,7 +1,9 @@
 package velocity
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -47,22 +49,23 @@ type Agg struct {
 	spec   Spec
 	last   int64 // newest time added (math.MinInt64: none)
 	w      window
-	groups map[Key]*group
+	groups map[Key]int32 // index into gs
+	gs     []group
 	glist  groupList
 }
 
-// group is the window of one value of by, in the list of groups by last event.
+// group is the window of one value of by, in the list of groups by last event (indexes
+// into Agg.gs; -1 is none).
 type group struct {
 	key        Key
 	last       int64
 	w          window
-	prev, next *group
+	prev, next int32
 }
 
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
-	a := &Agg{spec: spec, last: math.MinInt64}
-	return a
+	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), glist: newGroupList()}
 }
 
 // Spec returns what the aggregate computes.
@@ -78,24 +81,31 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 		return
 	}
 	a.dropGroups(t)
-	g := a.groups[by]
-	if g == nil {
+	gi, ok := a.groups[by]
+	if !ok {
 		if a.groups == nil {
-			a.groups = make(map[Key]*group)
+			a.groups = make(map[Key]int32)
 		}
 		if len(a.groups) >= MaxGroups {
-			old := a.glist.head
-			a.glist.remove(old)
-			delete(a.groups, old.key)
+			a.dropGroup(a.glist.head)
 		}
-		g = &group{key: by}
-		a.groups[by] = g
+		gi = a.glist.alloc(&a.gs, by)
+		a.groups[by] = gi
 	} else {
-		a.glist.remove(g)
+		a.glist.remove(a.gs, gi)
 	}
-	a.glist.pushBack(g)
+	a.glist.pushBack(a.gs, gi)
+	g := &a.gs[gi]
 	g.last = t
 	g.w.add(a.spec, t, num, val)
+}
+
+// dropGroup forgets group gi.
+func (a *Agg) dropGroup(gi int32) {
+	a.glist.remove(a.gs, gi)
+	delete(a.groups, a.gs[gi].key)
+	a.gs[gi] = group{prev: -1, next: a.glist.free}
+	a.glist.free = gi
 }
 
 // Value returns the aggregate at time t for the group by (ignored without Spec.By): a
@@ -105,11 +115,11 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 	w := &a.w
 	if a.spec.By {
 		a.dropGroups(t)
-		g := a.groups[by]
-		if g == nil {
+		gi, ok := a.groups[by]
+		if !ok {
 			return empty(a.spec.Func)
 		}
-		w = &g.w
+		w = &a.gs[gi].w
 	}
 	w.expire(a.spec, t)
 	return w.value(a.spec.Func)
@@ -125,9 +135,8 @@ func empty(f Func) (float64, bool) {
 
 // dropGroups removes the groups whose every event the window has passed at t.
 func (a *Agg) dropGroups(t int64) {
-	for g := a.glist.head; g != nil && t-g.last >= a.spec.Window; g = a.glist.head {
-		a.glist.remove(g)
-		delete(a.groups, g.key)
+	for g := a.glist.head; g >= 0 && t-a.gs[g].last >= a.spec.Window; g = a.glist.head {
+		a.dropGroup(g)
 	}
 }
 
@@ -153,20 +162,19 @@ func (a *Agg) Expire(t int64) bool {
 		return false
 	}
 	a.last = math.MinInt64
-	a.w = window{}
-	a.groups, a.glist = nil, groupList{}
+	a.w = newWindow()
+	a.groups, a.gs, a.glist = nil, nil, newGroupList()
 	return true
 }
 
 // Clone returns an independent copy.
 func (a *Agg) Clone() *Agg {
-	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone()}
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), glist: a.glist}
 	if a.groups != nil {
-		c.groups = make(map[Key]*group, len(a.groups))
-		for g := a.glist.head; g != nil; g = g.next {
-			cg := &group{key: g.key, last: g.last, w: g.w.clone()}
-			c.groups[g.key] = cg
-			c.glist.pushBack(cg)
+		c.groups = maps.Clone(a.groups)
+		c.gs = slices.Clone(a.gs)
+		for g := a.glist.head; g >= 0; g = a.gs[g].next {
+			c.gs[g].w = a.gs[g].w.clone()
 		}
 	}
 	return c
@@ -175,37 +183,54 @@ func (a *Agg) Clone() *Agg {
 // Footprint estimates the bytes the aggregate holds (entries, values, groups).
 func (a *Agg) Footprint() int {
 	n := 64 + a.w.footprint()
-	for g := a.glist.head; g != nil; g = g.next {
-		n += 96 + len(g.key.S) + g.w.footprint()
+	n += 96 * cap(a.gs)
+	for g := a.glist.head; g >= 0; g = a.gs[g].next {
+		n += len(a.gs[g].key.S) + a.gs[g].w.footprint()
 	}
 	return n
 }
 
-// groupList lists groups by last event, oldest first.
-type groupList struct{ head, tail *group }
+// groupList lists groups by last event, oldest first, by index; free is the first
+// unused slot of Agg.gs.
+type groupList struct{ head, tail, free int32 }
 
-func (l *groupList) pushBack(g *group) {
-	g.prev, g.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = g
-	} else {
-		l.head = g
+func newGroupList() groupList { return groupList{head: -1, tail: -1, free: -1} }
+
+func (l *groupList) alloc(gs *[]group, key Key) int32 {
+	g := group{key: key, w: newWindow(), prev: -1, next: -1}
+	if l.free >= 0 {
+		i := l.free
+		l.free = (*gs)[i].next
+		(*gs)[i] = g
+		return i
 	}
-	l.tail = g
+	*gs = append(*gs, g)
+	return int32(len(*gs) - 1)
 }
 
-func (l *groupList) remove(g *group) {
-	if g.prev != nil {
-		g.prev.next = g.next
+func (l *groupList) pushBack(gs []group, i int32) {
+	gs[i].prev, gs[i].next = l.tail, -1
+	if l.tail >= 0 {
+		gs[l.tail].next = i
+	} else {
+		l.head = i
+	}
+	l.tail = i
+}
+
+func (l *groupList) remove(gs []group, i int32) {
+	g := &gs[i]
+	if g.prev >= 0 {
+		gs[g.prev].next = g.next
 	} else {
 		l.head = g.next
 	}
-	if g.next != nil {
-		g.next.prev = g.prev
+	if g.next >= 0 {
+		gs[g.next].prev = g.prev
 	} else {
 		l.tail = g.prev
 	}
-	g.prev, g.next = nil, nil
+	g.prev, g.next = -1, -1
 }
 
 var funcNames = [...]string{Count: "count", Sum: "sum", Avg: "avg", Min: "min", Max: "max", Distinct: "distinct"}

@@ -132,8 +132,8 @@ func TestDifferentialHot(t *testing.T) {
 				if n := len(a.w.live()); n > ExactEntries+Resolution+2 {
 					t.Fatalf("%v: %d entries, over the bound", f, n)
 				}
-				for g := a.glist.head; g != nil; g = g.next {
-					if n := len(g.w.live()); n > ExactEntries+Resolution+2 {
+				for g := a.glist.head; g >= 0; g = a.gs[g].next {
+					if n := len(a.gs[g].w.live()); n > ExactEntries+Resolution+2 {
 						t.Fatalf("%v by: %d entries in a group, over the bound", f, n)
 					}
 				}

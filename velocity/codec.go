@@ -17,10 +17,10 @@ func (a *Agg) AppendBinary(dst []byte) []byte {
 		return a.w.appendBinary(dst, a.spec)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(a.groups)))
-	for g := a.glist.head; g != nil; g = g.next {
-		dst = appendKey(dst, g.key)
-		dst = binary.AppendVarint(dst, g.last)
-		dst = g.w.appendBinary(dst, a.spec)
+	for g := a.glist.head; g >= 0; g = a.gs[g].next {
+		dst = appendKey(dst, a.gs[g].key)
+		dst = binary.AppendVarint(dst, a.gs[g].last)
+		dst = a.gs[g].w.appendBinary(dst, a.spec)
 	}
 	return dst
 }
@@ -28,9 +28,9 @@ func (a *Agg) AppendBinary(dst []byte) []byte {
 func (w *window) appendBinary(dst []byte, s Spec) []byte {
 	if s.Func == Distinct {
 		dst = binary.AppendUvarint(dst, uint64(len(w.vals)))
-		for d := w.head; d != nil; d = d.next {
-			dst = appendKey(dst, d.key)
-			dst = binary.AppendVarint(dst, d.t)
+		for d := w.head; d >= 0; d = w.dn[d].next {
+			dst = appendKey(dst, w.dn[d].key)
+			dst = binary.AppendVarint(dst, w.dn[d].t)
 		}
 		return dst
 	}
@@ -66,18 +66,20 @@ func Decode(spec Spec, data []byte) (*Agg, []byte, error) {
 	} else {
 		n := r.count(MaxGroups)
 		for i := 0; i < n && r.err == nil; i++ {
-			g := &group{key: r.key()}
-			g.last = r.varint()
-			g.w = r.window(spec)
+			key := r.key()
+			last := r.varint()
+			w := r.window(spec)
 			if a.groups == nil {
-				a.groups = make(map[Key]*group, n)
+				a.groups = make(map[Key]int32, n)
 			}
-			if _, dup := a.groups[g.key]; dup {
+			if _, dup := a.groups[key]; dup {
 				r.fail("group listed twice")
 				break
 			}
-			a.groups[g.key] = g
-			a.glist.pushBack(g)
+			gi := a.glist.alloc(&a.gs, key)
+			a.gs[gi].last, a.gs[gi].w = last, w
+			a.groups[key] = gi
+			a.glist.pushBack(a.gs, gi)
 		}
 	}
 	if r.err != nil {
@@ -146,20 +148,22 @@ func (r *reader) key() Key {
 }
 
 func (r *reader) window(s Spec) window {
-	var w window
+	w := newWindow()
 	if s.Func == Distinct {
 		n := r.count(MaxDistinct)
 		for i := 0; i < n && r.err == nil; i++ {
-			d := &dnode{key: r.key()}
-			d.t = r.varint()
+			key := r.key()
+			t := r.varint()
 			if w.vals == nil {
-				w.vals = make(map[Key]*dnode, n)
+				w.vals = make(map[Key]int32, n)
 			}
-			if _, dup := w.vals[d.key]; dup {
+			if _, dup := w.vals[key]; dup {
 				r.fail("value listed twice")
 				break
 			}
-			w.vals[d.key] = d
+			d := w.alloc(key)
+			w.dn[d].t = t
+			w.vals[key] = d
 			w.append(d)
 		}
 		return w

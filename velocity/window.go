@@ -1,5 +1,10 @@
 package velocity
 
+import (
+	"maps"
+	"slices"
+)
+
 // entry is one event, or a bucket of events less than Window/Resolution apart: t0 is
 // its first event's time, t1 its newest (it leaves the window with t1). v is the sum
 // of its values (Count, Sum, Avg) or their minimum / maximum (Min, Max).
@@ -9,26 +14,32 @@ type entry struct {
 	v      float64
 }
 
-// dnode is one value of a distinct count, in the list by last sight.
+// dnode is one value of a distinct count, in the list by last sight (indexes into
+// window.dn; -1 is none). Nodes live in one slice so that a clone is two copies, not one
+// allocation per value.
 type dnode struct {
 	key        Key
 	t          int64
-	prev, next *dnode
+	prev, next int32
 }
 
 // window is the state of one window. Count, Sum and Avg use q (every entry, in time
 // order) with the running n and sum; Min and Max use q as a monotonic deque (values
 // increasing from the front for Min, decreasing for Max); Distinct uses vals and the
-// list head…tail by last sight.
+// list head…tail by last sight (dn holds the nodes, free the first unused one).
 type window struct {
 	q    []entry
 	qh   int // q[qh:] are live
 	n    int64
 	sum  float64
-	vals map[Key]*dnode
-	head *dnode
-	tail *dnode
+	vals map[Key]int32
+	dn   []dnode
+	head int32
+	tail int32
+	free int32
 }
+
+func newWindow() window { return window{head: -1, tail: -1, free: -1} }
 
 func (w *window) live() []entry { return w.q[w.qh:] }
 
@@ -81,19 +92,19 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 		w.push(entry{t0: t, t1: t, n: 1, v: num})
 	case Distinct:
 		if w.vals == nil {
-			w.vals = make(map[Key]*dnode)
+			w.vals = make(map[Key]int32)
 		}
-		d := w.vals[val]
-		if d == nil {
+		d, ok := w.vals[val]
+		if !ok {
 			if len(w.vals) >= MaxDistinct {
 				w.unlink(w.head)
 			}
-			d = &dnode{key: val}
+			d = w.alloc(val)
 			w.vals[val] = d
 		} else {
 			w.detach(d)
 		}
-		d.t = t
+		w.dn[d].t = t
 		w.append(d)
 	}
 }
@@ -102,7 +113,7 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 // Window old.
 func (w *window) expire(s Spec, t int64) {
 	if s.Func == Distinct {
-		for w.head != nil && t-w.head.t >= s.Window {
+		for w.head >= 0 && t-w.dn[w.head].t >= s.Window {
 			w.unlink(w.head)
 		}
 		return
@@ -144,55 +155,67 @@ func (w *window) value(f Func) (float64, bool) {
 	return 0, false
 }
 
-func (w *window) append(d *dnode) {
-	d.prev, d.next = w.tail, nil
-	if w.tail != nil {
-		w.tail.next = d
+// alloc takes a free node (or a new one) for key.
+func (w *window) alloc(key Key) int32 {
+	if w.free >= 0 {
+		d := w.free
+		w.free = w.dn[d].next
+		w.dn[d] = dnode{key: key, prev: -1, next: -1}
+		return d
+	}
+	w.dn = append(w.dn, dnode{key: key, prev: -1, next: -1})
+	return int32(len(w.dn) - 1)
+}
+
+func (w *window) append(d int32) {
+	n := &w.dn[d]
+	n.prev, n.next = w.tail, -1
+	if w.tail >= 0 {
+		w.dn[w.tail].next = d
 	} else {
 		w.head = d
 	}
 	w.tail = d
 }
 
-func (w *window) detach(d *dnode) {
-	if d.prev != nil {
-		d.prev.next = d.next
+func (w *window) detach(d int32) {
+	n := &w.dn[d]
+	if n.prev >= 0 {
+		w.dn[n.prev].next = n.next
 	} else {
-		w.head = d.next
+		w.head = n.next
 	}
-	if d.next != nil {
-		d.next.prev = d.prev
+	if n.next >= 0 {
+		w.dn[n.next].prev = n.prev
 	} else {
-		w.tail = d.prev
+		w.tail = n.prev
 	}
-	d.prev, d.next = nil, nil
+	n.prev, n.next = -1, -1
 }
 
-func (w *window) unlink(d *dnode) {
+func (w *window) unlink(d int32) {
 	w.detach(d)
-	delete(w.vals, d.key)
+	delete(w.vals, w.dn[d].key)
+	w.dn[d] = dnode{prev: -1, next: w.free}
+	w.free = d
 }
 
 func (w *window) clone() window {
-	c := window{n: w.n, sum: w.sum}
+	c := window{n: w.n, sum: w.sum, head: w.head, tail: w.tail, free: w.free}
 	if l := w.live(); len(l) > 0 {
 		c.q = append([]entry(nil), l...)
 	}
 	if w.vals != nil {
-		c.vals = make(map[Key]*dnode, len(w.vals))
-		for d := w.head; d != nil; d = d.next {
-			cd := &dnode{key: d.key, t: d.t}
-			c.vals[d.key] = cd
-			c.append(cd)
-		}
+		c.vals = maps.Clone(w.vals)
+		c.dn = slices.Clone(w.dn)
 	}
 	return c
 }
 
 func (w *window) footprint() int {
-	n := 32*cap(w.q) + 72
-	for d := w.head; d != nil; d = d.next {
-		n += 80 + len(d.key.S)
+	n := 32*cap(w.q) + 96 + 48*cap(w.dn)
+	for d := w.head; d >= 0; d = w.dn[d].next {
+		n += 32 + len(w.dn[d].key.S)
 	}
 	return n
 }
