@@ -34,11 +34,30 @@ type velPlan struct {
 	cur     bool
 }
 
-// keyVelocity is one key's velocity state.
+// keyVelocity is one key's velocity state. Its aggregates are copy-on-write between a
+// key's live state and its base (and a replay's copy): own says which this one may change
+// in place; the others are copied on their first change.
 type keyVelocity struct {
 	aggs  [][]*velocity.Agg // by rule: nil for a rule without aggregates
+	own   [][]bool          // by rule, like aggs
 	quiet []int64           // by rule: matches ending before it are dropped (MinInt64: none)
 	at    int64             // the newest time the aggregates took (late events count there)
+}
+
+// mutable returns aggregate j of rule ri ready to change: created when missing, copied
+// when shared.
+func (kv *keyVelocity) mutable(ri, j int, g *rules.Aggregate) *velocity.Agg {
+	a := kv.aggs[ri][j]
+	switch {
+	case a == nil:
+		a = velocity.New(g.Spec)
+	case !kv.own[ri][j]:
+		a = a.Clone()
+	default:
+		return a
+	}
+	kv.aggs[ri][j], kv.own[ri][j] = a, true
+	return a
 }
 
 // velocity returns the shard's plan for its rule set, nil when no rule has aggregates or
@@ -73,7 +92,7 @@ func (s *shard) velocity() *velPlan {
 }
 
 func newKeyVelocity(n int) *keyVelocity {
-	kv := &keyVelocity{aggs: make([][]*velocity.Agg, n), quiet: make([]int64, n), at: math.MinInt64}
+	kv := &keyVelocity{aggs: make([][]*velocity.Agg, n), own: make([][]bool, n), quiet: make([]int64, n), at: math.MinInt64}
 	for i := range kv.quiet {
 		kv.quiet[i] = math.MinInt64
 	}
@@ -112,11 +131,11 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			}
 			if kv.aggs[ri] == nil {
 				kv.aggs[ri] = make([]*velocity.Agg, len(aggs))
+				kv.own[ri] = make([]bool, len(aggs))
 			}
 			a := kv.aggs[ri][j]
-			if a == nil {
-				a = velocity.New(g.Spec)
-				kv.aggs[ri][j] = a
+			if a == nil || !kv.own[ri][j] && g.Mutates(a, ev, t, &p.ctx) {
+				a = kv.mutable(ri, j, g)
 			}
 			vals[j] = g.Observe(a, ev, t, &p.ctx)
 		}
@@ -170,10 +189,15 @@ func lastEvent(m *nfa.Match) *event.Event {
 func (kv *keyVelocity) expire(w int64) bool {
 	empty := true
 	for ri, aggs := range kv.aggs {
-		for _, a := range aggs {
-			if a != nil && !a.Expire(w) {
-				empty = false
+		for j, a := range aggs {
+			if a == nil {
+				continue
 			}
+			if w >= a.EmptyAt() { // everything left its window: drop it (it may be shared)
+				aggs[j] = nil
+				continue
+			}
+			empty = false
 		}
 		if kv.quiet[ri] != math.MinInt64 {
 			if kv.quiet[ri] <= w {
@@ -203,21 +227,19 @@ func (kv *keyVelocity) deadline() int64 {
 	return d
 }
 
+// clone returns a copy sharing kv's aggregates copy-on-write: neither owns them any more.
 func (kv *keyVelocity) clone() *keyVelocity {
 	if kv == nil {
 		return nil
 	}
-	c := &keyVelocity{aggs: make([][]*velocity.Agg, len(kv.aggs)), quiet: append([]int64(nil), kv.quiet...), at: kv.at}
+	c := &keyVelocity{aggs: make([][]*velocity.Agg, len(kv.aggs)), own: make([][]bool, len(kv.aggs)), quiet: append([]int64(nil), kv.quiet...), at: kv.at}
 	for ri, aggs := range kv.aggs {
 		if aggs == nil {
 			continue
 		}
-		c.aggs[ri] = make([]*velocity.Agg, len(aggs))
-		for j, a := range aggs {
-			if a != nil {
-				c.aggs[ri][j] = a.Clone()
-			}
-		}
+		c.aggs[ri] = append([]*velocity.Agg(nil), aggs...)
+		c.own[ri] = make([]bool, len(aggs))
+		clear(kv.own[ri])
 	}
 	return c
 }
@@ -232,7 +254,7 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 	nk.at = kv.at
 	for ni, oi := range keep {
 		if oi >= 0 && oi < len(kv.aggs) {
-			nk.aggs[ni], nk.quiet[ni] = kv.aggs[oi], kv.quiet[oi]
+			nk.aggs[ni], nk.own[ni], nk.quiet[ni] = kv.aggs[oi], kv.own[oi], kv.quiet[oi]
 		}
 	}
 	return nk

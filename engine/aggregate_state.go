@@ -135,6 +135,12 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 		}
 		if ri >= 0 {
 			kv.aggs[ri], kv.quiet[ri] = aggs, quiet
+			if aggs != nil {
+				kv.own[ri] = make([]bool, len(aggs))
+				for j := range aggs {
+					kv.own[ri][j] = true
+				}
+			}
 			any = true
 		}
 	}

@@ -81,6 +81,23 @@ func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.
 	return event.Double(x)
 }
 
+// Mutates reports whether Observe(a, ev, t, ctx) would change a: ev is taken, or something
+// left the window at t (a caller sharing a copy-on-write copies it first).
+func (g *Aggregate) Mutates(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) bool {
+	if g.Takes(ev, ctx) {
+		return true
+	}
+	var by velocity.Key
+	if g.by >= 0 {
+		v := ev.Values[g.by]
+		if v.Kind <= event.KindNull {
+			return false
+		}
+		by = aggKeyOf(v)
+	}
+	return a.Stale(t, by)
+}
+
 // Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
 // sum and distinct, none for the others and for an event without the group field.
 func (g *Aggregate) Empty(ev *event.Event) event.Value {

@@ -133,6 +133,19 @@ func empty(f Func) (float64, bool) {
 	return 0, false
 }
 
+// Stale reports whether Value(t, by) would change the aggregate (something left its
+// window), so that a caller sharing it copy-on-write knows whether to copy first.
+func (a *Agg) Stale(t int64, by Key) bool {
+	if !a.spec.By {
+		return a.w.stale(a.spec, t)
+	}
+	if h := a.glist.head; h >= 0 && t-a.gs[h].last >= a.spec.Window {
+		return true
+	}
+	gi, ok := a.groups[by]
+	return ok && a.gs[gi].w.stale(a.spec, t)
+}
+
 // dropGroups removes the groups whose every event the window has passed at t.
 func (a *Agg) dropGroups(t int64) {
 	for g := a.glist.head; g >= 0 && t-a.gs[g].last >= a.spec.Window; g = a.glist.head {

@@ -109,6 +109,14 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 	}
 }
 
+// stale reports whether expire(t) would drop something.
+func (w *window) stale(s Spec, t int64) bool {
+	if s.Func == Distinct {
+		return w.head >= 0 && t-w.dn[w.head].t >= s.Window
+	}
+	return w.qh < len(w.q) && t-w.q[w.qh].t1 >= s.Window
+}
+
 // expire drops what the window has passed at t: entries whose newest event is at least
 // Window old.
 func (w *window) expire(s Spec, t int64) {
