@@ -25,6 +25,15 @@
 // forgotten, so the count stays at MaxDistinct), and an aggregate by a field at most
 // MaxGroups groups (beyond it the group with the oldest last event is dropped).
 //
+// An entry is 32 bytes, so a window holds at most about 4 KB of entries (8 KB with slice
+// growth); a distinct value about 60 bytes plus its string; a group its window. Measured
+// (go test ./velocity -run '^$' -bench BytesPerKey -benchtime 1x, heap per key of one
+// aggregate over an hour's window): 168 bytes after one event, 648 after ten, 4.2 KB
+// after 1,000 (count, sum, min); distinct 0.6 KB, 1.6 KB and 6.1 KB; by 8 groups 0.7 KB,
+// 1.9 KB and 34 KB. An event costs 14–44 ns (Add then Value), 60–175 ns with by, no
+// allocation in the steady state (go test ./velocity -run '^$' -bench AddValue -benchmem
+// -benchtime 300000x, on 2 cores at load average 10–14).
+//
 // # Time
 //
 // Add and Value take event times that do not go back (the engine feeds a key's events in
@@ -36,5 +45,7 @@
 // # Concurrency
 //
 // An Agg is owned by one goroutine (a shard); it has no locks. Clone gives an
-// independent copy (a key's state before its re-matchable events).
+// independent copy (a key's state before its re-matchable events); values and groups sit
+// in slices linked by index, so a clone is a few copies. Stale says whether reading
+// would change it, so a caller sharing an Agg copy-on-write copies only what changes.
 package velocity
