@@ -16,15 +16,16 @@ type Stats struct {
 	late    atomic.Uint64
 	// rematched counts events re-matched into their key's journal; superseded the alerts
 	// already delivered that the corrected order no longer derives.
-	rematched    atomic.Uint64
-	superseded   atomic.Uint64
-	alerts       atomic.Uint64
-	dropped      atomic.Uint64  // partial matches dropped by the per-key bound
-	rearmDropped atomic.Uint64  // matches dropped by their rule's rearm hold
-	latency      []*histogram   // per shard
-	memory       []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
-	memMax       int64          // the engine's memory budget
-	peaks        []peak         // per shard
+	rematched  atomic.Uint64
+	superseded atomic.Uint64
+	alerts     atomic.Uint64
+	dropped    atomic.Uint64  // partial matches dropped by the per-key bound
+	latency    []*histogram   // per shard
+	memory     []atomic.Int64 // accounted bytes of key states, per shard (budget.go)
+	memMax     int64          // the engine's memory budget
+	peaks      []peak         // per shard
+
+	rearmDropped atomic.Uint64 // matches dropped by their rule's rearm hold (aggregate.go)
 
 	mu      sync.Mutex
 	dlq     map[string]uint64
@@ -82,16 +83,17 @@ func (s *Stats) budgetCut(key, rule, why string, n int) {
 
 // Snapshot is a copy of the counters at one moment.
 type Snapshot struct {
-	Events     uint64 `json:"events"`
-	Matched    uint64 `json:"matched"`
-	Late       uint64 `json:"late"`
-	Rematched  uint64 `json:"rematched"`
-	Superseded uint64 `json:"superseded_alerts"`
-	Alerts     uint64 `json:"alerts"`
-	Dropped    uint64 `json:"dropped_partial_matches"`
+	Events     uint64            `json:"events"`
+	Matched    uint64            `json:"matched"`
+	Late       uint64            `json:"late"`
+	Rematched  uint64            `json:"rematched"`
+	Superseded uint64            `json:"superseded_alerts"`
+	Alerts     uint64            `json:"alerts"`
+	Dropped    uint64            `json:"dropped_partial_matches"`
+	DeadLetter map[string]uint64 `json:"dead_letters"`
+
 	// RearmDropped counts matches dropped by their rule's rearm policy (patterns.Rearm).
-	RearmDropped uint64            `json:"rearm_dropped_matches"`
-	DeadLetter   map[string]uint64 `json:"dead_letters"`
+	RearmDropped uint64 `json:"rearm_dropped_matches"`
 	// Latency percentiles (µs) from an event entering the engine to its alert.
 	LatencyP50  float64 `json:"latency_p50_us"`
 	LatencyP99  float64 `json:"latency_p99_us"`
