@@ -64,6 +64,7 @@ func (kv *keyVelocity) mutable(ri, j int, g *rules.Aggregate) *velocity.Agg {
 // a rearm policy.
 func (s *shard) velocity() *velPlan {
 	if s.vplan != nil && s.vplan.rs == s.rules {
+		s.vplan.ctx.Memo = s.sc.Memo // a reload gives the shard a new memo with its rule set
 		return s.vplan
 	}
 	if s.vnone == s.rules {
