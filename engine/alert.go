@@ -26,8 +26,17 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	if r.Cut > 0 {
 		s.budgetCut(ri, key, r)
 	}
-	for _, m := range r.Matches {
-		a := BuildAlert(c, key, alerts.KindMatch, m, 0)
+	vp := s.velocity()
+	for i, m := range r.Matches {
+		var aggs *rules.Aggregates
+		if ks := s.keys[key]; vp != nil && ks != nil {
+			var keep bool
+			if keep, aggs = vp.admit(&ks.vel, ri, &r.Matches[i]); !keep {
+				st.rearmDropped.Add(1)
+				continue
+			}
+		}
+		a := buildAlert(c, key, alerts.KindMatch, m, 0, aggs)
 		if !s.cool(ri, key, a) {
 			s.completeCooled(ri, a)
 			continue
@@ -67,6 +76,12 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 // BuildAlert makes the alert for a match (or, with kind timeout, a partial match that
 // expired at timeoutAt) of rule c on key.
 func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64) *alerts.Alert {
+	return buildAlert(c, key, kind, m, timeoutAt, nil)
+}
+
+// buildAlert is BuildAlert with the rule's aggregate values for the match's last event
+// (nil when the emit expressions cannot read them).
+func buildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64, aggs *rules.Aggregates) *alerts.Alert {
 	r := c.Rule
 	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion, Mode: "active", Severity: r.Severity, Key: key}
 	var first, last *event.Event
@@ -92,7 +107,7 @@ func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 		a.TimeoutAt = &t
 	}
 	if last != nil {
-		for _, v := range c.EmitValues(m, last) {
+		for _, v := range c.EmitValuesWith(m, last, aggs) {
 			a.Emit = append(a.Emit, alerts.Value{Name: v.Name, Value: v.Value, Error: v.Err})
 		}
 	}

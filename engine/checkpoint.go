@@ -324,7 +324,7 @@ func (s *shard) snapshotPartition(part int32, full bool) (up []*state.KeyState, 
 		if ks != nil {
 			s.current(ks)
 		}
-		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0) {
+		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil) {
 			if ks != nil && ks.part.id == part { // emptied by a reload: release it
 				s.release(ks)
 			}
@@ -380,11 +380,14 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	if ks.newest != math.MinInt64 {
 		out.Sections = append(out.Sections, orderSection(ks))
 	}
-	cool := ks.cool
+	cool, vel := ks.cool, ks.vel
 	if ks.base != nil {
-		cool = ks.baseCool
+		cool, vel = ks.baseCool, ks.velBase
 	}
 	if sec, ok := cooldownSection(cool); ok {
+		out.Sections = append(out.Sections, sec)
+	}
+	if sec, ok := s.velocitySection(vel); ok {
 		out.Sections = append(out.Sections, sec)
 	}
 	return out
@@ -516,6 +519,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	// Pending events are the key's journal: the matchers restored are its base, and the
 	// live matchers are the base with the journal matched again (its alerts were
 	// delivered before the checkpoint).
+	ks.vel = s.restoreVelocity(ks.key, st.Sections)
 	var journal []item
 	for _, i := range st.Pending {
 		if int(i) < len(st.Events) {
@@ -525,8 +529,8 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	}
 	ks.cool = restoreCooldown(st.Sections)
 	if len(journal) > 0 {
-		ks.base, ks.journal, ks.baseCool = ks.m, journal, ks.cool
-		ks.m, ks.cool = s.replay(ks, journal, nil)
+		ks.base, ks.journal, ks.baseCool, ks.velBase = ks.m, journal, ks.cool, ks.vel
+		ks.m, ks.cool, ks.vel = s.replay(ks, journal, nil)
 		ks.live = 0
 		for _, m := range ks.m {
 			if m != nil {

@@ -53,7 +53,10 @@ func TestCheckpointRestore(t *testing.T) {
 }
 
 func checkpointRestore(t *testing.T, evs []testEvent, ooo time.Duration) {
-	rs := testRuleSet(t)
+	checkpointRestoreRules(t, testRuleSet(t), evs, ooo)
+}
+
+func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time.Duration) {
 	recs := records(evs)
 	for i := range recs {
 		recs[i].Offset = int64(i)

@@ -94,20 +94,6 @@ func (s *shard) cool(ri int, key string, a *alerts.Alert) bool {
 	return false
 }
 
-// coolRule applies rule ri's cooldown to what the matcher call produced (s.res), for a
-// replay or a base that builds no alerts: it drops the suppressed matches and timeouts and
-// moves the cooldowns as delivering the rest would.
-func (s *shard) coolRule(ri int, cool *cooldowns) {
-	c := s.rules.Rules[ri]
-	d := c.Rule.CooldownMs
-	if d <= 0 || cool == nil {
-		return
-	}
-	r := &s.res
-	r.Matches = slices.DeleteFunc(r.Matches, func(m nfa.Match) bool { return !cool.pass(c.Rule.ID, matchTime(&m, 0), d) })
-	r.Timeouts = slices.DeleteFunc(r.Timeouts, func(t nfa.Timeout) bool { return !cool.pass(c.Rule.ID, matchTime(&t.Match, t.At), d) })
-}
-
 // pruneCool forgets the cooldowns that ended by now; it returns the earliest end left
 // (math.MaxInt64: none).
 func (ks *keyState) pruneCool(now int64) int64 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
 )
 
 // Per-key order. A key's events are matched the moment they arrive when they are at
@@ -28,6 +29,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseCool = ks.cool.clone()
 		ks.base = make([]*nfa.Matcher, len(ks.m))
+		ks.velBase = ks.vel.clone()
 		n := 0
 		for _, m := range ks.m {
 			if m != nil {
@@ -93,7 +95,7 @@ func (s *shard) fold(ks *keyState) {
 		return
 	}
 	clear(ks.journal)
-	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
+	ks.journal, ks.base, ks.baseCool, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, nil, math.MaxInt64
 	ks.cut = max(ks.cut, ks.newest)
 }
 
@@ -109,7 +111,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		clear(ks.journal)
-		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
+		ks.journal, ks.base, ks.baseCool, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, nil, math.MaxInt64
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
@@ -127,7 +129,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
 	for i := range ks.journal[:n] {
-		s.feed(ks.base, &ks.journal[i], nil, &ks.baseCool)
+		s.feed(ks.base, &ks.velBase, &ks.journal[i], nil, &ks.baseCool)
 	}
 	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
@@ -147,15 +149,26 @@ func recount(ms []*nfa.Matcher) {
 }
 
 // feed matches one stable event into the matchers ms (a base or a replay's), starting
-// matchers for rules that can start. Matches and timeouts that the cooldowns cool (which
-// they move on) let through are appended to out (as alerts for ks's key) when out is not
-// nil, else discarded.
-func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut, cool *cooldowns) {
+// matchers for rules that can start. Matches that the rearm holds keep, and matches and
+// timeouts that the cooldowns cool (which they move on) let through, are appended to out
+// (as alerts for ks's key) when out is not nil, else discarded.
+func (s *shard) feed(ms []*nfa.Matcher, kv **keyVelocity, it *item, out *replayOut, cool *cooldowns) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = ev, ev
+	vp := s.velocity()
+	if vp != nil {
+		if *kv == nil && vp.takes(it) {
+			*kv = newKeyVelocity(len(s.rules.Rules))
+		}
+		vp.observe(*kv, it)
+		s.vkey = kv
+	}
 	for ri, c := range s.rules.Rules {
 		m := ms[ri]
+		if vp != nil {
+			s.sc.Aux = vp.aux(ri)
+		}
 		if m == nil {
 			if !c.Program.CanStart(ev, s.sc) {
 				continue
@@ -165,8 +178,7 @@ func (s *shard) feed(ms []*nfa.Matcher, it *item, out *replayOut, cool *cooldown
 		}
 		m.Advance(ev.Time, s.sc, &s.res)
 		m.Process(ev, s.sc, &s.res)
-		s.coolRule(ri, cool)
-		out.collect(s, ri)
+		out.collect(s, ri, cool)
 		if m.Idle() {
 			ms[ri] = nil
 		}
@@ -180,28 +192,50 @@ type replayOut struct {
 	rule   []int
 }
 
-func (o *replayOut) collect(s *shard, ri int) {
+// collect takes what the last matcher call of rule ri produced (s.res): a match the
+// rule's rearm holds drop is dropped, then a match or timeout its cooldown cools (cool
+// moves on as delivering would); the rest become alerts in o (nil: they are discarded, but
+// the rearm holds and cooldowns still move, as a base's must). The order is the live
+// path's (shard.emit): rearm, then cooldown.
+func (o *replayOut) collect(s *shard, ri int, cool *cooldowns) {
 	r := &s.res
-	if o == nil {
-		r.Reset()
-		return
-	}
+	vp := s.velocity()
 	c := s.rules.Rules[ri]
-	for _, m := range r.Matches {
-		o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindMatch, m, 0))
-		o.rule = append(o.rule, ri)
+	d := c.Rule.CooldownMs
+	for i := range r.Matches {
+		m := &r.Matches[i]
+		var aggs *rules.Aggregates
+		if vp != nil {
+			var keep bool
+			if keep, aggs = vp.admit(s.vkey, ri, m); !keep {
+				continue
+			}
+		}
+		if d > 0 && cool != nil && !cool.pass(c.Rule.ID, matchTime(m, 0), d) {
+			continue
+		}
+		if o != nil {
+			o.alerts = append(o.alerts, buildAlert(c, o.key, alerts.KindMatch, *m, 0, aggs))
+			o.rule = append(o.rule, ri)
+		}
 	}
-	for _, t := range r.Timeouts {
-		o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindTimeout, t.Match, t.At))
-		o.rule = append(o.rule, ri)
+	for i := range r.Timeouts {
+		t := &r.Timeouts[i]
+		if d > 0 && cool != nil && !cool.pass(c.Rule.ID, matchTime(&t.Match, t.At), d) {
+			continue
+		}
+		if o != nil {
+			o.alerts = append(o.alerts, BuildAlert(c, o.key, alerts.KindTimeout, t.Match, t.At))
+			o.rule = append(o.rule, ri)
+		}
 	}
 	r.Reset()
 }
 
-// replay runs journal from a clone of the key's base (and its cooldowns) and then to the
-// time the key's timers reached, returning the matchers, the cooldowns and, when out is
-// set, what they derived.
-func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, cooldowns) {
+// replay runs journal from a clone of the key's base (its cooldowns and velocity state
+// too) and then to the time the key's timers reached, returning the matchers, the
+// cooldowns, the velocity state and, when out is set, what they derived.
+func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, cooldowns, *keyVelocity) {
 	ms := make([]*nfa.Matcher, len(ks.base))
 	for ri, m := range ks.base {
 		if m != nil {
@@ -209,8 +243,13 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 		}
 	}
 	cool := ks.baseCool.clone()
+	kv := ks.velBase.clone()
 	for i := range journal {
-		s.feed(ms, &journal[i], out, &cool)
+		s.feed(ms, &kv, &journal[i], out, &cool)
+	}
+	if vp := s.velocity(); vp != nil {
+		vp.cur = false
+		s.vkey = &kv
 	}
 	if ks.timedTo != math.MinInt64 {
 		for ri, m := range ms {
@@ -218,14 +257,13 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 				continue
 			}
 			m.Advance(ks.timedTo, s.sc, &s.res)
-			s.coolRule(ri, &cool)
-			out.collect(s, ri)
+			out.collect(s, ri, &cool)
 			if m.Idle() {
 				ms[ri] = nil
 			}
 		}
 	}
-	return ms, cool
+	return ms, cool, kv
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -241,7 +279,8 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.raw, cp.ticket = nil, nil
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
-	ms, cool := s.replay(ks, ks.journal, &after)
+	ms, cool, kv := s.replay(ks, ks.journal, &after)
+	ks.vel = kv
 
 	out := make(map[string]bool, len(before.alerts))
 	for _, a := range before.alerts {

@@ -121,6 +121,7 @@ func (s *shard) current(ks *keyState) {
 	}
 	var live int
 	ks.m, live = s.rebind(ks.m, keep)
+	ks.vel = s.rebindVelocity(ks.vel, keep)
 	s.fold(ks) // events before the reload stay matched by the rules of their time
 	ks.live, ks.rs = live, s.rules
 	ks.timerAt = 0 // the dropped matchers' deadlines are gone: settle reschedules

@@ -57,6 +57,9 @@ type keyState struct {
 	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
 	// the journal (set exactly when base is).
 	cool, baseCool cooldowns
+	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
+	// when it has none; velBase is it as it was before journal[0].
+	vel, velBase *keyVelocity
 }
 
 type shard struct {
@@ -84,6 +87,10 @@ type shard struct {
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
+
+	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
+	vnone *RuleSet      // a rule set known to have no velocity rules
+	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
 }
 
 const maxSpare = 256
@@ -333,6 +340,12 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
 	ks.timedTo = max(ks.timedTo, w)
+	if p := s.velocity(); p != nil {
+		p.cur = false // matches completed by time read no aggregate values
+		if ks.vel != nil && ks.vel.expire(w) {
+			ks.vel = nil
+		}
+	}
 	for ri, m := range ks.m {
 		if m == nil {
 			continue
@@ -380,10 +393,17 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		s.starts = newStartIndex(s.rules)
 	}
 	cand := s.starts.candidates(ev)
+	vp := s.velocity()
+	if vp != nil {
+		ks = s.observeVelocity(vp, ks, it)
+	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
 			m = ks.m[ri]
+		}
+		if vp != nil {
+			s.sc.Aux = vp.aux(ri)
 		}
 		if m == nil {
 			if !s.starts.mayStart(cand, ri) || !c.Program.CanStart(ev, s.sc) {
@@ -420,9 +440,12 @@ func (s *shard) settle(ks *keyState) {
 	if ks.cool != nil {
 		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
 	}
-	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 {
+	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil {
 		s.release(ks)
 		return
+	}
+	if ks.vel != nil {
+		d = min(d, ks.vel.deadline())
 	}
 	for _, m := range ks.m {
 		if m != nil {

@@ -25,6 +25,8 @@ type Stats struct {
 	shard      []shardCounts // per shard
 	memMax     int64         // the engine's memory budget
 
+	rearmDropped atomic.Uint64 // matches dropped by their rule's rearm hold (aggregate.go)
+
 	mu      sync.Mutex
 	dlq     map[string]uint64
 	cuts    map[string]uint64 // budget cuts by limit
@@ -103,6 +105,9 @@ type Snapshot struct {
 	Alerts     uint64            `json:"alerts"`
 	Dropped    uint64            `json:"dropped_partial_matches"`
 	DeadLetter map[string]uint64 `json:"dead_letters"`
+
+	// RearmDropped counts matches dropped by their rule's rearm policy (patterns.Rearm).
+	RearmDropped uint64 `json:"rearm_dropped_matches"`
 	// Latency percentiles (µs) from an event entering the engine to its alert.
 	LatencyP50  float64 `json:"latency_p50_us"`
 	LatencyP99  float64 `json:"latency_p99_us"`
@@ -135,7 +140,7 @@ type Snapshot struct {
 func (s *Stats) Snapshot() Snapshot {
 	sn := Snapshot{Events: s.events.Load(), Late: s.late.Load(),
 		Rematched: s.rematched.Load(), Superseded: s.superseded.Load(), Cooled: s.cooled.Load(),
-		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), DeadLetter: map[string]uint64{}}
+		Alerts: s.alerts.Load(), Dropped: s.dropped.Load(), RearmDropped: s.rearmDropped.Load(), DeadLetter: map[string]uint64{}}
 	sn.BudgetCuts, sn.BudgetCutsByRule, sn.MemoryBudget = map[string]uint64{}, map[string]uint64{}, s.memMax
 	for i := range s.shard {
 		sn.Matched += s.shard[i].matched.Load()

@@ -54,6 +54,14 @@ func (c *EvalContext) Matched(step string) []*event.Event {
 	return c.byStep[i]
 }
 
+// Aux returns the value the caller set in the Scratch's Aux field (nil if none).
+func (c *EvalContext) Aux() any {
+	if c.sc == nil {
+		return nil
+	}
+	return c.sc.Aux
+}
+
 // reset prepares the context for evaluating against r.
 func (c *EvalContext) reset(r *run) {
 	c.run = r

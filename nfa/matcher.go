@@ -58,6 +58,10 @@ type Scratch struct {
 	// Budget bounds what each matcher run with this scratch holds (zero fields: the
 	// defaults); see Budget.
 	Budget Budget
+	// Aux is what the caller hands the conditions of the matcher it runs next, through
+	// EvalContext.Aux (the rules package: a key's aggregate values). The matcher never
+	// reads it.
+	Aux any
 
 	ctx      EvalContext
 	edges    []outEdge

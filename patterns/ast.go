@@ -172,7 +172,11 @@ type Rule struct {
 	// KeyPos is where the key's value is written (zero when the rule does not say).
 	KeyPos  Pos
 	Pattern Pattern
-	Emit    []Emit
+	// Aggregates are the rule's velocity aggregates (agg.NAME in its expressions).
+	Aggregates []*Aggregate
+	// Rearm says when the rule may alert again for a key after an alert.
+	Rearm Rearm
+	Emit  []Emit
 	// Timeouts asks for alerts of kind "timeout" for partial matches that expire.
 	Timeouts bool
 	// CooldownMs, when > 0, suppresses the rule's alerts for a key within that much event

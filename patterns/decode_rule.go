@@ -8,7 +8,7 @@ import (
 
 // ruleKeys are the keys of a rule, in the order Format writes them.
 var ruleKeys = []string{"id", "name", "description", "severity", "owner", "tags", "key",
-	"within", "skip", "release", "timeouts", "cooldown", "decision", "pattern", "emit"}
+	"within", "skip", "release", "rearm", "timeouts", "cooldown", "decision", "aggregates", "pattern", "emit"}
 
 // DefaultSeverity is the severity of a rule that does not say.
 const DefaultSeverity = "medium"
@@ -41,9 +41,11 @@ func (d *decoder) rule(n *yaml.Node) *Rule {
 	if rel, ok := d.word(f["release"], r, "release", releaseWords, releaseNames[:]); ok {
 		r.Pattern.Release = Release(rel)
 	}
+	d.rearm(f["rearm"], r)
 	r.Timeouts = d.boolean(f["timeouts"], r)
 	d.cooldown(f["cooldown"], r)
 	d.decision(f["decision"], r)
+	r.Aggregates = d.aggregates(f["aggregates"], r)
 	if p, ok := f["pattern"]; ok && !isNull(p.val) {
 		r.Pattern.Steps = d.steps(p, r)
 	}

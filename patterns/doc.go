@@ -70,6 +70,10 @@
 //     {strategy: to_first, step: STEP}. Flink's skip_to_next etc. are accepted.
 //   - release: when a completed match leaves as an alert: at_completion (the default) or
 //     in_start_order (Flink's order). See "When a match is released" below.
+//   - rearm: when the rule may alert again for a key after an alert: every_event (the
+//     default: every match alerts), once_per_window (not again until the rule's longest
+//     aggregate window, else its within, has passed since the alert's last event) or
+//     {after: 30m}. A match whose last event falls in the hold is dropped (counted).
 //   - timeouts: true to alert (kind "timeout") on partial matches whose window expires.
 //   - cooldown: a duration (1h): after an alert of the rule for a key, the rule's alerts for
 //     that key less than the cooldown later (in event time) are suppressed. The engine keeps
@@ -77,6 +81,8 @@
 //   - decision: {outcome: allow | review | block, score: 0..1000}: what the rule's alerts
 //     contribute to an inline decision (POST /v1/decide): the strongest outcome wins and
 //     scores add up. Without it an alert counts as review, score 0.
+//   - aggregates: velocity aggregates, a list of {name, function, field, where, window,
+//     by}; see "Velocity aggregates" below.
 //   - pattern (required): the steps, a non-empty list.
 //   - emit: an ordered mapping of name → CEL expression whose values go into the alert;
 //     names are identifiers, unique.
@@ -114,6 +120,33 @@
 // Durations are Go durations plus d for days (500ms, 30s, 10m, 1h30m, 2d), positive,
 // in whole milliseconds. A rule file is at most 1 MiB. Unknown keys are errors (with a
 // "did you mean" for typos); so are duplicate keys, YAML aliases and a second document.
+//
+// # Velocity aggregates
+//
+// An aggregate is a value per key over a sliding event-time window of the key's events,
+// which conditions and emit expressions read as agg.NAME:
+//
+//	aggregates:
+//	  - name: cnp_total_24h          # an identifier, unique in the rule
+//	    function: sum                # count, sum, avg, min, max or distinct
+//	    field: amount                # the field aggregated (not for count; a number for
+//	                                 # sum, avg, min and max)
+//	    where: e.type == 'auth' && e.card_present == false   # which events count (CEL,
+//	                                 # the event only; absent: every event of the key)
+//	    window: 1d                   # the window, (t − window, t]
+//	    by: merchant_id              # optional: per value of this field, the value for
+//	                                 # the current event's merchant
+//	pattern:
+//	  - name: auth
+//	    where: e.type == 'auth' && agg.cnp_total_24h > 2000.0
+//
+// The value at an event includes the event itself when it meets where. count and
+// distinct are ints, the others doubles; count, sum and distinct of an empty window are 0,
+// avg, min and max have no value (has(agg.x) is false, reading it is an error, which makes
+// a condition false). With by, an event without that field has no value. In emit, agg is
+// the value at the event that completes the match; in a timeout alert or a match
+// completed by time (a trailing not: followed_by) it has no value. The engine's velocity
+// package documents the cost and the memory bound.
 //
 // # The AST a file gives
 //

@@ -74,10 +74,12 @@ func Format(r *Rule) []byte {
 	if p.Release != AtCompletion {
 		w.line(0, "release: "+enumName(releaseNames[:], p.Release))
 	}
+	w.rearm(r.Rearm)
 	if r.Timeouts {
 		w.line(0, "timeouts: true")
 	}
 	w.decide(r)
+	w.aggregates(r.Aggregates)
 	w.line(0, "pattern:")
 	w.steps(0, p.Steps)
 	if len(r.Emit) > 0 {

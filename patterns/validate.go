@@ -43,6 +43,7 @@ func validate(r *Rule, m meta, identNames bool) ErrorList {
 	v := &validator{r: r, meta: m, ident: identNames, seen: map[string]*Step{}}
 	v.header()
 	v.pattern()
+	v.aggregates()
 	v.emits()
 	return v.errs
 }

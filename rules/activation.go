@@ -17,6 +17,7 @@ type activation struct {
 	ev  *event.Event
 	src matchSource
 	mm  matchMap
+	am  aggMap
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -34,6 +35,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return typedEvent{a.ev}, true
 	case "match":
 		return &a.mm, true
+	case "agg":
+		return &a.am, true
 	}
 	return nil, false
 }
@@ -48,6 +51,7 @@ func newActivationPool(dyn bool) *activationPool {
 	ap.p.New = func() any {
 		a := &activation{dyn: dyn}
 		a.mm = matchMap{src: &a.src, dyn: dyn}
+		a.am = aggMap{src: &a.src}
 		return a
 	}
 	return ap

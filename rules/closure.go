@@ -41,6 +41,8 @@ type closureCompiler struct {
 	matched func(x *nfa.EvalContext, step string) []*event.Event
 	// leaves and fastTerms count the interpreter and closure terms of && / || chains.
 	leaves, fastTerms int
+	// aggs are the rule's aggregate names (agg.NAME → index in rules.Aggregates).
+	aggs map[string]int
 }
 
 // fieldRef reads one field of the event: by index when the event has the environment's
@@ -308,6 +310,9 @@ func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
 	}
 	if e.Kind() == ast.SelectKind && e.AsSelect().IsTestOnly() {
 		return c.boolVal(e)
+	}
+	if fn, ok := c.aggValue(e); ok {
+		return fn, true
 	}
 	if e.Kind() == ast.SelectKind {
 		return c.endField(e)

@@ -35,6 +35,7 @@ type Compiled struct {
 	fingerprint string
 	conds       map[condKey]*condition
 	emits       []compiledEmit
+	aggs        []*Aggregate
 	stats       ruleStats
 	data        []string // the datasets the rule reads, sorted
 }
@@ -125,19 +126,21 @@ func (c *Compiled) compileExprs(reg *Registry) patterns.ErrorList {
 		steps[n] = true
 	}
 	var errs patterns.ErrorList
+	aggs := aggNames(r)
+	errs = append(errs, c.compileAggregates(reg)...)
 	if s := c.env.schema; s != nil && r.Key != "" {
 		errs = append(errs, checkKey(s, r)...)
 	}
 	patterns.Walk(r.Pattern.Steps, func(s *patterns.Step) {
 		if s.Where != "" && !s.IsGroup() {
-			if cond, el := c.condition(s.Where, s.WhereSrc, roleWhere, s.Name, steps, reg); el != nil {
+			if cond, el := c.condition(s.Where, s.WhereSrc, roleWhere, s.Name, steps, aggs, reg); el != nil {
 				errs = append(errs, el...)
 			} else {
 				c.conds[condKey{s.Name, nfa.CondWhere}] = cond
 			}
 		}
 		if s.Until != "" {
-			if cond, el := c.condition(s.Until, s.UntilSrc, roleUntil, s.Name, steps, reg); el != nil {
+			if cond, el := c.condition(s.Until, s.UntilSrc, roleUntil, s.Name, steps, aggs, reg); el != nil {
 				errs = append(errs, el...)
 			} else {
 				c.conds[condKey{s.Name, nfa.CondUntil}] = cond
@@ -145,7 +148,7 @@ func (c *Compiled) compileExprs(reg *Registry) patterns.ErrorList {
 		}
 	})
 	for _, em := range r.Emit {
-		x, el := c.env.compileExpr(em.Expr, em.Src, r.Source, roleEmit, steps)
+		x, el := c.env.compileExprAggs(em.Expr, em.Src, r.Source, roleEmit, steps, aggs)
 		if el != nil {
 			for _, e := range el {
 				e.Msg = "emit " + em.Name + strings.TrimPrefix(e.Msg, "emit")
@@ -158,7 +161,7 @@ func (c *Compiled) compileExprs(reg *Registry) patterns.ErrorList {
 	return errs
 }
 
-func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step string, steps map[string]bool, reg *Registry) (*condition, patterns.ErrorList) {
+func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step string, steps map[string]bool, aggs map[string]int, reg *Registry) (*condition, patterns.ErrorList) {
 	cond := &condition{slot: -1, stats: &c.stats, label: fmt.Sprintf("step %s %s", step, role)}
 	if reg != nil {
 		if x, ok := reg.shared(c.env, text); ok {
@@ -167,12 +170,12 @@ func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step 
 			return cond, nil
 		}
 	}
-	x, errs := c.env.compileExpr(text, src, c.Rule.Source, role, steps)
+	x, errs := c.env.compileExprAggs(text, src, c.Rule.Source, role, steps, aggs)
 	if errs != nil {
 		return nil, errs
 	}
 	cond.x = x
-	if reg != nil && !x.usesMatch {
+	if reg != nil && !x.usesMatch && !x.usesAgg {
 		cond.x, cond.slot = reg.register(x)
 	}
 	c.attachGuard(cond, role, steps, reg)
@@ -251,6 +254,12 @@ type EmitValue struct {
 // event of the match) and match = the events of m per step. An evaluation error gives a
 // nil value and the error's message, never a panic. The order is the rule's.
 func (c *Compiled) EmitValues(m nfa.Match, last *event.Event) []EmitValue {
+	return c.EmitValuesWith(m, last, nil)
+}
+
+// EmitValuesWith is EmitValues with the rule's aggregate values for last (agg.NAME);
+// with aggs nil, an emit expression reading agg gets an error.
+func (c *Compiled) EmitValuesWith(m nfa.Match, last *event.Event, aggs *Aggregates) []EmitValue {
 	if len(c.emits) == 0 {
 		return nil
 	}
@@ -261,7 +270,7 @@ func (c *Compiled) EmitValues(m nfa.Match, last *event.Event) []EmitValue {
 	}
 	for i, em := range c.emits {
 		out[i] = EmitValue{Name: em.name}
-		v, err := evalEmit(em.x, &m, last, steps)
+		v, err := evalEmitAggs(em.x, &m, last, steps, aggs)
 		if err != nil {
 			out[i].Err = err.Error()
 			continue
@@ -272,12 +281,16 @@ func (c *Compiled) EmitValues(m nfa.Match, last *event.Event) []EmitValue {
 }
 
 func evalEmit(x *compiledExpr, m *nfa.Match, last *event.Event, steps map[string]bool) (val any, err error) {
+	return evalEmitAggs(x, m, last, steps, nil)
+}
+
+func evalEmitAggs(x *compiledExpr, m *nfa.Match, last *event.Event, steps map[string]bool, aggs *Aggregates) (val any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			val, err = nil, fmt.Errorf("internal error: %v", r)
 		}
 	}()
-	v, err := x.env.eval(x.prog, last, matchSource{match: m, steps: steps})
+	v, err := x.env.eval(x.prog, last, matchSource{match: m, steps: steps, aggNames: x.aggs, aggs: aggs})
 	if err != nil {
 		return nil, err
 	}

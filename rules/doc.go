@@ -8,7 +8,10 @@
 // fields have the schema's types (int, double, string, bool, google.protobuf.Timestamp;
 // dyn for fields of type any), so misspelt fields and type errors are compile errors, and
 // `match`, a map from step name to the list of events that step has taken in the partial
-// match (Flink's iterative conditions; match['b*'] works for any name). NewDynamicEnv is
+// match (Flink's iterative conditions; match['b*'] works for any name), and `agg`, the
+// values of the rule's velocity aggregates for the current event (map(string, dyn):
+// agg.NAME; a name the rule does not declare is a compile error with a did-you-mean).
+// NewDynamicEnv is
 // the schema-less variant of the conformance corpus: `e` is a map(string, dyn). Both read
 // the same runtime event.Event: a missing field is absent (has() is false, reading it is
 // a "no such key" error). Orderings compare int with double; helpers are sum, avg, min,
@@ -29,6 +32,17 @@
 // quotes its signature and points at the wrong argument, and a duration or timestamp
 // literal that does not parse is pointed at itself. rules/testdata/errors.golden holds
 // the message of each kind of mistake.
+//
+// # Velocity aggregates
+//
+// A rule's aggregates (patterns.Aggregate) compile to Aggregate: the field indexes, the
+// velocity.Spec and the where condition (event-only, memoised like any). The engine keeps
+// the windows per key (package velocity), calls Observe for each of the key's events
+// before matching it, and hands the values to the rule's conditions as nfa.Scratch.Aux (a
+// *Aggregates). agg.NAME compiles to a closure reading that value. An expression reading
+// agg is never memoised, shared between rules or used as an event-only guard: its value
+// is the rule's own, per key. The fingerprint covers the aggregates and the rearm policy,
+// so changing them starts the rule (and its windows) fresh.
 //
 // # Evaluation
 //

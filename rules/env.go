@@ -101,6 +101,7 @@ func NewEnv(schema *event.Schema, opts EnvOptions) (*Env, error) {
 		cel.CustomTypeProvider(prov),
 		cel.Variable("e", ev),
 		cel.Variable("match", cel.MapType(cel.StringType, cel.ListType(ev))),
+		cel.Variable("agg", cel.MapType(cel.StringType, cel.DynType)),
 	}, env.commonOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("rules: CEL environment for schema %s: %w", schema.Name, err)
@@ -128,6 +129,7 @@ func NewDynamicEnv(opts ...EnvOptions) (*Env, error) {
 	ce, err := cel.NewEnv(append([]cel.EnvOption{
 		cel.Variable("e", dynMap),
 		cel.Variable("match", cel.MapType(cel.StringType, cel.ListType(dynMap))),
+		cel.Variable("agg", cel.MapType(cel.StringType, cel.DynType)),
 	}, env.commonOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("rules: dynamic CEL environment: %w", err)

@@ -57,6 +57,11 @@ type compiledExpr struct {
 	ast       *cel.Ast
 	prog      cel.Program
 	usesMatch bool
+	// usesAgg: the expression reads agg (the key's aggregate values, per rule), so it is
+	// neither memoised nor shared across rules, like one that reads match.
+	usesAgg bool
+	// aggs maps the rule's aggregate names to their indexes (agg.NAME).
+	aggs map[string]int
 	// steps restricts `match` to the rule's steps (nil: any name); only set when usesMatch.
 	steps map[string]bool
 	fn    condFn
@@ -69,6 +74,11 @@ type compiledExpr struct {
 // compileExpr parses, type-checks and cost-checks text, and prepares its evaluation.
 // Errors are in file coordinates (through src).
 func (env *Env) compileExpr(text string, src patterns.Src, file string, role exprRole, steps map[string]bool) (*compiledExpr, patterns.ErrorList) {
+	return env.compileExprAggs(text, src, file, role, steps, nil)
+}
+
+// compileExprAggs is compileExpr for a rule whose aggregates are aggs (agg.NAME → index).
+func (env *Env) compileExprAggs(text string, src patterns.Src, file string, role exprRole, steps map[string]bool, aggs map[string]int) (*compiledExpr, patterns.ErrorList) {
 	var errs patterns.ErrorList
 	errAt := func(line, col int, format string, args ...any) {
 		errs = append(errs, &patterns.Error{File: file, Pos: src.Map(line, col), Msg: fmt.Sprintf(format, args...)})
@@ -96,6 +106,13 @@ func (env *Env) compileExpr(text string, src patterns.Src, file string, role exp
 			usesMatch = true
 		}
 	})
+	usesAgg := readsAgg(native.Expr())
+	if usesAgg {
+		checkAggs(native, aggs, func(id int64, msg string) {
+			loc := native.SourceInfo().GetStartLocation(id)
+			errAt(loc.Line(), loc.Column()+1, "%s: %s", role, msg)
+		})
+	}
 	if usesMatch && steps != nil {
 		env.checkSteps(native, steps, func(id int64, msg string) {
 			loc := native.SourceInfo().GetStartLocation(id)
@@ -126,7 +143,10 @@ func (env *Env) compileExpr(text string, src patterns.Src, file string, role exp
 		canonical = text
 	}
 	x := &compiledExpr{env: env, text: text, canonical: canonical, ast: checked, prog: prog,
-		usesMatch: usesMatch, cost: est.Max, data: data}
+		usesMatch: usesMatch, usesAgg: usesAgg, cost: est.Max, data: data}
+	if usesAgg {
+		x.aggs = aggs
+	}
 	if usesMatch {
 		x.steps = steps
 	}
@@ -170,7 +190,7 @@ func (x *compiledExpr) compileClosure() {
 // interpreter, terms it cannot compile become interpreter calls.
 func (x *compiledExpr) closureCompiler() *closureCompiler {
 	native := x.ast.NativeRep()
-	cc := &closureCompiler{env: x.env, a: native, steps: x.steps, matched: (*nfa.EvalContext).Matched}
+	cc := &closureCompiler{env: x.env, a: native, steps: x.steps, matched: (*nfa.EvalContext).Matched, aggs: x.aggs}
 	cc.constant = func(e ast.Expr) (ref.Val, bool) {
 		p, err := x.env.program(subAST(native, e))
 		if err != nil {
@@ -188,7 +208,7 @@ func (x *compiledExpr) closureCompiler() *closureCompiler {
 			return nil, false
 		}
 		return func(c *nfa.EvalContext) tri {
-			v, err := x.env.eval(p, c.Event, matchSource{ctx: c, steps: x.steps})
+			v, err := x.env.eval(p, c.Event, matchSource{ctx: c, steps: x.steps, aggNames: x.aggs})
 			if err != nil {
 				return tErr
 			}
@@ -203,7 +223,7 @@ func (x *compiledExpr) closureCompiler() *closureCompiler {
 
 // interpret evaluates the expression with the CEL interpreter.
 func (x *compiledExpr) interpret(c *nfa.EvalContext) (ref.Val, error) {
-	return x.env.eval(x.prog, c.Event, matchSource{ctx: c, steps: x.steps})
+	return x.env.eval(x.prog, c.Event, matchSource{ctx: c, steps: x.steps, aggNames: x.aggs})
 }
 
 // checkSteps reports match.name / match['name'] references to steps the rule lacks.

@@ -43,6 +43,17 @@ func canonicalPattern(c *Compiled) string {
 		}
 	}
 	steps(p.Steps, 0)
+	// Written only when set, so rules without them keep their versions.
+	for i, a := range r.Aggregates {
+		fmt.Fprintf(&b, "aggregate %q %s field=%q by=%q window=%d", a.Name, a.Func, a.Field, a.By, a.WindowMs)
+		if i < len(c.aggs) && c.aggs[i].where != nil {
+			fmt.Fprintf(&b, " where %q", c.aggs[i].where.x.canonical)
+		}
+		b.WriteByte('\n')
+	}
+	if r.Rearm.Kind != patterns.RearmEveryEvent {
+		fmt.Fprintf(&b, "rearm=%d/%d\n", r.Rearm.Kind, r.HoldMs())
+	}
 	return b.String()
 }
 

@@ -88,7 +88,7 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 		return
 	}
 	x := cond.x
-	if !x.usesMatch {
+	if !x.usesMatch && !x.usesAgg {
 		var d dispatch
 		d.field, d.values, d.ok = dispatchOf(x)
 		if cond.slot >= 0 {
@@ -104,7 +104,7 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 		return
 	}
 	gx, errs := c.env.compileExpr(text, patterns.Src{}, c.Rule.Source, role, steps)
-	if errs != nil || gx.usesMatch {
+	if errs != nil || gx.usesMatch || gx.usesAgg {
 		return // cannot happen for terms of a checked expression; no guard is always safe
 	}
 	g := &guard{x: gx, slot: -1}
@@ -130,7 +130,7 @@ func eventOnlyTerms(x *compiledExpr) (string, bool) {
 			}
 			return true
 		}
-		if readsMatch(e) {
+		if readsMatch(e) || readsAgg(e) {
 			return true
 		}
 		s, err := parser.Unparse(e, native.SourceInfo())

@@ -19,6 +19,22 @@ type matchSource struct {
 	match *nfa.Match       // emit evaluation: a complete match
 	// steps, when non-nil, are the step names of the rule: other names are not found.
 	steps map[string]bool
+	// aggNames are the rule's aggregates (agg.NAME → index); aggs their values for an
+	// emit evaluation (conditions find them in ctx.Aux()).
+	aggNames map[string]int
+	aggs     *Aggregates
+}
+
+// aggValues returns the aggregate values of the evaluation, nil when there are none.
+func (s *matchSource) aggValues() *Aggregates {
+	if s.aggs != nil {
+		return s.aggs
+	}
+	if s.ctx != nil {
+		a, _ := s.ctx.Aux().(*Aggregates)
+		return a
+	}
+	return nil
 }
 
 func (s *matchSource) events(step string) ([]*event.Event, bool) {

@@ -38,7 +38,7 @@ func TestProcessesKill9Restore(t *testing.T) {
 	}
 	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	w := processWorkload(t, 24000, 6)
+	w := processWorkload(t, 28000, 6)
 	failed := 0
 	for i := range runs {
 		ok := t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {

@@ -464,7 +464,7 @@ func TestProcessesFailover(t *testing.T) {
 // the end the alerts topic holds exactly the replay's alerts; duplicates are counted.
 func TestProcessesKill9(t *testing.T) {
 	start := time.Now()
-	e := newProcEnv(t, 24000, false)
+	e := newProcEnv(t, 28000, false)
 	const group = "crash"
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
@@ -512,7 +512,7 @@ func TestProcessesKill9(t *testing.T) {
 // holds exactly the replay's alerts.
 func TestProcessesRedisRestart(t *testing.T) {
 	start := time.Now()
-	e := newProcEnv(t, 24000, true)
+	e := newProcEnv(t, 28000, true)
 	const group = "redis-restart"
 	seen := map[string]bool{}
 	p := e.startCepd("cepd-run0", "data", "cepd", group)

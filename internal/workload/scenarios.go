@@ -36,6 +36,9 @@ var scenarios = []scenario{
 	{"device-many-cards", (*Generator).deviceManyCards},
 	{"zero-auth-storm", (*Generator).zeroAuthStorm},
 	{"watchlist-merchant", (*Generator).watchlistMerchant},
+	{"auths-per-hour", (*Generator).authsPerHour},
+	{"merchant-repeat", (*Generator).merchantRepeat},
+	{"online-spend-24h", (*Generator).onlineSpend24h},
 }
 
 // ScenarioNames lists the fraud scenarios the generator can inject; each is also the
@@ -417,6 +420,54 @@ func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 		b := g.auth(t, ci, c, w, uniform(r, 40, 300), false, label)
 		g.attacker(b, city, dev)
 		g.settle(b, label)
+	}
+	return true
+}
+
+// authsPerHour: thirteen to sixteen online purchases of 15–60 at two or three shops,
+// two to four minutes apart: too slow for a burst rule, too many for an hour (a ×1.5
+// ladder of four cannot form below 67.50).
+func (g *Generator) authsPerHour(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	shops := []int32{g.online("clothing"), g.online("misc"), g.online("home")}[:2+r.IntN(2)]
+	for n := 13 + r.IntN(4); n > 0; n-- {
+		a := g.auth(t, ci, c, shops[r.IntN(len(shops))], uniform(r, 15, 60), false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		t += between(r, 120, 240)
+	}
+	return true
+}
+
+// merchantRepeat: a merchant charges the card the same amount (5–30) five to seven
+// times, two to five minutes apart (a compromised merchant account or a billing loop).
+func (g *Generator) merchantRepeat(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	shop := g.online("books")
+	amount := cents(uniform(r, 5, 30))
+	for n := 5 + r.IntN(3); n > 0; n-- {
+		a := g.auth(t, ci, c, shop, amount, false, label)
+		g.settle(a, label)
+		t += between(r, 120, 300)
+	}
+	return true
+}
+
+// onlineSpend24h: a stolen card used online six to eight times for 350–650 at
+// different shops, one to three hours apart: no burst, but far more than a day's spend.
+func (g *Generator) onlineSpend24h(t int64, ci int32, label int8) bool {
+	r := g.r
+	c := &g.cards[ci]
+	city, dev := c.city, g.newDevice()
+	kinds := []string{"electronics", "clothing", "home", "hotel", "misc", "books", "airline", "jewelry"}
+	for i, n := 0, 6+r.IntN(3); i < n; i++ {
+		a := g.auth(t, ci, c, g.online(kinds[i]), uniform(r, 350, 650), false, label)
+		g.attacker(a, city, dev)
+		g.settle(a, label)
+		t += between(r, 3600, 3*3600)
 	}
 	return true
 }

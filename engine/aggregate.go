@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/velocity"
+)
+
+// Velocity aggregates and rearm policies (patterns.Aggregate, patterns.Rearm) are per-key
+// state beside the matchers. Before a key's event is matched, each aggregate of each rule
+// takes the event (when its where holds) and its value for the event is computed; the
+// rule's conditions read those values (rules.Aggregates through nfa.Scratch.Aux). A
+// rule with a rearm hold drops, per key, the matches whose last event comes before the
+// end of the hold that its previous alert started. The state follows the key's event
+// order exactly as the matchers do: it is cloned into the base when a journal starts,
+// replayed with the journal when an older event is re-matched, and checkpointed (the
+// base, as the matchers are). A rule set without aggregates or rearm policies takes none
+// of these paths.
+
+// velPlan is a shard's view of a rule set's velocity rules, with the scratch space for
+// one event's values.
+type velPlan struct {
+	rs   *RuleSet
+	aggs [][]*rules.Aggregate // by rule
+	hold []int64              // by rule: the rearm hold, 0 for none
+	vals []rules.Aggregates   // by rule: the values for the event being matched
+	ctx  nfa.EvalContext      // for the aggregates' where conditions
+	// the event the values are for (a match ending with it may read them in emit)
+	curTime int64
+	curSeq  uint64
+	cur     bool
+}
+
+// keyVelocity is one key's velocity state. Its aggregates are copy-on-write between a
+// key's live state and its base (and a replay's copy): own says which this one may change
+// in place; the others are copied on their first change.
+type keyVelocity struct {
+	aggs  [][]*velocity.Agg // by rule: nil for a rule without aggregates
+	own   [][]bool          // by rule, like aggs
+	quiet []int64           // by rule: matches ending before it are dropped (MinInt64: none)
+	at    int64             // the newest time the aggregates took (late events count there)
+}
+
+// mutable returns aggregate j of rule ri ready to change: created when missing, copied
+// when shared.
+func (kv *keyVelocity) mutable(ri, j int, g *rules.Aggregate) *velocity.Agg {
+	a := kv.aggs[ri][j]
+	switch {
+	case a == nil:
+		a = velocity.New(g.Spec)
+	case !kv.own[ri][j]:
+		a = a.Clone()
+	default:
+		return a
+	}
+	kv.aggs[ri][j], kv.own[ri][j] = a, true
+	return a
+}
+
+// velocity returns the shard's plan for its rule set, nil when no rule has aggregates or
+// a rearm policy.
+func (s *shard) velocity() *velPlan {
+	if s.vplan != nil && s.vplan.rs == s.rules {
+		s.vplan.ctx.Memo = s.sc.Memo // a reload gives the shard a new memo with its rule set
+		return s.vplan
+	}
+	if s.vnone == s.rules {
+		return nil
+	}
+	var p *velPlan
+	for ri, c := range s.rules.Rules {
+		aggs, hold := c.Aggregates(), c.Rule.HoldMs()
+		if len(aggs) == 0 && hold == 0 {
+			continue
+		}
+		if p == nil {
+			n := len(s.rules.Rules)
+			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n)}
+		}
+		p.aggs[ri], p.hold[ri] = aggs, hold
+		p.vals[ri].Values = make([]event.Value, len(aggs))
+	}
+	if p == nil {
+		s.vnone = s.rules
+		return nil
+	}
+	p.ctx.Memo = s.sc.Memo
+	s.vplan = p
+	return p
+}
+
+func newKeyVelocity(n int) *keyVelocity {
+	kv := &keyVelocity{aggs: make([][]*velocity.Agg, n), own: make([][]bool, n), quiet: make([]int64, n), at: math.MinInt64}
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
+	return kv
+}
+
+// takes reports whether an aggregate of the plan takes the event (so a key without
+// state needs some).
+func (p *velPlan) takes(it *item) bool {
+	for _, aggs := range p.aggs {
+		for _, g := range aggs {
+			if g.Takes(it.ev, &p.ctx) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// observe brings kv's aggregates to the event and computes the values the rules see for
+// it. kv may be nil (the key has no velocity state and nothing takes the event).
+func (p *velPlan) observe(kv *keyVelocity, it *item) {
+	ev := it.ev
+	p.curTime, p.curSeq, p.cur = ev.Time, ev.Seq, true
+	t := ev.Time
+	if kv != nil {
+		t = max(t, kv.at) // an event matched out of order (late, processed) counts at the newest time
+		kv.at = t
+	}
+	for ri, aggs := range p.aggs {
+		vals := p.vals[ri].Values
+		for j, g := range aggs {
+			if kv == nil {
+				vals[j] = g.Empty(ev)
+				continue
+			}
+			if kv.aggs[ri] == nil {
+				kv.aggs[ri] = make([]*velocity.Agg, len(aggs))
+				kv.own[ri] = make([]bool, len(aggs))
+			}
+			a := kv.aggs[ri][j]
+			if a == nil || !kv.own[ri][j] && g.Mutates(a, ev, t, &p.ctx) {
+				a = kv.mutable(ri, j, g)
+			}
+			vals[j] = g.Observe(a, ev, t, &p.ctx)
+		}
+	}
+}
+
+// aux is what rule ri's conditions read as agg: its values, or nil.
+func (p *velPlan) aux(ri int) any {
+	if len(p.aggs[ri]) == 0 {
+		return nil
+	}
+	return &p.vals[ri]
+}
+
+// admit applies rule ri's rearm hold to a match for the key whose velocity state is
+// *kvp (created when the hold starts), and returns the aggregate values an emit
+// expression may read: those of the event being matched when the match ends with it.
+func (p *velPlan) admit(kvp **keyVelocity, ri int, m *nfa.Match) (keep bool, aggs *rules.Aggregates) {
+	last := lastEvent(m)
+	if hold := p.hold[ri]; hold > 0 && last != nil {
+		kv := *kvp
+		if kv != nil && last.Time < kv.quiet[ri] {
+			return false, nil
+		}
+		if kv == nil {
+			kv = newKeyVelocity(len(p.aggs))
+			*kvp = kv
+		}
+		kv.quiet[ri] = satAdd(last.Time, hold)
+	}
+	if p.cur && last != nil && last.Time == p.curTime && last.Seq == p.curSeq && len(p.aggs[ri]) > 0 {
+		return true, &p.vals[ri]
+	}
+	return true, nil
+}
+
+func lastEvent(m *nfa.Match) *event.Event {
+	var last *event.Event
+	for _, st := range m.Steps {
+		for _, ev := range st.Events {
+			if last == nil || ev.Time > last.Time || ev.Time == last.Time && ev.Seq > last.Seq {
+				last = ev
+			}
+		}
+	}
+	return last
+}
+
+// expire frees what the key's windows and holds no longer need at w; it reports whether
+// nothing is left.
+func (kv *keyVelocity) expire(w int64) bool {
+	empty := true
+	for ri, aggs := range kv.aggs {
+		for j, a := range aggs {
+			if a == nil {
+				continue
+			}
+			if w >= a.EmptyAt() { // everything left its window: drop it (it may be shared)
+				aggs[j] = nil
+				continue
+			}
+			empty = false
+		}
+		if kv.quiet[ri] != math.MinInt64 {
+			if kv.quiet[ri] <= w {
+				kv.quiet[ri] = math.MinInt64
+			} else {
+				empty = false
+			}
+		}
+	}
+	return empty
+}
+
+// deadline is when expire would free everything (math.MaxInt64 when never by itself).
+func (kv *keyVelocity) deadline() int64 {
+	d := int64(math.MinInt64)
+	for ri, aggs := range kv.aggs {
+		for _, a := range aggs {
+			if a != nil {
+				d = max(d, a.EmptyAt())
+			}
+		}
+		d = max(d, kv.quiet[ri])
+	}
+	if d == math.MinInt64 {
+		return math.MaxInt64
+	}
+	return d
+}
+
+// clone returns a copy sharing kv's aggregates copy-on-write: neither owns them any more.
+func (kv *keyVelocity) clone() *keyVelocity {
+	if kv == nil {
+		return nil
+	}
+	c := &keyVelocity{aggs: make([][]*velocity.Agg, len(kv.aggs)), own: make([][]bool, len(kv.aggs)), quiet: append([]int64(nil), kv.quiet...), at: kv.at}
+	for ri, aggs := range kv.aggs {
+		if aggs == nil {
+			continue
+		}
+		c.aggs[ri] = append([]*velocity.Agg(nil), aggs...)
+		c.own[ri] = make([]bool, len(aggs))
+		clear(kv.own[ri])
+	}
+	return c
+}
+
+// rebindVelocity maps a key's velocity state to the shard's rule set by keep (see
+// current): the state of a rule whose fingerprint is unchanged carries over.
+func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
+	if kv == nil || s.velocity() == nil {
+		return nil
+	}
+	nk := newKeyVelocity(len(s.rules.Rules))
+	nk.at = kv.at
+	for ni, oi := range keep {
+		if oi >= 0 && oi < len(kv.aggs) {
+			nk.aggs[ni], nk.own[ni], nk.quiet[ni] = kv.aggs[oi], kv.own[oi], kv.quiet[oi]
+		}
+	}
+	return nk
+}
+
+// observeVelocity computes the velocity values for an event of the key ks (nil: no state
+// yet), creating the key's state when an aggregate takes the event.
+func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
+	if ks == nil || ks.vel == nil {
+		if !p.takes(it) {
+			p.observe(nil, it)
+			return ks
+		}
+		if ks == nil {
+			ks = s.key(it.ev.Key, it.part)
+			ks.newest = it.ev.Time
+		}
+		ks.vel = newKeyVelocity(len(s.rules.Rules))
+	}
+	p.observe(ks.vel, it)
+	return ks
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/cepd/cepd/state"
+	"github.com/cepd/cepd/velocity"
+)
+
+// sectionVelocity is the key-state section (state.Section) that keeps a key's velocity
+// state: per rule (by id and fingerprint, as matchers are kept) its rearm hold and its
+// aggregates' windows. A rule whose fingerprint changed starts fresh, as its matchers do.
+const sectionVelocity = 2
+
+// velocitySection encodes kv; false when there is nothing to keep.
+func (s *shard) velocitySection(kv *keyVelocity) (state.Section, bool) {
+	if kv == nil {
+		return state.Section{}, false
+	}
+	var b []byte
+	b = binary.AppendVarint(b, kv.at)
+	n := 0
+	for ri := range kv.aggs {
+		if kv.aggs[ri] != nil || kv.quiet[ri] != math.MinInt64 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for ri, aggs := range kv.aggs {
+		if aggs == nil && kv.quiet[ri] == math.MinInt64 {
+			continue
+		}
+		c := s.rules.Rules[ri]
+		b = appendString(b, c.Rule.ID)
+		b = appendString(b, c.Fingerprint())
+		b = binary.AppendVarint(b, kv.quiet[ri])
+		b = binary.AppendUvarint(b, uint64(len(aggs)))
+		for _, a := range aggs {
+			if a == nil {
+				b = append(b, 0)
+				continue
+			}
+			b = append(b, 1)
+			b = a.AppendBinary(b)
+		}
+	}
+	return state.Section{Kind: sectionVelocity, Data: b}, true
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// restoreVelocity decodes a key's velocity section for the shard's rule set (nil when
+// there is none, or nothing of it fits the rules). A rule's part that cannot be read
+// starts fresh and is counted as corrupt.
+func (s *shard) restoreVelocity(key string, secs []state.Section) *keyVelocity {
+	for _, sec := range secs {
+		if sec.Kind != sectionVelocity {
+			continue
+		}
+		kv, err := s.decodeVelocity(sec.Data)
+		if err != nil {
+			if ck := s.e.ckpt; ck != nil {
+				ck.corrupt.Add(1)
+			}
+			slog.Error("velocity state cannot be restored; the key's aggregates start fresh", "key", key, "err", err)
+			return nil
+		}
+		return kv
+	}
+	return nil
+}
+
+func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
+	r := velReader{b: data}
+	kv := newKeyVelocity(len(s.rules.Rules))
+	kv.at = r.varint()
+	n := r.uvarint()
+	any := false
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		id, fp := r.str(), r.str()
+		quiet := r.varint()
+		na := int(r.uvarint())
+		ri := -1
+		for j, c := range s.rules.Rules {
+			if c.Rule.ID == id && c.Fingerprint() == fp {
+				ri = j
+			}
+		}
+		var specs []velocity.Spec
+		if ri >= 0 {
+			for _, g := range s.rules.Rules[ri].Aggregates() {
+				specs = append(specs, g.Spec)
+			}
+		}
+		if ri >= 0 && na != len(specs) {
+			r.fail()
+			break
+		}
+		var aggs []*velocity.Agg
+		if na > 0 {
+			aggs = make([]*velocity.Agg, na)
+		}
+		for j := 0; j < na && r.err == nil; j++ {
+			if len(r.b) == 0 {
+				r.fail()
+				break
+			}
+			present := r.b[0]
+			r.b = r.b[1:]
+			if present == 0 {
+				continue
+			}
+			if ri < 0 { // a rule that changed: its windows cannot be read without its specs
+				r.err = errStaleRule
+				break
+			}
+			a, rest, err := velocity.Decode(specs[j], r.b)
+			if err != nil {
+				r.err = err
+				break
+			}
+			aggs[j], r.b = a, rest
+		}
+		if r.err == errStaleRule {
+			// Everything after a changed rule is unreadable; what came before stays.
+			r.err = nil
+			break
+		}
+		if ri >= 0 {
+			kv.aggs[ri], kv.quiet[ri] = aggs, quiet
+			if aggs != nil {
+				kv.own[ri] = make([]bool, len(aggs))
+				for j := range aggs {
+					kv.own[ri][j] = true
+				}
+			}
+			any = true
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !any {
+		return nil, nil
+	}
+	return kv, nil
+}
+
+var errStaleRule = errors.New("velocity state of a changed rule")
+
+type velReader struct {
+	b   []byte
+	err error
+}
+
+func (r *velReader) fail() {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: velocity section", state.ErrCorrupt)
+	}
+	r.b = nil
+}
+
+func (r *velReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *velReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > uint64(len(r.b)-n) { // every count and length here is of bytes to come
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *velReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}

@@ -1,0 +1,415 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/velocity"
+)
+
+// Aggregates are the values of a rule's velocity aggregates for the event being matched,
+// in the order of the rule's aggregates: what its conditions and emit expressions read as
+// agg.NAME. A value of KindMissing has none (avg, min or max of an empty window). The
+// engine computes them (Aggregate.Observe) before it matches the event and hands them to
+// the rule's conditions as nfa.Scratch.Aux, a *Aggregates.
+type Aggregates struct {
+	Values []event.Value
+}
+
+// Aggregate is one compiled velocity aggregate of a rule. It is immutable.
+type Aggregate struct {
+	Name  string
+	Spec  velocity.Spec
+	field int // schema index of the field aggregated, -1 for count
+	by    int // schema index of the group field, -1 for none
+	where *condition
+}
+
+// Aggregates returns the rule's compiled aggregates (nil when it has none).
+func (c *Compiled) Aggregates() []*Aggregate { return c.aggs }
+
+// Observe adds ev, at time t (its own, or later for an event matched out of order), to a
+// when it is one of the events the aggregate takes (its where is true and it has the
+// fields read), then returns the aggregate's value at t for ev (for its group). ctx is
+// the caller's reusable context; its Event is set here. Times must not go back.
+func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) event.Value {
+	var by velocity.Key
+	if g.by >= 0 {
+		v := ev.Values[g.by]
+		if v.Kind <= event.KindNull {
+			return event.Value{} // no group: no value
+		}
+		by = aggKeyOf(v)
+	}
+	ctx.Event = ev
+	if g.where == nil || g.where.Eval(ctx) {
+		var num float64
+		var val velocity.Key
+		ok := true
+		if g.field >= 0 {
+			v := ev.Values[g.field]
+			switch g.Spec.Func {
+			case velocity.Distinct:
+				ok = v.Kind > event.KindNull
+				val = aggKeyOf(v)
+			default:
+				num, ok = v.Number()
+			}
+		}
+		if ok {
+			a.Add(t, by, num, val)
+		}
+	}
+	x, ok := a.Value(t, by)
+	switch {
+	case !ok:
+		return event.Value{}
+	case g.Spec.Func == velocity.Count || g.Spec.Func == velocity.Distinct:
+		return event.Int(int64(x))
+	}
+	return event.Double(x)
+}
+
+// Mutates reports whether Observe(a, ev, t, ctx) would change a: ev is taken, or something
+// left the window at t (a caller sharing a copy-on-write copies it first).
+func (g *Aggregate) Mutates(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) bool {
+	if g.Takes(ev, ctx) {
+		return true
+	}
+	var by velocity.Key
+	if g.by >= 0 {
+		v := ev.Values[g.by]
+		if v.Kind <= event.KindNull {
+			return false
+		}
+		by = aggKeyOf(v)
+	}
+	return a.Stale(t, by)
+}
+
+// Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
+// sum and distinct, none for the others and for an event without the group field.
+func (g *Aggregate) Empty(ev *event.Event) event.Value {
+	if g.by >= 0 && ev.Values[g.by].Kind <= event.KindNull {
+		return event.Value{}
+	}
+	switch g.Spec.Func {
+	case velocity.Count, velocity.Distinct:
+		return event.Int(0)
+	case velocity.Sum:
+		return event.Double(0)
+	}
+	return event.Value{}
+}
+
+// Takes reports whether Observe would add ev to the aggregate.
+func (g *Aggregate) Takes(ev *event.Event, ctx *nfa.EvalContext) bool {
+	if g.by >= 0 && ev.Values[g.by].Kind <= event.KindNull {
+		return false
+	}
+	if g.field >= 0 && ev.Values[g.field].Kind <= event.KindNull {
+		return false
+	}
+	ctx.Event = ev
+	return g.where == nil || g.where.Eval(ctx)
+}
+
+// aggKeyOf turns a field value into a group or distinct key.
+func aggKeyOf(v event.Value) velocity.Key {
+	switch v.Kind {
+	case event.KindString:
+		return velocity.Key{S: v.AsString(), Kind: uint8(v.Kind)}
+	case event.KindDouble:
+		f := v.AsDouble()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 { // 3.0 and 3 are one value
+			return velocity.Key{N: uint64(int64(f)), Kind: uint8(event.KindInt)}
+		}
+		if f == 0 {
+			f = 0 // -0
+		}
+		return velocity.Key{N: math.Float64bits(f), Kind: uint8(v.Kind)}
+	case event.KindInt:
+		return velocity.Key{N: uint64(v.AsInt()), Kind: uint8(v.Kind)}
+	case event.KindBool:
+		if v.AsBool() {
+			return velocity.Key{N: 1, Kind: uint8(v.Kind)}
+		}
+		return velocity.Key{Kind: uint8(v.Kind)}
+	case event.KindTimestamp:
+		return velocity.Key{N: uint64(v.AsTimeNanos()), Kind: uint8(v.Kind)}
+	}
+	return velocity.Key{Kind: uint8(v.Kind)}
+}
+
+var aggFuncs = map[patterns.AggFunc]velocity.Func{
+	patterns.AggCount: velocity.Count, patterns.AggSum: velocity.Sum, patterns.AggAvg: velocity.Avg,
+	patterns.AggMin: velocity.Min, patterns.AggMax: velocity.Max, patterns.AggDistinct: velocity.Distinct,
+}
+
+// compileAggregates compiles the rule's aggregates: their fields against the schema and
+// their where conditions, which read only the event.
+func (c *Compiled) compileAggregates(reg *Registry) patterns.ErrorList {
+	r := c.Rule
+	var errs patterns.ErrorList
+	for _, a := range r.Aggregates {
+		g := &Aggregate{Name: a.Name, Spec: velocity.Spec{Func: aggFuncs[a.Func], Window: a.WindowMs, By: a.By != ""}, field: -1, by: -1}
+		at := func(pos patterns.Pos, format string, args ...any) {
+			if pos.Line == 0 {
+				pos = a.Pos
+			}
+			errs.Add(r.Source, pos, "aggregate '%s': "+format, append([]any{a.Name}, args...)...)
+		}
+		if s := c.env.schema; s != nil {
+			if a.Field != "" {
+				if i, ok := s.Index(a.Field); !ok {
+					at(a.FieldPos, "field: the events have no field %q%s (fields: %s)", a.Field, fieldSuggestion(a.Field, s), c.env.fieldNamesHint())
+				} else {
+					g.field = i
+					if t := s.Fields[i].Type; a.Func.Numeric() && t != event.TypeInt && t != event.TypeDouble && t != event.TypeAny {
+						at(a.FieldPos, "%s needs a number field; %s is a %s", a.Func, a.Field, t)
+					}
+				}
+			}
+			if a.By != "" {
+				if i, ok := s.Index(a.By); !ok {
+					at(a.ByPos, "by: the events have no field %q%s (fields: %s)", a.By, fieldSuggestion(a.By, s), c.env.fieldNamesHint())
+				} else {
+					g.by = i
+				}
+			}
+		} else if a.Field != "" || a.By != "" {
+			at(a.Pos, "aggregates over fields need a typed schema")
+		}
+		if a.Where != "" {
+			cond, el := c.condition(a.Where, a.WhereSrc, roleWhere, "aggregate "+a.Name, nil, nil, reg)
+			switch {
+			case el != nil:
+				for _, e := range el {
+					e.Msg = "aggregate '" + a.Name + "' " + e.Msg
+				}
+				errs = append(errs, el...)
+			case cond.x.usesMatch || cond.x.usesAgg:
+				errs.Add(r.Source, a.WhereSrc.Pos, "aggregate '%s' where: an aggregate's condition reads only the event (e), not match or agg", a.Name)
+			default:
+				cond.label = "aggregate " + a.Name + " where"
+				g.where = cond
+			}
+		}
+		c.aggs = append(c.aggs, g)
+	}
+	return errs
+}
+
+func fieldSuggestion(name string, s *event.Schema) string {
+	best, bestD := "", 1<<30
+	for _, f := range s.FieldNames() {
+		// as patterns' "did you mean": a third of the letters of a long name may differ
+		budget := max(1, min(2, len(f)/2), len(f)/3)
+		if d := patterns.EditDistance(name, f); d <= budget && d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// aggNames maps the rule's aggregate names to their indexes (nil when it has none).
+func aggNames(r *patterns.Rule) map[string]int {
+	if len(r.Aggregates) == 0 {
+		return nil
+	}
+	m := make(map[string]int, len(r.Aggregates))
+	for i, a := range r.Aggregates {
+		m[a.Name] = i
+	}
+	return m
+}
+
+// readsAgg reports whether e reads `agg`.
+func readsAgg(e ast.Expr) bool {
+	found := false
+	visit(e, func(e ast.Expr) {
+		if e.Kind() == ast.IdentKind && e.AsIdent() == "agg" {
+			found = true
+		}
+	})
+	return found
+}
+
+// checkAggs reports agg.NAME / agg['NAME'] references to aggregates the rule lacks.
+func checkAggs(a *ast.AST, names map[string]int, report func(id int64, msg string)) {
+	visit(a.Expr(), func(e ast.Expr) {
+		var operand ast.Expr
+		var name string
+		switch e.Kind() {
+		case ast.SelectKind:
+			operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
+				return
+			}
+			s, ok := literal(c.Args()[1]).(types.String)
+			if !ok {
+				return
+			}
+			operand, name = c.Args()[0], string(s)
+		default:
+			return
+		}
+		if operand.Kind() != ast.IdentKind || operand.AsIdent() != "agg" {
+			return
+		}
+		if _, ok := names[name]; ok {
+			return
+		}
+		if len(names) == 0 {
+			report(operand.ID(), fmt.Sprintf("agg.%s: this rule has no aggregates (declare it under aggregates:, e.g. - {name: %s, function: count, window: 1h})", name, name))
+			return
+		}
+		list := make([]string, 0, len(names))
+		for n := range names {
+			list = append(list, n)
+		}
+		sort.Strings(list)
+		hint := ""
+		best, bestD := "", 3
+		for _, n := range list {
+			if d := patterns.EditDistance(name, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+		if best != "" {
+			hint = fmt.Sprintf("; did you mean agg.%s?", best)
+		}
+		report(operand.ID(), fmt.Sprintf("agg.%s: this rule has no aggregate named %q%s (its aggregates: %s)", name, name, hint, strings.Join(list, ", ")))
+	})
+}
+
+// aggMap is `agg`: the rule's aggregate values by name.
+type aggMap struct{ src *matchSource }
+
+var _ traits.Mapper = (*aggMap)(nil)
+
+func (m *aggMap) value(name string) (ref.Val, bool) {
+	i, ok := m.src.aggNames[name]
+	if !ok {
+		return nil, false
+	}
+	vals := m.src.aggValues()
+	if vals == nil || i >= len(vals.Values) {
+		return types.NewErr("agg.%s: aggregates are known only for the event that completes a match", name), true
+	}
+	v := vals.Values[i]
+	if v.Kind <= event.KindNull {
+		return types.NewErr("agg.%s has no value: its window is empty", name), true
+	}
+	cv, _ := valueToCEL(v)
+	return cv, true
+}
+
+func (m *aggMap) ConvertToNative(reflect.Type) (any, error) {
+	out := make(map[string]any)
+	for n := range m.src.aggNames {
+		if v, ok := m.value(n); ok && !types.IsError(v) {
+			out[n] = v.Value()
+		}
+	}
+	return out, nil
+}
+
+func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val {
+	switch typeVal {
+	case types.MapType:
+		return m
+	case types.TypeType:
+		return types.MapType
+	}
+	return types.NewErr("type conversion error from map to '%s'", typeVal)
+}
+
+func (m *aggMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
+func (m *aggMap) Type() ref.Type              { return types.MapType }
+func (m *aggMap) Value() any                  { return m.src }
+
+func (m *aggMap) Contains(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found && v != nil {
+		return v
+	}
+	return types.Bool(found)
+}
+
+func (m *aggMap) Get(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found {
+		if v != nil {
+			return v
+		}
+		return types.NewErr("no such key: %v (not an aggregate of this rule)", key)
+	}
+	return v
+}
+
+// Find finds an aggregate's value; an aggregate without one is absent (has() is false).
+func (m *aggMap) Find(key ref.Val) (ref.Val, bool) {
+	name, ok := key.(types.String)
+	if !ok {
+		if types.IsUnknownOrError(key) {
+			return key, false
+		}
+		return nil, false
+	}
+	v, ok := m.value(string(name))
+	if !ok || types.IsError(v) {
+		return v, false
+	}
+	return v, true
+}
+
+func (m *aggMap) Size() ref.Val { return types.Int(len(m.src.aggNames)) }
+
+func (m *aggMap) Iterator() traits.Iterator {
+	vals := make([]ref.Val, 0, len(m.src.aggNames))
+	for n := range m.src.aggNames {
+		vals = append(vals, types.String(n))
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, vals).Iterator()
+}
+
+// aggValue compiles agg.NAME to a closure reading the value the engine handed the
+// conditions (nfa.Scratch.Aux); a value the aggregate lacks is an error, as in the
+// interpreter.
+func (c *closureCompiler) aggValue(e ast.Expr) (evalFn, bool) {
+	if e.Kind() != ast.SelectKind || e.AsSelect().IsTestOnly() {
+		return nil, false
+	}
+	sel := e.AsSelect()
+	if op := sel.Operand(); op.Kind() != ast.IdentKind || op.AsIdent() != "agg" {
+		return nil, false
+	}
+	i, ok := c.aggs[sel.FieldName()]
+	if !ok {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval {
+		a, _ := x.Aux().(*Aggregates)
+		if a == nil || i >= len(a.Values) {
+			return cval{}
+		}
+		return fromValue(a.Values[i])
+	}, true
+}

@@ -1,0 +1,256 @@
+package velocity
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Func is what an aggregate computes.
+type Func uint8
+
+// Functions.
+const (
+	Count Func = iota + 1
+	Sum
+	Avg
+	Min
+	Max
+	Distinct
+)
+
+// Limits that bound a key's memory (see the package documentation).
+const (
+	ExactEntries = 64   // entries a window keeps one per event before it buckets
+	Resolution   = 64   // a bucket spans at most Window/Resolution
+	MaxDistinct  = 1024 // values a distinct count keeps per window
+	MaxGroups    = 256  // groups an aggregate by a field keeps per key
+)
+
+// Spec says what an aggregate computes: its function, its window in the unit of the
+// times given to Add (the engine uses milliseconds), and whether it is per group.
+type Spec struct {
+	Func   Func
+	Window int64
+	By     bool
+}
+
+// Key is a comparable value: a group (the value of by) or a value counted by Distinct.
+// Kind tells values of different types apart; S holds strings, N the bits of others.
+type Key struct {
+	S    string
+	N    uint64
+	Kind uint8
+}
+
+// Agg is one aggregate of one key. The zero value is not usable: use New.
+type Agg struct {
+	spec   Spec
+	last   int64 // newest time added (math.MinInt64: none)
+	w      window
+	groups map[Key]int32 // index into gs
+	gs     []group
+	glist  groupList
+}
+
+// group is the window of one value of by, in the list of groups by last event (indexes
+// into Agg.gs; -1 is none).
+type group struct {
+	key        Key
+	last       int64
+	w          window
+	prev, next int32
+}
+
+// New returns an empty aggregate.
+func New(spec Spec) *Agg {
+	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), glist: newGroupList()}
+}
+
+// Spec returns what the aggregate computes.
+func (a *Agg) Spec() Spec { return a.spec }
+
+// Add counts one event at time t: num is its field's value (Sum, Avg, Min, Max) and val
+// its value as a Key (Distinct); by its group (ignored without Spec.By). Times must not
+// go back.
+func (a *Agg) Add(t int64, by Key, num float64, val Key) {
+	a.last = max(a.last, t)
+	if !a.spec.By {
+		a.w.add(a.spec, t, num, val)
+		return
+	}
+	a.dropGroups(t)
+	gi, ok := a.groups[by]
+	if !ok {
+		if a.groups == nil {
+			a.groups = make(map[Key]int32)
+		}
+		if len(a.groups) >= MaxGroups {
+			a.dropGroup(a.glist.head)
+		}
+		gi = a.glist.alloc(&a.gs, by)
+		a.groups[by] = gi
+	} else {
+		a.glist.remove(a.gs, gi)
+	}
+	a.glist.pushBack(a.gs, gi)
+	g := &a.gs[gi]
+	g.last = t
+	g.w.add(a.spec, t, num, val)
+}
+
+// dropGroup forgets group gi.
+func (a *Agg) dropGroup(gi int32) {
+	a.glist.remove(a.gs, gi)
+	delete(a.groups, a.gs[gi].key)
+	a.gs[gi] = group{prev: -1, next: a.glist.free}
+	a.glist.free = gi
+}
+
+// Value returns the aggregate at time t for the group by (ignored without Spec.By): a
+// count or distinct count as a whole number, and ok false when the function has no value
+// for an empty window (Avg, Min, Max). Reading moves the group's window to t.
+func (a *Agg) Value(t int64, by Key) (float64, bool) {
+	w := &a.w
+	if a.spec.By {
+		a.dropGroups(t)
+		gi, ok := a.groups[by]
+		if !ok {
+			return empty(a.spec.Func)
+		}
+		w = &a.gs[gi].w
+	}
+	w.expire(a.spec, t)
+	return w.value(a.spec.Func)
+}
+
+func empty(f Func) (float64, bool) {
+	switch f {
+	case Count, Sum, Distinct:
+		return 0, true
+	}
+	return 0, false
+}
+
+// Stale reports whether Value(t, by) would change the aggregate (something left its
+// window), so that a caller sharing it copy-on-write knows whether to copy first.
+func (a *Agg) Stale(t int64, by Key) bool {
+	if !a.spec.By {
+		return a.w.stale(a.spec, t)
+	}
+	if h := a.glist.head; h >= 0 && t-a.gs[h].last >= a.spec.Window {
+		return true
+	}
+	gi, ok := a.groups[by]
+	return ok && a.gs[gi].w.stale(a.spec, t)
+}
+
+// dropGroups removes the groups whose every event the window has passed at t.
+func (a *Agg) dropGroups(t int64) {
+	for g := a.glist.head; g >= 0 && t-a.gs[g].last >= a.spec.Window; g = a.glist.head {
+		a.dropGroup(g)
+	}
+}
+
+// EmptyAt is the time from which the aggregate holds nothing (math.MinInt64 when it is
+// empty already): the newest event's time plus the window.
+func (a *Agg) EmptyAt() int64 {
+	if a.last == math.MinInt64 {
+		return math.MinInt64
+	}
+	if a.last > math.MaxInt64-a.spec.Window {
+		return math.MaxInt64
+	}
+	return a.last + a.spec.Window
+}
+
+// Expire frees everything when the window has passed the newest event at t; it reports
+// whether the aggregate is empty.
+func (a *Agg) Expire(t int64) bool {
+	if a.last == math.MinInt64 {
+		return true
+	}
+	if t < a.EmptyAt() {
+		return false
+	}
+	a.last = math.MinInt64
+	a.w = newWindow()
+	a.groups, a.gs, a.glist = nil, nil, newGroupList()
+	return true
+}
+
+// Clone returns an independent copy.
+func (a *Agg) Clone() *Agg {
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), glist: a.glist}
+	if a.groups != nil {
+		c.groups = maps.Clone(a.groups)
+		c.gs = slices.Clone(a.gs)
+		for g := a.glist.head; g >= 0; g = a.gs[g].next {
+			c.gs[g].w = a.gs[g].w.clone()
+		}
+	}
+	return c
+}
+
+// Footprint estimates the bytes the aggregate holds (entries, values, groups).
+func (a *Agg) Footprint() int {
+	n := 64 + a.w.footprint()
+	n += 96 * cap(a.gs)
+	for g := a.glist.head; g >= 0; g = a.gs[g].next {
+		n += len(a.gs[g].key.S) + a.gs[g].w.footprint()
+	}
+	return n
+}
+
+// groupList lists groups by last event, oldest first, by index; free is the first
+// unused slot of Agg.gs.
+type groupList struct{ head, tail, free int32 }
+
+func newGroupList() groupList { return groupList{head: -1, tail: -1, free: -1} }
+
+func (l *groupList) alloc(gs *[]group, key Key) int32 {
+	g := group{key: key, w: newWindow(), prev: -1, next: -1}
+	if l.free >= 0 {
+		i := l.free
+		l.free = (*gs)[i].next
+		(*gs)[i] = g
+		return i
+	}
+	*gs = append(*gs, g)
+	return int32(len(*gs) - 1)
+}
+
+func (l *groupList) pushBack(gs []group, i int32) {
+	gs[i].prev, gs[i].next = l.tail, -1
+	if l.tail >= 0 {
+		gs[l.tail].next = i
+	} else {
+		l.head = i
+	}
+	l.tail = i
+}
+
+func (l *groupList) remove(gs []group, i int32) {
+	g := &gs[i]
+	if g.prev >= 0 {
+		gs[g.prev].next = g.next
+	} else {
+		l.head = g.next
+	}
+	if g.next >= 0 {
+		gs[g.next].prev = g.prev
+	} else {
+		l.tail = g.prev
+	}
+	g.prev, g.next = -1, -1
+}
+
+var funcNames = [...]string{Count: "count", Sum: "sum", Avg: "avg", Min: "min", Max: "max", Distinct: "distinct"}
+
+func (f Func) String() string {
+	if int(f) < len(funcNames) && funcNames[f] != "" {
+		return funcNames[f]
+	}
+	return "Func(" + strconv.Itoa(int(f)) + ")"
+}

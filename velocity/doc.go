@@ -1,0 +1,51 @@
+// Package velocity keeps sliding event-time window aggregates for one key: count, sum,
+// avg, min, max and distinct count of the events that reached it, optionally per value of
+// another field (by merchant, by device). The engine keeps one Agg per aggregate of a
+// rule and key, adds the key's events in event-time order and reads the value for each
+// event; nothing here knows of rules, CEL or schemas.
+//
+// # Cost
+//
+// Every operation is amortised O(1): a running count and sum with a queue of entries in
+// time order (an entry leaves when the window has passed it), a monotonic deque for min
+// and max, and for distinct a map of values with a list ordered by last sight. A group
+// (a value of by) is a window of its own, found by a map, and groups are listed by last
+// event so that empty ones leave in O(1). Nothing is ever rescanned.
+//
+// # Bounded memory and what it costs
+//
+// A window keeps one entry per event until it holds ExactEntries entries. Beyond that an
+// event less than Window/Resolution after the start of the newest entry joins it (a
+// bucket), so a window holds at most ExactEntries + Resolution + 2 entries whatever the
+// event rate. A bucket leaves the window with its newest event: while a key is that hot,
+// a value may include events up to Window/Resolution older than the window, never
+// leaves out one inside it (count and sum read high by at most that slice's events; min
+// and max may come from it). Below ExactEntries events in the window every value is exact.
+// A distinct count keeps at most MaxDistinct values (beyond it the oldest seen is
+// forgotten, so the count stays at MaxDistinct), and an aggregate by a field at most
+// MaxGroups groups (beyond it the group with the oldest last event is dropped).
+//
+// An entry is 32 bytes, so a window holds at most about 4 KB of entries (8 KB with slice
+// growth); a distinct value about 60 bytes plus its string; a group its window. Measured
+// (go test ./velocity -run '^$' -bench BytesPerKey -benchtime 1x, heap per key of one
+// aggregate over an hour's window): 168 bytes after one event, 648 after ten, 4.2 KB
+// after 1,000 (count, sum, min); distinct 0.6 KB, 1.6 KB and 6.1 KB; by 8 groups 0.7 KB,
+// 1.9 KB and 34 KB. An event costs 14–44 ns (Add then Value), 60–175 ns with by, no
+// allocation in the steady state (go test ./velocity -run '^$' -bench AddValue -benchmem
+// -benchtime 300000x, on 2 cores at load average 10–14).
+//
+// # Time
+//
+// Add and Value take event times that do not go back (the engine feeds a key's events in
+// event-time order; an older event is re-matched from an earlier state). A window covers
+// (t − Window, t]: an entry at time s counts at time t while t − s < Window. Expire drops
+// what the window has passed at a time, so that an idle key's memory is freed when its
+// partition's watermark moves on.
+//
+// # Concurrency
+//
+// An Agg is owned by one goroutine (a shard); it has no locks. Clone gives an
+// independent copy (a key's state before its re-matchable events); values and groups sit
+// in slices linked by index, so a clone is a few copies. Stale says whether reading
+// would change it, so a caller sharing an Agg copy-on-write copies only what changes.
+package velocity

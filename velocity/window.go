@@ -1,0 +1,229 @@
+package velocity
+
+import (
+	"maps"
+	"slices"
+)
+
+// entry is one event, or a bucket of events less than Window/Resolution apart: t0 is
+// its first event's time, t1 its newest (it leaves the window with t1). v is the sum
+// of its values (Count, Sum, Avg) or their minimum / maximum (Min, Max).
+type entry struct {
+	t0, t1 int64
+	n      int64
+	v      float64
+}
+
+// dnode is one value of a distinct count, in the list by last sight (indexes into
+// window.dn; -1 is none). Nodes live in one slice so that a clone is two copies, not one
+// allocation per value.
+type dnode struct {
+	key        Key
+	t          int64
+	prev, next int32
+}
+
+// window is the state of one window. Count, Sum and Avg use q (every entry, in time
+// order) with the running n and sum; Min and Max use q as a monotonic deque (values
+// increasing from the front for Min, decreasing for Max); Distinct uses vals and the
+// list head…tail by last sight (dn holds the nodes, free the first unused one).
+type window struct {
+	q    []entry
+	qh   int // q[qh:] are live
+	n    int64
+	sum  float64
+	vals map[Key]int32
+	dn   []dnode
+	head int32
+	tail int32
+	free int32
+}
+
+func newWindow() window { return window{head: -1, tail: -1, free: -1} }
+
+func (w *window) live() []entry { return w.q[w.qh:] }
+
+func (w *window) push(e entry) {
+	if w.qh > 0 && w.qh >= len(w.q)/2 { // compact: amortised O(1)
+		n := copy(w.q, w.q[w.qh:])
+		clear(w.q[n:])
+		w.q, w.qh = w.q[:n], 0
+	}
+	w.q = append(w.q, e)
+}
+
+// mergeable reports whether an event at t joins the newest entry instead of making one.
+func (w *window) mergeable(s Spec, t int64) bool {
+	l := w.live()
+	if len(l) < ExactEntries {
+		return false
+	}
+	res := max(s.Window/Resolution, 1)
+	return t-l[len(l)-1].t0 < res
+}
+
+func (w *window) add(s Spec, t int64, num float64, val Key) {
+	w.expire(s, t)
+	switch s.Func {
+	case Count, Sum, Avg:
+		if s.Func == Count {
+			num = 0
+		}
+		w.n++
+		w.sum += num
+		if w.mergeable(s, t) {
+			last := &w.q[len(w.q)-1]
+			last.t1, last.n, last.v = t, last.n+1, last.v+num
+			return
+		}
+		w.push(entry{t0: t, t1: t, n: 1, v: num})
+	case Min, Max:
+		for len(w.q) > w.qh {
+			b := w.q[len(w.q)-1]
+			if s.Func == Min && b.v < num || s.Func == Max && b.v > num {
+				break
+			}
+			w.q = w.q[:len(w.q)-1]
+		}
+		if len(w.q) > w.qh && w.mergeable(s, t) {
+			w.q[len(w.q)-1].t1 = t // its value is the better one; it now leaves with t
+			return
+		}
+		w.push(entry{t0: t, t1: t, n: 1, v: num})
+	case Distinct:
+		if w.vals == nil {
+			w.vals = make(map[Key]int32)
+		}
+		d, ok := w.vals[val]
+		if !ok {
+			if len(w.vals) >= MaxDistinct {
+				w.unlink(w.head)
+			}
+			d = w.alloc(val)
+			w.vals[val] = d
+		} else {
+			w.detach(d)
+		}
+		w.dn[d].t = t
+		w.append(d)
+	}
+}
+
+// stale reports whether expire(t) would drop something.
+func (w *window) stale(s Spec, t int64) bool {
+	if s.Func == Distinct {
+		return w.head >= 0 && t-w.dn[w.head].t >= s.Window
+	}
+	return w.qh < len(w.q) && t-w.q[w.qh].t1 >= s.Window
+}
+
+// expire drops what the window has passed at t: entries whose newest event is at least
+// Window old.
+func (w *window) expire(s Spec, t int64) {
+	if s.Func == Distinct {
+		for w.head >= 0 && t-w.dn[w.head].t >= s.Window {
+			w.unlink(w.head)
+		}
+		return
+	}
+	for w.qh < len(w.q) && t-w.q[w.qh].t1 >= s.Window {
+		e := w.q[w.qh]
+		w.q[w.qh] = entry{}
+		w.qh++
+		if s.Func == Count || s.Func == Sum || s.Func == Avg {
+			w.n -= e.n
+			w.sum -= e.v
+		}
+	}
+	if w.qh == len(w.q) {
+		w.q, w.qh = w.q[:0], 0
+		w.n, w.sum = 0, 0 // no rounding error survives an empty window
+	}
+}
+
+func (w *window) value(f Func) (float64, bool) {
+	switch f {
+	case Count:
+		return float64(w.n), true
+	case Sum:
+		return w.sum, true
+	case Avg:
+		if w.n == 0 {
+			return 0, false
+		}
+		return w.sum / float64(w.n), true
+	case Min, Max:
+		if w.qh == len(w.q) {
+			return 0, false
+		}
+		return w.q[w.qh].v, true
+	case Distinct:
+		return float64(len(w.vals)), true
+	}
+	return 0, false
+}
+
+// alloc takes a free node (or a new one) for key.
+func (w *window) alloc(key Key) int32 {
+	if w.free >= 0 {
+		d := w.free
+		w.free = w.dn[d].next
+		w.dn[d] = dnode{key: key, prev: -1, next: -1}
+		return d
+	}
+	w.dn = append(w.dn, dnode{key: key, prev: -1, next: -1})
+	return int32(len(w.dn) - 1)
+}
+
+func (w *window) append(d int32) {
+	n := &w.dn[d]
+	n.prev, n.next = w.tail, -1
+	if w.tail >= 0 {
+		w.dn[w.tail].next = d
+	} else {
+		w.head = d
+	}
+	w.tail = d
+}
+
+func (w *window) detach(d int32) {
+	n := &w.dn[d]
+	if n.prev >= 0 {
+		w.dn[n.prev].next = n.next
+	} else {
+		w.head = n.next
+	}
+	if n.next >= 0 {
+		w.dn[n.next].prev = n.prev
+	} else {
+		w.tail = n.prev
+	}
+	n.prev, n.next = -1, -1
+}
+
+func (w *window) unlink(d int32) {
+	w.detach(d)
+	delete(w.vals, w.dn[d].key)
+	w.dn[d] = dnode{prev: -1, next: w.free}
+	w.free = d
+}
+
+func (w *window) clone() window {
+	c := window{n: w.n, sum: w.sum, head: w.head, tail: w.tail, free: w.free}
+	if l := w.live(); len(l) > 0 {
+		c.q = append([]entry(nil), l...)
+	}
+	if w.vals != nil {
+		c.vals = maps.Clone(w.vals)
+		c.dn = slices.Clone(w.dn)
+	}
+	return c
+}
+
+func (w *window) footprint() int {
+	n := 32*cap(w.q) + 96 + 48*cap(w.dn)
+	for d := w.head; d >= 0; d = w.dn[d].next {
+		n += 32 + len(w.dn[d].key.S)
+	}
+	return n
+}
