@@ -3,6 +3,7 @@ package backtest
 import (
 	"context"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 )
 
@@ -12,7 +13,7 @@ import (
 // endOfStream, event time then advances to infinity (Flush), as at the end of any bounded
 // stream: open windows close and timeouts fire; without, it stops at a barrier. It is the
 // one loop `cepd replay`, `cepd test` and the rule-test API run rules over records with.
-func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink engine.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
+func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink alerts.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
 	eng, err := engine.New(cfg, rs, sink, dlq)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
@@ -57,10 +58,13 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 }
 
 // BuildAlert makes the alert for a match (or, with kind timeout, a partial match that
-// expired at timeoutAt) of rule c on key.
+// expired at timeoutAt) of rule c on key, complete with its final rule id and mode
+// (c.AlertRuleID, c.Mode): the pipeline and the sinks only read it. The id hashes the
+// rule id the engine runs (Rule.ID), so a trial candidate's ids are its own.
 func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64) *alerts.Alert {
 	r := c.Rule
-	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion, Mode: "active", Severity: r.Severity, Key: key}
+	a := &alerts.Alert{Kind: kind, RuleID: cmp.Or(c.AlertRuleID, r.ID), RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion,
+		Mode: cmp.Or(c.Mode, alerts.ModeActive), Severity: r.Severity, Key: key}
 	var first, last *event.Event
 	for _, se := range m.Steps {
 		st := alerts.Step{Step: se.Step, Events: make([]alerts.Event, len(se.Events))}
@@ -88,7 +92,7 @@ func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 			a.Emit = append(a.Emit, alerts.Value{Name: v.Name, Value: v.Value, Error: v.Err})
 		}
 	}
-	a.SetID()
+	a.SetIDAs(r.ID)
 	return a
 }
 

@@ -26,12 +26,6 @@ type RuleSet struct {
 	alerts []atomic.Uint64 // alerts made, per rule (set up by the engine)
 }
 
-// Sink receives alerts. Alert is called from shard goroutines, concurrently; it must not
-// keep the shard waiting long (a slow sink is backpressure on matching).
-type Sink interface {
-	Alert(a *alerts.Alert)
-}
-
 // DeadLetter is an event the engine could not match: malformed, or late under the
 // dead-letter policy. Raw is the original bytes, untouched.
 type DeadLetter struct {
@@ -69,7 +63,7 @@ type Engine struct {
 	cfg    Config
 	rules  *RuleSet // the rule set at start; the current one is current
 	cur    atomic.Pointer[RuleSet]
-	sink   Sink
+	sink   alerts.Sink
 	dlq    DeadLetterSink
 	shards []*shard
 	seed   maphash.Seed
@@ -89,8 +83,9 @@ type Engine struct {
 	stopped chan struct{} // closed when the shard workers have all returned
 }
 
-// New builds an engine for rs. sink and dlq must not be nil.
-func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error) {
+// New builds an engine for rs. sink (usually an alerts.Pipeline) takes every alert the
+// engine makes, on the shard goroutines (see alerts.Sink). sink and dlq must not be nil.
+func New(cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine config: %w", err)
 	}

@@ -5,8 +5,11 @@
 // Rules serialises every change with one mutex: a change compiles the whole new rule set
 // first, is stored only if every rule compiles, and is then swapped into the engine at a
 // shard barrier (engine.SwapRules). Reads go to the store without that lock. Modes holds
-// what the running set is (each rule's mode, the version running, the shadow comparisons)
-// for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
+// what the running set is (each rule's mode, the version running) and tells the alert
+// pipeline's Trials which shadow trials run; the services only read alerts (the
+// pipeline's ring and comparisons), never change them: a candidate's alerts are made as
+// shadow alerts of its rule when the set is compiled (rules.Compiled.AlertRuleID, Mode).
+// Backtests keeps its jobs in a
 // backtest.Manager; Admin samples the ingest rate. All are safe for concurrent use.
 //
 // Roles beyond the per-method table (auth.MethodCapability) are checked here, where the

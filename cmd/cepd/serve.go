@@ -233,67 +233,24 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("--rules-store %q: want dir or redis", o.rulesStore)
 	}
-	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
-	modes := &service.Modes{}
-	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
-	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
-	if err != nil {
-		return err
-	}
-	rulesSvc.Limits = service.RuleLimits{MaxRules: o.limits.maxRules, MaxComment: o.limits.maxComment, MaxSource: o.limits.maxRuleBytes}
-	rs, err := rulesSvc.RuleSet(ctx)
-	if err != nil {
-		return fmt.Errorf("rules in %s: %w", rulesDir, err)
-	}
-	ring := alerts.NewRing(max(10000, o.historyMax))
-	// The API's ring starts with the kept history; an alert derived again after a crash
-	// (from the ingest log, the demo stream or Kafka) is neither kept nor listed twice.
-	var record alerts.Sink = ring
-	if o.historyMax > 0 {
-		hist, recent, err := alerts.OpenHistory(filepath.Join(o.dataDir, "alerts", "recent.jsonl"),
-			alerts.HistoryOptions{MaxAlerts: o.historyMax, MaxAge: o.historyAge})
-		if err != nil {
-			return err
-		}
-		defer hist.Close() // after the engine has closed
-		for _, a := range recent {
-			ring.Alert(a)
-		}
-		record = alerts.Multi{alerts.Except(alerts.IDs(recent), ring), hist}
-		if len(recent) > 0 {
-			slog.Info("recent alerts kept from before the restart", "alerts", len(recent))
-		}
-	}
-	var deliver alerts.Multi
-	var known map[string]bool // alerts already written to --alerts-out
-	switch o.alertsOut {
-	case "":
-	case "-":
-		deliver = append(deliver, alerts.NewJSONLines(stdout))
-	default:
-		// The alerts already in the file are not written again when a restart derives
-		// them once more (from the ingest log or the demo stream).
-		recent, err := alerts.ReadTail(o.alertsOut, alertsTail)
-		if err != nil {
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		known = alerts.IDs(recent)
-		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
-		if err != nil {
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		defer f.Close()
-		if err := endLine(f); err != nil { // a line a crash cut short ends here
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		deliver = append(deliver, alerts.Except(known, alerts.NewJSONLines(f)))
-	}
 	var flush flushers // what a checkpoint or an offset commit waits for
 	ingestDir := ""
 	if o.ingestLog && !o.kafka.enabled() {
 		ingestDir = filepath.Join(o.dataDir, "ingest-log")
 	}
 	mets := newServeMetrics(o.kafka.enabled(), ingestDir)
+	acfg := alerts.Config{RingSize: max(10000, o.historyMax)}
+	if o.historyMax > 0 {
+		acfg.HistoryPath = alerts.HistoryFile(o.dataDir)
+		acfg.History = alerts.HistoryOptions{MaxAlerts: o.historyMax, MaxAge: o.historyAge}
+	}
+	switch o.alertsOut {
+	case "":
+	case "-":
+		acfg.Lines = stdout
+	default:
+		acfg.LinesFile = o.alertsOut
+	}
 	if o.webhook.URL != "" {
 		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
 			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
@@ -310,7 +267,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 				slog.Error("webhook: alerts left undelivered at shutdown", "err", err)
 			}
 		}()
-		deliver = append(deliver, wh)
+		acfg.Outputs = append(acfg.Outputs, alerts.Output{Name: "webhook", Sink: wh})
 		mets.AddSink("webhook", webhookMetrics(wh))
 		flush = append(flush, wh)
 	}
@@ -322,21 +279,38 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 			return err
 		}
 		defer kprod.Close() // after the engine has closed (defers run last-in first-out)
+		out := alerts.Output{Name: "kafka", Sink: kprod}
 		if o.kafka.dedupe {
 			dd, err := openDeduper(&o.kafka)
 			if err != nil {
 				return err
 			}
 			defer dd.Close()
-			deliver = append(deliver, dd.Sink(kprod))
-		} else {
-			deliver = append(deliver, kprod)
+			out.Sink = dd.Sink(kprod)
 		}
+		acfg.Outputs = append(acfg.Outputs, out)
 		dlq = deadLetterSinks{kprod, dlq}
 		mets.AddSink("kafka", kafkaSinkMetrics(kprod))
 		flush = append(flush, kprod)
 	}
-	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver}
+	pipe, err := alerts.Open(acfg)
+	if err != nil {
+		return err
+	}
+	defer pipe.Close(context.Background()) // after the engine has closed
+	ring := pipe.Ring()
+	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
+	modes := service.NewModes(pipe.Trials())
+	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString} // the cost estimate holds for every event let in
+	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
+	if err != nil {
+		return err
+	}
+	rulesSvc.Limits = service.RuleLimits{MaxRules: o.limits.maxRules, MaxComment: o.limits.maxComment, MaxSource: o.limits.maxRuleBytes}
+	rs, err := rulesSvc.RuleSet(ctx)
+	if err != nil {
+		return fmt.Errorf("rules in %s: %w", rulesDir, err)
+	}
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
 		OnAlert: mets.Observe}
@@ -359,7 +333,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		return fmt.Errorf("backtests: %w", err)
 	}
 	defer backtests.Close()
-	eng, err := engine.New(cfg, rs, sinks, dlq)
+	eng, err := engine.New(cfg, rs, pipe, dlq)
 	if err != nil {
 		return err
 	}
@@ -579,23 +553,4 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 			fn()
 		}
 	}
-}
-
-// alertsTail is how much of the end of the --alerts-out file is read back at start-up.
-const alertsTail = 16 << 20
-
-// endLine appends a newline to f unless it is empty or ends with one.
-func endLine(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	var last [1]byte
-	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
-		return err
-	}
-	if last[0] != '\n' {
-		_, err = f.Write([]byte{'\n'})
-	}
-	return err
 }
