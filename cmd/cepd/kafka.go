@@ -2,20 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +17,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/kafkaconf"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 
@@ -119,73 +110,33 @@ func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
 	f.DurationVar(&o.rebalance, "kafka-rebalance-timeout", 30*time.Second, "how long a rebalance waits for members to join again (a member killed while joining holds it up this long)")
 }
 
-// saramaConfig builds the connection part of the sarama configuration.
-func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
-	if len(o.brokers) == 0 {
-		return nil, errors.New("--kafka-brokers: no brokers")
+// conn returns the connection settings as data: the SASL password from
+// --kafka-sasl-password-file, or else $CEPD_KAFKA_SASL_PASSWORD.
+func (o *kafkaConn) conn() (kafkaconf.Conn, error) {
+	c := kafkaconf.Conn{Brokers: o.brokers, ClientID: o.clientID, Version: o.version, TLS: o.tls, TLSCA: o.tlsCA,
+		TLSCert: o.tlsCert, TLSKey: o.tlsKey, TLSServerName: o.tlsServerName, TLSInsecure: o.tlsInsecure,
+		SASLMechanism: o.saslMechanism, SASLUser: o.saslUser}
+	if o.saslMechanism == "" {
+		return c, nil
 	}
-	c := sarama.NewConfig()
-	v, err := sarama.ParseKafkaVersion(o.version)
-	if err != nil {
-		return nil, fmt.Errorf("--kafka-version: %w", err)
-	}
-	if !v.IsAtLeast(sarama.V0_11_0_0) {
-		return nil, fmt.Errorf("--kafka-version %s: cepd needs 0.11.0 or later (idempotent producer, headers)", o.version)
-	}
-	c.Version = v
-	c.ClientID = o.clientID
-	if o.tls || o.tlsCA != "" || o.tlsCert != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.tlsServerName, InsecureSkipVerify: o.tlsInsecure} // #nosec G402 -- opt-in flag for tests
-		if o.tlsCA != "" {
-			pem, err := os.ReadFile(o.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-tls-ca: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", o.tlsCA)
-			}
+	c.SASLPassword = os.Getenv("CEPD_KAFKA_SASL_PASSWORD")
+	if o.saslPasswordFile != "" {
+		b, err := os.ReadFile(o.saslPasswordFile)
+		if err != nil {
+			return c, fmt.Errorf("--kafka-sasl-password-file: %w", err)
 		}
-		if (o.tlsCert == "") != (o.tlsKey == "") {
-			return nil, errors.New("--kafka-tls-cert and --kafka-tls-key go together")
-		}
-		if o.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-tls-cert/--kafka-tls-key: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		c.Net.TLS.Enable = true
-		c.Net.TLS.Config = tc
-	}
-	if o.saslMechanism != "" {
-		pass := os.Getenv("CEPD_KAFKA_SASL_PASSWORD")
-		if o.saslPasswordFile != "" {
-			b, err := os.ReadFile(o.saslPasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-sasl-password-file: %w", err)
-			}
-			pass = strings.TrimRight(string(b), "\r\n")
-		}
-		if o.saslUser == "" {
-			return nil, errors.New("--kafka-sasl-mechanism needs --kafka-sasl-user")
-		}
-		c.Net.SASL.Enable = true
-		c.Net.SASL.User = o.saslUser
-		c.Net.SASL.Password = pass
-		c.Net.SASL.Handshake = true
-		switch m := strings.ToUpper(o.saslMechanism); m {
-		case sarama.SASLTypePlaintext:
-			c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
-		case sarama.SASLTypeSCRAMSHA256, sarama.SASLTypeSCRAMSHA512:
-			c.Net.SASL.Mechanism = sarama.SASLMechanism(m)
-			c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(m) }
-		default:
-			return nil, fmt.Errorf("--kafka-sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", o.saslMechanism)
-		}
+		c.SASLPassword = strings.TrimRight(string(b), "\r\n")
 	}
 	return c, nil
+}
+
+// saramaConfig builds the connection part of the sarama configuration.
+func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
+	c, err := o.conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.Sarama()
 }
 
 // sourceConfig returns the Kafka source configuration.
@@ -304,106 +255,6 @@ func applyConfigFile(f *pflag.FlagSet, path string) error {
 	}
 	return nil
 }
-
-// scramClient is sarama's SCRAM-SHA-256/512 exchange (RFC 5802, RFC 7677), written
-// against the standard library so that SASL needs no further dependency.
-type scramClient struct {
-	h                  func() hash.Hash
-	user, pass, authz  string
-	nonce, clientFirst string
-	serverSig          []byte
-	step               int
-	done               bool
-}
-
-func newSCRAMClient(mechanism string) *scramClient {
-	if mechanism == sarama.SASLTypeSCRAMSHA512 {
-		return &scramClient{h: sha512.New}
-	}
-	return &scramClient{h: sha256.New}
-}
-
-func (c *scramClient) Begin(user, pass, authz string) error {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	esc := strings.NewReplacer("=", "=3D", ",", "=2C")
-	c.user, c.pass, c.authz = esc.Replace(user), pass, esc.Replace(authz)
-	c.nonce = base64.RawStdEncoding.EncodeToString(b)
-	c.step, c.done = 0, false
-	return nil
-}
-
-func (c *scramClient) gs2() string {
-	if c.authz != "" {
-		return "n,a=" + c.authz + ","
-	}
-	return "n,,"
-}
-
-func (c *scramClient) mac(key []byte, msg string) []byte {
-	m := hmac.New(c.h, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
-}
-
-func (c *scramClient) Step(challenge string) (string, error) {
-	c.step++
-	switch c.step {
-	case 1:
-		c.clientFirst = "n=" + c.user + ",r=" + c.nonce
-		return c.gs2() + c.clientFirst, nil
-	case 2:
-		attrs := map[byte]string{}
-		for _, kv := range strings.Split(challenge, ",") {
-			if len(kv) >= 2 && kv[1] == '=' {
-				attrs[kv[0]] = kv[2:]
-			}
-		}
-		nonce, salt64, iter := attrs['r'], attrs['s'], attrs['i']
-		if !strings.HasPrefix(nonce, c.nonce) || len(nonce) == len(c.nonce) {
-			return "", errors.New("scram: server nonce does not extend ours")
-		}
-		salt, err := base64.StdEncoding.DecodeString(salt64)
-		if err != nil {
-			return "", fmt.Errorf("scram: salt: %w", err)
-		}
-		n, err := strconv.Atoi(iter)
-		if err != nil || n < 1 {
-			return "", fmt.Errorf("scram: iteration count %q", iter)
-		}
-		salted, err := pbkdf2.Key(c.h, c.pass, salt, n, c.h().Size())
-		if err != nil {
-			return "", err
-		}
-		clientKey := c.mac(salted, "Client Key")
-		hs := c.h()
-		hs.Write(clientKey)
-		storedKey := hs.Sum(nil)
-		final := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2())) + ",r=" + nonce
-		authMsg := c.clientFirst + "," + challenge + "," + final
-		proof := c.mac(storedKey, authMsg)
-		for i := range proof {
-			proof[i] ^= clientKey[i]
-		}
-		c.serverSig = c.mac(c.mac(salted, "Server Key"), authMsg)
-		return final + ",p=" + base64.StdEncoding.EncodeToString(proof), nil
-	default:
-		c.done = true
-		if e, ok := strings.CutPrefix(challenge, "e="); ok {
-			return "", fmt.Errorf("scram: server error %s", e)
-		}
-		v, ok := strings.CutPrefix(challenge, "v=")
-		sig, err := base64.StdEncoding.DecodeString(v)
-		if !ok || err != nil || !hmac.Equal(sig, c.serverSig) {
-			return "", errors.New("scram: the server's signature does not verify")
-		}
-		return "", nil
-	}
-}
-
-func (c *scramClient) Done() bool { return c.done }
 
 // kafkaLag reports the source's lag per partition for the Admin service.
 func kafkaLag(src *kafkasource.Source) service.LagFunc {
