@@ -54,21 +54,26 @@ type kafkaOptions struct {
 	sessionTimeout time.Duration
 	heartbeat      time.Duration
 	rebalance      time.Duration
-	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
-	// are then restored on assignment and commits wait for checkpoints.
-	checkpoints bool
-	// sharedCheckpoints is set (not a flag) when the checkpoints go to Redis, which every
-	// instance reads: commits may then reach the checkpoint.
-	sharedCheckpoints bool
-	// started, if set (not a flag), is given the source once it exists (for its lag).
-	started func(*kafkasource.Source)
-	// delivered, if set (not a flag), is told each alert's delivery latency (metrics).
-	delivered func(time.Duration)
 	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
-	// how far before a replay it looks; dedupeRead is set (not a flag) by serve.
+	// how far before a replay it looks.
 	dedupe      bool
 	dedupeSlack time.Duration
-	dedupeRead  func(ctx context.Context, topic string, partition int32, first time.Time) error
+}
+
+// kafkaRun is what serve decides about its Kafka source beyond the flags, derived once
+// and passed down.
+type kafkaRun struct {
+	// checkpoints: the engine checkpoints its state; partitions are then restored on
+	// assignment and commits wait for checkpoints.
+	checkpoints bool
+	// sharedCheckpoints: the checkpoints go to Redis, which every instance reads, so
+	// commits may reach the checkpoint.
+	sharedCheckpoints bool
+	// beforeReplay, if set, reads back the alerts delivered before a claim's replay
+	// (the Deduper).
+	beforeReplay func(ctx context.Context, topic string, partition int32, first time.Time) error
+	// started, if set, is given the source once it exists (its lag, metrics, readiness).
+	started func(*kafkasource.Source)
 }
 
 func (o *kafkaOptions) enabled() bool { return len(o.brokers) > 0 }
@@ -140,17 +145,18 @@ func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
 }
 
 // sourceConfig returns the Kafka source configuration.
-func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
+func (o *kafkaOptions) sourceConfig(base *sarama.Config, r kafkaRun) kafkasource.Config {
 	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
 		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
-		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: o.checkpoints,
-		SharedCheckpoints: o.sharedCheckpoints, BeforeReplay: o.dedupeRead}
+		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: r.checkpoints,
+		SharedCheckpoints: r.sharedCheckpoints, BeforeReplay: r.beforeReplay, StopTimeout: kafkaStopTimeout}
 }
 
-// openKafkaSinks connects the producer of alerts and dead letters. serve adds it to the
-// engine's sinks and uses it as the engine's dead-letter sink, then calls runKafka.
-func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
+// openKafkaSinks connects the producer of alerts and dead letters; delivered (may be nil)
+// is told each alert's delivery latency. serve makes it an output of the alert pipeline
+// and the engine's dead-letter sink, then calls runKafka.
+func openKafkaSinks(o *kafkaOptions, delivered func(time.Duration)) (*kafkasink.Producer, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -159,46 +165,46 @@ func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
 		return nil, errors.New("--alerts-topic and --dlq-topic must not be empty")
 	}
 	return kafkasink.New(kafkasink.Config{Brokers: o.brokers, Base: base, AlertsTopic: o.alertsTopic,
-		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: o.delivered})
+		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: delivered})
 }
 
 // newKafkaSource builds the Kafka source feeding eng; sinks (may be nil) are flushed
 // before every commit.
-func newKafkaSource(eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) (*kafkasource.Source, error) {
+func newKafkaSource(eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions, r kafkaRun) (*kafkasource.Source, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
 		return nil, err
 	}
-	return kafkasource.New(o.sourceConfig(base), eng, sinks)
+	return kafkasource.New(o.sourceConfig(base, r), eng, sinks)
 }
 
-// runKafka consumes the configured topics into eng until ctx ends, committing offsets
-// only after sinks have delivered the alerts before them. eng must keep running until it
-// returns (start the engine with a context that outlives ctx, and Close it after); sinks
-// is flushed and left open for the caller to Close after the engine.
-func runKafka(ctx context.Context, eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) error {
-	src, err := newKafkaSource(eng, sinks, o)
+// runKafka consumes the configured topics into eng until ctx ends; each claim's last
+// round (drain, checkpoint, flush sinks, commit) happens before it returns, within
+// kafkaStopTimeout. Offsets are committed only after sinks have delivered the alerts
+// before them. eng must keep running until it returns (start the engine with a context
+// that outlives ctx, and Close it after); sinks is left open for the caller to close
+// after the engine.
+func runKafka(ctx context.Context, eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions, r kafkaRun) error {
+	src, err := newKafkaSource(eng, sinks, o, r)
 	if err != nil {
 		return err
 	}
-	if o.started != nil {
-		o.started(src)
+	if r.started != nil {
+		r.started(src)
 	}
 	slog.Info("cepd consuming from Kafka", "brokers", o.brokers, "topics", o.topics, "group", o.group,
 		"alerts_topic", o.alertsTopic, "dlq_topic", o.dlqTopic, "balance", o.balance)
 	err = src.Run(ctx)
 	st := src.Stats()
-	slog.Info("kafka source stopped", "consumed", st.Consumed, "malformed", st.Malformed, "commits", st.Commits,
-		"commits_skipped", st.CommitsSkipped, "rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
-	if sinks != nil {
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if ferr := sinks.Flush(fctx); ferr != nil {
-			slog.Error("the alert sinks did not deliver everything", "err", ferr)
-		}
-	}
+	slog.Info("kafka source stopped: every released partition had its final checkpoint, flush and commit", "consumed", st.Consumed,
+		"malformed", st.Malformed, "commits", st.Commits, "commits_skipped", st.CommitsSkipped, "abandoned", st.Abandoned,
+		"rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
 	return err
 }
+
+// kafkaStopTimeout bounds how long the Kafka source's stop waits for in-flight batches
+// and the partitions' final commits (kafkasource.Config.StopTimeout).
+const kafkaStopTimeout = 10 * time.Second
 
 // applyConfigFile sets flags from a YAML file of flag-name: value pairs (lists for list
 // flags), e.g. "kafka-brokers: [k1:9092, k2:9092]". Flags given on the command line win.
@@ -271,18 +277,18 @@ func kafkaLag(src *kafkasource.Source) service.LagFunc {
 	}
 }
 
-// openDeduper connects the reader of delivered alerts and arranges for the source to call
-// it before each claim's replay.
-func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, error) {
+// openDeduper connects the reader of delivered alerts; its read is the source's
+// beforeReplay (kafkaRun), called before each claim's replay.
+func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, func(ctx context.Context, topic string, partition int32, first time.Time) error, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := kafkasink.NewDeduper(kafkasink.DedupeConfig{Brokers: o.brokers, Base: base, Topic: o.alertsTopic, Slack: o.dedupeSlack})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	o.dedupeRead = func(ctx context.Context, topic string, partition int32, first time.Time) error {
+	read := func(ctx context.Context, topic string, partition int32, first time.Time) error {
 		if err := d.Load(ctx, first); err != nil {
 			return err
 		}
@@ -291,5 +297,5 @@ func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, error) {
 			"from", first.Add(-o.dedupeSlack), "known", st.Known, "read", st.Read, "dropped", st.Dropped)
 		return nil
 	}
-	return d, nil
+	return d, read, nil
 }

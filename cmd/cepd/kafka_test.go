@@ -199,7 +199,7 @@ func startTestCepd(t testing.TB, rs *engine.RuleSet, o *kafkaOptions) *testCepd 
 // the instances of a test, as a Redis store is by the instances of a deployment).
 func startTestCepdStore(t testing.TB, rs *engine.RuleSet, o *kafkaOptions, store state.Store) *testCepd {
 	t.Helper()
-	prod, err := openKafkaSinks(o)
+	prod, err := openKafkaSinks(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +210,9 @@ func startTestCepdStore(t testing.TB, rs *engine.RuleSet, o *kafkaOptions, store
 	ctx, cancel := context.WithCancel(context.Background())
 	if store != nil {
 		eng.EnableCheckpoints(store, nil)
-		o.checkpoints = true // the source checkpoints at each commit
 	}
 	eng.Start(context.Background())
-	src, err := newKafkaSource(eng, prod, o)
+	src, err := newKafkaSource(eng, prod, o, kafkaRun{checkpoints: store != nil}) // the source checkpoints at each commit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +494,7 @@ func TestKafkaEndToEnd(t *testing.T) {
 
 	// cepd as serve runs it: the engine's sinks are the Kafka producer, runKafka feeds it.
 	o := testKafkaOptions(addr, "events", "e2e")
-	prod, err := openKafkaSinks(o)
+	prod, err := openKafkaSinks(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +505,7 @@ func TestKafkaEndToEnd(t *testing.T) {
 	eng.Start(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
+	go func() { done <- runKafka(ctx, eng, prod, o, kafkaRun{}) }()
 	stopped := false
 	stop := func() {
 		if !stopped {
@@ -852,7 +851,7 @@ func plainConsumeRate(b *testing.B, addr, topic, group string, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc, err := kafkasource.SaramaConfig(o.sourceConfig(base))
+	sc, err := kafkasource.SaramaConfig(o.sourceConfig(base, kafkaRun{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -1208,7 +1207,7 @@ func TestKafkaShuffledAcrossKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := testKafkaOptions(addr, "events", "shuffled")
-	prod, err := openKafkaSinks(o)
+	prod, err := openKafkaSinks(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1219,7 +1218,7 @@ func TestKafkaShuffledAcrossKeys(t *testing.T) {
 	eng.Start(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
+	go func() { done <- runKafka(ctx, eng, prod, o, kafkaRun{}) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -91,8 +91,9 @@ func (s *Stage) Context() context.Context {
 }
 
 // Run waits until ctx ends or a goroutine of the group returns, then stops every stage in
-// order and returns the goroutines' and steps' errors (a context.Canceled from a
-// goroutine that was stopped is not an error).
+// order (Stop). It returns the errors of the group's goroutines (a context.Canceled from
+// one that was stopped is not an error); a stop step that fails or overruns is logged,
+// not returned: the stop goes on, and the process was asked to stop either way.
 func (g *Group) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
@@ -100,10 +101,16 @@ func (g *Group) Run(ctx context.Context) error {
 	case e := <-g.ended:
 		g.log.Info("stopping", "reason", fmt.Sprintf("%s returned", e.name), "err", e.err)
 	}
-	return g.Stop()
+	g.Stop()
+	var errs []error
+	for _, s := range g.stages {
+		errs = append(errs, s.goErrs())
+	}
+	return errors.Join(errs...)
 }
 
-// Stop stops every stage in order (once; later calls return nil at once).
+// Stop stops every stage in order (once; later calls return nil at once) and returns
+// every stage's error, each also logged.
 func (g *Group) Stop() error {
 	var errs []error
 	g.once.Do(func() {
@@ -144,6 +151,11 @@ func (s *Stage) stop() error {
 	case <-t.C:
 		return fmt.Errorf("%s: %w (%s)", s.name, ErrOverrun, s.limit)
 	}
+	return s.goErrs()
+}
+
+// goErrs returns the errors the stage's goroutines returned, but context.Canceled.
+func (s *Stage) goErrs() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error

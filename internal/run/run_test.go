@@ -1,8 +1,10 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +19,8 @@ func TestStopOrder(t *testing.T) {
 		var mu sync.Mutex
 		var log []string
 		note := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
-		g := New(nil)
+		var logged bytes.Buffer
+		g := New(slog.New(slog.NewTextHandler(&logged, nil)))
 		intake := g.Stage("intake", time.Second)
 		loops := g.Stage("loops", time.Second)
 		stuck := g.Stage("stuck", 20*time.Millisecond)
@@ -54,8 +57,13 @@ func TestStopOrder(t *testing.T) {
 		if got != "intake a, intake b, loop, checkpoint, flush" && got != "intake b, intake a, loop, checkpoint, flush" {
 			t.Fatalf("order: %s", got)
 		}
-		if !errors.Is(err, ErrOverrun) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "loop failed") {
-			t.Errorf("errors: %v", err)
+		if err == nil || err.Error() != "loop: loop failed" {
+			t.Errorf("Run: %v, want the goroutine's error", err)
+		}
+		for _, want := range []string{"err=\"stuck: did not stop in time (20ms)\"", "err=\"flush: context deadline exceeded\""} {
+			if !strings.Contains(logged.String(), want) {
+				t.Errorf("log lacks %s:\n%s", want, logged.String())
+			}
 		}
 		if err := g.Stop(); err != nil {
 			t.Errorf("second stop: %v", err)
