@@ -44,7 +44,7 @@ type apiOptions struct {
 	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
 	schema     *event.Schema
 	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes      *service.Modes // shared with the service.ModeSink in the alert path
+	modes      *service.Modes // the running modes and, through them, the alert pipeline's trials
 	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
 	log        *slog.Logger
 	tokens     *auth.Tokens      // nil or empty: access control off
