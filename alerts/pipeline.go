@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 )
 
 // Gate is the pipeline's stage between recording and delivery: it decides whether an
@@ -78,6 +79,7 @@ type Pipeline struct {
 	hist    *History
 	file    *File
 	log     *slog.Logger
+	closed  sync.Once
 }
 
 // Open opens the pipeline's own outputs (the history file, the alerts file) and returns
@@ -157,8 +159,14 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 
 // Close stops the pipeline once the engine feeding it has stopped: each output delivers
 // what is pending until ctx ends (then gives up, logging what it leaves), and the history
-// and alerts files are closed. It returns every output's error.
+// and alerts files are closed. It returns every output's error. Later calls do nothing.
 func (p *Pipeline) Close(ctx context.Context) error {
+	var errs []error
+	p.closed.Do(func() { errs = p.close(ctx) })
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) close(ctx context.Context) []error {
 	var errs []error
 	for _, o := range p.outputs {
 		if o.Close == nil {
@@ -168,8 +176,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", o.Name, err))
 		}
 	}
-	errs = append(errs, p.closeFiles())
-	return errors.Join(errs...)
+	return append(errs, p.closeFiles())
 }
 
 func (p *Pipeline) closeFiles() error {

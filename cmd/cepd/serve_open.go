@@ -141,13 +141,19 @@ func (s *server) openAlerts() error {
 	}
 	pipe, err := alerts.Open(acfg)
 	if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stopSinks)
+		defer cancel()
 		for _, o := range acfg.Outputs { // opened above, not yet the pipeline's
-			_ = o.Close(context.Background())
+			_ = o.Close(ctx)
 		}
 		return err
 	}
 	s.pipe = pipe
-	s.onClose(func() { _ = pipe.Close(context.Background()) })
+	s.onClose(func() { // after a failed open (the stop closes it in its own step)
+		ctx, cancel := context.WithTimeout(context.Background(), stopSinks)
+		defer cancel()
+		_ = pipe.Close(ctx)
+	})
 	return nil
 }
 
