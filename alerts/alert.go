@@ -174,8 +174,13 @@ func (a *Alert) EventIDs() []string {
 // counts by its id, time and field values, so two alerts over events that reuse one id
 // with different content get different ids (a downstream de-duplication would otherwise
 // drop the second), while the same events replayed give the same id.
-func (a *Alert) SetID() {
-	a.ID = ComputeID(a.RuleID, a.RuleVersion, a.Kind, a.Key, a.eventIdentities())
+func (a *Alert) SetID() { a.SetIDAs(a.RuleID) }
+
+// SetIDAs is SetID with the id the engine ran the rule under in place of RuleID: a
+// candidate on trial runs as RULE@shadow, and its alerts (rule RULE, mode shadow) keep
+// ids of their own even when the candidate's content equals the active version's.
+func (a *Alert) SetIDAs(runID string) {
+	a.ID = ComputeID(runID, a.RuleVersion, a.Kind, a.Key, a.eventIdentities())
 }
 
 // eventIdentities lists, in step order, each event's id, time and a digest of its fields.

@@ -171,7 +171,15 @@ func (j *JSONLines) Failures() (int, error) {
 	return j.errs, j.err
 }
 
-// Sink is anything alerts can be delivered to.
+// Sink takes alerts: the engine hands every alert it makes to one (the Pipeline), and the
+// pipeline hands them on to the ring, the history, the files, Kafka and webhooks.
+//
+// Alert is called from the engine's shard goroutines, concurrently; one key's alerts
+// come from one goroutine, in the order they were made. The alert is shared and
+// complete: a sink never modifies it (later sinks and the API read the same value).
+// Alert may block: a slow sink is backpressure on matching, never a growing queue. It
+// returns nothing; a sink counts its own failures (and, if it delivers asynchronously,
+// offers a Flush the pipeline waits on before a checkpoint or an offset commit).
 type Sink interface {
 	Alert(a *Alert)
 }

@@ -3,6 +3,7 @@ package backtest
 import (
 	"context"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 )
 
@@ -16,7 +17,7 @@ import (
 // Rules keyed by another field than the schema's key run in their key space
 // (engine.KeySpaces): each key field's events in the same order. With cfg.Log set, the
 // events that had no key in a key space are logged there at the end.
-func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink engine.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
+func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink alerts.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
 	r := engine.Runner{Config: cfg, Rules: rs, Sink: sink, DeadLetters: dlq, Chunk: chunk, EndOfStream: endOfStream, KeySpaces: true}
 	return r.Run(ctx, recs)
 }

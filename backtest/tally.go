@@ -51,7 +51,7 @@ func newTally(ruleIDs []string, lab *labels, max int) *tally {
 	return t
 }
 
-// Alert implements engine.Sink.
+// Alert implements alerts.Sink.
 func (t *tally) Alert(a *alerts.Alert) {
 	own, any := false, false
 	if t.lab != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
@@ -74,7 +75,9 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 }
 
 // BuildAlert makes the alert for a match (or, with kind timeout, a partial match that
-// expired at timeoutAt) of rule c on key.
+// expired at timeoutAt) of rule c on key, complete with its final rule id and mode
+// (c.AlertRuleID, c.Mode): the pipeline and the sinks only read it. The id hashes the
+// rule id the engine runs (Rule.ID), so a trial candidate's ids are its own.
 func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64) *alerts.Alert {
 	return buildAlert(c, key, kind, m, timeoutAt, nil)
 }
@@ -83,7 +86,8 @@ func BuildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 // (nil when the emit expressions cannot read them).
 func buildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int64, aggs *rules.Aggregates) *alerts.Alert {
 	r := c.Rule
-	a := &alerts.Alert{Kind: kind, RuleID: r.ID, RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion, Mode: "active", Severity: r.Severity, Key: key}
+	a := &alerts.Alert{Kind: kind, RuleID: cmp.Or(c.AlertRuleID, r.ID), RuleVersion: c.Version, RuleVersionNumber: c.StoreVersion,
+		Mode: cmp.Or(c.Mode, alerts.ModeActive), Severity: r.Severity, Key: key}
 	var first, last *event.Event
 	for _, se := range m.Steps {
 		st := alerts.Step{Step: se.Step, Events: make([]alerts.Event, len(se.Events))}
@@ -114,7 +118,7 @@ func buildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 	for _, d := range c.DataVersions() {
 		a.Data = append(a.Data, alerts.DataVersion{Name: d.Name, Version: d.Version, Digest: d.Digest})
 	}
-	a.SetID()
+	a.SetIDAs(r.ID)
 	return a
 }
 

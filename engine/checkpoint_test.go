@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/state"
 )
 
 // startCheckpointed returns a started engine that checkpoints to store.
-func startCheckpointed(t testing.TB, ctx context.Context, store state.Store, cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) *Engine {
+func startCheckpointed(t testing.TB, ctx context.Context, store state.Store, cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) *Engine {
 	t.Helper()
 	e, err := New(cfg, rs, sink, dlq)
 	if err != nil {

@@ -27,12 +27,6 @@ type RuleSet struct {
 	cooled []atomic.Uint64 // alerts suppressed by the rule's cooldown, per rule
 }
 
-// Sink receives alerts. Alert is called from shard goroutines, concurrently; it must not
-// keep the shard waiting long (a slow sink is backpressure on matching).
-type Sink interface {
-	Alert(a *alerts.Alert)
-}
-
 // DeadLetter is an event the engine could not match: malformed, or late under the
 // dead-letter policy. Raw is the original bytes, untouched.
 type DeadLetter struct {
@@ -70,7 +64,7 @@ type Engine struct {
 	cfg    Config
 	rules  *RuleSet // the rule set at start; the current one is current
 	cur    atomic.Pointer[RuleSet]
-	sink   Sink
+	sink   alerts.Sink
 	dlq    DeadLetterSink
 	shards []*shard
 	seed   maphash.Seed
@@ -90,10 +84,11 @@ type Engine struct {
 	stopped chan struct{} // closed when the shard workers have all returned
 }
 
-// New builds an engine for rs. sink and dlq must not be nil. The engine runs the rules
-// of rs keyed by its schema's key; rules keyed by another field are left out and logged
-// (KeySpaces runs them, each in its key space).
-func New(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*Engine, error) {
+// New builds an engine for rs. sink (usually an alerts.Pipeline) takes every alert the
+// engine makes, on the shard goroutines (see alerts.Sink). sink and dlq must not be nil.
+// The engine runs the rules of rs keyed by its schema's key; rules keyed by another field
+// are left out and logged (KeySpaces runs them, each in its key space).
+func New(cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine config: %w", err)
 	}

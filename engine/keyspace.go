@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/cepd/cepd/alerts"
 	"log/slog"
 
 	"sync/atomic"
@@ -114,7 +115,7 @@ type KeySpaces struct {
 
 // NewKeySpaces builds one engine per key space of rs (SplitKeySpaces), all with cfg,
 // sink and dlq.
-func NewKeySpaces(cfg Config, rs *RuleSet, sink Sink, dlq DeadLetterSink) (*KeySpaces, error) {
+func NewKeySpaces(cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (*KeySpaces, error) {
 	spaces, err := SplitKeySpaces(rs)
 	if err != nil {
 		return nil, err

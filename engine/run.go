@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"github.com/cepd/cepd/alerts"
 	"log/slog"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ const DefaultChunk = 4096
 type Runner struct {
 	Config      Config
 	Rules       *RuleSet
-	Sink        Sink
+	Sink        alerts.Sink
 	DeadLetters DeadLetterSink
 	// Chunk is the number of records per Ingest call (DefaultChunk when 0).
 	Chunk int

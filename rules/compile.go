@@ -30,6 +30,11 @@ type Compiled struct {
 	// whoever compiled it from the store before the rule is shared; 0 for a file. Alerts
 	// carry it as rule_version_number.
 	StoreVersion int
+	// AlertRuleID and Mode are what the rule's alerts carry as rule_id and mode, set like
+	// StoreVersion by whoever compiled the rule from the store: a candidate on trial runs
+	// as RULE@shadow (Rule.ID) and its alerts are RULE's, in mode shadow. Empty: Rule.ID,
+	// and mode active.
+	AlertRuleID, Mode string
 
 	env         *Env
 	fingerprint string

@@ -28,12 +28,12 @@ const (
 )
 
 var (
-	_ engine.Sink           = (*Producer)(nil)
+	_ alerts.Sink           = (*Producer)(nil)
 	_ engine.DeadLetterSink = (*Producer)(nil)
 )
 
 // Alert sends a to the alerts topic: key a.Key, value the alert as JSON (as cepd replay
-// prints it), headers rule_id, rule_version and alert_id. It implements engine.Sink:
+// prints it), headers rule_id, rule_version and alert_id. It implements alerts.Sink:
 // called from shard goroutines, it blocks only while sarama's input queue is full.
 func (p *Producer) Alert(a *alerts.Alert) {
 	p.alerts.Add(1)

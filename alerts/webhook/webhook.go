@@ -71,6 +71,10 @@ type Sender struct {
 	qs   []chan *item
 	wg   sync.WaitGroup
 	stop chan struct{} // closed by Close: retries give up waiting
+	// reqs is the requests' context, cancelled by Close once its ctx ends, so that a
+	// receiver that does not answer cannot hold the stop up for another Timeout.
+	reqs       context.Context
+	cancelReqs context.CancelFunc
 
 	trk *acks.Tracker // an alert is acknowledged once delivered or rejected
 
@@ -112,6 +116,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
 	s := &Sender{cfg: cfg, log: cfg.Log, seed: maphash.MakeSeed(), stop: make(chan struct{}), trk: acks.New()}
+	s.reqs, s.cancelReqs = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -196,7 +201,7 @@ func (s *Sender) deliver(it *item) {
 
 // post sends one request; retry says whether a failure is worth another attempt.
 func (s *Sender) post(it *item) (retry bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(s.reqs, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(it.body))
 	if err != nil {
@@ -265,8 +270,9 @@ func (s *Sender) Stats() Stats {
 	return st
 }
 
-// Close delivers what is queued (each alert tried until ctx ends) and stops the workers.
-// Alerts still undelivered when ctx ends are logged, not delivered.
+// Close delivers what is queued (each alert tried until ctx ends) and stops the workers,
+// cutting requests still in flight, so it returns soon after ctx ends. Alerts still
+// undelivered then are logged, not delivered.
 func (s *Sender) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -277,6 +283,7 @@ func (s *Sender) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	err := s.Flush(ctx)
 	close(s.stop)
+	s.cancelReqs()
 	for _, q := range s.qs {
 		close(q)
 	}

@@ -166,3 +166,35 @@ func TestFlushWaitsForAnAbsentReceiver(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestCloseBoundedByItsContext: a receiver that takes requests and never answers does not
+// hold Close beyond its context: the requests in flight are cut (before, Close waited
+// for the request timeout).
+func TestCloseBoundedByItsContext(t *testing.T) {
+	for _, wait := range []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond} {
+		hang := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}))
+		s, err := New(Config{URL: srv.URL, Timeout: 30 * time.Second, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			s.Alert(alert(fmt.Sprint("k", i), i))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		began := time.Now()
+		err = s.Close(ctx)
+		took := time.Since(began)
+		cancel()
+		close(hang)
+		srv.Close()
+		if err == nil || took > wait+2*time.Second {
+			t.Errorf("Close(%v) took %v, err %v: want an error within the context's bound", wait, took, err)
+		}
+	}
+}

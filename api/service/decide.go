@@ -30,8 +30,9 @@ const (
 type Decisions struct {
 	cepv1.UnimplementedDecisionsServer
 	Ingest DecideFunc
-	// Modes stamps the alerts a cooldown kept from the sink as the sink would have.
-	Modes *Modes
+	// Suppressions, if set, are the analysts' suppressions in force: an alert one holds
+	// is answered marked so, and does not count (the alert pipeline's gate holds it).
+	Suppressions *alerts.Suppressions
 }
 
 // Decide implements cepv1.DecisionsServer.
@@ -58,7 +59,7 @@ func (s *Decisions) Decide(ctx context.Context, req *cepv1.DecideRequest) (*cepv
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "engine: %v", err)
 	}
-	out := Answer(d, s.Modes)
+	out := Answer(d, s.Suppressions)
 	out.LatencyUs = time.Since(start).Microseconds()
 	return out, nil
 }
@@ -66,9 +67,9 @@ func (s *Decisions) Decide(ctx context.Context, req *cepv1.DecideRequest) (*cepv
 // Answer combines what an event completed into an answer: the strongest outcome and the
 // sum of the scores (capped at patterns.MaxScore) of the alerts that count (active, not
 // suppressed by an analyst; a cooldown does not stop an alert from counting). A rule
-// without decision settings counts as review with score 0. modes (may be nil) stamps
-// alerts that did not pass the sink (those a cooldown suppressed).
-func Answer(d engine.Decided, modes *Modes) *cepv1.DecideResponse {
+// without decision settings counts as review with score 0. sup (may be nil) holds the
+// analysts' suppressions, checked as the alert pipeline checks them.
+func Answer(d engine.Decided, sup *alerts.Suppressions) *cepv1.DecideResponse {
 	out := &cepv1.DecideResponse{Alerts: []*cepv1.DecidedAlert{}}
 	switch {
 	case d.Pending:
@@ -88,8 +89,12 @@ func Answer(d engine.Decided, modes *Modes) *cepv1.DecideResponse {
 	best, score := patterns.OutcomeAllow, 0
 	for _, c := range d.Alerts {
 		a := c.Alert
-		if a.Suppressed != nil && a.Suppressed.By == alerts.SuppressedByCooldown && modes != nil {
-			modes.Stamp(a)
+		if a.Suppressed == nil && a.Mode != alerts.ModeShadow {
+			if why := sup.Check(a); why != nil {
+				cp := *a // the alert as the pipeline recorded it: a marked copy
+				cp.Suppressed = why
+				a = &cp
+			}
 		}
 		o, sc := patterns.OutcomeReview, 0
 		if c.Decision != nil {

@@ -5,17 +5,19 @@
 // Rules serialises every change with one mutex: a change compiles the whole new rule set
 // first, is stored only if every rule compiles, and is then swapped into the engine at a
 // shard barrier (engine.SwapRules). Reads go to the store without that lock. Modes holds
-// what the running set is (each rule's mode, the version running, the shadow comparisons)
-// for the alert path (ModeSink) and the other services. Backtests keeps its jobs in a
-// backtest.Manager; Admin samples the ingest rate. Decisions answers POST /v1/decide
-// through the REST ingest's path (a DecideFunc) and combines the alerts an event completed
-// (Answer); Analyst serves suppressions, feedback and precision over an analyst.Book, and
-// ModeSink checks the suppressions before delivery. Lists manages the lists and reference
-// tables (store.DataStore) and keeps the refdata.Holder the rules read loaded: every
-// change of this instance, and every Reload after another instance's change, parses what
-// changed and swaps one new catalog in; it serialises its changes with its own mutex and
-// refuses to delete a list its Readers (the running rules) read. All are safe for
-// concurrent use.
+// what the running set is (each rule's mode, the version running) and tells the alert
+// pipeline's Trials which shadow trials run; the services only read alerts (the
+// pipeline's ring and comparisons), never change them: a candidate's alerts are made as
+// shadow alerts of its rule when the set is compiled (rules.Compiled.AlertRuleID, Mode).
+// Backtests keeps its jobs in a backtest.Manager; Admin samples the ingest rate.
+// Decisions answers POST /v1/decide through the REST ingest's path (a DecideFunc) and
+// combines the alerts an event completed (Answer), marking those an analyst's suppression
+// holds; Analyst serves suppressions, feedback and precision over an analyst.Book. Lists
+// manages the lists and reference tables (store.DataStore) and keeps the refdata.Holder
+// the rules read loaded: every change of this instance, and every Reload after another
+// instance's change, parses what changed and swaps one new catalog in; it serialises its
+// changes with its own mutex and refuses to delete a list its Readers (the running rules)
+// read. All are safe for concurrent use.
 //
 // Roles beyond the per-method table (auth.MethodCapability) are checked here, where the
 // rule's state is known: re-creating a deleted rule that was not active, and a rollback

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
@@ -140,6 +141,7 @@ func (s *Rules) compileSet(ctx context.Context, vs []store.Version) (*engine.Rul
 		if c := b.Add(r.ruleID+".yaml", r.src, r.id); c != nil {
 			r.content = c.Version
 			c.StoreVersion = r.version
+			c.AlertRuleID, c.Mode = r.ruleID, alertMode(r.mode) // alerts are made final
 		}
 	}
 	rs, err := b.Build()
@@ -220,6 +222,14 @@ func author(ctx context.Context) string {
 		}
 	}
 	return "anonymous"
+}
+
+// alertMode is the mode alerts of a rule in store mode m carry.
+func alertMode(m store.Mode) string {
+	if m == store.Shadow {
+		return alerts.ModeShadow
+	}
+	return alerts.ModeActive
 }
 
 // modeFilter reads an optional mode filter of a request: "" keeps every mode.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,7 +46,7 @@ type apiOptions struct {
 	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
 	schema     *event.Schema
 	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes      *service.Modes // shared with the service.ModeSink in the alert path
+	modes      *service.Modes // the running modes and, through them, the alert pipeline's trials
 	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
 	log        *slog.Logger
 	tokens     *auth.Tokens      // nil or empty: access control off
@@ -54,6 +55,7 @@ type apiOptions struct {
 	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
 	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
 	analyst    *analyst.Book     // suppressions and feedback (nil: their routes answer Unimplemented)
+	suppress   *alerts.Suppressions // the suppressions in force, marked in inline decisions (nil: none)
 
 	data  *refdata.Holder // the lists and tables rules read (nil: none)
 	lists *service.Lists  // the Lists service (nil: its calls answer Unimplemented)
@@ -65,21 +67,125 @@ type apiEngine interface {
 	service.AdminEngine
 }
 
-// apiServer is the running API: gRPC and the REST gateway in front of it.
+// apiServer is the API: gRPC and the REST gateway in front of it. Build it with newAPI,
+// run it with Serve.
 type apiServer struct {
 	GRPCAddr, HTTPAddr string
 	Rules              *service.Rules
 	Admin              *service.Admin
-	stop               func()
+
+	gs       *grpc.Server
+	hs       *http.Server
+	gln, hln net.Listener
+	conn     *grpc.ClientConn // the gateway's loopback connection to gs
+	health   func(ctx context.Context)
+	stop     func() // startAPI's: ends Serve and waits for it
 }
 
-// Stop stops both servers (open alert streams are cut after two seconds).
+// Stop stops a server started by startAPI (open alert streams are cut after two seconds).
 func (a *apiServer) Stop() { a.stop() }
 
-// startAPI serves the cep.v1 services over gRPC and, through grpc-gateway dialling that
-// gRPC server over loopback (so that every interceptor applies to REST too), as REST on the
-// HTTP address beside the embedded REST ingest, health and the OpenAPI document.
+// startAPI builds the API (newAPI) and serves it on a goroutine until Stop (tests).
 func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) (*apiServer, error) {
+	a, err := newAPI(eng, ring, rstore, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Serve(ctx) }()
+	a.stop = func() { cancel(); <-done }
+	return a, nil
+}
+
+// Serve serves gRPC and REST on the listeners newAPI opened until ctx ends, then shuts
+// both down (requests in flight get two seconds, then open alert streams are cut) and
+// returns once every goroutine it started has. A server that fails stops the other.
+func (a *apiServer) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- a.gs.Serve(a.gln); cancel() }()
+	go func() { defer wg.Done(); errc <- a.hs.Serve(a.hln); cancel() }()
+	go func() { defer wg.Done(); a.health(ctx) }()
+	<-ctx.Done()
+	a.shutdown()
+	wg.Wait()
+	a.conn.Close()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown stops the HTTP server, then gRPC, each within two seconds.
+func (a *apiServer) shutdown() {
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = a.hs.Shutdown(shut)
+	done := make(chan struct{})
+	go func() { a.gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-shut.Done():
+		a.gs.Stop()
+		<-done
+	}
+}
+
+// newAPI assembles the cep.v1 services over gRPC and, through grpc-gateway dialling that
+// gRPC server over loopback (so that every interceptor applies to REST too), as REST on
+// the HTTP address beside the embedded REST ingest, health and the OpenAPI document. It
+// opens the listeners; Serve serves them.
+func newAPI(eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) (a *apiServer, err error) {
+	o = o.withDefaults()
+	rulesSvc, err := apiRules(eng, rstore, o)
+	if err != nil {
+		return nil, err
+	}
+	a = &apiServer{Rules: rulesSvc, Admin: service.NewAdmin(eng, o.modes)}
+	if a.gln, a.hln, err = apiListeners(o); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.gln.Close()
+			a.hln.Close()
+			if a.conn != nil {
+				a.conn.Close()
+			}
+		}
+	}()
+	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
+	if o.restIngest != nil {
+		a.Admin.SetHealth(o.restIngest.Health) // one answer for /healthz and gRPC
+	}
+	ops := opsFor(o)
+	a.gs, a.health = newGRPC(o, ops, rulesSvc, alertsSvc, a.Admin, service.NewBacktests(o.backtests, rstore))
+	gw, conn, err := dialGateway(a.gln.Addr().String(), o)
+	if err != nil {
+		return nil, err
+	}
+	a.conn = conn
+	mux, err := apiMux(eng, o, ops, a.Admin, alertsSvc, gw)
+	if err != nil {
+		return nil, err
+	}
+	a.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.limits.readTimeout,
+		WriteTimeout: o.limits.writeTimeout, IdleTimeout: o.limits.idleTimeout}
+	a.GRPCAddr, a.HTTPAddr = a.gln.Addr().String(), a.hln.Addr().String()
+	o.log.Info("cepd API serving", "grpc", a.GRPCAddr, "rest", "http://"+a.HTTPAddr, "openapi", "/v1/openapi.json")
+	return a, nil
+}
+
+// withDefaults fills the options left zero.
+func (o apiOptions) withDefaults() apiOptions {
 	if o.maxBody <= 0 {
 		o.maxBody = 16 << 20
 	}
@@ -89,8 +195,15 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	if o.modes == nil {
 		o.modes = &service.Modes{}
 	}
-	rulesSvc, err := o.rules, error(nil)
+	return o
+}
+
+// apiRules returns the Rules service (o.rules, or one over rstore and eng), logging every
+// change and reload.
+func apiRules(eng apiEngine, rstore store.Store, o apiOptions) (*service.Rules, error) {
+	rulesSvc := o.rules
 	if rulesSvc == nil {
+		var err error
 		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{Data: o.data}, o.modes); err != nil {
 			return nil, err
 		}
@@ -104,23 +217,33 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 			o.ops.metrics.ObserveReload(st)
 		}
 	}
-	gln, hln := o.grpcLn, o.httpLn
+	return rulesSvc, nil
+}
+
+// apiListeners opens (or takes) the gRPC and HTTP listeners, with the connection limits.
+func apiListeners(o apiOptions) (gln, hln net.Listener, err error) {
+	gln, hln = o.grpcLn, o.httpLn
 	if gln == nil {
-		if gln, err = net.Listen("tcp", or(o.grpcAddr, "127.0.0.1:9090")); err != nil {
-			return nil, fmt.Errorf("gRPC listen: %w", err)
+		if gln, err = net.Listen("tcp", cmp.Or(o.grpcAddr, "127.0.0.1:9090")); err != nil {
+			return nil, nil, fmt.Errorf("gRPC listen: %w", err)
 		}
 	}
 	if hln == nil {
-		if hln, err = net.Listen("tcp", or(o.httpAddr, "127.0.0.1:8080")); err != nil {
+		if hln, err = net.Listen("tcp", cmp.Or(o.httpAddr, "127.0.0.1:8080")); err != nil {
 			gln.Close()
-			return nil, fmt.Errorf("HTTP listen: %w", err)
+			return nil, nil, fmt.Errorf("HTTP listen: %w", err)
 		}
 	}
-	gln = o.limits.listener(gln, "h2")
-	hln = o.limits.listener(hln, "http/1.1")
+	return o.limits.listener(gln, "h2"), o.limits.listener(hln, "http/1.1"), nil
+}
+
+// newGRPC returns the gRPC server with every service registered (one access check for
+// gRPC and, through the gateway, REST) and the loop keeping its health statuses.
+func newGRPC(o apiOptions, ops *opsOptions, rulesSvc *service.Rules, alertsSvc *service.Alerts, adminSvc *service.Admin,
+	backtests *service.Backtests) (*grpc.Server, func(context.Context)) {
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(o.log)}
 	stream := []grpc.StreamServerInterceptor{recoverStream(o.log)}
-	if o.tokens.Enabled() { // one check for gRPC and, through the gateway, for REST
+	if o.tokens.Enabled() {
 		unary = append(unary, o.tokens.UnaryInterceptor(auth.MethodCapability))
 		stream = append(stream, o.tokens.StreamInterceptor(auth.MethodCapability))
 	}
@@ -132,63 +255,59 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	} else { // registered so that its calls pass the same access check, then answer Unimplemented
 		cepv1.RegisterListsServer(gs, cepv1.UnimplementedListsServer{})
 	}
-	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
 	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
-	cepv1.RegisterDecisionsServer(gs, &service.Decisions{Ingest: restDecideFunc(o.restIngest), Modes: o.modes})
-	cepv1.RegisterAnalystServer(gs, &service.Analyst{Book: o.analyst, Ring: ring})
-	adminSvc := service.NewAdmin(eng, o.modes)
-	if o.restIngest != nil {
-		adminSvc.SetHealth(o.restIngest.Health) // one answer for /healthz and gRPC
-	}
+	cepv1.RegisterDecisionsServer(gs, &service.Decisions{Ingest: restDecideFunc(o.restIngest), Suppressions: o.suppress})
+	cepv1.RegisterAnalystServer(gs, &service.Analyst{Book: o.analyst, Ring: alertsSvc.Ring})
 	cepv1.RegisterAdminServer(gs, adminSvc)
-	cepv1.RegisterBacktestsServer(gs, service.NewBacktests(o.backtests, rstore))
-	ops := opsFor(o)
-	registerOpsGRPC(ctx, gs, ops, time.Second)
-	go func() { _ = gs.Serve(gln) }()
+	cepv1.RegisterBacktestsServer(gs, backtests)
+	return gs, registerOpsGRPC(gs, ops, time.Second)
+}
 
+// dialGateway connects the REST gateway to the gRPC server at addr over loopback.
+func dialGateway(addr string, o apiOptions) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if o.limits.tls != nil {
 		creds = o.limits.loopbackCreds()
 	}
-	conn, err := grpc.NewClient(gln.Addr().String(), grpc.WithTransportCredentials(creds),
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.maxBody))))
 	if err != nil {
-		gs.Stop()
-		hln.Close()
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
 	gw := newGateway()
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
 		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler, cepv1.RegisterListsHandler,
 	} {
-		if err := reg(ctx, gw, conn); err != nil {
+		if err := reg(context.Background(), gw, conn); err != nil {
 			conn.Close()
-			gs.Stop()
-			hln.Close()
-			return nil, fmt.Errorf("gateway: %w", err)
+			return nil, nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
+	return gw, conn, nil
+}
+
+// apiMux routes HTTP: the embedded REST ingest and health, the operations endpoints, the
+// OpenAPI document, the rule tests, the UI and its helpers, the alert stream (SSE or
+// NDJSON) and the gateway for everything else.
+func apiMux(eng apiEngine, o apiOptions, ops *opsOptions, adminSvc *service.Admin, alertsSvc *service.Alerts, gw http.Handler) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
+	guard := func(c auth.Capability, h http.Handler) http.Handler {
+		if o.tokens.Enabled() {
+			return o.tokens.HTTP(c, h)
+		}
+		return h
+	}
 	if o.restIngest != nil {
 		h := o.restIngest.Handler()
-		guard := func(c auth.Capability) http.Handler {
-			if o.tokens.Enabled() {
-				return o.tokens.HTTP(c, h)
-			}
-			return h
-		}
-		mux.Handle("POST /v1/events", guard(auth.Send))
+		mux.Handle("POST /v1/events", guard(auth.Send, h))
 		mux.Handle("GET /healthz", h)
-		mux.Handle("GET /v1/stats", guard(auth.Manage))
+		mux.Handle("GET /v1/stats", guard(auth.Manage, h))
 	}
 	registerOpsHTTP(mux, ops)
 	openapi, err := api.OpenAPIDocument()
 	if err != nil {
-		conn.Close()
-		gs.Stop()
-		hln.Close()
 		return nil, err
 	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -196,25 +315,16 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		_, _ = w.Write(openapi)
 	})
 	if err := ruleTestRoute(mux, o.schema, o.data, o.tokens, o.maxBody); err != nil {
-		conn.Close()
-		gs.Stop()
-		hln.Close()
 		return nil, err
 	}
 	gwh := limitBody(validUTF8(gw), o.maxBody)
 	mux.Handle("/", gwh)
 	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
-		conn.Close()
-		gs.Stop()
-		hln.Close()
 		return nil, err
 	}
 	// The alert stream as server-sent events when the client asks for them (EventSource
 	// does); newline-delimited JSON through the gateway otherwise.
-	var sse http.Handler = validUTF8(http.HandlerFunc(alertsSvc.ServeSSE))
-	if o.tokens.Enabled() {
-		sse = o.tokens.HTTP(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), sse)
-	}
+	sse := guard(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), validUTF8(http.HandlerFunc(alertsSvc.ServeSSE)))
 	stall := cmp.Or(o.limits.streamStall, service.DefaultStall)
 	mux.Handle("GET /v1/alerts:stream", boundStall(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
@@ -223,31 +333,7 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 		}
 		gwh.ServeHTTP(w, r)
 	}), stall))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.limits.readTimeout,
-		WriteTimeout: o.limits.writeTimeout, IdleTimeout: o.limits.idleTimeout}
-	go func() { _ = hs.Serve(hln) }()
-	o.log.Info("cepd API serving", "grpc", gln.Addr().String(), "rest", "http://"+hln.Addr().String(), "openapi", "/v1/openapi.json")
-	stop := func() {
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shut)
-		done := make(chan struct{})
-		go func() { gs.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-shut.Done():
-			gs.Stop()
-		}
-		conn.Close()
-	}
-	return &apiServer{GRPCAddr: gln.Addr().String(), HTTPAddr: hln.Addr().String(), Rules: rulesSvc, Admin: adminSvc, stop: stop}, nil
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return mux, nil
 }
 
 // newGateway returns the REST gateway: JSON field names as in the .proto (rule_id), 64-bit

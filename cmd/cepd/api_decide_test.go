@@ -72,10 +72,14 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &apiFixture{t: t, ring: alerts.NewRing(1000), delivered: &collector{}, dir: ruleDir}
-	modes := &service.Modes{}
-	sink := &service.ModeSink{Modes: modes, Record: f.ring, Deliver: f.delivered, Suppress: sup}
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, sink, &dlqWriter{})
+	f := &apiFixture{t: t, delivered: &collector{}, dir: ruleDir}
+	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Gate: sup, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ring = pipe.Ring()
+	modes := service.NewModes(pipe.Trials())
+	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, pipe, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 		t.Fatal(err)
 	}
 	srv, err := startAPI(ctx, eng, f.ring, st, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		restIngest: restIngest, modes: modes, maxBody: 1 << 20, analyst: book})
+		restIngest: restIngest, modes: modes, maxBody: 1 << 20, analyst: book, suppress: sup})
 	if err != nil {
 		t.Fatal(err)
 	}

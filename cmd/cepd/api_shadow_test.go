@@ -1,9 +1,71 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
+
+	"github.com/cepd/cepd/alerts"
 )
+
+// madeAlerts stands between the engine and the alert pipeline: it keeps each alert as
+// JSON when the engine hands it over, to check later that nothing changed it.
+type madeAlerts struct {
+	next alerts.Sink
+	mu   sync.Mutex
+	json map[*alerts.Alert]string
+}
+
+func (m *madeAlerts) Alert(a *alerts.Alert) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		panic(err)
+	}
+	m.mu.Lock()
+	m.json[a] = string(b)
+	m.mu.Unlock()
+	m.next.Alert(a)
+}
+
+// TestAlertsNeverModified: an alert leaves the engine complete, with its final rule id
+// and mode (a trial candidate's alerts as shadow alerts of its rule), and no stage of the
+// alert path (trials, ring, delivery) changes it afterwards.
+func TestAlertsNeverModified(t *testing.T) {
+	f := startAPIFixture(t)
+	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("1000.0"))+`}`)
+	f.must("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("500.0"))+`}`)
+	f.pair("c1", 700)  // the candidate alone alerts
+	f.pair("c2", 2000) // both alert
+	f.alerts("c1", 1)
+	f.alerts("c2", 2)
+	f.made.mu.Lock()
+	defer f.made.mu.Unlock()
+	modes := map[string]int{}
+	for a, made := range f.made.json {
+		var at struct {
+			RuleID string `json:"rule_id"`
+			Mode   string `json:"mode"`
+		}
+		if err := json.Unmarshal([]byte(made), &at); err != nil {
+			t.Fatal(err)
+		}
+		if at.RuleID != "big-twice" {
+			t.Errorf("alert %s left the engine as an alert of %q", a.ID, at.RuleID)
+		}
+		modes[at.Mode]++
+		now, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(now) != made {
+			t.Errorf("alert changed after it was made:\nmade %s\nnow  %s", made, now)
+		}
+	}
+	if modes["active"] != 1 || modes["shadow"] != 2 || len(modes) != 2 {
+		t.Errorf("alerts made by mode: %v, want 1 active and 2 shadow", modes)
+	}
+}
 
 // TestAPIShadowTrial: a candidate version runs in shadow beside the active version; the
 // active one keeps its in-progress matches and keeps delivering, the candidate's alerts are

@@ -53,7 +53,8 @@ type apiFixture struct {
 	base      string // http://127.0.0.1:port
 	grpcAddr  string
 	ring      *alerts.Ring
-	delivered *collector // what blocking sinks receive
+	delivered *collector  // what blocking sinks receive
+	made      *madeAlerts // every alert as the engine handed it to the pipeline
 	dir       string
 	eng       *engine.Engine
 	// backtestDir is where backtests read events files.
@@ -87,11 +88,15 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &apiFixture{t: t, ring: alerts.NewRing(1000), delivered: &collector{}, dir: dir}
-	modes := &service.Modes{}
-	sink := &service.ModeSink{Modes: modes, Record: f.ring, Deliver: f.delivered}
+	f := &apiFixture{t: t, delivered: &collector{}, dir: dir}
+	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ring, f.made = pipe.Ring(), &madeAlerts{next: pipe, json: map[*alerts.Alert]string{}}
+	modes := service.NewModes(pipe.Trials())
 	retained := backtest.NewRetainer(backtest.RetainerOptions{PerKey: 10})
-	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add}, rs, sink, &dlqWriter{})
+	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add}, rs, f.made, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
 	}

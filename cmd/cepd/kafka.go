@@ -2,20 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +17,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/kafkaconf"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 
@@ -63,21 +54,26 @@ type kafkaOptions struct {
 	sessionTimeout time.Duration
 	heartbeat      time.Duration
 	rebalance      time.Duration
-	// checkpoints is set (not a flag) when the engine checkpoints its state: partitions
-	// are then restored on assignment and commits wait for checkpoints.
-	checkpoints bool
-	// sharedCheckpoints is set (not a flag) when the checkpoints go to Redis, which every
-	// instance reads: commits may then reach the checkpoint.
-	sharedCheckpoints bool
-	// started, if set (not a flag), is given the source once it exists (for its lag).
-	started func(*kafkasource.Source)
-	// delivered, if set (not a flag), is told each alert's delivery latency (metrics).
-	delivered func(time.Duration)
 	// dedupe drops alerts the alerts topic already holds (after a crash); dedupeSlack is
-	// how far before a replay it looks; dedupeRead is set (not a flag) by serve.
+	// how far before a replay it looks.
 	dedupe      bool
 	dedupeSlack time.Duration
-	dedupeRead  func(ctx context.Context, topic string, partition int32, first time.Time) error
+}
+
+// kafkaRun is what serve decides about its Kafka source beyond the flags, derived once
+// and passed down.
+type kafkaRun struct {
+	// checkpoints: the engine checkpoints its state; partitions are then restored on
+	// assignment and commits wait for checkpoints.
+	checkpoints bool
+	// sharedCheckpoints: the checkpoints go to Redis, which every instance reads, so
+	// commits may reach the checkpoint.
+	sharedCheckpoints bool
+	// beforeReplay, if set, reads back the alerts delivered before a claim's replay
+	// (the Deduper).
+	beforeReplay func(ctx context.Context, topic string, partition int32, first time.Time) error
+	// started, if set, is given the source once it exists (its lag, metrics, readiness).
+	started func(*kafkasource.Source)
 }
 
 func (o *kafkaOptions) enabled() bool { return len(o.brokers) > 0 }
@@ -119,87 +115,48 @@ func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
 	f.DurationVar(&o.rebalance, "kafka-rebalance-timeout", 30*time.Second, "how long a rebalance waits for members to join again (a member killed while joining holds it up this long)")
 }
 
-// saramaConfig builds the connection part of the sarama configuration.
-func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
-	if len(o.brokers) == 0 {
-		return nil, errors.New("--kafka-brokers: no brokers")
+// conn returns the connection settings as data: the SASL password from
+// --kafka-sasl-password-file, or else $CEPD_KAFKA_SASL_PASSWORD.
+func (o *kafkaConn) conn() (kafkaconf.Conn, error) {
+	c := kafkaconf.Conn{Brokers: o.brokers, ClientID: o.clientID, Version: o.version, TLS: o.tls, TLSCA: o.tlsCA,
+		TLSCert: o.tlsCert, TLSKey: o.tlsKey, TLSServerName: o.tlsServerName, TLSInsecure: o.tlsInsecure,
+		SASLMechanism: o.saslMechanism, SASLUser: o.saslUser}
+	if o.saslMechanism == "" {
+		return c, nil
 	}
-	c := sarama.NewConfig()
-	v, err := sarama.ParseKafkaVersion(o.version)
-	if err != nil {
-		return nil, fmt.Errorf("--kafka-version: %w", err)
-	}
-	if !v.IsAtLeast(sarama.V0_11_0_0) {
-		return nil, fmt.Errorf("--kafka-version %s: cepd needs 0.11.0 or later (idempotent producer, headers)", o.version)
-	}
-	c.Version = v
-	c.ClientID = o.clientID
-	if o.tls || o.tlsCA != "" || o.tlsCert != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.tlsServerName, InsecureSkipVerify: o.tlsInsecure} // #nosec G402 -- opt-in flag for tests
-		if o.tlsCA != "" {
-			pem, err := os.ReadFile(o.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-tls-ca: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--kafka-tls-ca %s: no PEM certificate in it", o.tlsCA)
-			}
+	c.SASLPassword = os.Getenv("CEPD_KAFKA_SASL_PASSWORD")
+	if o.saslPasswordFile != "" {
+		b, err := os.ReadFile(o.saslPasswordFile)
+		if err != nil {
+			return c, fmt.Errorf("--kafka-sasl-password-file: %w", err)
 		}
-		if (o.tlsCert == "") != (o.tlsKey == "") {
-			return nil, errors.New("--kafka-tls-cert and --kafka-tls-key go together")
-		}
-		if o.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-tls-cert/--kafka-tls-key: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		c.Net.TLS.Enable = true
-		c.Net.TLS.Config = tc
-	}
-	if o.saslMechanism != "" {
-		pass := os.Getenv("CEPD_KAFKA_SASL_PASSWORD")
-		if o.saslPasswordFile != "" {
-			b, err := os.ReadFile(o.saslPasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("--kafka-sasl-password-file: %w", err)
-			}
-			pass = strings.TrimRight(string(b), "\r\n")
-		}
-		if o.saslUser == "" {
-			return nil, errors.New("--kafka-sasl-mechanism needs --kafka-sasl-user")
-		}
-		c.Net.SASL.Enable = true
-		c.Net.SASL.User = o.saslUser
-		c.Net.SASL.Password = pass
-		c.Net.SASL.Handshake = true
-		switch m := strings.ToUpper(o.saslMechanism); m {
-		case sarama.SASLTypePlaintext:
-			c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
-		case sarama.SASLTypeSCRAMSHA256, sarama.SASLTypeSCRAMSHA512:
-			c.Net.SASL.Mechanism = sarama.SASLMechanism(m)
-			c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return newSCRAMClient(m) }
-		default:
-			return nil, fmt.Errorf("--kafka-sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", o.saslMechanism)
-		}
+		c.SASLPassword = strings.TrimRight(string(b), "\r\n")
 	}
 	return c, nil
 }
 
+// saramaConfig builds the connection part of the sarama configuration.
+func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
+	c, err := o.conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.Sarama()
+}
+
 // sourceConfig returns the Kafka source configuration.
-func (o *kafkaOptions) sourceConfig(base *sarama.Config) kafkasource.Config {
+func (o *kafkaOptions) sourceConfig(base *sarama.Config, r kafkaRun) kafkasource.Config {
 	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
 		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
-		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: o.checkpoints,
-		SharedCheckpoints: o.sharedCheckpoints, BeforeReplay: o.dedupeRead}
+		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: r.checkpoints,
+		SharedCheckpoints: r.sharedCheckpoints, BeforeReplay: r.beforeReplay, StopTimeout: kafkaStopTimeout}
 }
 
-// openKafkaSinks connects the producer of alerts and dead letters. serve adds it to the
-// engine's sinks and uses it as the engine's dead-letter sink, then calls runKafka.
-func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
+// openKafkaSinks connects the producer of alerts and dead letters; delivered (may be nil)
+// is told each alert's delivery latency. serve makes it an output of the alert pipeline
+// and the engine's dead-letter sink, then calls runKafka.
+func openKafkaSinks(o *kafkaOptions, delivered func(time.Duration)) (*kafkasink.Producer, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
 		return nil, err
@@ -208,46 +165,46 @@ func openKafkaSinks(o *kafkaOptions) (*kafkasink.Producer, error) {
 		return nil, errors.New("--alerts-topic and --dlq-topic must not be empty")
 	}
 	return kafkasink.New(kafkasink.Config{Brokers: o.brokers, Base: base, AlertsTopic: o.alertsTopic,
-		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: o.delivered})
+		DeadLetterTopic: o.dlqTopic, Locate: kafkasource.Locator(o.topics), Delivered: delivered})
 }
 
 // newKafkaSource builds the Kafka source feeding eng; sinks (may be nil) are flushed
 // before every commit.
-func newKafkaSource(eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) (*kafkasource.Source, error) {
+func newKafkaSource(eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions, r kafkaRun) (*kafkasource.Source, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
 		return nil, err
 	}
-	return kafkasource.New(o.sourceConfig(base), eng, sinks)
+	return kafkasource.New(o.sourceConfig(base, r), eng, sinks)
 }
 
-// runKafka consumes the configured topics into eng until ctx ends, committing offsets
-// only after sinks have delivered the alerts before them. eng must keep running until it
-// returns (start the engine with a context that outlives ctx, and Close it after); sinks
-// is flushed and left open for the caller to Close after the engine.
-func runKafka(ctx context.Context, eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions) error {
-	src, err := newKafkaSource(eng, sinks, o)
+// runKafka consumes the configured topics into eng until ctx ends; each claim's last
+// round (drain, checkpoint, flush sinks, commit) happens before it returns, within
+// kafkaStopTimeout. Offsets are committed only after sinks have delivered the alerts
+// before them. eng must keep running until it returns (start the engine with a context
+// that outlives ctx, and Close it after); sinks is left open for the caller to close
+// after the engine.
+func runKafka(ctx context.Context, eng *engine.Engine, sinks kafkasource.Flusher, o *kafkaOptions, r kafkaRun) error {
+	src, err := newKafkaSource(eng, sinks, o, r)
 	if err != nil {
 		return err
 	}
-	if o.started != nil {
-		o.started(src)
+	if r.started != nil {
+		r.started(src)
 	}
 	slog.Info("cepd consuming from Kafka", "brokers", o.brokers, "topics", o.topics, "group", o.group,
 		"alerts_topic", o.alertsTopic, "dlq_topic", o.dlqTopic, "balance", o.balance)
 	err = src.Run(ctx)
 	st := src.Stats()
-	slog.Info("kafka source stopped", "consumed", st.Consumed, "malformed", st.Malformed, "commits", st.Commits,
-		"commits_skipped", st.CommitsSkipped, "rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
-	if sinks != nil {
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if ferr := sinks.Flush(fctx); ferr != nil {
-			slog.Error("the alert sinks did not deliver everything", "err", ferr)
-		}
-	}
+	slog.Info("kafka source stopped: every released partition had its final checkpoint, flush and commit", "consumed", st.Consumed,
+		"malformed", st.Malformed, "commits", st.Commits, "commits_skipped", st.CommitsSkipped, "abandoned", st.Abandoned,
+		"rebalances", st.Rebalances, "errors", st.Errors, "session_errors", st.SessionErrors)
 	return err
 }
+
+// kafkaStopTimeout bounds how long the Kafka source's stop waits for in-flight batches
+// and the partitions' final commits (kafkasource.Config.StopTimeout).
+const kafkaStopTimeout = 10 * time.Second
 
 // applyConfigFile sets flags from a YAML file of flag-name: value pairs (lists for list
 // flags), e.g. "kafka-brokers: [k1:9092, k2:9092]". Flags given on the command line win.
@@ -305,106 +262,6 @@ func applyConfigFile(f *pflag.FlagSet, path string) error {
 	return nil
 }
 
-// scramClient is sarama's SCRAM-SHA-256/512 exchange (RFC 5802, RFC 7677), written
-// against the standard library so that SASL needs no further dependency.
-type scramClient struct {
-	h                  func() hash.Hash
-	user, pass, authz  string
-	nonce, clientFirst string
-	serverSig          []byte
-	step               int
-	done               bool
-}
-
-func newSCRAMClient(mechanism string) *scramClient {
-	if mechanism == sarama.SASLTypeSCRAMSHA512 {
-		return &scramClient{h: sha512.New}
-	}
-	return &scramClient{h: sha256.New}
-}
-
-func (c *scramClient) Begin(user, pass, authz string) error {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	esc := strings.NewReplacer("=", "=3D", ",", "=2C")
-	c.user, c.pass, c.authz = esc.Replace(user), pass, esc.Replace(authz)
-	c.nonce = base64.RawStdEncoding.EncodeToString(b)
-	c.step, c.done = 0, false
-	return nil
-}
-
-func (c *scramClient) gs2() string {
-	if c.authz != "" {
-		return "n,a=" + c.authz + ","
-	}
-	return "n,,"
-}
-
-func (c *scramClient) mac(key []byte, msg string) []byte {
-	m := hmac.New(c.h, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
-}
-
-func (c *scramClient) Step(challenge string) (string, error) {
-	c.step++
-	switch c.step {
-	case 1:
-		c.clientFirst = "n=" + c.user + ",r=" + c.nonce
-		return c.gs2() + c.clientFirst, nil
-	case 2:
-		attrs := map[byte]string{}
-		for _, kv := range strings.Split(challenge, ",") {
-			if len(kv) >= 2 && kv[1] == '=' {
-				attrs[kv[0]] = kv[2:]
-			}
-		}
-		nonce, salt64, iter := attrs['r'], attrs['s'], attrs['i']
-		if !strings.HasPrefix(nonce, c.nonce) || len(nonce) == len(c.nonce) {
-			return "", errors.New("scram: server nonce does not extend ours")
-		}
-		salt, err := base64.StdEncoding.DecodeString(salt64)
-		if err != nil {
-			return "", fmt.Errorf("scram: salt: %w", err)
-		}
-		n, err := strconv.Atoi(iter)
-		if err != nil || n < 1 {
-			return "", fmt.Errorf("scram: iteration count %q", iter)
-		}
-		salted, err := pbkdf2.Key(c.h, c.pass, salt, n, c.h().Size())
-		if err != nil {
-			return "", err
-		}
-		clientKey := c.mac(salted, "Client Key")
-		hs := c.h()
-		hs.Write(clientKey)
-		storedKey := hs.Sum(nil)
-		final := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2())) + ",r=" + nonce
-		authMsg := c.clientFirst + "," + challenge + "," + final
-		proof := c.mac(storedKey, authMsg)
-		for i := range proof {
-			proof[i] ^= clientKey[i]
-		}
-		c.serverSig = c.mac(c.mac(salted, "Server Key"), authMsg)
-		return final + ",p=" + base64.StdEncoding.EncodeToString(proof), nil
-	default:
-		c.done = true
-		if e, ok := strings.CutPrefix(challenge, "e="); ok {
-			return "", fmt.Errorf("scram: server error %s", e)
-		}
-		v, ok := strings.CutPrefix(challenge, "v=")
-		sig, err := base64.StdEncoding.DecodeString(v)
-		if !ok || err != nil || !hmac.Equal(sig, c.serverSig) {
-			return "", errors.New("scram: the server's signature does not verify")
-		}
-		return "", nil
-	}
-}
-
-func (c *scramClient) Done() bool { return c.done }
-
 // kafkaLag reports the source's lag per partition for the Admin service.
 func kafkaLag(src *kafkasource.Source) service.LagFunc {
 	return func() []*cepv1.PartitionLag {
@@ -420,18 +277,18 @@ func kafkaLag(src *kafkasource.Source) service.LagFunc {
 	}
 }
 
-// openDeduper connects the reader of delivered alerts and arranges for the source to call
-// it before each claim's replay.
-func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, error) {
+// openDeduper connects the reader of delivered alerts; its read is the source's
+// beforeReplay (kafkaRun), called before each claim's replay.
+func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, func(ctx context.Context, topic string, partition int32, first time.Time) error, error) {
 	base, err := o.saramaConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := kafkasink.NewDeduper(kafkasink.DedupeConfig{Brokers: o.brokers, Base: base, Topic: o.alertsTopic, Slack: o.dedupeSlack})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	o.dedupeRead = func(ctx context.Context, topic string, partition int32, first time.Time) error {
+	read := func(ctx context.Context, topic string, partition int32, first time.Time) error {
 		if err := d.Load(ctx, first); err != nil {
 			return err
 		}
@@ -440,5 +297,5 @@ func openDeduper(o *kafkaOptions) (*kafkasink.Deduper, error) {
 			"from", first.Add(-o.dedupeSlack), "known", st.Known, "read", st.Read, "dropped", st.Dropped)
 		return nil
 	}
-	return d, nil
+	return d, read, nil
 }

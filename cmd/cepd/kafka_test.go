@@ -207,7 +207,7 @@ func startTestCepd(t testing.TB, rs *engine.RuleSet, o *kafkaOptions) *testCepd 
 // the instances of a test, as a Redis store is by the instances of a deployment).
 func startTestCepdStore(t testing.TB, rs *engine.RuleSet, o *kafkaOptions, store state.Store) *testCepd {
 	t.Helper()
-	prod, err := openKafkaSinks(o)
+	prod, err := openKafkaSinks(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +218,9 @@ func startTestCepdStore(t testing.TB, rs *engine.RuleSet, o *kafkaOptions, store
 	ctx, cancel := context.WithCancel(context.Background())
 	if store != nil {
 		eng.EnableCheckpoints(store, nil)
-		o.checkpoints = true // the source checkpoints at each commit
 	}
 	eng.Start(context.Background())
-	src, err := newKafkaSource(eng, prod, o)
+	src, err := newKafkaSource(eng, prod, o, kafkaRun{checkpoints: store != nil}) // the source checkpoints at each commit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +397,7 @@ var malformedEvents = []struct{ line, reason string }{
 // stop stops it as on SIGTERM (final commits); calling it again does nothing.
 func runKafkaToEnd(t *testing.T, rs *engine.RuleSet, o *kafkaOptions, cfg engine.Config, total int) (*engine.Engine, *kafkasink.Producer, func()) {
 	t.Helper()
-	prod, err := openKafkaSinks(o)
+	prod, err := openKafkaSinks(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +408,7 @@ func runKafkaToEnd(t *testing.T, rs *engine.RuleSet, o *kafkaOptions, cfg engine
 	eng.Start(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runKafka(ctx, eng, prod, o) }()
+	go func() { done <- runKafka(ctx, eng, prod, o, kafkaRun{}) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -787,7 +786,7 @@ func plainConsumeRate(b *testing.B, addr, topic, group string, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc, err := kafkasource.SaramaConfig(o.sourceConfig(base))
+	sc, err := kafkasource.SaramaConfig(o.sourceConfig(base, kafkaRun{}))
 	if err != nil {
 		b.Fatal(err)
 	}

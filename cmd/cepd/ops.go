@@ -122,10 +122,10 @@ func registerOpsHTTP(mux *http.ServeMux, o *opsOptions) {
 // server) and each cep.v1 service answer as /healthz.
 const readinessService = "readiness"
 
-// registerOpsGRPC adds the grpc.health.v1 service and server reflection to gs, and keeps
-// the health statuses following /healthz and /readyz (checked every interval) until ctx
-// ends.
-func registerOpsGRPC(ctx context.Context, gs *grpc.Server, o *opsOptions, interval time.Duration) {
+// registerOpsGRPC adds the grpc.health.v1 service and server reflection to gs, and
+// returns the loop that keeps the health statuses following /healthz and /readyz
+// (checked every interval) until its context ends (the server's Serve runs it).
+func registerOpsGRPC(gs *grpc.Server, o *opsOptions, interval time.Duration) func(ctx context.Context) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -147,10 +147,10 @@ func registerOpsGRPC(ctx context.Context, gs *grpc.Server, o *opsOptions, interv
 		hs.SetServingStatus(readinessService, rd)
 	}
 	update()
-	go func() {
+	return func(ctx context.Context) {
 		every(ctx, interval, update)
 		hs.Shutdown() // every watcher learns NOT_SERVING as the server goes
-	}()
+	}
 }
 
 // opsFor returns the operational options of an API: o.ops, or probes that follow the

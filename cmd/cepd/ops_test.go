@@ -36,7 +36,7 @@ func TestReadiness(t *testing.T) {
 	gs := grpc.NewServer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	registerOpsGRPC(ctx, gs, o, 10*time.Millisecond)
+	go registerOpsGRPC(gs, o, 10*time.Millisecond)(ctx)
 	go func() { _ = gs.Serve(ln) }()
 	defer gs.Stop()
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -2,34 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/cepd/cepd"
-	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/alerts/webhook"
-	"github.com/cepd/cepd/api/auth"
-	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/nfa"
-	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rules/store"
-	"github.com/cepd/cepd/rules/store/redisrules"
-	kafkasource "github.com/cepd/cepd/source/kafka"
-	"github.com/cepd/cepd/source/rest"
 	"github.com/cepd/cepd/state"
 	"github.com/cepd/cepd/state/ingestlog"
 )
@@ -166,356 +154,27 @@ func defaultRules(dataDir string) (string, error) {
 	return dir, nil
 }
 
+// runServe is cepd serve: its configuration derived once from the flags, every part
+// opened in dependency order, then the run group until a signal or a failure, which
+// stops the parts in order (serve_run.go).
 func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
-	if err := checkServeOptions(o); err != nil {
-		return err
-	}
-	ctx, cancelServe := context.WithCancel(ctx)
-	defer cancelServe()
-	// Who may connect, and how, is settled before anything is opened.
-	tokens, err := auth.Load(o.authTokens)
+	cfg, err := newServeConfig(o, stdout)
 	if err != nil {
 		return err
 	}
-	hlim, err := o.limits.httpLimits()
-	if err != nil {
+	s := &server{cfg: cfg}
+	if err := s.open(ctx); err != nil {
+		s.closeAll()
 		return err
 	}
-	bounds, err := o.limits.bounds()
-	if err != nil {
-		return err
-	}
-	for _, addr := range []string{o.httpAddr, o.grpcAddr} {
-		switch {
-		case isLoopback(addr):
-		case !tokens.Enabled():
-			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
-		case hlim.tls == nil:
-			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
-		}
-	}
-	if !tokens.Enabled() {
-		slog.Warn("access control is off (no --auth-tokens): listening on loopback only")
-	}
-	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	rulesDir := o.rulesDir
-	if rulesDir == "" {
-		var err error
-		if rulesDir, err = defaultRules(o.dataDir); err != nil {
-			return err
-		}
-	}
-	schema, err := loadSchema(rulesDir, o.schemaPath)
-	if err != nil {
-		return err
-	}
-	// The engine starts with what the rule store holds (so restored state finds its rules,
-	// shadow trials included); the Rules service swaps in every change after that.
-	dirStore, err := store.OpenDir(rulesDir, store.DirOptions{})
-	if err != nil {
-		return err
-	}
-	var rstore store.Store = dirStore
-	var shared *redisrules.Store
-	var analystRedis redis.UniversalClient // the analysts' log goes where the rules are
-	switch o.rulesStore {
-	case "dir":
-	case "redis":
-		if len(o.redis.addrs) == 0 {
-			return errors.New("--rules-store redis needs --redis-addr")
-		}
-		st, client, err := o.redis.openRules(ctx)
-		if err != nil {
-			return fmt.Errorf("rule store: %w", err)
-		}
-		defer client.Close()
-		if err := seedRules(ctx, st, dirStore, rulesDir); err != nil {
-			return err
-		}
-		rstore, shared, analystRedis = st, st, client
-	default:
-		return fmt.Errorf("--rules-store %q: want dir or redis", o.rulesStore)
-	}
-	// Alerts of shadow rules are recorded (ring, API) but never delivered to blocking sinks.
-	modes := &service.Modes{}
-	lists, err := openLists(ctx, dirStore, shared) // the lists and tables the rules read
-	if err != nil {
-		return err
-	}
-	envOpts := rules.EnvOptions{MaxStringSize: bounds.MaxString, Data: lists.Holder()} // the cost estimate holds for every event let in
-	rulesSvc, err := service.NewRules(rstore, nil, schema, envOpts, modes)
-	if err != nil {
-		return err
-	}
-	rulesSvc.Limits = service.RuleLimits{MaxRules: o.limits.maxRules, MaxComment: o.limits.maxComment, MaxSource: o.limits.maxRuleBytes}
-	rs, err := rulesSvc.RuleSet(ctx)
-	if err != nil {
-		return fmt.Errorf("rules in %s: %w", rulesDir, err)
-	}
-	ring := alerts.NewRing(max(10000, o.historyMax))
-	// The API's ring starts with the kept history; an alert derived again after a crash
-	// (from the ingest log, the demo stream or Kafka) is neither kept nor listed twice.
-	var record alerts.Sink = ring
-	if o.historyMax > 0 {
-		hist, recent, err := alerts.OpenHistory(filepath.Join(o.dataDir, "alerts", "recent.jsonl"),
-			alerts.HistoryOptions{MaxAlerts: o.historyMax, MaxAge: o.historyAge})
-		if err != nil {
-			return err
-		}
-		defer hist.Close() // after the engine has closed
-		for _, a := range recent {
-			ring.Alert(a)
-		}
-		record = alerts.Multi{alerts.Except(alerts.IDs(recent), ring), hist}
-		if len(recent) > 0 {
-			slog.Info("recent alerts kept from before the restart", "alerts", len(recent))
-		}
-	}
-	var deliver alerts.Multi
-	var known map[string]bool // alerts already written to --alerts-out
-	switch o.alertsOut {
-	case "":
-	case "-":
-		deliver = append(deliver, alerts.NewJSONLines(stdout))
-	default:
-		// The alerts already in the file are not written again when a restart derives
-		// them once more (from the ingest log or the demo stream).
-		recent, err := alerts.ReadTail(o.alertsOut, alertsTail)
-		if err != nil {
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		known = alerts.IDs(recent)
-		f, err := os.OpenFile(o.alertsOut, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
-		if err != nil {
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		defer f.Close()
-		if err := endLine(f); err != nil { // a line a crash cut short ends here
-			return fmt.Errorf("alerts output: %w", err)
-		}
-		deliver = append(deliver, alerts.Except(known, alerts.NewJSONLines(f)))
-	}
-	var flush flushers // what a checkpoint or an offset commit waits for
-	ingestDir := ""
-	if o.ingestLog && !o.kafka.enabled() {
-		ingestDir = filepath.Join(o.dataDir, "ingest-log")
-	}
-	mets := newServeMetrics(o.kafka.enabled(), ingestDir)
-	if o.webhook.URL != "" {
-		if o.webhook.Secret == "" { // from the environment, never a flag default (--help prints those)
-			o.webhook.Secret = os.Getenv("CEPD_WEBHOOK_SECRET")
-		}
-		o.webhook.Delivered = mets.SinkDelivered("webhook")
-		wh, err := webhook.New(o.webhook)
-		if err != nil {
-			return err
-		}
-		defer func() { // after the engine has closed
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := wh.Close(ctx); err != nil {
-				slog.Error("webhook: alerts left undelivered at shutdown", "err", err)
-			}
-		}()
-		deliver = append(deliver, wh)
-		mets.AddSink("webhook", webhookMetrics(wh))
-		flush = append(flush, wh)
-	}
-	var dlq engine.DeadLetterSink = &dlqLog{log: slog.Default(), metrics: mets}
-	var kprod *kafkasink.Producer
-	if o.kafka.enabled() {
-		o.kafka.delivered = mets.SinkDelivered("kafka")
-		if kprod, err = openKafkaSinks(&o.kafka); err != nil {
-			return err
-		}
-		defer kprod.Close() // after the engine has closed (defers run last-in first-out)
-		if o.kafka.dedupe {
-			dd, err := openDeduper(&o.kafka)
-			if err != nil {
-				return err
-			}
-			defer dd.Close()
-			deliver = append(deliver, dd.Sink(kprod))
-		} else {
-			deliver = append(deliver, kprod)
-		}
-		dlq = deadLetterSinks{kprod, dlq}
-		mets.AddSink("kafka", kafkaSinkMetrics(kprod))
-		flush = append(flush, kprod)
-	}
-	book, suppressions, closeBook, err := openAnalyst(ctx, rulesDir, analystRedis, o.redis.prefix)
-	if err != nil {
-		return err
-	}
-	defer closeBook()
-	mets.SetFeedback(feedbackMetrics(book))
-	sinks := &service.ModeSink{Modes: modes, Record: record, Deliver: deliver, Suppress: suppressions}
-	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
-		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
-		OnAlert: mets.Observe}
-	var retained *backtest.Retainer
-	if o.backtests.retainPerKey > 0 {
-		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
-		cfg.Tap = retained.Add
-	}
-	btDir := o.backtests.dir
-	if btDir == "" {
-		btDir = filepath.Join(o.dataDir, "backtests")
-		if err := os.MkdirAll(btDir, 0o755); err != nil {
-			return fmt.Errorf("backtests directory: %w", err)
-		}
-	}
-	backtests, err := backtest.NewManager(backtest.Options{Schema: schema, Env: envOpts, EventsDir: btDir,
-		MaxFileBytes: o.backtests.maxFileBytes, Retainer: retained, MaxRunning: o.backtests.concurrency,
-		MaxFinished: o.backtests.keep, Shards: o.backtests.shards, Feedback: book.Label})
-	if err != nil {
-		return fmt.Errorf("backtests: %w", err)
-	}
-	defer backtests.Close()
-	eng, err := engine.New(cfg, rs, sinks, dlq)
-	if err != nil {
-		return err
-	}
-	lists.Readers = func() map[string][]string { return service.ReadersOf(eng.Rules().Rules) }
-	mets.SetEngine(eng)
-	ckpt, err := openStore(o)
-	if err != nil {
-		return err
-	}
-	defer ckpt.Close()
-	var beforeSave func(context.Context) error
-	if len(flush) > 0 {
-		beforeSave = flush.Flush // a checkpoint never covers an alert not yet delivered
-	}
-	eng.EnableCheckpoints(ckpt, beforeSave)
-	rulesSvc.Attach(eng)
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Start(runCtx)
-	defer eng.Close()
-	go mets.RunInspect(ctx, o.ops.stateWalk)
-	ready := &readiness{source: o.kafka.enabled()}
-	// REST ingest feeds partition 0, restored here. Not with Kafka: every instance would
-	// claim the same partition 0 in a shared checkpoint store.
-	var meta state.Meta
-	if !o.kafka.enabled() {
-		if meta, err = eng.Restore(runCtx, 0, slog.Default()); err != nil {
-			return err
-		}
-	}
-	if meta.Found {
-		st := eng.CheckpointStats()
-		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
-	}
-	var ilog *ingestlog.Log
-	lastOffset := meta.Offset
-	if o.ingestLog && !o.kafka.enabled() {
-		if ilog, err = openIngestLog(runCtx, eng, ingestDir, meta, o.ingestSync); err != nil {
-			return err
-		}
-		defer ilog.Close()
-		lastOffset = max(lastOffset, ilog.Last())
-		// Segments every checkpoint covers go.
-		go every(ctx, max(o.ckptInterval, time.Second), func() {
-			if off := eng.CheckpointedOffset(0); off > 0 {
-				if err := ilog.Trim(off); err != nil {
-					slog.Warn("trimming the ingest log", "err", err)
-				}
-			}
-		})
-	}
-	ready.setRestored() // the embedded partition's state and ingest log; Kafka claims are asked below
-	if o.kafka.enabled() {
-		o.kafka.checkpoints = true // the source checkpoints at each offset commit
-		o.kafka.sharedCheckpoints = len(o.redis.addrs) > 0
-	} else {
-		go eng.RunCheckpoints(ctx, o.ckptInterval, slog.Default())
-	}
-	defer func() {
-		final, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		if err := eng.Checkpoint(final); err != nil {
-			slog.Error("final checkpoint failed", "err", err)
-		}
-	}()
-	go every(ctx, time.Second, func() { eng.MarkIdle(ctx) })
-
-	scfg := rest.Config{LastOffset: lastOffset, MaxBody: o.limits.maxBody, MaxEvents: o.limits.maxEvents, MaxConcurrent: o.limits.maxIngest}
-	if ilog != nil {
-		scfg.Log = ilog
-	}
-	if o.kafka.enabled() {
-		scfg.NoIngest = "this instance consumes Kafka: produce events to its topics (REST ingest is for the embedded mode)"
-	}
-	restIngest := rest.New(scfg, eng, ring, slog.Default(), eng.CheckpointHealth)
-	api, err := startAPI(ctx, eng, ring, rstore, apiOptions{grpcAddr: o.grpcAddr, httpAddr: o.httpAddr, schema: rs.Schema, data: lists.Holder(), lists: lists, restIngest: restIngest,
-		modes: modes, tokens: tokens, rules: rulesSvc, backtests: backtests, maxBody: o.limits.maxBody, limits: hlim, analyst: book,
-		ops: &opsOptions{metrics: mets, ready: ready}})
-	if err != nil {
-		return err
-	}
-	defer api.Stop()
-	scheme := "http://"
-	if hlim.tls != nil {
-		scheme = "https://"
-	}
-	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", rulesDir, "rule_count", len(rs.Rules), "data", o.dataDir,
-		"ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
-	slog.Info("web UI: open " + scheme + api.HTTPAddr + "/ in a browser")
-	errc := make(chan error, 3)
-	if o.demo {
-		go func() { errc <- runDemo(ctx, eng, o.demoRate) }()
-	}
-	if shared != nil {
-		go watchShared(ctx, shared, listsThenRules{lists, api.Rules})
-	} else {
-		go watchRules(ctx, rulesDir, 2*time.Second, func(ctx context.Context) error {
-			if _, err := dirStore.Refresh(ctx); err != nil {
-				return err
-			}
-			if _, err := dirStore.RefreshData(ctx); err != nil {
-				return err
-			}
-			if err := lists.Reload(ctx); err != nil {
-				return err
-			}
-			return api.Rules.Reload(ctx)
-		})
-	}
-	kafkaDone := make(chan struct{})
-	if o.kafka.enabled() {
-		o.kafka.started = func(src *kafkasource.Source) {
-			api.Admin.SetLag(kafkaLag(src))
-			mets.SetKafka(kafkaSourceMetrics(src))
-			ready.setClaimed(kafkaClaimed(src))
-		}
-		go func() {
-			defer close(kafkaDone)
-			if err := runKafka(ctx, eng, flush, &o.kafka); err != nil {
-				errc <- err
-			}
-		}()
-	} else {
-		close(kafkaDone)
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-	}
-	cancelServe()
-	<-kafkaDone // final commits happen before the engine closes
+	err = s.run(ctx)
 	slog.Info("cepd stopped")
 	return err
 }
 
 // openStore returns the checkpoint store: Redis when --redis-addr is set, else the data
 // directory.
-func openStore(o *serveOptions) (state.Store, error) {
+func openStore(o serveOptions) (state.Store, error) {
 	if len(o.redis.addrs) > 0 {
 		st, err := o.redis.open()
 		if err != nil {
@@ -542,20 +201,6 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// flushers are the delivering sinks: Flush returns once each has delivered every alert
-// handed in before the call.
-type flushers []kafkasource.Flusher
-
-// Flush implements kafkasource.Flusher.
-func (f flushers) Flush(ctx context.Context) error {
-	for _, x := range f {
-		if err := x.Flush(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // openIngestLog opens the REST ingest log and matches again the events it holds that the
@@ -601,23 +246,4 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 			fn()
 		}
 	}
-}
-
-// alertsTail is how much of the end of the --alerts-out file is read back at start-up.
-const alertsTail = 16 << 20
-
-// endLine appends a newline to f unless it is empty or ends with one.
-func endLine(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	var last [1]byte
-	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
-		return err
-	}
-	if last[0] != '\n' {
-		_, err = f.Write([]byte{'\n'})
-	}
-	return err
 }

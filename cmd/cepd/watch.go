@@ -123,7 +123,10 @@ type reloader interface {
 // Notices that arrive during a reload are coalesced into one more reload.
 func watchShared(ctx context.Context, st *redisrules.Store, r reloader) {
 	kick := make(chan struct{}, 1)
+	reloads := make(chan struct{})
+	defer func() { <-reloads }() // the reloader returns with ctx: joined before watchShared returns
 	go func() {
+		defer close(reloads)
 		for {
 			select {
 			case <-ctx.Done():

@@ -71,7 +71,7 @@ type Config struct {
 	ReloadEvery time.Duration
 	Reload      func(gen int) (*engine.RuleSet, error)
 	// Sink, if set, is told of every alert besides the count (the tests compare them).
-	Sink engine.Sink
+	Sink alerts.Sink
 }
 
 // Run measures rs over recs (in written order, lateness included): the records split by
@@ -126,10 +126,10 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 // measured is what Run measured along the way.
 type measured struct {
 	decodeSecs, scanSecs, secs float64
-	keys             int
-	base, heap       uint64
-	st               engine.StateStats
-	reloads          reloadResult
+	keys                       int
+	base, heap                 uint64
+	st                         engine.StateStats
+	reloads                    reloadResult
 }
 
 // result assembles the Result of a run of eng (stopped: its counters are final).
@@ -138,7 +138,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 	res := &Result{
 		Events: len(recs), Seconds: m.secs, EventsPerSec: float64(len(recs)) / m.secs,
 		DecodePerSec: float64(len(recs)) / m.decodeSecs, ScanPerSec: float64(len(recs)) / m.scanSecs,
-		LatencyP50:   snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
+		LatencyP50: snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
 		Keys: m.keys, LiveKeys: m.st.Keys, LiveRuns: m.st.LiveRuns, Alerts: sink.n.Load(),
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter, Late: snap.Late,
 		Partitions: c.Partitions, OfferedRate: c.Rate, RulesEvaluated: len(eng.Rules().Rules),
@@ -220,7 +220,7 @@ func reload(ctx context.Context, stop <-chan struct{}, eng *engine.Engine, c Con
 type countSink struct {
 	n      atomic.Uint64
 	byRule sync.Map // rule id → *atomic.Uint64
-	next   engine.Sink
+	next   alerts.Sink
 }
 
 func (c *countSink) Alert(a *alerts.Alert) {
