@@ -186,8 +186,10 @@ func lastEvent(m *nfa.Match) *event.Event {
 }
 
 // expire frees what the key's windows and holds no longer need at w; it reports whether
-// nothing is left.
-func (kv *keyVelocity) expire(w int64) bool {
+// nothing is left. A rule's hold ended by w is kept while the rule has a live matcher ms[ri]
+// for the key: time may still complete a match of it whose last event is before the
+// hold's end (a not-followed-by at the end of its window), which the hold drops.
+func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 	empty := true
 	for ri, aggs := range kv.aggs {
 		for j, a := range aggs {
@@ -201,7 +203,7 @@ func (kv *keyVelocity) expire(w int64) bool {
 			empty = false
 		}
 		if kv.quiet[ri] != math.MinInt64 {
-			if kv.quiet[ri] <= w {
+			if kv.quiet[ri] <= w && (ri >= len(ms) || ms[ri] == nil) {
 				kv.quiet[ri] = math.MinInt64
 			} else {
 				empty = false
@@ -211,8 +213,10 @@ func (kv *keyVelocity) expire(w int64) bool {
 	return empty
 }
 
-// deadline is when expire would free everything (math.MaxInt64 when never by itself).
-func (kv *keyVelocity) deadline() int64 {
+// deadline is when expire would free everything (math.MaxInt64 when never by itself). The
+// hold of a rule with a live matcher ms[ri] is left out: the matcher's own deadline
+// brings the key's timer, and the hold counts again once the matcher is idle.
+func (kv *keyVelocity) deadline(ms []*nfa.Matcher) int64 {
 	d := int64(math.MinInt64)
 	for ri, aggs := range kv.aggs {
 		for _, a := range aggs {
@@ -220,7 +224,9 @@ func (kv *keyVelocity) deadline() int64 {
 				d = max(d, a.EmptyAt())
 			}
 		}
-		d = max(d, kv.quiet[ri])
+		if ri >= len(ms) || ms[ri] == nil {
+			d = max(d, kv.quiet[ri])
+		}
 	}
 	if d == math.MinInt64 {
 		return math.MaxInt64

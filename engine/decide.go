@@ -85,14 +85,23 @@ func (s *shard) complete(ri int, a *alerts.Alert) {
 // The alert never reached the sink, so its rule id and mode are as the engine made them
 // (service.Modes.Stamp turns a candidate's into its rule's).
 func (s *shard) completeCooled(ri int, a *alerts.Alert) {
-	it := s.cur
-	if it == nil || it.ticket == nil || it.ticket.completed == nil {
+	if !s.collecting() {
 		return
 	}
-	until := time.UnixMilli(s.keys[a.Key].cool[s.rules.Rules[ri].Rule.ID]).UTC()
-	a.Suppressed = &alerts.Suppressed{By: alerts.SuppressedByCooldown, Until: until,
-		Reason: "an alert of this rule for this key was delivered less than its cooldown before"}
+	a.Suppressed = cooledMark(s.keys[a.Key].cool[s.rules.Rules[ri].Rule.ID])
 	s.complete(ri, a)
+}
+
+// collecting reports whether the event the shard is handling collects its alerts.
+func (s *shard) collecting() bool {
+	it := s.cur
+	return it != nil && it.ticket != nil && it.ticket.completed != nil
+}
+
+// cooledMark is the mark of an alert a cooldown lasting until (event time, ms) held back.
+func cooledMark(until int64) *alerts.Suppressed {
+	return &alerts.Suppressed{By: alerts.SuppressedByCooldown, Until: time.UnixMilli(until).UTC(),
+		Reason: "an alert of this rule for this key was delivered less than its cooldown before"}
 }
 
 // takes reports whether ev is among the alert's matched events.

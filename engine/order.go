@@ -185,11 +185,15 @@ func (s *shard) feed(ms []*nfa.Matcher, kv **keyVelocity, it *item, out *replayO
 	}
 }
 
-// replayOut collects what a replay derives: alerts with the rule each came from.
+// replayOut collects what a replay derives: alerts with the rule each came from, and,
+// while the event being handled collects its alerts (SubmitCollect), the match alerts
+// the cooldowns held back, marked so.
 type replayOut struct {
-	key    string
-	alerts []*alerts.Alert
-	rule   []int
+	key        string
+	alerts     []*alerts.Alert
+	rule       []int
+	cooled     []*alerts.Alert
+	cooledRule []int
 }
 
 // collect takes what the last matcher call of rule ri produced (s.res): a match the
@@ -212,6 +216,11 @@ func (o *replayOut) collect(s *shard, ri int, cool *cooldowns) {
 			}
 		}
 		if d > 0 && cool != nil && !cool.pass(c.Rule.ID, matchTime(m, 0), d) {
+			if o != nil && s.collecting() {
+				a := buildAlert(c, o.key, alerts.KindMatch, *m, 0, aggs)
+				a.Suppressed = cooledMark((*cool)[c.Rule.ID])
+				o.cooled, o.cooledRule = append(o.cooled, a), append(o.cooledRule, ri)
+			}
 			continue
 		}
 		if o != nil {
@@ -292,6 +301,9 @@ func (s *shard) rematch(ks *keyState, it *item) {
 			continue
 		}
 		s.deliver(after.rule[i], a, it.ingest)
+	}
+	for i, a := range after.cooled { // those the event completed are its own
+		s.complete(after.cooledRule[i], a)
 	}
 	st := s.e.stats
 	st.rematched.Add(1)

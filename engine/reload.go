@@ -124,7 +124,10 @@ func (s *shard) current(ks *keyState) {
 	ks.vel = s.rebindVelocity(ks.vel, keep)
 	s.fold(ks) // events before the reload stay matched by the rules of their time
 	ks.live, ks.rs = live, s.rules
-	ks.timerAt = 0 // the dropped matchers' deadlines are gone: settle reschedules
+	// The key's timer stays registered: what is left (matchers, velocity state,
+	// cooldowns) is due no earlier than before, and a caller that does not settle the key
+	// (Inspect, a checkpoint's snapshot, a late event dropped) must not leave it without
+	// one. When it fires, or the key is settled, the next deadline is registered.
 }
 
 // rebind maps matchers of an older rule set to the shard's by keep (see current).

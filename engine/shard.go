@@ -340,11 +340,9 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
 	ks.timedTo = max(ks.timedTo, w)
-	if p := s.velocity(); p != nil {
+	p := s.velocity()
+	if p != nil {
 		p.cur = false // matches completed by time read no aggregate values
-		if ks.vel != nil && ks.vel.expire(w) {
-			ks.vel = nil
-		}
 	}
 	for ri, m := range ks.m {
 		if m == nil {
@@ -357,6 +355,10 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 			ks.live--
 			s.dropMatcher(ri, m)
 		}
+	}
+	// after the matches time completed: the holds they are admitted against stay till then
+	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
+		ks.vel = nil
 	}
 	s.settle(ks)
 }
@@ -445,7 +447,7 @@ func (s *shard) settle(ks *keyState) {
 		return
 	}
 	if ks.vel != nil {
-		d = min(d, ks.vel.deadline())
+		d = min(d, ks.vel.deadline(ks.m))
 	}
 	for _, m := range ks.m {
 		if m != nil {

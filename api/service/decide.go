@@ -89,7 +89,9 @@ func Answer(d engine.Decided, sup *alerts.Suppressions) *cepv1.DecideResponse {
 	best, score := patterns.OutcomeAllow, 0
 	for _, c := range d.Alerts {
 		a := c.Alert
-		if a.Suppressed == nil && a.Mode != alerts.ModeShadow {
+		// A cooled alert never reached the pipeline's gate: an analyst's suppression holds
+		// it too (and is what its mark says).
+		if (a.Suppressed == nil || a.Suppressed.By == alerts.SuppressedByCooldown) && a.Mode != alerts.ModeShadow {
 			if why := sup.Check(a); why != nil {
 				cp := *a // the alert as the pipeline recorded it: a marked copy
 				cp.Suppressed = why

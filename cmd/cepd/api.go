@@ -49,12 +49,12 @@ type apiOptions struct {
 	modes      *service.Modes // the running modes and, through them, the alert pipeline's trials
 	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
 	log        *slog.Logger
-	tokens     *auth.Tokens      // nil or empty: access control off
-	rules      *service.Rules    // if nil, made over rstore and the engine
-	backtests  *backtest.Manager // nil: backtests answer Unimplemented
-	limits     httpLimits        // timeouts, connection cap, stream stall bound, TLS
-	ops        *opsOptions       // metrics, probes, profiling (nil: probes follow the REST ingest's health)
-	analyst    *analyst.Book     // suppressions and feedback (nil: their routes answer Unimplemented)
+	tokens     *auth.Tokens         // nil or empty: access control off
+	rules      *service.Rules       // if nil, made over rstore and the engine
+	backtests  *backtest.Manager    // nil: backtests answer Unimplemented
+	limits     httpLimits           // timeouts, connection cap, stream stall bound, TLS
+	ops        *opsOptions          // metrics, probes, profiling (nil: probes follow the REST ingest's health)
+	analyst    *analyst.Book        // suppressions and feedback (nil: their routes answer Unimplemented)
 	suppress   *alerts.Suppressions // the suppressions in force, marked in inline decisions (nil: none)
 
 	data  *refdata.Holder // the lists and tables rules read (nil: none)

@@ -72,7 +72,7 @@ func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Re
 		t.Fatal(err)
 	}
 	rs = servedRules(t, rs)
-	recs = referenceRecords(t, 20000)
+	recs = referenceRecords(t, 22000)
 	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
 	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)

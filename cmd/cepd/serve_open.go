@@ -37,7 +37,7 @@ type server struct {
 	schema     *event.Schema
 	dirStore   *store.Dir
 	rstore     store.Store
-	shared     *redisrules.Store // the shared rule store (nil: the rules directory)
+	shared     *redisrules.Store     // the shared rule store (nil: the rules directory)
 	sharedDB   redis.UniversalClient // its Redis client: the analysts' log goes where the rules are
 	lists      *service.Lists        // the lists and tables the rules read
 	envOpts    rules.EnvOptions

@@ -72,12 +72,16 @@ func (s *server) startIntake(intake *run.Stage) {
 // startLoops starts the background loops: the state walk for metrics, idle partitions,
 // the checkpoint timer and the ingest log's trimming (embedded mode), the rule watchers.
 func (s *server) startLoops(loops *run.Stage) {
-	loops.Go("state walk", func(ctx context.Context) error { s.mets.RunInspect(ctx, s.cfg.ops.stateWalk); return nil })
+	// A loop a flag switches off is not started: a part that returns before the stop
+	// stops the group (--state-walk-interval 0, --checkpoint-interval 0).
+	if s.cfg.ops.stateWalk > 0 {
+		loops.Go("state walk", func(ctx context.Context) error { s.mets.RunInspect(ctx, s.cfg.ops.stateWalk); return nil })
+	}
 	loops.Go("idle partitions", func(ctx context.Context) error {
 		every(ctx, time.Second, func() { s.eng.MarkIdle(ctx) })
 		return nil
 	})
-	if !s.cfg.kafka { // with Kafka the source checkpoints at each commit
+	if !s.cfg.kafka && s.cfg.ckptInterval > 0 { // with Kafka the source checkpoints at each commit; 0: only the final one
 		loops.Go("checkpoints", func(ctx context.Context) error {
 			s.eng.RunCheckpoints(ctx, s.cfg.ckptInterval, slog.Default())
 			return nil

@@ -291,4 +291,3 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 	}
 	return Value{}, wrongType(f, f.Type.String(), value)
 }
-
