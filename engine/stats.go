@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cepd/cepd/event"
 )
 
 // Stats are the engine's counters; safe for concurrent use.
@@ -31,6 +33,15 @@ type Stats struct {
 	cutRuns uint64            // partial matches they cut
 	cutRule map[string]uint64 // budget cuts by rule id
 	recent  []BudgetCut       // the latest cut per key and rule, newest last (at most maxRecentCuts)
+	subs    []*Stats          // the other key spaces' engines' (Config.KeySpaces)
+}
+
+// addSub makes Snapshot include o's counters, except the records ingested (the same
+// records) and events without o's key (not dead letters).
+func (s *Stats) addSub(o *Stats) {
+	s.mu.Lock()
+	s.subs = append(s.subs, o)
+	s.mu.Unlock()
 }
 
 // BudgetCut is a key and rule the memory budget cut recently.
@@ -138,10 +149,34 @@ func (s *Stats) Snapshot() Snapshot {
 	}
 	sn.BudgetCutRuns = s.cutRuns
 	sn.BudgetRecent = slices.Clone(s.recent)
+	subs := slices.Clone(s.subs)
 	s.mu.Unlock()
 	var h histogram
 	for _, l := range s.latency {
 		h.merge(l)
+	}
+	for _, o := range subs {
+		x := o.Snapshot()
+		sn.Matched, sn.Late, sn.Rematched, sn.Superseded = sn.Matched+x.Matched, sn.Late+x.Late, sn.Rematched+x.Rematched, sn.Superseded+x.Superseded
+		sn.Alerts, sn.Dropped, sn.BudgetCutRuns = sn.Alerts+x.Alerts, sn.Dropped+x.Dropped, sn.BudgetCutRuns+x.BudgetCutRuns
+		sn.MemoryBytes, sn.MemoryBudget = sn.MemoryBytes+x.MemoryBytes, sn.MemoryBudget+x.MemoryBudget
+		sn.PeakRuns, sn.PeakNodes = max(sn.PeakRuns, x.PeakRuns), max(sn.PeakNodes, x.PeakNodes)
+		sn.PeakDigits, sn.PeakBytes = max(sn.PeakDigits, x.PeakDigits), max(sn.PeakBytes, x.PeakBytes)
+		for k, v := range x.DeadLetter {
+			if k != event.ReasonMissingKey {
+				sn.DeadLetter[k] += v
+			}
+		}
+		for k, v := range x.BudgetCuts {
+			sn.BudgetCuts[k] += v
+		}
+		for k, v := range x.BudgetCutsByRule {
+			sn.BudgetCutsByRule[k] += v
+		}
+		sn.BudgetRecent = append(sn.BudgetRecent, x.BudgetRecent...)
+		for _, l := range o.latency {
+			h.merge(l)
+		}
 	}
 	sn.LatencyN = h.count()
 	sn.LatencyP50 = h.quantile(0.5) / 1e3

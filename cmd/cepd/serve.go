@@ -340,6 +340,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	cfg := engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: bounds, Budget: o.keyBudget, MemoryBudget: o.memoryBudget,
 		OnAlert: mets.Observe}
+	cfg.KeySpaces = !o.kafka.enabled() // embedded: every key space runs in process; Kafka: the schema's key only (docs/rekeying.md)
 	var retained *backtest.Retainer
 	if o.backtests.retainPerKey > 0 {
 		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: o.backtests.retainPerKey, MaxBytes: o.backtests.retainBytes})
