@@ -91,7 +91,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	modes := &service.Modes{}
 	sink := &service.ModeSink{Modes: modes, Record: f.ring, Deliver: f.delivered}
 	retained := backtest.NewRetainer(backtest.RetainerOptions{PerKey: 10})
-	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add}, rs, sink, &dlqWriter{})
+	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add, KeySpaces: true}, rs, sink, &dlqWriter{}) // as cepd serve embedded
 	if err != nil {
 		t.Fatal(err)
 	}
