@@ -351,3 +351,28 @@ func minOffset(a, b int64) int64 {
 	}
 	return min(a, b)
 }
+
+// LastOffset returns the highest offset of partition part that any key space has
+// ingested or restored from its checkpoint (-1: none). A source that numbers its records
+// itself (REST ingest) and does not replay them after a restart numbers the next one
+// above it: the key spaces' checkpoints cover different offsets, and a key space drops
+// records at or below its own (partition.restoredTo).
+func (e *Engine) LastOffset(part int) int64 {
+	off := e.lastOffset(part)
+	for _, c := range e.ks.children() {
+		off = max(off, c.eng.lastOffset(part))
+	}
+	return off
+}
+
+func (e *Engine) lastOffset(part int) int64 {
+	e.mu.Lock()
+	p := e.parts[part]
+	e.mu.Unlock()
+	if p == nil {
+		return -1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastOffset
+}

@@ -395,7 +395,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
 	}
 	var ilog *ingestlog.Log
-	lastOffset := meta.Offset
+	lastOffset := max(meta.Offset, eng.LastOffset(0)) // key spaces restore different offsets; REST numbers above all
 	if o.ingestLog && !o.kafka.enabled() {
 		if ilog, err = openIngestLog(runCtx, eng, ingestDir, meta, o.ingestSync); err != nil {
 			return err
