@@ -67,12 +67,20 @@ func (e *Engine) EnableCheckpoints(store state.Store, beforeSave func(ctx contex
 	for _, s := range e.shards {
 		s.dirty = map[int32]map[string]struct{}{}
 	}
+	if e.ks != nil {
+		e.ks.feed.Lock()
+		e.ks.store, e.ks.beforeSave = store, beforeSave
+		for _, c := range e.ks.children() {
+			c.eng.EnableCheckpoints(spaceStore{Store: store, field: c.field}, beforeSave)
+		}
+		e.ks.feed.Unlock()
+	}
 }
 
 // ruleSetFingerprint identifies the rule set's compiled behaviour.
 func (e *Engine) ruleSetFingerprint() string {
 	fp := ""
-	for _, c := range e.Rules().Rules {
+	for _, c := range e.cur.Load().Rules {
 		fp += c.Rule.ID + "=" + c.Fingerprint() + ";"
 	}
 	return fp
@@ -91,6 +99,20 @@ type storeLoss struct {
 // full checkpoint that repairs it is saved, and ok after, with the loss as the detail for
 // as long as the process runs.
 func (e *Engine) CheckpointHealth() (string, error) {
+	st, err := e.checkpointHealth()
+	for _, c := range e.ks.children() {
+		if st != "ok" {
+			break
+		}
+		cs, cerr := c.eng.checkpointHealth()
+		if cs != "ok" || (err == nil && cerr != nil) {
+			st, err = cs, fmt.Errorf("key space %s: %w", c.field, cerr)
+		}
+	}
+	return st, err
+}
+
+func (e *Engine) checkpointHealth() (string, error) {
 	if e.ckpt == nil {
 		return "ok", nil
 	}
@@ -115,7 +137,16 @@ func (e *Engine) CheckpointHealth() (string, error) {
 
 // CheckpointedOffset returns the offset of partition part's last saved checkpoint (-1
 // when none): a source may commit up to it.
+// With Config.KeySpaces, it is the lowest over the key spaces.
 func (e *Engine) CheckpointedOffset(part int) int64 {
+	off := e.checkpointedOffset(part)
+	for _, c := range e.ks.children() {
+		off = minOffset(off, c.eng.checkpointedOffset(part))
+	}
+	return off
+}
+
+func (e *Engine) checkpointedOffset(part int) int64 {
 	if e.ckpt == nil {
 		return -1
 	}
@@ -129,8 +160,22 @@ func (e *Engine) CheckpointedOffset(part int) int64 {
 
 // Checkpoint saves the changed keys of every partition, each partition at a consistent
 // cut: its ingest is held only while the cut is placed in the shards' queues, so matching
-// goes on while the state is encoded and written.
+// goes on while the state is encoded and written. With Config.KeySpaces, every key space
+// is checkpointed, one after the other, each at a cut of its own (a restore replays from
+// the lowest, each key space dropping what its checkpoint covers).
 func (e *Engine) Checkpoint(ctx context.Context) error {
+	if err := e.checkpointOwn(ctx); err != nil {
+		return err
+	}
+	for _, c := range e.ks.children() {
+		if err := c.eng.checkpointOwn(ctx); err != nil {
+			return fmt.Errorf("key space %s: %w", c.field, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkpointOwn(ctx context.Context) error {
 	if e.ckpt == nil {
 		return nil
 	}
@@ -423,7 +468,19 @@ func restoreOrder(ks *keyState, secs []state.Section) {
 // partition after the checkpoint: the source resumes reading at Offset+1. Call it before
 // ingesting the partition. A key whose state cannot be decoded is reported and starts
 // fresh; the rest restores. Rules changed since the checkpoint start fresh.
+//
+// With Config.KeySpaces, every key space restores its state of the partition; the meta
+// has the lowest offset of them (restoreSpaces), and each key space drops the records at
+// or below its own checkpoint's offset when they come again.
 func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
+	meta, err := e.restoreOwn(ctx, part, log)
+	if err != nil || e.ks == nil {
+		return meta, err
+	}
+	return e.restoreSpaces(ctx, part, log, meta)
+}
+
+func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
 	if e.ckpt == nil {
 		return state.Meta{}, nil
 	}
@@ -465,6 +522,9 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 		return meta, nil
 	}
 	p.lastOffset = meta.Offset
+	if e.ks != nil || e.child {
+		p.restoredTo = meta.Offset
+	}
 	p.seq = max(p.seq, maxSeq)
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
 	p.wm.Store(meta.Watermark)
@@ -561,8 +621,23 @@ type CheckpointStats struct {
 	SaveTime, LastSaveTime time.Duration
 }
 
-// CheckpointStats returns the checkpointer's counters.
+// CheckpointStats returns the checkpointer's counters (summed over the key spaces with
+// Config.KeySpaces; LastBytes of the latest save).
 func (e *Engine) CheckpointStats() CheckpointStats {
+	st := e.checkpointStats()
+	for _, c := range e.ks.children() {
+		o := c.eng.checkpointStats()
+		st.Saves, st.Failures, st.Restored, st.Corrupt, st.Stale, st.Lost = st.Saves+o.Saves, st.Failures+o.Failures,
+			st.Restored+o.Restored, st.Corrupt+o.Corrupt, st.Stale+o.Stale, st.Lost+o.Lost
+		st.SaveTime += o.SaveTime
+		if o.LastSave.After(st.LastSave) {
+			st.LastSave, st.LastBytes, st.LastSaveTime = o.LastSave, o.LastBytes, o.LastSaveTime
+		}
+	}
+	return st
+}
+
+func (e *Engine) checkpointStats() CheckpointStats {
 	if e.ckpt == nil {
 		return CheckpointStats{}
 	}

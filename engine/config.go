@@ -67,6 +67,11 @@ type Config struct {
 	RecordProcessingTime bool
 	// OnAlert, if set, sees every alert made (metrics); see AlertObserver.
 	OnAlert AlertObserver
+	// KeySpaces makes the engine run the rules keyed by other fields than the schema's
+	// key too, each key field in an engine of its own that this one owns and feeds
+	// (keyspaces.go). For a source whose partitions this process alone feeds (the embedded
+	// server, replay); not for a Kafka claim, whose devices span every partition.
+	KeySpaces bool
 }
 
 // Defaults returns c with zero fields set to their defaults.

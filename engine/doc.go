@@ -51,10 +51,15 @@
 // has its windows closed by another partition's time.
 //
 // Key spaces: an Engine runs the rules keyed by its schema's key; rules with `key:`
-// another field are left out (logged) and run by KeySpaces, one Engine per key field over
-// the same events (keyspace.go). KeySpaces ingests into the first and hands the records it
-// accepted to the others in the same order; events without a key space's field are
-// counted there (Missing), not dead-lettered.
+// another field are left out (logged), unless Config.KeySpaces is set (KeySpaces, replay,
+// tests, backtests, the embedded server): then the Engine owns one engine per other key
+// field over the same events (keyspaces.go), ingests into its own and hands the records
+// it accepted to the others in the same order; events without a key space's field are
+// counted there (Missing), not dead-lettered. Swaps, checkpoints and restores, idleness,
+// statistics and inspection reach every key space: each key space's checkpoint of a
+// partition is stored under an id of its own (spaceStore), a restore returns the lowest
+// offset of them, and each key space drops the records its checkpoint already covers when
+// they are replayed (partition.restoredTo).
 //
 // Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
 // its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts

@@ -78,6 +78,9 @@ type Engine struct {
 
 	ckpt *checkpointer // nil: checkpoints off
 
+	ks    *ownedSpaces // the other key spaces (Config.KeySpaces); nil: this one only
+	child bool         // a key space another engine owns
+
 	wg      sync.WaitGroup
 	started bool
 	closed  bool
@@ -87,7 +90,8 @@ type Engine struct {
 // New builds an engine for rs. sink (usually an alerts.Pipeline) takes every alert the
 // engine makes, on the shard goroutines (see alerts.Sink). sink and dlq must not be nil.
 // The engine runs the rules of rs keyed by its schema's key; rules keyed by another field
-// are left out and logged (KeySpaces runs them, each in its key space).
+// run in engines it owns, one per key field, with Config.KeySpaces (keyspaces.go), and are
+// left out and logged without.
 func New(cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine config: %w", err)
@@ -96,13 +100,20 @@ func New(cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (*Engine
 		return nil, errors.New("engine: a rule set with a schema is required")
 	}
 	cfg = cfg.Defaults()
-	rs, other := ownKeySpace(rs)
-	e := &Engine{cfg: cfg, rules: rs, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
+	e := &Engine{cfg: cfg, sink: sink, dlq: dlq, seed: maphash.MakeSeed(),
 		start: time.Now(), parts: map[int]*partition{}, stopped: make(chan struct{}), log: cfg.Log}
+	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
+	if cfg.KeySpaces {
+		var err error
+		if rs, err = e.initKeySpaces(rs); err != nil {
+			return nil, err
+		}
+	}
+	rs, other := ownKeySpace(rs)
+	e.rules = rs
 	rs.alerts = make([]atomic.Uint64, len(rs.Rules))
 	rs.cooled = make([]atomic.Uint64, len(rs.Rules))
 	e.cur.Store(rs)
-	e.stats = newStats(cfg.Shards, cfg.MemoryBudget)
 	e.logWarnings(nil, rs)
 	e.logOtherKeys(rs, other)
 	for i := 0; i < cfg.Shards; i++ {
@@ -130,6 +141,14 @@ func (e *Engine) Start(ctx context.Context) {
 		e.wg.Wait()
 		close(e.stopped)
 	}()
+	if e.ks != nil {
+		e.ks.feed.Lock()
+		e.ks.ctx = ctx
+		for _, c := range e.ks.children() {
+			c.eng.Start(ctx)
+		}
+		e.ks.feed.Unlock()
+	}
 }
 
 // Close stops the shard workers after they have processed what they were sent.
@@ -145,20 +164,34 @@ func (e *Engine) Close() {
 		close(s.in)
 	}
 	e.wg.Wait()
+	for _, c := range e.ks.children() {
+		c.eng.Close()
+	}
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return e.stats }
 
-// Rules returns the rule set the engine runs (the newest, after a reload).
-func (e *Engine) Rules() *RuleSet { return e.cur.Load() }
+// Rules returns the rule set the engine runs (the newest, after a reload): with
+// Config.KeySpaces, every key space's rules.
+func (e *Engine) Rules() *RuleSet {
+	if e.ks != nil {
+		return e.ks.all.Load()
+	}
+	return e.cur.Load()
+}
 
 // AlertsByRule returns how many alerts each rule of the current rule set has made.
 func (e *Engine) AlertsByRule() map[string]uint64 {
-	rs := e.Rules()
+	rs := e.cur.Load()
 	out := make(map[string]uint64, len(rs.Rules))
 	for i, c := range rs.Rules {
 		out[c.Rule.ID] = rs.alerts[i].Load()
+	}
+	for _, c := range e.ks.children() {
+		for id, n := range c.eng.AlertsByRule() {
+			out[id] += n
+		}
 	}
 	return out
 }
@@ -176,6 +209,14 @@ func (e *Engine) shardOf(key string) int {
 // returns one error per record that was not accepted (malformed: also sent to the
 // dead-letter sink and counted). It blocks while shard queues are full.
 func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
+	if e.ks != nil {
+		return e.ingestSpaces(ctx, part, recs)
+	}
+	return e.ingestOwn(ctx, part, recs)
+}
+
+// ingestOwn is Ingest into the engine's own key space.
+func (e *Engine) ingestOwn(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
 	p := e.partition(part)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -192,6 +233,14 @@ type Outcomes func(ctx context.Context) ([]Outcome, error)
 // for one partition are ordered by the order of their Submit calls; waiting may happen
 // outside whatever lock orders them.
 func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
+	if e.ks != nil {
+		return e.submitSpaces(ctx, part, recs)
+	}
+	return e.submitOwn(ctx, part, recs)
+}
+
+// submitOwn is Submit into the engine's own key space.
+func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
 	p := e.partition(part)
 	t := newTicket(len(recs))
 	p.mu.Lock()
@@ -235,7 +284,15 @@ func (e *Engine) Flush(ctx context.Context) error {
 			return err
 		}
 	}
-	return e.Barrier(ctx)
+	if err := e.Barrier(ctx); err != nil {
+		return err
+	}
+	for _, c := range e.ks.children() {
+		if err := c.eng.Flush(ctx); err != nil {
+			return fmt.Errorf("key space %s: %w", c.field, err)
+		}
+	}
+	return nil
 }
 
 // Barrier returns once every shard has processed everything sent to it before the call.
@@ -252,6 +309,11 @@ func (e *Engine) Barrier(ctx context.Context) error {
 		case <-d:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	for _, c := range e.ks.children() {
+		if err := c.eng.Barrier(ctx); err != nil {
+			return fmt.Errorf("key space %s: %w", c.field, err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"unsafe"
 
 	"github.com/cepd/cepd/event"
@@ -28,9 +29,29 @@ type StateStats struct {
 // inspectStep is how many keys one step of Inspect's walk looks at (about a millisecond).
 const inspectStep = 4096
 
-// Inspect collects state statistics from every shard (on the shard goroutines).
+// Inspect collects state statistics from every shard (on the shard goroutines); with
+// Config.KeySpaces, of every key space (keys of each counted, rules listed one after the
+// other).
 func (e *Engine) Inspect(ctx context.Context, footprint bool) (StateStats, error) {
-	rs := e.Rules()
+	st, err := e.inspectOwn(ctx, footprint)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range e.ks.children() {
+		o, err := c.eng.inspectOwn(ctx, footprint)
+		if err != nil {
+			return st, fmt.Errorf("key space %s: %w", c.field, err)
+		}
+		st.Keys, st.LiveRuns, st.Bytes, st.KeysCut = st.Keys+o.Keys, st.LiveRuns+o.LiveRuns, st.Bytes+o.Bytes, st.KeysCut+o.KeysCut
+		st.RuleIDs = append(st.RuleIDs, o.RuleIDs...)
+		st.ByRule = append(st.ByRule, o.ByRule...)
+		st.KeysByRule = append(st.KeysByRule, o.KeysByRule...)
+	}
+	return st, nil
+}
+
+func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, error) {
+	rs := e.cur.Load()
 	st := StateStats{ByRule: make([]int, len(rs.Rules)), KeysByRule: make([]int, len(rs.Rules))}
 	for _, c := range rs.Rules {
 		st.RuleIDs = append(st.RuleIDs, c.Rule.ID)

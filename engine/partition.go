@@ -27,6 +27,12 @@ type partition struct {
 	lastIn     atomic.Int64 // engine clock of the partition's creation, restore or last event (idleness)
 	sentWM     []int64      // last watermark told to each shard
 	lastOffset int64        // offset of the last record ingested
+	// restoredTo is, in an engine of several key spaces, the offset of the checkpoint
+	// its key space restored (math.MinInt64: none): records at or below it are in the
+	// state already and are decoded (to be accepted or rejected as before) but not
+	// matched again, since the source replays from the lowest offset of the key spaces
+	// (restoreSpaces).
+	restoredTo int64
 	batches    []*batch
 	scratch    event.Event
 
@@ -91,7 +97,7 @@ func (e *Engine) partition(id int) *partition {
 	p := e.parts[id]
 	if p == nil {
 		p = &partition{e: e, id: id, dec: jsondecode.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
-			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1}
+			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1, restoredTo: math.MinInt64}
 		p.dec.SetBounds(e.cfg.Bounds)
 		p.dec.SetUnknown(e.stats.unknown)
 		p.wm.Store(math.MinInt64)
@@ -137,6 +143,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 			st.deadLetter(reason)
 			e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
 			errs = append(errs, RecordError{Index: i, Reason: reason, Message: err.Error()})
+			continue
+		}
+		if rec.Offset <= p.restoredTo {
 			continue
 		}
 		p.seq++
@@ -220,6 +229,9 @@ func (p *partition) flushShard(ctx context.Context, s int) error {
 func (e *Engine) MarkIdle(ctx context.Context) {
 	if e.cfg.IdleTimeout <= 0 {
 		return
+	}
+	for _, c := range e.ks.children() {
+		c.eng.MarkIdle(ctx)
 	}
 	e.mu.Lock()
 	parts := make([]*partition, 0, len(e.parts))

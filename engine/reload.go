@@ -25,11 +25,21 @@ type ReloadStats struct {
 // old rules, events after by the new. A rule whose compiled fingerprint is unchanged keeps
 // its partial matches; a changed rule starts fresh; a removed rule's state is freed.
 // Rules keyed by another field than the schema's key are left out, as in New.
+// With Config.KeySpaces, every key space gets its share, and a rule moves to the key
+// space of its key.
 func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error) {
-	old := e.Rules()
 	if rs == nil || rs.Schema == nil {
 		return ReloadStats{}, errors.New("engine: reload needs a compiled rule set with its schema")
 	}
+	if e.ks != nil {
+		return e.swapSpaces(ctx, rs)
+	}
+	return e.swapOwn(ctx, rs)
+}
+
+// swapOwn is SwapRules in the engine's own key space.
+func (e *Engine) swapOwn(ctx context.Context, rs *RuleSet) (ReloadStats, error) {
+	old := e.cur.Load()
 	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
 		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
 	}

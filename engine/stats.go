@@ -1,13 +1,14 @@
 package engine
 
 import (
-	"github.com/cepd/cepd/event"
 	"math"
 	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cepd/cepd/event"
 )
 
 // Stats are the engine's counters; safe for concurrent use.
@@ -36,6 +37,7 @@ type Stats struct {
 	// unknown counts the event fields the schema does not declare (every partition's
 	// decoder reports to it).
 	unknown *event.UnknownFields
+	subs    []*Stats // the other key spaces' engines' (Config.KeySpaces)
 }
 
 // shardCounts are the counters one shard writes for every event, each shard's on cache
@@ -46,6 +48,14 @@ type shardCounts struct {
 	memory  atomic.Int64  // accounted bytes of key states (budget.go)
 	peak    peak
 	_       [128 - 48]byte
+}
+
+// addSub makes Snapshot include o's counters, except the records ingested (the same
+// records) and events without o's key (not dead letters).
+func (s *Stats) addSub(o *Stats) {
+	s.mu.Lock()
+	s.subs = append(s.subs, o)
+	s.mu.Unlock()
 }
 
 // BudgetCut is a key and rule the memory budget cut recently.
@@ -162,10 +172,35 @@ func (s *Stats) Snapshot() Snapshot {
 	sn.BudgetCutRuns = s.cutRuns
 	sn.UnknownFields = s.unknown.Snapshot()
 	sn.BudgetRecent = slices.Clone(s.recent)
+	subs := slices.Clone(s.subs)
 	s.mu.Unlock()
 	var h histogram
 	for _, l := range s.latency {
 		h.merge(l)
+	}
+	for _, o := range subs {
+		x := o.Snapshot()
+		sn.Matched, sn.Late, sn.Rematched, sn.Superseded = sn.Matched+x.Matched, sn.Late+x.Late, sn.Rematched+x.Rematched, sn.Superseded+x.Superseded
+		sn.Alerts, sn.Dropped, sn.BudgetCutRuns = sn.Alerts+x.Alerts, sn.Dropped+x.Dropped, sn.BudgetCutRuns+x.BudgetCutRuns
+		sn.Cooled, sn.RearmDropped = sn.Cooled+x.Cooled, sn.RearmDropped+x.RearmDropped
+		sn.MemoryBytes, sn.MemoryBudget = sn.MemoryBytes+x.MemoryBytes, sn.MemoryBudget+x.MemoryBudget
+		sn.PeakRuns, sn.PeakNodes = max(sn.PeakRuns, x.PeakRuns), max(sn.PeakNodes, x.PeakNodes)
+		sn.PeakDigits, sn.PeakBytes = max(sn.PeakDigits, x.PeakDigits), max(sn.PeakBytes, x.PeakBytes)
+		for k, v := range x.DeadLetter {
+			if k != event.ReasonMissingKey {
+				sn.DeadLetter[k] += v
+			}
+		}
+		for k, v := range x.BudgetCuts {
+			sn.BudgetCuts[k] += v
+		}
+		for k, v := range x.BudgetCutsByRule {
+			sn.BudgetCutsByRule[k] += v
+		}
+		sn.BudgetRecent = append(sn.BudgetRecent, x.BudgetRecent...)
+		for _, l := range o.latency {
+			h.merge(l)
+		}
 	}
 	sn.LatencyN = h.count()
 	sn.LatencyP50 = h.quantile(0.5) / 1e3

@@ -96,7 +96,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	f.ring, f.made = pipe.Ring(), &madeAlerts{next: pipe, json: map[*alerts.Alert]string{}}
 	modes := service.NewModes(pipe.Trials())
 	retained := backtest.NewRetainer(backtest.RetainerOptions{PerKey: 10})
-	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add}, rs, f.made, &dlqWriter{})
+	eng, err := engine.New(engine.Config{Shards: 2, Tap: retained.Add, KeySpaces: true}, rs, f.made, &dlqWriter{}) // as cepd serve embedded
 	if err != nil {
 		t.Fatal(err)
 	}

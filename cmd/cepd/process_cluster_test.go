@@ -26,7 +26,7 @@ import (
 func TestProcessesRedisClusterFailover(t *testing.T) {
 	t.Parallel() // beside TestProcessesHandoff's runs
 	start := time.Now()
-	e := newProcEnv(t, 24000, false)
+	e := newProcEnv(t, 28000, false)
 	e.cluster = redistest.StartClusterN(t, 3, 1)
 	const group = "cluster"
 	flags := []string{"--rules-store", "redis", "--kafka-commit-interval", "500ms", "--kafka-rebalance-timeout", "4s"}

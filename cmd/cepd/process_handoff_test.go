@@ -52,7 +52,7 @@ func TestProcessesHandoff(t *testing.T) {
 	}
 	t.Logf("hand-off schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	w := processWorkload(t, 24000, 6)
+	w := processWorkload(t, 28000, 6)
 	var (
 		mu     sync.Mutex
 		all    []handoff

@@ -128,7 +128,8 @@ func goldenIDs(t *testing.T, path string) map[string]bool {
 	return ids
 }
 
-// ruleAlertIDs counts the alerts of rule in a JSON-lines alerts file, by id.
+// ruleAlertIDs counts the alerts of rule ("*": of every rule) in a JSON-lines alerts
+// file, by id.
 func ruleAlertIDs(t *testing.T, path, rule string) map[string]int {
 	t.Helper()
 	got := map[string]int{}
@@ -141,7 +142,7 @@ func ruleAlertIDs(t *testing.T, path, rule string) map[string]int {
 			ID     string
 			RuleID string `json:"rule_id"`
 		}
-		if json.Unmarshal(l, &a) == nil && a.RuleID == rule {
+		if json.Unmarshal(l, &a) == nil && (a.RuleID == rule || rule == "*" && a.ID != "") {
 			got[a.ID]++
 		}
 	}

@@ -73,7 +73,9 @@ func newServeConfig(o *serveOptions, stdout io.Writer) (serveConfig, error) {
 	c.alerts = alertsConfig(o, stdout)
 	c.engine = engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: c.bounds, Budget: o.keyBudget,
-		MemoryBudget: o.memoryBudget}
+		MemoryBudget: o.memoryBudget,
+		// embedded: every key space runs in process; Kafka: the schema's key only (docs/rekeying.md)
+		KeySpaces: !c.kafka}
 	return c, nil
 }
 

@@ -302,7 +302,7 @@ func (s *server) restore(ctx context.Context) error {
 		st := s.eng.CheckpointStats()
 		slog.Info("state restored", "partial_matches", st.Restored, "corrupt", st.Corrupt, "rules_changed", st.Stale, "offset", meta.Offset)
 	}
-	s.lastOffset = meta.Offset
+	s.lastOffset = max(meta.Offset, s.eng.LastOffset(0)) // key spaces restore different offsets; REST numbers above all
 	if s.cfg.ingestDir != "" {
 		ilog, err := openIngestLog(ctx, s.eng, s.cfg.ingestDir, meta, s.cfg.ingestSync)
 		if err != nil {
