@@ -31,10 +31,12 @@ var coreDeps = []struct {
 	{"event", nil, [][]string{yaml}},
 	{"event/jsondecode", []string{"event"}, [][]string{yaml, jsonparser}},
 	{"alerts", nil, nil},
+	{"velocity", nil, nil},
+	{"rules/refdata", nil, nil},
 	{"state", []string{"patterns", "event", "nfa"}, [][]string{yaml}},
-	{"rules", []string{"patterns", "event", "nfa"}, [][]string{yaml, cel}},
-	{"engine", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "state", "alerts"}, [][]string{yaml, cel, jsonparser}},
-	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "state", "alerts", "engine"}, [][]string{yaml, cel, jsonparser}},
+	{"rules", []string{"patterns", "event", "nfa", "rules/refdata", "velocity"}, [][]string{yaml, cel}},
+	{"engine", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts"}, [][]string{yaml, cel, jsonparser}},
+	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "engine"}, [][]string{yaml, cel, jsonparser}},
 }
 
 // TestCoreDependencies: each core package depends only on what coreDeps allows it, as

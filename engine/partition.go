@@ -143,6 +143,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 			st.deadLetter(reason)
 			e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
 			errs = append(errs, RecordError{Index: i, Reason: reason, Message: err.Error()})
+			// A rejected record is handled too: a checkpoint covers it (read again, it would
+			// be dead-lettered again), and a key space whose field the record lacks moves on.
+			p.lastOffset = max(p.lastOffset, rec.Offset)
 			continue
 		}
 		if rec.Offset <= p.restoredTo {
