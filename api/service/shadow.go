@@ -125,4 +125,3 @@ func comparisonProto(c alerts.Comparison) *cepv1.ShadowComparison {
 		MatchesBoth: c.Matches.Both, MatchesActiveOnly: c.Matches.ActiveOnly, MatchesShadowOnly: c.Matches.ShadowOnly,
 		Truncated: c.Truncated}
 }
-
