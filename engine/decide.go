@@ -82,8 +82,8 @@ func (s *shard) complete(ri int, a *alerts.Alert) {
 
 // completeCooled keeps an alert rule ri's cooldown suppressed, marked so, for the event
 // the shard is handling (when collected): for an inline decision the pattern still holds.
-// The alert never reached the sink, so its rule id and mode are as the engine made them
-// (service.Modes.Stamp turns a candidate's into its rule's).
+// The alert never reaches the sink; it is made complete (its rule id and mode final) as
+// every alert is, and marked here before anyone else sees it.
 func (s *shard) completeCooled(ri int, a *alerts.Alert) {
 	if !s.collecting() {
 		return

@@ -125,12 +125,3 @@ func comparisonProto(c alerts.Comparison) *cepv1.ShadowComparison {
 		MatchesBoth: c.Matches.Both, MatchesActiveOnly: c.Matches.ActiveOnly, MatchesShadowOnly: c.Matches.ShadowOnly,
 		Truncated: c.Truncated}
 }
-
-// Stamp sets an alert's mode from its engine rule id, turning a candidate's alert into a
-// shadow alert of its rule, and returns the mode.
-func (m *Modes) Stamp(a *alerts.Alert) store.Mode {
-	mode := m.Mode(a.RuleID)
-	a.RuleID = strings.TrimSuffix(a.RuleID, ShadowSuffix)
-	a.Mode = string(mode)
-	return mode
-}

@@ -157,20 +157,24 @@ func (s *server) openAlerts() error {
 		acfg.Outputs = append(acfg.Outputs, alerts.Output{Name: "webhook", Sink: wh, Flush: wh.Flush, Close: wh.Close})
 		s.mets.AddSink("webhook", webhookMetrics(wh))
 	}
+	closeOutputs := func() { // opened above, not yet the pipeline's
+		ctx, cancel := context.WithTimeout(context.Background(), stopSinks)
+		defer cancel()
+		for _, o := range acfg.Outputs {
+			_ = o.Close(ctx)
+		}
+	}
 	if s.cfg.kafka {
 		out, err := s.openKafkaOutput()
 		if err != nil {
+			closeOutputs() // the webhook's
 			return err
 		}
 		acfg.Outputs = append(acfg.Outputs, out)
 	}
 	pipe, err := alerts.Open(acfg)
 	if err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), stopSinks)
-		defer cancel()
-		for _, o := range acfg.Outputs { // opened above, not yet the pipeline's
-			_ = o.Close(ctx)
-		}
+		closeOutputs()
 		return err
 	}
 	s.pipe = pipe
