@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -140,7 +141,9 @@ func (h *History) Alert(a *Alert) {
 		h.kept = append(h.kept, a)
 		h.ids[a.ID] = true
 		if len(h.kept) >= 2*h.opts.MaxAlerts {
-			err = h.rewrite()
+			if err = h.rewrite(); err != nil {
+				h.forget() // the file grows until a rewrite succeeds; memory and retries stay bounded
+			}
 		}
 	}
 	if err != nil {
@@ -148,6 +151,16 @@ func (h *History) Alert(a *Alert) {
 		if h.err == nil {
 			h.err = fmt.Errorf("alert history %s: %w", h.path, err)
 		}
+	}
+}
+
+// forget keeps only the newest MaxAlerts alerts in memory after a failed rewrite, so that
+// the next rewrite is tried MaxAlerts alerts later, not at every alert. Callers hold mu.
+func (h *History) forget() {
+	h.kept = slices.Clone(h.kept[len(h.kept)-h.opts.MaxAlerts:])
+	h.ids = make(map[string]bool, len(h.kept))
+	for _, a := range h.kept {
+		h.ids[a.ID] = true
 	}
 }
 

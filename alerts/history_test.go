@@ -83,3 +83,39 @@ func lines(t *testing.T, path string) int {
 	}
 	return bytes.Count(b, []byte{'\n'})
 }
+
+// TestHistoryRewriteFailingStaysBounded: while the history cannot be rewritten (here its
+// temporary file's name is taken by a directory), memory stays bounded and the rewrite is
+// tried once per MaxAlerts alerts, not on every alert; the alerts still reach the file.
+func TestHistoryRewriteFailingStaysBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "recent.jsonl")
+	h, _, err := OpenHistory(path, HistoryOptions{MaxAlerts: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := os.Mkdir(path+".tmp", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 100 {
+		h.Alert(historyAlert(fmt.Sprintf("a%03d", i), now))
+	}
+	n, err := h.Failures()
+	if n == 0 || n > 9 || err == nil {
+		t.Errorf("%d failed rewrites (%v), want 1 to 9: one try per 10 alerts once 20 are kept", n, err)
+	}
+	h.mu.Lock()
+	kept, ids := len(h.kept), len(h.ids)
+	h.mu.Unlock()
+	if kept >= 20 || ids != kept {
+		t.Errorf("%d alerts and %d ids kept in memory, want under 20 and equal", kept, ids)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(data, []byte("\n")); got != 100 {
+		t.Errorf("the file holds %d alerts, want all 100 (it is cut when a rewrite succeeds)", got)
+	}
+}
