@@ -18,6 +18,7 @@ import (
 // (engine.KeySpaces): each key field's events in the same order. With cfg.Log set, the
 // events that had no key in a key space are logged there at the end.
 func Replay(ctx context.Context, cfg engine.Config, rs *engine.RuleSet, recs []engine.Record, sink alerts.Sink, dlq engine.DeadLetterSink, endOfStream bool) error {
-	r := engine.Runner{Config: cfg, Rules: rs, Sink: sink, DeadLetters: dlq, Chunk: chunk, EndOfStream: endOfStream, KeySpaces: true}
+	cfg.KeySpaces = true
+	r := engine.Runner{Config: cfg, Rules: rs, Sink: sink, DeadLetters: dlq, Chunk: chunk, EndOfStream: endOfStream}
 	return r.Run(ctx, recs)
 }

@@ -126,8 +126,8 @@ func (m *Manager) execute(j *job) error {
 	j.tally = t
 	j.mu.Unlock()
 
-	r := engine.Runner{Config: engine.Config{Shards: m.o.Shards, Bounds: m.bounds()}, Rules: j.rs, Sink: t, DeadLetters: t,
-		Chunk: chunk, EndOfStream: true, KeySpaces: true, Ingested: func(_, n int) { j.processed.Add(int64(n)) }}
+	r := engine.Runner{Config: engine.Config{Shards: m.o.Shards, Bounds: m.bounds(), KeySpaces: true}, Rules: j.rs, Sink: t, DeadLetters: t,
+		Chunk: chunk, EndOfStream: true, Ingested: func(_, n int) { j.processed.Add(int64(n)) }}
 	return r.Run(ctx, recs)
 }
 

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"github.com/cepd/cepd/alerts"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
 )

@@ -2,12 +2,11 @@ package engine
 
 import (
 	"context"
-	"errors"
-	"github.com/cepd/cepd/alerts"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/state"
 )
 
@@ -49,44 +48,13 @@ type Runner struct {
 	// Matched, if set, is called once every record has been matched (after a barrier),
 	// before the end of the stream. Its error fails the run.
 	Matched func(ctx context.Context, e *Engine) error
-	// KeySpaces runs every key space of Rules (NewKeySpaces: rules keyed by another field
-	// than the schema's key each in the key space of their field) instead of the schema
-	// key's alone (New). The hooks are given the schema key's engine; checkpoints are not
-	// taken. With Config.Log set, the events without a key space's field are logged there
-	// at the end.
-	KeySpaces bool
-}
-
-// bounded is what a Runner drives: an Engine, or the KeySpaces of a rule set.
-type bounded interface {
-	Start(ctx context.Context)
-	Close()
-	Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error)
-	Barrier(ctx context.Context) error
-	Flush(ctx context.Context) error
-}
-
-// open builds what Run drives, and the engine its hooks are given.
-func (r *Runner) open() (bounded, *Engine, error) {
-	if !r.KeySpaces {
-		eng, err := New(r.Config, r.Rules, r.Sink, r.DeadLetters)
-		return eng, eng, err
-	}
-	if r.Store != nil && r.CheckpointEvery > 0 {
-		return nil, nil, errors.New("engine.Runner: checkpoints of key spaces are not supported")
-	}
-	ks, err := NewKeySpaces(r.Config, r.Rules, r.Sink, r.DeadLetters)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ks, ks.Engines()[0], nil
 }
 
 // Run feeds parts[p] to partition p, each partition's records in their order, and
 // returns when they are all matched (and, with EndOfStream, flushed): every alert has
 // reached the Sink and every dead letter the DeadLetters sink by then.
 func (r *Runner) Run(ctx context.Context, parts ...[]Record) error {
-	run, eng, err := r.open()
+	eng, err := New(r.Config, r.Rules, r.Sink, r.DeadLetters)
 	if err != nil {
 		return err
 	}
@@ -95,23 +63,23 @@ func (r *Runner) Run(ctx context.Context, parts ...[]Record) error {
 	defer func() {
 		cancel()
 		bg.Wait()
-		run.Close()
+		eng.Close()
 	}()
 	checkpoints := r.Store != nil && r.CheckpointEvery > 0
 	if checkpoints {
 		eng.EnableCheckpoints(r.Store, nil)
 	}
-	run.Start(ctx)
+	eng.Start(ctx)
 	if checkpoints {
 		bg.Go(func() { eng.RunCheckpoints(ctx, r.CheckpointEvery, slog.Default()) })
 	}
 	if r.Started != nil {
 		r.Started(eng)
 	}
-	if err := r.ingest(ctx, run, eng, parts); err != nil {
+	if err := r.ingest(ctx, eng, parts); err != nil {
 		return err
 	}
-	if err := run.Barrier(ctx); err != nil {
+	if err := eng.Barrier(ctx); err != nil {
 		return err
 	}
 	if r.Matched != nil {
@@ -120,18 +88,18 @@ func (r *Runner) Run(ctx context.Context, parts ...[]Record) error {
 		}
 	}
 	if r.EndOfStream {
-		if err := run.Flush(ctx); err != nil {
+		if err := eng.Flush(ctx); err != nil {
 			return err
 		}
 	}
-	if ks, ok := run.(*KeySpaces); ok && r.Config.Log != nil {
-		ks.LogMissing(r.Config.Log)
+	if r.Config.KeySpaces && r.Config.Log != nil {
+		eng.LogMissing(r.Config.Log)
 	}
 	return nil
 }
 
 // ingest feeds every partition concurrently (and runs Beside) until all are fed.
-func (r *Runner) ingest(ctx context.Context, run bounded, eng *Engine, parts [][]Record) error {
+func (r *Runner) ingest(ctx context.Context, eng *Engine, parts [][]Record) error {
 	errs := make([]error, len(parts)+1)
 	stop := make(chan struct{})
 	var beside sync.WaitGroup
@@ -140,7 +108,7 @@ func (r *Runner) ingest(ctx context.Context, run bounded, eng *Engine, parts [][
 	}
 	var wg sync.WaitGroup
 	for p, recs := range parts {
-		wg.Go(func() { errs[p] = r.feed(ctx, run, p, recs, len(parts)) })
+		wg.Go(func() { errs[p] = r.feed(ctx, eng, p, recs, len(parts)) })
 	}
 	wg.Wait()
 	close(stop)
@@ -154,7 +122,7 @@ func (r *Runner) ingest(ctx context.Context, run bounded, eng *Engine, parts [][
 }
 
 // feed ingests one partition's records in chunks, paced by Rate.
-func (r *Runner) feed(ctx context.Context, eng bounded, p int, recs []Record, nparts int) error {
+func (r *Runner) feed(ctx context.Context, eng *Engine, p int, recs []Record, nparts int) error {
 	chunk := r.Chunk
 	if chunk <= 0 {
 		chunk = DefaultChunk
