@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -17,9 +16,4 @@ func loadRuleSet(path, schemaPath string) (*engine.RuleSet, error) {
 // the tests compare the fast ones with).
 func loadRuleSetWith(path, schemaPath string, opts rules.EnvOptions) (*engine.RuleSet, error) {
 	return engine.LoadRuleSet(path, schemaPath, opts)
-}
-
-// loadSchema loads the event schema: schemaPath, or schema.yaml in the rule directory.
-func loadSchema(rulesDir, schemaPath string) (*event.Schema, error) {
-	return engine.LoadSchema(rulesDir, schemaPath)
 }

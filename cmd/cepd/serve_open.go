@@ -62,7 +62,7 @@ type server struct {
 // Nothing runs yet but the engine's shards.
 func (s *server) open(ctx context.Context) error {
 	var err error
-	if s.schema, err = loadSchema(s.cfg.rulesDir, s.cfg.schemaPath); err != nil {
+	if s.schema, err = engine.LoadSchema(s.cfg.rulesDir, s.cfg.schemaPath); err != nil {
 		return err
 	}
 	if err := s.openRuleStore(ctx); err != nil {

@@ -158,7 +158,7 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		}
 	}
 	if s.KeyIndex() >= 0 {
-		ev.Key = keyString(ev.Values[s.KeyIndex()])
+		ev.Key = ev.Values[s.KeyIndex()].KeyString()
 	}
 	if s.TimeIndex() >= 0 {
 		t := ev.Values[s.TimeIndex()]
@@ -181,14 +181,12 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		}
 	}
 	if s.IDIndex() >= 0 {
-		ev.ID = keyString(ev.Values[s.IDIndex()])
+		ev.ID = ev.Values[s.IDIndex()].KeyString()
 	} else {
 		ev.ID = ""
 	}
 	return nil
 }
-
-func keyString(v Value) string { return v.KeyString() }
 
 func wrongType(f Field, want string, value []byte) error {
 	shown := string(value)
