@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/cepd/cepd/alerts"
@@ -44,28 +43,9 @@ type Completions func() [][]Completed
 // With `release: in_start_order` a match completed by the event may leave later, when
 // earlier partial matches resolve: it is then not among the event's.
 func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Outcomes, Completions, []RecordError, error) {
-	p := e.partition(part)
 	t := newTicket(len(recs))
 	t.completed = make([][]Completed, len(recs))
-	p.mu.Lock()
-	errs, err := p.ingest(ctx, recs, t)
-	p.mu.Unlock()
-	t.finish()
-	wait := func(ctx context.Context) ([]Outcome, error) {
-		select {
-		case <-t.done:
-			return t.out, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-e.stopped:
-			select {
-			case <-t.done:
-				return t.out, nil
-			default:
-				return nil, errors.New("the engine stopped before matching the events")
-			}
-		}
-	}
+	wait, errs, err := e.submitTicket(ctx, part, recs, t)
 	return wait, func() [][]Completed { return t.completed }, errs, err
 }
 

@@ -241,8 +241,13 @@ func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes,
 
 // submitOwn is Submit into the engine's own key space.
 func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
+	return e.submitTicket(ctx, part, recs, newTicket(len(recs)))
+}
+
+// submitTicket ingests recs into partition part with t collecting their outcomes (and,
+// when t.completed is set, the alerts each completes), and returns the wait for them.
+func (e *Engine) submitTicket(ctx context.Context, part int, recs []Record, t *ticket) (Outcomes, []RecordError, error) {
 	p := e.partition(part)
-	t := newTicket(len(recs))
 	p.mu.Lock()
 	errs, err := p.ingest(ctx, recs, t)
 	p.mu.Unlock()
