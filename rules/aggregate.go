@@ -252,25 +252,8 @@ func readsAgg(e ast.Expr) bool {
 // checkAggs reports agg.NAME / agg['NAME'] references to aggregates the rule lacks.
 func checkAggs(a *ast.AST, names map[string]int, report func(id int64, msg string)) {
 	visit(a.Expr(), func(e ast.Expr) {
-		var operand ast.Expr
-		var name string
-		switch e.Kind() {
-		case ast.SelectKind:
-			operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
-		case ast.CallKind:
-			c := e.AsCall()
-			if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
-				return
-			}
-			s, ok := literal(c.Args()[1]).(types.String)
-			if !ok {
-				return
-			}
-			operand, name = c.Args()[0], string(s)
-		default:
-			return
-		}
-		if operand.Kind() != ast.IdentKind || operand.AsIdent() != "agg" {
+		operand, name, ok := member(e, "agg")
+		if !ok {
 			return
 		}
 		if _, ok := names[name]; ok {

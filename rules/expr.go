@@ -226,28 +226,36 @@ func (x *compiledExpr) interpret(c *nfa.EvalContext) (ref.Val, error) {
 	return x.env.eval(x.prog, c.Event, matchSource{ctx: c, steps: x.steps, aggNames: x.aggs})
 }
 
+// member returns, for ident.name or ident['name'] (a literal name), the identifier
+// expression and the name; ok is false for any other expression.
+func member(e ast.Expr, ident string) (operand ast.Expr, name string, ok bool) {
+	switch e.Kind() {
+	case ast.SelectKind:
+		operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
+	case ast.CallKind:
+		c := e.AsCall()
+		if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
+			return nil, "", false
+		}
+		s, isStr := literal(c.Args()[1]).(types.String)
+		if !isStr {
+			return nil, "", false
+		}
+		operand, name = c.Args()[0], string(s)
+	default:
+		return nil, "", false
+	}
+	if operand.Kind() != ast.IdentKind || operand.AsIdent() != ident {
+		return nil, "", false
+	}
+	return operand, name, true
+}
+
 // checkSteps reports match.name / match['name'] references to steps the rule lacks.
 func (env *Env) checkSteps(a *ast.AST, steps map[string]bool, report func(id int64, msg string)) {
 	visit(a.Expr(), func(e ast.Expr) {
-		var operand ast.Expr
-		var name string
-		switch e.Kind() {
-		case ast.SelectKind:
-			operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
-		case ast.CallKind:
-			c := e.AsCall()
-			if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
-				return
-			}
-			s, ok := literal(c.Args()[1]).(types.String)
-			if !ok {
-				return
-			}
-			operand, name = c.Args()[0], string(s)
-		default:
-			return
-		}
-		if operand.Kind() != ast.IdentKind || operand.AsIdent() != "match" || steps[name] {
+		operand, name, ok := member(e, "match")
+		if !ok || steps[name] {
 			return
 		}
 		names := make([]string, 0, len(steps))
