@@ -61,11 +61,7 @@ func dirFingerprint(dir string) string {
 		return "error:" + err.Error()
 	}
 	data, _ := os.ReadDir(filepath.Join(dir, refdata.DirName))
-	for _, e := range data {
-		if _, _, _, ok := refdata.ParseFileName(e.Name()); ok && !e.IsDir() {
-			entries = append(entries, e)
-		}
-	}
+	entries = append(entries, data...) // isDataFile picks the lists and tables below
 	var parts []string
 	for _, e := range entries {
 		name := e.Name()
