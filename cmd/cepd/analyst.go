@@ -13,6 +13,7 @@ import (
 	"github.com/cepd/cepd/alerts/analyst"
 	"github.com/cepd/cepd/alerts/analyst/redislog"
 	"github.com/cepd/cepd/internal/metrics"
+	"github.com/cepd/cepd/internal/run"
 )
 
 // analystLogFile is the analysts' log beside a rule directory (a hidden file: not a rule).
@@ -40,7 +41,7 @@ func openAnalyst(ctx context.Context, rulesDir string, client redis.UniversalCli
 		closeLog()
 		return nil, nil, nil, fmt.Errorf("analyst log: %w", err)
 	}
-	go every(ctx, time.Second, func() {
+	go run.Every(ctx, time.Second, func() {
 		if err := book.Sync(ctx); err != nil && ctx.Err() == nil {
 			slog.Warn("analyst log: sync failed (suppressions and feedback of other instances wait)", "err", err)
 		}

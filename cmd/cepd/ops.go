@@ -14,6 +14,7 @@ import (
 
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/internal/metrics"
+	"github.com/cepd/cepd/internal/run"
 )
 
 // opsOptions configures the operator's endpoints: metrics, probes, profiling.
@@ -148,7 +149,7 @@ func registerOpsGRPC(gs *grpc.Server, o *opsOptions, interval time.Duration) fun
 	}
 	update()
 	return func(ctx context.Context) {
-		every(ctx, interval, update)
+		run.Every(ctx, interval, update)
 		hs.Shutdown() // every watcher learns NOT_SERVING as the server goes
 	}
 }

@@ -233,17 +233,3 @@ func openIngestLog(ctx context.Context, eng *engine.Engine, dir string, meta sta
 	}
 	return l, nil
 }
-
-// every calls fn every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}

@@ -78,7 +78,7 @@ func (s *server) startLoops(loops *run.Stage) {
 		loops.Go("state walk", func(ctx context.Context) error { s.mets.RunInspect(ctx, s.cfg.ops.stateWalk); return nil })
 	}
 	loops.Go("idle partitions", func(ctx context.Context) error {
-		every(ctx, time.Second, func() { s.eng.MarkIdle(ctx) })
+		run.Every(ctx, time.Second, func() { s.eng.MarkIdle(ctx) })
 		return nil
 	})
 	if !s.cfg.kafka && s.cfg.ckptInterval > 0 { // with Kafka the source checkpoints at each commit; 0: only the final one
@@ -89,7 +89,7 @@ func (s *server) startLoops(loops *run.Stage) {
 	}
 	if s.ilog != nil { // segments every checkpoint covers go
 		loops.Go("ingest log trim", func(ctx context.Context) error {
-			every(ctx, max(s.cfg.ckptInterval, time.Second), func() { _ = s.commitIngestLog(ctx) })
+			run.Every(ctx, max(s.cfg.ckptInterval, time.Second), func() { _ = s.commitIngestLog(ctx) })
 			return nil
 		})
 	}
