@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,4 +68,22 @@ func (o *limitOptions) bounds() (event.Bounds, error) {
 		b.Floor = t
 	}
 	return b, nil
+}
+
+// httpLimits returns the bounds of the HTTP and gRPC servers, with TLS loaded.
+func (o *limitOptions) httpLimits() (httpLimits, error) {
+	l := httpLimits{readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, idleTimeout: o.idleTimeout,
+		maxConns: o.maxConns, streamStall: o.streamStall}
+	switch {
+	case o.tlsCert == "" && o.tlsKey == "":
+	case o.tlsCert == "" || o.tlsKey == "":
+		return l, errors.New("--tls-cert and --tls-key go together")
+	default:
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return l, fmt.Errorf("TLS: %w", err)
+		}
+		l.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return l, nil
 }

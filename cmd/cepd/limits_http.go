@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -20,23 +19,6 @@ type httpLimits struct {
 	maxConns                               int
 	streamStall                            time.Duration
 	tls                                    *tls.Config // nil: plain text
-}
-
-func (o *limitOptions) httpLimits() (httpLimits, error) {
-	l := httpLimits{readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, idleTimeout: o.idleTimeout,
-		maxConns: o.maxConns, streamStall: o.streamStall}
-	switch {
-	case o.tlsCert == "" && o.tlsKey == "":
-	case o.tlsCert == "" || o.tlsKey == "":
-		return l, errors.New("--tls-cert and --tls-key go together")
-	default:
-		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
-		if err != nil {
-			return l, fmt.Errorf("TLS: %w", err)
-		}
-		l.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	return l, nil
 }
 
 // listener applies the connection cap (accepting waits while maxConns are open) and TLS.
