@@ -32,7 +32,7 @@ protoc -I api -I api/third_party/googleapis \
   --grpc-gateway_out=. --grpc-gateway_opt=module=github.com/cepd/cepd \
   --openapiv2_out=api --openapiv2_opt=allow_merge=true,merge_file_name=openapi,json_names_for_fields=false,disable_default_errors=false \
   api/cep/v1/*.proto
-# The gateway writes 64-bit integers as JSON numbers (cmd/cepd/gateway_json.go), not
+# The gateway writes 64-bit integers as JSON numbers (api/gateway_json.go), not
 # as the strings of the proto3 JSON mapping: the document says so.
 perl -0pi -e 's/"type": "string",(\s*)"format": "(u?int64)"/"type": "integer",$1"format": "$2"/g' api/openapi.swagger.json
 echo "gen-proto: regenerated api/cep/v1 and api/openapi.swagger.json"

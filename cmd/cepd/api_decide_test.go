@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
@@ -93,8 +94,8 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startAPI(ctx, eng, f.ring, st, apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		restIngest: restIngest, modes: modes, maxBody: 1 << 20, analyst: book, suppress: sup})
+	srv, err := api.Start(ctx, eng, f.ring, st, api.Options{GRPCListener: gln, HTTPListener: hln, Schema: rs.Schema,
+		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Analyst: book, Suppressions: sup})
 	if err != nil {
 		t.Fatal(err)
 	}

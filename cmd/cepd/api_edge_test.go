@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 )
 
@@ -98,7 +99,7 @@ func TestAPIInvalidUTF8(t *testing.T) {
 // (the connection closes), instead of holding a goroutine and a connection forever.
 func TestAPIStreamStall(t *testing.T) {
 	const stall = 300 * time.Millisecond
-	f := startAPIFixtureOpts(t, nil, func(o *apiOptions) { o.limits.streamStall = stall })
+	f := startAPIFixtureOpts(t, nil, func(o *api.Options) { o.Limits.StreamStall = stall })
 	flood := func(n int, pad int) {
 		big := strings.Repeat("x", pad)
 		for i := range n {
@@ -193,7 +194,7 @@ func TestAPITLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := startAPIFixtureOpts(t, nil, func(o *apiOptions) { o.limits = lim })
+	f := startAPIFixtureOpts(t, nil, func(o *api.Options) { o.Limits = lim })
 	host := strings.TrimPrefix(f.base, "http://")
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
 	resp, err := client.Get("https://" + host + "/v1/rules")
@@ -292,8 +293,8 @@ func checkStalledBody(t *testing.T, host string) {
 // the stall bound applies to it); past the connection cap a new connection waits until
 // one closes.
 func TestAPITimeoutsAndConnCap(t *testing.T) {
-	f := startAPIFixtureOpts(t, nil, func(o *apiOptions) {
-		o.limits = httpLimits{readTimeout: 300 * time.Millisecond, writeTimeout: 300 * time.Millisecond, idleTimeout: time.Second, maxConns: 3, streamStall: 5 * time.Second}
+	f := startAPIFixtureOpts(t, nil, func(o *api.Options) {
+		o.Limits = api.Limits{ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, IdleTimeout: time.Second, MaxConns: 3, StreamStall: 5 * time.Second}
 	})
 	host := strings.TrimPrefix(f.base, "http://")
 	checkStalledBody(t, host)

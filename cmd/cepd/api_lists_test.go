@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cepd/cepd/api"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/rules/refdata"
@@ -23,13 +24,13 @@ import (
 func startListsFixture(t *testing.T) *apiFixture {
 	t.Helper()
 	var lists *service.Lists
-	f := startAPIFixtureOpts(t, nil, func(o *apiOptions) {
+	f := startAPIFixtureOpts(t, nil, func(o *api.Options) {
 		st, err := store.OpenDir(t.TempDir(), store.DirOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		lists = service.NewLists(st, refdata.NewHolder(nil))
-		o.lists, o.data = lists, lists.Holder()
+		o.Lists, o.Data = lists, lists.Holder()
 	})
 	lists.Readers = func() map[string][]string { return service.ReadersOf(f.eng.Rules().Rules) }
 	return f

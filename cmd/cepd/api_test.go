@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
@@ -70,7 +71,7 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 }
 
 // startAPIFixtureOpts starts the fixture with mod applied to the API's options.
-func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions)) *apiFixture {
+func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Options)) *apiFixture {
 	t.Helper()
 	dir := t.TempDir()
 	schema, err := os.ReadFile(fraudSchema)
@@ -116,12 +117,12 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*apiOptions
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := apiOptions{grpcLn: gln, httpLn: hln, schema: rs.Schema,
-		restIngest: restIngest, modes: modes, maxBody: 1 << 20, tokens: tokens, backtests: bt}
+	o := api.Options{GRPCListener: gln, HTTPListener: hln, Schema: rs.Schema,
+		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Tokens: tokens, Backtests: bt}
 	if mod != nil {
 		mod(&o)
 	}
-	srv, err := startAPI(ctx, eng, f.ring, st, o)
+	srv, err := api.Start(ctx, eng, f.ring, st, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/event"
 )
 
@@ -71,9 +72,9 @@ func (o *limitOptions) bounds() (event.Bounds, error) {
 }
 
 // httpLimits returns the bounds of the HTTP and gRPC servers, with TLS loaded.
-func (o *limitOptions) httpLimits() (httpLimits, error) {
-	l := httpLimits{readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, idleTimeout: o.idleTimeout,
-		maxConns: o.maxConns, streamStall: o.streamStall}
+func (o *limitOptions) httpLimits() (api.Limits, error) {
+	l := api.Limits{ReadTimeout: o.readTimeout, WriteTimeout: o.writeTimeout, IdleTimeout: o.idleTimeout,
+		MaxConns: o.maxConns, StreamStall: o.streamStall}
 	switch {
 	case o.tlsCert == "" && o.tlsKey == "":
 	case o.tlsCert == "" || o.tlsKey == "":
@@ -83,7 +84,7 @@ func (o *limitOptions) httpLimits() (httpLimits, error) {
 		if err != nil {
 			return l, fmt.Errorf("TLS: %w", err)
 		}
-		l.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		l.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	return l, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/alerts/webhook"
+	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
@@ -21,7 +22,7 @@ import (
 type serveConfig struct {
 	serveOptions
 	tokens      *auth.Tokens
-	http        httpLimits
+	http        api.Limits
 	bounds      event.Bounds
 	rulesDir    string
 	ingestDir   string         // the REST ingest log ("" : none; never with Kafka)
@@ -94,7 +95,7 @@ func (c *serveConfig) access() error {
 		case isLoopback(addr):
 		case !c.tokens.Enabled():
 			return fmt.Errorf("%s is not a loopback address: without access tokens (--auth-tokens) cepd listens on loopback only", addr)
-		case c.http.tls == nil:
+		case c.http.TLS == nil:
 			return fmt.Errorf("%s is not a loopback address: bearer tokens would cross the network in clear text; give --tls-cert and --tls-key", addr)
 		}
 	}

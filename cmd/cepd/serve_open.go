@@ -12,6 +12,7 @@ import (
 	"github.com/cepd/cepd/alerts/analyst"
 	"github.com/cepd/cepd/alerts/kafkasink"
 	"github.com/cepd/cepd/alerts/webhook"
+	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
@@ -50,8 +51,8 @@ type server struct {
 	eng        *engine.Engine
 	ckpt       state.Store
 	ilog       *ingestlog.Log
-	ready      *readiness
-	api        *apiServer
+	ready      *api.Readiness
+	api        *api.Server
 	lastOffset int64
 
 	closers []func() // what open opened, closed last to first
@@ -294,7 +295,7 @@ func (s *server) openEngine() error {
 // Kafka, where every instance would claim the same partition 0 in a shared store) and
 // matches again what the ingest log holds past the checkpoint.
 func (s *server) restore(ctx context.Context) error {
-	s.ready = &readiness{source: s.cfg.kafka}
+	s.ready = &api.Readiness{Source: s.cfg.kafka}
 	var meta state.Meta
 	if !s.cfg.kafka {
 		var err error
@@ -316,7 +317,7 @@ func (s *server) restore(ctx context.Context) error {
 		s.onClose(func() { ilog.Close() })
 		s.lastOffset = max(s.lastOffset, ilog.Last())
 	}
-	s.ready.setRestored() // the embedded partition's state and ingest log; Kafka claims are asked later
+	s.ready.SetRestored() // the embedded partition's state and ingest log; Kafka claims are asked later
 	return nil
 }
 
@@ -333,21 +334,21 @@ func (s *server) openAPI() error {
 	}
 	ring := s.pipe.Ring()
 	restIngest := rest.New(scfg, s.eng, ring, slog.Default(), s.eng.CheckpointHealth)
-	api, err := newAPI(s.eng, ring, s.rstore, apiOptions{grpcAddr: s.cfg.grpcAddr, httpAddr: s.cfg.httpAddr,
-		schema: s.rs.Schema, restIngest: restIngest, modes: s.modes, tokens: s.cfg.tokens, rules: s.rulesSvc,
-		backtests: s.backtests, maxBody: l.maxBody, limits: s.cfg.http, ops: &opsOptions{metrics: s.mets, ready: s.ready},
-		data: s.lists.Holder(), lists: s.lists, analyst: s.book, suppress: s.suppress})
+	srv, err := api.New(s.eng, ring, s.rstore, api.Options{GRPCAddr: s.cfg.grpcAddr, HTTPAddr: s.cfg.httpAddr,
+		Schema: s.rs.Schema, RestIngest: restIngest, Modes: s.modes, Tokens: s.cfg.tokens, Rules: s.rulesSvc,
+		Backtests: s.backtests, MaxBody: l.maxBody, Limits: s.cfg.http, Ops: &api.Ops{Metrics: s.mets, Ready: s.ready},
+		Data: s.lists.Holder(), Lists: s.lists, Analyst: s.book, Suppressions: s.suppress})
 	if err != nil {
 		return err
 	}
-	s.api = api
+	s.api = srv
 	scheme := "http://"
-	if s.cfg.http.tls != nil {
+	if s.cfg.http.TLS != nil {
 		scheme = "https://"
 	}
-	slog.Info("cepd serving", "http", scheme+api.HTTPAddr, "grpc", api.GRPCAddr, "rules", s.cfg.rulesDir, "rule_count", len(s.rs.Rules),
+	slog.Info("cepd serving", "http", scheme+srv.HTTPAddr, "grpc", srv.GRPCAddr, "rules", s.cfg.rulesDir, "rule_count", len(s.rs.Rules),
 		"data", s.cfg.dataDir, "ingest", "POST /v1/events", "alerts", "GET /v1/alerts", "api", "/v1/openapi.json")
-	slog.Info("web UI: open " + scheme + api.HTTPAddr + "/ in a browser")
+	slog.Info("web UI: open " + scheme + srv.HTTPAddr + "/ in a browser")
 	return nil
 }
 

@@ -62,7 +62,7 @@ func (s *server) startIntake(intake *run.Stage) {
 	r.started = func(src *kafkasource.Source) {
 		s.api.Admin.SetLag(kafkaLag(src))
 		s.mets.SetKafka(kafkaSourceMetrics(src))
-		s.ready.setClaimed(kafkaClaimed(src))
+		s.ready.SetClaimed(kafkaClaimed(src))
 	}
 	intake.Go("kafka", func(ctx context.Context) error {
 		return runKafka(ctx, s.eng, s.pipe, &s.cfg.serveOptions.kafka, r)

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -13,21 +13,21 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// httpLimits are the bounds of the HTTP and gRPC servers (see limitOptions).
-type httpLimits struct {
-	readTimeout, writeTimeout, idleTimeout time.Duration
-	maxConns                               int
-	streamStall                            time.Duration
-	tls                                    *tls.Config // nil: plain text
+// Limits are the bounds of the HTTP and gRPC servers (cmd/cepd sets them from its flags).
+type Limits struct {
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxConns                               int
+	StreamStall                            time.Duration
+	TLS                                    *tls.Config // nil: plain text
 }
 
 // listener applies the connection cap (accepting waits while maxConns are open) and TLS.
-func (l httpLimits) listener(ln net.Listener, alpn ...string) net.Listener {
-	if l.maxConns > 0 {
-		ln = netutil.LimitListener(ln, l.maxConns)
+func (l Limits) listener(ln net.Listener, alpn ...string) net.Listener {
+	if l.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, l.MaxConns)
 	}
-	if l.tls != nil {
-		c := l.tls.Clone()
+	if l.TLS != nil {
+		c := l.TLS.Clone()
 		c.NextProtos = alpn
 		ln = tls.NewListener(ln, c)
 	}
@@ -36,8 +36,8 @@ func (l httpLimits) listener(ln net.Listener, alpn ...string) net.Listener {
 
 // loopbackCreds are the credentials the REST gateway dials its own gRPC server with over
 // loopback: TLS pinned to exactly the server's certificate (whatever names it carries).
-func (l httpLimits) loopbackCreds() credentials.TransportCredentials {
-	leaf := l.tls.Certificates[0].Certificate[0]
+func (l Limits) loopbackCreds() credentials.TransportCredentials {
+	leaf := l.TLS.Certificates[0].Certificate[0]
 	return credentials.NewTLS(&tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // replaced by the exact comparison below

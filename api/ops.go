@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -17,39 +17,39 @@ import (
 	"github.com/cepd/cepd/internal/run"
 )
 
-// opsOptions configures the operator's endpoints: metrics, probes, profiling.
-type opsOptions struct {
-	metrics *metrics.Metrics               // nil: no /metrics
-	health  func() (status, detail string) // what /healthz answers (nil: always ok)
-	ready   *readiness                     // nil: ready as soon as serving
-	tokens  *auth.Tokens
+// Ops configures the operator's endpoints: metrics, probes, profiling.
+type Ops struct {
+	Metrics *metrics.Metrics               // nil: no /metrics
+	Health  func() (status, detail string) // what /healthz answers (nil: always ok)
+	Ready   *Readiness                     // nil: ready as soon as serving
+	Tokens  *auth.Tokens
 }
 
-// readiness is whether the instance should get traffic: its state is restored and, with
+// Readiness is whether the instance should get traffic: its state is restored and, with
 // Kafka, every partition the group assigned it is claimed and restored.
-type readiness struct {
+type Readiness struct {
 	mu      sync.Mutex
 	state   bool                         // the state of the embedded partition is restored (or not needed)
-	source  bool                         // a Kafka source is to come: not ready until it answers
+	Source  bool                         // a Kafka source is to come: not ready until it answers
 	claimed func() (ok bool, why string) // the Kafka source's answer; nil: no source
 }
 
-// setRestored marks the state restored.
-func (r *readiness) setRestored() {
+// SetRestored marks the state restored.
+func (r *Readiness) SetRestored() {
 	r.mu.Lock()
 	r.state = true
 	r.mu.Unlock()
 }
 
-// setClaimed makes readiness also ask fn (the Kafka source).
-func (r *readiness) setClaimed(fn func() (bool, string)) {
+// SetClaimed makes readiness also ask fn (the Kafka source).
+func (r *Readiness) SetClaimed(fn func() (bool, string)) {
 	r.mu.Lock()
 	r.claimed = fn
 	r.mu.Unlock()
 }
 
 // Ready reports whether the instance is ready and, if not, why.
-func (r *readiness) Ready() (bool, string) {
+func (r *Readiness) Ready() (bool, string) {
 	if r == nil {
 		return true, ""
 	}
@@ -62,7 +62,7 @@ func (r *readiness) Ready() (bool, string) {
 	if claimed != nil {
 		return claimed()
 	}
-	if r.source {
+	if r.Source {
 		return false, "starting the Kafka source"
 	}
 	return true, ""
@@ -70,12 +70,12 @@ func (r *readiness) Ready() (bool, string) {
 
 // readyStatus is the answer of /readyz and of the gRPC health service "readiness": not
 // ready while restoring or claiming, nor while /healthz says down.
-func (o *opsOptions) readyStatus() (bool, string) {
-	if ok, why := o.ready.Ready(); !ok {
+func (o *Ops) readyStatus() (bool, string) {
+	if ok, why := o.Ready.Ready(); !ok {
 		return false, why
 	}
-	if o.health != nil {
-		if st, detail := o.health(); st == "down" {
+	if o.Health != nil {
+		if st, detail := o.Health(); st == "down" {
 			return false, "health down: " + detail
 		}
 	}
@@ -89,9 +89,9 @@ func (o *opsOptions) readyStatus() (bool, string) {
 // is restored and the partitions are claimed, and while health is down. /metrics is open
 // like /healthz (labels carry rule ids, never keys or event data). /debug/pprof needs the
 // admin role when access control is on (without it cepd listens on loopback only).
-func registerOpsHTTP(mux *http.ServeMux, o *opsOptions) {
-	if o.metrics != nil {
-		mux.Handle("GET /metrics", o.metrics.Handler())
+func registerOpsHTTP(mux *http.ServeMux, o *Ops) {
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -113,8 +113,8 @@ func registerOpsHTTP(mux *http.ServeMux, o *opsOptions) {
 	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	var h http.Handler = prof
-	if o.tokens.Enabled() {
-		h = o.tokens.HTTP(auth.Manage, prof)
+	if o.Tokens.Enabled() {
+		h = o.Tokens.HTTP(auth.Manage, prof)
 	}
 	mux.Handle("/debug/pprof/", h)
 }
@@ -126,14 +126,14 @@ const readinessService = "readiness"
 // registerOpsGRPC adds the grpc.health.v1 service and server reflection to gs, and
 // returns the loop that keeps the health statuses following /healthz and /readyz
 // (checked every interval) until its context ends (the server's Serve runs it).
-func registerOpsGRPC(gs *grpc.Server, o *opsOptions, interval time.Duration) func(ctx context.Context) {
+func registerOpsGRPC(gs *grpc.Server, o *Ops, interval time.Duration) func(ctx context.Context) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	update := func() {
 		st := healthpb.HealthCheckResponse_SERVING
-		if o.health != nil {
-			if s, _ := o.health(); s == "down" {
+		if o.Health != nil {
+			if s, _ := o.Health(); s == "down" {
 				st = healthpb.HealthCheckResponse_NOT_SERVING
 			}
 		}
@@ -156,16 +156,16 @@ func registerOpsGRPC(gs *grpc.Server, o *opsOptions, interval time.Duration) fun
 
 // opsFor returns the operational options of an API: o.ops, or probes that follow the
 // embedded server's health.
-func opsFor(o apiOptions) *opsOptions {
-	ops := o.ops
+func opsFor(o Options) *Ops {
+	ops := o.Ops
 	if ops == nil {
-		ops = &opsOptions{}
+		ops = &Ops{}
 	}
-	if ops.health == nil && o.restIngest != nil {
-		ops.health = o.restIngest.Health
+	if ops.Health == nil && o.RestIngest != nil {
+		ops.Health = o.RestIngest.Health
 	}
-	if ops.tokens == nil {
-		ops.tokens = o.tokens
+	if ops.Tokens == nil {
+		ops.Tokens = o.Tokens
 	}
 	return ops
 }

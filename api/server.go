@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"bytes"
@@ -25,7 +25,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/alerts/analyst"
-	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
@@ -38,38 +37,38 @@ import (
 	"github.com/cepd/cepd/source/rest"
 )
 
-// apiOptions configures startAPI.
-type apiOptions struct {
-	grpcAddr   string       // gRPC listen address (default 127.0.0.1:9090)
-	httpAddr   string       // REST listen address (default 127.0.0.1:8080)
-	grpcLn     net.Listener // if set, used instead of listening on grpcAddr (tests)
-	httpLn     net.Listener // if set, used instead of listening on httpAddr (tests)
-	schema     *event.Schema
-	restIngest *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
-	modes      *service.Modes // the running modes and, through them, the alert pipeline's trials
-	maxBody    int64          // largest REST body or gRPC message (default 16 MiB)
-	log        *slog.Logger
-	tokens     *auth.Tokens         // nil or empty: access control off
-	rules      *service.Rules       // if nil, made over rstore and the engine
-	backtests  *backtest.Manager    // nil: backtests answer Unimplemented
-	limits     httpLimits           // timeouts, connection cap, stream stall bound, TLS
-	ops        *opsOptions          // metrics, probes, profiling (nil: probes follow the REST ingest's health)
-	analyst    *analyst.Book        // suppressions and feedback (nil: their routes answer Unimplemented)
-	suppress   *alerts.Suppressions // the suppressions in force, marked in inline decisions (nil: none)
+// Options configures New and Start.
+type Options struct {
+	GRPCAddr     string       // gRPC listen address (default 127.0.0.1:9090)
+	HTTPAddr     string       // REST listen address (default 127.0.0.1:8080)
+	GRPCListener net.Listener // if set, used instead of listening on grpcAddr (tests)
+	HTTPListener net.Listener // if set, used instead of listening on httpAddr (tests)
+	Schema       *event.Schema
+	RestIngest   *rest.Server   // the embedded REST: POST /v1/events, /healthz, /v1/stats
+	Modes        *service.Modes // the running modes and, through them, the alert pipeline's trials
+	MaxBody      int64          // largest REST body or gRPC message (default 16 MiB)
+	Log          *slog.Logger
+	Tokens       *auth.Tokens         // nil or empty: access control off
+	Rules        *service.Rules       // if nil, made over rstore and the engine
+	Backtests    *backtest.Manager    // nil: backtests answer Unimplemented
+	Limits       Limits               // timeouts, connection cap, stream stall bound, TLS
+	Ops          *Ops                 // metrics, probes, profiling (nil: probes follow the REST ingest's health)
+	Analyst      *analyst.Book        // suppressions and feedback (nil: their routes answer Unimplemented)
+	Suppressions *alerts.Suppressions // the suppressions in force, marked in inline decisions (nil: none)
 
-	data  *refdata.Holder // the lists and tables rules read (nil: none)
-	lists *service.Lists  // the Lists service (nil: its calls answer Unimplemented)
+	Data  *refdata.Holder // the lists and tables rules read (nil: none)
+	Lists *service.Lists  // the Lists service (nil: its calls answer Unimplemented)
 }
 
-// apiEngine is what the API needs of the runtime.
-type apiEngine interface {
+// Engine is what the API needs of the runtime.
+type Engine interface {
 	service.RuleEngine
 	service.AdminEngine
 }
 
-// apiServer is the API: gRPC and the REST gateway in front of it. Build it with newAPI,
+// Server is the API: gRPC and the REST gateway in front of it. Build it with New,
 // run it with Serve.
-type apiServer struct {
+type Server struct {
 	GRPCAddr, HTTPAddr string
 	Rules              *service.Rules
 	Admin              *service.Admin
@@ -79,15 +78,15 @@ type apiServer struct {
 	gln, hln net.Listener
 	conn     *grpc.ClientConn // the gateway's loopback connection to gs
 	health   func(ctx context.Context)
-	stop     func() // startAPI's: ends Serve and waits for it
+	stop     func() // Start's: ends Serve and waits for it
 }
 
-// Stop stops a server started by startAPI (open alert streams are cut after two seconds).
-func (a *apiServer) Stop() { a.stop() }
+// Stop stops a server started by Start (open alert streams are cut after two seconds).
+func (a *Server) Stop() { a.stop() }
 
-// startAPI builds the API (newAPI) and serves it on a goroutine until Stop (tests).
-func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) (*apiServer, error) {
-	a, err := newAPI(eng, ring, rstore, o)
+// Start builds the API (New) and serves it on a goroutine until Stop (tests).
+func Start(ctx context.Context, eng Engine, ring *alerts.Ring, rstore store.Store, o Options) (*Server, error) {
+	a, err := New(eng, ring, rstore, o)
 	if err != nil {
 		return nil, err
 	}
@@ -98,10 +97,10 @@ func startAPI(ctx context.Context, eng apiEngine, ring *alerts.Ring, rstore stor
 	return a, nil
 }
 
-// Serve serves gRPC and REST on the listeners newAPI opened until ctx ends, then shuts
+// Serve serves gRPC and REST on the listeners New opened until ctx ends, then shuts
 // both down (requests in flight get two seconds, then open alert streams are cut) and
 // returns once every goroutine it started has. A server that fails stops the other.
-func (a *apiServer) Serve(ctx context.Context) error {
+func (a *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
@@ -125,7 +124,7 @@ func (a *apiServer) Serve(ctx context.Context) error {
 }
 
 // shutdown stops the HTTP server, then gRPC, each within two seconds.
-func (a *apiServer) shutdown() {
+func (a *Server) shutdown() {
 	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = a.hs.Shutdown(shut)
@@ -139,17 +138,17 @@ func (a *apiServer) shutdown() {
 	}
 }
 
-// newAPI assembles the cep.v1 services over gRPC and, through grpc-gateway dialling that
+// New assembles the cep.v1 services over gRPC and, through grpc-gateway dialling that
 // gRPC server over loopback (so that every interceptor applies to REST too), as REST on
 // the HTTP address beside the embedded REST ingest, health and the OpenAPI document. It
 // opens the listeners; Serve serves them.
-func newAPI(eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) (a *apiServer, err error) {
+func New(eng Engine, ring *alerts.Ring, rstore store.Store, o Options) (a *Server, err error) {
 	o = o.withDefaults()
 	rulesSvc, err := apiRules(eng, rstore, o)
 	if err != nil {
 		return nil, err
 	}
-	a = &apiServer{Rules: rulesSvc, Admin: service.NewAdmin(eng, o.modes)}
+	a = &Server{Rules: rulesSvc, Admin: service.NewAdmin(eng, o.Modes)}
 	if a.gln, a.hln, err = apiListeners(o); err != nil {
 		return nil, err
 	}
@@ -162,12 +161,12 @@ func newAPI(eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) 
 			}
 		}
 	}()
-	alertsSvc := &service.Alerts{Ring: ring, Stall: o.limits.streamStall}
-	if o.restIngest != nil {
-		a.Admin.SetHealth(o.restIngest.Health) // one answer for /healthz and gRPC
+	alertsSvc := &service.Alerts{Ring: ring, Stall: o.Limits.StreamStall}
+	if o.RestIngest != nil {
+		a.Admin.SetHealth(o.RestIngest.Health) // one answer for /healthz and gRPC
 	}
 	ops := opsFor(o)
-	a.gs, a.health = newGRPC(o, ops, rulesSvc, alertsSvc, a.Admin, service.NewBacktests(o.backtests, rstore))
+	a.gs, a.health = newGRPC(o, ops, rulesSvc, alertsSvc, a.Admin, service.NewBacktests(o.Backtests, rstore))
 	gw, conn, err := dialGateway(a.gln.Addr().String(), o)
 	if err != nil {
 		return nil, err
@@ -177,101 +176,101 @@ func newAPI(eng apiEngine, ring *alerts.Ring, rstore store.Store, o apiOptions) 
 	if err != nil {
 		return nil, err
 	}
-	a.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.limits.readTimeout,
-		WriteTimeout: o.limits.writeTimeout, IdleTimeout: o.limits.idleTimeout}
+	a.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.Limits.ReadTimeout,
+		WriteTimeout: o.Limits.WriteTimeout, IdleTimeout: o.Limits.IdleTimeout}
 	a.GRPCAddr, a.HTTPAddr = a.gln.Addr().String(), a.hln.Addr().String()
-	o.log.Info("cepd API serving", "grpc", a.GRPCAddr, "rest", "http://"+a.HTTPAddr, "openapi", "/v1/openapi.json")
+	o.Log.Info("cepd API serving", "grpc", a.GRPCAddr, "rest", "http://"+a.HTTPAddr, "openapi", "/v1/openapi.json")
 	return a, nil
 }
 
 // withDefaults fills the options left zero.
-func (o apiOptions) withDefaults() apiOptions {
-	if o.maxBody <= 0 {
-		o.maxBody = 16 << 20
+func (o Options) withDefaults() Options {
+	if o.MaxBody <= 0 {
+		o.MaxBody = 16 << 20
 	}
-	if o.log == nil {
-		o.log = slog.Default()
+	if o.Log == nil {
+		o.Log = slog.Default()
 	}
-	if o.modes == nil {
-		o.modes = &service.Modes{}
+	if o.Modes == nil {
+		o.Modes = &service.Modes{}
 	}
 	return o
 }
 
 // apiRules returns the Rules service (o.rules, or one over rstore and eng), logging every
 // change and reload.
-func apiRules(eng apiEngine, rstore store.Store, o apiOptions) (*service.Rules, error) {
-	rulesSvc := o.rules
+func apiRules(eng Engine, rstore store.Store, o Options) (*service.Rules, error) {
+	rulesSvc := o.Rules
 	if rulesSvc == nil {
 		var err error
-		if rulesSvc, err = service.NewRules(rstore, eng, o.schema, rules.EnvOptions{Data: o.data}, o.modes); err != nil {
+		if rulesSvc, err = service.NewRules(rstore, eng, o.Schema, rules.EnvOptions{Data: o.Data}, o.Modes); err != nil {
 			return nil, err
 		}
 	}
 	rulesSvc.OnChange = func(v store.Version) {
-		o.log.Info("rule changed", "rule", v.ID, "version", v.Version, "action", v.Action, "mode", v.Mode, "author", v.Author)
+		o.Log.Info("rule changed", "rule", v.ID, "version", v.Version, "action", v.Action, "mode", v.Mode, "author", v.Author)
 	}
 	rulesSvc.OnReload = func(st engine.ReloadStats) {
-		o.log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
-		if o.ops != nil && o.ops.metrics != nil {
-			o.ops.metrics.ObserveReload(st)
+		o.Log.Info("rules reloaded through the API", "kept", st.Kept, "fresh", st.Fresh, "removed", st.Removed, "pause", st.Pause)
+		if o.Ops != nil && o.Ops.Metrics != nil {
+			o.Ops.Metrics.ObserveReload(st)
 		}
 	}
 	return rulesSvc, nil
 }
 
 // apiListeners opens (or takes) the gRPC and HTTP listeners, with the connection limits.
-func apiListeners(o apiOptions) (gln, hln net.Listener, err error) {
-	gln, hln = o.grpcLn, o.httpLn
+func apiListeners(o Options) (gln, hln net.Listener, err error) {
+	gln, hln = o.GRPCListener, o.HTTPListener
 	if gln == nil {
-		if gln, err = net.Listen("tcp", cmp.Or(o.grpcAddr, "127.0.0.1:9090")); err != nil {
+		if gln, err = net.Listen("tcp", cmp.Or(o.GRPCAddr, "127.0.0.1:9090")); err != nil {
 			return nil, nil, fmt.Errorf("gRPC listen: %w", err)
 		}
 	}
 	if hln == nil {
-		if hln, err = net.Listen("tcp", cmp.Or(o.httpAddr, "127.0.0.1:8080")); err != nil {
+		if hln, err = net.Listen("tcp", cmp.Or(o.HTTPAddr, "127.0.0.1:8080")); err != nil {
 			gln.Close()
 			return nil, nil, fmt.Errorf("HTTP listen: %w", err)
 		}
 	}
-	return o.limits.listener(gln, "h2"), o.limits.listener(hln, "http/1.1"), nil
+	return o.Limits.listener(gln, "h2"), o.Limits.listener(hln, "http/1.1"), nil
 }
 
 // newGRPC returns the gRPC server with every service registered (one access check for
 // gRPC and, through the gateway, REST) and the loop keeping its health statuses.
-func newGRPC(o apiOptions, ops *opsOptions, rulesSvc *service.Rules, alertsSvc *service.Alerts, adminSvc *service.Admin,
+func newGRPC(o Options, ops *Ops, rulesSvc *service.Rules, alertsSvc *service.Alerts, adminSvc *service.Admin,
 	backtests *service.Backtests) (*grpc.Server, func(context.Context)) {
-	unary := []grpc.UnaryServerInterceptor{recoverUnary(o.log)}
-	stream := []grpc.StreamServerInterceptor{recoverStream(o.log)}
-	if o.tokens.Enabled() {
-		unary = append(unary, o.tokens.UnaryInterceptor(auth.MethodCapability))
-		stream = append(stream, o.tokens.StreamInterceptor(auth.MethodCapability))
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(o.Log)}
+	stream := []grpc.StreamServerInterceptor{recoverStream(o.Log)}
+	if o.Tokens.Enabled() {
+		unary = append(unary, o.Tokens.UnaryInterceptor(auth.MethodCapability))
+		stream = append(stream, o.Tokens.StreamInterceptor(auth.MethodCapability))
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.MaxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
-	if o.lists != nil {
-		cepv1.RegisterListsServer(gs, o.lists)
+	if o.Lists != nil {
+		cepv1.RegisterListsServer(gs, o.Lists)
 	} else { // registered so that its calls pass the same access check, then answer Unimplemented
 		cepv1.RegisterListsServer(gs, cepv1.UnimplementedListsServer{})
 	}
 	cepv1.RegisterAlertsServer(gs, alertsSvc)
-	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.restIngest)})
-	cepv1.RegisterDecisionsServer(gs, &service.Decisions{Ingest: restDecideFunc(o.restIngest), Suppressions: o.suppress})
-	cepv1.RegisterAnalystServer(gs, &service.Analyst{Book: o.analyst, Ring: alertsSvc.Ring})
+	cepv1.RegisterEventsServer(gs, &service.Events{Ingest: restIngestFunc(o.RestIngest)})
+	cepv1.RegisterDecisionsServer(gs, &service.Decisions{Ingest: restDecideFunc(o.RestIngest), Suppressions: o.Suppressions})
+	cepv1.RegisterAnalystServer(gs, &service.Analyst{Book: o.Analyst, Ring: alertsSvc.Ring})
 	cepv1.RegisterAdminServer(gs, adminSvc)
 	cepv1.RegisterBacktestsServer(gs, backtests)
 	return gs, registerOpsGRPC(gs, ops, time.Second)
 }
 
 // dialGateway connects the REST gateway to the gRPC server at addr over loopback.
-func dialGateway(addr string, o apiOptions) (*runtime.ServeMux, *grpc.ClientConn, error) {
+func dialGateway(addr string, o Options) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
-	if o.limits.tls != nil {
-		creds = o.limits.loopbackCreds()
+	if o.Limits.TLS != nil {
+		creds = o.Limits.loopbackCreds()
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.maxBody))))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.MaxBody))))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -291,22 +290,22 @@ func dialGateway(addr string, o apiOptions) (*runtime.ServeMux, *grpc.ClientConn
 // apiMux routes HTTP: the embedded REST ingest and health, the operations endpoints, the
 // OpenAPI document, the rule tests, the UI and its helpers, the alert stream (SSE or
 // NDJSON) and the gateway for everything else.
-func apiMux(eng apiEngine, o apiOptions, ops *opsOptions, adminSvc *service.Admin, alertsSvc *service.Alerts, gw http.Handler) (*http.ServeMux, error) {
+func apiMux(eng Engine, o Options, ops *Ops, adminSvc *service.Admin, alertsSvc *service.Alerts, gw http.Handler) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	guard := func(c auth.Capability, h http.Handler) http.Handler {
-		if o.tokens.Enabled() {
-			return o.tokens.HTTP(c, h)
+		if o.Tokens.Enabled() {
+			return o.Tokens.HTTP(c, h)
 		}
 		return h
 	}
-	if o.restIngest != nil {
-		h := o.restIngest.Handler()
+	if o.RestIngest != nil {
+		h := o.RestIngest.Handler()
 		mux.Handle("POST /v1/events", guard(auth.Send, h))
 		mux.Handle("GET /healthz", h)
 		mux.Handle("GET /v1/stats", guard(auth.Manage, h))
 	}
 	registerOpsHTTP(mux, ops)
-	openapi, err := api.OpenAPIDocument()
+	openapi, err := OpenAPIDocument()
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +313,10 @@ func apiMux(eng apiEngine, o apiOptions, ops *opsOptions, adminSvc *service.Admi
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
 	})
-	if err := ruleTestRoute(mux, o.schema, o.data, o.tokens, o.maxBody); err != nil {
+	if err := ruleTestRoute(mux, o.Schema, o.Data, o.Tokens, o.MaxBody); err != nil {
 		return nil, err
 	}
-	gwh := limitBody(validUTF8(gw), o.maxBody)
+	gwh := limitBody(validUTF8(gw), o.MaxBody)
 	mux.Handle("/", gwh)
 	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
 		return nil, err
@@ -325,7 +324,7 @@ func apiMux(eng apiEngine, o apiOptions, ops *opsOptions, adminSvc *service.Admi
 	// The alert stream as server-sent events when the client asks for them (EventSource
 	// does); newline-delimited JSON through the gateway otherwise.
 	sse := guard(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), validUTF8(http.HandlerFunc(alertsSvc.ServeSSE)))
-	stall := cmp.Or(o.limits.streamStall, service.DefaultStall)
+	stall := cmp.Or(o.Limits.StreamStall, service.DefaultStall)
 	mux.Handle("GET /v1/alerts:stream", boundStall(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 			sse.ServeHTTP(w, r)

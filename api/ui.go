@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"encoding/json"
@@ -33,14 +33,14 @@ type uiEngine interface {
 }
 
 // uiRoutes registers the UI and its helper endpoints on mux.
-func uiRoutes(mux *http.ServeMux, eng apiEngine, admin *service.Admin, o apiOptions) error {
-	env, err := rules.NewEnv(o.schema, rules.EnvOptions{Data: o.data})
+func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options) error {
+	env, err := rules.NewEnv(o.Schema, rules.EnvOptions{Data: o.Data})
 	if err != nil {
 		return fmt.Errorf("ui: %w", err)
 	}
 	guard := func(c auth.Capability, h http.HandlerFunc) http.Handler {
-		if o.tokens.Enabled() {
-			return o.tokens.HTTP(c, h)
+		if o.Tokens.Enabled() {
+			return o.Tokens.HTTP(c, h)
 		}
 		return h
 	}
@@ -49,10 +49,10 @@ func uiRoutes(mux *http.ServeMux, eng apiEngine, admin *service.Admin, o apiOpti
 	mux.Handle("GET /assets/", static)
 	mux.Handle("GET /favicon.svg", static)
 	mux.Handle("GET /v1/session", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serveSession(w, r, o.tokens)
+		serveSession(w, r, o.Tokens)
 	}))
 	mux.Handle("GET /v1/schema", guard(auth.Read, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, schemaJSON(o.schema))
+		writeJSON(w, schemaJSON(o.Schema))
 	}))
 	mux.Handle("POST /v1/rules:explain", guard(auth.Read, func(w http.ResponseWriter, r *http.Request) {
 		serveExplain(w, r, env)
@@ -63,9 +63,9 @@ func uiRoutes(mux *http.ServeMux, eng apiEngine, admin *service.Admin, o apiOpti
 	}))
 	mux.Handle("GET /v1/backtests:files", guard(auth.Backtest, func(w http.ResponseWriter, _ *http.Request) {
 		files := []backtest.File{}
-		if o.backtests != nil {
+		if o.Backtests != nil {
 			var err error
-			if files, err = o.backtests.Files(); err != nil {
+			if files, err = o.Backtests.Files(); err != nil {
 				writeAPIError(w, http.StatusInternalServerError, codes.Internal, "listing backtest files: "+err.Error())
 				return
 			}

@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 func TestReadiness(t *testing.T) {
 	health := "ok"
 	claimed, why := false, "restoring claimed partitions"
-	ready := &readiness{source: true}
-	o := &opsOptions{ready: ready, health: func() (string, string) { return health, "store: down" }}
+	ready := &Readiness{Source: true}
+	o := &Ops{Ready: ready, Health: func() (string, string) { return health, "store: down" }}
 	mux := http.NewServeMux()
 	registerOpsHTTP(mux, o)
 	hs := httptest.NewServer(mux)
@@ -70,9 +70,9 @@ func TestReadiness(t *testing.T) {
 		}
 	}
 	check("restoring", 503, up, notUp)
-	ready.setRestored()
+	ready.SetRestored()
 	check("no source yet", 503, up, notUp)
-	ready.setClaimed(func() (bool, string) { return claimed, why })
+	ready.SetClaimed(func() (bool, string) { return claimed, why })
 	check("claiming", 503, up, notUp)
 	claimed = true
 	check("claimed", 200, up, up)
@@ -93,7 +93,7 @@ func TestPprofNeedsAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	registerOpsHTTP(mux, &opsOptions{tokens: tokens})
+	registerOpsHTTP(mux, &Ops{Tokens: tokens})
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 	for token, want := range map[string]int{"": 401, "viewer-token-0123456789": 403, "admin-token-0123456789": 200} {
@@ -113,4 +113,16 @@ func TestPprofNeedsAdmin(t *testing.T) {
 	if got := httpStatus(t, hs.URL+"/livez"); got != 200 {
 		t.Errorf("/livez with access control on: %d, want 200 without a token", got)
 	}
+}
+
+// httpStatus GETs url and returns the status code.
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -1,4 +1,4 @@
-package main
+package api
 
 // unwrappedJSON is the gateway's JSON marshaler except that a server stream's messages
 // are written bare, one object a line, as GET /v1/alerts lists them and as every other
