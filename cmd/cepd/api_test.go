@@ -209,7 +209,16 @@ func (f *apiFixture) alerts(key string, want int) []any {
 
 func TestAPIRuleLifecycleREST(t *testing.T) {
 	f := startAPIFixture(t)
+	lifecycleCreate(t, f)
+	lifecycleUpdate(t, f)
+	lifecycleValidate(t, f)
+	lifecycleRollback(t, f)
+	lifecycleShadow(t, f)
+	lifecycleDisableDelete(t, f)
+}
 
+// lifecycleCreate: creates big-twice at 100: 150 alerts, the alert carries the rule's version and mode.
+func lifecycleCreate(t *testing.T, f *apiFixture) {
 	r := f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("100.0"))+`, "comment": "first cut"}`)
 	if r["id"] != "big-twice" || r["version"] != 1.0 || r["mode"] != "active" || r["source"] != bigTwice("100.0") || r["author"] != "alice" {
 		t.Fatalf("create: %v", r)
@@ -228,9 +237,12 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if a["mode"] != "active" || a["rule_version"] != r["content_version"] {
 		t.Errorf("alert %v, rule %v", a, r)
 	}
+}
 
+// lifecycleUpdate: a new version takes effect: 150 no longer alerts.
+func lifecycleUpdate(t *testing.T, f *apiFixture) {
 	// A new version takes effect: 150 no longer alerts.
-	r = f.must("PUT", "/v1/rules/big-twice", `{"source": `+jsonString(bigTwice("1000.0"))+`, "comment": "tighter"}`)
+	r := f.must("PUT", "/v1/rules/big-twice", `{"source": `+jsonString(bigTwice("1000.0"))+`, "comment": "tighter"}`)
 	if r["version"] != 2.0 {
 		t.Fatalf("update: %v", r)
 	}
@@ -238,7 +250,10 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if got := f.alerts("c2", 0); len(got) != 0 {
 		t.Fatalf("version 2 alerted on 150: %v", got)
 	}
+}
 
+// lifecycleValidate: a broken rule: every error with line and column, nothing changes; a rule that can exhaust a key's memory budget: a warning with its place.
+func lifecycleValidate(t *testing.T, f *apiFixture) {
 	// A broken rule: every error with line and column, nothing changes.
 	broken := "id: big-twice\nwithin: 10m\npattern:\n  - name: first\n    where: e.nosuch > 1\n  - name: second\n    where: e.amount > 'x'\n"
 	v := f.must("POST", "/v1/rules:validate", `{"source": `+jsonString(broken)+`}`)
@@ -269,9 +284,12 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if r := f.must("GET", "/v1/rules/big-twice", ""); r["version"] != 2.0 {
 		t.Fatalf("a rejected change changed the rule: %v", r)
 	}
+}
 
+// lifecycleRollback: rolls back to version 1: 150 alerts again.
+func lifecycleRollback(t *testing.T, f *apiFixture) {
 	// Roll back to version 1: 150 alerts again.
-	r = f.must("POST", "/v1/rules/big-twice:rollback", `{"version": 1}`)
+	r := f.must("POST", "/v1/rules/big-twice:rollback", `{"version": 1}`)
 	if r["version"] != 3.0 || r["source"] != bigTwice("100.0") {
 		t.Fatalf("rollback: %v", r)
 	}
@@ -279,7 +297,10 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if got := f.alerts("c3", 1); len(got) != 1 {
 		t.Fatalf("after rollback: %v", got)
 	}
+}
 
+// lifecycleShadow: shadow: recorded with its mode, never delivered; modes are read in any letter case, others refused.
+func lifecycleShadow(t *testing.T, f *apiFixture) {
 	// Shadow: recorded with its mode, never delivered.
 	// modes are read in any letter case and always written in lower case; others are refused
 	for _, q := range []string{"/v1/rules?mode=actif", "/v1/alerts?mode=RULE_MODE_UNSPECIFIED"} {
@@ -290,12 +311,12 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if code, body := f.do("POST", "/v1/rules/big-twice:setMode", `{"mode": "on"}`); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), `mode "on": want active, shadow or disabled`) {
 		t.Errorf("setMode on: %d %v, want 400 naming the modes", code, body)
 	}
-	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "SHADOW"}`)
+	r := f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "SHADOW"}`)
 	if r["mode"] != "shadow" || r["version"] != 4.0 {
 		t.Fatalf("setMode: %v", r)
 	}
 	f.pair("c4", 150)
-	got = f.alerts("c4", 1)
+	got := f.alerts("c4", 1)
 	if len(got) != 1 || got[0].(map[string]any)["mode"] != "shadow" {
 		t.Fatalf("shadow alerts: %v", got)
 	}
@@ -310,7 +331,10 @@ func TestAPIRuleLifecycleREST(t *testing.T) {
 	if n != 2 {
 		t.Errorf("delivered %d alerts, want 2 (c1, c3)", n)
 	}
+}
 
+// lifecycleDisableDelete: disabled: out of the running set and the directory; the versions, lists and audit; delete.
+func lifecycleDisableDelete(t *testing.T, f *apiFixture) {
 	// Disabled: out of the running set and out of the directory.
 	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "disabled"}`)
 	if _, err := os.Stat(filepath.Join(f.dir, "big-twice.yaml")); !os.IsNotExist(err) {

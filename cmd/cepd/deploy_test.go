@@ -45,10 +45,27 @@ func TestDeployDashboardAndRules(t *testing.T) {
 		t.Fatal("promtool is needed (Debian package prometheus; scripts/test.sh installs it)")
 	}
 	names := map[string]bool{}
+	events := restExportedMetrics(t, names)
+	kafkaExportedMetrics(t, names, events)
+	check := func(where, expr string) {
+		t.Helper()
+		for _, n := range metricName.FindAllString(expr, -1) {
+			if !names[n] {
+				t.Errorf("%s names %s, which cepd does not export (query: %s)", where, n, expr)
+			}
+		}
+	}
+	checkDashboard(t, check)
+	checkAlertingRules(t, promtool, check)
+}
+
+// restExportedMetrics runs cepd on REST ingest with the ingest log and a webhook, adds the
+// metrics it exports to names once an alert is delivered and a checkpoint made, and
+// returns the events it sent.
+func restExportedMetrics(t *testing.T, names map[string]bool) []byte {
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer hook.Close()
 
-	// REST ingest with the ingest log and a webhook.
 	dir := t.TempDir()
 	copyRules(t, filepath.Join(dir, "rules"))
 	rest := startCepdProc(t, buildCepd(t), filepath.Join(dir, "rest.log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
@@ -74,8 +91,13 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	if err := rest.stop(10 * time.Second); err != nil {
 		t.Error(err)
 	}
+	return events
+}
 
-	// Kafka in, alerts and dead letters to Kafka, checkpoints in Redis.
+// kafkaExportedMetrics runs cepd with Kafka in, alerts and dead letters to Kafka and
+// checkpoints in Redis, and adds the metrics it exports to names.
+func kafkaExportedMetrics(t *testing.T, names map[string]bool, events []byte) {
+	var fams map[string]*dto.MetricFamily
 	e := newProcEnv(t, 0, false)
 	e.w.lines = append(e.w.lines, bytes.Split(bytes.TrimSpace(events), []byte("\n"))...)
 	e.w.lines = append(e.w.lines, []byte(`{"card_id":"no-time","type":"auth"}`))
@@ -95,17 +117,10 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	if err := kp.stop(15 * time.Second); err != nil {
 		t.Error(err)
 	}
+}
 
-	check := func(where, expr string) {
-		t.Helper()
-		for _, n := range metricName.FindAllString(expr, -1) {
-			if !names[n] {
-				t.Errorf("%s names %s, which cepd does not export (query: %s)", where, n, expr)
-			}
-		}
-	}
-
-	// The dashboard.
+// checkDashboard: the Grafana dashboard is well-formed and check accepts every query.
+func checkDashboard(t *testing.T, check func(where, expr string)) {
 	raw, err := os.ReadFile(filepath.Join(deployDir, "grafana", "cepd-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -150,8 +165,11 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	if queries < 20 {
 		t.Errorf("the dashboard has %d queries", queries)
 	}
+}
 
-	// The alerting rules: promtool, then the metrics they name.
+// checkAlertingRules: the alerting rules pass promtool's check and unit tests, check
+// accepts every expression, and docs/operations.md explains every alert.
+func checkAlertingRules(t *testing.T, promtool string, check func(where, expr string)) {
 	rules := filepath.Join(deployDir, "prometheus", "cepd-alerts.yaml")
 	if out, err := exec.Command(promtool, "check", "rules", rules).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
@@ -161,7 +179,7 @@ func TestDeployDashboardAndRules(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool test rules: %v\n%s", err, out)
 	}
-	raw, err = os.ReadFile(rules)
+	raw, err := os.ReadFile(rules)
 	if err != nil {
 		t.Fatal(err)
 	}

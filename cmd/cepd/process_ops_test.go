@@ -105,14 +105,36 @@ func TestProcessMetrics(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	events, lines, fams := sendCardTestingInHalves(t, p.api)
+	checkMetricSeries(t, fams, events, lines)
+	for path, want := range map[string]int{"/livez": 200, "/readyz": 200, "/healthz": 200, "/debug/pprof/": 200} {
+		if got := httpStatus(t, "http://"+p.api+path); got != want {
+			t.Errorf("GET %s: %d, want %d", path, got, want)
+		}
+	}
+
+	log, _ := os.ReadFile(logPath)
+	checkGRPCHealthAndReflection(t, log)
+	if !regexp.MustCompile(`msg="dead letter" reason=bad_json`).Match(log) {
+		t.Errorf("no dead-letter line with its reason in the log")
+	}
+
+	checkRuleChangeObserved(t, p.api, dir, logPath)
+}
+
+// sendCardTestingInHalves posts the card-testing example to cepd at api in two halves
+// with two malformed records after the first, waiting for a state walk to count the
+// partial match between them, and returns the events, their lines and the metrics once
+// the alert is counted.
+func sendCardTestingInHalves(t *testing.T, api string) (events []byte, lines [][]byte, fams map[string]*dto.MetricFamily) {
 	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := bytes.SplitAfter(bytes.TrimSpace(events), []byte("\n"))
+	lines = bytes.SplitAfter(bytes.TrimSpace(events), []byte("\n"))
 	post := func(body []byte) {
 		t.Helper()
-		resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
+		resp, err := http.Post("http://"+api+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,16 +145,21 @@ func TestProcessMetrics(t *testing.T) {
 	post(bytes.Join(lines[:half], nil))
 	post([]byte("{not json\n{\"ts\":\"2024-03-01T10:00:00Z\",\"type\":\"auth\"}\n"))
 	waitFor(t, 10*time.Second, "a state walk counting card-testing's partial matches", func() bool {
-		v, _ := sample(scrape(t, p.api), "cepd_partial_matches", map[string]string{"rule": "card-testing"})
+		v, _ := sample(scrape(t, api), "cepd_partial_matches", map[string]string{"rule": "card-testing"})
 		return v > 0
 	})
 	post(bytes.Join(lines[half:], nil))
-	var fams map[string]*dto.MetricFamily
 	waitFor(t, 10*time.Second, "the card-testing alert in /metrics", func() bool {
-		fams = scrape(t, p.api)
+		fams = scrape(t, api)
 		v, _ := sample(fams, "cepd_alerts_total", map[string]string{"rule": "card-testing", "severity": "high", "kind": "match"})
 		return v >= 1
 	})
+	return events, lines, fams
+}
+
+// checkMetricSeries: the /metrics series have the values the events imply, and no label
+// carries a key or an event id.
+func checkMetricSeries(t *testing.T, fams map[string]*dto.MetricFamily, events []byte, lines [][]byte) {
 	n := float64(len(lines))
 	for _, c := range []struct {
 		name   string
@@ -178,14 +205,11 @@ func TestProcessMetrics(t *testing.T) {
 			}
 		}
 	}
+}
 
-	for path, want := range map[string]int{"/livez": 200, "/readyz": 200, "/healthz": 200, "/debug/pprof/": 200} {
-		if got := httpStatus(t, "http://"+p.api+path); got != want {
-			t.Errorf("GET %s: %d, want %d", path, got, want)
-		}
-	}
-
-	log, _ := os.ReadFile(logPath)
+// checkGRPCHealthAndReflection: the gRPC server named in log answers the health service
+// (server, readiness, a cep.v1 service) and lists cep.v1.Rules by reflection.
+func checkGRPCHealthAndReflection(t *testing.T, log []byte) {
 	m := grpcLine.FindSubmatch(log)
 	if m == nil {
 		t.Fatal("no gRPC address in the log")
@@ -222,19 +246,17 @@ func TestProcessMetrics(t *testing.T) {
 	if !strings.Contains(strings.Join(names, " "), "cep.v1.Rules") {
 		t.Errorf("reflection lists %v, want cep.v1.Rules among them", names)
 	}
+}
 
-	if !regexp.MustCompile(`msg="dead letter" reason=bad_json`).Match(log) {
-		t.Errorf("no dead-letter line with its reason in the log")
-	}
-
-	// A rule change through the API: one log line with rule, version and author; the
-	// reload and its pause counted.
+// checkRuleChangeObserved: a rule change through the API gives one log line with rule,
+// version and author, and the reload and its pause are counted.
+func checkRuleChangeObserved(t *testing.T, api, dir, logPath string) {
 	src, err := os.ReadFile(filepath.Join(dir, "rules", "card-testing.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(map[string]string{"source": strings.Replace(string(src), "severity: high", "severity: critical", 1)})
-	req, _ := http.NewRequest(http.MethodPut, "http://"+p.api+"/v1/rules/card-testing", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPut, "http://"+api+"/v1/rules/card-testing", bytes.NewReader(body))
 	req.Header.Set("X-Cepd-Author", "alice")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -245,13 +267,13 @@ func TestProcessMetrics(t *testing.T) {
 		t.Fatalf("PUT /v1/rules/card-testing: %d", res.StatusCode)
 	}
 	waitFor(t, 5*time.Second, "the reload in /metrics", func() bool {
-		v, _ := sample(scrape(t, p.api), "cepd_rule_reload_pause_seconds", nil)
+		v, _ := sample(scrape(t, api), "cepd_rule_reload_pause_seconds", nil)
 		return v == 1
 	})
-	if v, _ := sample(scrape(t, p.api), "cepd_rule_reloads_total", nil); v != 1 {
+	if v, _ := sample(scrape(t, api), "cepd_rule_reloads_total", nil); v != 1 {
 		t.Errorf("cepd_rule_reloads_total = %v after one change, want 1", v)
 	}
-	log, _ = os.ReadFile(logPath)
+	log, _ := os.ReadFile(logPath)
 	if n := len(regexp.MustCompile(`msg="rule changed" rule=card-testing version=2 action=\S+ mode=active author=alice`).FindAll(log, -1)); n != 1 {
 		t.Errorf("%d log lines for the rule change, want 1 naming rule, version and author", n)
 	}

@@ -81,9 +81,17 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 	}
 	f := startAPIFixtureWith(t, tokens)
 	roles := []string{"", "viewer", "analyst", "admin", "ingest"}
+	checkRESTRoles(t, f, roleRoutes(t), roles)
+	checkGRPCRoles(t, f, roles)
+}
 
-	type route struct{ key, method, path, accept string }
-	var routes []route
+// roleRoute is a REST route the role test calls: its role-table key, method, path with
+// its parameters filled and the Accept header (SSE).
+type roleRoute struct{ key, method, path, accept string }
+
+// roleRoutes lists every route of the OpenAPI document and the embedded ones, by key.
+func roleRoutes(t *testing.T) []roleRoute {
+	var routes []roleRoute
 	var doc struct {
 		Paths map[string]map[string]struct {
 			OperationID string `json:"operationId"`
@@ -96,13 +104,19 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 		for m, op := range ms {
 			key := strings.Replace(op.OperationID, "_", "/", 1)
 			path := strings.NewReplacer("{id}", "nosuch", "{version}", "1", "{name}", "nosuch").Replace(p)
-			routes = append(routes, route{key, strings.ToUpper(m), path, ""})
+			routes = append(routes, roleRoute{key, strings.ToUpper(m), path, ""})
 		}
 	}
-	routes = append(routes, route{"POST /v1/events", "POST", "/v1/events", ""}, route{"GET /v1/stats", "GET", "/v1/stats", ""},
-		route{"GET /healthz", "GET", "/healthz", ""}, route{"GET /v1/openapi.json", "GET", "/v1/openapi.json", ""},
-		route{"SSE /v1/alerts:stream", "GET", "/v1/alerts:stream", "text/event-stream"})
+	routes = append(routes, roleRoute{"POST /v1/events", "POST", "/v1/events", ""}, roleRoute{"GET /v1/stats", "GET", "/v1/stats", ""},
+		roleRoute{"GET /healthz", "GET", "/healthz", ""}, roleRoute{"GET /v1/openapi.json", "GET", "/v1/openapi.json", ""},
+		roleRoute{"SSE /v1/alerts:stream", "GET", "/v1/alerts:stream", "text/event-stream"})
 	sort.Slice(routes, func(i, j int) bool { return routes[i].key < routes[j].key })
+	return routes
+}
+
+// checkRESTRoles calls every route with each role's token (and none): refused (401/403)
+// exactly when the role table says so, 401 without a token.
+func checkRESTRoles(t *testing.T, f *apiFixture, routes []roleRoute, roles []string) {
 	client := &http.Client{Timeout: 500 * time.Millisecond} // streams that are let in stay open
 	for _, r := range routes {
 		if _, ok := documentedRoles[r.key]; !ok {
@@ -136,7 +150,11 @@ func TestAPIRolesEveryRoute(t *testing.T) {
 			}
 		}
 	}
+}
 
+// checkGRPCRoles calls every gRPC method with each role's token (and none): refused
+// (Unauthenticated/PermissionDenied) exactly when the role table says so.
+func checkGRPCRoles(t *testing.T, f *apiFixture, roles []string) {
 	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

@@ -99,14 +99,7 @@ func TestUIBrowser(t *testing.T) {
 	start := time.Now()
 	bin := buildCepd(t)
 	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
-	btDir := filepath.Join(dir, "backtests")
-	must(t, os.MkdirAll(btDir, 0o755))
-	must(t, os.WriteFile(filepath.Join(btDir, "labelled.jsonl"), []byte(uiBacktestEvents()), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "tokens"), []byte(testTokens), 0o600))
-	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--rules", filepath.Join(dir, "rules"),
-		"--grpc", "127.0.0.1:0", "--auth-tokens", filepath.Join(dir, "tokens"), "--backtest-dir", btDir,
-		"--alerts-out", filepath.Join(dir, "alerts.jsonl")}
+	args := uiBrowserServeArgs(t, dir)
 	p := startCepdProc(t, bin, filepath.Join(dir, "cepd.log"), append(args, "--http", "127.0.0.1:0"))
 	defer func() {
 		if err := p.stop(10 * time.Second); err != nil {
@@ -115,20 +108,68 @@ func TestUIBrowser(t *testing.T) {
 	}()
 	shots := shotsDir(t)
 	must(t, os.MkdirAll(shots, 0o755))
+	ctx, cancel := startBrowser(t, chromium, 110*time.Second)
+	defer cancel()
+	u := &uiEnv{t: t, base: "http://" + p.api, ctx: ctx, shots: shots}
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+	u.analystWritesRule()
+	u.backtestDraft()
+	u.activateAndWatchFeed()
+	// The feed survives a restart of the server: it reconnects, resumes after the last
+	// alert it saw (the restarted ring holds it, read back from --alerts-out) and shows
+	// the next alert once.
+	must(t, p.stop(10*time.Second))
+	u.waitJS("feed reconnecting", `!!document.querySelector('.page-head .dot-reconnecting')`)
+	p = startCepdProc(t, bin, filepath.Join(dir, "cepd2.log"), append(args, "--http", p.api))
+	u.feedAfterRestart()
+	u.versionsAndRollback()
+	u.shadowTrial()
+	u.adminHealthAndMode()
+	u.viewerCannotEdit()
+
+	// An ingest token cannot read: the UI says so instead of failing screen by screen.
+	u.signOut()
+	u.typeInto(`#token`, "ingest-token-012345678")
+	u.click(`.signin-card button[type=submit]`)
+	u.waitJS("no access", `document.body.textContent.includes('No access') && document.body.textContent.includes('(ingest)')`)
+	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// uiBrowserServeArgs writes the rules, the labelled backtest file and the tokens under dir
+// and returns cepd serve's arguments over them (without --http).
+func uiBrowserServeArgs(t *testing.T, dir string) []string {
+	copyRules(t, filepath.Join(dir, "rules"))
+	btDir := filepath.Join(dir, "backtests")
+	must(t, os.MkdirAll(btDir, 0o755))
+	must(t, os.WriteFile(filepath.Join(btDir, "labelled.jsonl"), []byte(uiBacktestEvents()), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "tokens"), []byte(testTokens), 0o600))
+	return []string{"serve", "--data", filepath.Join(dir, "data"), "--rules", filepath.Join(dir, "rules"),
+		"--grpc", "127.0.0.1:0", "--auth-tokens", filepath.Join(dir, "tokens"), "--backtest-dir", btDir,
+		"--alerts-out", filepath.Join(dir, "alerts.jsonl")}
+}
+
+// startBrowser starts headless Chromium; the returned context ends after timeout, and
+// cancel closes the browser.
+func startBrowser(t *testing.T, chromium string, timeout time.Duration) (context.Context, context.CancelFunc) {
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 110*time.Second)
-	defer cancel()
-	must(t, chromedp.Do(ctx)) // starts the browser on ctx: the step timeouts below derive from it
-	u := &uiEnv{t: t, base: "http://" + p.api, ctx: ctx, shots: shots}
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(bctx, timeout)
+	cancel := func() { cancelTimeout(); cancelBrowser(); cancelAlloc() }
+	if err := chromedp.Do(ctx); err != nil { // starts the browser on ctx: the step timeouts derive from it
+		cancel()
+		t.Fatal(err)
+	}
+	return ctx, cancel
+}
 
+// analystWritesRule: the analyst signs in, writes a rule with a misspelt field (the
+// marker on line 11), completes a field name and sees the diagram.
+func (u *uiEnv) analystWritesRule() {
+	t := u.t
 	// Sign in as the analyst.
 	u.run("open", chromedp.Navigate(u.base+"/"))
 	u.visible(`#token`)
@@ -176,7 +217,11 @@ func TestUIBrowser(t *testing.T) {
 	u.click(`[data-testid=tab-diagram]`)
 	u.waitJS("diagram steps", `document.querySelectorAll('[data-testid=diagram] .step').length === 2`)
 	u.shot("diagram")
+}
 
+// backtestDraft backtests the draft on the labelled file: precision, recall, alerts.
+func (u *uiEnv) backtestDraft() {
+	t := u.t
 	// Backtest the draft on the labelled file.
 	u.click(`[data-testid=tab-backtest]`)
 	u.visible(`#bt-file`)
@@ -200,7 +245,12 @@ func TestUIBrowser(t *testing.T) {
 	u.waitJS("backtests listed", `[...document.querySelectorAll('table tbody tr')].some(r => r.textContent.includes('ui-big-pair') && r.textContent.includes('50.0%'))`)
 	u.shot("backtests")
 	u.goTo("#/rules/new/source")
+}
 
+// activateAndWatchFeed creates the rule and sees its alert arrive over SSE within a
+// second of the events being sent.
+func (u *uiEnv) activateAndWatchFeed() {
+	t := u.t
 	// Activate it (create, confirmed).
 	u.click(`[data-testid=tab-source]`)
 	u.visible(`[data-testid=save]`)
@@ -228,13 +278,11 @@ func TestUIBrowser(t *testing.T) {
 		return !!d && d.textContent.includes('live-1') && d.textContent.includes('live-2') && d.textContent.includes('1500') })()`)
 	u.waitJS("key history", `document.querySelectorAll('[data-testid=key-history] li').length >= 1`)
 	u.shot("alert-detail")
+}
 
-	// The feed survives a restart of the server: it reconnects, resumes after the last
-	// alert it saw (the restarted ring holds it, read back from --alerts-out) and shows
-	// the next alert once.
-	must(t, p.stop(10*time.Second))
-	u.waitJS("feed reconnecting", `!!document.querySelector('.page-head .dot-reconnecting')`)
-	p = startCepdProc(t, bin, filepath.Join(dir, "cepd2.log"), append(args, "--http", p.api))
+// feedAfterRestart: the feed resumed after the restart and shows the next alert once.
+func (u *uiEnv) feedAfterRestart() {
+	t := u.t
 	u.ingest(`{"event_id":"live-3","card_id":"card-live-2","ts":"2026-03-02T11:00:00Z","type":"auth","amount":900,"merchant_id":"m-3"}` + "\n" +
 		`{"event_id":"live-4","card_id":"card-live-2","ts":"2026-03-02T11:01:00Z","type":"auth","amount":950,"merchant_id":"m-4"}` + "\n")
 	u.waitJS("alert after the restart", `[...document.querySelectorAll('[data-testid=feed] .feed-row')].some(r => r.textContent.includes('card-live-2'))`)
@@ -252,7 +300,11 @@ func TestUIBrowser(t *testing.T) {
 	if strings.Contains(u.text(`.page-head`), "missed") {
 		t.Errorf("the feed says alerts were missed: %q", u.text(`.page-head`))
 	}
+}
 
+// versionsAndRollback saves a second version, then rolls back to the first.
+func (u *uiEnv) versionsAndRollback() {
+	t := u.t
 	// A second version, then roll back to the first.
 	u.goTo("#/rules/ui-big-pair/source")
 	u.visible(`.cm-content`)
@@ -277,6 +329,11 @@ func TestUIBrowser(t *testing.T) {
 	if rule.Version != 3 || !strings.Contains(rule.Source, "> 500.0") {
 		t.Errorf("after the rollback: version %d, source %q", rule.Version, rule.Source)
 	}
+}
+
+// shadowTrial runs a stricter candidate beside the live version, compares, ends it, and
+// reads the audit.
+func (u *uiEnv) shadowTrial() {
 	// A shadow trial of a stricter candidate beside the live version, compared, then ended.
 	u.goTo("#/rules/ui-big-pair/source")
 	u.waitJS("v3 loaded", `document.querySelector('.cm-content')?.textContent.includes('500.0')`)
@@ -298,7 +355,10 @@ func TestUIBrowser(t *testing.T) {
 	u.goTo("#/audit")
 	u.waitJS("audit rows", `document.querySelectorAll('[data-testid=audit] tbody tr').length >= 3`)
 	u.shot("audit")
+}
 
+// adminHealthAndMode: an admin sees the engine's health and the mode control.
+func (u *uiEnv) adminHealthAndMode() {
 	// An admin sees the engine's health and the mode control.
 	u.signOut()
 	u.signIn("admin-token-0123456789")
@@ -313,7 +373,11 @@ func TestUIBrowser(t *testing.T) {
 	u.shot("mode-confirm")
 	u.click(`[data-testid=confirm]`)
 	u.waitJS("mode is shadow", `!!document.querySelector('.rule-meta .mode-shadow')`)
+}
 
+// viewerCannotEdit: a viewer finds no edit control, and the server refuses an edit anyway.
+func (u *uiEnv) viewerCannotEdit() {
+	t := u.t
 	// A viewer finds no edit control, and the server refuses an edit anyway.
 	u.signOut()
 	u.signIn("viewer-token-0123456789")
@@ -338,13 +402,6 @@ func TestUIBrowser(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("a viewer's rollback answered %v, want 403", status)
 	}
-
-	// An ingest token cannot read: the UI says so instead of failing screen by screen.
-	u.signOut()
-	u.typeInto(`#token`, "ingest-token-012345678")
-	u.click(`.signin-card button[type=submit]`)
-	u.waitJS("no access", `document.body.textContent.includes('No access') && document.body.textContent.includes('(ingest)')`)
-	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }
 
 func must(t *testing.T, err error) {
@@ -534,21 +591,7 @@ func TestUIBrowserScale(t *testing.T) {
 	}
 	bin := buildCepd(t)
 	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules")
-	must(t, os.MkdirAll(rules, 0o755))
-	schema, err := os.ReadFile(filepath.Join(fraudDir, "schema.yaml"))
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(rules, "schema.yaml"), schema, 0o644))
-	sev := []string{"low", "medium", "high", "critical"}
-	for i := range 500 {
-		threshold := 1e9 + float64(i) // never reached: only scale-000 alerts
-		if i == 0 {
-			threshold = 0
-		}
-		src := fmt.Sprintf("id: scale-%03d\nname: Scale rule %d\nseverity: %s\nowner: team-%d\ntags: [scale, group-%d]\npattern:\n  - name: big\n    where: e.type == 'auth' && e.amount > %.1f\n",
-			i, i, sev[i%4], i%7, i%10, threshold)
-		must(t, os.WriteFile(filepath.Join(rules, fmt.Sprintf("scale-%03d.yaml", i)), []byte(src), 0o644))
-	}
+	rules := writeScaleRules(t, filepath.Join(dir, "rules"))
 	p := startCepdProc(t, bin, filepath.Join(dir, "cepd.log"), []string{"serve", "--data", filepath.Join(dir, "data"),
 		"--rules", rules, "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"})
 	defer func() {
@@ -557,33 +600,10 @@ func TestUIBrowserScale(t *testing.T) {
 		}
 	}()
 	u := &uiEnv{t: t, base: "http://" + p.api, shots: shotsDir(t)}
-	for b := range 5 {
-		var lines strings.Builder
-		for i := b * 2000; i < (b+1)*2000; i++ {
-			fmt.Fprintf(&lines, `{"event_id":"s-%d","card_id":"card-%d","ts":"2026-03-01T%02d:%02d:%02dZ","type":"auth","amount":%d,"merchant_id":"m-%d"}`+"\n",
-				i, i%1000, i/3600, i/60%60, i%60, 10+i%90, i%13)
-		}
-		u.ingest(lines.String())
-	}
-	var list struct{ Alerts []json.RawMessage }
-	for deadline := time.Now().Add(20 * time.Second); len(list.Alerts) < 10000; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d alerts after 20s, want 10000", len(list.Alerts))
-		}
-		u.getJSON("/v1/alerts?limit=10000", "", &list)
-	}
+	u.ingestScaleAlerts()
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900))
+	ctx, cancel := startBrowser(t, chromium, 90*time.Second)
 	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	must(t, chromedp.Do(ctx))
 	u.ctx = ctx
 
 	timed := func(what string, budget time.Duration, act func()) {
@@ -620,4 +640,45 @@ func TestUIBrowserScale(t *testing.T) {
 		u.waitJS("10 alerts of card-7", `document.querySelector('.page-head').textContent.includes('10 of 10,000')`)
 	})
 	u.shot("alerts-10000")
+}
+
+// writeScaleRules writes the fraud schema and 500 rules into rules (only scale-000 can
+// alert) and returns rules.
+func writeScaleRules(t *testing.T, rules string) string {
+	must(t, os.MkdirAll(rules, 0o755))
+	schema, err := os.ReadFile(filepath.Join(fraudDir, "schema.yaml"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(rules, "schema.yaml"), schema, 0o644))
+	sev := []string{"low", "medium", "high", "critical"}
+	for i := range 500 {
+		threshold := 1e9 + float64(i) // never reached: only scale-000 alerts
+		if i == 0 {
+			threshold = 0
+		}
+		src := fmt.Sprintf("id: scale-%03d\nname: Scale rule %d\nseverity: %s\nowner: team-%d\ntags: [scale, group-%d]\npattern:\n  - name: big\n    where: e.type == 'auth' && e.amount > %.1f\n",
+			i, i, sev[i%4], i%7, i%10, threshold)
+		must(t, os.WriteFile(filepath.Join(rules, fmt.Sprintf("scale-%03d.yaml", i)), []byte(src), 0o644))
+	}
+	return rules
+}
+
+// ingestScaleAlerts sends 10,000 events over REST, each an alert of scale-000, and waits
+// until /v1/alerts lists all of them.
+func (u *uiEnv) ingestScaleAlerts() {
+	t := u.t
+	for b := range 5 {
+		var lines strings.Builder
+		for i := b * 2000; i < (b+1)*2000; i++ {
+			fmt.Fprintf(&lines, `{"event_id":"s-%d","card_id":"card-%d","ts":"2026-03-01T%02d:%02d:%02dZ","type":"auth","amount":%d,"merchant_id":"m-%d"}`+"\n",
+				i, i%1000, i/3600, i/60%60, i%60, 10+i%90, i%13)
+		}
+		u.ingest(lines.String())
+	}
+	var list struct{ Alerts []json.RawMessage }
+	for deadline := time.Now().Add(20 * time.Second); len(list.Alerts) < 10000; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d alerts after 20s, want 10000", len(list.Alerts))
+		}
+		u.getJSON("/v1/alerts?limit=10000", "", &list)
+	}
 }
