@@ -44,47 +44,87 @@ func stopSteps(t *testing.T, logPath string) ([]string, string) {
 // log is not trimmed past the last checkpoint: the restart matches those events again
 // and delivers their alerts once the webhook is back.
 func TestProcessOrderedStop(t *testing.T) {
-	var refuse atomic.Bool
-	var mu sync.Mutex
-	got := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		mu.Lock()
-		got[r.Header.Get(webhook.HeaderAlertID)]++
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	want := goldenIDs(t, filepath.Join(fraudDir, "examples", "card-testing.golden"))
-	delivered := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for id := range want {
-			if got[id] > 0 {
-				n++
-			}
-		}
-		return n
-	}
-	waitDelivered := func(n int) {
-		for deadline := time.Now().Add(10 * time.Second); delivered() < n && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	h := newStopHook(t)
 	bin := buildCepd(t)
 	dir := t.TempDir()
 	copyRules(t, filepath.Join(dir, "rules"))
 	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-		"--data", filepath.Join(dir, "data"), "--alerts-out", filepath.Join(dir, "alerts.jsonl"), "--webhook-url", srv.URL,
+		"--data", filepath.Join(dir, "data"), "--alerts-out", filepath.Join(dir, "alerts.jsonl"), "--webhook-url", h.srv.URL,
 		"--checkpoint-interval", "1h"} // only the final checkpoint
-	order := []string{"stop intake", "stop background loops", "drain the engine", "final checkpoint (after the sinks delivered)",
-		"stop the engine", "flush and close the sinks", "commit: trim the ingest log to the checkpoint"}
+	stopWithHookRefusing(t, h, bin, dir, args)
+	restartWithHookBack(t, h, bin, dir, args)
+	restartAfterCleanStop(t, h, bin, dir, args)
+}
 
-	// 1. The webhook refuses: the stop is bounded, and no checkpoint covers the alerts.
-	refuse.Store(true)
+// stopOrder is the order of serve's stop steps, as logged.
+var stopOrder = []string{"stop intake", "stop background loops", "drain the engine", "final checkpoint (after the sinks delivered)",
+	"stop the engine", "flush and close the sinks", "commit: trim the ingest log to the checkpoint"}
+
+// wantStopSteps is the stop-step lines expected when the failed steps fail.
+func wantStopSteps(failed ...string) string {
+	var out []string
+	for _, s := range stopOrder {
+		st := "done"
+		for _, f := range failed {
+			if f == s {
+				st = "failed"
+			}
+		}
+		out = append(out, s+": "+st)
+	}
+	return strings.Join(out, "\n")
+}
+
+// stopHook is the webhook of TestProcessOrderedStop: it refuses while refuse is set and
+// otherwise counts deliveries by alert id; want are the card-testing golden ids.
+type stopHook struct {
+	refuse atomic.Bool
+	mu     sync.Mutex
+	got    map[string]int
+	want   map[string]bool
+	srv    *httptest.Server
+}
+
+func newStopHook(t *testing.T) *stopHook {
+	h := &stopHook{got: map[string]int{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.refuse.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		h.mu.Lock()
+		h.got[r.Header.Get(webhook.HeaderAlertID)]++
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	h.want = goldenIDs(t, filepath.Join(fraudDir, "examples", "card-testing.golden"))
+	return h
+}
+
+// delivered is how many of the wanted alerts the hook took.
+func (h *stopHook) delivered() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for id := range h.want {
+		if h.got[id] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// waitDelivered waits up to ten seconds for n alerts delivered.
+func (h *stopHook) waitDelivered(n int) {
+	for deadline := time.Now().Add(10 * time.Second); h.delivered() < n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stopWithHookRefusing: the webhook refuses: the stop is bounded, and no checkpoint
+// covers the alerts.
+func stopWithHookRefusing(t *testing.T, h *stopHook, bin, dir string, args []string) {
+	h.refuse.Store(true)
 	log1 := filepath.Join(dir, "refusing.log")
 	p := startCepdProc(t, bin, log1, args)
 	postEvents(t, p.api, filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
@@ -96,62 +136,55 @@ func TestProcessOrderedStop(t *testing.T) {
 		t.Errorf("the stop with the webhook refusing took %v", took)
 	}
 	steps, log := stopSteps(t, log1)
-	wantSteps := func(failed ...string) string {
-		var out []string
-		for _, s := range order {
-			st := "done"
-			for _, f := range failed {
-				if f == s {
-					st = "failed"
-				}
-			}
-			out = append(out, s+": "+st)
-		}
-		return strings.Join(out, "\n")
-	}
-	if g, w := strings.Join(steps, "\n"), wantSteps(order[3], order[5]); g != w {
+	if g, w := strings.Join(steps, "\n"), wantStopSteps(stopOrder[3], stopOrder[5]); g != w {
 		t.Errorf("stop steps with the webhook refusing:\n%s\nwant\n%s", g, w)
 	}
 	if strings.Contains(log, "final checkpoint written") {
 		t.Error("a final checkpoint was written although the webhook had not taken the alerts")
 	}
+}
 
-	// 2. The webhook is back: the restart matches the events again from the ingest log
-	// and delivers every alert; the stop is clean, and its checkpoint covers everything.
-	refuse.Store(false)
+// restartWithHookBack: the webhook is back: the restart matches the events again from
+// the ingest log and delivers every alert; the stop is clean, and its checkpoint covers
+// everything.
+func restartWithHookBack(t *testing.T, h *stopHook, bin, dir string, args []string) {
+	h.refuse.Store(false)
 	log2 := filepath.Join(dir, "back.log")
-	p = startCepdProc(t, bin, log2, args)
-	waitDelivered(len(want))
-	if n := delivered(); n != len(want) {
-		t.Fatalf("after the restart the webhook got %d of %d alerts", n, len(want))
+	p := startCepdProc(t, bin, log2, args)
+	h.waitDelivered(len(h.want))
+	if n := h.delivered(); n != len(h.want) {
+		t.Fatalf("after the restart the webhook got %d of %d alerts", n, len(h.want))
 	}
 	if err := p.stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	steps, log = stopSteps(t, log2)
-	if g, w := strings.Join(steps, "\n"), wantSteps(); g != w {
+	steps, log := stopSteps(t, log2)
+	if g, w := strings.Join(steps, "\n"), wantStopSteps(); g != w {
 		t.Errorf("stop steps:\n%s\nwant\n%s", g, w)
 	}
 	if !strings.Contains(log, "matched again from the ingest log") || !strings.Contains(log, `msg="final checkpoint written" offset=26`) {
 		t.Errorf("the restart did not match the 26 events again, or its final checkpoint does not cover them:\n%s", log)
 	}
+}
 
-	// 3. A restart after a clean stop matches nothing again and writes nothing twice.
+// restartAfterCleanStop: a restart after a clean stop matches nothing again and writes
+// nothing twice, to the webhook or the alerts file.
+func restartAfterCleanStop(t *testing.T, h *stopHook, bin, dir string, args []string) {
 	log3 := filepath.Join(dir, "clean.log")
-	p = startCepdProc(t, bin, log3, args)
+	p := startCepdProc(t, bin, log3, args)
 	if err := p.stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, log = stopSteps(t, log3); strings.Contains(log, "matched again from the ingest log") {
+	if _, log := stopSteps(t, log3); strings.Contains(log, "matched again from the ingest log") {
 		t.Errorf("a restart after a clean stop matched events again:\n%s", log)
 	}
-	mu.Lock()
-	for id, n := range got {
+	h.mu.Lock()
+	for id, n := range h.got {
 		if n != 1 {
 			t.Errorf("alert %s delivered %d times", id, n)
 		}
 	}
-	mu.Unlock()
+	h.mu.Unlock()
 	ids := map[string]int{}
 	data, err := os.ReadFile(filepath.Join(dir, "alerts.jsonl"))
 	if err != nil {
@@ -163,7 +196,7 @@ func TestProcessOrderedStop(t *testing.T) {
 			ids[a.ID]++
 		}
 	}
-	for id := range want {
+	for id := range h.want {
 		if ids[id] != 1 {
 			t.Errorf("alert %s is in the alerts file %d times", id, ids[id])
 		}
