@@ -216,7 +216,15 @@ func TestSuppressionsAndFeedbackREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := startDecideFixture(t, dir)
-	s := f.must("POST", "/v1/suppressions", `{"key": "c9", "rule_id": "big-auth", "duration": "2h", "reason": "card on a known trip"}`)
+	s, listed := suppressionApplied(t, f)
+	feedbackGivesPrecision(t, f, listed)
+	suppressionDeleted(t, f, s)
+}
+
+// suppressionApplied suppresses c9's alerts of big-auth: c9's decision allows and its
+// alert is marked, c8's is delivered; it returns the suppression and the alerts listed.
+func suppressionApplied(t *testing.T, f *decideFixture) (s map[string]any, listed []any) {
+	s = f.must("POST", "/v1/suppressions", `{"key": "c9", "rule_id": "big-auth", "duration": "2h", "reason": "card on a known trip"}`)
 	if s["id"] == "" || s["author"] != "alice" || s["key"] != "c9" {
 		t.Fatalf("create: %v", s)
 	}
@@ -233,7 +241,7 @@ func TestSuppressionsAndFeedbackREST(t *testing.T) {
 		t.Fatalf("suppressed: %v", sup)
 	}
 	f.decide(authEvent("s2", "c8", 10, 5000)) // another key: delivered
-	listed := f.must("GET", "/v1/alerts?rule_id=big-auth", "")["alerts"].([]any)
+	listed = f.must("GET", "/v1/alerts?rule_id=big-auth", "")["alerts"].([]any)
 	if len(listed) != 2 {
 		t.Fatalf("alerts listed: %v", listed)
 	}
@@ -256,8 +264,12 @@ func TestSuppressionsAndFeedbackREST(t *testing.T) {
 	if l := f.must("GET", "/v1/suppressions", "")["suppressions"].([]any); len(l) != 1 {
 		t.Fatalf("list: %v", l)
 	}
+	return s, listed
+}
 
-	// feedback
+// feedbackGivesPrecision labels the listed alerts (c8 fraud, c9 a false positive): the
+// rule's precision is 0.5; unknown alerts and labels are refused.
+func feedbackGivesPrecision(t *testing.T, f *decideFixture, listed []any) {
 	var c9, c8 string
 	for _, x := range listed {
 		a := x.(map[string]any)
@@ -285,8 +297,10 @@ func TestSuppressionsAndFeedbackREST(t *testing.T) {
 	if got := f.must("GET", "/v1/alerts/"+c8+"/feedback", ""); got["comment"] != "customer confirmed" {
 		t.Fatalf("get feedback: %v", got)
 	}
+}
 
-	// delete, audited
+// suppressionDeleted deletes the suppression s, audited: c9's next alert blocks again.
+func suppressionDeleted(t *testing.T, f *decideFixture, s map[string]any) {
 	if code, out := f.do("DELETE", "/v1/suppressions/"+s["id"].(string)+"?reason=trip%20over", ""); code != http.StatusOK {
 		t.Fatalf("delete: %d %v", code, out)
 	}

@@ -72,6 +72,37 @@ func TestAlertsNeverModified(t *testing.T) {
 // recorded and compared, never delivered; promoting and dropping a candidate.
 func TestAPIShadowTrial(t *testing.T) {
 	f := startAPIFixture(t)
+	shadowTrialRuns(t, f)
+	shadowPromoted(t, f)
+	shadowDropped(t, f)
+	// A rule not active cannot take a candidate; a candidate must carry the rule's id.
+	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "disabled"}`)
+	if code, out := f.do("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("1.0"))+`}`); code != http.StatusBadRequest {
+		t.Errorf("candidate beside a disabled rule: %d %v", code, out)
+	}
+	if code, out := f.do("POST", "/v1/rules/other:shadow", `{"source": `+jsonString(bigTwice("1.0"))+`}`); code != http.StatusBadRequest {
+		t.Errorf("candidate with another id: %d %v", code, out)
+	}
+}
+
+// alertsByMode counts key's alerts of big-twice (waiting for want) by mode.
+func alertsByMode(t *testing.T, f *apiFixture, key string, want int) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, a := range f.alerts(key, want) {
+		a := a.(map[string]any)
+		if a["rule_id"] != "big-twice" {
+			t.Errorf("alert of %v", a["rule_id"])
+		}
+		n[a["mode"].(string)]++
+	}
+	return n
+}
+
+// shadowTrialRuns: a candidate (500) runs in shadow beside the active version (1000):
+// the active one completes its in-progress match and alone delivers; the candidate's
+// alerts are recorded and compared.
+func shadowTrialRuns(t *testing.T, f *apiFixture) {
 	f.must("POST", "/v1/rules", `{"source": `+jsonString(bigTwice("1000.0"))+`}`)
 	f.one("c0", 2000) // the first half of a match the active version completes during the trial
 
@@ -82,25 +113,13 @@ func TestAPIShadowTrial(t *testing.T) {
 	f.one("c0", 2000)
 	f.pair("c1", 700)  // the candidate alone alerts
 	f.pair("c2", 2000) // both alert
-	byMode := func(key string, want int) map[string]int {
-		t.Helper()
-		n := map[string]int{}
-		for _, a := range f.alerts(key, want) {
-			a := a.(map[string]any)
-			if a["rule_id"] != "big-twice" {
-				t.Errorf("alert of %v", a["rule_id"])
-			}
-			n[a["mode"].(string)]++
-		}
-		return n
-	}
-	if n := byMode("c0", 1); n["active"] != 1 || n["shadow"] != 0 {
+	if n := alertsByMode(t, f, "c0", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c0: %v, want the active version's match completed across the change", n)
 	}
-	if n := byMode("c1", 1); n["shadow"] != 1 || n["active"] != 0 {
+	if n := alertsByMode(t, f, "c1", 1); n["shadow"] != 1 || n["active"] != 0 {
 		t.Errorf("c1: %v", n)
 	}
-	if n := byMode("c2", 2); n["shadow"] != 1 || n["active"] != 1 {
+	if n := alertsByMode(t, f, "c2", 2); n["shadow"] != 1 || n["active"] != 1 {
 		t.Errorf("c2: %v", n)
 	}
 	f.delivered.mu.Lock()
@@ -124,22 +143,26 @@ func TestAPIShadowTrial(t *testing.T) {
 			t.Errorf("comparison %s = %v, want %v (%v)", k, c[k], v, c)
 		}
 	}
+}
 
-	// Promote: the candidate becomes the active version.
-	r = f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "active"}`)
+// shadowPromoted: promoting the candidate makes it the active version.
+func shadowPromoted(t *testing.T, f *apiFixture) {
+	r := f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "active"}`)
 	if r["mode"] != "active" || r["version"] != 3.0 || r["shadow_of"] != 0.0 || r["source"] != bigTwice("500.0") {
 		t.Fatalf("promote: %v", r)
 	}
 	f.pair("c3", 700)
-	if n := byMode("c3", 1); n["active"] != 1 || n["shadow"] != 0 {
+	if n := alertsByMode(t, f, "c3", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c3 after promotion: %v", n)
 	}
 	if code, out := f.do("GET", "/v1/rules/big-twice:compareShadow", ""); code != http.StatusBadRequest {
 		t.Errorf("comparison of an active rule: %d %v", code, out)
 	}
+}
 
-	// Another trial, dropped by rolling back to the version it ran beside.
-	r = f.must("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("5000.0"))+`}`)
+// shadowDropped: another trial, dropped by rolling back to the version it ran beside.
+func shadowDropped(t *testing.T, f *apiFixture) {
+	r := f.must("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("5000.0"))+`}`)
 	if r["shadow_of"] != 3.0 {
 		t.Fatalf("second trial: %v", r)
 	}
@@ -148,16 +171,7 @@ func TestAPIShadowTrial(t *testing.T) {
 		t.Fatalf("drop the trial: %v", r)
 	}
 	f.pair("c4", 700)
-	if n := byMode("c4", 1); n["active"] != 1 || n["shadow"] != 0 {
+	if n := alertsByMode(t, f, "c4", 1); n["active"] != 1 || n["shadow"] != 0 {
 		t.Errorf("c4 after the trial was dropped: %v", n)
-	}
-
-	// A rule not active cannot take a candidate; a candidate must carry the rule's id.
-	f.must("POST", "/v1/rules/big-twice:setMode", `{"mode": "disabled"}`)
-	if code, out := f.do("POST", "/v1/rules/big-twice:shadow", `{"source": `+jsonString(bigTwice("1.0"))+`}`); code != http.StatusBadRequest {
-		t.Errorf("candidate beside a disabled rule: %d %v", code, out)
-	}
-	if code, out := f.do("POST", "/v1/rules/other:shadow", `{"source": `+jsonString(bigTwice("1.0"))+`}`); code != http.StatusBadRequest {
-		t.Errorf("candidate with another id: %d %v", code, out)
 	}
 }

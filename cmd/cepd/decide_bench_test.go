@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,39 +23,14 @@ import (
 //	go test ./cmd/cepd -run '^$' -bench DecideREST -benchtime 20000x
 func BenchmarkDecideREST(b *testing.B) {
 	dir := b.TempDir()
-	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "fraud", "*.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range files {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	copyRules(b, dir)
 	f := startDecideFixture(b, dir)
-	cfg := workload.DefaultConfig()
-	cfg.Events, cfg.LateRate = int64(b.N), 0
-	gen, err := workload.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bodies := make([][]byte, 0, b.N)
-	for {
-		ev, ok := gen.Next(nil)
-		if !ok {
-			break
-		}
-		bodies = append(bodies, append(append([]byte(`{"event": `), bytes.TrimSpace(ev)...), '}'))
-	}
+	bodies := decideBodies(b, b.N)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	var decided, blocked, pending, late atomic.Int64
+	var counts decideCounts
 	b.SetParallelism(4) // 4 × GOMAXPROCS concurrent clients
 	b.ResetTimer()
 	start := time.Now()
@@ -78,21 +51,9 @@ func BenchmarkDecideREST(b *testing.B) {
 				b.Errorf("decide: %d %s", resp.StatusCode, data)
 				return
 			}
-			var out struct{ Status, Outcome string }
-			if json.Unmarshal(data, &out) != nil {
+			if !counts.add(data) {
 				b.Errorf("decide: %s", data)
 				return
-			}
-			switch out.Status {
-			case "decided":
-				decided.Add(1)
-				if out.Outcome == "block" {
-					blocked.Add(1)
-				}
-			case "pending":
-				pending.Add(1)
-			case "late":
-				late.Add(1) // a client overtaken by more than the out-of-orderness
 			}
 		}
 		mu.Lock()
@@ -104,14 +65,64 @@ func BenchmarkDecideREST(b *testing.B) {
 	if len(lat) == 0 {
 		return
 	}
+	reportDecideLatency(b, lat, elapsed, &counts)
+}
+
+// decideBodies is n events of the reference workload (in order, none late), each as a
+// POST /v1/decide body.
+func decideBodies(b testing.TB, n int) [][]byte {
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.LateRate = int64(n), 0
+	gen, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, 0, n)
+	for {
+		ev, ok := gen.Next(nil)
+		if !ok {
+			break
+		}
+		bodies = append(bodies, append(append([]byte(`{"event": `), bytes.TrimSpace(ev)...), '}'))
+	}
+	return bodies
+}
+
+// decideCounts counts the decisions' statuses and blocks.
+type decideCounts struct {
+	decided, blocked, pending, late atomic.Int64
+}
+
+// add counts one answer; false if it is not a decision's JSON.
+func (c *decideCounts) add(data []byte) bool {
+	var out struct{ Status, Outcome string }
+	if json.Unmarshal(data, &out) != nil {
+		return false
+	}
+	switch out.Status {
+	case "decided":
+		c.decided.Add(1)
+		if out.Outcome == "block" {
+			c.blocked.Add(1)
+		}
+	case "pending":
+		c.pending.Add(1)
+	case "late":
+		c.late.Add(1) // a client overtaken by more than the out-of-orderness
+	}
+	return true
+}
+
+// reportDecideLatency reports the latency percentiles, the rate and the counts.
+func reportDecideLatency(b *testing.B, lat []time.Duration, elapsed time.Duration, c *decideCounts) {
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) }
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(pct(0.999), "p99.9-µs")
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "decisions/s")
-	b.ReportMetric(float64(decided.Load())/float64(len(lat)), "decided-share")
-	b.ReportMetric(float64(blocked.Load()), "blocked")
-	b.ReportMetric(float64(pending.Load()), "pending")
-	b.ReportMetric(float64(late.Load()), "late")
+	b.ReportMetric(float64(c.decided.Load())/float64(len(lat)), "decided-share")
+	b.ReportMetric(float64(c.blocked.Load()), "blocked")
+	b.ReportMetric(float64(c.pending.Load()), "pending")
+	b.ReportMetric(float64(c.late.Load()), "late")
 }

@@ -169,27 +169,9 @@ func handoffRun(t *testing.T, e *procEnv, rng *rand.Rand) []handoff {
 			procs['b'].kill9()
 			startOne('b', i)
 		}
-		// Settled with n members, and not the group from before (a killed member stays
-		// in it until its session expires).
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if state, ms := e.groupMembers(group); state == "Stable" && holdsAll(ms, members) && !maps.Equal(memberIDs(ms), beforeIDs) {
-				break
-			}
-			if time.Now().After(deadline) {
-				state, ms := e.groupMembers(group)
-				t.Fatalf("%s: the group does not settle with %d new members holding every partition: %s %+v", kind, members, state, ms)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		e.waitResettled(t, group, kind, members, beforeIDs)
 		after, _ := e.owners(group)
-		for p := range int32(6) {
-			if before[p] != after[p] {
-				h.moved = append(h.moved, p)
-			} else {
-				h.stay = append(h.stay, p)
-			}
-		}
+		h.splitPartitions(before, after)
 		t.Logf("%s %v after the last settle (%d of %d sent): partitions %v moved", kind, d.Round(10*time.Millisecond),
 			prod.sent.Load(), len(e.w.lines), h.moved)
 		hs = append(hs, h)
@@ -207,14 +189,50 @@ func handoffRun(t *testing.T, e *procEnv, rng *rand.Rand) []handoff {
 	}
 	dups := e.check()
 	measureHandoffs(t, e, prod, hs, logs)
+	logHandoffs(t, hs, len(e.w.want), dups, processed-int64(len(e.w.lines)), time.Since(start))
+	return hs
+}
+
+// waitResettled waits up to 30 s for the group to settle with members members holding
+// every partition, and not the group from before (a killed member stays in it until its
+// session expires).
+func (e *procEnv) waitResettled(t *testing.T, group, kind string, members int, beforeIDs map[string]bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if state, ms := e.groupMembers(group); state == "Stable" && holdsAll(ms, members) && !maps.Equal(memberIDs(ms), beforeIDs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			state, ms := e.groupMembers(group)
+			t.Fatalf("%s: the group does not settle with %d new members holding every partition: %s %+v", kind, members, state, ms)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// splitPartitions sorts the 6 partitions into those the hand-off moved and those that
+// stayed with their owner.
+func (h *handoff) splitPartitions(before, after map[int32]string) {
+	for p := range int32(6) {
+		if before[p] != after[p] {
+			h.moved = append(h.moved, p)
+		} else {
+			h.stay = append(h.stay, p)
+		}
+	}
+}
+
+// logHandoffs logs a run's summary and each hand-off's figures.
+func logHandoffs(t *testing.T, hs []handoff, alerts, dups int, reread int64, took time.Duration) {
+	t.Helper()
 	t.Logf("%d hand-offs: %d alerts as the replay, %d delivered twice; ≥ %d events processed twice (re-read); %v",
-		len(hs), len(e.w.want), dups, processed-int64(len(e.w.lines)), time.Since(start).Round(time.Millisecond))
+		len(hs), alerts, dups, reread, took.Round(time.Millisecond))
 	for _, h := range hs {
 		t.Logf("  %-4s moved %v: pause %v, latency %v (stayed %v: pause %v, latency %v); slowest restore %v", h.kind, h.moved,
 			h.pause.Round(time.Millisecond), h.latency.Round(time.Millisecond), h.stay,
 			h.stayed.Round(time.Millisecond), h.latencyStayed.Round(time.Millisecond), h.restore)
 	}
-	return hs
 }
 
 // holdsAll reports whether n members of distinct client ids (so none is a killed
@@ -258,6 +276,42 @@ var restoredLine = regexp.MustCompile(`time=(\S+) .*partition restored from its 
 // logs).
 func measureHandoffs(t *testing.T, e *procEnv, prod *producer, hs []handoff, logs []string) {
 	t.Helper()
+	byPart, lats := alertTimes(t, e, prod)
+	restores := restoresLogged(e, logs)
+	if len(hs) > 0 { // the same figures with no hand-off under way: before the first
+		all := []int32{0, 1, 2, 3, 4, 5}
+		from := prod.at[0]
+		t.Logf("before the first hand-off (%v of the stream): pause %v, latency %v over all 6 partitions",
+			hs[0].at.Sub(from).Round(time.Millisecond), longestSilence(byPart, all, from, hs[0].at).Round(time.Millisecond),
+			worstLatency(lats, all, from, hs[0].at).Round(time.Millisecond))
+	}
+	for i := range hs {
+		h := &hs[i]
+		end := time.Now()
+		if i+1 < len(hs) {
+			end = hs[i+1].at
+		}
+		h.pause = longestSilence(byPart, h.moved, h.at, end)
+		h.stayed = longestSilence(byPart, h.stay, h.at, end)
+		h.latency, h.latencyStayed = worstLatency(lats, h.moved, h.at, end), worstLatency(lats, h.stay, h.at, end)
+		for _, r := range restores {
+			if !r.at.Before(h.at) && r.at.Before(end) {
+				h.restore = max(h.restore, r.took)
+			}
+		}
+	}
+}
+
+// alertLatency is a match alert's detection latency and when its last event was produced.
+type alertLatency struct {
+	last time.Time // when its last event was produced
+	d    time.Duration
+}
+
+// alertTimes reads the alerts topic: each partition's alert times (detected_at) and its
+// match alerts' latencies.
+func alertTimes(t *testing.T, e *procEnv, prod *producer) (map[int32][]time.Time, map[int32][]alertLatency) {
+	t.Helper()
 	sentAt := map[string]time.Time{} // event id → when it was produced
 	for i, l := range e.w.lines {
 		var ev struct {
@@ -269,11 +323,7 @@ func measureHandoffs(t *testing.T, e *procEnv, prod *producer, hs []handoff, log
 	}
 	part := sarama.NewMurmur2Partitioner("events")
 	byPart := map[int32][]time.Time{}
-	type latency struct {
-		last time.Time // when its last event was produced
-		d    time.Duration
-	}
-	lats := map[int32][]latency{}
+	lats := map[int32][]alertLatency{}
 	for _, m := range kafkatest.ReadTopic(t, e.kafka, "alerts") {
 		var a alerts.Alert
 		if err := json.Unmarshal(m.Value, &a); err != nil || a.DetectedAt == nil {
@@ -295,56 +345,45 @@ func measureHandoffs(t *testing.T, e *procEnv, prod *producer, hs []handoff, log
 				}
 			}
 		}
-		lats[p] = append(lats[p], latency{last, a.DetectedAt.Sub(last)})
+		lats[p] = append(lats[p], alertLatency{last, a.DetectedAt.Sub(last)})
 	}
-	worst := func(parts []int32, from, to time.Time) time.Duration {
-		w := time.Duration(0)
-		for _, p := range parts {
-			for _, l := range lats[p] {
-				if !l.last.Before(from) && l.last.Before(to) {
-					w = max(w, l.d)
-				}
+	return byPart, lats
+}
+
+// worstLatency is the longest latency of an alert of parts whose last event was produced
+// in [from, to).
+func worstLatency(lats map[int32][]alertLatency, parts []int32, from, to time.Time) time.Duration {
+	w := time.Duration(0)
+	for _, p := range parts {
+		for _, l := range lats[p] {
+			if !l.last.Before(from) && l.last.Before(to) {
+				w = max(w, l.d)
 			}
 		}
-		return w
 	}
-	type restore struct {
-		at   time.Time
-		took time.Duration
-	}
-	var restores []restore
+	return w
+}
+
+// handoffRestore is a partition restore a log reports: when, and how long it took.
+type handoffRestore struct {
+	at   time.Time
+	took time.Duration
+}
+
+// restoresLogged reads the restores from the logs of the named processes.
+func restoresLogged(e *procEnv, logs []string) []handoffRestore {
+	var restores []handoffRestore
 	for _, name := range logs {
 		b, _ := os.ReadFile(e.dir + "/" + name + ".log")
 		for _, m := range restoredLine.FindAllStringSubmatch(string(b), -1) {
 			at, err1 := time.Parse(time.RFC3339Nano, m[1])
 			took, err2 := time.ParseDuration(m[2])
 			if err1 == nil && err2 == nil {
-				restores = append(restores, restore{at, took})
+				restores = append(restores, handoffRestore{at, took})
 			}
 		}
 	}
-	if len(hs) > 0 { // the same figures with no hand-off under way: before the first
-		all := []int32{0, 1, 2, 3, 4, 5}
-		from := prod.at[0]
-		t.Logf("before the first hand-off (%v of the stream): pause %v, latency %v over all 6 partitions",
-			hs[0].at.Sub(from).Round(time.Millisecond), longestSilence(byPart, all, from, hs[0].at).Round(time.Millisecond),
-			worst(all, from, hs[0].at).Round(time.Millisecond))
-	}
-	for i := range hs {
-		h := &hs[i]
-		end := time.Now()
-		if i+1 < len(hs) {
-			end = hs[i+1].at
-		}
-		h.pause = longestSilence(byPart, h.moved, h.at, end)
-		h.stayed = longestSilence(byPart, h.stay, h.at, end)
-		h.latency, h.latencyStayed = worst(h.moved, h.at, end), worst(h.stay, h.at, end)
-		for _, r := range restores {
-			if !r.at.Before(h.at) && r.at.Before(end) {
-				h.restore = max(h.restore, r.took)
-			}
-		}
-	}
+	return restores
 }
 
 // longestSilence is the longest time in [from, to) without an alert of one of parts,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/workload"
 )
@@ -38,19 +39,7 @@ func TestProcessRESTKeySpacesKill9(t *testing.T) {
 		seed = s
 	}
 	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
-	rs, err := loadRuleSet(fraudDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := workloadRecords(t, func(c *workload.Config) {
-		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, 30000, 0.1
-	})
-	sorted := slices.Clone(recs)
-	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ref, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, ref := keySpaceReplay(t, 30000)
 	want := map[string]string{} // id → rule
 	byRule := map[string]int{}
 	for _, a := range ref {
@@ -100,18 +89,8 @@ func keySpacesKillRun(t *testing.T, bin string, rng *rand.Rand, recs []engine.Re
 	p := start()
 	deviceLive := 0
 	for c := range chunks {
-		var body bytes.Buffer
-		for _, r := range recs[c*chunk : min((c+1)*chunk, len(recs))] {
-			body.Write(r.Value)
-			body.WriteByte('\n')
-		}
-		resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", &body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("chunk %d: ingest answered %d", c, resp.StatusCode)
+		if code := postRecords(t, p.api, recs[c*chunk:min((c+1)*chunk, len(recs))]); code != http.StatusOK {
+			t.Fatalf("chunk %d: ingest answered %d", c, code)
 		}
 		if c == chunks/2 {
 			// The answer waits for every key space's matching: the device alerts of the
@@ -168,55 +147,8 @@ func sumCounts(m map[string]int) int {
 // event some alert holds, which a card key space numbering from the lowest checkpoint
 // would drop.
 func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
-	rs, err := loadRuleSet(fraudDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := workloadRecords(t, func(c *workload.Config) {
-		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, 20000, 0.1
-	})
-	sorted := slices.Clone(recs)
-	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ref, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inAlert := map[string]bool{} // events some alert holds
-	for _, a := range ref {
-		for _, st := range a.Steps {
-			for _, e := range st.Events {
-				inAlert[e.ID] = true
-			}
-		}
-	}
-	hasDevice := func(i int) bool { return bytes.Contains(recs[i].Value, []byte(`"device_id"`)) }
-	eventID := func(i int) string {
-		var m struct {
-			ID string `json:"event_id"`
-		}
-		if err := json.Unmarshal(recs[i].Value, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m.ID
-	}
-	// The split: the first half ends with g events without a device, and one of the g
-	// events after it is in an alert (numbered at or below the card key space's
-	// checkpoint, it would be dropped there).
-	split := -1
-	for i := len(recs) / 3; i < len(recs)-10 && split < 0; i++ {
-		g := 0
-		for !hasDevice(i - 1 - g) {
-			g++
-		}
-		for j := i; j < i+g && split < 0; j++ {
-			if inAlert[eventID(j)] {
-				split = i
-			}
-		}
-	}
-	if split < 0 {
-		t.Fatal("no place to split the stream")
-	}
+	recs, ref := keySpaceReplay(t, 20000)
+	split := splitAfterDeviceGap(t, recs, ref)
 	bin := buildCepd(t)
 	dir := t.TempDir()
 	copyRules(t, filepath.Join(dir, "rules"))
@@ -230,18 +162,8 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 	post := func(p *cepdProc, part []engine.Record) {
 		t.Helper()
 		for i := 0; i < len(part); i += 500 {
-			var body bytes.Buffer
-			for _, r := range part[i:min(i+500, len(part))] {
-				body.Write(r.Value)
-				body.WriteByte('\n')
-			}
-			resp, err := http.Post("http://"+p.api+"/v1/events", "application/x-ndjson", &body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("ingest answered %d", resp.StatusCode)
+			if code := postRecords(t, p.api, part[i:min(i+500, len(part))]); code != http.StatusOK {
+				t.Fatalf("ingest answered %d", code)
 			}
 		}
 	}
@@ -267,4 +189,81 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 		t.Fatalf("alerts across the restart: %d missing or written twice, %d extra (replay %d)", missing, extra, len(ref))
 	}
 	t.Logf("split after event %d: %d alerts equal the replay's", split, len(ref))
+}
+
+// keySpaceReplay generates the key-space workload (seed 18, 2,000 cards, events events,
+// 10% fraud) and returns its records and the alerts of cepd replay over them in time order.
+func keySpaceReplay(t *testing.T, events int64) ([]engine.Record, []*alerts.Alert) {
+	t.Helper()
+	rs, err := loadRuleSet(fraudDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := workloadRecords(t, func(c *workload.Config) {
+		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, events, 0.1
+	})
+	sorted := slices.Clone(recs)
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
+	ref, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, ref
+}
+
+// postRecords POSTs recs as JSON lines to cepd's /v1/events at api and returns the status.
+func postRecords(t *testing.T, api string, recs []engine.Record) int {
+	t.Helper()
+	var body bytes.Buffer
+	for _, r := range recs {
+		body.Write(r.Value)
+		body.WriteByte('\n')
+	}
+	resp, err := http.Post("http://"+api+"/v1/events", "application/x-ndjson", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// splitAfterDeviceGap is where TestProcessRESTKeySpacesRestartNoLog splits the stream:
+// the first half ends with g events without a device, and one of the g events after it
+// is in an alert of ref (numbered at or below the card key space's checkpoint, it would
+// be dropped there).
+func splitAfterDeviceGap(t *testing.T, recs []engine.Record, ref []*alerts.Alert) int {
+	inAlert := map[string]bool{} // events some alert holds
+	for _, a := range ref {
+		for _, st := range a.Steps {
+			for _, e := range st.Events {
+				inAlert[e.ID] = true
+			}
+		}
+	}
+	hasDevice := func(i int) bool { return bytes.Contains(recs[i].Value, []byte(`"device_id"`)) }
+	eventID := func(i int) string {
+		var m struct {
+			ID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(recs[i].Value, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	split := -1
+	for i := len(recs) / 3; i < len(recs)-10 && split < 0; i++ {
+		g := 0
+		for !hasDevice(i - 1 - g) {
+			g++
+		}
+		for j := i; j < i+g && split < 0; j++ {
+			if inAlert[eventID(j)] {
+				split = i
+			}
+		}
+	}
+	if split < 0 {
+		t.Fatal("no place to split the stream")
+	}
+	return split
 }

@@ -79,6 +79,19 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	e.waitGroup("shared", "two members with three partitions each", 30*time.Second, func(ms []member) bool {
 		return len(ms) == 2 && len(ms[0].parts) == 3 && len(ms[1].parts) == 3
 	})
+	sharedStoreSeeded(t, a, b)
+	sharedRuleChange(t, a, b)
+	sharedListChange(t, a, b)
+	sharedRuleMatchedOnBoth(t, e, a, b)
+	for _, p := range []*cepdProc{a, b} {
+		if err := p.stop(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// sharedStoreSeeded: both instances list the fraud rules, seeded once from the directory.
+func sharedStoreSeeded(t *testing.T, a, b *cepdProc) {
 	var list struct{ Rules []struct{ ID string } }
 	a.get(t, "/v1/rules", &list)
 	nFraud := len(list.Rules)
@@ -91,7 +104,11 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	if len(versions.Versions) != 1 {
 		t.Fatalf("card-testing was seeded %d times", len(versions.Versions))
 	}
+}
 
+// sharedRuleChange: a rule created through a reaches b within a second, an update
+// through b reaches a.
+func sharedRuleChange(t *testing.T, a, b *cepdProc) {
 	send := func(p *cepdProc, method, path, body string) { t.Helper(); p.send(t, method, path, body) }
 	seen := func(p *cepdProc, v int) time.Duration { t.Helper(); return p.waitRunningVersion(t, "huge-twice", v) }
 	send(a, "POST", "/v1/rules", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "50000.0", "50000.0"))+`}`)
@@ -102,15 +119,17 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	if d1 > time.Second || d2 > time.Second {
 		t.Errorf("a change took more than a second to reach the other instance: %v, %v", d1, d2)
 	}
+}
 
-	// The lists were seeded once from the directory; a change through one instance is
-	// loaded by the other within a second (the store's change notice).
+// sharedListChange: the lists were seeded once from the directory; a change through one
+// instance is loaded by the other within a second (the store's change notice).
+func sharedListChange(t *testing.T, a, b *cepdProc) {
 	var lv struct{ Versions []struct{ Version int } }
 	b.get(t, "/v1/lists/merchant_watch/versions", &lv)
 	if len(lv.Versions) != 1 {
 		t.Fatalf("merchant_watch was seeded %d times", len(lv.Versions))
 	}
-	send(a, "POST", "/v1/lists/merchant_watch:add", `{"values": ["m777777"], "comment": "shared"}`)
+	a.send(t, "POST", "/v1/lists/merchant_watch:add", `{"values": ["m777777"], "comment": "shared"}`)
 	listStart := time.Now()
 	for {
 		var l struct {
@@ -130,8 +149,11 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	if d3 > time.Second {
 		t.Errorf("a list change took %v to reach the other instance", d3)
 	}
+}
 
-	// Both instances run version 2 (amounts over 40000) on their partitions.
+// sharedRuleMatchedOnBoth: both instances run version 2 (amounts over 40000) on their
+// partitions: every card alerts once, on one instance or the other.
+func sharedRuleMatchedOnBoth(t *testing.T, e *procEnv, a, b *cepdProc) {
 	const cards = 40
 	for j := 0; j < 2; j++ { // in time order: each partition's watermark follows its events
 		for i := 0; i < cards; i++ {
@@ -161,10 +183,5 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 		}
 		t.Errorf("alerts of the shared rule: %d keys of %d (missing %v), by instance %v; stats a %+v, b %+v",
 			len(keys), cards, missing, byInstance, a.stats(t), b.stats(t))
-	}
-	for _, p := range []*cepdProc{a, b} {
-		if err := p.stop(20 * time.Second); err != nil {
-			t.Error(err)
-		}
 	}
 }

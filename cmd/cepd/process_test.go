@@ -229,7 +229,7 @@ func (e *procEnv) redisAddr() string {
 
 // copyRules copies the fraud rules, schema, lists and tables to dir: serve keeps its rule
 // versions beside the rules, which must not be the source tree.
-func copyRules(t *testing.T, dir string) {
+func copyRules(t testing.TB, dir string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
