@@ -84,48 +84,26 @@ func rewriteMessage(dec *json.Decoder, out *bytes.Buffer, md protoreflect.Messag
 	if strings.HasPrefix(string(name), "google.protobuf.") { // Struct, Timestamp, Duration...: as protojson wrote them
 		return copyValue(dec, out)
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		out.WriteString("null")
+	object := func(tok json.Token) error {
+		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			return fmt.Errorf("%s: want an object, got %v", name, tok)
+		}
 		return nil
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%s: want an object, got %v", name, tok)
-	}
-	out.WriteByte('{')
-	for i := 0; dec.More(); i++ {
-		kt, err := dec.Token()
+	return rewriteDelimited(dec, out, '{', '}', object, func() error {
+		key, err := copyKey(dec, out)
 		if err != nil {
 			return err
 		}
-		key, _ := kt.(string)
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		kb, _ := json.Marshal(key)
-		out.Write(kb)
-		out.WriteByte(':')
 		fd := md.Fields().ByName(protoreflect.Name(key))
 		if fd == nil {
 			fd = md.Fields().ByJSONName(key)
 		}
 		if fd == nil {
-			err = copyValue(dec, out)
-		} else {
-			err = rewriteField(dec, out, fd)
+			return copyValue(dec, out)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // }
-		return err
-	}
-	out.WriteByte('}')
-	return nil
+		return rewriteField(dec, out, fd)
+	})
 }
 
 // rewriteField copies the value of field fd.
@@ -153,39 +131,24 @@ func rewriteValue(dec *json.Decoder, out *bytes.Buffer, fd protoreflect.FieldDes
 	return rewriteScalar(dec, out, is64(fd.Kind()))
 }
 
+// rewriteMap copies a map whose values are of field vd.
 func rewriteMap(dec *json.Decoder, out *bytes.Buffer, vd protoreflect.FieldDescriptor) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		out.WriteString("null")
-		return nil
-	}
-	out.WriteByte('{')
-	for i := 0; dec.More(); i++ {
-		kt, err := dec.Token()
-		if err != nil {
+	return rewriteDelimited(dec, out, '{', '}', nil, func() error {
+		if _, err := copyKey(dec, out); err != nil {
 			return err
 		}
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		kb, _ := json.Marshal(kt)
-		out.Write(kb)
-		out.WriteByte(':')
-		if err := rewriteValue(dec, out, vd); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	out.WriteByte('}')
-	return nil
+		return rewriteValue(dec, out, vd)
+	})
 }
 
+// rewriteList copies a list, each element by elem.
 func rewriteList(dec *json.Decoder, out *bytes.Buffer, elem func() error) error {
+	return rewriteDelimited(dec, out, '[', ']', nil, elem)
+}
+
+// rewriteDelimited copies null, or the object or list dec is at: open (after check, if
+// any, accepts the opening token), each element by elem with commas between, close.
+func rewriteDelimited(dec *json.Decoder, out *bytes.Buffer, open, close byte, check func(json.Token) error, elem func() error) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -194,7 +157,12 @@ func rewriteList(dec *json.Decoder, out *bytes.Buffer, elem func() error) error 
 		out.WriteString("null")
 		return nil
 	}
-	out.WriteByte('[')
+	if check != nil {
+		if err := check(tok); err != nil {
+			return err
+		}
+	}
+	out.WriteByte(open)
 	for i := 0; dec.More(); i++ {
 		if i > 0 {
 			out.WriteByte(',')
@@ -203,11 +171,24 @@ func rewriteList(dec *json.Decoder, out *bytes.Buffer, elem func() error) error 
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil {
+	if _, err := dec.Token(); err != nil { // the closing delimiter
 		return err
 	}
-	out.WriteByte(']')
+	out.WriteByte(close)
 	return nil
+}
+
+// copyKey copies an object's key and the colon after it, and returns the key.
+func copyKey(dec *json.Decoder, out *bytes.Buffer) (string, error) {
+	kt, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	key, _ := kt.(string)
+	kb, _ := json.Marshal(key)
+	out.Write(kb)
+	out.WriteByte(':')
+	return key, nil
 }
 
 // rewriteScalar copies a scalar; with unquote, a string holding an integer is written
