@@ -55,11 +55,7 @@ func TestAPIInvalidUTF8(t *testing.T) {
 		t.Fatalf("invalid UTF-8 event: %d %s", resp.StatusCode, body)
 	}
 
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ac := cepv1.NewAlertsClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

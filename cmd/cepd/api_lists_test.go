@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/cepd/cepd/api"
@@ -135,11 +133,7 @@ func TestAPIListsREST(t *testing.T) {
 
 func TestAPIListsGRPC(t *testing.T) {
 	f := startListsFixture(t)
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	lc, rc := cepv1.NewListsClient(conn), cepv1.NewRulesClient(conn)

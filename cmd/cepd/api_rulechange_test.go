@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
@@ -128,18 +126,14 @@ func TestAPIRuleTestsREST(t *testing.T) {
 // tests kept by a change without them, tests in GetRule, ListRuleVersions and the audit.
 func TestAPIRuleTestsGRPC(t *testing.T) {
 	f := startAPIFixture(t)
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rc := cepv1.NewRulesClient(conn)
 	if r, err := rc.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: bigTwice("100.0"), Tests: bigTwiceTests}); err != nil || r.GetTests() != bigTwiceTests {
 		t.Fatalf("create: %v %v", r, err)
 	}
-	_, err = rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("200.0")})
+	_, err := rc.UpdateRule(ctx, &cepv1.UpdateRuleRequest{Id: "big-twice", Source: bigTwice("200.0")})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "FAIL rule.test.yaml:3: two of 150 raise it\n") {
 		t.Fatalf("update failing the kept tests: %v", err)
 	}

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 )
 
@@ -43,11 +40,7 @@ func TestAPIStatsNumbers(t *testing.T) {
 	if st["keys"] != 0.0 {
 		t.Errorf("keys %#v, want the number 0", st["keys"])
 	}
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	gs, err := cepv1.NewAdminClient(conn).GetStats(ctx, &cepv1.GetStatsRequest{})

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 )
 
@@ -187,11 +184,7 @@ func TestAPIAlertStreamResumeGRPC(t *testing.T) {
 	first := f.alerts("r1", 1)[0].(map[string]any)["id"].(string)
 	f.pair("r1", 150)
 	f.alerts("r1", 2)
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ac := cepv1.NewAlertsClient(conn)

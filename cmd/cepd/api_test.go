@@ -162,6 +162,18 @@ func (f *apiFixture) must(method, path, body string) map[string]any {
 	return out
 }
 
+// grpcClient dials the fixture's gRPC server in plain text; the connection is closed
+// when the test ends.
+func (f *apiFixture) grpcClient() *grpc.ClientConn {
+	f.t.Helper()
+	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // pair ingests two authorisations of amount for card over the REST ingest.
@@ -436,11 +448,7 @@ func changeRuleGRPC(ctx context.Context, t *testing.T, rc cepv1.RulesClient) {
 
 func TestAPIRulesGRPC(t *testing.T) {
 	f := startAPIFixture(t)
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rc, ac, ec := cepv1.NewRulesClient(conn), cepv1.NewAlertsClient(conn), cepv1.NewEventsClient(conn)

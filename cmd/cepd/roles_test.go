@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -155,11 +154,7 @@ func checkRESTRoles(t *testing.T, f *apiFixture, routes []roleRoute, roles []str
 // checkGRPCRoles calls every gRPC method with each role's token (and none): refused
 // (Unauthenticated/PermissionDenied) exactly when the role table says so.
 func checkGRPCRoles(t *testing.T, f *apiFixture, roles []string) {
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	methods := 0
 	for _, fd := range []protoreflect.FileDescriptor{cepv1.File_cep_v1_admin_proto, cepv1.File_cep_v1_alerts_proto,
 		cepv1.File_cep_v1_backtests_proto, cepv1.File_cep_v1_events_proto, cepv1.File_cep_v1_rules_proto} {
@@ -180,6 +175,7 @@ func checkGRPCRoles(t *testing.T, f *apiFixture, roles []string) {
 						ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 					}
 					in, out := dynamicpb.NewMessage(md.Input()), dynamicpb.NewMessage(md.Output())
+					var err error
 					if md.IsStreamingServer() {
 						var s grpc.ClientStream
 						if s, err = conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, full); err == nil {
@@ -247,11 +243,7 @@ func TestAPIRolesNoEscalation(t *testing.T) {
 	if code != http.StatusForbidden || !strings.Contains(msg, "only an admin may create it again") {
 		t.Fatalf("analyst re-creating an admin-disabled rule: %d %s, want 403", code, msg)
 	}
-	conn, err := grpc.NewClient(f.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.grpcClient()
 	rc := cepv1.NewRulesClient(conn)
 	as := func(role string) context.Context {
 		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+roleTokens[role])
