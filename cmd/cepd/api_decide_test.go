@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/source/rest"
 )
 
@@ -53,21 +51,7 @@ type decideFixture struct {
 
 func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	t.Helper()
-	schema, err := os.ReadFile(fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ruleDir, "schema.yaml"), schema, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenDir(ruleDir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := loadRuleSet(ruleDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rs := seedRuleDir(t, ruleDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	book, sup, closeBook, err := openAnalyst(ctx, ruleDir, nil, "")
 	if err != nil {
@@ -86,14 +70,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	}
 	eng.Start(ctx)
 	restIngest := rest.New(rest.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gln, hln := loopbackListeners(t)
 	srv, err := api.Start(ctx, eng, f.ring, st, api.Options{GRPCListener: gln, HTTPListener: hln, Schema: rs.Schema,
 		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Analyst: book, Suppressions: sup})
 	if err != nil {

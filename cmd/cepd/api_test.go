@@ -74,21 +74,7 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Options)) *apiFixture {
 	t.Helper()
 	dir := t.TempDir()
-	schema, err := os.ReadFile(fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "schema.yaml"), schema, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenDir(dir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := loadRuleSet(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rs := seedRuleDir(t, dir)
 	f := &apiFixture{t: t, delivered: &collector{}, dir: dir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
@@ -109,14 +95,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Option
 	ctx, cancel := context.WithCancel(context.Background())
 	eng.Start(ctx)
 	restIngest := rest.New(rest.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gln, hln := loopbackListeners(t)
 	o := api.Options{GRPCListener: gln, HTTPListener: hln, Schema: rs.Schema,
 		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Tokens: tokens, Backtests: bt}
 	if mod != nil {
@@ -172,6 +151,42 @@ func (f *apiFixture) grpcClient() *grpc.ClientConn {
 	}
 	f.t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// seedRuleDir writes the fraud schema into dir and opens dir as the rule store: it
+// returns the store and the rule set dir holds.
+func seedRuleDir(t testing.TB, dir string) (store.Store, *engine.RuleSet) {
+	t.Helper()
+	schema, err := os.ReadFile(fraudSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schema.yaml"), schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenDir(dir, store.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := loadRuleSet(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, rs
+}
+
+// loopbackListeners opens the gRPC and the HTTP listener on free loopback ports.
+func loopbackListeners(t testing.TB) (gln, hln net.Listener) {
+	t.Helper()
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gln, hln
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
