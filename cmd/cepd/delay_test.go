@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/cepd/cepd/rules/refdata"
@@ -39,15 +38,8 @@ type ruleDelay struct {
 // only the final flush released).
 func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk int, ooo time.Duration) (map[string]*ruleDelay, map[string]int) {
 	t.Helper()
-	col := &collector{}
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	ctx, eng, col, stop := startTestEngine(t, rs, engine.Config{Shards: 2, OutOfOrderness: ooo})
+	defer stop()
 
 	tr := ingestTrace{idOf: map[string]int{}, now: math.MinInt64}
 	outcomes := map[string]int{}

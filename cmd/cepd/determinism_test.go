@@ -156,19 +156,26 @@ func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, 
 	return list
 }
 
-// restAlertsOutcomes posts recs over HTTP in batches and returns the alerts and how many
-// events each outcome the responses reported had.
-func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) ([]*alerts.Alert, map[string]int) {
+// startTestEngine starts an engine over rs delivering to a collector, on ctx; stop closes
+// the engine, then ends ctx.
+func startTestEngine(t testing.TB, rs *engine.RuleSet, cfg engine.Config) (ctx context.Context, eng *engine.Engine, col *collector, stop func()) {
 	t.Helper()
-	col := &collector{}
-	eng, err := engine.New(engine.Config{Shards: shards, OutOfOrderness: ooo}, rs, col, &dlqWriter{})
+	col = &collector{}
+	eng, err := engine.New(cfg, rs, col, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	eng.Start(ctx)
-	defer eng.Close()
+	return ctx, eng, col, func() { eng.Close(); cancel() }
+}
+
+// restAlertsOutcomes posts recs over HTTP in batches and returns the alerts and how many
+// events each outcome the responses reported had.
+func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) ([]*alerts.Alert, map[string]int) {
+	t.Helper()
+	ctx, eng, col, stop := startTestEngine(t, rs, engine.Config{Shards: shards, OutOfOrderness: ooo})
+	defer stop()
 	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	outcomes := map[string]int{}
@@ -341,15 +348,8 @@ func TestRESTOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := &collector{}
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, col, &dlqWriter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	_, eng, _, stop := startTestEngine(t, rs, engine.Config{Shards: 2, OutOfOrderness: time.Minute})
+	defer stop()
 	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	ev := func(id, card, ts string) string {
