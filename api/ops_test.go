@@ -14,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // TestReadiness: /readyz and the gRPC "readiness" service answer not ready while the
@@ -56,10 +57,10 @@ func TestReadiness(t *testing.T) {
 	check := func(step string, readyz int, server, readiness healthpb.HealthCheckResponse_ServingStatus) {
 		t.Helper()
 		time.Sleep(50 * time.Millisecond) // the gRPC statuses follow every 10ms
-		if got := httpStatus(t, hs.URL+"/readyz"); got != readyz {
+		if got := testhttp.Status(t, hs.URL+"/readyz"); got != readyz {
 			t.Errorf("%s: /readyz %d, want %d", step, got, readyz)
 		}
-		if got := httpStatus(t, hs.URL+"/livez"); got != 200 {
+		if got := testhttp.Status(t, hs.URL+"/livez"); got != 200 {
 			t.Errorf("%s: /livez %d", step, got)
 		}
 		if got := grpcStatus(""); got != server {
@@ -110,19 +111,7 @@ func TestPprofNeedsAdmin(t *testing.T) {
 			t.Errorf("token %q: %d, want %d", token, resp.StatusCode, want)
 		}
 	}
-	if got := httpStatus(t, hs.URL+"/livez"); got != 200 {
+	if got := testhttp.Status(t, hs.URL+"/livez"); got != 200 {
 		t.Errorf("/livez with access control on: %d, want 200 without a token", got)
 	}
-}
-
-// httpStatus GETs url and returns the status code.
-func httpStatus(t *testing.T, url string) int {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }

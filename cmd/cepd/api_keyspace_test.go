@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -82,14 +81,7 @@ func (f *apiFixture) sendDeviceCards(minute *int, device string, cards ...string
 		*minute++
 		fmt.Fprintf(&b, `{"event_id":"m%d","card_id":%q,"device_id":%q,"ts":"2026-03-01T11:%02d:00Z","type":"auth","amount":10}`+"\n", *minute, c, device, *minute)
 	}
-	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", &b)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		f.t.Fatalf("ingest: %d", resp.StatusCode)
-	}
+	f.ingest(&b)
 }
 
 // twoCardsAlerts polls the alerts of two-cards for key until want are there (or three

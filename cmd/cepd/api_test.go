@@ -197,14 +197,10 @@ func (f *apiFixture) pair(card string, amount float64) { f.t.Helper(); f.auths(c
 // one ingests one authorisation.
 func (f *apiFixture) one(card string, amount float64) { f.t.Helper(); f.auths(card, amount, 1) }
 
-func (f *apiFixture) auths(card string, amount float64, n int) {
+// ingest POSTs body (JSON lines) to the REST ingest; anything but 200 fails the test.
+func (f *apiFixture) ingest(body *bytes.Buffer) {
 	f.t.Helper()
-	var b bytes.Buffer
-	for i := 0; i < n; i++ {
-		f.seq++
-		fmt.Fprintf(&b, `{"event_id":"e%d","card_id":%q,"ts":"2026-03-01T10:%02d:00Z","type":"auth","amount":%g}`+"\n", f.seq, card, f.seq%60, amount)
-	}
-	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", &b)
+	resp, err := http.Post(f.base+"/v1/events", "application/x-ndjson", body)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -212,6 +208,16 @@ func (f *apiFixture) auths(card string, amount float64, n int) {
 	if resp.StatusCode != http.StatusOK {
 		f.t.Fatalf("ingest: %d", resp.StatusCode)
 	}
+}
+
+func (f *apiFixture) auths(card string, amount float64, n int) {
+	f.t.Helper()
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		f.seq++
+		fmt.Fprintf(&b, `{"event_id":"e%d","card_id":%q,"ts":"2026-03-01T10:%02d:00Z","type":"auth","amount":%g}`+"\n", f.seq, card, f.seq%60, amount)
+	}
+	f.ingest(&b)
 }
 
 // alerts polls GET /v1/alerts for key until want alerts are there (or three seconds

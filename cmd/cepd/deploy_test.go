@@ -15,6 +15,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
+
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 const deployDir = "../../deploy"
@@ -111,7 +113,7 @@ func kafkaExportedMetrics(t *testing.T, names map[string]bool, events []byte) {
 		return lag && v >= 1 && ckpt
 	})
 	exported(fams, names)
-	if got := httpStatus(t, "http://"+kp.api+"/readyz"); got != http.StatusOK {
+	if got := testhttp.Status(t, "http://"+kp.api+"/readyz"); got != http.StatusOK {
 		t.Errorf("/readyz of the Kafka instance that claimed and restored its partitions: %d", got)
 	}
 	if err := kp.stop(15 * time.Second); err != nil {

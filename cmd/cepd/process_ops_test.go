@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // scrape reads /metrics of a running cepd and parses it as Prometheus does.
@@ -75,17 +77,6 @@ next:
 	return 0, false
 }
 
-func httpStatus(t *testing.T, url string) int {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 var grpcLine = regexp.MustCompile(`msg="cepd serving" .*grpc=(\S+)`)
 
 // TestProcessMetrics runs cepd, sends it the card-testing example in two halves plus two
@@ -108,7 +99,7 @@ func TestProcessMetrics(t *testing.T) {
 	events, lines, fams := sendCardTestingInHalves(t, p.api)
 	checkMetricSeries(t, fams, events, lines)
 	for path, want := range map[string]int{"/livez": 200, "/readyz": 200, "/healthz": 200, "/debug/pprof/": 200} {
-		if got := httpStatus(t, "http://"+p.api+path); got != want {
+		if got := testhttp.Status(t, "http://"+p.api+path); got != want {
 			t.Errorf("GET %s: %d, want %d", path, got, want)
 		}
 	}
