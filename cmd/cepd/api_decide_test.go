@@ -51,7 +51,7 @@ type decideFixture struct {
 
 func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	t.Helper()
-	st, rs := seedRuleDir(t, ruleDir)
+	st, rs, data := seedRuleDir(t, ruleDir, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	book, sup, closeBook, err := openAnalyst(ctx, ruleDir, nil, "")
 	if err != nil {
@@ -72,7 +72,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	restIngest := rest.New(rest.Config{}, eng, f.ring, slog.Default(), eng.CheckpointHealth)
 	gln, hln := loopbackListeners(t)
 	srv, err := api.Start(ctx, eng, f.ring, st, api.Options{GRPCListener: gln, HTTPListener: hln, Schema: rs.Schema,
-		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Analyst: book, Suppressions: sup})
+		RestIngest: restIngest, Modes: modes, MaxBody: 1 << 20, Analyst: book, Suppressions: sup, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

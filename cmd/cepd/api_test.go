@@ -29,6 +29,8 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -74,7 +76,7 @@ func startAPIFixtureWith(t testing.TB, tokens *auth.Tokens) *apiFixture {
 func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Options)) *apiFixture {
 	t.Helper()
 	dir := t.TempDir()
-	st, rs := seedRuleDir(t, dir)
+	st, rs, _ := seedRuleDir(t, dir, false)
 	f := &apiFixture{t: t, delivered: &collector{}, dir: dir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
@@ -154,8 +156,9 @@ func (f *apiFixture) grpcClient() *grpc.ClientConn {
 }
 
 // seedRuleDir writes the fraud schema into dir and opens dir as the rule store: it
-// returns the store and the rule set dir holds.
-func seedRuleDir(t testing.TB, dir string) (store.Store, *engine.RuleSet) {
+// returns the store and the rule set dir holds and, withData, the lists and tables of
+// dir/data the rules read (loaded as cepd serve loads them; nil without).
+func seedRuleDir(t testing.TB, dir string, withData bool) (store.Store, *engine.RuleSet, *refdata.Holder) {
 	t.Helper()
 	schema, err := os.ReadFile(fraudSchema)
 	if err != nil {
@@ -168,11 +171,19 @@ func seedRuleDir(t testing.TB, dir string) (store.Store, *engine.RuleSet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := loadRuleSet(dir, "")
+	var data *refdata.Holder
+	if withData {
+		lists, err := openLists(context.Background(), st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = lists.Holder()
+	}
+	rs, err := loadRuleSetWith(dir, "", rules.EnvOptions{Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, rs
+	return st, rs, data
 }
 
 // loopbackListeners opens the gRPC and the HTTP listener on free loopback ports.
