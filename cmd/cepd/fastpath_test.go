@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/rules"
@@ -24,10 +25,16 @@ func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards i
 	if err != nil {
 		t.Fatal(err)
 	}
+	return alertsJSONL(t, out)
+}
+
+// alertsJSONL is alerts as cepd writes them: one JSON object a line, HTML not escaped.
+func alertsJSONL(t testing.TB, as []*alerts.Alert) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	for _, a := range out {
+	for _, a := range as {
 		if err := enc.Encode(a); err != nil {
 			t.Fatal(err)
 		}

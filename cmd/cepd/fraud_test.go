@@ -85,15 +85,7 @@ func replayFraud(t *testing.T, rulesPath, eventsPath string) ([]*alerts.Alert, [
 	if n := dlq.count(); n > 0 {
 		t.Fatalf("%s: %d events dead-lettered: %v", eventsPath, n, dlq.reasons)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, a := range out {
-		if err := enc.Encode(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out, buf.Bytes()
+	return out, alertsJSONL(t, out)
 }
 
 // TestFraudExamples replays each rule alone over its hand-written example events and
