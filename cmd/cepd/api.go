@@ -250,6 +250,9 @@ func newGRPC(o apiOptions, ops *opsOptions, rulesSvc *service.Rules, alertsSvc *
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.maxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
+	cepv1.RegisterSchemaServer(gs, &service.Schema{Rules: rulesSvc, OnChange: func(v store.SchemaVersion) {
+		o.log.Info("schema changed", "version", v.Version, "author", v.Author)
+	}})
 	if o.lists != nil {
 		cepv1.RegisterListsServer(gs, o.lists)
 	} else { // registered so that its calls pass the same access check, then answer Unimplemented
@@ -279,6 +282,7 @@ func dialGateway(addr string, o apiOptions) (*runtime.ServeMux, *grpc.ClientConn
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
 		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler, cepv1.RegisterListsHandler,
+		cepv1.RegisterSchemaHandler,
 	} {
 		if err := reg(context.Background(), gw, conn); err != nil {
 			conn.Close()

@@ -53,8 +53,8 @@ func watchRules(ctx context.Context, dir string, interval time.Duration, reload 
 }
 
 // dirFingerprint summarises the names, sizes and modification times of a directory's
-// rule files (patterns.IsRuleFile), their tests (the store keeps a rule's tests) and its
-// lists and tables (DIR/data).
+// rule files (patterns.IsRuleFile), their tests (the store keeps a rule's tests), its
+// schema file and its lists and tables (DIR/data).
 func dirFingerprint(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -65,7 +65,7 @@ func dirFingerprint(dir string) string {
 	var parts []string
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !(patterns.IsRuleFile(name) || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix) || isDataFile(name)) {
+		if e.IsDir() || !(patterns.IsRuleFile(name) || name == patterns.SchemaFile || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix) || isDataFile(name)) {
 			continue
 		}
 		info, err := e.Info()
