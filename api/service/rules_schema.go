@@ -124,9 +124,6 @@ func (s *Rules) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 	if expect != cur.version.Version {
 		return store.SchemaVersion{}, status.Errorf(codes.Aborted, "the schema is at version %d, not %d: read it again", cur.version.Version, expect)
 	}
-	if err := event.Compatible(cur.schema, schema); err != nil {
-		return store.SchemaVersion{}, status.Errorf(codes.FailedPrecondition, "%v; nothing was changed", err)
-	}
 	next, err := s.newSchemaState(schema, store.SchemaVersion{})
 	if err != nil {
 		return store.SchemaVersion{}, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -135,8 +132,16 @@ func (s *Rules) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 	if err != nil {
 		return store.SchemaVersion{}, storeErr(err)
 	}
+	// The rules are compiled against the new schema even when it is refused anyway, so
+	// that the answer names every rule the change would break.
 	rs, runs, errs := s.compileSet(ctx, vs, next)
-	if len(errs) > 0 {
+	incompatible := event.Compatible(cur.schema, schema)
+	switch {
+	case incompatible != nil && len(errs) > 0:
+		return store.SchemaVersion{}, status.Errorf(codes.FailedPrecondition, "%v\n%s", incompatible, brokenRules(errs))
+	case incompatible != nil:
+		return store.SchemaVersion{}, status.Errorf(codes.FailedPrecondition, "%v; nothing was changed", incompatible)
+	case len(errs) > 0:
 		return store.SchemaVersion{}, status.Error(codes.FailedPrecondition, brokenRules(errs))
 	}
 	v, err := ss.PutSchema(ctx, source, expect, ch)
