@@ -106,6 +106,7 @@ func TestPutSchema(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("incompatible put: %v", err)
 	}
+	t.Logf("refused: %s", status.Convert(err).Message())
 	for _, want := range []string{`field "amount" changes type from double to string`, `field "country" is removed`, "rule big:", "rule geo:", "device"} {
 		if !strings.Contains(status.Convert(err).Message(), want) {
 			t.Errorf("the refusal does not say %q:\n%s", want, status.Convert(err).Message())
