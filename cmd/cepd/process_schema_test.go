@@ -44,23 +44,9 @@ func TestProcessSchemaChange(t *testing.T) {
 	}
 	call := func(p *cepdProc, method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return apiCall(t, p, method, path, body)
 	}
-	ingest := func(p *cepdProc, lines ...string) {
-		t.Helper()
-		code, body := call(p, "POST", "/v1/events", strings.Join(lines, "\n"))
-		if code != 200 || strings.Contains(body, `"reason"`) {
-			t.Fatalf("ingest: %d %s", code, body)
-		}
-	}
+	ingest := func(p *cepdProc, lines ...string) { t.Helper(); ingestLines(t, p, lines...) }
 	schemaV1, err := os.ReadFile(filepath.Join(rulesDir, "schema.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -99,26 +85,54 @@ func TestProcessSchemaChange(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// edited on disk while stopped: the next start takes it and restores the state
-	// written under the previous schema
+	schemaEditedWhileStopped(t, start, rulesDir, out, v2)
+}
+
+// schemaEditedWhileStopped edits the schema file of a stopped cepd (another optional
+// field): the next start takes it (a version, action disk) and restores the state
+// checkpointed under the previous schema, and the rule on the earlier field still alerts.
+func schemaEditedWhileStopped(t *testing.T, start func() *cepdProc, rulesDir, out, v2 string) {
 	v3 := v2 + "  score: double?\n"
 	if err := os.WriteFile(filepath.Join(rulesDir, "schema.yaml"), []byte(v3), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p = start()
+	p := start()
 	logText, _ := os.ReadFile(p.log)
 	restored := regexp.MustCompile(`msg="state restored" partial_matches=(\d+) corrupt=(\d+)`).FindSubmatch(logText)
 	if restored == nil || string(restored[1]) == "0" || string(restored[2]) != "0" {
 		t.Fatalf("restore under the edited schema: %q", restored)
 	}
-	code, body = call(p, "GET", "/v1/schema", "")
+	code, body := apiCall(t, p, "GET", "/v1/schema", "")
 	if code != 200 || !strings.Contains(body, `"version":3`) || !strings.Contains(body, `"action":"disk"`) || !strings.Contains(body, `"name":"score"`) {
 		t.Fatalf("schema after the edit on disk: %d %s", code, body)
 	}
-	ingest(p, `{"event_id":"r2","card_id":"c-risk2","ts":"2026-03-01T10:02:00Z","type":"auth","amount":3,"risk_flag":"stolen","score":0.9}`)
+	ingestLines(t, p, `{"event_id":"r2","card_id":"c-risk2","ts":"2026-03-01T10:02:00Z","type":"auth","amount":3,"risk_flag":"stolen","score":0.9}`)
 	waitAlert(t, out, "risk-flagged", `"flag":"stolen"`, 2)
 	if err := p.stop(30 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// apiCall sends a JSON request to p's API and returns the status and body.
+func apiCall(t *testing.T, p *cepdProc, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// ingestLines posts JSON-lines events to p and wants every one accepted.
+func ingestLines(t *testing.T, p *cepdProc, lines ...string) {
+	t.Helper()
+	code, body := apiCall(t, p, "POST", "/v1/events", strings.Join(lines, "\n"))
+	if code != 200 || strings.Contains(body, `"reason"`) {
+		t.Fatalf("ingest: %d %s", code, body)
 	}
 }
 
