@@ -249,6 +249,9 @@ func newGRPC(o Options, ops *Ops, rulesSvc *service.Rules, alertsSvc *service.Al
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(int(o.MaxBody)),
 		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 	cepv1.RegisterRulesServer(gs, rulesSvc)
+	cepv1.RegisterSchemaServer(gs, &service.Schema{Rules: rulesSvc, OnChange: func(v store.SchemaVersion) {
+		o.Log.Info("schema changed", "version", v.Version, "author", v.Author)
+	}})
 	if o.Lists != nil {
 		cepv1.RegisterListsServer(gs, o.Lists)
 	} else { // registered so that its calls pass the same access check, then answer Unimplemented
@@ -278,6 +281,7 @@ func dialGateway(addr string, o Options) (*runtime.ServeMux, *grpc.ClientConn, e
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		cepv1.RegisterRulesHandler, cepv1.RegisterAlertsHandler, cepv1.RegisterEventsHandler,
 		cepv1.RegisterAdminHandler, cepv1.RegisterBacktestsHandler, cepv1.RegisterDecisionsHandler, cepv1.RegisterAnalystHandler, cepv1.RegisterListsHandler,
+		cepv1.RegisterSchemaHandler,
 	} {
 		if err := reg(context.Background(), gw, conn); err != nil {
 			conn.Close()

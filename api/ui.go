@@ -13,7 +13,6 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/ui"
@@ -21,8 +20,7 @@ import (
 )
 
 // The web UI's few needs the gRPC services do not answer, as plain REST handlers beside
-// the gateway (like /v1/stats and /v1/openapi.json): who the token is, the event schema
-// (for completion), a rule's compiled pattern as data (the diagram), per-rule counters an
+// the gateway (like /v1/stats and /v1/openapi.json): who the token is, a rule's compiled pattern as data (the diagram), per-rule counters an
 // analyst may read, the backtest directory's files and the process's runtime figures. Each is guarded by the same token check as the API.
 
 // uiEngine is what the UI handlers read of the runtime.
@@ -50,9 +48,6 @@ func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options) e
 	mux.Handle("GET /favicon.svg", static)
 	mux.Handle("GET /v1/session", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serveSession(w, r, o.Tokens)
-	}))
-	mux.Handle("GET /v1/schema", guard(auth.Read, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, schemaJSON(o.Schema))
 	}))
 	mux.Handle("POST /v1/rules:explain", guard(auth.Read, func(w http.ResponseWriter, r *http.Request) {
 		serveExplain(w, r, env)
@@ -114,25 +109,6 @@ func serveSession(w http.ResponseWriter, r *http.Request, tokens *auth.Tokens) {
 		caps[name] = id.Role.Allows(c)
 	}
 	writeJSON(w, map[string]any{"name": id.Name, "role": string(id.Role), "auth": tokens.Enabled(), "can": caps})
-}
-
-// schemaJSON is the event schema as the editor's completion reads it.
-func schemaJSON(s *event.Schema) map[string]any {
-	type field struct {
-		Name     string `json:"name"`
-		Type     string `json:"type"`
-		Optional bool   `json:"optional"`
-	}
-	fields := []field{}
-	out := map[string]any{"fields": &fields}
-	if s == nil {
-		return out
-	}
-	for _, f := range s.Fields {
-		fields = append(fields, field{f.Name, f.Type.String(), f.Optional})
-	}
-	out["name"], out["key"], out["time"], out["id"] = s.Name, s.KeyField, s.TimeField, s.IDField
-	return out
 }
 
 // serveExplain compiles {"source": YAML} and answers the pattern as data (for the

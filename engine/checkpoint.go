@@ -281,7 +281,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	}
 	for _, o := range outs {
 		for _, ks := range o.up {
-			c.upserts[ks.Key] = state.AppendKeyState(nil, ks, e.rules.Schema)
+			c.upserts[ks.Key] = state.AppendKeyState(nil, ks, e.schema())
 			delete(c.deletes, ks.Key)
 		}
 		for _, k := range o.del {
@@ -500,8 +500,9 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	defer func() { p.lastIn.Store(e.now()) }()
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
+	schema := e.schema()
 	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
-		ks, err := state.DecodeKeyState(data, e.rules.Schema)
+		ks, err := state.DecodeKeyState(data, schema)
 		if err != nil {
 			ck.corrupt.Add(1)
 			log.Error("key state cannot be restored; the key starts fresh", "partition", part, "key", key, "err", err)
@@ -509,7 +510,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		}
 		for _, ev := range ks.Events {
 			maxSeq = max(maxSeq, ev.Seq&(1<<40-1))
-			ev.Schema = e.rules.Schema
+			ev.Schema = schema
 		}
 		s := e.shardOf(key)
 		byShard[s] = append(byShard[s], ks)

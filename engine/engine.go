@@ -181,6 +181,10 @@ func (e *Engine) Rules() *RuleSet {
 	return e.cur.Load()
 }
 
+// schema is the event schema of the running rule set: the one at start, or a compatible
+// one a reload put in its place (SwapRules).
+func (e *Engine) schema() *event.Schema { return e.cur.Load().Schema }
+
 // AlertsByRule returns how many alerts each rule of the current rule set has made.
 func (e *Engine) AlertsByRule() map[string]uint64 {
 	rs := e.cur.Load()

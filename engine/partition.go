@@ -15,8 +15,11 @@ import (
 type partition struct {
 	e   *Engine
 	id  int
-	mu  sync.Mutex // serialises Ingest calls for the partition
-	dec *jsondecode.Decoder
+	mu  sync.Mutex          // serialises Ingest calls for the partition
+	dec *jsondecode.Decoder // by decSchema; see decoder
+	// decSchema is the schema dec decodes by: the running rule set's when the partition
+	// last ingested (a schema change applied live takes effect at the next call).
+	decSchema *event.Schema
 
 	seq        uint64
 	maxTime    int64
@@ -54,7 +57,7 @@ func (e *Engine) getBatch() *batch {
 		return b
 	}
 	n := e.cfg.BatchSize
-	return &batch{items: make([]item, 0, n), evs: make([]event.Event, n), vals: make([]event.Value, n*len(e.rules.Schema.Fields))}
+	return &batch{items: make([]item, 0, n), evs: make([]event.Event, n), vals: make([]event.Value, n*len(e.schema().Fields))}
 }
 
 func (e *Engine) putBatch(b *batch) {
@@ -70,6 +73,9 @@ func (b *batch) add(ev *event.Event, it item) {
 	i := len(b.items)
 	dst := &b.evs[i]
 	n := len(ev.Values)
+	if len(b.vals) < len(b.evs)*n { // a batch of the pool made before fields were added
+		b.vals = make([]event.Value, len(b.evs)*n)
+	}
 	vals := b.vals[i*n : (i+1)*n : (i+1)*n]
 	copy(vals, ev.Values)
 	*dst = *ev
@@ -96,10 +102,8 @@ func (e *Engine) partition(id int) *partition {
 	defer e.mu.Unlock()
 	p := e.parts[id]
 	if p == nil {
-		p = &partition{e: e, id: id, dec: jsondecode.NewDecoder(e.rules.Schema), maxTime: math.MinInt64,
+		p = &partition{e: e, id: id, maxTime: math.MinInt64,
 			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1, restoredTo: math.MinInt64}
-		p.dec.SetBounds(e.cfg.Bounds)
-		p.dec.SetUnknown(e.stats.unknown)
 		p.wm.Store(math.MinInt64)
 		p.lastIn.Store(e.now()) // the idle timer starts when the partition appears
 		for i := range p.sentWM {
@@ -108,6 +112,16 @@ func (e *Engine) partition(id int) *partition {
 		e.parts[id] = p
 	}
 	return p
+}
+
+// decoder returns the partition's decoder for the running schema (p.mu held).
+func (p *partition) decoder() *jsondecode.Decoder {
+	if s := p.e.schema(); p.decSchema != s {
+		p.dec, p.decSchema = jsondecode.NewDecoder(s), s
+		p.dec.SetBounds(p.e.cfg.Bounds)
+		p.dec.SetUnknown(p.e.stats.unknown)
+	}
+	return p.dec
 }
 
 // ingest decodes recs and hands them to the shards. With t set, every item carries it
@@ -132,9 +146,10 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 			return nil, err
 		}
 	}
+	dec := p.decoder()
 	for i, rec := range recs {
 		ev := &p.scratch
-		if err := p.dec.Decode(rec.Value, ev); err != nil {
+		if err := dec.Decode(rec.Value, ev); err != nil {
 			reason := event.ReasonBadJSON
 			var de *event.DecodeError
 			if errors.As(err, &de) {

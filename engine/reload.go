@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
-	"github.com/cepd/cepd/state"
 )
 
 // ReloadStats describes one rule-set swap.
@@ -40,8 +40,13 @@ func (e *Engine) SwapRules(ctx context.Context, rs *RuleSet) (ReloadStats, error
 // swapOwn is SwapRules in the engine's own key space.
 func (e *Engine) swapOwn(ctx context.Context, rs *RuleSet) (ReloadStats, error) {
 	old := e.cur.Load()
-	if state.SchemaFingerprint(rs.Schema) != state.SchemaFingerprint(old.Schema) {
-		return ReloadStats{}, errors.New("engine: a reload cannot change the event schema; restart cepd for that")
+	if !rs.Schema.Equal(old.Schema) {
+		// A schema that only adds optional fields is taken live: the partitions decode by
+		// it from their next call (partition.decoder), events decoded before read the new
+		// fields as absent, and checkpoints written before decode under it.
+		if err := event.Compatible(old.Schema, rs.Schema); err != nil {
+			return ReloadStats{}, fmt.Errorf("engine: %w", err)
+		}
 	}
 	rs, other := ownKeySpace(rs)
 	e.logWarnings(old, rs)

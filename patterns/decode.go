@@ -106,6 +106,9 @@ func unknownKey(key, what string, known []string) string {
 	if key == "<<" {
 		return "YAML merge keys (<<) are not supported in rule files"
 	}
+	if key == "count" && (what == "rule" || what == "step") {
+		return countHint(what)
+	}
 	if s := suggest(key, known); s != "" {
 		return fmt.Sprintf("unknown key '%s' in %s; did you mean '%s'?", key, what, s)
 	}
@@ -175,4 +178,14 @@ func (d *decoder) word(f field, obj any, noun string, words map[string]int, cano
 	d.errorf(f.val, "%s (use %s)", msg, strings.Join(canonical, ", "))
 	d.markBad(obj, f.key.Value)
 	return 0, false
+}
+
+// countHint answers `count:`, which analysts coming from other rule engines write for
+// "more than N events in a window": a count aggregate read by a one-step pattern says it,
+// with the rearm policy for one alert per window (README, "Velocity aggregates").
+func countHint(what string) string {
+	return "unknown key 'count' in " + what + ": for \"more than N matching events within a window\" declare a count " +
+		"aggregate and compare it in a one-step pattern: `aggregates: [{name: n_1h, function: count, where: <which events>, window: 1h}]`, " +
+		"`pattern: [{name: e, where: <which events> && agg.n_1h > N}]`, and `rearm: once_per_window` for one alert per window " +
+		"(testdata/fraud/auths-per-hour.yaml); `times: N` instead alerts once per run of N events, so one burst alerts several times"
 }

@@ -69,3 +69,9 @@ curl -s localhost:8080/v1/lists/device_block/versions
 curl -s 'localhost:8080/v1/lists:audit?name=device_block&limit=5'
 curl -s localhost:8080/v1/lists                  # every list and table, with the rules reading each
 curl -s -XDELETE localhost:8080/v1/lists/device_block
+
+# ---- README block
+curl -s localhost:8080/v1/schema | jq -r .source > schema.yaml     # the running schema's text
+echo '  risk_flag: string?   # the issuer screening flag' >> schema.yaml
+jq -n --rawfile s schema.yaml '{source: $s, comment: "issuer flag"}' | curl -s -XPUT localhost:8080/v1/schema -d @-
+curl -s localhost:8080/v1/schema/versions | jq -c '[.versions[] | {version, action, author}]'

@@ -11,7 +11,8 @@ import (
 )
 
 // DecodeKeyState decodes a blob written by AppendKeyState under the same schema (same
-// SchemaFingerprint). The result shares no memory with data. Every error wraps one of
+// SchemaFingerprint), or under an ancestor of it that lacked some of its trailing
+// optional fields (fields added live, event.Compatible): those fields are absent. The result shares no memory with data. Every error wraps one of
 // ErrCorrupt (bad magic, checksum, truncated, trailing bytes, an out-of-range count,
 // index or value), ErrVersion or ErrSchemaMismatch; it never panics, whatever data holds.
 // No length or count in the blob is trusted beyond the bytes that follow it, so
@@ -36,10 +37,15 @@ func DecodeKeyState(data []byte, schema *event.Schema) (*KeyState, error) {
 		return nil, fmt.Errorf("%w: key state checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
 	}
 	si := infoFor(schema)
-	if [4]byte(data[3:7]) != si.fp {
-		return nil, fmt.Errorf("%w: blob schema fingerprint %x, current schema %s", ErrSchemaMismatch, data[3:7], SchemaFingerprint(schema))
+	nf := len(si.kinds)
+	if fp := [4]byte(data[3:7]); fp != si.fp {
+		n, ok := si.older[fp]
+		if !ok {
+			return nil, fmt.Errorf("%w: blob schema fingerprint %x, current schema %s", ErrSchemaMismatch, data[3:7], SchemaFingerprint(schema))
+		}
+		nf = n // written before the fields after n were added: they are absent
 	}
-	d := decoder{b: body[headerLen:], si: si, schema: schema}
+	d := decoder{b: body[headerLen:], si: si, schema: schema, nf: nf}
 	d.digits = min(maxDigits, 1<<16+digitsPerByte*len(data))
 	ks, err := d.keyState()
 	if err != nil {
@@ -151,7 +157,7 @@ func (d *decoder) event(prevSeq *uint64, prevTime, prevOff *int64) *event.Event 
 }
 
 func (d *decoder) values(ev *event.Event, explicitKinds bool) {
-	nf := len(d.si.kinds)
+	nf := d.nf
 	if nf == 0 {
 		d.fail("event has values but the schema has no fields")
 		return
@@ -164,7 +170,7 @@ func (d *decoder) values(ev *event.Event, explicitKinds bool) {
 		d.fail("presence bitmap marks fields beyond the schema's %d", nf)
 		return
 	}
-	ev.Values = make([]event.Value, nf)
+	ev.Values = make([]event.Value, len(d.si.kinds))
 	for i := range nf {
 		if bm[i/8]&(1<<(i%8)) == 0 {
 			continue

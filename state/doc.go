@@ -8,7 +8,9 @@
 // use. A blob names the format version and the schema fingerprint it was written under,
 // and ends in a CRC-32C; decoding rejects damaged, truncated, oversized, foreign or newer
 // blobs with an error wrapping ErrCorrupt, ErrVersion or ErrSchemaMismatch and never
-// panics, so a bad key costs that key, not the partition.
+// panics, so a bad key costs that key, not the partition. A blob written under an
+// ancestor of the schema (the same fields before optional ones were added at the end,
+// event.Compatible) is not foreign: it decodes with the added fields absent.
 //
 // Checkpoints: the engine's shards own the live key state. At a checkpoint barrier the
 // engine encodes the keys changed since the previous checkpoint of a partition and hands

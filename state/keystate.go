@@ -89,10 +89,20 @@ func SchemaFingerprint(s *event.Schema) string {
 }
 
 func schemaHash(s *event.Schema) [32]byte {
+	n := 0
+	if s != nil {
+		n = len(s.Fields)
+	}
+	return schemaHashN(s, n)
+}
+
+// schemaHashN is the hash of s cut to its first n fields: the schema a key state was
+// written under before fields n.. were added to it live (event.Compatible).
+func schemaHashN(s *event.Schema, n int) [32]byte {
 	var b []byte
 	b = append(b, "cepd-schema-v1\n"...)
 	if s != nil {
-		for _, f := range s.Fields {
+		for _, f := range s.Fields[:n] {
 			b = strconv.AppendQuote(b, f.Name)
 			b = append(b, ' ')
 			b = append(b, f.Type.String()...)
@@ -113,6 +123,11 @@ type schemaInfo struct {
 	timeIdx int
 	idIdx   int
 	fp      [4]byte
+	// older maps the fingerprints of the schema's compatible ancestors (the schema cut
+	// before a run of trailing optional fields, keeping the time and id fields) to their
+	// field counts: a key state written before optional fields were added live decodes
+	// with them absent.
+	older map[[4]byte]int
 }
 
 func newSchemaInfo(s *event.Schema) schemaInfo {
@@ -126,6 +141,15 @@ func newSchemaInfo(s *event.Schema) schemaInfo {
 	si.kinds = make([]event.Kind, len(s.Fields))
 	for i, f := range s.Fields {
 		si.kinds[i] = naturalKind(f.Type)
+	}
+	for n := len(s.Fields) - 1; n >= 0 && s.Fields[n].Optional && n > si.timeIdx && n > si.idIdx; n-- {
+		if si.older == nil {
+			si.older = map[[4]byte]int{}
+		}
+		h := schemaHashN(s, n)
+		if _, dup := si.older[[4]byte(h[:4])]; !dup {
+			si.older[[4]byte(h[:4])] = n
+		}
 	}
 	return si
 }

@@ -374,3 +374,51 @@ func TestEncodedSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeUnderAddedFields: a key state written before optional fields were added to
+// the schema live (event.Compatible) decodes under the new schema with them absent; a
+// field added as required is not such a schema.
+func TestDecodeUnderAddedFields(t *testing.T) {
+	ks, _ := liveState(t, "card-4242", 5)
+	blob := state.AppendKeyState(nil, ks, cardSchema)
+	n := len(cardSchema.Fields)
+	grow := func(extra ...event.Field) *event.Schema {
+		fs := append(append([]event.Field(nil), cardSchema.Fields...), extra...)
+		return mustSchema(event.NewSchema("wider", fs, cardSchema.KeyField, cardSchema.TimeField, cardSchema.IDField))
+	}
+	wider := grow(event.Field{Name: "device", Type: event.TypeString, Optional: true}, event.Field{Name: "score", Type: event.TypeDouble, Optional: true})
+	got, err := state.DecodeKeyState(blob, wider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := state.DecodeKeyState(blob, cardSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Events) != len(want.Events) || len(got.Events) == 0 {
+		t.Fatalf("events: %d, want %d", len(got.Events), len(want.Events))
+	}
+	for i, ev := range got.Events {
+		if len(ev.Values) != n+2 {
+			t.Fatalf("event %d has %d values, want %d", i, len(ev.Values), n+2)
+		}
+		if !reflect.DeepEqual(ev.Values[:n], want.Events[i].Values) || ev.ID != want.Events[i].ID || ev.Time != want.Events[i].Time {
+			t.Fatalf("event %d: %+v, want %+v", i, ev, want.Events[i])
+		}
+		if ev.Values[n].Present() || ev.Values[n+1].Present() {
+			t.Fatalf("event %d: added fields present: %v", i, ev.Values[n:])
+		}
+	}
+	if !reflect.DeepEqual(got.Rules, want.Rules) {
+		t.Fatal("rules differ")
+	}
+	// written again under the wider schema, it reads back the same
+	again, err := state.DecodeKeyState(state.AppendKeyState(nil, got, wider), wider)
+	if err != nil || !reflect.DeepEqual(again.Events[0].Values, got.Events[0].Values) {
+		t.Fatalf("rewritten: %v", err)
+	}
+	required := grow(event.Field{Name: "device", Type: event.TypeString})
+	if _, err := state.DecodeKeyState(blob, required); !errors.Is(err, state.ErrSchemaMismatch) {
+		t.Fatalf("a required field added: %v", err)
+	}
+}

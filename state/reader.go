@@ -18,6 +18,7 @@ type decoder struct {
 	err    error
 	si     *schemaInfo
 	schema *event.Schema
+	nf     int // the fields the blob's events were written with (a prefix of schema's)
 	strs   []string
 	ks     *KeyState
 	prev   []int32

@@ -28,6 +28,11 @@ func MethodCapability(fullMethod string) Capability {
 		case "GetList", "ListLists", "ListListVersions", "ListListAudit":
 			return Read
 		}
+	case "Schema":
+		if m == "PutSchema" {
+			return Manage
+		}
+		return Read
 	case "Alerts":
 		return Read
 	case "Backtests":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -30,12 +31,12 @@ type RuleEngine interface {
 // Rules implements cepv1.RulesServer.
 type Rules struct {
 	cepv1.UnimplementedRulesServer
-	mu     sync.Mutex // serialises changes: compile, store, swap
-	store  store.Store
-	eng    RuleEngine
-	schema *event.Schema
-	env    *rules.Env
-	modes  *Modes
+	mu      sync.Mutex // serialises changes: compile, store, swap
+	store   store.Store
+	eng     RuleEngine
+	envOpts rules.EnvOptions
+	sch     atomic.Pointer[schemaState] // the schema the rules compile against (rules_schema.go)
+	modes   *Modes
 	// OnReload, if set, is told of every swap (for logging).
 	OnReload func(engine.ReloadStats)
 	// OnChange, if set, is told of every version the store took through the API (for
@@ -48,15 +49,18 @@ type Rules struct {
 // NewRules returns the Rules service. modes (which may be nil) is kept up to date with the
 // running set. With an engine, the store's rules are swapped in at once; eng may be nil
 // until Attach (build the engine from RuleSet, so that restored state finds its rules).
+// The rules compile against the schema the store holds (store.SchemaStore), or schema
+// when it holds none.
 func NewRules(st store.Store, eng RuleEngine, schema *event.Schema, envOpts rules.EnvOptions, modes *Modes) (*Rules, error) {
-	env, err := rules.NewEnv(schema, envOpts)
-	if err != nil {
-		return nil, fmt.Errorf("rules environment: %w", err)
-	}
 	if modes == nil {
 		modes = &Modes{}
 	}
-	s := &Rules{store: st, eng: eng, schema: schema, env: env, modes: modes}
+	s := &Rules{store: st, eng: eng, envOpts: envOpts, modes: modes}
+	sc, err := s.startSchema(context.Background(), schema)
+	if err != nil {
+		return nil, err
+	}
+	s.sch.Store(sc)
 	if eng != nil { // the engine runs what the store holds from now on
 		if err := s.Reload(context.Background()); err != nil {
 			return nil, err
@@ -81,7 +85,7 @@ func (s *Rules) RuleSet(ctx context.Context) (*engine.RuleSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, runs, errs := s.compileSet(ctx, vs)
+	rs, runs, errs := s.compileSet(ctx, vs, s.sch.Load())
 	if len(errs) > 0 {
 		return nil, errs.Err()
 	}
@@ -89,21 +93,30 @@ func (s *Rules) RuleSet(ctx context.Context) (*engine.RuleSet, error) {
 	return rs, nil
 }
 
-// Reload compiles the store's current rules and swaps them in (after the rule files
-// changed on disk, or another instance changed the shared store). A set that does not
-// compile changes nothing.
+// Reload compiles the store's current rules, against the store's current schema, and
+// swaps them in (after the rule files or the schema file changed on disk, or another
+// instance changed the shared store). A set that does not compile, or a schema that
+// cannot replace the running one (event.Compatible), changes nothing.
 func (s *Rules) Reload(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sc, err := s.storedSchema(ctx)
+	if err != nil {
+		return err
+	}
 	vs, err := s.store.List(ctx)
 	if err != nil {
 		return err
 	}
-	rs, runs, errs := s.compileSet(ctx, vs)
+	rs, runs, errs := s.compileSet(ctx, vs, sc)
 	if len(errs) > 0 {
 		return errs.Err()
 	}
-	return s.swap(ctx, rs, runs)
+	if err := s.swap(ctx, rs, runs); err != nil {
+		return err
+	}
+	s.sch.Store(sc)
+	return nil
 }
 
 // runs lists what the engine runs for vs: each rule not disabled under its id, and for a
@@ -129,13 +142,13 @@ func (s *Rules) runs(ctx context.Context, vs []store.Version) ([]run, error) {
 	return out, nil
 }
 
-// compileSet compiles what the engine runs for vs into a rule set.
-func (s *Rules) compileSet(ctx context.Context, vs []store.Version) (*engine.RuleSet, []run, patterns.ErrorList) {
+// compileSet compiles what the engine runs for vs into a rule set against sc.
+func (s *Rules) compileSet(ctx context.Context, vs []store.Version, sc *schemaState) (*engine.RuleSet, []run, patterns.ErrorList) {
 	runs, err := s.runs(ctx, vs)
 	if err != nil {
 		return nil, nil, patterns.ErrorList{&patterns.Error{Msg: err.Error()}}
 	}
-	b := engine.NewRuleSetBuilder(s.schema, s.env)
+	b := engine.NewRuleSetBuilder(sc.schema, sc.env)
 	for i := range runs {
 		r := &runs[i]
 		if c := b.Add(r.ruleID+".yaml", r.src, r.id); c != nil {
@@ -251,7 +264,7 @@ func (s *Rules) toRule(v store.Version) *cepv1.Rule {
 		RunningVersion: int32(s.modes.Running(v.ID)), Tests: string(v.Tests)}
 	if pr, err := patterns.Parse(v.ID+".yaml", v.Source); err == nil {
 		r.Name, r.Owner, r.Tags, r.Severity = pr.Name, pr.Owner, pr.Tags, pr.Severity
-		if c, err := rules.Compile(pr, s.env, nil); err == nil {
+		if c, err := rules.Compile(pr, s.sch.Load().env, nil); err == nil {
 			r.ContentVersion = c.Version
 		}
 	}

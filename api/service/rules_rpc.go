@@ -58,7 +58,7 @@ func (s *Rules) ValidateRule(_ context.Context, req *cepv1.ValidateRuleRequest) 
 	if max := s.Limits.withDefaults().MaxSource; len(req.GetSource()) > max {
 		return nil, status.Errorf(codes.InvalidArgument, "source is larger than %d bytes", max)
 	}
-	c, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.env, rules.NewRegistry())
+	c, errs := rules.CompileSource("rule.yaml", []byte(req.GetSource()), "", s.sch.Load().env, rules.NewRegistry())
 	out := &cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}
 	if c != nil {
 		out.Warnings = ruleErrors(c.Warnings)
@@ -81,7 +81,7 @@ func (s *Rules) change(ctx context.Context, cand func([]store.Version) ([]store.
 		return nil, storeErr(err)
 	}
 	slices.SortFunc(next, func(a, b store.Version) int { return strings.Compare(a.ID, b.ID) })
-	rs, runs, errs := s.compileSet(ctx, next)
+	rs, runs, errs := s.compileSet(ctx, next, s.sch.Load())
 	if len(errs) > 0 {
 		return nil, rejected(errs)
 	}
@@ -109,7 +109,7 @@ func (s *Rules) change(ctx context.Context, cand func([]store.Version) ([]store.
 		for _, c := range rs.Rules { // not shared yet: the alerts name the stored version
 			c.StoreVersion = number[c.Rule.ID]
 		}
-	} else if rs, runs, errs = s.compileSet(ctx, final); len(errs) > 0 { // another instance's change came between
+	} else if rs, runs, errs = s.compileSet(ctx, final, s.sch.Load()); len(errs) > 0 { // another instance's change came between
 		return nil, status.Errorf(codes.Aborted, "the change is stored (version %d) but, with another change made meanwhile, the rule set does not compile, so the engine keeps the running set: %v",
 			v.Version, errs.Err())
 	}
@@ -131,7 +131,7 @@ func (s *Rules) parseID(src string) (string, error) {
 	r, err := patterns.Parse("rule.yaml", []byte(src))
 	if err != nil {
 		// Compile for the list: it holds the expressions' problems too.
-		_, errs := rules.CompileSource("rule.yaml", []byte(src), "", s.env, rules.NewRegistry())
+		_, errs := rules.CompileSource("rule.yaml", []byte(src), "", s.sch.Load().env, rules.NewRegistry())
 		if len(errs) == 0 {
 			errs = rules.Errors("rule.yaml", err)
 		}

@@ -44,7 +44,8 @@ func (s *Rules) checkTests(ctx context.Context, src, tests []byte, force bool, c
 	// API cannot read: their cases with events_file are left out (cepd test runs them).
 	// Tests sent with the change must be inline, as for POST /v1/rules:test.
 	o := ruletest.InlineOptions{MaxEvents: MaxTestEvents, SkipEventsFiles: ch.Tests == nil}
-	res, err := ruletest.RunInline(ctx, src, tests, s.schema, s.env, o)
+	sc := s.sch.Load()
+	res, err := ruletest.RunInline(ctx, src, tests, sc.schema, sc.env, o)
 	if err != nil {
 		var ie *ruletest.InputError
 		var el patterns.ErrorList

@@ -95,6 +95,7 @@ func TestReadmeExamples(t *testing.T) {
 		`"line":4`,                  // the validate example's error
 		`"state":"`,                 // a backtest
 		`"events_file":"day.jsonl"`, // over the generated file
+		`{"version":2,"action":"update","author":"anonymous"}`, // the schema changed live
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the examples' output lacks %s:\n%s", want, tail(out, 4000))

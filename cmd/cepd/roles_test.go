@@ -53,6 +53,7 @@ var documentedRoles = map[string]string{
 	"Lists/ListListVersions": "viewer analyst admin", "Lists/ListListAudit": "viewer analyst admin",
 	"Lists/CreateList": "analyst admin", "Lists/ImportList": "analyst admin", "Lists/AddListEntries": "analyst admin",
 	"Lists/RemoveListEntries": "analyst admin", "Lists/DeleteList": "analyst admin",
+	"Schema/GetSchema": "viewer analyst admin", "Schema/ListSchemaVersions": "viewer analyst admin", "Schema/PutSchema": "admin",
 	// The embedded routes outside gRPC.
 	"POST /v1/events": "ingest admin", "GET /v1/stats": "admin", "GET /healthz": "*", "GET /v1/openapi.json": "*",
 	"SSE /v1/alerts:stream": "viewer analyst admin",

@@ -101,7 +101,7 @@ func (s *server) onClose(fn func()) { s.closers = append(s.closers, fn) }
 
 // openRuleStore opens the rule store: the rules directory, or Redis seeded from it once.
 func (s *server) openRuleStore(ctx context.Context) error {
-	dirStore, err := store.OpenDir(s.cfg.rulesDir, store.DirOptions{})
+	dirStore, err := store.OpenDir(s.cfg.rulesDir, store.DirOptions{Schema: s.cfg.schemaPath})
 	if err != nil {
 		return err
 	}
@@ -244,6 +244,7 @@ func (s *server) openRules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.schema = rulesSvc.Schema() // the rule store's (a shared store may hold a newer one than the file)
 	l := s.cfg.limits
 	rulesSvc.Limits = service.RuleLimits{MaxRules: l.maxRules, MaxComment: l.maxComment, MaxSource: l.maxRuleBytes}
 	if s.rs, err = rulesSvc.RuleSet(ctx); err != nil {

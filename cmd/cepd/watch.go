@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -53,8 +54,8 @@ func watchRules(ctx context.Context, dir string, interval time.Duration, reload 
 }
 
 // dirFingerprint summarises the names, sizes and modification times of a directory's
-// rule files (patterns.IsRuleFile), their tests (the store keeps a rule's tests) and its
-// lists and tables (DIR/data).
+// rule files (patterns.IsRuleFile), their tests (the store keeps a rule's tests), its
+// schema file and its lists and tables (DIR/data).
 func dirFingerprint(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -65,7 +66,7 @@ func dirFingerprint(dir string) string {
 	var parts []string
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !(patterns.IsRuleFile(name) || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix) || isDataFile(name)) {
+		if e.IsDir() || !(patterns.IsRuleFile(name) || name == patterns.SchemaFile || strings.HasSuffix(strings.ToLower(name), patterns.TestSuffix) || isDataFile(name)) {
 			continue
 		}
 		info, err := e.Info()
@@ -105,6 +106,29 @@ func seedRules(ctx context.Context, st *redisrules.Store, dir *store.Dir, dirPat
 	}
 	if n > 0 {
 		slog.Info("rule store seeded from the rules directory", "rules", n, "dir", dirPath)
+	}
+	return seedSchema(ctx, st, dir, dirPath)
+}
+
+// seedSchema stores the directory's schema in a shared store that holds none (once: of
+// instances starting together, the first put wins and the others find it there).
+func seedSchema(ctx context.Context, st *redisrules.Store, dir *store.Dir, dirPath string) error {
+	if _, err := st.GetSchema(ctx); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	v, err := dir.GetSchema(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the directory has no schema file recorded
+	}
+	if err != nil {
+		return err
+	}
+	_, err = st.PutSchema(ctx, v.Source, 0, store.Change{Author: "seed", Comment: "imported from " + dirPath})
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("seeding the schema from %s: %w", dirPath, err)
 	}
 	return nil
 }

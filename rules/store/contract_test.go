@@ -28,3 +28,15 @@ func TestDirDataContract(t *testing.T) {
 		return d
 	})
 }
+
+// TestDirSchemaContract runs the SchemaStore contract against the directory store, and
+// checks that its schema file follows the store and that an edit on disk is a version.
+func TestDirSchemaContract(t *testing.T) {
+	storetest.RunSchema(t, func(t *testing.T) (store.SchemaStore, store.Store) {
+		d, err := store.OpenDir(t.TempDir(), store.DirOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, d
+	})
+}

@@ -28,6 +28,8 @@ type Dir struct {
 	mu   sync.RWMutex
 	idx  index
 	skip map[string]bool // file names in dir that are not rules (the schema)
+	// schemaPath is the event schema's file (DirOptions.Schema).
+	schemaPath string
 }
 
 type index struct {
@@ -47,6 +49,9 @@ type DirOptions struct {
 	Skip []string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Schema is the event schema's file, kept as the store's schema (SchemaStore;
+	// default DIR/schema.yaml).
+	Schema string
 }
 
 // OpenDir opens (creating its history if needed) the rule directory dir and records the
@@ -58,7 +63,10 @@ func OpenDir(dir string, o DirOptions) (*Dir, error) {
 	if len(o.Skip) == 0 {
 		o.Skip = []string{patterns.SchemaFile}
 	}
-	d := &Dir{dir: dir, now: o.Now, skip: map[string]bool{}, idx: index{Rules: map[string]*entry{}}}
+	if o.Schema == "" {
+		o.Schema = filepath.Join(dir, patterns.SchemaFile)
+	}
+	d := &Dir{dir: dir, now: o.Now, skip: map[string]bool{}, idx: index{Rules: map[string]*entry{}}, schemaPath: o.Schema}
 	for _, s := range o.Skip {
 		d.skip[s] = true
 	}
@@ -108,15 +116,19 @@ func readOptional(path string) ([]byte, error) {
 
 // Refresh records rule files created, edited or removed on disk since the store last
 // wrote them as new versions (action "disk", author "disk") and reports whether any was.
-// A file whose id is not a valid rule id is ignored (the compiler reports it).
+// A file whose id is not a valid rule id is ignored (the compiler reports it). The schema
+// file edited on disk is recorded the same way (refreshSchema).
 func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	changed, err := d.refreshSchema()
+	if err != nil {
+		return false, err
+	}
 	ents, err := os.ReadDir(d.dir)
 	if err != nil {
-		return false, fmt.Errorf("rule store: %w", err)
+		return changed, fmt.Errorf("rule store: %w", err)
 	}
-	changed := false
 	onDisk := map[string]bool{}
 	ch := Change{Author: "disk", Comment: "edited on disk"}
 	for _, en := range ents {

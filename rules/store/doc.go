@@ -33,6 +33,15 @@
 // RefreshData records files edited on disk as versions. storetest.RunData is the
 // contract every DataStore passes.
 //
+// # Schema
+//
+// SchemaStore keeps the event schema's text beside the rules, versioned (with author,
+// time and comment) and audited in the rules' audit log (RuleID SchemaAuditID, with the
+// diff), with a compare-and-set on the newest version. Dir's current text is its schema
+// file (DirOptions.Schema, DIR/schema.yaml: what cepd loads at start); the history is
+// .versions/_schema/versions.jsonl; Refresh records the file edited on disk. Whether a
+// schema may replace the running one is the caller's to check (event.Compatible).
+//
 // The store knows nothing of compiling: callers validate a source before they store it.
 // Dir is safe for concurrent use by the goroutines of one process; two processes must not
 // share a directory.

@@ -77,6 +77,13 @@
 // the newest version (compare and set), bumps the rules' change counter and publishes
 // {"data": NAME, ...} on the rules' channel, so Watch reports it (as onChange("")).
 //
+// # Schema
+//
+// Store is also a store.SchemaStore: "{P}:schema", a hash of version → record (with the
+// schema's text), written by one script that checks the newest version, appends the
+// audit entry (rule "_schema") to the rules' audit stream, bumps the change counter and
+// publishes {"schema": n, ...}, which Watch reports as onChange("").
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use by any number of goroutines and instances; it holds

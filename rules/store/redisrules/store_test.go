@@ -63,6 +63,17 @@ func TestDataContract(t *testing.T) {
 	})
 }
 
+// TestSchemaContract runs the SchemaStore contract on a standalone server.
+func TestSchemaContract(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	c := client(t, redistest.Start(t))
+	storetest.RunSchema(t, func(t *testing.T) (store.SchemaStore, store.Store) {
+		s := open(t, c, Options{Prefix: fmt.Sprintf("schema:%d", n.Add(1))})
+		return s, s
+	})
+}
+
 // TestCluster runs the contract suite and a watcher through Cluster clients on a
 // one-node Cluster, which refuses commands and scripts whose keys are not in one slot.
 func TestCluster(t *testing.T) {

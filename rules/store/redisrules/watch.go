@@ -22,6 +22,9 @@ type Notice struct {
 	Gen int64 `json:"gen"`
 	// Data, on a change of a list or table (store.DataStore), names it; ID is then empty.
 	Data string `json:"data,omitempty"`
+	// Schema, on a change of the schema (store.SchemaStore), is its new version; ID is
+	// then empty.
+	Schema int `json:"schema,omitempty"`
 }
 
 // watchBuffer is how many notifications queue while onChange runs. go-redis drops a
@@ -70,9 +73,9 @@ func (s *Store) Watch(ctx context.Context, onChange func(id string)) error {
 				onChange("")
 			case *redis.Message:
 				var n Notice
-				if err := json.Unmarshal([]byte(m.Payload), &n); err == nil && n.Data != "" {
-					// A list or table changed: reload everything (lists, then the rules
-					// that read them).
+				if err := json.Unmarshal([]byte(m.Payload), &n); err == nil && (n.Data != "" || n.Schema > 0) {
+					// A list, table or the schema changed: reload everything (lists, then
+					// the rules that read them, against the schema).
 					seen, known = n.Gen, true
 					onChange("")
 					continue
