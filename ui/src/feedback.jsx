@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, post } from './api.js';
 import { ErrorBox, fmtAgo, fmtPct, fmtTime } from './util.jsx';
 
@@ -32,18 +32,24 @@ export function AlertFeedback({ alert, session }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [precision, setPrecision] = useState(null);
+  const seq = useRef(0); // a verdict read before the latest mark answers is stale
   const path = '/v1/alerts/' + encodeURIComponent(alert.id) + '/feedback';
   const loadPrecision = () =>
     get('/v1/feedback:precision?rule_id=' + encodeURIComponent(alert.rule_id)).then((r) => setPrecision((r.rules || [])[0] || null), () => {});
   useEffect(() => {
     setFb(null);
     setError(null);
-    get(path).then(setFb, (e) => e.status !== 404 && setError(e));
+    const s = ++seq.current;
+    get(path).then(
+      (f) => s === seq.current && setFb(f),
+      (e) => s === seq.current && e.status !== 404 && setError(e),
+    );
     loadPrecision();
   }, [alert.id]);
   const mark = async (label) => {
     setBusy(true);
     setError(null);
+    seq.current++;
     try {
       setFb(await post(path, { label, comment }));
       setComment('');

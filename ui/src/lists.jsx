@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
 import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime } from './util.jsx';
 
@@ -164,7 +164,11 @@ function ListPage({ name, session }) {
   const [deleting, setDeleting] = useState(false);
   const [auditKey, setAuditKey] = useState(0);
   const path = '/v1/lists/' + encodeURIComponent(name);
-  const load = () => get(path + qs({ include_entries: true })).then(setList, setError);
+  const seq = useRef(0); // only the latest read is shown
+  const load = () => {
+    const s = ++seq.current;
+    get(path + qs({ include_entries: true })).then((l) => s === seq.current && setList(l), (e) => s === seq.current && setError(e));
+  };
   useEffect(() => {
     setList(null);
     load();
