@@ -105,6 +105,7 @@ func (u *uiEnv) setField(sel, value string) {
 // uiLists: the analyst creates a watch list in the UI and adds a merchant; a rule reading
 // it with in_list fires on that merchant; a CSV import replaces the entries (searched,
 // one removed), and the next alert follows the imported ones; the history has each step.
+// The CSV is chosen as a file, through the file input.
 func uiLists(u *uiEnv) {
 	t := u.t
 	u.goTo("#/lists")
@@ -132,7 +133,11 @@ func uiLists(u *uiEnv) {
 	u.waitJS("lists table", `document.querySelector('[data-testid=lists-table] [data-list=ui_watch]')?.textContent.includes('ui-watched')`)
 	u.shot("lists")
 	u.click(`[data-testid=lists-table] [data-list=ui_watch] a`)
-	u.setField(`#import-content`, "merchant_id,source\nm-ring-2,case 18\nm-ring-3,case 18\nm-ring-33,case 19\n")
+	csv := filepath.Join(t.TempDir(), "ring.csv")
+	must(t, os.WriteFile(csv, []byte("merchant_id,source\nm-ring-2,case 18\nm-ring-3,case 18\nm-ring-33,case 19\n"), 0o644))
+	u.visible(`[data-testid=import-file]`)
+	u.run("choose the CSV file", chromedp.SetUploadFiles(`[data-testid=import-file]`, []string{csv}))
+	u.waitJS("file read", `document.querySelector('#import-content').value.includes('m-ring-33')`)
 	u.eval("header row", `document.querySelector('#import-header').checked || document.querySelector('#import-header').click()`)
 	u.click(`[data-testid=import-list]`)
 	u.waitJS("imported", `document.querySelector('[data-testid=list-size]')?.textContent === '3 entries' && !document.querySelector('[data-entry="m-ring-1"]')`)
@@ -142,8 +147,8 @@ func uiLists(u *uiEnv) {
 	u.click(`[data-testid=confirm]`)
 	u.waitJS("removed", `document.querySelector('[data-testid=list-size]')?.textContent === '2 entries'`)
 	u.waitJS("history", `document.querySelectorAll('[data-testid=list-audit] tbody tr').length === 4`)
-	if h := u.text(`[data-testid=list-audit]`); !strings.Contains(h, "ann") || !strings.Contains(h, "case 17") {
-		t.Errorf("list history %q, want ann's changes with their reasons", h)
+	if h := u.text(`[data-testid=list-audit]`); !strings.Contains(h, "ann") || !strings.Contains(h, "case 17") || !strings.Contains(h, "import of ring.csv") {
+		t.Errorf("list history %q, want ann's changes with their reasons (the import's: its file)", h)
 	}
 	u.shot("list")
 	u.auth("w3", "card-w3", "m-ring-1", 3, 10) // no longer listed
