@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/cepd/cepd/alerts"
@@ -41,12 +42,49 @@ type Completions func() [][]Completed
 // "cooldown"; not delivered). Alerts that time moving on fired (windows closing,
 // absences, timeouts, even when the event's own time closed them) belong to no event.
 // With `release: in_start_order` a match completed by the event may leave later, when
-// earlier partial matches resolve: it is then not among the event's.
+// earlier partial matches resolve: it is then not among the event's. With
+// Config.KeySpaces the alerts are those of every key space the event reaches: the
+// engine's own key space's first, then each other key space's in the order they were
+// made (submitSpaces).
 func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Outcomes, Completions, []RecordError, error) {
+	if e.ks != nil {
+		return e.submitSpaces(ctx, part, recs, true)
+	}
+	return e.submitOwn(ctx, part, recs, true)
+}
+
+// submitOwn is Submit into the engine's own key space; with collect, it also keeps the
+// alerts each event completes (SubmitCollect).
+func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
 	t := newTicket(len(recs))
-	t.completed = make([][]Completed, len(recs))
+	if collect {
+		t.completed = make([][]Completed, len(recs))
+	}
 	wait, errs, err := e.submitTicket(ctx, part, recs, t)
 	return wait, func() [][]Completed { return t.completed }, errs, err
+}
+
+// mergeCompletions returns the completions of one call over every key space: own's
+// (indexed by recs, n of them) followed, per event, by each other key space's (indexed
+// by the accepted records, those not named in errs).
+func mergeCompletions(n int, errs []RecordError, own Completions, others []Completions) Completions {
+	return func() [][]Completed {
+		base := own()
+		if base == nil {
+			return nil
+		}
+		out := make([][]Completed, n)
+		copy(out, base)
+		orig := acceptedIndex(n, errs) // accepted record j is recs[orig[j]]
+		for _, c := range others {
+			for j, cs := range c() {
+				if len(cs) > 0 {
+					out[orig[j]] = append(slices.Clip(out[orig[j]]), cs...)
+				}
+			}
+		}
+		return out
+	}
 }
 
 // complete keeps alert a of rule ri for the event the shard is handling, when its ingest

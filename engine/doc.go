@@ -39,7 +39,8 @@
 // IngestWait (and Submit) report each event's Outcome once the shards have handled it;
 // the match alerts completed by those events have been delivered to the sink by then.
 // SubmitCollect also returns, per event, the alerts it completed (decide.go), for inline
-// decisions.
+// decisions: with Config.KeySpaces, those of every key space (each child collects its
+// own, merged per event by submitSpaces).
 //
 // Cooldowns (cooldown.go): a rule's cooldown is the key's state, decided in event time,
 // checkpointed in the key's sections, carried by the journal's base and replayed with it;

@@ -237,15 +237,15 @@ type Outcomes func(ctx context.Context) ([]Outcome, error)
 // for one partition are ordered by the order of their Submit calls; waiting may happen
 // outside whatever lock orders them.
 func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
+	var wait Outcomes
+	var errs []RecordError
+	var err error
 	if e.ks != nil {
-		return e.submitSpaces(ctx, part, recs)
+		wait, _, errs, err = e.submitSpaces(ctx, part, recs, false)
+	} else {
+		wait, _, errs, err = e.submitOwn(ctx, part, recs, false)
 	}
-	return e.submitOwn(ctx, part, recs)
-}
-
-// submitOwn is Submit into the engine's own key space.
-func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
-	return e.submitTicket(ctx, part, recs, newTicket(len(recs)))
+	return wait, errs, err
 }
 
 // submitTicket ingests recs into partition part with t collecting their outcomes (and,

@@ -138,14 +138,25 @@ func accepted(recs []Record, errs []RecordError) []Record {
 	if len(errs) == 0 {
 		return recs
 	}
-	out := make([]Record, 0, len(recs)-len(errs))
+	idx := acceptedIndex(len(recs), errs)
+	out := make([]Record, len(idx))
+	for j, i := range idx {
+		out[j] = recs[i]
+	}
+	return out
+}
+
+// acceptedIndex returns the indexes, among n records, of those not named in errs (which
+// are in index order): accepted's j-th record is the acceptedIndex(...)[j]-th.
+func acceptedIndex(n int, errs []RecordError) []int {
+	out := make([]int, 0, n-len(errs))
 	bad := 0
-	for i, r := range recs {
+	for i := range n {
 		if bad < len(errs) && errs[bad].Index == i {
 			bad++
 			continue
 		}
-		out = append(out, r)
+		out = append(out, i)
 	}
 	return out
 }
@@ -170,22 +181,25 @@ func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]R
 
 // submitSpaces is Submit over every key space: the outcomes are the engine's own key
 // space's, and waiting for them also waits for every other key space to have matched
-// the records (so their alerts are out too).
-func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
+// the records (so their alerts are out too). With collect, the completions are each
+// event's alerts in every key space (SubmitCollect).
+func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	own, errs, err := e.submitOwn(ctx, part, recs)
+	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect)
 	if err != nil {
-		return own, errs, err
+		return own, ownComp, errs, err
 	}
 	acc := accepted(recs, errs)
 	var others []Outcomes
+	var comps []Completions
 	for _, c := range e.ks.children() {
-		w, _, err := c.eng.submitOwn(ctx, part, acc)
+		w, comp, _, err := c.eng.submitOwn(ctx, part, acc, collect)
 		if err != nil {
-			return own, errs, fmt.Errorf("key space %s: %w", c.field, err)
+			return own, ownComp, errs, fmt.Errorf("key space %s: %w", c.field, err)
 		}
 		others = append(others, w)
+		comps = append(comps, comp)
 	}
 	wait := func(ctx context.Context) ([]Outcome, error) {
 		out, err := own(ctx)
@@ -199,7 +213,7 @@ func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record) (Out
 		}
 		return out, nil
 	}
-	return wait, errs, nil
+	return wait, mergeCompletions(len(recs), errs, ownComp, comps), errs, nil
 }
 
 // swapSpaces swaps rs into every key space: each its share (an empty one for a key space

@@ -64,7 +64,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	}
 	f.ring = pipe.Ring()
 	modes := service.NewModes(pipe.Trials())
-	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute}, rs, pipe, &dlqWriter{})
+	eng, err := engine.New(engine.Config{Shards: 2, OutOfOrderness: time.Minute, KeySpaces: true}, rs, pipe, &dlqWriter{}) // every key space, as cepd serve embedded
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ type Result struct {
 	Late             uint64            `json:"late_events"`
 	Shards           int               `json:"shards"`
 	Partitions       int               `json:"partitions"`
+	KeySpaces        []string          `json:"key_spaces"`
 	OfferedRate      int               `json:"offered_rate,omitempty"`
 	RulesEvaluated   int               `json:"rules"`
 	Saves            uint64            `json:"checkpoint_saves,omitempty"`
@@ -76,10 +77,23 @@ type Config struct {
 
 // Run measures rs over recs (in written order, lateness included): the records split by
 // key over the partitions, fed through engine.Runner, matched, then flushed at the end of
-// the stream.
+// the stream. Rules keyed by other fields than the schema's run in their key spaces
+// (engine.Config.KeySpaces), as replay runs them; the records then go through one
+// partition whatever c.Partitions says: a device's events come from every card partition,
+// and partitions fed concurrently would hand a key space other than the first its keys'
+// events out of order, beyond any out-of-orderness (the repartition topic's job with
+// Kafka; docs/rekeying.md).
 func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config) (*Result, error) {
+	spaces, err := engine.SplitKeySpaces(rs)
+	if err != nil {
+		return nil, err
+	}
+	rekeyed := len(spaces) > 1
 	if c.Partitions <= 0 {
 		c.Partitions = runtime.GOMAXPROCS(0)
+	}
+	if rekeyed {
+		c.Partitions = 1
 	}
 	if c.Chunk <= 0 {
 		c.Chunk = 1024
@@ -96,7 +110,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 		reloads    reloadResult
 	)
 	run := engine.Runner{
-		Config: engine.Config{Shards: c.Shards, OutOfOrderness: c.OutOfOrderness, QueueSize: 16},
+		Config: engine.Config{Shards: c.Shards, OutOfOrderness: c.OutOfOrderness, QueueSize: 16, KeySpaces: rekeyed},
 		Rules:  rs, Sink: sink, DeadLetters: countDLQ{}, Chunk: c.Chunk, Rate: c.Rate, EndOfStream: true,
 		Store: c.Store, CheckpointEvery: c.CheckpointEvery,
 		Started: func(e *engine.Engine) {
@@ -120,7 +134,11 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	if err := run.Run(ctx, parts...); err != nil {
 		return nil, err
 	}
-	return result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, heap, st, reloads}), nil
+	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, heap, st, reloads})
+	for _, sp := range spaces {
+		res.KeySpaces = append(res.KeySpaces, sp.Field)
+	}
+	return res, nil
 }
 
 // measured is what Run measured along the way.

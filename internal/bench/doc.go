@@ -4,7 +4,8 @@
 // (the loop every bounded run uses, so the tests that compare replay, bench and REST
 // alerts exercise this very path), and reports throughput beside the cost of decoding
 // alone, detection latency, live state, memory per key, checkpoint and reload costs, and
-// alerts by rule. Replicate builds a rule set with every rule repeated, to measure many
+// alerts by rule. Rules keyed by other fields run in their key spaces, as replay runs
+// them, the records then on one partition (Run). Replicate builds a rule set with every rule repeated, to measure many
 // rules.
 //
 // Run is safe to call from several goroutines; each call runs an engine of its own.

@@ -19,6 +19,9 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 		return enc.Encode(r)
 	}
 	fmt.Fprintf(w, "events            %d in %.3fs over %d keys (%d rules, %d shards, %d partitions)\n", r.Events, r.Seconds, r.Keys, r.RulesEvaluated, r.Shards, r.Partitions)
+	if len(r.KeySpaces) > 1 {
+		fmt.Fprintf(w, "key spaces        %v (rules keyed by other fields: one ordered partition, as replay)\n", r.KeySpaces)
+	}
 	fmt.Fprintf(w, "throughput        %.0f events/s (decode alone, one core: %.0f events/s; a plain JSON scan, all cores: %.0f events/s, ratio %.3f)\n", r.EventsPerSec, r.DecodePerSec, r.ScanPerSec, r.ScanRatio)
 	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out)\n", r.LatencyP50, r.LatencyP99, r.LatencyP999)
 	fmt.Fprintf(w, "state             %d live partial matches on %d keys; %.0f heap bytes per key seen, %.0f state bytes per live key\n", r.LiveRuns, r.LiveKeys, r.BytesPerKey, r.StateBytesKey)

@@ -9,11 +9,13 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // Replicate loads the rule set with every rule repeated n times under distinct ids
 // (id, id-x2, …). gen > 0 changes one rule (a new fingerprint) the way an analyst's edit
-// would, so a reload swaps in one fresh rule and keeps the others.
+// would, so a reload swaps in one fresh rule and keeps the others. The rules read the
+// lists and tables of path's directory (its data/).
 func Replicate(path, schemaPath string, n, gen int) (*engine.RuleSet, error) {
 	if n <= 1 && gen == 0 {
 		return engine.LoadRuleSet(path, schemaPath, rules.EnvOptions{})
@@ -34,6 +36,16 @@ func Replicate(path, schemaPath string, n, gen int) (*engine.RuleSet, error) {
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return nil, err
+	}
+	// the rules read the lists and tables of the directory they came from
+	if st, err := os.Stat(filepath.Join(src, refdata.DirName)); err == nil && st.IsDir() {
+		abs, err := filepath.Abs(filepath.Join(src, refdata.DirName))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, refdata.DirName)); err != nil {
+			return nil, fmt.Errorf("the rules' data: %w", err)
+		}
 	}
 	first := true
 	for _, e := range entries {

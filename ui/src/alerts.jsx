@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, qs } from './api.js';
 import { useStore } from './store.js';
 import { AlertExplain } from './explain.jsx';
+import { AlertFeedback, SuppressedBadge, SuppressedNote } from './feedback.jsx';
 import { Empty, ErrorBox, ModeBadge, SevBadge, fmtAgo, fmtTime } from './util.jsx';
 
 const ROW = 40;
@@ -18,7 +19,7 @@ const WINDOWS = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, all: 0 };
 // AlertsPage is the live feed (SSE, resumed after a reconnect), filterable by rule,
 // severity, key, mode and time, virtualised so 10,000 alerts scroll smoothly, with an
 // alert's detail and its key's history beside it.
-export function AlertsPage({ store, selected, query }) {
+export function AlertsPage({ store, selected, query, session }) {
   const st = useStore(store);
   const [rule, setRule] = useState(query.get('rule') || '');
   const [sev, setSev] = useState('');
@@ -142,13 +143,14 @@ export function AlertsPage({ store, selected, query }) {
                     style={{ top: (first + i) * ROW + 'px' }}
                     data-alert={a.id}
                     data-rule={a.rule_id}
+                    data-key={a.key}
                   >
                     <span role="cell" class="mono nowrap" title={fmtTime(a.detected_at)}>{fmtTime(a.detected_at).slice(11)}</span>
                     <span role="cell" class="mono ellipsis">{a.rule_id}</span>
                     <span role="cell" class="mono ellipsis">{a.key}</span>
                     <span role="cell" class="ellipsis small muted" title={emitSummary(a)}>{emitSummary(a)}</span>
                     <span role="cell"><SevBadge sev={a.severity} /></span>
-                    <span role="cell"><ModeBadge mode={a.mode} />{a.kind === 'timeout' && <span class="badge">timeout</span>}</span>
+                    <span role="cell"><ModeBadge mode={a.mode} />{a.kind === 'timeout' && <span class="badge">timeout</span>}<SuppressedBadge s={a.suppressed} /></span>
                   </a>
                 );
               })}
@@ -156,13 +158,13 @@ export function AlertsPage({ store, selected, query }) {
             {shown.length === 0 && <Empty>No alerts{st.alerts.length ? ' match these filters' : ' yet'}.</Empty>}
           </div>
         </div>
-        {selected && <AlertDetail id={selected} store={store} />}
+        {selected && <AlertDetail id={selected} store={store} session={session} />}
       </div>
     </section>
   );
 }
 
-function AlertDetail({ id, store }) {
+function AlertDetail({ id, store, session }) {
   const [alert, setAlert] = useState(() => store.alerts.find((a) => a.id === id) || null);
   const [history, setHistory] = useState([]);
   const [error, setError] = useState(null);
@@ -200,6 +202,8 @@ function AlertDetail({ id, store }) {
             <dt>Detected</dt><dd>{fmtTime(alert.detected_at)} ({fmtAgo(alert.detected_at)})</dd>
             <dt>Alert id</dt><dd class="mono small">{alert.id}</dd>
           </dl>
+          <SuppressedNote s={alert.suppressed} />
+          <AlertFeedback alert={alert} session={session} />
           <AlertExplain alert={alert} />
           <h3>History of key {alert.key}</h3>
           <ul class="history" data-testid="key-history">

@@ -8,12 +8,15 @@ import { AlertsPage } from './alerts.jsx';
 import { BacktestsPage } from './backtests.jsx';
 import { HealthPage } from './health.jsx';
 import { AuditPage } from './audit.jsx';
+import { ListsPage } from './lists.jsx';
+import { SuppressionsPage } from './suppressions.jsx';
 import './style.css';
 
 const alerts = new AlertStore();
 const health = new HealthSampler();
 
-// The route is the hash: #/rules, #/rules/ID, #/alerts/ID, #/backtests, #/health, #/audit.
+// The route is the hash: #/rules, #/rules/ID, #/alerts/ID, #/lists/NAME, #/suppressions,
+// #/backtests, #/health, #/audit.
 function useRoute() {
   const read = () => {
     const h = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
@@ -74,6 +77,8 @@ function Nav({ route, session, onSignOut }) {
   const items = [
     ['rules', 'Rules'],
     ['alerts', 'Live alerts'],
+    ['lists', 'Lists'],
+    ['suppressions', 'Suppressions'],
     ['backtests', 'Backtests'],
     ['audit', 'Audit log'],
     ['health', 'Health'],
@@ -149,7 +154,13 @@ function App() {
       body = rest.length ? <RulePage id={rest[0]} tab={rest[1] || 'source'} query={route.query} session={session} /> : <RulesList session={session} alerts={alerts} />;
       break;
     case 'alerts':
-      body = <AlertsPage store={alerts} selected={rest[0]} query={route.query} />;
+      body = <AlertsPage store={alerts} selected={rest[0]} query={route.query} session={session} />;
+      break;
+    case 'lists':
+      body = <ListsPage session={session} selected={rest[0]} />;
+      break;
+    case 'suppressions':
+      body = <SuppressionsPage session={session} query={route.query} />;
       break;
     case 'backtests':
       body = <BacktestsPage session={session} selected={rest[0]} />;

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { useStore } from './store.js';
-import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, modeName, Empty } from './util.jsx';
+import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtPct, modeName, Empty } from './util.jsx';
 
 const PAGE = 100;
 
@@ -10,6 +10,7 @@ const PAGE = 100;
 export function RulesList({ session, alerts }) {
   const [rules, setRules] = useState(null);
   const [stats, setStats] = useState({});
+  const [precision, setPrecision] = useState({});
   const [error, setError] = useState(null);
   const [q, setQ] = useState('');
   const [mode, setMode] = useState('');
@@ -19,10 +20,14 @@ export function RulesList({ session, alerts }) {
 
   useEffect(() => {
     get('/v1/rules').then((r) => setRules(r.rules || []), setError);
-    const poll = () =>
+    const poll = () => {
       get('/v1/rules:stats')
         .then((r) => setStats(Object.fromEntries((r.rules || []).map((x) => [x.id, x]))))
         .catch(() => {});
+      get('/v1/feedback:precision')
+        .then((r) => setPrecision(Object.fromEntries((r.rules || []).map((x) => [x.rule_id, x]))))
+        .catch(() => {});
+    };
     poll();
     const t = setInterval(poll, 3000);
     return () => clearInterval(t);
@@ -98,14 +103,16 @@ export function RulesList({ session, alerts }) {
               <th scope="col" class="num">Partial matches</th>
               <th scope="col" class="num">Alerts (1h)</th>
               <th scope="col" class="num">Eval errors</th>
+              <th scope="col" class="num" title="confirmed fraud / (fraud + false positives), from analysts' feedback">Precision</th>
               <th scope="col">Changed</th>
             </tr>
           </thead>
           <tbody>
             {slice.map((r) => {
               const s = stats[r.id] || {};
+              const p = precision[r.id];
               return (
-                <tr key={r.id} class="clickable" onClick={() => (location.hash = '#/rules/' + encodeURIComponent(r.id))}>
+                <tr key={r.id} class="clickable" data-rule={r.id} onClick={() => (location.hash = '#/rules/' + encodeURIComponent(r.id))}>
                   <td>
                     <a href={'#/rules/' + encodeURIComponent(r.id)} class="rule-link">{r.name || r.id}</a>
                     <div class="sub mono">{r.id} · v{r.version}{r.shadow_of ? ` · trial beside v${r.shadow_of}` : ''}</div>
@@ -117,6 +124,7 @@ export function RulesList({ session, alerts }) {
                   <td class="num">{fmtNum(s.live_partial_matches)}</td>
                   <td class="num">{fmtNum(lastHour[r.id] || 0)}</td>
                   <td class={'num' + (s.eval_errors ? ' warn' : '')} title={s.last_eval_error || ''}>{fmtNum(s.eval_errors)}</td>
+                  <td class="num" data-testid="precision" title={p ? `${Number(p.fraud)} fraud, ${Number(p.false_positive)} false positive` : 'no feedback yet'}>{p ? fmtPct(p.precision) : '—'}</td>
                   <td title={r.author}>{fmtAgo(r.update_time)}</td>
                 </tr>
               );
