@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/cepd/cepd/alerts"
@@ -12,7 +11,6 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
-	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/ruletest"
 )
 
@@ -52,14 +50,7 @@ type positionedError struct {
 // outcome, what differs and the alerts raised. A rule or test file with problems is a 400
 // with every problem's file ("rule.yaml", "rule.test.yaml"), line and column. It needs
 // the Backtest capability.
-func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, data *refdata.Holder, tokens *auth.Tokens, maxBody int64) error {
-	if schema == nil {
-		return nil
-	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{Data: data})
-	if err != nil {
-		return fmt.Errorf("rule tests: %w", err)
-	}
+func ruleTestRoute(mux *http.ServeMux, compiler func() (*event.Schema, *rules.Env), tokens *auth.Tokens, maxBody int64) {
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req ruleTestRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
@@ -72,6 +63,7 @@ func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, data *refdata.Holde
 			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
 			return
 		}
+		schema, env := compiler()
 		results, err := ruletest.RunInline(r.Context(), []byte(req.Source), []byte(req.Tests), schema, env, ruletest.InlineOptions{MaxEvents: maxRuleTestEvents})
 		if err != nil {
 			var ie *ruletest.InputError
@@ -108,7 +100,6 @@ func ruleTestRoute(mux *http.ServeMux, schema *event.Schema, data *refdata.Holde
 		h = tokens.HTTP(auth.Backtest, h)
 	}
 	mux.Handle("POST /v1/rules:test", h)
-	return nil
 }
 
 // positioned lists err's problems with their positions.

@@ -172,7 +172,7 @@ func New(eng Engine, ring *alerts.Ring, rstore store.Store, o Options) (a *Serve
 		return nil, err
 	}
 	a.conn = conn
-	mux, err := apiMux(eng, o, ops, a.Admin, alertsSvc, gw)
+	mux, err := apiMux(eng, o, ops, a.Admin, alertsSvc, gw, rulesSvc.Compiler)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,8 @@ func dialGateway(addr string, o Options) (*runtime.ServeMux, *grpc.ClientConn, e
 // apiMux routes HTTP: the embedded REST ingest and health, the operations endpoints, the
 // OpenAPI document, the rule tests, the UI and its helpers, the alert stream (SSE or
 // NDJSON) and the gateway for everything else.
-func apiMux(eng Engine, o Options, ops *Ops, adminSvc *service.Admin, alertsSvc *service.Alerts, gw http.Handler) (*http.ServeMux, error) {
+func apiMux(eng Engine, o Options, ops *Ops, adminSvc *service.Admin, alertsSvc *service.Alerts, gw http.Handler,
+	compiler func() (*event.Schema, *rules.Env)) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	guard := func(c auth.Capability, h http.Handler) http.Handler {
 		if o.Tokens.Enabled() {
@@ -317,14 +318,10 @@ func apiMux(eng Engine, o Options, ops *Ops, adminSvc *service.Admin, alertsSvc 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
 	})
-	if err := ruleTestRoute(mux, o.Schema, o.Data, o.Tokens, o.MaxBody); err != nil {
-		return nil, err
-	}
+	ruleTestRoute(mux, compiler, o.Tokens, o.MaxBody)
 	gwh := limitBody(validUTF8(gw), o.MaxBody)
 	mux.Handle("/", gwh)
-	if err := uiRoutes(mux, eng, adminSvc, o); err != nil {
-		return nil, err
-	}
+	uiRoutes(mux, eng, adminSvc, o, compiler)
 	// The alert stream as server-sent events when the client asks for them (EventSource
 	// does); newline-delimited JSON through the gateway otherwise.
 	sse := guard(auth.MethodCapability("/cep.v1.Alerts/StreamAlerts"), validUTF8(http.HandlerFunc(alertsSvc.ServeSSE)))

@@ -13,6 +13,7 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/ui"
@@ -31,11 +32,7 @@ type uiEngine interface {
 }
 
 // uiRoutes registers the UI and its helper endpoints on mux.
-func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options) error {
-	env, err := rules.NewEnv(o.Schema, rules.EnvOptions{Data: o.Data})
-	if err != nil {
-		return fmt.Errorf("ui: %w", err)
-	}
+func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options, compiler func() (*event.Schema, *rules.Env)) {
 	guard := func(c auth.Capability, h http.HandlerFunc) http.Handler {
 		if o.Tokens.Enabled() {
 			return o.Tokens.HTTP(c, h)
@@ -50,6 +47,7 @@ func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options) e
 		serveSession(w, r, o.Tokens)
 	}))
 	mux.Handle("POST /v1/rules:explain", guard(auth.Read, func(w http.ResponseWriter, r *http.Request) {
+		_, env := compiler()
 		serveExplain(w, r, env)
 	}))
 	ue, _ := eng.(uiEngine)
@@ -81,7 +79,6 @@ func uiRoutes(mux *http.ServeMux, eng Engine, admin *service.Admin, o Options) e
 		}
 		writeJSON(w, out)
 	}))
-	return nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

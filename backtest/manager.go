@@ -32,6 +32,10 @@ type Options struct {
 	// rules are compiled).
 	Schema *event.Schema
 	Env    rules.EnvOptions
+	// CurrentSchema, if set, returns the schema rules run against now (it changes when
+	// the schema is changed live); each backtest compiles its rules and reads its events
+	// with the schema current when it is created. Nil or a nil result: Schema.
+	CurrentSchema func() *event.Schema
 	// EventsDir is the directory events files are read from: a backtest's events file is
 	// a path inside it, and nothing outside it (by "..", absolute path or symbolic link)
 	// can be read. Empty: backtests over files are off.
@@ -71,8 +75,10 @@ const (
 // goroutine under a context the Manager owns; Close cancels and waits for them all.
 type Manager struct {
 	o      Options
-	env    *rules.Env
-	root   *os.Root // nil: files off
+	envMu  sync.Mutex    // guards env and envFor
+	env    *rules.Env    // the CEL environment of envFor
+	envFor *event.Schema // the schema env was made for
+	root   *os.Root      // nil: files off
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -106,11 +112,11 @@ func NewManager(o Options) (*Manager, error) {
 	if o.Shards <= 0 {
 		o.Shards = 1
 	}
-	env, err := rules.NewEnv(o.Schema, o.Env)
-	if err != nil {
-		return nil, fmt.Errorf("backtest: rules environment: %w", err)
+	m := &Manager{o: o, jobs: map[string]*job{}}
+	if _, _, err := m.compiler(); err != nil {
+		return nil, err
 	}
-	m := &Manager{o: o, env: env, jobs: map[string]*job{}}
+	var err error
 	if o.EventsDir != "" {
 		if m.root, err = os.OpenRoot(o.EventsDir); err != nil {
 			return nil, fmt.Errorf("backtest: events directory: %w", err)
@@ -149,7 +155,11 @@ func (m *Manager) Create(_ context.Context, spec Spec) (*Job, error) {
 	} else if m.o.Retainer == nil {
 		return nil, ErrNoRetention
 	}
-	rs, ids, err := compile(spec.Rules, m.o.Schema, m.env)
+	schema, env, err := m.compiler()
+	if err != nil {
+		return nil, err
+	}
+	rs, ids, err := compile(spec.Rules, schema, env)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +184,27 @@ func (m *Manager) Create(_ context.Context, spec Spec) (*Job, error) {
 	m.queue = append(m.queue, j)
 	m.schedule()
 	return j.snapshot(true), nil
+}
+
+// compiler returns the schema a new backtest runs with (Options.CurrentSchema's, or
+// Schema) and its CEL environment, made again only when the schema has changed.
+func (m *Manager) compiler() (*event.Schema, *rules.Env, error) {
+	schema := m.o.Schema
+	if m.o.CurrentSchema != nil {
+		if s := m.o.CurrentSchema(); s != nil {
+			schema = s
+		}
+	}
+	m.envMu.Lock()
+	defer m.envMu.Unlock()
+	if m.env == nil || m.envFor != schema {
+		env, err := rules.NewEnv(schema, m.o.Env)
+		if err != nil {
+			return nil, nil, fmt.Errorf("backtest: rules environment: %w", err)
+		}
+		m.env, m.envFor = env, schema
+	}
+	return schema, m.env, nil
 }
 
 func newID() (string, error) {

@@ -133,10 +133,11 @@ func (m *Manager) execute(j *job) error {
 
 // input returns j's events in event-time order, recording the labels in lab (if set).
 func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Record, error) {
+	schema := j.rs.Schema // the schema the job's rules were compiled with
 	if j.source == SourceRetained {
 		recs := m.o.Retainer.Snapshot()
 		if lab != nil {
-			dec := jsondecode.NewDecoder(m.o.Schema)
+			dec := jsondecode.NewDecoder(schema)
 			dec.SetBounds(m.bounds())
 			var ev event.Event
 			for i, r := range recs {
@@ -161,7 +162,7 @@ func (m *Manager) input(ctx context.Context, j *job, lab *labels) ([]engine.Reco
 		return nil, fmt.Errorf("events file %q has %d bytes, more than the %d a backtest reads", name, size, m.o.MaxFileBytes)
 	}
 	pr := &progressReader{r: io.LimitReader(f, m.o.MaxFileBytes+1), size: size, j: j}
-	recs, err := read(ctx, pr, name, m.o.Schema, true, func(ev *event.Event, raw []byte) {
+	recs, err := read(ctx, pr, name, schema, true, func(ev *event.Event, raw []byte) {
 		j.read.Add(1)
 		if lab != nil && ev != nil {
 			lab.add(ev, raw)

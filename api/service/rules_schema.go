@@ -36,6 +36,13 @@ func (s *Rules) newSchemaState(schema *event.Schema, v store.SchemaVersion) (*sc
 // Schema returns the event schema the rules run against.
 func (s *Rules) Schema() *event.Schema { return s.sch.Load().schema }
 
+// Compiler returns the running schema and the CEL environment rules compile in, so that
+// drafts (tests, explanations) see a field added live as the stored rules do.
+func (s *Rules) Compiler() (*event.Schema, *rules.Env) {
+	sc := s.sch.Load()
+	return sc.schema, sc.env
+}
+
 // SchemaVersion returns the running schema and its version in the store (Version 0 and
 // no Source when the store holds none).
 func (s *Rules) SchemaVersion() (*event.Schema, store.SchemaVersion) {

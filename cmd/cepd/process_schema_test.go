@@ -66,6 +66,7 @@ func TestProcessSchemaChange(t *testing.T) {
 	}
 	ingest(p, `{"event_id":"r1","card_id":"c-risk","ts":"2026-03-01T10:01:00Z","type":"auth","amount":12.5,"risk_flag":"stolen"}`)
 	waitAlert(t, out, "risk-flagged", `"flag":"stolen"`, 1)
+	draftsSeeAddedField(t, p)
 
 	// removing a field the rules read is refused, naming them
 	bad := strings.Replace(v2, "  amount: double?", "  # amount removed", 1)
@@ -114,6 +115,27 @@ func schemaEditedWhileStopped(t *testing.T, start func() *cepdProc, rulesDir, ou
 }
 
 // apiCall sends a JSON request to p's API and returns the status and body.
+// draftsSeeAddedField checks that what compiles drafts (rule tests, explanations,
+// backtests) reads a field added live as the stored rules do, not the schema cepd started
+// with.
+func draftsSeeAddedField(t *testing.T, p *cepdProc) {
+	t.Helper()
+	draft := strings.Replace(riskRule, "id: risk-flagged", "id: risk-draft", 1)
+	tests := "start: 2026-03-01T10:00:00Z\ndefaults: {card_id: d1, type: auth}\ntests:\n" +
+		"  - name: flagged\n    events:\n      - {id: f1, at: 0s, risk_flag: stolen}\n" +
+		"    alerts:\n      - steps: {flagged: [f1]}\n"
+	code, body := apiCall(t, p, "POST", "/v1/rules:test", `{"source": `+jsonString(draft)+`, "tests": `+jsonString(tests)+`}`)
+	if code != 200 || !strings.Contains(body, `"passed":1`) {
+		t.Fatalf("rule test of a draft reading the added field: %d %s", code, body)
+	}
+	if code, body := apiCall(t, p, "POST", "/v1/rules:explain", `{"source": `+jsonString(draft)+`}`); code != 200 || strings.Contains(body, `"errors"`) {
+		t.Fatalf("explanation of a draft reading the added field: %d %s", code, body)
+	}
+	if code, body := apiCall(t, p, "POST", "/v1/backtests", `{"rules": [{"source": `+jsonString(draft)+`}]}`); code != 200 {
+		t.Fatalf("backtest of a draft reading the added field: %d %s", code, body)
+	}
+}
+
 func apiCall(t *testing.T, p *cepdProc, method, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))

@@ -254,6 +254,15 @@ func (s *server) openRules(ctx context.Context) error {
 	return nil
 }
 
+// currentSchema is the schema the engine's rules run against now (nil before the
+// engine is built).
+func (s *server) currentSchema() *event.Schema {
+	if s.eng == nil {
+		return nil
+	}
+	return s.eng.Rules().Schema
+}
+
 // openEngine builds the backtests manager and the engine over the pipeline, with
 // checkpoints that wait for the pipeline's outputs, and starts the shards.
 func (s *server) openEngine() error {
@@ -265,7 +274,8 @@ func (s *server) openEngine() error {
 		cfg.Tap = retained.Add
 	}
 	bt, err := backtest.NewManager(backtest.Options{Schema: s.schema, Env: s.envOpts, EventsDir: s.cfg.backtestDir,
-		MaxFileBytes: b.maxFileBytes, Retainer: retained, MaxRunning: b.concurrency, MaxFinished: b.keep, Shards: b.shards,
+		CurrentSchema: s.currentSchema,
+		MaxFileBytes:  b.maxFileBytes, Retainer: retained, MaxRunning: b.concurrency, MaxFinished: b.keep, Shards: b.shards,
 		Feedback: s.book.Label})
 	if err != nil {
 		return fmt.Errorf("backtests: %w", err)
