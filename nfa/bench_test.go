@@ -67,7 +67,7 @@ func benchEvents(mix string, keys, n int) []*event.Event {
 
 // BenchmarkMatcher runs each pattern over 1,000 keys with one matcher per key; one op is
 // one event (advance + process). It reports live partial matches at the end and the heap
-// bytes they hold.
+// bytes they hold, and the process's CPU time per op (cpu-ns/op).
 func BenchmarkMatcher(b *testing.B) {
 	for _, bp := range benchPatterns() {
 		b.Run(bp.name, func(b *testing.B) {
@@ -90,6 +90,7 @@ func BenchmarkMatcher(b *testing.B) {
 			matches := 0
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuNanos()
 			for i := 0; i < b.N; i++ {
 				j := i & (len(evs) - 1)
 				ev := evs[j]
@@ -100,6 +101,7 @@ func BenchmarkMatcher(b *testing.B) {
 				res.Reset()
 			}
 			b.StopTimer()
+			b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 			live := 0
 			for _, m := range ms {
 				live += m.Live()
