@@ -135,26 +135,33 @@ func (b *Budget) over(u Usage) string {
 	return ""
 }
 
-// holdOld records the entries the matcher's runs reach before a call changes them, so
-// that account can release the ones no run reaches afterwards.
-func (m *Matcher) holdOld(sc *Scratch) {
-	old := sc.oldNodes[:0]
-	for _, h := range [2]runHeap{m.partial, m.completed} {
-		for i := range h {
-			if n := h[i].node; n != nil {
-				old = append(old, n)
-			}
-		}
+// The account is kept incrementally: a run holds one reference to its last entry while it
+// is in the partial or completed heap. A run entering a heap during a call takes its
+// reference at once (enter); a run leaving one is listed (leave) and its reference dropped
+// by settle, after the entries made by the call took theirs. A run Process carries over
+// unchanged, or that moves from the partial to the completed heap, keeps the reference it
+// holds, and its entry is not touched.
+
+// enter takes the reference of a run entering a heap.
+func enter(r *run) {
+	if r.node != nil {
+		r.node.refs++
 	}
-	sc.oldNodes = old
+}
+
+// leave lists a run leaving the heaps; settle drops its reference.
+func (sc *Scratch) leave(r *run) {
+	if r.node != nil {
+		sc.oldNodes = append(sc.oldNodes, r.node)
+	}
 }
 
 // settle brings the account up to date after a call: the entries made while processing
-// the event (made; nil from Advance) join it, runs take their references, entries no run
-// reaches any more leave it. Then the budget is enforced. The work is proportional to the
-// runs and to the entries made or released, never to the whole buffer. After Advance
-// (sc.dropOnly) the surviving runs keep the references they hold, and only the entries
-// of the runs dropped (sc.oldNodes) lose one: no other entry is touched.
+// the event (made; nil from Advance) join it, and the entries of the runs that left the
+// heaps (sc.oldNodes) lose their reference, leaving the account when no run or entry
+// reaches them any more. Then the budget is enforced. The work is proportional to the runs
+// (their versions are counted; their entries are not read) and to the entries made or
+// released, never to the whole buffer.
 func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	a := &m.acct
 	for _, n := range made {
@@ -178,9 +185,6 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 			if r.st.typ != stStart {
 				a.runs++
 			}
-			if r.node != nil && !sc.dropOnly {
-				r.node.refs++
-			}
 		}
 	}
 	for _, n := range made {
@@ -192,7 +196,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		m.unref(n, sc)
 		sc.oldNodes[i] = nil
 	}
-	sc.oldNodes, sc.dropOnly = sc.oldNodes[:0], false
+	sc.oldNodes = sc.oldNodes[:0]
 	b := sc.budget()
 	if longest > b.VersionLen || b.over(m.Usage()) != "" {
 		m.enforce(b, sc, res)

@@ -9,11 +9,13 @@
 //
 // Work per event follows what the event can change: a condition may carry an event-only
 // guard (Guarded). Compile finds, per state, the leaves whose falseness leaves a waiting
-// run exactly as it is (it runs the matcher's own step with every leaf false); a run in
-// such a state is kept without visiting its edges when the event's guards rule those
-// leaves out, and Process returns at once when that holds for every state the matcher's
-// runs wait in. Options.NoGuards is the reference path: every run visited for every event
-// (TestGuardedMatchesReference compares the two, runs and versions included).
+// run exactly as it is (it runs the matcher's own step with every leaf false). Process
+// evaluates the guards once per state its runs wait in; a run in a state they rule out is
+// carried over without visiting its edges or touching its shared-buffer entry (the memory
+// account is kept incrementally), and Process returns at once when that holds for every
+// state. Options.NoGuards is the reference path: every run visited for every event
+// (TestGuardedMatchesReference compares the two, runs, versions and account included;
+// rules.TestGuardedRulesMatchReference does so for random CEL rules).
 //
 // Memory: every matcher keeps an exact account of what it holds (runs, shared-buffer
 // entries, Dewey digits, bytes; Usage) and enforces the budget of its Scratch (Budget)

@@ -149,21 +149,25 @@ func (m *Matcher) waitMask() uint64 {
 	return w
 }
 
-// unchangedBy reports whether Process(ev) would leave m exactly as it is: the event-only
-// guards rule out every state its runs wait in (none held back, none over the bound). It
-// evaluates no condition per run, only guards (memoised per event through sc.Memo).
-func (m *Matcher) unchangedBy(ev *event.Event, sc *Scratch) bool {
-	p, waiting := m.prog, m.waiting
-	if waiting == 0 || waiting>>63 != 0 || p.opts.NoGuards {
-		return false
+// ruledOutStates returns the states runs of m wait in whose every run the event leaves
+// unchanged, by the event-only guards (a subset of m.waiting, bit i for state i; bit 63,
+// which stands for more, is never set): Process carries their runs over without visiting
+// them, and returns at once when the set is all of m.waiting. Each state's guards are
+// evaluated once for the call (and memoised per event through sc.Memo), never per run.
+func (m *Matcher) ruledOutStates(ev *event.Event, sc *Scratch) uint64 {
+	p, waiting := m.prog, m.waiting&^(1<<63)
+	if waiting == 0 || p.opts.NoGuards {
+		return 0
 	}
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(nil)
+	var out uint64
 	for w := waiting; w != 0; w &= w - 1 {
-		if !p.ruledOut(p.states[bits.TrailingZeros64(w)], sc) {
-			return false
+		i := bits.TrailingZeros64(w)
+		if p.ruledOut(p.states[i], sc) {
+			out |= 1 << i
 		}
 	}
-	return true
+	return out
 }

@@ -111,6 +111,7 @@ func checkGuarded(t *testing.T, data []byte) {
 	if pat.Skip.Kind >= patterns.SkipToFirst {
 		pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
 	}
+	pat.Release = patterns.Release(fb.n(2)) // both emission orders
 	maxRuns := 8 + fb.n(40)
 	condBytes := &fuzzBytes{b: data, i: fb.i}
 	fast, err := Compile(pat, guardedResolve(condBytes), Options{Timeouts: true, MaxRuns: maxRuns})
@@ -155,6 +156,11 @@ func checkGuarded(t *testing.T, data []byte) {
 		}
 		if mf.Deadline() != mr.Deadline() {
 			t.Fatalf("event %d: deadlines %d and %d", i+1, mf.Deadline(), mr.Deadline())
+		}
+		// The account of carried-over runs is kept without touching their entries: it must
+		// be the reference's, and what a walk of the buffer finds.
+		if u, ur, fp := mf.Usage(), mr.Usage(), mf.Footprint(); u != ur || u.Nodes != fp.Nodes || u.Edges != fp.Edges || u.Digits != fp.Digits {
+			t.Fatalf("event %d: account %+v, reference %+v, walk %+v", i+1, u, ur, fp)
 		}
 		rf.Reset()
 		rr.Reset()

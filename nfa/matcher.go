@@ -80,8 +80,7 @@ type Scratch struct {
 	fpStack  []fpEntry // firstPath
 	fpBuf    []*node
 	fpOut    []*node
-	oldNodes []*node // budget.go: entries reached before the call (dropOnly: by the runs it dropped)
-	dropOnly bool    // Advance: runs are only dropped, so only their entries are unreferenced
+	oldNodes []*node // budget.go: the entries of the runs that left the heaps during the call
 	relStack []*node
 	cutIdx   []int
 	eff      Budget // Budget with defaults, computed from effOf (budget.go)
@@ -100,39 +99,36 @@ func NewScratch() *Scratch { return &Scratch{} }
 // Process feeds one event to the matcher. The caller advances time first (Advance) when
 // windows matter; Process itself does not look at the clock. Matches found are appended
 // to res.
+//
+// Runs waiting in a state the event's guards rule out (guard.go) are carried over as they
+// are: their edges are not visited, their shared-buffer entries not touched (the account
+// is kept incrementally, settle), and they are offered to the new heap in the same order
+// as every other run, so the heap's layout, the bound on runs and the emission order are
+// those of the reference path.
 func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
-	if m.unchangedBy(ev, sc) {
-		return
+	skip := m.ruledOutStates(ev, sc)
+	if skip != 0 && skip == m.waiting {
+		return // every state a run waits in is ruled out: nothing changes
 	}
 	sc.nodes = sc.nodes[:0]
-	m.holdOld(sc)
+	sc.oldNodes = sc.oldNodes[:0]
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
 	max := m.prog.opts.MaxRuns
 	for i := range m.partial {
 		cs := &m.partial[i]
+		if skip>>min(cs.st.id, 63)&1 != 0 { // what computeNext would give: cs unchanged
+			if len(newRuns) >= max && cs.st.typ != stStart {
+				res.Dropped++
+				sc.leave(cs)
+				continue
+			}
+			newRuns.offer(*cs)
+			continue
+		}
+		sc.leave(cs)
 		next := m.computeNext(cs, ev, sc, sc.next[:0])
-		discard := false
-		for j := range next {
-			switch next[j].st.typ {
-			case stFinal:
-				potential.offer(next[j])
-			case stStop:
-				discard = true
-			}
-		}
-		if !discard {
-			for j := range next {
-				if t := next[j].st.typ; t == stFinal || t == stStop {
-					continue
-				}
-				if len(newRuns) >= max && next[j].st.typ != stStart {
-					res.Dropped++
-					continue
-				}
-				newRuns.offer(next[j])
-			}
-		}
+		m.offerNext(next, &newRuns, &potential, res)
 		clear(next)
 		sc.next = next[:0]
 	}
@@ -147,6 +143,37 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 	clear(sc.nodes)
 }
 
+// offerNext offers what computeNext gave for one run: complete matches to potential, the
+// rest to newRuns (none when the run reached the stop state), within the bound on runs.
+// Each run offered takes its reference to its entry (settle).
+func (m *Matcher) offerNext(next []run, newRuns, potential *runHeap, res *Result) {
+	discard := false
+	for j := range next {
+		switch next[j].st.typ {
+		case stFinal:
+			potential.offer(next[j])
+			enter(&next[j])
+		case stStop:
+			discard = true
+		}
+	}
+	if discard {
+		return
+	}
+	max := m.prog.opts.MaxRuns
+	for j := range next {
+		if t := next[j].st.typ; t == stFinal || t == stStop {
+			continue
+		}
+		if len(*newRuns) >= max && next[j].st.typ != stStart {
+			res.Dropped++
+			continue
+		}
+		newRuns.offer(next[j])
+		enter(&next[j])
+	}
+}
+
 // Advance moves the matcher's clock to t: partial matches whose window has closed are
 // discarded (reported in res.Timeouts when the program asks for timeouts), and partial
 // matches that only waited for a trailing notFollowedBy window complete.
@@ -156,8 +183,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 		return
 	}
 	// Advance only drops runs (or moves them to the completed heap), so the account
-	// unreferences the dropped runs' entries and touches no other (settle, dropOnly).
-	sc.dropOnly = true
+	// unreferences the dropped runs' entries and touches no other (settle).
 	sc.oldNodes = sc.oldNodes[:0]
 	newRuns := sc.newRuns[:0]
 	potential := sc.potent[:0]
@@ -186,9 +212,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 			}
 			res.Timeouts = append(res.Timeouts, to)
 		}
-		if cs.node != nil {
-			sc.oldNodes = append(sc.oldNodes, cs.node)
-		}
+		sc.leave(cs)
 	}
 	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
@@ -228,9 +252,6 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(cs)
-	if m.prog.ruledOut(cs.st, sc) {
-		return append(out, *cs) // what the edges would give: the run unchanged (guard.go)
-	}
 	sc.newLeafGen(len(m.prog.leaves))
 
 	// The decision graph: every take / ignore edge reachable through proceed edges
@@ -392,9 +413,7 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 			break
 		}
 		done := m.completed.poll()
-		if sc.dropOnly && done.node != nil {
-			sc.oldNodes = append(sc.oldNodes, done.node)
-		}
+		sc.leave(&done)
 		limit := 1 // the match is the first path; a skip strategy prunes by all of them
 		if skip {
 			limit = maxPaths
@@ -472,8 +491,8 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node, sc *Scratch) {
 		}
 		c := cmpEvents(r.startEv.Time, r.startEv.Seq, pt, ps)
 		drop := c < 0 || (inclusive && c == 0)
-		if drop && sc.dropOnly && r.node != nil {
-			sc.oldNodes = append(sc.oldNodes, r.node)
+		if drop {
+			sc.leave(r)
 		}
 		return drop
 	})

@@ -141,37 +141,11 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 		}
 		nodes[i] = n
 	}
-	runs := func(in []RunSnapshot) (runHeap, error) {
-		out := make(runHeap, len(in))
-		for i, rs := range in {
-			if rs.State < 0 || int(rs.State) >= len(p.states) {
-				return nil, fmt.Errorf("nfa snapshot: run %d: state %d out of range", i, rs.State)
-			}
-			if rs.Node < -1 || int(rs.Node) >= len(nodes) {
-				return nil, fmt.Errorf("nfa snapshot: run %d: node %d out of range", i, rs.Node)
-			}
-			if rs.StartEv < -1 || int(rs.StartEv) >= len(events) {
-				return nil, fmt.Errorf("nfa snapshot: run %d: event %d out of range", i, rs.StartEv)
-			}
-			if len(rs.Version) == 0 {
-				return nil, fmt.Errorf("nfa snapshot: run %d: empty version", i)
-			}
-			r := run{st: p.states[rs.State], ver: dewey(append([]int32(nil), rs.Version...)), startTs: rs.StartTs, prevTs: rs.PrevTs}
-			if rs.Node >= 0 {
-				r.node = nodes[rs.Node]
-			}
-			if rs.StartEv >= 0 {
-				r.startEv = events[rs.StartEv]
-			}
-			out[i] = r
-		}
-		return out, nil
-	}
-	partial, err := runs(s.Partial)
+	partial, err := p.importRuns(s.Partial, nodes, events)
 	if err != nil {
 		return nil, err
 	}
-	completed, err := runs(s.Completed)
+	completed, err := p.importRuns(s.Completed, nodes, events)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +162,37 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 	m.deadline = m.computeDeadline()
 	m.accountImported(nodes)
 	return m, nil
+}
+
+// importRuns rebuilds a heap of runs of a snapshot (Import), checking every index.
+func (p *Program) importRuns(in []RunSnapshot, nodes []*node, events []*event.Event) (runHeap, error) {
+	out := make(runHeap, len(in))
+	for i, rs := range in {
+		if rs.State < 0 || int(rs.State) >= len(p.states) {
+			return nil, fmt.Errorf("nfa snapshot: run %d: state %d out of range", i, rs.State)
+		}
+		if rs.Node < -1 || int(rs.Node) >= len(nodes) {
+			return nil, fmt.Errorf("nfa snapshot: run %d: node %d out of range", i, rs.Node)
+		}
+		if rs.StartEv < -1 || int(rs.StartEv) >= len(events) || rs.StartEv >= 0 && events[rs.StartEv] == nil {
+			return nil, fmt.Errorf("nfa snapshot: run %d: event %d out of range", i, rs.StartEv)
+		}
+		if len(rs.Version) == 0 {
+			return nil, fmt.Errorf("nfa snapshot: run %d: empty version", i)
+		}
+		r := run{st: p.states[rs.State], ver: dewey(append([]int32(nil), rs.Version...)), startTs: rs.StartTs, prevTs: rs.PrevTs}
+		if rs.Node >= 0 {
+			r.node = nodes[rs.Node]
+		}
+		if rs.StartEv >= 0 {
+			r.startEv = events[rs.StartEv]
+			if r.startEv.Time != r.startTs { // cmpRuns orders by startTs
+				return nil, fmt.Errorf("nfa snapshot: run %d: start time %d, its first event's %d", i, r.startTs, r.startEv.Time)
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 // Rebind moves the matcher to p, a program compiled from the same pattern (equal rule

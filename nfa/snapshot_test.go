@@ -107,6 +107,9 @@ func TestImportRejectsBadSnapshots(t *testing.T) {
 		func(s *Snapshot) { s.Partial[0].Node = 3 },
 		func(s *Snapshot) { s.Partial[0].Version = nil },
 		func(s *Snapshot) { s.Partial[0].StartEv = 5 },
+		func(s *Snapshot) { // a run whose start time is not its first event's (cmpRuns reads startTs)
+			s.Partial = append(s.Partial, RunSnapshot{State: int32(prog.states[1].id), Node: -1, Version: []int32{1, 0}, StartEv: 0, StartTs: 7})
+		},
 		func(s *Snapshot) { s.Partial = nil },
 		func(s *Snapshot) { s.Nodes = []NodeSnapshot{{Event: 0, Step: 0}} },
 		func(s *Snapshot) {

@@ -1,0 +1,184 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/nfa"
+)
+
+// randomGuardedRule writes a random rule whose steps' conditions mix event-only terms
+// (which become guards, and let the matcher carry over the runs they rule out) with
+// terms reading the partial match, in every contiguity, quantifier, skip strategy and
+// release order.
+func randomGuardedRule(g *exprGen, i int) string {
+	r := g.r
+	evOnly := func() string {
+		if r.IntN(6) == 0 {
+			return g.leaf() // anything exprGen makes, errors included
+		}
+		return g.pick("e.country == 'FR'", "e.country != 'US'", "e.mcc in ['1', '2']", "e.amount > 100.0",
+			"e.vip", "has(e.device)", "e.mcc == '1'", "e.country in ['FR', 'DE']")
+	}
+	reads := func(step string) string {
+		t := g.pick("e.country == first(match.S).country", "e.mcc != last(match.S).mcc",
+			"sum(match.S.map(x, x.amount)) + e.amount <= 300.0", "!(e.device in match.S.map(x, x.device))",
+			"size(match.S) < 3", "e.ts - last(match.S).ts < duration('10s')", "e.country == last(match.S).country")
+		return strings.ReplaceAll(t, "S", step)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: r%d\n", i)
+	if r.IntN(3) > 0 {
+		fmt.Fprintf(&b, "within: %ds\n", 5+r.IntN(30))
+	}
+	fmt.Fprintf(&b, "skip: %s\nrelease: %s\n", g.pick("no_skip", "to_next", "past_last_event", "to_first:a"),
+		g.pick("at_completion", "in_start_order"))
+	if r.IntN(2) == 0 {
+		b.WriteString("timeouts: true\n")
+	}
+	b.WriteString("pattern:\n  - name: a\n    where: \"" + evOnly() + "\"\n")
+	steps := 2 + r.IntN(2)
+	for k := 1; k < steps; k++ {
+		name := string(rune('a' + k))
+		prev := string(rune('a' + r.IntN(k)))
+		where := evOnly()
+		switch r.IntN(5) {
+		case 0: // no guard: the whole condition reads match
+			where = "(" + where + " || " + reads(prev) + ")"
+		case 1: // event-only
+		default:
+			where += " && " + reads(prev)
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    where: \"%s\"\n", name, where)
+		if c := g.pick("", "relaxed", "any", "strict"); c != "" {
+			fmt.Fprintf(&b, "    contiguity: %s\n", c)
+		}
+		switch r.IntN(4) {
+		case 0:
+			b.WriteString("    times: 1+\n")
+		case 1:
+			b.WriteString("    times: 1..3\n    optional: true\n")
+		}
+	}
+	return b.String()
+}
+
+// guardedStream is a random stream of one key's events, one second apart, over few
+// distinct values so that equalities with the partial match hold often.
+func guardedStream(r *rand.Rand, s *event.Schema, n int) []*event.Event {
+	evs := make([]*event.Event, n)
+	t := int64(1714557600e3)
+	for i := range evs {
+		ev := randomEvent(r, s, true)
+		t += int64(1+r.IntN(3)) * 1000
+		ev.Seq, ev.Time = uint64(i+1), t
+		set := func(name string, v event.Value) {
+			if j, ok := s.Index(name); ok {
+				ev.Values[j] = v
+			}
+		}
+		set("card_id", event.String("c"))
+		set("ts", event.TimestampNanos(t*1e6))
+		set("country", event.String([]string{"FR", "US", "DE"}[r.IntN(3)]))
+		set("mcc", event.String([]string{"1", "2", "3"}[r.IntN(3)]))
+		set("amount", event.Double([]float64{10, 50, 150, 250}[r.IntN(4)]))
+		evs[i] = ev
+	}
+	return evs
+}
+
+func resultText(res *nfa.Result) string {
+	var b strings.Builder
+	one := func(kind string, m nfa.Match) {
+		b.WriteString(kind)
+		for _, st := range m.Steps {
+			b.WriteString(" " + st.Step + ":")
+			for _, e := range st.Events {
+				fmt.Fprintf(&b, "%d,", e.Seq)
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, m := range res.Matches {
+		one("match", m)
+	}
+	for _, to := range res.Timeouts {
+		one(fmt.Sprintf("timeout@%d", to.At), to.Match)
+	}
+	fmt.Fprintf(&b, "dropped %d cut %d\n", res.Dropped, res.Cut)
+	return b.String()
+}
+
+// TestGuardedRulesMatchReference compiles random rules twice, with event-only guards
+// (the matcher carries over the runs they rule out without visiting them) and with
+// EnvOptions.NoGuards (the reference: every run visited for every event), runs random
+// streams through both, and wants the same matches, timeouts, live runs and memory
+// account after every event.
+func TestGuardedRulesMatchReference(t *testing.T) {
+	s := testSchema(t)
+	fastEnv, err := NewEnv(s, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refEnv, err := NewEnv(s, EnvOptions{NoGuards: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(13, 5))
+	g := &exprGen{r: r}
+	n := 250
+	if testing.Short() {
+		n = 60
+	}
+	compiled, matches := 0, 0
+	for i := range n {
+		text := randomGuardedRule(g, i)
+		rule := parseRule(t, "random.yaml", text)
+		fast, err := Compile(rule, fastEnv, NewRegistry())
+		if err != nil {
+			continue // a random leaf that does not type-check
+		}
+		ref, err := Compile(parseRule(t, "random.yaml", text), refEnv, NewRegistry())
+		if err != nil {
+			t.Fatalf("compiles with guards, not without: %v\n%s", err, text)
+		}
+		compiled++
+		mf, mr := fast.Program.NewMatcher(), ref.Program.NewMatcher()
+		sf, sr := nfa.NewScratch(), nfa.NewScratch()
+		sf.Memo, sr.Memo = nfa.NewMemo(8), nfa.NewMemo(8)
+		var rf, rr nfa.Result
+		for j, ev := range guardedStream(r, s, 100) {
+			for _, x := range []struct {
+				m  *nfa.Matcher
+				sc *nfa.Scratch
+				r  *nfa.Result
+			}{{mf, sf, &rf}, {mr, sr, &rr}} {
+				x.sc.Memo.Next()
+				x.m.Advance(ev.Time, x.sc, x.r)
+				x.m.Process(ev, x.sc, x.r)
+			}
+			if a, b := resultText(&rf), resultText(&rr); a != b {
+				t.Fatalf("rule %d, event %d: guarded gives\n%s\nreference gives\n%s\nrule:\n%s", i, j+1, a, b, text)
+			}
+			if mf.Live() != mr.Live() || mf.Usage() != mr.Usage() {
+				t.Fatalf("rule %d, event %d: %d live runs (account %+v), reference %d (%+v)\nrule:\n%s", i, j+1, mf.Live(), mf.Usage(), mr.Live(), mr.Usage(), text)
+			}
+			matches += len(rf.Matches)
+			rf.Reset()
+			rr.Reset()
+		}
+		mf.Advance(math.MaxInt64, sf, &rf)
+		mr.Advance(math.MaxInt64, sr, &rr)
+		if a, b := resultText(&rf), resultText(&rr); a != b {
+			t.Fatalf("rule %d, at the end: guarded gives\n%s\nreference gives\n%s\nrule:\n%s", i, a, b, text)
+		}
+	}
+	if compiled < n/2 || matches == 0 {
+		t.Fatalf("%d of %d random rules compiled, %d matches: the test tests little", compiled, n, matches)
+	}
+	t.Logf("%d random rules compiled, %d matches agree", compiled, matches)
+}
