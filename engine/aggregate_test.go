@@ -9,8 +9,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/cepd/cepd/event"
 )
 
 // velocityRules use every aggregate function, a group field and both rearm policies.
@@ -62,11 +60,7 @@ emit:
 
 func velocityRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return compileRules(t, schema, append(velocityRules, testRules...))
+	return testRulesOf(t, append(velocityRules, testRules...)...)
 }
 
 // TestVelocityCheckpointRestore: run, checkpoint mid-stream, restore into a fresh engine

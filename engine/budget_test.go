@@ -137,14 +137,8 @@ func withoutKey(lines []string, key string) []string {
 func TestBudgetMemoryBounded(t *testing.T) {
 	rs := explosiveRuleSet(t)
 	recs := hostileStream(3000)
-	eng, err := New(Config{Shards: 1, Budget: testBudget}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, Budget: testBudget}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
 	limit := int64(len(rs.Rules)*testBudget.Bytes) + 1<<20
 	var peak int64
 	var chunkTimes []time.Duration

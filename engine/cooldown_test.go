@@ -82,20 +82,9 @@ func TestCooldownSuppresses(t *testing.T) {
 		plain = append(plain, stripCooldown(src))
 	}
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 1}, compileRules(t, schema, plain), sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1}, compileRules(t, schema, plain), sink, &dlqCollector{})
+	ingestFlush(t, ctx, eng, recs)
+	stop()
 	all := sink.all
 	// the alert ids depend on the rule version, which the cooldown enters: compare
 	// without ids
