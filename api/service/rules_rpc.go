@@ -173,17 +173,28 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 	})
 }
 
+// sourceOf checks that source is a rule whose id is id (mismatch, a format of the
+// source's id and id, says otherwise) and returns it with the change's author and
+// comment.
+func (s *Rules) sourceOf(ctx context.Context, id, source, comment, mismatch string) ([]byte, store.Change, error) {
+	got, err := s.parseID(source)
+	if err != nil {
+		return nil, store.Change{}, err
+	}
+	if got != id {
+		return nil, store.Change{}, status.Errorf(codes.InvalidArgument, mismatch, got, id)
+	}
+	ch, err := s.changeBy(ctx, comment)
+	if err != nil {
+		return nil, store.Change{}, err
+	}
+	return []byte(source), ch, nil
+}
+
 // UpdateRule implements cepv1.RulesServer.
 func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*cepv1.Rule, error) {
-	id, err := s.parseID(req.GetSource())
-	if err != nil {
-		return nil, err
-	}
-	if id != req.GetId() {
-		return nil, status.Errorf(codes.InvalidArgument, "the source's id %q differs from the rule %q it would update", id, req.GetId())
-	}
-	src := []byte(req.GetSource())
-	ch, err := s.changeBy(ctx, req.GetComment())
+	id := req.GetId()
+	src, ch, err := s.sourceOf(ctx, id, req.GetSource(), req.GetComment(), "the source's id %q differs from the rule %q it would update")
 	if err != nil {
 		return nil, err
 	}
@@ -300,15 +311,8 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 
 // ShadowRule implements cepv1.RulesServer.
 func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*cepv1.Rule, error) {
-	id, err := s.parseID(req.GetSource())
-	if err != nil {
-		return nil, err
-	}
-	if id != req.GetId() {
-		return nil, status.Errorf(codes.InvalidArgument, "the candidate's id %q differs from the rule %q it would run beside", id, req.GetId())
-	}
-	src := []byte(req.GetSource())
-	ch, err := s.changeBy(ctx, req.GetComment())
+	id := req.GetId()
+	src, ch, err := s.sourceOf(ctx, id, req.GetSource(), req.GetComment(), "the candidate's id %q differs from the rule %q it would run beside")
 	if err != nil {
 		return nil, err
 	}
