@@ -56,10 +56,7 @@ var testBudget = Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, V
 func TestBudgetBoundsExplosivePatterns(t *testing.T) {
 	for _, bp := range explosivePatterns() {
 		t.Run(bp.name, func(t *testing.T) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			prog := explosiveProgram(t, bp.pat)
 			m := prog.NewMatcher()
 			sc := NewScratch()
 			sc.Budget = testBudget
@@ -179,10 +176,7 @@ type usageCase struct {
 func usageCases(t *testing.T) []usageCase {
 	var cases []usageCase
 	for _, bp := range explosivePatterns() {
-		prog, err := Compile(bp.pat, authResolve, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		prog := explosiveProgram(t, bp.pat)
 		var evs []*event.Event
 		for i := range 600 {
 			name := "auth"
@@ -255,10 +249,7 @@ func roundTrip(t *testing.T, prog *Program, m *Matcher) *Matcher {
 func TestBudgetCutsAreDeterministic(t *testing.T) {
 	for _, bp := range explosivePatterns() {
 		t.Run(bp.name, func(t *testing.T) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			prog := explosiveProgram(t, bp.pat)
 			run := func(every int) []string {
 				m := prog.NewMatcher()
 				sc := NewScratch()
@@ -301,10 +292,7 @@ func TestBudgetCutsAreDeterministic(t *testing.T) {
 // the budget allows, not what the key has seen. The time of the last 500 of 2,500 events
 // is compared with the time of events 500–1,000 (generous factor: the machine is shared).
 func TestBudgetBoundsWorkPerEvent(t *testing.T) {
-	prog, err := Compile(explosivePatterns()[0].pat, authResolve, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := explosiveProgram(t, explosivePatterns()[0].pat)
 	m := prog.NewMatcher()
 	sc := NewScratch()
 	sc.Budget = testBudget
@@ -343,10 +331,7 @@ func hasStart(m *Matcher) bool {
 func BenchmarkBudgetCapped(b *testing.B) {
 	for _, bp := range explosivePatterns() {
 		b.Run(bp.name, func(b *testing.B) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			prog := explosiveProgram(b, bp.pat)
 			m := prog.NewMatcher()
 			sc := NewScratch()
 			var res Result

@@ -2,6 +2,7 @@ package nfa
 
 import (
 	"fmt"
+	"testing"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
@@ -50,4 +51,14 @@ func exportList(m *Matcher) (*Snapshot, []*event.Event) {
 		return idx[e]
 	})
 	return snap, list
+}
+
+// explosiveProgram compiles one of explosivePatterns over authResolve.
+func explosiveProgram(tb testing.TB, pat *patterns.Pattern) *Program {
+	tb.Helper()
+	prog, err := Compile(pat, authResolve, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return prog
 }
