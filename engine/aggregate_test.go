@@ -71,12 +71,7 @@ func TestVelocityCheckpointRestore(t *testing.T) {
 	t.Run("in order", func(t *testing.T) { checkpointRestoreRules(t, velocityRuleSet(t), genEvents(31, 40, 5000), 0) })
 	t.Run("out of order per key", func(t *testing.T) {
 		evs := genEvents(31, 40, 5000)
-		r := rand.New(rand.NewPCG(8, 9))
-		at := map[string]int64{}
-		for _, e := range evs {
-			at[e.ID] = e.TS + int64(r.IntN(1500))
-		}
-		sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
+		delayWithinKey(evs)
 		checkpointRestoreRules(t, velocityRuleSet(t), evs, 2*time.Second)
 	})
 }

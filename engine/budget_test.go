@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -225,12 +224,7 @@ func TestBudgetRestoreAtBudget(t *testing.T) {
 		e2.Close()
 		store.Close()
 		cancel()
-		var got []string
-		for _, a := range append(sink1.all, sink2.all...) {
-			b, _ := json.Marshal(a)
-			got = append(got, string(b))
-		}
-		sort.Strings(got)
+		got := alertLines(append(sink1.all, sink2.all...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}

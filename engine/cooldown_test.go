@@ -183,12 +183,7 @@ func TestCooldownRestore(t *testing.T) {
 	for _, ooo := range []time.Duration{0, 2 * time.Second} {
 		evs := genEvents(9, 15, 3000)
 		if ooo > 0 {
-			r := rand.New(rand.NewPCG(8, 9))
-			at := map[string]int64{}
-			for _, e := range evs {
-				at[e.ID] = e.TS + int64(r.IntN(1500))
-			}
-			sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
+			delayWithinKey(evs)
 		}
 		recs := records(evs)
 		want, _, st := run(t, rs, Config{Shards: 2, OutOfOrderness: ooo}, recs, 100)
@@ -263,11 +258,6 @@ func restartAt(t *testing.T, rs *RuleSet, cfg Config, recs []Record, cut int) ([
 		t.Fatal(err)
 	}
 	e2.Close()
-	var got []string
-	for _, a := range append(sink1.all, sink2.all...) {
-		b, _ := json.Marshal(a)
-		got = append(got, string(b))
-	}
-	sort.Strings(got)
+	got := alertLines(append(sink1.all, sink2.all...))
 	return got, cooling
 }

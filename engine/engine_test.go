@@ -152,12 +152,7 @@ func run(t testing.TB, rs *RuleSet, cfg Config, recs []Record, chunk int) ([]str
 	if err := r.Run(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, a := range sink.all {
-		b, _ := json.Marshal(a)
-		lines = append(lines, string(b))
-	}
-	sort.Strings(lines)
+	lines := alertLines(sink.all)
 	return lines, dlq, eng.Stats().Snapshot()
 }
 
@@ -308,12 +303,7 @@ func TestPartitionsConcurrent(t *testing.T) {
 		}
 		eng.Close()
 		cancel()
-		var got []string
-		for _, a := range sink.all {
-			b, _ := json.Marshal(a)
-			got = append(got, string(b))
-		}
-		sort.Strings(got)
+		got := alertLines(sink.all)
 		if st := eng.Stats().Snapshot(); st.Late != 0 || len(dlq.all) != 0 {
 			t.Fatalf("shards=%d: %d late events", shards, st.Late)
 		}

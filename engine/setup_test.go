@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 
@@ -79,4 +82,26 @@ func (s *sinkCollector) matching(keep func(*alerts.Alert) bool) []*alerts.Alert 
 		}
 	}
 	return out
+}
+
+// alertLines is the alerts as JSON lines, sorted: what runs that must agree compare.
+func alertLines(as []*alerts.Alert) []string {
+	var lines []string
+	for _, a := range as {
+		b, _ := json.Marshal(a)
+		lines = append(lines, string(b))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// delayWithinKey reorders evs (in place) as if each arrived up to 1.5 s late, so that
+// some arrive after later events of their key; always the same order.
+func delayWithinKey(evs []testEvent) {
+	r := rand.New(rand.NewPCG(8, 9))
+	at := map[string]int64{}
+	for _, e := range evs {
+		at[e.ID] = e.TS + int64(r.IntN(1500))
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
 }
