@@ -85,26 +85,8 @@ func (f *fieldRef) slow(ev *event.Event) event.Value {
 
 // fieldOf recognises e.f, e['f'] (operand is the variable e) and returns its reader.
 func (c *closureCompiler) fieldOf(e ast.Expr) (*fieldRef, bool) {
-	var operand ast.Expr
-	var name string
-	switch e.Kind() {
-	case ast.SelectKind:
-		sel := e.AsSelect()
-		if sel.IsTestOnly() {
-			return nil, false
-		}
-		operand, name = sel.Operand(), sel.FieldName()
-	case ast.CallKind:
-		call := e.AsCall()
-		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
-			return nil, false
-		}
-		s, ok := literal(call.Args()[1]).(types.String)
-		if !ok {
-			return nil, false
-		}
-		operand, name = call.Args()[0], string(s)
-	default:
+	operand, name, ok := access(e, false)
+	if !ok {
 		return nil, false
 	}
 	return c.fieldNamed(operand, name)
