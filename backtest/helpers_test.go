@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -105,24 +106,22 @@ func newManager(t testing.TB, o Options) *Manager {
 // wait polls job id until it reaches a final state.
 func wait(t testing.TB, m *Manager, id string) *Job {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		j, err := m.Get(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.State.Final() {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backtest %s still %s after a minute (progress %.2f)", id, j.State, j.Progress)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return poll(t, m, id, 2*time.Millisecond, func(j *Job) bool { return j.State.Final() }, func(j *Job) string {
+		return fmt.Sprintf("backtest %s still %s after a minute (progress %.2f)", id, j.State, j.Progress)
+	})
 }
 
 // waitFor polls job id until cond holds.
 func waitFor(t testing.TB, m *Manager, id string, what string, cond func(*Job) bool) *Job {
+	t.Helper()
+	return poll(t, m, id, time.Millisecond, cond, func(j *Job) string {
+		return fmt.Sprintf("backtest %s is %s (progress %.2f, %d/%d events) without having been %s", id, j.State, j.Progress, j.EventsProcessed, j.EventsTotal, what)
+	})
+}
+
+// poll gets job id every interval until cond holds, and fails the test with failure's
+// message when the job ends without it or a minute has passed.
+func poll(t testing.TB, m *Manager, id string, interval time.Duration, cond func(*Job) bool, failure func(*Job) string) *Job {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -134,9 +133,9 @@ func waitFor(t testing.TB, m *Manager, id string, what string, cond func(*Job) b
 			return j
 		}
 		if j.State.Final() || time.Now().After(deadline) {
-			t.Fatalf("backtest %s is %s (progress %.2f, %d/%d events) without having been %s", id, j.State, j.Progress, j.EventsProcessed, j.EventsTotal, what)
+			t.Fatal(failure(j))
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

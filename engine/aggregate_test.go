@@ -9,8 +9,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/cepd/cepd/event"
 )
 
 // velocityRules use every aggregate function, a group field and both rearm policies.
@@ -62,11 +60,7 @@ emit:
 
 func velocityRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return compileRules(t, schema, append(velocityRules, testRules...))
+	return testRulesOf(t, append(velocityRules, testRules...)...)
 }
 
 // TestVelocityCheckpointRestore: run, checkpoint mid-stream, restore into a fresh engine
@@ -77,12 +71,7 @@ func TestVelocityCheckpointRestore(t *testing.T) {
 	t.Run("in order", func(t *testing.T) { checkpointRestoreRules(t, velocityRuleSet(t), genEvents(31, 40, 5000), 0) })
 	t.Run("out of order per key", func(t *testing.T) {
 		evs := genEvents(31, 40, 5000)
-		r := rand.New(rand.NewPCG(8, 9))
-		at := map[string]int64{}
-		for _, e := range evs {
-			at[e.ID] = e.TS + int64(r.IntN(1500))
-		}
-		sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
+		delayWithinKey(evs)
 		checkpointRestoreRules(t, velocityRuleSet(t), evs, 2*time.Second)
 	})
 }

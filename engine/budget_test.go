@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -137,14 +136,8 @@ func withoutKey(lines []string, key string) []string {
 func TestBudgetMemoryBounded(t *testing.T) {
 	rs := explosiveRuleSet(t)
 	recs := hostileStream(3000)
-	eng, err := New(Config{Shards: 1, Budget: testBudget}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, Budget: testBudget}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
 	limit := int64(len(rs.Rules)*testBudget.Bytes) + 1<<20
 	var peak int64
 	var chunkTimes []time.Duration
@@ -231,12 +224,7 @@ func TestBudgetRestoreAtBudget(t *testing.T) {
 		e2.Close()
 		store.Close()
 		cancel()
-		var got []string
-		for _, a := range append(sink1.all, sink2.all...) {
-			b, _ := json.Marshal(a)
-			got = append(got, string(b))
-		}
-		sort.Strings(got)
+		got := alertLines(append(sink1.all, sink2.all...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}

@@ -245,10 +245,6 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	ck.busySince.Store(time.Now().UnixNano())
 	defer ck.busySince.Store(0)
 	began := time.Now()
-	type shardPart struct {
-		up  []*state.KeyState
-		del []string
-	}
 	outs := make([]shardPart, len(e.shards))
 	dones := make([]chan struct{}, len(e.shards))
 	p.mu.Lock()
@@ -270,25 +266,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 			return ctx.Err()
 		}
 	}
-	c := ck.carry[p.id]
-	if c == nil {
-		c = &carried{upserts: map[string][]byte{}, deletes: map[string]bool{}}
-		ck.carry[p.id] = c
-	}
-	if full { // every key is in outs: nothing carried matters
-		clear(c.upserts)
-		clear(c.deletes)
-	}
-	for _, o := range outs {
-		for _, ks := range o.up {
-			c.upserts[ks.Key] = state.AppendKeyState(nil, ks, e.schema())
-			delete(c.deletes, ks.Key)
-		}
-		for _, k := range o.del {
-			delete(c.upserts, k)
-			c.deletes[k] = true
-		}
-	}
+	c := e.carryChanges(p.id, outs, full)
 	_, claimed := ck.epoch[p.id]
 	cp := &state.Checkpoint{Partition: p.id, Epoch: ck.epoch[p.id], Offset: offset, Watermark: wm, RuleSet: e.ruleSetFingerprint(),
 		Full: full, Continues: claimed && !full}
@@ -318,6 +296,39 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	ck.saveNanos.Add(int64(took))
 	ck.lastNanos.Store(int64(took))
 	return nil
+}
+
+// shardPart is one shard's share of a partition checkpoint: the keys it changed (all of
+// them for a full checkpoint) and the keys it dropped.
+type shardPart struct {
+	up  []*state.KeyState
+	del []string
+}
+
+// carryChanges merges the shards' changes into what partition id carries since its last
+// successful save: everything, replacing what was carried, when full.
+func (e *Engine) carryChanges(id int, outs []shardPart, full bool) *carried {
+	ck := e.ckpt
+	c := ck.carry[id]
+	if c == nil {
+		c = &carried{upserts: map[string][]byte{}, deletes: map[string]bool{}}
+		ck.carry[id] = c
+	}
+	if full { // every key is in outs: nothing carried matters
+		clear(c.upserts)
+		clear(c.deletes)
+	}
+	for _, o := range outs {
+		for _, ks := range o.up {
+			c.upserts[ks.Key] = state.AppendKeyState(nil, ks, e.schema())
+			delete(c.deletes, ks.Key)
+		}
+		for _, k := range o.del {
+			delete(c.upserts, k)
+			c.deletes[k] = true
+		}
+	}
+	return c
 }
 
 // RunCheckpoints checkpoints every interval until ctx ends, retrying failures with

@@ -2,11 +2,8 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -43,12 +40,7 @@ func TestCheckpointRestore(t *testing.T) {
 	t.Run("in order", func(t *testing.T) { checkpointRestore(t, genEvents(21, 40, 5000), 0) })
 	t.Run("out of order per key", func(t *testing.T) {
 		evs := genEvents(21, 40, 5000)
-		r := rand.New(rand.NewPCG(8, 9))
-		at := map[string]int64{}
-		for _, e := range evs {
-			at[e.ID] = e.TS + int64(r.IntN(1500))
-		}
-		sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
+		delayWithinKey(evs)
 		checkpointRestore(t, evs, 2*time.Second)
 	})
 }
@@ -118,12 +110,7 @@ func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time
 		}
 		e2.Close()
 		store.Close()
-		var got []string
-		for _, a := range append(sink1.all, sink2.all...) {
-			b, _ := json.Marshal(a)
-			got = append(got, string(b))
-		}
-		sort.Strings(got)
+		got := alertLines(append(sink1.all, sink2.all...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}

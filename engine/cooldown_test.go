@@ -82,20 +82,9 @@ func TestCooldownSuppresses(t *testing.T) {
 		plain = append(plain, stripCooldown(src))
 	}
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 1}, compileRules(t, schema, plain), sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1}, compileRules(t, schema, plain), sink, &dlqCollector{})
+	ingestFlush(t, ctx, eng, recs)
+	stop()
 	all := sink.all
 	// the alert ids depend on the rule version, which the cooldown enters: compare
 	// without ids
@@ -194,12 +183,7 @@ func TestCooldownRestore(t *testing.T) {
 	for _, ooo := range []time.Duration{0, 2 * time.Second} {
 		evs := genEvents(9, 15, 3000)
 		if ooo > 0 {
-			r := rand.New(rand.NewPCG(8, 9))
-			at := map[string]int64{}
-			for _, e := range evs {
-				at[e.ID] = e.TS + int64(r.IntN(1500))
-			}
-			sort.SliceStable(evs, func(i, j int) bool { return at[evs[i].ID] < at[evs[j].ID] })
+			delayWithinKey(evs)
 		}
 		recs := records(evs)
 		want, _, st := run(t, rs, Config{Shards: 2, OutOfOrderness: ooo}, recs, 100)
@@ -274,11 +258,6 @@ func restartAt(t *testing.T, rs *RuleSet, cfg Config, recs []Record, cut int) ([
 		t.Fatal(err)
 	}
 	e2.Close()
-	var got []string
-	for _, a := range append(sink1.all, sink2.all...) {
-		b, _ := json.Marshal(a)
-		got = append(got, string(b))
-	}
-	sort.Strings(got)
+	got := alertLines(append(sink1.all, sink2.all...))
 	return got, cooling
 }

@@ -75,11 +75,7 @@ pattern:
 
 func testRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return compileRules(t, schema, testRules)
+	return testRulesOf(t, testRules...)
 }
 
 // compileRules compiles rule sources into a rule set for schema.
@@ -156,12 +152,7 @@ func run(t testing.TB, rs *RuleSet, cfg Config, recs []Record, chunk int) ([]str
 	if err := r.Run(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, a := range sink.all {
-		b, _ := json.Marshal(a)
-		lines = append(lines, string(b))
-	}
-	sort.Strings(lines)
+	lines := alertLines(sink.all)
 	return lines, dlq, eng.Stats().Snapshot()
 }
 
@@ -312,12 +303,7 @@ func TestPartitionsConcurrent(t *testing.T) {
 		}
 		eng.Close()
 		cancel()
-		var got []string
-		for _, a := range sink.all {
-			b, _ := json.Marshal(a)
-			got = append(got, string(b))
-		}
-		sort.Strings(got)
+		got := alertLines(sink.all)
 		if st := eng.Stats().Snapshot(); st.Late != 0 || len(dlq.all) != 0 {
 			t.Fatalf("shards=%d: %d late events", shards, st.Late)
 		}
@@ -386,14 +372,8 @@ func TestHandOverFromSafeOffset(t *testing.T) {
 // keys whose partial matches have all ended are released.
 func TestIdleKeysCostNothing(t *testing.T) {
 	rs := testRuleSet(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng, err := New(Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
 	var evs []testEvent
 	for i := 0; i < 1000; i++ { // logins start nothing
 		evs = append(evs, testEvent{ID: fmt.Sprint("l", i), Card: fmt.Sprint("c", i), TS: 1000 + int64(i), Kind: "login"})
@@ -542,14 +522,8 @@ func shuffleAcrossKeysWithin(evs []testEvent, d int64, seed uint64) []testEvent 
 func TestRematchSupersedes(t *testing.T) {
 	rs := compileRules(t, testRuleSet(t).Schema, testRules[2:3]) // three-in-a-row, strict
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, sink, &dlqCollector{})
+	defer stop()
 	ev := func(id, kind string, ts int64) testEvent {
 		return testEvent{ID: id, Card: "c", TS: 1_700_000_000_000 + ts, Kind: kind, Amount: 1}
 	}

@@ -147,20 +147,9 @@ func runKeyedBy(t *testing.T, rs *RuleSet, field string, recs []Record) []*alert
 		}
 	}
 	sink, dlq := &sinkCollector{}, &dlqCollector{}
-	eng, err := New(Config{Shards: 1}, sub, sink, dlq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	if _, err := eng.Ingest(ctx, 0, ok); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1}, sub, sink, dlq)
+	ingestFlush(t, ctx, eng, ok)
+	stop()
 	return sink.all
 }
 

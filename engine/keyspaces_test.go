@@ -113,14 +113,8 @@ pattern:
 	recs, _, _ := keySpaceEvents(9, 3000)
 	half := len(recs) / 2
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 2, KeySpaces: true}, compileRules(t, schema, cardOnly), sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 2, KeySpaces: true}, compileRules(t, schema, cardOnly), sink, &dlqCollector{})
+	defer stop()
 	if _, err := eng.Ingest(ctx, 0, recs[:half]); err != nil {
 		t.Fatal(err)
 	}

@@ -150,17 +150,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	for i, rec := range recs {
 		ev := &p.scratch
 		if err := dec.Decode(rec.Value, ev); err != nil {
-			reason := event.ReasonBadJSON
-			var de *event.DecodeError
-			if errors.As(err, &de) {
-				reason = de.Reason
-			}
-			st.deadLetter(reason)
-			e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
-			errs = append(errs, RecordError{Index: i, Reason: reason, Message: err.Error()})
-			// A rejected record is handled too: a checkpoint covers it (read again, it would
-			// be dead-lettered again), and a key space whose field the record lacks moves on.
-			p.lastOffset = max(p.lastOffset, rec.Offset)
+			errs = append(errs, p.reject(i, rec, err))
 			continue
 		}
 		if rec.Offset <= p.restoredTo {
@@ -199,25 +189,45 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 			}
 		}
 	}
+	return errs, p.flushAll(ctx)
+}
+
+// reject dead-letters record i of an ingest call, which did not decode, and returns its
+// error for the caller.
+func (p *partition) reject(i int, rec Record, err error) RecordError {
+	reason := event.ReasonBadJSON
+	var de *event.DecodeError
+	if errors.As(err, &de) {
+		reason = de.Reason
+	}
+	p.e.stats.deadLetter(reason)
+	p.e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
+	// A rejected record is handled too: a checkpoint covers it (read again, it would
+	// be dead-lettered again), and a key space whose field the record lacks moves on.
+	p.lastOffset = max(p.lastOffset, rec.Offset)
+	return RecordError{Index: i, Reason: reason, Message: err.Error()}
+}
+
+// flushAll sends the batches an ingest call left partly filled, then the partition's
+// watermark to the shards that got no events, so that their windows close too.
+func (p *partition) flushAll(ctx context.Context) error {
 	for s := range p.batches {
 		if p.batches[s] != nil {
 			if err := p.flushShard(ctx, s); err != nil {
-				return errs, err
+				return err
 			}
 		}
 	}
-	// Shards that got no events still learn how far the partition's time has come, so
-	// that their windows close.
 	wm := p.wm.Load()
-	for s, sh := range e.shards {
+	for s, sh := range p.e.shards {
 		if p.sentWM[s] < wm {
 			if err := sh.send(ctx, msg{kind: msgWatermark, part: int32(p.id), wm: wm}); err != nil {
-				return errs, err
+				return err
 			}
 			p.sentWM[s] = wm
 		}
 	}
-	return errs, nil
+	return nil
 }
 
 // dropBatches discards the batches a failed ingest call could not send (its context

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -21,14 +20,8 @@ func compileSet(t *testing.T, base *RuleSet, srcs []string) *RuleSet {
 func runWithSwap(t *testing.T, rs, next *RuleSet, recs []Record, cut int) ([]*alerts.Alert, ReloadStats, int, int) {
 	t.Helper()
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 2}, rs, sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 2}, rs, sink, &dlqCollector{})
+	defer stop()
 	if _, err := eng.Ingest(ctx, 0, recs[:cut]); err != nil {
 		t.Fatal(err)
 	}

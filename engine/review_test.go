@@ -145,14 +145,8 @@ func TestFailedIngestLeavesNoBatches(t *testing.T) {
 func TestReloadFoldsJournal(t *testing.T) {
 	rs := testRuleSet(t)
 	sink := &sinkCollector{}
-	eng, err := New(Config{Shards: 1, OutOfOrderness: 5 * time.Second, Late: LateProcess}, rs, sink, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Late: LateProcess}, rs, sink, &dlqCollector{})
+	defer stop()
 	const s = int64(1_700_000_000_000)
 	if _, err := eng.Ingest(ctx, 0, records([]testEvent{
 		{ID: "a1", Card: "k", TS: s + 1000, Kind: "auth", Amount: 1},
@@ -240,14 +234,8 @@ func TestJournalBounded(t *testing.T) {
 	for i := range 300 {
 		evs = append(evs, testEvent{ID: fmt.Sprintf("e%d", i), Card: "k", TS: s + int64(i)*10, Kind: "login", Amount: 1})
 	}
-	eng, err := New(Config{Shards: 1, OutOfOrderness: time.Minute, MaxJournal: 100, Late: LateDrop}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: time.Minute, MaxJournal: 100, Late: LateDrop}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
 	if _, _, err := eng.IngestWait(ctx, 0, records(evs)); err != nil {
 		t.Fatal(err)
 	}

@@ -56,10 +56,7 @@ var testBudget = Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, V
 func TestBudgetBoundsExplosivePatterns(t *testing.T) {
 	for _, bp := range explosivePatterns() {
 		t.Run(bp.name, func(t *testing.T) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			prog := explosiveProgram(t, bp.pat)
 			m := prog.NewMatcher()
 			sc := NewScratch()
 			sc.Budget = testBudget
@@ -110,75 +107,14 @@ func TestBudgetBoundsExplosivePatterns(t *testing.T) {
 // every call, on the explosive patterns (with cuts), the benchmark patterns and random
 // ones, and after a snapshot round trip.
 func TestBudgetUsageIsExact(t *testing.T) {
-	type tc struct {
-		name string
-		prog *Program
-		evs  []*event.Event
-	}
-	var cases []tc
-	for _, bp := range explosivePatterns() {
-		prog, err := Compile(bp.pat, authResolve, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var evs []*event.Event
-		for i := range 600 {
-			name := "auth"
-			if i%97 == 96 {
-				name = "c"
-			}
-			evs = append(evs, namedEvent(i, name))
-		}
-		cases = append(cases, tc{bp.name, prog, evs})
-	}
-	for _, bp := range benchPatterns() {
-		bp.pat.Skip = patterns.Skip{Kind: patterns.SkipPastLastEvent}
-		prog, err := Compile(bp.pat, benchResolve, Options{Timeouts: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cases = append(cases, tc{bp.name, prog, benchEvents(bp.mix, 1, 1500)})
-	}
-	// Trailing absences released by Advance, whose skip prunes the runs started before
-	// their last event: Advance's account drops those runs' entries (settle, dropOnly).
-	for _, within := range []int64{3, 10, 40} {
-		pat := &patterns.Pattern{Skip: patterns.Skip{Kind: patterns.SkipPastLastEvent}, WithinMs: within, Steps: []*patterns.Step{
-			{Name: "a", Where: "a"}, {Name: "b", Where: "b"}, {Name: "x", Where: "x", Negation: patterns.NotFollowedBy}}}
-		prog, err := Compile(pat, letterResolve, Options{Timeouts: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cases = append(cases, tc{fmt.Sprintf("absence within %d", within), prog, benchEvents("aabzzx", 1, 1500)})
-	}
-	for seed := range 200 {
-		fb := &fuzzBytes{b: []byte(fmt.Sprintf("%x%x", seed*7919, seed*104729))}
-		names := 0
-		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
-		pat.WithinMs = int64(fb.n(3) * 5)
-		pat.Skip.Kind = patterns.SkipKind(fb.n(3))
-		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 64})
-		if err != nil {
-			continue
-		}
-		cases = append(cases, tc{fmt.Sprintf("random%d", seed), prog, benchEvents("abcde", 1, 200)})
-	}
-	for _, c := range cases {
+	for _, c := range usageCases(t) {
 		m := c.prog.NewMatcher()
 		sc := NewScratch()
 		sc.Budget = Budget{Runs: 40, Nodes: 500, Digits: 5000, Bytes: 200 << 10, VersionLen: 100}
 		var res Result
 		check := func(i int, m *Matcher) {
 			t.Helper()
-			u, f := m.Usage(), m.Footprint()
-			runs := len(m.completed)
-			for _, r := range m.partial {
-				if r.st.typ != stStart {
-					runs++
-				}
-			}
-			if u.Nodes != f.Nodes || u.Edges != f.Edges || u.Digits != f.Digits || u.Runs != runs {
-				t.Fatalf("%s event %d: account %+v, walk %+v (runs %d)", c.name, i, u, f, runs)
-			}
+			checkUsage(t, fmt.Sprintf("%s event %d", c.name, i), m)
 		}
 		// As the engine re-matches a key (engine/order.go): a snapshot clone taken before
 		// some events, and later a clone of it that replays them and replaces the matcher.
@@ -228,18 +164,78 @@ func TestBudgetUsageIsExact(t *testing.T) {
 	}
 }
 
+// usageCase is a program and the events TestBudgetUsageIsExact feeds it.
+type usageCase struct {
+	name string
+	prog *Program
+	evs  []*event.Event
+}
+
+// usageCases are TestBudgetUsageIsExact's programs: the explosive patterns (with cuts),
+// the benchmark patterns, trailing absences and random patterns.
+func usageCases(t *testing.T) []usageCase {
+	var cases []usageCase
+	for _, bp := range explosivePatterns() {
+		prog := explosiveProgram(t, bp.pat)
+		var evs []*event.Event
+		for i := range 600 {
+			name := "auth"
+			if i%97 == 96 {
+				name = "c"
+			}
+			evs = append(evs, namedEvent(i, name))
+		}
+		cases = append(cases, usageCase{bp.name, prog, evs})
+	}
+	for _, bp := range benchPatterns() {
+		bp.pat.Skip = patterns.Skip{Kind: patterns.SkipPastLastEvent}
+		prog, err := Compile(bp.pat, benchResolve, Options{Timeouts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, usageCase{bp.name, prog, benchEvents(bp.mix, 1, 1500)})
+	}
+	// Trailing absences released by Advance, whose skip prunes the runs started before
+	// their last event: Advance's account drops those runs' entries (settle, dropOnly).
+	for _, within := range []int64{3, 10, 40} {
+		pat := &patterns.Pattern{Skip: patterns.Skip{Kind: patterns.SkipPastLastEvent}, WithinMs: within, Steps: []*patterns.Step{
+			{Name: "a", Where: "a"}, {Name: "b", Where: "b"}, {Name: "x", Where: "x", Negation: patterns.NotFollowedBy}}}
+		prog, err := Compile(pat, letterResolve, Options{Timeouts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, usageCase{fmt.Sprintf("absence within %d", within), prog, benchEvents("aabzzx", 1, 1500)})
+	}
+	for seed := range 200 {
+		prog, err := seededProgram(seed)
+		if err != nil {
+			continue
+		}
+		cases = append(cases, usageCase{fmt.Sprintf("random%d", seed), prog, benchEvents("abcde", 1, 200)})
+	}
+	return cases
+}
+
+// checkUsage fails the test (at what) when m's incremental account differs from a walk
+// of its live state.
+func checkUsage(t *testing.T, at string, m *Matcher) {
+	t.Helper()
+	u, f := m.Usage(), m.Footprint()
+	runs := len(m.completed)
+	for _, r := range m.partial {
+		if r.st.typ != stStart {
+			runs++
+		}
+	}
+	if u.Nodes != f.Nodes || u.Edges != f.Edges || u.Digits != f.Digits || u.Runs != runs {
+		t.Fatalf("%s: account %+v, walk %+v (runs %d)", at, u, f, runs)
+	}
+}
+
+// roundTrip exports m and imports it again into prog.
 func roundTrip(t *testing.T, prog *Program, m *Matcher) *Matcher {
 	t.Helper()
-	var list []*event.Event
-	idx := map[*event.Event]int32{}
-	snap := m.Export(func(e *event.Event) int32 {
-		if j, ok := idx[e]; ok {
-			return j
-		}
-		idx[e] = int32(len(list))
-		list = append(list, e)
-		return idx[e]
-	})
+	snap, list := exportList(m)
 	m2, err := prog.Import(snap, list)
 	if err != nil {
 		t.Fatal(err)
@@ -253,10 +249,7 @@ func roundTrip(t *testing.T, prog *Program, m *Matcher) *Matcher {
 func TestBudgetCutsAreDeterministic(t *testing.T) {
 	for _, bp := range explosivePatterns() {
 		t.Run(bp.name, func(t *testing.T) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			prog := explosiveProgram(t, bp.pat)
 			run := func(every int) []string {
 				m := prog.NewMatcher()
 				sc := NewScratch()
@@ -299,10 +292,7 @@ func TestBudgetCutsAreDeterministic(t *testing.T) {
 // the budget allows, not what the key has seen. The time of the last 500 of 2,500 events
 // is compared with the time of events 500–1,000 (generous factor: the machine is shared).
 func TestBudgetBoundsWorkPerEvent(t *testing.T) {
-	prog, err := Compile(explosivePatterns()[0].pat, authResolve, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := explosiveProgram(t, explosivePatterns()[0].pat)
 	m := prog.NewMatcher()
 	sc := NewScratch()
 	sc.Budget = testBudget
@@ -341,10 +331,7 @@ func hasStart(m *Matcher) bool {
 func BenchmarkBudgetCapped(b *testing.B) {
 	for _, bp := range explosivePatterns() {
 		b.Run(bp.name, func(b *testing.B) {
-			prog, err := Compile(bp.pat, authResolve, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			prog := explosiveProgram(b, bp.pat)
 			m := prog.NewMatcher()
 			sc := NewScratch()
 			var res Result

@@ -1,13 +1,11 @@
 package nfa
 
 import (
-	"fmt"
 	"math"
 	"reflect"
 	"testing"
 
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
 )
 
 // export is the matcher's state as text-comparable data, events numbered by pointer.
@@ -28,12 +26,7 @@ func export(m *Matcher, idx map[*event.Event]int32) *Snapshot {
 func TestSnapshotIsCopyOnWrite(t *testing.T) {
 	checked := 0
 	for seed := range 150 {
-		fb := &fuzzBytes{b: []byte(fmt.Sprintf("%x%x", seed*7919, seed*104729))}
-		names := 0
-		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
-		pat.WithinMs = int64(fb.n(3) * 5)
-		pat.Skip.Kind = patterns.SkipKind(fb.n(3))
-		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 64})
+		prog, err := seededProgram(seed)
 		if err != nil {
 			continue
 		}

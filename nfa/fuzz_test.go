@@ -82,16 +82,7 @@ func FuzzMatcher(f *testing.F) {
 	f.Add([]byte{4, 2, 3, 1, 0, 0, 1, 1, 0, 2, 2, 1, 0, 4, 1, 2, 3, 3, 2, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fb := &fuzzBytes{b: data}
-		names := 0
-		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
-		if w := fb.n(4); w > 0 {
-			pat.WithinMs = int64(w * 4)
-			pat.WithinType = patterns.WithinType(fb.n(2))
-		}
-		pat.Skip.Kind = patterns.SkipKind(fb.n(5))
-		if pat.Skip.Kind >= patterns.SkipToFirst {
-			pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
-		}
+		pat := fuzzPattern(fb)
 		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 64})
 		if err != nil {
 			return

@@ -101,16 +101,7 @@ func stepSeqs(m Match) string {
 // same matches, timeouts and runs (states, versions, times) after every event.
 func checkGuarded(t *testing.T, data []byte) {
 	fb := &fuzzBytes{b: data}
-	names := 0
-	pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
-	if w := fb.n(4); w > 0 {
-		pat.WithinMs = int64(w * 4)
-		pat.WithinType = patterns.WithinType(fb.n(2))
-	}
-	pat.Skip.Kind = patterns.SkipKind(fb.n(5))
-	if pat.Skip.Kind >= patterns.SkipToFirst {
-		pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
-	}
+	pat := fuzzPattern(fb)
 	pat.Release = patterns.Release(fb.n(2)) // both emission orders
 	maxRuns := 8 + fb.n(40)
 	condBytes := &fuzzBytes{b: data, i: fb.i}

@@ -39,16 +39,7 @@ func TestSnapshotResume(t *testing.T) {
 				}
 				for i, ev := range evs {
 					if i == cut {
-						var list []*event.Event
-						idx := map[*event.Event]int32{}
-						snap := m.Export(func(e *event.Event) int32 {
-							if j, ok := idx[e]; ok {
-								return j
-							}
-							idx[e] = int32(len(list))
-							list = append(list, e)
-							return idx[e]
-						})
+						snap, list := exportList(m)
 						// events come back as copies, as from a checkpoint
 						copies := make([]*event.Event, len(list))
 						for j, e := range list {

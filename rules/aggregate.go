@@ -314,49 +314,22 @@ func (m *aggMap) ConvertToNative(reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val {
-	switch typeVal {
-	case types.MapType:
-		return m
-	case types.TypeType:
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from map to '%s'", typeVal)
-}
+func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
 
 func (m *aggMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *aggMap) Type() ref.Type              { return types.MapType }
 func (m *aggMap) Value() any                  { return m.src }
 
-func (m *aggMap) Contains(key ref.Val) ref.Val {
-	v, found := m.Find(key)
-	if !found && v != nil {
-		return v
-	}
-	return types.Bool(found)
-}
-
-func (m *aggMap) Get(key ref.Val) ref.Val {
-	v, found := m.Find(key)
-	if !found {
-		if v != nil {
-			return v
-		}
-		return types.NewErr("no such key: %v (not an aggregate of this rule)", key)
-	}
-	return v
-}
+func (m *aggMap) Contains(key ref.Val) ref.Val { return mapContains(m.Find, key) }
+func (m *aggMap) Get(key ref.Val) ref.Val      { return mapGet(m.Find, key, "an aggregate of this rule") }
 
 // Find finds an aggregate's value; an aggregate without one is absent (has() is false).
 func (m *aggMap) Find(key ref.Val) (ref.Val, bool) {
-	name, ok := key.(types.String)
+	name, bad, ok := nameKey(key)
 	if !ok {
-		if types.IsUnknownOrError(key) {
-			return key, false
-		}
-		return nil, false
+		return bad, false
 	}
-	v, ok := m.value(string(name))
+	v, ok := m.value(name)
 	if !ok || types.IsError(v) {
 		return v, false
 	}

@@ -85,26 +85,8 @@ func (f *fieldRef) slow(ev *event.Event) event.Value {
 
 // fieldOf recognises e.f, e['f'] (operand is the variable e) and returns its reader.
 func (c *closureCompiler) fieldOf(e ast.Expr) (*fieldRef, bool) {
-	var operand ast.Expr
-	var name string
-	switch e.Kind() {
-	case ast.SelectKind:
-		sel := e.AsSelect()
-		if sel.IsTestOnly() {
-			return nil, false
-		}
-		operand, name = sel.Operand(), sel.FieldName()
-	case ast.CallKind:
-		call := e.AsCall()
-		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
-			return nil, false
-		}
-		s, ok := literal(call.Args()[1]).(types.String)
-		if !ok {
-			return nil, false
-		}
-		operand, name = call.Args()[0], string(s)
-	default:
+	operand, name, ok := access(e, false)
+	if !ok {
 		return nil, false
 	}
 	return c.fieldNamed(operand, name)
@@ -323,75 +305,23 @@ func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
 	if fn, ok := c.aggregate(e); ok {
 		return fn, true
 	}
+	return c.callVal(e)
+}
+
+// callVal compiles a call (an operator, a conversion, size or a helper) to a value
+// closure.
+func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 	call := e.AsCall()
 	fn, args := call.FunctionName(), call.Args()
 	switch fn {
 	case operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot, operators.In:
 		return c.boolVal(e)
 	case operators.Conditional:
-		cond, ok1 := c.boolOf(args[0])
-		a, ok2 := c.valOf(args[1])
-		b, ok3 := c.valOf(args[2])
-		if !ok1 || !ok2 || !ok3 {
-			return nil, false
-		}
-		return func(x *nfa.EvalContext) cval {
-			switch cond(x) {
-			case tTrue:
-				return a(x)
-			case tFalse:
-				return b(x)
-			}
-			return errVal
-		}, true
-	case operators.Negate:
-		if k := c.staticKind(args[0]); k != types.IntKind && k != types.DoubleKind {
-			return nil, false
-		}
-		a, ok := c.valOf(args[0])
-		if !ok {
-			return nil, false
-		}
-		return func(x *nfa.EvalContext) cval { return negate(a(x)) }, true
-	case overloads.TypeConvertInt, overloads.TypeConvertDouble:
-		if call.IsMemberFunction() || len(args) != 1 {
-			return nil, false
-		}
-		if k := c.staticKind(args[0]); k != types.IntKind && k != types.DoubleKind {
-			return nil, false
-		}
-		a, ok := c.valOf(args[0])
-		if !ok {
-			return nil, false
-		}
-		if fn == overloads.TypeConvertInt {
-			return func(x *nfa.EvalContext) cval { return toInt(a(x)) }, true
-		}
-		return func(x *nfa.EvalContext) cval { return toDouble(a(x)) }, true
+		return c.conditionalVal(args)
+	case operators.Negate, overloads.TypeConvertInt, overloads.TypeConvertDouble:
+		return c.numericVal(fn, call, args)
 	case overloads.Size:
-		var arg ast.Expr
-		switch {
-		case call.IsMemberFunction() && len(args) == 0:
-			arg = call.Target()
-		case !call.IsMemberFunction() && len(args) == 1:
-			arg = args[0]
-		default:
-			return nil, false
-		}
-		if c.staticKind(arg) != types.StringKind {
-			return nil, false
-		}
-		a, ok := c.valOf(arg)
-		if !ok {
-			return nil, false
-		}
-		return func(x *nfa.EvalContext) cval {
-			s := a(x)
-			if s.k != kString {
-				return errVal
-			}
-			return vInt(runeCount(s.s))
-		}, true
+		return c.sizeVal(call, args)
 	}
 	if f, ok := c.helperCall(fn, call, args); ok {
 		return f, true
@@ -402,8 +332,83 @@ func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
 	if _, ok := strOpOf(fn); ok {
 		return c.boolVal(e)
 	}
-	if op, ok := arithOpOf(fn); ok && len(args) == 2 && op == opSub &&
-		c.staticKind(args[0]) == types.TimestampKind && c.staticKind(args[1]) == types.TimestampKind {
+	if op, ok := arithOpOf(fn); ok && len(args) == 2 {
+		return c.arithVal(op, args)
+	}
+	return nil, false
+}
+
+// conditionalVal compiles cond ? a : b; an undecided condition gives an error value.
+func (c *closureCompiler) conditionalVal(args []ast.Expr) (evalFn, bool) {
+	cond, ok1 := c.boolOf(args[0])
+	a, ok2 := c.valOf(args[1])
+	b, ok3 := c.valOf(args[2])
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval {
+		switch cond(x) {
+		case tTrue:
+			return a(x)
+		case tFalse:
+			return b(x)
+		}
+		return errVal
+	}, true
+}
+
+// numericVal compiles -x, int(x) and double(x) of an int or double x.
+func (c *closureCompiler) numericVal(fn string, call ast.CallExpr, args []ast.Expr) (evalFn, bool) {
+	if fn != operators.Negate && (call.IsMemberFunction() || len(args) != 1) {
+		return nil, false
+	}
+	if k := c.staticKind(args[0]); k != types.IntKind && k != types.DoubleKind {
+		return nil, false
+	}
+	a, ok := c.valOf(args[0])
+	if !ok {
+		return nil, false
+	}
+	switch fn {
+	case operators.Negate:
+		return func(x *nfa.EvalContext) cval { return negate(a(x)) }, true
+	case overloads.TypeConvertInt:
+		return func(x *nfa.EvalContext) cval { return toInt(a(x)) }, true
+	}
+	return func(x *nfa.EvalContext) cval { return toDouble(a(x)) }, true
+}
+
+// sizeVal compiles size(s) and s.size() of a string s (its length in code points).
+func (c *closureCompiler) sizeVal(call ast.CallExpr, args []ast.Expr) (evalFn, bool) {
+	var arg ast.Expr
+	switch {
+	case call.IsMemberFunction() && len(args) == 0:
+		arg = call.Target()
+	case !call.IsMemberFunction() && len(args) == 1:
+		arg = args[0]
+	default:
+		return nil, false
+	}
+	if c.staticKind(arg) != types.StringKind {
+		return nil, false
+	}
+	a, ok := c.valOf(arg)
+	if !ok {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval {
+		s := a(x)
+		if s.k != kString {
+			return errVal
+		}
+		return vInt(runeCount(s.s))
+	}, true
+}
+
+// arithVal compiles a binary arithmetic operator over operands of one static kind (int,
+// double, or strings joined by +), and the difference of two timestamps.
+func (c *closureCompiler) arithVal(op arithOp, args []ast.Expr) (evalFn, bool) {
+	if op == opSub && c.staticKind(args[0]) == types.TimestampKind && c.staticKind(args[1]) == types.TimestampKind {
 		l, ok1 := c.valOf(args[0])
 		r, ok2 := c.valOf(args[1])
 		if !ok1 || !ok2 {
@@ -411,19 +416,16 @@ func (c *closureCompiler) valOf(e ast.Expr) (evalFn, bool) {
 		}
 		return func(x *nfa.EvalContext) cval { return subTimes(l(x), r(x)) }, true
 	}
-	if op, ok := arithOpOf(fn); ok && len(args) == 2 {
-		lk, rk := c.staticKind(args[0]), c.staticKind(args[1])
-		if lk != rk || !(lk == types.IntKind || lk == types.DoubleKind || (lk == types.StringKind && op == opAdd)) {
-			return nil, false
-		}
-		l, ok1 := c.valOf(args[0])
-		r, ok2 := c.valOf(args[1])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		return func(x *nfa.EvalContext) cval { return arith(op, l(x), r(x)) }, true
+	lk, rk := c.staticKind(args[0]), c.staticKind(args[1])
+	if lk != rk || !(lk == types.IntKind || lk == types.DoubleKind || (lk == types.StringKind && op == opAdd)) {
+		return nil, false
 	}
-	return nil, false
+	l, ok1 := c.valOf(args[0])
+	r, ok2 := c.valOf(args[1])
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return func(x *nfa.EvalContext) cval { return arith(op, l(x), r(x)) }, true
 }
 
 func (c *closureCompiler) boolVal(e ast.Expr) (evalFn, bool) {

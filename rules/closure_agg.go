@@ -21,26 +21,8 @@ import (
 
 // matchStep recognises match.s and match['s'] and returns s.
 func (c *closureCompiler) matchStep(e ast.Expr) (string, bool) {
-	var operand ast.Expr
-	var name string
-	switch e.Kind() {
-	case ast.SelectKind:
-		sel := e.AsSelect()
-		if sel.IsTestOnly() {
-			return "", false
-		}
-		operand, name = sel.Operand(), sel.FieldName()
-	case ast.CallKind:
-		call := e.AsCall()
-		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
-			return "", false
-		}
-		s, ok := literal(call.Args()[1]).(types.String)
-		if !ok {
-			return "", false
-		}
-		operand, name = call.Args()[0], string(s)
-	default:
+	operand, name, ok := access(e, false)
+	if !ok {
 		return "", false
 	}
 	if !c.isVar(operand, "match") || c.steps != nil && !c.steps[name] {

@@ -14,18 +14,28 @@ func (c *closureCompiler) logical(e ast.Expr, and bool) (condFn, bool) {
 	if and {
 		fn = operators.LogicalAnd
 	}
-	var terms []ast.Expr
-	var flatten func(x ast.Expr)
-	flatten = func(x ast.Expr) {
-		if x.Kind() == ast.CallKind && x.AsCall().FunctionName() == fn {
-			for _, a := range x.AsCall().Args() {
-				flatten(a)
-			}
-			return
-		}
-		terms = append(terms, x)
+	fns, ok := c.logicalTerms(flattenCalls(e, fn, nil))
+	if !ok {
+		return nil, false
 	}
-	flatten(e)
+	return joinLogical(fns, and), true
+}
+
+// flattenCalls appends to terms the operands of the nested calls of fn that e is made of
+// (e itself when it is not such a call).
+func flattenCalls(e ast.Expr, fn string, terms []ast.Expr) []ast.Expr {
+	if e.Kind() == ast.CallKind && e.AsCall().FunctionName() == fn {
+		for _, a := range e.AsCall().Args() {
+			terms = flattenCalls(a, fn, terms)
+		}
+		return terms
+	}
+	return append(terms, e)
+}
+
+// logicalTerms compiles the terms of a chain of && or ||, the closures first and the
+// interpreter leaves after them.
+func (c *closureCompiler) logicalTerms(terms []ast.Expr) ([]condFn, bool) {
 	var fast, slow []condFn
 	for _, t := range terms {
 		if f, ok := c.boolOf(t); ok {
@@ -43,7 +53,12 @@ func (c *closureCompiler) logical(e ast.Expr, and bool) (condFn, bool) {
 		slow = append(slow, f)
 	}
 	c.fastTerms += len(fast)
-	fns := append(fast, slow...)
+	return append(fast, slow...), true
+}
+
+// joinLogical joins compiled terms by && (and) or ||, evaluated in order and stopping at
+// the first that decides; chains of two and three terms are unrolled.
+func joinLogical(fns []condFn, and bool) condFn {
 	// absorbing is the value that decides the result (false for &&, true for ||).
 	absorbing, neutral := tFalse, tTrue
 	if !and {
@@ -65,7 +80,7 @@ func (c *closureCompiler) logical(e ast.Expr, and bool) (condFn, bool) {
 				return tErr
 			}
 			return neutral
-		}, true
+		}
 	case 3:
 		a, b, d := fns[0], fns[1], fns[2]
 		return func(x *nfa.EvalContext) tri {
@@ -85,7 +100,7 @@ func (c *closureCompiler) logical(e ast.Expr, and bool) (condFn, bool) {
 				return tErr
 			}
 			return neutral
-		}, true
+		}
 	}
 	return func(x *nfa.EvalContext) tri {
 		res := neutral
@@ -98,7 +113,7 @@ func (c *closureCompiler) logical(e ast.Expr, and bool) (condFn, bool) {
 			}
 		}
 		return res
-	}, true
+	}
 }
 
 func (c *closureCompiler) conditionalBool(args []ast.Expr) (condFn, bool) {

@@ -34,15 +34,28 @@ var _ nfa.Condition = (*condition)(nil)
 // when it is false or its evaluation fails (the failure is counted). Conditions that do
 // not read match are evaluated once per event per shard through ctx.Memo.
 func (c *condition) Eval(ctx *nfa.EvalContext) bool {
-	if c.slot >= 0 && ctx.Memo != nil {
-		if v, ok := ctx.Memo.Get(c.slot); ok {
-			return v
-		}
-		v := c.eval(ctx)
-		ctx.Memo.Put(c.slot, v)
+	if v, ok := memoGet(ctx, c.slot); ok {
 		return v
 	}
-	return c.eval(ctx)
+	return memoPut(ctx, c.slot, c.eval(ctx))
+}
+
+// memoGet returns the value remembered for ctx.Event in memo slot slot (none when slot
+// is negative or ctx has no memo): an event-only expression (a condition or a guard)
+// that several rules share is evaluated once per event.
+func memoGet(ctx *nfa.EvalContext, slot int) (bool, bool) {
+	if slot < 0 || ctx.Memo == nil {
+		return false, false
+	}
+	return ctx.Memo.Get(slot)
+}
+
+// memoPut remembers v for ctx.Event in memo slot slot (as memoGet) and returns it.
+func memoPut(ctx *nfa.EvalContext, slot int, v bool) bool {
+	if slot >= 0 && ctx.Memo != nil {
+		ctx.Memo.Put(slot, v)
+	}
+	return v
 }
 
 func (c *condition) eval(ctx *nfa.EvalContext) (res bool) {

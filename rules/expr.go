@@ -7,6 +7,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 
@@ -229,26 +230,35 @@ func (x *compiledExpr) interpret(c *nfa.EvalContext) (ref.Val, error) {
 // member returns, for ident.name or ident['name'] (a literal name), the identifier
 // expression and the name; ok is false for any other expression.
 func member(e ast.Expr, ident string) (operand ast.Expr, name string, ok bool) {
+	operand, name, ok = access(e, true)
+	if !ok || operand.Kind() != ast.IdentKind || operand.AsIdent() != ident {
+		return nil, "", false
+	}
+	return operand, name, true
+}
+
+// access splits x.name and x['name'] (a string literal) into x and name; has(x.name)
+// too when withHas.
+func access(e ast.Expr, withHas bool) (operand ast.Expr, name string, ok bool) {
 	switch e.Kind() {
 	case ast.SelectKind:
-		operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
+		sel := e.AsSelect()
+		if sel.IsTestOnly() && !withHas {
+			return nil, "", false
+		}
+		return sel.Operand(), sel.FieldName(), true
 	case ast.CallKind:
 		c := e.AsCall()
-		if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
+		if c.FunctionName() != operators.Index || len(c.Args()) != 2 {
 			return nil, "", false
 		}
 		s, isStr := literal(c.Args()[1]).(types.String)
 		if !isStr {
 			return nil, "", false
 		}
-		operand, name = c.Args()[0], string(s)
-	default:
-		return nil, "", false
+		return c.Args()[0], string(s), true
 	}
-	if operand.Kind() != ast.IdentKind || operand.AsIdent() != ident {
-		return nil, "", false
-	}
-	return operand, name, true
+	return nil, "", false
 }
 
 // checkSteps reports match.name / match['name'] references to steps the rule lacks.

@@ -44,15 +44,10 @@ func (c *condition) Dispatch() (int, []string, bool) {
 
 // Eval implements nfa.Condition.
 func (g *guard) Eval(ctx *nfa.EvalContext) bool {
-	if g.slot >= 0 && ctx.Memo != nil {
-		if v, ok := ctx.Memo.Get(g.slot); ok {
-			return v
-		}
-		v := g.eval(ctx)
-		ctx.Memo.Put(g.slot, v)
+	if v, ok := memoGet(ctx, g.slot); ok {
 		return v
 	}
-	return g.eval(ctx)
+	return memoPut(ctx, g.slot, g.eval(ctx))
 }
 
 func (g *guard) eval(ctx *nfa.EvalContext) (res bool) {

@@ -86,48 +86,21 @@ func (m *matchMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val {
-	switch typeVal {
-	case types.MapType:
-		return m
-	case types.TypeType:
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from map to '%s'", typeVal)
-}
+func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
 
 func (m *matchMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *matchMap) Type() ref.Type              { return types.MapType }
 func (m *matchMap) Value() any                  { return m.src }
 
-func (m *matchMap) Contains(key ref.Val) ref.Val {
-	v, found := m.Find(key)
-	if !found && v != nil {
-		return v
-	}
-	return types.Bool(found)
-}
-
-func (m *matchMap) Get(key ref.Val) ref.Val {
-	v, found := m.Find(key)
-	if !found {
-		if v != nil {
-			return v
-		}
-		return types.NewErr("no such key: %v (not a step of this rule)", key)
-	}
-	return v
-}
+func (m *matchMap) Contains(key ref.Val) ref.Val { return mapContains(m.Find, key) }
+func (m *matchMap) Get(key ref.Val) ref.Val      { return mapGet(m.Find, key, "a step of this rule") }
 
 func (m *matchMap) Find(key ref.Val) (ref.Val, bool) {
-	name, ok := key.(types.String)
+	name, bad, ok := nameKey(key)
 	if !ok {
-		if types.IsUnknownOrError(key) {
-			return key, false
-		}
-		return nil, false
+		return bad, false
 	}
-	evs, ok := m.src.events(string(name))
+	evs, ok := m.src.events(name)
 	if !ok {
 		return nil, false
 	}

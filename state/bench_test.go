@@ -10,32 +10,34 @@ import (
 // BenchmarkEncodeKeyState / BenchmarkDecodeKeyState: one op is one key's state, 3 rules
 // over the card schema (15 fields), with n events in the shared buffer.
 func BenchmarkEncodeKeyState(b *testing.B) {
-	for _, n := range []int{5, 16} {
-		ks, live := liveState(b, "card-4242424242424242", n)
-		b.Run(fmt.Sprintf("events=%d/runs=%d", len(ks.Events), live), func(b *testing.B) {
-			buf := state.AppendKeyState(nil, ks, cardSchema)
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			for b.Loop() {
-				buf = state.AppendKeyState(buf[:0], ks, cardSchema)
-			}
-			b.ReportMetric(float64(len(buf)), "B/key")
-		})
-	}
+	benchKeyStates(b, func(b *testing.B, ks *state.KeyState, buf []byte) {
+		for b.Loop() {
+			buf = state.AppendKeyState(buf[:0], ks, cardSchema)
+		}
+		b.ReportMetric(float64(len(buf)), "B/key")
+	})
 }
 
 func BenchmarkDecodeKeyState(b *testing.B) {
+	benchKeyStates(b, func(b *testing.B, _ *state.KeyState, buf []byte) {
+		for b.Loop() {
+			if _, err := state.DecodeKeyState(buf, cardSchema); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// benchKeyStates runs loop as a sub-benchmark for a key with 5 and with 16 events, given
+// the key's state and its encoding (whose size each op counts).
+func benchKeyStates(b *testing.B, loop func(b *testing.B, ks *state.KeyState, buf []byte)) {
 	for _, n := range []int{5, 16} {
 		ks, live := liveState(b, "card-4242424242424242", n)
 		b.Run(fmt.Sprintf("events=%d/runs=%d", len(ks.Events), live), func(b *testing.B) {
 			buf := state.AppendKeyState(nil, ks, cardSchema)
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := state.DecodeKeyState(buf, cardSchema); err != nil {
-					b.Fatal(err)
-				}
-			}
+			loop(b, ks, buf)
 		})
 	}
 }

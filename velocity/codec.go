@@ -100,20 +100,15 @@ func (r *reader) fail(what string) {
 	r.b = nil
 }
 
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *reader) varint() int64   { return readVarint(r, binary.Varint, "bad varint") }
+func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint, "bad uvarint") }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+// readVarint reads one varint with decode (binary.Varint or binary.Uvarint); a bad one
+// fails the reader with bad.
+func readVarint[T int64 | uint64](r *reader, decode func([]byte) (T, int), bad string) T {
+	v, n := decode(r.b)
 	if n <= 0 {
-		r.fail("bad uvarint")
+		r.fail(bad)
 		return 0
 	}
 	r.b = r.b[n:]

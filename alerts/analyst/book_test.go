@@ -63,24 +63,7 @@ func TestBookSurvivesRestart(t *testing.T) {
 			t.Fatalf("feedback %d: %v", i, err)
 		}
 	}
-	check := func(b *Book) {
-		t.Helper()
-		p := b.Precision("", true)
-		if len(p) != 2 || p[0].RuleID != "r1" || p[0].Fraud != 2 || p[0].FalsePositive != 1 || len(p[0].Days) != 2 ||
-			p[0].Days[0].Precision != 1 || p[0].Days[1].Precision != 0.5 || p[1].Precision != 0 {
-			t.Fatalf("precision %+v", p)
-		}
-		if f, ok := b.FeedbackOn("a3"); !ok || f.Label != LabelFalsePositive || f.Comment != "customer confirmed" {
-			t.Fatalf("a3: %+v", f)
-		}
-		if n := len(b.Suppressions(false)); n != 1 {
-			t.Fatalf("%d suppressions in force, want 1", n)
-		}
-		if a := b.Audit("", 0); len(a) != 8 || a[0].Action != ActionFeedback || a[len(a)-1].Author != "ann" {
-			t.Fatalf("audit: %d entries %+v", len(a), a)
-		}
-	}
-	check(b)
+	checkRestartBook(t, b)
 	l.Close()
 	// a torn last line (a crash mid-append) is not read
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -88,7 +71,7 @@ func TestBookSurvivesRestart(t *testing.T) {
 	f.Close()
 	b2, sup2, l2 := open()
 	defer l2.Close()
-	check(b2)
+	checkRestartBook(t, b2)
 	if sup2.Check(&alerts.Alert{Key: "card-1", RuleID: "r1"}) == nil {
 		t.Fatal("the suppression did not survive the restart")
 	}
@@ -98,6 +81,27 @@ func TestBookSurvivesRestart(t *testing.T) {
 	now = now.Add(2 * time.Hour) // the suppression ends
 	if sup2.Check(&alerts.Alert{Key: "card-1", RuleID: "r1"}) != nil || len(b2.Suppressions(false)) != 0 || len(b2.Suppressions(true)) != 1 {
 		t.Fatal("an ended suppression still applies")
+	}
+}
+
+// checkRestartBook fails the test unless b holds what TestBookSurvivesRestart wrote:
+// precision by rule and day, a3's latest feedback, one suppression in force and the
+// audit of all eight changes.
+func checkRestartBook(t *testing.T, b *Book) {
+	t.Helper()
+	p := b.Precision("", true)
+	if len(p) != 2 || p[0].RuleID != "r1" || p[0].Fraud != 2 || p[0].FalsePositive != 1 || len(p[0].Days) != 2 ||
+		p[0].Days[0].Precision != 1 || p[0].Days[1].Precision != 0.5 || p[1].Precision != 0 {
+		t.Fatalf("precision %+v", p)
+	}
+	if f, ok := b.FeedbackOn("a3"); !ok || f.Label != LabelFalsePositive || f.Comment != "customer confirmed" {
+		t.Fatalf("a3: %+v", f)
+	}
+	if n := len(b.Suppressions(false)); n != 1 {
+		t.Fatalf("%d suppressions in force, want 1", n)
+	}
+	if a := b.Audit("", 0); len(a) != 8 || a[0].Action != ActionFeedback || a[len(a)-1].Author != "ann" {
+		t.Fatalf("audit: %d entries %+v", len(a), a)
 	}
 }
 

@@ -190,7 +190,12 @@ func ruleErrors(errs patterns.ErrorList) []*cepv1.RuleError {
 // rejected is the status of a change whose rule set does not compile: InvalidArgument with
 // every error in the message and, as a detail, a ValidateRuleResponse.
 func rejected(errs patterns.ErrorList) error {
-	msg := fmt.Sprintf("the rule set does not compile (%d errors); nothing was changed", len(errs))
+	return invalidWith(fmt.Sprintf("the rule set does not compile (%d errors); nothing was changed", len(errs)), errs)
+}
+
+// invalidWith is InvalidArgument with msg followed by every error (file:line:col:
+// message) and, as a detail, a ValidateRuleResponse with them.
+func invalidWith(msg string, errs patterns.ErrorList) error {
 	for _, e := range errs {
 		msg += fmt.Sprintf("\n%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
 	}

@@ -173,17 +173,28 @@ func (s *Rules) CreateRule(ctx context.Context, req *cepv1.CreateRuleRequest) (*
 	})
 }
 
+// sourceOf checks that source is a rule whose id is id (mismatch, a format of the
+// source's id and id, says otherwise) and returns it with the change's author and
+// comment.
+func (s *Rules) sourceOf(ctx context.Context, id, source, comment, mismatch string) ([]byte, store.Change, error) {
+	got, err := s.parseID(source)
+	if err != nil {
+		return nil, store.Change{}, err
+	}
+	if got != id {
+		return nil, store.Change{}, status.Errorf(codes.InvalidArgument, mismatch, got, id)
+	}
+	ch, err := s.changeBy(ctx, comment)
+	if err != nil {
+		return nil, store.Change{}, err
+	}
+	return []byte(source), ch, nil
+}
+
 // UpdateRule implements cepv1.RulesServer.
 func (s *Rules) UpdateRule(ctx context.Context, req *cepv1.UpdateRuleRequest) (*cepv1.Rule, error) {
-	id, err := s.parseID(req.GetSource())
-	if err != nil {
-		return nil, err
-	}
-	if id != req.GetId() {
-		return nil, status.Errorf(codes.InvalidArgument, "the source's id %q differs from the rule %q it would update", id, req.GetId())
-	}
-	src := []byte(req.GetSource())
-	ch, err := s.changeBy(ctx, req.GetComment())
+	id := req.GetId()
+	src, ch, err := s.sourceOf(ctx, id, req.GetSource(), req.GetComment(), "the source's id %q differs from the rule %q it would update")
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +260,21 @@ func (s *Rules) mayRecreate(ctx context.Context, id string) error {
 	return nil
 }
 
+// changeCurrent is a change of rule id's current version: the candidate set has edit's
+// version of it, and save stores the change.
+func (s *Rules) changeCurrent(ctx context.Context, id string, edit func(store.Version) (store.Version, error), save func() (store.Version, error)) (*cepv1.Rule, error) {
+	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
+		v, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if v, err = edit(v); err != nil {
+			return nil, err
+		}
+		return replace(cur, v), nil
+	}, save)
+}
+
 // RollbackRule implements cepv1.RulesServer.
 func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest) (*cepv1.Rule, error) {
 	id, n := req.GetId(), int(req.GetVersion())
@@ -256,23 +282,19 @@ func (s *Rules) RollbackRule(ctx context.Context, req *cepv1.RollbackRuleRequest
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
-		v, err := s.store.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	return s.changeCurrent(ctx, id, func(v store.Version) (store.Version, error) {
 		old, err := s.store.Version(ctx, id, n)
 		if err != nil {
-			return nil, err
+			return v, err
 		}
 		if v.Mode == store.Shadow && v.ShadowOf > 0 && n != v.ShadowOf && !mayManage(ctx) {
 			// The candidate (or any version but the active one) would run active: a
 			// promotion, which is a mode change.
-			return nil, status.Errorf(codes.PermissionDenied, "rule %q is on trial: a rollback to version %d would make it active in place of version %d, which only an admin may do (a rollback to %d ends the trial)", id, n, v.ShadowOf, v.ShadowOf)
+			return v, status.Errorf(codes.PermissionDenied, "rule %q is on trial: a rollback to version %d would make it active in place of version %d, which only an admin may do (a rollback to %d ends the trial)", id, n, v.ShadowOf, v.ShadowOf)
 		}
 		st := store.RollbackState(v)
 		v.Source, v.Mode, v.ShadowOf = old.Source, st.Mode, st.ShadowOf
-		return replace(cur, v), nil
+		return v, nil
 	}, func() (store.Version, error) { return s.store.Rollback(ctx, id, n, ch) })
 }
 
@@ -287,42 +309,27 @@ func (s *Rules) SetRuleMode(ctx context.Context, req *cepv1.SetRuleModeRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
-		v, err := s.store.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	return s.changeCurrent(ctx, id, func(v store.Version) (store.Version, error) {
 		st := store.ModeChange(v, m)
 		v.Mode, v.ShadowOf = st.Mode, st.ShadowOf
-		return replace(cur, v), nil
+		return v, nil
 	}, func() (store.Version, error) { return s.store.SetMode(ctx, id, m, ch) })
 }
 
 // ShadowRule implements cepv1.RulesServer.
 func (s *Rules) ShadowRule(ctx context.Context, req *cepv1.ShadowRuleRequest) (*cepv1.Rule, error) {
-	id, err := s.parseID(req.GetSource())
+	id := req.GetId()
+	src, ch, err := s.sourceOf(ctx, id, req.GetSource(), req.GetComment(), "the candidate's id %q differs from the rule %q it would run beside")
 	if err != nil {
 		return nil, err
 	}
-	if id != req.GetId() {
-		return nil, status.Errorf(codes.InvalidArgument, "the candidate's id %q differs from the rule %q it would run beside", id, req.GetId())
-	}
-	src := []byte(req.GetSource())
-	ch, err := s.changeBy(ctx, req.GetComment())
-	if err != nil {
-		return nil, err
-	}
-	return s.change(ctx, func(cur []store.Version) ([]store.Version, error) {
-		v, err := s.store.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	return s.changeCurrent(ctx, id, func(v store.Version) (store.Version, error) {
 		st, err := store.TrialState(v)
 		if err != nil {
-			return nil, err
+			return v, err
 		}
 		v.Source, v.Mode, v.ShadowOf = src, st.Mode, st.ShadowOf
-		return replace(cur, v), nil
+		return v, nil
 	}, func() (store.Version, error) { return s.store.Shadow(ctx, id, src, ch) })
 }
 

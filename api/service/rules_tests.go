@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/ruletest"
@@ -71,13 +70,5 @@ func (s *Rules) checkTests(ctx context.Context, src, tests []byte, force bool, c
 // rejectedTests is the status of a change whose test file has problems: InvalidArgument
 // with every problem and, as a detail, a ValidateRuleResponse.
 func rejectedTests(errs patterns.ErrorList) error {
-	msg := fmt.Sprintf("the rule's tests have %d problems; nothing was changed", len(errs))
-	for _, e := range errs {
-		msg += fmt.Sprintf("\n%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
-	}
-	st := status.New(codes.InvalidArgument, msg)
-	if d, err := st.WithDetails(&cepv1.ValidateRuleResponse{Errors: ruleErrors(errs)}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return invalidWith(fmt.Sprintf("the rule's tests have %d problems; nothing was changed", len(errs)), errs)
 }

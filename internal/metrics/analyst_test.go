@@ -9,9 +9,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/patterns"
-	"github.com/cepd/cepd/rules"
 )
 
 // suppressKey marks the alerts of one key suppressed, as the alert path does for an
@@ -27,24 +24,8 @@ func (suppressKey) DeadLetter(engine.DeadLetter) {}
 
 func TestMetricsCooldownSuppressionFeedback(t *testing.T) {
 	m := New(Options{})
-	schema, err := event.ParseSchema([]byte(schemaSrc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := rules.NewEnv(schema, rules.EnvOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := patterns.Parse("rule.yaml", []byte("id: big\ncooldown: 1h\npattern:\n  - name: a\n    where: e.amount > 100.0\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := rules.NewRegistry()
-	c, err := rules.Compile(r, env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Shards: 1, OnAlert: m.Observe}, &engine.RuleSet{Schema: schema, Rules: []*rules.Compiled{c}, Slots: reg.Slots()}, suppressKey("c2"), suppressKey(""))
+	rs := ruleSet(t, "id: big\ncooldown: 1h\npattern:\n  - name: a\n    where: e.amount > 100.0\n")
+	eng, err := engine.New(engine.Config{Shards: 1, OnAlert: m.Observe}, rs, suppressKey("c2"), suppressKey(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,16 @@ func (discard) DeadLetter(engine.DeadLetter) {}
 
 func newEngine(t *testing.T, m *Metrics) *engine.Engine {
 	t.Helper()
+	eng, err := engine.New(engine.Config{Shards: 2, OnAlert: m.Observe, RecordProcessingTime: true}, ruleSet(t, ruleSrc), discard{}, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// ruleSet compiles the rule src over schemaSrc.
+func ruleSet(t *testing.T, src string) *engine.RuleSet {
+	t.Helper()
 	schema, err := event.ParseSchema([]byte(schemaSrc))
 	if err != nil {
 		t.Fatal(err)
@@ -55,16 +65,12 @@ func newEngine(t *testing.T, m *Metrics) *engine.Engine {
 		t.Fatal(err)
 	}
 	b := engine.NewRuleSetBuilder(schema, env)
-	b.Add("rule.yaml", []byte(ruleSrc), "")
+	b.Add("rule.yaml", []byte(src), "")
 	rs, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Shards: 2, OnAlert: m.Observe, RecordProcessingTime: true}, rs, discard{}, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
+	return rs
 }
 
 func value(t *testing.T, m *Metrics, name string, labels map[string]string) (float64, bool) {

@@ -86,6 +86,26 @@ func (g *Generator) attacker(e *ev, city int16, device uint64) {
 	g.geoAround(e, city)
 }
 
+// attackerBuy is a fraudster's online authorisation on card ci at merchant m, from a
+// fresh address in city on device dev, settled as a genuine one would be.
+func (g *Generator) attackerBuy(t int64, ci int32, city int16, dev uint64, m int32, amount float64, label int8) *ev {
+	a := g.auth(t, ci, &g.cards[ci], m, amount, false, label)
+	g.attacker(a, city, dev)
+	g.settle(a, label)
+	return a
+}
+
+// spree is the shape of the burst scenarios: n attackerBuy on card ci from its
+// cardholder's city on device dev, the i-th at merchant shop(i) for lo–hi, gapLo–gapHi
+// seconds apart.
+func (g *Generator) spree(t int64, ci int32, dev uint64, label int8, n int, shop func(i int) int32, lo, hi, gapLo, gapHi float64) {
+	r, city := g.r, g.cards[ci].city
+	for i := range n {
+		g.attackerBuy(t, ci, city, dev, shop(i), uniform(r, lo, hi), label)
+		t += between(r, gapLo, gapHi)
+	}
+}
+
 // newDevice returns a device id never used before.
 func (g *Generator) newDevice() uint64 {
 	g.nextDevice++
@@ -118,25 +138,16 @@ func (g *Generator) cardTesting(t int64, ci int32, label int8) bool {
 		t += between(r, 15, 90)
 	}
 	t += between(r, 30, 180)
-	a := g.auth(t, ci, c, g.online("electronics"), uniform(r, 200, 1500), false, label)
-	g.attacker(a, city, dev)
-	g.settle(a, label)
+	g.attackerBuy(t, ci, city, dev, g.online("electronics"), uniform(r, 200, 1500), label)
 	return true
 }
 
 // velocityBurst: eight to twelve online purchases at one to three shops, 20–45 s apart,
 // amounts 40–90 (so no ×1.5 ladder of four can form).
 func (g *Generator) velocityBurst(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, dev := g.r, g.newDevice()
 	shops := []int32{g.online("clothing"), g.online("games"), g.online("misc")}[:1+r.IntN(3)]
-	for n := 8 + r.IntN(5); n > 0; n-- {
-		a := g.auth(t, ci, c, shops[r.IntN(len(shops))], uniform(r, 40, 90), false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
-		t += between(r, 20, 45)
-	}
+	g.spree(t, ci, dev, label, 8+r.IntN(5), func(int) int32 { return shops[r.IntN(len(shops))] }, 40, 90, 20, 45)
 	return true
 }
 
@@ -226,16 +237,9 @@ func (g *Generator) refundSpree(t int64, ci int32, label int8) bool {
 // highRiskBurst: three or four online authorisations of 200–450 at gambling, crypto,
 // money-transfer and gift-card merchants, 3–15 minutes apart.
 func (g *Generator) highRiskBurst(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, dev := g.r, g.newDevice()
 	kinds := []string{"gambling", "crypto", "money_transfer", "stored_value"}
-	for n := 3 + r.IntN(2); n > 0; n-- {
-		a := g.auth(t, ci, c, g.online(kinds[r.IntN(len(kinds))]), uniform(r, 200, 450), false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
-		t += between(r, 180, 900)
-	}
+	g.spree(t, ci, dev, label, 3+r.IntN(2), func(int) int32 { return g.online(kinds[r.IntN(len(kinds))]) }, 200, 450, 180, 900)
 	return true
 }
 
@@ -275,16 +279,9 @@ func (g *Generator) cpThenDistantCNP(t int64, ci int32, label int8) bool {
 // manyMerchants: five or six online purchases of 40–110 at different shops, 20–50 s
 // apart.
 func (g *Generator) manyMerchants(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, dev := g.r, g.newDevice()
 	kinds := []string{"clothing", "electronics", "books", "games", "misc", "home"}
-	for i, n := 0, 5+r.IntN(2); i < n; i++ {
-		a := g.auth(t, ci, c, g.online(kinds[i]), uniform(r, 40, 110), false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
-		t += between(r, 20, 50)
-	}
+	g.spree(t, ci, dev, label, 5+r.IntN(2), func(i int) int32 { return g.online(kinds[i]) }, 40, 110, 20, 50)
 	return true
 }
 
@@ -311,9 +308,7 @@ func (g *Generator) risingAmounts(t int64, ci int32, label int8) bool {
 	shop := g.online("electronics")
 	amount := uniform(r, 20, 60)
 	for n := 4 + r.IntN(2); n > 0; n-- {
-		a := g.auth(t, ci, c, shop, amount, false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
+		a := g.attackerBuy(t, ci, city, dev, shop, amount, label)
 		amount = a.amount * uniform(r, 1.6, 2.2)
 		t += between(r, 180, 720)
 	}
@@ -394,10 +389,7 @@ func (g *Generator) deviceManyCards(t int64, ci int32, label int8) bool {
 		}
 	}
 	for _, v := range victims {
-		c := &g.cards[v]
-		a := g.auth(t, v, c, shop, uniform(r, 15, 80), false, label)
-		g.attacker(a, c.city, dev)
-		g.settle(a, label)
+		g.attackerBuy(t, v, g.cards[v].city, dev, shop, uniform(r, 15, 80), label)
 		t += between(r, 30, 150)
 	}
 	return true
@@ -411,15 +403,11 @@ func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 	c := &g.cards[ci]
 	city, dev := c.city, g.newDevice()
 	risky := g.merch.ring[r.IntN(ringRisky)]
-	a := g.auth(t, ci, c, risky, uniform(r, 150, 600), false, label)
-	g.attacker(a, city, dev)
-	g.settle(a, label)
+	g.attackerBuy(t, ci, city, dev, risky, uniform(r, 150, 600), label)
 	for n := 1 + r.IntN(2); n > 0; n-- {
 		t += between(r, 300, 5400)
 		w := g.merch.ring[ringRisky+r.IntN(ringWatched)]
-		b := g.auth(t, ci, c, w, uniform(r, 40, 300), false, label)
-		g.attacker(b, city, dev)
-		g.settle(b, label)
+		g.attackerBuy(t, ci, city, dev, w, uniform(r, 40, 300), label)
 	}
 	return true
 }
@@ -428,16 +416,9 @@ func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 // two to four minutes apart: too slow for a burst rule, too many for an hour (a ×1.5
 // ladder of four cannot form below 67.50).
 func (g *Generator) authsPerHour(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, dev := g.r, g.newDevice()
 	shops := []int32{g.online("clothing"), g.online("misc"), g.online("home")}[:2+r.IntN(2)]
-	for n := 13 + r.IntN(4); n > 0; n-- {
-		a := g.auth(t, ci, c, shops[r.IntN(len(shops))], uniform(r, 15, 60), false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
-		t += between(r, 120, 240)
-	}
+	g.spree(t, ci, dev, label, 13+r.IntN(4), func(int) int32 { return shops[r.IntN(len(shops))] }, 15, 60, 120, 240)
 	return true
 }
 
@@ -459,15 +440,8 @@ func (g *Generator) merchantRepeat(t int64, ci int32, label int8) bool {
 // onlineSpend24h: a stolen card used online six to eight times for 350–650 at
 // different shops, one to three hours apart: no burst, but far more than a day's spend.
 func (g *Generator) onlineSpend24h(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, dev := g.r, g.newDevice()
 	kinds := []string{"electronics", "clothing", "home", "hotel", "misc", "books", "airline", "jewelry"}
-	for i, n := 0, 6+r.IntN(3); i < n; i++ {
-		a := g.auth(t, ci, c, g.online(kinds[i]), uniform(r, 350, 650), false, label)
-		g.attacker(a, city, dev)
-		g.settle(a, label)
-		t += between(r, 3600, 3*3600)
-	}
+	g.spree(t, ci, dev, label, 6+r.IntN(3), func(i int) int32 { return g.online(kinds[i]) }, 350, 650, 3600, 3*3600)
 	return true
 }

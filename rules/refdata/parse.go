@@ -260,16 +260,18 @@ func readCSV(kind Kind, data []byte, o ParseOptions) (string, []Column, []Entry,
 	return keyName, cols, ents, nil
 }
 
+// jsonRow is one object of a JSONL table, with its line for messages.
+type jsonRow struct {
+	line int
+	obj  map[string]any
+}
+
 func readJSONL(data []byte, o ParseOptions) (string, []Column, []Entry, error) {
 	keyField := o.KeyField
 	if keyField == "" {
 		keyField = "key"
 	}
-	type raw struct {
-		line int
-		obj  map[string]any
-	}
-	var rows []raw
+	var rows []jsonRow
 	types := map[string]ColType{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -284,34 +286,10 @@ func readJSONL(data []byte, o ParseOptions) (string, []Column, []Entry, error) {
 		if err := dec.Decode(&obj); err != nil {
 			return "", nil, nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		for k, v := range obj {
-			if k == keyField || v == nil {
-				continue
-			}
-			var t ColType
-			switch x := v.(type) {
-			case string:
-				t = ColString
-			case bool:
-				t = ColBool
-			case json.Number:
-				t = ColInt
-				if _, err := x.Int64(); err != nil {
-					t = ColDouble
-				}
-			default:
-				return "", nil, nil, fmt.Errorf("line %d: field %q: a table cell is a string, number or bool", line, k)
-			}
-			switch prev, seen := types[k]; {
-			case !seen || prev == t:
-				types[k] = t
-			case (prev == ColInt && t == ColDouble) || (prev == ColDouble && t == ColInt):
-				types[k] = ColDouble
-			default:
-				return "", nil, nil, fmt.Errorf("line %d: field %q is a %s here and a %s before", line, k, t, prev)
-			}
+		if err := noteJSONTypes(types, obj, keyField, line); err != nil {
+			return "", nil, nil, err
 		}
-		rows = append(rows, raw{line: line, obj: obj})
+		rows = append(rows, jsonRow{line: line, obj: obj})
 		if o.MaxEntries > 0 && len(rows) > o.MaxEntries {
 			return "", nil, nil, fmt.Errorf("more than %d entries", o.MaxEntries)
 		}
@@ -324,11 +302,54 @@ func readJSONL(data []byte, o ParseOptions) (string, []Column, []Entry, error) {
 		cols = append(cols, Column{Name: k, Type: t})
 	}
 	sort.Slice(cols, func(i, j int) bool { return cols[i].Name < cols[j].Name })
+	ents, err := jsonEntries(rows, cols, keyField)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return keyField, cols, ents, nil
+}
+
+// noteJSONTypes records in types the column type of each field of obj (the key field
+// aside) at line: a field's type is the same on every line, ints and doubles together
+// making a double column.
+func noteJSONTypes(types map[string]ColType, obj map[string]any, keyField string, line int) error {
+	for k, v := range obj {
+		if k == keyField || v == nil {
+			continue
+		}
+		var t ColType
+		switch x := v.(type) {
+		case string:
+			t = ColString
+		case bool:
+			t = ColBool
+		case json.Number:
+			t = ColInt
+			if _, err := x.Int64(); err != nil {
+				t = ColDouble
+			}
+		default:
+			return fmt.Errorf("line %d: field %q: a table cell is a string, number or bool", line, k)
+		}
+		switch prev, seen := types[k]; {
+		case !seen || prev == t:
+			types[k] = t
+		case (prev == ColInt && t == ColDouble) || (prev == ColDouble && t == ColInt):
+			types[k] = ColDouble
+		default:
+			return fmt.Errorf("line %d: field %q is a %s here and a %s before", line, k, t, prev)
+		}
+	}
+	return nil
+}
+
+// jsonEntries makes the table's entries of rows, with cells in the order of cols.
+func jsonEntries(rows []jsonRow, cols []Column, keyField string) ([]Entry, error) {
 	ents := make([]Entry, 0, len(rows))
 	for _, r := range rows {
 		k, ok := KeyString(jsonPlain(r.obj[keyField]))
 		if !ok || k == "" {
-			return "", nil, nil, fmt.Errorf("line %d: no key field %q", r.line, keyField)
+			return nil, fmt.Errorf("line %d: no key field %q", r.line, keyField)
 		}
 		e := Entry{Key: k, Cells: make([]any, len(cols))}
 		for j, c := range cols {
@@ -339,13 +360,13 @@ func readJSONL(data []byte, o ParseOptions) (string, []Column, []Entry, error) {
 			s := fmt.Sprint(v)
 			cell, err := parseCell(c.Type, s)
 			if err != nil {
-				return "", nil, nil, fmt.Errorf("line %d: field %s: %w", r.line, c.Name, err)
+				return nil, fmt.Errorf("line %d: field %s: %w", r.line, c.Name, err)
 			}
 			e.Cells[j] = cell
 		}
 		ents = append(ents, e)
 	}
-	return keyField, cols, ents, nil
+	return ents, nil
 }
 
 func jsonPlain(v any) any {

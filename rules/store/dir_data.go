@@ -153,35 +153,9 @@ func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, s
 	if err := writeFile(filepath.Join(hist, strconv.Itoa(v.Version)+".csv"), content); err != nil {
 		return DataVersion{}, err
 	}
-	// The live file: the dataset's current text (removed on deletion; a kind change
-	// renames it).
-	var prevLive string
-	var prevText []byte
-	if len(vs) > 0 && !vs[len(vs)-1].Deleted {
-		prevLive = filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(vs[len(vs)-1].Kind)))
-		prevText, _ = os.ReadFile(prevLive)
-	}
-	live := filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(v.Kind)))
-	undo := func() {
-		if prevLive != "" {
-			_ = writeFile(prevLive, prevText)
-		}
-		if live != prevLive && !v.Deleted {
-			_ = os.Remove(live)
-		}
-	}
-	if prevLive != "" && (v.Deleted || prevLive != live) {
-		if err := os.Remove(prevLive); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return DataVersion{}, fmt.Errorf("rule store: %w", err)
-		}
-	}
-	if !v.Deleted {
-		if err := writeFile(live, content); err != nil {
-			undo()
-			return DataVersion{}, err
-		}
-		// A table edited on disk as JSON lines is kept as CSV from now on.
-		_ = os.Remove(filepath.Join(d.dataDir(), v.Name+".table.jsonl"))
+	undo, err := d.writeLiveData(vs, v, content)
+	if err != nil {
+		return DataVersion{}, err
 	}
 	rec := v
 	rec.Content = nil
@@ -204,6 +178,41 @@ func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, s
 	}
 	v.Content = content
 	return v, nil
+}
+
+// writeLiveData makes the live file of list v hold its current text, content (removed on
+// deletion; a kind change renames it), vs being the list's versions before v. undo puts
+// the live file back as it was, for a change whose history fails to be written.
+func (d *Dir) writeLiveData(vs []DataVersion, v DataVersion, content []byte) (undo func(), err error) {
+	var prevLive string
+	var prevText []byte
+	if len(vs) > 0 && !vs[len(vs)-1].Deleted {
+		prevLive = filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(vs[len(vs)-1].Kind)))
+		prevText, _ = os.ReadFile(prevLive)
+	}
+	live := filepath.Join(d.dataDir(), refdata.FileName(v.Name, refdata.Kind(v.Kind)))
+	undo = func() {
+		if prevLive != "" {
+			_ = writeFile(prevLive, prevText)
+		}
+		if live != prevLive && !v.Deleted {
+			_ = os.Remove(live)
+		}
+	}
+	if prevLive != "" && (v.Deleted || prevLive != live) {
+		if err := os.Remove(prevLive); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("rule store: %w", err)
+		}
+	}
+	if !v.Deleted {
+		if err := writeFile(live, content); err != nil {
+			undo()
+			return nil, err
+		}
+		// A table edited on disk as JSON lines is kept as CSV from now on.
+		_ = os.Remove(filepath.Join(d.dataDir(), v.Name+".table.jsonl"))
+	}
+	return undo, nil
 }
 
 // DataAudit implements DataStore.

@@ -92,6 +92,49 @@ func produceRound(t *testing.T, p sarama.SyncProducer, r *rand.Rand, first, n in
 	return evs
 }
 
+// startRepartitionHelper starts TestRepartitionHelperProcess as a forwarder process
+// reading the cluster at addr.
+func startRepartitionHelper(t *testing.T, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
+	cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// checkForwarded checks each forwarded record against want (event id → device): keyed
+// by its event's device, each device in one partition, each source partition's records
+// in source order. It returns how many times each event id was forwarded.
+func checkForwarded(t *testing.T, got []forwarded, want map[string]string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	devPart := map[string]int32{}
+	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
+	for _, f := range got {
+		seen[f.id]++
+		dev, ok := want[f.id]
+		switch {
+		case !ok:
+			t.Errorf("event %s forwarded but has no device (or was never produced)", f.id)
+		case f.key != dev:
+			t.Errorf("event %s keyed %q, its device is %s", f.id, f.key, dev)
+		}
+		if p, ok := devPart[f.key]; ok && p != f.part {
+			t.Errorf("device %s in partitions %d and %d", f.key, p, f.part)
+		}
+		devPart[f.key] = f.part
+		k := [2]int32{f.part, f.srcPart}
+		if prev, ok := lastSrc[k]; ok && f.srcOffs <= prev {
+			t.Errorf("partition %d: source %d/%d after %d/%d", f.part, f.srcPart, f.srcOffs, f.srcPart, prev)
+		}
+		lastSrc[k] = f.srcOffs
+	}
+	return seen
+}
+
 // forwarded is one record read back from the repartition topic.
 type forwarded struct {
 	key, id         string
@@ -182,15 +225,7 @@ func TestRepartitionKill9(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
-		cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startRepartitionHelper(t, addr) }
 	var all []repEvent
 	const rounds, perRound = 8, 2500
 	for round := range rounds {
@@ -223,28 +258,7 @@ func TestRepartitionKill9(t *testing.T) {
 			break
 		}
 	}
-	seen := map[string]int{}
-	devPart := map[string]int32{}
-	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
-	for _, f := range got {
-		seen[f.id]++
-		dev, ok := want[f.id]
-		switch {
-		case !ok:
-			t.Errorf("event %s forwarded but has no device (or was never produced)", f.id)
-		case f.key != dev:
-			t.Errorf("event %s keyed %q, its device is %s", f.id, f.key, dev)
-		}
-		if p, ok := devPart[f.key]; ok && p != f.part {
-			t.Errorf("device %s in partitions %d and %d", f.key, p, f.part)
-		}
-		devPart[f.key] = f.part
-		k := [2]int32{f.part, f.srcPart}
-		if prev, ok := lastSrc[k]; ok && f.srcOffs <= prev {
-			t.Errorf("partition %d: source %d/%d after %d/%d", f.part, f.srcPart, f.srcOffs, f.srcPart, prev)
-		}
-		lastSrc[k] = f.srcOffs
-	}
+	seen := checkForwarded(t, got, want)
 	missing, twice := 0, 0
 	for id := range want {
 		switch seen[id] {

@@ -49,13 +49,7 @@ func testClusterFailover(t *testing.T, rc *redistest.Cluster, c *redis.ClusterCl
 					return
 				default:
 				}
-				cp := &state.Checkpoint{Partition: p, Epoch: 1, Offset: off, Watermark: off, RuleSet: "rs", Continues: true,
-					Deletes: []string{"gone-" + strconv.FormatInt(off-1, 10)}}
-				for k := range keys {
-					cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: fmt.Sprintf("k%02d", k),
-						Data: []byte(strconv.FormatInt(off, 10) + string(bytes.Repeat([]byte{'x'}, 40)))})
-				}
-				cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: "gone-" + strconv.FormatInt(off, 10), Data: []byte("x")})
+				cp := failoverCheckpoint(p, off, keys)
 				tried[p].Store(off)
 				if err := store(p).Save(ctx, cp); err != nil {
 					errs.Add(1) // during a failover: the next one is tried on top of it
@@ -89,26 +83,47 @@ func testClusterFailover(t *testing.T, rc *redistest.Cluster, c *redis.ClusterCl
 		t.Errorf("12 partitions on %d masters, want 3", len(first))
 	}
 	for p := range parts {
-		got, meta := loadAll(t, store(p), p)
-		a, tr := acked[p].Load(), tried[p].Load()
-		if meta.Offset < a || meta.Offset > tr {
-			t.Errorf("partition %d: loaded offset %d, acknowledged %d, last tried %d", p, meta.Offset, a, tr)
-		}
-		want := strconv.FormatInt(meta.Offset, 10)
-		for k, v := range got {
-			if k == "gone-"+want {
-				continue
-			}
-			if len(k) < 1 || k[0] != 'k' || !bytes.HasPrefix(v, []byte(want+"x")) {
-				t.Errorf("partition %d at offset %s: key %s = %.12s…, not of this checkpoint", p, want, k, v)
-			}
-		}
-		if len(got) != keys+1 {
-			t.Errorf("partition %d: %d keys, want %d", p, len(got), keys+1)
-		}
-		if a < 5 {
-			t.Errorf("partition %d: only %d checkpoints acknowledged", p, a)
-		}
+		checkFailoverPartition(t, store(p), p, keys, acked[p].Load(), tried[p].Load())
 	}
 	t.Logf("%d Save errors during the failovers (retried by the next checkpoint)", errs.Load())
+}
+
+// failoverCheckpoint is testClusterFailover's checkpoint at offset off of partition p:
+// keys keys holding the offset, a key named for it and the deletion of the previous
+// one's.
+func failoverCheckpoint(p int, off int64, keys int) *state.Checkpoint {
+	cp := &state.Checkpoint{Partition: p, Epoch: 1, Offset: off, Watermark: off, RuleSet: "rs", Continues: true,
+		Deletes: []string{"gone-" + strconv.FormatInt(off-1, 10)}}
+	for k := range keys {
+		cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: fmt.Sprintf("k%02d", k),
+			Data: []byte(strconv.FormatInt(off, 10) + string(bytes.Repeat([]byte{'x'}, 40)))})
+	}
+	cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: "gone-" + strconv.FormatInt(off, 10), Data: []byte("x")})
+	return cp
+}
+
+// checkFailoverPartition loads partition p from s and fails the test unless it is one
+// failoverCheckpoint exactly, at an offset between the last acknowledged (a) and the
+// last tried (tr).
+func checkFailoverPartition(t *testing.T, s *Store, p, keys int, a, tr int64) {
+	t.Helper()
+	got, meta := loadAll(t, s, p)
+	if meta.Offset < a || meta.Offset > tr {
+		t.Errorf("partition %d: loaded offset %d, acknowledged %d, last tried %d", p, meta.Offset, a, tr)
+	}
+	want := strconv.FormatInt(meta.Offset, 10)
+	for k, v := range got {
+		if k == "gone-"+want {
+			continue
+		}
+		if len(k) < 1 || k[0] != 'k' || !bytes.HasPrefix(v, []byte(want+"x")) {
+			t.Errorf("partition %d at offset %s: key %s = %.12s…, not of this checkpoint", p, want, k, v)
+		}
+	}
+	if len(got) != keys+1 {
+		t.Errorf("partition %d: %d keys, want %d", p, len(got), keys+1)
+	}
+	if a < 5 {
+		t.Errorf("partition %d: only %d checkpoints acknowledged", p, a)
+	}
 }

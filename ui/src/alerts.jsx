@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, qs } from './api.js';
+import { FilterSelect, SEVERITY_FILTER } from './filters.jsx';
 import { useStore } from './store.js';
 import { AlertExplain } from './explain.jsx';
 import { AlertFeedback, SuppressedBadge, SuppressedNote } from './feedback.jsx';
@@ -84,41 +85,15 @@ export function AlertsPage({ store, selected, query, session }) {
         </div>
       </header>
       <div class="toolbar" role="search">
-        <label class="field">
-          <span>Rule</span>
-          <select value={rule} onChange={(e) => setRule(e.target.value)} data-testid="filter-rule">
-            <option value="">all rules</option>
-            {ruleIds.map((r) => <option value={r}>{r}</option>)}
-          </select>
-        </label>
-        <label class="field">
-          <span>Severity</span>
-          <select value={sev} onChange={(e) => setSev(e.target.value)}>
-            <option value="">all</option>
-            {['critical', 'high', 'medium', 'low'].map((s) => <option value={s}>{s}</option>)}
-          </select>
-        </label>
+        <FilterSelect label="Rule" value={rule} onChange={setRule} testid="filter-rule" options={[['', 'all rules'], ...ruleIds.map((r) => [r, r])]} />
+        <FilterSelect label="Severity" value={sev} onChange={setSev} options={SEVERITY_FILTER} />
         <label class="field">
           <span>Key</span>
           <input type="search" value={key} onInput={(e) => setKey(e.target.value)} placeholder="exact key" />
         </label>
-        <label class="field">
-          <span>Mode</span>
-          <select value={mode} onChange={(e) => setMode(e.target.value)}>
-            <option value="">all</option>
-            <option value="active">active</option>
-            <option value="shadow">shadow</option>
-          </select>
-        </label>
-        <label class="field">
-          <span>Detected</span>
-          <select value={win} onChange={(e) => setWin(e.target.value)}>
-            <option value="15m">last 15 minutes</option>
-            <option value="1h">last hour</option>
-            <option value="24h">last 24 hours</option>
-            <option value="all">any time</option>
-          </select>
-        </label>
+        <FilterSelect label="Mode" value={mode} onChange={setMode} options={[['', 'all'], ['active', 'active'], ['shadow', 'shadow']]} />
+        <FilterSelect label="Detected" value={win} onChange={setWin}
+          options={[['15m', 'last 15 minutes'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['all', 'any time']]} />
       </div>
       <div class={'split' + (selected ? ' split-open' : '')}>
         <div class="card feed" role="table" aria-label="Alerts" aria-rowcount={shown.length}>

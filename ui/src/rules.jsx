@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get } from './api.js';
+import { FilterSelect, SEVERITY_FILTER } from './filters.jsx';
 import { useStore } from './store.js';
 import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtPct, modeName, Empty } from './util.jsx';
 
@@ -74,22 +75,8 @@ export function RulesList({ session, alerts }) {
           <span>Search</span>
           <input type="search" placeholder="id, name, owner or tag" value={q} onInput={(e) => setQ(e.target.value)} aria-label="Search rules" />
         </label>
-        <label class="field">
-          <span>Mode</span>
-          <select value={mode} onChange={(e) => setMode(e.target.value)}>
-            <option value="">all</option>
-            <option value="active">active</option>
-            <option value="shadow">shadow</option>
-            <option value="disabled">disabled</option>
-          </select>
-        </label>
-        <label class="field">
-          <span>Severity</span>
-          <select value={sev} onChange={(e) => setSev(e.target.value)}>
-            <option value="">all</option>
-            {['critical', 'high', 'medium', 'low'].map((s) => <option value={s}>{s}</option>)}
-          </select>
-        </label>
+        <FilterSelect label="Mode" value={mode} onChange={setMode} options={[['', 'all'], ['active', 'active'], ['shadow', 'shadow'], ['disabled', 'disabled']]} />
+        <FilterSelect label="Severity" value={sev} onChange={setSev} options={SEVERITY_FILTER} />
       </div>
       <div class="card table-card">
         <table class="table" data-testid="rules-table">

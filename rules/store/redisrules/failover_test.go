@@ -72,26 +72,7 @@ func TestClusterFailover(t *testing.T) {
 	for r := range rules {
 		id := fmt.Sprintf("r%d", r)
 		for _, s := range []*Store{a, b} {
-			vs, err := s.Versions(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vs {
-				if v.Version != i+1 {
-					t.Fatalf("%s: versions %d… not consecutive at %d", id, vs[0].Version, v.Version)
-				}
-			}
-			cur, err := s.Get(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ok := false
-			for i := acked[r]; i <= tried[r]; i++ {
-				ok = ok || bytes.Equal(cur.Source, src(r, i))
-			}
-			if !ok || len(vs) < acked[r]+1 {
-				t.Errorf("%s: current %q with %d versions; acknowledged update %d, tried %d", id, cur.Source, len(vs), acked[r], tried[r])
-			}
+			checkAcknowledged(t, ctx, s, id, acked[r], tried[r], func(i int) []byte { return src(r, i) })
 		}
 		if acked[r] < 5 {
 			t.Errorf("%s: only %d updates acknowledged", id, acked[r])
@@ -110,4 +91,31 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.next(t, "r0", 10*time.Second)
+}
+
+// checkAcknowledged fails the test when rule id's versions in s are not consecutive or
+// miss an acknowledged update: its current source must be update acked (src(acked)) or
+// one tried after it, whose reply may have been lost.
+func checkAcknowledged(t *testing.T, ctx context.Context, s *Store, id string, acked, tried int, src func(i int) []byte) {
+	t.Helper()
+	vs, err := s.Versions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v.Version != i+1 {
+			t.Fatalf("%s: versions %d… not consecutive at %d", id, vs[0].Version, v.Version)
+		}
+	}
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := false
+	for i := acked; i <= tried; i++ {
+		ok = ok || bytes.Equal(cur.Source, src(i))
+	}
+	if !ok || len(vs) < acked+1 {
+		t.Errorf("%s: current %q with %d versions; acknowledged update %d, tried %d", id, cur.Source, len(vs), acked, tried)
+	}
 }

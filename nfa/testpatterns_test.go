@@ -1,0 +1,64 @@
+package nfa
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// fuzzPattern reads a random pattern from fb (steps, an optional window of either type,
+// any skip strategy); the fuzzers and the guard check share it so that one input means
+// the same pattern to both.
+func fuzzPattern(fb *fuzzBytes) *patterns.Pattern {
+	names := 0
+	pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
+	if w := fb.n(4); w > 0 {
+		pat.WithinMs = int64(w * 4)
+		pat.WithinType = patterns.WithinType(fb.n(2))
+	}
+	pat.Skip.Kind = patterns.SkipKind(fb.n(5))
+	if pat.Skip.Kind >= patterns.SkipToFirst {
+		pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
+	}
+	return pat
+}
+
+// seededProgram compiles the random pattern of seed over letterResolve (steps, a short
+// window, a skip strategy without a step), or returns the compile error (some random
+// patterns are invalid; callers skip them).
+func seededProgram(seed int) (*Program, error) {
+	fb := &fuzzBytes{b: []byte(fmt.Sprintf("%x%x", seed*7919, seed*104729))}
+	names := 0
+	pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(4), 0, &names)}
+	pat.WithinMs = int64(fb.n(3) * 5)
+	pat.Skip.Kind = patterns.SkipKind(fb.n(3))
+	return Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 64})
+}
+
+// exportList snapshots m as a checkpoint does: the events it holds listed once each, in
+// the order the snapshot first refers to them.
+func exportList(m *Matcher) (*Snapshot, []*event.Event) {
+	var list []*event.Event
+	idx := map[*event.Event]int32{}
+	snap := m.Export(func(e *event.Event) int32 {
+		if j, ok := idx[e]; ok {
+			return j
+		}
+		idx[e] = int32(len(list))
+		list = append(list, e)
+		return idx[e]
+	})
+	return snap, list
+}
+
+// explosiveProgram compiles one of explosivePatterns over authResolve.
+func explosiveProgram(tb testing.TB, pat *patterns.Pattern) *Program {
+	tb.Helper()
+	prog, err := Compile(pat, authResolve, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return prog
+}
