@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ type forwarded struct {
 
 // readRepartition reads every record of the device repartition topic with the given
 // isolation until no record has come for quiet.
-func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) []forwarded {
+func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) ([]forwarded, int64) {
 	t.Helper()
 	c := sarama.NewConfig()
 	c.Version = DefaultVersion
@@ -118,6 +119,7 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		t.Fatal(err)
 	}
 	got := make(chan forwarded, 1024)
+	var markers atomic.Int64
 	for _, p := range parts {
 		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
@@ -126,6 +128,10 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
+				if isMarker(m) {
+					markers.Add(1)
+					continue
+				}
 				f := forwarded{key: string(m.Key), part: m.Partition, offset: m.Offset}
 				var e repEvent
 				if err := json.Unmarshal(m.Value, &e); err != nil {
@@ -151,7 +157,7 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		case f := <-got:
 			out = append(out, f)
 		case <-time.After(quiet):
-			return out
+			return out, markers.Load()
 		}
 	}
 }
@@ -217,8 +223,9 @@ func TestRepartitionKill9(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	var got []forwarded
+	var markers int64
 	for {
-		got = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
+		got, markers = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
 		if len(got) >= len(want) || time.Now().After(deadline) {
 			break
 		}
@@ -258,7 +265,10 @@ func TestRepartitionKill9(t *testing.T) {
 	if missing > 0 || twice > 0 {
 		t.Fatalf("%d events with a device: %d forwarded records, %d events missing, %d forwarded more than once", len(want), len(got), missing, twice)
 	}
-	uncommitted := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
-	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open)",
-		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got))
+	if markers == 0 {
+		t.Errorf("no watermark or idle marker forwarded")
+	}
+	uncommitted, _ := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
+	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
+		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got), markers)
 }
