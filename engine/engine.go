@@ -209,7 +209,7 @@ func (e *Engine) shardOf(key string) int {
 // returns one error per record that was not accepted (malformed: also sent to the
 // dead-letter sink and counted). It blocks while shard queues are full.
 func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
-	if e.ks != nil {
+	if e.ks != nil && !e.cfg.SpaceSources {
 		return e.ingestSpaces(ctx, part, recs)
 	}
 	return e.ingestOwn(ctx, part, recs)
@@ -233,7 +233,7 @@ type Outcomes func(ctx context.Context) ([]Outcome, error)
 // for one partition are ordered by the order of their Submit calls; waiting may happen
 // outside whatever lock orders them.
 func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes, []RecordError, error) {
-	if e.ks != nil {
+	if e.ks != nil && !e.cfg.SpaceSources {
 		return e.submitSpaces(ctx, part, recs)
 	}
 	return e.submitOwn(ctx, part, recs)

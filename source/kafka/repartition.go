@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -159,7 +160,7 @@ func (r *Repartitioner) Run(ctx context.Context) error {
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("repartition consumer config: %w", err)
 	}
-	if err := r.ensureTopics(&sc); err != nil {
+	if _, err := r.Prepare(); err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
@@ -200,30 +201,40 @@ func (r *Repartitioner) session(ctx context.Context, sc *sarama.Config) error {
 	return nil
 }
 
-// ensureTopics creates each field's repartition topic with the configured partition
-// count (or the first source topic's) when it does not exist.
-func (r *Repartitioner) ensureTopics(sc *sarama.Config) error {
-	admin, err := sarama.NewClusterAdmin(r.cfg.Brokers, sc)
+// Prepare creates each field's repartition topic with the configured partition count
+// (or the first source topic's) when it does not exist, and returns the source topics'
+// partitions: the sources a claim of a repartition topic merges (MergeConfig.Sources).
+// Run calls it too; call it first to start the claims once the topics exist.
+func (r *Repartitioner) Prepare() ([]SourcePartition, error) {
+	sc := r.base()
+	admin, err := sarama.NewClusterAdmin(r.cfg.Brokers, &sc)
 	if err != nil {
-		return fmt.Errorf("repartition: %w", err)
+		return nil, fmt.Errorf("repartition: %w", err)
 	}
 	defer admin.Close()
-	meta, err := admin.DescribeTopics(append([]string{r.cfg.Topics[0]}, r.repTopics()...))
+	meta, err := admin.DescribeTopics(append(slices.Clone(r.cfg.Topics), r.repTopics()...))
 	if err != nil {
-		return fmt.Errorf("repartition: describing topics: %w", err)
+		return nil, fmt.Errorf("repartition: describing topics: %w", err)
 	}
 	parts, exists := r.cfg.Partitions, map[string]bool{}
+	var sources []SourcePartition
 	for _, m := range meta {
 		if m.Err != sarama.ErrNoError {
 			continue
 		}
 		exists[m.Name] = true
+		if !slices.Contains(r.cfg.Topics, m.Name) {
+			continue
+		}
 		if m.Name == r.cfg.Topics[0] && parts == 0 {
 			parts = int32(len(m.Partitions))
 		}
+		for _, p := range m.Partitions {
+			sources = append(sources, SourcePartition{Topic: m.Name, Partition: p.ID})
+		}
 	}
 	if parts == 0 {
-		return fmt.Errorf("repartition: source topic %s not found and no partition count configured", r.cfg.Topics[0])
+		return nil, fmt.Errorf("repartition: source topic %s not found and no partition count configured", r.cfg.Topics[0])
 	}
 	for _, t := range r.repTopics() {
 		if exists[t] {
@@ -231,10 +242,11 @@ func (r *Repartitioner) ensureTopics(sc *sarama.Config) error {
 		}
 		err := admin.CreateTopic(t, &sarama.TopicDetail{NumPartitions: parts, ReplicationFactor: -1}, false)
 		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("repartition: creating %s: %w", t, err)
+			return nil, fmt.Errorf("repartition: creating %s: %w", t, err)
 		}
 	}
-	return nil
+	slices.SortFunc(sources, SourcePartition.compare)
+	return sources, nil
 }
 
 func (r *Repartitioner) repTopics() []string {

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/kafkatest"
+	"github.com/cepd/cepd/internal/workload"
+	kafkasource "github.com/cepd/cepd/source/kafka"
+)
+
+// TestProcessesRekeyKill9 (issue 18, the acceptance test of docs/rekeying.md): a rule
+// keyed by device (device-many-cards) runs in `cepd serve` over Kafka, fed through the
+// repartition topic: the events topic (6 partitions, keyed by card) is forwarded to
+// rekey-repartition-device_id by each instance's forwarder, whose partitions the
+// instances claim with the watermark merge, checkpointing to a real redis-server. Runs
+// alternate between one instance and two in one group; in each, a random instance is
+// killed with SIGKILL 4 times at random moments mid-stream (0.3–3.3 s after the last
+// start) and started again at once. At the end the alerts topic holds exactly the alerts
+// of `cepd replay` over the same events: none missing, none extra, none twice.
+// CEPD_REKEY_RUNS sets the runs (default 4), CEPD_KILL_SEED repeats a schedule.
+func TestProcessesRekeyKill9(t *testing.T) {
+	runs := 4
+	if n, err := strconv.Atoi(os.Getenv("CEPD_REKEY_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	w := rekeyWorkload(t)
+	rng := rand.New(rand.NewPCG(seed, 18))
+	for i := range runs {
+		t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
+			e := newProcEnv(t, 0, false)
+			e.w = w
+			rekeyRun(t, e, rng, 1+i%2)
+		})
+	}
+}
+
+// rekeyRules is the rules directory of the test: the schema and the device rule.
+var rekeyRules = []string{"schema.yaml", "device-many-cards.yaml"}
+
+// rekeyWorkload is the reference workload (seed 18, 2,000 cards, fraud rate 0.1) and the
+// alerts cepd replay gives over it with the device rule.
+func rekeyWorkload(t *testing.T) *kafkaWorkload {
+	dir := t.TempDir()
+	for _, f := range rekeyRules {
+		b, err := os.ReadFile(filepath.Join(fraudDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := loadRuleSet(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := workloadRecords(t, func(c *workload.Config) {
+		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, 30000, 0.1
+	})
+	sorted := slices.Clone(recs)
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
+	out, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 2}, &collector{}, &dlqWriter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafkaWorkload{rs: rs, want: map[string]string{}}
+	for _, r := range recs {
+		w.lines = append(w.lines, r.Value)
+	}
+	for _, a := range out {
+		b, _ := json.Marshal(a)
+		w.want[a.ID] = normaliseAlert(t, b)
+	}
+	if len(w.want) < 10 {
+		t.Fatalf("replay gives only %d device alerts", len(w.want))
+	}
+	t.Logf("workload: %d events, replay gives %d device alerts", len(w.lines), len(w.want))
+	return w
+}
+
+// rekeyRun is one run of TestProcessesRekeyKill9 with n instances in the group.
+func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
+	start := time.Now()
+	const group, kills = "rekey", 4
+	flags := []string{"--idle-timeout", "1s", "--kafka-commit-interval", "500ms", "--kafka-rebalance-timeout", "4s"}
+	var logs []string
+	t.Cleanup(func() { // the forwarders' and claims' complaints, for a failed run
+		for _, name := range logs {
+			if !t.Failed() {
+				return
+			}
+			b, _ := os.ReadFile(filepath.Join(e.dir, name+".log"))
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "repartition") && (strings.Contains(l, "WARN") || strings.Contains(l, "ERROR")) {
+					t.Logf("%s: %.300s", name, l)
+				}
+			}
+		}
+	})
+	procs := make([]*cepdProc, n)
+	startOne := func(inst, i int) {
+		name := fmt.Sprintf("cepd-%c-run%d", 'a'+inst, i)
+		logs = append(logs, name)
+		data := fmt.Sprintf("data-%c", 'a'+inst)
+		rules := filepath.Join(e.dir, data+"-rules")
+		if _, err := os.Stat(rules); err != nil {
+			if err := os.MkdirAll(rules, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rekeyRules {
+				b, _ := os.ReadFile(filepath.Join(fraudDir, f))
+				if err := os.WriteFile(filepath.Join(rules, f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		procs[inst] = e.startCepd(name, data, fmt.Sprintf("cepd-%c", 'a'+inst), group, flags...)
+	}
+	for inst := range n {
+		startOne(inst, 0)
+	}
+	const rate = 2500 // events a second
+	prod := e.produce(rate)
+	prod.waitSent(t, 500)
+	var schedule []string
+	for i := 1; i <= kills; i++ {
+		d := 300*time.Millisecond + time.Duration(rng.Int64N(int64(3*time.Second)))
+		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
+		if share := left / time.Duration(kills-i+2); d > share {
+			d = max(share, 50*time.Millisecond)
+		}
+		inst := rng.IntN(n)
+		time.Sleep(d)
+		procs[inst].kill9()
+		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
+		startOne(inst, i)
+	}
+	t.Logf("%d instances, killed %v", n, schedule)
+	prod.wait(t)
+	e.waitRekeyed(group, 120*time.Second)
+	for _, p := range procs {
+		if err := p.stop(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	restores, late := 0, 0
+	for _, name := range logs {
+		b, _ := os.ReadFile(filepath.Join(e.dir, name+".log"))
+		restores += strings.Count(string(b), "partition restored from its checkpoint")
+		late += strings.Count(string(b), `"late":`) - strings.Count(string(b), `"late":0`)
+	}
+	if late > 0 {
+		t.Errorf("%d claims reported records late for the watermark merge", late)
+	}
+	dups := e.check()
+	t.Logf("%d kills, %d partition restores: %d device alerts as the replay, %d delivered twice; %v",
+		kills, restores, len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// waitRekeyed waits (after the producer is done) until the forwarder has forwarded every
+// event, then until the group has committed every partition of the repartition topic
+// past its last record: every event went through the device key space, and its alerts
+// were delivered before the commit. (The topic's last offsets are transaction markers,
+// which no consumer receives, so a commit stops short of the end offset.)
+func (e *procEnv) waitRekeyed(group string, timeout time.Duration) {
+	t := e.t
+	t.Helper()
+	topic := kafkasource.RepartitionTopic(group, "device_id")
+	deadline := time.Now().Add(timeout)
+	wait := func(what func() []string) {
+		for {
+			behind := what()
+			if len(behind) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not re-keyed within %v: %v; group %s", timeout, behind, e.describeGroup(group))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	wait(func() (behind []string) {
+		ends := kafkatest.EndOffsets(t, e.kafka, "events")
+		fwd := kafkatest.GroupOffsets(t, e.kafka, kafkasource.RepartitionGroup(group), "events")
+		for p, end := range ends {
+			if fwd[p] < end {
+				behind = append(behind, fmt.Sprintf("forwarder %d: %d of %d", p, fwd[p], end))
+			}
+		}
+		return behind
+	})
+	time.Sleep(2 * time.Second) // the idle markers, sent once the sources are read to their end
+	last := lastOffsets(t, e.kafka, topic)
+	wait(func() (behind []string) {
+		committed := kafkatest.GroupOffsets(t, e.kafka, group, topic)
+		for p, l := range last {
+			if committed[p] <= l {
+				behind = append(behind, fmt.Sprintf("claim %d: %d, last record %d", p, committed[p], l))
+			}
+		}
+		return behind
+	})
+}
+
+// lastOffsets reads topic (read_committed) until nothing comes for a second and returns
+// each partition's last record's offset.
+func lastOffsets(t *testing.T, addr, topic string) map[int32]int64 {
+	t.Helper()
+	c := kafkatest.Config()
+	c.Consumer.IsolationLevel = sarama.ReadCommitted
+	c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	cons, err := sarama.NewConsumer([]string{addr}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	parts, err := cons.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		p   int32
+		off int64
+	}
+	got := make(chan rec, 1024)
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				got <- rec{m.Partition, m.Offset}
+			}
+		}()
+	}
+	last := map[int32]int64{}
+	for {
+		select {
+		case r := <-got:
+			last[r.p] = max(last[r.p], r.off)
+		case <-time.After(time.Second):
+			return last
+		}
+	}
+}
+
+// describeGroup lists the group's state and each member's client id and partitions, of
+// every topic.
+func (e *procEnv) describeGroup(group string) string {
+	ds, err := e.admin.DescribeConsumerGroups([]string{group})
+	if err != nil || len(ds) != 1 {
+		return fmt.Sprintf("describe: %v", err)
+	}
+	out := ds[0].State
+	for id, d := range ds[0].Members {
+		a, _ := d.GetMemberAssignment()
+		if a != nil {
+			out += fmt.Sprintf(" %s(%s): %v", d.ClientId, id[len(id)-6:], a.Topics)
+		}
+	}
+	return out
+}
