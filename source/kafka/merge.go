@@ -87,10 +87,10 @@ func (h *heldHeap) Pop() any {
 
 // merger is one claim's merge. Only the claim's goroutine uses it.
 type merger struct {
-	ooo     int64
-	clocks  map[SourcePartition]*srcClock
-	held    heldHeap
-	late    uint64 // records that came when the merged watermark had passed their time
+	ooo    int64
+	clocks map[SourcePartition]*srcClock
+	held   heldHeap
+	late   uint64 // records that came when the merged watermark had passed their time
 }
 
 // newMerger starts a claim's merge from the blob its restored checkpoint held (nil:
