@@ -156,7 +156,25 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 	}
 	t.Logf("%d instances, killed %v", n, schedule)
 	prod.wait(t)
-	e.waitRekeyed(group, 120*time.Second)
+	// kfake keeps a member killed between its JoinGroup and SyncGroup in a Stable group
+	// for good (Kafka would expire its session), holding its partitions (of the events
+	// topic in the forwarders' group, or of the repartition topic): when nothing moves
+	// for 20 s, one more kill -9 and start of every instance (as TestProcessesKill9Restore).
+	extra := 0
+	e.waitRekeyed(group, 180*time.Second, func() {
+		if extra++; extra > 2 {
+			t.Fatalf("stalled after %d more kills of every instance; group %s", extra-1, e.describeGroup(group))
+		}
+		t.Logf("nothing moved for 20s (group %s; forwarders' group %s): one more kill -9 and start of every instance",
+			e.describeGroup(group), e.describeGroup(kafkasource.RepartitionGroup(group)))
+		for inst := range n {
+			t.Logf("%s (last lines): %s", logs[len(logs)-n+inst], fileTail(filepath.Join(e.dir, logs[len(logs)-n+inst]+".log"), 4000))
+		}
+		for inst := range n {
+			procs[inst].kill9()
+			startOne(inst, kills+extra)
+		}
+	})
 	for _, p := range procs {
 		if err := p.stop(20 * time.Second); err != nil {
 			t.Error(err)
@@ -181,19 +199,27 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 // past its last record: every event went through the device key space, and its alerts
 // were delivered before the commit. (The topic's last offsets are transaction markers,
 // which no consumer receives, so a commit stops short of the end offset.)
-func (e *procEnv) waitRekeyed(group string, timeout time.Duration) {
+func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func()) {
 	t := e.t
 	t.Helper()
 	topic := kafkasource.RepartitionTopic(group, "device_id")
 	deadline := time.Now().Add(timeout)
 	wait := func(what func() []string) {
+		last, moved := "", time.Now()
 		for {
 			behind := what()
+			slices.Sort(behind)
 			if len(behind) == 0 {
 				return
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("not re-keyed within %v: %v; group %s", timeout, behind, e.describeGroup(group))
+			}
+			if s := fmt.Sprint(behind); s != last {
+				last, moved = s, time.Now()
+			} else if time.Since(moved) > 20*time.Second {
+				stalled()
+				moved = time.Now()
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
