@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -60,15 +61,7 @@ var rekeyRules = []string{"schema.yaml", "device-many-cards.yaml"}
 // alerts cepd replay gives over it with the device rule.
 func rekeyWorkload(t *testing.T) *kafkaWorkload {
 	dir := t.TempDir()
-	for _, f := range rekeyRules {
-		b, err := os.ReadFile(filepath.Join(fraudDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeRekeyRules(t, dir)
 	rs, err := loadRuleSet(dir, "")
 	if err != nil {
 		t.Fatal(err)
@@ -121,18 +114,7 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 		name := fmt.Sprintf("cepd-%c-run%d", 'a'+inst, i)
 		logs = append(logs, name)
 		data := fmt.Sprintf("data-%c", 'a'+inst)
-		rules := filepath.Join(e.dir, data+"-rules")
-		if _, err := os.Stat(rules); err != nil {
-			if err := os.MkdirAll(rules, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range rekeyRules {
-				b, _ := os.ReadFile(filepath.Join(fraudDir, f))
-				if err := os.WriteFile(filepath.Join(rules, f), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		writeRekeyRules(t, filepath.Join(e.dir, data+"-rules"))
 		procs[inst] = e.startCepd(name, data, fmt.Sprintf("cepd-%c", 'a'+inst), group, flags...)
 	}
 	for inst := range n {
@@ -168,9 +150,6 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 		t.Logf("nothing moved for 20s (group %s; forwarders' group %s): one more kill -9 and start of every instance",
 			e.describeGroup(group), e.describeGroup(kafkasource.RepartitionGroup(group)))
 		for inst := range n {
-			t.Logf("%s (last lines): %s", logs[len(logs)-n+inst], fileTail(filepath.Join(e.dir, logs[len(logs)-n+inst]+".log"), 4000))
-		}
-		for inst := range n {
 			procs[inst].kill9()
 			startOne(inst, kills+extra)
 		}
@@ -180,12 +159,7 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 			t.Error(err)
 		}
 	}
-	restores, late := 0, 0
-	for _, name := range logs {
-		b, _ := os.ReadFile(filepath.Join(e.dir, name+".log"))
-		restores += strings.Count(string(b), "partition restored from its checkpoint")
-		late += strings.Count(string(b), `"late":`) - strings.Count(string(b), `"late":0`)
-	}
+	restores, late := rekeyLogStats(e, logs)
 	if late > 0 {
 		t.Errorf("%d claims reported records late for the watermark merge", late)
 	}
@@ -306,4 +280,41 @@ func (e *procEnv) describeGroup(group string) string {
 		}
 	}
 	return out
+}
+
+// writeRekeyRules writes the test's rules (rekeyRules) to dir unless it exists.
+func writeRekeyRules(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, rekeyRules[0])); err == nil {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rekeyRules {
+		b, err := os.ReadFile(filepath.Join(fraudDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var lateRE = regexp.MustCompile(`re-keying: claims stopped .* late=(\d+)`)
+
+// rekeyLogStats counts, over the processes' logs, the partition restores and the records
+// the claims found late for the watermark merge (reported when a claim source stops
+// cleanly).
+func rekeyLogStats(e *procEnv, logs []string) (restores, late int) {
+	for _, name := range logs {
+		b, _ := os.ReadFile(filepath.Join(e.dir, name+".log"))
+		restores += strings.Count(string(b), "partition restored from its checkpoint")
+		for _, m := range lateRE.FindAllStringSubmatch(string(b), -1) {
+			n, _ := strconv.Atoi(m[1])
+			late += n
+		}
+	}
+	return restores, late
 }

@@ -75,12 +75,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil // revoked
 		}
 		batch, next, ok := b.fill(m, msgs)
-		if c.merge != nil && next != c.next {
-			batch = c.merge.release(batch)
-			if !s.ingest(c, cl, batch, next) {
-				return nil
-			}
-		} else if len(batch) > 0 && !s.ingest(c, cl, batch, next) {
+		if !s.ingestBatch(c, cl, batch, next) {
 			return nil
 		}
 		received = true
@@ -93,6 +88,18 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil
 		}
 	}
+}
+
+// ingestBatch hands a batch to the engine; with the watermark merge, the records it
+// releases (and the position, even when it releases none). False: the claim must end.
+func (s *Source) ingestBatch(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.Record, next int64) bool {
+	if c.merge != nil {
+		if next == c.next {
+			return true // nothing new read
+		}
+		return s.ingest(c, cl, c.merge.release(batch), next)
+	}
+	return len(batch) == 0 || s.ingest(c, cl, batch, next)
 }
 
 // batcher gathers one claim's messages into batches.

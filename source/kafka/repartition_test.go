@@ -230,6 +230,20 @@ func TestRepartitionKill9(t *testing.T) {
 			break
 		}
 	}
+	checkForwarded(t, got, want)
+	if markers == 0 {
+		t.Errorf("no watermark or idle marker forwarded")
+	}
+	uncommitted, _ := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
+	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
+		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got), markers)
+}
+
+// checkForwarded checks what a read_committed reader got from the repartition topic:
+// each event with a device exactly once (want: event id → device), keyed by its device,
+// each device in one partition, each source partition's records in source order.
+func checkForwarded(t *testing.T, got []forwarded, want map[string]string) {
+	t.Helper()
 	seen := map[string]int{}
 	devPart := map[string]int32{}
 	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
@@ -265,10 +279,4 @@ func TestRepartitionKill9(t *testing.T) {
 	if missing > 0 || twice > 0 {
 		t.Fatalf("%d events with a device: %d forwarded records, %d events missing, %d forwarded more than once", len(want), len(got), missing, twice)
 	}
-	if markers == 0 {
-		t.Errorf("no watermark or idle marker forwarded")
-	}
-	uncommitted, _ := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
-	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
-		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got), markers)
 }
