@@ -20,7 +20,10 @@ import (
 // checkpoints and restores (each child's state under partition ids of its own,
 // spaceStore), flushes, idleness, statistics and inspection. A single owner feeds its
 // partitions (the embedded server, replay); a Kafka claim must not: a device's events
-// come from every source partition (docs/rekeying.md).
+// come from every source partition. With Config.SpaceSources each other key space has a
+// source of its own instead (the claims of its repartition topic, docs/rekeying.md),
+// which feeds, restores and checkpoints its partitions through KeySpace(field); ingest,
+// restores and checkpoints of the Engine then reach its own key space only (fedSpaces).
 
 // ownedSpaces are the key spaces an Engine with Config.KeySpaces runs besides its own.
 type ownedSpaces struct {
