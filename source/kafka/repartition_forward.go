@@ -27,6 +27,7 @@ func (h *forwardHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil
 // newest event time seen.
 type forwardClaim struct {
 	r       *Repartitioner
+	client  sarama.Client
 	prod    sarama.SyncProducer
 	topic   string
 	part    int32
@@ -54,7 +55,7 @@ func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl saram
 	if err != nil {
 		return h.done(err)
 	}
-	fc := &forwardClaim{r: r, prod: prod, topic: cl.Topic(), part: cl.Partition(), parts: map[string]int32{},
+	fc := &forwardClaim{r: r, client: h.client, prod: prod, topic: cl.Topic(), part: cl.Partition(), parts: map[string]int32{},
 		dec: jsondecode.NewDecoder(r.cfg.Schema), maxTime: math.MinInt64}
 	for _, t := range r.repTopics() {
 		ps, err := h.client.Partitions(t)
@@ -97,7 +98,7 @@ func (fc *forwardClaim) loop(sess sarama.ConsumerGroupSession, cl sarama.Consume
 			linger.Stop()
 		case <-linger.C:
 		case <-idle.C:
-			if err := fc.maybeIdle(len(batch) == 0 && next >= cl.HighWaterMarkOffset()); err != nil {
+			if err := fc.maybeIdle(len(batch) == 0, next); err != nil {
 				return err
 			}
 			idle.Reset(r.cfg.IdleAfter)
@@ -113,10 +114,17 @@ func (fc *forwardClaim) loop(sess sarama.ConsumerGroupSession, cl sarama.Consume
 	}
 }
 
-// maybeIdle sends an idle marker once when the partition is caught up.
-func (fc *forwardClaim) maybeIdle(caughtUp bool) error {
-	if !caughtUp || fc.idle {
+// maybeIdle sends an idle marker once when nothing waits in the batch and the broker
+// says the partition holds nothing past next. (Not the claim's high-water mark: it comes
+// with fetch responses, and a claim whose first fetch has not come back yet reports 0;
+// an idle marker sent while records wait would make them late for the readers.)
+func (fc *forwardClaim) maybeIdle(empty bool, next int64) error {
+	if !empty || fc.idle {
 		return nil
+	}
+	end, err := fc.client.GetOffset(fc.topic, fc.part, sarama.OffsetNewest)
+	if err != nil || next < end {
+		return nil // not caught up, or cannot tell: not idle
 	}
 	fc.out = fc.markers(fc.out[:0], MarkerIdle)
 	if err := fc.commit(nil); err != nil {
