@@ -32,7 +32,8 @@ import (
 // killed with SIGKILL 4 times at random moments mid-stream (0.3–3.3 s after the last
 // start) and started again at once. At the end the alerts topic holds exactly the alerts
 // of `cepd replay` over the same events: none missing, none extra, none twice.
-// CEPD_REKEY_RUNS sets the runs (default 2: one with each instance count; the suite runs in 15 minutes), CEPD_KILL_SEED repeats a schedule.
+// CEPD_REKEY_RUNS sets the runs (default 2, one with each instance count: the whole
+// suite must run in 15 minutes), CEPD_KILL_SEED repeats a schedule.
 func TestProcessesRekeyKill9(t *testing.T) {
 	runs := 2
 	if n, err := strconv.Atoi(os.Getenv("CEPD_REKEY_RUNS")); err == nil && n > 0 {
