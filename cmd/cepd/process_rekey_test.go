@@ -209,7 +209,6 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 		}
 		return behind
 	})
-	time.Sleep(2 * time.Second) // the idle markers, sent once the sources are read to their end
 	// A transaction a killed forwarder left open holds back what read_committed readers
 	// see (until the broker aborts it, 10 s here): wait until none is open.
 	wait(func() (behind []string) {
@@ -221,7 +220,19 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 		}
 		return behind
 	})
-	last := lastOffsets(t, e.kafka, topic)
+	// The held records go out when every source partition has said it is idle (the
+	// forwarders' idle markers, IdleAfter after the sources were read to their end).
+	var last map[int32]int64
+	wait(func() (behind []string) {
+		var idle map[int32]int
+		last, idle = lastOffsets(t, e.kafka, topic)
+		for p := range last {
+			if idle[p] < 6 {
+				behind = append(behind, fmt.Sprintf("partition %d: %d sources idle", p, idle[p]))
+			}
+		}
+		return behind
+	})
 	wait(func() (behind []string) {
 		committed := kafkatest.GroupOffsets(t, e.kafka, group, topic)
 		for p, l := range last {
@@ -234,8 +245,9 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 }
 
 // lastOffsets reads topic (read_committed) until nothing comes for a second and returns
-// each partition's last record's offset.
-func lastOffsets(t *testing.T, addr, topic string) map[int32]int64 {
+// each partition's last record's offset, and how many source partitions' last word in it
+// is an idle marker.
+func lastOffsets(t *testing.T, addr, topic string) (map[int32]int64, map[int32]int) {
 	t.Helper()
 	c := kafkatest.Config()
 	c.Consumer.IsolationLevel = sarama.ReadCommitted
@@ -250,8 +262,10 @@ func lastOffsets(t *testing.T, addr, topic string) map[int32]int64 {
 		t.Fatal(err)
 	}
 	type rec struct {
-		p   int32
-		off int64
+		p    int32
+		off  int64
+		src  string
+		idle bool
 	}
 	got := make(chan rec, 1024)
 	for _, p := range parts {
@@ -262,17 +276,30 @@ func lastOffsets(t *testing.T, addr, topic string) map[int32]int64 {
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
-				got <- rec{m.Partition, m.Offset}
+				h := kafkatest.Headers(m)
+				got <- rec{m.Partition, m.Offset, h[kafkasource.HeaderSourcePartition], h[kafkasource.HeaderMarker] == kafkasource.MarkerIdle}
 			}
 		}()
 	}
-	last := map[int32]int64{}
+	last, idle := map[int32]int64{}, map[int32]map[string]bool{}
 	for {
 		select {
 		case r := <-got:
 			last[r.p] = max(last[r.p], r.off)
+			if idle[r.p] == nil {
+				idle[r.p] = map[string]bool{}
+			}
+			idle[r.p][r.src] = r.idle
 		case <-time.After(time.Second):
-			return last
+			n := map[int32]int{}
+			for p, srcs := range idle {
+				for _, i := range srcs {
+					if i {
+						n[p]++
+					}
+				}
+			}
+			return last, n
 		}
 	}
 }

@@ -40,8 +40,10 @@ type RepartitionConfig struct {
 	MaxBatch int
 	Linger   time.Duration
 	// IdleAfter is how long a source partition read to its end stays silent before the
-	// forwarder sends an idle marker for it to every repartition partition (default
-	// 500ms): the readers then leave it out of their watermark until it sends again.
+	// forwarder sends an idle marker for it to every repartition partition (default 5s):
+	// the readers then leave it out of their watermark until it sends again. A source
+	// that resumes after a pause longer than this may find the others' time ahead of its
+	// records (late for the merge), so keep it above the producers' pauses.
 	IdleAfter time.Duration
 	// Base is the sarama configuration to start from (TLS, SASL, version); nil: defaults
 	// with DefaultVersion.
@@ -113,7 +115,7 @@ func NewRepartitioner(cfg RepartitionConfig) (*Repartitioner, error) {
 		cfg.Linger = 20 * time.Millisecond
 	}
 	if cfg.IdleAfter <= 0 {
-		cfg.IdleAfter = 500 * time.Millisecond
+		cfg.IdleAfter = 5 * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
