@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -140,7 +141,7 @@ func (e *Engine) checkpointHealth() (string, error) {
 // With Config.KeySpaces, it is the lowest over the key spaces.
 func (e *Engine) CheckpointedOffset(part int) int64 {
 	off := e.checkpointedOffset(part)
-	for _, c := range e.ks.children() {
+	for _, c := range e.fedSpaces() {
 		off = minOffset(off, c.eng.checkpointedOffset(part))
 	}
 	return off
@@ -167,7 +168,7 @@ func (e *Engine) Checkpoint(ctx context.Context) error {
 	if err := e.checkpointOwn(ctx); err != nil {
 		return err
 	}
-	for _, c := range e.ks.children() {
+	for _, c := range e.fedSpaces() {
 		if err := c.eng.checkpointOwn(ctx); err != nil {
 			return fmt.Errorf("key space %s: %w", c.field, err)
 		}
@@ -248,7 +249,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	outs := make([]shardPart, len(e.shards))
 	dones := make([]chan struct{}, len(e.shards))
 	p.mu.Lock()
-	offset, wm := p.lastOffset, p.wm.Load()
+	offset, wm, held := p.lastOffset, p.wm.Load(), bytes.Clone(p.held)
 	for i, s := range e.shards {
 		i := i
 		dones[i] = make(chan struct{})
@@ -278,6 +279,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	for k := range c.deletes {
 		cp.Deletes = append(cp.Deletes, k)
 	}
+	appendHeld(cp, held)
 	if ck.beforeSave != nil {
 		if err := ck.beforeSave(ctx); err != nil {
 			return fmt.Errorf("delivering alerts before the checkpoint: %w", err) // carried over
@@ -289,13 +291,17 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	clear(c.upserts)
 	clear(c.deletes)
 	ck.saved[p.id] = offset
+	ck.counted(size, time.Since(began))
+	return nil
+}
+
+// counted counts a saved checkpoint of size bytes that took took.
+func (ck *checkpointer) counted(size int, took time.Duration) {
 	ck.saves.Add(1)
 	ck.lastSave.Store(time.Now().UnixNano())
 	ck.lastBytes.Store(int64(size))
-	took := time.Since(began)
 	ck.saveNanos.Add(int64(took))
 	ck.lastNanos.Store(int64(took))
-	return nil
 }
 
 // shardPart is one shard's share of a partition checkpoint: the keys it changed (all of
@@ -485,7 +491,7 @@ func restoreOrder(ks *keyState, secs []state.Section) {
 // or below its own checkpoint's offset when they come again.
 func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
 	meta, err := e.restoreOwn(ctx, part, log)
-	if err != nil || e.ks == nil {
+	if err != nil || e.ks == nil || e.cfg.SpaceSources {
 		return meta, err
 	}
 	return e.restoreSpaces(ctx, part, log, meta)
@@ -513,6 +519,10 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	var maxSeq uint64
 	schema := e.schema()
 	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
+		if key == heldKey {
+			p.held = bytes.Clone(data)
+			return nil
+		}
 		ks, err := state.DecodeKeyState(data, schema)
 		if err != nil {
 			ck.corrupt.Add(1)
@@ -534,7 +544,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		return meta, nil
 	}
 	p.lastOffset = meta.Offset
-	if e.ks != nil || e.child {
+	if (e.ks != nil || e.child) && !e.cfg.SpaceSources {
 		p.restoredTo = meta.Offset
 	}
 	p.seq = max(p.seq, maxSeq)

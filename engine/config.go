@@ -72,6 +72,13 @@ type Config struct {
 	// (keyspaces.go). For a source whose partitions this process alone feeds (the embedded
 	// server, replay); not for a Kafka claim, whose devices span every partition.
 	KeySpaces bool
+	// SpaceSources, with KeySpaces, says the other key spaces are fed by sources of their
+	// own (the claims of the repartition topics, docs/rekeying.md), each with its engine
+	// from KeySpace: Ingest, Submit, Restore, Checkpoint and CheckpointedOffset then act
+	// on the engine's own key space only, and each source restores and checkpoints its
+	// key space's partitions itself. Rule swaps, statistics, health, inspection, idleness
+	// and flushes still cover every key space.
+	SpaceSources bool
 }
 
 // Defaults returns c with zero fields set to their defaults.

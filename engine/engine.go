@@ -213,7 +213,7 @@ func (e *Engine) shardOf(key string) int {
 // returns one error per record that was not accepted (malformed: also sent to the
 // dead-letter sink and counted). It blocks while shard queues are full.
 func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
-	if e.ks != nil {
+	if e.ks != nil && !e.cfg.SpaceSources {
 		return e.ingestSpaces(ctx, part, recs)
 	}
 	return e.ingestOwn(ctx, part, recs)
@@ -240,7 +240,7 @@ func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes,
 	var wait Outcomes
 	var errs []RecordError
 	var err error
-	if e.ks != nil {
+	if e.ks != nil && !e.cfg.SpaceSources {
 		wait, _, errs, err = e.submitSpaces(ctx, part, recs, false)
 	} else {
 		wait, _, errs, err = e.submitOwn(ctx, part, recs, false)

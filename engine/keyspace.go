@@ -89,7 +89,7 @@ func ownKeySpace(rs *RuleSet) (*RuleSet, []string) {
 // logOtherKeys tells that rules keyed by another field are not run by this engine.
 func (e *Engine) logOtherKeys(rs *RuleSet, ids []string) {
 	if len(ids) > 0 {
-		e.log.Warn("rules keyed by another field than the events' key are not run by this engine (cepd replay, cepd test, backtests and the embedded server run them, each in its key space; cepd serve with Kafka does not yet: docs/rekeying.md)",
+		e.log.Warn("rules keyed by another field than the events' key are not run by this engine (cepd replay, cepd test, backtests and the embedded server run them, each in its key space; cepd serve with Kafka too, through repartition topics: docs/rekeying.md)",
 			"key", rs.Schema.KeyField, "rules", ids)
 	}
 }

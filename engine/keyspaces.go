@@ -20,7 +20,10 @@ import (
 // checkpoints and restores (each child's state under partition ids of its own,
 // spaceStore), flushes, idleness, statistics and inspection. A single owner feeds its
 // partitions (the embedded server, replay); a Kafka claim must not: a device's events
-// come from every source partition (docs/rekeying.md).
+// come from every source partition. With Config.SpaceSources each other key space has a
+// source of its own instead (the claims of its repartition topic, docs/rekeying.md),
+// which feeds, restores and checkpoints its partitions through KeySpace(field); ingest,
+// restores and checkpoints of the Engine then reach its own key space only (fedSpaces).
 
 // ownedSpaces are the key spaces an Engine with Config.KeySpaces runs besides its own.
 type ownedSpaces struct {
@@ -115,6 +118,9 @@ func (e *Engine) addChild(ctx context.Context, sp KeySpace) (*childSpace, error)
 		parts = append(parts, id)
 	}
 	e.mu.Unlock()
+	if e.cfg.SpaceSources { // its own source claims its partitions
+		parts = nil
+	}
 	for _, id := range parts {
 		c.eng.partition(id)
 		if ck := c.eng.ckpt; ck != nil {
@@ -131,6 +137,36 @@ func (e *Engine) addChild(ctx context.Context, sp KeySpace) (*childSpace, error)
 	ks.list.Store(&list)
 	e.log.Info("rules keyed by a new field: its key space starts", "key", sp.Field, "rules", ruleIDs(sp.Rules))
 	return c, nil
+}
+
+// fedSpaces returns the key spaces this engine feeds, restores and checkpoints with its
+// own partitions: every child, or none when each has its own source (SpaceSources).
+func (e *Engine) fedSpaces() []*childSpace {
+	if e.cfg.SpaceSources {
+		return nil
+	}
+	return e.ks.children()
+}
+
+// KeySpace returns the engine of the key space of field, other than the schema's key
+// (nil: no rule is keyed by it), for the source that feeds it (SpaceSources).
+func (e *Engine) KeySpace(field string) *Engine {
+	for _, c := range e.ks.children() {
+		if c.field == field {
+			return c.eng
+		}
+	}
+	return nil
+}
+
+// KeyFields returns the key fields of the engine's other key spaces, in the order they
+// were made (a rule swap may add one; none goes away before the restart).
+func (e *Engine) KeyFields() []string {
+	var out []string
+	for _, c := range e.ks.children() {
+		out = append(out, c.field)
+	}
+	return out
 }
 
 // accepted returns the records of recs not named in errs (which are in index order).

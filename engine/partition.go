@@ -38,6 +38,7 @@ type partition struct {
 	restoredTo int64
 	batches    []*batch
 	scratch    event.Event
+	held       []byte // the source's held records (IngestHeld), saved with checkpoints
 
 	in atomic.Uint64 // records ingested (one add per Ingest call, read by Partitions)
 }

@@ -67,7 +67,7 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	e := newProcEnv(t, 0, false)
 	start := func(name string) *cepdProc {
 		rules := filepath.Join(e.dir, name+"-rules")
-		copyRules(t, rules)
+		copyCardRules(t, rules)
 		return startCepdProc(t, e.bin, filepath.Join(e.dir, name+".log"), []string{"serve",
 			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, name),
 			"--alerts-out=", "--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", "shared",

@@ -207,7 +207,7 @@ func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
 func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...string) *cepdProc {
 	rules := filepath.Join(e.dir, data+"-rules")
 	if _, err := os.Stat(rules); err != nil {
-		copyRules(e.t, rules)
+		copyCardRules(e.t, rules)
 	}
 	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, data),
 		"--alerts-out=", "--out-of-orderness", "5s",
@@ -225,6 +225,18 @@ func (e *procEnv) redisAddr() string {
 		return strings.Join(e.cluster.Addrs(), ",")
 	}
 	return e.redis.Addr
+}
+
+// copyCardRules is copyRules without the rule keyed by device: the Kafka process tests
+// compare the card rules (servedRules) and count the group's members; a re-keyed rule
+// runs through the repartition topic, with claims of its own in the group
+// (TestProcessesRekeyKill9).
+func copyCardRules(t *testing.T, dir string) {
+	t.Helper()
+	copyRules(t, dir)
+	if err := os.Remove(filepath.Join(dir, "device-many-cards.yaml")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // copyRules copies the fraud rules, schema, lists and tables to dir: serve keeps its rule

@@ -75,8 +75,8 @@ func newServeConfig(o *serveOptions, stdout io.Writer) (serveConfig, error) {
 	c.engine = engine.Config{Shards: o.shards, OutOfOrderness: o.outOfOrderness, IdleTimeout: o.idleTimeout,
 		Late: engine.LatePolicy(o.late), RecordProcessingTime: true, Bounds: c.bounds, Budget: o.keyBudget,
 		MemoryBudget: o.memoryBudget,
-		// embedded: every key space runs in process; Kafka: the schema's key only (docs/rekeying.md)
-		KeySpaces: !c.kafka}
+		// every key space; with Kafka each other one reads its repartition topic (docs/rekeying.md)
+		KeySpaces: true, SpaceSources: c.kafka}
 	return c, nil
 }
 

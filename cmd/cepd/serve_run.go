@@ -67,6 +67,8 @@ func (s *server) startIntake(intake *run.Stage) {
 	intake.Go("kafka", func(ctx context.Context) error {
 		return runKafka(ctx, s.eng, s.pipe, &s.cfg.serveOptions.kafka, r)
 	})
+	rk := &rekeyer{eng: s.eng, o: &s.cfg.serveOptions.kafka, r: r, sink: s.pipe, ooo: s.cfg.engine.OutOfOrderness}
+	intake.Go("re-keying", rk.run)
 }
 
 // startLoops starts the background loops: the state walk for metrics, idle partitions,

@@ -35,6 +35,9 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return err
 		}
 	}
+	if err := s.startMerge(c); err != nil {
+		return err
+	}
 	if err := setBacklog(true); err != nil {
 		return nil
 	}
@@ -72,7 +75,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil // revoked
 		}
 		batch, next, ok := b.fill(m, msgs)
-		if len(batch) > 0 && !s.ingest(c, cl, batch, next) {
+		if !s.ingestBatch(c, cl, batch, next) {
 			return nil
 		}
 		received = true
@@ -85,6 +88,18 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil
 		}
 	}
+}
+
+// ingestBatch hands a batch to the engine; with the watermark merge, the records it
+// releases (and the position, even when it releases none). False: the claim must end.
+func (s *Source) ingestBatch(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.Record, next int64) bool {
+	if c.merge != nil {
+		if next == c.next {
+			return true // nothing new read
+		}
+		return s.ingest(c, cl, c.merge.release(batch), next)
+	}
+	return len(batch) == 0 || s.ingest(c, cl, batch, next)
 }
 
 // batcher gathers one claim's messages into batches.
@@ -124,7 +139,8 @@ func (b *batcher) add(m *sarama.ConsumerMessage, next *int64) {
 		s.skipped.Add(1)
 		return
 	}
-	if c.restored && !b.gapChecked && m.Offset > *next {
+	// (A repartition topic is written in transactions, whose markers take offsets.)
+	if c.restored && !b.gapChecked && m.Offset > *next && c.merge == nil {
 		s.cfg.Log.Error("kafka: the committed offset is past the partition's checkpoint; the restored state misses records",
 			"topic", c.topic, "partition", c.partition, "checkpoint_next", *next, "first_offset", m.Offset)
 	}
@@ -135,8 +151,38 @@ func (b *batcher) add(m *sarama.ConsumerMessage, next *int64) {
 				"topic", c.topic, "partition", c.partition, "err", err)
 		}
 	}
-	b.batch = append(b.batch, engine.Record{Value: m.Value, Offset: m.Offset})
 	*next = m.Offset + 1
+	if c.merge == nil {
+		b.batch = append(b.batch, engine.Record{Value: m.Value, Offset: m.Offset})
+		return
+	}
+	if err := c.merge.read(m); err != nil {
+		// Not a forwarder's record: the claim cannot place it in time; the engine
+		// dead-letters it (it is not an event it can decode either, or it would carry
+		// the headers).
+		s.cfg.Log.Warn("kafka: record without the repartition headers", "topic", c.topic, "partition", c.partition,
+			"offset", m.Offset, "err", err)
+		b.batch = append(b.batch, engine.Record{Value: m.Value, Offset: m.Offset})
+	}
+}
+
+// startMerge gives a claim of a repartition topic its watermark merge, from what its
+// restored checkpoint held.
+func (s *Source) startMerge(c *claim) error {
+	if s.cfg.Merge == nil {
+		return nil
+	}
+	m, err := newMerger(s.cfg.Merge, s.eng.Held(c.id))
+	if err != nil {
+		c.tainted.Store(true)
+		s.errs.Add(1)
+		s.cfg.Log.Error("kafka: the held records of the partition's checkpoint cannot be read; releasing it", "topic", c.topic,
+			"partition", c.partition, "err", err)
+		return err
+	}
+	c.merge = m
+	c.floor, c.heldN = m.floor(), len(m.held)
+	return nil
 }
 
 // restore loads c's partition from its checkpoint before it is read. On error the claim
@@ -175,7 +221,16 @@ func (s *Source) restore(sess sarama.ConsumerGroupSession, c *claim) error {
 // ingest feeds one batch of c (up to offset next) to the engine and moves c's position;
 // false means the ingest was interrupted and the claim must end, uncommitted.
 func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.Record, next int64) bool {
-	errs, err := s.eng.Ingest(s.hard, c.id, batch)
+	var errs []engine.RecordError
+	var err error
+	if c.merge != nil {
+		late := c.merge.late
+		c.merge.late = 0
+		s.late.Add(late)
+		errs, err = s.eng.IngestHeld(s.hard, c.id, batch, next-1, c.merge.encode())
+	} else {
+		errs, err = s.eng.Ingest(s.hard, c.id, batch)
+	}
 	if err != nil {
 		// Part of the batch may be in the engine and part not: the partition's
 		// state no longer matches any offset, so it is never committed again.
@@ -197,6 +252,9 @@ func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.R
 	s.consumed.Add(uint64(len(batch)))
 	c.posMu.Lock()
 	c.next = next
+	if c.merge != nil {
+		c.floor, c.heldN = c.merge.floor(), len(c.merge.held)
+	}
 	if lastGood >= 0 {
 		c.lastGood = lastGood
 	}
@@ -295,7 +353,7 @@ func (s *Source) commit(ctx context.Context, sess sarama.ConsumerGroupSession, c
 			continue
 		}
 		c.posMu.Lock()
-		next, lastGood := c.next, c.lastGood
+		next, lastGood, floor := c.next, c.lastGood, c.floor
 		c.posMu.Unlock()
 		if next < 0 {
 			continue // nothing consumed yet
@@ -311,6 +369,9 @@ func (s *Source) commit(ctx context.Context, sess sarama.ConsumerGroupSession, c
 			if lastGood >= 0 && safe == lastGood+1 && next > safe {
 				safe = next // only malformed records followed: they are dead-lettered already
 			}
+		}
+		if c.merge != nil && !(s.cfg.Checkpoints && s.cfg.SharedCheckpoints) {
+			safe = min(safe, floor) // the held records are not in the engine
 		}
 		if s.cfg.Checkpoints {
 			ck := s.eng.CheckpointedOffset(c.id)

@@ -68,6 +68,13 @@ type Config struct {
 	// may have been delivered already by an owner that crashed (the Deduper drops them).
 	// An error is logged; the claim goes on.
 	BeforeReplay func(ctx context.Context, topic string, partition int32, first time.Time) error
+	// Merge, when set, makes every claim merge the watermarks of the source partitions
+	// behind the topics (the claims of a repartition topic, docs/rekeying.md): records
+	// are held until every source partition's watermark has passed them, and handed to
+	// the engine in event-time order (Engine.IngestHeld); the held records are part of
+	// the partition's checkpoint, and without SharedCheckpoints a commit never passes the
+	// oldest held record.
+	Merge *MergeConfig
 	// MaxBatch is the most records handed to the engine in one Ingest call (default 1024).
 	MaxBatch int
 	// BacklogCheck is how often a claim that received nothing since the last check asks

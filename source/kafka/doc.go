@@ -50,15 +50,23 @@
 // coordinator is gone, heartbeats fail) Run joins again with exponential backoff, and
 // rebuilds the client after repeated failures. Everything is counted in Stats.
 //
-// Repartitioning (repartition.go): a Repartitioner is the first half of re-keying across
+// Repartitioning (repartition*.go): a Repartitioner is the first half of re-keying across
 // instances (docs/rekeying.md). It reads the source topics in its own group
 // (RepartitionGroup) and forwards each decodable event, once per key field it has a value
-// for, to RepartitionTopic(group, field), keyed by the value, with the source partition,
-// offset and newest event time in headers. Each batch of a source partition is one
-// transaction of a producer whose transactional id names that partition: the records and
-// the source offset after them commit together, a new owner's producer fences the last
-// one, and a read_committed reader sees every event forwarded exactly once across crashes
-// (TestRepartitionKill9). The claims of the repartition topics and the merge of the
-// source partitions' watermarks, the second half, are not built yet; cepd serve does not
-// start a Repartitioner.
+// for, to RepartitionTopic(group, field), keyed by the value, with the source topic,
+// partition, offset and newest event time in headers, plus a watermark marker to every
+// repartition partition after each batch and an idle marker when a source partition is
+// read to its end and silent. Each batch of a source partition is one transaction of a
+// producer whose transactional id names that partition: the records, the markers and the
+// source offset after them commit together, a new owner's producer fences the last one,
+// and a read_committed reader sees every event forwarded exactly once across crashes
+// (TestRepartitionKill9).
+//
+// The second half is a Source with Config.Merge over a repartition topic (merge.go): each
+// claim keeps every source partition's watermark from the headers and markers, holds
+// records until the minimum over the source partitions not idle passes them, and hands
+// them to the engine in (event time, source partition, source offset) order with
+// Engine.IngestHeld, which saves what the claim holds with the partition's checkpoints, so
+// a restore (Engine.Held) starts the merge where the checkpoint left it. cepd serve runs
+// both for every key field a rule uses (TestProcessesRekeyKill9).
 package kafka

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/event/jsondecode"
 )
 
 // The repartition forwarder: the first half of re-keying across instances (docs/rekeying.md).
@@ -39,19 +39,33 @@ type RepartitionConfig struct {
 	// batch waits for more records (default 20ms).
 	MaxBatch int
 	Linger   time.Duration
+	// IdleAfter is how long a source partition read to its end stays silent before the
+	// forwarder sends an idle marker for it to every repartition partition (default 5s):
+	// the readers then leave it out of their watermark until it sends again. A source
+	// that resumes after a pause longer than this may find the others' time ahead of its
+	// records (late for the merge), so keep it above the producers' pauses.
+	IdleAfter time.Duration
 	// Base is the sarama configuration to start from (TLS, SASL, version); nil: defaults
 	// with DefaultVersion.
 	Base *sarama.Config
 	Log  *slog.Logger
 }
 
-// Headers of a forwarded record: the source partition, its offset, and the newest event
-// time the source partition had reached with it (Unix ms), from which a reader derives
-// the source partition's watermark.
+// Headers of a forwarded record: the source topic and partition, its offset, and the
+// newest event time the source partition had reached with it (Unix ms), from which a
+// reader derives the source partition's watermark. A marker record (HeaderMarker set,
+// no key, no value) carries the source's topic, partition and newest event time only:
+// MarkerWatermark after each batch, MarkerIdle when the source partition went idle;
+// the forwarder sends each to every partition of every repartition topic.
 const (
+	HeaderSourceTopic     = "cepd-src-topic"
 	HeaderSourcePartition = "cepd-src-partition"
 	HeaderSourceOffset    = "cepd-src-offset"
 	HeaderSourceMaxTime   = "cepd-src-max-time"
+	HeaderMarker          = "cepd-marker"
+
+	MarkerWatermark = "watermark"
+	MarkerIdle      = "idle"
 )
 
 // RepartitionTopic is the repartition topic of a key field.
@@ -100,6 +114,9 @@ func NewRepartitioner(cfg RepartitionConfig) (*Repartitioner, error) {
 	if cfg.Linger <= 0 {
 		cfg.Linger = 20 * time.Millisecond
 	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 5 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -145,7 +162,7 @@ func (r *Repartitioner) Run(ctx context.Context) error {
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("repartition consumer config: %w", err)
 	}
-	if err := r.ensureTopics(&sc); err != nil {
+	if _, err := r.Prepare(); err != nil {
 		return err
 	}
 	for ctx.Err() == nil {
@@ -186,30 +203,40 @@ func (r *Repartitioner) session(ctx context.Context, sc *sarama.Config) error {
 	return nil
 }
 
-// ensureTopics creates each field's repartition topic with the configured partition
-// count (or the first source topic's) when it does not exist.
-func (r *Repartitioner) ensureTopics(sc *sarama.Config) error {
-	admin, err := sarama.NewClusterAdmin(r.cfg.Brokers, sc)
+// Prepare creates each field's repartition topic with the configured partition count
+// (or the first source topic's) when it does not exist, and returns the source topics'
+// partitions: the sources a claim of a repartition topic merges (MergeConfig.Sources).
+// Run calls it too; call it first to start the claims once the topics exist.
+func (r *Repartitioner) Prepare() ([]SourcePartition, error) {
+	sc := r.base()
+	admin, err := sarama.NewClusterAdmin(r.cfg.Brokers, &sc)
 	if err != nil {
-		return fmt.Errorf("repartition: %w", err)
+		return nil, fmt.Errorf("repartition: %w", err)
 	}
 	defer admin.Close()
-	meta, err := admin.DescribeTopics(append([]string{r.cfg.Topics[0]}, r.repTopics()...))
+	meta, err := admin.DescribeTopics(append(slices.Clone(r.cfg.Topics), r.repTopics()...))
 	if err != nil {
-		return fmt.Errorf("repartition: describing topics: %w", err)
+		return nil, fmt.Errorf("repartition: describing topics: %w", err)
 	}
 	parts, exists := r.cfg.Partitions, map[string]bool{}
+	var sources []SourcePartition
 	for _, m := range meta {
 		if m.Err != sarama.ErrNoError {
 			continue
 		}
 		exists[m.Name] = true
+		if !slices.Contains(r.cfg.Topics, m.Name) {
+			continue
+		}
 		if m.Name == r.cfg.Topics[0] && parts == 0 {
 			parts = int32(len(m.Partitions))
 		}
+		for _, p := range m.Partitions {
+			sources = append(sources, SourcePartition{Topic: m.Name, Partition: p.ID})
+		}
 	}
 	if parts == 0 {
-		return fmt.Errorf("repartition: source topic %s not found and no partition count configured", r.cfg.Topics[0])
+		return nil, fmt.Errorf("repartition: source topic %s not found and no partition count configured", r.cfg.Topics[0])
 	}
 	for _, t := range r.repTopics() {
 		if exists[t] {
@@ -217,10 +244,11 @@ func (r *Repartitioner) ensureTopics(sc *sarama.Config) error {
 		}
 		err := admin.CreateTopic(t, &sarama.TopicDetail{NumPartitions: parts, ReplicationFactor: -1}, false)
 		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("repartition: creating %s: %w", t, err)
+			return nil, fmt.Errorf("repartition: creating %s: %w", t, err)
 		}
 	}
-	return nil
+	slices.SortFunc(sources, SourcePartition.compare)
+	return sources, nil
 }
 
 func (r *Repartitioner) repTopics() []string {
@@ -245,117 +273,8 @@ func (r *Repartitioner) producer(topic string, partition int32) (sarama.SyncProd
 	// a broker that waits for the timeout (rather than aborting it when the next owner's
 	// producer starts) waits this long. Kafka Streams' default.
 	sc.Producer.Transaction.Timeout = 10 * time.Second
-	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	sc.Producer.Partitioner = newRepPartitioner
 	return sarama.NewSyncProducer(r.cfg.Brokers, &sc)
-}
-
-// forwardHandler runs the claims of one group session.
-type forwardHandler struct {
-	r      *Repartitioner
-	client sarama.Client
-	fail   context.CancelCauseFunc // ends the session: the source is re-read from committed offsets
-}
-
-func (h *forwardHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
-func (h *forwardHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-
-// ConsumeClaim forwards one source partition in transactions until the claim ends.
-func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGroupClaim) error {
-	r := h.r
-	prod, err := r.producer(cl.Topic(), cl.Partition())
-	if err != nil {
-		h.fail(fmt.Errorf("repartition producer for %s/%d: %w", cl.Topic(), cl.Partition(), err))
-		return err
-	}
-	defer prod.Close()
-	// The producer exists, so the last owner's transaction is resolved: only now is the
-	// committed offset final. The claim may start before it (the session fetched the
-	// offset earlier); what lies before is already forwarded.
-	from, err := h.committed(cl.Topic(), cl.Partition())
-	if err != nil {
-		h.fail(err)
-		return err
-	}
-	dec := jsondecode.NewDecoder(r.cfg.Schema)
-	var ev event.Event
-	maxTime := int64(-1 << 63)
-	batch := make([]*sarama.ConsumerMessage, 0, r.cfg.MaxBatch)
-	var out []*sarama.ProducerMessage
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		out = out[:0]
-		for _, m := range batch {
-			if err := dec.Decode(m.Value, &ev); err != nil {
-				r.malformed.Add(1)
-				continue
-			}
-			maxTime = max(maxTime, ev.Time)
-			hdr := []sarama.RecordHeader{
-				{Key: []byte(HeaderSourcePartition), Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-				{Key: []byte(HeaderSourceOffset), Value: strconv.AppendInt(nil, m.Offset, 10)},
-				{Key: []byte(HeaderSourceMaxTime), Value: strconv.AppendInt(nil, maxTime, 10)},
-			}
-			for fi, idx := range r.fields {
-				v := ev.Values[idx]
-				if !v.Present() || v.Kind == event.KindNull {
-					r.missing[fi].Add(1)
-					continue
-				}
-				out = append(out, &sarama.ProducerMessage{Topic: RepartitionTopic(r.cfg.Group, r.cfg.Fields[fi]),
-					Key: sarama.StringEncoder(v.KeyString()), Value: sarama.ByteEncoder(m.Value),
-					Headers: hdr, Timestamp: time.UnixMilli(ev.Time)})
-			}
-		}
-		last := batch[len(batch)-1]
-		batch = batch[:0]
-		if err := prod.BeginTxn(); err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		if len(out) > 0 {
-			if err := prod.SendMessages(out); err != nil {
-				return r.abort(prod, fmt.Errorf("produce: %w", err))
-			}
-		}
-		offsets := map[string][]*sarama.PartitionOffsetMetadata{last.Topic: {{Partition: last.Partition, Offset: last.Offset + 1}}}
-		if err := prod.AddOffsetsToTxn(offsets, RepartitionGroup(r.cfg.Group)); err != nil {
-			return r.abort(prod, fmt.Errorf("offsets: %w", err))
-		}
-		if err := prod.CommitTxn(); err != nil {
-			return r.abort(prod, fmt.Errorf("commit: %w", err))
-		}
-		r.forwarded.Add(uint64(len(out)))
-		r.txns.Add(1)
-		return nil
-	}
-	for {
-		select {
-		case m, ok := <-cl.Messages():
-			if !ok {
-				return h.done(flush())
-			}
-			if m.Offset < from {
-				continue
-			}
-			if len(batch) == 0 {
-				timer.Reset(r.cfg.Linger)
-			}
-			batch = append(batch, m)
-			if len(batch) < r.cfg.MaxBatch {
-				continue
-			}
-			timer.Stop()
-		case <-timer.C:
-		case <-sess.Context().Done():
-			return h.done(flush())
-		}
-		if err := flush(); err != nil {
-			return h.done(err)
-		}
-	}
 }
 
 // done ends a claim; a failed transaction ends the session, so that every claim is read

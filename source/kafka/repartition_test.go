@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -92,49 +93,6 @@ func produceRound(t *testing.T, p sarama.SyncProducer, r *rand.Rand, first, n in
 	return evs
 }
 
-// startRepartitionHelper starts TestRepartitionHelperProcess as a forwarder process
-// reading the cluster at addr.
-func startRepartitionHelper(t *testing.T, addr string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
-	cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd
-}
-
-// checkForwarded checks each forwarded record against want (event id → device): keyed
-// by its event's device, each device in one partition, each source partition's records
-// in source order. It returns how many times each event id was forwarded.
-func checkForwarded(t *testing.T, got []forwarded, want map[string]string) map[string]int {
-	t.Helper()
-	seen := map[string]int{}
-	devPart := map[string]int32{}
-	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
-	for _, f := range got {
-		seen[f.id]++
-		dev, ok := want[f.id]
-		switch {
-		case !ok:
-			t.Errorf("event %s forwarded but has no device (or was never produced)", f.id)
-		case f.key != dev:
-			t.Errorf("event %s keyed %q, its device is %s", f.id, f.key, dev)
-		}
-		if p, ok := devPart[f.key]; ok && p != f.part {
-			t.Errorf("device %s in partitions %d and %d", f.key, p, f.part)
-		}
-		devPart[f.key] = f.part
-		k := [2]int32{f.part, f.srcPart}
-		if prev, ok := lastSrc[k]; ok && f.srcOffs <= prev {
-			t.Errorf("partition %d: source %d/%d after %d/%d", f.part, f.srcPart, f.srcOffs, f.srcPart, prev)
-		}
-		lastSrc[k] = f.srcOffs
-	}
-	return seen
-}
-
 // forwarded is one record read back from the repartition topic.
 type forwarded struct {
 	key, id         string
@@ -144,7 +102,7 @@ type forwarded struct {
 
 // readRepartition reads every record of the device repartition topic with the given
 // isolation until no record has come for quiet.
-func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) []forwarded {
+func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) ([]forwarded, int64) {
 	t.Helper()
 	c := sarama.NewConfig()
 	c.Version = DefaultVersion
@@ -161,6 +119,7 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		t.Fatal(err)
 	}
 	got := make(chan forwarded, 1024)
+	var markers atomic.Int64
 	for _, p := range parts {
 		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
@@ -169,6 +128,10 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
+				if isMarker(m) {
+					markers.Add(1)
+					continue
+				}
 				f := forwarded{key: string(m.Key), part: m.Partition, offset: m.Offset}
 				var e repEvent
 				if err := json.Unmarshal(m.Value, &e); err != nil {
@@ -194,7 +157,7 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 		case f := <-got:
 			out = append(out, f)
 		case <-time.After(quiet):
-			return out
+			return out, markers.Load()
 		}
 	}
 }
@@ -225,7 +188,15 @@ func TestRepartitionKill9(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
 
-	start := func() *exec.Cmd { return startRepartitionHelper(t, addr) }
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
+		cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
 	var all []repEvent
 	const rounds, perRound = 8, 2500
 	for round := range rounds {
@@ -252,13 +223,49 @@ func TestRepartitionKill9(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	var got []forwarded
+	var markers int64
 	for {
-		got = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
+		got, markers = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
 		if len(got) >= len(want) || time.Now().After(deadline) {
 			break
 		}
 	}
-	seen := checkForwarded(t, got, want)
+	checkForwarded(t, got, want)
+	if markers == 0 {
+		t.Errorf("no watermark or idle marker forwarded")
+	}
+	uncommitted, _ := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
+	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
+		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got), markers)
+}
+
+// checkForwarded checks what a read_committed reader got from the repartition topic:
+// each event with a device exactly once (want: event id → device), keyed by its device,
+// each device in one partition, each source partition's records in source order.
+func checkForwarded(t *testing.T, got []forwarded, want map[string]string) {
+	t.Helper()
+	seen := map[string]int{}
+	devPart := map[string]int32{}
+	lastSrc := map[[2]int32]int64{} // (repartition partition, source partition) → last source offset
+	for _, f := range got {
+		seen[f.id]++
+		dev, ok := want[f.id]
+		switch {
+		case !ok:
+			t.Errorf("event %s forwarded but has no device (or was never produced)", f.id)
+		case f.key != dev:
+			t.Errorf("event %s keyed %q, its device is %s", f.id, f.key, dev)
+		}
+		if p, ok := devPart[f.key]; ok && p != f.part {
+			t.Errorf("device %s in partitions %d and %d", f.key, p, f.part)
+		}
+		devPart[f.key] = f.part
+		k := [2]int32{f.part, f.srcPart}
+		if prev, ok := lastSrc[k]; ok && f.srcOffs <= prev {
+			t.Errorf("partition %d: source %d/%d after %d/%d", f.part, f.srcPart, f.srcOffs, f.srcPart, prev)
+		}
+		lastSrc[k] = f.srcOffs
+	}
 	missing, twice := 0, 0
 	for id := range want {
 		switch seen[id] {
@@ -272,7 +279,4 @@ func TestRepartitionKill9(t *testing.T) {
 	if missing > 0 || twice > 0 {
 		t.Fatalf("%d events with a device: %d forwarded records, %d events missing, %d forwarded more than once", len(want), len(got), missing, twice)
 	}
-	uncommitted := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
-	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open)",
-		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got))
 }

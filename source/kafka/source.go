@@ -42,7 +42,7 @@ type Source struct {
 	commitStop func()     // stops the current session's commit loop
 
 	consumed, malformed, batches, commits, commitsSkipped, errs, sessionErrs,
-	rebalances, assigned, revoked, abandoned, restored, skipped atomic.Uint64
+	rebalances, assigned, revoked, abandoned, restored, skipped, late atomic.Uint64
 }
 
 // claim is one partition this instance consumes, from assignment to revocation.
@@ -56,6 +56,12 @@ type claim struct {
 	next      int64 // offset after the last record ingested; -1 before the first
 	lastGood  int64 // offset of the last record the engine accepted; -1 before the first
 	highWater int64
+
+	// merge holds records back for the watermark merge (Config.Merge; nil: none); floor
+	// is its oldest held record's offset after the last ingest (under posMu).
+	merge *merger
+	floor int64
+	heldN int
 
 	restored  bool         // the engine state of the partition came from a checkpoint
 	tainted   atomic.Bool  // an Ingest failed part-way: never commit this claim again
@@ -255,6 +261,8 @@ type Stats struct {
 	Abandoned      uint64           `json:"abandoned"`       // released without a final commit (a later owner re-reads more)
 	Restored       uint64           `json:"restored"`        // partitions whose state was restored from a checkpoint
 	Skipped        uint64           `json:"skipped"`         // records skipped because the restored state covers them
+	Held           uint64           `json:"held"`            // records the claims hold for the watermark merge now (Config.Merge)
+	Late           uint64           `json:"late"`            // records that came after the merged watermark passed their time (Config.Merge)
 	Partitions     []PartitionStats `json:"partitions"`
 }
 
@@ -273,10 +281,11 @@ func (s *Source) Stats() Stats {
 	st := Stats{Consumed: s.consumed.Load(), Malformed: s.malformed.Load(), Batches: s.batches.Load(),
 		Commits: s.commits.Load(), CommitsSkipped: s.commitsSkipped.Load(), Errors: s.errs.Load(),
 		SessionErrors: s.sessionErrs.Load(), Rebalances: s.rebalances.Load(), Assigned: s.assigned.Load(),
-		Revoked: s.revoked.Load(), Abandoned: s.abandoned.Load(), Restored: s.restored.Load(), Skipped: s.skipped.Load()}
+		Revoked: s.revoked.Load(), Abandoned: s.abandoned.Load(), Restored: s.restored.Load(), Skipped: s.skipped.Load(), Late: s.late.Load()}
 	s.mu.Lock()
 	for _, c := range s.claims {
 		c.posMu.Lock()
+		st.Held += uint64(c.heldN)
 		st.Partitions = append(st.Partitions, PartitionStats{Topic: c.topic, Partition: c.partition, ID: c.id,
 			Next: c.next, HighWater: c.highWater, Committed: c.committed.Load()})
 		c.posMu.Unlock()
