@@ -286,7 +286,10 @@ func (e *Engine) IngestWait(ctx context.Context, part int, recs []Record) ([]Out
 
 // Flush ends the stream: the watermark moves to +infinity on every shard, so every window
 // closes (timeouts and pending notFollowedBy matches fire), and Flush returns when all of
-// it has been processed. A bounded input (a file, a benchmark) ends this way.
+// it has been processed. A bounded input (a file, a benchmark) ends this way. It ends
+// the stream after the records of the Ingest and Submit calls that returned before it;
+// a call still running may hand its records to the shards after the end of stream, and
+// their windows then stay open.
 func (e *Engine) Flush(ctx context.Context) error {
 	for _, s := range e.shards {
 		if err := s.send(ctx, msg{kind: msgFinal}); err != nil {
