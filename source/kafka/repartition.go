@@ -300,7 +300,7 @@ func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl saram
 				{Key: []byte(HeaderSourceMaxTime), Value: strconv.AppendInt(nil, maxTime, 10)},
 			}
 			for fi, idx := range r.fields {
-				v := ev.Values[idx]
+				v := ev.Value(idx)
 				if !v.Present() || v.Kind == event.KindNull {
 					r.missing[fi].Add(1)
 					continue
