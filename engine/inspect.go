@@ -57,9 +57,9 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 		st.RuleIDs = append(st.RuleIDs, c.Rule.ID)
 	}
 	per := make([]StateStats, len(e.shards))
-	// An event the state retains: the Event struct plus its values (strings' bytes not
-	// counted). Events shared by several rules of a key are counted once per rule.
-	evBytes := int(unsafe.Sizeof(event.Event{})) + int(unsafe.Sizeof(event.Value{}))*len(e.rules.Schema.Fields)
+	// An event the state retains: the Event struct plus its values slab (strings' bytes
+	// not counted). Events shared by several rules of a key are counted once per rule.
+	evBytes := int(unsafe.Sizeof(event.Event{})) + event.SlabBytes(len(e.rules.Schema.Fields))
 	for i, s := range e.shards {
 		p := StateStats{ByRule: make([]int, len(rs.Rules)), KeysByRule: make([]int, len(rs.Rules))}
 		// The walk goes inspectStep keys at a time, each step one message to the shard, so

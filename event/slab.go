@@ -18,6 +18,9 @@ import (
 // wordsAt returns where the words of a slab of nv values start.
 func wordsAt(nv int) int { return (nv + 7) &^ 7 }
 
+// SlabBytes returns the size of the slab of nv values without their strings' bytes.
+func SlabBytes(nv int) int { return wordsAt(nv) + 8*nv }
+
 // Builder assembles the values of one event at a time and writes them into a new slab.
 // Its buffers are reused from event to event; it is not safe for concurrent use.
 type Builder struct {
