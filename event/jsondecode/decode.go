@@ -32,6 +32,9 @@ type Decoder struct {
 	end int
 	// each is d.member, bound once (a method value allocates when made).
 	each func(key, value []byte, dt jsonparser.ValueType, off int) error
+	// members is the fast path's scratch (scan.go); slow forces the slow path (tests).
+	scratch []member
+	slow    bool
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -109,6 +112,32 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		return err
 	}
 	d.b.Reset(len(d.schema.Fields))
+	if err := d.members(data); err != nil {
+		return err
+	}
+	if err := d.checkPresent(); err != nil {
+		return err
+	}
+	ev.Schema = d.schema
+	d.b.Build(ev)
+	return d.header(ev)
+}
+
+// members decodes the object's members into the builder: by scanFlat when it reads the
+// object, else by jsonparser.
+func (d *Decoder) members(data []byte) error {
+	var ok bool
+	if !d.slow {
+		d.scratch, ok = scanFlat(data, d.scratch[:0])
+	}
+	if ok {
+		for _, m := range d.scratch {
+			if err := d.member(data[m.ks:m.ke], data[m.vs:m.ve], m.dt, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	d.ferr, d.end = nil, 1
 	err := jsonparser.ObjectEach(data, d.each)
 	if d.ferr != nil {
@@ -120,12 +149,7 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	if rest := bytes.TrimLeft(data[min(d.end, len(data)):], " \t\r\n"); len(rest) == 0 || rest[0] != '}' || len(bytes.TrimSpace(rest[1:])) != 0 {
 		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
 	}
-	if err := d.checkPresent(); err != nil {
-		return err
-	}
-	ev.Schema = d.schema
-	d.b.Build(ev)
-	return d.header(ev)
+	return nil
 }
 
 // checkObject checks that data is valid UTF-8 and starts like a JSON object.
