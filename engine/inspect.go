@@ -78,13 +78,7 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 					s.current(ks)
 					p.Keys++
 					if footprint {
-						p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
-						p.Bytes += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
-						for _, m := range ks.base {
-							if m != nil {
-								p.Bytes += m.Footprint().Bytes // its events are the live matchers' or the journal's
-							}
-						}
+						p.Bytes += keyOwnBytes(ks, evBytes)
 					}
 					cut := ks.budgetCut
 					for ri, m := range ks.m {
@@ -131,4 +125,17 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 		}
 	}
 	return st, nil
+}
+
+// keyOwnBytes estimates what a key holds besides its live matchers: its state, its
+// journal and the journal's base.
+func keyOwnBytes(ks *keyState, evBytes int) int {
+	b := int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
+	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
+	for _, m := range ks.base {
+		if m != nil {
+			b += m.Footprint().Bytes // its events are the live matchers' or the journal's
+		}
+	}
+	return b
 }
