@@ -40,7 +40,10 @@ func (e *Event) Value(i int) Value {
 		return Value{}
 	}
 	k := Kind(e.data[i])
-	w := binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*i:])
+	if k == KindMissing {
+		return Value{}
+	}
+	w := binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*rank(e.data, e.nv, i):])
 	if k != KindString {
 		return Value{Kind: k, n: w}
 	}

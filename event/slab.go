@@ -2,24 +2,43 @@ package event
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unsafe"
 )
 
 // An event's values live in one byte slab, pointer-free so the garbage collector does not
 // scan it (retained events are most of the engine's heap):
 //
-//	[nv kinds, one byte each][padding to 8][nv words of 8 bytes][string bytes]
+//	[nv kinds, one byte each][padding to 8][presence bitmap, (nv+63)/64 words]
+//	[one word of 8 bytes per present value][string bytes]
 //
-// A number's word is its bits (as in Value); a string's word is its offset in the slab
+// A missing value has kind 0 and no word; a present value's word is found by the number
+// of present values before it (a popcount of the bitmap). A number's word is its bits (as in Value); a string's word is its offset in the slab
 // (high 32 bits) and its length (low 32 bits). A slab is written once, by Builder.Build,
 // and never changed after: copies of an Event share it, and strings read from it stay
 // valid for as long as anything refers to them.
 
-// wordsAt returns where the words of a slab of nv values start.
-func wordsAt(nv int) int { return (nv + 7) &^ 7 }
+// bitmapAt returns where the presence bitmap of a slab of nv values starts.
+func bitmapAt(nv int) int { return (nv + 7) &^ 7 }
 
-// SlabBytes returns the size of the slab of nv values without their strings' bytes.
+// wordsAt returns where the words of a slab of nv values start.
+func wordsAt(nv int) int { return bitmapAt(nv) + 8*((nv+63)/64) }
+
+// SlabBytes returns the size of the slab of nv values, all present, without their
+// strings' bytes.
 func SlabBytes(nv int) int { return wordsAt(nv) + 8*nv }
+
+// rank returns the number of present values before value i of the slab data of nv
+// values: the index of value i's word.
+func rank(data []byte, nv, i int) int {
+	bm := bitmapAt(nv)
+	r := 0
+	for w := 0; w < i/64; w++ {
+		r += bits.OnesCount64(binary.LittleEndian.Uint64(data[bm+8*w:]))
+	}
+	last := binary.LittleEndian.Uint64(data[bm+8*(i/64):])
+	return r + bits.OnesCount64(last&(1<<(i%64)-1))
+}
 
 // Builder assembles the values of one event at a time and writes them into a new slab.
 // Its buffers are reused from event to event; it is not safe for concurrent use.
@@ -94,16 +113,28 @@ func (b *Builder) Build(ev *Event) {
 		ev.data, ev.nv = nil, 0
 		return
 	}
-	wa := wordsAt(nv)
-	sa := wa + 8*nv
+	np := 0
+	for _, k := range b.kinds {
+		if k != KindMissing {
+			np++
+		}
+	}
+	bm, wa := bitmapAt(nv), wordsAt(nv)
+	sa := wa + 8*np
 	data := make([]byte, sa+len(b.str))
+	r := 0
 	for i, k := range b.kinds {
+		if k == KindMissing {
+			continue
+		}
 		data[i] = byte(k)
+		data[bm+i/8] |= 1 << (i % 8) // little-endian words: bit i of the bitmap
 		w := b.words[i]
 		if k == KindString {
 			w += uint64(sa) << 32
 		}
-		binary.LittleEndian.PutUint64(data[wa+8*i:], w)
+		binary.LittleEndian.PutUint64(data[wa+8*r:], w)
+		r++
 	}
 	copy(data[sa:], b.str)
 	ev.data, ev.nv = data, nv
