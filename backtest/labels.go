@@ -55,11 +55,11 @@ func (l *labels) add(ev *event.Event, raw []byte) {
 	}
 	key := ev.Key
 	if i, ok := l.keyOf[v]; ok {
-		if !ev.Values[i].Present() {
+		if !ev.Value(i).Present() {
 			l.anyKeys[ev.Key] = struct{}{}
 			return // an event without the rule's key is in no key the rule can alert on
 		}
-		key = ev.Values[i].KeyString()
+		key = ev.Value(i).KeyString()
 	}
 	ks[key] = struct{}{}
 	l.anyKeys[ev.Key] = struct{}{}

@@ -130,7 +130,8 @@ func EventID(ev *event.Event) string {
 	}
 	h := sha256.New()
 	h.Write([]byte(strconv.FormatInt(ev.Time, 10)))
-	for _, v := range ev.Values {
+	for i := range ev.Len() {
+		v := ev.Value(i)
 		h.Write([]byte{0, byte(v.Kind)})
 		if x := v.Interface(); x != nil {
 			switch t := x.(type) {

@@ -57,9 +57,9 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 		st.RuleIDs = append(st.RuleIDs, c.Rule.ID)
 	}
 	per := make([]StateStats, len(e.shards))
-	// An event the state retains: the Event struct plus its values (strings' bytes not
-	// counted). Events shared by several rules of a key are counted once per rule.
-	evBytes := int(unsafe.Sizeof(event.Event{})) + int(unsafe.Sizeof(event.Value{}))*len(e.schema().Fields)
+	// An event the state retains: the Event struct plus its values slab (strings' bytes
+	// not counted). Events shared by several rules of a key are counted once per rule.
+	evBytes := int(unsafe.Sizeof(event.Event{})) + event.SlabBytes(len(e.schema().Fields))
 	for i, s := range e.shards {
 		p := StateStats{ByRule: make([]int, len(rs.Rules)), KeysByRule: make([]int, len(rs.Rules))}
 		// The walk goes inspectStep keys at a time, each step one message to the shard, so
@@ -78,13 +78,7 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 					s.current(ks)
 					p.Keys++
 					if footprint {
-						p.Bytes += int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
-						p.Bytes += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
-						for _, m := range ks.base {
-							if m != nil {
-								p.Bytes += m.Footprint().Bytes // its events are the live matchers' or the journal's
-							}
-						}
+						p.Bytes += keyOwnBytes(ks, evBytes)
 					}
 					cut := ks.budgetCut
 					for ri, m := range ks.m {
@@ -131,4 +125,17 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 		}
 	}
 	return st, nil
+}
+
+// keyOwnBytes estimates what a key holds besides its live matchers: its state, its
+// journal and the journal's base.
+func keyOwnBytes(ks *keyState, evBytes int) int {
+	b := int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
+	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
+	for _, m := range ks.base {
+		if m != nil {
+			b += m.Footprint().Bytes // its events are the live matchers' or the journal's
+		}
+	}
+	return b
 }

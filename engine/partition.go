@@ -45,11 +45,11 @@ type partition struct {
 
 // batch carries events to one shard in memory that is reused: the shard copies out only
 // the events it keeps (a matcher stores them, or they wait for the watermark) and then
-// returns the batch to the engine's pool.
+// returns the batch to the engine's pool. An event's values slab is immutable, so the
+// batch and the copies share it: only the header is copied.
 type batch struct {
 	items  []item
 	evs    []event.Event
-	vals   []event.Value
 	ticket *ticket // the IngestWait call waiting for this batch, if any
 }
 
@@ -58,7 +58,7 @@ func (e *Engine) getBatch() *batch {
 		return b
 	}
 	n := e.cfg.BatchSize
-	return &batch{items: make([]item, 0, n), evs: make([]event.Event, n), vals: make([]event.Value, n*len(e.schema().Fields))}
+	return &batch{items: make([]item, 0, n), evs: make([]event.Event, n)}
 }
 
 func (e *Engine) putBatch(b *batch) {
@@ -73,14 +73,7 @@ func (e *Engine) putBatch(b *batch) {
 func (b *batch) add(ev *event.Event, it item) {
 	i := len(b.items)
 	dst := &b.evs[i]
-	n := len(ev.Values)
-	if len(b.vals) < len(b.evs)*n { // a batch of the pool made before fields were added
-		b.vals = make([]event.Value, len(b.evs)*n)
-	}
-	vals := b.vals[i*n : (i+1)*n : (i+1)*n]
-	copy(vals, ev.Values)
 	*dst = *ev
-	dst.Values = vals
 	it.ev = dst
 	b.items = append(b.items, it)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -304,6 +305,9 @@ func (s *shard) late(ks *keyState, it *item) {
 func (s *shard) key(k string, part int32) *keyState {
 	ks := s.keys[k]
 	if ks == nil {
+		// k may point into an event's values slab: the map's own copy does not keep the
+		// slab alive for as long as the key lives
+		k = strings.Clone(k)
 		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
 			newest: math.MinInt64, timedTo: math.MinInt64, idx: len(s.list)}
 		s.keys[k] = ks

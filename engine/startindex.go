@@ -48,10 +48,10 @@ func newStartIndex(rs *RuleSet) *startIndex {
 // candidates returns, for ev, the rules that might start (nil: every rule, when the
 // event's field is not a present string).
 func (x *startIndex) candidates(ev *event.Event) []bool {
-	if x.field < 0 || x.field >= len(ev.Values) || ev.Values[x.field].Kind != event.KindString {
+	if x.field < 0 || x.field >= ev.Len() || ev.Value(x.field).Kind != event.KindString {
 		return nil
 	}
-	if l := x.by[ev.Values[x.field].AsString()]; l != nil {
+	if l := x.by[ev.Value(x.field).AsString()]; l != nil {
 		return l
 	}
 	return x.always

@@ -1,6 +1,13 @@
 package event
 
-// Event is one decoded event. Values are indexed like Schema.Fields.
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// Event is one decoded event. Its field values are indexed like Schema.Fields and read with
+// Value; they live in one pointer-free byte slab (see slab.go) that is immutable once
+// built, so copies of an Event share it and the garbage collector never scans it.
 type Event struct {
 	// Seq is the arrival position assigned by whoever feeds the matcher; within one key
 	// it strictly increases. It orders events the way Flink's EventId does.
@@ -15,16 +22,42 @@ type Event struct {
 	// Offset is the event's position in its source partition (a Kafka offset, a line
 	// number), set by whoever ingests it; -1 or 0 when unknown.
 	Offset int64
-	// Values holds one entry per schema field.
-	Values []Value
-	// Schema describes Values.
+	// Schema describes the values.
 	Schema *Schema
+	// data holds the values (layout in slab.go); nv is their number.
+	data []byte
+	nv   int
+}
+
+// Len returns the number of values the event holds (the schema's field count, or fewer
+// for events built by hand).
+func (e *Event) Len() int { return e.nv }
+
+// Value returns the i-th value (a missing Value when i is out of range). It does not
+// allocate; a string value points into the event's slab, which it keeps alive.
+func (e *Event) Value(i int) Value {
+	if uint(i) >= uint(e.nv) {
+		return Value{}
+	}
+	k := Kind(e.data[i])
+	if k == KindMissing {
+		return Value{}
+	}
+	w := binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*rank(e.data, e.nv, i):])
+	if k != KindString {
+		return Value{Kind: k, n: w}
+	}
+	n := w & 0xffffffff
+	if n == 0 {
+		return Value{Kind: KindString}
+	}
+	return Value{Kind: KindString, p: unsafe.SliceData(e.data[w>>32:]), n: n}
 }
 
 // Get returns the value of the named field, or a missing Value.
 func (e *Event) Get(name string) Value {
 	if i, ok := e.Schema.Index(name); ok {
-		return e.Values[i]
+		return e.Value(i)
 	}
 	return Value{}
 }
@@ -32,19 +65,38 @@ func (e *Event) Get(name string) Value {
 // Fields returns the present fields as a name → plain value map, in no particular order.
 // It allocates: use it for output, never on the matching path.
 func (e *Event) Fields() map[string]any {
-	m := make(map[string]any, len(e.Values))
-	for i, v := range e.Values {
-		if v.Present() {
+	m := make(map[string]any, e.nv)
+	for i := range e.nv {
+		if v := e.Value(i); v.Present() {
 			m[e.Schema.Fields[i].Name] = v.Interface()
 		}
 	}
 	return m
 }
 
-// Clone returns a copy of e that shares no mutable memory with it (strings are immutable
-// and shared).
+// Values returns a copy of the event's values (for tests and slow paths; it allocates).
+func (e *Event) Values() []Value {
+	vs := make([]Value, e.nv)
+	for i := range vs {
+		vs[i] = e.Value(i)
+	}
+	return vs
+}
+
+// SetValues replaces the event's values with vals (copied into a new slab) and returns e.
+func (e *Event) SetValues(vals []Value) *Event {
+	var b Builder
+	b.Reset(len(vals))
+	for i, v := range vals {
+		b.Set(i, v)
+	}
+	b.Build(e)
+	return e
+}
+
+// Clone returns a copy of e. The values' slab is immutable and shared, so a copy is the
+// event's header only.
 func (e *Event) Clone() *Event {
 	c := *e
-	c.Values = append([]Value(nil), e.Values...)
 	return &c
 }

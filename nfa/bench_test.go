@@ -16,7 +16,7 @@ var benchSchema, _ = event.NewSchema("bench", []event.Field{
 
 // nameIs is a condition over the event's name field, as a compiled rule's fast path is.
 func nameIs(n string) Condition {
-	return ConditionFunc(func(ctx *EvalContext) bool { return ctx.Event.Values[0].AsString() == n })
+	return ConditionFunc(func(ctx *EvalContext) bool { return ctx.Event.Value(0).AsString() == n })
 }
 
 func step(name string, c patterns.Contiguity, q *patterns.Quantifier) *patterns.Step {
@@ -59,8 +59,8 @@ func benchEvents(mix string, keys, n int) []*event.Event {
 	for i := range evs {
 		name := string(mix[r.IntN(len(mix))])
 		k := fmt.Sprintf("k%d", r.IntN(keys))
-		evs[i] = &event.Event{Seq: uint64(i + 1), Key: k, Time: int64(i / keys), Schema: benchSchema,
-			Values: []event.Value{event.String(name), event.String(k), event.Int(int64(i / keys))}}
+		evs[i] = (&event.Event{Seq: uint64(i + 1), Key: k, Time: int64(i / keys), Schema: benchSchema}).
+			SetValues([]event.Value{event.String(name), event.String(k), event.Int(int64(i / keys))})
 	}
 	return evs
 }
@@ -132,14 +132,14 @@ type evGuarded struct {
 }
 
 func (c *evGuarded) Eval(ctx *EvalContext) bool {
-	if ctx.Event.Values[0].AsString() != c.name {
+	if ctx.Event.Value(0).AsString() != c.name {
 		return false
 	}
 	if c.step == "" {
 		return true
 	}
 	m := ctx.Matched(c.step)
-	return len(m) > 0 && m[0].Values[2].AsInt()%3 == ctx.Event.Values[2].AsInt()%3
+	return len(m) > 0 && m[0].Value(2).AsInt()%3 == ctx.Event.Value(2).AsInt()%3
 }
 
 func (c *evGuarded) Guard() Condition { return nameIs(c.name) }

@@ -41,8 +41,8 @@ func authResolve(s *patterns.Step, k CondKind) (Condition, error) {
 }
 
 func namedEvent(i int, name string) *event.Event {
-	return &event.Event{Seq: uint64(i + 1), Key: "card", Time: int64(i), Schema: benchSchema,
-		Values: []event.Value{event.String(name), event.String("card"), event.Int(int64(i))}}
+	return (&event.Event{Seq: uint64(i + 1), Key: "card", Time: int64(i), Schema: benchSchema}).
+		SetValues([]event.Value{event.String(name), event.String("card"), event.Int(int64(i))})
 }
 
 var testBudget = Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, VersionLen: 300}

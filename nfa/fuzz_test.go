@@ -124,8 +124,8 @@ func FuzzMatcher(f *testing.F) {
 		for i := 0; i < 40; i++ {
 			ts += int64(fb.n(3))
 			name := string(rune('a' + fb.n(5)))
-			ev := &event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema,
-				Values: []event.Value{event.String(name), event.String("k"), event.Int(ts)}}
+			ev := (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
+				SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)})
 			m.Advance(ts, sc, &res)
 			m.Process(ev, sc, &res)
 			check()

@@ -25,7 +25,7 @@ type guardedCond struct {
 }
 
 func (c *guardedCond) Eval(ctx *EvalContext) bool {
-	if !strings.Contains(c.names, ctx.Event.Values[0].AsString()) {
+	if !strings.Contains(c.names, ctx.Event.Value(0).AsString()) {
 		return false
 	}
 	return !c.odd || len(ctx.Matched(c.step))%2 == 1
@@ -36,7 +36,7 @@ func (c *guardedCond) Guard() Condition {
 		return nil
 	}
 	g := c.guard
-	return ConditionFunc(func(ctx *EvalContext) bool { return strings.Contains(g, ctx.Event.Values[0].AsString()) })
+	return ConditionFunc(func(ctx *EvalContext) bool { return strings.Contains(g, ctx.Event.Value(0).AsString()) })
 }
 
 // guardedResolve gives every expression a guardedCond drawn from fb.
@@ -122,8 +122,8 @@ func checkGuarded(t *testing.T, data []byte) {
 	for i := 0; i < 60; i++ {
 		ts += int64(fb.n(3))
 		name := string(rune('a' + fb.n(6)))
-		ev := &event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema,
-			Values: []event.Value{event.String(name), event.String("k"), event.Int(ts)}}
+		ev := (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
+			SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)})
 		for _, x := range []struct {
 			m  *Matcher
 			sc *Scratch

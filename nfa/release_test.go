@@ -25,14 +25,14 @@ func valueResolve(s *patterns.Step, k CondKind) (Condition, error) {
 	}
 	name, than, cmp := strings.Cut(s.Where, ">")
 	return ConditionFunc(func(ctx *EvalContext) bool {
-		if ctx.Event.Values[0].AsString() != name {
+		if ctx.Event.Value(0).AsString() != name {
 			return false
 		}
 		if !cmp {
 			return true
 		}
 		prev := ctx.Matched(than)
-		return len(prev) > 0 && ctx.Event.Values[1].AsInt() > prev[0].Values[1].AsInt()
+		return len(prev) > 0 && ctx.Event.Value(1).AsInt() > prev[0].Value(1).AsInt()
 	}), nil
 }
 
@@ -54,8 +54,8 @@ func valueEvents(t *testing.T, stream string) []*event.Event {
 		if err != nil {
 			t.Fatalf("token %q: %v", tok, err)
 		}
-		evs = append(evs, &event.Event{Seq: uint64(i + 1), Time: ts, Schema: valueSchema,
-			Values: []event.Value{event.String(tok[:1]), event.Int(v), event.Int(ts)}})
+		evs = append(evs, (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: valueSchema}).
+			SetValues([]event.Value{event.String(tok[:1]), event.Int(v), event.Int(ts)}))
 	}
 	return evs
 }
@@ -72,7 +72,7 @@ func releaseTrace(prog *Program, evs []*event.Event) (trace []string, held bool)
 		for _, mt := range res.Matches {
 			var words []string
 			for _, e := range flatten(mt) {
-				words = append(words, fmt.Sprintf("%s%d", e.Values[0].AsString(), e.Values[1].AsInt()))
+				words = append(words, fmt.Sprintf("%s%d", e.Value(0).AsString(), e.Value(1).AsInt()))
 			}
 			trace = append(trace, at+":"+strings.Join(words, " "))
 		}
@@ -254,8 +254,8 @@ func TestReleaseOrdersAgree(t *testing.T) {
 		for i := 0; i < 30; i++ {
 			ts += int64(r.IntN(3))
 			name := string(rune('a' + r.IntN(5)))
-			evs = append(evs, &event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema,
-				Values: []event.Value{event.String(name), event.String("k"), event.Int(ts)}})
+			evs = append(evs, (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
+				SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)}))
 		}
 		start, held := releaseTrace(progs[0], evs)
 		done, doneHeld := releaseTrace(progs[1], evs)
@@ -280,7 +280,7 @@ func TestReleaseOrdersAgree(t *testing.T) {
 func streamNames(evs []*event.Event) string {
 	var b strings.Builder
 	for _, e := range evs {
-		fmt.Fprintf(&b, "%s@%d ", e.Values[0].AsString(), e.Time)
+		fmt.Fprintf(&b, "%s@%d ", e.Value(0).AsString(), e.Time)
 	}
 	return b.String()
 }

@@ -46,7 +46,7 @@ func (c *Compiled) Aggregates() []*Aggregate { return c.aggs }
 func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) event.Value {
 	var by velocity.Key
 	if g.by >= 0 {
-		v := fieldAt(ev, g.by)
+		v := ev.Value(g.by)
 		if v.Kind <= event.KindNull {
 			return event.Value{} // no group: no value
 		}
@@ -58,7 +58,7 @@ func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.
 		var val velocity.Key
 		ok := true
 		if g.field >= 0 {
-			v := fieldAt(ev, g.field)
+			v := ev.Value(g.field)
 			switch g.Spec.Func {
 			case velocity.Distinct:
 				ok = v.Kind > event.KindNull
@@ -89,7 +89,7 @@ func (g *Aggregate) Mutates(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.
 	}
 	var by velocity.Key
 	if g.by >= 0 {
-		v := fieldAt(ev, g.by)
+		v := ev.Value(g.by)
 		if v.Kind <= event.KindNull {
 			return false
 		}
@@ -101,7 +101,7 @@ func (g *Aggregate) Mutates(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.
 // Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
 // sum and distinct, none for the others and for an event without the group field.
 func (g *Aggregate) Empty(ev *event.Event) event.Value {
-	if g.by >= 0 && fieldAt(ev, g.by).Kind <= event.KindNull {
+	if g.by >= 0 && ev.Value(g.by).Kind <= event.KindNull {
 		return event.Value{}
 	}
 	switch g.Spec.Func {
@@ -115,10 +115,10 @@ func (g *Aggregate) Empty(ev *event.Event) event.Value {
 
 // Takes reports whether Observe would add ev to the aggregate.
 func (g *Aggregate) Takes(ev *event.Event, ctx *nfa.EvalContext) bool {
-	if g.by >= 0 && fieldAt(ev, g.by).Kind <= event.KindNull {
+	if g.by >= 0 && ev.Value(g.by).Kind <= event.KindNull {
 		return false
 	}
-	if g.field >= 0 && fieldAt(ev, g.field).Kind <= event.KindNull {
+	if g.field >= 0 && ev.Value(g.field).Kind <= event.KindNull {
 		return false
 	}
 	ctx.Event = ev
@@ -368,13 +368,4 @@ func (c *closureCompiler) aggValue(e ast.Expr) (evalFn, bool) {
 		}
 		return fromValue(a.Values[i])
 	}, true
-}
-
-// fieldAt returns ev's value at position i of the rules' schema: missing when ev was
-// decoded under an earlier schema without that field (a field added live, event.Compatible).
-func fieldAt(ev *event.Event, i int) event.Value {
-	if uint(i) < uint(len(ev.Values)) {
-		return ev.Values[i]
-	}
-	return event.Value{}
 }

@@ -35,7 +35,7 @@ func TestAggregateFieldAddedLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := &event.Event{Schema: old, Values: []event.Value{event.String("c1"), event.Int(1000), event.Double(5)}}
+	before := (&event.Event{Schema: old}).SetValues([]event.Value{event.String("c1"), event.Int(1000), event.Double(5)})
 	var ctx nfa.EvalContext
 	for i, g := range c.Aggregates() {
 		a := velocity.New(g.Spec)

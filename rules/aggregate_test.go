@@ -33,10 +33,11 @@ func TestAggConditionsClosureVsInterpreter(t *testing.T) {
 		{event.Int(11), event.Double(400)},
 		{event.Int(2), {}},
 	}
-	ev := &event.Event{Schema: schema, Values: make([]event.Value, len(schema.Fields))}
+	evVals := make([]event.Value, len(schema.Fields))
 	ti, _ := schema.Index("type")
 	ai, _ := schema.Index("amount")
-	ev.Values[ti], ev.Values[ai] = event.String("auth"), event.Double(100)
+	evVals[ti], evVals[ai] = event.String("auth"), event.Double(100)
+	ev := (&event.Event{Schema: schema}).SetValues(evVals)
 	for _, src := range exprs {
 		rule := "id: x\naggregates:\n  - {name: n, function: count, window: 1h}\n  - {name: avg, function: avg, field: amount, window: 1h}\npattern:\n  - name: a\n    where: " + src + "\n"
 		r, err := patterns.Parse("x.yaml", []byte(rule))

@@ -62,8 +62,8 @@ type fieldSlot struct {
 }
 
 func (f *fieldRef) get(ev *event.Event) event.Value {
-	if ev.Schema == f.s && uint(f.idx) < uint(len(ev.Values)) {
-		return ev.Values[f.idx]
+	if ev.Schema == f.s && uint(f.idx) < uint(ev.Len()) {
+		return ev.Value(f.idx)
 	}
 	return f.slow(ev)
 }
@@ -77,10 +77,10 @@ func (f *fieldRef) slow(ev *event.Event) event.Value {
 		}
 		f.cache.Store(c)
 	}
-	if !c.ok || uint(c.idx) >= uint(len(ev.Values)) {
+	if !c.ok || uint(c.idx) >= uint(ev.Len()) {
 		return event.Value{}
 	}
-	return ev.Values[c.idx]
+	return ev.Value(c.idx)
 }
 
 // fieldOf recognises e.f, e['f'] (operand is the variable e) and returns its reader.

@@ -216,7 +216,7 @@ func celType(t event.Type) (*types.Type, error) {
 // environment's schema.
 func lookup(ev *event.Event, s *event.Schema, idx int, name string) (event.Value, bool) {
 	if ev.Schema == s {
-		v := ev.Values[idx]
+		v := ev.Value(idx)
 		return v, v.Kind > event.KindNull
 	}
 	return fieldValue(ev, name)

@@ -105,7 +105,7 @@ func check(env *Env, src string, samples []sample) string {
 			return describe("guard false, condition", src, s, "false", want, err)
 		}
 		if f, vals, ok := dispatchOf(x); ok {
-			if v := s.ev.Values[f]; v.Kind == event.KindString && !slices.Contains(vals, v.AsString()) && (err != nil || want != types.False) {
+			if v := s.ev.Value(f); v.Kind == event.KindString && !slices.Contains(vals, v.AsString()) && (err != nil || want != types.False) {
 				return describe(fmt.Sprintf("field %d outside %q, condition", f, vals), src, s, "false", want, err)
 			}
 		}
@@ -156,7 +156,7 @@ func cvalString(c cval) string {
 func describe(what, src string, s sample, got string, want ref.Val, err error) string {
 	show := func(ev *event.Event) string {
 		var vals []string
-		for i, v := range ev.Values {
+		for i, v := range ev.Values() {
 			vals = append(vals, fmt.Sprintf("%s=%#v", ev.Schema.Fields[i].Name, v.Interface()))
 		}
 		return "{" + strings.Join(vals, " ") + "}"

@@ -142,7 +142,7 @@ func (g *exprGen) aggregate() string {
 // randomValues fills the test schema's fields with random values: usually of the
 // declared type (always, when typed), sometimes missing when optional.
 func randomEvent(r *rand.Rand, s *event.Schema, typed bool) *event.Event {
-	ev := &event.Event{Schema: s, Values: make([]event.Value, len(s.Fields))}
+	vals := make([]event.Value, len(s.Fields))
 	for i, f := range s.Fields {
 		t := f.Type
 		if !typed || t == event.TypeAny {
@@ -155,13 +155,13 @@ func randomEvent(r *rand.Rand, s *event.Schema, typed bool) *event.Event {
 		}
 		if (f.Optional || !typed || f.Type == event.TypeAny) && r.IntN(4) == 0 {
 			if r.IntN(3) == 0 {
-				ev.Values[i] = event.Null() // the decoder never keeps a null; absent all the same
+				vals[i] = event.Null() // the decoder never keeps a null; absent all the same
 			}
 			continue // missing
 		}
-		ev.Values[i] = randomValue(r, t)
+		vals[i] = randomValue(r, t)
 	}
-	return ev
+	return (&event.Event{Schema: s}).SetValues(vals)
 }
 
 func randomValue(r *rand.Rand, t event.Type) event.Value {

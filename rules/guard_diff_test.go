@@ -76,9 +76,10 @@ func guardedStream(r *rand.Rand, s *event.Schema, n int) []*event.Event {
 		ev := randomEvent(r, s, true)
 		t += int64(1+r.IntN(3)) * 1000
 		ev.Seq, ev.Time = uint64(i+1), t
+		vals := ev.Values()
 		set := func(name string, v event.Value) {
 			if j, ok := s.Index(name); ok {
-				ev.Values[j] = v
+				vals[j] = v
 			}
 		}
 		set("card_id", event.String("c"))
@@ -86,6 +87,7 @@ func guardedStream(r *rand.Rand, s *event.Schema, n int) []*event.Event {
 		set("country", event.String([]string{"FR", "US", "DE"}[r.IntN(3)]))
 		set("mcc", event.String([]string{"1", "2", "3"}[r.IntN(3)]))
 		set("amount", event.Double([]float64{10, 50, 150, 250}[r.IntN(4)]))
+		ev.SetValues(vals)
 		evs[i] = ev
 	}
 	return evs

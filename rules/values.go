@@ -42,7 +42,7 @@ func fieldValue(ev *event.Event, name string) (event.Value, bool) {
 	if !ok {
 		return event.Value{}, false
 	}
-	v := ev.Values[i]
+	v := ev.Value(i)
 	return v, v.Kind > event.KindNull
 }
 
@@ -59,7 +59,8 @@ func eventsEqual(a, b *event.Event) bool {
 		return false
 	}
 	count := 0
-	for i, v := range a.Values {
+	for i := range a.Len() {
+		v := a.Value(i)
 		if v.Kind <= event.KindNull {
 			continue
 		}
@@ -74,8 +75,8 @@ func eventsEqual(a, b *event.Event) bool {
 			return false
 		}
 	}
-	for _, v := range b.Values {
-		if v.Kind > event.KindNull {
+	for i := range b.Len() {
+		if b.Value(i).Kind > event.KindNull {
 			count--
 		}
 	}
@@ -227,8 +228,8 @@ func valueToCELMust(v event.Value) ref.Val {
 
 func (d dynEvent) Size() ref.Val {
 	n := 0
-	for _, v := range d.ev.Values {
-		if v.Kind > event.KindNull {
+	for i := range d.ev.Len() {
+		if d.ev.Value(i).Kind > event.KindNull {
 			n++
 		}
 	}
@@ -246,10 +247,10 @@ type fieldIterator struct {
 }
 
 func (it *fieldIterator) HasNext() ref.Val {
-	for it.i < len(it.ev.Values) && it.ev.Values[it.i].Kind <= event.KindNull {
+	for it.i < it.ev.Len() && it.ev.Value(it.i).Kind <= event.KindNull {
 		it.i++
 	}
-	return types.Bool(it.i < len(it.ev.Values))
+	return types.Bool(it.i < it.ev.Len())
 }
 
 func (it *fieldIterator) Next() ref.Val {

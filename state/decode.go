@@ -144,10 +144,10 @@ func (d *decoder) event(prevSeq *uint64, prevTime, prevOff *int64) *event.Event 
 	case flags&evIDStr != 0:
 		ev.ID = d.istr()
 	case flags&evIDField != 0:
-		if i := d.si.idIdx; i < 0 || i >= len(ev.Values) || ev.Values[i].Kind != event.KindString {
+		if i := d.si.idIdx; i < 0 || i >= ev.Len() || ev.Value(i).Kind != event.KindString {
 			d.fail("event id taken from an id field it does not have")
 		} else {
-			ev.ID = ev.Values[i].AsString()
+			ev.ID = ev.Value(i).AsString()
 		}
 	}
 	if d.err != nil {
@@ -170,7 +170,8 @@ func (d *decoder) values(ev *event.Event, explicitKinds bool) {
 		d.fail("presence bitmap marks fields beyond the schema's %d", nf)
 		return
 	}
-	ev.Values = make([]event.Value, len(d.si.kinds))
+	b := &d.vals
+	b.Reset(len(d.si.kinds)) // fields added live after nf are absent
 	for i := range nf {
 		if bm[i/8]&(1<<(i%8)) == 0 {
 			continue
@@ -210,8 +211,9 @@ func (d *decoder) values(ev *event.Event, explicitKinds bool) {
 		if d.err != nil {
 			return
 		}
-		ev.Values[i] = v
+		b.Set(i, v)
 	}
+	b.Build(ev)
 }
 
 func (d *decoder) double() float64 {

@@ -182,7 +182,7 @@ func (e *encoder) event(ev *event.Event, prevSeq *uint64, prevTime, prevOff *int
 		return
 	}
 	si := e.si
-	nf := min(len(ev.Values), len(si.kinds))
+	nf := min(ev.Len(), len(si.kinds))
 	var flags byte
 	if ev.Seq != 0 {
 		flags |= evSeq
@@ -198,8 +198,8 @@ func (e *encoder) event(ev *event.Event, prevSeq *uint64, prevTime, prevOff *int
 	}
 	if nf > 0 {
 		flags |= evValues
-		for i, v := range ev.Values[:nf] {
-			if v.Kind != event.KindMissing && v.Kind != si.kinds[i] {
+		for i := range nf {
+			if k := ev.Value(i).Kind; k != event.KindMissing && k != si.kinds[i] {
 				flags = flags&^evValues | evValuesK
 				break
 			}
@@ -207,7 +207,7 @@ func (e *encoder) event(ev *event.Event, prevSeq *uint64, prevTime, prevOff *int
 	}
 	switch {
 	case ev.ID == "":
-	case nf > si.idIdx && si.idIdx >= 0 && ev.Values[si.idIdx].Kind == event.KindString && ev.Values[si.idIdx].AsString() == ev.ID:
+	case nf > si.idIdx && si.idIdx >= 0 && ev.Value(si.idIdx).Kind == event.KindString && ev.Value(si.idIdx).AsString() == ev.ID:
 		flags |= evIDField
 	default:
 		flags |= evIDStr
@@ -240,7 +240,8 @@ func (e *encoder) values(ev *event.Event, nf int, kinds bool) {
 	for range (len(e.si.kinds) + 7) / 8 {
 		e.b = append(e.b, 0)
 	}
-	for i, v := range ev.Values[:nf] {
+	for i := range nf {
+		v := ev.Value(i)
 		if v.Kind == event.KindMissing {
 			continue
 		}

@@ -64,7 +64,7 @@ func cardEvent(key string, i int) *event.Event {
 		{}, // balance missing
 		event.Int(int64(i%3 + 1)),
 	}
-	return &event.Event{Seq: uint64(1000 + i*3), ID: id, Key: key, Time: t, Offset: int64(5000 + i*7 - i%3*20), Values: v, Schema: cardSchema}
+	return (&event.Event{Seq: uint64(1000 + i*3), ID: id, Key: key, Time: t, Offset: int64(5000 + i*7 - i%3*20), Schema: cardSchema}).SetValues(v)
 }
 
 type fixtureRule struct {
@@ -74,7 +74,7 @@ type fixtureRule struct {
 }
 
 func fixtureRules() []fixtureRule {
-	amount := func(e *event.Event) float64 { return e.Values[3].AsDouble() }
+	amount := func(e *event.Event) float64 { return e.Value(3).AsDouble() }
 	loop := &patterns.Quantifier{Min: 1, Max: -1}
 	return []fixtureRule{
 		{"card-testing", &patterns.Pattern{WithinMs: 3_600_000, Steps: []*patterns.Step{
@@ -90,17 +90,17 @@ func fixtureRules() []fixtureRule {
 			{Name: "online", Where: "x"},
 			{Name: "cash", Where: "x", Contiguity: patterns.Relaxed},
 		}}, map[string]func(*event.Event) bool{
-			"online": func(e *event.Event) bool { return e.Values[8].AsString() == "pos" },
-			"cash":   func(e *event.Event) bool { return e.Values[8].AsString() == "atm" },
+			"online": func(e *event.Event) bool { return e.Value(8).AsString() == "pos" },
+			"cash":   func(e *event.Event) bool { return e.Value(8).AsString() == "atm" },
 		}},
 		{"declines", &patterns.Pattern{WithinMs: 600_000, Steps: []*patterns.Step{
 			{Name: "d1", Where: "x"},
 			{Name: "d2", Where: "x", Contiguity: patterns.Relaxed},
 			{Name: "d3", Where: "x", Contiguity: patterns.Relaxed},
 		}}, map[string]func(*event.Event) bool{
-			"d1": func(e *event.Event) bool { return e.Values[12].AsString() != "00" },
-			"d2": func(e *event.Event) bool { return e.Values[12].AsString() != "00" },
-			"d3": func(e *event.Event) bool { return e.Values[12].AsString() != "00" },
+			"d1": func(e *event.Event) bool { return e.Value(12).AsString() != "00" },
+			"d2": func(e *event.Event) bool { return e.Value(12).AsString() != "00" },
+			"d3": func(e *event.Event) bool { return e.Value(12).AsString() != "00" },
 		}},
 	}
 }

@@ -56,11 +56,13 @@ func normalize(ks *state.KeyState, schema *event.Schema) *state.KeyState {
 		}
 		x := *e
 		x.Schema = schema
-		x.Values = nil
-		if len(e.Values) > 0 && nf > 0 {
-			x.Values = make([]event.Value, nf)
-			copy(x.Values, e.Values)
+		vals := e.Values()
+		if len(vals) > 0 && nf > 0 {
+			vals = append(vals, make([]event.Value, max(0, nf-len(vals)))...)[:nf]
+		} else {
+			vals = nil
 		}
+		x.SetValues(vals)
 		c.Events = append(c.Events, &x)
 	}
 	if len(c.Pending) == 0 {
@@ -143,8 +145,8 @@ func dump(ks *state.KeyState) string {
 			fmt.Fprintf(&b, "  ev%d nil\n", i)
 			continue
 		}
-		fmt.Fprintf(&b, "  ev%d seq=%d id=%q key=%q t=%d vals=%d:", i, e.Seq, e.ID, e.Key, e.Time, len(e.Values))
-		for _, v := range e.Values {
+		fmt.Fprintf(&b, "  ev%d seq=%d id=%q key=%q t=%d vals=%d:", i, e.Seq, e.ID, e.Key, e.Time, e.Len())
+		for _, v := range e.Values() {
 			fmt.Fprintf(&b, " %d:%v", v.Kind, v.Interface())
 		}
 		b.WriteByte('\n')
@@ -204,7 +206,7 @@ func stateCases(t testing.TB) []stateCase {
 		v := kinds(i)
 		v[4] = []event.Value{event.Bool(true), event.Int(math.MaxInt64), event.Double(math.Inf(-1)), event.Double(math.Copysign(0, -1)),
 			event.TimestampNanos(math.MinInt64), event.TimestampNanos(math.MaxInt64)}[i]
-		kindEvents = append(kindEvents, &event.Event{Seq: uint64(i * 1000), ID: fmt.Sprint("id", i), Key: "k", Time: i, Values: v})
+		kindEvents = append(kindEvents, withValues(event.Event{Seq: uint64(i * 1000), ID: fmt.Sprint("id", i), Key: "k", Time: i}, v))
 	}
 
 	manyRules := &state.KeyState{Key: "many"}
@@ -229,24 +231,24 @@ func stateCases(t testing.TB) []stateCase {
 		{"live runs 3 rules 7 events", cardSchema, real7},
 		{"every value kind", anySchema, &state.KeyState{Key: "k", Events: kindEvents, Pending: []int32{5, 0, 3}}},
 		{"missing values", cardSchema, &state.KeyState{Key: "m", Events: []*event.Event{
-			{Seq: 1, Key: "m", Values: make([]event.Value, len(cardSchema.Fields))},
-			{Seq: 2, Key: "m", Values: []event.Value{{}, {}, event.TimestampNanos(5e6), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, event.Int(3)}, Time: 5},
+			withValues(event.Event{Seq: 1, Key: "m"}, make([]event.Value, len(cardSchema.Fields))),
+			withValues(event.Event{Seq: 2, Key: "m", Time: 5}, []event.Value{{}, {}, event.TimestampNanos(5e6), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, event.Int(3)}),
 		}}},
 		{"kinds other than declared", cardSchema, &state.KeyState{Key: "x", Events: []*event.Event{
-			{Key: "x", ID: "i", Values: []event.Value{event.Int(7), event.Null(), event.Int(99), event.String("1.5")}},
+			withValues(event.Event{Key: "x", ID: "i"}, []event.Value{event.Int(7), event.Null(), event.Int(99), event.String("1.5")}),
 		}}},
 		{"event fields", cardSchema, &state.KeyState{Key: "own", Events: []*event.Event{
 			nil,
 			{Key: "other", ID: "explicit", Seq: math.MaxUint64, Time: -5},
 			{Key: "", ID: "", Seq: 0, Time: math.MinInt64},
-			{Key: "own", ID: cardEvent("own", 9).ID, Seq: 3, Time: math.MaxInt64, Values: cardEvent("own", 9).Values},
-			{Key: "own", ID: "not the id field", Seq: 2, Time: 1, Values: cardEvent("own", 9).Values},
+			withValues(event.Event{Key: "own", ID: cardEvent("own", 9).ID, Seq: 3, Time: math.MaxInt64}, cardEvent("own", 9).Values()),
+			withValues(event.Event{Key: "own", ID: "not the id field", Seq: 2, Time: 1}, cardEvent("own", 9).Values()),
 			nil,
 		}, Pending: []int32{1, 2, 3, 4}}},
 		{"time field as int", mustSchema(event.NewSchema("intts", []event.Field{{Name: "k", Type: event.TypeString}, {Name: "ts", Type: event.TypeInt}}, "k", "ts", "")),
 			&state.KeyState{Key: "k", Events: []*event.Event{
-				{Key: "k", Time: baseTime, Values: []event.Value{event.String("k"), event.Int(baseTime)}},
-				{Key: "k", Time: baseTime + 9, Values: []event.Value{event.String("k"), event.Int(-3)}},
+				withValues(event.Event{Key: "k", Time: baseTime}, []event.Value{event.String("k"), event.Int(baseTime)}),
+				withValues(event.Event{Key: "k", Time: baseTime + 9}, []event.Value{event.String("k"), event.Int(-3)}),
 			}}},
 		{"nil schema", nil, &state.KeyState{Key: "n", Events: []*event.Event{{Key: "n", Seq: 9, ID: "a", Time: 4}}}},
 		{"many rules", cardSchema, manyRules},
@@ -268,12 +270,12 @@ func TestKeyStateRoundTrip(t *testing.T) {
 // TestValuesBeyondSchema: an event's values past the schema's fields are not written.
 func TestValuesBeyondSchema(t *testing.T) {
 	s := mustSchema(event.NewSchema("s", []event.Field{{Name: "k", Type: event.TypeString}}, "k", "", ""))
-	ks := &state.KeyState{Key: "k", Events: []*event.Event{{Key: "k", Values: []event.Value{event.String("k"), event.Int(1)}}}}
+	ks := &state.KeyState{Key: "k", Events: []*event.Event{withValues(event.Event{Key: "k"}, []event.Value{event.String("k"), event.Int(1)})}}
 	got, err := state.DecodeKeyState(state.AppendKeyState(nil, ks, s), s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := got.Events[0].Values; len(v) != 1 || v[0].AsString() != "k" {
+	if v := got.Events[0].Values(); len(v) != 1 || v[0].AsString() != "k" {
 		t.Fatalf("values %v", v)
 	}
 }
@@ -399,14 +401,14 @@ func TestDecodeUnderAddedFields(t *testing.T) {
 		t.Fatalf("events: %d, want %d", len(got.Events), len(want.Events))
 	}
 	for i, ev := range got.Events {
-		if len(ev.Values) != n+2 {
-			t.Fatalf("event %d has %d values, want %d", i, len(ev.Values), n+2)
+		if len(ev.Values()) != n+2 {
+			t.Fatalf("event %d has %d values, want %d", i, len(ev.Values()), n+2)
 		}
-		if !reflect.DeepEqual(ev.Values[:n], want.Events[i].Values) || ev.ID != want.Events[i].ID || ev.Time != want.Events[i].Time {
+		if !reflect.DeepEqual(ev.Values()[:n], want.Events[i].Values()) || ev.ID != want.Events[i].ID || ev.Time != want.Events[i].Time {
 			t.Fatalf("event %d: %+v, want %+v", i, ev, want.Events[i])
 		}
-		if ev.Values[n].Present() || ev.Values[n+1].Present() {
-			t.Fatalf("event %d: added fields present: %v", i, ev.Values[n:])
+		if ev.Value(n).Present() || ev.Value(n+1).Present() {
+			t.Fatalf("event %d: added fields present: %v", i, ev.Values()[n:])
 		}
 	}
 	if !reflect.DeepEqual(got.Rules, want.Rules) {
@@ -414,7 +416,7 @@ func TestDecodeUnderAddedFields(t *testing.T) {
 	}
 	// written again under the wider schema, it reads back the same
 	again, err := state.DecodeKeyState(state.AppendKeyState(nil, got, wider), wider)
-	if err != nil || !reflect.DeepEqual(again.Events[0].Values, got.Events[0].Values) {
+	if err != nil || !reflect.DeepEqual(again.Events[0].Values(), got.Events[0].Values()) {
 		t.Fatalf("rewritten: %v", err)
 	}
 	required := grow(event.Field{Name: "device", Type: event.TypeString})
@@ -422,3 +424,6 @@ func TestDecodeUnderAddedFields(t *testing.T) {
 		t.Fatalf("a required field added: %v", err)
 	}
 }
+
+// withValues returns a copy of e holding vals.
+func withValues(e event.Event, vals []event.Value) *event.Event { return e.SetValues(vals) }

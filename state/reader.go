@@ -22,7 +22,8 @@ type decoder struct {
 	strs   []string
 	ks     *KeyState
 	prev   []int32
-	digits int // Dewey digits the versions may still allocate
+	digits int           // Dewey digits the versions may still allocate
+	vals   event.Builder // assembles each event's values slab
 }
 
 func (d *decoder) fail(format string, args ...any) {

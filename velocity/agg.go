@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Func is what an aggregate computes.
@@ -89,6 +90,7 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 		if len(a.groups) >= MaxGroups {
 			a.dropGroup(a.glist.head)
 		}
+		by.S = strings.Clone(by.S) // not the event's whole values slab (package event)
 		gi = a.glist.alloc(&a.gs, by)
 		a.groups[by] = gi
 	} else {

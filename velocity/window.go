@@ -3,6 +3,7 @@ package velocity
 import (
 	"maps"
 	"slices"
+	"strings"
 )
 
 // entry is one event, or a bucket of events less than Window/Resolution apart: t0 is
@@ -99,6 +100,7 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 			if len(w.vals) >= MaxDistinct {
 				w.unlink(w.head)
 			}
+			val.S = strings.Clone(val.S) // not the event's whole values slab (package event)
 			d = w.alloc(val)
 			w.vals[val] = d
 		} else {

@@ -164,7 +164,7 @@ func (h *handMatcher) feed(rec []byte) {
 	if err := h.dec.Decode(rec, ev); err != nil {
 		return
 	}
-	typ, amt := ev.Values[h.typ], ev.Values[h.amount]
+	typ, amt := ev.Value(h.typ), ev.Value(h.amount)
 	if !typ.Present() || typ.AsString() != "auth" || !amt.Present() {
 		return
 	}

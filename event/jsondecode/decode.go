@@ -10,24 +10,31 @@ import (
 	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
+
+	"github.com/cepd/cepd/event"
 )
 
 // Decoder turns JSON objects into Events of one schema. It is not safe for concurrent use
-// (it reuses a scratch buffer); make one per goroutine.
+// (it reuses a scratch builder); make one per goroutine.
 type Decoder struct {
 	schema *Schema
-	seen   []bool
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
-	byLen [64][]int
-	// recent keeps, per field, the last few distinct short strings decoded, so values
-	// that repeat (event types, currencies, countries) are not allocated again.
-	recent [][recentN]string
-	next   []uint8
+	byLen  [64][]int
+	b      event.Builder
 	bounds Bounds
 	maxStr int
 	// unknown counts the fields the schema does not declare (nil: not counted).
 	unknown *UnknownFields
+	// ferr is the first field error of the event being decoded.
+	ferr error
+	// end is the offset after the last member seen: only '}' and blanks may follow.
+	end int
+	// each is d.member, bound once (a method value allocates when made).
+	each func(key, value []byte, dt jsonparser.ValueType, off int) error
+	// members is the fast path's scratch (scan.go); slow forces the slow path (tests).
+	scratch []member
+	slow    bool
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -35,11 +42,6 @@ func (d *Decoder) SetBounds(b Bounds) {
 	d.bounds = b
 	d.maxStr = b.StringLimit()
 }
-
-const (
-	recentN      = 8
-	recentMaxLen = 24
-)
 
 func (d *Decoder) field(key []byte) (int, bool) {
 	for _, i := range d.byLen[len(key)&63] {
@@ -50,38 +52,49 @@ func (d *Decoder) field(key []byte) (int, bool) {
 	return 0, false
 }
 
-// str returns the string value of a JSON string token of field i.
-func (d *Decoder) str(i int, raw []byte) (string, error) {
-	if len(raw) > min(recentMaxLen, d.maxStr) || bytes.IndexByte(raw, '\\') >= 0 {
-		s, err := jsonparser.ParseString(raw)
-		if err != nil {
-			return "", &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
-		}
-		if len(s) > d.maxStr {
-			return "", &DecodeError{Reason: ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
-				Msg: fmt.Sprintf("a string of %d bytes is longer than the %d bytes allowed", len(s), d.maxStr)}
-		}
-		return s, nil
-	}
-	rc := &d.recent[i]
-	for _, s := range rc {
-		if s == string(raw) {
-			return s, nil
+// str sets field i to the string value of a JSON string token: its bytes are appended
+// to the event's string buffer, unescaped there when they hold an escape.
+func (d *Decoder) str(i int, raw []byte) error {
+	buf := d.b.StringBuffer()
+	off := len(buf)
+	if bytes.IndexByte(raw, '\\') < 0 {
+		buf = append(buf, raw...)
+	} else {
+		var err error
+		if buf, err = unescape(buf, raw); err != nil {
+			return &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
 		}
 	}
-	s := string(raw)
-	rc[d.next[i]%recentN] = s
-	d.next[i]++
-	return s, nil
+	if n := len(buf) - off; n > d.maxStr {
+		return &DecodeError{Reason: ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
+			Msg: fmt.Sprintf("a string of %d bytes is longer than the %d bytes allowed", n, d.maxStr)}
+	}
+	d.b.CommitString(i, buf, off)
+	return nil
+}
+
+// unescape appends the unescaped bytes of the JSON string token raw to buf.
+func unescape(buf, raw []byte) ([]byte, error) {
+	off := len(buf)
+	buf = append(buf, raw...) // at least as long as the unescaped text
+	out, err := jsonparser.Unescape(raw, buf[off:])
+	if err != nil {
+		return buf[:off], err
+	}
+	if len(out) > 0 && &out[0] != &buf[off] { // did not fit (cannot happen: unescaping shrinks)
+		buf = append(buf[:off], out...)
+		return buf, nil
+	}
+	return buf[:off+len(out)], nil
 }
 
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
-	d := &Decoder{schema: s, seen: make([]bool, len(s.Fields)), recent: make([][recentN]string, len(s.Fields)), next: make([]uint8, len(s.Fields)),
-		maxStr: Bounds{}.StringLimit()}
+	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit()}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
+	d.each = d.member
 	return d
 }
 
@@ -89,13 +102,58 @@ func NewDecoder(s *Schema) *Decoder {
 // declare them in u (nil: not counted).
 func (d *Decoder) SetUnknown(u *UnknownFields) { d.unknown = u }
 
-// Decode parses one JSON object into ev (whose Values slice is reused when large enough).
-// Unknown fields are ignored, but the whole event must be valid UTF-8 (an alert carries
-// its events to readers that refuse anything else). On error ev is left in an unspecified
-// state.
+// Decode parses one JSON object into ev, which gets a new values slab (ev's header is
+// overwritten; a slab it had is left to whoever shares it). Unknown fields are ignored,
+// but the whole event must be valid UTF-8 (an alert carries its events to readers that
+// refuse anything else). On error ev is left in an unspecified state.
 func (d *Decoder) Decode(data []byte, ev *Event) error {
-	s := d.schema
 	data = bytes.TrimSpace(data)
+	if err := checkObject(data); err != nil {
+		return err
+	}
+	d.b.Reset(len(d.schema.Fields))
+	if err := d.members(data); err != nil {
+		return err
+	}
+	if err := d.checkPresent(); err != nil {
+		return err
+	}
+	ev.Schema = d.schema
+	d.b.Build(ev)
+	return d.header(ev)
+}
+
+// members decodes the object's members into the builder: by scanFlat when it reads the
+// object, else by jsonparser.
+func (d *Decoder) members(data []byte) error {
+	var ok bool
+	if !d.slow {
+		d.scratch, ok = scanFlat(data, d.scratch[:0])
+	}
+	if ok {
+		for _, m := range d.scratch {
+			if err := d.member(data[m.ks:m.ke], data[m.vs:m.ve], m.dt, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	d.ferr, d.end = nil, 1
+	err := jsonparser.ObjectEach(data, d.each)
+	if d.ferr != nil {
+		return d.ferr
+	}
+	if err != nil {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
+	}
+	if rest := bytes.TrimLeft(data[min(d.end, len(data)):], " \t\r\n"); len(rest) == 0 || rest[0] != '}' || len(bytes.TrimSpace(rest[1:])) != 0 {
+		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+// checkObject checks that data is valid UTF-8 and starts like a JSON object.
+func checkObject(data []byte) error {
 	if !utf8.Valid(data) {
 		return &DecodeError{Reason: ReasonInvalidUTF8, Msg: "the event is not valid UTF-8"}
 	}
@@ -105,44 +163,32 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		}
 		return &DecodeError{Reason: ReasonBadJSON, Msg: "not valid JSON"}
 	}
-	if cap(ev.Values) >= len(s.Fields) {
-		ev.Values = ev.Values[:len(s.Fields)]
-		clear(ev.Values)
-	} else {
-		ev.Values = make([]Value, len(s.Fields))
-	}
-	clear(d.seen)
-	ev.Schema = s
-	var ferr error
-	end := 1 // offset after the last member: only '}' and blanks may follow
-	err := jsonparser.ObjectEach(data, func(key, value []byte, dt jsonparser.ValueType, off int) error {
-		end = off
-		i, ok := d.field(key)
-		if !ok {
-			if d.unknown != nil {
-				d.unknown.Add(key)
-			}
-			return nil
+	return nil
+}
+
+// member decodes one member of the object (jsonparser.ObjectEach's callback).
+func (d *Decoder) member(key, value []byte, dt jsonparser.ValueType, off int) error {
+	d.end = off
+	i, ok := d.field(key)
+	if !ok {
+		if d.unknown != nil {
+			d.unknown.Add(key)
 		}
-		v, err := d.convert(i, s.Fields[i], value, dt)
-		if err != nil {
-			ferr = err
-			return err
-		}
-		ev.Values[i] = v
-		d.seen[i] = true
 		return nil
-	})
-	if ferr != nil {
-		return ferr
 	}
-	if err != nil {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
+	d.b.Clear(i) // a repeated member: the last one counts
+	if err := d.convert(i, d.schema.Fields[i], value, dt); err != nil {
+		d.ferr = err
+		return err
 	}
-	if rest := bytes.TrimLeft(data[min(end, len(data)):], " \t\r\n"); len(rest) == 0 || rest[0] != '}' || len(bytes.TrimSpace(rest[1:])) != 0 {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
-	}
-	absent := func(i int) bool { return i >= 0 && (!ev.Values[i].Present() || ev.Values[i].Kind == KindNull) }
+	return nil
+}
+
+// checkPresent checks that the key, the time and every required field are present and
+// not null, and makes null optional fields absent.
+func (d *Decoder) checkPresent() error {
+	s := d.schema
+	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= KindNull }
 	if absent(s.KeyIndex()) {
 		return &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}
 	}
@@ -154,38 +200,41 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 			if !f.Optional && f.Type != TypeAny {
 				return &DecodeError{Reason: ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
 			}
-			ev.Values[i] = Value{} // null counts as absent
+			d.b.Clear(i) // null counts as absent
 		}
-	}
-	if s.KeyIndex() >= 0 {
-		ev.Key = ev.Values[s.KeyIndex()].KeyString()
-	}
-	if s.TimeIndex() >= 0 {
-		t := ev.Values[s.TimeIndex()]
-		switch t.Kind {
-		case KindTimestamp:
-			ev.Time = t.AsTimeNanos() / 1e6
-		case KindInt:
-			ev.Time = t.AsInt()
-		case KindDouble:
-			f := t.AsDouble()
-			if !(f >= MinTime && f <= MaxTime) { // also NaN
-				return &DecodeError{Reason: ReasonTimeRange, Field: s.TimeField, Msg: fmt.Sprintf("event time %g ms is outside the years 1678 to 2262", f)}
-			}
-			ev.Time = int64(f)
-		default:
-			return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
-		}
-		if err := d.bounds.CheckTime(s.TimeField, ev.Time); err != nil {
-			return err
-		}
-	}
-	if s.IDIndex() >= 0 {
-		ev.ID = ev.Values[s.IDIndex()].KeyString()
-	} else {
-		ev.ID = ""
 	}
 	return nil
+}
+
+// header sets ev's key, time and id from its values.
+func (d *Decoder) header(ev *Event) error {
+	s := d.schema
+	ev.Key, ev.ID = "", ""
+	if s.KeyIndex() >= 0 {
+		ev.Key = ev.Value(s.KeyIndex()).KeyString()
+	}
+	if s.IDIndex() >= 0 {
+		ev.ID = ev.Value(s.IDIndex()).KeyString()
+	}
+	if s.TimeIndex() < 0 {
+		return nil
+	}
+	t := ev.Value(s.TimeIndex())
+	switch t.Kind {
+	case KindTimestamp:
+		ev.Time = t.AsTimeNanos() / 1e6
+	case KindInt:
+		ev.Time = t.AsInt()
+	case KindDouble:
+		f := t.AsDouble()
+		if !(f >= MinTime && f <= MaxTime) { // also NaN
+			return &DecodeError{Reason: ReasonTimeRange, Field: s.TimeField, Msg: fmt.Sprintf("event time %g ms is outside the years 1678 to 2262", f)}
+		}
+		ev.Time = int64(f)
+	default:
+		return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
+	}
+	return d.bounds.CheckTime(s.TimeField, ev.Time)
 }
 
 func wrongType(f Field, want string, value []byte) error {
@@ -196,96 +245,116 @@ func wrongType(f Field, want string, value []byte) error {
 	return &DecodeError{Reason: ReasonWrongType, Field: f.Name, Msg: fmt.Sprintf("want %s, got %s", want, shown)}
 }
 
-func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+// convert sets field i (of declared field f) from a JSON value.
+func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType) error {
 	if dt == jsonparser.Null {
-		return Null(), nil
+		d.b.Set(i, Null())
+		return nil
 	}
+	var v Value
+	var err error
 	switch f.Type {
 	case TypeString:
 		if dt != jsonparser.String {
-			return Value{}, wrongType(f, "a string", value)
+			return wrongType(f, "a string", value)
 		}
-		s, err := d.str(i, value)
-		if err != nil {
-			return Value{}, err
-		}
-		return String(s), nil
+		return d.str(i, value)
 	case TypeBool:
 		if dt != jsonparser.Boolean {
-			return Value{}, wrongType(f, "true or false", value)
+			return wrongType(f, "true or false", value)
 		}
-		return Bool(value[0] == 't'), nil
+		v = Bool(value[0] == 't')
 	case TypeInt:
-		if dt != jsonparser.Number {
+		v, err = parseInt(f, value, dt)
+	case TypeDouble:
+		v, err = parseDouble(f, value, dt)
+	case TypeTimestamp:
+		v, err = parseTimestamp(f, value, dt)
+	case TypeAny:
+		if dt == jsonparser.String {
+			return d.str(i, value)
+		}
+		v, err = parseScalar(f, value, dt)
+	default:
+		err = wrongType(f, f.Type.String(), value)
+	}
+	if err != nil {
+		return err
+	}
+	d.b.Set(i, v)
+	return nil
+}
+
+func parseInt(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+	if dt != jsonparser.Number {
+		return Value{}, wrongType(f, "an integer", value)
+	}
+	i, err := strconv.ParseInt(string(value), 10, 64)
+	if err != nil {
+		fl, ferr := strconv.ParseFloat(string(value), 64)
+		if ferr != nil || fl != math.Trunc(fl) || math.Abs(fl) > 1<<53 {
 			return Value{}, wrongType(f, "an integer", value)
+		}
+		i = int64(fl)
+	}
+	return Int(i), nil
+}
+
+func parseDouble(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+	if dt != jsonparser.Number {
+		return Value{}, wrongType(f, "a number", value)
+	}
+	fl, err := strconv.ParseFloat(string(value), 64)
+	if err != nil || math.IsInf(fl, 0) {
+		return Value{}, wrongType(f, "a number", value)
+	}
+	return Double(fl), nil
+}
+
+func parseTimestamp(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+	switch dt {
+	case jsonparser.String:
+		t, err := time.Parse(time.RFC3339Nano, string(value))
+		if err != nil {
+			return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
+		}
+		ns, ok := timeNanos(t)
+		if !ok {
+			return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%s is outside the years 1678 to 2262", value)}
+		}
+		return TimestampNanos(ns), nil
+	case jsonparser.Number:
+		ms, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil {
+			return Value{}, wrongType(f, "epoch milliseconds", value)
+		}
+		ns, ok := msToNanos(ms)
+		if !ok {
+			return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%d ms is outside the years 1678 to 2262", ms)}
+		}
+		return TimestampNanos(ns), nil
+	}
+	return Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
+}
+
+// parseScalar converts a non-string JSON scalar of a field of TypeAny.
+func parseScalar(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+	switch dt {
+	case jsonparser.Boolean:
+		return Bool(value[0] == 't'), nil
+	case jsonparser.Number:
+		if bytes.ContainsAny(value, ".eE") {
+			fl, err := strconv.ParseFloat(string(value), 64)
+			if err != nil {
+				return Value{}, wrongType(f, "a number", value)
+			}
+			return Double(fl), nil
 		}
 		i, err := strconv.ParseInt(string(value), 10, 64)
 		if err != nil {
-			fl, ferr := strconv.ParseFloat(string(value), 64)
-			if ferr != nil || fl != math.Trunc(fl) || math.Abs(fl) > 1<<53 {
-				return Value{}, wrongType(f, "an integer", value)
-			}
-			i = int64(fl)
+			return Value{}, wrongType(f, "an integer", value)
 		}
 		return Int(i), nil
-	case TypeDouble:
-		if dt != jsonparser.Number {
-			return Value{}, wrongType(f, "a number", value)
-		}
-		fl, err := strconv.ParseFloat(string(value), 64)
-		if err != nil || math.IsInf(fl, 0) {
-			return Value{}, wrongType(f, "a number", value)
-		}
-		return Double(fl), nil
-	case TypeTimestamp:
-		switch dt {
-		case jsonparser.String:
-			t, err := time.Parse(time.RFC3339Nano, string(value))
-			if err != nil {
-				return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
-			}
-			ns, ok := timeNanos(t)
-			if !ok {
-				return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%s is outside the years 1678 to 2262", value)}
-			}
-			return TimestampNanos(ns), nil
-		case jsonparser.Number:
-			ms, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil {
-				return Value{}, wrongType(f, "epoch milliseconds", value)
-			}
-			ns, ok := msToNanos(ms)
-			if !ok {
-				return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%d ms is outside the years 1678 to 2262", ms)}
-			}
-			return TimestampNanos(ns), nil
-		}
-		return Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
-	case TypeAny:
-		switch dt {
-		case jsonparser.String:
-			s, err := d.str(i, value)
-			if err != nil {
-				return Value{}, err
-			}
-			return String(s), nil
-		case jsonparser.Boolean:
-			return Bool(value[0] == 't'), nil
-		case jsonparser.Number:
-			if bytes.ContainsAny(value, ".eE") {
-				fl, err := strconv.ParseFloat(string(value), 64)
-				if err != nil {
-					return Value{}, wrongType(f, "a number", value)
-				}
-				return Double(fl), nil
-			}
-			i, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil {
-				return Value{}, wrongType(f, "an integer", value)
-			}
-			return Int(i), nil
-		}
-		return Value{}, wrongType(f, "a scalar", value)
 	}
-	return Value{}, wrongType(f, f.Type.String(), value)
+	return Value{}, wrongType(f, "a scalar", value)
 }

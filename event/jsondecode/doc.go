@@ -12,5 +12,12 @@
 // their events are behind any wall clock by design. The engine dead-letters a refused
 // event before it reaches a watermark.
 //
+// Each decoded event gets a new values slab (one allocation; its strings are copied into
+// it, none allocated apart). Flat objects of scalars — what card events are — are read by
+// a one-pass scanner (scan.go); anything else (nested values, escapes in keys or string
+// values, malformed input) goes through jsonparser.ObjectEach, which also words the
+// errors. TestScanFlatAgrees and FuzzScanFlatAgrees hold the two paths to the same
+// events, errors and unknown-field counts.
+//
 // A Decoder is not safe for concurrent use: make one per goroutine.
 package jsondecode

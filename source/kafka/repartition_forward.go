@@ -150,7 +150,7 @@ func (fc *forwardClaim) flush(batch []*sarama.ConsumerMessage) error {
 		fc.maxTime = max(fc.maxTime, fc.ev.Time)
 		hdr := append(fc.source(), sarama.RecordHeader{Key: []byte(HeaderSourceOffset), Value: strconv.AppendInt(nil, m.Offset, 10)})
 		for fi, idx := range r.fields {
-			v := fc.ev.Values[idx]
+			v := fc.ev.Value(idx)
 			if !v.Present() || v.Kind == event.KindNull {
 				r.missing[fi].Add(1)
 				continue

@@ -1,0 +1,132 @@
+package jsondecode
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+)
+
+// scanCorpus is inputs for the fast and the slow path to agree on: well-formed events,
+// each of the fast path's declines, and malformed variants.
+var scanCorpus = []string{
+	`{"id":"1","card":"c","ts":"2026-01-02T03:04:05Z","amount":1}`,
+	`{ "id" : "1" , "card":"c","ts":1700000000000,"amount":1.5,"n":3,"ok":true,"note":null }`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"note":"a\"b"}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"extra":{"x":[1,2]}}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"a\u0062":2}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"n":1abc}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"ok":tru}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"ok":nul}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"n":+1}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,}`,
+	`{"id":"1","card":"c","ts":1,"amount":1]`,
+	`{"id":"1","card":"c","ts":1,"amount":1 "n":2}`,
+	`{"id":"1","card":"c","ts":1,"amount":-}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"id":"2"}`,
+	`{"id":"1","card":"c","ts":1,"amount":"x"}`,
+	`{"id":"1","card":"c""ts":1,"amount":1}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"n":[1]}`,
+	`{"id":"1","card":"c","ts":1,"amount":1,"note":"\u00e9\n"}`,
+	`{"id":"1","card":"c","ts":"noon","amount":1}`,
+	`{"id":1,"card":"c","ts":1,"amount":1}`,
+	`{}`, `{ }`, `{"`, `{"id"`, `{"id":`, `{"id":"1"`, `{"id":"1",`, `{,}`, `{:}`,
+}
+
+// decodeBoth decodes in by the fast and the slow path and reports how they differ.
+func decodeBoth(s *event.Schema, in []byte) string {
+	fast, slow := NewDecoder(s), NewDecoder(s)
+	slow.slow = true
+	uf, us := event.NewUnknownFields(), event.NewUnknownFields()
+	fast.SetUnknown(uf)
+	slow.SetUnknown(us)
+	var ef, es Event
+	errF, errS := fast.Decode(in, &ef), slow.Decode(in, &es)
+	switch {
+	case fmt.Sprint(errF) != fmt.Sprint(errS):
+		return fmt.Sprintf("errors: fast %v, slow %v", errF, errS)
+	case errF != nil:
+		return ""
+	case ef.Key != es.Key || ef.ID != es.ID || ef.Time != es.Time || !reflect.DeepEqual(ef.Values(), es.Values()):
+		return fmt.Sprintf("events: fast %v %v, slow %v %v", ef.Key, ef.Values(), es.Key, es.Values())
+	case fmt.Sprint(uf.Snapshot()) != fmt.Sprint(us.Snapshot()):
+		return fmt.Sprintf("unknown fields: fast %v, slow %v", uf.Snapshot(), us.Snapshot())
+	}
+	return ""
+}
+
+// TestScanFlatAgrees: the fast path decodes every input as the slow path does (the same
+// event, the same error, the same unknown fields), on the corpus and on random edits of
+// it. TestScanFlatTaken checks that the fast path is taken at all.
+func TestScanFlatAgrees(t *testing.T) {
+	s, err := event.ParseSchema([]byte(decSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte(`{}[]:,"\ 0123456789.-+eEtrufalsn` + "\t\n")
+	for _, in := range scanCorpus {
+		if d := decodeBoth(s, []byte(in)); d != "" {
+			t.Fatalf("%s: %s", in, d)
+		}
+		for range 300 {
+			b := []byte(in)
+			for range 1 + r.IntN(3) {
+				if len(b) == 0 {
+					break
+				}
+				i := r.IntN(len(b))
+				switch r.IntN(3) {
+				case 0:
+					b[i] = alphabet[r.IntN(len(alphabet))]
+				case 1:
+					b = append(b[:i], b[i+1:]...)
+				default:
+					b = append(b[:i], append([]byte{alphabet[r.IntN(len(alphabet))]}, b[i:]...)...)
+				}
+			}
+			if d := decodeBoth(s, b); d != "" {
+				t.Fatalf("%s: %s", b, d)
+			}
+		}
+	}
+}
+
+// TestScanFlatTaken: flat events take the fast path; nested values and escapes do not.
+func TestScanFlatTaken(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		fast bool
+	}{
+		{scanCorpus[0], true},
+		{scanCorpus[1], true},
+		{`{}`, true},
+		{scanCorpus[2], false},
+		{scanCorpus[3], false},
+		{scanCorpus[4], false},
+		{`{"a":1,}`, false},
+	} {
+		_, ok := scanFlat([]byte(strings.TrimSpace(c.in)), nil)
+		if ok != c.fast {
+			t.Errorf("%s: fast path %v, want %v", c.in, ok, c.fast)
+		}
+	}
+}
+
+func FuzzScanFlatAgrees(f *testing.F) {
+	s, err := event.ParseSchema([]byte(decSchema))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, in := range scanCorpus {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if d := decodeBoth(s, in); d != "" {
+			t.Fatalf("%q: %s", in, d)
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package event
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+)
+
+// An event's values live in one byte slab, pointer-free so the garbage collector does not
+// scan it (retained events are most of the engine's heap):
+//
+//	[nv kinds, one byte each][padding to 8][presence bitmap, (nv+63)/64 words]
+//	[one word of 8 bytes per present value][string bytes]
+//
+// A missing value has kind 0 and no word; a present value's word is found by the number
+// of present values before it (a popcount of the bitmap). A number's word is its bits (as in Value); a string's word is its offset in the slab
+// (high 32 bits) and its length (low 32 bits). A slab is written once, by Builder.Build,
+// and never changed after: copies of an Event share it, and strings read from it stay
+// valid for as long as anything refers to them.
+
+// bitmapAt returns where the presence bitmap of a slab of nv values starts.
+func bitmapAt(nv int) int { return (nv + 7) &^ 7 }
+
+// wordsAt returns where the words of a slab of nv values start.
+func wordsAt(nv int) int { return bitmapAt(nv) + 8*((nv+63)/64) }
+
+// SlabBytes returns the size of the slab of nv values, all present, without their
+// strings' bytes.
+func SlabBytes(nv int) int { return wordsAt(nv) + 8*nv }
+
+// rank returns the number of present values before value i of the slab data of nv
+// values: the index of value i's word.
+func rank(data []byte, nv, i int) int {
+	bm := bitmapAt(nv)
+	r := 0
+	for w := 0; w < i/64; w++ {
+		r += bits.OnesCount64(binary.LittleEndian.Uint64(data[bm+8*w:]))
+	}
+	last := binary.LittleEndian.Uint64(data[bm+8*(i/64):])
+	return r + bits.OnesCount64(last&(1<<(i%64)-1))
+}
+
+// Builder assembles the values of one event at a time and writes them into a new slab.
+// Its buffers are reused from event to event; it is not safe for concurrent use.
+type Builder struct {
+	kinds []Kind
+	words []uint64
+	str   []byte
+}
+
+// Reset starts an event of n values, all missing.
+func (b *Builder) Reset(n int) {
+	if cap(b.kinds) < n {
+		b.kinds, b.words = make([]Kind, n), make([]uint64, n)
+	}
+	b.kinds, b.words = b.kinds[:n], b.words[:n]
+	clear(b.kinds)
+	b.str = b.str[:0]
+}
+
+// Set sets the i-th value (a string's bytes are copied).
+func (b *Builder) Set(i int, v Value) {
+	if v.Kind == KindString {
+		b.SetString(i, v.AsString())
+		return
+	}
+	b.kinds[i], b.words[i] = v.Kind, v.n
+}
+
+// SetString sets the i-th value to the string s (copied).
+func (b *Builder) SetString(i int, s string) {
+	b.kinds[i], b.words[i] = KindString, uint64(len(b.str))<<32|uint64(len(s))
+	b.str = append(b.str, s...)
+}
+
+// StringBuffer returns the string bytes written so far, for a decoder to append a
+// string's bytes to (unescaping in place); CommitString then makes the bytes from off
+// on the i-th value.
+func (b *Builder) StringBuffer() []byte { return b.str }
+
+// CommitString takes buf (StringBuffer with bytes appended) back and sets the i-th value
+// to its bytes from off on.
+func (b *Builder) CommitString(i int, buf []byte, off int) {
+	b.str = buf
+	b.kinds[i], b.words[i] = KindString, uint64(off)<<32|uint64(len(buf)-off)
+}
+
+// Kind returns the kind of the i-th value set so far.
+func (b *Builder) Kind(i int) Kind { return b.kinds[i] }
+
+// Clear makes the i-th value missing.
+func (b *Builder) Clear(i int) { b.kinds[i], b.words[i] = KindMissing, 0 }
+
+// Value returns the i-th value set so far. A string points into the builder's buffer:
+// it is valid only until the builder's next Reset or Set.
+func (b *Builder) Value(i int) Value {
+	k := b.kinds[i]
+	w := b.words[i]
+	if k != KindString {
+		return Value{Kind: k, n: w}
+	}
+	n := w & 0xffffffff
+	if n == 0 {
+		return Value{Kind: KindString}
+	}
+	return Value{Kind: KindString, p: unsafe.SliceData(b.str[w>>32:]), n: n}
+}
+
+// Build writes the values into a new slab (one allocation) and makes them ev's.
+func (b *Builder) Build(ev *Event) {
+	nv := len(b.kinds)
+	if nv == 0 {
+		ev.data, ev.nv = nil, 0
+		return
+	}
+	np := 0
+	for _, k := range b.kinds {
+		if k != KindMissing {
+			np++
+		}
+	}
+	bm, wa := bitmapAt(nv), wordsAt(nv)
+	sa := wa + 8*np
+	data := make([]byte, sa+len(b.str))
+	r := 0
+	for i, k := range b.kinds {
+		if k == KindMissing {
+			continue
+		}
+		data[i] = byte(k)
+		data[bm+i/8] |= 1 << (i % 8) // little-endian words: bit i of the bitmap
+		w := b.words[i]
+		if k == KindString {
+			w += uint64(sa) << 32
+		}
+		binary.LittleEndian.PutUint64(data[wa+8*r:], w)
+		r++
+	}
+	copy(data[sa:], b.str)
+	ev.data, ev.nv = data, nv
+}

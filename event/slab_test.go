@@ -1,0 +1,75 @@
+package event
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestSlabRoundTrip: values set on a Builder read back from the built event as they were,
+// for events of up to 150 values (bitmaps of several words), with missing values, empty
+// and long strings, and every kind; reading allocates nothing.
+func TestSlabRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b Builder
+	for _, nv := range []int{0, 1, 7, 8, 9, 20, 63, 64, 65, 130, 150} {
+		for range 50 {
+			want := make([]Value, nv)
+			for i := range want {
+				switch r.IntN(8) {
+				case 0, 1:
+				case 2:
+					want[i] = Null()
+				case 3:
+					want[i] = Bool(r.IntN(2) == 0)
+				case 4:
+					want[i] = Int(r.Int64() - math.MaxInt64/2)
+				case 5:
+					want[i] = Double(r.NormFloat64())
+				case 6:
+					want[i] = TimestampNanos(r.Int64())
+				default:
+					want[i] = String(strings.Repeat(string(rune('a'+r.IntN(26))), r.IntN(40)))
+				}
+			}
+			b.Reset(nv)
+			for i, v := range want {
+				if v.Present() {
+					b.Set(i, v)
+				}
+			}
+			var ev Event
+			b.Build(&ev)
+			if ev.Len() != nv {
+				t.Fatalf("nv %d: Len %d", nv, ev.Len())
+			}
+			for i, v := range want {
+				if got := ev.Value(i); !got.Equal(v) {
+					t.Fatalf("nv %d: value %d = %#v, want %#v", nv, i, got.Interface(), v.Interface())
+				}
+			}
+			if v := ev.Value(nv); v.Present() {
+				t.Fatalf("nv %d: value past the end is present", nv)
+			}
+			if nv > 0 {
+				if n := testing.AllocsPerRun(10, func() {
+					if v := ev.Value(r.IntN(nv)); v.Kind == KindString {
+						_ = v.AsString()
+					}
+				}); n != 0 {
+					t.Fatalf("Value allocates %v times", n)
+				}
+			}
+		}
+	}
+}
+
+// TestCloneSharesSlab: a clone is the header only, its values those of the original.
+func TestCloneSharesSlab(t *testing.T) {
+	ev := (&Event{Key: "k"}).SetValues([]Value{String("abc"), {}, Int(3)})
+	c := ev.Clone()
+	if &c.data[0] != &ev.data[0] || c.Value(0).AsString() != "abc" || c.Value(1).Present() || c.Value(2).AsInt() != 3 {
+		t.Fatalf("clone %+v", c)
+	}
+}
