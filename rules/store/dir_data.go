@@ -35,25 +35,33 @@ func (d *Dir) dataAuditPath() string { return filepath.Join(d.dir, historyDir, "
 
 // dataVersions reads a dataset's records (nil if it never existed). d.mu is held.
 func (d *Dir) dataVersions(name string) ([]DataVersion, error) {
-	f, err := os.Open(filepath.Join(d.dataHistory(name), "versions.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rule store: %w", err)
-	}
-	defer f.Close()
-	var out []DataVersion
-	err = readLines(f, func(line []byte) {
-		var v DataVersion
-		if json.Unmarshal(line, &v) == nil && v.Version == len(out)+1 {
-			out = append(out, v) // a torn last line after a crash is left out
-		}
-	})
+	out, err := readVersionLog(filepath.Join(d.dataHistory(name), "versions.jsonl"), func(v DataVersion) int { return v.Version })
 	if err != nil {
 		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	return out, nil
+}
+
+// readVersionLog reads a JSON-lines log of versions numbered 1, 2, … (nil if the file
+// does not exist); a line that is not the next version (a torn last line after a crash)
+// is left out.
+func readVersionLog[V any](path string, version func(V) int) ([]V, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []V
+	err = readLines(f, func(line []byte) {
+		var v V
+		if json.Unmarshal(line, &v) == nil && version(v) == len(out)+1 {
+			out = append(out, v)
+		}
+	})
+	return out, err
 }
 
 func (d *Dir) withContent(v DataVersion) (DataVersion, error) {

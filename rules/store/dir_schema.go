@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,21 +23,7 @@ func (d *Dir) schemaLog() string {
 
 // schemaVersions reads the schema's versions (nil if none). d.mu is held.
 func (d *Dir) schemaVersions() ([]SchemaVersion, error) {
-	f, err := os.Open(d.schemaLog())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rule store: schema: %w", err)
-	}
-	defer f.Close()
-	var out []SchemaVersion
-	err = readLines(f, func(line []byte) {
-		var v SchemaVersion
-		if json.Unmarshal(line, &v) == nil && v.Version == len(out)+1 {
-			out = append(out, v) // a torn last line after a crash is left out
-		}
-	})
+	out, err := readVersionLog(d.schemaLog(), func(v SchemaVersion) int { return v.Version })
 	if err != nil {
 		return nil, fmt.Errorf("rule store: schema: %w", err)
 	}
