@@ -47,7 +47,7 @@ type Completions func() [][]Completed
 // engine's own key space's first, then each other key space's in the order they were
 // made (submitSpaces).
 func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Outcomes, Completions, []RecordError, error) {
-	if e.ks != nil {
+	if e.feedsSpaces() {
 		return e.submitSpaces(ctx, part, recs, true)
 	}
 	return e.submitOwn(ctx, part, recs, true)

@@ -213,11 +213,16 @@ func (e *Engine) shardOf(key string) int {
 // returns one error per record that was not accepted (malformed: also sent to the
 // dead-letter sink and counted). It blocks while shard queues are full.
 func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
-	if e.ks != nil && !e.cfg.SpaceSources {
+	if e.feedsSpaces() {
 		return e.ingestSpaces(ctx, part, recs)
 	}
 	return e.ingestOwn(ctx, part, recs)
 }
+
+// feedsSpaces reports whether the records the engine ingests go on to its other key
+// spaces (Config.KeySpaces), rather than each key space having a source of its own
+// (Config.SpaceSources) or there being none.
+func (e *Engine) feedsSpaces() bool { return e.ks != nil && !e.cfg.SpaceSources }
 
 // ingestOwn is Ingest into the engine's own key space.
 func (e *Engine) ingestOwn(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
@@ -240,7 +245,7 @@ func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes,
 	var wait Outcomes
 	var errs []RecordError
 	var err error
-	if e.ks != nil && !e.cfg.SpaceSources {
+	if e.feedsSpaces() {
 		wait, _, errs, err = e.submitSpaces(ctx, part, recs, false)
 	} else {
 		wait, _, errs, err = e.submitOwn(ctx, part, recs, false)

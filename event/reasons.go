@@ -11,6 +11,9 @@ const (
 	ReasonMissingTime  = "missing_time"
 	ReasonMissingField = "missing_field"
 	ReasonWrongType    = "wrong_type"
+	// ReasonReservedKey: the key starts with a NUL byte, which cepd reserves for its own
+	// entries beside the keys' states (engine: a partition's held records).
+	ReasonReservedKey = "reserved_key"
 )
 
 // DecodeError says why an event could not be decoded.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/event"
 	kafkasource "github.com/cepd/cepd/source/kafka"
 )
 
@@ -23,6 +24,9 @@ type rekeyer struct {
 	r    kafkaRun
 	sink kafkasource.Flusher
 	ooo  time.Duration
+	// bounds are the engine's limits on events: the forwarder forwards only what the
+	// engine accepts.
+	bounds event.Bounds
 
 	fields  []string           // the key fields running
 	stopFwd context.CancelFunc // stops the running forwarder
@@ -62,7 +66,7 @@ func (k *rekeyer) sync(ctx context.Context) error {
 		return err
 	}
 	fwd, err := kafkasource.NewRepartitioner(kafkasource.RepartitionConfig{Brokers: k.o.brokers, Group: k.o.group,
-		Topics: k.o.topics, Schema: k.eng.Rules().Schema, Fields: fields, Base: base, Log: slog.Default()})
+		Topics: k.o.topics, Schema: k.eng.Rules().Schema, Bounds: k.bounds, Fields: fields, Base: base, Log: slog.Default()})
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (s *server) startIntake(intake *run.Stage) {
 	intake.Go("kafka", func(ctx context.Context) error {
 		return runKafka(ctx, s.eng, s.pipe, &s.cfg.serveOptions.kafka, r)
 	})
-	rk := &rekeyer{eng: s.eng, o: &s.cfg.serveOptions.kafka, r: r, sink: s.pipe, ooo: s.cfg.engine.OutOfOrderness}
+	rk := &rekeyer{eng: s.eng, o: &s.cfg.serveOptions.kafka, r: r, sink: s.pipe, ooo: s.cfg.engine.OutOfOrderness, bounds: s.cfg.engine.Bounds}
 	intake.Go("re-keying", rk.run)
 }
 

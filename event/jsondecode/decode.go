@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"math"
 	"strconv"
 	"time"
@@ -212,6 +213,9 @@ func (d *Decoder) header(ev *Event) error {
 	ev.Key, ev.ID = "", ""
 	if s.KeyIndex() >= 0 {
 		ev.Key = ev.Value(s.KeyIndex()).KeyString()
+		if strings.HasPrefix(ev.Key, "\x00") {
+			return &DecodeError{Reason: ReasonReservedKey, Field: s.KeyField, Msg: "a key may not start with a NUL byte (\\u0000): cepd reserves those"}
+		}
 	}
 	if s.IDIndex() >= 0 {
 		ev.ID = ev.Value(s.IDIndex()).KeyString()

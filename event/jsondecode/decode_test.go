@@ -45,6 +45,8 @@ func TestDecode(t *testing.T) {
 		{`{"id":"1","card":"c","ts":"noon","amount":1}`, ReasonWrongType},
 		{`{"id":"1","card":"c","ts":1,"amount":1,"n":1.5}`, ReasonWrongType},
 		{`{"id":"1","card":null,"ts":1,"amount":1}`, ReasonMissingKey},
+		{`{"id":"1","card":"\u0000cepd-held","ts":1,"amount":1}`, ReasonReservedKey},
+		{`{"id":"1","card":"c\u0000","ts":1,"amount":1}`, ""},
 		{`[1]`, ReasonNotObject},
 		{`"x"`, ReasonNotObject},
 		{`nope`, ReasonBadJSON},

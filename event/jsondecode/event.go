@@ -28,6 +28,7 @@ const (
 	ReasonMissingTime   = event.ReasonMissingTime
 	ReasonMissingField  = event.ReasonMissingField
 	ReasonWrongType     = event.ReasonWrongType
+	ReasonReservedKey   = event.ReasonReservedKey
 	ReasonInvalidUTF8   = event.ReasonInvalidUTF8
 	ReasonFieldTooLarge = event.ReasonFieldTooLarge
 	ReasonTimeRange     = event.ReasonTimeRange

@@ -124,11 +124,13 @@ func (m *merger) read(msg *sarama.ConsumerMessage) error {
 	var src SourcePartition
 	var srcOff, maxTime int64 = -1, math.MinInt64
 	kind := ""
+	hasTopic, hasPart := false, false
 	for _, h := range msg.Headers {
 		switch string(h.Key) {
 		case HeaderSourceTopic:
-			src.Topic = string(h.Value)
+			src.Topic, hasTopic = string(h.Value), true
 		case HeaderSourcePartition:
+			hasPart = true
 			v, err := strconv.ParseInt(string(h.Value), 10, 32)
 			if err != nil {
 				return fmt.Errorf("header %s: %w", h.Key, err)
@@ -150,6 +152,14 @@ func (m *merger) read(msg *sarama.ConsumerMessage) error {
 			kind = string(h.Value)
 		}
 	}
+	// A record without its source (a stray producer, a tool) must not make a clock: a
+	// source partition that never speaks again would hold the merged watermark for ever.
+	switch {
+	case !hasTopic || !hasPart:
+		return errors.New("record without the source topic and partition headers")
+	case kind == "" && srcOff < 0:
+		return errors.New("record without the source offset header")
+	}
 	c := m.clocks[src]
 	if c == nil {
 		c = &srcClock{wm: math.MinInt64}
@@ -161,9 +171,6 @@ func (m *merger) read(msg *sarama.ConsumerMessage) error {
 	c.idle = kind == MarkerIdle
 	if kind != "" {
 		return nil
-	}
-	if srcOff < 0 {
-		return errors.New("record without the source offset header")
 	}
 	r := &heldRec{time: msg.Timestamp.UnixMilli(), src: src, srcOff: srcOff, off: msg.Offset, value: msg.Value}
 	if r.time < m.watermark() {

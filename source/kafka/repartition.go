@@ -29,8 +29,11 @@ type RepartitionConfig struct {
 	Group string
 	// Topics are the source topics, keyed by Schema's key.
 	Topics []string
-	// Schema decodes the source events.
+	// Schema decodes the source events, held to Bounds: the engine's limits, so that
+	// what the engine rejects (and dead-letters once) is not forwarded, and what it
+	// accepts is (a far-future time would otherwise move a source's clock for ever).
 	Schema *event.Schema
+	Bounds event.Bounds
 	// Fields are the key fields to re-key by (each other than Schema's key).
 	Fields []string
 	// Partitions of each repartition topic it creates (0: the first source topic's).

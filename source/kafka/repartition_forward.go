@@ -57,6 +57,7 @@ func (h *forwardHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, cl saram
 	}
 	fc := &forwardClaim{r: r, client: h.client, prod: prod, topic: cl.Topic(), part: cl.Partition(), parts: map[string]int32{},
 		dec: jsondecode.NewDecoder(r.cfg.Schema), maxTime: math.MinInt64}
+	fc.dec.SetBounds(r.cfg.Bounds)
 	for _, t := range r.repTopics() {
 		ps, err := h.client.Partitions(t)
 		if err != nil {
