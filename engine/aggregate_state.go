@@ -80,12 +80,7 @@ func (s *shard) restoreVelocity(key string, secs []state.Section) *keyVelocity {
 }
 
 func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
-	var lay *velLayout // read (to find corruption) even when no rule keeps velocity state
-	if p := s.velocity(); p != nil {
-		lay = p.lay
-	} else {
-		lay = newVelLayout(make([][]*rules.Aggregate, len(s.rules.Rules)), make([]int64, len(s.rules.Rules)))
-	}
+	lay := s.velocityLayout()
 	r := velReader{b: data}
 	kv := newKeyVelocity(lay)
 	kv.at = r.varint()
@@ -159,6 +154,15 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 		return nil, nil
 	}
 	return kv, nil
+}
+
+// velocityLayout is the plan's layout, or one with no room when no rule keeps velocity
+// state (a section is still read, to find corruption).
+func (s *shard) velocityLayout() *velLayout {
+	if p := s.velocity(); p != nil {
+		return p.lay
+	}
+	return newVelLayout(make([][]*rules.Aggregate, len(s.rules.Rules)), make([]int64, len(s.rules.Rules)))
 }
 
 var errStaleRule = errors.New("velocity state of a changed rule")
