@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -27,36 +28,73 @@ type velPlan struct {
 	aggs [][]*rules.Aggregate // by rule
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
-	ctx  nfa.EvalContext      // for the aggregates' where conditions
+	lay  *velLayout
+	ctx  nfa.EvalContext // for the aggregates' where conditions
 	// the event the values are for (a match ending with it may read them in emit)
 	curTime int64
 	curSeq  uint64
 	cur     bool
 }
 
-// keyVelocity is one key's velocity state. Its aggregates are copy-on-write between a
-// key's live state and its base (and a replay's copy): own says which this one may change
-// in place; the others are copied on their first change.
-type keyVelocity struct {
-	aggs  [][]*velocity.Agg // by rule: nil for a rule without aggregates
-	own   [][]bool          // by rule, like aggs
-	quiet []int64           // by rule: matches ending before it are dropped (MinInt64: none)
-	at    int64             // the newest time the aggregates took (late events count there)
+// velLayout places a rule set's velocity state in a key's flat slices: only the rules
+// with aggregates or a rearm hold take room in a key (a rule set has many rules and
+// few of them count), and a key's state is a handful of allocations to create or clone.
+type velLayout struct {
+	off   []int32 // by rule, and one more: rule ri's aggregates are aggs[off[ri]:off[ri+1]]
+	hold  []int32 // by rule: its index in quiet, -1 without a rearm hold
+	holds []int32 // by index in quiet: the rule
 }
 
-// mutable returns aggregate j of rule ri ready to change: created when missing, copied
+func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
+	l := &velLayout{off: make([]int32, len(aggs)+1), hold: make([]int32, len(aggs))}
+	for ri := range aggs {
+		l.off[ri+1] = l.off[ri] + int32(len(aggs[ri]))
+		l.hold[ri] = -1
+		if hold[ri] > 0 {
+			l.hold[ri] = int32(len(l.holds))
+			l.holds = append(l.holds, int32(ri))
+		}
+	}
+	return l
+}
+
+// keyVelocity is one key's velocity state, laid out by lay. Its aggregates are
+// copy-on-write between a key's live state and its base (and a replay's copy): own says
+// which this one may change in place; the others are copied on their first change.
+type keyVelocity struct {
+	lay   *velLayout
+	aggs  []*velocity.Agg // by lay.off: nil for an aggregate without state
+	own   []bool          // like aggs
+	quiet []int64         // by lay.hold: matches ending before it are dropped (MinInt64: none)
+	at    int64           // the newest time the aggregates took (late events count there)
+}
+
+// ruleAggs returns rule ri's aggregates (empty for a rule without any).
+func (kv *keyVelocity) ruleAggs(ri int) []*velocity.Agg {
+	return kv.aggs[kv.lay.off[ri]:kv.lay.off[ri+1]]
+}
+
+// quietOf returns rule ri's hold end (MinInt64: none).
+func (kv *keyVelocity) quietOf(ri int) int64 {
+	if h := kv.lay.hold[ri]; h >= 0 {
+		return kv.quiet[h]
+	}
+	return math.MinInt64
+}
+
+// mutable returns aggregate i (by lay.off) ready to change: created when missing, copied
 // when shared.
-func (kv *keyVelocity) mutable(ri, j int, g *rules.Aggregate) *velocity.Agg {
-	a := kv.aggs[ri][j]
+func (kv *keyVelocity) mutable(i int, g *rules.Aggregate) *velocity.Agg {
+	a := kv.aggs[i]
 	switch {
 	case a == nil:
 		a = velocity.New(g.Spec)
-	case !kv.own[ri][j]:
+	case !kv.own[i]:
 		a = a.Clone()
 	default:
 		return a
 	}
-	kv.aggs[ri][j], kv.own[ri][j] = a, true
+	kv.aggs[i], kv.own[i] = a, true
 	return a
 }
 
@@ -87,13 +125,15 @@ func (s *shard) velocity() *velPlan {
 		s.vnone = s.rules
 		return nil
 	}
+	p.lay = newVelLayout(p.aggs, p.hold)
 	p.ctx.Memo = s.sc.Memo
 	s.vplan = p
 	return p
 }
 
-func newKeyVelocity(n int) *keyVelocity {
-	kv := &keyVelocity{aggs: make([][]*velocity.Agg, n), own: make([][]bool, n), quiet: make([]int64, n), at: math.MinInt64}
+func newKeyVelocity(lay *velLayout) *keyVelocity {
+	n := lay.off[len(lay.off)-1]
+	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), own: make([]bool, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64}
 	for i := range kv.quiet {
 		kv.quiet[i] = math.MinInt64
 	}
@@ -125,18 +165,16 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 	}
 	for ri, aggs := range p.aggs {
 		vals := p.vals[ri].Values
+		off := int(p.lay.off[ri])
 		for j, g := range aggs {
 			if kv == nil {
 				vals[j] = g.Empty(ev)
 				continue
 			}
-			if kv.aggs[ri] == nil {
-				kv.aggs[ri] = make([]*velocity.Agg, len(aggs))
-				kv.own[ri] = make([]bool, len(aggs))
-			}
-			a := kv.aggs[ri][j]
-			if a == nil || !kv.own[ri][j] && g.Mutates(a, ev, t, &p.ctx) {
-				a = kv.mutable(ri, j, g)
+			i := off + j
+			a := kv.aggs[i]
+			if a == nil || !kv.own[i] && g.Mutates(a, ev, t, &p.ctx) {
+				a = kv.mutable(i, g)
 			}
 			vals[j] = g.Observe(a, ev, t, &p.ctx)
 		}
@@ -158,14 +196,14 @@ func (p *velPlan) admit(kvp **keyVelocity, ri int, m *nfa.Match) (keep bool, agg
 	last := lastEvent(m)
 	if hold := p.hold[ri]; hold > 0 && last != nil {
 		kv := *kvp
-		if kv != nil && last.Time < kv.quiet[ri] {
+		if kv != nil && last.Time < kv.quietOf(ri) {
 			return false, nil
 		}
 		if kv == nil {
-			kv = newKeyVelocity(len(p.aggs))
+			kv = newKeyVelocity(p.lay)
 			*kvp = kv
 		}
-		kv.quiet[ri] = satAdd(last.Time, hold)
+		kv.quiet[p.lay.hold[ri]] = satAdd(last.Time, hold)
 	}
 	if p.cur && last != nil && last.Time == p.curTime && last.Seq == p.curSeq && len(p.aggs[ri]) > 0 {
 		return true, &p.vals[ri]
@@ -191,23 +229,24 @@ func lastEvent(m *nfa.Match) *event.Event {
 // hold's end (a not-followed-by at the end of its window), which the hold drops.
 func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 	empty := true
-	for ri, aggs := range kv.aggs {
-		for j, a := range aggs {
-			if a == nil {
-				continue
-			}
-			if w >= a.EmptyAt() { // everything left its window: drop it (it may be shared)
-				aggs[j] = nil
-				continue
-			}
-			empty = false
+	for i, a := range kv.aggs {
+		if a == nil {
+			continue
 		}
-		if kv.quiet[ri] != math.MinInt64 {
-			if kv.quiet[ri] <= w && (ri >= len(ms) || ms[ri] == nil) {
-				kv.quiet[ri] = math.MinInt64
-			} else {
-				empty = false
-			}
+		if w >= a.EmptyAt() { // everything left its window: drop it (it may be shared)
+			kv.aggs[i] = nil
+			continue
+		}
+		empty = false
+	}
+	for h, q := range kv.quiet {
+		if q == math.MinInt64 {
+			continue
+		}
+		if ri := int(kv.lay.holds[h]); q <= w && (ri >= len(ms) || ms[ri] == nil) {
+			kv.quiet[h] = math.MinInt64
+		} else {
+			empty = false
 		}
 	}
 	return empty
@@ -218,14 +257,14 @@ func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 // brings the key's timer, and the hold counts again once the matcher is idle.
 func (kv *keyVelocity) deadline(ms []*nfa.Matcher) int64 {
 	d := int64(math.MinInt64)
-	for ri, aggs := range kv.aggs {
-		for _, a := range aggs {
-			if a != nil {
-				d = max(d, a.EmptyAt())
-			}
+	for _, a := range kv.aggs {
+		if a != nil {
+			d = max(d, a.EmptyAt())
 		}
-		if ri >= len(ms) || ms[ri] == nil {
-			d = max(d, kv.quiet[ri])
+	}
+	for h, q := range kv.quiet {
+		if ri := int(kv.lay.holds[h]); ri >= len(ms) || ms[ri] == nil {
+			d = max(d, q)
 		}
 	}
 	if d == math.MinInt64 {
@@ -239,29 +278,32 @@ func (kv *keyVelocity) clone() *keyVelocity {
 	if kv == nil {
 		return nil
 	}
-	c := &keyVelocity{aggs: make([][]*velocity.Agg, len(kv.aggs)), own: make([][]bool, len(kv.aggs)), quiet: append([]int64(nil), kv.quiet...), at: kv.at}
-	for ri, aggs := range kv.aggs {
-		if aggs == nil {
-			continue
-		}
-		c.aggs[ri] = append([]*velocity.Agg(nil), aggs...)
-		c.own[ri] = make([]bool, len(aggs))
-		clear(kv.own[ri])
-	}
+	c := &keyVelocity{lay: kv.lay, aggs: slices.Clone(kv.aggs), own: make([]bool, len(kv.own)), quiet: slices.Clone(kv.quiet), at: kv.at}
+	clear(kv.own)
 	return c
 }
 
 // rebindVelocity maps a key's velocity state to the shard's rule set by keep (see
 // current): the state of a rule whose fingerprint is unchanged carries over.
 func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
-	if kv == nil || s.velocity() == nil {
+	p := s.velocity()
+	if kv == nil || p == nil {
 		return nil
 	}
-	nk := newKeyVelocity(len(s.rules.Rules))
+	nk := newKeyVelocity(p.lay)
 	nk.at = kv.at
+	old := kv.lay
 	for ni, oi := range keep {
-		if oi >= 0 && oi < len(kv.aggs) {
-			nk.aggs[ni], nk.own[ni], nk.quiet[ni] = kv.aggs[oi], kv.own[oi], kv.quiet[oi]
+		if oi < 0 || oi >= len(old.hold) {
+			continue
+		}
+		// an unchanged fingerprint keeps the rule's aggregates and hold
+		if n, o := nk.lay.off[ni], old.off[oi]; nk.lay.off[ni+1]-n == old.off[oi+1]-o {
+			copy(nk.aggs[n:nk.lay.off[ni+1]], kv.aggs[o:old.off[oi+1]])
+			copy(nk.own[n:nk.lay.off[ni+1]], kv.own[o:old.off[oi+1]])
+		}
+		if h := nk.lay.hold[ni]; h >= 0 {
+			nk.quiet[h] = kv.quietOf(oi)
 		}
 	}
 	return nk
@@ -279,7 +321,7 @@ func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
 			ks = s.key(it.ev.Key, it.part)
 			ks.newest = it.ev.Time
 		}
-		ks.vel = newKeyVelocity(len(s.rules.Rules))
+		ks.vel = newKeyVelocity(p.lay)
 	}
 	p.observe(ks.vel, it)
 	return ks

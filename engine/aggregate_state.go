@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 
+	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/state"
 	"github.com/cepd/cepd/velocity"
 )
@@ -24,20 +25,21 @@ func (s *shard) velocitySection(kv *keyVelocity) (state.Section, bool) {
 	var b []byte
 	b = binary.AppendVarint(b, kv.at)
 	n := 0
-	for ri := range kv.aggs {
-		if kv.aggs[ri] != nil || kv.quiet[ri] != math.MinInt64 {
+	for ri := range kv.lay.hold {
+		if len(kv.ruleAggs(ri)) > 0 || kv.quietOf(ri) != math.MinInt64 {
 			n++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
-	for ri, aggs := range kv.aggs {
-		if aggs == nil && kv.quiet[ri] == math.MinInt64 {
+	for ri := range kv.lay.hold {
+		aggs, quiet := kv.ruleAggs(ri), kv.quietOf(ri)
+		if len(aggs) == 0 && quiet == math.MinInt64 {
 			continue
 		}
 		c := s.rules.Rules[ri]
 		b = appendString(b, c.Rule.ID)
 		b = appendString(b, c.Fingerprint())
-		b = binary.AppendVarint(b, kv.quiet[ri])
+		b = binary.AppendVarint(b, quiet)
 		b = binary.AppendUvarint(b, uint64(len(aggs)))
 		for _, a := range aggs {
 			if a == nil {
@@ -78,8 +80,9 @@ func (s *shard) restoreVelocity(key string, secs []state.Section) *keyVelocity {
 }
 
 func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
+	lay := s.velocityLayout()
 	r := velReader{b: data}
-	kv := newKeyVelocity(len(s.rules.Rules))
+	kv := newKeyVelocity(lay)
 	kv.at = r.varint()
 	n := r.uvarint()
 	any := false
@@ -134,12 +137,12 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 			break
 		}
 		if ri >= 0 {
-			kv.aggs[ri], kv.quiet[ri] = aggs, quiet
-			if aggs != nil {
-				kv.own[ri] = make([]bool, len(aggs))
-				for j := range aggs {
-					kv.own[ri][j] = true
-				}
+			off := int(lay.off[ri])
+			for j, a := range aggs {
+				kv.aggs[off+j], kv.own[off+j] = a, a != nil
+			}
+			if h := lay.hold[ri]; h >= 0 {
+				kv.quiet[h] = quiet
 			}
 			any = true
 		}
@@ -151,6 +154,15 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 		return nil, nil
 	}
 	return kv, nil
+}
+
+// velocityLayout is the plan's layout, or one with no room when no rule keeps velocity
+// state (a section is still read, to find corruption).
+func (s *shard) velocityLayout() *velLayout {
+	if p := s.velocity(); p != nil {
+		return p.lay
+	}
+	return newVelLayout(make([][]*rules.Aggregate, len(s.rules.Rules)), make([]int64, len(s.rules.Rules)))
 }
 
 var errStaleRule = errors.New("velocity state of a changed rule")

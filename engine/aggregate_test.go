@@ -269,3 +269,32 @@ func TestRearmOncePerWindow(t *testing.T) {
 		t.Fatal("no match counted as dropped by the rearm hold")
 	}
 }
+
+// TestReloadMovedVelocityRules swaps to the same rules plus one with an aggregate and a
+// rearm hold that sorts first (and never alerts): every rule moves to another index and
+// its aggregates and hold to another place in the key's layout; each key's state must
+// follow its rule, so the alerts are exactly those of a run without a reload.
+func TestReloadMovedVelocityRules(t *testing.T) {
+	rs := velocityRuleSet(t)
+	recs := records(genEvents(41, 30, 6000))
+	want, _, _ := run(t, rs, Config{Shards: 2}, recs, 500)
+	first := `
+id: a-first
+rearm: {after: 5s}
+aggregates:
+  - {name: c, function: count, window: 10s}
+  - {name: s, function: sum, field: amount, window: 10s}
+pattern:
+  - name: a
+    where: e.kind == 'login' && agg.c > 100000
+`
+	srcs := append([]string{first}, velocityRules...)
+	got, st, _, _ := runWithSwap(t, velocityRuleSet(t), compileSet(t, rs, append(srcs, testRules...)), recs, 3000)
+	if n := len(rs.Rules); st.Kept != n {
+		t.Fatalf("reload kept %d rules, want %d", st.Kept, n)
+	}
+	g := alertLines(got)
+	if !slices.Equal(g, want) {
+		t.Fatalf("moving the velocity rules changed the alerts: %d, want %d", len(g), len(want))
+	}
+}

@@ -159,7 +159,7 @@ func (s *shard) feed(ms []*nfa.Matcher, kv **keyVelocity, it *item, out *replayO
 	vp := s.velocity()
 	if vp != nil {
 		if *kv == nil && vp.takes(it) {
-			*kv = newKeyVelocity(len(s.rules.Rules))
+			*kv = newKeyVelocity(vp.lay)
 		}
 		vp.observe(*kv, it)
 		s.vkey = kv

@@ -50,7 +50,8 @@ type Agg struct {
 	spec   Spec
 	last   int64 // newest time added (math.MinInt64: none)
 	w      window
-	groups map[Key]int32 // index into gs
+	groups map[Key]int32 // index into gs; nil while there are at most smallIndex groups
+	ng     int32         // groups held
 	gs     []group
 	glist  groupList
 }
@@ -82,17 +83,14 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 		return
 	}
 	a.dropGroups(t)
-	gi, ok := a.groups[by]
+	gi, ok := a.findGroup(by)
 	if !ok {
-		if a.groups == nil {
-			a.groups = make(map[Key]int32)
-		}
-		if len(a.groups) >= MaxGroups {
+		if a.ng >= MaxGroups {
 			a.dropGroup(a.glist.head)
 		}
 		by.S = strings.Clone(by.S) // not the event's whole values slab (package event)
 		gi = a.glist.alloc(&a.gs, by)
-		a.groups[by] = gi
+		a.indexGroup(by, gi)
 	} else {
 		a.glist.remove(a.gs, gi)
 	}
@@ -102,10 +100,43 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 	g.w.add(a.spec, t, num, val)
 }
 
+// findGroup returns the group of key k.
+func (a *Agg) findGroup(k Key) (int32, bool) {
+	if a.groups != nil {
+		gi, ok := a.groups[k]
+		return gi, ok
+	}
+	for g := a.glist.head; g >= 0; g = a.gs[g].next {
+		if a.gs[g].key == k {
+			return g, true
+		}
+	}
+	return -1, false
+}
+
+// indexGroup counts group gi (not yet listed) as key k's, building the map when the
+// groups outgrow a scan.
+func (a *Agg) indexGroup(k Key, gi int32) {
+	a.ng++
+	switch {
+	case a.groups != nil:
+		a.groups[k] = gi
+	case a.ng > smallIndex:
+		a.groups = make(map[Key]int32, a.ng)
+		for g := a.glist.head; g >= 0; g = a.gs[g].next {
+			a.groups[a.gs[g].key] = g
+		}
+		a.groups[k] = gi
+	}
+}
+
 // dropGroup forgets group gi.
 func (a *Agg) dropGroup(gi int32) {
 	a.glist.remove(a.gs, gi)
-	delete(a.groups, a.gs[gi].key)
+	if a.groups != nil {
+		delete(a.groups, a.gs[gi].key)
+	}
+	a.ng--
 	a.gs[gi] = group{prev: -1, next: a.glist.free}
 	a.glist.free = gi
 }
@@ -117,7 +148,7 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 	w := &a.w
 	if a.spec.By {
 		a.dropGroups(t)
-		gi, ok := a.groups[by]
+		gi, ok := a.findGroup(by)
 		if !ok {
 			return empty(a.spec.Func)
 		}
@@ -144,7 +175,7 @@ func (a *Agg) Stale(t int64, by Key) bool {
 	if h := a.glist.head; h >= 0 && t-a.gs[h].last >= a.spec.Window {
 		return true
 	}
-	gi, ok := a.groups[by]
+	gi, ok := a.findGroup(by)
 	return ok && a.gs[gi].w.stale(a.spec, t)
 }
 
@@ -178,15 +209,17 @@ func (a *Agg) Expire(t int64) bool {
 	}
 	a.last = math.MinInt64
 	a.w = newWindow()
-	a.groups, a.gs, a.glist = nil, nil, newGroupList()
+	a.groups, a.gs, a.ng, a.glist = nil, nil, 0, newGroupList()
 	return true
 }
 
 // Clone returns an independent copy.
 func (a *Agg) Clone() *Agg {
-	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), glist: a.glist}
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), ng: a.ng, glist: a.glist}
 	if a.groups != nil {
 		c.groups = maps.Clone(a.groups)
+	}
+	if a.gs != nil {
 		c.gs = slices.Clone(a.gs)
 		for g := a.glist.head; g >= 0; g = a.gs[g].next {
 			c.gs[g].w = a.gs[g].w.clone()

@@ -16,7 +16,7 @@ func (a *Agg) AppendBinary(dst []byte) []byte {
 	if !a.spec.By {
 		return a.w.appendBinary(dst, a.spec)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(a.groups)))
+	dst = binary.AppendUvarint(dst, uint64(a.ng))
 	for g := a.glist.head; g >= 0; g = a.gs[g].next {
 		dst = appendKey(dst, a.gs[g].key)
 		dst = binary.AppendVarint(dst, a.gs[g].last)
@@ -27,7 +27,7 @@ func (a *Agg) AppendBinary(dst []byte) []byte {
 
 func (w *window) appendBinary(dst []byte, s Spec) []byte {
 	if s.Func == Distinct {
-		dst = binary.AppendUvarint(dst, uint64(len(w.vals)))
+		dst = binary.AppendUvarint(dst, uint64(w.nd))
 		for d := w.head; d >= 0; d = w.dn[d].next {
 			dst = appendKey(dst, w.dn[d].key)
 			dst = binary.AppendVarint(dst, w.dn[d].t)
@@ -69,16 +69,13 @@ func Decode(spec Spec, data []byte) (*Agg, []byte, error) {
 			key := r.key()
 			last := r.varint()
 			w := r.window(spec)
-			if a.groups == nil {
-				a.groups = make(map[Key]int32, n)
-			}
-			if _, dup := a.groups[key]; dup {
+			if _, dup := a.findGroup(key); dup {
 				r.fail("group listed twice")
 				break
 			}
 			gi := a.glist.alloc(&a.gs, key)
 			a.gs[gi].last, a.gs[gi].w = last, w
-			a.groups[key] = gi
+			a.indexGroup(key, gi)
 			a.glist.pushBack(a.gs, gi)
 		}
 	}
@@ -149,16 +146,13 @@ func (r *reader) window(s Spec) window {
 		for i := 0; i < n && r.err == nil; i++ {
 			key := r.key()
 			t := r.varint()
-			if w.vals == nil {
-				w.vals = make(map[Key]int32, n)
-			}
-			if _, dup := w.vals[key]; dup {
+			if _, dup := w.find(key); dup {
 				r.fail("value listed twice")
 				break
 			}
 			d := w.alloc(key)
 			w.dn[d].t = t
-			w.vals[key] = d
+			w.index(key, d)
 			w.append(d)
 		}
 		return w

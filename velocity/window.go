@@ -33,7 +33,8 @@ type window struct {
 	qh   int // q[qh:] are live
 	n    int64
 	sum  float64
-	vals map[Key]int32
+	vals map[Key]int32 // nil while there are at most smallIndex values (found by a scan)
+	nd   int32         // values held
 	dn   []dnode
 	head int32
 	tail int32
@@ -92,17 +93,14 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 		}
 		w.push(entry{t0: t, t1: t, n: 1, v: num})
 	case Distinct:
-		if w.vals == nil {
-			w.vals = make(map[Key]int32)
-		}
-		d, ok := w.vals[val]
+		d, ok := w.find(val)
 		if !ok {
-			if len(w.vals) >= MaxDistinct {
+			if w.nd >= MaxDistinct {
 				w.unlink(w.head)
 			}
 			val.S = strings.Clone(val.S) // not the event's whole values slab (package event)
 			d = w.alloc(val)
-			w.vals[val] = d
+			w.index(val, d)
 		} else {
 			w.detach(d)
 		}
@@ -160,7 +158,7 @@ func (w *window) value(f Func) (float64, bool) {
 		}
 		return w.q[w.qh].v, true
 	case Distinct:
-		return float64(len(w.vals)), true
+		return float64(w.nd), true
 	}
 	return 0, false
 }
@@ -203,22 +201,60 @@ func (w *window) detach(d int32) {
 	n.prev, n.next = -1, -1
 }
 
+// smallIndex is how many values (of a distinct count, or groups) are found by scanning
+// their list before a map indexes them: most keys hold a few, and a map costs a few
+// hundred bytes and an allocation per copy.
+const smallIndex = 8
+
+// find returns the node of value k.
+func (w *window) find(k Key) (int32, bool) {
+	if w.vals != nil {
+		d, ok := w.vals[k]
+		return d, ok
+	}
+	for d := w.head; d >= 0; d = w.dn[d].next {
+		if w.dn[d].key == k {
+			return d, true
+		}
+	}
+	return -1, false
+}
+
+// index counts node d (not yet listed) as value k's, building the map when the values
+// outgrow a scan.
+func (w *window) index(k Key, d int32) {
+	w.nd++
+	switch {
+	case w.vals != nil:
+		w.vals[k] = d
+	case w.nd > smallIndex:
+		w.vals = make(map[Key]int32, w.nd)
+		for e := w.head; e >= 0; e = w.dn[e].next {
+			w.vals[w.dn[e].key] = e
+		}
+		w.vals[k] = d
+	}
+}
+
 func (w *window) unlink(d int32) {
 	w.detach(d)
-	delete(w.vals, w.dn[d].key)
+	if w.vals != nil {
+		delete(w.vals, w.dn[d].key)
+	}
+	w.nd--
 	w.dn[d] = dnode{prev: -1, next: w.free}
 	w.free = d
 }
 
 func (w *window) clone() window {
-	c := window{n: w.n, sum: w.sum, head: w.head, tail: w.tail, free: w.free}
+	c := window{n: w.n, sum: w.sum, nd: w.nd, head: w.head, tail: w.tail, free: w.free}
 	if l := w.live(); len(l) > 0 {
 		c.q = append([]entry(nil), l...)
 	}
 	if w.vals != nil {
 		c.vals = maps.Clone(w.vals)
-		c.dn = slices.Clone(w.dn)
 	}
+	c.dn = slices.Clone(w.dn)
 	return c
 }
 
