@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
