@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/engine"
+	ticker "github.com/cepd/cepd/internal/run"
 )
 
 // Flusher is what the source waits on before committing offsets: the alert and
@@ -211,16 +212,7 @@ func (h handler) Setup(sess sarama.ConsumerGroupSession) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(s.cfg.CommitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.commitLive(sess)
-			}
-		}
+		ticker.Every(ctx, s.cfg.CommitInterval, func() { s.commitLive(sess) })
 	}()
 	s.mu.Lock()
 	s.commitStop = func() { cancel(); <-done }
