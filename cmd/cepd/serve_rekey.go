@@ -28,10 +28,11 @@ type rekeyer struct {
 	// engine accepts.
 	bounds event.Bounds
 
-	fields  []string           // the key fields running
+	fields  []string           // the key fields whose claims run
 	stopFwd context.CancelFunc // stops the running forwarder
 	wg      sync.WaitGroup
-	fwdDone chan struct{}
+	fwdDone chan struct{}            // closed when the running forwarder has stopped
+	claims  map[string]chan struct{} // per field in fields: closed when its claims have stopped
 }
 
 // run keeps the forwarder and the claims in step with the engine's key spaces until ctx
@@ -50,10 +51,13 @@ func (k *rekeyer) run(ctx context.Context) error {
 	}
 }
 
-// sync starts what the key fields the engine has now need.
+// sync starts what the key fields the engine has now need, and starts again a forwarder
+// or claims that stopped on an error (a broker gone, a fenced producer): without them
+// the re-keyed rules would silently see no more events.
 func (k *rekeyer) sync(ctx context.Context) error {
+	k.fields = slices.DeleteFunc(k.fields, func(f string) bool { return closed(k.claims[f]) })
 	fields := k.eng.KeyFields()
-	if len(fields) == len(k.fields) {
+	if len(fields) == len(k.fields) && !closed(k.fwdDone) {
 		return nil // key spaces are only ever added
 	}
 	conn, err := k.o.saramaConfig()
@@ -85,6 +89,19 @@ func (k *rekeyer) sync(ctx context.Context) error {
 		k.fields = append(k.fields, f)
 	}
 	return nil
+}
+
+// closed reports whether ch is closed (false for nil).
+func closed(ch chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // restartForwarder stops the running forwarder (if any) and runs fwd.
@@ -125,9 +142,15 @@ func (k *rekeyer) startClaims(ctx context.Context, field string, sources []kafka
 	if err != nil {
 		return err
 	}
+	done := make(chan struct{})
+	if k.claims == nil {
+		k.claims = map[string]chan struct{}{}
+	}
+	k.claims[field] = done
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
+		defer close(done)
 		if err := src.Run(ctx); err != nil {
 			slog.Error("re-keying: the claims stopped", "key", field, "err", err)
 		}
