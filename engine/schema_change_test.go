@@ -154,14 +154,7 @@ func TestRestoreAcrossSchemaChange(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := e1.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := e1.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e1.Close()
-		store.Close()
+		stopCheckpointed(t, ctx, e1, store)
 
 		store = openStore(t, dir)
 		sink2 := &sinkCollector{}
