@@ -124,7 +124,19 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 	const rate = 2500 // events a second
 	prod := e.produce(rate)
 	prod.waitSent(t, 500)
-	schedule := e.killMidStream(rng, prod, rate, kills, 300*time.Millisecond, 3*time.Second, procs, startOne)
+	var schedule []string
+	for i := 1; i <= kills; i++ {
+		d := 300*time.Millisecond + time.Duration(rng.Int64N(int64(3*time.Second)))
+		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
+		if share := left / time.Duration(kills-i+2); d > share {
+			d = max(share, 50*time.Millisecond)
+		}
+		inst := rng.IntN(n)
+		time.Sleep(d)
+		procs[inst].kill9()
+		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
+		startOne(inst, i)
+	}
 	t.Logf("%d instances, killed %v", n, schedule)
 	prod.wait(t)
 	// kfake keeps a member killed between its JoinGroup and SyncGroup in a Stable group

@@ -80,7 +80,21 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 	const rate = 1600 // events a second
 	prod := e.produce(rate)
 	prod.waitSent(t, 500)
-	schedule := e.killMidStream(rng, prod, rate, kills, 400*time.Millisecond, 4*time.Second, procs, startOne)
+	var schedule []string
+	for i := 1; i <= kills; i++ {
+		d := 400*time.Millisecond + time.Duration(rng.Int64N(int64(4*time.Second)))
+		// Every kill must fall mid-stream: leave each kill still to come its share of
+		// the time the producer has left.
+		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
+		if share := left / time.Duration(kills-i+2); d > share {
+			d = max(share, 50*time.Millisecond)
+		}
+		inst := rng.IntN(n)
+		time.Sleep(d)
+		procs[inst].kill9()
+		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
+		startOne(inst, i)
+	}
 	t.Logf("%d instances, killed %v", n, schedule)
 	if prod.sent.Load() >= int64(len(e.w.lines)) {
 		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
@@ -137,27 +151,4 @@ func (e *procEnv) settled(group string, n int, timeout time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
-}
-
-// killMidStream kills a random one of the n instances in procs kills times while prod
-// sends e's stream at rate events a second, each kill after base plus up to spread but
-// leaving each kill still to come its share of the time the producer has left (so all
-// fall mid-stream), and starts it again with startOne(inst, i). It returns the schedule,
-// for the log.
-func (e *procEnv) killMidStream(rng *rand.Rand, prod *producer, rate float64, kills int, base, spread time.Duration,
-	procs []*cepdProc, startOne func(inst, i int)) []string {
-	var schedule []string
-	for i := 1; i <= kills; i++ {
-		d := base + time.Duration(rng.Int64N(int64(spread)))
-		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
-		if share := left / time.Duration(kills-i+2); d > share {
-			d = max(share, 50*time.Millisecond)
-		}
-		inst := rng.IntN(len(procs))
-		time.Sleep(d)
-		procs[inst].kill9()
-		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
-		startOne(inst, i)
-	}
-	return schedule
 }
