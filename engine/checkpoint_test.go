@@ -23,20 +23,6 @@ func startCheckpointed(t testing.TB, ctx context.Context, store state.Store, cfg
 	return e
 }
 
-// stopCheckpointed makes e's last checkpoint, waits for its shards and closes e and store,
-// as a stop between two runs of a restore test.
-func stopCheckpointed(t *testing.T, ctx context.Context, e *Engine, store *state.FileStore) {
-	t.Helper()
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.Close()
-	store.Close()
-}
-
 func openStore(t *testing.T, dir string) *state.FileStore {
 	t.Helper()
 	st, err := state.OpenDir(dir, state.FileOptions{NoSync: true})
@@ -91,7 +77,14 @@ func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time
 				}
 			}
 		}
-		stopCheckpointed(t, ctx, e1, store)
+		if err := e1.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e1.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e1.Close()
+		store.Close()
 
 		store = openStore(t, dir)
 		sink2 := &sinkCollector{}

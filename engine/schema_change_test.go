@@ -154,7 +154,14 @@ func TestRestoreAcrossSchemaChange(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		stopCheckpointed(t, ctx, e1, store)
+		if err := e1.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e1.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e1.Close()
+		store.Close()
 
 		store = openStore(t, dir)
 		sink2 := &sinkCollector{}
