@@ -77,7 +77,14 @@ func BenchmarkMatcher(b *testing.B) {
 			}
 			const keys = 1000
 			evs := benchEvents(bp.mix, keys, 1<<16)
-			keyIdx, ms := benchMatchers(prog, evs, keys)
+			keyIdx := make([]int, len(evs))
+			for i, e := range evs {
+				fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
+			}
+			ms := make([]*Matcher, keys)
+			for i := range ms {
+				ms[i] = prog.NewMatcher()
+			}
 			sc := NewScratch()
 			var res Result
 			matches := 0
@@ -154,7 +161,14 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 	}
 	const keys = 100
 	evs := benchEvents("aaaaacxxxxxxxxxxxxxxr", keys, 1<<18)
-	keyIdx, ms := benchMatchers(prog, evs, keys)
+	keyIdx := make([]int, len(evs))
+	for i, e := range evs {
+		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
+	}
+	ms := make([]*Matcher, keys)
+	for i := range ms {
+		ms[i] = prog.NewMatcher()
+	}
 	sc := NewScratch()
 	var res Result
 	matches := 0
@@ -192,18 +206,4 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// benchMatchers returns the key index of each of evs (keys "k0", "k1", …) and a new
-// matcher of prog for each of the keys.
-func benchMatchers(prog *Program, evs []*event.Event, keys int) ([]int, []*Matcher) {
-	keyIdx := make([]int, len(evs))
-	for i, e := range evs {
-		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
-	}
-	ms := make([]*Matcher, keys)
-	for i := range ms {
-		ms[i] = prog.NewMatcher()
-	}
-	return keyIdx, ms
 }
