@@ -206,6 +206,13 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 	}
 	// Offsets are committed by the source, only ever up to the engine's safe offset.
 	sc.Consumer.Offsets.AutoCommit.Enable = false
+	if c.Merge != nil {
+		// A repartition topic is written in transactions, and a forwarder that dies
+		// mid-transaction leaves records its successor aborts and forwards again: read
+		// only committed ones, or each would reach the engine twice (the second copy
+		// late for its key).
+		sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.MaxWaitTime = c.MaxWait
 	// Each claim's channel holds one engine batch: the claim drains it whole.
