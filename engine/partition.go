@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
@@ -275,6 +277,7 @@ func (e *Engine) MarkIdle(ctx context.Context) {
 		var err error
 		if !p.removed && !p.backlog.Load() && e.now()-p.lastIn.Load() > int64(e.cfg.IdleTimeout) {
 			p.idle.Store(true)
+			slog.Debug("engine: partition idle", "partition", p.id, "silent", time.Duration(e.now()-p.lastIn.Load()), "watermark", p.wm.Load())
 			err = e.broadcastIdle(ctx, p.id, true)
 		}
 		p.mu.Unlock()
@@ -301,7 +304,11 @@ func (e *Engine) SetBacklog(ctx context.Context, part int, backlog bool) error {
 	if p == nil {
 		return nil
 	}
-	if p.backlog.Swap(backlog) == backlog || !backlog {
+	if p.backlog.Swap(backlog) == backlog {
+		return nil
+	}
+	slog.Debug("engine: partition backlog", "partition", part, "backlog", backlog)
+	if !backlog {
 		return nil
 	}
 	p.mu.Lock()

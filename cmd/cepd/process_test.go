@@ -179,6 +179,7 @@ type procEnv struct {
 
 func newProcEnv(t *testing.T, events int64, redisPersist bool) *procEnv {
 	e := &procEnv{t: t, bin: buildCepd(t), dir: t.TempDir(), w: &kafkaWorkload{}}
+	keepLogsOnFailure(t, e.dir)
 	if events > 0 { // else the test sets e.w.lines itself
 		e.w = processWorkload(t, events, 6)
 	}
@@ -215,6 +216,9 @@ func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...stri
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
 		"--redis-addr", e.redisAddr()}
+	if lvl := os.Getenv("CEPD_PROC_LOG_LEVEL"); lvl != "" {
+		args = append(args, "--log-level", lvl)
+	}
 	args = append(args, extra...)
 	return startCepdProc(e.t, e.bin, filepath.Join(e.dir, logName+".log"), args)
 }
@@ -731,4 +735,31 @@ func fileTail(path string, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// keepLogsOnFailure copies a failed test's process logs to $CEPD_KEEP_LOGS/<test name>
+// (to read after the temporary directory is gone); CEPD_PROC_LOG_LEVEL sets the
+// processes' --log-level.
+func keepLogsOnFailure(t *testing.T, dir string) {
+	keep := os.Getenv("CEPD_KEEP_LOGS")
+	if keep == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		out := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_")+fmt.Sprintf("-%d", time.Now().UnixNano()))
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Log(err)
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil {
+				_ = os.WriteFile(filepath.Join(out, filepath.Base(l)), b, 0o644)
+			}
+		}
+		t.Logf("process logs kept in %s", out)
+	})
 }
