@@ -508,6 +508,11 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	}
 	ck.mu.Lock()
 	ck.epoch[part] = epoch
+	// What this process had not saved of an earlier ownership of the partition is
+	// stale: the state comes from the store now (and a checkpoint it does not hold
+	// any more covers nothing).
+	delete(ck.carry, part)
+	delete(ck.saved, part)
 	ck.mu.Unlock()
 	p := e.partition(part)
 	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
@@ -540,6 +545,12 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	if err != nil {
 		return meta, fmt.Errorf("load partition %d: %w", part, err)
 	}
+	// A restore replaces: whatever the shards still hold of the partition (an earlier
+	// ownership whose removal did not finish) goes, keys and clock alike, so no stale
+	// partial match or watermark (or idleness) outlives it.
+	if err := e.onShards(ctx, func(s *shard) { s.dropPartition(int32(part)) }); err != nil {
+		return meta, err
+	}
 	if !meta.Found {
 		return meta, nil
 	}
@@ -557,8 +568,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		list := byShard[i]
 		done := make(chan struct{})
 		fn := func(s *shard) {
-			pc := s.clock(int32(part))
-			pc.wm = max(pc.wm, meta.Watermark)
+			s.clock(int32(part)).wm = meta.Watermark // a fresh clock (dropPartition)
 			for _, ks := range list {
 				s.importKey(int32(part), ks)
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/cepd/cepd/nfa"
@@ -68,17 +69,28 @@ func (e *Engine) RemovePartition(ctx context.Context, part int) error {
 	if err := e.Barrier(ctx); err != nil {
 		return err
 	}
-	err := e.onShards(ctx, func(s *shard) {
-		for _, ks := range s.keys {
-			if ks.part.id == int32(part) {
-				s.release(ks)
-			}
+	if err := e.onShards(ctx, func(s *shard) { s.dropPartition(int32(part)) }); err != nil {
+		return err
+	}
+	for _, c := range e.fedSpaces() { // they ingest the partition's records too
+		if err := c.eng.RemovePartition(ctx, part); err != nil {
+			return fmt.Errorf("key space %s: %w", c.field, err)
 		}
-		s.dropClock(int32(part))
-		delete(s.dirty, int32(part)) // its keys are gone; the next owner has its own state
-		s.recomputeGlobal(-1)
-	})
-	return err
+	}
+	return nil
+}
+
+// dropPartition forgets partition part on the shard: its keys, its clock and its
+// changed keys (the next owner has its own state).
+func (s *shard) dropPartition(part int32) {
+	for _, ks := range s.keys {
+		if ks.part.id == part {
+			s.release(ks)
+		}
+	}
+	s.dropClock(part)
+	delete(s.dirty, part)
+	s.recomputeGlobal(-1)
 }
 
 // onShards runs fn on every shard goroutine in turn (fn may write shared variables: the

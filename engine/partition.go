@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -298,6 +299,18 @@ func (e *Engine) MarkIdle(ctx context.Context) {
 // after Restore. A partition the engine does not know yet (nothing restored or
 // ingested) is left alone: it holds no key whose window could close.
 func (e *Engine) SetBacklog(ctx context.Context, part int, backlog bool) error {
+	if err := e.setBacklog(ctx, part, backlog); err != nil {
+		return err
+	}
+	for _, c := range e.fedSpaces() { // they match the partition's records too
+		if err := c.eng.setBacklog(ctx, part, backlog); err != nil {
+			return fmt.Errorf("key space %s: %w", c.field, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) setBacklog(ctx context.Context, part int, backlog bool) error {
 	e.mu.Lock()
 	p := e.parts[part]
 	e.mu.Unlock()
