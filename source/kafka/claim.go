@@ -44,6 +44,10 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	check := time.NewTicker(s.cfg.BacklogCheck)
 	defer check.Stop()
 	received := false // since the last backlog check
+	// The end-offset question runs beside the loop: a broker connection stalled (behind
+	// a JoinGroup waiting for a rebalance, say) stalls the fetches and the question
+	// alike, and an unanswered question means records may be waiting.
+	var asked chan endAnswer // the question in flight (nil: none)
 	// Registered (for periodic commits and Stats) once its starting point is known.
 	s.mu.Lock()
 	s.claims[c.id] = c
@@ -57,14 +61,30 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		select {
 		case m, ok = <-msgs:
 		case <-check.C:
-			if !received { // silent since the last check: read to the end?
-				if end, err := s.endOffset(c); err == nil {
-					if err := setBacklog(end > pos); err != nil {
-						return nil
-					}
+			switch {
+			case asked != nil: // unanswered for a whole check interval: assume records wait
+				if err := setBacklog(true); err != nil {
+					return nil
 				}
+			case !received: // silent since the last check: read to the end?
+				asked = make(chan endAnswer, 1)
+				go func(ch chan<- endAnswer) {
+					end, err := s.endOffset(c)
+					ch <- endAnswer{end, err}
+				}(asked)
 			}
 			received = false
+			continue
+		case a := <-asked:
+			asked = nil
+			// Records read since the question was asked answer it better: the next
+			// silent check asks again.
+			// No answer (the broker away): records may wait as well.
+			if !received {
+				if err := setBacklog(a.err != nil || a.end > pos); err != nil {
+					return nil
+				}
+			}
 			continue
 		case <-sess.Context().Done():
 			return nil
@@ -88,6 +108,12 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 			return nil
 		}
 	}
+}
+
+// endAnswer is the broker's answer to a claim's end-offset question.
+type endAnswer struct {
+	end int64
+	err error
 }
 
 // ingestBatch hands a batch to the engine; with the watermark merge, the records it
