@@ -37,9 +37,12 @@
 // instances, a handover gives exactly the alerts of an uninterrupted run.
 //
 // Backlog: a claim tells the engine (Engine.SetBacklog) after its restore and after each
-// batch whether the partition's high-water mark is past its read position. While it is,
-// the engine never counts the partition idle, so the other partitions' time cannot close
-// the windows of keys whose events are still unread.
+// batch whether the partition's high-water mark is past its read position, and when it
+// received nothing for Config.BacklogCheck, asks the broker for the end offset (beside its
+// loop): an answer at the read position clears the backlog, and a question unanswered
+// for a check interval (a stalled connection stalls fetches too) sets it. While it is
+// set, the engine never counts the partition idle, so the other partitions' time cannot
+// close the windows of keys whose events are still unread.
 //
 // Rebalances: with the default cooperative-sticky strategy only moved partitions stop;
 // with eager strategies every rebalance releases all of them. A released partition's
