@@ -143,14 +143,34 @@ func TestAPIStreamStall(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(c, "GET /v1/alerts:stream HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", accept)
-		time.Sleep(200 * time.Millisecond) // subscribed
-		flood(1000, 40000)                 // 40 MB: more than the socket buffers hold
-		time.Sleep(3 * stall)
+		// The status line says the stream has subscribed (a fixed sleep was not always
+		// enough on a loaded machine). The NDJSON stream sends it with its first alert:
+		// one small alert every 50 ms until it comes. Then the reader stops reading.
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		br := bufio.NewReader(c)
-		if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
-			t.Fatalf("%s: %q %v", accept, line, err)
+		status := make(chan error, 1)
+		go func() {
+			line, err := br.ReadString('\n')
+			if err == nil && !strings.Contains(line, "200") {
+				err = fmt.Errorf("status line %q", line)
+			}
+			status <- err
+		}()
+	subscribed:
+		for {
+			select {
+			case err := <-status:
+				if err != nil {
+					t.Fatalf("%s: %v", accept, err)
+				}
+				break subscribed
+			case <-time.After(50 * time.Millisecond):
+				flood(1, 10)
+			}
 		}
+		flood(1000, 40000) // 40 MB: more than the socket buffers hold
+		time.Sleep(3 * stall)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.Copy(io.Discard, br)
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Fatalf("%s: the stalled reader was not disconnected (%d bytes read)", accept, got)
