@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,7 @@ func TestProcessWebhook(t *testing.T) {
 	}
 	resp.Body.Close()
 	want := goldenIDs(t, filepath.Join(fraudDir, "examples", "card-testing.golden"))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
@@ -73,15 +74,27 @@ func TestProcessWebhook(t *testing.T) {
 			break
 		}
 	}
-	fams := scrape(t, p.api)
-	for _, c := range []struct {
-		name string
-		min  float64
-	}{{"cepd_sink_retries_total", 2}, {"cepd_sink_delivered_total", float64(len(want))}, {"cepd_sink_delivery_latency_seconds", float64(len(want))},
-		{"cepd_sink_alerts_total", float64(len(want))}} {
-		if v, ok := sample(fams, c.name, map[string]string{"sink": "webhook"}); !ok || v < c.min {
-			t.Errorf("%s{sink=webhook} = %v (present: %v), want at least %v", c.name, v, ok, c.min)
+	// cepd counts a delivery once the receiver's answer is back, which may be after the
+	// receiver counted it: scrape until the counts are there (or 10 s passed).
+	var missing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		fams := scrape(t, p.api)
+		missing = missing[:0]
+		for _, c := range []struct {
+			name string
+			min  float64
+		}{{"cepd_sink_retries_total", 2}, {"cepd_sink_delivered_total", float64(len(want))}, {"cepd_sink_delivery_latency_seconds", float64(len(want))},
+			{"cepd_sink_alerts_total", float64(len(want))}} {
+			if v, ok := sample(fams, c.name, map[string]string{"sink": "webhook"}); !ok || v < c.min {
+				missing = append(missing, fmt.Sprintf("%s{sink=webhook} = %v (present: %v), want at least %v", c.name, v, ok, c.min))
+			}
 		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, m := range missing {
+		t.Error(m)
 	}
 	if err := p.stop(20 * time.Second); err != nil {
 		t.Error(err)
