@@ -27,7 +27,7 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 2, Topics: []string{"ev"}})
 	addr := kc.Addr()
 	s := &sinks{}
-	const idle = 600 * time.Millisecond
+	const idle = time.Second
 	eng, err := engine.New(engine.Config{Shards: 1, IdleTimeout: idle}, fraudRules(t), s, s)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 			return nil, nil, false
 		})
 	}
-	const stallFor = 4 * idle
+	const stallFor = 3 * idle
 	deadline := time.Now().Add(stallFor)
 	var idleSeen []engine.PartitionStats
 	for time.Now().Before(deadline) {
