@@ -19,17 +19,10 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	c.committed.Store(-1)
 	s.assigned.Add(1)
 	defer s.release(c)
-	// From its restore until the broker says it has been read to its end, the partition
-	// has a backlog, and the engine never counts it idle: the other partitions' time must
-	// not close the windows of keys whose events are still unread (the engine does not
-	// count it idle while it restores either, and restarts its idle timer after). The end
-	// offset fetches report can be stale when fetches stall, so only an answer from the
-	// broker, asked when the claim received nothing for a while, clears the backlog.
 	pos := cl.InitialOffset() // the next offset to read
 	if pos < 0 {              // no committed offset: reading starts at the oldest
 		pos = 0
 	}
-	setBacklog := func(b bool) error { return s.eng.SetBacklog(s.hard, c.id, b) }
 	if s.cfg.Checkpoints {
 		if err := s.restore(sess, c); err != nil {
 			return err
@@ -38,16 +31,11 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 	if err := s.startMerge(c); err != nil {
 		return err
 	}
-	if err := setBacklog(true); err != nil {
+	w := &backlogWatch{s: s, c: c, pos: &pos, tick: time.NewTicker(s.cfg.BacklogCheck)}
+	defer w.tick.Stop()
+	if err := w.set(true); err != nil {
 		return nil
 	}
-	check := time.NewTicker(s.cfg.BacklogCheck)
-	defer check.Stop()
-	received := false // since the last backlog check
-	// The end-offset question runs beside the loop: a broker connection stalled (behind
-	// a JoinGroup waiting for a rebalance, say) stalls the fetches and the question
-	// alike, and an unanswered question means records may be waiting.
-	var asked chan endAnswer // the question in flight (nil: none)
 	// Registered (for periodic commits and Stats) once its starting point is known.
 	s.mu.Lock()
 	s.claims[c.id] = c
@@ -60,30 +48,14 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		var ok bool
 		select {
 		case m, ok = <-msgs:
-		case <-check.C:
-			switch {
-			case asked != nil: // unanswered for a whole check interval: assume records wait
-				if err := setBacklog(true); err != nil {
-					return nil
-				}
-			case !received: // silent since the last check: read to the end?
-				asked = make(chan endAnswer, 1)
-				go func(ch chan<- endAnswer) {
-					end, err := s.endOffset(c)
-					ch <- endAnswer{end, err}
-				}(asked)
+		case <-w.tick.C:
+			if w.checked() != nil {
+				return nil
 			}
-			received = false
 			continue
-		case a := <-asked:
-			asked = nil
-			// Records read since the question was asked answer it better: the next
-			// silent check asks again.
-			// No answer (the broker away): records may wait as well.
-			if !received {
-				if err := setBacklog(a.err != nil || a.end > pos); err != nil {
-					return nil
-				}
+		case a := <-w.asked:
+			if w.answered(a) != nil {
+				return nil
 			}
 			continue
 		case <-sess.Context().Done():
@@ -98,22 +70,13 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		if !s.ingestBatch(c, cl, batch, next) {
 			return nil
 		}
-		received = true
-		if cl.HighWaterMarkOffset() > pos {
-			if err := setBacklog(true); err != nil {
-				return nil
-			}
+		if w.read(cl.HighWaterMarkOffset()) != nil {
+			return nil
 		}
 		if !ok {
 			return nil
 		}
 	}
-}
-
-// endAnswer is the broker's answer to a claim's end-offset question.
-type endAnswer struct {
-	end int64
-	err error
 }
 
 // ingestBatch hands a batch to the engine; with the watermark merge, the records it

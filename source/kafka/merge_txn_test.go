@@ -23,18 +23,7 @@ import (
 func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
 	addr := kc.Addr()
-	sc := sarama.NewConfig()
-	sc.Version = DefaultVersion
-	sc.Producer.Idempotent = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Return.Successes = true
-	sc.Net.MaxOpenRequests = 1
-	sc.Producer.Transaction.ID = "merge-txn-test"
-	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	send := txnSender(t, addr, "rep")
 	const base = int64(1_700_000_000_000)
 	msg := func(id string, srcOff int64, marker string) *sarama.ProducerMessage {
 		ts := base + srcOff*1000
@@ -51,22 +40,6 @@ func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 		m.Key = sarama.StringEncoder("c1")
 		m.Value = sarama.ByteEncoder(fmt.Appendf(nil, `{"event_id":%q,"card_id":"c1","ts":%d,"type":"auth","amount":1,"currency":"EUR"}`, id, ts))
 		return m
-	}
-	send := func(commit bool, msgs ...*sarama.ProducerMessage) {
-		t.Helper()
-		if err := prod.BeginTxn(); err != nil {
-			t.Fatal(err)
-		}
-		if err := prod.SendMessages(msgs); err != nil {
-			t.Fatal(err)
-		}
-		end := prod.CommitTxn
-		if !commit {
-			end = prod.AbortTxn
-		}
-		if err := end(); err != nil {
-			t.Fatal(err)
-		}
 	}
 	send(false, msg("aborted-0", 0, ""), msg("aborted-1", 1, ""), msg("aborted-2", 2, ""))
 	send(true, msg("e0", 0, ""), msg("e1", 1, ""), msg("e2", 2, ""), msg("", 3, MarkerIdle))
@@ -109,6 +82,39 @@ func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 	for i, raw := range seen {
 		if want := fmt.Sprintf(`"event_id":"e%d"`, i); !strings.Contains(raw, want) {
 			t.Errorf("event %d is %s, want %s", i, raw, want)
+		}
+	}
+}
+
+// txnSender returns a function that sends messages in one transaction of a transactional
+// producer (closed when the test ends) and commits it, or aborts it when commit is false.
+func txnSender(t *testing.T, addr, id string) func(commit bool, msgs ...*sarama.ProducerMessage) {
+	sc := sarama.NewConfig()
+	sc.Version = DefaultVersion
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Return.Successes = true
+	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Transaction.ID = "txn-sender-" + id
+	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	return func(commit bool, msgs ...*sarama.ProducerMessage) {
+		t.Helper()
+		if err := prod.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.SendMessages(msgs); err != nil {
+			t.Fatal(err)
+		}
+		end := prod.CommitTxn
+		if !commit {
+			end = prod.AbortTxn
+		}
+		if err := end(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -1,0 +1,68 @@
+package kafka
+
+import "time"
+
+// backlogWatch tells the engine whether a claim's partition has unread records
+// (Engine.SetBacklog). From the restore until the broker says the partition is read to
+// its end, it has a backlog, and the engine never counts it idle: the other partitions'
+// time must not close the windows of keys whose events are still unread (the engine does
+// not count it idle while it restores either, and restarts its idle timer after). The
+// end offset fetches report goes stale when fetches stall, so only an answer from the
+// broker, asked when the claim received nothing for a check interval, clears the
+// backlog. The question runs beside the claim's loop: a broker connection stalled
+// (behind a JoinGroup waiting for a rebalance, say) stalls fetches and questions alike
+// while records keep arriving, so a question unanswered for a check interval sets the
+// backlog. Only the claim's goroutine uses it.
+type backlogWatch struct {
+	s        *Source
+	c        *claim
+	pos      *int64 // the claim's next offset to read
+	tick     *time.Ticker
+	received bool           // records read since the last check
+	asked    chan endAnswer // the question in flight (nil: none)
+}
+
+// endAnswer is the broker's answer to a claim's end-offset question.
+type endAnswer struct {
+	end int64
+	err error
+}
+
+func (w *backlogWatch) set(backlog bool) error { return w.s.eng.SetBacklog(w.s.hard, w.c.id, backlog) }
+
+// checked is a check interval's end: a question still unanswered sets the backlog; a
+// claim that read nothing asks the broker for the end offset.
+func (w *backlogWatch) checked() error {
+	defer func() { w.received = false }()
+	switch {
+	case w.asked != nil:
+		return w.set(true)
+	case !w.received:
+		w.asked = make(chan endAnswer, 1)
+		go func(ch chan<- endAnswer) {
+			end, err := w.s.endOffset(w.c)
+			ch <- endAnswer{end, err}
+		}(w.asked)
+	}
+	return nil
+}
+
+// answered takes the broker's answer. Records read since the question was asked answer
+// it better (the next silent check asks again); no answer (the broker away) means
+// records may wait as well.
+func (w *backlogWatch) answered(a endAnswer) error {
+	w.asked = nil
+	if w.received {
+		return nil
+	}
+	return w.set(a.err != nil || a.end > *w.pos)
+}
+
+// read notes a batch read, the claim's high-water mark hwm after it.
+func (w *backlogWatch) read(hwm int64) error {
+	w.received = true
+	if hwm > *w.pos {
+		return w.set(true)
+	}
+	return nil
+}
