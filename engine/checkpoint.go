@@ -502,18 +502,9 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		return state.Meta{}, nil
 	}
 	ck := e.ckpt
-	epoch, err := ck.store.Claim(ctx, part, 0)
-	if err != nil {
-		return state.Meta{}, fmt.Errorf("claim partition %d: %w", part, err)
+	if err := ck.claim(ctx, part); err != nil {
+		return state.Meta{}, err
 	}
-	ck.mu.Lock()
-	ck.epoch[part] = epoch
-	// What this process had not saved of an earlier ownership of the partition is
-	// stale: the state comes from the store now (and a checkpoint it does not hold
-	// any more covers nothing).
-	delete(ck.carry, part)
-	delete(ck.saved, part)
-	ck.mu.Unlock()
 	p := e.partition(part)
 	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
 	// timer starts again when the restore ends.
@@ -554,32 +545,56 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	if !meta.Found {
 		return meta, nil
 	}
+	p.seq = max(p.seq, maxSeq)
+	return meta, e.placeRestored(ctx, p, meta, byShard)
+}
+
+// claim claims partition part in the store (fencing its earlier owners) and forgets
+// what this process had not saved of an earlier ownership of it: the state comes from
+// the store now (and a checkpoint the store does not hold any more covers nothing).
+func (ck *checkpointer) claim(ctx context.Context, part int) error {
+	epoch, err := ck.store.Claim(ctx, part, 0)
+	if err != nil {
+		return fmt.Errorf("claim partition %d: %w", part, err)
+	}
+	ck.mu.Lock()
+	defer ck.mu.Unlock()
+	ck.epoch[part] = epoch
+	delete(ck.carry, part)
+	delete(ck.saved, part)
+	return nil
+}
+
+// placeRestored positions partition p after its checkpoint (meta) and hands each shard
+// its keys of the checkpoint (byShard), on a fresh clock at the checkpoint's watermark.
+// p.mu is held.
+func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Meta, byShard [][]*state.KeyState) error {
 	p.lastOffset = meta.Offset
 	if (e.ks != nil || e.child) && !e.cfg.SpaceSources {
 		p.restoredTo = meta.Offset
 	}
-	p.seq = max(p.seq, maxSeq)
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
 	p.wm.Store(meta.Watermark)
-	ck.mu.Lock()
-	ck.saved[part] = meta.Offset
-	ck.mu.Unlock()
+	e.ckpt.mu.Lock()
+	e.ckpt.saved[p.id] = meta.Offset
+	e.ckpt.mu.Unlock()
+	part := int32(p.id)
 	for i, s := range e.shards {
 		list := byShard[i]
 		done := make(chan struct{})
 		fn := func(s *shard) {
-			s.clock(int32(part)).wm = meta.Watermark // a fresh clock (dropPartition)
+			s.clock(part).wm = meta.Watermark // a fresh clock (dropPartition)
 			for _, ks := range list {
-				s.importKey(int32(part), ks)
+				s.importKey(part, ks)
 			}
 		}
 		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
-			return meta, err
+			return err
 		}
 		<-done
 		p.sentWM[i] = meta.Watermark
 	}
-	return meta, nil
+	return nil
 }
 
 func (s *shard) importKey(part int32, st *state.KeyState) {

@@ -138,46 +138,53 @@ func TestAPIStreamStall(t *testing.T) {
 	t.Logf("gRPC: the stalled reader got %d alerts, then was disconnected", n)
 
 	for _, accept := range []string{"text/event-stream", "application/json"} {
-		c, err := net.Dial("tcp", strings.TrimPrefix(f.base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(c, "GET /v1/alerts:stream HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", accept)
-		// The status line says the stream has subscribed (a fixed sleep was not always
-		// enough on a loaded machine). The NDJSON stream sends it with its first alert:
-		// one small alert every 50 ms until it comes. Then the reader stops reading.
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(c)
-		status := make(chan error, 1)
-		go func() {
-			line, err := br.ReadString('\n')
-			if err == nil && !strings.Contains(line, "200") {
-				err = fmt.Errorf("status line %q", line)
-			}
-			status <- err
-		}()
-	subscribed:
-		for {
-			select {
-			case err := <-status:
-				if err != nil {
-					t.Fatalf("%s: %v", accept, err)
-				}
-				break subscribed
-			case <-time.After(50 * time.Millisecond):
-				flood(1, 10)
-			}
-		}
-		flood(1000, 40000) // 40 MB: more than the socket buffers hold
-		time.Sleep(3 * stall)
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		got, err := io.Copy(io.Discard, br)
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			t.Fatalf("%s: the stalled reader was not disconnected (%d bytes read)", accept, got)
-		}
-		t.Logf("%s: disconnected after %d bytes (%v)", accept, got, err)
-		c.Close()
+		stalledHTTPReader(t, f.base, accept, flood, stall)
 	}
+}
+
+// stalledHTTPReader opens the alert stream of the API at base as accept, stops reading
+// once it is subscribed, has flood publish 40 MB of alerts, and checks that the server
+// disconnects the reader after the stall bound.
+func stalledHTTPReader(t *testing.T, base, accept string, flood func(n, pad int), stall time.Duration) {
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /v1/alerts:stream HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", accept)
+	// The status line says the stream has subscribed (a fixed sleep was not always
+	// enough on a loaded machine). The NDJSON stream sends it with its first alert:
+	// one small alert every 50 ms until it comes. Then the reader stops reading.
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	status := make(chan error, 1)
+	go func() {
+		line, err := br.ReadString('\n')
+		if err == nil && !strings.Contains(line, "200") {
+			err = fmt.Errorf("status line %q", line)
+		}
+		status <- err
+	}()
+subscribed:
+	for {
+		select {
+		case err := <-status:
+			if err != nil {
+				t.Fatalf("%s: %v", accept, err)
+			}
+			break subscribed
+		case <-time.After(50 * time.Millisecond):
+			flood(1, 10)
+		}
+	}
+	flood(1000, 40000) // 40 MB: more than the socket buffers hold
+	time.Sleep(3 * stall)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.Copy(io.Discard, br)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("%s: the stalled reader was not disconnected (%d bytes read)", accept, got)
+	}
+	t.Logf("%s: disconnected after %d bytes (%v)", accept, got, err)
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key to dir.

@@ -74,28 +74,7 @@ func TestProcessWebhook(t *testing.T) {
 			break
 		}
 	}
-	// cepd counts a delivery once the receiver's answer is back, which may be after the
-	// receiver counted it: scrape until the counts are there (or 10 s passed).
-	var missing []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		fams := scrape(t, p.api)
-		missing = missing[:0]
-		for _, c := range []struct {
-			name string
-			min  float64
-		}{{"cepd_sink_retries_total", 2}, {"cepd_sink_delivered_total", float64(len(want))}, {"cepd_sink_delivery_latency_seconds", float64(len(want))},
-			{"cepd_sink_alerts_total", float64(len(want))}} {
-			if v, ok := sample(fams, c.name, map[string]string{"sink": "webhook"}); !ok || v < c.min {
-				missing = append(missing, fmt.Sprintf("%s{sink=webhook} = %v (present: %v), want at least %v", c.name, v, ok, c.min))
-			}
-		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	for _, m := range missing {
-		t.Error(m)
-	}
+	waitSinkCounts(t, p.api, "webhook", len(want), 2)
 	if err := p.stop(20 * time.Second); err != nil {
 		t.Error(err)
 	}
@@ -111,5 +90,33 @@ func TestProcessWebhook(t *testing.T) {
 		if !want[id] || n != 1 {
 			t.Errorf("alert %s delivered %d times (expected: %v)", id, n, want[id])
 		}
+	}
+}
+
+// waitSinkCounts checks that cepd's /metrics at api counts n alerts of sink as taken,
+// delivered and timed, after at least retries retries. cepd counts a delivery once the
+// receiver's answer is back, which may be after the receiver counted it: it scrapes
+// until the counts are there (or 10 s passed).
+func waitSinkCounts(t *testing.T, api, sink string, n int, retries float64) {
+	t.Helper()
+	var missing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		fams := scrape(t, api)
+		missing = missing[:0]
+		for _, c := range []struct {
+			name string
+			min  float64
+		}{{"cepd_sink_retries_total", retries}, {"cepd_sink_delivered_total", float64(n)}, {"cepd_sink_delivery_latency_seconds", float64(n)},
+			{"cepd_sink_alerts_total", float64(n)}} {
+			if v, ok := sample(fams, c.name, map[string]string{"sink": sink}); !ok || v < c.min {
+				missing = append(missing, fmt.Sprintf("%s{sink=%s} = %v (present: %v), want at least %v", c.name, sink, v, ok, c.min))
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, m := range missing {
+		t.Error(m)
 	}
 }

@@ -3,11 +3,13 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cepd/cepd/engine"
@@ -51,46 +53,8 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 		}
 	}()
 
-	pc := kafkatest.Config()
-	pc.Producer.Partitioner = sarama.NewManualPartitioner
-	pc.Producer.Return.Successes = true
-	prod, err := sarama.NewSyncProducer([]string{addr}, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var n atomic.Int64
-	send := func() {
-		i := n.Add(1)
-		for p := range int32(2) {
-			v := fmt.Sprintf(`{"event_id":"e%d-%d","card_id":"c%d","ts":%d,"type":"login","channel":"web"}`, i, p, p, 1_700_000_000_000+i*1000)
-			if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "ev", Partition: p, Value: sarama.StringEncoder(v)}); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	// A live stream: both partitions read, caught up, active.
-	stop := make(chan struct{})
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(40 * time.Millisecond):
-				send()
-			}
-		}
-	}()
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		<-produced
-	}()
+	stopStream := liveStream(t, addr, "ev", 2, 40*time.Millisecond)
+	defer stopStream()
 	waitFor(t, "both partitions read", func() bool {
 		ps := eng.Partitions()
 		return len(ps) == 2 && ps[0].Events > 5 && ps[1].Events > 5
@@ -98,8 +62,70 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 	time.Sleep(2 * idle) // any idleness of the start is over
 
 	// The stall: fetches and end-offset questions wait; produce requests go on.
-	cl := kc.Kfake()
 	release := make(chan struct{})
+	stalled := stallReads(kc.Kfake(), release)
+	const stallFor = 3 * idle
+	deadline := time.Now().Add(stallFor)
+	var idleSeen []engine.PartitionStats
+	for time.Now().Before(deadline) {
+		for _, p := range eng.Partitions() {
+			if p.Idle {
+				idleSeen = append(idleSeen, p)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	stopStream()
+	if stalled.Load() == 0 {
+		t.Fatal("no request was stalled: weak test")
+	}
+	if len(idleSeen) > 0 {
+		t.Fatalf("a partition counted idle while its fetches were stalled and records waited at the broker (%d samples, first %+v)",
+			len(idleSeen), idleSeen[0])
+	}
+}
+
+// liveStream produces an event to each of the topic's parts partitions every interval
+// until the returned stop is called (once or more).
+func liveStream(t *testing.T, addr, topic string, parts int32, interval time.Duration) (stop func()) {
+	pc := kafkatest.Config()
+	pc.Producer.Partitioner = sarama.NewManualPartitioner
+	pc.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer([]string{addr}, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := int64(1); ; i++ {
+			select {
+			case <-quit:
+				return
+			case <-time.After(interval):
+			}
+			for p := range parts {
+				v := fmt.Sprintf(`{"event_id":"e%d-%d","card_id":"c%d","ts":%d,"type":"login","channel":"web"}`, i, p, p, 1_700_000_000_000+i*1000)
+				if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: p, Value: sarama.StringEncoder(v)}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+			prod.Close()
+		})
+	}
+}
+
+// stallReads makes the broker hold every fetch and end-offset request until release is
+// closed (produce requests go on), and returns the count of requests held.
+func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
 	var stalled atomic.Int64
 	for _, key := range []int16{kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16()} {
 		cl.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -114,25 +140,5 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 			return nil, nil, false
 		})
 	}
-	const stallFor = 3 * idle
-	deadline := time.Now().Add(stallFor)
-	var idleSeen []engine.PartitionStats
-	for time.Now().Before(deadline) {
-		for _, p := range eng.Partitions() {
-			if p.Idle {
-				idleSeen = append(idleSeen, p)
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(release)
-	close(stop)
-	<-produced
-	if stalled.Load() == 0 {
-		t.Fatal("no request was stalled: weak test")
-	}
-	if len(idleSeen) > 0 {
-		t.Fatalf("a partition counted idle while its fetches were stalled and records waited at the broker (%d samples, first %+v)",
-			len(idleSeen), idleSeen[0])
-	}
+	return &stalled
 }
