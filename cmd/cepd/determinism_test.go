@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/bench"
+	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -228,13 +229,7 @@ func TestRESTBadInput(t *testing.T) {
 	srv := httptest.NewServer(rest.New(rest.Config{MaxBody: 4096}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	post := func(body string) (int, string) {
-		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return testhttp.Post(t, srv.URL+"/v1/events", "application/json", strings.NewReader(body))
 	}
 	good := `{"event_id":"g1","card_id":"c","ts":"2026-01-01T00:00:00Z","type":"auth","amount":1}`
 	code, body := post(`[` + good + `, {"card_id":"c"}, 17, {"event_id":"x","card_id":"c","ts":"2026-01-01T00:00:01Z","type":"auth","amount":"ten"}]`)

@@ -1,6 +1,7 @@
 package testhttp
 
 import (
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -17,4 +18,18 @@ func Status(t testing.TB, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// Post POSTs body to url and returns the response's status code and body; a request that
+// fails fails the test. It waits as long as the server takes (tests that hold a request
+// open on purpose use it).
+func Post(t testing.TB, url, contentType string, body io.Reader) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, body)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
