@@ -143,9 +143,25 @@ type JSONLines struct {
 // NewJSONLines writes to w.
 func NewJSONLines(w io.Writer) *JSONLines {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	return &JSONLines{w: bw, enc: lineEncoder(bw)}
+}
+
+// WriteLines writes list to w as JSON lines, each as JSONLines writes it.
+func WriteLines(w io.Writer, list []*Alert) error {
+	enc := lineEncoder(w)
+	for _, a := range list {
+		if err := enc.Encode(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lineEncoder encodes alerts to w one JSON line each, with <, > and & as they are.
+func lineEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &JSONLines{w: bw, enc: enc}
+	return enc
 }
 
 // Alert writes a.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"syscall"
 	"testing"
@@ -32,12 +31,8 @@ func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards i
 func alertsJSONL(t testing.TB, as []*alerts.Alert) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, a := range as {
-		if err := enc.Encode(a); err != nil {
-			t.Fatal(err)
-		}
+	if err := alerts.WriteLines(&buf, as); err != nil {
+		t.Fatal(err)
 	}
 	return buf.Bytes()
 }

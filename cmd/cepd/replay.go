@@ -57,12 +57,8 @@ rules that ask for them come out as alerts of kind "timeout".`,
 				return err
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
-			enc := json.NewEncoder(w)
-			enc.SetEscapeHTML(false)
-			for _, a := range alertsOut {
-				if err := enc.Encode(a); err != nil {
-					return err
-				}
+			if err := alerts.WriteLines(w, alertsOut); err != nil {
+				return err
 			}
 			if err := w.Flush(); err != nil {
 				return err
