@@ -57,7 +57,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &apiFixture{t: t, delivered: &collector{}, dir: ruleDir}
+	f := &apiFixture{t: t, delivered: &alerts.Collector{}, dir: ruleDir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Gate: sup, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,13 +145,11 @@ func TestDecideREST(t *testing.T) {
 		t.Fatalf("big auth within the cooldown: %v", out)
 	}
 	delivered := 0
-	f.delivered.mu.Lock()
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		if a.RuleID == "big-auth" {
 			delivered++
 		}
 	}
-	f.delivered.mu.Unlock()
 	if delivered != 1 {
 		t.Fatalf("big-auth delivered %d times, want 1 (the cooldown)", delivered)
 	}
@@ -228,13 +226,11 @@ func suppressionApplied(t *testing.T, f *decideFixture) (s map[string]any, liste
 			t.Fatalf("listed alert %v", a)
 		}
 	}
-	f.delivered.mu.Lock()
-	n := len(f.delivered.alerts)
-	key := ""
+	delivered := f.delivered.All()
+	n, key := len(delivered), ""
 	if n > 0 {
-		key = f.delivered.alerts[0].Key
+		key = delivered[0].Key
 	}
-	f.delivered.mu.Unlock()
 	if n != 1 || key != "c8" {
 		t.Fatalf("delivered %d alerts (%s), want c8's alone", n, key)
 	}

@@ -56,8 +56,8 @@ type apiFixture struct {
 	base      string // http://127.0.0.1:port
 	grpcAddr  string
 	ring      *alerts.Ring
-	delivered *collector  // what blocking sinks receive
-	made      *madeAlerts // every alert as the engine handed it to the pipeline
+	delivered *alerts.Collector // what blocking sinks receive
+	made      *madeAlerts       // every alert as the engine handed it to the pipeline
 	dir       string
 	eng       *engine.Engine
 	// backtestDir is where backtests read events files.
@@ -77,7 +77,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Option
 	t.Helper()
 	dir := t.TempDir()
 	st, rs, _ := seedRuleDir(t, dir, false)
-	f := &apiFixture{t: t, delivered: &collector{}, dir: dir}
+	f := &apiFixture{t: t, delivered: &alerts.Collector{}, dir: dir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
 		t.Fatal(err)
@@ -364,14 +364,12 @@ func lifecycleShadow(t *testing.T, f *apiFixture) {
 	if len(got) != 1 || got[0].(map[string]any)["mode"] != "shadow" {
 		t.Fatalf("shadow alerts: %v", got)
 	}
-	f.delivered.mu.Lock()
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		if a.Key == "c4" {
 			t.Errorf("a shadow alert reached the blocking sinks: %+v", a)
 		}
 	}
-	n := len(f.delivered.alerts)
-	f.delivered.mu.Unlock()
+	n := f.delivered.Len()
 	if n != 2 {
 		t.Errorf("delivered %d alerts, want 2 (c1, c3)", n)
 	}

@@ -20,7 +20,7 @@ var referenceOpts = rules.EnvOptions{NoClosures: true, NoGuards: true}
 
 func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards int) []byte {
 	t.Helper()
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: shards, OutOfOrderness: 5 * time.Second}, &collector{}, &dlqWriter{}, true)
+	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: shards, OutOfOrderness: 5 * time.Second}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkFraudPaths(b *testing.B) {
 			cpu0 := cpuTime()
 			for i := 0; i < b.N; {
 				n := min(b.N-i, len(recs))
-				if _, err := runReplay(context.Background(), rs, recs[:n], engine.Config{Shards: 1, OutOfOrderness: 5 * time.Second}, &collector{}, &dlqWriter{}, true); err != nil {
+				if _, err := runReplay(context.Background(), rs, recs[:n], engine.Config{Shards: 1, OutOfOrderness: 5 * time.Second}, &alerts.Collector{}, &dlqWriter{}, true); err != nil {
 					b.Fatal(err)
 				}
 				i += n
