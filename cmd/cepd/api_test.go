@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
@@ -121,17 +121,12 @@ func (f *apiFixture) do(method, path, body string) (int, map[string]any) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Cepd-Author", "alice")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	code, data := testhttp.Do(f.t, req)
 	var out map[string]any
 	if err := json.Unmarshal(data, &out); err != nil {
-		f.t.Fatalf("%s %s: answer is not a JSON object (%d): %s", method, path, resp.StatusCode, data)
+		f.t.Fatalf("%s %s: answer is not a JSON object (%d): %s", method, path, code, data)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func (f *apiFixture) must(method, path, body string) map[string]any {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // uiCall makes a request with a token and returns its status and JSON body.
@@ -109,15 +109,10 @@ func TestAPIUIEndpoints(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
+		code, data := testhttp.Do(t, req)
 		var out map[string]any
 		_ = json.Unmarshal(data, &out)
-		return resp.StatusCode, out
+		return code, out
 	}
 	const viewer, analyst, admin, ingest = "viewer-token-0123456789", "analyst-token-01234567", "admin-token-0123456789", "ingest-token-012345678"
 

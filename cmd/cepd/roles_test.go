@@ -21,6 +21,7 @@ import (
 	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // roleTokens are the test's tokens by role ("" is no token).
@@ -220,13 +221,8 @@ func TestAPIRolesNoEscalation(t *testing.T) {
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+roleTokens[role])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, b := testhttp.Do(t, req)
+		return code, string(b)
 	}
 	expect := func(method, path, role, body string, want int) {
 		t.Helper()
