@@ -346,15 +346,21 @@ func (c *closureCompiler) conditionalVal(args []ast.Expr) (evalFn, bool) {
 	if !ok1 || !ok2 || !ok3 {
 		return nil, false
 	}
-	return func(x *nfa.EvalContext) cval {
+	return conditional(cond, a, b, errVal), true
+}
+
+// conditional is cond ? a : b over closures of one result type; orErr when cond is
+// undecided.
+func conditional[T any](cond condFn, a, b func(*nfa.EvalContext) T, orErr T) func(*nfa.EvalContext) T {
+	return func(x *nfa.EvalContext) T {
 		switch cond(x) {
 		case tTrue:
 			return a(x)
 		case tFalse:
 			return b(x)
 		}
-		return errVal
-	}, true
+		return orErr
+	}
 }
 
 // numericVal compiles -x, int(x) and double(x) of an int or double x.

@@ -123,13 +123,5 @@ func (c *closureCompiler) conditionalBool(args []ast.Expr) (condFn, bool) {
 	if !ok1 || !ok2 || !ok3 {
 		return nil, false
 	}
-	return func(x *nfa.EvalContext) tri {
-		switch cond(x) {
-		case tTrue:
-			return a(x)
-		case tFalse:
-			return b(x)
-		}
-		return tErr
-	}, true
+	return conditional(cond, a, b, tErr), true
 }
