@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/api/auth"
 	"github.com/cepd/cepd/internal/testhttp"
 )
 
@@ -98,11 +97,7 @@ func checkExplain(t *testing.T, call uiCall, viewer string) {
 // (or its errors at line and column), per-rule counters and the runtime figures — each
 // under the token check.
 func TestAPIUIEndpoints(t *testing.T) {
-	tokens, err := auth.Parse(testTokens, "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startAPIFixtureWith(t, tokens)
+	f := startAPIFixtureTokens(t)
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))

@@ -211,11 +211,7 @@ func checkGRPCRoles(t *testing.T, f *apiFixture, roles []string) {
 // and re-creating the rule, nor promote a candidate on trial with a rollback (both are
 // mode changes, for admins only); REST and gRPC alike.
 func TestAPIRolesNoEscalation(t *testing.T) {
-	tokens, err := auth.Parse(testTokens, "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startAPIFixtureWith(t, tokens)
+	f := startAPIFixtureTokens(t)
 	call := func(method, path, role, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
