@@ -3,7 +3,9 @@
 // rule's emit values, event-time and processing-time stamps) and its deterministic id;
 // the Pipeline from the engine to every sink; and the sinks it records to (Ring, History)
 // and writes itself (JSONLines, File). Kafka and webhook delivery live in the
-// sub-packages kafkasink and webhook and join the pipeline as Outputs.
+// sub-packages kafkasink and webhook and join the pipeline as Outputs. A bounded run (cepd
+// replay, a rule's tests) collects its alerts with Collector, sorted by Before; WriteLines
+// writes a list in JSONLines' form.
 //
 // An alert's id is a hash of (rule id, rule version, kind, key, matched event ids): the
 // same match derived again after a crash and replay has the same id, so de-duplication

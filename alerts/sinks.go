@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sort"
 	"sync"
 )
 
@@ -143,9 +144,25 @@ type JSONLines struct {
 // NewJSONLines writes to w.
 func NewJSONLines(w io.Writer) *JSONLines {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	return &JSONLines{w: bw, enc: lineEncoder(bw)}
+}
+
+// WriteLines writes list to w as JSON lines, each as JSONLines writes it.
+func WriteLines(w io.Writer, list []*Alert) error {
+	enc := lineEncoder(w)
+	for _, a := range list {
+		if err := enc.Encode(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lineEncoder encodes alerts to w one JSON line each, with <, > and & as they are.
+func lineEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &JSONLines{w: bw, enc: enc}
+	return enc
 }
 
 // Alert writes a.
@@ -169,6 +186,42 @@ func (j *JSONLines) Failures() (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.errs, j.err
+}
+
+// Collector is a Sink that keeps every alert it is handed (for bounded inputs: a
+// replay, a rule's tests). Safe for concurrent use.
+type Collector struct {
+	mu     sync.Mutex
+	alerts []*Alert
+}
+
+// Alert keeps a.
+func (c *Collector) Alert(a *Alert) {
+	c.mu.Lock()
+	c.alerts = append(c.alerts, a)
+	c.mu.Unlock()
+}
+
+// All returns the alerts kept so far, in the order they came.
+func (c *Collector) All() []*Alert {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Alert(nil), c.alerts...)
+}
+
+// Len returns how many alerts were kept.
+func (c *Collector) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.alerts)
+}
+
+// Sorted returns the alerts ordered by Before (last event time, then rule, kind and id):
+// an order that does not depend on shard count or scheduling.
+func (c *Collector) Sorted() []*Alert {
+	out := c.All()
+	sort.Slice(out, func(i, j int) bool { return Before(out[i], out[j]) })
+	return out
 }
 
 // Sink takes alerts: the engine hands every alert it makes to one (the Pipeline), and the

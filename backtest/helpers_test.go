@@ -3,7 +3,6 @@ package backtest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,12 +156,8 @@ func run(t testing.TB, m *Manager, spec Spec) *Job {
 func jsonLines(t testing.TB, as []*alerts.Alert) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, a := range as {
-		if err := enc.Encode(a); err != nil {
-			t.Fatal(err)
-		}
+	if err := alerts.WriteLines(&buf, as); err != nil {
+		t.Fatal(err)
 	}
 	return buf.Bytes()
 }

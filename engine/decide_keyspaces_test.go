@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/cepd/cepd/event"
 )
@@ -36,14 +34,8 @@ pattern:
     where: e.kind == 'auth' && !(e.card in match.cards.map(x, x.card))
     times: 3
 `})
-	eng, err := New(Config{Shards: 2, KeySpaces: true}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx, stop := startEngine(t, Config{Shards: 2, KeySpaces: true}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
 	const t0 = 1_700_000_000_000
 	ev := func(id, card string, ts int64, amount float64) Record {
 		b, _ := json.Marshal(map[string]any{"id": id, "card": card, "device": "d1", "ts": t0 + ts, "kind": "auth", "amount": amount})

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -40,14 +39,8 @@ func FuzzIngest(f *testing.F) {
 	probeTime := now.Add(time.Hour).UnixMilli()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sink := &sinkCollector{}
-		e, err := New(Config{Shards: 2, Bounds: bounds, OutOfOrderness: time.Second}, rs, sink, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		e.Start(ctx)
-		defer e.Close()
+		e, ctx, stop := startEngine(t, Config{Shards: 2, Bounds: bounds, OutOfOrderness: time.Second}, rs, sink, &dlqCollector{})
+		defer stop()
 		var recs []Record
 		for i, line := range bytes.Split(data, []byte{'\n'}) {
 			recs = append(recs, Record{Value: line, Offset: int64(i)})

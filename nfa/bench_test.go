@@ -77,14 +77,7 @@ func BenchmarkMatcher(b *testing.B) {
 			}
 			const keys = 1000
 			evs := benchEvents(bp.mix, keys, 1<<16)
-			keyIdx := make([]int, len(evs))
-			for i, e := range evs {
-				fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
-			}
-			ms := make([]*Matcher, keys)
-			for i := range ms {
-				ms[i] = prog.NewMatcher()
-			}
+			keyIdx, ms := benchMatchers(prog, evs, keys)
 			sc := NewScratch()
 			var res Result
 			matches := 0
@@ -100,13 +93,7 @@ func BenchmarkMatcher(b *testing.B) {
 				matches += len(res.Matches)
 				res.Reset()
 			}
-			b.StopTimer()
-			b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
-			live := 0
-			for _, m := range ms {
-				live += m.Live()
-			}
-			b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
+			live := endRun(b, cpu0, matches, ms)
 			b.ReportMetric(float64(live), "live_runs")
 			if live > 0 {
 				// Idle matchers are dropped by the engine; count the ones holding runs.
@@ -161,14 +148,7 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 	}
 	const keys = 100
 	evs := benchEvents("aaaaacxxxxxxxxxxxxxxr", keys, 1<<18)
-	keyIdx := make([]int, len(evs))
-	for i, e := range evs {
-		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
-	}
-	ms := make([]*Matcher, keys)
-	for i := range ms {
-		ms[i] = prog.NewMatcher()
-	}
+	keyIdx, ms := benchMatchers(prog, evs, keys)
 	sc := NewScratch()
 	var res Result
 	matches := 0
@@ -189,14 +169,22 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 		matches += len(res.Matches)
 		res.Reset()
 	}
+	live := endRun(b, cpu0, matches, ms)
+	b.ReportMetric(float64(live)/keys, "live_runs/key")
+}
+
+// endRun stops the timer of a run over the matchers ms that began at CPU time cpu0 and
+// found matches, reports CPU time per op and matches per event, and returns the partial
+// matches live at the end.
+func endRun(b *testing.B, cpu0 int64, matches int, ms []*Matcher) int {
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
 	live := 0
 	for _, m := range ms {
 		live += m.Live()
 	}
-	b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
-	b.ReportMetric(float64(live)/keys, "live_runs/key")
+	return live
 }
 
 // cpuNanos is the process's user + system CPU time.
@@ -206,4 +194,18 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchMatchers returns the key index of each of evs (keys "k0", "k1", …) and a new
+// matcher of prog for each of the keys.
+func benchMatchers(prog *Program, evs []*event.Event, keys int) ([]int, []*Matcher) {
+	keyIdx := make([]int, len(evs))
+	for i, e := range evs {
+		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
+	}
+	ms := make([]*Matcher, keys)
+	for i := range ms {
+		ms[i] = prog.NewMatcher()
+	}
+	return keyIdx, ms
 }

@@ -189,6 +189,12 @@ func (c *compiler) innerIgnoreCond(e *elem) *cond {
 	if c.headOfGroup(e) {
 		s = c.group.inner
 	}
+	return c.ignoreUnder(s, e)
+}
+
+// ignoreUnder is the condition under which e ignores an event with strategy s, extended
+// by the enclosing group's until condition.
+func (c *compiler) ignoreUnder(s consuming, e *elem) *cond {
 	ig := ignoreFor(s, e.where)
 	if u := c.groupUntil(); u != nil {
 		ig = extendUntil(ig, u, false)
@@ -205,11 +211,7 @@ func (c *compiler) ignoreCond(e *elem) *cond {
 			s = c.group.inner
 		}
 	}
-	ig := ignoreFor(s, e.where)
-	if u := c.groupUntil(); u != nil {
-		ig = extendUntil(ig, u, false)
-	}
-	return ig
+	return c.ignoreUnder(s, e)
 }
 
 func (c *compiler) takeCond(e *elem) *cond {

@@ -132,14 +132,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clear(next)
 		sc.next = next[:0]
 	}
-	m.ownCompleted()
-	m.processMatches(potential, &newRuns, sc, res)
-	m.setPartial(newRuns)
-	clear(newRuns)
-	clear(potential)
-	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
-	m.deadline = m.computeDeadline()
-	m.settle(sc, sc.nodes, res)
+	m.endStep(newRuns, potential, sc, sc.nodes, res)
 	clear(sc.nodes)
 }
 
@@ -214,6 +207,14 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 		}
 		sc.leave(cs)
 	}
+	m.endStep(newRuns, potential, sc, nil, res)
+}
+
+// endStep ends a Process or Advance step: the runs it kept (newRuns) and the completed
+// ones waiting for earlier runs (potential) become the matcher's state, matches are
+// emitted, the scratch heaps are handed back to sc, and the buffer account settles the
+// nodes the step made (made; nil when it made none).
+func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node, res *Result) {
 	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
 	m.setPartial(newRuns)
@@ -221,7 +222,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	clear(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
 	m.deadline = m.computeDeadline()
-	m.settle(sc, nil, res)
+	m.settle(sc, made, res)
 }
 
 // Deadline returns the earliest event time at which Advance would change something

@@ -103,12 +103,7 @@ var aggKeys = []string{"name", "function", "field", "where", "window", "by"}
 
 // aggregates decodes the list of aggregates.
 func (d *decoder) aggregates(f field, r *Rule) []*Aggregate {
-	if f.val == nil || isNull(f.val) {
-		return nil
-	}
-	if f.val.Kind != yaml.SequenceNode {
-		d.errorf(f.val, "'aggregates' must be a list of aggregates (lines starting with '- '), e.g. - {name: auths_1h, function: count, window: 1h}, not %s", kindName(f.val))
-		d.markBad(r, "aggregates")
+	if !d.holds(f, yaml.SequenceNode, "a list of aggregates (lines starting with '- '), e.g. - {name: auths_1h, function: count, window: 1h}", r) {
 		return nil
 	}
 	var out []*Aggregate

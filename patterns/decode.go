@@ -119,15 +119,27 @@ func unknownKey(key, what string, known []string) string {
 // text returns a scalar value as a string; ok is false when f is absent, null or not
 // a scalar (which is reported).
 func (d *decoder) text(f field, obj any, what string) (string, bool) {
-	if f.val == nil || isNull(f.val) {
-		return "", false
-	}
-	if f.val.Kind != yaml.ScalarNode {
-		d.errorf(f.val, "'%s' must be %s, not %s", f.key.Value, what, kindName(f.val))
-		d.markBad(obj, f.key.Value)
+	if !d.holds(f, yaml.ScalarNode, what, obj) {
 		return "", false
 	}
 	return f.val.Value, true
+}
+
+// holds reports whether f holds a value of kind k. An absent or null value does not; a
+// value of another kind is reported ('KEY' must be what, not …) and, unless obj is nil,
+// marked bad (markBad) so that validation does not report it again.
+func (d *decoder) holds(f field, k yaml.Kind, what string, obj any) bool {
+	if f.val == nil || isNull(f.val) {
+		return false
+	}
+	if f.val.Kind != k {
+		d.errorf(f.val, "'%s' must be %s, not %s", f.key.Value, what, kindName(f.val))
+		if obj != nil {
+			d.markBad(obj, f.key.Value)
+		}
+		return false
+	}
+	return true
 }
 
 // boolean decodes true or false.

@@ -63,11 +63,7 @@ func (d *decoder) trimmed(f field, obj any) string {
 }
 
 func (d *decoder) tags(f field, r *Rule) []string {
-	if f.val == nil || isNull(f.val) {
-		return nil
-	}
-	if f.val.Kind != yaml.SequenceNode {
-		d.errorf(f.val, "'tags' must be a list, e.g. [card-not-present, testing], not %s", kindName(f.val))
+	if !d.holds(f, yaml.SequenceNode, "a list, e.g. [card-not-present, testing]", nil) {
 		return nil
 	}
 	var tags []string
@@ -168,11 +164,7 @@ func (d *decoder) skip(f field, r *Rule) {
 
 // emit decodes the ordered mapping of alert values.
 func (d *decoder) emit(f field, r *Rule) []Emit {
-	if f.val == nil || isNull(f.val) {
-		return nil
-	}
-	if f.val.Kind != yaml.MappingNode {
-		d.errorf(f.val, "'emit' must be a mapping of name: expression, not %s", kindName(f.val))
+	if !d.holds(f, yaml.MappingNode, "a mapping of name: expression", nil) {
 		return nil
 	}
 	var out []Emit

@@ -255,7 +255,7 @@ func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
 				return tErr
 			}, true
 		case operators.Conditional:
-			return c.conditionalBool(args)
+			return conditional(c, args, c.boolOf, tErr)
 		case operators.In:
 			if f, ok := c.inMatch(args[0], args[1]); ok {
 				return f, true
@@ -317,7 +317,7 @@ func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 	case operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot, operators.In:
 		return c.boolVal(e)
 	case operators.Conditional:
-		return c.conditionalVal(args)
+		return conditional(c, args, c.valOf, errVal)
 	case operators.Negate, overloads.TypeConvertInt, overloads.TypeConvertDouble:
 		return c.numericVal(fn, call, args)
 	case overloads.Size:
@@ -338,22 +338,23 @@ func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 	return nil, false
 }
 
-// conditionalVal compiles cond ? a : b; an undecided condition gives an error value.
-func (c *closureCompiler) conditionalVal(args []ast.Expr) (evalFn, bool) {
+// conditional compiles cond ? a : b, a and b compiled by of (valOf for values, boolOf
+// for conditions); an undecided condition gives orErr.
+func conditional[F ~func(*nfa.EvalContext) T, T any](c *closureCompiler, args []ast.Expr, of func(ast.Expr) (F, bool), orErr T) (F, bool) {
 	cond, ok1 := c.boolOf(args[0])
-	a, ok2 := c.valOf(args[1])
-	b, ok3 := c.valOf(args[2])
+	a, ok2 := of(args[1])
+	b, ok3 := of(args[2])
 	if !ok1 || !ok2 || !ok3 {
 		return nil, false
 	}
-	return func(x *nfa.EvalContext) cval {
+	return func(x *nfa.EvalContext) T {
 		switch cond(x) {
 		case tTrue:
 			return a(x)
 		case tFalse:
 			return b(x)
 		}
-		return errVal
+		return orErr
 	}, true
 }
 

@@ -115,21 +115,3 @@ func joinLogical(fns []condFn, and bool) condFn {
 		return res
 	}
 }
-
-func (c *closureCompiler) conditionalBool(args []ast.Expr) (condFn, bool) {
-	cond, ok1 := c.boolOf(args[0])
-	a, ok2 := c.boolOf(args[1])
-	b, ok3 := c.boolOf(args[2])
-	if !ok1 || !ok2 || !ok3 {
-		return nil, false
-	}
-	return func(x *nfa.EvalContext) tri {
-		switch cond(x) {
-		case tTrue:
-			return a(x)
-		case tFalse:
-			return b(x)
-		}
-		return tErr
-	}, true
-}

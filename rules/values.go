@@ -149,15 +149,7 @@ func (d dynEvent) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return convertEventToNative(d.ev, typeDesc)
 }
 
-func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val {
-	switch typeVal {
-	case types.MapType:
-		return d
-	case types.TypeType:
-		return types.MapType
-	}
-	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, typeVal)
-}
+func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(d, typeVal) }
 
 func (d dynEvent) Equal(other ref.Val) ref.Val {
 	switch o := other.(type) {

@@ -60,16 +60,13 @@ func (d *decoder) uvarint() uint64 {
 	return x
 }
 
+// zigzag reads a signed varint (binary.PutVarint's zig-zag encoding of a uvarint).
 func (d *decoder) zigzag() int64 {
-	if d.err != nil {
-		return 0
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	x, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("truncated or overlong varint")
-		return 0
-	}
-	d.off += n
 	return x
 }
 

@@ -42,6 +42,17 @@ func (s *Analyst) ready() error {
 	return nil
 }
 
+// synced is ready, and the book caught up with the changes other instances made.
+func (s *Analyst) synced(ctx context.Context) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if err := s.Book.Sync(ctx); err != nil {
+		return analystErr(err)
+	}
+	return nil
+}
+
 func suppressionProto(x alerts.Suppression) *cepv1.Suppression {
 	return &cepv1.Suppression{Id: x.ID, Key: validText(x.Key), RuleId: validText(x.RuleID), Until: timestamppb.New(x.Until),
 		Reason: validText(x.Reason), Author: validText(x.Author), Created: timestamppb.New(x.Created)}
@@ -74,11 +85,8 @@ func (s *Analyst) CreateSuppression(ctx context.Context, req *cepv1.CreateSuppre
 
 // ListSuppressions implements cepv1.AnalystServer.
 func (s *Analyst) ListSuppressions(ctx context.Context, req *cepv1.ListSuppressionsRequest) (*cepv1.ListSuppressionsResponse, error) {
-	if err := s.ready(); err != nil {
+	if err := s.synced(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.Book.Sync(ctx); err != nil {
-		return nil, analystErr(err)
 	}
 	out := &cepv1.ListSuppressionsResponse{Suppressions: []*cepv1.Suppression{}}
 	for _, x := range s.Book.Suppressions(req.GetEnded()) {
@@ -137,11 +145,8 @@ func (s *Analyst) MarkAlert(ctx context.Context, req *cepv1.MarkAlertRequest) (*
 
 // GetAlertFeedback implements cepv1.AnalystServer.
 func (s *Analyst) GetAlertFeedback(ctx context.Context, req *cepv1.GetAlertFeedbackRequest) (*cepv1.AlertFeedback, error) {
-	if err := s.ready(); err != nil {
+	if err := s.synced(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.Book.Sync(ctx); err != nil {
-		return nil, analystErr(err)
 	}
 	f, ok := s.Book.FeedbackOn(req.GetAlertId())
 	if !ok {
@@ -152,11 +157,8 @@ func (s *Analyst) GetAlertFeedback(ctx context.Context, req *cepv1.GetAlertFeedb
 
 // GetRulePrecision implements cepv1.AnalystServer.
 func (s *Analyst) GetRulePrecision(ctx context.Context, req *cepv1.GetRulePrecisionRequest) (*cepv1.GetRulePrecisionResponse, error) {
-	if err := s.ready(); err != nil {
+	if err := s.synced(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.Book.Sync(ctx); err != nil {
-		return nil, analystErr(err)
 	}
 	out := &cepv1.GetRulePrecisionResponse{Rules: []*cepv1.RulePrecision{}}
 	for _, p := range s.Book.Precision(req.GetRuleId(), true) {

@@ -151,14 +151,7 @@ func backtestErr(err error) error {
 		if len(el) > 1 {
 			msg = fmt.Sprintf("the backtest's rules do not compile (%d errors)", len(el))
 		}
-		for _, e := range el {
-			msg += fmt.Sprintf("\n%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
-		}
-		st := status.New(codes.InvalidArgument, msg)
-		if d, err := st.WithDetails(&cepv1.ValidateRuleResponse{Errors: ruleErrors(el)}); err == nil {
-			st = d
-		}
-		return st.Err()
+		return invalidWith(msg, el)
 	case errors.Is(err, backtest.ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, backtest.ErrNotFound):

@@ -12,18 +12,12 @@ import (
 // completes the shipped device-many-cards rule (key: device_id) and, being large, a card
 // rule too; the answer holds both, their scores added and the stronger outcome.
 func TestDecideKeySpacesREST(t *testing.T) {
-	dir := t.TempDir()
 	dev, err := os.ReadFile(filepath.Join(fraudDir, "device-many-cards.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev = append(dev, []byte("decision: {outcome: review, score: 40}\n")...)
-	for name, src := range map[string]string{"big-auth.yaml": decideRules, "device-many-cards.yaml": string(dev)} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := startDecideFixture(t, dir)
+	f := startDecideRules(t, map[string]string{"big-auth.yaml": decideRules, "device-many-cards.yaml": string(dev)})
 	ev := func(i int, amount float64) string {
 		return fmt.Sprintf(`{"event_id":"k%d","card_id":"kc%d","device_id":"dev-1","card_present":false,"ts":"2026-03-01T10:%02d:00Z","type":"auth","amount":%g}`, i, i, i, amount)
 	}

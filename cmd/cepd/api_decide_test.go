@@ -49,6 +49,19 @@ type decideFixture struct {
 	conn *grpc.ClientConn
 }
 
+// startDecideRules writes rules (file name: source) into a new rule directory and starts
+// the fixture on it (f.dir).
+func startDecideRules(t testing.TB, rules map[string]string) *decideFixture {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range rules {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return startDecideFixture(t, dir)
+}
+
 func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	t.Helper()
 	st, rs, data := seedRuleDir(t, ruleDir, true)
@@ -57,7 +70,7 @@ func startDecideFixture(t testing.TB, ruleDir string) *decideFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &apiFixture{t: t, delivered: &collector{}, dir: ruleDir}
+	f := &apiFixture{t: t, delivered: &alerts.Collector{}, dir: ruleDir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Gate: sup, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
 		t.Fatal(err)
@@ -106,13 +119,7 @@ func decidedAlerts(out map[string]any) []map[string]any {
 // rules' decisions combined; a rule's cooldown keeps its second alert from delivery but
 // not from the decision; bad and late events are said so.
 func TestDecideREST(t *testing.T) {
-	dir := t.TempDir()
-	for name, src := range map[string]string{"big-auth.yaml": decideRules, "two-auths.yaml": decideRules2} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := startDecideFixture(t, dir)
+	f := startDecideRules(t, map[string]string{"big-auth.yaml": decideRules, "two-auths.yaml": decideRules2})
 
 	out := f.decide(authEvent("d1", "c1", 10, 5))
 	if out["status"] != "decided" || out["outcome"] != "allow" || out["score"] != 0.0 || len(decidedAlerts(out)) != 0 || out["event_outcome"] != "matched" {
@@ -145,13 +152,11 @@ func TestDecideREST(t *testing.T) {
 		t.Fatalf("big auth within the cooldown: %v", out)
 	}
 	delivered := 0
-	f.delivered.mu.Lock()
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		if a.RuleID == "big-auth" {
 			delivered++
 		}
 	}
-	f.delivered.mu.Unlock()
 	if delivered != 1 {
 		t.Fatalf("big-auth delivered %d times, want 1 (the cooldown)", delivered)
 	}
@@ -188,11 +193,7 @@ func TestDecideREST(t *testing.T) {
 // blocking sinks and from decisions, marked in the alert list; it is audited, listed,
 // deleted, and survives a restart. Feedback on an alert gives its rule's precision.
 func TestSuppressionsAndFeedbackREST(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "big-auth.yaml"), []byte(decideRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f := startDecideFixture(t, dir)
+	f := startDecideRules(t, map[string]string{"big-auth.yaml": decideRules})
 	s, listed := suppressionApplied(t, f)
 	feedbackGivesPrecision(t, f, listed)
 	suppressionDeleted(t, f, s)
@@ -228,13 +229,11 @@ func suppressionApplied(t *testing.T, f *decideFixture) (s map[string]any, liste
 			t.Fatalf("listed alert %v", a)
 		}
 	}
-	f.delivered.mu.Lock()
-	n := len(f.delivered.alerts)
-	key := ""
+	delivered := f.delivered.All()
+	n, key := len(delivered), ""
 	if n > 0 {
-		key = f.delivered.alerts[0].Key
+		key = delivered[0].Key
 	}
-	f.delivered.mu.Unlock()
 	if n != 1 || key != "c8" {
 		t.Fatalf("delivered %d alerts (%s), want c8's alone", n, key)
 	}
@@ -296,13 +295,9 @@ func suppressionDeleted(t *testing.T, f *decideFixture, s map[string]any) {
 // TestSuppressionSurvivesRestart: a suppression made through the API is in force in the
 // next process on the same rule directory.
 func TestSuppressionSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "big-auth.yaml"), []byte(decideRules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f := startDecideFixture(t, dir)
+	f := startDecideRules(t, map[string]string{"big-auth.yaml": decideRules})
 	f.must("POST", "/v1/suppressions", `{"key": "c7", "duration": "1h", "reason": "test card"}`)
-	f2 := startDecideFixture(t, dir) // a new instance on the same directory (the first left running: one writer at a time)
+	f2 := startDecideFixture(t, f.dir) // a new instance on the same directory (the first left running: one writer at a time)
 	out := f2.decide(authEvent("r1", "c7", 10, 5000))
 	if as := decidedAlerts(out); len(as) != 1 || as[0]["counted"] != false || out["outcome"] != "allow" {
 		t.Fatalf("after restart: %v", out)

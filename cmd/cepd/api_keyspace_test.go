@@ -47,13 +47,11 @@ func TestAPIRuleMovesKeySpace(t *testing.T) {
 	if got := f.twoCardsAlerts("d3", 1); len(got) != 1 || got[0]["mode"] != "active" {
 		t.Fatalf("active version keyed by device during the trial: %v", got)
 	}
-	f.delivered.mu.Lock()
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		if a.Mode != "active" || a.RuleID == "two-cards" && !strings.HasPrefix(a.Key, "d") {
 			t.Errorf("delivered %s alert keyed %s", a.Mode, a.Key)
 		}
 	}
-	f.delivered.mu.Unlock()
 	// Promoting the candidate moves the rule back to the card key space.
 	f.must("POST", "/v1/rules/two-cards:setMode", `{"mode": "active"}`)
 	f.sendDeviceCards(&minute, "d4", "k7", "k8")

@@ -122,15 +122,13 @@ func shadowTrialRuns(t *testing.T, f *apiFixture) {
 	if n := alertsByMode(t, f, "c2", 2); n["shadow"] != 1 || n["active"] != 1 {
 		t.Errorf("c2: %v", n)
 	}
-	f.delivered.mu.Lock()
 	keys := map[string]bool{}
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		keys[a.Key] = true
 		if a.Mode != "active" {
 			t.Errorf("a %s alert was delivered: %+v", a.Mode, a)
 		}
 	}
-	f.delivered.mu.Unlock()
 	if len(keys) != 2 || !keys["c0"] || !keys["c2"] {
 		t.Errorf("delivered keys %v, want c0 and c2", keys)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/cepd/cepd/api/service"
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
@@ -56,8 +56,8 @@ type apiFixture struct {
 	base      string // http://127.0.0.1:port
 	grpcAddr  string
 	ring      *alerts.Ring
-	delivered *collector  // what blocking sinks receive
-	made      *madeAlerts // every alert as the engine handed it to the pipeline
+	delivered *alerts.Collector // what blocking sinks receive
+	made      *madeAlerts       // every alert as the engine handed it to the pipeline
 	dir       string
 	eng       *engine.Engine
 	// backtestDir is where backtests read events files.
@@ -77,7 +77,7 @@ func startAPIFixtureOpts(t testing.TB, tokens *auth.Tokens, mod func(*api.Option
 	t.Helper()
 	dir := t.TempDir()
 	st, rs, _ := seedRuleDir(t, dir, false)
-	f := &apiFixture{t: t, delivered: &collector{}, dir: dir}
+	f := &apiFixture{t: t, delivered: &alerts.Collector{}, dir: dir}
 	pipe, err := alerts.Open(alerts.Config{RingSize: 1000, Outputs: []alerts.Output{{Name: "test", Sink: f.delivered}}})
 	if err != nil {
 		t.Fatal(err)
@@ -121,17 +121,12 @@ func (f *apiFixture) do(method, path, body string) (int, map[string]any) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Cepd-Author", "alice")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	code, data := testhttp.Do(f.t, req)
 	var out map[string]any
 	if err := json.Unmarshal(data, &out); err != nil {
-		f.t.Fatalf("%s %s: answer is not a JSON object (%d): %s", method, path, resp.StatusCode, data)
+		f.t.Fatalf("%s %s: answer is not a JSON object (%d): %s", method, path, code, data)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func (f *apiFixture) must(method, path, body string) map[string]any {
@@ -364,14 +359,12 @@ func lifecycleShadow(t *testing.T, f *apiFixture) {
 	if len(got) != 1 || got[0].(map[string]any)["mode"] != "shadow" {
 		t.Fatalf("shadow alerts: %v", got)
 	}
-	f.delivered.mu.Lock()
-	for _, a := range f.delivered.alerts {
+	for _, a := range f.delivered.All() {
 		if a.Key == "c4" {
 			t.Errorf("a shadow alert reached the blocking sinks: %+v", a)
 		}
 	}
-	n := len(f.delivered.alerts)
-	f.delivered.mu.Unlock()
+	n := f.delivered.Len()
 	if n != 2 {
 		t.Errorf("delivered %d alerts, want 2 (c1, c3)", n)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/api/auth"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // uiCall makes a request with a token and returns its status and JSON body.
@@ -98,26 +97,17 @@ func checkExplain(t *testing.T, call uiCall, viewer string) {
 // (or its errors at line and column), per-rule counters and the runtime figures — each
 // under the token check.
 func TestAPIUIEndpoints(t *testing.T) {
-	tokens, err := auth.Parse(testTokens, "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startAPIFixtureWith(t, tokens)
+	f := startAPIFixtureTokens(t)
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
+		code, data := testhttp.Do(t, req)
 		var out map[string]any
 		_ = json.Unmarshal(data, &out)
-		return resp.StatusCode, out
+		return code, out
 	}
 	const viewer, analyst, admin, ingest = "viewer-token-0123456789", "analyst-token-01234567", "admin-token-0123456789", "ingest-token-012345678"
 

@@ -25,6 +25,16 @@ admin-token-0123456789  admin
 ingest-token-012345678  ingest
 `
 
+// startAPIFixtureTokens starts the API fixture with testTokens' bearer tokens enforced.
+func startAPIFixtureTokens(t *testing.T) *apiFixture {
+	t.Helper()
+	tokens, err := auth.Parse(testTokens, "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startAPIFixtureWith(t, tokens)
+}
+
 // checkAuthors checks that rule big's two versions are attributed to ann, then admin.
 func checkAuthors(t *testing.T, base string) {
 	t.Helper()
@@ -74,11 +84,7 @@ func checkGRPCAccess(t *testing.T, addr string) {
 // TestAPIAccessControl: bearer tokens map to roles, enforced identically on REST and gRPC:
 // no token 401, an insufficient role 403, health open.
 func TestAPIAccessControl(t *testing.T) {
-	tokens, err := auth.Parse(testTokens, "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startAPIFixtureWith(t, tokens)
+	f := startAPIFixtureTokens(t)
 	call := func(method, path, token, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))

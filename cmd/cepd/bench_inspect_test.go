@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/workload"
 )
@@ -29,7 +30,7 @@ func BenchmarkInspect(b *testing.B) {
 		b.StopTimer()
 		return nil
 	}
-	r := engine.Runner{Config: engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, Rules: rs, Sink: &collector{}, DeadLetters: &dlqWriter{}, Matched: walk}
+	r := engine.Runner{Config: engine.Config{Shards: 2, OutOfOrderness: 5 * time.Second}, Rules: rs, Sink: &alerts.Collector{}, DeadLetters: &dlqWriter{}, Matched: walk}
 	if err := r.Run(context.Background(), recs); err != nil {
 		b.Fatal(err)
 	}

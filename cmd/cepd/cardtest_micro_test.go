@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
@@ -206,12 +207,12 @@ func (h *handMatcher) feed(rec []byte) {
 // match as the hand-written matcher writes it.
 func cepdMatches(tb testing.TB, rs *engine.RuleSet, recs []engine.Record) []string {
 	tb.Helper()
-	col := &collector{}
+	col := &alerts.Collector{}
 	if _, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 1}, col, &dlqWriter{}, true); err != nil {
 		tb.Fatal(err)
 	}
 	var out []string
-	for _, a := range col.sorted() {
+	for _, a := range col.Sorted() {
 		if a.Kind != "match" {
 			continue
 		}
@@ -282,13 +283,13 @@ func BenchmarkCardTesting(b *testing.B) {
 	}
 	cepd := func() {
 		w0, c0 := time.Now(), cpuTime()
-		col := &collector{}
+		col := &alerts.Collector{}
 		if err := backtestReplay(rs, recs, col); err != nil {
 			b.Fatal(err)
 		}
 		cepdWall += int64(time.Since(w0))
 		cepdCPU += cpuTime() - c0
-		cepdN = len(col.alerts)
+		cepdN = col.Len()
 	}
 	decode := func() { // the floor both sides stand on
 		w0 := time.Now()
@@ -326,7 +327,7 @@ func BenchmarkCardTesting(b *testing.B) {
 }
 
 // backtestReplay runs recs through an engine of one shard with no out-of-orderness.
-func backtestReplay(rs *engine.RuleSet, recs []engine.Record, col *collector) error {
+func backtestReplay(rs *engine.RuleSet, recs []engine.Record, col *alerts.Collector) error {
 	_, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 1}, col, &dlqWriter{}, true)
 	return err
 }

@@ -3,16 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/cepd/cepd/rules/refdata"
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/rules/refdata"
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
@@ -57,16 +57,12 @@ func alertDelays(t testing.TB, rs *engine.RuleSet, recs []engine.Record, chunk i
 			outcomes[o.String()]++
 		}
 		tr.newest = append(tr.newest, tr.now)
-		col.mu.Lock()
-		tr.seen = append(tr.seen, len(col.alerts))
-		col.mu.Unlock()
+		tr.seen = append(tr.seen, col.Len())
 	}
 	if err := eng.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	col.mu.Lock()
-	all := slices.Clone(col.alerts)
-	col.mu.Unlock()
+	all := col.All()
 
 	return delaysByRule(rs, all, tr, ooo), outcomes
 }

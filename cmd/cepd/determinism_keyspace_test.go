@@ -27,7 +27,7 @@ func TestSameAlertsReplayBenchKeySpaces(t *testing.T) {
 	recs := referenceRecords(t, 22000)
 	sorted := slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	rep, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	rep, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/bench"
+	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/source/rest"
 )
@@ -75,7 +76,7 @@ func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Re
 	recs = referenceRecords(t, 22000)
 	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, true)
+	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func eventTime(t testing.TB, r engine.Record) int64 {
 // runBenchAlerts runs recs through the bench path itself (bench.Run: split by key over
 // three partitions ingested concurrently) and returns its alerts; a late event fails it.
 func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, shards, chunk int, ooo time.Duration) ([]*alerts.Alert, error) {
-	col := &collector{}
+	col := &alerts.Collector{}
 	res, err := bench.Run(ctx, rs, recs, bench.Config{Shards: shards, Partitions: 3, Chunk: chunk, OutOfOrderness: ooo, Sink: col})
 	if err != nil {
 		return nil, err
@@ -144,10 +145,10 @@ func runBenchAlerts(ctx context.Context, rs *engine.RuleSet, recs []engine.Recor
 	if res.Late != 0 {
 		return nil, fmt.Errorf("%d late events", res.Late)
 	}
-	if res.Alerts != uint64(len(col.alerts)) {
-		return nil, fmt.Errorf("bench counted %d alerts, its sink saw %d", res.Alerts, len(col.alerts))
+	if res.Alerts != uint64(col.Len()) {
+		return nil, fmt.Errorf("bench counted %d alerts, its sink saw %d", res.Alerts, col.Len())
 	}
-	return col.sorted(), nil
+	return col.Sorted(), nil
 }
 
 func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, batch int, ooo time.Duration) []*alerts.Alert {
@@ -158,9 +159,9 @@ func restAlerts(t *testing.T, rs *engine.RuleSet, recs []engine.Record, shards, 
 
 // startTestEngine starts an engine over rs delivering to a collector, on ctx; stop closes
 // the engine, then ends ctx.
-func startTestEngine(t testing.TB, rs *engine.RuleSet, cfg engine.Config) (ctx context.Context, eng *engine.Engine, col *collector, stop func()) {
+func startTestEngine(t testing.TB, rs *engine.RuleSet, cfg engine.Config) (ctx context.Context, eng *engine.Engine, col *alerts.Collector, stop func()) {
 	t.Helper()
-	col = &collector{}
+	col = &alerts.Collector{}
 	eng, err := engine.New(cfg, rs, col, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 	if err := eng.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return col.sorted(), outcomes
+	return col.Sorted(), outcomes
 }
 
 // TestRESTBadInput: malformed events get per-event errors and the rest of the batch is
@@ -217,7 +218,7 @@ func TestRESTBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Shards: 2}, rs, &collector{}, &dlqWriter{})
+	eng, err := engine.New(engine.Config{Shards: 2}, rs, &alerts.Collector{}, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,13 +229,7 @@ func TestRESTBadInput(t *testing.T) {
 	srv := httptest.NewServer(rest.New(rest.Config{MaxBody: 4096}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())
 	defer srv.Close()
 	post := func(body string) (int, string) {
-		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return testhttp.Post(t, srv.URL+"/v1/events", "application/json", strings.NewReader(body))
 	}
 	good := `{"event_id":"g1","card_id":"c","ts":"2026-01-01T00:00:00Z","type":"auth","amount":1}`
 	code, body := post(`[` + good + `, {"card_id":"c"}, 17, {"event_id":"x","card_id":"c","ts":"2026-01-01T00:00:01Z","type":"auth","amount":"ten"}]`)

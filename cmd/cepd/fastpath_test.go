@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"syscall"
 	"testing"
@@ -21,7 +20,7 @@ var referenceOpts = rules.EnvOptions{NoClosures: true, NoGuards: true}
 
 func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards int) []byte {
 	t.Helper()
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: shards, OutOfOrderness: 5 * time.Second}, &collector{}, &dlqWriter{}, true)
+	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: shards, OutOfOrderness: 5 * time.Second}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +31,8 @@ func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards i
 func alertsJSONL(t testing.TB, as []*alerts.Alert) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, a := range as {
-		if err := enc.Encode(a); err != nil {
-			t.Fatal(err)
-		}
+	if err := alerts.WriteLines(&buf, as); err != nil {
+		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
@@ -101,7 +96,7 @@ func BenchmarkFraudPaths(b *testing.B) {
 			cpu0 := cpuTime()
 			for i := 0; i < b.N; {
 				n := min(b.N-i, len(recs))
-				if _, err := runReplay(context.Background(), rs, recs[:n], engine.Config{Shards: 1, OutOfOrderness: 5 * time.Second}, &collector{}, &dlqWriter{}, true); err != nil {
+				if _, err := runReplay(context.Background(), rs, recs[:n], engine.Config{Shards: 1, OutOfOrderness: 5 * time.Second}, &alerts.Collector{}, &dlqWriter{}, true); err != nil {
 					b.Fatal(err)
 				}
 				i += n

@@ -78,7 +78,7 @@ func replayFraud(t *testing.T, rulesPath, eventsPath string) ([]*alerts.Alert, [
 		t.Fatal(err)
 	}
 	dlq := &dlqWriter{}
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2}, &collector{}, dlq, true)
+	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestFraudWorkloadOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := &dlqWriter{}
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2, OutOfOrderness: cfg.MaxLateness}, &collector{}, dlq, true)
+	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2, OutOfOrderness: cfg.MaxLateness}, &alerts.Collector{}, dlq, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func buildWorkload(t testing.TB, copies, noise int, replay bool) *kafkaWorkload 
 		return w
 	}
 	dlq := &dlqWriter{}
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2}, &collector{}, dlq, true)
+	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
 	if err != nil {
 		t.Fatal(err)
 	}

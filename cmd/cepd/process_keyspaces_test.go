@@ -204,7 +204,7 @@ func keySpaceReplay(t *testing.T, events int64) ([]engine.Record, []*alerts.Aler
 	})
 	sorted := slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	ref, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &collector{}, &dlqWriter{}, false)
+	ref, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/internal/workload"
@@ -72,7 +73,7 @@ func rekeyWorkload(t *testing.T) *kafkaWorkload {
 	})
 	sorted := slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	out, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 2}, &collector{}, &dlqWriter{}, true)
+	out, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 2}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -23,15 +22,8 @@ pattern:
 // send sends a JSON request to p's API and wants 200.
 func (p *cepdProc) send(t *testing.T, method, path, body string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
+	if code, _ := apiCall(t, p, method, path, body); code != http.StatusOK {
+		t.Fatalf("%s %s: %d", method, path, code)
 	}
 }
 

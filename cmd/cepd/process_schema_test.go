@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 const riskRule = `id: risk-flagged
@@ -140,13 +141,8 @@ func apiCall(t *testing.T, p *cepdProc, method, path, body string) (int, string)
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b := testhttp.Do(t, req)
+	return code, string(b)
 }
 
 // ingestLines posts JSON-lines events to p and wants every one accepted.

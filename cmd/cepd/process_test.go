@@ -29,6 +29,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/internal/kafkatest"
@@ -124,7 +125,7 @@ func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload 
 	sorted := append([]engine.Record(nil), recs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
 	dlq := &dlqWriter{}
-	out, err := runReplay(t.Context(), rs, sorted, engine.Config{Shards: 2}, &collector{}, dlq, true)
+	out, err := runReplay(t.Context(), rs, sorted, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -42,7 +41,7 @@ rules that ask for them come out as alerts of kind "timeout".`,
 			if err != nil {
 				return err
 			}
-			col := &collector{}
+			col := &alerts.Collector{}
 			dlq := &dlqWriter{}
 			if dlqPath != "" {
 				f, err := os.Create(dlqPath)
@@ -57,12 +56,8 @@ rules that ask for them come out as alerts of kind "timeout".`,
 				return err
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
-			enc := json.NewEncoder(w)
-			enc.SetEscapeHTML(false)
-			for _, a := range alertsOut {
-				if err := enc.Encode(a); err != nil {
-					return err
-				}
+			if err := alerts.WriteLines(w, alertsOut); err != nil {
+				return err
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -87,11 +82,11 @@ rules that ask for them come out as alerts of kind "timeout".`,
 
 // runReplay feeds recs (already in event-time order) through an engine and returns the
 // alerts sorted deterministically.
-func runReplay(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, cfg engine.Config, col *collector, dlq engine.DeadLetterSink, endOfStream bool) ([]*alerts.Alert, error) {
+func runReplay(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, cfg engine.Config, col *alerts.Collector, dlq engine.DeadLetterSink, endOfStream bool) ([]*alerts.Alert, error) {
 	if err := backtest.Replay(ctx, cfg, rs, recs, col, dlq, endOfStream); err != nil {
 		return nil, err
 	}
-	return col.sorted(), nil
+	return col.Sorted(), nil
 }
 
 // readSorted reads a JSON-lines file and orders its records by event time (stable, so
@@ -109,28 +104,6 @@ func readRecords(path string, schema *event.Schema, sorted bool) ([]engine.Recor
 		return backtest.Read(os.Stdin, path, schema, sorted)
 	}
 	return backtest.ReadFile(path, schema, sorted)
-}
-
-// collector keeps every alert (bounded inputs only).
-type collector struct {
-	mu     sync.Mutex
-	alerts []*alerts.Alert
-}
-
-func (c *collector) Alert(a *alerts.Alert) {
-	c.mu.Lock()
-	c.alerts = append(c.alerts, a)
-	c.mu.Unlock()
-}
-
-// sorted returns the alerts ordered by last event time, then rule, kind and id: an order
-// that does not depend on shard count or scheduling.
-func (c *collector) sorted() []*alerts.Alert {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := append([]*alerts.Alert(nil), c.alerts...)
-	sort.Slice(out, func(i, j int) bool { return alerts.Before(out[i], out[j]) })
-	return out
 }
 
 // dlqWriter counts dead letters by reason and optionally writes them as JSON lines.

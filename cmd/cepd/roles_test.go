@@ -21,6 +21,7 @@ import (
 	"github.com/cepd/cepd/api"
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // roleTokens are the test's tokens by role ("" is no token).
@@ -210,23 +211,14 @@ func checkGRPCRoles(t *testing.T, f *apiFixture, roles []string) {
 // and re-creating the rule, nor promote a candidate on trial with a rollback (both are
 // mode changes, for admins only); REST and gRPC alike.
 func TestAPIRolesNoEscalation(t *testing.T) {
-	tokens, err := auth.Parse(testTokens, "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startAPIFixtureWith(t, tokens)
+	f := startAPIFixtureTokens(t)
 	call := func(method, path, role, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+roleTokens[role])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, b := testhttp.Do(t, req)
+		return code, string(b)
 	}
 	expect := func(method, path, role, body string, want int) {
 		t.Helper()

@@ -1,6 +1,7 @@
 package testhttp
 
 import (
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -17,4 +18,31 @@ func Status(t testing.TB, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// Post POSTs body to url and returns the response's status code and body; a request that
+// fails fails the test. It waits as long as the server takes (tests that hold a request
+// open on purpose use it).
+func Post(t testing.TB, url, contentType string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, body)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	code, b := Do(t, req)
+	return code, string(b)
+}
+
+// Do sends req with the default client and returns the response's status code and body;
+// a request that fails fails the test.
+func Do(t testing.TB, req *http.Request) (int, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }

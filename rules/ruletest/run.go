@@ -82,8 +82,8 @@ func runCase(ctx context.Context, s *Suite, tc *Case, rs *engine.RuleSet) (*Resu
 	if err := backtest.Replay(ctx, engine.Config{Shards: 1}, rs, recs, col, col, true); err != nil {
 		return nil, fmt.Errorf("%s: case %q: %w", s.File, tc.Name, err)
 	}
-	res.Alerts = col.sorted()
-	for _, d := range col.dead {
+	res.Alerts = col.Sorted()
+	for _, d := range col.deadLetters() {
 		where := fmt.Sprintf("line %d of %s", d.Offset, tc.EventsFile)
 		if tc.EventsFile == "" && int(d.Offset) >= 1 && int(d.Offset) <= len(tc.Events) {
 			where = fmt.Sprintf("event %d (line %d)", d.Offset, tc.Events[d.Offset-1].Pos.Line)
@@ -185,15 +185,9 @@ func parseOffset(s string) (time.Duration, error) {
 
 // collector keeps a case's alerts and dead letters.
 type collector struct {
-	mu     sync.Mutex
-	alerts []*alerts.Alert
-	dead   []engine.DeadLetter
-}
-
-func (c *collector) Alert(a *alerts.Alert) {
-	c.mu.Lock()
-	c.alerts = append(c.alerts, a)
-	c.mu.Unlock()
+	alerts.Collector
+	mu   sync.Mutex
+	dead []engine.DeadLetter
 }
 
 func (c *collector) DeadLetter(d engine.DeadLetter) {
@@ -202,12 +196,12 @@ func (c *collector) DeadLetter(d engine.DeadLetter) {
 	c.mu.Unlock()
 }
 
-func (c *collector) sorted() []*alerts.Alert {
+// deadLetters returns the dead letters in the order of their offsets (lines).
+func (c *collector) deadLetters() []engine.DeadLetter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := append([]*alerts.Alert(nil), c.alerts...)
-	sort.Slice(out, func(i, j int) bool { return alerts.Before(out[i], out[j]) })
-	sort.SliceStable(c.dead, func(i, j int) bool { return c.dead[i].Offset < c.dead[j].Offset })
+	out := append([]engine.DeadLetter(nil), c.dead...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
 	return out
 }
 

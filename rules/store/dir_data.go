@@ -46,22 +46,7 @@ func (d *Dir) dataVersions(name string) ([]DataVersion, error) {
 // does not exist); a line that is not the next version (a torn last line after a crash)
 // is left out.
 func readVersionLog[V any](path string, version func(V) int) ([]V, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []V
-	err = readLines(f, func(line []byte) {
-		var v V
-		if json.Unmarshal(line, &v) == nil && version(v) == len(out)+1 {
-			out = append(out, v)
-		}
-	})
-	return out, err
+	return readJSONLog(path, func(v V, kept int) bool { return version(v) == kept+1 })
 }
 
 func (d *Dir) withContent(v DataVersion) (DataVersion, error) {
@@ -227,31 +212,11 @@ func (d *Dir) writeLiveData(vs []DataVersion, v DataVersion, content []byte) (un
 func (d *Dir) DataAudit(_ context.Context, name string, limit int) ([]DataAuditEntry, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	f, err := os.Open(d.dataAuditPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	out, err := readJSONLog(d.dataAuditPath(), func(a DataAuditEntry, _ int) bool { return name == "" || a.Name == name })
 	if err != nil {
 		return nil, fmt.Errorf("rule store: %w", err)
 	}
-	defer f.Close()
-	var out []DataAuditEntry
-	err = readLines(f, func(line []byte) {
-		var a DataAuditEntry
-		if json.Unmarshal(line, &a) == nil && (name == "" || a.Name == name) {
-			out = append(out, a)
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rule store: %w", err)
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return newestFirst(out, limit), nil
 }
 
 // RefreshData records dataset files created, edited or removed in DIR/data since the

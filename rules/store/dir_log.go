@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -218,4 +219,36 @@ func readLines(r io.Reader, fn func([]byte)) error {
 			return nil
 		}
 	}
+}
+
+// readJSONLog reads the JSON-lines log at path (none if the file does not exist), oldest
+// first: the records keep accepts, told how many it accepted before. A line that does not
+// decode (a torn last line after a crash) is left out.
+func readJSONLog[T any](path string, keep func(v T, kept int) bool) ([]T, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []T
+	err = readLines(f, func(line []byte) {
+		var v T
+		if json.Unmarshal(line, &v) == nil && keep(v, len(out)) {
+			out = append(out, v)
+		}
+	})
+	return out, err
+}
+
+// newestFirst turns a log read oldest first into its newest limit entries, newest first
+// (limit <= 0: all of them).
+func newestFirst[T any](out []T, limit int) []T {
+	slices.Reverse(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }

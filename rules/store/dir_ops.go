@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -193,32 +191,9 @@ func (d *Dir) Delete(_ context.Context, id string, ch Change) (Version, error) {
 func (d *Dir) Audit(_ context.Context, f AuditFilter) ([]AuditEntry, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	file, err := os.Open(d.auditPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rule store: %w", err)
-	}
-	defer file.Close()
-	var out []AuditEntry
-	err = readLines(file, func(line []byte) {
-		var a AuditEntry
-		if json.Unmarshal(line, &a) != nil {
-			return // a torn last line after a crash
-		}
-		if f.RuleID == "" || a.RuleID == f.RuleID {
-			out = append(out, a)
-		}
-	})
+	out, err := readJSONLog(d.auditPath(), func(a AuditEntry, _ int) bool { return f.RuleID == "" || a.RuleID == f.RuleID })
 	if err != nil {
 		return nil, fmt.Errorf("rule store: audit log: %w", err)
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	return newestFirst(out, f.Limit), nil
 }

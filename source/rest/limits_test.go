@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/testhttp"
 )
 
 // gate is an Engine whose Submit waits until the gate opens.
@@ -38,13 +38,7 @@ func TestIngestLimits(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	post := func(body string) (int, string) {
-		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return testhttp.Post(t, srv.URL+"/v1/events", "application/json", strings.NewReader(body))
 	}
 	for _, body := range []string{`[{},{},{},{}]`, "{}\n{}\n{}\n{}\n", "[" + strings.Repeat("1,", 1<<20) + "1]", strings.Repeat("{}\n", 1<<20)} {
 		if code, msg := post(body); code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "more than 3 events") {

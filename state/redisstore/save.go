@@ -73,10 +73,17 @@ func (s *Store) saveDirect(ctx context.Context, l layout, cp *state.Checkpoint) 
 		args = append(args, k)
 	}
 	keys := []string{l.meta(), l.keys()}
+	return s.runFinishing(ctx, directScript, "save", l, cp, keys, args)
+}
+
+// runFinishing runs script (op names it in errors) for cp and returns its reply's
+// meaning; while another writer's committed checkpoint is still pending, it finishes
+// moving that one into place and runs script again, maxPendingRounds times at most.
+func (s *Store) runFinishing(ctx context.Context, script *redis.Script, op string, l layout, cp *state.Checkpoint, keys []string, args []any) error {
 	for range maxPendingRounds {
-		r, err := directScript.Run(ctx, s.c, keys, args...).Slice()
+		r, err := script.Run(ctx, s.c, keys, args...).Slice()
 		if err != nil {
-			return s.wrap(cp.Partition, "save", err)
+			return s.wrap(cp.Partition, op, err)
 		}
 		err = s.reply(cp, r)
 		if !errors.Is(err, errPending) {
@@ -86,7 +93,7 @@ func (s *Store) saveDirect(ctx context.Context, l layout, cp *state.Checkpoint) 
 			return err
 		}
 	}
-	return s.wrap(cp.Partition, "save", errPending)
+	return s.wrap(cp.Partition, op, errPending)
 }
 
 // mode is the scripts' mode argument for cp.
@@ -210,20 +217,7 @@ func (s *Store) commit(ctx context.Context, l layout, id string, cp *state.Check
 	}
 	args := []any{strconv.FormatUint(cp.Epoch, 10), id, nUp, nDel,
 		strconv.FormatInt(cp.Offset, 10), strconv.FormatInt(cp.Watermark, 10), cp.RuleSet, batch, mode(cp)}
-	for range maxPendingRounds {
-		r, err := commitScript.Run(ctx, s.c, keys, args...).Slice()
-		if err != nil {
-			return s.wrap(cp.Partition, "commit", err)
-		}
-		err = s.reply(cp, r)
-		if !errors.Is(err, errPending) {
-			return err
-		}
-		if err := s.finish(ctx, l, cp.Partition); err != nil {
-			return err
-		}
-	}
-	return s.wrap(cp.Partition, "commit", errPending)
+	return s.runFinishing(ctx, commitScript, "commit", l, cp, keys, args)
 }
 
 // finish moves the partition's pending checkpoint, if any, into place. Only the moving

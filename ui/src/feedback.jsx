@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, post } from './api.js';
-import { ErrorBox, fmtAgo, fmtPct, fmtTime } from './util.jsx';
+import { ErrorBox, fmtAgo, fmtPct, fmtTime, whileBusy } from './util.jsx';
 
 const LABELS = { fraud: 'Confirmed fraud', false_positive: 'False positive' };
 
@@ -46,18 +46,14 @@ export function AlertFeedback({ alert, session }) {
     );
     loadPrecision();
   }, [alert.id]);
-  const mark = async (label) => {
-    setBusy(true);
+  const mark = (label) => {
     setError(null);
     seq.current++;
-    try {
+    whileBusy(setBusy, setError, async () => {
       setFb(await post(path, { label, comment }));
       setComment('');
       loadPrecision();
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
+    });
   };
   return (
     <div class="feedback" data-testid="feedback">

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
-import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime } from './util.jsx';
+import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime, whileBusy } from './util.jsx';
 
 const KINDS = ['ALLOW', 'BLOCK', 'WATCH'];
 const SHOWN = 200; // entries rendered at most (a list may hold a million)
@@ -117,17 +117,13 @@ function NewList({ onDone }) {
   const [comment, setComment] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
     setError(null);
-    try {
+    whileBusy(setBusy, setError, async () => {
       const l = await post('/v1/lists', { name: name.trim(), kind, description, comment });
       onDone(l.name);
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="card" onSubmit={submit} aria-label="New list" data-testid="new-list-form">
@@ -277,19 +273,15 @@ function AddEntries({ path, onChanged, onError }) {
   const [values, setValues] = useState('');
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
     const vs = values.split(/[\n,]/).map((v) => v.trim()).filter(Boolean);
     if (!vs.length) return;
-    setBusy(true);
-    try {
+    whileBusy(setBusy, onError, async () => {
       onChanged(await post(path + ':add', { values: vs, comment }), `Added ${vs.length}`);
       setValues('');
       setComment('');
-    } catch (err) {
-      onError(err);
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="card" onSubmit={submit} aria-label="Add entries">
@@ -317,19 +309,15 @@ function ImportCSV({ path, table, onChanged, onError }) {
     setFile(f.name);
     setContent(await f.text());
   };
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
-    try {
+    whileBusy(setBusy, onError, async () => {
       const n = content.split('\n').filter((l) => l.trim()).length;
       onChanged(await post(path + ':import', { content, header: table || header, comment: comment || (file ? 'import of ' + file : '') }), `Imported ${n} rows`);
       setContent('');
       setFile('');
       setComment('');
-    } catch (err) {
-      onError(err);
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="card" onSubmit={submit} aria-label="Import CSV">

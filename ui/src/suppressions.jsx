@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
-import { Confirm, Empty, ErrorBox, fmtAgo, fmtTime } from './util.jsx';
+import { Confirm, Empty, ErrorBox, fmtAgo, fmtTime, whileBusy } from './util.jsx';
 
 // SuppressionsPage is the analysts' suppressions: a key (for one rule or all) kept from
 // the blocking sinks and from decisions until a time, with a reason. The alerts are still
@@ -114,19 +114,15 @@ function NewSuppression({ query, onCreated, onError }) {
     if (query.get('key') !== null) setKey(query.get('key'));
     if (query.get('rule') !== null) setRule(query.get('rule'));
   }, [query.get('key'), query.get('rule')]);
-  const submit = async (e) => {
+  const submit = (e) => {
     e.preventDefault();
-    setBusy(true);
-    try {
+    whileBusy(setBusy, onError, async () => {
       const body = { key: key.trim(), rule_id: rule, reason };
       if (until) body.until = new Date(until).toISOString();
       else body.duration = duration;
       onCreated(await post('/v1/suppressions', body));
       setReason('');
-    } catch (err) {
-      onError(err);
-    }
-    setBusy(false);
+    });
   };
   return (
     <form class="card" onSubmit={submit} aria-label="Suppress a key" data-testid="new-suppression">

@@ -4,6 +4,18 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
+// whileBusy runs the async fn with busy set (a form's submit button disabled meanwhile),
+// handing a failure to onError.
+export async function whileBusy(setBusy, onError, fn) {
+  setBusy(true);
+  try {
+    await fn();
+  } catch (err) {
+    onError(err);
+  }
+  setBusy(false);
+}
+
 export function fmtTime(ts) {
   if (!ts) return '—';
   const d = new Date(ts);

@@ -134,10 +134,7 @@ func (s *Store) DataVersions(ctx context.Context, name string) ([]store.DataVers
 	if err != nil {
 		return nil, err
 	}
-	fields := make([]string, cur.Version)
-	for i := range fields {
-		fields[i] = field(name, i+1)
-	}
+	fields := versionFields(name, cur.Version)
 	vals, err := s.c.HMGet(ctx, k.versions, fields...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisrules: list %q: %w", name, err)

@@ -131,6 +131,15 @@ func notFound(id string) error { return fmt.Errorf("redisrules: %w: %q", store.E
 
 func field(id string, n int) string { return fmt.Sprintf("%s/%d", id, n) }
 
+// versionFields are the fields of versions 1 to n of id.
+func versionFields(id string, n int) []string {
+	fields := make([]string, n)
+	for i := range fields {
+		fields[i] = field(id, i+1)
+	}
+	return fields
+}
+
 // List implements store.Store.
 func (s *Store) List(ctx context.Context) ([]store.Version, error) {
 	idx, err := s.c.HGetAll(ctx, s.k.index).Result()
@@ -212,10 +221,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error
 	if err != nil {
 		return nil, err
 	}
-	fields := make([]string, cur.Version)
-	for i := range fields {
-		fields[i] = field(id, i+1)
-	}
+	fields := versionFields(id, cur.Version)
 	p := s.c.Pipeline()
 	metas := p.HMGet(ctx, s.k.versions, fields...)
 	srcs := p.HMGet(ctx, s.k.sources, fields...)

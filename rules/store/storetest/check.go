@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cepd/cepd/rules/store"
@@ -53,7 +54,7 @@ func checkConsistent(t *testing.T, s store.Store, ids ...string) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if !slices.IsSortedFunc(list, func(a, b store.Version) int { return cmpString(a.ID, b.ID) }) {
+	if !slices.IsSortedFunc(list, func(a, b store.Version) int { return strings.Compare(a.ID, b.ID) }) {
 		t.Fatalf("List not sorted by id: %v", listIDs(list))
 	}
 	listed := map[string]store.Version{}
@@ -169,16 +170,6 @@ func checkRuleAudit(t *testing.T, s store.Store, id string, vs []store.Version) 
 			t.Fatalf("Audit(%s)[%d] = %+v, want the entry of %s by %q", id, i, e, describe(v), v.Author)
 		}
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func listIDs(vs []store.Version) []string {
