@@ -280,6 +280,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 		cp.Deletes = append(cp.Deletes, k)
 	}
 	appendHeld(cp, held)
+	appendSchema(cp, e.schema())
 	if ck.beforeSave != nil {
 		if err := ck.beforeSave(ctx); err != nil {
 			return fmt.Errorf("delivering alerts before the checkpoint: %w", err) // carried over
@@ -518,16 +519,20 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	schema := e.schema()
-	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
+	sr := newStateReader(schema)
+	take := func(key string, data []byte) error {
 		if key == heldKey {
 			p.held = bytes.Clone(data)
 			return nil
 		}
-		ks, err := state.DecodeKeyState(data, schema)
+		ks, err := sr.decode(key, data)
 		if err != nil {
 			ck.corrupt.Add(1)
 			log.Error("key state cannot be restored; the key starts fresh", "partition", part, "key", key, "err", err)
 			return nil
+		}
+		if ks == nil {
+			return nil // a schema record, or a blob decoded after them (sr.replay)
 		}
 		for _, ev := range ks.Events {
 			maxSeq = max(maxSeq, ev.Seq&(1<<40-1))
@@ -536,7 +541,11 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		s := e.shardOf(key)
 		byShard[s] = append(byShard[s], ks)
 		return nil
-	})
+	}
+	meta, err := ck.store.Load(ctx, part, take)
+	if err == nil {
+		err = sr.replay(take)
+	}
 	if err != nil {
 		return meta, fmt.Errorf("load partition %d: %w", part, err)
 	}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/state"
+)
+
+// Schema records: a key state blob names the schema it was written under by a
+// fingerprint only, which is enough for a reader running that schema or a wider one (the
+// same fields with optional ones added live, event.Compatible) but not for a reader
+// running a narrower one: an instance that has not taken the added fields yet, or one
+// started again with the schema before them. So every checkpoint also saves the running
+// schema's text under schemaKeyPrefix + its fingerprint, and a restore that meets a blob
+// of a schema it does not know keeps it until the partition's records are read
+// (stateReader): a blob of a schema that extends the running one decodes with the running
+// schema's fields; any other refuses the restore (the source retries it later, when this
+// instance may run the schema), rather than dropping the key's partial matches.
+
+// schemaKeyPrefix starts the checkpoint keys of schema records; event keys never start
+// with a NUL byte. A full checkpoint drops the records of schemas no blob is written
+// under any more.
+const schemaKeyPrefix = "\x00cepd-schema/"
+
+// appendSchema adds the record of schema, the one the checkpoint's blobs were written
+// under (or an ancestor of it), to cp.
+func appendSchema(cp *state.Checkpoint, schema *event.Schema) {
+	cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: schemaKeyPrefix + state.SchemaFingerprint(schema), Data: []byte(schema.String())})
+}
+
+// stateReader decodes a partition's key states as Store.Load hands them over, in no
+// particular order: a blob written under a schema other than the running one or an
+// ancestor of it waits until every schema record of the partition is read (replay).
+// Used by one restore, on one goroutine.
+type stateReader struct {
+	dec       *state.Decoder
+	waiting   []state.KeyBlob
+	replaying bool
+	bad       []error // records that did not parse
+}
+
+func newStateReader(schema *event.Schema) *stateReader {
+	return &stateReader{dec: state.NewDecoder(schema)}
+}
+
+// decode returns key's state (data is only read during the call). It returns nil and no
+// error for a schema record and for a blob that waits for replay.
+func (r *stateReader) decode(key string, data []byte) (*state.KeyState, error) {
+	if strings.HasPrefix(key, schemaKeyPrefix) {
+		written, err := event.ParseSchema(data)
+		if err != nil {
+			r.bad = append(r.bad, fmt.Errorf("schema record %q: %w", strings.TrimPrefix(key, schemaKeyPrefix), err))
+			return nil, nil
+		}
+		_ = r.dec.Learn(written) // a schema that does not extend the running one: its blobs refuse the restore (replay)
+		return nil, nil
+	}
+	if !r.replaying && r.dec.Known(data) != nil {
+		r.waiting = append(r.waiting, state.KeyBlob{Key: key, Data: bytes.Clone(data)})
+		return nil, nil
+	}
+	return r.dec.Decode(data)
+}
+
+// replay hands the blobs that waited to take, now that every schema record has been
+// read. If one of them was written under a schema the running one cannot read (not a
+// wider one of the same fields), it hands none and refuses the restore with why.
+func (r *stateReader) replay(take func(key string, data []byte) error) error {
+	r.replaying = true
+	for _, kb := range r.waiting {
+		if err := r.dec.Known(kb.Data); err != nil {
+			if len(r.bad) > 0 {
+				err = fmt.Errorf("%w; %w", err, errors.Join(r.bad...))
+			}
+			return fmt.Errorf("the state of key %q (%d keys of schemas not running here): %w; run the schema the state was written under or one extending it, or start with a new state store", kb.Key, len(r.waiting), err)
+		}
+	}
+	for _, kb := range r.waiting {
+		if err := take(kb.Key, kb.Data); err != nil {
+			return err
+		}
+	}
+	r.waiting = nil
+	return nil
+}
