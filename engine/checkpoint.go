@@ -279,8 +279,8 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	for k := range c.deletes {
 		cp.Deletes = append(cp.Deletes, k)
 	}
-	appendHeld(cp, held)
 	appendSchema(cp, e.schema())
+	appendHeld(cp, held)
 	if ck.beforeSave != nil {
 		if err := ck.beforeSave(ctx); err != nil {
 			return fmt.Errorf("delivering alerts before the checkpoint: %w", err) // carried over

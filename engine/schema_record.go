@@ -14,8 +14,8 @@ import (
 // fingerprint only, which is enough for a reader running that schema or a wider one (the
 // same fields with optional ones added live, event.Compatible) but not for a reader
 // running a narrower one: an instance that has not taken the added fields yet, or one
-// started again with the schema before them. So every checkpoint also saves the running
-// schema's text under schemaKeyPrefix + its fingerprint, and a restore that meets a blob
+// started again with the schema before them. So every checkpoint that writes key states
+// also saves the running schema's text under schemaKeyPrefix + its fingerprint, and a restore that meets a blob
 // of a schema it does not know keeps it until the partition's records are read
 // (stateReader): a blob of a schema that extends the running one decodes with the running
 // schema's fields; any other refuses the restore (the source retries it later, when this
@@ -26,9 +26,13 @@ import (
 // under any more.
 const schemaKeyPrefix = "\x00cepd-schema/"
 
-// appendSchema adds the record of schema, the one the checkpoint's blobs were written
-// under (or an ancestor of it), to cp.
+// appendSchema adds the record of schema, the one the checkpoint's key states were
+// written under (or an ancestor of it), to cp if it writes any: a checkpoint of an idle
+// partition stays as small as it was.
 func appendSchema(cp *state.Checkpoint, schema *event.Schema) {
+	if len(cp.Upserts) == 0 {
+		return
+	}
 	cp.Upserts = append(cp.Upserts, state.KeyBlob{Key: schemaKeyPrefix + state.SchemaFingerprint(schema), Data: []byte(schema.String())})
 }
 
