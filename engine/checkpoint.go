@@ -520,19 +520,16 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	var maxSeq uint64
 	schema := e.schema()
 	sr := newStateReader(schema)
-	take := func(key string, data []byte) error {
+	meta, err := sr.load(ctx, ck.store, part, func(key string, data []byte) error {
 		if key == heldKey {
 			p.held = bytes.Clone(data)
 			return nil
 		}
-		ks, err := sr.decode(key, data)
+		ks, err := sr.decode(data)
 		if err != nil {
 			ck.corrupt.Add(1)
 			log.Error("key state cannot be restored; the key starts fresh", "partition", part, "key", key, "err", err)
 			return nil
-		}
-		if ks == nil {
-			return nil // a schema record, or a blob decoded after them (sr.replay)
 		}
 		for _, ev := range ks.Events {
 			maxSeq = max(maxSeq, ev.Seq&(1<<40-1))
@@ -541,11 +538,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		s := e.shardOf(key)
 		byShard[s] = append(byShard[s], ks)
 		return nil
-	}
-	meta, err := ck.store.Load(ctx, part, take)
-	if err == nil {
-		err = sr.replay(take)
-	}
+	})
 	if err != nil {
 		return meta, fmt.Errorf("load partition %d: %w", part, err)
 	}
