@@ -37,8 +37,8 @@ func (d *Decoder) Learn(written *event.Schema) error {
 		return fmt.Errorf("%w: no schema", ErrSchemaMismatch)
 	}
 	si := newSchemaInfo(written)
-	if si.fp == d.si.fp {
-		return nil // the running schema's (names, types and positions agree)
+	if _, ok := d.si.fieldsOf(si.fp); ok {
+		return nil // the running schema's, or an ancestor of it (DecodeKeyState reads those)
 	}
 	if err := event.Compatible(d.schema, written); err != nil {
 		err = fmt.Errorf("%w %s, which does not extend the running schema %s: %v", ErrSchemaMismatch, SchemaFingerprint(written), SchemaFingerprint(d.schema), err)
