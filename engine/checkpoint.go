@@ -279,6 +279,7 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	for k := range c.deletes {
 		cp.Deletes = append(cp.Deletes, k)
 	}
+	appendSchema(cp, e.schema())
 	appendHeld(cp, held)
 	if ck.beforeSave != nil {
 		if err := ck.beforeSave(ctx); err != nil {
@@ -514,12 +515,13 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	schema := e.schema()
-	meta, err := ck.store.Load(ctx, part, func(key string, data []byte) error {
+	sr := newStateReader(schema)
+	meta, err := sr.load(ctx, ck.store, part, func(key string, data []byte) error {
 		if key == heldKey {
 			p.held = bytes.Clone(data)
 			return nil
 		}
-		ks, err := state.DecodeKeyState(data, schema)
+		ks, err := sr.decode(data)
 		if err != nil {
 			ck.corrupt.Add(1)
 			log.Error("key state cannot be restored; the key starts fresh", "partition", part, "key", key, "err", err)

@@ -62,6 +62,12 @@
 // offset of them, and each key space drops the records its checkpoint already covers when
 // they are replayed (partition.restoredTo).
 //
+// Schemas of checkpoints (schema_record.go): every checkpoint that writes key states also
+// saves the running schema's text under a reserved key, so a restore reads key states written
+// under a wider schema (optional fields added live that this instance does not run yet)
+// with its own fields, and refuses, with why, state written under a schema its own does
+// not prefix, instead of dropping every key (the source retries the restore later).
+//
 // Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
 // its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts
 // are counted in Stats (by limit and by rule) and logged at most once per shard every

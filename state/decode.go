@@ -23,29 +23,45 @@ import (
 // event and node references, predecessors before their nodes); whether a snapshot fits
 // a program is nfa.Program.Import's to check.
 func DecodeKeyState(data []byte, schema *event.Schema) (*KeyState, error) {
+	if err := checkBlob(data); err != nil {
+		return nil, err
+	}
+	si := infoFor(schema)
+	nf, ok := si.fieldsOf([4]byte(data[3:7]))
+	if !ok {
+		return nil, fmt.Errorf("%w: blob schema fingerprint %x, current schema %s", ErrSchemaMismatch, data[3:7], SchemaFingerprint(schema))
+	}
+	return decodeBlob(data, si, schema, nf)
+}
+
+// checkBlob checks a blob's header and checksum.
+func checkBlob(data []byte) error {
 	if len(data) < headerLen+trailerLen {
-		return nil, fmt.Errorf("%w: key state of %d bytes is shorter than its header", ErrCorrupt, len(data))
+		return fmt.Errorf("%w: key state of %d bytes is shorter than its header", ErrCorrupt, len(data))
 	}
 	if data[0] != magic0 || data[1] != magic1 {
-		return nil, fmt.Errorf("%w: not a cepd key state (magic %02x%02x)", ErrCorrupt, data[0], data[1])
+		return fmt.Errorf("%w: not a cepd key state (magic %02x%02x)", ErrCorrupt, data[0], data[1])
 	}
 	if data[2] != formatVersion {
-		return nil, fmt.Errorf("%w: key state format version %d, this build reads %d", ErrVersion, data[2], formatVersion)
+		return fmt.Errorf("%w: key state format version %d, this build reads %d", ErrVersion, data[2], formatVersion)
 	}
 	body := data[:len(data)-trailerLen]
 	if want, got := binary.LittleEndian.Uint32(data[len(body):]), crc32.Checksum(body, castagnoli); want != got {
-		return nil, fmt.Errorf("%w: key state checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
+		return fmt.Errorf("%w: key state checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
 	}
-	si := infoFor(schema)
-	nf := len(si.kinds)
-	if fp := [4]byte(data[3:7]); fp != si.fp {
-		n, ok := si.older[fp]
-		if !ok {
-			return nil, fmt.Errorf("%w: blob schema fingerprint %x, current schema %s", ErrSchemaMismatch, data[3:7], SchemaFingerprint(schema))
-		}
-		nf = n // written before the fields after n were added: they are absent
+	return nil
+}
+
+// decodeBlob decodes a checked blob whose events were written with the first nf fields
+// of written's schema (si). The events are of schema, whose fields are a prefix of
+// si's: values of si's fields beyond schema's are read and dropped, fields of schema
+// beyond nf are absent.
+func decodeBlob(data []byte, si *schemaInfo, schema *event.Schema, nf int) (*KeyState, error) {
+	width := 0
+	if schema != nil {
+		width = len(schema.Fields)
 	}
-	d := decoder{b: body[headerLen:], si: si, schema: schema, nf: nf}
+	d := decoder{b: data[headerLen : len(data)-trailerLen], si: si, schema: schema, nf: nf, width: width}
 	d.digits = min(maxDigits, 1<<16+digitsPerByte*len(data))
 	ks, err := d.keyState()
 	if err != nil {
@@ -171,7 +187,7 @@ func (d *decoder) values(ev *event.Event, explicitKinds bool) {
 		return
 	}
 	b := &d.vals
-	b.Reset(len(d.si.kinds)) // fields added live after nf are absent
+	b.Reset(d.width) // fields added live after nf are absent
 	for i := range nf {
 		if bm[i/8]&(1<<(i%8)) == 0 {
 			continue
@@ -211,7 +227,9 @@ func (d *decoder) values(ev *event.Event, explicitKinds bool) {
 		if d.err != nil {
 			return
 		}
-		b.Set(i, v)
+		if i < d.width { // a field the reader's schema lacks is read and dropped
+			b.Set(i, v)
+		}
 	}
 	b.Build(ev)
 }

@@ -10,7 +10,10 @@
 // blobs with an error wrapping ErrCorrupt, ErrVersion or ErrSchemaMismatch and never
 // panics, so a bad key costs that key, not the partition. A blob written under an
 // ancestor of the schema (the same fields before optional ones were added at the end,
-// event.Compatible) is not foreign: it decodes with the added fields absent.
+// event.Compatible) is not foreign: it decodes with the added fields absent. The other
+// way round needs the wider schema, which the blob names by fingerprint only: a Decoder
+// that has learnt it (the engine saves each checkpoint's schema with it) decodes such a
+// blob with the running schema's fields, reading and dropping the values of the others.
 //
 // Checkpoints: the engine's shards own the live key state. At a checkpoint barrier the
 // engine encodes the keys changed since the previous checkpoint of a partition and hands

@@ -154,6 +154,16 @@ func newSchemaInfo(s *event.Schema) schemaInfo {
 	return si
 }
 
+// fieldsOf returns the number of fields of the schema, or of the ancestor of it, whose
+// fingerprint is fp.
+func (si *schemaInfo) fieldsOf(fp [4]byte) (int, bool) {
+	if fp == si.fp {
+		return len(si.kinds), true
+	}
+	n, ok := si.older[fp]
+	return n, ok
+}
+
 func naturalKind(t event.Type) event.Kind {
 	switch t {
 	case event.TypeBool:

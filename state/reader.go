@@ -18,7 +18,8 @@ type decoder struct {
 	err    error
 	si     *schemaInfo
 	schema *event.Schema
-	nf     int // the fields the blob's events were written with (a prefix of schema's)
+	nf     int // the fields the blob's events were written with (a prefix of si's)
+	width  int // the fields of schema, the events' (a prefix of si's)
 	strs   []string
 	ks     *KeyState
 	prev   []int32

@@ -26,6 +26,9 @@ import (
 // RuleEngine is what the Rules service needs of the runtime.
 type RuleEngine interface {
 	SwapRules(ctx context.Context, rs *engine.RuleSet) (engine.ReloadStats, error)
+	// Rules returns the rule set the engine runs (nil: none): after a SwapRules that
+	// failed, it tells whether the engine took the new one all the same.
+	Rules() *engine.RuleSet
 }
 
 // Rules implements cepv1.RulesServer.
@@ -112,11 +115,11 @@ func (s *Rules) Reload(ctx context.Context) error {
 	if len(errs) > 0 {
 		return errs.Err()
 	}
-	if err := s.swap(ctx, rs, runs); err != nil {
-		return err
+	ok, err := s.apply(ctx, rs, runs, sc)
+	if !ok {
+		return status.Errorf(codes.Unavailable, "the engine did not take the reloaded rule set: %v", err)
 	}
-	s.sch.Store(sc)
-	return nil
+	return err
 }
 
 // runs lists what the engine runs for vs: each rule not disabled under its id, and for a
@@ -168,9 +171,18 @@ func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, runs []run) error 
 	if s.eng == nil {
 		return status.Error(codes.Unavailable, "the change is stored but no engine runs the rules yet")
 	}
+	if err := s.swapEngine(ctx, rs, runs); err != nil {
+		return status.Errorf(codes.Unavailable, "the change is stored but the engine did not take the new rule set: %v", err)
+	}
+	return nil
+}
+
+// swapEngine swaps rs into the engine (not nil) and records what runs; it returns the
+// engine's error.
+func (s *Rules) swapEngine(ctx context.Context, rs *engine.RuleSet, runs []run) error {
 	st, err := s.eng.SwapRules(ctx, rs)
 	if err != nil {
-		return status.Errorf(codes.Unavailable, "the change is stored but the engine did not take the new rule set: %v", err)
+		return err
 	}
 	s.modes.set(runs)
 	if s.OnReload != nil {

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
@@ -109,6 +111,9 @@ func (s *Rules) storedSchema(ctx context.Context) (*schemaState, error) {
 // PutSchema replaces the schema with source (schema.yaml's format) if it may replace the
 // running one (event.Compatible) and every stored rule compiles against it; it stores it
 // (expect, when not 0, is the version it is made from) and swaps the recompiled rules in.
+// If the engine does not take them, the stored schema is put back (a new version with
+// the running schema's text, audited), so that the store never holds a schema the
+// engine does not run; the answer is Unavailable.
 // Errors are gRPC statuses: InvalidArgument for text that is not a schema,
 // FailedPrecondition for an incompatible change or rules that break (each named with
 // why), Aborted when the stored schema moved on from expect, Unimplemented when the
@@ -159,12 +164,59 @@ func (s *Rules) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 		return store.SchemaVersion{}, storeErr(err)
 	}
 	next.version = v
-	if err := s.swap(ctx, rs, runs); err != nil {
-		return v, err
+	runsNext, err := s.apply(ctx, rs, runs, next)
+	if !runsNext {
+		return store.SchemaVersion{}, s.rollBack(ctx, ss, cur, v, ch, err)
 	}
-	s.sch.Store(next)
-	return v, nil
+	return v, err
 }
+
+// apply swaps rs, compiled against sc, into the engine and makes sc the schema the rules
+// compile against if the engine runs it afterwards: when the swap succeeded, when it
+// failed after the engine had taken the rule set (the deadline passed while a shard was
+// busy), or when no engine runs yet (it is then built from RuleSet, under sc). It reports
+// whether sc runs, and the swap's error. It is the one place that decides which schema
+// the service holds after a swap. s.mu is held.
+func (s *Rules) apply(ctx context.Context, rs *engine.RuleSet, runs []run, sc *schemaState) (bool, error) {
+	if s.eng == nil {
+		s.sch.Store(sc)
+		return true, status.Error(codes.Unavailable, "the change is stored but no engine runs the rules yet")
+	}
+	err := s.swapEngine(ctx, rs, runs)
+	if err != nil {
+		if cur := s.eng.Rules(); cur == nil || !cur.Schema.Equal(sc.schema) {
+			return false, err
+		}
+		err = status.Errorf(codes.Unavailable, "the change is stored and the engine took it, but: %v", err)
+	}
+	s.sch.Store(sc)
+	return true, err
+}
+
+// rollBack puts the stored schema back to the running one (cur) after the engine did not
+// take version v (why), as a new version in the store's history, so that the store, the
+// service and the engine agree again. If that fails too, the store keeps v, which the
+// next reload applies; the error says so. It returns the status for the caller.
+func (s *Rules) rollBack(ctx context.Context, ss store.SchemaStore, cur *schemaState, v store.SchemaVersion, ch store.Change, why error) error {
+	reason := why.Error()
+	src := cur.version.Source
+	if len(src) == 0 { // the store held no schema: the one given to NewRules runs
+		src = []byte(cur.schema.String())
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollBackTimeout)
+	defer cancel()
+	back, err := ss.PutSchema(rctx, src, v.Version, store.Change{Author: ch.Author,
+		Comment: fmt.Sprintf("rolled back: the engine did not take version %d (%s)", v.Version, reason)})
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "the engine did not take the schema (%s), and putting the stored schema back failed (%v): the store keeps version %d, which the next reload applies", reason, err, v.Version)
+	}
+	s.sch.Store(&schemaState{schema: cur.schema, env: cur.env, version: back})
+	return status.Errorf(codes.Unavailable, "the engine did not take the schema (%s); it runs the schema it ran, which the store holds again as version %d", reason, back.Version)
+}
+
+// rollBackTimeout bounds putting the stored schema back, also when the request's context
+// has ended.
+const rollBackTimeout = 10 * time.Second
 
 // brokenRules says which rules a schema change breaks and why, one rule a line.
 func brokenRules(errs patterns.ErrorList) string {

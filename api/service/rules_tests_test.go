@@ -73,3 +73,5 @@ type swapper struct{}
 func (swapper) SwapRules(context.Context, *engine.RuleSet) (engine.ReloadStats, error) {
 	return engine.ReloadStats{}, nil
 }
+
+func (swapper) Rules() *engine.RuleSet { return nil }

@@ -38,6 +38,12 @@ func (discard) DeadLetter(engine.DeadLetter) {}
 // engine.
 func schemaService(t *testing.T) (*Schema, *store.Dir, string, *engine.Engine) {
 	t.Helper()
+	return schemaServiceWith(t, discard{})
+}
+
+// schemaServiceWith is schemaService with the engine's alerts going to sink.
+func schemaServiceWith(t *testing.T, sink alerts.Sink) (*Schema, *store.Dir, string, *engine.Engine) {
+	t.Helper()
 	dir := t.TempDir()
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -65,7 +71,7 @@ func schemaService(t *testing.T) (*Schema, *store.Dir, string, *engine.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Shards: 1}, rs, discard{}, discard{})
+	eng, err := engine.New(engine.Config{Shards: 1}, rs, sink, discard{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,19 @@ import (
 	"github.com/cepd/cepd/internal/redistest"
 )
 
-// waitCheckpointKeys waits until partition 0's checkpoint in Redis holds n keys.
+// waitCheckpointKeys waits until partition 0's checkpoint in Redis holds n event keys
+// (cepd's own entries, such as the schema record, start with a NUL byte).
 func waitCheckpointKeys(t *testing.T, rc *redis.Client, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, _ := rc.HLen(t.Context(), "{cepd:cepd:p0}:keys").Result()
+		fields, _ := rc.HKeys(t.Context(), "{cepd:cepd:p0}:keys").Result()
+		got := int64(0)
+		for _, f := range fields {
+			if !strings.HasPrefix(f, "\x00") {
+				got++
+			}
+		}
 		if got == n {
 			return
 		}

@@ -29,7 +29,8 @@ emit:
 // read gets 400 (FailedPrecondition) naming the rules it breaks, and changes nothing.
 // Then, stopped, the schema file is edited on disk (another optional field): the next
 // start restores the state checkpointed under the previous schema (no key lost) and
-// records the edit as a schema version.
+// records the edit as a schema version; and started again with the first schema, it
+// restores the state checkpointed under the wider one (no key lost either).
 func TestProcessSchemaChange(t *testing.T) {
 	bin := buildCepd(t)
 	dir := t.TempDir()
@@ -88,6 +89,32 @@ func TestProcessSchemaChange(t *testing.T) {
 	}
 
 	schemaEditedWhileStopped(t, start, rulesDir, out, v2)
+	schemaNarrowedWhileStopped(t, start, rulesDir, string(schemaV1))
+}
+
+// schemaNarrowedWhileStopped starts cepd again with the first schema (the added fields
+// and the rule reading them removed: a rollback): the state checkpointed under the wider
+// schema, events carrying the added fields included, restores with no key lost.
+func schemaNarrowedWhileStopped(t *testing.T, start func() *cepdProc, rulesDir, v1 string) {
+	if err := os.WriteFile(filepath.Join(rulesDir, "schema.yaml"), []byte(v1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(rulesDir, "risk-flagged.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	p := start()
+	logText, _ := os.ReadFile(p.log)
+	restored := regexp.MustCompile(`msg="state restored" partial_matches=(\d+) corrupt=(\d+)`).FindSubmatch(logText)
+	if restored == nil || string(restored[1]) == "0" || string(restored[2]) != "0" {
+		t.Fatalf("restore under the narrower schema: %q", restored)
+	}
+	t.Logf("restored under the first schema: %s", restored[0])
+	if code, body := apiCall(t, p, "GET", "/v1/schema", ""); code != 200 || strings.Contains(body, `"name":"risk_flag"`) {
+		t.Fatalf("schema after going back: %d %s", code, body)
+	}
+	if err := p.stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // schemaEditedWhileStopped edits the schema file of a stopped cepd (another optional

@@ -1,9 +1,12 @@
 package redisrules
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,12 +213,16 @@ func TestWatchNilCallback(t *testing.T) {
 }
 
 // TestWatchDataChanges: a change of a list through one store reaches another store's
-// watcher as a reload of everything, within a second, without waiting for the poll.
+// watcher by its notice (the poll is an hour away) as one reload of everything
+// (onChange("")), within a second, understood as a data change: not taken for a bad
+// notice (which also reloads everything, but warns and resyncs).
 func TestWatchDataChanges(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Start(t)
+	logs := &syncBuffer{}
 	a := open(t, client(t, addr), Options{Prefix: "wd"})
-	b := open(t, client(t, addr), Options{Prefix: "wd", PollInterval: time.Hour})
+	b := open(t, client(t, addr), Options{Prefix: "wd", PollInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	w := watch(t, b)
 	w.next(t, "", 5*time.Second) // subscribed
 	for i := 0; i < 3; i++ {
@@ -224,8 +231,35 @@ func TestWatchDataChanges(t *testing.T) {
 		if _, err := a.PutData(context.Background(), v, i, store.Change{Author: "t"}, ""); err != nil {
 			t.Fatal(err)
 		}
-		if e := w.next(t, "", maxDelay); e.at.Sub(start) > maxDelay {
-			t.Fatalf("change %d reached the watcher after %v", i, e.at.Sub(start))
+		select {
+		case e := <-w.events:
+			if e.id != "" || e.at.Sub(start) > maxDelay {
+				t.Fatalf("change %d: onChange(%q) after %v, want onChange(\"\") within %v", i, e.id, e.at.Sub(start), maxDelay)
+			}
+		case <-time.After(maxDelay):
+			t.Fatalf("change %d did not reach the watcher within %v", i, maxDelay)
 		}
+		w.quiet(t, 100*time.Millisecond) // one reload per change
 	}
+	if l := logs.String(); l != "" {
+		t.Fatalf("the watcher warned about data change notices:\n%s", l)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's output).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,118 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cepd/cepd/alerts"
+	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/engine"
+)
+
+// gateSink holds the first alert (and the shard making it) until release is closed.
+type gateSink struct {
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (g *gateSink) Alert(*alerts.Alert) {
+	g.once.Do(func() { close(g.held) })
+	<-g.release
+}
+
+// TestPutSchemaDeadlineDuringSwap: the request's deadline passes while the engine's
+// shard is busy (a slow alert sink), after the engine took the new rule set. The schema
+// the service compiles against, the store's and the engine's stay one: a rule reading
+// the new field is accepted right after. (Before, the service kept the old schema while
+// the store and the engine had the new one, and refused such a rule.)
+func TestPutSchemaDeadlineDuringSwap(t *testing.T) {
+	gate := &gateSink{held: make(chan struct{}), release: make(chan struct{})}
+	s, st, _, eng := schemaServiceWith(t, gate)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate.release)
+		}
+	}
+	defer release()
+	ctx := context.Background()
+	ingested := make(chan error, 1)
+	go func() {
+		_, err := eng.Ingest(ctx, 0, []engine.Record{{Value: []byte(`{"id":"e1","card":"c1","ts":1000,"amount":500}`)}})
+		ingested <- err
+	}()
+	select {
+	case <-gate.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the alert of rule big never reached the sink")
+	}
+	wider := schemaV1 + "  device: string?\n"
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := s.PutSchema(pctx, &cepv1.PutSchemaRequest{Source: wider, Comment: "device"})
+	cancel()
+	t.Logf("put during a busy shard: %v", err)
+	stored, serr := st.GetSchema(ctx)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	running, service := len(eng.Rules().Schema.Fields), len(s.Rules.Schema().Fields)
+	storedWide := string(stored.Source) == wider
+	if running != 6 || service != 6 || !storedWide {
+		t.Fatalf("after the put: the engine runs %d fields, the service compiles against %d, the store holds the wider schema: %v (want 6, 6, true)", running, service, storedWide)
+	}
+	release()
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rules.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: "id: dev\npattern:\n  - name: a\n    where: has(e.device) && e.device == 'x'\n"}); err != nil {
+		t.Fatalf("a rule reading the new field: %v", err)
+	}
+}
+
+// refusing is an engine that refuses every swap (as one shutting down, or whose running
+// schema the change does not extend, would).
+type refusing struct{ *engine.Engine }
+
+func (refusing) SwapRules(context.Context, *engine.RuleSet) (engine.ReloadStats, error) {
+	return engine.ReloadStats{}, errors.New("engine: refused")
+}
+
+// TestPutSchemaRolledBackWhenNotTaken: a schema the engine does not take is not left in
+// the store (where the next reload, or another instance, would apply it): the store
+// goes back to the running schema as a new, audited version, the service keeps it, and
+// the answer says so.
+func TestPutSchemaRolledBackWhenNotTaken(t *testing.T) {
+	s, st, _, eng := schemaService(t)
+	s.Rules.Attach(refusing{eng})
+	ctx := context.Background()
+	_, err := s.PutSchema(ctx, &cepv1.PutSchemaRequest{Source: schemaV1 + "  device: string?\n", Comment: "device"})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "engine: refused") {
+		t.Fatalf("put refused by the engine: %v", err)
+	}
+	vs, err := st.SchemaVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := vs[len(vs)-1]
+	if len(vs) != 3 || string(last.Source) != schemaV1 || !strings.Contains(last.Comment, "rolled back") {
+		t.Fatalf("the store after a put the engine did not take: %d versions, newest %q (%s)", len(vs), last.Source, last.Comment)
+	}
+	if n, m := len(eng.Rules().Schema.Fields), len(s.Rules.Schema().Fields); n != 5 || m != 5 {
+		t.Fatalf("the engine runs %d fields, the service compiles against %d; want 5", n, m)
+	}
+	// the service's version follows the store: the next put from it is not stale
+	s.Rules.Attach(eng)
+	put, err := s.PutSchema(ctx, &cepv1.PutSchemaRequest{Source: schemaV1 + "  device: string?\n"})
+	if err != nil || put.Version != 4 || len(eng.Rules().Schema.Fields) != 6 {
+		t.Fatalf("the put after: %v, %v", put, err)
+	}
+}

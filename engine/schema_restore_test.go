@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/state"
+)
+
+// withDevice is recs with a device value in every event (the field the wider schema
+// adds), so the key states checkpointed under the wider schema hold it.
+func withDevice(recs []Record) []Record {
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		v := bytes.TrimSuffix(r.Value, []byte("}"))
+		out[i] = Record{Value: fmt.Appendf(v, `,"device":"dev-%d"}`, i%13), Offset: r.Offset}
+	}
+	return out
+}
+
+// keptMatches is the sorted matches of the alerts of rules other than device-big: rule,
+// key, kind and each step's event ids (not the rule version, which names the schema the
+// rule was compiled against, nor the events' values).
+func keptMatches(as []*alerts.Alert) []string {
+	var out []string
+	for _, a := range as {
+		if a.RuleID == "device-big" {
+			continue
+		}
+		m := a.RuleID + " " + a.Key + " " + a.Kind
+		for _, st := range a.Steps {
+			m += " " + st.Step + ":"
+			for _, ev := range st.Events {
+				m += ev.ID + ","
+			}
+		}
+		out = append(out, m)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkpointAt runs rs over recs[:cut] into a new store in dir and checkpoints it.
+func checkpointAt(t *testing.T, ctx context.Context, dir string, rs *RuleSet, recs []Record, cut int) []*alerts.Alert {
+	t.Helper()
+	store := openStore(t, dir)
+	defer store.Close()
+	sink := &sinkCollector{}
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, sink, &dlqCollector{})
+	defer e.Close()
+	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < cut; i += 100 {
+		if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return sink.all
+}
+
+// TestRestoreUnderNarrowerSchema: a partition checkpointed by an instance that took a
+// live schema change (an optional field added, which every event carries) is restored
+// by one still on the schema before it (the change has not reached it yet, or it was
+// started again with the old schema). Its keys keep their partial matches, read with
+// the running schema's fields: the alerts across the restart are those of one
+// uninterrupted run under the old schema. (Before schema records, every key was dropped
+// as corrupt.)
+func TestRestoreUnderNarrowerSchema(t *testing.T) {
+	recs := withDevice(schemaChangeInput(t))
+	sink := &sinkCollector{}
+	r := Runner{Config: Config{Shards: 2}, Rules: testRuleSet(t), Sink: sink, DeadLetters: &dlqCollector{}, Chunk: 500, EndOfStream: true}
+	if err := r.Run(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	want := keptMatches(sink.all)
+	if len(want) == 0 {
+		t.Fatal("no alerts: weak test")
+	}
+	for _, cut := range []int{777, 2500, 3999} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		dir := t.TempDir()
+		before := checkpointAt(t, ctx, dir, widerRuleSet(t), recs, cut)
+
+		store := openStore(t, dir)
+		sink := &sinkCollector{}
+		e := startCheckpointed(t, ctx, store, Config{Shards: 3}, testRuleSet(t), sink, &dlqCollector{})
+		meta, err := e.Restore(ctx, 0, slog.Default())
+		if err != nil {
+			t.Fatalf("cut %d: restore under the schema before the change: %v", cut, err)
+		}
+		st := e.CheckpointStats()
+		if !meta.Found || int(meta.Offset)+1 != cut || st.Restored == 0 || st.Corrupt != 0 {
+			t.Fatalf("cut %d: restored %+v, %d keys, %d dropped as corrupt", cut, meta, st.Restored, st.Corrupt)
+		}
+		for i := cut; i < len(recs); i += 100 {
+			if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+		store.Close()
+		cancel()
+		if got := keptMatches(append(before, sink.all...)); !slices.Equal(got, want) {
+			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
+		}
+	}
+}
+
+// TestRestoreRefusedUnderIncompatibleSchema: state written under a schema that is not
+// the running one plus optional fields at the end is not read (its values would be
+// misread by position) nor dropped key by key: the restore fails, saying why, and
+// changes nothing, so an instance running the schema the state was written under (the
+// source retrying later) restores every key.
+func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
+	recs := schemaChangeInput(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
+
+	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, dir)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
+	_, err = e.Restore(ctx, 0, slog.Default())
+	st := e.CheckpointStats()
+	e.Close()
+	store.Close()
+	if !errors.Is(err, state.ErrSchemaMismatch) || !strings.Contains(err.Error(), `field "channel" is removed or renamed`) {
+		t.Fatalf("restore under an incompatible schema: %v, want it refused naming the problem", err)
+	}
+	if st.Restored != 0 || st.Corrupt != 0 {
+		t.Fatalf("a refused restore restored %d keys and dropped %d", st.Restored, st.Corrupt)
+	}
+
+	store = openStore(t, dir)
+	defer store.Close()
+	e = startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
+	defer e.Close()
+	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.CheckpointStats(); st.Restored == 0 || st.Corrupt != 0 {
+		t.Fatalf("restored under the schema it was written under: %+v", st)
+	}
+}
