@@ -512,6 +512,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer func() { p.lastIn.Store(e.now()) }()
+	p.held = nil // only what the checkpoint holds
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	schema := e.schema()
