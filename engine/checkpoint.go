@@ -594,7 +594,11 @@ func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Met
 		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
 			return err
 		}
-		<-done
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		p.sentWM[i] = meta.Watermark
 	}
 	return nil

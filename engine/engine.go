@@ -85,7 +85,15 @@ type Engine struct {
 	started bool
 	closed  bool
 	stopped chan struct{} // closed when the shard workers have all returned
+	// sendMu: sends to the shard queues hold it shared; Close holds it to close them,
+	// after which queuesClosed makes every send an ErrClosed (not a panic).
+	sendMu       sync.RWMutex
+	queuesClosed bool
 }
+
+// ErrClosed is what a call that needs the shards returns once the engine is closed (a
+// request racing the shutdown).
+var ErrClosed = errors.New("engine: closed")
 
 // New builds an engine for rs. sink (usually an alerts.Pipeline) takes every alert the
 // engine makes, on the shard goroutines (see alerts.Sink). sink and dlq must not be nil.
@@ -160,9 +168,12 @@ func (e *Engine) Close() {
 	}
 	e.closed = true
 	e.mu.Unlock()
+	e.sendMu.Lock() // no send is running: none can be on a closed queue
+	e.queuesClosed = true
 	for _, s := range e.shards {
 		close(s.in)
 	}
+	e.sendMu.Unlock()
 	e.wg.Wait()
 	for _, c := range e.ks.children() {
 		c.eng.Close()

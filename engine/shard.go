@@ -128,11 +128,19 @@ func newShard(e *Engine, id int) *shard {
 }
 
 func (s *shard) send(ctx context.Context, m msg) error {
+	e := s.e
+	e.sendMu.RLock()
+	defer e.sendMu.RUnlock()
+	if e.queuesClosed {
+		return ErrClosed
+	}
 	select {
 	case s.in <- m:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-e.stopped: // the workers returned (their context ended): nothing reads the queue
+		return ErrClosed
 	}
 }
 
