@@ -173,10 +173,11 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			}
 			i := off + j
 			a := kv.aggs[i]
-			if a == nil || !kv.own[i] && g.Mutates(a, ev, t, &p.ctx) {
+			in := g.Read(ev, &p.ctx) // once: Mutates and Observe both need it
+			if a == nil || !kv.own[i] && g.Mutates(a, in, t) {
 				a = kv.mutable(i, g)
 			}
-			vals[j] = g.Observe(a, ev, t, &p.ctx)
+			vals[j] = g.Observe(a, in, t)
 		}
 	}
 }
