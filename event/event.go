@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/binary"
-	"unsafe"
 )
 
 // Event is one decoded event. Its field values are indexed like Schema.Fields and read with
@@ -43,15 +42,7 @@ func (e *Event) Value(i int) Value {
 	if k == KindMissing {
 		return Value{}
 	}
-	w := binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*rank(e.data, e.nv, i):])
-	if k != KindString {
-		return Value{Kind: k, n: w}
-	}
-	n := w & 0xffffffff
-	if n == 0 {
-		return Value{Kind: KindString}
-	}
-	return Value{Kind: KindString, p: unsafe.SliceData(e.data[w>>32:]), n: n}
+	return wordValue(k, binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*rank(e.data, e.nv, i):]), e.data)
 }
 
 // Get returns the value of the named field, or a missing Value.

@@ -93,9 +93,11 @@ func (b *Builder) Clear(i int) { b.kinds[i], b.words[i] = KindMissing, 0 }
 
 // Value returns the i-th value set so far. A string points into the builder's buffer:
 // it is valid only until the builder's next Reset or Set.
-func (b *Builder) Value(i int) Value {
-	k := b.kinds[i]
-	w := b.words[i]
+func (b *Builder) Value(i int) Value { return wordValue(b.kinds[i], b.words[i], b.str) }
+
+// wordValue is the value of kind k stored as the word w: the number's bits, or for a
+// string its offset in strs (high 32 bits) and length (low 32 bits).
+func wordValue(k Kind, w uint64, strs []byte) Value {
 	if k != KindString {
 		return Value{Kind: k, n: w}
 	}
@@ -103,7 +105,7 @@ func (b *Builder) Value(i int) Value {
 	if n == 0 {
 		return Value{Kind: KindString}
 	}
-	return Value{Kind: KindString, p: unsafe.SliceData(b.str[w>>32:]), n: n}
+	return Value{Kind: KindString, p: unsafe.SliceData(strs[w>>32:]), n: n}
 }
 
 // Build writes the values into a new slab (one allocation) and makes them ev's.
