@@ -77,14 +77,7 @@ func BenchmarkMatcher(b *testing.B) {
 			}
 			const keys = 1000
 			evs := benchEvents(bp.mix, keys, 1<<16)
-			keyIdx := make([]int, len(evs))
-			for i, e := range evs {
-				fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
-			}
-			ms := make([]*Matcher, keys)
-			for i := range ms {
-				ms[i] = prog.NewMatcher()
-			}
+			keyIdx, ms := benchMatchers(prog, evs, keys)
 			sc := NewScratch()
 			var res Result
 			matches := 0
@@ -161,14 +154,7 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 	}
 	const keys = 100
 	evs := benchEvents("aaaaacxxxxxxxxxxxxxxr", keys, 1<<18)
-	keyIdx := make([]int, len(evs))
-	for i, e := range evs {
-		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
-	}
-	ms := make([]*Matcher, keys)
-	for i := range ms {
-		ms[i] = prog.NewMatcher()
-	}
+	keyIdx, ms := benchMatchers(prog, evs, keys)
 	sc := NewScratch()
 	var res Result
 	matches := 0
@@ -206,4 +192,18 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchMatchers returns the key index of each of evs (keys "k0", "k1", …) and a new
+// matcher of prog for each of the keys.
+func benchMatchers(prog *Program, evs []*event.Event, keys int) ([]int, []*Matcher) {
+	keyIdx := make([]int, len(evs))
+	for i, e := range evs {
+		fmt.Sscanf(e.Key, "k%d", &keyIdx[i])
+	}
+	ms := make([]*Matcher, keys)
+	for i := range ms {
+		ms[i] = prog.NewMatcher()
+	}
+	return keyIdx, ms
 }
