@@ -40,8 +40,7 @@ type Aggregate struct {
 func (c *Compiled) Aggregates() []*Aggregate { return c.aggs }
 
 // AggInput is what an aggregate reads of one event (Read): its group, whether the event
-// is taken, and the number or value it adds. Read once per event, it serves both
-// Mutates and Observe.
+// is taken, and the number or value it adds.
 type AggInput struct {
 	by      velocity.Key
 	grouped bool // the event has the group field (or the aggregate has no by)
@@ -98,13 +97,6 @@ func (g *Aggregate) Observe(a *velocity.Agg, in AggInput, t int64) event.Value {
 		return event.Int(int64(x))
 	}
 	return event.Double(x)
-}
-
-// Mutates reports whether Observe(a, in, t) would change a: the event is taken, or
-// something left its group's window at t (a caller sharing a copy-on-write copies it
-// first).
-func (g *Aggregate) Mutates(a *velocity.Agg, in AggInput, t int64) bool {
-	return in.grouped && (in.take || a.Stale(t, in.by))
 }
 
 // Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
