@@ -180,7 +180,7 @@ func empty(f Func) (float64, bool) {
 }
 
 // Stale reports whether Value(t, by) would change the aggregate (something left its
-// window), so that a caller sharing it copy-on-write knows whether to copy first.
+// window): an attached aggregate logs its header first only then.
 func (a *Agg) Stale(t int64, by Key) bool {
 	if !a.spec.By {
 		return a.w.stale(a.spec, t)
