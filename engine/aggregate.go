@@ -34,6 +34,9 @@ type velPlan struct {
 	curTime int64
 	curSeq  uint64
 	cur     bool
+	// for reuse: the bases and logs of journals that ended (aggregate_journal.go)
+	bases []*keyVelocity
+	logs  []*velocity.Undo
 }
 
 // velLayout places a rule set's velocity state in a key's flat slices: only the rules

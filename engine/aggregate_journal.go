@@ -35,14 +35,26 @@ type velJournal struct {
 // velocity rules).
 func (s *shard) startVelJournal(ks *keyState) {
 	if p := s.velocity(); p != nil {
-		ks.velBase = newVelBase(p.lay, ks.vel)
+		ks.velBase = p.newBase(ks.vel)
 	}
 }
 
-// newVelBase returns a base for the live state kv (nil: none), whose changes are logged
+// Bases and logs of ended journals are reused (most keys start and end a journal per
+// event when their events are further apart than the out-of-orderness), up to these.
+const (
+	maxSpareBases = 256
+	keepLog       = 4096 // records a reused log may have held
+)
+
+// newBase returns a base for the live state kv (nil: none), whose changes are logged
 // from now on.
-func newVelBase(lay *velLayout, kv *keyVelocity) *keyVelocity {
-	b := &keyVelocity{lay: lay, quiet: make([]int64, len(lay.holds)), at: math.MinInt64, jour: &velJournal{}}
+func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
+	var b *keyVelocity
+	if n := len(p.bases); n > 0 {
+		b, p.bases = p.bases[n-1], p.bases[:n-1]
+	} else {
+		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, jour: &velJournal{}}
+	}
 	if kv == nil {
 		for i := range b.quiet {
 			b.quiet[i] = math.MinInt64
@@ -50,17 +62,43 @@ func newVelBase(lay *velLayout, kv *keyVelocity) *keyVelocity {
 		return b
 	}
 	copy(b.quiet, kv.quiet)
-	b.jour.adopt(kv)
+	b.jour.adopt(p, kv)
 	return b
+}
+
+// recycle keeps an ended journal's base and log for reuse.
+func (p *velPlan) recycle(b *keyVelocity) {
+	j := b.jour
+	if j.log != nil {
+		p.putLog(j.log)
+	}
+	if len(p.bases) >= maxSpareBases || b.lay != p.lay {
+		return
+	}
+	clear(j.vals)
+	j.live, j.log, j.marks, j.vals = nil, nil, j.marks[:0], j.vals[:0]
+	p.bases = append(p.bases, b)
+}
+
+func (p *velPlan) putLog(u *velocity.Undo) {
+	if len(p.logs) < maxSpareBases {
+		u.Reset(keepLog)
+		p.logs = append(p.logs, u)
+	}
 }
 
 // adopt makes kv the logged live state: the base's own, or one made since a base that
 // had none (every change it holds is then the journal's: the log rolls it back to empty).
-func (j *velJournal) adopt(kv *keyVelocity) {
+func (j *velJournal) adopt(p *velPlan, kv *keyVelocity) {
 	if j.live != nil {
 		j.live.detach()
 	}
-	j.live, j.log = kv, velocity.NewUndo()
+	j.live = kv
+	if n := len(p.logs); n > 0 {
+		j.log, p.logs = p.logs[n-1], p.logs[:n-1]
+	} else {
+		j.log = velocity.NewUndo()
+	}
 	kv.log = j.log
 	for _, a := range kv.aggs {
 		if a != nil {
@@ -109,7 +147,7 @@ func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item) {
 		// A state made since a base that had none. (The live state is otherwise the
 		// base's: expiry keeps it while the key has a journal, and a replay adopts the
 		// state it makes.)
-		j.adopt(kv)
+		j.adopt(p, kv)
 	}
 	j.mark()
 	p.observe(kv, it)
@@ -182,6 +220,9 @@ func (s *shard) endVelJournal(ks *keyState) {
 			ks.vel = nil
 		}
 	}
+	if p := s.velocity(); p != nil {
+		p.recycle(b)
+	}
 }
 
 // setVals gives the rules the values recorded for an event (velJournal.keep).
@@ -243,7 +284,7 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 	b := ks.velBase
 	switch {
 	case b == nil || b.jour == nil: // a restore
-		b = newVelBase(p.lay, b)
+		b = p.newBase(b)
 		ks.velBase = b
 	default:
 		j := b.jour
@@ -259,6 +300,7 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 	kv := j.live
 	if kv != nil && kv.blank() { // start from none, as a key without state does
 		kv.detach()
+		p.putLog(j.log)
 		j.live, j.log, kv = nil, nil, nil
 	}
 	return &velFeed{kv: kv, j: j}

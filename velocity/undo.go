@@ -119,6 +119,17 @@ func (u *Undo) AtStart(fn func()) {
 	u.swapForward()
 }
 
+// Reset empties the log for reuse, without rolling anything back (its aggregates must
+// be detached, or no longer used). It keeps its arrays when they held at most keep
+// records.
+func (u *Undo) Reset(keep int) {
+	if cap(u.kinds) > keep {
+		seg := u.seg
+		*u = Undo{seg: seg}
+	}
+	u.reset()
+}
+
 // Forget drops the first n records (a position Mark returned): the changes they logged
 // can no longer be rolled back.
 func (u *Undo) Forget(n int) {
@@ -152,7 +163,9 @@ func (u *Undo) reset() {
 	u.kinds = u.kinds[:0]
 	clear(u.aggs)
 	u.aggs = u.aggs[:0]
+	clear(u.ents)
 	u.ents = u.ents[:0]
+	clear(u.dns)
 	u.dns = u.dns[:0]
 	clear(u.grps)
 	u.grps = u.grps[:0]
