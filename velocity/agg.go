@@ -152,9 +152,7 @@ func (a *Agg) dropGroup(gi int32) {
 // count or distinct count as a whole number, and ok false when the function has no value
 // for an empty window (Avg, Min, Max). Reading moves the group's window to t.
 func (a *Agg) Value(t int64, by Key) (float64, bool) {
-	if a.u != nil && a.Stale(t, by) {
-		a.touch()
-	}
+	a.touch() // (attached: at most once a segment, and Add has mostly done it)
 	w := &a.w
 	if a.spec.By {
 		a.dropGroups(t)
@@ -163,9 +161,7 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 			return empty(a.spec.Func)
 		}
 		w = &a.gs[gi].w
-		if a.u != nil && w.stale(a.spec, t) {
-			a.u.logGrp(&a.gs[gi])
-		}
+		a.u.logGrp(&a.gs[gi]) // (the group Add logged last, mostly)
 	}
 	w.expire(a.spec, t, a.u)
 	return w.value(a.spec.Func)
@@ -180,7 +176,7 @@ func empty(f Func) (float64, bool) {
 }
 
 // Stale reports whether Value(t, by) would change the aggregate (something left its
-// window): an attached aggregate logs its header first only then.
+// window).
 func (a *Agg) Stale(t int64, by Key) bool {
 	if !a.spec.By {
 		return a.w.stale(a.spec, t)
