@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -16,10 +15,11 @@ import (
 // rule's conditions read those values (rules.Aggregates through nfa.Scratch.Aux). A
 // rule with a rearm hold drops, per key, the matches whose last event comes before the
 // end of the hold that its previous alert started. The state follows the key's event
-// order exactly as the matchers do: it is cloned into the base when a journal starts,
-// replayed with the journal when an older event is re-matched, and checkpointed (the
-// base, as the matchers are). A rule set without aggregates or rearm policies takes none
-// of these paths.
+// order exactly as the matchers do: while the key has a journal its changes are logged
+// (aggregate_journal.go), so that the base is the state with the log rolled back; an
+// older event is re-matched by rolling back and replaying the journal, and the base is
+// what is checkpointed, as for the matchers. A rule set without aggregates or rearm
+// policies takes none of these paths.
 
 // velPlan is a shard's view of a rule set's velocity rules, with the scratch space for
 // one event's values.
@@ -34,6 +34,9 @@ type velPlan struct {
 	curTime int64
 	curSeq  uint64
 	cur     bool
+	// for reuse: the bases and logs of journals that ended (aggregate_journal.go)
+	bases []*keyVelocity
+	logs  []*velocity.Undo
 }
 
 // velLayout places a rule set's velocity state in a key's flat slices: only the rules
@@ -58,15 +61,16 @@ func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
 	return l
 }
 
-// keyVelocity is one key's velocity state, laid out by lay. Its aggregates are
-// copy-on-write between a key's live state and its base (and a replay's copy): own says
-// which this one may change in place; the others are copied on their first change.
+// keyVelocity is one key's velocity state, laid out by lay. A key's base (keyState.velBase)
+// is one too, holding only its rearm holds and jour: its aggregates are the live
+// state's with the log rolled back.
 type keyVelocity struct {
 	lay   *velLayout
 	aggs  []*velocity.Agg // by lay.off: nil for an aggregate without state
-	own   []bool          // like aggs
 	quiet []int64         // by lay.hold: matches ending before it are dropped (MinInt64: none)
 	at    int64           // the newest time the aggregates took (late events count there)
+	log   *velocity.Undo  // while the key has a journal: where aggs and at log their changes
+	jour  *velJournal     // on a base only
 }
 
 // ruleAggs returns rule ri's aggregates (empty for a rule without any).
@@ -82,19 +86,14 @@ func (kv *keyVelocity) quietOf(ri int) int64 {
 	return math.MinInt64
 }
 
-// mutable returns aggregate i (by lay.off) ready to change: created when missing, copied
-// when shared.
-func (kv *keyVelocity) mutable(i int, g *rules.Aggregate) *velocity.Agg {
-	a := kv.aggs[i]
-	switch {
-	case a == nil:
-		a = velocity.New(g.Spec)
-	case !kv.own[i]:
-		a = a.Clone()
-	default:
-		return a
+// create makes aggregate i (by lay.off), missing so far.
+func (kv *keyVelocity) create(i int, g *rules.Aggregate) *velocity.Agg {
+	a := velocity.New(g.Spec)
+	if kv.log != nil {
+		kv.log.Slot(&kv.aggs[i])
+		a.Log(kv.log)
 	}
-	kv.aggs[i], kv.own[i] = a, true
+	kv.aggs[i] = a
 	return a
 }
 
@@ -133,7 +132,7 @@ func (s *shard) velocity() *velPlan {
 
 func newKeyVelocity(lay *velLayout) *keyVelocity {
 	n := lay.off[len(lay.off)-1]
-	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), own: make([]bool, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64}
+	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64}
 	for i := range kv.quiet {
 		kv.quiet[i] = math.MinInt64
 	}
@@ -161,6 +160,9 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 	t := ev.Time
 	if kv != nil {
 		t = max(t, kv.at) // an event matched out of order (late, processed) counts at the newest time
+		if kv.log != nil && t != kv.at {
+			kv.log.Int64(&kv.at)
+		}
 		kv.at = t
 	}
 	for ri, aggs := range p.aggs {
@@ -171,12 +173,11 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 				vals[j] = g.Empty(ev)
 				continue
 			}
-			i := off + j
-			a := kv.aggs[i]
-			if a == nil || !kv.own[i] && g.Mutates(a, ev, t, &p.ctx) {
-				a = kv.mutable(i, g)
+			a := kv.aggs[off+j]
+			if a == nil {
+				a = kv.create(off+j, g)
 			}
-			vals[j] = g.Observe(a, ev, t, &p.ctx)
+			vals[j] = g.Observe(a, g.Read(ev, &p.ctx), t)
 		}
 	}
 }
@@ -226,14 +227,18 @@ func lastEvent(m *nfa.Match) *event.Event {
 // expire frees what the key's windows and holds no longer need at w; it reports whether
 // nothing is left. A rule's hold ended by w is kept while the rule has a live matcher ms[ri]
 // for the key: time may still complete a match of it whose last event is before the
-// hold's end (a not-followed-by at the end of its window), which the hold drops.
+// hold's end (a not-followed-by at the end of its window), which the hold drops. While
+// the key has a journal the state is kept even empty: its log rolls back to the base.
 func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
-	empty := true
+	empty := kv.log == nil
 	for i, a := range kv.aggs {
 		if a == nil {
 			continue
 		}
-		if w >= a.EmptyAt() { // everything left its window: drop it (it may be shared)
+		if w >= a.EmptyAt() { // everything left its window: drop it
+			if kv.log != nil {
+				kv.log.Slot(&kv.aggs[i])
+			}
 			kv.aggs[i] = nil
 			continue
 		}
@@ -273,16 +278,6 @@ func (kv *keyVelocity) deadline(ms []*nfa.Matcher) int64 {
 	return d
 }
 
-// clone returns a copy sharing kv's aggregates copy-on-write: neither owns them any more.
-func (kv *keyVelocity) clone() *keyVelocity {
-	if kv == nil {
-		return nil
-	}
-	c := &keyVelocity{lay: kv.lay, aggs: slices.Clone(kv.aggs), own: make([]bool, len(kv.own)), quiet: slices.Clone(kv.quiet), at: kv.at}
-	clear(kv.own)
-	return c
-}
-
 // rebindVelocity maps a key's velocity state to the shard's rule set by keep (see
 // current): the state of a rule whose fingerprint is unchanged carries over.
 func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
@@ -300,7 +295,6 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 		// an unchanged fingerprint keeps the rule's aggregates and hold
 		if n, o := nk.lay.off[ni], old.off[oi]; nk.lay.off[ni+1]-n == old.off[oi+1]-o {
 			copy(nk.aggs[n:nk.lay.off[ni+1]], kv.aggs[o:old.off[oi+1]])
-			copy(nk.own[n:nk.lay.off[ni+1]], kv.own[o:old.off[oi+1]])
 		}
 		if h := nk.lay.hold[ni]; h >= 0 {
 			nk.quiet[h] = kv.quietOf(oi)
@@ -310,11 +304,17 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 }
 
 // observeVelocity computes the velocity values for an event of the key ks (nil: no state
-// yet), creating the key's state when an aggregate takes the event.
+// yet), creating the key's state when an aggregate takes the event. With a journal the
+// event is the journal's newest: its changes and values are recorded for the base.
 func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
+	var j *velJournal
+	if ks != nil && ks.velBase != nil {
+		j = ks.velBase.jour
+	}
 	if ks == nil || ks.vel == nil {
 		if !p.takes(it) {
 			p.observe(nil, it)
+			j.record(p)
 			return ks
 		}
 		if ks == nil {
@@ -323,6 +323,6 @@ func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
 		}
 		ks.vel = newKeyVelocity(p.lay)
 	}
-	p.observe(ks.vel, it)
+	j.observe(p, ks.vel, it)
 	return ks
 }

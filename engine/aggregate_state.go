@@ -17,9 +17,29 @@ import (
 // aggregates' windows. A rule whose fingerprint changed starts fresh, as its matchers do.
 const sectionVelocity = 2
 
-// velocitySection encodes kv; false when there is nothing to keep.
-func (s *shard) velocitySection(kv *keyVelocity) (state.Section, bool) {
+// velocitySection encodes kv; false when there is nothing to keep. A base (jour set)
+// is encoded as the live state's aggregates with the log rolled back, and its own holds.
+func (s *shard) velocitySection(kv *keyVelocity) (sec state.Section, ok bool) {
 	if kv == nil {
+		return state.Section{}, false
+	}
+	if j := kv.jour; j != nil {
+		view := keyVelocity{lay: kv.lay, aggs: make([]*velocity.Agg, kv.lay.off[len(kv.lay.off)-1]), quiet: kv.quiet, at: math.MinInt64}
+		if j.live == nil {
+			return s.encodeVelocity(&view)
+		}
+		j.log.AtStart(func() {
+			view.aggs, view.at = j.live.aggs, j.live.at
+			sec, ok = s.encodeVelocity(&view)
+		})
+		return sec, ok
+	}
+	return s.encodeVelocity(kv)
+}
+
+// encodeVelocity encodes a key's velocity state; false when it holds nothing.
+func (s *shard) encodeVelocity(kv *keyVelocity) (state.Section, bool) {
+	if kv.blank() {
 		return state.Section{}, false
 	}
 	var b []byte
@@ -139,7 +159,7 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 		if ri >= 0 {
 			off := int(lay.off[ri])
 			for j, a := range aggs {
-				kv.aggs[off+j], kv.own[off+j] = a, a != nil
+				kv.aggs[off+j] = a
 			}
 			if h := lay.hold[ri]; h >= 0 {
 				kv.quiet[h] = quiet

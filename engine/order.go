@@ -29,7 +29,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseCool = ks.cool.clone()
 		ks.base = make([]*nfa.Matcher, len(ks.m))
-		ks.velBase = ks.vel.clone()
+		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
 		n := 0
 		for _, m := range ks.m {
 			if m != nil {
@@ -94,8 +94,9 @@ func (s *shard) fold(ks *keyState) {
 	if ks.base == nil && len(ks.journal) == 0 {
 		return
 	}
+	s.endVelJournal(ks)
 	clear(ks.journal)
-	ks.journal, ks.base, ks.baseCool, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, nil, math.MaxInt64
+	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	ks.cut = max(ks.cut, ks.newest)
 }
 
@@ -110,8 +111,9 @@ func (s *shard) trim(ks *keyState, w int64) {
 	}
 	switch {
 	case n == len(ks.journal):
+		s.endVelJournal(ks)
 		clear(ks.journal)
-		ks.journal, ks.base, ks.baseCool, ks.velBase, ks.jourAt = ks.journal[:0], nil, nil, nil, math.MaxInt64
+		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
@@ -128,8 +130,15 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	// The memory account's reference counts live in the nodes the base shares with the
 	// live matchers: the base takes them over while it processes, then gives them back.
 	recount(ks.base)
+	var vf *velFeed // the values the events saw; the base's holds move, its aggregates are the log's
+	if b := ks.velBase; b != nil {
+		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
+	}
 	for i := range ks.journal[:n] {
-		s.feed(ks.base, &ks.velBase, &ks.journal[i], nil, &ks.baseCool)
+		s.feed(ks.base, vf, &ks.journal[i], nil, &ks.baseCool)
+	}
+	if b := ks.velBase; b != nil {
+		b.jour.forget(n, b.lay)
 	}
 	recount(ks.m)
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
@@ -149,20 +158,18 @@ func recount(ms []*nfa.Matcher) {
 }
 
 // feed matches one stable event into the matchers ms (a base or a replay's), starting
-// matchers for rules that can start. Matches that the rearm holds keep, and matches and
+// matchers for rules that can start, with the velocity values vf gives (nil: the rule
+// set has no velocity rules). Matches that the rearm holds keep, and matches and
 // timeouts that the cooldowns cool (which they move on) let through, are appended to out
 // (as alerts for ks's key) when out is not nil, else discarded.
-func (s *shard) feed(ms []*nfa.Matcher, kv **keyVelocity, it *item, out *replayOut, cool *cooldowns) {
+func (s *shard) feed(ms []*nfa.Matcher, vf *velFeed, it *item, out *replayOut, cool *cooldowns) {
 	ev := it.ev
 	s.sc.Memo.Next()
 	s.retIn, s.retOut = ev, ev
 	vp := s.velocity()
-	if vp != nil {
-		if *kv == nil && vp.takes(it) {
-			*kv = newKeyVelocity(vp.lay)
-		}
-		vp.observe(*kv, it)
-		s.vkey = kv
+	if vp != nil && vf != nil {
+		vf.next(vp, it)
+		s.vkey = &vf.kv
 	}
 	for ri, c := range s.rules.Rules {
 		m := ms[ri]
@@ -241,10 +248,17 @@ func (o *replayOut) collect(s *shard, ri int, cool *cooldowns) {
 	r.Reset()
 }
 
-// replay runs journal from a clone of the key's base (its cooldowns and velocity state
-// too) and then to the time the key's timers reached, returning the matchers, the
-// cooldowns, the velocity state and, when out is set, what they derived.
+// replay runs journal from a clone of the key's base (its cooldowns too) and then to
+// the time the key's timers reached, returning the matchers, the cooldowns, the velocity
+// state and, when out is set, what they derived. The velocity state is the key's own,
+// rolled back to the base and logged again as the journal replays (replayFeed): it
+// becomes the key's live state.
 func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Matcher, cooldowns, *keyVelocity) {
+	return s.replayFrom(ks, journal, out, s.replayFeed(ks))
+}
+
+// replayFrom is replay with the velocity values vf gives.
+func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *velFeed) ([]*nfa.Matcher, cooldowns, *keyVelocity) {
 	ms := make([]*nfa.Matcher, len(ks.base))
 	for ri, m := range ks.base {
 		if m != nil {
@@ -252,13 +266,12 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 		}
 	}
 	cool := ks.baseCool.clone()
-	kv := ks.velBase.clone()
 	for i := range journal {
-		s.feed(ms, &kv, &journal[i], out, &cool)
+		s.feed(ms, vf, &journal[i], out, &cool)
 	}
-	if vp := s.velocity(); vp != nil {
+	if vp := s.velocity(); vp != nil && vf != nil {
 		vp.cur = false
-		s.vkey = &kv
+		s.vkey = &vf.kv
 	}
 	if ks.timedTo != math.MinInt64 {
 		for ri, m := range ms {
@@ -272,7 +285,10 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 			}
 		}
 	}
-	return ms, cool, kv
+	if vf == nil {
+		return ms, cool, nil
+	}
+	return ms, cool, vf.kv
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -281,7 +297,7 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 func (s *shard) rematch(ks *keyState, it *item) {
 	s.current(ks)
 	before := replayOut{key: ks.key}
-	s.replay(ks, ks.journal, &before)
+	s.replayFrom(ks, ks.journal, &before, s.storedFeed(ks)) // the values the events saw
 	cp := *it
 	cp.ev = it.ev.Clone()
 	cp.stable = true

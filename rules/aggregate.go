@@ -39,39 +39,57 @@ type Aggregate struct {
 // Aggregates returns the rule's compiled aggregates (nil when it has none).
 func (c *Compiled) Aggregates() []*Aggregate { return c.aggs }
 
-// Observe adds ev, at time t (its own, or later for an event matched out of order), to a
-// when it is one of the events the aggregate takes (its where is true and it has the
-// fields read), then returns the aggregate's value at t for ev (for its group). ctx is
-// the caller's reusable context; its Event is set here. Times must not go back.
-func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) event.Value {
-	var by velocity.Key
+// AggInput is what an aggregate reads of one event (Read): its group, whether the event
+// is taken, and the number or value it adds.
+type AggInput struct {
+	by      velocity.Key
+	grouped bool // the event has the group field (or the aggregate has no by)
+	take    bool // the event is taken: its where holds and the field read has a value
+	num     float64
+	val     velocity.Key
+}
+
+// Read works out what the aggregate takes of ev. ctx is the caller's reusable context;
+// its Event is set here.
+func (g *Aggregate) Read(ev *event.Event, ctx *nfa.EvalContext) AggInput {
+	var in AggInput
 	if g.by >= 0 {
 		v := ev.Value(g.by)
 		if v.Kind <= event.KindNull {
-			return event.Value{} // no group: no value
+			return in // no group: nothing taken, no value
 		}
-		by = aggKeyOf(v)
+		in.by = aggKeyOf(v)
 	}
+	in.grouped = true
 	ctx.Event = ev
-	if g.where == nil || g.where.Eval(ctx) {
-		var num float64
-		var val velocity.Key
-		ok := true
-		if g.field >= 0 {
-			v := ev.Value(g.field)
-			switch g.Spec.Func {
-			case velocity.Distinct:
-				ok = v.Kind > event.KindNull
-				val = aggKeyOf(v)
-			default:
-				num, ok = v.Number()
-			}
-		}
-		if ok {
-			a.Add(t, by, num, val)
+	if g.where != nil && !g.where.Eval(ctx) {
+		return in
+	}
+	in.take = true
+	if g.field >= 0 {
+		v := ev.Value(g.field)
+		switch g.Spec.Func {
+		case velocity.Distinct:
+			in.take = v.Kind > event.KindNull
+			in.val = aggKeyOf(v)
+		default:
+			in.num, in.take = v.Number()
 		}
 	}
-	x, ok := a.Value(t, by)
+	return in
+}
+
+// Observe adds the event read as in, at time t (its own, or later for an event matched
+// out of order), to a when it is taken, then returns the aggregate's value at t for the
+// event's group. Times must not go back.
+func (g *Aggregate) Observe(a *velocity.Agg, in AggInput, t int64) event.Value {
+	if !in.grouped {
+		return event.Value{} // no group: no value
+	}
+	if in.take {
+		a.Add(t, in.by, in.num, in.val)
+	}
+	x, ok := a.Value(t, in.by)
 	switch {
 	case !ok:
 		return event.Value{}
@@ -79,23 +97,6 @@ func (g *Aggregate) Observe(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.
 		return event.Int(int64(x))
 	}
 	return event.Double(x)
-}
-
-// Mutates reports whether Observe(a, ev, t, ctx) would change a: ev is taken, or something
-// left the window at t (a caller sharing a copy-on-write copies it first).
-func (g *Aggregate) Mutates(a *velocity.Agg, ev *event.Event, t int64, ctx *nfa.EvalContext) bool {
-	if g.Takes(ev, ctx) {
-		return true
-	}
-	var by velocity.Key
-	if g.by >= 0 {
-		v := ev.Value(g.by)
-		if v.Kind <= event.KindNull {
-			return false
-		}
-		by = aggKeyOf(v)
-	}
-	return a.Stale(t, by)
 }
 
 // Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
@@ -115,14 +116,7 @@ func (g *Aggregate) Empty(ev *event.Event) event.Value {
 
 // Takes reports whether Observe would add ev to the aggregate.
 func (g *Aggregate) Takes(ev *event.Event, ctx *nfa.EvalContext) bool {
-	if g.by >= 0 && ev.Value(g.by).Kind <= event.KindNull {
-		return false
-	}
-	if g.field >= 0 && ev.Value(g.field).Kind <= event.KindNull {
-		return false
-	}
-	ctx.Event = ev
-	return g.where == nil || g.where.Eval(ctx)
+	return g.Read(ev, ctx).take
 }
 
 // aggKeyOf turns a field value into a group or distinct key.

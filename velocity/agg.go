@@ -54,6 +54,8 @@ type Agg struct {
 	ng     int32         // groups held
 	gs     []group
 	glist  groupList
+	u      *Undo  // the log its changes go to (nil: none); see Log
+	useg   uint32 // the log's segment its header was last logged in
 }
 
 // group is the window of one value of by, in the list of groups by last event (indexes
@@ -77,9 +79,10 @@ func (a *Agg) Spec() Spec { return a.spec }
 // its value as a Key (Distinct); by its group (ignored without Spec.By). Times must not
 // go back.
 func (a *Agg) Add(t int64, by Key, num float64, val Key) {
+	a.touch()
 	a.last = max(a.last, t)
 	if !a.spec.By {
-		a.w.add(a.spec, t, num, val)
+		a.w.add(a.spec, t, num, val, a.u)
 		return
 	}
 	a.dropGroups(t)
@@ -89,15 +92,16 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 			a.dropGroup(a.glist.head)
 		}
 		by.S = strings.Clone(by.S) // not the event's whole values slab (package event)
-		gi = a.glist.alloc(&a.gs, by)
+		gi = a.glist.alloc(&a.gs, by, a.u)
 		a.indexGroup(by, gi)
 	} else {
-		a.glist.remove(a.gs, gi)
+		a.glist.remove(a.gs, gi, a.u)
 	}
-	a.glist.pushBack(a.gs, gi)
+	a.glist.pushBack(a.gs, gi, a.u)
 	g := &a.gs[gi]
+	a.u.logGrp(g)
 	g.last = t
-	g.w.add(a.spec, t, num, val)
+	g.w.add(a.spec, t, num, val, a.u)
 }
 
 // findGroup returns the group of key k.
@@ -120,6 +124,7 @@ func (a *Agg) indexGroup(k Key, gi int32) {
 	a.ng++
 	switch {
 	case a.groups != nil:
+		a.u.logMap(a.groups, k)
 		a.groups[k] = gi
 	case a.ng > smallIndex:
 		a.groups = make(map[Key]int32, a.ng)
@@ -132,11 +137,13 @@ func (a *Agg) indexGroup(k Key, gi int32) {
 
 // dropGroup forgets group gi.
 func (a *Agg) dropGroup(gi int32) {
-	a.glist.remove(a.gs, gi)
+	a.glist.remove(a.gs, gi, a.u)
 	if a.groups != nil {
+		a.u.logMap(a.groups, a.gs[gi].key)
 		delete(a.groups, a.gs[gi].key)
 	}
 	a.ng--
+	a.u.logGrp(&a.gs[gi])
 	a.gs[gi] = group{prev: -1, next: a.glist.free}
 	a.glist.free = gi
 }
@@ -145,6 +152,7 @@ func (a *Agg) dropGroup(gi int32) {
 // count or distinct count as a whole number, and ok false when the function has no value
 // for an empty window (Avg, Min, Max). Reading moves the group's window to t.
 func (a *Agg) Value(t int64, by Key) (float64, bool) {
+	a.touch() // (attached: at most once a segment, and Add has mostly done it)
 	w := &a.w
 	if a.spec.By {
 		a.dropGroups(t)
@@ -153,8 +161,9 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 			return empty(a.spec.Func)
 		}
 		w = &a.gs[gi].w
+		a.u.logGrp(&a.gs[gi]) // (the group Add logged last, mostly)
 	}
-	w.expire(a.spec, t)
+	w.expire(a.spec, t, a.u)
 	return w.value(a.spec.Func)
 }
 
@@ -167,7 +176,7 @@ func empty(f Func) (float64, bool) {
 }
 
 // Stale reports whether Value(t, by) would change the aggregate (something left its
-// window), so that a caller sharing it copy-on-write knows whether to copy first.
+// window).
 func (a *Agg) Stale(t int64, by Key) bool {
 	if !a.spec.By {
 		return a.w.stale(a.spec, t)
@@ -207,6 +216,7 @@ func (a *Agg) Expire(t int64) bool {
 	if t < a.EmptyAt() {
 		return false
 	}
+	a.touch()
 	a.last = math.MinInt64
 	a.w = newWindow()
 	a.groups, a.gs, a.ng, a.glist = nil, nil, 0, newGroupList()
@@ -244,21 +254,27 @@ type groupList struct{ head, tail, free int32 }
 
 func newGroupList() groupList { return groupList{head: -1, tail: -1, free: -1} }
 
-func (l *groupList) alloc(gs *[]group, key Key) int32 {
+func (l *groupList) alloc(gs *[]group, key Key, u *Undo) int32 {
 	g := group{key: key, w: newWindow(), prev: -1, next: -1}
 	if l.free >= 0 {
 		i := l.free
 		l.free = (*gs)[i].next
+		u.logGrp(&(*gs)[i])
 		(*gs)[i] = g
 		return i
+	}
+	if n := len(*gs); u != nil && n < cap(*gs) {
+		u.logGrp(&(*gs)[:n+1][n]) // a slot an older length may have shown
 	}
 	*gs = append(*gs, g)
 	return int32(len(*gs) - 1)
 }
 
-func (l *groupList) pushBack(gs []group, i int32) {
+func (l *groupList) pushBack(gs []group, i int32, u *Undo) {
+	u.logGrp(&gs[i])
 	gs[i].prev, gs[i].next = l.tail, -1
 	if l.tail >= 0 {
+		u.logGrp(&gs[l.tail])
 		gs[l.tail].next = i
 	} else {
 		l.head = i
@@ -266,18 +282,21 @@ func (l *groupList) pushBack(gs []group, i int32) {
 	l.tail = i
 }
 
-func (l *groupList) remove(gs []group, i int32) {
+func (l *groupList) remove(gs []group, i int32, u *Undo) {
 	g := &gs[i]
 	if g.prev >= 0 {
+		u.logGrp(&gs[g.prev])
 		gs[g.prev].next = g.next
 	} else {
 		l.head = g.next
 	}
 	if g.next >= 0 {
+		u.logGrp(&gs[g.next])
 		gs[g.next].prev = g.prev
 	} else {
 		l.tail = g.prev
 	}
+	u.logGrp(g)
 	g.prev, g.next = -1, -1
 }
 

@@ -73,10 +73,10 @@ func Decode(spec Spec, data []byte) (*Agg, []byte, error) {
 				r.fail("group listed twice")
 				break
 			}
-			gi := a.glist.alloc(&a.gs, key)
+			gi := a.glist.alloc(&a.gs, key, nil)
 			a.gs[gi].last, a.gs[gi].w = last, w
 			a.indexGroup(key, gi)
-			a.glist.pushBack(a.gs, gi)
+			a.glist.pushBack(a.gs, gi, nil)
 		}
 	}
 	if r.err != nil {
@@ -150,10 +150,10 @@ func (r *reader) window(s Spec) window {
 				r.fail("value listed twice")
 				break
 			}
-			d := w.alloc(key)
+			d := w.alloc(key, nil)
 			w.dn[d].t = t
-			w.index(key, d)
-			w.append(d)
+			w.index(key, d, nil)
+			w.append(d, nil)
 		}
 		return w
 	}

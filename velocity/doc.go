@@ -51,7 +51,9 @@
 // # Concurrency
 //
 // An Agg is owned by one goroutine (a shard); it has no locks. Clone gives an
-// independent copy (a key's state before its re-matchable events); values and groups sit
-// in slices linked by index, so a clone is a few copies. Stale says whether reading
-// would change it, so a caller sharing an Agg copy-on-write copies only what changes.
+// independent copy; values and groups sit in slices linked by index, so a clone is a few
+// copies. An Undo attached to aggregates (Agg.Log) records their changes so that they can
+// be rolled back: the engine keeps a key's state before its re-matchable events that way,
+// at the cost of the changes those events make, not of the state. An Undo belongs to the
+// goroutine that owns its aggregates.
 package velocity

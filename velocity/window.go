@@ -45,11 +45,20 @@ func newWindow() window { return window{head: -1, tail: -1, free: -1} }
 
 func (w *window) live() []entry { return w.q[w.qh:] }
 
-func (w *window) push(e entry) {
+func (w *window) push(e entry, u *Undo) {
 	if w.qh > 0 && w.qh >= len(w.q)/2 { // compact: amortised O(1)
-		n := copy(w.q, w.q[w.qh:])
-		clear(w.q[n:])
-		w.q, w.qh = w.q[:n], 0
+		if u != nil { // into a new array: the log may restore the old one
+			q := make([]entry, len(w.q)-w.qh, cap(w.q))
+			copy(q, w.q[w.qh:])
+			w.q, w.qh = q, 0
+		} else {
+			n := copy(w.q, w.q[w.qh:])
+			clear(w.q[n:])
+			w.q, w.qh = w.q[:n], 0
+		}
+	}
+	if n := len(w.q); u != nil && n < cap(w.q) {
+		u.logEnt(&w.q[:n+1][n]) // a slot an older length may have shown
 	}
 	w.q = append(w.q, e)
 }
@@ -64,8 +73,10 @@ func (w *window) mergeable(s Spec, t int64) bool {
 	return t-l[len(l)-1].t0 < res
 }
 
-func (w *window) add(s Spec, t int64, num float64, val Key) {
-	w.expire(s, t)
+// add counts one event; changes are logged to u (nil: none), the window's own header
+// excepted (the caller logs what holds it).
+func (w *window) add(s Spec, t int64, num float64, val Key, u *Undo) {
+	w.expire(s, t, u)
 	switch s.Func {
 	case Count, Sum, Avg:
 		if s.Func == Count {
@@ -75,10 +86,11 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 		w.sum += num
 		if w.mergeable(s, t) {
 			last := &w.q[len(w.q)-1]
+			u.logEnt(last)
 			last.t1, last.n, last.v = t, last.n+1, last.v+num
 			return
 		}
-		w.push(entry{t0: t, t1: t, n: 1, v: num})
+		w.push(entry{t0: t, t1: t, n: 1, v: num}, u)
 	case Min, Max:
 		for len(w.q) > w.qh {
 			b := w.q[len(w.q)-1]
@@ -88,24 +100,26 @@ func (w *window) add(s Spec, t int64, num float64, val Key) {
 			w.q = w.q[:len(w.q)-1]
 		}
 		if len(w.q) > w.qh && w.mergeable(s, t) {
+			u.logEnt(&w.q[len(w.q)-1])
 			w.q[len(w.q)-1].t1 = t // its value is the better one; it now leaves with t
 			return
 		}
-		w.push(entry{t0: t, t1: t, n: 1, v: num})
+		w.push(entry{t0: t, t1: t, n: 1, v: num}, u)
 	case Distinct:
 		d, ok := w.find(val)
 		if !ok {
 			if w.nd >= MaxDistinct {
-				w.unlink(w.head)
+				w.unlink(w.head, u)
 			}
 			val.S = strings.Clone(val.S) // not the event's whole values slab (package event)
-			d = w.alloc(val)
-			w.index(val, d)
+			d = w.alloc(val, u)
+			w.index(val, d, u)
 		} else {
-			w.detach(d)
+			w.detach(d, u)
 		}
+		u.logDn(&w.dn[d])
 		w.dn[d].t = t
-		w.append(d)
+		w.append(d, u)
 	}
 }
 
@@ -118,17 +132,19 @@ func (w *window) stale(s Spec, t int64) bool {
 }
 
 // expire drops what the window has passed at t: entries whose newest event is at least
-// Window old.
-func (w *window) expire(s Spec, t int64) {
+// Window old. Changes are logged to u as in add.
+func (w *window) expire(s Spec, t int64, u *Undo) {
 	if s.Func == Distinct {
 		for w.head >= 0 && t-w.dn[w.head].t >= s.Window {
-			w.unlink(w.head)
+			w.unlink(w.head, u)
 		}
 		return
 	}
 	for w.qh < len(w.q) && t-w.q[w.qh].t1 >= s.Window {
 		e := w.q[w.qh]
-		w.q[w.qh] = entry{}
+		if u == nil { // (logged, the slot keeps its entry: the log may show it again)
+			w.q[w.qh] = entry{}
+		}
 		w.qh++
 		if s.Func == Count || s.Func == Sum || s.Func == Avg {
 			w.n -= e.n
@@ -164,21 +180,27 @@ func (w *window) value(f Func) (float64, bool) {
 }
 
 // alloc takes a free node (or a new one) for key.
-func (w *window) alloc(key Key) int32 {
+func (w *window) alloc(key Key, u *Undo) int32 {
 	if w.free >= 0 {
 		d := w.free
 		w.free = w.dn[d].next
+		u.logDn(&w.dn[d])
 		w.dn[d] = dnode{key: key, prev: -1, next: -1}
 		return d
+	}
+	if n := len(w.dn); u != nil && n < cap(w.dn) {
+		u.logDn(&w.dn[:n+1][n]) // a slot an older length may have shown
 	}
 	w.dn = append(w.dn, dnode{key: key, prev: -1, next: -1})
 	return int32(len(w.dn) - 1)
 }
 
-func (w *window) append(d int32) {
+func (w *window) append(d int32, u *Undo) {
 	n := &w.dn[d]
+	u.logDn(n)
 	n.prev, n.next = w.tail, -1
 	if w.tail >= 0 {
+		u.logDn(&w.dn[w.tail])
 		w.dn[w.tail].next = d
 	} else {
 		w.head = d
@@ -186,18 +208,21 @@ func (w *window) append(d int32) {
 	w.tail = d
 }
 
-func (w *window) detach(d int32) {
+func (w *window) detach(d int32, u *Undo) {
 	n := &w.dn[d]
 	if n.prev >= 0 {
+		u.logDn(&w.dn[n.prev])
 		w.dn[n.prev].next = n.next
 	} else {
 		w.head = n.next
 	}
 	if n.next >= 0 {
+		u.logDn(&w.dn[n.next])
 		w.dn[n.next].prev = n.prev
 	} else {
 		w.tail = n.prev
 	}
+	u.logDn(n)
 	n.prev, n.next = -1, -1
 }
 
@@ -222,10 +247,11 @@ func (w *window) find(k Key) (int32, bool) {
 
 // index counts node d (not yet listed) as value k's, building the map when the values
 // outgrow a scan.
-func (w *window) index(k Key, d int32) {
+func (w *window) index(k Key, d int32, u *Undo) {
 	w.nd++
 	switch {
 	case w.vals != nil:
+		u.logMap(w.vals, k)
 		w.vals[k] = d
 	case w.nd > smallIndex:
 		w.vals = make(map[Key]int32, w.nd)
@@ -236,12 +262,14 @@ func (w *window) index(k Key, d int32) {
 	}
 }
 
-func (w *window) unlink(d int32) {
-	w.detach(d)
+func (w *window) unlink(d int32, u *Undo) {
+	w.detach(d, u)
 	if w.vals != nil {
+		u.logMap(w.vals, w.dn[d].key)
 		delete(w.vals, w.dn[d].key)
 	}
 	w.nd--
+	u.logDn(&w.dn[d])
 	w.dn[d] = dnode{prev: -1, next: w.free}
 	w.free = d
 }

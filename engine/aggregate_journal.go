@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/velocity"
+)
+
+// A key's velocity state while it has a journal (order.go). The base is not a copy: the
+// live state logs its changes (velocity.Undo) from the journal's start, one segment per
+// journal event, so the base is the live state with the log rolled back. Starting a
+// journal costs the base's rearm holds (a few words), never the windows; a re-match
+// rolls back what the journal changed and replays it; a fold forgets the log's oldest
+// segments. Each journal event also keeps the values it saw, so that folding it into the
+// base matchers, and replaying the journal as it was (to know which alerts the first
+// order derived), read them instead of recomputing them.
+//
+// The live state's aggregates change only as the journal's events are matched (in
+// order, or replayed in order from the base), and by expiry, which is logged too; a rule's
+// rearm holds are not logged (time moves them between events, which a replay from the
+// base must not see): the base keeps its own, moved as its matchers take the events it
+// folds.
+
+// velJournal is what a key's velocity base (keyState.velBase, a keyVelocity holding the
+// base's rearm holds) keeps of the journal.
+type velJournal struct {
+	live  *keyVelocity   // the state whose log rolls back to the base (nil: no state since the base, which had none)
+	log   *velocity.Undo // live's changes since the base (nil with live)
+	marks []int          // by journal event: the log's length before its changes
+	vals  []event.Value  // by journal event: the values it saw (the layout's count each)
+}
+
+// startVelJournal makes the key's velocity base as its journal starts (nothing without
+// velocity rules).
+func (s *shard) startVelJournal(ks *keyState) {
+	if p := s.velocity(); p != nil {
+		ks.velBase = p.newBase(ks.vel)
+	}
+}
+
+// Bases and logs of ended journals are reused (most keys start and end a journal per
+// event when their events are further apart than the out-of-orderness), up to these.
+const (
+	maxSpareBases = 256
+	keepLog       = 4096 // records a reused log may have held
+)
+
+// newBase returns a base for the live state kv (nil: none), whose changes are logged
+// from now on.
+func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
+	var b *keyVelocity
+	if n := len(p.bases); n > 0 {
+		b, p.bases = p.bases[n-1], p.bases[:n-1]
+	} else {
+		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, jour: &velJournal{}}
+	}
+	if kv == nil {
+		for i := range b.quiet {
+			b.quiet[i] = math.MinInt64
+		}
+		return b
+	}
+	copy(b.quiet, kv.quiet)
+	b.jour.adopt(p, kv)
+	return b
+}
+
+// recycle keeps an ended journal's base and log for reuse.
+func (p *velPlan) recycle(b *keyVelocity) {
+	j := b.jour
+	if j.log != nil {
+		p.putLog(j.log)
+	}
+	if len(p.bases) >= maxSpareBases || b.lay != p.lay {
+		return
+	}
+	clear(j.vals)
+	j.live, j.log, j.marks, j.vals = nil, nil, j.marks[:0], j.vals[:0]
+	p.bases = append(p.bases, b)
+}
+
+func (p *velPlan) putLog(u *velocity.Undo) {
+	if len(p.logs) < maxSpareBases {
+		u.Reset(keepLog)
+		p.logs = append(p.logs, u)
+	}
+}
+
+// adopt makes kv the logged live state: the base's own, or one made since a base that
+// had none (every change it holds is then the journal's: the log rolls it back to empty).
+func (j *velJournal) adopt(p *velPlan, kv *keyVelocity) {
+	if j.live != nil {
+		j.live.detach()
+	}
+	j.live = kv
+	if n := len(p.logs); n > 0 {
+		j.log, p.logs = p.logs[n-1], p.logs[:n-1]
+	} else {
+		j.log = velocity.NewUndo()
+	}
+	kv.log = j.log
+	for _, a := range kv.aggs {
+		if a != nil {
+			a.Log(j.log)
+		}
+	}
+}
+
+// detach stops logging kv's changes.
+func (kv *keyVelocity) detach() {
+	kv.log = nil
+	for _, a := range kv.aggs {
+		if a != nil {
+			a.Log(nil)
+		}
+	}
+}
+
+// blank reports whether kv holds nothing: no aggregate, no hold, no time.
+func (kv *keyVelocity) blank() bool { return kv.at == math.MinInt64 && kv.empty() }
+
+// empty reports whether kv holds no aggregate and no hold (what expiry leaves).
+func (kv *keyVelocity) empty() bool {
+	for _, a := range kv.aggs {
+		if a != nil {
+			return false
+		}
+	}
+	for _, q := range kv.quiet {
+		if q != math.MinInt64 {
+			return false
+		}
+	}
+	return true
+}
+
+// observe computes the values for the journal's next event on kv (nil: no state),
+// logging kv's changes as the event's segment and recording its values. A nil j only
+// observes.
+func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item) {
+	if j == nil {
+		p.observe(kv, it)
+		return
+	}
+	if kv != nil && j.live != kv {
+		// A state made since a base that had none. (The live state is otherwise the
+		// base's: expiry keeps it while the key has a journal, and a replay adopts the
+		// state it makes.)
+		j.adopt(p, kv)
+	}
+	j.mark()
+	p.observe(kv, it)
+	j.keep(p)
+}
+
+// record notes an event observed without state (p.observe(nil, …)): nothing to log.
+func (j *velJournal) record(p *velPlan) {
+	if j == nil {
+		return
+	}
+	j.mark()
+	j.keep(p)
+}
+
+// mark starts the next event's segment of the log.
+func (j *velJournal) mark() {
+	m := 0
+	if j.log != nil {
+		m = j.log.Mark()
+	}
+	j.marks = append(j.marks, m)
+}
+
+// keep records the values the plan computed for the event.
+func (j *velJournal) keep(p *velPlan) {
+	for ri := range p.vals {
+		j.vals = append(j.vals, p.vals[ri].Values...)
+	}
+}
+
+// forget drops the records of the journal's n oldest events, folded into the base: their
+// changes can no longer be rolled back.
+func (j *velJournal) forget(n int, lay *velLayout) {
+	if j.log != nil {
+		m := j.log.Len()
+		if n < len(j.marks) {
+			m = j.marks[n]
+		}
+		j.log.Forget(m)
+		for i := n; i < len(j.marks); i++ {
+			j.marks[i] -= m
+		}
+	}
+	j.marks = dropFront(j.marks, min(n, len(j.marks)))
+	j.vals = dropFront(j.vals, min(n*int(lay.off[len(lay.off)-1]), len(j.vals)))
+}
+
+// dropFront removes s's first n elements in place.
+func dropFront[T any](s []T, n int) []T {
+	m := copy(s, s[n:])
+	clear(s[m:])
+	return s[:m]
+}
+
+// endVelJournal drops the key's velocity base as its journal ends: the live state is the
+// key's whole state, no longer logged (nil when it holds nothing).
+func (s *shard) endVelJournal(ks *keyState) {
+	b := ks.velBase
+	ks.velBase = nil
+	if b == nil || b.jour == nil {
+		return
+	}
+	if kv := b.jour.live; kv != nil {
+		kv.detach()
+	}
+	if kv := ks.vel; kv != nil {
+		kv.detach()
+		if kv.empty() {
+			ks.vel = nil
+		}
+	}
+	if p := s.velocity(); p != nil {
+		p.recycle(b)
+	}
+}
+
+// setVals gives the rules the values recorded for an event (velJournal.keep).
+func (p *velPlan) setVals(vals []event.Value, it *item) {
+	p.curTime, p.curSeq, p.cur = it.ev.Time, it.ev.Seq, true
+	for ri := range p.vals {
+		copy(p.vals[ri].Values, vals[p.lay.off[ri]:p.lay.off[ri+1]])
+	}
+}
+
+// velFeed is where a replay or a fold of journal events takes their velocity values
+// from, and where the rearm holds their matches start go (kv).
+type velFeed struct {
+	kv     *keyVelocity  // holds, and when observing the aggregates (nil: no state yet)
+	stored bool          // values from vals, else observed on kv
+	vals   []event.Value // the values recorded for the events to come, in order
+	j      *velJournal   // when observing: records each event (nil: none)
+}
+
+// next gives the rules the values for the next event fed.
+func (f *velFeed) next(p *velPlan, it *item) {
+	if f.stored {
+		n := int(p.lay.off[len(p.lay.off)-1])
+		p.setVals(f.vals[:n], it)
+		f.vals = f.vals[n:]
+		return
+	}
+	if f.kv == nil && p.takes(it) {
+		f.kv = newKeyVelocity(p.lay)
+	}
+	if f.kv == nil {
+		p.observe(nil, it)
+		f.j.record(p)
+		return
+	}
+	f.j.observe(p, f.kv, it)
+}
+
+// storedFeed replays the journal as it was matched: the values its events saw, and a
+// copy of the base's holds.
+func (s *shard) storedFeed(ks *keyState) *velFeed {
+	b := ks.velBase
+	if b == nil || b.jour == nil {
+		return nil
+	}
+	q := &keyVelocity{lay: b.lay, quiet: append([]int64(nil), b.quiet...), at: math.MinInt64}
+	return &velFeed{kv: q, stored: true, vals: b.jour.vals}
+}
+
+// replayFeed readies the key's velocity state for replaying the whole journal from the
+// base: the live state with its log rolled back (nil when the base has none), logged
+// again as the replay goes. On a restore the base is the restored state itself (or nil),
+// which becomes the logged live state.
+func (s *shard) replayFeed(ks *keyState) *velFeed {
+	p := s.velocity()
+	if p == nil {
+		return nil
+	}
+	b := ks.velBase
+	switch {
+	case b == nil || b.jour == nil: // a restore
+		b = p.newBase(b)
+		ks.velBase = b
+	default:
+		j := b.jour
+		if j.log != nil {
+			j.log.Undo()
+		}
+		if j.live != nil {
+			copy(j.live.quiet, b.quiet)
+		}
+	}
+	j := b.jour
+	j.marks, j.vals = j.marks[:0], j.vals[:0]
+	kv := j.live
+	if kv != nil && kv.blank() { // start from none, as a key without state does
+		kv.detach()
+		p.putLog(j.log)
+		j.live, j.log, kv = nil, nil, nil
+	}
+	return &velFeed{kv: kv, j: j}
+}

@@ -1,0 +1,326 @@
+package velocity
+
+// Undo records the changes made to the aggregates attached to it (Agg.Log), and to the
+// words its owner records with Int64 and Slot, so that they can be rolled back: the
+// engine keeps one per key while the key has events it may re-match, so that the key's
+// state before them (its base) costs nothing to keep and a re-match rolls back only what
+// those events changed, instead of copying every window when the journal starts.
+//
+// Changes are logged in segments (Mark starts one, the engine one per event): within a
+// segment a place is logged at its first change only, so Undo, AtStart and Forget work
+// on whole segments. Records hold the old contents of the places changed (an aggregate's
+// header, one entry, one distinct value's node, one group, one map entry, one word), by
+// pointer, and are restored in reverse order; a slice that grew in between is restored
+// as the header that pointed at the old array, whose slots the log restored too. An
+// attached aggregate therefore never compacts its queue in place (it moves it), and
+// appends into spare capacity are logged.
+//
+// An Undo and its aggregates are owned by one goroutine, as the aggregates are.
+type Undo struct {
+	kinds []recKind // one per record, in order
+	aggs  []aggRec
+	ents  []entRec
+	dns   []dnRec
+	grps  []grpRec
+	maps  []mapRec
+	words []wordRec
+	slots []slotRec
+	seg   uint32 // the current segment (never reused)
+	// the last group logged in this segment: an event changes one group several times
+	lastGrp *group
+	grpSeg  uint32
+}
+
+type recKind uint8
+
+const (
+	recAgg recKind = iota
+	recEnt
+	recDn
+	recGrp
+	recMap
+	recWord
+	recSlot
+)
+
+type aggRec struct {
+	a   *Agg
+	old Agg
+}
+
+type entRec struct {
+	p   *entry
+	old entry
+}
+
+type dnRec struct {
+	p   *dnode
+	old dnode
+}
+
+type grpRec struct {
+	p   *group
+	old group
+}
+
+type mapRec struct {
+	m   map[Key]int32
+	k   Key
+	old int32
+	had bool
+}
+
+type wordRec struct {
+	p   *int64
+	old int64
+}
+
+type slotRec struct {
+	p   **Agg
+	old *Agg
+}
+
+// NewUndo returns an empty log.
+func NewUndo() *Undo { return &Undo{seg: 1} }
+
+// Len is the number of records: a position for Forget.
+func (u *Undo) Len() int { return len(u.kinds) }
+
+// Mark starts a segment and returns the log's position before it.
+func (u *Undo) Mark() int {
+	u.seg++
+	return len(u.kinds)
+}
+
+// Int64 logs the word at p before its owner changes it.
+func (u *Undo) Int64(p *int64) {
+	u.kinds = append(u.kinds, recWord)
+	u.words = append(u.words, wordRec{p: p, old: *p})
+}
+
+// Slot logs the aggregate pointer at p before its owner changes it.
+func (u *Undo) Slot(p **Agg) {
+	u.kinds = append(u.kinds, recSlot)
+	u.slots = append(u.slots, slotRec{p: p, old: *p})
+}
+
+// Undo rolls every change logged back and empties the log.
+func (u *Undo) Undo() {
+	u.swapBack(len(u.kinds))
+	u.reset()
+}
+
+// AtStart rolls every change logged back, calls fn (which must change nothing the log
+// covers), then puts the changes back: fn sees the state as it was when the log was
+// empty.
+func (u *Undo) AtStart(fn func()) {
+	u.swapBack(len(u.kinds))
+	fn()
+	u.swapForward()
+}
+
+// Reset empties the log for reuse, without rolling anything back (its aggregates must
+// be detached, or no longer used). It keeps its arrays when they held at most keep
+// records.
+func (u *Undo) Reset(keep int) {
+	if cap(u.kinds) > keep {
+		seg := u.seg
+		*u = Undo{seg: seg}
+	}
+	u.reset()
+}
+
+// Forget drops the first n records (a position Mark returned): the changes they logged
+// can no longer be rolled back.
+func (u *Undo) Forget(n int) {
+	var c [recSlot + 1]int
+	for _, k := range u.kinds[:n] {
+		c[k]++
+	}
+	u.kinds = dropFront(u.kinds, n)
+	u.aggs = dropFront(u.aggs, c[recAgg])
+	u.ents = dropFront(u.ents, c[recEnt])
+	u.dns = dropFront(u.dns, c[recDn])
+	u.grps = dropFront(u.grps, c[recGrp])
+	u.maps = dropFront(u.maps, c[recMap])
+	u.words = dropFront(u.words, c[recWord])
+	u.slots = dropFront(u.slots, c[recSlot])
+	u.seg++ // what the current segment logged may have gone: log its changes again
+}
+
+// dropFront removes s's first n elements, keeping its array (the rest moves to the
+// front, so a log that is trimmed as it grows stays as long as what it holds).
+func dropFront[T any](s []T, n int) []T {
+	if n == 0 {
+		return s
+	}
+	m := copy(s, s[n:])
+	clear(s[m:])
+	return s[:m]
+}
+
+func (u *Undo) reset() {
+	u.kinds = u.kinds[:0]
+	clear(u.aggs)
+	u.aggs = u.aggs[:0]
+	clear(u.ents)
+	u.ents = u.ents[:0]
+	clear(u.dns)
+	u.dns = u.dns[:0]
+	clear(u.grps)
+	u.grps = u.grps[:0]
+	clear(u.maps)
+	u.maps = u.maps[:0]
+	clear(u.words)
+	u.words = u.words[:0]
+	clear(u.slots)
+	u.slots = u.slots[:0]
+	u.seg++
+	u.lastGrp = nil
+}
+
+// swapBack restores the records' old contents in reverse order, keeping in each the
+// contents it replaced, so that swapForward can put them back.
+func (u *Undo) swapBack(n int) {
+	ia, ie, id, ig, im, iw, is := len(u.aggs), len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
+	for i := n - 1; i >= 0; i-- {
+		switch u.kinds[i] {
+		case recAgg:
+			ia--
+			u.aggs[ia].swap()
+		case recEnt:
+			ie--
+			r := &u.ents[ie]
+			*r.p, r.old = r.old, *r.p
+		case recDn:
+			id--
+			r := &u.dns[id]
+			*r.p, r.old = r.old, *r.p
+		case recGrp:
+			ig--
+			r := &u.grps[ig]
+			*r.p, r.old = r.old, *r.p
+		case recMap:
+			im--
+			u.maps[im].swap()
+		case recWord:
+			iw--
+			r := &u.words[iw]
+			*r.p, r.old = r.old, *r.p
+		case recSlot:
+			is--
+			r := &u.slots[is]
+			*r.p, r.old = r.old, *r.p
+		}
+	}
+}
+
+// swapForward undoes swapBack over the whole log.
+func (u *Undo) swapForward() {
+	var ia, ie, id, ig, im, iw, is int
+	for _, k := range u.kinds {
+		switch k {
+		case recAgg:
+			u.aggs[ia].swap()
+			ia++
+		case recEnt:
+			r := &u.ents[ie]
+			*r.p, r.old = r.old, *r.p
+			ie++
+		case recDn:
+			r := &u.dns[id]
+			*r.p, r.old = r.old, *r.p
+			id++
+		case recGrp:
+			r := &u.grps[ig]
+			*r.p, r.old = r.old, *r.p
+			ig++
+		case recMap:
+			u.maps[im].swap()
+			im++
+		case recWord:
+			r := &u.words[iw]
+			*r.p, r.old = r.old, *r.p
+			iw++
+		case recSlot:
+			r := &u.slots[is]
+			*r.p, r.old = r.old, *r.p
+			is++
+		}
+	}
+}
+
+// swap exchanges the aggregate's contents with the record's, leaving the aggregate's
+// attachment to its log as it is.
+func (r *aggRec) swap() {
+	a := r.a
+	lu, ls := a.u, a.useg
+	cur := *a
+	*a = r.old
+	a.u, a.useg = lu, ls
+	r.old = cur
+}
+
+func (r *mapRec) swap() {
+	cur, had := r.m[r.k]
+	if r.had {
+		r.m[r.k] = r.old
+	} else {
+		delete(r.m, r.k)
+	}
+	r.old, r.had = cur, had
+}
+
+// Log attaches the aggregate to u (nil: detaches it): from now on its changes are
+// logged there.
+func (a *Agg) Log(u *Undo) { a.u, a.useg = u, 0 }
+
+// touch logs the aggregate's header (everything but its slices' contents and its
+// maps) at its first change in the log's segment.
+func (a *Agg) touch() {
+	u := a.u
+	if u == nil || a.useg == u.seg {
+		return
+	}
+	a.useg = u.seg
+	u.kinds = append(u.kinds, recAgg)
+	u.aggs = append(u.aggs, aggRec{a: a, old: *a})
+}
+
+// logEnt logs an entry before it changes.
+func (u *Undo) logEnt(p *entry) {
+	if u == nil {
+		return
+	}
+	u.kinds = append(u.kinds, recEnt)
+	u.ents = append(u.ents, entRec{p: p, old: *p})
+}
+
+// logDn logs a distinct value's node before it changes.
+func (u *Undo) logDn(p *dnode) {
+	if u == nil {
+		return
+	}
+	u.kinds = append(u.kinds, recDn)
+	u.dns = append(u.dns, dnRec{p: p, old: *p})
+}
+
+// logGrp logs a group (its window's header included) before it changes.
+func (u *Undo) logGrp(p *group) {
+	if u == nil || u.lastGrp == p && u.grpSeg == u.seg {
+		return
+	}
+	u.lastGrp, u.grpSeg = p, u.seg
+	u.kinds = append(u.kinds, recGrp)
+	u.grps = append(u.grps, grpRec{p: p, old: *p})
+}
+
+// logMap logs m's entry for k before it changes.
+func (u *Undo) logMap(m map[Key]int32, k Key) {
+	if u == nil {
+		return
+	}
+	old, had := m[k]
+	u.kinds = append(u.kinds, recMap)
+	u.maps = append(u.maps, mapRec{m: m, k: k, old: old, had: had})
+}
