@@ -498,7 +498,7 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	return e.restoreSpaces(ctx, part, log, meta)
 }
 
-func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
+func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (_ state.Meta, err error) {
 	if e.ckpt == nil {
 		return state.Meta{}, nil
 	}
@@ -512,6 +512,11 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer func() { p.lastIn.Store(e.now()) }()
+	defer func() {
+		if err != nil {
+			e.forgetUnrestored(p)
+		}
+	}()
 	p.held = nil // only what the checkpoint holds
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
@@ -550,6 +555,19 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	}
 	p.seq = max(p.seq, maxSeq)
 	return meta, e.placeRestored(ctx, p, meta, byShard)
+}
+
+// forgetUnrestored forgets partition p, whose restore failed (p.mu held): no checkpoint
+// round may save what the engine holds of it over the stored checkpoint it did not
+// restore (the source gives the partition back, and RemovePartition drops what the
+// shards may hold of it).
+func (e *Engine) forgetUnrestored(p *partition) {
+	p.removed = true
+	e.mu.Lock()
+	if e.parts[p.id] == p {
+		delete(e.parts, p.id)
+	}
+	e.mu.Unlock()
 }
 
 // claim claims partition part in the store (fencing its earlier owners) and forgets
