@@ -550,11 +550,24 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (_ 
 	if err := e.onShards(ctx, func(s *shard) { s.dropPartition(int32(part)) }); err != nil {
 		return meta, err
 	}
+	p.forgetPosition()
 	if !meta.Found {
 		return meta, nil
 	}
 	p.seq = max(p.seq, maxSeq)
 	return meta, e.placeRestored(ctx, p, meta, byShard)
+}
+
+// forgetPosition puts partition p (p.mu held), whose keys and clocks the shards just
+// dropped, back where a new partition starts: active, nothing ingested, no watermark told
+// to any shard (a restore then places it after its checkpoint).
+func (p *partition) forgetPosition() {
+	p.idle.Store(false)
+	p.lastOffset, p.restoredTo, p.maxTime = -1, math.MinInt64, math.MinInt64
+	p.wm.Store(math.MinInt64)
+	for i := range p.sentWM {
+		p.sentWM[i] = math.MinInt64
+	}
 }
 
 // forgetUnrestored forgets partition p, whose restore failed (p.mu held): no checkpoint
