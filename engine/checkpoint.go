@@ -498,7 +498,7 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	return e.restoreSpaces(ctx, part, log, meta)
 }
 
-func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (_ state.Meta, err error) {
+func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (meta state.Meta, err error) {
 	if e.ckpt == nil {
 		return state.Meta{}, nil
 	}
@@ -507,6 +507,14 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (_ 
 		return state.Meta{}, err
 	}
 	p := e.partition(part)
+	// After p.mu is let go: a checkpoint holds ck.mu while it takes p.mu.
+	defer func() {
+		if err == nil && meta.Found {
+			ck.mu.Lock()
+			ck.saved[part] = meta.Offset
+			ck.mu.Unlock()
+		}
+	}()
 	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
 	// timer starts again when the restore ends.
 	p.mu.Lock()
@@ -522,7 +530,7 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (_ 
 	var maxSeq uint64
 	schema := e.schema()
 	sr := newStateReader(schema)
-	meta, err := sr.load(ctx, ck.store, part, func(key string, data []byte) error {
+	meta, err = sr.load(ctx, ck.store, part, func(key string, data []byte) error {
 		if key == heldKey {
 			p.held = bytes.Clone(data)
 			return nil
@@ -601,7 +609,7 @@ func (ck *checkpointer) claim(ctx context.Context, part int) error {
 
 // placeRestored positions partition p after its checkpoint (meta) and hands each shard
 // its keys of the checkpoint (byShard), on a fresh clock at the checkpoint's watermark.
-// p.mu is held.
+// p.mu is held (restoreOwn records the checkpointed offset once it is let go).
 func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Meta, byShard [][]*state.KeyState) error {
 	p.lastOffset = meta.Offset
 	if (e.ks != nil || e.child) && !e.cfg.SpaceSources {
@@ -609,9 +617,6 @@ func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Met
 	}
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
 	p.wm.Store(meta.Watermark)
-	e.ckpt.mu.Lock()
-	e.ckpt.saved[p.id] = meta.Offset
-	e.ckpt.mu.Unlock()
 	part := int32(p.id)
 	for i, s := range e.shards {
 		list := byShard[i]
