@@ -498,7 +498,7 @@ func (e *Engine) Restore(ctx context.Context, part int, log *slog.Logger) (state
 	return e.restoreSpaces(ctx, part, log, meta)
 }
 
-func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (state.Meta, error) {
+func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (meta state.Meta, err error) {
 	if e.ckpt == nil {
 		return state.Meta{}, nil
 	}
@@ -507,17 +507,30 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 		return state.Meta{}, err
 	}
 	p := e.partition(part)
+	// After p.mu is let go: a checkpoint holds ck.mu while it takes p.mu.
+	defer func() {
+		if err == nil && meta.Found {
+			ck.mu.Lock()
+			ck.saved[part] = meta.Offset
+			ck.mu.Unlock()
+		}
+	}()
 	// Held throughout: a partition being restored is not idle (MarkIdle), and its idle
 	// timer starts again when the restore ends.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer func() { p.lastIn.Store(e.now()) }()
+	defer func() {
+		if err != nil {
+			e.forgetUnrestored(p)
+		}
+	}()
 	p.held = nil // only what the checkpoint holds
 	byShard := make([][]*state.KeyState, len(e.shards))
 	var maxSeq uint64
 	schema := e.schema()
 	sr := newStateReader(schema)
-	meta, err := sr.load(ctx, ck.store, part, func(key string, data []byte) error {
+	meta, err = sr.load(ctx, ck.store, part, func(key string, data []byte) error {
 		if key == heldKey {
 			p.held = bytes.Clone(data)
 			return nil
@@ -545,11 +558,37 @@ func (e *Engine) restoreOwn(ctx context.Context, part int, log *slog.Logger) (st
 	if err := e.onShards(ctx, func(s *shard) { s.dropPartition(int32(part)) }); err != nil {
 		return meta, err
 	}
+	p.forgetPosition()
 	if !meta.Found {
 		return meta, nil
 	}
 	p.seq = max(p.seq, maxSeq)
 	return meta, e.placeRestored(ctx, p, meta, byShard)
+}
+
+// forgetPosition puts partition p (p.mu held), whose keys and clocks the shards just
+// dropped, back where a new partition starts: active, nothing ingested, no watermark told
+// to any shard (a restore then places it after its checkpoint).
+func (p *partition) forgetPosition() {
+	p.idle.Store(false)
+	p.lastOffset, p.restoredTo, p.maxTime = -1, math.MinInt64, math.MinInt64
+	p.wm.Store(math.MinInt64)
+	for i := range p.sentWM {
+		p.sentWM[i] = math.MinInt64
+	}
+}
+
+// forgetUnrestored forgets partition p, whose restore failed (p.mu held): no checkpoint
+// round may save what the engine holds of it over the stored checkpoint it did not
+// restore (the source gives the partition back, and RemovePartition drops what the
+// shards may hold of it).
+func (e *Engine) forgetUnrestored(p *partition) {
+	p.removed = true
+	e.mu.Lock()
+	if e.parts[p.id] == p {
+		delete(e.parts, p.id)
+	}
+	e.mu.Unlock()
 }
 
 // claim claims partition part in the store (fencing its earlier owners) and forgets
@@ -570,7 +609,7 @@ func (ck *checkpointer) claim(ctx context.Context, part int) error {
 
 // placeRestored positions partition p after its checkpoint (meta) and hands each shard
 // its keys of the checkpoint (byShard), on a fresh clock at the checkpoint's watermark.
-// p.mu is held.
+// p.mu is held (restoreOwn records the checkpointed offset once it is let go).
 func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Meta, byShard [][]*state.KeyState) error {
 	p.lastOffset = meta.Offset
 	if (e.ks != nil || e.child) && !e.cfg.SpaceSources {
@@ -578,9 +617,6 @@ func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Met
 	}
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
 	p.wm.Store(meta.Watermark)
-	e.ckpt.mu.Lock()
-	e.ckpt.saved[p.id] = meta.Offset
-	e.ckpt.mu.Unlock()
 	part := int32(p.id)
 	for i, s := range e.shards {
 		list := byShard[i]

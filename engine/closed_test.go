@@ -30,8 +30,8 @@ func TestCallsAfterClose(t *testing.T) {
 					switch (w + j) % 3 {
 					case 0:
 						_, err = e.Ingest(ctx, w, recs[(j*10)%390:(j*10)%390+10])
-					case 1:
-						_, err = e.SwapRules(ctx, rs)
+					case 1: // a rule set of its own, as every swap has (the engine takes it over)
+						_, err = e.SwapRules(ctx, &RuleSet{Schema: rs.Schema, Rules: rs.Rules, Slots: rs.Slots})
 					default:
 						err = e.Barrier(ctx)
 					}

@@ -66,7 +66,9 @@
 // saves the running schema's text under a reserved key, so a restore reads key states written
 // under a wider schema (optional fields added live that this instance does not run yet)
 // with its own fields, and refuses, with why, state written under a schema its own does
-// not prefix, instead of dropping every key (the source retries the restore later).
+// not prefix, instead of dropping every key (the source retries the restore later). A
+// restore that fails forgets the partition, so that no checkpoint round saves what the
+// engine holds of it over the checkpoint it could not read.
 //
 // Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
 // its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts

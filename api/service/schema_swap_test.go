@@ -116,3 +116,16 @@ func TestPutSchemaRolledBackWhenNotTaken(t *testing.T) {
 		t.Fatalf("the put after: %v, %v", put, err)
 	}
 }
+
+// TestReloadNotTakenIsNotReportedTaken: a reload (the stored schema unchanged) whose
+// rule set the engine refuses is answered as not taken. (Before, apply took the engine
+// running the same schema for the engine having taken the rule set, and answered "the
+// engine took it".)
+func TestReloadNotTakenIsNotReportedTaken(t *testing.T) {
+	s, _, _, eng := schemaService(t)
+	s.Rules.Attach(refusing{eng})
+	err := s.Rules.Reload(context.Background())
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "engine: refused") || strings.Contains(err.Error(), "took it") {
+		t.Fatalf("a reload the engine refused: %v", err)
+	}
+}

@@ -11,8 +11,10 @@ import "time"
 // broker, asked when the claim received nothing for a check interval, clears the
 // backlog. The question runs beside the claim's loop: a broker connection stalled
 // (behind a JoinGroup waiting for a rebalance, say) stalls fetches and questions alike
-// while records keep arriving, so a question unanswered for a check interval sets the
-// backlog. Only the claim's goroutine uses it.
+// while records keep arriving, so a question still unanswered at a check more than a
+// check interval and MaxWait after it was asked sets the backlog (it shares the
+// connection with the fetches: it may wait behind a fetch long-poll, up to MaxWait, on
+// top of the round trip). Only the claim's goroutine uses it.
 type backlogWatch struct {
 	s        *Source
 	c        *claim
@@ -20,6 +22,7 @@ type backlogWatch struct {
 	tick     *time.Ticker
 	received bool           // records read since the last check
 	asked    chan endAnswer // the question in flight (nil: none)
+	askedAt  time.Time      // when it was asked
 }
 
 // endAnswer is the broker's answer to a claim's end-offset question.
@@ -30,15 +33,19 @@ type endAnswer struct {
 
 func (w *backlogWatch) set(backlog bool) error { return w.s.eng.SetBacklog(w.s.hard, w.c.id, backlog) }
 
-// checked is a check interval's end: a question still unanswered sets the backlog; a
-// claim that read nothing asks the broker for the end offset.
+// checked is a check interval's end: a question unanswered for longer than a check
+// interval and MaxWait sets the backlog; a claim that read nothing asks the broker for
+// the end offset.
 func (w *backlogWatch) checked() error {
 	defer func() { w.received = false }()
 	switch {
 	case w.asked != nil:
+		if time.Since(w.askedAt) < w.s.cfg.BacklogCheck+w.s.cfg.MaxWait {
+			return nil // slow, not stalled (yet)
+		}
 		return w.set(true)
 	case !w.received:
-		w.asked = make(chan endAnswer, 1)
+		w.asked, w.askedAt = make(chan endAnswer, 1), time.Now()
 		go func(ch chan<- endAnswer) {
 			end, err := w.s.endOffset(w.c)
 			ch <- endAnswer{end, err}

@@ -40,7 +40,8 @@
 // batch whether the partition's high-water mark is past its read position, and when it
 // received nothing for Config.BacklogCheck, asks the broker for the end offset (beside its
 // loop): an answer at the read position clears the backlog, and a question unanswered
-// for a check interval (a stalled connection stalls fetches too) sets it. While it is
+// for a check interval and MaxWait (a stalled connection stalls fetches too; a question
+// may wait behind a fetch long-poll) sets it. While it is
 // set, the engine never counts the partition idle, so the other partitions' time cannot
 // close the windows of keys whose events are still unread.
 //

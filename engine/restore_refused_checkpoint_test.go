@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/event"
+)
+
+// TestRefusedRestoreIsNotCheckpointed: a restore refused (state of a schema the running
+// one cannot read) leaves the stored checkpoint as it was, also when a checkpoint round
+// runs before the source gives the partition back (the Kafka source pauses
+// RejoinBackoff first, while its other claims' commit rounds checkpoint every
+// partition the engine knows). Before, that round saved the refused partition as the
+// engine held it, nothing: the stored offset went to -1 and the watermark to the
+// minimum, so a later restore under the right schema replayed every record from the
+// committed offset over keys that had seen them (events twice).
+func TestRefusedRestoreIsNotCheckpointed(t *testing.T) {
+	recs := schemaChangeInput(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
+
+	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, dir)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
+	if _, err := e.Restore(ctx, 0, slog.Default()); err == nil {
+		t.Fatal("restore under an incompatible schema was not refused")
+	}
+	if err := e.Checkpoint(ctx); err != nil { // a commit round of the source's other claims
+		t.Fatal(err)
+	}
+	e.Close()
+	store.Close()
+
+	store = openStore(t, dir)
+	defer store.Close()
+	e = startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
+	defer e.Close()
+	meta, err := e.Restore(ctx, 0, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !meta.Found || meta.Offset != 1999 {
+		t.Fatalf("restored %+v after a refused restore and a checkpoint round, want the checkpoint at offset 1999", meta)
+	}
+	if st := e.CheckpointStats(); st.Restored == 0 || st.Corrupt != 0 {
+		t.Fatalf("restored under the schema it was written under: %+v", st)
+	}
+}
