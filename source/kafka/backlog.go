@@ -11,10 +11,12 @@ import "time"
 // broker, asked when the claim received nothing for a check interval, clears the
 // backlog. The question runs beside the claim's loop: a broker connection stalled
 // (behind a JoinGroup waiting for a rebalance, say) stalls fetches and questions alike
-// while records keep arriving, so a question still unanswered at a check more than a
-// check interval and MaxWait after it was asked sets the backlog (it shares the
-// connection with the fetches: it may wait behind a fetch long-poll, up to MaxWait, on
-// top of the round trip). Only the claim's goroutine uses it.
+// while records keep arriving, so a question still unanswered a check interval and
+// MaxWait after it was asked sets the backlog (it shares the connection with the
+// fetches: it may wait behind a fetch long-poll, up to MaxWait, on top of the round
+// trip). A timer marks that moment, not the next check: with the defaults a claim silent
+// since S asks by S+500ms and sets the backlog by S+850ms, before an idle timeout of 1 s
+// can pass. Only the claim's goroutine uses it.
 type backlogWatch struct {
 	s        *Source
 	c        *claim
@@ -22,7 +24,7 @@ type backlogWatch struct {
 	tick     *time.Ticker
 	received bool           // records read since the last check
 	asked    chan endAnswer // the question in flight (nil: none)
-	askedAt  time.Time      // when it was asked
+	overdue  *time.Timer    // fires when the question in flight counts as stalled
 }
 
 // endAnswer is the broker's answer to a claim's end-offset question.
@@ -33,25 +35,44 @@ type endAnswer struct {
 
 func (w *backlogWatch) set(backlog bool) error { return w.s.eng.SetBacklog(w.s.hard, w.c.id, backlog) }
 
-// checked is a check interval's end: a question unanswered for longer than a check
-// interval and MaxWait sets the backlog; a claim that read nothing asks the broker for
-// the end offset.
-func (w *backlogWatch) checked() error {
+// checked is a check interval's end: a claim that read nothing asks the broker for the
+// end offset (unless a question is in flight).
+func (w *backlogWatch) checked() {
 	defer func() { w.received = false }()
-	switch {
-	case w.asked != nil:
-		if time.Since(w.askedAt) < w.s.cfg.BacklogCheck+w.s.cfg.MaxWait {
-			return nil // slow, not stalled (yet)
-		}
-		return w.set(true)
-	case !w.received:
-		w.asked, w.askedAt = make(chan endAnswer, 1), time.Now()
-		go func(ch chan<- endAnswer) {
-			end, err := w.s.endOffset(w.c)
-			ch <- endAnswer{end, err}
-		}(w.asked)
+	if w.asked != nil || w.received {
+		return
 	}
-	return nil
+	w.asked = make(chan endAnswer, 1)
+	go func(ch chan<- endAnswer) {
+		end, err := w.s.endOffset(w.c)
+		ch <- endAnswer{end, err}
+	}(w.asked)
+	d := w.s.cfg.BacklogCheck + w.s.cfg.MaxWait
+	if w.overdue == nil {
+		w.overdue = time.NewTimer(d)
+	} else {
+		w.overdue.Reset(d)
+	}
+}
+
+// overdueC is the channel of the timer of the question in flight (nil: none, never ready).
+func (w *backlogWatch) overdueC() <-chan time.Time {
+	if w.asked == nil || w.overdue == nil {
+		return nil
+	}
+	return w.overdue.C
+}
+
+// stalled is the question in flight going unanswered for a check interval and MaxWait:
+// records may wait behind the stalled connection.
+func (w *backlogWatch) stalled() error { return w.set(true) }
+
+// stop stops the timers.
+func (w *backlogWatch) stop() {
+	w.tick.Stop()
+	if w.overdue != nil {
+		w.overdue.Stop()
+	}
 }
 
 // answered takes the broker's answer. Records read since the question was asked answer
@@ -59,6 +80,7 @@ func (w *backlogWatch) checked() error {
 // records may wait as well.
 func (w *backlogWatch) answered(a endAnswer) error {
 	w.asked = nil
+	w.overdue.Stop()
 	if w.received {
 		return nil
 	}

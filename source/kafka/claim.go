@@ -32,7 +32,7 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		return err
 	}
 	w := &backlogWatch{s: s, c: c, pos: &pos, tick: time.NewTicker(s.cfg.BacklogCheck)}
-	defer w.tick.Stop()
+	defer w.stop()
 	if err := w.set(true); err != nil {
 		return nil
 	}
@@ -49,7 +49,10 @@ func (s *Source) consume(sess sarama.ConsumerGroupSession, cl sarama.ConsumerGro
 		select {
 		case m, ok = <-msgs:
 		case <-w.tick.C:
-			if w.checked() != nil {
+			w.checked()
+			continue
+		case <-w.overdueC():
+			if w.stalled() != nil {
 				return nil
 			}
 			continue
