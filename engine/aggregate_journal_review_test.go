@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestVelocityRollbackBoundedJournal: as TestVelocityRollbackAgainstInOrder, with the
+// journal bounded to a few events, so that most events fold the oldest ones into the
+// base as they arrive (journal → foldOldest before the event's own velocity values are
+// observed): the log's oldest segments are forgotten while the newest event has no
+// segment yet, and re-matches roll back to a base moved that way.
+func TestVelocityRollbackBoundedJournal(t *testing.T) {
+	rs := velocityRuleSet(t)
+	for trial := range 6 {
+		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial%3]
+		maxJ := []int{1, 2, 5}[trial%3]
+		evs := genEvents(uint64(700+trial), 3+trial, 3000)
+		shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 91)), ooo.Milliseconds()*4/10) // < half: not behind the watermark
+		end := evs[len(evs)-1].TS
+		name := fmt.Sprintf("trial %d (out-of-orderness %v, journal of %d)", trial, ooo, maxJ)
+		want, _ := velocityProbes(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, end, false)
+		got, st := velocityProbes(t, rs, Config{Shards: 1, OutOfOrderness: ooo, MaxJournal: maxJ}, shuffled, end, true)
+		if st.Rematched == 0 {
+			t.Fatalf("%s: nothing re-matched: the test does not test what it should", name)
+		}
+		if st.Late != 0 {
+			t.Fatalf("%s: %d late: the test does not test what it should", name, st.Late)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d keys with velocity state, want %d", name, len(got), len(want))
+		}
+		for k, w := range want {
+			if g := got[k]; !slices.Equal(g, w) {
+				t.Fatalf("%s, %d re-matched: key %s reads\n%v\nin order\n%v", name, st.Rematched, k, g, w)
+			}
+		}
+	}
+}
+
+// swapWithinKey returns evs (in time order) with some pairs of a key's consecutive
+// events arriving the other way round: the older one comes where the newer one was, at
+// most within ms later (under half the out-of-orderness, so that no event is behind the
+// watermark however the others moved). Every such event is then older than its key's newest by one
+// event only, so that a journal of even one event keeps it re-matchable.
+func swapWithinKey(evs []testEvent, r *rand.Rand, within int64) []testEvent {
+	out := slices.Clone(evs)
+	pos := map[string][]int{}
+	for i, e := range evs {
+		pos[e.Card] = append(pos[e.Card], i)
+	}
+	keys := make([]string, 0, len(pos))
+	for k := range pos {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ps := pos[k]
+		for j := 0; j+1 < len(ps); j++ {
+			a, b := ps[j], ps[j+1]
+			if d := evs[b].TS - evs[a].TS; d > 0 && d < within && r.IntN(3) == 0 {
+				out[a], out[b] = out[b], out[a]
+				j++
+			}
+		}
+	}
+	return out
+}
