@@ -196,11 +196,11 @@ func (j *velJournal) forget(n int, lay *velLayout) {
 	j.vals = dropFront(j.vals, min(n*int(lay.off[len(lay.off)-1]), len(j.vals)))
 }
 
-// dropFront removes s's first n elements in place.
+// dropFront removes s's first n elements by slicing past them (cleared first), so that a
+// fold costs what it folds, not what the journal keeps (velocity.Undo.Forget likewise).
 func dropFront[T any](s []T, n int) []T {
-	m := copy(s, s[n:])
-	clear(s[m:])
-	return s[:m]
+	clear(s[:n])
+	return s[n:]
 }
 
 // endVelJournal drops the key's velocity base as its journal ends: the live state is the

@@ -148,15 +148,12 @@ func (u *Undo) Forget(n int) {
 	u.seg++ // what the current segment logged may have gone: log its changes again
 }
 
-// dropFront removes s's first n elements, keeping its array (the rest moves to the
-// front, so a log that is trimmed as it grows stays as long as what it holds).
+// dropFront removes s's first n elements by slicing past them (cleared first: they hold
+// pointers), so that a Forget costs what it forgets, not what the log keeps; appends
+// later move what is kept into a new array when the old one is full (amortised O(1)).
 func dropFront[T any](s []T, n int) []T {
-	if n == 0 {
-		return s
-	}
-	m := copy(s, s[n:])
-	clear(s[m:])
-	return s[:m]
+	clear(s[:n])
+	return s[n:]
 }
 
 func (u *Undo) reset() {
