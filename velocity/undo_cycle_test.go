@@ -196,3 +196,28 @@ func TestUndoForgetKeepsRest(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoManySegments: a log lives as long as its shard (reused by key after key), so
+// its segment counter passes any 32-bit value: an aggregate attached when the counter
+// comes back to its first values must still log its first change (its header's
+// segment starts at 0 when attached).
+func TestUndoManySegments(t *testing.T) {
+	for _, seg := range []int{1<<32 - 2, 1<<32 - 1, 1 << 32} {
+		u := NewUndo()
+		for range 3 {
+			a := New(Spec{Func: Count, Window: 1_000})
+			a.Add(10, Key{}, 0, Key{})
+			u.Reset(0)
+			setSeg(u, seg) // as after that many events and folds
+			a.Log(u)
+			before := a.AppendBinary(nil)
+			u.Mark()
+			a.Add(20, Key{}, 0, Key{})
+			u.Undo()
+			if !bytes.Equal(a.AppendBinary(nil), before) {
+				t.Fatalf("a log after %d segments: the roll-back misses an aggregate's first change", seg)
+			}
+			seg++
+		}
+	}
+}
