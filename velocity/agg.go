@@ -55,7 +55,7 @@ type Agg struct {
 	gs     []group
 	glist  groupList
 	u      *Undo  // the log its changes go to (nil: none); see Log
-	useg   uint32 // the log's segment its header was last logged in
+	useg   uint64 // the log's segment its header was last logged in
 }
 
 // group is the window of one value of by, in the list of groups by last event (indexes

@@ -25,10 +25,10 @@ type Undo struct {
 	maps  []mapRec
 	words []wordRec
 	slots []slotRec
-	seg   uint32 // the current segment (never reused)
+	seg   uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
 	// the last group logged in this segment: an event changes one group several times
 	lastGrp *group
-	grpSeg  uint32
+	grpSeg  uint64
 }
 
 type recKind uint8

@@ -2,4 +2,4 @@ package velocity
 
 // setSeg sets the log's segment counter (TestUndoManySegments), wrapping as the
 // counter's type does.
-func setSeg(u *Undo, n int) { u.seg = uint32(n) }
+func setSeg(u *Undo, n int) { u.seg = uint64(n) }
