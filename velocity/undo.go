@@ -25,7 +25,10 @@ type Undo struct {
 	maps  []mapRec
 	words []wordRec
 	slots []slotRec
-	seg   uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
+	// by kind, then kinds (at nKinds): the first record not forgotten (Forget moves
+	// them, and the records kept only when half of an array is forgotten)
+	head [nKinds + 1]int
+	seg  uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
 	// the last group logged in this segment: an event changes one group several times
 	lastGrp *group
 	grpSeg  uint64
@@ -41,6 +44,7 @@ const (
 	recMap
 	recWord
 	recSlot
+	nKinds // the number of kinds
 )
 
 type aggRec struct {
@@ -84,12 +88,12 @@ type slotRec struct {
 func NewUndo() *Undo { return &Undo{seg: 1} }
 
 // Len is the number of records: a position for Forget.
-func (u *Undo) Len() int { return len(u.kinds) }
+func (u *Undo) Len() int { return len(u.kinds) - u.head[nKinds] }
 
 // Mark starts a segment and returns the log's position before it.
 func (u *Undo) Mark() int {
 	u.seg++
-	return len(u.kinds)
+	return u.Len()
 }
 
 // Int64 logs the word at p before its owner changes it.
@@ -106,7 +110,7 @@ func (u *Undo) Slot(p **Agg) {
 
 // Undo rolls every change logged back and empties the log.
 func (u *Undo) Undo() {
-	u.swapBack(len(u.kinds))
+	u.swapBack()
 	u.reset()
 }
 
@@ -114,7 +118,7 @@ func (u *Undo) Undo() {
 // covers), then puts the changes back: fn sees the state as it was when the log was
 // empty.
 func (u *Undo) AtStart(fn func()) {
-	u.swapBack(len(u.kinds))
+	u.swapBack()
 	fn()
 	u.swapForward()
 }
@@ -131,32 +135,44 @@ func (u *Undo) Reset(keep int) {
 }
 
 // Forget drops the first n records (a position Mark returned): the changes they logged
-// can no longer be rolled back.
+// can no longer be rolled back. It costs what it drops (amortised): the records kept
+// move only when the dropped ones are half of their array.
 func (u *Undo) Forget(n int) {
-	var c [recSlot + 1]int
-	for _, k := range u.kinds[:n] {
+	var c [nKinds + 1]int
+	for _, k := range u.kinds[u.head[nKinds] : u.head[nKinds]+n] {
 		c[k]++
 	}
-	u.kinds = dropFront(u.kinds, n)
-	u.aggs = dropFront(u.aggs, c[recAgg])
-	u.ents = dropFront(u.ents, c[recEnt])
-	u.dns = dropFront(u.dns, c[recDn])
-	u.grps = dropFront(u.grps, c[recGrp])
-	u.maps = dropFront(u.maps, c[recMap])
-	u.words = dropFront(u.words, c[recWord])
-	u.slots = dropFront(u.slots, c[recSlot])
+	c[nKinds] = n
+	u.kinds = dropFront(u.kinds, &u.head[nKinds], n)
+	u.aggs = dropFront(u.aggs, &u.head[recAgg], c[recAgg])
+	u.ents = dropFront(u.ents, &u.head[recEnt], c[recEnt])
+	u.dns = dropFront(u.dns, &u.head[recDn], c[recDn])
+	u.grps = dropFront(u.grps, &u.head[recGrp], c[recGrp])
+	u.maps = dropFront(u.maps, &u.head[recMap], c[recMap])
+	u.words = dropFront(u.words, &u.head[recWord], c[recWord])
+	u.slots = dropFront(u.slots, &u.head[recSlot], c[recSlot])
 	u.seg++ // what the current segment logged may have gone: log its changes again
 }
 
-// dropFront removes s's first n elements by slicing past them (cleared first: they hold
-// pointers), so that a Forget costs what it forgets, not what the log keeps; appends
-// later move what is kept into a new array when the old one is full (amortised O(1)).
-func dropFront[T any](s []T, n int) []T {
-	clear(s[:n])
-	return s[n:]
+// dropFront drops the n records of s after its first kept one, *h (cleared: they hold
+// pointers), moving the rest to the front when what is dropped is half of s, so that
+// a log trimmed as it grows costs O(1) a record and stays at most twice what it holds.
+func dropFront[T any](s []T, h *int, n int) []T {
+	if n == 0 {
+		return s
+	}
+	clear(s[*h : *h+n])
+	*h += n
+	if *h >= len(s)/2 {
+		m := copy(s, s[*h:])
+		clear(s[m:])
+		s, *h = s[:m], 0
+	}
+	return s
 }
 
 func (u *Undo) reset() {
+	u.head = [nKinds + 1]int{}
 	u.kinds = u.kinds[:0]
 	clear(u.aggs)
 	u.aggs = u.aggs[:0]
@@ -178,9 +194,9 @@ func (u *Undo) reset() {
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
 // contents it replaced, so that swapForward can put them back.
-func (u *Undo) swapBack(n int) {
+func (u *Undo) swapBack() {
 	ia, ie, id, ig, im, iw, is := len(u.aggs), len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
-	for i := n - 1; i >= 0; i-- {
+	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
 		switch u.kinds[i] {
 		case recAgg:
 			ia--
@@ -214,8 +230,9 @@ func (u *Undo) swapBack(n int) {
 
 // swapForward undoes swapBack over the whole log.
 func (u *Undo) swapForward() {
-	var ia, ie, id, ig, im, iw, is int
-	for _, k := range u.kinds {
+	h := &u.head
+	ia, ie, id, ig, im, iw, is := h[recAgg], h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
+	for _, k := range u.kinds[h[nKinds]:] {
 		switch k {
 		case recAgg:
 			u.aggs[ia].swap()
