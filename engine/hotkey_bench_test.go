@@ -11,10 +11,16 @@ import (
 // BenchmarkVelocityHotKey: one key sending an event every 2 ms on average, in order,
 // under an out-of-orderness of 2 s: the key's journal holds ~1,000 events all the
 // time, and each watermark step folds its oldest into the base (the velocity log's
-// oldest segments forgotten). One op is one event.
+// oldest segments forgotten); with swaps, a third of the key's events arrive after the
+// next one (each re-matches the ~1,000-event journal). One op is one event.
 //
 //	go test ./engine -run '^$' -bench VelocityHotKey -benchtime 20000x
 func BenchmarkVelocityHotKey(b *testing.B) {
+	b.Run("in-order", func(b *testing.B) { benchHotKey(b, false) })
+	b.Run("swaps", func(b *testing.B) { benchHotKey(b, true) })
+}
+
+func benchHotKey(b *testing.B, swaps bool) {
 	rs := testRulesOf(b, velocityRules...) // the velocity rules only: their cost, not the matchers'
 	r := rand.New(rand.NewPCG(8, 9))
 	evs := make([]testEvent, b.N)
@@ -23,6 +29,9 @@ func BenchmarkVelocityHotKey(b *testing.B) {
 	for i := range evs {
 		ts += int64(r.IntN(5))
 		evs[i] = testEvent{ID: fmt.Sprintf("e%d", i), Card: "c0", TS: ts, Kind: kinds[r.IntN(len(kinds))], Amount: []float64{1, 2.5, 4, 50, 120, 800}[r.IntN(6)]}
+	}
+	if swaps {
+		evs = swapWithinKey(evs, rand.New(rand.NewPCG(10, 11)), 800)
 	}
 	recs := records(evs)
 	eng, err := New(Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, nopSink{}, nopDLQ{})
