@@ -140,3 +140,60 @@ func TestVelocityRestoreMidJournalAgainstInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestVelocitySpareLogsBounded: the velocity logs of journals that ended are kept for
+// reuse (up to maxSpareBases a shard), each only when small: after keys with journals
+// of tens to hundreds of events (velocity rules of many aggregates) end them, no spare
+// log keeps more than 256 KiB, so the spares take at most 64 MiB a shard whatever the
+// journals were.
+func TestVelocitySpareLogsBounded(t *testing.T) {
+	rs := velocityRuleSet(t)
+	var evs []testEvent
+	ts := int64(1_700_000_000_000)
+	for i := range 600 {
+		for k := range 12 {
+			if i < 30+50*k {
+				evs = append(evs, testEvent{ID: fmt.Sprintf("e%d-%d", k, i), Card: fmt.Sprintf("c%d", k), TS: ts, Kind: []string{"auth", "capture", "refund", "login"}[(i+k)%4], Amount: float64(1 + i%7)})
+			}
+		}
+		ts += 3
+	}
+	// a later event moves the watermark past every journal: they end
+	evs = append(evs, testEvent{ID: "last", Card: "other", TS: ts + 60_000, Kind: "login", Amount: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng, err := New(Config{Shards: 1, OutOfOrderness: 10 * time.Second}, rs, nopSink{}, nopDLQ{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(ctx)
+	defer eng.Close()
+	recs := records(evs)
+	for i := 0; i < len(recs); i += 100 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spares := 0
+	if err := eng.onShards(ctx, func(s *shard) {
+		for _, ks := range s.list {
+			if len(ks.journal) > 0 && ks.key != "other" {
+				t.Errorf("key %s still has a journal of %d events", ks.key, len(ks.journal))
+			}
+		}
+		for _, u := range s.velocity().logs {
+			spares++
+			if f := u.Footprint(); f > 256<<10 {
+				t.Errorf("a spare log keeps %d KiB", f>>10)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if spares == 0 {
+		t.Fatal("no spare log: the test does not test what it should")
+	}
+}

@@ -1,5 +1,7 @@
 package velocity
 
+import "unsafe"
+
 // Undo records the changes made to the aggregates attached to it (Agg.Log), and to the
 // words its owner records with Int64 and Slot, so that they can be rolled back: the
 // engine keeps one per key while the key has events it may re-match, so that the key's
@@ -89,6 +91,13 @@ func NewUndo() *Undo { return &Undo{seg: 1} }
 
 // Len is the number of records: a position for Forget.
 func (u *Undo) Len() int { return len(u.kinds) - u.head[nKinds] }
+
+// Footprint is the bytes the log's arrays take (their capacity, used or not).
+func (u *Undo) Footprint() int {
+	return cap(u.kinds) + cap(u.aggs)*int(unsafe.Sizeof(aggRec{})) + cap(u.ents)*int(unsafe.Sizeof(entRec{})) +
+		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
+		cap(u.words)*int(unsafe.Sizeof(wordRec{})) + cap(u.slots)*int(unsafe.Sizeof(slotRec{}))
+}
 
 // Mark starts a segment and returns the log's position before it.
 func (u *Undo) Mark() int {
