@@ -43,7 +43,7 @@ func (s *shard) startVelJournal(ks *keyState) {
 // event when their events are further apart than the out-of-orderness), up to these.
 const (
 	maxSpareBases = 256
-	keepLog       = 4096 // records a reused log may have held
+	keepLog       = 64 << 10 // bytes a reused log's arrays may take (velocity.Undo.Footprint)
 )
 
 // newBase returns a base for the live state kv (nil: none), whose changes are logged

@@ -133,10 +133,10 @@ func (u *Undo) AtStart(fn func()) {
 }
 
 // Reset empties the log for reuse, without rolling anything back (its aggregates must
-// be detached, or no longer used). It keeps its arrays when they held at most keep
-// records.
+// be detached, or no longer used). It keeps its arrays when they take at most keep
+// bytes (Footprint).
 func (u *Undo) Reset(keep int) {
-	if cap(u.kinds) > keep {
+	if u.Footprint() > keep {
 		seg := u.seg
 		*u = Undo{seg: seg}
 	}

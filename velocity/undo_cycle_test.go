@@ -139,7 +139,7 @@ func TestUndoJournalCycles(t *testing.T) {
 			default: // the journal ends: its log is kept for another
 				a.Log(nil)
 				u := j.u
-				u.Reset([]int{0, 8, 4096}[rng.IntN(3)])
+				u.Reset([]int{0, 4 << 10, 1 << 20}[rng.IntN(3)]) // bytes kept
 				spare = append(spare, u)
 				jours[k] = nil
 				check("after the journal ends", a, expected(j))
