@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/velocity"
@@ -64,6 +65,11 @@ func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
 	copy(b.quiet, kv.quiet)
 	b.jour.adopt(p, kv)
 	return b
+}
+
+// footprint is the bytes the journal's own arrays take (their capacity).
+func (j *velJournal) footprint() int {
+	return cap(j.marks)*int(unsafe.Sizeof(0)) + cap(j.vals)*int(unsafe.Sizeof(event.Value{}))
 }
 
 // recycle keeps an ended journal's base and log for reuse.

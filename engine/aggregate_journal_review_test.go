@@ -141,11 +141,11 @@ func TestVelocityRestoreMidJournalAgainstInOrder(t *testing.T) {
 	}
 }
 
-// TestVelocitySpareLogsBounded: the velocity logs of journals that ended are kept for
-// reuse (up to maxSpareBases a shard), each only when small: after keys with journals
-// of tens to hundreds of events (velocity rules of many aggregates) end them, no spare
-// log keeps more than 256 KiB, so the spares take at most 64 MiB a shard whatever the
-// journals were.
+// TestVelocitySpareLogsBounded: the velocity logs and bases of journals that ended are
+// kept for reuse (up to maxSpareBases of each a shard), each only when small: after keys
+// with journals of tens to hundreds of events (velocity rules of many aggregates) end
+// them, no spare log keeps more than keepLog bytes, nor any spare base's record of the
+// values its journal's events saw.
 func TestVelocitySpareLogsBounded(t *testing.T) {
 	rs := velocityRuleSet(t)
 	var evs []testEvent
@@ -177,23 +177,30 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	spares := 0
+	logs, bases := 0, 0
 	if err := eng.onShards(ctx, func(s *shard) {
 		for _, ks := range s.list {
 			if len(ks.journal) > 0 && ks.key != "other" {
 				t.Errorf("key %s still has a journal of %d events", ks.key, len(ks.journal))
 			}
 		}
-		for _, u := range s.velocity().logs {
-			spares++
-			if f := u.Footprint(); f > 256<<10 {
+		p := s.velocity()
+		for _, u := range p.logs {
+			logs++
+			if f := u.Footprint(); f > keepLog {
 				t.Errorf("a spare log keeps %d KiB", f>>10)
+			}
+		}
+		for _, b := range p.bases {
+			bases++
+			if f := b.jour.footprint(); f > keepLog {
+				t.Errorf("a spare base keeps %d KiB", f>>10)
 			}
 		}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if spares == 0 {
-		t.Fatal("no spare log: the test does not test what it should")
+	if logs == 0 || bases == 0 {
+		t.Fatalf("%d spare logs, %d spare bases: the test does not test what it should", logs, bases)
 	}
 }
