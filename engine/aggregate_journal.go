@@ -44,7 +44,7 @@ func (s *shard) startVelJournal(ks *keyState) {
 // event when their events are further apart than the out-of-orderness), up to these.
 const (
 	maxSpareBases = 256
-	keepLog       = 64 << 10 // bytes a reused log's arrays may take (velocity.Undo.Footprint)
+	keepLog       = 64 << 10 // bytes a reused log's, or base's, arrays may take (velocity.Undo.Footprint, velJournal.footprint)
 )
 
 // newBase returns a base for the live state kv (nil: none), whose changes are logged
@@ -83,6 +83,9 @@ func (p *velPlan) recycle(b *keyVelocity) {
 	}
 	clear(j.vals)
 	j.live, j.log, j.marks, j.vals = nil, nil, j.marks[:0], j.vals[:0]
+	if j.footprint() > keepLog {
+		j.marks, j.vals = nil, nil
+	}
 	p.bases = append(p.bases, b)
 }
 
