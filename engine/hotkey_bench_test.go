@@ -51,4 +51,26 @@ func benchHotKey(b *testing.B, swaps bool) {
 	if err := eng.Barrier(ctx); err != nil {
 		b.Fatal(err)
 	}
+	b.StopTimer()
+	// log-B: the bytes of the key's velocity log (what its base costs); state-B: of its
+	// aggregates (what a copy of them would)
+	var logB, stateB int
+	if err := eng.onShards(ctx, func(s *shard) {
+		ks := s.keys["c0"]
+		if ks == nil || ks.vel == nil {
+			return
+		}
+		for _, a := range ks.vel.aggs {
+			if a != nil {
+				stateB += a.Footprint()
+			}
+		}
+		if b := ks.velBase; b != nil && b.jour.log != nil {
+			logB = b.jour.log.Footprint()
+		}
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(logB), "log-B")
+	b.ReportMetric(float64(stateB), "state-B")
 }
