@@ -226,3 +226,33 @@ func TestUndoManySegments(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoReadLogsNothing: a read that changes nothing (nothing leaves the window at its
+// time) logs nothing: a key's journal events read every aggregate of every rule, and
+// most of them only read, so logging the aggregate's header for each would cost a
+// journal event ~200 bytes an aggregate for nothing.
+func TestUndoReadLogsNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := range 200 {
+		spec := Spec{Func: funcs[trial%len(funcs)], Window: 30_000, By: trial%2 == 0}
+		a := New(spec)
+		evs := undoStream(rng, 50, 1_000_000)
+		applySteps(a, []step{{e: evs[0], add: true}})
+		for _, e := range evs[1:] {
+			if e.t-evs[0].t >= 30_000 {
+				break
+			}
+			u := NewUndo()
+			a.Log(u)
+			u.Mark()
+			if !a.Stale(e.t, e.by) {
+				a.Value(e.t, e.by)
+				if u.Len() != 0 {
+					t.Fatalf("trial %d %v by %t: a read that changes nothing logged %d records", trial, spec.Func, spec.By, u.Len())
+				}
+			}
+			a.Log(nil)
+			applySteps(a, []step{{e: e, add: true}})
+		}
+	}
+}
