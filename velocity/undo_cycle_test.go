@@ -42,125 +42,160 @@ func TestUndoJournalCycles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	for trial := range 150 {
 		spec := Spec{Func: funcs[trial%len(funcs)], Window: []int64{50, 2_000, 30_000}[rng.IntN(3)], By: rng.IntN(2) == 0}
-		name := fmt.Sprintf("trial %d %v window %d by %t", trial, spec.Func, spec.Window, spec.By)
-		evs := undoStream(rng, 3000, 1_000_000)
-		steps := make([]step, len(evs))
-		for i, e := range evs {
-			steps[i] = step{e: e, add: rng.IntN(4) != 0}
+		c := &cycles{t: t, rng: rng, name: fmt.Sprintf("trial %d %v window %d by %t", trial, spec.Func, spec.Window, spec.By)}
+		for _, e := range undoStream(rng, 3000, 1_000_000) {
+			c.steps = append(c.steps, step{e: e, add: rng.IntN(4) != 0})
 		}
 		// Two aggregates of the same spec (two keys of a shard) share the spare logs.
-		aggs := []*Agg{New(spec), New(spec)}
-		var spare []*Undo
-		type journal struct {
-			u    *Undo
-			base *Agg // a clone of the state before the journal's first segment
-			segs [][]step
-			mark []int
-		}
-		jours := make([]*journal, len(aggs))
-		pos := 0
-		check := func(what string, a, want *Agg) {
-			t.Helper()
-			if !bytes.Equal(a.AppendBinary(nil), want.AppendBinary(nil)) || !consistent(a) {
-				t.Fatalf("%s: %s: state differs from the copy's", name, what)
-			}
-		}
-		expected := func(j *journal) *Agg {
-			c := j.base.Clone()
-			for _, s := range j.segs {
-				applySteps(c, s)
-			}
-			return c
-		}
-		for pos < len(steps)-200 {
-			k := rng.IntN(len(aggs))
-			a, j := aggs[k], jours[k]
+		c.aggs = []*Agg{New(spec), New(spec)}
+		c.jours = make([]*cycleJournal, len(c.aggs))
+		for c.pos < len(c.steps)-200 {
+			k := rng.IntN(len(c.aggs))
+			a, j := c.aggs[k], c.jours[k]
 			switch op := rng.IntN(20); {
-			case j == nil: // a journal starts
-				j = &journal{base: a.Clone()}
-				if n := len(spare); n > 0 && rng.IntN(4) != 0 {
-					j.u, spare = spare[n-1], spare[:n-1]
-				} else {
-					j.u = NewUndo()
-				}
-				a.Log(j.u)
-				jours[k] = j
-			case op < 10: // the journal's next event
-				n := 1 + rng.IntN(3)
-				seg := steps[pos : pos+n]
-				pos += n
-				j.mark = append(j.mark, j.u.Mark())
-				applySteps(a, seg)
-				j.segs = append(j.segs, seg)
+			case j == nil:
+				c.jours[k] = c.start(a)
+			case op < 10:
+				c.event(a, j)
 			case op < 12: // a checkpoint exports the base
-				j.u.AtStart(func() { check("AtStart", a, j.base) })
-				check("after AtStart", a, expected(j))
-			case op < 14 && len(j.segs) > 0: // a fold of the oldest segments
-				n := 1 + rng.IntN(len(j.segs))
-				m := j.u.Len()
-				if n < len(j.mark) {
-					m = j.mark[n]
-				}
-				j.u.Forget(m)
-				for i := n; i < len(j.mark); i++ {
-					j.mark[i] -= m
-				}
-				for _, s := range j.segs[:n] {
-					applySteps(j.base, s)
-				}
-				j.segs, j.mark = slices.Clone(j.segs[n:]), slices.Clone(j.mark[n:])
-				check("after Forget", a, expected(j))
-			case op < 18 && len(j.segs) > 0: // a re-match: roll back, insert an event, replay
-				j.u.Undo()
-				check("after Undo", a, j.base)
-				i := rng.IntN(len(j.segs) + 1)
-				lo := j.base.last
-				if i > 0 {
-					s := j.segs[i-1]
-					lo = s[len(s)-1].e.t
-				}
-				hi := lo
-				if i < len(j.segs) {
-					hi = j.segs[i][0].e.t
-				}
-				if lo == math.MinInt64 {
-					lo = hi
-				}
-				e := steps[pos].e
-				e.t = lo + rng.Int64N(hi-lo+1)
-				pos++
-				j.segs = slices.Insert(slices.Clone(j.segs), i, []step{{e: e, add: true}})
-				j.mark = j.mark[:0]
-				for _, s := range j.segs {
-					j.mark = append(j.mark, j.u.Mark())
-					applySteps(a, s)
-				}
-				check("after a re-match", a, expected(j))
+				j.u.AtStart(func() { c.check("AtStart", a, j.base) })
+				c.check("after AtStart", a, j.expected())
+			case op < 14 && len(j.segs) > 0:
+				c.fold(a, j)
+			case op < 18 && len(j.segs) > 0:
+				c.rematch(a, j)
 			default: // the journal ends: its log is kept for another
 				a.Log(nil)
-				u := j.u
-				u.Reset([]int{0, 4 << 10, 1 << 20}[rng.IntN(3)]) // bytes kept
-				spare = append(spare, u)
-				jours[k] = nil
-				check("after the journal ends", a, expected(j))
+				j.u.Reset([]int{0, 4 << 10, 1 << 20}[rng.IntN(3)]) // bytes kept
+				c.spare = append(c.spare, j.u)
+				c.jours[k] = nil
+				c.check("after the journal ends", a, j.expected())
 			}
 		}
-		// The same events after, on every aggregate and its copy based reference.
-		for k, a := range aggs {
-			want := a.Clone()
-			if j := jours[k]; j != nil {
-				want = expected(j)
-				if rng.IntN(2) == 0 {
-					j.u.Undo()
-					want = j.base
-				}
+		c.finish()
+	}
+}
+
+// cycles is one trial of TestUndoJournalCycles.
+type cycles struct {
+	t     *testing.T
+	rng   *rand.Rand
+	name  string
+	steps []step
+	pos   int // the next step not used yet
+	aggs  []*Agg
+	jours []*cycleJournal // by aggregate: its journal (nil: none)
+	spare []*Undo         // the logs of journals that ended
+}
+
+// cycleJournal is an aggregate's journal and its copy-based reference.
+type cycleJournal struct {
+	u    *Undo
+	base *Agg // a clone of the state before the journal's first segment
+	segs [][]step
+	mark []int
+}
+
+func (j *cycleJournal) expected() *Agg {
+	c := j.base.Clone()
+	for _, s := range j.segs {
+		applySteps(c, s)
+	}
+	return c
+}
+
+func (c *cycles) check(what string, a, want *Agg) {
+	c.t.Helper()
+	if !bytes.Equal(a.AppendBinary(nil), want.AppendBinary(nil)) || !consistent(a) {
+		c.t.Fatalf("%s: %s: state differs from the copy's", c.name, what)
+	}
+}
+
+// start starts a journal for a, on a spare log or a new one.
+func (c *cycles) start(a *Agg) *cycleJournal {
+	j := &cycleJournal{base: a.Clone()}
+	if n := len(c.spare); n > 0 && c.rng.IntN(4) != 0 {
+		j.u, c.spare = c.spare[n-1], c.spare[:n-1]
+	} else {
+		j.u = NewUndo()
+	}
+	a.Log(j.u)
+	return j
+}
+
+// event logs the journal's next event (a few steps) as a segment.
+func (c *cycles) event(a *Agg, j *cycleJournal) {
+	n := 1 + c.rng.IntN(3)
+	seg := c.steps[c.pos : c.pos+n]
+	c.pos += n
+	j.mark = append(j.mark, j.u.Mark())
+	applySteps(a, seg)
+	j.segs = append(j.segs, seg)
+}
+
+// fold forgets the journal's oldest segments, which the base takes.
+func (c *cycles) fold(a *Agg, j *cycleJournal) {
+	n := 1 + c.rng.IntN(len(j.segs))
+	m := j.u.Len()
+	if n < len(j.mark) {
+		m = j.mark[n]
+	}
+	j.u.Forget(m)
+	for i := n; i < len(j.mark); i++ {
+		j.mark[i] -= m
+	}
+	for _, s := range j.segs[:n] {
+		applySteps(j.base, s)
+	}
+	j.segs, j.mark = slices.Clone(j.segs[n:]), slices.Clone(j.mark[n:])
+	c.check("after Forget", a, j.expected())
+}
+
+// rematch rolls the journal back, inserts an event in time order and replays it.
+func (c *cycles) rematch(a *Agg, j *cycleJournal) {
+	j.u.Undo()
+	c.check("after Undo", a, j.base)
+	i := c.rng.IntN(len(j.segs) + 1)
+	lo := j.base.last
+	if i > 0 {
+		s := j.segs[i-1]
+		lo = s[len(s)-1].e.t
+	}
+	hi := lo
+	if i < len(j.segs) {
+		hi = j.segs[i][0].e.t
+	}
+	if lo == math.MinInt64 {
+		lo = hi
+	}
+	e := c.steps[c.pos].e
+	e.t = lo + c.rng.Int64N(hi-lo+1)
+	c.pos++
+	j.segs = slices.Insert(slices.Clone(j.segs), i, []step{{e: e, add: true}})
+	j.mark = j.mark[:0]
+	for _, s := range j.segs {
+		j.mark = append(j.mark, j.u.Mark())
+		applySteps(a, s)
+	}
+	c.check("after a re-match", a, j.expected())
+}
+
+// finish applies the same events after, on every aggregate and its copy-based reference.
+func (c *cycles) finish() {
+	for k, a := range c.aggs {
+		want := a.Clone()
+		if j := c.jours[k]; j != nil {
+			want = j.expected()
+			if c.rng.IntN(2) == 0 {
+				j.u.Undo()
+				want = j.base
 			}
-			rest := steps[pos:]
-			if got, exp := applySteps(a, rest), applySteps(want, rest); !sameValues(got, exp) {
-				t.Fatalf("%s: aggregate %d reads other values than its copy after the cycles", name, k)
-			}
-			check("at the end", a, want)
 		}
+		rest := c.steps[c.pos:]
+		if got, exp := applySteps(a, rest), applySteps(want, rest); !sameValues(got, exp) {
+			c.t.Fatalf("%s: aggregate %d reads other values than its copy after the cycles", c.name, k)
+		}
+		c.check("at the end", a, want)
 	}
 }
 
