@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/velocity"
@@ -43,7 +44,7 @@ func (s *shard) startVelJournal(ks *keyState) {
 // event when their events are further apart than the out-of-orderness), up to these.
 const (
 	maxSpareBases = 256
-	keepLog       = 4096 // records a reused log may have held
+	keepLog       = 64 << 10 // bytes a reused log's, or base's, arrays may take (velocity.Undo.Footprint, velJournal.footprint)
 )
 
 // newBase returns a base for the live state kv (nil: none), whose changes are logged
@@ -66,6 +67,11 @@ func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
 	return b
 }
 
+// footprint is the bytes the journal's own arrays take (their capacity).
+func (j *velJournal) footprint() int {
+	return cap(j.marks)*int(unsafe.Sizeof(0)) + cap(j.vals)*int(unsafe.Sizeof(event.Value{}))
+}
+
 // recycle keeps an ended journal's base and log for reuse.
 func (p *velPlan) recycle(b *keyVelocity) {
 	j := b.jour
@@ -77,6 +83,9 @@ func (p *velPlan) recycle(b *keyVelocity) {
 	}
 	clear(j.vals)
 	j.live, j.log, j.marks, j.vals = nil, nil, j.marks[:0], j.vals[:0]
+	if j.footprint() > keepLog {
+		j.marks, j.vals = nil, nil
+	}
 	p.bases = append(p.bases, b)
 }
 
@@ -196,11 +205,11 @@ func (j *velJournal) forget(n int, lay *velLayout) {
 	j.vals = dropFront(j.vals, min(n*int(lay.off[len(lay.off)-1]), len(j.vals)))
 }
 
-// dropFront removes s's first n elements in place.
+// dropFront removes s's first n elements by slicing past them (cleared first), so that a
+// fold costs what it folds, not what the journal keeps (velocity.Undo.Forget likewise).
 func dropFront[T any](s []T, n int) []T {
-	m := copy(s, s[n:])
-	clear(s[m:])
-	return s[:m]
+	clear(s[:n])
+	return s[n:]
 }
 
 // endVelJournal drops the key's velocity base as its journal ends: the live state is the

@@ -82,11 +82,19 @@ func velocityProbes(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent, end 
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return readVelocityProbes(t, ctx, eng, end), eng.Stats().Snapshot()
+}
+
+// readVelocityProbes returns per key of eng the value of each aggregate of each rule, for
+// each group (the event kinds), at time end (velocityProbes).
+func readVelocityProbes(t *testing.T, ctx context.Context, eng *Engine, end int64) map[string][]string {
+	t.Helper()
 	kinds := []string{"auth", "capture", "refund", "login"}
 	out := map[string][]string{}
 	if err := eng.onShards(ctx, func(s *shard) {
 		p := s.velocity()
 		for _, ks := range s.list {
+			s.current(ks) // a key not seen since a rule swap is still laid out by its old rules
 			var vals []string
 			for ri, aggs := range p.aggs {
 				for j, g := range aggs {
@@ -108,5 +116,5 @@ func velocityProbes(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent, end 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return out, eng.Stats().Snapshot()
+	return out
 }

@@ -55,7 +55,7 @@ type Agg struct {
 	gs     []group
 	glist  groupList
 	u      *Undo  // the log its changes go to (nil: none); see Log
-	useg   uint32 // the log's segment its header was last logged in
+	useg   uint64 // the log's segment its header was last logged in
 }
 
 // group is the window of one value of by, in the list of groups by last event (indexes
@@ -152,6 +152,18 @@ func (a *Agg) dropGroup(gi int32) {
 // count or distinct count as a whole number, and ok false when the function has no value
 // for an empty window (Avg, Min, Max). Reading moves the group's window to t.
 func (a *Agg) Value(t int64, by Key) (float64, bool) {
+	if a.u != nil && !a.Stale(t, by) {
+		// attached, and nothing leaves the window: read without a change to log
+		w := &a.w
+		if a.spec.By {
+			gi, ok := a.findGroup(by)
+			if !ok {
+				return empty(a.spec.Func)
+			}
+			w = &a.gs[gi].w
+		}
+		return w.value(a.spec.Func)
+	}
 	a.touch() // (attached: at most once a segment, and Add has mostly done it)
 	w := &a.w
 	if a.spec.By {

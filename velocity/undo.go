@@ -1,5 +1,7 @@
 package velocity
 
+import "unsafe"
+
 // Undo records the changes made to the aggregates attached to it (Agg.Log), and to the
 // words its owner records with Int64 and Slot, so that they can be rolled back: the
 // engine keeps one per key while the key has events it may re-match, so that the key's
@@ -25,10 +27,13 @@ type Undo struct {
 	maps  []mapRec
 	words []wordRec
 	slots []slotRec
-	seg   uint32 // the current segment (never reused)
+	// by kind, then kinds (at nKinds): the first record not forgotten (Forget moves
+	// them, and the records kept only when half of an array is forgotten)
+	head [nKinds + 1]int
+	seg  uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
 	// the last group logged in this segment: an event changes one group several times
 	lastGrp *group
-	grpSeg  uint32
+	grpSeg  uint64
 }
 
 type recKind uint8
@@ -41,6 +46,7 @@ const (
 	recMap
 	recWord
 	recSlot
+	nKinds // the number of kinds
 )
 
 type aggRec struct {
@@ -84,12 +90,19 @@ type slotRec struct {
 func NewUndo() *Undo { return &Undo{seg: 1} }
 
 // Len is the number of records: a position for Forget.
-func (u *Undo) Len() int { return len(u.kinds) }
+func (u *Undo) Len() int { return len(u.kinds) - u.head[nKinds] }
+
+// Footprint is the bytes the log's arrays take (their capacity, used or not).
+func (u *Undo) Footprint() int {
+	return cap(u.kinds) + cap(u.aggs)*int(unsafe.Sizeof(aggRec{})) + cap(u.ents)*int(unsafe.Sizeof(entRec{})) +
+		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
+		cap(u.words)*int(unsafe.Sizeof(wordRec{})) + cap(u.slots)*int(unsafe.Sizeof(slotRec{}))
+}
 
 // Mark starts a segment and returns the log's position before it.
 func (u *Undo) Mark() int {
 	u.seg++
-	return len(u.kinds)
+	return u.Len()
 }
 
 // Int64 logs the word at p before its owner changes it.
@@ -106,7 +119,7 @@ func (u *Undo) Slot(p **Agg) {
 
 // Undo rolls every change logged back and empties the log.
 func (u *Undo) Undo() {
-	u.swapBack(len(u.kinds))
+	u.swapBack()
 	u.reset()
 }
 
@@ -114,16 +127,16 @@ func (u *Undo) Undo() {
 // covers), then puts the changes back: fn sees the state as it was when the log was
 // empty.
 func (u *Undo) AtStart(fn func()) {
-	u.swapBack(len(u.kinds))
+	u.swapBack()
 	fn()
 	u.swapForward()
 }
 
 // Reset empties the log for reuse, without rolling anything back (its aggregates must
-// be detached, or no longer used). It keeps its arrays when they held at most keep
-// records.
+// be detached, or no longer used). It keeps its arrays when they take at most keep
+// bytes (Footprint).
 func (u *Undo) Reset(keep int) {
-	if cap(u.kinds) > keep {
+	if u.Footprint() > keep {
 		seg := u.seg
 		*u = Undo{seg: seg}
 	}
@@ -131,35 +144,44 @@ func (u *Undo) Reset(keep int) {
 }
 
 // Forget drops the first n records (a position Mark returned): the changes they logged
-// can no longer be rolled back.
+// can no longer be rolled back. It costs what it drops (amortised): the records kept
+// move only when the dropped ones are half of their array.
 func (u *Undo) Forget(n int) {
-	var c [recSlot + 1]int
-	for _, k := range u.kinds[:n] {
+	var c [nKinds + 1]int
+	for _, k := range u.kinds[u.head[nKinds] : u.head[nKinds]+n] {
 		c[k]++
 	}
-	u.kinds = dropFront(u.kinds, n)
-	u.aggs = dropFront(u.aggs, c[recAgg])
-	u.ents = dropFront(u.ents, c[recEnt])
-	u.dns = dropFront(u.dns, c[recDn])
-	u.grps = dropFront(u.grps, c[recGrp])
-	u.maps = dropFront(u.maps, c[recMap])
-	u.words = dropFront(u.words, c[recWord])
-	u.slots = dropFront(u.slots, c[recSlot])
+	c[nKinds] = n
+	u.kinds = dropFront(u.kinds, &u.head[nKinds], n)
+	u.aggs = dropFront(u.aggs, &u.head[recAgg], c[recAgg])
+	u.ents = dropFront(u.ents, &u.head[recEnt], c[recEnt])
+	u.dns = dropFront(u.dns, &u.head[recDn], c[recDn])
+	u.grps = dropFront(u.grps, &u.head[recGrp], c[recGrp])
+	u.maps = dropFront(u.maps, &u.head[recMap], c[recMap])
+	u.words = dropFront(u.words, &u.head[recWord], c[recWord])
+	u.slots = dropFront(u.slots, &u.head[recSlot], c[recSlot])
 	u.seg++ // what the current segment logged may have gone: log its changes again
 }
 
-// dropFront removes s's first n elements, keeping its array (the rest moves to the
-// front, so a log that is trimmed as it grows stays as long as what it holds).
-func dropFront[T any](s []T, n int) []T {
+// dropFront drops the n records of s after its first kept one, *h (cleared: they hold
+// pointers), moving the rest to the front when what is dropped is half of s, so that
+// a log trimmed as it grows costs O(1) a record and stays at most twice what it holds.
+func dropFront[T any](s []T, h *int, n int) []T {
 	if n == 0 {
 		return s
 	}
-	m := copy(s, s[n:])
-	clear(s[m:])
-	return s[:m]
+	clear(s[*h : *h+n])
+	*h += n
+	if *h >= len(s)/2 {
+		m := copy(s, s[*h:])
+		clear(s[m:])
+		s, *h = s[:m], 0
+	}
+	return s
 }
 
 func (u *Undo) reset() {
+	u.head = [nKinds + 1]int{}
 	u.kinds = u.kinds[:0]
 	clear(u.aggs)
 	u.aggs = u.aggs[:0]
@@ -181,9 +203,9 @@ func (u *Undo) reset() {
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
 // contents it replaced, so that swapForward can put them back.
-func (u *Undo) swapBack(n int) {
+func (u *Undo) swapBack() {
 	ia, ie, id, ig, im, iw, is := len(u.aggs), len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
-	for i := n - 1; i >= 0; i-- {
+	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
 		switch u.kinds[i] {
 		case recAgg:
 			ia--
@@ -217,8 +239,9 @@ func (u *Undo) swapBack(n int) {
 
 // swapForward undoes swapBack over the whole log.
 func (u *Undo) swapForward() {
-	var ia, ie, id, ig, im, iw, is int
-	for _, k := range u.kinds {
+	h := &u.head
+	ia, ie, id, ig, im, iw, is := h[recAgg], h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
+	for _, k := range u.kinds[h[nKinds]:] {
 		switch k {
 		case recAgg:
 			u.aggs[ia].swap()
