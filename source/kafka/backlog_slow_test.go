@@ -1,14 +1,12 @@
 package kafka
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/internal/kafkatest"
 )
@@ -26,30 +24,8 @@ func TestSlowEndOffsetAnswersAllowIdleness(t *testing.T) {
 	addr := kc.Addr()
 	kafkatest.Produce(t, addr, "ev", `{"event_id":"e1","card_id":"c1","ts":1700000000000,"type":"login","channel":"web"}`)
 	delayEndOffsets(kc.Kfake(), 200*time.Millisecond)
-	s := &sinks{}
 	const idle = time.Second
-	eng, err := engine.New(engine.Config{Shards: 1, IdleTimeout: idle}, fraudRules(t), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
-	defer eng.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"ev"}, Group: "g", CommitInterval: 100 * time.Millisecond,
-		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second}, eng, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	go func() {
-		for ctx.Err() == nil {
-			eng.MarkIdle(ctx)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	eng := idleSource(t, addr, idle, 0)
 	waitFor(t, "the event read", func() bool {
 		ps := eng.Partitions()
 		return len(ps) == 1 && ps[0].Events == 1

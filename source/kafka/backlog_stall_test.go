@@ -28,30 +28,8 @@ import (
 func TestStalledFetchesAreNoIdleness(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 2, Topics: []string{"ev"}})
 	addr := kc.Addr()
-	s := &sinks{}
 	const idle = time.Second
-	eng, err := engine.New(engine.Config{Shards: 1, IdleTimeout: idle}, fraudRules(t), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background()) // stopped after the source (its final commits need it)
-	defer eng.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"ev"}, Group: "g", CommitInterval: 100 * time.Millisecond,
-		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, BacklogCheck: 100 * time.Millisecond}, eng, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	go func() {
-		for ctx.Err() == nil {
-			eng.MarkIdle(ctx)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	eng := idleSource(t, addr, idle, 100*time.Millisecond)
 
 	stopStream := liveStream(t, addr, "ev", 2, 40*time.Millisecond)
 	defer stopStream()
@@ -141,4 +119,35 @@ func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
 		})
 	}
 	return &stalled
+}
+
+// idleSource starts an engine with the idle timeout idle (MarkIdle every 50 ms) fed by a
+// Source of topic ev at addr with the backlog check interval check (0: the default);
+// both stop when the test ends, the source first (its final commits need the engine).
+func idleSource(t *testing.T, addr string, idle, check time.Duration) *engine.Engine {
+	t.Helper()
+	s := &sinks{}
+	eng, err := engine.New(engine.Config{Shards: 1, IdleTimeout: idle}, fraudRules(t), s, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background())
+	t.Cleanup(eng.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"ev"}, Group: "g", CommitInterval: 100 * time.Millisecond,
+		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, BacklogCheck: check}, eng, s)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		for ctx.Err() == nil {
+			eng.MarkIdle(ctx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return eng
 }
