@@ -20,7 +20,13 @@ type forwardHandler struct {
 	fail   context.CancelCauseFunc // ends the session: the source is re-read from committed offsets
 }
 
-func (h *forwardHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+// Setup logs each session's claims: a forwarder that keeps losing its claims (missed
+// heartbeats, a broker away) shows as one line a rebalance.
+func (h *forwardHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.r.cfg.Log.Info("repartition: joined group", "generation", sess.GenerationID(), "claims", sess.Claims())
+	return nil
+}
+
 func (h *forwardHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // forwardClaim is one source partition being forwarded: its producer, decoder and the

@@ -44,10 +44,13 @@ func TestRepartitionHelperProcess(t *testing.T) {
 	}
 	base := sarama.NewConfig()
 	base.Version = DefaultVersion
-	// A killed member leaves the group when its session times out: short, so that the
-	// next process takes the partitions over quickly.
-	base.Consumer.Group.Session.Timeout = time.Second
-	base.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+	// A killed member leaves the group when its session times out, or when a new member's
+	// join outlasts the rebalance timeout: short, so that the next process takes the
+	// partitions over quickly. Not shorter than 3 s: the suite runs this beside the process
+	// tests, and a loaded machine then missed heartbeats of 1 s sessions, so the last
+	// forwarder lost its claims again and again and forwarded nothing for 30 s.
+	base.Consumer.Group.Session.Timeout = 3 * time.Second
+	base.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
 	base.Consumer.Group.Rebalance.Timeout = 2 * time.Second
 	// A request lost with a killed member's connection fails in 5 s, not sarama's 30.
 	base.Net.ReadTimeout = 5 * time.Second
