@@ -324,9 +324,11 @@ func (e *Engine) setBacklog(ctx context.Context, part int, backlog bool) error {
 	if !backlog {
 		return nil
 	}
+	// The idle timer goes on: a backlog is not an event. Its records restart the timer
+	// as they are ingested; a backlog the source only suspected (an end-offset question
+	// unanswered for a while) and then cleared leaves a silent partition idle at once.
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lastIn.Store(e.now())
 	if p.idle.Load() && !p.removed {
 		p.idle.Store(false)
 		return e.broadcastIdle(ctx, p.id, false)
