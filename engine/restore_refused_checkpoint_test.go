@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/cepd/cepd/event"
 )
 
 // TestRefusedRestoreIsNotCheckpointed: a restore refused (state of a schema the running
@@ -24,13 +22,8 @@ func TestRefusedRestoreIsNotCheckpointed(t *testing.T) {
 	dir := t.TempDir()
 	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
 
-	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := openStore(t, dir)
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
-	if _, err := e.Restore(ctx, 0, slog.Default()); err == nil {
+	e, store, err := restoreIncompatible(t, ctx, dir)
+	if err == nil {
 		t.Fatal("restore under an incompatible schema was not refused")
 	}
 	if err := e.Checkpoint(ctx); err != nil { // a commit round of the source's other claims

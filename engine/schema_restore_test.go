@@ -137,13 +137,7 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 	dir := t.TempDir()
 	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
 
-	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := openStore(t, dir)
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
-	_, err = e.Restore(ctx, 0, slog.Default())
+	e, store, err := restoreIncompatible(t, ctx, dir)
 	st := e.CheckpointStats()
 	e.Close()
 	store.Close()
@@ -164,4 +158,19 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 	if st := e.CheckpointStats(); st.Restored == 0 || st.Corrupt != 0 {
 		t.Fatalf("restored under the schema it was written under: %+v", st)
 	}
+}
+
+// restoreIncompatible starts an engine whose schema has a field where the state in dir
+// has another (not the state's schema plus optional fields), on a store of dir, and
+// returns it, the store and its Restore's error.
+func restoreIncompatible(t *testing.T, ctx context.Context, dir string) (*Engine, *state.FileStore, error) {
+	t.Helper()
+	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, dir)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
+	_, err = e.Restore(ctx, 0, slog.Default())
+	return e, store, err
 }
