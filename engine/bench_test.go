@@ -28,24 +28,10 @@ func BenchmarkEngine(b *testing.B) {
 	for _, shards := range []int{1, 2} {
 		b.Run(map[int]string{1: "shards=1", 2: "shards=2"}[shards], func(b *testing.B) {
 			recs := records(genEvents(3, 5000, b.N))
-			eng, err := New(Config{Shards: shards}, rs, nopSink{}, nopDLQ{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			eng.Start(ctx)
-			defer eng.Close()
+			eng, ctx := benchEngine(b, Config{Shards: shards}, rs)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i += 512 {
-				if _, err := eng.Ingest(ctx, 0, recs[i:min(i+512, b.N)]); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := eng.Barrier(ctx); err != nil {
-				b.Fatal(err)
-			}
+			feedAll(b, ctx, eng, recs, 512)
 		})
 	}
 }
@@ -145,25 +131,11 @@ func benchVelocity(b *testing.B, rs *RuleSet, ooo bool) {
 		cfg.OutOfOrderness = 3 * time.Second
 	}
 	recs := records(evs)
-	eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx := benchEngine(b, cfg, rs)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuNanos()
-	for i := 0; i < b.N; i += 512 {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+512, b.N)]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := eng.Barrier(ctx); err != nil {
-		b.Fatal(err)
-	}
+	feedAll(b, ctx, eng, recs, 512)
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 	if st := eng.Stats().Snapshot(); ooo && b.N >= 1000 && st.Rematched == 0 {
@@ -178,4 +150,33 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchEngine starts an engine of cfg and rs whose sinks drop everything; it is closed
+// when the benchmark ends.
+func benchEngine(b *testing.B, cfg Config, rs *RuleSet) (*Engine, context.Context) {
+	b.Helper()
+	eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	b.Cleanup(cancel)
+	eng.Start(ctx)
+	b.Cleanup(eng.Close)
+	return eng, ctx
+}
+
+// feedAll ingests recs[:b.N] into partition 0 in calls of chunk records and waits until
+// the shards have matched them.
+func feedAll(b *testing.B, ctx context.Context, eng *Engine, recs []Record, chunk int) {
+	b.Helper()
+	for i := 0; i < b.N; i += chunk {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, b.N)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -34,23 +33,9 @@ func benchHotKey(b *testing.B, swaps bool) {
 		evs = swapWithinKey(evs, rand.New(rand.NewPCG(10, 11)), 800)
 	}
 	recs := records(evs)
-	eng, err := New(Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs, nopSink{}, nopDLQ{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
+	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs)
 	b.ResetTimer()
-	for i := 0; i < b.N; i += 64 {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+64, b.N)]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := eng.Barrier(ctx); err != nil {
-		b.Fatal(err)
-	}
+	feedAll(b, ctx, eng, recs, 64)
 	b.StopTimer()
 	// log-B: the bytes of the key's velocity log (what its base costs); state-B: of its
 	// aggregates (what a copy of them would)
