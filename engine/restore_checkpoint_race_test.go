@@ -21,13 +21,7 @@ func TestRestoreRacingCheckpoint(t *testing.T) {
 	rs := testRuleSet(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store := openStore(t, t.TempDir())
-	defer store.Close()
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
+	e := freshCheckpointed(t, ctx, Config{Shards: 2}, rs, &sinkCollector{})
 	for i := 0; i < len(recs); i += 500 {
 		if _, err := e.Ingest(ctx, 0, recs[i:min(i+500, len(recs))]); err != nil {
 			t.Fatal(err)

@@ -66,13 +66,7 @@ func TestRestoreOfNothingReplacesStalePosition(t *testing.T) {
 	rs := testRuleSet(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store := openStore(t, t.TempDir())
-	defer store.Close()
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, &sinkCollector{}, &dlqCollector{})
-	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
+	e := freshCheckpointed(t, ctx, Config{Shards: 2}, rs, &sinkCollector{})
 	if _, err := e.Ingest(ctx, 0, idleRecs(0, testEvent{ID: "a1", Card: "b", TS: t0, Kind: "auth", Amount: 200},
 		testEvent{ID: "a2", Card: "c", TS: t0 + 1, Kind: "auth", Amount: 200})); err != nil {
 		t.Fatal(err)

@@ -25,11 +25,8 @@ func TestRestoreReplacesStaleState(t *testing.T) {
 	want, _, _ := run(t, rs, cfg, recs, 100)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store := openStore(t, t.TempDir())
-	defer store.Close()
 	sink := &sinkCollector{}
-	e := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
-	defer e.Close()
+	e := freshCheckpointed(t, ctx, cfg, rs, sink)
 	ingest := func(from, to int) {
 		t.Helper()
 		for i := from; i < to; i += 100 {
@@ -40,9 +37,6 @@ func TestRestoreReplacesStaleState(t *testing.T) {
 		if err := e.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
 	}
 	const cut = 2000
 	ingest(0, cut)
@@ -87,4 +81,18 @@ func TestRestoreReplacesStaleState(t *testing.T) {
 		t.Fatalf("%d alerts before the checkpoint and after the restore, want %d (%d not in the uninterrupted run, %d missing)",
 			len(got), len(want), extra, missing)
 	}
+}
+
+// freshCheckpointed starts an engine of cfg and rs with sink, checkpointing to a new
+// store, with partition 0 restored (from nothing); both close when the test ends.
+func freshCheckpointed(t *testing.T, ctx context.Context, cfg Config, rs *RuleSet, sink *sinkCollector) *Engine {
+	t.Helper()
+	store := openStore(t, t.TempDir())
+	t.Cleanup(func() { store.Close() })
+	e := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
+	t.Cleanup(e.Close)
+	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
