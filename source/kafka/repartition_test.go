@@ -224,28 +224,7 @@ func TestRepartitionKill9(t *testing.T) {
 			want[e.EventID] = *e.Device
 		}
 	}
-	// The last forwarder waits for the transactions the kills left open (kfake times them
-	// out after 10 s, and a read_committed reader sees nothing past one still open), so on
-	// a loaded machine (the suite runs this beside the process tests) it may take a
-	// while: wait while it makes progress (60 s without any, or 180 s in all, is a stuck
-	// forwarder; alone it takes 10–15 s).
-	began, stall := time.Now(), time.Now()
-	var got []forwarded
-	var markers int64
-	for {
-		n := len(got)
-		got, markers = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
-		if len(got) > n {
-			stall = time.Now()
-		}
-		if len(got) >= len(want) || time.Since(stall) > 60*time.Second || time.Since(began) > 180*time.Second {
-			break
-		}
-	}
-	if len(got) < len(want) {
-		t.Logf("after %v: %d of %d forwarded, the last progress %v ago", time.Since(began).Round(time.Second), len(got), len(want),
-			time.Since(stall).Round(time.Second))
-	}
+	got, markers := waitForwarded(t, addr, len(want))
 	checkForwarded(t, got, want)
 	if markers == 0 {
 		t.Errorf("no watermark or idle marker forwarded")
@@ -295,4 +274,33 @@ func checkForwarded(t *testing.T, got []forwarded, want map[string]string) {
 	if missing > 0 || twice > 0 {
 		t.Fatalf("%d events with a device: %d forwarded records, %d events missing, %d forwarded more than once", len(want), len(got), missing, twice)
 	}
+}
+
+// waitForwarded reads the repartition topic at addr (read_committed) until it holds want
+// records or the forwarder stops making progress, and returns the records and the count
+// of markers.
+func waitForwarded(t *testing.T, addr string, want int) ([]forwarded, int64) {
+	// The last forwarder waits for the transactions the kills left open (kfake times them
+	// out after 10 s, and a read_committed reader sees nothing past one still open), so on
+	// a loaded machine (the suite runs this beside the process tests) it may take a
+	// while: wait while it makes progress (60 s without any, or 180 s in all, is a stuck
+	// forwarder; alone it takes 10–15 s).
+	began, stall := time.Now(), time.Now()
+	var got []forwarded
+	var markers int64
+	for {
+		n := len(got)
+		got, markers = readRepartition(t, addr, sarama.ReadCommitted, time.Second)
+		if len(got) > n {
+			stall = time.Now()
+		}
+		if len(got) >= want || time.Since(stall) > 60*time.Second || time.Since(began) > 180*time.Second {
+			break
+		}
+	}
+	if len(got) < want {
+		t.Logf("after %v: %d of %d forwarded, the last progress %v ago", time.Since(began).Round(time.Second), len(got), want,
+			time.Since(stall).Round(time.Second))
+	}
+	return got, markers
 }
