@@ -212,6 +212,9 @@ func (e *Engine) checkpointRepairing(ctx context.Context, p *partition) error {
 	full := ck.needFull[p.id]
 	ck.mu.Unlock()
 	err := e.checkpointPartition(ctx, p, full)
+	if errors.Is(err, errRemoved) {
+		return nil // RemovePartition took it after the round listed it: nothing to save
+	}
 	if !full && errors.Is(err, state.ErrLost) {
 		ck.lost.Add(1)
 		ck.loss.Store(&storeLoss{Partition: p.id, At: time.Now()})
@@ -237,6 +240,10 @@ func (e *Engine) checkpointRepairing(ctx context.Context, p *partition) error {
 	return err
 }
 
+// errRemoved: the partition was removed (RemovePartition, or a failed restore) after
+// the checkpoint round listed it.
+var errRemoved = errors.New("partition removed")
+
 // checkpointPartition saves partition p's keys changed since its last checkpoint (with
 // the keys of failed saves before it), or every key of the partition when full.
 func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full bool) error {
@@ -249,6 +256,12 @@ func (e *Engine) checkpointPartition(ctx context.Context, p *partition, full boo
 	outs := make([]shardPart, len(e.shards))
 	dones := make([]chan struct{}, len(e.shards))
 	p.mu.Lock()
+	if p.removed {
+		// Its keys are gone from the shards, or go before this snapshot would run:
+		// saving it would write an empty or stale state over its last checkpoint.
+		p.mu.Unlock()
+		return errRemoved
+	}
 	offset, wm, held := p.lastOffset, p.wm.Load(), bytes.Clone(p.held)
 	for i, s := range e.shards {
 		i := i
