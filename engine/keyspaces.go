@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -261,9 +263,12 @@ func (e *Engine) swapSpaces(ctx context.Context, rs *RuleSet) (ReloadStats, erro
 	if err != nil {
 		return ReloadStats{}, err
 	}
-	st, err := e.swapOwn(ctx, spaces[0].Rules)
-	if err != nil {
-		return st, err
+	// Once begun, the swap goes on in every key space, as it does in every shard (swapOwn):
+	// a key space whose shards did not confirm before the caller's deadline (a context
+	// error: the swap is queued in them) is reported at the end.
+	st, first := e.swapOwn(ctx, spaces[0].Rules)
+	if first != nil && !unconfirmed(first) {
+		return st, first
 	}
 	byField := map[string]*RuleSet{}
 	for _, sp := range spaces[1:] {
@@ -284,7 +289,11 @@ func (e *Engine) swapSpaces(ctx context.Context, rs *RuleSet) (ReloadStats, erro
 		}
 		s, err := c.eng.swapOwn(ctx, sub)
 		if err != nil {
-			return st, fmt.Errorf("key space %s: %w", c.field, err)
+			err = fmt.Errorf("key space %s: %w", c.field, err)
+			if !unconfirmed(err) {
+				return st, err
+			}
+			first = cmp.Or(first, err)
 		}
 		add(s)
 	}
@@ -292,13 +301,19 @@ func (e *Engine) swapSpaces(ctx context.Context, rs *RuleSet) (ReloadStats, erro
 		if byField[sp.Field] == nil {
 			continue
 		}
-		if _, err := e.addChild(ctx, sp); err != nil {
+		if _, err := e.addChild(context.WithoutCancel(ctx), sp); err != nil {
 			return st, err
 		}
 		st.Fresh += len(sp.Rules.Rules)
 	}
 	e.ks.all.Store(rs)
-	return st, nil
+	return st, first
+}
+
+// unconfirmed reports whether err, from swapOwn, says only that the shards did not
+// confirm a swap they have queued before the caller's deadline.
+func unconfirmed(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // restoreSpaces restores partition part in every key space. The meta returned is the

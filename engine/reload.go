@@ -80,14 +80,18 @@ func (e *Engine) swapOwn(ctx context.Context, rs *RuleSet) (ReloadStats, error) 
 		}
 	}
 	e.cur.Store(rs)
-	// Every shard gets the swap now, in its queue; they swap concurrently.
+	// Every shard gets the swap now, in its queue; they swap concurrently. Once begun, the
+	// swap reaches every shard whatever the caller's deadline (only a closing engine stops
+	// it): a shard left on the old rules would match by them while the engine reports the
+	// new ones. The deadline ends only the wait for the shards to confirm.
+	send := context.WithoutCancel(ctx)
 	pauses := make([]time.Duration, len(e.shards))
 	dones := make([]chan struct{}, len(e.shards))
 	for i, s := range e.shards {
 		i := i
 		dones[i] = make(chan struct{})
 		fn := func(s *shard) { pauses[i] = s.swapRules(rs) }
-		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
+		if err := s.send(send, msg{kind: msgInspect, fn: fn, done: dones[i]}); err != nil {
 			return st, err
 		}
 	}
