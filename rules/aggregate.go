@@ -232,17 +232,6 @@ func aggNames(r *patterns.Rule) map[string]int {
 	return m
 }
 
-// readsAgg reports whether e reads `agg`.
-func readsAgg(e ast.Expr) bool {
-	found := false
-	visit(e, func(e ast.Expr) {
-		if e.Kind() == ast.IdentKind && e.AsIdent() == "agg" {
-			found = true
-		}
-	})
-	return found
-}
-
 // checkAggs reports agg.NAME / agg['NAME'] references to aggregates the rule lacks.
 func checkAggs(a *ast.AST, names map[string]int, report func(id int64, msg string)) {
 	visit(a.Expr(), func(e ast.Expr) {
