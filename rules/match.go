@@ -210,6 +210,7 @@ func (l *eventList) Size() ref.Val { return types.Int(len(l.evs)) }
 func (l *eventList) Iterator() traits.Iterator { return &listIterator{l: l} }
 
 type listIterator struct {
+	iteratorVal
 	l *eventList
 	i int
 }
@@ -223,10 +224,3 @@ func (it *listIterator) Next() ref.Val {
 	it.i++
 	return v
 }
-func (it *listIterator) ConvertToNative(reflect.Type) (any, error) {
-	return nil, fmt.Errorf("type conversion on iterators not supported")
-}
-func (it *listIterator) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
-func (it *listIterator) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
-func (it *listIterator) Type() ref.Type                 { return types.IteratorType }
-func (it *listIterator) Value() any                     { return nil }
