@@ -297,7 +297,9 @@ func (m *aggMap) ConvertToNative(reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
+func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(m, types.MapType, typeVal)
+}
 
 func (m *aggMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *aggMap) Type() ref.Type              { return types.MapType }

@@ -86,7 +86,9 @@ func (m *matchMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
+func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(m, types.MapType, typeVal)
+}
 
 func (m *matchMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *matchMap) Type() ref.Type              { return types.MapType }
@@ -144,13 +146,7 @@ func (l *eventList) ConvertToNative(typeDesc reflect.Type) (any, error) {
 }
 
 func (l *eventList) ConvertToType(typeVal ref.Type) ref.Val {
-	switch typeVal {
-	case types.ListType:
-		return l
-	case types.TypeType:
-		return types.ListType
-	}
-	return types.NewErr("type conversion error from list to '%s'", typeVal)
+	return convertToType(l, types.ListType, typeVal)
 }
 
 func (l *eventList) Equal(other ref.Val) ref.Val {

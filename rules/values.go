@@ -149,7 +149,9 @@ func (d dynEvent) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return convertEventToNative(d.ev, typeDesc)
 }
 
-func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(d, typeVal) }
+func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(d, types.MapType, typeVal)
+}
 
 func (d dynEvent) Equal(other ref.Val) ref.Val {
 	switch o := other.(type) {
