@@ -232,17 +232,6 @@ func aggNames(r *patterns.Rule) map[string]int {
 	return m
 }
 
-// readsAgg reports whether e reads `agg`.
-func readsAgg(e ast.Expr) bool {
-	found := false
-	visit(e, func(e ast.Expr) {
-		if e.Kind() == ast.IdentKind && e.AsIdent() == "agg" {
-			found = true
-		}
-	})
-	return found
-}
-
 // checkAggs reports agg.NAME / agg['NAME'] references to aggregates the rule lacks.
 func checkAggs(a *ast.AST, names map[string]int, report func(id int64, msg string)) {
 	visit(a.Expr(), func(e ast.Expr) {
@@ -308,7 +297,9 @@ func (m *aggMap) ConvertToNative(reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
+func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(m, types.MapType, typeVal)
+}
 
 func (m *aggMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *aggMap) Type() ref.Type              { return types.MapType }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/velocity"
 )
 
@@ -28,14 +27,7 @@ func TestAggregateFieldAddedLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := "id: x\naggregates:\n  - {name: scores, function: sum, field: score, window: 1h}\n  - {name: per_device, function: count, by: device, window: 1h}\n  - {name: n, function: count, window: 1h}\npattern:\n  - name: a\n    where: agg.n > 0\n"
-	r, err := patterns.Parse("x.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Compile(r, env, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := compileRule(t, env, nil, "x.yaml", src)
 	before := (&event.Event{Schema: old}).SetValues([]event.Value{event.String("c1"), event.Int(1000), event.Double(5)})
 	var ctx nfa.EvalContext
 	for i, g := range c.Aggregates() {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
-	"github.com/cepd/cepd/patterns"
 )
 
 // TestAggConditionsClosureVsInterpreter: conditions reading agg give the same results
@@ -40,18 +39,8 @@ func TestAggConditionsClosureVsInterpreter(t *testing.T) {
 	ev := (&event.Event{Schema: schema}).SetValues(evVals)
 	for _, src := range exprs {
 		rule := "id: x\naggregates:\n  - {name: n, function: count, window: 1h}\n  - {name: avg, function: avg, field: amount, window: 1h}\npattern:\n  - name: a\n    where: " + src + "\n"
-		r, err := patterns.Parse("x.yaml", []byte(rule))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, err := Compile(r, fast, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs, err := Compile(r, slow, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cf := compileRule(t, fast, nil, "x.yaml", rule)
+		cs := compileRule(t, slow, nil, "x.yaml", rule)
 		cond := cf.conds[condKey{"a", nfa.CondWhere}]
 		if cond == nil {
 			t.Fatalf("%s: no condition (%v)", src, cf.conds)

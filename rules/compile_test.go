@@ -21,6 +21,17 @@ func parseRule(t *testing.T, file, text string) *patterns.Rule {
 	return r
 }
 
+// compileRule parses text as file and compiles it against env and reg, failing the test
+// on any error.
+func compileRule(t *testing.T, env *Env, reg *Registry, file, text string) *Compiled {
+	t.Helper()
+	c, err := Compile(parseRule(t, file, text), env, reg)
+	if err != nil {
+		t.Fatalf("compile %s: %v", file, err)
+	}
+	return c
+}
+
 const badRule = `id: bad
 pattern:
   - name: a
@@ -89,10 +100,7 @@ emit:
 func TestCompileAndEmit(t *testing.T) {
 	env := testEnv(t)
 	reg := NewRegistry()
-	c, err := Compile(parseRule(t, "good.yaml", goodRule), env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := compileRule(t, env, reg, "good.yaml", goodRule)
 	if c.Program == nil || c.Version == "" || len(c.Fingerprint()) != 64 {
 		t.Fatalf("incomplete: %+v", c)
 	}
@@ -135,10 +143,7 @@ emit n: size(match.small) [cost 3]
 func TestFingerprint(t *testing.T) {
 	env := testEnv(t)
 	fp := func(text string) (string, string) {
-		c, err := Compile(parseRule(t, "r.yaml", text), env, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := compileRule(t, env, nil, "r.yaml", text)
 		return c.Fingerprint(), c.Version
 	}
 	base, baseVer := fp(goodRule)
@@ -181,16 +186,8 @@ func TestFingerprint(t *testing.T) {
 func TestRegistrySharesConditions(t *testing.T) {
 	env := testEnv(t)
 	reg := NewRegistry()
-	r1 := parseRule(t, "r1.yaml", "id: r1\npattern:\n  - name: a\n    where: e.amount > 100.0\n  - name: b\n    where: e.country == 'FR'\n")
-	r2 := parseRule(t, "r2.yaml", "id: r2\npattern:\n  - name: x\n    where: e.country=='FR'\n  - name: y\n    where: e.amount > 100.0 && e.vip\n")
-	c1, err := Compile(r1, env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Compile(r2, env, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1 := compileRule(t, env, reg, "r1.yaml", "id: r1\npattern:\n  - name: a\n    where: e.amount > 100.0\n  - name: b\n    where: e.country == 'FR'\n")
+	c2 := compileRule(t, env, reg, "r2.yaml", "id: r2\npattern:\n  - name: x\n    where: e.country=='FR'\n  - name: y\n    where: e.amount > 100.0 && e.vip\n")
 	if reg.Slots() != 3 {
 		t.Errorf("%d slots, want 3", reg.Slots())
 	}
@@ -204,11 +201,7 @@ func TestRegistrySharesConditions(t *testing.T) {
 	bad := "id: r%d\npattern:\n  - name: a\n    where: e.device == 'x'\n"
 	var cs []*Compiled
 	for i := range 3 {
-		c, err := Compile(parseRule(t, "r.yaml", strings.Replace(bad, "%d", string(rune('0'+i)), 1)), env, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
+		cs = append(cs, compileRule(t, env, reg, "r.yaml", strings.Replace(bad, "%d", string(rune('0'+i)), 1)))
 	}
 	memo := nfa.NewMemo(reg.Slots())
 	ev := decode(t, env.Schema(), baseTxn)
@@ -338,12 +331,7 @@ func TestConcurrentEval(t *testing.T) {
 	reg := NewRegistry()
 	var cs []*Compiled
 	for i, where := range []string{"e.amount > 100.0 && e.country != 'US'", "e.device == 'x'", "e.amount > 100.0 && e.country != 'US'", "e.count in [1, 2, 3] || e.lat > 1.0"} {
-		r := parseRule(t, "r.yaml", fmt.Sprintf("id: r%d\npattern:\n  - name: a\n    where: %s\n  - name: b\n    where: size(match.a) > 0 && e.device.contains('x')\n", i, where))
-		c, err := Compile(r, env, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
+		cs = append(cs, compileRule(t, env, reg, "r.yaml", fmt.Sprintf("id: r%d\npattern:\n  - name: a\n    where: %s\n  - name: b\n    where: size(match.a) > 0 && e.device.contains('x')\n", i, where)))
 	}
 	ev := decode(t, env.Schema(), baseTxn)
 	var wg sync.WaitGroup

@@ -104,17 +104,13 @@ func TestDataCompileErrors(t *testing.T) {
 func TestRuleDataVersions(t *testing.T) {
 	h := refdata.NewHolder(testData(t))
 	env := dataEnv(t, h, false)
-	r := parseRule(t, "r.yaml", `id: r
+	c := compileRule(t, env, NewRegistry(), "r.yaml", `id: r
 pattern:
   - name: a
     where: in_list('country_watch', e.country)
 emit:
   tier: lookup('mcc_risk', e.mcc, 'tier', 'none')
 `)
-	c, err := Compile(r, env, NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := strings.Join(c.Data(), ","); got != "country_watch,mcc_risk" {
 		t.Fatalf("Data() = %s", got)
 	}

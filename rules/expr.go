@@ -107,7 +107,7 @@ func (env *Env) compileExprAggs(text string, src patterns.Src, file string, role
 			usesMatch = true
 		}
 	})
-	usesAgg := readsAgg(native.Expr())
+	usesAgg := readsIdent(native.Expr(), "agg")
 	if usesAgg {
 		checkAggs(native, aggs, func(id int64, msg string) {
 			loc := native.SourceInfo().GetStartLocation(id)

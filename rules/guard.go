@@ -125,7 +125,7 @@ func eventOnlyTerms(x *compiledExpr) (string, bool) {
 			}
 			return true
 		}
-		if readsMatch(e) || readsAgg(e) {
+		if readsIdent(e, "match") || readsIdent(e, "agg") {
 			return true
 		}
 		s, err := parser.Unparse(e, native.SourceInfo())
@@ -141,10 +141,11 @@ func eventOnlyTerms(x *compiledExpr) (string, bool) {
 	return strings.Join(terms, " && "), true
 }
 
-func readsMatch(e ast.Expr) bool {
+// readsIdent reports whether e reads the variable name (`match`, `agg`).
+func readsIdent(e ast.Expr, name string) bool {
 	found := false
 	visit(e, func(e ast.Expr) {
-		if e.Kind() == ast.IdentKind && e.AsIdent() == "match" {
+		if e.Kind() == ast.IdentKind && e.AsIdent() == name {
 			found = true
 		}
 	})

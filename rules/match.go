@@ -86,7 +86,9 @@ func (m *matchMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return out, nil
 }
 
-func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(m, typeVal) }
+func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(m, types.MapType, typeVal)
+}
 
 func (m *matchMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
 func (m *matchMap) Type() ref.Type              { return types.MapType }
@@ -144,13 +146,7 @@ func (l *eventList) ConvertToNative(typeDesc reflect.Type) (any, error) {
 }
 
 func (l *eventList) ConvertToType(typeVal ref.Type) ref.Val {
-	switch typeVal {
-	case types.ListType:
-		return l
-	case types.TypeType:
-		return types.ListType
-	}
-	return types.NewErr("type conversion error from list to '%s'", typeVal)
+	return convertToType(l, types.ListType, typeVal)
 }
 
 func (l *eventList) Equal(other ref.Val) ref.Val {
@@ -210,6 +206,7 @@ func (l *eventList) Size() ref.Val { return types.Int(len(l.evs)) }
 func (l *eventList) Iterator() traits.Iterator { return &listIterator{l: l} }
 
 type listIterator struct {
+	iteratorVal
 	l *eventList
 	i int
 }
@@ -223,10 +220,3 @@ func (it *listIterator) Next() ref.Val {
 	it.i++
 	return v
 }
-func (it *listIterator) ConvertToNative(reflect.Type) (any, error) {
-	return nil, fmt.Errorf("type conversion on iterators not supported")
-}
-func (it *listIterator) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
-func (it *listIterator) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
-func (it *listIterator) Type() ref.Type                 { return types.IteratorType }
-func (it *listIterator) Value() any                     { return nil }

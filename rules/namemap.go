@@ -10,15 +10,16 @@ import (
 // a name its own way (find: the value and true; an error value and false for a name
 // whose value is an error; nil and false for no such name).
 
-// mapConvertToType converts the map m to typeVal: m itself as a map, or its type.
-func mapConvertToType(m ref.Val, typeVal ref.Type) ref.Val {
+// convertToType converts v, a value of CEL type own (a map or list of ours), to typeVal:
+// v itself as its own type, or its type.
+func convertToType(v ref.Val, own *types.Type, typeVal ref.Type) ref.Val {
 	switch typeVal {
-	case types.MapType:
-		return m
+	case own:
+		return v
 	case types.TypeType:
-		return types.MapType
+		return own
 	}
-	return types.NewErr("type conversion error from map to '%s'", typeVal)
+	return types.NewErr("type conversion error from %s to '%s'", own.TypeName(), typeVal)
 }
 
 // mapContains is Contains over find: true or false, or the error find gave.

@@ -149,7 +149,9 @@ func (d dynEvent) ConvertToNative(typeDesc reflect.Type) (any, error) {
 	return convertEventToNative(d.ev, typeDesc)
 }
 
-func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val { return mapConvertToType(d, typeVal) }
+func (d dynEvent) ConvertToType(typeVal ref.Type) ref.Val {
+	return convertToType(d, types.MapType, typeVal)
+}
 
 func (d dynEvent) Equal(other ref.Val) ref.Val {
 	switch o := other.(type) {
@@ -234,6 +236,7 @@ func (d dynEvent) Iterator() traits.Iterator {
 
 // fieldIterator iterates over the names of an event's present fields.
 type fieldIterator struct {
+	iteratorVal
 	ev *event.Event
 	i  int
 }
@@ -254,13 +257,17 @@ func (it *fieldIterator) Next() ref.Val {
 	return types.String(name)
 }
 
-func (it *fieldIterator) ConvertToNative(reflect.Type) (any, error) {
+// iteratorVal is the ref.Val half of a CEL iterator (traits.Iterator): an iterator is
+// never converted or compared. listIterator and fieldIterator embed it.
+type iteratorVal struct{}
+
+func (iteratorVal) ConvertToNative(reflect.Type) (any, error) {
 	return nil, fmt.Errorf("type conversion on iterators not supported")
 }
-func (it *fieldIterator) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
-func (it *fieldIterator) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
-func (it *fieldIterator) Type() ref.Type                 { return types.IteratorType }
-func (it *fieldIterator) Value() any                     { return nil }
+func (iteratorVal) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
+func (iteratorVal) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
+func (iteratorVal) Type() ref.Type                 { return types.IteratorType }
+func (iteratorVal) Value() any                     { return nil }
 
 var (
 	mapStringAnyType = reflect.TypeFor[map[string]any]()

@@ -295,37 +295,30 @@ func (d *Dir) writeLive(file string, src, tests []byte, remove bool) (undo func(
 	liveBefore, liveErr := os.ReadFile(live)
 	testsBefore, testsErr := os.ReadFile(liveTests)
 	undo = func() {
-		if liveErr == nil {
-			_ = writeFile(live, liveBefore)
-		} else {
-			_ = os.Remove(live)
-		}
-		if testsErr == nil {
-			_ = writeFile(liveTests, testsBefore)
-		} else {
-			_ = os.Remove(liveTests)
-		}
+		_ = setFile(live, liveBefore, liveErr == nil)
+		_ = setFile(liveTests, testsBefore, testsErr == nil)
 	}
-	if remove {
-		for _, f := range []string{live, liveTests} {
-			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-				undo()
-				return nil, fmt.Errorf("rule store: %w", err)
-			}
-		}
-	} else if err := writeFile(live, src); err != nil {
+	if err := setFile(live, src, !remove); err != nil {
 		undo()
 		return nil, err
-	} else if tests == nil {
-		if err := os.Remove(liveTests); err != nil && !errors.Is(err, os.ErrNotExist) {
-			undo()
-			return nil, fmt.Errorf("rule store: %w", err)
-		}
-	} else if err := writeFile(liveTests, tests); err != nil {
+	}
+	if err := setFile(liveTests, tests, !remove && tests != nil); err != nil {
 		undo()
 		return nil, err
 	}
 	return undo, nil
+}
+
+// setFile writes data to the file at path when keep is set, and removes the file
+// otherwise (a file already absent is no error).
+func setFile(path string, data []byte, keep bool) error {
+	if keep {
+		return writeFile(path, data)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("rule store: %w", err)
+	}
+	return nil
 }
 
 func (d *Dir) appendAudit(a AuditEntry) error {

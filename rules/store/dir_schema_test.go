@@ -19,10 +19,7 @@ func TestDirSchemaFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(v1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := store.OpenDir(dir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDir(t, dir)
 	cur, err := d.GetSchema(ctx)
 	if err != nil || cur.Version != 1 || string(cur.Source) != v1 || cur.Action != store.ActionCreate {
 		t.Fatalf("schema at open: %+v, %v", cur, err)
@@ -52,10 +49,7 @@ func TestDirSchemaFile(t *testing.T) {
 		t.Fatalf("schema after the edit: %+v, %v", cur, err)
 	}
 	// reopened, the history is kept
-	d2, err := store.OpenDir(dir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d2 := openDir(t, dir)
 	if vs, err := d2.SchemaVersions(ctx); err != nil || len(vs) != 3 {
 		t.Fatalf("versions after reopening: %d, %v", len(vs), err)
 	}

@@ -2,37 +2,50 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, qs } from './api.js';
 import { Empty, ErrorBox, fmtAgo, fmtTime } from './util.jsx';
 
-// AuditTable lists rule changes, newest first: who, what, why, with the diff.
-export function AuditTable({ ruleId }) {
+// AuditLog reads an audit log (GET path answers {entries}, newest first) and shows it as
+// a table: the column headings head, then row(entry, i) for each entry; empty is what
+// the table says when there is none. The rules', the lists' and the analysts' audits.
+export function AuditLog({ path, testid, compact, head, empty, row }) {
   const [entries, setEntries] = useState(null);
   const [error, setError] = useState(null);
-  const [open, setOpen] = useState(null);
   useEffect(() => {
-    get('/v1/audit' + qs({ rule_id: ruleId, limit: 500 })).then((r) => setEntries(r.entries || []), setError);
-  }, [ruleId]);
+    get(path).then((r) => setEntries(r.entries || []), setError);
+  }, [path]);
   if (error) return <ErrorBox error={error} />;
-  if (!entries) return <div class="muted">Loading…</div>;
-  if (!entries.length) return <Empty>No changes recorded.</Empty>;
+  if (!entries) return <div class="empty">Loading…</div>;
+  if (!entries.length) return <Empty>{empty}</Empty>;
   return (
-    <table class="table" data-testid="audit">
-      <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Rule</th><th scope="col">Version</th><th scope="col">Why</th><th scope="col"><span class="sr-only">Diff</span></th></tr></thead>
-      <tbody>
-        {entries.map((e, i) => (
-          <>
-            <tr>
-              <td title={fmtTime(e.time)}>{fmtAgo(e.time)}</td>
-              <td>{e.author || '—'}</td>
-              <td>{e.action}</td>
-              <td class="mono"><a href={'#/rules/' + encodeURIComponent(e.rule_id)}>{e.rule_id}</a></td>
-              <td>v{e.version}</td>
-              <td>{e.comment}</td>
-              <td>{e.diff && <button class="btn btn-sm" aria-expanded={open === i} onClick={() => setOpen(open === i ? null : i)}>{open === i ? 'Hide diff' : 'Diff'}</button>}</td>
-            </tr>
-            {open === i && <tr class="expanded"><td colSpan={7}><pre class="pre diff">{e.diff.split('\n').map((l) => <div class={l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : ''}>{l || ' '}</div>)}</pre></td></tr>}
-          </>
-        ))}
-      </tbody>
+    <table class={compact ? 'table table-compact' : 'table'} data-testid={testid}>
+      <thead><tr>{head.map((h) => <th scope="col">{h}</th>)}</tr></thead>
+      <tbody>{entries.map(row)}</tbody>
     </table>
+  );
+}
+
+// AuditTable lists rule changes, newest first: who, what, why, with the diff.
+export function AuditTable({ ruleId }) {
+  const [open, setOpen] = useState(null);
+  return (
+    <AuditLog
+      path={'/v1/audit' + qs({ rule_id: ruleId, limit: 500 })}
+      testid="audit"
+      head={['When', 'Who', 'Action', 'Rule', 'Version', 'Why', <span class="sr-only">Diff</span>]}
+      empty="No changes recorded."
+      row={(e, i) => (
+        <>
+          <tr>
+            <td title={fmtTime(e.time)}>{fmtAgo(e.time)}</td>
+            <td>{e.author || '—'}</td>
+            <td>{e.action}</td>
+            <td class="mono"><a href={'#/rules/' + encodeURIComponent(e.rule_id)}>{e.rule_id}</a></td>
+            <td>v{e.version}</td>
+            <td>{e.comment}</td>
+            <td>{e.diff && <button class="btn btn-sm" aria-expanded={open === i} onClick={() => setOpen(open === i ? null : i)}>{open === i ? 'Hide diff' : 'Diff'}</button>}</td>
+          </tr>
+          {open === i && <tr class="expanded"><td colSpan={7}><pre class="pre diff">{e.diff.split('\n').map((l) => <div class={l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : ''}>{l || ' '}</div>)}</pre></td></tr>}
+        </>
+      )}
+    />
   );
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
 import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime, whileBusy } from './util.jsx';
+import { AuditLog } from './audit.jsx';
 
 const KINDS = ['ALLOW', 'BLOCK', 'WATCH'];
 const SHOWN = 200; // entries rendered at most (a list may hold a million)
@@ -339,28 +340,22 @@ function ImportCSV({ path, table, onChanged, onError }) {
 }
 
 function ListAudit({ name }) {
-  const [entries, setEntries] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    get('/v1/lists:audit' + qs({ name, limit: 200 })).then((r) => setEntries(r.entries || []), setError);
-  }, [name]);
-  if (error) return <ErrorBox error={error} />;
-  if (!entries) return <div class="empty">Loading…</div>;
-  if (!entries.length) return <Empty>No changes recorded.</Empty>;
   return (
-    <table class="table table-compact" data-testid="list-audit">
-      <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Version</th><th scope="col">What</th></tr></thead>
-      <tbody>
-        {entries.map((e) => (
-          <tr>
-            <td title={fmtTime(e.time)}>{fmtAgo(e.time)}</td>
-            <td>{e.author || '—'}</td>
-            <td>{e.action}</td>
-            <td>v{e.version}</td>
-            <td>{e.summary}{e.comment && <div class="sub">{e.comment}</div>}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <AuditLog
+      path={'/v1/lists:audit' + qs({ name, limit: 200 })}
+      testid="list-audit"
+      compact
+      head={['When', 'Who', 'Action', 'Version', 'What']}
+      empty="No changes recorded."
+      row={(e) => (
+        <tr>
+          <td title={fmtTime(e.time)}>{fmtAgo(e.time)}</td>
+          <td>{e.author || '—'}</td>
+          <td>{e.action}</td>
+          <td>v{e.version}</td>
+          <td>{e.summary}{e.comment && <div class="sub">{e.comment}</div>}</td>
+        </tr>
+      )}
+    />
   );
 }

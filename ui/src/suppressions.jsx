@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
 import { Confirm, Empty, ErrorBox, fmtAgo, fmtTime, whileBusy } from './util.jsx';
+import { AuditLog } from './audit.jsx';
 
 // SuppressionsPage is the analysts' suppressions: a key (for one rule or all) kept from
 // the blocking sinks and from decisions until a time, with a reason. The alerts are still
@@ -172,32 +173,26 @@ function LiftDialog({ s, onDone, onError }) {
 // AnalystAudit lists the analysts' actions, newest first: suppressions made and lifted,
 // feedback given.
 function AnalystAudit() {
-  const [entries, setEntries] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    get('/v1/feedback:audit' + qs({ limit: 200 })).then((r) => setEntries(r.entries || []), setError);
-  }, []);
-  if (error) return <ErrorBox error={error} />;
-  if (!entries) return <div class="empty">Loading…</div>;
-  if (!entries.length) return <Empty>No analyst actions yet.</Empty>;
   const what = (e) => {
     if (e.suppression) return `${e.suppression.key}${e.suppression.rule_id ? ' · ' + e.suppression.rule_id : ''} until ${fmtTime(e.suppression.until)}: ${e.suppression.reason}`;
     if (e.feedback) return `${e.feedback.label.replace('_', ' ')} · ${e.feedback.rule_id} ${e.feedback.key}${e.feedback.comment ? ': ' + e.feedback.comment : ''}`;
     return `${e.id}${e.reason ? ': ' + e.reason : ''}`;
   };
   return (
-    <table class="table table-compact" data-testid="analyst-audit">
-      <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">What</th></tr></thead>
-      <tbody>
-        {entries.map((e) => (
-          <tr key={e.seq}>
-            <td title={fmtTime(e.at)}>{fmtAgo(e.at)}</td>
-            <td>{e.author || '—'}</td>
-            <td>{e.action}</td>
-            <td>{what(e)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <AuditLog
+      path={'/v1/feedback:audit' + qs({ limit: 200 })}
+      testid="analyst-audit"
+      compact
+      head={['When', 'Who', 'Action', 'What']}
+      empty="No analyst actions yet."
+      row={(e) => (
+        <tr key={e.seq}>
+          <td title={fmtTime(e.at)}>{fmtAgo(e.at)}</td>
+          <td>{e.author || '—'}</td>
+          <td>{e.action}</td>
+          <td>{what(e)}</td>
+        </tr>
+      )}
+    />
   );
 }

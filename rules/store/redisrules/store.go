@@ -190,6 +190,19 @@ func source(v store.Version, x any) ([]byte, error) {
 	return []byte(s), nil
 }
 
+// decodeWithSource decodes a version's index record data and gives it its source x, as
+// read from the sources hash.
+func decodeWithSource(id, data string, x any) (store.Version, error) {
+	v, err := decode(id, data)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if v.Source, err = source(v, x); err != nil {
+		return store.Version{}, err
+	}
+	return v, nil
+}
+
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, id string) (store.Version, error) {
 	if !store.ValidID(id) {
@@ -234,10 +247,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error
 		if !ok {
 			return nil, fmt.Errorf("redisrules: rule %q: version %d is missing (damaged store)", id, i+1)
 		}
-		if out[i], err = decode(id, ms); err != nil {
-			return nil, err
-		}
-		if out[i].Source, err = source(out[i], srcs.Val()[i]); err != nil {
+		if out[i], err = decodeWithSource(id, ms, srcs.Val()[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -307,21 +317,15 @@ func (s *Store) read(ctx context.Context, id string, n int) (snapshot, error) {
 		return snapshot{}, fmt.Errorf("redisrules: read %q: unexpected reply %v", id, res)
 	}
 	if raw, ok := res[0].(string); ok {
-		v, err := decode(id, raw)
+		v, err := decodeWithSource(id, raw, res[1])
 		if err != nil {
-			return snapshot{}, err
-		}
-		if v.Source, err = source(v, res[1]); err != nil {
 			return snapshot{}, err
 		}
 		sn.raw, sn.cur = raw, &v
 	}
 	if raw, ok := res[2].(string); ok {
-		v, err := decode(id, raw)
+		v, err := decodeWithSource(id, raw, res[3])
 		if err != nil {
-			return snapshot{}, err
-		}
-		if v.Source, err = source(v, res[3]); err != nil {
 			return snapshot{}, err
 		}
 		sn.ver = &v

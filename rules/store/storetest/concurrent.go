@@ -81,29 +81,35 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 // testConcurrentCreates: of goroutines creating one rule, one succeeds and the others
 // get ErrExists.
 func testConcurrentCreates(t *testing.T, s store.Store) {
-	const n = 8
 	ctx := context.Background()
+	oneWins(t, 8, store.ErrExists, "creates", func(i int) error {
+		_, err := s.Create(ctx, "r1", src("r1", fmt.Sprint(i)), ch)
+		return err
+	})
+	checkConsistent(t, s, "r1")
+}
+
+// oneWins runs write(0) to write(n-1) at once and checks that exactly one succeeds and
+// that each of the others fails with lose (ErrExists, ErrConflict); what names the
+// writes in the failures.
+func oneWins(t *testing.T, n int, lose error, what string, write func(i int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
+	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() {
-			_, err := s.Create(ctx, "r1", src("r1", fmt.Sprint(i)), ch)
-			errs <- err
-		})
+		wg.Go(func() { errs[i] = write(i) })
 	}
 	wg.Wait()
-	close(errs)
-	ok := 0
-	for err := range errs {
+	won := 0
+	for _, err := range errs {
 		switch {
 		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrExists):
-			t.Errorf("create: %v, want nil or ErrExists", err)
+			won++
+		case !errors.Is(err, lose):
+			t.Errorf("%s: %v, want nil or %v", what, err, lose)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d creates succeeded, want 1", ok)
+	if won != 1 {
+		t.Fatalf("%d of %d %s succeeded, want 1", won, n, what)
 	}
-	checkConsistent(t, s, "r1")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cepd/cepd/rules/store"
@@ -90,31 +89,11 @@ func testDataConflicts(t *testing.T, s store.DataStore) {
 	ctx := context.Background()
 	put(t, s, "w", "watch", store.ActionCreate, 0, false, "a")
 	for round := 1; round <= 5; round++ {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, conflicts := 0, 0
-		for i := 0; i < 8; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				v := store.DataVersion{Name: "w", Kind: "watch", Action: store.ActionAdd, Content: listText("a", fmt.Sprint(round, "-", i)), Entries: 2}
-				_, err := s.PutData(ctx, v, round, store.Change{Author: "w"}, "")
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrConflict):
-					conflicts++
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if wins != 1 || conflicts != 7 {
-			t.Fatalf("round %d: %d writers won, %d conflicted", round, wins, conflicts)
-		}
+		oneWins(t, 8, store.ErrConflict, fmt.Sprintf("round %d's writes", round), func(i int) error {
+			v := store.DataVersion{Name: "w", Kind: "watch", Action: store.ActionAdd, Content: listText("a", fmt.Sprint(round, "-", i)), Entries: 2}
+			_, err := s.PutData(ctx, v, round, store.Change{Author: "w"}, "")
+			return err
+		})
 		if vs, _ := s.DataVersions(ctx, "w"); len(vs) != round+1 {
 			t.Fatalf("round %d: %d versions", round, len(vs))
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cepd/cepd/rules/store"
@@ -75,29 +74,10 @@ func testSchemaConflicts(t *testing.T, s store.SchemaStore) {
 	if _, err := s.PutSchema(ctx, schemaText(), 0, store.Change{Author: "ann"}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.PutSchema(ctx, schemaText("  x"+strings.Repeat("y", i)+": string?\n"), 1, store.Change{Author: "bob"})
-		}()
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, store.ErrConflict):
-			t.Fatalf("a losing put: %v, want ErrConflict", err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d concurrent puts from version 1 won, want 1", won)
-	}
+	oneWins(t, 8, store.ErrConflict, "puts from version 1", func(i int) error {
+		_, err := s.PutSchema(ctx, schemaText("  x"+strings.Repeat("y", i)+": string?\n"), 1, store.Change{Author: "bob"})
+		return err
+	})
 	if _, err := s.PutSchema(ctx, schemaText(), 1, store.Change{}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a stale put: %v", err)
 	}
