@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -47,10 +47,7 @@ var testBudget = nfa.Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 2
 
 func explosiveRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, append(slices.Clone(testRules), explosiveRules...))
 }
 

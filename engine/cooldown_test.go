@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // coolRules: a one-step rule and a two-step rule with cooldowns, and one without.
@@ -39,10 +39,7 @@ pattern:
 
 func coolRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, coolRules)
 }
 
@@ -76,7 +73,7 @@ func TestCooldownSuppresses(t *testing.T) {
 	evs := genEvents(5, 20, 4000)
 	recs := records(evs)
 	// the same rules without cooldowns give the candidates
-	schema, _ := event.ParseSchema([]byte(testSchema))
+	schema := eventtest.Schema(t, testSchema)
 	var plain []string
 	for _, src := range coolRules {
 		plain = append(plain, stripCooldown(src))

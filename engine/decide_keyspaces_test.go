@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestSubmitCollectKeySpaces: with Config.KeySpaces an event's completions hold the
@@ -14,10 +14,7 @@ import (
 // the same call (rejected, so absent from the other key spaces' input) must not shift
 // which event the device alert is given to.
 func TestSubmitCollectKeySpaces(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	rs := compileRules(t, schema, []string{`
 id: card-big
 pattern:

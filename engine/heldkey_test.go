@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestHeldKeyCollision: an event whose key is the checkpoint key of the held blob
@@ -17,10 +18,7 @@ import (
 // with a NUL byte are reserved), so it can neither take the held records' place in a
 // checkpoint nor be taken for them on restore; the other keys and the held blob survive.
 func TestHeldKeyCollision(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	rs := compileRules(t, schema, keySpaceRules[:2]) // device-many-cards: 3 cards on a device
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestKeySpacesCheckpointRestore: an engine running every key space is stopped at a random
@@ -20,10 +20,7 @@ import (
 // further on must drop what their checkpoint covers (partition.restoredTo), or they match
 // those events twice.
 func TestKeySpacesCheckpointRestore(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	rs := compileRules(t, schema, keySpaceRules)
 	recs, _, _ := keySpaceEvents(5, 4000)
 	ref, _, _ := runKeySpaces(t, rs, Config{Shards: 2}, recs, 100)
@@ -95,10 +92,7 @@ func TestKeySpacesCheckpointRestore(t *testing.T) {
 // TestKeySpacesSwapMovesRule: with Config.KeySpaces, a swap that changes a rule's key
 // moves it to that key space (made on the spot when new), and Rules lists every rule.
 func TestKeySpacesSwapMovesRule(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	cardOnly := keySpaceRules[:1]
 	moved := []string{keySpaceRules[0], `
 id: many-cards

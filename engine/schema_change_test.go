@@ -14,6 +14,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // deviceRule reads the field the schema change adds.
@@ -50,10 +51,7 @@ func widerRuleSet(t *testing.T) *RuleSet {
 
 func widerSchema(t *testing.T) *event.Schema {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema + "  device: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema+"  device: string?\n")
 	return schema
 }
 
@@ -119,10 +117,7 @@ func TestSchemaChangeRejected(t *testing.T) {
 	defer cancel()
 	e.Start(ctx)
 	defer e.Close()
-	schema, err := event.ParseSchema([]byte(strings.Replace(testSchema, "amount: double", "amount: int", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, strings.Replace(testSchema, "amount: double", "amount: int", 1))
 	_, err = e.SwapRules(ctx, compileRules(t, schema, testRules[2:3]))
 	var ce *event.SchemaChangeError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `field "amount" changes type from double to int`) {

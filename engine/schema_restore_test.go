@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/state"
 )
 
@@ -165,12 +165,9 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 // returns it, the store and its Restore's error.
 func restoreIncompatible(t *testing.T, ctx context.Context, dir string) (*Engine, *state.FileStore, error) {
 	t.Helper()
-	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := eventtest.Schema(t, testSchema+"  channel: string?\n")
 	store := openStore(t, dir)
 	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
-	_, err = e.Restore(ctx, 0, slog.Default())
+	_, err := e.Restore(ctx, 0, slog.Default())
 	return e, store, err
 }

@@ -9,16 +9,13 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // testRulesOf compiles rule sources into a rule set for testSchema.
 func testRulesOf(t testing.TB, srcs ...string) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, srcs)
 }
 
