@@ -169,11 +169,7 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 	eng.Start(ctx)
 	defer eng.Close()
 	recs := records(evs)
-	for i := 0; i < len(recs); i += 100 {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingestChunks(t, ctx, eng, recs)
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}

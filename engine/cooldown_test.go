@@ -213,48 +213,23 @@ func restartAt(t *testing.T, rs *RuleSet, cfg Config, recs []Record, cut int) ([
 	if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < cut; i += 100 {
-		if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingestChunks(t, ctx, e1, recs[:cut])
 	if err := e1.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cooling := 0
-	for _, s := range e1.shards {
-		done := make(chan struct{})
-		if err := s.send(ctx, msg{kind: msgInspect, done: done, fn: func(s *shard) {
-			for _, ks := range s.list {
-				if len(ks.cool) > 0 {
-					cooling++
-				}
+	if err := e1.onShards(ctx, func(s *shard) {
+		for _, ks := range s.list {
+			if len(ks.cool) > 0 {
+				cooling++
 			}
-		}}); err != nil {
-			t.Fatal(err)
 		}
-		<-done
+	}); err != nil {
+		t.Fatal(err)
 	}
 	e1.Close()
 	store.Close()
 
-	store = openStore(t, dir)
-	defer store.Close()
-	sink2 := &sinkCollector{}
-	e2 := startCheckpointed(t, ctx, store, cfg, rs, sink2, &dlqCollector{})
-	meta, err := e2.Restore(ctx, 0, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := int(meta.Offset) + 1; i < len(recs); i += 100 {
-		if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e2.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e2.Close()
-	got := alertLines(append(sink1.all, sink2.all...))
-	return got, cooling
+	after := resumeAfter(t, ctx, dir, cfg, rs, recs)
+	return alertLines(append(sink1.all, after.alerts...)), cooling
 }

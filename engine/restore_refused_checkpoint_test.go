@@ -20,7 +20,7 @@ func TestRefusedRestoreIsNotCheckpointed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
+	checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), recs, 2000)
 
 	e, store, err := restoreIncompatible(t, ctx, dir)
 	if err == nil {

@@ -49,31 +49,6 @@ func keptMatches(as []*alerts.Alert) []string {
 	return out
 }
 
-// checkpointAt runs rs over recs[:cut] into a new store in dir and checkpoints it.
-func checkpointAt(t *testing.T, ctx context.Context, dir string, rs *RuleSet, recs []Record, cut int) []*alerts.Alert {
-	t.Helper()
-	store := openStore(t, dir)
-	defer store.Close()
-	sink := &sinkCollector{}
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, sink, &dlqCollector{})
-	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < cut; i += 100 {
-		if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return sink.all
-}
-
 // TestRestoreUnderNarrowerSchema: a partition checkpointed by an instance that took a
 // live schema change (an optional field added, which every event carries) is restored
 // by one still on the schema before it (the change has not reached it yet, or it was
@@ -95,31 +70,13 @@ func TestRestoreUnderNarrowerSchema(t *testing.T) {
 	for _, cut := range []int{777, 2500, 3999} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		dir := t.TempDir()
-		before := checkpointAt(t, ctx, dir, widerRuleSet(t), recs, cut)
-
-		store := openStore(t, dir)
-		sink := &sinkCollector{}
-		e := startCheckpointed(t, ctx, store, Config{Shards: 3}, testRuleSet(t), sink, &dlqCollector{})
-		meta, err := e.Restore(ctx, 0, slog.Default())
-		if err != nil {
-			t.Fatalf("cut %d: restore under the schema before the change: %v", cut, err)
-		}
-		st := e.CheckpointStats()
-		if !meta.Found || int(meta.Offset)+1 != cut || st.Restored == 0 || st.Corrupt != 0 {
-			t.Fatalf("cut %d: restored %+v, %d keys, %d dropped as corrupt", cut, meta, st.Restored, st.Corrupt)
-		}
-		for i := cut; i < len(recs); i += 100 {
-			if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e.Close()
-		store.Close()
+		before := checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), recs, cut)
+		after := resumeAfter(t, ctx, dir, Config{Shards: 3}, testRuleSet(t), recs) // under the schema before the change
 		cancel()
-		if got := keptMatches(append(before, sink.all...)); !slices.Equal(got, want) {
+		if st := after.ckpt; !after.meta.Found || int(after.meta.Offset)+1 != cut || st.Restored == 0 || st.Corrupt != 0 {
+			t.Fatalf("cut %d: restored %+v, %d keys, %d dropped as corrupt", cut, after.meta, st.Restored, st.Corrupt)
+		}
+		if got := keptMatches(append(before.alerts, after.alerts...)); !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}
 	}
@@ -135,7 +92,7 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
+	checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), recs, 2000)
 
 	e, store, err := restoreIncompatible(t, ctx, dir)
 	st := e.CheckpointStats()

@@ -43,6 +43,16 @@ func ingestFlush(t testing.TB, ctx context.Context, eng *Engine, recs []Record) 
 	}
 }
 
+// ingestChunks ingests recs into partition 0, 100 records a call.
+func ingestChunks(t testing.TB, ctx context.Context, eng *Engine, recs []Record) {
+	t.Helper()
+	for i := 0; i < len(recs); i += 100 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // submitCollect ingests evs into partition 0 collecting, and returns each event's
 // outcome and the alerts it completed.
 func submitCollect(t testing.TB, ctx context.Context, eng *Engine, evs ...testEvent) ([]Outcome, [][]Completed) {
