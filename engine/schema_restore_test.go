@@ -88,13 +88,9 @@ func TestRestoreUnderNarrowerSchema(t *testing.T) {
 // changes nothing, so an instance running the schema the state was written under (the
 // source retrying later) restores every key.
 func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
-	recs := schemaChangeInput(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), recs, 2000)
-
-	e, store, err := restoreIncompatible(t, ctx, dir)
+	dir, e, store, err := restoreIncompatible(t, ctx)
 	st := e.CheckpointStats()
 	e.Close()
 	store.Close()
@@ -105,26 +101,39 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 		t.Fatalf("a refused restore restored %d keys and dropped %d", st.Restored, st.Corrupt)
 	}
 
-	store = openStore(t, dir)
+	restoreAsWritten(t, ctx, dir)
+}
+
+// restoreIncompatible checkpoints 2000 records of schemaChangeInput under widerRuleSet
+// into a new store in a temporary directory dir, then starts an engine whose schema has
+// a field where that state has another (not its schema plus optional fields) on a store
+// of dir, and returns dir, the engine, the store and the engine's Restore's error.
+func restoreIncompatible(t *testing.T, ctx context.Context) (string, *Engine, *state.FileStore, error) {
+	t.Helper()
+	dir := t.TempDir()
+	checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), schemaChangeInput(t), 2000)
+	other := eventtest.Schema(t, testSchema+"  channel: string?\n")
+	store := openStore(t, dir)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
+	_, err := e.Restore(ctx, 0, slog.Default())
+	return dir, e, store, err
+}
+
+// restoreAsWritten restores partition 0 from the store in dir into an engine of the
+// schema restoreIncompatible's state was written under (widerRuleSet), fails t unless it
+// restored keys and dropped none as corrupt, and returns what Restore said.
+func restoreAsWritten(t *testing.T, ctx context.Context, dir string) state.Meta {
+	t.Helper()
+	store := openStore(t, dir)
 	defer store.Close()
-	e = startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
 	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+	meta, err := e.Restore(ctx, 0, slog.Default())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if st := e.CheckpointStats(); st.Restored == 0 || st.Corrupt != 0 {
 		t.Fatalf("restored under the schema it was written under: %+v", st)
 	}
-}
-
-// restoreIncompatible starts an engine whose schema has a field where the state in dir
-// has another (not the state's schema plus optional fields), on a store of dir, and
-// returns it, the store and its Restore's error.
-func restoreIncompatible(t *testing.T, ctx context.Context, dir string) (*Engine, *state.FileStore, error) {
-	t.Helper()
-	other := eventtest.Schema(t, testSchema+"  channel: string?\n")
-	store := openStore(t, dir)
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
-	_, err := e.Restore(ctx, 0, slog.Default())
-	return e, store, err
+	return meta
 }
