@@ -8,27 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cepd/cepd/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// checkGolden compares got with the golden file, or rewrites it under -update.
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update to accept)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 // ruleFiles lists the rule files (YAML and JSON) in dir.
 func ruleFiles(t testing.TB, dir string) []string {
@@ -66,7 +50,7 @@ func TestValidGolden(t *testing.T) {
 			}
 			out := Format(r)
 			checkRoundTrip(t, r, out)
-			checkGolden(t, goldenPath(file), "# String\n"+r.Pattern.String()+"\n# Format\n"+string(out))
+			golden.Check(t, goldenPath(file), "# String\n"+r.Pattern.String()+"\n# Format\n"+string(out), *update)
 		})
 	}
 }
@@ -89,7 +73,7 @@ func TestErrorsGolden(t *testing.T) {
 			if _, ok := err.(ErrorList); !ok {
 				t.Errorf("error is %T, want ErrorList", err)
 			}
-			checkGolden(t, goldenPath(file), err.Error()+"\n")
+			golden.Check(t, goldenPath(file), err.Error()+"\n", *update)
 		})
 	}
 }
