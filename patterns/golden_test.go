@@ -2,7 +2,6 @@ package patterns
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -40,11 +39,7 @@ func goldenPath(file string) string {
 func TestValidGolden(t *testing.T) {
 	for _, file := range ruleFiles(t, "valid") {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Parse(file, data)
+			r, err := ParseFile(file)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -59,11 +54,7 @@ func TestValidGolden(t *testing.T) {
 func TestErrorsGolden(t *testing.T) {
 	for _, file := range ruleFiles(t, "errors") {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Parse(file, data)
+			r, err := ParseFile(file)
 			if err == nil {
 				t.Fatalf("Parse succeeded:\n%s", Format(r))
 			}
