@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
-
-	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestSubmitCollectKeySpaces: with Config.KeySpaces an event's completions hold the
@@ -14,8 +12,7 @@ import (
 // the same call (rejected, so absent from the other key spaces' input) must not shift
 // which event the device alert is given to.
 func TestSubmitCollectKeySpaces(t *testing.T) {
-	schema := eventtest.Schema(t, keySpaceSchema)
-	rs := compileRules(t, schema, []string{`
+	rs := keySpaceRulesOf(t, `
 id: card-big
 pattern:
   - name: big
@@ -30,7 +27,7 @@ pattern:
   - name: cards
     where: e.kind == 'auth' && !(e.card in match.cards.map(x, x.card))
     times: 3
-`})
+`)
 	eng, ctx, stop := startEngine(t, Config{Shards: 2, KeySpaces: true}, rs, &sinkCollector{}, &dlqCollector{})
 	defer stop()
 	const t0 = 1_700_000_000_000

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
-	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestHeldKeyCollision: an event whose key is the checkpoint key of the held blob
@@ -18,8 +17,7 @@ import (
 // with a NUL byte are reserved), so it can neither take the held records' place in a
 // checkpoint nor be taken for them on restore; the other keys and the held blob survive.
 func TestHeldKeyCollision(t *testing.T) {
-	schema := eventtest.Schema(t, keySpaceSchema)
-	rs := compileRules(t, schema, keySpaceRules[:2]) // device-many-cards: 3 cards on a device
+	rs := keySpaceRulesOf(t, keySpaceRules[:2]...) // device-many-cards: 3 cards on a device
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := Config{Shards: 2, KeySpaces: true, SpaceSources: true}

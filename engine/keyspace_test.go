@@ -158,8 +158,7 @@ func alertIDs(as []*alerts.Alert) []string {
 // per key space, malformed events dead-lettered once; and none of it depends on the
 // shard count or the batching.
 func TestKeySpacesMatchEachKey(t *testing.T) {
-	schema := eventtest.Schema(t, keySpaceSchema)
-	rs := compileRules(t, schema, keySpaceRules)
+	rs := keySpaceRulesOf(t, keySpaceRules...)
 	spaces, err := SplitKeySpaces(rs)
 	if err != nil {
 		t.Fatal(err)

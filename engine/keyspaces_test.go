@@ -20,8 +20,7 @@ import (
 // further on must drop what their checkpoint covers (partition.restoredTo), or they match
 // those events twice.
 func TestKeySpacesCheckpointRestore(t *testing.T) {
-	schema := eventtest.Schema(t, keySpaceSchema)
-	rs := compileRules(t, schema, keySpaceRules)
+	rs := keySpaceRulesOf(t, keySpaceRules...)
 	recs, _, _ := keySpaceEvents(5, 4000)
 	ref, _, _ := runKeySpaces(t, rs, Config{Shards: 2}, recs, 100)
 	want := alertIDs(ref)

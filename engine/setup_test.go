@@ -19,6 +19,12 @@ func testRulesOf(t testing.TB, srcs ...string) *RuleSet {
 	return compileRules(t, schema, srcs)
 }
 
+// keySpaceRulesOf compiles rule sources into a rule set for keySpaceSchema.
+func keySpaceRulesOf(t testing.TB, srcs ...string) *RuleSet {
+	t.Helper()
+	return compileRules(t, eventtest.Schema(t, keySpaceSchema), srcs)
+}
+
 // startEngine makes an engine of cfg and rs and starts it under a context that ends
 // after a minute; stop closes the engine, then ends the context.
 func startEngine(t testing.TB, cfg Config, rs *RuleSet, sink alerts.Sink, dlq DeadLetterSink) (eng *Engine, ctx context.Context, stop func()) {
