@@ -23,24 +23,8 @@ func TestVelocityRollbackBoundedJournal(t *testing.T) {
 		maxJ := []int{1, 2, 5}[trial%3]
 		evs := genEvents(uint64(700+trial), 3+trial, 3000)
 		shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 91)), ooo.Milliseconds()*4/10) // < half: not behind the watermark
-		end := evs[len(evs)-1].TS
 		name := fmt.Sprintf("trial %d (out-of-orderness %v, journal of %d)", trial, ooo, maxJ)
-		want, _ := velocityProbes(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, end, false)
-		got, st := velocityProbes(t, rs, Config{Shards: 1, OutOfOrderness: ooo, MaxJournal: maxJ}, shuffled, end, true)
-		if st.Rematched == 0 {
-			t.Fatalf("%s: nothing re-matched: the test does not test what it should", name)
-		}
-		if st.Late != 0 {
-			t.Fatalf("%s: %d late: the test does not test what it should", name, st.Late)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d keys with velocity state, want %d", name, len(got), len(want))
-		}
-		for k, w := range want {
-			if g := got[k]; !slices.Equal(g, w) {
-				t.Fatalf("%s, %d re-matched: key %s reads\n%v\nin order\n%v", name, st.Rematched, k, g, w)
-			}
-		}
+		checkAsInOrder(t, name, rs, Config{Shards: 1, OutOfOrderness: ooo, MaxJournal: maxJ}, evs, shuffled)
 	}
 }
 
@@ -169,11 +153,7 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 	eng.Start(ctx)
 	defer eng.Close()
 	recs := records(evs)
-	for i := 0; i < len(recs); i += 100 {
-		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingestChunks(t, ctx, eng, recs)
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}

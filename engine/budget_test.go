@@ -3,14 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -47,10 +46,7 @@ var testBudget = nfa.Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 2
 
 func explosiveRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, append(slices.Clone(testRules), explosiveRules...))
 }
 
@@ -185,50 +181,19 @@ func TestBudgetRestoreAtBudget(t *testing.T) {
 	for _, cut := range []int{400, 1000, 1500} {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		store := openStore(t, dir)
-		sink1 := &sinkCollector{}
-		e1 := startCheckpointed(t, ctx, store, cfg, rs, sink1, &dlqCollector{})
-		for i := 0; i < cut; i += 100 {
-			if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e1.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		st1 := e1.Stats().Snapshot()
-		e1.Close()
-		store.Close()
-
-		store = openStore(t, dir)
-		sink2 := &sinkCollector{}
+		before := checkpointAt(t, ctx, dir, cfg, rs, recs, cut)
 		cfg2 := cfg
 		cfg2.Shards = 2
-		e2 := startCheckpointed(t, ctx, store, cfg2, rs, sink2, &dlqCollector{})
-		meta, err := e2.Restore(ctx, 0, slog.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cs := e2.CheckpointStats(); cs.Corrupt > 0 || cs.Restored == 0 {
+		after := resumeAfter(t, ctx, dir, cfg2, rs, recs)
+		cancel()
+		if cs := after.ckpt; cs.Corrupt > 0 || cs.Restored == 0 {
 			t.Fatalf("cut %d: restore %+v: the key at its budget was refused", cut, cs)
 		}
-		for i := int(meta.Offset) + 1; i < len(recs); i += 100 {
-			if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e2.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		st2 := e2.Stats().Snapshot()
-		e2.Close()
-		store.Close()
-		cancel()
-		got := alertLines(append(sink1.all, sink2.all...))
+		got := alertLines(append(before.alerts, after.alerts...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}
-		if n := st1.BudgetCutRuns + st2.BudgetCutRuns; n != wantSt.BudgetCutRuns {
+		if n := before.stats.BudgetCutRuns + after.stats.BudgetCutRuns; n != wantSt.BudgetCutRuns {
 			t.Fatalf("cut %d: %d partial matches cut across the restart, %d without", cut, n, wantSt.BudgetCutRuns)
 		}
 	}

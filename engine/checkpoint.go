@@ -631,23 +631,15 @@ func (e *Engine) placeRestored(ctx context.Context, p *partition, meta state.Met
 	p.maxTime = satAdd(meta.Watermark, e.cfg.OutOfOrderness.Milliseconds())
 	p.wm.Store(meta.Watermark)
 	part := int32(p.id)
-	for i, s := range e.shards {
-		list := byShard[i]
-		done := make(chan struct{})
-		fn := func(s *shard) {
-			s.clock(part).wm = meta.Watermark // a fresh clock (dropPartition)
-			for _, ks := range list {
-				s.importKey(part, ks)
-			}
+	if err := e.onShards(ctx, func(s *shard) {
+		s.clock(part).wm = meta.Watermark // a fresh clock (dropPartition)
+		for _, ks := range byShard[s.id] {
+			s.importKey(part, ks)
 		}
-		if err := s.send(ctx, msg{kind: msgInspect, fn: fn, done: done}); err != nil {
-			return err
-		}
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	}); err != nil {
+		return err
+	}
+	for i := range p.sentWM {
 		p.sentWM[i] = meta.Watermark
 	}
 	return nil

@@ -32,6 +32,65 @@ func openStore(t *testing.T, dir string) *state.FileStore {
 	return st
 }
 
+// leg is what one engine of a run cut by a restart gave: its alerts, its counters and
+// checkpoint counters (read once it is closed), and where its restore resumed.
+type leg struct {
+	alerts []*alerts.Alert
+	stats  Snapshot
+	ckpt   CheckpointStats
+	meta   state.Meta
+}
+
+// checkpointAt runs an engine of cfg and rs over recs[:cut], checkpointing to a new store
+// in dir, checkpoints it and closes it.
+func checkpointAt(t *testing.T, ctx context.Context, dir string, cfg Config, rs *RuleSet, recs []Record, cut int) leg {
+	t.Helper()
+	store := openStore(t, dir)
+	defer store.Close()
+	sink := &sinkCollector{}
+	e := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
+	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+	ingestChunks(t, ctx, e, recs[:cut])
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	return leg{alerts: sink.all, stats: e.Stats().Snapshot(), ckpt: e.CheckpointStats()}
+}
+
+// resumeAfter starts an engine of cfg and rs on the store in dir, restores partition 0,
+// feeds it the records of recs after the restored offset (all of them if the store holds
+// no checkpoint), flushes it and closes it.
+func resumeAfter(t *testing.T, ctx context.Context, dir string, cfg Config, rs *RuleSet, recs []Record) leg {
+	t.Helper()
+	store := openStore(t, dir)
+	defer store.Close()
+	sink := &sinkCollector{}
+	e := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
+	meta, err := e.Restore(ctx, 0, slog.Default())
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	from := 0
+	if meta.Found {
+		from = int(meta.Offset) + 1
+	}
+	if from > len(recs) {
+		t.Fatalf("restored %+v, past the %d records", meta, len(recs))
+	}
+	ingestChunks(t, ctx, e, recs[from:])
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	return leg{alerts: sink.all, stats: e.Stats().Snapshot(), ckpt: e.CheckpointStats(), meta: meta}
+}
+
 // TestCheckpointRestore: stop at any point after a checkpoint, restore into a fresh
 // engine, resume the input after the checkpoint's offset: the alerts of both runs
 // together are exactly those of one uninterrupted run. Also with events out of order for
@@ -86,35 +145,15 @@ func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time
 		e1.Close()
 		store.Close()
 
-		store = openStore(t, dir)
-		sink2 := &sinkCollector{}
-		e2 := startCheckpointed(t, ctx, store, Config{Shards: 3, OutOfOrderness: ooo}, rs, sink2, &dlqCollector{})
-		meta, err := e2.Restore(ctx, 0, slog.Default())
-		if err != nil {
-			t.Fatal(err)
+		after := resumeAfter(t, ctx, dir, Config{Shards: 3, OutOfOrderness: ooo}, rs, recs)
+		if cut > 0 && (!after.meta.Found || int(after.meta.Offset)+1 != cut) {
+			t.Fatalf("cut %d: restored %+v", cut, after.meta)
 		}
-		from := 0
-		if meta.Found {
-			from = int(meta.Offset) + 1
-		}
-		if cut > 0 && from != cut {
-			t.Fatalf("cut %d: resume from %d", cut, from)
-		}
-		for i := from; i < len(recs); i += 100 {
-			if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e2.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e2.Close()
-		store.Close()
-		got := alertLines(append(sink1.all, sink2.all...))
+		got := alertLines(append(sink1.all, after.alerts...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}
-		if cut > 0 && e2.CheckpointStats().Restored == 0 {
+		if cut > 0 && after.ckpt.Restored == 0 {
 			t.Fatalf("cut %d: nothing restored", cut)
 		}
 		cancel()

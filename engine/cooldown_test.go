@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // coolRules: a one-step rule and a two-step rule with cooldowns, and one without.
@@ -39,10 +39,7 @@ pattern:
 
 func coolRuleSet(t testing.TB) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, coolRules)
 }
 
@@ -76,7 +73,7 @@ func TestCooldownSuppresses(t *testing.T) {
 	evs := genEvents(5, 20, 4000)
 	recs := records(evs)
 	// the same rules without cooldowns give the candidates
-	schema, _ := event.ParseSchema([]byte(testSchema))
+	schema := eventtest.Schema(t, testSchema)
 	var plain []string
 	for _, src := range coolRules {
 		plain = append(plain, stripCooldown(src))
@@ -216,48 +213,23 @@ func restartAt(t *testing.T, rs *RuleSet, cfg Config, recs []Record, cut int) ([
 	if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < cut; i += 100 {
-		if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingestChunks(t, ctx, e1, recs[:cut])
 	if err := e1.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cooling := 0
-	for _, s := range e1.shards {
-		done := make(chan struct{})
-		if err := s.send(ctx, msg{kind: msgInspect, done: done, fn: func(s *shard) {
-			for _, ks := range s.list {
-				if len(ks.cool) > 0 {
-					cooling++
-				}
+	if err := e1.onShards(ctx, func(s *shard) {
+		for _, ks := range s.list {
+			if len(ks.cool) > 0 {
+				cooling++
 			}
-		}}); err != nil {
-			t.Fatal(err)
 		}
-		<-done
+	}); err != nil {
+		t.Fatal(err)
 	}
 	e1.Close()
 	store.Close()
 
-	store = openStore(t, dir)
-	defer store.Close()
-	sink2 := &sinkCollector{}
-	e2 := startCheckpointed(t, ctx, store, cfg, rs, sink2, &dlqCollector{})
-	meta, err := e2.Restore(ctx, 0, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := int(meta.Offset) + 1; i < len(recs); i += 100 {
-		if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e2.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e2.Close()
-	got := alertLines(append(sink1.all, sink2.all...))
-	return got, cooling
+	after := resumeAfter(t, ctx, dir, cfg, rs, recs)
+	return alertLines(append(sink1.all, after.alerts...)), cooling
 }

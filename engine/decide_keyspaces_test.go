@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
-
-	"github.com/cepd/cepd/event"
 )
 
 // TestSubmitCollectKeySpaces: with Config.KeySpaces an event's completions hold the
@@ -14,11 +12,7 @@ import (
 // the same call (rejected, so absent from the other key spaces' input) must not shift
 // which event the device alert is given to.
 func TestSubmitCollectKeySpaces(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := compileRules(t, schema, []string{`
+	rs := keySpaceRulesOf(t, `
 id: card-big
 pattern:
   - name: big
@@ -33,7 +27,7 @@ pattern:
   - name: cards
     where: e.kind == 'auth' && !(e.card in match.cards.map(x, x.card))
     times: 3
-`})
+`)
 	eng, ctx, stop := startEngine(t, Config{Shards: 2, KeySpaces: true}, rs, &sinkCollector{}, &dlqCollector{})
 	defer stop()
 	const t0 = 1_700_000_000_000

@@ -14,20 +14,12 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/rules"
 )
 
-const testSchema = `
-key: card
-time: ts
-id: id
-fields:
-  id: string
-  card: string
-  ts: int
-  kind: string
-  amount: double
-`
+// testSchema is the schema of testEvent.
+var testSchema = eventtest.CardSchema("ts: int", "kind: string", "amount: double")
 
 var testRules = []string{`
 id: small-then-large

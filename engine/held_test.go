@@ -7,8 +7,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/cepd/cepd/event"
 )
 
 // TestIngestHeldCheckpoint: a key space fed by a source of its own (SpaceSources, as the
@@ -19,11 +17,7 @@ import (
 // two engines together are those of one engine fed everything. Without SpaceSources
 // exempting them from partition.restoredTo, the restored key space drops them as covered.
 func TestIngestHeldCheckpoint(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := compileRules(t, schema, keySpaceRules[:2]) // a card rule, a device rule
+	rs := keySpaceRulesOf(t, keySpaceRules[:2]...) // a card rule, a device rule
 	recs, _, _ := keySpaceEvents(3, 1200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

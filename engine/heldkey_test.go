@@ -17,11 +17,7 @@ import (
 // with a NUL byte are reserved), so it can neither take the held records' place in a
 // checkpoint nor be taken for them on restore; the other keys and the held blob survive.
 func TestHeldKeyCollision(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := compileRules(t, schema, keySpaceRules[:2]) // device-many-cards: 3 cards on a device
+	rs := keySpaceRulesOf(t, keySpaceRules[:2]...) // device-many-cards: 3 cards on a device
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := Config{Shards: 2, KeySpaces: true, SpaceSources: true}

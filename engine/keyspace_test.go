@@ -12,22 +12,12 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/event/jsondecode"
 )
 
-const keySpaceSchema = `
-key: card
-time: ts
-id: id
-fields:
-  id: string
-  card: string
-  device: string?
-  merchant: int?
-  ts: int
-  kind: string
-  amount: double
-`
+// keySpaceSchema is testSchema with the optional keys device and merchant.
+var keySpaceSchema = eventtest.CardSchema("device: string?", "merchant: int?", "ts: int", "kind: string", "amount: double")
 
 var keySpaceRules = []string{`
 id: card-small-then-large
@@ -168,11 +158,7 @@ func alertIDs(as []*alerts.Alert) []string {
 // per key space, malformed events dead-lettered once; and none of it depends on the
 // shard count or the batching.
 func TestKeySpacesMatchEachKey(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := compileRules(t, schema, keySpaceRules)
+	rs := keySpaceRulesOf(t, keySpaceRules...)
 	spaces, err := SplitKeySpaces(rs)
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +224,7 @@ func TestKeySpacesMatchEachKey(t *testing.T) {
 // TestEngineRunsItsKeySpace: an Engine given rules keyed by other fields runs only those
 // keyed by its schema's key, at start and after a swap.
 func TestEngineRunsItsKeySpace(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	rs := compileRules(t, schema, keySpaceRules)
 	eng, err := New(Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
 	if err != nil {

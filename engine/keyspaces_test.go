@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestKeySpacesCheckpointRestore: an engine running every key space is stopped at a random
@@ -20,11 +20,7 @@ import (
 // further on must drop what their checkpoint covers (partition.restoredTo), or they match
 // those events twice.
 func TestKeySpacesCheckpointRestore(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := compileRules(t, schema, keySpaceRules)
+	rs := keySpaceRulesOf(t, keySpaceRules...)
 	recs, _, _ := keySpaceEvents(5, 4000)
 	ref, _, _ := runKeySpaces(t, rs, Config{Shards: 2}, recs, 100)
 	want := alertIDs(ref)
@@ -95,21 +91,9 @@ func TestKeySpacesCheckpointRestore(t *testing.T) {
 // TestKeySpacesSwapMovesRule: with Config.KeySpaces, a swap that changes a rule's key
 // moves it to that key space (made on the spot when new), and Rules lists every rule.
 func TestKeySpacesSwapMovesRule(t *testing.T) {
-	schema, err := event.ParseSchema([]byte(keySpaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, keySpaceSchema)
 	cardOnly := keySpaceRules[:1]
-	moved := []string{keySpaceRules[0], `
-id: many-cards
-key: device
-within: 30s
-skip: past_last_event
-pattern:
-  - name: cards
-    where: e.kind == 'auth' && !(e.card in match.cards.map(x, x.card))
-    times: 3
-`}
+	moved := keySpaceRules[:2] // adds device-many-cards, keyed by device
 	recs, _, _ := keySpaceEvents(9, 3000)
 	half := len(recs) / 2
 	sink := &sinkCollector{}
@@ -121,7 +105,7 @@ pattern:
 	if _, err := eng.SwapRules(ctx, compileRules(t, schema, moved)); err != nil {
 		t.Fatal(err)
 	}
-	if got := ruleIDs(eng.Rules()); !slices.Equal(got, []string{"card-small-then-large", "many-cards"}) {
+	if got := ruleIDs(eng.Rules()); !slices.Equal(got, []string{"card-small-then-large", "device-many-cards"}) {
 		t.Fatalf("Rules lists %v", got)
 	}
 	if _, err := eng.Ingest(ctx, 0, recs[half:]); err != nil {
@@ -134,7 +118,7 @@ pattern:
 	// events after it.
 	only := func(as []*alerts.Alert) (out []*alerts.Alert) {
 		for _, a := range as {
-			if a.RuleID == "many-cards" {
+			if a.RuleID == "device-many-cards" {
 				out = append(out, a)
 			}
 		}
@@ -143,17 +127,17 @@ pattern:
 	ref, _, _ := runKeySpaces(t, compileRules(t, schema, moved), Config{Shards: 1}, recs[half:], 500)
 	got, want := alertIDs(only(sink.all)), alertIDs(only(ref))
 	if len(want) == 0 || !slices.Equal(got, want) {
-		t.Fatalf("many-cards: %d alerts after the move, want %d", len(got), len(want))
+		t.Fatalf("device-many-cards: %d alerts after the move, want %d", len(got), len(want))
 	}
 	n := len(got)
-	if got := eng.AlertsByRule()["many-cards"]; got != uint64(n) {
-		t.Fatalf("AlertsByRule many-cards %d, sink %d", got, n)
+	if got := eng.AlertsByRule()["device-many-cards"]; got != uint64(n) {
+		t.Fatalf("AlertsByRule device-many-cards %d, sink %d", got, n)
 	}
 	st, err := eng.Inspect(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(st.RuleIDs, []string{"card-small-then-large", "many-cards"}) {
+	if !slices.Equal(st.RuleIDs, []string{"card-small-then-large", "device-many-cards"}) {
 		t.Fatalf("Inspect rules %v", st.RuleIDs)
 	}
 	if sn := eng.Stats().Snapshot(); sn.Alerts != uint64(len(sink.all)) || sn.Events != uint64(len(recs)) {

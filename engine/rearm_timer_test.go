@@ -10,17 +10,7 @@ import (
 // comes before the hold's end even when time completes that match (a not-followed-by at
 // the end of its window) after the hold's end, in a later timer than the first match's.
 func TestRearmHoldsMatchesCompletedByTime(t *testing.T) {
-	rs := compileRules(t, testRuleSet(t).Schema, []string{`
-id: auth-no-capture-rearm
-rearm: {after: 20s}
-within: 30s
-pattern:
-  - name: auth
-    where: e.kind == 'auth' && e.amount > 100.0
-  - name: capture
-    not: followed_by
-    where: e.kind == 'capture'
-`})
+	rs := testRulesOf(t, testRules[1]+"rearm: {after: 20s}\n") // auth-no-capture: 30 s window
 	const s = int64(1_700_000_000_000)
 	for _, steps := range [][]int64{{45_000}, {35_000, 45_000}, {31_000, 36_000, 41_000, 45_000}} {
 		sink := &sinkCollector{}

@@ -29,11 +29,7 @@ func TestRestoreReplacesStaleState(t *testing.T) {
 	e := freshCheckpointed(t, ctx, cfg, rs, sink)
 	ingest := func(from, to int) {
 		t.Helper()
-		for i := from; i < to; i += 100 {
-			if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, to)]); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ingestChunks(t, ctx, e, recs[from:to])
 		if err := e.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -193,21 +193,9 @@ func TestRestoreKeepsKeyOrder(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		dir := t.TempDir()
 		cfg := Config{Shards: 1, OutOfOrderness: ooo, Late: LateDrop}
-		store := openStore(t, dir)
-		e1 := startCheckpointed(t, ctx, store, cfg, rs, &sinkCollector{}, &dlqCollector{})
-		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := e1.IngestWait(ctx, 0, first); err != nil {
-			t.Fatal(err)
-		}
-		if err := e1.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e1.Close()
-		store.Close()
+		checkpointAt(t, ctx, dir, cfg, rs, first, len(first))
 
-		store = openStore(t, dir)
+		store := openStore(t, dir)
 		e2 := startCheckpointed(t, ctx, store, cfg, rs, &sinkCollector{}, &dlqCollector{})
 		if _, err := e2.Restore(ctx, 0, slog.Default()); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // deviceRule reads the field the schema change adds.
@@ -50,10 +50,7 @@ func widerRuleSet(t *testing.T) *RuleSet {
 
 func widerSchema(t *testing.T) *event.Schema {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema + "  device: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema+"  device: string?\n")
 	return schema
 }
 
@@ -119,10 +116,7 @@ func TestSchemaChangeRejected(t *testing.T) {
 	defer cancel()
 	e.Start(ctx)
 	defer e.Close()
-	schema, err := event.ParseSchema([]byte(strings.Replace(testSchema, "amount: double", "amount: int", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, strings.Replace(testSchema, "amount: double", "amount: int", 1))
 	_, err = e.SwapRules(ctx, compileRules(t, schema, testRules[2:3]))
 	var ce *event.SchemaChangeError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `field "amount" changes type from double to int`) {
@@ -143,51 +137,16 @@ func TestRestoreAcrossSchemaChange(t *testing.T) {
 	for _, cut := range []int{777, 2500, 3999} {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		store := openStore(t, dir)
-		sink1 := &sinkCollector{}
-		e1 := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, sink1, &dlqCollector{})
-		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < cut; i += 100 {
-			if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e1.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := e1.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e1.Close()
-		store.Close()
-
-		store = openStore(t, dir)
-		sink2 := &sinkCollector{}
-		e2 := startCheckpointed(t, ctx, store, Config{Shards: 3}, widerRuleSet(t), sink2, &dlqCollector{})
-		meta, err := e2.Restore(ctx, 0, slog.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !meta.Found || int(meta.Offset)+1 != cut {
-			t.Fatalf("cut %d: restored %+v", cut, meta)
-		}
-		if e2.CheckpointStats().Restored == 0 || e2.CheckpointStats().Corrupt != 0 {
-			t.Fatalf("cut %d: %+v", cut, e2.CheckpointStats())
-		}
-		for i := cut; i < len(recs); i += 100 {
-			if _, err := e2.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e2.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e2.Close()
-		store.Close()
+		before := checkpointAt(t, ctx, dir, Config{Shards: 2}, rs, recs, cut)
+		after := resumeAfter(t, ctx, dir, Config{Shards: 3}, widerRuleSet(t), recs)
 		cancel()
-		others, device := splitDevice(append(sink1.all, sink2.all...))
+		if !after.meta.Found || int(after.meta.Offset)+1 != cut {
+			t.Fatalf("cut %d: restored %+v", cut, after.meta)
+		}
+		if after.ckpt.Restored == 0 || after.ckpt.Corrupt != 0 {
+			t.Fatalf("cut %d: %+v", cut, after.ckpt)
+		}
+		others, device := splitDevice(append(before.alerts, after.alerts...))
 		if !slices.Equal(others, want) {
 			t.Fatalf("cut %d: %d alerts of the kept rules across the restart, want %d", cut, len(others), len(want))
 		}

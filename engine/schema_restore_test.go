@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/state"
 )
 
@@ -49,31 +49,6 @@ func keptMatches(as []*alerts.Alert) []string {
 	return out
 }
 
-// checkpointAt runs rs over recs[:cut] into a new store in dir and checkpoints it.
-func checkpointAt(t *testing.T, ctx context.Context, dir string, rs *RuleSet, recs []Record, cut int) []*alerts.Alert {
-	t.Helper()
-	store := openStore(t, dir)
-	defer store.Close()
-	sink := &sinkCollector{}
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, rs, sink, &dlqCollector{})
-	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < cut; i += 100 {
-		if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return sink.all
-}
-
 // TestRestoreUnderNarrowerSchema: a partition checkpointed by an instance that took a
 // live schema change (an optional field added, which every event carries) is restored
 // by one still on the schema before it (the change has not reached it yet, or it was
@@ -95,31 +70,13 @@ func TestRestoreUnderNarrowerSchema(t *testing.T) {
 	for _, cut := range []int{777, 2500, 3999} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		dir := t.TempDir()
-		before := checkpointAt(t, ctx, dir, widerRuleSet(t), recs, cut)
-
-		store := openStore(t, dir)
-		sink := &sinkCollector{}
-		e := startCheckpointed(t, ctx, store, Config{Shards: 3}, testRuleSet(t), sink, &dlqCollector{})
-		meta, err := e.Restore(ctx, 0, slog.Default())
-		if err != nil {
-			t.Fatalf("cut %d: restore under the schema before the change: %v", cut, err)
-		}
-		st := e.CheckpointStats()
-		if !meta.Found || int(meta.Offset)+1 != cut || st.Restored == 0 || st.Corrupt != 0 {
-			t.Fatalf("cut %d: restored %+v, %d keys, %d dropped as corrupt", cut, meta, st.Restored, st.Corrupt)
-		}
-		for i := cut; i < len(recs); i += 100 {
-			if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e.Close()
-		store.Close()
+		before := checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), recs, cut)
+		after := resumeAfter(t, ctx, dir, Config{Shards: 3}, testRuleSet(t), recs) // under the schema before the change
 		cancel()
-		if got := keptMatches(append(before, sink.all...)); !slices.Equal(got, want) {
+		if st := after.ckpt; !after.meta.Found || int(after.meta.Offset)+1 != cut || st.Restored == 0 || st.Corrupt != 0 {
+			t.Fatalf("cut %d: restored %+v, %d keys, %d dropped as corrupt", cut, after.meta, st.Restored, st.Corrupt)
+		}
+		if got := keptMatches(append(before.alerts, after.alerts...)); !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}
 	}
@@ -131,13 +88,9 @@ func TestRestoreUnderNarrowerSchema(t *testing.T) {
 // changes nothing, so an instance running the schema the state was written under (the
 // source retrying later) restores every key.
 func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
-	recs := schemaChangeInput(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	checkpointAt(t, ctx, dir, widerRuleSet(t), recs, 2000)
-
-	e, store, err := restoreIncompatible(t, ctx, dir)
+	dir, e, store, err := restoreIncompatible(t, ctx)
 	st := e.CheckpointStats()
 	e.Close()
 	store.Close()
@@ -148,29 +101,39 @@ func TestRestoreRefusedUnderIncompatibleSchema(t *testing.T) {
 		t.Fatalf("a refused restore restored %d keys and dropped %d", st.Restored, st.Corrupt)
 	}
 
-	store = openStore(t, dir)
+	restoreAsWritten(t, ctx, dir)
+}
+
+// restoreIncompatible checkpoints 2000 records of schemaChangeInput under widerRuleSet
+// into a new store in a temporary directory dir, then starts an engine whose schema has
+// a field where that state has another (not its schema plus optional fields) on a store
+// of dir, and returns dir, the engine, the store and the engine's Restore's error.
+func restoreIncompatible(t *testing.T, ctx context.Context) (string, *Engine, *state.FileStore, error) {
+	t.Helper()
+	dir := t.TempDir()
+	checkpointAt(t, ctx, dir, Config{Shards: 2}, widerRuleSet(t), schemaChangeInput(t), 2000)
+	other := eventtest.Schema(t, testSchema+"  channel: string?\n")
+	store := openStore(t, dir)
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
+	_, err := e.Restore(ctx, 0, slog.Default())
+	return dir, e, store, err
+}
+
+// restoreAsWritten restores partition 0 from the store in dir into an engine of the
+// schema restoreIncompatible's state was written under (widerRuleSet), fails t unless it
+// restored keys and dropped none as corrupt, and returns what Restore said.
+func restoreAsWritten(t *testing.T, ctx context.Context, dir string) state.Meta {
+	t.Helper()
+	store := openStore(t, dir)
 	defer store.Close()
-	e = startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
+	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, widerRuleSet(t), &sinkCollector{}, &dlqCollector{})
 	defer e.Close()
-	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
+	meta, err := e.Restore(ctx, 0, slog.Default())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if st := e.CheckpointStats(); st.Restored == 0 || st.Corrupt != 0 {
 		t.Fatalf("restored under the schema it was written under: %+v", st)
 	}
-}
-
-// restoreIncompatible starts an engine whose schema has a field where the state in dir
-// has another (not the state's schema plus optional fields), on a store of dir, and
-// returns it, the store and its Restore's error.
-func restoreIncompatible(t *testing.T, ctx context.Context, dir string) (*Engine, *state.FileStore, error) {
-	t.Helper()
-	other, err := event.ParseSchema([]byte(testSchema + "  channel: string?\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := openStore(t, dir)
-	e := startCheckpointed(t, ctx, store, Config{Shards: 2}, compileRules(t, other, testRules), &sinkCollector{}, &dlqCollector{})
-	_, err = e.Restore(ctx, 0, slog.Default())
-	return e, store, err
+	return meta
 }

@@ -9,17 +9,20 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/alerts"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // testRulesOf compiles rule sources into a rule set for testSchema.
 func testRulesOf(t testing.TB, srcs ...string) *RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, testSchema)
 	return compileRules(t, schema, srcs)
+}
+
+// keySpaceRulesOf compiles rule sources into a rule set for keySpaceSchema.
+func keySpaceRulesOf(t testing.TB, srcs ...string) *RuleSet {
+	t.Helper()
+	return compileRules(t, eventtest.Schema(t, keySpaceSchema), srcs)
 }
 
 // startEngine makes an engine of cfg and rs and starts it under a context that ends
@@ -43,6 +46,16 @@ func ingestFlush(t testing.TB, ctx context.Context, eng *Engine, recs []Record) 
 	}
 	if err := eng.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ingestChunks ingests recs into partition 0, 100 records a call.
+func ingestChunks(t testing.TB, ctx context.Context, eng *Engine, recs []Record) {
+	t.Helper()
+	for i := 0; i < len(recs); i += 100 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+100, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

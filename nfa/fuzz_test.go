@@ -64,14 +64,19 @@ func (f *fuzzBytes) steps(count, depth int, names *int) []*patterns.Step {
 }
 
 func letterResolve(s *patterns.Step, k CondKind) (Condition, error) {
-	text := s.Where
+	if text := condText(s, k); text != "" {
+		return nameIs(text), nil
+	}
+	return nil, nil
+}
+
+// condText is the expression a resolver is asked to compile: the step's where, or its
+// until for CondUntil.
+func condText(s *patterns.Step, k CondKind) string {
 	if k == CondUntil {
-		text = s.Until
+		return s.Until
 	}
-	if text == "" {
-		return nil, nil
-	}
-	return nameIs(text), nil
+	return s.Where
 }
 
 // FuzzMatcher compiles random patterns and runs random event streams through them: no

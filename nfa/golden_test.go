@@ -2,11 +2,11 @@ package nfa_test
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cepd/cepd/internal/golden"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/nfa/conformance"
 	"github.com/cepd/cepd/patterns"
@@ -43,24 +43,7 @@ func TestExplainGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := prog.String()
-			path := filepath.Join("testdata", "explain", c.ID+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./nfa -run TestExplainGolden -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("NFA dump changed:\n--- want\n%s\n--- got\n%s", want, got)
-			}
+			golden.Check(t, filepath.Join("testdata", "explain", c.ID+".golden"), prog.String(), *update)
 		})
 	}
 }

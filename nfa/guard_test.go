@@ -42,10 +42,7 @@ func (c *guardedCond) Guard() Condition {
 // guardedResolve gives every expression a guardedCond drawn from fb.
 func guardedResolve(fb *fuzzBytes) Resolver {
 	return func(s *patterns.Step, k CondKind) (Condition, error) {
-		text := s.Where
-		if k == CondUntil {
-			text = s.Until
-		}
+		text := condText(s, k)
 		if text == "" {
 			return nil, nil
 		}

@@ -89,7 +89,7 @@ func (p *Program) String() string {
 		fmt.Fprintf(&b, "window %dms\n", p.window)
 	}
 	if p.skip.Kind != patterns.NoSkip {
-		fmt.Fprintf(&b, "skip %s\n", skipName(p.skip))
+		fmt.Fprintf(&b, "skip %s\n", p.skip)
 	}
 	if p.release == patterns.InStartOrder && p.skip.Kind != patterns.NoSkip { // no effect without a skip
 		b.WriteString("release in_start_order\n")
@@ -115,18 +115,4 @@ func (p *Program) String() string {
 		}
 	}
 	return b.String()
-}
-
-func skipName(s patterns.Skip) string {
-	switch s.Kind {
-	case patterns.SkipToNext:
-		return "to_next"
-	case patterns.SkipPastLastEvent:
-		return "past_last_event"
-	case patterns.SkipToFirst:
-		return "to_first:" + s.Step
-	case patterns.SkipToLast:
-		return "to_last:" + s.Step
-	}
-	return "no_skip"
 }

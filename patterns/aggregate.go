@@ -166,9 +166,7 @@ func (d *decoder) rearm(f field, r *Rule) {
 // checked by the compiler, which knows the schema).
 func (v *validator) aggregates() {
 	r := v.r
-	if len(r.Aggregates) > MaxAggregates {
-		v.errorf(v.key(r, "aggregates", Pos{}), "too many aggregates (%d): at most %d", len(r.Aggregates), MaxAggregates)
-	}
+	v.atMost("aggregates", "aggregates", len(r.Aggregates), MaxAggregates)
 	seen := map[string]Pos{}
 	for _, a := range r.Aggregates {
 		at := func(key string) Pos { return v.val(a, key, a.Pos) }

@@ -2,33 +2,16 @@ package patterns
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cepd/cepd/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// checkGolden compares got with the golden file, or rewrites it under -update.
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update to accept)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 // ruleFiles lists the rule files (YAML and JSON) in dir.
 func ruleFiles(t testing.TB, dir string) []string {
@@ -56,17 +39,13 @@ func goldenPath(file string) string {
 func TestValidGolden(t *testing.T) {
 	for _, file := range ruleFiles(t, "valid") {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Parse(file, data)
+			r, err := ParseFile(file)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
 			out := Format(r)
 			checkRoundTrip(t, r, out)
-			checkGolden(t, goldenPath(file), "# String\n"+r.Pattern.String()+"\n# Format\n"+string(out))
+			golden.Check(t, goldenPath(file), "# String\n"+r.Pattern.String()+"\n# Format\n"+string(out), *update)
 		})
 	}
 }
@@ -75,11 +54,7 @@ func TestValidGolden(t *testing.T) {
 func TestErrorsGolden(t *testing.T) {
 	for _, file := range ruleFiles(t, "errors") {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := Parse(file, data)
+			r, err := ParseFile(file)
 			if err == nil {
 				t.Fatalf("Parse succeeded:\n%s", Format(r))
 			}
@@ -89,7 +64,7 @@ func TestErrorsGolden(t *testing.T) {
 			if _, ok := err.(ErrorList); !ok {
 				t.Errorf("error is %T, want ErrorList", err)
 			}
-			checkGolden(t, goldenPath(file), err.Error()+"\n")
+			golden.Check(t, goldenPath(file), err.Error()+"\n", *update)
 		})
 	}
 }

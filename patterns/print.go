@@ -22,6 +22,15 @@ func enumName[T ~uint8](names []string, i T) string {
 	return strconv.Itoa(int(i))
 }
 
+// String spells the skip strategy as a rule file does: "past_last_event", "to_first:STEP".
+func (s Skip) String() string {
+	name := enumName(skipNames[:], s.Kind)
+	if s.Step != "" {
+		name += ":" + s.Step
+	}
+	return name
+}
+
 // Format prints r in canonical YAML: keys in a fixed order, defaults left out, aliases
 // spelled canonically, durations as FormatDuration prints them, texts plain when YAML
 // allows, else single-quoted, multi-line expressions as | blocks. Parsing the result
@@ -65,11 +74,7 @@ func Format(r *Rule) []byte {
 		w.line(0, "within: "+FormatDuration(p.WithinMs))
 	}
 	if p.Skip.Kind != NoSkip || p.Skip.Step != "" {
-		s := enumName(skipNames[:], p.Skip.Kind)
-		if p.Skip.Step != "" {
-			s += ":" + p.Skip.Step
-		}
-		w.text(0, "skip", s, false)
+		w.text(0, "skip", p.Skip.String(), false)
 	}
 	if p.Release != AtCompletion {
 		w.line(0, "release: "+enumName(releaseNames[:], p.Release))

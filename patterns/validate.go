@@ -134,9 +134,7 @@ func didYouMean(word string, candidates []string) string {
 
 func (v *validator) emits() {
 	r := v.r
-	if len(r.Emit) > MaxEmits {
-		v.errorf(v.key(r, "emit", Pos{}), "too many emit values (%d): at most %d", len(r.Emit), MaxEmits)
-	}
+	v.atMost("emit", "emit values", len(r.Emit), MaxEmits)
 	seen := map[string]Pos{}
 	for i, e := range r.Emit {
 		at := v.meta[metaKey{obj: r, key: "emit", idx: i + 1}]
@@ -156,6 +154,14 @@ func (v *validator) emits() {
 		if strings.TrimSpace(e.Expr) == "" && !at.bad {
 			v.errorf(at.key, "emit '%s' has no expression", e.Name)
 		}
+	}
+}
+
+// atMost reports the rule's list under key, of n items (what: "emit values"), when it
+// holds more than limit.
+func (v *validator) atMost(key, what string, n, limit int) {
+	if n > limit {
+		v.errorf(v.key(v.r, key, Pos{}), "too many %s (%d): at most %d", what, n, limit)
 	}
 }
 

@@ -7,16 +7,14 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // TestDecodeBounds: times that do not fit (they wrapped into other years before), times
 // beyond the wall-clock skew or before the floor, invalid UTF-8 anywhere in the event and
 // oversized strings are each rejected with their own reason.
 func TestDecodeBounds(t *testing.T) {
-	s, err := event.ParseSchema([]byte(decSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventtest.Schema(t, decSchema)
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	bounded := NewDecoder(s)
 	bounded.SetBounds(Bounds{MaxAhead: time.Hour, Floor: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), Now: func() time.Time { return now }})

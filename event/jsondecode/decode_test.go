@@ -4,28 +4,13 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
-const decSchema = `
-key: card
-time: ts
-id: id
-fields:
-  id: string
-  card: string
-  ts: timestamp
-  amount: double
-  n: int?
-  ok: bool?
-  note: string?
-`
+var decSchema = eventtest.CardSchema("ts: timestamp", "amount: double", "n: int?", "ok: bool?", "note: string?")
 
 func TestDecode(t *testing.T) {
-	s, err := event.ParseSchema([]byte(decSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventtest.Schema(t, decSchema)
 	d := NewDecoder(s)
 	tests := []struct {
 		in     string
@@ -73,10 +58,7 @@ func TestDecode(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	s, err := event.ParseSchema([]byte(decSchema))
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := eventtest.Schema(f, decSchema)
 	f.Add([]byte(`{"id":"1","card":"c","ts":"2026-01-02T03:04:05Z","amount":1}`))
 	f.Add([]byte(`{"id":"1","card":"c","ts":1,"amount":1,"n":2,"ok":false,"note":"\u00e9"}`))
 	f.Add([]byte(`{"a":{"b":[1,{"c":"}"}]}}`))

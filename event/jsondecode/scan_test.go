@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 // scanCorpus is inputs for the fast and the slow path to agree on: well-formed events,
@@ -62,10 +63,7 @@ func decodeBoth(s *event.Schema, in []byte) string {
 // event, the same error, the same unknown fields), on the corpus and on random edits of
 // it. TestScanFlatTaken checks that the fast path is taken at all.
 func TestScanFlatAgrees(t *testing.T) {
-	s, err := event.ParseSchema([]byte(decSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventtest.Schema(t, decSchema)
 	r := rand.New(rand.NewPCG(3, 4))
 	alphabet := []byte(`{}[]:,"\ 0123456789.-+eEtrufalsn` + "\t\n")
 	for _, in := range scanCorpus {
@@ -117,10 +115,7 @@ func TestScanFlatTaken(t *testing.T) {
 }
 
 func FuzzScanFlatAgrees(f *testing.F) {
-	s, err := event.ParseSchema([]byte(decSchema))
-	if err != nil {
-		f.Fatal(err)
-	}
+	s := eventtest.Schema(f, decSchema)
 	for _, in := range scanCorpus {
 		f.Add([]byte(in))
 	}

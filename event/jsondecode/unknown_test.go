@@ -6,13 +6,11 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 )
 
 func TestDecoderCountsUnknownFields(t *testing.T) {
-	s, err := event.ParseSchema([]byte("name: s\nkey: k\ntime: ts\nfields:\n  k: string\n  ts: int\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventtest.Schema(t, "name: s\nkey: k\ntime: ts\nfields:\n  k: string\n  ts: int\n")
 	u := event.NewUnknownFields()
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ { // decoders of several partitions share one tracker

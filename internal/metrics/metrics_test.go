@@ -12,21 +12,11 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/rules"
 )
 
-const schemaSrc = `
-key: card
-time: ts
-id: id
-fields:
-  id: string
-  card: string
-  ts: int
-  kind: string
-  amount: double
-`
+var schemaSrc = eventtest.CardSchema("ts: int", "kind: string", "amount: double")
 
 const ruleSrc = `
 id: two-large
@@ -56,10 +46,7 @@ func newEngine(t *testing.T, m *Metrics) *engine.Engine {
 // ruleSet compiles the rule src over schemaSrc.
 func ruleSet(t *testing.T, src string) *engine.RuleSet {
 	t.Helper()
-	schema, err := event.ParseSchema([]byte(schemaSrc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eventtest.Schema(t, schemaSrc)
 	env, err := rules.NewEnv(schema, rules.EnvOptions{})
 	if err != nil {
 		t.Fatal(err)
