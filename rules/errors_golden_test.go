@@ -3,13 +3,12 @@ package rules
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/golden"
 	"github.com/cepd/cepd/rules/refdata"
 )
 
@@ -49,37 +48,5 @@ func TestErrorMessagesGolden(t *testing.T) {
 		}
 		out.WriteString("== " + name + "\n" + errs.Error() + "\n\n")
 	}
-	golden := "testdata/errors.golden"
-	if *updateGolden {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test ./rules -run TestErrorMessagesGolden -update creates it)", err)
-	}
-	if got := out.String(); got != string(want) {
-		t.Errorf("messages differ from %s (-update rewrites it):\n%s", golden, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff lists the lines of got that differ from want, with their line numbers.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n   got: %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
+	golden.Check(t, "testdata/errors.golden", out.String(), *updateGolden)
 }

@@ -36,3 +36,17 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestLineDiff: only the lines that differ are listed, with their numbers; a line one
+// side lacks shows as empty.
+func TestLineDiff(t *testing.T) {
+	for _, c := range []struct{ want, got, diff string }{
+		{"a\nb\n", "a\nb\n", ""},
+		{"a\nb\nc\n", "a\nx\nc\n", "line 2:\n  want: b\n   got: x\n"},
+		{"a\n", "a\nb\n", "line 2:\n  want: \n   got: b\n"},
+	} {
+		if d := lineDiff(c.want, c.got); d != c.diff {
+			t.Errorf("lineDiff(%q, %q) = %q, want %q", c.want, c.got, d, c.diff)
+		}
+	}
+}
