@@ -100,30 +100,25 @@ func (s *Lists) maxEntries() int {
 	return DefaultMaxListEntries
 }
 
+// listKinds pairs the API's list kinds with refdata's; kindOf and kindToProto read it
+// one way each.
+var listKinds = map[cepv1.ListKind]refdata.Kind{
+	cepv1.ListKind_ALLOW: refdata.KindAllow,
+	cepv1.ListKind_BLOCK: refdata.KindBlock,
+	cepv1.ListKind_WATCH: refdata.KindWatch,
+	cepv1.ListKind_TABLE: refdata.KindTable,
+}
+
 func kindOf(k cepv1.ListKind) (refdata.Kind, bool) {
-	switch k {
-	case cepv1.ListKind_ALLOW:
-		return refdata.KindAllow, true
-	case cepv1.ListKind_BLOCK:
-		return refdata.KindBlock, true
-	case cepv1.ListKind_WATCH:
-		return refdata.KindWatch, true
-	case cepv1.ListKind_TABLE:
-		return refdata.KindTable, true
-	}
-	return "", false
+	kind, ok := listKinds[k]
+	return kind, ok
 }
 
 func kindToProto(k string) cepv1.ListKind {
-	switch refdata.Kind(k) {
-	case refdata.KindAllow:
-		return cepv1.ListKind_ALLOW
-	case refdata.KindBlock:
-		return cepv1.ListKind_BLOCK
-	case refdata.KindWatch:
-		return cepv1.ListKind_WATCH
-	case refdata.KindTable:
-		return cepv1.ListKind_TABLE
+	for p, kind := range listKinds {
+		if string(kind) == k {
+			return p
+		}
 	}
 	return cepv1.ListKind_LIST_KIND_UNSPECIFIED
 }
