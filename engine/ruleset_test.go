@@ -2,11 +2,11 @@ package engine
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cepd/cepd/internal/testfile"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
@@ -28,11 +28,7 @@ fields:
 // sorted by id; every problem of every file comes back at once, and no rule set.
 func TestLoadRuleSet(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := testfile.Writer(t, dir)
 	write("schema.yaml", ruleSetSchemaYAML)
 	write("b.yaml", "id: zeta\npattern:\n  - name: a\n    where: e.amount > 1.0\n")
 	write("a.yml", "id: alpha\npattern:\n  - name: a\n    where: e.country == 'FR'\n")

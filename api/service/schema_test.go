@@ -14,6 +14,7 @@ import (
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/testfile"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store"
 )
@@ -45,11 +46,7 @@ func schemaService(t *testing.T) (*Schema, *store.Dir, string, *engine.Engine) {
 func schemaServiceWith(t *testing.T, sink alerts.Sink) (*Schema, *store.Dir, string, *engine.Engine) {
 	t.Helper()
 	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := testfile.Writer(t, dir)
 	write("schema.yaml", schemaV1)
 	write("big.yaml", "id: big\npattern:\n  - name: a\n    where: e.amount > 100.0\n")
 	write("geo.yaml", "id: geo\npattern:\n  - name: a\n    where: has(e.country) && e.country == 'FR'\n")

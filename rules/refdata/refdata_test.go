@@ -3,12 +3,12 @@ package refdata
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/testfile"
 )
 
 func TestListParseEncodeRoundTrip(t *testing.T) {
@@ -110,11 +110,7 @@ func TestKeyString(t *testing.T) {
 
 func TestLoadDir(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := testfile.Writer(t, dir)
 	write("merchant_watch.watch.csv", "merchant_id\nm-1\n")
 	write("bins.table.jsonl", `{"key":"411111","country":"US"}`+"\n")
 	write("notes.txt", "ignored")
