@@ -6,23 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/internal/testfile"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
-const ruleSetSchemaYAML = `name: card_transaction
-key: card_id
-time: ts
-id: txn_id
-fields:
-  card_id: string
-  txn_id: string
-  ts: timestamp
-  amount: double
-  country: string
-  vip: bool
-`
+// ruleSetSchemaYAML is the schema file of the rule directories of these tests.
+var ruleSetSchemaYAML = eventtest.CardSchema("ts: timestamp", "amount: double", "country: string", "vip: bool")
 
 // TestLoadRuleSet: a directory's rule files (patterns.IsRuleFile) compile into a rule set
 // sorted by id; every problem of every file comes back at once, and no rule set.
@@ -46,7 +37,7 @@ func TestLoadRuleSet(t *testing.T) {
 	if got := strings.Join(ids, ","); got != "alpha,mid,zeta" {
 		t.Errorf("ids %s", got)
 	}
-	if rs.Schema == nil || rs.Schema.KeyField != "card_id" {
+	if rs.Schema == nil || rs.Schema.KeyField != "card" {
 		t.Errorf("schema %+v", rs.Schema)
 	}
 	one, err := LoadRuleSet(filepath.Join(dir, "b.yaml"), "", rules.EnvOptions{})
