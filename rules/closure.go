@@ -329,6 +329,9 @@ func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 	if f, ok := c.helperCall(fn, call, args); ok {
 		return f, true
 	}
+	if f, ok := c.dataCall(fn, call, args); ok {
+		return f, true
+	}
 	if _, ok := cmpOpOf(fn); ok {
 		return c.boolVal(e)
 	}
