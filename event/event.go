@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"math/bits"
 )
 
 // Event is one decoded event. Its field values are indexed like Schema.Fields and read with
@@ -35,14 +36,22 @@ func (e *Event) Len() int { return e.nv }
 // Value returns the i-th value (a missing Value when i is out of range). It does not
 // allocate; a string value points into the event's slab, which it keeps alive.
 func (e *Event) Value(i int) Value {
-	if uint(i) >= uint(e.nv) {
+	nv, d := e.nv, e.data
+	if uint(i) >= uint(nv) {
 		return Value{}
 	}
-	k := Kind(e.data[i])
+	k := Kind(d[i])
 	if k == KindMissing {
 		return Value{}
 	}
-	return wordValue(k, binary.LittleEndian.Uint64(e.data[wordsAt(e.nv)+8*rank(e.data, e.nv, i):]), e.data)
+	var at int
+	if nv <= 64 { // one bitmap word, the words right after it: no loop, no division
+		bm := bitmapAt(nv)
+		at = bm + 8 + 8*bits.OnesCount64(binary.LittleEndian.Uint64(d[bm:])&(1<<uint(i)-1))
+	} else {
+		at = wordsAt(nv) + 8*rank(d, nv, i)
+	}
+	return wordValue(k, binary.LittleEndian.Uint64(d[at:]), d)
 }
 
 // Get returns the value of the named field, or a missing Value.

@@ -73,3 +73,34 @@ func TestCloneSharesSlab(t *testing.T) {
 		t.Fatalf("clone %+v", c)
 	}
 }
+
+// BenchmarkValue reads every value of a 20-field event (the fraud schema's size), present
+// and missing alike.
+func BenchmarkValue(b *testing.B) {
+	var bd Builder
+	bd.Reset(20)
+	for i := range 20 {
+		switch i % 4 {
+		case 0:
+			bd.SetString(i, "auth")
+		case 1:
+			bd.Set(i, Double(float64(i)))
+		case 2:
+			bd.Set(i, Int(int64(i)))
+		}
+	}
+	var ev Event
+	bd.Build(&ev)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range 20 {
+			if ev.Value(i).Present() {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		b.Fatal("no value present")
+	}
+}

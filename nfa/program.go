@@ -70,6 +70,9 @@ type Program struct {
 	// the start run CanStart evaluates them against.
 	startTakes []*cond
 	idle       run
+	// startStep is the step (index into steps) of every match's first event, when the
+	// start state's take edges all take into one step; -1 otherwise (StartEvent).
+	startStep int
 }
 
 // Window returns the whole-match window in milliseconds (0 = none).

@@ -32,6 +32,7 @@ func (p *Program) computeStartTakes() {
 		seen map[*state]bool
 	}
 	p.idle = run{st: p.start, ver: dewey{1}, startTs: -1, prevTs: -1}
+	var steps []int // the steps of the start takes' events
 	stack := []item{{s: p.start, path: condTrue, seen: map[*state]bool{p.start: true}}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
@@ -41,6 +42,7 @@ func (p *Program) computeStartTakes() {
 			switch e.act {
 			case actTake:
 				p.startTakes = append(p.startTakes, conj(it.path, e.cond))
+				steps = append(steps, it.s.step)
 			case actProceed:
 				if it.seen[e.target] {
 					continue
@@ -54,6 +56,30 @@ func (p *Program) computeStartTakes() {
 			}
 		}
 	}
+	p.startStep = -1
+	for i, st := range steps {
+		if st < 0 || i > 0 && st != steps[0] {
+			return
+		}
+		p.startStep = st
+	}
+}
+
+// StartEvent returns the event the partial match under evaluation started with, when
+// every match of the program starts with an event of step (the start state takes events
+// into that step alone): that event is then first(match.step), found without walking
+// the shared buffer. ok is false otherwise (no run with a start event, another step, or
+// Options.NoGuards: the reference path walks the buffer, Matched); the caller then reads
+// Matched(step).
+func (c *EvalContext) StartEvent(step string) (ev *event.Event, ok bool) {
+	if c.m == nil || c.run == nil || c.run.startEv == nil {
+		return nil, false
+	}
+	p := c.m.prog
+	if p.startStep < 0 || p.opts.NoGuards || p.steps[p.startStep] != step {
+		return nil, false
+	}
+	return c.run.startEv, true
 }
 
 func conj(a, b *cond) *cond {

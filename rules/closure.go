@@ -39,6 +39,9 @@ type closureCompiler struct {
 	// matched returns the events of a step of the partial match: (*nfa.EvalContext).Matched
 	// (tests substitute their own).
 	matched func(x *nfa.EvalContext, step string) []*event.Event
+	// start returns first(match.step) when the matcher knows it without reading the
+	// partial match: (*nfa.EvalContext).StartEvent (nil, or false: read matched).
+	start func(x *nfa.EvalContext, step string) (*event.Event, bool)
 	// leaves and fastTerms count the interpreter and closure terms of && / || chains.
 	leaves, fastTerms int
 	// aggs are the rule's aggregate names (agg.NAME → index in rules.Aggregates).
@@ -324,6 +327,9 @@ func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 		return c.sizeVal(call, args)
 	}
 	if f, ok := c.helperCall(fn, call, args); ok {
+		return f, true
+	}
+	if f, ok := c.dataCall(fn, call, args); ok {
 		return f, true
 	}
 	if _, ok := cmpOpOf(fn); ok {

@@ -178,8 +178,13 @@ func (c *closureCompiler) endField(e ast.Expr) (evalFn, bool) {
 	if !ok {
 		return nil, false
 	}
-	first, matched := fn == "first", c.matched
+	first, matched, start := fn == "first", c.matched, c.start
 	return func(x *nfa.EvalContext) cval {
+		if first && start != nil {
+			if ev, ok := start(x, step); ok {
+				return fromValue(f.get(ev))
+			}
+		}
 		evs := matched(x, step)
 		if len(evs) == 0 {
 			return errVal

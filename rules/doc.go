@@ -52,9 +52,11 @@
 // (nfa.Condition) run as Go closures compiled from the checked AST for the common shapes
 // (comparisons, constant sets, presence, string tests, arithmetic, logic, aggregates over
 // a step, x in match.s.map(y, y.f), timestamp differences, geo_km and the *_between
-// helpers), with the CEL interpreter for the rest, or for some terms of a && / || chain
-// ("hybrid"). Both compute the same values and errors; FuzzClosureVsInterpreter checks
-// it. An evaluation error makes a condition false and is counted per rule. Conditions
+// helpers, in_list and lookup with quoted names), with the CEL interpreter for the rest,
+// or for some terms of a && / || chain ("hybrid"). Both compute the same values and
+// errors; FuzzClosureVsInterpreter and TestDataClosuresMatchInterpreter check it.
+// first(match.s) is the run's start event, read without walking the shared buffer, when
+// every match of the rule starts in step s (nfa.EvalContext.StartEvent). An evaluation error makes a condition false and is counted per rule. Conditions
 // that do not read match share memo slots across the rules of a Registry, so each is
 // evaluated once per event.
 //

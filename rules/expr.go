@@ -191,7 +191,8 @@ func (x *compiledExpr) compileClosure() {
 // interpreter, terms it cannot compile become interpreter calls.
 func (x *compiledExpr) closureCompiler() *closureCompiler {
 	native := x.ast.NativeRep()
-	cc := &closureCompiler{env: x.env, a: native, steps: x.steps, matched: (*nfa.EvalContext).Matched, aggs: x.aggs}
+	cc := &closureCompiler{env: x.env, a: native, steps: x.steps, matched: (*nfa.EvalContext).Matched,
+		start: (*nfa.EvalContext).StartEvent, aggs: x.aggs}
 	cc.constant = func(e ast.Expr) (ref.Val, bool) {
 		p, err := x.env.program(subAST(native, e))
 		if err != nil {

@@ -36,6 +36,9 @@ type Decoder struct {
 	// members is the fast path's scratch (scan.go); slow forces the slow path (tests).
 	scratch []member
 	slow    bool
+	// order is, for each member position of the fast path, the field the member there
+	// named in the previous event (-1: none); see field.
+	order [maxMembers]int32
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -44,7 +47,27 @@ func (d *Decoder) SetBounds(b Bounds) {
 	d.maxStr = b.StringLimit()
 }
 
-func (d *Decoder) field(key []byte) (int, bool) {
+// field finds the schema field named key, the j-th member of its object (j < 0: unknown
+// position). Producers write an event's members in the same order from event to event,
+// so the field the j-th member named last time is tried first: one comparison.
+func (d *Decoder) field(key []byte, j int) (int, bool) {
+	if uint(j) < uint(len(d.order)) {
+		if i := int(d.order[j]); i >= 0 && d.schema.Fields[i].Name == string(key) {
+			return i, true
+		}
+	}
+	i, ok := d.lookup(key)
+	if uint(j) < uint(len(d.order)) {
+		d.order[j] = int32(i)
+		if !ok {
+			d.order[j] = -1
+		}
+	}
+	return i, ok
+}
+
+// lookup finds the schema field named key by the length of its name.
+func (d *Decoder) lookup(key []byte) (int, bool) {
 	for _, i := range d.byLen[len(key)&63] {
 		if d.schema.Fields[i].Name == string(key) {
 			return i, true
@@ -56,16 +79,28 @@ func (d *Decoder) field(key []byte) (int, bool) {
 // str sets field i to the string value of a JSON string token: its bytes are appended
 // to the event's string buffer, unescaped there when they hold an escape.
 func (d *Decoder) str(i int, raw []byte) error {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return d.plainStr(i, raw)
+	}
 	buf := d.b.StringBuffer()
 	off := len(buf)
-	if bytes.IndexByte(raw, '\\') < 0 {
-		buf = append(buf, raw...)
-	} else {
-		var err error
-		if buf, err = unescape(buf, raw); err != nil {
-			return &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
-		}
+	buf, err := unescape(buf, raw)
+	if err != nil {
+		return &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
 	}
+	return d.commit(i, buf, off)
+}
+
+// plainStr sets field i to the bytes of a JSON string token that holds no escape.
+func (d *Decoder) plainStr(i int, raw []byte) error {
+	buf := d.b.StringBuffer()
+	off := len(buf)
+	return d.commit(i, append(buf, raw...), off)
+}
+
+// commit makes buf[off:] (the string buffer with a value appended) the value of field i,
+// within the bound on strings.
+func (d *Decoder) commit(i int, buf []byte, off int) error {
 	if n := len(buf) - off; n > d.maxStr {
 		return &DecodeError{Reason: ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
 			Msg: fmt.Sprintf("a string of %d bytes is longer than the %d bytes allowed", n, d.maxStr)}
@@ -96,6 +131,9 @@ func NewDecoder(s *Schema) *Decoder {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
 	d.each = d.member
+	for j := range d.order {
+		d.order[j] = -1
+	}
 	return d
 }
 
@@ -132,8 +170,8 @@ func (d *Decoder) members(data []byte) error {
 		d.scratch, ok = scanFlat(data, d.scratch[:0])
 	}
 	if ok {
-		for _, m := range d.scratch {
-			if err := d.member(data[m.ks:m.ke], data[m.vs:m.ve], m.dt, 0); err != nil {
+		for j, m := range d.scratch {
+			if err := d.fastMember(j, data[m.ks:m.ke], data[m.vs:m.ve], m.dt); err != nil {
 				return err
 			}
 		}
@@ -167,22 +205,45 @@ func checkObject(data []byte) error {
 	return nil
 }
 
-// member decodes one member of the object (jsonparser.ObjectEach's callback).
-func (d *Decoder) member(key, value []byte, dt jsonparser.ValueType, off int) error {
-	d.end = off
-	i, ok := d.field(key)
+// fastMember decodes the j-th member of an object scanFlat read: as member, but a string
+// value is known to hold no escape.
+func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) error {
+	i, ok := d.field(key, j)
 	if !ok {
 		if d.unknown != nil {
 			d.unknown.Add(key)
 		}
 		return nil
 	}
-	d.b.Clear(i) // a repeated member: the last one counts
-	if err := d.convert(i, d.schema.Fields[i], value, dt); err != nil {
-		d.ferr = err
-		return err
+	f := d.schema.Fields[i]
+	if dt == jsonparser.String && (f.Type == TypeString || f.Type == TypeAny) {
+		d.b.Clear(i) // a repeated member: the last one counts
+		return d.plainStr(i, value)
 	}
-	return nil
+	return d.set(i, value, dt)
+}
+
+// member decodes one member of the object (jsonparser.ObjectEach's callback).
+func (d *Decoder) member(key, value []byte, dt jsonparser.ValueType, off int) error {
+	d.end = off
+	i, ok := d.field(key, -1)
+	if !ok {
+		if d.unknown != nil {
+			d.unknown.Add(key)
+		}
+		return nil
+	}
+	err := d.set(i, value, dt)
+	if err != nil {
+		d.ferr = err
+	}
+	return err
+}
+
+// set decodes the value of field i.
+func (d *Decoder) set(i int, value []byte, dt jsonparser.ValueType) error {
+	d.b.Clear(i) // a repeated member: the last one counts
+	return d.convert(i, d.schema.Fields[i], value, dt)
 }
 
 // checkPresent checks that the key, the time and every required field are present and
@@ -318,6 +379,9 @@ func parseDouble(f Field, value []byte, dt jsonparser.ValueType) (Value, error) 
 func parseTimestamp(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
 	switch dt {
 	case jsonparser.String:
+		if ns, ok := rfc3339UTC(value); ok {
+			return TimestampNanos(ns), nil
+		}
 		t, err := time.Parse(time.RFC3339Nano, string(value))
 		if err != nil {
 			return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
