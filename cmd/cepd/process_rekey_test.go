@@ -36,15 +36,7 @@ import (
 // CEPD_REKEY_RUNS sets the runs (default 2, one with each instance count: the whole
 // suite must run in 15 minutes), CEPD_KILL_SEED repeats a schedule.
 func TestProcessesRekeyKill9(t *testing.T) {
-	runs := 2
-	if n, err := strconv.Atoi(os.Getenv("CEPD_REKEY_RUNS")); err == nil && n > 0 {
-		runs = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	runs, seed := envRuns(t, "CEPD_REKEY_RUNS", 2), killSeed(t, "kill")
 	w := rekeyWorkload(t)
 	rng := rand.New(rand.NewPCG(seed, 18))
 	for i := range runs {
@@ -122,23 +114,9 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 	for inst := range n {
 		startOne(inst, 0)
 	}
-	const rate = 2500 // events a second
-	prod := e.produce(rate)
+	prod := e.produce(2500) // events a second
 	prod.waitSent(t, 500)
-	var schedule []string
-	for i := 1; i <= kills; i++ {
-		d := 300*time.Millisecond + time.Duration(rng.Int64N(int64(3*time.Second)))
-		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
-		if share := left / time.Duration(kills-i+2); d > share {
-			d = max(share, 50*time.Millisecond)
-		}
-		inst := rng.IntN(n)
-		time.Sleep(d)
-		procs[inst].kill9()
-		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
-		startOne(inst, i)
-	}
-	t.Logf("%d instances, killed %v", n, schedule)
+	prod.killMidStream(t, rng, procs, kills, 300*time.Millisecond, 3*time.Second, startOne)
 	prod.wait(t)
 	// kfake keeps a member killed between its JoinGroup and SyncGroup in a Stable group
 	// for good (Kafka would expire its session), holding its partitions (of the events

@@ -275,12 +275,13 @@ func copyRules(t testing.TB, dir string) {
 // card_id, in the background.
 type producer struct {
 	sent atomic.Int64
+	rate float64 // events a second
 	done chan error
 	at   []time.Time // when each line was handed to the writer; read it after wait
 }
 
 func (e *procEnv) produce(rate float64) *producer {
-	p := &producer{done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
+	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
 	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
@@ -475,6 +476,29 @@ func TestProcessesFailover(t *testing.T) {
 	t.Logf("%d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 
+// killSeed is the seed of a fault test's random schedule (what names it in the log:
+// "kill", "hand-off"): CEPD_KILL_SEED when set, which repeats a schedule, else the clock.
+// It logs the seed, so that a failed schedule can be repeated.
+func killSeed(t *testing.T, what string) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("%s schedule seed %d (CEPD_KILL_SEED=%d repeats it)", what, seed, seed)
+	return seed
+}
+
+// envRuns is how many runs a fault test makes: the positive number in the environment
+// variable name, else def.
+func envRuns(t *testing.T, name string, def int) int {
+	runs := def
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		runs = n
+	}
+	t.Logf("%d runs (%s sets how many)", runs, name)
+	return runs
+}
+
 // TestProcessesKill9 (issue 5): one cepd process with checkpoints in Redis, killed with
 // SIGKILL five times at random moments while it consumes (0–2.5s after it holds the
 // partitions) and restarted each time with the same flags, group and data directory. At
@@ -483,12 +507,7 @@ func TestProcessesKill9(t *testing.T) {
 	start := time.Now()
 	e := newProcEnv(t, 28000, false)
 	const group = "crash"
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := rand.New(rand.NewPCG(killSeed(t, "kill"), 0))
 	seen := map[string]bool{}
 	run := func(i int) *cepdProc {
 		p := e.startCepd(fmt.Sprintf("cepd-run%d", i), "data", "cepd", group)
