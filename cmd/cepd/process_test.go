@@ -29,7 +29,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/internal/kafkatest"
@@ -124,16 +123,8 @@ func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload 
 	}
 	sorted := append([]engine.Record(nil), recs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	dlq := &dlqWriter{}
-	out, err := runReplay(t.Context(), rs, sorted, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dlq.count() > 0 {
-		t.Fatalf("workload has malformed events: %v", dlq.reasons)
-	}
 	byRule := map[string]int{}
-	for _, a := range out {
+	for _, a := range replayAll(t, rs, sorted, engine.Config{Shards: 2}) {
 		if strings.HasPrefix(a.Key, eosPrefix) {
 			continue
 		}
@@ -480,6 +471,7 @@ func TestProcessesFailover(t *testing.T) {
 // "kill", "hand-off"): CEPD_KILL_SEED when set, which repeats a schedule, else the clock.
 // It logs the seed, so that a failed schedule can be repeated.
 func killSeed(t *testing.T, what string) uint64 {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
 		seed = s
@@ -491,6 +483,7 @@ func killSeed(t *testing.T, what string) uint64 {
 // envRuns is how many runs a fault test makes: the positive number in the environment
 // variable name, else def.
 func envRuns(t *testing.T, name string, def int) int {
+	t.Helper()
 	runs := def
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		runs = n
