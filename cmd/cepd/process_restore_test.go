@@ -91,19 +91,12 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 			startOne(inst, kills+1+extra)
 		}
 	}
-	prod.wait(t)
-	e.waitConsumed(group, 60*time.Second)
-	for _, p := range procs {
-		if err := p.stop(20 * time.Second); err != nil {
-			t.Error(err)
-		}
-	}
+	dups := e.finish(prod, group, 60*time.Second, procs...)
 	restores := 0
 	for _, name := range logs {
 		b, _ := os.ReadFile(e.dir + "/" + name + ".log")
 		restores += strings.Count(string(b), "partition restored from its checkpoint")
 	}
-	dups := e.check()
 	t.Logf("%d kills, %d partition restores: %d alerts as the replay, %d delivered twice; %v",
 		kills, restores, len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }

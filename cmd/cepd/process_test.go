@@ -407,6 +407,22 @@ func (e *procEnv) waitConsumed(group string, timeout time.Duration) {
 	}
 }
 
+// finish ends a run: it waits for the producer to be done and the group to consume every
+// event (within consume), stops procs (SIGTERM) and checks the alerts topic; it returns
+// the alerts delivered twice.
+func (e *procEnv) finish(prod *producer, group string, consume time.Duration, procs ...*cepdProc) (dups int) {
+	t := e.t
+	t.Helper()
+	prod.wait(t)
+	e.waitConsumed(group, consume)
+	for _, p := range procs {
+		if err := p.stop(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	return e.check()
+}
+
 // check compares the alerts topic with the replay (checkAlerts: every replay alert, with
 // its content; nothing else; no duplicate) and wants the dead-letter topic
 // empty: the workload has no malformed event, and none is late within 5s.
@@ -458,12 +474,7 @@ func TestProcessesFailover(t *testing.T) {
 	e.waitGroup(group, "cepd-b takes every partition over", 20*time.Second, func(ms []member) bool {
 		return len(ms) == 1 && ms[0].client == "cepd-b" && len(ms[0].parts) == 6
 	})
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := b.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, b)
 	t.Logf("%d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 
@@ -521,12 +532,7 @@ func TestProcessesKill9(t *testing.T) {
 	if prod.sent.Load() >= int64(len(e.w.lines)) {
 		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
 	}
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := p.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, p)
 	t.Logf("5 kills: %d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 
@@ -600,12 +606,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 	p = e.startCepd("cepd-run1", "data", "cepd", group)
 	e.waitGroup(group, "the restarted cepd holds every partition", 30*time.Second, soleNewOwner(seen))
 
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := p.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, p)
 	t.Logf("%d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 
