@@ -228,59 +228,24 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 // is an idle marker.
 func lastOffsets(t *testing.T, addr, topic string) (map[int32]int64, map[int32]int) {
 	t.Helper()
-	c := kafkatest.Config()
-	c.Consumer.IsolationLevel = sarama.ReadCommitted
-	c.Consumer.MaxWaitTime = 50 * time.Millisecond
-	cons, err := sarama.NewConsumer([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := cons.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type rec struct {
-		p    int32
-		off  int64
-		src  string
-		idle bool
-	}
-	got := make(chan rec, 1024)
-	for _, p := range parts {
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				h := kafkatest.Headers(m)
-				got <- rec{m.Partition, m.Offset, h[kafkasource.HeaderSourcePartition], h[kafkasource.HeaderMarker] == kafkasource.MarkerIdle}
-			}
-		}()
-	}
 	last, idle := map[int32]int64{}, map[int32]map[string]bool{}
-	for {
-		select {
-		case r := <-got:
-			last[r.p] = max(last[r.p], r.off)
-			if idle[r.p] == nil {
-				idle[r.p] = map[string]bool{}
+	for _, m := range kafkatest.ReadQuiet(t, addr, topic, sarama.ReadCommitted, time.Second) {
+		h := kafkatest.Headers(m)
+		last[m.Partition] = max(last[m.Partition], m.Offset)
+		if idle[m.Partition] == nil {
+			idle[m.Partition] = map[string]bool{}
+		}
+		idle[m.Partition][h[kafkasource.HeaderSourcePartition]] = h[kafkasource.HeaderMarker] == kafkasource.MarkerIdle
+	}
+	n := map[int32]int{}
+	for p, srcs := range idle {
+		for _, i := range srcs {
+			if i {
+				n[p]++
 			}
-			idle[r.p][r.src] = r.idle
-		case <-time.After(time.Second):
-			n := map[int32]int{}
-			for p, srcs := range idle {
-				for _, i := range srcs {
-					if i {
-						n[p]++
-					}
-				}
-			}
-			return last, n
 		}
 	}
+	return last, n
 }
 
 // describeGroup lists the group's state and each member's client id and partitions, of

@@ -73,6 +73,48 @@ func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
 	return out
 }
 
+// ReadQuiet reads every partition of topic from its oldest message, with isolation iso
+// (sarama.ReadCommitted leaves out aborted transactions and control records), until no
+// message has come for quiet. It returns the messages in the order they came: each
+// partition's in offset order, the partitions interleaved.
+func ReadQuiet(t testing.TB, addr, topic string, iso sarama.IsolationLevel, quiet time.Duration) []*sarama.ConsumerMessage {
+	t.Helper()
+	c := Config()
+	c.Consumer.IsolationLevel = iso
+	c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	cons, err := sarama.NewConsumer([]string{addr}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	parts, err := cons.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *sarama.ConsumerMessage, 1024)
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				got <- m
+			}
+		}()
+	}
+	var out []*sarama.ConsumerMessage
+	for {
+		select {
+		case m := <-got:
+			out = append(out, m)
+		case <-time.After(quiet):
+			return out
+		}
+	}
+}
+
 // topicClient returns a client of the broker at addr and the partitions of topic.
 func topicClient(t testing.TB, addr, topic string) (sarama.Client, []int32) {
 	t.Helper()
