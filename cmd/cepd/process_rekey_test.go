@@ -191,7 +191,7 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 	// A transaction a killed forwarder left open holds back what read_committed readers
 	// see (until the broker aborts it, 10 s here): wait until none is open.
 	wait(func() (behind []string) {
-		ends, stable := kafkatest.EndOffsets(t, e.kafka, topic), stableOffsets(t, e.kafka, topic)
+		ends, stable := kafkatest.EndOffsets(t, e.kafka, topic), kafkatest.StableOffsets(t, e.kafka, topic)
 		for p, end := range ends {
 			if stable[p] < end {
 				behind = append(behind, fmt.Sprintf("open transaction in %d: stable %d, end %d", p, stable[p], end))
@@ -300,37 +300,4 @@ func rekeyLogStats(e *procEnv, logs []string) (restores, late int) {
 		}
 	}
 	return restores, late
-}
-
-// stableOffsets returns each partition's last stable offset: where a read_committed
-// reader stops while a transaction is open.
-func stableOffsets(t *testing.T, addr, topic string) map[int32]int64 {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		b, err := client.Leader(topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := sarama.NewOffsetRequest(client.Config().Version)
-		req.IsolationLevel = sarama.ReadCommitted
-		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
-		resp, err := b.GetAvailableOffsets(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if blk := resp.GetBlock(topic, p); blk != nil && blk.Err == sarama.ErrNoError {
-			out[p] = blk.Offset
-		}
-	}
-	return out
 }

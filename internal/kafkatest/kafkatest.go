@@ -145,6 +145,32 @@ func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
 	return out
 }
 
+// StableOffsets returns each partition's last stable offset: where a read_committed
+// reader stops while a transaction is open.
+func StableOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	client, parts := topicClient(t, addr, topic)
+	defer client.Close()
+	out := map[int32]int64{}
+	for _, p := range parts {
+		b, err := client.Leader(topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := sarama.NewOffsetRequest(client.Config().Version)
+		req.IsolationLevel = sarama.ReadCommitted
+		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+		resp, err := b.GetAvailableOffsets(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk := resp.GetBlock(topic, p); blk != nil && blk.Err == sarama.ErrNoError {
+			out[p] = blk.Offset
+		}
+	}
+	return out
+}
+
 // GroupOffsets returns the offsets group has committed on topic's partitions (-1, or no
 // entry: none).
 func GroupOffsets(t testing.TB, addr, group, topic string) map[int32]int64 {
