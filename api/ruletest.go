@@ -12,6 +12,7 @@ import (
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/ruletest"
+	"github.com/cepd/cepd/source/rest"
 )
 
 // maxRuleTestEvents bounds the inline events of one POST /v1/rules:test request.
@@ -56,11 +57,11 @@ func ruleTestRoute(mux *http.ServeMux, compiler func() (*event.Schema, *rules.En
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be {\"source\": RULE YAML, \"tests\": TEST YAML}: " + err.Error()})
+			rest.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be {\"source\": RULE YAML, \"tests\": TEST YAML}: " + err.Error()})
 			return
 		}
 		if req.Source == "" || req.Tests == "" {
-			writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
+			rest.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": "source (the rule) and tests (its test file) are both needed"})
 			return
 		}
 		schema, env := compiler()
@@ -70,11 +71,11 @@ func ruleTestRoute(mux *http.ServeMux, compiler func() (*event.Schema, *rules.En
 			var el patterns.ErrorList
 			switch {
 			case errors.As(err, &ie) && errors.As(ie.Err, &el):
-				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned(ie.File, ie.Err)})
+				rest.WriteJSON(w, http.StatusBadRequest, map[string]any{"errors": positioned(ie.File, ie.Err)})
 			case ie != nil:
-				writeRuleTestJSON(w, http.StatusBadRequest, map[string]any{"error": ie.Err.Error()})
+				rest.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": ie.Err.Error()})
 			default:
-				writeRuleTestJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+				rest.WriteJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 			}
 			return
 		}
@@ -94,7 +95,7 @@ func ruleTestRoute(mux *http.ServeMux, compiler func() (*event.Schema, *rules.En
 			}
 			resp.Cases = append(resp.Cases, c)
 		}
-		writeRuleTestJSON(w, http.StatusOK, resp)
+		rest.WriteJSON(w, http.StatusOK, resp)
 	})
 	if tokens.Enabled() {
 		h = tokens.HTTP(auth.Backtest, h)
@@ -109,12 +110,4 @@ func positioned(file string, err error) []positionedError {
 		out = append(out, positionedError{File: e.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg})
 	}
 	return out
-}
-
-func writeRuleTestJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }

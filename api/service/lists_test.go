@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/storetest"
 )
 
 // TestListsRemovedOnDiskStayWhileRead: a list file removed on disk is recorded as a
@@ -18,18 +18,7 @@ import (
 // why); once no rule reads it, it is dropped.
 func TestListsRemovedOnDiskStayWhileRead(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, refdata.DirName), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, refdata.DirName, "ips.block.csv")
-	if err := os.WriteFile(file, []byte("ip\n10.0.0.1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := store.OpenDir(dir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, _, file := storetest.DirWithData(t, "ips.block.csv", "ip\n10.0.0.1\n")
 	if _, err := ds.RefreshData(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -77,15 +77,23 @@ func replayFraud(t *testing.T, rulesPath, eventsPath string) ([]*alerts.Alert, [
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := replayAll(t, rs, recs, engine.Config{Shards: 2})
+	return out, alertsJSONL(t, out)
+}
+
+// replayAll is cepd replay's alerts over recs, ended by the end of the stream; it fails
+// the test when the replay fails or dead-letters an event.
+func replayAll(t testing.TB, rs *engine.RuleSet, recs []engine.Record, cfg engine.Config) []*alerts.Alert {
+	t.Helper()
 	dlq := &dlqWriter{}
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
+	out, err := runReplay(context.Background(), rs, recs, cfg, &alerts.Collector{}, dlq, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := dlq.count(); n > 0 {
-		t.Fatalf("%s: %d events dead-lettered: %v", eventsPath, n, dlq.reasons)
+		t.Fatalf("%d events dead-lettered: %v", n, dlq.reasons)
 	}
-	return out, alertsJSONL(t, out)
+	return out
 }
 
 // TestFraudExamples replays each rule alone over its hand-written example events and
@@ -320,14 +328,7 @@ func TestFraudWorkloadOutOfOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlq := &dlqWriter{}
-	out, err := runReplay(context.Background(), rs, recs, engine.Config{Shards: 2, OutOfOrderness: cfg.MaxLateness}, &alerts.Collector{}, dlq, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := dlq.count(); n > 0 {
-		t.Fatalf("%d events dead-lettered: %v", n, dlq.reasons)
-	}
+	out := replayAll(t, rs, recs, engine.Config{Shards: 2, OutOfOrderness: cfg.MaxLateness})
 	ids := func(as []*alerts.Alert) []string {
 		var s []string
 		for _, a := range as {

@@ -59,14 +59,7 @@ func TestProcessesRedisClusterFailover(t *testing.T) {
 		state, ms := e.groupMembers(group)
 		t.Fatalf("the group does not settle after the restart: %s %+v", state, ms)
 	}
-	prod.wait(t)
-	e.waitConsumed(group, 60*time.Second)
-	for _, p := range []*cepdProc{a, b} {
-		if err := p.stop(20 * time.Second); err != nil {
-			t.Error(err)
-		}
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 60*time.Second, a, b)
 	t.Logf("3 failovers and a kill -9: %d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups,
 		time.Since(start).Round(time.Millisecond))
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,15 +41,7 @@ import (
 // over) a run fails: alerts missing and extra.
 func TestProcessesHandoff(t *testing.T) {
 	t.Parallel()
-	runs := 6
-	if n, err := strconv.Atoi(os.Getenv("CEPD_HANDOFF_RUNS")); err == nil && n > 0 {
-		runs = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("hand-off schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	runs, seed := envRuns(t, "CEPD_HANDOFF_RUNS", 6), killSeed(t, "hand-off")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	w := processWorkload(t, 28000, 6)
 	var (

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,15 +28,7 @@ import (
 // twice. The device rule's alerts come out while the stream runs, not at the end.
 // CEPD_KEYSPACE_RUNS sets the runs (default 3), CEPD_KILL_SEED repeats a schedule.
 func TestProcessRESTKeySpacesKill9(t *testing.T) {
-	runs := 3
-	if n, err := strconv.Atoi(os.Getenv("CEPD_KEYSPACE_RUNS")); err == nil && n > 0 {
-		runs = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	runs, seed := envRuns(t, "CEPD_KEYSPACE_RUNS", 3), killSeed(t, "kill")
 	recs, ref := keySpaceReplay(t, 30000)
 	want := map[string]string{} // id → rule
 	byRule := map[string]int{}

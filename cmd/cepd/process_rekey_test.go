@@ -36,15 +36,7 @@ import (
 // CEPD_REKEY_RUNS sets the runs (default 2, one with each instance count: the whole
 // suite must run in 15 minutes), CEPD_KILL_SEED repeats a schedule.
 func TestProcessesRekeyKill9(t *testing.T) {
-	runs := 2
-	if n, err := strconv.Atoi(os.Getenv("CEPD_REKEY_RUNS")); err == nil && n > 0 {
-		runs = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	runs, seed := envRuns(t, "CEPD_REKEY_RUNS", 2), killSeed(t, "kill")
 	w := rekeyWorkload(t)
 	rng := rand.New(rand.NewPCG(seed, 18))
 	for i := range runs {
@@ -122,23 +114,9 @@ func rekeyRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 	for inst := range n {
 		startOne(inst, 0)
 	}
-	const rate = 2500 // events a second
-	prod := e.produce(rate)
+	prod := e.produce(2500) // events a second
 	prod.waitSent(t, 500)
-	var schedule []string
-	for i := 1; i <= kills; i++ {
-		d := 300*time.Millisecond + time.Duration(rng.Int64N(int64(3*time.Second)))
-		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
-		if share := left / time.Duration(kills-i+2); d > share {
-			d = max(share, 50*time.Millisecond)
-		}
-		inst := rng.IntN(n)
-		time.Sleep(d)
-		procs[inst].kill9()
-		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
-		startOne(inst, i)
-	}
-	t.Logf("%d instances, killed %v", n, schedule)
+	prod.killMidStream(t, rng, procs, kills, 300*time.Millisecond, 3*time.Second, startOne)
 	prod.wait(t)
 	// kfake keeps a member killed between its JoinGroup and SyncGroup in a Stable group
 	// for good (Kafka would expire its session), holding its partitions (of the events
@@ -213,7 +191,7 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 	// A transaction a killed forwarder left open holds back what read_committed readers
 	// see (until the broker aborts it, 10 s here): wait until none is open.
 	wait(func() (behind []string) {
-		ends, stable := kafkatest.EndOffsets(t, e.kafka, topic), stableOffsets(t, e.kafka, topic)
+		ends, stable := kafkatest.EndOffsets(t, e.kafka, topic), kafkatest.StableOffsets(t, e.kafka, topic)
 		for p, end := range ends {
 			if stable[p] < end {
 				behind = append(behind, fmt.Sprintf("open transaction in %d: stable %d, end %d", p, stable[p], end))
@@ -250,59 +228,24 @@ func (e *procEnv) waitRekeyed(group string, timeout time.Duration, stalled func(
 // is an idle marker.
 func lastOffsets(t *testing.T, addr, topic string) (map[int32]int64, map[int32]int) {
 	t.Helper()
-	c := kafkatest.Config()
-	c.Consumer.IsolationLevel = sarama.ReadCommitted
-	c.Consumer.MaxWaitTime = 50 * time.Millisecond
-	cons, err := sarama.NewConsumer([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	parts, err := cons.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type rec struct {
-		p    int32
-		off  int64
-		src  string
-		idle bool
-	}
-	got := make(chan rec, 1024)
-	for _, p := range parts {
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				h := kafkatest.Headers(m)
-				got <- rec{m.Partition, m.Offset, h[kafkasource.HeaderSourcePartition], h[kafkasource.HeaderMarker] == kafkasource.MarkerIdle}
-			}
-		}()
-	}
 	last, idle := map[int32]int64{}, map[int32]map[string]bool{}
-	for {
-		select {
-		case r := <-got:
-			last[r.p] = max(last[r.p], r.off)
-			if idle[r.p] == nil {
-				idle[r.p] = map[string]bool{}
+	for _, m := range kafkatest.ReadQuiet(t, addr, topic, sarama.ReadCommitted, time.Second) {
+		h := kafkatest.Headers(m)
+		last[m.Partition] = max(last[m.Partition], m.Offset)
+		if idle[m.Partition] == nil {
+			idle[m.Partition] = map[string]bool{}
+		}
+		idle[m.Partition][h[kafkasource.HeaderSourcePartition]] = h[kafkasource.HeaderMarker] == kafkasource.MarkerIdle
+	}
+	n := map[int32]int{}
+	for p, srcs := range idle {
+		for _, i := range srcs {
+			if i {
+				n[p]++
 			}
-			idle[r.p][r.src] = r.idle
-		case <-time.After(time.Second):
-			n := map[int32]int{}
-			for p, srcs := range idle {
-				for _, i := range srcs {
-					if i {
-						n[p]++
-					}
-				}
-			}
-			return last, n
 		}
 	}
+	return last, n
 }
 
 // describeGroup lists the group's state and each member's client id and partitions, of
@@ -357,37 +300,4 @@ func rekeyLogStats(e *procEnv, logs []string) (restores, late int) {
 		}
 	}
 	return restores, late
-}
-
-// stableOffsets returns each partition's last stable offset: where a read_committed
-// reader stops while a transaction is open.
-func stableOffsets(t *testing.T, addr, topic string) map[int32]int64 {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, p := range parts {
-		b, err := client.Leader(topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := sarama.NewOffsetRequest(client.Config().Version)
-		req.IsolationLevel = sarama.ReadCommitted
-		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
-		resp, err := b.GetAvailableOffsets(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if blk := resp.GetBlock(topic, p); blk != nil && blk.Err == sarama.ErrNoError {
-			out[p] = blk.Offset
-		}
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +27,7 @@ import (
 // test with probability 1 − 0.8¹⁰ ≈ 0.89; the bug it was written for failed 5 runs of 6),
 // CEPD_KILL_SEED repeats a schedule.
 func TestProcessesKill9Restore(t *testing.T) {
-	runs := 10
-	if n, err := strconv.Atoi(os.Getenv("CEPD_RESTORE_RUNS")); err == nil && n > 0 {
-		runs = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it), %d runs", seed, seed, runs)
+	runs, seed := envRuns(t, "CEPD_RESTORE_RUNS", 10), killSeed(t, "kill")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	w := processWorkload(t, 28000, 6)
 	failed := 0
@@ -77,25 +68,9 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 		state, ms := e.groupMembers(group)
 		t.Fatalf("the first instances do not hold every partition: %s %+v", state, ms)
 	}
-	const rate = 1600 // events a second
-	prod := e.produce(rate)
+	prod := e.produce(1600) // events a second
 	prod.waitSent(t, 500)
-	var schedule []string
-	for i := 1; i <= kills; i++ {
-		d := 400*time.Millisecond + time.Duration(rng.Int64N(int64(4*time.Second)))
-		// Every kill must fall mid-stream: leave each kill still to come its share of
-		// the time the producer has left.
-		left := time.Duration(float64(int64(len(e.w.lines))-prod.sent.Load()) / rate * float64(time.Second))
-		if share := left / time.Duration(kills-i+2); d > share {
-			d = max(share, 50*time.Millisecond)
-		}
-		inst := rng.IntN(n)
-		time.Sleep(d)
-		procs[inst].kill9()
-		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), prod.sent.Load()))
-		startOne(inst, i)
-	}
-	t.Logf("%d instances, killed %v", n, schedule)
+	prod.killMidStream(t, rng, procs, kills, 400*time.Millisecond, 4*time.Second, startOne)
 	if prod.sent.Load() >= int64(len(e.w.lines)) {
 		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
 	}
@@ -116,21 +91,35 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 			startOne(inst, kills+1+extra)
 		}
 	}
-	prod.wait(t)
-	e.waitConsumed(group, 60*time.Second)
-	for _, p := range procs {
-		if err := p.stop(20 * time.Second); err != nil {
-			t.Error(err)
-		}
-	}
+	dups := e.finish(prod, group, 60*time.Second, procs...)
 	restores := 0
 	for _, name := range logs {
 		b, _ := os.ReadFile(e.dir + "/" + name + ".log")
 		restores += strings.Count(string(b), "partition restored from its checkpoint")
 	}
-	dups := e.check()
 	t.Logf("%d kills, %d partition restores: %d alerts as the replay, %d delivered twice; %v",
 		kills, restores, len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// killMidStream kills a random one of procs kills times while p sends, each gap plus a
+// random part of spread after the previous start, and starts it again at once with
+// start(inst, i), i the kill's number from 1. Every kill falls mid-stream: each kill still
+// to come keeps its share of the time the producer has left. It logs the schedule.
+func (p *producer) killMidStream(t *testing.T, rng *rand.Rand, procs []*cepdProc, kills int, gap, spread time.Duration, start func(inst, i int)) {
+	var schedule []string
+	for i := 1; i <= kills; i++ {
+		d := gap + time.Duration(rng.Int64N(int64(spread)))
+		left := time.Duration(float64(int64(len(p.at))-p.sent.Load()) / p.rate * float64(time.Second))
+		if share := left / time.Duration(kills-i+2); d > share {
+			d = max(share, 50*time.Millisecond)
+		}
+		inst := rng.IntN(len(procs))
+		time.Sleep(d)
+		procs[inst].kill9()
+		schedule = append(schedule, fmt.Sprintf("%c after %v (%d sent)", 'a'+inst, d.Round(10*time.Millisecond), p.sent.Load()))
+		start(inst, i)
+	}
+	t.Logf("%d instances, killed %v", len(procs), schedule)
 }
 
 // settled reports whether, within timeout, the group is stable with n members of

@@ -5,19 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-const hugeRule = `id: huge-twice
-severity: high
-within: 10m
-pattern:
-  - name: first
-    where: e.type == 'auth' && e.amount > %s
-  - name: second
-    where: e.type == 'auth' && e.amount > %s
-`
+// hugeTwice is the API tests' rule (bigTwice) as huge-twice, at threshold.
+func hugeTwice(threshold string) string {
+	return strings.Replace(bigTwice(threshold), "id: big-twice", "id: huge-twice", 1)
+}
 
 // send sends a JSON request to p's API and wants 200.
 func (p *cepdProc) send(t *testing.T, method, path, body string) {
@@ -103,9 +99,9 @@ func sharedStoreSeeded(t *testing.T, a, b *cepdProc) {
 func sharedRuleChange(t *testing.T, a, b *cepdProc) {
 	send := func(p *cepdProc, method, path, body string) { t.Helper(); p.send(t, method, path, body) }
 	seen := func(p *cepdProc, v int) time.Duration { t.Helper(); return p.waitRunningVersion(t, "huge-twice", v) }
-	send(a, "POST", "/v1/rules", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "50000.0", "50000.0"))+`}`)
+	send(a, "POST", "/v1/rules", `{"source": `+jsonString(hugeTwice("50000.0"))+`}`)
 	d1 := seen(b, 1)
-	send(b, "PUT", "/v1/rules/huge-twice", `{"source": `+jsonString(fmt.Sprintf(hugeRule, "40000.0", "40000.0"))+`}`)
+	send(b, "PUT", "/v1/rules/huge-twice", `{"source": `+jsonString(hugeTwice("40000.0"))+`}`)
 	d2 := seen(a, 2)
 	t.Logf("a rule change reached the other instance in %v (create through a) and %v (update through b)", d1, d2)
 	if d1 > time.Second || d2 > time.Second {

@@ -103,18 +103,27 @@ func schemaNarrowedWhileStopped(t *testing.T, start func() *cepdProc, rulesDir, 
 		t.Fatal(err)
 	}
 	p := start()
-	logText, _ := os.ReadFile(p.log)
-	restored := regexp.MustCompile(`msg="state restored" partial_matches=(\d+) corrupt=(\d+)`).FindSubmatch(logText)
-	if restored == nil || string(restored[1]) == "0" || string(restored[2]) != "0" {
-		t.Fatalf("restore under the narrower schema: %q", restored)
-	}
-	t.Logf("restored under the first schema: %s", restored[0])
+	t.Logf("restored under the first schema: %s", restoredWhole(t, p, "the narrower schema"))
 	if code, body := apiCall(t, p, "GET", "/v1/schema", ""); code != 200 || strings.Contains(body, `"name":"risk_flag"`) {
 		t.Fatalf("schema after going back: %d %s", code, body)
 	}
 	if err := p.stop(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+var restoredRE = regexp.MustCompile(`msg="state restored" partial_matches=(\d+) corrupt=(\d+)`)
+
+// restoredWhole wants p's log to say its state was restored with partial matches and
+// none corrupt (under names the schema p runs); it returns the log's restore line.
+func restoredWhole(t *testing.T, p *cepdProc, under string) string {
+	t.Helper()
+	logText, _ := os.ReadFile(p.log)
+	restored := restoredRE.FindSubmatch(logText)
+	if restored == nil || string(restored[1]) == "0" || string(restored[2]) != "0" {
+		t.Fatalf("restore under %s: %q", under, restored)
+	}
+	return string(restored[0])
 }
 
 // schemaEditedWhileStopped edits the schema file of a stopped cepd (another optional
@@ -126,11 +135,7 @@ func schemaEditedWhileStopped(t *testing.T, start func() *cepdProc, rulesDir, ou
 		t.Fatal(err)
 	}
 	p := start()
-	logText, _ := os.ReadFile(p.log)
-	restored := regexp.MustCompile(`msg="state restored" partial_matches=(\d+) corrupt=(\d+)`).FindSubmatch(logText)
-	if restored == nil || string(restored[1]) == "0" || string(restored[2]) != "0" {
-		t.Fatalf("restore under the edited schema: %q", restored)
-	}
+	restoredWhole(t, p, "the edited schema")
 	code, body := apiCall(t, p, "GET", "/v1/schema", "")
 	if code != 200 || !strings.Contains(body, `"version":3`) || !strings.Contains(body, `"action":"disk"`) || !strings.Contains(body, `"name":"score"`) {
 		t.Fatalf("schema after the edit on disk: %d %s", code, body)

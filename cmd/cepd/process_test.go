@@ -29,7 +29,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
 	"github.com/cepd/cepd/internal/kafkatest"
@@ -124,16 +123,8 @@ func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload 
 	}
 	sorted := append([]engine.Record(nil), recs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	dlq := &dlqWriter{}
-	out, err := runReplay(t.Context(), rs, sorted, engine.Config{Shards: 2}, &alerts.Collector{}, dlq, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dlq.count() > 0 {
-		t.Fatalf("workload has malformed events: %v", dlq.reasons)
-	}
 	byRule := map[string]int{}
-	for _, a := range out {
+	for _, a := range replayAll(t, rs, sorted, engine.Config{Shards: 2}) {
 		if strings.HasPrefix(a.Key, eosPrefix) {
 			continue
 		}
@@ -275,12 +266,13 @@ func copyRules(t testing.TB, dir string) {
 // card_id, in the background.
 type producer struct {
 	sent atomic.Int64
+	rate float64 // events a second
 	done chan error
 	at   []time.Time // when each line was handed to the writer; read it after wait
 }
 
 func (e *procEnv) produce(rate float64) *producer {
-	p := &producer{done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
+	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
 	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
@@ -415,6 +407,22 @@ func (e *procEnv) waitConsumed(group string, timeout time.Duration) {
 	}
 }
 
+// finish ends a run: it waits for the producer to be done and the group to consume every
+// event (within consume), stops procs (SIGTERM) and checks the alerts topic; it returns
+// the alerts delivered twice.
+func (e *procEnv) finish(prod *producer, group string, consume time.Duration, procs ...*cepdProc) (dups int) {
+	t := e.t
+	t.Helper()
+	prod.wait(t)
+	e.waitConsumed(group, consume)
+	for _, p := range procs {
+		if err := p.stop(20 * time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	return e.check()
+}
+
 // check compares the alerts topic with the replay (checkAlerts: every replay alert, with
 // its content; nothing else; no duplicate) and wants the dead-letter topic
 // empty: the workload has no malformed event, and none is late within 5s.
@@ -466,13 +474,33 @@ func TestProcessesFailover(t *testing.T) {
 	e.waitGroup(group, "cepd-b takes every partition over", 20*time.Second, func(ms []member) bool {
 		return len(ms) == 1 && ms[0].client == "cepd-b" && len(ms[0].parts) == 6
 	})
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := b.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, b)
 	t.Logf("%d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
+}
+
+// killSeed is the seed of a fault test's random schedule (what names it in the log:
+// "kill", "hand-off"): CEPD_KILL_SEED when set, which repeats a schedule, else the clock.
+// It logs the seed, so that a failed schedule can be repeated.
+func killSeed(t *testing.T, what string) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("%s schedule seed %d (CEPD_KILL_SEED=%d repeats it)", what, seed, seed)
+	return seed
+}
+
+// envRuns is how many runs a fault test makes: the positive number in the environment
+// variable name, else def.
+func envRuns(t *testing.T, name string, def int) int {
+	t.Helper()
+	runs := def
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		runs = n
+	}
+	t.Logf("%d runs (%s sets how many)", runs, name)
+	return runs
 }
 
 // TestProcessesKill9 (issue 5): one cepd process with checkpoints in Redis, killed with
@@ -483,12 +511,7 @@ func TestProcessesKill9(t *testing.T) {
 	start := time.Now()
 	e := newProcEnv(t, 28000, false)
 	const group = "crash"
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("CEPD_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("kill schedule seed %d (CEPD_KILL_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := rand.New(rand.NewPCG(killSeed(t, "kill"), 0))
 	seen := map[string]bool{}
 	run := func(i int) *cepdProc {
 		p := e.startCepd(fmt.Sprintf("cepd-run%d", i), "data", "cepd", group)
@@ -509,12 +532,7 @@ func TestProcessesKill9(t *testing.T) {
 	if prod.sent.Load() >= int64(len(e.w.lines)) {
 		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
 	}
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := p.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, p)
 	t.Logf("5 kills: %d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 
@@ -588,12 +606,7 @@ func TestProcessesRedisRestart(t *testing.T) {
 	p = e.startCepd("cepd-run1", "data", "cepd", group)
 	e.waitGroup(group, "the restarted cepd holds every partition", 30*time.Second, soleNewOwner(seen))
 
-	prod.wait(t)
-	e.waitConsumed(group, 40*time.Second)
-	if err := p.stop(20 * time.Second); err != nil {
-		t.Error(err)
-	}
-	dups := e.check()
+	dups := e.finish(prod, group, 40*time.Second, p)
 	t.Logf("%d alerts as the replay, %d delivered twice; %v", len(e.w.want), dups, time.Since(start).Round(time.Millisecond))
 }
 

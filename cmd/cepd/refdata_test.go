@@ -9,7 +9,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
-	"github.com/cepd/cepd/rules/store"
+	"github.com/cepd/cepd/rules/store/storetest"
 )
 
 // TestRefDataFilesReload: an edit of DIR/data/*.csv changes the rules directory's
@@ -17,18 +17,7 @@ import (
 // swaps the list a compiled rule reads, whose alerts then name the new version.
 func TestRefDataFilesReload(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, refdata.DirName), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	list := filepath.Join(dir, refdata.DirName, "merchant_watch.watch.csv")
-	if err := os.WriteFile(list, []byte("merchant_id\nm1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := store.OpenDir(dir, store.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, dir, list := storetest.DirWithData(t, "merchant_watch.watch.csv", "merchant_id\nm1\n")
 	lists, err := openLists(ctx, ds, nil)
 	if err != nil {
 		t.Fatal(err)

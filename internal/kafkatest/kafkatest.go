@@ -73,6 +73,48 @@ func ReadTopic(t testing.TB, addr, topic string) []*sarama.ConsumerMessage {
 	return out
 }
 
+// ReadQuiet reads every partition of topic from its oldest message, with isolation iso
+// (sarama.ReadCommitted leaves out aborted transactions and control records), until no
+// message has come for quiet. It returns the messages in the order they came: each
+// partition's in offset order, the partitions interleaved.
+func ReadQuiet(t testing.TB, addr, topic string, iso sarama.IsolationLevel, quiet time.Duration) []*sarama.ConsumerMessage {
+	t.Helper()
+	c := Config()
+	c.Consumer.IsolationLevel = iso
+	c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	cons, err := sarama.NewConsumer([]string{addr}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	parts, err := cons.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *sarama.ConsumerMessage, 1024)
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				got <- m
+			}
+		}()
+	}
+	var out []*sarama.ConsumerMessage
+	for {
+		select {
+		case m := <-got:
+			out = append(out, m)
+		case <-time.After(quiet):
+			return out
+		}
+	}
+}
+
 // topicClient returns a client of the broker at addr and the partitions of topic.
 func topicClient(t testing.TB, addr, topic string) (sarama.Client, []int32) {
 	t.Helper()
@@ -98,6 +140,32 @@ func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
 		var err error
 		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// StableOffsets returns each partition's last stable offset: where a read_committed
+// reader stops while a transaction is open.
+func StableOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	client, parts := topicClient(t, addr, topic)
+	defer client.Close()
+	out := map[int32]int64{}
+	for _, p := range parts {
+		b, err := client.Leader(topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := sarama.NewOffsetRequest(client.Config().Version)
+		req.IsolationLevel = sarama.ReadCommitted
+		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+		resp, err := b.GetAvailableOffsets(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk := resp.GetBlock(topic, p); blk != nil && blk.Err == sarama.ErrNoError {
+			out[p] = blk.Offset
 		}
 	}
 	return out

@@ -127,11 +127,7 @@ func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
 func idleSource(t *testing.T, addr string, idle, check time.Duration) *engine.Engine {
 	t.Helper()
 	s := &sinks{}
-	eng, err := engine.New(engine.Config{Shards: 1, IdleTimeout: idle}, fraudRules(t), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
+	eng := startEngine(t, engine.Config{Shards: 1, IdleTimeout: idle}, s)
 	t.Cleanup(eng.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"ev"}, Group: "g", CommitInterval: 100 * time.Millisecond,

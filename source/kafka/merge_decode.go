@@ -16,24 +16,16 @@ type blobReader struct {
 	err error
 }
 
-func (r *blobReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errShort
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *blobReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *blobReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *blobReader) varint() int64 {
+// readVarint reads one varint with decode (binary.Uvarint or binary.Varint); a reader
+// that failed before reads 0.
+func readVarint[T uint64 | int64](r *blobReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.err = errShort
 		return 0

@@ -52,11 +52,7 @@ func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 		mu.Unlock()
 	}
 	s := &sinks{}
-	eng, err := engine.New(engine.Config{Shards: 1, Tap: tap}, fraudRules(t), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
+	eng := startEngine(t, engine.Config{Shards: 1, Tap: tap}, s)
 	defer eng.Close()
 	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"rep"}, Group: "g", CommitInterval: 50 * time.Millisecond,
 		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 3 * time.Second,

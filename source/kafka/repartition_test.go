@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/kafkatest"
 )
 
 // repartitionHelperEnv, when set to a broker address, makes
@@ -107,62 +107,33 @@ type forwarded struct {
 // isolation until no record has come for quiet.
 func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet time.Duration) ([]forwarded, int64) {
 	t.Helper()
-	c := sarama.NewConfig()
-	c.Version = DefaultVersion
-	c.Consumer.IsolationLevel = iso
-	c.Consumer.MaxWaitTime = 50 * time.Millisecond
-	cons, err := sarama.NewConsumer([]string{addr}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	topic := RepartitionTopic(repGroup, "device_id")
-	parts, err := cons.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan forwarded, 1024)
-	var markers atomic.Int64
-	for _, p := range parts {
-		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
+	var (
+		out     []forwarded
+		markers int64
+	)
+	for _, m := range kafkatest.ReadQuiet(t, addr, RepartitionTopic(repGroup, "device_id"), iso, quiet) {
+		if isMarker(m) {
+			markers++
+			continue
+		}
+		f := forwarded{key: string(m.Key), part: m.Partition, offset: m.Offset}
+		var e repEvent
+		if err := json.Unmarshal(m.Value, &e); err != nil {
 			t.Fatal(err)
 		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				if isMarker(m) {
-					markers.Add(1)
-					continue
-				}
-				f := forwarded{key: string(m.Key), part: m.Partition, offset: m.Offset}
-				var e repEvent
-				if err := json.Unmarshal(m.Value, &e); err != nil {
-					panic(err)
-				}
-				f.id = e.EventID
-				for _, h := range m.Headers {
-					v, _ := strconv.ParseInt(string(h.Value), 10, 64)
-					switch string(h.Key) {
-					case HeaderSourcePartition:
-						f.srcPart = int32(v)
-					case HeaderSourceOffset:
-						f.srcOffs = v
-					}
-				}
-				got <- f
+		f.id = e.EventID
+		for _, h := range m.Headers {
+			v, _ := strconv.ParseInt(string(h.Value), 10, 64)
+			switch string(h.Key) {
+			case HeaderSourcePartition:
+				f.srcPart = int32(v)
+			case HeaderSourceOffset:
+				f.srcOffs = v
 			}
-		}()
-	}
-	var out []forwarded
-	for {
-		select {
-		case f := <-got:
-			out = append(out, f)
-		case <-time.After(quiet):
-			return out, markers.Load()
 		}
+		out = append(out, f)
 	}
+	return out, markers
 }
 
 // TestRepartitionKill9 kills the forwarder process with SIGKILL at random moments while

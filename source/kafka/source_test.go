@@ -31,6 +31,18 @@ func fraudRules(t *testing.T) *engine.RuleSet {
 	return rs
 }
 
+// startEngine starts an engine of the fraud rules under cfg, with s as its alert and
+// dead-letter sink; the caller closes it.
+func startEngine(t *testing.T, cfg engine.Config, s *sinks) *engine.Engine {
+	t.Helper()
+	eng, err := engine.New(cfg, fraudRules(t), s, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background())
+	return eng
+}
+
 type sinks struct {
 	mu      sync.Mutex
 	alerts  []*alerts.Alert
@@ -102,11 +114,7 @@ func run(t *testing.T, addr, topic, group string, failSinks bool) *running {
 	t.Helper()
 	s := &sinks{}
 	s.fail.Store(failSinks)
-	eng, err := engine.New(engine.Config{Shards: 2}, fraudRules(t), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(context.Background())
+	eng := startEngine(t, engine.Config{Shards: 2}, s)
 	src, err := New(Config{Brokers: []string{addr}, Topics: []string{topic}, Group: group,
 		CommitInterval: 50 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 3 * time.Second}, eng, s)
 	if err != nil {

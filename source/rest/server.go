@@ -123,7 +123,9 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers with status code and v as JSON (HTML characters left as they are),
+// as every handler of the REST API does.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
@@ -159,13 +161,13 @@ func (s *Server) acquire() (release func(), err error) {
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.NoIngest != "" {
-		writeJSON(w, http.StatusConflict, errorBody{s.cfg.NoIngest})
+		WriteJSON(w, http.StatusConflict, errorBody{s.cfg.NoIngest})
 		return
 	}
 	release, err := s.acquire()
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, errorBody{err.Error()})
+		WriteJSON(w, http.StatusTooManyRequests, errorBody{err.Error()})
 		return
 	}
 	defer release()
@@ -173,23 +175,23 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBody)})
+			WriteJSON(w, http.StatusRequestEntityTooLarge, errorBody{fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxBody)})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, errorBody{"reading body: " + err.Error()})
+		WriteJSON(w, http.StatusBadRequest, errorBody{"reading body: " + err.Error()})
 		return
 	}
 	recs, err := splitEvents(body, s.cfg.MaxEvents)
 	if errors.Is(err, ErrTooLarge) {
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{err.Error()})
+		WriteJSON(w, http.StatusRequestEntityTooLarge, errorBody{err.Error()})
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
+		WriteJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 		return
 	}
 	code, resp := s.accept(r.Context(), recs)
-	writeJSON(w, code, resp)
+	WriteJSON(w, code, resp)
 }
 
 // Ingest accepts events exactly as POST /v1/events does (same offsets, log and order): the
@@ -355,7 +357,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 || n > 10000 {
-			writeJSON(w, http.StatusBadRequest, errorBody{"limit must be a whole number from 0 to 10000"})
+			WriteJSON(w, http.StatusBadRequest, errorBody{"limit must be a whole number from 0 to 10000"})
 			return
 		}
 		f.Limit = n
@@ -364,7 +366,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []*alerts.Alert{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
+	WriteJSON(w, http.StatusOK, map[string]any{"alerts": list})
 }
 
 func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
@@ -372,7 +374,7 @@ func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
 	if wm := s.eng.Watermark(); wm != math.MinInt64 { // absent before any event and while all partitions idle
 		out["watermark"] = wm
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) ingestFailed(err error) {
@@ -447,5 +449,5 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	if status == "down" {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"status": status, "detail": detail, "checks": checks, "time": time.Now().UTC().Format(time.RFC3339)})
+	WriteJSON(w, code, map[string]any{"status": status, "detail": detail, "checks": checks, "time": time.Now().UTC().Format(time.RFC3339)})
 }

@@ -21,11 +21,26 @@ import "github.com/redis/go-redis/v9"
 // staging keys are not what the writer sent: expired or cut short), MORE (then a
 // and DONE.
 
+// chunkedLua defines chunked(cmd, key, args, from, to): redis.call(cmd, key, ...) with
+// args[from..to], at most 400 at a time (unpack puts them on Lua's C stack, which is
+// bounded). 400 is even, so field/value pairs stay together. Scripts that write many
+// fields start with it.
+const chunkedLua = `
+local function chunked(cmd, key, args, from, to)
+  local i = from
+  while i <= to do
+    local j = math.min(i + 399, to)
+    redis.call(cmd, key, unpack(args, i, j))
+    i = j + 1
+  end
+end
+`
+
 // directScript applies a whole small checkpoint.
 // KEYS: meta, keys. ARGV: epoch, offset, watermark, ruleset, mode, nUpserts, then
 // nUpserts field/value pairs, then the deleted fields. mode: "continue" (LOST when the
 // meta hash is gone), "full" (the keys hash is replaced) or "".
-var directScript = redis.NewScript(`
+var directScript = redis.NewScript(chunkedLua + `
 local meta, keys = KEYS[1], KEYS[2]
 local mode = ARGV[5]
 if mode == 'continue' and redis.call('EXISTS', meta) == 0 then return {'LOST'} end
@@ -35,17 +50,8 @@ if epoch < stored then return {'FENCED', redis.call('HGET', meta, 'epoch')} end
 if redis.call('HEXISTS', meta, 'pending') == 1 then return {'PENDING'} end
 if mode == 'full' then redis.call('UNLINK', keys) end
 local last = 6 + 2 * tonumber(ARGV[6])
-local i = 7
-while i <= last do
-  local j = math.min(i + 399, last)
-  redis.call('HSET', keys, unpack(ARGV, i, j))
-  i = j + 1
-end
-while i <= #ARGV do
-  local j = math.min(i + 399, #ARGV)
-  redis.call('HDEL', keys, unpack(ARGV, i, j))
-  i = j + 1
-end
+chunked('HSET', keys, ARGV, 7, last)
+chunked('HDEL', keys, ARGV, last + 1, #ARGV)
 if epoch > stored then redis.call('HSET', meta, 'epoch', ARGV[1]) end
 redis.call('HSET', meta, 'offset', ARGV[2], 'watermark', ARGV[3], 'ruleset', ARGV[4], 'found', '1')
 redis.call('HINCRBY', meta, 'gen', 1)
@@ -102,7 +108,7 @@ return {'OK'}
 // is scanned, so HSCAN returns each of its fields (at least) once.
 // KEYS: meta, keys, stage up, stage del. ARGV: id, maxKeys, maxBytes.
 // Returns {'MORE'} or {'DONE'}.
-var moveScript = redis.NewScript(`
+var moveScript = redis.NewScript(chunkedLua + `
 local meta, keys, up, del = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HGET', meta, 'pending') ~= ARGV[1] then return {'DONE'} end
 local maxKeys, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -114,12 +120,7 @@ if redis.call('EXISTS', up) == 1 then
     local r = redis.call('HSCAN', up, cursor, 'COUNT', batch)
     cursor = r[1]
     local kv = r[2]
-    local i = 1
-    while i <= #kv do
-      local j = math.min(i + 399, #kv)
-      redis.call('HSET', keys, unpack(kv, i, j))
-      i = j + 1
-    end
+    chunked('HSET', keys, kv, 1, #kv)
     for k = 2, #kv, 2 do bytes = bytes + #kv[k] end
     moved = moved + #kv / 2
   until cursor == '0' or moved >= maxKeys or bytes >= maxBytes
@@ -133,12 +134,7 @@ if redis.call('EXISTS', up) == 1 then
 end
 local ks = redis.call('SPOP', del, maxKeys)
 if #ks > 0 then
-  local i = 1
-  while i <= #ks do
-    local j = math.min(i + 399, #ks)
-    redis.call('HDEL', keys, unpack(ks, i, j))
-    i = j + 1
-  end
+  chunked('HDEL', keys, ks, 1, #ks)
   return {'MORE'}
 end
 redis.call('HDEL', meta, 'pending')

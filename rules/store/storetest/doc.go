@@ -18,4 +18,7 @@
 //
 // Run uses only the Store interface and the standard library. Its subtests run one
 // after another; the concurrency subtest runs goroutines against one store.
+//
+// DirWithData is a fixture for tests of a directory store's data files: a new rules
+// directory holding one list or table file, opened.
 package storetest
