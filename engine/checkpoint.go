@@ -212,9 +212,6 @@ func (e *Engine) checkpointRepairing(ctx context.Context, p *partition) error {
 	full := ck.needFull[p.id]
 	ck.mu.Unlock()
 	err := e.checkpointPartition(ctx, p, full)
-	if errors.Is(err, errRemoved) {
-		return nil // RemovePartition took it after the round listed it: nothing to save
-	}
 	if !full && errors.Is(err, state.ErrLost) {
 		ck.lost.Add(1)
 		ck.loss.Store(&storeLoss{Partition: p.id, At: time.Now()})
@@ -225,6 +222,11 @@ func (e *Engine) checkpointRepairing(ctx context.Context, p *partition) error {
 			"partition", p.id, "err", err)
 		full = true
 		err = e.checkpointPartition(ctx, p, true)
+	}
+	if errors.Is(err, errRemoved) {
+		// RemovePartition took it after the round listed it (or while the store answered
+		// the delta that found the loss): nothing to save.
+		return nil
 	}
 	if full && err == nil {
 		ck.mu.Lock()

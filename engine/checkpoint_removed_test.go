@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/state"
 )
 
 // TestCheckpointSkipsRemovedPartition: a checkpoint round that listed a partition before
@@ -60,5 +63,61 @@ func TestCheckpointSkipsRemovedPartition(t *testing.T) {
 	}
 	if got := stored(); got != keys {
 		t.Fatalf("after a checkpoint round raced RemovePartition the store holds %d keys of the partition, want the %d its last checkpoint saved", got, keys)
+	}
+}
+
+// lostOnce is a store whose next delta save fails with state.ErrLost after running
+// during (as a partition's release would, while the store answers).
+type lostOnce struct {
+	state.Store
+	during func()
+	fired  bool
+}
+
+func (s *lostOnce) Save(ctx context.Context, cp *state.Checkpoint) error {
+	if !cp.Full && !s.fired {
+		s.fired = true
+		s.during()
+		return fmt.Errorf("lost: %w", state.ErrLost)
+	}
+	return s.Store.Save(ctx, cp)
+}
+
+// TestCheckpointLostThenRemoved: the delta save finds the store lost the partition's data
+// and, while it answered, RemovePartition took the partition. The full checkpoint that
+// repairs a loss then finds the partition removed: nothing to save, not a failed round
+// (before, the round failed with "partition removed" and counted a checkpoint failure).
+func TestCheckpointLostThenRemoved(t *testing.T) {
+	evs := genEvents(5, 40, 2000)
+	recs := records(evs)
+	for i := range recs {
+		recs[i].Offset = int64(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := freshCheckpointed(t, ctx, Config{Shards: 2, OutOfOrderness: time.Second}, testRuleSet(t), &sinkCollector{})
+	if _, err := e.Ingest(ctx, 0, recs[:len(recs)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ingest(ctx, 0, recs[len(recs)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	p := e.parts[0]
+	e.mu.Unlock()
+	e.ckpt.store = &lostOnce{Store: e.ckpt.store, during: func() {
+		p.mu.Lock() // RemovePartition's first step; the rest runs after the round
+		p.removed = true
+		p.mu.Unlock()
+	}}
+	failures := e.ckpt.failures.Load()
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatalf("a checkpoint round, its partition removed while the store answered: %v", err)
+	}
+	if n := e.ckpt.failures.Load(); n != failures {
+		t.Fatalf("%d checkpoint failures counted, want %d", n, failures)
 	}
 }
