@@ -171,24 +171,36 @@ func (s *Rules) swap(ctx context.Context, rs *engine.RuleSet, runs []run) error 
 	if s.eng == nil {
 		return status.Error(codes.Unavailable, "the change is stored but no engine runs the rules yet")
 	}
-	if err := s.swapEngine(ctx, rs, runs); err != nil {
+	taken, err := s.swapEngine(ctx, rs, runs)
+	switch {
+	case !taken:
 		return status.Errorf(codes.Unavailable, "the change is stored but the engine did not take the new rule set: %v", err)
+	case err != nil:
+		return status.Errorf(codes.Unavailable, "the change is stored and the engine took it, but: %v", err)
 	}
 	return nil
 }
 
-// swapEngine swaps rs into the engine (not nil) and records what runs; it returns the
-// engine's error.
-func (s *Rules) swapEngine(ctx context.Context, rs *engine.RuleSet, runs []run) error {
+// swapEngine swaps rs into the engine (not nil) and, when the engine runs it afterwards,
+// records what runs. It reports whether the engine took rs, and the engine's error: a
+// swap may fail after the engine took the rule set (the deadline passed while a shard was
+// busy; the swap still reaches every shard), and then runs is what runs. It is the one
+// place that decides whether a failed swap was taken.
+func (s *Rules) swapEngine(ctx context.Context, rs *engine.RuleSet, runs []run) (taken bool, err error) {
+	before := s.eng.Rules()
 	st, err := s.eng.SwapRules(ctx, rs)
 	if err != nil {
-		return err
+		// Taken: the engine put a new rule set in place, of rs's schema (a reload's schema
+		// is the running one: the schema alone does not tell).
+		if cur := s.eng.Rules(); cur == nil || cur == before || !cur.Schema.Equal(rs.Schema) {
+			return false, err
+		}
 	}
 	s.modes.set(runs)
 	if s.OnReload != nil {
 		s.OnReload(st)
 	}
-	return nil
+	return true, err
 }
 
 func ruleErrors(errs patterns.ErrorList) []*cepv1.RuleError {

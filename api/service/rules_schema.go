@@ -182,14 +182,11 @@ func (s *Rules) apply(ctx context.Context, rs *engine.RuleSet, runs []run, sc *s
 		s.sch.Store(sc)
 		return true, status.Error(codes.Unavailable, "the change is stored but no engine runs the rules yet")
 	}
-	before := s.eng.Rules()
-	err := s.swapEngine(ctx, rs, runs)
+	taken, err := s.swapEngine(ctx, rs, runs)
+	if !taken {
+		return false, err
+	}
 	if err != nil {
-		// Taken: the engine put a new rule set in place, of sc (a reload's schema is the
-		// running one: the schema alone does not tell).
-		if cur := s.eng.Rules(); cur == nil || cur == before || !cur.Schema.Equal(sc.schema) {
-			return false, err
-		}
 		err = status.Errorf(codes.Unavailable, "the change is stored and the engine took it, but: %v", err)
 	}
 	s.sch.Store(sc)

@@ -129,3 +129,54 @@ func TestReloadNotTakenIsNotReportedTaken(t *testing.T) {
 		t.Fatalf("a reload the engine refused: %v", err)
 	}
 }
+
+// TestCreateRuleDeadlineDuringSwap: a rule created while the engine's shard is busy (a
+// slow alert sink), the request's deadline passing during the swap. The engine takes the
+// new rule set all the same (a swap, once begun, reaches every shard), so the service
+// records the rule as running (GetRule's running version) and says the engine took it.
+// (Before, it answered "the engine did not take the new rule set" and kept the running
+// versions and modes of the set before.)
+func TestCreateRuleDeadlineDuringSwap(t *testing.T) {
+	gate := &gateSink{held: make(chan struct{}), release: make(chan struct{})}
+	s, _, _, eng := schemaServiceWith(t, gate)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate.release)
+		}
+	}
+	defer release()
+	ctx := context.Background()
+	ingested := make(chan error, 1)
+	go func() {
+		_, err := eng.Ingest(ctx, 0, []engine.Record{{Value: []byte(`{"id":"e1","card":"c1","ts":1000,"amount":500}`)}})
+		ingested <- err
+	}()
+	select {
+	case <-gate.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the alert of rule big never reached the sink")
+	}
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := s.Rules.CreateRule(pctx, &cepv1.CreateRuleRequest{Source: "id: fresh\npattern:\n  - name: a\n    where: e.amount > 5.0\n"})
+	cancel()
+	t.Logf("create during a busy shard: %v", err)
+	taken := false
+	for _, c := range eng.Rules().Rules {
+		taken = taken || c.Rule.ID == "fresh"
+	}
+	if !taken {
+		t.Fatal("the engine does not run the new rule: the test needs a swap the engine took")
+	}
+	if err != nil && strings.Contains(err.Error(), "did not take") {
+		t.Errorf("the answer says the engine did not take the rule set, which it runs: %v", err)
+	}
+	if v := s.Rules.modes.Running("fresh"); v != 1 {
+		t.Errorf("the service records version %d of rule fresh as running, want 1 (the engine runs it)", v)
+	}
+	release()
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+}
