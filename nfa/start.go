@@ -57,11 +57,13 @@ func (p *Program) computeStartTakes() {
 		}
 	}
 	p.startStep = -1
-	for i, st := range steps {
-		if st < 0 || i > 0 && st != steps[0] {
-			return
+	for _, st := range steps {
+		if st < 0 || st != steps[0] {
+			return // a match may start in another step: first(match.s) walks the buffer
 		}
-		p.startStep = st
+	}
+	if len(steps) > 0 {
+		p.startStep = steps[0]
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 // randomGuardedRule writes a random rule whose steps' conditions mix event-only terms
 // (which become guards, and let the matcher carry over the runs they rule out) with
 // terms reading the partial match, in every contiguity, quantifier, skip strategy and
-// release order.
+// release order. The first step loops, repeats or is optional at times, and later steps
+// read first(match.a) at times: a match then starts in step a or not (the matcher reads
+// first(match.a) from the run's start event only when every match starts in a).
 func randomGuardedRule(g *exprGen, i int) string {
 	r := g.r
 	evOnly := func() string {
@@ -41,11 +43,22 @@ func randomGuardedRule(g *exprGen, i int) string {
 		b.WriteString("timeouts: true\n")
 	}
 	b.WriteString("pattern:\n  - name: a\n    where: \"" + evOnly() + "\"\n")
+	switch r.IntN(4) {
+	case 0:
+		b.WriteString("    times: 1+\n")
+	case 1:
+		b.WriteString("    times: 2..3\n")
+	case 2:
+		b.WriteString("    optional: true\n")
+	}
 	steps := 2 + r.IntN(2)
 	for k := 1; k < steps; k++ {
 		name := string(rune('a' + k))
 		prev := string(rune('a' + r.IntN(k)))
 		where := evOnly()
+		if r.IntN(3) == 0 {
+			where += " && " + reads("a")
+		}
 		switch r.IntN(5) {
 		case 0: // no guard: the whole condition reads match
 			where = "(" + where + " || " + reads(prev) + ")"
