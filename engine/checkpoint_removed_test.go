@@ -108,14 +108,18 @@ func TestCheckpointLostThenRemoved(t *testing.T) {
 	e.mu.Lock()
 	p := e.parts[0]
 	e.mu.Unlock()
-	e.ckpt.store = &lostOnce{Store: e.ckpt.store, during: func() {
+	lost := &lostOnce{Store: e.ckpt.store, during: func() {
 		p.mu.Lock() // RemovePartition's first step; the rest runs after the round
 		p.removed = true
 		p.mu.Unlock()
 	}}
+	e.ckpt.store = lost
 	failures := e.ckpt.failures.Load()
 	if err := e.Checkpoint(ctx); err != nil {
 		t.Fatalf("a checkpoint round, its partition removed while the store answered: %v", err)
+	}
+	if !lost.fired {
+		t.Fatal("the round saved no delta: the test needs one that finds the loss")
 	}
 	if n := e.ckpt.failures.Load(); n != failures {
 		t.Fatalf("%d checkpoint failures counted, want %d", n, failures)
