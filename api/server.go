@@ -266,13 +266,21 @@ func newGRPC(o Options, ops *Ops, rulesSvc *service.Rules, alertsSvc *service.Al
 	return gs, registerOpsGRPC(gs, ops, time.Second)
 }
 
+// gatewayWindow is the gateway's flow-control window on its loopback connection, per
+// stream and for the connection: on loopback 1 MiB keeps large answers fast.
+const gatewayWindow = 1 << 20
+
 // dialGateway connects the REST gateway to the gRPC server at addr over loopback.
 func dialGateway(addr string, o Options) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if o.Limits.TLS != nil {
 		creds = o.Limits.loopbackCreds()
 	}
+	// Fixed flow-control windows: grpc-go otherwise grows them up to 16 MiB a stream, which
+	// a REST alert-stream reader that stops reading would make the gateway hold, and which
+	// hides the stall from the Alerts service's bound until that much has piled up.
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
+		grpc.WithInitialWindowSize(gatewayWindow), grpc.WithInitialConnWindowSize(gatewayWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(int(o.MaxBody))))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
