@@ -47,15 +47,20 @@ type Key struct {
 
 // Agg is one aggregate of one key. The zero value is not usable: use New.
 type Agg struct {
-	spec   Spec
-	last   int64 // newest time added (math.MinInt64: none)
-	w      window
+	spec Spec
+	last int64  // newest time added (math.MinInt64: none)
+	w    window // without Spec.By (with it, each group has its own)
+	byHdr
+	u    *Undo  // the log its changes go to (nil: none); see Log
+	useg uint64 // the log's segment its header was last logged in
+}
+
+// byHdr is the part of an aggregate's header that only an aggregate by a field uses.
+type byHdr struct {
 	groups map[Key]int32 // index into gs; nil while there are at most smallIndex groups
 	ng     int32         // groups held
 	gs     []group
 	glist  groupList
-	u      *Undo  // the log its changes go to (nil: none); see Log
-	useg   uint64 // the log's segment its header was last logged in
 }
 
 // group is the window of one value of by, in the list of groups by last event (indexes
@@ -69,7 +74,7 @@ type group struct {
 
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
-	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), glist: newGroupList()}
+	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), byHdr: byHdr{glist: newGroupList()}}
 }
 
 // Spec returns what the aggregate computes.
@@ -237,7 +242,7 @@ func (a *Agg) Expire(t int64) bool {
 
 // Clone returns an independent copy.
 func (a *Agg) Clone() *Agg {
-	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), ng: a.ng, glist: a.glist}
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), byHdr: byHdr{ng: a.ng, glist: a.glist}}
 	if a.groups != nil {
 		c.groups = maps.Clone(a.groups)
 	}
