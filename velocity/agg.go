@@ -104,7 +104,7 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 	}
 	a.glist.pushBack(a.gs, gi, a.u)
 	g := &a.gs[gi]
-	a.u.logGrp(g)
+	a.u.logGrpW(g)
 	g.last = t
 	g.w.add(a.spec, t, num, val, a.u)
 }
@@ -178,7 +178,7 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 			return empty(a.spec.Func)
 		}
 		w = &a.gs[gi].w
-		a.u.logGrp(&a.gs[gi]) // (the group Add logged last, mostly)
+		a.u.logGrpW(&a.gs[gi]) // (the group Add logged last, mostly)
 	}
 	w.expire(a.spec, t, a.u)
 	return w.value(a.spec.Func)
@@ -288,10 +288,10 @@ func (l *groupList) alloc(gs *[]group, key Key, u *Undo) int32 {
 }
 
 func (l *groupList) pushBack(gs []group, i int32, u *Undo) {
-	u.logGrp(&gs[i])
+	u.logLink(&gs[i])
 	gs[i].prev, gs[i].next = l.tail, -1
 	if l.tail >= 0 {
-		u.logGrp(&gs[l.tail])
+		u.logLink(&gs[l.tail])
 		gs[l.tail].next = i
 	} else {
 		l.head = i
@@ -302,18 +302,18 @@ func (l *groupList) pushBack(gs []group, i int32, u *Undo) {
 func (l *groupList) remove(gs []group, i int32, u *Undo) {
 	g := &gs[i]
 	if g.prev >= 0 {
-		u.logGrp(&gs[g.prev])
+		u.logLink(&gs[g.prev])
 		gs[g.prev].next = g.next
 	} else {
 		l.head = g.next
 	}
 	if g.next >= 0 {
-		u.logGrp(&gs[g.next])
+		u.logLink(&gs[g.next])
 		gs[g.next].prev = g.prev
 	} else {
 		l.tail = g.prev
 	}
-	u.logGrp(g)
+	u.logLink(g)
 	g.prev, g.next = -1, -1
 }
 

@@ -26,6 +26,8 @@ type Undo struct {
 	ents  []entRec
 	dns   []dnRec
 	grps  []grpRec
+	grpWs []grpWRec
+	links []linkRec
 	maps  []mapRec
 	words []wordRec
 	slots []slotRec
@@ -36,6 +38,9 @@ type Undo struct {
 	// the last group logged in this segment: an event changes one group several times
 	lastGrp *group
 	grpSeg  uint64
+	// likewise the last group whose window, and whose place in the list, were logged
+	lastW, lastLink *group
+	wSeg, linkSeg   uint64
 }
 
 type recKind uint8
@@ -46,7 +51,9 @@ const (
 	recAggG                // of an aggregate by a field
 	recEnt
 	recDn
-	recGrp
+	recGrp  // a whole group
+	recGrpW // a group's newest time and window header
+	recLink // a group's place in the list
 	recMap
 	recWord
 	recSlot
@@ -89,6 +96,17 @@ type grpRec struct {
 	old group
 }
 
+type grpWRec struct {
+	p    *group
+	last int64
+	w    window
+}
+
+type linkRec struct {
+	p          *group
+	prev, next int32
+}
+
 type mapRec struct {
 	m   map[Key]int32
 	k   Key
@@ -116,7 +134,8 @@ func (u *Undo) Len() int { return len(u.kinds) - u.head[nKinds] }
 func (u *Undo) Footprint() int {
 	return cap(u.kinds) + cap(u.aggQs)*int(unsafe.Sizeof(aggQRec{})) + cap(u.aggDs)*int(unsafe.Sizeof(aggDRec{})) +
 		cap(u.aggGs)*int(unsafe.Sizeof(aggGRec{})) + cap(u.ents)*int(unsafe.Sizeof(entRec{})) +
-		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
+		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) +
+		cap(u.grpWs)*int(unsafe.Sizeof(grpWRec{})) + cap(u.links)*int(unsafe.Sizeof(linkRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
 		cap(u.words)*int(unsafe.Sizeof(wordRec{})) + cap(u.slots)*int(unsafe.Sizeof(slotRec{}))
 }
 
@@ -180,6 +199,8 @@ func (u *Undo) Forget(n int) {
 	u.ents = dropFront(u.ents, &u.head[recEnt], c[recEnt])
 	u.dns = dropFront(u.dns, &u.head[recDn], c[recDn])
 	u.grps = dropFront(u.grps, &u.head[recGrp], c[recGrp])
+	u.grpWs = dropFront(u.grpWs, &u.head[recGrpW], c[recGrpW])
+	u.links = dropFront(u.links, &u.head[recLink], c[recLink])
 	u.maps = dropFront(u.maps, &u.head[recMap], c[recMap])
 	u.words = dropFront(u.words, &u.head[recWord], c[recWord])
 	u.slots = dropFront(u.slots, &u.head[recSlot], c[recSlot])
@@ -218,6 +239,10 @@ func (u *Undo) reset() {
 	u.dns = u.dns[:0]
 	clear(u.grps)
 	u.grps = u.grps[:0]
+	clear(u.grpWs)
+	u.grpWs = u.grpWs[:0]
+	clear(u.links)
+	u.links = u.links[:0]
 	clear(u.maps)
 	u.maps = u.maps[:0]
 	clear(u.words)
@@ -225,7 +250,7 @@ func (u *Undo) reset() {
 	clear(u.slots)
 	u.slots = u.slots[:0]
 	u.seg++
-	u.lastGrp = nil
+	u.lastGrp, u.lastW, u.lastLink = nil, nil, nil
 }
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
@@ -233,6 +258,7 @@ func (u *Undo) reset() {
 func (u *Undo) swapBack() {
 	iq, idw, ib := len(u.aggQs), len(u.aggDs), len(u.aggGs)
 	ie, id, ig, im, iw, is := len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
+	igw, il := len(u.grpWs), len(u.links)
 	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
 		switch u.kinds[i] {
 		case recAggQ:
@@ -262,6 +288,12 @@ func (u *Undo) swapBack() {
 			ig--
 			r := &u.grps[ig]
 			*r.p, r.old = r.old, *r.p
+		case recGrpW:
+			igw--
+			u.grpWs[igw].swap()
+		case recLink:
+			il--
+			u.links[il].swap()
 		case recMap:
 			im--
 			u.maps[im].swap()
@@ -282,6 +314,7 @@ func (u *Undo) swapForward() {
 	h := &u.head
 	iq, idw, ib := h[recAggQ], h[recAggD], h[recAggG]
 	ie, id, ig, im, iw, is := h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
+	igw, il := h[recGrpW], h[recLink]
 	for _, k := range u.kinds[h[nKinds]:] {
 		switch k {
 		case recAggQ:
@@ -311,6 +344,12 @@ func (u *Undo) swapForward() {
 			r := &u.grps[ig]
 			*r.p, r.old = r.old, *r.p
 			ig++
+		case recGrpW:
+			u.grpWs[igw].swap()
+			igw++
+		case recLink:
+			u.links[il].swap()
+			il++
 		case recMap:
 			u.maps[im].swap()
 			im++
@@ -324,6 +363,16 @@ func (u *Undo) swapForward() {
 			is++
 		}
 	}
+}
+
+func (r *grpWRec) swap() {
+	r.p.last, r.last = r.last, r.p.last
+	r.p.w, r.w = r.w, r.p.w
+}
+
+func (r *linkRec) swap() {
+	r.p.prev, r.prev = r.prev, r.p.prev
+	r.p.next, r.next = r.next, r.p.next
 }
 
 func (r *mapRec) swap() {
@@ -379,7 +428,29 @@ func (u *Undo) logDn(p *dnode) {
 	u.dns = append(u.dns, dnRec{p: p, old: *p})
 }
 
-// logGrp logs a group (its window's header included) before it changes.
+// logGrpW logs a group's newest time and window header before they change (nothing
+// when the whole group is logged in this segment already).
+func (u *Undo) logGrpW(p *group) {
+	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastW == p && u.wSeg == u.seg {
+		return
+	}
+	u.lastW, u.wSeg = p, u.seg
+	u.kinds = append(u.kinds, recGrpW)
+	u.grpWs = append(u.grpWs, grpWRec{p: p, last: p.last, w: p.w})
+}
+
+// logLink logs a group's place in the list before it changes (nothing when the whole
+// group is logged in this segment already).
+func (u *Undo) logLink(p *group) {
+	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastLink == p && u.linkSeg == u.seg {
+		return
+	}
+	u.lastLink, u.linkSeg = p, u.seg
+	u.kinds = append(u.kinds, recLink)
+	u.links = append(u.links, linkRec{p: p, prev: p.prev, next: p.next})
+}
+
+// logGrp logs a whole group (its key and window's header included) before it changes.
 func (u *Undo) logGrp(p *group) {
 	if u == nil || u.lastGrp == p && u.grpSeg == u.seg {
 		return
