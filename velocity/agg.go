@@ -47,12 +47,12 @@ type Key struct {
 
 // Agg is one aggregate of one key. The zero value is not usable: use New.
 type Agg struct {
-	spec Spec
-	last int64  // newest time added (math.MinInt64: none)
-	w    window // without Spec.By (with it, each group has its own)
-	byHdr
-	u    *Undo  // the log its changes go to (nil: none); see Log
-	useg uint64 // the log's segment its header was last logged in
+	spec   Spec
+	last   int64  // newest time added (math.MinInt64: none)
+	w      window // without Spec.By (with it, each group has its own)
+	*byHdr        // with Spec.By only (nil without: most aggregates, which it would make 48 bytes larger)
+	u      *Undo  // the log its changes go to (nil: none); see Log
+	useg   uint64 // the log's segment its header was last logged in
 }
 
 // byHdr is the part of an aggregate's header that only an aggregate by a field uses.
@@ -74,7 +74,11 @@ type group struct {
 
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
-	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), byHdr: byHdr{glist: newGroupList()}}
+	a := &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
+	if spec.By {
+		a.byHdr = &byHdr{glist: newGroupList()}
+	}
+	return a
 }
 
 // Spec returns what the aggregate computes.
@@ -236,13 +240,19 @@ func (a *Agg) Expire(t int64) bool {
 	a.touch()
 	a.last = math.MinInt64
 	a.w = newWindow()
-	a.groups, a.gs, a.ng, a.glist = nil, nil, 0, newGroupList()
+	if a.byHdr != nil {
+		*a.byHdr = byHdr{glist: newGroupList()}
+	}
 	return true
 }
 
 // Clone returns an independent copy.
 func (a *Agg) Clone() *Agg {
-	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), byHdr: byHdr{ng: a.ng, glist: a.glist}}
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone()}
+	if a.byHdr == nil {
+		return c
+	}
+	c.byHdr = &byHdr{ng: a.ng, glist: a.glist}
 	if a.groups != nil {
 		c.groups = maps.Clone(a.groups)
 	}
@@ -258,6 +268,9 @@ func (a *Agg) Clone() *Agg {
 // Footprint estimates the bytes the aggregate holds (entries, values, groups).
 func (a *Agg) Footprint() int {
 	n := 64 + a.w.footprint()
+	if a.byHdr == nil {
+		return n
+	}
 	n += 96 * cap(a.gs)
 	for g := a.glist.head; g >= 0; g = a.gs[g].next {
 		n += len(a.gs[g].key.S) + a.gs[g].w.footprint()

@@ -275,7 +275,7 @@ func (u *Undo) swapBack() {
 			ib--
 			r := &u.aggGs[ib]
 			r.a.last, r.last = r.last, r.a.last
-			r.a.byHdr, r.old = r.old, r.a.byHdr
+			*r.a.byHdr, r.old = r.old, *r.a.byHdr
 		case recEnt:
 			ie--
 			r := &u.ents[ie]
@@ -330,7 +330,7 @@ func (u *Undo) swapForward() {
 		case recAggG:
 			r := &u.aggGs[ib]
 			r.a.last, r.last = r.last, r.a.last
-			r.a.byHdr, r.old = r.old, r.a.byHdr
+			*r.a.byHdr, r.old = r.old, *r.a.byHdr
 			ib++
 		case recEnt:
 			r := &u.ents[ie]
@@ -400,7 +400,7 @@ func (a *Agg) touch() {
 	switch {
 	case a.spec.By:
 		u.kinds = append(u.kinds, recAggG)
-		u.aggGs = append(u.aggGs, aggGRec{a: a, last: a.last, old: a.byHdr})
+		u.aggGs = append(u.aggGs, aggGRec{a: a, last: a.last, old: *a.byHdr})
 	case a.spec.Func == Distinct:
 		u.kinds = append(u.kinds, recAggD)
 		u.aggDs = append(u.aggDs, aggDRec{a: a, last: a.last, old: a.w.dwin})
