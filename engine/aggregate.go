@@ -175,6 +175,12 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			}
 			a := kv.aggs[off+j]
 			if a == nil {
+				// an aggregate without state reads as empty until an event adds to it:
+				// made only then (most events of a key add to few of its aggregates)
+				if !g.Takes(ev, &p.ctx) {
+					vals[j] = g.Empty(ev)
+					continue
+				}
 				a = kv.create(off+j, g)
 			}
 			vals[j] = g.Observe(a, g.Read(ev, &p.ctx), t)

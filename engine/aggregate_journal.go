@@ -72,6 +72,19 @@ func (j *velJournal) footprint() int {
 	return cap(j.marks)*int(unsafe.Sizeof(0)) + cap(j.vals)*int(unsafe.Sizeof(event.Value{}))
 }
 
+// velLogBytes is what the velocity log of ks's journal takes (0 without one).
+func (ks *keyState) velLogBytes() int {
+	b := ks.velBase
+	if b == nil || b.jour == nil {
+		return 0
+	}
+	n := b.jour.footprint()
+	if b.jour.log != nil {
+		n += b.jour.log.Footprint()
+	}
+	return n
+}
+
 // recycle keeps an ended journal's base and log for reuse.
 func (p *velPlan) recycle(b *keyVelocity) {
 	j := b.jour

@@ -22,11 +22,14 @@ type budgetLog struct {
 	runs       int // partial matches they cut
 }
 
-// account records what ks's matchers hold (nfa's exact Usage, without the events) in the
-// shard's total, and enforces the engine budget: when the shard holds more than its share
-// of Config.MemoryBudget and the key being settled holds at least the shard's average per
-// key, that key loses every partial match of its rules. A small key settled while a large
-// one holds the memory is left alone; the large one is cut at its next event or timer.
+// account records what ks's matchers hold (nfa's exact Usage, without the events) and
+// what its journal's velocity log holds (the arrays of the log and of the values the
+// journal's events saw) in the shard's total, and enforces the engine budget: when the
+// shard holds more than its share of Config.MemoryBudget and the key being settled holds
+// at least the shard's average per key, that key loses every partial match of its rules
+// and, when it has a velocity log, its journal (folded: its older events can no longer be
+// re-matched, and come late). A small key settled while a large one holds the memory is
+// left alone; the large one is cut at its next event or timer.
 // Which keys are cut depends on the interleaving of keys, unlike the budget per key and
 // rule: the engine budget is a last line of defence, to be sized well above normal use.
 func (s *shard) account(ks *keyState) {
@@ -39,9 +42,15 @@ func (s *shard) account(ks *keyState) {
 			pk.note(u)
 		}
 	}
+	vb := ks.velLogBytes()
+	b += vb
 	s.used += int64(b - ks.bytes)
 	ks.bytes = b
-	if s.used > s.share && ks.live > 0 && int64(b)*int64(len(s.keys)) >= s.used {
+	if s.used > s.share && (ks.live > 0 || vb > 0) && int64(b)*int64(len(s.keys)) >= s.used {
+		if vb > 0 {
+			s.fold(ks)
+			ks.budgetCut = true
+		}
 		b = 0
 		for ri, m := range ks.m {
 			if m == nil {

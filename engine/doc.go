@@ -71,7 +71,8 @@
 // engine holds of it over the checkpoint it could not read.
 //
 // Memory: each key and rule's matcher enforces Config.Budget (nfa.Budget), and each shard
-// its share of Config.MemoryBudget over the accounted bytes of its keys (budget.go). Cuts
+// its share of Config.MemoryBudget over the accounted bytes of its keys (their matchers
+// and their journals' velocity logs; budget.go). Cuts
 // are counted in Stats (by limit and by rule) and logged at most once per shard every
 // 10 s.
 package engine

@@ -48,14 +48,19 @@ type Key struct {
 // Agg is one aggregate of one key. The zero value is not usable: use New.
 type Agg struct {
 	spec   Spec
-	last   int64 // newest time added (math.MinInt64: none)
-	w      window
+	last   int64  // newest time added (math.MinInt64: none)
+	w      window // without Spec.By (with it, each group has its own)
+	*byHdr        // with Spec.By only (nil without: most aggregates, which it would make 48 bytes larger)
+	u      *Undo  // the log its changes go to (nil: none); see Log
+	useg   uint64 // the log's segment its header was last logged in
+}
+
+// byHdr is the part of an aggregate's header that only an aggregate by a field uses.
+type byHdr struct {
 	groups map[Key]int32 // index into gs; nil while there are at most smallIndex groups
 	ng     int32         // groups held
 	gs     []group
 	glist  groupList
-	u      *Undo  // the log its changes go to (nil: none); see Log
-	useg   uint64 // the log's segment its header was last logged in
 }
 
 // group is the window of one value of by, in the list of groups by last event (indexes
@@ -69,7 +74,11 @@ type group struct {
 
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
-	return &Agg{spec: spec, last: math.MinInt64, w: newWindow(), glist: newGroupList()}
+	a := &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
+	if spec.By {
+		a.byHdr = &byHdr{glist: newGroupList()}
+	}
+	return a
 }
 
 // Spec returns what the aggregate computes.
@@ -99,7 +108,7 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 	}
 	a.glist.pushBack(a.gs, gi, a.u)
 	g := &a.gs[gi]
-	a.u.logGrp(g)
+	a.u.logGrpW(g)
 	g.last = t
 	g.w.add(a.spec, t, num, val, a.u)
 }
@@ -173,7 +182,7 @@ func (a *Agg) Value(t int64, by Key) (float64, bool) {
 			return empty(a.spec.Func)
 		}
 		w = &a.gs[gi].w
-		a.u.logGrp(&a.gs[gi]) // (the group Add logged last, mostly)
+		a.u.logGrpW(&a.gs[gi]) // (the group Add logged last, mostly)
 	}
 	w.expire(a.spec, t, a.u)
 	return w.value(a.spec.Func)
@@ -231,13 +240,19 @@ func (a *Agg) Expire(t int64) bool {
 	a.touch()
 	a.last = math.MinInt64
 	a.w = newWindow()
-	a.groups, a.gs, a.ng, a.glist = nil, nil, 0, newGroupList()
+	if a.byHdr != nil {
+		*a.byHdr = byHdr{glist: newGroupList()}
+	}
 	return true
 }
 
 // Clone returns an independent copy.
 func (a *Agg) Clone() *Agg {
-	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone(), ng: a.ng, glist: a.glist}
+	c := &Agg{spec: a.spec, last: a.last, w: a.w.clone()}
+	if a.byHdr == nil {
+		return c
+	}
+	c.byHdr = &byHdr{ng: a.ng, glist: a.glist}
 	if a.groups != nil {
 		c.groups = maps.Clone(a.groups)
 	}
@@ -253,6 +268,9 @@ func (a *Agg) Clone() *Agg {
 // Footprint estimates the bytes the aggregate holds (entries, values, groups).
 func (a *Agg) Footprint() int {
 	n := 64 + a.w.footprint()
+	if a.byHdr == nil {
+		return n
+	}
 	n += 96 * cap(a.gs)
 	for g := a.glist.head; g >= 0; g = a.gs[g].next {
 		n += len(a.gs[g].key.S) + a.gs[g].w.footprint()
@@ -283,10 +301,10 @@ func (l *groupList) alloc(gs *[]group, key Key, u *Undo) int32 {
 }
 
 func (l *groupList) pushBack(gs []group, i int32, u *Undo) {
-	u.logGrp(&gs[i])
+	u.logLink(&gs[i])
 	gs[i].prev, gs[i].next = l.tail, -1
 	if l.tail >= 0 {
-		u.logGrp(&gs[l.tail])
+		u.logLink(&gs[l.tail])
 		gs[l.tail].next = i
 	} else {
 		l.head = i
@@ -297,18 +315,18 @@ func (l *groupList) pushBack(gs []group, i int32, u *Undo) {
 func (l *groupList) remove(gs []group, i int32, u *Undo) {
 	g := &gs[i]
 	if g.prev >= 0 {
-		u.logGrp(&gs[g.prev])
+		u.logLink(&gs[g.prev])
 		gs[g.prev].next = g.next
 	} else {
 		l.head = g.next
 	}
 	if g.next >= 0 {
-		u.logGrp(&gs[g.next])
+		u.logLink(&gs[g.next])
 		gs[g.next].prev = g.prev
 	} else {
 		l.tail = g.prev
 	}
-	u.logGrp(g)
+	u.logLink(g)
 	g.prev, g.next = -1, -1
 }
 

@@ -10,8 +10,8 @@ import "unsafe"
 //
 // Changes are logged in segments (Mark starts one, the engine one per event): within a
 // segment a place is logged at its first change only, so Undo, AtStart and Forget work
-// on whole segments. Records hold the old contents of the places changed (an aggregate's
-// header, one entry, one distinct value's node, one group, one map entry, one word), by
+// on whole segments. Records hold the old contents of the places changed (the part of an
+// aggregate's header its function can change, one entry, one distinct value's node, one group, one map entry, one word), by
 // pointer, and are restored in reverse order; a slice that grew in between is restored
 // as the header that pointed at the old array, whose slots the log restored too. An
 // attached aggregate therefore never compacts its queue in place (it moves it), and
@@ -20,10 +20,14 @@ import "unsafe"
 // An Undo and its aggregates are owned by one goroutine, as the aggregates are.
 type Undo struct {
 	kinds []recKind // one per record, in order
-	aggs  []aggRec
+	aggQs []aggQRec
+	aggDs []aggDRec
+	aggGs []aggGRec
 	ents  []entRec
 	dns   []dnRec
 	grps  []grpRec
+	grpWs []grpWRec
+	links []linkRec
 	maps  []mapRec
 	words []wordRec
 	slots []slotRec
@@ -34,24 +38,47 @@ type Undo struct {
 	// the last group logged in this segment: an event changes one group several times
 	lastGrp *group
 	grpSeg  uint64
+	// likewise the last group whose window, and whose place in the list, were logged
+	lastW, lastLink *group
+	wSeg, linkSeg   uint64
 }
 
 type recKind uint8
 
 const (
-	recAgg recKind = iota
+	recAggQ recKind = iota // the header of an aggregate of a Count, Sum, Avg, Min or Max window
+	recAggD                // of a Distinct window
+	recAggG                // of an aggregate by a field
 	recEnt
 	recDn
-	recGrp
+	recGrp  // a whole group
+	recGrpW // a group's newest time and window header
+	recLink // a group's place in the list
 	recMap
 	recWord
 	recSlot
 	nKinds // the number of kinds
 )
 
-type aggRec struct {
-	a   *Agg
-	old Agg
+// An aggregate's header record holds its newest time and the part of its header its
+// function changes (window's qwin or dwin, or byHdr): the rest keeps its initial value
+// (Spec.By aggregates change their groups' windows, logged as groups).
+type aggQRec struct {
+	a    *Agg
+	last int64
+	old  qwin
+}
+
+type aggDRec struct {
+	a    *Agg
+	last int64
+	old  dwin
+}
+
+type aggGRec struct {
+	a    *Agg
+	last int64
+	old  byHdr
 }
 
 type entRec struct {
@@ -67,6 +94,17 @@ type dnRec struct {
 type grpRec struct {
 	p   *group
 	old group
+}
+
+type grpWRec struct {
+	p    *group
+	last int64
+	w    window
+}
+
+type linkRec struct {
+	p          *group
+	prev, next int32
 }
 
 type mapRec struct {
@@ -94,8 +132,10 @@ func (u *Undo) Len() int { return len(u.kinds) - u.head[nKinds] }
 
 // Footprint is the bytes the log's arrays take (their capacity, used or not).
 func (u *Undo) Footprint() int {
-	return cap(u.kinds) + cap(u.aggs)*int(unsafe.Sizeof(aggRec{})) + cap(u.ents)*int(unsafe.Sizeof(entRec{})) +
-		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
+	return cap(u.kinds) + cap(u.aggQs)*int(unsafe.Sizeof(aggQRec{})) + cap(u.aggDs)*int(unsafe.Sizeof(aggDRec{})) +
+		cap(u.aggGs)*int(unsafe.Sizeof(aggGRec{})) + cap(u.ents)*int(unsafe.Sizeof(entRec{})) +
+		cap(u.dns)*int(unsafe.Sizeof(dnRec{})) + cap(u.grps)*int(unsafe.Sizeof(grpRec{})) +
+		cap(u.grpWs)*int(unsafe.Sizeof(grpWRec{})) + cap(u.links)*int(unsafe.Sizeof(linkRec{})) + cap(u.maps)*int(unsafe.Sizeof(mapRec{})) +
 		cap(u.words)*int(unsafe.Sizeof(wordRec{})) + cap(u.slots)*int(unsafe.Sizeof(slotRec{}))
 }
 
@@ -153,10 +193,14 @@ func (u *Undo) Forget(n int) {
 	}
 	c[nKinds] = n
 	u.kinds = dropFront(u.kinds, &u.head[nKinds], n)
-	u.aggs = dropFront(u.aggs, &u.head[recAgg], c[recAgg])
+	u.aggQs = dropFront(u.aggQs, &u.head[recAggQ], c[recAggQ])
+	u.aggDs = dropFront(u.aggDs, &u.head[recAggD], c[recAggD])
+	u.aggGs = dropFront(u.aggGs, &u.head[recAggG], c[recAggG])
 	u.ents = dropFront(u.ents, &u.head[recEnt], c[recEnt])
 	u.dns = dropFront(u.dns, &u.head[recDn], c[recDn])
 	u.grps = dropFront(u.grps, &u.head[recGrp], c[recGrp])
+	u.grpWs = dropFront(u.grpWs, &u.head[recGrpW], c[recGrpW])
+	u.links = dropFront(u.links, &u.head[recLink], c[recLink])
 	u.maps = dropFront(u.maps, &u.head[recMap], c[recMap])
 	u.words = dropFront(u.words, &u.head[recWord], c[recWord])
 	u.slots = dropFront(u.slots, &u.head[recSlot], c[recSlot])
@@ -183,14 +227,22 @@ func dropFront[T any](s []T, h *int, n int) []T {
 func (u *Undo) reset() {
 	u.head = [nKinds + 1]int{}
 	u.kinds = u.kinds[:0]
-	clear(u.aggs)
-	u.aggs = u.aggs[:0]
+	clear(u.aggQs)
+	u.aggQs = u.aggQs[:0]
+	clear(u.aggDs)
+	u.aggDs = u.aggDs[:0]
+	clear(u.aggGs)
+	u.aggGs = u.aggGs[:0]
 	clear(u.ents)
 	u.ents = u.ents[:0]
 	clear(u.dns)
 	u.dns = u.dns[:0]
 	clear(u.grps)
 	u.grps = u.grps[:0]
+	clear(u.grpWs)
+	u.grpWs = u.grpWs[:0]
+	clear(u.links)
+	u.links = u.links[:0]
 	clear(u.maps)
 	u.maps = u.maps[:0]
 	clear(u.words)
@@ -198,18 +250,32 @@ func (u *Undo) reset() {
 	clear(u.slots)
 	u.slots = u.slots[:0]
 	u.seg++
-	u.lastGrp = nil
+	u.lastGrp, u.lastW, u.lastLink = nil, nil, nil
 }
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
 // contents it replaced, so that swapForward can put them back.
 func (u *Undo) swapBack() {
-	ia, ie, id, ig, im, iw, is := len(u.aggs), len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
+	iq, idw, ib := len(u.aggQs), len(u.aggDs), len(u.aggGs)
+	ie, id, ig, im, iw, is := len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
+	igw, il := len(u.grpWs), len(u.links)
 	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
 		switch u.kinds[i] {
-		case recAgg:
-			ia--
-			u.aggs[ia].swap()
+		case recAggQ:
+			iq--
+			r := &u.aggQs[iq]
+			r.a.last, r.last = r.last, r.a.last
+			r.a.w.qwin, r.old = r.old, r.a.w.qwin
+		case recAggD:
+			idw--
+			r := &u.aggDs[idw]
+			r.a.last, r.last = r.last, r.a.last
+			r.a.w.dwin, r.old = r.old, r.a.w.dwin
+		case recAggG:
+			ib--
+			r := &u.aggGs[ib]
+			r.a.last, r.last = r.last, r.a.last
+			*r.a.byHdr, r.old = r.old, *r.a.byHdr
 		case recEnt:
 			ie--
 			r := &u.ents[ie]
@@ -222,6 +288,12 @@ func (u *Undo) swapBack() {
 			ig--
 			r := &u.grps[ig]
 			*r.p, r.old = r.old, *r.p
+		case recGrpW:
+			igw--
+			u.grpWs[igw].swap()
+		case recLink:
+			il--
+			u.links[il].swap()
 		case recMap:
 			im--
 			u.maps[im].swap()
@@ -240,12 +312,26 @@ func (u *Undo) swapBack() {
 // swapForward undoes swapBack over the whole log.
 func (u *Undo) swapForward() {
 	h := &u.head
-	ia, ie, id, ig, im, iw, is := h[recAgg], h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
+	iq, idw, ib := h[recAggQ], h[recAggD], h[recAggG]
+	ie, id, ig, im, iw, is := h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
+	igw, il := h[recGrpW], h[recLink]
 	for _, k := range u.kinds[h[nKinds]:] {
 		switch k {
-		case recAgg:
-			u.aggs[ia].swap()
-			ia++
+		case recAggQ:
+			r := &u.aggQs[iq]
+			r.a.last, r.last = r.last, r.a.last
+			r.a.w.qwin, r.old = r.old, r.a.w.qwin
+			iq++
+		case recAggD:
+			r := &u.aggDs[idw]
+			r.a.last, r.last = r.last, r.a.last
+			r.a.w.dwin, r.old = r.old, r.a.w.dwin
+			idw++
+		case recAggG:
+			r := &u.aggGs[ib]
+			r.a.last, r.last = r.last, r.a.last
+			*r.a.byHdr, r.old = r.old, *r.a.byHdr
+			ib++
 		case recEnt:
 			r := &u.ents[ie]
 			*r.p, r.old = r.old, *r.p
@@ -258,6 +344,12 @@ func (u *Undo) swapForward() {
 			r := &u.grps[ig]
 			*r.p, r.old = r.old, *r.p
 			ig++
+		case recGrpW:
+			u.grpWs[igw].swap()
+			igw++
+		case recLink:
+			u.links[il].swap()
+			il++
 		case recMap:
 			u.maps[im].swap()
 			im++
@@ -273,15 +365,14 @@ func (u *Undo) swapForward() {
 	}
 }
 
-// swap exchanges the aggregate's contents with the record's, leaving the aggregate's
-// attachment to its log as it is.
-func (r *aggRec) swap() {
-	a := r.a
-	lu, ls := a.u, a.useg
-	cur := *a
-	*a = r.old
-	a.u, a.useg = lu, ls
-	r.old = cur
+func (r *grpWRec) swap() {
+	r.p.last, r.last = r.last, r.p.last
+	r.p.w, r.w = r.w, r.p.w
+}
+
+func (r *linkRec) swap() {
+	r.p.prev, r.prev = r.prev, r.p.prev
+	r.p.next, r.next = r.next, r.p.next
 }
 
 func (r *mapRec) swap() {
@@ -298,16 +389,25 @@ func (r *mapRec) swap() {
 // logged there.
 func (a *Agg) Log(u *Undo) { a.u, a.useg = u, 0 }
 
-// touch logs the aggregate's header (everything but its slices' contents and its
-// maps) at its first change in the log's segment.
+// touch logs the aggregate's header (the part its function changes; not its slices'
+// contents nor its maps) at its first change in the log's segment.
 func (a *Agg) touch() {
 	u := a.u
 	if u == nil || a.useg == u.seg {
 		return
 	}
 	a.useg = u.seg
-	u.kinds = append(u.kinds, recAgg)
-	u.aggs = append(u.aggs, aggRec{a: a, old: *a})
+	switch {
+	case a.spec.By:
+		u.kinds = append(u.kinds, recAggG)
+		u.aggGs = append(u.aggGs, aggGRec{a: a, last: a.last, old: *a.byHdr})
+	case a.spec.Func == Distinct:
+		u.kinds = append(u.kinds, recAggD)
+		u.aggDs = append(u.aggDs, aggDRec{a: a, last: a.last, old: a.w.dwin})
+	default:
+		u.kinds = append(u.kinds, recAggQ)
+		u.aggQs = append(u.aggQs, aggQRec{a: a, last: a.last, old: a.w.qwin})
+	}
 }
 
 // logEnt logs an entry before it changes.
@@ -328,7 +428,29 @@ func (u *Undo) logDn(p *dnode) {
 	u.dns = append(u.dns, dnRec{p: p, old: *p})
 }
 
-// logGrp logs a group (its window's header included) before it changes.
+// logGrpW logs a group's newest time and window header before they change (nothing
+// when the whole group is logged in this segment already).
+func (u *Undo) logGrpW(p *group) {
+	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastW == p && u.wSeg == u.seg {
+		return
+	}
+	u.lastW, u.wSeg = p, u.seg
+	u.kinds = append(u.kinds, recGrpW)
+	u.grpWs = append(u.grpWs, grpWRec{p: p, last: p.last, w: p.w})
+}
+
+// logLink logs a group's place in the list before it changes (nothing when the whole
+// group is logged in this segment already).
+func (u *Undo) logLink(p *group) {
+	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastLink == p && u.linkSeg == u.seg {
+		return
+	}
+	u.lastLink, u.linkSeg = p, u.seg
+	u.kinds = append(u.kinds, recLink)
+	u.links = append(u.links, linkRec{p: p, prev: p.prev, next: p.next})
+}
+
+// logGrp logs a whole group (its key and window's header included) before it changes.
 func (u *Undo) logGrp(p *group) {
 	if u == nil || u.lastGrp == p && u.grpSeg == u.seg {
 		return

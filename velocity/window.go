@@ -28,11 +28,23 @@ type dnode struct {
 // order) with the running n and sum; Min and Max use q as a monotonic deque (values
 // increasing from the front for Min, decreasing for Max); Distinct uses vals and the
 // list head…tail by last sight (dn holds the nodes, free the first unused one).
+// A window's header is in two parts, one per kind of function (the other part keeps
+// its initial value), so that the undo log records only the part a change can touch.
 type window struct {
-	q    []entry
-	qh   int // q[qh:] are live
-	n    int64
-	sum  float64
+	qwin
+	dwin
+}
+
+// qwin is the header of a Count, Sum, Avg, Min or Max window.
+type qwin struct {
+	q   []entry
+	qh  int // q[qh:] are live
+	n   int64
+	sum float64
+}
+
+// dwin is the header of a Distinct window.
+type dwin struct {
 	vals map[Key]int32 // nil while there are at most smallIndex values (found by a scan)
 	nd   int32         // values held
 	dn   []dnode
@@ -41,7 +53,7 @@ type window struct {
 	free int32
 }
 
-func newWindow() window { return window{head: -1, tail: -1, free: -1} }
+func newWindow() window { return window{dwin: dwin{head: -1, tail: -1, free: -1}} }
 
 func (w *window) live() []entry { return w.q[w.qh:] }
 
@@ -275,7 +287,7 @@ func (w *window) unlink(d int32, u *Undo) {
 }
 
 func (w *window) clone() window {
-	c := window{n: w.n, sum: w.sum, nd: w.nd, head: w.head, tail: w.tail, free: w.free}
+	c := window{qwin: qwin{n: w.n, sum: w.sum}, dwin: dwin{nd: w.nd, head: w.head, tail: w.tail, free: w.free}}
 	if l := w.live(); len(l) > 0 {
 		c.q = append([]entry(nil), l...)
 	}
