@@ -66,61 +66,67 @@ func swapWithinKey(evs []testEvent, r *rand.Rand, within int64) []testEvent {
 func TestVelocityRestoreMidJournalAgainstInOrder(t *testing.T) {
 	rs := velocityRuleSet(t)
 	for trial := range 3 {
-		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial]
-		evs := genEvents(uint64(900+trial), 4+trial, 3000)
-		shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 93)), ooo.Milliseconds()*4/10)
-		end := evs[len(evs)-1].TS
-		want, _ := velocityProbes(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, end, false)
+		restoreMidJournalAgainstInOrder(t, rs, trial, genEvents(uint64(900+trial), 4+trial, 3000), probeKinds)
+	}
+}
 
-		recs := records(shuffled)
-		dir := t.TempDir()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		from, rematched := 0, uint64(0)
-		cuts := []int{400 + 37*trial, 1100, 1900 - 11*trial, len(recs)}
-		var got map[string][]string
-		for i, cut := range cuts {
-			store := openStore(t, dir)
-			eng := startCheckpointed(t, ctx, store, Config{Shards: 1 + i%2, OutOfOrderness: ooo}, rs, nopSink{}, nopDLQ{})
-			meta, err := eng.Restore(ctx, 0, slog.Default())
-			if err != nil {
+// restoreMidJournalAgainstInOrder is one trial of TestVelocityRestoreMidJournalAgainstInOrder
+// over evs (at least 2000, in time order), reading the groups kinds.
+func restoreMidJournalAgainstInOrder(t *testing.T, rs *RuleSet, trial int, evs []testEvent, kinds []string) {
+	t.Helper()
+	ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial]
+	shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 93)), ooo.Milliseconds()*4/10)
+	end := evs[len(evs)-1].TS
+	want, _ := velocityProbesOf(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, end, false, kinds, nopDLQ{})
+
+	recs := records(shuffled)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	from, rematched := 0, uint64(0)
+	cuts := []int{400 + 37*trial, 1100, 1900 - 11*trial, len(recs)}
+	var got map[string][]string
+	for i, cut := range cuts {
+		store := openStore(t, dir)
+		eng := startCheckpointed(t, ctx, store, Config{Shards: 1 + i%2, OutOfOrderness: ooo}, rs, nopSink{}, nopDLQ{})
+		meta, err := eng.Restore(ctx, 0, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && (!meta.Found || int(meta.Offset)+1 != from) {
+			t.Fatalf("trial %d: restore %d resumes from %v, want %d", trial, i, meta, from)
+		}
+		for j := from; j < cut; j += 97 {
+			if _, err := eng.Ingest(ctx, 0, recs[j:min(j+97, cut)]); err != nil {
 				t.Fatal(err)
 			}
-			if i > 0 && (!meta.Found || int(meta.Offset)+1 != from) {
-				t.Fatalf("trial %d: restore %d resumes from %v, want %d", trial, i, meta, from)
-			}
-			for j := from; j < cut; j += 97 {
-				if _, err := eng.Ingest(ctx, 0, recs[j:min(j+97, cut)]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := eng.Barrier(ctx); err != nil {
-				t.Fatal(err)
-			}
-			st := eng.Stats().Snapshot()
-			rematched += st.Rematched
-			if st.Late != 0 {
-				t.Fatalf("trial %d: %d late: the test does not test what it should", trial, st.Late)
-			}
-			if cut == len(recs) {
-				got = readVelocityProbes(t, ctx, eng, end)
-			} else if err := eng.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
-			eng.Close()
-			store.Close()
-			from = cut
 		}
-		cancel()
-		if rematched == 0 {
-			t.Fatalf("trial %d: nothing re-matched: the test does not test what it should", trial)
+		if err := eng.Barrier(ctx); err != nil {
+			t.Fatal(err)
 		}
-		if len(got) != len(want) {
-			t.Fatalf("trial %d: %d keys with velocity state, want %d", trial, len(got), len(want))
+		st := eng.Stats().Snapshot()
+		rematched += st.Rematched
+		if st.Late != 0 {
+			t.Fatalf("trial %d: %d late: the test does not test what it should", trial, st.Late)
 		}
-		for k, w := range want {
-			if g := got[k]; !slices.Equal(g, w) {
-				t.Fatalf("trial %d (out-of-orderness %v): key %s reads\n%v\nin order\n%v", trial, ooo, k, g, w)
-			}
+		if cut == len(recs) {
+			got = readVelocityProbes(t, ctx, eng, end, kinds)
+		} else if err := eng.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		eng.Close()
+		store.Close()
+		from = cut
+	}
+	cancel()
+	if rematched == 0 {
+		t.Fatalf("trial %d: nothing re-matched: the test does not test what it should", trial)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("trial %d: %d keys with velocity state, want %d", trial, len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; !slices.Equal(g, w) {
+			t.Fatalf("trial %d (out-of-orderness %v): key %s reads\n%v\nin order\n%v", trial, ooo, k, g, w)
 		}
 	}
 }
@@ -244,7 +250,7 @@ pattern:
 			t.Fatal(err)
 		}
 		st := eng.Stats().Snapshot()
-		got := readVelocityProbes(t, ctx, eng, end)
+		got := readVelocityProbes(t, ctx, eng, end, probeKinds)
 		eng.Close()
 		cancel()
 		if st.Rematched == 0 || st.Late != 0 {

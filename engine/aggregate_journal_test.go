@@ -67,9 +67,18 @@ func checkAsInOrder(t *testing.T, name string, rs *RuleSet, cfg Config, evs, shu
 // each group (the event kinds), at time end; and the engine's stats.
 func velocityProbes(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent, end int64, export bool) (map[string][]string, Snapshot) {
 	t.Helper()
+	return velocityProbesOf(t, rs, cfg, evs, end, export, probeKinds, nopDLQ{})
+}
+
+// probeKinds are the groups velocityProbes reads: the kinds genEvents makes.
+var probeKinds = []string{"auth", "capture", "refund", "login"}
+
+// velocityProbesOf is velocityProbes reading the groups kinds, dead letters to dlq.
+func velocityProbesOf(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent, end int64, export bool, kinds []string, dlq DeadLetterSink) (map[string][]string, Snapshot) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
+	eng, err := New(cfg, rs, nopSink{}, dlq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +102,13 @@ func velocityProbes(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent, end 
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return readVelocityProbes(t, ctx, eng, end), eng.Stats().Snapshot()
+	return readVelocityProbes(t, ctx, eng, end, kinds), eng.Stats().Snapshot()
 }
 
 // readVelocityProbes returns per key of eng the value of each aggregate of each rule, for
 // each group (the event kinds), at time end (velocityProbes).
-func readVelocityProbes(t *testing.T, ctx context.Context, eng *Engine, end int64) map[string][]string {
+func readVelocityProbes(t *testing.T, ctx context.Context, eng *Engine, end int64, kinds []string) map[string][]string {
 	t.Helper()
-	kinds := []string{"auth", "capture", "refund", "login"}
 	out := map[string][]string{}
 	if err := eng.onShards(ctx, func(s *shard) {
 		p := s.velocity()
