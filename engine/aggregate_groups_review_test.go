@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 )
@@ -66,12 +65,7 @@ func TestVelocityGroupsRollbackAgainstInOrder(t *testing.T) {
 		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 10 * time.Second}[trial]
 		evs, kinds := groupEvents(uint64(40+trial), 4+trial, 6000)
 		r := rand.New(rand.NewPCG(uint64(trial), 78))
-		at := make(map[string]int64, len(evs))
-		for _, e := range evs {
-			at[e.ID] = e.TS + r.Int64N(ooo.Milliseconds()*9/10)
-		}
-		shuffled := slices.Clone(evs)
-		sort.SliceStable(shuffled, func(i, j int) bool { return at[shuffled[i].ID] < at[shuffled[j].ID] })
+		shuffled := arriveWithin(evs, r, ooo)
 		// with a journal of a few events, pairs of a key's events swapped (none late)
 		swapped := swapWithinKey(evs, r, ooo.Milliseconds()*4/10)
 		name := fmt.Sprintf("trial %d (out-of-orderness %v)", trial, ooo)
@@ -124,12 +118,7 @@ func TestVelocityGroupsBudgetFoldMidJournal(t *testing.T) {
 		ooo := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second}[trial]
 		evs, kinds := groupEvents(uint64(80+trial), 3+trial, 5000)
 		r := rand.New(rand.NewPCG(uint64(trial), 79))
-		at := make(map[string]int64, len(evs))
-		for _, e := range evs {
-			at[e.ID] = e.TS + r.Int64N(ooo.Milliseconds()*9/10)
-		}
-		shuffled := slices.Clone(evs)
-		sort.SliceStable(shuffled, func(i, j int) bool { return at[shuffled[i].ID] < at[shuffled[j].ID] })
+		shuffled := arriveWithin(evs, r, ooo)
 		end := evs[len(evs)-1].TS
 		dlq := &dlqCollector{}
 		got, st := velocityProbesOf(t, rs, Config{Shards: 1, OutOfOrderness: ooo, MemoryBudget: 128 << 10}, shuffled, end, false, kinds, dlq)
@@ -205,12 +194,7 @@ func TestVelocityGroupsAlertsAnyOrder(t *testing.T) {
 		}
 		want, _, _ := run(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, records(evs), 100)
 		r := rand.New(rand.NewPCG(uint64(trial), 81))
-		at := make(map[string]int64, len(evs))
-		for _, e := range evs {
-			at[e.ID] = e.TS + r.Int64N(ooo.Milliseconds()*9/10)
-		}
-		shuffled := slices.Clone(evs)
-		sort.SliceStable(shuffled, func(i, j int) bool { return at[shuffled[i].ID] < at[shuffled[j].ID] })
+		shuffled := arriveWithin(evs, r, ooo)
 		got, _, st := run(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, records(shuffled), 100)
 		if st.Rematched == 0 || st.Late != 0 || len(want) == 0 {
 			t.Fatalf("trial %d: %d re-matched, %d late, %d alerts: the test does not test what it should", trial, st.Rematched, st.Late, len(want))

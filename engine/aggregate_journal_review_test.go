@@ -28,6 +28,19 @@ func TestVelocityRollbackBoundedJournal(t *testing.T) {
 	}
 }
 
+// arriveWithin returns evs in the order they arrive when each comes up to nine tenths of
+// ooo after its event time (r draws the delays): out of order, but none behind the
+// watermark.
+func arriveWithin(evs []testEvent, r *rand.Rand, ooo time.Duration) []testEvent {
+	at := make(map[string]int64, len(evs))
+	for _, e := range evs {
+		at[e.ID] = e.TS + r.Int64N(ooo.Milliseconds()*9/10)
+	}
+	shuffled := slices.Clone(evs)
+	sort.SliceStable(shuffled, func(i, j int) bool { return at[shuffled[i].ID] < at[shuffled[j].ID] })
+	return shuffled
+}
+
 // swapWithinKey returns evs (in time order) with some pairs of a key's consecutive
 // events arriving the other way round: the older one comes where the newer one was, at
 // most within ms later (under half the out-of-orderness, so that no event is behind the

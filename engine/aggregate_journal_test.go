@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -27,12 +26,7 @@ func TestVelocityRollbackAgainstInOrder(t *testing.T) {
 		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial%3]
 		evs := genEvents(uint64(300+trial), 3+trial, 4000) // few keys: windows of many entries, journals of several events
 		r := rand.New(rand.NewPCG(uint64(trial), 77))
-		at := make(map[string]int64, len(evs))
-		for _, e := range evs {
-			at[e.ID] = e.TS + r.Int64N(ooo.Milliseconds()*9/10)
-		}
-		shuffled := slices.Clone(evs)
-		sort.SliceStable(shuffled, func(i, j int) bool { return at[shuffled[i].ID] < at[shuffled[j].ID] })
+		shuffled := arriveWithin(evs, r, ooo)
 		name := fmt.Sprintf("trial %d (out-of-orderness %v)", trial, ooo)
 		checkAsInOrder(t, name, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, shuffled)
 	}
