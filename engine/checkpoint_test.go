@@ -110,9 +110,6 @@ func checkpointRestore(t *testing.T, evs []testEvent, ooo time.Duration) {
 
 func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time.Duration) {
 	recs := records(evs)
-	for i := range recs {
-		recs[i].Offset = int64(i)
-	}
 	want, _, st := run(t, rs, Config{Shards: 2, OutOfOrderness: ooo}, recs, 100)
 	if ooo > 0 && st.Rematched == 0 {
 		t.Fatal("nothing re-matched: weak test")
@@ -165,9 +162,6 @@ func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time
 func TestCorruptKeyStartsFresh(t *testing.T) {
 	rs := testRuleSet(t)
 	recs := records(genEvents(22, 30, 2000))
-	for i := range recs {
-		recs[i].Offset = int64(i)
-	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -210,9 +204,6 @@ func TestCorruptKeyStartsFresh(t *testing.T) {
 func TestCheckpointWhileMatching(t *testing.T) {
 	rs := testRuleSet(t)
 	recs := records(genEvents(5, 300, 20000))
-	for i := range recs {
-		recs[i].Offset = int64(i)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	store := openStore(t, t.TempDir())

@@ -15,9 +15,6 @@ import (
 // later checkpoint and commit with them.)
 func TestRestoreRacingCheckpoint(t *testing.T) {
 	recs := records(genEvents(23, 400, 6000))
-	for i := range recs {
-		recs[i].Offset = int64(i)
-	}
 	rs := testRuleSet(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

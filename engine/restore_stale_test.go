@@ -17,9 +17,6 @@ func TestRestoreReplacesStaleState(t *testing.T) {
 	evs := genEvents(21, 40, 5000)
 	delayWithinKey(evs)
 	recs := records(evs)
-	for i := range recs {
-		recs[i].Offset = int64(i)
-	}
 	rs := testRuleSet(t)
 	cfg := Config{Shards: 2, OutOfOrderness: 2 * time.Second}
 	want, _, _ := run(t, rs, cfg, recs, 100)
