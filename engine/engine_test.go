@@ -110,6 +110,7 @@ func genEvents(seed uint64, keys, n int) []testEvent {
 	return out
 }
 
+// records encodes evs as records, each at its index as its offset.
 func records(evs []testEvent) []Record {
 	recs := make([]Record, len(evs))
 	for i, e := range evs {
