@@ -66,6 +66,15 @@ func (d *Decoder) field(key []byte, j int) (int, bool) {
 	return i, ok
 }
 
+// known is field, counting a member the schema does not declare (Decoder.unknown).
+func (d *Decoder) known(key []byte, j int) (int, bool) {
+	i, ok := d.field(key, j)
+	if !ok && d.unknown != nil {
+		d.unknown.Add(key)
+	}
+	return i, ok
+}
+
 // lookup finds the schema field named key by the length of its name.
 func (d *Decoder) lookup(key []byte) (int, bool) {
 	for _, i := range d.byLen[len(key)&63] {
@@ -208,11 +217,8 @@ func checkObject(data []byte) error {
 // fastMember decodes the j-th member of an object scanFlat read: as member, but a string
 // value is known to hold no escape.
 func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) error {
-	i, ok := d.field(key, j)
+	i, ok := d.known(key, j)
 	if !ok {
-		if d.unknown != nil {
-			d.unknown.Add(key)
-		}
 		return nil
 	}
 	f := d.schema.Fields[i]
@@ -226,11 +232,8 @@ func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) 
 // member decodes one member of the object (jsonparser.ObjectEach's callback).
 func (d *Decoder) member(key, value []byte, dt jsonparser.ValueType, off int) error {
 	d.end = off
-	i, ok := d.field(key, -1)
+	i, ok := d.known(key, -1)
 	if !ok {
-		if d.unknown != nil {
-			d.unknown.Add(key)
-		}
 		return nil
 	}
 	err := d.set(i, value, dt)
