@@ -164,7 +164,7 @@ func TestRepartitionKill9(t *testing.T) {
 
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRepartitionHelperProcess$")
-		cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr)
+		cmd.Env = append(os.Environ(), repartitionHelperEnv+"="+addr, "GOTRACEBACK=all")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -196,6 +196,9 @@ func TestRepartitionKill9(t *testing.T) {
 		}
 	}
 	got, markers := waitForwarded(t, addr, len(want))
+	if len(got) < len(want) {
+		stallReport(t, addr, last)
+	}
 	checkForwarded(t, got, want)
 	if markers == 0 {
 		t.Errorf("no watermark or idle marker forwarded")
