@@ -48,6 +48,7 @@ type User struct {
 type Cluster struct {
 	kf    *kfake.Cluster
 	addrs []string
+	guard *staleGuard
 }
 
 // Start starts a cluster on 127.0.0.1.
@@ -111,7 +112,8 @@ func Start(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devkafka: %w", err)
 	}
-	return &Cluster{kf: kf, addrs: kf.ListenAddrs()}, nil
+	addrs := kf.ListenAddrs()
+	return &Cluster{kf: kf, addrs: addrs, guard: startStaleGuard(kf, addrs[0], guardConfig(o, addrs[0]), o.Log)}, nil
 }
 
 // Addrs returns the brokers' host:port addresses.
@@ -132,7 +134,10 @@ func (c *Cluster) Kfake() *kfake.Cluster { return c.kf }
 
 // Close stops the cluster; with a DataDir its state is saved first. Clients connected to
 // it see their connections close.
-func (c *Cluster) Close() { c.kf.Close() }
+func (c *Cluster) Close() {
+	c.guard.close()
+	c.kf.Close()
+}
 
 // TB is the part of testing.TB that ForTest needs.
 type TB interface {

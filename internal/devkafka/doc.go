@@ -8,6 +8,12 @@
 // same directory (and, with StartAgain, the same port) continues with the same topics,
 // records and committed group offsets: that is how tests restart a broker.
 //
+// One departure from kfake: a group member whose connection died while its join waited
+// for a rebalance (a process killed mid-join) never got a session timer in kfake, and
+// kept the partitions the leader assigned it for ever. The cluster's stale-member guard
+// (stale.go) removes a member silent past its session timeout, as a real broker does
+// (TestMemberDeadInJoinExpires).
+//
 // Concurrency: a Cluster's methods are safe for concurrent use; the cluster serves its
 // clients on its own goroutines until Close returns.
 package devkafka

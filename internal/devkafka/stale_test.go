@@ -1,0 +1,197 @@
+package devkafka
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cepd/cepd/internal/kafkatest"
+)
+
+// claimsHandler records the partitions of its session's claims.
+type claimsHandler struct {
+	mu    sync.Mutex
+	parts []int32
+}
+
+func (h *claimsHandler) Setup(s sarama.ConsumerGroupSession) error {
+	h.mu.Lock()
+	h.parts = append([]int32(nil), s.Claims()["t"]...)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *claimsHandler) Cleanup(sarama.ConsumerGroupSession) error {
+	h.mu.Lock()
+	h.parts = nil
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *claimsHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case _, ok := <-c.Messages():
+			if !ok {
+				return nil
+			}
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+func (h *claimsHandler) claims() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.parts)
+}
+
+// waitClaims waits up to d for h to hold n claims and reports whether it did.
+func waitClaims(h *claimsHandler, n int, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if h.claims() == n {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMemberDeadInJoinExpires: a member killed while its JoinGroup waits for the
+// rebalance (a process killed with SIGKILL mid-join) leaves the group within its session
+// timeout, as on a real broker, and the live member gets every partition back. kfake
+// starts a member's session timer only when its join answer is delivered; when the live
+// leader synced first, the dead member kept its partitions for ever (TestRepartitionKill9
+// stalled with the last forwarder holding one partition of four). The cluster's
+// stale-member guard removes it.
+func TestMemberDeadInJoinExpires(t *testing.T) {
+	var log syncBuffer
+	for round := range 3 {
+		c := ForTest(t, Options{Partitions: 4, Topics: []string{"t"}, Log: &log})
+		conf := kafkatest.Config()
+		conf.Consumer.Group.Session.Timeout = 3 * time.Second
+		conf.Consumer.Group.Heartbeat.Interval = time.Second
+		conf.Consumer.Group.Rebalance.Timeout = 2 * time.Second
+		group, err := sarama.NewConsumerGroup([]string{c.Addr()}, "g", conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		h := &claimsHandler{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				if err := group.Consume(ctx, []string{"t"}, h); err != nil && ctx.Err() == nil {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+		if !waitClaims(h, 4, 20*time.Second) {
+			t.Fatalf("round %d: the live member never held the 4 partitions", round)
+		}
+		joinThenDie(t, c.Addr())
+		// The live member rejoins (heartbeats every second) and, as the leader, gives the
+		// dead member its share; then the dead member must leave: within its session
+		// timeout after the join (3 s), the rebalance timeouts (2 s each) and a heartbeat.
+		split := waitClaims(h, 2, 10*time.Second)
+		if !waitClaims(h, 4, 20*time.Second) {
+			t.Errorf("round %d: the live member holds %d partitions 20 s after the dead member's join (it was given %v of them meanwhile)",
+				round, h.claims(), map[bool]string{true: "2", false: "not 2"}[split])
+		}
+		cancel()
+		<-done
+		_ = group.Close()
+		c.Close()
+	}
+	// The live member rejoins within a heartbeat (1 s) of the dead member's join, which
+	// the dead member's connection outlives by 100 ms: a round leaves the dead member
+	// without a session timer nine times in ten. Say so when no round did.
+	removed := strings.Count(log.String(), "devkafka: removed the member")
+	t.Logf("the stale-member guard removed %d dead members in 3 rounds", removed)
+	if removed == 0 {
+		t.Errorf("no round left a dead member for the guard to remove: the test did not reach the case it is for")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the cluster's and the test's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// joinThenDie joins group "g" as a new member over a connection of its own (the wire
+// protocol by hand, so that nothing waits for the answer), and closes the connection
+// while the join waits for the live member to rejoin: what a process killed mid-join
+// leaves behind.
+func joinThenDie(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	join := func(corr int32, member string) {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Version = 5
+		req.Group, req.MemberID, req.ProtocolType = "g", member, "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 3000, 2000
+		meta := kmsg.NewConsumerMemberMetadata()
+		meta.Topics = []string{"t"}
+		proto := kmsg.NewJoinGroupRequestProtocol()
+		proto.Name, proto.Metadata = "range", meta.AppendTo(nil)
+		req.Protocols = append(req.Protocols, proto)
+		buf := binary.BigEndian.AppendUint32(nil, 0)
+		buf = binary.BigEndian.AppendUint16(buf, uint16(req.Key()))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(req.Version))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(corr))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len("dead")))
+		buf = append(buf, "dead"...)
+		buf = req.AppendTo(buf)
+		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+		if _, err := conn.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	join(1, "")
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp := kmsg.NewPtrJoinGroupResponse()
+	resp.Version = 5
+	if err := resp.ReadFrom(body[4:]); err != nil { // after the correlation id
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != kerr.MemberIDRequired.Code || resp.MemberID == "" {
+		t.Fatalf("first join: error %d, member %q; want a member id required", resp.ErrorCode, resp.MemberID)
+	}
+	join(2, resp.MemberID) // parked until the live member rejoins
+	time.Sleep(100 * time.Millisecond)
+}
