@@ -269,16 +269,33 @@ type producer struct {
 	rate float64 // events a second
 	done chan error
 	at   []time.Time // when each line was handed to the writer; read it after wait
+	// holdAt (-1: none) is the line the producer waits before until release is closed.
+	holdAt  atomic.Int64
+	release chan struct{}
 }
 
+// holdBefore makes the producer wait before line n until releaseHold: a test whose
+// faults must all land mid-stream holds the stream's tail back until the last fault.
+func (p *producer) holdBefore(n int64) { p.holdAt.Store(n) }
+
+// releaseHold lets a held producer go on; call it once.
+func (p *producer) releaseHold() { close(p.release) }
+
 func (e *procEnv) produce(rate float64) *producer {
-	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines))}
+	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines)), release: make(chan struct{})}
+	p.holdAt.Store(-1)
 	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	go func() {
 		for i, l := range e.w.lines {
+			if int64(i) == p.holdAt.Load() {
+				select {
+				case <-p.release:
+				case <-e.t.Context().Done():
+				}
+			}
 			p.at[i] = time.Now()
 			if err := w.WriteLine(l); err != nil {
 				closeW(e.t.Context())
