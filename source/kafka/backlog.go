@@ -16,11 +16,22 @@ import "time"
 // fetches: it may wait behind a fetch long-poll, up to MaxWait, on top of the round
 // trip). A timer marks that moment, not the next check: with the defaults a claim silent
 // since S asks by S+500ms and sets the backlog by S+850ms, before an idle timeout of 1 s
-// can pass. Only the claim's goroutine uses it.
+// can pass.
+//
+// A claim of a repartition topic (Config.Merge) reads a topic written only in
+// transactions: each ends with a commit marker, an offset no consumer receives. Read to
+// its end, such a claim's next offset is the last marker's, one short of the end: one
+// offset of slack is no backlog. Its question asks for the last stable offset (where a
+// read_committed reader's end is): a transaction still open is records not yet readable,
+// which arrive, and set the backlog, when it commits. A claim whose partition ends in an
+// aborted transaction keeps a backlog until the next committed one (the aborted records,
+// never received, sit between its next offset and the end). Only the claim's goroutine
+// uses it.
 type backlogWatch struct {
 	s        *Source
 	c        *claim
 	pos      *int64 // the claim's next offset to read
+	slack    int64  // offsets past pos that are no backlog: 1 (a commit marker) for a repartition claim
 	tick     *time.Ticker
 	received bool           // records read since the last check
 	asked    chan endAnswer // the question in flight (nil: none)
@@ -84,13 +95,13 @@ func (w *backlogWatch) answered(a endAnswer) error {
 	if w.received {
 		return nil
 	}
-	return w.set(a.err != nil || a.end > *w.pos)
+	return w.set(a.err != nil || a.end > *w.pos+w.slack)
 }
 
 // read notes a batch read, the claim's high-water mark hwm after it.
 func (w *backlogWatch) read(hwm int64) error {
 	w.received = true
-	if hwm > *w.pos {
+	if hwm > *w.pos+w.slack {
 		return w.set(true)
 	}
 	return nil

@@ -24,25 +24,8 @@ func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
 	addr := kc.Addr()
 	send := txnSender(t, addr, "rep")
-	const base = int64(1_700_000_000_000)
-	msg := func(id string, srcOff int64, marker string) *sarama.ProducerMessage {
-		ts := base + srcOff*1000
-		m := &sarama.ProducerMessage{Topic: "rep", Partition: 0, Timestamp: time.UnixMilli(ts), Headers: []sarama.RecordHeader{
-			{Key: []byte(HeaderSourceTopic), Value: []byte("events")},
-			{Key: []byte(HeaderSourcePartition), Value: []byte("0")},
-			{Key: []byte(HeaderSourceMaxTime), Value: []byte(strconv.FormatInt(ts, 10))},
-		}}
-		if marker != "" {
-			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(HeaderMarker), Value: []byte(marker)})
-			return m
-		}
-		m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(HeaderSourceOffset), Value: []byte(strconv.FormatInt(srcOff, 10))})
-		m.Key = sarama.StringEncoder("c1")
-		m.Value = sarama.ByteEncoder(fmt.Appendf(nil, `{"event_id":%q,"card_id":"c1","ts":%d,"type":"auth","amount":1,"currency":"EUR"}`, id, ts))
-		return m
-	}
-	send(false, msg("aborted-0", 0, ""), msg("aborted-1", 1, ""), msg("aborted-2", 2, ""))
-	send(true, msg("e0", 0, ""), msg("e1", 1, ""), msg("e2", 2, ""), msg("", 3, MarkerIdle))
+	send(false, repRecord("aborted-0", 0, ""), repRecord("aborted-1", 1, ""), repRecord("aborted-2", 2, ""))
+	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 3, MarkerIdle))
 
 	var mu sync.Mutex
 	var seen []string
@@ -80,6 +63,26 @@ func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
 			t.Errorf("event %d is %s, want %s", i, raw, want)
 		}
 	}
+}
+
+// repRecord is a record of repartition topic "rep" forwarded from source events/0: an
+// event of card c1 with id id and source offset srcOff (time: 1,700,000,000 s plus srcOff
+// seconds), or, when marker is set, a marker of that kind (with the same time).
+func repRecord(id string, srcOff int64, marker string) *sarama.ProducerMessage {
+	ts := int64(1_700_000_000_000) + srcOff*1000
+	m := &sarama.ProducerMessage{Topic: "rep", Partition: 0, Timestamp: time.UnixMilli(ts), Headers: []sarama.RecordHeader{
+		{Key: []byte(HeaderSourceTopic), Value: []byte("events")},
+		{Key: []byte(HeaderSourcePartition), Value: []byte("0")},
+		{Key: []byte(HeaderSourceMaxTime), Value: []byte(strconv.FormatInt(ts, 10))},
+	}}
+	if marker != "" {
+		m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(HeaderMarker), Value: []byte(marker)})
+		return m
+	}
+	m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(HeaderSourceOffset), Value: []byte(strconv.FormatInt(srcOff, 10))})
+	m.Key = sarama.StringEncoder("c1")
+	m.Value = sarama.ByteEncoder(fmt.Appendf(nil, `{"event_id":%q,"card_id":"c1","ts":%d,"type":"auth","amount":1,"currency":"EUR"}`, id, ts))
+	return m
 }
 
 // txnSender returns a function that sends messages in one transaction of a transactional
