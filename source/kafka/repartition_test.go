@@ -136,8 +136,9 @@ func readRepartition(t *testing.T, addr string, iso sarama.IsolationLevel, quiet
 	return out, markers
 }
 
-// TestRepartitionKill9 kills the forwarder process with SIGKILL at random moments while
-// events keep arriving, several times, then lets a last one finish: a read_committed
+// TestRepartitionKill9 kills the forwarder process with SIGKILL, several times, each
+// 0–300 ms after it began writing (mid-stream, most often mid-transaction) while events
+// keep arriving, then lets a last one finish: a read_committed
 // reader of the repartition topic sees every event that has a device exactly once, keyed
 // by its device, each device in one partition, and each source partition's records in
 // source order. Events without a device are not forwarded. A read_uncommitted reader,
@@ -172,15 +173,30 @@ func TestRepartitionKill9(t *testing.T) {
 		return cmd
 	}
 	var all []repEvent
+	// Each kill lands 0–300 ms after the forwarder began writing the repartition topic
+	// (it joins the group first, which takes a rebalance timeout while the last one's
+	// member is still in it): mid-stream, most often mid-transaction.
+	rep := repartitionEnd(t, addr)
 	const rounds, perRound = 8, 2500
+	midStream := 0
 	for round := range rounds {
 		all = append(all, produceRound(t, prod, r, round*perRound, perRound)...)
+		before := rep()
 		cmd := start()
-		time.Sleep(time.Duration(150+r.IntN(900)) * time.Millisecond)
+		for deadline := time.Now().Add(30 * time.Second); rep() == before && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if rep() > before {
+			midStream++
+		}
+		time.Sleep(time.Duration(r.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		_ = cmd.Wait()
+	}
+	if midStream < rounds/2 {
+		t.Errorf("only %d of %d kills came after the forwarder began writing: weak test", midStream, rounds)
 	}
 	all = append(all, produceRound(t, prod, r, rounds*perRound, perRound)...)
 	last := start()
@@ -204,8 +220,34 @@ func TestRepartitionKill9(t *testing.T) {
 		t.Errorf("no watermark or idle marker forwarded")
 	}
 	uncommitted, _ := readRepartition(t, addr, sarama.ReadUncommitted, time.Second)
-	t.Logf("%d events (%d with a device) over %d kills: each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
-		len(all), len(want), rounds, len(uncommitted), len(uncommitted)-len(got), markers)
+	t.Logf("%d events (%d with a device) over %d kills (%d after the forwarder began writing): each forwarded once to a read_committed reader; a read_uncommitted reader sees %d records (%d copies from transactions the kills left open); %d markers",
+		len(all), len(want), rounds, midStream, len(uncommitted), len(uncommitted)-len(got), markers)
+}
+
+// repartitionEnd returns a function that sums the end offsets of the device repartition
+// topic's partitions (0 before the forwarder created it); the client closes when the
+// test ends.
+func repartitionEnd(t *testing.T, addr string) func() int64 {
+	client, err := sarama.NewClient([]string{addr}, kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	topic := RepartitionTopic(repGroup, "device_id")
+	return func() int64 {
+		_ = client.RefreshMetadata(topic)
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			return 0
+		}
+		var sum int64
+		for _, p := range parts {
+			if end, err := client.GetOffset(topic, p, sarama.OffsetNewest); err == nil {
+				sum += end
+			}
+		}
+		return sum
+	}
 }
 
 // checkForwarded checks what a read_committed reader got from the repartition topic:
