@@ -1,7 +1,6 @@
 package devkafka
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cepd/cepd/internal/kafkatest"
+	"github.com/cepd/cepd/internal/testlog"
 )
 
 // claimsHandler records the partitions of its session's claims.
@@ -75,7 +75,7 @@ func waitClaims(h *claimsHandler, n int, d time.Duration) bool {
 // stalled with the last forwarder holding one partition of four). The cluster's
 // stale-member guard removes it.
 func TestMemberDeadInJoinExpires(t *testing.T) {
-	var log syncBuffer
+	var log testlog.Buffer
 	for round := range 3 {
 		c := ForTest(t, Options{Partitions: 4, Topics: []string{"t"}, Log: &log})
 		conf := kafkatest.Config()
@@ -122,24 +122,6 @@ func TestMemberDeadInJoinExpires(t *testing.T) {
 	if removed == 0 {
 		t.Errorf("no round left a dead member for the guard to remove: the test did not reach the case it is for")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the cluster's and the test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // joinThenDie joins group "g" as a new member over a connection of its own (the wire

@@ -25,7 +25,7 @@ func TestSlowEndOffsetAnswersAllowIdleness(t *testing.T) {
 	kafkatest.Produce(t, addr, "ev", `{"event_id":"e1","card_id":"c1","ts":1700000000000,"type":"login","channel":"web"}`)
 	delayEndOffsets(kc.Kfake(), 200*time.Millisecond)
 	const idle = time.Second
-	eng := idleSource(t, addr, idle, 0)
+	eng := idleSource(t, idle, Config{Brokers: []string{addr}, Topics: []string{"ev"}})
 	waitFor(t, "the event read", func() bool {
 		ps := eng.Partitions()
 		return len(ps) == 1 && ps[0].Events == 1

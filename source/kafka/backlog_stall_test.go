@@ -29,7 +29,7 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 2, Topics: []string{"ev"}})
 	addr := kc.Addr()
 	const idle = time.Second
-	eng := idleSource(t, addr, idle, 100*time.Millisecond)
+	eng := idleSource(t, idle, Config{Brokers: []string{addr}, Topics: []string{"ev"}, BacklogCheck: 100 * time.Millisecond})
 
 	stopStream := liveStream(t, addr, "ev", 2, 40*time.Millisecond)
 	defer stopStream()
@@ -122,16 +122,17 @@ func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
 }
 
 // idleSource starts an engine with the idle timeout idle (MarkIdle every 50 ms) fed by a
-// Source of topic ev at addr with the backlog check interval check (0: the default);
-// both stop when the test ends, the source first (its final commits need the engine).
-func idleSource(t *testing.T, addr string, idle, check time.Duration) *engine.Engine {
+// Source of cfg (group "g", commits every 100 ms, heartbeats every 200 ms and a 6 s
+// session, whatever cfg says of them); both stop when the test ends, the source first
+// (its final commits need the engine).
+func idleSource(t *testing.T, idle time.Duration, cfg Config) *engine.Engine {
 	t.Helper()
 	s := &sinks{}
 	eng := startEngine(t, engine.Config{Shards: 1, IdleTimeout: idle}, s)
 	t.Cleanup(eng.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"ev"}, Group: "g", CommitInterval: 100 * time.Millisecond,
-		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, BacklogCheck: check}, eng, s)
+	cfg.Group, cfg.CommitInterval, cfg.HeartbeatInterval, cfg.SessionTimeout = "g", 100*time.Millisecond, 200*time.Millisecond, 6*time.Second
+	src, err := New(cfg, eng, s)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -22,26 +21,8 @@ func TestRepartitionClaimGoesIdle(t *testing.T) {
 	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 2, MarkerIdle))
 
 	const idle = time.Second
-	s := &sinks{}
-	eng := startEngine(t, engine.Config{Shards: 1, IdleTimeout: idle}, s)
-	t.Cleanup(eng.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"rep"}, Group: "g", CommitInterval: 100 * time.Millisecond,
-		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 3 * time.Second, BacklogCheck: 100 * time.Millisecond,
-		Merge: &MergeConfig{Sources: []SourcePartition{{Topic: "events", Partition: 0}}}}, eng, s)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		for ctx.Err() == nil {
-			eng.MarkIdle(ctx)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	eng := idleSource(t, idle, Config{Brokers: []string{addr}, Topics: []string{"rep"}, BacklogCheck: 100 * time.Millisecond,
+		Merge: &MergeConfig{Sources: []SourcePartition{{Topic: "events", Partition: 0}}}})
 	part := func() engine.PartitionStats {
 		ps := eng.Partitions()
 		if len(ps) != 1 {

@@ -1,16 +1,15 @@
 package redisrules
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cepd/cepd/internal/redistest"
+	"github.com/cepd/cepd/internal/testlog"
 	"github.com/cepd/cepd/rules/store"
 )
 
@@ -219,7 +218,7 @@ func TestWatchNilCallback(t *testing.T) {
 func TestWatchDataChanges(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Start(t)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	a := open(t, client(t, addr), Options{Prefix: "wd"})
 	b := open(t, client(t, addr), Options{Prefix: "wd", PollInterval: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
@@ -244,22 +243,4 @@ func TestWatchDataChanges(t *testing.T) {
 	if l := logs.String(); l != "" {
 		t.Fatalf("the watcher warned about data change notices:\n%s", l)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's output).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
