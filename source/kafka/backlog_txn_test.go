@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/internal/devkafka"
 )
 
 // TestRepartitionClaimGoesIdle: a claim of a repartition topic read to its end reports
@@ -15,9 +14,7 @@ import (
 // of the end for ever, its backlog never cleared, and the partition held its key space's
 // watermark back (the other partitions' keys' windows waited for its next event).
 func TestRepartitionClaimGoesIdle(t *testing.T) {
-	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
-	addr := kc.Addr()
-	send := txnSender(t, addr, "rep")
+	addr, send := repCluster(t)
 	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 2, MarkerIdle))
 
 	const idle = time.Second

@@ -21,9 +21,7 @@ import (
 // committed records, or the engine gets each of those events twice, the second copy
 // late for its key (dead-lettered) and matched twice.
 func TestMergeClaimSkipsAbortedTransactions(t *testing.T) {
-	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
-	addr := kc.Addr()
-	send := txnSender(t, addr, "rep")
+	addr, send := repCluster(t)
 	send(false, repRecord("aborted-0", 0, ""), repRecord("aborted-1", 1, ""), repRecord("aborted-2", 2, ""))
 	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 3, MarkerIdle))
 
@@ -83,6 +81,13 @@ func repRecord(id string, srcOff int64, marker string) *sarama.ProducerMessage {
 	m.Key = sarama.StringEncoder("c1")
 	m.Value = sarama.ByteEncoder(fmt.Appendf(nil, `{"event_id":%q,"card_id":"c1","ts":%d,"type":"auth","amount":1,"currency":"EUR"}`, id, ts))
 	return m
+}
+
+// repCluster starts a cluster with topics events and rep (one partition each) for the
+// test, and returns its address and a sender of transactions to rep.
+func repCluster(t *testing.T) (string, func(commit bool, msgs ...*sarama.ProducerMessage)) {
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
+	return kc.Addr(), txnSender(t, kc.Addr(), "rep")
 }
 
 // txnSender returns a function that sends messages in one transaction of a transactional
