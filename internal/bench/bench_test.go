@@ -107,3 +107,42 @@ func TestAtHalfRate(t *testing.T) {
 		t.Fatalf("the paced run took %.3f s, %d events at %d events/s take %.3f s", h.Seconds, len(recs), h.OfferedRate, float64(len(recs))/float64(h.OfferedRate))
 	}
 }
+
+// BenchmarkLatencyAtHalfRate is the latency figure in go test -bench: every
+// rule of testdata/fraud over 150k generated events (seed 1, 100k cards), run as fast
+// as possible, then offered half that rate in chunks of 64 with zero out-of-orderness
+// (AtHalfRate). It reports the maximum rate and its ratio to a plain JSON scan in the same
+// run, and the paced run's detection latency. Run it with -benchtime 1x.
+func BenchmarkLatencyAtHalfRate(b *testing.B) {
+	rs, err := engine.LoadRuleSet("../../testdata/fraud", "", rules.EnvOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Seed, cfg.Cards, cfg.Events = 1, 100000, 150000
+	g, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []engine.Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	var res *Result
+	for range b.N {
+		if res, err = AtHalfRate(context.Background(), rs, recs, Config{Chunk: 64}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := res.AtHalfRate
+	b.ReportMetric(res.EventsPerSec, "max-events/s")
+	b.ReportMetric(res.ScanRatio, "scan-ratio")
+	b.ReportMetric(float64(h.OfferedRate), "offered/s")
+	b.ReportMetric(h.LatencyP50, "p50-µs")
+	b.ReportMetric(h.LatencyP99, "p99-µs")
+	b.ReportMetric(h.LatencyP999, "p99.9-µs")
+}
