@@ -20,8 +20,11 @@ const (
 // false, e.channel != 'atm', e.amount >= 450.0. When the event's value of Field is of the
 // kind of the constants (a string, bool, int or double: Values all have one kind) and
 // fails the test, the term is false, so the guard is false whatever its other terms
-// (errors included). A value of another kind, or missing, decides nothing.
+// (errors included). A value of another kind, or missing, decides nothing; so does an
+// event of another schema than the one Field indexes (events decoded before a schema
+// change).
 type Pin struct {
+	Schema *event.Schema
 	Field  int
 	Op     PinOp
 	Values []event.Value
@@ -35,7 +38,7 @@ type Pinner interface {
 
 // Fails reports whether ev's value of the pinned field makes the term false.
 func (p *Pin) Fails(ev *event.Event) bool {
-	if p.Field < 0 || p.Field >= ev.Len() || len(p.Values) == 0 {
+	if ev.Schema != p.Schema || p.Field < 0 || p.Field >= ev.Len() || len(p.Values) == 0 {
 		return false
 	}
 	v := ev.Value(p.Field)

@@ -14,7 +14,7 @@ type pinnedName struct{ name string }
 func (c *pinnedName) Eval(ctx *EvalContext) bool { return ctx.Event.Value(0).AsString() == c.name }
 func (c *pinnedName) Guard() Condition           { return c }
 func (c *pinnedName) Pins() []Pin {
-	return []Pin{{Field: 0, Op: PinIn, Values: []event.Value{event.String(c.name)}}}
+	return []Pin{{Schema: benchSchema, Field: 0, Op: PinIn, Values: []event.Value{event.String(c.name)}}}
 }
 
 // TestStartStep: Program.startStep names the step every match starts in (EvalContext.

@@ -1,6 +1,8 @@
 package nfa
 
 import (
+	"fmt"
+
 	"github.com/cepd/cepd/event"
 )
 
@@ -97,7 +99,8 @@ func (x *StartIndex) indexField(progs []*Program) {
 
 // pinKey identifies a pin among a rule set's.
 func pinKey(p Pin) string {
-	b := []byte{byte(p.Op)}
+	b := fmt.Appendf(nil, "%p", p.Schema)
+	b = append(b, byte(p.Op))
 	b = append(b, byte(p.Field), byte(p.Field>>8), byte(p.Field>>16))
 	for _, v := range p.Values {
 		b = append(b, 0, byte(v.Kind))

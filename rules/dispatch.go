@@ -54,7 +54,7 @@ var pinOps = map[string][2]nfa.PinOp{
 // pinOf returns the pin term t makes, if it makes one (pinsOf).
 func (c *closureCompiler) pinOf(t ast.Expr) (nfa.Pin, bool) {
 	if typ, idx, ok := c.schemaField(t); ok && typ == event.TypeBool { // e.vip
-		return nfa.Pin{Field: idx, Op: nfa.PinIn, Values: []event.Value{event.Bool(true)}}, true
+		return nfa.Pin{Schema: c.env.schema, Field: idx, Op: nfa.PinIn, Values: []event.Value{event.Bool(true)}}, true
 	}
 	if t.Kind() != ast.CallKind || len(t.AsCall().Args()) != 2 {
 		return nfa.Pin{}, false
@@ -67,7 +67,7 @@ func (c *closureCompiler) pinOf(t ast.Expr) (nfa.Pin, bool) {
 			return nfa.Pin{}, false
 		}
 		vals, ok := constants(typ, args[1].AsList().Elements())
-		return nfa.Pin{Field: idx, Op: nfa.PinIn, Values: vals}, ok
+		return nfa.Pin{Schema: c.env.schema, Field: idx, Op: nfa.PinIn, Values: vals}, ok
 	}
 	ops, isOp := pinOps[call.FunctionName()]
 	if !isOp {
@@ -86,7 +86,7 @@ func (c *closureCompiler) pinOf(t ast.Expr) (nfa.Pin, bool) {
 		return nfa.Pin{}, false
 	}
 	vals, ok := constants(typ, []ast.Expr{ce})
-	return nfa.Pin{Field: idx, Op: op, Values: vals}, ok
+	return nfa.Pin{Schema: c.env.schema, Field: idx, Op: op, Values: vals}, ok
 }
 
 // schemaField returns the declared type and index of the schema field e reads (e.f or
