@@ -17,6 +17,14 @@
 // (TestGuardedMatchesReference compares the two, runs, versions and account included;
 // rules.TestGuardedRulesMatchReference does so for random CEL rules).
 //
+// A key with nothing live for a rule asks CanStart only when the rule set's StartIndex
+// keeps the rule: first by one string field most first steps pin (the event type), then
+// by the pins of each rule's start guards (Pinner: a field tested against constants),
+// each distinct pin tested once per event for every rule that has it. It only rules out
+// what CanStart would find false (rules.TestStartIndexMatchesReference runs random rule
+// sets through it against the reference). A StartIndex, unlike a Program, has a
+// per-event cache and belongs to one goroutine.
+//
 // Memory: every matcher keeps an exact account of what it holds (runs, shared-buffer
 // entries, Dewey digits, bytes; Usage) and enforces the budget of its Scratch (Budget)
 // after every call, cutting the partial matches with the oldest first events. The cuts

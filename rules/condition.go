@@ -26,6 +26,7 @@ type condition struct {
 	label string        // "step where" / "step until", for messages
 	guard nfa.Condition // event-only necessary condition (guard.go), nil when none
 	disp  dispatch      // when guard is the condition itself: the field it pins
+	pins  []nfa.Pin     // when guard is the condition itself: its pin terms (pinsOf)
 }
 
 var _ nfa.Condition = (*condition)(nil)

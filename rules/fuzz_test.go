@@ -104,9 +104,14 @@ func check(env *Env, src string, samples []sample) string {
 		if gx != nil && !(&guard{x: gx, slot: -1}).Eval(ctx) && (err != nil || want != types.False) {
 			return describe("guard false, condition", src, s, "false", want, err)
 		}
-		if f, vals, ok := dispatchOf(x); ok {
-			if v := s.ev.Value(f); v.Kind == event.KindString && !slices.Contains(vals, v.AsString()) && (err != nil || want != types.False) {
-				return describe(fmt.Sprintf("field %d outside %q, condition", f, vals), src, s, "false", want, err)
+		for _, p := range pinsOf(x) { // the start index's pins (and dispatch, the first string one)
+			if p.Fails(s.ev) && (err != nil || want != types.False) {
+				return describe(fmt.Sprintf("pin %+v fails, condition", p), src, s, "false", want, err)
+			}
+		}
+		if d := dispatchOf(pinsOf(x)); d.ok {
+			if v := s.ev.Value(d.field); v.Kind == event.KindString && !slices.Contains(d.values, v.AsString()) && (err != nil || want != types.False) {
+				return describe(fmt.Sprintf("field %d outside %q, condition", d.field, d.values), src, s, "false", want, err)
 			}
 		}
 		if cond != nil {
@@ -239,6 +244,14 @@ var fraudShapes = []string{
 	"'FR' == e.country && e.vip",
 	"e.country in ['FR', 'US'] && e.amount > 1.0 && !(e.mcc in match.a.map(x, x.mcc))",
 	"e.mcc in ['7995', e.country] && e.amount > 1.0",
+	// pins of every kind (nfa.StartIndex's second level): bool, ordered numbers, either side
+	// (constants on the samples' values: a test at its boundary decides)
+	"e.vip == false && e.amount >= 2.0 && e.amount < 100.0 && e.country != 'US'",
+	"100.0 > e.amount && true == e.vip && !(e.device in match.a.map(x, x.device))",
+	"e.count >= 3 && 7 > e.count && e.vip != true && e.amount <= 100.0",
+	"e.vip && e.lat > 7.0 && e.mcc in ['7995', 'FR'] && 3 <= e.count && 2.0 >= e.amount",
+	"e.count > 2 && 7 < e.count && e.count <= 3",
+	"3.0 < e.amount && 1.5 <= e.amount && e.amount > 7.0 && 250.5 >= e.amount",
 }
 
 // TestClosureDifferentialFraudShapes runs the differential over fraudShapes with many

@@ -24,6 +24,7 @@ import (
 type guard struct {
 	x    *compiledExpr
 	slot int // memo slot (-1: none)
+	pins []nfa.Pin
 	disp dispatch
 }
 
@@ -36,6 +37,12 @@ type dispatch struct {
 
 // Dispatch implements nfa.Dispatcher.
 func (g *guard) Dispatch() (int, []string, bool) { return g.disp.field, g.disp.values, g.disp.ok }
+
+// Pins implements nfa.Pinner.
+func (g *guard) Pins() []nfa.Pin { return g.pins }
+
+// Pins implements nfa.Pinner for a condition that is its own guard.
+func (c *condition) Pins() []nfa.Pin { return c.pins }
 
 // Dispatch implements nfa.Dispatcher for a condition that is its own guard.
 func (c *condition) Dispatch() (int, []string, bool) {
@@ -84,13 +91,12 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 	}
 	x := cond.x
 	if !x.usesMatch && !x.usesAgg {
-		var d dispatch
-		d.field, d.values, d.ok = dispatchOf(x)
+		pins := pinsOf(x)
 		if cond.slot >= 0 {
-			cond.disp = d
+			cond.pins, cond.disp = pins, dispatchOf(pins)
 			cond.guard = cond
 		} else {
-			cond.guard = &guard{x: x, slot: -1, disp: d}
+			cond.guard = &guard{x: x, slot: -1, pins: pins, disp: dispatchOf(pins)}
 		}
 		return
 	}
@@ -106,7 +112,8 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 	if reg != nil {
 		g.x, g.slot = reg.registerGuard(gx)
 	}
-	g.disp.field, g.disp.values, g.disp.ok = dispatchOf(g.x)
+	g.pins = pinsOf(g.x)
+	g.disp = dispatchOf(g.pins)
 	cond.guard = g
 }
 

@@ -24,7 +24,9 @@ func randomGuardedRule(g *exprGen, i int) string {
 			return g.leaf() // anything exprGen makes, errors included
 		}
 		return g.pick("e.country == 'FR'", "e.country != 'US'", "e.mcc in ['1', '2']", "e.amount > 100.0",
-			"e.vip", "has(e.device)", "e.mcc == '1'", "e.country in ['FR', 'DE']")
+			"e.vip", "has(e.device)", "e.mcc == '1'", "e.country in ['FR', 'DE']",
+			"e.vip == false && e.amount >= 50.0", "150.0 > e.amount && e.country != 'DE'", "e.amount <= 50.0 && e.mcc != '3'",
+			"e.device == 'FR'", "e.lat < 150.0") // the same tests as others, of other fields
 	}
 	reads := func(step string) string {
 		t := g.pick("e.country == first(match.S).country", "e.mcc != last(match.S).mcc",
@@ -196,4 +198,113 @@ func TestGuardedRulesMatchReference(t *testing.T) {
 		t.Fatalf("%d of %d random rules compiled, %d matches: the test tests little", compiled, n, matches)
 	}
 	t.Logf("%d random rules compiled, %d matches agree", compiled, matches)
+}
+
+// TestStartIndexMatchesReference runs random rules as the engine does, many at once: a
+// rule's matcher exists only while it has something live, and an idle rule is given an
+// event only when the start index (by the field most first steps pin, then by the pins
+// of each rule's start guards, each tested once per event for every rule) keeps it and
+// CanStart is true. Every rule must give what its reference gives (compiled with
+// NoGuards, one matcher always fed), and the index must never rule out an event the
+// reference's CanStart takes.
+func TestStartIndexMatchesReference(t *testing.T) {
+	s := testSchema(t)
+	fastEnv, err := NewEnv(s, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refEnv, err := NewEnv(s, EnvOptions{NoGuards: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(13, 8))
+	g := &exprGen{r: r}
+	batches, ruledOut, second, starts := 12, 0, 0, 0
+	if testing.Short() {
+		batches = 4
+	}
+	for b := range batches {
+		rb := compileBatch(t, g, fastEnv, refEnv, 24)
+		fast, ref, texts := rb.fast, rb.ref, rb.texts
+		x := nfa.NewStartIndex(fast)
+		mf, mr := make([]*nfa.Matcher, len(fast)), make([]*nfa.Matcher, len(ref))
+		rf, rr := make([]nfa.Result, len(fast)), make([]nfa.Result, len(ref))
+		for i, p := range ref {
+			mr[i] = p.NewMatcher()
+		}
+		sf, sr := nfa.NewScratch(), nfa.NewScratch()
+		sf.Memo, sr.Memo = nfa.NewMemo(rb.fastSlots), nfa.NewMemo(rb.refSlots)
+		for j, ev := range guardedStream(r, s, 200) {
+			sf.Memo.Next()
+			sr.Memo.Next()
+			cand := x.Candidates(ev)
+			for i := range fast {
+				may := x.MayStart(cand, i)
+				if !may && ref[i].CanStart(ev, sr) {
+					t.Fatalf("batch %d, event %d: the index rules out rule %d, whose reference starts with it\nrule:\n%s", b, j+1, i, texts[i])
+				}
+				if mf[i] == nil {
+					if !may {
+						ruledOut++
+						if cand == nil || cand[i] {
+							second++ // by the pins, not by the first level
+						}
+						continue
+					}
+					if !fast[i].CanStart(ev, sf) {
+						continue
+					}
+					starts++
+					mf[i] = fast[i].NewMatcher()
+				}
+				mf[i].Advance(ev.Time, sf, &rf[i])
+				mf[i].Process(ev, sf, &rf[i])
+				if mf[i].Idle() {
+					mf[i] = nil
+				}
+			}
+			for i := range ref {
+				mr[i].Advance(ev.Time, sr, &rr[i])
+				mr[i].Process(ev, sr, &rr[i])
+				if a, b2 := resultText(&rf[i]), resultText(&rr[i]); a != b2 {
+					t.Fatalf("batch %d, rule %d, event %d: indexed gives\n%s\nreference gives\n%s\nrule:\n%s", b, i, j+1, a, b2, texts[i])
+				}
+				rf[i].Reset()
+				rr[i].Reset()
+			}
+		}
+	}
+	if second == 0 || starts == 0 {
+		t.Fatalf("the index ruled out %d idle rules' events (%d by the pins) and %d started: the test tests little", ruledOut, second, starts)
+	}
+	t.Logf("%d idle rules' events ruled out by the index (%d by the pins), %d starts agree", ruledOut, second, starts)
+}
+
+// ruleBatch is a rule set of random guarded rules compiled twice: with guards, and with
+// NoGuards (the reference); each set shares one registry, so memo slots as an engine's.
+type ruleBatch struct {
+	fast, ref           []*nfa.Program
+	texts               []string
+	fastSlots, refSlots int
+}
+
+// compileBatch compiles up to n random guarded rules (those that type-check).
+func compileBatch(t *testing.T, g *exprGen, fastEnv, refEnv *Env, n int) ruleBatch {
+	t.Helper()
+	var rb ruleBatch
+	reg, refReg := NewRegistry(), NewRegistry()
+	for i := 0; len(rb.fast) < n && i < 200; i++ {
+		text := randomGuardedRule(g, i)
+		f, err := Compile(parseRule(t, "random.yaml", text), fastEnv, reg)
+		if err != nil {
+			continue
+		}
+		rf, err := Compile(parseRule(t, "random.yaml", text), refEnv, refReg)
+		if err != nil {
+			t.Fatalf("compiles with guards, not without: %v\n%s", err, text)
+		}
+		rb.fast, rb.ref, rb.texts = append(rb.fast, f.Program), append(rb.ref, rf.Program), append(rb.texts, text)
+	}
+	rb.fastSlots, rb.refSlots = reg.Slots(), refReg.Slots()
+	return rb
 }

@@ -20,7 +20,7 @@ type benchOptions struct {
 	cpuProfile, memProfile            string
 	ckptEvery                         time.Duration
 	ckptDir                           string
-	compare                           bool
+	compare, halfRate                 bool
 	redis                             redisOptions
 	replicate                         int
 	reloadEvery                       time.Duration
@@ -66,6 +66,7 @@ func (o *benchOptions) flags(cmd *cobra.Command) {
 	f.StringVar(&o.ckptDir, "data", "", "checkpoint to this directory (default: a temporary one) unless --redis-addr is set")
 	f.IntVar(&o.replicate, "replicate", 1, "run every rule this many times (under distinct ids), to measure with many rules")
 	f.DurationVar(&o.reloadEvery, "reload-every", 0, "during the run, change one rule and hot-swap the whole rule set this often; reports the longest pause in matching")
+	f.BoolVar(&o.halfRate, "half-rate", false, "run twice: as fast as possible, then offered half the rate measured, paced in real time (--rate is ignored); reports the second run's detection latency beside the first (use with --chunk 64 and no --out-of-orderness)")
 	f.BoolVar(&o.compare, "compare-checkpoints", false, "run twice, without and with checkpoints every --checkpoint-interval (default 1s), and print the cost as a ratio")
 	addRedisFlags(f, &o.redis)
 }
@@ -115,7 +116,11 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		}
 		return bench.CompareCheckpoints(cmd.Context(), cmd.OutOrStdout(), rs, recs, bc, bc.Store, o.ckptEvery, where)
 	}
-	res, err := bench.Run(cmd.Context(), rs, recs, bc)
+	runBench := bench.Run
+	if o.halfRate {
+		runBench = bench.AtHalfRate
+	}
+	res, err := runBench(cmd.Context(), rs, recs, bc)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,170 @@
+package nfa
+
+import (
+	"fmt"
+
+	"github.com/cepd/cepd/event"
+)
+
+// StartIndex tells, for an event, which of a rule set's programs might start a match
+// with it, so that a key without a matcher for a rule asks CanStart only of those: an
+// event no rule can start touches no rule at all. Two levels, both precomputed from the
+// start states' event-only guards:
+//
+//  1. by one string field of the event (usually its type: StartDispatch), a map lookup
+//     rules out every program whose first step wants another value;
+//  2. by the pins of each remaining program's start guards (StartPins): each distinct pin
+//     (e.card_present == false, e.channel == 'atm', e.amount >= 450.0…) is tested at most
+//     once per event, shared by every program that has it, and a program is ruled out
+//     when each of its start guards has a failing pin.
+//
+// Both only rule out: a program they keep may still have CanStart false. Programs
+// compiled with Options.NoGuards have neither (the reference path asks CanStart of every
+// rule).
+//
+// A StartIndex is immutable but for its per-event pin cache: one goroutine uses it (each
+// shard builds its own).
+type StartIndex struct {
+	field  int               // the first level's field, -1 when none
+	always []bool            // programs the first level cannot rule out
+	by     map[string][]bool // field value → programs that might start
+	starts [][][]int         // per program, its start guards' pins (ids into pins); nil: none
+	pins   []Pin
+
+	ev    *event.Event // the event of the last Candidates call
+	gen   uint32
+	stamp []uint32 // pin i was tested for the current event when stamp[i] == gen
+	fails []bool
+}
+
+// NewStartIndex indexes progs (a rule set's programs, in rule order).
+func NewStartIndex(progs []*Program) *StartIndex {
+	x := &StartIndex{field: -1, always: make([]bool, len(progs)), by: map[string][]bool{}, starts: make([][][]int, len(progs))}
+	x.indexField(progs)
+	ids := map[string]int{}
+	for pi, p := range progs {
+		guards, ok := p.StartPins()
+		if !ok {
+			continue
+		}
+		for _, g := range guards {
+			var gids []int
+			for _, pin := range g {
+				k := pinKey(pin)
+				id, seen := ids[k]
+				if !seen {
+					id = len(x.pins)
+					ids[k] = id
+					x.pins = append(x.pins, pin)
+				}
+				gids = append(gids, id)
+			}
+			x.starts[pi] = append(x.starts[pi], gids)
+		}
+	}
+	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
+	return x
+}
+
+// indexField builds the first level on the field most programs dispatch on (the lowest
+// index among equals).
+func (x *StartIndex) indexField(progs []*Program) {
+	count := map[int]int{}
+	for _, p := range progs {
+		if f, _, ok := p.StartDispatch(); ok {
+			count[f]++
+		}
+	}
+	for f, n := range count {
+		if x.field < 0 || n > count[x.field] || n == count[x.field] && f < x.field {
+			x.field = f
+		}
+	}
+	for pi, p := range progs {
+		f, vals, ok := p.StartDispatch()
+		if !ok || f != x.field {
+			x.always[pi] = true
+			continue
+		}
+		for _, v := range vals {
+			l := x.by[v]
+			if l == nil {
+				l = make([]bool, len(progs))
+				x.by[v] = l
+			}
+			l[pi] = true
+		}
+	}
+}
+
+// pinKey identifies a pin among a rule set's.
+func pinKey(p Pin) string {
+	b := fmt.Appendf(nil, "%p", p.Schema)
+	b = append(b, byte(p.Op))
+	b = append(b, byte(p.Field), byte(p.Field>>8), byte(p.Field>>16))
+	for _, v := range p.Values {
+		b = append(b, 0, byte(v.Kind))
+		switch v.Kind {
+		case event.KindString:
+			b = append(b, v.AsString()...)
+		default:
+			n := uint64(v.AsInt()) // the bits of an int, a double or a bool
+			if v.Kind == event.KindBool && v.AsBool() {
+				n = 1
+			}
+			for i := 0; i < 64; i += 8 {
+				b = append(b, byte(n>>i))
+			}
+		}
+	}
+	return string(b)
+}
+
+// Candidates starts the per-event work for ev and returns the first level's verdict, for
+// MayStart: nil when it rules nothing out (the event's field is not a present string).
+func (x *StartIndex) Candidates(ev *event.Event) []bool {
+	x.ev = ev
+	if x.gen++; x.gen == 0 { // wrapped: forget every stamp
+		clear(x.stamp)
+		x.gen = 1
+	}
+	if x.field < 0 || x.field >= ev.Len() || ev.Value(x.field).Kind != event.KindString {
+		return nil
+	}
+	if l := x.by[ev.Value(x.field).AsString()]; l != nil {
+		return l
+	}
+	return x.always
+}
+
+// MayStart reports whether CanStart must be asked of program pi for the event of the last
+// Candidates call, which returned cand.
+func (x *StartIndex) MayStart(cand []bool, pi int) bool {
+	if cand != nil && !cand[pi] && !x.always[pi] {
+		return false
+	}
+	guards := x.starts[pi]
+	if guards == nil {
+		return true
+	}
+	for _, g := range guards {
+		if !x.anyFails(g) {
+			return true // this guard may hold
+		}
+	}
+	return false // every start guard is false
+}
+
+// anyFails reports whether one of the pins fails for the current event, testing each
+// pin at most once per event.
+func (x *StartIndex) anyFails(ids []int) bool {
+	for _, id := range ids {
+		if x.stamp[id] != x.gen {
+			x.stamp[id], x.fails[id] = x.gen, x.pins[id].Fails(x.ev)
+		}
+		if x.fails[id] {
+			return true
+		}
+	}
+	return false
+}
