@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/devkafka"
 )
@@ -59,4 +61,83 @@ func TestRepartitionClaimGoesIdle(t *testing.T) {
 	if p := part(); p.Backlog {
 		t.Errorf("an idle partition with a backlog: %+v", p)
 	}
+}
+
+// TestRepartitionClaimBehindOpenTxn: committed records behind another producer's open
+// transaction (a forwarder killed mid-transaction, whose transaction stays open until its
+// successor fences it or it times out) are unread records: the claim keeps its backlog
+// and its partition does not turn idle until they are read. A read_committed reader
+// stops at the last stable offset, before the open transaction; asked for that offset,
+// the claim saw itself read to its end, its partition turned idle after the idle timeout,
+// and the other partitions' time could close the windows of the keys whose events wait
+// behind the open transaction.
+func TestRepartitionClaimBehindOpenTxn(t *testing.T) {
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"events", "rep"}})
+	addr := kc.Addr()
+	// The open transaction: one record, neither committed nor aborted yet.
+	sc := sarama.NewConfig()
+	sc.Version = DefaultVersion
+	sc.Producer.Idempotent = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Return.Successes = true
+	sc.Net.MaxOpenRequests = 1
+	sc.Producer.Transaction.ID = "txn-open"
+	open, err := sarama.NewSyncProducer([]string{addr}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { open.Close() })
+	if err := open.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.SendMessages([]*sarama.ProducerMessage{repRecord("e0", 0, "")}); err != nil {
+		t.Fatal(err)
+	}
+	send := txnSender(t, addr, "rep")
+	send(true, repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 2, MarkerIdle))
+
+	const idle = time.Second
+	s := &sinks{}
+	eng := startEngine(t, engine.Config{Shards: 1, IdleTimeout: idle}, s)
+	t.Cleanup(eng.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := New(Config{Brokers: []string{addr}, Topics: []string{"rep"}, Group: "g", CommitInterval: 100 * time.Millisecond,
+		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 3 * time.Second, BacklogCheck: 100 * time.Millisecond,
+		Merge: &MergeConfig{Sources: []SourcePartition{{Topic: "events", Partition: 0}}}}, eng, s)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		for ctx.Err() == nil {
+			eng.MarkIdle(ctx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	part := func() (engine.PartitionStats, bool) {
+		ps := eng.Partitions()
+		if len(ps) != 1 {
+			return engine.PartitionStats{}, false
+		}
+		return ps[0], true
+	}
+	waitFor(t, "the claim", func() bool { _, ok := part(); return ok })
+	// Three idle timeouts: the backlog checks ask the broker many times meanwhile.
+	for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		p, _ := part()
+		if p.Idle || !p.Backlog || p.Events != 0 {
+			t.Fatalf("committed records wait behind an open transaction, yet the partition is %+v (want a backlog, not idle, no events)", p)
+		}
+	}
+	if err := open.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+	// The log ends in two commit markers (the two transactions interleaved), which one
+	// offset of slack does not cover: a third transaction ends it in one.
+	send(true, repRecord("e3", 3, ""), repRecord("", 3, MarkerIdle))
+	waitFor(t, "the records behind the transaction", func() bool { p, _ := part(); return p.Events >= 4 })
+	waitFor(t, "the partition to turn idle", func() bool { p, _ := part(); return p.Idle && !p.Backlog })
 }
