@@ -11,8 +11,9 @@
 // One departure from kfake: a group member whose connection died while its join waited
 // for a rebalance (a process killed mid-join) never got a session timer in kfake, and
 // kept the partitions the leader assigned it for ever. The cluster's stale-member guard
-// (stale.go) removes a member silent past its session timeout, as a real broker does
-// (TestMemberDeadInJoinExpires).
+// (stale.go) removes a member silent past its session timeout in a stable group, as a
+// real broker does (TestMemberDeadInJoinExpires); a live member whose join waits for a
+// long rebalance stays (TestMemberParkedInJoinStays).
 //
 // Concurrency: a Cluster's methods are safe for concurrent use; the cluster serves its
 // clients on its own goroutines until Close returns.

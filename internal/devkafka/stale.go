@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,10 +26,15 @@ import (
 // broker expires such a member after its session timeout.
 //
 // The guard does what the broker should: it notes every request that names a member,
-// and every half second asks kfake for the members of the groups it has seen. A member
-// silent for longer than its session timeout plus twice its rebalance timeout (the
-// longest a live member waits for its join and sync answers without sending anything)
-// is sent a LeaveGroup, as its own client would on a clean shutdown.
+// and every half second asks kfake about the groups of members silent for longer than
+// their session timeout plus twice their rebalance timeout. It acts only in a stable
+// group, stable (at the same generation) for longer than the member's session timeout
+// as well: while a group rebalances, a live member's join may wait far longer than its
+// own timeouts say (another member's rebalance timeout governs the wait, and each new
+// join restarts kfake's timer), and kfake's own rebalance and sync timers remove a
+// member that does not answer; once the group is stable, every live member heartbeats
+// within its session timeout. Such a member is sent a LeaveGroup, as its own client
+// would on a clean shutdown (TestMemberParkedInJoinStays).
 
 // staleCheckEvery is how often the guard looks for silent members.
 const staleCheckEvery = 500 * time.Millisecond
@@ -42,6 +48,12 @@ type memberSeen struct {
 	session, rebalance time.Duration
 }
 
+// stableSince is when the guard first saw a group stable at a generation.
+type stableSince struct {
+	generation int32
+	at         time.Time
+}
+
 type staleGuard struct {
 	kf   *kfake.Cluster
 	conf func() (*sarama.Config, error) // a client configuration for the cluster's own address
@@ -50,6 +62,8 @@ type staleGuard struct {
 
 	mu   sync.Mutex
 	seen map[memberKey]memberSeen
+
+	stable map[string]stableSince // by group; only the loop uses it
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -60,7 +74,7 @@ type staleGuard struct {
 // close stops it.
 func startStaleGuard(kf *kfake.Cluster, addr string, conf func() (*sarama.Config, error), log io.Writer) *staleGuard {
 	g := &staleGuard{kf: kf, conf: conf, addr: addr, log: log, seen: map[memberKey]memberSeen{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stable: map[string]stableSince{}, stop: make(chan struct{}), done: make(chan struct{})}
 	kf.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
 		g.observe(req, time.Now())
 		return nil, nil, false // observe only: kfake handles the request
@@ -114,18 +128,25 @@ func (g *staleGuard) observe(req kmsg.Request, now time.Time) {
 	g.mu.Unlock()
 }
 
-// silent returns the members silent past their limits at now, and forgets them.
-func (g *staleGuard) silent(now time.Time) []memberKey {
+// silent returns the members silent past their limits at now, with their session
+// timeouts.
+func (g *staleGuard) silent(now time.Time) map[memberKey]time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []memberKey
+	out := map[memberKey]time.Duration{}
 	for k, s := range g.seen {
 		if now.Sub(s.at) > s.session+2*s.rebalance+time.Second {
-			out = append(out, k)
-			delete(g.seen, k)
+			out[k] = s.session
 		}
 	}
 	return out
+}
+
+// forget stops watching a member.
+func (g *staleGuard) forget(k memberKey) {
+	g.mu.Lock()
+	delete(g.seen, k)
+	g.mu.Unlock()
 }
 
 func (g *staleGuard) loop() {
@@ -144,10 +165,16 @@ func (g *staleGuard) loop() {
 			return
 		case <-tick.C:
 		}
-		for _, k := range g.silent(time.Now()) {
-			if !g.inGroup(k) {
-				continue // kfake removed it itself
+		now := time.Now()
+		for k, session := range g.silent(now) {
+			switch g.check(k, session, now) {
+			case memberGone:
+				g.forget(k) // kfake removed it itself
+				continue
+			case memberWait:
+				continue
 			}
+			g.forget(k)
 			if client == nil {
 				var err error
 				if client, err = g.client(); err != nil {
@@ -164,17 +191,36 @@ func (g *staleGuard) loop() {
 	}
 }
 
-func (g *staleGuard) inGroup(k memberKey) bool {
+// What the guard does with a silent member.
+const (
+	memberGone   = iota // no longer in its group
+	memberWait          // its group rebalances, or has not been stable for a session timeout yet
+	memberRemove        // silent in a group stable for longer than its session timeout
+)
+
+// check tells what to do with silent member k (session timeout session) at now.
+func (g *staleGuard) check(k memberKey, session time.Duration, now time.Time) int {
 	info := g.kf.GroupInfo(k.group)
 	if info == nil {
-		return false
+		delete(g.stable, k.group)
+		return memberGone
 	}
-	for _, m := range info.Members {
-		if m.MemberID == k.member {
-			return true
-		}
+	if !slices.ContainsFunc(info.Members, func(m kfake.GroupMember) bool { return m.MemberID == k.member }) {
+		return memberGone
 	}
-	return false
+	if info.State != "Stable" { // kfake's name for the state (another name: the guard never acts)
+		delete(g.stable, k.group)
+		return memberWait
+	}
+	st, ok := g.stable[k.group]
+	if !ok || st.generation != info.Epoch {
+		g.stable[k.group] = stableSince{generation: info.Epoch, at: now}
+		return memberWait
+	}
+	if now.Sub(st.at) <= session+time.Second {
+		return memberWait
+	}
+	return memberRemove
 }
 
 func (g *staleGuard) client() (sarama.Client, error) {

@@ -21,12 +21,14 @@ import "time"
 // A claim of a repartition topic (Config.Merge) reads a topic written only in
 // transactions: each ends with a commit marker, an offset no consumer receives. Read to
 // its end, such a claim's next offset is the last marker's, one short of the end: one
-// offset of slack is no backlog. Its question asks for the last stable offset (where a
-// read_committed reader's end is): a transaction still open is records not yet readable,
-// which arrive, and set the backlog, when it commits. A claim whose partition ends in an
-// aborted transaction keeps a backlog until the next committed one (the aborted records,
-// never received, sit between its next offset and the end). Only the claim's goroutine
-// uses it.
+// offset of slack is no backlog. Its question asks for the end (the high-water mark), not
+// the last stable offset where a read_committed reader stops: committed records of one
+// forwarder can wait behind another's open transaction (a forwarder killed
+// mid-transaction leaves it open until its successor fences it, or it times out), and
+// they are unread records (TestRepartitionClaimBehindOpenTxn). A claim whose partition
+// ends in an aborted transaction, or in the markers of two transactions that interleaved,
+// keeps a backlog until the next transaction ends the partition in one commit marker.
+// Only the claim's goroutine uses it.
 type backlogWatch struct {
 	s        *Source
 	c        *claim

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/cepd/cepd/engine"
 )
 
@@ -17,16 +19,8 @@ func TestRepartitionClaimGoesIdle(t *testing.T) {
 	addr, send := repCluster(t)
 	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 2, MarkerIdle))
 
-	const idle = time.Second
-	eng := idleSource(t, idle, Config{Brokers: []string{addr}, Topics: []string{"rep"}, BacklogCheck: 100 * time.Millisecond,
-		Merge: &MergeConfig{Sources: []SourcePartition{{Topic: "events", Partition: 0}}}})
-	part := func() engine.PartitionStats {
-		ps := eng.Partitions()
-		if len(ps) != 1 {
-			return engine.PartitionStats{}
-		}
-		return ps[0]
-	}
+	eng := repIdleSource(t, addr)
+	part := func() engine.PartitionStats { p, _ := onlyPartition(eng); return p }
 	// Each transaction ends with the source's idle marker (as the forwarder sends when its
 	// source goes quiet), which releases the records the merge holds.
 	waitFor(t, "the claim to read the transaction", func() bool { return part().Events >= 3 })
@@ -37,4 +31,61 @@ func TestRepartitionClaimGoesIdle(t *testing.T) {
 	if p := part(); p.Backlog {
 		t.Errorf("an idle partition with a backlog: %+v", p)
 	}
+}
+
+// TestRepartitionClaimBehindOpenTxn: committed records behind another producer's open
+// transaction (a forwarder killed mid-transaction, whose transaction stays open until its
+// successor fences it or it times out) are unread records: the claim keeps its backlog
+// and its partition does not turn idle until they are read. A read_committed reader
+// stops at the last stable offset, before the open transaction; asked for that offset,
+// the claim saw itself read to its end, its partition turned idle after the idle timeout,
+// and the other partitions' time could close the windows of the keys whose events wait
+// behind the open transaction.
+func TestRepartitionClaimBehindOpenTxn(t *testing.T) {
+	addr, send := repCluster(t)
+	// The open transaction: one record, neither committed nor aborted yet.
+	open := txnProducer(t, addr, "txn-open")
+	if err := open.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.SendMessages([]*sarama.ProducerMessage{repRecord("e0", 0, "")}); err != nil {
+		t.Fatal(err)
+	}
+	send(true, repRecord("e1", 1, ""), repRecord("e2", 2, ""), repRecord("", 2, MarkerIdle))
+
+	const idle = time.Second // repIdleSource's
+	eng := repIdleSource(t, addr)
+	part := func() (engine.PartitionStats, bool) { return onlyPartition(eng) }
+	waitFor(t, "the claim", func() bool { _, ok := part(); return ok })
+	// Three idle timeouts: the backlog checks ask the broker many times meanwhile.
+	for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		p, _ := part()
+		if p.Idle || !p.Backlog || p.Events != 0 {
+			t.Fatalf("committed records wait behind an open transaction, yet the partition is %+v (want a backlog, not idle, no events)", p)
+		}
+	}
+	if err := open.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+	// The log ends in two commit markers (the two transactions interleaved), which one
+	// offset of slack does not cover: a third transaction ends it in one.
+	send(true, repRecord("e3", 3, ""), repRecord("", 3, MarkerIdle))
+	waitFor(t, "the records behind the transaction", func() bool { p, _ := part(); return p.Events >= 4 })
+	waitFor(t, "the partition to turn idle", func() bool { p, _ := part(); return p.Idle && !p.Backlog })
+}
+
+// repIdleSource starts an engine with an idle timeout of 1 s fed by a claim of topic rep
+// (with the watermark merge of source events/0) that checks its backlog every 100 ms.
+func repIdleSource(t *testing.T, addr string) *engine.Engine {
+	return idleSource(t, time.Second, Config{Brokers: []string{addr}, Topics: []string{"rep"}, BacklogCheck: 100 * time.Millisecond,
+		Merge: &MergeConfig{Sources: []SourcePartition{{Topic: "events", Partition: 0}}}})
+}
+
+// onlyPartition returns the engine's partition when it holds exactly one.
+func onlyPartition(eng *engine.Engine) (engine.PartitionStats, bool) {
+	ps := eng.Partitions()
+	if len(ps) != 1 {
+		return engine.PartitionStats{}, false
+	}
+	return ps[0], true
 }

@@ -267,37 +267,7 @@ func (s *Source) endOffset(c *claim) (int64, error) {
 	if client == nil {
 		return 0, errors.New("kafka source: no client")
 	}
-	if c.merge != nil {
-		return lastStable(client, c.topic, c.partition)
-	}
 	return client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
-}
-
-// lastStable asks partition p's leader for its last stable offset: the end a
-// read_committed reader may read to (the first offset of the oldest open transaction, or
-// the end).
-func lastStable(client sarama.Client, topic string, p int32) (int64, error) {
-	b, err := client.Leader(topic, p)
-	if err != nil {
-		return 0, err
-	}
-	req := sarama.NewOffsetRequest(client.Config().Version)
-	req.IsolationLevel = sarama.ReadCommitted
-	req.AddBlock(topic, p, sarama.OffsetNewest, 1)
-	resp, err := b.GetAvailableOffsets(req)
-	if err != nil {
-		return 0, err
-	}
-	blk := resp.GetBlock(topic, p)
-	switch {
-	case blk == nil:
-		return 0, errors.New("no answer for the partition")
-	case blk.Err != sarama.ErrNoError:
-		return 0, blk.Err
-	case len(blk.Offsets) == 1: // version 0
-		return blk.Offsets[0], nil
-	}
-	return blk.Offset, nil
 }
 
 // release ends a claim: its final commit (unless it is tainted or the engine or sinks do

@@ -90,21 +90,28 @@ func repCluster(t *testing.T) (string, func(commit bool, msgs ...*sarama.Produce
 	return kc.Addr(), txnSender(t, kc.Addr(), "rep")
 }
 
-// txnSender returns a function that sends messages in one transaction of a transactional
-// producer (closed when the test ends) and commits it, or aborts it when commit is false.
-func txnSender(t *testing.T, addr, id string) func(commit bool, msgs ...*sarama.ProducerMessage) {
+// txnProducer returns a transactional producer with transactional id id, closed when the
+// test ends.
+func txnProducer(t *testing.T, addr, id string) sarama.SyncProducer {
 	sc := sarama.NewConfig()
 	sc.Version = DefaultVersion
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Return.Successes = true
 	sc.Net.MaxOpenRequests = 1
-	sc.Producer.Transaction.ID = "txn-sender-" + id
+	sc.Producer.Transaction.ID = id
 	prod, err := sarama.NewSyncProducer([]string{addr}, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { prod.Close() })
+	return prod
+}
+
+// txnSender returns a function that sends messages in one transaction of a transactional
+// producer (closed when the test ends) and commits it, or aborts it when commit is false.
+func txnSender(t *testing.T, addr, id string) func(commit bool, msgs ...*sarama.ProducerMessage) {
+	prod := txnProducer(t, addr, "txn-sender-"+id)
 	return func(commit bool, msgs ...*sarama.ProducerMessage) {
 		t.Helper()
 		if err := prod.BeginTxn(); err != nil {

@@ -82,3 +82,29 @@ func stallReport(t *testing.T, addr string, last *exec.Cmd) {
 	case <-time.After(5 * time.Second):
 	}
 }
+
+// lastStable asks partition p's leader for its last stable offset: the end a
+// read_committed reader may read to.
+func lastStable(client sarama.Client, topic string, p int32) (int64, error) {
+	b, err := client.Leader(topic, p)
+	if err != nil {
+		return 0, err
+	}
+	req := sarama.NewOffsetRequest(client.Config().Version)
+	req.IsolationLevel = sarama.ReadCommitted
+	req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+	resp, err := b.GetAvailableOffsets(req)
+	if err != nil {
+		return 0, err
+	}
+	blk := resp.GetBlock(topic, p)
+	switch {
+	case blk == nil:
+		return 0, fmt.Errorf("no answer for the partition")
+	case blk.Err != sarama.ErrNoError:
+		return 0, blk.Err
+	case len(blk.Offsets) == 1: // version 0
+		return blk.Offsets[0], nil
+	}
+	return blk.Offset, nil
+}
