@@ -19,47 +19,49 @@ import "time"
 // can pass.
 //
 // A claim of a repartition topic (Config.Merge) reads a topic written only in
-// transactions: each ends with a commit marker, an offset no consumer receives. Read to
-// its end, such a claim's next offset is the last marker's, one short of the end: one
-// offset of slack is no backlog. Its question asks for the end (the high-water mark), not
-// the last stable offset where a read_committed reader stops: committed records of one
-// forwarder can wait behind another's open transaction (a forwarder killed
-// mid-transaction leaves it open until its successor fences it, or it times out), and
-// they are unread records (TestRepartitionClaimBehindOpenTxn). A claim whose partition
-// ends in an aborted transaction, or in the markers of two transactions that interleaved,
-// keeps a backlog until the next transaction ends the partition in one commit marker.
+// transactions: each ends with a commit marker, an offset no consumer receives, and an
+// aborted transaction's records are never received either. Read to its end, such a
+// claim's next offset is short of the end by a marker or more, so its question is not
+// the end offset but a read_committed fetch from its next offset (Source.unread, on a
+// client of its own so that it never waits behind the claim's long polls): the claim
+// has a backlog while that fetch holds a record it would receive, or while a transaction
+// is open (its records may commit; committed records of one forwarder can also wait
+// behind another's open transaction: TestRepartitionClaimBehindOpenTxn). After a batch,
+// a high-water mark one past the claim's next offset (the batch's own commit marker) is
+// no backlog.
 // Only the claim's goroutine uses it.
 type backlogWatch struct {
 	s        *Source
 	c        *claim
 	pos      *int64 // the claim's next offset to read
-	slack    int64  // offsets past pos that are no backlog: 1 (a commit marker) for a repartition claim
+	slack    int64  // offsets past pos that a batch's high-water mark may hold without a backlog: 1 (its commit marker) for a repartition claim
 	tick     *time.Ticker
 	received bool           // records read since the last check
 	asked    chan endAnswer // the question in flight (nil: none)
 	overdue  *time.Timer    // fires when the question in flight counts as stalled
 }
 
-// endAnswer is the broker's answer to a claim's end-offset question.
+// endAnswer is the broker's answer to a claim's question: whether records wait past the
+// offset the claim was at when it asked.
 type endAnswer struct {
-	end int64
-	err error
+	backlog bool
+	err     error
 }
 
 func (w *backlogWatch) set(backlog bool) error { return w.s.eng.SetBacklog(w.s.hard, w.c.id, backlog) }
 
-// checked is a check interval's end: a claim that read nothing asks the broker for the
-// end offset (unless a question is in flight).
+// checked is a check interval's end: a claim that read nothing asks the broker whether
+// records wait past its next offset (unless a question is in flight).
 func (w *backlogWatch) checked() {
 	defer func() { w.received = false }()
 	if w.asked != nil || w.received {
 		return
 	}
 	w.asked = make(chan endAnswer, 1)
-	go func(ch chan<- endAnswer) {
-		end, err := w.s.endOffset(w.c)
-		ch <- endAnswer{end, err}
-	}(w.asked)
+	go func(ch chan<- endAnswer, pos int64) {
+		backlog, err := w.s.unread(w.c, pos)
+		ch <- endAnswer{backlog, err}
+	}(w.asked, *w.pos)
 	d := w.s.cfg.BacklogCheck + w.s.cfg.MaxWait
 	if w.overdue == nil {
 		w.overdue = time.NewTimer(d)
@@ -97,7 +99,7 @@ func (w *backlogWatch) answered(a endAnswer) error {
 	if w.received {
 		return nil
 	}
-	return w.set(a.err != nil || a.end > *w.pos+w.slack)
+	return w.set(a.err != nil || a.backlog)
 }
 
 // read notes a batch read, the claim's high-water mark hwm after it.

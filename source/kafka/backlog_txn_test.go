@@ -67,11 +67,27 @@ func TestRepartitionClaimBehindOpenTxn(t *testing.T) {
 	if err := open.CommitTxn(); err != nil {
 		t.Fatal(err)
 	}
-	// The log ends in two commit markers (the two transactions interleaved), which one
-	// offset of slack does not cover: a third transaction ends it in one.
-	send(true, repRecord("e3", 3, ""), repRecord("", 3, MarkerIdle))
-	waitFor(t, "the records behind the transaction", func() bool { p, _ := part(); return p.Events >= 4 })
+	// The log ends in two commit markers (the two transactions interleaved): read to its
+	// end, the claim's next offset is two short of the end, and the partition turns idle.
+	waitFor(t, "the records behind the transaction", func() bool { p, _ := part(); return p.Events >= 3 })
 	waitFor(t, "the partition to turn idle", func() bool { p, _ := part(); return p.Idle && !p.Backlog })
+}
+
+// TestRepartitionClaimIdleAfterAbort: a repartition partition that ends in an aborted
+// transaction (a forwarder's batch its successor aborted) is read to its end when the
+// committed records before it are: its partition turns idle. The aborted records are
+// never received, so the claim's next offset stays before them; asked for the end
+// offset, the claim kept a backlog until the next committed transaction.
+func TestRepartitionClaimIdleAfterAbort(t *testing.T) {
+	addr, send := repCluster(t)
+	send(true, repRecord("e0", 0, ""), repRecord("e1", 1, ""), repRecord("", 1, MarkerIdle))
+	send(false, repRecord("aborted-2", 2, ""), repRecord("aborted-3", 3, ""), repRecord("", 3, MarkerWatermark))
+	eng := repIdleSource(t, addr)
+	waitFor(t, "the committed records", func() bool { p, _ := onlyPartition(eng); return p.Events >= 2 })
+	waitFor(t, "the partition to turn idle", func() bool { p, _ := onlyPartition(eng); return p.Idle && !p.Backlog })
+	if p, _ := onlyPartition(eng); p.Events != 2 {
+		t.Errorf("the engine got %d records, want the 2 committed ones", p.Events)
+	}
 }
 
 // repIdleSource starts an engine with an idle timeout of 1 s fed by a claim of topic rep
@@ -88,4 +104,47 @@ func onlyPartition(eng *engine.Engine) (engine.PartitionStats, bool) {
 		return engine.PartitionStats{}, false
 	}
 	return ps[0], true
+}
+
+// TestReceivable: what a read_committed reader at an offset still receives of a fetch
+// answer, batch by batch: data batches at or past it unless aborted (from the first
+// offset of one of its producer's aborted transactions to that producer's next control
+// batch), never control batches, and an answer that stops before the last stable offset
+// may hide a record.
+func TestReceivable(t *testing.T) {
+	data := func(first int64, n int32, pid int64) *sarama.Records {
+		return &sarama.Records{RecordBatch: &sarama.RecordBatch{FirstOffset: first, LastOffsetDelta: n - 1, ProducerID: pid, IsTransactional: true}}
+	}
+	marker := func(at int64, pid int64) *sarama.Records {
+		return &sarama.Records{RecordBatch: &sarama.RecordBatch{FirstOffset: at, ProducerID: pid, IsTransactional: true, Control: true}}
+	}
+	abort := func(pid, first int64) *sarama.AbortedTransaction {
+		return &sarama.AbortedTransaction{ProducerID: pid, FirstOffset: first}
+	}
+	for _, c := range []struct {
+		name    string
+		pos     int64
+		lso     int64
+		batches []*sarama.Records
+		aborted []*sarama.AbortedTransaction
+		want    bool
+	}{
+		{"nothing past pos", 5, 5, nil, nil, false},
+		{"one commit marker", 4, 5, []*sarama.Records{marker(4, 1)}, nil, false},
+		{"two interleaved markers", 4, 6, []*sarama.Records{marker(4, 1), marker(5, 2)}, nil, false},
+		{"a committed batch", 4, 8, []*sarama.Records{marker(4, 1), data(5, 2, 2), marker(7, 2)}, nil, true},
+		{"an aborted batch", 4, 8, []*sarama.Records{marker(4, 1), data(5, 2, 2), marker(7, 2)}, []*sarama.AbortedTransaction{abort(2, 5)}, false},
+		{"another producer's batch beside an abort", 4, 10,
+			[]*sarama.Records{data(4, 2, 2), data(6, 2, 3), marker(8, 2), marker(9, 3)}, []*sarama.AbortedTransaction{abort(2, 4)}, true},
+		{"the producer's committed batch after its abort", 4, 10,
+			[]*sarama.Records{data(4, 2, 2), marker(6, 2), data(7, 2, 2), marker(9, 2)}, []*sarama.AbortedTransaction{abort(2, 4)}, true},
+		{"a batch before pos", 6, 7, []*sarama.Records{data(4, 2, 1), marker(6, 1)}, nil, false},
+		{"an answer short of the last stable offset", 4, 9, []*sarama.Records{marker(4, 1)}, nil, true},
+		{"a legacy message set", 4, 6, []*sarama.Records{{MsgSet: &sarama.MessageSet{}}}, nil, true},
+	} {
+		blk := &sarama.FetchResponseBlock{LastStableOffset: c.lso, HighWaterMarkOffset: c.lso, RecordsSet: c.batches, AbortedTransactions: c.aborted}
+		if got := receivable(blk, c.pos); got != c.want {
+			t.Errorf("%s: receivable = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

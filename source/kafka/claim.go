@@ -1,8 +1,11 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -258,16 +261,105 @@ func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.R
 	return true
 }
 
-// endOffset asks the broker for the end offset of c's partition (the offset the next
-// record produced will get).
-func (s *Source) endOffset(c *claim) (int64, error) {
+// unread asks the broker whether records of c's partition wait at or past pos: past the
+// end offset for a claim of a plain topic; for a claim of a repartition topic, what a
+// read_committed fetch from pos says (committedAfter).
+func (s *Source) unread(c *claim, pos int64) (bool, error) {
+	if c.merge != nil {
+		return s.committedAfter(c, pos)
+	}
 	s.mu.Lock()
 	client := s.client
 	s.mu.Unlock()
 	if client == nil {
-		return 0, errors.New("kafka source: no client")
+		return false, errors.New("kafka source: no client")
 	}
-	return client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
+	end, err := client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
+	return end > pos, err
+}
+
+// committedAfter fetches c's partition from pos with read_committed isolation, on the
+// source's question client, without waiting for data, and reports whether a reader at
+// pos would still receive a record: a data batch at or past pos that is not of an
+// aborted transaction, an open transaction (its records may commit), or a part of the
+// log up to the last stable offset that the answer did not hold. Control batches (commit
+// and abort markers) and aborted transactions' batches are never received.
+func (s *Source) committedAfter(c *claim, pos int64) (bool, error) {
+	client, err := s.questionClient()
+	if err != nil {
+		return false, err
+	}
+	b, err := client.Leader(c.topic, c.partition)
+	if err != nil {
+		return false, err
+	}
+	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20, Isolation: sarama.ReadCommitted}
+	req.AddBlock(c.topic, c.partition, pos, 1<<20, -1)
+	resp, err := b.Fetch(req)
+	if err != nil {
+		return false, err
+	}
+	blk := resp.GetBlock(c.topic, c.partition)
+	switch {
+	case blk == nil:
+		return false, errors.New("no answer for the partition")
+	case blk.Err != sarama.ErrNoError:
+		return false, blk.Err
+	case blk.LastStableOffset < blk.HighWaterMarkOffset:
+		return true, nil
+	}
+	return receivable(blk, pos), nil
+}
+
+// receivable reports whether a read_committed reader at pos receives a record of blk, or
+// blk's batches end before its last stable offset (the rest may hold one). It follows
+// the aborted transactions as Kafka's consumer does: a producer's batches are aborted
+// from the first offset of one of its aborted transactions to its next control batch.
+func receivable(blk *sarama.FetchResponseBlock, pos int64) bool {
+	aborted := slices.SortedFunc(slices.Values(blk.AbortedTransactions), func(a, b *sarama.AbortedTransaction) int {
+		return cmp.Compare(a.FirstOffset, b.FirstOffset)
+	})
+	abortedNow := map[int64]bool{}
+	covered := pos
+	for _, r := range blk.RecordsSet {
+		rb := r.RecordBatch
+		if rb == nil {
+			return true // a legacy message set: cannot tell
+		}
+		last := rb.FirstOffset + int64(rb.LastOffsetDelta)
+		for len(aborted) > 0 && aborted[0].FirstOffset <= last {
+			abortedNow[aborted[0].ProducerID] = true
+			aborted = aborted[1:]
+		}
+		switch {
+		case rb.Control:
+			delete(abortedNow, rb.ProducerID)
+		case last < pos:
+		case rb.IsTransactional && abortedNow[rb.ProducerID]:
+		default:
+			return true
+		}
+		covered = max(covered, last+1)
+	}
+	return covered < blk.LastStableOffset
+}
+
+// questionClient returns the client claims of repartition topics ask their backlog
+// questions on, made on first use; Run closes it.
+func (s *Source) questionClient() (sarama.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.questionsClosed {
+		return nil, errors.New("kafka source: stopped")
+	}
+	if s.questions == nil {
+		c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
+		if err != nil {
+			return nil, fmt.Errorf("kafka source: question client: %w", err)
+		}
+		s.questions = c
+	}
+	return s.questions, nil
 }
 
 // release ends a claim: its final commit (unless it is tainted or the engine or sinks do

@@ -38,6 +38,10 @@ type Source struct {
 	mu     sync.Mutex
 	claims map[int]*claim // live claims by engine partition id
 	client sarama.Client  // the consumer group's client (end offsets for backlog checks)
+	// questions is the client repartition claims ask their backlog questions on (made on
+	// first use, closed when Run returns).
+	questions       sarama.Client
+	questionsClosed bool
 
 	commitMu   sync.Mutex // one commit at a time
 	commitStop func()     // stops the current session's commit loop
@@ -135,6 +139,7 @@ func (s *Source) Run(ctx context.Context) error {
 	s.hard = hard
 	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.StopTimeout, cancelHard) })
 	defer stopTimer()
+	defer s.closeQuestions()
 
 	log := s.cfg.Log
 	backoff := s.cfg.RejoinBackoff
@@ -197,6 +202,17 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// closeQuestions closes the question client, if one was made.
+func (s *Source) closeQuestions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.questionsClosed = true
+	if s.questions != nil {
+		_ = s.questions.Close()
+		s.questions = nil
+	}
 }
 
 // handler adapts Source to sarama's ConsumerGroupHandler.
