@@ -39,7 +39,8 @@ type keyState struct {
 	key     string
 	part    *partClock // the partition the key's events come from
 	m       []*nfa.Matcher
-	live    int
+	live    int32 // non-nil entries of m
+	idx     int32 // position in the shard's list
 	newest  int64 // time of the newest event matched in order for the key
 	timedTo int64 // latest time timers advanced the key's matchers to
 	// journal holds the key's events matched in order and not yet behind the partition's
@@ -52,9 +53,17 @@ type keyState struct {
 	jourAt    int64 // journal[0]'s time as registered in the journal heap
 	timerAt   int64 // deadline registered in the timer heap
 	released  bool
-	idx       int  // position in the shard's list
-	bytes     int  // what its matchers held when last settled (budget.go)
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
+	// dlOK says that dl and mbytes are what a read of every matcher would give: dl the
+	// deadlines of the live matchers, one per non-nil entry of m in rule order, and mbytes
+	// what they hold (nfa Usage bytes). A timer then reads only the matchers due (fire).
+	// settle reads them all and sets it; fire keeps it for the matchers it advances; code
+	// that changes a matcher otherwise clears it (stale), and so does an idle matcher left
+	// in m (fire would drop it unread).
+	dlOK   bool
+	dl     []int64
+	mbytes int
+	bytes  int // what its matchers and velocity log held when last settled (budget.go)
 	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
 	// the journal (set exactly when base is).
 	cool, baseCool cooldowns
@@ -317,7 +326,7 @@ func (s *shard) key(k string, part int32) *keyState {
 		// slab alive for as long as the key lives
 		k = strings.Clone(k)
 		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
-			newest: math.MinInt64, timedTo: math.MinInt64, idx: len(s.list)}
+			newest: math.MinInt64, timedTo: math.MinInt64, idx: int32(len(s.list))}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
@@ -348,7 +357,8 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 	}
 }
 
-// fire advances every matcher of ks to w.
+// fire advances the key's matchers to w and settles the key. With the key's deadlines
+// known (keyState.dlOK) it reads only the matchers due by w, else every one.
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
 	ks.timedTo = max(ks.timedTo, w)
@@ -356,6 +366,25 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	if p != nil {
 		p.cur = false // matches completed by time read no aggregate values
 	}
+	known := ks.dlOK
+	if known {
+		s.advanceDue(ks, w, ingest)
+	} else {
+		s.advanceAll(ks, w, ingest)
+	}
+	// after the matches time completed: the holds they are admitted against stay till then
+	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
+		ks.vel = nil
+	}
+	if known {
+		s.reschedule(ks)
+	} else {
+		s.settle(ks)
+	}
+}
+
+// advanceAll advances every matcher of ks to w.
+func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 	for ri, m := range ks.m {
 		if m == nil {
 			continue
@@ -368,11 +397,40 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 			s.dropMatcher(ri, m)
 		}
 	}
-	// after the matches time completed: the holds they are admitted against stay till then
-	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
-		ks.vel = nil
+}
+
+// advanceDue advances to w the matchers of ks due by then, and reads no other: ks.dl
+// says which. The others would not change (nfa.Matcher.Advance before a matcher's
+// deadline does nothing, and none is idle while ks.dlOK). It keeps ks.dl and ks.mbytes.
+func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) {
+	pk := &s.e.stats.shard[s.id].peak
+	j := 0
+	for ri := 0; ri < len(ks.m) && j < len(ks.dl); ri++ {
+		m := ks.m[ri]
+		if m == nil {
+			continue
+		}
+		if ks.dl[j] > w {
+			j++
+			continue
+		}
+		had := m.Usage().Bytes
+		m.Advance(w, s.sc, &s.res)
+		s.emit(ri, ks.key, ingest)
+		if m.Idle() {
+			ks.m[ri] = nil
+			ks.live--
+			s.dropMatcher(ri, m)
+			ks.mbytes -= had
+			ks.dl = append(ks.dl[:j], ks.dl[j+1:]...)
+			continue
+		}
+		u := m.Usage()
+		pk.note(u)
+		ks.mbytes += u.Bytes - had
+		ks.dl[j] = m.Deadline()
+		j++
 	}
-	s.settle(ks)
 }
 
 // match feeds an event in order for its key to every rule's matcher for the key, and
@@ -446,8 +504,43 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	}
 }
 
-// settle reschedules the key's timer and releases the key when nothing is left.
+// settle reads every matcher of the key (scan), then reschedules the key's timer and
+// releases the key when nothing is left (reschedule).
 func (s *shard) settle(ks *keyState) {
+	s.scan(ks)
+	s.reschedule(ks)
+}
+
+// scan reads every matcher of ks: their deadlines into ks.dl, what they hold into
+// ks.mbytes (and the shard's peaks); ks.dlOK is then set unless a matcher is idle.
+func (s *shard) scan(ks *keyState) {
+	pk := &s.e.stats.shard[s.id].peak
+	dl := ks.dl[:0]
+	if cap(dl) < int(ks.live) {
+		dl = make([]int64, 0, ks.live)
+	}
+	b, ok := 0, true
+	for _, m := range ks.m {
+		if m == nil {
+			continue
+		}
+		u := m.Usage()
+		pk.note(u)
+		b += u.Bytes
+		dl = append(dl, m.Deadline())
+		ok = ok && !m.Idle()
+	}
+	if len(dl) == 0 {
+		dl = nil
+	}
+	ks.dl, ks.mbytes, ks.dlOK = dl, b, ok
+}
+
+// reschedule accounts the key (what ks.mbytes says its matchers hold), reschedules its
+// timer at its next deadline (ks.dl's least, its velocity state's and its cooldowns') and
+// releases the key when nothing is left. ks.dl and ks.mbytes must be known (ks.dlOK, or
+// just scanned).
+func (s *shard) reschedule(ks *keyState) {
 	s.touch(ks)
 	s.account(ks)
 	d := int64(math.MaxInt64)
@@ -461,10 +554,8 @@ func (s *shard) settle(ks *keyState) {
 	if ks.vel != nil {
 		d = min(d, ks.vel.deadline(ks.m))
 	}
-	for _, m := range ks.m {
-		if m != nil {
-			d = min(d, m.Deadline())
-		}
+	for _, md := range ks.dl {
+		d = min(d, md)
 	}
 	if d == math.MaxInt64 || d == ks.timerAt {
 		return
