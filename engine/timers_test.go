@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+)
+
+// checkTimers reads every matcher of every key of s and reports the first key whose
+// known deadlines and bytes (keyState.dl and mbytes, while dlOK) differ from the read, or
+// whose registered timer comes after its earliest deadline, and a shard total that is not
+// the sum of its keys' accounted bytes. It counts the keys with known deadlines.
+func checkTimers(s *shard, known *int) error {
+	var used int64
+	for _, ks := range s.list {
+		used += int64(ks.bytes)
+		if !ks.dlOK {
+			continue
+		}
+		*known++
+		var dl []int64
+		b := 0
+		for ri, m := range ks.m {
+			if m == nil {
+				continue
+			}
+			if m.Idle() {
+				return fmt.Errorf("key %s: rule %d's matcher is idle while its deadlines are known", ks.key, ri)
+			}
+			dl = append(dl, m.Deadline())
+			b += m.Usage().Bytes
+		}
+		if !slices.Equal(dl, ks.dl) || b != ks.mbytes {
+			return fmt.Errorf("key %s: known deadlines %v and %d bytes, its matchers have %v and %d", ks.key, ks.dl, ks.mbytes, dl, b)
+		}
+		if len(dl) > 0 && slices.Min(dl) < ks.timerAt {
+			return fmt.Errorf("key %s: timer at %d, after its earliest deadline %d", ks.key, ks.timerAt, slices.Min(dl))
+		}
+	}
+	if used != s.used {
+		return fmt.Errorf("shard %d: %d bytes accounted, its keys hold %d", s.id, s.used, used)
+	}
+	return nil
+}
+
+// timerRun feeds evs to an engine with cfg in chunks of chunk records, swapping to the
+// rule set with one rule left out and back twice on the way (the keys' matchers are
+// re-bound), and after each chunk checks every key (checkTimers) when check is set, or
+// makes every key's deadlines unknown when it is not (so that its timers read every
+// matcher). It returns the alerts in order, the engine's accounted bytes at the end and
+// how many keys had known deadlines across the checks.
+func timerRun(t *testing.T, cfg Config, evs []testEvent, chunk int, check bool) ([]string, int64, int) {
+	t.Helper()
+	all, fewer := testRuleSet(t), testRulesOf(t, testRules[1:]...)
+	sink := &sinkCollector{}
+	cfg.Log = slog.New(slog.DiscardHandler) // the budget cases cut often
+	eng, ctx, stop := startEngine(t, cfg, all, sink, &dlqCollector{})
+	defer stop()
+	recs := records(evs)
+	known, step := 0, len(recs)/chunk/5+1 // swaps after chunks step, 2·step, 3·step, 4·step
+	for i, n := 0, 0; i < len(recs); i, n = i+chunk, n+1 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+		if k := n / step; n%step == 0 && k >= 1 && k <= 4 {
+			if _, err := eng.SwapRules(ctx, []*RuleSet{all, fewer}[k%2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var bad error
+		if err := eng.onShards(ctx, func(s *shard) {
+			for _, ks := range s.list {
+				if !check {
+					ks.dlOK = false
+				}
+			}
+			if err := checkTimers(s, &known); err != nil && bad == nil {
+				bad = err
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if bad != nil {
+			t.Fatalf("after %d records: %v", min(i+chunk, len(recs)), bad)
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var out []string
+	for _, a := range sink.all {
+		out = append(out, fmt.Sprintf("%s %s %s %v", a.RuleID, a.Key, a.ID, a.LastEventTime.UnixMilli()))
+	}
+	return out, eng.Stats().Snapshot().MemoryBytes, known
+}
+
+// TestTimersReadOnlyDue: a key's timer reads only its matchers due (keyState.dl), and the
+// deadlines and bytes it keeps for the others agree with a read of every matcher after
+// every chunk of random streams (in order and up to 1.5 s late within a key, with the
+// engine budget cutting keys, with rule swaps re-binding matchers); the alerts, in order,
+// and the accounted bytes are those of the same run whose timers read every matcher.
+func TestTimersReadOnlyDue(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		cfg   Config
+		late  bool
+		chunk int
+	}{
+		{"in-order", Config{Shards: 1}, false, 7},
+		{"late", Config{Shards: 1, OutOfOrderness: 2 * time.Second}, true, 5},
+		{"budget", Config{Shards: 1, Budget: testBudget, MemoryBudget: 24 << 10}, false, 3},
+		{"late-budget", Config{Shards: 1, OutOfOrderness: 2 * time.Second, MemoryBudget: 24 << 10}, true, 1},
+		{"two-shards", Config{Shards: 2, OutOfOrderness: time.Second}, true, 11},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range uint64(3) {
+				evs := genEvents(40+seed, 6+int(seed)*9, 1500)
+				if c.late {
+					delayWithinKey(evs)
+				}
+				got, gotBytes, known := timerRun(t, c.cfg, evs, c.chunk, true)
+				want, wantBytes, _ := timerRun(t, c.cfg, evs, c.chunk, false)
+				if known == 0 {
+					t.Fatalf("seed %d: no key ever had its deadlines known", seed)
+				}
+				if c.cfg.Shards == 1 && !slices.Equal(got, want) || c.cfg.Shards > 1 && !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+					t.Fatalf("seed %d: %d alerts, %d when timers read every matcher\n%v\n%v", seed, len(got), len(want), got, want)
+				}
+				if gotBytes != wantBytes || len(got) == 0 {
+					t.Fatalf("seed %d: %d bytes accounted, %d when timers read every matcher; %d alerts", seed, gotBytes, wantBytes, len(got))
+				}
+			}
+		})
+	}
+}
