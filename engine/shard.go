@@ -98,6 +98,10 @@ type shard struct {
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
 
+	// timers counts the key timers fired, the live matchers of those keys and the
+	// matchers the timers read (advanced), for benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read int64 }
+
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
@@ -367,6 +371,8 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 		p.cur = false // matches completed by time read no aggregate values
 	}
 	known := ks.dlOK
+	s.timers.fired++
+	s.timers.live += int64(ks.live)
 	if known {
 		s.advanceDue(ks, w, ingest)
 	} else {
@@ -389,6 +395,7 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		if m == nil {
 			continue
 		}
+		s.timers.read++
 		m.Advance(w, s.sc, &s.res)
 		s.emit(ri, ks.key, ingest)
 		if m.Idle() {
@@ -414,6 +421,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) {
 			j++
 			continue
 		}
+		s.timers.read++
 		had := m.Usage().Bytes
 		m.Advance(w, s.sc, &s.res)
 		s.emit(ri, ks.key, ingest)

@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/workload"
+	"github.com/cepd/cepd/rules"
 )
 
 // checkTimers reads every matcher of every key of s and reports the first key whose
@@ -136,4 +140,49 @@ func TestTimersReadOnlyDue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkTimers: the 17 fraud rules on the first b.N events of the reference workload
+// (`cepd gen --seed 1 --cards 100000`), one shard, 5 s of out-of-orderness: key timers
+// fired, the live matchers of those keys (what a timer reading every matcher reads) and
+// the matchers the timers read, per event, beside the CPU per event.
+//
+//	go test ./engine -run '^$' -bench Timers -benchtime 100000x
+func BenchmarkTimers(b *testing.B) {
+	rs, err := LoadRuleSet("../testdata/fraud", "../testdata/fraud/schema.yaml", rules.EnvOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.Cards = int64(b.N), 100000
+	g, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	b.ResetTimer()
+	cpu0 := cpuNanos()
+	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
+	feedAll(b, ctx, eng, recs, 512)
+	if err := eng.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/event")
+	var fired, live, read int64
+	if err := eng.onShards(ctx, func(s *shard) {
+		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
+	}); err != nil {
+		b.Fatal(err)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(fired)/n, "timers/event")
+	b.ReportMetric(float64(live)/n, "live/event")
+	b.ReportMetric(float64(read)/n, "read/event")
 }
