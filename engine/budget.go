@@ -30,10 +30,11 @@ type budgetLog struct {
 // at least the shard's average per key, that key loses every partial match of its rules
 // and, when it has a velocity log, its journal (folded: its older events can no longer be
 // re-matched, and come late). A small key settled while a large one holds the memory is
-// left alone; the large one is cut at its next event or timer.
+// left alone; the large one is cut at its next event or timer. After a cut, *next is the
+// key's matchers' earliest deadline.
 // Which keys are cut depends on the interleaving of keys, unlike the budget per key and
 // rule: the engine budget is a last line of defence, to be sized well above normal use.
-func (s *shard) account(ks *keyState) {
+func (s *shard) account(ks *keyState, next *int64) {
 	vb := ks.velLogBytes()
 	b := ks.mbytes + vb
 	s.used += int64(b - ks.bytes)
@@ -55,7 +56,7 @@ func (s *shard) account(ks *keyState) {
 				s.dropMatcher(ri, m)
 			}
 		}
-		s.scan(ks)
+		*next = s.scan(ks)
 		s.used += int64(ks.mbytes - ks.bytes)
 		ks.bytes = ks.mbytes
 	}

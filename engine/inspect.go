@@ -130,7 +130,7 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 // keyOwnBytes estimates what a key holds besides its live matchers: its state, its
 // journal and the journal's base.
 func keyOwnBytes(ks *keyState, evBytes int) int {
-	b := int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + 8*cap(ks.dl) + len(ks.key) + 48 // + map entry
+	b := int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
 	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
 	for _, m := range ks.base {
 		if m != nil {

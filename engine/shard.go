@@ -55,14 +55,13 @@ type keyState struct {
 	released  bool
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
 	// dlOK says that dl and mbytes are what a read of every matcher would give: dl the
-	// deadlines of the live matchers, one per non-nil entry of m in rule order, and mbytes
-	// what they hold (nfa Usage bytes). A timer then reads only the matchers due (fire).
-	// settle reads them all and sets it; fire keeps it for the matchers it advances; code
-	// that changes a matcher otherwise clears it (stale), and so does an idle matcher left
-	// in m (fire would drop it unread).
+	// deadlines of the live matchers (at most maxKnown), one per non-nil entry of m in
+	// rule order, and mbytes what they hold (nfa Usage bytes). A timer then reads only the
+	// matchers due (fire). settle reads them all and sets it; fire keeps it for the
+	// matchers it advances; code that changes a matcher otherwise clears it (stale).
 	dlOK   bool
-	dl     []int64
 	mbytes int
+	dl     knownDeadlines
 	bytes  int // what its matchers and velocity log held when last settled (budget.go)
 	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
 	// the journal (set exactly when base is).
@@ -373,8 +372,9 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	known := ks.dlOK
 	s.timers.fired++
 	s.timers.live += int64(ks.live)
+	next := int64(math.MaxInt64)
 	if known {
-		s.advanceDue(ks, w, ingest)
+		next = s.advanceDue(ks, w, ingest)
 	} else {
 		s.advanceAll(ks, w, ingest)
 	}
@@ -382,8 +382,8 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
 		ks.vel = nil
 	}
-	if known {
-		s.reschedule(ks)
+	if known && ks.dlOK {
+		s.reschedule(ks, next)
 	} else {
 		s.settle(ks)
 	}
@@ -399,45 +399,8 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		m.Advance(w, s.sc, &s.res)
 		s.emit(ri, ks.key, ingest)
 		if m.Idle() {
-			ks.m[ri] = nil
-			ks.live--
-			s.dropMatcher(ri, m)
+			s.idle(ks, ri, m)
 		}
-	}
-}
-
-// advanceDue advances to w the matchers of ks due by then, and reads no other: ks.dl
-// says which. The others would not change (nfa.Matcher.Advance before a matcher's
-// deadline does nothing, and none is idle while ks.dlOK). It keeps ks.dl and ks.mbytes.
-func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) {
-	pk := &s.e.stats.shard[s.id].peak
-	j := 0
-	for ri := 0; ri < len(ks.m) && j < len(ks.dl); ri++ {
-		m := ks.m[ri]
-		if m == nil {
-			continue
-		}
-		if ks.dl[j] > w {
-			j++
-			continue
-		}
-		s.timers.read++
-		had := m.Usage().Bytes
-		m.Advance(w, s.sc, &s.res)
-		s.emit(ri, ks.key, ingest)
-		if m.Idle() {
-			ks.m[ri] = nil
-			ks.live--
-			s.dropMatcher(ri, m)
-			ks.mbytes -= had
-			ks.dl = append(ks.dl[:j], ks.dl[j+1:]...)
-			continue
-		}
-		u := m.Usage()
-		pk.note(u)
-		ks.mbytes += u.Bytes - had
-		ks.dl[j] = m.Deadline()
-		j++
 	}
 }
 
@@ -515,42 +478,15 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 // settle reads every matcher of the key (scan), then reschedules the key's timer and
 // releases the key when nothing is left (reschedule).
 func (s *shard) settle(ks *keyState) {
-	s.scan(ks)
-	s.reschedule(ks)
-}
-
-// scan reads every matcher of ks: their deadlines into ks.dl, what they hold into
-// ks.mbytes (and the shard's peaks); ks.dlOK is then set unless a matcher is idle.
-func (s *shard) scan(ks *keyState) {
-	pk := &s.e.stats.shard[s.id].peak
-	dl := ks.dl[:0]
-	if cap(dl) < int(ks.live) {
-		dl = make([]int64, 0, ks.live)
-	}
-	b, ok := 0, true
-	for _, m := range ks.m {
-		if m == nil {
-			continue
-		}
-		u := m.Usage()
-		pk.note(u)
-		b += u.Bytes
-		dl = append(dl, m.Deadline())
-		ok = ok && !m.Idle()
-	}
-	if len(dl) == 0 {
-		dl = nil
-	}
-	ks.dl, ks.mbytes, ks.dlOK = dl, b, ok
+	s.reschedule(ks, s.scan(ks))
 }
 
 // reschedule accounts the key (what ks.mbytes says its matchers hold), reschedules its
-// timer at its next deadline (ks.dl's least, its velocity state's and its cooldowns') and
-// releases the key when nothing is left. ks.dl and ks.mbytes must be known (ks.dlOK, or
-// just scanned).
-func (s *shard) reschedule(ks *keyState) {
+// timer at its next deadline (next, its matchers' earliest; its velocity state's and its
+// cooldowns') and releases the key when nothing is left.
+func (s *shard) reschedule(ks *keyState, next int64) {
 	s.touch(ks)
-	s.account(ks)
+	s.account(ks, &next)
 	d := int64(math.MaxInt64)
 	if ks.cool != nil {
 		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
@@ -562,9 +498,7 @@ func (s *shard) reschedule(ks *keyState) {
 	if ks.vel != nil {
 		d = min(d, ks.vel.deadline(ks.m))
 	}
-	for _, md := range ks.dl {
-		d = min(d, md)
-	}
+	d = min(d, next)
 	if d == math.MaxInt64 || d == ks.timerAt {
 		return
 	}

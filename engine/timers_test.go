@@ -36,8 +36,12 @@ func checkTimers(s *shard, known *int) error {
 			dl = append(dl, m.Deadline())
 			b += m.Usage().Bytes
 		}
-		if !slices.Equal(dl, ks.dl) || b != ks.mbytes {
-			return fmt.Errorf("key %s: known deadlines %v and %d bytes, its matchers have %v and %d", ks.key, ks.dl, ks.mbytes, dl, b)
+		var kept []int64
+		for j := range min(len(dl), maxKnown) {
+			kept = append(kept, ks.dl.get(j))
+		}
+		if !slices.Equal(dl, kept) || b != ks.mbytes || int(ks.live) != len(dl) {
+			return fmt.Errorf("key %s: known deadlines %v and %d bytes (%d live), its matchers have %v and %d", ks.key, kept, ks.mbytes, ks.live, dl, b)
 		}
 		if len(dl) > 0 && slices.Min(dl) < ks.timerAt {
 			return fmt.Errorf("key %s: timer at %d, after its earliest deadline %d", ks.key, ks.timerAt, slices.Min(dl))
@@ -49,15 +53,15 @@ func checkTimers(s *shard, known *int) error {
 	return nil
 }
 
-// timerRun feeds evs to an engine with cfg in chunks of chunk records, swapping to the
+// timerRun feeds evs to an engine with the rules srcs and cfg in chunks of chunk records, swapping to the
 // rule set with one rule left out and back twice on the way (the keys' matchers are
 // re-bound), and after each chunk checks every key (checkTimers) when check is set, or
 // makes every key's deadlines unknown when it is not (so that its timers read every
 // matcher). It returns the alerts in order, the engine's accounted bytes at the end and
 // how many keys had known deadlines across the checks.
-func timerRun(t *testing.T, cfg Config, evs []testEvent, chunk int, check bool) ([]string, int64, int) {
+func timerRun(t *testing.T, srcs []string, cfg Config, evs []testEvent, chunk int, check bool) ([]string, int64, int) {
 	t.Helper()
-	all, fewer := testRuleSet(t), testRulesOf(t, testRules[1:]...)
+	all, fewer := testRulesOf(t, srcs...), testRulesOf(t, srcs[1:]...)
 	sink := &sinkCollector{}
 	cfg.Log = slog.New(slog.DiscardHandler) // the budget cases cut often
 	eng, ctx, stop := startEngine(t, cfg, all, sink, &dlqCollector{})
@@ -105,20 +109,47 @@ func timerRun(t *testing.T, cfg Config, evs []testEvent, chunk int, check bool) 
 // TestTimersReadOnlyDue: a key's timer reads only its matchers due (keyState.dl), and the
 // deadlines and bytes it keeps for the others agree with a read of every matcher after
 // every chunk of random streams (in order and up to 1.5 s late within a key, with the
-// engine budget cutting keys, with rule swaps re-binding matchers); the alerts, in order,
+// engine budget cutting keys, with rule swaps re-binding matchers, with more live
+// matchers than a key keeps deadlines of and deadlines too far to keep); the alerts, in order,
 // and the accounted bytes are those of the same run whose timers read every matcher.
 func TestTimersReadOnlyDue(t *testing.T) {
+	// more rules than a key keeps deadlines of, one with a window too long for them
+	many := append(slices.Clip(testRules), `
+id: long-refund
+within: 960h
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: refund
+    contiguity: any
+    where: e.kind == 'refund'
+`)
+	for i, w := range []string{"3s", "7s", "11s", "17s"} {
+		many = append(many, fmt.Sprintf(`
+id: burst-%d
+within: %s
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: b
+    contiguity: any
+    where: e.kind == 'auth' && e.amount > 100.0
+`, i, w))
+	}
 	for _, c := range []struct {
 		name  string
+		srcs  []string
 		cfg   Config
 		late  bool
 		chunk int
 	}{
-		{"in-order", Config{Shards: 1}, false, 7},
-		{"late", Config{Shards: 1, OutOfOrderness: 2 * time.Second}, true, 5},
-		{"budget", Config{Shards: 1, Budget: testBudget, MemoryBudget: 24 << 10}, false, 3},
-		{"late-budget", Config{Shards: 1, OutOfOrderness: 2 * time.Second, MemoryBudget: 24 << 10}, true, 1},
-		{"two-shards", Config{Shards: 2, OutOfOrderness: time.Second}, true, 11},
+		{"in-order", testRules, Config{Shards: 1}, false, 7},
+		{"late", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second}, true, 5},
+		{"budget", testRules, Config{Shards: 1, Budget: testBudget, MemoryBudget: 24 << 10}, false, 3},
+		{"late-budget", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second, MemoryBudget: 24 << 10}, true, 1},
+		{"two-shards", testRules, Config{Shards: 2, OutOfOrderness: time.Second}, true, 11},
+		{"many-rules", many, Config{Shards: 1, OutOfOrderness: time.Second}, true, 4},
+		{"many-rules-budget", many, Config{Shards: 1, MemoryBudget: 48 << 10}, false, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for seed := range uint64(3) {
@@ -126,8 +157,8 @@ func TestTimersReadOnlyDue(t *testing.T) {
 				if c.late {
 					delayWithinKey(evs)
 				}
-				got, gotBytes, known := timerRun(t, c.cfg, evs, c.chunk, true)
-				want, wantBytes, _ := timerRun(t, c.cfg, evs, c.chunk, false)
+				got, gotBytes, known := timerRun(t, c.srcs, c.cfg, evs, c.chunk, true)
+				want, wantBytes, _ := timerRun(t, c.srcs, c.cfg, evs, c.chunk, false)
 				if known == 0 {
 					t.Fatalf("seed %d: no key ever had its deadlines known", seed)
 				}
@@ -185,4 +216,56 @@ func BenchmarkTimers(b *testing.B) {
 	b.ReportMetric(float64(fired)/n, "timers/event")
 	b.ReportMetric(float64(live)/n, "live/event")
 	b.ReportMetric(float64(read)/n, "read/event")
+}
+
+// TestTimersFarDeadline: a matcher whose next deadline, once its earliest run expires,
+// is too far to keep (more than 2³¹−1 ms after the key's earliest when last read) makes
+// the key's deadlines unknown, and the timer after reads every matcher.
+func TestTimersFarDeadline(t *testing.T) {
+	rs := testRulesOf(t, `
+id: long-refund
+within: 960h
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: refund
+    contiguity: any
+    where: e.kind == 'refund'
+`)
+	eng, ctx, stop := startEngine(t, Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	const t0, day = int64(1_700_000_000_000), int64(24 * 3600 * 1000)
+	evs := []testEvent{
+		{ID: "a1", Card: "c1", TS: t0, Kind: "auth", Amount: 200},
+		{ID: "a2", Card: "c1", TS: t0 + 30*day, Kind: "auth", Amount: 200},      // a second run, 30 days after the first
+		{ID: "x", Card: "c2", TS: t0 + 40*day + 1000, Kind: "login", Amount: 1}, // the first run expires
+	}
+	fired := int64(0)
+	for i, e := range evs {
+		rec := records([]testEvent{e})
+		rec[0].Offset = int64(i)
+		if _, err := eng.Ingest(ctx, 0, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var bad error
+		if err := eng.onShards(ctx, func(s *shard) {
+			known := 0
+			bad = checkTimers(s, &known)
+			if ks := s.keys["c1"]; ks == nil || ks.live != 1 || i < 2 && !ks.dlOK {
+				bad = fmt.Errorf("key c1 after event %d: %+v", i, ks)
+			}
+			fired = s.timers.fired
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if bad != nil {
+			t.Fatal(bad)
+		}
+	}
+	if fired != 1 {
+		t.Fatalf("%d key timers fired, want 1", fired)
+	}
 }

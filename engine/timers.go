@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/cepd/cepd/nfa"
+)
+
+// maxKnown is how many live matchers' deadlines a key keeps (keyState.dl); the timers
+// of a key with more read every matcher. On the reference workload 94% of the keys
+// whose timer fires have at most six live matchers.
+const maxKnown = 6
+
+// noDeadline is the offset of a matcher without deadline (nfa.Matcher.Deadline is
+// math.MaxInt64).
+const noDeadline = math.MaxInt32
+
+// knownDeadlines are a key's live matchers' deadlines in 32 bits each: offsets in event
+// time from at, the earliest when the key's matchers were last read (scan). A deadline
+// set later is never earlier (a matcher advanced to w has none before w); one that is
+// 2³¹−1 or more after at cannot be kept, and the key's deadlines are then unknown.
+type knownDeadlines struct {
+	at  int64
+	off [maxKnown]int32
+}
+
+func (k *knownDeadlines) get(j int) int64 {
+	if k.off[j] == noDeadline {
+		return math.MaxInt64
+	}
+	return k.at + int64(k.off[j])
+}
+
+// set keeps d as entry j, and reports whether it could.
+func (k *knownDeadlines) set(j int, d int64) bool {
+	switch {
+	case d == math.MaxInt64:
+		k.off[j] = noDeadline
+	case d < k.at || uint64(d)-uint64(k.at) >= noDeadline:
+		return false
+	default:
+		k.off[j] = int32(d - k.at)
+	}
+	return true
+}
+
+// drop removes entry j of the n kept.
+func (k *knownDeadlines) drop(j, n int) {
+	copy(k.off[j:n-1], k.off[j+1:n])
+}
+
+// scan reads every matcher of ks: what they hold into ks.mbytes (and the shard's peaks),
+// their deadlines into ks.dl, known (ks.dlOK) unless a matcher is idle (a timer would
+// drop it), there are more than maxKnown or one does not fit. It returns the earliest.
+func (s *shard) scan(ks *keyState) int64 {
+	pk := &s.e.stats.shard[s.id].peak
+	var dl [maxKnown]int64
+	b, n, ok, next := 0, 0, true, int64(math.MaxInt64)
+	for _, m := range ks.m {
+		if m == nil {
+			continue
+		}
+		u := m.Usage()
+		pk.note(u)
+		b += u.Bytes
+		d := m.Deadline()
+		next = min(next, d)
+		if ok = ok && n < maxKnown && !m.Idle(); ok {
+			dl[n] = d
+			n++
+		}
+	}
+	ks.mbytes, ks.dl.at = b, next
+	for j := range n {
+		ok = ok && ks.dl.set(j, dl[j])
+	}
+	ks.dlOK = ok
+	return next
+}
+
+// advanceDue advances to w the matchers of ks due by then, and reads no other: ks.dl
+// says which. The others would not change (nfa.Matcher.Advance before a matcher's
+// deadline does nothing, and none is idle while ks.dlOK). It keeps ks.dl and ks.mbytes
+// (ks.dlOK is cleared when a new deadline does not fit) and returns the key's matchers'
+// earliest deadline.
+func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
+	pk := &s.e.stats.shard[s.id].peak
+	next := int64(math.MaxInt64)
+	n, j := int(ks.live), 0
+	for ri := 0; ri < len(ks.m) && j < n; ri++ {
+		m := ks.m[ri]
+		if m == nil {
+			continue
+		}
+		if d := ks.dl.get(j); d > w {
+			next = min(next, d)
+			j++
+			continue
+		}
+		s.timers.read++
+		had := m.Usage().Bytes
+		m.Advance(w, s.sc, &s.res)
+		s.emit(ri, ks.key, ingest)
+		if m.Idle() {
+			s.idle(ks, ri, m)
+			ks.mbytes -= had
+			ks.dl.drop(j, n)
+			n--
+			continue
+		}
+		u := m.Usage()
+		pk.note(u)
+		ks.mbytes += u.Bytes - had
+		d := m.Deadline()
+		next = min(next, d)
+		if !ks.dl.set(j, d) {
+			ks.dlOK = false
+		}
+		j++
+	}
+	return next
+}
+
+// idle drops rule ri's matcher m of ks, idle now.
+func (s *shard) idle(ks *keyState, ri int, m *nfa.Matcher) {
+	ks.m[ri] = nil
+	ks.live--
+	s.dropMatcher(ri, m)
+}
