@@ -55,9 +55,9 @@ type keyState struct {
 	released  bool
 	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
 	// dlOK says that dl and mbytes are what a read of every matcher would give: dl the
-	// deadlines of the live matchers (at most maxKnown), one per non-nil entry of m in
-	// rule order, and mbytes what they hold (nfa Usage bytes). A timer then reads only the
-	// matchers due (fire). settle reads them all and sets it; fire keeps it for the
+	// deadlines of the first maxKnown live matchers, one per non-nil entry of m in rule
+	// order, and mbytes what all hold (nfa Usage bytes). A timer then reads only the
+	// matchers due and those after the first maxKnown (fire). settle reads them all and sets it; fire keeps it for the
 	// matchers it advances; code that changes a matcher otherwise clears it (stale).
 	dlOK   bool
 	mbytes int

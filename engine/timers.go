@@ -6,14 +6,17 @@ import (
 	"github.com/cepd/cepd/nfa"
 )
 
-// maxKnown is how many live matchers' deadlines a key keeps (keyState.dl); the timers
-// of a key with more read every matcher. On the reference workload 94% of the keys
-// whose timer fires have at most six live matchers.
+// maxKnown is how many live matchers' deadlines a key keeps (keyState.dl): the first
+// maxKnown in rule order; a timer reads those due and every one after them. On the
+// reference workload 94% of the keys whose timer fires have at most six live matchers.
 const maxKnown = 6
 
 // noDeadline is the offset of a matcher without deadline (nfa.Matcher.Deadline is
-// math.MaxInt64).
-const noDeadline = math.MaxInt32
+// math.MaxInt64); unknown that of an entry not read yet (advanceDue, after a drop).
+const (
+	noDeadline = math.MaxInt32
+	unknown    = -1
+)
 
 // knownDeadlines are a key's live matchers' deadlines in 32 bits each: offsets in event
 // time from at, the earliest when the key's matchers were last read (scan). A deadline
@@ -25,8 +28,11 @@ type knownDeadlines struct {
 }
 
 func (k *knownDeadlines) get(j int) int64 {
-	if k.off[j] == noDeadline {
+	switch k.off[j] {
+	case noDeadline:
 		return math.MaxInt64
+	case unknown:
+		return math.MinInt64
 	}
 	return k.at + int64(k.off[j])
 }
@@ -44,14 +50,16 @@ func (k *knownDeadlines) set(j int, d int64) bool {
 	return true
 }
 
-// drop removes entry j of the n kept.
+// drop removes entry j (< maxKnown) of n: the entry freed at the end is unknown until set.
 func (k *knownDeadlines) drop(j, n int) {
+	n = min(n, maxKnown)
 	copy(k.off[j:n-1], k.off[j+1:n])
+	k.off[n-1] = unknown
 }
 
 // scan reads every matcher of ks: what they hold into ks.mbytes (and the shard's peaks),
-// their deadlines into ks.dl, known (ks.dlOK) unless a matcher is idle (a timer would
-// drop it), there are more than maxKnown or one does not fit. It returns the earliest.
+// the first maxKnown deadlines into ks.dl, known (ks.dlOK) unless a matcher is idle (a
+// timer would drop it) or a deadline does not fit. It returns the earliest deadline.
 func (s *shard) scan(ks *keyState) int64 {
 	pk := &s.e.stats.shard[s.id].peak
 	var dl [maxKnown]int64
@@ -65,7 +73,8 @@ func (s *shard) scan(ks *keyState) int64 {
 		b += u.Bytes
 		d := m.Deadline()
 		next = min(next, d)
-		if ok = ok && n < maxKnown && !m.Idle(); ok {
+		ok = ok && !m.Idle()
+		if n < maxKnown {
 			dl[n] = d
 			n++
 		}
@@ -78,11 +87,11 @@ func (s *shard) scan(ks *keyState) int64 {
 	return next
 }
 
-// advanceDue advances to w the matchers of ks due by then, and reads no other: ks.dl
-// says which. The others would not change (nfa.Matcher.Advance before a matcher's
-// deadline does nothing, and none is idle while ks.dlOK). It keeps ks.dl and ks.mbytes
-// (ks.dlOK is cleared when a new deadline does not fit) and returns the key's matchers'
-// earliest deadline.
+// advanceDue advances to w the matchers of ks that ks.dl says are due by then and the
+// live matchers after the first maxKnown, and reads no other. Those would not change
+// (nfa.Matcher.Advance before a matcher's deadline does nothing, and none is idle while
+// ks.dlOK). It keeps ks.dl and ks.mbytes (ks.dlOK is cleared when a new deadline does not
+// fit) and returns the key's matchers' earliest deadline.
 func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 	pk := &s.e.stats.shard[s.id].peak
 	next := int64(math.MaxInt64)
@@ -92,10 +101,12 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		if m == nil {
 			continue
 		}
-		if d := ks.dl.get(j); d > w {
-			next = min(next, d)
-			j++
-			continue
+		if j < maxKnown {
+			if d := ks.dl.get(j); d > w {
+				next = min(next, d)
+				j++
+				continue
+			}
 		}
 		s.timers.read++
 		had := m.Usage().Bytes
@@ -104,7 +115,9 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		if m.Idle() {
 			s.idle(ks, ri, m)
 			ks.mbytes -= had
-			ks.dl.drop(j, n)
+			if j < maxKnown {
+				ks.dl.drop(j, n)
+			}
 			n--
 			continue
 		}
@@ -113,7 +126,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		ks.mbytes += u.Bytes - had
 		d := m.Deadline()
 		next = min(next, d)
-		if !ks.dl.set(j, d) {
+		if j < maxKnown && !ks.dl.set(j, d) {
 			ks.dlOK = false
 		}
 		j++
