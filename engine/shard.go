@@ -35,34 +35,35 @@ type msg struct {
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
 type keyState struct {
-	rs      *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
-	key     string
-	part    *partClock // the partition the key's events come from
-	m       []*nfa.Matcher
-	live    int32 // non-nil entries of m
-	idx     int32 // position in the shard's list
-	newest  int64 // time of the newest event matched in order for the key
-	timedTo int64 // latest time timers advanced the key's matchers to
+	rs   *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
+	key  string
+	part *partClock // the partition the key's events come from
+	m    []*nfa.Matcher
+	live int32 // non-nil entries of m
+	idx  int32 // position in the shard's list
+	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
+	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
+	// would give, and a timer reads only the matchers due and those after the first
+	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
+	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
+	// share 32 bytes: the struct stays in its 224-byte size class.)
+	dl        knownDeadlines
+	dlOK      bool
+	released  bool
+	budgetCut bool  // the memory budget cut its partial matches (a mark for Inspect)
+	newest    int64 // time of the newest event matched in order for the key
+	timedTo   int64 // latest time timers advanced the key's matchers to
 	// journal holds the key's events matched in order and not yet behind the partition's
 	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
 	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
 	// when the journal is empty; both stay empty without out-of-orderness.
-	journal   []item
-	base      []*nfa.Matcher
-	cut       int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt    int64 // journal[0]'s time as registered in the journal heap
-	timerAt   int64 // deadline registered in the timer heap
-	released  bool
-	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
-	// dlOK says that dl and mbytes are what a read of every matcher would give: dl the
-	// deadlines of the first maxKnown live matchers, one per non-nil entry of m in rule
-	// order, and mbytes what all hold (nfa Usage bytes). A timer then reads only the
-	// matchers due and those after the first maxKnown (fire). settle reads them all and sets it; fire keeps it for the
-	// matchers it advances; code that changes a matcher otherwise clears it (stale).
-	dlOK   bool
-	mbytes int
-	dl     knownDeadlines
-	bytes  int // what its matchers and velocity log held when last settled (budget.go)
+	journal []item
+	base    []*nfa.Matcher
+	cut     int64 // no event in base is newer: an event can be re-matched from cut on
+	jourAt  int64 // journal[0]'s time as registered in the journal heap
+	timerAt int64 // deadline registered in the timer heap
+	bytes   int   // what its matchers and velocity log held when last settled (budget.go)
+	mbytes  int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
 	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
 	// the journal (set exactly when base is).
 	cool, baseCool cooldowns

@@ -8,8 +8,8 @@ import (
 
 // maxKnown is how many live matchers' deadlines a key keeps (keyState.dl): the first
 // maxKnown in rule order; a timer reads those due and every one after them. On the
-// reference workload 94% of the keys whose timer fires have at most six live matchers.
-const maxKnown = 6
+// reference workload 79% of the keys whose timer fires have at most five live matchers.
+const maxKnown = 5
 
 // noDeadline is the offset of a matcher without deadline (nfa.Matcher.Deadline is
 // math.MaxInt64); unknown that of an entry not read yet (advanceDue, after a drop).
@@ -19,33 +19,36 @@ const (
 )
 
 // knownDeadlines are a key's live matchers' deadlines in 32 bits each: offsets in event
-// time from at, the earliest when the key's matchers were last read (scan). A deadline
-// set later is never earlier (a matcher advanced to w has none before w); one that is
-// 2³¹−1 or more after at cannot be kept, and the key's deadlines are then unknown.
+// time from the key's newest event (keyState.newest, which changes only with an event,
+// and the key's matchers are read again after one). A matcher's deadline is after the
+// newest event it was advanced to; one before the key's newest event (after a late event
+// matched anyway) or 2³¹−1 or more after it cannot be kept, and the key's deadlines are
+// then unknown.
 type knownDeadlines struct {
-	at  int64
 	off [maxKnown]int32
 }
 
-func (k *knownDeadlines) get(j int) int64 {
+// get is entry j's deadline, with at the key's newest event.
+func (k *knownDeadlines) get(j int, at int64) int64 {
 	switch k.off[j] {
 	case noDeadline:
 		return math.MaxInt64
 	case unknown:
 		return math.MinInt64
 	}
-	return k.at + int64(k.off[j])
+	return at + int64(k.off[j])
 }
 
-// set keeps d as entry j, and reports whether it could.
-func (k *knownDeadlines) set(j int, d int64) bool {
+// set keeps d as entry j, with at the key's newest event, and reports whether it could.
+func (k *knownDeadlines) set(j int, d, at int64) bool {
 	switch {
 	case d == math.MaxInt64:
 		k.off[j] = noDeadline
-	case d < k.at || uint64(d)-uint64(k.at) >= noDeadline:
+	case uint64(d)-uint64(at) >= noDeadline: // also when d < at
+
 		return false
 	default:
-		k.off[j] = int32(d - k.at)
+		k.off[j] = int32(d - at)
 	}
 	return true
 }
@@ -79,9 +82,9 @@ func (s *shard) scan(ks *keyState) int64 {
 			n++
 		}
 	}
-	ks.mbytes, ks.dl.at = b, next
+	ks.mbytes = b
 	for j := range n {
-		ok = ok && ks.dl.set(j, dl[j])
+		ok = ok && ks.dl.set(j, dl[j], ks.newest)
 	}
 	ks.dlOK = ok
 	return next
@@ -102,7 +105,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 			continue
 		}
 		if j < maxKnown {
-			if d := ks.dl.get(j); d > w {
+			if d := ks.dl.get(j, ks.newest); d > w {
 				next = min(next, d)
 				j++
 				continue
@@ -126,7 +129,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		ks.mbytes += u.Bytes - had
 		d := m.Deadline()
 		next = min(next, d)
-		if j < maxKnown && !ks.dl.set(j, d) {
+		if j < maxKnown && !ks.dl.set(j, d, ks.newest) {
 			ks.dlOK = false
 		}
 		j++
