@@ -22,28 +22,21 @@ type budgetLog struct {
 	runs       int // partial matches they cut
 }
 
-// account records what ks's matchers hold (nfa's exact Usage, without the events) and
+// account records what ks's matchers hold (nfa's exact Usage, without the events, as
+// ks.mbytes has it: settle reads every matcher, a timer only those it advances) and
 // what its journal's velocity log holds (the arrays of the log and of the values the
 // journal's events saw) in the shard's total, and enforces the engine budget: when the
 // shard holds more than its share of Config.MemoryBudget and the key being settled holds
 // at least the shard's average per key, that key loses every partial match of its rules
 // and, when it has a velocity log, its journal (folded: its older events can no longer be
 // re-matched, and come late). A small key settled while a large one holds the memory is
-// left alone; the large one is cut at its next event or timer.
+// left alone; the large one is cut at its next event or timer. After a cut, *next is the
+// key's matchers' earliest deadline.
 // Which keys are cut depends on the interleaving of keys, unlike the budget per key and
 // rule: the engine budget is a last line of defence, to be sized well above normal use.
-func (s *shard) account(ks *keyState) {
-	b := 0
-	pk := &s.e.stats.shard[s.id].peak
-	for _, m := range ks.m {
-		if m != nil {
-			u := m.Usage()
-			b += u.Bytes
-			pk.note(u)
-		}
-	}
+func (s *shard) account(ks *keyState, next *int64) {
 	vb := ks.velLogBytes()
-	b += vb
+	b := ks.mbytes + vb
 	s.used += int64(b - ks.bytes)
 	ks.bytes = b
 	if s.used > s.share && (ks.live > 0 || vb > 0) && int64(b)*int64(len(s.keys)) >= s.used {
@@ -51,7 +44,6 @@ func (s *shard) account(ks *keyState) {
 			s.fold(ks)
 			ks.budgetCut = true
 		}
-		b = 0
 		for ri, m := range ks.m {
 			if m == nil {
 				continue
@@ -62,12 +54,11 @@ func (s *shard) account(ks *keyState) {
 				ks.m[ri] = nil
 				ks.live--
 				s.dropMatcher(ri, m)
-			} else {
-				b += m.Usage().Bytes
 			}
 		}
-		s.used += int64(b - ks.bytes)
-		ks.bytes = b
+		*next = s.scan(ks)
+		s.used += int64(ks.mbytes - ks.bytes)
+		ks.bytes = ks.mbytes
 	}
 	s.e.stats.shard[s.id].memory.Store(s.used)
 }

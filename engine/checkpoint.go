@@ -671,6 +671,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			ks.live++
 		}
 		ks.m[ri] = m
+		ks.dlOK = false
 		ck.restored.Add(1)
 	}
 	// Pending events are the key's journal: the matchers restored are its base, and the

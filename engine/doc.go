@@ -36,6 +36,14 @@
 // whatever the interleaving of keys when the out-of-orderness covers the interleaving's
 // disorder; its events are never late in any case.
 //
+// A key's timer reads only the matchers due (timers.go): the key keeps the deadlines of
+// its first five live matchers (in rule order, 32-bit offsets from its newest event) and
+// what all of them hold, read when the key was last settled after an event and kept by
+// the timers for the matchers they advance, so neither the timer, nor the key's next
+// deadline, nor the memory budget's account reads the others. A key whose deadlines are
+// unknown (rules swapped, a deadline that does not fit, the journal's fold recounting the
+// matchers) reads every matcher once.
+//
 // IngestWait (and Submit) report each event's Outcome once the shards have handled it;
 // the match alerts completed by those events have been delivered to the sink by then.
 // SubmitCollect also returns, per event, the alerts it completed (decide.go), for inline

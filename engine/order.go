@@ -141,6 +141,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 		b.jour.forget(n, b.lay)
 	}
 	recount(ks.m)
+	ks.dlOK = false // the live matchers' accounts are rebuilt: what they hold may differ
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
 	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
 	clear(ks.journal[len(ks.journal):cap(ks.journal)])

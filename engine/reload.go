@@ -142,7 +142,8 @@ func (s *shard) current(ks *keyState) {
 	ks.m, live = s.rebind(ks.m, keep)
 	ks.vel = s.rebindVelocity(ks.vel, keep)
 	s.fold(ks) // events before the reload stay matched by the rules of their time
-	ks.live, ks.rs = live, s.rules
+	ks.live, ks.rs = int32(live), s.rules
+	ks.dlOK = false // other matchers: the next settle or timer reads them all
 	// The key's timer stays registered: what is left (matchers, velocity state,
 	// cooldowns) is due no earlier than before, and a caller that does not settle the key
 	// (Inspect, a checkpoint's snapshot, a late event dropped) must not leave it without

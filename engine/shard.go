@@ -35,26 +35,35 @@ type msg struct {
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
 type keyState struct {
-	rs      *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
-	key     string
-	part    *partClock // the partition the key's events come from
-	m       []*nfa.Matcher
-	live    int
-	newest  int64 // time of the newest event matched in order for the key
-	timedTo int64 // latest time timers advanced the key's matchers to
+	rs   *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
+	key  string
+	part *partClock // the partition the key's events come from
+	m    []*nfa.Matcher
+	live int32 // non-nil entries of m
+	idx  int32 // position in the shard's list
+	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
+	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
+	// would give, and a timer reads only the matchers due and those after the first
+	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
+	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
+	// share 32 bytes: the struct stays in its 224-byte size class.)
+	dl        knownDeadlines
+	dlOK      bool
+	released  bool
+	budgetCut bool  // the memory budget cut its partial matches (a mark for Inspect)
+	newest    int64 // time of the newest event matched in order for the key
+	timedTo   int64 // latest time timers advanced the key's matchers to
 	// journal holds the key's events matched in order and not yet behind the partition's
 	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
 	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
 	// when the journal is empty; both stay empty without out-of-orderness.
-	journal   []item
-	base      []*nfa.Matcher
-	cut       int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt    int64 // journal[0]'s time as registered in the journal heap
-	timerAt   int64 // deadline registered in the timer heap
-	released  bool
-	idx       int  // position in the shard's list
-	bytes     int  // what its matchers held when last settled (budget.go)
-	budgetCut bool // the memory budget cut its partial matches (a mark for Inspect)
+	journal []item
+	base    []*nfa.Matcher
+	cut     int64 // no event in base is newer: an event can be re-matched from cut on
+	jourAt  int64 // journal[0]'s time as registered in the journal heap
+	timerAt int64 // deadline registered in the timer heap
+	bytes   int   // what its matchers and velocity log held when last settled (budget.go)
+	mbytes  int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
 	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
 	// the journal (set exactly when base is).
 	cool, baseCool cooldowns
@@ -88,6 +97,10 @@ type shard struct {
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
+
+	// timers counts the key timers fired, the live matchers of those keys and the
+	// matchers the timers read (advanced), for benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read int64 }
 
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
@@ -317,7 +330,7 @@ func (s *shard) key(k string, part int32) *keyState {
 		// slab alive for as long as the key lives
 		k = strings.Clone(k)
 		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
-			newest: math.MinInt64, timedTo: math.MinInt64, idx: len(s.list)}
+			newest: math.MinInt64, timedTo: math.MinInt64, idx: int32(len(s.list))}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
@@ -348,7 +361,8 @@ func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 	}
 }
 
-// fire advances every matcher of ks to w.
+// fire advances the key's matchers to w and settles the key. With the key's deadlines
+// known (keyState.dlOK) it reads only the matchers due by w, else every one.
 func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	s.current(ks)
 	ks.timedTo = max(ks.timedTo, w)
@@ -356,23 +370,39 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	if p != nil {
 		p.cur = false // matches completed by time read no aggregate values
 	}
-	for ri, m := range ks.m {
-		if m == nil {
-			continue
-		}
-		m.Advance(w, s.sc, &s.res)
-		s.emit(ri, ks.key, ingest)
-		if m.Idle() {
-			ks.m[ri] = nil
-			ks.live--
-			s.dropMatcher(ri, m)
-		}
+	known := ks.dlOK
+	s.timers.fired++
+	s.timers.live += int64(ks.live)
+	next := int64(math.MaxInt64)
+	if known {
+		next = s.advanceDue(ks, w, ingest)
+	} else {
+		s.advanceAll(ks, w, ingest)
 	}
 	// after the matches time completed: the holds they are admitted against stay till then
 	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
 		ks.vel = nil
 	}
-	s.settle(ks)
+	if known && ks.dlOK {
+		s.reschedule(ks, next)
+	} else {
+		s.settle(ks)
+	}
+}
+
+// advanceAll advances every matcher of ks to w.
+func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
+	for ri, m := range ks.m {
+		if m == nil {
+			continue
+		}
+		s.timers.read++
+		m.Advance(w, s.sc, &s.res)
+		s.emit(ri, ks.key, ingest)
+		if m.Idle() {
+			s.idle(ks, ri, m)
+		}
+	}
 }
 
 // match feeds an event in order for its key to every rule's matcher for the key, and
@@ -446,10 +476,18 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	}
 }
 
-// settle reschedules the key's timer and releases the key when nothing is left.
+// settle reads every matcher of the key (scan), then reschedules the key's timer and
+// releases the key when nothing is left (reschedule).
 func (s *shard) settle(ks *keyState) {
+	s.reschedule(ks, s.scan(ks))
+}
+
+// reschedule accounts the key (what ks.mbytes says its matchers hold), reschedules its
+// timer at its next deadline (next, its matchers' earliest; its velocity state's and its
+// cooldowns') and releases the key when nothing is left.
+func (s *shard) reschedule(ks *keyState, next int64) {
 	s.touch(ks)
-	s.account(ks)
+	s.account(ks, &next)
 	d := int64(math.MaxInt64)
 	if ks.cool != nil {
 		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
@@ -461,11 +499,7 @@ func (s *shard) settle(ks *keyState) {
 	if ks.vel != nil {
 		d = min(d, ks.vel.deadline(ks.m))
 	}
-	for _, m := range ks.m {
-		if m != nil {
-			d = min(d, m.Deadline())
-		}
-	}
+	d = min(d, next)
 	if d == math.MaxInt64 || d == ks.timerAt {
 		return
 	}

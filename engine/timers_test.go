@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/internal/workload"
+	"github.com/cepd/cepd/rules"
+)
+
+// checkTimers reads every matcher of every key of s and reports the first key whose
+// known deadlines and bytes (keyState.dl, the first maxKnown, and mbytes, while dlOK)
+// differ from the read, or
+// whose registered timer comes after its earliest deadline, and a shard total that is not
+// the sum of its keys' accounted bytes. It counts the keys with known deadlines.
+func checkTimers(s *shard, known *int) error {
+	var used int64
+	for _, ks := range s.list {
+		used += int64(ks.bytes)
+		if !ks.dlOK {
+			continue
+		}
+		*known++
+		var dl []int64
+		b := 0
+		for ri, m := range ks.m {
+			if m == nil {
+				continue
+			}
+			if m.Idle() {
+				return fmt.Errorf("key %s: rule %d's matcher is idle while its deadlines are known", ks.key, ri)
+			}
+			dl = append(dl, m.Deadline())
+			b += m.Usage().Bytes
+		}
+		var kept []int64
+		for j := range min(len(dl), maxKnown) {
+			kept = append(kept, ks.dl.get(j, ks.newest))
+		}
+		if !slices.Equal(dl[:len(kept)], kept) || b != ks.mbytes || int(ks.live) != len(dl) {
+			return fmt.Errorf("key %s: known deadlines %v and %d bytes (%d live), its matchers have %v and %d", ks.key, kept, ks.mbytes, ks.live, dl, b)
+		}
+		if len(dl) > 0 && slices.Min(dl) < ks.timerAt {
+			return fmt.Errorf("key %s: timer at %d, after its earliest deadline %d", ks.key, ks.timerAt, slices.Min(dl))
+		}
+	}
+	if used != s.used {
+		return fmt.Errorf("shard %d: %d bytes accounted, its keys hold %d", s.id, s.used, used)
+	}
+	return nil
+}
+
+// timerRun feeds evs to an engine with the rules srcs and cfg in chunks of chunk records, swapping to the
+// rule set with one rule left out and back twice on the way (the keys' matchers are
+// re-bound), and after each chunk checks every key (checkTimers) when check is set, or
+// makes every key's deadlines unknown when it is not (so that its timers read every
+// matcher). It returns the alerts in order, the engine's accounted bytes at the end and
+// how many keys had known deadlines across the checks.
+func timerRun(t *testing.T, srcs []string, cfg Config, evs []testEvent, chunk int, check bool) ([]string, int64, int) {
+	t.Helper()
+	all, fewer := testRulesOf(t, srcs...), testRulesOf(t, srcs[1:]...)
+	sink := &sinkCollector{}
+	cfg.Log = slog.New(slog.DiscardHandler) // the budget cases cut often
+	eng, ctx, stop := startEngine(t, cfg, all, sink, &dlqCollector{})
+	defer stop()
+	recs := records(evs)
+	known, step := 0, len(recs)/chunk/5+1 // swaps after chunks step, 2·step, 3·step, 4·step
+	for i, n := 0, 0; i < len(recs); i, n = i+chunk, n+1 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+chunk, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+		if k := n / step; n%step == 0 && k >= 1 && k <= 4 {
+			if _, err := eng.SwapRules(ctx, []*RuleSet{all, fewer}[k%2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var bad error
+		if err := eng.onShards(ctx, func(s *shard) {
+			for _, ks := range s.list {
+				if !check {
+					ks.dlOK = false
+				}
+			}
+			if err := checkTimers(s, &known); err != nil && bad == nil {
+				bad = err
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if bad != nil {
+			t.Fatalf("after %d records: %v", min(i+chunk, len(recs)), bad)
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var out []string
+	for _, a := range sink.all {
+		out = append(out, fmt.Sprintf("%s %s %s %v", a.RuleID, a.Key, a.ID, a.LastEventTime.UnixMilli()))
+	}
+	return out, eng.Stats().Snapshot().MemoryBytes, known
+}
+
+// TestTimersReadOnlyDue: a key's timer reads only its matchers due (keyState.dl), and the
+// deadlines and bytes it keeps for the others agree with a read of every matcher after
+// every chunk of random streams (in order and up to 1.5 s late within a key, with the
+// engine budget cutting keys, with rule swaps re-binding matchers, with more live
+// matchers than a key keeps deadlines of and deadlines too far to keep); the alerts, in order,
+// and the accounted bytes are those of the same run whose timers read every matcher.
+func TestTimersReadOnlyDue(t *testing.T) {
+	// more rules than a key keeps deadlines of (their windows closing make alerts), and
+	// a window too long for them
+	many := slices.Clip(testRules)
+	for i, w := range []string{"3s", "7s", "11s", "17s", "23s"} {
+		many = append(many, fmt.Sprintf(`
+id: quiet-%d
+within: %s
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: b
+    not: followed_by
+    where: e.kind == 'capture' && e.amount > %d.0
+`, i, w, i))
+	}
+	long := append(slices.Clip(testRules), `
+id: long-refund
+within: 960h
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: refund
+    contiguity: any
+    where: e.kind == 'refund'
+`)
+	for _, c := range []struct {
+		name  string
+		srcs  []string
+		cfg   Config
+		late  bool
+		chunk int
+	}{
+		{"in-order", testRules, Config{Shards: 1}, false, 7},
+		{"late", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second}, true, 5},
+		{"budget", testRules, Config{Shards: 1, Budget: testBudget, MemoryBudget: 24 << 10}, false, 3},
+		{"late-budget", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second, MemoryBudget: 24 << 10}, true, 1},
+		{"two-shards", testRules, Config{Shards: 2, OutOfOrderness: time.Second}, true, 11},
+		{"many-rules", many, Config{Shards: 1, OutOfOrderness: time.Second}, true, 4},
+		{"many-rules-budget", many, Config{Shards: 1, MemoryBudget: 48 << 10}, false, 2},
+		{"long-window", long, Config{Shards: 1, OutOfOrderness: time.Second}, true, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for seed := range uint64(3) {
+				evs := genEvents(40+seed, 6+int(seed)*9, 1500)
+				if c.late {
+					delayWithinKey(evs)
+				}
+				got, gotBytes, known := timerRun(t, c.srcs, c.cfg, evs, c.chunk, true)
+				want, wantBytes, _ := timerRun(t, c.srcs, c.cfg, evs, c.chunk, false)
+				if known == 0 {
+					t.Fatalf("seed %d: no key ever had its deadlines known", seed)
+				}
+				if c.cfg.Shards == 1 && !slices.Equal(got, want) || c.cfg.Shards > 1 && !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+					t.Fatalf("seed %d: %d alerts, %d when timers read every matcher\n%v\n%v", seed, len(got), len(want), got, want)
+				}
+				if gotBytes != wantBytes || len(got) == 0 {
+					t.Fatalf("seed %d: %d bytes accounted, %d when timers read every matcher; %d alerts", seed, gotBytes, wantBytes, len(got))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTimers: the 17 fraud rules on the first b.N events of the reference workload
+// (`cepd gen --seed 1 --cards 100000`), one shard, 5 s of out-of-orderness: key timers
+// fired, the live matchers of those keys (what a timer reading every matcher reads) and
+// the matchers the timers read, per event, beside the CPU per event.
+//
+//	go test ./engine -run '^$' -bench Timers -benchtime 100000x
+func BenchmarkTimers(b *testing.B) {
+	rs, err := LoadRuleSet("../testdata/fraud", "../testdata/fraud/schema.yaml", rules.EnvOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.Cards = int64(b.N), 100000
+	g, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	b.ResetTimer()
+	cpu0 := cpuNanos()
+	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
+	feedAll(b, ctx, eng, recs, 512)
+	if err := eng.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/event")
+	var fired, live, read int64
+	if err := eng.onShards(ctx, func(s *shard) {
+		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
+	}); err != nil {
+		b.Fatal(err)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(fired)/n, "timers/event")
+	b.ReportMetric(float64(live)/n, "live/event")
+	b.ReportMetric(float64(read)/n, "read/event")
+}
+
+// TestTimersFarDeadline: a matcher whose next deadline, once its earliest run expires,
+// is too far to keep (2³¹−1 ms or more after the key's newest event) makes the key's
+// deadlines unknown, and the timer after reads every matcher.
+func TestTimersFarDeadline(t *testing.T) {
+	rs := testRulesOf(t, `
+id: long-refund
+within: 960h
+pattern:
+  - name: auth
+    where: e.kind == 'auth' && e.amount > 100.0
+  - name: refund
+    contiguity: any
+    where: e.kind == 'refund'
+`)
+	eng, ctx, stop := startEngine(t, Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	const t0, day = int64(1_700_000_000_000), int64(24 * 3600 * 1000)
+	evs := []testEvent{
+		{ID: "a1", Card: "c1", TS: t0, Kind: "auth", Amount: 200},
+		{ID: "a2", Card: "c1", TS: t0 + 30*day, Kind: "auth", Amount: 200},      // a second run; the first's deadline fits
+		{ID: "x", Card: "c2", TS: t0 + 40*day + 1000, Kind: "login", Amount: 1}, // the first run expires
+	}
+	fired := int64(0)
+	for i, e := range evs {
+		rec := records([]testEvent{e})
+		rec[0].Offset = int64(i)
+		if _, err := eng.Ingest(ctx, 0, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var bad error
+		if err := eng.onShards(ctx, func(s *shard) {
+			known := 0
+			bad = checkTimers(s, &known)
+			if ks := s.keys["c1"]; ks == nil || ks.live != 1 || i == 1 && !ks.dlOK {
+				bad = fmt.Errorf("key c1 after event %d: %+v", i, ks)
+			}
+			fired = s.timers.fired
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if bad != nil {
+			t.Fatal(bad)
+		}
+	}
+	if fired != 1 {
+		t.Fatalf("%d key timers fired, want 1", fired)
+	}
+}
