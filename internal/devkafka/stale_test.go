@@ -57,6 +57,41 @@ func (h *claimsHandler) claims() int {
 	return len(h.parts)
 }
 
+// groupConfig is the test clients' configuration with the given group session timeout,
+// heartbeat interval and rebalance timeout.
+func groupConfig(session, heartbeat, rebalance time.Duration) *sarama.Config {
+	conf := kafkatest.Config()
+	conf.Consumer.Group.Session.Timeout = session
+	conf.Consumer.Group.Heartbeat.Interval = heartbeat
+	conf.Consumer.Group.Rebalance.Timeout = rebalance
+	return conf
+}
+
+// consumeGroup consumes topic t in group "g" of the cluster at addr with h until the
+// returned stop is called or the test ends (stop waits for the consumer to end and
+// closes it; calling it again does nothing).
+func consumeGroup(t *testing.T, addr string, conf *sarama.Config, h sarama.ConsumerGroupHandler) (stop func()) {
+	t.Helper()
+	group, err := sarama.NewConsumerGroup([]string{addr}, "g", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := group.Consume(ctx, []string{"t"}, h); err != nil && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; _ = group.Close() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 // waitClaims waits up to d for h to hold n claims and reports whether it did.
 func waitClaims(h *claimsHandler, n int, d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
@@ -80,25 +115,8 @@ func TestMemberDeadInJoinExpires(t *testing.T) {
 	round := 0
 	for ; round < maxRounds && !t.Failed() && !strings.Contains(log.String(), "devkafka: removed the member"); round++ {
 		c := ForTest(t, Options{Partitions: 4, Topics: []string{"t"}, Log: &log})
-		conf := kafkatest.Config()
-		conf.Consumer.Group.Session.Timeout = 3 * time.Second
-		conf.Consumer.Group.Heartbeat.Interval = time.Second
-		conf.Consumer.Group.Rebalance.Timeout = 2 * time.Second
-		group, err := sarama.NewConsumerGroup([]string{c.Addr()}, "g", conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
 		h := &claimsHandler{}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ctx.Err() == nil {
-				if err := group.Consume(ctx, []string{"t"}, h); err != nil && ctx.Err() == nil {
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-		}()
+		stop := consumeGroup(t, c.Addr(), groupConfig(3*time.Second, time.Second, 2*time.Second), h)
 		if !waitClaims(h, 4, 20*time.Second) {
 			t.Fatalf("round %d: the live member never held the 4 partitions", round)
 		}
@@ -111,9 +129,7 @@ func TestMemberDeadInJoinExpires(t *testing.T) {
 			t.Errorf("round %d: the live member holds %d partitions 20 s after the dead member's join (it was given %v of them meanwhile)",
 				round, h.claims(), map[bool]string{true: "2", false: "not 2"}[split])
 		}
-		cancel()
-		<-done
-		_ = group.Close()
+		stop()
 		c.Close()
 	}
 	// A round leaves the dead member without a session timer about a third of the time
@@ -206,38 +222,13 @@ func (h *slowHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Consu
 func TestMemberParkedInJoinStays(t *testing.T) {
 	var log testlog.Buffer
 	c := ForTest(t, Options{Partitions: 4, Topics: []string{"t"}, Log: &log})
-	consume := func(conf *sarama.Config, h sarama.ConsumerGroupHandler) {
-		group, err := sarama.NewConsumerGroup([]string{c.Addr()}, "g", conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ctx.Err() == nil {
-				if err := group.Consume(ctx, []string{"t"}, h); err != nil && ctx.Err() == nil {
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-		}()
-		t.Cleanup(func() { cancel(); <-done; _ = group.Close() })
-	}
-	slowConf := kafkatest.Config()
-	slowConf.Consumer.Group.Session.Timeout = 10 * time.Second
-	slowConf.Consumer.Group.Heartbeat.Interval = time.Second
-	slowConf.Consumer.Group.Rebalance.Timeout = 20 * time.Second
 	slow := &slowHandler{shutdown: 9 * time.Second}
-	consume(slowConf, slow)
+	consumeGroup(t, c.Addr(), groupConfig(10*time.Second, time.Second, 20*time.Second), slow)
 	if !waitClaims(&slow.claimsHandler, 4, 20*time.Second) {
 		t.Fatal("the first member never held the 4 partitions")
 	}
-	conf := kafkatest.Config()
-	conf.Consumer.Group.Session.Timeout = 3 * time.Second
-	conf.Consumer.Group.Heartbeat.Interval = time.Second
-	conf.Consumer.Group.Rebalance.Timeout = 2 * time.Second
 	h := &claimsHandler{}
-	consume(conf, h)
+	consumeGroup(t, c.Addr(), groupConfig(3*time.Second, time.Second, 2*time.Second), h)
 	if !waitClaims(h, 2, 30*time.Second) {
 		t.Errorf("the second member holds %d partitions 30 s after it joined, want 2", h.claims())
 	}
