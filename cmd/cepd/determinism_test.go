@@ -39,17 +39,13 @@ func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record 
 	tb.Helper()
 	cfg := workload.DefaultConfig()
 	set(&cfg)
-	g, err := workload.New(cfg)
+	lines, err := workload.Lines(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var recs []engine.Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			break
-		}
-		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
+	recs := make([]engine.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = engine.Record{Value: l, Offset: int64(i + 1)}
 	}
 	return recs
 }

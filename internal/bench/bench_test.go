@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -13,23 +12,20 @@ import (
 	"github.com/cepd/cepd/rules"
 )
 
-// records generates n card events over cards keys, numbered by line.
-func records(t *testing.T, cards, n int) []engine.Record {
-	t.Helper()
+// records generates n card events over cards keys with seed, numbered by line.
+func records(tb testing.TB, seed uint64, cards, n int) []engine.Record {
+	tb.Helper()
 	cfg := workload.DefaultConfig()
-	cfg.Seed, cfg.Cards, cfg.Events = 3, cards, int64(n)
-	g, err := workload.New(cfg)
+	cfg.Seed, cfg.Cards, cfg.Events = seed, cards, int64(n)
+	lines, err := workload.Lines(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	var recs []engine.Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			return recs
-		}
-		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
+	recs := make([]engine.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = engine.Record{Value: l, Offset: int64(i + 1)}
 	}
+	return recs
 }
 
 // TestSplitByKey: the one decoding pass counts the distinct keys and splits the records
@@ -40,7 +36,7 @@ func TestSplitByKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := records(t, 300, 5000)
+	recs := records(t, 3, 300, 5000)
 	bad := engine.Record{Value: []byte(`{"not":"an event"`), Offset: int64(len(recs) + 1)}
 	recs = append(recs, bad)
 	dec := jsondecode.NewDecoder(rs.Schema)
@@ -91,7 +87,7 @@ func TestAtHalfRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := records(t, 500, 20000)
+	recs := records(t, 3, 500, 20000)
 	res, err := AtHalfRate(context.Background(), rs, recs, Config{Chunk: 64, Rate: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -118,20 +114,7 @@ func BenchmarkLatencyAtHalfRate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := workload.DefaultConfig()
-	cfg.Seed, cfg.Cards, cfg.Events = 1, 100000, 150000
-	g, err := workload.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var recs []engine.Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			break
-		}
-		recs = append(recs, engine.Record{Value: bytes.TrimSpace(line), Offset: i})
-	}
+	recs := records(b, 1, 100000, 150000)
 	var res *Result
 	for range b.N {
 		if res, err = AtHalfRate(context.Background(), rs, recs, Config{Chunk: 64}); err != nil {

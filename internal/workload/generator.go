@@ -126,6 +126,23 @@ func (g *Generator) Next(buf []byte) ([]byte, bool) {
 	return buf, true
 }
 
+// Lines generates the whole stream of cfg in memory: each event's JSON object, without
+// its newline, in written order.
+func Lines(cfg Config) ([][]byte, error) {
+	g, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for {
+		line, ok := g.Next(nil)
+		if !ok {
+			return out, nil
+		}
+		out = append(out, line[:len(line)-1])
+	}
+}
+
 // WriteTo writes the whole remaining stream to w.
 func (g *Generator) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
