@@ -172,6 +172,9 @@ func handoffRun(t *testing.T, e *procEnv, rng *rand.Rand) []handoff {
 	}
 	prod.releaseHold()
 	prod.wait(t)
+	if held := time.Duration(prod.held.Load()); held > 0 {
+		t.Logf("the producer waited %v before its last second for the last hand-off: the hand-offs after it reached its tail saw no traffic", held.Round(time.Millisecond))
+	}
 	e.waitConsumed(group, 60*time.Second)
 	for _, inst := range []byte{'b', 'c'} {
 		processed += int64(procs[inst].stats(t).Events)

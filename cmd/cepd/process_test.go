@@ -272,6 +272,7 @@ type producer struct {
 	// holdAt (-1: none) is the line the producer waits before until release is closed.
 	holdAt  atomic.Int64
 	release chan struct{}
+	held    atomic.Int64 // how long it waited at holdAt (ns)
 }
 
 // holdBefore makes the producer wait before line n until releaseHold: a test whose
@@ -291,10 +292,12 @@ func (e *procEnv) produce(rate float64) *producer {
 	go func() {
 		for i, l := range e.w.lines {
 			if int64(i) == p.holdAt.Load() {
+				waited := time.Now()
 				select {
 				case <-p.release:
 				case <-e.t.Context().Done():
 				}
+				p.held.Store(int64(time.Since(waited)))
 			}
 			p.at[i] = time.Now()
 			if err := w.WriteLine(l); err != nil {
