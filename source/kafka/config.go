@@ -92,6 +92,14 @@ type Config struct {
 	Log *slog.Logger
 }
 
+// positiveOr sets *v to d when it is not positive: unset, or nothing a duration or a
+// count can mean.
+func positiveOr[T int | int32 | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 func (c Config) withDefaults() Config {
 	if c.InitialOffset == "" {
 		c.InitialOffset = "earliest"
@@ -99,39 +107,17 @@ func (c Config) withDefaults() Config {
 	if c.Balance == "" {
 		c.Balance = BalanceCooperativeSticky
 	}
-	if c.MaxWait <= 0 {
-		c.MaxWait = 100 * time.Millisecond
-	}
-	if c.BacklogCheck <= 0 {
-		c.BacklogCheck = 250 * time.Millisecond
-	}
-	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = 10 * time.Second
-	}
-	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = time.Second
-	}
-	if c.RebalanceTimeout <= 0 {
-		c.RebalanceTimeout = 30 * time.Second
-	}
-	if c.CommitInterval <= 0 {
-		c.CommitInterval = time.Second
-	}
-	if c.CommitTimeout <= 0 {
-		c.CommitTimeout = 10 * time.Second
-	}
-	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1024
-	}
-	if c.RejoinBackoff <= 0 {
-		c.RejoinBackoff = 250 * time.Millisecond
-	}
-	if c.MaxRejoinBackoff <= 0 {
-		c.MaxRejoinBackoff = 5 * time.Second
-	}
-	if c.StopTimeout <= 0 {
-		c.StopTimeout = 15 * time.Second
-	}
+	positiveOr(&c.MaxWait, 100*time.Millisecond)
+	positiveOr(&c.BacklogCheck, 250*time.Millisecond)
+	positiveOr(&c.SessionTimeout, 10*time.Second)
+	positiveOr(&c.HeartbeatInterval, time.Second)
+	positiveOr(&c.RebalanceTimeout, 30*time.Second)
+	positiveOr(&c.CommitInterval, time.Second)
+	positiveOr(&c.CommitTimeout, 10*time.Second)
+	positiveOr(&c.MaxBatch, 1024)
+	positiveOr(&c.RejoinBackoff, 250*time.Millisecond)
+	positiveOr(&c.MaxRejoinBackoff, 5*time.Second)
+	positiveOr(&c.StopTimeout, 15*time.Second)
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}

@@ -111,15 +111,9 @@ func NewRepartitioner(cfg RepartitionConfig) (*Repartitioner, error) {
 	case len(cfg.Fields) == 0:
 		return nil, errors.New("repartition: no key field to re-key by")
 	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 500
-	}
-	if cfg.Linger <= 0 {
-		cfg.Linger = 20 * time.Millisecond
-	}
-	if cfg.IdleAfter <= 0 {
-		cfg.IdleAfter = 5 * time.Second
-	}
+	positiveOr(&cfg.MaxBatch, 500)
+	positiveOr(&cfg.Linger, 20*time.Millisecond)
+	positiveOr(&cfg.IdleAfter, 5*time.Second)
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
