@@ -2,12 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/rules"
 )
@@ -154,6 +156,16 @@ pattern:
 		{"many-rules", many, Config{Shards: 1, OutOfOrderness: time.Second}, true, 4},
 		{"many-rules-budget", many, Config{Shards: 1, MemoryBudget: 48 << 10}, false, 2},
 		{"long-window", long, Config{Shards: 1, OutOfOrderness: time.Second}, true, 3},
+		// late events matched anyway (the key folded, a matcher fed an event older than
+		// the key's newest), or dropped
+		{"late-process", testRules, Config{Shards: 1, OutOfOrderness: 300 * time.Millisecond, Late: LateProcess}, true, 3},
+		{"late-drop", testRules, Config{Shards: 1, OutOfOrderness: 300 * time.Millisecond, Late: LateDrop}, true, 5},
+		// journals folded as they grow (foldOldest recounts the live matchers)
+		{"short-journal", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second, MaxJournal: 2}, true, 3},
+		{"short-journal-budget", testRules, Config{Shards: 1, OutOfOrderness: 2 * time.Second, MaxJournal: 3, MemoryBudget: 24 << 10}, true, 2},
+		// velocity rules (keys with velocity state and no matcher, rearm holds)
+		{"velocity", append(slices.Clip(velocityRules), testRules...), Config{Shards: 1, OutOfOrderness: time.Second}, true, 4},
+		{"velocity-budget", append(slices.Clip(velocityRules), many...), Config{Shards: 1, OutOfOrderness: time.Second, MemoryBudget: 32 << 10, Late: LateProcess}, true, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for seed := range uint64(3) {
@@ -271,5 +283,99 @@ pattern:
 	}
 	if fired != 1 {
 		t.Fatalf("%d key timers fired, want 1", fired)
+	}
+}
+
+// TestTimersAcrossRestore: keys restored from a checkpoint mid-stream (matchers imported,
+// journals replayed, their order section read) keep deadlines and bytes that agree with a
+// read of every matcher, right after the restore and after every chunk that follows, and
+// the alerts of both engines together are those of one uninterrupted run. With many
+// rules (more live matchers than a key keeps deadlines of, velocity rules), events out
+// of order within a key, and late ones matched anyway.
+func TestTimersAcrossRestore(t *testing.T) {
+	many := slices.Clip(testRules)
+	for i, w := range []string{"3s", "7s", "11s", "17s"} {
+		many = append(many, fmt.Sprintf("id: quiet-%d\nwithin: %s\npattern:\n  - name: a\n    where: e.kind == 'auth'\n  - name: b\n    not: followed_by\n    where: e.kind == 'capture' && e.amount > %d.0\n", i, w, i))
+	}
+	rs := testRulesOf(t, append(slices.Clip(velocityRules), many...)...)
+	for _, cfg := range []Config{
+		{Shards: 1, OutOfOrderness: 2 * time.Second},
+		{Shards: 1, OutOfOrderness: 500 * time.Millisecond, Late: LateProcess}, // one shard: with more, when timers fire varies with the watermark
+	} {
+		evs := genEvents(51, 25, 3000)
+		delayWithinKey(evs)
+		recs := records(evs)
+		want, _, _ := run(t, rs, cfg, recs, 5)
+		if len(want) == 0 {
+			t.Fatal("no alerts")
+		}
+		for _, cut := range []int{400, 1777} {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			dir := t.TempDir()
+			var all []*alerts.Alert
+			for leg := range 2 {
+				store := openStore(t, dir)
+				sink := &sinkCollector{}
+				cfg.Log = slog.New(slog.DiscardHandler)
+				e := startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
+				meta, err := e.Restore(ctx, 0, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				from, to := 0, cut
+				if leg == 1 {
+					if !meta.Found || int(meta.Offset)+1 != cut {
+						t.Fatalf("cut %d: restored %+v", cut, meta)
+					}
+					from, to = cut, len(recs)
+				}
+				known := 0
+				check := func(at int) {
+					var bad error
+					if err := e.onShards(ctx, func(s *shard) {
+						if err := checkTimers(s, &known); err != nil && bad == nil {
+							bad = err
+						}
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if bad != nil {
+						t.Fatalf("%+v, cut %d, leg %d, at record %d: %v", cfg, cut, leg, at, bad)
+					}
+				}
+				check(from)
+				for i := from; i < to; i += 5 {
+					if _, err := e.Ingest(ctx, 0, recs[i:min(i+5, to)]); err != nil {
+						t.Fatal(err)
+					}
+					check(min(i+5, to))
+				}
+				if leg == 0 {
+					if err := e.Checkpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if err := e.Barrier(ctx); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := e.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				e.Close()
+				store.Close()
+				if known == 0 {
+					t.Fatalf("cut %d, leg %d: no key had its deadlines known", cut, leg)
+				}
+				if leg == 1 && e.CheckpointStats().Restored == 0 {
+					t.Fatalf("cut %d: nothing restored", cut)
+				}
+				sink.mu.Lock()
+				all = append(all, sink.all...)
+				sink.mu.Unlock()
+			}
+			if got := alertLines(all); !slices.Equal(got, want) {
+				t.Fatalf("%+v, cut %d: %d alerts across the restart, %d in one run", cfg, cut, len(got), len(want))
+			}
+			cancel()
+		}
 	}
 }

@@ -21,8 +21,10 @@ const (
 // kind of the constants (a string, bool, int or double: Values all have one kind) and
 // fails the test, the term is false, so the guard is false whatever its other terms
 // (errors included). A value of another kind, or missing, decides nothing; so does an
-// event of another schema than the one Field indexes (events decoded before a schema
-// change).
+// event of another schema than the one Field indexes unless that schema has the same
+// field (name and type) at that position, as a key space's schema (the rule set's keyed
+// by another field) and a compatible schema change (existing fields keep their
+// positions) have: a condition reads a field of an event of another schema by its name.
 type Pin struct {
 	Schema *event.Schema
 	Field  int
@@ -38,7 +40,7 @@ type Pinner interface {
 
 // Fails reports whether ev's value of the pinned field makes the term false.
 func (p *Pin) Fails(ev *event.Event) bool {
-	if ev.Schema != p.Schema || p.Field < 0 || p.Field >= ev.Len() || len(p.Values) == 0 {
+	if p.Field < 0 || p.Field >= ev.Len() || len(p.Values) == 0 || ev.Schema != p.Schema && !sameField(ev.Schema, p.Schema, p.Field) {
 		return false
 	}
 	v := ev.Value(p.Field)
@@ -71,6 +73,16 @@ func (p *Pin) Fails(ev *event.Event) bool {
 		return c != 1 && c != 0
 	}
 	return false
+}
+
+// sameField reports whether schemas a and b both have field i, with the same name and
+// type.
+func sameField(a, b *event.Schema, i int) bool {
+	if a == nil || b == nil || i >= len(a.Fields) || i >= len(b.Fields) {
+		return false
+	}
+	fa, fb := &a.Fields[i], &b.Fields[i]
+	return fa.Name == fb.Name && fa.Type == fb.Type
 }
 
 // same reports whether v equals c, both of c's kind (a double NaN equals nothing).

@@ -1,6 +1,7 @@
 package nfa
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cepd/cepd/event"
@@ -97,15 +98,17 @@ func (x *StartIndex) indexField(progs []*Program) {
 	}
 }
 
-// pinKey identifies a pin among a rule set's.
+// pinKey identifies a pin among a rule set's: two pins have the same key exactly when
+// they have the same schema, field, test and constants.
 func pinKey(p Pin) string {
 	b := fmt.Appendf(nil, "%p", p.Schema)
 	b = append(b, byte(p.Op))
-	b = append(b, byte(p.Field), byte(p.Field>>8), byte(p.Field>>16))
+	b = binary.AppendUvarint(b, uint64(p.Field))
 	for _, v := range p.Values {
 		b = append(b, 0, byte(v.Kind))
 		switch v.Kind {
-		case event.KindString:
+		case event.KindString: // its length first: a string's bytes may be any
+			b = binary.AppendUvarint(b, uint64(len(v.AsString())))
 			b = append(b, v.AsString()...)
 		default:
 			n := uint64(v.AsInt()) // the bits of an int, a double or a bool

@@ -308,3 +308,35 @@ func compileBatch(t *testing.T, g *exprGen, fastEnv, refEnv *Env, n int) ruleBat
 	rb.fastSlots, rb.refSlots = reg.Slots(), refReg.Slots()
 	return rb
 }
+
+// TestStartIndexPinsDistinct: pins of different constants are different pins in the
+// start index, even when one string constant holds the bytes that separate another pin's
+// constants (a NUL and the kind of a string): a rule pinned to such a string is kept for
+// an event that holds it.
+func TestStartIndexPinsDistinct(t *testing.T) {
+	env := testEnv(t)
+	reg := NewRegistry()
+	var progs []*nfa.Program
+	for i, where := range []string{`e.country in ['FR', 'DE']`, `e.country == 'FR\x00\x05DE'`, `e.country in ['FR\x00', 'DE']`} {
+		text := fmt.Sprintf("id: r%d\npattern:\n  - name: a\n    where: %s\n  - name: b\n    where: e.amount > 1.0\n", i, where)
+		progs = append(progs, compileRule(t, env, reg, "pins.yaml", text).Program)
+	}
+	s := env.schema
+	for _, country := range []string{"FR", "FR\x00\x05DE", "FR\x00"} {
+		ev := randomEvent(rand.New(rand.NewPCG(1, 2)), s, true)
+		vals := ev.Values()
+		j, _ := s.Index("country")
+		vals[j] = event.String(country)
+		ev.SetValues(vals)
+		x := nfa.NewStartIndex(progs)
+		cand := x.Candidates(ev)
+		sc := nfa.NewScratch()
+		sc.Memo = nfa.NewMemo(reg.Slots())
+		sc.Memo.Next()
+		for i, p := range progs {
+			if p.CanStart(ev, sc) && !x.MayStart(cand, i) {
+				t.Errorf("country %q: the index rules out rule %d, whose CanStart is true", country, i)
+			}
+		}
+	}
+}

@@ -15,7 +15,9 @@ import (
 // pins the event's type to its value ("type", the index before session 8, rebuilt
 // here from nfa.Program.StartDispatch); of those nfa.StartIndex keeps ("pins": the type,
 // then each rule's start-guard pins). It reports the CanStart calls per event and those
-// that return false.
+// that return false. "pins-keyspace" is "pins" on the events as a key space keyed by
+// device_id decodes them (another schema with the same fields; only the events with a
+// device_id, so another mix than the others').
 func BenchmarkStartIndex(b *testing.B) {
 	rs, err := loadRuleSet(fraudDir, fraudSchema)
 	if err != nil {
@@ -28,6 +30,20 @@ func BenchmarkStartIndex(b *testing.B) {
 		ev := new(event.Event)
 		if dec.Decode(r.Value, ev) == nil {
 			evs = append(evs, ev)
+		}
+	}
+	// the events as a key space keyed by device_id decodes them (its schema is the rule
+	// set's keyed by another field: another *event.Schema with the same fields)
+	ksSchema, err := rs.Schema.KeyedBy("device_id")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ksDec := jsondecode.NewDecoder(ksSchema)
+	ksEvs := make([]*event.Event, 0, len(recs))
+	for _, r := range recs {
+		ev := new(event.Event)
+		if ksDec.Decode(r.Value, ev) == nil {
+			ksEvs = append(ksEvs, ev)
 		}
 	}
 	progs := make([]*nfa.Program, len(rs.Rules))
@@ -52,13 +68,17 @@ func BenchmarkStartIndex(b *testing.B) {
 		}
 	}
 	x := nfa.NewStartIndex(progs)
-	for _, mode := range []string{"none", "type", "pins"} {
+	for _, mode := range []string{"none", "type", "pins", "pins-keyspace"} {
 		b.Run(mode, func(b *testing.B) {
 			sc := nfa.NewScratch()
 			sc.Memo = nfa.NewMemo(rs.Slots)
 			calls, falses := 0, 0
+			in := evs
+			if mode == "pins-keyspace" {
+				in = ksEvs
+			}
 			for i := 0; i < b.N; i++ {
-				ev := evs[i%len(evs)]
+				ev := in[i%len(in)]
 				sc.Memo.Next()
 				var cand []bool
 				switch mode {
@@ -66,7 +86,7 @@ func BenchmarkStartIndex(b *testing.B) {
 					if v := ev.Value(field); field >= 0 && v.Kind == event.KindString {
 						cand = byType[v.AsString()]
 					}
-				case "pins":
+				case "pins", "pins-keyspace":
 					cand = x.Candidates(ev)
 				}
 				for ri, p := range progs {
@@ -75,7 +95,7 @@ func BenchmarkStartIndex(b *testing.B) {
 						if cand != nil && !cand[ri] && !always[ri] {
 							continue
 						}
-					case "pins":
+					case "pins", "pins-keyspace":
 						if !x.MayStart(cand, ri) {
 							continue
 						}
