@@ -131,16 +131,7 @@ pattern:
     where: e.kind == 'capture' && e.amount > %d.0
 `, i, w, i))
 	}
-	long := append(slices.Clip(testRules), `
-id: long-refund
-within: 960h
-pattern:
-  - name: auth
-    where: e.kind == 'auth' && e.amount > 100.0
-  - name: refund
-    contiguity: any
-    where: e.kind == 'refund'
-`)
+	long := append(slices.Clip(testRules), longRefundRule)
 	for _, c := range []struct {
 		name  string
 		srcs  []string
@@ -234,11 +225,9 @@ func BenchmarkTimers(b *testing.B) {
 	b.ReportMetric(float64(read)/n, "read/event")
 }
 
-// TestTimersFarDeadline: a matcher whose next deadline, once its earliest run expires,
-// is too far to keep (2³¹−1 ms or more after the key's newest event) makes the key's
-// deadlines unknown, and the timer after reads every matcher.
-func TestTimersFarDeadline(t *testing.T) {
-	rs := testRulesOf(t, `
+// longRefundRule waits for a refund up to 40 days after an authorisation over 100: its
+// deadlines lie far past a key's newest event.
+const longRefundRule = `
 id: long-refund
 within: 960h
 pattern:
@@ -247,7 +236,13 @@ pattern:
   - name: refund
     contiguity: any
     where: e.kind == 'refund'
-`)
+`
+
+// TestTimersFarDeadline: a matcher whose next deadline, once its earliest run expires,
+// is too far to keep (2³¹−1 ms or more after the key's newest event) makes the key's
+// deadlines unknown, and the timer after reads every matcher.
+func TestTimersFarDeadline(t *testing.T) {
+	rs := testRulesOf(t, longRefundRule)
 	eng, ctx, stop := startEngine(t, Config{Shards: 1}, rs, &sinkCollector{}, &dlqCollector{})
 	defer stop()
 	const t0, day = int64(1_700_000_000_000), int64(24 * 3600 * 1000)

@@ -136,15 +136,7 @@ func resultText(res *nfa.Result) string {
 // streams through both, and wants the same matches, timeouts, live runs and memory
 // account after every event.
 func TestGuardedRulesMatchReference(t *testing.T) {
-	s := testSchema(t)
-	fastEnv, err := NewEnv(s, EnvOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	refEnv, err := NewEnv(s, EnvOptions{NoGuards: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fastEnv, refEnv := guardEnvs(t)
 	r := rand.New(rand.NewPCG(13, 5))
 	g := &exprGen{r: r}
 	n := 250
@@ -208,15 +200,7 @@ func TestGuardedRulesMatchReference(t *testing.T) {
 // NoGuards, one matcher always fed), and the index must never rule out an event the
 // reference's CanStart takes.
 func TestStartIndexMatchesReference(t *testing.T) {
-	s := testSchema(t)
-	fastEnv, err := NewEnv(s, EnvOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	refEnv, err := NewEnv(s, EnvOptions{NoGuards: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fastEnv, refEnv := guardEnvs(t)
 	r := rand.New(rand.NewPCG(13, 8))
 	g := &exprGen{r: r}
 	batches, ruledOut, second, starts := 12, 0, 0, 0
@@ -339,4 +323,20 @@ func TestStartIndexPinsDistinct(t *testing.T) {
 			}
 		}
 	}
+}
+
+// guardEnvs returns the test schema with an environment that compiles event-only guards
+// and start pins and one that compiles none (EnvOptions.NoGuards, the reference).
+func guardEnvs(t *testing.T) (*event.Schema, *Env, *Env) {
+	t.Helper()
+	s := testSchema(t)
+	fastEnv, err := NewEnv(s, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refEnv, err := NewEnv(s, EnvOptions{NoGuards: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, fastEnv, refEnv
 }
