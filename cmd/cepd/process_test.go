@@ -285,7 +285,7 @@ func (p *producer) releaseHold() { close(p.release) }
 func (e *procEnv) produce(rate float64) *producer {
 	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines)), release: make(chan struct{})}
 	p.holdAt.Store(-1)
-	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
+	w, closeW, err := openEventWriter(new(testKafkaConn(e.kafka, "process-test-producer")), "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
 	}
