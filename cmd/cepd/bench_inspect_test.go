@@ -14,10 +14,7 @@ import (
 // state the reference workload (cepd gen --seed 1 --cards 100000 --events 1000000) leaves
 // with the fraud rules; it reports the keys and partial matches walked.
 func BenchmarkInspect(b *testing.B) {
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := fraudRuleSet(b)
 	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 1000000 })
 	var st engine.StateStats
 	walk := func(ctx context.Context, eng *engine.Engine) (err error) {

@@ -64,15 +64,11 @@ func alertIDs(list []*alerts.Alert) []string {
 // other path must give.
 func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Record, rep []*alerts.Alert) {
 	t.Helper()
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs = servedRules(t, fraudRuleSet(t))
 	recs = referenceRecords(t, 22000)
 	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
+	rep, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +206,7 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 // TestRESTBadInput: malformed events get per-event errors and the rest of the batch is
 // processed; bodies that are not events get a 4xx with a message, never a 5xx.
 func TestRESTBadInput(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	eng, err := engine.New(engine.Config{Shards: 2}, rs, &alerts.Collector{}, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
@@ -335,10 +328,7 @@ func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 // card's newest event, within the out-of-orderness), late (beyond it) or rejected — and
 // it comes after the alerts the events completed.
 func TestRESTOutcomes(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	_, eng, _, stop := startTestEngine(t, rs, engine.Config{Shards: 2, OutOfOrderness: time.Minute})
 	defer stop()
 	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())

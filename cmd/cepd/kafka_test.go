@@ -61,11 +61,7 @@ func fraudWorkload(t testing.TB, copies int) *kafkaWorkload {
 // alerts are computed by cepd replay.
 func buildWorkload(t testing.TB, copies, noise int, replay bool) *kafkaWorkload {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs := servedRules(t, fraudRuleSet(t))
 	files, _ := filepath.Glob(filepath.Join(fraudExamples, "*.jsonl"))
 	sort.Strings(files)
 	var all bytes.Buffer
@@ -819,10 +815,7 @@ func plainConsumeRate(b *testing.B, addr, topic, group string, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := fraudRuleSet(b)
 	g, err := sarama.NewConsumerGroup([]string{addr}, group, sc)
 	if err != nil {
 		b.Fatal(err)

@@ -185,10 +185,7 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 // 10% fraud) and returns its records and the alerts of cepd replay over them in time order.
 func keySpaceReplay(t *testing.T, events int64) ([]engine.Record, []*alerts.Alert) {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	recs := workloadRecords(t, func(c *workload.Config) {
 		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, events, 0.1
 	})

@@ -95,11 +95,7 @@ const eosPrefix = "eos-card-"
 // keys' own alerts are left out (cepd never sees their windows close).
 func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs := servedRules(t, fraudRuleSet(t))
 	recs := referenceRecords(t, events)
 	last := int64(0)
 	for _, r := range recs {

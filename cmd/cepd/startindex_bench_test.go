@@ -17,10 +17,7 @@ import (
 // then each rule's start-guard pins). It reports the CanStart calls per event and those
 // that return false.
 func BenchmarkStartIndex(b *testing.B) {
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := fraudRuleSet(b)
 	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 100000 })
 	dec := jsondecode.NewDecoder(rs.Schema)
 	evs := make([]*event.Event, 0, len(recs))
