@@ -18,8 +18,7 @@ func TestProcessAlertHistory(t *testing.T) {
 	copyRules(t, filepath.Join(dir, "rules"))
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--checkpoint-interval", "1h"})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--checkpoint-interval", "1h"))
 	}
 	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {

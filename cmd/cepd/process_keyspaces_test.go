@@ -55,10 +55,8 @@ func keySpacesKillRun(t *testing.T, bin string, rng *rand.Rand, recs []engine.Re
 	n := 0
 	start := func() *cepdProc {
 		n++
-		return startCepdProc(t, bin, filepath.Join(dir, fmt.Sprintf("cepd-%d.log", n)), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-			"--data", filepath.Join(dir, "data"), "--alerts-out", out, "--shards", "2",
-			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String(), "--checkpoint-interval", interval.String()})
+		return startCepdProc(t, bin, filepath.Join(dir, fmt.Sprintf("cepd-%d.log", n)), serveDirArgs(dir, "--alerts-out", out, "--shards", "2",
+			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String(), "--checkpoint-interval", interval.String()))
 	}
 	const chunk = 400
 	chunks := (len(recs) + chunk - 1) / chunk
@@ -144,10 +142,8 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 	copyRules(t, filepath.Join(dir, "rules"))
 	out := filepath.Join(dir, "alerts.jsonl")
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-			"--data", filepath.Join(dir, "data"), "--alerts-out", out, "--ingest-log=false",
-			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String()})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out, "--ingest-log=false",
+			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String()))
 	}
 	post := func(p *cepdProc, part []engine.Record) {
 		t.Helper()

@@ -78,9 +78,8 @@ func TestProcessRedisRestartedEmpty(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
 	defer rc.Close()
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", out,
-			"--redis-addr", rs.Addr, "--checkpoint-interval", "200ms"})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out,
+			"--redis-addr", rs.Addr, "--checkpoint-interval", "200ms"))
 	}
 	post := func(p *cepdProc, card string, evs ...string) {
 		t.Helper()

@@ -198,12 +198,12 @@ func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...stri
 	if _, err := os.Stat(rules); err != nil {
 		copyCardRules(e.t, rules)
 	}
-	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, data),
+	args := serveArgs(rules, filepath.Join(e.dir, data),
 		"--alerts-out=", "--out-of-orderness", "5s",
 		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-		"--redis-addr", e.redisAddr()}
+		"--redis-addr", e.redisAddr())
 	if lvl := os.Getenv("CEPD_PROC_LOG_LEVEL"); lvl != "" {
 		args = append(args, "--log-level", lvl)
 	}
@@ -637,6 +637,17 @@ type cepdProc struct {
 }
 
 var servingLine = regexp.MustCompile(`msg="cepd serving" http=http://(\S+)`)
+
+// serveArgs are the arguments of `cepd serve` on free loopback ports (HTTP and gRPC) with
+// the rules in rules and the state in data, then extra.
+func serveArgs(rules, data string, extra ...string) []string {
+	return append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", data}, extra...)
+}
+
+// serveDirArgs is serveArgs over DIR/rules (copyRules fills it) and DIR/data.
+func serveDirArgs(dir string, extra ...string) []string {
+	return serveArgs(filepath.Join(dir, "rules"), filepath.Join(dir, "data"), extra...)
+}
 
 func startCepdProc(t *testing.T, bin, logPath string, args []string) *cepdProc {
 	t.Helper()
