@@ -16,8 +16,7 @@ import (
 // the wall clock than --max-event-ahead and one before --event-time-floor, and the
 // historical events sent after them still alert exactly as the golden file says.
 func TestProcessEventTimeBounds(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	p := startCepdProc(t, buildCepd(t), filepath.Join(dir, "cepd.log"), serveDirArgs(dir, "--alerts-out", out,
 		"--max-event-ahead", "1m", "--event-time-floor", "2020-01-01T00:00:00Z"))

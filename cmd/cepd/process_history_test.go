@@ -14,8 +14,7 @@ import (
 // after a kill -9 (when the ingest log derives them again) and after a clean stop (when
 // nothing derives them again, and only the history in the data directory has them).
 func TestProcessAlertHistory(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {
 		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--checkpoint-interval", "1h"))

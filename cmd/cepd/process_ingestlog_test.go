@@ -31,8 +31,7 @@ func TestProcessIngestLogKill9(t *testing.T) {
 }
 
 func testIngestLogKill9(t *testing.T, withLog bool, half int) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {

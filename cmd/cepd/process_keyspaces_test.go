@@ -48,8 +48,7 @@ func TestProcessRESTKeySpacesKill9(t *testing.T) {
 }
 
 func keySpacesKillRun(t *testing.T, bin string, rng *rand.Rand, recs []engine.Record, want map[string]string) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	interval := time.Duration(100+rng.IntN(600)) * time.Millisecond
 	n := 0
@@ -138,8 +137,7 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 	recs, ref := keySpaceReplay(t, 20000)
 	split := splitAfterDeviceGap(t, recs, ref)
 	bin := buildCepd(t)
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	start := func(name string) *cepdProc {
 		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out, "--ingest-log=false",

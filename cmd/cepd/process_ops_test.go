@@ -85,8 +85,7 @@ var grpcLine = regexp.MustCompile(`msg="cepd serving" .*grpc=(\S+)`)
 // between the halves, the alert and its latencies, checkpoints, watermark), the probes,
 // the gRPC health service and server reflection, and the rate-limited dead-letter log.
 func TestProcessMetrics(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	logPath := filepath.Join(dir, "cepd.log")
 	p := startCepdProc(t, buildCepd(t), logPath, serveDirArgs(dir, "--alerts-out", "",
 		"--checkpoint-interval", "100ms", "--state-walk-interval", "100ms"))

@@ -70,8 +70,7 @@ func alertedKeys(t *testing.T, p *cepdProc, rule string, n int) map[string]bool 
 // Redis restart finds the partition's data gone, writes a full checkpoint, and /healthz
 // says so. Without the detection, Redis holds only PM-B and PM-A's alert is lost.
 func TestProcessRedisRestartedEmpty(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	bin := buildCepd(t)
 	rs := redistest.StartServer(t)

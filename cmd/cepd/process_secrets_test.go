@@ -38,8 +38,7 @@ func TestProcessSecretsNotLogged(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(admin+" admin ops\n"), 0o600); err != nil {
 		t.Fatal(err)

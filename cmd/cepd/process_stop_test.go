@@ -46,8 +46,7 @@ func stopSteps(t *testing.T, logPath string) ([]string, string) {
 func TestProcessOrderedStop(t *testing.T) {
 	h := newStopHook(t)
 	bin := buildCepd(t)
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	args := serveDirArgs(dir, "--alerts-out", filepath.Join(dir, "alerts.jsonl"), "--webhook-url", h.srv.URL,
 		"--checkpoint-interval", "1h") // only the final checkpoint
 	stopWithHookRefusing(t, h, bin, dir, args)

@@ -644,7 +644,16 @@ func serveArgs(rules, data string, extra ...string) []string {
 	return append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", data}, extra...)
 }
 
-// serveDirArgs is serveArgs over DIR/rules (copyRules fills it) and DIR/data.
+// serveDir returns a new temporary directory DIR for serveDirArgs, the fraud rules copied
+// into DIR/rules (serve makes DIR/data).
+func serveDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyRules(t, filepath.Join(dir, "rules"))
+	return dir
+}
+
+// serveDirArgs is serveArgs over DIR/rules and DIR/data (serveDir lays DIR out).
 func serveDirArgs(dir string, extra ...string) []string {
 	return serveArgs(filepath.Join(dir, "rules"), filepath.Join(dir, "data"), extra...)
 }

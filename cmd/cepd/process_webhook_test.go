@@ -49,8 +49,7 @@ func TestProcessWebhook(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	logPath := filepath.Join(dir, "cepd.log")
 	p := startCepdProc(t, buildCepd(t), logPath, serveDirArgs(dir, "--alerts-out=",
 		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret", "--log-level", "debug"))
