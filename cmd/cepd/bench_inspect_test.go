@@ -7,7 +7,6 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/internal/workload"
 )
 
 // BenchmarkInspect: one walk of the state statistics (what the admin stats show) over the
@@ -15,7 +14,7 @@ import (
 // with the fraud rules; it reports the keys and partial matches walked.
 func BenchmarkInspect(b *testing.B) {
 	rs := fraudRuleSet(b)
-	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 1000000 })
+	recs := genRecords(b, 1000000)
 	var st engine.StateStats
 	walk := func(ctx context.Context, eng *engine.Engine) (err error) {
 		b.ResetTimer()

@@ -33,6 +33,13 @@ func referenceRecords(t *testing.T, events int64) []engine.Record {
 	})
 }
 
+// genRecords is the reference workload of the README's figures, `cepd gen --seed 1
+// --cards 100000 --events N`, in written order, numbered from 1.
+func genRecords(tb testing.TB, events int64) []engine.Record {
+	tb.Helper()
+	return workloadRecords(tb, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, events })
+}
+
 // workloadRecords generates the workload set tells (on the default configuration) in
 // written order, numbered from 1.
 func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
-	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -18,7 +17,7 @@ import (
 // that return false.
 func BenchmarkStartIndex(b *testing.B) {
 	rs := fraudRuleSet(b)
-	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 100000 })
+	recs := genRecords(b, 100000)
 	dec := jsondecode.NewDecoder(rs.Schema)
 	evs := make([]*event.Event, 0, len(recs))
 	for _, r := range recs {
