@@ -55,10 +55,8 @@ func TestAPIInvalidUTF8(t *testing.T) {
 		t.Fatalf("invalid UTF-8 event: %d %s", resp.StatusCode, body)
 	}
 
-	conn := f.grpcClient()
+	conn, ctx := f.grpcCalls(10 * time.Second)
 	ac := cepv1.NewAlertsClient(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{})
 	if err != nil {
 		t.Fatal(err)

@@ -133,9 +133,7 @@ func TestAPIListsREST(t *testing.T) {
 
 func TestAPIListsGRPC(t *testing.T) {
 	f := startListsFixture(t)
-	conn := f.grpcClient()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	conn, ctx := f.grpcCalls(time.Minute)
 	lc, rc := cepv1.NewListsClient(conn), cepv1.NewRulesClient(conn)
 	tbl, err := lc.CreateList(ctx, &cepv1.CreateListRequest{Name: "merchant_risk", Kind: cepv1.ListKind_TABLE, Format: cepv1.ListFormat_JSONL,
 		Content: `{"key":"m1","tier":"high","score":91.5}` + "\n" + `{"key":"m2","tier":"low"}` + "\n"})

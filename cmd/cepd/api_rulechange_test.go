@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -126,9 +125,7 @@ func TestAPIRuleTestsREST(t *testing.T) {
 // tests kept by a change without them, tests in GetRule, ListRuleVersions and the audit.
 func TestAPIRuleTestsGRPC(t *testing.T) {
 	f := startAPIFixture(t)
-	conn := f.grpcClient()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	conn, ctx := f.grpcCalls(time.Minute)
 	rc := cepv1.NewRulesClient(conn)
 	if r, err := rc.CreateRule(ctx, &cepv1.CreateRuleRequest{Source: bigTwice("100.0"), Tests: bigTwiceTests}); err != nil || r.GetTests() != bigTwiceTests {
 		t.Fatalf("create: %v %v", r, err)

@@ -40,9 +40,7 @@ func TestAPIStatsNumbers(t *testing.T) {
 	if st["keys"] != 0.0 {
 		t.Errorf("keys %#v, want the number 0", st["keys"])
 	}
-	conn := f.grpcClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	conn, ctx := f.grpcCalls(5 * time.Second)
 	gs, err := cepv1.NewAdminClient(conn).GetStats(ctx, &cepv1.GetStatsRequest{})
 	if err != nil {
 		t.Fatal(err)

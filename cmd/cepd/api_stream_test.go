@@ -184,9 +184,7 @@ func TestAPIAlertStreamResumeGRPC(t *testing.T) {
 	first := f.alerts("r1", 1)[0].(map[string]any)["id"].(string)
 	f.pair("r1", 150)
 	f.alerts("r1", 2)
-	conn := f.grpcClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	conn, ctx := f.grpcCalls(30 * time.Second)
 	ac := cepv1.NewAlertsClient(conn)
 	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{AfterId: first, Key: "r1"})
 	if err != nil {

@@ -150,6 +150,16 @@ func (f *apiFixture) grpcClient() *grpc.ClientConn {
 	return conn
 }
 
+// grpcCalls is a gRPC client of the fixture and a context that bounds the test's calls
+// on it to d; both end with the test.
+func (f *apiFixture) grpcCalls(d time.Duration) (*grpc.ClientConn, context.Context) {
+	f.t.Helper()
+	conn := f.grpcClient()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	f.t.Cleanup(cancel)
+	return conn, ctx
+}
+
 // seedRuleDir writes the fraud schema into dir and opens dir as the rule store: it
 // returns the store and the rule set dir holds and, withData, the lists and tables of
 // dir/data the rules read (loaded as cepd serve loads them; nil without).
@@ -473,9 +483,7 @@ func changeRuleGRPC(ctx context.Context, t *testing.T, rc cepv1.RulesClient) {
 
 func TestAPIRulesGRPC(t *testing.T) {
 	f := startAPIFixture(t)
-	conn := f.grpcClient()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	conn, ctx := f.grpcCalls(time.Minute)
 	rc, ac, ec := cepv1.NewRulesClient(conn), cepv1.NewAlertsClient(conn), cepv1.NewEventsClient(conn)
 
 	stream, err := ac.StreamAlerts(ctx, &cepv1.StreamAlertsRequest{RuleId: "big-twice"})

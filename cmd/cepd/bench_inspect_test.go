@@ -7,18 +7,14 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
-	"github.com/cepd/cepd/internal/workload"
 )
 
 // BenchmarkInspect: one walk of the state statistics (what the admin stats show) over the
 // state the reference workload (cepd gen --seed 1 --cards 100000 --events 1000000) leaves
 // with the fraud rules; it reports the keys and partial matches walked.
 func BenchmarkInspect(b *testing.B) {
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 1000000 })
+	rs := fraudRuleSet(b)
+	recs := genRecords(b, 1000000)
 	var st engine.StateStats
 	walk := func(ctx context.Context, eng *engine.Engine) (err error) {
 		b.ResetTimer()

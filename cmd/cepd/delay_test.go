@@ -202,12 +202,9 @@ func TestAlertDelay(t *testing.T) {
 	if n, err := strconv.ParseInt(os.Getenv("CEPD_DELAY_EVENTS"), 10, 64); err == nil && n > 0 {
 		events = n
 	}
-	recs := workloadRecords(t, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100_000, events })
+	recs := genRecords(t, events)
 	ooo := workload.DefaultConfig().MaxLateness
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	byRule, outcomes := alertDelays(t, rs, recs, 2000, ooo)
 	t.Logf("release at_completion (%d events, outcomes %v):\n%s", len(recs), outcomes, delayReport(byRule))
 	total := 0

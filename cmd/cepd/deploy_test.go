@@ -68,11 +68,9 @@ func restExportedMetrics(t *testing.T, names map[string]bool) []byte {
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer hook.Close()
 
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
-	rest := startCepdProc(t, buildCepd(t), filepath.Join(dir, "rest.log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out=",
-		"--checkpoint-interval", "100ms", "--state-walk-interval", "100ms", "--webhook-url", hook.URL})
+	dir := serveDir(t)
+	rest := startCepdProc(t, buildCepd(t), filepath.Join(dir, "rest.log"), serveDirArgs(dir, "--alerts-out=",
+		"--checkpoint-interval", "100ms", "--state-walk-interval", "100ms", "--webhook-url", hook.URL))
 	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {
 		t.Fatal(err)

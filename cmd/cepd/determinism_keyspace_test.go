@@ -17,10 +17,7 @@ import (
 // (device-many-cards, keyed by device_id) included, bench makes the same alerts as
 // replay, per rule and by id, asked for several partitions and shard counts.
 func TestSameAlertsReplayBenchKeySpaces(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	if len(servedRules(t, rs).Rules) == len(rs.Rules) {
 		t.Fatal("the shipped rules have no rule keyed by another field: the test cannot tell")
 	}

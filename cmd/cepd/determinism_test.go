@@ -33,6 +33,13 @@ func referenceRecords(t *testing.T, events int64) []engine.Record {
 	})
 }
 
+// genRecords is the reference workload of the README's figures, `cepd gen --seed 1
+// --cards 100000 --events N`, in written order, numbered from 1.
+func genRecords(tb testing.TB, events int64) []engine.Record {
+	tb.Helper()
+	return workloadRecords(tb, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, events })
+}
+
 // workloadRecords generates the workload set tells (on the default configuration) in
 // written order, numbered from 1.
 func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record {
@@ -64,15 +71,11 @@ func alertIDs(list []*alerts.Alert) []string {
 // other path must give.
 func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Record, rep []*alerts.Alert) {
 	t.Helper()
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs = servedRules(t, fraudRuleSet(t))
 	recs = referenceRecords(t, 22000)
 	sorted = slices.Clone(recs)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(t, sorted[i]) < eventTime(t, sorted[j]) })
-	rep, err = runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
+	rep, err := runReplay(context.Background(), rs, sorted, engine.Config{Shards: 1}, &alerts.Collector{}, &dlqWriter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +213,7 @@ func restAlertsOutcomes(t *testing.T, rs *engine.RuleSet, recs []engine.Record, 
 // TestRESTBadInput: malformed events get per-event errors and the rest of the batch is
 // processed; bodies that are not events get a 4xx with a message, never a 5xx.
 func TestRESTBadInput(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	eng, err := engine.New(engine.Config{Shards: 2}, rs, &alerts.Collector{}, &dlqWriter{})
 	if err != nil {
 		t.Fatal(err)
@@ -335,10 +335,7 @@ func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 // card's newest event, within the out-of-orderness), late (beyond it) or rejected — and
 // it comes after the alerts the events completed.
 func TestRESTOutcomes(t *testing.T) {
-	rs, err := loadRuleSet("../../testdata/fraud", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	_, eng, _, stop := startTestEngine(t, rs, engine.Config{Shards: 2, OutOfOrderness: time.Minute})
 	defer stop()
 	srv := httptest.NewServer(rest.New(rest.Config{}, eng, alerts.NewRing(10), slog.Default(), nil).Handler())

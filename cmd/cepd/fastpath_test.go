@@ -41,10 +41,7 @@ func alertsJSONL(t testing.TB, as []*alerts.Alert) []byte {
 // seeds, a high fraud rate so every rule fires) through the fast paths (closures,
 // event-only guards) and through the reference paths, and wants byte-identical alerts.
 func TestFastPathMatchesReference(t *testing.T) {
-	fast, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fast := fraudRuleSet(t)
 	ref, err := engine.LoadRuleSet(fraudDir, fraudSchema, referenceOpts)
 	if err != nil {
 		t.Fatal(err)

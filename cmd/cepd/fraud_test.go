@@ -31,6 +31,17 @@ const (
 	fraudSchema   = "../../testdata/fraud/schema.yaml"
 )
 
+// fraudRuleSet is the shipped fraud rule set (testdata/fraud with its schema.yaml) as
+// cepd loads it; it fails tb if the rules do not load.
+func fraudRuleSet(tb testing.TB) *engine.RuleSet {
+	tb.Helper()
+	rs, err := loadRuleSet(fraudDir, fraudSchema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rs
+}
+
 // fraudRuleFiles lists the rule files of the fraud rule set, sorted.
 func fraudRuleFiles(t *testing.T) []string {
 	t.Helper()
@@ -213,10 +224,7 @@ func (s ruleScore) recall() float64    { return float64(s.caught) / float64(max(
 // at these rates.
 func scoreRules(t *testing.T, eventsPath string, out []*alerts.Alert) map[string]*ruleScore {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	keyOf := map[string]string{} // rule → key field
 	for _, c := range rs.Rules {
 		keyOf[c.Rule.ID] = cmp.Or(c.Rule.KeyField(), rs.Schema.KeyField)
@@ -324,10 +332,7 @@ func TestFraudWorkloadOutOfOrder(t *testing.T) {
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
 		recs = append(recs, engine.Record{Value: line, Offset: int64(i + 1)})
 	}
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	out := replayAll(t, rs, recs, engine.Config{Shards: 2, OutOfOrderness: cfg.MaxLateness})
 	ids := func(as []*alerts.Alert) []string {
 		var s []string

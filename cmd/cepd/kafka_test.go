@@ -61,11 +61,7 @@ func fraudWorkload(t testing.TB, copies int) *kafkaWorkload {
 // alerts are computed by cepd replay.
 func buildWorkload(t testing.TB, copies, noise int, replay bool) *kafkaWorkload {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs := servedRules(t, fraudRuleSet(t))
 	files, _ := filepath.Glob(filepath.Join(fraudExamples, "*.jsonl"))
 	sort.Strings(files)
 	var all bytes.Buffer
@@ -166,7 +162,7 @@ func normaliseAlert(t testing.TB, b []byte) string {
 // failures in about a second.
 func testKafkaOptions(addr, topic, group string) *kafkaOptions {
 	return &kafkaOptions{
-		kafkaConn:      kafkaConn{brokers: []string{addr}, clientID: "cepd-test", version: "2.8.0"},
+		kafkaConn:      testKafkaConn(addr, "cepd-test"),
 		topics:         []string{topic},
 		group:          group,
 		alertsTopic:    topic + "-alerts",
@@ -354,23 +350,41 @@ func checkAlerts(t testing.TB, addr, topic string, w *kafkaWorkload, reread bool
 	return dups, extras
 }
 
-// produceLines sends lines to topic through the produce command's writer.
+// testKafkaConn is the connection of a test client named clientID to the plain test
+// broker at addr.
+func testKafkaConn(addr, clientID string) kafkaConn {
+	return kafkaConn{brokers: []string{addr}, clientID: clientID, version: "2.8.0"}
+}
+
+// testEventWriter opens the produce command's writer to topic over conn (keyField the
+// message key, rate events/s, 0 unpaced); finish flushes what was written, waiting up to
+// 30 s, and fails tb if it could not.
+func testEventWriter(tb testing.TB, conn *kafkaConn, topic, keyField string, rate float64) (w *kafkasink.LineWriter, finish func()) {
+	tb.Helper()
+	w, closeW, err := openEventWriter(conn, topic, keyField, rate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w, func() {
+		tb.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := closeW(ctx); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// produceTestLines sends lines to topic through the produce command's writer.
 func produceTestLines(t testing.TB, addr, topic string, lines [][]byte, rate float64) {
 	t.Helper()
-	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{addr}, clientID: "cepd-test-producer", version: "2.8.0"}, topic, "card_id", rate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, finish := testEventWriter(t, new(testKafkaConn(addr, "cepd-test-producer")), topic, "card_id", rate)
 	for _, l := range lines {
 		if err := w.WriteLine(l); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := closeW(ctx); err != nil {
-		t.Fatal(err)
-	}
+	finish()
 }
 
 // malformedEvents are injected into the stream; each must reach the dead-letter topic.
@@ -801,10 +815,7 @@ func plainConsumeRate(b *testing.B, addr, topic, group string, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := fraudRuleSet(b)
 	g, err := sarama.NewConsumerGroup([]string{addr}, group, sc)
 	if err != nil {
 		b.Fatal(err)
@@ -890,10 +901,7 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	wr, closeW, err := openEventWriter(&kafkaConn{brokers: []string{addr}, clientID: "lat-producer", version: "2.8.0"}, "lat", "card_id", rate)
-	if err != nil {
-		b.Fatal(err)
-	}
+	wr, finish := testEventWriter(b, new(testKafkaConn(addr, "lat-producer")), "lat", "card_id", rate)
 	stop := time.Now().Add(d)
 	for _, l := range w.lines {
 		if time.Now().After(stop) {
@@ -907,11 +915,7 @@ func latencyRun(b *testing.B, w *kafkaWorkload, addr, group string, rate float64
 			b.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := closeW(ctx); err != nil {
-		b.Fatal(err)
-	}
+	finish()
 	time.Sleep(time.Second)
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
@@ -1043,20 +1047,13 @@ func TestKafkaSecurity(t *testing.T) {
 				t.Fatal(err)
 			}
 			topic := "sec-" + c.user
-			w, closeW, err := openEventWriter(&conn, topic, "k", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w, finish := testEventWriter(t, &conn, topic, "k", 0)
 			for _, l := range []string{`{"k":"a"}`, `{"k":"b"}`} {
 				if err := w.WriteLine([]byte(l)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := closeW(ctx); err != nil {
-				t.Fatal(err)
-			}
+			finish()
 			sc, err := conn.saramaConfig()
 			if err != nil {
 				t.Fatal(err)

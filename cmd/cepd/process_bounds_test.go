@@ -16,12 +16,10 @@ import (
 // the wall clock than --max-event-ahead and one before --event-time-floor, and the
 // historical events sent after them still alert exactly as the golden file says.
 func TestProcessEventTimeBounds(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
-	p := startCepdProc(t, buildCepd(t), filepath.Join(dir, "cepd.log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", out,
-		"--max-event-ahead", "1m", "--event-time-floor", "2020-01-01T00:00:00Z"})
+	p := startCepdProc(t, buildCepd(t), filepath.Join(dir, "cepd.log"), serveDirArgs(dir, "--alerts-out", out,
+		"--max-event-ahead", "1m", "--event-time-floor", "2020-01-01T00:00:00Z"))
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	body := fmt.Sprintf(`{"event_id":"f1","card_id":"ct-card-1","ts":%q,"type":"auth","amount":1}`+"\n"+
 		`{"event_id":"f2","card_id":"ct-card-1","ts":"2019-06-01T00:00:00Z","type":"auth","amount":1}`+"\n", future)

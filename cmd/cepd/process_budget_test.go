@@ -85,9 +85,8 @@ func TestProcessHostileKeyBudget(t *testing.T) {
 	out := filepath.Join(dir, "alerts.jsonl")
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", rulesDir, "--data", filepath.Join(dir, "data"), "--alerts-out", out, "--checkpoint-interval", "100ms",
-			"--key-budget-digits", "20000", "--key-budget-entries", "1000"})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveArgs(rulesDir, filepath.Join(dir, "data"), "--alerts-out", out, "--checkpoint-interval", "100ms",
+			"--key-budget-digits", "20000", "--key-budget-entries", "1000"))
 	}
 	post := func(p *cepdProc, body []byte) { t.Helper(); p.postEvents(t, body) }
 	adminStats := func(p *cepdProc) engine.Snapshot { t.Helper(); return evilCardStats(t, p) }

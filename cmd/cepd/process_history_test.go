@@ -14,12 +14,10 @@ import (
 // after a kill -9 (when the ingest log derives them again) and after a clean stop (when
 // nothing derives them again, and only the history in the data directory has them).
 func TestProcessAlertHistory(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--checkpoint-interval", "1h"})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--checkpoint-interval", "1h"))
 	}
 	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {

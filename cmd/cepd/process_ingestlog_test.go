@@ -31,15 +31,13 @@ func TestProcessIngestLogKill9(t *testing.T) {
 }
 
 func testIngestLogKill9(t *testing.T, withLog bool, half int) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	bin := buildCepd(t)
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", out,
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out,
 			"--checkpoint-interval", "1h", // no checkpoint but the one at a clean stop
-			fmt.Sprintf("--ingest-log=%v", withLog)})
+			fmt.Sprintf("--ingest-log=%v", withLog)))
 	}
 	events, err := os.ReadFile(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {

@@ -48,17 +48,14 @@ func TestProcessRESTKeySpacesKill9(t *testing.T) {
 }
 
 func keySpacesKillRun(t *testing.T, bin string, rng *rand.Rand, recs []engine.Record, want map[string]string) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	interval := time.Duration(100+rng.IntN(600)) * time.Millisecond
 	n := 0
 	start := func() *cepdProc {
 		n++
-		return startCepdProc(t, bin, filepath.Join(dir, fmt.Sprintf("cepd-%d.log", n)), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-			"--data", filepath.Join(dir, "data"), "--alerts-out", out, "--shards", "2",
-			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String(), "--checkpoint-interval", interval.String()})
+		return startCepdProc(t, bin, filepath.Join(dir, fmt.Sprintf("cepd-%d.log", n)), serveDirArgs(dir, "--alerts-out", out, "--shards", "2",
+			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String(), "--checkpoint-interval", interval.String()))
 	}
 	const chunk = 400
 	chunks := (len(recs) + chunk - 1) / chunk
@@ -140,14 +137,11 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 	recs, ref := keySpaceReplay(t, 20000)
 	split := splitAfterDeviceGap(t, recs, ref)
 	bin := buildCepd(t)
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-			"--data", filepath.Join(dir, "data"), "--alerts-out", out, "--ingest-log=false",
-			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String()})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out, "--ingest-log=false",
+			"--out-of-orderness", workload.DefaultConfig().MaxLateness.String()))
 	}
 	post := func(p *cepdProc, part []engine.Record) {
 		t.Helper()
@@ -185,10 +179,7 @@ func TestProcessRESTKeySpacesRestartNoLog(t *testing.T) {
 // 10% fraud) and returns its records and the alerts of cepd replay over them in time order.
 func keySpaceReplay(t *testing.T, events int64) ([]engine.Record, []*alerts.Alert) {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := fraudRuleSet(t)
 	recs := workloadRecords(t, func(c *workload.Config) {
 		c.Seed, c.Cards, c.Events, c.FraudRate = 18, 2000, events, 0.1
 	})

@@ -85,12 +85,10 @@ var grpcLine = regexp.MustCompile(`msg="cepd serving" .*grpc=(\S+)`)
 // between the halves, the alert and its latencies, checkpoints, watermark), the probes,
 // the gRPC health service and server reflection, and the rate-limited dead-letter log.
 func TestProcessMetrics(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	logPath := filepath.Join(dir, "cepd.log")
-	p := startCepdProc(t, buildCepd(t), logPath, []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", "",
-		"--checkpoint-interval", "100ms", "--state-walk-interval", "100ms"})
+	p := startCepdProc(t, buildCepd(t), logPath, serveDirArgs(dir, "--alerts-out", "",
+		"--checkpoint-interval", "100ms", "--state-walk-interval", "100ms"))
 	defer func() {
 		if err := p.stop(10 * time.Second); err != nil {
 			t.Error(err)

@@ -70,17 +70,15 @@ func alertedKeys(t *testing.T, p *cepdProc, rule string, n int) map[string]bool 
 // Redis restart finds the partition's data gone, writes a full checkpoint, and /healthz
 // says so. Without the detection, Redis holds only PM-B and PM-A's alert is lost.
 func TestProcessRedisRestartedEmpty(t *testing.T) {
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	out := filepath.Join(dir, "alerts.jsonl")
 	bin := buildCepd(t)
 	rs := redistest.StartServer(t)
 	rc := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
 	defer rc.Close()
 	start := func(name string) *cepdProc {
-		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-			"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out", out,
-			"--redis-addr", rs.Addr, "--checkpoint-interval", "200ms"})
+		return startCepdProc(t, bin, filepath.Join(dir, name+".log"), serveDirArgs(dir, "--alerts-out", out,
+			"--redis-addr", rs.Addr, "--checkpoint-interval", "200ms"))
 	}
 	post := func(p *cepdProc, card string, evs ...string) {
 		t.Helper()

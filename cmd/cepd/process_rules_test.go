@@ -56,12 +56,11 @@ func TestProcessesSharedRuleStore(t *testing.T) {
 	start := func(name string) *cepdProc {
 		rules := filepath.Join(e.dir, name+"-rules")
 		copyCardRules(t, rules)
-		return startCepdProc(t, e.bin, filepath.Join(e.dir, name+".log"), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, name),
+		return startCepdProc(t, e.bin, filepath.Join(e.dir, name+".log"), serveArgs(rules, filepath.Join(e.dir, name),
 			"--alerts-out=", "--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", "shared",
 			"--kafka-client-id", name, "--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 			"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-			"--redis-addr", e.redis.Addr, "--rules-store", "redis"})
+			"--redis-addr", e.redis.Addr, "--rules-store", "redis"))
 	}
 	a, b := start("a"), start("b")
 	e.waitGroup("shared", "two members with three partitions each", 30*time.Second, func(ms []member) bool {

@@ -40,9 +40,7 @@ func TestProcessSchemaChange(t *testing.T) {
 	n := 0
 	start := func() *cepdProc {
 		n++
-		return startCepdProc(t, bin, filepath.Join(dir, "cepd-"+string(rune('0'+n))+".log"), []string{"serve",
-			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rulesDir,
-			"--data", filepath.Join(dir, "data"), "--alerts-out", out, "--shards", "2", "--checkpoint-interval", "200ms"})
+		return startCepdProc(t, bin, filepath.Join(dir, "cepd-"+string(rune('0'+n))+".log"), serveArgs(rulesDir, filepath.Join(dir, "data"), "--alerts-out", out, "--shards", "2", "--checkpoint-interval", "200ms"))
 	}
 	call := func(p *cepdProc, method, path, body string) (int, string) {
 		t.Helper()

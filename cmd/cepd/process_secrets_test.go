@@ -38,8 +38,7 @@ func TestProcessSecretsNotLogged(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte(admin+" admin ops\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,10 +48,9 @@ func TestProcessSecretsNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "cepd.log")
-	p := startCepdProc(t, buildCepd(t), logPath, []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out=",
+	p := startCepdProc(t, buildCepd(t), logPath, serveDirArgs(dir, "--alerts-out=",
 		"--auth-tokens", tokens, "--webhook-url", srv.URL, "--webhook-secret", hook,
-		"--redis-password", redisPw, "--log-level", "debug"})
+		"--redis-password", redisPw, "--log-level", "debug"))
 	do := func(method, path, token, body string) int {
 		req, _ := http.NewRequest(method, "http://"+p.api+path, strings.NewReader(body))
 		if token != "" {

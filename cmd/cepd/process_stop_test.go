@@ -46,11 +46,9 @@ func stopSteps(t *testing.T, logPath string) ([]string, string) {
 func TestProcessOrderedStop(t *testing.T) {
 	h := newStopHook(t)
 	bin := buildCepd(t)
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
-	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),
-		"--data", filepath.Join(dir, "data"), "--alerts-out", filepath.Join(dir, "alerts.jsonl"), "--webhook-url", h.srv.URL,
-		"--checkpoint-interval", "1h"} // only the final checkpoint
+	dir := serveDir(t)
+	args := serveDirArgs(dir, "--alerts-out", filepath.Join(dir, "alerts.jsonl"), "--webhook-url", h.srv.URL,
+		"--checkpoint-interval", "1h") // only the final checkpoint
 	stopWithHookRefusing(t, h, bin, dir, args)
 	restartWithHookBack(t, h, bin, dir, args)
 	restartAfterCleanStop(t, h, bin, dir, args)

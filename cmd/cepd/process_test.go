@@ -95,11 +95,7 @@ const eosPrefix = "eos-card-"
 // keys' own alerts are left out (cepd never sees their windows close).
 func processWorkload(t *testing.T, events int64, partitions int) *kafkaWorkload {
 	t.Helper()
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs = servedRules(t, rs)
+	rs := servedRules(t, fraudRuleSet(t))
 	recs := referenceRecords(t, events)
 	last := int64(0)
 	for _, r := range recs {
@@ -202,12 +198,12 @@ func (e *procEnv) startCepd(logName, data, clientID, group string, extra ...stri
 	if _, err := os.Stat(rules); err != nil {
 		copyCardRules(e.t, rules)
 	}
-	args := []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", filepath.Join(e.dir, data),
+	args := serveArgs(rules, filepath.Join(e.dir, data),
 		"--alerts-out=", "--out-of-orderness", "5s",
 		"--kafka-brokers", e.kafka, "--kafka-topics", "events", "--kafka-group", group, "--kafka-client-id", clientID,
 		"--alerts-topic", "alerts", "--dlq-topic", "cepd-dlq",
 		"--kafka-session-timeout", "3s", "--kafka-heartbeat-interval", "300ms",
-		"--redis-addr", e.redisAddr()}
+		"--redis-addr", e.redisAddr())
 	if lvl := os.Getenv("CEPD_PROC_LOG_LEVEL"); lvl != "" {
 		args = append(args, "--log-level", lvl)
 	}
@@ -285,7 +281,7 @@ func (p *producer) releaseHold() { close(p.release) }
 func (e *procEnv) produce(rate float64) *producer {
 	p := &producer{rate: rate, done: make(chan error, 1), at: make([]time.Time, len(e.w.lines)), release: make(chan struct{})}
 	p.holdAt.Store(-1)
-	w, closeW, err := openEventWriter(&kafkaConn{brokers: []string{e.kafka}, clientID: "process-test-producer", version: "2.8.0"}, "events", "card_id", rate)
+	w, closeW, err := openEventWriter(new(testKafkaConn(e.kafka, "process-test-producer")), "events", "card_id", rate)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -641,6 +637,26 @@ type cepdProc struct {
 }
 
 var servingLine = regexp.MustCompile(`msg="cepd serving" http=http://(\S+)`)
+
+// serveArgs are the arguments of `cepd serve` on free loopback ports (HTTP and gRPC) with
+// the rules in rules and the state in data, then extra.
+func serveArgs(rules, data string, extra ...string) []string {
+	return append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", rules, "--data", data}, extra...)
+}
+
+// serveDir returns a new temporary directory DIR for serveDirArgs, the fraud rules copied
+// into DIR/rules (serve makes DIR/data).
+func serveDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyRules(t, filepath.Join(dir, "rules"))
+	return dir
+}
+
+// serveDirArgs is serveArgs over DIR/rules and DIR/data (serveDir lays DIR out).
+func serveDirArgs(dir string, extra ...string) []string {
+	return serveArgs(filepath.Join(dir, "rules"), filepath.Join(dir, "data"), extra...)
+}
 
 func startCepdProc(t *testing.T, bin, logPath string, args []string) *cepdProc {
 	t.Helper()

@@ -49,12 +49,10 @@ func TestProcessWebhook(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
-	copyRules(t, filepath.Join(dir, "rules"))
+	dir := serveDir(t)
 	logPath := filepath.Join(dir, "cepd.log")
-	p := startCepdProc(t, buildCepd(t), logPath, []string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0",
-		"--rules", filepath.Join(dir, "rules"), "--data", filepath.Join(dir, "data"), "--alerts-out=",
-		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret", "--log-level", "debug"})
+	p := startCepdProc(t, buildCepd(t), logPath, serveDirArgs(dir, "--alerts-out=",
+		"--webhook-url", srv.URL, "--webhook-secret", "hook-secret", "--log-level", "debug"))
 	events, err := os.Open(filepath.Join(fraudDir, "examples", "card-testing.jsonl"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,7 @@ import (
 func TestServeLoopsSwitchedOff(t *testing.T) {
 	for _, flag := range []string{"--checkpoint-interval", "--state-walk-interval"} {
 		t.Run(flag, func(t *testing.T) {
-			dir := t.TempDir()
-			copyRules(t, filepath.Join(dir, "rules"))
+			dir := serveDir(t)
 			cmd := newServeCmd()
 			cmd.SetOut(io.Discard)
 			cmd.SetArgs([]string{"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--rules", filepath.Join(dir, "rules"),

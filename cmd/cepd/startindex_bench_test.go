@@ -5,7 +5,6 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
-	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -19,11 +18,8 @@ import (
 // device_id decodes them (another schema with the same fields; only the events with a
 // device_id, so another mix than the others').
 func BenchmarkStartIndex(b *testing.B) {
-	rs, err := loadRuleSet(fraudDir, fraudSchema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := workloadRecords(b, func(c *workload.Config) { c.Seed, c.Cards, c.Events = 1, 100000, 100000 })
+	rs := fraudRuleSet(b)
+	recs := genRecords(b, 100000)
 	dec := jsondecode.NewDecoder(rs.Schema)
 	evs := make([]*event.Event, 0, len(recs))
 	for _, r := range recs {
