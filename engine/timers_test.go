@@ -80,22 +80,7 @@ func timerRun(t *testing.T, srcs []string, cfg Config, evs []testEvent, chunk in
 				t.Fatal(err)
 			}
 		}
-		var bad error
-		if err := eng.onShards(ctx, func(s *shard) {
-			for _, ks := range s.list {
-				if !check {
-					ks.dlOK = false
-				}
-			}
-			if err := checkTimers(s, &known); err != nil && bad == nil {
-				bad = err
-			}
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if bad != nil {
-			t.Fatalf("after %d records: %v", min(i+chunk, len(recs)), bad)
-		}
+		checkShardTimers(t, ctx, eng, &known, !check, fmt.Sprintf("after %d records", min(i+chunk, len(recs))))
 	}
 	if err := eng.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -107,6 +92,30 @@ func timerRun(t *testing.T, srcs []string, cfg Config, evs []testEvent, chunk in
 		out = append(out, fmt.Sprintf("%s %s %s %v", a.RuleID, a.Key, a.ID, a.LastEventTime.UnixMilli()))
 	}
 	return out, eng.Stats().Snapshot().MemoryBytes, known
+}
+
+// checkShardTimers runs checkTimers on every shard of eng (counting the keys with known
+// deadlines into known) and fails the test, saying where, on the first disagreement.
+// With forget, it first makes every key's deadlines unknown, so that its next timer reads
+// every matcher (the reference runs).
+func checkShardTimers(t *testing.T, ctx context.Context, eng *Engine, known *int, forget bool, where string) {
+	t.Helper()
+	var bad error
+	if err := eng.onShards(ctx, func(s *shard) {
+		if forget {
+			for _, ks := range s.list {
+				ks.dlOK = false
+			}
+		}
+		if err := checkTimers(s, known); err != nil && bad == nil {
+			bad = err
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bad != nil {
+		t.Fatalf("%s: %v", where, bad)
+	}
 }
 
 // TestTimersReadOnlyDue: a key's timer reads only its matchers due (keyState.dl), and the
@@ -326,17 +335,7 @@ func TestTimersAcrossRestore(t *testing.T) {
 				}
 				known := 0
 				check := func(at int) {
-					var bad error
-					if err := e.onShards(ctx, func(s *shard) {
-						if err := checkTimers(s, &known); err != nil && bad == nil {
-							bad = err
-						}
-					}); err != nil {
-						t.Fatal(err)
-					}
-					if bad != nil {
-						t.Fatalf("%+v, cut %d, leg %d, at record %d: %v", cfg, cut, leg, at, bad)
-					}
+					checkShardTimers(t, ctx, e, &known, false, fmt.Sprintf("%+v, cut %d, leg %d, at record %d", cfg, cut, leg, at))
 				}
 				check(from)
 				for i := from; i < to; i += 5 {

@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/nfa"
@@ -20,28 +21,14 @@ import (
 func BenchmarkStartIndex(b *testing.B) {
 	rs := fraudRuleSet(b)
 	recs := genRecords(b, 100000)
-	dec := jsondecode.NewDecoder(rs.Schema)
-	evs := make([]*event.Event, 0, len(recs))
-	for _, r := range recs {
-		ev := new(event.Event)
-		if dec.Decode(r.Value, ev) == nil {
-			evs = append(evs, ev)
-		}
-	}
+	evs := decodeAll(b, rs.Schema, recs)
 	// the events as a key space keyed by device_id decodes them (its schema is the rule
 	// set's keyed by another field: another *event.Schema with the same fields)
 	ksSchema, err := rs.Schema.KeyedBy("device_id")
 	if err != nil {
 		b.Fatal(err)
 	}
-	ksDec := jsondecode.NewDecoder(ksSchema)
-	ksEvs := make([]*event.Event, 0, len(recs))
-	for _, r := range recs {
-		ev := new(event.Event)
-		if ksDec.Decode(r.Value, ev) == nil {
-			ksEvs = append(ksEvs, ev)
-		}
-	}
+	ksEvs := decodeAll(b, ksSchema, recs)
 	progs := make([]*nfa.Program, len(rs.Rules))
 	for i, c := range rs.Rules {
 		progs[i] = c.Program
@@ -106,4 +93,18 @@ func BenchmarkStartIndex(b *testing.B) {
 			b.ReportMetric(float64(falses)/float64(b.N), "false/event")
 		})
 	}
+}
+
+// decodeAll decodes the records under schema, leaving out those that do not decode.
+func decodeAll(tb testing.TB, schema *event.Schema, recs []engine.Record) []*event.Event {
+	tb.Helper()
+	dec := jsondecode.NewDecoder(schema)
+	evs := make([]*event.Event, 0, len(recs))
+	for _, r := range recs {
+		ev := new(event.Event)
+		if dec.Decode(r.Value, ev) == nil {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
 }
