@@ -21,6 +21,7 @@ import (
 	"github.com/cepd/cepd/internal/bench"
 	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/internal/workload"
+	"github.com/cepd/cepd/internal/workload/workloadtest"
 	"github.com/cepd/cepd/source/rest"
 )
 
@@ -46,15 +47,7 @@ func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record 
 	tb.Helper()
 	cfg := workload.DefaultConfig()
 	set(&cfg)
-	lines, err := workload.Lines(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	recs := make([]engine.Record, len(lines))
-	for i, l := range lines {
-		recs[i] = engine.Record{Value: l, Offset: int64(i + 1)}
-	}
-	return recs
+	return workloadtest.Records(tb, cfg)
 }
 
 func alertIDs(list []*alerts.Alert) []string {

@@ -9,6 +9,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
 	"github.com/cepd/cepd/internal/workload"
+	"github.com/cepd/cepd/internal/workload/workloadtest"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -17,15 +18,7 @@ func records(tb testing.TB, seed uint64, cards, n int) []engine.Record {
 	tb.Helper()
 	cfg := workload.DefaultConfig()
 	cfg.Seed, cfg.Cards, cfg.Events = seed, cards, int64(n)
-	lines, err := workload.Lines(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	recs := make([]engine.Record, len(lines))
-	for i, l := range lines {
-		recs[i] = engine.Record{Value: l, Offset: int64(i + 1)}
-	}
-	return recs
+	return workloadtest.Records(tb, cfg)
 }
 
 // TestSplitByKey: the one decoding pass counts the distinct keys and splits the records

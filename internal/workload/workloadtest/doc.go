@@ -1,0 +1,3 @@
+// Package workloadtest turns a generated workload (internal/workload) into the engine
+// records tests feed: Records.
+package workloadtest
