@@ -1,6 +1,11 @@
 package nfa
 
-import "github.com/cepd/cepd/event"
+import (
+	"cmp"
+	"math"
+
+	"github.com/cepd/cepd/event"
+)
 
 // PinOp is how a Pin tests its field.
 type PinOp uint8
@@ -105,23 +110,10 @@ func same(v, c event.Value) bool {
 func order(v, c event.Value) int {
 	switch c.Kind {
 	case event.KindInt:
-		a, b := v.AsInt(), c.AsInt()
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
-		}
-		return 0
+		return cmp.Compare(v.AsInt(), c.AsInt())
 	case event.KindDouble:
-		a, b := v.AsDouble(), c.AsDouble()
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
-		case a == b:
-			return 0
+		if a, b := v.AsDouble(), c.AsDouble(); !math.IsNaN(a) && !math.IsNaN(b) {
+			return cmp.Compare(a, b)
 		}
 	}
 	return 2
