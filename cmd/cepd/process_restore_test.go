@@ -75,9 +75,9 @@ func restoreRun(t *testing.T, e *procEnv, rng *rand.Rand, n int) {
 		t.Errorf("the producer was done before the last kill: the kills were not all mid-stream")
 	}
 	// A member killed mid-join leaves the group when its session expires (devkafka's
-	// stale-member guard does this where kfake did not): session 3 s, plus twice the
-	// rebalance timeout (4 s) while joining and syncing, plus the guard's tick, plus one
-	// more session and 1 s of the group stable.
+	// stale-member guard does this where kfake did not): silent for its session (3 s) and
+	// 1 s, in a group stable for another session, plus the guard's tick; joining and
+	// syncing take up to the rebalance timeout (4 s) each before that.
 	if !e.settled(group, n, 45*time.Second) {
 		state, ms := e.groupMembers(group)
 		t.Fatalf("the group does not settle with %d live members holding every partition: %s %+v", n, state, ms)

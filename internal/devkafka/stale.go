@@ -27,13 +27,14 @@ import (
 //
 // The guard does what the broker should: it notes every request that names a member,
 // and every half second asks kfake about the groups of members silent for longer than
-// their session timeout plus twice their rebalance timeout. It acts only in a stable
-// group, stable (at the same generation) for longer than the member's session timeout
-// as well: while a group rebalances, a live member's join may wait far longer than its
+// their session timeout (and a second). It acts only in a stable group, stable (at the
+// same generation) for longer than the member's session timeout as well: while a group
+// rebalances, a live member's join may wait far longer than its
 // own timeouts say (another member's rebalance timeout governs the wait, and each new
 // join restarts kfake's timer), and kfake's own rebalance and sync timers remove a
 // member that does not answer; once the group is stable, every live member heartbeats
-// within its session timeout. Such a member is sent a LeaveGroup, as its own client
+// within its session timeout, so a member silent that long is one kfake would expire
+// itself had it started its timer. Such a member is sent a LeaveGroup, as its own client
 // would on a clean shutdown (TestMemberParkedInJoinStays).
 
 // staleCheckEvery is how often the guard looks for silent members.
@@ -41,11 +42,11 @@ const staleCheckEvery = 500 * time.Millisecond
 
 type memberKey struct{ group, member string }
 
-// memberSeen is when the guard last saw a request of a member, and the limits its join
-// asked for.
+// memberSeen is when the guard last saw a request of a member, and the session timeout
+// its join asked for.
 type memberSeen struct {
-	at                 time.Time
-	session, rebalance time.Duration
+	at      time.Time
+	session time.Duration
 }
 
 // stableSince is when the guard first saw a group stable at a generation.
@@ -91,13 +92,8 @@ func (g *staleGuard) observe(req kmsg.Request, now time.Time) {
 		if r.MemberID == "" {
 			return // the member id comes in the answer; its next join names it
 		}
-		rebalance := r.RebalanceTimeoutMillis
-		if r.Version == 0 {
-			rebalance = r.SessionTimeoutMillis
-		}
 		g.mu.Lock()
-		g.seen[memberKey{r.Group, r.MemberID}] = memberSeen{at: now,
-			session: time.Duration(r.SessionTimeoutMillis) * time.Millisecond, rebalance: time.Duration(rebalance) * time.Millisecond}
+		g.seen[memberKey{r.Group, r.MemberID}] = memberSeen{at: now, session: time.Duration(r.SessionTimeoutMillis) * time.Millisecond}
 		g.mu.Unlock()
 		return
 	case *kmsg.LeaveGroupRequest:
@@ -135,7 +131,7 @@ func (g *staleGuard) silent(now time.Time) map[memberKey]time.Duration {
 	defer g.mu.Unlock()
 	out := map[memberKey]time.Duration{}
 	for k, s := range g.seen {
-		if now.Sub(s.at) > s.session+2*s.rebalance+time.Second {
+		if now.Sub(s.at) > s.session+time.Second {
 			out[k] = s.session
 		}
 	}

@@ -122,8 +122,8 @@ func TestMemberDeadInJoinExpires(t *testing.T) {
 		}
 		joinThenDie(t, c.Addr())
 		// The live member rejoins (heartbeats every second) and, as the leader, gives the
-		// dead member its share; then the dead member must leave: within its session
-		// timeout after the join (3 s), the rebalance timeouts (2 s each) and a heartbeat.
+		// dead member its share; then the dead member must leave: silent for its session
+		// timeout (3 s) and 1 s, in a group stable for another session timeout.
 		split := waitClaims(h, 2, 10*time.Second)
 		if !waitClaims(h, 4, 20*time.Second) {
 			t.Errorf("round %d: the live member holds %d partitions 20 s after the dead member's join (it was given %v of them meanwhile)",
