@@ -44,8 +44,18 @@ type Pinner interface {
 }
 
 // Fails reports whether ev's value of the pinned field makes the term false.
-func (p *Pin) Fails(ev *event.Event) bool {
-	if p.Field < 0 || p.Field >= ev.Len() || len(p.Values) == 0 || ev.Schema != p.Schema && !sameField(ev.Schema, p.Schema, p.Field) {
+func (p *Pin) Fails(ev *event.Event) bool { return p.Applies(ev.Schema) && p.failsValue(ev) }
+
+// Applies reports whether the pin can decide for events of schema s: its own schema, or
+// one with the same field (name and type) at the pinned position. StartIndex asks once a
+// schema, not once an event.
+func (p *Pin) Applies(s *event.Schema) bool {
+	return p.Field >= 0 && len(p.Values) > 0 && (s == p.Schema || sameField(s, p.Schema, p.Field))
+}
+
+// failsValue is Fails for an event of a schema the pin applies to.
+func (p *Pin) failsValue(ev *event.Event) bool {
+	if p.Field >= ev.Len() {
 		return false
 	}
 	v := ev.Value(p.Field)

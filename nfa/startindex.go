@@ -32,10 +32,14 @@ type StartIndex struct {
 	starts [][][]int         // per program, its start guards' pins (ids into pins); nil: none
 	pins   []Pin
 
-	ev    *event.Event // the event of the last Candidates call
-	gen   uint32
-	stamp []uint32 // pin i was tested for the current event when stamp[i] == gen
-	fails []bool
+	ev *event.Event // the event of the last Candidates call
+	// schema is the last event's schema and applies[i] whether pin i decides for it
+	// (Pin.Applies), worked out when the schema changes, not for every event.
+	schema  *event.Schema
+	applies []bool
+	gen     uint32
+	stamp   []uint32 // pin i was tested for the current event when stamp[i] == gen
+	fails   []bool
 }
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
@@ -127,6 +131,12 @@ func pinKey(p Pin) string {
 // MayStart: nil when it rules nothing out (the event's field is not a present string).
 func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	x.ev = ev
+	if ev.Schema != x.schema || x.applies == nil {
+		x.schema, x.applies = ev.Schema, make([]bool, len(x.pins))
+		for i := range x.pins {
+			x.applies[i] = x.pins[i].Applies(ev.Schema)
+		}
+	}
 	if x.gen++; x.gen == 0 { // wrapped: forget every stamp
 		clear(x.stamp)
 		x.gen = 1
@@ -163,7 +173,7 @@ func (x *StartIndex) MayStart(cand []bool, pi int) bool {
 func (x *StartIndex) anyFails(ids []int) bool {
 	for _, id := range ids {
 		if x.stamp[id] != x.gen {
-			x.stamp[id], x.fails[id] = x.gen, x.pins[id].Fails(x.ev)
+			x.stamp[id], x.fails[id] = x.gen, x.applies[id] && x.pins[id].failsValue(x.ev)
 		}
 		if x.fails[id] {
 			return true
