@@ -45,6 +45,7 @@ type kafkaOptions struct {
 	alertsTopic    string
 	dlqTopic       string
 	initialOffset  string
+	isolation      string
 	balance        string
 	commitInterval time.Duration
 	fetchMin       int32
@@ -104,6 +105,7 @@ func addKafkaFlags(f *pflag.FlagSet, o *kafkaOptions) {
 	f.DurationVar(&o.dedupeSlack, "alerts-dedupe-slack", 2*time.Minute, "how far before a replay's first event delivered alerts are looked for")
 	f.StringVar(&o.dlqTopic, "dlq-topic", "cepd-dlq", "topic to write malformed and late events to (original bytes; headers reason, error, source_*)")
 	f.StringVar(&o.initialOffset, "kafka-initial-offset", "earliest", "where a group without committed offsets starts: earliest or latest")
+	f.StringVar(&o.isolation, "kafka-isolation", kafkasource.ReadCommitted, "records of topics written in transactions to read: read_committed (aborted transactions' records are not events) or read_uncommitted")
 	f.StringVar(&o.balance, "kafka-balance", kafkasource.BalanceCooperativeSticky, "partition assignment: cooperative-sticky, sticky, range or roundrobin")
 	f.DurationVar(&o.commitInterval, "kafka-commit-interval", time.Second, "how often safe offsets are committed (after the alerts before them are acknowledged)")
 	f.Int32Var(&o.fetchMin, "kafka-fetch-min", 0, "fetch.min.bytes (0: 1 byte)")
@@ -147,7 +149,7 @@ func (o *kafkaConn) saramaConfig() (*sarama.Config, error) {
 // sourceConfig returns the Kafka source configuration.
 func (o *kafkaOptions) sourceConfig(base *sarama.Config, r kafkaRun) kafkasource.Config {
 	return kafkasource.Config{Brokers: o.brokers, Topics: o.topics, Group: o.group, Base: base,
-		InitialOffset: o.initialOffset, Balance: o.balance, CommitInterval: o.commitInterval,
+		InitialOffset: o.initialOffset, Isolation: o.isolation, Balance: o.balance, CommitInterval: o.commitInterval,
 		FetchMin: o.fetchMin, FetchDefault: o.fetchDefault, FetchMax: o.fetchMax, MaxBatch: o.maxBatch,
 		SessionTimeout: o.sessionTimeout, HeartbeatInterval: o.heartbeat, RebalanceTimeout: o.rebalance, Checkpoints: r.checkpoints,
 		SharedCheckpoints: r.sharedCheckpoints, BeforeReplay: r.beforeReplay, StopTimeout: kafkaStopTimeout}

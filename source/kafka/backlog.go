@@ -9,26 +9,24 @@ import "time"
 // not count it idle while it restores either, and restarts its idle timer after). The
 // end offset fetches report goes stale when fetches stall, so only an answer from the
 // broker, asked when the claim received nothing for a check interval, clears the
-// backlog. The question runs beside the claim's loop: a broker connection stalled
-// (behind a JoinGroup waiting for a rebalance, say) stalls fetches and questions alike
-// while records keep arriving, so a question still unanswered a check interval and
-// MaxWait after it was asked sets the backlog (it shares the connection with the
-// fetches: it may wait behind a fetch long-poll, up to MaxWait, on top of the round
-// trip). A timer marks that moment, not the next check: with the defaults a claim silent
-// since S asks by S+500ms and sets the backlog by S+850ms, before an idle timeout of 1 s
-// can pass.
+// backlog. The question runs beside the claim's loop, on a client of its own, and a
+// broker that does not answer it (stalled, or away) may be holding records back, so a
+// question still unanswered a check interval and MaxWait after it was asked sets the
+// backlog. A timer marks that moment, not the next check: with the defaults a claim
+// silent since S asks by S+500ms and sets the backlog by S+850ms, before an idle timeout
+// of 1 s can pass.
 //
-// A claim of a repartition topic (Config.Merge) reads a topic written only in
-// transactions: each ends with a commit marker, an offset no consumer receives, and an
-// aborted transaction's records are never received either. Read to its end, such a
-// claim's next offset is short of the end by a marker or more, so its question is not
-// the end offset but a read_committed fetch from its next offset (Source.unread, on a
-// client of its own so that it never waits behind the claim's long polls): the claim
-// has a backlog while that fetch holds a record it would receive, or while a transaction
-// is open (its records may commit; committed records of one forwarder can also wait
-// behind another's open transaction: TestRepartitionClaimBehindOpenTxn). After a batch,
-// a high-water mark one past the claim's next offset (the batch's own commit marker) is
-// no backlog.
+// The question is not the end offset but a fetch from the claim's next offset at its
+// isolation level (Source.unread). A topic written in transactions (every repartition topic,
+// and any topic whose producers use them) ends in commit markers, offsets no consumer
+// receives, and read committed, an aborted transaction's records are never received
+// either: read to its end, such a claim's next offset is short of the end offset by a
+// marker or more, and asked for the end offset it kept a backlog for ever. The claim has
+// a backlog while that fetch holds a record it would receive, or, read committed, while
+// a transaction is open (its records may commit; committed records of one producer can
+// also wait behind another's open transaction: TestRepartitionClaimBehindOpenTxn). After
+// a batch, a high-water mark one past a repartition claim's next offset (the batch's own
+// commit marker) is no backlog.
 // Only the claim's goroutine uses it.
 type backlogWatch struct {
 	s        *Source

@@ -1,12 +1,15 @@
 package kafka
 
 import (
+	"cmp"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/devkafka"
 )
 
 // TestRepartitionClaimGoesIdle: a claim of a repartition topic read to its end reports
@@ -143,8 +146,67 @@ func TestReceivable(t *testing.T) {
 		{"a legacy message set", 4, 6, []*sarama.Records{{MsgSet: &sarama.MessageSet{}}}, nil, true},
 	} {
 		blk := &sarama.FetchResponseBlock{LastStableOffset: c.lso, HighWaterMarkOffset: c.lso, RecordsSet: c.batches, AbortedTransactions: c.aborted}
-		if got := receivable(blk, c.pos); got != c.want {
+		if got := receivable(blk, c.pos, true); got != c.want {
 			t.Errorf("%s: receivable = %v, want %v", c.name, got, c.want)
 		}
+	}
+	// Read uncommitted, an aborted transaction's records are received, and what may be
+	// read ends at the high-water mark (an open transaction's records are received too).
+	for _, c := range []struct {
+		name     string
+		pos, hwm int64
+		batches  []*sarama.Records
+		aborted  []*sarama.AbortedTransaction
+		want     bool
+	}{
+		{"nothing past pos", 5, 5, nil, nil, false},
+		{"one commit marker", 4, 5, []*sarama.Records{marker(4, 1)}, nil, false},
+		{"an aborted batch", 4, 8, []*sarama.Records{marker(4, 1), data(5, 2, 2), marker(7, 2)}, []*sarama.AbortedTransaction{abort(2, 5)}, true},
+		{"an answer short of the high-water mark", 4, 9, []*sarama.Records{marker(4, 1)}, nil, true},
+	} {
+		// The last stable offset says nothing read uncommitted: pos, as an open
+		// transaction at pos would leave it.
+		blk := &sarama.FetchResponseBlock{LastStableOffset: c.pos, HighWaterMarkOffset: c.hwm, RecordsSet: c.batches, AbortedTransactions: c.aborted}
+		if got := receivable(blk, c.pos, false); got != c.want {
+			t.Errorf("read uncommitted, %s: receivable = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTxnTopicClaimGoesIdle: a claim of a plain topic whose producer writes in
+// transactions, read to its end, has no backlog, so its partition turns idle after the
+// idle timeout, at either isolation level; read committed, the aborted transaction's
+// records never reach the engine, read uncommitted they do. Before, the claim asked for
+// the end offset: the log ends in a commit (or abort) marker that no consumer receives,
+// the claim's next offset stayed short of the end for ever, and its partition never
+// turned idle (other partitions' keys waited for its next event to close their windows).
+func TestTxnTopicClaimGoesIdle(t *testing.T) {
+	for _, c := range []struct {
+		isolation string
+		events    uint64 // what the engine receives of the committed 2, aborted 1, committed 1
+	}{{"", 3}, {ReadUncommitted, 4}} {
+		t.Run(cmp.Or(c.isolation, "default"), func(t *testing.T) {
+			kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"ev"}})
+			send := txnSender(t, kc.Addr(), "ev")
+			rec := func(i int64) *sarama.ProducerMessage {
+				ts := 1_700_000_000_000 + i*1000
+				return &sarama.ProducerMessage{Topic: "ev", Partition: 0, Value: sarama.StringEncoder(fmt.Sprintf(
+					`{"event_id":"e%d","card_id":"c1","ts":%d,"type":"login","channel":"web"}`, i, ts))}
+			}
+			send(true, rec(0), rec(1))
+			send(false, rec(2))
+			send(true, rec(3))
+			eng := idleSource(t, time.Second, Config{Brokers: []string{kc.Addr()}, Topics: []string{"ev"},
+				BacklogCheck: 100 * time.Millisecond, Isolation: c.isolation})
+			part := func() engine.PartitionStats { p, _ := onlyPartition(eng); return p }
+			waitFor(t, "the records", func() bool { return part().Events >= c.events })
+			waitFor(t, "the partition to turn idle (no backlog)", func() bool { p := part(); return p.Idle && !p.Backlog })
+			if p := part(); p.Events != c.events {
+				t.Errorf("the engine got %d records, want %d", p.Events, c.events)
+			}
+			send(true, rec(4))
+			waitFor(t, "the next transaction to make it active", func() bool { p := part(); return p.Events == c.events+1 && !p.Idle })
+			waitFor(t, "the partition to turn idle again", func() bool { p := part(); return p.Idle && !p.Backlog })
+		})
 	}
 }

@@ -261,30 +261,32 @@ func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.R
 	return true
 }
 
-// unread asks the broker whether records of c's partition wait at or past pos: past the
-// end offset for a claim of a plain topic; for a claim of a repartition topic, what a
-// read_committed fetch from pos says (committedAfter).
+// unread asks the broker whether records of c's partition wait at or past pos: a fetch
+// from pos at the claim's isolation level (waitsAt). Only a broker older than 0.11 (no
+// transactions, no such fetch) is asked for the end offset instead.
 func (s *Source) unread(c *claim, pos int64) (bool, error) {
-	if c.merge != nil {
-		return s.committedAfter(c, pos)
+	if !s.sc.Version.IsAtLeast(sarama.V0_11_0_0) {
+		s.mu.Lock()
+		client := s.client
+		s.mu.Unlock()
+		if client == nil {
+			return false, errors.New("kafka source: no client")
+		}
+		end, err := client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
+		return end > pos, err
 	}
-	s.mu.Lock()
-	client := s.client
-	s.mu.Unlock()
-	if client == nil {
-		return false, errors.New("kafka source: no client")
-	}
-	end, err := client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
-	return end > pos, err
+	return s.waitsAt(c, pos)
 }
 
-// committedAfter fetches c's partition from pos with read_committed isolation, on the
-// source's question client, without waiting for data, and reports whether a reader at
-// pos would still receive a record: a data batch at or past pos that is not of an
-// aborted transaction, an open transaction (its records may commit), or a part of the
-// log up to the last stable offset that the answer did not hold. Control batches (commit
-// and abort markers) and aborted transactions' batches are never received.
-func (s *Source) committedAfter(c *claim, pos int64) (bool, error) {
+// waitsAt fetches c's partition from pos, at the consumer's isolation level, on the
+// source's question client (never behind the claim's long polls), without waiting for
+// data, and reports whether a reader at pos would still receive a record. The end offset
+// cannot say: a topic written in transactions ends in commit markers, offsets no
+// consumer receives, so a claim read to its end stays short of it, and read committed,
+// an aborted transaction's records are never received either. Read committed, an open
+// transaction counts as a record (its records may commit, and committed records of
+// another producer may wait behind it: TestRepartitionClaimBehindOpenTxn).
+func (s *Source) waitsAt(c *claim, pos int64) (bool, error) {
 	client, err := s.questionClient()
 	if err != nil {
 		return false, err
@@ -293,7 +295,8 @@ func (s *Source) committedAfter(c *claim, pos int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20, Isolation: sarama.ReadCommitted}
+	committed := s.sc.Consumer.IsolationLevel == sarama.ReadCommitted
+	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20, Isolation: s.sc.Consumer.IsolationLevel}
 	req.AddBlock(c.topic, c.partition, pos, 1<<20, -1)
 	resp, err := b.Fetch(req)
 	if err != nil {
@@ -305,20 +308,28 @@ func (s *Source) committedAfter(c *claim, pos int64) (bool, error) {
 		return false, errors.New("no answer for the partition")
 	case blk.Err != sarama.ErrNoError:
 		return false, blk.Err
-	case blk.LastStableOffset < blk.HighWaterMarkOffset:
+	case committed && blk.LastStableOffset < blk.HighWaterMarkOffset:
 		return true, nil
 	}
-	return receivable(blk, pos), nil
+	return receivable(blk, pos, committed), nil
 }
 
-// receivable reports whether a read_committed reader at pos receives a record of blk, or
-// blk's batches end before its last stable offset (the rest may hold one). It follows
-// the aborted transactions as Kafka's consumer does: a producer's batches are aborted
-// from the first offset of one of its aborted transactions to its next control batch.
-func receivable(blk *sarama.FetchResponseBlock, pos int64) bool {
+// receivable reports whether a reader at pos receives a record of blk, or blk's batches
+// end before the end of what it may read (the last stable offset read committed, else the
+// high-water mark), so that the rest may hold one. Control batches (commit and abort
+// markers) are never received. Read committed, it follows the aborted transactions as
+// Kafka's consumer does: a producer's batches are aborted from the first offset of one of
+// its aborted transactions to its next control batch.
+func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool {
 	aborted := slices.SortedFunc(slices.Values(blk.AbortedTransactions), func(a, b *sarama.AbortedTransaction) int {
 		return cmp.Compare(a.FirstOffset, b.FirstOffset)
 	})
+	end := blk.HighWaterMarkOffset
+	if committed {
+		end = blk.LastStableOffset
+	} else {
+		aborted = nil // read uncommitted, an aborted transaction's records are received
+	}
 	abortedNow := map[int64]bool{}
 	covered := pos
 	for _, r := range blk.RecordsSet {
@@ -341,11 +352,11 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64) bool {
 		}
 		covered = max(covered, last+1)
 	}
-	return covered < blk.LastStableOffset
+	return covered < end
 }
 
-// questionClient returns the client claims of repartition topics ask their backlog
-// questions on, made on first use; Run closes it.
+// questionClient returns the client claims ask their backlog questions on, made on
+// first use; Run closes it.
 func (s *Source) questionClient() (sarama.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

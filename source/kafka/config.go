@@ -14,6 +14,12 @@ import (
 // (cooperative rebalancing needs 2.4 or later).
 var DefaultVersion = sarama.V2_8_0_0
 
+// Isolation levels (Config.Isolation).
+const (
+	ReadCommitted   = "read_committed"
+	ReadUncommitted = "read_uncommitted"
+)
+
 // Balance strategies.
 const (
 	BalanceCooperativeSticky = "cooperative-sticky" // incremental: only moved partitions stop
@@ -34,6 +40,12 @@ type Config struct {
 	// InitialOffset is where a group without a committed offset starts: "earliest"
 	// (default) or "latest".
 	InitialOffset string
+	// Isolation is which records of topics written in transactions are read:
+	// "read_committed" (default: an aborted transaction's records are not events, and a
+	// topic written without transactions reads the same either way) or
+	// "read_uncommitted" (every record, at once, aborted ones too). Claims of a
+	// repartition topic (Merge) always read committed records.
+	Isolation string
 	// Balance is the partition assignment strategy (default cooperative-sticky).
 	Balance string
 	// FetchMin, FetchDefault and FetchMax are the fetch sizes in bytes (0: sarama's
@@ -104,6 +116,9 @@ func (c Config) withDefaults() Config {
 	if c.InitialOffset == "" {
 		c.InitialOffset = "earliest"
 	}
+	if c.Isolation == "" {
+		c.Isolation = ReadCommitted
+	}
 	if c.Balance == "" {
 		c.Balance = BalanceCooperativeSticky
 	}
@@ -143,6 +158,15 @@ func (c Config) Validate() error {
 	case "", "earliest", "latest":
 	default:
 		errs = append(errs, fmt.Errorf("initial offset %q: want earliest or latest", c.InitialOffset))
+	}
+	switch c.Isolation {
+	case "", ReadCommitted:
+	case ReadUncommitted:
+		if c.Merge != nil {
+			errs = append(errs, errors.New("isolation read_uncommitted: a repartition topic is read committed (its aborted transactions hold records forwarded again)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("isolation %q: want %s or %s", c.Isolation, ReadCommitted, ReadUncommitted))
 	}
 	if _, err := balanceStrategies(c.Balance); err != nil {
 		errs = append(errs, err)
@@ -192,12 +216,13 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 	}
 	// Offsets are committed by the source, only ever up to the engine's safe offset.
 	sc.Consumer.Offsets.AutoCommit.Enable = false
-	if c.Merge != nil {
-		// A repartition topic is written in transactions, and a forwarder that dies
-		// mid-transaction leaves records its successor aborts and forwards again: read
-		// only committed ones, or each would reach the engine twice (the second copy
-		// late for its key).
-		sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	// A repartition topic (Merge) is written in transactions, and a forwarder that dies
+	// mid-transaction leaves records its successor aborts and forwards again: it is read
+	// committed (Validate refuses anything else), or each would reach the engine twice
+	// (the second copy late for its key).
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	if c.Isolation == ReadUncommitted || !sc.Version.IsAtLeast(sarama.V0_11_0_0) { // before 0.11: no transactions
+		sc.Consumer.IsolationLevel = sarama.ReadUncommitted
 	}
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.MaxWaitTime = c.MaxWait

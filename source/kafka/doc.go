@@ -38,10 +38,12 @@
 //
 // Backlog: a claim tells the engine (Engine.SetBacklog) after its restore and after each
 // batch whether the partition's high-water mark is past its read position, and when it
-// received nothing for Config.BacklogCheck, asks the broker for the end offset (beside its
-// loop): an answer at the read position clears the backlog, and a question unanswered
-// for a check interval and MaxWait (a stalled connection stalls fetches too; a question
-// may wait behind a fetch long-poll) sets it. While it is
+// received nothing for Config.BacklogCheck, asks the broker (beside its loop, on a client
+// of its own) with a fetch from its read position at its isolation level whether a record
+// it would receive waits, or a transaction is open: no clears the backlog, and a
+// question unanswered for a check interval and MaxWait (a stalled broker stalls fetches
+// too) sets it. Not the end offset: a topic written in transactions ends in commit
+// markers no consumer receives. While it is
 // set, the engine never counts the partition idle, so the other partitions' time cannot
 // close the windows of keys whose events are still unread.
 //

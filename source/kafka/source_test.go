@@ -227,6 +227,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Group = "" }, "no consumer group"},
 		{func(c *Config) { c.InitialOffset = "middle" }, "initial offset"},
 		{func(c *Config) { c.Balance = "fair" }, "balance strategy"},
+		{func(c *Config) { c.Isolation = "read_some" }, "isolation"},
+		{func(c *Config) { c.Isolation, c.Merge = ReadUncommitted, &MergeConfig{} }, "repartition topic is read committed"},
 	} {
 		cfg := ok
 		c.mod(&cfg)
@@ -248,6 +250,28 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if sc.Consumer.Offsets.Initial != sarama.OffsetNewest || sc.Consumer.Offsets.AutoCommit.Enable || base.Consumer.Return.Errors {
 		t.Errorf("consumer config %+v (base modified: %v)", sc.Consumer.Offsets, base.Consumer.Return.Errors)
+	}
+	// Isolation: read committed unless asked otherwise, or the Kafka version predates
+	// transactions.
+	for _, c := range []struct {
+		isolation string
+		version   sarama.KafkaVersion
+		want      sarama.IsolationLevel
+	}{
+		{"", sarama.V2_0_0_0, sarama.ReadCommitted},
+		{ReadCommitted, sarama.V2_0_0_0, sarama.ReadCommitted},
+		{ReadUncommitted, sarama.V2_0_0_0, sarama.ReadUncommitted},
+		{"", sarama.V0_10_2_0, sarama.ReadUncommitted},
+	} {
+		base.Version = c.version
+		cfg.Isolation = c.isolation
+		sc, err := SaramaConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Consumer.IsolationLevel != c.want {
+			t.Errorf("isolation %q on %v: %v, want %v", c.isolation, c.version, sc.Consumer.IsolationLevel, c.want)
+		}
 	}
 }
 
