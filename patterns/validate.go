@@ -75,7 +75,7 @@ func (v *validator) header() {
 	switch {
 	case r.ID == "" && !v.bad(r, "id"):
 		v.errorf(v.key(r, "", Pos{}), "missing 'id': every rule needs one, e.g. id: card-testing")
-	case r.ID != "" && !validID(r.ID):
+	case r.ID != "" && !ValidID(r.ID):
 		v.errorf(v.val(r, "id", Pos{}), "invalid id '%s': use lower-case letters, digits, '-' and '_', "+
 			"starting with a letter or digit, at most %d characters", r.ID, MaxIDLength)
 	}
@@ -91,8 +91,9 @@ func (v *validator) header() {
 	}
 }
 
-// validID reports whether id is [a-z0-9][a-z0-9_-]* and at most MaxIDLength long.
-func validID(id string) bool {
+// ValidID reports whether id is [a-z0-9][a-z0-9_-]* and at most MaxIDLength long: what
+// may name a rule (and its file) or a reference dataset, decided here alone.
+func ValidID(id string) bool {
 	if len(id) > MaxIDLength {
 		return false
 	}

@@ -49,8 +49,9 @@ type Column struct {
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
 
-// ValidName reports whether name can name a dataset (as a rule id: lower-case letters,
-// digits, '-' and '_').
+// ValidName reports whether name can name a dataset: lower-case letters, digits, '-'
+// and '_', at most 128 characters. Datasets are named apart from rules (patterns.ValidID
+// decides rule ids; this package depends on nothing of ours).
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
 // Dataset is one list or table at one version. Immutable once built.

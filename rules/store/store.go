@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/cepd/cepd/patterns"
 )
 
 // Mode is how a rule runs.
@@ -144,10 +145,8 @@ type Store interface {
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
-
-// ValidID reports whether id can name a rule (and its file).
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id can name a rule (and its file): patterns.ValidID.
+func ValidID(id string) bool { return patterns.ValidID(id) }
 
 // State is what a version records besides its source and provenance; stores compute the
 // next one with TrialState and ModeChange so that every store follows the same rules.
