@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
 )
@@ -369,7 +370,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Schema: loadSchema(t), EventsDir: dir, Env: rules.EnvOptions{Data: data}}
+	o := Options{Schema: fraudtest.Schema(t), EventsDir: dir, Env: rules.EnvOptions{Data: data}}
 	m, err := NewManager(o)
 	if err != nil {
 		t.Fatal(err)
