@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
@@ -128,16 +126,6 @@ func run(t testing.TB, m *Manager, spec Spec) *Job {
 		t.Fatalf("backtest %s: %s: %s", j.ID, j.State, j.Error)
 	}
 	return j
-}
-
-// jsonLines renders alerts as `cepd replay` prints them.
-func jsonLines(t testing.TB, as []*alerts.Alert) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := alerts.WriteLines(&buf, as); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // generate writes a generated workload into dir/name and returns its configuration.

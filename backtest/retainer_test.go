@@ -226,7 +226,7 @@ func TestRetainedBacktest(t *testing.T) {
 	if fromFile.AlertsTotal == 0 {
 		t.Fatal("no alerts")
 	}
-	if got, want := jsonLines(t, retained.Alerts), jsonLines(t, fromFile.Alerts); !bytes.Equal(got, want) {
+	if got, want := fraudtest.AlertLines(t, retained.Alerts), fraudtest.AlertLines(t, fromFile.Alerts); !bytes.Equal(got, want) {
 		t.Errorf("alerts over the retained events differ from those over the file:\n got:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -69,7 +69,7 @@ func replayFraud(t *testing.T, rulesPath, eventsPath string) ([]*alerts.Alert, [
 		t.Fatal(err)
 	}
 	out := replayAll(t, rs, recs, engine.Config{Shards: 2})
-	return out, alertsJSONL(t, out)
+	return out, fraudtest.AlertLines(t, out)
 }
 
 // replayAll is cepd replay's alerts over recs, ended by the end of the stream; it fails

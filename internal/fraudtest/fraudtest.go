@@ -1,12 +1,14 @@
 package fraudtest
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"testing"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
 )
@@ -42,6 +44,17 @@ func Schema(tb testing.TB) *event.Schema {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// AlertLines is the alerts as cepd replay writes them (alerts.WriteLines), the format of
+// the examples' .golden files; it fails tb if an alert does not encode.
+func AlertLines(tb testing.TB, as []*alerts.Alert) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := alerts.WriteLines(&buf, as); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // RuleFiles lists the rule files of the set (patterns.IsRuleFile: not the schema nor the

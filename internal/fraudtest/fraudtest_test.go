@@ -3,7 +3,10 @@ package fraudtest
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/cepd/cepd/alerts"
 )
 
 // TestPaths: from this package's directory the set is two levels up, written as a test
@@ -30,5 +33,15 @@ func TestPaths(t *testing.T) {
 		if b := filepath.Base(f); b == "schema.yaml" || filepath.Ext(b[:len(b)-len(".yaml")]) == ".test" {
 			t.Errorf("rule files hold %s", f)
 		}
+	}
+}
+
+// TestAlertLines: one JSON object a line, in order, with <, > and & as they are.
+func TestAlertLines(t *testing.T) {
+	got := string(AlertLines(t, []*alerts.Alert{{ID: "a1", RuleID: "r"}, {ID: "a2", RuleID: "r", Key: "<b> & </b>"}}))
+	want := `{"id":"a1","kind":"","rule_id":"r"`
+	if lines := slices.Collect(strings.Lines(got)); len(lines) != 2 || !strings.HasPrefix(lines[0], want) ||
+		!strings.Contains(lines[1], `"<b> & </b>"`) || !strings.HasSuffix(lines[1], "}\n") {
+		t.Fatalf("AlertLines:\n%s", got)
 	}
 }
