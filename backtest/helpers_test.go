@@ -1,56 +1,32 @@
 package backtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
-	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
 )
 
-const (
-	fraudDir      = "../testdata/fraud"
-	fraudExamples = "../testdata/fraud/examples"
-	fraudSchema   = "../testdata/fraud/schema.yaml"
+var (
+	fraudDir      = fraudtest.Dir()
+	fraudExamples = fraudtest.Examples()
 )
-
-func loadSchema(t testing.TB) *event.Schema {
-	t.Helper()
-	s, err := event.LoadSchema(fraudSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // fraudRules returns the fraud rule set's rules, sorted by id, as a backtest takes them.
 func fraudRules(t testing.TB) []Rule {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(files)
 	var out []Rule
-	for _, f := range files {
-		if !patterns.IsRuleFile(filepath.Base(f)) {
-			continue
-		}
+	for _, f := range fraudtest.RuleFiles(t) {
 		out = append(out, fraudRule(t, strings.TrimSuffix(filepath.Base(f), ".yaml")))
-	}
-	if len(out) < 16 {
-		t.Fatalf("%d fraud rules, want 16 or more", len(out))
 	}
 	return out
 }
@@ -85,7 +61,7 @@ func newEnv(schema *event.Schema) (*rules.Env, error) {
 func newManager(t testing.TB, o Options) *Manager {
 	t.Helper()
 	if o.Schema == nil {
-		o.Schema = loadSchema(t)
+		o.Schema = fraudtest.Schema(t)
 	}
 	if o.Env.Data == nil {
 		h, err := fraudData()
@@ -150,16 +126,6 @@ func run(t testing.TB, m *Manager, spec Spec) *Job {
 		t.Fatalf("backtest %s: %s: %s", j.ID, j.State, j.Error)
 	}
 	return j
-}
-
-// jsonLines renders alerts as `cepd replay` prints them.
-func jsonLines(t testing.TB, as []*alerts.Alert) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := alerts.WriteLines(&buf, as); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // generate writes a generated workload into dir/name and returns its configuration.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/patterns"
 )
@@ -30,7 +31,7 @@ func TestExamplesLikeReplay(t *testing.T) {
 					t.Fatal(err)
 				}
 				j := run(t, m, Spec{Rules: []Rule{r}, EventsFile: id + ".jsonl"})
-				if got := jsonLines(t, j.Alerts); !bytes.Equal(got, want) {
+				if got := fraudtest.AlertLines(t, j.Alerts); !bytes.Equal(got, want) {
 					t.Errorf("alerts differ from %s.golden\n got:\n%s\nwant:\n%s", id, got, want)
 				}
 				lines := int64(bytes.Count(want, []byte("\n")))
@@ -64,7 +65,7 @@ func TestPerHourAndMaxAlerts(t *testing.T) {
 	if few.AlertsTotal != all.AlertsTotal || len(few.Alerts) != 7 {
 		t.Fatalf("max 7: %d alerts kept of %d", len(few.Alerts), few.AlertsTotal)
 	}
-	if got, want := jsonLines(t, few.Alerts), jsonLines(t, all.Alerts[:7]); !bytes.Equal(got, want) {
+	if got, want := fraudtest.AlertLines(t, few.Alerts), fraudtest.AlertLines(t, all.Alerts[:7]); !bytes.Equal(got, want) {
 		t.Errorf("the 7 alerts kept are not the 7 earliest:\n got:\n%s\nwant:\n%s", got, want)
 	}
 	var sum int64
@@ -369,7 +370,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Schema: loadSchema(t), EventsDir: dir, Env: rules.EnvOptions{Data: data}}
+	o := Options{Schema: fraudtest.Schema(t), EventsDir: dir, Env: rules.EnvOptions{Data: data}}
 	m, err := NewManager(o)
 	if err != nil {
 		t.Fatal(err)

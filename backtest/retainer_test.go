@@ -16,6 +16,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
 )
 
@@ -209,7 +210,7 @@ func TestRetainedBacktest(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "all.jsonl"), all, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	schema := loadSchema(t)
+	schema := fraudtest.Schema(t)
 	ret := NewRetainer(RetainerOptions{})
 	feedLive(t, schema, ret, all, 3)
 	if st := ret.Stats(); st.Events != int64(bytes.Count(all, []byte("\n"))) {
@@ -225,7 +226,7 @@ func TestRetainedBacktest(t *testing.T) {
 	if fromFile.AlertsTotal == 0 {
 		t.Fatal("no alerts")
 	}
-	if got, want := jsonLines(t, retained.Alerts), jsonLines(t, fromFile.Alerts); !bytes.Equal(got, want) {
+	if got, want := fraudtest.AlertLines(t, retained.Alerts), fraudtest.AlertLines(t, fromFile.Alerts); !bytes.Equal(got, want) {
 		t.Errorf("alerts over the retained events differ from those over the file:\n got:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -274,7 +275,7 @@ func (discard) DeadLetter(d engine.DeadLetter) {}
 // stays in cache: the fixed cost) and over 10,000 keys (about 330 MB of events offered
 // against the 256 MiB bound: cold memory, rings filling, least-recent keys evicted).
 func BenchmarkRetainerAdd(b *testing.B) {
-	schema := loadSchema(b)
+	schema := fraudtest.Schema(b)
 	for _, cards := range []int{100, 10000} {
 		cfg := workload.DefaultConfig()
 		cfg.Cards, cfg.Events = cards, 20000

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/golden"
 	"github.com/cepd/cepd/rules/refdata"
 )
@@ -18,10 +18,7 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/errors.golden")
 // schema) and compares all of its messages, with positions and carets, with
 // testdata/errors.golden. -update rewrites the golden file: read every message first.
 func TestErrorMessagesGolden(t *testing.T) {
-	schema, err := event.LoadSchema("../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	data, err := refdata.LoadDir("../testdata/fraud/data") // merchant_watch, merchant_risk
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules/refdata"
 )
@@ -49,10 +49,7 @@ func TestHelpersDocumented(t *testing.T) {
 
 func fraudEnv(t *testing.T) *Env {
 	t.Helper()
-	schema, err := event.LoadSchema("../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	cat, err := refdata.LoadDir("../testdata/fraud/data")
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -25,14 +24,13 @@ type Analyst struct {
 	Scan int
 }
 
+var analystCodes = []errCode{{analyst.ErrInvalid, codes.InvalidArgument, ""}, {analyst.ErrNotFound, codes.NotFound, ""}}
+
+// analystErr answers the book's errors; anything else is its log failing (Unavailable).
 func analystErr(err error) error {
-	switch {
-	case errors.Is(err, analyst.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, analyst.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	}
-	return status.Errorf(codes.Unavailable, "analyst log: %v", err)
+	return statusOf(err, analystCodes, func(err error) error {
+		return status.Errorf(codes.Unavailable, "analyst log: %v", err)
+	})
 }
 
 func (s *Analyst) ready() error {

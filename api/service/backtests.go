@@ -152,21 +152,18 @@ func backtestErr(err error) error {
 			msg = fmt.Sprintf("the backtest's rules do not compile (%d errors)", len(el))
 		}
 		return invalidWith(msg, el)
-	case errors.Is(err, backtest.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, backtest.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, backtest.ErrNoFiles), errors.Is(err, backtest.ErrNoRetention):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, backtest.ErrBusy):
-		return status.Error(codes.ResourceExhausted, err.Error())
-	case errors.Is(err, backtest.ErrClosed):
-		return status.Error(codes.Unavailable, err.Error())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
 	}
-	return status.Error(codes.Internal, err.Error())
+	return statusOf(err, backtestCodes, internal)
 }
+
+var backtestCodes = append([]errCode{
+	{backtest.ErrInvalid, codes.InvalidArgument, ""},
+	{backtest.ErrNotFound, codes.NotFound, ""},
+	{backtest.ErrNoFiles, codes.FailedPrecondition, ""},
+	{backtest.ErrNoRetention, codes.FailedPrecondition, ""},
+	{backtest.ErrBusy, codes.ResourceExhausted, ""},
+	{backtest.ErrClosed, codes.Unavailable, ""},
+}, contextCodes...)
 
 func toBacktest(j *backtest.Job) *cepv1.Backtest {
 	out := &cepv1.Backtest{Id: j.ID, State: string(j.State), Progress: j.Progress, EventsRead: j.EventsRead, Error: j.Error,

@@ -19,12 +19,13 @@ import (
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/rules/store"
 )
 
-const (
-	fraudDir      = "../../testdata/fraud"
-	fraudExamples = "../../testdata/fraud/examples"
+var (
+	fraudDir      = fraudtest.Dir()
+	fraudExamples = fraudtest.Examples()
 )
 
 // newBacktests returns the service over a rule store holding card-testing (version 1 as
@@ -32,10 +33,7 @@ const (
 // examples.
 func newBacktests(t *testing.T, o backtest.Options) *Backtests {
 	t.Helper()
-	schema, err := event.LoadSchema(filepath.Join(fraudDir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	dir := t.TempDir()
 	src := readFile(t, filepath.Join(fraudDir, "card-testing.yaml"))
 	if err := os.WriteFile(filepath.Join(dir, "card-testing.yaml"), src, 0o644); err != nil {
@@ -244,10 +242,7 @@ func TestBacktestsRun(t *testing.T) {
 // TestBacktestsRetained runs a backtest over the events a Retainer holds.
 func TestBacktestsRetained(t *testing.T) {
 	ret := backtest.NewRetainer(backtest.RetainerOptions{})
-	schema, err := event.LoadSchema(filepath.Join(fraudDir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	recs, err := backtest.ReadFile(filepath.Join(fraudExamples, "card-testing.jsonl"), schema, false)
 	if err != nil {
 		t.Fatal(err)

@@ -25,4 +25,8 @@
 // from a goroutine of its own so that a reader that does not take an alert within
 // Alerts.Stall is disconnected (ResourceExhausted) instead of holding the stream forever;
 // ToAlert replaces invalid UTF-8, so no stored alert can break a listing or a stream.
+//
+// Every service answers an error through statusOf: a status unchanged, its package's
+// sentinel errors by a table of codes (storeCodes, listCodes, backtestCodes,
+// analystCodes), anything else by the service's own fallback.
 package service

@@ -131,22 +131,13 @@ func parseOpts(f cepv1.ListFormat, header bool, keyField string, maxEntries int)
 	return o
 }
 
-func listErr(err error) error {
-	var se interface{ GRPCStatus() *status.Status }
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &se):
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		return status.Error(codes.Aborted, err.Error()+" (read the list again and retry)")
-	case errors.Is(err, store.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	return status.Error(codes.Internal, err.Error())
+var listCodes = []errCode{
+	{store.ErrNotFound, codes.NotFound, ""},
+	{store.ErrConflict, codes.Aborted, " (read the list again and retry)"},
+	{store.ErrInvalid, codes.InvalidArgument, ""},
 }
+
+func listErr(err error) error { return statusOf(err, listCodes, internal) }
 
 // latest returns the number of name's newest version (deleted or not; 0 for none).
 func (s *Lists) latest(ctx context.Context, name string) (int, error) {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -230,25 +229,18 @@ func invalidWith(msg string, errs patterns.ErrorList) error {
 	return st.Err()
 }
 
+var storeCodes = append([]errCode{
+	{store.ErrNotFound, codes.NotFound, ""},
+	{store.ErrExists, codes.AlreadyExists, ""},
+	{store.ErrInvalid, codes.InvalidArgument, ""},
+}, contextCodes...)
+
+// storeErr answers the rule store's errors. Anything else is the store failing to read
+// or write (a disk, Redis away): the call may be tried again.
 func storeErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrExists):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, store.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	// Anything else is the store failing to read or write (a disk, Redis away): the call
-	// may be tried again.
-	return status.Errorf(codes.Unavailable, "the rule store failed: %v", err)
+	return statusOf(err, storeCodes, func(err error) error {
+		return status.Errorf(codes.Unavailable, "the rule store failed: %v", err)
+	})
 }
 
 // author names who makes a change: with access control on, the name of the caller's token

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store/redisrules"
@@ -27,10 +27,7 @@ func TestRuleStoreAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := event.LoadSchema(filepath.Join(fraudDir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	s, err := NewRules(st, nil, schema, rules.EnvOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,11 @@ package service
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store"
 )
@@ -16,10 +15,7 @@ import (
 // the parser's, not CEL's) reaches the API with the line and column of the step it is
 // about, never 0:0.
 func TestValidatePatternErrorPositions(t *testing.T) {
-	schema, err := event.LoadSchema(filepath.Join(fraudDir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	st, err := store.OpenDir(t.TempDir(), store.DirOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/rules"
 )
@@ -24,17 +25,7 @@ func replayJSON(t testing.TB, rs *engine.RuleSet, recs []engine.Record, shards i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return alertsJSONL(t, out)
-}
-
-// alertsJSONL is alerts as cepd writes them: one JSON object a line, HTML not escaped.
-func alertsJSONL(t testing.TB, as []*alerts.Alert) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := alerts.WriteLines(&buf, as); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return fraudtest.AlertLines(t, out)
 }
 
 // TestFastPathMatchesReference replays the fraud rules over generated streams (several

@@ -16,8 +16,8 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
-	"github.com/cepd/cepd/patterns"
 )
 
 // updateFraud rewrites testdata/fraud/examples/*.golden from what the rules produce. A
@@ -25,10 +25,10 @@ import (
 // committing it. Other tests of package main that want -update must share this flag.
 var updateFraud = flag.Bool("update", false, "rewrite the golden files of testdata/fraud/examples")
 
-const (
-	fraudDir      = "../../testdata/fraud"
-	fraudExamples = "../../testdata/fraud/examples"
-	fraudSchema   = "../../testdata/fraud/schema.yaml"
+var (
+	fraudDir      = fraudtest.Dir()
+	fraudExamples = fraudtest.Examples()
+	fraudSchema   = fraudtest.SchemaPath()
 )
 
 // fraudRuleSet is the shipped fraud rule set (testdata/fraud with its schema.yaml) as
@@ -40,26 +40,6 @@ func fraudRuleSet(tb testing.TB) *engine.RuleSet {
 		tb.Fatal(err)
 	}
 	return rs
-}
-
-// fraudRuleFiles lists the rule files of the fraud rule set, sorted.
-func fraudRuleFiles(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(fraudDir, "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range files {
-		if patterns.IsRuleFile(filepath.Base(f)) {
-			out = append(out, f)
-		}
-	}
-	sort.Strings(out)
-	if len(out) < 16 {
-		t.Fatalf("the fraud rule set has %d rules, want 16 or more", len(out))
-	}
-	return out
 }
 
 // servedRules is the part of rs that cepd serve and cepd bench run: the rules keyed by
@@ -89,7 +69,7 @@ func replayFraud(t *testing.T, rulesPath, eventsPath string) ([]*alerts.Alert, [
 		t.Fatal(err)
 	}
 	out := replayAll(t, rs, recs, engine.Config{Shards: 2})
-	return out, alertsJSONL(t, out)
+	return out, fraudtest.AlertLines(t, out)
 }
 
 // replayAll is cepd replay's alerts over recs, ended by the end of the stream; it fails
@@ -110,7 +90,7 @@ func replayAll(t testing.TB, rs *engine.RuleSet, recs []engine.Record, cfg engin
 // TestFraudExamples replays each rule alone over its hand-written example events and
 // compares the alerts with the golden file byte for byte.
 func TestFraudExamples(t *testing.T) {
-	for _, file := range fraudRuleFiles(t) {
+	for _, file := range fraudtest.RuleFiles(t) {
 		id := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(id, func(t *testing.T) {
 			rs, err := loadRuleSet(file, fraudSchema)
@@ -147,7 +127,7 @@ func TestFraudExamples(t *testing.T) {
 // that each rule gives exactly the alerts it gives alone over the same events: rules do
 // not disturb each other (shared memo slots, shared keys, one engine).
 func TestFraudRulesTogether(t *testing.T) {
-	files := fraudRuleFiles(t)
+	files := fraudtest.RuleFiles(t)
 	var all []byte
 	for _, file := range files {
 		id := strings.TrimSuffix(filepath.Base(file), ".yaml")

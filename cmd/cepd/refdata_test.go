@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store/storetest"
@@ -22,10 +22,7 @@ func TestRefDataFilesReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	env, err := rules.NewEnv(schema, rules.EnvOptions{Data: lists.Holder()})
 	if err != nil {
 		t.Fatal(err)

@@ -130,45 +130,55 @@ func topicClient(t testing.TB, addr, topic string) (sarama.Client, []int32) {
 	return client, parts
 }
 
-// EndOffsets returns each partition's end offset.
-func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+// partitionOffsets returns an offset of each partition of topic on the broker at addr,
+// as offset reads it through a client of the broker (ok false: the partition has none).
+func partitionOffsets(t testing.TB, addr, topic string, offset func(c sarama.Client, p int32) (o int64, ok bool, err error)) map[int32]int64 {
 	t.Helper()
 	client, parts := topicClient(t, addr, topic)
 	defer client.Close()
 	out := map[int32]int64{}
 	for _, p := range parts {
-		var err error
-		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			t.Fatal(err)
+		o, ok, err := offset(client, p)
+		if err != nil {
+			t.Fatalf("partition %d of %s: %v", p, topic, err)
+		}
+		if ok {
+			out[p] = o
 		}
 	}
 	return out
+}
+
+// EndOffsets returns each partition's end offset.
+func EndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	return partitionOffsets(t, addr, topic, func(c sarama.Client, p int32) (int64, bool, error) {
+		o, err := c.GetOffset(topic, p, sarama.OffsetNewest)
+		return o, true, err
+	})
 }
 
 // StableOffsets returns each partition's last stable offset: where a read_committed
 // reader stops while a transaction is open.
 func StableOffsets(t testing.TB, addr, topic string) map[int32]int64 {
 	t.Helper()
-	client, parts := topicClient(t, addr, topic)
-	defer client.Close()
-	out := map[int32]int64{}
-	for _, p := range parts {
-		b, err := client.Leader(topic, p)
+	return partitionOffsets(t, addr, topic, func(c sarama.Client, p int32) (int64, bool, error) {
+		b, err := c.Leader(topic, p)
 		if err != nil {
-			t.Fatal(err)
+			return 0, false, err
 		}
-		req := sarama.NewOffsetRequest(client.Config().Version)
+		req := sarama.NewOffsetRequest(c.Config().Version)
 		req.IsolationLevel = sarama.ReadCommitted
 		req.AddBlock(topic, p, sarama.OffsetNewest, 1)
 		resp, err := b.GetAvailableOffsets(req)
 		if err != nil {
-			t.Fatal(err)
+			return 0, false, err
 		}
 		if blk := resp.GetBlock(topic, p); blk != nil && blk.Err == sarama.ErrNoError {
-			out[p] = blk.Offset
+			return blk.Offset, true, nil
 		}
-	}
-	return out
+		return 0, false, nil
+	})
 }
 
 // GroupOffsets returns the offsets group has committed on topic's partitions (-1, or no

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/run"
 )
 
 // Engine is what the metrics read of the runtime. Every method must be safe to call
@@ -206,14 +207,7 @@ func (m *Metrics) RunInspect(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
 	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	run.Paced(ctx, interval, func() {
 		began := time.Now()
 		if eng := m.engine(); eng != nil {
 			st, err := eng.Inspect(ctx, false)
@@ -221,6 +215,5 @@ func (m *Metrics) RunInspect(ctx context.Context, interval time.Duration) {
 				m.state.Store(&stateSample{at: time.Now(), took: time.Since(began), st: st})
 			}
 		}
-		t.Reset(interval)
-	}
+	})
 }

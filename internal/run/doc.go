@@ -12,4 +12,7 @@
 //
 // Stages are added before Run; Go may be called before Run or from a goroutine of the
 // group. Run is called once.
+//
+// Every and Paced are the periodic loops a stage's goroutine runs: Every on a ticker,
+// Paced at once and then an interval after each call (for work as slow as its period).
 package run

@@ -95,6 +95,35 @@ func (g *Generator) attackerBuy(t int64, ci int32, city int16, dev uint64, m int
 	return a
 }
 
+// attackerEv is an event of type typ on card ci through channel ch from the fraudster's
+// device dev and a fresh address in city (the account attacks: logins, resets, devices,
+// transfers).
+func (g *Generator) attackerEv(t int64, ci int32, typ evType, ch channel, city int16, dev uint64, label int8) *ev {
+	e := g.newEv(t, ci, typ, label)
+	e.channel = ch
+	g.attacker(e, city, dev)
+	return e
+}
+
+// presentBuy is a card-present authorisation on card ci at merchant m with its
+// position, settled as a genuine one would be.
+func (g *Generator) presentBuy(t int64, ci int32, m int32, amount float64, label int8) *ev {
+	a := g.auth(t, ci, &g.cards[ci], m, amount, true, label)
+	a.geo = true
+	g.settle(a, label)
+	return a
+}
+
+// repeatAt is n settled online authorisations on card ci at merchant shop, each for
+// amount(), gapLo–gapHi seconds apart (a merchant's own device, not the fraudster's).
+func (g *Generator) repeatAt(t int64, ci int32, shop int32, n int, amount func() float64, gapLo, gapHi float64, label int8) {
+	for ; n > 0; n-- {
+		a := g.auth(t, ci, &g.cards[ci], shop, amount(), false, label)
+		g.settle(a, label)
+		t += between(g.r, gapLo, gapHi)
+	}
+}
+
 // spree is the shape of the burst scenarios: n attackerBuy on card ci from its
 // cardholder's city on device dev, the i-th at merchant shop(i) for lo–hi, gapLo–gapHi
 // seconds apart.
@@ -104,6 +133,18 @@ func (g *Generator) spree(t int64, ci int32, dev uint64, label int8, n int, shop
 		g.attackerBuy(t, ci, city, dev, shop(i), uniform(r, lo, hi), label)
 		t += between(r, gapLo, gapHi)
 	}
+}
+
+// someShops draws an online shop of each category of cats, keeps the first least of them
+// and at random some of the others, and returns a spree's shop function that picks one
+// of the kept shops at random for each purchase.
+func (g *Generator) someShops(least int, cats ...string) func(i int) int32 {
+	shops := make([]int32, len(cats))
+	for i, c := range cats {
+		shops[i] = g.online(c)
+	}
+	shops = shops[:least+g.r.IntN(len(cats)-least+1)]
+	return func(int) int32 { return shops[g.r.IntN(len(shops))] }
 }
 
 // newDevice returns a device id never used before.
@@ -146,8 +187,8 @@ func (g *Generator) cardTesting(t int64, ci int32, label int8) bool {
 // amounts 40–90 (so no ×1.5 ladder of four can form).
 func (g *Generator) velocityBurst(t int64, ci int32, label int8) bool {
 	r, dev := g.r, g.newDevice()
-	shops := []int32{g.online("clothing"), g.online("games"), g.online("misc")}[:1+r.IntN(3)]
-	g.spree(t, ci, dev, label, 8+r.IntN(5), func(int) int32 { return shops[r.IntN(len(shops))] }, 40, 90, 20, 45)
+	shop := g.someShops(1, "clothing", "games", "misc")
+	g.spree(t, ci, dev, label, 8+r.IntN(5), shop, 40, 90, 20, 45)
 	return true
 }
 
@@ -159,15 +200,11 @@ func (g *Generator) impossibleTravel(t int64, ci int32, label int8) bool {
 	if busy(c, t) {
 		return false
 	}
-	home := g.auth(t, ci, c, g.merch.localOf(r, int(c.city), catIndex("grocery")), logNormal(r, 40, 0.5), true, label)
-	home.geo = true
-	g.settle(home, label)
+	g.presentBuy(t, ci, g.merch.localOf(r, int(c.city), catIndex("grocery")), logNormal(r, 40, 0.5), label)
 	hours := uniform(r, 1, 5)
 	far := g.farCity(c.city, math.Max(2000, 1300*hours))
 	t += int64(hours * 3600e3)
-	fake := g.auth(t, ci, c, g.merch.localOf(r, int(far), catIndex("jewelry")), uniform(r, 300, 2000), true, label)
-	fake.geo = true
-	g.settle(fake, label)
+	g.presentBuy(t, ci, g.merch.localOf(r, int(far), catIndex("jewelry")), uniform(r, 300, 2000), label)
 	return true
 }
 
@@ -179,10 +216,7 @@ func (g *Generator) accountTakeover(t int64, ci int32, label int8) bool {
 	city, dev := g.farCity(c.city, 1000), g.newDevice()
 	step := func(typ evType, gapLo, gapHi float64) *ev {
 		t += between(r, gapLo, gapHi)
-		e := g.newEv(t, ci, typ, label)
-		e.channel = chApp
-		g.attacker(e, city, dev)
-		return e
+		return g.attackerEv(t, ci, typ, chApp, city, dev, label)
 	}
 	step(tPasswordReset, 0, 1).channel = chWeb
 	step(tLogin, 60, 180)
@@ -266,9 +300,7 @@ func (g *Generator) cpThenDistantCNP(t int64, ci int32, label int8) bool {
 	if busy(c, t) {
 		return false
 	}
-	home := g.auth(t, ci, c, g.merch.localOf(r, int(c.city), catIndex("restaurant")), logNormal(r, 35, 0.5), true, label)
-	home.geo = true
-	g.settle(home, label)
+	g.presentBuy(t, ci, g.merch.localOf(r, int(c.city), catIndex("restaurant")), logNormal(r, 35, 0.5), label)
 	t += between(r, 300, 3000)
 	a := g.auth(t, ci, c, g.online("electronics"), uniform(r, 100, 900), false, label)
 	g.attacker(a, g.farCity(c.city, 2500), g.newDevice())
@@ -321,13 +353,9 @@ func (g *Generator) deviceCashout(t int64, ci int32, label int8) bool {
 	r := g.r
 	c := &g.cards[ci]
 	city, dev := g.farCity(c.city, 500), g.newDevice()
-	e := g.newEv(t, ci, tDeviceChange, label)
-	e.channel = chApp
-	g.attacker(e, city, dev)
+	g.attackerEv(t, ci, tDeviceChange, chApp, city, dev, label)
 	if r.Float64() < 0.75 {
-		x := g.newEv(t+between(r, 60, 900), ci, tTransfer, label)
-		x.channel = chApp
-		g.attacker(x, city, dev)
+		x := g.attackerEv(t+between(r, 60, 900), ci, tTransfer, chApp, city, dev, label)
 		x.hasAmt, x.amount = true, cents(uniform(r, 500, 4000))
 	}
 	return true
@@ -337,13 +365,7 @@ func (g *Generator) deviceCashout(t int64, ci int32, label int8) bool {
 // apart.
 func (g *Generator) splitTransactions(t int64, ci int32, label int8) bool {
 	r := g.r
-	c := &g.cards[ci]
-	shop := g.online("jewelry")
-	for n := 3 + r.IntN(2); n > 0; n-- {
-		a := g.auth(t, ci, c, shop, uniform(r, 450, 499.99), false, label)
-		g.settle(a, label)
-		t += between(r, 180, 480)
-	}
+	g.repeatAt(t, ci, g.online("jewelry"), 3+r.IntN(2), func() float64 { return uniform(r, 450, 499.99) }, 180, 480, label)
 	return true
 }
 
@@ -354,14 +376,10 @@ func (g *Generator) credentialStuffing(t int64, ci int32, label int8) bool {
 	c := &g.cards[ci]
 	dev := g.newDevice()
 	for n := 4 + r.IntN(5); n > 0; n-- {
-		e := g.newEv(t, ci, tLogin, label)
-		e.channel = chWeb
-		g.attacker(e, g.farCity(c.city, 0), dev)
+		g.attackerEv(t, ci, tLogin, chWeb, g.farCity(c.city, 0), dev, label)
 		t += between(r, 30, 150)
 	}
-	e := g.newEv(t+between(r, 30, 120), ci, tPasswordReset, label)
-	e.channel = chWeb
-	g.attacker(e, g.farCity(c.city, 0), dev)
+	g.attackerEv(t+between(r, 30, 120), ci, tPasswordReset, chWeb, g.farCity(c.city, 0), dev, label)
 	return true
 }
 
@@ -417,8 +435,8 @@ func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 // ladder of four cannot form below 67.50).
 func (g *Generator) authsPerHour(t int64, ci int32, label int8) bool {
 	r, dev := g.r, g.newDevice()
-	shops := []int32{g.online("clothing"), g.online("misc"), g.online("home")}[:2+r.IntN(2)]
-	g.spree(t, ci, dev, label, 13+r.IntN(4), func(int) int32 { return shops[r.IntN(len(shops))] }, 15, 60, 120, 240)
+	shop := g.someShops(2, "clothing", "misc", "home")
+	g.spree(t, ci, dev, label, 13+r.IntN(4), shop, 15, 60, 120, 240)
 	return true
 }
 
@@ -426,14 +444,9 @@ func (g *Generator) authsPerHour(t int64, ci int32, label int8) bool {
 // times, two to five minutes apart (a compromised merchant account or a billing loop).
 func (g *Generator) merchantRepeat(t int64, ci int32, label int8) bool {
 	r := g.r
-	c := &g.cards[ci]
 	shop := g.online("books")
 	amount := cents(uniform(r, 5, 30))
-	for n := 5 + r.IntN(3); n > 0; n-- {
-		a := g.auth(t, ci, c, shop, amount, false, label)
-		g.settle(a, label)
-		t += between(r, 120, 300)
-	}
+	g.repeatAt(t, ci, shop, 5+r.IntN(3), func() float64 { return amount }, 120, 300, label)
 	return true
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/fraudtest"
 )
 
 func generate(t testing.TB, cfg Config) ([]byte, Stats) {
@@ -76,10 +77,7 @@ func TestExactCount(t *testing.T) {
 // TestSchemaValid decodes every event with the fraud rule set's schema and checks the
 // fields every event type should carry.
 func TestSchemaValid(t *testing.T) {
-	schema, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	dec := jsondecode.NewDecoder(schema)
 	b, _ := generate(t, testConfig(30000))
 	ids := map[string]bool{}

@@ -1,17 +1,14 @@
 package ruletest
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 )
 
 func loadFraudSchema(t *testing.T) *event.Schema {
 	t.Helper()
-	s, err := event.LoadSchema(filepath.Join(fraudDir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := fraudtest.Schema(t)
 	return s
 }

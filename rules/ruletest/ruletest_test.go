@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 )
 
-const fraudDir = "../../testdata/fraud"
+var fraudDir = fraudtest.Dir()
 
 // TestFraudRules runs every rule test of the shipped fraud rules: all must pass, and every
 // rule must have a test file with a case expecting an alert and a case expecting none.

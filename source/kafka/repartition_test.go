@@ -16,6 +16,7 @@ import (
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/internal/devkafka"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/kafkatest"
 )
 
@@ -28,10 +29,7 @@ const repGroup = "rk"
 
 func fraudSchema(t *testing.T) *event.Schema {
 	t.Helper()
-	s, err := event.LoadSchema("../../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := fraudtest.Schema(t)
 	return s
 }
 
