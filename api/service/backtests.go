@@ -156,14 +156,14 @@ func backtestErr(err error) error {
 	return statusOf(err, backtestCodes, internal)
 }
 
-var backtestCodes = append([]errCode{
+var backtestCodes = []errCode{
 	{backtest.ErrInvalid, codes.InvalidArgument, ""},
 	{backtest.ErrNotFound, codes.NotFound, ""},
 	{backtest.ErrNoFiles, codes.FailedPrecondition, ""},
 	{backtest.ErrNoRetention, codes.FailedPrecondition, ""},
 	{backtest.ErrBusy, codes.ResourceExhausted, ""},
 	{backtest.ErrClosed, codes.Unavailable, ""},
-}, contextCodes...)
+}
 
 func toBacktest(j *backtest.Job) *cepv1.Backtest {
 	out := &cepv1.Backtest{Id: j.ID, State: string(j.State), Progress: j.Progress, EventsRead: j.EventsRead, Error: j.Error,

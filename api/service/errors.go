@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,7 +22,8 @@ var contextCodes = []errCode{{context.DeadlineExceeded, codes.DeadlineExceeded, 
 
 // statusOf is how every service answers an error: nil as nil; an error that already
 // carries a status unchanged; one that is (errors.Is) the error of an entry of table,
-// the first such, with the entry's code and err's text and the entry's hint; anything
+// the first such, with the entry's code and err's text and the entry's hint; a
+// context's end (the caller gone, its deadline passed) with the context's code; anything
 // else as fallback answers it.
 func statusOf(err error, table []errCode, fallback func(error) error) error {
 	if err == nil {
@@ -30,7 +32,7 @@ func statusOf(err error, table []errCode, fallback func(error) error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	for _, c := range table {
+	for _, c := range slices.Concat(table, contextCodes) {
 		if errors.Is(err, c.err) {
 			return status.Error(c.code, err.Error()+c.hint)
 		}

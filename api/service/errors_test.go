@@ -69,7 +69,7 @@ func TestErrorStatuses(t *testing.T) {
 			t.Errorf("nil answered with %v", err)
 		}
 	}
-	for _, m := range []func(error) error{backtestErr, storeErr} { // a context's end
+	for _, m := range []func(error) error{analystErr, backtestErr, listErr, storeErr} { // a context's end
 		for _, err := range []error{context.Canceled, context.DeadlineExceeded} {
 			if got, want := status.Convert(m(wrap(err))), status.FromContextError(wrap(err)); got.Code() != want.Code() || got.Message() != want.Message() {
 				t.Errorf("%v answered with %v %q, want %v %q", err, got.Code(), got.Message(), want.Code(), want.Message())

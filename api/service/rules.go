@@ -229,11 +229,11 @@ func invalidWith(msg string, errs patterns.ErrorList) error {
 	return st.Err()
 }
 
-var storeCodes = append([]errCode{
+var storeCodes = []errCode{
 	{store.ErrNotFound, codes.NotFound, ""},
 	{store.ErrExists, codes.AlreadyExists, ""},
 	{store.ErrInvalid, codes.InvalidArgument, ""},
-}, contextCodes...)
+}
 
 // storeErr answers the rule store's errors. Anything else is the store failing to read
 // or write (a disk, Redis away): the call may be tried again.
