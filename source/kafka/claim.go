@@ -291,6 +291,21 @@ func (s *Source) waitsAt(c *claim, pos int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	waits, err := s.fetchAt(client, c, pos)
+	if err != nil {
+		// The client's metadata may be stale (the partition's leader moved, or its broker
+		// is gone) and is refreshed only every Metadata.RefreshFrequency: refresh it and
+		// ask once more, as Client.GetOffset does (TestQuestionFollowsLeaderMove).
+		if rerr := client.RefreshMetadata(c.topic); rerr != nil {
+			return false, fmt.Errorf("%w (refreshing metadata: %w)", err, rerr)
+		}
+		return s.fetchAt(client, c, pos)
+	}
+	return waits, nil
+}
+
+// fetchAt is waitsAt's fetch, from the partition's leader as client knows it.
+func (s *Source) fetchAt(client sarama.Client, c *claim, pos int64) (bool, error) {
 	b, err := client.Leader(c.topic, c.partition)
 	if err != nil {
 		return false, err
