@@ -371,22 +371,45 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool 
 }
 
 // questionClient returns the client claims ask their backlog questions on, made on
-// first use; Run closes it.
+// first use; Run closes it. Making it waits for the brokers (dial and metadata, minutes
+// when one is away), so it is made outside s.mu, which Stats, commits and claims take
+// (TestQuestionClientDoesNotBlockTheSource); questionsMake keeps it to one maker at a time.
 func (s *Source) questionClient() (sarama.Client, error) {
+	q, err := s.madeQuestions()
+	if q != nil || err != nil {
+		return q, err
+	}
+	s.questionsMake.Lock()
+	defer s.questionsMake.Unlock()
+	if q, err := s.madeQuestions(); q != nil || err != nil {
+		return q, err // made while this one waited
+	}
+	c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source: question client: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.questionsClosed {
-		return nil, errors.New("kafka source: stopped")
+		_ = c.Close()
+		return nil, errStopped
 	}
-	if s.questions == nil {
-		c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
-		if err != nil {
-			return nil, fmt.Errorf("kafka source: question client: %w", err)
-		}
-		s.questions = c
+	s.questions = c
+	return c, nil
+}
+
+// madeQuestions returns the question client if it is made, or an error if Run stopped.
+func (s *Source) madeQuestions() (sarama.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.questionsClosed {
+		return nil, errStopped
 	}
 	return s.questions, nil
 }
+
+// errStopped answers a question asked after Run stopped.
+var errStopped = errors.New("kafka source: stopped")
 
 // release ends a claim: its final commit (unless it is tainted or the engine or sinks do
 // not answer in time, in which case the last periodic commit stands and the next owner
