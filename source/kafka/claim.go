@@ -311,38 +311,57 @@ func (s *Source) fetchAt(client sarama.Client, c *claim, pos int64) (bool, error
 		return false, err
 	}
 	committed := s.sc.Consumer.IsolationLevel == sarama.ReadCommitted
-	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20, Isolation: s.sc.Consumer.IsolationLevel}
-	req.AddBlock(c.topic, c.partition, pos, 1<<20, -1)
-	resp, err := b.Fetch(req)
-	if err != nil {
-		return false, err
+	for from := pos; ; {
+		// The partition's limit (1 MiB) is under the request's, so that the answer is cut
+		// at it: kfake leaves the aborted transactions out of a partition cut at the
+		// request's limit.
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 2 << 20, Isolation: s.sc.Consumer.IsolationLevel}
+		req.AddBlock(c.topic, c.partition, from, 1<<20, -1)
+		resp, err := b.Fetch(req)
+		if err != nil {
+			return false, err
+		}
+		blk := resp.GetBlock(c.topic, c.partition)
+		switch {
+		case blk == nil:
+			return false, errors.New("no answer for the partition")
+		case blk.Err != sarama.ErrNoError:
+			return false, blk.Err
+		case committed && blk.LastStableOffset < blk.HighWaterMarkOffset:
+			return true, nil
+		}
+		// What may be read ends at the last stable offset read committed, else at the
+		// high-water mark.
+		end := blk.HighWaterMarkOffset
+		if committed {
+			end = blk.LastStableOffset
+		}
+		found, covered := receivable(blk, from, committed)
+		switch {
+		case found:
+			return true, nil
+		case covered >= end:
+			return false, nil
+		case covered == from:
+			return true, nil // an answer short of the end that holds nothing: the rest may hold a record
+		}
+		// The answer ends short of the end (a fetch holds 1 MiB) and none of it is
+		// received (markers, an aborted transaction larger than a fetch): ask on from
+		// where it ended (TestLargeAbortedTxnGoesIdle).
+		from = covered
 	}
-	blk := resp.GetBlock(c.topic, c.partition)
-	switch {
-	case blk == nil:
-		return false, errors.New("no answer for the partition")
-	case blk.Err != sarama.ErrNoError:
-		return false, blk.Err
-	case committed && blk.LastStableOffset < blk.HighWaterMarkOffset:
-		return true, nil
-	}
-	return receivable(blk, pos, committed), nil
 }
 
-// receivable reports whether a reader at pos receives a record of blk, or blk's batches
-// end before the end of what it may read (the last stable offset read committed, else the
-// high-water mark), so that the rest may hold one. Control batches (commit and abort
+// receivable reports whether a reader at pos receives a record of blk, and the offset
+// after blk's batches (pos if it holds none past pos). Control batches (commit and abort
 // markers) are never received. Read committed, it follows the aborted transactions as
 // Kafka's consumer does: a producer's batches are aborted from the first offset of one of
 // its aborted transactions to its next control batch.
-func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool {
+func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) (bool, int64) {
 	aborted := slices.SortedFunc(slices.Values(blk.AbortedTransactions), func(a, b *sarama.AbortedTransaction) int {
 		return cmp.Compare(a.FirstOffset, b.FirstOffset)
 	})
-	end := blk.HighWaterMarkOffset
-	if committed {
-		end = blk.LastStableOffset
-	} else {
+	if !committed {
 		aborted = nil // read uncommitted, an aborted transaction's records are received
 	}
 	abortedNow := map[int64]bool{}
@@ -350,7 +369,7 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool 
 	for _, r := range blk.RecordsSet {
 		rb := r.RecordBatch
 		if rb == nil {
-			return true // a legacy message set: cannot tell
+			return true, pos // a legacy message set: cannot tell
 		}
 		last := rb.FirstOffset + int64(rb.LastOffsetDelta)
 		for len(aborted) > 0 && aborted[0].FirstOffset <= last {
@@ -363,11 +382,11 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool 
 		case last < pos:
 		case rb.IsTransactional && abortedNow[rb.ProducerID]:
 		default:
-			return true
+			return true, pos
 		}
 		covered = max(covered, last+1)
 	}
-	return covered < end
+	return false, covered
 }
 
 // questionClient returns the client claims ask their backlog questions on, made on
