@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Every calls fn every interval until ctx ends: the calls start interval apart (a tick
-// that comes while fn runs is dropped, as time.Ticker drops it).
+// Every calls fn every interval until ctx ends: the calls start interval apart. A fn
+// slower than interval runs again as soon as it returns (time.Ticker keeps one tick that
+// came while fn ran and drops the others); Paced waits interval after each call.
 func Every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -116,7 +116,7 @@ func readOptional(path string) ([]byte, error) {
 
 // Refresh records rule files created, edited or removed on disk since the store last
 // wrote them as new versions (action "disk", author "disk") and reports whether any was.
-// A file whose id is not a valid rule id is ignored (the compiler reports it). The schema
+// A file whose id no store may hold (StoredID) is ignored. The schema
 // file edited on disk is recorded the same way (refreshSchema).
 func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 	d.mu.Lock()
@@ -141,7 +141,7 @@ func (d *Dir) Refresh(ctx context.Context) (bool, error) {
 			return changed, fmt.Errorf("rule store: %w", err)
 		}
 		id := ruleID(src)
-		if !ValidID(id) || onDisk[id] {
+		if !StoredID(id) || onDisk[id] {
 			continue
 		}
 		onDisk[id] = true

@@ -58,7 +58,7 @@ func (d *Dir) load() error {
 		return fmt.Errorf("rule store: %w", err)
 	}
 	for _, en := range ents {
-		if !en.IsDir() || !ValidID(en.Name()) {
+		if !en.IsDir() || !StoredID(en.Name()) {
 			continue
 		}
 		e, err := d.readLog(en.Name())

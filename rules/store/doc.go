@@ -14,6 +14,11 @@
 // small; readers skip (never fail on) a line longer than 1 MiB. Rule files edited on disk
 // become new versions (author "disk") at Refresh.
 //
+// Rule ids: Create takes the ids a rule may carry (ValidID, patterns.ValidID: up to 64
+// characters); the stores read, list, change and delete rules under any id they may hold
+// (StoredID: also up to 128 characters, as they took before session 9), so that a rule
+// stored then, whose source never compiles, can still be disabled and deleted.
+//
 // A version keeps its rule's tests (Version.Tests, the ruletest format): a change sets
 // them with Change.Tests, or keeps those of the version it starts from (a rollback, those
 // of the version it returns to). Dir writes them as <n>.test.yaml beside <n>.yaml in the

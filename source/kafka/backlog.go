@@ -24,7 +24,9 @@ import "time"
 // marker or more, and asked for the end offset it kept a backlog for ever. The claim has
 // a backlog while that fetch holds a record it would receive, or, read committed, while
 // a transaction is open (its records may commit; committed records of one producer can
-// also wait behind another's open transaction: TestRepartitionClaimBehindOpenTxn). After
+// also wait behind another's open transaction: TestRepartitionClaimBehindOpenTxn); an
+// answer (1 MiB) ending short of the end with nothing received is asked on from where it
+// ended (TestLargeAbortedTxnGoesIdle). After
 // a batch, a high-water mark one past a repartition claim's next offset (the batch's own
 // commit marker) is no backlog.
 // Only the claim's goroutine uses it.

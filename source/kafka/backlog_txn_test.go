@@ -3,6 +3,7 @@ package kafka
 import (
 	"cmp"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,7 +147,10 @@ func TestReceivable(t *testing.T) {
 		{"a legacy message set", 4, 6, []*sarama.Records{{MsgSet: &sarama.MessageSet{}}}, nil, true},
 	} {
 		blk := &sarama.FetchResponseBlock{LastStableOffset: c.lso, HighWaterMarkOffset: c.lso, RecordsSet: c.batches, AbortedTransactions: c.aborted}
-		if got := receivable(blk, c.pos, true); got != c.want {
+		// One answer's view: a record received, or an answer short of the end (the
+		// question asks on from covered).
+		found, covered := receivable(blk, c.pos, true)
+		if got := found || covered < c.lso; got != c.want {
 			t.Errorf("%s: receivable = %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -167,7 +171,8 @@ func TestReceivable(t *testing.T) {
 		// The last stable offset says nothing read uncommitted: pos, as an open
 		// transaction at pos would leave it.
 		blk := &sarama.FetchResponseBlock{LastStableOffset: c.pos, HighWaterMarkOffset: c.hwm, RecordsSet: c.batches, AbortedTransactions: c.aborted}
-		if got := receivable(blk, c.pos, false); got != c.want {
+		found, covered := receivable(blk, c.pos, false)
+		if got := found || covered < c.hwm; got != c.want {
 			t.Errorf("read uncommitted, %s: receivable = %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -208,5 +213,34 @@ func TestTxnTopicClaimGoesIdle(t *testing.T) {
 			waitFor(t, "the next transaction to make it active", func() bool { p := part(); return p.Events == c.events+1 && !p.Idle })
 			waitFor(t, "the partition to turn idle again", func() bool { p := part(); return p.Idle && !p.Backlog })
 		})
+	}
+}
+
+// TestLargeAbortedTxnGoesIdle: a claim read to its end that an aborted transaction
+// larger than one question's fetch (1 MiB) follows has no backlog: the question asks on
+// from where its answer stopped until it finds a record the claim would receive or
+// reaches the last stable offset. Before, an answer of aborted batches short of the last
+// stable offset counted as a backlog, asked again from the same offset every check: the
+// partition never turned idle until its next committed record.
+func TestLargeAbortedTxnGoesIdle(t *testing.T) {
+	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"ev"}})
+	send := txnSender(t, kc.Addr(), "ev")
+	rec := func(i int64, pad int) *sarama.ProducerMessage {
+		return &sarama.ProducerMessage{Topic: "ev", Partition: 0, Value: sarama.StringEncoder(fmt.Sprintf(
+			`{"event_id":"e%d","card_id":"c1","ts":%d,"type":"login","channel":"web","pad":%q}`, i, 1_700_000_000_000+i*1000,
+			strings.Repeat("x", pad)))}
+	}
+	send(true, rec(0, 0))
+	var big []*sarama.ProducerMessage
+	for i := range int64(30) {
+		big = append(big, rec(1+i, 90_000)) // 2.7 MB in all: three fetches' worth
+	}
+	send(false, big...)
+	eng := idleSource(t, time.Second, Config{Brokers: []string{kc.Addr()}, Topics: []string{"ev"}, BacklogCheck: 100 * time.Millisecond})
+	part := func() engine.PartitionStats { p, _ := onlyPartition(eng); return p }
+	waitFor(t, "the committed record", func() bool { return part().Events == 1 })
+	waitFor(t, "the partition to turn idle (no backlog)", func() bool { p := part(); return p.Idle && !p.Backlog })
+	if p := part(); p.Events != 1 {
+		t.Errorf("the engine got %d records, want 1 (the aborted ones are no events)", p.Events)
 	}
 }

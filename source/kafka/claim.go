@@ -291,43 +291,77 @@ func (s *Source) waitsAt(c *claim, pos int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	waits, err := s.fetchAt(client, c, pos)
+	if err != nil {
+		// The client's metadata may be stale (the partition's leader moved, or its broker
+		// is gone) and is refreshed only every Metadata.RefreshFrequency: refresh it and
+		// ask once more, as Client.GetOffset does (TestQuestionFollowsLeaderMove).
+		if rerr := client.RefreshMetadata(c.topic); rerr != nil {
+			return false, fmt.Errorf("%w (refreshing metadata: %w)", err, rerr)
+		}
+		return s.fetchAt(client, c, pos)
+	}
+	return waits, nil
+}
+
+// fetchAt is waitsAt's fetch, from the partition's leader as client knows it.
+func (s *Source) fetchAt(client sarama.Client, c *claim, pos int64) (bool, error) {
 	b, err := client.Leader(c.topic, c.partition)
 	if err != nil {
 		return false, err
 	}
 	committed := s.sc.Consumer.IsolationLevel == sarama.ReadCommitted
-	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1 << 20, Isolation: s.sc.Consumer.IsolationLevel}
-	req.AddBlock(c.topic, c.partition, pos, 1<<20, -1)
-	resp, err := b.Fetch(req)
-	if err != nil {
-		return false, err
+	for from := pos; ; {
+		// The partition's limit (1 MiB) is under the request's, so that the answer is cut
+		// at it: kfake leaves the aborted transactions out of a partition cut at the
+		// request's limit.
+		req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 2 << 20, Isolation: s.sc.Consumer.IsolationLevel}
+		req.AddBlock(c.topic, c.partition, from, 1<<20, -1)
+		resp, err := b.Fetch(req)
+		if err != nil {
+			return false, err
+		}
+		blk := resp.GetBlock(c.topic, c.partition)
+		switch {
+		case blk == nil:
+			return false, errors.New("no answer for the partition")
+		case blk.Err != sarama.ErrNoError:
+			return false, blk.Err
+		case committed && blk.LastStableOffset < blk.HighWaterMarkOffset:
+			return true, nil
+		}
+		// What may be read ends at the last stable offset read committed, else at the
+		// high-water mark.
+		end := blk.HighWaterMarkOffset
+		if committed {
+			end = blk.LastStableOffset
+		}
+		found, covered := receivable(blk, from, committed)
+		switch {
+		case found:
+			return true, nil
+		case covered >= end:
+			return false, nil
+		case covered == from:
+			return true, nil // an answer short of the end that holds nothing: the rest may hold a record
+		}
+		// The answer ends short of the end (a fetch holds 1 MiB) and none of it is
+		// received (markers, an aborted transaction larger than a fetch): ask on from
+		// where it ended (TestLargeAbortedTxnGoesIdle).
+		from = covered
 	}
-	blk := resp.GetBlock(c.topic, c.partition)
-	switch {
-	case blk == nil:
-		return false, errors.New("no answer for the partition")
-	case blk.Err != sarama.ErrNoError:
-		return false, blk.Err
-	case committed && blk.LastStableOffset < blk.HighWaterMarkOffset:
-		return true, nil
-	}
-	return receivable(blk, pos, committed), nil
 }
 
-// receivable reports whether a reader at pos receives a record of blk, or blk's batches
-// end before the end of what it may read (the last stable offset read committed, else the
-// high-water mark), so that the rest may hold one. Control batches (commit and abort
+// receivable reports whether a reader at pos receives a record of blk, and the offset
+// after blk's batches (pos if it holds none past pos). Control batches (commit and abort
 // markers) are never received. Read committed, it follows the aborted transactions as
 // Kafka's consumer does: a producer's batches are aborted from the first offset of one of
 // its aborted transactions to its next control batch.
-func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool {
+func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) (bool, int64) {
 	aborted := slices.SortedFunc(slices.Values(blk.AbortedTransactions), func(a, b *sarama.AbortedTransaction) int {
 		return cmp.Compare(a.FirstOffset, b.FirstOffset)
 	})
-	end := blk.HighWaterMarkOffset
-	if committed {
-		end = blk.LastStableOffset
-	} else {
+	if !committed {
 		aborted = nil // read uncommitted, an aborted transaction's records are received
 	}
 	abortedNow := map[int64]bool{}
@@ -335,7 +369,7 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool 
 	for _, r := range blk.RecordsSet {
 		rb := r.RecordBatch
 		if rb == nil {
-			return true // a legacy message set: cannot tell
+			return true, pos // a legacy message set: cannot tell
 		}
 		last := rb.FirstOffset + int64(rb.LastOffsetDelta)
 		for len(aborted) > 0 && aborted[0].FirstOffset <= last {
@@ -348,30 +382,53 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) bool 
 		case last < pos:
 		case rb.IsTransactional && abortedNow[rb.ProducerID]:
 		default:
-			return true
+			return true, pos
 		}
 		covered = max(covered, last+1)
 	}
-	return covered < end
+	return false, covered
 }
 
 // questionClient returns the client claims ask their backlog questions on, made on
-// first use; Run closes it.
+// first use; Run closes it. Making it waits for the brokers (dial and metadata, minutes
+// when one is away), so it is made outside s.mu, which Stats, commits and claims take
+// (TestQuestionClientDoesNotBlockTheSource); questionsMake keeps it to one maker at a time.
 func (s *Source) questionClient() (sarama.Client, error) {
+	q, err := s.madeQuestions()
+	if q != nil || err != nil {
+		return q, err
+	}
+	s.questionsMake.Lock()
+	defer s.questionsMake.Unlock()
+	if q, err := s.madeQuestions(); q != nil || err != nil {
+		return q, err // made while this one waited
+	}
+	c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source: question client: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.questionsClosed {
-		return nil, errors.New("kafka source: stopped")
+		_ = c.Close()
+		return nil, errStopped
 	}
-	if s.questions == nil {
-		c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
-		if err != nil {
-			return nil, fmt.Errorf("kafka source: question client: %w", err)
-		}
-		s.questions = c
+	s.questions = c
+	return c, nil
+}
+
+// madeQuestions returns the question client if it is made, or an error if Run stopped.
+func (s *Source) madeQuestions() (sarama.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.questionsClosed {
+		return nil, errStopped
 	}
 	return s.questions, nil
 }
+
+// errStopped answers a question asked after Run stopped.
+var errStopped = errors.New("kafka source: stopped")
 
 // release ends a claim: its final commit (unless it is tainted or the engine or sinks do
 // not answer in time, in which case the last periodic commit stands and the next owner

@@ -37,11 +37,12 @@ type Source struct {
 
 	mu     sync.Mutex
 	claims map[int]*claim // live claims by engine partition id
-	client sarama.Client  // the consumer group's client (end offsets for backlog checks)
-	// questions is the client repartition claims ask their backlog questions on (made on
-	// first use, closed when Run returns).
+	client sarama.Client  // the consumer group's client (end offsets for backlog checks before Kafka 0.11)
+	// questions is the client claims ask their backlog questions on (made on first use,
+	// outside mu, by one maker at a time: questionsMake; closed when Run returns).
 	questions       sarama.Client
 	questionsClosed bool
+	questionsMake   sync.Mutex
 
 	commitMu   sync.Mutex // one commit at a time
 	commitStop func()     // stops the current session's commit loop

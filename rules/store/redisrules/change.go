@@ -123,7 +123,7 @@ func (s *Store) Delete(ctx context.Context, id string, ch store.Change) (store.V
 // the rule's current version is still the one read; if another change came first, it
 // reads and plans again on top of that change.
 func (s *Store) change(ctx context.Context, op, id string, n int, p plan) (store.Version, error) {
-	if !store.ValidID(id) {
+	if !store.StoredID(id) {
 		return store.Version{}, notFound(id)
 	}
 	opID := newOpID()

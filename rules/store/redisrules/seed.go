@@ -118,7 +118,7 @@ func seedRules(vs []store.Version) ([][]store.Version, error) {
 	var order []string
 	byID := map[string][]store.Version{}
 	for _, v := range vs {
-		if !store.ValidID(v.ID) {
+		if !store.StoredID(v.ID) {
 			return nil, invalid("rule id %q", v.ID)
 		}
 		if v.Deleted {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,4 +209,35 @@ func describeV(v store.Version) string {
 		s += fmt.Sprintf(" shadow_of=%d", v.ShadowOf)
 	}
 	return s + " " + v.Action
+}
+
+// TestStoredLongIDs: a rule stored under an id longer than a rule may carry (Seed took
+// one from a rule directory before session 9) is read, disabled and deleted; Create keeps
+// to store.ValidID. Before, it was listed but not found by Get, SetMode or Delete.
+func TestStoredLongIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, client(t, redistest.Start(t)), Options{})
+	id := strings.Repeat("a", 100)
+	if n, err := s.Seed(ctx, []store.Version{{ID: id, Mode: store.Active, Source: []byte("id: " + id + "\n")}}, seedCh); err != nil || n != 1 {
+		t.Fatalf("Seed: %d %v", n, err)
+	}
+	if vs, err := s.List(ctx); err != nil || len(vs) != 1 || vs[0].ID != id {
+		t.Fatalf("List = %v, %v; want the rule stored under the long id", vs, err)
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if _, err := s.SetMode(ctx, id, store.Disabled, store.Change{Author: "t"}); err != nil {
+		t.Fatalf("SetMode disabled: %v", err)
+	}
+	if _, err := s.Delete(ctx, id, store.Change{Author: "t"}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if vs, err := s.List(ctx); err != nil || len(vs) != 0 {
+		t.Fatalf("List after Delete = %v, %v; want none", vs, err)
+	}
+	if _, err := s.Create(ctx, strings.Repeat("b", 100), []byte("id: x\n"), store.Change{Author: "t"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Create under a long id: %v, want ErrInvalid", err)
+	}
 }

@@ -205,7 +205,7 @@ func decodeWithSource(id, data string, x any) (store.Version, error) {
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, id string) (store.Version, error) {
-	if !store.ValidID(id) {
+	if !store.StoredID(id) {
 		return store.Version{}, notFound(id)
 	}
 	r, err := s.read(ctx, id, 0)
@@ -220,7 +220,7 @@ func (s *Store) Get(ctx context.Context, id string) (store.Version, error) {
 
 // Versions implements store.Store.
 func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error) {
-	if !store.ValidID(id) {
+	if !store.StoredID(id) {
 		return nil, notFound(id)
 	}
 	data, err := s.c.HGet(ctx, s.k.index, id).Result()
@@ -256,7 +256,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error
 
 // Version implements store.Store.
 func (s *Store) Version(ctx context.Context, id string, n int) (store.Version, error) {
-	if !store.ValidID(id) {
+	if !store.StoredID(id) {
 		return store.Version{}, notFound(id)
 	}
 	r, err := s.read(ctx, id, n)

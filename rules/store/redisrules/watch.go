@@ -80,7 +80,7 @@ func (s *Store) Watch(ctx context.Context, onChange func(id string)) error {
 					onChange("")
 					continue
 				}
-				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil || !store.ValidID(n.ID) {
+				if err := json.Unmarshal([]byte(m.Payload), &n); err != nil || !store.StoredID(n.ID) {
 					s.log.Warn("redisrules: bad change notice, resyncing", "payload", m.Payload)
 					known = false
 					onChange("")
