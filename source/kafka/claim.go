@@ -261,24 +261,7 @@ func (s *Source) ingest(c *claim, cl sarama.ConsumerGroupClaim, batch []engine.R
 	return true
 }
 
-// unread asks the broker whether records of c's partition wait at or past pos: a fetch
-// from pos at the claim's isolation level (waitsAt). Only a broker older than 0.11 (no
-// transactions, no such fetch) is asked for the end offset instead.
-func (s *Source) unread(c *claim, pos int64) (bool, error) {
-	if !s.sc.Version.IsAtLeast(sarama.V0_11_0_0) {
-		s.mu.Lock()
-		client := s.client
-		s.mu.Unlock()
-		if client == nil {
-			return false, errors.New("kafka source: no client")
-		}
-		end, err := client.GetOffset(c.topic, c.partition, sarama.OffsetNewest)
-		return end > pos, err
-	}
-	return s.waitsAt(c, pos)
-}
-
-// waitsAt fetches c's partition from pos, at the consumer's isolation level, on the
+// unread fetches c's partition from pos, at the consumer's isolation level, on the
 // source's question client (never behind the claim's long polls), without waiting for
 // data, and reports whether a reader at pos would still receive a record. The end offset
 // cannot say: a topic written in transactions ends in commit markers, offsets no
@@ -286,7 +269,7 @@ func (s *Source) unread(c *claim, pos int64) (bool, error) {
 // an aborted transaction's records are never received either. Read committed, an open
 // transaction counts as a record (its records may commit, and committed records of
 // another producer may wait behind it: TestRepartitionClaimBehindOpenTxn).
-func (s *Source) waitsAt(c *claim, pos int64) (bool, error) {
+func (s *Source) unread(c *claim, pos int64) (bool, error) {
 	client, err := s.questionClient()
 	if err != nil {
 		return false, err
@@ -304,7 +287,7 @@ func (s *Source) waitsAt(c *claim, pos int64) (bool, error) {
 	return waits, nil
 }
 
-// fetchAt is waitsAt's fetch, from the partition's leader as client knows it.
+// fetchAt is unread's fetch, from the partition's leader as client knows it.
 func (s *Source) fetchAt(client sarama.Client, c *claim, pos int64) (bool, error) {
 	b, err := client.Leader(c.topic, c.partition)
 	if err != nil {

@@ -202,6 +202,10 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 		sc = *sarama.NewConfig()
 		sc.Version = DefaultVersion
 	}
+	if !sc.Version.IsAtLeast(sarama.V0_11_0_0) {
+		// The backlog question is a fetch with an isolation level (Source.unread).
+		return nil, fmt.Errorf("kafka version %s: the source needs 0.11.0 or later (transactions, isolation levels)", sc.Version)
+	}
 	strategies, _ := balanceStrategies(c.Balance)
 	if c.Balance == BalanceCooperativeSticky && !sc.Version.IsAtLeast(sarama.V2_4_0_0) {
 		return nil, fmt.Errorf("balance strategy %s needs Kafka version 2.4 or later, not %s", c.Balance, sc.Version)
@@ -221,7 +225,7 @@ func SaramaConfig(c Config) (*sarama.Config, error) {
 	// committed (Validate refuses anything else), or each would reach the engine twice
 	// (the second copy late for its key).
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
-	if c.Isolation == ReadUncommitted || !sc.Version.IsAtLeast(sarama.V0_11_0_0) { // before 0.11: no transactions
+	if c.Isolation == ReadUncommitted {
 		sc.Consumer.IsolationLevel = sarama.ReadUncommitted
 	}
 	sc.Consumer.Return.Errors = true

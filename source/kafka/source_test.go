@@ -251,8 +251,8 @@ func TestConfigValidate(t *testing.T) {
 	if sc.Consumer.Offsets.Initial != sarama.OffsetNewest || sc.Consumer.Offsets.AutoCommit.Enable || base.Consumer.Return.Errors {
 		t.Errorf("consumer config %+v (base modified: %v)", sc.Consumer.Offsets, base.Consumer.Return.Errors)
 	}
-	// Isolation: read committed unless asked otherwise, or the Kafka version predates
-	// transactions.
+	// Isolation: read committed unless asked otherwise; a Kafka version before
+	// transactions is refused.
 	for _, c := range []struct {
 		isolation string
 		version   sarama.KafkaVersion
@@ -261,7 +261,6 @@ func TestConfigValidate(t *testing.T) {
 		{"", sarama.V2_0_0_0, sarama.ReadCommitted},
 		{ReadCommitted, sarama.V2_0_0_0, sarama.ReadCommitted},
 		{ReadUncommitted, sarama.V2_0_0_0, sarama.ReadUncommitted},
-		{"", sarama.V0_10_2_0, sarama.ReadUncommitted},
 	} {
 		base.Version = c.version
 		cfg.Isolation = c.isolation
@@ -272,6 +271,10 @@ func TestConfigValidate(t *testing.T) {
 		if sc.Consumer.IsolationLevel != c.want {
 			t.Errorf("isolation %q on %v: %v, want %v", c.isolation, c.version, sc.Consumer.IsolationLevel, c.want)
 		}
+	}
+	base.Version = sarama.V0_10_2_0
+	if _, err := SaramaConfig(cfg); err == nil || !strings.Contains(err.Error(), "0.11.0") {
+		t.Errorf("Kafka 0.10.2: %v", err)
 	}
 }
 
