@@ -105,6 +105,7 @@ type shard struct {
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
+	vall  bool          // every rule's velocity values for every event (the reference for velPlan.observeNeeded; tests)
 }
 
 const maxSpare = 256
@@ -439,7 +440,11 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	cand := s.starts.candidates(ev)
 	vp := s.velocity()
 	if vp != nil {
+		if !s.vall {
+			vp.observeNeeded(ks, s.starts, cand)
+		}
 		ks = s.observeVelocity(vp, ks, it)
+		vp.needAll()
 	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher

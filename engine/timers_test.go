@@ -200,20 +200,7 @@ func BenchmarkTimers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := workload.DefaultConfig()
-	cfg.Events, cfg.Cards = int64(b.N), 100000
-	g, err := workload.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var recs []Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			break
-		}
-		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
-	}
+	recs := referenceRecords(b, b.N)
 	b.ResetTimer()
 	cpu0 := cpuNanos()
 	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
@@ -232,6 +219,26 @@ func BenchmarkTimers(b *testing.B) {
 	b.ReportMetric(float64(fired)/n, "timers/event")
 	b.ReportMetric(float64(live)/n, "live/event")
 	b.ReportMetric(float64(read)/n, "read/event")
+}
+
+// referenceRecords are the first n events of the reference workload (`cepd gen --seed 1
+// --cards 100000`) as records.
+func referenceRecords(b *testing.B, n int) []Record {
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.Cards = int64(n), 100000
+	g, err := workload.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs []Record
+	for i := int64(1); ; i++ {
+		line, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
+	}
+	return recs
 }
 
 // longRefundRule waits for a refund up to 40 days after an authorisation over 100: its
