@@ -98,9 +98,10 @@ type shard struct {
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
 
-	// timers counts the key timers fired, the live matchers of those keys and the
-	// matchers the timers read (advanced), for benchmarks (BenchmarkTimers).
-	timers struct{ fired, live, read int64 }
+	// timers counts the key timers fired, the live matchers of those keys, the matchers
+	// the timers read (advanced), and of those the ones that produced an alert (a match
+	// or timeout) and the ones left idle, for benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read, yielded, idled int64 }
 
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
@@ -399,8 +400,10 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		}
 		s.timers.read++
 		m.Advance(w, s.sc, &s.res)
+		s.timerYield()
 		s.emit(ri, ks.key, ingest)
 		if m.Idle() {
+			s.timers.idled++
 			s.idle(ks, ri, m)
 		}
 	}
