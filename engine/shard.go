@@ -100,8 +100,9 @@ type shard struct {
 
 	// timers counts the key timers fired, the live matchers of those keys, the matchers
 	// the timers read (advanced), and of those the ones that produced an alert (a match
-	// or timeout) and the ones left idle, for benchmarks (BenchmarkTimers).
-	timers struct{ fired, live, read, yielded, idled int64 }
+	// or timeout) and the ones left idle, and the most timers one event's move of time
+	// fired, for benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read, yielded, idled, peak int64 } // peak: the most fired by one event
 
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
@@ -304,7 +305,9 @@ func (s *shard) event(it *item) {
 		s.late(ks, it)
 	}
 	s.cur = nil
+	fired := s.timers.fired
 	s.observe(pc, it.wm, it.ingest)
+	s.timers.peak = max(s.timers.peak, s.timers.fired-fired)
 }
 
 // late applies the late policy to an event older than its key's newest matched event and
