@@ -146,13 +146,10 @@ func TestVelocityBoundsHold(t *testing.T) {
 					if kv == nil || !kv.bounded() {
 						continue
 					}
-					soon, late := kv.soon, kv.late
-					kv.bounds()
 					checked++
-					if soon > kv.soon || late != kv.late {
-						t.Errorf("trial %d, key %s: bounds %d..%d, aggregates %d..%d", trial, ks.key, soon, late, kv.soon, kv.late)
+					if err := checkBounds(kv); err != nil {
+						t.Errorf("trial %d, key %s: %v", trial, ks.key, err)
 					}
-					kv.soon = soon
 				}
 			}); err != nil {
 				t.Fatal(err)
@@ -230,10 +227,8 @@ func TestVelocityBoundsAfterIdleRollback(t *testing.T) {
 			}
 			kv := ks.vel
 			if kv.bounded() {
-				soon, late := kv.soon, kv.late
-				kv.bounds()
-				if soon > kv.soon || late != kv.late {
-					t.Errorf("%s: bounds %d..%d, aggregates %d..%d", when, soon, late, kv.soon, kv.late)
+				if err := checkBounds(kv); err != nil {
+					t.Errorf("%s: %v", when, err)
 				}
 			}
 			if when == "idle" {
@@ -258,4 +253,16 @@ func TestVelocityBoundsAfterIdleRollback(t *testing.T) {
 	if st := e.Stats().Snapshot(); st.Rematched != 1 {
 		t.Fatalf("%d re-matched, want 1", st.Rematched)
 	}
+}
+
+// checkBounds reports kv's bounds (keyVelocity.soon, late) that do not hold for its
+// aggregates, and leaves them as they were.
+func checkBounds(kv *keyVelocity) error {
+	soon, late := kv.soon, kv.late
+	kv.bounds()
+	defer func() { kv.soon, kv.late = soon, late }()
+	if soon > kv.soon || late != kv.late {
+		return fmt.Errorf("bounds %d..%d, aggregates %d..%d", soon, late, kv.soon, kv.late)
+	}
+	return nil
 }
