@@ -28,6 +28,11 @@ type velPlan struct {
 	aggs [][]*rules.Aggregate // by rule
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
+	// need says, by rule, whether a condition of the rule may read the values for the
+	// event being matched (observeNeeded): a rule without them still adds the event to
+	// its aggregates, but no window is read, moved or logged for the value. Every rule
+	// needs them outside matchRules (a replay or a fold computes or reads them all).
+	need []bool
 	lay  *velLayout
 	ctx  nfa.EvalContext // for the aggregates' where conditions
 	// the event the values are for (a match ending with it may read them in emit)
@@ -71,6 +76,12 @@ type keyVelocity struct {
 	at    int64           // the newest time the aggregates took (late events count there)
 	log   *velocity.Undo  // while the key has a journal: where aggs and at log their changes
 	jour  *velJournal     // on a base only
+	// Unless soon is unknown (math.MinInt64), it is at most the earliest EmptyAt of aggs
+	// and late is their latest (math.MaxInt64 and math.MinInt64 without any), so that a
+	// timer of the key reads no aggregate before the first can be freed (expire,
+	// deadline). An Add only moves an EmptyAt later; what rolls aggs back (replayFeed)
+	// makes soon unknown, as a new state starts (bounds walks them once).
+	soon, late int64
 }
 
 // ruleAggs returns rule ri's aggregates (empty for a rule without any).
@@ -115,7 +126,8 @@ func (s *shard) velocity() *velPlan {
 		}
 		if p == nil {
 			n := len(s.rules.Rules)
-			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n)}
+			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n), need: make([]bool, n)}
+			p.needAll()
 		}
 		p.aggs[ri], p.hold[ri] = aggs, hold
 		p.vals[ri].Values = make([]event.Value, len(aggs))
@@ -132,7 +144,7 @@ func (s *shard) velocity() *velPlan {
 
 func newKeyVelocity(lay *velLayout) *keyVelocity {
 	n := lay.off[len(lay.off)-1]
-	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64}
+	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64, soon: math.MinInt64}
 	for i := range kv.quiet {
 		kv.quiet[i] = math.MinInt64
 	}
@@ -152,8 +164,32 @@ func (p *velPlan) takes(it *item) bool {
 	return false
 }
 
+// needAll makes every rule need its values (p.need).
+func (p *velPlan) needAll() {
+	for ri := range p.need {
+		p.need[ri] = true
+	}
+}
+
+// observeNeeded sets p.need for an event of the key ks (nil: no state) matched by
+// matchRules: rule ri's conditions read its values only when the key has a matcher for
+// it, or when the rule's first step may take the event (cand, the start index's
+// candidates for it). A rule that cannot start on the event is not asked CanStart (the
+// index's MayStart is false only when the start guard is false whatever the values), so
+// nothing of it reads them; a replay or fold of the event, from the same matchers, reads
+// the same. (The values an event saw are also what its journal records: those of a rule
+// that needed none are recorded empty and never read.)
+func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) {
+	for ri, aggs := range p.aggs {
+		if len(aggs) > 0 {
+			p.need[ri] = ks != nil && ks.m[ri] != nil || x.mayStart(cand, ri)
+		}
+	}
+}
+
 // observe brings kv's aggregates to the event and computes the values the rules see for
-// it. kv may be nil (the key has no velocity state and nothing takes the event).
+// it, for the rules that need them (p.need; the others' read as no value). kv may be nil
+// (the key has no velocity state and nothing takes the event).
 func (p *velPlan) observe(kv *keyVelocity, it *item) {
 	ev := it.ev
 	p.curTime, p.curSeq, p.cur = ev.Time, ev.Seq, true
@@ -168,22 +204,46 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 	for ri, aggs := range p.aggs {
 		vals := p.vals[ri].Values
 		off := int(p.lay.off[ri])
+		need := p.need[ri]
 		for j, g := range aggs {
 			if kv == nil {
-				vals[j] = g.Empty(ev)
+				vals[j] = event.Value{}
+				if need {
+					vals[j] = g.Empty(ev)
+				}
 				continue
 			}
 			a := kv.aggs[off+j]
-			if a == nil {
-				// an aggregate without state reads as empty until an event adds to it:
-				// made only then (most events of a key add to few of its aggregates)
-				if !g.Takes(ev, &p.ctx) {
-					vals[j] = g.Empty(ev)
-					continue
+			if a != nil && need {
+				in := g.Read(ev, &p.ctx)
+				vals[j] = g.Observe(a, in, t)
+				if in.Taken() {
+					kv.added(a, false)
 				}
+				continue
+			}
+			// An aggregate without state reads as empty until an event adds to it: made
+			// only then (most events of a key add to few of its aggregates). Without a
+			// need for the value, an aggregate the event does not add to is not touched.
+			in := g.Read(ev, &p.ctx)
+			if !in.Taken() {
+				vals[j] = event.Value{}
+				if need {
+					vals[j] = g.Empty(ev)
+				}
+				continue
+			}
+			created := a == nil
+			if created {
 				a = kv.create(off+j, g)
 			}
-			vals[j] = g.Observe(a, g.Read(ev, &p.ctx), t)
+			if need {
+				vals[j] = g.Observe(a, in, t)
+			} else {
+				g.Add(a, in, t)
+				vals[j] = event.Value{}
+			}
+			kv.added(a, created)
 		}
 	}
 }
@@ -230,6 +290,32 @@ func lastEvent(m *nfa.Match) *event.Event {
 	return last
 }
 
+// bounds walks the aggregates for soon and late.
+func (kv *keyVelocity) bounds() {
+	kv.soon, kv.late = math.MaxInt64, math.MinInt64
+	for _, a := range kv.aggs {
+		if a != nil {
+			e := a.EmptyAt()
+			kv.soon, kv.late = min(kv.soon, e), max(kv.late, e)
+		}
+	}
+}
+
+// bounded reports whether soon and late are known.
+func (kv *keyVelocity) bounded() bool { return kv.soon != math.MinInt64 }
+
+// added notes that a took an event (its EmptyAt moved on); created that it is new.
+func (kv *keyVelocity) added(a *velocity.Agg, created bool) {
+	if !kv.bounded() {
+		return
+	}
+	e := a.EmptyAt()
+	kv.late = max(kv.late, e)
+	if created {
+		kv.soon = min(kv.soon, e)
+	}
+}
+
 // expire frees what the key's windows and holds no longer need at w; it reports whether
 // nothing is left. A rule's hold ended by w is kept while the rule has a live matcher ms[ri]
 // for the key: time may still complete a match of it whose last event is before the
@@ -237,18 +323,34 @@ func lastEvent(m *nfa.Match) *event.Event {
 // the key has a journal the state is kept even empty: its log rolls back to the base.
 func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 	empty := kv.log == nil
-	for i, a := range kv.aggs {
-		if a == nil {
-			continue
+	if !kv.bounded() {
+		kv.bounds()
+	}
+	switch {
+	case w < kv.soon: // nothing left its window (none is there when soon is MaxInt64)
+		if kv.late != math.MinInt64 {
+			empty = false
 		}
-		if w >= a.EmptyAt() { // everything left its window: drop it
-			if kv.log != nil {
-				kv.log.Slot(&kv.aggs[i])
+	default:
+		kv.soon = math.MaxInt64
+		for i, a := range kv.aggs {
+			if a == nil {
+				continue
 			}
-			kv.aggs[i] = nil
-			continue
+			e := a.EmptyAt()
+			if w >= e { // everything left its window: drop it
+				if kv.log != nil {
+					kv.log.Slot(&kv.aggs[i])
+				}
+				kv.aggs[i] = nil
+				continue
+			}
+			kv.soon = min(kv.soon, e)
+			empty = false
 		}
-		empty = false
+		if kv.soon == math.MaxInt64 { // (what is left, if any, is after w: late stays)
+			kv.late = math.MinInt64
+		}
 	}
 	for h, q := range kv.quiet {
 		if q == math.MinInt64 {
@@ -267,12 +369,10 @@ func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 // hold of a rule with a live matcher ms[ri] is left out: the matcher's own deadline
 // brings the key's timer, and the hold counts again once the matcher is idle.
 func (kv *keyVelocity) deadline(ms []*nfa.Matcher) int64 {
-	d := int64(math.MinInt64)
-	for _, a := range kv.aggs {
-		if a != nil {
-			d = max(d, a.EmptyAt())
-		}
+	if !kv.bounded() {
+		kv.bounds()
 	}
+	d := kv.late
 	for h, q := range kv.quiet {
 		if ri := int(kv.lay.holds[h]); ri >= len(ms) || ms[ri] == nil {
 			d = max(d, q)

@@ -54,7 +54,7 @@ func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
 	if n := len(p.bases); n > 0 {
 		b, p.bases = p.bases[n-1], p.bases[:n-1]
 	} else {
-		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, jour: &velJournal{}}
+		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
 	}
 	if kv == nil {
 		for i := range b.quiet {
@@ -290,7 +290,7 @@ func (s *shard) storedFeed(ks *keyState) *velFeed {
 	if b == nil || b.jour == nil {
 		return nil
 	}
-	q := &keyVelocity{lay: b.lay, quiet: append([]int64(nil), b.quiet...), at: math.MinInt64}
+	q := &keyVelocity{lay: b.lay, quiet: append([]int64(nil), b.quiet...), at: math.MinInt64, soon: math.MinInt64}
 	return &velFeed{kv: q, stored: true, vals: b.jour.vals}
 }
 
@@ -315,6 +315,7 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 		}
 		if j.live != nil {
 			copy(j.live.quiet, b.quiet)
+			j.live.soon = math.MinInt64 // the aggregates are the base's again: bounds unknown
 		}
 	}
 	j := b.jour

@@ -24,7 +24,7 @@ func (s *shard) velocitySection(kv *keyVelocity) (sec state.Section, ok bool) {
 		return state.Section{}, false
 	}
 	if j := kv.jour; j != nil {
-		view := keyVelocity{lay: kv.lay, aggs: make([]*velocity.Agg, kv.lay.off[len(kv.lay.off)-1]), quiet: kv.quiet, at: math.MinInt64}
+		view := keyVelocity{lay: kv.lay, aggs: make([]*velocity.Agg, kv.lay.off[len(kv.lay.off)-1]), quiet: kv.quiet, at: math.MinInt64, soon: math.MinInt64}
 		if j.live == nil {
 			return s.encodeVelocity(&view)
 		}

@@ -98,13 +98,16 @@ type shard struct {
 	share int64 // this shard's part of the engine's memory budget
 	blog  budgetLog
 
-	// timers counts the key timers fired, the live matchers of those keys and the
-	// matchers the timers read (advanced), for benchmarks (BenchmarkTimers).
-	timers struct{ fired, live, read int64 }
+	// timers counts the key timers fired, the live matchers of those keys, the matchers
+	// the timers read (advanced), and of those the ones that produced an alert (a match
+	// or timeout) and the ones left idle, and the most timers one event's move of time
+	// fired, for benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read, yielded, idled, peak int64 } // peak: the most fired by one event
 
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
+	vall  bool          // every rule's velocity values for every event (the reference for velPlan.observeNeeded; tests)
 }
 
 const maxSpare = 256
@@ -302,7 +305,9 @@ func (s *shard) event(it *item) {
 		s.late(ks, it)
 	}
 	s.cur = nil
+	fired := s.timers.fired
 	s.observe(pc, it.wm, it.ingest)
+	s.timers.peak = max(s.timers.peak, s.timers.fired-fired)
 }
 
 // late applies the late policy to an event older than its key's newest matched event and
@@ -398,8 +403,10 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		}
 		s.timers.read++
 		m.Advance(w, s.sc, &s.res)
+		s.timerYield()
 		s.emit(ri, ks.key, ingest)
 		if m.Idle() {
+			s.timers.idled++
 			s.idle(ks, ri, m)
 		}
 	}
@@ -439,7 +446,11 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	cand := s.starts.candidates(ev)
 	vp := s.velocity()
 	if vp != nil {
+		if !s.vall {
+			vp.observeNeeded(ks, s.starts, cand)
+		}
 		ks = s.observeVelocity(vp, ks, it)
+		vp.needAll()
 	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher

@@ -114,8 +114,10 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		s.timers.read++
 		had := m.Usage().Bytes
 		m.Advance(w, s.sc, &s.res)
+		s.timerYield()
 		s.emit(ri, ks.key, ingest)
 		if m.Idle() {
+			s.timers.idled++
 			s.idle(ks, ri, m)
 			ks.mbytes -= had
 			if j < maxKnown {
@@ -135,6 +137,14 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 		j++
 	}
 	return next
+}
+
+// timerYield counts a matcher a timer advanced that produced a match or a timeout
+// (before emit takes them).
+func (s *shard) timerYield() {
+	if len(s.res.Matches) > 0 || len(s.res.Timeouts) > 0 {
+		s.timers.yielded++
+	}
 }
 
 // idle drops rule ri's matcher m of ks, idle now.

@@ -190,9 +190,11 @@ pattern:
 }
 
 // BenchmarkTimers: the 17 fraud rules on the first b.N events of the reference workload
-// (`cepd gen --seed 1 --cards 100000`), one shard, 5 s of out-of-orderness: key timers
-// fired, the live matchers of those keys (what a timer reading every matcher reads) and
-// the matchers the timers read, per event, beside the CPU per event.
+// (`cepd gen --seed 1 --cards 100000`, whose last events jump two days of event time),
+// one shard, 5 s of out-of-orderness: key timers fired, the live matchers of those keys
+// (what a timer reading every matcher reads), the matchers the timers read, and of those
+// the ones that made an alert and the ones left idle, per event, beside the CPU per
+// event; and the most timers one event fired.
 //
 //	go test ./engine -run '^$' -bench Timers -benchtime 100000x
 func BenchmarkTimers(b *testing.B) {
@@ -200,8 +202,36 @@ func BenchmarkTimers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	recs := referenceRecords(b, b.N)
+	b.ResetTimer()
+	cpu0 := cpuNanos()
+	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
+	feedAll(b, ctx, eng, recs, 512)
+	if err := eng.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/event")
+	var fired, live, read, yielded, idled, peak int64
+	if err := eng.onShards(ctx, func(s *shard) {
+		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
+		yielded, idled, peak = yielded+s.timers.yielded, idled+s.timers.idled, max(peak, s.timers.peak)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(fired)/n, "timers/event")
+	b.ReportMetric(float64(live)/n, "live/event")
+	b.ReportMetric(float64(read)/n, "read/event")
+	b.ReportMetric(float64(yielded)/n, "yielded/event") // reads that made an alert
+	b.ReportMetric(float64(idled)/n, "idled/event")     // reads that left the matcher idle
+	b.ReportMetric(float64(peak), "most-timers/event")  // the most timers one event fired
+}
+
+// referenceRecords are the first n events of the reference workload (`cepd gen --seed 1
+// --cards 100000`) as records.
+func referenceRecords(b *testing.B, n int) []Record {
 	cfg := workload.DefaultConfig()
-	cfg.Events, cfg.Cards = int64(b.N), 100000
+	cfg.Events, cfg.Cards = int64(n), 100000
 	g, err := workload.New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -214,24 +244,7 @@ func BenchmarkTimers(b *testing.B) {
 		}
 		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
 	}
-	b.ResetTimer()
-	cpu0 := cpuNanos()
-	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
-	feedAll(b, ctx, eng, recs, 512)
-	if err := eng.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/event")
-	var fired, live, read int64
-	if err := eng.onShards(ctx, func(s *shard) {
-		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
-	}); err != nil {
-		b.Fatal(err)
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(fired)/n, "timers/event")
-	b.ReportMetric(float64(live)/n, "live/event")
-	b.ReportMetric(float64(read)/n, "read/event")
+	return recs
 }
 
 // longRefundRule waits for a refund up to 40 days after an authorisation over 100: its

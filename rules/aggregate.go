@@ -86,9 +86,7 @@ func (g *Aggregate) Observe(a *velocity.Agg, in AggInput, t int64) event.Value {
 	if !in.grouped {
 		return event.Value{} // no group: no value
 	}
-	if in.take {
-		a.Add(t, in.by, in.num, in.val)
-	}
+	g.Add(a, in, t)
 	x, ok := a.Value(t, in.by)
 	switch {
 	case !ok:
@@ -98,6 +96,19 @@ func (g *Aggregate) Observe(a *velocity.Agg, in AggInput, t int64) event.Value {
 	}
 	return event.Double(x)
 }
+
+// Add adds the event read as in, at time t, to a when it is taken, as Observe does,
+// without reading the value: for an event no condition of the rule can read the values
+// of (the engine knows when). The state it leaves reads as Observe's would: what Value
+// moves out of a window, the next Add or Value moves out too. Times must not go back.
+func (g *Aggregate) Add(a *velocity.Agg, in AggInput, t int64) {
+	if in.take {
+		a.Add(t, in.by, in.num, in.val)
+	}
+}
+
+// Taken reports whether the event read as in is added to the aggregate.
+func (in AggInput) Taken() bool { return in.take }
 
 // Empty is the aggregate's value for ev when the key has no velocity state: 0 for count,
 // sum and distinct, none for the others and for an event without the group field.

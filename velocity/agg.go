@@ -32,8 +32,8 @@ const (
 // Spec says what an aggregate computes: its function, its window in the unit of the
 // times given to Add (the engine uses milliseconds), and whether it is per group.
 type Spec struct {
-	Func   Func
 	Window int64
+	Func   Func
 	By     bool
 }
 
@@ -74,11 +74,15 @@ type group struct {
 
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
-	a := &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
-	if spec.By {
-		a.byHdr = &byHdr{glist: newGroupList()}
+	if spec.By { // with its groups' header: one allocation
+		x := &struct {
+			a Agg
+			h byHdr
+		}{a: Agg{spec: spec, last: math.MinInt64, w: newWindow()}, h: byHdr{glist: newGroupList()}}
+		x.a.byHdr = &x.h
+		return &x.a
 	}
-	return a
+	return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
 }
 
 // Spec returns what the aggregate computes.

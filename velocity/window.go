@@ -46,8 +46,8 @@ type qwin struct {
 // dwin is the header of a Distinct window.
 type dwin struct {
 	vals map[Key]int32 // nil while there are at most smallIndex values (found by a scan)
-	nd   int32         // values held
 	dn   []dnode
+	nd   int32 // values held
 	head int32
 	tail int32
 	free int32
