@@ -80,6 +80,9 @@ type Engine struct {
 
 	ks    *ownedSpaces // the other key spaces (Config.KeySpaces); nil: this one only
 	child bool         // a key space another engine owns
+	// missing, in a key space another engine owns, counts the events without its key
+	// field: they are skipped, not rejected (no dead letter, no error text, no copy).
+	missing *atomic.Uint64
 
 	wg      sync.WaitGroup
 	started bool

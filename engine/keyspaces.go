@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/state"
 )
 
@@ -81,18 +80,20 @@ func (e *Engine) initKeySpaces(rs *RuleSet) (*RuleSet, error) {
 }
 
 // newChild builds the engine of key space sp with the parent's configuration, sink and
-// dead-letter sink (events without the field are counted instead).
+// dead-letter sink (events without the field are counted in c.missing instead: the
+// first key space accepted them, so they are no dead letters).
 func (e *Engine) newChild(sp KeySpace) (*childSpace, error) {
 	cfg := e.cfg
 	cfg.KeySpaces = false
 	cfg.Tap = nil // the parent taps every event once
 	cfg.Log = e.cfg.Log.With("key_space", sp.Field)
 	c := &childSpace{field: sp.Field}
-	eng, err := New(cfg, sp.Rules, e.sink, &spaceDLQ{next: e.dlq, missing: &c.missing})
+	eng, err := New(cfg, sp.Rules, e.sink, e.dlq)
 	if err != nil {
 		return nil, fmt.Errorf("key space %s: %w", sp.Field, err)
 	}
 	eng.child = true
+	eng.missing = &c.missing
 	c.eng = eng
 	e.stats.addSub(eng.stats)
 	return c, nil
@@ -357,23 +358,6 @@ func (e *Engine) LogMissing(log *slog.Logger) {
 				"key", c.field, "events", n, "rules", ruleIDs(c.eng.cur.Load()))
 		}
 	}
-}
-
-// spaceDLQ is the dead-letter sink of a key space other than the first: an event without
-// its key is counted; late events are dead-lettered as anywhere; other decoding failures
-// cannot occur (the first key space accepted the event under the same fields) and are
-// passed on should they.
-type spaceDLQ struct {
-	next    DeadLetterSink
-	missing *atomic.Uint64
-}
-
-func (d *spaceDLQ) DeadLetter(x DeadLetter) {
-	if x.Reason == event.ReasonMissingKey {
-		d.missing.Add(1)
-		return
-	}
-	d.next.DeadLetter(x)
 }
 
 // spaceStore is a key space's view of the parent's checkpoint store: partition p is kept

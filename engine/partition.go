@@ -147,6 +147,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	for i, rec := range recs {
 		ev := &p.scratch
 		if err := dec.Decode(rec.Value, ev); err != nil {
+			if p.skip(rec, err) {
+				continue
+			}
 			errs = append(errs, p.reject(i, rec, err))
 			continue
 		}
@@ -189,20 +192,41 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	return errs, p.flushAll(ctx)
 }
 
+// skip tells whether a record that did not decode is one a key space other than the
+// first passes over: it lacks the key space's field (the first key space accepted it,
+// so it is no dead letter). It is counted, and no error text or copy is made: on a
+// workload where most events lack the field, this is most records.
+func (p *partition) skip(rec Record, err error) bool {
+	if p.e.missing == nil {
+		return false
+	}
+	if de, ok := errors.AsType[*event.DecodeError](err); !ok || de.Reason != event.ReasonMissingKey {
+		return false
+	}
+	p.e.missing.Add(1)
+	p.handled(rec.Offset)
+	return true
+}
+
 // reject dead-letters record i of an ingest call, which did not decode, and returns its
 // error for the caller.
 func (p *partition) reject(i int, rec Record, err error) RecordError {
 	reason := event.ReasonBadJSON
-	var de *event.DecodeError
-	if errors.As(err, &de) {
+	if de, ok := errors.AsType[*event.DecodeError](err); ok {
 		reason = de.Reason
 	}
+	msg := err.Error()
 	p.e.stats.deadLetter(reason)
-	p.e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
-	// A rejected record is handled too: a checkpoint covers it (read again, it would
-	// be dead-lettered again), and a key space whose field the record lacks moves on.
-	p.lastOffset = max(p.lastOffset, rec.Offset)
-	return RecordError{Index: i, Reason: reason, Message: err.Error()}
+	p.e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: msg, Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
+	p.handled(rec.Offset)
+	return RecordError{Index: i, Reason: reason, Message: msg}
+}
+
+// handled records that the record at offset, which did not decode, is handled: a
+// checkpoint covers it (read again, it would be rejected or skipped again), and a key
+// space whose field the record lacks moves on.
+func (p *partition) handled(offset int64) {
+	p.lastOffset = max(p.lastOffset, offset)
 }
 
 // flushAll sends the batches an ingest call left partly filled, then the partition's

@@ -39,6 +39,9 @@ type Decoder struct {
 	// order is, for each member position of the fast path, the field the member there
 	// named in the previous event (-1: none); see field.
 	order [maxMembers]int32
+	// missingKey is the error of every event without its key, made once: a key space
+	// other than the first meets one for most events and skips them (engine).
+	missingKey *DecodeError
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -135,7 +138,8 @@ func unescape(buf, raw []byte) ([]byte, error) {
 
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
-	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit()}
+	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit(),
+		missingKey: &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
@@ -255,7 +259,7 @@ func (d *Decoder) checkPresent() error {
 	s := d.schema
 	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= KindNull }
 	if absent(s.KeyIndex()) {
-		return &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}
+		return d.missingKey
 	}
 	if absent(s.TimeIndex()) {
 		return &DecodeError{Reason: ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
