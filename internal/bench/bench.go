@@ -50,6 +50,14 @@ type Result struct {
 	PeakNodes        int64             `json:"peak_key_rule_nodes"`
 	PeakDigits       int64             `json:"peak_key_rule_digits"`
 	PeakBytes        int64             `json:"peak_key_rule_bytes"`
+	// ScanBytesPerKey is the part of BytesPerKey the collector's mark phase reads (the
+	// scannable heap: objects up to their last pointer word); the rest is pointer-free.
+	ScanBytesPerKey float64 `json:"scan_bytes_per_key"`
+	// AllocPerEvent is the bytes allocated in the timed run (by the whole process: the
+	// engine and the feeding) per event; GCCycles the collections the runtime started
+	// in it. Both pace the collector: a mark phase takes a core and slows the shards.
+	AllocPerEvent float64 `json:"alloc_bytes_per_event"`
+	GCCycles      uint64  `json:"gc_cycles"`
 	// AtHalfRate is the run at half this one's rate (AtHalfRate; nil otherwise).
 	AtHalfRate *Result `json:"at_half_rate,omitempty"`
 }
@@ -104,28 +112,26 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
 	sink := &countSink{next: c.Sink}
 	var (
-		eng        *engine.Engine
-		base, heap uint64
-		start      time.Time
-		secs       float64
-		st         engine.StateStats
-		reloads    reloadResult
+		eng       *engine.Engine
+		base, end gcSample
+		start     time.Time
+		secs      float64
+		st        engine.StateStats
+		reloads   reloadResult
 	)
 	run := engine.Runner{
 		Config: engine.Config{Shards: c.Shards, OutOfOrderness: c.OutOfOrderness, QueueSize: 16, KeySpaces: rekeyed},
 		Rules:  rs, Sink: sink, DeadLetters: countDLQ{}, Chunk: c.Chunk, Rate: c.Rate, EndOfStream: true,
 		Store: c.Store, CheckpointEvery: c.CheckpointEvery,
 		Started: func(e *engine.Engine) {
-			eng, base = e, heapAlloc()
+			eng, base = e, sampleGC()
 			start = time.Now()
 		},
 		Matched: func(ctx context.Context, e *engine.Engine) (err error) {
 			secs = time.Since(start).Seconds()
-			if st, err = e.Inspect(ctx, true); err != nil {
-				return err
-			}
-			heap = heapAlloc()
-			return nil
+			end = sampleGC()
+			st, err = e.Inspect(ctx, true)
+			return err
 		},
 	}
 	if c.ReloadEvery > 0 && c.Reload != nil {
@@ -136,7 +142,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	if err := run.Run(ctx, parts...); err != nil {
 		return nil, err
 	}
-	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, heap, st, reloads})
+	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, end, st, reloads})
 	for _, sp := range spaces {
 		res.KeySpaces = append(res.KeySpaces, sp.Field)
 	}
@@ -147,7 +153,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 type measured struct {
 	decodeSecs, scanSecs, secs float64
 	keys                       int
-	base, heap                 uint64
+	base, end                  gcSample
 	st                         engine.StateStats
 	reloads                    reloadResult
 }
@@ -172,9 +178,14 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 		res.Shards = runtime.GOMAXPROCS(0)
 	}
 	res.ScanRatio = res.EventsPerSec / res.ScanPerSec
-	if m.keys > 0 && m.heap > m.base {
-		res.BytesPerKey = float64(m.heap-m.base) / float64(m.keys)
+	if m.keys > 0 && m.end.heap > m.base.heap {
+		res.BytesPerKey = float64(m.end.heap-m.base.heap) / float64(m.keys)
 	}
+	if m.keys > 0 && m.end.scan > m.base.scan {
+		res.ScanBytesPerKey = float64(m.end.scan-m.base.scan) / float64(m.keys)
+	}
+	res.AllocPerEvent = float64(m.end.alloc-m.base.alloc) / float64(len(recs))
+	res.GCCycles = m.end.cycles - m.base.cycles
 	if m.st.Keys > 0 {
 		res.StateBytesKey = float64(m.st.Bytes) / float64(m.st.Keys)
 	}
@@ -264,14 +275,6 @@ func (c *countSink) Alert(a *alerts.Alert) {
 type countDLQ struct{}
 
 func (countDLQ) DeadLetter(engine.DeadLetter) {}
-
-// heapAlloc returns the live heap after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 type reloadResult struct {
 	n, rules int
