@@ -215,11 +215,18 @@ func split(schema *event.Schema, recs []engine.Record, n int) (decodeSecs float6
 	}
 	decodeSecs = time.Since(start).Seconds()
 	seen := make(map[uint64]struct{}, len(recs)/4)
+	for i := range recs {
+		if ok[i] {
+			seen[hashes[i]] = struct{}{}
+		}
+	}
+	if n == 1 { // recs as they are: no second copy of every record header to scan
+		return decodeSecs, len(seen), [][]engine.Record{recs}
+	}
 	parts = make([][]engine.Record, n)
 	for i, r := range recs {
 		p := 0
 		if ok[i] {
-			seen[hashes[i]] = struct{}{}
 			p = int(hashes[i] % uint64(n))
 		}
 		parts[p] = append(parts[p], r)
