@@ -58,6 +58,11 @@ type Result struct {
 	// in it. Both pace the collector: a mark phase takes a core and slows the shards.
 	AllocPerEvent float64 `json:"alloc_bytes_per_event"`
 	GCCycles      uint64  `json:"gc_cycles"`
+	// GCCPUShare is the collector's share of the CPU the process used in the timed run
+	// (the runtime's estimate), AssistCPUShare that of its mark assists, which the
+	// goroutines that allocate (the shards among them) do in place of their own work.
+	GCCPUShare     float64 `json:"gc_cpu_share"`
+	AssistCPUShare float64 `json:"gc_assist_cpu_share"`
 	// AtHalfRate is the run at half this one's rate (AtHalfRate; nil otherwise).
 	AtHalfRate *Result `json:"at_half_rate,omitempty"`
 }
@@ -178,14 +183,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 		res.Shards = runtime.GOMAXPROCS(0)
 	}
 	res.ScanRatio = res.EventsPerSec / res.ScanPerSec
-	if m.keys > 0 && m.end.heap > m.base.heap {
-		res.BytesPerKey = float64(m.end.heap-m.base.heap) / float64(m.keys)
-	}
-	if m.keys > 0 && m.end.scan > m.base.scan {
-		res.ScanBytesPerKey = float64(m.end.scan-m.base.scan) / float64(m.keys)
-	}
-	res.AllocPerEvent = float64(m.end.alloc-m.base.alloc) / float64(len(recs))
-	res.GCCycles = m.end.cycles - m.base.cycles
+	gcFigures(res, m.base, m.end, len(recs), m.keys)
 	if m.st.Keys > 0 {
 		res.StateBytesKey = float64(m.st.Bytes) / float64(m.st.Keys)
 	}
