@@ -264,7 +264,7 @@ func TestKeySpaceSkipsKeylessWithoutAllocating(t *testing.T) {
 	}
 	runs := 20
 	allocs := testing.AllocsPerRun(runs, func() {
-		if _, err := child.eng.ingestOwn(ctx, 0, recs); err != nil {
+		if _, err := child.eng.ingestOwn(ctx, 0, recs, nil); err != nil {
 			t.Fatal(err)
 		}
 	})

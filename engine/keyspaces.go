@@ -31,8 +31,11 @@ type ownedSpaces struct {
 	// feed is held across one call's ingest into every key space, so each sees the calls
 	// in one order, and across a rule swap (which may add a key space).
 	feed sync.Mutex
-	list atomic.Pointer[[]*childSpace]
-	all  atomic.Pointer[RuleSet] // the whole rule set (Rules)
+	// share takes a call's decoded events from the engine's key space to the others
+	// (under feed).
+	share share
+	list  atomic.Pointer[[]*childSpace]
+	all   atomic.Pointer[RuleSet] // the whole rule set (Rules)
 
 	// for children made by a rule swap (under feed)
 	ctx        context.Context // nil before Start
@@ -200,18 +203,33 @@ func acceptedIndex(n int, errs []RecordError) []int {
 	return out
 }
 
+// startShare readies ks.share for one call (under feed): empty, for the engine's own key
+// space to fill.
+func (ks *ownedSpaces) startShare() *share {
+	sh := &ks.share
+	sh.evs, sh.read = sh.evs[:0], false
+	return sh
+}
+
+// done lets go of the call's events (their values), which the shards hold if they keep
+// them.
+func (sh *share) done() { clear(sh.evs) }
+
 // ingestSpaces ingests recs into the engine's own key space, then the accepted ones into
 // each other key space, all under ks.feed.
 func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	errs, err := e.ingestOwn(ctx, part, recs)
+	sh := e.ks.startShare()
+	defer sh.done()
+	errs, err := e.ingestOwn(ctx, part, recs, sh)
 	if err != nil {
 		return errs, err
 	}
 	acc := accepted(recs, errs)
+	sh.read = true
 	for _, c := range e.ks.children() {
-		if _, err := c.eng.ingestOwn(ctx, part, acc); err != nil {
+		if _, err := c.eng.ingestOwn(ctx, part, acc, sh); err != nil {
 			return errs, fmt.Errorf("key space %s: %w", c.field, err)
 		}
 	}
@@ -225,15 +243,18 @@ func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]R
 func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect)
+	sh := e.ks.startShare()
+	defer sh.done()
+	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect, sh)
 	if err != nil {
 		return own, ownComp, errs, err
 	}
 	acc := accepted(recs, errs)
+	sh.read = true
 	var others []Outcomes
 	var comps []Completions
 	for _, c := range e.ks.children() {
-		w, comp, _, err := c.eng.submitOwn(ctx, part, acc, collect)
+		w, comp, _, err := c.eng.submitOwn(ctx, part, acc, collect, sh)
 		if err != nil {
 			return own, ownComp, errs, fmt.Errorf("key space %s: %w", c.field, err)
 		}

@@ -121,9 +121,20 @@ func (p *partition) decoder() *jsondecode.Decoder {
 	return p.dec
 }
 
-// ingest decodes recs and hands them to the shards. With t set, every item carries it
-// and every batch sent counts in it, so the caller can wait for the outcomes.
-func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []RecordError, err error) {
+// share carries one ingest call's decoded events from the engine's own key space to the
+// others (Config.KeySpaces): the first key space appends, for every record that decodes,
+// its event, in record order, so that the j-th is that of the j-th accepted record; the
+// others, given exactly the accepted records, take the events instead of decoding the
+// bytes again (jsondecode.Decoder.Rekey: the values are shared, the key read again).
+type share struct {
+	evs  []event.Event
+	read bool // the other key spaces: evs are given, one for each record
+}
+
+// ingest decodes recs (or takes them from sh; nil: decode) and hands them to the shards.
+// With t set, every item carries it and every batch sent counts in it, so the caller can
+// wait for the outcomes.
+func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *share) (_ []RecordError, err error) {
 	defer func() {
 		if err != nil {
 			p.dropBatches()
@@ -144,14 +155,20 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 		}
 	}
 	dec := p.decoder()
+	if sh != nil && sh.read && len(sh.evs) != len(recs) {
+		return nil, fmt.Errorf("engine: key space: %d decoded events for %d records", len(sh.evs), len(recs))
+	}
 	for i, rec := range recs {
 		ev := &p.scratch
-		if err := dec.Decode(rec.Value, ev); err != nil {
+		if err := p.decode(dec, rec, i, sh, ev); err != nil {
 			if p.skip(rec, err) {
 				continue
 			}
 			errs = append(errs, p.reject(i, rec, err))
 			continue
+		}
+		if sh != nil && !sh.read {
+			sh.evs = append(sh.evs, *ev)
 		}
 		if rec.Offset <= p.restoredTo {
 			continue
@@ -190,6 +207,17 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 		}
 	}
 	return errs, p.flushAll(ctx)
+}
+
+// decode makes ev record i's event: from sh when it holds the record's decoded event,
+// else from its bytes.
+func (p *partition) decode(dec *jsondecode.Decoder, rec Record, i int, sh *share, ev *event.Event) error {
+	if sh != nil && sh.read {
+		if err := dec.Rekey(&sh.evs[i], ev); err != jsondecode.ErrNotRekeyable {
+			return err
+		}
+	}
+	return dec.Decode(rec.Value, ev)
 }
 
 // skip tells whether a record that did not decode is one a key space other than the

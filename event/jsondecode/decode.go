@@ -3,8 +3,10 @@ package jsondecode
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,10 @@ type Decoder struct {
 	// missingKey is the error of every event without its key, made once: a key space
 	// other than the first meets one for most events and skips them (engine).
 	missingKey *DecodeError
+	// rekeyFrom is the schema of the last event Rekey was given, rekeyOK whether its
+	// events can be rekeyed (same fields, time and id).
+	rekeyFrom *Schema
+	rekeyOK   bool
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -174,6 +180,31 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	d.b.Build(ev)
 	return d.header(ev)
 }
+
+// Rekey makes ev the event src is under the decoder's schema, without decoding its bytes
+// again: what Decode would make of them, when src was decoded by a schema with the same
+// fields, time and id fields (Schema.KeyedBy) under the same bounds: the values are
+// shared (the slab is immutable), the key is read again and checked as Decode checks it.
+// It returns ErrNotRekeyable, leaving ev alone, when src's schema differs otherwise.
+func (d *Decoder) Rekey(src, ev *Event) error {
+	if src.Schema != d.rekeyFrom {
+		s, o := d.schema, src.Schema
+		d.rekeyOK = o != nil && slices.Equal(s.Fields, o.Fields) && s.TimeField == o.TimeField && s.IDField == o.IDField
+		d.rekeyFrom = o
+	}
+	if !d.rekeyOK {
+		return ErrNotRekeyable
+	}
+	if i := d.schema.KeyIndex(); i >= 0 && src.Value(i).Kind <= KindNull {
+		return d.missingKey
+	}
+	*ev = *src
+	ev.Schema = d.schema
+	return d.header(ev)
+}
+
+// ErrNotRekeyable is Rekey's refusal of an event decoded by an unrelated schema.
+var ErrNotRekeyable = errors.New("jsondecode: the event was decoded by a schema with other fields")
 
 // members decodes the object's members into the builder: by scanFlat when it reads the
 // object, else by jsonparser.
