@@ -43,7 +43,10 @@ func (m *Matcher) Footprint() Footprint {
 		stack = stack[:len(stack)-1]
 		f.Nodes++
 		evs[n.ev] = true
-		f.Bytes += nodeSize + cap(n.more)*edgeSize
+		f.Bytes += nodeSize
+		if n.more != nil {
+			f.Bytes += 24 + cap(*n.more)*edgeSize // the slice's header and array
+		}
 		f.Edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
 			e := n.edge(i)

@@ -136,7 +136,7 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 			if j == 0 {
 				n.first = e
 			} else {
-				n.more = append(n.more, e)
+				n.addEdge(e)
 			}
 		}
 		nodes[i] = n
