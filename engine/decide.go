@@ -50,17 +50,17 @@ func (e *Engine) SubmitCollect(ctx context.Context, part int, recs []Record) (Ou
 	if e.feedsSpaces() {
 		return e.submitSpaces(ctx, part, recs, true)
 	}
-	return e.submitOwn(ctx, part, recs, true)
+	return e.submitOwn(ctx, part, recs, true, nil)
 }
 
 // submitOwn is Submit into the engine's own key space; with collect, it also keeps the
-// alerts each event completes (SubmitCollect).
-func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
+// alerts each event completes (SubmitCollect). sh: see share.
+func (e *Engine) submitOwn(ctx context.Context, part int, recs []Record, collect bool, sh *share) (Outcomes, Completions, []RecordError, error) {
 	t := newTicket(len(recs))
 	if collect {
 		t.completed = make([][]Completed, len(recs))
 	}
-	wait, errs, err := e.submitTicket(ctx, part, recs, t)
+	wait, errs, err := e.submitTicket(ctx, part, recs, t, sh)
 	return wait, func() [][]Completed { return t.completed }, errs, err
 }
 

@@ -63,8 +63,11 @@
 // another field are left out (logged), unless Config.KeySpaces is set (KeySpaces, replay,
 // tests, backtests, the embedded server): then the Engine owns one engine per other key
 // field over the same events (keyspaces.go), ingests into its own and hands the records
-// it accepted to the others in the same order; events without a key space's field are
-// counted there (Missing), not dead-lettered. Swaps, checkpoints and restores, idleness,
+// it accepted to the others in the same order, with the events it decoded them into (the
+// others take those, rekeyed by their field, rather than decode the bytes again:
+// jsondecode.Decoder.Rekey); events without a key space's field are
+// counted there (Missing) and skipped: not rejected, so no error text, copy or dead letter
+// is made for them (partition.skip; most events, where few carry the field). Swaps, checkpoints and restores, idleness,
 // statistics and inspection reach every key space: each key space's checkpoint of a
 // partition is stored under an id of its own (spaceStore), a restore returns the lowest
 // offset of them, and each key space drops the records its checkpoint already covers when

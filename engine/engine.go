@@ -80,6 +80,9 @@ type Engine struct {
 
 	ks    *ownedSpaces // the other key spaces (Config.KeySpaces); nil: this one only
 	child bool         // a key space another engine owns
+	// missing, in a key space another engine owns, counts the events without its key
+	// field: they are skipped, not rejected (no dead letter, no error text, no copy).
+	missing *atomic.Uint64
 
 	wg      sync.WaitGroup
 	started bool
@@ -227,7 +230,7 @@ func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordE
 	if e.feedsSpaces() {
 		return e.ingestSpaces(ctx, part, recs)
 	}
-	return e.ingestOwn(ctx, part, recs)
+	return e.ingestOwn(ctx, part, recs, nil)
 }
 
 // feedsSpaces reports whether the records the engine ingests go on to its other key
@@ -235,12 +238,12 @@ func (e *Engine) Ingest(ctx context.Context, part int, recs []Record) ([]RecordE
 // (Config.SpaceSources) or there being none.
 func (e *Engine) feedsSpaces() bool { return e.ks != nil && !e.cfg.SpaceSources }
 
-// ingestOwn is Ingest into the engine's own key space.
-func (e *Engine) ingestOwn(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
+// ingestOwn is Ingest into the engine's own key space (sh: see share).
+func (e *Engine) ingestOwn(ctx context.Context, part int, recs []Record, sh *share) ([]RecordError, error) {
 	p := e.partition(part)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ingest(ctx, recs, nil)
+	return p.ingest(ctx, recs, nil, sh)
 }
 
 // Outcomes waits until the shards have handled every event of a Submit call and returns
@@ -259,17 +262,17 @@ func (e *Engine) Submit(ctx context.Context, part int, recs []Record) (Outcomes,
 	if e.feedsSpaces() {
 		wait, _, errs, err = e.submitSpaces(ctx, part, recs, false)
 	} else {
-		wait, _, errs, err = e.submitOwn(ctx, part, recs, false)
+		wait, _, errs, err = e.submitOwn(ctx, part, recs, false, nil)
 	}
 	return wait, errs, err
 }
 
 // submitTicket ingests recs into partition part with t collecting their outcomes (and,
 // when t.completed is set, the alerts each completes), and returns the wait for them.
-func (e *Engine) submitTicket(ctx context.Context, part int, recs []Record, t *ticket) (Outcomes, []RecordError, error) {
+func (e *Engine) submitTicket(ctx context.Context, part int, recs []Record, t *ticket, sh *share) (Outcomes, []RecordError, error) {
 	p := e.partition(part)
 	p.mu.Lock()
-	errs, err := p.ingest(ctx, recs, t)
+	errs, err := p.ingest(ctx, recs, t, sh)
 	p.mu.Unlock()
 	t.finish()
 	wait := func(ctx context.Context) ([]Outcome, error) {

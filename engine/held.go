@@ -36,7 +36,7 @@ func (e *Engine) IngestHeld(ctx context.Context, part int, recs []Record, covere
 	var errs []RecordError
 	if len(recs) > 0 {
 		var err error
-		if errs, err = p.ingest(ctx, recs, nil); err != nil {
+		if errs, err = p.ingest(ctx, recs, nil, nil); err != nil {
 			return errs, err
 		}
 	}

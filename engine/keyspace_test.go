@@ -245,3 +245,54 @@ func TestEngineRunsItsKeySpace(t *testing.T) {
 		t.Fatalf("after a swap runs %v", got)
 	}
 }
+
+// TestKeySpaceSkipsKeylessWithoutAllocating: a key space other than the first passes
+// over an event without its field (most events, in a workload where few carry a device)
+// counting it, with no error text, copy or dead letter made for it.
+func TestKeySpaceSkipsKeylessWithoutAllocating(t *testing.T) {
+	rs := keySpaceRulesOf(t, keySpaceRules[:2]...)
+	dlq := &dlqCollector{}
+	eng, ctx, stop := startEngine(t, Config{Shards: 2, KeySpaces: true}, rs, &sinkCollector{}, dlq)
+	defer stop()
+	var recs []Record
+	for i := range 256 {
+		recs = append(recs, Record{Value: fmt.Appendf(nil, `{"id":"e%d","card":"c%d","ts":%d,"kind":"auth","amount":1.5}`, i, i%7, 1_700_000_000_000+int64(i)), Offset: int64(i + 1)})
+	}
+	child := eng.ks.children()[0]
+	if child.field != "device" {
+		t.Fatalf("key space %s, want device", child.field)
+	}
+	runs := 20
+	allocs := testing.AllocsPerRun(runs, func() {
+		if _, err := child.eng.ingestOwn(ctx, 0, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if per := allocs / float64(len(recs)); per > 0.05 {
+		t.Fatalf("%.2f allocations per keyless event in the device key space, want none", per)
+	}
+	// The same events as the card key space hands them on (share): rekeyed, not decoded.
+	sh := &share{read: true}
+	dec := jsondecode.NewDecoder(rs.Schema)
+	for _, r := range recs {
+		var ev event.Event
+		if err := dec.Decode(r.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		sh.evs = append(sh.evs, ev)
+	}
+	allocs = testing.AllocsPerRun(runs, func() {
+		if _, err := child.eng.ingestOwn(ctx, 0, recs, sh); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if per := allocs / float64(len(recs)); per > 0.05 {
+		t.Fatalf("%.2f allocations per keyless event handed on, want none", per)
+	}
+	if got, want := child.missing.Load(), uint64(2*(runs+1)*len(recs)); got != want {
+		t.Fatalf("%d keyless events counted, want %d", got, want)
+	}
+	if len(dlq.all) != 0 {
+		t.Fatalf("%d dead letters, want none", len(dlq.all))
+	}
+}

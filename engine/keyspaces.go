@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/state"
 )
 
@@ -32,8 +31,11 @@ type ownedSpaces struct {
 	// feed is held across one call's ingest into every key space, so each sees the calls
 	// in one order, and across a rule swap (which may add a key space).
 	feed sync.Mutex
-	list atomic.Pointer[[]*childSpace]
-	all  atomic.Pointer[RuleSet] // the whole rule set (Rules)
+	// share takes a call's decoded events from the engine's key space to the others
+	// (under feed).
+	share share
+	list  atomic.Pointer[[]*childSpace]
+	all   atomic.Pointer[RuleSet] // the whole rule set (Rules)
 
 	// for children made by a rule swap (under feed)
 	ctx        context.Context // nil before Start
@@ -81,18 +83,20 @@ func (e *Engine) initKeySpaces(rs *RuleSet) (*RuleSet, error) {
 }
 
 // newChild builds the engine of key space sp with the parent's configuration, sink and
-// dead-letter sink (events without the field are counted instead).
+// dead-letter sink (events without the field are counted in c.missing instead: the
+// first key space accepted them, so they are no dead letters).
 func (e *Engine) newChild(sp KeySpace) (*childSpace, error) {
 	cfg := e.cfg
 	cfg.KeySpaces = false
 	cfg.Tap = nil // the parent taps every event once
 	cfg.Log = e.cfg.Log.With("key_space", sp.Field)
 	c := &childSpace{field: sp.Field}
-	eng, err := New(cfg, sp.Rules, e.sink, &spaceDLQ{next: e.dlq, missing: &c.missing})
+	eng, err := New(cfg, sp.Rules, e.sink, e.dlq)
 	if err != nil {
 		return nil, fmt.Errorf("key space %s: %w", sp.Field, err)
 	}
 	eng.child = true
+	eng.missing = &c.missing
 	c.eng = eng
 	e.stats.addSub(eng.stats)
 	return c, nil
@@ -199,18 +203,33 @@ func acceptedIndex(n int, errs []RecordError) []int {
 	return out
 }
 
+// startShare readies ks.share for one call (under feed): empty, for the engine's own key
+// space to fill.
+func (ks *ownedSpaces) startShare() *share {
+	sh := &ks.share
+	sh.evs, sh.read = sh.evs[:0], false
+	return sh
+}
+
+// done lets go of the call's events (their values), which the shards hold if they keep
+// them.
+func (sh *share) done() { clear(sh.evs) }
+
 // ingestSpaces ingests recs into the engine's own key space, then the accepted ones into
 // each other key space, all under ks.feed.
 func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	errs, err := e.ingestOwn(ctx, part, recs)
+	sh := e.ks.startShare()
+	defer sh.done()
+	errs, err := e.ingestOwn(ctx, part, recs, sh)
 	if err != nil {
 		return errs, err
 	}
 	acc := accepted(recs, errs)
+	sh.read = true
 	for _, c := range e.ks.children() {
-		if _, err := c.eng.ingestOwn(ctx, part, acc); err != nil {
+		if _, err := c.eng.ingestOwn(ctx, part, acc, sh); err != nil {
 			return errs, fmt.Errorf("key space %s: %w", c.field, err)
 		}
 	}
@@ -224,15 +243,18 @@ func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]R
 func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect)
+	sh := e.ks.startShare()
+	defer sh.done()
+	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect, sh)
 	if err != nil {
 		return own, ownComp, errs, err
 	}
 	acc := accepted(recs, errs)
+	sh.read = true
 	var others []Outcomes
 	var comps []Completions
 	for _, c := range e.ks.children() {
-		w, comp, _, err := c.eng.submitOwn(ctx, part, acc, collect)
+		w, comp, _, err := c.eng.submitOwn(ctx, part, acc, collect, sh)
 		if err != nil {
 			return own, ownComp, errs, fmt.Errorf("key space %s: %w", c.field, err)
 		}
@@ -357,23 +379,6 @@ func (e *Engine) LogMissing(log *slog.Logger) {
 				"key", c.field, "events", n, "rules", ruleIDs(c.eng.cur.Load()))
 		}
 	}
-}
-
-// spaceDLQ is the dead-letter sink of a key space other than the first: an event without
-// its key is counted; late events are dead-lettered as anywhere; other decoding failures
-// cannot occur (the first key space accepted the event under the same fields) and are
-// passed on should they.
-type spaceDLQ struct {
-	next    DeadLetterSink
-	missing *atomic.Uint64
-}
-
-func (d *spaceDLQ) DeadLetter(x DeadLetter) {
-	if x.Reason == event.ReasonMissingKey {
-		d.missing.Add(1)
-		return
-	}
-	d.next.DeadLetter(x)
 }
 
 // spaceStore is a key space's view of the parent's checkpoint store: partition p is kept

@@ -121,9 +121,20 @@ func (p *partition) decoder() *jsondecode.Decoder {
 	return p.dec
 }
 
-// ingest decodes recs and hands them to the shards. With t set, every item carries it
-// and every batch sent counts in it, so the caller can wait for the outcomes.
-func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []RecordError, err error) {
+// share carries one ingest call's decoded events from the engine's own key space to the
+// others (Config.KeySpaces): the first key space appends, for every record that decodes,
+// its event, in record order, so that the j-th is that of the j-th accepted record; the
+// others, given exactly the accepted records, take the events instead of decoding the
+// bytes again (jsondecode.Decoder.Rekey: the values are shared, the key read again).
+type share struct {
+	evs  []event.Event
+	read bool // the other key spaces: evs are given, one for each record
+}
+
+// ingest decodes recs (or takes them from sh; nil: decode) and hands them to the shards.
+// With t set, every item carries it and every batch sent counts in it, so the caller can
+// wait for the outcomes.
+func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *share) (_ []RecordError, err error) {
 	defer func() {
 		if err != nil {
 			p.dropBatches()
@@ -144,11 +155,20 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 		}
 	}
 	dec := p.decoder()
+	if sh != nil && sh.read && len(sh.evs) != len(recs) {
+		return nil, fmt.Errorf("engine: key space: %d decoded events for %d records", len(sh.evs), len(recs))
+	}
 	for i, rec := range recs {
 		ev := &p.scratch
-		if err := dec.Decode(rec.Value, ev); err != nil {
+		if err := p.decode(dec, rec, i, sh, ev); err != nil {
+			if p.skip(rec, err) {
+				continue
+			}
 			errs = append(errs, p.reject(i, rec, err))
 			continue
+		}
+		if sh != nil && !sh.read {
+			sh.evs = append(sh.evs, *ev)
 		}
 		if rec.Offset <= p.restoredTo {
 			continue
@@ -189,20 +209,52 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket) (_ []R
 	return errs, p.flushAll(ctx)
 }
 
+// decode makes ev record i's event: from sh when it holds the record's decoded event,
+// else from its bytes.
+func (p *partition) decode(dec *jsondecode.Decoder, rec Record, i int, sh *share, ev *event.Event) error {
+	if sh != nil && sh.read {
+		if err := dec.Rekey(&sh.evs[i], ev); err != jsondecode.ErrNotRekeyable {
+			return err
+		}
+	}
+	return dec.Decode(rec.Value, ev)
+}
+
+// skip tells whether a record that did not decode is one a key space other than the
+// first passes over: it lacks the key space's field (the first key space accepted it,
+// so it is no dead letter). It is counted, and no error text or copy is made: on a
+// workload where most events lack the field, this is most records.
+func (p *partition) skip(rec Record, err error) bool {
+	if p.e.missing == nil {
+		return false
+	}
+	if de, ok := errors.AsType[*event.DecodeError](err); !ok || de.Reason != event.ReasonMissingKey {
+		return false
+	}
+	p.e.missing.Add(1)
+	p.handled(rec.Offset)
+	return true
+}
+
 // reject dead-letters record i of an ingest call, which did not decode, and returns its
 // error for the caller.
 func (p *partition) reject(i int, rec Record, err error) RecordError {
 	reason := event.ReasonBadJSON
-	var de *event.DecodeError
-	if errors.As(err, &de) {
+	if de, ok := errors.AsType[*event.DecodeError](err); ok {
 		reason = de.Reason
 	}
+	msg := err.Error()
 	p.e.stats.deadLetter(reason)
-	p.e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: err.Error(), Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
-	// A rejected record is handled too: a checkpoint covers it (read again, it would
-	// be dead-lettered again), and a key space whose field the record lacks moves on.
-	p.lastOffset = max(p.lastOffset, rec.Offset)
-	return RecordError{Index: i, Reason: reason, Message: err.Error()}
+	p.e.dlq.DeadLetter(DeadLetter{Reason: reason, Error: msg, Raw: append([]byte(nil), rec.Value...), Partition: p.id, Offset: rec.Offset})
+	p.handled(rec.Offset)
+	return RecordError{Index: i, Reason: reason, Message: msg}
+}
+
+// handled records that the record at offset, which did not decode, is handled: a
+// checkpoint covers it (read again, it would be rejected or skipped again), and a key
+// space whose field the record lacks moves on.
+func (p *partition) handled(offset int64) {
+	p.lastOffset = max(p.lastOffset, offset)
 }
 
 // flushAll sends the batches an ingest call left partly filled, then the partition's

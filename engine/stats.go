@@ -51,7 +51,7 @@ type shardCounts struct {
 }
 
 // addSub makes Snapshot include o's counters, except the records ingested (the same
-// records) and events without o's key (not dead letters).
+// records). o's engine skips events without its key; they are no dead letters.
 func (s *Stats) addSub(o *Stats) {
 	s.mu.Lock()
 	s.subs = append(s.subs, o)
@@ -187,9 +187,7 @@ func (s *Stats) Snapshot() Snapshot {
 		sn.PeakRuns, sn.PeakNodes = max(sn.PeakRuns, x.PeakRuns), max(sn.PeakNodes, x.PeakNodes)
 		sn.PeakDigits, sn.PeakBytes = max(sn.PeakDigits, x.PeakDigits), max(sn.PeakBytes, x.PeakBytes)
 		for k, v := range x.DeadLetter {
-			if k != event.ReasonMissingKey {
-				sn.DeadLetter[k] += v
-			}
+			sn.DeadLetter[k] += v
 		}
 		for k, v := range x.BudgetCuts {
 			sn.BudgetCuts[k] += v

@@ -169,7 +169,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		a.edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
 			e := n.edge(i)
-			a.edgeDigits += len(e.ver)
+			a.edgeDigits += e.ver.n()
 			if e.prev != nil {
 				e.prev.refs++
 			}
@@ -180,8 +180,8 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	for _, h := range [2]runHeap{m.partial, m.completed} {
 		for i := range h {
 			r := &h[i]
-			a.runDigits += len(r.ver)
-			longest = max(longest, len(r.ver))
+			a.runDigits += r.ver.n()
+			longest = max(longest, r.ver.n())
 			if r.st.typ != stStart {
 				a.runs++
 			}
@@ -233,7 +233,7 @@ func (m *Matcher) release(n *node, sc *Scratch) {
 		a.edges -= x.numEdges()
 		for i := 0; i < x.numEdges(); i++ {
 			e := x.edge(i)
-			a.edgeDigits -= len(e.ver)
+			a.edgeDigits -= e.ver.n()
 			if p := e.prev; p != nil {
 				if p.refs--; p.refs == 0 {
 					stack = append(stack, p)
@@ -247,7 +247,7 @@ func (m *Matcher) release(n *node, sc *Scratch) {
 // dropRun takes a run the budget cut out of the account.
 func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 	a := &m.acct
-	a.runDigits -= len(r.ver)
+	a.runDigits -= r.ver.n()
 	a.runs--
 	if r.node != nil {
 		m.unref(r.node, sc)
@@ -271,7 +271,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
 		long := false
 		for i := range *h {
-			long = long || len((*h)[i].ver) > b.VersionLen
+			long = long || (*h)[i].ver.n() > b.VersionLen
 		}
 		if !long {
 			continue
@@ -280,7 +280,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 			res.CutBy = "version"
 		}
 		h.removeIf(func(r *run) bool {
-			if r.st.typ == stStart || len(r.ver) <= b.VersionLen {
+			if r.st.typ == stStart || r.ver.n() <= b.VersionLen {
 				return false
 			}
 			m.dropRun(r, sc, res)
@@ -325,12 +325,12 @@ func (m *Matcher) cutFirst(h *runHeap, n int, more func() bool, sc *Scratch, res
 		}
 		r := &(*h)[i]
 		m.dropRun(r, sc, res)
-		r.ver = nil // marked: a live run always has a version
+		r.ver = "" // marked: a live run always has a version
 		cut++
 	}
 	sc.cutIdx = idx[:0]
 	if cut > 0 {
-		h.removeIf(func(r *run) bool { return r.ver == nil })
+		h.removeIf(func(r *run) bool { return r.ver == "" })
 	}
 }
 
@@ -349,7 +349,7 @@ func cutOrder(a, b *run) int {
 	if c := cmpEvents(at, as, bt, bs); c != 0 {
 		return c
 	}
-	if c := slices.Compare(a.ver, b.ver); c != 0 {
+	if c := a.ver.compare(b.ver); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.st.id, b.st.id); c != 0 {
@@ -372,13 +372,13 @@ func (m *Matcher) accountImported(nodes []*node) {
 		a.nodes++
 		a.edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
-			a.edgeDigits += len(n.edge(i).ver)
+			a.edgeDigits += n.edge(i).ver.n()
 		}
 	}
 	for _, h := range [2]runHeap{m.partial, m.completed} {
 		for i := range h {
 			r := &h[i]
-			a.runDigits += len(r.ver)
+			a.runDigits += r.ver.n()
 			if r.st.typ != stStart {
 				a.runs++
 			}

@@ -69,8 +69,8 @@ func TestBudgetBoundsExplosivePatterns(t *testing.T) {
 					t.Fatalf("event %d: usage %+v exceeds the budget (%s)", i, u, why)
 				}
 				for _, r := range m.partial {
-					if len(r.ver) > testBudget.VersionLen {
-						t.Fatalf("event %d: a run kept a version of %d digits", i, len(r.ver))
+					if r.ver.n() > testBudget.VersionLen {
+						t.Fatalf("event %d: a run kept a version of %d digits", i, r.ver.n())
 					}
 				}
 				peak.Runs, peak.Nodes, peak.Edges = max(peak.Runs, u.Runs), max(peak.Nodes, u.Nodes), max(peak.Edges, u.Edges)

@@ -28,8 +28,8 @@ func (m *Matcher) Footprint() Footprint {
 	var stack []*node
 	visit := func(rs runHeap) {
 		for i := range rs {
-			f.Bytes += 4 * cap(rs[i].ver)
-			f.Digits += len(rs[i].ver)
+			f.Bytes += len(rs[i].ver)
+			f.Digits += rs[i].ver.n()
 			if n := rs[i].node; n != nil && !seen[n] {
 				seen[n] = true
 				stack = append(stack, n)
@@ -43,12 +43,15 @@ func (m *Matcher) Footprint() Footprint {
 		stack = stack[:len(stack)-1]
 		f.Nodes++
 		evs[n.ev] = true
-		f.Bytes += nodeSize + cap(n.more)*edgeSize
+		f.Bytes += nodeSize
+		if n.more != nil {
+			f.Bytes += 24 + cap(*n.more)*edgeSize // the slice's header and array
+		}
 		f.Edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
 			e := n.edge(i)
-			f.Bytes += 4 * cap(e.ver)
-			f.Digits += len(e.ver)
+			f.Bytes += len(e.ver)
+			f.Digits += e.ver.n()
 			if e.prev != nil && !seen[e.prev] {
 				seen[e.prev] = true
 				stack = append(stack, e.prev)

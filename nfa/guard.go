@@ -74,9 +74,9 @@ func (p *Program) computeGuards() {
 		if s.typ == stFinal || s.typ == stStop {
 			continue
 		}
-		cs := run{st: s, ver: dewey{1, 0}, startTs: 0, prevTs: 0}
+		cs := run{st: s, ver: deweyOf(1, 0), startTs: 0, prevTs: 0}
 		if s.typ == stStart {
-			cs = run{st: s, ver: dewey{1}, startTs: -1, prevTs: -1}
+			cs = run{st: s, ver: deweyOne, startTs: -1, prevTs: -1}
 		}
 		sc.probed = sc.probed[:0]
 		out := m.computeNext(&cs, ev, sc, nil)
@@ -109,13 +109,8 @@ func appendUnique(xs []int, x int) []int {
 
 func sameRun(a, b *run) bool {
 	if a.st != b.st || a.node != b.node || a.startTs != b.startTs || a.prevTs != b.prevTs ||
-		a.startEv != b.startEv || len(a.ver) != len(b.ver) {
+		a.startEv != b.startEv || a.ver != b.ver {
 		return false
-	}
-	for i := range a.ver {
-		if a.ver[i] != b.ver[i] {
-			return false
-		}
 	}
 	return true
 }

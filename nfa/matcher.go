@@ -33,7 +33,8 @@ type Matcher struct {
 // NewMatcher returns a matcher with no partial match.
 func (p *Program) NewMatcher() *Matcher {
 	m := &Matcher{prog: p, deadline: math.MaxInt64}
-	m.partial = runHeap{{st: p.start, ver: newDewey(1), startTs: -1, prevTs: -1}}
+	// Room for a second run: a matcher is made for an event that can start one.
+	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne, startTs: -1, prevTs: -1})
 	m.acct.runDigits = 1
 	return m
 }
@@ -507,7 +508,7 @@ func (m *Matcher) Reset() {
 	}
 	clear(m.partial)
 	clear(m.completed)
-	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: newDewey(1), startTs: -1, prevTs: -1})
+	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne, startTs: -1, prevTs: -1})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
 	m.waiting = 0

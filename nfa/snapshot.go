@@ -79,7 +79,7 @@ func (m *Matcher) Export(eventIndex func(*event.Event) int32) *Snapshot {
 				if e.prev != nil {
 					prev = nodeIdx[e.prev]
 				}
-				ns.Edges = append(ns.Edges, EdgeSnapshot{Prev: prev, Version: []int32(e.ver)})
+				ns.Edges = append(ns.Edges, EdgeSnapshot{Prev: prev, Version: e.ver.digits()})
 			}
 			nodeIdx[x] = int32(len(s.Nodes))
 			s.Nodes = append(s.Nodes, ns)
@@ -94,7 +94,7 @@ func (m *Matcher) Export(eventIndex func(*event.Event) int32) *Snapshot {
 			if r.startEv != nil {
 				startEv = eventIndex(r.startEv)
 			}
-			out[i] = RunSnapshot{State: int32(r.st.id), Node: addNode(r.node), Version: []int32(r.ver),
+			out[i] = RunSnapshot{State: int32(r.st.id), Node: addNode(r.node), Version: r.ver.digits(),
 				StartTs: r.startTs, PrevTs: r.prevTs, StartEv: startEv}
 		}
 		return out
@@ -129,14 +129,14 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 			if len(es.Version) == 0 {
 				return nil, fmt.Errorf("nfa snapshot: node %d: empty version", i)
 			}
-			e := bufEdge{ver: dewey(append([]int32(nil), es.Version...))}
+			e := bufEdge{ver: deweyOf(es.Version...)}
 			if es.Prev >= 0 {
 				e.prev = nodes[es.Prev]
 			}
 			if j == 0 {
 				n.first = e
 			} else {
-				n.more = append(n.more, e)
+				n.addEdge(e)
 			}
 		}
 		nodes[i] = n
@@ -180,7 +180,7 @@ func (p *Program) importRuns(in []RunSnapshot, nodes []*node, events []*event.Ev
 		if len(rs.Version) == 0 {
 			return nil, fmt.Errorf("nfa snapshot: run %d: empty version", i)
 		}
-		r := run{st: p.states[rs.State], ver: dewey(append([]int32(nil), rs.Version...)), startTs: rs.StartTs, prevTs: rs.PrevTs}
+		r := run{st: p.states[rs.State], ver: deweyOf(rs.Version...), startTs: rs.StartTs, prevTs: rs.PrevTs}
 		if rs.Node >= 0 {
 			r.node = nodes[rs.Node]
 		}

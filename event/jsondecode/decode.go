@@ -3,8 +3,10 @@ package jsondecode
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,13 @@ type Decoder struct {
 	// order is, for each member position of the fast path, the field the member there
 	// named in the previous event (-1: none); see field.
 	order [maxMembers]int32
+	// missingKey is the error of every event without its key, made once: a key space
+	// other than the first meets one for most events and skips them (engine).
+	missingKey *DecodeError
+	// rekeyFrom is the schema of the last event Rekey was given, rekeyOK whether its
+	// events can be rekeyed (same fields, time and id).
+	rekeyFrom *Schema
+	rekeyOK   bool
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
@@ -135,7 +144,8 @@ func unescape(buf, raw []byte) ([]byte, error) {
 
 // NewDecoder returns a Decoder for s.
 func NewDecoder(s *Schema) *Decoder {
-	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit()}
+	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit(),
+		missingKey: &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
@@ -170,6 +180,31 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	d.b.Build(ev)
 	return d.header(ev)
 }
+
+// Rekey makes ev the event src is under the decoder's schema, without decoding its bytes
+// again: what Decode would make of them, when src was decoded by a schema with the same
+// fields, time and id fields (Schema.KeyedBy) under the same bounds: the values are
+// shared (the slab is immutable), the key is read again and checked as Decode checks it.
+// It returns ErrNotRekeyable, leaving ev alone, when src's schema differs otherwise.
+func (d *Decoder) Rekey(src, ev *Event) error {
+	if src.Schema != d.rekeyFrom {
+		s, o := d.schema, src.Schema
+		d.rekeyOK = o != nil && slices.Equal(s.Fields, o.Fields) && s.TimeField == o.TimeField && s.IDField == o.IDField
+		d.rekeyFrom = o
+	}
+	if !d.rekeyOK {
+		return ErrNotRekeyable
+	}
+	if i := d.schema.KeyIndex(); i >= 0 && src.Value(i).Kind <= KindNull {
+		return d.missingKey
+	}
+	*ev = *src
+	ev.Schema = d.schema
+	return d.header(ev)
+}
+
+// ErrNotRekeyable is Rekey's refusal of an event decoded by an unrelated schema.
+var ErrNotRekeyable = errors.New("jsondecode: the event was decoded by a schema with other fields")
 
 // members decodes the object's members into the builder: by scanFlat when it reads the
 // object, else by jsonparser.
@@ -255,7 +290,7 @@ func (d *Decoder) checkPresent() error {
 	s := d.schema
 	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= KindNull }
 	if absent(s.KeyIndex()) {
-		return &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}
+		return d.missingKey
 	}
 	if absent(s.TimeIndex()) {
 		return &DecodeError{Reason: ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}

@@ -50,6 +50,19 @@ type Result struct {
 	PeakNodes        int64             `json:"peak_key_rule_nodes"`
 	PeakDigits       int64             `json:"peak_key_rule_digits"`
 	PeakBytes        int64             `json:"peak_key_rule_bytes"`
+	// ScanBytesPerKey is the part of BytesPerKey the collector's mark phase reads (the
+	// scannable heap: objects up to their last pointer word); the rest is pointer-free.
+	ScanBytesPerKey float64 `json:"scan_bytes_per_key"`
+	// AllocPerEvent is the bytes allocated in the timed run (by the whole process: the
+	// engine and the feeding) per event; GCCycles the collections the runtime started
+	// in it. Both pace the collector: a mark phase takes a core and slows the shards.
+	AllocPerEvent float64 `json:"alloc_bytes_per_event"`
+	GCCycles      uint64  `json:"gc_cycles"`
+	// GCCPUShare is the collector's share of the CPU the process used in the timed run
+	// (the runtime's estimate), AssistCPUShare that of its mark assists, which the
+	// goroutines that allocate (the shards among them) do in place of their own work.
+	GCCPUShare     float64 `json:"gc_cpu_share"`
+	AssistCPUShare float64 `json:"gc_assist_cpu_share"`
 	// AtHalfRate is the run at half this one's rate (AtHalfRate; nil otherwise).
 	AtHalfRate *Result `json:"at_half_rate,omitempty"`
 }
@@ -104,28 +117,26 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
 	sink := &countSink{next: c.Sink}
 	var (
-		eng        *engine.Engine
-		base, heap uint64
-		start      time.Time
-		secs       float64
-		st         engine.StateStats
-		reloads    reloadResult
+		eng       *engine.Engine
+		base, end gcSample
+		start     time.Time
+		secs      float64
+		st        engine.StateStats
+		reloads   reloadResult
 	)
 	run := engine.Runner{
 		Config: engine.Config{Shards: c.Shards, OutOfOrderness: c.OutOfOrderness, QueueSize: 16, KeySpaces: rekeyed},
 		Rules:  rs, Sink: sink, DeadLetters: countDLQ{}, Chunk: c.Chunk, Rate: c.Rate, EndOfStream: true,
 		Store: c.Store, CheckpointEvery: c.CheckpointEvery,
 		Started: func(e *engine.Engine) {
-			eng, base = e, heapAlloc()
+			eng, base = e, sampleGC()
 			start = time.Now()
 		},
 		Matched: func(ctx context.Context, e *engine.Engine) (err error) {
 			secs = time.Since(start).Seconds()
-			if st, err = e.Inspect(ctx, true); err != nil {
-				return err
-			}
-			heap = heapAlloc()
-			return nil
+			end = sampleGC()
+			st, err = e.Inspect(ctx, true)
+			return err
 		},
 	}
 	if c.ReloadEvery > 0 && c.Reload != nil {
@@ -136,7 +147,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	if err := run.Run(ctx, parts...); err != nil {
 		return nil, err
 	}
-	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, heap, st, reloads})
+	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, end, st, reloads})
 	for _, sp := range spaces {
 		res.KeySpaces = append(res.KeySpaces, sp.Field)
 	}
@@ -147,7 +158,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 type measured struct {
 	decodeSecs, scanSecs, secs float64
 	keys                       int
-	base, heap                 uint64
+	base, end                  gcSample
 	st                         engine.StateStats
 	reloads                    reloadResult
 }
@@ -172,9 +183,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 		res.Shards = runtime.GOMAXPROCS(0)
 	}
 	res.ScanRatio = res.EventsPerSec / res.ScanPerSec
-	if m.keys > 0 && m.heap > m.base {
-		res.BytesPerKey = float64(m.heap-m.base) / float64(m.keys)
-	}
+	gcFigures(res, m.base, m.end, len(recs), m.keys)
 	if m.st.Keys > 0 {
 		res.StateBytesKey = float64(m.st.Bytes) / float64(m.st.Keys)
 	}
@@ -204,11 +213,18 @@ func split(schema *event.Schema, recs []engine.Record, n int) (decodeSecs float6
 	}
 	decodeSecs = time.Since(start).Seconds()
 	seen := make(map[uint64]struct{}, len(recs)/4)
+	for i := range recs {
+		if ok[i] {
+			seen[hashes[i]] = struct{}{}
+		}
+	}
+	if n == 1 { // recs as they are: no second copy of every record header to scan
+		return decodeSecs, len(seen), [][]engine.Record{recs}
+	}
 	parts = make([][]engine.Record, n)
 	for i, r := range recs {
 		p := 0
 		if ok[i] {
-			seen[hashes[i]] = struct{}{}
 			p = int(hashes[i] % uint64(n))
 		}
 		parts[p] = append(parts[p], r)
@@ -264,14 +280,6 @@ func (c *countSink) Alert(a *alerts.Alert) {
 type countDLQ struct{}
 
 func (countDLQ) DeadLetter(engine.DeadLetter) {}
-
-// heapAlloc returns the live heap after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 type reloadResult struct {
 	n, rules int

@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"runtime"
+	"runtime/metrics"
+)
+
+// gcCounters are the collector's running totals at one instant.
+type gcCounters struct {
+	cycles uint64  // collections the runtime started on its own (not runtime.GC)
+	alloc  uint64  // bytes allocated since the process started
+	gcCPU  float64 // CPU seconds the collector used (estimated by the runtime)
+	assist float64 // of which mark assists: work a goroutine that allocates does for it
+	used   float64 // CPU seconds used in all (user and collector; not idle)
+}
+
+// gcSample is what the runtime says of the collector at one point of a run: its totals
+// just before and just after a forced collection, and the heap that collection left.
+type gcSample struct {
+	before, after gcCounters
+	scan          uint64 // scannable heap: what a mark phase reads
+	heap          uint64 // live heap
+}
+
+// sampleGC reads the collector's counters, collects, and reads them again with the
+// live and scannable heap. A run's figures are the end's before less the start's
+// after: the forced collections are not the run's.
+func sampleGC() gcSample {
+	var g gcSample
+	g.before = readCounters()
+	runtime.GC()
+	g.after = readCounters()
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	g.scan, g.heap = s[0].Value.Uint64(), m.HeapAlloc
+	return g
+}
+
+func readCounters() gcCounters {
+	s := []metrics.Sample{{Name: "/gc/cycles/automatic:gc-cycles"}, {Name: "/gc/heap/allocs:bytes"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(s)
+	return gcCounters{cycles: s[0].Value.Uint64(), alloc: s[1].Value.Uint64(), gcCPU: s[2].Value.Float64(),
+		assist: s[3].Value.Float64(), used: s[4].Value.Float64() - s[5].Value.Float64()}
+}
+
+// gcFigures sets r's collector figures for the run between base and end, over events
+// events and keys keys.
+func gcFigures(r *Result, base, end gcSample, events, keys int) {
+	if keys > 0 && end.heap > base.heap {
+		r.BytesPerKey = float64(end.heap-base.heap) / float64(keys)
+	}
+	if keys > 0 && end.scan > base.scan {
+		r.ScanBytesPerKey = float64(end.scan-base.scan) / float64(keys)
+	}
+	from, to := base.after, end.before
+	r.AllocPerEvent = float64(to.alloc-from.alloc) / float64(events)
+	r.GCCycles = to.cycles - from.cycles
+	if used := to.used - from.used; used > 0 {
+		r.GCCPUShare = (to.gcCPU - from.gcCPU) / used
+		r.AssistCPUShare = (to.assist - from.assist) / used
+	}
+}

@@ -1,0 +1,84 @@
+package nfa
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// refCompatible is compatible over plain digits (the slice form dewey had).
+func refCompatible(d, o []int32) bool {
+	switch {
+	case len(d) > len(o):
+		return slices.Equal(d[:len(o)], o)
+	case len(d) == len(o):
+		last := len(d) - 1
+		return slices.Equal(d[:last], o[:last]) && d[last] >= o[last]
+	}
+	return false
+}
+
+// TestDeweyDigits checks the string-held version against the same operations on plain
+// digits, over random versions of 1 to 40 digits (small digits, so prefixes and equal
+// digits are common; negative and large ones too, for the byte encoding).
+func TestDeweyDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 13))
+	digit := func() int32 {
+		switch r.IntN(10) {
+		case 0:
+			return -r.Int32N(1 << 20)
+		case 1:
+			return r.Int32N(1<<31-1) + 1
+		}
+		return r.Int32N(3)
+	}
+	random := func() []int32 {
+		ds := make([]int32, 1+r.IntN(40))
+		for i := range ds {
+			ds[i] = digit()
+		}
+		return ds
+	}
+	for range 20000 {
+		a := random()
+		b := slices.Clone(a)
+		switch r.IntN(4) { // often a prefix or a neighbour of a
+		case 0:
+			b = b[:1+r.IntN(len(b))]
+		case 1:
+			b[len(b)-1] += int32(r.IntN(3)) - 1
+		case 2:
+			b = append(b, digit())
+		default:
+			b = random()
+		}
+		da, db := deweyOf(a...), deweyOf(b...)
+		if da.n() != len(a) || !slices.Equal(da.digits(), a) {
+			t.Fatalf("deweyOf(%v) holds %v", a, da.digits())
+		}
+		if got, want := da.compatible(db), refCompatible(a, b); got != want {
+			t.Fatalf("%v compatible with %v: %v, want %v", a, b, got, want)
+		}
+		if got, want := da.compare(db), slices.Compare(a, b); got != want {
+			t.Fatalf("%v compare %v: %d, want %d", a, b, got, want)
+		}
+		n := r.IntN(4)
+		inc := slices.Clone(a)
+		inc[len(inc)-1] += int32(n)
+		if got := da.increase(n).digits(); !slices.Equal(got, inc) {
+			t.Fatalf("%v increase %d: %v, want %v", a, n, got, inc)
+		}
+		if got, want := da.increaseAndAddStage(n).digits(), append(slices.Clone(inc), 0); !slices.Equal(got, want) {
+			t.Fatalf("%v increaseAndAddStage %d: %v, want %v", a, n, got, want)
+		}
+		if got, want := da.addStage().digits(), append(slices.Clone(a), 0); !slices.Equal(got, want) {
+			t.Fatalf("%v addStage: %v, want %v", a, got, want)
+		}
+		if !slices.Equal(da.digits(), a) {
+			t.Fatalf("an operation changed %v to %v", a, da.digits())
+		}
+	}
+	if deweyOne != deweyOf(1) || deweyOf(1, 0, 12).String() != "1.0.12" {
+		t.Fatalf("deweyOne %v, 1.0.12 printed %s", deweyOne.digits(), deweyOf(1, 0, 12))
+	}
+}
