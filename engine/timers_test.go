@@ -202,15 +202,7 @@ func BenchmarkTimers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	recs := referenceRecords(b, b.N)
-	b.ResetTimer()
-	cpu0 := cpuNanos()
-	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 5 * time.Second, Log: slog.New(slog.DiscardHandler)}, rs)
-	feedAll(b, ctx, eng, recs, 512)
-	if err := eng.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/event")
+	eng, ctx := runReference(b, rs)
 	var fired, live, read, yielded, idled, peak int64
 	if err := eng.onShards(ctx, func(s *shard) {
 		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
