@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -79,4 +81,89 @@ emit:
 		t.Fatalf("alerts with the values computed where needed:\n%v\nreference (every value computed):\n%v", got, want)
 	}
 	t.Logf("%d alerts: %v", len(got), got)
+}
+
+// TestVelocityNeededIdleAgainstAll is TestVelocityNeededAgainstAll with an idle
+// partition: between chunks of one partition's events, arriving out of order, the
+// partition goes idle and another moves the engine watermark well past it, so the
+// first partition's timers run ahead of its keys' journals (and of their next events).
+// The alerts must be those of the reference that computes every value.
+func TestVelocityNeededIdleAgainstAll(t *testing.T) {
+	rs := testRulesOf(t, append(append(slices.Clone(velocityRules), needRules...), shortWindowRules...)...)
+	const ooo = 4 * time.Second
+	for trial := range 3 {
+		r := rand.New(rand.NewPCG(uint64(trial), 31))
+		evs := arriveWithin(genEvents(uint64(970+trial), 3+2*trial, 1200), r, ooo)
+		// after which chunks partition 2 jumps, and by how much
+		jumps := map[int]int64{}
+		for c := 0; c < len(evs)/80; c++ {
+			if r.IntN(2) == 0 {
+				jumps[c] = 8_000 + r.Int64N(40_000)
+			}
+		}
+		run := func(all bool) ([]string, Snapshot) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			sink := &sinkCollector{}
+			e, err := New(Config{Shards: 1, OutOfOrderness: ooo, IdleTimeout: 10 * time.Millisecond}, rs, sink, &dlqCollector{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Start(ctx)
+			defer e.Close()
+			if err := e.onShards(ctx, func(s *shard) { s.vall = all }); err != nil {
+				t.Fatal(err)
+			}
+			var off1, off2, top, p2 int64
+			for c := 0; c*80 < len(evs); c++ {
+				chunk := evs[c*80 : min((c+1)*80, len(evs))]
+				for _, ev := range chunk {
+					top = max(top, ev.TS)
+				}
+				if _, err := e.Ingest(ctx, 1, idleRecs(off1, chunk...)); err != nil {
+					t.Fatal(err)
+				}
+				off1 += int64(len(chunk))
+				jump, ok := jumps[c]
+				if !ok {
+					continue
+				}
+				if err := e.Barrier(ctx); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(25 * time.Millisecond)
+				e.MarkIdle(ctx)
+				p2 = max(p2+1, top+jump)
+				if _, err := e.Ingest(ctx, 2, idleRecs(off2, testEvent{ID: fmt.Sprintf("x%d", c), Card: "x", TS: p2, Kind: "login"})); err != nil {
+					t.Fatal(err)
+				}
+				off2++
+				if err := e.Barrier(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Barrier(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := e.Stats().Snapshot()
+			if err := e.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return alertLines(sink.all), st
+		}
+		want, _ := run(true)
+		got, st := run(false)
+		if len(want) < 10 || st.Rematched == 0 {
+			t.Fatalf("trial %d: %d alerts, %d re-matched: weak test", trial, len(want), st.Rematched)
+		}
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("trial %d: %d alerts, reference %d; first difference:\n%s\nreference:\n%s", trial, len(got), len(want), got[i], want[i])
+				}
+			}
+			t.Fatalf("trial %d: %d alerts, reference %d", trial, len(got), len(want))
+		}
+		t.Logf("trial %d: %d alerts, %d re-matched", trial, len(got), st.Rematched)
+	}
 }
