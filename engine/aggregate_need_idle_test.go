@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -165,5 +166,54 @@ func TestVelocityNeededIdleAgainstAll(t *testing.T) {
 			t.Fatalf("trial %d: %d alerts, reference %d", trial, len(got), len(want))
 		}
 		t.Logf("trial %d: %d alerts, %d re-matched", trial, len(got), st.Rematched)
+	}
+}
+
+// TestVelocityNeededAcrossSwap: values where needed against every value when the rule
+// set changes mid-stream, out of order: a rule that keeps its fingerprint keeps
+// aggregates whose windows were not read for most events, and a rule that comes in
+// reads aggregates of its own from then on.
+func TestVelocityNeededAcrossSwap(t *testing.T) {
+	srcs := append(slices.Clone(velocityRules), needRules...)
+	rs := testRulesOf(t, srcs...)
+	next := compileSet(t, rs, append(append(slices.Clone(srcs[1:]), shortWindowRules...), strings.Replace(srcs[0], "id: ", "id: again-", 1)))
+	const ooo = 3 * time.Second
+	for trial := range 2 {
+		evs := arriveWithin(genEvents(uint64(990+trial), 4+2*trial, 2400), rand.New(rand.NewPCG(uint64(trial), 37)), ooo)
+		recs := records(evs)
+		run := func(all bool) []string {
+			sink := &sinkCollector{}
+			eng, ctx, stop := startEngine(t, Config{Shards: 1 + trial, OutOfOrderness: ooo}, rs, sink, &dlqCollector{})
+			defer stop()
+			setAll := func() {
+				if err := eng.onShards(ctx, func(s *shard) { s.vall = all }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setAll()
+			cut := len(recs) / 2
+			if _, err := eng.Ingest(ctx, 0, recs[:cut]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := eng.SwapRules(ctx, next); err != nil {
+				t.Fatal(err)
+			}
+			setAll()
+			if _, err := eng.Ingest(ctx, 0, recs[cut:]); err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return alertLines(sink.all)
+		}
+		want, got := run(true), run(false)
+		if len(want) < 20 {
+			t.Fatalf("trial %d: %d alerts: weak test", trial, len(want))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d: %d alerts, reference %d", trial, len(got), len(want))
+		}
+		t.Logf("trial %d: %d alerts", trial, len(got))
 	}
 }
