@@ -217,3 +217,20 @@ func TestVelocityNeededAcrossSwap(t *testing.T) {
 		t.Logf("trial %d: %d alerts", trial, len(got))
 	}
 }
+
+// TestVelocityNeededCheckpointRestore: the rules that read their values only where the
+// start index or a matcher lets them (needRules) checkpoint aggregates whose windows
+// were not read for most events; restored, they give the alerts of one uninterrupted
+// run, in order and out of order.
+func TestVelocityNeededCheckpointRestore(t *testing.T) {
+	rs := testRulesOf(t, append(slices.Clone(needRules), shortWindowRules...)...)
+	if want, _, _ := run(t, rs, Config{Shards: 2}, records(genEvents(41, 12, 5000)), 100); len(want) < 50 {
+		t.Fatalf("%d alerts: weak test", len(want))
+	}
+	t.Run("in order", func(t *testing.T) { checkpointRestoreRules(t, rs, genEvents(41, 12, 5000), 0) })
+	t.Run("out of order per key", func(t *testing.T) {
+		evs := genEvents(41, 12, 5000)
+		delayWithinKey(evs)
+		checkpointRestoreRules(t, rs, evs, 2*time.Second)
+	})
+}
