@@ -177,7 +177,8 @@ func (p *velPlan) needAll() {
 // candidates for it). A rule that cannot start on the event is not asked CanStart (the
 // index's MayStart is false only when the start guard is false whatever the values), so
 // nothing of it reads them; a replay or fold of the event, from the same matchers, reads
-// the same. (The values an event saw are also what its journal records: those of a rule
+// the same. (Not called while the key's timers are past its journal's oldest event:
+// keyState.timedPastJournal.) (The values an event saw are also what its journal records: those of a rule
 // that needed none are recorded empty and never read.)
 func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) {
 	for ri, aggs := range p.aggs {

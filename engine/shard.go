@@ -446,7 +446,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	cand := s.starts.candidates(ev)
 	vp := s.velocity()
 	if vp != nil {
-		if !s.vall {
+		if !s.vall && !ks.timedPastJournal() {
 			vp.observeNeeded(ks, s.starts, cand)
 		}
 		ks = s.observeVelocity(vp, ks, it)
@@ -485,6 +485,17 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	if ks != nil {
 		s.settle(ks)
 	}
+}
+
+// timedPastJournal reports whether the key's timers advanced its live matchers past
+// the oldest event of its journal (ks nil: no state). That happens when the key's
+// partition is idle and its timers follow the engine watermark, and the key's next
+// events are before that time: a matcher the timer dropped is still there in a replay
+// of the journal from the base (order.go), and its conditions read values the live
+// matchers did not need. While it holds every rule's values are computed
+// (velPlan.observeNeeded assumes replays meet the live matchers).
+func (ks *keyState) timedPastJournal() bool {
+	return ks != nil && len(ks.journal) > 0 && ks.timedTo > ks.journal[0].ev.Time
 }
 
 // settle reads every matcher of the key (scan), then reschedules the key's timer and
