@@ -472,18 +472,32 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 }
 
 // sectionOrder is the key-state section (state.Section) that keeps a key's order: the
-// time of its newest matched event and the time from which it can re-match. Without it a
-// restart would forget which events of the key are late.
+// time of its newest matched event, the time from which it can re-match, and (when
+// timers have run) the time its timers advanced its matchers to. Without it a restart
+// would forget which events of the key are late, and an idle partition's key whose
+// timers ran past the events its journal holds (they follow the engine watermark) would
+// get back the runs they ended. The third value is new in session 9: an older build
+// reads the first two and leaves it; a section without it has no timer time.
 const sectionOrder = 1
 
 func orderSection(ks *keyState) state.Section {
 	b := binary.AppendVarint(nil, ks.newest)
 	b = binary.AppendVarint(b, ks.cut)
+	if ks.timedTo != math.MinInt64 {
+		b = binary.AppendVarint(b, ks.timedTo)
+	}
 	return state.Section{Kind: sectionOrder, Data: b}
 }
 
-// restoreOrder sets the key's order from its section, if the checkpoint has one.
-func restoreOrder(ks *keyState, secs []state.Section) {
+// keyOrder is a key's order section, read.
+type keyOrder struct {
+	newest, cut, timedTo int64
+	ok                   bool // the checkpoint has a readable one
+}
+
+// readOrder reads the key's order section, if the checkpoint has a readable one.
+func readOrder(secs []state.Section) keyOrder {
+	o := keyOrder{timedTo: math.MinInt64}
 	for _, sec := range secs {
 		if sec.Kind != sectionOrder {
 			continue
@@ -491,10 +505,16 @@ func restoreOrder(ks *keyState, secs []state.Section) {
 		newest, n := binary.Varint(sec.Data)
 		cut, m := binary.Varint(sec.Data[max(n, 0):])
 		if n <= 0 || m <= 0 {
-			return // unreadable: keep what the journal says
+			return keyOrder{timedTo: math.MinInt64} // unreadable: keep what the journal says
 		}
-		ks.newest, ks.cut = max(ks.newest, newest), cut
+		o = keyOrder{newest: newest, cut: cut, timedTo: math.MinInt64, ok: true}
+		if rest := sec.Data[n+m:]; len(rest) > 0 {
+			if to, k := binary.Varint(rest); k > 0 {
+				o.timedTo = to
+			}
+		}
 	}
+	return o
 }
 
 // Restore loads partition part's checkpointed state into the shards and positions the
@@ -686,6 +706,9 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		}
 	}
 	ks.cool = restoreCooldown(st.Sections)
+	order := readOrder(st.Sections)
+	// The replay below advances the matchers to where the timers had (replayFrom).
+	ks.timedTo = order.timedTo
 	if len(journal) > 0 {
 		ks.base, ks.journal, ks.baseCool, ks.velBase = ks.m, journal, ks.cool, ks.vel
 		ks.m, ks.cool, ks.vel = s.replay(ks, journal, nil)
@@ -702,7 +725,9 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		ks.jourAt = journal[0].ev.Time
 		ks.part.jour.push(ks.jourAt, ks)
 	}
-	restoreOrder(ks, st.Sections)
+	if order.ok {
+		ks.newest, ks.cut = max(ks.newest, order.newest), order.cut
+	}
 	s.settle(ks)
 }
 

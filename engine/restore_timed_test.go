@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/state"
+)
+
+// TestRestoreKeepsTimersPastJournal: an idle partition's keys follow the engine
+// watermark, so a key's timers can time its runs out past events its journal still holds
+// (the journal is trimmed to the partition's own watermark). A checkpoint saves the key
+// as its base and journal; the restore matched the journal again but did not advance the
+// matchers to where the timers had taken them, so a run the timers had ended came back,
+// and the key's next event completed it: an alert the uninterrupted run never gives.
+func TestRestoreKeepsTimersPastJournal(t *testing.T) {
+	rs := testRulesOf(t, `
+id: auth-refund
+within: 5s
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: r
+    contiguity: any
+    where: e.kind == 'refund'
+`)
+	cfg := Config{Shards: 1, OutOfOrderness: 5 * time.Second, IdleTimeout: 20 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ingest := func(e *Engine, part int, off int64, evs ...testEvent) {
+		t.Helper()
+		if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// start restores both partitions of an engine checkpointing to dir; stop closes the
+	// engine and its store.
+	start := func(dir string, sink *sinkCollector) (e *Engine, stop func()) {
+		store := openStore(t, dir)
+		e = startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
+		for _, p := range []int{1, 2} {
+			if _, err := e.Restore(ctx, p, slog.Default()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e, func() { e.Close(); store.Close() }
+	}
+	// first: k's run starts, partition 1 goes idle, partition 2 moves the engine
+	// watermark past the run's deadline (t0+5s): k's timers end it, its journal still
+	// holds a1.
+	first := func(e *Engine) {
+		ingest(e, 1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
+		ingest(e, 2, 0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"})
+		time.Sleep(50 * time.Millisecond)
+		e.MarkIdle(ctx)
+		ingest(e, 2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+		if err := e.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// then: k's next event, in order for k, within the ended run's window.
+	then := func(e *Engine) {
+		ingest(e, 1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
+		if err := e.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sink := &sinkCollector{}
+	e, stop := start(t.TempDir(), sink)
+	first(e)
+	then(e)
+	stop()
+	want := alertLines(sink.all)
+
+	dir := t.TempDir()
+	sink1, sink2 := &sinkCollector{}, &sinkCollector{}
+	e1, stop1 := start(dir, sink1)
+	first(e1)
+	if err := e1.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop1()
+	e2, stop2 := start(dir, sink2)
+	if st, err := e2.Inspect(ctx, false); err != nil || st.Keys == 0 {
+		t.Fatalf("no key restored (%v): weak test", err)
+	}
+	then(e2)
+	stop2()
+	if got := alertLines(append(sink1.all, sink2.all...)); !slices.Equal(got, want) {
+		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
+	}
+}
+
+// TestOrderSectionVersions: the order section written before session 9 (newest and cut)
+// reads with no timer time; the new one with it; an unreadable one as none.
+func TestOrderSectionVersions(t *testing.T) {
+	old := state.Section{Kind: sectionOrder, Data: binary.AppendVarint(binary.AppendVarint(nil, 50), 40)}
+	if o := readOrder([]state.Section{old}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != math.MinInt64 {
+		t.Errorf("a section without a timer time: %+v", o)
+	}
+	ks := &keyState{newest: 50, cut: 40, timedTo: 70}
+	if o := readOrder([]state.Section{orderSection(ks)}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != 70 {
+		t.Errorf("a section with one: %+v", o)
+	}
+	ks.timedTo = math.MinInt64
+	if sec := orderSection(ks); !bytes.Equal(sec.Data, old.Data) {
+		t.Errorf("a key whose timers never ran: section %x, want the old form %x", sec.Data, old.Data)
+	}
+	if o := readOrder([]state.Section{{Kind: sectionOrder, Data: []byte{0x80}}}); o.ok || o.timedTo != math.MinInt64 {
+		t.Errorf("an unreadable section: %+v", o)
+	}
+}
