@@ -285,6 +285,12 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 				ms[ri] = nil
 			}
 		}
+		// and frees the velocity state as fire did after them: a restore (or re-match)
+		// must not give back aggregate values the timers had dropped (kept even empty:
+		// the key has a journal)
+		if vf != nil && vf.kv != nil {
+			vf.kv.expire(ks.timedTo, ms)
+		}
 	}
 	if vf == nil {
 		return ms, cool, nil
