@@ -109,3 +109,28 @@ emit:
 		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
 	}
 }
+
+// TestRestoreKeepsCooldownEndPastJournal: an idle partition's key's timers prune its
+// cooldowns at the engine watermark (pruneCool, from the key's timer time), past events
+// its journal holds; the restore replays the journal, which sets the cooldown again, and
+// must prune it at the restored timer time too, or the key's next event, in order for it
+// and before the cooldown's end, is held back where the uninterrupted run alerts.
+func TestRestoreKeepsCooldownEndPastJournal(t *testing.T) {
+	got, want := restoreAcrossIdle(t, `
+id: refund
+cooldown: 10s
+pattern:
+  - name: r
+    where: e.kind == 'refund'
+`, func(in func(int, int64, ...testEvent)) {
+		in(1, 0, testEvent{ID: "r0", Card: "k", TS: t0, Kind: "refund", Amount: 10})
+		in(-1, 0)
+		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+	}, func(in func(int, int64, ...testEvent)) {
+		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
+	})
+	t.Logf("uninterrupted: %d alerts", len(want))
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
+	}
+}
