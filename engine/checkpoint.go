@@ -473,11 +473,14 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 
 // sectionOrder is the key-state section (state.Section) that keeps a key's order: the
 // time of its newest matched event, the time from which it can re-match, and (when
-// timers have run) the time its timers advanced its matchers to. Without it a restart
-// would forget which events of the key are late, and an idle partition's key whose
-// timers ran past the events its journal holds (they follow the engine watermark) would
-// get back the runs they ended. The third value is new in session 9: an older build
-// reads the first two and leaves it; a section without it has no timer time.
+// timers have run) the time its timers advanced its matchers to, that of its base and
+// that of each pending event (item.timed, in the journal's order: a count, then each).
+// Without it a restart would forget which events of the key are late, and an idle
+// partition's key whose timers ran past the events its journal holds (they follow the
+// engine watermark) would get back the runs they ended, or end runs its events started
+// after the timers had run. The values after the second are new in session 9: an older
+// build reads the first two and leaves the rest; a section without them has no timer
+// time, one with the key's only (e6c6de1) replays it at the journal's end.
 const sectionOrder = 1
 
 func orderSection(ks *keyState) state.Section {
@@ -485,6 +488,12 @@ func orderSection(ks *keyState) state.Section {
 	b = binary.AppendVarint(b, ks.cut)
 	if ks.timedTo != math.MinInt64 {
 		b = binary.AppendVarint(b, ks.timedTo)
+		// where the timers had advanced the base and each journal event's matchers
+		b = binary.AppendVarint(b, ks.baseTo)
+		b = binary.AppendUvarint(b, uint64(len(ks.journal)))
+		for i := range ks.journal {
+			b = binary.AppendVarint(b, ks.journal[i].timed)
+		}
 	}
 	return state.Section{Kind: sectionOrder, Data: b}
 }
@@ -492,12 +501,14 @@ func orderSection(ks *keyState) state.Section {
 // keyOrder is a key's order section, read.
 type keyOrder struct {
 	newest, cut, timedTo int64
-	ok                   bool // the checkpoint has a readable one
+	baseTo               int64   // the base's timer time (math.MinInt64: not saved)
+	timed                []int64 // each pending event's timer time, in order (nil: not saved)
+	ok                   bool    // the checkpoint has a readable one
 }
 
 // readOrder reads the key's order section, if the checkpoint has a readable one.
 func readOrder(secs []state.Section) keyOrder {
-	o := keyOrder{timedTo: math.MinInt64}
+	o := keyOrder{timedTo: math.MinInt64, baseTo: math.MinInt64}
 	for _, sec := range secs {
 		if sec.Kind != sectionOrder {
 			continue
@@ -505,16 +516,40 @@ func readOrder(secs []state.Section) keyOrder {
 		newest, n := binary.Varint(sec.Data)
 		cut, m := binary.Varint(sec.Data[max(n, 0):])
 		if n <= 0 || m <= 0 {
-			return keyOrder{timedTo: math.MinInt64} // unreadable: keep what the journal says
+			return keyOrder{timedTo: math.MinInt64, baseTo: math.MinInt64} // unreadable: keep what the journal says
 		}
-		o = keyOrder{newest: newest, cut: cut, timedTo: math.MinInt64, ok: true}
-		if rest := sec.Data[n+m:]; len(rest) > 0 {
-			if to, k := binary.Varint(rest); k > 0 {
-				o.timedTo = to
-			}
+		o = keyOrder{newest: newest, cut: cut, timedTo: math.MinInt64, baseTo: math.MinInt64, ok: true}
+		rest := sec.Data[n+m:]
+		if to, k := binary.Varint(rest); k > 0 {
+			o.timedTo, rest = to, rest[k:]
 		}
+		o.baseTo, o.timed = readTimed(rest)
+
 	}
 	return o
+}
+
+// readTimed reads the base's timer time and the pending events' from the rest of an order
+// section (a section written before them has none: math.MinInt64 and nil).
+func readTimed(b []byte) (int64, []int64) {
+	base, k := binary.Varint(b)
+	if k <= 0 {
+		return math.MinInt64, nil
+	}
+	b = b[k:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) { // each takes a byte at least
+		return math.MinInt64, nil
+	}
+	b = b[k:]
+	timed := make([]int64, n)
+	for i := range timed {
+		if timed[i], k = binary.Varint(b); k <= 0 {
+			return math.MinInt64, nil
+		}
+		b = b[k:]
+	}
+	return base, timed
 }
 
 // Restore loads partition part's checkpointed state into the shards and positions the
@@ -698,17 +733,24 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	// live matchers are the base with the journal matched again (its alerts were
 	// delivered before the checkpoint).
 	ks.vel = s.restoreVelocity(ks.key, st.Sections)
+	order := readOrder(st.Sections)
+	if len(order.timed) != len(st.Pending) {
+		order.baseTo, order.timed = math.MinInt64, nil // the timers' time is replayed at the end
+	}
 	var journal []item
-	for _, i := range st.Pending {
+	for pi, i := range st.Pending {
 		if int(i) < len(st.Events) {
 			ev := st.Events[i]
-			journal = insertItem(journal, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true})
+			timed := int64(math.MinInt64)
+			if order.timed != nil {
+				timed = order.timed[pi]
+			}
+			journal = insertItem(journal, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true, timed: timed})
 		}
 	}
 	ks.cool = restoreCooldown(st.Sections)
-	order := readOrder(st.Sections)
-	// The replay below advances the matchers to where the timers had (replayFrom).
-	ks.timedTo = order.timedTo
+	// The replay below advances the matchers where the timers had (replayFrom).
+	ks.timedTo, ks.baseTo = order.timedTo, order.baseTo
 	if len(journal) > 0 {
 		ks.base, ks.journal, ks.baseCool, ks.velBase = ks.m, journal, ks.cool, ks.vel
 		ks.m, ks.cool, ks.vel = s.replay(ks, journal, nil)

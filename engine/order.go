@@ -20,13 +20,19 @@ import (
 // not are delivered; alerts the first order derived and the corrected one does not were
 // already out and are counted as superseded. An event behind the watermark is late.
 // Replays rely on the matcher's rule that advancing time later never changes results
-// before the next event: the timers the key saw are replayed as one final advance.
+// before the next event. The key's timers can run ahead of its next events (an idle
+// partition's follow the engine watermark), so a replay advances where they had: each
+// journal item keeps the key's timer time when it was matched (item.timed; a re-matched
+// event the one of the events before it), the base the one it was advanced to
+// (keyState.baseTo), and the replay advances to an item's before matching it, and to the
+// key's (timedTo) at the end (advanceTo).
 
 // journal inserts an event matched in order into the key's journal (as a retained copy),
 // taking a base snapshot of the key's matchers when the journal starts.
 func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
+		ks.baseTo = ks.timedTo
 		ks.baseCool = ks.cool.clone()
 		ks.base = make([]*nfa.Matcher, len(ks.m))
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
@@ -53,6 +59,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		it.ev, it.stable = cp.ev, true
 	}
 	cp.raw, cp.ticket = nil, nil
+	cp.timed = ks.timedTo
 	s.addJournal(ks, cp)
 	if over := len(ks.journal) - s.e.cfg.MaxJournal; over > 0 {
 		// A key that sends more events within the out-of-orderness than the bound keeps
@@ -135,6 +142,10 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
 	}
 	for i := range ks.journal[:n] {
+		if it := &ks.journal[i]; it.timed > ks.baseTo {
+			ks.baseTo = it.timed
+			s.advanceTo(ks.baseTo, ks.base, nil, nil, &ks.baseCool)
+		}
 		s.feed(ks.base, vf, &ks.journal[i], nil, &ks.baseCool)
 	}
 	if b := ks.velBase; b != nil {
@@ -267,35 +278,57 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		}
 	}
 	cool := ks.baseCool.clone()
+	to := ks.baseTo
 	for i := range journal {
+		if it := &journal[i]; it.timed > to {
+			to = it.timed
+			s.advanceTo(to, ms, vf, out, &cool)
+		}
 		s.feed(ms, vf, &journal[i], out, &cool)
 	}
 	if vp := s.velocity(); vp != nil && vf != nil {
 		vp.cur = false
 		s.vkey = &vf.kv
 	}
-	if ks.timedTo != math.MinInt64 {
-		for ri, m := range ms {
-			if m == nil {
-				continue
-			}
-			m.Advance(ks.timedTo, s.sc, &s.res)
-			out.collect(s, ri, &cool)
-			if m.Idle() {
-				ms[ri] = nil
-			}
-		}
-		// and frees the velocity state as fire did after them: a restore (or re-match)
-		// must not give back aggregate values the timers had dropped (kept even empty:
-		// the key has a journal)
-		if vf != nil && vf.kv != nil {
-			vf.kv.expire(ks.timedTo, ms)
-		}
+	if ks.timedTo > to {
+		s.advanceTo(ks.timedTo, ms, vf, out, &cool)
 	}
 	if vf == nil {
 		return ms, cool, nil
 	}
 	return ms, cool, vf.kv
+}
+
+// advanceTo advances the matchers ms (a base or a replay's) to the timer time w where the
+// key's timers had advanced its live ones (fire): the runs they ended end, the cooldowns
+// they pruned go, and the velocity state vf observes (nil: none) frees what fire freed
+// (kept even empty: the key has a journal). Timers run ahead of a key's events only while
+// its partition is idle (they follow the engine watermark), so a replay advances at the
+// journal position where they had, not once at its end: a run started by an event matched
+// after the timers ran is not ended by them.
+func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOut, cool *cooldowns) {
+	if vp := s.velocity(); vp != nil && vf != nil {
+		vp.cur = false // matches completed by time read no aggregate values
+		s.vkey = &vf.kv
+	}
+	for ri, m := range ms {
+		if m == nil {
+			continue
+		}
+		m.Advance(w, s.sc, &s.res)
+		out.collect(s, ri, cool)
+		if m.Idle() {
+			ms[ri] = nil
+		}
+	}
+	for id, until := range *cool {
+		if until <= w {
+			delete(*cool, id)
+		}
+	}
+	if vf != nil && vf.kv != nil {
+		vf.kv.expire(w, ms)
+	}
 }
 
 // rematch puts an event that is older than its key's newest matched event, and not
@@ -309,6 +342,13 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	cp.ev = it.ev.Clone()
 	cp.stable = true
 	cp.raw, cp.ticket = nil, nil
+	// matched in its place: with the timer time the events before it were matched at
+	cp.timed = ks.baseTo
+	for i := range ks.journal {
+		if j := &ks.journal[i]; j.ev.Time < cp.ev.Time || j.ev.Time == cp.ev.Time && j.ev.Seq <= cp.ev.Seq {
+			cp.timed = j.timed
+		}
+	}
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
 	ms, cool, kv := s.replay(ks, ks.journal, &after)

@@ -92,6 +92,9 @@ type item struct {
 	ticket *ticket // the IngestWait call waiting for this event's outcome, if any
 	idx    int32   // the event's index in that call
 	stable bool    // ev is the engine's own copy (a journal event), not batch memory
+	// timed is, for a journal item, the key's timer time (keyState.timedTo) when the event
+	// was matched: a replay advances to it before the event, as the timers had.
+	timed int64
 }
 
 func (e *Engine) partition(id int) *partition {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/state"
 )
 
@@ -105,8 +106,14 @@ func TestOrderSectionVersions(t *testing.T) {
 	if o := readOrder([]state.Section{old}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != math.MinInt64 {
 		t.Errorf("a section without a timer time: %+v", o)
 	}
-	ks := &keyState{newest: 50, cut: 40, timedTo: 70}
-	if o := readOrder([]state.Section{orderSection(ks)}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != 70 {
+	e3 := state.Section{Kind: sectionOrder, Data: binary.AppendVarint(old.Data, 70)} // e6c6de1's form
+	if o := readOrder([]state.Section{e3}); !o.ok || o.timedTo != 70 || o.baseTo != math.MinInt64 || o.timed != nil {
+		t.Errorf("a section with a timer time only: %+v", o)
+	}
+	ks := &keyState{newest: 50, cut: 40, timedTo: 70, baseTo: 20,
+		journal: []item{{ev: &event.Event{Time: 45}, timed: 20}, {ev: &event.Event{Time: 48}, timed: 70}}}
+	if o := readOrder([]state.Section{orderSection(ks)}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != 70 ||
+		o.baseTo != 20 || !slices.Equal(o.timed, []int64{20, 70}) {
 		t.Errorf("a section with one: %+v", o)
 	}
 	ks.timedTo = math.MinInt64

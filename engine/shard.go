@@ -53,6 +53,7 @@ type keyState struct {
 	budgetCut bool  // the memory budget cut its partial matches (a mark for Inspect)
 	newest    int64 // time of the newest event matched in order for the key
 	timedTo   int64 // latest time timers advanced the key's matchers to
+	baseTo    int64 // the timer time the base was advanced to (set when base is)
 	// journal holds the key's events matched in order and not yet behind the partition's
 	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
 	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
@@ -335,7 +336,7 @@ func (s *shard) key(k string, part int32) *keyState {
 		// slab alive for as long as the key lives
 		k = strings.Clone(k)
 		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
-			newest: math.MinInt64, timedTo: math.MinInt64, idx: int32(len(s.list))}
+			newest: math.MinInt64, timedTo: math.MinInt64, baseTo: math.MinInt64, idx: int32(len(s.list))}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
