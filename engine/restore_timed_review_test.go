@@ -231,3 +231,37 @@ pattern:
 		t.Fatalf("alerts with an out-of-order login:\n%v\nwithout it:\n%v", got, want)
 	}
 }
+
+// TestRestoreKeepsRunsAfterTimerFolded is TestRestoreKeepsRunsAfterTimer with the event
+// before the timers and one after them folded into the key's base (its partition's
+// watermark passed them), one after them left in the journal: the base is advanced where
+// the timers had between them, or the run the timers ended is restored with it.
+func TestRestoreKeepsRunsAfterTimerFolded(t *testing.T) {
+	got, want := restoreAcrossIdle(t, `
+id: auth-refund
+within: 5s
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: r
+    contiguity: any
+    where: e.kind == 'refund'
+`, func(in func(int, int64, ...testEvent)) {
+		in(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
+		in(-1, 0)
+		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+		// y1 moves the partition's watermark to t0+3.5s: a1 and a2 fold into the base, a3
+		// stays in the journal
+		in(1, 1, testEvent{ID: "a2", Card: "k", TS: t0 + 3000, Kind: "auth", Amount: 7},
+			testEvent{ID: "a3", Card: "k", TS: t0 + 3600, Kind: "auth", Amount: 8},
+			testEvent{ID: "y1", Card: "y", TS: t0 + 8500, Kind: "login"})
+	}, func(in func(int, int64, ...testEvent)) {
+		in(1, 4, testEvent{ID: "r1", Card: "k", TS: t0 + 4000, Kind: "refund", Amount: 5})
+	})
+	if len(want) == 0 {
+		t.Fatal("the uninterrupted run gives no alert: the test does not test what it should")
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
+	}
+}
