@@ -2,13 +2,10 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"log/slog"
 	"math"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/state"
@@ -21,7 +18,7 @@ import (
 // matchers to where the timers had taken them, so a run the timers had ended came back,
 // and the key's next event completed it: an alert the uninterrupted run never gives.
 func TestRestoreKeepsTimersPastJournal(t *testing.T) {
-	rs := testRulesOf(t, `
+	got, want := restoreAcrossIdle(t, `
 id: auth-refund
 within: 5s
 pattern:
@@ -30,71 +27,17 @@ pattern:
   - name: r
     contiguity: any
     where: e.kind == 'refund'
-`)
-	cfg := Config{Shards: 1, OutOfOrderness: 5 * time.Second, IdleTimeout: 20 * time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ingest := func(e *Engine, part int, off int64, evs ...testEvent) {
-		t.Helper()
-		if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// start restores both partitions of an engine checkpointing to dir; stop closes the
-	// engine and its store.
-	start := func(dir string, sink *sinkCollector) (e *Engine, stop func()) {
-		store := openStore(t, dir)
-		e = startCheckpointed(t, ctx, store, cfg, rs, sink, &dlqCollector{})
-		for _, p := range []int{1, 2} {
-			if _, err := e.Restore(ctx, p, slog.Default()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return e, func() { e.Close(); store.Close() }
-	}
-	// first: k's run starts, partition 1 goes idle, partition 2 moves the engine
-	// watermark past the run's deadline (t0+5s): k's timers end it, its journal still
-	// holds a1.
-	first := func(e *Engine) {
-		ingest(e, 1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
-		ingest(e, 2, 0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"})
-		time.Sleep(50 * time.Millisecond)
-		e.MarkIdle(ctx)
-		ingest(e, 2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
-		if err := e.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// then: k's next event, in order for k, within the ended run's window.
-	then := func(e *Engine) {
-		ingest(e, 1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
-		if err := e.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	sink := &sinkCollector{}
-	e, stop := start(t.TempDir(), sink)
-	first(e)
-	then(e)
-	stop()
-	want := alertLines(sink.all)
-
-	dir := t.TempDir()
-	sink1, sink2 := &sinkCollector{}, &sinkCollector{}
-	e1, stop1 := start(dir, sink1)
-	first(e1)
-	if err := e1.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop1()
-	e2, stop2 := start(dir, sink2)
-	if st, err := e2.Inspect(ctx, false); err != nil || st.Keys == 0 {
-		t.Fatalf("no key restored (%v): weak test", err)
-	}
-	then(e2)
-	stop2()
-	if got := alertLines(append(sink1.all, sink2.all...)); !slices.Equal(got, want) {
+`, func(in func(int, int64, ...testEvent)) {
+		// k's run starts, partition 1 goes idle, partition 2 moves the engine watermark
+		// past the run's deadline (t0+5s): k's timers end it, its journal still holds a1
+		in(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
+		in(-1, 0)
+		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+	}, func(in func(int, int64, ...testEvent)) {
+		// k's next event, in order for k, within the ended run's window
+		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
+	})
+	if !slices.Equal(got, want) {
 		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
 	}
 }
