@@ -18,16 +18,7 @@ import (
 // matchers to where the timers had taken them, so a run the timers had ended came back,
 // and the key's next event completed it: an alert the uninterrupted run never gives.
 func TestRestoreKeepsTimersPastJournal(t *testing.T) {
-	got, want := restoreAcrossIdle(t, `
-id: auth-refund
-within: 5s
-pattern:
-  - name: a
-    where: e.kind == 'auth'
-  - name: r
-    contiguity: any
-    where: e.kind == 'refund'
-`, func(in func(int, int64, ...testEvent)) {
+	restoreAcrossIdle(t, authRefundRule, func(in func(int, int64, ...testEvent)) {
 		// k's run starts, partition 1 goes idle, partition 2 moves the engine watermark
 		// past the run's deadline (t0+5s): k's timers end it, its journal still holds a1
 		in(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
@@ -37,9 +28,6 @@ pattern:
 		// k's next event, in order for k, within the ended run's window
 		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
 	})
-	if !slices.Equal(got, want) {
-		t.Fatalf("alerts across the restart:\n%v\nuninterrupted:\n%v", got, want)
-	}
 }
 
 // TestOrderSectionVersions: the order section written before session 9 (newest and cut)
