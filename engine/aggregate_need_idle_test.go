@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -34,24 +33,8 @@ emit:
   caps: agg.caps
 `)
 	run := func(all bool) []string {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		sink := &sinkCollector{}
-		e, err := New(Config{Shards: 1, OutOfOrderness: 5 * time.Second, IdleTimeout: 20 * time.Millisecond}, rs, sink, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Start(ctx)
-		defer e.Close()
-		if err := e.onShards(ctx, func(s *shard) { s.vall = all }); err != nil {
-			t.Fatal(err)
-		}
-		ingest := func(part int, off int64, evs ...testEvent) {
-			t.Helper()
-			if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		e, ctx, ingest := idleEngine(t, rs, 5*time.Second, 20*time.Millisecond, all, sink)
 		ingest(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10},
 			testEvent{ID: "c1", Card: "k", TS: t0 + 1000, Kind: "capture", Amount: 10})
 		ingest(2, 0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"})
@@ -103,18 +86,8 @@ func TestVelocityNeededIdleAgainstAll(t *testing.T) {
 			}
 		}
 		run := func(all bool) ([]string, Snapshot) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
 			sink := &sinkCollector{}
-			e, err := New(Config{Shards: 1, OutOfOrderness: ooo, IdleTimeout: 10 * time.Millisecond}, rs, sink, &dlqCollector{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.Start(ctx)
-			defer e.Close()
-			if err := e.onShards(ctx, func(s *shard) { s.vall = all }); err != nil {
-				t.Fatal(err)
-			}
+			e, ctx, _ := idleEngine(t, rs, ooo, 10*time.Millisecond, all, sink)
 			var off1, off2, top, p2 int64
 			for c := 0; c*80 < len(evs); c++ {
 				chunk := evs[c*80 : min((c+1)*80, len(evs))]

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -196,20 +195,7 @@ emit:
 // aggregate.
 func TestVelocityBoundsAfterIdleRollback(t *testing.T) {
 	rs := testRulesOf(t, shortWindowRules...)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	e, err := New(Config{Shards: 1, OutOfOrderness: 5 * time.Second, IdleTimeout: 20 * time.Millisecond}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Start(ctx)
-	defer e.Close()
-	ingest := func(part int, off int64, evs ...testEvent) {
-		t.Helper()
-		if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e, ctx, ingest := idleEngine(t, rs, 5*time.Second, 20*time.Millisecond, false, &sinkCollector{})
 	ingest(1, 0, testEvent{ID: "a0", Card: "k", TS: t0 - 10_000, Kind: "auth", Amount: 10}) // folded into the base: rolled back to
 	ingest(1, 1, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 20},
 		testEvent{ID: "c1", Card: "k", TS: t0 + 2000, Kind: "capture", Amount: 30})

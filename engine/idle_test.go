@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/alerts"
 )
 
 // idleRecs returns one record per event of key card, offsets from off.
@@ -21,6 +23,25 @@ func idleRecs(off int64, evs ...testEvent) []Record {
 }
 
 const t0 = int64(1_700_000_000_000)
+
+// idleEngine starts an engine of one shard over rs with out-of-orderness ooo and idle
+// timeout idle (startEngine; closed when the test ends), its shards computing every
+// velocity value when all (shard.vall), and returns it with an ingest of events numbered
+// from off into a partition (idleRecs).
+func idleEngine(t testing.TB, rs *RuleSet, ooo, idle time.Duration, all bool, sink alerts.Sink) (*Engine, context.Context, func(part int, off int64, evs ...testEvent)) {
+	t.Helper()
+	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: ooo, IdleTimeout: idle}, rs, sink, &dlqCollector{})
+	t.Cleanup(stop)
+	if err := e.onShards(ctx, func(s *shard) { s.vall = all }); err != nil {
+		t.Fatal(err)
+	}
+	return e, ctx, func(part int, off int64, evs ...testEvent) {
+		t.Helper()
+		if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // absenceAlerts returns the auth-no-capture alerts sink holds.
 func absenceAlerts(sink *sinkCollector) []string { return ruleAlerts(sink, "auth-no-capture", "") }

@@ -174,20 +174,11 @@ func TestRestoreKeepsRunsAfterTimer(t *testing.T) {
 func TestRematchKeepsRunsAfterTimer(t *testing.T) {
 	rs := testRulesOf(t, authRefundRule)
 	run := func(login bool) []string {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		sink := &sinkCollector{}
-		e, err := New(Config{Shards: 1, OutOfOrderness: 5 * time.Second, IdleTimeout: 20 * time.Millisecond}, rs, sink, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.Start(ctx)
-		defer e.Close()
+		e, ctx, ingest := idleEngine(t, rs, 5*time.Second, 20*time.Millisecond, false, sink)
 		in := func(part int, off int64, evs ...testEvent) {
 			t.Helper()
-			if _, err := e.Ingest(ctx, part, idleRecs(off, evs...)); err != nil {
-				t.Fatal(err)
-			}
+			ingest(part, off, evs...)
 			if err := e.Barrier(ctx); err != nil {
 				t.Fatal(err)
 			}
