@@ -71,11 +71,14 @@ emit:
 // partition: between chunks of one partition's events, arriving out of order, the
 // partition goes idle and another moves the engine watermark well past it, so the
 // first partition's timers run ahead of its keys' journals (and of their next events).
-// The alerts must be those of the reference that computes every value.
+// The alerts must be those of the reference that computes every value. Eight trials:
+// since re-matches advance where the timers had (item.timed), only trial 4 of the first
+// eight fails without keyState.timedPastJournal (the first three, all it ran before,
+// passed without it).
 func TestVelocityNeededIdleAgainstAll(t *testing.T) {
 	rs := testRulesOf(t, append(append(slices.Clone(velocityRules), needRules...), shortWindowRules...)...)
 	const ooo = 4 * time.Second
-	for trial := range 3 {
+	for trial := range 8 {
 		r := rand.New(rand.NewPCG(uint64(trial), 31))
 		evs := arriveWithin(genEvents(uint64(970+trial), 3+2*trial, 1200), r, ooo)
 		// after which chunks partition 2 jumps, and by how much
