@@ -402,14 +402,7 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		if m == nil {
 			continue
 		}
-		s.timers.read++
-		m.Advance(w, s.sc, &s.res)
-		s.timerYield()
-		s.emit(ri, ks.key, ingest)
-		if m.Idle() {
-			s.timers.idled++
-			s.idle(ks, ri, m)
-		}
+		s.advanceOne(ks, ri, m, w, ingest)
 	}
 }
 
