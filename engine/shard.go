@@ -470,9 +470,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		m.Process(ev, s.sc, &s.res)
 		s.emit(ri, ks.key, it.ingest)
 		if m.Idle() {
-			ks.m[ri] = nil
-			ks.live--
-			s.dropMatcher(ri, m)
+			s.idle(ks, ri, m)
 		}
 	}
 	s.e.stats.shard[s.id].matched.Add(1)
