@@ -321,11 +321,7 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 			ms[ri] = nil
 		}
 	}
-	for id, until := range *cool {
-		if until <= w {
-			delete(*cool, id)
-		}
-	}
+	cool.prune(w)
 	if vf != nil && vf.kv != nil {
 		vf.kv.expire(w, ms)
 	}

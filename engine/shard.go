@@ -504,7 +504,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 	s.account(ks, &next)
 	d := int64(math.MaxInt64)
 	if ks.cool != nil {
-		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
+		d = ks.cool.prune(max(ks.part.now(s.global), ks.timedTo))
 	}
 	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil {
 		s.release(ks)
