@@ -45,7 +45,6 @@ func (k *knownDeadlines) set(j int, d, at int64) bool {
 	case d == math.MaxInt64:
 		k.off[j] = noDeadline
 	case uint64(d)-uint64(at) >= noDeadline: // also when d < at
-
 		return false
 	default:
 		k.off[j] = int32(d - at)
