@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
 )
@@ -83,13 +84,19 @@ func (s *shard) addJournal(ks *keyState, it item) {
 // order, so it scans from the end.
 func insertItem(items []item, it item) []item {
 	i := len(items)
-	for i > 0 && (items[i-1].ev.Time > it.ev.Time || items[i-1].ev.Time == it.ev.Time && items[i-1].ev.Seq > it.ev.Seq) {
+	for i > 0 && after(items[i-1].ev, it.ev) {
 		i--
 	}
 	items = append(items, item{})
 	copy(items[i+1:], items[i:])
 	items[i] = it
 	return items
+}
+
+// after reports whether a comes after b in a key's order of events: by time, then by
+// arrival (Seq).
+func after(a, b *event.Event) bool {
+	return a.Time > b.Time || a.Time == b.Time && a.Seq > b.Seq
 }
 
 // fold makes the key's live matchers its whole state: the journal and its base are
@@ -341,7 +348,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	// matched in its place: with the timer time the events before it were matched at
 	cp.timed = ks.baseTo
 	for i := range ks.journal {
-		if j := &ks.journal[i]; j.ev.Time < cp.ev.Time || j.ev.Time == cp.ev.Time && j.ev.Seq <= cp.ev.Seq {
+		if j := &ks.journal[i]; !after(j.ev, cp.ev) {
 			cp.timed = j.timed
 		}
 	}
