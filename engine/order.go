@@ -293,10 +293,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		}
 		s.feed(ms, vf, &journal[i], out, &cool)
 	}
-	if vp := s.velocity(); vp != nil && vf != nil {
-		vp.cur = false
-		s.vkey = &vf.kv
-	}
+	s.byTime(vf)
 	if ks.timedTo > to {
 		s.advanceTo(ks.timedTo, ms, vf, out, &cool)
 	}
@@ -304,6 +301,16 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		return ms, cool, nil
 	}
 	return ms, cool, vf.kv
+}
+
+// byTime readies the velocity plan for matches that time completes in matchers whose
+// velocity state vf observes (nil: none, and nothing changes): they read no aggregate
+// values, and their rearm holds are admitted against vf's state.
+func (s *shard) byTime(vf *velFeed) {
+	if vp := s.velocity(); vp != nil && vf != nil {
+		vp.cur = false
+		s.vkey = &vf.kv
+	}
 }
 
 // advanceTo advances the matchers ms (a base or a replay's) to the timer time w where the
@@ -314,10 +321,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 // journal position where they had, not once at its end: a run started by an event matched
 // after the timers ran is not ended by them.
 func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOut, cool *cooldowns) {
-	if vp := s.velocity(); vp != nil && vf != nil {
-		vp.cur = false // matches completed by time read no aggregate values
-		s.vkey = &vf.kv
-	}
+	s.byTime(vf)
 	for ri, m := range ms {
 		if m == nil {
 			continue
