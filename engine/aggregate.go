@@ -283,7 +283,7 @@ func lastEvent(m *nfa.Match) *event.Event {
 	var last *event.Event
 	for _, st := range m.Steps {
 		for _, ev := range st.Events {
-			if last == nil || ev.Time > last.Time || ev.Time == last.Time && ev.Seq > last.Seq {
+			if last == nil || after(ev, last) {
 				last = ev
 			}
 		}

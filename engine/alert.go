@@ -93,10 +93,10 @@ func buildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 		st := alerts.Step{Step: se.Step, Events: make([]alerts.Event, len(se.Events))}
 		for i, ev := range se.Events {
 			st.Events[i] = alerts.Event{ID: EventID(ev), Time: time.UnixMilli(ev.Time).UTC(), Fields: ev.Fields()}
-			if first == nil || ev.Time < first.Time || ev.Time == first.Time && ev.Seq < first.Seq {
+			if first == nil || after(first, ev) {
 				first = ev
 			}
-			if last == nil || ev.Time > last.Time || ev.Time == last.Time && ev.Seq > last.Seq {
+			if last == nil || after(ev, last) {
 				last = ev
 			}
 		}

@@ -51,9 +51,7 @@ func (s *shard) account(ks *keyState, next *int64) {
 			m.CutAll("engine", s.sc, &s.res)
 			s.emit(ri, ks.key, -1)
 			if m.Idle() {
-				ks.m[ri] = nil
-				ks.live--
-				s.dropMatcher(ri, m)
+				s.idle(ks, ri, m)
 			}
 		}
 		*next = s.scan(ks)

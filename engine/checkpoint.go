@@ -508,7 +508,8 @@ type keyOrder struct {
 
 // readOrder reads the key's order section, if the checkpoint has a readable one.
 func readOrder(secs []state.Section) keyOrder {
-	o := keyOrder{timedTo: math.MinInt64, baseTo: math.MinInt64}
+	none := keyOrder{timedTo: math.MinInt64, baseTo: math.MinInt64}
+	o := none
 	for _, sec := range secs {
 		if sec.Kind != sectionOrder {
 			continue
@@ -516,15 +517,15 @@ func readOrder(secs []state.Section) keyOrder {
 		newest, n := binary.Varint(sec.Data)
 		cut, m := binary.Varint(sec.Data[max(n, 0):])
 		if n <= 0 || m <= 0 {
-			return keyOrder{timedTo: math.MinInt64, baseTo: math.MinInt64} // unreadable: keep what the journal says
+			return none // unreadable: keep what the journal says
 		}
-		o = keyOrder{newest: newest, cut: cut, timedTo: math.MinInt64, baseTo: math.MinInt64, ok: true}
+		o = none
+		o.newest, o.cut, o.ok = newest, cut, true
 		rest := sec.Data[n+m:]
 		if to, k := binary.Varint(rest); k > 0 {
 			o.timedTo, rest = to, rest[k:]
 		}
 		o.baseTo, o.timed = readTimed(rest)
-
 	}
 	return o
 }

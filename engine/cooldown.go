@@ -94,13 +94,13 @@ func (s *shard) cool(ri int, key string, a *alerts.Alert) bool {
 	return false
 }
 
-// pruneCool forgets the cooldowns that ended by now; it returns the earliest end left
+// prune forgets the cooldowns that ended by now; it returns the earliest end left
 // (math.MaxInt64: none).
-func (ks *keyState) pruneCool(now int64) int64 {
+func (c cooldowns) prune(now int64) int64 {
 	next := int64(math.MaxInt64)
-	for id, until := range ks.cool {
+	for id, until := range c {
 		if until <= now {
-			delete(ks.cool, id)
+			delete(c, id)
 			continue
 		}
 		next = min(next, until)

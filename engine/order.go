@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cepd/cepd/alerts"
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
 )
@@ -83,13 +84,19 @@ func (s *shard) addJournal(ks *keyState, it item) {
 // order, so it scans from the end.
 func insertItem(items []item, it item) []item {
 	i := len(items)
-	for i > 0 && (items[i-1].ev.Time > it.ev.Time || items[i-1].ev.Time == it.ev.Time && items[i-1].ev.Seq > it.ev.Seq) {
+	for i > 0 && after(items[i-1].ev, it.ev) {
 		i--
 	}
 	items = append(items, item{})
 	copy(items[i+1:], items[i:])
 	items[i] = it
 	return items
+}
+
+// after reports whether a comes after b in a key's order of events: by time, then by
+// arrival (Seq).
+func after(a, b *event.Event) bool {
+	return a.Time > b.Time || a.Time == b.Time && a.Seq > b.Seq
 }
 
 // fold makes the key's live matchers its whole state: the journal and its base are
@@ -286,10 +293,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		}
 		s.feed(ms, vf, &journal[i], out, &cool)
 	}
-	if vp := s.velocity(); vp != nil && vf != nil {
-		vp.cur = false
-		s.vkey = &vf.kv
-	}
+	s.byTime(vf)
 	if ks.timedTo > to {
 		s.advanceTo(ks.timedTo, ms, vf, out, &cool)
 	}
@@ -297,6 +301,16 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		return ms, cool, nil
 	}
 	return ms, cool, vf.kv
+}
+
+// byTime readies the velocity plan for matches that time completes in matchers whose
+// velocity state vf observes (nil: none, and nothing changes): they read no aggregate
+// values, and their rearm holds are admitted against vf's state.
+func (s *shard) byTime(vf *velFeed) {
+	if vp := s.velocity(); vp != nil && vf != nil {
+		vp.cur = false
+		s.vkey = &vf.kv
+	}
 }
 
 // advanceTo advances the matchers ms (a base or a replay's) to the timer time w where the
@@ -307,10 +321,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 // journal position where they had, not once at its end: a run started by an event matched
 // after the timers ran is not ended by them.
 func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOut, cool *cooldowns) {
-	if vp := s.velocity(); vp != nil && vf != nil {
-		vp.cur = false // matches completed by time read no aggregate values
-		s.vkey = &vf.kv
-	}
+	s.byTime(vf)
 	for ri, m := range ms {
 		if m == nil {
 			continue
@@ -321,11 +332,7 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 			ms[ri] = nil
 		}
 	}
-	for id, until := range *cool {
-		if until <= w {
-			delete(*cool, id)
-		}
-	}
+	cool.prune(w)
 	if vf != nil && vf.kv != nil {
 		vf.kv.expire(w, ms)
 	}
@@ -345,7 +352,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	// matched in its place: with the timer time the events before it were matched at
 	cp.timed = ks.baseTo
 	for i := range ks.journal {
-		if j := &ks.journal[i]; j.ev.Time < cp.ev.Time || j.ev.Time == cp.ev.Time && j.ev.Seq <= cp.ev.Seq {
+		if j := &ks.journal[i]; !after(j.ev, cp.ev) {
 			cp.timed = j.timed
 		}
 	}

@@ -124,7 +124,7 @@ emit:
 }
 
 // TestRestoreKeepsCooldownEndPastJournal: an idle partition's key's timers prune its
-// cooldowns at the engine watermark (pruneCool, from the key's timer time), past events
+// cooldowns at the engine watermark (cooldowns.prune, from the key's timer time), past events
 // its journal holds; the restore replays the journal, which sets the cooldown again, and
 // must prune it at the restored timer time too, or the key's next event, in order for it
 // and before the cooldown's end, is held back where the uninterrupted run alerts.

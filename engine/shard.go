@@ -402,14 +402,7 @@ func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
 		if m == nil {
 			continue
 		}
-		s.timers.read++
-		m.Advance(w, s.sc, &s.res)
-		s.timerYield()
-		s.emit(ri, ks.key, ingest)
-		if m.Idle() {
-			s.timers.idled++
-			s.idle(ks, ri, m)
-		}
+		s.advanceOne(ks, ri, m, w, ingest)
 	}
 }
 
@@ -477,9 +470,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		m.Process(ev, s.sc, &s.res)
 		s.emit(ri, ks.key, it.ingest)
 		if m.Idle() {
-			ks.m[ri] = nil
-			ks.live--
-			s.dropMatcher(ri, m)
+			s.idle(ks, ri, m)
 		}
 	}
 	s.e.stats.shard[s.id].matched.Add(1)
@@ -513,7 +504,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 	s.account(ks, &next)
 	d := int64(math.MaxInt64)
 	if ks.cool != nil {
-		d = ks.pruneCool(max(ks.part.now(s.global), ks.timedTo))
+		d = ks.cool.prune(max(ks.part.now(s.global), ks.timedTo))
 	}
 	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil {
 		s.release(ks)

@@ -45,7 +45,6 @@ func (k *knownDeadlines) set(j int, d, at int64) bool {
 	case d == math.MaxInt64:
 		k.off[j] = noDeadline
 	case uint64(d)-uint64(at) >= noDeadline: // also when d < at
-
 		return false
 	default:
 		k.off[j] = int32(d - at)
@@ -111,14 +110,8 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 				continue
 			}
 		}
-		s.timers.read++
 		had := m.Usage().Bytes
-		m.Advance(w, s.sc, &s.res)
-		s.timerYield()
-		s.emit(ri, ks.key, ingest)
-		if m.Idle() {
-			s.timers.idled++
-			s.idle(ks, ri, m)
+		if s.advanceOne(ks, ri, m, w, ingest) {
 			ks.mbytes -= had
 			if j < maxKnown {
 				ks.dl.drop(j, n)
@@ -139,12 +132,22 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 	return next
 }
 
-// timerYield counts a matcher a timer advanced that produced a match or a timeout
-// (before emit takes them).
-func (s *shard) timerYield() {
+// advanceOne advances rule ri's matcher m of ks to w for a timer, counts it (and whether
+// it produced a match or a timeout, before emit takes them), emits what it produced and
+// drops it when it is idle now; it reports whether it dropped it.
+func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest int64) bool {
+	s.timers.read++
+	m.Advance(w, s.sc, &s.res)
 	if len(s.res.Matches) > 0 || len(s.res.Timeouts) > 0 {
 		s.timers.yielded++
 	}
+	s.emit(ri, ks.key, ingest)
+	if !m.Idle() {
+		return false
+	}
+	s.timers.idled++
+	s.idle(ks, ri, m)
+	return true
 }
 
 // idle drops rule ri's matcher m of ks, idle now.

@@ -108,11 +108,8 @@ func appendUnique(xs []int, x int) []int {
 }
 
 func sameRun(a, b *run) bool {
-	if a.st != b.st || a.node != b.node || a.startTs != b.startTs || a.prevTs != b.prevTs ||
-		a.startEv != b.startEv || a.ver != b.ver {
-		return false
-	}
-	return true
+	return a.st == b.st && a.node == b.node && a.startTs == b.startTs && a.prevTs == b.prevTs &&
+		a.startEv == b.startEv && a.ver == b.ver
 }
 
 // ruledOut reports whether the current event leaves every run waiting in s unchanged,
