@@ -33,8 +33,11 @@ type velPlan struct {
 	// its aggregates, but no window is read, moved or logged for the value. Every rule
 	// needs them outside matchRules (a replay or a fold computes or reads them all).
 	need []bool
-	lay  *velLayout
-	ctx  nfa.EvalContext // for the aggregates' where conditions
+	// withAggs lists the rules with aggregates (made with the plan): the only ones whose
+	// need observeNeeded and needAll change, once per event.
+	withAggs []int
+	lay      *velLayout
+	ctx      nfa.EvalContext // for the aggregates' where conditions
 	// the event the values are for (a match ending with it may read them in emit)
 	curTime int64
 	curSeq  uint64
@@ -127,15 +130,18 @@ func (s *shard) velocity() *velPlan {
 		if p == nil {
 			n := len(s.rules.Rules)
 			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n), need: make([]bool, n)}
-			p.needAll()
 		}
 		p.aggs[ri], p.hold[ri] = aggs, hold
 		p.vals[ri].Values = make([]event.Value, len(aggs))
+		if len(aggs) > 0 {
+			p.withAggs = append(p.withAggs, ri)
+		}
 	}
 	if p == nil {
 		s.vnone = s.rules
 		return nil
 	}
+	p.needAll()
 	p.lay = newVelLayout(p.aggs, p.hold)
 	p.ctx.Memo = s.sc.Memo
 	s.vplan = p
@@ -166,7 +172,7 @@ func (p *velPlan) takes(it *item) bool {
 
 // needAll makes every rule need its values (p.need).
 func (p *velPlan) needAll() {
-	for ri := range p.need {
+	for _, ri := range p.withAggs {
 		p.need[ri] = true
 	}
 }
@@ -181,10 +187,8 @@ func (p *velPlan) needAll() {
 // keyState.timedPastJournal.) (The values an event saw are also what its journal records: those of a rule
 // that needed none are recorded empty and never read.)
 func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) {
-	for ri, aggs := range p.aggs {
-		if len(aggs) > 0 {
-			p.need[ri] = ks != nil && ks.m[ri] != nil || x.mayStart(cand, ri)
-		}
+	for _, ri := range p.withAggs {
+		p.need[ri] = ks != nil && ks.m[ri] != nil || x.mayStart(cand, ri)
 	}
 }
 
