@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -97,21 +98,11 @@ func NewManager(o Options) (*Manager, error) {
 	if o.Schema == nil {
 		return nil, errors.New("backtest: a schema is required")
 	}
-	if o.MaxFileBytes <= 0 {
-		o.MaxFileBytes = DefaultMaxFileBytes
-	}
-	if o.MaxRunning <= 0 {
-		o.MaxRunning = DefaultMaxRunning
-	}
-	if o.MaxQueued <= 0 {
-		o.MaxQueued = DefaultMaxQueued
-	}
-	if o.MaxFinished <= 0 {
-		o.MaxFinished = DefaultMaxFinished
-	}
-	if o.Shards <= 0 {
-		o.Shards = 1
-	}
+	defaults.Positive(&o.MaxFileBytes, DefaultMaxFileBytes)
+	defaults.Positive(&o.MaxRunning, DefaultMaxRunning)
+	defaults.Positive(&o.MaxQueued, DefaultMaxQueued)
+	defaults.Positive(&o.MaxFinished, DefaultMaxFinished)
+	defaults.Positive(&o.Shards, 1)
 	m := &Manager{o: o, jobs: map[string]*job{}}
 	if _, _, err := m.compiler(); err != nil {
 		return nil, err
