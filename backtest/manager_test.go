@@ -253,10 +253,7 @@ func TestCancelRunning(t *testing.T) {
 	dir := t.TempDir()
 	bigFile(t, dir, 150000)
 	m := newManager(t, Options{EventsDir: dir})
-	j, err := m.Create(context.Background(), Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := create(t, m, Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"})
 	waitFor(t, m, j.ID, "matching", func(j *Job) bool { return j.EventsProcessed > 0 })
 	start := time.Now()
 	c, err := m.Cancel(context.Background(), j.ID)
@@ -303,18 +300,9 @@ func TestQueue(t *testing.T) {
 	ctx := context.Background()
 	all := fraudRules(t)
 	small := Spec{Rules: []Rule{fraudRule(t, "card-testing")}, EventsFile: "small.jsonl"}
-	first, err := m.Create(ctx, Spec{Rules: all, EventsFile: "big.jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := m.Create(ctx, small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	third, err := m.Create(ctx, small)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := create(t, m, Spec{Rules: all, EventsFile: "big.jsonl"})
+	second := create(t, m, small)
+	third := create(t, m, small)
 	if _, err := m.Create(ctx, small); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a third waiting backtest: %v, want ErrBusy", err)
 	}
@@ -376,14 +364,8 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"}
-	a, err := m.Create(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m.Create(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := create(t, m, spec)
+	b := create(t, m, spec)
 	waitFor(t, m, a.ID, "running", func(j *Job) bool { return j.EventsRead > 0 })
 	m.Close()
 	for _, id := range []string{a.ID, b.ID} {
