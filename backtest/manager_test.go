@@ -109,14 +109,7 @@ func TestDraftErrors(t *testing.T) {
 		rules []Rule
 		want  []string // file:line:col: message prefix, in order
 	}{
-		{"two bad conditions", []Rule{{Name: "rules[0]", Source: []byte(`id: draft
-severity: high
-pattern:
-  - name: a
-    where: e.amont > 10.0
-  - name: b
-    where: e.type == 3
-`)}}, []string{"rules[0]:5:13: where: undefined field 'amont'", "rules[0]:7:19: "}},
+		{"two bad conditions", []Rule{{Name: "rules[0]", Source: []byte(fraudtest.BadDraft)}}, []string{"rules[0]:5:13: where: undefined field 'amont'", "rules[0]:7:19: "}},
 		{"yaml", []Rule{good, {Name: "rules[1]", Source: []byte("id: x\npattern: [\n")}}, []string{"rules[1]:"}},
 		{"bad emit beside a good rule", []Rule{{Name: "rules[0]", Source: []byte(`id: draft
 severity: low
