@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	_ "embed"
 	"math"
 	"strconv"
 	"testing"
@@ -18,16 +19,10 @@ import (
 
 var schemaSrc = eventtest.CardSchema("ts: int", "kind: string", "amount: double")
 
-const ruleSrc = `
-id: two-large
-severity: high
-within: 1m
-pattern:
-  - name: a
-    where: e.kind == 'auth' && e.amount > 100.0
-  - name: b
-    where: e.kind == 'auth' && e.amount > 100.0
-`
+// ruleSrc alerts on two authorisations over 100 of a key within a minute.
+//
+//go:embed testdata/two-large.yaml
+var ruleSrc string
 
 type discard struct{}
 

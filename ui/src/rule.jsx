@@ -9,22 +9,7 @@ import { Diagram } from './diagram.jsx';
 import { BacktestRunner } from './backtests.jsx';
 import { AuditTable } from './audit.jsx';
 import { Confirm, ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtTime, modeName, Empty, TableHead } from './util.jsx';
-
-const TEMPLATE = `id: my-rule
-name: My rule
-description: What this rule catches, for the analyst reading its alerts.
-severity: medium
-owner: fraud-ops
-tags: [draft]
-within: 10m
-pattern:
-  - name: first
-    where: e.type == 'auth' && e.amount > 100.0
-  - name: second
-    where: e.type == 'auth' && e.amount > 100.0
-emit:
-  total: first(match.first).amount + e.amount
-`;
+import TEMPLATE from './rule-template.yaml?raw'; // the new rule's source (ui/ui_test.go compiles it)
 
 let schemaCache = null;
 function useSchema() {
