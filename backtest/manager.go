@@ -83,6 +83,8 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closeOnce runs shutDown once; every Close returns when it has.
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	jobs     map[string]*job
@@ -296,14 +298,12 @@ func (m *Manager) Cancel(ctx context.Context, id string) (*Job, error) {
 	return j.snapshot(true), nil
 }
 
-// Close cancels every backtest and waits for the running ones to stop. Create fails
-// afterwards.
-func (m *Manager) Close() {
+// Close cancels every backtest and waits for the running ones to stop; a call made
+// meanwhile waits too. Create fails afterwards.
+func (m *Manager) Close() { m.closeOnce.Do(m.shutDown) }
+
+func (m *Manager) shutDown() {
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return
-	}
 	m.closed = true
 	for _, j := range m.queue {
 		j.mu.Lock()

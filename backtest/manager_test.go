@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,7 +344,8 @@ func ids(js []*Job) []string {
 	return out
 }
 
-// TestClose: Close cancels running and queued backtests and waits for them.
+// TestClose: Close cancels running and queued backtests and waits for them; so does a
+// second Close called meanwhile.
 func TestClose(t *testing.T) {
 	dir := t.TempDir()
 	bigFile(t, dir, 100000)
@@ -360,13 +362,19 @@ func TestClose(t *testing.T) {
 	a := create(t, m, spec)
 	b := create(t, m, spec)
 	waitFor(t, m, a.ID, "running", func(j *Job) bool { return j.EventsRead > 0 })
-	m.Close()
-	for _, id := range []string{a.ID, b.ID} {
-		j, err := m.Get(id)
-		if err != nil || j.State != Cancelled || !strings.Contains(j.Error, "shut down") {
-			t.Errorf("%s after Close: %+v %v", id, j, err)
-		}
+	var closers sync.WaitGroup
+	for range 2 {
+		closers.Go(func() {
+			m.Close()
+			for _, id := range []string{a.ID, b.ID} {
+				j, err := m.Get(id)
+				if err != nil || j.State != Cancelled || !strings.Contains(j.Error, "shut down") {
+					t.Errorf("%s after Close: %v (%s) %v", id, j.State, j.Error, err)
+				}
+			}
+		})
 	}
+	closers.Wait()
 	if _, err := m.Create(context.Background(), spec); !errors.Is(err, ErrClosed) {
 		t.Errorf("create after close: %v", err)
 	}
