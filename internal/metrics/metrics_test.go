@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -173,3 +174,17 @@ func TestMetricsFromEngine(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCollectorDescribesWhatItCollects: a pedantic registry, which refuses a metric
+// whose descriptor Describe did not send, gathers the runtime's metrics of an engine.
+func TestCollectorDescribesWhatItCollects(t *testing.T) {
+	m := New(Options{})
+	eng := newEngine(t, m)
+	m.SetEngine(eng)
+	defer eng.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(&collector{m: m}, &decideCollector{m: m})
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+}
