@@ -36,7 +36,7 @@ var coreDeps = []struct {
 	{"state", []string{"patterns", "event", "nfa"}, [][]string{yaml}},
 	{"rules", []string{"patterns", "event", "nfa", "rules/refdata", "velocity"}, [][]string{yaml, cel}},
 	{"engine", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts"}, [][]string{yaml, cel, jsonparser}},
-	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "engine"}, [][]string{yaml, cel, jsonparser}},
+	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "engine", "internal/defaults"}, [][]string{yaml, cel, jsonparser}},
 }
 
 // TestCoreDependencies: each core package depends only on what coreDeps allows it, as
