@@ -2,8 +2,10 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -299,13 +301,7 @@ func (k aggKind) find(name string) (ref.Val, bool) {
 	return cv, !types.IsError(cv)
 }
 
-func (k aggKind) names() []string {
-	names := make([]string, 0, len(k.src.aggNames))
-	for n := range k.src.aggNames {
-		names = append(names, n)
-	}
-	return names
-}
+func (k aggKind) names() []string { return slices.Collect(maps.Keys(k.src.aggNames)) }
 
 func (k aggKind) size() int                                     { return len(k.src.aggNames) }
 func (k aggKind) native(v ref.Val, _ reflect.Type) (any, error) { return v.Value(), nil }

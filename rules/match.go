@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -73,13 +75,7 @@ func (k matchKind) find(step string) (ref.Val, bool) {
 	return &eventList{evs: evs, dyn: k.dyn}, true
 }
 
-func (k matchKind) names() []string {
-	names := make([]string, 0, len(k.src.steps))
-	for n := range k.src.steps {
-		names = append(names, n)
-	}
-	return names
-}
+func (k matchKind) names() []string { return slices.Collect(maps.Keys(k.src.steps)) }
 
 func (k matchKind) size() int { return len(k.src.steps) }
 

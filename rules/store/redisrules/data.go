@@ -101,21 +101,18 @@ func (s *Store) dataContent(ctx context.Context, v store.DataVersion) (store.Dat
 	return v, nil
 }
 
+func listNotFound(name string) error {
+	return fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
+}
+
 // GetData implements store.DataStore.
 func (s *Store) GetData(ctx context.Context, name string) (store.DataVersion, error) {
-	raw, err := s.c.HGet(ctx, s.dk().index, name).Result()
-	if errors.Is(err, redis.Nil) {
-		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
-	}
-	if err != nil {
-		return store.DataVersion{}, fmt.Errorf("redisrules: list %q: %w", name, err)
-	}
-	v, err := decodeData(name, raw)
+	v, err := current(ctx, s, s.dk().index, name, decodeData, listNotFound, "list")
 	if err != nil {
 		return v, err
 	}
 	if v.Deleted {
-		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
+		return store.DataVersion{}, listNotFound(name)
 	}
 	return s.dataContent(ctx, v)
 }
@@ -123,14 +120,7 @@ func (s *Store) GetData(ctx context.Context, name string) (store.DataVersion, er
 // DataVersions implements store.DataStore.
 func (s *Store) DataVersions(ctx context.Context, name string) ([]store.DataVersion, error) {
 	k := s.dk()
-	raw, err := s.c.HGet(ctx, k.index, name).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisrules: list %q: %w", name, err)
-	}
-	cur, err := decodeData(name, raw)
+	cur, err := current(ctx, s, k.index, name, decodeData, listNotFound, "list")
 	if err != nil {
 		return nil, err
 	}

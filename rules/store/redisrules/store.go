@@ -129,6 +129,22 @@ func decode(id string, data string) (store.Version, error) {
 
 func notFound(id string) error { return fmt.Errorf("redisrules: %w: %q", store.ErrNotFound, id) }
 
+// current reads and decodes the index record of id in the hash key: the newest version
+// of a rule or a list. A missing record is missing(id); another error is wrapped with
+// what and id ("versions of", "list").
+func current[V any](ctx context.Context, s *Store, key, id string, decode func(id, raw string) (V, error), missing func(id string) error, what string) (V, error) {
+	raw, err := s.c.HGet(ctx, key, id).Result()
+	if errors.Is(err, redis.Nil) {
+		var zero V
+		return zero, missing(id)
+	}
+	if err != nil {
+		var zero V
+		return zero, fmt.Errorf("redisrules: %s %q: %w", what, id, err)
+	}
+	return decode(id, raw)
+}
+
 func field(id string, n int) string { return fmt.Sprintf("%s/%d", id, n) }
 
 // versionFields are the fields of versions 1 to n of id.
@@ -223,14 +239,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error
 	if !store.StoredID(id) {
 		return nil, notFound(id)
 	}
-	data, err := s.c.HGet(ctx, s.k.index, id).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisrules: versions of %q: %w", id, err)
-	}
-	cur, err := decode(id, data)
+	cur, err := current(ctx, s, s.k.index, id, decode, notFound, "versions of")
 	if err != nil {
 		return nil, err
 	}
