@@ -182,31 +182,5 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 
 // DataAudit implements store.DataStore.
 func (s *Store) DataAudit(ctx context.Context, name string, limit int) ([]store.DataAuditEntry, error) {
-	const page = 500
-	var out []store.DataAuditEntry
-	start := "+"
-	for {
-		msgs, err := s.c.XRevRangeN(ctx, s.dk().audit, start, "-", page).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redisrules: lists audit: %w", err)
-		}
-		for _, m := range msgs {
-			if name != "" && m.Values["name"] != name {
-				continue
-			}
-			e, _ := m.Values["e"].(string)
-			var a store.DataAuditEntry
-			if err := json.Unmarshal([]byte(e), &a); err != nil {
-				return nil, fmt.Errorf("redisrules: lists audit entry %s is damaged: %w", m.ID, err)
-			}
-			out = append(out, a)
-			if limit > 0 && len(out) == limit {
-				return out, nil
-			}
-		}
-		if len(msgs) < page {
-			return out, nil
-		}
-		start = "(" + msgs[len(msgs)-1].ID
-	}
+	return readAudit[store.DataAuditEntry](ctx, s, s.dk().audit, "name", name, limit, "lists audit")
 }

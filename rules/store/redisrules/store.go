@@ -275,27 +275,34 @@ func (s *Store) Version(ctx context.Context, id string, n int) (store.Version, e
 	return r.version(id, n)
 }
 
-// Audit implements store.Store. It pages through the stream from its newest entry.
+// Audit implements store.Store.
 func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	return readAudit[store.AuditEntry](ctx, s, s.k.audit, "rule", f.RuleID, f.Limit, "audit")
+}
+
+// readAudit reads the audit stream key from its newest entry, page by page: the entries
+// whose field holds value (every entry if value is ""), at most limit of them (limit > 0).
+// what names the stream in errors ("audit", "lists audit").
+func readAudit[E any](ctx context.Context, s *Store, key, field, value string, limit int, what string) ([]E, error) {
 	const page = 500
-	var out []store.AuditEntry
+	var out []E
 	start := "+"
 	for {
-		msgs, err := s.c.XRevRangeN(ctx, s.k.audit, start, "-", page).Result()
+		msgs, err := s.c.XRevRangeN(ctx, key, start, "-", page).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redisrules: audit: %w", err)
+			return nil, fmt.Errorf("redisrules: %s: %w", what, err)
 		}
 		for _, m := range msgs {
-			if f.RuleID != "" && m.Values["rule"] != f.RuleID {
+			if value != "" && m.Values[field] != value {
 				continue
 			}
 			e, _ := m.Values["e"].(string)
-			var a store.AuditEntry
+			var a E
 			if err := json.Unmarshal([]byte(e), &a); err != nil {
-				return nil, fmt.Errorf("redisrules: audit entry %s is damaged: %w", m.ID, err)
+				return nil, fmt.Errorf("redisrules: %s entry %s is damaged: %w", what, m.ID, err)
 			}
 			out = append(out, a)
-			if f.Limit > 0 && len(out) == f.Limit {
+			if limit > 0 && len(out) == limit {
 				return out, nil
 			}
 		}
