@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // Mode is how a rule runs.
@@ -149,16 +149,14 @@ type Store interface {
 // ValidID reports whether id can name a new rule (and its file): patterns.ValidID.
 func ValidID(id string) bool { return patterns.ValidID(id) }
 
-// storedIDPattern is what named a rule in a store before ids were limited to the rule
-// compiler's (session 9): the same characters, up to 128 of them.
-var storedIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
-
 // StoredID reports whether id may name a rule a store holds: one a new rule may carry
-// (ValidID), or a longer one stored before ids were limited. Stores read, list, change
-// and delete rules under such ids, so that one stored then (its source never compiles,
-// so it stops every reload while it is active) can still be seen, disabled and deleted;
-// Create takes ValidID ids only (TestStoredLongIDs).
-func StoredID(id string) bool { return storedIDPattern.MatchString(id) }
+// (ValidID), or a longer one stored before ids were limited to the rule compiler's
+// (session 9). Until then a rule id was what still names a list or table
+// (refdata.ValidName: the same characters, up to 128 of them), so one check serves both.
+// Stores read, list, change and delete rules under such ids, so that one stored then (its
+// source never compiles, so it stops every reload while it is active) can still be seen,
+// disabled and deleted; Create takes ValidID ids only (TestStoredLongIDs).
+func StoredID(id string) bool { return refdata.ValidName(id) }
 
 // State is what a version records besides its source and provenance; stores compute the
 // next one with TrialState and ModeChange so that every store follows the same rules.
