@@ -79,59 +79,53 @@ func TestEvalSemantics(t *testing.T) {
 	s := dynSchema(t, "id", "name", "price", "volume", "ts")
 	sub := decode(t, s, `{"id": 2, "name": "foo1", "price": 1.0, "volume": 10.0, "ts": 2}`)
 	plainEv := decode(t, s, `{"id": 1, "name": "start", "price": 2.0, "ts": 1}`)
-	type evalCase struct {
+	envOf := map[*event.Schema]*Env{txn.Schema: typed, s: dyn} // by the event's schema
+	for _, tc := range []struct {
 		ev   *event.Event
 		src  string
 		want bool
 		errs uint64 // errors counted
-	}
-	for env, cases := range map[*Env][]evalCase{
-		typed: {
-			{txn, "e.amount > 100", true, 0},
-			{txn, "e.amount < 100", false, 0},
-			{txn, "100 < e.amount", true, 0},
-			{txn, "e.count == 3", true, 0},
-			{txn, "double(e.count) == 3.0", true, 0},
-			{txn, "e.count < 3.5", true, 0},
-			{txn, "e.count >= 4.0", false, 0},
-			{txn, "e.amount != 250.0", true, 0},
-			{txn, "e.extra == 7.0", true, 0},
-			{txn, "e.extra in [1, 7.0]", true, 0},
-			{txn, "has(e.device)", false, 0},
-			{txn, "!has(e.device)", true, 0},
-			{txn, "e.device == 'x'", false, 1},
-			{txn, "e.device != 'x'", false, 1},
-			{txn, "false && e.device == 'x'", false, 0},
-			{txn, "e.device == 'x' && false", false, 0},
-			{txn, "true || e.device == 'x'", true, 0},
-			{txn, "e.device == 'x' || true", true, 0},
-			{txn, "e.device == 'x' || e.amount > 1.0", true, 0},
-			{txn, "has(e.device) && e.device == 'x'", false, 0},
-			{txn, "!has(e.device) || e.device == 'x'", true, 0},
-			{txn, "e.count / (e.count - 3) > 0", false, 1},
-			{txn, "e.lat > 1.0 ? true : false", false, 1},
-		},
-		dyn: {
-			{sub, "has(e.volume)", true, 0},
-			{plainEv, "has(e.volume)", false, 0},
-			{plainEv, "has(e.volume) && e.volume > 5.0", false, 0},
-			{sub, "has(e.volume) && e.volume > 5.0", true, 0},
-			{sub, "e.name.startsWith('foo')", true, 0},
-			{plainEv, "e.name.contains('a')", true, 0},
-			{sub, "e.ts == 2", true, 0},
-			{sub, "e.price == 1", true, 0},
-			{sub, "e.name == 1", false, 0},
-			{sub, "e.price < 'x'", false, 1},
-			{plainEv, "e.volume > 1.0", false, 1},
-			{sub, "size(e) == 5", true, 0},
-			{plainEv, "'volume' in e", false, 0},
-		},
+	}{
+		{txn, "e.amount > 100", true, 0},
+		{txn, "e.amount < 100", false, 0},
+		{txn, "100 < e.amount", true, 0},
+		{txn, "e.count == 3", true, 0},
+		{txn, "double(e.count) == 3.0", true, 0},
+		{txn, "e.count < 3.5", true, 0},
+		{txn, "e.count >= 4.0", false, 0},
+		{txn, "e.amount != 250.0", true, 0},
+		{txn, "e.extra == 7.0", true, 0},
+		{txn, "e.extra in [1, 7.0]", true, 0},
+		{txn, "has(e.device)", false, 0},
+		{txn, "!has(e.device)", true, 0},
+		{txn, "e.device == 'x'", false, 1},
+		{txn, "e.device != 'x'", false, 1},
+		{txn, "false && e.device == 'x'", false, 0},
+		{txn, "e.device == 'x' && false", false, 0},
+		{txn, "true || e.device == 'x'", true, 0},
+		{txn, "e.device == 'x' || true", true, 0},
+		{txn, "e.device == 'x' || e.amount > 1.0", true, 0},
+		{txn, "has(e.device) && e.device == 'x'", false, 0},
+		{txn, "!has(e.device) || e.device == 'x'", true, 0},
+		{txn, "e.count / (e.count - 3) > 0", false, 1},
+		{txn, "e.lat > 1.0 ? true : false", false, 1},
+		{sub, "has(e.volume)", true, 0},
+		{plainEv, "has(e.volume)", false, 0},
+		{plainEv, "has(e.volume) && e.volume > 5.0", false, 0},
+		{sub, "has(e.volume) && e.volume > 5.0", true, 0},
+		{sub, "e.name.startsWith('foo')", true, 0},
+		{plainEv, "e.name.contains('a')", true, 0},
+		{sub, "e.ts == 2", true, 0},
+		{sub, "e.price == 1", true, 0},
+		{sub, "e.name == 1", false, 0},
+		{sub, "e.price < 'x'", false, 1},
+		{plainEv, "e.volume > 1.0", false, 1},
+		{sub, "size(e) == 5", true, 0},
+		{plainEv, "'volume' in e", false, 0},
 	} {
-		for _, tc := range cases {
-			got, errs := evalBoth(t, env, tc.src, matchCtx(tc.ev))
-			if got != tc.want || errs != tc.errs {
-				t.Errorf("%s = %v with %d errors, want %v with %d", tc.src, got, errs, tc.want, tc.errs)
-			}
+		got, errs := evalBoth(t, envOf[tc.ev.Schema], tc.src, matchCtx(tc.ev))
+		if got != tc.want || errs != tc.errs {
+			t.Errorf("%s = %v with %d errors, want %v with %d", tc.src, got, errs, tc.want, tc.errs)
 		}
 	}
 }
