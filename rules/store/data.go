@@ -27,17 +27,14 @@ const (
 // The store keeps its text and record; it never parses the text (the caller computes
 // Entries and Digest with refdata).
 type DataVersion struct {
-	Name        string    `json:"name"`
-	Kind        string    `json:"kind"`
-	Version     int       `json:"version"`
-	Deleted     bool      `json:"deleted,omitempty"`
-	Entries     int       `json:"entries"`
-	Digest      string    `json:"digest,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Action      string    `json:"action"`
-	Author      string    `json:"author"`
-	Time        time.Time `json:"time"`
-	Comment     string    `json:"comment,omitempty"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Version     int    `json:"version"`
+	Deleted     bool   `json:"deleted,omitempty"`
+	Entries     int    `json:"entries"`
+	Digest      string `json:"digest,omitempty"`
+	Description string `json:"description,omitempty"`
+	Provenance
 	// Content is the canonical CSV text (refdata.Encode); nil in listings of versions
 	// and for versions older than the DataVersionsKept newest.
 	Content []byte `json:"-"`

@@ -74,6 +74,21 @@ func (ch Change) NextTests(base []byte) []byte {
 	return base
 }
 
+// Provenance is what a version (of a rule, the schema or a list) records of the change
+// that made it: the action, who made it, when, and why.
+type Provenance struct {
+	Action  string    `json:"action"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	Comment string    `json:"comment,omitempty"`
+}
+
+// Provenance is the provenance of a version that ch makes by action at now: its author and
+// comment bounded to MaxComment, the time in UTC.
+func (ch Change) Provenance(action string, now time.Time) Provenance {
+	return Provenance{Action: action, Author: Bound(ch.Author, MaxComment), Time: now.UTC(), Comment: Bound(ch.Comment, MaxComment)}
+}
+
 // Version is one immutable version of a rule.
 type Version struct {
 	ID      string `json:"id"`
@@ -84,11 +99,8 @@ type Version struct {
 	// beside it (a candidate on trial: both run, the candidate's alerts are recorded and
 	// compared with the active version's, never delivered). 0: the rule runs in shadow
 	// alone.
-	ShadowOf int       `json:"shadow_of,omitempty"`
-	Action   string    `json:"action"`
-	Author   string    `json:"author"`
-	Time     time.Time `json:"time"`
-	Comment  string    `json:"comment"`
+	ShadowOf int `json:"shadow_of,omitempty"`
+	Provenance
 	// Source is the rule's text (not in the index: read from the version file).
 	Source []byte `json:"-"`
 	// Tests is the text of the rule's test file kept with the version (nil if none).

@@ -166,8 +166,7 @@ func (s *Store) change(ctx context.Context, op, id string, n int, p plan) (store
 // change if any.
 func (s *Store) next(id string, cur *store.Version, st step, opID string) (store.Version, string, string, error) {
 	v := store.Version{ID: id, Version: 1, Mode: st.st.Mode, Deleted: st.st.Deleted, ShadowOf: st.st.ShadowOf,
-		Action: st.action, Author: store.Bound(st.ch.Author, store.MaxComment), Time: s.now().UTC(),
-		Comment: store.Bound(st.ch.Comment, store.MaxComment), Source: st.src}
+		Provenance: st.ch.Provenance(st.action, s.now()), Source: st.src}
 	var prev, prevTests []byte
 	if cur != nil {
 		v.Version = cur.Version + 1

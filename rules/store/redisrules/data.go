@@ -149,7 +149,7 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 	if !refdata.ValidName(v.Name) || !refdata.Kind(v.Kind).Valid() {
 		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q of kind %q", store.ErrInvalid, v.Name, v.Kind)
 	}
-	v.Version, v.Author, v.Comment, v.Time = expect+1, store.Bound(ch.Author, store.MaxComment), store.Bound(ch.Comment, store.MaxComment), s.now().UTC()
+	v.Version, v.Provenance = expect+1, ch.Provenance(v.Action, s.now())
 	v.Description = store.Bound(v.Description, store.MaxComment)
 	content := string(v.Content)
 	if v.Deleted {

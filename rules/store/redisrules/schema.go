@@ -111,8 +111,7 @@ func (s *Store) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 	if expect == 0 {
 		action = store.ActionCreate
 	}
-	v := store.SchemaVersion{Version: expect + 1, Action: action, Author: store.Bound(ch.Author, store.MaxComment), Time: s.now().UTC(),
-		Comment: store.Bound(ch.Comment, store.MaxComment), Source: source}
+	v := store.SchemaVersion{Version: expect + 1, Provenance: ch.Provenance(action, s.now()), Source: source}
 	rec, err := json.Marshal(v)
 	if err != nil {
 		return store.SchemaVersion{}, fmt.Errorf("redisrules: %w", err)
