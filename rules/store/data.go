@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 // ErrConflict is returned by PutData when the dataset changed since the version the
@@ -42,12 +41,9 @@ type DataVersion struct {
 
 // DataAuditEntry is one change of a dataset as the lists' audit log records it.
 type DataAuditEntry struct {
-	Time    time.Time `json:"time"`
-	Author  string    `json:"author"`
-	Action  string    `json:"action"`
-	Name    string    `json:"name"`
-	Version int       `json:"version"`
-	Comment string    `json:"comment,omitempty"`
+	Provenance        // the version's
+	Name       string `json:"name"`
+	Version    int    `json:"version"`
 	// Summary says what changed (entries before and after, values added and removed).
 	Summary string `json:"summary,omitempty"`
 }

@@ -252,7 +252,7 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	if len(e.Versions) > 1 && e.Versions[len(e.Versions)-2].Mode != mode {
 		diff = fmt.Sprintf("mode: %s -> %s\n", e.Versions[len(e.Versions)-2].Mode, mode) + diff
 	}
-	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: v.Comment, Diff: Bound(diff, MaxAuditDiff),
+	a := AuditEntry{Provenance: v.Provenance, RuleID: id, Version: n, Diff: Bound(diff, MaxAuditDiff),
 		TestsForced: Bound(ch.TestsForced, MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		e.Versions = e.Versions[:len(e.Versions)-1]

@@ -164,8 +164,8 @@ func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, s
 	if old := v.Version - DataVersionsKept; old >= 1 {
 		_ = os.Remove(filepath.Join(hist, strconv.Itoa(old)+".csv"))
 	}
-	a, _ := json.Marshal(DataAuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, Name: v.Name, Version: v.Version,
-		Comment: v.Comment, Summary: Bound(summary, MaxAuditDiff)})
+	a, _ := json.Marshal(DataAuditEntry{Provenance: v.Provenance, Name: v.Name, Version: v.Version,
+		Summary: Bound(summary, MaxAuditDiff)})
 	if _, err := appendLine(d.dataAuditPath(), a); err != nil {
 		return v, fmt.Errorf("rule store: the change is stored but its audit entry is not: %w", err)
 	}

@@ -107,7 +107,7 @@ func (d *Dir) putSchema(vs []SchemaVersion, source []byte, action string, ch Cha
 		undo()
 		return SchemaVersion{}, fmt.Errorf("rule store: schema: %w", err)
 	}
-	a := AuditEntry{Time: v.Time, Author: v.Author, Action: action, RuleID: SchemaAuditID, Version: v.Version, Comment: v.Comment,
+	a := AuditEntry{Provenance: v.Provenance, RuleID: SchemaAuditID, Version: v.Version,
 		Diff: Bound(Diff(prev, source), MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		if terr := os.Truncate(d.schemaLog(), size); terr != nil {

@@ -109,13 +109,10 @@ type Version struct {
 
 // AuditEntry is one change as the audit log records it.
 type AuditEntry struct {
-	Time    time.Time `json:"time"`
-	Author  string    `json:"author"`
-	Action  string    `json:"action"`
-	RuleID  string    `json:"rule_id"`
-	Version int       `json:"version"`
-	Comment string    `json:"comment,omitempty"`
-	Diff    string    `json:"diff,omitempty"`
+	Provenance        // the version's
+	RuleID     string `json:"rule_id"`
+	Version    int    `json:"version"`
+	Diff       string `json:"diff,omitempty"`
 	// TestsForced is set when the rule's tests failed and the author forced the change:
 	// the test runner's report.
 	TestsForced string `json:"tests_forced,omitempty"`

@@ -192,8 +192,8 @@ func (s *Store) next(id string, cur *store.Version, st step, opID string) (store
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}
-	audit, err := json.Marshal(store.AuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, RuleID: id,
-		Version: v.Version, Comment: v.Comment, Diff: store.Bound(diff, store.MaxAuditDiff),
+	audit, err := json.Marshal(store.AuditEntry{Provenance: v.Provenance, RuleID: id,
+		Version: v.Version, Diff: store.Bound(diff, store.MaxAuditDiff),
 		TestsForced: store.Bound(st.ch.TestsForced, store.MaxAuditDiff)})
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)

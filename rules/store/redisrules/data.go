@@ -164,8 +164,8 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 	if err != nil {
 		return store.DataVersion{}, fmt.Errorf("redisrules: %w", err)
 	}
-	audit, _ := json.Marshal(store.DataAuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, Name: v.Name, Version: v.Version,
-		Comment: v.Comment, Summary: store.Bound(summary, store.MaxAuditDiff)})
+	audit, _ := json.Marshal(store.DataAuditEntry{Provenance: v.Provenance, Name: v.Name, Version: v.Version,
+		Summary: store.Bound(summary, store.MaxAuditDiff)})
 	k := s.dk()
 	drop := max(v.Version-store.DataVersionsKept, 0)
 	res, err := putDataScript.Run(ctx, s.c, []string{k.index, k.versions, k.content, k.audit, s.k.gen},

@@ -116,8 +116,8 @@ func (s *Store) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 	if err != nil {
 		return store.SchemaVersion{}, fmt.Errorf("redisrules: %w", err)
 	}
-	audit, _ := json.Marshal(store.AuditEntry{Time: v.Time, Author: v.Author, Action: action, RuleID: store.SchemaAuditID, Version: v.Version,
-		Comment: v.Comment, Diff: store.Bound(store.Diff(prev, source), store.MaxAuditDiff)})
+	audit, _ := json.Marshal(store.AuditEntry{Provenance: v.Provenance, RuleID: store.SchemaAuditID, Version: v.Version,
+		Diff: store.Bound(store.Diff(prev, source), store.MaxAuditDiff)})
 	res, err := putSchemaScript.Run(ctx, s.c, []string{s.schemaKey(), s.k.audit, s.k.gen},
 		s.auditMax, s.k.channel, strconv.Itoa(v.Version), string(rec), string(audit), action).Text()
 	if err != nil {
