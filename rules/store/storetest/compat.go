@@ -79,62 +79,64 @@ func provenanceOf(action, author string, at time.Time, comment string) compatPro
 	return compatProvenance{action, author, at.Format(time.RFC3339Nano), comment}
 }
 
+// The records DumpCompat shows, field by field.
+type compatVersion struct {
+	ID            string
+	Version       int
+	Mode          string
+	Deleted       bool
+	ShadowOf      int
+	P             compatProvenance
+	Source, Tests string
+}
+type compatAudit struct {
+	P                 compatProvenance
+	RuleID            string
+	Version           int
+	Diff, TestsForced string
+}
+type compatSchemaVersion struct {
+	Version int
+	P       compatProvenance
+	Source  string
+}
+type compatDataVersion struct {
+	Name, Kind          string
+	Version             int
+	Deleted             bool
+	Entries             int
+	Digest, Description string
+	P                   compatProvenance
+	Content             string
+}
+type compatDataAudit struct {
+	P       compatProvenance
+	Name    string
+	Version int
+	Summary string
+}
+
 // DumpCompat reads back everything FillCompat wrote, as indented JSON of the stores' own
 // fields (not of their types, whose JSON may change): what the fixture written by an older
 // build must still read as.
 func DumpCompat(t *testing.T, s CompatStore) []byte {
 	t.Helper()
 	ctx := context.Background()
-	type version struct {
-		ID            string
-		Version       int
-		Mode          string
-		Deleted       bool
-		ShadowOf      int
-		P             compatProvenance
-		Source, Tests string
-	}
-	type audit struct {
-		P                 compatProvenance
-		RuleID            string
-		Version           int
-		Diff, TestsForced string
-	}
-	type schemaVersion struct {
-		Version int
-		P       compatProvenance
-		Source  string
-	}
-	type dataVersion struct {
-		Name, Kind          string
-		Version             int
-		Deleted             bool
-		Entries             int
-		Digest, Description string
-		P                   compatProvenance
-		Content             string
-	}
-	type dataAudit struct {
-		P       compatProvenance
-		Name    string
-		Version int
-		Summary string
-	}
 	var out struct {
-		Versions  map[string][]version
-		Audit     []audit
-		Schema    []schemaVersion
-		Data      []dataVersion
-		DataAudit []dataAudit
+		Versions  map[string][]compatVersion
+		Audit     []compatAudit
+		Schema    []compatSchemaVersion
+		Data      []compatDataVersion
+		DataAudit []compatDataAudit
 	}
-	out.Versions = map[string][]version{}
+	out.Versions = map[string][]compatVersion{}
 	for _, id := range []string{"r1", "r2"} {
 		vs, err := s.Versions(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range vs {
-			out.Versions[id] = append(out.Versions[id], version{v.ID, v.Version, string(v.Mode), v.Deleted, v.ShadowOf,
+			out.Versions[id] = append(out.Versions[id], compatVersion{v.ID, v.Version, string(v.Mode), v.Deleted, v.ShadowOf,
 				provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Source), string(v.Tests)})
 		}
 	}
@@ -143,21 +145,21 @@ func DumpCompat(t *testing.T, s CompatStore) []byte {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		out.Audit = append(out.Audit, audit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.RuleID, e.Version, e.Diff, e.TestsForced})
+		out.Audit = append(out.Audit, compatAudit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.RuleID, e.Version, e.Diff, e.TestsForced})
 	}
 	svs, err := s.SchemaVersions(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range svs {
-		out.Schema = append(out.Schema, schemaVersion{v.Version, provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Source)})
+		out.Schema = append(out.Schema, compatSchemaVersion{v.Version, provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Source)})
 	}
 	dvs, err := s.DataVersions(ctx, "watch")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range dvs {
-		out.Data = append(out.Data, dataVersion{v.Name, v.Kind, v.Version, v.Deleted, v.Entries, v.Digest, v.Description,
+		out.Data = append(out.Data, compatDataVersion{v.Name, v.Kind, v.Version, v.Deleted, v.Entries, v.Digest, v.Description,
 			provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Content)})
 	}
 	das, err := s.DataAudit(ctx, "", 0)
@@ -165,7 +167,7 @@ func DumpCompat(t *testing.T, s CompatStore) []byte {
 		t.Fatal(err)
 	}
 	for _, e := range das {
-		out.DataAudit = append(out.DataAudit, dataAudit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.Name, e.Version, e.Summary})
+		out.DataAudit = append(out.DataAudit, compatDataAudit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.Name, e.Version, e.Summary})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
