@@ -1,12 +1,12 @@
 package store_test
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cepd/cepd/internal/golden"
 	"github.com/cepd/cepd/rules/store"
 	"github.com/cepd/cepd/rules/store/storetest"
 )
@@ -35,9 +35,6 @@ func TestDirReadsOldFormat(t *testing.T) {
 		if err := os.CopyFS(fixture, os.DirFS(dir)); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(want, storetest.DumpCompat(t, d), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
@@ -47,11 +44,5 @@ func TestDirReadsOldFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantJSON, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := storetest.DumpCompat(t, d); !bytes.Equal(got, wantJSON) {
-		t.Errorf("the old directory reads back as\n%s\nwant (%s)\n%s", got, want, wantJSON)
-	}
+	golden.Check(t, want, string(storetest.DumpCompat(t, d)), *writeCompat)
 }

@@ -1,7 +1,6 @@
 package redisrules
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cepd/cepd/internal/golden"
 	"github.com/cepd/cepd/internal/redistest"
 	"github.com/cepd/cepd/rules/store/storetest"
 )
@@ -73,9 +73,6 @@ func TestRedisReadsOldFormat(t *testing.T) {
 		if err := os.WriteFile(keysFile, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(want, storetest.DumpCompat(t, s), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	raw, err := os.ReadFile(keysFile)
 	if err != nil {
@@ -104,11 +101,5 @@ func TestRedisReadsOldFormat(t *testing.T) {
 		}
 	}
 	s := open(t, c, Options{Prefix: "compat", Now: storetest.CompatClock()})
-	wantJSON, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := storetest.DumpCompat(t, s); !bytes.Equal(got, wantJSON) {
-		t.Errorf("the old records read back as\n%s\nwant (%s)\n%s", got, want, wantJSON)
-	}
+	golden.Check(t, want, string(storetest.DumpCompat(t, s)), *writeCompat)
 }
