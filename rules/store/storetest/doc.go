@@ -21,4 +21,10 @@
 //
 // DirWithData is a fixture for tests of a directory store's data files: a new rules
 // directory holding one list or table file, opened.
+//
+// FillCompat and DumpCompat make and read back the stores' compatibility fixtures
+// (testdata/compat-* of rules/store and rules/store/redisrules): a rule directory and
+// the Redis keys written by the build of commit 7af2de1, before store.Provenance, which
+// must read back field by field as that build read them (TestDirReadsOldFormat,
+// TestRedisReadsOldFormat).
 package storetest
