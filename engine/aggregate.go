@@ -357,6 +357,13 @@ func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 			kv.late = math.MinInt64
 		}
 	}
+	return kv.expireHolds(w, ms) && empty
+}
+
+// expireHolds frees the holds ended by w, as expire does, and reports whether none is
+// left. A fold's or a stored replay's feed frees only these: its aggregates are the log's.
+func (kv *keyVelocity) expireHolds(w int64, ms []*nfa.Matcher) bool {
+	empty := true
 	for h, q := range kv.quiet {
 		if q == math.MinInt64 {
 			continue

@@ -316,8 +316,8 @@ func (s *shard) byTime(vf *velFeed) {
 // advanceTo advances the matchers ms (a base or a replay's) to the timer time w where the
 // key's timers had advanced its live ones (fire): the runs they ended end, the cooldowns
 // they pruned go, the matches it completes are admitted against vf's holds, and the
-// velocity state vf observes (nil: none; a stored feed observes none) frees what fire
-// freed (kept even empty: the key has a journal). Timers run ahead of a key's events only while
+// velocity state vf observes (nil: none; a stored feed's, its holds only) frees what
+// fire freed (kept even empty: the key has a journal). Timers run ahead of a key's events only while
 // its partition is idle (they follow the engine watermark), so a replay advances at the
 // journal position where they had, not once at its end: a run started by an event matched
 // after the timers ran is not ended by them.
@@ -334,7 +334,11 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 		}
 	}
 	cool.prune(w)
-	if vf != nil && !vf.stored && vf.kv != nil { // a stored feed's aggregates are the log's
+	switch {
+	case vf == nil || vf.kv == nil:
+	case vf.stored: // its aggregates are the log's; its holds go where fire freed them
+		vf.kv.expireHolds(w, ms)
+	default:
 		vf.kv.expire(w, ms)
 	}
 }

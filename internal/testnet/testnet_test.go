@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // TestDial: the connection reaches the listener, and the test's end closes it (the
@@ -32,6 +33,7 @@ func TestDial(t *testing.T) {
 		t.Fatal("nothing was accepted")
 	}
 	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second)) // a connection left open fails, not hangs
 	b, err := io.ReadAll(c)
 	if err != nil || string(b) != "x" {
 		t.Fatalf("read %q, %v: want x, then EOF once the subtest ended", b, err)
