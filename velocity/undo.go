@@ -207,6 +207,21 @@ func (u *Undo) Forget(n int) {
 	u.seg++ // what the current segment logged may have gone: log its changes again
 }
 
+// ForgetSegments forgets the log's n oldest segments, marks holding the position Mark
+// returned as each logged segment began: it drops the records before marks[n] (all of
+// them when n >= len(marks)) and moves the later marks back by as many. The caller drops
+// marks[:n] itself.
+func (u *Undo) ForgetSegments(marks []int, n int) {
+	m := u.Len()
+	if n < len(marks) {
+		m = marks[n]
+	}
+	u.Forget(m)
+	for i := n; i < len(marks); i++ {
+		marks[i] -= m
+	}
+}
+
 // dropFront drops the n records of s after its first kept one, *h (cleared: they hold
 // pointers), moving the rest to the front when what is dropped is half of s, so that
 // a log trimmed as it grows costs O(1) a record and stays at most twice what it holds.
