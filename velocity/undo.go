@@ -36,11 +36,15 @@ type Undo struct {
 	head [nKinds + 1]int
 	seg  uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
 	// the last group logged in this segment: an event changes one group several times
-	lastGrp *group
-	grpSeg  uint64
+	lastGrp logged
 	// likewise the last group whose window, and whose place in the list, were logged
-	lastW, lastLink *group
-	wSeg, linkSeg   uint64
+	lastW, lastLink logged
+}
+
+// logged is a group logged in a segment.
+type logged struct {
+	p   *group
+	seg uint64
 }
 
 type recKind uint8
@@ -147,14 +151,12 @@ func (u *Undo) Mark() int {
 
 // Int64 logs the word at p before its owner changes it.
 func (u *Undo) Int64(p *int64) {
-	u.kinds = append(u.kinds, recWord)
-	u.words = append(u.words, wordRec{p: p, old: *p})
+	push(u, &u.words, recWord, wordRec{p: p, old: *p})
 }
 
 // Slot logs the aggregate pointer at p before its owner changes it.
 func (u *Undo) Slot(p **Agg) {
-	u.kinds = append(u.kinds, recSlot)
-	u.slots = append(u.slots, slotRec{p: p, old: *p})
+	push(u, &u.slots, recSlot, slotRec{p: p, old: *p})
 }
 
 // Undo rolls every change logged back and empties the log.
@@ -265,7 +267,7 @@ func (u *Undo) reset() {
 	clear(u.slots)
 	u.slots = u.slots[:0]
 	u.seg++
-	u.lastGrp, u.lastW, u.lastLink = nil, nil, nil
+	u.lastGrp, u.lastW, u.lastLink = logged{}, logged{}, logged{}
 }
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
@@ -414,14 +416,11 @@ func (a *Agg) touch() {
 	a.useg = u.seg
 	switch {
 	case a.spec.By:
-		u.kinds = append(u.kinds, recAggG)
-		u.aggGs = append(u.aggGs, aggGRec{a: a, last: a.last, old: *a.byHdr})
+		push(u, &u.aggGs, recAggG, aggGRec{a: a, last: a.last, old: *a.byHdr})
 	case a.spec.Func == Distinct:
-		u.kinds = append(u.kinds, recAggD)
-		u.aggDs = append(u.aggDs, aggDRec{a: a, last: a.last, old: a.w.dwin})
+		push(u, &u.aggDs, recAggD, aggDRec{a: a, last: a.last, old: a.w.dwin})
 	default:
-		u.kinds = append(u.kinds, recAggQ)
-		u.aggQs = append(u.aggQs, aggQRec{a: a, last: a.last, old: a.w.qwin})
+		push(u, &u.aggQs, recAggQ, aggQRec{a: a, last: a.last, old: a.w.qwin})
 	}
 }
 
@@ -430,8 +429,7 @@ func (u *Undo) logEnt(p *entry) {
 	if u == nil {
 		return
 	}
-	u.kinds = append(u.kinds, recEnt)
-	u.ents = append(u.ents, entRec{p: p, old: *p})
+	push(u, &u.ents, recEnt, entRec{p: p, old: *p})
 }
 
 // logDn logs a distinct value's node before it changes.
@@ -439,40 +437,51 @@ func (u *Undo) logDn(p *dnode) {
 	if u == nil {
 		return
 	}
-	u.kinds = append(u.kinds, recDn)
-	u.dns = append(u.dns, dnRec{p: p, old: *p})
+	push(u, &u.dns, recDn, dnRec{p: p, old: *p})
 }
 
 // logGrpW logs a group's newest time and window header before they change (nothing
 // when the whole group is logged in this segment already).
 func (u *Undo) logGrpW(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastW == p && u.wSeg == u.seg {
+	if u == nil || !u.partFirst(&u.lastW, p) {
 		return
 	}
-	u.lastW, u.wSeg = p, u.seg
-	u.kinds = append(u.kinds, recGrpW)
-	u.grpWs = append(u.grpWs, grpWRec{p: p, last: p.last, w: p.w})
+	push(u, &u.grpWs, recGrpW, grpWRec{p: p, last: p.last, w: p.w})
 }
 
 // logLink logs a group's place in the list before it changes (nothing when the whole
 // group is logged in this segment already).
 func (u *Undo) logLink(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastLink == p && u.linkSeg == u.seg {
+	if u == nil || !u.partFirst(&u.lastLink, p) {
 		return
 	}
-	u.lastLink, u.linkSeg = p, u.seg
-	u.kinds = append(u.kinds, recLink)
-	u.links = append(u.links, linkRec{p: p, prev: p.prev, next: p.next})
+	push(u, &u.links, recLink, linkRec{p: p, prev: p.prev, next: p.next})
 }
 
 // logGrp logs a whole group (its key and window's header included) before it changes.
 func (u *Undo) logGrp(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg {
+	if u == nil || u.lastGrp == (logged{p, u.seg}) {
 		return
 	}
-	u.lastGrp, u.grpSeg = p, u.seg
-	u.kinds = append(u.kinds, recGrp)
-	u.grps = append(u.grps, grpRec{p: p, old: *p})
+	u.lastGrp = logged{p, u.seg}
+	push(u, &u.grps, recGrp, grpRec{p: p, old: *p})
+}
+
+// partFirst reports whether a part of group p (its window, its place in the list) is to
+// be logged: not when the whole group is logged in the current segment, nor when p is
+// the group whose part was logged last in it (*last); and makes p that.
+func (u *Undo) partFirst(last *logged, p *group) bool {
+	if now := (logged{p, u.seg}); u.lastGrp != now && *last != now {
+		*last = now
+		return true
+	}
+	return false
+}
+
+// push appends a record of kind k to the log, r to its kind's array recs.
+func push[R any](u *Undo, recs *[]R, k recKind, r R) {
+	u.kinds = append(u.kinds, k)
+	*recs = append(*recs, r)
 }
 
 // logMap logs m's entry for k before it changes.
@@ -481,6 +490,5 @@ func (u *Undo) logMap(m map[Key]int32, k Key) {
 		return
 	}
 	old, had := m[k]
-	u.kinds = append(u.kinds, recMap)
-	u.maps = append(u.maps, mapRec{m: m, k: k, old: old, had: had})
+	push(u, &u.maps, recMap, mapRec{m: m, k: k, old: old, had: had})
 }
