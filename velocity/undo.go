@@ -273,112 +273,63 @@ func (u *Undo) reset() {
 // swapBack restores the records' old contents in reverse order, keeping in each the
 // contents it replaced, so that swapForward can put them back.
 func (u *Undo) swapBack() {
-	iq, idw, ib := len(u.aggQs), len(u.aggDs), len(u.aggGs)
-	ie, id, ig, im, iw, is := len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
-	igw, il := len(u.grpWs), len(u.links)
+	at := [nKinds]int{recAggQ: len(u.aggQs), recAggD: len(u.aggDs), recAggG: len(u.aggGs),
+		recEnt: len(u.ents), recDn: len(u.dns), recGrp: len(u.grps), recGrpW: len(u.grpWs),
+		recLink: len(u.links), recMap: len(u.maps), recWord: len(u.words), recSlot: len(u.slots)}
 	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
-		switch u.kinds[i] {
-		case recAggQ:
-			iq--
-			r := &u.aggQs[iq]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.qwin, r.old = r.old, r.a.w.qwin
-		case recAggD:
-			idw--
-			r := &u.aggDs[idw]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.dwin, r.old = r.old, r.a.w.dwin
-		case recAggG:
-			ib--
-			r := &u.aggGs[ib]
-			r.a.last, r.last = r.last, r.a.last
-			*r.a.byHdr, r.old = r.old, *r.a.byHdr
-		case recEnt:
-			ie--
-			r := &u.ents[ie]
-			*r.p, r.old = r.old, *r.p
-		case recDn:
-			id--
-			r := &u.dns[id]
-			*r.p, r.old = r.old, *r.p
-		case recGrp:
-			ig--
-			r := &u.grps[ig]
-			*r.p, r.old = r.old, *r.p
-		case recGrpW:
-			igw--
-			u.grpWs[igw].swap()
-		case recLink:
-			il--
-			u.links[il].swap()
-		case recMap:
-			im--
-			u.maps[im].swap()
-		case recWord:
-			iw--
-			r := &u.words[iw]
-			*r.p, r.old = r.old, *r.p
-		case recSlot:
-			is--
-			r := &u.slots[is]
-			*r.p, r.old = r.old, *r.p
-		}
+		k := u.kinds[i]
+		at[k]--
+		u.swapRec(k, at[k])
 	}
 }
 
 // swapForward undoes swapBack over the whole log.
 func (u *Undo) swapForward() {
-	h := &u.head
-	iq, idw, ib := h[recAggQ], h[recAggD], h[recAggG]
-	ie, id, ig, im, iw, is := h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
-	igw, il := h[recGrpW], h[recLink]
-	for _, k := range u.kinds[h[nKinds]:] {
-		switch k {
-		case recAggQ:
-			r := &u.aggQs[iq]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.qwin, r.old = r.old, r.a.w.qwin
-			iq++
-		case recAggD:
-			r := &u.aggDs[idw]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.dwin, r.old = r.old, r.a.w.dwin
-			idw++
-		case recAggG:
-			r := &u.aggGs[ib]
-			r.a.last, r.last = r.last, r.a.last
-			*r.a.byHdr, r.old = r.old, *r.a.byHdr
-			ib++
-		case recEnt:
-			r := &u.ents[ie]
-			*r.p, r.old = r.old, *r.p
-			ie++
-		case recDn:
-			r := &u.dns[id]
-			*r.p, r.old = r.old, *r.p
-			id++
-		case recGrp:
-			r := &u.grps[ig]
-			*r.p, r.old = r.old, *r.p
-			ig++
-		case recGrpW:
-			u.grpWs[igw].swap()
-			igw++
-		case recLink:
-			u.links[il].swap()
-			il++
-		case recMap:
-			u.maps[im].swap()
-			im++
-		case recWord:
-			r := &u.words[iw]
-			*r.p, r.old = r.old, *r.p
-			iw++
-		case recSlot:
-			r := &u.slots[is]
-			*r.p, r.old = r.old, *r.p
-			is++
-		}
+	var at [nKinds]int
+	copy(at[:], u.head[:nKinds])
+	for _, k := range u.kinds[u.head[nKinds]:] {
+		u.swapRec(k, at[k])
+		at[k]++
+	}
+}
+
+// swapRec exchanges the contents record i of kind k logged with the current ones: the
+// logged contents go back, the record keeps the ones they replace.
+func (u *Undo) swapRec(k recKind, i int) {
+	switch k {
+	case recAggQ:
+		r := &u.aggQs[i]
+		r.a.last, r.last = r.last, r.a.last
+		r.a.w.qwin, r.old = r.old, r.a.w.qwin
+	case recAggD:
+		r := &u.aggDs[i]
+		r.a.last, r.last = r.last, r.a.last
+		r.a.w.dwin, r.old = r.old, r.a.w.dwin
+	case recAggG:
+		r := &u.aggGs[i]
+		r.a.last, r.last = r.last, r.a.last
+		*r.a.byHdr, r.old = r.old, *r.a.byHdr
+	case recEnt:
+		r := &u.ents[i]
+		*r.p, r.old = r.old, *r.p
+	case recDn:
+		r := &u.dns[i]
+		*r.p, r.old = r.old, *r.p
+	case recGrp:
+		r := &u.grps[i]
+		*r.p, r.old = r.old, *r.p
+	case recGrpW:
+		u.grpWs[i].swap()
+	case recLink:
+		u.links[i].swap()
+	case recMap:
+		u.maps[i].swap()
+	case recWord:
+		r := &u.words[i]
+		*r.p, r.old = r.old, *r.p
+	case recSlot:
+		r := &u.slots[i]
+		*r.p, r.old = r.old, *r.p
 	}
 }
 
