@@ -415,32 +415,35 @@ func parseDouble(f event.Field, value []byte, dt jsonparser.ValueType) (event.Va
 }
 
 func parseTimestamp(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
+	var ns, ms int64
+	var ok bool
 	switch dt {
 	case jsonparser.String:
-		if ns, ok := rfc3339UTC(value); ok {
+		if ns, ok = rfc3339UTC(value); ok {
 			return event.TimestampNanos(ns), nil
 		}
 		t, err := time.Parse(time.RFC3339Nano, string(value))
 		if err != nil {
 			return event.Value{}, wrongType(f, "an RFC 3339 timestamp", value)
 		}
-		ns, ok := event.TimeNanos(t)
-		if !ok {
-			return event.Value{}, &event.DecodeError{Reason: event.ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%s is outside the years 1678 to 2262", value)}
-		}
-		return event.TimestampNanos(ns), nil
+		ns, ok = event.TimeNanos(t)
 	case jsonparser.Number:
-		ms, err := strconv.ParseInt(string(value), 10, 64)
-		if err != nil {
+		var err error
+		if ms, err = strconv.ParseInt(string(value), 10, 64); err != nil {
 			return event.Value{}, wrongType(f, "epoch milliseconds", value)
 		}
-		ns, ok := event.MillisToNanos(ms)
-		if !ok {
-			return event.Value{}, &event.DecodeError{Reason: event.ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%d ms is outside the years 1678 to 2262", ms)}
-		}
-		return event.TimestampNanos(ns), nil
+		ns, ok = event.MillisToNanos(ms)
+	default:
+		return event.Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
 	}
-	return event.Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
+	if !ok {
+		shown := string(value)
+		if dt == jsonparser.Number {
+			shown = fmt.Sprintf("%d ms", ms)
+		}
+		return event.Value{}, &event.DecodeError{Reason: event.ReasonTimeRange, Field: f.Name, Msg: shown + " is outside the years 1678 to 2262"}
+	}
+	return event.TimestampNanos(ns), nil
 }
 
 // parseScalar converts a non-string JSON scalar of a field of TypeAny.
