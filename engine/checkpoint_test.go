@@ -70,12 +70,7 @@ func checkpointEvery(t *testing.T, ctx context.Context, dir string, cfg Config, 
 			}
 		}
 	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
+	barrierCheckpoint(t, ctx, e)
 	if inspect != nil {
 		inspect(e)
 	}
@@ -232,12 +227,7 @@ func TestCheckpointWhileMatching(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	barrierCheckpoint(t, ctx, e)
 	st, err := e.Inspect(ctx, false)
 	if err != nil {
 		t.Fatal(err)
