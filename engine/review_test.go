@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -167,18 +168,9 @@ pattern:
 	if _, err := eng.SwapRules(ctx, next); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.Ingest(ctx, 0, records([]testEvent{{ID: "x", Card: "k", TS: s + 3000, Kind: "auth", Amount: 1}})); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	for _, a := range sink.all {
-		if a.RuleID == "two-auths" {
-			t.Errorf("two-auths alert on %v: events from before the reload were replayed into the new rule", a.Steps)
-		}
+	ingestFlush(t, ctx, eng, records([]testEvent{{ID: "x", Card: "k", TS: s + 3000, Kind: "auth", Amount: 1}}))
+	for _, a := range sink.matching(func(a *alerts.Alert) bool { return a.RuleID == "two-auths" }) {
+		t.Errorf("two-auths alert on %v: events from before the reload were replayed into the new rule", a.Steps)
 	}
 }
 
