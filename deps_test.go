@@ -30,13 +30,14 @@ var coreDeps = []struct {
 	{"nfa", []string{"patterns", "event"}, [][]string{yaml}},
 	{"event", nil, [][]string{yaml}},
 	{"event/jsondecode", []string{"event"}, [][]string{yaml, jsonparser}},
-	{"alerts", nil, nil},
+	{"internal/logfile", nil, nil},
+	{"alerts", []string{"internal/logfile"}, nil},
 	{"velocity", nil, nil},
 	{"rules/refdata", nil, nil},
-	{"state", []string{"patterns", "event", "nfa"}, [][]string{yaml}},
+	{"state", []string{"patterns", "event", "nfa", "internal/logfile"}, [][]string{yaml}},
 	{"rules", []string{"patterns", "event", "nfa", "rules/refdata", "velocity"}, [][]string{yaml, cel}},
-	{"engine", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts"}, [][]string{yaml, cel, jsonparser}},
-	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "engine"}, [][]string{yaml, cel, jsonparser}},
+	{"engine", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "internal/logfile"}, [][]string{yaml, cel, jsonparser}},
+	{"backtest", []string{"patterns", "event", "event/jsondecode", "nfa", "rules", "rules/refdata", "velocity", "state", "alerts", "engine", "internal/logfile", "internal/defaults"}, [][]string{yaml, cel, jsonparser}},
 }
 
 // TestCoreDependencies: each core package depends only on what coreDeps allows it, as

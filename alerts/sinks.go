@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"sort"
 	"sync"
+
+	"github.com/cepd/cepd/internal/logfile"
 )
 
 // Ring keeps the most recent alerts in memory for the API. Safe for concurrent use.
@@ -273,20 +274,13 @@ func (e except) Alert(a *Alert) {
 // alerts to show again. A missing file has none; a line cut by the window's start or by a
 // crash is skipped.
 func ReadTail(path string, maxBytes int64) ([]*Alert, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	f, size, err := logfile.Open(path)
+	if f == nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	from := max(st.Size()-maxBytes, 0)
-	data := make([]byte, st.Size()-from)
+	from := max(size-maxBytes, 0)
+	data := make([]byte, size-from)
 	if _, err := f.ReadAt(data, from); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}

@@ -114,14 +114,20 @@ func poll(t testing.TB, m *Manager, id string, interval time.Duration, cond func
 	}
 }
 
-// run creates a backtest and waits for it to end DONE.
-func run(t testing.TB, m *Manager, spec Spec) *Job {
+// create creates a backtest; an error fails the test.
+func create(t testing.TB, m *Manager, spec Spec) *Job {
 	t.Helper()
 	j, err := m.Create(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j = wait(t, m, j.ID)
+	return j
+}
+
+// run creates a backtest and waits for it to end DONE.
+func run(t testing.TB, m *Manager, spec Spec) *Job {
+	t.Helper()
+	j := wait(t, m, create(t, m, spec).ID)
 	if j.State != Done {
 		t.Fatalf("backtest %s: %s: %s", j.ID, j.State, j.Error)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/rules"
 )
 
@@ -82,6 +83,8 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closeOnce runs shutDown once; every Close returns when it has.
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	jobs     map[string]*job
@@ -97,21 +100,11 @@ func NewManager(o Options) (*Manager, error) {
 	if o.Schema == nil {
 		return nil, errors.New("backtest: a schema is required")
 	}
-	if o.MaxFileBytes <= 0 {
-		o.MaxFileBytes = DefaultMaxFileBytes
-	}
-	if o.MaxRunning <= 0 {
-		o.MaxRunning = DefaultMaxRunning
-	}
-	if o.MaxQueued <= 0 {
-		o.MaxQueued = DefaultMaxQueued
-	}
-	if o.MaxFinished <= 0 {
-		o.MaxFinished = DefaultMaxFinished
-	}
-	if o.Shards <= 0 {
-		o.Shards = 1
-	}
+	defaults.Positive(&o.MaxFileBytes, DefaultMaxFileBytes)
+	defaults.Positive(&o.MaxRunning, DefaultMaxRunning)
+	defaults.Positive(&o.MaxQueued, DefaultMaxQueued)
+	defaults.Positive(&o.MaxFinished, DefaultMaxFinished)
+	defaults.Positive(&o.Shards, 1)
 	m := &Manager{o: o, jobs: map[string]*job{}}
 	if _, _, err := m.compiler(); err != nil {
 		return nil, err
@@ -305,14 +298,12 @@ func (m *Manager) Cancel(ctx context.Context, id string) (*Job, error) {
 	return j.snapshot(true), nil
 }
 
-// Close cancels every backtest and waits for the running ones to stop. Create fails
-// afterwards.
-func (m *Manager) Close() {
+// Close cancels every backtest and waits for the running ones to stop; a call made
+// meanwhile waits too. Create fails afterwards.
+func (m *Manager) Close() { m.closeOnce.Do(m.shutDown) }
+
+func (m *Manager) shutDown() {
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return
-	}
 	m.closed = true
 	for _, j := range m.queue {
 		j.mu.Lock()

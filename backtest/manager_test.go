@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,14 +110,7 @@ func TestDraftErrors(t *testing.T) {
 		rules []Rule
 		want  []string // file:line:col: message prefix, in order
 	}{
-		{"two bad conditions", []Rule{{Name: "rules[0]", Source: []byte(`id: draft
-severity: high
-pattern:
-  - name: a
-    where: e.amont > 10.0
-  - name: b
-    where: e.type == 3
-`)}}, []string{"rules[0]:5:13: where: undefined field 'amont'", "rules[0]:7:19: "}},
+		{"two bad conditions", []Rule{{Name: "rules[0]", Source: []byte(fraudtest.BadDraft)}}, []string{"rules[0]:5:13: where: undefined field 'amont'", "rules[0]:7:19: "}},
 		{"yaml", []Rule{good, {Name: "rules[1]", Source: []byte("id: x\npattern: [\n")}}, []string{"rules[1]:"}},
 		{"bad emit beside a good rule", []Rule{{Name: "rules[0]", Source: []byte(`id: draft
 severity: low
@@ -253,10 +247,7 @@ func TestCancelRunning(t *testing.T) {
 	dir := t.TempDir()
 	bigFile(t, dir, 150000)
 	m := newManager(t, Options{EventsDir: dir})
-	j, err := m.Create(context.Background(), Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := create(t, m, Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"})
 	waitFor(t, m, j.ID, "matching", func(j *Job) bool { return j.EventsProcessed > 0 })
 	start := time.Now()
 	c, err := m.Cancel(context.Background(), j.ID)
@@ -303,18 +294,9 @@ func TestQueue(t *testing.T) {
 	ctx := context.Background()
 	all := fraudRules(t)
 	small := Spec{Rules: []Rule{fraudRule(t, "card-testing")}, EventsFile: "small.jsonl"}
-	first, err := m.Create(ctx, Spec{Rules: all, EventsFile: "big.jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := m.Create(ctx, small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	third, err := m.Create(ctx, small)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := create(t, m, Spec{Rules: all, EventsFile: "big.jsonl"})
+	second := create(t, m, small)
+	third := create(t, m, small)
 	if _, err := m.Create(ctx, small); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a third waiting backtest: %v, want ErrBusy", err)
 	}
@@ -362,7 +344,8 @@ func ids(js []*Job) []string {
 	return out
 }
 
-// TestClose: Close cancels running and queued backtests and waits for them.
+// TestClose: Close cancels running and queued backtests and waits for them; so does a
+// second Close called meanwhile.
 func TestClose(t *testing.T) {
 	dir := t.TempDir()
 	bigFile(t, dir, 100000)
@@ -376,22 +359,22 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := Spec{Rules: fraudRules(t), EventsFile: "big.jsonl"}
-	a, err := m.Create(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m.Create(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := create(t, m, spec)
+	b := create(t, m, spec)
 	waitFor(t, m, a.ID, "running", func(j *Job) bool { return j.EventsRead > 0 })
-	m.Close()
-	for _, id := range []string{a.ID, b.ID} {
-		j, err := m.Get(id)
-		if err != nil || j.State != Cancelled || !strings.Contains(j.Error, "shut down") {
-			t.Errorf("%s after Close: %+v %v", id, j, err)
-		}
+	var closers sync.WaitGroup
+	for range 2 {
+		closers.Go(func() {
+			m.Close()
+			for _, id := range []string{a.ID, b.ID} {
+				j, err := m.Get(id)
+				if err != nil || j.State != Cancelled || !strings.Contains(j.Error, "shut down") {
+					t.Errorf("%s after Close: %v (%s) %v", id, j.State, j.Error, err)
+				}
+			}
+		})
 	}
+	closers.Wait()
 	if _, err := m.Create(context.Background(), spec); !errors.Is(err, ErrClosed) {
 		t.Errorf("create after close: %v", err)
 	}

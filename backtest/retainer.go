@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/defaults"
 )
 
 // RetainerOptions size a Retainer. Zero fields take the defaults.
@@ -76,15 +77,9 @@ type retained struct {
 
 // NewRetainer returns an empty Retainer.
 func NewRetainer(o RetainerOptions) *Retainer {
-	if o.PerKey <= 0 {
-		o.PerKey = DefaultPerKey
-	}
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.Stripes <= 0 {
-		o.Stripes = DefaultStripes
-	}
+	defaults.Positive(&o.PerKey, DefaultPerKey)
+	defaults.Positive(&o.MaxBytes, DefaultMaxBytes)
+	defaults.Positive(&o.Stripes, DefaultStripes)
 	r := &Retainer{seed: maphash.MakeSeed(), perKey: o.PerKey, budget: o.MaxBytes / int64(o.Stripes),
 		stripes: make([]stripe, o.Stripes)}
 	for i := range r.stripes {

@@ -151,7 +151,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	for i := range ks.journal[:n] {
 		if it := &ks.journal[i]; it.timed > ks.baseTo {
 			ks.baseTo = it.timed
-			s.advanceTo(ks.baseTo, ks.base, nil, nil, &ks.baseCool)
+			s.advanceTo(ks.baseTo, ks.base, vf, nil, &ks.baseCool) // its holds are the base's
 		}
 		s.feed(ks.base, vf, &ks.journal[i], nil, &ks.baseCool)
 	}
@@ -315,8 +315,9 @@ func (s *shard) byTime(vf *velFeed) {
 
 // advanceTo advances the matchers ms (a base or a replay's) to the timer time w where the
 // key's timers had advanced its live ones (fire): the runs they ended end, the cooldowns
-// they pruned go, and the velocity state vf observes (nil: none) frees what fire freed
-// (kept even empty: the key has a journal). Timers run ahead of a key's events only while
+// they pruned go, the matches it completes are admitted against vf's holds, and the
+// velocity state vf observes (nil: none; a stored feed observes none) frees what fire
+// freed (kept even empty: the key has a journal). Timers run ahead of a key's events only while
 // its partition is idle (they follow the engine watermark), so a replay advances at the
 // journal position where they had, not once at its end: a run started by an event matched
 // after the timers ran is not ended by them.
@@ -333,7 +334,7 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 		}
 	}
 	cool.prune(w)
-	if vf != nil && vf.kv != nil {
+	if vf != nil && !vf.stored && vf.kv != nil { // a stored feed's aggregates are the log's
 		vf.kv.expire(w, ms)
 	}
 }

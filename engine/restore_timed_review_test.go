@@ -236,3 +236,43 @@ func TestRestoreKeepsRunsAfterTimerFolded(t *testing.T) {
 		t.Fatal("the uninterrupted run gives no alert: the test does not test what it should")
 	}
 }
+
+// TestFoldAdmitsHoldsToItsOwnBase: a fold of a key's journal advances the key's base to
+// an event's timer time before matching it (foldOldest), and a match that time completes
+// sets the rule's rearm hold on the base. That hold went to whichever velocity state the
+// shard's last replay or fold had fed (here the other key j's base), so the key's base
+// kept none: restored from it, the key's replayed match of a2 (dropped live by a1's hold)
+// set a hold of its own, 3 s longer, which dropped a4's alert.
+func TestFoldAdmitsHoldsToItsOwnBase(t *testing.T) {
+	want := restoreAcrossIdle(t, `
+id: auth-unrefunded
+within: 5s
+rearm: {after: 1h}
+pattern:
+  - name: a
+    where: e.kind == 'auth'
+  - name: r
+    not: followed_by
+    where: e.kind == 'refund'
+`, func(in func(int, int64, ...testEvent)) {
+		in(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 10})
+		in(-1, 0)
+		// the engine watermark ends a1's run at k's timers: an alert, and a hold for 1h
+		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+		// a2 is matched after the timers (its timer time is past a1's); y1 folds a1 alone
+		in(1, 1, testEvent{ID: "a2", Card: "k", TS: t0 + 3000, Kind: "auth", Amount: 7},
+			testEvent{ID: "y1", Card: "y", TS: t0 + 7000, Kind: "login"})
+		// k3 moves the watermark past j1 and a2: j's fold feeds first, then k's fold
+		// advances k's base to a2's timer time, where a1's run completes
+		in(1, 3, testEvent{ID: "j1", Card: "j", TS: t0 + 2500, Kind: "login"},
+			testEvent{ID: "j2", Card: "j", TS: t0 + 5000, Kind: "login"},
+			testEvent{ID: "k3", Card: "k", TS: t0 + 9000, Kind: "login"})
+	}, func(in func(int, int64, ...testEvent)) {
+		// a1's hold ends at t0+1h, a2's would at t0+1h+3s
+		in(1, 6, testEvent{ID: "a4", Card: "k", TS: t0 + 3_601_000, Kind: "auth", Amount: 9},
+			testEvent{ID: "z1", Card: "z", TS: t0 + 3_700_000, Kind: "login"})
+	})
+	if len(want) != 2 {
+		t.Fatalf("uninterrupted: %v, want a1's and a4's alerts: the test does not test what it should", want)
+	}
+}

@@ -50,8 +50,8 @@ func newActivationPool(dyn bool) *activationPool {
 	ap := &activationPool{}
 	ap.p.New = func() any {
 		a := &activation{dyn: dyn}
-		a.mm = matchMap{src: &a.src, dyn: dyn}
-		a.am = aggMap{src: &a.src}
+		a.mm = matchMap{k: matchKind{src: &a.src, dyn: dyn}}
+		a.am = aggMap{k: aggKind{src: &a.src}}
 		return a
 	}
 	return ap

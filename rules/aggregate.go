@@ -2,15 +2,16 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -277,70 +278,35 @@ func checkAggs(a *ast.AST, names map[string]int, report func(id int64, msg strin
 }
 
 // aggMap is `agg`: the rule's aggregate values by name.
-type aggMap struct{ src *matchSource }
+type aggMap = nameMap[aggKind]
 
-var _ traits.Mapper = (*aggMap)(nil)
+// aggKind is what agg maps: the rule's aggregates; one without a value (outside the
+// event that completes a match, or with an empty window) is an error, absent for has().
+type aggKind struct{ src *matchSource }
 
-func (m *aggMap) value(name string) (ref.Val, bool) {
-	i, ok := m.src.aggNames[name]
+func (k aggKind) find(name string) (ref.Val, bool) {
+	i, ok := k.src.aggNames[name]
 	if !ok {
 		return nil, false
 	}
-	vals := m.src.aggValues()
+	vals := k.src.aggValues()
 	if vals == nil || i >= len(vals.Values) {
-		return types.NewErr("agg.%s: aggregates are known only for the event that completes a match", name), true
+		return types.NewErr("agg.%s: aggregates are known only for the event that completes a match", name), false
 	}
 	v := vals.Values[i]
 	if v.Kind <= event.KindNull {
-		return types.NewErr("agg.%s has no value: its window is empty", name), true
+		return types.NewErr("agg.%s has no value: its window is empty", name), false
 	}
 	cv, _ := valueToCEL(v)
-	return cv, true
+	return cv, !types.IsError(cv)
 }
 
-func (m *aggMap) ConvertToNative(reflect.Type) (any, error) {
-	out := make(map[string]any)
-	for n := range m.src.aggNames {
-		if v, ok := m.value(n); ok && !types.IsError(v) {
-			out[n] = v.Value()
-		}
-	}
-	return out, nil
-}
+func (k aggKind) names() []string { return slices.Collect(maps.Keys(k.src.aggNames)) }
 
-func (m *aggMap) ConvertToType(typeVal ref.Type) ref.Val {
-	return convertToType(m, types.MapType, typeVal)
-}
-
-func (m *aggMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
-func (m *aggMap) Type() ref.Type              { return types.MapType }
-func (m *aggMap) Value() any                  { return m.src }
-
-func (m *aggMap) Contains(key ref.Val) ref.Val { return mapContains(m.Find, key) }
-func (m *aggMap) Get(key ref.Val) ref.Val      { return mapGet(m.Find, key, "an aggregate of this rule") }
-
-// Find finds an aggregate's value; an aggregate without one is absent (has() is false).
-func (m *aggMap) Find(key ref.Val) (ref.Val, bool) {
-	name, bad, ok := nameKey(key)
-	if !ok {
-		return bad, false
-	}
-	v, ok := m.value(name)
-	if !ok || types.IsError(v) {
-		return v, false
-	}
-	return v, true
-}
-
-func (m *aggMap) Size() ref.Val { return types.Int(len(m.src.aggNames)) }
-
-func (m *aggMap) Iterator() traits.Iterator {
-	vals := make([]ref.Val, 0, len(m.src.aggNames))
-	for n := range m.src.aggNames {
-		vals = append(vals, types.String(n))
-	}
-	return types.NewRefValList(types.DefaultTypeAdapter, vals).Iterator()
-}
+func (k aggKind) size() int                                     { return len(k.src.aggNames) }
+func (k aggKind) native(v ref.Val, _ reflect.Type) (any, error) { return v.Value(), nil }
+func (k aggKind) what() string                                  { return "an aggregate of this rule" }
+func (k aggKind) source() *matchSource                          { return k.src }
 
 // aggValue compiles agg.NAME to a closure reading the value the engine handed the
 // conditions (nfa.Scratch.Aux); a value the aggregate lacks is an error, as in the

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/nfa"
 )
 
@@ -11,10 +12,7 @@ import (
 // (errors included) as closures and in the interpreter, for values present, absent
 // (an empty window) and of both numeric kinds.
 func TestAggConditionsClosureVsInterpreter(t *testing.T) {
-	schema, err := event.LoadSchema("../testdata/fraud/schema.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := fraudtest.Schema(t)
 	fast, _ := NewEnv(schema, EnvOptions{})
 	slow, _ := NewEnv(schema, EnvOptions{NoClosures: true})
 	exprs := []string{

@@ -175,51 +175,29 @@ func isConstant(e ast.Expr) bool {
 	return ok
 }
 
-func cmpOpOf(fn string) (cmpOp, bool) {
-	switch fn {
-	case operators.Equals:
-		return opEq, true
-	case operators.NotEquals:
-		return opNe, true
-	case operators.Less:
-		return opLt, true
-	case operators.LessEquals:
-		return opLe, true
-	case operators.Greater:
-		return opGt, true
-	case operators.GreaterEquals:
-		return opGe, true
+// The operators the closures compile, by CEL function name.
+var (
+	cmpOps = map[string]cmpOp{
+		operators.Equals:        opEq,
+		operators.NotEquals:     opNe,
+		operators.Less:          opLt,
+		operators.LessEquals:    opLe,
+		operators.Greater:       opGt,
+		operators.GreaterEquals: opGe,
 	}
-	return 0, false
-}
-
-func arithOpOf(fn string) (arithOp, bool) {
-	switch fn {
-	case operators.Add:
-		return opAdd, true
-	case operators.Subtract:
-		return opSub, true
-	case operators.Multiply:
-		return opMul, true
-	case operators.Divide:
-		return opDiv, true
-	case operators.Modulo:
-		return opMod, true
+	arithOps = map[string]arithOp{
+		operators.Add:      opAdd,
+		operators.Subtract: opSub,
+		operators.Multiply: opMul,
+		operators.Divide:   opDiv,
+		operators.Modulo:   opMod,
 	}
-	return 0, false
-}
-
-func strOpOf(fn string) (strOp, bool) {
-	switch fn {
-	case overloads.StartsWith:
-		return opStartsWith, true
-	case overloads.EndsWith:
-		return opEndsWith, true
-	case overloads.Contains:
-		return opContains, true
+	strOps = map[string]strOp{
+		overloads.StartsWith: opStartsWith,
+		overloads.EndsWith:   opEndsWith,
+		overloads.Contains:   opContains,
 	}
-	return 0, false
-}
+)
 
 // boolOf compiles a boolean expression.
 func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
@@ -265,13 +243,13 @@ func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
 			}
 			return c.in(args[0], args[1])
 		}
-		if op, ok := cmpOpOf(fn); ok {
+		if op, ok := cmpOps[fn]; ok {
 			if len(args) != 2 {
 				return nil, false
 			}
 			return c.compare(op, args[0], args[1])
 		}
-		if op, ok := strOpOf(fn); ok {
+		if op, ok := strOps[fn]; ok {
 			if !call.IsMemberFunction() || len(args) != 1 {
 				return nil, false
 			}
@@ -332,13 +310,13 @@ func (c *closureCompiler) callVal(e ast.Expr) (evalFn, bool) {
 	if f, ok := c.dataCall(fn, call, args); ok {
 		return f, true
 	}
-	if _, ok := cmpOpOf(fn); ok {
+	if _, ok := cmpOps[fn]; ok {
 		return c.boolVal(e)
 	}
-	if _, ok := strOpOf(fn); ok {
+	if _, ok := strOps[fn]; ok {
 		return c.boolVal(e)
 	}
-	if op, ok := arithOpOf(fn); ok && len(args) == 2 {
+	if op, ok := arithOps[fn]; ok && len(args) == 2 {
 		return c.arithVal(op, args)
 	}
 	return nil, false

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"strings"
+	"unsafe"
 
 	"cel.dev/cel-go/common/ast"
 
@@ -36,11 +37,11 @@ func fieldConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
 	case kErr:
 		return func(*nfa.EvalContext) tri { return tErr }
 	case kDouble:
-		if fn := doubleConstCmp(f, op, k); fn != nil {
+		if fn := numConstCmp[float64](f, op, k, event.KindDouble); fn != nil {
 			return fn
 		}
 	case kInt:
-		if fn := intConstCmp(f, op, k); fn != nil {
+		if fn := numConstCmp[int64](f, op, k, event.KindInt); fn != nil {
 			return fn
 		}
 	case kString:
@@ -102,54 +103,55 @@ func (c *closureCompiler) strTest(op strOp, target, arg ast.Expr) (condFn, bool)
 
 func slowCmp(op cmpOp, v event.Value, k cval) tri { return compareVals(op, fromValue(v), k) }
 
-// doubleConstCmp compares a field with a double constant.
-func doubleConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
-	c := k.f()
+// numConstCmp compares a field with a constant of T's kind (kind: event.KindInt for
+// int64, event.KindDouble for float64). Values of any other kind go through slowCmp.
+func numConstCmp[T int64 | float64](f *fieldRef, op cmpOp, k cval, kind event.Kind) condFn {
+	c := num[T](int64(k.n))
 	switch op {
 	case opEq:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() == c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) == c)
 			} else {
 				return slowCmp(op, v, k)
 			}
 		}
 	case opNe:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() != c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) != c)
 			} else {
 				return slowCmp(op, v, k)
 			}
 		}
 	case opLt:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() < c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) < c)
 			} else {
 				return slowCmp(op, v, k)
 			}
 		}
 	case opLe:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() <= c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) <= c)
 			} else {
 				return slowCmp(op, v, k)
 			}
 		}
 	case opGt:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() > c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) > c)
 			} else {
 				return slowCmp(op, v, k)
 			}
 		}
 	case opGe:
 		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindDouble {
-				return b2t(v.AsDouble() >= c)
+			if v := f.get(x.Event); v.Kind == kind {
+				return b2t(num[T](v.AsInt()) >= c)
 			} else {
 				return slowCmp(op, v, k)
 			}
@@ -158,58 +160,7 @@ func doubleConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
 	return nil
 }
 
-// intConstCmp compares a field with an int constant.
-func intConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
-	c := k.i()
-	switch op {
-	case opEq:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() == c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	case opNe:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() != c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	case opLt:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() < c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	case opLe:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() <= c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	case opGt:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() > c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	case opGe:
-		return func(x *nfa.EvalContext) tri {
-			if v := f.get(x.Event); v.Kind == event.KindInt {
-				return b2t(v.AsInt() >= c)
-			} else {
-				return slowCmp(op, v, k)
-			}
-		}
-	}
-	return nil
-}
+// num reads n, the 64 bits that hold a number of T's kind (a cval's n, an event.Value's
+// AsInt), as T: the int itself, or the double whose IEEE 754 bits they are (as
+// math.Float64frombits). Its reads compile to a register move, no call.
+func num[T int64 | float64](n int64) T { return *(*T)(unsafe.Pointer(&n)) }

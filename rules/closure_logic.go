@@ -57,15 +57,14 @@ func (c *closureCompiler) logicalTerms(terms []ast.Expr) ([]condFn, bool) {
 }
 
 // joinLogical joins compiled terms by && (and) or ||, evaluated in order and stopping at
-// the first that decides; chains of two and three terms are unrolled.
+// the first that decides; a pair is unrolled.
 func joinLogical(fns []condFn, and bool) condFn {
 	// absorbing is the value that decides the result (false for &&, true for ||).
 	absorbing, neutral := tFalse, tTrue
 	if !and {
 		absorbing, neutral = tTrue, tFalse
 	}
-	switch len(fns) {
-	case 2:
+	if len(fns) == 2 {
 		a, b := fns[0], fns[1]
 		return func(x *nfa.EvalContext) tri {
 			r := a(x)
@@ -77,26 +76,6 @@ func joinLogical(fns []condFn, and bool) condFn {
 				return s
 			}
 			if r == tErr || s == tErr {
-				return tErr
-			}
-			return neutral
-		}
-	case 3:
-		a, b, d := fns[0], fns[1], fns[2]
-		return func(x *nfa.EvalContext) tri {
-			r := a(x)
-			if r == absorbing {
-				return r
-			}
-			s := b(x)
-			if s == absorbing {
-				return s
-			}
-			t := d(x)
-			if t == absorbing {
-				return t
-			}
-			if r == tErr || s == tErr || t == tErr {
 				return tErr
 			}
 			return neutral

@@ -108,25 +108,6 @@ func fromCEL(v ref.Val) (cval, bool) {
 	return cval{}, false
 }
 
-// toCEL converts a closure value back to CEL (tests, emit of constants).
-func toCEL(v cval) ref.Val {
-	switch v.k {
-	case kBool:
-		return types.Bool(v.b())
-	case kInt:
-		return types.Int(v.i())
-	case kDouble:
-		return types.Double(v.f())
-	case kString:
-		return types.String(v.s)
-	case kTime:
-		return types.Timestamp{Time: time.Unix(0, v.i()).UTC()}
-	case kDur:
-		return types.Duration{Duration: time.Duration(v.i())}
-	}
-	return types.NewErr("error")
-}
-
 func (v cval) tri() tri {
 	if v.k == kBool {
 		return b2t(v.b())

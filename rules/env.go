@@ -194,20 +194,19 @@ func newEventProvider(base types.Provider, s *event.Schema) (*eventProvider, err
 	return p, nil
 }
 
+// celTypes are the CEL types of the schema's field types.
+var celTypes = map[event.Type]*types.Type{
+	event.TypeBool:      types.BoolType,
+	event.TypeInt:       types.IntType,
+	event.TypeDouble:    types.DoubleType,
+	event.TypeString:    types.StringType,
+	event.TypeTimestamp: types.TimestampType,
+	event.TypeAny:       types.DynType,
+}
+
 func celType(t event.Type) (*types.Type, error) {
-	switch t {
-	case event.TypeBool:
-		return types.BoolType, nil
-	case event.TypeInt:
-		return types.IntType, nil
-	case event.TypeDouble:
-		return types.DoubleType, nil
-	case event.TypeString:
-		return types.StringType, nil
-	case event.TypeTimestamp:
-		return types.TimestampType, nil
-	case event.TypeAny:
-		return types.DynType, nil
+	if ct, ok := celTypes[t]; ok {
+		return ct, nil
 	}
 	return nil, fmt.Errorf("type %s has no CEL equivalent", t)
 }

@@ -25,134 +25,107 @@ func evalBoth(t *testing.T, env *Env, src string, ctx *nfa.EvalContext) (bool, u
 	return got, c.stats.errs.Load()
 }
 
-func TestTypedEnvTypes(t *testing.T) {
+// TestTypedEnvCompile: in the environment typed by the schema an expression has the CEL
+// type typ, and as a condition (where) it fails with an error containing err (either
+// unchecked when empty).
+func TestTypedEnvCompile(t *testing.T) {
 	env := testEnv(t)
-	for src, want := range map[string]string{
-		"e.amount":                     "double",
-		"e.count":                      "int",
-		"e.country":                    "string",
-		"e.vip":                        "bool",
-		"e.ts":                         "google.protobuf.Timestamp",
-		"e.extra":                      "dyn",
-		"match.a":                      "list(cepd.Event)",
-		"match['b*']":                  "list(cepd.Event)",
-		"match.a.map(x, x.amount)":     "list(double)",
-		"e.ts - e.ts":                  "google.protobuf.Duration",
-		"sum(match.a.map(x, x.count))": "double",
-		"max(match.a.map(x, x.count))": "int",
-		"first(match.a)":               "cepd.Event",
+	for _, tc := range []struct{ src, typ, err string }{
+		{"e.amount", "double", ""},
+		{"e.count", "int", ""},
+		{"e.country", "string", "1:1: where must be a true/false condition, this expression is a string"},
+		{"e.vip", "bool", ""},
+		{"e.ts", "google.protobuf.Timestamp", ""},
+		{"e.extra", "dyn", ""},
+		{"match.a", "list(cepd.Event)", ""},
+		{"match['b*']", "list(cepd.Event)", ""},
+		{"match.a.map(x, x.amount)", "list(double)", ""},
+		{"e.ts - e.ts", "google.protobuf.Duration", ""},
+		{"sum(match.a.map(x, x.count))", "double", ""},
+		{"max(match.a.map(x, x.count))", "int", ""},
+		{"first(match.a)", "cepd.Event", "1:1: where must be a true/false condition, this expression is an event"},
+		{"e.amout > 1.0", "", "1:2: where: undefined field 'amout': the event has no such field (fields: amount, card_id"},
+		{"e.amount == 'x'", "", "1:10: where: type mismatch: e.amount is a double; 'x' is a string (== compares values of one type)"},
+		{"e.count + 1", "", "1:1: where must be a true/false condition, this expression is an integer"},
+		{"e.amount >", "", "1:11: where: syntax error: expected an expression after '>', found the end of the expression"},
+		{"x > 1", "", "1:1: where: x is not defined: a condition can use e (the event)"},
+		{"e.vip && e.count", "", "1:11: where: type mismatch: e.count is an int, where a bool is needed"},
 	} {
-		a, iss := env.cel.Compile(src)
-		if iss.Err() != nil {
-			t.Errorf("%s: %v", src, iss.Err())
-			continue
+		if tc.typ != "" {
+			a, iss := env.cel.Compile(tc.src)
+			if iss.Err() != nil {
+				t.Errorf("%s: %v", tc.src, iss.Err())
+			} else if got := a.OutputType().String(); got != tc.typ {
+				t.Errorf("%s: type %s, want %s", tc.src, got, tc.typ)
+			}
 		}
-		if got := a.OutputType().String(); got != want {
-			t.Errorf("%s: type %s, want %s", src, got, want)
+		if tc.err != "" {
+			_, errs := env.compileExpr(tc.src, patterns.Src{}, "", roleWhere, nil)
+			if errs == nil {
+				t.Errorf("%q compiled", tc.src)
+			} else if got := errs.Error(); !strings.Contains(got, tc.err) {
+				t.Errorf("%q:\n got %s\nwant %s", tc.src, got, tc.err)
+			}
 		}
 	}
 }
 
-func TestTypedEnvCompileErrors(t *testing.T) {
-	env := testEnv(t)
-	for src, want := range map[string]string{
-		"e.amout > 1.0":    "1:2: where: undefined field 'amout': the event has no such field (fields: amount, card_id",
-		"e.amount == 'x'":  "1:10: where: type mismatch: e.amount is a double; 'x' is a string (== compares values of one type)",
-		"e.country":        "1:1: where must be a true/false condition, this expression is a string",
-		"e.count + 1":      "1:1: where must be a true/false condition, this expression is an integer",
-		"first(match.a)":   "1:1: where must be a true/false condition, this expression is an event",
-		"e.amount >":       "1:11: where: syntax error: expected an expression after '>', found the end of the expression",
-		"x > 1":            "1:1: where: x is not defined: a condition can use e (the event)",
-		"e.vip && e.count": "1:11: where: type mismatch: e.count is an int, where a bool is needed",
-	} {
-		_, errs := env.compileExpr(src, patterns.Src{}, "", roleWhere, nil)
-		if errs == nil {
-			t.Errorf("%q compiled", src)
-			continue
-		}
-		got := errs.Error()
-		if !strings.Contains(got, want) {
-			t.Errorf("%q:\n got %s\nwant %s", src, got, want)
-		}
-	}
-}
-
-func TestCrossTypeNumeric(t *testing.T) {
-	env := testEnv(t)
-	ev := decode(t, env.Schema(), baseTxn) // amount 250.5, count 3
-	for src, want := range map[string]bool{
-		"e.amount > 100":         true,
-		"e.amount < 100":         false,
-		"100 < e.amount":         true,
-		"e.count == 3":           true,
-		"double(e.count) == 3.0": true,
-		"e.count < 3.5":          true,
-		"e.count >= 4.0":         false,
-		"e.amount != 250.0":      true,
-		"e.extra == 7.0":         true,
-		"e.extra in [1, 7.0]":    true,
-	} {
-		if got, _ := evalBoth(t, env, src, matchCtx(ev)); got != want {
-			t.Errorf("%s = %v, want %v", src, got, want)
-		}
-	}
-}
-
-func TestMissingFieldSemantics(t *testing.T) {
-	env := testEnv(t)
-	ev := decode(t, env.Schema(), baseTxn) // no device, no lat
-	for _, tc := range []struct {
-		src  string
-		want bool
-		errs uint64
-	}{
-		{"has(e.device)", false, 0},
-		{"!has(e.device)", true, 0},
-		{"e.device == 'x'", false, 1},
-		{"e.device != 'x'", false, 1},
-		{"false && e.device == 'x'", false, 0},
-		{"e.device == 'x' && false", false, 0},
-		{"true || e.device == 'x'", true, 0},
-		{"e.device == 'x' || true", true, 0},
-		{"e.device == 'x' || e.amount > 1.0", true, 0},
-		{"has(e.device) && e.device == 'x'", false, 0},
-		{"!has(e.device) || e.device == 'x'", true, 0},
-		{"e.count / (e.count - 3) > 0", false, 1},
-		{"e.lat > 1.0 ? true : false", false, 1},
-	} {
-		got, errs := evalBoth(t, env, tc.src, matchCtx(ev))
-		if got != tc.want || errs != tc.errs {
-			t.Errorf("%s = %v with %d errors, want %v with %d", tc.src, got, errs, tc.want, tc.errs)
-		}
-	}
-}
-
-func TestDynamicEnv(t *testing.T) {
-	env := dynEnv(t)
+// TestEvalSemantics: conditions give the same result through Eval and the interpreter
+// (evalBoth), and the errors counted, for numbers compared across types, missing fields
+// (has(), errors && and || absorb) and the dynamic environment.
+func TestEvalSemantics(t *testing.T) {
+	typed, dyn := testEnv(t), dynEnv(t)
+	txn := decode(t, typed.Schema(), baseTxn) // amount 250.5, count 3, no device, no lat
 	s := dynSchema(t, "id", "name", "price", "volume", "ts")
 	sub := decode(t, s, `{"id": 2, "name": "foo1", "price": 1.0, "volume": 10.0, "ts": 2}`)
 	plainEv := decode(t, s, `{"id": 1, "name": "start", "price": 2.0, "ts": 1}`)
+	envOf := map[*event.Schema]*Env{txn.Schema: typed, s: dyn} // by the event's schema
 	for _, tc := range []struct {
-		src  string
 		ev   *event.Event
+		src  string
 		want bool
+		errs uint64 // errors counted
 	}{
-		{"has(e.volume)", sub, true},
-		{"has(e.volume)", plainEv, false},
-		{"has(e.volume) && e.volume > 5.0", plainEv, false},
-		{"has(e.volume) && e.volume > 5.0", sub, true},
-		{"e.name.startsWith('foo')", sub, true},
-		{"e.name.contains('a')", plainEv, true},
-		{"e.ts == 2", sub, true},
-		{"e.price == 1", sub, true},
-		{"e.name == 1", sub, false},
-		{"e.price < 'x'", sub, false},
-		{"e.volume > 1.0", plainEv, false},
-		{"size(e) == 5", sub, true},
-		{"'volume' in e", plainEv, false},
+		{txn, "e.amount > 100", true, 0},
+		{txn, "e.amount < 100", false, 0},
+		{txn, "100 < e.amount", true, 0},
+		{txn, "e.count == 3", true, 0},
+		{txn, "double(e.count) == 3.0", true, 0},
+		{txn, "e.count < 3.5", true, 0},
+		{txn, "e.count >= 4.0", false, 0},
+		{txn, "e.amount != 250.0", true, 0},
+		{txn, "e.extra == 7.0", true, 0},
+		{txn, "e.extra in [1, 7.0]", true, 0},
+		{txn, "has(e.device)", false, 0},
+		{txn, "!has(e.device)", true, 0},
+		{txn, "e.device == 'x'", false, 1},
+		{txn, "e.device != 'x'", false, 1},
+		{txn, "false && e.device == 'x'", false, 0},
+		{txn, "e.device == 'x' && false", false, 0},
+		{txn, "true || e.device == 'x'", true, 0},
+		{txn, "e.device == 'x' || true", true, 0},
+		{txn, "e.device == 'x' || e.amount > 1.0", true, 0},
+		{txn, "has(e.device) && e.device == 'x'", false, 0},
+		{txn, "!has(e.device) || e.device == 'x'", true, 0},
+		{txn, "e.count / (e.count - 3) > 0", false, 1},
+		{txn, "e.lat > 1.0 ? true : false", false, 1},
+		{sub, "has(e.volume)", true, 0},
+		{plainEv, "has(e.volume)", false, 0},
+		{plainEv, "has(e.volume) && e.volume > 5.0", false, 0},
+		{sub, "has(e.volume) && e.volume > 5.0", true, 0},
+		{sub, "e.name.startsWith('foo')", true, 0},
+		{plainEv, "e.name.contains('a')", true, 0},
+		{sub, "e.ts == 2", true, 0},
+		{sub, "e.price == 1", true, 0},
+		{sub, "e.name == 1", false, 0},
+		{sub, "e.price < 'x'", false, 1},
+		{plainEv, "e.volume > 1.0", false, 1},
+		{sub, "size(e) == 5", true, 0},
+		{plainEv, "'volume' in e", false, 0},
 	} {
-		if got, _ := evalBoth(t, env, tc.src, matchCtx(tc.ev)); got != tc.want {
-			t.Errorf("%s = %v, want %v", tc.src, got, tc.want)
+		got, errs := evalBoth(t, envOf[tc.ev.Schema], tc.src, matchCtx(tc.ev))
+		if got != tc.want || errs != tc.errs {
+			t.Errorf("%s = %v with %d errors, want %v with %d", tc.src, got, errs, tc.want, tc.errs)
 		}
 	}
 }

@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -54,71 +56,35 @@ func (s *matchSource) events(step string) ([]*event.Event, bool) {
 	return nil, true
 }
 
-func (s *matchSource) names() []string {
-	names := make([]string, 0, len(s.steps))
-	for n := range s.steps {
-		names = append(names, n)
-	}
-	return names
-}
-
 // matchMap is `match`: a map from step name to the list of events the step took.
-type matchMap struct {
+type matchMap = nameMap[matchKind]
+
+// matchKind is what match maps: the rule's steps.
+type matchKind struct {
 	src *matchSource
 	dyn bool
 }
 
-var (
-	_ traits.Mapper = (*matchMap)(nil)
-	_ traits.Lister = (*eventList)(nil)
-)
+var _ traits.Lister = (*eventList)(nil)
 
-func (m *matchMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
-	out := make(map[string]any)
-	for _, n := range m.src.names() {
-		evs, _ := m.src.events(n)
-		l, err := (&eventList{evs: evs, dyn: m.dyn}).ConvertToNative(typeDesc)
-		if err != nil {
-			return nil, err
-		}
-		out[n] = l
-	}
-	return out, nil
-}
-
-func (m *matchMap) ConvertToType(typeVal ref.Type) ref.Val {
-	return convertToType(m, types.MapType, typeVal)
-}
-
-func (m *matchMap) Equal(other ref.Val) ref.Val { return types.Bool(other == ref.Val(m)) }
-func (m *matchMap) Type() ref.Type              { return types.MapType }
-func (m *matchMap) Value() any                  { return m.src }
-
-func (m *matchMap) Contains(key ref.Val) ref.Val { return mapContains(m.Find, key) }
-func (m *matchMap) Get(key ref.Val) ref.Val      { return mapGet(m.Find, key, "a step of this rule") }
-
-func (m *matchMap) Find(key ref.Val) (ref.Val, bool) {
-	name, bad, ok := nameKey(key)
-	if !ok {
-		return bad, false
-	}
-	evs, ok := m.src.events(name)
+func (k matchKind) find(step string) (ref.Val, bool) {
+	evs, ok := k.src.events(step)
 	if !ok {
 		return nil, false
 	}
-	return &eventList{evs: evs, dyn: m.dyn}, true
+	return &eventList{evs: evs, dyn: k.dyn}, true
 }
 
-func (m *matchMap) Size() ref.Val { return types.Int(len(m.src.steps)) }
+func (k matchKind) names() []string { return slices.Collect(maps.Keys(k.src.steps)) }
 
-func (m *matchMap) Iterator() traits.Iterator {
-	names := m.src.names()
-	vals := make([]ref.Val, len(names))
-	for i, n := range names {
-		vals[i] = types.String(n)
-	}
-	return types.NewRefValList(types.DefaultTypeAdapter, vals).Iterator()
+func (k matchKind) size() int { return len(k.src.steps) }
+
+func (k matchKind) native(v ref.Val, typeDesc reflect.Type) (any, error) {
+	return v.ConvertToNative(typeDesc)
 }
+
+func (k matchKind) what() string         { return "a step of this rule" }
+func (k matchKind) source() *matchSource { return k.src }
 
 // eventList is a list of events as CEL values (typed objects or dynamic maps).
 type eventList struct {

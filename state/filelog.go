@@ -3,12 +3,12 @@ package state
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
+
+	"github.com/cepd/cepd/internal/logfile"
 )
 
 // Partition log file: a 16-byte header ("cepdlg", format version, flags (logSnapshot),
@@ -226,19 +226,15 @@ func replayLog(path string, partition int, keep bool) (*logState, error) {
 	} else {
 		s.sizes = map[string]int32{}
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	f, size, err := logfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
 		return s, nil
 	}
-	if err != nil {
-		return nil, err
-	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if s.size = st.Size(); s.size == 0 {
+	if s.size = size; s.size == 0 {
 		return s, nil // created but never written (a crash without fsync): no log
 	}
 	r := bufio.NewReaderSize(f, 1<<20)

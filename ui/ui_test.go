@@ -4,8 +4,13 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/cepd/cepd/internal/fraudtest"
+	"github.com/cepd/cepd/rules"
 )
 
 // TestDistComplete checks that the committed build is there and that every asset
@@ -31,5 +36,22 @@ func TestDistComplete(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "no-cache" {
 		t.Errorf("GET /: %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+}
+
+// TestRuleTemplateCompiles: the source a new rule starts from in the editor
+// (src/rule-template.yaml) compiles against the shipped fraud schema, so an analyst's
+// first draft does not fail on the template itself.
+func TestRuleTemplateCompiles(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("src", "rule-template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := rules.NewEnv(fraudtest.Schema(t), rules.EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := rules.CompileSource("rule-template.yaml", src, "", env, rules.NewRegistry()); errs != nil {
+		t.Fatalf("the new-rule template does not compile:\n%v", errs)
 	}
 }

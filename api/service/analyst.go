@@ -51,6 +51,15 @@ func (s *Analyst) synced(ctx context.Context) error {
 	return nil
 }
 
+// answer is the book's answer v as its message, conv(v), or the book's error as a status.
+func answer[T, M any](v T, err error, conv func(T) M) (M, error) {
+	if err != nil {
+		var none M
+		return none, analystErr(err)
+	}
+	return conv(v), nil
+}
+
 func suppressionProto(x alerts.Suppression) *cepv1.Suppression {
 	return &cepv1.Suppression{Id: x.ID, Key: validText(x.Key), RuleId: validText(x.RuleID), Until: timestamppb.New(x.Until),
 		Reason: validText(x.Reason), Author: validText(x.Author), Created: timestamppb.New(x.Created)}
@@ -75,10 +84,7 @@ func (s *Analyst) CreateSuppression(ctx context.Context, req *cepv1.CreateSuppre
 		return nil, status.Error(codes.InvalidArgument, "until or duration is required (e.g. \"duration\": \"2h\")")
 	}
 	x, err := s.Book.Suppress(ctx, alerts.Suppression{Key: req.GetKey(), RuleID: req.GetRuleId(), Until: until, Reason: req.GetReason(), Author: author(ctx)})
-	if err != nil {
-		return nil, analystErr(err)
-	}
-	return suppressionProto(x), nil
+	return answer(x, err, suppressionProto)
 }
 
 // ListSuppressions implements cepv1.AnalystServer.
@@ -135,10 +141,7 @@ func (s *Analyst) MarkAlert(ctx context.Context, req *cepv1.MarkAlertRequest) (*
 	}
 	f, err := s.Book.Mark(ctx, analyst.Feedback{AlertID: found.ID, RuleID: found.RuleID, Key: found.Key, AlertTime: found.LastEventTime,
 		Label: req.GetLabel(), Comment: req.GetComment(), Author: author(ctx)})
-	if err != nil {
-		return nil, analystErr(err)
-	}
-	return feedbackProto(f), nil
+	return answer(f, err, feedbackProto)
 }
 
 // GetAlertFeedback implements cepv1.AnalystServer.

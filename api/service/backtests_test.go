@@ -157,16 +157,8 @@ func TestBacktestsRequests(t *testing.T) {
 // line and column, in the message and as a ValidateRuleResponse detail.
 func TestBacktestsDraftErrors(t *testing.T) {
 	s := newBacktests(t, backtest.Options{})
-	bad := `id: draft
-severity: high
-pattern:
-  - name: a
-    where: e.amont > 10.0
-  - name: b
-    where: e.type == 3
-`
 	_, err := s.CreateBacktest(context.Background(), &cepv1.CreateBacktestRequest{
-		Rules:      []*cepv1.BacktestRule{{RuleId: "card-testing"}, {Source: bad}},
+		Rules:      []*cepv1.BacktestRule{{RuleId: "card-testing"}, {Source: fraudtest.BadDraft}},
 		EventsFile: "card-testing.jsonl"})
 	st := status.Convert(err)
 	if st.Code() != codes.InvalidArgument {

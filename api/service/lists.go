@@ -154,7 +154,7 @@ func (s *Lists) latest(ctx context.Context, name string) (int, error) {
 // put stores d as the next version after expect and reloads.
 func (s *Lists) put(ctx context.Context, d *refdata.Dataset, desc, action string, expect int, comment, summary string) (*cepv1.DataList, error) {
 	v := store.DataVersion{Name: d.Name, Kind: string(d.Kind), Entries: d.Len(), Digest: d.Digest, Description: desc,
-		Action: action, Content: refdata.Encode(d)}
+		Provenance: store.Provenance{Action: action}, Content: refdata.Encode(d)}
 	got, err := s.store.PutData(ctx, v, expect, store.Change{Author: author(ctx), Comment: comment}, summary)
 	if err != nil {
 		return nil, listErr(err)
@@ -330,7 +330,7 @@ func (s *Lists) DeleteList(ctx context.Context, req *cepv1.DeleteListRequest) (*
 	if users := s.readers()[req.Name]; len(users) > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "list %q is read by rules %s: change or delete them first; nothing was changed", req.Name, strings.Join(users, ", "))
 	}
-	v := store.DataVersion{Name: cur.Name, Kind: cur.Kind, Deleted: true, Action: store.ActionDelete, Description: cur.Description}
+	v := store.DataVersion{Name: cur.Name, Kind: cur.Kind, Deleted: true, Provenance: store.Provenance{Action: store.ActionDelete}, Description: cur.Description}
 	got, err := s.store.PutData(ctx, v, cur.Version, store.Change{Author: author(ctx), Comment: req.Comment}, fmt.Sprintf("deleted (%d entries)", cur.Entries))
 	if err != nil {
 		return nil, listErr(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cepd/cepd/api/auth"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/patterns"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/store"
@@ -26,15 +27,9 @@ type RuleLimits struct {
 }
 
 func (l RuleLimits) withDefaults() RuleLimits {
-	if l.MaxRules <= 0 {
-		l.MaxRules = 1000
-	}
-	if l.MaxComment <= 0 {
-		l.MaxComment = 4096
-	}
-	if l.MaxSource <= 0 {
-		l.MaxSource = 1 << 20
-	}
+	defaults.Positive(&l.MaxRules, 1000)
+	defaults.Positive(&l.MaxComment, 4096)
+	defaults.Positive(&l.MaxSource, 1<<20)
 	return l
 }
 

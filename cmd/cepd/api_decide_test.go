@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,25 +23,16 @@ import (
 	"github.com/cepd/cepd/source/rest"
 )
 
-const decideRules = `id: big-auth
-severity: high
-cooldown: 1h
-decision: {outcome: block, score: 90}
-pattern:
-  - name: big
-    where: e.type == 'auth' && e.amount > 1000.0
-`
+// decideRules blocks an authorisation over 1000 (score 90); a key raises it once an hour
+// (cooldown).
+//
+//go:embed testdata/big-auth.yaml
+var decideRules string
 
-const decideRules2 = `id: two-auths
-severity: low
-decision: {outcome: review, score: 30}
-within: 10m
-pattern:
-  - name: a
-    where: e.type == 'auth'
-  - name: b
-    where: e.type == 'auth'
-`
+// decideRules2 sends two authorisations of a key within 10 minutes to review (score 30).
+//
+//go:embed testdata/two-auths.yaml
+var decideRules2 string
 
 // decideFixture is cepd's API over a real engine with the analysts' log in the rule
 // directory and the suppressions in the alert path, as serve wires them.

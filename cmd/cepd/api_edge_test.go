@@ -25,6 +25,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/api"
 	cepv1 "github.com/cepd/cepd/api/cep/v1"
+	"github.com/cepd/cepd/internal/testnet"
 )
 
 // badAlert is an alert whose key is not valid UTF-8, as an alerts file written before
@@ -144,11 +145,8 @@ func TestAPIStreamStall(t *testing.T) {
 // once it is subscribed, has flood publish 40 MB of alerts, and checks that the server
 // disconnects the reader after the stall bound.
 func stalledHTTPReader(t *testing.T, base, accept string, flood func(n, pad int), stall time.Duration) {
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testnet.Dial(t, strings.TrimPrefix(base, "http://"))
+	defer c.Close() // before the next accept type opens its own
 	fmt.Fprintf(c, "GET /v1/alerts:stream HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", accept)
 	// The status line says the stream has subscribed (a fixed sleep was not always
 	// enough on a loaded machine). The NDJSON stream sends it with its first alert:
@@ -294,10 +292,7 @@ func TestAPIEvalErrorsInStats(t *testing.T) {
 // gives its connection up within the read timeout (well under 3 s).
 func checkStalledBody(t *testing.T, host string) {
 	t.Helper()
-	slow, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := testnet.Dial(t, host)
 	start := time.Now()
 	fmt.Fprintf(slow, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
 	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -352,10 +347,7 @@ func TestAPITimeoutsAndConnCap(t *testing.T) {
 	// The stream holds one connection; two more fill the cap, the next waits.
 	var held []net.Conn
 	for range 2 {
-		c, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := testnet.Dial(t, host)
 		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 		br := bufio.NewReader(c)
 		if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
@@ -363,11 +355,7 @@ func TestAPITimeoutsAndConnCap(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	extra, err := net.Dial("tcp", host) // the kernel accepts; cepd does not serve it yet
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer extra.Close()
+	extra := testnet.Dial(t, host) // the kernel accepts; cepd does not serve it yet
 	fmt.Fprintf(extra, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 	_ = extra.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, err := bufio.NewReader(extra).ReadString('\n'); err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -14,31 +15,14 @@ import (
 )
 
 // bigTwiceTests are tests of big-twice (apiRule) for a threshold below 150 and above 50.
-const bigTwiceTests = `defaults: {card_id: c1, type: auth}
-tests:
-  - name: two of 150 raise it
-    events:
-      - {id: a1, amount: 150.0}
-      - {id: a2, at: +1m, amount: 150.0}
-    alerts:
-      - steps: {first: [a1], second: [a2]}
-  - name: two of 50 do not
-    events:
-      - {id: s1, amount: 50.0}
-      - {id: s2, at: +1m, amount: 50.0}
-    alerts: []
-`
+//
+//go:embed testdata/big-twice.test.yaml
+var bigTwiceTests string
 
 // bigTwiceTests300 pass for a threshold between 150 and 300.
-const bigTwiceTests300 = `defaults: {card_id: c1, type: auth}
-tests:
-  - name: two of 300 raise it
-    events:
-      - {id: b1, amount: 300.0}
-      - {id: b2, at: +1m, amount: 300.0}
-    alerts:
-      - steps: {first: [b1], second: [b2]}
-`
+//
+//go:embed testdata/big-twice-300.test.yaml
+var bigTwiceTests300 string
 
 func ruleBody(source, tests string, force bool) string {
 	m := map[string]any{"source": source}

@@ -29,8 +29,8 @@ func checkServeOptions(o *serveOptions) error {
 		v    int
 	}{
 		{"shards", o.shards}, {"alerts-history", o.historyMax}, {"webhook-workers", o.webhook.Workers},
-		{"backtest-concurrency", o.backtests.concurrency}, {"backtest-keep", o.backtests.keep},
-		{"backtest-shards", o.backtests.shards}, {"backtest-retain-per-key", o.backtests.retainPerKey},
+		{"backtest-concurrency", o.backtests.MaxRunning}, {"backtest-keep", o.backtests.MaxFinished},
+		{"backtest-shards", o.backtests.Shards}, {"backtest-retain-per-key", o.retain.PerKey},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("--%s %d: must not be negative", n.flag, n.v)

@@ -43,7 +43,8 @@ type serveOptions struct {
 	kafka          kafkaOptions
 	configFile     string
 	authTokens     string
-	backtests      backtestOptions
+	backtests      backtest.Options         // the flags fill the limits; serve adds the rest
+	retain         backtest.RetainerOptions // the live events backtests without a file run over
 	webhook        webhook.Config
 	ingestLog      bool
 	ingestSync     bool
@@ -51,17 +52,6 @@ type serveOptions struct {
 	limits         limitOptions
 	keyBudget      nfa.Budget // memory budget per key and rule
 	memoryBudget   int64      // memory budget of the engine
-}
-
-// backtestOptions configures the backtests the API runs.
-type backtestOptions struct {
-	dir          string
-	maxFileBytes int64
-	concurrency  int
-	keep         int
-	shards       int
-	retainPerKey int
-	retainBytes  int64
 }
 
 func newServeCmd() *cobra.Command {
@@ -89,13 +79,13 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.webhook.Secret, "webhook-secret", "", "sign webhook requests with HMAC-SHA256 (default: $CEPD_WEBHOOK_SECRET)")
 	f.DurationVar(&o.webhook.Timeout, "webhook-timeout", 5*time.Second, "bound of one webhook request")
 	f.IntVar(&o.webhook.Workers, "webhook-workers", 8, "webhook requests in flight at once (one key's alerts stay in order)")
-	f.StringVar(&o.backtests.dir, "backtest-dir", "", "directory of JSONL event files backtests may read (default: DATA/backtests; nothing outside it can be read)")
-	f.Int64Var(&o.backtests.maxFileBytes, "backtest-max-file-bytes", backtest.DefaultMaxFileBytes, "largest events file a backtest reads (it is held in memory)")
-	f.IntVar(&o.backtests.concurrency, "backtest-concurrency", backtest.DefaultMaxRunning, "backtests running at once (the others wait)")
-	f.IntVar(&o.backtests.keep, "backtest-keep", backtest.DefaultMaxFinished, "finished backtests kept for the API")
-	f.IntVar(&o.backtests.shards, "backtest-shards", 1, "shard workers of each backtest's engine")
-	f.IntVar(&o.backtests.retainPerKey, "backtest-retain-per-key", 100, "live events retained per key for backtests without a file (0: none retained)")
-	f.Int64Var(&o.backtests.retainBytes, "backtest-retain-bytes", 256<<20, "memory bound of the retained live events (least recently seen keys go first)")
+	f.StringVar(&o.backtests.EventsDir, "backtest-dir", "", "directory of JSONL event files backtests may read (default: DATA/backtests; nothing outside it can be read)")
+	f.Int64Var(&o.backtests.MaxFileBytes, "backtest-max-file-bytes", backtest.DefaultMaxFileBytes, "largest events file a backtest reads (it is held in memory)")
+	f.IntVar(&o.backtests.MaxRunning, "backtest-concurrency", backtest.DefaultMaxRunning, "backtests running at once (the others wait)")
+	f.IntVar(&o.backtests.MaxFinished, "backtest-keep", backtest.DefaultMaxFinished, "finished backtests kept for the API")
+	f.IntVar(&o.backtests.Shards, "backtest-shards", 1, "shard workers of each backtest's engine")
+	f.IntVar(&o.retain.PerKey, "backtest-retain-per-key", 100, "live events retained per key for backtests without a file (0: none retained)")
+	f.Int64Var(&o.retain.MaxBytes, "backtest-retain-bytes", 256<<20, "memory bound of the retained live events (least recently seen keys go first)")
 	f.StringVar(&o.schemaPath, "schema", "", "event schema file (default: schema.yaml in the rules directory)")
 	f.StringVar(&o.rulesStore, "rules-store", "dir", "where rule versions live: dir (the rules directory, edits on disk picked up) or redis (shared by every instance through --redis-addr; seeded once from the rules directory)")
 	f.StringVar(&o.dataDir, "data", "cepd-data", "data directory (state checkpoints, default rules)")

@@ -56,7 +56,7 @@ func newServeConfig(o *serveOptions, stdout io.Writer) (serveConfig, error) {
 			return c, err
 		}
 	}
-	if c.backtestDir = o.backtests.dir; c.backtestDir == "" {
+	if c.backtestDir = o.backtests.EventsDir; c.backtestDir == "" {
 		c.backtestDir = filepath.Join(o.dataDir, "backtests")
 		if err := os.MkdirAll(c.backtestDir, 0o755); err != nil {
 			return c, fmt.Errorf("backtests directory: %w", err)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/testproc"
 )
 
 // TestServeLoopsSwitchedOff: a background loop a flag switches off (--checkpoint-interval
@@ -29,14 +31,7 @@ func TestServeLoopsSwitchedOff(t *testing.T) {
 			case <-time.After(1500 * time.Millisecond):
 			}
 			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("serve stopped with %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not stop")
-			}
+			testproc.Await(t, done, 30*time.Second, "serve after its context ended")
 		})
 	}
 }

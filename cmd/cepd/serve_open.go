@@ -268,15 +268,12 @@ func (s *server) currentSchema() *event.Schema {
 func (s *server) openEngine() error {
 	cfg, b := s.cfg.engine, s.cfg.backtests
 	cfg.OnAlert = s.mets.Observe
-	var retained *backtest.Retainer
-	if b.retainPerKey > 0 {
-		retained = backtest.NewRetainer(backtest.RetainerOptions{PerKey: b.retainPerKey, MaxBytes: b.retainBytes})
-		cfg.Tap = retained.Add
+	if s.cfg.retain.PerKey > 0 {
+		b.Retainer = backtest.NewRetainer(s.cfg.retain)
+		cfg.Tap = b.Retainer.Add
 	}
-	bt, err := backtest.NewManager(backtest.Options{Schema: s.schema, Env: s.envOpts, EventsDir: s.cfg.backtestDir,
-		CurrentSchema: s.currentSchema,
-		MaxFileBytes:  b.maxFileBytes, Retainer: retained, MaxRunning: b.concurrency, MaxFinished: b.keep, Shards: b.shards,
-		Feedback: s.book.Label})
+	b.Schema, b.Env, b.EventsDir, b.CurrentSchema, b.Feedback = s.schema, s.envOpts, s.cfg.backtestDir, s.currentSchema, s.book.Label
+	bt, err := backtest.NewManager(b)
 	if err != nil {
 		return fmt.Errorf("backtests: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,20 +34,9 @@ func shotsDir(t *testing.T) string {
 }
 
 // The rule the analyst writes; line 11 has the misspelt field.
-const uiRuleBad = `id: ui-big-pair
-name: Two large authorisations
-severity: high
-owner: fraud-ops
-tags: [ui-test, card-not-present]
-within: 1h
-pattern:
-  - name: first
-    where: e.type == 'auth' && e.amount > 500.0
-  - name: second
-    where: e.type == 'auth' && e.amout > 500.0
-emit:
-  total: first(match.first).amount + e.amount
-`
+//
+//go:embed testdata/ui-big-pair.yaml
+var uiRuleBad string
 
 var uiRuleGood = strings.Replace(uiRuleBad, "e.amout", "e.amount", 1)
 

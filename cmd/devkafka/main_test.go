@@ -2,13 +2,14 @@ package main
 
 import (
 	"bufio"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/testnet"
+	"github.com/cepd/cepd/internal/testproc"
 )
 
 // TestMain runs main when re-executed by TestProgram.
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 // TestProgram: devkafka prints "ready ADDR", accepts connections there, and exits
 // cleanly on SIGTERM.
 func TestProgram(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-port", "0", "-partitions", "3", "-topics", "a,b", "-quiet")
+	cmd := testproc.Command(os.Args[0], "-port", "0", "-partitions", "3", "-topics", "a,b", "-quiet")
 	cmd.Env = append(os.Environ(), "DEVKAFKA_RUN_MAIN=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -51,22 +52,11 @@ func TestProgram(t *testing.T) {
 	if !ok || !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Fatalf("first line %q, want ready 127.0.0.1:PORT", line)
 	}
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	testnet.Dial(t, addr).Close()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("devkafka exited with %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("devkafka did not stop on SIGTERM")
-	}
+	testproc.Await(t, done, 10*time.Second, "devkafka after SIGTERM")
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/cepd/cepd/internal/defaults"
 )
 
 // Options configure a development cluster. The zero value is one broker on a random
@@ -53,15 +55,9 @@ type Cluster struct {
 
 // Start starts a cluster on 127.0.0.1.
 func Start(o Options) (*Cluster, error) {
-	if o.Brokers <= 0 {
-		o.Brokers = 1
-	}
-	if o.Partitions <= 0 {
-		o.Partitions = 6
-	}
-	if o.MinSessionTimeout <= 0 {
-		o.MinSessionTimeout = time.Second
-	}
+	defaults.Positive(&o.Brokers, 1)
+	defaults.Positive(&o.Partitions, 6)
+	defaults.Positive(&o.MinSessionTimeout, time.Second)
 	opts := []kfake.Opt{
 		kfake.NumBrokers(o.Brokers),
 		kfake.DefaultNumPartitions(o.Partitions),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cepd/cepd/internal/kafkatest"
 	"github.com/cepd/cepd/internal/testlog"
+	"github.com/cepd/cepd/internal/testnet"
 )
 
 // claimsHandler records the partitions of its session's claims.
@@ -151,11 +151,8 @@ func TestMemberDeadInJoinExpires(t *testing.T) {
 // leaves behind.
 func joinThenDie(t *testing.T, addr string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testnet.Dial(t, addr)
+	defer conn.Close() // mid-join, before the answer comes
 	join := func(corr int32, member string) {
 		req := kmsg.NewPtrJoinGroupRequest()
 		req.Version = 5

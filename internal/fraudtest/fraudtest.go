@@ -77,3 +77,14 @@ func RuleFiles(tb testing.TB) []string {
 	}
 	return out
 }
+
+// BadDraft is a draft rule over the set's schema with two errors, each at its place: an
+// undefined field (e.amont, at 5:13) and a string compared with a number (at 7:19).
+const BadDraft = `id: draft
+severity: high
+pattern:
+  - name: a
+    where: e.amont > 10.0
+  - name: b
+    where: e.type == 3
+`

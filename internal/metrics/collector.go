@@ -56,7 +56,7 @@ var (
 	dWalkTook       = desc("state_walk_duration_seconds", "How long the last state walk took (matching waits one step of it at most).")
 )
 
-var allDescs = []*prometheus.Desc{dEventsIn, dDecoded, dMatched, dLate, dDeadLetters, dDropped, dEvalErrors, dRules,
+var allDescs = []*prometheus.Desc{dEventsIn, dDecoded, dMatched, dLate, dDeadLetters, dUnknownFields, dDropped, dEvalErrors, dRules,
 	dWatermark, dWatermarkDelay, dIdle, dBacklog, dLag, dKafkaErrors, dKafkaSession, dRebalances, dCommitsSkipped,
 	dCkptSaves, dCkptFailures, dCkptDuration, dCkptLast, dCkptSize, dCkptTime, dCkptAge, dCkptLost, dRestored,
 	dSinkAlerts, dSinkDelivered, dSinkRetries, dSinkFailures, dSinkPending, dIngestLog, dIngestSegs,

@@ -2,11 +2,13 @@ package metrics
 
 import (
 	"context"
+	_ "embed"
 	"math"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -18,16 +20,10 @@ import (
 
 var schemaSrc = eventtest.CardSchema("ts: int", "kind: string", "amount: double")
 
-const ruleSrc = `
-id: two-large
-severity: high
-within: 1m
-pattern:
-  - name: a
-    where: e.kind == 'auth' && e.amount > 100.0
-  - name: b
-    where: e.kind == 'auth' && e.amount > 100.0
-`
+// ruleSrc alerts on two authorisations over 100 of a key within a minute.
+//
+//go:embed testdata/two-large.yaml
+var ruleSrc string
 
 type discard struct{}
 
@@ -178,3 +174,17 @@ func TestMetricsFromEngine(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCollectorDescribesWhatItCollects: a pedantic registry, which refuses a metric
+// whose descriptor Describe did not send, gathers the runtime's metrics of an engine.
+func TestCollectorDescribesWhatItCollects(t *testing.T) {
+	m := New(Options{})
+	eng := newEngine(t, m)
+	m.SetEngine(eng)
+	defer eng.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(&collector{m: m}, &decideCollector{m: m})
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,9 +5,8 @@ package workload
 // of three to five, seconds apart, at digital, game and other online shops, from one
 // device and fresh addresses in the victim's city, the bursts 10 to 40 minutes apart.
 func (g *Generator) zeroAuthStorm(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	r, c := g.r, &g.cards[ci]
+	city, dev := g.proxy(ci)
 	for bursts := 2 + r.IntN(3); bursts > 0; bursts-- {
 		for n := 3 + r.IntN(3); n > 0; n-- {
 			shop := g.online([]string{"digital", "games", "misc"}[r.IntN(3)])

@@ -114,6 +114,17 @@ func (g *Generator) presentBuy(t int64, ci int32, m int32, amount float64, label
 	return a
 }
 
+// payAtHome is the genuine cardholder paying in person, about median, at a shop of
+// category cat in their home city; false (nothing built) when they are in the air.
+func (g *Generator) payAtHome(t int64, ci int32, cat string, median float64, label int8) bool {
+	c := &g.cards[ci]
+	if busy(c, t) {
+		return false
+	}
+	g.presentBuy(t, ci, g.merch.localOf(g.r, int(c.city), catIndex(cat)), logNormal(g.r, median, 0.5), label)
+	return true
+}
+
 // repeatAt is n settled online authorisations on card ci at merchant shop, each for
 // amount(), gapLo–gapHi seconds apart (a merchant's own device, not the fraudster's).
 func (g *Generator) repeatAt(t int64, ci int32, shop int32, n int, amount func() float64, gapLo, gapHi float64, label int8) {
@@ -135,16 +146,55 @@ func (g *Generator) spree(t int64, ci int32, dev uint64, label int8, n int, shop
 	}
 }
 
-// someShops draws an online shop of each category of cats, keeps the first least of them
-// and at random some of the others, and returns a spree's shop function that picks one
-// of the kept shops at random for each purchase.
-func (g *Generator) someShops(least int, cats ...string) func(i int) int32 {
-	shops := make([]int32, len(cats))
-	for i, c := range cats {
-		shops[i] = g.online(c)
+// A burst is the scenarios that are one spree from a fresh device: n to n+more-1
+// purchases of lo–hi, gapLo–gapHi seconds apart, at the shops that shops draws for the
+// instance.
+type burst struct {
+	n, more              int
+	shops                func(g *Generator) func(i int) int32
+	lo, hi, gapLo, gapHi float64
+}
+
+// burst injects b on card ci.
+func (g *Generator) burst(t int64, ci int32, label int8, b burst) bool {
+	dev := g.newDevice()
+	shop := b.shops(g)
+	g.spree(t, ci, dev, label, b.n+g.r.IntN(b.more), shop, b.lo, b.hi, b.gapLo, b.gapHi)
+	return true
+}
+
+// someOf draws an online shop of each category of cats, keeps the first least of them
+// and at random some of the others, and picks one of the kept shops at random for each
+// purchase.
+func someOf(least int, cats ...string) func(g *Generator) func(i int) int32 {
+	return func(g *Generator) func(i int) int32 {
+		shops := make([]int32, len(cats))
+		for i, c := range cats {
+			shops[i] = g.online(c)
+		}
+		shops = shops[:least+g.r.IntN(len(cats)-least+1)]
+		return func(int) int32 { return shops[g.r.IntN(len(shops))] }
 	}
-	shops = shops[:least+g.r.IntN(len(cats)-least+1)]
-	return func(int) int32 { return shops[g.r.IntN(len(shops))] }
+}
+
+// anyOf draws a shop of a category of cats picked at random for each purchase.
+func anyOf(cats ...string) func(g *Generator) func(i int) int32 {
+	return func(g *Generator) func(i int) int32 {
+		return func(int) int32 { return g.online(cats[g.r.IntN(len(cats))]) }
+	}
+}
+
+// inTurn draws the i-th purchase's shop from category cats[i].
+func inTurn(cats ...string) func(g *Generator) func(i int) int32 {
+	return func(g *Generator) func(i int) int32 {
+		return func(i int) int32 { return g.online(cats[i]) }
+	}
+}
+
+// proxy is where a card-not-present fraudster on card ci comes from: a residential
+// proxy in the victim's city (to beat geolocation checks) on a device never used before.
+func (g *Generator) proxy(ci int32) (city int16, dev uint64) {
+	return g.cards[ci].city, g.newDevice()
 }
 
 // newDevice returns a device id never used before.
@@ -162,9 +212,8 @@ func (g *Generator) online(cat string) int32 { return g.merch.onlineOf(g.r, catI
 // cardTesting: three to seven tiny online authorisations, seconds apart, half of them
 // reversed, then a large online purchase (captured).
 func (g *Generator) cardTesting(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice() // a residential proxy in the victim's city
+	r, c := g.r, &g.cards[ci]
+	city, dev := g.proxy(ci)
 	probeAt := g.online("digital")
 	for n := 3 + r.IntN(5); n > 0; n-- {
 		amount := 1.0
@@ -186,21 +235,16 @@ func (g *Generator) cardTesting(t int64, ci int32, label int8) bool {
 // velocityBurst: eight to twelve online purchases at one to three shops, 20–45 s apart,
 // amounts 40–90 (so no ×1.5 ladder of four can form).
 func (g *Generator) velocityBurst(t int64, ci int32, label int8) bool {
-	r, dev := g.r, g.newDevice()
-	shop := g.someShops(1, "clothing", "games", "misc")
-	g.spree(t, ci, dev, label, 8+r.IntN(5), shop, 40, 90, 20, 45)
-	return true
+	return g.burst(t, ci, label, burst{8, 5, someOf(1, "clothing", "games", "misc"), 40, 90, 20, 45})
 }
 
 // impossibleTravel: the cardholder pays at home, then a counterfeit copy of the card is
 // used in person one to five hours later in a city too far to have flown to.
 func (g *Generator) impossibleTravel(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	if busy(c, t) {
+	if !g.payAtHome(t, ci, "grocery", 40, label) {
 		return false
 	}
-	g.presentBuy(t, ci, g.merch.localOf(r, int(c.city), catIndex("grocery")), logNormal(r, 40, 0.5), label)
+	r, c := g.r, &g.cards[ci]
 	hours := uniform(r, 1, 5)
 	far := g.farCity(c.city, math.Max(2000, 1300*hours))
 	t += int64(hours * 3600e3)
@@ -271,10 +315,7 @@ func (g *Generator) refundSpree(t int64, ci int32, label int8) bool {
 // highRiskBurst: three or four online authorisations of 200–450 at gambling, crypto,
 // money-transfer and gift-card merchants, 3–15 minutes apart.
 func (g *Generator) highRiskBurst(t int64, ci int32, label int8) bool {
-	r, dev := g.r, g.newDevice()
-	kinds := []string{"gambling", "crypto", "money_transfer", "stored_value"}
-	g.spree(t, ci, dev, label, 3+r.IntN(2), func(int) int32 { return g.online(kinds[r.IntN(len(kinds))]) }, 200, 450, 180, 900)
-	return true
+	return g.burst(t, ci, label, burst{3, 2, anyOf("gambling", "crypto", "money_transfer", "stored_value"), 200, 450, 180, 900})
 }
 
 // atmCashout: a cloned card emptied at three to six ATMs of the victim's city, 2–5
@@ -295,12 +336,10 @@ func (g *Generator) atmCashout(t int64, ci int32, label int8) bool {
 // cpThenDistantCNP: the cardholder pays in person; 5–50 minutes later the copied card
 // details buy 100–900 online from an address at least 2500 km away.
 func (g *Generator) cpThenDistantCNP(t int64, ci int32, label int8) bool {
-	r := g.r
-	c := &g.cards[ci]
-	if busy(c, t) {
+	if !g.payAtHome(t, ci, "restaurant", 35, label) {
 		return false
 	}
-	g.presentBuy(t, ci, g.merch.localOf(r, int(c.city), catIndex("restaurant")), logNormal(r, 35, 0.5), label)
+	r, c := g.r, &g.cards[ci]
 	t += between(r, 300, 3000)
 	a := g.auth(t, ci, c, g.online("electronics"), uniform(r, 100, 900), false, label)
 	g.attacker(a, g.farCity(c.city, 2500), g.newDevice())
@@ -311,10 +350,7 @@ func (g *Generator) cpThenDistantCNP(t int64, ci int32, label int8) bool {
 // manyMerchants: five or six online purchases of 40–110 at different shops, 20–50 s
 // apart.
 func (g *Generator) manyMerchants(t int64, ci int32, label int8) bool {
-	r, dev := g.r, g.newDevice()
-	kinds := []string{"clothing", "electronics", "books", "games", "misc", "home"}
-	g.spree(t, ci, dev, label, 5+r.IntN(2), func(i int) int32 { return g.online(kinds[i]) }, 40, 110, 20, 50)
-	return true
+	return g.burst(t, ci, label, burst{5, 2, inTurn("clothing", "electronics", "books", "games", "misc", "home"), 40, 110, 20, 50})
 }
 
 // muleTransfers: three or four times, a login straight followed by a round transfer of
@@ -335,8 +371,7 @@ func (g *Generator) muleTransfers(t int64, ci int32, label int8) bool {
 // 1.6–2.2 times the last, 3–12 minutes apart.
 func (g *Generator) risingAmounts(t int64, ci int32, label int8) bool {
 	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	city, dev := g.proxy(ci)
 	shop := g.online("electronics")
 	amount := uniform(r, 20, 60)
 	for n := 4 + r.IntN(2); n > 0; n-- {
@@ -418,8 +453,7 @@ func (g *Generator) deviceManyCards(t int64, ci int32, label int8) bool {
 // data), from the attacker's device.
 func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 	r := g.r
-	c := &g.cards[ci]
-	city, dev := c.city, g.newDevice()
+	city, dev := g.proxy(ci)
 	risky := g.merch.ring[r.IntN(ringRisky)]
 	g.attackerBuy(t, ci, city, dev, risky, uniform(r, 150, 600), label)
 	for n := 1 + r.IntN(2); n > 0; n-- {
@@ -434,10 +468,7 @@ func (g *Generator) watchlistMerchant(t int64, ci int32, label int8) bool {
 // two to four minutes apart: too slow for a burst rule, too many for an hour (a ×1.5
 // ladder of four cannot form below 67.50).
 func (g *Generator) authsPerHour(t int64, ci int32, label int8) bool {
-	r, dev := g.r, g.newDevice()
-	shop := g.someShops(2, "clothing", "misc", "home")
-	g.spree(t, ci, dev, label, 13+r.IntN(4), shop, 15, 60, 120, 240)
-	return true
+	return g.burst(t, ci, label, burst{13, 4, someOf(2, "clothing", "misc", "home"), 15, 60, 120, 240})
 }
 
 // merchantRepeat: a merchant charges the card the same amount (5–30) five to seven
@@ -453,8 +484,5 @@ func (g *Generator) merchantRepeat(t int64, ci int32, label int8) bool {
 // onlineSpend24h: a stolen card used online six to eight times for 350–650 at
 // different shops, one to three hours apart: no burst, but far more than a day's spend.
 func (g *Generator) onlineSpend24h(t int64, ci int32, label int8) bool {
-	r, dev := g.r, g.newDevice()
-	kinds := []string{"electronics", "clothing", "home", "hotel", "misc", "books", "airline", "jewelry"}
-	g.spree(t, ci, dev, label, 6+r.IntN(3), func(i int) int32 { return g.online(kinds[i]) }, 350, 650, 3600, 3*3600)
-	return true
+	return g.burst(t, ci, label, burst{6, 3, inTurn("electronics", "clothing", "home", "hotel", "misc", "books", "airline", "jewelry"), 350, 650, 3600, 3 * 3600})
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 // ErrConflict is returned by PutData when the dataset changed since the version the
@@ -27,17 +26,14 @@ const (
 // The store keeps its text and record; it never parses the text (the caller computes
 // Entries and Digest with refdata).
 type DataVersion struct {
-	Name        string    `json:"name"`
-	Kind        string    `json:"kind"`
-	Version     int       `json:"version"`
-	Deleted     bool      `json:"deleted,omitempty"`
-	Entries     int       `json:"entries"`
-	Digest      string    `json:"digest,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Action      string    `json:"action"`
-	Author      string    `json:"author"`
-	Time        time.Time `json:"time"`
-	Comment     string    `json:"comment,omitempty"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Version     int    `json:"version"`
+	Deleted     bool   `json:"deleted,omitempty"`
+	Entries     int    `json:"entries"`
+	Digest      string `json:"digest,omitempty"`
+	Description string `json:"description,omitempty"`
+	Provenance
 	// Content is the canonical CSV text (refdata.Encode); nil in listings of versions
 	// and for versions older than the DataVersionsKept newest.
 	Content []byte `json:"-"`
@@ -45,12 +41,9 @@ type DataVersion struct {
 
 // DataAuditEntry is one change of a dataset as the lists' audit log records it.
 type DataAuditEntry struct {
-	Time    time.Time `json:"time"`
-	Author  string    `json:"author"`
-	Action  string    `json:"action"`
-	Name    string    `json:"name"`
-	Version int       `json:"version"`
-	Comment string    `json:"comment,omitempty"`
+	Provenance        // the version's
+	Name       string `json:"name"`
+	Version    int    `json:"version"`
 	// Summary says what changed (entries before and after, values added and removed).
 	Summary string `json:"summary,omitempty"`
 }

@@ -221,8 +221,8 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	if len(tests) == 0 {
 		tests = nil
 	}
-	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Action: action, Author: Bound(ch.Author, MaxComment),
-		Time: d.now().UTC(), Comment: Bound(ch.Comment, MaxComment), Source: src, Tests: tests, ShadowOf: st.ShadowOf}
+	v := Version{ID: id, Version: n, Mode: mode, Deleted: deleted, Provenance: ch.Provenance(action, d.now()),
+		Source: src, Tests: tests, ShadowOf: st.ShadowOf}
 	if err := os.MkdirAll(filepath.Dir(d.versionPath(id, n)), 0o755); err != nil {
 		return Version{}, fmt.Errorf("rule store: %w", err)
 	}
@@ -252,7 +252,7 @@ func (d *Dir) apply(id string, src []byte, st State, action string, ch Change) (
 	if len(e.Versions) > 1 && e.Versions[len(e.Versions)-2].Mode != mode {
 		diff = fmt.Sprintf("mode: %s -> %s\n", e.Versions[len(e.Versions)-2].Mode, mode) + diff
 	}
-	a := AuditEntry{Time: v.Time, Author: ch.Author, Action: action, RuleID: id, Version: n, Comment: v.Comment, Diff: Bound(diff, MaxAuditDiff),
+	a := AuditEntry{Provenance: v.Provenance, RuleID: id, Version: n, Diff: Bound(diff, MaxAuditDiff),
 		TestsForced: Bound(ch.TestsForced, MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		e.Versions = e.Versions[:len(e.Versions)-1]

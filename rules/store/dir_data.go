@@ -130,7 +130,7 @@ func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, s
 	if len(vs) != expect {
 		return DataVersion{}, fmt.Errorf("%w: list %q is at version %d, the change was made from %d", ErrConflict, v.Name, len(vs), expect)
 	}
-	v.Version, v.Author, v.Comment, v.Time = len(vs)+1, Bound(ch.Author, MaxComment), Bound(ch.Comment, MaxComment), d.now().UTC()
+	v.Version, v.Provenance = len(vs)+1, ch.Provenance(v.Action, d.now())
 	v.Description = Bound(v.Description, MaxComment)
 	hist := d.dataHistory(v.Name)
 	if err := os.MkdirAll(hist, 0o755); err != nil {
@@ -164,8 +164,8 @@ func (d *Dir) PutData(_ context.Context, v DataVersion, expect int, ch Change, s
 	if old := v.Version - DataVersionsKept; old >= 1 {
 		_ = os.Remove(filepath.Join(hist, strconv.Itoa(old)+".csv"))
 	}
-	a, _ := json.Marshal(DataAuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, Name: v.Name, Version: v.Version,
-		Comment: v.Comment, Summary: Bound(summary, MaxAuditDiff)})
+	a, _ := json.Marshal(DataAuditEntry{Provenance: v.Provenance, Name: v.Name, Version: v.Version,
+		Summary: Bound(summary, MaxAuditDiff)})
 	if _, err := appendLine(d.dataAuditPath(), a); err != nil {
 		return v, fmt.Errorf("rule store: the change is stored but its audit entry is not: %w", err)
 	}
@@ -245,7 +245,7 @@ func (d *Dir) RefreshData(ctx context.Context) (bool, error) {
 			continue
 		}
 		vs, _ := d.DataVersions(ctx, ds.Name)
-		v := DataVersion{Name: ds.Name, Kind: string(ds.Kind), Entries: ds.Len(), Digest: ds.Digest, Content: text, Action: ActionDisk, Description: old.Description}
+		v := DataVersion{Name: ds.Name, Kind: string(ds.Kind), Entries: ds.Len(), Digest: ds.Digest, Content: text, Provenance: Provenance{Action: ActionDisk}, Description: old.Description}
 		if _, err := d.PutData(ctx, v, len(vs), ch, fmt.Sprintf("%d entries on disk", ds.Len())); err != nil {
 			return changed, err
 		}
@@ -253,7 +253,7 @@ func (d *Dir) RefreshData(ctx context.Context) (bool, error) {
 	}
 	for _, old := range byName { // listed in the store, its file gone
 		vs, _ := d.DataVersions(ctx, old.Name)
-		v := DataVersion{Name: old.Name, Kind: old.Kind, Deleted: true, Action: ActionDisk}
+		v := DataVersion{Name: old.Name, Kind: old.Kind, Deleted: true, Provenance: Provenance{Action: ActionDisk}}
 		if _, err := d.PutData(ctx, v, len(vs), ch, "the file was removed"); err != nil {
 			return changed, err
 		}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/cepd/cepd/internal/logfile"
 )
 
 // Bounds of what one change writes to the history, so that no line of it can grow past
@@ -225,11 +227,8 @@ func readLines(r io.Reader, fn func([]byte)) error {
 // first: the records keep accepts, told how many it accepted before. A line that does not
 // decode (a torn last line after a crash) is left out.
 func readJSONLog[T any](path string, keep func(v T, kept int) bool) ([]T, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	f, _, err := logfile.Open(path)
+	if f == nil {
 		return nil, err
 	}
 	defer f.Close()

@@ -113,53 +113,53 @@ func (d *Dir) Create(_ context.Context, id string, source []byte, ch Change) (Ve
 	return v, err
 }
 
-// Update implements Store.
-func (d *Dir) Update(_ context.Context, id string, source []byte, ch Change) (Version, error) {
+// change stores the next version of the live rule id, holding d.mu: next gives its
+// source and state from the current version, and may complete the change's ch.
+func (d *Dir) change(id, action string, ch Change, next func(cur Version, ch *Change) ([]byte, State, error)) (Version, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, err := d.live(id)
 	if err != nil {
 		return Version{}, err
 	}
-	cur := e.cur()
-	return d.apply(id, source, State{Mode: cur.Mode, ShadowOf: cur.ShadowOf}, ActionUpdate, ch)
+	src, st, err := next(e.cur(), &ch)
+	if err != nil {
+		return Version{}, err
+	}
+	return d.apply(id, src, st, action, ch)
+}
+
+// Update implements Store.
+func (d *Dir) Update(_ context.Context, id string, source []byte, ch Change) (Version, error) {
+	return d.change(id, ActionUpdate, ch, func(cur Version, _ *Change) ([]byte, State, error) {
+		return source, State{Mode: cur.Mode, ShadowOf: cur.ShadowOf}, nil
+	})
 }
 
 // Shadow implements Store.
 func (d *Dir) Shadow(_ context.Context, id string, source []byte, ch Change) (Version, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, err := d.live(id)
-	if err != nil {
-		return Version{}, err
-	}
-	st, err := TrialState(e.cur())
-	if err != nil {
-		return Version{}, err
-	}
-	return d.apply(id, source, st, ActionShadow, ch)
+	return d.change(id, ActionShadow, ch, func(cur Version, _ *Change) ([]byte, State, error) {
+		st, err := TrialState(cur)
+		return source, st, err
+	})
 }
 
 // Rollback implements Store.
 func (d *Dir) Rollback(_ context.Context, id string, n int, ch Change) (Version, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, err := d.live(id)
-	if err != nil {
-		return Version{}, err
-	}
-	old, err := d.version(id, n)
-	if err != nil {
-		return Version{}, err
-	}
-	if old.Deleted {
-		return Version{}, fmt.Errorf("%w: version %d of %q is a deletion", ErrInvalid, n, id)
-	}
-	if ch.Comment == "" {
-		ch.Comment = fmt.Sprintf("rollback to version %d", n)
-	}
-	ch.Tests = ch.NextTests(append([]byte{}, old.Tests...)) // the tests of version n
-	return d.apply(id, old.Source, RollbackState(e.cur()), ActionRollback, ch)
+	return d.change(id, ActionRollback, ch, func(cur Version, ch *Change) ([]byte, State, error) {
+		old, err := d.version(id, n)
+		if err != nil {
+			return nil, State{}, err
+		}
+		if old.Deleted {
+			return nil, State{}, fmt.Errorf("%w: version %d of %q is a deletion", ErrInvalid, n, id)
+		}
+		if ch.Comment == "" {
+			ch.Comment = fmt.Sprintf("rollback to version %d", n)
+		}
+		ch.Tests = ch.NextTests(append([]byte{}, old.Tests...)) // the tests of version n
+		return old.Source, RollbackState(cur), nil
+	})
 }
 
 // SetMode implements Store.
@@ -167,24 +167,18 @@ func (d *Dir) SetMode(_ context.Context, id string, m Mode, ch Change) (Version,
 	if !m.Valid() {
 		return Version{}, fmt.Errorf("%w: mode %q: use active, shadow or disabled", ErrInvalid, m)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	cur, err := d.current(id)
-	if err != nil {
-		return Version{}, err
-	}
-	return d.apply(id, cur.Source, ModeChange(cur, m), ActionSetMode, ch)
+	return d.change(id, ActionSetMode, ch, func(cur Version, _ *Change) ([]byte, State, error) {
+		cur, err := d.withSource(cur)
+		return cur.Source, ModeChange(cur, m), err
+	})
 }
 
 // Delete implements Store.
 func (d *Dir) Delete(_ context.Context, id string, ch Change) (Version, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	cur, err := d.current(id)
-	if err != nil {
-		return Version{}, err
-	}
-	return d.apply(id, cur.Source, State{Mode: cur.Mode, Deleted: true}, ActionDelete, ch)
+	return d.change(id, ActionDelete, ch, func(cur Version, _ *Change) ([]byte, State, error) {
+		cur, err := d.withSource(cur)
+		return cur.Source, State{Mode: cur.Mode, Deleted: true}, err
+	})
 }
 
 // Audit implements Store.

@@ -72,8 +72,7 @@ func (d *Dir) PutSchema(_ context.Context, source []byte, expect int, ch Change)
 // putSchema appends the next version of the schema to its history (vs), writes the
 // schema file when live, and the audit entry. d.mu is held.
 func (d *Dir) putSchema(vs []SchemaVersion, source []byte, action string, ch Change, live bool) (SchemaVersion, error) {
-	v := SchemaVersion{Version: len(vs) + 1, Action: action, Author: Bound(ch.Author, MaxComment), Time: d.now().UTC(),
-		Comment: Bound(ch.Comment, MaxComment), Source: source}
+	v := SchemaVersion{Version: len(vs) + 1, Provenance: ch.Provenance(action, d.now()), Source: source}
 	var prev []byte
 	if len(vs) > 0 {
 		prev = vs[len(vs)-1].Source
@@ -108,7 +107,7 @@ func (d *Dir) putSchema(vs []SchemaVersion, source []byte, action string, ch Cha
 		undo()
 		return SchemaVersion{}, fmt.Errorf("rule store: schema: %w", err)
 	}
-	a := AuditEntry{Time: v.Time, Author: v.Author, Action: action, RuleID: SchemaAuditID, Version: v.Version, Comment: v.Comment,
+	a := AuditEntry{Provenance: v.Provenance, RuleID: SchemaAuditID, Version: v.Version,
 		Diff: Bound(Diff(prev, source), MaxAuditDiff)}
 	if err := d.appendAudit(a); err != nil {
 		if terr := os.Truncate(d.schemaLog(), size); terr != nil {

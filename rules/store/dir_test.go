@@ -223,7 +223,7 @@ func TestDirRuleNamedDataBesideLists(t *testing.T) {
 	if _, err := d.Create(ctx, "data", []byte("id: data\n"), Change{Author: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	v := DataVersion{Name: "watch", Kind: "watch", Action: ActionCreate, Content: []byte("key\nx\n"), Entries: 1}
+	v := DataVersion{Name: "watch", Kind: "watch", Provenance: Provenance{Action: ActionCreate}, Content: []byte("key\nx\n"), Entries: 1}
 	if _, err := d.PutData(ctx, v, 0, Change{Author: "a"}, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@
 // of another rule or a whole index: a directory written by an older cepd (one index.json)
 // is converted at open and its index kept as index.json.migrated. Comments and authors
 // are cut to MaxComment bytes and audit diffs to MaxAuditDiff, so every history line stays
-// small; readers skip (never fail on) a line longer than 1 MiB. Rule files edited on disk
+// small (Change.Provenance, which every store uses for the versions of rules, the schema
+// and lists alike); readers skip (never fail on) a line longer than 1 MiB. Rule files edited on disk
 // become new versions (author "disk") at Refresh.
 //
 // Rule ids: Create takes the ids a rule may carry (ValidID, patterns.ValidID: up to 64

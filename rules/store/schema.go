@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 )
 
 // SchemaAuditID is the RuleID of the audit entries of schema changes (Store.Audit lists
@@ -12,11 +11,8 @@ const SchemaAuditID = "_schema"
 
 // SchemaVersion is one immutable version of the event schema kept with the rules.
 type SchemaVersion struct {
-	Version int       `json:"version"`
-	Action  string    `json:"action"`
-	Author  string    `json:"author"`
-	Time    time.Time `json:"time"`
-	Comment string    `json:"comment,omitempty"`
+	Version int `json:"version"`
+	Provenance
 	// Source is the schema's text (the schema.yaml format, event.ParseSchema).
 	Source []byte `json:"source,omitempty"`
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/cepd/cepd/patterns"
+	"github.com/cepd/cepd/rules/refdata"
 )
 
 // Mode is how a rule runs.
@@ -74,6 +74,21 @@ func (ch Change) NextTests(base []byte) []byte {
 	return base
 }
 
+// Provenance is what a version (of a rule, the schema or a list) records of the change
+// that made it: the action, who made it, when, and why.
+type Provenance struct {
+	Action  string    `json:"action"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	Comment string    `json:"comment,omitempty"`
+}
+
+// Provenance is the provenance of a version that ch makes by action at now: its author and
+// comment bounded to MaxComment, the time in UTC.
+func (ch Change) Provenance(action string, now time.Time) Provenance {
+	return Provenance{Action: action, Author: Bound(ch.Author, MaxComment), Time: now.UTC(), Comment: Bound(ch.Comment, MaxComment)}
+}
+
 // Version is one immutable version of a rule.
 type Version struct {
 	ID      string `json:"id"`
@@ -84,11 +99,8 @@ type Version struct {
 	// beside it (a candidate on trial: both run, the candidate's alerts are recorded and
 	// compared with the active version's, never delivered). 0: the rule runs in shadow
 	// alone.
-	ShadowOf int       `json:"shadow_of,omitempty"`
-	Action   string    `json:"action"`
-	Author   string    `json:"author"`
-	Time     time.Time `json:"time"`
-	Comment  string    `json:"comment"`
+	ShadowOf int `json:"shadow_of,omitempty"`
+	Provenance
 	// Source is the rule's text (not in the index: read from the version file).
 	Source []byte `json:"-"`
 	// Tests is the text of the rule's test file kept with the version (nil if none).
@@ -97,13 +109,10 @@ type Version struct {
 
 // AuditEntry is one change as the audit log records it.
 type AuditEntry struct {
-	Time    time.Time `json:"time"`
-	Author  string    `json:"author"`
-	Action  string    `json:"action"`
-	RuleID  string    `json:"rule_id"`
-	Version int       `json:"version"`
-	Comment string    `json:"comment,omitempty"`
-	Diff    string    `json:"diff,omitempty"`
+	Provenance        // the version's
+	RuleID     string `json:"rule_id"`
+	Version    int    `json:"version"`
+	Diff       string `json:"diff,omitempty"`
 	// TestsForced is set when the rule's tests failed and the author forced the change:
 	// the test runner's report.
 	TestsForced string `json:"tests_forced,omitempty"`
@@ -149,16 +158,14 @@ type Store interface {
 // ValidID reports whether id can name a new rule (and its file): patterns.ValidID.
 func ValidID(id string) bool { return patterns.ValidID(id) }
 
-// storedIDPattern is what named a rule in a store before ids were limited to the rule
-// compiler's (session 9): the same characters, up to 128 of them.
-var storedIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
-
 // StoredID reports whether id may name a rule a store holds: one a new rule may carry
-// (ValidID), or a longer one stored before ids were limited. Stores read, list, change
-// and delete rules under such ids, so that one stored then (its source never compiles,
-// so it stops every reload while it is active) can still be seen, disabled and deleted;
-// Create takes ValidID ids only (TestStoredLongIDs).
-func StoredID(id string) bool { return storedIDPattern.MatchString(id) }
+// (ValidID), or a longer one stored before ids were limited to the rule compiler's
+// (session 9). Until then a rule id was what still names a list or table
+// (refdata.ValidName: the same characters, up to 128 of them), so one check serves both.
+// Stores read, list, change and delete rules under such ids, so that one stored then (its
+// source never compiles, so it stops every reload while it is active) can still be seen,
+// disabled and deleted; Create takes ValidID ids only (TestStoredLongIDs).
+func StoredID(id string) bool { return refdata.ValidName(id) }
 
 // State is what a version records besides its source and provenance; stores compute the
 // next one with TrialState and ModeChange so that every store follows the same rules.

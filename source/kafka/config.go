@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/cepd/cepd/internal/defaults"
 )
 
 // DefaultVersion is the Kafka protocol version assumed when the base config names none
@@ -104,14 +106,6 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// positiveOr sets *v to d when it is not positive: unset, or nothing a duration or a
-// count can mean.
-func positiveOr[T int | int32 | int64 | time.Duration](v *T, d T) {
-	if *v <= 0 {
-		*v = d
-	}
-}
-
 func (c Config) withDefaults() Config {
 	if c.InitialOffset == "" {
 		c.InitialOffset = "earliest"
@@ -122,17 +116,17 @@ func (c Config) withDefaults() Config {
 	if c.Balance == "" {
 		c.Balance = BalanceCooperativeSticky
 	}
-	positiveOr(&c.MaxWait, 100*time.Millisecond)
-	positiveOr(&c.BacklogCheck, 250*time.Millisecond)
-	positiveOr(&c.SessionTimeout, 10*time.Second)
-	positiveOr(&c.HeartbeatInterval, time.Second)
-	positiveOr(&c.RebalanceTimeout, 30*time.Second)
-	positiveOr(&c.CommitInterval, time.Second)
-	positiveOr(&c.CommitTimeout, 10*time.Second)
-	positiveOr(&c.MaxBatch, 1024)
-	positiveOr(&c.RejoinBackoff, 250*time.Millisecond)
-	positiveOr(&c.MaxRejoinBackoff, 5*time.Second)
-	positiveOr(&c.StopTimeout, 15*time.Second)
+	defaults.Positive(&c.MaxWait, 100*time.Millisecond)
+	defaults.Positive(&c.BacklogCheck, 250*time.Millisecond)
+	defaults.Positive(&c.SessionTimeout, 10*time.Second)
+	defaults.Positive(&c.HeartbeatInterval, time.Second)
+	defaults.Positive(&c.RebalanceTimeout, 30*time.Second)
+	defaults.Positive(&c.CommitInterval, time.Second)
+	defaults.Positive(&c.CommitTimeout, 10*time.Second)
+	defaults.Positive(&c.MaxBatch, 1024)
+	defaults.Positive(&c.RejoinBackoff, 250*time.Millisecond)
+	defaults.Positive(&c.MaxRejoinBackoff, 5*time.Second)
+	defaults.Positive(&c.StopTimeout, 15*time.Second)
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/defaults"
 )
 
 // The repartition forwarder: the first half of re-keying across instances (docs/rekeying.md).
@@ -111,9 +112,9 @@ func NewRepartitioner(cfg RepartitionConfig) (*Repartitioner, error) {
 	case len(cfg.Fields) == 0:
 		return nil, errors.New("repartition: no key field to re-key by")
 	}
-	positiveOr(&cfg.MaxBatch, 500)
-	positiveOr(&cfg.Linger, 20*time.Millisecond)
-	positiveOr(&cfg.IdleAfter, 5*time.Second)
+	defaults.Positive(&cfg.MaxBatch, 500)
+	defaults.Positive(&cfg.Linger, 20*time.Millisecond)
+	defaults.Positive(&cfg.IdleAfter, 5*time.Second)
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/state/ingestlog"
 )
 
@@ -95,15 +96,9 @@ type Server struct {
 
 // New returns a server. health, if not nil, reports degraded components.
 func New(cfg Config, eng Engine, ring *alerts.Ring, log *slog.Logger, health func() (string, error)) *Server {
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 16 << 20
-	}
-	if cfg.MaxEvents <= 0 {
-		cfg.MaxEvents = DefaultMaxEvents
-	}
-	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = DefaultMaxConcurrent
-	}
+	defaults.Positive(&cfg.MaxBody, 16<<20)
+	defaults.Positive(&cfg.MaxEvents, DefaultMaxEvents)
+	defaults.Positive(&cfg.MaxConcurrent, DefaultMaxConcurrent)
 	s := &Server{cfg: cfg, eng: eng, ring: ring, log: log, health: health, sem: make(chan struct{}, cfg.MaxConcurrent)}
 	s.offset.Store(max(cfg.LastOffset, 0))
 	return s

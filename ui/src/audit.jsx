@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, qs } from './api.js';
-import { Empty, ErrorBox, fmtAgo, fmtTime } from './util.jsx';
+import { Empty, ErrorBox, fmtAgo, fmtTime, TableHead } from './util.jsx';
 
 // AuditLog reads an audit log (GET path answers {entries}, newest first) and shows it as
 // a table: the column headings head, then row(entry, i) for each entry; empty is what
@@ -16,7 +16,7 @@ export function AuditLog({ path, testid, compact, head, empty, row }) {
   if (!entries.length) return <Empty>{empty}</Empty>;
   return (
     <table class={compact ? 'table table-compact' : 'table'} data-testid={testid}>
-      <thead><tr>{head.map((h) => <th scope="col">{h}</th>)}</tr></thead>
+      <TableHead cols={head} />
       <tbody>{entries.map(row)}</tbody>
     </table>
   );

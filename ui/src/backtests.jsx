@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, post, ruleErrorsOf } from './api.js';
 import { AlertExplain } from './explain.jsx';
-import { Chart, Empty, ErrorBox, SevBadge, fmtAgo, fmtNum, fmtPct, fmtTime } from './util.jsx';
+import { Chart, Empty, ErrorBox, SevBadge, fmtAgo, fmtNum, fmtPct, fmtTime, TableHead } from './util.jsx';
 
 const FINISHED = new Set(['DONE', 'FAILED', 'CANCELLED']);
 
@@ -111,7 +111,7 @@ export function BacktestView({ job, onCancel }) {
       </div>
       {(job.results || []).length > 1 && (
         <table class="table">
-          <thead><tr><th scope="col">Rule</th><th scope="col" class="num">Alerts</th><th scope="col" class="num">Precision</th><th scope="col" class="num">Recall</th><th scope="col" class="num">Eval errors</th></tr></thead>
+          <TableHead cols={['Rule', ['Alerts', 'num'], ['Precision', 'num'], ['Recall', 'num'], ['Eval errors', 'num']]} />
           <tbody>
             {job.results.map((r) => (
               <tr><td class="mono">{r.rule_id}</td><td class="num">{fmtNum(r.alerts)}</td><td class="num">{job.scored ? fmtPct(r.precision) : '—'}</td><td class="num">{job.scored ? fmtPct(r.recall) : '—'}</td><td class="num">{fmtNum(r.eval_errors)}</td></tr>
@@ -129,7 +129,7 @@ export function BacktestView({ job, onCancel }) {
             <Empty>No alerts.</Empty>
           ) : (
             <table class="table" data-testid="bt-alerts">
-              <thead><tr><th scope="col">Last event</th><th scope="col">Rule</th><th scope="col">Key</th><th scope="col">Severity</th><th scope="col">Kind</th><th scope="col" class="num">Events</th><th scope="col">Labelled</th></tr></thead>
+              <TableHead cols={['Last event', 'Rule', 'Key', 'Severity', 'Kind', ['Events', 'num'], 'Labelled']} />
               <tbody>
                 {job.alerts.slice(0, 500).map((a) => {
                   const evs = (a.steps || []).flatMap((s) => s.events || []);
@@ -224,7 +224,7 @@ export function BacktestsPage({ session, selected }) {
       <h2>Recent backtests</h2>
       <div class="card table-card">
         <table class="table">
-          <thead><tr><th scope="col">Id</th><th scope="col">State</th><th scope="col">Rules</th><th scope="col">Events</th><th scope="col" class="num">Alerts</th><th scope="col" class="num">Precision</th><th scope="col" class="num">Recall</th><th scope="col">Created</th></tr></thead>
+          <TableHead cols={['Id', 'State', 'Rules', 'Events', ['Alerts', 'num'], ['Precision', 'num'], ['Recall', 'num'], 'Created']} />
           <tbody>
             {list.map((b) => (
               <tr class="clickable" onClick={() => (location.hash = '#/backtests/' + b.id)}>

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get } from './api.js';
-import { Chart, Empty, ErrorBox, fmtNum } from './util.jsx';
+import { Chart, Empty, ErrorBox, fmtNum, TableHead } from './util.jsx';
 
 function fmtBytes(b) {
   if (!b) return '—';
@@ -80,7 +80,7 @@ export function HealthPage({ session, sampler }) {
         <div class="card table-card">
           <h2 class="card-title">Partial matches and alerts per rule</h2>
           <table class="table table-compact">
-            <thead><tr><th scope="col">Rule</th><th scope="col">Mode</th><th scope="col" class="num">Partial matches</th><th scope="col" class="num">Alerts</th></tr></thead>
+            <TableHead cols={['Rule', 'Mode', ['Partial matches', 'num'], ['Alerts', 'num']]} />
             <tbody>
               {((st && st.rules) || []).slice().sort((a, b) => Number(b.live_partial_matches) - Number(a.live_partial_matches)).map((r) => (
                 <tr><td class="mono">{r.id}</td><td>{r.mode}</td><td class="num">{fmtNum(r.live_partial_matches)}</td><td class="num">{fmtNum(r.alerts)}</td></tr>
@@ -101,7 +101,7 @@ export function HealthPage({ session, sampler }) {
             <h2 class="card-title">Lag per partition</h2>
             {!st || !(st.lag || []).length ? <Empty>No Kafka source (REST ingest has no lag).</Empty> : (
               <table class="table table-compact">
-                <thead><tr><th scope="col">Topic</th><th scope="col">Partition</th><th scope="col" class="num">Next</th><th scope="col" class="num">End</th><th scope="col" class="num">Lag</th></tr></thead>
+                <TableHead cols={['Topic', 'Partition', ['Next', 'num'], ['End', 'num'], ['Lag', 'num']]} />
                 <tbody>{st.lag.map((l) => <tr><td>{l.topic}</td><td>{l.partition}</td><td class="num">{fmtNum(l.next_offset)}</td><td class="num">{fmtNum(l.end_offset)}</td><td class="num">{fmtNum(l.lag)}</td></tr>)}</tbody>
               </table>
             )}

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
-import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime, whileBusy } from './util.jsx';
+import { Confirm, Empty, ErrorBox, fmtAgo, fmtNum, fmtTime, whileBusy, TableHead } from './util.jsx';
 import { AuditLog } from './audit.jsx';
 
 const KINDS = ['ALLOW', 'BLOCK', 'WATCH'];
@@ -78,16 +78,7 @@ function ListsIndex({ session }) {
       {creating && <NewList onDone={(name) => (name ? (location.hash = '#/lists/' + encodeURIComponent(name)) : setCreating(false))} />}
       <div class="card table-card">
         <table class="table" data-testid="lists-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Kind</th>
-              <th scope="col" class="num">Version</th>
-              <th scope="col" class="num">Entries</th>
-              <th scope="col">Read by</th>
-              <th scope="col">Changed</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Name', 'Kind', ['Version', 'num'], ['Entries', 'num'], 'Read by', 'Changed']} />
           <tbody>
             {(lists || []).map((l) => (
               <tr key={l.name} class="clickable" data-list={l.name} onClick={() => (location.hash = '#/lists/' + encodeURIComponent(l.name))}>

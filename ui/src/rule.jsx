@@ -8,23 +8,8 @@ import { Editor } from './editor.jsx';
 import { Diagram } from './diagram.jsx';
 import { BacktestRunner } from './backtests.jsx';
 import { AuditTable } from './audit.jsx';
-import { Confirm, ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtTime, modeName, Empty } from './util.jsx';
-
-const TEMPLATE = `id: my-rule
-name: My rule
-description: What this rule catches, for the analyst reading its alerts.
-severity: medium
-owner: fraud-ops
-tags: [draft]
-within: 10m
-pattern:
-  - name: first
-    where: e.type == 'auth' && e.amount > 100.0
-  - name: second
-    where: e.type == 'auth' && e.amount > 100.0
-emit:
-  total: first(match.first).amount + e.amount
-`;
+import { Confirm, ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtTime, modeName, Empty, TableHead } from './util.jsx';
+import TEMPLATE from './rule-template.yaml?raw'; // the new rule's source (ui/ui_test.go compiles it)
 
 let schemaCache = null;
 function useSchema() {
@@ -277,7 +262,7 @@ function Versions({ id, rule, can, onChanged, setMsg }) {
       <ErrorBox error={error} />
       <div class="card table-card">
         <table class="table" data-testid="versions">
-          <thead><tr><th scope="col">Version</th><th scope="col">Action</th><th scope="col">Mode</th><th scope="col">Author</th><th scope="col">Comment</th><th scope="col">When</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+          <TableHead cols={['Version', 'Action', 'Mode', 'Author', 'Comment', 'When', null]} />
           <tbody>
             {vs.map((v) => (
               <tr data-version={v.version}>
@@ -372,7 +357,7 @@ function Shadow({ id, rule, source, can, onChanged }) {
             <div class="metric"><div class="metric-label">Candidate alerts</div><div class="metric-value">{fmtNum(cmp.shadow_alerts)}</div><div class="metric-hint">v{cmp.shadow_version} · <span class="mono">{cmp.shadow_content_version}</span>, never delivered</div></div>
           </div>
           <table class="table cmp">
-            <thead><tr><th scope="col">Caught by</th><th scope="col" class="num">Both</th><th scope="col" class="num">Live only</th><th scope="col" class="num">Candidate only</th></tr></thead>
+            <TableHead cols={['Caught by', ['Both', 'num'], ['Live only', 'num'], ['Candidate only', 'num']]} />
             <tbody>
               <tr data-row="keys"><th scope="row">Keys</th><td class="num">{fmtNum(cmp.keys_both)}</td><td class="num">{fmtNum(cmp.keys_active_only)}</td><td class="num">{fmtNum(cmp.keys_shadow_only)}</td></tr>
               <tr data-row="matches"><th scope="row">Matches</th><td class="num">{fmtNum(cmp.matches_both)}</td><td class="num">{fmtNum(cmp.matches_active_only)}</td><td class="num">{fmtNum(cmp.matches_shadow_only)}</td></tr>

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { FilterSelect, SEVERITY_FILTER } from './filters.jsx';
 import { useStore } from './store.js';
-import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtPct, modeName, Empty } from './util.jsx';
+import { ErrorBox, ModeBadge, SevBadge, Tag, fmtAgo, fmtNum, fmtPct, modeName, Empty, TableHead } from './util.jsx';
 
 const PAGE = 100;
 
@@ -80,20 +80,8 @@ export function RulesList({ session, alerts }) {
       </div>
       <div class="card table-card">
         <table class="table" data-testid="rules-table">
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Mode</th>
-              <th scope="col">Severity</th>
-              <th scope="col">Owner</th>
-              <th scope="col">Tags</th>
-              <th scope="col" class="num">Partial matches</th>
-              <th scope="col" class="num">Alerts (1h)</th>
-              <th scope="col" class="num">Eval errors</th>
-              <th scope="col" class="num" title="confirmed fraud / (fraud + false positives), from analysts' feedback">Precision</th>
-              <th scope="col">Changed</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Rule', 'Mode', 'Severity', 'Owner', 'Tags', ['Partial matches', 'num'], ['Alerts (1h)', 'num'], ['Eval errors', 'num'],
+            ['Precision', 'num', "confirmed fraud / (fraud + false positives), from analysts' feedback"], 'Changed']} />
           <tbody>
             {slice.map((r) => {
               const s = stats[r.id] || {};

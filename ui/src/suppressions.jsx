@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, get, post, qs } from './api.js';
-import { Confirm, Empty, ErrorBox, fmtAgo, fmtTime, whileBusy } from './util.jsx';
+import { Confirm, Empty, ErrorBox, fmtAgo, fmtTime, whileBusy, TableHead } from './util.jsx';
 import { AuditLog } from './audit.jsx';
 
 // SuppressionsPage is the analysts' suppressions: a key (for one rule or all) kept from
@@ -43,16 +43,7 @@ export function SuppressionsPage({ session, query }) {
           <label class="radio"><input type="checkbox" checked={ended} onChange={(e) => setEnded(e.target.checked)} /> include ended</label>
         </div>
         <table class="table" data-testid="suppressions">
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Rule</th>
-              <th scope="col">Until</th>
-              <th scope="col">Reason</th>
-              <th scope="col">By</th>
-              <th scope="col"><span class="sr-only">Actions</span></th>
-            </tr>
-          </thead>
+          <TableHead cols={['Key', 'Rule', 'Until', 'Reason', 'By', null]} />
           <tbody>
             {(list || []).map((s) => {
               const over = new Date(s.until).getTime() <= now;

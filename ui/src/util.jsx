@@ -1,4 +1,5 @@
-// Small shared pieces: formatting, badges, the confirmation dialog, the chart wrapper.
+// Small shared pieces: formatting, badges, table headers, the confirmation dialog, the
+// chart wrapper.
 
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -86,6 +87,21 @@ export function ErrorBox({ error }) {
     <div class="error-box" role="alert">
       {String(error.message || error)}
     </div>
+  );
+}
+
+// TableHead is a table's header row, a column for each of cols: its label, or [label,
+// class, title]; a null label is the column of row actions, named for screen readers.
+export function TableHead({ cols }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => {
+          const [label, cls, title] = Array.isArray(c) ? c : [c];
+          return <th scope="col" class={cls} title={title}>{label ?? <span class="sr-only">Actions</span>}</th>;
+        })}
+      </tr>
+    </thead>
   );
 }
 

@@ -166,8 +166,7 @@ func (s *Store) change(ctx context.Context, op, id string, n int, p plan) (store
 // change if any.
 func (s *Store) next(id string, cur *store.Version, st step, opID string) (store.Version, string, string, error) {
 	v := store.Version{ID: id, Version: 1, Mode: st.st.Mode, Deleted: st.st.Deleted, ShadowOf: st.st.ShadowOf,
-		Action: st.action, Author: store.Bound(st.ch.Author, store.MaxComment), Time: s.now().UTC(),
-		Comment: store.Bound(st.ch.Comment, store.MaxComment), Source: st.src}
+		Provenance: st.ch.Provenance(st.action, s.now()), Source: st.src}
 	var prev, prevTests []byte
 	if cur != nil {
 		v.Version = cur.Version + 1
@@ -193,8 +192,8 @@ func (s *Store) next(id string, cur *store.Version, st step, opID string) (store
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)
 	}
-	audit, err := json.Marshal(store.AuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, RuleID: id,
-		Version: v.Version, Comment: v.Comment, Diff: store.Bound(diff, store.MaxAuditDiff),
+	audit, err := json.Marshal(store.AuditEntry{Provenance: v.Provenance, RuleID: id,
+		Version: v.Version, Diff: store.Bound(diff, store.MaxAuditDiff),
 		TestsForced: store.Bound(st.ch.TestsForced, store.MaxAuditDiff)})
 	if err != nil {
 		return v, "", "", fmt.Errorf("redisrules: %w", err)

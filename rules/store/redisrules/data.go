@@ -101,21 +101,18 @@ func (s *Store) dataContent(ctx context.Context, v store.DataVersion) (store.Dat
 	return v, nil
 }
 
+func listNotFound(name string) error {
+	return fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
+}
+
 // GetData implements store.DataStore.
 func (s *Store) GetData(ctx context.Context, name string) (store.DataVersion, error) {
-	raw, err := s.c.HGet(ctx, s.dk().index, name).Result()
-	if errors.Is(err, redis.Nil) {
-		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
-	}
-	if err != nil {
-		return store.DataVersion{}, fmt.Errorf("redisrules: list %q: %w", name, err)
-	}
-	v, err := decodeData(name, raw)
+	v, err := current(ctx, s, s.dk().index, name, decodeData, listNotFound, "list")
 	if err != nil {
 		return v, err
 	}
 	if v.Deleted {
-		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
+		return store.DataVersion{}, listNotFound(name)
 	}
 	return s.dataContent(ctx, v)
 }
@@ -123,14 +120,7 @@ func (s *Store) GetData(ctx context.Context, name string) (store.DataVersion, er
 // DataVersions implements store.DataStore.
 func (s *Store) DataVersions(ctx context.Context, name string) ([]store.DataVersion, error) {
 	k := s.dk()
-	raw, err := s.c.HGet(ctx, k.index, name).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redisrules: %w: list %q", store.ErrNotFound, name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisrules: list %q: %w", name, err)
-	}
-	cur, err := decodeData(name, raw)
+	cur, err := current(ctx, s, k.index, name, decodeData, listNotFound, "list")
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +149,7 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 	if !refdata.ValidName(v.Name) || !refdata.Kind(v.Kind).Valid() {
 		return store.DataVersion{}, fmt.Errorf("redisrules: %w: list %q of kind %q", store.ErrInvalid, v.Name, v.Kind)
 	}
-	v.Version, v.Author, v.Comment, v.Time = expect+1, store.Bound(ch.Author, store.MaxComment), store.Bound(ch.Comment, store.MaxComment), s.now().UTC()
+	v.Version, v.Provenance = expect+1, ch.Provenance(v.Action, s.now())
 	v.Description = store.Bound(v.Description, store.MaxComment)
 	content := string(v.Content)
 	if v.Deleted {
@@ -174,8 +164,8 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 	if err != nil {
 		return store.DataVersion{}, fmt.Errorf("redisrules: %w", err)
 	}
-	audit, _ := json.Marshal(store.DataAuditEntry{Time: v.Time, Author: v.Author, Action: v.Action, Name: v.Name, Version: v.Version,
-		Comment: v.Comment, Summary: store.Bound(summary, store.MaxAuditDiff)})
+	audit, _ := json.Marshal(store.DataAuditEntry{Provenance: v.Provenance, Name: v.Name, Version: v.Version,
+		Summary: store.Bound(summary, store.MaxAuditDiff)})
 	k := s.dk()
 	drop := max(v.Version-store.DataVersionsKept, 0)
 	res, err := putDataScript.Run(ctx, s.c, []string{k.index, k.versions, k.content, k.audit, s.k.gen},
@@ -192,31 +182,5 @@ func (s *Store) PutData(ctx context.Context, v store.DataVersion, expect int, ch
 
 // DataAudit implements store.DataStore.
 func (s *Store) DataAudit(ctx context.Context, name string, limit int) ([]store.DataAuditEntry, error) {
-	const page = 500
-	var out []store.DataAuditEntry
-	start := "+"
-	for {
-		msgs, err := s.c.XRevRangeN(ctx, s.dk().audit, start, "-", page).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redisrules: lists audit: %w", err)
-		}
-		for _, m := range msgs {
-			if name != "" && m.Values["name"] != name {
-				continue
-			}
-			e, _ := m.Values["e"].(string)
-			var a store.DataAuditEntry
-			if err := json.Unmarshal([]byte(e), &a); err != nil {
-				return nil, fmt.Errorf("redisrules: lists audit entry %s is damaged: %w", m.ID, err)
-			}
-			out = append(out, a)
-			if limit > 0 && len(out) == limit {
-				return out, nil
-			}
-		}
-		if len(msgs) < page {
-			return out, nil
-		}
-		start = "(" + msgs[len(msgs)-1].ID
-	}
+	return readAudit[store.DataAuditEntry](ctx, s, s.dk().audit, "name", name, limit, "lists audit")
 }

@@ -111,14 +111,13 @@ func (s *Store) PutSchema(ctx context.Context, source []byte, expect int, ch sto
 	if expect == 0 {
 		action = store.ActionCreate
 	}
-	v := store.SchemaVersion{Version: expect + 1, Action: action, Author: store.Bound(ch.Author, store.MaxComment), Time: s.now().UTC(),
-		Comment: store.Bound(ch.Comment, store.MaxComment), Source: source}
+	v := store.SchemaVersion{Version: expect + 1, Provenance: ch.Provenance(action, s.now()), Source: source}
 	rec, err := json.Marshal(v)
 	if err != nil {
 		return store.SchemaVersion{}, fmt.Errorf("redisrules: %w", err)
 	}
-	audit, _ := json.Marshal(store.AuditEntry{Time: v.Time, Author: v.Author, Action: action, RuleID: store.SchemaAuditID, Version: v.Version,
-		Comment: v.Comment, Diff: store.Bound(store.Diff(prev, source), store.MaxAuditDiff)})
+	audit, _ := json.Marshal(store.AuditEntry{Provenance: v.Provenance, RuleID: store.SchemaAuditID, Version: v.Version,
+		Diff: store.Bound(store.Diff(prev, source), store.MaxAuditDiff)})
 	res, err := putSchemaScript.Run(ctx, s.c, []string{s.schemaKey(), s.k.audit, s.k.gen},
 		s.auditMax, s.k.channel, strconv.Itoa(v.Version), string(rec), string(audit), action).Text()
 	if err != nil {

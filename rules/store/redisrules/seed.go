@@ -149,7 +149,7 @@ func seedRules(vs []store.Version) ([][]store.Version, error) {
 			if len(r) > 1 {
 				return nil, invalid("rule %q: %d versions: pass the current version only (and, for a rule on trial, the version it runs beside)", id, len(r))
 			}
-			out = append(out, []store.Version{{ID: id, Mode: mode, Action: store.ActionCreate, Source: cur.Source, Tests: cur.Tests}})
+			out = append(out, []store.Version{{ID: id, Mode: mode, Provenance: store.Provenance{Action: store.ActionCreate}, Source: cur.Source, Tests: cur.Tests}})
 			continue
 		}
 		if len(r) != 2 {
@@ -163,8 +163,8 @@ func seedRules(vs []store.Version) ([][]store.Version, error) {
 			return nil, invalid("rule %q is on trial beside version %d, not %d", id, cur.ShadowOf, act.Version)
 		}
 		out = append(out, []store.Version{
-			{ID: id, Mode: store.Active, Action: store.ActionCreate, Source: act.Source, Tests: act.Tests},
-			{ID: id, Mode: store.Shadow, ShadowOf: 1, Action: store.ActionShadow, Source: cur.Source, Tests: cur.Tests},
+			{ID: id, Mode: store.Active, Provenance: store.Provenance{Action: store.ActionCreate}, Source: act.Source, Tests: act.Tests},
+			{ID: id, Mode: store.Shadow, ShadowOf: 1, Provenance: store.Provenance{Action: store.ActionShadow}, Source: cur.Source, Tests: cur.Tests},
 		})
 	}
 	return out, nil

@@ -129,6 +129,22 @@ func decode(id string, data string) (store.Version, error) {
 
 func notFound(id string) error { return fmt.Errorf("redisrules: %w: %q", store.ErrNotFound, id) }
 
+// current reads and decodes the index record of id in the hash key: the newest version
+// of a rule or a list. A missing record is missing(id); another error is wrapped with
+// what and id ("versions of", "list").
+func current[V any](ctx context.Context, s *Store, key, id string, decode func(id, raw string) (V, error), missing func(id string) error, what string) (V, error) {
+	raw, err := s.c.HGet(ctx, key, id).Result()
+	if errors.Is(err, redis.Nil) {
+		var zero V
+		return zero, missing(id)
+	}
+	if err != nil {
+		var zero V
+		return zero, fmt.Errorf("redisrules: %s %q: %w", what, id, err)
+	}
+	return decode(id, raw)
+}
+
 func field(id string, n int) string { return fmt.Sprintf("%s/%d", id, n) }
 
 // versionFields are the fields of versions 1 to n of id.
@@ -223,14 +239,7 @@ func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error
 	if !store.StoredID(id) {
 		return nil, notFound(id)
 	}
-	data, err := s.c.HGet(ctx, s.k.index, id).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisrules: versions of %q: %w", id, err)
-	}
-	cur, err := decode(id, data)
+	cur, err := current(ctx, s, s.k.index, id, decode, notFound, "versions of")
 	if err != nil {
 		return nil, err
 	}
@@ -266,27 +275,34 @@ func (s *Store) Version(ctx context.Context, id string, n int) (store.Version, e
 	return r.version(id, n)
 }
 
-// Audit implements store.Store. It pages through the stream from its newest entry.
+// Audit implements store.Store.
 func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	return readAudit[store.AuditEntry](ctx, s, s.k.audit, "rule", f.RuleID, f.Limit, "audit")
+}
+
+// readAudit reads the audit stream key from its newest entry, page by page: the entries
+// whose field holds value (every entry if value is ""), at most limit of them (limit > 0).
+// what names the stream in errors ("audit", "lists audit").
+func readAudit[E any](ctx context.Context, s *Store, key, field, value string, limit int, what string) ([]E, error) {
 	const page = 500
-	var out []store.AuditEntry
+	var out []E
 	start := "+"
 	for {
-		msgs, err := s.c.XRevRangeN(ctx, s.k.audit, start, "-", page).Result()
+		msgs, err := s.c.XRevRangeN(ctx, key, start, "-", page).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redisrules: audit: %w", err)
+			return nil, fmt.Errorf("redisrules: %s: %w", what, err)
 		}
 		for _, m := range msgs {
-			if f.RuleID != "" && m.Values["rule"] != f.RuleID {
+			if value != "" && m.Values[field] != value {
 				continue
 			}
 			e, _ := m.Values["e"].(string)
-			var a store.AuditEntry
+			var a E
 			if err := json.Unmarshal([]byte(e), &a); err != nil {
-				return nil, fmt.Errorf("redisrules: audit entry %s is damaged: %w", m.ID, err)
+				return nil, fmt.Errorf("redisrules: %s entry %s is damaged: %w", what, m.ID, err)
 			}
 			out = append(out, a)
-			if f.Limit > 0 && len(out) == f.Limit {
+			if limit > 0 && len(out) == limit {
 				return out, nil
 			}
 		}

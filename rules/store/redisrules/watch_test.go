@@ -226,7 +226,7 @@ func TestWatchDataChanges(t *testing.T) {
 	w.next(t, "", 5*time.Second) // subscribed
 	for i := 0; i < 3; i++ {
 		start := time.Now()
-		v := store.DataVersion{Name: "merchant_watch", Kind: "watch", Action: store.ActionAdd, Content: []byte(fmt.Sprintf("key\nm%d\n", i)), Entries: 1}
+		v := store.DataVersion{Name: "merchant_watch", Kind: "watch", Provenance: store.Provenance{Action: store.ActionAdd}, Content: []byte(fmt.Sprintf("key\nm%d\n", i)), Entries: 1}
 		if _, err := a.PutData(context.Background(), v, i, store.Change{Author: "t"}, ""); err != nil {
 			t.Fatal(err)
 		}

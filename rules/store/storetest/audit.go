@@ -101,3 +101,22 @@ func testLargeSource(t *testing.T, s store.Store) {
 	}
 	checkConsistent(t, s, "big")
 }
+
+// testProvenance: a version and its audit entry record the same provenance, the author
+// and the comment cut to MaxComment bytes.
+func testProvenance(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	long := store.Change{Author: strings.Repeat("a", store.MaxComment+100), Comment: strings.Repeat("c", store.MaxComment+100)}
+	v := mustChange(t)(s.Create(ctx, "long", src("long", "1"), long))
+	if len(v.Author) > store.MaxComment || len(v.Comment) > store.MaxComment {
+		t.Errorf("version: author of %d bytes, comment of %d; want at most %d", len(v.Author), len(v.Comment), store.MaxComment)
+	}
+	es, err := s.Audit(ctx, store.AuditFilter{RuleID: "long"})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit: %d entries (%v), want 1", len(es), err)
+	}
+	if p := es[0].Provenance; p.Action != v.Action || p.Author != v.Author || p.Comment != v.Comment || !p.Time.Equal(v.Time) {
+		t.Errorf("audit entry: %s by %d bytes at %v (comment %d bytes); version: %s by %d bytes at %v (%d bytes)",
+			p.Action, len(p.Author), p.Time, len(p.Comment), v.Action, len(v.Author), v.Time, len(v.Comment))
+	}
+}

@@ -21,7 +21,7 @@ func listText(vals ...string) []byte { return []byte("key\n" + strings.Join(vals
 
 func put(t *testing.T, s store.DataStore, name, kind, action string, expect int, deleted bool, vals ...string) store.DataVersion {
 	t.Helper()
-	v := store.DataVersion{Name: name, Kind: kind, Action: action, Deleted: deleted, Entries: len(vals), Digest: fmt.Sprint(len(vals))}
+	v := store.DataVersion{Name: name, Kind: kind, Provenance: store.Provenance{Action: action}, Deleted: deleted, Entries: len(vals), Digest: fmt.Sprint(len(vals))}
 	if !deleted {
 		v.Content = listText(vals...)
 	}
@@ -90,7 +90,7 @@ func testDataConflicts(t *testing.T, s store.DataStore) {
 	put(t, s, "w", "watch", store.ActionCreate, 0, false, "a")
 	for round := 1; round <= 5; round++ {
 		oneWins(t, 8, store.ErrConflict, fmt.Sprintf("round %d's writes", round), func(i int) error {
-			v := store.DataVersion{Name: "w", Kind: "watch", Action: store.ActionAdd, Content: listText("a", fmt.Sprint(round, "-", i)), Entries: 2}
+			v := store.DataVersion{Name: "w", Kind: "watch", Provenance: store.Provenance{Action: store.ActionAdd}, Content: listText("a", fmt.Sprint(round, "-", i)), Entries: 2}
 			_, err := s.PutData(ctx, v, round, store.Change{Author: "w"}, "")
 			return err
 		})

@@ -14,6 +14,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Changes", func(t *testing.T) { testChanges(t, open) })
 	t.Run("Reads", func(t *testing.T) { testReads(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("Provenance", func(t *testing.T) { testProvenance(t, open(t)) })
 	t.Run("Tests", func(t *testing.T) { testTests(t, open(t)) })
 	t.Run("LargeSource", func(t *testing.T) { testLargeSource(t, open(t)) })
 	t.Run("ConcurrentUpdates", func(t *testing.T) { testConcurrentUpdates(t, open(t)) })
