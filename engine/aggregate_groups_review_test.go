@@ -67,7 +67,7 @@ func TestVelocityGroupsRollbackAgainstInOrder(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(trial), 78))
 		shuffled := arriveWithin(evs, r, ooo)
 		// with a journal of a few events, pairs of a key's events swapped (none late)
-		swapped := swapWithinKey(evs, r, ooo.Milliseconds()*4/10)
+		swapped := swapWithinKey(evs, r, ooo)
 		name := fmt.Sprintf("trial %d (out-of-orderness %v)", trial, ooo)
 		for _, maxJ := range []int{0, 2} {
 			cfg := Config{Shards: 1, OutOfOrderness: ooo, MaxJournal: maxJ}

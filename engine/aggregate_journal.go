@@ -205,14 +205,7 @@ func (j *velJournal) keep(p *velPlan) {
 // changes can no longer be rolled back.
 func (j *velJournal) forget(n int, lay *velLayout) {
 	if j.log != nil {
-		m := j.log.Len()
-		if n < len(j.marks) {
-			m = j.marks[n]
-		}
-		j.log.Forget(m)
-		for i := n; i < len(j.marks); i++ {
-			j.marks[i] -= m
-		}
+		j.log.ForgetSegments(j.marks, n)
 	}
 	j.marks = dropFront(j.marks, min(n, len(j.marks)))
 	j.vals = dropFront(j.vals, min(n*int(lay.off[len(lay.off)-1]), len(j.vals)))

@@ -17,14 +17,33 @@ import (
 // observed): the log's oldest segments are forgotten while the newest event has no
 // segment yet, and re-matches roll back to a base moved that way.
 func TestVelocityRollbackBoundedJournal(t *testing.T) {
+	rollbackTrials{seed: 700, events: 3000, arrive: swapWithinKey, arriveSeed: 91, maxJournal: []int{1, 2, 5}}.run(t)
+}
+
+// rollbackTrials are six trials of checkAsInOrder over velocityRuleSet: genEvents(seed +
+// trial, 3 + trial keys, events) arriving as arrive orders them (its random source seeded
+// with trial and arriveSeed), the out-of-orderness 1.5 s, 3 s and 6 s in turn, and the
+// journal bounded to maxJournal's events in turn (nil: not bounded).
+type rollbackTrials struct {
+	seed       uint64
+	events     int
+	arrive     func(evs []testEvent, r *rand.Rand, ooo time.Duration) []testEvent
+	arriveSeed uint64
+	maxJournal []int
+}
+
+func (c rollbackTrials) run(t *testing.T) {
+	t.Helper()
 	rs := velocityRuleSet(t)
 	for trial := range 6 {
-		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial%3]
-		maxJ := []int{1, 2, 5}[trial%3]
-		evs := genEvents(uint64(700+trial), 3+trial, 3000)
-		shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 91)), ooo.Milliseconds()*4/10) // < half: not behind the watermark
-		name := fmt.Sprintf("trial %d (out-of-orderness %v, journal of %d)", trial, ooo, maxJ)
-		checkAsInOrder(t, name, rs, Config{Shards: 1, OutOfOrderness: ooo, MaxJournal: maxJ}, evs, shuffled)
+		cfg := Config{Shards: 1, OutOfOrderness: []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial%3]}
+		if c.maxJournal != nil {
+			cfg.MaxJournal = c.maxJournal[trial%3]
+		}
+		evs := genEvents(c.seed+uint64(trial), 3+trial, c.events)
+		shuffled := c.arrive(evs, rand.New(rand.NewPCG(uint64(trial), c.arriveSeed)), cfg.OutOfOrderness)
+		name := fmt.Sprintf("trial %d (out-of-orderness %v, MaxJournal %d)", trial, cfg.OutOfOrderness, cfg.MaxJournal)
+		checkAsInOrder(t, name, rs, cfg, evs, shuffled)
 	}
 }
 
@@ -43,10 +62,12 @@ func arriveWithin(evs []testEvent, r *rand.Rand, ooo time.Duration) []testEvent 
 
 // swapWithinKey returns evs (in time order) with some pairs of a key's consecutive
 // events arriving the other way round: the older one comes where the newer one was, at
-// most within ms later (under half the out-of-orderness, so that no event is behind the
-// watermark however the others moved). Every such event is then older than its key's newest by one
-// event only, so that a journal of even one event keeps it re-matchable.
-func swapWithinKey(evs []testEvent, r *rand.Rand, within int64) []testEvent {
+// most four tenths of ooo later (under half the out-of-orderness, so that no event is
+// behind the watermark however the others moved). Every such event is then older than
+// its key's newest by one event only, so that a journal of even one event keeps it
+// re-matchable.
+func swapWithinKey(evs []testEvent, r *rand.Rand, ooo time.Duration) []testEvent {
+	within := ooo.Milliseconds() * 4 / 10
 	out := slices.Clone(evs)
 	pos := map[string][]int{}
 	for i, e := range evs {
@@ -88,7 +109,7 @@ func TestVelocityRestoreMidJournalAgainstInOrder(t *testing.T) {
 func restoreMidJournalAgainstInOrder(t *testing.T, rs *RuleSet, trial int, evs []testEvent, kinds []string) {
 	t.Helper()
 	ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial]
-	shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 93)), ooo.Milliseconds()*4/10)
+	shuffled := swapWithinKey(evs, rand.New(rand.NewPCG(uint64(trial), 93)), ooo)
 	end := evs[len(evs)-1].TS
 	want, _ := velocityProbesOf(t, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, end, false, kinds, nopDLQ{})
 
@@ -206,21 +227,13 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 
 // TestVelocityReloadMidJournal: rule sets swapped while keys have journals (the velocity
 // state logged, aggregates shared with the rebound state; a velocity rule added, so the
-// layout changes, and removed again), with events re-matched before and after each swap:
+// layout changes, every rule moving, and removed again), with events re-matched before and after each swap:
 // the aggregates of the rules kept read what one run without swaps gives, the swaps
 // making no event late (the arrivals are out of order only within the key's journal
 // after each swap).
 func TestVelocityReloadMidJournal(t *testing.T) {
 	base := velocityRuleSet(t)
-	extra := testRulesOf(t, append(append([]string{`
-id: extra-velocity
-aggregates:
-  - {name: c, function: count, window: 10s}
-  - {name: d, function: distinct, field: amount, window: 10s}
-pattern:
-  - name: a
-    where: e.kind == 'refund' && agg.c > 3.0
-`}, velocityRules...), testRules...)...)
+	extra := testRulesOf(t, append(append([]string{aFirstRule}, velocityRules...), testRules...)...)
 	for trial := range 3 {
 		ooo := 3 * time.Second
 		evs := genEvents(uint64(1100+trial), 4+trial, 3000)
@@ -229,7 +242,7 @@ pattern:
 		var shuffled []testEvent
 		from := 0
 		for i, c := range append(cuts, len(evs)) {
-			shuffled = append(shuffled, swapWithinKey(evs[from:c], rand.New(rand.NewPCG(uint64(trial), uint64(i))), ooo.Milliseconds()*4/10)...)
+			shuffled = append(shuffled, swapWithinKey(evs[from:c], rand.New(rand.NewPCG(uint64(trial), uint64(i))), ooo)...)
 			from = c
 		}
 		end := evs[len(evs)-1].TS

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -21,15 +20,8 @@ import (
 // A roll-back that restores too little or too much, a segment forgotten at the wrong
 // place, or a base export that does not put the changes back, shows up as other values.
 func TestVelocityRollbackAgainstInOrder(t *testing.T) {
-	rs := velocityRuleSet(t)
-	for trial := range 6 {
-		ooo := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second}[trial%3]
-		evs := genEvents(uint64(300+trial), 3+trial, 4000) // few keys: windows of many entries, journals of several events
-		r := rand.New(rand.NewPCG(uint64(trial), 77))
-		shuffled := arriveWithin(evs, r, ooo)
-		name := fmt.Sprintf("trial %d (out-of-orderness %v)", trial, ooo)
-		checkAsInOrder(t, name, rs, Config{Shards: 1, OutOfOrderness: ooo}, evs, shuffled)
-	}
+	// few keys: windows of many entries, journals of several events
+	rollbackTrials{seed: 300, events: 4000, arrive: arriveWithin, arriveSeed: 77}.run(t)
 }
 
 // checkAsInOrder checks that every key's velocity aggregates read the same at the

@@ -270,15 +270,10 @@ func TestRearmOncePerWindow(t *testing.T) {
 	}
 }
 
-// TestReloadMovedVelocityRules swaps to the same rules plus one with an aggregate and a
-// rearm hold that sorts first (and never alerts): every rule moves to another index and
-// its aggregates and hold to another place in the key's layout; each key's state must
-// follow its rule, so the alerts are exactly those of a run without a reload.
-func TestReloadMovedVelocityRules(t *testing.T) {
-	rs := velocityRuleSet(t)
-	recs := records(genEvents(41, 30, 6000))
-	want, _, _ := run(t, rs, Config{Shards: 2}, recs, 500)
-	first := `
+// aFirstRule is a velocity rule with a rearm hold that sorts before the others (and never
+// alerts): a rule set it is added to lays every rule, its aggregates and its hold out at
+// another place.
+const aFirstRule = `
 id: a-first
 rearm: {after: 5s}
 aggregates:
@@ -288,7 +283,16 @@ pattern:
   - name: a
     where: e.kind == 'login' && agg.c > 100000
 `
-	srcs := append([]string{first}, velocityRules...)
+
+// TestReloadMovedVelocityRules swaps to the same rules plus one with an aggregate and a
+// rearm hold that sorts first (and never alerts): every rule moves to another index and
+// its aggregates and hold to another place in the key's layout; each key's state must
+// follow its rule, so the alerts are exactly those of a run without a reload.
+func TestReloadMovedVelocityRules(t *testing.T) {
+	rs := velocityRuleSet(t)
+	recs := records(genEvents(41, 30, 6000))
+	want, _, _ := run(t, rs, Config{Shards: 2}, recs, 500)
+	srcs := append([]string{aFirstRule}, velocityRules...)
 	got, st, _, _ := runWithSwap(t, velocityRuleSet(t), compileSet(t, rs, append(srcs, testRules...)), recs, 3000)
 	if n := len(rs.Rules); st.Kept != n {
 		t.Fatalf("reload kept %d rules, want %d", st.Kept, n)

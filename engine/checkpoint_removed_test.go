@@ -15,17 +15,9 @@ import (
 // keys, and a full checkpoint (after the store lost data) saved the partition as empty,
 // wiping the state its next owner restores.
 func TestCheckpointSkipsRemovedPartition(t *testing.T) {
-	evs := genEvents(5, 40, 2000)
-	recs := records(evs)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e := freshCheckpointed(t, ctx, Config{Shards: 2, OutOfOrderness: time.Second}, testRuleSet(t), &sinkCollector{})
-	if _, err := e.Ingest(ctx, 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, _ := checkpointedPart(t, ctx, 1)
 	stored := func() int {
 		t.Helper()
 		n := 0
@@ -63,6 +55,22 @@ func TestCheckpointSkipsRemovedPartition(t *testing.T) {
 	}
 }
 
+// checkpointedPart starts testRuleSet's engine (2 shards) checkpointing to a new store,
+// ingests into partition 0 the first 1/part of the records of 2,000 generated events and
+// checkpoints; it returns the engine and all the records.
+func checkpointedPart(t *testing.T, ctx context.Context, part int) (*Engine, []Record) {
+	t.Helper()
+	recs := records(genEvents(5, 40, 2000))
+	e := freshCheckpointed(t, ctx, Config{Shards: 2, OutOfOrderness: time.Second}, testRuleSet(t), &sinkCollector{})
+	if _, err := e.Ingest(ctx, 0, recs[:len(recs)/part]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e, recs
+}
+
 // lostOnce is a store whose next delta save fails with state.ErrLost after running
 // during (as a partition's release would, while the store answers).
 type lostOnce struct {
@@ -85,17 +93,9 @@ func (s *lostOnce) Save(ctx context.Context, cp *state.Checkpoint) error {
 // repairs a loss then finds the partition removed: nothing to save, not a failed round
 // (before, the round failed with "partition removed" and counted a checkpoint failure).
 func TestCheckpointLostThenRemoved(t *testing.T) {
-	evs := genEvents(5, 40, 2000)
-	recs := records(evs)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e := freshCheckpointed(t, ctx, Config{Shards: 2, OutOfOrderness: time.Second}, testRuleSet(t), &sinkCollector{})
-	if _, err := e.Ingest(ctx, 0, recs[:len(recs)/2]); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e, recs := checkpointedPart(t, ctx, 2)
 	if _, err := e.Ingest(ctx, 0, recs[len(recs)/2:]); err != nil {
 		t.Fatal(err)
 	}

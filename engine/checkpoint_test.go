@@ -45,6 +45,14 @@ type leg struct {
 // in dir, checkpoints it and closes it.
 func checkpointAt(t *testing.T, ctx context.Context, dir string, cfg Config, rs *RuleSet, recs []Record, cut int) leg {
 	t.Helper()
+	return checkpointEvery(t, ctx, dir, cfg, rs, recs, cut, 0, nil)
+}
+
+// checkpointEvery is checkpointAt that also checkpoints after the chunk of 100 records
+// starting at each multiple of every (0: only at the cut), and calls inspect (if not nil)
+// on the engine after its last checkpoint, before closing it.
+func checkpointEvery(t *testing.T, ctx context.Context, dir string, cfg Config, rs *RuleSet, recs []Record, cut, every int, inspect func(*Engine)) leg {
+	t.Helper()
 	store := openStore(t, dir)
 	defer store.Close()
 	sink := &sinkCollector{}
@@ -52,12 +60,19 @@ func checkpointAt(t *testing.T, ctx context.Context, dir string, cfg Config, rs 
 	if _, err := e.Restore(ctx, 0, slog.Default()); err != nil {
 		t.Fatal(err)
 	}
-	ingestChunks(t, ctx, e, recs[:cut])
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
+	for i := 0; i < cut; i += 100 {
+		if _, err := e.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
+			t.Fatal(err)
+		}
+		if every > 0 && i%every == 0 {
+			if err := e.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
+	barrierCheckpoint(t, ctx, e)
+	if inspect != nil {
+		inspect(e)
 	}
 	e.Close()
 	return leg{alerts: sink.all, stats: e.Stats().Snapshot(), ckpt: e.CheckpointStats()}
@@ -117,36 +132,12 @@ func checkpointRestoreRules(t *testing.T, rs *RuleSet, evs []testEvent, ooo time
 	for _, cut := range []int{0, 777, 2500, 4999} {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		store := openStore(t, dir)
-		sink1 := &sinkCollector{}
-		e1 := startCheckpointed(t, ctx, store, Config{Shards: 2, OutOfOrderness: ooo}, rs, sink1, &dlqCollector{})
-		if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < cut; i += 100 {
-			if _, err := e1.Ingest(ctx, 0, recs[i:min(i+100, cut)]); err != nil {
-				t.Fatal(err)
-			}
-			if i%1000 == 0 {
-				if err := e1.Checkpoint(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if err := e1.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := e1.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e1.Close()
-		store.Close()
-
+		before := checkpointEvery(t, ctx, dir, Config{Shards: 2, OutOfOrderness: ooo}, rs, recs, cut, 1000, nil)
 		after := resumeAfter(t, ctx, dir, Config{Shards: 3, OutOfOrderness: ooo}, rs, recs)
 		if cut > 0 && (!after.meta.Found || int(after.meta.Offset)+1 != cut) {
 			t.Fatalf("cut %d: restored %+v", cut, after.meta)
 		}
-		got := alertLines(append(sink1.all, after.alerts...))
+		got := alertLines(append(before.alerts, after.alerts...))
 		if !slices.Equal(got, want) {
 			t.Fatalf("cut %d: %d alerts across the restart, want %d", cut, len(got), len(want))
 		}
@@ -236,12 +227,7 @@ func TestCheckpointWhileMatching(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := e.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	barrierCheckpoint(t, ctx, e)
 	st, err := e.Inspect(ctx, false)
 	if err != nil {
 		t.Fatal(err)

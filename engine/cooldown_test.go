@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -207,29 +206,18 @@ func restartAt(t *testing.T, rs *RuleSet, cfg Config, recs []Record, cut int) ([
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store := openStore(t, dir)
-	sink1 := &sinkCollector{}
-	e1 := startCheckpointed(t, ctx, store, cfg, rs, sink1, &dlqCollector{})
-	if _, err := e1.Restore(ctx, 0, slog.Default()); err != nil {
-		t.Fatal(err)
-	}
-	ingestChunks(t, ctx, e1, recs[:cut])
-	if err := e1.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
 	cooling := 0
-	if err := e1.onShards(ctx, func(s *shard) {
-		for _, ks := range s.list {
-			if len(ks.cool) > 0 {
-				cooling++
+	before := checkpointEvery(t, ctx, dir, cfg, rs, recs, cut, 0, func(e *Engine) {
+		if err := e.onShards(ctx, func(s *shard) {
+			for _, ks := range s.list {
+				if len(ks.cool) > 0 {
+					cooling++
+				}
 			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	e1.Close()
-	store.Close()
-
+	})
 	after := resumeAfter(t, ctx, dir, cfg, rs, recs)
-	return alertLines(append(sink1.all, after.alerts...)), cooling
+	return alertLines(append(before.alerts, after.alerts...)), cooling
 }

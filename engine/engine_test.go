@@ -21,9 +21,9 @@ import (
 // testSchema is the schema of testEvent.
 var testSchema = eventtest.CardSchema("ts: int", "kind: string", "amount: double")
 
-var testRules = []string{`
-id: small-then-large
-within: 20s
+// smallThenLarge is the body of a rule for two or more small authorisations then a large
+// one within 20 s (testRules' small-then-large, keySpaceRules' card-small-then-large).
+const smallThenLarge = `within: 20s
 skip: past_last_event
 pattern:
   - name: small
@@ -31,18 +31,27 @@ pattern:
     times: 2+
   - name: large
     where: e.kind == 'auth' && e.amount > 500.0
-emit:
-  n: size(match.small)
-`, `
-id: auth-no-capture
-within: 30s
-pattern:
+`
+
+// authNoCapture is the pattern of a rule for an authorisation over 100 that no capture
+// follows (testRules' auth-no-capture, keySpaceRules' device-absence; their windows are
+// their own).
+const authNoCapture = `pattern:
   - name: auth
     where: e.kind == 'auth' && e.amount > 100.0
   - name: capture
     not: followed_by
     where: e.kind == 'capture'
+`
+
+var testRules = []string{`
+id: small-then-large
+` + smallThenLarge + `emit:
+  n: size(match.small)
 `, `
+id: auth-no-capture
+within: 30s
+` + authNoCapture, `
 id: three-in-a-row
 pattern:
   - name: a

@@ -47,12 +47,7 @@ func TestHeldKeyCollision(t *testing.T) {
 	if len(errs) != 2 || errs[0].Reason != event.ReasonReservedKey || errs[1].Reason != event.ReasonReservedKey {
 		t.Fatalf("the records keyed %q: %+v, want both rejected (%s)", "\x00cepd-held", errs, event.ReasonReservedKey)
 	}
-	if err := dev.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := dev.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
+	barrierCheckpoint(t, ctx, dev)
 	e1.Close()
 	store.Close()
 

@@ -30,7 +30,7 @@ func benchHotKey(b *testing.B, swaps bool) {
 		evs[i] = testEvent{ID: fmt.Sprintf("e%d", i), Card: "c0", TS: ts, Kind: kinds[r.IntN(len(kinds))], Amount: []float64{1, 2.5, 4, 50, 120, 800}[r.IntN(6)]}
 	}
 	if swaps {
-		evs = swapWithinKey(evs, rand.New(rand.NewPCG(10, 11)), 800)
+		evs = swapWithinKey(evs, rand.New(rand.NewPCG(10, 11)), 2*time.Second)
 	}
 	recs := records(evs)
 	eng, ctx := benchEngine(b, Config{Shards: 1, OutOfOrderness: 2 * time.Second}, rs)

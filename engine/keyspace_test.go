@@ -21,15 +21,7 @@ var keySpaceSchema = eventtest.CardSchema("device: string?", "merchant: int?", "
 
 var keySpaceRules = []string{`
 id: card-small-then-large
-within: 20s
-skip: past_last_event
-pattern:
-  - name: small
-    where: e.kind == 'auth' && e.amount < 5.0
-    times: 2+
-  - name: large
-    where: e.kind == 'auth' && e.amount > 500.0
-`, `
+` + smallThenLarge, `
 id: device-many-cards
 key: device
 within: 30s
@@ -51,13 +43,7 @@ pattern:
 id: device-absence
 key: device
 within: 5s
-pattern:
-  - name: auth
-    where: e.kind == 'auth' && e.amount > 100.0
-  - name: capture
-    not: followed_by
-    where: e.kind == 'capture'
-`}
+` + authNoCapture}
 
 // keySpaceEvents makes n events over 40 cards sharing 12 devices and 5 merchants, a
 // tenth without a device, a few malformed.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -15,12 +14,7 @@ func TestInspectAfterReloadKeepsTimers(t *testing.T) {
 	for _, ooo := range []time.Duration{0, 2 * time.Second} {
 		rs := testRuleSet(t)
 		sink := &sinkCollector{}
-		eng, err := New(Config{Shards: 1, OutOfOrderness: ooo}, rs, sink, &dlqCollector{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		eng.Start(ctx)
+		eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: ooo}, rs, sink, &dlqCollector{})
 		const s = int64(1_700_000_000_000)
 		if _, err := eng.Ingest(ctx, 0, records([]testEvent{{ID: "buy", Card: "a", TS: s, Kind: "capture", Amount: 50}})); err != nil {
 			t.Fatal(err)
@@ -38,14 +32,9 @@ func TestInspectAfterReloadKeepsTimers(t *testing.T) {
 		if err := eng.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
-		sink.mu.Lock()
-		n := 0
-		for _, a := range sink.all {
-			if a.RuleID == "refunds" && a.Kind == alerts.KindTimeout && a.Key == "a" {
-				n++
-			}
-		}
-		sink.mu.Unlock()
+		n := len(sink.matching(func(a *alerts.Alert) bool {
+			return a.RuleID == "refunds" && a.Kind == alerts.KindTimeout && a.Key == "a"
+		}))
 		if n != 1 {
 			t.Errorf("out-of-orderness %v: %d timeout alerts of refunds for a once time passed its window, want 1", ooo, n)
 		}
@@ -63,7 +52,6 @@ func TestInspectAfterReloadKeepsTimers(t *testing.T) {
 		if st.Keys != want {
 			t.Errorf("out-of-orderness %v: %d keys held after the end of the stream, want %d", ooo, st.Keys, want)
 		}
-		eng.Close()
-		cancel()
+		stop()
 	}
 }

@@ -99,12 +99,27 @@ func restoreAcrossIdle(t *testing.T, rules string, first, then func(ingest func(
 	return want
 }
 
+// timersPastJournal runs restoreAcrossIdle over rules with first (key k, at t0) in
+// partition 1; the partitions idle; another key's event 20 s later in partition 2, whose
+// time fires k's timers past the events k's journal holds; then, after the restore, a
+// refund of k at t0 + 3 s, in order for k.
+func timersPastJournal(t *testing.T, rules string, first testEvent) []string {
+	t.Helper()
+	return restoreAcrossIdle(t, rules, func(in func(int, int64, ...testEvent)) {
+		in(1, 0, first)
+		in(-1, 0)
+		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
+	}, func(in func(int, int64, ...testEvent)) {
+		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
+	})
+}
+
 // TestRestoreKeepsAggregateExpiryPastJournal: the timers of an idle partition's key
 // expire its aggregates at the engine watermark, past events its journal holds; the
 // restore rebuilds the aggregates from the base and the journal and does not expire
 // them again, so the key's next event reads values the uninterrupted run had dropped.
 func TestRestoreKeepsAggregateExpiryPastJournal(t *testing.T) {
-	want := restoreAcrossIdle(t, `
+	want := timersPastJournal(t, `
 id: refund-after-capture
 aggregates:
   - {name: caps, function: count, where: e.kind == 'capture', window: 5s}
@@ -113,13 +128,7 @@ pattern:
     where: e.kind == 'refund' && agg.caps >= 1.0
 emit:
   caps: agg.caps
-`, func(in func(int, int64, ...testEvent)) {
-		in(1, 0, testEvent{ID: "c1", Card: "k", TS: t0, Kind: "capture", Amount: 10})
-		in(-1, 0)
-		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
-	}, func(in func(int, int64, ...testEvent)) {
-		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
-	})
+`, testEvent{ID: "c1", Card: "k", TS: t0, Kind: "capture", Amount: 10})
 	t.Logf("uninterrupted: %v", want)
 }
 
@@ -129,19 +138,13 @@ emit:
 // must prune it at the restored timer time too, or the key's next event, in order for it
 // and before the cooldown's end, is held back where the uninterrupted run alerts.
 func TestRestoreKeepsCooldownEndPastJournal(t *testing.T) {
-	want := restoreAcrossIdle(t, `
+	want := timersPastJournal(t, `
 id: refund
 cooldown: 10s
 pattern:
   - name: r
     where: e.kind == 'refund'
-`, func(in func(int, int64, ...testEvent)) {
-		in(1, 0, testEvent{ID: "r0", Card: "k", TS: t0, Kind: "refund", Amount: 10})
-		in(-1, 0)
-		in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 20_000, Kind: "login"})
-	}, func(in func(int, int64, ...testEvent)) {
-		in(1, 1, testEvent{ID: "r1", Card: "k", TS: t0 + 3000, Kind: "refund", Amount: 5})
-	})
+`, testEvent{ID: "r0", Card: "k", TS: t0, Kind: "refund", Amount: 10})
 	t.Logf("uninterrupted: %d alerts", len(want))
 }
 

@@ -49,6 +49,18 @@ func ingestFlush(t testing.TB, ctx context.Context, eng *Engine, recs []Record) 
 	}
 }
 
+// barrierCheckpoint waits until the shards have processed everything sent to them, then
+// checkpoints: the state saved is all that was ingested.
+func barrierCheckpoint(t testing.TB, ctx context.Context, e *Engine) {
+	t.Helper()
+	if err := e.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // ingestChunks ingests recs into partition 0, 100 records a call.
 func ingestChunks(t testing.TB, ctx context.Context, eng *Engine, recs []Record) {
 	t.Helper()

@@ -350,12 +350,7 @@ func TestTimersAcrossRestore(t *testing.T) {
 					check(min(i+5, to))
 				}
 				if leg == 0 {
-					if err := e.Checkpoint(ctx); err != nil {
-						t.Fatal(err)
-					}
-					if err := e.Barrier(ctx); err != nil {
-						t.Fatal(err)
-					}
+					barrierCheckpoint(t, ctx, e)
 				} else if err := e.Flush(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package nfa
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -77,23 +78,7 @@ func BenchmarkMatcher(b *testing.B) {
 			}
 			const keys = 1000
 			evs := benchEvents(bp.mix, keys, 1<<16)
-			keyIdx, ms := benchMatchers(prog, evs, keys)
-			sc := NewScratch()
-			var res Result
-			matches := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cpuNanos()
-			for i := 0; i < b.N; i++ {
-				j := i & (len(evs) - 1)
-				ev := evs[j]
-				m := ms[keyIdx[j]]
-				m.Advance(ev.Time+int64(i>>16)*1e6, sc, &res)
-				m.Process(ev, sc, &res)
-				matches += len(res.Matches)
-				res.Reset()
-			}
-			live := endRun(b, cpu0, matches, ms)
+			ms, live := runStream(b, prog, evs, keys, false)
 			b.ReportMetric(float64(live), "live_runs")
 			if live > 0 {
 				// Idle matchers are dropped by the engine; count the ones holding runs.
@@ -148,7 +133,18 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 	}
 	const keys = 100
 	evs := benchEvents("aaaaacxxxxxxxxxxxxxxr", keys, 1<<18)
+	_, live := runStream(b, prog, evs, keys, true)
+	b.ReportMetric(float64(live)/keys, "live_runs/key")
+}
+
+// runStream runs b.N events through a matcher of prog for each key (evs: a power of two
+// of events with keys "k0", "k1", …): evs over and over, each pass's times 1,000 s after
+// the last's, or with fresh each pass on new matchers (the stream again from scratch).
+// One op is one event (advance + process). It stops the timer, reports CPU time per op
+// and matches per event, and returns the matchers and the partial matches live at the end.
+func runStream(b *testing.B, prog *Program, evs []*event.Event, keys int, fresh bool) ([]*Matcher, int) {
 	keyIdx, ms := benchMatchers(prog, evs, keys)
+	passShift := bits.Len(uint(len(evs))) - 1
 	sc := NewScratch()
 	var res Result
 	matches := 0
@@ -157,26 +153,18 @@ func BenchmarkMatcherGuarded(b *testing.B) {
 	cpu0 := cpuNanos()
 	for i := 0; i < b.N; i++ {
 		j := i & (len(evs) - 1)
-		if j == 0 && i > 0 { // the stream again, from scratch (its times start over)
+		if fresh && j == 0 && i > 0 {
 			for k := range ms {
 				ms[k] = prog.NewMatcher()
 			}
 		}
 		ev := evs[j]
 		m := ms[keyIdx[j]]
-		m.Advance(ev.Time, sc, &res)
+		m.Advance(ev.Time+int64(i>>passShift)*1e6, sc, &res)
 		m.Process(ev, sc, &res)
 		matches += len(res.Matches)
 		res.Reset()
 	}
-	live := endRun(b, cpu0, matches, ms)
-	b.ReportMetric(float64(live)/keys, "live_runs/key")
-}
-
-// endRun stops the timer of a run over the matchers ms that began at CPU time cpu0 and
-// found matches, reports CPU time per op and matches per event, and returns the partial
-// matches live at the end.
-func endRun(b *testing.B, cpu0 int64, matches int, ms []*Matcher) int {
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(matches)/float64(b.N), "matches/event")
@@ -184,7 +172,7 @@ func endRun(b *testing.B, cpu0 int64, matches int, ms []*Matcher) int {
 	for _, m := range ms {
 		live += m.Live()
 	}
-	return live
+	return ms, live
 }
 
 // cpuNanos is the process's user + system CPU time.

@@ -54,53 +54,48 @@ var testBudget = Budget{Runs: 500, Nodes: 2000, Digits: 40000, Bytes: 1 << 20, V
 // matcher holds stays within it after every event, the cuts are counted, and a "c" after
 // the flood still completes a match.
 func TestBudgetBoundsExplosivePatterns(t *testing.T) {
-	for _, bp := range explosivePatterns() {
-		t.Run(bp.name, func(t *testing.T) {
-			prog := explosiveProgram(t, bp.pat)
-			m := prog.NewMatcher()
-			sc := NewScratch()
-			sc.Budget = testBudget
-			var res Result
-			cut, peak := 0, Usage{}
-			for i := range 2500 {
-				m.Process(namedEvent(i, "auth"), sc, &res)
-				u := m.Usage()
-				if why := testBudget.over(u); why != "" {
-					t.Fatalf("event %d: usage %+v exceeds the budget (%s)", i, u, why)
+	eachExplosive(t, func(t *testing.T, prog *Program) {
+		m, sc := budgeted(prog, testBudget)
+		var res Result
+		cut, peak := 0, Usage{}
+		for i := range 2500 {
+			m.Process(namedEvent(i, "auth"), sc, &res)
+			u := m.Usage()
+			if why := testBudget.over(u); why != "" {
+				t.Fatalf("event %d: usage %+v exceeds the budget (%s)", i, u, why)
+			}
+			for _, r := range m.partial {
+				if r.ver.n() > testBudget.VersionLen {
+					t.Fatalf("event %d: a run kept a version of %d digits", i, r.ver.n())
 				}
-				for _, r := range m.partial {
-					if r.ver.n() > testBudget.VersionLen {
-						t.Fatalf("event %d: a run kept a version of %d digits", i, r.ver.n())
-					}
-				}
-				peak.Runs, peak.Nodes, peak.Edges = max(peak.Runs, u.Runs), max(peak.Nodes, u.Nodes), max(peak.Edges, u.Edges)
-				peak.Digits, peak.Bytes = max(peak.Digits, u.Digits), max(peak.Bytes, u.Bytes)
-				cut += res.Cut
-				res.Reset()
 			}
-			if cut == 0 {
-				t.Fatalf("2,500 events cut nothing (peak %+v): the pattern is not explosive", peak)
-			}
-			if !m.WasCut() && m.Live() > 0 {
-				t.Errorf("matcher not marked after cuts")
-			}
-			// A cut may have just emptied the matcher: a few more auth events, then the c.
-			// A fresh matcher fed those alone finds matches; the flooded one must too.
-			fresh := prog.NewMatcher()
-			var fres Result
-			for i := 2500; i < 2503; i++ {
-				m.Process(namedEvent(i, "auth"), sc, &res)
-				fresh.Process(namedEvent(i, "auth"), sc, &fres)
-			}
+			peak.Runs, peak.Nodes, peak.Edges = max(peak.Runs, u.Runs), max(peak.Nodes, u.Nodes), max(peak.Edges, u.Edges)
+			peak.Digits, peak.Bytes = max(peak.Digits, u.Digits), max(peak.Bytes, u.Bytes)
+			cut += res.Cut
 			res.Reset()
-			m.Process(namedEvent(2503, "c"), sc, &res)
-			fresh.Process(namedEvent(2503, "c"), sc, &fres)
-			if len(fres.Matches) > 0 && len(res.Matches) == 0 {
-				t.Fatalf("no match after the flood: detection stopped for the key")
-			}
-			t.Logf("%s: %d partial matches cut; peak %+v; %d matches on the final c", bp.name, cut, peak, len(res.Matches))
-		})
-	}
+		}
+		if cut == 0 {
+			t.Fatalf("2,500 events cut nothing (peak %+v): the pattern is not explosive", peak)
+		}
+		if !m.WasCut() && m.Live() > 0 {
+			t.Errorf("matcher not marked after cuts")
+		}
+		// A cut may have just emptied the matcher: a few more auth events, then the c.
+		// A fresh matcher fed those alone finds matches; the flooded one must too.
+		fresh := prog.NewMatcher()
+		var fres Result
+		for i := 2500; i < 2503; i++ {
+			m.Process(namedEvent(i, "auth"), sc, &res)
+			fresh.Process(namedEvent(i, "auth"), sc, &fres)
+		}
+		res.Reset()
+		m.Process(namedEvent(2503, "c"), sc, &res)
+		fresh.Process(namedEvent(2503, "c"), sc, &fres)
+		if len(fres.Matches) > 0 && len(res.Matches) == 0 {
+			t.Fatalf("no match after the flood: detection stopped for the key")
+		}
+		t.Logf("%d partial matches cut; peak %+v; %d matches on the final c", cut, peak, len(res.Matches))
+	})
 }
 
 // TestBudgetUsageIsExact: the incremental account equals a walk of the live state after
@@ -247,55 +242,47 @@ func roundTrip(t *testing.T, prog *Program, m *Matcher) *Matcher {
 // run interrupted by snapshot round trips (a restart) cuts the same partial matches and
 // gives the same matches as one without.
 func TestBudgetCutsAreDeterministic(t *testing.T) {
-	for _, bp := range explosivePatterns() {
-		t.Run(bp.name, func(t *testing.T) {
-			prog := explosiveProgram(t, bp.pat)
-			run := func(every int) []string {
-				m := prog.NewMatcher()
-				sc := NewScratch()
-				sc.Budget = testBudget
-				var res Result
-				var out []string
-				for i := range 700 {
-					name := "auth"
-					if i%151 == 150 {
-						name = "c"
-					}
-					m.Process(namedEvent(i, name), sc, &res)
-					for _, mt := range res.Matches {
-						out = append(out, matchString(mt))
-					}
-					if res.Cut > 0 {
-						out = append(out, fmt.Sprintf("cut %d by %s at %d", res.Cut, res.CutBy, i))
-					}
-					res.Reset()
-					if every > 0 && i%every == every-1 {
-						m = roundTrip(t, prog, m)
-					}
+	eachExplosive(t, func(t *testing.T, prog *Program) {
+		run := func(every int) []string {
+			m, sc := budgeted(prog, testBudget)
+			var res Result
+			var out []string
+			for i := range 700 {
+				name := "auth"
+				if i%151 == 150 {
+					name = "c"
 				}
-				return out
-			}
-			want := run(0)
-			if len(want) == 0 {
-				t.Fatal("nothing happened")
-			}
-			for _, every := range []int{3, 100} {
-				if got := run(every); !reflect.DeepEqual(got, want) {
-					t.Fatalf("restoring every %d events changes the result:\n got %d lines\nwant %d lines", every, len(got), len(want))
+				m.Process(namedEvent(i, name), sc, &res)
+				for _, mt := range res.Matches {
+					out = append(out, matchString(mt))
+				}
+				if res.Cut > 0 {
+					out = append(out, fmt.Sprintf("cut %d by %s at %d", res.Cut, res.CutBy, i))
+				}
+				res.Reset()
+				if every > 0 && i%every == every-1 {
+					m = roundTrip(t, prog, m)
 				}
 			}
-		})
-	}
+			return out
+		}
+		want := run(0)
+		if len(want) == 0 {
+			t.Fatal("nothing happened")
+		}
+		for _, every := range []int{3, 100} {
+			if got := run(every); !reflect.DeepEqual(got, want) {
+				t.Fatalf("restoring every %d events changes the result:\n got %d lines\nwant %d lines", every, len(got), len(want))
+			}
+		}
+	})
 }
 
 // TestBudgetBoundsWorkPerEvent: once a key is at its budget, an event costs about what
 // the budget allows, not what the key has seen. The time of the last 500 of 2,500 events
 // is compared with the time of events 500–1,000 (generous factor: the machine is shared).
 func TestBudgetBoundsWorkPerEvent(t *testing.T) {
-	prog := explosiveProgram(t, explosivePatterns()[0].pat)
-	m := prog.NewMatcher()
-	sc := NewScratch()
-	sc.Budget = testBudget
+	m, sc := budgeted(explosiveProgram(t, explosivePatterns()[0].pat), testBudget)
 	var res Result
 	var early, late time.Duration
 	for i := range 2500 {
@@ -329,29 +316,25 @@ func hasStart(m *Matcher) bool {
 // an explosive pattern (after 3,000 warm-up events), against an ordinary pattern's event.
 // go test ./nfa -run '^$' -bench BudgetCapped -benchtime 2000x
 func BenchmarkBudgetCapped(b *testing.B) {
-	for _, bp := range explosivePatterns() {
-		b.Run(bp.name, func(b *testing.B) {
-			prog := explosiveProgram(b, bp.pat)
-			m := prog.NewMatcher()
-			sc := NewScratch()
-			var res Result
-			for i := range 3000 {
-				m.Process(namedEvent(i, "auth"), sc, &res)
-				res.Reset()
-			}
-			evs := make([]*event.Event, b.N)
-			for i := range evs {
-				evs[i] = namedEvent(3000+i, "auth")
-			}
-			cut := 0
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				m.Process(evs[i], sc, &res)
-				cut += res.Cut
-				res.Reset()
-			}
-			b.ReportMetric(float64(cut)/float64(b.N), "cut/event")
-			b.ReportMetric(float64(m.Usage().Digits), "digits")
-		})
-	}
+	eachExplosive(b, func(b *testing.B, prog *Program) {
+		m, sc := budgeted(prog, Budget{})
+		var res Result
+		for i := range 3000 {
+			m.Process(namedEvent(i, "auth"), sc, &res)
+			res.Reset()
+		}
+		evs := make([]*event.Event, b.N)
+		for i := range evs {
+			evs[i] = namedEvent(3000+i, "auth")
+		}
+		cut := 0
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			m.Process(evs[i], sc, &res)
+			cut += res.Cut
+			res.Reset()
+		}
+		b.ReportMetric(float64(cut)/float64(b.N), "cut/event")
+		b.ReportMetric(float64(m.Usage().Digits), "digits")
+	})
 }

@@ -62,3 +62,22 @@ func explosiveProgram(tb testing.TB, pat *patterns.Pattern) *Program {
 	}
 	return prog
 }
+
+// eachExplosive runs f on each of explosivePatterns, compiled, as a subtest (or
+// sub-benchmark) named for the pattern.
+func eachExplosive[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](tb T, f func(T, *Program)) {
+	for _, bp := range explosivePatterns() {
+		tb.Run(bp.name, func(tb T) { f(tb, explosiveProgram(tb, bp.pat)) })
+	}
+}
+
+// budgeted returns a new matcher of prog and a scratch that holds it to b (the zero
+// Budget: the defaults).
+func budgeted(prog *Program, b Budget) (*Matcher, *Scratch) {
+	sc := NewScratch()
+	sc.Budget = b
+	return prog.NewMatcher(), sc
+}

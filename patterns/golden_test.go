@@ -87,8 +87,14 @@ func checkRoundTrip(t testing.TB, r *Rule, out []byte) {
 // withoutPos copies r with every position cleared.
 func withoutPos(r *Rule) *Rule {
 	c := *r
-	c.Pattern.Skip.Pos, c.KeyPos = Pos{}, Pos{}
+	c.Pattern.Skip.Pos, c.KeyPos, c.Rearm.Pos = Pos{}, Pos{}, Pos{}
 	c.Pattern.Steps = stepsWithoutPos(r.Pattern.Steps)
+	c.Aggregates = nil
+	for _, a := range r.Aggregates {
+		a := *a
+		a.Pos, a.FieldPos, a.ByPos, a.WhereSrc = Pos{}, Pos{}, Pos{}, Src{}
+		c.Aggregates = append(c.Aggregates, &a)
+	}
 	c.Emit = nil
 	for _, e := range r.Emit {
 		e.Src = Src{}

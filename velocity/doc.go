@@ -57,6 +57,8 @@
 // independent copy; values and groups sit in slices linked by index, so a clone is a few
 // copies. An Undo attached to aggregates (Agg.Log) records their changes so that they can
 // be rolled back: the engine keeps a key's state before its re-matchable events that way,
-// at the cost of the changes those events make, not of the state. An Undo belongs to the
+// at the cost of the changes those events make, not of the state. Its log is cut into
+// segments (Mark, one an event): Undo rolls every change back, ForgetSegments drops the
+// oldest segments once their events are folded into the base. An Undo belongs to the
 // goroutine that owns its aggregates.
 package velocity

@@ -36,11 +36,15 @@ type Undo struct {
 	head [nKinds + 1]int
 	seg  uint64 // the current segment (never reused: 64 bits, as the log lives as long as its shard)
 	// the last group logged in this segment: an event changes one group several times
-	lastGrp *group
-	grpSeg  uint64
+	lastGrp logged
 	// likewise the last group whose window, and whose place in the list, were logged
-	lastW, lastLink *group
-	wSeg, linkSeg   uint64
+	lastW, lastLink logged
+}
+
+// logged is a group logged in a segment.
+type logged struct {
+	p   *group
+	seg uint64
 }
 
 type recKind uint8
@@ -147,14 +151,12 @@ func (u *Undo) Mark() int {
 
 // Int64 logs the word at p before its owner changes it.
 func (u *Undo) Int64(p *int64) {
-	u.kinds = append(u.kinds, recWord)
-	u.words = append(u.words, wordRec{p: p, old: *p})
+	push(u, &u.words, recWord, wordRec{p: p, old: *p})
 }
 
 // Slot logs the aggregate pointer at p before its owner changes it.
 func (u *Undo) Slot(p **Agg) {
-	u.kinds = append(u.kinds, recSlot)
-	u.slots = append(u.slots, slotRec{p: p, old: *p})
+	push(u, &u.slots, recSlot, slotRec{p: p, old: *p})
 }
 
 // Undo rolls every change logged back and empties the log.
@@ -207,6 +209,21 @@ func (u *Undo) Forget(n int) {
 	u.seg++ // what the current segment logged may have gone: log its changes again
 }
 
+// ForgetSegments forgets the log's n oldest segments, marks holding the position Mark
+// returned as each logged segment began: it drops the records before marks[n] (all of
+// them when n >= len(marks)) and moves the later marks back by as many. The caller drops
+// marks[:n] itself.
+func (u *Undo) ForgetSegments(marks []int, n int) {
+	m := u.Len()
+	if n < len(marks) {
+		m = marks[n]
+	}
+	u.Forget(m)
+	for i := n; i < len(marks); i++ {
+		marks[i] -= m
+	}
+}
+
 // dropFront drops the n records of s after its first kept one, *h (cleared: they hold
 // pointers), moving the rest to the front when what is dropped is half of s, so that
 // a log trimmed as it grows costs O(1) a record and stays at most twice what it holds.
@@ -250,118 +267,69 @@ func (u *Undo) reset() {
 	clear(u.slots)
 	u.slots = u.slots[:0]
 	u.seg++
-	u.lastGrp, u.lastW, u.lastLink = nil, nil, nil
+	u.lastGrp, u.lastW, u.lastLink = logged{}, logged{}, logged{}
 }
 
 // swapBack restores the records' old contents in reverse order, keeping in each the
 // contents it replaced, so that swapForward can put them back.
 func (u *Undo) swapBack() {
-	iq, idw, ib := len(u.aggQs), len(u.aggDs), len(u.aggGs)
-	ie, id, ig, im, iw, is := len(u.ents), len(u.dns), len(u.grps), len(u.maps), len(u.words), len(u.slots)
-	igw, il := len(u.grpWs), len(u.links)
+	at := [nKinds]int{recAggQ: len(u.aggQs), recAggD: len(u.aggDs), recAggG: len(u.aggGs),
+		recEnt: len(u.ents), recDn: len(u.dns), recGrp: len(u.grps), recGrpW: len(u.grpWs),
+		recLink: len(u.links), recMap: len(u.maps), recWord: len(u.words), recSlot: len(u.slots)}
 	for i := len(u.kinds) - 1; i >= u.head[nKinds]; i-- {
-		switch u.kinds[i] {
-		case recAggQ:
-			iq--
-			r := &u.aggQs[iq]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.qwin, r.old = r.old, r.a.w.qwin
-		case recAggD:
-			idw--
-			r := &u.aggDs[idw]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.dwin, r.old = r.old, r.a.w.dwin
-		case recAggG:
-			ib--
-			r := &u.aggGs[ib]
-			r.a.last, r.last = r.last, r.a.last
-			*r.a.byHdr, r.old = r.old, *r.a.byHdr
-		case recEnt:
-			ie--
-			r := &u.ents[ie]
-			*r.p, r.old = r.old, *r.p
-		case recDn:
-			id--
-			r := &u.dns[id]
-			*r.p, r.old = r.old, *r.p
-		case recGrp:
-			ig--
-			r := &u.grps[ig]
-			*r.p, r.old = r.old, *r.p
-		case recGrpW:
-			igw--
-			u.grpWs[igw].swap()
-		case recLink:
-			il--
-			u.links[il].swap()
-		case recMap:
-			im--
-			u.maps[im].swap()
-		case recWord:
-			iw--
-			r := &u.words[iw]
-			*r.p, r.old = r.old, *r.p
-		case recSlot:
-			is--
-			r := &u.slots[is]
-			*r.p, r.old = r.old, *r.p
-		}
+		k := u.kinds[i]
+		at[k]--
+		u.swapRec(k, at[k])
 	}
 }
 
 // swapForward undoes swapBack over the whole log.
 func (u *Undo) swapForward() {
-	h := &u.head
-	iq, idw, ib := h[recAggQ], h[recAggD], h[recAggG]
-	ie, id, ig, im, iw, is := h[recEnt], h[recDn], h[recGrp], h[recMap], h[recWord], h[recSlot]
-	igw, il := h[recGrpW], h[recLink]
-	for _, k := range u.kinds[h[nKinds]:] {
-		switch k {
-		case recAggQ:
-			r := &u.aggQs[iq]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.qwin, r.old = r.old, r.a.w.qwin
-			iq++
-		case recAggD:
-			r := &u.aggDs[idw]
-			r.a.last, r.last = r.last, r.a.last
-			r.a.w.dwin, r.old = r.old, r.a.w.dwin
-			idw++
-		case recAggG:
-			r := &u.aggGs[ib]
-			r.a.last, r.last = r.last, r.a.last
-			*r.a.byHdr, r.old = r.old, *r.a.byHdr
-			ib++
-		case recEnt:
-			r := &u.ents[ie]
-			*r.p, r.old = r.old, *r.p
-			ie++
-		case recDn:
-			r := &u.dns[id]
-			*r.p, r.old = r.old, *r.p
-			id++
-		case recGrp:
-			r := &u.grps[ig]
-			*r.p, r.old = r.old, *r.p
-			ig++
-		case recGrpW:
-			u.grpWs[igw].swap()
-			igw++
-		case recLink:
-			u.links[il].swap()
-			il++
-		case recMap:
-			u.maps[im].swap()
-			im++
-		case recWord:
-			r := &u.words[iw]
-			*r.p, r.old = r.old, *r.p
-			iw++
-		case recSlot:
-			r := &u.slots[is]
-			*r.p, r.old = r.old, *r.p
-			is++
-		}
+	var at [nKinds]int
+	copy(at[:], u.head[:nKinds])
+	for _, k := range u.kinds[u.head[nKinds]:] {
+		u.swapRec(k, at[k])
+		at[k]++
+	}
+}
+
+// swapRec exchanges the contents record i of kind k logged with the current ones: the
+// logged contents go back, the record keeps the ones they replace.
+func (u *Undo) swapRec(k recKind, i int) {
+	switch k {
+	case recAggQ:
+		r := &u.aggQs[i]
+		r.a.last, r.last = r.last, r.a.last
+		r.a.w.qwin, r.old = r.old, r.a.w.qwin
+	case recAggD:
+		r := &u.aggDs[i]
+		r.a.last, r.last = r.last, r.a.last
+		r.a.w.dwin, r.old = r.old, r.a.w.dwin
+	case recAggG:
+		r := &u.aggGs[i]
+		r.a.last, r.last = r.last, r.a.last
+		*r.a.byHdr, r.old = r.old, *r.a.byHdr
+	case recEnt:
+		r := &u.ents[i]
+		*r.p, r.old = r.old, *r.p
+	case recDn:
+		r := &u.dns[i]
+		*r.p, r.old = r.old, *r.p
+	case recGrp:
+		r := &u.grps[i]
+		*r.p, r.old = r.old, *r.p
+	case recGrpW:
+		u.grpWs[i].swap()
+	case recLink:
+		u.links[i].swap()
+	case recMap:
+		u.maps[i].swap()
+	case recWord:
+		r := &u.words[i]
+		*r.p, r.old = r.old, *r.p
+	case recSlot:
+		r := &u.slots[i]
+		*r.p, r.old = r.old, *r.p
 	}
 }
 
@@ -399,14 +367,11 @@ func (a *Agg) touch() {
 	a.useg = u.seg
 	switch {
 	case a.spec.By:
-		u.kinds = append(u.kinds, recAggG)
-		u.aggGs = append(u.aggGs, aggGRec{a: a, last: a.last, old: *a.byHdr})
+		push(u, &u.aggGs, recAggG, aggGRec{a: a, last: a.last, old: *a.byHdr})
 	case a.spec.Func == Distinct:
-		u.kinds = append(u.kinds, recAggD)
-		u.aggDs = append(u.aggDs, aggDRec{a: a, last: a.last, old: a.w.dwin})
+		push(u, &u.aggDs, recAggD, aggDRec{a: a, last: a.last, old: a.w.dwin})
 	default:
-		u.kinds = append(u.kinds, recAggQ)
-		u.aggQs = append(u.aggQs, aggQRec{a: a, last: a.last, old: a.w.qwin})
+		push(u, &u.aggQs, recAggQ, aggQRec{a: a, last: a.last, old: a.w.qwin})
 	}
 }
 
@@ -415,8 +380,7 @@ func (u *Undo) logEnt(p *entry) {
 	if u == nil {
 		return
 	}
-	u.kinds = append(u.kinds, recEnt)
-	u.ents = append(u.ents, entRec{p: p, old: *p})
+	push(u, &u.ents, recEnt, entRec{p: p, old: *p})
 }
 
 // logDn logs a distinct value's node before it changes.
@@ -424,40 +388,51 @@ func (u *Undo) logDn(p *dnode) {
 	if u == nil {
 		return
 	}
-	u.kinds = append(u.kinds, recDn)
-	u.dns = append(u.dns, dnRec{p: p, old: *p})
+	push(u, &u.dns, recDn, dnRec{p: p, old: *p})
 }
 
 // logGrpW logs a group's newest time and window header before they change (nothing
 // when the whole group is logged in this segment already).
 func (u *Undo) logGrpW(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastW == p && u.wSeg == u.seg {
+	if u == nil || !u.partFirst(&u.lastW, p) {
 		return
 	}
-	u.lastW, u.wSeg = p, u.seg
-	u.kinds = append(u.kinds, recGrpW)
-	u.grpWs = append(u.grpWs, grpWRec{p: p, last: p.last, w: p.w})
+	push(u, &u.grpWs, recGrpW, grpWRec{p: p, last: p.last, w: p.w})
 }
 
 // logLink logs a group's place in the list before it changes (nothing when the whole
 // group is logged in this segment already).
 func (u *Undo) logLink(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg || u.lastLink == p && u.linkSeg == u.seg {
+	if u == nil || !u.partFirst(&u.lastLink, p) {
 		return
 	}
-	u.lastLink, u.linkSeg = p, u.seg
-	u.kinds = append(u.kinds, recLink)
-	u.links = append(u.links, linkRec{p: p, prev: p.prev, next: p.next})
+	push(u, &u.links, recLink, linkRec{p: p, prev: p.prev, next: p.next})
 }
 
 // logGrp logs a whole group (its key and window's header included) before it changes.
 func (u *Undo) logGrp(p *group) {
-	if u == nil || u.lastGrp == p && u.grpSeg == u.seg {
+	if u == nil || u.lastGrp == (logged{p, u.seg}) {
 		return
 	}
-	u.lastGrp, u.grpSeg = p, u.seg
-	u.kinds = append(u.kinds, recGrp)
-	u.grps = append(u.grps, grpRec{p: p, old: *p})
+	u.lastGrp = logged{p, u.seg}
+	push(u, &u.grps, recGrp, grpRec{p: p, old: *p})
+}
+
+// partFirst reports whether a part of group p (its window, its place in the list) is to
+// be logged: not when the whole group is logged in the current segment, nor when p is
+// the group whose part was logged last in it (*last); and makes p that.
+func (u *Undo) partFirst(last *logged, p *group) bool {
+	if now := (logged{p, u.seg}); u.lastGrp != now && *last != now {
+		*last = now
+		return true
+	}
+	return false
+}
+
+// push appends a record of kind k to the log, r to its kind's array recs.
+func push[R any](u *Undo, recs *[]R, k recKind, r R) {
+	u.kinds = append(u.kinds, k)
+	*recs = append(*recs, r)
 }
 
 // logMap logs m's entry for k before it changes.
@@ -466,6 +441,5 @@ func (u *Undo) logMap(m map[Key]int32, k Key) {
 		return
 	}
 	old, had := m[k]
-	u.kinds = append(u.kinds, recMap)
-	u.maps = append(u.maps, mapRec{m: m, k: k, old: old, had: had})
+	push(u, &u.maps, recMap, mapRec{m: m, k: k, old: old, had: had})
 }

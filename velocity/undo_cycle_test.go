@@ -136,14 +136,7 @@ func (c *cycles) event(a *Agg, j *cycleJournal) {
 // fold forgets the journal's oldest segments, which the base takes.
 func (c *cycles) fold(a *Agg, j *cycleJournal) {
 	n := 1 + c.rng.IntN(len(j.segs))
-	m := j.u.Len()
-	if n < len(j.mark) {
-		m = j.mark[n]
-	}
-	j.u.Forget(m)
-	for i := n; i < len(j.mark); i++ {
-		j.mark[i] -= m
-	}
+	j.u.ForgetSegments(j.mark, n)
 	for _, s := range j.segs[:n] {
 		applySteps(j.base, s)
 	}

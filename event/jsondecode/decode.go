@@ -20,15 +20,15 @@ import (
 // Decoder turns JSON objects into Events of one schema. It is not safe for concurrent use
 // (it reuses a scratch builder); make one per goroutine.
 type Decoder struct {
-	schema *Schema
+	schema *event.Schema
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
 	byLen  [64][]int
 	b      event.Builder
-	bounds Bounds
+	bounds event.Bounds
 	maxStr int
 	// unknown counts the fields the schema does not declare (nil: not counted).
-	unknown *UnknownFields
+	unknown *event.UnknownFields
 	// ferr is the first field error of the event being decoded.
 	ferr error
 	// end is the offset after the last member seen: only '}' and blanks may follow.
@@ -43,15 +43,15 @@ type Decoder struct {
 	order [maxMembers]int32
 	// missingKey is the error of every event without its key, made once: a key space
 	// other than the first meets one for most events and skips them (engine).
-	missingKey *DecodeError
+	missingKey *event.DecodeError
 	// rekeyFrom is the schema of the last event Rekey was given, rekeyOK whether its
 	// events can be rekeyed (same fields, time and id).
-	rekeyFrom *Schema
+	rekeyFrom *event.Schema
 	rekeyOK   bool
 }
 
 // SetBounds sets the limits events are held to beyond the schema (see Bounds).
-func (d *Decoder) SetBounds(b Bounds) {
+func (d *Decoder) SetBounds(b event.Bounds) {
 	d.bounds = b
 	d.maxStr = b.StringLimit()
 }
@@ -104,7 +104,7 @@ func (d *Decoder) str(i int, raw []byte) error {
 	off := len(buf)
 	buf, err := unescape(buf, raw)
 	if err != nil {
-		return &DecodeError{Reason: ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
+		return &event.DecodeError{Reason: event.ReasonBadJSON, Field: d.schema.Fields[i].Name, Msg: err.Error()}
 	}
 	return d.commit(i, buf, off)
 }
@@ -120,7 +120,7 @@ func (d *Decoder) plainStr(i int, raw []byte) error {
 // within the bound on strings.
 func (d *Decoder) commit(i int, buf []byte, off int) error {
 	if n := len(buf) - off; n > d.maxStr {
-		return &DecodeError{Reason: ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
+		return &event.DecodeError{Reason: event.ReasonFieldTooLarge, Field: d.schema.Fields[i].Name,
 			Msg: fmt.Sprintf("a string of %d bytes is longer than the %d bytes allowed", n, d.maxStr)}
 	}
 	d.b.CommitString(i, buf, off)
@@ -143,9 +143,9 @@ func unescape(buf, raw []byte) ([]byte, error) {
 }
 
 // NewDecoder returns a Decoder for s.
-func NewDecoder(s *Schema) *Decoder {
-	d := &Decoder{schema: s, maxStr: Bounds{}.StringLimit(),
-		missingKey: &DecodeError{Reason: ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
+func NewDecoder(s *event.Schema) *Decoder {
+	d := &Decoder{schema: s, maxStr: event.Bounds{}.StringLimit(),
+		missingKey: &event.DecodeError{Reason: event.ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
 	}
@@ -158,13 +158,13 @@ func NewDecoder(s *Schema) *Decoder {
 
 // SetUnknown makes the decoder count the fields it skips because the schema does not
 // declare them in u (nil: not counted).
-func (d *Decoder) SetUnknown(u *UnknownFields) { d.unknown = u }
+func (d *Decoder) SetUnknown(u *event.UnknownFields) { d.unknown = u }
 
 // Decode parses one JSON object into ev, which gets a new values slab (ev's header is
 // overwritten; a slab it had is left to whoever shares it). Unknown fields are ignored,
 // but the whole event must be valid UTF-8 (an alert carries its events to readers that
 // refuse anything else). On error ev is left in an unspecified state.
-func (d *Decoder) Decode(data []byte, ev *Event) error {
+func (d *Decoder) Decode(data []byte, ev *event.Event) error {
 	data = bytes.TrimSpace(data)
 	if err := checkObject(data); err != nil {
 		return err
@@ -186,7 +186,7 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 // fields, time and id fields (Schema.KeyedBy) under the same bounds: the values are
 // shared (the slab is immutable), the key is read again and checked as Decode checks it.
 // It returns ErrNotRekeyable, leaving ev alone, when src's schema differs otherwise.
-func (d *Decoder) Rekey(src, ev *Event) error {
+func (d *Decoder) Rekey(src, ev *event.Event) error {
 	if src.Schema != d.rekeyFrom {
 		s, o := d.schema, src.Schema
 		d.rekeyOK = o != nil && slices.Equal(s.Fields, o.Fields) && s.TimeField == o.TimeField && s.IDField == o.IDField
@@ -195,7 +195,7 @@ func (d *Decoder) Rekey(src, ev *Event) error {
 	if !d.rekeyOK {
 		return ErrNotRekeyable
 	}
-	if i := d.schema.KeyIndex(); i >= 0 && src.Value(i).Kind <= KindNull {
+	if i := d.schema.KeyIndex(); i >= 0 && src.Value(i).Kind <= event.KindNull {
 		return d.missingKey
 	}
 	*ev = *src
@@ -227,10 +227,10 @@ func (d *Decoder) members(data []byte) error {
 		return d.ferr
 	}
 	if err != nil {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: err.Error()}
+		return &event.DecodeError{Reason: event.ReasonBadJSON, Msg: err.Error()}
 	}
 	if rest := bytes.TrimLeft(data[min(d.end, len(data)):], " \t\r\n"); len(rest) == 0 || rest[0] != '}' || len(bytes.TrimSpace(rest[1:])) != 0 {
-		return &DecodeError{Reason: ReasonBadJSON, Msg: "unexpected data after the JSON object"}
+		return &event.DecodeError{Reason: event.ReasonBadJSON, Msg: "unexpected data after the JSON object"}
 	}
 	return nil
 }
@@ -238,13 +238,13 @@ func (d *Decoder) members(data []byte) error {
 // checkObject checks that data is valid UTF-8 and starts like a JSON object.
 func checkObject(data []byte) error {
 	if !utf8.Valid(data) {
-		return &DecodeError{Reason: ReasonInvalidUTF8, Msg: "the event is not valid UTF-8"}
+		return &event.DecodeError{Reason: event.ReasonInvalidUTF8, Msg: "the event is not valid UTF-8"}
 	}
 	if len(data) == 0 || data[0] != '{' {
 		if len(data) > 0 && json.Valid(data) {
-			return &DecodeError{Reason: ReasonNotObject, Msg: "an event must be a JSON object"}
+			return &event.DecodeError{Reason: event.ReasonNotObject, Msg: "an event must be a JSON object"}
 		}
-		return &DecodeError{Reason: ReasonBadJSON, Msg: "not valid JSON"}
+		return &event.DecodeError{Reason: event.ReasonBadJSON, Msg: "not valid JSON"}
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) 
 		return nil
 	}
 	f := d.schema.Fields[i]
-	if dt == jsonparser.String && (f.Type == TypeString || f.Type == TypeAny) {
+	if dt == jsonparser.String && (f.Type == event.TypeString || f.Type == event.TypeAny) {
 		d.b.Clear(i) // a repeated member: the last one counts
 		return d.plainStr(i, value)
 	}
@@ -288,17 +288,17 @@ func (d *Decoder) set(i int, value []byte, dt jsonparser.ValueType) error {
 // not null, and makes null optional fields absent.
 func (d *Decoder) checkPresent() error {
 	s := d.schema
-	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= KindNull }
+	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= event.KindNull }
 	if absent(s.KeyIndex()) {
 		return d.missingKey
 	}
 	if absent(s.TimeIndex()) {
-		return &DecodeError{Reason: ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
+		return &event.DecodeError{Reason: event.ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
 	}
 	for i, f := range s.Fields {
 		if absent(i) {
-			if !f.Optional && f.Type != TypeAny {
-				return &DecodeError{Reason: ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
+			if !f.Optional && f.Type != event.TypeAny {
+				return &event.DecodeError{Reason: event.ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
 			}
 			d.b.Clear(i) // null counts as absent
 		}
@@ -307,13 +307,13 @@ func (d *Decoder) checkPresent() error {
 }
 
 // header sets ev's key, time and id from its values.
-func (d *Decoder) header(ev *Event) error {
+func (d *Decoder) header(ev *event.Event) error {
 	s := d.schema
 	ev.Key, ev.ID = "", ""
 	if s.KeyIndex() >= 0 {
 		ev.Key = ev.Value(s.KeyIndex()).KeyString()
 		if strings.HasPrefix(ev.Key, "\x00") {
-			return &DecodeError{Reason: ReasonReservedKey, Field: s.KeyField, Msg: "a key may not start with a NUL byte (\\u0000): cepd reserves those"}
+			return &event.DecodeError{Reason: event.ReasonReservedKey, Field: s.KeyField, Msg: "a key may not start with a NUL byte (\\u0000): cepd reserves those"}
 		}
 	}
 	if s.IDIndex() >= 0 {
@@ -324,56 +324,56 @@ func (d *Decoder) header(ev *Event) error {
 	}
 	t := ev.Value(s.TimeIndex())
 	switch t.Kind {
-	case KindTimestamp:
+	case event.KindTimestamp:
 		ev.Time = t.AsTimeNanos() / 1e6
-	case KindInt:
+	case event.KindInt:
 		ev.Time = t.AsInt()
-	case KindDouble:
+	case event.KindDouble:
 		f := t.AsDouble()
-		if !(f >= MinTime && f <= MaxTime) { // also NaN
-			return &DecodeError{Reason: ReasonTimeRange, Field: s.TimeField, Msg: fmt.Sprintf("event time %g ms is outside the years 1678 to 2262", f)}
+		if !(f >= event.MinTime && f <= event.MaxTime) { // also NaN
+			return &event.DecodeError{Reason: event.ReasonTimeRange, Field: s.TimeField, Msg: fmt.Sprintf("event time %g ms is outside the years 1678 to 2262", f)}
 		}
 		ev.Time = int64(f)
 	default:
-		return &DecodeError{Reason: ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
+		return &event.DecodeError{Reason: event.ReasonWrongType, Field: s.TimeField, Msg: "event time must be an RFC 3339 string or epoch milliseconds"}
 	}
 	return d.bounds.CheckTime(s.TimeField, ev.Time)
 }
 
-func wrongType(f Field, want string, value []byte) error {
+func wrongType(f event.Field, want string, value []byte) error {
 	shown := string(value)
 	if len(shown) > 40 {
 		shown = shown[:40] + "…"
 	}
-	return &DecodeError{Reason: ReasonWrongType, Field: f.Name, Msg: fmt.Sprintf("want %s, got %s", want, shown)}
+	return &event.DecodeError{Reason: event.ReasonWrongType, Field: f.Name, Msg: fmt.Sprintf("want %s, got %s", want, shown)}
 }
 
 // convert sets field i (of declared field f) from a JSON value.
-func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType) error {
+func (d *Decoder) convert(i int, f event.Field, value []byte, dt jsonparser.ValueType) error {
 	if dt == jsonparser.Null {
-		d.b.Set(i, Null())
+		d.b.Set(i, event.Null())
 		return nil
 	}
-	var v Value
+	var v event.Value
 	var err error
 	switch f.Type {
-	case TypeString:
+	case event.TypeString:
 		if dt != jsonparser.String {
 			return wrongType(f, "a string", value)
 		}
 		return d.str(i, value)
-	case TypeBool:
+	case event.TypeBool:
 		if dt != jsonparser.Boolean {
 			return wrongType(f, "true or false", value)
 		}
-		v = Bool(value[0] == 't')
-	case TypeInt:
+		v = event.Bool(value[0] == 't')
+	case event.TypeInt:
 		v, err = parseInt(f, value, dt)
-	case TypeDouble:
+	case event.TypeDouble:
 		v, err = parseDouble(f, value, dt)
-	case TypeTimestamp:
+	case event.TypeTimestamp:
 		v, err = parseTimestamp(f, value, dt)
-	case TypeAny:
+	case event.TypeAny:
 		if dt == jsonparser.String {
 			return d.str(i, value)
 		}
@@ -388,79 +388,82 @@ func (d *Decoder) convert(i int, f Field, value []byte, dt jsonparser.ValueType)
 	return nil
 }
 
-func parseInt(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+func parseInt(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
 	if dt != jsonparser.Number {
-		return Value{}, wrongType(f, "an integer", value)
+		return event.Value{}, wrongType(f, "an integer", value)
 	}
 	i, err := strconv.ParseInt(string(value), 10, 64)
 	if err != nil {
 		fl, ferr := strconv.ParseFloat(string(value), 64)
 		if ferr != nil || fl != math.Trunc(fl) || math.Abs(fl) > 1<<53 {
-			return Value{}, wrongType(f, "an integer", value)
+			return event.Value{}, wrongType(f, "an integer", value)
 		}
 		i = int64(fl)
 	}
-	return Int(i), nil
+	return event.Int(i), nil
 }
 
-func parseDouble(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+func parseDouble(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
 	if dt != jsonparser.Number {
-		return Value{}, wrongType(f, "a number", value)
+		return event.Value{}, wrongType(f, "a number", value)
 	}
 	fl, err := strconv.ParseFloat(string(value), 64)
 	if err != nil || math.IsInf(fl, 0) {
-		return Value{}, wrongType(f, "a number", value)
+		return event.Value{}, wrongType(f, "a number", value)
 	}
-	return Double(fl), nil
+	return event.Double(fl), nil
 }
 
-func parseTimestamp(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+func parseTimestamp(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
+	var ns, ms int64
+	var ok bool
 	switch dt {
 	case jsonparser.String:
-		if ns, ok := rfc3339UTC(value); ok {
-			return TimestampNanos(ns), nil
+		if ns, ok = rfc3339UTC(value); ok {
+			return event.TimestampNanos(ns), nil
 		}
 		t, err := time.Parse(time.RFC3339Nano, string(value))
 		if err != nil {
-			return Value{}, wrongType(f, "an RFC 3339 timestamp", value)
+			return event.Value{}, wrongType(f, "an RFC 3339 timestamp", value)
 		}
-		ns, ok := timeNanos(t)
-		if !ok {
-			return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%s is outside the years 1678 to 2262", value)}
-		}
-		return TimestampNanos(ns), nil
+		ns, ok = event.TimeNanos(t)
 	case jsonparser.Number:
-		ms, err := strconv.ParseInt(string(value), 10, 64)
-		if err != nil {
-			return Value{}, wrongType(f, "epoch milliseconds", value)
+		var err error
+		if ms, err = strconv.ParseInt(string(value), 10, 64); err != nil {
+			return event.Value{}, wrongType(f, "epoch milliseconds", value)
 		}
-		ns, ok := msToNanos(ms)
-		if !ok {
-			return Value{}, &DecodeError{Reason: ReasonTimeRange, Field: f.Name, Msg: fmt.Sprintf("%d ms is outside the years 1678 to 2262", ms)}
-		}
-		return TimestampNanos(ns), nil
+		ns, ok = event.MillisToNanos(ms)
+	default:
+		return event.Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
 	}
-	return Value{}, wrongType(f, "an RFC 3339 timestamp or epoch milliseconds", value)
+	if !ok {
+		shown := string(value)
+		if dt == jsonparser.Number {
+			shown = fmt.Sprintf("%d ms", ms)
+		}
+		return event.Value{}, &event.DecodeError{Reason: event.ReasonTimeRange, Field: f.Name, Msg: shown + " is outside the years 1678 to 2262"}
+	}
+	return event.TimestampNanos(ns), nil
 }
 
 // parseScalar converts a non-string JSON scalar of a field of TypeAny.
-func parseScalar(f Field, value []byte, dt jsonparser.ValueType) (Value, error) {
+func parseScalar(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
 	switch dt {
 	case jsonparser.Boolean:
-		return Bool(value[0] == 't'), nil
+		return event.Bool(value[0] == 't'), nil
 	case jsonparser.Number:
 		if bytes.ContainsAny(value, ".eE") {
 			fl, err := strconv.ParseFloat(string(value), 64)
 			if err != nil {
-				return Value{}, wrongType(f, "a number", value)
+				return event.Value{}, wrongType(f, "a number", value)
 			}
-			return Double(fl), nil
+			return event.Double(fl), nil
 		}
 		i, err := strconv.ParseInt(string(value), 10, 64)
 		if err != nil {
-			return Value{}, wrongType(f, "an integer", value)
+			return event.Value{}, wrongType(f, "an integer", value)
 		}
-		return Int(i), nil
+		return event.Int(i), nil
 	}
-	return Value{}, wrongType(f, "a scalar", value)
+	return event.Value{}, wrongType(f, "a scalar", value)
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/eventtest"
 )
 
@@ -30,13 +31,13 @@ func TestRekeyIsDecode(t *testing.T) {
 			note = fmt.Sprintf(`,"note":"n%d"`, r.IntN(5))
 		}
 		raw := fmt.Appendf(nil, `{"id":"e%d","card":"c%d",%s"ts":%d,"amount":%d.5%s}`, i, r.IntN(9), devices[r.IntN(len(devices))], 1_700_000_000_000+i, r.IntN(100), note)
-		var src, got, want Event
+		var src, got, want event.Event
 		if err := first.Decode(raw, &src); err != nil {
 			counts["not decoded"]++ // a number for the device: no key space sees the event
 			continue
 		}
 		gerr, werr := rekey.Rekey(&src, &got), fresh.Decode(raw, &want)
-		var gde, wde *DecodeError
+		var gde, wde *event.DecodeError
 		if (gerr == nil) != (werr == nil) || gerr != nil && (!errors.As(gerr, &gde) || !errors.As(werr, &wde) || gde.Reason != wde.Reason) {
 			t.Fatalf("%s: Rekey says %v, Decode %v", raw, gerr, werr)
 		}
@@ -49,11 +50,11 @@ func TestRekeyIsDecode(t *testing.T) {
 			t.Fatalf("%s: Rekey made %q %q %d %v, Decode %q %q %d %v", raw, got.Key, got.ID, got.Time, got.Fields(), want.Key, want.ID, want.Time, want.Fields())
 		}
 	}
-	if counts["ok"] == 0 || counts[ReasonMissingKey] == 0 || counts[ReasonReservedKey] == 0 {
+	if counts["ok"] == 0 || counts[event.ReasonMissingKey] == 0 || counts[event.ReasonReservedKey] == 0 {
 		t.Fatalf("outcomes %v: every kind must occur", counts)
 	}
 	other := eventtest.Schema(t, eventtest.CardSchema("ts: int", "device: string?"))
-	var src, ev Event
+	var src, ev event.Event
 	if err := NewDecoder(other).Decode([]byte(`{"id":"1","card":"c","ts":1,"device":"d"}`), &src); err != nil {
 		t.Fatal(err)
 	}

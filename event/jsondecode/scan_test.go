@@ -50,7 +50,7 @@ func decodeWith(fast, slow *Decoder, in []byte) string {
 	uf, us := event.NewUnknownFields(), event.NewUnknownFields()
 	fast.SetUnknown(uf)
 	slow.SetUnknown(us)
-	var ef, es Event
+	var ef, es event.Event
 	errF, errS := fast.Decode(in, &ef), slow.Decode(in, &es)
 	switch {
 	case fmt.Sprint(errF) != fmt.Sprint(errS):

@@ -19,7 +19,7 @@ func TestDecoderCountsUnknownFields(t *testing.T) {
 			defer wg.Done()
 			d := NewDecoder(s)
 			d.SetUnknown(u)
-			var ev Event
+			var ev event.Event
 			for i := 0; i < 100; i++ {
 				js := fmt.Sprintf(`{"k":"a","ts":%d,"merchnat_id":"m1","extra_%d":1}`, i, w*100+i)
 				if err := d.Decode([]byte(js), &ev); err != nil {
@@ -36,7 +36,7 @@ func TestDecoderCountsUnknownFields(t *testing.T) {
 	}
 	// Without a tracker nothing is counted, and known fields never are.
 	d := NewDecoder(s)
-	var ev Event
+	var ev event.Event
 	if err := d.Decode([]byte(`{"k":"a","ts":1,"x":2}`), &ev); err != nil {
 		t.Fatal(err)
 	}
