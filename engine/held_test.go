@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/internal/fraudtest"
 )
 
 // TestIngestHeldCheckpoint: a key space fed by a source of its own (SpaceSources, as the
@@ -72,7 +74,7 @@ func TestIngestHeldCheckpoint(t *testing.T) {
 		t.Fatalf("held blob after the restore: %q", held)
 	}
 	feed(e2, recs[half:], covered, nil)
-	want, have := slices.Compact(alertIDs(ref.all)), slices.Compact(alertIDs(got.all))
+	want, have := slices.Compact(fraudtest.AlertIDs(ref.all)), slices.Compact(fraudtest.AlertIDs(got.all))
 	if !slices.Equal(want, have) {
 		t.Fatalf("alerts: %d across the restore, %d uninterrupted:\n got %v\nwant %v", len(have), len(want), have, want)
 	}

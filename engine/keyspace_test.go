@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/eventtest"
 	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/fraudtest"
 )
 
 // keySpaceSchema is testSchema with the optional keys device and merchant.
@@ -129,15 +129,6 @@ func runKeyedBy(t *testing.T, rs *RuleSet, field string, recs []Record) []*alert
 	return sink.all
 }
 
-func alertIDs(as []*alerts.Alert) []string {
-	ids := make([]string, len(as))
-	for i, a := range as {
-		ids[i] = a.ID
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // TestKeySpacesMatchEachKey: rules keyed by device and by merchant see every accepted
 // event of their key, whatever card it belongs to, exactly as an engine keyed by that
 // field alone does; the card rules are unaffected; events without a key are counted
@@ -189,7 +180,7 @@ func TestKeySpacesMatchEachKey(t *testing.T) {
 	for _, shards := range []int{1, 2, 4} {
 		for _, chunk := range []int{1, 97, 5000} {
 			out, dlq, k := runKeySpaces(t, rs, Config{Shards: shards}, recs, chunk)
-			if g, w := alertIDs(out), alertIDs(want); !slices.Equal(g, w) {
+			if g, w := fraudtest.AlertIDs(out), fraudtest.AlertIDs(want); !slices.Equal(g, w) {
 				t.Fatalf("shards %d chunk %d: %d alerts, the keyed engines %d", shards, chunk, len(g), len(w))
 			}
 			for _, a := range out {

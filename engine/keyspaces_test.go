@@ -10,6 +10,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/event/eventtest"
+	"github.com/cepd/cepd/internal/fraudtest"
 )
 
 // TestKeySpacesCheckpointRestore: an engine running every key space is stopped at a random
@@ -23,7 +24,7 @@ func TestKeySpacesCheckpointRestore(t *testing.T) {
 	rs := keySpaceRulesOf(t, keySpaceRules...)
 	recs, _, _ := keySpaceEvents(5, 4000)
 	ref, _, _ := runKeySpaces(t, rs, Config{Shards: 2}, recs, 100)
-	want := alertIDs(ref)
+	want := fraudtest.AlertIDs(ref)
 	r := rand.New(rand.NewPCG(7, 7))
 	for run := range 8 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -81,7 +82,7 @@ func TestKeySpacesCheckpointRestore(t *testing.T) {
 		e2.Close()
 		store.Close()
 		cancel()
-		got := slices.Compact(alertIDs(sink.all))
+		got := slices.Compact(fraudtest.AlertIDs(sink.all))
 		if !slices.Equal(got, want) {
 			t.Fatalf("run %d (cut %d, stop %d, one key space ahead %v): %d distinct alerts, want %d", run, cut, stop, ahead, len(got), len(want))
 		}
@@ -125,7 +126,7 @@ func TestKeySpacesSwapMovesRule(t *testing.T) {
 		return out
 	}
 	ref, _, _ := runKeySpaces(t, compileRules(t, schema, moved), Config{Shards: 1}, recs[half:], 500)
-	got, want := alertIDs(only(sink.all)), alertIDs(only(ref))
+	got, want := fraudtest.AlertIDs(only(sink.all)), fraudtest.AlertIDs(only(ref))
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Fatalf("device-many-cards: %d alerts after the move, want %d", len(got), len(want))
 	}

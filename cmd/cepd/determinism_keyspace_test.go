@@ -9,6 +9,7 @@ import (
 
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/workload"
 )
 
@@ -40,7 +41,7 @@ func TestSameAlertsReplayBenchKeySpaces(t *testing.T) {
 		if got := byRuleCount(b); !maps.Equal(got, want) {
 			t.Fatalf("shards=%d: bench alerts by rule %v, replay %v", shards, got, want)
 		}
-		if !slices.Equal(alertIDs(b), alertIDs(rep)) {
+		if !slices.Equal(fraudtest.AlertIDs(b), fraudtest.AlertIDs(rep)) {
 			t.Fatalf("shards=%d: bench and replay alerts differ by id", shards)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/cepd/cepd/alerts"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/internal/bench"
+	"github.com/cepd/cepd/internal/fraudtest"
 	"github.com/cepd/cepd/internal/testhttp"
 	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/internal/workload/workloadtest"
@@ -50,15 +51,6 @@ func workloadRecords(tb testing.TB, set func(*workload.Config)) []engine.Record 
 	return workloadtest.Records(tb, cfg)
 }
 
-func alertIDs(list []*alerts.Alert) []string {
-	ids := make([]string, len(list))
-	for i, a := range list {
-		ids[i] = a.ID
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // replayReference loads the fraud rules and the reference workload (written order), and
 // replays it sorted by event time on one shard, as cepd replay does: the alerts every
 // other path must give.
@@ -80,7 +72,7 @@ func replayReference(t *testing.T) (rs *engine.RuleSet, recs, sorted []engine.Re
 // REST ingest, for 1, 2 and 8 shards and several batch sizes.
 func TestSameAlertsReplayBenchREST(t *testing.T) {
 	rs, recs, _, rep := replayReference(t)
-	want := alertIDs(rep)
+	want := fraudtest.AlertIDs(rep)
 	ooo := workload.DefaultConfig().MaxLateness
 	ctx := context.Background()
 	if len(want) < 80 {
@@ -100,12 +92,12 @@ func TestSameAlertsReplayBenchREST(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := alertIDs(b); !slices.Equal(got, want) {
+			if got := fraudtest.AlertIDs(b); !slices.Equal(got, want) {
 				t.Fatalf("%s bench path: %d alerts, replay %d", name, len(got), len(want))
 			}
 			// REST: written order over HTTP in batches
 			r := restAlerts(t, rs, recs, shards, batch, ooo)
-			if got := alertIDs(r); !slices.Equal(got, want) {
+			if got := fraudtest.AlertIDs(r); !slices.Equal(got, want) {
 				t.Fatalf("%s REST: %d alerts, replay %d", name, len(got), len(want))
 			}
 		}
@@ -286,7 +278,7 @@ func shuffleAcrossKeys(t *testing.T, rs *engine.RuleSet, recs []engine.Record, m
 // the most disorder across keys there is — no event is late or dropped either.
 func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 	rs, recs, sorted, rep := replayReference(t)
-	want := alertIDs(rep)
+	want := fraudtest.AlertIDs(rep)
 	ctx := context.Background()
 	const maxLag = time.Minute
 	ooo := workload.DefaultConfig().MaxLateness + maxLag
@@ -296,11 +288,11 @@ func TestSameAlertsAcrossKeyShuffles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := alertIDs(b); !slices.Equal(got, want) {
+		if got := fraudtest.AlertIDs(b); !slices.Equal(got, want) {
 			t.Fatalf("seed %d, partitioned path: %d alerts, replay %d", seed, len(got), len(want))
 		}
 		r, outcomes := restAlertsOutcomes(t, rs, shuffled, 2, 700, ooo)
-		if got := alertIDs(r); !slices.Equal(got, want) {
+		if got := fraudtest.AlertIDs(r); !slices.Equal(got, want) {
 			t.Fatalf("seed %d, REST: %d alerts, replay %d", seed, len(got), len(want))
 		}
 		if outcomes["matched"]+outcomes["rematched"] != len(recs) {

@@ -57,6 +57,17 @@ func AlertLines(tb testing.TB, as []*alerts.Alert) []byte {
 	return buf.Bytes()
 }
 
+// AlertIDs is the alerts' ids, sorted, each as often as it is delivered: two runs that
+// must deliver the same alerts compare these (an alert delivered twice differs).
+func AlertIDs(as []*alerts.Alert) []string {
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // RuleFiles lists the rule files of the set (patterns.IsRuleFile: not the schema nor the
 // rule tests), sorted; it fails tb if there are fewer than 16.
 func RuleFiles(tb testing.TB) []string {
