@@ -108,10 +108,22 @@ func (s *shard) fold(ks *keyState) {
 	if ks.base == nil && len(ks.journal) == 0 {
 		return
 	}
+	s.endJournal(ks)
+	ks.cut = max(ks.cut, ks.newest)
+}
+
+// endJournal empties the key's journal and drops its base. The base's snapshots were
+// the only ones sharing the live matchers' run arrays (journal): the live matchers own
+// them again, so their next change does not copy them.
+func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	clear(ks.journal)
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
-	ks.cut = max(ks.cut, ks.newest)
+	for _, m := range ks.m {
+		if m != nil {
+			m.Thaw()
+		}
+	}
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be
@@ -125,9 +137,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	}
 	switch {
 	case n == len(ks.journal):
-		s.endVelJournal(ks)
-		clear(ks.journal)
-		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
+		s.endJournal(ks)
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
