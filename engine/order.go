@@ -35,7 +35,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseTo = ks.timedTo
 		ks.baseCool = ks.cool.clone()
-		ks.base = make([]*nfa.Matcher, len(ks.m))
+		ks.base = s.newBase(len(ks.m))
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
 		n := 0
 		for _, m := range ks.m {
@@ -118,12 +118,29 @@ func (s *shard) fold(ks *keyState) {
 func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	clear(ks.journal)
+	if b := ks.base; b != nil && len(s.spareBases) < maxSpare {
+		clear(b)
+		s.spareBases = append(s.spareBases, b)
+	}
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	for _, m := range ks.m {
 		if m != nil {
 			m.Thaw()
 		}
 	}
+}
+
+// newBase returns n nil matcher slots for a journal's base: a dropped base's (endJournal;
+// nothing else refers to its array) when one of that length is kept, else new ones. Most
+// events start a journal, so this saves an allocation an event.
+func (s *shard) newBase(n int) []*nfa.Matcher {
+	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1]) == n {
+		b := s.spareBases[l-1]
+		s.spareBases[l-1] = nil
+		s.spareBases = s.spareBases[:l-1]
+		return b
+	}
+	return make([]*nfa.Matcher, n)
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be

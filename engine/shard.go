@@ -94,6 +94,7 @@ type shard struct {
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
+	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
 
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
