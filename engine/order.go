@@ -43,13 +43,25 @@ func (s *shard) journal(ks *keyState, it *item) {
 				n++
 			}
 		}
-		snaps := make([]nfa.Matcher, n) // one allocation for the key's snapshots
+		var snaps []nfa.Matcher
+		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
+			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
+		}
 		for ri, m := range ks.m {
-			if m != nil {
-				// copied on write: most matchers are not changed by the next events
-				m.SnapshotTo(&snaps[0])
-				ks.base[ri], snaps = &snaps[0], snaps[1:]
+			if m == nil {
+				continue
 			}
+			var d *nfa.Matcher
+			if l := len(s.spareSnaps); l > 0 {
+				d = s.spareSnaps[l-1]
+				s.spareSnaps[l-1] = nil
+				s.spareSnaps = s.spareSnaps[:l-1]
+			} else {
+				d, snaps = &snaps[0], snaps[1:]
+			}
+			// copied on write: most matchers are not changed by the next events
+			m.SnapshotTo(d)
+			ks.base[ri] = d
 		}
 	}
 	cp := *it
@@ -114,13 +126,23 @@ func (s *shard) fold(ks *keyState) {
 
 // endJournal empties the key's journal and drops its base. The base's snapshots were
 // the only ones sharing the live matchers' run arrays (journal): the live matchers own
-// them again, so their next change does not copy them.
+// them again, so their next change does not copy them. The base's slot array and its
+// matchers (snapshots, or matchers the base started while folding) are referred to from
+// nowhere else: they are kept, emptied, for the next journal's base (newBase, journal).
 func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	clear(ks.journal)
-	if b := ks.base; b != nil && len(s.spareBases) < maxSpare {
-		clear(b)
-		s.spareBases = append(s.spareBases, b)
+	if b := ks.base; b != nil {
+		for _, m := range b {
+			if m != nil && len(s.spareSnaps) < maxSpareSnaps {
+				*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
+				s.spareSnaps = append(s.spareSnaps, m)
+			}
+		}
+		if len(s.spareBases) < maxSpare {
+			clear(b)
+			s.spareBases = append(s.spareBases, b)
+		}
 	}
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	for _, m := range ks.m {

@@ -95,6 +95,7 @@ type shard struct {
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
 	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
+	spareSnaps    []*nfa.Matcher                // dropped journal bases' matchers, zeroed, for the next bases' snapshots (bounded)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
 
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
@@ -114,6 +115,9 @@ type shard struct {
 }
 
 const maxSpare = 256
+
+// maxSpareSnaps bounds shard.spareSnaps (a zeroed matcher is 128 bytes).
+const maxSpareSnaps = 1024
 
 // newMatcher returns an idle matcher for rule ri, reusing one when it can.
 func (s *shard) newMatcher(ri int) *nfa.Matcher {
