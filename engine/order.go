@@ -139,7 +139,7 @@ func (s *shard) endJournal(ks *keyState) {
 				s.spareSnaps = append(s.spareSnaps, m)
 			}
 		}
-		if len(s.spareBases) < maxSpare {
+		if len(b) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
 			clear(b)
 			s.spareBases = append(s.spareBases, b)
 		}
