@@ -2,52 +2,57 @@ package engine
 
 // keyHeap is a min-heap of (time, key) entries. Entries are not removed when a key's
 // time changes: the consumer skips stale ones (time differs from the key's current one).
+//
+// An entry's time and key sit side by side, so a step of a sift reads one cache line
+// for both children and their keys (the heap holds a shard's keys, megabytes, and most
+// of it is cold when a timer pops).
 type keyHeap struct {
-	at   []int64
-	keys []*keyState
+	e []heapEntry
 }
 
-func (h *keyHeap) len() int           { return len(h.at) }
-func (h *keyHeap) minAt() int64       { return h.at[0] }
-func (h *keyHeap) less(i, j int) bool { return h.at[i] < h.at[j] }
-
-func (h *keyHeap) swap(i, j int) {
-	h.at[i], h.at[j] = h.at[j], h.at[i]
-	h.keys[i], h.keys[j] = h.keys[j], h.keys[i]
+type heapEntry struct {
+	at int64
+	ks *keyState
 }
+
+func (h *keyHeap) len() int     { return len(h.e) }
+func (h *keyHeap) minAt() int64 { return h.e[0].at }
 
 func (h *keyHeap) push(at int64, ks *keyState) {
-	h.at = append(h.at, at)
-	h.keys = append(h.keys, ks)
-	for i := len(h.at) - 1; i > 0; {
+	h.e = append(h.e, heapEntry{at, ks})
+	e := h.e
+	i := len(e) - 1
+	for i > 0 {
 		p := (i - 1) / 2
-		if !h.less(i, p) {
+		if e[i].at >= e[p].at {
 			break
 		}
-		h.swap(i, p)
+		e[i], e[p] = e[p], e[i]
 		i = p
 	}
 }
 
 func (h *keyHeap) pop() (int64, *keyState) {
-	at, ks := h.at[0], h.keys[0]
-	n := len(h.at) - 1
-	h.swap(0, n)
-	h.keys[n] = nil
-	h.at, h.keys = h.at[:n], h.keys[:n]
+	e := h.e
+	top := e[0]
+	n := len(e) - 1
+	e[0] = e[n]
+	e[n] = heapEntry{}
+	e = e[:n]
+	h.e = e
 	for i := 0; ; {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && h.less(l, m) {
+		if l < n && e[l].at < e[m].at {
 			m = l
 		}
-		if r < n && h.less(r, m) {
+		if r < n && e[r].at < e[m].at {
 			m = r
 		}
 		if m == i {
 			break
 		}
-		h.swap(i, m)
+		e[i], e[m] = e[m], e[i]
 		i = m
 	}
-	return at, ks
+	return top.at, top.ks
 }

@@ -35,7 +35,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseTo = ks.timedTo
 		ks.baseCool = ks.cool.clone()
-		ks.base = make([]*nfa.Matcher, len(ks.m))
+		ks.base = s.newBase(len(ks.m))
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
 		n := 0
 		for _, m := range ks.m {
@@ -43,13 +43,25 @@ func (s *shard) journal(ks *keyState, it *item) {
 				n++
 			}
 		}
-		snaps := make([]nfa.Matcher, n) // one allocation for the key's snapshots
+		var snaps []nfa.Matcher
+		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
+			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
+		}
 		for ri, m := range ks.m {
-			if m != nil {
-				// copied on write: most matchers are not changed by the next events
-				m.SnapshotTo(&snaps[0])
-				ks.base[ri], snaps = &snaps[0], snaps[1:]
+			if m == nil {
+				continue
 			}
+			var d *nfa.Matcher
+			if l := len(s.spareSnaps); l > 0 {
+				d = s.spareSnaps[l-1]
+				s.spareSnaps[l-1] = nil
+				s.spareSnaps = s.spareSnaps[:l-1]
+			} else {
+				d, snaps = &snaps[0], snaps[1:]
+			}
+			// copied on write: most matchers are not changed by the next events
+			m.SnapshotTo(d)
+			ks.base[ri] = d
 		}
 	}
 	cp := *it
@@ -108,10 +120,49 @@ func (s *shard) fold(ks *keyState) {
 	if ks.base == nil && len(ks.journal) == 0 {
 		return
 	}
+	s.endJournal(ks)
+	ks.cut = max(ks.cut, ks.newest)
+}
+
+// endJournal empties the key's journal and drops its base. The base's snapshots were
+// the only ones sharing the live matchers' run arrays (journal): the live matchers own
+// them again, so their next change does not copy them. The base's slot array and its
+// matchers (snapshots, or matchers the base started while folding) are referred to from
+// nowhere else: they are kept, emptied, for the next journal's base (newBase, journal).
+func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	clear(ks.journal)
+	if b := ks.base; b != nil {
+		for _, m := range b {
+			if m != nil && len(s.spareSnaps) < maxSpareSnaps {
+				*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
+				s.spareSnaps = append(s.spareSnaps, m)
+			}
+		}
+		if len(b) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
+			clear(b)
+			s.spareBases = append(s.spareBases, b)
+		}
+	}
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
-	ks.cut = max(ks.cut, ks.newest)
+	for _, m := range ks.m {
+		if m != nil {
+			m.Thaw()
+		}
+	}
+}
+
+// newBase returns n nil matcher slots for a journal's base: a dropped base's (endJournal;
+// nothing else refers to its array) when one of that length is kept, else new ones. Most
+// events start a journal, so this saves an allocation an event.
+func (s *shard) newBase(n int) []*nfa.Matcher {
+	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1]) == n {
+		b := s.spareBases[l-1]
+		s.spareBases[l-1] = nil
+		s.spareBases = s.spareBases[:l-1]
+		return b
+	}
+	return make([]*nfa.Matcher, n)
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be
@@ -125,9 +176,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	}
 	switch {
 	case n == len(ks.journal):
-		s.endVelJournal(ks)
-		clear(ks.journal)
-		ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
+		s.endJournal(ks)
 		s.settle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)

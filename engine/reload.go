@@ -115,6 +115,7 @@ func (s *shard) swapRules(rs *RuleSet) time.Duration {
 	s.keepFrom = map[*RuleSet][]int{}
 	s.sc.Memo = nfa.NewMemo(rs.Slots)
 	s.spare = make([][]*nfa.Matcher, len(rs.Rules))
+	s.spareBases = nil // their length is the old rule set's (newBase)
 	return time.Since(began)
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -46,7 +47,7 @@ type keyState struct {
 	// would give, and a timer reads only the matchers due and those after the first
 	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
 	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
-	// share 32 bytes: the struct stays in its 224-byte size class.)
+	// share 32 bytes; the struct is 232 bytes, which newKeyState's slot groups assume.)
 	dl        knownDeadlines
 	dlOK      bool
 	released  bool
@@ -93,6 +94,8 @@ type shard struct {
 	latency       *histogram
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
+	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
+	spareSnaps    []*nfa.Matcher                // dropped journal bases' matchers, zeroed, for the next bases' snapshots (bounded)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
 
 	used  int64 // accounted bytes of the keys' matchers (budget.go)
@@ -112,6 +115,9 @@ type shard struct {
 }
 
 const maxSpare = 256
+
+// maxSpareSnaps bounds shard.spareSnaps (a zeroed matcher is 128 bytes).
+const maxSpareSnaps = 1024
 
 // newMatcher returns an idle matcher for rule ri, reusing one when it can.
 func (s *shard) newMatcher(ri int) *nfa.Matcher {
@@ -335,12 +341,54 @@ func (s *shard) key(k string, part int32) *keyState {
 		// k may point into an event's values slab: the map's own copy does not keep the
 		// slab alive for as long as the key lives
 		k = strings.Clone(k)
-		ks = &keyState{rs: s.rules, key: k, part: s.clock(part), m: make([]*nfa.Matcher, len(s.rules.Rules)), jourAt: math.MaxInt64, timerAt: math.MaxInt64,
+		ks = newKeyState(len(s.rules.Rules))
+		*ks = keyState{rs: s.rules, key: k, part: s.clock(part), m: ks.m, jourAt: math.MaxInt64, timerAt: math.MaxInt64,
 			newest: math.MinInt64, timedTo: math.MinInt64, baseTo: math.MinInt64, idx: int32(len(s.list))}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
 	return ks
+}
+
+// newKeyState returns a zero key state whose matcher slots (m, n of them) are in the
+// same allocation, right after it, for up to 31 rules: a new key costs one allocation,
+// not two, and a timer or event touching a cold key finds its slots beside it. The slots
+// come in groups that fill the size classes after the state's 232 bytes (256, 288, …),
+// so the pair takes no more than the two allocations took.
+func newKeyState(n int) *keyState {
+	switch (n + 4) / 4 {
+	case 1:
+		return keyStateWith[[3]*nfa.Matcher](n)
+	case 2:
+		return keyStateWith[[7]*nfa.Matcher](n)
+	case 3:
+		return keyStateWith[[11]*nfa.Matcher](n)
+	case 4:
+		return keyStateWith[[15]*nfa.Matcher](n)
+	case 5:
+		return keyStateWith[[19]*nfa.Matcher](n)
+	case 6:
+		return keyStateWith[[23]*nfa.Matcher](n)
+	case 7:
+		return keyStateWith[[27]*nfa.Matcher](n)
+	case 8:
+		return keyStateWith[[31]*nfa.Matcher](n)
+	}
+	return &keyState{m: make([]*nfa.Matcher, n)}
+}
+
+// keyStateWith allocates a key state with an array A of matcher slots after it and
+// makes the first n of them its m. A must be an array of at least n *nfa.Matcher.
+func keyStateWith[A any](n int) *keyState {
+	x := new(struct {
+		ks keyState
+		m  A
+	})
+	if uintptr(n)*unsafe.Sizeof((*nfa.Matcher)(nil)) > unsafe.Sizeof(x.m) {
+		panic("engine: keyStateWith: too few slots")
+	}
+	x.ks.m = unsafe.Slice((**nfa.Matcher)(unsafe.Pointer(&x.m)), n)
+	return &x.ks
 }
 
 // advance moves a partition's keys to time w: journal events behind the partition's own

@@ -44,6 +44,12 @@ func (m *Matcher) SnapshotTo(dst *Matcher) {
 	*dst = *m
 }
 
+// Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no
+// snapshot sharing its arrays is used any more (the engine drops a key's base): the
+// matcher owns its arrays again, and its next change writes them in place instead of
+// copying them. Thawing a matcher whose snapshot is still used corrupts the snapshot.
+func (m *Matcher) Thaw() { m.frozen = false }
+
 // ownCompleted gives a frozen matcher its own array of held complete matches before
 // they change; setPartial then replaces its partial matches and ends the freeze.
 func (m *Matcher) ownCompleted() {

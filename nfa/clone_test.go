@@ -88,3 +88,49 @@ func TestSnapshotIsCopyOnWrite(t *testing.T) {
 		t.Fatalf("only %d snapshots checked", checked)
 	}
 }
+
+// TestThawOwnsArrays: a snapshot freezes the matcher (its next change copies its run
+// array away from the snapshot); Thaw, once the snapshot is dropped, lets the change write
+// the array in place, and the matcher goes on as an unfrozen one does.
+func TestThawOwnsArrays(t *testing.T) {
+	checked := 0
+	for seed := range 60 {
+		prog, err := seededProgram(seed)
+		if err != nil {
+			continue
+		}
+		evs := benchEvents("abcde", 1, 120)
+		m, ref := prog.NewMatcher(), prog.NewMatcher()
+		sc, rsc := NewScratch(), NewScratch()
+		var res, rres Result
+		for i, ev := range evs {
+			thawed := i%7 == 3
+			if thawed {
+				m.Snapshot() // dropped at once, as the engine drops an ended journal's base
+				m.Thaw()
+			}
+			before, n := &m.partial[:1][0], cap(m.partial)
+			m.Advance(ev.Time, sc, &res)
+			m.Process(ev, sc, &res)
+			if thawed && len(m.partial) <= n && &m.partial[:1][0] != before {
+				t.Fatalf("seed %d event %d: a thawed matcher copied its run array", seed, i)
+			}
+			if thawed && len(m.partial) <= n {
+				checked++
+			}
+			ref.Advance(ev.Time, rsc, &rres)
+			ref.Process(ev, rsc, &rres)
+			if a, b := resultString(&res), resultString(&rres); a != b {
+				t.Fatalf("seed %d event %d: thawed matcher gives\n%s\nunfrozen one gives\n%s", seed, i, a, b)
+			}
+			if a, b := dumpRuns(m), dumpRuns(ref); a != b {
+				t.Fatalf("seed %d event %d: runs\n%s\nunfrozen one's\n%s", seed, i, a, b)
+			}
+			res.Reset()
+			rres.Reset()
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d thawed changes checked", checked)
+	}
+}
