@@ -753,8 +753,16 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	// The replay below advances the matchers where the timers had (replayFrom).
 	ks.timedTo, ks.baseTo = order.timedTo, order.baseTo
 	if len(journal) > 0 {
-		ks.base, ks.journal, ks.baseCool, ks.velBase = ks.m, journal, ks.cool, ks.vel
-		ks.m, ks.cool, ks.vel = s.replay(ks, journal, nil)
+		// The base gets slots of its own: the key's share an allocation with its state
+		// (newKeyState), and a base's are kept for other keys' bases when its journal
+		// ends (endJournal), where they would keep this key's state, and through its
+		// partition clock every key of the partition, reachable after it is gone.
+		ks.base = s.newBase(len(ks.m))
+		copy(ks.base, ks.m)
+		ks.journal, ks.baseCool, ks.velBase = journal, ks.cool, ks.vel
+		ms, cool, vel := s.replay(ks, journal, nil)
+		copy(ks.m, ms)
+		ks.cool, ks.vel = cool, vel
 		ks.live = 0
 		for _, m := range ks.m {
 			if m != nil {
