@@ -132,23 +132,32 @@ func (s *shard) fold(ks *keyState) {
 func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	clear(ks.journal)
-	if b := ks.base; b != nil {
-		for _, m := range b {
-			if m != nil && len(s.spareSnaps) < maxSpareSnaps {
-				*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
-				s.spareSnaps = append(s.spareSnaps, m)
-			}
-		}
-		if len(b) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
-			clear(b)
-			s.spareBases = append(s.spareBases, b)
-		}
-	}
+	s.keepBase(ks.base)
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = ks.journal[:0], nil, nil, math.MaxInt64
 	for _, m := range ks.m {
 		if m != nil {
 			m.Thaw()
 		}
+	}
+}
+
+// keepBase keeps a dropped base's slot array and matchers (b, nil: none), emptied, for
+// the next journals' bases. Every matcher is emptied, kept or not: it may share its
+// allocation with matchers still used (journal takes a base's snapshots in one), which
+// would keep what it held (run arrays, buffer entries, events) reachable.
+func (s *shard) keepBase(b []*nfa.Matcher) {
+	for _, m := range b {
+		if m == nil {
+			continue
+		}
+		*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
+		if len(s.spareSnaps) < maxSpareSnaps {
+			s.spareSnaps = append(s.spareSnaps, m)
+		}
+	}
+	if b != nil && len(b) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
+		clear(b)
+		s.spareBases = append(s.spareBases, b)
 	}
 }
 

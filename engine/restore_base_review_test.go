@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"weak"
+
+	"github.com/cepd/cepd/event"
 )
 
 // TestRestoredBaseKeepsNoKeyAlive: a key restored with a journal gets a base of its own
@@ -77,6 +79,98 @@ func TestRestoredBaseKeepsNoKeyAlive(t *testing.T) {
 	}
 	if alive > 0 {
 		t.Fatalf("%d of the %d keys restored (%d with a journal) are still reachable after their partition was removed", alive, len(restored), journals)
+	}
+	runtime.KeepAlive(eng)
+}
+
+// TestRemovedKeysBasesKeepNothing: the matchers of a journal's base come from blocks
+// shared with other bases and with the matchers a shard keeps for reuse (journal,
+// endJournal), so a base matcher left as it was when its key goes keeps what it held
+// (run arrays, buffer entries, events) reachable as long as any matcher of its block is
+// used. Once a partition whose keys have journals is removed, no event its keys held may
+// stay reachable.
+func TestRemovedKeysBasesKeepNothing(t *testing.T) {
+	rs := testRuleSet(t)
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 5 * time.Second}, rs, nopSink{}, nopDLQ{})
+	defer stop()
+	ts := int64(1_700_000_000_000)
+	offs := [2]int64{}
+	send := func(part int, evs []testEvent) {
+		recs := records(evs)
+		for i := range recs {
+			recs[i].Offset = offs[part]
+			offs[part]++
+		}
+		if _, err := eng.Ingest(ctx, part, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// rounds of both partitions' keys, each round far enough after the last that every
+	// journal ends and the next starts from the kept matchers; keys vary in how many
+	// rules are live, so bases take matchers of other bases' blocks
+	for round := range 6 {
+		for part := range 2 {
+			var evs []testEvent
+			for k := range 40 {
+				for j := range 1 + (k+round+part)%4 {
+					evs = append(evs, testEvent{ID: fmt.Sprintf("e%d-%d-%d-%d", round, part, k, j), Card: fmt.Sprintf("p%d-c%d", part, k),
+						TS: ts + int64(round)*8_000 + int64(k*10+j), Kind: []string{"auth", "capture", "auth", "refund"}[(j+k)%4], Amount: []float64{1, 2.5, 120, 800}[(j+round)%4]})
+				}
+			}
+			send(part, evs)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var held []weak.Pointer[event.Event]
+	journals := 0
+	if err := eng.onShards(ctx, func(s *shard) {
+		for _, ks := range s.keys {
+			if ks.part.id != 0 {
+				continue
+			}
+			if ks.base != nil {
+				journals++
+			}
+			for _, ev := range s.exportKey(ks).Events {
+				held = append(held, weak.Make(ev))
+			}
+			for _, it := range ks.journal {
+				held = append(held, weak.Make(it.ev))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if journals == 0 || len(held) == 0 {
+		t.Fatalf("%d journals, %d events held: the test does not test what it should", journals, len(held))
+	}
+	if err := eng.RemovePartition(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	// partition 1 goes on: its keys' journals end and start again from the kept matchers
+	for round := 6; round < 8; round++ {
+		var evs []testEvent
+		for k := range 40 {
+			evs = append(evs, testEvent{ID: fmt.Sprintf("f%d-%d", round, k), Card: fmt.Sprintf("p1-c%d", k), TS: ts + int64(round)*8_000 + int64(k), Kind: "auth", Amount: 120})
+		}
+		send(1, evs)
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	alive := 0
+	for _, w := range held {
+		if w.Value() != nil {
+			alive++
+		}
+	}
+	if alive > 0 {
+		t.Fatalf("%d of the %d events partition 0's keys held (%d with a journal) are still reachable after it was removed", alive, len(held), journals)
 	}
 	runtime.KeepAlive(eng)
 }

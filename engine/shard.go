@@ -577,6 +577,8 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 func (s *shard) release(ks *keyState) {
 	ks.released = true
 	s.forget(ks)
+	s.keepBase(ks.base) // a partition's keys go with their journals (dropPartition)
+	ks.base = nil
 	delete(s.keys, ks.key)
 	last := s.list[len(s.list)-1]
 	s.list[ks.idx], last.idx = last, ks.idx
