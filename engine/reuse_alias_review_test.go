@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/cepd/cepd/nfa"
@@ -19,9 +21,11 @@ import (
 //     kept list and a key);
 //   - a kept base array is all nil and no key's base or slots; a kept matcher is zero.
 func TestReuseNoAliasing(t *testing.T) {
-	for i, sc := range reuseScenarios {
+	// and one whose partitions go idle between steps (timers follow the engine watermark)
+	scs := append(slices.Clone(reuseScenarios), reuseScenario{seed: 6, ooo: 3 * time.Second, maxJournal: 4, late: LateProcess, restores: true, idle: time.Millisecond})
+	for i, sc := range scs {
 		var failed string
-		shared, kept := 0, 0 // steps with run arrays shared by a key and its base, with kept matchers
+		shared, kept, idle := 0, 0, 0 // steps with run arrays shared by a key and its base, with kept matchers, with an idle partition
 		reuseRun(t, sc, func(eng *Engine) {
 			if failed != "" {
 				return
@@ -37,6 +41,9 @@ func TestReuseNoAliasing(t *testing.T) {
 				if len(s.spareSnaps) > 0 && len(s.spareBases) > 0 {
 					kept++
 				}
+				if slices.ContainsFunc(s.plist, func(pc *partClock) bool { return pc.idle }) {
+					idle++
+				}
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -44,8 +51,8 @@ func TestReuseNoAliasing(t *testing.T) {
 		if failed != "" {
 			t.Fatalf("scenario %d: %s", i, failed)
 		}
-		if shared == 0 || kept == 0 {
-			t.Fatalf("scenario %d: %d steps with shared run arrays, %d with kept bases: the test does not test what it should", i, shared, kept)
+		if shared == 0 || kept == 0 || (sc.idle > 0) != (idle > 0) {
+			t.Fatalf("scenario %d: %d steps with shared run arrays, %d with kept bases, %d with an idle partition: the test does not test what it should", i, shared, kept, idle)
 		}
 	}
 }

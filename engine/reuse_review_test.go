@@ -30,6 +30,7 @@ type reuseScenario struct {
 	restores   bool
 	runs       int // nfa budget's runs per key and rule (0: default)
 	keys       int
+	idle       time.Duration // Config.IdleTimeout (wall clock: the output is not reproducible)
 }
 
 // reuseRuleSets are the rule sets reuseRun swaps between: the test rules, the velocity
@@ -94,7 +95,7 @@ func reuseRun(t *testing.T, sc reuseScenario, check func(*Engine)) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	cfg := Config{Shards: 1, OutOfOrderness: sc.ooo, MaxJournal: sc.maxJournal, MemoryBudget: sc.memBudget, Late: sc.late, Budget: nfa.Budget{Runs: sc.runs},
+	cfg := Config{Shards: 1, OutOfOrderness: sc.ooo, MaxJournal: sc.maxJournal, MemoryBudget: sc.memBudget, Late: sc.late, Budget: nfa.Budget{Runs: sc.runs}, IdleTimeout: sc.idle,
 		Log: slog.New(slog.NewTextHandler(discard{}, nil))}
 	sink := &sinkCollector{}
 	var out []string
@@ -125,6 +126,10 @@ func reuseRun(t *testing.T, sc reuseScenario, check func(*Engine)) []string {
 					}
 				}
 				from[p] = to
+			}
+			if sc.idle > 0 && step%4 == 0 { // both partitions go idle: the lagging one's timers run ahead
+				time.Sleep(2 * sc.idle)
+				eng.MarkIdle(ctx)
 			}
 			if check != nil {
 				check(eng)
