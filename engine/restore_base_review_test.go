@@ -68,16 +68,7 @@ func TestRestoredBaseKeepsNoKeyAlive(t *testing.T) {
 	if err := eng.RemovePartition(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		runtime.GC()
-	}
-	alive := 0
-	for _, w := range restored {
-		if w.Value() != nil {
-			alive++
-		}
-	}
-	if alive > 0 {
+	if alive := reachableAfterGC(restored); alive > 0 {
 		t.Fatalf("%d of the %d keys restored (%d with a journal) are still reachable after their partition was removed", alive, len(restored), journals)
 	}
 	runtime.KeepAlive(eng)
@@ -94,55 +85,19 @@ func TestRemovedKeysBasesKeepNothing(t *testing.T) {
 	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 5 * time.Second}, rs, nopSink{}, nopDLQ{})
 	defer stop()
 	ts := int64(1_700_000_000_000)
-	offs := [2]int64{}
-	send := func(part int, evs []testEvent) {
-		recs := records(evs)
-		for i := range recs {
-			recs[i].Offset = offs[part]
-			offs[part]++
-		}
-		if _, err := eng.Ingest(ctx, part, recs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := partitionIngester(t, ctx, eng)
 	// rounds of both partitions' keys, each round far enough after the last that every
 	// journal ends and the next starts from the kept matchers; keys vary in how many
 	// rules are live, so bases take matchers of other bases' blocks
 	for round := range 6 {
 		for part := range 2 {
-			var evs []testEvent
-			for k := range 40 {
-				for j := range 1 + (k+round+part)%4 {
-					evs = append(evs, testEvent{ID: fmt.Sprintf("e%d-%d-%d-%d", round, part, k, j), Card: fmt.Sprintf("p%d-c%d", part, k),
-						TS: ts + int64(round)*8_000 + int64(k*10+j), Kind: []string{"auth", "capture", "auth", "refund"}[(j+k)%4], Amount: []float64{1, 2.5, 120, 800}[(j+round)%4]})
-				}
-			}
-			send(part, evs)
+			send(part, mixedRound(ts, round, part))
 		}
 	}
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var held []weak.Pointer[event.Event]
-	journals := 0
-	if err := eng.onShards(ctx, func(s *shard) {
-		for _, ks := range s.keys {
-			if ks.part.id != 0 {
-				continue
-			}
-			if ks.base != nil {
-				journals++
-			}
-			for _, ev := range s.exportKey(ks).Events {
-				held = append(held, weak.Make(ev))
-			}
-			for _, it := range ks.journal {
-				held = append(held, weak.Make(it.ev))
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	held, journals := eventsHeldByPartition(t, ctx, eng, 0)
 	if journals == 0 || len(held) == 0 {
 		t.Fatalf("%d journals, %d events held: the test does not test what it should", journals, len(held))
 	}
@@ -160,17 +115,79 @@ func TestRemovedKeysBasesKeepNothing(t *testing.T) {
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if alive := reachableAfterGC(held); alive > 0 {
+		t.Fatalf("%d of the %d events partition 0's keys held (%d with a journal) are still reachable after it was removed", alive, len(held), journals)
+	}
+	runtime.KeepAlive(eng)
+}
+
+// partitionIngester returns a function that ingests events into a partition of eng,
+// each record at that partition's next offset (from 0).
+func partitionIngester(t *testing.T, ctx context.Context, eng *Engine) func(part int, evs []testEvent) {
+	offs := map[int]int64{}
+	return func(part int, evs []testEvent) {
+		recs := records(evs)
+		for i := range recs {
+			recs[i].Offset = offs[part]
+			offs[part]++
+		}
+		if _, err := eng.Ingest(ctx, part, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mixedRound is one round of TestRemovedKeysBasesKeepNothing for a partition: 40 keys of
+// its own, each with 1 to 4 events of varied kinds and amounts, 8s after the round before.
+func mixedRound(ts int64, round, part int) []testEvent {
+	var evs []testEvent
+	for k := range 40 {
+		for j := range 1 + (k+round+part)%4 {
+			evs = append(evs, testEvent{ID: fmt.Sprintf("e%d-%d-%d-%d", round, part, k, j), Card: fmt.Sprintf("p%d-c%d", part, k),
+				TS: ts + int64(round)*8_000 + int64(k*10+j), Kind: []string{"auth", "capture", "auth", "refund"}[(j+k)%4], Amount: []float64{1, 2.5, 120, 800}[(j+round)%4]})
+		}
+	}
+	return evs
+}
+
+// eventsHeldByPartition returns weak pointers to every event the keys of partition part
+// hold (in their state, as exportKey lists it, and in their journals), and how many of
+// those keys have a journal's base.
+func eventsHeldByPartition(t *testing.T, ctx context.Context, eng *Engine, part int32) ([]weak.Pointer[event.Event], int) {
+	t.Helper()
+	var held []weak.Pointer[event.Event]
+	journals := 0
+	if err := eng.onShards(ctx, func(s *shard) {
+		for _, ks := range s.keys {
+			if ks.part.id != part {
+				continue
+			}
+			if ks.base != nil {
+				journals++
+			}
+			for _, ev := range s.exportKey(ks).Events {
+				held = append(held, weak.Make(ev))
+			}
+			for _, it := range ks.journal {
+				held = append(held, weak.Make(it.ev))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return held, journals
+}
+
+// reachableAfterGC collects garbage and returns how many of ws still point to a value.
+func reachableAfterGC[T any](ws []weak.Pointer[T]) int {
 	for range 3 {
 		runtime.GC()
 	}
 	alive := 0
-	for _, w := range held {
+	for _, w := range ws {
 		if w.Value() != nil {
 			alive++
 		}
 	}
-	if alive > 0 {
-		t.Fatalf("%d of the %d events partition 0's keys held (%d with a journal) are still reachable after it was removed", alive, len(held), journals)
-	}
-	runtime.KeepAlive(eng)
+	return alive
 }

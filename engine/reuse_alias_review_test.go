@@ -60,89 +60,128 @@ func TestReuseNoAliasing(t *testing.T) {
 // reuseAliasing returns what breaks TestReuseNoAliasing's rules on shard s ("" if none),
 // and whether a key and its base share a run array.
 func reuseAliasing(s *shard) (string, bool) {
-	type place struct {
-		key  string
-		base bool
-		ri   int
-	}
-	where := map[*nfa.Matcher]place{}
-	type holder struct {
-		m      *nfa.Matcher
-		p      place
-		frozen bool
-	}
-	arrays := map[uintptr][]holder{}
-	slots := map[uintptr]string{}
+	ix := reuseIndex{where: map[*nfa.Matcher]reusePlace{}, arrays: map[uintptr][]reuseHolder{}, slots: map[uintptr]string{}}
 	for _, ks := range s.keys {
 		for _, b := range []bool{false, true} {
-			ms := ks.m
-			if b {
-				ms = ks.base
-			}
-			if cap(ms) > 0 {
-				p := uintptr(unsafe.Pointer(unsafe.SliceData(ms)))
-				if o, ok := slots[p]; ok {
-					return fmt.Sprintf("key %s (base %v) has the slot array of %s", ks.key, b, o), false
-				}
-				slots[p] = fmt.Sprintf("key %s (base %v)", ks.key, b)
-			}
-			for ri, m := range ms {
-				if m == nil {
-					continue
-				}
-				pl := place{ks.key, b, ri}
-				if o, ok := where[m]; ok {
-					return fmt.Sprintf("matcher at %+v is also at %+v", pl, o), false
-				}
-				where[m] = pl
-				v := reflect.ValueOf(m).Elem()
-				for _, f := range []string{"partial", "completed"} {
-					a := v.FieldByName(f)
-					if a.Cap() == 0 {
-						continue
-					}
-					arrays[a.Pointer()] = append(arrays[a.Pointer()], holder{m, pl, v.FieldByName("frozen").Bool()})
-				}
+			if msg := ix.addKeyMatchers(ks, b); msg != "" {
+				return msg, false
 			}
 		}
 	}
+	shared, msg := ix.sharedRunArrays()
+	if msg != "" {
+		return msg, false
+	}
+	if msg := ix.addKept(s); msg != "" {
+		return msg, false
+	}
+	return "", shared
+}
+
+// reusePlace is where reuseAliasing found a matcher: a key's live matchers or its base,
+// at a rule's index, or a shard's kept lists (key "(spareSnaps)", "(spare)").
+type reusePlace struct {
+	key  string
+	base bool
+	ri   int
+}
+
+// reuseHolder is a matcher holding a run array, where it is, and whether it is frozen.
+type reuseHolder struct {
+	m      *nfa.Matcher
+	p      reusePlace
+	frozen bool
+}
+
+// reuseIndex is what reuseAliasing has seen of a shard so far: each matcher's place, the
+// matchers holding each run array, and who holds each slot array, by address.
+type reuseIndex struct {
+	where  map[*nfa.Matcher]reusePlace
+	arrays map[uintptr][]reuseHolder
+	slots  map[uintptr]string
+}
+
+// addKeyMatchers records ks's live slot array and matchers (its base's if base), and
+// returns what is already elsewhere ("" if nothing).
+func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
+	ms := ks.m
+	if base {
+		ms = ks.base
+	}
+	if cap(ms) > 0 {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(ms)))
+		if o, ok := ix.slots[p]; ok {
+			return fmt.Sprintf("key %s (base %v) has the slot array of %s", ks.key, base, o)
+		}
+		ix.slots[p] = fmt.Sprintf("key %s (base %v)", ks.key, base)
+	}
+	for ri, m := range ms {
+		if m == nil {
+			continue
+		}
+		pl := reusePlace{ks.key, base, ri}
+		if o, ok := ix.where[m]; ok {
+			return fmt.Sprintf("matcher at %+v is also at %+v", pl, o)
+		}
+		ix.where[m] = pl
+		v := reflect.ValueOf(m).Elem()
+		for _, f := range []string{"partial", "completed"} {
+			a := v.FieldByName(f)
+			if a.Cap() == 0 {
+				continue
+			}
+			ix.arrays[a.Pointer()] = append(ix.arrays[a.Pointer()], reuseHolder{m, pl, v.FieldByName("frozen").Bool()})
+		}
+	}
+	return ""
+}
+
+// sharedRunArrays reports whether two matchers hold one run array, and what breaks the
+// rule that only a key's live matcher and its base's, both frozen, may ("" if nothing).
+func (ix *reuseIndex) sharedRunArrays() (bool, string) {
 	shared := false
-	for _, hs := range arrays {
+	for _, hs := range ix.arrays {
 		if len(hs) == 1 {
 			continue
 		}
 		shared = true
 		if len(hs) > 2 || hs[0].p.key != hs[1].p.key || hs[0].p.base == hs[1].p.base || !hs[0].frozen || !hs[1].frozen {
-			return fmt.Sprintf("a run array is held by %+v and %+v (frozen %v, %v)", hs[0].p, hs[1].p, hs[0].frozen, hs[1].frozen), false
+			return shared, fmt.Sprintf("a run array is held by %+v and %+v (frozen %v, %v)", hs[0].p, hs[1].p, hs[0].frozen, hs[1].frozen)
 		}
 	}
+	return shared, ""
+}
+
+// addKept records the matchers and base arrays shard s keeps for reuse, and returns what
+// is also elsewhere or not emptied ("" if nothing).
+func (ix *reuseIndex) addKept(s *shard) string {
 	for _, m := range s.spareSnaps {
-		if o, ok := where[m]; ok {
-			return fmt.Sprintf("a kept snapshot matcher is at %+v", o), false
+		if o, ok := ix.where[m]; ok {
+			return fmt.Sprintf("a kept snapshot matcher is at %+v", o)
 		}
 		if !reflect.ValueOf(m).Elem().IsZero() {
-			return "a kept snapshot matcher is not zero", false
+			return "a kept snapshot matcher is not zero"
 		}
-		where[m] = place{key: "(spareSnaps)"}
+		ix.where[m] = reusePlace{key: "(spareSnaps)"}
 	}
 	for ri, l := range s.spare {
 		for _, m := range l {
-			if o, ok := where[m]; ok {
-				return fmt.Sprintf("an idle matcher kept for rule %d is at %+v", ri, o), false
+			if o, ok := ix.where[m]; ok {
+				return fmt.Sprintf("an idle matcher kept for rule %d is at %+v", ri, o)
 			}
-			where[m] = place{key: "(spare)", ri: ri}
+			ix.where[m] = reusePlace{key: "(spare)", ri: ri}
 		}
 	}
 	for _, b := range s.spareBases {
-		if o, ok := slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))]; ok {
-			return "a kept base array is the slot array of " + o, false
+		if o, ok := ix.slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))]; ok {
+			return "a kept base array is the slot array of " + o
 		}
-		slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))] = "(spareBases)"
+		ix.slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))] = "(spareBases)"
 		for _, m := range b {
 			if m != nil {
-				return "a kept base array is not cleared", false
+				return "a kept base array is not cleared"
 			}
 		}
 	}
-	return "", shared
+	return ""
 }

@@ -68,7 +68,29 @@ func reuseRuleSets(t testing.TB) []*RuleSet {
 // and the counters that describe the run.
 func reuseRun(t *testing.T, sc reuseScenario, check func(*Engine)) []string {
 	t.Helper()
-	sets := reuseRuleSets(t)
+	r := &reuseRunner{t: t, sc: sc, check: check, sets: reuseRuleSets(t), recs: reuseStreams(sc), dir: t.TempDir(), sink: &sinkCollector{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out []string
+	for leg := 0; ; leg++ {
+		line, restart := r.leg(ctx, leg)
+		out = append(out, line)
+		if !restart {
+			break
+		}
+	}
+	r.sink.mu.Lock()
+	for _, a := range r.sink.all {
+		b, _ := json.Marshal(a)
+		out = append(out, string(b))
+	}
+	r.sink.mu.Unlock()
+	return out
+}
+
+// reuseStreams is sc's stream as the records of its two partitions (cards c0, c2… and
+// c1, c3…), each event at its time plus a random delay within sc.ooo (one in 40 later).
+func reuseStreams(sc reuseScenario) [2][]Record {
 	keys := sc.keys
 	if keys == 0 {
 		keys = 24
@@ -90,105 +112,121 @@ func reuseRun(t *testing.T, sc reuseScenario, check func(*Engine)) []string {
 		fmt.Sscanf(e.Card, "c%d", &k)
 		parts[k%2] = append(parts[k%2], e)
 	}
-	recs := [2][]Record{records(parts[0]), records(parts[1])}
+	return [2][]Record{records(parts[0]), records(parts[1])}
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
+// reuseRunner is one reuseRun across its legs (engines restored from the checkpoints of
+// the one before): where each partition's ingest stands, the rule set in use, the step.
+type reuseRunner struct {
+	t     *testing.T
+	sc    reuseScenario
+	check func(*Engine)
+	sets  []*RuleSet
+	recs  [2][]Record
+	dir   string
+	sink  *sinkCollector
+	from  [2]int
+	set   int
+	step  int
+}
+
+// leg starts an engine on the checkpoints in r.dir, steps it until the streams end or a
+// step asks for a restart, and returns its counters as a line and whether to restart.
+func (r *reuseRunner) leg(ctx context.Context, leg int) (string, bool) {
+	t, sc := r.t, r.sc
 	cfg := Config{Shards: 1, OutOfOrderness: sc.ooo, MaxJournal: sc.maxJournal, MemoryBudget: sc.memBudget, Late: sc.late, Budget: nfa.Budget{Runs: sc.runs}, IdleTimeout: sc.idle,
 		Log: slog.New(slog.NewTextHandler(discard{}, nil))}
-	sink := &sinkCollector{}
-	var out []string
-	from := [2]int{}
-	set := 0
-	step := 0
-	for leg := 0; ; leg++ {
-		store := openStore(t, dir)
-		eng := startCheckpointed(t, ctx, store, cfg, sets[set], sink, nopDLQ{})
-		for p := range 2 {
-			meta, err := eng.Restore(ctx, p, slog.Default())
-			if err != nil {
+	store := openStore(t, r.dir)
+	eng := startCheckpointed(t, ctx, store, cfg, r.sets[r.set], r.sink, nopDLQ{})
+	for p := range 2 {
+		meta, err := eng.Restore(ctx, p, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leg > 0 {
+			r.from[p] = int(meta.Offset) + 1
+		}
+	}
+	restart := false
+	for !restart && (r.from[0] < len(r.recs[0]) || r.from[1] < len(r.recs[1])) {
+		restart = r.nextStep(ctx, eng)
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := eng.Stats().Snapshot()
+	eng.Close()
+	store.Close()
+	return fmt.Sprintf("leg %d: events %d rematched %d superseded %d late %d", leg, st.Events, st.Rematched, st.Superseded, st.Late), restart
+}
+
+// nextStep ingests the next chunk of each partition, lets them go idle if the scenario
+// says so, runs the check, and then by step number swaps the rule set, inspects, or
+// checkpoints (and restores a partition in place); it returns whether to restart.
+func (r *reuseRunner) nextStep(ctx context.Context, eng *Engine) bool {
+	t := r.t
+	r.step++
+	step := r.step
+	for p := range 2 {
+		n := 7 + (step*13+p*5)%40
+		to := min(r.from[p]+n, len(r.recs[p]))
+		if r.from[p] < to {
+			if _, err := eng.Ingest(ctx, p, r.recs[p][r.from[p]:to]); err != nil {
 				t.Fatal(err)
 			}
-			if leg > 0 {
-				from[p] = int(meta.Offset) + 1
-			}
 		}
-		restart := false
-		for !restart && (from[0] < len(recs[0]) || from[1] < len(recs[1])) {
-			step++
-			for p := range 2 {
-				n := 7 + (step*13+p*5)%40
-				to := min(from[p]+n, len(recs[p]))
-				if from[p] < to {
-					if _, err := eng.Ingest(ctx, p, recs[p][from[p]:to]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				from[p] = to
-			}
-			if sc.idle > 0 && step%4 == 0 { // both partitions go idle: the lagging one's timers run ahead
-				time.Sleep(2 * sc.idle)
-				eng.MarkIdle(ctx)
-			}
-			if check != nil {
-				check(eng)
-			}
-			switch {
-			case step%23 == 0:
-				set = (set + 1) % len(sets)
-				if _, err := eng.SwapRules(ctx, sets[set]); err != nil {
-					t.Fatal(err)
-				}
-			case step%17 == 0:
-				if _, err := eng.Inspect(ctx, step%2 == 0); err != nil {
-					t.Fatal(err)
-				}
-			case step%11 == 0:
-				if err := eng.Barrier(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := eng.Checkpoint(ctx); err != nil {
-					t.Fatal(err)
-				}
-				restart = sc.restores && step%3 == 0
-				if sc.restores && step%3 == 1 {
-					// the partition restored in place: its keys (journals open)
-					// dropped, the checkpoint's imported, on a shard keeping spares
-					p := (step / 11) % 2
-					if step%2 == 0 {
-						if err := eng.RemovePartition(ctx, p); err != nil {
-							t.Fatal(err)
-						}
-					}
-					meta, err := eng.Restore(ctx, p, slog.Default())
-					if err != nil {
-						t.Fatal(err)
-					}
-					if int(meta.Offset)+1 != from[p] {
-						t.Fatalf("in-place restore of partition %d resumes at %d, want %d", p, meta.Offset+1, from[p])
-					}
-				}
-			}
+		r.from[p] = to
+	}
+	if r.sc.idle > 0 && step%4 == 0 { // both partitions go idle: the lagging one's timers run ahead
+		time.Sleep(2 * r.sc.idle)
+		eng.MarkIdle(ctx)
+	}
+	if r.check != nil {
+		r.check(eng)
+	}
+	switch {
+	case step%23 == 0:
+		r.set = (r.set + 1) % len(r.sets)
+		if _, err := eng.SwapRules(ctx, r.sets[r.set]); err != nil {
+			t.Fatal(err)
 		}
+	case step%17 == 0:
+		if _, err := eng.Inspect(ctx, step%2 == 0); err != nil {
+			t.Fatal(err)
+		}
+	case step%11 == 0:
 		if err := eng.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
-		st := eng.Stats().Snapshot()
-		eng.Close()
-		store.Close()
-		out = append(out, fmt.Sprintf("leg %d: events %d rematched %d superseded %d late %d", leg, st.Events, st.Rematched, st.Superseded, st.Late))
-		if !restart {
-			break
+		if err := eng.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r.sc.restores && step%3 == 1 {
+			r.restoreInPlace(ctx, eng)
+		}
+		return r.sc.restores && step%3 == 0
+	}
+	return false
+}
+
+// restoreInPlace restores a partition of eng from the checkpoint just taken: its keys
+// (journals open) dropped, the checkpoint's imported, on a shard keeping spares; every
+// other time the partition is removed first.
+func (r *reuseRunner) restoreInPlace(ctx context.Context, eng *Engine) {
+	t, step := r.t, r.step
+	p := (step / 11) % 2
+	if step%2 == 0 {
+		if err := eng.RemovePartition(ctx, p); err != nil {
+			t.Fatal(err)
 		}
 	}
-	sink.mu.Lock()
-	for _, a := range sink.all {
-		b, _ := json.Marshal(a)
-		out = append(out, string(b))
+	meta, err := eng.Restore(ctx, p, slog.Default())
+	if err != nil {
+		t.Fatal(err)
 	}
-	sink.mu.Unlock()
-	return out
+	if int(meta.Offset)+1 != r.from[p] {
+		t.Fatalf("in-place restore of partition %d resumes at %d, want %d", p, meta.Offset+1, r.from[p])
+	}
 }
 
 type discard struct{}
