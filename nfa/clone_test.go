@@ -19,18 +19,25 @@ func export(m *Matcher, idx map[*event.Event]int32) *Snapshot {
 	})
 }
 
+// eachSeededProgram calls f for each seed below seeds whose random program compiles
+// (seededProgram), with a fresh stream of events over letters a to e.
+func eachSeededProgram(seeds, events int, f func(seed int, prog *Program, evs []*event.Event)) {
+	for seed := range seeds {
+		prog, err := seededProgram(seed)
+		if err != nil {
+			continue
+		}
+		f(seed, prog, benchEvents("abcde", 1, events))
+	}
+}
+
 // TestSnapshotIsCopyOnWrite takes snapshots of matchers of random programs as the engine
 // takes a key's base, then changes the matcher (events, time, cuts, a reset) and wants
 // each snapshot to be still what a full Clone taken at the same moment is, and a replay
 // from it to reproduce the matcher.
 func TestSnapshotIsCopyOnWrite(t *testing.T) {
 	checked := 0
-	for seed := range 150 {
-		prog, err := seededProgram(seed)
-		if err != nil {
-			continue
-		}
-		evs := benchEvents("abcde", 1, 300)
+	eachSeededProgram(150, 300, func(seed int, prog *Program, evs []*event.Event) {
 		m := prog.NewMatcher()
 		sc := NewScratch()
 		var res Result
@@ -83,7 +90,7 @@ func TestSnapshotIsCopyOnWrite(t *testing.T) {
 			m.Recount()
 		}
 		m.Advance(math.MaxInt64, sc, &res)
-	}
+	})
 	if checked < 500 {
 		t.Fatalf("only %d snapshots checked", checked)
 	}
@@ -94,12 +101,7 @@ func TestSnapshotIsCopyOnWrite(t *testing.T) {
 // the array in place, and the matcher goes on as an unfrozen one does.
 func TestThawOwnsArrays(t *testing.T) {
 	checked := 0
-	for seed := range 60 {
-		prog, err := seededProgram(seed)
-		if err != nil {
-			continue
-		}
-		evs := benchEvents("abcde", 1, 120)
+	eachSeededProgram(60, 120, func(seed int, prog *Program, evs []*event.Event) {
 		m, ref := prog.NewMatcher(), prog.NewMatcher()
 		sc, rsc := NewScratch(), NewScratch()
 		var res, rres Result
@@ -129,7 +131,7 @@ func TestThawOwnsArrays(t *testing.T) {
 			res.Reset()
 			rres.Reset()
 		}
-	}
+	})
 	if checked < 100 {
 		t.Fatalf("only %d thawed changes checked", checked)
 	}
