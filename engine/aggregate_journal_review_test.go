@@ -227,13 +227,23 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 
 // TestVelocityReloadMidJournal: rule sets swapped while keys have journals (the velocity
 // state logged, aggregates shared with the rebound state; a velocity rule added, so the
-// layout changes, every rule moving, and removed again), with events re-matched before and after each swap:
+// layout changes, and removed again), with events re-matched before and after each swap:
 // the aggregates of the rules kept read what one run without swaps gives, the swaps
 // making no event late (the arrivals are out of order only within the key's journal
 // after each swap).
 func TestVelocityReloadMidJournal(t *testing.T) {
 	base := velocityRuleSet(t)
-	extra := testRulesOf(t, append(append([]string{aFirstRule}, velocityRules...), testRules...)...)
+	// extra-velocity sorts amid the others: the rules before it keep their index and the
+	// layout's start, those after it move (TestReloadMovedVelocityRules moves them all).
+	extra := testRulesOf(t, append(append([]string{`
+id: extra-velocity
+aggregates:
+  - {name: c, function: count, window: 10s}
+  - {name: d, function: distinct, field: amount, window: 10s}
+pattern:
+  - name: a
+    where: e.kind == 'refund' && agg.c > 3.0
+`}, velocityRules...), testRules...)...)
 	for trial := range 3 {
 		ooo := 3 * time.Second
 		evs := genEvents(uint64(1100+trial), 4+trial, 3000)
