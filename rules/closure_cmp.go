@@ -54,7 +54,7 @@ func fieldConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
 				if v.Kind == event.KindString {
 					return b2t((v.AsString() == cs) == eq)
 				}
-				return compareVals(op, fromValue(v), k)
+				return slowCmp(op, v, k)
 			}
 		}
 		return func(x *nfa.EvalContext) tri {
@@ -62,10 +62,10 @@ func fieldConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
 			if v.Kind == event.KindString {
 				return b2t(op.holds(strings.Compare(v.AsString(), cs)))
 			}
-			return compareVals(op, fromValue(v), k)
+			return slowCmp(op, v, k)
 		}
 	}
-	return func(x *nfa.EvalContext) tri { return compareVals(op, fromValue(f.get(x.Event)), k) }
+	return func(x *nfa.EvalContext) tri { return slowCmp(op, f.get(x.Event), k) }
 }
 
 // strTest compiles s.startsWith(t), s.endsWith(t), s.contains(t).
@@ -101,6 +101,8 @@ func (c *closureCompiler) strTest(op strOp, target, arg ast.Expr) (condFn, bool)
 // ints) Go's operators agree with CEL, NaN included: every comparison with NaN is false
 // except !=. Other kinds go through slowCmp.
 
+// slowCmp compares a field's value of any kind with a constant, as CEL does: the path
+// every specialised comparison falls back to.
 func slowCmp(op cmpOp, v event.Value, k cval) tri { return compareVals(op, fromValue(v), k) }
 
 // numConstCmp compares a field with a constant of T's kind (kind: event.KindInt for
