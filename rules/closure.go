@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"cel.dev/cel-go/common/ast"
@@ -192,10 +193,12 @@ var (
 		operators.Divide:   opDiv,
 		operators.Modulo:   opMod,
 	}
-	strOps = map[string]strOp{
-		overloads.StartsWith: opStartsWith,
-		overloads.EndsWith:   opEndsWith,
-		overloads.Contains:   opContains,
+	// strOps are the string tests, as the functions the closures call, picked here once
+	// rather than by a switch at each evaluation.
+	strOps = map[string]func(s, arg string) bool{
+		overloads.StartsWith: strings.HasPrefix,
+		overloads.EndsWith:   strings.HasSuffix,
+		overloads.Contains:   strings.Contains,
 	}
 )
 
@@ -249,11 +252,11 @@ func (c *closureCompiler) boolOf(e ast.Expr) (condFn, bool) {
 			}
 			return c.compare(op, args[0], args[1])
 		}
-		if op, ok := strOps[fn]; ok {
+		if test, ok := strOps[fn]; ok {
 			if !call.IsMemberFunction() || len(args) != 1 {
 				return nil, false
 			}
-			return c.strTest(op, call.Target(), args[0])
+			return c.strTest(test, call.Target(), args[0])
 		}
 	}
 	v, ok := c.valOf(e)

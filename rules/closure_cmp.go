@@ -69,7 +69,7 @@ func fieldConstCmp(f *fieldRef, op cmpOp, k cval) condFn {
 }
 
 // strTest compiles s.startsWith(t), s.endsWith(t), s.contains(t).
-func (c *closureCompiler) strTest(op strOp, target, arg ast.Expr) (condFn, bool) {
+func (c *closureCompiler) strTest(test func(s, arg string) bool, target, arg ast.Expr) (condFn, bool) {
 	if f, ok := c.fieldOf(target); ok {
 		if k, ok := c.constOf(arg); ok && k.k == kString {
 			cs := k.s
@@ -78,7 +78,7 @@ func (c *closureCompiler) strTest(op strOp, target, arg ast.Expr) (condFn, bool)
 				if v.Kind != event.KindString {
 					return tErr
 				}
-				return b2t(op.apply(v.AsString(), cs))
+				return b2t(test(v.AsString(), cs))
 			}, true
 		}
 	}
@@ -92,7 +92,7 @@ func (c *closureCompiler) strTest(op strOp, target, arg ast.Expr) (condFn, bool)
 		if s.k != kString || p.k != kString {
 			return tErr
 		}
-		return b2t(op.apply(s.s, p.s))
+		return b2t(test(s.s, p.s))
 	}, true
 }
 

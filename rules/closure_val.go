@@ -335,25 +335,6 @@ func negate(a cval) cval {
 	return errVal
 }
 
-// strOp is a string test with a constant argument.
-type strOp uint8
-
-const (
-	opStartsWith strOp = iota
-	opEndsWith
-	opContains
-)
-
-func (op strOp) apply(s, arg string) bool {
-	switch op {
-	case opStartsWith:
-		return strings.HasPrefix(s, arg)
-	case opEndsWith:
-		return strings.HasSuffix(s, arg)
-	}
-	return strings.Contains(s, arg)
-}
-
 // toInt is int(x) for an int or a double: truncation, an error when out of range or NaN.
 func toInt(a cval) cval {
 	switch a.k {
