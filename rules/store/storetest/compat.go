@@ -75,8 +75,8 @@ type compatProvenance struct {
 	Action, Author, Time, Comment string
 }
 
-func provenanceOf(action, author string, at time.Time, comment string) compatProvenance {
-	return compatProvenance{action, author, at.Format(time.RFC3339Nano), comment}
+func provenanceOf(p store.Provenance) compatProvenance {
+	return compatProvenance{p.Action, p.Author, p.Time.Format(time.RFC3339Nano), p.Comment}
 }
 
 // The records DumpCompat shows, field by field.
@@ -137,7 +137,7 @@ func DumpCompat(t *testing.T, s CompatStore) []byte {
 		}
 		for _, v := range vs {
 			out.Versions[id] = append(out.Versions[id], compatVersion{v.ID, v.Version, string(v.Mode), v.Deleted, v.ShadowOf,
-				provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Source), string(v.Tests)})
+				provenanceOf(v.Provenance), string(v.Source), string(v.Tests)})
 		}
 	}
 	es, err := s.Audit(ctx, store.AuditFilter{})
@@ -145,14 +145,14 @@ func DumpCompat(t *testing.T, s CompatStore) []byte {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		out.Audit = append(out.Audit, compatAudit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.RuleID, e.Version, e.Diff, e.TestsForced})
+		out.Audit = append(out.Audit, compatAudit{provenanceOf(e.Provenance), e.RuleID, e.Version, e.Diff, e.TestsForced})
 	}
 	svs, err := s.SchemaVersions(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range svs {
-		out.Schema = append(out.Schema, compatSchemaVersion{v.Version, provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Source)})
+		out.Schema = append(out.Schema, compatSchemaVersion{v.Version, provenanceOf(v.Provenance), string(v.Source)})
 	}
 	dvs, err := s.DataVersions(ctx, "watch")
 	if err != nil {
@@ -160,14 +160,14 @@ func DumpCompat(t *testing.T, s CompatStore) []byte {
 	}
 	for _, v := range dvs {
 		out.Data = append(out.Data, compatDataVersion{v.Name, v.Kind, v.Version, v.Deleted, v.Entries, v.Digest, v.Description,
-			provenanceOf(v.Action, v.Author, v.Time, v.Comment), string(v.Content)})
+			provenanceOf(v.Provenance), string(v.Content)})
 	}
 	das, err := s.DataAudit(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range das {
-		out.DataAudit = append(out.DataAudit, compatDataAudit{provenanceOf(e.Action, e.Author, e.Time, e.Comment), e.Name, e.Version, e.Summary})
+		out.DataAudit = append(out.DataAudit, compatDataAudit{provenanceOf(e.Provenance), e.Name, e.Version, e.Summary})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
