@@ -212,10 +212,7 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 		need := p.need[ri]
 		for j, g := range aggs {
 			if kv == nil {
-				vals[j] = event.Value{}
-				if need {
-					vals[j] = g.Empty(ev)
-				}
+				vals[j] = emptyValue(g, ev, need)
 				continue
 			}
 			a := kv.aggs[off+j]
@@ -232,10 +229,7 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			// need for the value, an aggregate the event does not add to is not touched.
 			in := g.Read(ev, &p.ctx)
 			if !in.Taken() {
-				vals[j] = event.Value{}
-				if need {
-					vals[j] = g.Empty(ev)
-				}
+				vals[j] = emptyValue(g, ev, need)
 				continue
 			}
 			created := a == nil
@@ -251,6 +245,15 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			kv.added(a, created)
 		}
 	}
+}
+
+// emptyValue is what aggregate g reads as for ev while it holds nothing: empty, or no
+// value for a rule that does not need its values (velPlan.need).
+func emptyValue(g *rules.Aggregate, ev *event.Event, need bool) event.Value {
+	if need {
+		return g.Empty(ev)
+	}
+	return event.Value{}
 }
 
 // aux is what rule ri's conditions read as agg: its values, or nil.
