@@ -50,10 +50,8 @@ const (
 // newBase returns a base for the live state kv (nil: none), whose changes are logged
 // from now on.
 func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
-	var b *keyVelocity
-	if n := len(p.bases); n > 0 {
-		b, p.bases = p.bases[n-1], p.bases[:n-1]
-	} else {
+	b, ok := popSpare(&p.bases)
+	if !ok {
 		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
 	}
 	if kv == nil {

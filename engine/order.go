@@ -51,12 +51,8 @@ func (s *shard) journal(ks *keyState, it *item) {
 			if m == nil {
 				continue
 			}
-			var d *nfa.Matcher
-			if l := len(s.spareSnaps); l > 0 {
-				d = s.spareSnaps[l-1]
-				s.spareSnaps[l-1] = nil
-				s.spareSnaps = s.spareSnaps[:l-1]
-			} else {
+			d, ok := popSpare(&s.spareSnaps)
+			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
 			}
 			// copied on write: most matchers are not changed by the next events
@@ -166,12 +162,23 @@ func (s *shard) keepBase(b []*nfa.Matcher) {
 // events start a journal, so this saves an allocation an event.
 func (s *shard) newBase(n int) []*nfa.Matcher {
 	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1]) == n {
-		b := s.spareBases[l-1]
-		s.spareBases[l-1] = nil
-		s.spareBases = s.spareBases[:l-1]
+		b, _ := popSpare(&s.spareBases)
 		return b
 	}
 	return make([]*nfa.Matcher, n)
+}
+
+// popSpare takes the last of the spares kept in *l for reuse, clearing its slot so the
+// spare list does not keep it reachable once it is used (ok false: none is kept).
+func popSpare[T any](l *[]T) (x T, ok bool) {
+	n := len(*l)
+	if n == 0 {
+		return x, false
+	}
+	x = (*l)[n-1]
+	clear((*l)[n-1:])
+	*l = (*l)[:n-1]
+	return x, true
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be

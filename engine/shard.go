@@ -121,9 +121,7 @@ const maxSpareSnaps = 1024
 
 // newMatcher returns an idle matcher for rule ri, reusing one when it can.
 func (s *shard) newMatcher(ri int) *nfa.Matcher {
-	if l := s.spare[ri]; len(l) > 0 {
-		m := l[len(l)-1]
-		s.spare[ri] = l[:len(l)-1]
+	if m, ok := popSpare(&s.spare[ri]); ok {
 		return m
 	}
 	return s.rules.Rules[ri].Program.NewMatcher()
