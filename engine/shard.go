@@ -486,11 +486,11 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	cand := s.starts.candidates(ev)
 	vp := s.velocity()
 	if vp != nil {
+		var need []bool // nil: every rule
 		if !s.vall && !ks.timedPastJournal() {
-			vp.observeNeeded(ks, s.starts, cand)
+			need = vp.observeNeeded(ks, s.starts, cand)
 		}
-		ks = s.observeVelocity(vp, ks, it)
-		vp.needAll()
+		ks = s.observeVelocity(vp, ks, it, need)
 	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
