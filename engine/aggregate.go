@@ -28,13 +28,14 @@ type velPlan struct {
 	aggs [][]*rules.Aggregate // by rule
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
-	// need says, by rule, whether a condition of the rule may read the values for the
-	// event being matched (observeNeeded): a rule without them still adds the event to
+	// need is observeNeeded's scratch: by rule, whether a condition of the rule may read
+	// the values for the event being matched. A rule without them still adds the event to
 	// its aggregates, but no window is read, moved or logged for the value. Every rule
-	// needs them outside matchRules (a replay or a fold computes or reads them all).
+	// needs them outside matchRules (a replay or a fold computes or reads them all: observe
+	// is given no need).
 	need []bool
 	// withAggs lists the rules with aggregates (made with the plan): the only ones whose
-	// need observeNeeded and needAll change, once per event.
+	// need observeNeeded sets.
 	withAggs []int
 	lay      *velLayout
 	ctx      nfa.EvalContext // for the aggregates' where conditions
@@ -141,7 +142,6 @@ func (s *shard) velocity() *velPlan {
 		s.vnone = s.rules
 		return nil
 	}
-	p.needAll()
 	p.lay = newVelLayout(p.aggs, p.hold)
 	p.ctx.Memo = s.sc.Memo
 	s.vplan = p
@@ -170,32 +170,28 @@ func (p *velPlan) takes(it *item) bool {
 	return false
 }
 
-// needAll makes every rule need its values (p.need).
-func (p *velPlan) needAll() {
-	for _, ri := range p.withAggs {
-		p.need[ri] = true
-	}
-}
-
-// observeNeeded sets p.need for an event of the key ks (nil: no state) matched by
-// matchRules: rule ri's conditions read its values only when the key has a matcher for
-// it, or when the rule's first step may take the event (cand, the start index's
-// candidates for it). A rule that cannot start on the event is not asked CanStart (the
-// index's MayStart is false only when the start guard is false whatever the values), so
-// nothing of it reads them; a replay or fold of the event, from the same matchers, reads
-// the same. (Not called while the key's timers are past its journal's oldest event:
-// keyState.timedPastJournal.) (The values an event saw are also what its journal records: those of a rule
-// that needed none are recorded empty and never read.)
-func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) {
+// observeNeeded returns, in p.need, which rules need their values for an event of the
+// key ks (nil: no state) matched by matchRules: rule ri's conditions read its values
+// only when the key has a matcher for it, or when the rule's first step may take the
+// event (cand, the start index's candidates for it). A rule that cannot start on the
+// event is not asked CanStart (the index's MayStart is false only when the start guard
+// is false whatever the values), so nothing of it reads them; a replay or fold of the
+// event, from the same matchers, reads the same. (Not called while the key's timers are
+// past its journal's oldest event: keyState.timedPastJournal.) (The values an event saw
+// are also what its journal records: those of a rule that needed none are recorded empty
+// and never read.)
+func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) []bool {
 	for _, ri := range p.withAggs {
 		p.need[ri] = ks != nil && ks.m[ri] != nil || x.mayStart(cand, ri)
 	}
+	return p.need
 }
 
 // observe brings kv's aggregates to the event and computes the values the rules see for
-// it, for the rules that need them (p.need; the others' read as no value). kv may be nil
-// (the key has no velocity state and nothing takes the event).
-func (p *velPlan) observe(kv *keyVelocity, it *item) {
+// it, for the rules that need them (need, by rule, from observeNeeded; nil: every rule;
+// the others' read as no value). kv may be nil (the key has no velocity state and nothing
+// takes the event).
+func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 	ev := it.ev
 	p.curTime, p.curSeq, p.cur = ev.Time, ev.Seq, true
 	t := ev.Time
@@ -209,13 +205,10 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 	for ri, aggs := range p.aggs {
 		vals := p.vals[ri].Values
 		off := int(p.lay.off[ri])
-		need := p.need[ri]
+		need := need == nil || need[ri]
 		for j, g := range aggs {
 			if kv == nil {
-				vals[j] = event.Value{}
-				if need {
-					vals[j] = g.Empty(ev)
-				}
+				vals[j] = emptyValue(g, ev, need)
 				continue
 			}
 			a := kv.aggs[off+j]
@@ -232,10 +225,7 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			// need for the value, an aggregate the event does not add to is not touched.
 			in := g.Read(ev, &p.ctx)
 			if !in.Taken() {
-				vals[j] = event.Value{}
-				if need {
-					vals[j] = g.Empty(ev)
-				}
+				vals[j] = emptyValue(g, ev, need)
 				continue
 			}
 			created := a == nil
@@ -251,6 +241,15 @@ func (p *velPlan) observe(kv *keyVelocity, it *item) {
 			kv.added(a, created)
 		}
 	}
+}
+
+// emptyValue is what aggregate g reads as for ev while it holds nothing: empty, or no
+// value for a rule that does not need its values (velPlan.observe).
+func emptyValue(g *rules.Aggregate, ev *event.Event, need bool) event.Value {
+	if need {
+		return g.Empty(ev)
+	}
+	return event.Value{}
 }
 
 // aux is what rule ri's conditions read as agg: its values, or nil.
@@ -423,15 +422,16 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 
 // observeVelocity computes the velocity values for an event of the key ks (nil: no state
 // yet), creating the key's state when an aggregate takes the event. With a journal the
-// event is the journal's newest: its changes and values are recorded for the base.
-func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
+// event is the journal's newest: its changes and values are recorded for the base. need
+// is velPlan.observe's.
+func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item, need []bool) *keyState {
 	var j *velJournal
 	if ks != nil && ks.velBase != nil {
 		j = ks.velBase.jour
 	}
 	if ks == nil || ks.vel == nil {
 		if !p.takes(it) {
-			p.observe(nil, it)
+			p.observe(nil, it, need)
 			j.record(p)
 			return ks
 		}
@@ -441,6 +441,6 @@ func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item) *keyState {
 		}
 		ks.vel = newKeyVelocity(p.lay)
 	}
-	j.observe(p, ks.vel, it)
+	j.observe(p, ks.vel, it, need)
 	return ks
 }

@@ -50,10 +50,8 @@ const (
 // newBase returns a base for the live state kv (nil: none), whose changes are logged
 // from now on.
 func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
-	var b *keyVelocity
-	if n := len(p.bases); n > 0 {
-		b, p.bases = p.bases[n-1], p.bases[:n-1]
-	} else {
+	b, ok := popSpare(&p.bases)
+	if !ok {
 		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
 	}
 	if kv == nil {
@@ -159,10 +157,10 @@ func (kv *keyVelocity) empty() bool {
 
 // observe computes the values for the journal's next event on kv (nil: no state),
 // logging kv's changes as the event's segment and recording its values. A nil j only
-// observes.
-func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item) {
+// observes. need is velPlan.observe's.
+func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item, need []bool) {
 	if j == nil {
-		p.observe(kv, it)
+		p.observe(kv, it, need)
 		return
 	}
 	if kv != nil && j.live != kv {
@@ -172,7 +170,7 @@ func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item) {
 		j.adopt(p, kv)
 	}
 	j.mark()
-	p.observe(kv, it)
+	p.observe(kv, it, need)
 	j.keep(p)
 }
 
@@ -269,11 +267,11 @@ func (f *velFeed) next(p *velPlan, it *item) {
 		f.kv = newKeyVelocity(p.lay)
 	}
 	if f.kv == nil {
-		p.observe(nil, it)
+		p.observe(nil, it, nil)
 		f.j.record(p)
 		return
 	}
-	f.j.observe(p, f.kv, it)
+	f.j.observe(p, f.kv, it, nil)
 }
 
 // storedFeed replays the journal as it was matched: the values its events saw, and a

@@ -51,12 +51,8 @@ func (s *shard) journal(ks *keyState, it *item) {
 			if m == nil {
 				continue
 			}
-			var d *nfa.Matcher
-			if l := len(s.spareSnaps); l > 0 {
-				d = s.spareSnaps[l-1]
-				s.spareSnaps[l-1] = nil
-				s.spareSnaps = s.spareSnaps[:l-1]
-			} else {
+			d, ok := popSpare(&s.spareSnaps)
+			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
 			}
 			// copied on write: most matchers are not changed by the next events
@@ -166,12 +162,23 @@ func (s *shard) keepBase(b []*nfa.Matcher) {
 // events start a journal, so this saves an allocation an event.
 func (s *shard) newBase(n int) []*nfa.Matcher {
 	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1]) == n {
-		b := s.spareBases[l-1]
-		s.spareBases[l-1] = nil
-		s.spareBases = s.spareBases[:l-1]
+		b, _ := popSpare(&s.spareBases)
 		return b
 	}
 	return make([]*nfa.Matcher, n)
+}
+
+// popSpare takes the last of the spares kept in *l for reuse, clearing its slot so the
+// spare list does not keep it reachable once it is used (ok false: none is kept).
+func popSpare[T any](l *[]T) (x T, ok bool) {
+	n := len(*l)
+	if n == 0 {
+		return x, false
+	}
+	x = (*l)[n-1]
+	clear((*l)[n-1:])
+	*l = (*l)[:n-1]
+	return x, true
 }
 
 // trim folds the key's journal events older than w into its base: they can no longer be
@@ -206,13 +213,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	if b := ks.velBase; b != nil {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
 	}
-	for i := range ks.journal[:n] {
-		if it := &ks.journal[i]; it.timed > ks.baseTo {
-			ks.baseTo = it.timed
-			s.advanceTo(ks.baseTo, ks.base, vf, nil, &ks.baseCool) // its holds are the base's
-		}
-		s.feed(ks.base, vf, &ks.journal[i], nil, &ks.baseCool)
-	}
+	ks.baseTo = s.feedTimed(ks.base, vf, ks.journal[:n], ks.baseTo, nil, &ks.baseCool) // its holds are the base's
 	if b := ks.velBase; b != nil {
 		b.jour.forget(n, b.lay)
 	}
@@ -343,14 +344,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		}
 	}
 	cool := ks.baseCool.clone()
-	to := ks.baseTo
-	for i := range journal {
-		if it := &journal[i]; it.timed > to {
-			to = it.timed
-			s.advanceTo(to, ms, vf, out, &cool)
-		}
-		s.feed(ms, vf, &journal[i], out, &cool)
-	}
+	to := s.feedTimed(ms, vf, journal, ks.baseTo, out, &cool)
 	s.byTime(vf)
 	if ks.timedTo > to {
 		s.advanceTo(ks.timedTo, ms, vf, out, &cool)
@@ -359,6 +353,20 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		return ms, cool, nil
 	}
 	return ms, cool, vf.kv
+}
+
+// feedTimed feeds the items, in order, to the matchers ms advanced by timers to time to
+// (a base or a replay's; see feed), first advancing them to each item's timer time where
+// it is later (advanceTo), as the key's timers had; it returns the timer time they end at.
+func (s *shard) feedTimed(ms []*nfa.Matcher, vf *velFeed, items []item, to int64, out *replayOut, cool *cooldowns) int64 {
+	for i := range items {
+		if it := &items[i]; it.timed > to {
+			to = it.timed
+			s.advanceTo(to, ms, vf, out, cool)
+		}
+		s.feed(ms, vf, &items[i], out, cool)
+	}
+	return to
 }
 
 // byTime readies the velocity plan for matches that time completes in matchers whose

@@ -121,9 +121,7 @@ const maxSpareSnaps = 1024
 
 // newMatcher returns an idle matcher for rule ri, reusing one when it can.
 func (s *shard) newMatcher(ri int) *nfa.Matcher {
-	if l := s.spare[ri]; len(l) > 0 {
-		m := l[len(l)-1]
-		s.spare[ri] = l[:len(l)-1]
+	if m, ok := popSpare(&s.spare[ri]); ok {
 		return m
 	}
 	return s.rules.Rules[ri].Program.NewMatcher()
@@ -488,11 +486,11 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	cand := s.starts.candidates(ev)
 	vp := s.velocity()
 	if vp != nil {
+		var need []bool // nil: every rule
 		if !s.vall && !ks.timedPastJournal() {
-			vp.observeNeeded(ks, s.starts, cand)
+			need = vp.observeNeeded(ks, s.starts, cand)
 		}
-		ks = s.observeVelocity(vp, ks, it)
-		vp.needAll()
+		ks = s.observeVelocity(vp, ks, it, need)
 	}
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher

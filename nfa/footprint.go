@@ -21,6 +21,7 @@ func (m *Matcher) Footprint() Footprint {
 		runSize  = int(unsafe.Sizeof(run{}))
 		nodeSize = int(unsafe.Sizeof(node{}))
 		edgeSize = int(unsafe.Sizeof(bufEdge{}))
+		moreSize = int(unsafe.Sizeof([]bufEdge(nil))) // node.more's slice header
 	)
 	f := Footprint{Bytes: int(unsafe.Sizeof(Matcher{})) + (cap(m.partial)+cap(m.completed))*runSize}
 	seen := map[*node]bool{}
@@ -45,7 +46,7 @@ func (m *Matcher) Footprint() Footprint {
 		evs[n.ev] = true
 		f.Bytes += nodeSize
 		if n.more != nil {
-			f.Bytes += 24 + cap(*n.more)*edgeSize // the slice's header and array
+			f.Bytes += moreSize + cap(*n.more)*edgeSize // the slice's header and array
 		}
 		f.Edges += n.numEdges()
 		for i := 0; i < n.numEdges(); i++ {
