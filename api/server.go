@@ -31,6 +31,7 @@ import (
 	"github.com/cepd/cepd/backtest"
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/rules"
 	"github.com/cepd/cepd/rules/refdata"
 	"github.com/cepd/cepd/rules/store"
@@ -185,9 +186,7 @@ func New(eng Engine, ring *alerts.Ring, rstore store.Store, o Options) (a *Serve
 
 // withDefaults fills the options left zero.
 func (o Options) withDefaults() Options {
-	if o.MaxBody <= 0 {
-		o.MaxBody = 16 << 20
-	}
+	defaults.Positive(&o.MaxBody, 16<<20)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}

@@ -13,8 +13,9 @@ import (
 // demoPartition is the engine partition the demo feeds (REST ingest uses 0).
 const demoPartition = 1
 
-// runDemo feeds the synthetic reference workload into the engine at rate events/s,
-// starting after the restored state of the demo partition (so nothing is late).
+// runDemo feeds the synthetic reference workload into the engine at rate events/s
+// (positive: checkServeOptions refuses anything else), starting after the restored state
+// of the demo partition (so nothing is late).
 func runDemo(ctx context.Context, eng *engine.Engine, rate int) error {
 	meta, err := eng.Restore(ctx, demoPartition, slog.Default())
 	if err != nil {
@@ -37,9 +38,6 @@ func runDemo(ctx context.Context, eng *engine.Engine, rate int) error {
 	if meta.Found {
 		st := eng.CheckpointStats()
 		slog.Info("demo: state restored; resuming the stream", "from_event", offset+1, "partial_matches_restored", st.Restored)
-	}
-	if rate <= 0 {
-		rate = 2000
 	}
 	slog.Info("demo: feeding the synthetic card workload", "events_per_sec", rate, "fraud_rate", cfg.FraudRate)
 	tick := time.NewTicker(100 * time.Millisecond)

@@ -12,6 +12,7 @@ import (
 	"github.com/cepd/cepd/engine"
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/jsondecode"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/state"
 )
 
@@ -104,15 +105,11 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 		return nil, err
 	}
 	rekeyed := len(spaces) > 1
-	if c.Partitions <= 0 {
-		c.Partitions = runtime.GOMAXPROCS(0)
-	}
+	defaults.Positive(&c.Partitions, runtime.GOMAXPROCS(0))
 	if rekeyed {
 		c.Partitions = 1
 	}
-	if c.Chunk <= 0 {
-		c.Chunk = 1024
-	}
+	defaults.Positive(&c.Chunk, 1024)
 	decodeSecs, keys, parts := split(rs.Schema, recs, c.Partitions)
 	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
 	sink := &countSink{next: c.Sink}
@@ -179,9 +176,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 	cs := eng.CheckpointStats()
 	res.Saves, res.LastSaveBytes = cs.Saves, cs.LastBytes
 	res.Shards = c.Shards
-	if res.Shards <= 0 {
-		res.Shards = runtime.GOMAXPROCS(0)
-	}
+	defaults.Positive(&res.Shards, runtime.GOMAXPROCS(0))
 	res.ScanRatio = res.EventsPerSec / res.ScanPerSec
 	gcFigures(res, m.base, m.end, len(recs), m.keys)
 	if m.st.Keys > 0 {

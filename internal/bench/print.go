@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cepd/cepd/engine"
+	"github.com/cepd/cepd/internal/defaults"
 	"github.com/cepd/cepd/state"
 )
 
@@ -53,9 +54,7 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 // checkpoints to store every interval (where names the store in the report), side by
 // side, written to w.
 func CompareCheckpoints(ctx context.Context, w io.Writer, rs *engine.RuleSet, recs []engine.Record, c Config, store state.Store, every time.Duration, where string) error {
-	if every <= 0 {
-		every = time.Second
-	}
+	defaults.Positive(&every, time.Second)
 	c.Store, c.CheckpointEvery = nil, 0
 	base, err := Run(ctx, rs, recs, c)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestStalledFetchesAreNoIdleness(t *testing.T) {
 
 	// The stall: fetches and end-offset questions wait; produce requests go on.
 	release := make(chan struct{})
-	stalled := stallReads(kc.Kfake(), release)
+	stalled := stallRequests(kc.Kfake(), release, kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16())
 	const stallFor = 3 * idle
 	deadline := time.Now().Add(stallFor)
 	var idleSeen []engine.PartitionStats
@@ -101,11 +101,11 @@ func liveStream(t *testing.T, addr, topic string, parts int32, interval time.Dur
 	}
 }
 
-// stallReads makes the broker hold every fetch and end-offset request until release is
-// closed (produce requests go on), and returns the count of requests held.
-func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
+// stallRequests makes the broker hold every request of the given API keys until release
+// is closed (other requests go on), and returns the count of requests held.
+func stallRequests(cl *kfake.Cluster, release <-chan struct{}, keys ...int16) *atomic.Int64 {
 	var stalled atomic.Int64
-	for _, key := range []int16{kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16()} {
+	for _, key := range keys {
 		cl.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
 			cl.KeepControl()
 			select {
@@ -122,24 +122,12 @@ func stallReads(cl *kfake.Cluster, release <-chan struct{}) *atomic.Int64 {
 }
 
 // idleSource starts an engine with the idle timeout idle (MarkIdle every 50 ms) fed by a
-// Source of cfg (group "g", commits every 100 ms, heartbeats every 200 ms and a 6 s
-// session, whatever cfg says of them); both stop when the test ends, the source first
-// (its final commits need the engine).
+// Source of cfg, as startSource does.
 func idleSource(t *testing.T, idle time.Duration, cfg Config) *engine.Engine {
 	t.Helper()
-	s := &sinks{}
-	eng := startEngine(t, engine.Config{Shards: 1, IdleTimeout: idle}, s)
-	t.Cleanup(eng.Close)
+	eng, _ := startSource(t, engine.Config{Shards: 1, IdleTimeout: idle}, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg.Group, cfg.CommitInterval, cfg.HeartbeatInterval, cfg.SessionTimeout = "g", 100*time.Millisecond, 200*time.Millisecond, 6*time.Second
-	src, err := New(cfg, eng, s)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(cancel)
 	go func() {
 		for ctx.Err() == nil {
 			eng.MarkIdle(ctx)
@@ -147,4 +135,24 @@ func idleSource(t *testing.T, idle time.Duration, cfg Config) *engine.Engine {
 		}
 	}()
 	return eng
+}
+
+// startSource starts an engine of ec fed by a Source of cfg (group "g", commits every
+// 100 ms, heartbeats every 200 ms and a 6 s session, whatever cfg says of them); both
+// stop when the test ends, the source first (its final commits need the engine).
+func startSource(t *testing.T, ec engine.Config, cfg Config) (*engine.Engine, *Source) {
+	t.Helper()
+	s := &sinks{}
+	eng := startEngine(t, ec, s)
+	t.Cleanup(eng.Close)
+	cfg.Group, cfg.CommitInterval, cfg.HeartbeatInterval, cfg.SessionTimeout = "g", 100*time.Millisecond, 200*time.Millisecond, 6*time.Second
+	src, err := New(cfg, eng, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return eng, src
 }

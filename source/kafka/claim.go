@@ -377,14 +377,10 @@ func receivable(blk *sarama.FetchResponseBlock, pos int64, committed bool) (bool
 // when one is away), so it is made outside s.mu, which Stats, commits and claims take
 // (TestQuestionClientDoesNotBlockTheSource); questionsMake keeps it to one maker at a time.
 func (s *Source) questionClient() (sarama.Client, error) {
-	q, err := s.madeQuestions()
-	if q != nil || err != nil {
-		return q, err
-	}
 	s.questionsMake.Lock()
 	defer s.questionsMake.Unlock()
 	if q, err := s.madeQuestions(); q != nil || err != nil {
-		return q, err // made while this one waited
+		return q, err
 	}
 	c, err := sarama.NewClient(s.cfg.Brokers, s.sc)
 	if err != nil {

@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,44 +20,15 @@ func TestQuestionClientDoesNotBlockTheSource(t *testing.T) {
 	kc := devkafka.ForTest(t, devkafka.Options{Partitions: 1, Topics: []string{"ev"}})
 	stopStream := liveStream(t, kc.Addr(), "ev", 1, 20*time.Millisecond)
 	defer stopStream()
-	s := &sinks{}
-	eng := startEngine(t, engine.Config{Shards: 1}, s)
-	t.Cleanup(eng.Close)
 	// Checks a second apart: while the stream runs, every check finds records read and
 	// asks nothing, so no question client is made before the metadata stall.
-	cfg := Config{Brokers: []string{kc.Addr()}, Topics: []string{"ev"}, Group: "g", BacklogCheck: time.Second,
-		CommitInterval: 100 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second}
-	src, err := New(cfg, eng, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
+	_, src := startSource(t, engine.Config{Shards: 1}, Config{Brokers: []string{kc.Addr()}, Topics: []string{"ev"}, BacklogCheck: time.Second})
 	release := make(chan struct{})
-	var released atomic.Bool
-	releaseOnce := func() {
-		if released.CompareAndSwap(false, true) {
-			close(release)
-		}
-	}
-	t.Cleanup(func() { releaseOnce(); cancel(); <-done })
+	t.Cleanup(func() { close(release) }) // before the source stops: its question client waits
 	waitFor(t, "records read", func() bool { return src.Stats().Consumed > 5 })
 
 	// The brokers stop answering metadata requests; the stream stops, the claim asks.
-	var stalled atomic.Int64
-	cl := kc.Kfake()
-	cl.ControlKey(kmsg.Metadata.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		cl.KeepControl()
-		select {
-		case <-release:
-			return nil, nil, false
-		default:
-		}
-		stalled.Add(1)
-		cl.SleepControl(func() { <-release })
-		return nil, nil, false
-	})
+	stalled := stallRequests(kc.Kfake(), release, kmsg.Metadata.Int16())
 	stopStream()
 	waitFor(t, "the question client's metadata request", func() bool { return stalled.Load() > 0 })
 	for range 5 {

@@ -1,6 +1,6 @@
 // "Why did this fire": an alert's matched events, step by step, and its emitted values.
 
-import { fmtTime } from './util.jsx';
+import { fmtTime, TableHead } from './util.jsx';
 
 function val(v) {
   if (v === null || v === undefined) return '—';
@@ -34,13 +34,7 @@ export function AlertExplain({ alert, labelField }) {
             </div>
             <div class="scroll-x">
               <table class="table table-compact">
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Event id</th>
-                    {shown.map((c) => <th scope="col">{c}</th>)}
-                  </tr>
-                </thead>
+                <TableHead cols={['Time', 'Event id', ...shown]} />
                 <tbody>
                   {(s.events || []).map((ev) => {
                     const labelled = labelField && ev.fields && ev.fields[labelField];

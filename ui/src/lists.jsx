@@ -222,7 +222,7 @@ function ListPage({ name, session }) {
                 <span class="muted small" aria-live="polite">{fmtNum(shown.length)} of {fmtNum(rows.length)}{shown.length > SHOWN ? `, the first ${SHOWN} shown` : ''}</span>
               </div>
               <table class="table table-compact" data-testid="entries">
-                {head && <thead><tr>{head.map((h) => <th scope="col">{h}</th>)}<th><span class="sr-only">Actions</span></th></tr></thead>}
+                {head && <TableHead cols={[...head, null]} />}
                 <tbody>
                   {shown.slice(0, SHOWN).map((r) => (
                     <tr key={r[0]} data-entry={r[0]}>
