@@ -2,6 +2,7 @@ package nfa
 
 import (
 	"math"
+	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
@@ -133,8 +134,36 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clear(next)
 		sc.next = next[:0]
 	}
+	if !m.prog.opts.NoGuards && m.unchanged(newRuns, potential, sc) {
+		return
+	}
 	m.endStep(newRuns, potential, sc, sc.nodes, res)
 	clear(sc.nodes)
+}
+
+// unchanged ends a Process step that left every run as it was: the runs offered to
+// newRuns are m.partial's, in the same places (a run carried over or computed to itself
+// is offered in heap order, so an unchanged heap is rebuilt identically), and the step
+// completed nothing, made no entry and holds no complete match back. The matcher then
+// keeps its state as is (a frozen one keeps sharing its array with its snapshot, no copy)
+// and the account's references are put back: every run computeNext visited listed its
+// entry to leave (sc.leave) and its unchanged copy took a reference to the same entry
+// (enter), so the two cancel. endStep would give the same state: setPartial copies equal
+// runs, the deadline and waiting states follow from the runs, and settle finds the same
+// account (the budget was enforced after the call that made these runs, as when every
+// state is ruled out and Process returns at once).
+func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
+	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.completed) != 0 || !slices.Equal(newRuns, m.partial) {
+		return false
+	}
+	for i, n := range sc.oldNodes {
+		n.refs--
+		sc.oldNodes[i] = nil
+	}
+	sc.oldNodes = sc.oldNodes[:0]
+	clear(newRuns)
+	sc.newRuns = newRuns[:0]
+	return true
 }
 
 // offerNext offers what computeNext gave for one run: complete matches to potential, the

@@ -27,7 +27,9 @@ type Options struct {
 	// Timeouts asks for timed-out partial matches to be reported.
 	Timeouts bool
 	// NoGuards evaluates every run's edges for every event, ignoring conditions' event-only
-	// guards (Guarded): the slow reference path the guarded one is tested against.
+	// guards (Guarded), and ends every Process step in full even when it left every run
+	// as it was (Matcher.unchanged): the slow reference path the fast one is tested
+	// against.
 	NoGuards bool
 }
 
