@@ -10,8 +10,10 @@ import (
 // shared-buffer edges belong to which run. It is held as a string of digits, four bytes
 // each (little-endian int32): immutable like the numbers it holds, so runs and edges
 // share it freely; 16 bytes in a run or edge; its bytes are pointer-free, so the garbage
-// collector never scans them, and a short one (up to three digits) takes a slot of the
-// runtime's tiny allocator. The start version is a constant and costs no allocation.
+// collector never scans them. The start version is a constant, and the small versions
+// most runs hold are substrings of one table (smallDewey): neither costs an allocation.
+// Any other takes a slot of the runtime's tiny allocator (up to three digits) or a
+// string of its own.
 type dewey string
 
 // deweyOne is the version of a run in the start state.
@@ -55,7 +57,56 @@ func (d dewey) with(n int, stage bool) dewey {
 	if stage {
 		b = append(b, 0, 0, 0, 0)
 	}
+	if v, ok := smallDewey(b); ok {
+		return v
+	}
 	return dewey(b)
+}
+
+// Small versions are substrings of one table made at start-up and never written again,
+// so that the versions most runs and edges hold cost no allocation and no heap: every
+// one-digit version below small1, and every two-digit version whose digits are below
+// small2a and small2b (a run's version is the number of runs its start state began
+// before it, then a digit per stage it went through, raised by the branches it left).
+const (
+	small1  = 1 << 12
+	small2a = 1 << 10
+	small2b = 1 << 3
+)
+
+var smallDeweys = makeSmallDeweys()
+
+// makeSmallDeweys returns the table: the one-digit versions 0 … small1-1, then the
+// two-digit versions in the order of their digits.
+func makeSmallDeweys() string {
+	b := make([]byte, 0, 4*small1+8*small2a*small2b)
+	for x := range uint32(small1) {
+		b = binary.LittleEndian.AppendUint32(b, x)
+	}
+	for x := range uint32(small2a) {
+		for y := range uint32(small2b) {
+			b = binary.LittleEndian.AppendUint32(b, x)
+			b = binary.LittleEndian.AppendUint32(b, y)
+		}
+	}
+	return string(b)
+}
+
+// smallDewey returns the table's copy of the version b, if it holds one.
+func smallDewey(b []byte) (dewey, bool) {
+	switch len(b) {
+	case 4:
+		if x := binary.LittleEndian.Uint32(b); x < small1 {
+			return dewey(smallDeweys[4*x : 4*x+4]), true
+		}
+	case 8:
+		x, y := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+		if x < small2a && y < small2b {
+			i := 4*small1 + 8*(x*small2b+y)
+			return dewey(smallDeweys[i : i+8]), true
+		}
+	}
+	return "", false
 }
 
 // increase adds n to the last digit.

@@ -82,3 +82,35 @@ func TestDeweyDigits(t *testing.T) {
 		t.Fatalf("deweyOne %v, 1.0.12 printed %s", deweyOne.digits(), deweyOf(1, 0, 12))
 	}
 }
+
+// TestSmallDeweys checks the table of small versions against versions built digit by
+// digit, across its bounds, and that the operations making them do not allocate.
+func TestSmallDeweys(t *testing.T) {
+	check := func(digits ...int32) {
+		want := deweyOf(digits...)
+		v, ok := smallDewey([]byte(want))
+		inTable := len(digits) == 1 && uint32(digits[0]) < small1 ||
+			len(digits) == 2 && uint32(digits[0]) < small2a && uint32(digits[1]) < small2b
+		if ok != inTable || ok && v != want {
+			t.Fatalf("%v: table gives %v (%v), want %v (%v)", digits, v.digits(), ok, want.digits(), inTable)
+		}
+		last := slices.Clone(digits)
+		last[len(last)-1]++
+		if got := want.increase(1); got != deweyOf(last...) {
+			t.Fatalf("%v increase 1: %v", digits, got.digits())
+		}
+	}
+	for x := int32(-1); x < small1+2; x++ {
+		check(x)
+	}
+	for x := int32(-1); x < small2a+2; x++ {
+		for y := int32(-1); y < small2b+2; y++ {
+			check(x, y)
+		}
+	}
+	check(1, 0, 0)
+	d := deweyOf(7)
+	if n := testing.AllocsPerRun(100, func() { d = d.addStage()[:4].increase(1) }); n != 0 {
+		t.Fatalf("small versions allocate: %v a call", n)
+	}
+}
