@@ -101,24 +101,26 @@ const (
 )
 
 // account is a matcher's running Usage: the shared buffer's part is kept incrementally,
-// the runs' part recomputed after every call (the call visits every run anyway).
+// the runs' part recomputed after every call (the call visits every run anyway). The
+// counts are int32, so that a Matcher fits the runtime's 96-byte size class (it is held
+// per key and rule): the budget bounds them far below (Digits at most MaxBudgetDigits,
+// and what one event adds is bounded by Options.MaxRuns and VersionLen).
 type account struct {
-	nodes, edges, edgeDigits int // reachable shared-buffer entries
-	runs, runDigits          int
-	cut                      bool // the budget cut this matcher's runs since it was created
+	nodes, edges, edgeDigits int32 // reachable shared-buffer entries
+	runs, runDigits          int32
 }
 
 // Usage returns the matcher's exact memory account.
 func (m *Matcher) Usage() Usage {
 	a := &m.acct
-	u := Usage{Runs: a.runs, Nodes: a.nodes, Edges: a.edges, Digits: a.edgeDigits + a.runDigits}
-	u.Bytes = mBytes + (a.runs+1)*runBytes + a.nodes*nodeBytes + (a.edges-a.nodes)*edgeBytes + 4*u.Digits
+	u := Usage{Runs: int(a.runs), Nodes: int(a.nodes), Edges: int(a.edges), Digits: int(a.edgeDigits) + int(a.runDigits)}
+	u.Bytes = mBytes + (u.Runs+1)*runBytes + u.Nodes*nodeBytes + (u.Edges-u.Nodes)*edgeBytes + 4*u.Digits
 	return u
 }
 
 // WasCut reports whether the budget has cut this matcher's partial matches since it was
 // created (or last Reset): the key and rule are marked.
-func (m *Matcher) WasCut() bool { return m.acct.cut }
+func (m *Matcher) WasCut() bool { return m.cut }
 
 // over names the first limit u exceeds ("" when none).
 func (b *Budget) over(u Usage) string {
@@ -166,10 +168,10 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	a := &m.acct
 	for _, n := range made {
 		a.nodes++
-		a.edges += n.numEdges()
+		a.edges += int32(n.numEdges())
 		for i := 0; i < n.numEdges(); i++ {
 			e := n.edge(i)
-			a.edgeDigits += e.ver.n()
+			a.edgeDigits += int32(e.ver.n())
 			if e.prev != nil {
 				e.prev.refs++
 			}
@@ -180,7 +182,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	for _, h := range [2]runHeap{m.partial, m.completed} {
 		for i := range h {
 			r := &h[i]
-			a.runDigits += r.ver.n()
+			a.runDigits += int32(r.ver.n())
 			longest = max(longest, r.ver.n())
 			if r.st.typ != stStart {
 				a.runs++
@@ -230,10 +232,10 @@ func (m *Matcher) release(n *node, sc *Scratch) {
 		stack = stack[:len(stack)-1]
 		x.refs = -1 // released: never counted again
 		a.nodes--
-		a.edges -= x.numEdges()
+		a.edges -= int32(x.numEdges())
 		for i := 0; i < x.numEdges(); i++ {
 			e := x.edge(i)
-			a.edgeDigits -= e.ver.n()
+			a.edgeDigits -= int32(e.ver.n())
 			if p := e.prev; p != nil {
 				if p.refs--; p.refs == 0 {
 					stack = append(stack, p)
@@ -247,13 +249,13 @@ func (m *Matcher) release(n *node, sc *Scratch) {
 // dropRun takes a run the budget cut out of the account.
 func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 	a := &m.acct
-	a.runDigits -= r.ver.n()
+	a.runDigits -= int32(r.ver.n())
 	a.runs--
 	if r.node != nil {
 		m.unref(r.node, sc)
 	}
 	res.Cut++
-	a.cut = true
+	m.cut = true
 }
 
 // enforce applies the budget after a call, in an order that depends only on the state:
@@ -294,7 +296,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	if res.CutBy == "" {
 		res.CutBy = why
 	}
-	if excess := m.acct.runs - b.Runs; excess > 0 {
+	if excess := int(m.acct.runs) - b.Runs; excess > 0 {
 		m.cutFirst(&m.partial, excess, nil, sc, res)
 	}
 	over := func() bool { return b.over(m.Usage()) != "" }
@@ -370,15 +372,15 @@ func (m *Matcher) accountImported(nodes []*node) {
 	a := &m.acct
 	for _, n := range nodes {
 		a.nodes++
-		a.edges += n.numEdges()
+		a.edges += int32(n.numEdges())
 		for i := 0; i < n.numEdges(); i++ {
-			a.edgeDigits += n.edge(i).ver.n()
+			a.edgeDigits += int32(n.edge(i).ver.n())
 		}
 	}
 	for _, h := range [2]runHeap{m.partial, m.completed} {
 		for i := range h {
 			r := &h[i]
-			a.runDigits += r.ver.n()
+			a.runDigits += int32(r.ver.n())
 			if r.st.typ != stStart {
 				a.runs++
 			}

@@ -338,3 +338,11 @@ func BenchmarkBudgetCapped(b *testing.B) {
 		b.ReportMetric(float64(m.Usage().Digits), "digits")
 	})
 }
+
+// TestMatcherSize keeps a Matcher in the runtime's 96-byte size class: one is held per
+// key and rule, and every base snapshot copies one (account's int32 counts).
+func TestMatcherSize(t *testing.T) {
+	if mBytes > 96 {
+		t.Fatalf("a Matcher is %d bytes, want at most 96", mBytes)
+	}
+}

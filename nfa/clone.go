@@ -102,6 +102,6 @@ func (m *Matcher) Recount() {
 	for _, n := range nodes {
 		n.refs = 0
 	}
-	m.acct = account{cut: m.acct.cut}
+	m.acct = account{}
 	m.accountImported(nodes)
 }

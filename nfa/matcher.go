@@ -27,7 +27,8 @@ type Matcher struct {
 	completed runHeap // complete matches held back by a skip strategy
 	deadline  int64   // earliest time Advance has work (see Deadline)
 	waiting   uint64  // the states runs wait in (waitMask), set with deadline
-	acct      account // memory account and budget mark (budget.go)
+	acct      account // memory account (budget.go)
+	cut       bool    // the budget cut this matcher's runs since it was created (WasCut)
 	frozen    bool    // partial and completed may be shared with a Snapshot: copy before writing
 }
 
@@ -541,5 +542,5 @@ func (m *Matcher) Reset() {
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
 	m.waiting = 0
-	m.acct = account{runDigits: 1}
+	m.acct, m.cut = account{runDigits: 1}, false
 }
