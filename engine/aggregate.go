@@ -55,6 +55,43 @@ type velLayout struct {
 	off   []int32 // by rule, and one more: rule ri's aggregates are aggs[off[ri]:off[ri+1]]
 	hold  []int32 // by rule: its index in quiet, -1 without a rearm hold
 	holds []int32 // by index in quiet: the rule
+	// spare holds, by place in aggs, aggregates freed by expiry for create to reuse (a
+	// layout is its shard's plan's own: one goroutine). Most are freed when a window
+	// empties between a key's events and made again at its next one.
+	spare [][]*velocity.Agg
+}
+
+// Aggregates freed by expiry are kept for reuse up to these: per place in a key's
+// aggs, and the bytes of a kept aggregate's arrays (velocity.Agg.Recycle).
+const (
+	maxSpareAggs = 64
+	keepAggBytes = 256
+)
+
+// free keeps aggregate a, just dropped from place i of a key's state, for reuse when
+// nothing else can reach it: not while it is logged (velocity.Agg.Recycle).
+func (l *velLayout) free(i int, a *velocity.Agg) {
+	if l.spare == nil {
+		l.spare = make([][]*velocity.Agg, l.off[len(l.off)-1])
+	}
+	if len(l.spare[i]) < maxSpareAggs && a.Recycle(keepAggBytes) {
+		l.spare[i] = append(l.spare[i], a)
+	}
+}
+
+// take returns an empty aggregate for place i, computing spec: a spare one, else new.
+func (l *velLayout) take(i int, spec velocity.Spec) *velocity.Agg {
+	if l.spare != nil {
+		if n := len(l.spare[i]); n > 0 {
+			a := l.spare[i][n-1]
+			l.spare[i][n-1] = nil
+			l.spare[i] = l.spare[i][:n-1]
+			if a.Spec() == spec {
+				return a
+			}
+		}
+	}
+	return velocity.New(spec)
 }
 
 func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
@@ -103,7 +140,7 @@ func (kv *keyVelocity) quietOf(ri int) int64 {
 
 // create makes aggregate i (by lay.off), missing so far.
 func (kv *keyVelocity) create(i int, g *rules.Aggregate) *velocity.Agg {
-	a := velocity.New(g.Spec)
+	a := kv.lay.take(i, g.Spec)
 	if kv.log != nil {
 		kv.log.Slot(&kv.aggs[i])
 		a.Log(kv.log)
@@ -344,7 +381,9 @@ func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 			e := a.EmptyAt()
 			if w >= e { // everything left its window: drop it
 				if kv.log != nil {
-					kv.log.Slot(&kv.aggs[i])
+					kv.log.Slot(&kv.aggs[i]) // (the old contents: before it changes)
+				} else {
+					kv.lay.free(i, a)
 				}
 				kv.aggs[i] = nil
 				continue

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Func is what an aggregate computes.
@@ -83,6 +84,34 @@ func New(spec Spec) *Agg {
 		return &x.a
 	}
 	return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
+}
+
+// Recycle empties a, which nothing else refers to any more, for reuse as New(a.Spec())
+// would make it, and reports whether it may be reused: not while it is attached to a
+// log (Log), whose records may restore it. The arrays of its window, values and groups
+// are kept, emptied (their strings dropped), when they take at most keep bytes
+// together; its maps go.
+func (a *Agg) Recycle(keep int) bool {
+	if a.u != nil {
+		return false
+	}
+	q, dn := a.w.q, a.w.dn
+	var gs []group
+	if a.byHdr != nil {
+		gs = a.gs
+	}
+	if cap(q)*int(unsafe.Sizeof(entry{}))+cap(dn)*int(unsafe.Sizeof(dnode{}))+cap(gs)*int(unsafe.Sizeof(group{})) > keep {
+		q, dn, gs = nil, nil, nil
+	}
+	clear(dn[:cap(dn)])
+	clear(gs[:cap(gs)])
+	a.last, a.useg = math.MinInt64, 0
+	a.w = newWindow()
+	a.w.q, a.w.dn = q[:0], dn[:0]
+	if a.byHdr != nil {
+		*a.byHdr = byHdr{gs: gs[:0], glist: newGroupList()}
+	}
+	return true
 }
 
 // Spec returns what the aggregate computes.

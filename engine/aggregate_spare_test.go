@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/rules"
+	"github.com/cepd/cepd/velocity"
+)
+
+// TestSpareAggregatesUnshared: aggregates freed by expiry wait in their shard's layout
+// for reuse (velLayout.free, take). While one waits, nothing of a key may reach it: not
+// a key's live aggregates, nor its base's (what its journal's log rolls back to), and
+// no aggregate is two keys' at once; every spare is empty. Events arrive out of order
+// within the out-of-orderness (journals, re-matches, logs), the check runs after every
+// chunk, and spares must be taken again (else the test tests nothing). The values the
+// reused aggregates give are checked against the same events in order as well.
+func TestSpareAggregatesUnshared(t *testing.T) {
+	// a key's events ~30 s apart: its windows (20 s–2 min) empty and refill; ~8 s apart
+	for _, keys := range []int{150, 40} {
+		checkSpares(t, genEvents(41, keys, 6000))
+	}
+}
+
+// checkSpares is TestSpareAggregatesUnshared on the events evs.
+func checkSpares(t *testing.T, evs []testEvent) {
+	rs := velocityRuleSet(t)
+	cfg := Config{Shards: 2, OutOfOrderness: 3 * time.Second}
+	shuffled := arriveWithin(evs, rand.New(rand.NewPCG(5, 6)), cfg.OutOfOrderness)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(ctx)
+	defer eng.Close()
+	waited := map[*velocity.Agg]bool{} // spares seen so far
+	reused, journals := 0, 0
+	recs := records(shuffled)
+	for i := 0; i < len(recs); i += 13 {
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+13, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+		var bad string
+		if err := eng.onShards(ctx, func(s *shard) {
+			owner := map[*velocity.Agg]string{}
+			for _, ks := range s.list {
+				for _, a := range keyAggregates(ks) {
+					if o, ok := owner[a]; ok && o != ks.key {
+						bad = "an aggregate is both " + o + "'s and " + ks.key + "'s"
+					}
+					owner[a] = ks.key
+					if waited[a] {
+						reused++
+						delete(waited, a)
+					}
+				}
+				if ks.velBase != nil {
+					journals++
+				}
+			}
+			p := s.velocity()
+			if p == nil {
+				return
+			}
+			for _, sp := range p.lay.spare {
+				for _, a := range sp {
+					if o, ok := owner[a]; ok {
+						bad = "a spare aggregate is key " + o + "'s"
+					}
+					if a.EmptyAt() != math.MinInt64 {
+						bad = "a spare aggregate holds events"
+					}
+					waited[a] = true
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if bad != "" {
+			t.Fatalf("after %d events: %s", i, bad)
+		}
+	}
+	if reused == 0 || journals == 0 {
+		t.Fatalf("%d spares reused, %d journals seen: the test does not test what it should", reused, journals)
+	}
+	checkAsInOrder(t, "spares", rs, cfg, evs, shuffled)
+}
+
+// keyAggregates lists every aggregate the key ks can reach: its live ones and, while it
+// has a journal, those its log rolls back to.
+func keyAggregates(ks *keyState) []*velocity.Agg {
+	var out []*velocity.Agg
+	add := func(kv *keyVelocity) {
+		for _, a := range kv.aggs {
+			if a != nil {
+				out = append(out, a)
+			}
+		}
+	}
+	if ks.vel != nil {
+		add(ks.vel)
+	}
+	if b := ks.velBase; b != nil && b.jour != nil && b.jour.live != nil {
+		j := b.jour
+		add(j.live)
+		if j.log != nil {
+			j.log.AtStart(func() { add(j.live) })
+		}
+	}
+	return out
+}
+
+// TestExpireKeepsLoggedAggregates: an aggregate that expiry drops while the key's
+// changes are logged (it has a journal) is not kept for reuse: rolling the log back puts
+// it back, whole; one dropped without a log is kept, empty, and taken for the same
+// aggregate only.
+func TestExpireKeepsLoggedAggregates(t *testing.T) {
+	lay := newVelLayout([][]*rules.Aggregate{{nil}}, []int64{0})
+	spec := velocity.Spec{Func: velocity.Sum, Window: 100}
+	kv := newKeyVelocity(lay)
+	a := lay.take(0, spec)
+	a.Add(10, velocity.Key{}, 5, velocity.Key{})
+	kv.aggs[0] = a
+	u := velocity.NewUndo()
+	u.Mark()
+	kv.log = u
+	a.Log(u)
+	if kv.expire(200, nil) || kv.aggs[0] != nil {
+		t.Fatal("expiry kept an aggregate past its window, or freed a logged state")
+	}
+	if lay.spare != nil && len(lay.spare[0]) > 0 {
+		t.Fatal("a logged aggregate was kept for reuse")
+	}
+	u.Undo()
+	if kv.aggs[0] != a || a.EmptyAt() != 110 {
+		t.Fatal("the log's roll-back did not restore the aggregate whole")
+	}
+	kv.detach()
+	kv.soon = math.MinInt64 // (as replayFeed after a roll-back)
+	if !kv.expire(200, nil) || len(lay.spare[0]) != 1 || lay.spare[0][0] != a || a.EmptyAt() != math.MinInt64 {
+		t.Fatal("an unlogged aggregate was not kept, empty, for reuse")
+	}
+	if lay.take(0, velocity.Spec{Func: velocity.Count, Window: 100}) == a {
+		t.Fatal("a spare taken for another aggregate")
+	}
+	if b := lay.take(0, spec); b == a || len(lay.spare[0]) != 0 {
+		t.Fatal("a spare of the wrong spec stayed kept")
+	}
+}

@@ -1,0 +1,96 @@
+package velocity
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRecycleAsNew fills aggregates of every function, with and without by, past the
+// scan limit (maps built) and sometimes past the kept bytes, recycles them and runs
+// another stream through each beside a new aggregate: every value, EmptyAt and encoding
+// must be the new one's. A recycled aggregate keeps no string of its old values or
+// groups, and one attached to a log is refused (its records may restore it).
+func TestRecycleAsNew(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const window = 1000
+	for iter := range 40 {
+		spread := []int{2, smallIndex + 3, 3 * smallIndex}[iter%3]
+		keep := []int{0, 256, 1 << 20}[iter%3]
+		gen := func(n int) []ev {
+			var evs []ev
+			tm := int64(1_000_000 + iter*10_000_000)
+			for range n {
+				tm += rng.Int64N(window/8 + 1)
+				evs = append(evs, ev{t: tm, by: Key{S: fmt.Sprint("m", rng.IntN(spread)), Kind: 2},
+					num: float64(rng.IntN(100)), val: Key{S: fmt.Sprint("v", rng.IntN(spread)), Kind: 1}})
+			}
+			return evs
+		}
+		for _, f := range funcs {
+			for _, grouped := range []bool{false, true} {
+				spec := Spec{Func: f, Window: window, By: grouped}
+				old := New(spec)
+				for _, e := range gen(20 + rng.IntN(60)) {
+					old.Add(e.t, e.by, e.num, e.val)
+				}
+				if rng.IntN(2) == 0 { // as expiry leaves it, or straight from use
+					old.Expire(old.EmptyAt())
+				}
+				if !old.Recycle(keep) {
+					t.Fatalf("iter %d %v by=%v: an unlogged aggregate refused", iter, f, grouped)
+				}
+				checkNoStrings(t, old)
+				fresh := New(spec)
+				for i, e := range gen(1 + rng.IntN(40)) {
+					old.Add(e.t, e.by, e.num, e.val)
+					fresh.Add(e.t, e.by, e.num, e.val)
+					g, gok := old.Value(e.t, e.by)
+					w, wok := fresh.Value(e.t, e.by)
+					if g != w || gok != wok || old.EmptyAt() != fresh.EmptyAt() {
+						t.Fatalf("iter %d %v by=%v event %d: recycled reads %v %v (empty at %d), new %v %v (%d)",
+							iter, f, grouped, i, g, gok, old.EmptyAt(), w, wok, fresh.EmptyAt())
+					}
+				}
+				if g, w := string(old.AppendBinary(nil)), string(fresh.AppendBinary(nil)); g != w {
+					t.Fatalf("iter %d %v by=%v: recycled encodes differently from new", iter, f, grouped)
+				}
+			}
+		}
+	}
+	a := New(Spec{Func: Sum, Window: window})
+	a.Log(NewUndo())
+	a.Add(1, Key{}, 1, Key{})
+	if a.Recycle(1 << 20) {
+		t.Fatal("an aggregate attached to a log was recycled")
+	}
+	if v, _ := a.Value(1, Key{}); v != 1 || a.EmptyAt() != 1+window {
+		t.Fatal("a refused recycle changed the aggregate")
+	}
+}
+
+// checkNoStrings fails when a recycled aggregate's kept arrays still hold a string (or a
+// group's window) of what it held, or it reads as other than empty.
+func checkNoStrings(t *testing.T, a *Agg) {
+	t.Helper()
+	if a.EmptyAt() != math.MinInt64 || a.w.nd != 0 || a.w.n != 0 || a.w.vals != nil {
+		t.Fatal("recycled aggregate not empty")
+	}
+	for _, d := range a.w.dn[:cap(a.w.dn)] {
+		if d.key.S != "" {
+			t.Fatalf("recycled aggregate keeps value %q", d.key.S)
+		}
+	}
+	if a.byHdr == nil {
+		return
+	}
+	if a.ng != 0 || a.groups != nil {
+		t.Fatal("recycled aggregate keeps groups")
+	}
+	for _, g := range a.gs[:cap(a.gs)] {
+		if g.key.S != "" || g.w.q != nil || g.w.dn != nil {
+			t.Fatalf("recycled aggregate keeps group %q", g.key.S)
+		}
+	}
+}
