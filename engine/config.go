@@ -41,7 +41,9 @@ type Config struct {
 	Late LatePolicy
 	// QueueSize bounds each shard's input queue in batches (default 64).
 	QueueSize int
-	// BatchSize is how many events the ingest path hands a shard at once (default 256).
+	// BatchSize is the most events the ingest path hands a shard at once (default 256):
+	// a batch goes when full, at the end of an Ingest call, or at once when its shard waits
+	// on an empty queue (the events decoded so far need not wait for the rest of the call).
 	BatchSize int
 	// MaxRunsPerKey bounds live partial matches per key and rule (default nfa's).
 	MaxRunsPerKey int

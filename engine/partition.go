@@ -54,6 +54,7 @@ type batch struct {
 	items  []item
 	evs    []event.Event
 	ticket *ticket // the IngestWait call waiting for this batch, if any
+	sent   int64   // engine clock when it was handed to the shard (Stats' queue wait)
 }
 
 func (e *Engine) getBatch() *batch {
@@ -203,7 +204,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 		}
 		b.add(ev, it)
 		p.sentWM[s] = it.wm
-		if len(b.items) >= e.cfg.BatchSize {
+		if len(b.items) >= e.cfg.BatchSize || e.shards[s].handOff() {
 			if err := p.flushShard(ctx, s); err != nil {
 				return errs, err
 			}
@@ -297,6 +298,7 @@ func (p *partition) dropBatches() {
 func (p *partition) flushShard(ctx context.Context, s int) error {
 	b := p.batches[s]
 	p.batches[s] = nil
+	b.sent = p.e.now()
 	return p.e.shards[s].send(ctx, msg{kind: msgItems, batch: b})
 }
 

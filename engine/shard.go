@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cepd/cepd/event"
@@ -79,8 +80,11 @@ type shard struct {
 	id    int
 	rules *RuleSet // the rule set this shard runs (swapped at a barrier on reload)
 	in    chan msg
-	keys  map[string]*keyState
-	list  []*keyState // the keys in no particular order, for walks in bounded steps
+	// waiting is set while the shard's goroutine blocks on an empty queue (run); ingest
+	// clears it when it hands the shard a batch early (handOff).
+	waiting atomic.Bool
+	keys    map[string]*keyState
+	list    []*keyState // the keys in no particular order, for walks in bounded steps
 
 	parts  map[int32]*partClock
 	plist  []*partClock // parts' values, for the per-event walks (a map walk cost ~0.1 µs)
@@ -92,6 +96,7 @@ type shard struct {
 	cur           *item        // the event being handled (nil while time moves on): decide.go
 	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
+	queued        *histogram                    // Stats.queued's for this shard
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
 	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
@@ -138,7 +143,7 @@ func (s *shard) dropMatcher(ri int, m *nfa.Matcher) {
 func newShard(e *Engine, id int) *shard {
 	s := &shard{e: e, id: id, in: make(chan msg, e.cfg.QueueSize), keys: map[string]*keyState{},
 		parts: map[int32]*partClock{}, global: math.MinInt64, sc: nfa.NewScratch(),
-		latency: e.stats.latency[id]}
+		latency: e.stats.latency[id], queued: e.stats.queued[id]}
 	s.rules = e.rules
 	s.sc.Memo = nfa.NewMemo(e.rules.Slots)
 	s.sc.Retain = s.retain
@@ -167,21 +172,39 @@ func (s *shard) send(ctx context.Context, m msg) error {
 
 func (s *shard) run(ctx context.Context) {
 	for {
+		var m msg
+		var ok bool
 		select {
-		case m, ok := <-s.in:
-			if !ok {
+		case m, ok = <-s.in:
+		default: // nothing queued: tell ingest to hand over work as it comes (handOff)
+			s.waiting.Store(true)
+			select {
+			case m, ok = <-s.in:
+			case <-ctx.Done():
 				return
 			}
-			s.handle(m)
-		case <-ctx.Done():
+			s.waiting.Store(false)
+		}
+		if !ok {
 			return
 		}
+		s.handle(m)
 	}
+}
+
+// handOff reports whether a batch being filled for the shard should go now rather than
+// when full or at the end of the ingest call: the shard waits on an empty queue, so the
+// events already decoded would only wait for the rest of the call. It claims the shard
+// (one early batch until the shard waits again): what arrives while the shard works on
+// it is batched as before, so a busy shard gets full batches.
+func (s *shard) handOff() bool {
+	return s.waiting.Load() && s.waiting.CompareAndSwap(true, false)
 }
 
 func (s *shard) handle(m msg) {
 	switch m.kind {
 	case msgItems:
+		s.queued.record(s.e.now() - m.batch.sent)
 		for i := range m.batch.items {
 			s.event(&m.batch.items[i])
 		}

@@ -23,8 +23,11 @@ type Stats struct {
 	cooled     atomic.Uint64 // alerts suppressed by their rule's cooldown (cooldown.go)
 	dropped    atomic.Uint64 // partial matches dropped by the per-key bound
 	latency    []*histogram  // per shard
-	shard      []shardCounts // per shard
-	memMax     int64         // the engine's memory budget
+	// queued is per shard how long each batch of events waited between its hand-off by
+	// ingest and the shard taking it up (the shard's backlog), beside latency.
+	queued []*histogram
+	shard  []shardCounts // per shard
+	memMax int64         // the engine's memory budget
 
 	rearmDropped atomic.Uint64 // matches dropped by their rule's rearm hold (aggregate.go)
 
@@ -75,6 +78,7 @@ func newStats(shards int, memMax int64) *Stats {
 		shard: make([]shardCounts, shards), memMax: memMax, unknown: event.NewUnknownFields()}
 	for i := 0; i < shards; i++ {
 		s.latency = append(s.latency, &histogram{})
+		s.queued = append(s.queued, &histogram{})
 	}
 	return s
 }
@@ -123,6 +127,12 @@ type Snapshot struct {
 	LatencyP99  float64 `json:"latency_p99_us"`
 	LatencyP999 float64 `json:"latency_p999_us"`
 	LatencyN    uint64  `json:"latency_samples"`
+	// Queue-wait percentiles (µs): how long a batch of events waited in its shard's queue
+	// before the shard took it up (part of the latency of every alert its events make).
+	QueueP50  float64 `json:"queue_wait_p50_us"`
+	QueueP99  float64 `json:"queue_wait_p99_us"`
+	QueueP999 float64 `json:"queue_wait_p999_us"`
+	QueueN    uint64  `json:"queue_wait_samples"`
 	// Memory budget: what the key states hold (nfa's exact account: matchers, runs,
 	// shared-buffer entries and Dewey digits, not the events) against the engine budget;
 	// how often a budget cut partial matches, by limit ("version", "nodes", "digits",
@@ -174,9 +184,10 @@ func (s *Stats) Snapshot() Snapshot {
 	sn.BudgetRecent = slices.Clone(s.recent)
 	subs := slices.Clone(s.subs)
 	s.mu.Unlock()
-	var h histogram
-	for _, l := range s.latency {
+	var h, q histogram
+	for i, l := range s.latency {
 		h.merge(l)
+		q.merge(s.queued[i])
 	}
 	for _, o := range subs {
 		x := o.Snapshot()
@@ -196,14 +207,17 @@ func (s *Stats) Snapshot() Snapshot {
 			sn.BudgetCutsByRule[k] += v
 		}
 		sn.BudgetRecent = append(sn.BudgetRecent, x.BudgetRecent...)
-		for _, l := range o.latency {
+		for i, l := range o.latency {
 			h.merge(l)
+			q.merge(o.queued[i])
 		}
 	}
 	sn.LatencyN = h.count()
 	sn.LatencyP50 = h.quantile(0.5) / 1e3
 	sn.LatencyP99 = h.quantile(0.99) / 1e3
 	sn.LatencyP999 = h.quantile(0.999) / 1e3
+	sn.QueueN = q.count()
+	sn.QueueP50, sn.QueueP99, sn.QueueP999 = q.quantile(0.5)/1e3, q.quantile(0.99)/1e3, q.quantile(0.999)/1e3
 	return sn
 }
 

@@ -18,15 +18,22 @@ import (
 
 // Result is what one run measured (`cepd bench --json` prints it).
 type Result struct {
-	Events           int               `json:"events"`
-	Seconds          float64           `json:"seconds"`
-	EventsPerSec     float64           `json:"events_per_sec"`
-	DecodePerSec     float64           `json:"decode_events_per_sec"`
-	ScanPerSec       float64           `json:"json_scan_events_per_sec"`
-	ScanRatio        float64           `json:"json_scan_ratio"`
-	LatencyP50       float64           `json:"latency_p50_us"`
-	LatencyP99       float64           `json:"latency_p99_us"`
-	LatencyP999      float64           `json:"latency_p999_us"`
+	Events       int     `json:"events"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	DecodePerSec float64 `json:"decode_events_per_sec"`
+	ScanPerSec   float64 `json:"json_scan_events_per_sec"`
+	ScanRatio    float64 `json:"json_scan_ratio"`
+	LatencyP50   float64 `json:"latency_p50_us"`
+	LatencyP99   float64 `json:"latency_p99_us"`
+	LatencyP999  float64 `json:"latency_p999_us"`
+	// LatencyN is the alerts the percentiles are of: those an ingested event made (the
+	// end of the stream's, made by no event, are not).
+	LatencyN uint64 `json:"latency_samples"`
+	// QueueP99 and QueueP999 are how long batches of events waited in their shard's
+	// queue before the shard took them up (µs; every batch, alert or not).
+	QueueP99         float64           `json:"queue_wait_p99_us"`
+	QueueP999        float64           `json:"queue_wait_p999_us"`
 	BytesPerKey      float64           `json:"bytes_per_key"`
 	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
 	Keys             int               `json:"keys"`
@@ -166,7 +173,8 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 	res := &Result{
 		Events: len(recs), Seconds: m.secs, EventsPerSec: float64(len(recs)) / m.secs,
 		DecodePerSec: float64(len(recs)) / m.decodeSecs, ScanPerSec: float64(len(recs)) / m.scanSecs,
-		LatencyP50: snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999,
+		LatencyP50: snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999, LatencyN: snap.LatencyN,
+		QueueP99: snap.QueueP99, QueueP999: snap.QueueP999,
 		Keys: m.keys, LiveKeys: m.st.Keys, LiveRuns: m.st.LiveRuns, Alerts: sink.n.Load(),
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter, Late: snap.Late,
 		Partitions: c.Partitions, OfferedRate: c.Rate, RulesEvaluated: len(eng.Rules().Rules),
