@@ -49,3 +49,76 @@ func TestKeyHeapOrder(t *testing.T) {
 		t.Fatalf("heap holds %d, want %d", h.len(), len(all))
 	}
 }
+
+// swapHeap is keyHeap as it was before push and pop moved a hole: a sift by swaps, the
+// reference for the order ties pop in.
+type swapHeap struct{ e []heapEntry }
+
+func (h *swapHeap) push(at int64, ks *keyState) {
+	h.e = append(h.e, heapEntry{at, ks})
+	e := h.e
+	for i := len(e) - 1; i > 0; {
+		p := (i - 1) / 2
+		if e[i].at >= e[p].at {
+			break
+		}
+		e[i], e[p] = e[p], e[i]
+		i = p
+	}
+}
+
+func (h *swapHeap) pop() (int64, *keyState) {
+	e := h.e
+	top := e[0]
+	n := len(e) - 1
+	e[0] = e[n]
+	e = e[:n]
+	h.e = e
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && e[l].at < e[m].at {
+			m = l
+		}
+		if r < n && e[r].at < e[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		e[i], e[m] = e[m], e[i]
+		i = m
+	}
+	return top.at, top.ks
+}
+
+// TestKeyHeapSameAsSwaps: keyHeap holds its entries exactly where a sift by swaps puts
+// them, after every push and pop of a random sequence with many equal times, so keys due
+// at the same time fire in the order they always did.
+func TestKeyHeapSameAsSwaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 13))
+	keys := make([]*keyState, 64)
+	for i := range keys {
+		keys[i] = &keyState{idx: int32(i)}
+	}
+	for round := range 50 {
+		var h keyHeap
+		var ref swapHeap
+		span := 1 + r.IntN(40) // few distinct times: many ties
+		for i := range 4000 {
+			if h.len() == 0 || r.IntN(5) < 3 {
+				at, ks := int64(r.IntN(span)), keys[r.IntN(len(keys))]
+				h.push(at, ks)
+				ref.push(at, ks)
+			} else {
+				at, ks := h.pop()
+				rat, rks := ref.pop()
+				if at != rat || ks != rks {
+					t.Fatalf("round %d step %d: popped (%d, key %d), swaps pop (%d, key %d)", round, i, at, ks.idx, rat, rks.idx)
+				}
+			}
+			if !slices.Equal(h.e, ref.e) {
+				t.Fatalf("round %d step %d: entries differ from the sift by swaps", round, i)
+			}
+		}
+	}
+}
