@@ -52,3 +52,25 @@ func TestUnchangedEnforcesBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetDigitsCapped: a Digits budget above MaxBudgetDigits is held to it. The
+// account counts in int32 and the digits bound every count (account): a larger budget
+// would let a key's counts pass 2^31, where they turn negative and the budget never cuts
+// again. (The engine refuses such a budget; the nfa package holds to it on its own.)
+func TestBudgetDigitsCapped(t *testing.T) {
+	prog := explosiveProgram(t, explosivePatterns()[0].pat)
+	m, sc := budgeted(prog, Budget{Runs: 1 << 40, Nodes: 1 << 40, Digits: 1 << 40, Bytes: 1 << 50})
+	var res Result
+	cut := false
+	for i := 0; i < 400 && !cut; i++ {
+		m.Process(namedEvent(i, "auth"), sc, &res)
+		if u := m.Usage(); u.Digits > MaxBudgetDigits {
+			t.Fatalf("event %d: %d digits held, above MaxBudgetDigits", i, u.Digits)
+		}
+		cut = res.CutBy == "digits"
+		res.Reset()
+	}
+	if !cut {
+		t.Fatalf("400 events did not reach MaxBudgetDigits: the test does not test")
+	}
+}
