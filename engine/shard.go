@@ -121,7 +121,7 @@ type shard struct {
 
 const maxSpare = 256
 
-// maxSpareSnaps bounds shard.spareSnaps (a zeroed matcher is 128 bytes).
+// maxSpareSnaps bounds shard.spareSnaps (a zeroed matcher is 96 bytes: nfa.TestMatcherSize).
 const maxSpareSnaps = 1024
 
 // newMatcher returns an idle matcher for rule ri, reusing one when it can.

@@ -29,7 +29,8 @@ type Budget struct {
 	// Nodes bounds the shared-buffer entries reachable from live runs.
 	Nodes int
 	// Digits bounds the Dewey digits held: live runs' versions and the versions of the
-	// reachable entries' edges.
+	// reachable entries' edges. A matcher holds it to at most MaxBudgetDigits whatever
+	// is asked: the account counts in int32, and the digits bound its every count.
 	Digits int
 	// Bytes bounds the accounted bytes (Usage.Bytes).
 	Bytes int
@@ -103,8 +104,11 @@ const (
 // account is a matcher's running Usage: the shared buffer's part is kept incrementally,
 // the runs' part recomputed after every call (the call visits every run anyway). The
 // counts are int32, so that a Matcher fits the runtime's 96-byte size class (it is held
-// per key and rule): the budget bounds them far below (Digits at most MaxBudgetDigits,
-// and what one event adds is bounded by Options.MaxRuns and VersionLen).
+// per key and rule): the budget bounds them far below. After a call every count is at
+// most the digits (a run's version and an edge's have one at least, an entry an edge),
+// at most MaxBudgetDigits (2^20; Scratch.budget caps it); what one call adds is at most
+// the digits of the runs it started with times the edges one state reaches (a few
+// hundred at MaxSteps), below 2^29.
 type account struct {
 	nodes, edges, edgeDigits int32 // reachable shared-buffer entries
 	runs, runDigits          int32
@@ -211,6 +215,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 func (sc *Scratch) budget() *Budget {
 	if !sc.effOK || sc.effOf != sc.Budget {
 		sc.eff, sc.effOf, sc.effOK = sc.Budget.WithDefaults(), sc.Budget, true
+		sc.eff.Digits = min(sc.eff.Digits, MaxBudgetDigits) // the account's int32 (Budget.Digits)
 	}
 	return &sc.eff
 }

@@ -2,7 +2,6 @@ package nfa
 
 import (
 	"math"
-	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/patterns"
@@ -151,10 +150,21 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 // entry to leave (sc.leave) and its unchanged copy took a reference to the same entry
 // (enter), so the two cancel. endStep would give the same state: setPartial copies equal
 // runs, the deadline and waiting states follow from the runs, and settle finds the same
-// account (the budget was enforced after the call that made these runs, as when every
-// state is ruled out and Process returns at once).
+// account. settle would also enforce the budget: the step is not taken when the matcher
+// is over it (a matcher restored from a checkpoint taken under a larger budget, or whose
+// scratch's budget was lowered, is cut at its next event, whatever the event does).
 func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
-	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.completed) != 0 || !slices.Equal(newRuns, m.partial) {
+	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.completed) != 0 || len(newRuns) != len(m.partial) {
+		return false
+	}
+	longest := 0
+	for i := range newRuns {
+		if newRuns[i] != m.partial[i] {
+			return false
+		}
+		longest = max(longest, newRuns[i].ver.n())
+	}
+	if b := sc.budget(); longest > b.VersionLen || b.over(m.Usage()) != "" {
 		return false
 	}
 	for i, n := range sc.oldNodes {
