@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -54,5 +55,53 @@ func TestHandOffToWaitingShard(t *testing.T) {
 	// the early batch and the rest of the call each waited in the queue (Stats' queue wait)
 	if sn := eng.Stats().Snapshot(); sn.QueueN < 2 {
 		t.Fatalf("%d batches in the queue-wait histogram, want at least 2", sn.QueueN)
+	}
+}
+
+// TestShardStopsWithItsContext: a shard whose context ends stops although its queue is
+// never empty (a backlog it cannot catch up with). shard.run must watch the context at
+// every message, as it did before the hand-off, not only when it waits on an empty
+// queue: else a feeder that keeps the queue full keeps the shard working after the end
+// of its context, and the feeder's sends never learn that the engine stopped.
+func TestShardStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background()) // the shard's: cancelled below
+	defer cancel()
+	eng, err := New(Config{Shards: 1, QueueSize: 2}, testRuleSet(t), &sinkCollector{}, &dlqCollector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	eng.Start(ctx)
+	s := eng.shards[0]
+	slow := func(*shard) { time.Sleep(100 * time.Microsecond) } // slower than the feeder
+	stop, fed := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				fed <- nil
+				return
+			default:
+			}
+			// not the shard's context: a caller of its own (a request, another run)
+			if err := s.send(context.Background(), msg{kind: msgInspect, fn: slow, done: make(chan struct{})}); err != nil {
+				fed <- err
+				return
+			}
+		}
+	}()
+	for len(s.in) < cap(s.in) { // a backlog
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-fed:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("the feeder got %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(stop)
+		<-fed
+		t.Fatal("the shard still took messages 5 s after its context ended")
 	}
 }

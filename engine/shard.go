@@ -176,6 +176,8 @@ func (s *shard) run(ctx context.Context) {
 		var ok bool
 		select {
 		case m, ok = <-s.in:
+		case <-ctx.Done(): // watched at every message: a backlog must not keep the shard on
+			return
 		default: // nothing queued: tell ingest to hand over work as it comes (handOff)
 			s.waiting.Store(true)
 			select {
