@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/cepd/cepd/nfa"
@@ -21,8 +20,7 @@ import (
 //     kept list and a key);
 //   - a kept base array is all nil and no key's base or slots; a kept matcher is zero.
 func TestReuseNoAliasing(t *testing.T) {
-	// and one whose partitions go idle between steps (timers follow the engine watermark)
-	scs := append(slices.Clone(reuseScenarios), reuseScenario{seed: 6, ooo: 3 * time.Second, maxJournal: 4, late: LateProcess, restores: true, idle: time.Millisecond})
+	scs := reuseScenariosIdle()
 	for i, sc := range scs {
 		var failed string
 		shared, kept, idle := 0, 0, 0 // steps with run arrays shared by a key and its base, with kept matchers, with an idle partition

@@ -68,7 +68,13 @@ func reuseRuleSets(t testing.TB) []*RuleSet {
 // and the counters that describe the run.
 func reuseRun(t *testing.T, sc reuseScenario, check func(*Engine)) []string {
 	t.Helper()
-	r := &reuseRunner{t: t, sc: sc, check: check, sets: reuseRuleSets(t), recs: reuseStreams(sc), dir: t.TempDir(), sink: &sinkCollector{}}
+	return reuseRunWith(t, sc, reuseRuleSets(t), check)
+}
+
+// reuseRunWith is reuseRun swapping between the rule sets sets.
+func reuseRunWith(t *testing.T, sc reuseScenario, sets []*RuleSet, check func(*Engine)) []string {
+	t.Helper()
+	r := &reuseRunner{t: t, sc: sc, check: check, sets: sets, recs: reuseStreams(sc), dir: t.TempDir(), sink: &sinkCollector{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out []string
@@ -239,6 +245,12 @@ var reuseScenarios = []reuseScenario{
 	{seed: 3, ooo: 1500 * time.Millisecond, memBudget: 64 << 10, late: LateDrop, restores: true},
 	{seed: 4, ooo: 4 * time.Second, maxJournal: 2, memBudget: 256 << 10, late: LateProcess},
 	{seed: 5, ooo: 2 * time.Second},
+}
+
+// reuseScenariosIdle is reuseScenarios and one whose partitions go idle between steps
+// (timers follow the engine watermark).
+func reuseScenariosIdle() []reuseScenario {
+	return append(slices.Clone(reuseScenarios), reuseScenario{seed: 6, ooo: 3 * time.Second, maxJournal: 4, late: LateProcess, restores: true, idle: time.Millisecond})
 }
 
 // TestReuseScenarioDump writes each scenario's output to $REUSE_DIFF_OUT/<i> (with

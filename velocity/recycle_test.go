@@ -94,3 +94,83 @@ func checkNoStrings(t *testing.T, a *Agg) {
 		}
 	}
 }
+
+// TestRecycleFieldByField compares a recycled aggregate with New's field by field: every
+// field of the aggregate, its window and its groups' header is New's, but for the arrays
+// kept (empty, their room zeroed past what a window may show: no value or group is
+// left). It covers aggregates that were attached to a log and detached (the log moved
+// their queues), and a recycled one attached to a log, changed and rolled back: it
+// reads and encodes as a new one rolled back alike.
+func TestRecycleFieldByField(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const window = 1000
+	for iter := range 30 {
+		for _, f := range funcs {
+			for _, grouped := range []bool{false, true} {
+				spec := Spec{Func: f, Window: window, By: grouped}
+				old := New(spec)
+				if iter%2 == 1 { // logged for a while, then detached (as a journal ends)
+					u := NewUndo()
+					old.Log(u)
+					u.Mark()
+				}
+				tm := int64(1_000_000)
+				for range 1 + rng.IntN(30) {
+					tm += rng.Int64N(window / 4)
+					old.Add(tm, Key{S: fmt.Sprint("m", rng.IntN(3)), Kind: 2}, float64(rng.IntN(100)), Key{S: fmt.Sprint("v", rng.IntN(4)), Kind: 1})
+				}
+				old.Log(nil)
+				if !old.Recycle(256) {
+					t.Fatalf("%v by=%v: a detached aggregate refused", f, grouped)
+				}
+				checkAsNew(t, old, New(spec))
+				// attached again: changes logged and rolled back leave it as new
+				u := NewUndo()
+				old.Log(u)
+				u.Mark()
+				old.Add(tm, Key{S: "x", Kind: 2}, 7, Key{S: "y", Kind: 1})
+				old.Value(tm+window/2, Key{S: "x", Kind: 2})
+				u.Undo()
+				old.Log(nil)
+				if old.EmptyAt() != math.MinInt64 || string(old.AppendBinary(nil)) != string(New(spec).AppendBinary(nil)) {
+					t.Fatalf("%v by=%v: a recycled aggregate's rolled back changes left something", f, grouped)
+				}
+			}
+		}
+	}
+}
+
+// checkAsNew fails unless recycled a is New's n but for the room of its kept arrays.
+func checkAsNew(t *testing.T, a, n *Agg) {
+	t.Helper()
+	if a.spec != n.spec || a.last != n.last || a.u != n.u || a.useg != n.useg || (a.byHdr == nil) != (n.byHdr == nil) {
+		t.Fatalf("%v: header %+v, new %+v", a.spec, *a, *n)
+	}
+	checkWindowAsNew(t, a.spec, a.w, n.w)
+	if a.byHdr == nil {
+		return
+	}
+	if a.groups != nil || a.ng != n.ng || a.glist != n.glist || len(a.gs) != 0 {
+		t.Fatalf("%v: groups' header %+v, new %+v", a.spec, *a.byHdr, *n.byHdr)
+	}
+	for _, g := range a.gs[:cap(a.gs)] {
+		if g.key != (Key{}) || g.w.q != nil || g.w.dn != nil || g.w.vals != nil {
+			t.Fatalf("%v: a kept group slot holds %+v", a.spec, g)
+		}
+	}
+}
+
+func checkWindowAsNew(t *testing.T, s Spec, a, n window) {
+	t.Helper()
+	if len(a.q) != 0 || len(a.dn) != 0 || a.vals != nil {
+		t.Fatalf("%v: window arrays %d entries, %d values, map %v", s, len(a.q), len(a.dn), a.vals != nil)
+	}
+	for _, d := range a.dn[:cap(a.dn)] {
+		if d != (dnode{}) {
+			t.Fatalf("%v: a kept value slot holds %+v", s, d)
+		}
+	}
+	if a.qh != n.qh || a.n != n.n || a.sum != n.sum || a.nd != n.nd || a.head != n.head || a.tail != n.tail || a.free != n.free {
+		t.Fatalf("%v: window %+v, new %+v", s, a, n)
+	}
+}
