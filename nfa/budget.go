@@ -126,6 +126,13 @@ func (m *Matcher) Usage() Usage {
 // created (or last Reset): the key and rule are marked.
 func (m *Matcher) WasCut() bool { return m.cut }
 
+// exceeded reports whether a matcher whose longest run version has longest digits and
+// whose account is u is over the budget: the test after every call (settle), which a
+// step that changed nothing makes too (Matcher.unchanged).
+func (b *Budget) exceeded(longest int, u Usage) bool {
+	return longest > b.VersionLen || b.over(u) != ""
+}
+
 // over names the first limit u exceeds ("" when none).
 func (b *Budget) over(u Usage) string {
 	switch {
@@ -204,7 +211,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	}
 	sc.oldNodes = sc.oldNodes[:0]
 	b := sc.budget()
-	if longest > b.VersionLen || b.over(m.Usage()) != "" {
+	if b.exceeded(longest, m.Usage()) {
 		m.enforce(b, sc, res)
 		m.deadline = m.computeDeadline()
 	}

@@ -164,7 +164,7 @@ func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
 		}
 		longest = max(longest, newRuns[i].ver.n())
 	}
-	if b := sc.budget(); longest > b.VersionLen || b.over(m.Usage()) != "" {
+	if sc.budget().exceeded(longest, m.Usage()) {
 		return false
 	}
 	for i, n := range sc.oldNodes {
