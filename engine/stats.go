@@ -212,12 +212,8 @@ func (s *Stats) Snapshot() Snapshot {
 			q.merge(o.queued[i])
 		}
 	}
-	sn.LatencyN = h.count()
-	sn.LatencyP50 = h.quantile(0.5) / 1e3
-	sn.LatencyP99 = h.quantile(0.99) / 1e3
-	sn.LatencyP999 = h.quantile(0.999) / 1e3
-	sn.QueueN = q.count()
-	sn.QueueP50, sn.QueueP99, sn.QueueP999 = q.quantile(0.5)/1e3, q.quantile(0.99)/1e3, q.quantile(0.999)/1e3
+	sn.LatencyP50, sn.LatencyP99, sn.LatencyP999, sn.LatencyN = h.summary()
+	sn.QueueP50, sn.QueueP99, sn.QueueP999, sn.QueueN = q.summary()
 	return sn
 }
 
@@ -266,6 +262,11 @@ func (h *histogram) count() uint64 {
 		n += h.b[i].Load()
 	}
 	return n
+}
+
+// summary returns the p50, p99 and p99.9 in microseconds and the number of samples.
+func (h *histogram) summary() (p50, p99, p999 float64, n uint64) {
+	return h.quantile(0.5) / 1e3, h.quantile(0.99) / 1e3, h.quantile(0.999) / 1e3, h.count()
 }
 
 func (h *histogram) quantile(q float64) float64 {
