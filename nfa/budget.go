@@ -127,10 +127,30 @@ func (m *Matcher) Usage() Usage {
 func (m *Matcher) WasCut() bool { return m.cut }
 
 // exceeded reports whether a matcher whose longest run version has longest digits and
-// whose account is u is over the budget: the test after every call (settle), which a
-// step that changed nothing makes too (Matcher.unchanged).
+// whose account is u is over the budget: the test after every call (settle), which the
+// steps that change nothing make too (Matcher.overBudget).
 func (b *Budget) exceeded(longest int, u Usage) bool {
 	return longest > b.VersionLen || b.over(u) != ""
+}
+
+// overBudget reports whether m, as it stands between calls, is over the budget of sc. It
+// can be only when the budget is not the one its last call ran under: a matcher restored
+// from a checkpoint taken under a larger budget, or run with a scratch whose budget was
+// lowered. The full step cuts such a matcher at its next event, whatever the event does
+// (settle), so Process takes none of its shortcuts for a step that changes nothing
+// (every waiting state ruled out, Matcher.unchanged) while this is true. The runs are
+// walked for the longest version only when all their digits together exceed the bound.
+func (m *Matcher) overBudget(sc *Scratch) bool {
+	b := sc.budget()
+	longest := 0
+	if int(m.acct.runDigits) > b.VersionLen {
+		for _, h := range [2]runHeap{m.partial, m.completed} {
+			for i := range h {
+				longest = max(longest, h[i].ver.n())
+			}
+		}
+	}
+	return b.exceeded(longest, m.Usage())
 }
 
 // over names the first limit u exceeds ("" when none).

@@ -109,7 +109,7 @@ func NewScratch() *Scratch { return &Scratch{} }
 // those of the reference path.
 func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 	skip := m.ruledOutStates(ev, sc)
-	if skip != 0 && skip == m.waiting {
+	if skip != 0 && skip == m.waiting && !m.overBudget(sc) {
 		return // every state a run waits in is ruled out: nothing changes
 	}
 	sc.nodes = sc.nodes[:0]
@@ -151,20 +151,17 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 // (enter), so the two cancel. endStep would give the same state: setPartial copies equal
 // runs, the deadline and waiting states follow from the runs, and settle finds the same
 // account. settle would also enforce the budget: the step is not taken when the matcher
-// is over it (a matcher restored from a checkpoint taken under a larger budget, or whose
-// scratch's budget was lowered, is cut at its next event, whatever the event does).
+// is over it (overBudget).
 func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
 	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.completed) != 0 || len(newRuns) != len(m.partial) {
 		return false
 	}
-	longest := 0
 	for i := range newRuns {
 		if newRuns[i] != m.partial[i] {
 			return false
 		}
-		longest = max(longest, newRuns[i].ver.n())
 	}
-	if sc.budget().exceeded(longest, m.Usage()) {
+	if m.overBudget(sc) {
 		return false
 	}
 	for i, n := range sc.oldNodes {
