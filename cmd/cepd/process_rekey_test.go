@@ -35,15 +35,22 @@ import (
 // of `cepd replay` over the same events: none missing, none extra, none twice.
 // CEPD_REKEY_RUNS sets the runs (default 2, one with each instance count: the whole
 // suite must run in 15 minutes), CEPD_KILL_SEED repeats a schedule.
+//
+// Runs go in parallel with each other and with the other parallel tests, as many at once
+// as go test's -parallel; each draws its schedule from its own seed, drawn in order from
+// CEPD_KILL_SEED's.
 func TestProcessesRekeyKill9(t *testing.T) {
+	t.Parallel()
 	runs, seed := envRuns(t, "CEPD_REKEY_RUNS", 2), killSeed(t, "kill")
 	w := rekeyWorkload(t)
 	rng := rand.New(rand.NewPCG(seed, 18))
 	for i := range runs {
+		runSeed := rng.Uint64()
 		t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
+			t.Parallel()
 			e := newProcEnv(t, 0, false)
 			e.w = w
-			rekeyRun(t, e, rng, 1+i%2)
+			rekeyRun(t, e, rand.New(rand.NewPCG(runSeed, 18)), 1+i%2)
 		})
 	}
 }

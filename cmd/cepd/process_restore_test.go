@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -26,22 +27,33 @@ import (
 // CEPD_RESTORE_RUNS sets how many (default 10: a fault that shows in 1 run of 5 fails the
 // test with probability 1 − 0.8¹⁰ ≈ 0.89; the bug it was written for failed 5 runs of 6),
 // CEPD_KILL_SEED repeats a schedule.
+//
+// Runs go in parallel with each other and with the other parallel tests, as many at once
+// as go test's -parallel (-parallel 1: one by one); each draws its kill schedule from its
+// own seed, drawn in order from CEPD_KILL_SEED's.
 func TestProcessesKill9Restore(t *testing.T) {
+	t.Parallel()
 	runs, seed := envRuns(t, "CEPD_RESTORE_RUNS", 10), killSeed(t, "kill")
 	rng := rand.New(rand.NewPCG(seed, 0))
 	w := processWorkload(t, 28000, 6)
-	failed := 0
-	for i := range runs {
-		ok := t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
-			e := newProcEnv(t, 0, false)
-			e.w = w
-			restoreRun(t, e, rng, 1+i%2)
-		})
-		if !ok {
-			failed++
+	var failed atomic.Int32
+	t.Run("runs", func(t *testing.T) { // returns when every run has
+		for i := range runs {
+			runSeed := rng.Uint64()
+			t.Run(fmt.Sprintf("run%d", i), func(t *testing.T) {
+				t.Parallel()
+				defer func() { // also after a Fatal
+					if t.Failed() {
+						failed.Add(1)
+					}
+				}()
+				e := newProcEnv(t, 0, false)
+				e.w = w
+				restoreRun(t, e, rand.New(rand.NewPCG(runSeed, 0)), 1+i%2)
+			})
 		}
-	}
-	t.Logf("%d of %d runs failed", failed, runs)
+	})
+	t.Logf("%d of %d runs failed", failed.Load(), runs)
 }
 
 // restoreRun is one run of TestProcessesKill9Restore with n instances in the group: 4
