@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -94,6 +96,39 @@ func TestAtHalfRate(t *testing.T) {
 	}
 	if h.Seconds < float64(len(recs))/float64(h.OfferedRate)*0.9 {
 		t.Fatalf("the paced run took %.3f s, %d events at %d events/s take %.3f s", h.Seconds, len(recs), h.OfferedRate, float64(len(recs))/float64(h.OfferedRate))
+	}
+}
+
+// TestLatencyFieldsInJSON: `cepd bench --json` reports the latency and queue-wait
+// percentiles and their sample counts, each above zero after a run with alerts.
+func TestLatencyFieldsInJSON(t *testing.T) {
+	rs, err := engine.LoadRuleSet("../../testdata/fraud", "", rules.EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), rs, records(t, 3, 500, 20000), Config{Chunk: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Alerts == 0 {
+		t.Fatal("no alerts")
+	}
+	var out bytes.Buffer
+	if err := Print(&out, res, true); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"latency_p50_us", "latency_p99_us", "latency_p999_us", "latency_samples",
+		"queue_wait_p50_us", "queue_wait_p99_us", "queue_wait_p999_us", "queue_wait_samples"} {
+		if v, ok := got[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v in the JSON, want a number above 0", k, got[k])
+		}
+	}
+	if n := uint64(got["latency_samples"].(float64)); n > res.Alerts {
+		t.Errorf("%d latency samples of %d alerts", n, res.Alerts)
 	}
 }
 
