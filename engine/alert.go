@@ -54,6 +54,8 @@ func (s *shard) emit(ri int, key string, ingest int64) {
 	r.Reset()
 }
 
+// deliver hands alert a of rule ri to the sink and, when it carries an ingest stamp
+// (ingest; see unstamped), samples its latency.
 func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 	st := s.e.stats
 	if s.e.cfg.RecordProcessingTime {
@@ -65,7 +67,7 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 	st.alerts.Add(1)
 	s.rules.alerts[ri].Add(1)
 	since := time.Duration(-1)
-	if ingest >= 0 {
+	if ingest != unstamped {
 		since = time.Duration(s.e.now() - ingest)
 		s.latency.record(int64(since))
 	}

@@ -746,7 +746,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			if order.timed != nil {
 				timed = order.timed[pi]
 			}
-			journal = insertItem(journal, item{ev: ev, part: part, ingest: -1, offset: ev.Offset, stable: true, timed: timed})
+			journal = insertItem(journal, item{ev: ev, part: part, ingest: unstamped, offset: ev.Offset, stable: true, timed: timed})
 		}
 	}
 	ks.cool = restoreCooldown(st.Sections)

@@ -96,6 +96,7 @@ func (e *Engine) newChild(sp KeySpace) (*childSpace, error) {
 		return nil, fmt.Errorf("key space %s: %w", sp.Field, err)
 	}
 	eng.child = true
+	eng.start = e.start // one clock: the parent stamps each call for every key space (share.at)
 	eng.missing = &c.missing
 	c.eng = eng
 	e.stats.addSub(eng.stats)
@@ -203,11 +204,11 @@ func acceptedIndex(n int, errs []RecordError) []int {
 	return out
 }
 
-// startShare readies ks.share for one call (under feed): empty, for the engine's own key
-// space to fill.
-func (ks *ownedSpaces) startShare() *share {
+// startShare readies ks.share for one call (under feed) that began at engine clock at:
+// empty, for the engine's own key space to fill.
+func (ks *ownedSpaces) startShare(at int64) *share {
 	sh := &ks.share
-	sh.evs, sh.read = sh.evs[:0], false
+	sh.evs, sh.read, sh.at = sh.evs[:0], false, at
 	return sh
 }
 
@@ -220,7 +221,7 @@ func (sh *share) done() { clear(sh.evs) }
 func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	sh := e.ks.startShare()
+	sh := e.ks.startShare(e.now())
 	defer sh.done()
 	errs, err := e.ingestOwn(ctx, part, recs, sh)
 	if err != nil {
@@ -243,7 +244,7 @@ func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]R
 func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record, collect bool) (Outcomes, Completions, []RecordError, error) {
 	e.ks.feed.Lock()
 	defer e.ks.feed.Unlock()
-	sh := e.ks.startShare()
+	sh := e.ks.startShare(e.now())
 	defer sh.done()
 	own, ownComp, errs, err := e.submitOwn(ctx, part, recs, collect, sh)
 	if err != nil {

@@ -32,7 +32,8 @@ func (e *Engine) Partitions() []PartitionStats {
 }
 
 // AlertObserver is told of every alert the engine makes, after the sink took it, with
-// the time since the event that completed it entered the engine (negative when not known,
-// as for a timeout fired by the watermark alone). It runs on the shard goroutine, once per
+// the time since the Ingest call whose event completed it, or moved event time past its
+// window, began (negative when no ingested event made it: the end of the stream, an idle
+// partition; see unstamped). It runs on the shard goroutine, once per
 // alert (never per event), concurrently for different shards: it must be quick.
 type AlertObserver func(a *alerts.Alert, sinceIngest time.Duration)

@@ -87,7 +87,7 @@ type item struct {
 	ev     *event.Event
 	part   int32
 	wm     int64 // partition watermark after this event
-	ingest int64 // engine clock when it entered
+	ingest int64 // engine clock when its Ingest call began (see unstamped)
 	offset int64
 	raw    []byte  // kept only for dead-lettering late events
 	ticket *ticket // the IngestWait call waiting for this event's outcome, if any
@@ -133,6 +133,10 @@ func (p *partition) decoder() *jsondecode.Decoder {
 type share struct {
 	evs  []event.Event
 	read bool // the other key spaces: evs are given, one for each record
+	// at is the call's ingest stamp, taken once for every key space (their engines share
+	// the parent's clock): an alert of another key space counts from when the call began,
+	// not from when the key spaces before it were done (or unblocked by their shards).
+	at int64
 }
 
 // ingest decodes recs (or takes them from sh; nil: decode) and hands them to the shards.
@@ -149,6 +153,9 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 	var errs []RecordError
 	ooo := e.cfg.OutOfOrderness.Milliseconds()
 	now := e.now()
+	if sh != nil {
+		now = sh.at
+	}
 	p.lastIn.Store(now)
 	p.in.Add(uint64(len(recs)))
 	st.events.Add(uint64(len(recs)))
@@ -210,7 +217,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 			}
 		}
 	}
-	return errs, p.flushAll(ctx)
+	return errs, p.flushAll(ctx, now)
 }
 
 // decode makes ev record i's event: from sh when it holds the record's decoded event,
@@ -262,8 +269,9 @@ func (p *partition) handled(offset int64) {
 }
 
 // flushAll sends the batches an ingest call left partly filled, then the partition's
-// watermark to the shards that got no events, so that their windows close too.
-func (p *partition) flushAll(ctx context.Context) error {
+// watermark to the shards that got no events, so that their windows close too: with the
+// call's ingest stamp, as the alerts it makes are the call's.
+func (p *partition) flushAll(ctx context.Context, ingest int64) error {
 	for s := range p.batches {
 		if p.batches[s] != nil {
 			if err := p.flushShard(ctx, s); err != nil {
@@ -274,7 +282,7 @@ func (p *partition) flushAll(ctx context.Context) error {
 	wm := p.wm.Load()
 	for s, sh := range p.e.shards {
 		if p.sentWM[s] < wm {
-			if err := sh.send(ctx, msg{kind: msgWatermark, part: int32(p.id), wm: wm}); err != nil {
+			if err := sh.send(ctx, msg{kind: msgWatermark, part: int32(p.id), wm: wm, ingest: ingest}); err != nil {
 				return err
 			}
 			p.sentWM[s] = wm

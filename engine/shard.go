@@ -28,10 +28,21 @@ type msg struct {
 	batch *batch
 	part  int32
 	wm    int64
-	idle  bool
-	done  chan struct{}
-	fn    func(s *shard)
+	// ingest is, for msgWatermark, the ingest stamp of the call whose events moved the
+	// watermark (see unstamped).
+	ingest int64
+	idle   bool
+	done   chan struct{}
+	fn     func(s *shard)
 }
+
+// unstamped is the ingest stamp of time moved by no ingested event: a partition found
+// idle, the end of the stream (Flush), a restore. The one rule for the latency figures:
+// an alert carries the ingest stamp (engine clock, Engine.now) of the Ingest or Submit
+// call whose event completed it or moved event time past its window (an item's own, or
+// a watermark message's for a shard that got no event of the call); alerts made by
+// unstamped time are delivered but not sampled (shard.deliver).
+const unstamped int64 = -1
 
 // keyState is everything the shard holds for one key: a matcher per rule that has
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
@@ -215,18 +226,18 @@ func (s *shard) handle(m msg) {
 		}
 		s.e.putBatch(m.batch)
 	case msgWatermark:
-		s.observe(s.clock(m.part), m.wm, -1)
+		s.observe(s.clock(m.part), m.wm, m.ingest)
 	case msgIdle:
 		pc := s.clock(m.part)
 		pc.idle = m.idle
-		s.recomputeGlobal(-1)
+		s.recomputeGlobal(unstamped)
 		if pc.idle && pc.wm < s.global { // its keys now follow the engine watermark
-			s.advance(pc, s.global, -1)
+			s.advance(pc, s.global, unstamped)
 		}
 	case msgFinal:
 		s.global = math.MaxInt64
 		for _, pc := range s.plist {
-			s.advance(pc, math.MaxInt64, -1)
+			s.advance(pc, math.MaxInt64, unstamped)
 		}
 	case msgBarrier:
 		close(m.done)
@@ -418,8 +429,8 @@ func keyStateWith[A any](n int) *keyState {
 // watermark are folded into their keys' base matchers, then windows that closed by w
 // fire. Journals follow the partition's watermark, not w (which for an idle partition is
 // the engine's): an event of the partition is re-matchable exactly when it is not behind
-// its partition's watermark. ingest is the engine clock of the event that moved time (-1
-// when none), for latency accounting.
+// its partition's watermark. ingest is the stamp of the ingest call that moved time
+// (unstamped when none), for latency accounting.
 func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 	for tw := min(w, pc.wm); pc.jour.len() > 0 && pc.jour.minAt() < tw; {
 		at, ks := pc.jour.pop()

@@ -127,6 +127,9 @@ type Snapshot struct {
 	LatencyP99  float64 `json:"latency_p99_us"`
 	LatencyP999 float64 `json:"latency_p999_us"`
 	LatencyN    uint64  `json:"latency_samples"`
+	// LatencySum and QueueSum are the sums of the samples (Prometheus's summaries).
+	LatencySum time.Duration `json:"-"`
+	QueueSum   time.Duration `json:"-"`
 	// Queue-wait percentiles (µs): how long a batch of events waited in its shard's queue
 	// before the shard took it up (part of the latency of every alert its events make).
 	QueueP50  float64 `json:"queue_wait_p50_us"`
@@ -214,14 +217,16 @@ func (s *Stats) Snapshot() Snapshot {
 	}
 	sn.LatencyP50, sn.LatencyP99, sn.LatencyP999, sn.LatencyN = h.summary()
 	sn.QueueP50, sn.QueueP99, sn.QueueP999, sn.QueueN = q.summary()
+	sn.LatencySum, sn.QueueSum = time.Duration(h.sum.Load()), time.Duration(q.sum.Load())
 	return sn
 }
 
 // histogram is a log-linear latency histogram of nanosecond values: 16 sub-buckets per
 // power of two, so a quantile is within about 6% of the true value. Written by one
-// goroutine, read by any (atomic counters).
+// goroutine, read by any (atomic counters). sum is the samples' exact sum.
 type histogram struct {
-	b [64 * 16]atomic.Uint64
+	b   [64 * 16]atomic.Uint64
+	sum atomic.Int64
 }
 
 func bucket(v int64) int {
@@ -246,7 +251,10 @@ func bucketMid(i int) float64 {
 	return lo + math.Ldexp(1, e-4)/2
 }
 
-func (h *histogram) record(ns int64) { h.b[bucket(ns)].Add(1) }
+func (h *histogram) record(ns int64) {
+	h.b[bucket(ns)].Add(1)
+	h.sum.Add(max(ns, 0))
+}
 
 func (h *histogram) merge(o *histogram) {
 	for i := range o.b {
@@ -254,6 +262,7 @@ func (h *histogram) merge(o *histogram) {
 			h.b[i].Add(v)
 		}
 	}
+	h.sum.Add(o.sum.Load())
 }
 
 func (h *histogram) count() uint64 {

@@ -27,13 +27,17 @@ type Result struct {
 	LatencyP50   float64 `json:"latency_p50_us"`
 	LatencyP99   float64 `json:"latency_p99_us"`
 	LatencyP999  float64 `json:"latency_p999_us"`
-	// LatencyN is the alerts the percentiles are of: those an ingested event made (the
-	// end of the stream's, made by no event, are not).
+	// LatencyN is the alerts the percentiles are of: those an ingested event made, by
+	// completing them or moving event time past their window (the end of the stream's,
+	// made by no event, are not).
 	LatencyN uint64 `json:"latency_samples"`
-	// QueueP99 and QueueP999 are how long batches of events waited in their shard's
-	// queue before the shard took them up (µs; every batch, alert or not).
+	// QueueP50, QueueP99 and QueueP999 are how long batches of events waited in their
+	// shard's queue before the shard took them up (µs; every batch, alert or not), QueueN
+	// the batches.
+	QueueP50         float64           `json:"queue_wait_p50_us"`
 	QueueP99         float64           `json:"queue_wait_p99_us"`
 	QueueP999        float64           `json:"queue_wait_p999_us"`
+	QueueN           uint64            `json:"queue_wait_samples"`
 	BytesPerKey      float64           `json:"bytes_per_key"`
 	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
 	Keys             int               `json:"keys"`
@@ -174,7 +178,7 @@ func result(eng *engine.Engine, rs *engine.RuleSet, recs []engine.Record, c Conf
 		Events: len(recs), Seconds: m.secs, EventsPerSec: float64(len(recs)) / m.secs,
 		DecodePerSec: float64(len(recs)) / m.decodeSecs, ScanPerSec: float64(len(recs)) / m.scanSecs,
 		LatencyP50: snap.LatencyP50, LatencyP99: snap.LatencyP99, LatencyP999: snap.LatencyP999, LatencyN: snap.LatencyN,
-		QueueP99: snap.QueueP99, QueueP999: snap.QueueP999,
+		QueueP50: snap.QueueP50, QueueP99: snap.QueueP99, QueueP999: snap.QueueP999, QueueN: snap.QueueN,
 		Keys: m.keys, LiveKeys: m.st.Keys, LiveRuns: m.st.LiveRuns, Alerts: sink.n.Load(),
 		AlertsByRule: map[string]uint64{}, DeadLetters: snap.DeadLetter, Late: snap.Late,
 		Partitions: c.Partitions, OfferedRate: c.Rate, RulesEvaluated: len(eng.Rules().Rules),

@@ -24,7 +24,8 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 		fmt.Fprintf(w, "key spaces        %v (rules keyed by other fields: one ordered partition, as replay)\n", r.KeySpaces)
 	}
 	fmt.Fprintf(w, "throughput        %.0f events/s (decode alone, one core: %.0f events/s; a plain JSON scan, all cores: %.0f events/s, ratio %.3f)\n", r.EventsPerSec, r.DecodePerSec, r.ScanPerSec, r.ScanRatio)
-	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out)\n", r.LatencyP50, r.LatencyP99, r.LatencyP999)
+	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out, %d alerts sampled); queue wait p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d batches)\n",
+		r.LatencyP50, r.LatencyP99, r.LatencyP999, r.LatencyN, r.QueueP50, r.QueueP99, r.QueueP999, r.QueueN)
 	fmt.Fprintf(w, "state             %d live partial matches on %d keys; %.0f heap bytes per key seen, %.0f state bytes per live key\n", r.LiveRuns, r.LiveKeys, r.BytesPerKey, r.StateBytesKey)
 	fmt.Fprintf(w, "collector         %d cycles in the run, %.1f%% of the CPU used (assists %.1f%%), %.0f bytes allocated per event; %.0f of the heap bytes per key scannable\n",
 		r.GCCycles, 100*r.GCCPUShare, 100*r.AssistCPUShare, r.AllocPerEvent, r.ScanBytesPerKey)
@@ -44,7 +45,8 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 		fmt.Fprintf(w, "dead letters      %v\n", r.DeadLetters)
 	}
 	if h := r.AtHalfRate; h != nil {
-		fmt.Fprintf(w, "at half the rate  offered %d events/s, sustained %.0f: latency p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d alerts)\n", h.OfferedRate, h.EventsPerSec, h.LatencyP50, h.LatencyP99, h.LatencyP999, h.Alerts)
+		fmt.Fprintf(w, "at half the rate  offered %d events/s, sustained %.0f: latency p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d of %d alerts sampled); queue wait p99 %.0fµs  p99.9 %.0fµs\n",
+			h.OfferedRate, h.EventsPerSec, h.LatencyP50, h.LatencyP99, h.LatencyP999, h.LatencyN, h.Alerts, h.QueueP99, h.QueueP999)
 	}
 	fmt.Fprintf(w, "memory budget     largest key and rule: %d partial matches, %d entries, %d Dewey digits, %d bytes; cuts %v\n", r.PeakRuns, r.PeakNodes, r.PeakDigits, r.PeakBytes, r.BudgetCuts)
 	return nil

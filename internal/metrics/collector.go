@@ -54,13 +54,15 @@ var (
 	dRuleKeys       = desc("rule_keys", "Keys with a live partial match of the rule, at the last state walk.", "rule")
 	dWalkTime       = desc("state_walk_timestamp_seconds", "When the last state walk (the source of cepd_partial_matches) ended.")
 	dWalkTook       = desc("state_walk_duration_seconds", "How long the last state walk took (matching waits one step of it at most).")
+	dLatency        = desc("engine_detection_latency_seconds", "Ingest of the event that made an alert (completed it, or moved event time past its window) to the alert handed to the sinks, all rules, since start (the engine's histogram: quantiles within about 6%; alerts made at the end of a stream or by an idle partition are not sampled).")
+	dQueueWait      = desc("shard_queue_wait_seconds", "How long each batch of events waited in its shard's queue before the shard took it up, since start (the engine's histogram: quantiles within about 6%).")
 )
 
 var allDescs = []*prometheus.Desc{dEventsIn, dDecoded, dMatched, dLate, dDeadLetters, dUnknownFields, dDropped, dEvalErrors, dRules,
 	dWatermark, dWatermarkDelay, dIdle, dBacklog, dLag, dKafkaErrors, dKafkaSession, dRebalances, dCommitsSkipped,
 	dCkptSaves, dCkptFailures, dCkptDuration, dCkptLast, dCkptSize, dCkptTime, dCkptAge, dCkptLost, dRestored,
 	dSinkAlerts, dSinkDelivered, dSinkRetries, dSinkFailures, dSinkPending, dIngestLog, dIngestSegs,
-	dKeys, dLive, dRuleKeys, dWalkTime, dWalkTook}
+	dKeys, dLive, dRuleKeys, dWalkTime, dWalkTook, dLatency, dQueueWait}
 
 // collector reads the runtime's counters at scrape time.
 type collector struct{ m *Metrics }
@@ -77,6 +79,11 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels 
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// quantiles are a summary's p50, p99 and p99.9 given in µs, in seconds.
+func quantiles(p50, p99, p999 float64) map[float64]float64 {
+	return map[float64]float64{0.5: p50 / 1e6, 0.99: p99 / 1e6, 0.999: p999 / 1e6}
 }
 
 func b2f(b bool) float64 {
@@ -110,6 +117,8 @@ func collectEngine(ch chan<- prometheus.Metric, eng Engine, source string, now t
 	counter(ch, dLate, float64(sn.Late))
 	counter(ch, dDropped, float64(sn.Dropped))
 	counter(ch, dUnknownFields, float64(sn.UnknownFields.Total))
+	ch <- prometheus.MustNewConstSummary(dLatency, sn.LatencyN, sn.LatencySum.Seconds(), quantiles(sn.LatencyP50, sn.LatencyP99, sn.LatencyP999))
+	ch <- prometheus.MustNewConstSummary(dQueueWait, sn.QueueN, sn.QueueSum.Seconds(), quantiles(sn.QueueP50, sn.QueueP99, sn.QueueP999))
 
 	rs := eng.Rules()
 	gauge(ch, dRules, float64(len(rs.Rules)))

@@ -99,7 +99,7 @@ func New(o Options) *Metrics {
 		Help: "Alerts made, by rule, severity and kind (match or timeout); kind=match counts the rule's complete matches."},
 		[]string{"rule", "severity", "kind"})
 	m.sinceIngest = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "cepd", Name: "detection_latency_seconds",
-		Help:    "Time from the event that completed a match entering the engine to its alert being handed to the sinks, by rule.",
+		Help:    "Time from the event that made an alert (completed a match, or moved event time past its window) entering the engine to the alert being handed to the sinks, by rule.",
 		Buckets: prometheus.ExponentialBuckets(100e-6, 4, 10)}, []string{"rule"})
 	m.sinceEvent = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "cepd", Name: "event_time_latency_seconds",
 		Help:    "Time from the event time of the last matched event (a timeout's expiry time) to the alert, by rule.",

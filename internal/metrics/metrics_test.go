@@ -139,6 +139,7 @@ func TestMetricsFromEngine(t *testing.T) {
 		{"cepd_event_unknown_fields_total", nil, 1},
 		{"cepd_alerts_total", map[string]string{"rule": "two-large", "severity": "high", "kind": "match"}, 1},
 		{"cepd_detection_latency_seconds", map[string]string{"rule": "two-large"}, 1},
+		{"cepd_engine_detection_latency_seconds", nil, 1},
 		{"cepd_event_time_latency_seconds", map[string]string{"rule": "two-large"}, 1},
 		// c2's first event, and c1's last (which completed a match and starts another)
 		{"cepd_partial_matches", map[string]string{"rule": "two-large"}, 2},
@@ -158,6 +159,14 @@ func TestMetricsFromEngine(t *testing.T) {
 	if d, ok := value(t, m, "cepd_partition_watermark_delay_seconds", map[string]string{"partition": "3"}); !ok || d < 50 || d > 120 {
 		t.Errorf("watermark delay %v (present: %v), want about a minute", d, ok)
 	}
+	if n, ok := value(t, m, "cepd_shard_queue_wait_seconds", nil); !ok || n < 1 || n > 2 {
+		t.Errorf("queue waits sampled %v (present: %v), want one a batch: 1 or 2", n, ok)
+	}
+	for _, name := range []string{"cepd_engine_detection_latency_seconds", "cepd_shard_queue_wait_seconds"} {
+		if q := summaryQuantiles(t, m, name); len(q) != 3 || q[0.5] <= 0 || q[0.99] < q[0.5] || q[0.999] < q[0.99] {
+			t.Errorf("%s: quantiles %v, want p50 > 0, p99 and p99.9 at least that", name, q)
+		}
+	}
 	if _, ok := value(t, m, "cepd_checkpoint_age_seconds", nil); ok {
 		t.Errorf("a checkpoint age without any checkpoint")
 	}
@@ -171,6 +180,24 @@ func TestMetricsFromEngine(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
+}
+
+// summaryQuantiles returns the quantiles of the summary name (unlabelled).
+func summaryQuantiles(t *testing.T, m *Metrics, name string) map[float64]float64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[float64]float64{}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.Metric) == 1 {
+			for _, q := range f.Metric[0].GetSummary().GetQuantile() {
+				out[q.GetQuantile()] = q.GetValue()
+			}
+		}
+	}
+	return out
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

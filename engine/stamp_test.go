@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cepd/cepd/alerts"
+)
+
+// sinceLog records what Config.OnAlert is told: each alert's rule and latency.
+type sinceLog struct {
+	mu    sync.Mutex
+	rule  []string
+	since []time.Duration
+}
+
+func (l *sinceLog) observe(a *alerts.Alert, since time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rule = append(l.rule, a.RuleID)
+	l.since = append(l.since, since)
+}
+
+func (l *sinceLog) get() ([]string, []time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.rule...), append([]time.Duration(nil), l.since...)
+}
+
+// TestWatermarkAlertSampled: an absence alert that an ingested event makes due carries
+// that Ingest call's stamp, and its latency is sampled, also on a shard that got none
+// of the call's events (it hears of the watermark in a watermark message); one the end
+// of the stream makes due carries none and is not sampled (unstamped).
+func TestWatermarkAlertSampled(t *testing.T) {
+	rs := testRulesOf(t, "id: auth-no-capture\nwithin: 30s\n"+authNoCapture)
+	log := &sinceLog{}
+	eng, ctx, stop := startEngine(t, Config{Shards: 2, OnAlert: log.observe}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	other := "b"
+	for i := 0; eng.shardOf(other) == eng.shardOf("a"); i++ {
+		other = fmt.Sprintf("b%d", i)
+	}
+	rec := func(off int, card string, ts int64, kind string, amount float64) []Record {
+		return []Record{{Offset: int64(off), Value: fmt.Appendf(nil, `{"id":"e%d","card":%q,"ts":%d,"kind":%q,"amount":%g}`, off, card, ts, kind, amount)}}
+	}
+	const t0 = 1_700_000_000_000
+	for i, r := range [][]Record{
+		rec(1, "a", t0, "auth", 200),
+		rec(2, other, t0+40_000, "login", 1), // a's window closed: its shard got no event
+	} {
+		if _, err := eng.Ingest(ctx, 0, r); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rule, since := log.get()
+	if len(since) != 1 || since[0] < 0 {
+		t.Fatalf("after the watermark passed the window: alerts %v, latencies %v; want one, sampled", rule, since)
+	}
+	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
+		t.Fatalf("latency samples %d, want 1", n)
+	}
+	if _, err := eng.Ingest(ctx, 0, rec(3, "a", t0+41_000, "auth", 300)); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Flush(ctx); err != nil { // the end of the stream closes the window
+		t.Fatal(err)
+	}
+	if rule, since = log.get(); len(since) != 2 || since[1] >= 0 {
+		t.Fatalf("after the end of the stream: alerts %v, latencies %v; want a second one, not sampled", rule, since)
+	}
+	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
+		t.Fatalf("latency samples %d after the end of the stream, want still 1", n)
+	}
+}
+
+// TestKeySpaceAlertStampedAtCall: an alert of another key space counts its latency from
+// when the Ingest call began, as the engine's own key space's do, not from when the key
+// spaces before it had handed the call's events on (which took at least pause here: the
+// tap, run by the first key space for every event, sleeps on the last one).
+func TestKeySpaceAlertStampedAtCall(t *testing.T) {
+	const pause = 100 * time.Millisecond
+	rs := keySpaceRulesOf(t, keySpaceRules[:2]...) // device-many-cards: 3 cards on a device
+	log := &sinceLog{}
+	tap := func(_ int, _ string, _ int64, raw []byte) {
+		if bytes.Contains(raw, []byte(`"id":"e3"`)) {
+			time.Sleep(pause)
+		}
+	}
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, KeySpaces: true, OnAlert: log.observe, Tap: tap}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	var recs []Record
+	for i := 1; i <= 3; i++ {
+		recs = append(recs, Record{Offset: int64(i), Value: fmt.Appendf(nil, `{"id":"e%d","card":"c%d","device":"d1","ts":%d,"kind":"auth","amount":1.5}`, i, i, 1_700_000_000_000+int64(i))})
+	}
+	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rule, since := log.get()
+	if len(rule) != 1 || rule[0] != "device-many-cards" {
+		t.Fatalf("alerts %v, want one of device-many-cards", rule)
+	}
+	if since[0] < pause {
+		t.Fatalf("latency %v, want at least the %v the call spent in the first key space", since[0], pause)
+	}
+	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
+		t.Fatalf("latency samples %d, want 1", n)
+	}
+}
