@@ -71,3 +71,43 @@ func TestJournalReusesBase(t *testing.T) {
 		t.Fatalf("a journal's start and end allocate %v times (before and after a reload), want 0", allocs)
 	}
 }
+
+// TestEndedJournalHoldsNoArray: a key whose journal ended holds no journal array; the
+// shard keeps the array, cleared (no event stays reachable through it), and the next
+// journal of another key takes it instead of allocating; an array grown past
+// maxSpareJournal items is not kept.
+func TestEndedJournalHoldsNoArray(t *testing.T) {
+	eng, err := New(Config{Shards: 1, OutOfOrderness: time.Second}, testRuleSet(t), nopSink{}, nopDLQ{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eng.Start(ctx)
+	defer eng.Close()
+	if err := eng.onShards(ctx, func(s *shard) {
+		a, b := s.key("a", 0), s.key("b", 0)
+		s.journal(a, &item{ev: &event.Event{Key: "a", Time: 1, Seq: 1}, stable: true})
+		arr := &a.journal[:1][0]
+		s.endJournal(a)
+		if a.journal != nil {
+			t.Errorf("an ended journal leaves the key an array of %d items", cap(a.journal))
+		}
+		if n := len(s.spareJournals); n != 1 || s.spareJournals[0][:1][0].ev != nil {
+			t.Errorf("the shard keeps %d arrays, the first cleared: %v", n, n == 1 && s.spareJournals[0][:1][0].ev == nil)
+			return // (not Fatal: this runs on the shard's goroutine)
+		}
+		s.journal(b, &item{ev: &event.Event{Key: "b", Time: 2, Seq: 2}, stable: true})
+		if &b.journal[0] != arr || len(s.spareJournals) != 0 {
+			t.Errorf("the next journal did not take the kept array")
+		}
+		for i := range maxSpareJournal + 1 {
+			s.addJournal(b, item{ev: &event.Event{Key: "b", Time: 3 + int64(i), Seq: 3 + uint64(i)}, stable: true})
+		}
+		s.endJournal(b)
+		if len(s.spareJournals) != 0 {
+			t.Errorf("an array of %d items is kept", maxSpareJournal+2)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

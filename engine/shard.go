@@ -112,6 +112,7 @@ type shard struct {
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
 	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
 	spareSnaps    []*nfa.Matcher                // dropped journal bases' matchers, zeroed, for the next bases' snapshots (bounded)
+	spareJournals [][]item                      // ended journals' arrays, cleared, for the next journals (bounded; order.go)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
 
 	used  int64 // accounted bytes of the keys' matchers (budget.go)

@@ -3,45 +3,56 @@ package event
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // Event is one decoded event. Its field values are indexed like Schema.Fields and read with
 // Value; they live in one pointer-free byte slab (see slab.go) that is immutable once
 // built, so copies of an Event share it and the garbage collector never scans it.
+//
+// An event a matcher or a journal keeps is a copy of this header (Clone), one for each
+// retained event, so its layout is chosen for the heap: 80 bytes (a size class; the slab
+// as a pointer and a 32-bit length), its pointers first, so that the collector scans 48
+// bytes of it and not 72 (TestEventHeaderLayout).
 type Event struct {
-	// Seq is the arrival position assigned by whoever feeds the matcher; within one key
-	// it strictly increases. It orders events the way Flink's EventId does.
-	Seq uint64
 	// ID is the event's own identifier (the schema's id field), used in alerts and
 	// alert ids. Empty when the schema declares none.
 	ID string
 	// Key is the value of the schema's key field.
 	Key string
+	// Schema describes the values.
+	Schema *Schema
+	// data points to the values' slab (layout in slab.go) of size bytes.
+	data *byte
+	// Seq is the arrival position assigned by whoever feeds the matcher; within one key
+	// it strictly increases. It orders events the way Flink's EventId does.
+	Seq uint64
 	// Time is the event time in Unix milliseconds.
 	Time int64
 	// Offset is the event's position in its source partition (a Kafka offset, a line
 	// number), set by whoever ingests it; -1 or 0 when unknown.
 	Offset int64
-	// Schema describes the values.
-	Schema *Schema
-	// data holds the values (layout in slab.go); nv is their number.
-	data []byte
-	nv   int
+	// size is the slab's length and nv the number of values.
+	size, nv uint32
 }
+
+// slab returns the values' slab.
+func (e *Event) slab() []byte { return unsafe.Slice(e.data, e.size) }
 
 // Len returns the number of values the event holds (the schema's field count, or fewer
 // for events built by hand).
-func (e *Event) Len() int { return e.nv }
+func (e *Event) Len() int { return int(e.nv) }
 
 // Value returns the i-th value (a missing Value when i is out of range). It does not
 // allocate; a string value points into the event's slab, which it keeps alive.
 func (e *Event) Value(i int) Value {
-	nv, d := e.nv, e.data
+	nv := int(e.nv)
 	if uint(i) >= uint(nv) {
 		return Value{}
 	}
-	k := Kind(d[i])
-	if k == KindMissing {
+	d := e.slab()
+	k := d[i]
+	if k == byte(KindMissing) {
 		return Value{}
 	}
 	var at int
@@ -51,7 +62,13 @@ func (e *Event) Value(i int) Value {
 	} else {
 		at = wordsAt(nv) + 8*rank(d, nv, i)
 	}
-	return wordValue(k, binary.LittleEndian.Uint64(d[at:]), d)
+	if k&inlineString != 0 { // a short string: its bytes are its word
+		if n := uint64(k &^ inlineString); n != 0 {
+			return Value{Kind: KindString, p: &d[at], n: n}
+		}
+		return Value{Kind: KindString}
+	}
+	return wordValue(Kind(k), binary.LittleEndian.Uint64(d[at:]), d)
 }
 
 // Get returns the value of the named field, or a missing Value.
@@ -66,7 +83,7 @@ func (e *Event) Get(name string) Value {
 // It allocates: use it for output, never on the matching path.
 func (e *Event) Fields() map[string]any {
 	m := make(map[string]any, e.nv)
-	for i := range e.nv {
+	for i := range e.Len() {
 		if v := e.Value(i); v.Present() {
 			m[e.Schema.Fields[i].Name] = v.Interface()
 		}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"unsafe"
 )
@@ -13,10 +14,21 @@ import (
 //	[one word of 8 bytes per present value][string bytes]
 //
 // A missing value has kind 0 and no word; a present value's word is found by the number
-// of present values before it (a popcount of the bitmap). A number's word is its bits (as in Value); a string's word is its offset in the slab
-// (high 32 bits) and its length (low 32 bits). A slab is written once, by Builder.Build,
-// and never changed after: copies of an Event share it, and strings read from it stay
-// valid for as long as anything refers to them.
+// of present values before it (a popcount of the bitmap). A number's word is its bits (as
+// in Value). A string of up to 8 bytes is its word: its kind byte is inlineString plus
+// its length and the word holds its bytes (most of an event's strings are such codes and
+// ids: on the reference workload 8 of the 10 strings of a retained event, 45 of its 73
+// string bytes). A longer string's word is its offset in the slab (high 32 bits) and its
+// length (low 32 bits). A slab is written once, by Builder.Build, and never changed
+// after: copies of an Event share it, and strings read from it stay valid for as long as
+// anything refers to them.
+
+// inlineString marks, in a slab's kind byte, a string held in its word; the low bits are
+// its length (0 … maxInline). Kinds proper are below it.
+const (
+	inlineString = 0x80
+	maxInline    = 8
+)
 
 // bitmapAt returns where the presence bitmap of a slab of nv values starts.
 func bitmapAt(nv int) int { return (nv + 7) &^ 7 }
@@ -112,32 +124,45 @@ func wordValue(k Kind, w uint64, strs []byte) Value {
 func (b *Builder) Build(ev *Event) {
 	nv := len(b.kinds)
 	if nv == 0 {
-		ev.data, ev.nv = nil, 0
+		ev.data, ev.size, ev.nv = nil, 0, 0
 		return
 	}
-	np := 0
-	for _, k := range b.kinds {
-		if k != KindMissing {
-			np++
+	np, sb := 0, 0 // present values; bytes of the strings not held in their word
+	for i, k := range b.kinds {
+		if k == KindMissing {
+			continue
+		}
+		np++
+		if n := int(b.words[i] & 0xffffffff); k == KindString && n > maxInline {
+			sb += n
 		}
 	}
 	bm, wa := bitmapAt(nv), wordsAt(nv)
 	sa := wa + 8*np
-	data := make([]byte, sa+len(b.str))
+	if uint64(sa+sb) > math.MaxUint32 { // string offsets are 32-bit words too
+		panic("event: values of 4 GiB or more")
+	}
+	data := make([]byte, sa+sb)
 	r := 0
 	for i, k := range b.kinds {
 		if k == KindMissing {
 			continue
 		}
-		data[i] = byte(k)
 		data[bm+i/8] |= 1 << (i % 8) // little-endian words: bit i of the bitmap
-		w := b.words[i]
-		if k == KindString {
-			w += uint64(sa) << 32
-		}
-		binary.LittleEndian.PutUint64(data[wa+8*r:], w)
+		at, w := wa+8*r, b.words[i]
 		r++
+		if k == KindString {
+			off, n := int(w>>32), int(w&0xffffffff)
+			if n <= maxInline {
+				data[i] = inlineString | byte(n)
+				copy(data[at:], b.str[off:off+n])
+				continue
+			}
+			w = uint64(sa)<<32 | uint64(n)
+			sa += copy(data[sa:], b.str[off:off+n])
+		}
+		data[i] = byte(k)
+		binary.LittleEndian.PutUint64(data[at:], w)
 	}
-	copy(data[sa:], b.str)
-	ev.data, ev.nv = data, nv
+	ev.data, ev.size, ev.nv = unsafe.SliceData(data), uint32(len(data)), uint32(nv)
 }

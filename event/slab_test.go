@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestSlabRoundTrip: values set on a Builder read back from the built event as they were,
@@ -69,7 +70,7 @@ func TestSlabRoundTrip(t *testing.T) {
 func TestCloneSharesSlab(t *testing.T) {
 	ev := (&Event{Key: "k"}).SetValues([]Value{String("abc"), {}, Int(3)})
 	c := ev.Clone()
-	if &c.data[0] != &ev.data[0] || c.Value(0).AsString() != "abc" || c.Value(1).Present() || c.Value(2).AsInt() != 3 {
+	if c.data != ev.data || c.Value(0).AsString() != "abc" || c.Value(1).Present() || c.Value(2).AsInt() != 3 {
 		t.Fatalf("clone %+v", c)
 	}
 }
@@ -102,5 +103,42 @@ func BenchmarkValue(b *testing.B) {
 	}
 	if n == 0 {
 		b.Fatal("no value present")
+	}
+}
+
+// TestSlabShortStringsInline: a string of up to 8 bytes is held in its word and takes no
+// string bytes (the empty string included); a longer one is copied after the words, and
+// every value reads back as set.
+func TestSlabShortStringsInline(t *testing.T) {
+	want := []Value{String("c0013016"), String("USD"), String(""), String("e0000000001"), Int(7), {}, String("au000000001x")}
+	ev := (&Event{}).SetValues(want)
+	np := len(want) - 1
+	if got, size := len(ev.slab()), wordsAt(len(want))+8*np+len("e0000000001")+len("au000000001x"); got != size {
+		t.Fatalf("slab of %d bytes, want %d: short strings should take only their word", got, size)
+	}
+	for i, v := range want {
+		if got := ev.Value(i); !got.Equal(v) || got.Kind != v.Kind {
+			t.Fatalf("value %d = %#v, want %#v", i, got.Interface(), v.Interface())
+		}
+	}
+	if s := ev.Value(0).AsString(); s != "c0013016" || unsafe.StringData(s) != &ev.slab()[wordsAt(len(want))] {
+		t.Fatalf("value 0 = %q, not read from its word", s)
+	}
+}
+
+// TestEventHeaderLayout pins the retained header's layout: 80 bytes (a size class of its
+// own), and every pointer in its first 48 bytes, which is all the collector scans of it.
+func TestEventHeaderLayout(t *testing.T) {
+	var ev Event
+	if n := unsafe.Sizeof(ev); n != 80 {
+		t.Fatalf("Event is %d bytes, want 80", n)
+	}
+	if end := unsafe.Offsetof(ev.data) + unsafe.Sizeof(ev.data); end != 48 {
+		t.Fatalf("Event's pointers end at byte %d, want 48", end)
+	}
+	for _, off := range []uintptr{unsafe.Offsetof(ev.ID), unsafe.Offsetof(ev.Key), unsafe.Offsetof(ev.Schema)} {
+		if off >= 48 {
+			t.Fatalf("a pointer field at byte %d", off)
+		}
 	}
 }

@@ -90,7 +90,8 @@ func TestSmallDeweys(t *testing.T) {
 		want := deweyOf(digits...)
 		v, ok := smallDewey([]byte(want))
 		inTable := len(digits) == 1 && uint32(digits[0]) < small1 ||
-			len(digits) == 2 && uint32(digits[0]) < small2a && uint32(digits[1]) < small2b
+			len(digits) == 2 && uint32(digits[0]) < small2a && uint32(digits[1]) < small2b ||
+			len(digits) == 3 && uint32(digits[0]) < small3a && uint32(digits[1]) < small3b && uint32(digits[2]) < small3b
 		if ok != inTable || ok && v != want {
 			t.Fatalf("%v: table gives %v (%v), want %v (%v)", digits, v.digits(), ok, want.digits(), inTable)
 		}
@@ -108,9 +109,22 @@ func TestSmallDeweys(t *testing.T) {
 			check(x, y)
 		}
 	}
-	check(1, 0, 0)
+	for x := int32(-1); x < small3a+2; x++ {
+		for y := int32(-1); y < small3b+2; y++ {
+			for z := int32(-1); z < small3b+2; z++ {
+				check(x, y, z)
+			}
+		}
+	}
+	check(1, 0, 0, 0)
 	d := deweyOf(7)
 	if n := testing.AllocsPerRun(100, func() { d = d.addStage()[:4].increase(1) }); n != 0 {
 		t.Fatalf("small versions allocate: %v a call", n)
+	}
+	// A run two stages in (the reference workload's most common live version: x.0.0,
+	// x.0.1, x.1.0) takes its version from the table too.
+	d3 := deweyOf(5, 0)
+	if n := testing.AllocsPerRun(100, func() { d = d3.increaseAndAddStage(1).increase(1) }); n != 0 || d != deweyOf(5, 1, 1) {
+		t.Fatalf("three-digit versions allocate: %v a call (%v)", n, d)
 	}
 }
