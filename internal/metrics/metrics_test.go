@@ -159,8 +159,10 @@ func TestMetricsFromEngine(t *testing.T) {
 	if d, ok := value(t, m, "cepd_partition_watermark_delay_seconds", map[string]string{"partition": "3"}); !ok || d < 50 || d > 120 {
 		t.Errorf("watermark delay %v (present: %v), want about a minute", d, ok)
 	}
-	if n, ok := value(t, m, "cepd_shard_queue_wait_seconds", nil); !ok || n < 1 || n > 2 {
-		t.Errorf("queue waits sampled %v (present: %v), want one a batch: 1 or 2", n, ok)
+	// one a batch: the three decoded events go in one to three (ingest hands an event
+	// over on its own when its shard waits on an empty queue: shard.handOff)
+	if n, ok := value(t, m, "cepd_shard_queue_wait_seconds", nil); !ok || n < 1 || n > 3 {
+		t.Errorf("queue waits sampled %v (present: %v), want one a batch: 1 to 3", n, ok)
 	}
 	for _, name := range []string{"cepd_engine_detection_latency_seconds", "cepd_shard_queue_wait_seconds"} {
 		if q := summaryQuantiles(t, m, name); len(q) != 3 || q[0.5] <= 0 || q[0.99] < q[0.5] || q[0.999] < q[0.99] {
