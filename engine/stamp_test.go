@@ -145,3 +145,37 @@ func TestBehindWatermarkAlertSampled(t *testing.T) {
 		t.Fatalf("latency samples %d, want 1", n)
 	}
 }
+
+// TestKeySpaceAddedLaterSharesClock: a key space a rule swap brings in long after the
+// engine started measures its alerts on the engine's clock (the call's stamp is the
+// parent's): its latency is the time since the call began, not that less the time
+// between the engine's start and its own (negative here).
+func TestKeySpaceAddedLaterSharesClock(t *testing.T) {
+	const pause = 200 * time.Millisecond
+	log := &sinceLog{}
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, KeySpaces: true, OnAlert: log.observe}, keySpaceRulesOf(t, keySpaceRules[:1]...), &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	time.Sleep(pause)
+	if _, err := eng.SwapRules(ctx, keySpaceRulesOf(t, keySpaceRules[:2]...)); err != nil { // brings in device
+		t.Fatal(err)
+	}
+	var recs []Record
+	for i := 1; i <= 3; i++ {
+		recs = append(recs, Record{Offset: int64(i), Value: fmt.Appendf(nil, `{"id":"e%d","card":"c%d","device":"d1","ts":%d,"kind":"auth","amount":1.5}`, i, i, 1_700_000_000_000+int64(i))})
+	}
+	start := time.Now()
+	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	rule, since := log.get()
+	if len(rule) != 1 || rule[0] != "device-many-cards" {
+		t.Fatalf("alerts %v, want one of device-many-cards", rule)
+	}
+	if since[0] < 0 || since[0] > took {
+		t.Fatalf("latency %v, want between 0 and the %v the call and the barrier took", since[0], took)
+	}
+}
