@@ -44,6 +44,16 @@ type msg struct {
 // unstamped time are delivered but not sampled (shard.deliver).
 const unstamped int64 = -1
 
+// stamp is the ingest stamp of the event the shard is handling (unstamped when none): a
+// window the event leaves already closed (a new key's event far behind its partition's
+// watermark, a re-matched one) closes at once, and its alert is the event's call's.
+func (s *shard) stamp() int64 {
+	if s.cur == nil {
+		return unstamped
+	}
+	return s.cur.ingest
+}
+
 // keyState is everything the shard holds for one key: a matcher per rule that has
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
@@ -601,7 +611,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 		return
 	}
 	if now := ks.part.now(s.global); d <= now { // already due: close the windows now
-		s.fire(ks, now, -1)
+		s.fire(ks, now, s.stamp())
 		return
 	}
 	ks.timerAt = d

@@ -115,3 +115,67 @@ func TestKeySpaceAlertStampedAtCall(t *testing.T) {
 		t.Fatalf("latency samples %d, want 1", n)
 	}
 }
+
+// TestBehindWatermarkAlertSampled: an event of a new key far behind its partition's
+// watermark starts a window that is already closed; the absence alert it makes at once
+// (the key's timer is due when the shard settles the key) is the call's and is sampled,
+// as an ingested event made it: neither the end of the stream nor an idle partition.
+func TestBehindWatermarkAlertSampled(t *testing.T) {
+	rs := testRulesOf(t, "id: auth-no-capture\nwithin: 30s\n"+authNoCapture)
+	log := &sinceLog{}
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OnAlert: log.observe}, rs, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	const t0 = 1_700_000_000_000
+	for i, r := range []string{
+		fmt.Sprintf(`{"id":"e1","card":"a","ts":%d,"kind":"login","amount":1}`, t0+40_000),
+		fmt.Sprintf(`{"id":"e2","card":"b","ts":%d,"kind":"auth","amount":200}`, t0), // its window closed at t0+30s
+	} {
+		if _, err := eng.Ingest(ctx, 0, []Record{{Offset: int64(i), Value: []byte(r)}}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rule, since := log.get()
+	if len(since) != 1 || since[0] < 0 {
+		t.Fatalf("alerts %v, latencies %v; want one, sampled", rule, since)
+	}
+	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
+		t.Fatalf("latency samples %d, want 1", n)
+	}
+}
+
+// TestKeySpaceAddedLaterSharesClock: a key space a rule swap brings in long after the
+// engine started measures its alerts on the engine's clock (the call's stamp is the
+// parent's): its latency is the time since the call began, not that less the time
+// between the engine's start and its own (negative here).
+func TestKeySpaceAddedLaterSharesClock(t *testing.T) {
+	const pause = 200 * time.Millisecond
+	log := &sinceLog{}
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, KeySpaces: true, OnAlert: log.observe}, keySpaceRulesOf(t, keySpaceRules[:1]...), &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	time.Sleep(pause)
+	if _, err := eng.SwapRules(ctx, keySpaceRulesOf(t, keySpaceRules[:2]...)); err != nil { // brings in device
+		t.Fatal(err)
+	}
+	var recs []Record
+	for i := 1; i <= 3; i++ {
+		recs = append(recs, Record{Offset: int64(i), Value: fmt.Appendf(nil, `{"id":"e%d","card":"c%d","device":"d1","ts":%d,"kind":"auth","amount":1.5}`, i, i, 1_700_000_000_000+int64(i))})
+	}
+	start := time.Now()
+	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	rule, since := log.get()
+	if len(rule) != 1 || rule[0] != "device-many-cards" {
+		t.Fatalf("alerts %v, want one of device-many-cards", rule)
+	}
+	if since[0] < 0 || since[0] > took {
+		t.Fatalf("latency %v, want between 0 and the %v the call and the barrier took", since[0], took)
+	}
+}

@@ -159,8 +159,8 @@ func TestMetricsFromEngine(t *testing.T) {
 	if d, ok := value(t, m, "cepd_partition_watermark_delay_seconds", map[string]string{"partition": "3"}); !ok || d < 50 || d > 120 {
 		t.Errorf("watermark delay %v (present: %v), want about a minute", d, ok)
 	}
-	// One sample a batch: the 3 decoded events go in 1 to 3 batches (a shard waiting on an
-	// empty queue is handed a batch as soon as it holds one event).
+	// one a batch: the three decoded events go in one to three (ingest hands an event
+	// over on its own when its shard waits on an empty queue: shard.handOff)
 	if n, ok := value(t, m, "cepd_shard_queue_wait_seconds", nil); !ok || n < 1 || n > 3 {
 		t.Errorf("queue waits sampled %v (present: %v), want one a batch: 1 to 3", n, ok)
 	}
