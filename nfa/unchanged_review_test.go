@@ -14,42 +14,9 @@ import (
 // event, whatever it does to the runs; skipping the check kept the runs until an event
 // changed them, and a match they completed then was not the reference's.
 func TestUnchangedEnforcesBudget(t *testing.T) {
-	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", 0, nil), step("b", patterns.Relaxed, nil)}}
-	for _, lower := range []Budget{{Runs: 2}, {VersionLen: 1}, {Bytes: 400}} {
-		var ms [2]*Matcher
-		var scs [2]*Scratch
-		for i, noGuards := range []bool{false, true} {
-			prog, err := Compile(pat, func(s *patterns.Step, _ CondKind) (Condition, error) { return nameIs(s.Name), nil },
-				Options{NoGuards: noGuards})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ms[i], scs[i] = budgeted(prog, Budget{})
-		}
-		var res [2]Result
-		feed := func(i int, name string) {
-			for j := range ms {
-				ms[j].Process(namedEvent(i, name), scs[j], &res[j])
-			}
-		}
-		for i := range 6 { // six runs waiting for a "b"
-			feed(i, "a")
-		}
-		for j := range ms {
-			scs[j].Budget = lower // now over it
-		}
-		feed(6, "x") // leaves every run as it was
-		if a, b := dumpRuns(ms[0]), dumpRuns(ms[1]); a != b || res[0].Cut != res[1].Cut || ms[0].Usage() != ms[1].Usage() {
-			t.Fatalf("budget %+v: runs %s (cut %d, %+v), reference %s (cut %d, %+v)", lower,
-				a, res[0].Cut, ms[0].Usage(), b, res[1].Cut, ms[1].Usage())
-		}
-		if res[1].Cut == 0 {
-			t.Fatalf("budget %+v: the reference cut nothing: the test does not test", lower)
-		}
-		feed(7, "b") // what the runs left complete
-		if a, b := resultString(&res[0]), resultString(&res[1]); a != b {
-			t.Fatalf("budget %+v: matches %s, reference %s", lower, a, b)
-		}
+	nameOnly := func(s *patterns.Step, _ CondKind) (Condition, error) { return nameIs(s.Name), nil }
+	for _, restored := range []bool{false, true} {
+		checkBudgetBetweenCalls(t, nameOnly, restored, nil)
 	}
 }
 
