@@ -49,7 +49,7 @@ func (s *shard) account(ks *keyState, next *int64) {
 				continue
 			}
 			m.CutAll("engine", s.sc, &s.res)
-			s.emit(ri, ks.key, -1)
+			s.emit(ri, ks.key, unstamped)
 			if m.Idle() {
 				s.idle(ks, ri, m)
 			}

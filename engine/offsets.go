@@ -90,7 +90,7 @@ func (s *shard) dropPartition(part int32) {
 	}
 	s.dropClock(part)
 	delete(s.dirty, part)
-	s.recomputeGlobal(-1)
+	s.recomputeGlobal(unstamped)
 }
 
 // onShards runs fn on every shard goroutine in turn (fn may write shared variables: the
