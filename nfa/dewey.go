@@ -26,6 +26,9 @@ func deweyOf(digits ...int32) dewey {
 	for _, x := range digits {
 		b = binary.LittleEndian.AppendUint32(b, uint32(x))
 	}
+	if d, ok := smallDewey(b); ok { // a restored run holds what a live one would
+		return d
+	}
 	return dewey(b)
 }
 

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // refCompatible is compatible over plain digits (the slice form dewey had).
@@ -126,5 +127,29 @@ func TestSmallDeweys(t *testing.T) {
 	d3 := deweyOf(5, 0)
 	if n := testing.AllocsPerRun(100, func() { d = d3.increaseAndAddStage(1).increase(1) }); n != 0 || d != deweyOf(5, 1, 1) {
 		t.Fatalf("three-digit versions allocate: %v a call (%v)", n, d)
+	}
+}
+
+// TestRestoredDeweysFromTable: a version rebuilt from its digits (deweyOf: a snapshot's
+// runs and edges after a restart) is the table's copy when the table holds it, so a
+// restored key holds no more than the live one did, and allocates nothing for it.
+func TestRestoredDeweysFromTable(t *testing.T) {
+	inTable := func(d dewey) bool {
+		p := unsafe.StringData(string(d))
+		lo := unsafe.StringData(smallDeweys)
+		return uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(lo)) &&
+			uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(lo))+uintptr(len(smallDeweys))
+	}
+	for _, digits := range [][]int32{{3}, {5, 2}, {9, 0, 1}, {small3a - 1, small3b - 1, small3b - 1}} {
+		if d := deweyOf(digits...); !inTable(d) {
+			t.Errorf("%v: not the table's copy", digits)
+		}
+	}
+	if d := deweyOf(small3a, 0, 0); inTable(d) || d.n() != 3 || d.digit(0) != small3a {
+		t.Errorf("%v: want its own string", d.digits())
+	}
+	var d dewey
+	if n := testing.AllocsPerRun(100, func() { d = deweyOf(9, 0, 1) }); n != 0 {
+		t.Errorf("deweyOf(9, 0, 1) allocates %v a call (%v)", n, d.digits())
 	}
 }
