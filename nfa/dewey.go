@@ -26,10 +26,7 @@ func deweyOf(digits ...int32) dewey {
 	for _, x := range digits {
 		b = binary.LittleEndian.AppendUint32(b, uint32(x))
 	}
-	if d, ok := smallDewey(b); ok { // a restored run holds what a live one would
-		return d
-	}
-	return dewey(b)
+	return deweyFrom(b) // a restored run holds what a live one would
 }
 
 // n returns the number of digits.
@@ -60,6 +57,13 @@ func (d dewey) with(n int, stage bool) dewey {
 	if stage {
 		b = append(b, 0, 0, 0, 0)
 	}
+	return deweyFrom(b)
+}
+
+// deweyFrom returns the version whose bytes are b: the table's copy when the table holds
+// it (smallDewey), else a string of its own. Every version is made here, so a run holds
+// the same whether its version was computed (with) or restored (deweyOf).
+func deweyFrom(b []byte) dewey {
 	if v, ok := smallDewey(b); ok {
 		return v
 	}
@@ -74,7 +78,7 @@ func (d dewey) with(n int, stage bool) dewey {
 // a digit per stage it went through, raised by the branches it left). The three-digit
 // versions are what a run two stages in holds: on the reference workload (100k cards)
 // nearly every run of refund-exceeds-purchase waits with one (x.0.0, x.0.1, x.1.0 with x
-// below 8), about 700k runs at the end of the 1M-event stream, each a 16-byte allocation
+// below 128), about 700k runs at the end of the 1M-event stream, each a 16-byte allocation
 // without the table.
 const (
 	small1  = 1 << 12
