@@ -82,13 +82,8 @@ func (l *velLayout) free(i int, a *velocity.Agg) {
 // take returns an empty aggregate for place i, computing spec: a spare one, else new.
 func (l *velLayout) take(i int, spec velocity.Spec) *velocity.Agg {
 	if l.spare != nil {
-		if n := len(l.spare[i]); n > 0 {
-			a := l.spare[i][n-1]
-			l.spare[i][n-1] = nil
-			l.spare[i] = l.spare[i][:n-1]
-			if a.Spec() == spec {
-				return a
-			}
+		if a, ok := popSpare(&l.spare[i]); ok && a.Spec() == spec {
+			return a
 		}
 	}
 	return velocity.New(spec)

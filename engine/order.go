@@ -172,8 +172,8 @@ const maxSpareJournal = 16
 // its next, 84 bytes a key on the 1M reference workload. Nothing else refers to the array
 // (checkpoints, Inspect and replays read the journal synchronously).
 func (s *shard) keepJournal(j []item) {
-	clear(j[:cap(j)])
 	if c := cap(j); c > 0 && c <= maxSpareJournal && len(s.spareJournals) < maxSpare {
+		clear(j[:c])
 		s.spareJournals = append(s.spareJournals, j[:0])
 	}
 }
