@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -30,6 +31,22 @@ func (l *sinceLog) get() ([]string, []time.Duration) {
 	return append([]string(nil), l.rule...), append([]time.Duration(nil), l.since...)
 }
 
+// wantOneSampled waits until the engine has handled everything ingested so far (a
+// barrier) and fails unless exactly one alert was made, its latency was sampled, and the
+// engine counts one latency sample.
+func (l *sinceLog) wantOneSampled(ctx context.Context, t *testing.T, eng *Engine, when string) {
+	t.Helper()
+	if err := eng.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rule, since := l.get(); len(since) != 1 || since[0] < 0 {
+		t.Fatalf("%s: alerts %v, latencies %v; want one, sampled", when, rule, since)
+	}
+	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
+		t.Fatalf("%s: latency samples %d, want 1", when, n)
+	}
+}
+
 // TestWatermarkAlertSampled: an absence alert that an ingested event makes due carries
 // that Ingest call's stamp, and its latency is sampled, also on a shard that got none
 // of the call's events (it hears of the watermark in a watermark message); one the end
@@ -55,23 +72,14 @@ func TestWatermarkAlertSampled(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if err := eng.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rule, since := log.get()
-	if len(since) != 1 || since[0] < 0 {
-		t.Fatalf("after the watermark passed the window: alerts %v, latencies %v; want one, sampled", rule, since)
-	}
-	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
-		t.Fatalf("latency samples %d, want 1", n)
-	}
+	log.wantOneSampled(ctx, t, eng, "after the watermark passed the window")
 	if _, err := eng.Ingest(ctx, 0, rec(3, "a", t0+41_000, "auth", 300)); err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.Flush(ctx); err != nil { // the end of the stream closes the window
 		t.Fatal(err)
 	}
-	if rule, since = log.get(); len(since) != 2 || since[1] >= 0 {
+	if rule, since := log.get(); len(since) != 2 || since[1] >= 0 {
 		t.Fatalf("after the end of the stream: alerts %v, latencies %v; want a second one, not sampled", rule, since)
 	}
 	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
@@ -134,16 +142,7 @@ func TestBehindWatermarkAlertSampled(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if err := eng.Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rule, since := log.get()
-	if len(since) != 1 || since[0] < 0 {
-		t.Fatalf("alerts %v, latencies %v; want one, sampled", rule, since)
-	}
-	if n := eng.Stats().Snapshot().LatencyN; n != 1 {
-		t.Fatalf("latency samples %d, want 1", n)
-	}
+	log.wantOneSampled(ctx, t, eng, "after the event behind the watermark")
 }
 
 // TestKeySpaceAddedLaterSharesClock: a key space a rule swap brings in long after the
