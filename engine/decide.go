@@ -40,7 +40,10 @@ type Completions func() [][]Completed
 // into its key's journal, or late and processed) whose matched events include it, both
 // those delivered and those its rule's cooldown suppressed (marked Suppressed by
 // "cooldown"; not delivered). Alerts that time moving on fired (windows closing,
-// absences, timeouts, even when the event's own time closed them) belong to no event.
+// absences, timeouts, even when the event's own time closed them) belong to no event,
+// with one exception: an alert whose matched events include the event and whose window
+// the partition's time had closed before the event arrived (an event in order for its
+// key but behind its partition) fires while the event is handled and is the event's.
 // With `release: in_start_order` a match completed by the event may leave later, when
 // earlier partial matches resolve: it is then not among the event's. With
 // Config.KeySpaces the alerts are those of every key space the event reaches: the

@@ -21,7 +21,8 @@ pattern:
 
 // TestSubmitCollect: an ingest call that collects gets, per event, exactly the alerts
 // that event completed: in order, re-matched, and held back by a cooldown (marked);
-// alerts that time moving on fires (an absence) belong to no event.
+// alerts that time moving on fires (an absence) belong to no event, unless the event is
+// among their matched events and their window had closed before it arrived.
 func TestSubmitCollect(t *testing.T) {
 	rs := testRulesOf(t, bigCooled, testRules[1]) // testRules[1]: auth-no-capture
 	sink := &sinkCollector{}
@@ -80,5 +81,13 @@ func TestSubmitCollect(t *testing.T) {
 	c4 := c4s[len(c4s)-1]
 	if b, err := json.Marshal(c4); err != nil || len(b) == 0 {
 		t.Fatal("alert does not marshal", err)
+	}
+	// c5's first event comes with its absence window already closed by the partition's
+	// time (t0+85s: e8's less the out-of-orderness). Nothing but the event was needed, so
+	// the absence alert that holds it is the event's, delivered while it is handled, after
+	// the match the event completed
+	out, comp = submit(testEvent{ID: "e9", Card: "c5", TS: t0 + 40_000, Kind: "auth", Amount: 300})
+	if g := ids(comp[0]); out[0] != OutcomeMatched || len(g) != 2 || g[0] != "big" || g[1] != "auth-no-capture" {
+		t.Fatalf("e9: %v %v", g, out[0])
 	}
 }
