@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -601,9 +603,10 @@ func TestUIBrowserScale(t *testing.T) {
 		start := time.Now()
 		act()
 		d := time.Since(start)
-		t.Logf("%s: %v", what, d.Round(time.Millisecond))
-		if d > budget {
-			t.Errorf("%s took %v, want under %v", what, d, budget)
+		load := loadPerCore()
+		t.Logf("%s: %v (load %.1f a core)", what, d.Round(time.Millisecond), load)
+		if b := time.Duration(float64(budget) * max(1, load)); d > b {
+			t.Errorf("%s took %v, want under %v (%v on an idle machine, at load %.1f a core)", what, d, b, budget, load)
 		}
 	}
 	timed("rules list of 500 rules shown", 5*time.Second, func() {
@@ -671,4 +674,22 @@ func (u *uiEnv) ingestScaleAlerts() {
 		}
 		u.getJSON("/v1/alerts?limit=10000", "", &list)
 	}
+}
+
+// loadPerCore is the one-minute load average over the cores (0 when unknown): the UI's
+// time budgets are for a machine with a core free, and stretch by this factor beyond one.
+func loadPerCore() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0
+	}
+	return l / float64(runtime.NumCPU())
 }
