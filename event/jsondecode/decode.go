@@ -23,7 +23,10 @@ type Decoder struct {
 	schema *event.Schema
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
-	byLen  [64][]int
+	byLen [64][]int
+	// names are the fields' names, "" for a name no key the fast path reads can spell
+	// (one holding a quote or a backslash): predict compares keys with them.
+	names  []string
 	b      event.Builder
 	bounds event.Bounds
 	maxStr int
@@ -35,7 +38,8 @@ type Decoder struct {
 	end int
 	// each is d.member, bound once (a method value allocates when made).
 	each func(key, value []byte, dt jsonparser.ValueType, off int) error
-	// members is the fast path's scratch (scan.go); slow forces the slow path (tests).
+	// scratch is the fast path's list of unknown members (scan.go); slow forces the slow
+	// path (tests).
 	scratch []member
 	slow    bool
 	// order is, for each member position of the fast path, the field the member there
@@ -148,6 +152,11 @@ func NewDecoder(s *event.Schema) *Decoder {
 		missingKey: &event.DecodeError{Reason: event.ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
+		name := f.Name
+		if strings.ContainsAny(name, "\"\\") {
+			name = ""
+		}
+		d.names = append(d.names, name)
 	}
 	d.each = d.member
 	for j := range d.order {
@@ -206,21 +215,13 @@ func (d *Decoder) Rekey(src, ev *event.Event) error {
 // ErrNotRekeyable is Rekey's refusal of an event decoded by an unrelated schema.
 var ErrNotRekeyable = errors.New("jsondecode: the event was decoded by a schema with other fields")
 
-// members decodes the object's members into the builder: by scanFlat when it reads the
+// members decodes the object's members into the builder: by flat when it reads the
 // object, else by jsonparser.
 func (d *Decoder) members(data []byte) error {
-	var ok bool
-	if !d.slow {
-		d.scratch, ok = scanFlat(data, d.scratch[:0])
-	}
-	if ok {
-		for j, m := range d.scratch {
-			if err := d.fastMember(j, data[m.ks:m.ke], data[m.vs:m.ve], m.dt); err != nil {
-				return err
-			}
-		}
+	if !d.slow && d.flat(data) {
 		return nil
 	}
+	d.b.Reset(len(d.schema.Fields))
 	d.ferr, d.end = nil, 1
 	err := jsonparser.ObjectEach(data, d.each)
 	if d.ferr != nil {
@@ -247,21 +248,6 @@ func checkObject(data []byte) error {
 		return &event.DecodeError{Reason: event.ReasonBadJSON, Msg: "not valid JSON"}
 	}
 	return nil
-}
-
-// fastMember decodes the j-th member of an object scanFlat read: as member, but a string
-// value is known to hold no escape.
-func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) error {
-	i, ok := d.known(key, j)
-	if !ok {
-		return nil
-	}
-	f := d.schema.Fields[i]
-	if dt == jsonparser.String && (f.Type == event.TypeString || f.Type == event.TypeAny) {
-		d.b.Clear(i) // a repeated member: the last one counts
-		return d.plainStr(i, value)
-	}
-	return d.set(i, value, dt)
 }
 
 // member decodes one member of the object (jsonparser.ObjectEach's callback).
