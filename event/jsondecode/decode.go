@@ -393,6 +393,9 @@ func parseDouble(f event.Field, value []byte, dt jsonparser.ValueType) (event.Va
 	if dt != jsonparser.Number {
 		return event.Value{}, wrongType(f, "a number", value)
 	}
+	if fl, ok := shortDecimal(value); ok {
+		return event.Double(fl), nil
+	}
 	fl, err := strconv.ParseFloat(string(value), 64)
 	if err != nil || math.IsInf(fl, 0) {
 		return event.Value{}, wrongType(f, "a number", value)
