@@ -26,10 +26,12 @@ type Decoder struct {
 	byLen [64][]int
 	// names are the fields' names, "" for a name no key the fast path reads can spell
 	// (one holding a quote or a backslash): predict compares keys with them.
-	names  []string
-	b      event.Builder
-	bounds event.Bounds
-	maxStr int
+	names []string
+	// isString marks the fields of type string or any: a JSON string is their value.
+	isString []bool
+	b        event.Builder
+	bounds   event.Bounds
+	maxStr   int
 	// unknown counts the fields the schema does not declare (nil: not counted).
 	unknown *event.UnknownFields
 	// ferr is the first field error of the event being decoded.
@@ -157,6 +159,7 @@ func NewDecoder(s *event.Schema) *Decoder {
 			name = ""
 		}
 		d.names = append(d.names, name)
+		d.isString = append(d.isString, f.Type == event.TypeString || f.Type == event.TypeAny)
 	}
 	d.each = d.member
 	for j := range d.order {

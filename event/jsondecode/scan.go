@@ -5,8 +5,6 @@ import (
 	"math/bits"
 
 	"github.com/buger/jsonparser"
-
-	"github.com/cepd/cepd/event"
 )
 
 // The fast path. Card events are flat objects of scalars: flat reads such an object in
@@ -92,19 +90,14 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 		if !ok || f < 0 {
 			return e, ok
 		}
-		fd := d.schema.Fields[f]
-		if n := e - 1 - (i + 1); (fd.Type == event.TypeString || fd.Type == event.TypeAny) && n <= d.maxStr {
+		if n := e - 1 - (i + 1); d.isString[f] && n <= d.maxStr {
 			d.b.SetStringIn(f, data, i+1, n)
 			return e, true
 		}
-		return e, d.convert(f, fd, data[i+1:e-1], jsonparser.String) == nil
+		return e, d.convert(f, d.schema.Fields[f], data[i+1:e-1], jsonparser.String) == nil
 	}
 	e := i
-	for e < len(data) {
-		c := data[e]
-		if c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ',' || c == '}' || c == ']' {
-			break
-		}
+	for e < len(data) && !ends[data[e]] {
 		e++
 	}
 	tok := data[i:e]
@@ -128,6 +121,9 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 	return e, f < 0 || d.convert(f, d.schema.Fields[f], tok, dt) == nil
 }
 
+// ends marks the bytes that end a number or a literal (as in jsonparser's tokenEnd).
+var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '}': true, ']': true}
+
 // predict returns the field the j-th member named in the previous event (Decoder.field)
 // and the offset after the closing quote of the key starting at data[ks], when the key is
 // that field's name; -1 otherwise. The names predicted hold no quote and no backslash, so
@@ -145,7 +141,17 @@ func (d *Decoder) predict(data []byte, ks, j int) (int, int) {
 	return f, e + 1
 }
 
+// skipBlanks returns the offset of the first byte from data[i] on that is not a blank
+// (len(data) if none). Blanks are below '!': a byte above it, the usual next byte, is
+// answered without a loop (inlined).
 func skipBlanks(data []byte, i int) int {
+	if i < len(data) && data[i] > ' ' {
+		return i
+	}
+	return skipBlanksLoop(data, i)
+}
+
+func skipBlanksLoop(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\n', '\r', '\t':
