@@ -185,6 +185,12 @@ func plainString(data []byte, i int) (int, bool) {
 			return j + 1, data[j] == '"'
 		}
 	}
+	return plainStringBytewise(data, i)
+}
+
+// plainStringBytewise is plainString a byte at a time: its tail, and its reference in
+// TestPlainStringMatchesBytewise.
+func plainStringBytewise(data []byte, i int) (int, bool) {
 	for j := i; j < len(data); j++ {
 		switch data[j] {
 		case '"':

@@ -203,17 +203,6 @@ func fastTaken(s *event.Schema, in string) bool {
 // search finds (the first quote, a backslash before it, or no end) for a quote or a
 // backslash at every offset of strings of every length, among ASCII and other bytes.
 func TestPlainStringMatchesBytewise(t *testing.T) {
-	bytewise := func(data []byte, i int) (int, bool) {
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				return j + 1, true
-			case '\\':
-				return 0, false
-			}
-		}
-		return 0, false
-	}
 	r := rand.New(rand.NewPCG(9, 10))
 	fill := []byte("a0 ~\x00\x7f\x80\x81\xa2\xdc\xff\x21\x23\x5b\x5d\x01")
 	for n := range 40 {
@@ -229,7 +218,7 @@ func TestPlainStringMatchesBytewise(t *testing.T) {
 			}
 			for i := range n + 1 {
 				ge, gok := plainString(b, i)
-				we, wok := bytewise(b, i)
+				we, wok := plainStringBytewise(b, i)
 				if gok != wok || (gok && ge != we) {
 					t.Fatalf("%q from %d: %d %v, want %d %v", b, i, ge, gok, we, wok)
 				}
