@@ -69,11 +69,12 @@ type Builder struct {
 
 // Reset starts an event of n values, all missing.
 func (b *Builder) Reset(n int) {
-	if cap(b.kinds) < n {
-		b.kinds, b.words = make([]byte, n), make([]uint64, n)
+	r := (n + 7) &^ 7 // kinds has zero bytes up to a multiple of 8 (Build reads words of it)
+	if cap(b.kinds) < r || cap(b.words) < n {
+		b.kinds, b.words = make([]byte, r), make([]uint64, n)
 	}
 	b.kinds, b.words = b.kinds[:n], b.words[:n]
-	clear(b.kinds)
+	clear(b.kinds[:r])
 	b.str = b.str[:0]
 }
 
@@ -175,17 +176,15 @@ func (b *Builder) Build(ev *Event) {
 		ev.data, ev.size, ev.nv = nil, 0, 0
 		return
 	}
-	kinds, words := b.kinds, b.words[:nv]
+	kinds, words := b.kinds[:(nv+7)&^7], b.words[:nv] // kinds padded (Reset)
 	// present values; bytes of the long strings; whether those lie in str in field order
 	// and fill it (then one copy moves them all)
 	np, sb, inOrder := 0, 0, true
-	for i, k := range kinds {
-		if k == byte(KindMissing) {
-			continue
-		}
-		np++
-		if k == byte(KindString) {
-			w := words[i]
+	for c := 0; c < nv; c += 64 {
+		set, long := presence(kinds, c)
+		np += bits.OnesCount64(set)
+		for ; long != 0; long &= long - 1 {
+			w := words[c+bits.TrailingZeros64(long)]
 			inOrder = inOrder && int(w>>32) == sb
 			sb += int(w & 0xffffffff)
 		}
@@ -197,21 +196,18 @@ func (b *Builder) Build(ev *Event) {
 		panic("event: values of 4 GiB or more")
 	}
 	data := make([]byte, sa+sb)
-	copy(data, kinds)
+	copy(data, kinds[:nv])
 	if inOrder {
 		copy(data[sa:], b.str)
 	}
-	// The words, at from wa on; the bitmap, a word for each 64 values.
-	at := wa
+	at := wa // the next word
 	for c := 0; c < nv; c += 64 {
-		var set uint64
-		for j, k := range kinds[c:min(c+64, nv)] {
-			if k == byte(KindMissing) {
-				continue
-			}
-			set |= 1 << j
+		set, long := presence(kinds, c)
+		binary.LittleEndian.PutUint64(data[bm+c/8:], set) // little-endian: bit i is value i's
+		for ; set != 0; set &= set - 1 {
+			j := bits.TrailingZeros64(set)
 			w := words[c+j]
-			if k == byte(KindString) {
+			if long>>j&1 != 0 {
 				off, n := int(w>>32), int(w&0xffffffff)
 				if !inOrder {
 					copy(data[sa:], b.str[off:off+n])
@@ -222,7 +218,30 @@ func (b *Builder) Build(ev *Event) {
 			binary.LittleEndian.PutUint64(data[at:], w)
 			at += 8
 		}
-		binary.LittleEndian.PutUint64(data[bm+c/8:], set) // little-endian: bit i is value i's
 	}
 	ev.data, ev.size, ev.nv = unsafe.SliceData(data), uint32(len(data)), uint32(nv)
+}
+
+// Bytes repeated in each byte of a word, for presence.
+const (
+	lows7  = 0x7f7f7f7f7f7f7f7f
+	highs  = 0x8080808080808080
+	longs  = uint64(KindString) * 0x0101010101010101
+	gather = 0x0102040810204080 // (m*gather)>>56: bit k is byte k's low bit, for m of 0/1 bytes
+)
+
+// presence returns, for the (up to) 64 values from c on, of the kind bytes kinds (padded
+// with zero bytes to a multiple of 8), a bit for each present value and one for each long
+// string (bit j: value c+j), reading 8 kind bytes a word at a time: (x&lows7+lows7)|x has
+// a byte's high bit set exactly when the byte is not zero (no carry crosses a byte).
+func presence(kinds []byte, c int) (set, long uint64) {
+	for g := c; g < min(c+64, len(kinds)); g += 8 {
+		x := binary.LittleEndian.Uint64(kinds[g:])
+		y := x ^ longs
+		nz := ((x&lows7 + lows7) | x) & highs  // the bytes not zero: present values
+		ls := ^((y&lows7 + lows7) | y) & highs // the bytes equal to KindString: long strings
+		set |= ((nz >> 7) * gather >> 56) << (g - c)
+		long |= ((ls >> 7) * gather >> 56) << (g - c)
+	}
+	return set, long
 }
