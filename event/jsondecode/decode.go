@@ -24,9 +24,10 @@ type Decoder struct {
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
 	byLen [64][]int
-	// names are the fields' names, "" for a name no key the fast path reads can spell
-	// (one holding a quote or a backslash): predict compares keys with them.
-	names []string
+	// keys are the fields' names each with a closing quote and a colon after it, as
+	// predict compares the bytes of a member with them; "" for a name no key the fast path
+	// reads can spell (one holding a quote or a backslash).
+	keys []string
 	// isString marks the fields of type string or any: a JSON string is their value.
 	isString []bool
 	b        event.Builder
@@ -154,11 +155,11 @@ func NewDecoder(s *event.Schema) *Decoder {
 		missingKey: &event.DecodeError{Reason: event.ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
-		name := f.Name
-		if strings.ContainsAny(name, "\"\\") {
-			name = ""
+		key := f.Name + `":`
+		if strings.ContainsAny(f.Name, "\"\\") {
+			key = ""
 		}
-		d.names = append(d.names, name)
+		d.keys = append(d.keys, key)
 		d.isString = append(d.isString, f.Type == event.TypeString || f.Type == event.TypeAny)
 	}
 	d.each = d.member

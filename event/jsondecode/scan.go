@@ -40,8 +40,8 @@ func (d *Decoder) flat(data []byte) bool {
 		if i >= len(data) || data[i] != '"' {
 			return false
 		}
-		f, e := d.predict(data, i+1, j)
-		if f < 0 { // not the field the j-th member named last time
+		f, e := d.predict(data, i+1, j) // e: after the colon
+		if f < 0 {                      // not the field the j-th member named last time, and a colon after it
 			var ok bool
 			if e, ok = plainString(data, i+1); !ok {
 				return false
@@ -50,11 +50,12 @@ func (d *Decoder) flat(data []byte) bool {
 				d.scratch = append(d.scratch, member{ks: int32(i + 1), ke: int32(e - 1)})
 				f = -1
 			}
+			if i = skipBlanks(data, e); i >= len(data) || data[i] != ':' {
+				return false
+			}
+			e = i + 1
 		}
-		if i = skipBlanks(data, e); i >= len(data) || data[i] != ':' {
-			return false
-		}
-		if i = skipBlanks(data, i+1); i >= len(data) {
+		if i = skipBlanks(data, e); i >= len(data) {
 			return false
 		}
 		if e, ok := d.value(data, i, f); !ok {
@@ -125,20 +126,21 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '}': true, ']': true}
 
 // predict returns the field the j-th member named in the previous event (Decoder.field)
-// and the offset after the closing quote of the key starting at data[ks], when the key is
-// that field's name; -1 otherwise. The names predicted hold no quote and no backslash, so
-// matching the name and a quote after it is reading the key.
+// and the offset after the colon that follows the key starting at data[ks], when the key
+// is that field's name and the colon follows its closing quote at once; -1 otherwise. The
+// names predicted hold no quote and no backslash, so matching the name, a quote and a
+// colon is reading the key and the colon.
 func (d *Decoder) predict(data []byte, ks, j int) (int, int) {
 	f := int(d.order[j])
 	if f < 0 {
 		return -1, 0
 	}
-	name := d.names[f]
-	e := ks + len(name)
-	if e >= len(data) || data[e] != '"' || name == "" || string(data[ks:e]) != name {
+	key := d.keys[f]
+	e := ks + len(key)
+	if e > len(data) || key == "" || string(data[ks:e]) != key {
 		return -1, 0
 	}
-	return f, e + 1
+	return f, e
 }
 
 // skipBlanks returns the offset of the first byte from data[i] on that is not a blank
