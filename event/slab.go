@@ -111,6 +111,13 @@ func (b *Builder) CommitString(i int, buf []byte, off int) {
 	b.str = buf[:off]
 }
 
+// SetInline sets the i-th value to the string of the n bytes (n <= 8) packed in w, byte k
+// in bits 8k to 8k+7 (little-endian), and the bits past them zero: as a slab holds such a
+// string in its word.
+func (b *Builder) SetInline(i int, w uint64, n int) {
+	b.kinds[i], b.words[i] = inlineString|byte(n), w
+}
+
 // SetStringIn sets the i-th value to the string src[off:off+n] (copied; n ≥ 0). It may
 // read src's bytes after the string, up to len(src), but keeps none of them: a decoder
 // passes the whole line the string is in, so that a short string is one 8-byte load.

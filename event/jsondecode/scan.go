@@ -87,6 +87,11 @@ func (d *Decoder) flat(data []byte) bool {
 // field f to it. It returns the offset after the value, false when it declines.
 func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 	if data[i] == '"' {
+		if f >= 0 && d.isString[f] && len(data)-i >= 10 {
+			if e, ok := d.shortString(data, i+1, f); ok {
+				return e, true
+			}
+		}
 		e, ok := plainString(data, i+1)
 		if !ok || f < 0 {
 			return e, ok
@@ -124,6 +129,24 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 
 // ends marks the bytes that end a number or a literal (as in jsonparser's tokenEnd).
 var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '}': true, ']': true}
+
+// shortString sets field f to the string whose bytes start at data[i] (after its opening
+// quote; len(data)-i >= 9) when it is plain, at most 8 bytes long and within the bound on
+// strings, from the one word
+// that plainString would read first (and the byte after it): the word, its bytes past the
+// string masked out, is the string's slab word. It returns the offset after the closing
+// quote, or false (nothing set) for any other string.
+func (d *Decoder) shortString(data []byte, i, f int) (int, bool) {
+	w := binary.LittleEndian.Uint64(data[i:])
+	q, b := w^quote, w^bslsh
+	m := ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs)
+	n := bits.TrailingZeros64(m) / 8 // 8 when m is 0
+	if data[i+n] != '"' || n > d.maxStr {
+		return 0, false
+	}
+	d.b.SetInline(f, w&(1<<(8*n)-1), n) // n == 8: 1<<64 is 0, all ones
+	return i + n + 1, true
+}
 
 // predict returns the field the j-th member named in the previous event (Decoder.field)
 // and the offset after the colon that follows the key starting at data[ks], when the key

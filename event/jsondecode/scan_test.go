@@ -1,11 +1,14 @@
 package jsondecode
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/eventtest"
@@ -67,6 +70,8 @@ func decodeWith(fast, slow *Decoder, in []byte) string {
 		return ""
 	case ef.Key != es.Key || ef.ID != es.ID || ef.Time != es.Time || !slices.EqualFunc(ef.Values(), es.Values(), event.Value.Equal):
 		return fmt.Sprintf("events: fast %v %v, slow %v %v", ef.Key, ef.Values(), es.Key, es.Values())
+	case !bytes.Equal(slab(&ef), slab(&es)):
+		return fmt.Sprintf("slabs: fast %x, slow %x", slab(&ef), slab(&es))
 	case fmt.Sprint(uf.Snapshot()) != fmt.Sprint(us.Snapshot()):
 		return fmt.Sprintf("unknown fields: fast %v, slow %v", uf.Snapshot(), us.Snapshot())
 	}
@@ -228,6 +233,50 @@ func TestPlainStringMatchesBytewise(t *testing.T) {
 				we, wok := plainStringBytewise(b, i)
 				if gok != wok || (gok && ge != we) {
 					t.Fatalf("%q from %d: %d %v, want %d %v", b, i, ge, gok, we, wok)
+				}
+			}
+		}
+	}
+}
+
+// slab returns the bytes of ev's values slab (unexported: read by reflection), so that
+// the paths are held to the same slab byte for byte, not only to equal values (a short
+// string's word could hold stray bytes past the string and still read back equal).
+func slab(ev *event.Event) []byte {
+	v := reflect.ValueOf(ev).Elem()
+	p := (*byte)(v.FieldByName("data").UnsafePointer())
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice(p, v.FieldByName("size").Uint())
+}
+
+// TestScanFlatAgreesBounded: under small bounds on strings (below, at and above the 8
+// bytes a slab word holds) the fast path refuses and accepts the strings the slow path
+// does, with the same errors, for strings of every length around them, at the end of
+// the object and before other members, by new and by trained decoders.
+func TestScanFlatAgreesBounded(t *testing.T) {
+	s := eventtest.Schema(t, decSchema)
+	for _, limit := range []int{1, 3, 7, 8, 9, 12} {
+		b := event.Bounds{MaxString: limit}
+		for n := range 14 {
+			x := strings.Repeat("x", n)
+			for _, in := range []string{
+				`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + x + `"}`,
+				`{"note":"` + x + `","id":"1","card":"c","ts":1,"amount":1}`,
+			} {
+				for _, trained := range []bool{false, true} {
+					fast, slow := NewDecoder(s), NewDecoder(s)
+					fast.SetBounds(b)
+					slow.SetBounds(b)
+					slow.slow = true
+					if trained {
+						var ev event.Event
+						_ = fast.Decode([]byte(in), &ev)
+					}
+					if d := decodeWith(fast, slow, []byte(in)); d != "" {
+						t.Fatalf("limit %d, %s (trained %v): %s", limit, in, trained, d)
+					}
 				}
 			}
 		}
