@@ -54,19 +54,27 @@ func rank(data []byte, nv, i int) int {
 
 // Builder assembles the values of one event at a time and writes them into a new slab.
 // Its buffers are reused from event to event; it is not safe for concurrent use.
+//
+// It keeps each value as the slab will: kinds holds the slab's kind bytes (a string of
+// up to maxInline bytes already inlineString plus its length, its bytes packed into its
+// word), so Build copies the kind bytes in one go. str holds only the longer strings'
+// bytes (a string's word is its offset there and its length); when they lie there in
+// field order and nothing else does, as for a producer's usual event, Build copies them
+// in one go too.
 type Builder struct {
-	kinds []Kind
+	kinds []byte
 	words []uint64
 	str   []byte
 }
 
 // Reset starts an event of n values, all missing.
 func (b *Builder) Reset(n int) {
-	if cap(b.kinds) < n {
-		b.kinds, b.words = make([]Kind, n), make([]uint64, n)
+	r := (n + 7) &^ 7 // kinds has zero bytes up to a multiple of 8 (Build reads words of it)
+	if cap(b.kinds) < r || cap(b.words) < n {
+		b.kinds, b.words = make([]byte, r), make([]uint64, n)
 	}
 	b.kinds, b.words = b.kinds[:n], b.words[:n]
-	clear(b.kinds)
+	clear(b.kinds[:r])
 	b.str = b.str[:0]
 }
 
@@ -76,13 +84,13 @@ func (b *Builder) Set(i int, v Value) {
 		b.SetString(i, v.AsString())
 		return
 	}
-	b.kinds[i], b.words[i] = v.Kind, v.n
+	b.kinds[i], b.words[i] = byte(v.Kind), v.n
 }
 
 // SetString sets the i-th value to the string s (copied).
 func (b *Builder) SetString(i int, s string) {
-	b.kinds[i], b.words[i] = KindString, uint64(len(b.str))<<32|uint64(len(s))
-	b.str = append(b.str, s...)
+	off := len(b.str)
+	b.CommitString(i, append(b.str, s...), off)
 }
 
 // StringBuffer returns the string bytes written so far, for a decoder to append a
@@ -91,21 +99,69 @@ func (b *Builder) SetString(i int, s string) {
 func (b *Builder) StringBuffer() []byte { return b.str }
 
 // CommitString takes buf (StringBuffer with bytes appended) back and sets the i-th value
-// to its bytes from off on.
+// to its bytes from off on. A string of up to maxInline bytes moves into its word (and
+// out of the buffer).
 func (b *Builder) CommitString(i int, buf []byte, off int) {
-	b.str = buf
-	b.kinds[i], b.words[i] = KindString, uint64(off)<<32|uint64(len(buf)-off)
+	if n := len(buf) - off; n > maxInline {
+		b.str = buf
+		b.kinds[i], b.words[i] = byte(KindString), uint64(off)<<32|uint64(n)
+		return
+	}
+	b.SetStringIn(i, buf[:cap(buf)], off, len(buf)-off) // the bytes past it are the builder's own
+	b.str = buf[:off]
+}
+
+// SetInline sets the i-th value to the string of the n bytes (n <= 8) packed in w, byte k
+// in bits 8k to 8k+7 (little-endian), and the bits past them zero: as a slab holds such a
+// string in its word.
+func (b *Builder) SetInline(i int, w uint64, n int) {
+	b.kinds[i], b.words[i] = inlineString|byte(n), w
+}
+
+// SetStringIn sets the i-th value to the string src[off:off+n] (copied; n ≥ 0). It may
+// read src's bytes after the string, up to len(src), but keeps none of them: a decoder
+// passes the whole line the string is in, so that a short string is one 8-byte load.
+func (b *Builder) SetStringIn(i int, src []byte, off, n int) {
+	if n > maxInline {
+		at := len(b.str)
+		b.str = append(b.str, src[off:off+n]...)
+		b.kinds[i], b.words[i] = byte(KindString), uint64(at)<<32|uint64(n)
+		return
+	}
+	var w uint64
+	if len(src)-off >= 8 { // read 8 bytes and keep the string's
+		w = binary.LittleEndian.Uint64(src[off:off+8]) & (1<<(8*n) - 1) // n == 8: 1<<64 is 0, all ones
+	} else {
+		for k := n - 1; k >= 0; k-- {
+			w = w<<8 | uint64(src[off+k])
+		}
+	}
+	b.kinds[i], b.words[i] = inlineString|byte(n), w
 }
 
 // Kind returns the kind of the i-th value set so far.
-func (b *Builder) Kind(i int) Kind { return b.kinds[i] }
+func (b *Builder) Kind(i int) Kind {
+	if k := b.kinds[i]; k < inlineString {
+		return Kind(k)
+	}
+	return KindString
+}
 
 // Clear makes the i-th value missing.
-func (b *Builder) Clear(i int) { b.kinds[i], b.words[i] = KindMissing, 0 }
+func (b *Builder) Clear(i int) { b.kinds[i], b.words[i] = byte(KindMissing), 0 }
 
-// Value returns the i-th value set so far. A string points into the builder's buffer:
-// it is valid only until the builder's next Reset or Set.
-func (b *Builder) Value(i int) Value { return wordValue(b.kinds[i], b.words[i], b.str) }
+// Value returns the i-th value set so far. A string points into the builder's buffers:
+// it is valid only until the builder's next Reset, Set or Clear.
+func (b *Builder) Value(i int) Value {
+	k := b.kinds[i]
+	if k < inlineString {
+		return wordValue(Kind(k), b.words[i], b.str)
+	}
+	if n := uint64(k &^ inlineString); n != 0 {
+		return Value{Kind: KindString, p: (*byte)(unsafe.Pointer(&b.words[i])), n: n}
+	}
+	return Value{Kind: KindString}
+}
 
 // wordValue is the value of kind k stored as the word w: the number's bits, or for a
 // string its offset in strs (high 32 bits) and length (low 32 bits).
@@ -127,42 +183,72 @@ func (b *Builder) Build(ev *Event) {
 		ev.data, ev.size, ev.nv = nil, 0, 0
 		return
 	}
-	np, sb := 0, 0 // present values; bytes of the strings not held in their word
-	for i, k := range b.kinds {
-		if k == KindMissing {
-			continue
-		}
-		np++
-		if n := int(b.words[i] & 0xffffffff); k == KindString && n > maxInline {
-			sb += n
+	kinds, words := b.kinds[:(nv+7)&^7], b.words[:nv] // kinds padded (Reset)
+	// present values; bytes of the long strings; whether those lie in str in field order
+	// and fill it (then one copy moves them all)
+	np, sb, inOrder := 0, 0, true
+	for c := 0; c < nv; c += 64 {
+		set, long := presence(kinds, c)
+		np += bits.OnesCount64(set)
+		for ; long != 0; long &= long - 1 {
+			w := words[c+bits.TrailingZeros64(long)]
+			inOrder = inOrder && int(w>>32) == sb
+			sb += int(w & 0xffffffff)
 		}
 	}
+	inOrder = inOrder && sb == len(b.str)
 	bm, wa := bitmapAt(nv), wordsAt(nv)
 	sa := wa + 8*np
 	if uint64(sa+sb) > math.MaxUint32 { // string offsets are 32-bit words too
 		panic("event: values of 4 GiB or more")
 	}
 	data := make([]byte, sa+sb)
-	r := 0
-	for i, k := range b.kinds {
-		if k == KindMissing {
-			continue
-		}
-		data[bm+i/8] |= 1 << (i % 8) // little-endian words: bit i of the bitmap
-		at, w := wa+8*r, b.words[i]
-		r++
-		if k == KindString {
-			off, n := int(w>>32), int(w&0xffffffff)
-			if n <= maxInline {
-				data[i] = inlineString | byte(n)
-				copy(data[at:], b.str[off:off+n])
-				continue
+	copy(data, kinds[:nv])
+	if inOrder {
+		copy(data[sa:], b.str)
+	}
+	at := wa // the next word
+	for c := 0; c < nv; c += 64 {
+		set, long := presence(kinds, c)
+		binary.LittleEndian.PutUint64(data[bm+c/8:], set) // little-endian: bit i is value i's
+		for ; set != 0; set &= set - 1 {
+			j := bits.TrailingZeros64(set)
+			w := words[c+j]
+			if long>>j&1 != 0 {
+				off, n := int(w>>32), int(w&0xffffffff)
+				if !inOrder {
+					copy(data[sa:], b.str[off:off+n])
+				}
+				w = uint64(sa)<<32 | uint64(n)
+				sa += n
 			}
-			w = uint64(sa)<<32 | uint64(n)
-			sa += copy(data[sa:], b.str[off:off+n])
+			binary.LittleEndian.PutUint64(data[at:], w)
+			at += 8
 		}
-		data[i] = byte(k)
-		binary.LittleEndian.PutUint64(data[at:], w)
 	}
 	ev.data, ev.size, ev.nv = unsafe.SliceData(data), uint32(len(data)), uint32(nv)
+}
+
+// Bytes repeated in each byte of a word, for presence.
+const (
+	lows7  = 0x7f7f7f7f7f7f7f7f
+	highs  = 0x8080808080808080
+	longs  = uint64(KindString) * 0x0101010101010101
+	gather = 0x0102040810204080 // (m*gather)>>56: bit k is byte k's low bit, for m of 0/1 bytes
+)
+
+// presence returns, for the (up to) 64 values from c on, of the kind bytes kinds (padded
+// with zero bytes to a multiple of 8), a bit for each present value and one for each long
+// string (bit j: value c+j), reading 8 kind bytes a word at a time: (x&lows7+lows7)|x has
+// a byte's high bit set exactly when the byte is not zero (no carry crosses a byte).
+func presence(kinds []byte, c int) (set, long uint64) {
+	for g := c; g < min(c+64, len(kinds)); g += 8 {
+		x := binary.LittleEndian.Uint64(kinds[g:])
+		y := x ^ longs
+		nz := ((x&lows7 + lows7) | x) & highs  // the bytes not zero: present values
+		ls := ^((y&lows7 + lows7) | y) & highs // the bytes equal to KindString: long strings
+		set |= ((nz >> 7) * gather >> 56) << (g - c)
+		long |= ((ls >> 7) * gather >> 56) << (g - c)
+	}
+	return set, long
 }

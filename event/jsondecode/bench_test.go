@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkDecode decodes a realistic card event by the fraud schema, by the fast path
-// (scanFlat) and by the slow path (jsonparser.ObjectEach) side by side.
+// (flat) and by the slow path (jsonparser.ObjectEach) side by side.
 func BenchmarkDecode(b *testing.B) {
 	for _, slow := range []bool{false, true} {
 		name := "fast"

@@ -23,10 +23,16 @@ type Decoder struct {
 	schema *event.Schema
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
-	byLen  [64][]int
-	b      event.Builder
-	bounds event.Bounds
-	maxStr int
+	byLen [64][]int
+	// keys are the fields' names each with a closing quote and a colon after it, as
+	// predict compares the bytes of a member with them; "" for a name no key the fast path
+	// reads can spell (one holding a quote or a backslash).
+	keys []string
+	// isString marks the fields of type string or any: a JSON string is their value.
+	isString []bool
+	b        event.Builder
+	bounds   event.Bounds
+	maxStr   int
 	// unknown counts the fields the schema does not declare (nil: not counted).
 	unknown *event.UnknownFields
 	// ferr is the first field error of the event being decoded.
@@ -35,7 +41,8 @@ type Decoder struct {
 	end int
 	// each is d.member, bound once (a method value allocates when made).
 	each func(key, value []byte, dt jsonparser.ValueType, off int) error
-	// members is the fast path's scratch (scan.go); slow forces the slow path (tests).
+	// scratch is the fast path's list of unknown members (scan.go); slow forces the slow
+	// path (tests).
 	scratch []member
 	slow    bool
 	// order is, for each member position of the fast path, the field the member there
@@ -148,6 +155,12 @@ func NewDecoder(s *event.Schema) *Decoder {
 		missingKey: &event.DecodeError{Reason: event.ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
+		key := f.Name + `":`
+		if strings.ContainsAny(f.Name, "\"\\") {
+			key = ""
+		}
+		d.keys = append(d.keys, key)
+		d.isString = append(d.isString, f.Type == event.TypeString || f.Type == event.TypeAny)
 	}
 	d.each = d.member
 	for j := range d.order {
@@ -206,21 +219,13 @@ func (d *Decoder) Rekey(src, ev *event.Event) error {
 // ErrNotRekeyable is Rekey's refusal of an event decoded by an unrelated schema.
 var ErrNotRekeyable = errors.New("jsondecode: the event was decoded by a schema with other fields")
 
-// members decodes the object's members into the builder: by scanFlat when it reads the
+// members decodes the object's members into the builder: by flat when it reads the
 // object, else by jsonparser.
 func (d *Decoder) members(data []byte) error {
-	var ok bool
-	if !d.slow {
-		d.scratch, ok = scanFlat(data, d.scratch[:0])
-	}
-	if ok {
-		for j, m := range d.scratch {
-			if err := d.fastMember(j, data[m.ks:m.ke], data[m.vs:m.ve], m.dt); err != nil {
-				return err
-			}
-		}
+	if !d.slow && d.flat(data) {
 		return nil
 	}
+	d.b.Reset(len(d.schema.Fields))
 	d.ferr, d.end = nil, 1
 	err := jsonparser.ObjectEach(data, d.each)
 	if d.ferr != nil {
@@ -247,21 +252,6 @@ func checkObject(data []byte) error {
 		return &event.DecodeError{Reason: event.ReasonBadJSON, Msg: "not valid JSON"}
 	}
 	return nil
-}
-
-// fastMember decodes the j-th member of an object scanFlat read: as member, but a string
-// value is known to hold no escape.
-func (d *Decoder) fastMember(j int, key, value []byte, dt jsonparser.ValueType) error {
-	i, ok := d.known(key, j)
-	if !ok {
-		return nil
-	}
-	f := d.schema.Fields[i]
-	if dt == jsonparser.String && (f.Type == event.TypeString || f.Type == event.TypeAny) {
-		d.b.Clear(i) // a repeated member: the last one counts
-		return d.plainStr(i, value)
-	}
-	return d.set(i, value, dt)
 }
 
 // member decodes one member of the object (jsonparser.ObjectEach's callback).
@@ -406,6 +396,9 @@ func parseInt(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value
 func parseDouble(f event.Field, value []byte, dt jsonparser.ValueType) (event.Value, error) {
 	if dt != jsonparser.Number {
 		return event.Value{}, wrongType(f, "a number", value)
+	}
+	if fl, ok := shortDecimal(value); ok {
+		return event.Double(fl), nil
 	}
 	fl, err := strconv.ParseFloat(string(value), 64)
 	if err != nil || math.IsInf(fl, 0) {

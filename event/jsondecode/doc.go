@@ -13,15 +13,16 @@
 // event before it reaches a watermark.
 //
 // Each decoded event gets a new values slab (one allocation; its strings are copied into
-// it, none allocated apart). Flat objects of scalars — what card events are — are read by
-// a one-pass scanner (scan.go); anything else (nested values, escapes in keys or string
-// values, malformed input) goes through jsonparser.ObjectEach, which also words the
-// errors. TestScanFlatAgrees and FuzzScanFlatAgrees hold the two paths to the same
-// events, errors and unknown-field counts. The fast path finds a member's field by trying
-// first the field the member at the same position named in the previous event (producers
-// keep their order; TestFieldOrderPredicted), and RFC 3339 times of the usual UTC shape
-// are read by hand, anything else by time.Parse (TestRFC3339UTCAgrees,
-// FuzzRFC3339UTCAgrees).
+// it, none allocated apart). Flat objects of scalars — what card events are — are read and
+// converted in one pass (scan.go); anything else (nested values, escapes in keys or string
+// values, malformed input, a value the schema refuses) goes through jsonparser.ObjectEach
+// from the start, which also words the errors. TestScanFlatAgrees and FuzzScanFlatAgrees
+// hold the two paths to the same events, errors and unknown-field counts. The fast path
+// reads a member's key by comparing it with the name of the field the member at the same
+// position named in the previous event (producers keep their order;
+// TestFieldOrderPredicted), searches strings 8 bytes at a time
+// (TestPlainStringMatchesBytewise), and RFC 3339 times of the usual UTC shape are read by
+// hand, anything else by time.Parse (TestRFC3339UTCAgrees, FuzzRFC3339UTCAgrees).
 //
 // A Decoder is not safe for concurrent use: make one per goroutine.
 package jsondecode

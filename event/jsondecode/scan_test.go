@@ -1,11 +1,14 @@
 package jsondecode
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/event/eventtest"
@@ -39,10 +42,16 @@ var scanCorpus = []string{
 	`{"id":"1","card":"c","ts":1,"amount":1,"note":"abcdefghi"}`, // one after the words (9)
 }
 
-// decodeBoth decodes in by the fast and the slow path and reports how they differ.
-func decodeBoth(s *event.Schema, in []byte) string {
+// decodeBoth decodes in by the fast and the slow path and reports how they differ. The
+// fast decoder has first decoded train (when not empty), so that it predicts the field of
+// each member from train's order (Decoder.predict).
+func decodeBoth(s *event.Schema, train string, in []byte) string {
 	fast, slow := NewDecoder(s), NewDecoder(s)
 	slow.slow = true
+	if train != "" {
+		var ev event.Event
+		_ = fast.Decode([]byte(train), &ev)
+	}
 	return decodeWith(fast, slow, in)
 }
 
@@ -61,6 +70,8 @@ func decodeWith(fast, slow *Decoder, in []byte) string {
 		return ""
 	case ef.Key != es.Key || ef.ID != es.ID || ef.Time != es.Time || !slices.EqualFunc(ef.Values(), es.Values(), event.Value.Equal):
 		return fmt.Sprintf("events: fast %v %v, slow %v %v", ef.Key, ef.Values(), es.Key, es.Values())
+	case !bytes.Equal(slab(&ef), slab(&es)):
+		return fmt.Sprintf("slabs: fast %x, slow %x", slab(&ef), slab(&es))
 	case fmt.Sprint(uf.Snapshot()) != fmt.Sprint(us.Snapshot()):
 		return fmt.Sprintf("unknown fields: fast %v, slow %v", uf.Snapshot(), us.Snapshot())
 	}
@@ -73,12 +84,12 @@ func decodeWith(fast, slow *Decoder, in []byte) string {
 func TestScanFlatAgrees(t *testing.T) {
 	s := eventtest.Schema(t, decSchema)
 	r := rand.New(rand.NewPCG(3, 4))
-	alphabet := []byte(`{}[]:,"\ 0123456789.-+eEtrufalsn` + "\t\n")
+	alphabet := []byte(`{}[]:,"\ 0123456789.-+eEtrufalsn` + "\t\né")
 	for _, in := range scanCorpus {
-		if d := decodeBoth(s, []byte(in)); d != "" {
+		if d := decodeBoth(s, "", []byte(in)); d != "" {
 			t.Fatalf("%s: %s", in, d)
 		}
-		for range 300 {
+		for k := range 600 {
 			b := []byte(in)
 			for range 1 + r.IntN(3) {
 				if len(b) == 0 {
@@ -94,8 +105,12 @@ func TestScanFlatAgrees(t *testing.T) {
 					b = append(b[:i], append([]byte{alphabet[r.IntN(len(alphabet))]}, b[i:]...)...)
 				}
 			}
-			if d := decodeBoth(s, b); d != "" {
-				t.Fatalf("%s: %s", b, d)
+			train := ""
+			if k%2 == 1 { // a decoder that predicts in's own members, before the edits
+				train = in
+			}
+			if d := decodeBoth(s, train, b); d != "" {
+				t.Fatalf("%s (trained on %s): %s", b, train, d)
 			}
 		}
 	}
@@ -103,6 +118,7 @@ func TestScanFlatAgrees(t *testing.T) {
 
 // TestScanFlatTaken: flat events take the fast path; nested values and escapes do not.
 func TestScanFlatTaken(t *testing.T) {
+	s := eventtest.Schema(t, decSchema)
 	for _, c := range []struct {
 		in   string
 		fast bool
@@ -114,9 +130,10 @@ func TestScanFlatTaken(t *testing.T) {
 		{scanCorpus[3], false},
 		{scanCorpus[4], false},
 		{`{"a":1,}`, false},
+		{`{"id":"1","card":"c","ts":1,"amount":1,"note":"né à Paris, 1€ ¢"}`, true}, // bytes ≥ 0x80
+		{`{"id":"1","card":"c","ts":1,"amount":"x"}`, false},                        // a value refused
 	} {
-		_, ok := scanFlat([]byte(strings.TrimSpace(c.in)), nil)
-		if ok != c.fast {
+		if ok := fastTaken(s, c.in); ok != c.fast {
 			t.Errorf("%s: fast path %v, want %v", c.in, ok, c.fast)
 		}
 	}
@@ -128,8 +145,13 @@ func FuzzScanFlatAgrees(f *testing.F) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if d := decodeBoth(s, in); d != "" {
+		if d := decodeBoth(s, "", in); d != "" {
 			t.Fatalf("%q: %s", in, d)
+		}
+		for _, train := range scanCorpus[:2] { // decoders that predict the corpus's order
+			if d := decodeBoth(s, train, in); d != "" {
+				t.Fatalf("%q (trained on %s): %s", in, train, d)
+			}
 		}
 	})
 }
@@ -171,6 +193,92 @@ func TestFieldOrderPredicted(t *testing.T) {
 		slow.slow = true
 		if d := decodeWith(fast, slow, in); d != "" {
 			t.Fatalf("event %d %s: %s", e, in, d)
+		}
+	}
+}
+
+// fastTaken reports whether the fast path decodes in (a JSON object) by itself, both
+// by a new decoder and by one that has decoded in before (and so predicts its keys), and
+// false when the two differ.
+func fastTaken(s *event.Schema, in string) bool {
+	d := NewDecoder(s)
+	data := []byte(strings.TrimSpace(in))
+	d.b.Reset(len(s.Fields))
+	taken := d.flat(data)
+	var ev event.Event
+	_ = d.Decode(data, &ev)
+	d.b.Reset(len(s.Fields))
+	return d.flat(data) && taken
+}
+
+// TestPlainStringMatchesBytewise: plainString, 8 bytes at a time, finds what a byte-by-byte
+// search finds (the first quote, a backslash before it, or no end) for a quote or a
+// backslash at every offset of strings of every length, among ASCII and other bytes.
+func TestPlainStringMatchesBytewise(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	fill := []byte("a0 ~\x00\x7f\x80\x81\xa2\xdc\xff\x21\x23\x5b\x5d\x01")
+	for n := range 40 {
+		for range 200 {
+			b := make([]byte, n)
+			for k := range b {
+				b[k] = fill[r.IntN(len(fill))]
+			}
+			for _, c := range []byte{'"', '\\'} {
+				if n > 0 && r.IntN(4) != 0 {
+					b[r.IntN(n)] = c
+				}
+			}
+			for i := range n + 1 {
+				ge, gok := plainString(b, i)
+				we, wok := plainStringBytewise(b, i)
+				if gok != wok || (gok && ge != we) {
+					t.Fatalf("%q from %d: %d %v, want %d %v", b, i, ge, gok, we, wok)
+				}
+			}
+		}
+	}
+}
+
+// slab returns the bytes of ev's values slab (unexported: read by reflection), so that
+// the paths are held to the same slab byte for byte, not only to equal values (a short
+// string's word could hold stray bytes past the string and still read back equal).
+func slab(ev *event.Event) []byte {
+	v := reflect.ValueOf(ev).Elem()
+	p := (*byte)(v.FieldByName("data").UnsafePointer())
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice(p, v.FieldByName("size").Uint())
+}
+
+// TestScanFlatAgreesBounded: under small bounds on strings (below, at and above the 8
+// bytes a slab word holds) the fast path refuses and accepts the strings the slow path
+// does, with the same errors, for strings of every length around them, at the end of
+// the object and before other members, by new and by trained decoders.
+func TestScanFlatAgreesBounded(t *testing.T) {
+	s := eventtest.Schema(t, decSchema)
+	for _, limit := range []int{1, 3, 7, 8, 9, 12} {
+		b := event.Bounds{MaxString: limit}
+		for n := range 14 {
+			x := strings.Repeat("x", n)
+			for _, in := range []string{
+				`{"id":"1","card":"c","ts":1,"amount":1,"note":"` + x + `"}`,
+				`{"note":"` + x + `","id":"1","card":"c","ts":1,"amount":1}`,
+			} {
+				for _, trained := range []bool{false, true} {
+					fast, slow := NewDecoder(s), NewDecoder(s)
+					fast.SetBounds(b)
+					slow.SetBounds(b)
+					slow.slow = true
+					if trained {
+						var ev event.Event
+						_ = fast.Decode([]byte(in), &ev)
+					}
+					if d := decodeWith(fast, slow, []byte(in)); d != "" {
+						t.Fatalf("limit %d, %s (trained %v): %s", limit, in, trained, d)
+					}
+				}
+			}
 		}
 	}
 }

@@ -12,14 +12,16 @@ func rfc3339UTC(b []byte) (int64, bool) {
 		b[len(b)-1] != 'Z' {
 		return 0, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || year < 1970 || year > 2199 ||
-		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+	y0, y1, y2, y3 := b[0]-'0', b[1]-'0', b[2]-'0', b[3]-'0' // bytes: below '0' wraps above 9
+	mo0, mo1, d0, d1 := b[5]-'0', b[6]-'0', b[8]-'0', b[9]-'0'
+	h0, h1, mi0, mi1, s0, s1 := b[11]-'0', b[12]-'0', b[14]-'0', b[15]-'0', b[17]-'0', b[18]-'0'
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1) > 9 {
+		return 0, false
+	}
+	year := int64(y0)*1000 + int64(y1)*100 + int64(y2)*10 + int64(y3)
+	month, day := int64(mo0)*10+int64(mo1), int64(d0)*10+int64(d1)
+	hour, minute, sec := int64(h0)*10+int64(h1), int64(mi0)*10+int64(mi1), int64(s0)*10+int64(s1)
+	if year < 1970 || year > 2199 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
@@ -32,14 +34,14 @@ func rfc3339UTC(b []byte) (int64, bool) {
 		if !ok {
 			return 0, false
 		}
-		for range 10 - len(f) {
-			n *= 10
-		}
-		frac = n
+		frac = n * fracScale[len(f)-1]
 	}
 	secs := daysFromCivil(year, month, day)*86400 + hour*3600 + minute*60 + sec
 	return secs*1e9 + frac, true
 }
+
+// fracScale[k] turns k fraction digits into nanoseconds.
+var fracScale = [...]int64{0, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1}
 
 // digits returns the decimal value of b, false when b holds anything but ASCII digits.
 func digits(b []byte) (int64, bool) {
