@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"iter"
 	"math"
 	"sync/atomic"
 
@@ -35,22 +36,14 @@ func (s *shard) journal(ks *keyState, it *item) {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseTo = ks.timedTo
 		ks.baseCool = ks.cool.clone()
-		ks.base = s.newBase(len(ks.m))
+		ks.base = s.newBase(len(ks.rs.Rules))
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
-		n := 0
-		for _, m := range ks.m {
-			if m != nil {
-				n++
-			}
-		}
+		n := int(ks.live)
 		var snaps []nfa.Matcher
 		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
 			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
 		}
-		for ri, m := range ks.m {
-			if m == nil {
-				continue
-			}
+		for ri, m := range ks.m.all() {
 			d, ok := popSpare(&s.spareSnaps)
 			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
@@ -134,10 +127,8 @@ func (s *shard) endJournal(ks *keyState) {
 	s.keepJournal(ks.journal)
 	s.keepBase(ks.base)
 	ks.journal, ks.base, ks.baseCool, ks.jourAt = nil, nil, nil, math.MaxInt64
-	for _, m := range ks.m {
-		if m != nil {
-			m.Thaw()
-		}
+	for _, m := range ks.m.all() {
+		m.Thaw()
 	}
 }
 
@@ -229,7 +220,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 func (s *shard) foldOldest(ks *keyState, n int) {
 	// The memory account's reference counts live in the nodes the base shares with the
 	// live matchers: the base takes them over while it processes, then gives them back.
-	recount(ks.base)
+	recount(denseAll(ks.base))
 	var vf *velFeed // the values the events saw; the base's holds move, its aggregates are the log's
 	if b := ks.velBase; b != nil {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
@@ -238,7 +229,7 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	if b := ks.velBase; b != nil {
 		b.jour.forget(n, b.lay)
 	}
-	recount(ks.m)
+	recount(ks.m.all())
 	ks.dlOK = false // the live matchers' accounts are rebuilt: what they hold may differ
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
 	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
@@ -248,11 +239,9 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 }
 
 // recount rebuilds the memory accounts of the matchers ms (nfa.Matcher.Recount).
-func recount(ms []*nfa.Matcher) {
+func recount(ms iter.Seq2[int, *nfa.Matcher]) {
 	for _, m := range ms {
-		if m != nil {
-			m.Recount()
-		}
+		m.Recount()
 	}
 }
 
@@ -424,9 +413,9 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 	switch {
 	case vf == nil || vf.kv == nil:
 	case vf.stored: // its aggregates are the log's; its holds go where fire freed them
-		vf.kv.expireHolds(w, ms)
+		vf.kv.expireHolds(w, denseHas(ms))
 	default:
-		vf.kv.expire(w, ms)
+		vf.kv.expire(w, denseHas(ms))
 	}
 }
 
@@ -472,17 +461,10 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	st.superseded.Add(uint64(len(out)))
 	st.shard[s.id].matched.Add(1)
 
-	for ri, m := range ks.m {
-		if m != nil {
-			s.dropMatcher(ri, m)
-		}
+	for ri, m := range ks.m.all() {
+		s.dropMatcher(ri, m)
 	}
-	ks.m, ks.live, ks.cool = ms, 0, cool
-	for _, m := range ms {
-		if m != nil {
-			ks.live++
-		}
-	}
+	ks.live, ks.cool = int32(ks.m.assign(ms)), cool
 	ks.timerAt = 0 // the replaced matchers' deadlines are gone: settle reschedules
 	s.settle(ks)
 }

@@ -102,7 +102,7 @@ type reuseIndex struct {
 // addKeyMatchers records ks's live slot array and matchers (its base's if base), and
 // returns what is already elsewhere ("" if nothing).
 func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
-	ms := ks.m
+	ms := ks.m.s
 	if base {
 		ms = ks.base
 	}
@@ -113,10 +113,11 @@ func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
 		}
 		ix.slots[p] = fmt.Sprintf("key %s (base %v)", ks.key, base)
 	}
-	for ri, m := range ms {
-		if m == nil {
-			continue
-		}
+	all := ks.m.all()
+	if base {
+		all = denseAll(ks.base)
+	}
+	for ri, m := range all {
 		pl := reusePlace{ks.key, base, ri}
 		if o, ok := ix.where[m]; ok {
 			return fmt.Sprintf("matcher at %+v is also at %+v", pl, o)

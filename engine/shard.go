@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -61,15 +60,15 @@ type keyState struct {
 	rs   *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
 	key  string
 	part *partClock // the partition the key's events come from
-	m    []*nfa.Matcher
-	live int32 // non-nil entries of m
-	idx  int32 // position in the shard's list
+	m    slots      // the live matchers, by rule (keystate_slots.go)
+	live int32      // live matchers in m
+	idx  int32      // position in the shard's list
 	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
 	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
 	// would give, and a timer reads only the matchers due and those after the first
 	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
 	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
-	// share 32 bytes; the struct is 232 bytes, which newKeyState's slot groups assume.)
+	// share 32 bytes.)
 	dl        knownDeadlines
 	dlOK      bool
 	released  bool
@@ -395,45 +394,9 @@ func (s *shard) key(k string, part int32) *keyState {
 	return ks
 }
 
-// newKeyState returns a zero key state whose matcher slots (m, n of them) are in the
-// same allocation, right after it, for up to 31 rules: a new key costs one allocation,
-// not two, and a timer or event touching a cold key finds its slots beside it. The slots
-// come in groups that fill the size classes after the state's 232 bytes (256, 288, …),
-// so the pair takes no more than the two allocations took.
+// newKeyState returns a zero key state with empty matcher slots for n rules.
 func newKeyState(n int) *keyState {
-	switch (n + 4) / 4 {
-	case 1:
-		return keyStateWith[[3]*nfa.Matcher](n)
-	case 2:
-		return keyStateWith[[7]*nfa.Matcher](n)
-	case 3:
-		return keyStateWith[[11]*nfa.Matcher](n)
-	case 4:
-		return keyStateWith[[15]*nfa.Matcher](n)
-	case 5:
-		return keyStateWith[[19]*nfa.Matcher](n)
-	case 6:
-		return keyStateWith[[23]*nfa.Matcher](n)
-	case 7:
-		return keyStateWith[[27]*nfa.Matcher](n)
-	case 8:
-		return keyStateWith[[31]*nfa.Matcher](n)
-	}
-	return &keyState{m: make([]*nfa.Matcher, n)}
-}
-
-// keyStateWith allocates a key state with an array A of matcher slots after it and
-// makes the first n of them its m. A must be an array of at least n *nfa.Matcher.
-func keyStateWith[A any](n int) *keyState {
-	x := new(struct {
-		ks keyState
-		m  A
-	})
-	if uintptr(n)*unsafe.Sizeof((*nfa.Matcher)(nil)) > unsafe.Sizeof(x.m) {
-		panic("engine: keyStateWith: too few slots")
-	}
-	x.ks.m = unsafe.Slice((**nfa.Matcher)(unsafe.Pointer(&x.m)), n)
-	return &x.ks
+	return &keyState{m: newSlots(n)}
 }
 
 // advance moves a partition's keys to time w: journal events behind the partition's own
@@ -479,7 +442,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 		s.advanceAll(ks, w, ingest)
 	}
 	// after the matches time completed: the holds they are admitted against stay till then
-	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
+	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m.has) {
 		ks.vel = nil
 	}
 	if known && ks.dlOK {
@@ -491,10 +454,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 
 // advanceAll advances every matcher of ks to w.
 func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
-	for ri, m := range ks.m {
-		if m == nil {
-			continue
-		}
+	for ri, m := range ks.m.all() {
 		s.advanceOne(ks, ri, m, w, ingest)
 	}
 }
@@ -542,7 +502,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
-			m = ks.m[ri]
+			m = ks.m.get(ri)
 		}
 		if vp != nil {
 			s.sc.Aux = vp.aux(ri)
@@ -556,7 +516,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 				ks.newest = ev.Time
 			}
 			m = s.newMatcher(ri)
-			ks.m[ri] = m
+			ks.m.set(ri, m)
 			ks.live++
 		}
 		m.Advance(ev.Time, s.sc, &s.res)
@@ -604,7 +564,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 		return
 	}
 	if ks.vel != nil {
-		d = min(d, ks.vel.deadline(ks.m))
+		d = min(d, ks.vel.deadline(ks.m.has))
 	}
 	d = min(d, next)
 	if d == math.MaxInt64 || d == ks.timerAt {
