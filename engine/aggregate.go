@@ -102,7 +102,7 @@ func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
 	return l
 }
 
-// keyVelocity is one key's velocity state, laid out by lay. A key's base (keyState.velBase)
+// keyVelocity is one key's velocity state, laid out by lay. A key's base (keyState.velBase())
 // is one too, holding only its rearm holds and jour: its aggregates are the live
 // state's with the log rolled back.
 type keyVelocity struct {
@@ -460,8 +460,8 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 // is velPlan.observe's.
 func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item, need []bool) *keyState {
 	var j *velJournal
-	if ks != nil && ks.velBase != nil {
-		j = ks.velBase.jour
+	if b := ks.velBase(); b != nil {
+		j = b.jour
 	}
 	if ks == nil || ks.vel == nil {
 		if !p.takes(it) {

@@ -443,7 +443,7 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	// from which importKey rebuilds the live matchers and the journal alike.
 	ms := ks.m.all()
 	if ks.base != nil {
-		ms = denseAll(ks.base)
+		ms = denseAll(ks.base.ms)
 	}
 	for ri, m := range ms {
 		c := s.rules.Rules[ri]
@@ -457,7 +457,7 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	}
 	cool, vel := ks.cool, ks.vel
 	if ks.base != nil {
-		cool, vel = ks.baseCool, ks.velBase
+		cool, vel = ks.base.cool, ks.base.vel
 	}
 	if sec, ok := cooldownSection(cool); ok {
 		out.Sections = append(out.Sections, sec)
@@ -755,8 +755,8 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		// refer to nothing of this key, whose partition clock reaches every key of the
 		// partition, once it is gone.
 		ks.base = s.newBase(len(ks.rs.Rules))
-		ks.m.copyTo(ks.base)
-		ks.journal, ks.baseCool, ks.velBase = journal, ks.cool, ks.vel
+		ks.m.copyTo(ks.base.ms)
+		ks.journal, ks.base.cool, ks.base.vel = journal, ks.cool, ks.vel
 		ms, cool, vel := s.replay(ks, journal, nil)
 		ks.live = int32(ks.m.assign(ms))
 		ks.cool, ks.vel = cool, vel

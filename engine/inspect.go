@@ -129,7 +129,7 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 func keyOwnBytes(ks *keyState, evBytes int) int {
 	b := int(unsafe.Sizeof(*ks)) + ks.m.bytes() + len(ks.key) + 48 // + map entry
 	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
-	for _, m := range ks.base {
+	for _, m := range ks.baseMatchers() {
 		if m != nil {
 			b += m.Footprint().Bytes // its events are the live matchers' or the journal's
 		}

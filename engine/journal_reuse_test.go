@@ -52,7 +52,7 @@ func TestJournalReusesBase(t *testing.T) {
 			}
 			cycle := func() {
 				s.journal(ks, &it)
-				snapped = snapped && ks.base != nil && ks.base[0] != nil && ks.base[0] != ks.m.get(0)
+				snapped = snapped && ks.base != nil && ks.base.ms[0] != nil && ks.base.ms[0] != ks.m.get(0)
 				s.endJournal(ks)
 			}
 			cycle()

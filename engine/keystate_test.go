@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
 )
 
 // TestSlotsMatchDense: the key's matcher slots (sparse up to maxSparse rules, dense
@@ -114,10 +115,30 @@ func TestSlotsSparseHoldLive(t *testing.T) {
 }
 
 // TestKeyStateSize: the key state, its matcher slots' mask and array header with it,
-// fills the 240-byte size class; the slots of its live matchers are a separate array
-// of 8 bytes a live rule.
+// fills the 208-byte size class (its journal base is behind a pointer); the slots of its
+// live matchers are a separate array of 8 bytes a live rule.
 func TestKeyStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(keyState{}); n != 240 {
-		t.Errorf("keyState is %d bytes, want 240 (a size class)", n)
+	if n := unsafe.Sizeof(keyState{}); n != 208 {
+		t.Errorf("keyState is %d bytes, want 208 (a size class)", n)
+	}
+}
+
+// TestKeptBaseHoldsNothing: a base kept for other keys' journals (keepBase) holds
+// nothing of the key it was, whichever way it was dropped (a released key's base still
+// has its velocity state and cooldowns), and newBase gives it back empty.
+func TestKeptBaseHoldsNothing(t *testing.T) {
+	s := &shard{rules: &RuleSet{Rules: make([]*rules.Compiled, 3)}}
+	b := s.newBase(3)
+	b.ms[1], b.cool, b.vel = new(nfa.Matcher), cooldowns{"r": 1}, new(keyVelocity)
+	s.keepBase(b)
+	if len(s.spareBases) != 1 {
+		t.Fatalf("%d bases kept, want 1", len(s.spareBases))
+	}
+	got := s.newBase(3)
+	if got != b || got.cool != nil || got.vel != nil || got.ms[1] != nil || len(got.ms) != 3 {
+		t.Fatalf("the kept base is %+v, want it empty with 3 slots", got)
+	}
+	if other := s.newBase(4); other == b || len(other.ms) != 4 {
+		t.Fatalf("a base of 4 rules has %d slots", len(other.ms))
 	}
 }

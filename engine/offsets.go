@@ -39,7 +39,7 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 			for _, it := range ks.journal {
 				oldest = min(oldest, it.ev.Offset)
 			}
-			for _, ms := range []iter.Seq2[int, *nfa.Matcher]{ks.m.all(), denseAll(ks.base)} {
+			for _, ms := range []iter.Seq2[int, *nfa.Matcher]{ks.m.all(), denseAll(ks.baseMatchers())} {
 				for _, m := range ms {
 					oldest = min(oldest, m.OldestOffset())
 				}

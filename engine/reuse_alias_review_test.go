@@ -104,7 +104,7 @@ type reuseIndex struct {
 func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
 	ms := ks.m.s
 	if base {
-		ms = ks.base
+		ms = ks.baseMatchers()
 	}
 	if cap(ms) > 0 {
 		p := uintptr(unsafe.Pointer(unsafe.SliceData(ms)))
@@ -115,7 +115,7 @@ func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
 	}
 	all := ks.m.all()
 	if base {
-		all = denseAll(ks.base)
+		all = denseAll(ks.baseMatchers())
 	}
 	for ri, m := range all {
 		pl := reusePlace{ks.key, base, ri}
@@ -171,7 +171,11 @@ func (ix *reuseIndex) addKept(s *shard) string {
 			ix.where[m] = reusePlace{key: "(spare)", ri: ri}
 		}
 	}
-	for _, b := range s.spareBases {
+	for _, sb := range s.spareBases {
+		if sb.cool != nil || sb.vel != nil {
+			return "a kept base holds a key's cooldowns or velocity state"
+		}
+		b := sb.ms
 		if o, ok := ix.slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))]; ok {
 			return "a kept base array is the slot array of " + o
 		}

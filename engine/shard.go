@@ -77,22 +77,46 @@ type keyState struct {
 	timedTo   int64 // latest time timers advanced the key's matchers to
 	baseTo    int64 // the timer time the base was advanced to (set when base is)
 	// journal holds the key's events matched in order and not yet behind the partition's
-	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
-	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
-	// when the journal is empty; both stay empty without out-of-orderness.
+	// clock, sorted by (time, seq), as retained copies; base holds the key's state as it
+	// was before journal[0]. base is nil exactly when the journal is empty; both stay
+	// empty without out-of-orderness.
 	journal []item
-	base    []*nfa.Matcher
-	cut     int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt  int64 // journal[0]'s time as registered in the journal heap
-	timerAt int64 // deadline registered in the timer heap
-	bytes   int   // what its matchers and velocity log held when last settled (budget.go)
-	mbytes  int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
-	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
-	// the journal (set exactly when base is).
-	cool, baseCool cooldowns
+	base    *journalBase
+	cut     int64     // no event in base is newer: an event can be re-matched from cut on
+	jourAt  int64     // journal[0]'s time as registered in the journal heap
+	timerAt int64     // deadline registered in the timer heap
+	bytes   int       // what its matchers and velocity log held when last settled (budget.go)
+	mbytes  int       // what its matchers hold (nfa Usage bytes), as of the last settle or timer
+	cool    cooldowns // the key's cooldowns (cooldown.go)
 	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
-	// when it has none; velBase is it as it was before journal[0].
-	vel, velBase *keyVelocity
+	// when it has none.
+	vel *keyVelocity
+}
+
+// journalBase is a key's state as it was before its journal's first event, which a
+// replay of the journal starts from: only keys with a journal have one, so a key
+// between journals does not carry its fields (keyState is 208 bytes, not 240).
+type journalBase struct {
+	ms   []*nfa.Matcher // the matchers, one a rule (nil: the rule had nothing live)
+	cool cooldowns      // the cooldowns
+	vel  *keyVelocity   // the velocity state (aggregate_journal.go)
+}
+
+// velBase returns the key's velocity state as it was before its journal (nil without a
+// journal or velocity state).
+func (ks *keyState) velBase() *keyVelocity {
+	if ks == nil || ks.base == nil {
+		return nil
+	}
+	return ks.base.vel
+}
+
+// baseMatchers returns the matchers of the key's base (nil without a journal).
+func (ks *keyState) baseMatchers() []*nfa.Matcher {
+	if ks.base == nil {
+		return nil
+	}
+	return ks.base.ms
 }
 
 type shard struct {
@@ -119,7 +143,7 @@ type shard struct {
 	queued        *histogram                    // Stats.queued's for this shard
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
-	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
+	spareBases    []*journalBase                // dropped journal bases, cleared, for reuse (bounded; order.go)
 	spareSnaps    []*nfa.Matcher                // dropped journal bases' matchers, zeroed, for the next bases' snapshots (bounded)
 	spareJournals [][]item                      // ended journals' arrays, cleared, for the next journals (bounded; order.go)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
