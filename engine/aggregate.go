@@ -102,7 +102,7 @@ func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
 	return l
 }
 
-// keyVelocity is one key's velocity state, laid out by lay. A key's base (keyState.velBase)
+// keyVelocity is one key's velocity state, laid out by lay. A key's base (keyState.velBase())
 // is one too, holding only its rearm holds and jour: its aggregates are the live
 // state's with the log rolled back.
 type keyVelocity struct {
@@ -214,7 +214,7 @@ func (p *velPlan) takes(it *item) bool {
 // and never read.)
 func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) []bool {
 	for _, ri := range p.withAggs {
-		p.need[ri] = ks != nil && ks.m[ri] != nil || x.mayStart(cand, ri)
+		p.need[ri] = ks != nil && ks.m.has(ri) || x.mayStart(cand, ri)
 	}
 	return p.need
 }
@@ -353,11 +353,11 @@ func (kv *keyVelocity) added(a *velocity.Agg, created bool) {
 }
 
 // expire frees what the key's windows and holds no longer need at w; it reports whether
-// nothing is left. A rule's hold ended by w is kept while the rule has a live matcher ms[ri]
+// nothing is left. A rule's hold ended by w is kept while the rule has a live matcher (live(ri))
 // for the key: time may still complete a match of it whose last event is before the
 // hold's end (a not-followed-by at the end of its window), which the hold drops. While
 // the key has a journal the state is kept even empty: its log rolls back to the base.
-func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
+func (kv *keyVelocity) expire(w int64, live func(ri int) bool) bool {
 	empty := kv.log == nil
 	if !kv.bounded() {
 		kv.bounds()
@@ -390,18 +390,18 @@ func (kv *keyVelocity) expire(w int64, ms []*nfa.Matcher) bool {
 			kv.late = math.MinInt64
 		}
 	}
-	return kv.expireHolds(w, ms) && empty
+	return kv.expireHolds(w, live) && empty
 }
 
 // expireHolds frees the holds ended by w, as expire does, and reports whether none is
 // left. A fold's or a stored replay's feed frees only these: its aggregates are the log's.
-func (kv *keyVelocity) expireHolds(w int64, ms []*nfa.Matcher) bool {
+func (kv *keyVelocity) expireHolds(w int64, live func(ri int) bool) bool {
 	empty := true
 	for h, q := range kv.quiet {
 		if q == math.MinInt64 {
 			continue
 		}
-		if ri := int(kv.lay.holds[h]); q <= w && (ri >= len(ms) || ms[ri] == nil) {
+		if ri := int(kv.lay.holds[h]); q <= w && !live(ri) {
 			kv.quiet[h] = math.MinInt64
 		} else {
 			empty = false
@@ -411,15 +411,15 @@ func (kv *keyVelocity) expireHolds(w int64, ms []*nfa.Matcher) bool {
 }
 
 // deadline is when expire would free everything (math.MaxInt64 when never by itself). The
-// hold of a rule with a live matcher ms[ri] is left out: the matcher's own deadline
+// hold of a rule with a live matcher (live(ri)) is left out: the matcher's own deadline
 // brings the key's timer, and the hold counts again once the matcher is idle.
-func (kv *keyVelocity) deadline(ms []*nfa.Matcher) int64 {
+func (kv *keyVelocity) deadline(live func(ri int) bool) int64 {
 	if !kv.bounded() {
 		kv.bounds()
 	}
 	d := kv.late
 	for h, q := range kv.quiet {
-		if ri := int(kv.lay.holds[h]); ri >= len(ms) || ms[ri] == nil {
+		if ri := int(kv.lay.holds[h]); !live(ri) {
 			d = max(d, q)
 		}
 	}
@@ -460,8 +460,8 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 // is velPlan.observe's.
 func (s *shard) observeVelocity(p *velPlan, ks *keyState, it *item, need []bool) *keyState {
 	var j *velJournal
-	if ks != nil && ks.velBase != nil {
-		j = ks.velBase.jour
+	if b := ks.velBase(); b != nil {
+		j = b.jour
 	}
 	if ks == nil || ks.vel == nil {
 		if !p.takes(it) {

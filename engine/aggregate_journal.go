@@ -23,7 +23,7 @@ import (
 // base must not see): the base keeps its own, moved as its matchers take the events it
 // folds.
 
-// velJournal is what a key's velocity base (keyState.velBase, a keyVelocity holding the
+// velJournal is what a key's velocity base (keyState.velBase(), a keyVelocity holding the
 // base's rearm holds) keeps of the journal.
 type velJournal struct {
 	live  *keyVelocity   // the state whose log rolls back to the base (nil: no state since the base, which had none)
@@ -36,7 +36,7 @@ type velJournal struct {
 // velocity rules).
 func (s *shard) startVelJournal(ks *keyState) {
 	if p := s.velocity(); p != nil {
-		ks.velBase = p.newBase(ks.vel)
+		ks.base.vel = p.newBase(ks.vel)
 	}
 }
 
@@ -72,7 +72,7 @@ func (j *velJournal) footprint() int {
 
 // velLogBytes is what the velocity log of ks's journal takes (0 without one).
 func (ks *keyState) velLogBytes() int {
-	b := ks.velBase
+	b := ks.velBase()
 	if b == nil || b.jour == nil {
 		return 0
 	}
@@ -219,8 +219,10 @@ func dropFront[T any](s []T, n int) []T {
 // endVelJournal drops the key's velocity base as its journal ends: the live state is the
 // key's whole state, no longer logged (nil when it holds nothing).
 func (s *shard) endVelJournal(ks *keyState) {
-	b := ks.velBase
-	ks.velBase = nil
+	b := ks.velBase()
+	if b != nil {
+		ks.base.vel = nil
+	}
 	if b == nil || b.jour == nil {
 		return
 	}
@@ -277,7 +279,7 @@ func (f *velFeed) next(p *velPlan, it *item) {
 // storedFeed replays the journal as it was matched: the values its events saw, and a
 // copy of the base's holds.
 func (s *shard) storedFeed(ks *keyState) *velFeed {
-	b := ks.velBase
+	b := ks.velBase()
 	if b == nil || b.jour == nil {
 		return nil
 	}
@@ -294,11 +296,11 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 	if p == nil {
 		return nil
 	}
-	b := ks.velBase
+	b := ks.velBase()
 	switch {
 	case b == nil || b.jour == nil: // a restore
 		b = p.newBase(b)
-		ks.velBase = b
+		ks.base.vel = b
 	default:
 		j := b.jour
 		if j.log != nil {

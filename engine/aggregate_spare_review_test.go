@@ -86,7 +86,7 @@ func checkSpareScenario(s *shard, waited map[*velocity.Agg]bool) (string, int, i
 	}
 	reused := 0
 	for _, ks := range s.list {
-		for _, kv := range []*keyVelocity{ks.vel, ks.velBase} {
+		for _, kv := range []*keyVelocity{ks.vel, ks.velBase()} {
 			if kv != nil {
 				lays[kv.lay] = true
 			}
@@ -101,7 +101,7 @@ func checkSpareScenario(s *shard, waited map[*velocity.Agg]bool) (string, int, i
 				delete(waited, a)
 			}
 		}
-		if b := ks.velBase; b != nil && b.jour != nil && b.jour.log != nil {
+		if b := ks.velBase(); b != nil && b.jour != nil && b.jour.log != nil {
 			for _, a := range logAggregates(b.jour.log) {
 				reach[a] = ks.key + " (its log)"
 			}

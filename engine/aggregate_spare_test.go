@@ -59,7 +59,7 @@ func checkSpares(t *testing.T, evs []testEvent) {
 						delete(waited, a)
 					}
 				}
-				if ks.velBase != nil {
+				if ks.velBase() != nil {
 					journals++
 				}
 			}
@@ -105,7 +105,7 @@ func keyAggregates(ks *keyState) []*velocity.Agg {
 	if ks.vel != nil {
 		add(ks.vel)
 	}
-	if b := ks.velBase; b != nil && b.jour != nil && b.jour.live != nil {
+	if b := ks.velBase(); b != nil && b.jour != nil && b.jour.live != nil {
 		j := b.jour
 		add(j.live)
 		if j.log != nil {

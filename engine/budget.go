@@ -44,10 +44,7 @@ func (s *shard) account(ks *keyState, next *int64) {
 			s.fold(ks)
 			ks.budgetCut = true
 		}
-		for ri, m := range ks.m {
-			if m == nil {
-				continue
-			}
+		for ri, m := range ks.m.all() {
 			m.CutAll("engine", s.sc, &s.res)
 			s.emit(ri, ks.key, unstamped)
 			if m.Idle() {

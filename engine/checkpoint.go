@@ -441,14 +441,11 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	}
 	// With a journal the key is saved as its base and the journal's events (Pending),
 	// from which importKey rebuilds the live matchers and the journal alike.
-	ms := ks.m
+	ms := ks.m.all()
 	if ks.base != nil {
-		ms = ks.base
+		ms = denseAll(ks.base.ms)
 	}
 	for ri, m := range ms {
-		if m == nil {
-			continue
-		}
 		c := s.rules.Rules[ri]
 		out.Rules = append(out.Rules, state.RuleState{RuleID: c.Rule.ID, Fingerprint: c.Fingerprint(), Matcher: m.Export(add)})
 	}
@@ -460,7 +457,7 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 	}
 	cool, vel := ks.cool, ks.vel
 	if ks.base != nil {
-		cool, vel = ks.baseCool, ks.velBase
+		cool, vel = ks.base.cool, ks.base.vel
 	}
 	if sec, ok := cooldownSection(cool); ok {
 		out.Sections = append(out.Sections, sec)
@@ -723,10 +720,10 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 			slog.Error("rule state cannot be restored; it starts fresh", "key", st.Key, "rule", rs.RuleID, "err", err)
 			continue
 		}
-		if ks.m[ri] == nil {
+		if !ks.m.has(ri) {
 			ks.live++
 		}
-		ks.m[ri] = m
+		ks.m.set(ri, m)
 		ks.dlOK = false
 		ck.restored.Add(1)
 	}
@@ -753,22 +750,16 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	// The replay below advances the matchers where the timers had (replayFrom).
 	ks.timedTo, ks.baseTo = order.timedTo, order.baseTo
 	if len(journal) > 0 {
-		// The base gets slots of its own: the key's share an allocation with its state
-		// (newKeyState), and a base's are kept for other keys' bases when its journal
-		// ends (endJournal), where they would keep this key's state, and through its
-		// partition clock every key of the partition, reachable after it is gone.
-		ks.base = s.newBase(len(ks.m))
-		copy(ks.base, ks.m)
-		ks.journal, ks.baseCool, ks.velBase = journal, ks.cool, ks.vel
+		// The base gets slots of its own (one a rule, not the key's sparse ones): a base's
+		// are kept for other keys' bases when its journal ends (endJournal), and must
+		// refer to nothing of this key, whose partition clock reaches every key of the
+		// partition, once it is gone.
+		ks.base = s.newBase(len(ks.rs.Rules))
+		ks.m.copyTo(ks.base.ms)
+		ks.journal, ks.base.cool, ks.base.vel = journal, ks.cool, ks.vel
 		ms, cool, vel := s.replay(ks, journal, nil)
-		copy(ks.m, ms)
+		ks.live = int32(ks.m.assign(ms))
 		ks.cool, ks.vel = cool, vel
-		ks.live = 0
-		for _, m := range ks.m {
-			if m != nil {
-				ks.live++
-			}
-		}
 		ks.newest = journal[len(journal)-1].ev.Time
 		// The base's events are older than the journal's and than the partition's
 		// watermark (journals are folded up to it).

@@ -50,7 +50,7 @@ func benchHotKey(b *testing.B, swaps bool) {
 				stateB += a.Footprint()
 			}
 		}
-		if b := ks.velBase; b != nil && b.jour.log != nil {
+		if b := ks.velBase(); b != nil && b.jour.log != nil {
 			logB = b.jour.log.Footprint()
 		}
 	}); err != nil {

@@ -81,10 +81,7 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 						p.Bytes += keyOwnBytes(ks, evBytes)
 					}
 					cut := ks.budgetCut
-					for ri, m := range ks.m {
-						if m == nil {
-							continue
-						}
+					for ri, m := range ks.m.all() {
 						cut = cut || m.WasCut()
 						p.LiveRuns += m.Live()
 						p.ByRule[ri] += m.Live()
@@ -130,9 +127,9 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 // keyOwnBytes estimates what a key holds besides its live matchers: its state, its
 // journal and the journal's base.
 func keyOwnBytes(ks *keyState, evBytes int) int {
-	b := int(unsafe.Sizeof(*ks)) + 8*cap(ks.m) + len(ks.key) + 48 // + map entry
+	b := int(unsafe.Sizeof(*ks)) + ks.m.bytes() + len(ks.key) + 48 // + map entry
 	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
-	for _, m := range ks.base {
+	for _, m := range ks.baseMatchers() {
 		if m != nil {
 			b += m.Footprint().Bytes // its events are the live matchers' or the journal's
 		}

@@ -44,22 +44,22 @@ func TestJournalReusesBase(t *testing.T) {
 				s.swapRules(fewer)
 				s.current(ks)
 			}
-			for ri := range ks.m { // every rule live: the base takes a snapshot of each
-				if ks.m[ri] == nil {
-					ks.m[ri] = s.newMatcher(ri)
+			for ri := range s.rules.Rules { // every rule live: the base takes a snapshot of each
+				if !ks.m.has(ri) {
+					ks.m.set(ri, s.newMatcher(ri))
 					ks.live++
 				}
 			}
 			cycle := func() {
 				s.journal(ks, &it)
-				snapped = snapped && ks.base != nil && ks.base[0] != nil && ks.base[0] != ks.m[0]
+				snapped = snapped && ks.base != nil && ks.base.ms[0] != nil && ks.base.ms[0] != ks.m.get(0)
 				s.endJournal(ks)
 			}
 			cycle()
 			allocs[round] = testing.AllocsPerRun(200, cycle)
 		}
-		for ri := range ks.m {
-			s.idle(ks, ri, ks.m[ri])
+		for ri, m := range ks.m.all() {
+			s.idle(ks, ri, m)
 		}
 	}); err != nil {
 		t.Fatal(err)

@@ -1,41 +1,144 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 
 	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
 )
 
-// TestNewKeyStateSlots: a key state and its matcher slots share an allocation for up to
-// 31 rules; every slot is there, nil, and writing them leaves the state alone.
-func TestNewKeyStateSlots(t *testing.T) {
-	m := new(nfa.Matcher)
-	for n := 0; n <= 40; n++ {
-		ks := newKeyState(n)
-		if len(ks.m) != n || cap(ks.m) != n {
-			t.Fatalf("n=%d: %d slots, capacity %d", n, len(ks.m), cap(ks.m))
-		}
-		ks.key, ks.newest = "k", 7
-		for i := range ks.m {
-			if ks.m[i] != nil {
-				t.Fatalf("n=%d: slot %d not nil", n, i)
+// TestSlotsMatchDense: the key's matcher slots (sparse up to maxSparse rules, dense
+// beyond) read, write and iterate as a plain slice with one entry a rule would, under
+// random writes, removals during iteration and assignments, for rule sets of every size
+// around the bound.
+func TestSlotsMatchDense(t *testing.T) {
+	pool := make([]nfa.Matcher, 8)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 17, 23, 63, 64, 65, 70, 130} {
+		sl, ref := newSlots(n), make([]*nfa.Matcher, n)
+		check := func(step int) {
+			t.Helper()
+			var got []int
+			for ri, m := range sl.all() {
+				got = append(got, ri)
+				if m != ref[ri] {
+					t.Fatalf("n=%d step %d: all gives rule %d's matcher %p, want %p", n, step, ri, m, ref[ri])
+				}
 			}
-			ks.m[i] = m
+			var want []int
+			for ri, m := range ref {
+				if sl.get(ri) != m || sl.has(ri) != (m != nil) {
+					t.Fatalf("n=%d step %d: rule %d: get %p, want %p", n, step, ri, sl.get(ri), m)
+				}
+				if m != nil {
+					want = append(want, ri)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("n=%d step %d: all gives rules %v, want %v", n, step, got, want)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d step %d: all gives rules %v, want %v", n, step, got, want)
+				}
+			}
 		}
-		if ks.key != "k" || ks.newest != 7 {
-			t.Fatalf("n=%d: writing the slots changed the state", n)
+		for step := range 400 {
+			if n == 0 {
+				check(step)
+				break
+			}
+			switch op := r.IntN(10); {
+			case op < 6: // write or clear one rule
+				ri, m := r.IntN(n), &pool[r.IntN(len(pool))]
+				if r.IntN(3) == 0 {
+					m = nil
+				}
+				sl.set(ri, m)
+				ref[ri] = m
+			case op < 8: // clear some rules while iterating, as timers drop idle matchers
+				for ri := range sl.all() {
+					if r.IntN(2) == 0 {
+						sl.set(ri, nil)
+						ref[ri] = nil
+					}
+				}
+			case op < 9: // replace them all, as a re-match does
+				ms := make([]*nfa.Matcher, n)
+				live := 0
+				for ri := range ms {
+					if r.IntN(4) == 0 {
+						ms[ri] = &pool[r.IntN(len(pool))]
+						live++
+					}
+				}
+				if got := sl.assign(ms); got != live {
+					t.Fatalf("n=%d step %d: assign counts %d live, want %d", n, step, got, live)
+				}
+				copy(ref, ms)
+			default:
+				ms := make([]*nfa.Matcher, n)
+				sl.copyTo(ms)
+				for ri := range ms {
+					if ms[ri] != ref[ri] {
+						t.Fatalf("n=%d step %d: copyTo rule %d: %p, want %p", n, step, ri, ms[ri], ref[ri])
+					}
+				}
+			}
+			check(step)
 		}
-		if allocs := testing.AllocsPerRun(10, func() { newKeyState(n) }); n <= 31 && allocs != 1 {
-			t.Fatalf("n=%d: %v allocations, want 1", n, allocs)
+		if n <= maxSparse && sl.dense() || n > maxSparse && !sl.dense() {
+			t.Fatalf("n=%d: dense %v", n, sl.dense())
 		}
 	}
 }
 
-// TestKeyStateSize: newKeyState's slot groups fill the size classes after a 232-byte key
-// state; a state of another size still works but may waste a size class a key.
+// TestSlotsSparseHoldLive: a key of a rule set of up to maxSparse rules holds a slot
+// only for each rule with a live matcher, whatever the number of rules.
+func TestSlotsSparseHoldLive(t *testing.T) {
+	m := new(nfa.Matcher)
+	for _, n := range []int{17, 64} {
+		sl := newSlots(n)
+		sl.set(n-1, m)
+		sl.set(3, m)
+		if len(sl.s) != 2 || sl.bytes() > 16 {
+			t.Fatalf("n=%d: two live rules hold %d slots (%d bytes)", n, len(sl.s), sl.bytes())
+		}
+		sl.set(3, nil)
+		sl.set(n-1, nil)
+		if len(sl.s) != 0 || sl.mask != 0 {
+			t.Fatalf("n=%d: no live rule leaves %d slots, mask %x", n, len(sl.s), sl.mask)
+		}
+	}
+}
+
+// TestKeyStateSize: the key state, its matcher slots' mask and array header with it,
+// fills the 208-byte size class (its journal base is behind a pointer); the slots of its
+// live matchers are a separate array of 8 bytes a live rule.
 func TestKeyStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(keyState{}); n != 232 {
-		t.Errorf("keyState is %d bytes: choose newKeyState's slot groups for it (and change this test)", n)
+	if n := unsafe.Sizeof(keyState{}); n != 208 {
+		t.Errorf("keyState is %d bytes, want 208 (a size class)", n)
+	}
+}
+
+// TestKeptBaseHoldsNothing: a base kept for other keys' journals (keepBase) holds
+// nothing of the key it was, whichever way it was dropped (a released key's base still
+// has its velocity state and cooldowns), and newBase gives it back empty.
+func TestKeptBaseHoldsNothing(t *testing.T) {
+	s := &shard{rules: &RuleSet{Rules: make([]*rules.Compiled, 3)}}
+	b := s.newBase(3)
+	b.ms[1], b.cool, b.vel = new(nfa.Matcher), cooldowns{"r": 1}, new(keyVelocity)
+	s.keepBase(b)
+	if len(s.spareBases) != 1 {
+		t.Fatalf("%d bases kept, want 1", len(s.spareBases))
+	}
+	got := s.newBase(3)
+	if got != b || got.cool != nil || got.vel != nil || got.ms[1] != nil || len(got.ms) != 3 {
+		t.Fatalf("the kept base is %+v, want it empty with 3 slots", got)
+	}
+	if other := s.newBase(4); other == b || len(other.ms) != 4 {
+		t.Fatalf("a base of 4 rules has %d slots", len(other.ms))
 	}
 }

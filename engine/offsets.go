@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 
 	"github.com/cepd/cepd/nfa"
@@ -38,11 +39,9 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 			for _, it := range ks.journal {
 				oldest = min(oldest, it.ev.Offset)
 			}
-			for _, ms := range [][]*nfa.Matcher{ks.m, ks.base} {
+			for _, ms := range []iter.Seq2[int, *nfa.Matcher]{ks.m.all(), denseAll(ks.baseMatchers())} {
 				for _, m := range ms {
-					if m != nil {
-						oldest = min(oldest, m.OldestOffset())
-					}
+					oldest = min(oldest, m.OldestOffset())
 				}
 			}
 		}

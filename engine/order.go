@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"iter"
 	"math"
 	"sync/atomic"
 
@@ -34,30 +35,22 @@ func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
 		ks.cut = ks.newest // the base holds every event matched so far
 		ks.baseTo = ks.timedTo
-		ks.baseCool = ks.cool.clone()
-		ks.base = s.newBase(len(ks.m))
+		ks.base = s.newBase(len(ks.rs.Rules))
+		ks.base.cool = ks.cool.clone()
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
-		n := 0
-		for _, m := range ks.m {
-			if m != nil {
-				n++
-			}
-		}
+		n := int(ks.live)
 		var snaps []nfa.Matcher
 		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
 			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
 		}
-		for ri, m := range ks.m {
-			if m == nil {
-				continue
-			}
+		for ri, m := range ks.m.all() {
 			d, ok := popSpare(&s.spareSnaps)
 			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
 			}
 			// copied on write: most matchers are not changed by the next events
 			m.SnapshotTo(d)
-			ks.base[ri] = d
+			ks.base.ms[ri] = d
 		}
 	}
 	cp := *it
@@ -133,20 +126,21 @@ func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
 	s.keepJournal(ks.journal)
 	s.keepBase(ks.base)
-	ks.journal, ks.base, ks.baseCool, ks.jourAt = nil, nil, nil, math.MaxInt64
-	for _, m := range ks.m {
-		if m != nil {
-			m.Thaw()
-		}
+	ks.journal, ks.base, ks.jourAt = nil, nil, math.MaxInt64
+	for _, m := range ks.m.all() {
+		m.Thaw()
 	}
 }
 
-// keepBase keeps a dropped base's slot array and matchers (b, nil: none), emptied, for
-// the next journals' bases. Every matcher is emptied, kept or not: it may share its
+// keepBase keeps a dropped base (b, nil: none) with its slot array and matchers, emptied,
+// for the next journals' bases. Every matcher is emptied, kept or not: it may share its
 // allocation with matchers still used (journal takes a base's snapshots in one), which
 // would keep what it held (run arrays, buffer entries, events) reachable.
-func (s *shard) keepBase(b []*nfa.Matcher) {
-	for _, m := range b {
+func (s *shard) keepBase(b *journalBase) {
+	if b == nil {
+		return
+	}
+	for _, m := range b.ms {
 		if m == nil {
 			continue
 		}
@@ -155,8 +149,9 @@ func (s *shard) keepBase(b []*nfa.Matcher) {
 			s.spareSnaps = append(s.spareSnaps, m)
 		}
 	}
-	if b != nil && len(b) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
-		clear(b)
+	if len(b.ms) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
+		clear(b.ms)
+		*b = journalBase{ms: b.ms} // nothing of the key it was
 		s.spareBases = append(s.spareBases, b)
 	}
 }
@@ -178,15 +173,15 @@ func (s *shard) keepJournal(j []item) {
 	}
 }
 
-// newBase returns n nil matcher slots for a journal's base: a dropped base's (endJournal;
-// nothing else refers to its array) when one of that length is kept, else new ones. Most
-// events start a journal, so this saves an allocation an event.
-func (s *shard) newBase(n int) []*nfa.Matcher {
-	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1]) == n {
+// newBase returns an empty base for a journal, with n nil matcher slots: a dropped base
+// (endJournal; nothing else refers to it) when one of that length is kept, else a new
+// one. Most events start a journal, so this saves allocations an event.
+func (s *shard) newBase(n int) *journalBase {
+	if l := len(s.spareBases); l > 0 && len(s.spareBases[l-1].ms) == n {
 		b, _ := popSpare(&s.spareBases)
 		return b
 	}
-	return make([]*nfa.Matcher, n)
+	return &journalBase{ms: make([]*nfa.Matcher, n)}
 }
 
 // popSpare takes the last of the spares kept in *l for reuse, clearing its slot so the
@@ -229,16 +224,16 @@ func (s *shard) trim(ks *keyState, w int64) {
 func (s *shard) foldOldest(ks *keyState, n int) {
 	// The memory account's reference counts live in the nodes the base shares with the
 	// live matchers: the base takes them over while it processes, then gives them back.
-	recount(ks.base)
+	recount(denseAll(ks.base.ms))
 	var vf *velFeed // the values the events saw; the base's holds move, its aggregates are the log's
-	if b := ks.velBase; b != nil {
+	if b := ks.velBase(); b != nil {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
 	}
-	ks.baseTo = s.feedTimed(ks.base, vf, ks.journal[:n], ks.baseTo, nil, &ks.baseCool) // its holds are the base's
-	if b := ks.velBase; b != nil {
+	ks.baseTo = s.feedTimed(ks.base.ms, vf, ks.journal[:n], ks.baseTo, nil, &ks.base.cool) // its holds are the base's
+	if b := ks.velBase(); b != nil {
 		b.jour.forget(n, b.lay)
 	}
-	recount(ks.m)
+	recount(ks.m.all())
 	ks.dlOK = false // the live matchers' accounts are rebuilt: what they hold may differ
 	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
 	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
@@ -248,11 +243,9 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 }
 
 // recount rebuilds the memory accounts of the matchers ms (nfa.Matcher.Recount).
-func recount(ms []*nfa.Matcher) {
+func recount(ms iter.Seq2[int, *nfa.Matcher]) {
 	for _, m := range ms {
-		if m != nil {
-			m.Recount()
-		}
+		m.Recount()
 	}
 }
 
@@ -358,13 +351,13 @@ func (s *shard) replay(ks *keyState, journal []item, out *replayOut) ([]*nfa.Mat
 
 // replayFrom is replay with the velocity values vf gives.
 func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *velFeed) ([]*nfa.Matcher, cooldowns, *keyVelocity) {
-	ms := make([]*nfa.Matcher, len(ks.base))
-	for ri, m := range ks.base {
+	ms := make([]*nfa.Matcher, len(ks.base.ms))
+	for ri, m := range ks.base.ms {
 		if m != nil {
 			ms[ri] = m.Clone()
 		}
 	}
-	cool := ks.baseCool.clone()
+	cool := ks.base.cool.clone()
 	to := s.feedTimed(ms, vf, journal, ks.baseTo, out, &cool)
 	s.byTime(vf)
 	if ks.timedTo > to {
@@ -424,9 +417,9 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 	switch {
 	case vf == nil || vf.kv == nil:
 	case vf.stored: // its aggregates are the log's; its holds go where fire freed them
-		vf.kv.expireHolds(w, ms)
+		vf.kv.expireHolds(w, denseHas(ms))
 	default:
-		vf.kv.expire(w, ms)
+		vf.kv.expire(w, denseHas(ms))
 	}
 }
 
@@ -472,17 +465,10 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	st.superseded.Add(uint64(len(out)))
 	st.shard[s.id].matched.Add(1)
 
-	for ri, m := range ks.m {
-		if m != nil {
-			s.dropMatcher(ri, m)
-		}
+	for ri, m := range ks.m.all() {
+		s.dropMatcher(ri, m)
 	}
-	ks.m, ks.live, ks.cool = ms, 0, cool
-	for _, m := range ms {
-		if m != nil {
-			ks.live++
-		}
-	}
+	ks.live, ks.cool = int32(ks.m.assign(ms)), cool
 	ks.timerAt = 0 // the replaced matchers' deadlines are gone: settle reschedules
 	s.settle(ks)
 }

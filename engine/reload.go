@@ -140,7 +140,7 @@ func (s *shard) current(ks *keyState) {
 		s.keepFrom[ks.rs] = keep
 	}
 	var live int
-	ks.m, live = s.rebind(ks.m, keep)
+	ks.m, live = s.rebind(&ks.m, keep)
 	ks.vel = s.rebindVelocity(ks.vel, keep)
 	s.fold(ks) // events before the reload stay matched by the rules of their time
 	ks.live, ks.rs = int32(live), s.rules
@@ -152,17 +152,18 @@ func (s *shard) current(ks *keyState) {
 }
 
 // rebind maps matchers of an older rule set to the shard's by keep (see current).
-func (s *shard) rebind(ms []*nfa.Matcher, keep []int) ([]*nfa.Matcher, int) {
-	nm := make([]*nfa.Matcher, len(s.rules.Rules))
+func (s *shard) rebind(ms *slots, keep []int) (slots, int) {
+	nm := newSlots(len(s.rules.Rules))
 	live := 0
 	for ni, oi := range keep {
-		if oi < 0 || ms[oi] == nil {
+		if oi < 0 || !ms.has(oi) {
 			continue
 		}
-		if err := ms[oi].Rebind(s.rules.Rules[ni].Program); err != nil {
+		m := ms.get(oi)
+		if err := m.Rebind(s.rules.Rules[ni].Program); err != nil {
 			continue // equal fingerprints give equal shapes; start fresh if not
 		}
-		nm[ni] = ms[oi]
+		nm.set(ni, m)
 		live++
 	}
 	return nm, live

@@ -13,10 +13,9 @@ import (
 
 // TestRestoredBaseKeepsNoKeyAlive: a key restored with a journal gets a base of its own
 // (importKey). Its journal's end keeps the base's slot array for the next journals
-// (endJournal): that array must not be the key's own slots, which share an allocation
-// with the key's state (newKeyState), or the kept array keeps the state alive after the
-// key is gone, and with it the key's partition clock, whose heaps reach every key of the
-// partition: once the partition is removed (a rebalance), none of its keys' states may
+// (endJournal): that array must refer to nothing of the key, or the kept array keeps
+// its state alive after the key is gone, and with it the key's partition clock, whose
+// heaps reach every key of the partition: once the partition is removed (a rebalance), none of its keys' states may
 // stay reachable.
 func TestRestoredBaseKeepsNoKeyAlive(t *testing.T) {
 	rs := testRuleSet(t)

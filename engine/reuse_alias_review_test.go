@@ -102,9 +102,9 @@ type reuseIndex struct {
 // addKeyMatchers records ks's live slot array and matchers (its base's if base), and
 // returns what is already elsewhere ("" if nothing).
 func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
-	ms := ks.m
+	ms := ks.m.s
 	if base {
-		ms = ks.base
+		ms = ks.baseMatchers()
 	}
 	if cap(ms) > 0 {
 		p := uintptr(unsafe.Pointer(unsafe.SliceData(ms)))
@@ -113,10 +113,11 @@ func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
 		}
 		ix.slots[p] = fmt.Sprintf("key %s (base %v)", ks.key, base)
 	}
-	for ri, m := range ms {
-		if m == nil {
-			continue
-		}
+	all := ks.m.all()
+	if base {
+		all = denseAll(ks.baseMatchers())
+	}
+	for ri, m := range all {
 		pl := reusePlace{ks.key, base, ri}
 		if o, ok := ix.where[m]; ok {
 			return fmt.Sprintf("matcher at %+v is also at %+v", pl, o)
@@ -170,7 +171,11 @@ func (ix *reuseIndex) addKept(s *shard) string {
 			ix.where[m] = reusePlace{key: "(spare)", ri: ri}
 		}
 	}
-	for _, b := range s.spareBases {
+	for _, sb := range s.spareBases {
+		if sb.cool != nil || sb.vel != nil {
+			return "a kept base holds a key's cooldowns or velocity state"
+		}
+		b := sb.ms
 		if o, ok := ix.slots[uintptr(unsafe.Pointer(unsafe.SliceData(b)))]; ok {
 			return "a kept base array is the slot array of " + o
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -61,15 +60,15 @@ type keyState struct {
 	rs   *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
 	key  string
 	part *partClock // the partition the key's events come from
-	m    []*nfa.Matcher
-	live int32 // non-nil entries of m
-	idx  int32 // position in the shard's list
+	m    slots      // the live matchers, by rule (keystate_slots.go)
+	live int32      // live matchers in m
+	idx  int32      // position in the shard's list
 	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
 	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
 	// would give, and a timer reads only the matchers due and those after the first
 	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
 	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
-	// share 32 bytes; the struct is 232 bytes, which newKeyState's slot groups assume.)
+	// share 32 bytes.)
 	dl        knownDeadlines
 	dlOK      bool
 	released  bool
@@ -78,22 +77,46 @@ type keyState struct {
 	timedTo   int64 // latest time timers advanced the key's matchers to
 	baseTo    int64 // the timer time the base was advanced to (set when base is)
 	// journal holds the key's events matched in order and not yet behind the partition's
-	// clock, sorted by (time, seq), as retained copies; base holds the matchers as they
-	// were before journal[0] (nil entries: the rule had nothing live). base is nil exactly
-	// when the journal is empty; both stay empty without out-of-orderness.
+	// clock, sorted by (time, seq), as retained copies; base holds the key's state as it
+	// was before journal[0]. base is nil exactly when the journal is empty; both stay
+	// empty without out-of-orderness.
 	journal []item
-	base    []*nfa.Matcher
-	cut     int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt  int64 // journal[0]'s time as registered in the journal heap
-	timerAt int64 // deadline registered in the timer heap
-	bytes   int   // what its matchers and velocity log held when last settled (budget.go)
-	mbytes  int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
-	// cool holds the key's cooldowns (cooldown.go); baseCool those as they were before
-	// the journal (set exactly when base is).
-	cool, baseCool cooldowns
+	base    *journalBase
+	cut     int64     // no event in base is newer: an event can be re-matched from cut on
+	jourAt  int64     // journal[0]'s time as registered in the journal heap
+	timerAt int64     // deadline registered in the timer heap
+	bytes   int       // what its matchers and velocity log held when last settled (budget.go)
+	mbytes  int       // what its matchers hold (nfa Usage bytes), as of the last settle or timer
+	cool    cooldowns // the key's cooldowns (cooldown.go)
 	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
-	// when it has none; velBase is it as it was before journal[0].
-	vel, velBase *keyVelocity
+	// when it has none.
+	vel *keyVelocity
+}
+
+// journalBase is a key's state as it was before its journal's first event, which a
+// replay of the journal starts from: only keys with a journal have one, so a key
+// between journals does not carry its fields (keyState is 208 bytes, not 240).
+type journalBase struct {
+	ms   []*nfa.Matcher // the matchers, one a rule (nil: the rule had nothing live)
+	cool cooldowns      // the cooldowns
+	vel  *keyVelocity   // the velocity state (aggregate_journal.go)
+}
+
+// velBase returns the key's velocity state as it was before its journal (nil without a
+// journal or velocity state).
+func (ks *keyState) velBase() *keyVelocity {
+	if ks == nil || ks.base == nil {
+		return nil
+	}
+	return ks.base.vel
+}
+
+// baseMatchers returns the matchers of the key's base (nil without a journal).
+func (ks *keyState) baseMatchers() []*nfa.Matcher {
+	if ks.base == nil {
+		return nil
+	}
+	return ks.base.ms
 }
 
 type shard struct {
@@ -120,7 +143,7 @@ type shard struct {
 	queued        *histogram                    // Stats.queued's for this shard
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
 	spare         [][]*nfa.Matcher              // idle matchers kept for reuse, per rule (bounded)
-	spareBases    [][]*nfa.Matcher              // dropped journal bases' slot arrays, cleared, for reuse (bounded; order.go)
+	spareBases    []*journalBase                // dropped journal bases, cleared, for reuse (bounded; order.go)
 	spareSnaps    []*nfa.Matcher                // dropped journal bases' matchers, zeroed, for the next bases' snapshots (bounded)
 	spareJournals [][]item                      // ended journals' arrays, cleared, for the next journals (bounded; order.go)
 	keepFrom      map[*RuleSet][]int            // per older rule set, which of its rules each current rule keeps
@@ -395,45 +418,9 @@ func (s *shard) key(k string, part int32) *keyState {
 	return ks
 }
 
-// newKeyState returns a zero key state whose matcher slots (m, n of them) are in the
-// same allocation, right after it, for up to 31 rules: a new key costs one allocation,
-// not two, and a timer or event touching a cold key finds its slots beside it. The slots
-// come in groups that fill the size classes after the state's 232 bytes (256, 288, …),
-// so the pair takes no more than the two allocations took.
+// newKeyState returns a zero key state with empty matcher slots for n rules.
 func newKeyState(n int) *keyState {
-	switch (n + 4) / 4 {
-	case 1:
-		return keyStateWith[[3]*nfa.Matcher](n)
-	case 2:
-		return keyStateWith[[7]*nfa.Matcher](n)
-	case 3:
-		return keyStateWith[[11]*nfa.Matcher](n)
-	case 4:
-		return keyStateWith[[15]*nfa.Matcher](n)
-	case 5:
-		return keyStateWith[[19]*nfa.Matcher](n)
-	case 6:
-		return keyStateWith[[23]*nfa.Matcher](n)
-	case 7:
-		return keyStateWith[[27]*nfa.Matcher](n)
-	case 8:
-		return keyStateWith[[31]*nfa.Matcher](n)
-	}
-	return &keyState{m: make([]*nfa.Matcher, n)}
-}
-
-// keyStateWith allocates a key state with an array A of matcher slots after it and
-// makes the first n of them its m. A must be an array of at least n *nfa.Matcher.
-func keyStateWith[A any](n int) *keyState {
-	x := new(struct {
-		ks keyState
-		m  A
-	})
-	if uintptr(n)*unsafe.Sizeof((*nfa.Matcher)(nil)) > unsafe.Sizeof(x.m) {
-		panic("engine: keyStateWith: too few slots")
-	}
-	x.ks.m = unsafe.Slice((**nfa.Matcher)(unsafe.Pointer(&x.m)), n)
-	return &x.ks
+	return &keyState{m: newSlots(n)}
 }
 
 // advance moves a partition's keys to time w: journal events behind the partition's own
@@ -479,7 +466,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 		s.advanceAll(ks, w, ingest)
 	}
 	// after the matches time completed: the holds they are admitted against stay till then
-	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m) {
+	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m.has) {
 		ks.vel = nil
 	}
 	if known && ks.dlOK {
@@ -491,10 +478,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 
 // advanceAll advances every matcher of ks to w.
 func (s *shard) advanceAll(ks *keyState, w int64, ingest int64) {
-	for ri, m := range ks.m {
-		if m == nil {
-			continue
-		}
+	for ri, m := range ks.m.all() {
 		s.advanceOne(ks, ri, m, w, ingest)
 	}
 }
@@ -542,7 +526,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 	for ri, c := range s.rules.Rules {
 		var m *nfa.Matcher
 		if ks != nil {
-			m = ks.m[ri]
+			m = ks.m.get(ri)
 		}
 		if vp != nil {
 			s.sc.Aux = vp.aux(ri)
@@ -556,7 +540,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 				ks.newest = ev.Time
 			}
 			m = s.newMatcher(ri)
-			ks.m[ri] = m
+			ks.m.set(ri, m)
 			ks.live++
 		}
 		m.Advance(ev.Time, s.sc, &s.res)
@@ -604,7 +588,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 		return
 	}
 	if ks.vel != nil {
-		d = min(d, ks.vel.deadline(ks.m))
+		d = min(d, ks.vel.deadline(ks.m.has))
 	}
 	d = min(d, next)
 	if d == math.MaxInt64 || d == ks.timerAt {

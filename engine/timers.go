@@ -66,10 +66,7 @@ func (s *shard) scan(ks *keyState) int64 {
 	pk := &s.e.stats.shard[s.id].peak
 	var dl [maxKnown]int64
 	b, n, ok, next := 0, 0, true, int64(math.MaxInt64)
-	for _, m := range ks.m {
-		if m == nil {
-			continue
-		}
+	for _, m := range ks.m.all() {
 		u := m.Usage()
 		pk.note(u)
 		b += u.Bytes
@@ -98,10 +95,9 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 	pk := &s.e.stats.shard[s.id].peak
 	next := int64(math.MaxInt64)
 	n, j := int(ks.live), 0
-	for ri := 0; ri < len(ks.m) && j < n; ri++ {
-		m := ks.m[ri]
-		if m == nil {
-			continue
+	for ri, m := range ks.m.all() {
+		if j >= n {
+			break
 		}
 		if j < maxKnown {
 			if d := ks.dl.get(j, ks.newest); d > w {
@@ -152,7 +148,7 @@ func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest
 
 // idle drops rule ri's matcher m of ks, idle now.
 func (s *shard) idle(ks *keyState, ri int, m *nfa.Matcher) {
-	ks.m[ri] = nil
+	ks.m.set(ri, nil)
 	ks.live--
 	s.dropMatcher(ri, m)
 }

@@ -29,10 +29,7 @@ func checkTimers(s *shard, known *int) error {
 		*known++
 		var dl []int64
 		b := 0
-		for ri, m := range ks.m {
-			if m == nil {
-				continue
-			}
+		for ri, m := range ks.m.all() {
 			if m.Idle() {
 				return fmt.Errorf("key %s: rule %d's matcher is idle while its deadlines are known", ks.key, ri)
 			}

@@ -389,7 +389,7 @@ func cutOrder(a, b *run) int {
 	if c := cmp.Compare(a.st.id, b.st.id); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.prevTs, b.prevTs)
+	return cmp.Compare(a.prevTs(), b.prevTs())
 }
 
 // accountImported builds the account of a matcher made by Import.

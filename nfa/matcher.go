@@ -15,8 +15,16 @@ type run struct {
 	node    *node
 	ver     dewey
 	startTs int64
-	prevTs  int64
 	startEv *event.Event // nil for the start state
+}
+
+// prevTs returns the time of the last event the run took, its node's (a run keeps it
+// in no field of its own: runs are 48 bytes, not 56); startTs for a run that took none.
+func (r *run) prevTs() int64 {
+	if r.node == nil {
+		return r.startTs
+	}
+	return r.node.ev.Time
 }
 
 // Matcher holds one key's partial matches for one Program. Not safe for concurrent use.
@@ -35,7 +43,7 @@ type Matcher struct {
 func (p *Program) NewMatcher() *Matcher {
 	m := &Matcher{prog: p, deadline: math.MaxInt64}
 	// Room for a second run: a matcher is made for an event that can start one.
-	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne, startTs: -1, prevTs: -1})
+	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne, startTs: -1})
 	m.acct.runDigits = 1
 	return m
 }
@@ -221,7 +229,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	for i := range m.partial {
 		cs := &m.partial[i]
 		start := cs.st.typ == stStart
-		prevTO := !start && cs.st.window > 0 && t-cs.prevTs >= cs.st.window
+		prevTO := !start && cs.st.window > 0 && t-cs.prevTs() >= cs.st.window
 		firstTO := !start && p.window > 0 && t-cs.startTs >= p.window
 		if !prevTO && !firstTO {
 			newRuns.offer(*cs)
@@ -234,7 +242,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 		if p.opts.Timeouts {
 			var to Timeout
 			if prevTO {
-				to.At = cs.prevTs + cs.st.window
+				to.At = cs.prevTs() + cs.st.window
 			} else {
 				to.At = cs.startTs + p.window
 			}
@@ -278,7 +286,7 @@ func (m *Matcher) computeDeadline() int64 {
 			continue
 		}
 		if cs.st.window > 0 {
-			d = min(d, cs.prevTs+cs.st.window)
+			d = min(d, cs.prevTs()+cs.st.window)
 		}
 		if p.window > 0 {
 			d = min(d, cs.startTs+p.window)
@@ -340,7 +348,7 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 				ver = cs.ver.increaseAndAddStage(takeToSkip + ignoreToVisit)
 				ignoreToVisit--
 			}
-			out = append(out, run{st: e.target, node: cs.node, ver: ver, startTs: cs.startTs, prevTs: cs.prevTs, startEv: cs.startEv})
+			out = append(out, run{st: e.target, node: cs.node, ver: ver, startTs: cs.startTs, startEv: cs.startEv})
 		case actTake:
 			cur := cs.ver.increase(takeToVisit)
 			next := cur.addStage()
@@ -350,16 +358,16 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 			if start {
 				startTs, startEv = ev.Time, n.ev // n.ev: the retained copy, never the caller's memory
 			}
-			out = append(out, run{st: e.target, node: n, ver: next, startTs: startTs, prevTs: ev.Time, startEv: startEv})
+			out = append(out, run{st: e.target, node: n, ver: next, startTs: startTs, startEv: startEv})
 			if f := m.finalAfterProceed(e.target, sc); f != nil {
-				out = append(out, run{st: f, node: n, ver: next, startTs: startTs, prevTs: ev.Time, startEv: startEv})
+				out = append(out, run{st: f, node: n, ver: next, startTs: startTs, startEv: startEv})
 			}
 		}
 	}
 	clear(edges)
 	sc.edges = edges[:0]
 	if start {
-		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes)), startTs: -1, prevTs: -1})
+		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes)), startTs: -1})
 	}
 	return out
 }
@@ -545,7 +553,7 @@ func (m *Matcher) Reset() {
 	}
 	clear(m.partial)
 	clear(m.completed)
-	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne, startTs: -1, prevTs: -1})
+	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne, startTs: -1})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
 	m.waiting = 0

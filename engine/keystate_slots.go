@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"iter"
+	"math/bits"
+
+	"github.com/cepd/cepd/nfa"
+)
+
+// maxSparse is the most rules a key's matcher slots keep sparsely (one mask bit a rule).
+const maxSparse = 64
+
+// slots are a key's live matchers, by rule index. For a rule set of up to maxSparse rules
+// they are sparse: mask has bit ri set exactly when rule ri has a live matcher, and s holds
+// those matchers in rule order (a key has about one rule live of the reference set's 17,
+// so this costs 8 bytes a live rule, not 8 a rule). A larger rule set keeps one slot a
+// rule in s (dense, mask unused), which is told by s's length: a sparse s holds at most
+// maxSparse entries. The zero value is a sparse set with nothing live. Every read and
+// write of a key's matchers goes through get, set and all.
+type slots struct {
+	mask uint64
+	s    []*nfa.Matcher
+}
+
+// newSlots returns empty slots for a rule set of n rules.
+func newSlots(n int) slots {
+	if n > maxSparse {
+		return slots{s: make([]*nfa.Matcher, n)}
+	}
+	return slots{}
+}
+
+// dense reports whether the slots keep one entry a rule (a rule set of more than
+// maxSparse rules).
+func (sl *slots) dense() bool { return len(sl.s) > maxSparse }
+
+// get returns rule ri's live matcher, nil when it has none.
+func (sl *slots) get(ri int) *nfa.Matcher {
+	if sl.dense() {
+		return sl.s[ri]
+	}
+	bit := uint64(1) << uint(ri)
+	if sl.mask&bit == 0 {
+		return nil
+	}
+	return sl.s[bits.OnesCount64(sl.mask&(bit-1))]
+}
+
+// has reports whether rule ri has a live matcher.
+func (sl *slots) has(ri int) bool { return sl.get(ri) != nil }
+
+// set makes m rule ri's live matcher (nil: none).
+func (sl *slots) set(ri int, m *nfa.Matcher) {
+	if sl.dense() {
+		sl.s[ri] = m
+		return
+	}
+	bit := uint64(1) << uint(ri)
+	i := bits.OnesCount64(sl.mask & (bit - 1))
+	switch {
+	case sl.mask&bit != 0 && m != nil:
+		sl.s[i] = m
+	case sl.mask&bit != 0: // remove
+		n := len(sl.s)
+		copy(sl.s[i:], sl.s[i+1:])
+		sl.s[n-1] = nil
+		sl.s = sl.s[:n-1]
+		sl.mask &^= bit
+	case m != nil: // insert
+		sl.s = append(sl.s, nil)
+		copy(sl.s[i+1:], sl.s[i:])
+		sl.s[i] = m
+		sl.mask |= bit
+	}
+}
+
+// all iterates over the live matchers in rule order. The body may set (or clear) the
+// rule it is given; it must not add other rules.
+func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
+	return func(yield func(int, *nfa.Matcher) bool) {
+		if sl.dense() {
+			for ri, m := range sl.s {
+				if m != nil && !yield(ri, m) {
+					return
+				}
+			}
+			return
+		}
+		for b := sl.mask; b != 0; b &= b - 1 {
+			ri := bits.TrailingZeros64(b)
+			if m := sl.get(ri); m != nil && !yield(ri, m) {
+				return
+			}
+		}
+	}
+}
+
+// assign makes the non-nil entries of ms (by rule index, one a rule) the live matchers,
+// reusing the slots' array, and returns how many there are.
+func (sl *slots) assign(ms []*nfa.Matcher) int {
+	if !sl.dense() && len(ms) <= maxSparse {
+		clear(sl.s)
+		sl.s, sl.mask = sl.s[:0], 0
+	} else {
+		*sl = newSlots(len(ms))
+	}
+	live := 0
+	for ri, m := range ms {
+		if m != nil {
+			sl.set(ri, m)
+			live++
+		}
+	}
+	return live
+}
+
+// copyTo writes the live matchers into ms (one entry a rule, nil where none is live).
+func (sl *slots) copyTo(ms []*nfa.Matcher) {
+	for ri, m := range sl.all() {
+		ms[ri] = m
+	}
+}
+
+// bytes is what the slots' array holds.
+func (sl *slots) bytes() int { return 8 * cap(sl.s) }
+
+// denseAll iterates over the non-nil matchers of ms (one entry a rule: a base's or a
+// replay's) in rule order.
+func denseAll(ms []*nfa.Matcher) iter.Seq2[int, *nfa.Matcher] {
+	return func(yield func(int, *nfa.Matcher) bool) {
+		for ri, m := range ms {
+			if m != nil && !yield(ri, m) {
+				return
+			}
+		}
+	}
+}
+
+// denseHas tells whether ms (one entry a rule) has a matcher for rule ri.
+func denseHas(ms []*nfa.Matcher) func(ri int) bool {
+	return func(ri int) bool { return ri < len(ms) && ms[ri] != nil }
+}
