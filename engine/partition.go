@@ -66,10 +66,10 @@ func (e *Engine) getBatch() *batch {
 }
 
 func (e *Engine) putBatch(b *batch) {
+	clear(b.evs[:len(b.items)]) // the events it held: the rest is clear already
 	clear(b.items)
 	b.items = b.items[:0]
 	b.ticket = nil
-	clear(b.evs)
 	e.batchPool.Put(b)
 }
 
@@ -133,6 +133,9 @@ func (p *partition) decoder() *jsondecode.Decoder {
 type share struct {
 	evs  []event.Event
 	read bool // the other key spaces: evs are given, one for each record
+	// fill: the engine's own key space appends to evs (there are other key spaces to
+	// take them; without, the copies would be made for nobody).
+	fill bool
 	// at is the call's ingest stamp, taken once for every key space (their engines share
 	// the parent's clock): an alert of another key space counts from when the call began,
 	// not from when the key spaces before it were done (or unblocked by their shards).
@@ -178,7 +181,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 			errs = append(errs, p.reject(i, rec, err))
 			continue
 		}
-		if sh != nil && !sh.read {
+		if sh != nil && sh.fill {
 			sh.evs = append(sh.evs, *ev)
 		}
 		if rec.Offset <= p.restoredTo {
