@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
 )
 
 // TestPutBatchClearsEvents: a batch back in the pool holds no event (their values slabs
@@ -110,51 +108,5 @@ func TestHandOffEarlyDoubles(t *testing.T) {
 	}
 	if got := call(200, false); !slices.Equal(got, []int{64, 64, 64}) {
 		t.Fatalf("batches handed to a busy shard: %v, want only full ones", got)
-	}
-}
-
-// TestHandOffEachCall: every ingest call's first event reaches a waiting shard at once
-// (handOffEarly's sizes start again at one event), not only the first call's. Each call
-// is held in its Tap at its second record until the shard has matched the call's first.
-func TestHandOffEachCall(t *testing.T) {
-	rs := testRuleSet(t)
-	recs := records(genEvents(1, 5, 40))
-	var eng *Engine
-	seen, want, early := 0, uint64(0), 0
-	tap := func(int, string, int64, []byte) {
-		seen++
-		if seen != 2 {
-			return
-		}
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			if eng.stats.shard[0].matched.Load() >= want {
-				early++
-				return
-			}
-		}
-	}
-	eng, err := New(Config{Shards: 1, Tap: tap}, rs, &sinkCollector{}, &dlqCollector{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	eng.Start(ctx)
-	defer eng.Close()
-	for call := range 3 {
-		part := recs[call*10 : call*10+10]
-		if err := eng.Barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
-		for !eng.shards[0].waiting.Load() { // the shard goroutine reaches its empty queue
-			time.Sleep(time.Millisecond)
-		}
-		seen, want = 0, uint64(call*10+1)
-		if _, err := eng.Ingest(ctx, 0, part); err != nil {
-			t.Fatal(err)
-		}
-		if early != call+1 {
-			t.Fatalf("call %d: the waiting shard did not get the call's first event before the call ended", call)
-		}
 	}
 }
