@@ -8,23 +8,24 @@ import (
 )
 
 // TestHandOffToWaitingShard: a shard waiting on an empty queue gets the events an Ingest
-// call has decoded so far at once (shard.handOff), not when the call ends. The call is
-// held in its Tap at the second record until the shard has matched the first: without the
-// early hand-off the first event would still be in the call's batch and the wait would
-// time out.
+// call has decoded so far at once (shard.handOff), not when the call ends, in every call
+// (partition.handOffEarly starts each call at one event). Each call is held in its Tap at
+// its second record until the shard has matched the call's first: without the early
+// hand-off the first event would still be in the call's batch and the wait would time
+// out.
 func TestHandOffToWaitingShard(t *testing.T) {
 	rs := testRuleSet(t)
-	recs := records(genEvents(1, 5, 10))
+	recs := records(genEvents(1, 5, 30))
 	var eng *Engine
-	seen, early := 0, false
+	seen, want, early := 0, uint64(0), 0
 	tap := func(int, string, int64, []byte) {
 		seen++
 		if seen != 2 {
 			return
 		}
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			if eng.stats.shard[0].matched.Load() >= 1 {
-				early = true
+			if eng.stats.shard[0].matched.Load() >= want {
+				early++
 				return
 			}
 		}
@@ -37,14 +38,22 @@ func TestHandOffToWaitingShard(t *testing.T) {
 	defer cancel()
 	eng.Start(ctx)
 	defer eng.Close()
-	for !eng.shards[0].waiting.Load() { // the shard goroutine reaches its empty queue
-		time.Sleep(time.Millisecond)
-	}
-	if _, err := eng.Ingest(ctx, 0, recs); err != nil {
-		t.Fatal(err)
-	}
-	if !early {
-		t.Fatal("the waiting shard did not get the first event before the Ingest call ended")
+	const calls = 3
+	for call := range calls {
+		if err := eng.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for !eng.shards[0].waiting.Load() { // the shard goroutine reaches its empty queue
+			time.Sleep(time.Millisecond)
+		}
+		n := len(recs) / calls
+		seen, want = 0, uint64(call*n+1)
+		if _, err := eng.Ingest(ctx, 0, recs[call*n:(call+1)*n]); err != nil {
+			t.Fatal(err)
+		}
+		if early != call+1 {
+			t.Fatalf("call %d: the waiting shard did not get the call's first event before the call ended", call)
+		}
 	}
 	if err := eng.Barrier(ctx); err != nil {
 		t.Fatal(err)
@@ -52,9 +61,9 @@ func TestHandOffToWaitingShard(t *testing.T) {
 	if n := eng.stats.shard[0].matched.Load(); n != uint64(len(recs)) {
 		t.Fatalf("%d events matched, want %d", n, len(recs))
 	}
-	// the early batch and the rest of the call each waited in the queue (Stats' queue wait)
-	if sn := eng.Stats().Snapshot(); sn.QueueN < 2 {
-		t.Fatalf("%d batches in the queue-wait histogram, want at least 2", sn.QueueN)
+	// each call's early batch and the rest of it each waited in the queue (Stats' queue wait)
+	if sn := eng.Stats().Snapshot(); sn.QueueN < 2*calls {
+		t.Fatalf("%d batches in the queue-wait histogram, want at least %d", sn.QueueN, 2*calls)
 	}
 }
 

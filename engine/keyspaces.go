@@ -205,12 +205,15 @@ func acceptedIndex(n int, errs []RecordError) []int {
 }
 
 // startShare readies ks.share for one call (under feed) that began at engine clock at:
-// empty, for the engine's own key space to fill.
+// empty, for the engine's own key space to fill when there are other key spaces.
 func (ks *ownedSpaces) startShare(at int64) *share {
 	sh := &ks.share
-	sh.evs, sh.read, sh.at = sh.evs[:0], false, at
+	sh.evs, sh.read, sh.fill, sh.at = sh.evs[:0], false, len(ks.children()) > 0, at
 	return sh
 }
+
+// toOthers turns the call's share over to the other key spaces: they read evs.
+func (sh *share) toOthers() { sh.read, sh.fill = true, false }
 
 // done lets go of the call's events (their values), which the shards hold if they keep
 // them.
@@ -228,7 +231,7 @@ func (e *Engine) ingestSpaces(ctx context.Context, part int, recs []Record) ([]R
 		return errs, err
 	}
 	acc := accepted(recs, errs)
-	sh.read = true
+	sh.toOthers()
 	for _, c := range e.ks.children() {
 		if _, err := c.eng.ingestOwn(ctx, part, acc, sh); err != nil {
 			return errs, fmt.Errorf("key space %s: %w", c.field, err)
@@ -251,7 +254,7 @@ func (e *Engine) submitSpaces(ctx context.Context, part int, recs []Record, coll
 		return own, ownComp, errs, err
 	}
 	acc := accepted(recs, errs)
-	sh.read = true
+	sh.toOthers()
 	var others []Outcomes
 	var comps []Completions
 	for _, c := range e.ks.children() {

@@ -40,8 +40,11 @@ type partition struct {
 	// (restoreSpaces).
 	restoredTo int64
 	batches    []*batch
-	scratch    event.Event
-	held       []byte // the source's held records (IngestHeld), saved with checkpoints
+	// early is, per shard, how many events the batch being filled must hold to be handed
+	// to a waiting shard before it is full (handOffEarly); reset by every ingest call.
+	early   []int
+	scratch event.Event
+	held    []byte // the source's held records (IngestHeld), saved with checkpoints
 
 	in atomic.Uint64 // records ingested (one add per Ingest call, read by Partitions)
 }
@@ -66,10 +69,10 @@ func (e *Engine) getBatch() *batch {
 }
 
 func (e *Engine) putBatch(b *batch) {
+	clear(b.evs[:len(b.items)]) // the events it held: the rest is clear already
 	clear(b.items)
 	b.items = b.items[:0]
 	b.ticket = nil
-	clear(b.evs)
 	e.batchPool.Put(b)
 }
 
@@ -104,7 +107,8 @@ func (e *Engine) partition(id int) *partition {
 	p := e.parts[id]
 	if p == nil {
 		p = &partition{e: e, id: id, maxTime: math.MinInt64,
-			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), lastOffset: -1, restoredTo: math.MinInt64}
+			sentWM: make([]int64, len(e.shards)), batches: make([]*batch, len(e.shards)), early: make([]int, len(e.shards)),
+			lastOffset: -1, restoredTo: math.MinInt64}
 		p.wm.Store(math.MinInt64)
 		p.lastIn.Store(e.now()) // the idle timer starts when the partition appears
 		for i := range p.sentWM {
@@ -133,6 +137,9 @@ func (p *partition) decoder() *jsondecode.Decoder {
 type share struct {
 	evs  []event.Event
 	read bool // the other key spaces: evs are given, one for each record
+	// fill: the engine's own key space appends to evs (there are other key spaces to
+	// take them; without, the copies would be made for nobody).
+	fill bool
 	// at is the call's ingest stamp, taken once for every key space (their engines share
 	// the parent's clock): an alert of another key space counts from when the call began,
 	// not from when the key spaces before it were done (or unblocked by their shards).
@@ -165,6 +172,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 			return nil, err
 		}
 	}
+	p.resetEarly()
 	dec := p.decoder()
 	if sh != nil && sh.read && len(sh.evs) != len(recs) {
 		return nil, fmt.Errorf("engine: key space: %d decoded events for %d records", len(sh.evs), len(recs))
@@ -178,7 +186,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 			errs = append(errs, p.reject(i, rec, err))
 			continue
 		}
-		if sh != nil && !sh.read {
+		if sh != nil && sh.fill {
 			sh.evs = append(sh.evs, *ev)
 		}
 		if rec.Offset <= p.restoredTo {
@@ -211,13 +219,39 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 		}
 		b.add(ev, it)
 		p.sentWM[s] = it.wm
-		if len(b.items) >= e.cfg.BatchSize || e.shards[s].handOff() {
+		if len(b.items) >= e.cfg.BatchSize || p.handOffEarly(s, len(b.items)) {
 			if err := p.flushShard(ctx, s); err != nil {
 				return errs, err
 			}
 		}
 	}
 	return errs, p.flushAll(ctx, now)
+}
+
+// resetEarly starts an ingest call's early hand-offs (handOffEarly): the first event
+// for a waiting shard goes at once.
+func (p *partition) resetEarly() {
+	for s := range p.early {
+		p.early[s] = 1
+	}
+}
+
+// handOffEarly reports whether the batch being filled for shard s, holding n events,
+// goes now, before it is full: when the shard waits on an empty queue (shard.handOff,
+// which claims it) and the batch holds at least p.early[s] events. Within one ingest
+// call the first early batch goes at one event and each next one must hold twice as many
+// as the last: the call's first events reach an idle shard at once, while a shard faster
+// than decoding, which would otherwise be woken (and park again) for every few events,
+// at a cost in scheduling above that of its matching, is woken about log2(BatchSize)
+// times before its batches are full ones. An event waits at most for about as many
+// events after it as came before it in the call, whose time its latency counts anyway
+// (the ingest stamp is the call's start); the call's last events go with flushAll.
+func (p *partition) handOffEarly(s, n int) bool {
+	if n < p.early[s] || !p.e.shards[s].handOff() {
+		return false
+	}
+	p.early[s] = 2 * n
+	return true
 }
 
 // decode makes ev record i's event: from sh when it holds the record's decoded event,
