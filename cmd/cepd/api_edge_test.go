@@ -121,7 +121,7 @@ func TestAPIStreamStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	flood(200, 4000) // 800 KB: far more than the reader's window
-	time.Sleep(3 * stall)
+	stallReading(stall)
 	var n int
 	for {
 		_, err := stream.Recv()
@@ -174,13 +174,22 @@ subscribed:
 		}
 	}
 	flood(1000, 40000) // 40 MB: more than the socket buffers hold
-	time.Sleep(3 * stall)
+	stallReading(stall)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.Copy(io.Discard, br)
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatalf("%s: the stalled reader was not disconnected (%d bytes read)", accept, got)
 	}
 	t.Logf("%s: disconnected after %d bytes (%v)", accept, got, err)
+}
+
+// stallReading is how long a stalled reader does not read: three stall bounds, stretched
+// by the load beyond one a core (loadPerCore). The server must fill the socket buffers
+// (marshalling megabytes of alerts) before its writes block. At load 8 on 2 cores the
+// NDJSON reader once read all 40 MB and was not disconnected: most likely the server had
+// not filled them within three bounds, so no write of its waited a whole bound.
+func stallReading(stall time.Duration) {
+	time.Sleep(time.Duration(float64(3*stall) * max(1, loadPerCore())))
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key to dir.
