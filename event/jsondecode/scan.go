@@ -138,9 +138,7 @@ var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '
 // quote, or false (nothing set) for any other string.
 func (d *Decoder) shortString(data []byte, i, f int) (int, bool) {
 	w := binary.LittleEndian.Uint64(data[i:])
-	q, b := w^quote, w^bslsh
-	m := ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs)
-	n := bits.TrailingZeros64(m) / 8 // 8 when m is 0
+	n := bits.TrailingZeros64(specials(w)) / 8 // 8 when there is none
 	if data[i+n] != '"' || n > d.maxStr {
 		return 0, false
 	}
@@ -196,16 +194,21 @@ const (
 	bslsh = '\\' * ones
 )
 
+// specials marks the bytes of the 8-byte word w (bytes in little-endian order) that may
+// be a quote or a backslash: (x-ones)&^x&highs marks the zero bytes of x (and may mark
+// bytes after the first zero byte, never one before it), so the lowest mark of
+// specials(w) is w's first quote or backslash.
+func specials(w uint64) uint64 {
+	q, b := w^quote, w^bslsh
+	return ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs)
+}
+
 // plainString returns the offset after the closing quote of the string whose bytes
 // start at data[i] (after its opening quote); false when it holds a backslash or does
-// not end. It looks at 8 bytes at a time: (x-ones)&^x&highs marks the zero bytes of x
-// (and may mark bytes after the first zero byte, never one before it), so its lowest mark
-// in x = word^quote or word^bslsh is the first quote or backslash.
+// not end. It looks at 8 bytes at a time (specials).
 func plainString(data []byte, i int) (int, bool) {
 	for ; i+8 <= len(data); i += 8 {
-		w := binary.LittleEndian.Uint64(data[i:])
-		q, b := w^quote, w^bslsh
-		if m := ((q - ones) &^ q & highs) | ((b - ones) &^ b & highs); m != 0 {
+		if m := specials(binary.LittleEndian.Uint64(data[i:])); m != 0 {
 			j := i + bits.TrailingZeros64(m)/8
 			return j + 1, data[j] == '"'
 		}
