@@ -156,10 +156,13 @@ func (s *shard) rebind(ms *slots, keep []int) (slots, int) {
 	nm := newSlots(len(s.rules.Rules))
 	live := 0
 	for ni, oi := range keep {
-		if oi < 0 || !ms.has(oi) {
+		if oi < 0 {
 			continue
 		}
 		m := ms.get(oi)
+		if m == nil {
+			continue
+		}
 		if err := m.Rebind(s.rules.Rules[ni].Program); err != nil {
 			continue // equal fingerprints give equal shapes; start fresh if not
 		}
