@@ -133,6 +133,11 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 // drops it when it is idle now; it reports whether it dropped it.
 func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest int64) bool {
 	s.timers.read++
+	if m.Expires(w) { // Advance would only drop its runs: drop the matcher at once
+		s.timers.idled++
+		s.idle(ks, ri, m)
+		return true
+	}
 	m.Advance(w, s.sc, &s.res)
 	if len(s.res.Matches) > 0 || len(s.res.Timeouts) > 0 {
 		s.timers.yielded++
