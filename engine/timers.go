@@ -141,6 +141,7 @@ func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest
 	s.timers.read++
 	if m.Expires(w) { // Advance would only drop its runs: drop the matcher at once
 		s.timers.idled++
+		s.timers.expired++
 		s.idle(ks, ri, m)
 		return true
 	}

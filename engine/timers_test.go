@@ -200,10 +200,11 @@ func BenchmarkTimers(b *testing.B) {
 		b.Fatal(err)
 	}
 	eng, ctx := runReference(b, rs)
-	var fired, live, read, yielded, idled, peak int64
+	var fired, live, read, yielded, idled, expired, peak int64
 	if err := eng.onShards(ctx, func(s *shard) {
 		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
 		yielded, idled, peak = yielded+s.timers.yielded, idled+s.timers.idled, max(peak, s.timers.peak)
+		expired += s.timers.expired
 	}); err != nil {
 		b.Fatal(err)
 	}
@@ -213,6 +214,7 @@ func BenchmarkTimers(b *testing.B) {
 	b.ReportMetric(float64(read)/n, "read/event")
 	b.ReportMetric(float64(yielded)/n, "yielded/event") // reads that made an alert
 	b.ReportMetric(float64(idled)/n, "idled/event")     // reads that left the matcher idle
+	b.ReportMetric(float64(expired)/n, "expired/event") // of those, dropped without Advance
 	b.ReportMetric(float64(peak), "most-timers/event")  // the most timers one event fired
 }
 
