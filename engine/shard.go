@@ -163,6 +163,9 @@ type shard struct {
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
 	vall  bool          // every rule's velocity values for every event (the reference for velPlan.observeNeeded; tests)
+	// slowTimers: a timer advances every matcher it reads, even one nfa.Matcher.Expires
+	// says it could drop at once (the reference for advanceOne's shortcut; tests).
+	slowTimers bool
 }
 
 const maxSpare = 256

@@ -139,7 +139,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 // drops it when it is idle now; it reports whether it dropped it.
 func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest int64) bool {
 	s.timers.read++
-	if m.Expires(w) { // Advance would only drop its runs: drop the matcher at once
+	if !s.slowTimers && m.Expires(w) { // Advance would only drop its runs: drop the matcher at once
 		s.timers.idled++
 		s.timers.expired++
 		s.idle(ks, ri, m)
