@@ -225,9 +225,14 @@ func BenchmarkTimers(b *testing.B) {
 func referenceRecords(b *testing.B, n int) []Record {
 	cfg := workload.DefaultConfig()
 	cfg.Events, cfg.Cards = int64(n), 100000
+	return generatedRecords(b, cfg)
+}
+
+// generatedRecords are the events the workload generator makes with cfg, as records.
+func generatedRecords(tb testing.TB, cfg workload.Config) []Record {
 	g, err := workload.New(cfg)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var recs []Record
 	for i := int64(1); ; i++ {
@@ -379,11 +384,11 @@ func TestTimersAcrossRestore(t *testing.T) {
 // dropped without Matcher.Advance) against the reference that advances every matcher it
 // reads (shard.slowTimers): the reference workload's generator with the fraud rules
 // (absence and timeout alerts among them), and the test rules with windows of seconds
-// over 40 keys with events milliseconds apart, out of order, one and two shards. The same alerts (in
-// the same order with one shard), and with one shard the same state for every key before
-// the end of the stream (each matcher's account and deadline, the key's timer and bytes;
-// with two, when a shard sees its partition's watermark move depends on the batches, and
-// so does the state there, run to run).
+// over 40 keys with events milliseconds apart, out of order, one and two shards. The
+// same alerts (in the same order with one shard), and with one shard the same state for
+// every key before the end of the stream (each matcher's account and deadline, the key's
+// timer and bytes; with two, when a shard sees its partition's watermark move depends on
+// the batches, and so does the state there, run to run).
 func TestTimerShortcutMatchesAdvance(t *testing.T) {
 	fraud, err := LoadRuleSet("../testdata/fraud", "../testdata/fraud/schema.yaml", rules.EnvOptions{})
 	if err != nil {
@@ -391,18 +396,7 @@ func TestTimerShortcutMatchesAdvance(t *testing.T) {
 	}
 	cfg := workload.DefaultConfig()
 	cfg.Events, cfg.Cards, cfg.Seed, cfg.FraudRate = 20000, 1500, 14, 0.1
-	g, err := workload.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []Record
-	for i := int64(1); ; i++ {
-		line, ok := g.Next(nil)
-		if !ok {
-			break
-		}
-		recs = append(recs, Record{Value: bytes.TrimSpace(line), Offset: i})
-	}
+	recs := generatedRecords(t, cfg)
 	short := testRulesOf(t, append(slices.Clone(testRules), shortWindowRules...)...)
 	dense := records(arriveWithin(genEvents(990, 40, 6000), rand.New(rand.NewPCG(0, 37)), 3*time.Second))
 	for _, c := range []struct {

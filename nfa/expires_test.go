@@ -2,7 +2,6 @@ package nfa
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/cepd/cepd/event"
@@ -64,18 +63,11 @@ func checkExpires(t *testing.T, data []byte, yes *int) {
 
 // TestExpiresMatchesAdvance runs checkExpires over many random inputs.
 func TestExpiresMatchesAdvance(t *testing.T) {
-	r := rand.New(rand.NewPCG(14, 14))
 	n, yes := 1500, 0
 	if testing.Short() {
 		n = 400
 	}
-	for i := 0; i < n; i++ {
-		data := make([]byte, 40+r.IntN(120))
-		for j := range data {
-			data[j] = byte(r.IntN(256))
-		}
-		checkExpires(t, data, &yes)
-	}
+	randomInputs(14, n, func(data []byte) { checkExpires(t, data, &yes) })
 	if yes < n/10 {
 		t.Fatalf("Expires said true %d times in %d streams: the check is vacuous", yes, n)
 	}
