@@ -91,6 +91,11 @@ func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 	}
 }
 
+// list returns the live matchers in rule order, for a walk that needs no rule index and
+// changes no slot: a sparse set's are all live, a dense set's array has nil where a rule
+// has none.
+func (sl *slots) list() []*nfa.Matcher { return sl.s }
+
 // assign makes the non-nil entries of ms (by rule index, one a rule) the live matchers,
 // reusing the slots' array, and returns how many there are.
 func (sl *slots) assign(ms []*nfa.Matcher) int {

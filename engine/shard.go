@@ -154,14 +154,18 @@ type shard struct {
 
 	// timers counts the key timers fired, the live matchers of those keys, the matchers
 	// the timers read (advanced), and of those the ones that produced an alert (a match
-	// or timeout) and the ones left idle, and the most timers one event's move of time
-	// fired, for benchmarks (BenchmarkTimers).
-	timers struct{ fired, live, read, yielded, idled, peak int64 } // peak: the most fired by one event
+	// or timeout), the ones left idle and of those the ones dropped without advancing
+	// (nfa.Matcher.Expires), and the most timers one event's move of time fired, for
+	// benchmarks (BenchmarkTimers).
+	timers struct{ fired, live, read, yielded, idled, expired, peak int64 } // peak: the most fired by one event
 
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
 	vall  bool          // every rule's velocity values for every event (the reference for velPlan.observeNeeded; tests)
+	// slowTimers: a timer advances every matcher it reads, even one nfa.Matcher.Expires
+	// says it could drop at once (the reference for advanceOne's shortcut; tests).
+	slowTimers bool
 }
 
 const maxSpare = 256

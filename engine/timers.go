@@ -63,12 +63,15 @@ func (k *knownDeadlines) drop(j, n int) {
 // the first maxKnown deadlines into ks.dl, known (ks.dlOK) unless a matcher is idle (a
 // timer would drop it) or a deadline does not fit. It returns the earliest deadline.
 func (s *shard) scan(ks *keyState) int64 {
-	pk := &s.e.stats.shard[s.id].peak
 	var dl [maxKnown]int64
+	var top nfa.Usage // each measure's largest over the matchers: one note for the key
 	b, n, ok, next := 0, 0, true, int64(math.MaxInt64)
-	for _, m := range ks.m.all() {
+	for _, m := range ks.m.list() {
+		if m == nil {
+			continue
+		}
 		u := m.Usage()
-		pk.note(u)
+		top = nfa.Usage{Runs: max(top.Runs, u.Runs), Nodes: max(top.Nodes, u.Nodes), Digits: max(top.Digits, u.Digits), Bytes: max(top.Bytes, u.Bytes)}
 		b += u.Bytes
 		d := m.Deadline()
 		next = min(next, d)
@@ -77,6 +80,9 @@ func (s *shard) scan(ks *keyState) int64 {
 			dl[n] = d
 			n++
 		}
+	}
+	if n > 0 {
+		s.e.stats.shard[s.id].peak.note(top)
 	}
 	ks.mbytes = b
 	for j := range n {
@@ -133,6 +139,12 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 // drops it when it is idle now; it reports whether it dropped it.
 func (s *shard) advanceOne(ks *keyState, ri int, m *nfa.Matcher, w int64, ingest int64) bool {
 	s.timers.read++
+	if !s.slowTimers && m.Expires(w) { // Advance would only drop its runs: drop the matcher at once
+		s.timers.idled++
+		s.timers.expired++
+		s.idle(ks, ri, m)
+		return true
+	}
 	m.Advance(w, s.sc, &s.res)
 	if len(s.res.Matches) > 0 || len(s.res.Timeouts) > 0 {
 		s.timers.yielded++

@@ -3,8 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -200,10 +202,11 @@ func BenchmarkTimers(b *testing.B) {
 		b.Fatal(err)
 	}
 	eng, ctx := runReference(b, rs)
-	var fired, live, read, yielded, idled, peak int64
+	var fired, live, read, yielded, idled, expired, peak int64
 	if err := eng.onShards(ctx, func(s *shard) {
 		fired, live, read = fired+s.timers.fired, live+s.timers.live, read+s.timers.read
 		yielded, idled, peak = yielded+s.timers.yielded, idled+s.timers.idled, max(peak, s.timers.peak)
+		expired += s.timers.expired
 	}); err != nil {
 		b.Fatal(err)
 	}
@@ -213,6 +216,7 @@ func BenchmarkTimers(b *testing.B) {
 	b.ReportMetric(float64(read)/n, "read/event")
 	b.ReportMetric(float64(yielded)/n, "yielded/event") // reads that made an alert
 	b.ReportMetric(float64(idled)/n, "idled/event")     // reads that left the matcher idle
+	b.ReportMetric(float64(expired)/n, "expired/event") // of those, dropped without Advance
 	b.ReportMetric(float64(peak), "most-timers/event")  // the most timers one event fired
 }
 
@@ -221,9 +225,14 @@ func BenchmarkTimers(b *testing.B) {
 func referenceRecords(b *testing.B, n int) []Record {
 	cfg := workload.DefaultConfig()
 	cfg.Events, cfg.Cards = int64(n), 100000
+	return generatedRecords(b, cfg)
+}
+
+// generatedRecords are the events the workload generator makes with cfg, as records.
+func generatedRecords(tb testing.TB, cfg workload.Config) []Record {
 	g, err := workload.New(cfg)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var recs []Record
 	for i := int64(1); ; i++ {
@@ -369,4 +378,108 @@ func TestTimersAcrossRestore(t *testing.T) {
 			cancel()
 		}
 	}
+}
+
+// TestTimerShortcutMatchesAdvance: the timers' shortcut (a matcher whose runs all expire
+// dropped without Matcher.Advance) against the reference that advances every matcher it
+// reads (shard.slowTimers): the reference workload's generator with the fraud rules
+// (absence and timeout alerts among them), and the test rules with windows of seconds
+// over 40 keys with events milliseconds apart, out of order, one and two shards. The
+// same alerts (in the same order with one shard), and with one shard the same state for
+// every key before the end of the stream (each matcher's account and deadline, the key's
+// timer and bytes; with two, when a shard sees its partition's watermark move depends on
+// the batches, and so does the state there, run to run).
+func TestTimerShortcutMatchesAdvance(t *testing.T) {
+	fraud, err := LoadRuleSet("../testdata/fraud", "../testdata/fraud/schema.yaml", rules.EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.Cards, cfg.Seed, cfg.FraudRate = 20000, 1500, 14, 0.1
+	recs := generatedRecords(t, cfg)
+	short := testRulesOf(t, append(slices.Clone(testRules), shortWindowRules...)...)
+	dense := records(arriveWithin(genEvents(990, 40, 6000), rand.New(rand.NewPCG(0, 37)), 3*time.Second))
+	for _, c := range []struct {
+		name string
+		rs   *RuleSet
+		recs []Record
+	}{{"fraud", fraud, recs}, {"short", short, dense}} {
+		for _, shards := range []int{1, 2} {
+			checkTimerShortcut(t, fmt.Sprintf("%s, %d shards", c.name, shards), c.rs, c.recs, shards)
+		}
+	}
+}
+
+// checkTimerShortcut runs recs through rs with the timers' shortcut and without
+// (TestTimerShortcutMatchesAdvance).
+func checkTimerShortcut(t *testing.T, name string, rs *RuleSet, recs []Record, shards int) {
+	run := func(slow bool) (alerts, state []string, expired int64) {
+		sink := &sinkCollector{}
+		eng, ctx, stop := startEngine(t, Config{Shards: shards, OutOfOrderness: 3 * time.Second}, rs, sink, &dlqCollector{})
+		defer stop()
+		if err := eng.onShards(ctx, func(s *shard) { s.slowTimers = slow }); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(recs); i += 500 {
+			if _, err := eng.Ingest(ctx, 0, recs[i:min(i+500, len(recs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := eng.onShards(ctx, func(s *shard) {
+			expired += s.timers.expired
+			state = append(state, fmt.Sprintf("shard %d: used %d, %d keys", s.id, s.used, len(s.keys)))
+			for k, ks := range s.keys {
+				line := fmt.Sprintf("%s: timer %d, bytes %d", k, ks.timerAt, ks.mbytes)
+				for ri, m := range ks.m.all() {
+					line += fmt.Sprintf("; %d %+v %d", ri, m.Usage(), m.Deadline())
+				}
+				state = append(state, line)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, a := range sink.all {
+			b, _ := json.Marshal(a)
+			alerts = append(alerts, string(b))
+		}
+		if shards > 1 { // the shards' alerts interleave at random
+			slices.Sort(alerts)
+		}
+		slices.Sort(state)
+		return alerts, state, expired
+	}
+	want, wantState, _ := run(true)
+	got, gotState, expired := run(false)
+	if len(want) < 50 || expired < int64(len(recs))/20 {
+		t.Fatalf("%s: %d alerts, %d matchers dropped by the shortcut: weak test", name, len(want), expired)
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("%s: alert %d of %d (reference %d):\n%s\nreference:\n%s", name, i, len(got), len(want), at(got, i), at(want, i))
+	}
+	if i := firstDiff(gotState, wantState); shards == 1 && i >= 0 {
+		t.Fatalf("%s: key states differ:\n%s\nreference:\n%s", name, at(gotState, i), at(wantState, i))
+	}
+}
+
+// firstDiff is the first index where a and b differ (-1: equal).
+func firstDiff(a, b []string) int {
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// at is a[i], or "(none)" past its end.
+func at(a []string, i int) string {
+	if i < len(a) {
+		return a[i]
+	}
+	return "(none)"
 }

@@ -170,16 +170,21 @@ func FuzzGuardedMatcher(f *testing.F) {
 // TestGuardedMatchesReference runs checkGuarded over many random inputs (the fuzzer's
 // work in a fixed, repeatable form).
 func TestGuardedMatchesReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 13))
 	n := 4000
 	if testing.Short() {
 		n = 500
 	}
+	randomInputs(13, n, func(data []byte) { checkGuarded(t, data) })
+}
+
+// randomInputs calls check with n random inputs of 40 to 159 bytes drawn from seed.
+func randomInputs(seed uint64, n int, check func(data []byte)) {
+	r := rand.New(rand.NewPCG(seed, seed))
 	for i := 0; i < n; i++ {
 		data := make([]byte, 40+r.IntN(120))
 		for j := range data {
 			data[j] = byte(r.IntN(256))
 		}
-		checkGuarded(t, data)
+		check(data)
 	}
 }

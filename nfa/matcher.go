@@ -256,6 +256,37 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	m.endStep(newRuns, potential, sc, nil, res)
 }
 
+// Expires reports whether Advance(t) would leave the matcher idle (Idle) with nothing to
+// report: no complete match held back, and of the runs whose window closes by t none
+// waiting in a pending state (it would complete) and none reported as a timeout (timeouts
+// asked for), with one run left. (A held match whose entries are gone would also leave
+// nothing: Expires says false, and the caller advances the matcher.) The caller may then
+// discard the matcher (or Reset it) instead of calling Advance: the runs' shared-buffer
+// entries are not released from the account, which the matcher then no longer needs
+// (another matcher sharing them recounts first: Clone). It reads the runs as Advance
+// does, and nothing else.
+func (m *Matcher) Expires(t int64) bool {
+	if t < m.deadline {
+		return m.Idle()
+	}
+	p := m.prog
+	if len(m.completed) > 0 {
+		return false
+	}
+	kept := 0
+	for i := range m.partial {
+		cs := &m.partial[i]
+		if cs.st.typ == stStart || !(cs.st.window > 0 && t-cs.prevTs() >= cs.st.window) && !(p.window > 0 && t-cs.startTs >= p.window) {
+			kept++ // as Advance keeps it
+			continue
+		}
+		if cs.st.typ == stPending || p.opts.Timeouts {
+			return false
+		}
+	}
+	return kept == 1
+}
+
 // endStep ends a Process or Advance step: the runs it kept (newRuns) and the completed
 // ones waiting for earlier runs (potential) become the matcher's state, matches are
 // emitted, the scratch heaps are handed back to sc, and the buffer account settles the
