@@ -28,6 +28,10 @@ type velPlan struct {
 	aggs [][]*rules.Aggregate // by rule
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
+	// flat holds every rule's values, laid out by lay.off: vals[ri].Values is its
+	// part, so that the values an event saw are kept (velJournal.keep) and set back
+	// (setVals) in one copy.
+	flat []event.Value
 	// need is observeNeeded's scratch: by rule, whether a condition of the rule may read
 	// the values for the event being matched. A rule without them still adds the event to
 	// its aggregates, but no window is read, moved or logged for the value. Every rule
@@ -165,7 +169,6 @@ func (s *shard) velocity() *velPlan {
 			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n), need: make([]bool, n)}
 		}
 		p.aggs[ri], p.hold[ri] = aggs, hold
-		p.vals[ri].Values = make([]event.Value, len(aggs))
 		if len(aggs) > 0 {
 			p.withAggs = append(p.withAggs, ri)
 		}
@@ -175,6 +178,11 @@ func (s *shard) velocity() *velPlan {
 		return nil
 	}
 	p.lay = newVelLayout(p.aggs, p.hold)
+	p.flat = make([]event.Value, p.lay.off[len(p.lay.off)-1])
+	for ri := range p.vals {
+		lo, hi := p.lay.off[ri], p.lay.off[ri+1]
+		p.vals[ri].Values = p.flat[lo:hi:hi]
+	}
 	p.ctx.Memo = s.sc.Memo
 	s.vplan = p
 	return p
@@ -234,8 +242,8 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 		}
 		kv.at = t
 	}
-	for ri, aggs := range p.aggs {
-		vals := p.vals[ri].Values
+	for _, ri := range p.withAggs {
+		aggs, vals := p.aggs[ri], p.vals[ri].Values
 		off := int(p.lay.off[ri])
 		need := need == nil || need[ri]
 		for j, g := range aggs {
@@ -419,8 +427,8 @@ func (kv *keyVelocity) deadline(live func(ri int) bool) int64 {
 	}
 	d := kv.late
 	for h, q := range kv.quiet {
-		if ri := int(kv.lay.holds[h]); !live(ri) {
-			d = max(d, q)
+		if q > d && !live(int(kv.lay.holds[h])) { // (live is asked only of a hold that would count)
+			d = q
 		}
 	}
 	if d == math.MinInt64 {

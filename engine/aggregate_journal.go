@@ -194,9 +194,7 @@ func (j *velJournal) mark() {
 
 // keep records the values the plan computed for the event.
 func (j *velJournal) keep(p *velPlan) {
-	for ri := range p.vals {
-		j.vals = append(j.vals, p.vals[ri].Values...)
-	}
+	j.vals = append(j.vals, p.flat...)
 }
 
 // forget drops the records of the journal's n oldest events, folded into the base: their
@@ -243,9 +241,7 @@ func (s *shard) endVelJournal(ks *keyState) {
 // setVals gives the rules the values recorded for an event (velJournal.keep).
 func (p *velPlan) setVals(vals []event.Value, it *item) {
 	p.curTime, p.curSeq, p.cur = it.ev.Time, it.ev.Seq, true
-	for ri := range p.vals {
-		copy(p.vals[ri].Values, vals[p.lay.off[ri]:p.lay.off[ri+1]])
-	}
+	copy(p.flat, vals)
 }
 
 // velFeed is where a replay or a fold of journal events takes their velocity values
