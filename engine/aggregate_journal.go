@@ -228,7 +228,9 @@ func (s *shard) endVelJournal(ks *keyState) {
 		kv.detach()
 	}
 	if kv := ks.vel; kv != nil {
-		kv.detach()
+		if kv != b.jour.live { // (mostly the same state)
+			kv.detach()
+		}
 		if kv.empty() {
 			ks.vel = nil
 		}
