@@ -29,8 +29,7 @@ type velPlan struct {
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
 	// flat holds every rule's values, laid out by lay.off: vals[ri].Values is its
-	// part, so that the values an event saw are kept (velJournal.keep) and set back
-	// (setVals) in one copy.
+	// part, so that the values an event saw are set back in one copy (setVals).
 	flat []event.Value
 	// need is observeNeeded's scratch: by rule, whether a condition of the rule may read
 	// the values for the event being matched. A rule without them still adds the event to

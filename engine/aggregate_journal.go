@@ -193,8 +193,13 @@ func (j *velJournal) mark() {
 }
 
 // keep records the values the plan computed for the event.
+// They are appended rule by rule, not as p.flat at once: the array then grows as it
+// always has, and the memory budget, which counts its capacity (footprint), decides as
+// before.
 func (j *velJournal) keep(p *velPlan) {
-	j.vals = append(j.vals, p.flat...)
+	for _, ri := range p.withAggs {
+		j.vals = append(j.vals, p.vals[ri].Values...)
+	}
 }
 
 // forget drops the records of the journal's n oldest events, folded into the base: their
