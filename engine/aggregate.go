@@ -28,6 +28,9 @@ type velPlan struct {
 	aggs [][]*rules.Aggregate // by rule
 	hold []int64              // by rule: the rearm hold, 0 for none
 	vals []rules.Aggregates   // by rule: the values for the event being matched
+	// flat holds every rule's values, laid out by lay.off: vals[ri].Values is its
+	// part, so that the values an event saw are set back in one copy (setVals).
+	flat []event.Value
 	// need is observeNeeded's scratch: by rule, whether a condition of the rule may read
 	// the values for the event being matched. A rule without them still adds the event to
 	// its aggregates, but no window is read, moved or logged for the value. Every rule
@@ -37,6 +40,11 @@ type velPlan struct {
 	// withAggs lists the rules with aggregates (made with the plan): the only ones whose
 	// need observeNeeded sets.
 	withAggs []int
+	// sameGate, by place in lay.off, is whether the aggregate admits the events the one
+	// before it in its rule admits (rules.Aggregate.SameGate): its answer is taken for
+	// it, by observe for a rule without a need and by takes.
+	sameGate []bool
+	auxs     []any // by rule: what aux returns
 	lay      *velLayout
 	ctx      nfa.EvalContext // for the aggregates' where conditions
 	// the event the values are for (a match ending with it may read them in emit)
@@ -147,9 +155,11 @@ func (kv *keyVelocity) create(i int, g *rules.Aggregate) *velocity.Agg {
 // velocity returns the shard's plan for its rule set, nil when no rule has aggregates or
 // a rearm policy.
 func (s *shard) velocity() *velPlan {
-	if s.vplan != nil && s.vplan.rs == s.rules {
-		s.vplan.ctx.Memo = s.sc.Memo // a reload gives the shard a new memo with its rule set
-		return s.vplan
+	if p := s.vplan; p != nil && p.rs == s.rules {
+		if p.ctx.Memo != s.sc.Memo {
+			p.ctx.Memo = s.sc.Memo // a reload gives the shard a new memo with its rule set
+		}
+		return p
 	}
 	if s.vnone == s.rules {
 		return nil
@@ -165,7 +175,6 @@ func (s *shard) velocity() *velPlan {
 			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n), need: make([]bool, n)}
 		}
 		p.aggs[ri], p.hold[ri] = aggs, hold
-		p.vals[ri].Values = make([]event.Value, len(aggs))
 		if len(aggs) > 0 {
 			p.withAggs = append(p.withAggs, ri)
 		}
@@ -175,6 +184,18 @@ func (s *shard) velocity() *velPlan {
 		return nil
 	}
 	p.lay = newVelLayout(p.aggs, p.hold)
+	p.flat = make([]event.Value, p.lay.off[len(p.lay.off)-1])
+	p.sameGate, p.auxs = make([]bool, len(p.flat)), make([]any, len(p.aggs))
+	for ri, aggs := range p.aggs {
+		lo, hi := p.lay.off[ri], p.lay.off[ri+1]
+		p.vals[ri].Values = p.flat[lo:hi:hi]
+		if len(aggs) > 0 {
+			p.auxs[ri] = &p.vals[ri]
+		}
+		for j := 1; j < len(aggs); j++ {
+			p.sameGate[int(lo)+j] = aggs[j].SameGate(aggs[j-1])
+		}
+	}
 	p.ctx.Memo = s.sc.Memo
 	s.vplan = p
 	return p
@@ -192,9 +213,13 @@ func newKeyVelocity(lay *velLayout) *keyVelocity {
 // takes reports whether an aggregate of the plan takes the event (so a key without
 // state needs some).
 func (p *velPlan) takes(it *item) bool {
-	for _, aggs := range p.aggs {
-		for _, g := range aggs {
-			if g.Takes(it.ev, &p.ctx) {
+	for _, ri := range p.withAggs {
+		off, admits := int(p.lay.off[ri]), false
+		for j, g := range p.aggs[ri] {
+			if !p.sameGate[off+j] {
+				admits = g.Admits(it.ev, &p.ctx)
+			}
+			if admits && g.Takes(it.ev, &p.ctx) {
 				return true
 			}
 		}
@@ -234,14 +259,27 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 		}
 		kv.at = t
 	}
-	for ri, aggs := range p.aggs {
-		vals := p.vals[ri].Values
+	for _, ri := range p.withAggs {
+		aggs, vals := p.aggs[ri], p.vals[ri].Values
 		off := int(p.lay.off[ri])
 		need := need == nil || need[ri]
+		admits := false
 		for j, g := range aggs {
 			if kv == nil {
 				vals[j] = emptyValue(g, ev, need)
 				continue
+			}
+			if !need {
+				// Without a need for the value, an aggregate the event is not admitted to
+				// (no group, or the where false: not taken) is not touched, and the next
+				// aggregate with the same gate is not asked again.
+				if !p.sameGate[off+j] {
+					admits = g.Admits(ev, &p.ctx)
+				}
+				if !admits {
+					vals[j] = event.Value{}
+					continue
+				}
 			}
 			a := kv.aggs[off+j]
 			if a != nil && need {
@@ -285,12 +323,7 @@ func emptyValue(g *rules.Aggregate, ev *event.Event, need bool) event.Value {
 }
 
 // aux is what rule ri's conditions read as agg: its values, or nil.
-func (p *velPlan) aux(ri int) any {
-	if len(p.aggs[ri]) == 0 {
-		return nil
-	}
-	return &p.vals[ri]
-}
+func (p *velPlan) aux(ri int) any { return p.auxs[ri] }
 
 // admit applies rule ri's rearm hold to a match for the key whose velocity state is
 // *kvp (created when the hold starts), and returns the aggregate values an emit
@@ -419,8 +452,8 @@ func (kv *keyVelocity) deadline(live func(ri int) bool) int64 {
 	}
 	d := kv.late
 	for h, q := range kv.quiet {
-		if ri := int(kv.lay.holds[h]); !live(ri) {
-			d = max(d, q)
+		if q > d && !live(int(kv.lay.holds[h])) { // (live is asked only of a hold that would count)
+			d = q
 		}
 	}
 	if d == math.MinInt64 {

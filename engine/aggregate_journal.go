@@ -193,8 +193,11 @@ func (j *velJournal) mark() {
 }
 
 // keep records the values the plan computed for the event.
+// They are appended rule by rule, not as p.flat at once: the array then grows as it
+// always has, and the memory budget, which counts its capacity (footprint), decides as
+// before.
 func (j *velJournal) keep(p *velPlan) {
-	for ri := range p.vals {
+	for _, ri := range p.withAggs {
 		j.vals = append(j.vals, p.vals[ri].Values...)
 	}
 }
@@ -230,7 +233,9 @@ func (s *shard) endVelJournal(ks *keyState) {
 		kv.detach()
 	}
 	if kv := ks.vel; kv != nil {
-		kv.detach()
+		if kv != b.jour.live { // (mostly the same state)
+			kv.detach()
+		}
 		if kv.empty() {
 			ks.vel = nil
 		}
@@ -243,9 +248,7 @@ func (s *shard) endVelJournal(ks *keyState) {
 // setVals gives the rules the values recorded for an event (velJournal.keep).
 func (p *velPlan) setVals(vals []event.Value, it *item) {
 	p.curTime, p.curSeq, p.cur = it.ev.Time, it.ev.Seq, true
-	for ri := range p.vals {
-		copy(p.vals[ri].Values, vals[p.lay.off[ri]:p.lay.off[ri+1]])
-	}
+	copy(p.flat, vals)
 }
 
 // velFeed is where a replay or a fold of journal events takes their velocity values

@@ -80,6 +80,38 @@ func (g *Aggregate) Read(ev *event.Event, ctx *nfa.EvalContext) AggInput {
 	return in
 }
 
+// Admits reports whether ev has the aggregate's group field (for an aggregate by a
+// field) and its where holds: what Read checks before the field it adds, so that an
+// event it does not admit is not taken. It evaluates the where as Read does.
+func (g *Aggregate) Admits(ev *event.Event, ctx *nfa.EvalContext) bool {
+	if g.by >= 0 && ev.Value(g.by).Kind <= event.KindNull {
+		return false
+	}
+	if g.where == nil {
+		return true
+	}
+	ctx.Event = ev
+	return g.where.Eval(ctx)
+}
+
+// SameGate reports whether h admits every event g admits and no other (Admits), and
+// asking h after g evaluates nothing more for the same event: the same group field and
+// no where, or the same where memoised once per event (the same memo slot, so the same
+// expression, whose evaluation errors are counted once per event either way). A caller
+// that has asked g may take its answer for h's.
+func (g *Aggregate) SameGate(h *Aggregate) bool {
+	if g.by != h.by {
+		return false
+	}
+	switch {
+	case g.where == nil || h.where == nil:
+		return g.where == h.where
+	case g.where.slot < 0 || h.where.slot < 0:
+		return false
+	}
+	return g.where.slot == h.where.slot
+}
+
 // Observe adds the event read as in, at time t (its own, or later for an event matched
 // out of order), to a when it is taken, then returns the aggregate's value at t for the
 // event's group. Times must not go back.
@@ -87,8 +119,13 @@ func (g *Aggregate) Observe(a *velocity.Agg, in AggInput, t int64) event.Value {
 	if !in.grouped {
 		return event.Value{} // no group: no value
 	}
-	g.Add(a, in, t)
-	x, ok := a.Value(t, in.by)
+	var x float64
+	var ok bool
+	if in.take {
+		x, ok = a.AddValue(t, in.by, in.num, in.val)
+	} else {
+		x, ok = a.Value(t, in.by)
+	}
 	switch {
 	case !ok:
 		return event.Value{}

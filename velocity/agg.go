@@ -121,11 +121,27 @@ func (a *Agg) Spec() Spec { return a.spec }
 // its value as a Key (Distinct); by its group (ignored without Spec.By). Times must not
 // go back.
 func (a *Agg) Add(t int64, by Key, num float64, val Key) {
+	a.add(t, by, num, val)
+}
+
+// AddValue adds as Add does and returns what Value(t, by) then returns, without looking
+// again: the window Add took the event into (by's) is at t, and nothing else of the
+// aggregate is read.
+func (a *Agg) AddValue(t int64, by Key, num float64, val Key) (float64, bool) {
+	w := a.add(t, by, num, val)
+	if a.spec.Window <= 0 { // (an event leaves such a window at once: Value moves it)
+		return a.Value(t, by)
+	}
+	return w.value(a.spec.Func)
+}
+
+// add is Add, returning the window that took the event.
+func (a *Agg) add(t int64, by Key, num float64, val Key) *window {
 	a.touch()
 	a.last = max(a.last, t)
 	if !a.spec.By {
 		a.w.add(a.spec, t, num, val, a.u)
-		return
+		return &a.w
 	}
 	a.dropGroups(t)
 	gi, ok := a.findGroup(by)
@@ -144,6 +160,7 @@ func (a *Agg) Add(t int64, by Key, num float64, val Key) {
 	a.u.logGrpW(g)
 	g.last = t
 	g.w.add(a.spec, t, num, val, a.u)
+	return &g.w
 }
 
 // findGroup returns the group of key k.
