@@ -240,11 +240,18 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 // budget returns the scratch's budget with the defaults filled in (cached: it is read
 // after every call).
 func (sc *Scratch) budget() *Budget {
-	if !sc.effOK || sc.effOf != sc.Budget {
+	if !sc.effOK || !sc.effOf.same(&sc.Budget) {
 		sc.eff, sc.effOf, sc.effOK = sc.Budget.WithDefaults(), sc.Budget, true
 		sc.eff.Digits = min(sc.eff.Digits, MaxBudgetDigits) // the account's int32 (Budget.Digits)
 	}
 	return &sc.eff
+}
+
+// same reports whether b and o are equal, field by field: b != o calls memequal, and
+// budget is asked after every step (TestBudgetSameCoversFields checks every field).
+func (b *Budget) same(o *Budget) bool {
+	return b.Runs == o.Runs && b.Nodes == o.Nodes && b.Digits == o.Digits && b.Bytes == o.Bytes &&
+		b.VersionLen == o.VersionLen
 }
 
 // unref drops one reference to n, releasing it when none is left.

@@ -141,10 +141,14 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 		clear(x.stamp)
 		x.gen = 1
 	}
-	if x.field < 0 || x.field >= ev.Len() || ev.Value(x.field).Kind != event.KindString {
+	if x.field < 0 {
 		return nil
 	}
-	if l := x.by[ev.Value(x.field).AsString()]; l != nil {
+	v := ev.Value(x.field) // missing past the event's values
+	if v.Kind != event.KindString {
+		return nil
+	}
+	if l := x.by[v.AsString()]; l != nil {
 		return l
 	}
 	return x.always
