@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -527,37 +528,66 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		}
 		ks = s.observeVelocity(vp, ks, it, need)
 	}
-	for ri, c := range s.rules.Rules {
-		var m *nfa.Matcher
-		if ks != nil {
-			m = ks.m.get(ri)
+	if todo, ok := s.todo(ks); ok {
+		for ; todo != 0; todo &= todo - 1 { // in rule order
+			ks = s.matchRule(ks, it, bits.TrailingZeros64(todo), cand, vp)
 		}
-		if vp != nil {
-			s.sc.Aux = vp.aux(ri)
-		}
-		if m == nil {
-			if !s.starts.mayStart(cand, ri) || !c.Program.CanStart(ev, s.sc) {
-				continue
-			}
-			if ks == nil {
-				ks = s.key(ev.Key, it.part)
-				ks.newest = ev.Time
-			}
-			m = s.newMatcher(ri)
-			ks.m.set(ri, m)
-			ks.live++
-		}
-		m.Advance(ev.Time, s.sc, &s.res)
-		m.Process(ev, s.sc, &s.res)
-		s.emit(ri, ks.key, it.ingest)
-		if m.Idle() {
-			s.idle(ks, ri, m)
+	} else {
+		for ri := range s.rules.Rules {
+			ks = s.matchRule(ks, it, ri, cand, vp)
 		}
 	}
 	s.e.stats.shard[s.id].matched.Add(1)
 	if ks != nil {
 		s.settle(ks)
 	}
+}
+
+// todo returns the rules matchRules must visit for the event of the last Candidates
+// call, as a bit set: the rules with a live matcher for ks and those the start index's
+// first level keeps (a rule with neither does nothing: it has no matcher and MayStart is
+// false). ok is false for a rule set of more than 64 rules (visit every rule).
+func (s *shard) todo(ks *keyState) (todo uint64, ok bool) {
+	todo, ok = s.starts.x.Mask()
+	if !ok || ks == nil {
+		return todo, ok
+	}
+	if ks.m.dense() {
+		return 0, false
+	}
+	return todo | ks.m.mask, true
+}
+
+// matchRule feeds the event to rule ri's matcher for the key ks (nil: none yet), making
+// one if the rule can start with it; it returns the key's state (made if need be).
+func (s *shard) matchRule(ks *keyState, it *item, ri int, cand []bool, vp *velPlan) *keyState {
+	ev := it.ev
+	var m *nfa.Matcher
+	if ks != nil {
+		m = ks.m.get(ri)
+	}
+	if vp != nil {
+		s.sc.Aux = vp.aux(ri)
+	}
+	if m == nil {
+		if !s.starts.mayStart(cand, ri) || !s.rules.Rules[ri].Program.CanStart(ev, s.sc) {
+			return ks
+		}
+		if ks == nil {
+			ks = s.key(ev.Key, it.part)
+			ks.newest = ev.Time
+		}
+		m = s.newMatcher(ri)
+		ks.m.set(ri, m)
+		ks.live++
+	}
+	m.Advance(ev.Time, s.sc, &s.res)
+	m.Process(ev, s.sc, &s.res)
+	s.emit(ri, ks.key, it.ingest)
+	if m.Idle() {
+		s.idle(ks, ri, m)
+	}
+	return ks
 }
 
 // timedPastJournal reports whether the key's timers advanced its live matchers past

@@ -45,30 +45,54 @@ func (e *Event) Len() int { return int(e.nv) }
 
 // Value returns the i-th value (a missing Value when i is out of range). It does not
 // allocate; a string value points into the event's slab, which it keeps alive.
+//
+// Every rule's conditions, guards and pins read values, several dozen an event, so the
+// slab is read without bounds checks: Builder.Build is its only writer and lays it out
+// as slab.go says (a present value's word, a long string's bytes, all inside it), so
+// the offsets computed here are in range (TestValueMatchesReference compares with the
+// checked reading).
 func (e *Event) Value(i int) Value {
-	nv := int(e.nv)
-	if uint(i) >= uint(nv) {
+	nv := uint(e.nv)
+	if uint(i) >= nv {
 		return Value{}
 	}
-	d := e.slab()
-	k := d[i]
+	d := unsafe.Pointer(e.data)
+	k := *(*byte)(unsafe.Add(d, i))
 	if k == byte(KindMissing) {
 		return Value{}
 	}
-	var at int
+	var at uintptr
 	if nv <= 64 { // one bitmap word, the words right after it: no loop, no division
-		bm := bitmapAt(nv)
-		at = bm + 8 + 8*bits.OnesCount64(binary.LittleEndian.Uint64(d[bm:])&(1<<uint(i)-1))
+		bm := uintptr(nv+7) &^ 7
+		at = bm + 8 + 8*uintptr(bits.OnesCount64(word(d, bm)&(1<<uint(i)-1)))
 	} else {
-		at = wordsAt(nv) + 8*rank(d, nv, i)
+		at = e.wordAt(i)
 	}
 	if k&inlineString != 0 { // a short string: its bytes are its word
 		if n := uint64(k &^ inlineString); n != 0 {
-			return Value{Kind: KindString, p: &d[at], n: n}
+			return Value{Kind: KindString, p: (*byte)(unsafe.Add(d, at)), n: n}
 		}
 		return Value{Kind: KindString}
 	}
-	return wordValue(Kind(k), binary.LittleEndian.Uint64(d[at:]), d)
+	w := word(d, at)
+	if Kind(k) != KindString {
+		return Value{Kind: Kind(k), n: w}
+	}
+	if n := w & 0xffffffff; n != 0 { // a long string: its offset and length
+		return Value{Kind: KindString, p: (*byte)(unsafe.Add(d, uintptr(w>>32))), n: n}
+	}
+	return Value{Kind: KindString}
+}
+
+// word reads the little-endian word at offset at of a slab d.
+func word(d unsafe.Pointer, at uintptr) uint64 {
+	return binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(d, at))[:])
+}
+
+// wordAt returns where present value i's word is in a slab of more than 64 values.
+func (e *Event) wordAt(i int) uintptr {
+	nv := int(e.nv)
+	return uintptr(wordsAt(nv) + 8*rank(e.slab(), nv, i))
 }
 
 // Get returns the value of the named field, or a missing Value.

@@ -209,17 +209,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		}
 	}
 	a.runs, a.runDigits = 0, 0
-	longest := 0
-	for _, h := range [2]runHeap{m.partial, m.completed} {
-		for i := range h {
-			r := &h[i]
-			a.runDigits += int32(r.ver.n())
-			longest = max(longest, r.ver.n())
-			if r.st.typ != stStart {
-				a.runs++
-			}
-		}
-	}
+	longest := a.countRuns(m.completed, a.countRuns(m.partial, 0))
 	for _, n := range made {
 		if n.refs == 0 {
 			m.release(n, sc)
@@ -237,14 +227,36 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	}
 }
 
+// countRuns adds the runs of h (not counting the start state's) and their versions'
+// digits to the account, and returns the longest of those versions and longest.
+func (a *account) countRuns(h runHeap, longest int) int {
+	for i := range h {
+		r := &h[i]
+		n := r.ver.n()
+		a.runDigits += int32(n)
+		longest = max(longest, n)
+		if r.st.typ != stStart {
+			a.runs++
+		}
+	}
+	return longest
+}
+
 // budget returns the scratch's budget with the defaults filled in (cached: it is read
 // after every call).
 func (sc *Scratch) budget() *Budget {
-	if !sc.effOK || sc.effOf != sc.Budget {
+	if !sc.effOK || !sc.effOf.same(&sc.Budget) {
 		sc.eff, sc.effOf, sc.effOK = sc.Budget.WithDefaults(), sc.Budget, true
 		sc.eff.Digits = min(sc.eff.Digits, MaxBudgetDigits) // the account's int32 (Budget.Digits)
 	}
 	return &sc.eff
+}
+
+// same reports whether b and o are equal, field by field: b != o calls memequal, and
+// budget is asked after every step (TestBudgetSameCoversFields checks every field).
+func (b *Budget) same(o *Budget) bool {
+	return b.Runs == o.Runs && b.Nodes == o.Nodes && b.Digits == o.Digits && b.Bytes == o.Bytes &&
+		b.VersionLen == o.VersionLen
 }
 
 // unref drops one reference to n, releasing it when none is left.

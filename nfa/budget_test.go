@@ -346,3 +346,20 @@ func TestMatcherSize(t *testing.T) {
 		t.Fatalf("a Matcher is %d bytes, want at most 96", mBytes)
 	}
 }
+
+// TestBudgetSameCoversFields: Budget.same, the cached budget's check, tells apart two
+// budgets that differ in any one field (a field added to Budget and not to same fails).
+func TestBudgetSameCoversFields(t *testing.T) {
+	var a Budget
+	v := reflect.ValueOf(&a).Elem()
+	for i := range v.NumField() {
+		b := a
+		reflect.ValueOf(&b).Elem().Field(i).SetInt(7)
+		if a.same(&b) || b.same(&a) {
+			t.Fatalf("budgets differing in %s are the same", v.Type().Field(i).Name)
+		}
+		if !b.same(&b) {
+			t.Fatalf("a budget differs from itself")
+		}
+	}
+}

@@ -71,10 +71,22 @@ func (c *EvalContext) reset(r *run) {
 // Memo holds per-event results of shared, non-iterative conditions. Slots are assigned
 // by whoever compiles the conditions (the rules package) and are stable for a rule set.
 // A Memo is owned by one shard; Next invalidates every slot in O(1).
+//
+// Its terms are a second set of slots, for the event-only terms of conditions (e.type ==
+// 'auth', has(e.amount)): a term every rule's conditions share is evaluated once per
+// event, with its error if it has one (a term's value is 0, 1 or 2: the rules package's
+// false, true or error).
 type Memo struct {
 	gen   uint32
 	stamp []uint32
 	val   []bool
+	terms []termVal
+}
+
+// termVal is one term's value for the event of generation gen.
+type termVal struct {
+	gen uint32
+	v   uint8
 }
 
 // NewMemo returns a memo with n slots.
@@ -85,6 +97,7 @@ func (m *Memo) Next() {
 	m.gen++
 	if m.gen == 0 { // wrapped: clear stamps so stale ones cannot match
 		clear(m.stamp)
+		clear(m.terms)
 		m.gen = 1
 	}
 }
@@ -106,4 +119,20 @@ func (m *Memo) Put(slot int, val bool) {
 	}
 	m.stamp[slot] = m.gen
 	m.val[slot] = val
+}
+
+// Term returns the value remembered for term slot slot, if known for the current event.
+func (m *Memo) Term(slot int) (v uint8, ok bool) {
+	if uint(slot) >= uint(len(m.terms)) || m.terms[slot].gen != m.gen {
+		return 0, false
+	}
+	return m.terms[slot].v, true
+}
+
+// PutTerm remembers v for term slot slot and the current event.
+func (m *Memo) PutTerm(slot int, v uint8) {
+	if slot >= len(m.terms) {
+		m.terms = append(m.terms, make([]termVal, max(slot+1, 2*len(m.terms))-len(m.terms))...)
+	}
+	m.terms[slot] = termVal{m.gen, v}
 }

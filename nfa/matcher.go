@@ -415,7 +415,6 @@ func selfIncrease(ignores, takes int) int {
 // before it took the event, as Flink does).
 func (m *Matcher) finalAfterProceed(s *state, sc *Scratch) *state {
 	stack := append(sc.fstack[:0], s)
-	defer func() { sc.fstack = stack[:0] }()
 	for len(stack) > 0 {
 		cur := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -425,11 +424,13 @@ func (m *Matcher) finalAfterProceed(s *state, sc *Scratch) *state {
 				continue
 			}
 			if e.target.typ == stFinal {
+				sc.fstack = stack[:0]
 				return e.target
 			}
 			stack = append(stack, e.target)
 		}
 	}
+	sc.fstack = stack[:0]
 	return nil
 }
 

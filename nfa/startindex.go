@@ -26,11 +26,20 @@ import (
 // A StartIndex is immutable but for its per-event pin cache: one goroutine uses it (each
 // shard builds its own).
 type StartIndex struct {
-	field  int               // the first level's field, -1 when none
-	always []bool            // programs the first level cannot rule out
-	by     map[string][]bool // field value → programs that might start
-	starts [][][]int         // per program, its start guards' pins (ids into pins); nil: none
+	field  int            // the first level's field, -1 when none
+	always []bool         // programs the first level cannot rule out
+	by     map[string]int // field value → index into lists and masks
+	lists  [][]bool       // programs that might start, per indexed field value
+	starts [][][]int      // per program, its start guards' pins (ids into pins); nil: none
 	pins   []Pin
+
+	// masks[i] is lists[i] (with always) as a bit set (bit pi: program pi), and
+	// alwaysMask always's, for at most 64 programs (masks nil for more); all has a bit
+	// for every program.
+	masks      []uint64
+	alwaysMask uint64
+	all        uint64
+	mask       uint64 // the last Candidates call's verdict (Mask)
 
 	ev *event.Event // the event of the last Candidates call
 	// schema is the last event's schema and applies[i] whether pin i decides for it
@@ -44,7 +53,7 @@ type StartIndex struct {
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
 func NewStartIndex(progs []*Program) *StartIndex {
-	x := &StartIndex{field: -1, always: make([]bool, len(progs)), by: map[string][]bool{}, starts: make([][][]int, len(progs))}
+	x := &StartIndex{field: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
 	x.indexField(progs)
 	ids := map[string]int{}
 	for pi, p := range progs {
@@ -68,8 +77,40 @@ func NewStartIndex(progs []*Program) *StartIndex {
 		}
 	}
 	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
+	x.indexMasks(len(progs))
 	return x
 }
+
+// indexMasks makes the first level's verdicts bit sets too (Mask), for at most 64
+// programs.
+func (x *StartIndex) indexMasks(n int) {
+	if n > 64 || n == 0 {
+		return
+	}
+	x.all = 1<<uint(n) - 1 // n == 64: 1<<64 is 0, all ones
+	x.alwaysMask = maskOf(x.always, x.always)
+	x.masks = make([]uint64, len(x.lists))
+	for i, l := range x.lists {
+		x.masks[i] = maskOf(l, x.always)
+	}
+}
+
+// maskOf is the bit set of the programs l or always keeps.
+func maskOf(l, always []bool) uint64 {
+	var m uint64
+	for pi := range l {
+		if l[pi] || always[pi] {
+			m |= 1 << uint(pi)
+		}
+	}
+	return m
+}
+
+// Mask returns the programs MayStart does not rule out by the first level for the event
+// of the last Candidates call, as a bit set (bit pi: program pi), and true; false when
+// the index has more than 64 programs (or none). A program outside the set has
+// MayStart false; one inside may still have it false by its pins.
+func (x *StartIndex) Mask() (uint64, bool) { return x.mask, x.all != 0 }
 
 // indexField builds the first level on the field most programs dispatch on (the lowest
 // index among equals).
@@ -92,12 +133,13 @@ func (x *StartIndex) indexField(progs []*Program) {
 			continue
 		}
 		for _, v := range vals {
-			l := x.by[v]
-			if l == nil {
-				l = make([]bool, len(progs))
-				x.by[v] = l
+			i, ok := x.by[v]
+			if !ok {
+				i = len(x.lists)
+				x.by[v] = i
+				x.lists = append(x.lists, make([]bool, len(progs)))
 			}
-			l[pi] = true
+			x.lists[i][pi] = true
 		}
 	}
 }
@@ -130,7 +172,7 @@ func pinKey(p Pin) string {
 // Candidates starts the per-event work for ev and returns the first level's verdict, for
 // MayStart: nil when it rules nothing out (the event's field is not a present string).
 func (x *StartIndex) Candidates(ev *event.Event) []bool {
-	x.ev = ev
+	x.ev, x.mask = ev, x.all
 	if ev.Schema != x.schema || x.applies == nil {
 		x.schema, x.applies = ev.Schema, make([]bool, len(x.pins))
 		for i := range x.pins {
@@ -141,13 +183,22 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 		clear(x.stamp)
 		x.gen = 1
 	}
-	if x.field < 0 || x.field >= ev.Len() || ev.Value(x.field).Kind != event.KindString {
+	if x.field < 0 {
 		return nil
 	}
-	if l := x.by[ev.Value(x.field).AsString()]; l != nil {
-		return l
+	v := ev.Value(x.field) // missing past the event's values
+	if v.Kind != event.KindString {
+		return nil
 	}
-	return x.always
+	i, ok := x.by[v.AsString()]
+	if !ok {
+		x.mask = x.alwaysMask
+		return x.always
+	}
+	if x.masks != nil {
+		x.mask = x.masks[i]
+	}
+	return x.lists[i]
 }
 
 // MayStart reports whether CanStart must be asked of program pi for the event of the last

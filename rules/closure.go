@@ -47,6 +47,9 @@ type closureCompiler struct {
 	leaves, fastTerms int
 	// aggs are the rule's aggregate names (agg.NAME → index in rules.Aggregates).
 	aggs map[string]int
+	// termSlot, when set, gives an event-only term of a && / || chain its nfa.Memo
+	// term slot (memoTerm); -1 for none.
+	termSlot func(e ast.Expr) int
 }
 
 // fieldRef reads one field of the event: by index when the event has the environment's

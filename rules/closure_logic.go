@@ -39,7 +39,7 @@ func (c *closureCompiler) logicalTerms(terms []ast.Expr) ([]condFn, bool) {
 	var fast, slow []condFn
 	for _, t := range terms {
 		if f, ok := c.boolOf(t); ok {
-			fast = append(fast, f)
+			fast = append(fast, c.memoTerm(t, f))
 			continue
 		}
 		if c.leaf == nil {
@@ -93,4 +93,56 @@ func joinLogical(fns []condFn, and bool) condFn {
 		}
 		return res
 	}
+}
+
+// memoTerm returns f, the closure of the term t of a && / || chain, evaluated through
+// the memo's term slot for t (nfa.Memo.Term) when t reads the event and nothing else and
+// the compiler has term slots (c.termSlot): such a term (e.type == 'auth', has(e.amount))
+// is then evaluated once an event for every guard, rule and partial match that has it,
+// its error included. Its value depends on the event alone, and the memo is the
+// current event's (as for the conditions memoised whole).
+func (c *closureCompiler) memoTerm(t ast.Expr, f condFn) condFn {
+	if c.termSlot == nil || !c.eventOnly(t) {
+		return f
+	}
+	slot := c.termSlot(t)
+	if slot < 0 {
+		return f
+	}
+	return func(x *nfa.EvalContext) tri {
+		m := x.Memo
+		if m == nil {
+			return f(x)
+		}
+		if v, ok := m.Term(slot); ok {
+			return tri(v)
+		}
+		v := f(x)
+		m.PutTerm(slot, uint8(v))
+		return v
+	}
+}
+
+// eventOnly reports whether e reads the event variable and no other (not match, agg, a
+// comprehension's variable), calls no reference-data function (the data changes
+// without a recompilation) and is not a constant.
+func (c *closureCompiler) eventOnly(e ast.Expr) bool {
+	ok, event := true, false
+	visit(e, func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.IdentKind:
+			if c.isEventVar(x) {
+				event = true
+			} else {
+				ok = false
+			}
+		case ast.ComprehensionKind, ast.StructKind:
+			ok = false
+		case ast.CallKind:
+			if _, data := dataFuncs[x.AsCall().FunctionName()]; data {
+				ok = false
+			}
+		}
+	})
+	return ok && event
 }

@@ -179,6 +179,7 @@ func (c *Compiled) condition(text string, src patterns.Src, role exprRole, step 
 	if errs != nil {
 		return nil, errs
 	}
+	x.useTermMemo(reg)
 	cond.x = x
 	if reg != nil && !x.usesMatch && !x.usesAgg {
 		cond.x, cond.slot = reg.register(x)

@@ -10,6 +10,7 @@ import (
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/parser"
 
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/patterns"
@@ -184,6 +185,27 @@ func (x *compiledExpr) compileClosure() {
 	x.mode = modeClosure
 	if cc.leaves > 0 {
 		x.mode = modeHybrid
+	}
+}
+
+// useTermMemo recompiles x's closure (x not yet shared) with its event-only terms
+// evaluated through reg's term slots (closureCompiler.memoTerm). Not on the reference
+// paths (Options.NoGuards, NoClosures) nor without a registry.
+func (x *compiledExpr) useTermMemo(reg *Registry) {
+	if x.fn == nil || reg == nil || x.env.opts.NoGuards {
+		return
+	}
+	cc := x.closureCompiler()
+	native := x.ast.NativeRep()
+	cc.termSlot = func(e ast.Expr) int {
+		text, err := parser.Unparse(e, native.SourceInfo())
+		if err != nil {
+			return -1
+		}
+		return reg.termSlot(x.env, text)
+	}
+	if fn, ok := cc.boolOf(native.Expr()); ok {
+		x.fn = fn
 	}
 }
 

@@ -108,6 +108,7 @@ func (c *Compiled) attachGuard(cond *condition, role exprRole, steps map[string]
 	if errs != nil || gx.usesMatch || gx.usesAgg {
 		return // cannot happen for terms of a checked expression; no guard is always safe
 	}
+	gx.useTermMemo(reg)
 	g := &guard{x: gx, slot: -1}
 	if reg != nil {
 		g.x, g.slot = reg.registerGuard(gx)

@@ -10,11 +10,12 @@ type Registry struct {
 	mu    sync.Mutex
 	slots map[string]int
 	exprs map[string]*compiledExpr
+	terms map[string]int // event-only terms of conditions → nfa.Memo term slots
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{slots: make(map[string]int), exprs: make(map[string]*compiledExpr)}
+	return &Registry{slots: make(map[string]int), exprs: make(map[string]*compiledExpr), terms: make(map[string]int)}
 }
 
 // Slots returns the number of memo slots assigned so far: the size for nfa.NewMemo.
@@ -52,4 +53,19 @@ func (r *Registry) register(x *compiledExpr) (*compiledExpr, int) {
 		r.slots[canon] = slot
 	}
 	return x, slot
+}
+
+// termSlot returns the nfa.Memo term slot of an event-only term of a condition, text its
+// printed form, in env: the same slot for the same term in every rule of the set, so
+// that it is evaluated once an event (closureCompiler.memoTerm).
+func (r *Registry) termSlot(env *Env, text string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := regKey(env, text)
+	slot, ok := r.terms[key]
+	if !ok {
+		slot = len(r.terms)
+		r.terms[key] = slot
+	}
+	return slot
 }

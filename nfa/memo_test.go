@@ -1,0 +1,31 @@
+package nfa
+
+import "testing"
+
+// TestMemoTerms: a term slot holds its value for the current event only (Next forgets
+// it, and a generation that wraps forgets every stamp), slots far apart grow the memo,
+// and condition slots and term slots are apart.
+func TestMemoTerms(t *testing.T) {
+	m := NewMemo(2)
+	if _, ok := m.Term(5); ok {
+		t.Fatal("an unset term is known")
+	}
+	m.PutTerm(5, 2)
+	m.Put(5, true)
+	if v, ok := m.Term(5); !ok || v != 2 {
+		t.Fatalf("term 5 = %d, %v; want 2", v, ok)
+	}
+	if v, ok := m.Get(5); !ok || !v {
+		t.Fatal("condition slot 5 lost")
+	}
+	m.Next()
+	if _, ok := m.Term(5); ok {
+		t.Fatal("a term outlives its event")
+	}
+	m.PutTerm(0, 1)
+	m.gen = ^uint32(0)
+	m.Next() // wraps
+	if _, ok := m.Term(0); ok {
+		t.Fatal("a term survives the wrap of the generation")
+	}
+}
