@@ -209,7 +209,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		s.endJournal(ks)
-		s.settle(ks)
+		s.resettle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
 		ks.jourAt = ks.journal[0].ev.Time
@@ -217,6 +217,38 @@ func (s *shard) trim(ks *keyState, w int64) {
 		return
 	}
 	s.foldOldest(ks, n)
+}
+
+// resettle settles a key whose live matchers have not changed since they were last read
+// (a journal ended: it only thawed them). While the key's deadlines are known, ks.dl and
+// ks.mbytes are what scan would read (see keyState.dl), so it reads only the deadlines of
+// the matchers after the first maxKnown: most keys of a stream whose keys' events are
+// further apart than the out-of-orderness end a journal an event, and their matchers are
+// cold by then. Otherwise it is settle.
+func (s *shard) resettle(ks *keyState) {
+	if !ks.dlOK {
+		s.settle(ks)
+		return
+	}
+	next := int64(math.MaxInt64)
+	for j := range min(int(ks.live), maxKnown) {
+		d := ks.dl.get(j, ks.newest)
+		if d == math.MinInt64 { // not read since a drop: read them all
+			s.settle(ks)
+			return
+		}
+		next = min(next, d)
+	}
+	if ks.live > maxKnown {
+		j := 0
+		for _, m := range ks.m.all() {
+			if j >= maxKnown {
+				next = min(next, m.Deadline())
+			}
+			j++
+		}
+	}
+	s.reschedule(ks, next)
 }
 
 // foldOldest folds the key's n oldest journal events (0 < n < len(journal)) into its
