@@ -3,6 +3,7 @@ package engine
 import (
 	"iter"
 	"math"
+	"math/bits"
 	"sync/atomic"
 
 	"github.com/cepd/cepd/alerts"
@@ -43,7 +44,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
 			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
 		}
-		for ri, m := range ks.m.all() {
+		for ri, m := range ks.m.each() {
 			d, ok := popSpare(&s.spareSnaps)
 			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
@@ -52,6 +53,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 			m.SnapshotTo(d)
 			ks.base.ms[ri] = d
 		}
+		ks.base.set = ks.m.mask // the rules live (every bit when dense)
 	}
 	cp := *it
 	if !it.stable {
@@ -127,10 +129,13 @@ func (s *shard) endJournal(ks *keyState) {
 	s.keepJournal(ks.journal)
 	s.keepBase(ks.base)
 	ks.journal, ks.base, ks.jourAt = nil, nil, math.MaxInt64
-	for _, m := range ks.m.all() {
+	for _, m := range ks.m.each() {
 		m.Thaw()
 	}
 }
+
+// anySet marks every entry of the base's ms as possibly non-nil (journalBase.set).
+func (b *journalBase) anySet() { b.set = ^uint64(0) }
 
 // keepBase keeps a dropped base (b, nil: none) with its slot array and matchers, emptied,
 // for the next journals' bases. Every matcher is emptied, kept or not: it may share its
@@ -140,19 +145,32 @@ func (s *shard) keepBase(b *journalBase) {
 	if b == nil {
 		return
 	}
-	for _, m := range b.ms {
-		if m == nil {
-			continue
+	if b.set == ^uint64(0) || len(b.ms) > maxSparse {
+		for ri := range b.ms {
+			s.dropSnapshot(b, ri)
 		}
-		*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
-		if len(s.spareSnaps) < maxSpareSnaps {
-			s.spareSnaps = append(s.spareSnaps, m)
+	} else {
+		for w := b.set; w != 0; w &= w - 1 {
+			s.dropSnapshot(b, bits.TrailingZeros64(w))
 		}
 	}
 	if len(b.ms) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
-		clear(b.ms)
-		*b = journalBase{ms: b.ms} // nothing of the key it was
+		*b = journalBase{ms: b.ms} // nothing of the key it was (every entry of ms is nil)
 		s.spareBases = append(s.spareBases, b)
+	}
+}
+
+// dropSnapshot empties rule ri's matcher of the dropped base b (if any) and keeps it for
+// the next journals' bases.
+func (s *shard) dropSnapshot(b *journalBase, ri int) {
+	m := b.ms[ri]
+	if m == nil {
+		return
+	}
+	b.ms[ri] = nil
+	*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
+	if len(s.spareSnaps) < maxSpareSnaps {
+		s.spareSnaps = append(s.spareSnaps, m)
 	}
 }
 
@@ -241,7 +259,7 @@ func (s *shard) resettle(ks *keyState) {
 	}
 	if ks.live > maxKnown {
 		j := 0
-		for _, m := range ks.m.all() {
+		for _, m := range ks.m.each() {
 			if j >= maxKnown {
 				next = min(next, m.Deadline())
 			}
@@ -261,6 +279,8 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	if b := ks.velBase(); b != nil {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
 	}
+	// feeding may start matchers of other rules
+	ks.base.anySet()
 	ks.baseTo = s.feedTimed(ks.base.ms, vf, ks.journal[:n], ks.baseTo, nil, &ks.base.cool) // its holds are the base's
 	if b := ks.velBase(); b != nil {
 		b.jour.forget(n, b.lay)
