@@ -210,7 +210,8 @@ func popSpare[T any](l *[]T) (x T, ok bool) {
 		return x, false
 	}
 	x = (*l)[n-1]
-	clear((*l)[n-1:])
+	var zero T // a store, not clear's call for one element
+	(*l)[n-1] = zero
 	*l = (*l)[:n-1]
 	return x, true
 }
