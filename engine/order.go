@@ -93,6 +93,9 @@ func insertItem(items []item, it item) []item {
 	for i > 0 && after(items[i-1].ev, it.ev) {
 		i--
 	}
+	if i == len(items) { // the newest: nothing moves
+		return append(items, it)
+	}
 	items = append(items, item{})
 	copy(items[i+1:], items[i:])
 	items[i] = it
