@@ -15,14 +15,14 @@ func TestJournalEndTimer(t *testing.T) {
 	var srcs []string
 	for i, w := range []string{"41s", "37s", "31s", "29s", "23s", "17s", "3s"} { // the earliest last
 		srcs = append(srcs, fmt.Sprintf(`
-id: quiet-%d
+id: refund-within-%d
 within: %s
 pattern:
-  - name: a
+  - name: paid
     where: e.kind == 'auth'
-  - name: b
-    not: followed_by
-    where: e.kind == 'capture'
+  - name: refunded
+    contiguity: any
+    where: e.kind == 'refund'
 `, i, w))
 	}
 	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: time.Second}, testRulesOf(t, srcs...), &sinkCollector{}, &dlqCollector{})
