@@ -756,6 +756,7 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 		// partition, once it is gone.
 		ks.base = s.newBase(len(ks.rs.Rules))
 		ks.m.copyTo(ks.base.ms)
+		ks.base.anySet()
 		ks.journal, ks.base.cool, ks.base.vel = journal, ks.cool, ks.vel
 		ms, cool, vel := s.replay(ks, journal, nil)
 		ks.live = int32(ks.m.assign(ms))

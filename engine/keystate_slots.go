@@ -95,6 +95,24 @@ func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 // changes no slot: a sparse set's are all live, a dense set's array has nil where a rule
 // has none.
 func (sl *slots) list() []*nfa.Matcher { return sl.s }
+// each iterates over the live matchers in rule order, like all, for a body that does
+// not change the slots: a sparse set's matchers are read in order, not looked up.
+func (sl *slots) each() iter.Seq2[int, *nfa.Matcher] {
+	return func(yield func(int, *nfa.Matcher) bool) {
+		if sl.dense() {
+			denseAll(sl.s)(yield)
+			return
+		}
+		b := sl.mask
+		for _, m := range sl.s {
+			ri := bits.TrailingZeros64(b)
+			b &= b - 1
+			if !yield(ri, m) {
+				return
+			}
+		}
+	}
+}
 
 // assign makes the non-nil entries of ms (by rule index, one a rule) the live matchers,
 // reusing the slots' array, and returns how many there are.

@@ -130,6 +130,7 @@ func TestKeptBaseHoldsNothing(t *testing.T) {
 	s := &shard{rules: &RuleSet{Rules: make([]*rules.Compiled, 3)}}
 	b := s.newBase(3)
 	b.ms[1], b.cool, b.vel = new(nfa.Matcher), cooldowns{"r": 1}, new(keyVelocity)
+	b.set = 1 << 1 // as journal marks the rules it takes snapshots of
 	s.keepBase(b)
 	if len(s.spareBases) != 1 {
 		t.Fatalf("%d bases kept, want 1", len(s.spareBases))
@@ -140,5 +141,12 @@ func TestKeptBaseHoldsNothing(t *testing.T) {
 	}
 	if other := s.newBase(4); other == b || len(other.ms) != 4 {
 		t.Fatalf("a base of 4 rules has %d slots", len(other.ms))
+	}
+	// a base that matched events (foldOldest) or was restored may hold any rule's matcher
+	got.ms[0], got.ms[2] = new(nfa.Matcher), new(nfa.Matcher)
+	got.anySet()
+	s.keepBase(got)
+	if again := s.newBase(3); again != got || again.ms[0] != nil || again.ms[2] != nil || again.set != 0 {
+		t.Fatalf("the kept base is %+v, want it empty with 3 slots", again)
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"iter"
 	"math"
+	"math/bits"
 	"sync/atomic"
 
 	"github.com/cepd/cepd/alerts"
@@ -43,7 +44,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 		if n > len(s.spareSnaps) { // one allocation for the snapshots no dropped base left
 			snaps = make([]nfa.Matcher, n-len(s.spareSnaps))
 		}
-		for ri, m := range ks.m.all() {
+		for ri, m := range ks.m.each() {
 			d, ok := popSpare(&s.spareSnaps)
 			if !ok {
 				d, snaps = &snaps[0], snaps[1:]
@@ -52,6 +53,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 			m.SnapshotTo(d)
 			ks.base.ms[ri] = d
 		}
+		ks.base.set = ks.m.mask // the rules live (every bit when dense)
 	}
 	cp := *it
 	if !it.stable {
@@ -91,6 +93,9 @@ func insertItem(items []item, it item) []item {
 	for i > 0 && after(items[i-1].ev, it.ev) {
 		i--
 	}
+	if i == len(items) { // the newest: nothing moves
+		return append(items, it)
+	}
 	items = append(items, item{})
 	copy(items[i+1:], items[i:])
 	items[i] = it
@@ -127,10 +132,13 @@ func (s *shard) endJournal(ks *keyState) {
 	s.keepJournal(ks.journal)
 	s.keepBase(ks.base)
 	ks.journal, ks.base, ks.jourAt = nil, nil, math.MaxInt64
-	for _, m := range ks.m.all() {
+	for _, m := range ks.m.each() {
 		m.Thaw()
 	}
 }
+
+// anySet marks every entry of the base's ms as possibly non-nil (journalBase.set).
+func (b *journalBase) anySet() { b.set = ^uint64(0) }
 
 // keepBase keeps a dropped base (b, nil: none) with its slot array and matchers, emptied,
 // for the next journals' bases. Every matcher is emptied, kept or not: it may share its
@@ -140,19 +148,32 @@ func (s *shard) keepBase(b *journalBase) {
 	if b == nil {
 		return
 	}
-	for _, m := range b.ms {
-		if m == nil {
-			continue
+	if b.set == ^uint64(0) || len(b.ms) > maxSparse {
+		for ri := range b.ms {
+			s.dropSnapshot(b, ri)
 		}
-		*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
-		if len(s.spareSnaps) < maxSpareSnaps {
-			s.spareSnaps = append(s.spareSnaps, m)
+	} else {
+		for w := b.set; w != 0; w &= w - 1 {
+			s.dropSnapshot(b, bits.TrailingZeros64(w))
 		}
 	}
 	if len(b.ms) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
-		clear(b.ms)
-		*b = journalBase{ms: b.ms} // nothing of the key it was
+		*b = journalBase{ms: b.ms} // nothing of the key it was (every entry of ms is nil)
 		s.spareBases = append(s.spareBases, b)
+	}
+}
+
+// dropSnapshot empties rule ri's matcher of the dropped base b (if any) and keeps it for
+// the next journals' bases.
+func (s *shard) dropSnapshot(b *journalBase, ri int) {
+	m := b.ms[ri]
+	if m == nil {
+		return
+	}
+	b.ms[ri] = nil
+	*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
+	if len(s.spareSnaps) < maxSpareSnaps {
+		s.spareSnaps = append(s.spareSnaps, m)
 	}
 }
 
@@ -192,7 +213,8 @@ func popSpare[T any](l *[]T) (x T, ok bool) {
 		return x, false
 	}
 	x = (*l)[n-1]
-	clear((*l)[n-1:])
+	var zero T // a store, not clear's call for one element
+	(*l)[n-1] = zero
 	*l = (*l)[:n-1]
 	return x, true
 }
@@ -209,7 +231,7 @@ func (s *shard) trim(ks *keyState, w int64) {
 	switch {
 	case n == len(ks.journal):
 		s.endJournal(ks)
-		s.settle(ks)
+		s.resettle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
 		ks.jourAt = ks.journal[0].ev.Time
@@ -217,6 +239,38 @@ func (s *shard) trim(ks *keyState, w int64) {
 		return
 	}
 	s.foldOldest(ks, n)
+}
+
+// resettle settles a key whose live matchers have not changed since they were last read
+// (a journal ended: it only thawed them). While the key's deadlines are known, ks.dl and
+// ks.mbytes are what scan would read (see keyState.dl), so it reads only the deadlines of
+// the matchers after the first maxKnown: most keys of a stream whose keys' events are
+// further apart than the out-of-orderness end a journal an event, and their matchers are
+// cold by then. Otherwise it is settle.
+func (s *shard) resettle(ks *keyState) {
+	if !ks.dlOK {
+		s.settle(ks)
+		return
+	}
+	next := int64(math.MaxInt64)
+	for j := range min(int(ks.live), maxKnown) {
+		d := ks.dl.get(j, ks.newest)
+		if d == math.MinInt64 { // not read since a drop: read them all
+			s.settle(ks)
+			return
+		}
+		next = min(next, d)
+	}
+	if ks.live > maxKnown {
+		j := 0
+		for _, m := range ks.m.each() {
+			if j >= maxKnown {
+				next = min(next, m.Deadline())
+			}
+			j++
+		}
+	}
+	s.reschedule(ks, next)
 }
 
 // foldOldest folds the key's n oldest journal events (0 < n < len(journal)) into its
@@ -229,6 +283,8 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	if b := ks.velBase(); b != nil {
 		vf = &velFeed{kv: b, stored: true, vals: b.jour.vals}
 	}
+	// feeding may start matchers of other rules
+	ks.base.anySet()
 	ks.baseTo = s.feedTimed(ks.base.ms, vf, ks.journal[:n], ks.baseTo, nil, &ks.base.cool) // its holds are the base's
 	if b := ks.velBase(); b != nil {
 		b.jour.forget(n, b.lay)

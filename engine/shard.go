@@ -101,6 +101,10 @@ type journalBase struct {
 	ms   []*nfa.Matcher // the matchers, one a rule (nil: the rule had nothing live)
 	cool cooldowns      // the cooldowns
 	vel  *keyVelocity   // the velocity state (aggregate_journal.go)
+	// set has bit ri set for every rule ri < maxSparse whose entry of ms may be non-nil:
+	// the rules live when the journal started, or every bit once the base has matched
+	// events (foldOldest) or was restored (keepBase clears only those entries).
+	set uint64
 }
 
 // velBase returns the key's velocity state as it was before its journal (nil without a
