@@ -95,6 +95,7 @@ func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 // changes no slot: a sparse set's are all live, a dense set's array has nil where a rule
 // has none.
 func (sl *slots) list() []*nfa.Matcher { return sl.s }
+
 // each iterates over the live matchers in rule order, like all, for a body that does
 // not change the slots: a sparse set's matchers are read in order, not looked up.
 func (sl *slots) each() iter.Seq2[int, *nfa.Matcher] {
