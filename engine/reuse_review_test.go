@@ -105,7 +105,10 @@ func reuseStreams(sc reuseScenario) [2][]Record {
 	r := rand.New(rand.NewPCG(sc.seed, 99))
 	at := make(map[string]int64, len(evs))
 	for _, e := range evs {
-		d := r.Int64N(sc.ooo.Milliseconds() * 9 / 10)
+		var d int64
+		if n := sc.ooo.Milliseconds() * 9 / 10; n > 0 { // 0: in order (no journal)
+			d = r.Int64N(n)
+		}
 		if r.IntN(40) == 0 {
 			d += sc.ooo.Milliseconds() * 2 // late
 		}
