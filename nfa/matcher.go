@@ -228,9 +228,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	potential := sc.potent[:0]
 	for i := range m.partial {
 		cs := &m.partial[i]
-		start := cs.st.typ == stStart
-		prevTO := !start && cs.st.window > 0 && t-cs.prevTs() >= cs.st.window
-		firstTO := !start && p.window > 0 && t-cs.startTs >= p.window
+		prevTO, firstTO := p.closed(cs, t)
 		if !prevTO && !firstTO {
 			newRuns.offer(*cs)
 			continue
@@ -256,6 +254,16 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 	m.endStep(newRuns, potential, sc, nil, res)
 }
 
+// closed reports, for Advance and Expires, whether run cs's windows have closed by t:
+// the window since its previous event (its state's) and the rule's since its first. A
+// start run has none.
+func (p *Program) closed(cs *run, t int64) (prev, first bool) {
+	if cs.st.typ == stStart {
+		return false, false
+	}
+	return cs.st.window > 0 && t-cs.prevTs() >= cs.st.window, p.window > 0 && t-cs.startTs >= p.window
+}
+
 // Expires reports whether Advance(t) would leave the matcher idle (Idle) with nothing to
 // report: no complete match held back, and of the runs whose window closes by t none
 // waiting in a pending state (it would complete) and none reported as a timeout (timeouts
@@ -276,7 +284,7 @@ func (m *Matcher) Expires(t int64) bool {
 	kept := 0
 	for i := range m.partial {
 		cs := &m.partial[i]
-		if cs.st.typ == stStart || !(cs.st.window > 0 && t-cs.prevTs() >= cs.st.window) && !(p.window > 0 && t-cs.startTs >= p.window) {
+		if prev, first := p.closed(cs, t); !prev && !first {
 			kept++ // as Advance keeps it
 			continue
 		}
