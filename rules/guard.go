@@ -171,10 +171,5 @@ func (r *Registry) registerGuard(x *compiledExpr) (*compiledExpr, int) {
 	} else {
 		r.exprs[key] = x
 	}
-	slot, ok := r.slots[key]
-	if !ok {
-		slot = len(r.slots)
-		r.slots[key] = slot
-	}
-	return x, slot
+	return x, slotOf(r.slots, key)
 }

@@ -47,25 +47,24 @@ func (r *Registry) register(x *compiledExpr) (*compiledExpr, int) {
 		r.exprs[canon] = x
 	}
 	r.exprs[regKey(x.env, x.text)] = x
-	slot, ok := r.slots[canon]
-	if !ok {
-		slot = len(r.slots)
-		r.slots[canon] = slot
-	}
-	return x, slot
+	return x, slotOf(r.slots, canon)
 }
 
-// termSlot returns the nfa.Memo term slot of an event-only term of a condition, text its
+// termSlot returns the nfa.Memo slot of an event-only term of a condition, text its
 // printed form, in env: the same slot for the same term in every rule of the set, so
 // that it is evaluated once an event (closureCompiler.memoTerm).
 func (r *Registry) termSlot(env *Env, text string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	key := regKey(env, text)
-	slot, ok := r.terms[key]
+	return slotOf(r.terms, regKey(env, text))
+}
+
+// slotOf returns key's slot in slots, assigning the next one to a new key (r.mu held).
+func slotOf(slots map[string]int, key string) int {
+	slot, ok := slots[key]
 	if !ok {
-		slot = len(r.terms)
-		r.terms[key] = slot
+		slot = len(slots)
+		slots[key] = slot
 	}
 	return slot
 }
