@@ -210,16 +210,22 @@ func newKeyVelocity(lay *velLayout) *keyVelocity {
 	return kv
 }
 
+// admits reports whether aggregate g, at place k of the layout, admits ev: prev, the
+// answer for the aggregate before it, when they share a gate (sameGate), else g's own.
+func (p *velPlan) admits(k int, g *rules.Aggregate, ev *event.Event, prev bool) bool {
+	if p.sameGate[k] {
+		return prev
+	}
+	return g.Admits(ev, &p.ctx)
+}
+
 // takes reports whether an aggregate of the plan takes the event (so a key without
 // state needs some).
 func (p *velPlan) takes(it *item) bool {
 	for _, ri := range p.withAggs {
 		off, admits := int(p.lay.off[ri]), false
 		for j, g := range p.aggs[ri] {
-			if !p.sameGate[off+j] {
-				admits = g.Admits(it.ev, &p.ctx)
-			}
-			if admits && g.Takes(it.ev, &p.ctx) {
+			if admits = p.admits(off+j, g, it.ev, admits); admits && g.Takes(it.ev, &p.ctx) {
 				return true
 			}
 		}
@@ -273,10 +279,7 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 				// Without a need for the value, an aggregate the event is not admitted to
 				// (no group, or the where false: not taken) is not touched, and the next
 				// aggregate with the same gate is not asked again.
-				if !p.sameGate[off+j] {
-					admits = g.Admits(ev, &p.ctx)
-				}
-				if !admits {
+				if admits = p.admits(off+j, g, ev, admits); !admits {
 					vals[j] = event.Value{}
 					continue
 				}
