@@ -65,6 +65,7 @@ type Builder struct {
 	kinds []byte
 	words []uint64
 	str   []byte
+	pres  []uint64 // Build's scratch: presence's two words for each 64 values
 }
 
 // Reset starts an event of n values, all missing.
@@ -139,6 +140,10 @@ func (b *Builder) SetStringIn(i int, src []byte, off, n int) {
 	b.kinds[i], b.words[i] = inlineString|byte(n), w
 }
 
+// SetWord sets the i-th value to one of kind k, not a string (a bool, number or
+// timestamp), whose bits are w as a Value holds them: Set without the Value.
+func (b *Builder) SetWord(i int, k Kind, w uint64) { b.kinds[i], b.words[i] = byte(k), w }
+
 // Kind returns the kind of the i-th value set so far.
 func (b *Builder) Kind(i int) Kind {
 	if k := b.kinds[i]; k < inlineString {
@@ -185,10 +190,13 @@ func (b *Builder) Build(ev *Event) {
 	}
 	kinds, words := b.kinds[:(nv+7)&^7], b.words[:nv] // kinds padded (Reset)
 	// present values; bytes of the long strings; whether those lie in str in field order
-	// and fill it (then one copy moves them all)
+	// and fill it (then one copy moves them all). pres keeps each 64 values' presence
+	// bits for the second loop.
 	np, sb, inOrder := 0, 0, true
+	b.pres = b.pres[:0]
 	for c := 0; c < nv; c += 64 {
 		set, long := presence(kinds, c)
+		b.pres = append(b.pres, set, long)
 		np += bits.OnesCount64(set)
 		for ; long != 0; long &= long - 1 {
 			w := words[c+bits.TrailingZeros64(long)]
@@ -209,7 +217,7 @@ func (b *Builder) Build(ev *Event) {
 	}
 	at := wa // the next word
 	for c := 0; c < nv; c += 64 {
-		set, long := presence(kinds, c)
+		set, long := b.pres[c/32], b.pres[c/32+1]
 		binary.LittleEndian.PutUint64(data[bm+c/8:], set) // little-endian: bit i is value i's
 		for ; set != 0; set &= set - 1 {
 			j := bits.TrailingZeros64(set)
@@ -229,8 +237,27 @@ func (b *Builder) Build(ev *Event) {
 	ev.data, ev.size, ev.nv = unsafe.SliceData(data), uint32(len(data)), uint32(nv)
 }
 
+// Absent returns a bit for each of the (up to) 64 values from c on that is missing or
+// null (bit j: value c+j), reading 8 kind bytes at a time as presence does: a kind byte
+// with its low bit cleared is zero exactly for those two kinds.
+func (b *Builder) Absent(c int) uint64 {
+	n := len(b.kinds)
+	kinds := b.kinds[:(n+7)&^7] // padded (Reset)
+	var set uint64
+	for g := c; g < min(c+64, len(kinds)); g += 8 {
+		x := binary.LittleEndian.Uint64(kinds[g:]) &^ ones
+		nz := ((x&lows7 + lows7) | x) & highs
+		set |= ((nz >> 7) * gather >> 56) << (g - c)
+	}
+	if n-c < 64 {
+		return ^set & (1<<(n-c) - 1)
+	}
+	return ^set
+}
+
 // Bytes repeated in each byte of a word, for presence.
 const (
+	ones   = 0x0101010101010101
 	lows7  = 0x7f7f7f7f7f7f7f7f
 	highs  = 0x8080808080808080
 	longs  = uint64(KindString) * 0x0101010101010101

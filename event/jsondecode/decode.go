@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,15 +25,17 @@ type Decoder struct {
 	// byLen lists, for each key length (mod 64), the fields with a name of that length:
 	// finding a field is a length lookup and a byte comparison or two, no hashing.
 	byLen [64][]int
-	// keys are the fields' names each with a closing quote and a colon after it, as
-	// predict compares the bytes of a member with them; "" for a name no key the fast path
-	// reads can spell (one holding a quote or a backslash).
-	keys []string
-	// isString marks the fields of type string or any: a JSON string is their value.
-	isString []bool
-	b        event.Builder
-	bounds   event.Bounds
-	maxStr   int
+	// codes are the fields' codes for the fast path (scan.go), made from the schema.
+	codes []fieldCode
+	// table finds a field by its key's bytes (keys.go).
+	table keyTable
+	// dates is the fast path's date cache for timestamps.
+	dates dateCache
+	// need marks the fields that must be present and not null (required), 64 a word.
+	need   []uint64
+	b      event.Builder
+	bounds event.Bounds
+	maxStr int
 	// unknown counts the fields the schema does not declare (nil: not counted).
 	unknown *event.UnknownFields
 	// ferr is the first field error of the event being decoded.
@@ -155,13 +158,15 @@ func NewDecoder(s *event.Schema) *Decoder {
 		missingKey: &event.DecodeError{Reason: event.ReasonMissingKey, Field: s.KeyField, Msg: "the key field is missing or null"}}
 	for i, f := range s.Fields {
 		d.byLen[len(f.Name)&63] = append(d.byLen[len(f.Name)&63], i)
-		key := f.Name + `":`
-		if strings.ContainsAny(f.Name, "\"\\") {
-			key = ""
+		d.codes = append(d.codes, newFieldCode(f))
+		if i%64 == 0 {
+			d.need = append(d.need, 0)
 		}
-		d.keys = append(d.keys, key)
-		d.isString = append(d.isString, f.Type == event.TypeString || f.Type == event.TypeAny)
+		if required(s, i) {
+			d.need[i/64] |= 1 << (i % 64)
+		}
 	}
+	d.table = newKeyTable(d.codes)
 	d.each = d.member
 	for j := range d.order {
 		d.order[j] = -1
@@ -275,8 +280,25 @@ func (d *Decoder) set(i int, value []byte, dt jsonparser.ValueType) error {
 }
 
 // checkPresent checks that the key, the time and every required field are present and
-// not null, and makes null optional fields absent.
+// not null, and makes null optional fields absent. It reads the builder's kinds 64 at a
+// time (Builder.Absent) against the fields that must be present (Decoder.need); when one
+// is absent, missing words the error.
 func (d *Decoder) checkPresent() error {
+	for c := 0; c < len(d.schema.Fields); c += 64 {
+		absent := d.b.Absent(c)
+		if absent&d.need[c/64] != 0 {
+			return d.missing()
+		}
+		for ; absent != 0; absent &= absent - 1 {
+			d.b.Clear(c + bits.TrailingZeros64(absent)) // null counts as absent
+		}
+	}
+	return nil
+}
+
+// missing returns the error of an event without its key, its time or a required field
+// (in that order of precedence; the first such field in schema order).
+func (d *Decoder) missing() error {
 	s := d.schema
 	absent := func(i int) bool { return i >= 0 && d.b.Kind(i) <= event.KindNull }
 	if absent(s.KeyIndex()) {
@@ -286,14 +308,18 @@ func (d *Decoder) checkPresent() error {
 		return &event.DecodeError{Reason: event.ReasonMissingTime, Field: s.TimeField, Msg: "the event-time field is missing or null"}
 	}
 	for i, f := range s.Fields {
-		if absent(i) {
-			if !f.Optional && f.Type != event.TypeAny {
-				return &event.DecodeError{Reason: event.ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
-			}
-			d.b.Clear(i) // null counts as absent
+		if absent(i) && required(s, i) {
+			return &event.DecodeError{Reason: event.ReasonMissingField, Field: f.Name, Msg: "required field is missing or null"}
 		}
 	}
-	return nil
+	panic("jsondecode: missing called with every required field present")
+}
+
+// required reports whether field i of s must be present and not null: the key, the time,
+// and every field neither optional nor of type any.
+func required(s *event.Schema, i int) bool {
+	f := s.Fields[i]
+	return i == s.KeyIndex() || i == s.TimeIndex() || !f.Optional && f.Type != event.TypeAny
 }
 
 // header sets ev's key, time and id from its values.

@@ -2,9 +2,12 @@ package jsondecode
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"github.com/buger/jsonparser"
+
+	"github.com/cepd/cepd/event"
 )
 
 // The fast path. Card events are flat objects of scalars: flat reads such an object in
@@ -37,30 +40,23 @@ func (d *Decoder) flat(data []byte) bool {
 		return i+1 == len(data)
 	}
 	for j := range maxMembers {
-		if i >= len(data) || data[i] != '"' {
+		e, hit := d.predicted(data, i, j)
+		if !hit {
+			if i >= len(data) || data[i] != '"' {
+				return false
+			}
+			var ok bool
+			if e, ok = d.flatMember(data, i, j); !ok {
+				return false
+			}
+		} else if e < 0 {
 			return false
 		}
-		f, e := d.predict(data, i+1, j) // e: after the colon
-		if f < 0 {                      // not the field the j-th member named last time, and a colon after it
-			var ok bool
-			if e, ok = plainString(data, i+1); !ok {
-				return false
-			}
-			if f, ok = d.field(data[i+1:e-1], j); !ok {
-				d.scratch = append(d.scratch, member{ks: int32(i + 1), ke: int32(e - 1)})
-				f = -1
-			}
-			if i = skipBlanks(data, e); i >= len(data) || data[i] != ':' {
-				return false
-			}
-			e = i + 1
+		if e+1 < len(data) && data[e] == ',' && data[e+1] == '"' { // the usual: the next key at once
+			i = e + 1
+			continue
 		}
 		if i = skipBlanks(data, e); i >= len(data) {
-			return false
-		}
-		if e, ok := d.value(data, i, f); !ok {
-			return false
-		} else if i = skipBlanks(data, e); i >= len(data) {
 			return false
 		}
 		switch data[i] {
@@ -83,20 +79,187 @@ func (d *Decoder) flat(data []byte) bool {
 	return false
 }
 
+// predicted reads the j-th member of the object, starting at data[i], when its key is
+// the name of a field and the colon follows its closing quote at once: it reports hit and
+// returns the offset after the value, set as fieldValue sets it (-1: declined). The key,
+// its quotes and the colon are read as two words: compared first with the field the
+// j-th member named in the previous event (Decoder.field; fieldCode.is), else looked up
+// in the schema's key table (keyTable.find), which then becomes the j-th member's
+// prediction. A string or a short decimal right after the colon is read here, without
+// fieldValue's calls (one member in two of a card event is a string of up to 8 bytes).
+// A miss (hit false: an unknown member, a name of more than 14 bytes, fewer than 16
+// bytes left, a blank or an escape in the key) has read and set nothing.
+func (d *Decoder) predicted(data []byte, i, j int) (e int, hit bool) {
+	if i+16 > len(data) {
+		return 0, false
+	}
+	w := data[i : i+16]
+	w0, w1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+	f := int(d.order[j])
+	if f < 0 || !d.codes[f].is(w0, w1) {
+		if f = d.table.find(d.codes, w0, w1); f < 0 {
+			return 0, false
+		}
+		d.order[j] = int32(f)
+	}
+	c := &d.codes[f]
+	v := i + c.n
+	switch {
+	case c.op == opString && v+10 <= len(data) && data[v] == '"':
+		if sw, n, ok := shortWord(data, v+1); ok && n <= d.maxStr {
+			d.b.SetInline(f, sw, n)
+			return v + n + 2, true
+		}
+		if e, ok := plainString(data, v+1); ok && e-v-2 <= d.maxStr {
+			d.b.SetStringIn(f, data, v+1, e-v-2)
+			return e, true
+		}
+	case c.op == opDouble:
+		if x, e, ok := decimalPrefix(data, v); ok && e < len(data) && ends[data[e]] {
+			d.b.SetWord(f, event.KindDouble, math.Float64bits(x))
+			return e, true
+		}
+	}
+	e, ok := d.fieldValue(data, skipBlanks(data, v), f)
+	if !ok {
+		return -1, true
+	}
+	return e, true
+}
+
+// flatMember reads the j-th member of the object, whose key's opening quote is data[i],
+// when predicted did not: the key is scanned and looked up (Decoder.field). It sets the
+// member's field and returns the offset after its value, false when it declines.
+func (d *Decoder) flatMember(data []byte, i, j int) (int, bool) {
+	e, ok := plainString(data, i+1)
+	if !ok {
+		return 0, false
+	}
+	f, ok := d.field(data[i+1:e-1], j)
+	if !ok {
+		d.scratch = append(d.scratch, member{ks: int32(i + 1), ke: int32(e - 1)})
+		f = -1
+	}
+	if i = skipBlanks(data, e); i >= len(data) || data[i] != ':' {
+		return 0, false
+	}
+	return d.fieldValue(data, skipBlanks(data, i+1), f)
+}
+
+// op is how the fast path reads a declared field's value in its common shape, in place
+// and without a token to convert; any other shape (and a value the shortcut declines,
+// having set nothing) is left to value.
+type op uint8
+
+const (
+	opScalar    op = iota // no shortcut
+	opString              // string or any: a string of up to 8 bytes from one word (shortString)
+	opDouble              // double: a short decimal (decimalPrefix)
+	opInt                 // int: an integer of up to 18 digits (intPrefix)
+	opTimestamp           // timestamp: an RFC 3339 UTC string (rfc3339UTC)
+	opBool                // bool: true or false
+)
+
+// fieldValue reads the value starting at data[i] and, when f ≥ 0, sets field f to it:
+// by the field's shortcut (op) when the value has its common shape, else by value. It
+// returns the offset after the value, false when it declines.
+func (d *Decoder) fieldValue(data []byte, i, f int) (int, bool) {
+	if i >= len(data) {
+		return 0, false
+	}
+	if f >= 0 {
+		e, ok := 0, false
+		switch d.codes[f].op {
+		case opString:
+			e, ok = d.shortString(data, i, f)
+		case opDouble:
+			e, ok = d.double(data, i, f)
+		case opInt:
+			e, ok = d.integer(data, i, f)
+		case opTimestamp:
+			e, ok = d.timestamp(data, i, f)
+		case opBool:
+			e, ok = d.boolean(data, i, f)
+		}
+		if ok {
+			return e, true
+		}
+	}
+	return d.value(data, i, f)
+}
+
+// double sets field f to the short decimal starting at data[i] (decimalPrefix) when the
+// number token ends right after it; it returns the offset after it, false (nothing set)
+// otherwise. That is what value's conversion of the token gives (parseDouble: the token
+// is what decimalPrefix read, so shortDecimal reads it too).
+func (d *Decoder) double(data []byte, i, f int) (int, bool) {
+	v, e, ok := decimalPrefix(data, i)
+	if !ok || e >= len(data) || !ends[data[e]] {
+		return 0, false
+	}
+	d.b.SetWord(f, event.KindDouble, math.Float64bits(v))
+	return e, true
+}
+
+// integer sets field f to the integer starting at data[i] (intPrefix) when the number
+// token ends right after it, as double does; strconv.ParseInt (parseInt) reads such a
+// token alike.
+func (d *Decoder) integer(data []byte, i, f int) (int, bool) {
+	n, e, ok := intPrefix(data, i)
+	if !ok || e >= len(data) || !ends[data[e]] {
+		return 0, false
+	}
+	d.b.SetWord(f, event.KindInt, uint64(n))
+	return e, true
+}
+
+// timestamp sets field f to the time of the plain string starting at data[i] when
+// rfc3339UTC reads it (parseTimestamp's own first try; here by the decoder's date cache,
+// Decoder.dates); it returns the offset after the string, false (nothing set) otherwise.
+func (d *Decoder) timestamp(data []byte, i, f int) (int, bool) {
+	if data[i] != '"' {
+		return 0, false
+	}
+	e := i + 26 // the usual shape, with milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ"
+	if e > len(data) || data[e-1] != '"' {
+		var ok bool
+		if e, ok = plainString(data, i+1); !ok {
+			return 0, false
+		}
+	}
+	// a string rfc3339 reads holds no quote or backslash: at the usual length it is
+	// the whole string
+	ns, ok := d.dates.rfc3339(data[i+1 : e-1])
+	if !ok {
+		return 0, false
+	}
+	d.b.SetWord(f, event.KindTimestamp, uint64(ns))
+	return e, true
+}
+
+// boolean sets field f to the literal true or false starting at data[i] when its token
+// ends right after it; it returns the offset after it, false (nothing set) otherwise.
+func (d *Decoder) boolean(data []byte, i, f int) (int, bool) {
+	if e := i + 4; e < len(data) && string(data[i:e]) == "true" && ends[data[e]] {
+		d.b.SetWord(f, event.KindBool, 1)
+		return e, true
+	}
+	if e := i + 5; e < len(data) && string(data[i:e]) == "false" && ends[data[e]] {
+		d.b.SetWord(f, event.KindBool, 0)
+		return e, true
+	}
+	return 0, false
+}
+
 // value reads the scalar value starting at data[i] (i < len(data)) and, when f ≥ 0, sets
 // field f to it. It returns the offset after the value, false when it declines.
 func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 	if data[i] == '"' {
-		if f >= 0 && d.isString[f] && len(data)-i >= 10 {
-			if e, ok := d.shortString(data, i+1, f); ok {
-				return e, true
-			}
-		}
 		e, ok := plainString(data, i+1)
 		if !ok || f < 0 {
 			return e, ok
 		}
-		if n := e - 1 - (i + 1); d.isString[f] && n <= d.maxStr {
+		if n := e - 1 - (i + 1); d.codes[f].str && n <= d.maxStr {
 			d.b.SetStringIn(f, data, i+1, n)
 			return e, true
 		}
@@ -130,38 +293,31 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 // ends marks the bytes that end a number or a literal (as in jsonparser's tokenEnd).
 var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '}': true, ']': true}
 
-// shortString sets field f to the string whose bytes start at data[i] (after its opening
-// quote; len(data)-i >= 9) when it is plain, at most 8 bytes long and within the bound on
-// strings, from the one word
-// that plainString would read first (and the byte after it): the word, its bytes past the
-// string masked out, is the string's slab word. It returns the offset after the closing
-// quote, or false (nothing set) for any other string.
+// shortString sets field f (a string field) to the string starting at data[i] when it
+// is plain, at most 8 bytes long and within the bound on strings, from the one word
+// that plainString would read first (shortWord). It returns the offset after the closing
+// quote, or false (nothing set) for any other value.
 func (d *Decoder) shortString(data []byte, i, f int) (int, bool) {
-	w := binary.LittleEndian.Uint64(data[i:])
-	n := bits.TrailingZeros64(specials(w)) / 8 // 8 when there is none
-	if data[i+n] != '"' || n > d.maxStr {
+	if data[i] != '"' || len(data)-i < 10 {
 		return 0, false
 	}
-	d.b.SetInline(f, w&(1<<(8*n)-1), n) // n == 8: 1<<64 is 0, all ones
-	return i + n + 1, true
+	w, n, ok := shortWord(data, i+1)
+	if !ok || n > d.maxStr {
+		return 0, false
+	}
+	d.b.SetInline(f, w, n)
+	return i + n + 2, true
 }
 
-// predict returns the field the j-th member named in the previous event (Decoder.field)
-// and the offset after the colon that follows the key starting at data[ks], when the key
-// is that field's name and the colon follows its closing quote at once; -1 otherwise. The
-// names predicted hold no quote and no backslash, so matching the name, a quote and a
-// colon is reading the key and the colon.
-func (d *Decoder) predict(data []byte, ks, j int) (int, int) {
-	f := int(d.order[j])
-	if f < 0 {
-		return -1, 0
-	}
-	key := d.keys[f]
-	e := ks + len(key)
-	if e > len(data) || key == "" || string(data[ks:e]) != key {
-		return -1, 0
-	}
-	return f, e
+// shortWord reads the string whose bytes start at data[i] (after its opening quote;
+// len(data)-i >= 9) from the one word plainString would read first (and the byte after
+// it): when the string is plain and at most 8 bytes long, the word with its bytes past
+// the string masked out is the string's slab word, and n its length; false for any
+// other string.
+func shortWord(data []byte, i int) (w uint64, n int, ok bool) {
+	w = binary.LittleEndian.Uint64(data[i:])
+	n = bits.TrailingZeros64(specials(w)) / 8      // 8 when there is none
+	return w & (1<<(8*n) - 1), n, data[i+n] == '"' // n == 8: 1<<64 is 0, all ones
 }
 
 // skipBlanks returns the offset of the first byte from data[i] on that is not a blank
