@@ -127,8 +127,8 @@ func buildAlert(c *rules.Compiled, key, kind string, m nfa.Match, timeoutAt int6
 // EventID is an event's identity in alerts: its id field, or when the schema declares
 // none a hash of its time and values (stable across replays of the same data).
 func EventID(ev *event.Event) string {
-	if ev.ID != "" {
-		return ev.ID
+	if id := ev.ID(); id != "" {
+		return id
 	}
 	h := sha256.New()
 	h.Write([]byte(strconv.FormatInt(ev.Time, 10)))

@@ -17,9 +17,12 @@ const maxSparse = 64
 // rule in s (dense, mask unused), which is told by s's length: a sparse s holds at most
 // maxSparse entries. The zero value is a sparse set with nothing live. Every read and
 // write of a key's matchers goes through get, set and all.
+//
+// The array comes first: in a key state its pointer is then among the key state's
+// pointer words (TestKeyStatePointersFirst).
 type slots struct {
-	mask uint64
 	s    []*nfa.Matcher
+	mask uint64
 }
 
 // newSlots returns empty slots for a rule set of n rules.

@@ -58,18 +58,32 @@ func (s *shard) stamp() int64 {
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
 type keyState struct {
-	rs   *RuleSet // the rule set m and base are indexed by (moved to the shard's on first touch)
-	key  string
+	// The pointer fields come first, so that the collector scans 88 bytes of the 208,
+	// not all of them (TestKeyStatePointersFirst).
+	rs   *RuleSet   // the rule set m and base are indexed by (moved to the shard's on first touch)
 	part *partClock // the partition the key's events come from
-	m    slots      // the live matchers, by rule (keystate_slots.go)
-	live int32      // live matchers in m
-	idx  int32      // position in the shard's list
+	// base holds the key's state as it was before journal[0] (see journal); nil exactly
+	// when the journal is empty.
+	base *journalBase
+	cool cooldowns // the key's cooldowns (cooldown.go)
+	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
+	// when it has none.
+	vel *keyVelocity
+	key string
+	// journal holds the key's events matched in order and not yet behind the partition's
+	// clock, sorted by (time, seq), as retained copies; base holds the key's state as it
+	// was before journal[0]. base is nil exactly when the journal is empty; both stay
+	// empty without out-of-orderness.
+	journal []item
+	m       slots // the live matchers, by rule (keystate_slots.go)
+	live    int32 // live matchers in m
+	idx     int32 // position in the shard's list
 	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
 	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
 	// would give, and a timer reads only the matchers due and those after the first
 	// maxKnown (fire). settle reads them all and sets it; fire keeps it for the matchers it
 	// advances; code that changes a matcher otherwise clears it (stale). (dl and the flags
-	// share 32 bytes.)
+	// share 24 bytes.)
 	dl        knownDeadlines
 	dlOK      bool
 	released  bool
@@ -77,21 +91,11 @@ type keyState struct {
 	newest    int64 // time of the newest event matched in order for the key
 	timedTo   int64 // latest time timers advanced the key's matchers to
 	baseTo    int64 // the timer time the base was advanced to (set when base is)
-	// journal holds the key's events matched in order and not yet behind the partition's
-	// clock, sorted by (time, seq), as retained copies; base holds the key's state as it
-	// was before journal[0]. base is nil exactly when the journal is empty; both stay
-	// empty without out-of-orderness.
-	journal []item
-	base    *journalBase
-	cut     int64     // no event in base is newer: an event can be re-matched from cut on
-	jourAt  int64     // journal[0]'s time as registered in the journal heap
-	timerAt int64     // deadline registered in the timer heap
-	bytes   int       // what its matchers and velocity log held when last settled (budget.go)
-	mbytes  int       // what its matchers hold (nfa Usage bytes), as of the last settle or timer
-	cool    cooldowns // the key's cooldowns (cooldown.go)
-	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
-	// when it has none.
-	vel *keyVelocity
+	cut       int64 // no event in base is newer: an event can be re-matched from cut on
+	jourAt    int64 // journal[0]'s time as registered in the journal heap
+	timerAt   int64 // deadline registered in the timer heap
+	bytes     int   // what its matchers and velocity log held when last settled (budget.go)
+	mbytes    int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
 }
 
 // journalBase is a key's state as it was before its journal's first event, which a

@@ -11,19 +11,16 @@ import (
 // built, so copies of an Event share it and the garbage collector never scans it.
 //
 // An event a matcher or a journal keeps is a copy of this header (Clone), one for each
-// retained event, so its layout is chosen for the heap: 80 bytes (a size class; the slab
-// as a pointer and a 32-bit length), its pointers first, so that the collector scans 48
-// bytes of it and not 72 (TestEventHeaderLayout).
+// retained event, so its layout is chosen for the heap: 64 bytes (a size class; the slab
+// as a pointer and a 32-bit length; the id is read from the values, ID), its pointers
+// first, so that the collector scans 24 bytes of it (TestEventHeaderLayout).
 type Event struct {
-	// ID is the event's own identifier (the schema's id field), used in alerts and
-	// alert ids. Empty when the schema declares none.
-	ID string
-	// Key is the value of the schema's key field.
-	Key string
 	// Schema describes the values.
 	Schema *Schema
 	// data points to the values' slab (layout in slab.go) of size bytes.
 	data *byte
+	// Key is the value of the schema's key field.
+	Key string
 	// Seq is the arrival position assigned by whoever feeds the matcher; within one key
 	// it strictly increases. It orders events the way Flink's EventId does.
 	Seq uint64
@@ -34,6 +31,17 @@ type Event struct {
 	Offset int64
 	// size is the slab's length and nv the number of values.
 	size, nv uint32
+}
+
+// ID returns the event's own identifier, used in alerts and alert ids: the value of the
+// schema's id field as a key string (Value.KeyString, as the decoder makes Key), "" when
+// the schema declares none or the event has no such value. It is read from the values,
+// not kept in the header: the header is every retained event's own cost.
+func (e *Event) ID() string {
+	if e.Schema == nil {
+		return ""
+	}
+	return e.Value(e.Schema.IDIndex()).KeyString() // Value: missing for an index < 0
 }
 
 // slab returns the values' slab.

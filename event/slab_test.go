@@ -126,19 +126,51 @@ func TestSlabShortStringsInline(t *testing.T) {
 	}
 }
 
-// TestEventHeaderLayout pins the retained header's layout: 80 bytes (a size class of its
-// own), and every pointer in its first 48 bytes, which is all the collector scans of it.
+// TestEventHeaderLayout pins the retained header's layout: 64 bytes (a size class of its
+// own; 80 while it kept the id, which ID now reads from the values), and every pointer in
+// its first 24 bytes, which is all the collector scans of it.
 func TestEventHeaderLayout(t *testing.T) {
 	var ev Event
-	if n := unsafe.Sizeof(ev); n != 80 {
-		t.Fatalf("Event is %d bytes, want 80", n)
+	if n := unsafe.Sizeof(ev); n != 64 {
+		t.Fatalf("Event is %d bytes, want 64", n)
 	}
-	if end := unsafe.Offsetof(ev.data) + unsafe.Sizeof(ev.data); end != 48 {
-		t.Fatalf("Event's pointers end at byte %d, want 48", end)
+	if end := unsafe.Offsetof(ev.Key) + unsafe.Sizeof(uintptr(0)); end != 24 {
+		t.Fatalf("Event's pointers end at byte %d, want 24", end)
 	}
-	for _, off := range []uintptr{unsafe.Offsetof(ev.ID), unsafe.Offsetof(ev.Key), unsafe.Offsetof(ev.Schema)} {
-		if off >= 48 {
+	for _, off := range []uintptr{unsafe.Offsetof(ev.Key), unsafe.Offsetof(ev.Schema), unsafe.Offsetof(ev.data)} {
+		if off >= 24 {
 			t.Fatalf("a pointer field at byte %d", off)
+		}
+	}
+}
+
+// TestEventIDReadFromValues: the header keeps no id; ID reads the schema's id field as
+// a key string, as the decoder made Key (a string as it is, another kind formatted), and
+// is empty without an id field or its value. Copies (Clone) read the same.
+func TestEventIDReadFromValues(t *testing.T) {
+	s, err := NewSchema("ids", []Field{{Name: "id", Type: TypeAny, Optional: true}, {Name: "k", Type: TypeString}, {Name: "t", Type: TypeInt}}, "k", "t", "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noID, err := NewSchema("noid", []Field{{Name: "id", Type: TypeAny}, {Name: "k", Type: TypeString}, {Name: "t", Type: TypeInt}}, "k", "t", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		schema *Schema
+		id     Value
+		want   string
+	}{
+		{s, String("e-0000000001"), "e-0000000001"},
+		{s, String("short"), "short"},
+		{s, Int(-42), "-42"},
+		{s, Value{}, ""},
+		{noID, String("e1"), ""},
+		{nil, String("e1"), ""},
+	} {
+		ev := (&Event{Schema: c.schema}).SetValues([]Value{c.id, String("k"), Int(1)})
+		if got, cl := ev.ID(), ev.Clone().ID(); got != c.want || cl != c.want {
+			t.Fatalf("id %v under %v: ID %q, its copy %q, want %q", c.id.Interface(), c.schema != nil, got, cl, c.want)
 		}
 	}
 }

@@ -9,13 +9,14 @@ import (
 
 // run is a partial match (Flink's ComputationState): the state it waits in, its last
 // shared-buffer entry and version, and the times and first event that bound its windows
-// and order it.
+// and order it. Its pointers come first (the version's length and startTs after them),
+// so that the collector scans 32 bytes of a run array's last run, not 48.
 type run struct {
 	st      *state
 	node    *node
+	startEv *event.Event // nil for the start state
 	ver     dewey
 	startTs int64
-	startEv *event.Event // nil for the start state
 }
 
 // prevTs returns the time of the last event the run took, its node's (a run keeps it

@@ -156,14 +156,16 @@ func (d *decoder) event(prevSeq *uint64, prevTime, prevOff *int64) *event.Event 
 	if flags&evValsMask != 0 {
 		d.values(ev, flags&evValuesK != 0)
 	}
+	// An event's id is read from its id field (event.Event.ID), as the encoder wrote it:
+	// a string field's value (evIDField) or another kind's key string (evIDStr).
 	switch {
 	case flags&evIDStr != 0:
-		ev.ID = d.istr()
+		if id := d.istr(); d.err == nil && id != ev.ID() {
+			d.fail("event id %q is not its id field's %q", id, ev.ID())
+		}
 	case flags&evIDField != 0:
 		if i := d.si.idIdx; i < 0 || i >= ev.Len() || ev.Value(i).Kind != event.KindString {
 			d.fail("event id taken from an id field it does not have")
-		} else {
-			ev.ID = ev.Value(i).AsString()
 		}
 	}
 	if d.err != nil {

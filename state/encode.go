@@ -205,9 +205,10 @@ func (e *encoder) event(ev *event.Event, prevSeq *uint64, prevTime, prevOff *int
 			}
 		}
 	}
+	id := ev.ID()
 	switch {
-	case ev.ID == "":
-	case nf > si.idIdx && si.idIdx >= 0 && ev.Value(si.idIdx).Kind == event.KindString && ev.Value(si.idIdx).AsString() == ev.ID:
+	case id == "":
+	case nf > si.idIdx && si.idIdx >= 0 && ev.Value(si.idIdx).Kind == event.KindString && ev.Value(si.idIdx).AsString() == id:
 		flags |= evIDField
 	default:
 		flags |= evIDStr
@@ -231,7 +232,7 @@ func (e *encoder) event(ev *event.Event, prevSeq *uint64, prevTime, prevOff *int
 		e.values(ev, nf, flags&evValuesK != 0)
 	}
 	if flags&evIDStr != 0 {
-		e.istr(ev.ID)
+		e.istr(id)
 	}
 }
 

@@ -64,7 +64,7 @@ func cardEvent(key string, i int) *event.Event {
 		{}, // balance missing
 		event.Int(int64(i%3 + 1)),
 	}
-	return (&event.Event{Seq: uint64(1000 + i*3), ID: id, Key: key, Time: t, Offset: int64(5000 + i*7 - i%3*20), Schema: cardSchema}).SetValues(v)
+	return (&event.Event{Seq: uint64(1000 + i*3), Key: key, Time: t, Offset: int64(5000 + i*7 - i%3*20), Schema: cardSchema}).SetValues(v)
 }
 
 type fixtureRule struct {

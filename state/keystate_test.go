@@ -145,7 +145,7 @@ func dump(ks *state.KeyState) string {
 			fmt.Fprintf(&b, "  ev%d nil\n", i)
 			continue
 		}
-		fmt.Fprintf(&b, "  ev%d seq=%d id=%q key=%q t=%d vals=%d:", i, e.Seq, e.ID, e.Key, e.Time, e.Len())
+		fmt.Fprintf(&b, "  ev%d seq=%d id=%q key=%q t=%d vals=%d:", i, e.Seq, e.ID(), e.Key, e.Time, e.Len())
 		for _, v := range e.Values() {
 			fmt.Fprintf(&b, " %d:%v", v.Kind, v.Interface())
 		}
@@ -206,7 +206,7 @@ func stateCases(t testing.TB) []stateCase {
 		v := kinds(i)
 		v[4] = []event.Value{event.Bool(true), event.Int(math.MaxInt64), event.Double(math.Inf(-1)), event.Double(math.Copysign(0, -1)),
 			event.TimestampNanos(math.MinInt64), event.TimestampNanos(math.MaxInt64)}[i]
-		kindEvents = append(kindEvents, withValues(event.Event{Seq: uint64(i * 1000), ID: fmt.Sprint("id", i), Key: "k", Time: i}, v))
+		kindEvents = append(kindEvents, withValues(event.Event{Seq: uint64(i * 1000), Key: "k", Time: i, Schema: anySchema}, v))
 	}
 
 	manyRules := &state.KeyState{Key: "many"}
@@ -235,14 +235,14 @@ func stateCases(t testing.TB) []stateCase {
 			withValues(event.Event{Seq: 2, Key: "m", Time: 5}, []event.Value{{}, {}, event.TimestampNanos(5e6), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, event.Int(3)}),
 		}}},
 		{"kinds other than declared", cardSchema, &state.KeyState{Key: "x", Events: []*event.Event{
-			withValues(event.Event{Key: "x", ID: "i"}, []event.Value{event.Int(7), event.Null(), event.Int(99), event.String("1.5")}),
+			withValues(event.Event{Key: "x", Schema: cardSchema}, []event.Value{event.Int(7), event.Null(), event.Int(99), event.String("1.5")}),
 		}}},
 		{"event fields", cardSchema, &state.KeyState{Key: "own", Events: []*event.Event{
 			nil,
-			{Key: "other", ID: "explicit", Seq: math.MaxUint64, Time: -5},
-			{Key: "", ID: "", Seq: 0, Time: math.MinInt64},
-			withValues(event.Event{Key: "own", ID: cardEvent("own", 9).ID, Seq: 3, Time: math.MaxInt64}, cardEvent("own", 9).Values()),
-			withValues(event.Event{Key: "own", ID: "not the id field", Seq: 2, Time: 1}, cardEvent("own", 9).Values()),
+			{Key: "other", Seq: math.MaxUint64, Time: -5, Schema: cardSchema},
+			{Key: "", Seq: 0, Time: math.MinInt64, Schema: cardSchema},
+			withValues(event.Event{Key: "own", Seq: 3, Time: math.MaxInt64, Schema: cardSchema}, cardEvent("own", 9).Values()),
+			withValues(event.Event{Key: "own", Seq: 2, Time: 1, Schema: cardSchema}, cardEvent("own", 8).Values()),
 			nil,
 		}, Pending: []int32{1, 2, 3, 4}}},
 		{"time field as int", mustSchema(event.NewSchema("intts", []event.Field{{Name: "k", Type: event.TypeString}, {Name: "ts", Type: event.TypeInt}}, "k", "ts", "")),
@@ -250,7 +250,7 @@ func stateCases(t testing.TB) []stateCase {
 				withValues(event.Event{Key: "k", Time: baseTime}, []event.Value{event.String("k"), event.Int(baseTime)}),
 				withValues(event.Event{Key: "k", Time: baseTime + 9}, []event.Value{event.String("k"), event.Int(-3)}),
 			}}},
-		{"nil schema", nil, &state.KeyState{Key: "n", Events: []*event.Event{{Key: "n", Seq: 9, ID: "a", Time: 4}}}},
+		{"nil schema", nil, &state.KeyState{Key: "n", Events: []*event.Event{{Key: "n", Seq: 9, Time: 4}}}},
 		{"many rules", cardSchema, manyRules},
 		{"deep shared buffer", cardSchema, &state.KeyState{Key: "deep", Events: deepEvents,
 			Rules: []state.RuleState{{RuleID: "r", Fingerprint: "ff", Matcher: deepSnapshot(5000, 50)}, {RuleID: "s", Matcher: deepSnapshot(300, 50)}}}},
@@ -404,7 +404,7 @@ func TestDecodeUnderAddedFields(t *testing.T) {
 		if len(ev.Values()) != n+2 {
 			t.Fatalf("event %d has %d values, want %d", i, len(ev.Values()), n+2)
 		}
-		if !reflect.DeepEqual(ev.Values()[:n], want.Events[i].Values()) || ev.ID != want.Events[i].ID || ev.Time != want.Events[i].Time {
+		if !reflect.DeepEqual(ev.Values()[:n], want.Events[i].Values()) || ev.ID() != want.Events[i].ID() || ev.Time != want.Events[i].Time {
 			t.Fatalf("event %d: %+v, want %+v", i, ev, want.Events[i])
 		}
 		if ev.Value(n).Present() || ev.Value(n+1).Present() {

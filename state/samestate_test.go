@@ -35,7 +35,7 @@ func viewOf(e *event.Event) *eventView {
 	if e == nil {
 		return nil
 	}
-	v := &eventView{ID: e.ID, Key: e.Key, Seq: e.Seq, Time: e.Time, Offset: e.Offset, Schema: e.Schema}
+	v := &eventView{ID: e.ID(), Key: e.Key, Seq: e.Seq, Time: e.Time, Offset: e.Offset, Schema: e.Schema}
 	for _, x := range e.Values() {
 		w := valueView{Kind: x.Kind}
 		switch x.Kind {

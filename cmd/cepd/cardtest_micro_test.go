@@ -187,7 +187,7 @@ func (h *handMatcher) feed(rec []byte) {
 	}
 	c.ts, c.ids = c.ts[drop:], c.ids[drop:]
 	if a < 2.0 {
-		c.ts, c.ids = append(c.ts, ev.Time), append(c.ids, ev.ID)
+		c.ts, c.ids = append(c.ts, ev.Time), append(c.ids, ev.ID())
 		return
 	}
 	if len(c.ts) < 3 {
@@ -198,7 +198,7 @@ func (h *handMatcher) feed(rec []byte) {
 	}
 	h.matchesCount++
 	if !h.countOnly {
-		h.matches = append(h.matches, ev.Key+" "+strings.Join(c.ids[:3], ",")+","+ev.ID)
+		h.matches = append(h.matches, ev.Key+" "+strings.Join(c.ids[:3], ",")+","+ev.ID())
 	}
 	delete(h.cards, ev.Key)
 }

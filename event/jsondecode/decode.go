@@ -322,18 +322,15 @@ func required(s *event.Schema, i int) bool {
 	return i == s.KeyIndex() || i == s.TimeIndex() || !f.Optional && f.Type != event.TypeAny
 }
 
-// header sets ev's key, time and id from its values.
+// header sets ev's key and time from its values (its id is read from them: Event.ID).
 func (d *Decoder) header(ev *event.Event) error {
 	s := d.schema
-	ev.Key, ev.ID = "", ""
+	ev.Key = ""
 	if s.KeyIndex() >= 0 {
 		ev.Key = ev.Value(s.KeyIndex()).KeyString()
 		if strings.HasPrefix(ev.Key, "\x00") {
 			return &event.DecodeError{Reason: event.ReasonReservedKey, Field: s.KeyField, Msg: "a key may not start with a NUL byte (\\u0000): cepd reserves those"}
 		}
-	}
-	if s.IDIndex() >= 0 {
-		ev.ID = ev.Value(s.IDIndex()).KeyString()
 	}
 	if s.TimeIndex() < 0 {
 		return nil

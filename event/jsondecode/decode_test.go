@@ -53,7 +53,7 @@ func TestDecode(t *testing.T) {
 	if err := d.Decode([]byte(`{"id":"7","card":"c9","ts":"2026-01-02T03:04:05.250Z","amount":2}`), &ev); err != nil {
 		t.Fatal(err)
 	}
-	if ev.Key != "c9" || ev.ID != "7" || ev.Time != 1767323045250 || ev.Get("amount").AsDouble() != 2 || ev.Get("n").Present() {
+	if ev.Key != "c9" || ev.ID() != "7" || ev.Time != 1767323045250 || ev.Get("amount").AsDouble() != 2 || ev.Get("n").Present() {
 		t.Fatalf("decoded %+v", ev)
 	}
 }

@@ -46,8 +46,8 @@ func TestRekeyIsDecode(t *testing.T) {
 			continue
 		}
 		counts["ok"]++
-		if got.Schema != byDevice || got.Key != want.Key || got.ID != want.ID || got.Time != want.Time || got.Len() != want.Len() || fmt.Sprint(got.Fields()) != fmt.Sprint(want.Fields()) {
-			t.Fatalf("%s: Rekey made %q %q %d %v, Decode %q %q %d %v", raw, got.Key, got.ID, got.Time, got.Fields(), want.Key, want.ID, want.Time, want.Fields())
+		if got.Schema != byDevice || got.Key != want.Key || got.ID() != want.ID() || got.Time != want.Time || got.Len() != want.Len() || fmt.Sprint(got.Fields()) != fmt.Sprint(want.Fields()) {
+			t.Fatalf("%s: Rekey made %q %q %d %v, Decode %q %q %d %v", raw, got.Key, got.ID(), got.Time, got.Fields(), want.Key, want.ID(), want.Time, want.Fields())
 		}
 	}
 	if counts["ok"] == 0 || counts[event.ReasonMissingKey] == 0 || counts[event.ReasonReservedKey] == 0 {

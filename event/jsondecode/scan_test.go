@@ -68,7 +68,7 @@ func decodeWith(fast, slow *Decoder, in []byte) string {
 		return fmt.Sprintf("errors: fast %v, slow %v", errF, errS)
 	case errF != nil:
 		return ""
-	case ef.Key != es.Key || ef.ID != es.ID || ef.Time != es.Time || !slices.EqualFunc(ef.Values(), es.Values(), event.Value.Equal):
+	case ef.Key != es.Key || ef.ID() != es.ID() || ef.Time != es.Time || !slices.EqualFunc(ef.Values(), es.Values(), event.Value.Equal):
 		return fmt.Sprintf("events: fast %v %v, slow %v %v", ef.Key, ef.Values(), es.Key, es.Values())
 	case !bytes.Equal(slab(&ef), slab(&es)):
 		return fmt.Sprintf("slabs: fast %x, slow %x", slab(&ef), slab(&es))

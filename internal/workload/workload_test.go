@@ -97,10 +97,10 @@ func TestSchemaValid(t *testing.T) {
 		if err := dec.Decode(line, &ev); err != nil {
 			t.Fatalf("line %d: %v\n%s", i+1, err, line)
 		}
-		if ids[ev.ID] {
-			t.Fatalf("line %d: duplicate event id %s", i+1, ev.ID)
+		if ids[ev.ID()] {
+			t.Fatalf("line %d: duplicate event id %s", i+1, ev.ID())
 		}
-		ids[ev.ID] = true
+		ids[ev.ID()] = true
 		var m map[string]any
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatal(err)

@@ -153,7 +153,7 @@ func ids(m nfa.Match) []int64 {
 	var out []int64
 	for _, s := range m.Steps {
 		for _, e := range s.Events {
-			id, _ := strconv.ParseInt(e.ID, 10, 64)
+			id, _ := strconv.ParseInt(e.ID(), 10, 64)
 			out = append(out, id)
 		}
 	}
