@@ -115,7 +115,7 @@ func (d *Decoder) predicted(data []byte, i, j int) (e int, hit bool) {
 			return e, true
 		}
 	case c.op == opDouble:
-		if x, e, ok := decimalPrefix(data, v); ok && e < len(data) && ends[data[e]] {
+		if x, e, ok := decimalPrefix(data, v); ok && tokenEnds(data, e) {
 			d.b.SetWord(f, event.KindDouble, math.Float64bits(x))
 			return e, true
 		}
@@ -194,7 +194,7 @@ func (d *Decoder) fieldValue(data []byte, i, f int) (int, bool) {
 // is what decimalPrefix read, so shortDecimal reads it too).
 func (d *Decoder) double(data []byte, i, f int) (int, bool) {
 	v, e, ok := decimalPrefix(data, i)
-	if !ok || e >= len(data) || !ends[data[e]] {
+	if !ok || !tokenEnds(data, e) {
 		return 0, false
 	}
 	d.b.SetWord(f, event.KindDouble, math.Float64bits(v))
@@ -206,7 +206,7 @@ func (d *Decoder) double(data []byte, i, f int) (int, bool) {
 // token alike.
 func (d *Decoder) integer(data []byte, i, f int) (int, bool) {
 	n, e, ok := intPrefix(data, i)
-	if !ok || e >= len(data) || !ends[data[e]] {
+	if !ok || !tokenEnds(data, e) {
 		return 0, false
 	}
 	d.b.SetWord(f, event.KindInt, uint64(n))
@@ -240,11 +240,11 @@ func (d *Decoder) timestamp(data []byte, i, f int) (int, bool) {
 // boolean sets field f to the literal true or false starting at data[i] when its token
 // ends right after it; it returns the offset after it, false (nothing set) otherwise.
 func (d *Decoder) boolean(data []byte, i, f int) (int, bool) {
-	if e := i + 4; e < len(data) && string(data[i:e]) == "true" && ends[data[e]] {
+	if e := i + 4; e < len(data) && string(data[i:e]) == "true" && tokenEnds(data, e) {
 		d.b.SetWord(f, event.KindBool, 1)
 		return e, true
 	}
-	if e := i + 5; e < len(data) && string(data[i:e]) == "false" && ends[data[e]] {
+	if e := i + 5; e < len(data) && string(data[i:e]) == "false" && tokenEnds(data, e) {
 		d.b.SetWord(f, event.KindBool, 0)
 		return e, true
 	}
@@ -292,6 +292,11 @@ func (d *Decoder) value(data []byte, i, f int) (int, bool) {
 
 // ends marks the bytes that end a number or a literal (as in jsonparser's tokenEnd).
 var ends = [256]bool{' ': true, '\n': true, '\r': true, '\t': true, ',': true, '}': true, ']': true}
+
+// tokenEnds reports whether a number or literal read up to data[e] (not included) ends
+// there, as value's scan of the token would end it: data[e] is one of ends. Past the
+// data it does not end (the object's '}' is still to come): the shortcuts decline.
+func tokenEnds(data []byte, e int) bool { return e < len(data) && ends[data[e]] }
 
 // shortString sets field f (a string field) to the string starting at data[i] when it
 // is plain, at most 8 bytes long and within the bound on strings, from the one word
