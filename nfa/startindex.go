@@ -29,8 +29,11 @@ type StartIndex struct {
 	field  int            // the first level's field, -1 when none
 	always []bool         // programs the first level cannot rule out
 	by     map[string]int // field value → index into lists and masks
-	lists  [][]bool       // programs that might start, per indexed field value
-	starts [][][]int      // per program, its start guards' pins (ids into pins); nil: none
+	// few is by's keys by index when there are at most maxFew of them (nil otherwise):
+	// a scan of so few short strings costs a fraction of a map look-up (lookup).
+	few    []string
+	lists  [][]bool  // programs that might start, per indexed field value
+	starts [][][]int // per program, its start guards' pins (ids into pins); nil: none
 	pins   []Pin
 
 	// masks[i] is lists[i] (with always) as a bit set (bit pi: program pi), and
@@ -78,7 +81,36 @@ func NewStartIndex(progs []*Program) *StartIndex {
 	}
 	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
 	x.indexMasks(len(progs))
+	x.indexFew()
 	return x
+}
+
+// maxFew is the most first-level values looked up by a scan rather than the map.
+const maxFew = 8
+
+// indexFew lists the first level's values by index for lookup when they are few.
+func (x *StartIndex) indexFew() {
+	if len(x.by) == 0 || len(x.by) > maxFew {
+		return
+	}
+	x.few = make([]string, len(x.by))
+	for v, i := range x.by {
+		x.few[i] = v
+	}
+}
+
+// lookup returns the first level's index of the field value v (x.by[v]).
+func (x *StartIndex) lookup(v string) (int, bool) {
+	if x.few == nil {
+		i, ok := x.by[v]
+		return i, ok
+	}
+	for i, f := range x.few {
+		if len(f) == len(v) && f == v {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // indexMasks makes the first level's verdicts bit sets too (Mask), for at most 64
@@ -190,7 +222,7 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	if v.Kind != event.KindString {
 		return nil
 	}
-	i, ok := x.by[v.AsString()]
+	i, ok := x.lookup(v.AsString())
 	if !ok {
 		x.mask = x.alwaysMask
 		return x.always
