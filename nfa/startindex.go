@@ -35,6 +35,10 @@ type StartIndex struct {
 	lists  [][]bool  // programs that might start, per indexed field value
 	starts [][][]int // per program, its start guards' pins (ids into pins); nil: none
 	pins   []Pin
+	// decided[i] lists the pins on the first level's field with their verdict for an
+	// event whose value there is the i-th indexed one (should the pin apply): Candidates
+	// records them, so that MayStart never tests them (a rule's e.type == 'auth').
+	decided [][]pinVerdict
 
 	// masks[i] is lists[i] (with always) as a bit set (bit pi: program pi), and
 	// alwaysMask always's, for at most 64 programs (masks nil for more); all has a bit
@@ -82,7 +86,30 @@ func NewStartIndex(progs []*Program) *StartIndex {
 	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
 	x.indexMasks(len(progs))
 	x.indexFew()
+	x.indexDecided()
 	return x
+}
+
+// pinVerdict is whether pin id fails (Pin.failsOf) for one value of its field.
+type pinVerdict struct {
+	id    int
+	fails bool
+}
+
+// indexDecided works out, for each value of the first level, the verdict of every pin on
+// its field.
+func (x *StartIndex) indexDecided() {
+	if x.field < 0 {
+		return
+	}
+	x.decided = make([][]pinVerdict, len(x.lists))
+	for v, i := range x.by {
+		for id := range x.pins {
+			if p := &x.pins[id]; p.Field == x.field {
+				x.decided[i] = append(x.decided[i], pinVerdict{id, p.failsOf(event.String(v))})
+			}
+		}
+	}
 }
 
 // maxFew is the most first-level values looked up by a scan rather than the map.
@@ -229,6 +256,9 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	}
 	if x.masks != nil {
 		x.mask = x.masks[i]
+	}
+	for _, d := range x.decided[i] { // the value read here is the one these pins test
+		x.stamp[d.id], x.fails[d.id] = x.gen, x.applies[d.id] && d.fails
 	}
 	return x.lists[i]
 }
