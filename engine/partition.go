@@ -215,12 +215,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 		s := e.shardOf(ev.Key)
 		b := p.batches[s]
 		if b == nil {
-			b = e.getBatch()
-			p.batches[s] = b
-			if t != nil {
-				b.ticket = t
-				t.left.Add(1)
-			}
+			b = p.startBatch(s, t)
 		}
 		it := b.add(ev)
 		it.part, it.wm, it.ingest, it.offset, it.ticket, it.idx = int32(p.id), wm, now, rec.Offset, t, int32(i)
@@ -237,6 +232,17 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 	}
 	p.wm.Store(wm)
 	return errs, p.flushAll(ctx, now)
+}
+
+// startBatch starts the batch to fill for shard s (counted in t, when set).
+func (p *partition) startBatch(s int, t *ticket) *batch {
+	b := p.e.getBatch()
+	p.batches[s] = b
+	if t != nil {
+		b.ticket = t
+		t.left.Add(1)
+	}
+	return b
 }
 
 // resetEarly starts an ingest call's early hand-offs (handOffEarly): the first event
