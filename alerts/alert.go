@@ -186,9 +186,11 @@ func (a *Alert) SetIDAs(runID string) {
 // eventIdentities lists, in step order, each event's id, time and a digest of its fields.
 func (a *Alert) eventIdentities() []string {
 	var out []string
+	var fields []byte
+	var keys []string
 	for _, s := range a.Steps {
 		for _, e := range s.Events {
-			fields, _ := json.Marshal(e.Fields) // map keys sorted: deterministic
+			fields = appendFieldsJSON(fields[:0], e.Fields, &keys) // json.Marshal's bytes: keys sorted
 			sum := sha256.Sum256(fields)
 			out = append(out, e.ID+"\x00"+strconv.FormatInt(e.Time.UnixMilli(), 10)+"\x00"+hex.EncodeToString(sum[:12]))
 		}

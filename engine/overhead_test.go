@@ -7,7 +7,8 @@ import (
 
 // TestPutBatchClearsEvents: a batch back in the pool holds no event (their values slabs
 // would stay alive with it): putBatch clears the events the batch held, and only those
-// are ever set (batch.add fills b.evs in item order).
+// are ever set (batch.add fills b.evs in item order); and its items are zero to its
+// capacity, as batch.add, which fills in only an item's set fields, assumes.
 func TestPutBatchClearsEvents(t *testing.T) {
 	eng, err := New(Config{Shards: 1, BatchSize: 16}, testRuleSet(t), &sinkCollector{}, &dlqCollector{})
 	if err != nil {
@@ -22,11 +23,17 @@ func TestPutBatchClearsEvents(t *testing.T) {
 			if err := dec.Decode(rec.Value, &p.scratch); err != nil {
 				t.Fatal(err)
 			}
-			b.add(&p.scratch, item{offset: int64(i)})
+			it := b.add(&p.scratch)
+			it.offset, it.part, it.wm, it.ticket, it.raw = int64(i), 1, 2, &ticket{}, []byte("x")
 		}
 		eng.putBatch(b)
 		if len(b.items) != 0 || b.ticket != nil {
 			t.Fatalf("%d events: a returned batch holds %d items, ticket %v", n, len(b.items), b.ticket)
+		}
+		for i, it := range b.items[:cap(b.items)] {
+			if it.ev != nil || it.offset != 0 || it.part != 0 || it.wm != 0 || it.ticket != nil || it.raw != nil {
+				t.Fatalf("%d events: item %d of a returned batch is still set (%+v)", n, i, it)
+			}
 		}
 		for i := range b.evs {
 			if b.evs[i].Key != "" || b.evs[i].Len() != 0 {

@@ -76,13 +76,17 @@ func (e *Engine) putBatch(b *batch) {
 	e.batchPool.Put(b)
 }
 
-// add copies ev into the batch's memory and appends it as an item.
-func (b *batch) add(ev *event.Event, it item) {
+// add copies ev into the batch's memory and appends an item for it, which it returns
+// for the caller to fill in: the batch holds fewer than BatchSize items, and a batch's
+// items are zero past its length (new, or cleared by putBatch).
+func (b *batch) add(ev *event.Event) *item {
 	i := len(b.items)
 	dst := &b.evs[i]
 	*dst = *ev
+	b.items = b.items[:i+1]
+	it := &b.items[i]
 	it.ev = dst
-	b.items = append(b.items, it)
+	return it
 }
 
 // item is one event on its way to a shard.
@@ -177,13 +181,18 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 	if sh != nil && sh.read && len(sh.evs) != len(recs) {
 		return nil, fmt.Errorf("engine: key space: %d decoded events for %d records", len(sh.evs), len(recs))
 	}
-	for i, rec := range recs {
+	// The watermark is kept in wm while the call runs and published (p.wm) before each
+	// hand-off and at the end: an atomic store for every event costs more than the rest
+	// of its bookkeeping.
+	wm, late := p.wm.Load(), e.cfg.Late == LateDeadLetter
+	for i := range recs {
+		rec := &recs[i]
 		ev := &p.scratch
-		if err := p.decode(dec, rec, i, sh, ev); err != nil {
-			if p.skip(rec, err) {
+		if err := p.decode(dec, *rec, i, sh, ev); err != nil {
+			if p.skip(*rec, err) {
 				continue
 			}
-			errs = append(errs, p.reject(i, rec, err))
+			errs = append(errs, p.reject(i, *rec, err))
 			continue
 		}
 		if sh != nil && sh.fill {
@@ -198,34 +207,42 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 		p.lastOffset = rec.Offset
 		if ev.Time > p.maxTime {
 			p.maxTime = ev.Time
-			p.wm.Store(satSub(ev.Time, ooo))
+			wm = satSub(ev.Time, ooo)
 		}
 		if e.cfg.Tap != nil {
 			e.cfg.Tap(p.id, ev.Key, ev.Time, rec.Value)
 		}
 		s := e.shardOf(ev.Key)
-		it := item{part: int32(p.id), wm: p.wm.Load(), ingest: now, offset: rec.Offset, ticket: t, idx: int32(i)}
-		if e.cfg.Late == LateDeadLetter && ev.Time < p.wm.Load() {
-			it.raw = append([]byte(nil), rec.Value...)
-		}
 		b := p.batches[s]
 		if b == nil {
-			b = e.getBatch()
-			p.batches[s] = b
-			if t != nil {
-				b.ticket = t
-				t.left.Add(1)
-			}
+			b = p.startBatch(s, t)
 		}
-		b.add(ev, it)
-		p.sentWM[s] = it.wm
-		if len(b.items) >= e.cfg.BatchSize || p.handOffEarly(s, len(b.items)) {
+		it := b.add(ev)
+		it.part, it.wm, it.ingest, it.offset, it.ticket, it.idx = int32(p.id), wm, now, rec.Offset, t, int32(i)
+		if late && ev.Time < wm {
+			it.raw = append([]byte(nil), rec.Value...)
+		}
+		p.sentWM[s] = wm
+		if n := len(b.items); n >= e.cfg.BatchSize || p.handOffEarly(s, n) {
+			p.wm.Store(wm)
 			if err := p.flushShard(ctx, s); err != nil {
 				return errs, err
 			}
 		}
 	}
+	p.wm.Store(wm)
 	return errs, p.flushAll(ctx, now)
+}
+
+// startBatch starts the batch to fill for shard s (counted in t, when set).
+func (p *partition) startBatch(s int, t *ticket) *batch {
+	b := p.e.getBatch()
+	p.batches[s] = b
+	if t != nil {
+		b.ticket = t
+		t.left.Add(1)
+	}
+	return b
 }
 
 // resetEarly starts an ingest call's early hand-offs (handOffEarly): the first event

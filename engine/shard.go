@@ -168,6 +168,9 @@ type shard struct {
 	// benchmarks (BenchmarkTimers).
 	timers struct{ fired, live, read, yielded, idled, expired, peak int64 } // peak: the most fired by one event
 
+	// matched counts the events matchRules fed since the last countMatched.
+	matched uint64
+
 	vplan *velPlan      // the velocity plan of the rule set (aggregate.go)
 	vnone *RuleSet      // a rule set known to have no velocity rules
 	vkey  **keyVelocity // the velocity state a replay's alerts are admitted against
@@ -262,6 +265,7 @@ func (s *shard) handOff() bool {
 }
 
 func (s *shard) handle(m msg) {
+	defer s.countMatched()
 	switch m.kind {
 	case msgItems:
 		s.queued.record(s.e.now() - m.batch.sent)
@@ -291,6 +295,15 @@ func (s *shard) handle(m msg) {
 	case msgInspect:
 		m.fn(s)
 		close(m.done)
+	}
+}
+
+// countMatched adds the events matched since the last call to the shard's statistics:
+// once a message, not once an event (an atomic add each would cost more than the count).
+func (s *shard) countMatched() {
+	if s.matched > 0 {
+		s.e.stats.shard[s.id].matched.Add(s.matched)
+		s.matched = 0
 	}
 }
 
@@ -348,6 +361,10 @@ func (s *shard) observe(pc *partClock, wm int64, ingest int64) {
 // recomputeGlobal sets the engine watermark to the minimum over active partitions (the
 // maximum when all are idle); it never goes back. Partitions behind it catch up.
 func (s *shard) recomputeGlobal(ingest int64) {
+	if len(s.plist) == 1 { // one partition: the engine's watermark is its own, idle or not
+		s.global = max(s.global, s.plist[0].wm)
+		return
+	}
 	w, active, all := int64(math.MaxInt64), false, int64(math.MinInt64)
 	for _, pc := range s.plist {
 		all = max(all, pc.wm)
@@ -545,7 +562,7 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 			ks = s.matchRule(ks, it, ri, cand, vp)
 		}
 	}
-	s.e.stats.shard[s.id].matched.Add(1)
+	s.matched++
 	if ks != nil {
 		s.settle(ks)
 	}

@@ -58,7 +58,11 @@ func (p *Pin) failsValue(ev *event.Event) bool {
 	if p.Field >= ev.Len() {
 		return false
 	}
-	v := ev.Value(p.Field)
+	return p.failsOf(ev.Value(p.Field))
+}
+
+// failsOf is failsValue for an event whose value of the pinned field is v.
+func (p *Pin) failsOf(v event.Value) bool {
 	if v.Kind != p.Values[0].Kind {
 		return false
 	}

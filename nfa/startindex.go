@@ -29,9 +29,16 @@ type StartIndex struct {
 	field  int            // the first level's field, -1 when none
 	always []bool         // programs the first level cannot rule out
 	by     map[string]int // field value → index into lists and masks
-	lists  [][]bool       // programs that might start, per indexed field value
-	starts [][][]int      // per program, its start guards' pins (ids into pins); nil: none
+	// few is by's keys by index when there are at most maxFew of them (nil otherwise):
+	// a scan of so few short strings costs a fraction of a map look-up (lookup).
+	few    []string
+	lists  [][]bool  // programs that might start, per indexed field value
+	starts [][][]int // per program, its start guards' pins (ids into pins); nil: none
 	pins   []Pin
+	// decided[i] lists the pins on the first level's field with their verdict for an
+	// event whose value there is the i-th indexed one (should the pin apply): Candidates
+	// records them, so that MayStart never tests them (a rule's e.type == 'auth').
+	decided [][]pinVerdict
 
 	// masks[i] is lists[i] (with always) as a bit set (bit pi: program pi), and
 	// alwaysMask always's, for at most 64 programs (masks nil for more); all has a bit
@@ -78,7 +85,59 @@ func NewStartIndex(progs []*Program) *StartIndex {
 	}
 	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
 	x.indexMasks(len(progs))
+	x.indexFew()
+	x.indexDecided()
 	return x
+}
+
+// pinVerdict is whether pin id fails (Pin.failsOf) for one value of its field.
+type pinVerdict struct {
+	id    int
+	fails bool
+}
+
+// indexDecided works out, for each value of the first level, the verdict of every pin on
+// its field.
+func (x *StartIndex) indexDecided() {
+	if x.field < 0 {
+		return
+	}
+	x.decided = make([][]pinVerdict, len(x.lists))
+	for v, i := range x.by {
+		for id := range x.pins {
+			if p := &x.pins[id]; p.Field == x.field {
+				x.decided[i] = append(x.decided[i], pinVerdict{id, p.failsOf(event.String(v))})
+			}
+		}
+	}
+}
+
+// maxFew is the most first-level values looked up by a scan rather than the map.
+const maxFew = 8
+
+// indexFew lists the first level's values by index for lookup when they are few.
+func (x *StartIndex) indexFew() {
+	if len(x.by) == 0 || len(x.by) > maxFew {
+		return
+	}
+	x.few = make([]string, len(x.by))
+	for v, i := range x.by {
+		x.few[i] = v
+	}
+}
+
+// lookup returns the first level's index of the field value v (x.by[v]).
+func (x *StartIndex) lookup(v string) (int, bool) {
+	if x.few == nil {
+		i, ok := x.by[v]
+		return i, ok
+	}
+	for i, f := range x.few {
+		if len(f) == len(v) && f == v {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // indexMasks makes the first level's verdicts bit sets too (Mask), for at most 64
@@ -190,13 +249,16 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	if v.Kind != event.KindString {
 		return nil
 	}
-	i, ok := x.by[v.AsString()]
+	i, ok := x.lookup(v.AsString())
 	if !ok {
 		x.mask = x.alwaysMask
 		return x.always
 	}
 	if x.masks != nil {
 		x.mask = x.masks[i]
+	}
+	for _, d := range x.decided[i] { // the value read here is the one these pins test
+		x.stamp[d.id], x.fails[d.id] = x.gen, x.applies[d.id] && d.fails
 	}
 	return x.lists[i]
 }
