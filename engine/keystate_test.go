@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/cepd/cepd/internal/layout"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
 )
@@ -125,45 +126,12 @@ func TestKeyStateSize(t *testing.T) {
 }
 
 // TestKeyStatePointersFirst: every pointer word of the key state (its own pointer
-// fields, its key's bytes, its journal's and its slots' arrays) is in its first 88 bytes,
-// and nothing after them holds one, so the collector scans 88 of its 208 bytes.
+// fields, its key's bytes, its journal's and its slots' arrays, and any added later:
+// layout.PointerEnd) is in its first 88 bytes, so the collector scans 88 of its 208 bytes.
 func TestKeyStatePointersFirst(t *testing.T) {
-	var ks keyState
-	ptrs := []uintptr{unsafe.Offsetof(ks.rs), unsafe.Offsetof(ks.part), unsafe.Offsetof(ks.base),
-		unsafe.Offsetof(ks.cool), unsafe.Offsetof(ks.vel), unsafe.Offsetof(ks.key), unsafe.Offsetof(ks.journal),
-		unsafe.Offsetof(ks.m) + unsafe.Offsetof(ks.m.s)}
-	end := uintptr(0)
-	for _, off := range ptrs {
-		end = max(end, off+8)
-	}
-	if end != 88 {
+	if end := layout.PointerEnd(reflect.TypeFor[keyState]()); end != 88 {
 		t.Fatalf("the key state's pointers end at byte %d, want 88", end)
 	}
-	// the fields after them hold no pointer (a field added there with one fails here)
-	typ := reflect.TypeOf(ks)
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if f.Offset >= end && hasPointers(f.Type) {
-			t.Fatalf("field %s at byte %d holds a pointer", f.Name, f.Offset)
-		}
-	}
-}
-
-// hasPointers reports whether values of t hold a pointer the collector follows.
-func hasPointers(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.String, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
-		return true
-	case reflect.Array:
-		return t.Len() > 0 && hasPointers(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if hasPointers(t.Field(i).Type) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // TestKeptBaseHoldsNothing: a base kept for other keys' journals (keepBase) holds

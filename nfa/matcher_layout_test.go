@@ -1,8 +1,11 @@
 package nfa
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/cepd/cepd/internal/layout"
 )
 
 // TestRunLayout: a run is 48 bytes (its latest event's time is its node's, run.prevTs),
@@ -11,11 +14,10 @@ func TestRunLayout(t *testing.T) {
 	if n := unsafe.Sizeof(run{}); n != 48 || runBytes != 48 {
 		t.Fatalf("a run is %d bytes, accounted %d: want 48", n, runBytes)
 	}
-	var r run // pointers first: the state, node, first event and version bytes end at 32
-	for _, off := range []uintptr{unsafe.Offsetof(r.st), unsafe.Offsetof(r.node), unsafe.Offsetof(r.startEv), unsafe.Offsetof(r.ver)} {
-		if off+8 > 32 {
-			t.Fatalf("a run's pointer at byte %d: the collector would scan past 32", off)
-		}
+	// pointers first: the state, node, first event and version bytes end at 32 (and any
+	// pointer added later must too: layout.PointerEnd)
+	if end := layout.PointerEnd(reflect.TypeFor[run]()); end != 32 {
+		t.Fatalf("a run's pointers end at byte %d: want 32", end)
 	}
 }
 
@@ -27,11 +29,7 @@ func TestNodeLayout(t *testing.T) {
 	if s := unsafe.Sizeof(n); s != 48 || nodeBytes != 48 {
 		t.Fatalf("a node is %d bytes, accounted %d: want 48", s, nodeBytes)
 	}
-	ptrs := []uintptr{unsafe.Offsetof(n.ev), unsafe.Offsetof(n.more), unsafe.Offsetof(n.first) + unsafe.Offsetof(n.first.prev),
-		unsafe.Offsetof(n.first) + unsafe.Offsetof(n.first.ver)} // a dewey's bytes pointer is its first word
-	for _, off := range ptrs {
-		if off+8 > 32 {
-			t.Fatalf("a pointer at byte %d: the collector would scan past 32", off)
-		}
+	if end := layout.PointerEnd(reflect.TypeOf(n)); end != 32 { // a dewey's bytes pointer is its first word
+		t.Fatalf("a node's pointers end at byte %d: the collector would scan past 32", end)
 	}
 }
