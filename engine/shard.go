@@ -273,6 +273,7 @@ func (s *shard) handle(m msg) {
 			s.event(&m.batch.items[i])
 		}
 		if t := m.batch.ticket; t != nil {
+			s.countMatched() // in the stats before the waiting call returns
 			t.finish()
 		}
 		s.e.putBatch(m.batch)
