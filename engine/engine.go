@@ -351,7 +351,9 @@ func (e *Engine) Barrier(ctx context.Context) error {
 }
 
 // Watermark returns the engine's current watermark (ms), the minimum over active
-// partitions; math.MinInt64 before any event.
+// partitions; math.MinInt64 before any event. During an Ingest call a partition publishes
+// its watermark at each hand-off to the shards, so a concurrent caller may see it up to one
+// batch behind the events the call has read; it is current once Ingest returns.
 func (e *Engine) Watermark() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
