@@ -60,12 +60,10 @@ func (s *shard) stamp() int64 {
 type keyState struct {
 	// The pointer fields come first, so that the collector scans 88 bytes of the 208,
 	// not all of them (TestKeyStatePointersFirst).
-	rs   *RuleSet   // the rule set m and base are indexed by (moved to the shard's on first touch)
-	part *partClock // the partition the key's events come from
-	// base holds the key's state as it was before journal[0] (see journal); nil exactly
-	// when the journal is empty.
-	base *journalBase
-	cool cooldowns // the key's cooldowns (cooldown.go)
+	rs   *RuleSet     // the rule set m and base are indexed by (moved to the shard's on first touch)
+	part *partClock   // the partition the key's events come from
+	base *journalBase // the key's state before journal[0] (see journal)
+	cool cooldowns    // the key's cooldowns (cooldown.go)
 	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
 	// when it has none.
 	vel *keyVelocity
