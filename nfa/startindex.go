@@ -133,7 +133,7 @@ func (x *StartIndex) lookup(v string) (int, bool) {
 		return i, ok
 	}
 	for i, f := range x.few {
-		if len(f) == len(v) && f == v {
+		if f == v { // string == compares the lengths first
 			return i, true
 		}
 	}
