@@ -25,11 +25,18 @@ import (
 
 // velJournal is what a key's velocity base (keyState.velBase(), a keyVelocity holding the
 // base's rearm holds) keeps of the journal.
+//
+// A base with no aggregates (none) is rolled back to by dropping the live state, not by
+// its log: the journal's first event is then matched without a log, and the live state
+// is adopted (logged) from the second event's changes on, which only a fold of the first
+// event needs (the base becomes the state the log rolls back to). Most journals end with
+// one event and are never re-matched: the log's cost is then never paid.
 type velJournal struct {
-	live  *keyVelocity   // the state whose log rolls back to the base (nil: no state since the base, which had none)
+	live  *keyVelocity   // the state whose log rolls back to the base (none: to after the journal's first event; nil: no state adopted)
 	log   *velocity.Undo // live's changes since the base (nil with live)
 	marks []int          // by journal event: the log's length before its changes
 	vals  []event.Value  // by journal event: the values it saw (the layout's count each)
+	none  bool           // the base holds no aggregate: the live state is dropped, not rolled back
 }
 
 // startVelJournal makes the key's velocity base as its journal starts (nothing without
@@ -54,6 +61,7 @@ func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
 	if !ok {
 		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
 	}
+	b.jour.none = kv == nil
 	if kv == nil {
 		for i := range b.quiet {
 			b.quiet[i] = math.MinInt64
@@ -163,10 +171,11 @@ func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item, need []bool)
 		p.observe(kv, it, need)
 		return
 	}
-	if kv != nil && j.live != kv {
-		// A state made since a base that had none. (The live state is otherwise the
-		// base's: expiry keeps it while the key has a journal, and a replay adopts the
-		// state it makes.)
+	if kv != nil && j.live != kv && (len(j.marks) > 0 || !j.none) {
+		// A state made since a base that had none, or a state the journal's first event
+		// changed unlogged (none), or one a fold left unlogged (forget). (The live state
+		// is otherwise the base's: expiry keeps it while the key has a journal, and a
+		// replay adopts the state it makes.)
 		j.adopt(p, kv)
 	}
 	j.mark()
@@ -203,13 +212,19 @@ func (j *velJournal) keep(p *velPlan) {
 }
 
 // forget drops the records of the journal's n oldest events, folded into the base: their
-// changes can no longer be rolled back.
+// changes can no longer be rolled back. A base that had no aggregates (none) is now what
+// the folded events left: the live state the log rolls back to, or, with no state adopted
+// yet, the key's live state as it is, which the next event observed adopts before it
+// changes it (the journal's only observed event was its first: any later one adopts the
+// state; and a fold that leaves a journal of unobserved events is journal's, before the
+// newest event is matched).
 func (j *velJournal) forget(n int, lay *velLayout) {
 	if j.log != nil {
 		j.log.ForgetSegments(j.marks, n)
 	}
 	j.marks = dropFront(j.marks, min(n, len(j.marks)))
 	j.vals = dropFront(j.vals, min(n*int(lay.off[len(lay.off)-1]), len(j.vals)))
+	j.none = false
 }
 
 // dropFront removes s's first n elements by slicing past them (cleared first), so that a
@@ -304,6 +319,7 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 	case b == nil || b.jour == nil: // a restore
 		b = p.newBase(b)
 		ks.base.vel = b
+	case b.jour.none: // the base has no aggregate: the live state is dropped, not rolled back
 	default:
 		j := b.jour
 		if j.log != nil {
@@ -317,10 +333,13 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 	j := b.jour
 	j.marks, j.vals = j.marks[:0], j.vals[:0]
 	kv := j.live
-	if kv != nil && kv.blank() { // start from none, as a key without state does
+	if kv != nil && (j.none || kv.blank()) { // start from none, as a key without state does
 		kv.detach()
 		p.putLog(j.log)
 		j.live, j.log, kv = nil, nil, nil
+	}
+	if kv == nil {
+		j.none = true // (the replay's first event is matched unlogged: velJournal)
 	}
 	return &velFeed{kv: kv, j: j}
 }

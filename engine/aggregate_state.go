@@ -25,7 +25,7 @@ func (s *shard) velocitySection(kv *keyVelocity) (sec state.Section, ok bool) {
 	}
 	if j := kv.jour; j != nil {
 		view := keyVelocity{lay: kv.lay, aggs: make([]*velocity.Agg, kv.lay.off[len(kv.lay.off)-1]), quiet: kv.quiet, at: math.MinInt64, soon: math.MinInt64}
-		if j.live == nil {
+		if j.live == nil || j.none { // the base holds no aggregate
 			return s.encodeVelocity(&view)
 		}
 		j.log.AtStart(func() {
