@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/cepd/cepd/internal/layout"
+	"github.com/cepd/cepd/internal/workload"
 	"github.com/cepd/cepd/nfa"
 	"github.com/cepd/cepd/rules"
 )
@@ -113,6 +117,100 @@ func TestSlotsSparseHoldLive(t *testing.T) {
 		if len(sl.s) != 0 || sl.mask != 0 {
 			t.Fatalf("n=%d: no live rule leaves %d slots, mask %x", n, len(sl.s), sl.mask)
 		}
+	}
+}
+
+// TestSlotsShrinkAfterBurst: a key whose live rules fall from a burst's 7 to one keeps
+// an array of at most two slots, not the burst's 8, and so does one with none live (a key
+// whose one rule goes idle and live in turn keeps its array).
+// The matchers read back are the live ones (TestSlotsMatchDense checks them under random
+// writes).
+func TestSlotsShrinkAfterBurst(t *testing.T) {
+	ms := make([]nfa.Matcher, 23)
+	sl := newSlots(23)
+	for ri := range 7 {
+		sl.set(3*ri, &ms[3*ri])
+	}
+	if sl.bytes() != 64 {
+		t.Fatalf("7 live rules hold %d bytes of slots, want 64", sl.bytes())
+	}
+	for ri := range 6 {
+		sl.set(3*ri, nil)
+	}
+	sl.shrink()
+	if len(sl.s) != 1 || sl.bytes() > 16 || sl.get(18) != &ms[18] {
+		t.Fatalf("one live rule after 7 holds %d slots in %d bytes (rule 18: %p)", len(sl.s), sl.bytes(), sl.get(18))
+	}
+	for ri := range 7 {
+		sl.set(3*ri, &ms[3*ri])
+	}
+	for ri := range 7 {
+		sl.set(3*ri, nil)
+	}
+	sl.shrink()
+	if sl.bytes() > 16 || sl.mask != 0 {
+		t.Fatalf("no live rule after 7 keeps %d bytes of slots, mask %x", sl.bytes(), sl.mask)
+	}
+	sl.assign(make([]*nfa.Matcher, 23))
+	sl.set(5, &ms[5])
+	for ri := range 7 {
+		sl.set(3*ri+1, &ms[3*ri+1])
+	}
+	live := make([]*nfa.Matcher, 23)
+	live[5] = &ms[5]
+	if n := sl.assign(live); n != 1 || sl.bytes() > 16 || sl.get(5) != &ms[5] {
+		t.Fatalf("assign of one live rule after 8 keeps %d bytes of slots (rule 5: %p, %d live)", sl.bytes(), sl.get(5), n)
+	}
+}
+
+// TestFiredKeysShrinkSlots: once the timers have closed a key's windows after its last
+// event (its timer time past its newest event), its matcher slots hold at most four
+// times the room its live rules need, or two slots: the burst's room is given back
+// (shrink, called by fire). Generated fraud traffic, where keys go from several live
+// rules to one or none.
+func TestFiredKeysShrinkSlots(t *testing.T) {
+	fraud, err := LoadRuleSet("../testdata/fraud", "../testdata/fraud/schema.yaml", rules.EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := workload.DefaultConfig()
+	cfg.Events, cfg.Cards, cfg.Seed = 20000, 1500, 14
+	recs := generatedRecords(t, cfg)
+	eng, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 3 * time.Second}, fraud, &sinkCollector{}, &dlqCollector{})
+	defer stop()
+	// a login of another card two days after the stream: the timers close every window of
+	// a day or less (refund-exceeds-purchase's captures stay for 7 days)
+	var last struct {
+		TS time.Time `json:"ts"`
+	}
+	if err := json.Unmarshal(recs[len(recs)-1].Value, &last); err != nil {
+		t.Fatal(err)
+	}
+	late := fmt.Sprintf(`{"event_id":"late","card_id":"late","ts":%q,"type":"login"}`, last.TS.Add(48*time.Hour).Format(time.RFC3339Nano))
+	recs = append(recs, Record{Value: []byte(late), Offset: int64(len(recs) + 1)})
+	for i := 0; i < len(recs); i += 500 { // not Flush: it would close every window
+		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+500, len(recs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fired, shrunk := 0, 0
+	if err := eng.onShards(ctx, func(s *shard) {
+		for _, ks := range s.list {
+			if ks.m.dense() || ks.timedTo <= ks.newest {
+				continue
+			}
+			fired++
+			if c := cap(ks.m.s); c > max(2, 4*len(ks.m.s)) {
+				t.Errorf("key %s: %d live rules in %d slots after its windows closed", ks.key, len(ks.m.s), c)
+			} else if c < 4 && len(ks.m.s) <= 1 {
+				shrunk++
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fired < 100 || shrunk < 100 {
+		t.Fatalf("%d keys fired after their last event, %d of them hold one rule or none in under 4 slots: weak test", fired, shrunk)
 	}
 }
 

@@ -498,6 +498,7 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m.has) {
 		ks.vel = nil
 	}
+	ks.m.shrink() // the rules whose windows closed leave their slots' room
 	if known && ks.dlOK {
 		s.reschedule(ks, next)
 	} else {

@@ -74,9 +74,9 @@ func (p *Program) computeGuards() {
 		if s.typ == stFinal || s.typ == stStop {
 			continue
 		}
-		cs := run{st: s, ver: deweyOf(1, 0), startTs: 0}
+		cs := run{st: s, ver: deweyOf(1, 0)}
 		if s.typ == stStart {
-			cs = run{st: s, ver: deweyOne, startTs: -1}
+			cs = run{st: s, ver: deweyOne}
 		}
 		sc.probed = sc.probed[:0]
 		out := m.computeNext(&cs, ev, sc, nil)
@@ -108,8 +108,7 @@ func appendUnique(xs []int, x int) []int {
 }
 
 func sameRun(a, b *run) bool {
-	return a.st == b.st && a.node == b.node && a.startTs == b.startTs &&
-		a.startEv == b.startEv && a.ver == b.ver
+	return a.st == b.st && a.node == b.node && a.startEv == b.startEv && a.ver == b.ver
 }
 
 // ruledOut reports whether the current event leaves every run waiting in s unchanged,

@@ -62,7 +62,7 @@ func dumpRuns(m *Matcher) string {
 			if r.startEv != nil {
 				seq = r.startEv.Seq
 			}
-			fmt.Fprintf(&b, "%s/%s/%d/%d/%d ", r.st.name, r.ver, r.startTs, r.prevTs(), seq)
+			fmt.Fprintf(&b, "%s/%s/%d/%d/%d ", r.st.name, r.ver, r.startTs(), r.prevTs(), seq)
 		}
 		b.WriteString("| ")
 	}

@@ -9,9 +9,7 @@ package nfa
 type runHeap []run
 
 // cmpRuns orders runs by their first event (event time, then arrival); runs that have
-// taken nothing (the start state) sort last. A run's startTs is its first event's time
-// (computeNext sets both, Import checks it), so the first events are read only on a tie:
-// a run carried over unchanged is ordered without touching its event.
+// taken nothing (the start state) sort last.
 func cmpRuns(a, b *run) int {
 	switch {
 	case a.startEv == nil && b.startEv == nil:
@@ -20,10 +18,6 @@ func cmpRuns(a, b *run) int {
 		return 1
 	case b.startEv == nil:
 		return -1
-	case a.startTs < b.startTs:
-		return -1
-	case a.startTs > b.startTs:
-		return 1
 	}
 	return cmpEvents(a.startEv.Time, a.startEv.Seq, b.startEv.Time, b.startEv.Seq)
 }

@@ -8,22 +8,36 @@ import (
 )
 
 // run is a partial match (Flink's ComputationState): the state it waits in, its last
-// shared-buffer entry and version, and the times and first event that bound its windows
-// and order it. Its pointers come first (the version's length and startTs after them),
-// so that the collector scans 32 bytes of a run array's last run, not 48.
+// shared-buffer entry and version, and the first event that bounds its window and orders
+// it. Its pointers come first (the version's length after them), so that the collector
+// scans 32 bytes of a run array's last run, not 40.
+//
+// A run keeps no time of its own: its first event's is startEv's (startTs) and its latest
+// event's its node's (prevTs), so a run is 40 bytes, not 56. Runs are most of a key's
+// heap after its events (refund-exceeds-purchase keeps two for each capture it holds for
+// 7 days), and the two times are read only where windows close and, for the first, to
+// order runs that are not both in the start state.
 type run struct {
 	st      *state
 	node    *node
-	startEv *event.Event // nil for the start state
+	startEv *event.Event // nil for a run that took nothing (the start state)
 	ver     dewey
-	startTs int64
 }
 
-// prevTs returns the time of the last event the run took, its node's (a run keeps it
-// in no field of its own: runs are 48 bytes, not 56); startTs for a run that took none.
+// startTs returns the time of the run's first event, -1 for a run that took none (the
+// start state, which no window bounds).
+func (r *run) startTs() int64 {
+	if r.startEv == nil {
+		return -1
+	}
+	return r.startEv.Time
+}
+
+// prevTs returns the time of the last event the run took, its node's; startTs for a run
+// that took none.
 func (r *run) prevTs() int64 {
 	if r.node == nil {
-		return r.startTs
+		return r.startTs()
 	}
 	return r.node.ev.Time
 }
@@ -44,7 +58,7 @@ type Matcher struct {
 func (p *Program) NewMatcher() *Matcher {
 	m := &Matcher{prog: p, deadline: math.MaxInt64}
 	// Room for a second run: a matcher is made for an event that can start one.
-	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne, startTs: -1})
+	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne})
 	m.acct.runDigits = 1
 	return m
 }
@@ -243,7 +257,7 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 			if prevTO {
 				to.At = cs.prevTs() + cs.st.window
 			} else {
-				to.At = cs.startTs + p.window
+				to.At = cs.startTs() + p.window
 			}
 			if paths := sc.paths(cs.node, cs.ver, 1); len(paths) > 0 {
 				to.Match = p.match(paths[0])
@@ -262,7 +276,7 @@ func (p *Program) closed(cs *run, t int64) (prev, first bool) {
 	if cs.st.typ == stStart {
 		return false, false
 	}
-	return cs.st.window > 0 && t-cs.prevTs() >= cs.st.window, p.window > 0 && t-cs.startTs >= p.window
+	return cs.st.window > 0 && t-cs.prevTs() >= cs.st.window, p.window > 0 && t-cs.startTs() >= p.window
 }
 
 // Expires reports whether Advance(t) would leave the matcher idle (Idle) with nothing to
@@ -329,7 +343,7 @@ func (m *Matcher) computeDeadline() int64 {
 			d = min(d, cs.prevTs()+cs.st.window)
 		}
 		if p.window > 0 {
-			d = min(d, cs.startTs+p.window)
+			d = min(d, cs.startTs()+p.window)
 		}
 	}
 	return d
@@ -388,26 +402,26 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 				ver = cs.ver.increaseAndAddStage(takeToSkip + ignoreToVisit)
 				ignoreToVisit--
 			}
-			out = append(out, run{st: e.target, node: cs.node, ver: ver, startTs: cs.startTs, startEv: cs.startEv})
+			out = append(out, run{st: e.target, node: cs.node, ver: ver, startEv: cs.startEv})
 		case actTake:
 			cur := cs.ver.increase(takeToVisit)
 			next := cur.addStage()
 			takeToVisit--
 			n := sc.put(oe.src.step, ev, cs.node, cur)
-			startTs, startEv := cs.startTs, cs.startEv
+			startEv := cs.startEv
 			if start {
-				startTs, startEv = ev.Time, n.ev // n.ev: the retained copy, never the caller's memory
+				startEv = n.ev // the retained copy, never the caller's memory
 			}
-			out = append(out, run{st: e.target, node: n, ver: next, startTs: startTs, startEv: startEv})
+			out = append(out, run{st: e.target, node: n, ver: next, startEv: startEv})
 			if f := m.finalAfterProceed(e.target, sc); f != nil {
-				out = append(out, run{st: f, node: n, ver: next, startTs: startTs, startEv: startEv})
+				out = append(out, run{st: f, node: n, ver: next, startEv: startEv})
 			}
 		}
 	}
 	clear(edges)
 	sc.edges = edges[:0]
 	if start {
-		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes)), startTs: -1})
+		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes))})
 	}
 	return out
 }
@@ -594,7 +608,7 @@ func (m *Matcher) Reset() {
 	}
 	clear(m.partial)
 	clear(m.completed)
-	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne, startTs: -1})
+	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
 	m.waiting = 0

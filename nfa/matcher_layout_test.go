@@ -8,11 +8,12 @@ import (
 	"github.com/cepd/cepd/internal/layout"
 )
 
-// TestRunLayout: a run is 48 bytes (its latest event's time is its node's, run.prevTs),
-// and the memory account charges that size for each.
+// TestRunLayout: a run is 40 bytes (its first event's time is its first event's,
+// run.startTs, and its latest event's its node's, run.prevTs), and the memory account
+// charges that size for each.
 func TestRunLayout(t *testing.T) {
-	if n := unsafe.Sizeof(run{}); n != 48 || runBytes != 48 {
-		t.Fatalf("a run is %d bytes, accounted %d: want 48", n, runBytes)
+	if n := unsafe.Sizeof(run{}); n != 40 || runBytes != 40 {
+		t.Fatalf("a run is %d bytes, accounted %d: want 40", n, runBytes)
 	}
 	// pointers first: the state, node, first event and version bytes end at 32 (and any
 	// pointer added later must too: layout.PointerEnd)

@@ -95,7 +95,7 @@ func (m *Matcher) Export(eventIndex func(*event.Event) int32) *Snapshot {
 				startEv = eventIndex(r.startEv)
 			}
 			out[i] = RunSnapshot{State: int32(r.st.id), Node: addNode(r.node), Version: r.ver.digits(),
-				StartTs: r.startTs, PrevTs: r.prevTs(), StartEv: startEv}
+				StartTs: r.startTs(), PrevTs: r.prevTs(), StartEv: startEv}
 		}
 		return out
 	}
@@ -180,15 +180,17 @@ func (p *Program) importRuns(in []RunSnapshot, nodes []*node, events []*event.Ev
 		if len(rs.Version) == 0 {
 			return nil, fmt.Errorf("nfa snapshot: run %d: empty version", i)
 		}
-		r := run{st: p.states[rs.State], ver: deweyOf(rs.Version...), startTs: rs.StartTs}
+		r := run{st: p.states[rs.State], ver: deweyOf(rs.Version...)}
 		if rs.Node >= 0 {
 			r.node = nodes[rs.Node]
 		}
 		if rs.StartEv >= 0 {
 			r.startEv = events[rs.StartEv]
-			if r.startEv.Time != r.startTs { // cmpRuns orders by startTs
-				return nil, fmt.Errorf("nfa snapshot: run %d: start time %d, its first event's %d", i, r.startTs, r.startEv.Time)
-			}
+		} else if r.st.typ != stStart { // only a start run has taken nothing (run.startTs)
+			return nil, fmt.Errorf("nfa snapshot: run %d: no first event in state %s", i, r.st.name)
+		}
+		if r.startTs() != rs.StartTs { // a run's start time is its first event's (run.startTs)
+			return nil, fmt.Errorf("nfa snapshot: run %d: start time %d, its first event's %d", i, rs.StartTs, r.startTs())
 		}
 		if r.prevTs() != rs.PrevTs { // a run's latest time is its node's (run.prevTs)
 			return nil, fmt.Errorf("nfa snapshot: run %d: latest time %d, its latest event's %d", i, rs.PrevTs, r.prevTs())

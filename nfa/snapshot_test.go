@@ -88,7 +88,7 @@ func TestImportRejectsBadSnapshots(t *testing.T) {
 	}
 	ev := &event.Event{Seq: 1}
 	good := func() *Snapshot {
-		return &Snapshot{Partial: []RunSnapshot{{State: int32(prog.start.id), Node: -1, Version: []int32{1}, StartEv: -1}}}
+		return &Snapshot{Partial: []RunSnapshot{{State: int32(prog.start.id), Node: -1, Version: []int32{1}, StartEv: -1, StartTs: -1, PrevTs: -1}}}
 	}
 	if _, err := prog.Import(good(), nil); err != nil {
 		t.Fatalf("good snapshot rejected: %v", err)
@@ -98,8 +98,14 @@ func TestImportRejectsBadSnapshots(t *testing.T) {
 		func(s *Snapshot) { s.Partial[0].Node = 3 },
 		func(s *Snapshot) { s.Partial[0].Version = nil },
 		func(s *Snapshot) { s.Partial[0].StartEv = 5 },
-		func(s *Snapshot) { // a run whose start time is not its first event's (cmpRuns reads startTs)
+		func(s *Snapshot) { // a run whose start time is not its first event's (run.startTs reads it there)
 			s.Partial = append(s.Partial, RunSnapshot{State: int32(prog.states[1].id), Node: -1, Version: []int32{1, 0}, StartEv: 0, StartTs: 7})
+		},
+		func(s *Snapshot) { // a start time without a first event (a run that took nothing starts at -1)
+			s.Partial[0].StartTs, s.Partial[0].PrevTs = 7, 7
+		},
+		func(s *Snapshot) { // a run past the start state that took no first event
+			s.Partial = append(s.Partial, RunSnapshot{State: int32(prog.states[1].id), Node: -1, Version: []int32{1, 0}, StartEv: -1, StartTs: -1, PrevTs: -1})
 		},
 		func(s *Snapshot) { s.Partial = nil },
 		func(s *Snapshot) { s.Nodes = []NodeSnapshot{{Event: 0, Step: 0}} },

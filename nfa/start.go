@@ -31,7 +31,7 @@ func (p *Program) computeStartTakes() {
 		path *cond
 		seen map[*state]bool
 	}
-	p.idle = run{st: p.start, ver: deweyOne, startTs: -1}
+	p.idle = run{st: p.start, ver: deweyOne}
 	var steps []int // the steps of the start takes' events
 	stack := []item{{s: p.start, path: condTrue, seen: map[*state]bool{p.start: true}}}
 	for len(stack) > 0 {
