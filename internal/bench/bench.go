@@ -67,7 +67,8 @@ type Result struct {
 	ScanBytesPerKey float64 `json:"scan_bytes_per_key"`
 	// AllocPerEvent is the bytes allocated in the timed run (by the whole process: the
 	// engine and the feeding) per event; GCCycles the collections the runtime started
-	// in it. Both pace the collector: a mark phase takes a core and slows the shards.
+	// in it, one still marking when the run ends included. Both pace the collector: a
+	// mark phase takes a core and slows the shards.
 	AllocPerEvent float64 `json:"alloc_bytes_per_event"`
 	GCCycles      uint64  `json:"gc_cycles"`
 	// GCCPUShare is the collector's share of the CPU the process used in the timed run
