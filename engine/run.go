@@ -41,6 +41,12 @@ type Runner struct {
 	// Ingested, if set, is told of every chunk ingested: its partition and size. Called
 	// from the partitions' goroutines, concurrently.
 	Ingested func(partition, n int)
+	// Behind, if set, is told for every chunk Rate paces how long after its due time its
+	// Ingest call began (at most the sleep's overshoot while the engine keeps up; more
+	// once a call before it waited on full shard queues). An alert's latency counts from
+	// its event's Ingest call, so time a chunk spent behind schedule is not in it: this
+	// is. Called from the partitions' goroutines, concurrently.
+	Behind func(partition int, late time.Duration)
 	// Beside, if set, runs in a goroutine of its own while the records are ingested; stop
 	// is closed once the last record is ingested, and Run waits for it to return. Its
 	// error fails the run.
@@ -137,6 +143,9 @@ func (r *Runner) feed(ctx context.Context, eng *Engine, p int, recs []Record, np
 			due := t0.Add(time.Duration(float64(i) / perPart * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
+			}
+			if r.Behind != nil {
+				r.Behind(p, time.Since(due))
 			}
 		}
 		part := recs[i:min(i+chunk, len(recs))]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +35,17 @@ type Result struct {
 	// QueueP50, QueueP99 and QueueP999 are how long batches of events waited in their
 	// shard's queue before the shard took them up (µs; every batch, alert or not), QueueN
 	// the batches.
-	QueueP50         float64           `json:"queue_wait_p50_us"`
-	QueueP99         float64           `json:"queue_wait_p99_us"`
-	QueueP999        float64           `json:"queue_wait_p999_us"`
-	QueueN           uint64            `json:"queue_wait_samples"`
+	QueueP50  float64 `json:"queue_wait_p50_us"`
+	QueueP99  float64 `json:"queue_wait_p99_us"`
+	QueueP999 float64 `json:"queue_wait_p999_us"`
+	QueueN    uint64  `json:"queue_wait_samples"`
+	// PaceBehindP99 and PaceBehindMax are, in a paced run (Rate), how long after its due
+	// time an Ingest call of the feed began (µs; p99 and maximum over the calls; 0
+	// unpaced). The latency percentiles count from the call, so they leave out the time
+	// a chunk waited behind one blocked on full shard queues: an engine that falls behind
+	// the offered rate shows here.
+	PaceBehindP99    float64           `json:"pace_behind_p99_us"`
+	PaceBehindMax    float64           `json:"pace_behind_max_us"`
 	BytesPerKey      float64           `json:"bytes_per_key"`
 	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
 	Keys             int               `json:"keys"`
@@ -67,7 +75,8 @@ type Result struct {
 	ScanBytesPerKey float64 `json:"scan_bytes_per_key"`
 	// AllocPerEvent is the bytes allocated in the timed run (by the whole process: the
 	// engine and the feeding) per event; GCCycles the collections the runtime started
-	// in it. Both pace the collector: a mark phase takes a core and slows the shards.
+	// in it, one still marking when the run ends included. Both pace the collector: a
+	// mark phase takes a core and slows the shards.
 	AllocPerEvent float64 `json:"alloc_bytes_per_event"`
 	GCCycles      uint64  `json:"gc_cycles"`
 	// GCCPUShare is the collector's share of the CPU the process used in the timed run
@@ -124,6 +133,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	decodeSecs, keys, parts := split(rs.Schema, recs, c.Partitions)
 	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
 	sink := &countSink{next: c.Sink}
+	var behind paceLag
 	var (
 		eng       *engine.Engine
 		base, end gcSample
@@ -147,6 +157,9 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 			return err
 		},
 	}
+	if c.Rate > 0 {
+		run.Behind = behind.add
+	}
 	if c.ReloadEvery > 0 && c.Reload != nil {
 		run.Beside = func(ctx context.Context, stop <-chan struct{}, e *engine.Engine) error {
 			return reload(ctx, stop, e, c, &reloads)
@@ -156,6 +169,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 		return nil, err
 	}
 	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, end, st, reloads})
+	res.PaceBehindP99, res.PaceBehindMax = behind.figures()
 	for _, sp := range spaces {
 		res.KeySpaces = append(res.KeySpaces, sp.Field)
 	}
@@ -291,4 +305,29 @@ func (countDLQ) DeadLetter(engine.DeadLetter) {}
 type reloadResult struct {
 	n, rules int
 	maxPause time.Duration
+}
+
+// paceLag collects how late each paced Ingest call began (engine.Runner.Behind).
+type paceLag struct {
+	mu   sync.Mutex
+	late []time.Duration
+}
+
+func (l *paceLag) add(_ int, d time.Duration) {
+	l.mu.Lock()
+	l.late = append(l.late, d)
+	l.mu.Unlock()
+}
+
+// figures returns the p99 and the maximum, in µs (0, 0 without calls).
+func (l *paceLag) figures() (p99, maxUs float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.late)
+	if n == 0 {
+		return 0, 0
+	}
+	slices.Sort(l.late)
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return us(l.late[min(n-1, n*99/100)]), us(l.late[n-1])
 }

@@ -164,4 +164,6 @@ func BenchmarkLatencyAtHalfRate(b *testing.B) {
 	b.ReportMetric(h.LatencyP99, "p99-µs")
 	b.ReportMetric(h.LatencyP999, "p99.9-µs")
 	b.ReportMetric(float64(h.LatencyN), "samples")
+	b.ReportMetric(h.PaceBehindMax, "behind-max-µs")
+	b.ReportMetric(float64(h.GCCycles), "gc-cycles")
 }

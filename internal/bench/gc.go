@@ -58,7 +58,10 @@ func gcFigures(r *Result, base, end gcSample, events, keys int) {
 	}
 	from, to := base.after, end.before
 	r.AllocPerEvent = float64(to.alloc-from.alloc) / float64(events)
-	r.GCCycles = to.cycles - from.cycles
+	// Cycles from after the end's forced collection: runtime.GC first waits for a cycle
+	// under way, which the run started and which is the run's (before the fix it was
+	// left out when its mark phase outlasted the run).
+	r.GCCycles = end.after.cycles - from.cycles
 	if used := to.used - from.used; used > 0 {
 		r.GCCPUShare = (to.gcCPU - from.gcCPU) / used
 		r.AssistCPUShare = (to.assist - from.assist) / used
