@@ -68,7 +68,7 @@ func (m *Matcher) setPartial(runs runHeap) {
 		return
 	}
 	if len(runs) < len(m.partial) {
-		clear(m.partial[len(runs):])
+		clearRuns(m.partial[len(runs):])
 	}
 	m.partial = append(m.partial[:0], runs...)
 }

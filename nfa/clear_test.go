@@ -1,0 +1,86 @@
+package nfa
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// TestStepsLeaveNoStaleReferences: what a matcher step leaves beyond the length of the
+// scratch's heaps and nodes and of the matcher's run arrays refers to nothing (clearRuns,
+// clearNodes): a shard's scratch or a key's matcher that kept a dropped run's entry or
+// event would keep them from the collector. Random patterns and streams, checked after
+// every Advance, Process and Reset; runs beyond maxLoopClear take clear's path.
+func TestStepsLeaveNoStaleReferences(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	iters := 1500
+	if testing.Short() {
+		iters = 300
+	}
+	long, checked := 0, 0
+	for it := 0; it < iters; it++ {
+		data := make([]byte, 64)
+		for i := range data {
+			data[i] = byte(r.IntN(256))
+		}
+		fb := &fuzzBytes{b: data}
+		names := 0
+		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(3), 0, &names)}
+		if w := fb.n(3); w > 0 {
+			pat.WithinMs = int64(w * 5)
+		}
+		pat.Skip.Kind = patterns.SkipKind(1 + fb.n(4))
+		if pat.Skip.Kind >= patterns.SkipToFirst {
+			pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
+		}
+		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 1 << 20})
+		if err != nil {
+			continue
+		}
+		m, sc := prog.NewMatcher(), NewScratch()
+		var res Result
+		check := func(at string) {
+			t.Helper()
+			checked++
+			long = max(long, len(m.partial))
+			for name, h := range map[string]runHeap{"scratch next": sc.next, "scratch newRuns": sc.newRuns,
+				"scratch potent": sc.potent, "partial": m.partial, "completed": m.completed} {
+				for i, x := range h[len(h):cap(h)] {
+					if x.st != nil || x.node != nil || x.startEv != nil || x.ver != "" {
+						t.Fatalf("pattern\n%s\n%s: %s[%d] beyond its length %d refers to something", pat, at, name, len(h)+i, len(h))
+					}
+				}
+			}
+			for i, n := range sc.nodes[len(sc.nodes):cap(sc.nodes)] {
+				if n != nil {
+					t.Fatalf("pattern\n%s\n%s: scratch nodes[%d] beyond its length refers to a node", pat, at, len(sc.nodes)+i)
+				}
+			}
+			res.Reset()
+		}
+		ts := int64(0)
+		for i := 0; i < 40; i++ {
+			ts += int64(r.IntN(3))
+			ev := (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
+				SetValues([]event.Value{event.String(string(rune('a' + r.IntN(5)))), event.String("k"), event.Int(ts)})
+			m.Advance(ev.Time, sc, &res)
+			check(fmt.Sprintf("advance to event %d", i))
+			m.Process(ev, sc, &res)
+			check(fmt.Sprintf("event %d", i))
+		}
+		m.Advance(math.MaxInt64, sc, &res)
+		check("the end")
+		if m.Idle() {
+			m.Reset()
+			check("reset")
+		}
+	}
+	if long <= maxLoopClear {
+		t.Fatalf("weak test: at most %d runs, never more than %d (clear's path)", long, maxLoopClear)
+	}
+	t.Logf("%d steps checked, up to %d runs", checked, long)
+}
