@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cepd/cepd/event"
@@ -83,4 +84,52 @@ func TestStepsLeaveNoStaleReferences(t *testing.T) {
 		t.Fatalf("weak test: at most %d runs, never more than %d (clear's path)", long, maxLoopClear)
 	}
 	t.Logf("%d steps checked, up to %d runs", checked, long)
+}
+
+// TestSetPartialCopiesRuns: setPartial's copy (copyRuns: stores up to maxLoopClear runs,
+// copy beyond) gives the matcher exactly the runs, in place when they fit and the matcher
+// is not frozen, in a new array when it is (its old array, its snapshot's, unchanged).
+func TestSetPartialCopiesRuns(t *testing.T) {
+	prog, err := Compile(&patterns.Pattern{Steps: []*patterns.Step{{Name: "a", Where: "a"}, {Name: "b", Where: "b"}}}, letterResolve, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]*event.Event, 20)
+	for i := range evs {
+		evs[i] = (&event.Event{Seq: uint64(i + 1), Time: int64(i)}).SetValues(nil)
+	}
+	mk := func(n, tag int) runHeap {
+		rs := make(runHeap, n)
+		for i := range rs {
+			rs[i] = run{st: prog.start, node: &node{step: int32(i)}, startEv: evs[(i+tag)%len(evs)], ver: deweyOf(int32(i+1), int32(tag)), startTs: int64(i + tag)}
+		}
+		return rs
+	}
+	for before := 0; before <= 12; before++ {
+		for n := 0; n <= 12; n++ {
+			for _, frozen := range []bool{false, true} {
+				m := prog.NewMatcher()
+				m.partial = mk(before, 1)
+				old := slices.Clone(m.partial)
+				oldArr := m.partial
+				if frozen {
+					_ = m.Snapshot()
+				}
+				runs := mk(n, 2)
+				m.setPartial(slices.Clone(runs))
+				if !slices.Equal(m.partial, runs) {
+					t.Fatalf("%d runs over %d (frozen %v): partial %v, want %v", n, before, frozen, m.partial, runs)
+				}
+				if frozen && cap(m.partial) < 2 || m.frozen {
+					t.Fatalf("%d runs over %d (frozen %v): cap %d, frozen after %v", n, before, frozen, cap(m.partial), m.frozen)
+				}
+				if frozen && !slices.Equal(oldArr, old) {
+					t.Fatalf("%d runs over %d: the frozen matcher's old array changed", n, before)
+				}
+				if rest := m.partial[len(m.partial):cap(m.partial)]; slices.ContainsFunc(rest, func(r run) bool { return r.node != nil || r.st != nil }) {
+					t.Fatalf("%d runs over %d (frozen %v): a run beyond the length refers to something", n, before, frozen)
+				}
+			}
+		}
+	}
 }

@@ -132,6 +132,21 @@ func clearRuns(rs []run) {
 	}
 }
 
+// copyRuns copies src to dst (of the same length; they do not overlap), as copy does,
+// for a step's few runs: with stores up to maxLoopClear runs, not copy's runtime call
+// (typedslicecopy, with its barrier check).
+func copyRuns(dst, src []run) {
+	if len(src) > maxLoopClear {
+		copy(dst, src)
+		return
+	}
+	dst = dst[:len(src)]
+	for i := range src {
+		d := &dst[i] // (not dst[i] = src[i]: vet tools would have the copy this avoids)
+		*d = src[i]
+	}
+}
+
 // clearNodes is clearRuns for a slice of nodes.
 func clearNodes(ns []*node) {
 	if len(ns) > maxLoopClear {
