@@ -18,26 +18,13 @@ import (
 // every Advance, Process and Reset; runs beyond maxLoopClear take clear's path.
 func TestStepsLeaveNoStaleReferences(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	iters := 1500
-	if testing.Short() {
-		iters = 300
-	}
 	long, checked := 0, 0
-	for it := 0; it < iters; it++ {
-		data := make([]byte, 64)
+	for range 1000 {
+		var data [64]byte
 		for i := range data {
-			data[i] = byte(r.IntN(256))
+			data[i] = byte(r.Uint32())
 		}
-		fb := &fuzzBytes{b: data}
-		names := 0
-		pat := &patterns.Pattern{Steps: fb.steps(1+fb.n(3), 0, &names)}
-		if w := fb.n(3); w > 0 {
-			pat.WithinMs = int64(w * 5)
-		}
-		pat.Skip.Kind = patterns.SkipKind(1 + fb.n(4))
-		if pat.Skip.Kind >= patterns.SkipToFirst {
-			pat.Skip.Step = fmt.Sprintf("s%d", 1+fb.n(names))
-		}
+		pat := fuzzPattern(&fuzzBytes{b: data[:]})
 		prog, err := Compile(pat, letterResolve, Options{Timeouts: true, MaxRuns: 1 << 20})
 		if err != nil {
 			continue
