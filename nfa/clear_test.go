@@ -88,7 +88,7 @@ func TestSetPartialCopiesRuns(t *testing.T) {
 	mk := func(n, tag int) runHeap {
 		rs := make(runHeap, n)
 		for i := range rs {
-			rs[i] = run{st: prog.start, node: &node{step: int32(i)}, startEv: evs[(i+tag)%len(evs)], ver: deweyOf(int32(i+1), int32(tag)), startTs: int64(i + tag)}
+			rs[i] = run{st: prog.start, node: &node{step: int32(i)}, startEv: evs[(i+tag)%len(evs)], ver: deweyOf(int32(i+1), int32(tag))}
 		}
 		return rs
 	}
