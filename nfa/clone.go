@@ -63,14 +63,20 @@ func (m *Matcher) ownCompleted() {
 // array is left to its snapshot.
 func (m *Matcher) setPartial(runs runHeap) {
 	if m.frozen {
-		m.partial = append(make(runHeap, 0, max(len(runs), 2)), runs...)
+		m.partial = make(runHeap, len(runs), max(len(runs), 2))
+		copyRuns(m.partial, runs)
 		m.frozen = false
 		return
 	}
 	if len(runs) < len(m.partial) {
-		clear(m.partial[len(runs):])
+		clearRuns(m.partial[len(runs):])
 	}
-	m.partial = append(m.partial[:0], runs...)
+	if len(runs) > cap(m.partial) {
+		m.partial = append(m.partial[:0], runs...)
+		return
+	}
+	m.partial = m.partial[:len(runs)]
+	copyRuns(m.partial, runs)
 }
 
 // recounting marks a node Recount has reached (refs is ≥ 0 while counted, -1 released);

@@ -111,3 +111,49 @@ func (h *runHeap) removeIf(drop func(r *run) bool) {
 	*h = old[:w]
 	h.heapify()
 }
+
+// maxLoopClear is the most elements clearRuns and clearNodes clear with a loop of stores;
+// longer slices go to clear.
+const maxLoopClear = 8
+
+// clearRuns drops what the runs refer to, as clear does, for the scratch heaps and run
+// arrays a step leaves (a few runs each, several times an event): clear's call to the
+// runtime (memclrHasPointers, with its barrier check) costs more than a few stores. Only
+// the pointers are cleared: a run beyond a slice's length is never read, only written
+// whole by the next append.
+func clearRuns(rs []run) {
+	if len(rs) > maxLoopClear {
+		clear(rs)
+		return
+	}
+	for i := range rs {
+		r := &rs[i]
+		r.st, r.node, r.startEv, r.ver = nil, nil, nil, ""
+	}
+}
+
+// copyRuns copies src to dst (of the same length; they do not overlap), as copy does,
+// for a step's few runs: with stores up to maxLoopClear runs, not copy's runtime call
+// (typedslicecopy, with its barrier check).
+func copyRuns(dst, src []run) {
+	if len(src) > maxLoopClear {
+		copy(dst, src)
+		return
+	}
+	dst = dst[:len(src)]
+	for i := range src {
+		d := &dst[i] // (not dst[i] = src[i]: vet tools would have the copy this avoids)
+		*d = src[i]
+	}
+}
+
+// clearNodes is clearRuns for a slice of nodes.
+func clearNodes(ns []*node) {
+	if len(ns) > maxLoopClear {
+		clear(ns)
+		return
+	}
+	for i := 0; i < len(ns); i++ { // (not range: the compiler makes `range` clear's call)
+		ns[i] = nil
+	}
+}

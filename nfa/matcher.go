@@ -154,14 +154,14 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		sc.leave(cs)
 		next := m.computeNext(cs, ev, sc, sc.next[:0])
 		m.offerNext(next, &newRuns, &potential, res)
-		clear(next)
+		clearRuns(next)
 		sc.next = next[:0]
 	}
 	if !m.prog.opts.NoGuards && m.unchanged(newRuns, potential, sc) {
 		return
 	}
 	m.endStep(newRuns, potential, sc, sc.nodes, res)
-	clear(sc.nodes)
+	clearNodes(sc.nodes)
 }
 
 // unchanged ends a Process step that left every run as it was: the runs offered to
@@ -192,7 +192,7 @@ func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
 		sc.oldNodes[i] = nil
 	}
 	sc.oldNodes = sc.oldNodes[:0]
-	clear(newRuns)
+	clearRuns(newRuns)
 	sc.newRuns = newRuns[:0]
 	return true
 }
@@ -318,8 +318,8 @@ func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node,
 	m.ownCompleted()
 	m.processMatches(potential, &newRuns, sc, res)
 	m.setPartial(newRuns)
-	clear(newRuns)
-	clear(potential)
+	clearRuns(newRuns)
+	clearRuns(potential)
 	sc.newRuns, sc.potent = newRuns[:0], potential[:0]
 	m.deadline = m.computeDeadline()
 	m.settle(sc, made, res)
@@ -418,8 +418,7 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 			}
 		}
 	}
-	clear(edges)
-	sc.edges = edges[:0]
+	sc.edges = edges[:0] // (not cleared: an edge and its state are the program's, as sc.stack's are)
 	if start {
 		out = append(out, run{st: cs.st, ver: cs.ver.increase(selfIncrease(ignores, takes))})
 	}
@@ -606,8 +605,8 @@ func (m *Matcher) Reset() {
 	if m.frozen { // the arrays belong to a snapshot too
 		m.partial, m.completed, m.frozen = nil, nil, false
 	}
-	clear(m.partial)
-	clear(m.completed)
+	clearRuns(m.partial)
+	clearRuns(m.completed)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
 	m.completed = m.completed[:0]
 	m.deadline = math.MaxInt64
