@@ -17,8 +17,8 @@ import (
 
 // TestSlotsMatchDense: the key's matcher slots (sparse up to maxSparse rules, dense
 // beyond) read, write and iterate as a plain slice with one entry a rule would, under
-// random writes, removals during iteration and assignments, for rule sets of every size
-// around the bound.
+// random writes, removals during iteration, assignments and shrinks (as fire does), for
+// rule sets of every size around the bound.
 func TestSlotsMatchDense(t *testing.T) {
 	pool := make([]nfa.Matcher, 8)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -56,7 +56,9 @@ func TestSlotsMatchDense(t *testing.T) {
 				check(step)
 				break
 			}
-			switch op := r.IntN(10); {
+			switch op := r.IntN(11); {
+			case op == 10: // give back room, as fire does between writes
+				sl.shrink()
 			case op < 6: // write or clear one rule
 				ri, m := r.IntN(n), &pool[r.IntN(len(pool))]
 				if r.IntN(3) == 0 {
