@@ -77,14 +77,19 @@ func compatRun(m *Matcher, bud Budget, evs []*event.Event, from int) []string {
 		}
 		res.Reset()
 	}
-	for _, ev := range evs[from:] {
-		m.Advance(ev.Time, sc, &res)
-		m.Process(ev, sc, &res)
-		collect()
-	}
+	compatFeed(m, sc, &res, evs[from:], collect)
 	m.Advance(math.MaxInt64, sc, &res)
 	collect()
 	return out
+}
+
+// compatFeed advances m to each event of evs and gives it the event, then calls each.
+func compatFeed(m *Matcher, sc *Scratch, res *Result, evs []*event.Event, each func()) {
+	for _, ev := range evs {
+		m.Advance(ev.Time, sc, res)
+		m.Process(ev, sc, res)
+		each()
+	}
 }
 
 func compatMatch(m Match) string {
@@ -113,64 +118,10 @@ var compatCuts = []int{3, 11, 25, 40, 57, 79}
 func TestSnapshotsFromB55f6d2Restore(t *testing.T) {
 	const seeds = 300
 	if os.Getenv("COMPAT_WRITE") != "" {
-		var cases []compatCase
-		for seed := range seeds {
-			prog, bud, evs, err := compatStream(seed)
-			if err != nil {
-				continue
-			}
-			c := compatCase{Seed: seed}
-			for _, at := range compatCuts {
-				m := prog.NewMatcher()
-				sc := NewScratch()
-				sc.Budget = bud
-				var res Result
-				for _, ev := range evs[:at] {
-					m.Advance(ev.Time, sc, &res)
-					m.Process(ev, sc, &res)
-					res.Reset()
-				}
-				snap, list := exportList(m)
-				if _, err := prog.Import(snap, list); err != nil {
-					// b55f6d2 refuses it too: a matcher whose start run reached a stop
-					// state (an optional first step before a notFollowedBy) holds none
-					continue
-				}
-				cut := compatCut{At: at, Snap: snap}
-				for _, e := range list {
-					cut.EvSeqs = append(cut.EvSeqs, e.Seq)
-				}
-				cut.Rest = compatRun(m, bud, evs, at)
-				c.Cuts = append(c.Cuts, cut)
-			}
-			cases = append(cases, c)
-		}
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		if err := json.NewEncoder(zw).Encode(cases); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(compatFixture, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeCompatFixture(t, seeds)
 		return
 	}
-	f, err := os.Open(compatFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []compatCase
-	if err := json.NewDecoder(zr).Decode(&cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := readCompatFixture(t)
 	if len(cases) < seeds/2 {
 		t.Fatalf("%d cases in the fixture: weak test", len(cases))
 	}
@@ -204,4 +155,64 @@ func TestSnapshotsFromB55f6d2Restore(t *testing.T) {
 		t.Fatal("no run past the start state in the fixture: weak test")
 	}
 	t.Logf("%d cases, %d runs (%d in the start state)", len(cases), runs, starts)
+}
+
+// writeCompatFixture writes compatFixture from the matchers of this build (run at b55f6d2).
+func writeCompatFixture(t *testing.T, seeds int) {
+	var cases []compatCase
+	for seed := range seeds {
+		prog, bud, evs, err := compatStream(seed)
+		if err != nil {
+			continue
+		}
+		c := compatCase{Seed: seed}
+		for _, at := range compatCuts {
+			m := prog.NewMatcher()
+			sc := NewScratch()
+			sc.Budget = bud
+			var res Result
+			compatFeed(m, sc, &res, evs[:at], res.Reset)
+			snap, list := exportList(m)
+			if _, err := prog.Import(snap, list); err != nil {
+				// b55f6d2 refuses it too: a matcher whose start run reached a stop
+				// state (an optional first step before a notFollowedBy) holds none
+				continue
+			}
+			cut := compatCut{At: at, Snap: snap}
+			for _, e := range list {
+				cut.EvSeqs = append(cut.EvSeqs, e.Seq)
+			}
+			cut.Rest = compatRun(m, bud, evs, at)
+			c.Cuts = append(c.Cuts, cut)
+		}
+		cases = append(cases, c)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(cases); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(compatFixture, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readCompatFixture reads compatFixture.
+func readCompatFixture(t *testing.T) []compatCase {
+	raw, err := os.ReadFile(compatFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("%s: %v", compatFixture, err)
+	}
+	var cases []compatCase
+	if err := json.NewDecoder(zr).Decode(&cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
 }
