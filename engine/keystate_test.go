@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -17,8 +18,8 @@ import (
 
 // TestSlotsMatchDense: the key's matcher slots (sparse up to maxSparse rules, dense
 // beyond) read, write and iterate as a plain slice with one entry a rule would, under
-// random writes, removals during iteration and assignments, for rule sets of every size
-// around the bound.
+// random writes, removals during iteration, assignments and shrinks (as fire does), for
+// rule sets of every size around the bound.
 func TestSlotsMatchDense(t *testing.T) {
 	pool := make([]nfa.Matcher, 8)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -26,37 +27,16 @@ func TestSlotsMatchDense(t *testing.T) {
 		sl, ref := newSlots(n), make([]*nfa.Matcher, n)
 		check := func(step int) {
 			t.Helper()
-			var got []int
-			for ri, m := range sl.all() {
-				got = append(got, ri)
-				if m != ref[ri] {
-					t.Fatalf("n=%d step %d: all gives rule %d's matcher %p, want %p", n, step, ri, m, ref[ri])
-				}
-			}
-			var want []int
-			for ri, m := range ref {
-				if sl.get(ri) != m || sl.has(ri) != (m != nil) {
-					t.Fatalf("n=%d step %d: rule %d: get %p, want %p", n, step, ri, sl.get(ri), m)
-				}
-				if m != nil {
-					want = append(want, ri)
-				}
-			}
-			if len(got) != len(want) {
-				t.Fatalf("n=%d step %d: all gives rules %v, want %v", n, step, got, want)
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("n=%d step %d: all gives rules %v, want %v", n, step, got, want)
-				}
-			}
+			checkSlots(t, &sl, ref, fmt.Sprintf("n=%d step %d", n, step))
 		}
 		for step := range 400 {
 			if n == 0 {
 				check(step)
 				break
 			}
-			switch op := r.IntN(10); {
+			switch op := r.IntN(11); {
+			case op == 10: // give back room, as fire does between writes
+				sl.shrink()
 			case op < 6: // write or clear one rule
 				ri, m := r.IntN(n), &pool[r.IntN(len(pool))]
 				if r.IntN(3) == 0 {
@@ -257,5 +237,29 @@ func TestKeptBaseHoldsNothing(t *testing.T) {
 	s.keepBase(got)
 	if again := s.newBase(3); again != got || again.ms[0] != nil || again.ms[2] != nil || again.set != 0 {
 		t.Fatalf("the kept base is %+v, want it empty with 3 slots", again)
+	}
+}
+
+// checkSlots fails t unless sl reads (get, has, all) exactly as ref, one entry a rule.
+func checkSlots(t *testing.T, sl *slots, ref []*nfa.Matcher, at string) {
+	t.Helper()
+	var got []int
+	for ri, m := range sl.all() {
+		got = append(got, ri)
+		if m != ref[ri] {
+			t.Fatalf("%s: all gives rule %d's matcher %p, want %p", at, ri, m, ref[ri])
+		}
+	}
+	var want []int
+	for ri, m := range ref {
+		if sl.get(ri) != m || sl.has(ri) != (m != nil) {
+			t.Fatalf("%s: rule %d: get %p, want %p", at, ri, sl.get(ri), m)
+		}
+		if m != nil {
+			want = append(want, ri)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: all gives rules %v, want %v", at, got, want)
 	}
 }
