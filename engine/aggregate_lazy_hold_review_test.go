@@ -33,23 +33,33 @@ emit:
 	sink := &sinkCollector{}
 	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 10 * time.Second, IdleTimeout: 20 * time.Millisecond, MaxJournal: 1}, rs, sink, &dlqCollector{})
 	defer stop()
-	in := func(part int, off int64, ev testEvent) {
-		t.Helper()
-		if _, err := e.Ingest(ctx, part, idleRecs(off, ev)); err != nil {
+	steps := []struct {
+		part int
+		ev   testEvent
+	}{
+		{1, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 1}},
+		{2, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"}},
+		{0, testEvent{}}, // partition 1 goes idle
+		{2, testEvent{ID: "x2", Card: "x", TS: t0 + 60_000, Kind: "login"}},
+		{1, testEvent{ID: "a2", Card: "k", TS: t0 + 500, Kind: "auth", Amount: 1}},
+		{1, testEvent{ID: "a15", Card: "k", TS: t0 + 300, Kind: "auth", Amount: 1}},
+		{1, testEvent{ID: "a12", Card: "k", TS: t0 + 200, Kind: "auth", Amount: 1}},
+	}
+	offs := map[int]int64{}
+	for _, st := range steps {
+		if st.part == 0 {
+			time.Sleep(50 * time.Millisecond)
+			e.MarkIdle(ctx)
+			continue
+		}
+		if _, err := e.Ingest(ctx, st.part, idleRecs(offs[st.part], st.ev)); err != nil {
 			t.Fatal(err)
 		}
+		offs[st.part]++
 		if err := e.Barrier(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	in(1, 0, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 1})
-	in(2, 0, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"})
-	time.Sleep(50 * time.Millisecond)
-	e.MarkIdle(ctx)
-	in(2, 1, testEvent{ID: "x2", Card: "x", TS: t0 + 60_000, Kind: "login"})
-	in(1, 1, testEvent{ID: "a2", Card: "k", TS: t0 + 500, Kind: "auth", Amount: 1})
-	in(1, 2, testEvent{ID: "a15", Card: "k", TS: t0 + 300, Kind: "auth", Amount: 1})
-	in(1, 3, testEvent{ID: "a12", Card: "k", TS: t0 + 200, Kind: "auth", Amount: 1})
 	if err := e.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
