@@ -338,6 +338,14 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 		p.putLog(j.log)
 		j.live, j.log, kv = nil, nil, nil
 	}
+	if kv == nil && !b.empty() {
+		// No live state, but the base has rearm holds (a fold moved them; the key's
+		// timers may since have freed the live state's, ahead of the journal when its
+		// partition is idle): the replay starts from them, as the journal's stored
+		// replay (storedFeed) does, logged from its first event.
+		kv = newKeyVelocity(p.lay)
+		copy(kv.quiet, b.quiet)
+	}
 	if kv == nil {
 		j.none = true // (the replay's first event is matched unlogged: velJournal)
 	}
