@@ -230,3 +230,57 @@ func TestScratchSharedAcrossPrograms(t *testing.T) {
 		}
 	}
 }
+
+// TestScratchForgetsPrograms: after ForgetPrograms (the engine calls it when it swaps
+// rule sets) a scratch refers to no state of the programs it served before: since
+// computeNext stopped clearing its decision edges, the edges a longer list left beyond
+// a shorter one's length kept an old program reachable (22 of 29 program changes here
+// before ForgetPrograms).
+func TestScratchForgetsPrograms(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 7))
+	var progs []*Program
+	for len(progs) < 30 {
+		var data [64]byte
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		prog, err := Compile(fuzzPattern(&fuzzBytes{b: data[:]}), letterResolve, Options{Timeouts: true, MaxRuns: 256})
+		if err == nil {
+			progs = append(progs, prog)
+		}
+	}
+	feed := func(p *Program, sc *Scratch) {
+		m, res, ts := p.NewMatcher(), Result{}, int64(0)
+		for j := range 60 {
+			ts += int64(r.IntN(3))
+			ev := (&event.Event{Seq: uint64(j + 1), Time: ts, Schema: benchSchema}).
+				SetValues([]event.Value{event.String(string(rune('a' + r.IntN(5)))), event.String("k"), event.Int(ts)})
+			m.Advance(ev.Time, sc, &res)
+			m.Process(ev, sc, &res)
+			res.Reset()
+		}
+	}
+	for i := 1; i < len(progs); i++ {
+		sc := NewScratch()
+		feed(progs[0], sc)
+		sc.ForgetPrograms()
+		feed(progs[i], sc)
+		owned := map[*state]bool{}
+		var walk func(s *state)
+		walk = func(s *state) {
+			if s != nil && !owned[s] {
+				owned[s] = true
+				for _, e := range s.edges {
+					walk(e.target)
+				}
+			}
+		}
+		walk(progs[i].start)
+		stale := slices.ContainsFunc(sc.edges[:cap(sc.edges)], func(oe outEdge) bool { return oe.src != nil && !owned[oe.src] }) ||
+			slices.ContainsFunc(sc.stack[:cap(sc.stack)], func(s *state) bool { return s != nil && !owned[s] }) ||
+			slices.ContainsFunc(sc.fstack[:cap(sc.fstack)], func(s *state) bool { return s != nil && !owned[s] })
+		if stale {
+			t.Fatalf("program %d: the scratch still refers to a state of the program before ForgetPrograms", i)
+		}
+	}
+}
