@@ -114,6 +114,7 @@ func (s *shard) swapRules(rs *RuleSet) time.Duration {
 	s.rules = rs
 	s.keepFrom = map[*RuleSet][]int{}
 	s.sc.Memo = nfa.NewMemo(rs.Slots)
+	s.sc.ForgetPrograms() // the old rule set's programs are dropped once its keys move
 	s.spare = make([][]*nfa.Matcher, len(rs.Rules))
 	s.spareBases = nil // their length is the old rule set's (newBase)
 	return time.Since(began)

@@ -58,9 +58,9 @@ func (m *Matcher) ownCompleted() {
 	}
 }
 
-// setPartial replaces the matcher's partial matches with runs (which may alias
-// m.partial only when the matcher is frozen) and ends a freeze: a frozen matcher's
-// array is left to its snapshot.
+// setPartial replaces the matcher's partial matches with runs (which may be m.partial
+// itself, as CutAll passes it, but no other part of it) and ends a freeze: a frozen
+// matcher's array is left to its snapshot.
 func (m *Matcher) setPartial(runs runHeap) {
 	if m.frozen {
 		m.partial = make(runHeap, len(runs), max(len(runs), 2))

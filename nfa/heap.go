@@ -132,9 +132,10 @@ func clearRuns(rs []run) {
 	}
 }
 
-// copyRuns copies src to dst (of the same length; they do not overlap), as copy does,
-// for a step's few runs: with stores up to maxLoopClear runs, not copy's runtime call
-// (typedslicecopy, with its barrier check).
+// copyRuns copies src to dst (of the same length; they do not overlap, or are the same
+// slice: CutAll's setPartial(m.partial)), as copy does, for a step's few runs: with
+// stores up to maxLoopClear runs, not copy's runtime call (typedslicecopy, with its
+// barrier check).
 func copyRuns(dst, src []run) {
 	if len(src) > maxLoopClear {
 		copy(dst, src)

@@ -121,6 +121,17 @@ type outEdge struct {
 // NewScratch returns scratch memory for matchers.
 func NewScratch() *Scratch { return &Scratch{} }
 
+// ForgetPrograms drops the scratch's references to the programs it served: a step
+// leaves its decision edges and state stacks beyond their lengths (never read, and not
+// cleared on the hot path: they are the program's), which would keep a program the
+// caller has dropped (a reloaded rule set) from the collector. Call it when the programs
+// change; the next step grows the lists again.
+func (sc *Scratch) ForgetPrograms() {
+	clear(sc.edges[:cap(sc.edges)])
+	clear(sc.stack[:cap(sc.stack)])
+	clear(sc.fstack[:cap(sc.fstack)])
+}
+
 // Process feeds one event to the matcher. The caller advances time first (Advance) when
 // windows matter; Process itself does not look at the clock. Matches found are appended
 // to res.
