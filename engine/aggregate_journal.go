@@ -174,8 +174,9 @@ func (j *velJournal) observe(p *velPlan, kv *keyVelocity, it *item, need []bool)
 	if kv != nil && j.live != kv && (len(j.marks) > 0 || !j.none) {
 		// A state made since a base that had none, or a state the journal's first event
 		// changed unlogged (none), or one a fold left unlogged (forget). (The live state
-		// is otherwise the base's: expiry keeps it while the key has a journal, and a
-		// replay adopts the state it makes.)
+		// is otherwise the base's: expiry keeps a logged state while the key has a
+		// journal, and a replay adopts the state it makes. An unlogged one it may free,
+		// as without a journal: a none journal's replay starts from no state.)
 		j.adopt(p, kv)
 	}
 	j.mark()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -33,10 +34,7 @@ emit:
 	sink := &sinkCollector{}
 	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 10 * time.Second, IdleTimeout: 20 * time.Millisecond, MaxJournal: 1}, rs, sink, &dlqCollector{})
 	defer stop()
-	steps := []struct {
-		part int
-		ev   testEvent
-	}{
+	feedIdleSteps(t, e, ctx, []idleStep{
 		{1, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 1}},
 		{2, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"}},
 		{0, testEvent{}}, // partition 1 goes idle
@@ -44,7 +42,29 @@ emit:
 		{1, testEvent{ID: "a2", Card: "k", TS: t0 + 500, Kind: "auth", Amount: 1}},
 		{1, testEvent{ID: "a15", Card: "k", TS: t0 + 300, Kind: "auth", Amount: 1}},
 		{1, testEvent{ID: "a12", Card: "k", TS: t0 + 200, Kind: "auth", Amount: 1}},
+	})
+	if st := e.Stats().Snapshot(); st.Rematched != 2 || st.Late != 0 {
+		t.Fatalf("%d re-matched, %d late, want 2 and 0: the test does not test what it should", st.Rematched, st.Late)
 	}
+	var got []string
+	for _, a := range sink.all {
+		got = append(got, a.Steps[0].Events[0].ID)
+	}
+	if want := []string{"a1", "a2"}; !slices.Equal(got, want) {
+		t.Fatalf("alerts for %v, want %v", got, want)
+	}
+}
+
+// idleStep is one step of feedIdleSteps: an event ingested on a partition, or (part 0)
+// the idle partitions marked idle.
+type idleStep struct {
+	part int
+	ev   testEvent
+}
+
+// feedIdleSteps ingests the steps one by one, each awaited (Barrier), then flushes.
+func feedIdleSteps(t *testing.T, e *Engine, ctx context.Context, steps []idleStep) {
+	t.Helper()
 	offs := map[int]int64{}
 	for _, st := range steps {
 		if st.part == 0 {
@@ -62,15 +82,5 @@ emit:
 	}
 	if err := e.Flush(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if st := e.Stats().Snapshot(); st.Rematched != 2 || st.Late != 0 {
-		t.Fatalf("%d re-matched, %d late, want 2 and 0: the test does not test what it should", st.Rematched, st.Late)
-	}
-	var got []string
-	for _, a := range sink.all {
-		got = append(got, a.Steps[0].Events[0].ID)
-	}
-	if want := []string{"a1", "a2"}; !slices.Equal(got, want) {
-		t.Fatalf("alerts for %v, want %v", got, want)
 	}
 }

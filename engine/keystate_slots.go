@@ -55,9 +55,10 @@ func (sl *slots) get(ri int) *nfa.Matcher {
 // days), and an array grown for the burst would stay with it. The array is then exactly
 // as long as what it holds (none when nothing is live) and grows again by append as rules
 // go live. An array of two slots or fewer is kept as it is (a key's one rule may go idle
-// and live in turn). The timers call it once they have closed a key's windows (fire):
-// within a burst rules go idle and live again, and shrinking at every removal would copy
-// the array back and forth (16 bytes allocated an event more on the 300k slice).
+// and live in turn). The timers call it once they have closed a key's windows (fire),
+// and assign once it has set a re-match's or a restore's matchers: within a burst rules
+// go idle and live again, and shrinking at every removal would copy the array back and
+// forth (16 bytes allocated an event more on the 300k slice).
 func (sl *slots) shrink() {
 	switch n := len(sl.s); {
 	case sl.dense() || n > cap(sl.s)/4 || cap(sl.s) <= 2:
@@ -138,7 +139,8 @@ func (sl *slots) each() iter.Seq2[int, *nfa.Matcher] {
 }
 
 // assign makes the non-nil entries of ms (by rule index, one a rule) the live matchers,
-// reusing the slots' array, and returns how many there are.
+// reusing the slots' array unless a quarter of it or less is then used (shrink), and
+// returns how many there are.
 func (sl *slots) assign(ms []*nfa.Matcher) int {
 	if !sl.dense() && len(ms) <= maxSparse {
 		clear(sl.s)

@@ -118,9 +118,10 @@ const maxLoopClear = 8
 
 // clearRuns drops what the runs refer to, as clear does, for the scratch heaps and run
 // arrays a step leaves (a few runs each, several times an event): clear's call to the
-// runtime (memclrHasPointers, with its barrier check) costs more than a few stores. Only
-// the pointers are cleared: a run beyond a slice's length is never read, only written
-// whole by the next append.
+// runtime (memclrHasPointers, with its barrier check) costs more than a few stores. Every
+// field is cleared (a run holds only pointers and its version's length, which goes with
+// the version): a run beyond a slice's length is never read, only written whole by the
+// next append.
 func clearRuns(rs []run) {
 	if len(rs) > maxLoopClear {
 		clear(rs)

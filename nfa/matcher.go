@@ -124,9 +124,11 @@ func NewScratch() *Scratch { return &Scratch{} }
 // ForgetPrograms drops the scratch's references to the programs it served: a step
 // leaves its decision edges and state stacks beyond their lengths (never read, and not
 // cleared on the hot path: they are the program's), which would keep a program the
-// caller has dropped (a reloaded rule set) from the collector. Call it when the programs
+// caller has dropped (a reloaded rule set) from the collector; so would the evaluation
+// context's last matcher and run (set again by every step). Call it when the programs
 // change; the next step grows the lists again.
 func (sc *Scratch) ForgetPrograms() {
+	sc.ctx.m, sc.ctx.run = nil, nil
 	clear(sc.edges[:cap(sc.edges)])
 	clear(sc.stack[:cap(sc.stack)])
 	clear(sc.fstack[:cap(sc.fstack)])

@@ -7,7 +7,7 @@ import (
 
 // gcCounters are the collector's running totals at one instant.
 type gcCounters struct {
-	cycles uint64  // collections the runtime started on its own (not runtime.GC)
+	cycles uint64  // collections the runtime started on its own and completed (not runtime.GC)
 	alloc  uint64  // bytes allocated since the process started
 	gcCPU  float64 // CPU seconds the collector used (estimated by the runtime)
 	assist float64 // of which mark assists: work a goroutine that allocates does for it
