@@ -175,17 +175,7 @@ func TestSetPartialMatchesAppend(t *testing.T) {
 // program) would show here as a different match, timeout or run.
 func TestScratchSharedAcrossPrograms(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 7))
-	progs := []*Program{}
-	for len(progs) < 12 {
-		var data [64]byte
-		for i := range data {
-			data[i] = byte(r.Uint32())
-		}
-		prog, err := Compile(fuzzPattern(&fuzzBytes{b: data[:]}), letterResolve, Options{Timeouts: true, MaxRuns: 256})
-		if err == nil {
-			progs = append(progs, prog)
-		}
-	}
+	progs := randomPrograms(r, 12)
 	evs := make([]*event.Event, 60)
 	ts := int64(0)
 	for i := range evs {
@@ -238,28 +228,8 @@ func TestScratchSharedAcrossPrograms(t *testing.T) {
 // before ForgetPrograms).
 func TestScratchForgetsPrograms(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 7))
-	var progs []*Program
-	for len(progs) < 30 {
-		var data [64]byte
-		for i := range data {
-			data[i] = byte(r.Uint32())
-		}
-		prog, err := Compile(fuzzPattern(&fuzzBytes{b: data[:]}), letterResolve, Options{Timeouts: true, MaxRuns: 256})
-		if err == nil {
-			progs = append(progs, prog)
-		}
-	}
-	feed := func(p *Program, sc *Scratch) {
-		m, res, ts := p.NewMatcher(), Result{}, int64(0)
-		for j := range 60 {
-			ts += int64(r.IntN(3))
-			ev := (&event.Event{Seq: uint64(j + 1), Time: ts, Schema: benchSchema}).
-				SetValues([]event.Value{event.String(string(rune('a' + r.IntN(5)))), event.String("k"), event.Int(ts)})
-			m.Advance(ev.Time, sc, &res)
-			m.Process(ev, sc, &res)
-			res.Reset()
-		}
-	}
+	progs := randomPrograms(r, 30)
+	feed := func(p *Program, sc *Scratch) { feedLetters(p.NewMatcher(), sc, r) }
 	for i := 1; i < len(progs); i++ {
 		sc := NewScratch()
 		feed(progs[0], sc)
@@ -282,5 +252,37 @@ func TestScratchForgetsPrograms(t *testing.T) {
 		if stale {
 			t.Fatalf("program %d: the scratch still refers to a state of the program before ForgetPrograms", i)
 		}
+	}
+}
+
+// randomPrograms compiles n random patterns (fuzzPattern over bytes drawn from r),
+// skipping those that do not compile.
+func randomPrograms(r *rand.Rand, n int) []*Program {
+	var progs []*Program
+	for len(progs) < n {
+		var data [64]byte
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		prog, err := Compile(fuzzPattern(&fuzzBytes{b: data[:]}), letterResolve, Options{Timeouts: true, MaxRuns: 256})
+		if err == nil {
+			progs = append(progs, prog)
+		}
+	}
+	return progs
+}
+
+// feedLetters advances m over 60 events of the letters a–e drawn from r, 0–2 time units
+// apart, through sc.
+func feedLetters(m *Matcher, sc *Scratch, r *rand.Rand) {
+	var res Result
+	ts := int64(0)
+	for j := range 60 {
+		ts += int64(r.IntN(3))
+		ev := (&event.Event{Seq: uint64(j + 1), Time: ts, Schema: benchSchema}).
+			SetValues([]event.Value{event.String(string(rune('a' + r.IntN(5)))), event.String("k"), event.Int(ts)})
+		m.Advance(ev.Time, sc, &res)
+		m.Process(ev, sc, &res)
+		res.Reset()
 	}
 }

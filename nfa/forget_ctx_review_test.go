@@ -3,8 +3,6 @@ package nfa
 import (
 	"math/rand/v2"
 	"testing"
-
-	"github.com/cepd/cepd/event"
 )
 
 // TestForgetProgramsDropsEvalContext: ForgetPrograms leaves no reference to the last
@@ -14,24 +12,9 @@ import (
 // swap, not re-bound).
 func TestForgetProgramsDropsEvalContext(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 9))
-	var prog *Program
-	for prog == nil {
-		var data [64]byte
-		for i := range data {
-			data[i] = byte(r.Uint32())
-		}
-		prog, _ = Compile(fuzzPattern(&fuzzBytes{b: data[:]}), letterResolve, Options{Timeouts: true, MaxRuns: 256})
-	}
+	prog := randomPrograms(r, 1)[0]
 	sc := NewScratch()
-	m, res, ts := prog.NewMatcher(), Result{}, int64(0)
-	for j := range 60 {
-		ts += int64(r.IntN(3))
-		ev := (&event.Event{Seq: uint64(j + 1), Time: ts, Schema: benchSchema}).
-			SetValues([]event.Value{event.String(string(rune('a' + r.IntN(5)))), event.String("k"), event.Int(ts)})
-		m.Advance(ev.Time, sc, &res)
-		m.Process(ev, sc, &res)
-		res.Reset()
-	}
+	feedLetters(prog.NewMatcher(), sc, r)
 	if sc.ctx.m == nil {
 		t.Fatal("the feed evaluated no condition: the test shows nothing")
 	}
