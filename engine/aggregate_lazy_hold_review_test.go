@@ -31,10 +31,7 @@ pattern:
 emit:
   caps: agg.caps
 `)
-	sink := &sinkCollector{}
-	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 10 * time.Second, IdleTimeout: 20 * time.Millisecond, MaxJournal: 1}, rs, sink, &dlqCollector{})
-	defer stop()
-	feedIdleSteps(t, e, ctx, []idleStep{
+	e, sink := runIdleSteps(t, rs, 1, []idleStep{
 		{1, testEvent{ID: "a1", Card: "k", TS: t0, Kind: "auth", Amount: 1}},
 		{2, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"}},
 		{0, testEvent{}}, // partition 1 goes idle
@@ -60,6 +57,18 @@ emit:
 type idleStep struct {
 	part int
 	ev   testEvent
+}
+
+// runIdleSteps starts a one-shard engine over rs (10 s of out-of-orderness, partitions
+// idle after 20 ms, journals of at most maxJournal events; 0: the default), feeds it the
+// steps (feedIdleSteps) and returns it, still running until the test ends, with its sink.
+func runIdleSteps(t *testing.T, rs *RuleSet, maxJournal int, steps []idleStep) (*Engine, *sinkCollector) {
+	t.Helper()
+	sink := &sinkCollector{}
+	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 10 * time.Second, IdleTimeout: 20 * time.Millisecond, MaxJournal: maxJournal}, rs, sink, &dlqCollector{})
+	t.Cleanup(stop)
+	feedIdleSteps(t, e, ctx, steps)
+	return e, sink
 }
 
 // feedIdleSteps ingests the steps one by one, each awaited (Barrier), then flushes.

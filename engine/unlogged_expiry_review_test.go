@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 )
 
 // TestUnloggedStateExpiredAheadOfJournal: a key whose journal starts without velocity
@@ -27,10 +26,7 @@ pattern:
 emit:
   caps: agg.caps
 `)
-	sink := &sinkCollector{}
-	e, ctx, stop := startEngine(t, Config{Shards: 1, OutOfOrderness: 10 * time.Second, IdleTimeout: 20 * time.Millisecond}, rs, sink, &dlqCollector{})
-	defer stop()
-	feedIdleSteps(t, e, ctx, []idleStep{
+	e, sink := runIdleSteps(t, rs, 0, []idleStep{
 		{1, testEvent{ID: "c1", Card: "k", TS: t0, Kind: "capture", Amount: 1}},
 		{2, testEvent{ID: "x1", Card: "x", TS: t0, Kind: "login"}},
 		{0, testEvent{}}, // partition 1 goes idle
