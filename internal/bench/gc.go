@@ -18,18 +18,27 @@ type gcCounters struct {
 // just before and just after a forced collection, and the heap that collection left.
 type gcSample struct {
 	before, after gcCounters
-	scan          uint64 // scannable heap: what a mark phase reads
-	heap          uint64 // live heap
+	// forced is what a second forced collection of the same heap cost (after it less
+	// after): the runtime adds a cycle's CPU to its totals only when the cycle ends, so
+	// a run's collector CPU is read after the end's forced collection (which first
+	// waits for a cycle under way) less that collection's own, estimated by this one.
+	forced gcCounters
+	scan   uint64 // scannable heap: what a mark phase reads
+	heap   uint64 // live heap
 }
 
 // sampleGC reads the collector's counters, collects, and reads them again with the
-// live and scannable heap. A run's figures are the end's before less the start's
-// after: the forced collections are not the run's.
+// live and scannable heap; then collects once more to price a forced collection.
+// A run's counts are the end's before less the start's after, its collector CPU the
+// end's after less the start's after less the end's forced collection: the forced
+// collections are not the run's.
 func sampleGC() gcSample {
 	var g gcSample
 	g.before = readCounters()
 	runtime.GC()
 	g.after = readCounters()
+	runtime.GC()
+	g.forced = readCounters().minus(g.after)
 	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
 	metrics.Read(s)
 	var m runtime.MemStats
@@ -47,6 +56,12 @@ func readCounters() gcCounters {
 		assist: s[3].Value.Float64(), used: s[4].Value.Float64() - s[5].Value.Float64()}
 }
 
+// minus returns c less d, counter by counter.
+func (c gcCounters) minus(d gcCounters) gcCounters {
+	return gcCounters{cycles: c.cycles - d.cycles, alloc: c.alloc - d.alloc, gcCPU: c.gcCPU - d.gcCPU,
+		assist: c.assist - d.assist, used: c.used - d.used}
+}
+
 // gcFigures sets r's collector figures for the run between base and end, over events
 // events and keys keys.
 func gcFigures(r *Result, base, end gcSample, events, keys int) {
@@ -62,8 +77,13 @@ func gcFigures(r *Result, base, end gcSample, events, keys int) {
 	// under way, which the run started and which is the run's (before the fix it was
 	// left out when its mark phase outlasted the run).
 	r.GCCycles = end.after.cycles - from.cycles
-	if used := to.used - from.used; used > 0 {
-		r.GCCPUShare = (to.gcCPU - from.gcCPU) / used
-		r.AssistCPUShare = (to.assist - from.assist) / used
+	// CPU up to after the end's forced collection, less that collection's (estimated
+	// by the second one) and the start's second: read before it, a cycle still marking
+	// at the end of the run (the paced run's one collection, as a rule) was not in the
+	// totals.
+	cpu := end.after.minus(from).minus(base.forced).minus(end.forced)
+	if cpu.used > 0 {
+		r.GCCPUShare = max(cpu.gcCPU, 0) / cpu.used
+		r.AssistCPUShare = max(cpu.assist, 0) / cpu.used
 	}
 }

@@ -22,3 +22,22 @@ func TestGCCyclesCountsCycleUnderWay(t *testing.T) {
 		t.Fatalf("no cycle: %d counted", r.GCCycles)
 	}
 }
+
+// TestGCCPUCountsCycleUnderWay: the runtime adds a cycle's CPU to its totals when the
+// cycle ends, so the CPU of a collection still marking at the end of the run is only in
+// the counters read after the end's forced collection; the forced collections' own CPU
+// (priced by a second one at each sample) is not the run's.
+func TestGCCPUCountsCycleUnderWay(t *testing.T) {
+	base := gcSample{after: gcCounters{gcCPU: 1, used: 10}, forced: gcCounters{gcCPU: 0.5, used: 0.5}}
+	end := gcSample{
+		before: gcCounters{gcCPU: 1.5, used: 30},   // the start's second forced collection only
+		after:  gcCounters{gcCPU: 5.5, used: 34.5}, // + the run's cycle (3 s) + the end's forced collection (1 s)
+		forced: gcCounters{gcCPU: 1, used: 1},
+	}
+	var r Result
+	gcFigures(&r, base, end, 100, 10)
+	// used: 34.5 - 10 - 0.5 - 1 = 23; collector: 5.5 - 1 - 0.5 - 1 = 3.
+	if want := 3.0 / 23; r.GCCPUShare < want-1e-9 || r.GCCPUShare > want+1e-9 {
+		t.Fatalf("collector CPU share %.4f, want %.4f (the cycle under way counted, the forced ones not)", r.GCCPUShare, want)
+	}
+}
