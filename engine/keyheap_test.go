@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -118,6 +120,69 @@ func TestKeyHeapSameAsSwaps(t *testing.T) {
 			}
 			if !slices.Equal(h.e, ref.e) {
 				t.Fatalf("round %d step %d: entries differ from the sift by swaps", round, i)
+			}
+		}
+	}
+}
+
+// TestKeyHeapTimersSameAsSwaps uses keyHeap as a shard uses its timers, against swapHeap
+// and against a sorted reference: keys are rescheduled at random (earlier or later, so
+// stale entries stay behind), and the watermark moves on, popping every entry due by it
+// and skipping the stale ones (shard.advance). The heaps grow to thousands of entries,
+// a dozen levels, with few distinct times (ties). The keys each pops fire in the same
+// order as swapHeap's, and they are exactly the keys due, in time order.
+func TestKeyHeapTimersSameAsSwaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 3))
+	for round := range 8 {
+		keys := make([]*keyState, 1+r.IntN(2000))
+		for i := range keys {
+			keys[i] = &keyState{idx: int32(i), timerAt: math.MaxInt64}
+		}
+		var h keyHeap
+		var ref swapHeap
+		now, span := int64(0), int64(1+r.IntN(200))
+		for step := range 120 {
+			for range r.IntN(2 * len(keys)) { // reschedule
+				ks := keys[r.IntN(len(keys))]
+				at := now + 1 + r.Int64N(span)
+				if at == ks.timerAt {
+					continue
+				}
+				ks.timerAt = at
+				h.push(at, ks)
+				ref.push(at, ks)
+			}
+			now += r.Int64N(span/2 + 1)
+			var want []heapEntry // the keys due, by time, then by index
+			for _, ks := range keys {
+				if ks.timerAt <= now {
+					want = append(want, heapEntry{ks.timerAt, ks})
+				}
+			}
+			var got []heapEntry
+			for h.len() > 0 && h.minAt() <= now {
+				at, ks := h.pop()
+				rat, rks := ref.pop()
+				if at != rat || ks != rks {
+					t.Fatalf("round %d step %d: popped (%d, key %d), swaps pop (%d, key %d)", round, step, at, ks.idx, rat, rks.idx)
+				}
+				if at != ks.timerAt { // stale
+					continue
+				}
+				if n := len(got); n > 0 && got[n-1].at > at {
+					t.Fatalf("round %d step %d: key %d fires at %d after one at %d", round, step, ks.idx, at, got[n-1].at)
+				}
+				ks.timerAt = math.MaxInt64
+				got = append(got, heapEntry{at, ks})
+			}
+			if !slices.Equal(h.e, ref.e) {
+				t.Fatalf("round %d step %d: entries differ from the sift by swaps", round, step)
+			}
+			byTimeIdx := func(a, b heapEntry) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.ks.idx, b.ks.idx)) }
+			slices.SortFunc(want, byTimeIdx)
+			slices.SortFunc(got, byTimeIdx)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d step %d: %d keys fired, %d due, or not the same", round, step, len(got), len(want))
 			}
 		}
 	}

@@ -105,10 +105,14 @@ func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 			denseAll(sl.s)(yield)
 			return
 		}
+		k := 0 // rule ri's matcher's place in s: one for each earlier rule still live
 		for b := sl.mask; b != 0; b &= b - 1 {
 			ri := bits.TrailingZeros64(b)
-			if m := sl.get(ri); m != nil && !yield(ri, m) {
+			if !yield(ri, sl.s[k]) {
 				return
+			}
+			if sl.mask&(1<<uint(ri)) != 0 { // not cleared by the body
+				k++
 			}
 		}
 	}

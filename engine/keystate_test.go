@@ -45,7 +45,10 @@ func TestSlotsMatchDense(t *testing.T) {
 				sl.set(ri, m)
 				ref[ri] = m
 			case op < 8: // clear some rules while iterating, as timers drop idle matchers
-				for ri := range sl.all() {
+				for ri, m := range sl.all() {
+					if m != ref[ri] {
+						t.Fatalf("n=%d step %d: all gives rule %d's matcher %p while clearing, want %p", n, step, ri, m, ref[ri])
+					}
 					if r.IntN(2) == 0 {
 						sl.set(ri, nil)
 						ref[ri] = nil

@@ -63,7 +63,6 @@ func (k *knownDeadlines) drop(j, n int) {
 // the first maxKnown deadlines into ks.dl, known (ks.dlOK) unless a matcher is idle (a
 // timer would drop it) or a deadline does not fit. It returns the earliest deadline.
 func (s *shard) scan(ks *keyState) int64 {
-	var dl [maxKnown]int64
 	var top nfa.Usage // each measure's largest over the matchers: one note for the key
 	b, n, ok, next := 0, 0, true, int64(math.MaxInt64)
 	for _, m := range ks.m.list() {
@@ -76,8 +75,8 @@ func (s *shard) scan(ks *keyState) int64 {
 		d := m.Deadline()
 		next = min(next, d)
 		ok = ok && !m.Idle()
-		if n < maxKnown {
-			dl[n] = d
+		if n < maxKnown { // (entries set after ok turned false are never read)
+			ok = ks.dl.set(n, d, ks.newest) && ok
 			n++
 		}
 	}
@@ -85,9 +84,6 @@ func (s *shard) scan(ks *keyState) int64 {
 		s.e.stats.shard[s.id].peak.note(top)
 	}
 	ks.mbytes = b
-	for j := range n {
-		ok = ok && ks.dl.set(j, dl[j], ks.newest)
-	}
 	ks.dlOK = ok
 	return next
 }
@@ -98,7 +94,6 @@ func (s *shard) scan(ks *keyState) int64 {
 // ks.dlOK). It keeps ks.dl and ks.mbytes (ks.dlOK is cleared when a new deadline does not
 // fit) and returns the key's matchers' earliest deadline.
 func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
-	pk := &s.e.stats.shard[s.id].peak
 	next := int64(math.MaxInt64)
 	n, j := int(ks.live), 0
 	for ri, m := range ks.m.all() {
@@ -122,7 +117,7 @@ func (s *shard) advanceDue(ks *keyState, w int64, ingest int64) int64 {
 			continue
 		}
 		u := m.Usage()
-		pk.note(u)
+		s.e.stats.shard[s.id].peak.note(u) // (most matchers read are dropped: no note)
 		ks.mbytes += u.Bytes - had
 		d := m.Deadline()
 		next = min(next, d)
