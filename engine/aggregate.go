@@ -126,6 +126,21 @@ type keyVelocity struct {
 	// deadline). An Add only moves an EmptyAt later; what rolls aggs back (replayFeed)
 	// makes soon unknown, as a new state starts (bounds walks them once).
 	soon, late int64
+	// qbuf holds quiet when the layout has at most as many holds (setQuiet): a key's
+	// state is then one allocation fewer, in the room the quiet array's would take.
+	qbuf [4]int64
+}
+
+// setQuiet gives kv a quiet array of n holds, none set (MinInt64).
+func (kv *keyVelocity) setQuiet(n int) {
+	if n <= len(kv.qbuf) {
+		kv.quiet = kv.qbuf[:n:n]
+	} else {
+		kv.quiet = make([]int64, n)
+	}
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
 }
 
 // ruleAggs returns rule ri's aggregates (empty for a rule without any).
@@ -203,10 +218,8 @@ func (s *shard) velocity() *velPlan {
 
 func newKeyVelocity(lay *velLayout) *keyVelocity {
 	n := lay.off[len(lay.off)-1]
-	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64, soon: math.MinInt64}
-	for i := range kv.quiet {
-		kv.quiet[i] = math.MinInt64
-	}
+	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), at: math.MinInt64, soon: math.MinInt64}
+	kv.setQuiet(len(lay.holds))
 	return kv
 }
 
