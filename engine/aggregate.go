@@ -126,6 +126,21 @@ type keyVelocity struct {
 	// deadline). An Add only moves an EmptyAt later; what rolls aggs back (replayFeed)
 	// makes soon unknown, as a new state starts (bounds walks them once).
 	soon, late int64
+	// qbuf holds quiet when the layout has at most as many holds (setQuiet): a key's
+	// state is then one allocation fewer, in the room the quiet array's would take.
+	qbuf [4]int64
+}
+
+// setQuiet gives kv a quiet array of n holds, none set (MinInt64).
+func (kv *keyVelocity) setQuiet(n int) {
+	if n <= len(kv.qbuf) {
+		kv.quiet = kv.qbuf[:n:n]
+	} else {
+		kv.quiet = make([]int64, n)
+	}
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
 }
 
 // ruleAggs returns rule ri's aggregates (empty for a rule without any).
@@ -202,12 +217,60 @@ func (s *shard) velocity() *velPlan {
 }
 
 func newKeyVelocity(lay *velLayout) *keyVelocity {
-	n := lay.off[len(lay.off)-1]
-	kv := &keyVelocity{lay: lay, aggs: make([]*velocity.Agg, n), quiet: make([]int64, len(lay.holds)), at: math.MinInt64, soon: math.MinInt64}
-	for i := range kv.quiet {
-		kv.quiet[i] = math.MinInt64
-	}
+	kv := allocKeyVelocity(int(lay.off[len(lay.off)-1]))
+	kv.lay, kv.at, kv.soon = lay, math.MinInt64, math.MinInt64
+	kv.setQuiet(len(lay.holds))
 	return kv
+}
+
+// kvWith is a key's velocity state and the array of its aggregates, A, in one allocation.
+type kvWith[A any] struct {
+	kv   keyVelocity
+	aggs A
+}
+
+// Arrays of aggregates for kvWith, by size.
+type (
+	aggs4  [4]*velocity.Agg
+	aggs8  [8]*velocity.Agg
+	aggs10 [10]*velocity.Agg
+	aggs12 [12]*velocity.Agg
+	aggs16 [16]*velocity.Agg
+)
+
+func (a *aggs4) room() []*velocity.Agg  { return a[:] }
+func (a *aggs8) room() []*velocity.Agg  { return a[:] }
+func (a *aggs10) room() []*velocity.Agg { return a[:] }
+func (a *aggs12) room() []*velocity.Agg { return a[:] }
+func (a *aggs16) room() []*velocity.Agg { return a[:] }
+
+// allocKeyVelocity returns a zero keyVelocity with aggs of n (nil each): for a layout of
+// up to 16 aggregates, in one allocation of the size the two would take apart, or a
+// size class more.
+func allocKeyVelocity(n int) *keyVelocity {
+	switch {
+	case n <= 4:
+		return kvIn[aggs4](n)
+	case n <= 8:
+		return kvIn[aggs8](n)
+	case n <= 10:
+		return kvIn[aggs10](n)
+	case n <= 12:
+		return kvIn[aggs12](n)
+	case n <= 16:
+		return kvIn[aggs16](n)
+	}
+	return &keyVelocity{aggs: make([]*velocity.Agg, n)}
+}
+
+// kvIn allocates a keyVelocity with aggs of n in the array A beside it.
+func kvIn[A any, P interface {
+	*A
+	room() []*velocity.Agg
+}](n int) *keyVelocity {
+	x := new(kvWith[A])
+	x.kv.aggs = P(&x.aggs).room()[:n:n]
+	return &x.kv
 }
 
 // admits reports whether aggregate g, at place k of the layout, admits ev: prev, the

@@ -59,7 +59,8 @@ const (
 func (p *velPlan) newBase(kv *keyVelocity) *keyVelocity {
 	b, ok := popSpare(&p.bases)
 	if !ok {
-		b = &keyVelocity{lay: p.lay, quiet: make([]int64, len(p.lay.holds)), at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
+		b = &keyVelocity{lay: p.lay, at: math.MinInt64, soon: math.MinInt64, jour: &velJournal{}}
+		b.setQuiet(len(p.lay.holds))
 	}
 	b.jour.none = kv == nil
 	if kv == nil {

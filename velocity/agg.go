@@ -95,19 +95,23 @@ func (a *Agg) Recycle(keep int) bool {
 	if a.u != nil {
 		return false
 	}
-	q, dn := a.w.q, a.w.dn
 	var gs []group
 	if a.byHdr != nil {
 		gs = a.gs
 	}
-	if cap(q)*int(unsafe.Sizeof(entry{}))+cap(dn)*int(unsafe.Sizeof(dnode{}))+cap(gs)*int(unsafe.Sizeof(group{})) > keep {
-		q, dn, gs = nil, nil, nil
+	n := a.w.room()
+	for i := range gs[:cap(gs)] {
+		n += gs[:cap(gs)][i].w.room()
 	}
-	clear(dn[:cap(dn)])
-	clear(gs[:cap(gs)])
+	if n+cap(gs)*int(unsafe.Sizeof(group{})) > keep {
+		a.w.q, a.w.dn, gs = nil, nil, nil
+	}
 	a.last, a.useg = math.MinInt64, 0
-	a.w = newWindow()
-	a.w.q, a.w.dn = q[:0], dn[:0]
+	a.w = a.w.emptied()
+	for i := range gs[:cap(gs)] {
+		g := &gs[:cap(gs)][i]
+		*g = group{w: g.w.emptied()} // its window's room, for the group alloc puts there
+	}
 	if a.byHdr != nil {
 		*a.byHdr = byHdr{gs: gs[:0], glist: newGroupList()}
 	}
@@ -343,8 +347,12 @@ func (l *groupList) alloc(gs *[]group, key Key, u *Undo) int32 {
 		(*gs)[i] = g
 		return i
 	}
-	if n := len(*gs); u != nil && n < cap(*gs) {
-		u.logGrp(&(*gs)[:n+1][n]) // a slot an older length may have shown
+	if n := len(*gs); n < cap(*gs) {
+		slot := &(*gs)[:n+1][n]
+		u.logGrp(slot) // a slot an older length may have shown
+		// An empty window's room a recycled aggregate left there (Recycle; a slot is
+		// otherwise zero past the length, or logged as it was).
+		g.w.q, g.w.dn = slot.w.q[:0], slot.w.dn[:0]
 	}
 	*gs = append(*gs, g)
 	return int32(len(*gs) - 1)

@@ -89,8 +89,26 @@ func checkNoStrings(t *testing.T, a *Agg) {
 		t.Fatal("recycled aggregate keeps groups")
 	}
 	for _, g := range a.gs[:cap(a.gs)] {
-		if g.key.S != "" || g.w.q != nil || g.w.dn != nil {
-			t.Fatalf("recycled aggregate keeps group %q", g.key.S)
+		checkSlotEmpty(t, a.spec, g)
+	}
+}
+
+// checkSlotEmpty fails unless g, a group slot past a recycled aggregate's groups, holds
+// nothing but an empty window's arrays (kept for the group that takes the slot next),
+// their room zeroed.
+func checkSlotEmpty(t *testing.T, s Spec, g group) {
+	t.Helper()
+	if g.key != (Key{}) || g.last != 0 || g.w.vals != nil || len(g.w.q) != 0 || len(g.w.dn) != 0 || g.w.n != 0 || g.w.nd != 0 {
+		t.Fatalf("%v: a kept group slot holds %+v", s, g)
+	}
+	for _, e := range g.w.q[:cap(g.w.q)] {
+		if e != (entry{}) {
+			t.Fatalf("%v: a kept group slot's window keeps entry %+v", s, e)
+		}
+	}
+	for _, d := range g.w.dn[:cap(g.w.dn)] {
+		if d != (dnode{}) {
+			t.Fatalf("%v: a kept group slot's window keeps value %+v", s, d)
 		}
 	}
 }
@@ -154,9 +172,7 @@ func checkAsNew(t *testing.T, a, n *Agg) {
 		t.Fatalf("%v: groups' header %+v, new %+v", a.spec, *a.byHdr, *n.byHdr)
 	}
 	for _, g := range a.gs[:cap(a.gs)] {
-		if g.key != (Key{}) || g.w.q != nil || g.w.dn != nil || g.w.vals != nil {
-			t.Fatalf("%v: a kept group slot holds %+v", a.spec, g)
-		}
+		checkSlotEmpty(t, a.spec, g)
 	}
 }
 
@@ -172,5 +188,62 @@ func checkWindowAsNew(t *testing.T, s Spec, a, n window) {
 	}
 	if a.qh != n.qh || a.n != n.n || a.sum != n.sum || a.nd != n.nd || a.head != n.head || a.tail != n.tail || a.free != n.free {
 		t.Fatalf("%v: window %+v, new %+v", s, a, n)
+	}
+}
+
+// TestRecycledGroupRoomAgainstNew runs one stream through a recycled aggregate by a
+// field, whose group slots keep their windows' arrays (Recycle, groupList.alloc), and
+// through a new one, both logged a segment at a time as the engine logs them, some
+// segments rolled back (Undo) and some read at the log's start (AtStart): every value,
+// EmptyAt and encoding must be the new one's.
+func TestRecycledGroupRoomAgainstNew(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const window = 1000
+	for iter := range 60 {
+		for _, f := range funcs {
+			spec := Spec{Func: f, Window: window, By: true}
+			old := New(spec)
+			tm := int64(1_000_000)
+			for range 5 + rng.IntN(40) { // groups with windows of a few entries and values
+				tm += rng.Int64N(window / 8)
+				old.Add(tm, Key{S: fmt.Sprint("m", rng.IntN(12)), Kind: 2}, float64(rng.IntN(100)), Key{S: fmt.Sprint("v", rng.IntN(5)), Kind: 1})
+			}
+			if !old.Recycle(1 << 20) {
+				t.Fatalf("%v: an unlogged aggregate refused", f)
+			}
+			fresh := New(spec)
+			uo, uf := NewUndo(), NewUndo()
+			old.Log(uo)
+			fresh.Log(uf)
+			tm += 10 * window
+			for seg := range 12 {
+				uo.Mark()
+				uf.Mark()
+				for range 1 + rng.IntN(4) {
+					tm += rng.Int64N(window / 3)
+					by, num, val := Key{S: fmt.Sprint("m", rng.IntN(6)), Kind: 2}, float64(rng.IntN(100)), Key{S: fmt.Sprint("v", rng.IntN(4)), Kind: 1}
+					g, gok := old.AddValue(tm, by, num, val)
+					w, wok := fresh.AddValue(tm, by, num, val)
+					if g != w || gok != wok || old.EmptyAt() != fresh.EmptyAt() {
+						t.Fatalf("iter %d %v segment %d: recycled reads %v %v, new %v %v", iter, f, seg, g, gok, w, wok)
+					}
+				}
+				switch rng.IntN(4) {
+				case 0: // the journal re-matched: back to the base
+					uo.Undo()
+					uf.Undo()
+				case 1: // a checkpoint reads the base
+					var ob, fb string
+					uo.AtStart(func() { ob = string(old.AppendBinary(nil)) })
+					uf.AtStart(func() { fb = string(fresh.AppendBinary(nil)) })
+					if ob != fb {
+						t.Fatalf("iter %d %v segment %d: the recycled base encodes differently from the new one's", iter, f, seg)
+					}
+				}
+				if g, w := string(old.AppendBinary(nil)), string(fresh.AppendBinary(nil)); g != w {
+					t.Fatalf("iter %d %v segment %d: recycled encodes differently from new", iter, f, seg)
+				}
+			}
+		}
 	}
 }

@@ -241,33 +241,32 @@ func dropFront[T any](s []T, h *int, n int) []T {
 	return s
 }
 
+// reset empties the log's arrays, keeping them. Most logs hold records of a few kinds:
+// an array with none is not cleared (emptied).
 func (u *Undo) reset() {
 	u.head = [nKinds + 1]int{}
 	u.kinds = u.kinds[:0]
-	clear(u.aggQs)
-	u.aggQs = u.aggQs[:0]
-	clear(u.aggDs)
-	u.aggDs = u.aggDs[:0]
-	clear(u.aggGs)
-	u.aggGs = u.aggGs[:0]
-	clear(u.ents)
-	u.ents = u.ents[:0]
-	clear(u.dns)
-	u.dns = u.dns[:0]
-	clear(u.grps)
-	u.grps = u.grps[:0]
-	clear(u.grpWs)
-	u.grpWs = u.grpWs[:0]
-	clear(u.links)
-	u.links = u.links[:0]
-	clear(u.maps)
-	u.maps = u.maps[:0]
-	clear(u.words)
-	u.words = u.words[:0]
-	clear(u.slots)
-	u.slots = u.slots[:0]
+	u.aggQs = emptied(u.aggQs)
+	u.aggDs = emptied(u.aggDs)
+	u.aggGs = emptied(u.aggGs)
+	u.ents = emptied(u.ents)
+	u.dns = emptied(u.dns)
+	u.grps = emptied(u.grps)
+	u.grpWs = emptied(u.grpWs)
+	u.links = emptied(u.links)
+	u.maps = emptied(u.maps)
+	u.words = emptied(u.words)
+	u.slots = emptied(u.slots)
 	u.seg++
 	u.lastGrp, u.lastW, u.lastLink = logged{}, logged{}, logged{}
+}
+
+// emptied returns s cleared (its records hold pointers) and of length 0.
+func emptied[T any](s []T) []T {
+	if len(s) > 0 {
+		clear(s)
+	}
+	return s[:0]
 }
 
 // swapBack restores the records' old contents in reverse order, keeping in each the

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // entry is one event, or a bucket of events less than Window/Resolution apart: t0 is
@@ -56,6 +57,22 @@ type dwin struct {
 func newWindow() window { return window{dwin: dwin{head: -1, tail: -1, free: -1}} }
 
 func (w *window) live() []entry { return w.q[w.qh:] }
+
+// room is the bytes of the window's arrays (their capacity).
+func (w *window) room() int {
+	return cap(w.q)*int(unsafe.Sizeof(entry{})) + cap(w.dn)*int(unsafe.Sizeof(dnode{}))
+}
+
+// emptied returns an empty window (as newWindow) keeping w's arrays, their room
+// zeroed: for an aggregate nothing else refers to (Agg.Recycle).
+func (w *window) emptied() window {
+	q, dn := w.q[:cap(w.q)], w.dn[:cap(w.dn)]
+	clear(q)
+	clear(dn)
+	e := newWindow()
+	e.q, e.dn = q[:0], dn[:0]
+	return e
+}
 
 func (w *window) push(e entry, u *Undo) {
 	if w.qh > 0 && w.qh >= len(w.q)/2 { // compact: amortised O(1)
