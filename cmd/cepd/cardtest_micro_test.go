@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,11 +59,38 @@ func microRuleSet(tb testing.TB) *engine.RuleSet {
 	return rs
 }
 
-// microEvents returns n card events over the given number of cards in event-time order:
+// microEvents returns n card events over the given number of cards in event-time order
+// (microRecords), as records over one buffer.
+func microEvents(seed uint64, cards, n int) []engine.Record {
+	return microRecords(seed, cards, n).records(n)
+}
+
+// microStream is a stream of records held without pointers: every record's JSON one
+// after another in buf, record i ending at ends[i]. A collection marks it as two objects,
+// so a benchmark's forced collection costs nearly nothing however long the stream is
+// (1M records of their own are 1M objects to mark: about 1.7k instructions an event of a
+// 100k-event run, BenchmarkCardTestingSides).
+type microStream struct {
+	buf  []byte
+	ends []int
+}
+
+// records returns the stream's first n records, their values pointing into its buffer.
+func (m *microStream) records(n int) []engine.Record {
+	recs := make([]engine.Record, n)
+	from := 0
+	for i := range recs {
+		recs[i] = engine.Record{Value: m.buf[from:m.ends[i]:m.ends[i]], Offset: int64(i + 1)}
+		from = m.ends[i]
+	}
+	return recs
+}
+
+// microRecords returns n card events over the given number of cards in event-time order:
 // authorisations (1% of them tiny probes, 5% large), captures and logins spread evenly
 // over about two days, with bursts injected (three probes a minute apart and a large
 // authorisation a minute later, on one card) in one of every 1,000 events.
-func microEvents(seed uint64, cards, n int) []engine.Record {
+func microRecords(seed uint64, cards, n int) *microStream {
 	r := rand.New(rand.NewPCG(seed, 42))
 	type raw struct {
 		ts     int64
@@ -103,10 +131,10 @@ func microEvents(seed uint64, cards, n int) []engine.Record {
 		evs = append(evs, e)
 	}
 	slices.SortStableFunc(evs, func(a, b raw) int { return cmp.Compare(a.ts, b.ts) })
-	recs := make([]engine.Record, len(evs))
-	var b []byte
+	m := &microStream{ends: make([]int, len(evs))}
+	b := m.buf
 	for i, e := range evs {
-		b = append(b[:0], `{"event_id":"ev`...)
+		b = append(b, `{"event_id":"ev`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `","card_id":"card`...)
 		b = strconv.AppendInt(b, int64(e.card), 10)
@@ -127,9 +155,10 @@ func microEvents(seed uint64, cards, n int) []engine.Record {
 			b = append(b, '"')
 		}
 		b = append(b, '}')
-		recs[i] = engine.Record{Value: slices.Clone(b), Offset: int64(i + 1)}
+		m.ends[i] = len(b)
 	}
-	return recs
+	m.buf = b
+	return m
 }
 
 // handMatcher is card testing written by hand for this one rule: per card, the tiny
@@ -264,31 +293,36 @@ func firstDiff(a, b []string) string {
 // through cepd (one shard, decoding in the ingesting goroutine) and through the
 // hand-written matcher (one goroutine), alternately in one process. One op is one pass
 // over the stream. It reports each side's wall and CPU time per event, the ratios
-// hand/cepd (1.0: cepd as fast as the hand-written matcher), and the wall time of
-// decoding the stream alone on one goroutine (the floor of both).
+// hand/cepd (1.0: cepd as fast as the hand-written matcher), the wall time of decoding
+// the stream alone on one goroutine (the floor of both), and what each side cost the
+// collector: the collections that ended during it (per pass), their CPU time and the
+// allocations (per event).
 func BenchmarkCardTesting(b *testing.B) {
 	rs := microRuleSet(b)
 	recs := microEvents(1, 10000, 1_000_000)
 	var handWall, handCPU, cepdWall, cepdCPU, decWall int64
+	var handGC, cepdGC sideCost
 	var handN, cepdN int
 	hand := func() {
-		w0, c0 := time.Now(), cpuTime()
+		w0, c0, g0 := time.Now(), cpuTime(), readCost()
 		h := newHandMatcher(rs.Schema, true)
 		for i := range recs {
 			h.feed(recs[i].Value)
 		}
 		handWall += int64(time.Since(w0))
 		handCPU += cpuTime() - c0
+		handGC.add(g0, readCost())
 		handN = h.matchesCount
 	}
 	cepd := func() {
-		w0, c0 := time.Now(), cpuTime()
+		w0, c0, g0 := time.Now(), cpuTime(), readCost()
 		col := &alerts.Collector{}
 		if err := backtestReplay(rs, recs, col); err != nil {
 			b.Fatal(err)
 		}
 		cepdWall += int64(time.Since(w0))
 		cepdCPU += cpuTime() - c0
+		cepdGC.add(g0, readCost())
 		cepdN = col.Len()
 	}
 	decode := func() { // the floor both sides stand on
@@ -324,6 +358,51 @@ func BenchmarkCardTesting(b *testing.B) {
 	b.ReportMetric(float64(cepdCPU)/ev, "cepd-cpu-ns/event")
 	b.ReportMetric(float64(handWall)/float64(cepdWall), "wall-ratio")
 	b.ReportMetric(float64(handCPU)/float64(cepdCPU), "cpu-ratio")
+	handGC.report(b, "hand", b.N, ev)
+	cepdGC.report(b, "cepd", b.N, ev)
+}
+
+// sideCost sums what the passes of one side of a benchmark cost the collector, read
+// from runtime/metrics before and after each pass: the collections that ended during
+// it, the collector's CPU time the runtime counted then (it counts a cycle's at its
+// end), and the objects and bytes allocated.
+type sideCost struct{ cycles, gcCPU, objects, bytes float64 }
+
+// costMetrics are the runtime/metrics a sideCost sums, in its fields' order.
+var costMetrics = [...]string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/total:cpu-seconds",
+	"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes"}
+
+// readCost reads the runtime's running totals of costMetrics.
+func readCost() sideCost {
+	s := make([]metrics.Sample, len(costMetrics))
+	for i, n := range costMetrics {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	v := func(i int) float64 {
+		if s[i].Value.Kind() == metrics.KindFloat64 {
+			return s[i].Value.Float64()
+		}
+		return float64(s[i].Value.Uint64())
+	}
+	return sideCost{v(0), v(1), v(2), v(3)}
+}
+
+// add adds the difference between the totals read before a pass and after it.
+func (c *sideCost) add(before, after sideCost) {
+	c.cycles += after.cycles - before.cycles
+	c.gcCPU += after.gcCPU - before.gcCPU
+	c.objects += after.objects - before.objects
+	c.bytes += after.bytes - before.bytes
+}
+
+// report reports the side's collections per pass and its collector CPU and allocations
+// per event.
+func (c *sideCost) report(b *testing.B, side string, passes int, events float64) {
+	b.ReportMetric(c.cycles/float64(passes), side+"-gc/pass")
+	b.ReportMetric(c.gcCPU*1e9/events, side+"-gc-cpu-ns/event")
+	b.ReportMetric(c.objects/events, side+"-allocs/event")
+	b.ReportMetric(c.bytes/events, side+"-B/event")
 }
 
 // backtestReplay runs recs through an engine of one shard with no out-of-orderness.
