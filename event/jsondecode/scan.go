@@ -95,14 +95,15 @@ func (d *Decoder) predicted(data []byte, i, j int) (e int, hit bool) {
 	}
 	w := data[i : i+16]
 	w0, w1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
-	f := int(d.order[j])
-	if f < 0 || !d.codes[f].is(w0, w1) {
-		if f = d.table.find(d.codes, w0, w1); f < 0 {
+	codes := d.codes
+	f := int(d.order[j&(maxMembers-1)]) // j < maxMembers (flat): no bounds check
+	if uint(f) >= uint(len(codes)) || !codes[f].is(w0, w1) {
+		if f = d.table.find(codes, w0, w1); f < 0 {
 			return 0, false
 		}
-		d.order[j] = int32(f)
+		d.order[j&(maxMembers-1)] = int32(f)
 	}
-	c := &d.codes[f]
+	c := &codes[f]
 	v := i + c.n
 	switch {
 	case c.op == opString && v+10 <= len(data) && data[v] == '"':
