@@ -270,10 +270,11 @@ func (b *Builder) Absent(c int) uint64 {
 	n := len(b.kinds)
 	kinds := b.kinds[:(n+7)&^7] // padded (Reset)
 	var set uint64
-	for g := c; g < min(c+64, len(kinds)); g += 8 {
-		x := binary.LittleEndian.Uint64(kinds[g:]) &^ ones
+	ks := kinds[c:min(c+64, len(kinds))]
+	for g := 0; g+8 <= len(ks); g += 8 { // g < 64: the shift needs no test of 64
+		x := binary.LittleEndian.Uint64(ks[g:g+8]) &^ ones
 		nz := ((x&lows7 + lows7) | x) & highs
-		set |= ((nz >> 7) * gather >> 56) << (g - c)
+		set |= ((nz >> 7) * gather >> 56) << (g & 63)
 	}
 	if n-c < 64 {
 		return ^set & (1<<(n-c) - 1)
@@ -295,13 +296,14 @@ const (
 // string (bit j: value c+j), reading 8 kind bytes a word at a time: (x&lows7+lows7)|x has
 // a byte's high bit set exactly when the byte is not zero (no carry crosses a byte).
 func presence(kinds []byte, c int) (set, long uint64) {
-	for g := c; g < min(c+64, len(kinds)); g += 8 {
-		x := binary.LittleEndian.Uint64(kinds[g:])
+	ks := kinds[c:min(c+64, len(kinds))]
+	for g := 0; g+8 <= len(ks); g += 8 { // g < 64: the shifts need no test of 64
+		x := binary.LittleEndian.Uint64(ks[g : g+8])
 		y := x ^ longs
 		nz := ((x&lows7 + lows7) | x) & highs  // the bytes not zero: present values
 		ls := ^((y&lows7 + lows7) | y) & highs // the bytes equal to KindString: long strings
-		set |= ((nz >> 7) * gather >> 56) << (g - c)
-		long |= ((ls >> 7) * gather >> 56) << (g - c)
+		set |= ((nz >> 7) * gather >> 56) << (g & 63)
+		long |= ((ls >> 7) * gather >> 56) << (g & 63)
 	}
 	return set, long
 }
