@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -143,6 +144,41 @@ func TestBuildMatchesReference(t *testing.T) {
 			if got := unsafe.Slice(ev.data, ev.size); !bytes.Equal(got, want) {
 				t.Fatalf("nv %d (in order %v): slab\n%x\nwant\n%x", nv, inOrder, got, want)
 			}
+		}
+	}
+}
+
+// TestPutWordsMatchesEach: putWords, a run of present values at a time, writes what
+// putWordsEach, a word at a time, writes, for sets of every density (runs at either end,
+// all 64 present, none) over words of random bits.
+func TestPutWordsMatchesEach(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	var b Builder
+	b.Reset(130)
+	for i := range b.words {
+		b.words[i] = r.Uint64()
+	}
+	for k := range 4000 {
+		var set uint64
+		switch k % 4 {
+		case 0:
+			set = r.Uint64()
+		case 1:
+			set = r.Uint64() | r.Uint64() | r.Uint64() // long runs
+		case 2:
+			set = ^uint64(0) << r.IntN(64) >> r.IntN(64)
+		default:
+			set = []uint64{0, ^uint64(0), 1, 1 << 63}[r.IntN(4)]
+		}
+		c := r.IntN(2) * 64
+		n := bits.OnesCount64(set)
+		got, want := make([]byte, 8+8*n+8), make([]byte, 8+8*n+8)
+		if at := b.putWords(got, 8, c, set); at != 8+8*n {
+			t.Fatalf("set %x: putWords ends at %d, want %d", set, at, 8+8*n)
+		}
+		putWordsEach(want, 8, b.words[c:], set)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("set %x from %d: putWords\n%x\nwant\n%x", set, c, got, want)
 		}
 	}
 }

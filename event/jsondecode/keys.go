@@ -14,7 +14,9 @@ type fieldCode struct {
 	// member spells its key, as little-endian words, and m0 and m1 mask the n bytes the
 	// key has of them; n is 0 for a key longer than 16 bytes or a name no key the fast
 	// path reads can spell (one holding a quote or a backslash): such a field is found by
-	// its name (Decoder.field).
+	// its name (Decoder.field), and its k0 is 1 and m0 0, so that is matches no words
+	// (flatMember makes such a field the prediction for its position; is then answers
+	// false without a test of n).
 	k0, k1, m0, m1 uint64
 	n              int
 	// str marks a field of type string or any: a JSON string is its value.
@@ -24,7 +26,7 @@ type fieldCode struct {
 
 // newFieldCode returns the code of field f.
 func newFieldCode(f event.Field) fieldCode {
-	c := fieldCode{str: f.Type == event.TypeString || f.Type == event.TypeAny}
+	c := fieldCode{str: f.Type == event.TypeString || f.Type == event.TypeAny, k0: 1}
 	if key := `"` + f.Name + `":`; len(key) <= 16 && !strings.ContainsAny(f.Name, "\"\\") {
 		var b [16]byte
 		copy(b[:], key)
@@ -46,9 +48,10 @@ func newFieldCode(f event.Field) fieldCode {
 	return c
 }
 
-// is reports whether the 16 bytes w0, w1 (little-endian) start with c's key.
+// is reports whether the 16 bytes w0, w1 (little-endian) start with c's key (never for
+// a code of n 0: w0&0 is not 1).
 func (c *fieldCode) is(w0, w1 uint64) bool {
-	return c.n != 0 && w0&c.m0 == c.k0 && w1&c.m1 == c.k1
+	return w0&c.m0 == c.k0 && w1&c.m1 == c.k1
 }
 
 // keyMasks returns the masks of the first n bytes (n <= 16) of two little-endian words.

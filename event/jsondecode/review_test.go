@@ -3,6 +3,7 @@ package jsondecode
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -260,4 +261,36 @@ func FuzzSequenceFastIsSlow(f *testing.F) {
 		d := NewDecoder(s)
 		checkSequence(t, s, []*Decoder{d}, strings.Split(string(in), "\n")...)
 	})
+}
+
+// TestLongNamePredictionIsSlow: a member whose name is too long for a table key (its
+// field's code has n 0; flatMember reads it by name) becomes the prediction for its
+// position, and the next event has another member there. The code of such a field
+// matches no key (fieldCode.is), so the next member is looked up in the table: one
+// long-lived decoder takes the fast path for each event of every order of the members,
+// and decodes it as the slow path does. (With a code of k0 0, which matches every key,
+// the long field's code was taken for a match and the key read as its value: the fast
+// path declined, and this test failed.)
+func TestLongNamePredictionIsSlow(t *testing.T) {
+	s := wideSchema(t)
+	ms := []string{`"abcdefghijklmno":true`, `"ok":false`, `"note":"abc"`, `"n":3`, `"abcdefghijklmn":2.5`}
+	orders := [][]int{{0, 1, 2, 3, 4}, {1, 0, 2, 3, 4}, {2, 3, 0, 1, 4}, {4, 2, 1, 0, 3}, {3, 4, 0, 2, 1}}
+	head := []string{`"id":"1"`, `"card":"c"`, `"ts":1`, `"amount":1`, `"req":1`}
+	d := NewDecoder(s)
+	for _, a := range orders {
+		for _, b := range orders {
+			for _, o := range [][]int{a, b} {
+				line := slices.Clone(head)
+				for _, k := range o {
+					line = append(line, ms[k])
+				}
+				in := []byte("{" + strings.Join(line, ",") + "}")
+				d.b.Reset(len(s.Fields))
+				if !d.flat(in) {
+					t.Fatalf("%s after %v: the fast path declines", in, a)
+				}
+				checkSequence(t, s, []*Decoder{d}, string(in))
+			}
+		}
+	}
 }

@@ -95,18 +95,19 @@ func (d *Decoder) predicted(data []byte, i, j int) (e int, hit bool) {
 	}
 	w := data[i : i+16]
 	w0, w1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
-	f := int(d.order[j])
-	if f < 0 || !d.codes[f].is(w0, w1) {
-		if f = d.table.find(d.codes, w0, w1); f < 0 {
+	codes := d.codes
+	f := int(d.order[j&(maxMembers-1)]) // j < maxMembers (flat): no bounds check
+	if uint(f) >= uint(len(codes)) || !codes[f].is(w0, w1) {
+		if f = d.table.find(codes, w0, w1); f < 0 {
 			return 0, false
 		}
-		d.order[j] = int32(f)
+		d.order[j&(maxMembers-1)] = int32(f)
 	}
-	c := &d.codes[f]
+	c := &codes[f]
 	v := i + c.n
 	switch {
 	case c.op == opString && v+10 <= len(data) && data[v] == '"':
-		if sw, n, ok := shortWord(data, v+1); ok && n <= d.maxStr {
+		if sw, n, ok := shortWord((*[9]byte)(data[v+1 : v+10])); ok && n <= d.maxStr {
 			d.b.SetInline(f, sw, n)
 			return v + n + 2, true
 		}
@@ -306,7 +307,7 @@ func (d *Decoder) shortString(data []byte, i, f int) (int, bool) {
 	if data[i] != '"' || len(data)-i < 10 {
 		return 0, false
 	}
-	w, n, ok := shortWord(data, i+1)
+	w, n, ok := shortWord((*[9]byte)(data[i+1 : i+10]))
 	if !ok || n > d.maxStr {
 		return 0, false
 	}
@@ -314,15 +315,17 @@ func (d *Decoder) shortString(data []byte, i, f int) (int, bool) {
 	return i + n + 2, true
 }
 
-// shortWord reads the string whose bytes start at data[i] (after its opening quote;
-// len(data)-i >= 9) from the one word plainString would read first (and the byte after
-// it): when the string is plain and at most 8 bytes long, the word with its bytes past
-// the string masked out is the string's slab word, and n its length; false for any
-// other string.
-func shortWord(data []byte, i int) (w uint64, n int, ok bool) {
-	w = binary.LittleEndian.Uint64(data[i:])
-	n = bits.TrailingZeros64(specials(w)) / 8      // 8 when there is none
-	return w & (1<<(8*n) - 1), n, data[i+n] == '"' // n == 8: 1<<64 is 0, all ones
+// shortWord reads the string whose bytes are the 9 bytes s (after its opening quote)
+// from the one word plainString would read first (and the byte after it): when the
+// string is plain and at most 8 bytes long, the word with its bytes past the string
+// masked out is the string's slab word, and n its length; false for any other string.
+// The mask is read off the word's first special byte, the lowest bit m&-m of its
+// specials (bit 7 of that byte; none: 0, all ones), without a shift by n.
+func shortWord(s *[9]byte) (w uint64, n int, ok bool) {
+	w = binary.LittleEndian.Uint64(s[:8])
+	m := specials(w)
+	n = bits.TrailingZeros64(m) / 8 // 8 when there is none
+	return w & ((m&-m)>>7 - 1), n, s[n] == '"'
 }
 
 // skipBlanks returns the offset of the first byte from data[i] on that is not a blank

@@ -2,6 +2,7 @@ package jsondecode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -291,6 +292,40 @@ func TestScanFlatAgreesBounded(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestShortWordIsPlainString: shortWord reads a plain string of up to 8 bytes as
+// plainString finds it, its word the string's bytes and zeros after them, and declines
+// every other string: for a quote or a backslash at each of the 9 positions after a
+// prefix of ASCII and other bytes (and none at all).
+func TestShortWordIsPlainString(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for range 3000 {
+		var s [9]byte
+		for k := range s {
+			s[k] = byte('a' + r.IntN(26))
+			if r.IntN(4) == 0 {
+				s[k] = byte(0x80 + r.IntN(128))
+			}
+		}
+		if p := r.IntN(10); p < 9 {
+			s[p] = `"\`[r.IntN(2)]
+		}
+		w, n, ok := shortWord(&s)
+		e, plain := plainStringBytewise(s[:], 0)
+		want := plain && e-1 <= 8
+		if ok != want {
+			t.Fatalf("%q: shortWord %v, want %v", s[:], ok, want)
+		}
+		if !ok {
+			continue
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], w)
+		if n != e-1 || string(b[:n]) != string(s[:n]) || b != [8]byte(append(s[:n:n], make([]byte, 8-n)...)) {
+			t.Fatalf("%q: shortWord word %q (%d bytes), want %q", s[:], b[:], n, s[:e-1])
 		}
 	}
 }
