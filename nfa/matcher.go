@@ -170,7 +170,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clearRuns(next)
 		sc.next = next[:0]
 	}
-	if !m.prog.opts.NoGuards && m.unchanged(newRuns, potential, sc) {
+	if !m.prog.opts.NoGuards && len(sc.nodes) == 0 && m.unchanged(newRuns, potential, sc) {
 		return
 	}
 	m.endStep(newRuns, potential, sc, sc.nodes, res)
@@ -329,7 +329,9 @@ func (m *Matcher) Expires(t int64) bool {
 // nodes the step made (made; nil when it made none).
 func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node, res *Result) {
 	m.ownCompleted()
-	m.processMatches(potential, &newRuns, sc, res)
+	if len(potential) > 0 || len(m.completed) > 0 { // else nothing to release or prune
+		m.processMatches(potential, &newRuns, sc, res)
+	}
 	m.setPartial(newRuns)
 	clearRuns(newRuns)
 	clearRuns(potential)
@@ -497,8 +499,8 @@ func (sc *Scratch) newLeafGen(n int) {
 }
 
 // eval evaluates an edge condition; each leaf is evaluated at most once per run and
-// event.
-func (m *Matcher) eval(c *cond, sc *Scratch) bool { return m.prog.eval(c, sc) }
+// event. A true condition (most ignore edges) is answered without the call.
+func (m *Matcher) eval(c *cond, sc *Scratch) bool { return c.op == opTrue || m.prog.eval(c, sc) }
 
 func (p *Program) eval(c *cond, sc *Scratch) bool {
 	switch c.op {
