@@ -28,8 +28,8 @@ func (p *Program) computeAfterProceed() {
 
 // staticProceed walks the proceed edges from s as finalAfterProceed does, and reports
 // whether it evaluates no leaf on the way (static) and, if so, the final state the walk
-// returns (nil: none). It goes on past the final state, to find any leaf the walk could
-// evaluate in another order.
+// returns (nil: none). It does not stop at the final state as the walk does: a leaf
+// anywhere the walk could follow makes the state walked (conservative, never wrong).
 func staticProceed(s *state) (final *state, static bool) {
 	seen := map[*state]bool{s: true}
 	stack := []*state{s}
