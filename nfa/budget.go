@@ -118,8 +118,13 @@ type account struct {
 func (m *Matcher) Usage() Usage {
 	a := &m.acct
 	u := Usage{Runs: int(a.runs), Nodes: int(a.nodes), Edges: int(a.edges), Digits: int(a.edgeDigits) + int(a.runDigits)}
-	u.Bytes = mBytes + (u.Runs+1)*runBytes + u.Nodes*nodeBytes + (u.Edges-u.Nodes)*edgeBytes + 4*u.Digits
+	u.Bytes = usageBytes(u.Runs, u.Nodes, u.Edges, u.Digits)
 	return u
+}
+
+// usageBytes returns Usage.Bytes for the other counts of a Usage.
+func usageBytes(runs, nodes, edges, digits int) int {
+	return mBytes + (runs+1)*runBytes + nodes*nodeBytes + (edges-nodes)*edgeBytes + 4*digits
 }
 
 // WasCut reports whether the budget has cut this matcher's partial matches since it was
@@ -127,10 +132,14 @@ func (m *Matcher) Usage() Usage {
 func (m *Matcher) WasCut() bool { return m.cut }
 
 // exceeded reports whether a matcher whose longest run version has longest digits and
-// whose account is u is over the budget: the test after every call (settle), which the
-// steps that change nothing make too (Matcher.overBudget).
-func (b *Budget) exceeded(longest int, u Usage) bool {
-	return longest > b.VersionLen || b.over(u) != ""
+// whose account is a is over the budget: the test after every call (settle), which the
+// steps that change nothing make too (Matcher.overBudget). It is over's test (is any
+// limit exceeded) made on the account, without building its Usage
+// (TestBudgetExceededIsOver).
+func (b *Budget) exceeded(longest int, a *account) bool {
+	runs, nodes, digits := int(a.runs), int(a.nodes), int(a.edgeDigits)+int(a.runDigits)
+	return longest > b.VersionLen || runs > b.Runs || nodes > b.Nodes || digits > b.Digits ||
+		usageBytes(runs, nodes, int(a.edges), digits) > b.Bytes
 }
 
 // overBudget reports whether m, as it stands between calls, is over the budget of sc. It
@@ -150,7 +159,7 @@ func (m *Matcher) overBudget(sc *Scratch) bool {
 			}
 		}
 	}
-	return b.exceeded(longest, m.Usage())
+	return b.exceeded(longest, &m.acct)
 }
 
 // over names the first limit u exceeds ("" when none).
@@ -221,7 +230,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 	}
 	sc.oldNodes = sc.oldNodes[:0]
 	b := sc.budget()
-	if b.exceeded(longest, m.Usage()) {
+	if b.exceeded(longest, &m.acct) {
 		m.enforce(b, sc, res)
 		m.deadline = m.computeDeadline()
 	}

@@ -96,6 +96,7 @@ func Compile(p *patterns.Pattern, resolve Resolver, opts Options) (*Program, err
 		return nil, err
 	}
 	c.prog.computeStartTakes()
+	c.prog.computeAfterProceed()
 	c.prog.computeGuards()
 	return c.prog, nil
 }

@@ -48,8 +48,12 @@ func (d dewey) digits() []int32 {
 }
 
 // with returns d with n added to its last digit and, with stage, a 0 digit appended: one
-// allocation (the string), none of a buffer for versions up to 16 digits.
+// allocation (the string), none of a buffer for versions up to 16 digits. A result the
+// table holds (smallDewey) is read from it without building its bytes (smallWith).
 func (d dewey) with(n int, stage bool) dewey {
+	if v, ok := d.smallWith(n, stage); ok {
+		return v
+	}
 	var buf [64]byte
 	b := append(buf[:0], d...)
 	last := len(b) - 4
@@ -58,6 +62,31 @@ func (d dewey) with(n int, stage bool) dewey {
 		b = append(b, 0, 0, 0, 0)
 	}
 	return deweyFrom(b)
+}
+
+// smallWith is with for a result of up to three digits the table holds: the table's
+// copy, which with would also return (deweyFrom), computed from d's digits; ok is false
+// for every other result (with builds it). Runs hold one to three digits nearly always.
+func (d dewey) smallWith(n int, stage bool) (dewey, bool) {
+	switch len(d) {
+	case 4:
+		x := uint32(d.digit(0) + int32(n))
+		if !stage {
+			return small1Dewey(x)
+		}
+		return small2Dewey(x, 0)
+	case 8:
+		x, y := uint32(d.digit(0)), uint32(d.digit(1)+int32(n))
+		if !stage {
+			return small2Dewey(x, y)
+		}
+		return small3Dewey(x, y, 0)
+	case 12:
+		if !stage {
+			return small3Dewey(uint32(d.digit(0)), uint32(d.digit(1)), uint32(d.digit(2)+int32(n)))
+		}
+	}
+	return "", false
 }
 
 // deweyFrom returns the version whose bytes are b: the table's copy when the table holds
@@ -126,21 +155,36 @@ func makeSmallDeweys() string {
 func smallDewey(b []byte) (dewey, bool) {
 	switch len(b) {
 	case 4:
-		if x := binary.LittleEndian.Uint32(b); x < small1 {
-			return dewey(smallDeweys[4*x : 4*x+4]), true
-		}
+		return small1Dewey(binary.LittleEndian.Uint32(b))
 	case 8:
-		x, y := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
-		if x < small2a && y < small2b {
-			i := smallDeweyAt2 + 8*(x*small2b+y)
-			return dewey(smallDeweys[i : i+8]), true
-		}
+		return small2Dewey(binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]))
 	case 12:
-		x, y, z := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
-		if x < small3a && y < small3b && z < small3b {
-			i := smallDeweyAt3 + 12*((x*small3b+y)*small3b+z)
-			return dewey(smallDeweys[i : i+12]), true
-		}
+		return small3Dewey(binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:]))
+	}
+	return "", false
+}
+
+// small1Dewey, small2Dewey and small3Dewey return the table's copy of the version with
+// the given digits (as unsigned: a negative digit is never in the table), if it holds one.
+func small1Dewey(x uint32) (dewey, bool) {
+	if x < small1 {
+		return dewey(smallDeweys[4*x : 4*x+4]), true
+	}
+	return "", false
+}
+
+func small2Dewey(x, y uint32) (dewey, bool) {
+	if x < small2a && y < small2b {
+		i := smallDeweyAt2 + 8*(x*small2b+y)
+		return dewey(smallDeweys[i : i+8]), true
+	}
+	return "", false
+}
+
+func small3Dewey(x, y, z uint32) (dewey, bool) {
+	if x < small3a && y < small3b && z < small3b {
+		i := smallDeweyAt3 + 12*((x*small3b+y)*small3b+z)
+		return dewey(smallDeweys[i : i+12]), true
 	}
 	return "", false
 }

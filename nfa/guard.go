@@ -125,21 +125,6 @@ func (p *Program) ruledOut(s *state, sc *Scratch) bool {
 	return true
 }
 
-// waitMask is the set of states runs of m wait in: bit i for state i. Bit 63 stands for
-// every state with a larger id, and is also set when a completed match is held back or the
-// runs exceed the bound (Process could then change something whatever the event). 0 means
-// unknown. Either way bit 63 or 0 is never ruled out.
-func (m *Matcher) waitMask() uint64 {
-	var w uint64
-	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
-		w = 1 << 63
-	}
-	for i := range m.partial {
-		w |= 1 << min(m.partial[i].st.id, 63)
-	}
-	return w
-}
-
 // ruledOutStates returns the states runs of m wait in whose every run the event leaves
 // unchanged, by the event-only guards (a subset of m.waiting, bit i for state i; bit 63,
 // which stands for more, is never set): Process carries their runs over without visiting

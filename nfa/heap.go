@@ -36,21 +36,30 @@ func cmpEvents(at int64, as uint64, bt int64, bs uint64) int {
 	return 0
 }
 
-func (h *runHeap) offer(r run) {
-	*h = append(*h, r)
-	h.siftUp(len(*h)-1, r)
+// offer adds a copy of *r, as PriorityQueue.offer does: appended, then sifted up. A run
+// that took nothing (the start state) sorts last (cmpRuns): it stays where it is appended.
+func (h *runHeap) offer(r *run) {
+	*h = append(*h, *r)
+	if r.startEv != nil {
+		h.siftUp(len(*h) - 1)
+	}
 }
 
-func (h runHeap) siftUp(k int, x run) {
+// siftUp moves the run at k up to its place. It is written once, where it ends up.
+func (h runHeap) siftUp(k int) {
+	x := h[k]
+	moved := false
 	for k > 0 {
 		parent := (k - 1) >> 1
 		if cmpRuns(&x, &h[parent]) >= 0 {
 			break
 		}
 		h[k] = h[parent]
-		k = parent
+		k, moved = parent, true
 	}
-	h[k] = x
+	if moved {
+		h[k] = x
+	}
 }
 
 func (h runHeap) siftDown(k int, x run, n int) {

@@ -48,7 +48,7 @@ type Matcher struct {
 	partial   runHeap
 	completed runHeap // complete matches held back by a skip strategy
 	deadline  int64   // earliest time Advance has work (see Deadline)
-	waiting   uint64  // the states runs wait in (waitMask), set with deadline
+	waiting   uint64  // the states runs wait in (computeDeadline), set with deadline
 	acct      account // memory account (budget.go)
 	cut       bool    // the budget cut this matcher's runs since it was created (WasCut)
 	frozen    bool    // partial and completed may be shared with a Snapshot: copy before writing
@@ -161,7 +161,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 				sc.leave(cs)
 				continue
 			}
-			newRuns.offer(*cs)
+			newRuns.offer(cs)
 			continue
 		}
 		sc.leave(cs)
@@ -170,7 +170,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 		clearRuns(next)
 		sc.next = next[:0]
 	}
-	if !m.prog.opts.NoGuards && m.unchanged(newRuns, potential, sc) {
+	if !m.prog.opts.NoGuards && len(sc.nodes) == 0 && m.unchanged(newRuns, potential, sc) {
 		return
 	}
 	m.endStep(newRuns, potential, sc, sc.nodes, res)
@@ -218,7 +218,7 @@ func (m *Matcher) offerNext(next []run, newRuns, potential *runHeap, res *Result
 	for j := range next {
 		switch next[j].st.typ {
 		case stFinal:
-			potential.offer(next[j])
+			potential.offer(&next[j])
 			enter(&next[j])
 		case stStop:
 			discard = true
@@ -236,7 +236,7 @@ func (m *Matcher) offerNext(next []run, newRuns, potential *runHeap, res *Result
 			res.Dropped++
 			continue
 		}
-		newRuns.offer(next[j])
+		newRuns.offer(&next[j])
 		enter(&next[j])
 	}
 }
@@ -258,11 +258,11 @@ func (m *Matcher) Advance(t int64, sc *Scratch, res *Result) {
 		cs := &m.partial[i]
 		prevTO, firstTO := p.closed(cs, t)
 		if !prevTO && !firstTO {
-			newRuns.offer(*cs)
+			newRuns.offer(cs)
 			continue
 		}
 		if cs.st.typ == stPending {
-			potential.offer(*cs)
+			potential.offer(cs)
 			continue
 		}
 		if p.opts.Timeouts {
@@ -329,7 +329,9 @@ func (m *Matcher) Expires(t int64) bool {
 // nodes the step made (made; nil when it made none).
 func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node, res *Result) {
 	m.ownCompleted()
-	m.processMatches(potential, &newRuns, sc, res)
+	if len(potential) > 0 || len(m.completed) > 0 { // else nothing to release or prune
+		m.processMatches(potential, &newRuns, sc, res)
+	}
 	m.setPartial(newRuns)
 	clearRuns(newRuns)
 	clearRuns(potential)
@@ -343,12 +345,22 @@ func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node,
 // earlier time returns at once.
 func (m *Matcher) Deadline() int64 { return m.deadline }
 
+// computeDeadline returns the matcher's deadline (Deadline) and sets m.waiting, the set
+// of states its runs wait in (Process's guards, guard.go): bit i for state i. Bit 63 stands
+// for every state with a larger id, and is also set when a completed match is held back
+// or the runs exceed the bound (Process could then change something whatever the event).
+// 0 means unknown. Either way bit 63 or 0 is never ruled out. One walk of the runs finds
+// both.
 func (m *Matcher) computeDeadline() int64 {
-	m.waiting = m.waitMask()
+	var w uint64
+	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
+		w = 1 << 63
+	}
 	d := int64(math.MaxInt64)
 	p := m.prog
 	for i := range m.partial {
 		cs := &m.partial[i]
+		w |= 1 << min(cs.st.id, 63)
 		if cs.st.typ == stStart {
 			continue
 		}
@@ -359,6 +371,7 @@ func (m *Matcher) computeDeadline() int64 {
 			d = min(d, cs.startTs()+p.window)
 		}
 	}
+	m.waiting = w
 	return d
 }
 
@@ -447,8 +460,12 @@ func selfIncrease(ignores, takes int) int {
 
 // finalAfterProceed returns the final state if one is reachable from s through proceed
 // edges whose conditions hold for the current event (evaluated against the partial match
-// before it took the event, as Flink does).
+// before it took the event, as Flink does). A state whose walk evaluates nothing has its
+// answer from Compile (proceed.go).
 func (m *Matcher) finalAfterProceed(s *state, sc *Scratch) *state {
+	if s.staticProceed {
+		return s.afterProceed
+	}
 	stack := append(sc.fstack[:0], s)
 	for len(stack) > 0 {
 		cur := stack[len(stack)-1]
@@ -482,8 +499,8 @@ func (sc *Scratch) newLeafGen(n int) {
 }
 
 // eval evaluates an edge condition; each leaf is evaluated at most once per run and
-// event.
-func (m *Matcher) eval(c *cond, sc *Scratch) bool { return m.prog.eval(c, sc) }
+// event. A true condition (most ignore edges) is answered without the call.
+func (m *Matcher) eval(c *cond, sc *Scratch) bool { return c.op == opTrue || m.prog.eval(c, sc) }
 
 func (p *Program) eval(c *cond, sc *Scratch) bool {
 	switch c.op {
@@ -517,7 +534,7 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 // start order is every run there is.
 func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratch, res *Result) {
 	for i := range potential {
-		m.completed.offer(potential[i])
+		m.completed.offer(&potential[i])
 	}
 	skip := m.prog.skip.Kind != patterns.NoSkip
 	startOrder := skip && m.prog.release == patterns.InStartOrder

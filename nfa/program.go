@@ -42,6 +42,10 @@ type state struct {
 	// guard is ruled out by its Guard (see guard.go).
 	skippable bool
 	guard     []int
+	// staticProceed: the proceed edges reachable from this state evaluate no leaf, and
+	// afterProceed is the final state they reach (nil: none); see proceed.go.
+	staticProceed bool
+	afterProceed  *state
 }
 
 type edge struct {
