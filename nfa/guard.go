@@ -131,7 +131,7 @@ func (p *Program) ruledOut(s *state, sc *Scratch) bool {
 // unknown. Either way bit 63 or 0 is never ruled out.
 func (m *Matcher) waitMask() uint64 {
 	var w uint64
-	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
+	if len(m.held()) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
 		w = 1 << 63
 	}
 	for i := range m.partial {
