@@ -200,8 +200,8 @@ func TestVelocitySpareLogsBounded(t *testing.T) {
 	logs, bases := 0, 0
 	if err := eng.onShards(ctx, func(s *shard) {
 		for _, ks := range s.list {
-			if len(ks.journal) > 0 && ks.key != "other" {
-				t.Errorf("key %s still has a journal of %d events", ks.key, len(ks.journal))
+			if len(ks.pending()) > 0 && ks.key != "other" {
+				t.Errorf("key %s still has a journal of %d events", ks.key, len(ks.pending()))
 			}
 		}
 		p := s.velocity()

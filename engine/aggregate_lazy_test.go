@@ -82,7 +82,7 @@ func unloggedJournals(t *testing.T, rs *RuleSet, cfg Config, evs []testEvent) in
 		ingestFlush(t, ctx, eng, recs[i:min(i+13, len(recs))])
 		if err := eng.onShards(ctx, func(s *shard) {
 			for _, ks := range s.list {
-				if b := ks.velBase(); b != nil && b.jour.none && len(ks.journal) >= 2 && ks.vel != nil {
+				if b := ks.velBase(); b != nil && b.jour.none && len(ks.pending()) >= 2 && ks.vel != nil {
 					n++
 				}
 			}

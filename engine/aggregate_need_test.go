@@ -218,7 +218,7 @@ func TestVelocityBoundsAfterIdleRollback(t *testing.T) {
 				}
 			}
 			if when == "idle" {
-				dropped = ks.vel.empty() && len(ks.journal) > 0
+				dropped = ks.vel.empty() && len(ks.pending()) > 0
 			}
 		}); err != nil {
 			t.Fatal(err)

@@ -402,7 +402,7 @@ func (s *shard) snapshotPartition(part int32, full bool) (up []*state.KeyState, 
 		if ks != nil {
 			s.current(ks)
 		}
-		if ks == nil || ks.part.id != part || (ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil) {
+		if ks == nil || ks.part.id != part || (ks.live == 0 && ks.base == nil && len(ks.cool) == 0 && ks.vel == nil) {
 			if ks != nil && ks.part.id == part { // emptied by a reload: release it
 				s.release(ks)
 			}
@@ -449,7 +449,7 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 		c := s.rules.Rules[ri]
 		out.Rules = append(out.Rules, state.RuleState{RuleID: c.Rule.ID, Fingerprint: c.Fingerprint(), Matcher: m.Export(add)})
 	}
-	for _, it := range ks.journal {
+	for _, it := range ks.pending() {
 		out.Pending = append(out.Pending, add(it.ev))
 	}
 	if ks.newest != math.MinInt64 {
@@ -481,15 +481,23 @@ func (s *shard) exportKey(ks *keyState) *state.KeyState {
 const sectionOrder = 1
 
 func orderSection(ks *keyState) state.Section {
+	// A key without a journal has no cut nor base time (nothing can be re-matched, and a
+	// restore reads them only with pending events): it writes 0 and math.MinInt64, as a
+	// key that never had a journal did before they moved into the base.
+	cut, baseTo := int64(0), int64(math.MinInt64)
+	if ks.base != nil {
+		cut, baseTo = ks.base.cut, ks.base.to
+	}
 	b := binary.AppendVarint(nil, ks.newest)
-	b = binary.AppendVarint(b, ks.cut)
+	b = binary.AppendVarint(b, cut)
 	if ks.timedTo != math.MinInt64 {
 		b = binary.AppendVarint(b, ks.timedTo)
 		// where the timers had advanced the base and each journal event's matchers
-		b = binary.AppendVarint(b, ks.baseTo)
-		b = binary.AppendUvarint(b, uint64(len(ks.journal)))
-		for i := range ks.journal {
-			b = binary.AppendVarint(b, ks.journal[i].timed)
+		b = binary.AppendVarint(b, baseTo)
+		journal := ks.pending()
+		b = binary.AppendUvarint(b, uint64(len(journal)))
+		for i := range journal {
+			b = binary.AppendVarint(b, journal[i].timed)
 		}
 	}
 	return state.Section{Kind: sectionOrder, Data: b}
@@ -748,28 +756,32 @@ func (s *shard) importKey(part int32, st *state.KeyState) {
 	}
 	ks.cool = restoreCooldown(st.Sections)
 	// The replay below advances the matchers where the timers had (replayFrom).
-	ks.timedTo, ks.baseTo = order.timedTo, order.baseTo
+	ks.timedTo = order.timedTo
 	if len(journal) > 0 {
 		// The base gets slots of its own (one a rule, not the key's sparse ones): a base's
 		// are kept for other keys' bases when its journal ends (endJournal), and must
 		// refer to nothing of this key, whose partition clock reaches every key of the
 		// partition, once it is gone.
-		ks.base = s.newBase(len(ks.rs.Rules))
-		ks.m.copyTo(ks.base.ms)
-		ks.base.anySet()
-		ks.journal, ks.base.cool, ks.base.vel = journal, ks.cool, ks.vel
+		b := s.newBase(len(ks.rs.Rules))
+		ks.base = b
+		ks.m.copyTo(b.ms)
+		b.anySet()
+		b.journal, b.cool, b.vel, b.to = journal, ks.cool, ks.vel, order.baseTo
 		ms, cool, vel := s.replay(ks, journal, nil)
 		ks.live = int32(ks.m.assign(ms))
 		ks.cool, ks.vel = cool, vel
 		ks.newest = journal[len(journal)-1].ev.Time
 		// The base's events are older than the journal's and than the partition's
 		// watermark (journals are folded up to it).
-		ks.cut = min(journal[0].ev.Time, ks.part.wm)
-		ks.jourAt = journal[0].ev.Time
-		ks.part.jour.push(ks.jourAt, ks)
+		b.cut = min(journal[0].ev.Time, ks.part.wm)
+		b.at = journal[0].ev.Time
+		ks.part.jour.push(b.at, ks)
+		if order.ok {
+			b.cut = order.cut
+		}
 	}
 	if order.ok {
-		ks.newest, ks.cut = max(ks.newest, order.newest), order.cut
+		ks.newest = max(ks.newest, order.newest)
 	}
 	s.settle(ks)
 }

@@ -128,7 +128,9 @@ func (e *Engine) inspectOwn(ctx context.Context, footprint bool) (StateStats, er
 // journal and the journal's base.
 func keyOwnBytes(ks *keyState, evBytes int) int {
 	b := int(unsafe.Sizeof(*ks)) + ks.m.bytes() + len(ks.key) + 48 // + map entry
-	b += len(ks.journal) * (int(unsafe.Sizeof(item{})) + evBytes)
+	if ks.base != nil {
+		b += int(unsafe.Sizeof(*ks.base)) + len(ks.base.journal)*(int(unsafe.Sizeof(item{}))+evBytes)
+	}
 	for _, m := range ks.baseMatchers() {
 		if m != nil {
 			b += m.Footprint().Bytes // its events are the live matchers' or the journal's

@@ -36,7 +36,7 @@ pattern:
 	}
 	if err := eng.onShards(ctx, func(s *shard) {
 		ks := s.keys["c1"]
-		if ks == nil || ks.base != nil || len(ks.journal) != 0 || int(ks.live) != len(srcs) || !ks.dlOK {
+		if ks == nil || ks.base != nil || len(ks.pending()) != 0 || int(ks.live) != len(srcs) || !ks.dlOK {
 			t.Errorf("c1: %+v, want its journal ended, %d live matchers with known deadlines", ks, len(srcs))
 			return
 		}

@@ -87,17 +87,22 @@ func TestEndedJournalHoldsNoArray(t *testing.T) {
 	if err := eng.onShards(ctx, func(s *shard) {
 		a, b := s.key("a", 0), s.key("b", 0)
 		s.journal(a, &item{ev: &event.Event{Key: "a", Time: 1, Seq: 1}, stable: true})
-		arr := &a.journal[:1][0]
+		arr := &a.base.journal[:1][0]
 		s.endJournal(a)
-		if a.journal != nil {
-			t.Errorf("an ended journal leaves the key an array of %d items", cap(a.journal))
+		if a.pending() != nil {
+			t.Errorf("an ended journal leaves the key an array of %d items", cap(a.pending()))
+		}
+		for _, kept := range s.spareBases { // the array is kept once, not also in the dropped base
+			if kept.journal != nil {
+				t.Errorf("a kept base holds a journal array of %d items", cap(kept.journal))
+			}
 		}
 		if n := len(s.spareJournals); n != 1 || s.spareJournals[0][:1][0].ev != nil {
 			t.Errorf("the shard keeps %d arrays, the first cleared: %v", n, n == 1 && s.spareJournals[0][:1][0].ev == nil)
 			return // (not Fatal: this runs on the shard's goroutine)
 		}
 		s.journal(b, &item{ev: &event.Event{Key: "b", Time: 2, Seq: 2}, stable: true})
-		if &b.journal[0] != arr || len(s.spareJournals) != 0 {
+		if &b.base.journal[0] != arr || len(s.spareJournals) != 0 {
 			t.Errorf("the next journal did not take the kept array")
 		}
 		for i := range maxSpareJournal + 1 {

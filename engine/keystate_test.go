@@ -198,20 +198,20 @@ func TestFiredKeysShrinkSlots(t *testing.T) {
 }
 
 // TestKeyStateSize: the key state, its matcher slots' mask and array header with it,
-// fills the 208-byte size class (its journal base is behind a pointer); the slots of its
-// live matchers are a separate array of 8 bytes a live rule.
+// fills the 160-byte size class (its journal, with the journal's base, is behind a
+// pointer); the slots of its live matchers are a separate array of 8 bytes a live rule.
 func TestKeyStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(keyState{}); n != 208 {
-		t.Errorf("keyState is %d bytes, want 208 (a size class)", n)
+	if n := unsafe.Sizeof(keyState{}); n != 160 {
+		t.Errorf("keyState is %d bytes, want 160 (a size class)", n)
 	}
 }
 
 // TestKeyStatePointersFirst: every pointer word of the key state (its own pointer
-// fields, its key's bytes, its journal's and its slots' arrays, and any added later:
-// layout.PointerEnd) is in its first 88 bytes, so the collector scans 88 of its 208 bytes.
+// fields, its key's bytes, its slots' array, and any added later: layout.PointerEnd) is
+// in its first 64 bytes, so the collector scans 64 of its 160 bytes.
 func TestKeyStatePointersFirst(t *testing.T) {
-	if end := layout.PointerEnd(reflect.TypeFor[keyState]()); end != 88 {
-		t.Fatalf("the key state's pointers end at byte %d, want 88", end)
+	if end := layout.PointerEnd(reflect.TypeFor[keyState]()); end != 64 {
+		t.Fatalf("the key state's pointers end at byte %d, want 64", end)
 	}
 }
 

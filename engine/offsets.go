@@ -36,7 +36,7 @@ func (e *Engine) SafeOffset(ctx context.Context, part int) (int64, error) {
 			if ks.part.id != int32(part) {
 				continue
 			}
-			for _, it := range ks.journal {
+			for _, it := range ks.pending() {
 				oldest = min(oldest, it.ev.Offset)
 			}
 			for _, ms := range []iter.Seq2[int, *nfa.Matcher]{ks.m.all(), denseAll(ks.baseMatchers())} {

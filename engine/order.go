@@ -27,16 +27,16 @@ import (
 // partition's follow the engine watermark), so a replay advances where they had: each
 // journal item keeps the key's timer time when it was matched (item.timed; a re-matched
 // event the one of the events before it), the base the one it was advanced to
-// (keyState.baseTo), and the replay advances to an item's before matching it, and to the
+// (journalBase.to), and the replay advances to an item's before matching it, and to the
 // key's (timedTo) at the end (advanceTo).
 
 // journal inserts an event matched in order into the key's journal (as a retained copy),
 // taking a base snapshot of the key's matchers when the journal starts.
 func (s *shard) journal(ks *keyState, it *item) {
 	if ks.base == nil {
-		ks.cut = ks.newest // the base holds every event matched so far
-		ks.baseTo = ks.timedTo
 		ks.base = s.newBase(len(ks.rs.Rules))
+		ks.base.cut = ks.newest // the base holds every event matched so far
+		ks.base.to = ks.timedTo
 		ks.base.cool = ks.cool.clone()
 		s.startVelJournal(ks) // O(1): the velocity state logs its changes from here
 		n := int(ks.live)
@@ -65,7 +65,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 	cp.raw, cp.ticket = nil, nil
 	cp.timed = ks.timedTo
 	s.addJournal(ks, cp)
-	if over := len(ks.journal) - s.e.cfg.MaxJournal; over > 0 {
+	if over := len(ks.base.journal) - s.e.cfg.MaxJournal; over > 0 {
 		// A key that sends more events within the out-of-orderness than the bound keeps
 		// only the newest re-matchable: a re-match replays the journal, so this bounds
 		// its cost (and the journal's memory) per event.
@@ -73,15 +73,16 @@ func (s *shard) journal(ks *keyState, it *item) {
 	}
 }
 
-// addJournal inserts a stable item into the key's journal and keeps the journal heap
-// entry at its earliest time.
+// addJournal inserts a stable item into the key's journal (its base is set) and keeps
+// the journal heap entry at its earliest time.
 func (s *shard) addJournal(ks *keyState, it item) {
-	if ks.journal == nil { // a journal starts: in an array an ended one left (keepJournal)
-		ks.journal, _ = popSpare(&s.spareJournals)
+	b := ks.base
+	if b.journal == nil { // a journal starts: in an array an ended one left (keepJournal)
+		b.journal, _ = popSpare(&s.spareJournals)
 	}
-	ks.journal = insertItem(ks.journal, it)
-	if t := ks.journal[0].ev.Time; t < ks.jourAt {
-		ks.jourAt = t
+	b.journal = insertItem(b.journal, it)
+	if t := b.journal[0].ev.Time; t < b.at {
+		b.at = t
 		ks.part.jour.push(t, ks)
 	}
 }
@@ -114,11 +115,10 @@ func after(a, b *event.Event) bool {
 // a replay from the base would not reproduce what they did to the live matchers: the
 // late event is in no journal, and events before a reload were matched by the old rules.
 func (s *shard) fold(ks *keyState) {
-	if ks.base == nil && len(ks.journal) == 0 {
+	if ks.base == nil {
 		return
 	}
-	s.endJournal(ks)
-	ks.cut = max(ks.cut, ks.newest)
+	s.endJournal(ks) // nothing older than newest can be re-matched: no journal, no cut
 }
 
 // endJournal empties the key's journal and drops its base. The base's snapshots were
@@ -129,9 +129,11 @@ func (s *shard) fold(ks *keyState) {
 // and so is the journal's array (keepJournal).
 func (s *shard) endJournal(ks *keyState) {
 	s.endVelJournal(ks)
-	s.keepJournal(ks.journal)
-	s.keepBase(ks.base)
-	ks.journal, ks.base, ks.jourAt = nil, nil, math.MaxInt64
+	if b := ks.base; b != nil {
+		s.keepJournal(b.journal)
+		s.keepBase(b)
+		ks.base = nil
+	}
 	for _, m := range ks.m.each() {
 		m.Thaw()
 	}
@@ -158,7 +160,7 @@ func (s *shard) keepBase(b *journalBase) {
 		}
 	}
 	if len(b.ms) == len(s.rules.Rules) && len(s.spareBases) < maxSpare { // not a base of older rules (current)
-		*b = journalBase{ms: b.ms} // nothing of the key it was (every entry of ms is nil)
+		*b = journalBase{ms: b.ms, at: math.MaxInt64} // nothing of the key it was (every entry of ms is nil)
 		s.spareBases = append(s.spareBases, b)
 	}
 }
@@ -202,7 +204,7 @@ func (s *shard) newBase(n int) *journalBase {
 		b, _ := popSpare(&s.spareBases)
 		return b
 	}
-	return &journalBase{ms: make([]*nfa.Matcher, n)}
+	return &journalBase{ms: make([]*nfa.Matcher, n), at: math.MaxInt64}
 }
 
 // popSpare takes the last of the spares kept in *l for reuse, clearing its slot so the
@@ -224,18 +226,18 @@ func popSpare[T any](l *[]T) (x T, ok bool) {
 // key's state after every event).
 func (s *shard) trim(ks *keyState, w int64) {
 	s.current(ks)
-	n := 0
-	for n < len(ks.journal) && ks.journal[n].ev.Time < w {
+	n, journal := 0, ks.pending() // none when current folded it (a reload)
+	for n < len(journal) && journal[n].ev.Time < w {
 		n++
 	}
 	switch {
-	case n == len(ks.journal):
+	case n == len(journal):
 		s.endJournal(ks)
 		s.resettle(ks)
 		return
 	case n == 0: // nothing behind w (the heap entry is at most journal[0]'s time, so rare)
-		ks.jourAt = ks.journal[0].ev.Time
-		ks.part.jour.push(ks.jourAt, ks)
+		ks.base.at = journal[0].ev.Time
+		ks.part.jour.push(ks.base.at, ks)
 		return
 	}
 	s.foldOldest(ks, n)
@@ -285,17 +287,18 @@ func (s *shard) foldOldest(ks *keyState, n int) {
 	}
 	// feeding may start matchers of other rules
 	ks.base.anySet()
-	ks.baseTo = s.feedTimed(ks.base.ms, vf, ks.journal[:n], ks.baseTo, nil, &ks.base.cool) // its holds are the base's
+	base := ks.base
+	base.to = s.feedTimed(base.ms, vf, base.journal[:n], base.to, nil, &base.cool) // its holds are the base's
 	if b := ks.velBase(); b != nil {
 		b.jour.forget(n, b.lay)
 	}
 	recount(ks.m.all())
 	ks.dlOK = false // the live matchers' accounts are rebuilt: what they hold may differ
-	ks.cut = max(ks.cut, ks.journal[n-1].ev.Time)
-	ks.journal = append(ks.journal[:0], ks.journal[n:]...)
-	clear(ks.journal[len(ks.journal):cap(ks.journal)])
-	ks.jourAt = ks.journal[0].ev.Time
-	ks.part.jour.push(ks.jourAt, ks)
+	base.cut = max(base.cut, base.journal[n-1].ev.Time)
+	base.journal = append(base.journal[:0], base.journal[n:]...)
+	clear(base.journal[len(base.journal):cap(base.journal)])
+	base.at = base.journal[0].ev.Time
+	ks.part.jour.push(base.at, ks)
 }
 
 // recount rebuilds the memory accounts of the matchers ms (nfa.Matcher.Recount).
@@ -414,7 +417,7 @@ func (s *shard) replayFrom(ks *keyState, journal []item, out *replayOut, vf *vel
 		}
 	}
 	cool := ks.base.cool.clone()
-	to := s.feedTimed(ms, vf, journal, ks.baseTo, out, &cool)
+	to := s.feedTimed(ms, vf, journal, ks.base.to, out, &cool)
 	s.byTime(vf)
 	if ks.timedTo > to {
 		s.advanceTo(ks.timedTo, ms, vf, out, &cool)
@@ -485,21 +488,21 @@ func (s *shard) advanceTo(w int64, ms []*nfa.Matcher, vf *velFeed, out *replayOu
 func (s *shard) rematch(ks *keyState, it *item) {
 	s.current(ks)
 	before := replayOut{key: ks.key}
-	s.replayFrom(ks, ks.journal, &before, s.storedFeed(ks)) // the values the events saw
+	s.replayFrom(ks, ks.base.journal, &before, s.storedFeed(ks)) // the values the events saw
 	cp := *it
 	cp.ev = it.ev.Clone()
 	cp.stable = true
 	cp.raw, cp.ticket = nil, nil
 	// matched in its place: with the timer time the events before it were matched at
-	cp.timed = ks.baseTo
-	for i := range ks.journal {
-		if j := &ks.journal[i]; !after(j.ev, cp.ev) {
+	cp.timed = ks.base.to
+	for i := range ks.base.journal {
+		if j := &ks.base.journal[i]; !after(j.ev, cp.ev) {
 			cp.timed = j.timed
 		}
 	}
 	s.addJournal(ks, cp)
 	after := replayOut{key: ks.key}
-	ms, cool, kv := s.replay(ks, ks.journal, &after)
+	ms, cool, kv := s.replay(ks, ks.base.journal, &after)
 	ks.vel = kv
 
 	out := make(map[string]bool, len(before.alerts))

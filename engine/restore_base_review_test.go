@@ -167,7 +167,7 @@ func eventsHeldByPartition(t *testing.T, ctx context.Context, eng *Engine, part 
 			for _, ev := range s.exportKey(ks).Events {
 				held = append(held, weak.Make(ev))
 			}
-			for _, it := range ks.journal {
+			for _, it := range ks.pending() {
 				held = append(held, weak.Make(it.ev))
 			}
 		}

@@ -41,8 +41,8 @@ func TestOrderSectionVersions(t *testing.T) {
 	if o := readOrder([]state.Section{e3}); !o.ok || o.timedTo != 70 || o.baseTo != math.MinInt64 || o.timed != nil {
 		t.Errorf("a section with a timer time only: %+v", o)
 	}
-	ks := &keyState{newest: 50, cut: 40, timedTo: 70, baseTo: 20,
-		journal: []item{{ev: &event.Event{Time: 45}, timed: 20}, {ev: &event.Event{Time: 48}, timed: 70}}}
+	ks := &keyState{newest: 50, timedTo: 70, base: &journalBase{cut: 40, to: 20,
+		journal: []item{{ev: &event.Event{Time: 45}, timed: 20}, {ev: &event.Event{Time: 48}, timed: 70}}}}
 	if o := readOrder([]state.Section{orderSection(ks)}); !o.ok || o.newest != 50 || o.cut != 40 || o.timedTo != 70 ||
 		o.baseTo != 20 || !slices.Equal(o.timed, []int64{20, 70}) {
 		t.Errorf("a section with one: %+v", o)

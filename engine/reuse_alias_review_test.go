@@ -126,6 +126,12 @@ func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
 		v := reflect.ValueOf(m).Elem()
 		for _, f := range []string{"partial", "completed"} {
 			a := v.FieldByName(f)
+			if a.Kind() == reflect.Pointer { // completed is out of line (nfa's Matcher.held)
+				if a.IsNil() {
+					continue
+				}
+				a = a.Elem()
+			}
 			if a.Cap() == 0 {
 				continue
 			}

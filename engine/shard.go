@@ -58,24 +58,19 @@ func (s *shard) stamp() int64 {
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
 type keyState struct {
-	// The pointer fields come first, so that the collector scans 88 bytes of the 208,
+	// The pointer fields come first, so that the collector scans 64 bytes of the 160,
 	// not all of them (TestKeyStatePointersFirst).
 	rs   *RuleSet     // the rule set m and base are indexed by (moved to the shard's on first touch)
 	part *partClock   // the partition the key's events come from
-	base *journalBase // the key's state before journal[0] (see journal)
+	base *journalBase // the key's journal and its state before it (nil: no journal; see journal)
 	cool cooldowns    // the key's cooldowns (cooldown.go)
 	// vel is the key's velocity state (aggregate windows, rearm holds; aggregate.go), nil
 	// when it has none.
-	vel *keyVelocity
-	key string
-	// journal holds the key's events matched in order and not yet behind the partition's
-	// clock, sorted by (time, seq), as retained copies; base holds the key's state as it
-	// was before journal[0]. base is nil exactly when the journal is empty; both stay
-	// empty without out-of-orderness.
-	journal []item
-	m       slots // the live matchers, by rule (keystate_slots.go)
-	live    int32 // live matchers in m
-	idx     int32 // position in the shard's list
+	vel  *keyVelocity
+	key  string
+	m    slots // the live matchers, by rule (keystate_slots.go)
+	live int32 // live matchers in m
+	idx  int32 // position in the shard's list
 	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
 	// offsets from newest. While dlOK, dl and mbytes are what a read of every matcher
 	// would give, and a timer reads only the matchers due and those after the first
@@ -88,25 +83,47 @@ type keyState struct {
 	budgetCut bool  // the memory budget cut its partial matches (a mark for Inspect)
 	newest    int64 // time of the newest event matched in order for the key
 	timedTo   int64 // latest time timers advanced the key's matchers to
-	baseTo    int64 // the timer time the base was advanced to (set when base is)
-	cut       int64 // no event in base is newer: an event can be re-matched from cut on
-	jourAt    int64 // journal[0]'s time as registered in the journal heap
 	timerAt   int64 // deadline registered in the timer heap
 	bytes     int   // what its matchers and velocity log held when last settled (budget.go)
 	mbytes    int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
 }
 
-// journalBase is a key's state as it was before its journal's first event, which a
-// replay of the journal starts from: only keys with a journal have one, so a key
-// between journals does not carry its fields (keyState is 208 bytes, not 240).
+// journalBase is a key's journal and its state as it was before the journal's first
+// event, which a replay of the journal starts from: only keys with a journal have one,
+// so a key between journals carries none of their fields (keyState is 160 bytes, not
+// 208: on the 1M reference workload most keys are between journals at any time).
 type journalBase struct {
 	ms   []*nfa.Matcher // the matchers, one a rule (nil: the rule had nothing live)
 	cool cooldowns      // the cooldowns
 	vel  *keyVelocity   // the velocity state (aggregate_journal.go)
+	// journal holds the key's events matched in order and not yet behind the partition's
+	// clock, sorted by (time, seq), as retained copies; the base is the key's state as it
+	// was before journal[0]. A base has a journal of one event at least.
+	journal []item
 	// set has bit ri set for every rule ri < maxSparse whose entry of ms may be non-nil:
 	// the rules live when the journal started, or every bit once the base has matched
 	// events (foldOldest) or was restored (keepBase clears only those entries).
 	set uint64
+	to  int64 // the timer time the base was advanced to
+	cut int64 // no event in the base is newer: an event can be re-matched from cut on
+	at  int64 // journal[0]'s time as registered in the journal heap
+}
+
+// pending returns the key's journal (nil: none).
+func (ks *keyState) pending() []item {
+	if ks.base == nil {
+		return nil
+	}
+	return ks.base.journal
+}
+
+// journalAt returns the time the key's journal is registered at in the journal heap
+// (math.MaxInt64: no journal).
+func (ks *keyState) journalAt() int64 {
+	if ks.base == nil {
+		return math.MaxInt64
+	}
+	return ks.base.at
 }
 
 // velBase returns the key's velocity state as it was before its journal (nil without a
@@ -402,7 +419,7 @@ func (s *shard) event(it *item) {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)
 		it.setOutcome(OutcomeMatched)
-	case len(ks.journal) > 0 && ev.Time >= it.wm && ev.Time >= ks.cut:
+	case ks.base != nil && ev.Time >= it.wm && ev.Time >= ks.base.cut:
 		s.rematch(ks, it)
 		it.setOutcome(OutcomeRematched)
 	default:
@@ -439,8 +456,8 @@ func (s *shard) key(k string, part int32) *keyState {
 		// slab alive for as long as the key lives
 		k = strings.Clone(k)
 		ks = newKeyState(len(s.rules.Rules))
-		*ks = keyState{rs: s.rules, key: k, part: s.clock(part), m: ks.m, jourAt: math.MaxInt64, timerAt: math.MaxInt64,
-			newest: math.MinInt64, timedTo: math.MinInt64, baseTo: math.MinInt64, idx: int32(len(s.list))}
+		*ks = keyState{rs: s.rules, key: k, part: s.clock(part), m: ks.m, timerAt: math.MaxInt64,
+			newest: math.MinInt64, timedTo: math.MinInt64, idx: int32(len(s.list))}
 		s.keys[k] = ks
 		s.list = append(s.list, ks)
 	}
@@ -461,7 +478,7 @@ func newKeyState(n int) *keyState {
 func (s *shard) advance(pc *partClock, w int64, ingest int64) {
 	for tw := min(w, pc.wm); pc.jour.len() > 0 && pc.jour.minAt() < tw; {
 		at, ks := pc.jour.pop()
-		if ks.released || at != ks.jourAt {
+		if ks.released || at != ks.journalAt() {
 			continue
 		}
 		s.trim(ks, tw)
@@ -623,7 +640,7 @@ func (s *shard) matchRule(ks *keyState, it *item, ri int, cand []bool, vp *velPl
 // matchers did not need. While it holds every rule's values are computed
 // (velPlan.observeNeeded assumes replays meet the live matchers).
 func (ks *keyState) timedPastJournal() bool {
-	return ks != nil && len(ks.journal) > 0 && ks.timedTo > ks.journal[0].ev.Time
+	return ks != nil && ks.base != nil && ks.timedTo > ks.base.journal[0].ev.Time
 }
 
 // settle reads every matcher of the key (scan), then reschedules the key's timer and
@@ -642,7 +659,7 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 	if ks.cool != nil {
 		d = ks.cool.prune(max(ks.part.now(s.global), ks.timedTo))
 	}
-	if ks.live == 0 && len(ks.journal) == 0 && len(ks.cool) == 0 && ks.vel == nil {
+	if ks.live == 0 && ks.base == nil && len(ks.cool) == 0 && ks.vel == nil {
 		s.release(ks)
 		return
 	}

@@ -133,7 +133,7 @@ func TestTimerShortcutUnderBudget(t *testing.T) {
 				expired += s.timers.expired
 				var keys []string
 				for k, ks := range s.keys {
-					line := fmt.Sprintf("key %s: timer %d, bytes %d, journal %d", k, ks.timerAt, ks.mbytes, len(ks.journal))
+					line := fmt.Sprintf("key %s: timer %d, bytes %d, journal %d", k, ks.timerAt, ks.mbytes, len(ks.pending()))
 					for ri, m := range ks.m.all() {
 						line += fmt.Sprintf("; %d %+v %d %v", ri, m.Usage(), m.Deadline(), m.WasCut())
 					}

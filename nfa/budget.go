@@ -153,7 +153,7 @@ func (m *Matcher) overBudget(sc *Scratch) bool {
 	b := sc.budget()
 	longest := 0
 	if int(m.acct.runDigits) > b.VersionLen {
-		for _, h := range [2]runHeap{m.partial, m.completed} {
+		for _, h := range [2]runHeap{m.partial, m.held()} {
 			for i := range h {
 				longest = max(longest, h[i].ver.n())
 			}
@@ -218,7 +218,7 @@ func (m *Matcher) settle(sc *Scratch, made []*node, res *Result) {
 		}
 	}
 	a.runs, a.runDigits = 0, 0
-	longest := a.countRuns(m.completed, a.countRuns(m.partial, 0))
+	longest := a.countRuns(m.held(), a.countRuns(m.partial, 0))
 	for _, n := range made {
 		if n.refs == 0 {
 			m.release(n, sc)
@@ -323,7 +323,10 @@ func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 // reaches everything (the explosive patterns), the cut goes on until the matcher is back
 // to its start state and the key and rule start afresh.
 func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
-	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
+	for _, h := range [2]*runHeap{&m.partial, m.completed} {
+		if h == nil { // no held complete matches
+			continue
+		}
 		long := false
 		for i := range *h {
 			long = long || (*h)[i].ver.n() > b.VersionLen
@@ -357,7 +360,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 		m.cutFirst(&m.partial, len(m.partial), over, sc, res)
 	}
 	if over() {
-		m.cutFirst(&m.completed, len(m.completed), over, sc, res)
+		m.cutFirst(m.heldRef(), len(m.held()), over, sc, res)
 	}
 }
 
@@ -430,7 +433,7 @@ func (m *Matcher) accountImported(nodes []*node) {
 			a.edgeDigits += int32(n.edge(i).ver.n())
 		}
 	}
-	for _, h := range [2]runHeap{m.partial, m.completed} {
+	for _, h := range [2]runHeap{m.partial, m.held()} {
 		for i := range h {
 			r := &h[i]
 			a.runDigits += int32(r.ver.n())
@@ -459,7 +462,10 @@ func (m *Matcher) CutAll(why string, sc *Scratch, res *Result) {
 	}
 	m.ownCompleted()
 	m.setPartial(m.partial)
-	for _, h := range [2]*runHeap{&m.partial, &m.completed} {
+	for _, h := range [2]*runHeap{&m.partial, m.completed} {
+		if h == nil { // no held complete matches
+			continue
+		}
 		h.removeIf(func(r *run) bool {
 			if r.st.typ == stStart {
 				return false

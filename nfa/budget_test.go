@@ -216,7 +216,7 @@ func usageCases(t *testing.T) []usageCase {
 func checkUsage(t *testing.T, at string, m *Matcher) {
 	t.Helper()
 	u, f := m.Usage(), m.Footprint()
-	runs := len(m.completed)
+	runs := len(m.held())
 	for _, r := range m.partial {
 		if r.st.typ != stStart {
 			runs++

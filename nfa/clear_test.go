@@ -36,7 +36,7 @@ func TestStepsLeaveNoStaleReferences(t *testing.T) {
 			checked++
 			long = max(long, len(m.partial))
 			for name, h := range map[string]runHeap{"scratch next": sc.next, "scratch newRuns": sc.newRuns,
-				"scratch potent": sc.potent, "partial": m.partial, "completed": m.completed} {
+				"scratch potent": sc.potent, "partial": m.partial, "completed": m.held()} {
 				for i, x := range h[len(h):cap(h)] {
 					if x.st != nil || x.node != nil || x.startEv != nil || x.ver != "" {
 						t.Fatalf("pattern\n%s\n%s: %s[%d] beyond its length %d refers to something", pat, at, name, len(h)+i, len(h))

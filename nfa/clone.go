@@ -16,7 +16,10 @@ import (
 func (m *Matcher) Clone() *Matcher {
 	c := *m
 	c.partial = slices.Clone(m.partial)
-	c.completed = slices.Clone(m.completed)
+	if m.completed != nil {
+		h := slices.Clone(*m.completed)
+		c.completed = &h
+	}
 	c.frozen = false
 	c.Recount()
 	return &c
@@ -50,12 +53,32 @@ func (m *Matcher) SnapshotTo(dst *Matcher) {
 // copying them. Thawing a matcher whose snapshot is still used corrupts the snapshot.
 func (m *Matcher) Thaw() { m.frozen = false }
 
-// ownCompleted gives a frozen matcher its own array of held complete matches before
-// they change; setPartial then replaces its partial matches and ends the freeze.
+// ownCompleted gives a frozen matcher its own array of held complete matches (and the
+// slice header: a snapshot shares the pointer) before they change; setPartial then
+// replaces its partial matches and ends the freeze.
 func (m *Matcher) ownCompleted() {
-	if m.frozen {
-		m.completed = slices.Clone(m.completed)
+	if m.frozen && m.completed != nil {
+		h := slices.Clone(*m.completed)
+		m.completed = &h
 	}
+}
+
+// held returns the complete matches the matcher holds back (nil: none).
+func (m *Matcher) held() runHeap {
+	if m.completed == nil {
+		return nil
+	}
+	return *m.completed
+}
+
+// heldRef returns the matcher's held complete matches to change (after ownCompleted),
+// making their slice on the first: most matchers never hold one, so the slice is out of
+// line (a Matcher is 80 bytes, not 96).
+func (m *Matcher) heldRef() *runHeap {
+	if m.completed == nil {
+		m.completed = new(runHeap)
+	}
+	return m.completed
 }
 
 // setPartial replaces the matcher's partial matches with runs (which may be m.partial
@@ -94,7 +117,7 @@ func (m *Matcher) Recount() {
 			nodes = append(nodes, n)
 		}
 	}
-	for _, h := range [2]runHeap{m.partial, m.completed} {
+	for _, h := range [2]runHeap{m.partial, m.held()} {
 		for i := range h {
 			reach(h[i].node)
 		}

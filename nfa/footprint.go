@@ -23,7 +23,7 @@ func (m *Matcher) Footprint() Footprint {
 		edgeSize = int(unsafe.Sizeof(bufEdge{}))
 		moreSize = int(unsafe.Sizeof([]bufEdge(nil))) // node.more's slice header
 	)
-	f := Footprint{Bytes: int(unsafe.Sizeof(Matcher{})) + (cap(m.partial)+cap(m.completed))*runSize}
+	f := Footprint{Bytes: int(unsafe.Sizeof(Matcher{})) + (cap(m.partial)+cap(m.held()))*runSize}
 	seen := map[*node]bool{}
 	evs := map[any]bool{}
 	var stack []*node
@@ -38,7 +38,7 @@ func (m *Matcher) Footprint() Footprint {
 		}
 	}
 	visit(m.partial)
-	visit(m.completed)
+	visit(m.held())
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -75,7 +75,7 @@ func (m *Matcher) OldestOffset() int64 {
 			stack = append(stack, n)
 		}
 	}
-	for _, h := range []runHeap{m.partial, m.completed} {
+	for _, h := range []runHeap{m.partial, m.held()} {
 		for i := range h {
 			push(h[i].node)
 		}

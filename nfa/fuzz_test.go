@@ -114,7 +114,7 @@ func FuzzMatcher(f *testing.F) {
 					last = e.Seq
 				}
 			}
-			if m.Live() > 64+len(m.completed) {
+			if m.Live() > 64+len(m.held()) {
 				t.Fatalf("live runs %d exceed the bound", m.Live())
 			}
 			u, f := m.Usage(), m.Footprint()

@@ -56,7 +56,7 @@ func guardedResolve(fb *fuzzBytes) Resolver {
 // dumpRuns prints a matcher's runs (state, version, times, first event) in heap order.
 func dumpRuns(m *Matcher) string {
 	var b strings.Builder
-	for _, h := range []runHeap{m.partial, m.completed} {
+	for _, h := range []runHeap{m.partial, m.held()} {
 		for _, r := range h {
 			seq := uint64(0)
 			if r.startEv != nil {

@@ -46,12 +46,12 @@ func (r *run) prevTs() int64 {
 type Matcher struct {
 	prog      *Program
 	partial   runHeap
-	completed runHeap // complete matches held back by a skip strategy
-	deadline  int64   // earliest time Advance has work (see Deadline)
-	waiting   uint64  // the states runs wait in (computeDeadline), set with deadline
-	acct      account // memory account (budget.go)
-	cut       bool    // the budget cut this matcher's runs since it was created (WasCut)
-	frozen    bool    // partial and completed may be shared with a Snapshot: copy before writing
+	completed *runHeap // complete matches held back by a skip strategy (nil: none yet; held)
+	deadline  int64    // earliest time Advance has work (see Deadline)
+	waiting   uint64   // the states runs wait in (computeDeadline), set with deadline
+	acct      account  // memory account (budget.go)
+	cut       bool     // the budget cut this matcher's runs since it was created (WasCut)
+	frozen    bool     // partial and completed may be shared with a Snapshot: copy before writing
 }
 
 // NewMatcher returns a matcher with no partial match.
@@ -65,11 +65,11 @@ func (p *Program) NewMatcher() *Matcher {
 
 // Live returns the number of partial matches in progress (not counting the start state)
 // plus complete matches held back by a skip strategy.
-func (m *Matcher) Live() int { return len(m.partial) - 1 + len(m.completed) }
+func (m *Matcher) Live() int { return len(m.partial) - 1 + len(m.held()) }
 
 // Idle reports whether the matcher holds nothing but its start state, so that it can be
 // discarded and later recreated without changing any result.
-func (m *Matcher) Idle() bool { return len(m.partial) == 1 && len(m.completed) == 0 }
+func (m *Matcher) Idle() bool { return len(m.partial) == 1 && len(m.held()) == 0 }
 
 // Scratch is per-goroutine working memory for matchers; one per shard, reused for every
 // key and rule. Memo, if set, is handed to conditions.
@@ -189,7 +189,7 @@ func (m *Matcher) Process(ev *event.Event, sc *Scratch, res *Result) {
 // account. settle would also enforce the budget: the step is not taken when the matcher
 // is over it (overBudget).
 func (m *Matcher) unchanged(newRuns, potential runHeap, sc *Scratch) bool {
-	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.completed) != 0 || len(newRuns) != len(m.partial) {
+	if len(potential) != 0 || len(sc.nodes) != 0 || len(m.held()) != 0 || len(newRuns) != len(m.partial) {
 		return false
 	}
 	for i := range newRuns {
@@ -306,7 +306,7 @@ func (m *Matcher) Expires(t int64) bool {
 		return m.Idle()
 	}
 	p := m.prog
-	if len(m.completed) > 0 {
+	if len(m.held()) > 0 {
 		return false
 	}
 	kept := 0
@@ -329,7 +329,7 @@ func (m *Matcher) Expires(t int64) bool {
 // nodes the step made (made; nil when it made none).
 func (m *Matcher) endStep(newRuns, potential runHeap, sc *Scratch, made []*node, res *Result) {
 	m.ownCompleted()
-	if len(potential) > 0 || len(m.completed) > 0 { // else nothing to release or prune
+	if len(potential) > 0 || len(m.held()) > 0 { // else nothing to release or prune
 		m.processMatches(potential, &newRuns, sc, res)
 	}
 	m.setPartial(newRuns)
@@ -353,7 +353,7 @@ func (m *Matcher) Deadline() int64 { return m.deadline }
 // both.
 func (m *Matcher) computeDeadline() int64 {
 	var w uint64
-	if len(m.completed) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
+	if len(m.held()) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
 		w = 1 << 63
 	}
 	d := int64(math.MaxInt64)
@@ -533,17 +533,18 @@ func (p *Program) eval(c *cond, sc *Scratch) bool {
 // prunes only runs that started at or after its own first event (see prune), which in
 // start order is every run there is.
 func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratch, res *Result) {
+	completed := m.heldRef() // endStep calls it only with something to offer or held
 	for i := range potential {
-		m.completed.offer(&potential[i])
+		completed.offer(&potential[i])
 	}
 	skip := m.prog.skip.Kind != patterns.NoSkip
 	startOrder := skip && m.prog.release == patterns.InStartOrder
-	for len(m.completed) > 0 {
-		earliest := &m.completed[0]
+	for len(*completed) > 0 {
+		earliest := &(*completed)[0]
 		if startOrder && len(*partial) > 0 && cmpRuns(earliest, &(*partial)[0]) > 0 {
 			break
 		}
-		done := m.completed.poll()
+		done := completed.poll()
 		sc.leave(&done)
 		limit := 1 // the match is the first path; a skip strategy prunes by all of them
 		if skip {
@@ -555,7 +556,7 @@ func (m *Matcher) processMatches(potential runHeap, partial *runHeap, sc *Scratc
 		}
 		if skip {
 			m.prune(partial, &done, paths, sc)
-			m.prune(&m.completed, &done, paths, sc)
+			m.prune(completed, &done, paths, sc)
 		}
 		res.Matches = append(res.Matches, m.prog.match(paths[0]))
 	}
@@ -636,9 +637,11 @@ func (m *Matcher) Reset() {
 		m.partial, m.completed, m.frozen = nil, nil, false
 	}
 	clearRuns(m.partial)
-	clearRuns(m.completed)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
-	m.completed = m.completed[:0]
+	if h := m.completed; h != nil {
+		clearRuns(*h)
+		*h = (*h)[:0]
+	}
 	m.deadline = math.MaxInt64
 	m.waiting = 0
 	m.acct, m.cut = account{runDigits: 1}, false

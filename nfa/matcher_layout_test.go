@@ -34,3 +34,11 @@ func TestNodeLayout(t *testing.T) {
 		t.Fatalf("a node's pointers end at byte %d: the collector would scan past 32", end)
 	}
 }
+
+// TestMatcherLayout: a matcher is 80 bytes (a size class; its held complete matches are
+// out of line, held), and the memory account charges that size for each.
+func TestMatcherLayout(t *testing.T) {
+	if n := unsafe.Sizeof(Matcher{}); n != 80 || mBytes != 80 {
+		t.Fatalf("a matcher is %d bytes, accounted %d: want 80", n, mBytes)
+	}
+}

@@ -100,7 +100,7 @@ func (m *Matcher) Export(eventIndex func(*event.Event) int32) *Snapshot {
 		return out
 	}
 	s.Partial = runs(m.partial)
-	s.Completed = runs(m.completed)
+	s.Completed = runs(m.held())
 	return s
 }
 
@@ -158,7 +158,10 @@ func (p *Program) Import(s *Snapshot, events []*event.Event) (*Matcher, error) {
 	if starts != 1 {
 		return nil, fmt.Errorf("nfa snapshot: %d start runs, want 1", starts)
 	}
-	m := &Matcher{prog: p, partial: partial, completed: completed}
+	m := &Matcher{prog: p, partial: partial}
+	if len(completed) > 0 {
+		m.completed = &completed
+	}
 	m.deadline = m.computeDeadline()
 	m.accountImported(nodes)
 	return m, nil
@@ -213,7 +216,7 @@ func (m *Matcher) Rebind(p *Program) error {
 			return fmt.Errorf("nfa: cannot move a matcher: state %d is %s, was %s", i, n.name, s.name)
 		}
 	}
-	for _, h := range []runHeap{m.partial, m.completed} {
+	for _, h := range []runHeap{m.partial, m.held()} {
 		for i := range h {
 			h[i].st = p.states[h[i].st.id]
 		}
