@@ -359,7 +359,7 @@ func (m *Matcher) enforce(b *Budget, sc *Scratch, res *Result) {
 	if over() {
 		m.cutFirst(&m.partial, len(m.partial), over, sc, res)
 	}
-	if over() {
+	if over() && len(m.held()) > 0 {
 		m.cutFirst(m.heldRef(), len(m.held()), over, sc, res)
 	}
 }

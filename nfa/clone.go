@@ -57,10 +57,15 @@ func (m *Matcher) Thaw() { m.frozen = false }
 // slice header: a snapshot shares the pointer) before they change; setPartial then
 // replaces its partial matches and ends the freeze.
 func (m *Matcher) ownCompleted() {
-	if m.frozen && m.completed != nil {
-		h := slices.Clone(*m.completed)
-		m.completed = &h
+	if !m.frozen || m.completed == nil {
+		return
 	}
+	if len(*m.completed) == 0 { // nothing held: back to none rather than a box of nothing
+		m.completed = nil
+		return
+	}
+	h := slices.Clone(*m.completed)
+	m.completed = &h
 }
 
 // held returns the complete matches the matcher holds back (nil: none).

@@ -341,3 +341,34 @@ func TestSnapshotKeepsHeldMatches(t *testing.T) {
 		t.Fatalf("only %d snapshots were taken with held matches: weak test", held)
 	}
 }
+
+// TestFrozenStepDropsEmptyHeldBox: a matcher's held matches are a box made at its first
+// complete match and left empty once they are released; a step after a Snapshot (the
+// journal's base) must not copy an empty box (an allocation a step for nothing) but go
+// back to none, and a budget cut must not make one.
+func TestFrozenStepDropsEmptyHeldBox(t *testing.T) {
+	ab := &patterns.Pattern{Skip: patterns.Skip{Kind: patterns.SkipPastLastEvent},
+		Steps: []*patterns.Step{{Name: "a", Where: "a"}, {Name: "b", Where: "b>a"}}}
+	prog, err := Compile(ab, valueResolve, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, sc := prog.NewMatcher(), NewScratch()
+	var res Result
+	evs := valueEvents(t, "a1 b2 a3")
+	for _, ev := range evs[:2] {
+		m.Process(ev, sc, &res)
+	}
+	if m.completed == nil || len(*m.completed) != 0 {
+		t.Fatalf("after a released match: held box %v, want an empty box", m.completed)
+	}
+	_ = m.Snapshot()
+	m.Process(evs[2], sc, &res)
+	if m.completed != nil {
+		t.Fatalf("a frozen step kept an empty held box (len %d)", len(*m.completed))
+	}
+	m.enforce(&Budget{Bytes: 1}, sc, &res)
+	if m.completed != nil {
+		t.Fatal("a budget cut made a held box")
+	}
+}
