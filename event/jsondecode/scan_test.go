@@ -1,9 +1,7 @@
 package jsondecode
 
 import (
-	"bytes"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -59,24 +57,7 @@ func decodeBoth(s *event.Schema, train string, in []byte) string {
 // decodeWith decodes in with the decoders fast and slow (whose slow field is set) and
 // reports how they differ.
 func decodeWith(fast, slow *Decoder, in []byte) string {
-	uf, us := event.NewUnknownFields(), event.NewUnknownFields()
-	fast.SetUnknown(uf)
-	slow.SetUnknown(us)
-	var ef, es event.Event
-	errF, errS := fast.Decode(in, &ef), slow.Decode(in, &es)
-	switch {
-	case fmt.Sprint(errF) != fmt.Sprint(errS):
-		return fmt.Sprintf("errors: fast %v, slow %v", errF, errS)
-	case errF != nil:
-		return ""
-	case ef.Key != es.Key || ef.ID() != es.ID() || ef.Time != es.Time || !slices.EqualFunc(ef.Values(), es.Values(), event.Value.Equal):
-		return fmt.Sprintf("events: fast %v %v, slow %v %v", ef.Key, ef.Values(), es.Key, es.Values())
-	case !bytes.Equal(slab(&ef), slab(&es)):
-		return fmt.Sprintf("slabs: fast %x, slow %x", slab(&ef), slab(&es))
-	case fmt.Sprint(uf.Snapshot()) != fmt.Sprint(us.Snapshot()):
-		return fmt.Sprintf("unknown fields: fast %v, slow %v", uf.Snapshot(), us.Snapshot())
-	}
-	return ""
+	return decodePair(fast, slow, in, in)
 }
 
 // TestScanFlatAgrees: the fast path decodes every input as the slow path does (the same
