@@ -16,7 +16,6 @@ type rvWorld struct {
 	aggs  []*Agg
 	logs  []*Undo
 	marks [][]int
-	kept  int
 }
 
 func (w *rvWorld) take(spec Spec) *Agg {
