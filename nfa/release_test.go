@@ -296,10 +296,7 @@ func TestSnapshotKeepsHeldMatches(t *testing.T) {
 		snap, want := m.Snapshot(), m.Clone()
 		switch change { // go on with the events, Reset, CutAll
 		case 0:
-			for _, ev := range rest {
-				m.Advance(ev.Time, sc, res)
-				m.Process(ev, sc, res)
-			}
+			compatFeed(m, sc, res, rest, func() {})
 			m.Advance(math.MaxInt64, sc, res)
 		case 1:
 			m.Reset()
@@ -336,10 +333,7 @@ func heldSnapshotCases(t *testing.T, changes int, f func(name string, m *Matcher
 			for change := range changes {
 				m, sc := prog.NewMatcher(), NewScratch()
 				var res Result
-				for _, ev := range evs[:at] {
-					m.Advance(ev.Time, sc, &res)
-					m.Process(ev, sc, &res)
-				}
+				compatFeed(m, sc, &res, evs[:at], func() {})
 				if len(m.held()) > 0 {
 					held++
 				}

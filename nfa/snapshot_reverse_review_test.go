@@ -19,10 +19,7 @@ func TestSnapshotGoesOnMatcherStays(t *testing.T) {
 		snap.Recount()
 		switch change {
 		case 0:
-			for _, ev := range rest {
-				snap.Advance(ev.Time, sc, res)
-				snap.Process(ev, sc, res)
-			}
+			compatFeed(snap, sc, res, rest, func() {})
 			snap.Advance(math.MaxInt64, sc, res)
 		case 1:
 			snap.Reset()
@@ -30,10 +27,7 @@ func TestSnapshotGoesOnMatcherStays(t *testing.T) {
 			snap.CutAll("test", sc, res)
 		case 3:
 			sc.Budget = Budget{Runs: 1, Nodes: 1, Digits: 1}
-			for _, ev := range rest {
-				snap.Advance(ev.Time, sc, res)
-				snap.Process(ev, sc, res)
-			}
+			compatFeed(snap, sc, res, rest, func() {})
 		}
 		m.Recount()
 		i2 := map[*event.Event]int32{}
