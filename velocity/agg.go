@@ -95,22 +95,21 @@ func (a *Agg) Recycle(keep int) bool {
 	if a.u != nil {
 		return false
 	}
-	var gs []group
+	var gs []group // every group slot, up to the capacity
 	if a.byHdr != nil {
-		gs = a.gs
+		gs = a.gs[:cap(a.gs)]
 	}
 	n := a.w.room()
-	for i := range gs[:cap(gs)] {
-		n += gs[:cap(gs)][i].w.room()
+	for i := range gs {
+		n += gs[i].w.room()
 	}
-	if n+cap(gs)*int(unsafe.Sizeof(group{})) > keep {
+	if n+len(gs)*int(unsafe.Sizeof(group{})) > keep {
 		a.w.q, a.w.dn, gs = nil, nil, nil
 	}
 	a.last, a.useg = math.MinInt64, 0
 	a.w = a.w.emptied()
-	for i := range gs[:cap(gs)] {
-		g := &gs[:cap(gs)][i]
-		*g = group{w: g.w.emptied()} // its window's room, for the group alloc puts there
+	for i := range gs {
+		gs[i] = group{w: gs[i].w.emptied()} // its window's room, for the group alloc puts there
 	}
 	if a.byHdr != nil {
 		*a.byHdr = byHdr{gs: gs[:0], glist: newGroupList()}

@@ -14,7 +14,7 @@ type fieldCode struct {
 	// member spells its key, as little-endian words, and m0 and m1 mask the n bytes the
 	// key has of them; n is 0 for a key longer than 16 bytes or a name no key the fast
 	// path reads can spell (one holding a quote or a backslash): such a field is found by
-	// its name (Decoder.field), and its k0 is 1 and m0 0, so that is matches no words
+	// its name (Decoder.field), and its k0 is 1 and m0 0, so that `is` matches no words
 	// (flatMember makes such a field the prediction for its position; is then answers
 	// false without a test of n).
 	k0, k1, m0, m1 uint64
