@@ -54,8 +54,8 @@ type LatencyParts struct {
 	Ingest, Queue, Before, Own time.Duration
 	// Position is how many events came before the event in its batch.
 	Position int
-	// Timed: time made the alert (a window closed by the event's watermark), not a
-	// match the event completed.
+	// Timed: the timers the event's watermark (or a watermark message) fired made the
+	// alert, after the event's matching, not the matching itself.
 	Timed bool
 }
 
