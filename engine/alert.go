@@ -68,12 +68,26 @@ func (s *shard) deliver(ri int, a *alerts.Alert, ingest int64) {
 	s.rules.alerts[ri].Add(1)
 	since := time.Duration(-1)
 	if ingest != unstamped {
-		since = time.Duration(s.e.now() - ingest)
+		now := s.e.now()
+		since = time.Duration(now - ingest)
 		s.latency.record(int64(since))
+		if s.e.cfg.OnLatency != nil {
+			s.e.cfg.OnLatency(s.latencyParts(ingest, now))
+		}
 	}
 	if s.e.cfg.OnAlert != nil {
 		s.e.cfg.OnAlert(a, since)
 	}
+}
+
+// latencyParts splits the latency of an alert delivered at now with ingest stamp ingest
+// (LatencyParts) by the times the shard noted for the message and event it handles.
+func (s *shard) latencyParts(ingest, now int64) LatencyParts {
+	sent := max(s.sent, ingest) // a watermark message: sent is when it was taken up
+	took := max(s.took, sent)
+	started := max(s.started, took)
+	return LatencyParts{Ingest: time.Duration(sent - ingest), Queue: time.Duration(took - sent),
+		Before: time.Duration(started - took), Own: time.Duration(now - started), Position: s.pos, Timed: s.cur == nil}
 }
 
 // BuildAlert makes the alert for a match (or, with kind timeout, a partial match that

@@ -69,6 +69,10 @@ type Config struct {
 	RecordProcessingTime bool
 	// OnAlert, if set, sees every alert made (metrics); see AlertObserver.
 	OnAlert AlertObserver
+	// OnLatency, if set, is told the parts of every sampled alert's latency (see
+	// LatencyObserver); the shards then read the clock once for every event they take
+	// up (benchmarks: `cepd bench` sets it for its paced run only).
+	OnLatency LatencyObserver
 	// KeySpaces makes the engine run the rules keyed by other fields than the schema's
 	// key too, each key field in an engine of its own that this one owns and feeds
 	// (keyspaces.go). For a source whose partitions this process alone feeds (the embedded

@@ -193,6 +193,12 @@ type shard struct {
 	// slowTimers: a timer advances every matcher it reads, even one nfa.Matcher.Expires
 	// says it could drop at once (the reference for advanceOne's shortcut; tests).
 	slowTimers bool
+
+	// took is, for Config.OnLatency (latencyParts), when the shard took up the message
+	// being handled (engine clock) and sent when ingest handed it over; started when the
+	// shard took up the event being handled and pos its index in its batch.
+	took, sent, started int64
+	pos                 int
 }
 
 const maxSpare = 256
@@ -283,8 +289,10 @@ func (s *shard) handle(m msg) {
 	defer s.countMatched()
 	switch m.kind {
 	case msgItems:
-		s.queued.record(s.e.now() - m.batch.sent)
+		s.took, s.sent = s.e.now(), m.batch.sent
+		s.queued.record(s.took - s.sent)
 		for i := range m.batch.items {
+			s.pos = i
 			s.event(&m.batch.items[i])
 		}
 		if t := m.batch.ticket; t != nil {
@@ -293,6 +301,10 @@ func (s *shard) handle(m msg) {
 		}
 		s.e.putBatch(m.batch)
 	case msgWatermark:
+		if s.e.cfg.OnLatency != nil {
+			s.took = s.e.now()
+			s.sent, s.started, s.pos = s.took, s.took, 0
+		}
 		s.observe(s.clock(m.part), m.wm, m.ingest)
 	case msgIdle:
 		pc := s.clock(m.part)
@@ -415,6 +427,9 @@ func (s *shard) event(it *item) {
 		s.current(ks) // a reload folds the key's journal: decide on what is left
 	}
 	s.cur = it
+	if s.e.cfg.OnLatency != nil {
+		s.started = s.e.now()
+	}
 	switch {
 	case ks == nil || ev.Time >= ks.newest:
 		s.match(ks, it)

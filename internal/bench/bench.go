@@ -44,8 +44,10 @@ type Result struct {
 	// unpaced). The latency percentiles count from the call, so they leave out the time
 	// a chunk waited behind one blocked on full shard queues: an engine that falls behind
 	// the offered rate shows here.
-	PaceBehindP99    float64           `json:"pace_behind_p99_us"`
-	PaceBehindMax    float64           `json:"pace_behind_max_us"`
+	PaceBehindP99 float64 `json:"pace_behind_p99_us"`
+	PaceBehindMax float64 `json:"pace_behind_max_us"`
+	// Parts says where the sampled alerts' latency went, in a paced run (nil otherwise).
+	Parts            *LatencyParts     `json:"latency_parts,omitempty"`
 	BytesPerKey      float64           `json:"bytes_per_key"`
 	StateBytesKey    float64           `json:"state_bytes_per_live_key"`
 	Keys             int               `json:"keys"`
@@ -134,6 +136,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	scanSecs := jsonScan(recs, runtime.GOMAXPROCS(0))
 	sink := &countSink{next: c.Sink}
 	var behind paceLag
+	var latParts partsLog
 	var (
 		eng       *engine.Engine
 		base, end gcSample
@@ -159,6 +162,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	}
 	if c.Rate > 0 {
 		run.Behind = behind.add
+		run.Config.OnLatency = latParts.add
 	}
 	if c.ReloadEvery > 0 && c.Reload != nil {
 		run.Beside = func(ctx context.Context, stop <-chan struct{}, e *engine.Engine) error {
@@ -170,6 +174,7 @@ func Run(ctx context.Context, rs *engine.RuleSet, recs []engine.Record, c Config
 	}
 	res := result(eng, rs, recs, c, sink, measured{decodeSecs, scanSecs, secs, keys, base, end, st, reloads})
 	res.PaceBehindP99, res.PaceBehindMax = behind.figures()
+	res.Parts = latParts.figures()
 	for _, sp := range spaces {
 		res.KeySpaces = append(res.KeySpaces, sp.Field)
 	}

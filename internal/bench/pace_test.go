@@ -50,8 +50,9 @@ func TestRunnerBehindSchedule(t *testing.T) {
 }
 
 // TestPaceBehindInResult: a paced bench run reports how far its feed fell behind
-// schedule (offered far above what it can take, every call but the first is late);
-// an unpaced run reports none.
+// schedule (offered far above what it can take, every call but the first is late) and
+// where its alerts' latency went (over every sample: the slowest 1% band holds as many
+// as its rank says); an unpaced run reports neither.
 func TestPaceBehindInResult(t *testing.T) {
 	rs, err := engine.LoadRuleSet("../../testdata/fraud", "", rules.EnvOptions{})
 	if err != nil {
@@ -65,11 +66,15 @@ func TestPaceBehindInResult(t *testing.T) {
 	if paced.PaceBehindMax <= 0 || paced.PaceBehindP99 <= 0 || paced.PaceBehindP99 > paced.PaceBehindMax {
 		t.Fatalf("paced far above capacity: behind p99 %.0f µs, max %.0f µs", paced.PaceBehindP99, paced.PaceBehindMax)
 	}
+	n := int(paced.LatencyN)
+	if p := paced.Parts; p == nil || n == 0 || p.Tail.N != n-n*99/100 || p.Tail.TotalUs < p.Median.TotalUs {
+		t.Fatalf("paced run: %d samples, parts %+v", n, p)
+	}
 	free, err := Run(context.Background(), rs, recs, Config{Chunk: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if free.PaceBehindMax != 0 || free.PaceBehindP99 != 0 {
-		t.Fatalf("unpaced: behind p99 %.0f µs, max %.0f µs", free.PaceBehindP99, free.PaceBehindMax)
+	if free.PaceBehindMax != 0 || free.PaceBehindP99 != 0 || free.Parts != nil {
+		t.Fatalf("unpaced: behind p99 %.0f µs, max %.0f µs; parts %+v", free.PaceBehindP99, free.PaceBehindMax, free.Parts)
 	}
 }

@@ -47,6 +47,15 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 	if h := r.AtHalfRate; h != nil {
 		fmt.Fprintf(w, "at half the rate  offered %d events/s, sustained %.0f: latency p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d of %d alerts sampled); queue wait p99 %.0fµs  p99.9 %.0fµs; calls behind schedule p99 %.0fµs  max %.0fµs\n",
 			h.OfferedRate, h.EventsPerSec, h.LatencyP50, h.LatencyP99, h.LatencyP999, h.LatencyN, h.Alerts, h.QueueP99, h.QueueP999, h.PaceBehindP99, h.PaceBehindMax)
+		if p := h.Parts; p != nil {
+			for _, b := range []struct {
+				name string
+				m    PartsMean
+			}{{"slowest 1%", p.Tail}, {"middle 10%", p.Median}} {
+				fmt.Fprintf(w, "  %-15s %d alerts, mean %.0fµs: ingest to hand-off %.0fµs, shard queue %.0fµs, batch before it %.0fµs (%.1f events), own and out %.0fµs; %d made by time\n",
+					b.name, b.m.N, b.m.TotalUs, b.m.IngestUs, b.m.QueueUs, b.m.BeforeUs, b.m.Position, b.m.OwnUs, b.m.Timed)
+			}
+		}
 	}
 	fmt.Fprintf(w, "memory budget     largest key and rule: %d partial matches, %d entries, %d Dewey digits, %d bytes; cuts %v\n", r.PeakRuns, r.PeakNodes, r.PeakDigits, r.PeakBytes, r.BudgetCuts)
 	return nil
