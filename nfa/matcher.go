@@ -52,7 +52,20 @@ type Matcher struct {
 	acct      account  // memory account (budget.go)
 	cut       bool     // the budget cut this matcher's runs since it was created (WasCut)
 	frozen    bool     // partial and completed may be shared with a Snapshot: copy before writing
+	expiry    expiry   // what Expires answers from the deadline on (computeDeadline), set with deadline
 }
+
+// expiry is what Matcher.Expires(t) answers for t at or after the deadline, decided by
+// computeDeadline from the runs it walks anyway, so that the engine's timers decide on a
+// due matcher from its header without reading its runs (and their nodes and events). It
+// lives in the matcher's padding (TestMatcherLayout: still 80 bytes).
+type expiry uint8
+
+const (
+	expiryWalk  expiry = iota // unknown (runs close at different times): Expires walks the runs
+	expiryAll                 // every run but the start run closes at the deadline, none reporting
+	expiryNever               // a run would report, or never closes, or a match is held: false
+)
 
 // NewMatcher returns a matcher with no partial match.
 func (p *Program) NewMatcher() *Matcher {
@@ -300,12 +313,25 @@ func (p *Program) closed(cs *run, t int64) (prev, first bool) {
 // nothing: Expires says false, and the caller advances the matcher.) The caller may then
 // discard the matcher (or Reset it) instead of calling Advance: the runs' shared-buffer
 // entries are not released from the account, which the matcher then no longer needs
-// (another matcher sharing them recounts first: Clone). It reads the runs as Advance
-// does, and nothing else.
+// (another matcher sharing them recounts first: Clone). Before the deadline it reads
+// the matcher's header alone (Idle); at or after it, the answer computeDeadline left
+// (m.expiry) when it could decide, else the runs as Advance does, and nothing else.
 func (m *Matcher) Expires(t int64) bool {
 	if t < m.deadline {
 		return m.Idle()
 	}
+	switch m.expiry {
+	case expiryAll:
+		return true
+	case expiryNever:
+		return false
+	}
+	return m.expiresWalk(t)
+}
+
+// expiresWalk is Expires for t at or after the deadline, from the runs: the slow,
+// obviously correct path (TestExpiresCachedMatchesWalk holds m.expiry to it).
+func (m *Matcher) expiresWalk(t int64) bool {
 	p := m.prog
 	if len(m.held()) > 0 {
 		return false
@@ -350,29 +376,50 @@ func (m *Matcher) Deadline() int64 { return m.deadline }
 // of states its runs wait in (Process's guards, guard.go): bit i for state i. Bit 63 stands
 // for every state with a larger id, and is also set when a completed match is held back
 // or the runs exceed the bound (Process could then change something whatever the event).
-// 0 means unknown. Either way bit 63 or 0 is never ruled out. One walk of the runs finds
-// both.
+// 0 means unknown. Either way bit 63 or 0 is never ruled out. It also sets m.expiry, what
+// Expires answers from the deadline on, when the runs hold the start run (the one run
+// Expires wants kept; it is gone when the start state stopped, and Expires then walks):
+// every other run closes at the deadline (each closes at the earlier of its two windows'
+// ends) and none would report (a pending state completes, a timeout is reported when
+// asked for): true; a held match, a run that would report or one no window closes: false
+// (it is kept beside the start run, or reports, at any time). One walk of the runs finds
+// all three.
 func (m *Matcher) computeDeadline() int64 {
 	var w uint64
 	if len(m.held()) > 0 || len(m.partial) > m.prog.opts.MaxRuns {
 		w = 1 << 63
 	}
-	d := int64(math.MaxInt64)
+	d, last := int64(math.MaxInt64), int64(math.MinInt64)
+	never, starts := len(m.held()) > 0, 0
 	p := m.prog
 	for i := range m.partial {
 		cs := &m.partial[i]
 		w |= 1 << min(cs.st.id, 63)
 		if cs.st.typ == stStart {
+			starts++
 			continue
 		}
+		c, open := int64(math.MaxInt64), true
 		if cs.st.window > 0 {
-			d = min(d, cs.prevTs()+cs.st.window)
+			c, open = cs.prevTs()+cs.st.window, false
 		}
 		if p.window > 0 {
-			d = min(d, cs.startTs()+p.window)
+			c, open = min(c, cs.startTs()+p.window), false
 		}
+		d, last = min(d, c), max(last, c)
+		never = never || open || cs.st.typ == stPending || p.opts.Timeouts
 	}
 	m.waiting = w
+	switch {
+	case starts != 1: // (the start state can stop) the run kept may be any: walk
+		m.expiry = expiryWalk
+	case never:
+		m.expiry = expiryNever
+	case last <= d: // every run closes at d (or there is none but the start run)
+		m.expiry = expiryAll
+	default:
+		m.expiry = expiryWalk
+	}
 	return d
 }
 
@@ -644,6 +691,6 @@ func (m *Matcher) Reset() {
 		*h = (*h)[:0]
 	}
 	m.deadline = math.MaxInt64
-	m.waiting = 0
+	m.waiting, m.expiry = 0, expiryWalk
 	m.acct, m.cut = account{runDigits: 1}, false
 }

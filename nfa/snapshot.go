@@ -222,5 +222,6 @@ func (m *Matcher) Rebind(p *Program) error {
 		}
 	}
 	m.prog = p
+	m.deadline = m.computeDeadline() // the same runs and windows; its options may differ (expiry)
 	return nil
 }
