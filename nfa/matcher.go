@@ -78,7 +78,15 @@ func (p *Program) NewMatcher() *Matcher {
 
 // Live returns the number of partial matches in progress (not counting the start state)
 // plus complete matches held back by a skip strategy.
-func (m *Matcher) Live() int { return len(m.partial) - 1 + len(m.held()) }
+func (m *Matcher) Live() int {
+	n := len(m.held())
+	for i := range m.partial { // (the start run is gone once a run from it reached the stop state)
+		if m.partial[i].st.typ != stStart {
+			n++
+		}
+	}
+	return n
+}
 
 // Idle reports whether the matcher holds nothing but its start state, so that it can be
 // discarded and later recreated without changing any result.
