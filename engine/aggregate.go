@@ -368,6 +368,9 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 				}
 			}
 			a := kv.aggs[off+j]
+			if a != nil && kv.log != nil {
+				a.Log(kv.log) // before it changes (adopt attaches none)
+			}
 			if a != nil && need {
 				in := g.Read(ev, &p.ctx)
 				vals[j] = g.Observe(a, in, t)
