@@ -235,26 +235,15 @@ type kvWith[A any] struct {
 
 // Arrays of aggregates and of their ends for kvWith, by size.
 type (
-	aggs4 struct {
-		p [4]*velocity.Agg
-		e [4]int64
+	arrays[P, E any] struct {
+		p P // the aggregates
+		e E // their ends
 	}
-	aggs8 struct {
-		p [8]*velocity.Agg
-		e [8]int64
-	}
-	aggs10 struct {
-		p [10]*velocity.Agg
-		e [10]int64
-	}
-	aggs12 struct {
-		p [12]*velocity.Agg
-		e [12]int64
-	}
-	aggs16 struct {
-		p [16]*velocity.Agg
-		e [16]int64
-	}
+	aggs4  arrays[[4]*velocity.Agg, [4]int64]
+	aggs8  arrays[[8]*velocity.Agg, [8]int64]
+	aggs10 arrays[[10]*velocity.Agg, [10]int64]
+	aggs12 arrays[[12]*velocity.Agg, [12]int64]
+	aggs16 arrays[[16]*velocity.Agg, [16]int64]
 )
 
 func (a *aggs4) room() ([]*velocity.Agg, []int64)  { return a.p[:], a.e[:] }

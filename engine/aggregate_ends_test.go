@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -22,42 +22,23 @@ func TestVelocityEndsAgainstAggregates(t *testing.T) {
 		rs := velocityRuleSet(t)
 		cfg := Config{Shards: 2, OutOfOrderness: 3 * time.Second}
 		shuffled := arriveWithin(evs, rand.New(rand.NewPCG(7, 8)), cfg.OutOfOrderness)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Start(ctx)
 		checked, partial := 0, 0 // states checked; of them, with ends that differ (a partial expiry can free some)
-		recs := records(shuffled)
-		for i := 0; i < len(recs); i += 13 {
-			if _, err := eng.Ingest(ctx, 0, recs[i:min(i+13, len(recs))]); err != nil {
-				t.Fatal(err)
-			}
-			var bad string
-			if err := eng.onShards(ctx, func(s *shard) {
-				for _, ks := range s.list {
-					for _, kv := range []*keyVelocity{ks.vel, liveOf(ks)} {
-						if kv == nil || !kv.bounded() {
-							continue
-						}
-						if msg, differ := checkEnds(kv); msg != "" {
-							bad = ks.key + ": " + msg
-						} else if differ {
-							partial++
-						}
-						checked++
+		ingestChecked(t, rs, cfg, records(shuffled), func(s *shard) (bad string) {
+			for _, ks := range s.list {
+				for _, kv := range []*keyVelocity{ks.vel, liveOf(ks)} {
+					if kv == nil || !kv.bounded() {
+						continue
 					}
+					if msg, differ := checkEnds(kv); msg != "" {
+						bad = fmt.Sprintf("%d keys, key %s: %s", keys, ks.key, msg)
+					} else if differ {
+						partial++
+					}
+					checked++
 				}
-			}); err != nil {
-				t.Fatal(err)
 			}
-			if bad != "" {
-				t.Fatalf("%d keys, after %d events: %s", keys, i, bad)
-			}
-		}
-		eng.Close()
-		cancel()
+			return bad
+		})
 		if checked == 0 || partial == 0 {
 			t.Fatalf("%d keys: %d states checked, %d with ends that differ: the test does not test what it should", keys, checked, partial)
 		}
