@@ -87,19 +87,7 @@ func New(spec Spec) *Agg {
 		x.a.byHdr = &x.h
 		return &x.a
 	}
-	if spec.Func == Distinct {
-		return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
-	}
-	// With the room of its window's first entry: most windows hold one entry at a time
-	// (a key's events are mostly further apart than a window), so that the aggregate is
-	// one allocation, not two, and the entry is beside its header. (After the pointers:
-	// the collector scans no further.)
-	x := &struct {
-		a Agg
-		e [1]entry
-	}{a: Agg{spec: spec, last: math.MinInt64, w: newWindow()}}
-	x.a.w.q = x.e[:0]
-	return &x.a
+	return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
 }
 
 // Recycle empties a, which nothing else refers to any more, for reuse as New(a.Spec())
