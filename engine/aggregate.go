@@ -120,12 +120,15 @@ type keyVelocity struct {
 	at    int64           // the newest time the aggregates took (late events count there)
 	log   *velocity.Undo  // while the key has a journal: where aggs and at log their changes
 	jour  *velJournal     // on a base only
-	// Unless soon is unknown (math.MinInt64), it is at most the earliest EmptyAt of aggs
-	// and late is their latest (math.MaxInt64 and math.MinInt64 without any), so that a
-	// timer of the key reads no aggregate before the first can be freed (expire,
-	// deadline). An Add only moves an EmptyAt later; what rolls aggs back (replayFeed)
+	// Unless soon is unknown (math.MinInt64), ends[i] is aggs[i]'s EmptyAt (for each
+	// aggregate there is: the key's own copy, so that expiry reads none of the aggregates
+	// it keeps), soon is at most the earliest and late is the latest (math.MaxInt64 and
+	// math.MinInt64 without any): a timer of the key reads nothing of the aggregates
+	// before the first can be freed, and then only those it frees (expire, deadline).
+	// added keeps ends as an Add moves an EmptyAt on; what rolls aggs back (replayFeed)
 	// makes soon unknown, as a new state starts (bounds walks them once).
 	soon, late int64
+	ends       []int64 // by lay.off, beside aggs (allocKeyVelocity); pointer-free
 	// qbuf holds quiet when the layout has at most as many holds (setQuiet): a key's
 	// state is then one allocation fewer, in the room the quiet array's would take.
 	qbuf [4]int64
@@ -223,30 +226,35 @@ func newKeyVelocity(lay *velLayout) *keyVelocity {
 	return kv
 }
 
-// kvWith is a key's velocity state and the array of its aggregates, A, in one allocation.
+// kvWith is a key's velocity state and the arrays of its aggregates and their ends, A, in
+// one allocation (the ends after the pointers: the collector scans no further).
 type kvWith[A any] struct {
 	kv   keyVelocity
 	aggs A
 }
 
-// Arrays of aggregates for kvWith, by size.
+// Arrays of aggregates and of their ends for kvWith, by size.
 type (
-	aggs4  [4]*velocity.Agg
-	aggs8  [8]*velocity.Agg
-	aggs10 [10]*velocity.Agg
-	aggs12 [12]*velocity.Agg
-	aggs16 [16]*velocity.Agg
+	arrays[P, E any] struct {
+		p P // the aggregates
+		e E // their ends
+	}
+	aggs4  arrays[[4]*velocity.Agg, [4]int64]
+	aggs8  arrays[[8]*velocity.Agg, [8]int64]
+	aggs10 arrays[[10]*velocity.Agg, [10]int64]
+	aggs12 arrays[[12]*velocity.Agg, [12]int64]
+	aggs16 arrays[[16]*velocity.Agg, [16]int64]
 )
 
-func (a *aggs4) room() []*velocity.Agg  { return a[:] }
-func (a *aggs8) room() []*velocity.Agg  { return a[:] }
-func (a *aggs10) room() []*velocity.Agg { return a[:] }
-func (a *aggs12) room() []*velocity.Agg { return a[:] }
-func (a *aggs16) room() []*velocity.Agg { return a[:] }
+func (a *aggs4) room() ([]*velocity.Agg, []int64)  { return a.p[:], a.e[:] }
+func (a *aggs8) room() ([]*velocity.Agg, []int64)  { return a.p[:], a.e[:] }
+func (a *aggs10) room() ([]*velocity.Agg, []int64) { return a.p[:], a.e[:] }
+func (a *aggs12) room() ([]*velocity.Agg, []int64) { return a.p[:], a.e[:] }
+func (a *aggs16) room() ([]*velocity.Agg, []int64) { return a.p[:], a.e[:] }
 
-// allocKeyVelocity returns a zero keyVelocity with aggs of n (nil each): for a layout of
-// up to 16 aggregates, in one allocation of the size the two would take apart, or a
-// size class more.
+// allocKeyVelocity returns a zero keyVelocity with aggs and ends of n (nil and 0 each):
+// for a layout of up to 16 aggregates, in one allocation of the size the three would
+// take apart, or a size class more.
 func allocKeyVelocity(n int) *keyVelocity {
 	switch {
 	case n <= 4:
@@ -260,16 +268,17 @@ func allocKeyVelocity(n int) *keyVelocity {
 	case n <= 16:
 		return kvIn[aggs16](n)
 	}
-	return &keyVelocity{aggs: make([]*velocity.Agg, n)}
+	return &keyVelocity{aggs: make([]*velocity.Agg, n), ends: make([]int64, n)}
 }
 
-// kvIn allocates a keyVelocity with aggs of n in the array A beside it.
+// kvIn allocates a keyVelocity with aggs and ends of n in the arrays A beside it.
 func kvIn[A any, P interface {
 	*A
-	room() []*velocity.Agg
+	room() ([]*velocity.Agg, []int64)
 }](n int) *keyVelocity {
 	x := new(kvWith[A])
-	x.kv.aggs = P(&x.aggs).room()[:n:n]
+	aggs, ends := P(&x.aggs).room()
+	x.kv.aggs, x.kv.ends = aggs[:n:n], ends[:n:n]
 	return &x.kv
 }
 
@@ -348,11 +357,14 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 				}
 			}
 			a := kv.aggs[off+j]
+			if a != nil && kv.log != nil {
+				a.Log(kv.log) // before it changes (adopt attaches none)
+			}
 			if a != nil && need {
 				in := g.Read(ev, &p.ctx)
 				vals[j] = g.Observe(a, in, t)
 				if in.Taken() {
-					kv.added(a, false)
+					kv.added(off+j, a, false)
 				}
 				continue
 			}
@@ -374,7 +386,7 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 				g.Add(a, in, t)
 				vals[j] = event.Value{}
 			}
-			kv.added(a, created)
+			kv.added(off+j, a, created)
 		}
 	}
 }
@@ -425,12 +437,13 @@ func lastEvent(m *nfa.Match) *event.Event {
 	return last
 }
 
-// bounds walks the aggregates for soon and late.
+// bounds walks the aggregates for their ends, soon and late.
 func (kv *keyVelocity) bounds() {
 	kv.soon, kv.late = math.MaxInt64, math.MinInt64
-	for _, a := range kv.aggs {
+	for i, a := range kv.aggs {
 		if a != nil {
 			e := a.EmptyAt()
+			kv.ends[i] = e
 			kv.soon, kv.late = min(kv.soon, e), max(kv.late, e)
 		}
 	}
@@ -439,12 +452,14 @@ func (kv *keyVelocity) bounds() {
 // bounded reports whether soon and late are known.
 func (kv *keyVelocity) bounded() bool { return kv.soon != math.MinInt64 }
 
-// added notes that a took an event (its EmptyAt moved on); created that it is new.
-func (kv *keyVelocity) added(a *velocity.Agg, created bool) {
+// added notes that aggregate i, a, took an event (its EmptyAt moved on); created that
+// it is new.
+func (kv *keyVelocity) added(i int, a *velocity.Agg, created bool) {
 	if !kv.bounded() {
 		return
 	}
 	e := a.EmptyAt()
+	kv.ends[i] = e
 	kv.late = max(kv.late, e)
 	if created {
 		kv.soon = min(kv.soon, e)
@@ -472,8 +487,10 @@ func (kv *keyVelocity) expire(w int64, live func(ri int) bool) bool {
 			if a == nil {
 				continue
 			}
-			e := a.EmptyAt()
-			if w >= e { // everything left its window: drop it
+			// Everything left its window: drop it. (Its end is the key's copy: the
+			// aggregate is read only when it is freed.)
+			e := kv.ends[i]
+			if w >= e {
 				if kv.log != nil {
 					kv.log.Slot(&kv.aggs[i]) // (the old contents: before it changes)
 				} else {

@@ -110,6 +110,7 @@ func (p *velPlan) recycle(b *keyVelocity) {
 }
 
 func (p *velPlan) putLog(u *velocity.Undo) {
+	u.Detach() // (kept or not, nothing of it is attached any more)
 	if len(p.logs) < maxSpareBases {
 		u.Reset(keepLog)
 		p.logs = append(p.logs, u)
@@ -128,22 +129,16 @@ func (j *velJournal) adopt(p *velPlan, kv *keyVelocity) {
 	} else {
 		j.log = velocity.NewUndo()
 	}
-	kv.log = j.log
-	for _, a := range kv.aggs {
-		if a != nil {
-			a.Log(j.log)
-		}
-	}
+	kv.log = j.log // (its aggregates are attached as they change: velPlan.observe)
 }
 
-// detach stops logging kv's changes.
+// detach stops logging kv's changes: every aggregate attached to its log is detached
+// (those that changed since it was adopted; the log is not used again for kv).
 func (kv *keyVelocity) detach() {
-	kv.log = nil
-	for _, a := range kv.aggs {
-		if a != nil {
-			a.Log(nil)
-		}
+	if kv.log != nil {
+		kv.log.Detach()
 	}
+	kv.log = nil
 }
 
 // blank reports whether kv holds nothing: no aggregate, no hold, no time.

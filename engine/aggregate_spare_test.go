@@ -30,6 +30,52 @@ func checkSpares(t *testing.T, evs []testEvent) {
 	rs := velocityRuleSet(t)
 	cfg := Config{Shards: 2, OutOfOrderness: 3 * time.Second}
 	shuffled := arriveWithin(evs, rand.New(rand.NewPCG(5, 6)), cfg.OutOfOrderness)
+	waited := map[*velocity.Agg]bool{} // spares seen so far
+	reused, journals := 0, 0
+	ingestChecked(t, rs, cfg, records(shuffled), func(s *shard) (bad string) {
+		owner := map[*velocity.Agg]string{}
+		for _, ks := range s.list {
+			for _, a := range keyAggregates(ks) {
+				if o, ok := owner[a]; ok && o != ks.key {
+					bad = "an aggregate is both " + o + "'s and " + ks.key + "'s"
+				}
+				owner[a] = ks.key
+				if waited[a] {
+					reused++
+					delete(waited, a)
+				}
+			}
+			if ks.velBase() != nil {
+				journals++
+			}
+		}
+		p := s.velocity()
+		if p == nil {
+			return bad
+		}
+		for _, sp := range p.lay.spare {
+			for _, a := range sp {
+				if o, ok := owner[a]; ok {
+					bad = "a spare aggregate is key " + o + "'s"
+				}
+				if a.EmptyAt() != math.MinInt64 {
+					bad = "a spare aggregate holds events"
+				}
+				waited[a] = true
+			}
+		}
+		return bad
+	})
+	if reused == 0 || journals == 0 {
+		t.Fatalf("%d spares reused, %d journals seen: the test does not test what it should", reused, journals)
+	}
+	checkAsInOrder(t, "spares", rs, cfg, evs, shuffled)
+}
+
+// ingestChecked runs an engine of rs under cfg on recs, 13 at a time, and after each
+// chunk asks check of every shard: what it answers (not empty) fails the test.
+func ingestChecked(t *testing.T, rs *RuleSet, cfg Config, recs []Record, check func(s *shard) string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eng, err := New(cfg, rs, nopSink{}, nopDLQ{})
@@ -38,45 +84,14 @@ func checkSpares(t *testing.T, evs []testEvent) {
 	}
 	eng.Start(ctx)
 	defer eng.Close()
-	waited := map[*velocity.Agg]bool{} // spares seen so far
-	reused, journals := 0, 0
-	recs := records(shuffled)
 	for i := 0; i < len(recs); i += 13 {
 		if _, err := eng.Ingest(ctx, 0, recs[i:min(i+13, len(recs))]); err != nil {
 			t.Fatal(err)
 		}
 		var bad string
 		if err := eng.onShards(ctx, func(s *shard) {
-			owner := map[*velocity.Agg]string{}
-			for _, ks := range s.list {
-				for _, a := range keyAggregates(ks) {
-					if o, ok := owner[a]; ok && o != ks.key {
-						bad = "an aggregate is both " + o + "'s and " + ks.key + "'s"
-					}
-					owner[a] = ks.key
-					if waited[a] {
-						reused++
-						delete(waited, a)
-					}
-				}
-				if ks.velBase() != nil {
-					journals++
-				}
-			}
-			p := s.velocity()
-			if p == nil {
-				return
-			}
-			for _, sp := range p.lay.spare {
-				for _, a := range sp {
-					if o, ok := owner[a]; ok {
-						bad = "a spare aggregate is key " + o + "'s"
-					}
-					if a.EmptyAt() != math.MinInt64 {
-						bad = "a spare aggregate holds events"
-					}
-					waited[a] = true
-				}
+			if b := check(s); b != "" {
+				bad = b
 			}
 		}); err != nil {
 			t.Fatal(err)
@@ -85,10 +100,6 @@ func checkSpares(t *testing.T, evs []testEvent) {
 			t.Fatalf("after %d events: %s", i, bad)
 		}
 	}
-	if reused == 0 || journals == 0 {
-		t.Fatalf("%d spares reused, %d journals seen: the test does not test what it should", reused, journals)
-	}
-	checkAsInOrder(t, "spares", rs, cfg, evs, shuffled)
 }
 
 // keyAggregates lists every aggregate the key ks can reach: its live ones and, while it

@@ -47,13 +47,18 @@ type Key struct {
 }
 
 // Agg is one aggregate of one key. The zero value is not usable: use New.
+//
+// Its fields are in the order an event reads them (spec, last, the log, then the window
+// header: a Count, Sum, Avg, Min or Max window's part first), so that adding to a key's
+// cold aggregate touches as few cache lines as may be; the last pointer is the window's
+// (the collector scans no further).
 type Agg struct {
 	spec   Spec
 	last   int64  // newest time added (math.MinInt64: none)
-	w      window // without Spec.By (with it, each group has its own)
-	*byHdr        // with Spec.By only (nil without: most aggregates, which it would make 48 bytes larger)
 	u      *Undo  // the log its changes go to (nil: none); see Log
 	useg   uint64 // the log's segment its header was last logged in
+	*byHdr        // with Spec.By only (nil without: most aggregates, which it would make 48 bytes larger)
+	w      window // without Spec.By (with it, each group has its own)
 }
 
 // byHdr is the part of an aggregate's header that only an aggregate by a field uses.

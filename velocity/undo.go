@@ -39,6 +39,9 @@ type Undo struct {
 	lastGrp logged
 	// likewise the last group whose window, and whose place in the list, were logged
 	lastW, lastLink logged
+	// the aggregates attached since the last Detach (Agg.Log; some may have been attached
+	// elsewhere since): Detach detaches them without the owner walking all of its own
+	attached []*Agg
 }
 
 // logged is a group logged in a segment.
@@ -174,15 +177,29 @@ func (u *Undo) AtStart(fn func()) {
 	u.swapForward()
 }
 
-// Reset empties the log for reuse, without rolling anything back (its aggregates must
-// be detached, or no longer used). It keeps its arrays when they take at most keep
-// bytes (Footprint).
+// Reset empties the log for reuse, without rolling anything back, and detaches its
+// aggregates (Detach). It keeps its arrays when they take at most keep bytes
+// (Footprint, with the list of attached aggregates, which Footprint leaves out: what a
+// key's journal is charged stays as it was).
 func (u *Undo) Reset(keep int) {
-	if u.Footprint() > keep {
+	u.Detach()
+	if u.Footprint()+cap(u.attached)*int(unsafe.Sizeof((*Agg)(nil))) > keep {
 		seg := u.seg
 		*u = Undo{seg: seg}
 	}
 	u.reset()
+}
+
+// Detach detaches every aggregate attached to the log (Agg.Log): their changes are no
+// longer logged. It reads only those, not every aggregate its owner holds.
+func (u *Undo) Detach() {
+	for _, a := range u.attached {
+		if a.u == u { // (not one attached elsewhere since)
+			a.u, a.useg = nil, 0
+		}
+	}
+	clear(u.attached)
+	u.attached = u.attached[:0]
 }
 
 // Forget drops the first n records (a position Mark returned): the changes they logged
@@ -353,8 +370,17 @@ func (r *mapRec) swap() {
 }
 
 // Log attaches the aggregate to u (nil: detaches it): from now on its changes are
-// logged there.
-func (a *Agg) Log(u *Undo) { a.u, a.useg = u, 0 }
+// logged there. Attaching it to the log it is attached to changes nothing; u.Detach
+// detaches it again with the others attached to u.
+func (a *Agg) Log(u *Undo) {
+	if a.u == u {
+		return
+	}
+	a.u, a.useg = u, 0
+	if u != nil {
+		u.attached = append(u.attached, a)
+	}
+}
 
 // touch logs the aggregate's header (the part its function changes; not its slices'
 // contents nor its maps) at its first change in the log's segment.

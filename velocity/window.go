@@ -63,14 +63,15 @@ func (w *window) room() int {
 	return cap(w.q)*int(unsafe.Sizeof(entry{})) + cap(w.dn)*int(unsafe.Sizeof(dnode{}))
 }
 
-// emptied returns an empty window (as newWindow) keeping w's arrays, their room
-// zeroed: for an aggregate nothing else refers to (Agg.Recycle).
+// emptied returns an empty window (as newWindow) keeping w's arrays: for an aggregate
+// nothing else refers to (Agg.Recycle). The values' nodes are zeroed (their strings
+// dropped); the entries, which hold no pointer and are read only below the length, are
+// left as they are, untouched.
 func (w *window) emptied() window {
-	q, dn := w.q[:cap(w.q)], w.dn[:cap(w.dn)]
-	clear(q)
+	dn := w.dn[:cap(w.dn)]
 	clear(dn)
 	e := newWindow()
-	e.q, e.dn = q[:0], dn[:0]
+	e.q, e.dn = w.q[:0], dn[:0]
 	return e
 }
 
@@ -80,9 +81,8 @@ func (w *window) push(e entry, u *Undo) {
 			q := make([]entry, len(w.q)-w.qh, cap(w.q))
 			copy(q, w.q[w.qh:])
 			w.q, w.qh = q, 0
-		} else {
+		} else { // (the slots past the length are not cleared: an entry holds no pointer)
 			n := copy(w.q, w.q[w.qh:])
-			clear(w.q[n:])
 			w.q, w.qh = w.q[:n], 0
 		}
 	}
@@ -171,10 +171,7 @@ func (w *window) expire(s Spec, t int64, u *Undo) {
 	}
 	for w.qh < len(w.q) && t-w.q[w.qh].t1 >= s.Window {
 		e := w.q[w.qh]
-		if u == nil { // (logged, the slot keeps its entry: the log may show it again)
-			w.q[w.qh] = entry{}
-		}
-		w.qh++
+		w.qh++ // (the slot keeps its entry: it holds no pointer, and a log may show it again)
 		if s.Func == Count || s.Func == Sum || s.Func == Avg {
 			w.n -= e.n
 			w.sum -= e.v
