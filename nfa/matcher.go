@@ -53,6 +53,7 @@ type Matcher struct {
 	cut       bool     // the budget cut this matcher's runs since it was created (WasCut)
 	frozen    bool     // partial and completed may be shared with a Snapshot: copy before writing
 	expiry    expiry   // what Expires answers from the deadline on (computeDeadline), set with deadline
+	stopped   bool     // the start run is gone (computeDeadline): the matcher is never idle again
 }
 
 // expiry is what Matcher.Expires(t) answers for t at or after the deadline, decided by
@@ -89,8 +90,10 @@ func (m *Matcher) Live() int {
 }
 
 // Idle reports whether the matcher holds nothing but its start state, so that it can be
-// discarded and later recreated without changing any result.
-func (m *Matcher) Idle() bool { return len(m.partial) == 1 && len(m.held()) == 0 }
+// discarded and later recreated without changing any result. A matcher whose start run
+// is gone (stopped) is never idle: its one run is another, and a recreated matcher would
+// have a start run it no longer has.
+func (m *Matcher) Idle() bool { return len(m.partial) == 1 && !m.stopped && len(m.held()) == 0 }
 
 // Scratch is per-goroutine working memory for matchers; one per shard, reused for every
 // key and rule. Memo, if set, is handed to conditions.
@@ -344,18 +347,19 @@ func (m *Matcher) expiresWalk(t int64) bool {
 	if len(m.held()) > 0 {
 		return false
 	}
-	kept := 0
+	kept, start := 0, false
 	for i := range m.partial {
 		cs := &m.partial[i]
 		if prev, first := p.closed(cs, t); !prev && !first {
 			kept++ // as Advance keeps it
+			start = start || cs.st.typ == stStart
 			continue
 		}
 		if cs.st.typ == stPending || p.opts.Timeouts {
 			return false
 		}
 	}
-	return kept == 1
+	return kept == 1 && start // (Idle: the run kept is the start run)
 }
 
 // endStep ends a Process or Advance step: the runs it kept (newRuns) and the completed
@@ -417,9 +421,11 @@ func (m *Matcher) computeDeadline() int64 {
 		d, last = min(d, c), max(last, c)
 		never = never || open || cs.st.typ == stPending || p.opts.Timeouts
 	}
-	m.waiting = w
+	m.waiting, m.stopped = w, starts == 0
 	switch {
-	case starts != 1: // (the start state can stop) the run kept may be any: walk
+	case starts == 0: // the start state stopped: never idle again (Idle)
+		m.expiry = expiryNever
+	case starts != 1: // the run kept may be any: walk
 		m.expiry = expiryWalk
 	case never:
 		m.expiry = expiryNever
@@ -699,6 +705,6 @@ func (m *Matcher) Reset() {
 		*h = (*h)[:0]
 	}
 	m.deadline = math.MaxInt64
-	m.waiting, m.expiry = 0, expiryWalk
+	m.waiting, m.expiry, m.stopped = 0, expiryWalk, false
 	m.acct, m.cut = account{runDigits: 1}, false
 }
