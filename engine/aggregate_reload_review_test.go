@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -73,17 +72,8 @@ func TestReviewVelocityEndsAcrossReloads(t *testing.T) {
 					owner[a] = ks.key
 				}
 			}
-			if p := s.velocity(); p != nil {
-				for _, sp := range p.lay.spare {
-					for _, a := range sp {
-						if o, ok := owner[a]; ok {
-							bad = "a spare aggregate is key " + o + "'s"
-						}
-						if a.EmptyAt() != math.MinInt64 {
-							bad = "a spare aggregate holds events"
-						}
-					}
-				}
+			if sb := spareFault(s, owner, func(*velocity.Agg) {}); sb != "" {
+				bad = sb
 			}
 		}); err != nil {
 			t.Fatal(err)

@@ -49,20 +49,8 @@ func checkSpares(t *testing.T, evs []testEvent) {
 				journals++
 			}
 		}
-		p := s.velocity()
-		if p == nil {
-			return bad
-		}
-		for _, sp := range p.lay.spare {
-			for _, a := range sp {
-				if o, ok := owner[a]; ok {
-					bad = "a spare aggregate is key " + o + "'s"
-				}
-				if a.EmptyAt() != math.MinInt64 {
-					bad = "a spare aggregate holds events"
-				}
-				waited[a] = true
-			}
+		if sb := spareFault(s, owner, func(a *velocity.Agg) { waited[a] = true }); sb != "" {
+			bad = sb
 		}
 		return bad
 	})
@@ -162,4 +150,27 @@ func TestExpireKeepsLoggedAggregates(t *testing.T) {
 	if b := lay.take(0, spec); b == a || len(lay.spare[0]) != 0 {
 		t.Fatal("a spare of the wrong spec stayed kept")
 	}
+}
+
+// spareFault checks the shard's spare aggregates against owner (each key's aggregates,
+// by key): a spare must be no key's and hold no event. It returns the last fault found,
+// "" for none, and shows each spare to seen.
+func spareFault(s *shard, owner map[*velocity.Agg]string, seen func(a *velocity.Agg)) string {
+	p := s.velocity()
+	if p == nil {
+		return ""
+	}
+	bad := ""
+	for _, sp := range p.lay.spare {
+		for _, a := range sp {
+			if o, ok := owner[a]; ok {
+				bad = "a spare aggregate is key " + o + "'s"
+			}
+			if a.EmptyAt() != math.MinInt64 {
+				bad = "a spare aggregate holds events"
+			}
+			seen(a)
+		}
+	}
+	return bad
 }

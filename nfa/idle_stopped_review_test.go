@@ -29,14 +29,7 @@ func TestIdleStoppedStartReview(t *testing.T) {
 		if !ok {
 			return
 		}
-		var evs []*event.Event
-		ts := int64(0)
-		for i := 0; i < 60; i++ {
-			ts += int64(fb.n(4))
-			name := string(rune('a' + fb.n(6)))
-			evs = append(evs, (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
-				SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)}))
-		}
+		evs := fuzzStream(fb, 60)
 		saw := false
 		want := runDropIdle(prog, evs, false, nil)
 		got := runDropIdle(prog, evs, true, func(m *Matcher) {
@@ -75,15 +68,7 @@ func runDropIdle(prog *Program, evs []*event.Event, drop bool, after func(m *Mat
 	sc := NewScratch()
 	var res Result
 	var out []string
-	collect := func() {
-		for _, mt := range res.Matches {
-			out = append(out, matchString(mt))
-		}
-		for _, to := range res.Timeouts {
-			out = append(out, "timeout:"+matchString(to.Match))
-		}
-		res.Reset()
-	}
+	collect := func() { out = appendResults(out, &res) }
 	step := func() {
 		if after != nil {
 			after(m)

@@ -26,14 +26,7 @@ func TestSnapshotResumesStoppedStart(t *testing.T) {
 		if !ok {
 			return
 		}
-		var evs []*event.Event
-		ts := int64(0)
-		for i := 0; i < 60; i++ {
-			ts += int64(fb.n(4))
-			name := string(rune('a' + fb.n(6)))
-			evs = append(evs, (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
-				SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)}))
-		}
+		evs := fuzzStream(fb, 60)
 		stopped := -1 // the first event after which the matcher has no start run
 		want := resumeAt(t, prog, evs, -1, func(i int, m *Matcher) {
 			if !hasStartRun(m) {
@@ -70,15 +63,7 @@ func resumeAt(t *testing.T, prog *Program, evs []*event.Event, cut int, after fu
 	m, sc := prog.NewMatcher(), NewScratch()
 	var res Result
 	var out []string
-	collect := func() {
-		for _, mt := range res.Matches {
-			out = append(out, matchString(mt))
-		}
-		for _, to := range res.Timeouts {
-			out = append(out, "timeout:"+matchString(to.Match))
-		}
-		res.Reset()
-	}
+	collect := func() { out = appendResults(out, &res) }
 	restore := func() {
 		snap, list := exportList(m)
 		copies := make([]*event.Event, len(list))

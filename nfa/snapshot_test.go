@@ -28,15 +28,7 @@ func TestSnapshotResume(t *testing.T) {
 				sc := NewScratch()
 				var res Result
 				var out []string
-				collect := func() {
-					for _, mt := range res.Matches {
-						out = append(out, matchString(mt))
-					}
-					for _, to := range res.Timeouts {
-						out = append(out, "timeout:"+matchString(to.Match))
-					}
-					res.Reset()
-				}
+				collect := func() { out = appendResults(out, &res) }
 				for i, ev := range evs {
 					if i == cut {
 						snap, list := exportList(m)

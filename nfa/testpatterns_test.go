@@ -81,3 +81,30 @@ func budgeted(prog *Program, b Budget) (*Matcher, *Scratch) {
 	sc.Budget = b
 	return prog.NewMatcher(), sc
 }
+
+// fuzzStream returns n events of a random stream read from fb: names a–f, times rising
+// by 0–3 ms, one key (the streams of the expiry and stopped-start checks).
+func fuzzStream(fb *fuzzBytes, n int) []*event.Event {
+	evs := make([]*event.Event, 0, n)
+	ts := int64(0)
+	for i := 0; i < n; i++ {
+		ts += int64(fb.n(4))
+		name := string(rune('a' + fb.n(6)))
+		evs = append(evs, (&event.Event{Seq: uint64(i + 1), Time: ts, Schema: benchSchema}).
+			SetValues([]event.Value{event.String(name), event.String("k"), event.Int(ts)}))
+	}
+	return evs
+}
+
+// appendResults appends res's matches and then its timeouts to out as strings
+// (matchString; a timeout prefixed "timeout:") and resets res.
+func appendResults(out []string, res *Result) []string {
+	for _, mt := range res.Matches {
+		out = append(out, matchString(mt))
+	}
+	for _, to := range res.Timeouts {
+		out = append(out, "timeout:"+matchString(to.Match))
+	}
+	res.Reset()
+	return out
+}
