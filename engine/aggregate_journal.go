@@ -110,11 +110,12 @@ func (p *velPlan) recycle(b *keyVelocity) {
 }
 
 func (p *velPlan) putLog(u *velocity.Undo) {
-	u.Detach() // (kept or not, nothing of it is attached any more)
 	if len(p.logs) < maxSpareBases {
-		u.Reset(keepLog)
+		u.Reset(keepLog) // (detaches its aggregates)
 		p.logs = append(p.logs, u)
+		return
 	}
+	u.Detach() // dropped: nothing of it stays attached
 }
 
 // adopt makes kv the logged live state: the base's own, or one made since a base that

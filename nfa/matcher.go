@@ -80,11 +80,9 @@ func (p *Program) NewMatcher() *Matcher {
 // Live returns the number of partial matches in progress (not counting the start state)
 // plus complete matches held back by a skip strategy.
 func (m *Matcher) Live() int {
-	n := len(m.held())
-	for i := range m.partial { // (the start run is gone once a run from it reached the stop state)
-		if m.partial[i].st.typ != stStart {
-			n++
-		}
+	n := len(m.partial) + len(m.held())
+	if !m.stopped { // (the start run is gone once a run from it reached the stop state)
+		n--
 	}
 	return n
 }
