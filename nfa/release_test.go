@@ -294,19 +294,29 @@ func TestSnapshotKeepsHeldMatches(t *testing.T) {
 	heldSnapshotCases(t, 3, func(name string, m *Matcher, rest []*event.Event, change int, sc *Scratch, res *Result) {
 		idx := map[*event.Event]int32{}
 		snap, want := m.Snapshot(), m.Clone()
-		switch change { // go on with the events, Reset, CutAll
-		case 0:
-			compatFeed(m, sc, res, rest, func() {})
-			m.Advance(math.MaxInt64, sc, res)
-		case 1:
-			m.Reset()
-		case 2:
-			m.CutAll("test", sc, res)
-		}
+		heldChange(m, change, rest, sc, res)
 		if got, exp := export(snap, idx), export(want, idx); !reflect.DeepEqual(got, exp) {
 			t.Fatalf("%s, change %d: the snapshot changed with its matcher:\n got %+v\nwant %+v", name, change, got, exp)
 		}
 	})
+}
+
+// heldChange changes matcher x for heldSnapshotCases' change: 0 goes on with the events
+// rest to the end of time, 1 resets it, 2 cuts all its matches, 3 goes on with rest under
+// a budget that cuts.
+func heldChange(x *Matcher, change int, rest []*event.Event, sc *Scratch, res *Result) {
+	switch change {
+	case 0:
+		compatFeed(x, sc, res, rest, func() {})
+		x.Advance(math.MaxInt64, sc, res)
+	case 1:
+		x.Reset()
+	case 2:
+		x.CutAll("test", sc, res)
+	case 3:
+		sc.Budget = Budget{Runs: 1, Nodes: 1, Digits: 1}
+		compatFeed(x, sc, res, rest, func() {})
+	}
 }
 
 // heldSnapshotCases feeds every prefix of two streams whose patterns hold complete matches

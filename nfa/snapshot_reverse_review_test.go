@@ -1,7 +1,6 @@
 package nfa
 
 import (
-	"math"
 	"reflect"
 	"testing"
 
@@ -17,18 +16,7 @@ func TestSnapshotGoesOnMatcherStays(t *testing.T) {
 		snap, want := m.Snapshot(), m.Clone()
 		m.Recount()
 		snap.Recount()
-		switch change {
-		case 0:
-			compatFeed(snap, sc, res, rest, func() {})
-			snap.Advance(math.MaxInt64, sc, res)
-		case 1:
-			snap.Reset()
-		case 2:
-			snap.CutAll("test", sc, res)
-		case 3:
-			sc.Budget = Budget{Runs: 1, Nodes: 1, Digits: 1}
-			compatFeed(snap, sc, res, rest, func() {})
-		}
+		heldChange(snap, change, rest, sc, res)
 		m.Recount()
 		i2 := map[*event.Event]int32{}
 		if got, exp := export(m, i2), export(want, i2); !reflect.DeepEqual(got, exp) {
