@@ -639,7 +639,9 @@ func (s *shard) matchRule(ks *keyState, it *item, ri int, cand []bool, vp *velPl
 		ks.live++
 	}
 	m.Advance(ev.Time, s.sc, &s.res)
+	s.sc.Hint(s.rules.Rules[ri].Program, ev, s.starts.waits(ri))
 	m.Process(ev, s.sc, &s.res)
+	s.sc.Hint(nil, nil, 0)
 	s.emit(ri, ks.key, it.ingest)
 	if m.Idle() {
 		s.idle(ks, ri, m)

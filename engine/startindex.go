@@ -27,3 +27,7 @@ func (x *startIndex) candidates(ev *event.Event) []bool { return x.x.Candidates(
 
 // mayStart reports whether CanStart must be asked for rule ri given candidates(ev).
 func (x *startIndex) mayStart(cand []bool, ri int) bool { return x.x.MayStart(cand, ri) }
+
+// waits returns the states of rule ri whose runs the event of the last candidates call
+// may change (nfa.StartIndex.Waits).
+func (x *startIndex) waits(ri int) uint64 { return x.x.Waits(ri) }

@@ -125,6 +125,57 @@ func (p *Program) ruledOut(s *state, sc *Scratch) bool {
 	return true
 }
 
+// waitValues is a state whose event-only guards all pin one string field: an event whose
+// value there is a present string outside values rules out every run waiting in it.
+type waitValues struct {
+	state  int
+	values []string
+}
+
+// waitDispatch lists the states runs can wait in (ids below 63, the bits of
+// Matcher.waiting that stand for one state) that are skippable and whose every guard
+// pins field (Dispatcher): for an event whose value of field is a present string not
+// among a state's values, every guard is false (the Dispatcher contract) and ruledOut is
+// true for the state.
+func (p *Program) waitDispatch(field int) []waitValues {
+	if p.opts.NoGuards {
+		return nil
+	}
+	var out []waitValues
+	for _, s := range p.states {
+		if !s.skippable || len(s.guard) == 0 || s.id >= 63 || s.typ == stFinal || s.typ == stStop {
+			continue
+		}
+		var values []string
+		ok := true
+		for _, i := range s.guard {
+			d, isD := p.leaves[i].guard.(Dispatcher)
+			if !isD {
+				ok = false
+				break
+			}
+			f, vs, dok := d.Dispatch()
+			if !dok || f != field {
+				ok = false
+				break
+			}
+			values = append(values, vs...)
+		}
+		if ok {
+			out = append(out, waitValues{s.id, values})
+		}
+	}
+	return out
+}
+
+// Hint tells the next Process call of a matcher of p for ev which states' runs ev may
+// change (StartIndex.Waits): the runs of the others are carried over without evaluating
+// their guards. The caller clears it after the call (Hint(nil, nil, 0)); a hint for
+// another program or event is ignored.
+func (sc *Scratch) Hint(p *Program, ev *event.Event, may uint64) {
+	sc.hintProg, sc.hintEv, sc.hint = p, ev, may
+}
+
 // ruledOutStates returns the states runs of m wait in whose every run the event leaves
 // unchanged, by the event-only guards (a subset of m.waiting, bit i for state i; bit 63,
 // which stands for more, is never set): Process carries their runs over without visiting
@@ -138,8 +189,12 @@ func (m *Matcher) ruledOutStates(ev *event.Event, sc *Scratch) uint64 {
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(nil)
-	var out uint64
-	for w := waiting; w != 0; w &= w - 1 {
+	may := ^uint64(0)
+	if sc.hintProg == p && sc.hintEv == ev {
+		may = sc.hint
+	}
+	out := waiting &^ may // ruled out by the field they pin (Hint)
+	for w := waiting & may; w != 0; w &= w - 1 {
 		i := bits.TrailingZeros64(w)
 		if p.ruledOut(p.states[i], sc) {
 			out |= 1 << i

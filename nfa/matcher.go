@@ -122,6 +122,10 @@ type Scratch struct {
 	leafGen  uint32
 	leafSeen []uint32
 	leafVal  []bool
+	// hint is the states whose runs hintEv may change for a matcher of hintProg (Hint).
+	hintProg *Program
+	hintEv   *event.Event
+	hint     uint64
 	probe    bool // computeGuards: every leaf is false, and recorded in probed
 	probed   []int
 	fpStack  []fpEntry // firstPath

@@ -48,6 +48,17 @@ type StartIndex struct {
 	all        uint64
 	mask       uint64 // the last Candidates call's verdict (Mask)
 
+	// waits holds, for each first-level value index i (and len(lists) for a present
+	// string the level does not index), a row of one bit set a program (waits[i*n+pi]):
+	// the states of program pi whose waiting runs an event with that value may change.
+	// A state's bit is clear when its event-only guards all pin the first level's field
+	// to other values (waitDispatch): its runs are ruled out (Program.ruledOut) without
+	// evaluating them. nil when the index has no first level. row is the last
+	// Candidates event's row (-1: its field decides nothing, every bit set).
+	waits []uint64
+	n     int
+	row   int
+
 	ev *event.Event // the event of the last Candidates call
 	// schema is the last event's schema and applies[i] whether pin i decides for it
 	// (Pin.Applies), worked out when the schema changes, not for every event.
@@ -84,6 +95,7 @@ func NewStartIndex(progs []*Program) *StartIndex {
 		}
 	}
 	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
+	x.indexWaits(progs)
 	x.indexMasks(len(progs))
 	x.indexFew()
 	x.indexDecided()
@@ -231,7 +243,7 @@ func pinKey(p Pin) string {
 // Candidates starts the per-event work for ev and returns the first level's verdict, for
 // MayStart: nil when it rules nothing out (the event's field is not a present string).
 func (x *StartIndex) Candidates(ev *event.Event) []bool {
-	x.ev, x.mask = ev, x.all
+	x.ev, x.mask, x.row = ev, x.all, -1
 	if ev.Schema != x.schema || x.applies == nil {
 		x.schema, x.applies = ev.Schema, make([]bool, len(x.pins))
 		for i := range x.pins {
@@ -251,9 +263,10 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	}
 	i, ok := x.lookup(v.AsString())
 	if !ok {
-		x.mask = x.alwaysMask
+		x.mask, x.row = x.alwaysMask, len(x.lists)*x.n
 		return x.always
 	}
+	x.row = i * x.n
 	if x.masks != nil {
 		x.mask = x.masks[i]
 	}
@@ -293,4 +306,55 @@ func (x *StartIndex) anyFails(ids []int) bool {
 		}
 	}
 	return false
+}
+
+// indexWaits adds to the first level the values the programs' other states dispatch on
+// (a value no program starts with keeps only always's programs, as an unindexed one
+// did) and builds waits.
+func (x *StartIndex) indexWaits(progs []*Program) {
+	if x.field < 0 {
+		return
+	}
+	states := make([][]waitValues, len(progs))
+	for pi, p := range progs {
+		states[pi] = p.waitDispatch(x.field)
+		for _, sv := range states[pi] {
+			for _, v := range sv.values {
+				if _, ok := x.by[v]; !ok {
+					x.by[v] = len(x.lists)
+					x.lists = append(x.lists, make([]bool, len(progs)))
+				}
+			}
+		}
+	}
+	x.n = len(progs)
+	x.waits = make([]uint64, (len(x.lists)+1)*x.n)
+	for i := range x.waits {
+		x.waits[i] = ^uint64(0)
+	}
+	for pi := range progs {
+		for _, sv := range states[pi] {
+			in := make([]bool, len(x.lists))
+			for _, v := range sv.values {
+				in[x.by[v]] = true
+			}
+			for i := range x.lists {
+				if !in[i] {
+					x.waits[i*x.n+pi] &^= 1 << uint(sv.state)
+				}
+			}
+			x.waits[len(x.lists)*x.n+pi] &^= 1 << uint(sv.state) // a value none of them admits
+		}
+	}
+}
+
+// Waits returns the states of program pi (bit s: state s) whose waiting runs the event
+// of the last Candidates call may change; the others' runs it leaves as they are, by
+// their event-only guards (Program.ruledOut is true for them). Every bit is set when the
+// index cannot tell. Hand it to the program's matcher with Scratch.Hint.
+func (x *StartIndex) Waits(pi int) uint64 {
+	if x.waits == nil || x.row < 0 {
+		return ^uint64(0)
+	}
+	return x.waits[x.row+pi]
 }
