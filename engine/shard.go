@@ -639,7 +639,7 @@ func (s *shard) matchRule(ks *keyState, it *item, ri int, cand []bool, vp *velPl
 		ks.live++
 	}
 	m.Advance(ev.Time, s.sc, &s.res)
-	s.sc.Hint(s.rules.Rules[ri].Program, ev, s.starts.waits(ri))
+	s.starts.hint(s.sc, ri, ev)
 	m.Process(ev, s.sc, &s.res)
 	s.sc.Hint(nil, nil, 0)
 	s.emit(ri, ks.key, it.ingest)

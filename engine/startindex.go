@@ -10,8 +10,9 @@ import (
 // that a key without state for a rule asks CanStart only of those: an event no rule can
 // start touches no rule at all.
 type startIndex struct {
-	rs *RuleSet
-	x  *nfa.StartIndex
+	rs    *RuleSet
+	x     *nfa.StartIndex
+	progs []*nfa.Program // rs's programs by rule (one array: the hint's reads stay in it)
 }
 
 func newStartIndex(rs *RuleSet) *startIndex {
@@ -19,7 +20,7 @@ func newStartIndex(rs *RuleSet) *startIndex {
 	for i, c := range rs.Rules {
 		progs[i] = c.Program
 	}
-	return &startIndex{rs: rs, x: nfa.NewStartIndex(progs)}
+	return &startIndex{rs: rs, x: nfa.NewStartIndex(progs), progs: progs}
 }
 
 // candidates starts the index's work for ev (nfa.StartIndex.Candidates).
@@ -28,6 +29,9 @@ func (x *startIndex) candidates(ev *event.Event) []bool { return x.x.Candidates(
 // mayStart reports whether CanStart must be asked for rule ri given candidates(ev).
 func (x *startIndex) mayStart(cand []bool, ri int) bool { return x.x.MayStart(cand, ri) }
 
-// waits returns the states of rule ri whose runs the event of the last candidates call
-// may change (nfa.StartIndex.Waits).
-func (x *startIndex) waits(ri int) uint64 { return x.x.Waits(ri) }
+// hint tells sc which states of rule ri the event of the last candidates call may change
+// (nfa.StartIndex.Waits), for the Process call that follows; the caller clears it after
+// (sc.Hint(nil, nil, 0)).
+func (x *startIndex) hint(sc *nfa.Scratch, ri int, ev *event.Event) {
+	sc.Hint(x.progs[ri], ev, x.x.Waits(ri))
+}
