@@ -64,9 +64,15 @@ type StartIndex struct {
 	// (Pin.Applies), worked out when the schema changes, not for every event.
 	schema  *event.Schema
 	applies []bool
-	gen     uint32
-	stamp   []uint32 // pin i was tested for the current event when stamp[i] == gen
-	fails   []bool
+	gen     uint32   // the current event's generation, below 1<<31
+	verdict []uint32 // pin i's test for the current event: gen<<1 | 1 if it fails (older: untested)
+
+	// guards is starts flattened, the hot path's copy (indexGuards): program pi's start
+	// guards are guards[gat[pi]:gat[pi+1]], each a count n then n pin ids, one array for
+	// the whole rule set instead of three levels of slices; an empty span is a program
+	// without pins.
+	guards []int32
+	gat    []int32
 }
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
@@ -94,7 +100,7 @@ func NewStartIndex(progs []*Program) *StartIndex {
 			x.starts[pi] = append(x.starts[pi], gids)
 		}
 	}
-	x.stamp, x.fails = make([]uint32, len(x.pins)), make([]bool, len(x.pins))
+	x.indexGuards()
 	x.indexWaits(progs)
 	x.indexMasks(len(progs))
 	x.indexFew()
@@ -250,8 +256,8 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 			x.applies[i] = x.pins[i].Applies(ev.Schema)
 		}
 	}
-	if x.gen++; x.gen == 0 { // wrapped: forget every stamp
-		clear(x.stamp)
+	if x.gen++; x.gen == 1<<31 { // wrapped: forget every verdict
+		clear(x.verdict)
 		x.gen = 1
 	}
 	if x.field < 0 {
@@ -271,7 +277,7 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 		x.mask = x.masks[i]
 	}
 	for _, d := range x.decided[i] { // the value read here is the one these pins test
-		x.stamp[d.id], x.fails[d.id] = x.gen, x.applies[d.id] && d.fails
+		x.verdict[d.id] = x.gen<<1 | b2u(x.applies[d.id] && d.fails)
 	}
 	return x.lists[i]
 }
@@ -282,30 +288,59 @@ func (x *StartIndex) MayStart(cand []bool, pi int) bool {
 	if cand != nil && !cand[pi] && !x.always[pi] {
 		return false
 	}
-	guards := x.starts[pi]
-	if guards == nil {
-		return true
+	lo, hi := x.gat[pi], x.gat[pi+1]
+	if lo == hi {
+		return true // no pins
 	}
-	for _, g := range guards {
-		if !x.anyFails(g) {
+	for g := lo; g < hi; {
+		n := x.guards[g]
+		if !x.anyFails(x.guards[g+1 : g+1+n]) {
 			return true // this guard may hold
 		}
+		g += 1 + n
 	}
 	return false // every start guard is false
 }
 
 // anyFails reports whether one of the pins fails for the current event, testing each
 // pin at most once per event.
-func (x *StartIndex) anyFails(ids []int) bool {
+func (x *StartIndex) anyFails(ids []int32) bool {
 	for _, id := range ids {
-		if x.stamp[id] != x.gen {
-			x.stamp[id], x.fails[id] = x.gen, x.applies[id] && x.pins[id].failsValue(x.ev)
+		v := x.verdict[id]
+		if v>>1 != x.gen {
+			v = x.gen<<1 | b2u(x.applies[id] && x.pins[id].failsValue(x.ev))
+			x.verdict[id] = v
 		}
-		if x.fails[id] {
+		if v&1 != 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// b2u is 1 for true, 0 for false.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// indexGuards flattens starts into guards and gat, and makes the pins' verdicts.
+func (x *StartIndex) indexGuards() {
+	x.gat = make([]int32, len(x.starts)+1)
+	x.guards = x.guards[:0]
+	for pi, gs := range x.starts {
+		x.gat[pi] = int32(len(x.guards))
+		for _, g := range gs {
+			x.guards = append(x.guards, int32(len(g)))
+			for _, id := range g {
+				x.guards = append(x.guards, int32(id))
+			}
+		}
+	}
+	x.gat[len(x.starts)] = int32(len(x.guards))
+	x.verdict = make([]uint32, len(x.pins))
 }
 
 // indexWaits adds to the first level the values the programs' other states dispatch on

@@ -60,8 +60,8 @@ func TestStartIndexDecidedPins(t *testing.T) {
 		always: []bool{false, false, false, true},
 		by:     map[string]int{"a": 0, "b": 1, "c": 2},
 		lists:  [][]bool{{true, true, false, false}, {false, true, true, false}, {true, false, true, false}},
-		starts: [][][]int{{{0, 5}}, {{1}, {2, 5}}, {{2}, {3, 4}}, {{0}}},
-		stamp:  make([]uint32, len(pins)), fails: make([]bool, len(pins))}
+		starts: [][][]int{{{0, 5}}, {{1}, {2, 5}}, {{2}, {3, 4}}, {{0}}}}
+	x.indexGuards()
 	x.indexMasks(len(x.starts))
 	x.indexFew()
 	x.indexDecided()
