@@ -100,6 +100,7 @@ func NewStartIndex(progs []*Program) *StartIndex {
 			x.starts[pi] = append(x.starts[pi], gids)
 		}
 	}
+	x.packPins()
 	x.indexGuards()
 	x.indexWaits(progs)
 	x.indexMasks(len(progs))
@@ -121,12 +122,19 @@ func (x *StartIndex) indexDecided() {
 		return
 	}
 	x.decided = make([][]pinVerdict, len(x.lists))
+	n := 0
 	for v, i := range x.by {
 		for id := range x.pins {
 			if p := &x.pins[id]; p.Field == x.field {
 				x.decided[i] = append(x.decided[i], pinVerdict{id, p.failsOf(event.String(v))})
+				n++
 			}
 		}
+	}
+	all := make([]pinVerdict, 0, n) // one array for every value's verdicts
+	for i, d := range x.decided {
+		all = append(all, d...)
+		x.decided[i] = all[len(all)-len(d) : len(all) : len(all)]
 	}
 }
 
@@ -141,6 +149,53 @@ func (x *StartIndex) indexFew() {
 	x.few = make([]string, len(x.by))
 	for v, i := range x.by {
 		x.few[i] = v
+	}
+	x.few = packStrings(x.few) // the scan reads one array of bytes
+}
+
+// packStrings returns ss with their bytes copied into one allocation, in order: a scan
+// of them (or of constants read together) touches one or two cache lines, not one a
+// string wherever each was allocated.
+func packStrings(ss []string) []string {
+	n := 0
+	for _, v := range ss {
+		n += len(v)
+	}
+	b := make([]byte, 0, n)
+	for _, v := range ss {
+		b = append(b, v...)
+	}
+	all := string(b)
+	out := make([]string, len(ss))
+	for i, v := range ss {
+		out[i], all = all[:len(v)], all[len(v):]
+	}
+	return out
+}
+
+// packPins copies the pins' constants into one array, and their strings' bytes into one
+// allocation (packStrings), in pin order: the pins a start guard tests read neighbouring
+// memory rather than one small array and one string each.
+func (x *StartIndex) packPins() {
+	var vals []event.Value
+	var strs []string
+	for _, p := range x.pins {
+		for _, v := range p.Values {
+			if v.Kind == event.KindString {
+				strs = append(strs, v.AsString())
+			}
+		}
+		vals = append(vals, p.Values...)
+	}
+	strs = packStrings(strs)
+	for i, j := range vals {
+		if j.Kind == event.KindString {
+			vals[i], strs = event.String(strs[0]), strs[1:]
+		}
+	}
+	for i := range x.pins {
+		n := len(x.pins[i].Values)
+		x.pins[i].Values, vals = vals[:n:n], vals[n:]
 	}
 }
 
