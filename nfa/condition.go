@@ -77,9 +77,8 @@ func (c *EvalContext) reset(r *run) {
 // event, with its error if it has one (a term's value is 0, 1 or 2: the rules package's
 // false, true or error).
 type Memo struct {
-	gen   uint32
-	stamp []uint32
-	val   []bool
+	gen   uint32   // below 1<<31
+	slots []uint32 // slot i's result for the event of gen: gen<<1 | 1 if true (one word: one read)
 	terms []termVal
 }
 
@@ -90,13 +89,13 @@ type termVal struct {
 }
 
 // NewMemo returns a memo with n slots.
-func NewMemo(n int) *Memo { return &Memo{gen: 1, stamp: make([]uint32, n), val: make([]bool, n)} }
+func NewMemo(n int) *Memo { return &Memo{gen: 1, slots: make([]uint32, n)} }
 
 // Next starts a new event: every slot becomes unknown.
 func (m *Memo) Next() {
 	m.gen++
-	if m.gen == 0 { // wrapped: clear stamps so stale ones cannot match
-		clear(m.stamp)
+	if m.gen == 1<<31 { // wrapped: clear the slots so stale ones cannot match
+		clear(m.slots)
 		clear(m.terms)
 		m.gen = 1
 	}
@@ -104,21 +103,22 @@ func (m *Memo) Next() {
 
 // Get returns the cached result of slot, if known for the current event.
 func (m *Memo) Get(slot int) (val, ok bool) {
-	if slot >= len(m.stamp) || m.stamp[slot] != m.gen {
+	if slot >= len(m.slots) || m.slots[slot]>>1 != m.gen {
 		return false, false
 	}
-	return m.val[slot], true
+	return m.slots[slot]&1 != 0, true
 }
 
 // Put stores the result of slot for the current event.
 func (m *Memo) Put(slot int, val bool) {
-	if slot >= len(m.stamp) {
-		n := max(slot+1, 2*len(m.stamp))
-		m.stamp = append(m.stamp, make([]uint32, n-len(m.stamp))...)
-		m.val = append(m.val, make([]bool, n-len(m.val))...)
+	if slot >= len(m.slots) {
+		m.slots = append(m.slots, make([]uint32, max(slot+1, 2*len(m.slots))-len(m.slots))...)
 	}
-	m.stamp[slot] = m.gen
-	m.val[slot] = val
+	w := m.gen << 1
+	if val {
+		w |= 1
+	}
+	m.slots[slot] = w
 }
 
 // Term returns the value remembered for term slot slot, if known for the current event.

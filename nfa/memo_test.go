@@ -23,9 +23,22 @@ func TestMemoTerms(t *testing.T) {
 		t.Fatal("a term outlives its event")
 	}
 	m.PutTerm(0, 1)
-	m.gen = ^uint32(0)
+	m.Put(1, false)
+	m.Put(0, true)
+	if v, ok := m.Get(1); !ok || v {
+		t.Fatalf("condition slot 1 = %v, %v; want false, known", v, ok)
+	}
+	m.gen = 1<<31 - 1 // the last generation a slot's word holds
+	m.PutTerm(0, 1)
+	m.Put(0, true)
+	if v, ok := m.Get(0); !ok || !v {
+		t.Fatal("condition slot 0 lost in the last generation")
+	}
 	m.Next() // wraps
 	if _, ok := m.Term(0); ok {
 		t.Fatal("a term survives the wrap of the generation")
+	}
+	if _, ok := m.Get(0); ok {
+		t.Fatal("a condition slot survives the wrap of the generation")
 	}
 }
