@@ -45,13 +45,13 @@ type slots struct {
 	// carry.
 	sp   **nfa.Matcher
 	mask uint64
-	room int32
+	room uint32
 }
 
 // newSlots returns empty slots for a rule set of n rules.
 func newSlots(n int) slots {
 	if n > maxSparse {
-		return slots{sp: unsafe.SliceData(make([]*nfa.Matcher, n)), room: int32(n)}
+		return slots{sp: unsafe.SliceData(make([]*nfa.Matcher, n)), room: uint32(n)}
 	}
 	return slots{}
 }
@@ -74,19 +74,20 @@ func (sl *slots) spill(n, room int) {
 	a := make([]*nfa.Matcher, room)
 	copy(a, sl.arr()[:n])
 	sl.in = [inlineSlots]*nfa.Matcher{}
-	sl.sp, sl.room = unsafe.SliceData(a), int32(room)
+	sl.sp, sl.room = unsafe.SliceData(a), uint32(room)
 }
 
 // get returns rule ri's live matcher, nil when it has none.
 func (sl *slots) get(ri int) *nfa.Matcher {
+	a := sl.arr()
 	if sl.dense() {
-		return sl.arr()[ri]
+		return a[ri]
 	}
 	bit := uint64(1) << uint(ri)
 	if sl.mask&bit == 0 {
 		return nil
 	}
-	return sl.arr()[bits.OnesCount64(sl.mask&(bit-1))]
+	return a[bits.OnesCount64(sl.mask&(bit-1))]
 }
 
 // shrink gives back a sparse spill array that is no longer needed: a key keeps live
@@ -128,33 +129,44 @@ func (sl *slots) has(ri int) bool { return sl.get(ri) != nil }
 
 // set makes m rule ri's live matcher (nil: none).
 func (sl *slots) set(ri int, m *nfa.Matcher) {
+	a := sl.arr()
 	if sl.dense() {
-		sl.arr()[ri] = m
+		a[ri] = m
 		return
 	}
 	bit := uint64(1) << uint(ri)
 	i := bits.OnesCount64(sl.mask & (bit - 1))
 	switch {
 	case sl.mask&bit != 0 && m != nil:
-		sl.arr()[i] = m
+		a[i] = m
 	case sl.mask&bit != 0: // remove
-		a := sl.arr()[:bits.OnesCount64(sl.mask)]
-		copy(a[i:], a[i+1:])
-		a[len(a)-1] = nil
+		n := bits.OnesCount64(sl.mask)
+		copy(a[i:n], a[i+1:n])
+		a[n-1] = nil
 		sl.mask &^= bit
 	case m != nil: // insert
 		n := bits.OnesCount64(sl.mask)
-		switch {
-		case sl.sp == nil && n == inlineSlots:
-			sl.spill(n, minSpill)
-		case sl.sp != nil && n == int(sl.room):
-			sl.spill(n, 2*n)
+		if n == len(a) {
+			a = sl.grow(n)
 		}
-		a := sl.arr()[:n+1]
-		copy(a[i+1:], a[i:n])
+		copy(a[i+1:n+1], a[i:n])
 		a[i] = m
 		sl.mask |= bit
 	}
+}
+
+// grow moves a sparse set's n matchers, which fill their array, to a larger spill array
+// (minSpill entries from in, else twice as many) and returns it. It is rare, and kept
+// out of set's code, which every matcher's start and end runs.
+//
+//go:noinline
+func (sl *slots) grow(n int) []*nfa.Matcher {
+	room := minSpill
+	if sl.sp != nil {
+		room = 2 * n
+	}
+	sl.spill(n, room)
+	return sl.arr()
 }
 
 // all iterates over the live matchers in rule order. The body may set (or clear) the
