@@ -3,6 +3,7 @@ package engine
 import (
 	"iter"
 	"math/bits"
+	"unsafe"
 
 	"github.com/cepd/cepd/nfa"
 )
@@ -10,63 +11,117 @@ import (
 // maxSparse is the most rules a key's matcher slots keep sparsely (one mask bit a rule).
 const maxSparse = 64
 
+// inlineSlots is how many live matchers a key's slots keep in the key state itself; more
+// spill to an array of their own. On the reference workload 86% of the events and 78% of
+// the timers find a key with at most five live matchers (95% and 93% at most six, 76%
+// and 60% at most four), and five is what fits the key state in its 192-byte size class
+// (TestKeyStateSize): so most touches of a key read no slot array, and most keys allocate
+// none.
+const inlineSlots = 5
+
+// minSpill is the length of a sparse spilled array when it is made (64 bytes, a size
+// class): it doubles as rules go live, up to maxSparse.
+const minSpill = 8
+
 // slots are a key's live matchers, by rule index. For a rule set of up to maxSparse rules
-// they are sparse: mask has bit ri set exactly when rule ri has a live matcher, and s holds
-// those matchers in rule order (a key of the reference workload has about 7 rules of 23
-// live, so this costs 8 bytes a live rule, not 8 a rule). A larger rule set keeps one slot a
-// rule in s (dense, mask unused), which is told by s's length: a sparse s holds at most
-// maxSparse entries. The zero value is a sparse set with nothing live. Every read and
-// write of a key's matchers goes through get, set and all.
+// they are sparse: mask has bit ri set exactly when rule ri has a live matcher, and the
+// live matchers are kept in rule order, in the slots themselves (in) while they fit and
+// no spill array is held, else in the spill array (sp, all of them: in is then empty).
+// A key of the reference workload has about 7 rules of 23 live in a burst and one or two
+// afterwards, so this costs nothing beyond the key state for most keys, and 8 bytes a
+// live rule for the others, not 8 a rule. A larger rule set keeps one slot a rule in the
+// spill array (dense, mask unused), which is told by its length: a sparse spill array
+// holds at most maxSparse entries. The zero value is a sparse set with nothing live.
+// Every read and write of a key's matchers goes through get, set, all, each, list,
+// assign and shrink.
 //
-// The array comes first: in a key state its pointer is then among the key state's
-// pointer words (TestKeyStatePointersFirst).
+// The pointers come first: in a key state they are then among the key state's pointer
+// words (TestKeyStatePointersFirst).
 type slots struct {
-	s    []*nfa.Matcher
+	in [inlineSlots]*nfa.Matcher // the matchers while sp is nil (nil past the live ones)
+	// sp is the first element of the spill array (room entries, nil past the live ones
+	// of a sparse set) when the slots have one: an array of its own, like the events'
+	// slabs (event.Event), so that a key with few live rules has no slice header to
+	// carry.
+	sp   **nfa.Matcher
 	mask uint64
+	room uint32
 }
 
 // newSlots returns empty slots for a rule set of n rules.
 func newSlots(n int) slots {
 	if n > maxSparse {
-		return slots{s: make([]*nfa.Matcher, n)}
+		return slots{sp: unsafe.SliceData(make([]*nfa.Matcher, n)), room: uint32(n)}
 	}
 	return slots{}
 }
 
 // dense reports whether the slots keep one entry a rule (a rule set of more than
 // maxSparse rules).
-func (sl *slots) dense() bool { return len(sl.s) > maxSparse }
+func (sl *slots) dense() bool { return sl.room > maxSparse }
+
+// arr returns the array the matchers are kept in: the spill array if any, else in.
+func (sl *slots) arr() []*nfa.Matcher {
+	if sl.sp == nil {
+		return sl.in[:]
+	}
+	return unsafe.Slice(sl.sp, sl.room)
+}
+
+// spill moves a sparse set's matchers (n of them) to an array of room entries (room
+// >= n), from in or from the spill array it has.
+func (sl *slots) spill(n, room int) {
+	a := make([]*nfa.Matcher, room)
+	copy(a, sl.arr()[:n])
+	sl.in = [inlineSlots]*nfa.Matcher{}
+	sl.sp, sl.room = unsafe.SliceData(a), uint32(room)
+}
 
 // get returns rule ri's live matcher, nil when it has none.
 func (sl *slots) get(ri int) *nfa.Matcher {
+	a := sl.arr()
 	if sl.dense() {
-		return sl.s[ri]
+		return a[ri]
 	}
 	bit := uint64(1) << uint(ri)
 	if sl.mask&bit == 0 {
 		return nil
 	}
-	return sl.s[bits.OnesCount64(sl.mask&(bit-1))]
+	return a[bits.OnesCount64(sl.mask&(bit-1))]
 }
 
-// shrink gives back a sparse array that holds a quarter of its room or less: a key keeps
-// live rules for a while after its burst of events (about 7 of the reference workload's
-// 23) and only one or two afterwards (refund-exceeds-purchase holds a capture for 7
-// days), and an array grown for the burst would stay with it. The array is then exactly
-// as long as what it holds (none when nothing is live) and grows again by append as rules
-// go live. An array of two slots or fewer is kept as it is (a key's one rule may go idle
-// and live in turn). The timers call it once they have closed a key's windows (fire),
+// shrink gives back a sparse spill array that is no longer needed: a key keeps live
+// rules for a while after its burst of events (about 7 of the reference workload's 23)
+// and only one or two afterwards (refund-exceeds-purchase holds a capture for 7 days),
+// and an array grown for the burst would stay with it. The matchers go back into the
+// slots themselves when they fit (none is then allocated), else to an array of the
+// smallest length (minSpill, doubled) that holds them if a quarter of the one they are
+// in or less is used. The timers call it once they have closed a key's windows (fire),
 // and assign once it has set a re-match's or a restore's matchers: within a burst rules
-// go idle and live again, and shrinking at every removal would copy the array back and
-// forth (16 bytes allocated an event more on the 300k slice).
+// go idle and live again, and shrinking at every removal would copy the matchers back
+// and forth (an array allocated an event more).
 func (sl *slots) shrink() {
-	switch n := len(sl.s); {
-	case sl.dense() || n > cap(sl.s)/4 || cap(sl.s) <= 2:
-	case n == 0:
-		sl.s = nil
-	default:
-		sl.s = append([]*nfa.Matcher(nil), sl.s...)
+	if sl.sp == nil || sl.dense() {
+		return
 	}
+	n := bits.OnesCount64(sl.mask)
+	switch {
+	case n <= inlineSlots:
+		a := sl.arr()
+		sl.sp, sl.room = nil, 0
+		copy(sl.in[:], a[:n])
+	case n <= int(sl.room)/4:
+		sl.spill(n, spillRoom(n))
+	}
+}
+
+// spillRoom is the length of a sparse spill array made for n live matchers.
+func spillRoom(n int) int {
+	room := minSpill
+	for room < n {
+		room *= 2
+	}
+	return room
 }
 
 // has reports whether rule ri has a live matcher.
@@ -74,27 +129,44 @@ func (sl *slots) has(ri int) bool { return sl.get(ri) != nil }
 
 // set makes m rule ri's live matcher (nil: none).
 func (sl *slots) set(ri int, m *nfa.Matcher) {
+	a := sl.arr()
 	if sl.dense() {
-		sl.s[ri] = m
+		a[ri] = m
 		return
 	}
 	bit := uint64(1) << uint(ri)
 	i := bits.OnesCount64(sl.mask & (bit - 1))
 	switch {
 	case sl.mask&bit != 0 && m != nil:
-		sl.s[i] = m
+		a[i] = m
 	case sl.mask&bit != 0: // remove
-		n := len(sl.s)
-		copy(sl.s[i:], sl.s[i+1:])
-		sl.s[n-1] = nil
-		sl.s = sl.s[:n-1]
+		n := bits.OnesCount64(sl.mask)
+		copy(a[i:n], a[i+1:n])
+		a[n-1] = nil
 		sl.mask &^= bit
 	case m != nil: // insert
-		sl.s = append(sl.s, nil)
-		copy(sl.s[i+1:], sl.s[i:])
-		sl.s[i] = m
+		n := bits.OnesCount64(sl.mask)
+		if n == len(a) {
+			a = sl.grow(n)
+		}
+		copy(a[i+1:n+1], a[i:n])
+		a[i] = m
 		sl.mask |= bit
 	}
+}
+
+// grow moves a sparse set's n matchers, which fill their array, to a larger spill array
+// (minSpill entries from in, else twice as many) and returns it. It is rare, and kept
+// out of set's code, which every matcher's start and end runs.
+//
+//go:noinline
+func (sl *slots) grow(n int) []*nfa.Matcher {
+	room := minSpill
+	if sl.sp != nil {
+		room = 2 * n
+	}
+	sl.spill(n, room)
+	return sl.arr()
 }
 
 // all iterates over the live matchers in rule order. The body may set (or clear) the
@@ -102,13 +174,14 @@ func (sl *slots) set(ri int, m *nfa.Matcher) {
 func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 	return func(yield func(int, *nfa.Matcher) bool) {
 		if sl.dense() {
-			denseAll(sl.s)(yield)
+			denseAll(sl.arr())(yield)
 			return
 		}
-		k := 0 // rule ri's matcher's place in s: one for each earlier rule still live
+		a := sl.arr() // the body removes no entry but its own, and adds none: a stays
+		k := 0        // rule ri's matcher's place in a: one for each earlier rule still live
 		for b := sl.mask; b != 0; b &= b - 1 {
 			ri := bits.TrailingZeros64(b)
-			if !yield(ri, sl.s[k]) {
+			if !yield(ri, a[k]) {
 				return
 			}
 			if sl.mask&(1<<uint(ri)) != 0 { // not cleared by the body
@@ -121,18 +194,23 @@ func (sl *slots) all() iter.Seq2[int, *nfa.Matcher] {
 // list returns the live matchers in rule order, for a walk that needs no rule index and
 // changes no slot: a sparse set's are all live, a dense set's array has nil where a rule
 // has none.
-func (sl *slots) list() []*nfa.Matcher { return sl.s }
+func (sl *slots) list() []*nfa.Matcher {
+	if sl.dense() {
+		return sl.arr()
+	}
+	return sl.arr()[:bits.OnesCount64(sl.mask)]
+}
 
 // each iterates over the live matchers in rule order, like all, for a body that does
 // not change the slots: a sparse set's matchers are read in order, not looked up.
 func (sl *slots) each() iter.Seq2[int, *nfa.Matcher] {
 	return func(yield func(int, *nfa.Matcher) bool) {
 		if sl.dense() {
-			denseAll(sl.s)(yield)
+			denseAll(sl.arr())(yield)
 			return
 		}
 		b := sl.mask
-		for _, m := range sl.s {
+		for _, m := range sl.list() {
 			ri := bits.TrailingZeros64(b)
 			b &= b - 1
 			if !yield(ri, m) {
@@ -143,12 +221,12 @@ func (sl *slots) each() iter.Seq2[int, *nfa.Matcher] {
 }
 
 // assign makes the non-nil entries of ms (by rule index, one a rule) the live matchers,
-// reusing the slots' array unless a quarter of it or less is then used (shrink), and
-// returns how many there are.
+// reusing the slots' spill array unless they then fit without it or use a quarter of it
+// or less (shrink), and returns how many there are.
 func (sl *slots) assign(ms []*nfa.Matcher) int {
 	if !sl.dense() && len(ms) <= maxSparse {
-		clear(sl.s)
-		sl.s, sl.mask = sl.s[:0], 0
+		clear(sl.arr())
+		sl.mask = 0
 	} else {
 		*sl = newSlots(len(ms))
 	}
@@ -170,8 +248,13 @@ func (sl *slots) copyTo(ms []*nfa.Matcher) {
 	}
 }
 
-// bytes is what the slots' array holds.
-func (sl *slots) bytes() int { return 8 * cap(sl.s) }
+// bytes is what the slots' spill array holds (the slots themselves are the key state's).
+func (sl *slots) bytes() int {
+	if sl.sp == nil {
+		return 0
+	}
+	return 8 * int(sl.room)
+}
 
 // denseAll iterates over the non-nil matchers of ms (one entry a rule: a base's or a
 // replay's) in rule order.

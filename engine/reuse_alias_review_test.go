@@ -102,7 +102,7 @@ type reuseIndex struct {
 // addKeyMatchers records ks's live slot array and matchers (its base's if base), and
 // returns what is already elsewhere ("" if nothing).
 func (ix *reuseIndex) addKeyMatchers(ks *keyState, base bool) string {
-	ms := ks.m.s
+	ms := ks.m.arr()
 	if base {
 		ms = ks.baseMatchers()
 	}

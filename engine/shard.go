@@ -58,8 +58,9 @@ func (s *shard) stamp() int64 {
 // something live (nil otherwise) and, with out-of-orderness, the key's recent events and
 // the matchers as they were before them (order.go).
 type keyState struct {
-	// The pointer fields come first, so that the collector scans 64 bytes of the 160,
-	// not all of them (TestKeyStatePointersFirst).
+	// The pointer fields come first, so that the collector scans 104 bytes of the 192,
+	// not all of them (TestKeyStatePointersFirst): m's inline matchers and spill array
+	// are the last.
 	rs   *RuleSet     // the rule set m and base are indexed by (moved to the shard's on first touch)
 	part *partClock   // the partition the key's events come from
 	base *journalBase // the key's journal and its state before it (nil: no journal; see journal)
@@ -68,7 +69,7 @@ type keyState struct {
 	// when it has none.
 	vel  *keyVelocity
 	key  string
-	m    slots // the live matchers, by rule (keystate_slots.go)
+	m    slots // the live matchers, by rule (keystate_slots.go): the first few inline
 	live int32 // live matchers in m
 	idx  int32 // position in the shard's list
 	// dl holds the deadlines of the key's first maxKnown live matchers (in rule order) as
@@ -90,8 +91,8 @@ type keyState struct {
 
 // journalBase is a key's journal and its state as it was before the journal's first
 // event, which a replay of the journal starts from: only keys with a journal have one,
-// so a key between journals carries none of their fields (keyState is 160 bytes, not
-// 208: on the 1M reference workload most keys are between journals at any time).
+// so a key between journals carries none of their fields (keyState is 192 bytes, not
+// 240: on the 1M reference workload most keys are between journals at any time).
 type journalBase struct {
 	ms   []*nfa.Matcher // the matchers, one a rule (nil: the rule had nothing live)
 	cool cooldowns      // the cooldowns
