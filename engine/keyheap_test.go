@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestKeyHeapOrder: pushes and pops interleaved at random, each pop gives an entry with
@@ -52,15 +53,112 @@ func TestKeyHeapOrder(t *testing.T) {
 	}
 }
 
-// swapHeap is keyHeap as it was before push and pop moved a hole: a sift by swaps, the
-// reference for the order ties pop in.
+// TestKeyHeapPopsSorted: whatever the pushes (many equal times or none, pops between
+// them), draining the heap pops every pushed entry exactly once, by time.
+func TestKeyHeapPopsSorted(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 19))
+	for round := range 200 {
+		var h keyHeap
+		n, span := r.IntN(5000), 1+r.Int64N([]int64{1, 10, 1000, math.MaxInt64 / 2}[r.IntN(4)])
+		pushed := map[*keyState]int64{}
+		for i := range n {
+			ks := &keyState{idx: int32(i)}
+			at := r.Int64N(span) - span/2
+			h.push(at, ks)
+			pushed[ks] = at
+			if r.IntN(4) == 0 { // a pop between pushes: the least held
+				at, ks := h.pop()
+				for _, t2 := range pushed {
+					if t2 < at {
+						t.Fatalf("round %d: popped %d while %d is held", round, at, t2)
+					}
+				}
+				if want, ok := pushed[ks]; !ok || want != at {
+					t.Fatalf("round %d: popped (%d, key %d), not held", round, at, ks.idx)
+				}
+				delete(pushed, ks)
+			}
+		}
+		if h.len() != len(pushed) {
+			t.Fatalf("round %d: heap holds %d, pushed and not popped %d", round, h.len(), len(pushed))
+		}
+		last := int64(math.MinInt64)
+		for h.len() > 0 {
+			at, ks := h.pop()
+			if at < last {
+				t.Fatalf("round %d: popped %d after %d", round, at, last)
+			}
+			if want, ok := pushed[ks]; !ok || want != at {
+				t.Fatalf("round %d: popped (%d, key %d), not held or popped twice", round, at, ks.idx)
+			}
+			delete(pushed, ks)
+			last = at
+		}
+		if len(pushed) > 0 {
+			t.Fatalf("round %d: %d entries never popped", round, len(pushed))
+		}
+	}
+}
+
+// TestKeyHeapChildrenShareALine: after every growth, e[1] (the root's first child, and so
+// every node's first child) is in the first 16 bytes of a 64-byte line (so a node's four
+// children's times are in one line), and starts the line once the array is a large
+// object (32 KiB, 16-byte aligned). A heap whose array is not so aligned (given here by
+// hand) is slower, not wrong: its pops and layout are still the model's.
+func TestKeyHeapChildrenShareALine(t *testing.T) {
+	var h keyHeap
+	grown := 0
+	for i := range 200000 {
+		c := cap(h.e)
+		h.push(int64(i%977), nil)
+		if cap(h.e) != c {
+			grown++
+			a := uintptr(unsafe.Pointer(&h.e[0])) + heapEntrySize
+			if a%64 >= 16 || cap(h.e) >= 2048 && a%64 != 0 {
+				t.Fatalf("cap %d: &e[1] is %#x, %d bytes into a line", cap(h.e), a, a%64)
+			}
+		}
+	}
+	if grown < 20 {
+		t.Fatalf("grew %d times", grown)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([]*keyState, 16)
+	for i := range keys {
+		keys[i] = &keyState{idx: int32(i)}
+	}
+	for off := range 4 {
+		buf := make([]heapEntry, 3000+off)
+		h := keyHeap{e: buf[off:off]} // len 0: the first pushes fill buf without growing
+		var ref swapHeap
+		for i := range 6000 {
+			if h.len() == 0 || r.IntN(5) < 3 {
+				at, ks := int64(r.IntN(30)), keys[r.IntN(len(keys))]
+				h.push(at, ks)
+				ref.push(at, ks)
+			} else if at, ks := h.pop(); true {
+				if rat, rks := ref.pop(); at != rat || ks != rks {
+					t.Fatalf("offset %d step %d: popped (%d, key %d), swaps pop (%d, key %d)", off, i, at, ks.idx, rat, rks.idx)
+				}
+			}
+			if !slices.Equal(h.e, ref.e) {
+				t.Fatalf("offset %d step %d: entries differ from the sift by swaps", off, i)
+			}
+		}
+	}
+}
+
+// swapHeap is the obviously correct model of keyHeap's layout: a textbook 4-ary heap
+// (the children of e[i] are e[4i+1..4i+4]) sifting by swaps, the reference for the
+// order ties pop in. Pop swaps an entry with its least child (the first of equal ones)
+// while that child is less; push swaps it with its parent while it is less.
 type swapHeap struct{ e []heapEntry }
 
 func (h *swapHeap) push(at int64, ks *keyState) {
 	h.e = append(h.e, heapEntry{at, ks})
 	e := h.e
 	for i := len(e) - 1; i > 0; {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if e[i].at >= e[p].at {
 			break
 		}
@@ -77,12 +175,11 @@ func (h *swapHeap) pop() (int64, *keyState) {
 	e = e[:n]
 	h.e = e
 	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && e[l].at < e[m].at {
-			m = l
-		}
-		if r < n && e[r].at < e[m].at {
-			m = r
+		m := i
+		for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
+			if e[c].at < e[m].at {
+				m = c
+			}
 		}
 		if m == i {
 			break
@@ -93,9 +190,9 @@ func (h *swapHeap) pop() (int64, *keyState) {
 	return top.at, top.ks
 }
 
-// TestKeyHeapSameAsSwaps: keyHeap holds its entries exactly where a sift by swaps puts
-// them, after every push and pop of a random sequence with many equal times, so keys due
-// at the same time fire in the order they always did.
+// TestKeyHeapSameAsSwaps: keyHeap holds its entries exactly where a 4-ary sift by swaps
+// puts them, after every push and pop of a random sequence with many equal times, so keys
+// due at the same time fire in the model's order.
 func TestKeyHeapSameAsSwaps(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 13))
 	keys := make([]*keyState, 64)
@@ -126,7 +223,7 @@ func TestKeyHeapSameAsSwaps(t *testing.T) {
 }
 
 // TestKeyHeapTimersSameAsSwaps uses keyHeap as a shard uses its timers, against swapHeap
-// and against a sorted reference: keys are rescheduled at random (earlier or later, so
+// (the model of its tie order) and against a sorted reference: keys are rescheduled at random (earlier or later, so
 // stale entries stay behind), and the watermark moves on, popping every entry due by it
 // and skipping the stale ones (shard.advance). The heaps grow to thousands of entries,
 // a dozen levels, with few distinct times (ties). The keys each pops fire in the same
@@ -191,8 +288,9 @@ func TestKeyHeapTimersSameAsSwaps(t *testing.T) {
 // BenchmarkKeyHeap: one op pops the least entry of a heap of 60,000 entries with random
 // times over a day (in ms, as the reference workload's timers) and pushes another a
 // random time after it (a "hold" step: the heap keeps its size). warm runs one heap
-// (960 KB, in the L2 cache); cold runs 64 heaps in turn, 61 MB, so each op finds its heap
-// cold as a shard finds its timers after an event's other state.
+// (960 KB, about the L2 cache); l3 runs 16 heaps in turn (15 MB, in the L3 cache); cold
+// runs 64 heaps in turn (61 MB, twice the L3 cache), so each op finds its heap cold, as
+// a shard finds its timers after an event's other state.
 //
 //	go test ./engine -run '^$' -bench KeyHeap -benchmem
 func BenchmarkKeyHeap(b *testing.B) {
@@ -209,7 +307,7 @@ func BenchmarkKeyHeap(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		heaps int
-	}{{"warm", 1}, {"cold", 64}} {
+	}{{"warm", 1}, {"l3", 16}, {"cold", 64}} {
 		b.Run(bc.name, func(b *testing.B) {
 			hs := make([]*keyHeap, bc.heaps)
 			for i := range hs {
