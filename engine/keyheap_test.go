@@ -100,12 +100,12 @@ func TestKeyHeapPopsSorted(t *testing.T) {
 	}
 }
 
-// TestKeyHeapChildrenShareALine: after every growth, e[1] (the root's first child, and so
-// every node's first child) is in the first 16 bytes of a 64-byte line (so a node's four
-// children's times are in one line), and starts the line once the array is a large
+// TestKeyHeapLineAligned: after every growth, e[3] (the root's first grandchild, and so
+// the first of every four grandchildren) is in the first 16 bytes of a 64-byte line (so
+// the four's times are in one line), and starts the line once the array is a large
 // object (32 KiB, 16-byte aligned). A heap whose array is not so aligned (given here by
-// hand) is slower, not wrong: its pops and layout are still the model's.
-func TestKeyHeapChildrenShareALine(t *testing.T) {
+// hand) is slower, not wrong: its pops and layout are still the sift by swaps'.
+func TestKeyHeapLineAligned(t *testing.T) {
 	var h keyHeap
 	grown := 0
 	for i := range 200000 {
@@ -113,9 +113,9 @@ func TestKeyHeapChildrenShareALine(t *testing.T) {
 		h.push(int64(i%977), nil)
 		if cap(h.e) != c {
 			grown++
-			a := uintptr(unsafe.Pointer(&h.e[0])) + heapEntrySize
+			a := uintptr(unsafe.Pointer(&h.e[0])) + 3*heapEntrySize
 			if a%64 >= 16 || cap(h.e) >= 2048 && a%64 != 0 {
-				t.Fatalf("cap %d: &e[1] is %#x, %d bytes into a line", cap(h.e), a, a%64)
+				t.Fatalf("cap %d: &e[3] is %#x, %d bytes into a line", cap(h.e), a, a%64)
 			}
 		}
 	}
@@ -148,17 +148,15 @@ func TestKeyHeapChildrenShareALine(t *testing.T) {
 	}
 }
 
-// swapHeap is the obviously correct model of keyHeap's layout: a textbook 4-ary heap
-// (the children of e[i] are e[4i+1..4i+4]) sifting by swaps, the reference for the
-// order ties pop in. Pop swaps an entry with its least child (the first of equal ones)
-// while that child is less; push swaps it with its parent while it is less.
+// swapHeap is keyHeap as it was before push and pop moved a hole: a sift by swaps, the
+// reference for the order ties pop in.
 type swapHeap struct{ e []heapEntry }
 
 func (h *swapHeap) push(at int64, ks *keyState) {
 	h.e = append(h.e, heapEntry{at, ks})
 	e := h.e
 	for i := len(e) - 1; i > 0; {
-		p := (i - 1) / 4
+		p := (i - 1) / 2
 		if e[i].at >= e[p].at {
 			break
 		}
@@ -175,11 +173,12 @@ func (h *swapHeap) pop() (int64, *keyState) {
 	e = e[:n]
 	h.e = e
 	for i := 0; ; {
-		m := i
-		for c := 4*i + 1; c <= 4*i+4 && c < n; c++ {
-			if e[c].at < e[m].at {
-				m = c
-			}
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && e[l].at < e[m].at {
+			m = l
+		}
+		if r < n && e[r].at < e[m].at {
+			m = r
 		}
 		if m == i {
 			break
@@ -190,9 +189,9 @@ func (h *swapHeap) pop() (int64, *keyState) {
 	return top.at, top.ks
 }
 
-// TestKeyHeapSameAsSwaps: keyHeap holds its entries exactly where a 4-ary sift by swaps
-// puts them, after every push and pop of a random sequence with many equal times, so keys
-// due at the same time fire in the model's order.
+// TestKeyHeapSameAsSwaps: keyHeap holds its entries exactly where a sift by swaps puts
+// them, after every push and pop of a random sequence with many equal times, so keys due
+// at the same time fire in the order they always did.
 func TestKeyHeapSameAsSwaps(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 13))
 	keys := make([]*keyState, 64)
@@ -223,7 +222,7 @@ func TestKeyHeapSameAsSwaps(t *testing.T) {
 }
 
 // TestKeyHeapTimersSameAsSwaps uses keyHeap as a shard uses its timers, against swapHeap
-// (the model of its tie order) and against a sorted reference: keys are rescheduled at random (earlier or later, so
+// and against a sorted reference: keys are rescheduled at random (earlier or later, so
 // stale entries stay behind), and the watermark moves on, popping every entry due by it
 // and skipping the stale ones (shard.advance). The heaps grow to thousands of entries,
 // a dozen levels, with few distinct times (ties). The keys each pops fire in the same
