@@ -1,0 +1,56 @@
+package nfa
+
+import (
+	"testing"
+
+	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/patterns"
+)
+
+// dispatchedName is a step condition e.name == step that is its own event-only guard and
+// a Dispatcher on the name (a compiled rule's e.type == 'auth'), for StartIndex.Waits.
+type dispatchedName struct{ name string }
+
+func (c *dispatchedName) Eval(ctx *EvalContext) bool {
+	return ctx.Event.Value(0).AsString() == c.name
+}
+func (c *dispatchedName) Guard() Condition                { return c }
+func (c *dispatchedName) Dispatch() (int, []string, bool) { return 0, []string{c.name}, true }
+
+// TestStartIndexWaitsUntold: Waits rules out no state until Candidates has told it the
+// event (every bit set), and none for an event whose first-level field is not a present
+// string; for an event of the second step's type it keeps the state waiting for it and
+// rules out the others.
+func TestStartIndexWaitsUntold(t *testing.T) {
+	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
+	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
+		if k == CondUntil {
+			return nil, nil
+		}
+		return &dispatchedName{name: s.Name}, nil
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewStartIndex([]*Program{p})
+	if w := x.Waits(0); w != ^uint64(0) {
+		t.Fatalf("before any event Waits is %b, want every bit set", w)
+	}
+	ev := func(v event.Value) *event.Event {
+		return (&event.Event{Schema: benchSchema}).SetValues([]event.Value{v, event.String("k"), event.Int(1)})
+	}
+	x.Candidates(ev(event.String("b")))
+	b := x.Waits(0)
+	if b == ^uint64(0) {
+		t.Fatalf("an event of b rules out no state of\n%s", p)
+	}
+	for _, s := range p.states {
+		if s.id < 63 && b>>s.id&1 == 0 && !s.skippable {
+			t.Fatalf("an event of b rules out state %s, which is not skippable", s.name)
+		}
+	}
+	x.Candidates(ev(event.Int(3)))
+	if w := x.Waits(0); w != ^uint64(0) {
+		t.Fatalf("an event whose name is not a string gives Waits %b, want every bit set", w)
+	}
+}
