@@ -54,7 +54,8 @@ type StartIndex struct {
 	// A state's bit is clear when its event-only guards all pin the first level's field
 	// to other values (waitDispatch): its runs are ruled out (Program.ruledOut) without
 	// evaluating them. nil when the index has no first level. row is the last
-	// Candidates event's row (-1: its field decides nothing, every bit set).
+	// Candidates event's row (-1: its field decides nothing, or no event yet: every bit
+	// set).
 	waits []uint64
 	n     int
 	row   int
@@ -77,7 +78,7 @@ type StartIndex struct {
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
 func NewStartIndex(progs []*Program) *StartIndex {
-	x := &StartIndex{field: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
+	x := &StartIndex{field: -1, row: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
 	x.indexField(progs)
 	ids := map[string]int{}
 	for pi, p := range progs {
