@@ -54,3 +54,32 @@ func TestStartIndexWaitsUntold(t *testing.T) {
 		t.Fatalf("an event whose name is not a string gives Waits %b, want every bit set", w)
 	}
 }
+
+// TestStartIndexVerdictWrap: a pin's verdict is remembered for its event's generation
+// only, also across the wrap of the generation (a verdict of the first generation must
+// not pass for one of the generation after the wrap).
+func TestStartIndexVerdictWrap(t *testing.T) {
+	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
+	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
+		if k == CondUntil {
+			return nil, nil
+		}
+		return &pinnedName{name: s.Name}, nil
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewStartIndex([]*Program{p})
+	for i, c := range []struct {
+		name string
+		may  bool
+	}{{"a", true}, {"b", false}, {"a", true}} {
+		if i == 1 {
+			x.gen = 1<<31 - 1 // the next event wraps the generation to the first's
+		}
+		ev := (&event.Event{Schema: benchSchema}).SetValues([]event.Value{event.String(c.name), event.String("k"), event.Int(1)})
+		if may := x.MayStart(x.Candidates(ev), 0); may != c.may {
+			t.Fatalf("event %d (%s): MayStart %v, want %v", i+1, c.name, may, c.may)
+		}
+	}
+}
