@@ -83,3 +83,36 @@ func TestStartIndexVerdictWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestHintLastsOneCall: a hint (Scratch.Hint) is for the next Process call only: a later
+// call given no hint, for the same program and the same event memory holding another
+// event (a journal's replay, a reused batch), evaluates every state's guards, whatever
+// the caller did after the hinted call.
+func TestHintLastsOneCall(t *testing.T) {
+	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
+	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
+		if k == CondUntil {
+			return nil, nil
+		}
+		return &dispatchedName{name: s.Name}, nil
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, sc, m := NewStartIndex([]*Program{p}), NewScratch(), p.NewMatcher()
+	var res Result
+	ev := &event.Event{Schema: benchSchema}
+	for i, name := range "acb" {
+		ev.Seq, ev.Time = uint64(i+1), int64(i+1)
+		ev.SetValues([]event.Value{event.String(string(name)), event.String("k"), event.Int(1)})
+		if name != 'b' { // b comes as a replay's would: no Candidates, no hint
+			x.Candidates(ev)
+			sc.Hint(p, ev, x.Waits(0))
+		}
+		m.Advance(ev.Time, sc, &res)
+		m.Process(ev, sc, &res)
+	}
+	if len(res.Matches) != 1 {
+		t.Fatalf("a, c, b gives %d matches, want 1: the hint for c outlived its call", len(res.Matches))
+	}
+}
