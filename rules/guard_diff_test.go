@@ -252,7 +252,6 @@ func TestStartIndexMatchesReference(t *testing.T) {
 				}
 				sf.Hint(fast[i], ev, x.Waits(i)) // as the engine does (shard.matchRule)
 				mf[i].Process(ev, sf, &rf[i])
-				sf.Hint(nil, nil, 0)
 				if mf[i].Idle() {
 					mf[i] = nil
 				}
