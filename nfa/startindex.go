@@ -23,7 +23,12 @@ import (
 // compiled with Options.NoGuards have neither (the reference path asks CanStart of every
 // rule).
 //
-// A StartIndex is immutable but for its per-event pin cache: one goroutine uses it (each
+// The first level's lookup also tells a program's live matcher which of its waiting
+// states the event cannot change (Waits: states whose event-only guards all pin that
+// field to other values), for Process (Scratch.Hint).
+//
+// A StartIndex is immutable but for what it keeps of the last Candidates call (the
+// event, its first-level row and mask, its pins' verdicts): one goroutine uses it (each
 // shard builds its own).
 type StartIndex struct {
 	field  int            // the first level's field, -1 when none
@@ -189,8 +194,8 @@ func (x *StartIndex) packPins() {
 		vals = append(vals, p.Values...)
 	}
 	strs = packStrings(strs)
-	for i, j := range vals {
-		if j.Kind == event.KindString {
+	for i, v := range vals {
+		if v.Kind == event.KindString {
 			vals[i], strs = event.String(strs[0]), strs[1:]
 		}
 	}
