@@ -1,6 +1,8 @@
 package nfa
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/cepd/cepd/event"
@@ -114,5 +116,80 @@ func TestHintLastsOneCall(t *testing.T) {
 	}
 	if len(res.Matches) != 1 {
 		t.Fatalf("a, c, b gives %d matches, want 1: the hint for c outlived its call", len(res.Matches))
+	}
+}
+
+// TestHintsWideAndLong: the hints of an index of more programs than a mask holds (70),
+// each of more states than Matcher.waiting has bits for (a pattern of 70 steps: states
+// past 62 share bit 63, which no hint rules out), give every program the matches of its
+// reference (NoGuards) while its runs move through every state.
+func TestHintsWideAndLong(t *testing.T) {
+	const nSteps, nProgs = 70, 70
+	var steps []*patterns.Step
+	for i := range nSteps {
+		steps = append(steps, step(fmt.Sprintf("s%d", i), patterns.Relaxed, nil))
+	}
+	resolve := func(s *patterns.Step, k CondKind) (Condition, error) {
+		if k == CondUntil {
+			return nil, nil
+		}
+		return &dispatchedName{name: s.Name}, nil
+	}
+	var fast []*Program
+	for range nProgs {
+		p, err := Compile(&patterns.Pattern{Steps: steps}, resolve, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast = append(fast, p)
+	}
+	ref, err := Compile(&patterns.Pattern{Steps: steps}, resolve, Options{NoGuards: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewStartIndex(fast)
+	if _, ok := x.Mask(); ok {
+		t.Fatal("an index of 70 programs has a mask")
+	}
+	sc, sr := NewScratch(), NewScratch()
+	mf, mr := make([]*Matcher, nProgs), ref.NewMatcher()
+	for pi, p := range fast {
+		mf[pi] = p.NewMatcher()
+	}
+	rf, rr := make([]Result, nProgs), Result{}
+	r := rand.New(rand.NewPCG(7, 9))
+	hinted, matches := 0, 0
+	for i := range 3 * nSteps {
+		name := fmt.Sprintf("s%d", i/3) // every step's event, with others between
+		if i%3 != 0 {
+			name = fmt.Sprintf("s%d", r.IntN(nSteps+5)) // some no step takes
+		}
+		ev := (&event.Event{Seq: uint64(i + 1), Time: int64(i + 1), Schema: benchSchema}).
+			SetValues([]event.Value{event.String(name), event.String("k"), event.Int(1)})
+		x.Candidates(ev)
+		mr.Advance(ev.Time, sr, &rr)
+		mr.Process(ev, sr, &rr)
+		want := resultString(&rr)
+		matches += len(rr.Matches)
+		rr = Result{}
+		for pi, p := range fast {
+			w := x.Waits(pi)
+			if w>>63&1 == 0 {
+				t.Fatalf("event %s: the hint rules out bit 63, which stands for states 63 and on", name)
+			}
+			if w != ^uint64(0) {
+				hinted++
+			}
+			sc.Hint(p, ev, w)
+			mf[pi].Advance(ev.Time, sc, &rf[pi])
+			mf[pi].Process(ev, sc, &rf[pi])
+			if got := resultString(&rf[pi]); got != want {
+				t.Fatalf("event %d (%s), program %d: hinted gives\n%s\nreference gives\n%s", i+1, name, pi, got, want)
+			}
+			rf[pi] = Result{}
+		}
+	}
+	if hinted == 0 || matches == 0 {
+		t.Fatalf("%d hints ruled out a state, %d matches: the test tests little", hinted, matches)
 	}
 }
