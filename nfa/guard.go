@@ -170,9 +170,9 @@ func (p *Program) waitDispatch(field int) []waitValues {
 
 // Hint tells the next Process call, for a matcher of p and ev, which states' runs ev may
 // change (StartIndex.Waits): the runs of the others are carried over without evaluating
-// their guards. That call takes the hint, whatever its matcher and event (one of
-// another program or event ignores it), so no later call can: one event's hint never
-// reaches another held in the same memory (a replay's, a reused batch's).
+// their guards. The next Process call takes the hint whatever its matcher (it uses it
+// only for a matcher of p and ev), so no later call sees it: not one for another event
+// held in the same memory (a replay's, a reused batch's).
 func (sc *Scratch) Hint(p *Program, ev *event.Event, may uint64) {
 	sc.hintProg, sc.hintEv, sc.hint = p, ev, may
 }
