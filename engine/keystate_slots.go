@@ -33,7 +33,8 @@ const minSpill = 8
 // spill array (dense, mask unused), which is told by its length: a sparse spill array
 // holds at most maxSparse entries. The zero value is a sparse set with nothing live.
 // Every read and write of a key's matchers goes through get, set, all, each, list,
-// assign and shrink.
+// assign and shrink (mask is read as it is for the set of live rules: shard.todo, a
+// journal's base).
 //
 // The pointers come first: in a key state they are then among the key state's pointer
 // words (TestKeyStatePointersFirst).

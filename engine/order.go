@@ -53,7 +53,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 			m.SnapshotTo(d)
 			ks.base.ms[ri] = d
 		}
-		ks.base.set = ks.m.mask // the rules live (every bit when dense)
+		ks.base.set = ks.m.mask // the rules live (0 when dense: keepBase then reads every entry)
 	}
 	cp := *it
 	if !it.stable {

@@ -642,7 +642,6 @@ func (s *shard) matchRule(ks *keyState, it *item, ri int, cand []bool, vp *velPl
 	m.Advance(ev.Time, s.sc, &s.res)
 	s.starts.hint(s.sc, ri, ev)
 	m.Process(ev, s.sc, &s.res)
-	s.sc.Hint(nil, nil, 0)
 	s.emit(ri, ks.key, it.ingest)
 	if m.Idle() {
 		s.idle(ks, ri, m)

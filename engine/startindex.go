@@ -30,8 +30,7 @@ func (x *startIndex) candidates(ev *event.Event) []bool { return x.x.Candidates(
 func (x *startIndex) mayStart(cand []bool, ri int) bool { return x.x.MayStart(cand, ri) }
 
 // hint tells sc which states of rule ri the event of the last candidates call may change
-// (nfa.StartIndex.Waits), for the Process call that follows; the caller clears it after
-// (sc.Hint(nil, nil, 0)).
+// (nfa.StartIndex.Waits), for the Process call that follows (which takes it).
 func (x *startIndex) hint(sc *nfa.Scratch, ri int, ev *event.Event) {
 	sc.Hint(x.progs[ri], ev, x.x.Waits(ri))
 }

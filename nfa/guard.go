@@ -168,10 +168,11 @@ func (p *Program) waitDispatch(field int) []waitValues {
 	return out
 }
 
-// Hint tells the next Process call of a matcher of p for ev which states' runs ev may
+// Hint tells the next Process call, for a matcher of p and ev, which states' runs ev may
 // change (StartIndex.Waits): the runs of the others are carried over without evaluating
-// their guards. The caller clears it after the call (Hint(nil, nil, 0)); a hint for
-// another program or event is ignored.
+// their guards. The next Process call takes the hint whatever its matcher (it uses it
+// only for a matcher of p and ev), so no later call sees it: not one for another event
+// held in the same memory (a replay's, a reused batch's).
 func (sc *Scratch) Hint(p *Program, ev *event.Event, may uint64) {
 	sc.hintProg, sc.hintEv, sc.hint = p, ev, may
 }
@@ -179,20 +180,23 @@ func (sc *Scratch) Hint(p *Program, ev *event.Event, may uint64) {
 // ruledOutStates returns the states runs of m wait in whose every run the event leaves
 // unchanged, by the event-only guards (a subset of m.waiting, bit i for state i; bit 63,
 // which stands for more, is never set): Process carries their runs over without visiting
-// them, and returns at once when the set is all of m.waiting. Each state's guards are
-// evaluated once for the call (and memoised per event through sc.Memo), never per run.
+// them, and returns at once when the set is all of m.waiting. The states the hint rules
+// out (Hint, which this call takes) are in the set without evaluating anything; each
+// other state's guards are evaluated once for the call (and memoised per event through
+// sc.Memo), never per run.
 func (m *Matcher) ruledOutStates(ev *event.Event, sc *Scratch) uint64 {
 	p, waiting := m.prog, m.waiting&^(1<<63)
+	may := ^uint64(0)
+	if sc.hintProg == p && sc.hintEv == ev {
+		may = sc.hint
+	}
+	sc.hintProg, sc.hintEv = nil, nil // this call's only
 	if waiting == 0 || p.opts.NoGuards {
 		return 0
 	}
 	ctx := &sc.ctx
 	ctx.Event, ctx.Memo, ctx.m, ctx.sc = ev, sc.Memo, m, sc
 	ctx.reset(nil)
-	may := ^uint64(0)
-	if sc.hintProg == p && sc.hintEv == ev {
-		may = sc.hint
-	}
 	out := waiting &^ may // ruled out by the field they pin (Hint)
 	for w := waiting & may; w != 0; w &= w - 1 {
 		i := bits.TrailingZeros64(w)

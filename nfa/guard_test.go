@@ -158,7 +158,6 @@ func checkGuardedHinted(t *testing.T, data []byte, hinted *int) {
 			x.m.Advance(ts, x.sc, x.r)
 			x.m.Process(ev, x.sc, x.r)
 		}
-		sf.Hint(nil, nil, 0)
 		if a, b := resultString(&rf), resultString(&rr); a != b {
 			t.Fatalf("event %d (%s): guarded gives\n%s\nreference gives\n%s\npattern %s\n%s", i+1, name, a, b, pat, fast)
 		}

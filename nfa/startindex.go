@@ -23,7 +23,12 @@ import (
 // compiled with Options.NoGuards have neither (the reference path asks CanStart of every
 // rule).
 //
-// A StartIndex is immutable but for its per-event pin cache: one goroutine uses it (each
+// The first level's lookup also tells a program's live matcher which of its waiting
+// states the event cannot change (Waits: states whose event-only guards all pin that
+// field to other values), for Process (Scratch.Hint).
+//
+// A StartIndex is immutable but for what it keeps of the last Candidates call (the
+// event, its first-level row and mask, its pins' verdicts): one goroutine uses it (each
 // shard builds its own).
 type StartIndex struct {
 	field  int            // the first level's field, -1 when none
@@ -54,7 +59,8 @@ type StartIndex struct {
 	// A state's bit is clear when its event-only guards all pin the first level's field
 	// to other values (waitDispatch): its runs are ruled out (Program.ruledOut) without
 	// evaluating them. nil when the index has no first level. row is the last
-	// Candidates event's row (-1: its field decides nothing, every bit set).
+	// Candidates event's row (-1: its field decides nothing, or no event yet: every bit
+	// set).
 	waits []uint64
 	n     int
 	row   int
@@ -77,7 +83,7 @@ type StartIndex struct {
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
 func NewStartIndex(progs []*Program) *StartIndex {
-	x := &StartIndex{field: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
+	x := &StartIndex{field: -1, row: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
 	x.indexField(progs)
 	ids := map[string]int{}
 	for pi, p := range progs {
@@ -188,8 +194,8 @@ func (x *StartIndex) packPins() {
 		vals = append(vals, p.Values...)
 	}
 	strs = packStrings(strs)
-	for i, j := range vals {
-		if j.Kind == event.KindString {
+	for i, v := range vals {
+		if v.Kind == event.KindString {
 			vals[i], strs = event.String(strs[0]), strs[1:]
 		}
 	}

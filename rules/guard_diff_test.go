@@ -196,14 +196,15 @@ func TestGuardedRulesMatchReference(t *testing.T) {
 // rule's matcher exists only while it has something live, and an idle rule is given an
 // event only when the start index (by the field most first steps pin, then by the pins
 // of each rule's start guards, each tested once per event for every rule) keeps it and
-// CanStart is true. Every rule must give what its reference gives (compiled with
-// NoGuards, one matcher always fed), and the index must never rule out an event the
-// reference's CanStart takes.
+// CanStart is true; a live matcher is given the index's hint of the states the event
+// cannot change (StartIndex.Waits, Scratch.Hint), as the engine gives it. Every rule must
+// give what its reference gives (compiled with NoGuards, one matcher always fed), and the
+// index must never rule out an event the reference's CanStart takes.
 func TestStartIndexMatchesReference(t *testing.T) {
 	s, fastEnv, refEnv := guardEnvs(t)
 	r := rand.New(rand.NewPCG(13, 8))
 	g := &exprGen{r: r}
-	batches, ruledOut, second, starts := 12, 0, 0, 0
+	batches, ruledOut, second, starts, hinted := 12, 0, 0, 0, 0
 	if testing.Short() {
 		batches = 4
 	}
@@ -246,6 +247,10 @@ func TestStartIndexMatchesReference(t *testing.T) {
 					mf[i] = fast[i].NewMatcher()
 				}
 				mf[i].Advance(ev.Time, sf, &rf[i])
+				if w := x.Waits(i); w != ^uint64(0) {
+					hinted++
+				}
+				sf.Hint(fast[i], ev, x.Waits(i)) // as the engine does (shard.matchRule)
 				mf[i].Process(ev, sf, &rf[i])
 				if mf[i].Idle() {
 					mf[i] = nil
@@ -265,7 +270,10 @@ func TestStartIndexMatchesReference(t *testing.T) {
 	if second == 0 || starts == 0 {
 		t.Fatalf("the index ruled out %d idle rules' events (%d by the pins) and %d started: the test tests little", ruledOut, second, starts)
 	}
-	t.Logf("%d idle rules' events ruled out by the index (%d by the pins), %d starts agree", ruledOut, second, starts)
+	if hinted == 0 {
+		t.Fatal("no live matcher was given a hint that rules out a state: the test tests little")
+	}
+	t.Logf("%d idle rules' events ruled out by the index (%d by the pins), %d starts agree, %d hints", ruledOut, second, starts, hinted)
 }
 
 // ruleBatch is a rule set of random guarded rules compiled twice: with guards, and with
