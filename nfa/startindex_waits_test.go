@@ -19,21 +19,28 @@ func (c *dispatchedName) Eval(ctx *EvalContext) bool {
 func (c *dispatchedName) Guard() Condition                { return c }
 func (c *dispatchedName) Dispatch() (int, []string, bool) { return 0, []string{c.name}, true }
 
-// TestStartIndexWaitsUntold: Waits rules out no state until Candidates has told it the
-// event (every bit set), and none for an event whose first-level field is not a present
-// string; for an event of the second step's type it keeps the state waiting for it and
-// rules out the others.
-func TestStartIndexWaitsUntold(t *testing.T) {
+// abProgram compiles a then b (relaxed), each step's where cond(its name).
+func abProgram(t *testing.T, cond func(name string) Condition) *Program {
+	t.Helper()
 	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
 	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
 		if k == CondUntil {
 			return nil, nil
 		}
-		return &dispatchedName{name: s.Name}, nil
+		return cond(s.Name), nil
 	}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// TestStartIndexWaitsUntold: Waits rules out no state until Candidates has told it the
+// event (every bit set), and none for an event whose first-level field is not a present
+// string; for an event of the second step's type it keeps the state waiting for it and
+// rules out the others.
+func TestStartIndexWaitsUntold(t *testing.T) {
+	p := abProgram(t, func(name string) Condition { return &dispatchedName{name: name} })
 	x := NewStartIndex([]*Program{p})
 	if w := x.Waits(0); w != ^uint64(0) {
 		t.Fatalf("before any event Waits is %b, want every bit set", w)
@@ -61,16 +68,7 @@ func TestStartIndexWaitsUntold(t *testing.T) {
 // only, also across the wrap of the generation (a verdict of the first generation must
 // not pass for one of the generation after the wrap).
 func TestStartIndexVerdictWrap(t *testing.T) {
-	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
-	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
-		if k == CondUntil {
-			return nil, nil
-		}
-		return &pinnedName{name: s.Name}, nil
-	}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := abProgram(t, func(name string) Condition { return &pinnedName{name: name} })
 	x := NewStartIndex([]*Program{p})
 	for i, c := range []struct {
 		name string
@@ -91,16 +89,7 @@ func TestStartIndexVerdictWrap(t *testing.T) {
 // event (a journal's replay, a reused batch), evaluates every state's guards, whatever
 // the caller did after the hinted call.
 func TestHintLastsOneCall(t *testing.T) {
-	pat := &patterns.Pattern{Steps: []*patterns.Step{step("a", patterns.Relaxed, nil), step("b", patterns.Relaxed, nil)}}
-	p, err := Compile(pat, func(s *patterns.Step, k CondKind) (Condition, error) {
-		if k == CondUntil {
-			return nil, nil
-		}
-		return &dispatchedName{name: s.Name}, nil
-	}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := abProgram(t, func(name string) Condition { return &dispatchedName{name: name} })
 	x, sc, m := NewStartIndex([]*Program{p}), NewScratch(), p.NewMatcher()
 	var res Result
 	ev := &event.Event{Schema: benchSchema}
