@@ -28,7 +28,14 @@ type Dispatcher interface {
 // ok, CanStart is false for every event whose value of field is a present string not
 // among values (the guards of the leaves the start state consults all pin that field).
 func (p *Program) StartDispatch() (field int, values []string, ok bool) {
-	s := p.start
+	return p.dispatchOf(p.start)
+}
+
+// dispatchOf tells which events leave every run waiting in s unchanged without
+// evaluating anything: when ok, every guard s consults pins field (Dispatcher), and an
+// event whose value there is a present string not among values makes them all false
+// (ruledOut is true for s).
+func (p *Program) dispatchOf(s *state) (field int, values []string, ok bool) {
 	if p.opts.NoGuards || s == nil || !s.skippable {
 		return 0, nil, false
 	}
@@ -46,7 +53,7 @@ func (p *Program) StartDispatch() (field int, values []string, ok bool) {
 		values = append(values, vs...)
 	}
 	if field < 0 {
-		return 0, nil, false // nothing consulted: leave it to CanStart
+		return 0, nil, false // nothing consulted: leave it to the guards
 	}
 	return field, values, true
 }
@@ -133,35 +140,16 @@ type waitValues struct {
 }
 
 // waitDispatch lists the states runs can wait in (ids below 63, the bits of
-// Matcher.waiting that stand for one state) that are skippable and whose every guard
-// pins field (Dispatcher): for an event whose value of field is a present string not
-// among a state's values, every guard is false (the Dispatcher contract) and ruledOut is
-// true for the state.
+// Matcher.waiting that stand for one state) whose guards all pin field (dispatchOf): for
+// an event whose value of field is a present string not among a state's values,
+// ruledOut is true for the state.
 func (p *Program) waitDispatch(field int) []waitValues {
-	if p.opts.NoGuards {
-		return nil
-	}
 	var out []waitValues
 	for _, s := range p.states {
-		if !s.skippable || len(s.guard) == 0 || s.id >= 63 || s.typ == stFinal || s.typ == stStop {
+		if s.id >= 63 || s.typ == stFinal || s.typ == stStop {
 			continue
 		}
-		var values []string
-		ok := true
-		for _, i := range s.guard {
-			d, isD := p.leaves[i].guard.(Dispatcher)
-			if !isD {
-				ok = false
-				break
-			}
-			f, vs, dok := d.Dispatch()
-			if !dok || f != field {
-				ok = false
-				break
-			}
-			values = append(values, vs...)
-		}
-		if ok {
+		if f, values, ok := p.dispatchOf(s); ok && f == field {
 			out = append(out, waitValues{s.id, values})
 		}
 	}
