@@ -77,8 +77,7 @@ func (c *EvalContext) reset(r *run) {
 // event, with its error if it has one (a term's value is 0, 1 or 2: the rules package's
 // false, true or error).
 type Memo struct {
-	gen   uint32   // below 1<<31
-	slots []uint32 // slot i's result for the event of gen: gen<<1 | 1 if true (one word: one read)
+	slots eventBits // condition slots
 	terms []termVal
 }
 
@@ -89,41 +88,65 @@ type termVal struct {
 }
 
 // NewMemo returns a memo with n slots.
-func NewMemo(n int) *Memo { return &Memo{gen: 1, slots: make([]uint32, n)} }
+func NewMemo(n int) *Memo { return &Memo{slots: eventBits{gen: 1, w: make([]uint32, n)}} }
 
 // Next starts a new event: every slot becomes unknown.
 func (m *Memo) Next() {
-	m.gen++
-	if m.gen == 1<<31 { // wrapped: clear the slots so stale ones cannot match
-		clear(m.slots)
+	if m.slots.next() { // wrapped: the terms' stale generations cannot match either
 		clear(m.terms)
-		m.gen = 1
 	}
 }
 
 // Get returns the cached result of slot, if known for the current event.
-func (m *Memo) Get(slot int) (val, ok bool) {
-	if slot >= len(m.slots) || m.slots[slot]>>1 != m.gen {
-		return false, false
-	}
-	return m.slots[slot]&1 != 0, true
-}
+func (m *Memo) Get(slot int) (val, ok bool) { return m.slots.get(slot) }
 
 // Put stores the result of slot for the current event.
 func (m *Memo) Put(slot int, val bool) {
-	if slot >= len(m.slots) {
-		m.slots = append(m.slots, make([]uint32, max(slot+1, 2*len(m.slots))-len(m.slots))...)
+	if w := m.slots.w; slot >= len(w) {
+		m.slots.w = append(w, make([]uint32, max(slot+1, 2*len(w))-len(w))...)
 	}
-	w := m.gen << 1
-	if val {
+	m.slots.put(slot, val)
+}
+
+// eventBits are booleans known for one event at a time (a memo's conditions, a start
+// index's pin verdicts): word i is gen<<1 | 1 if true, set for the event of generation
+// gen; a word of an older generation is unknown. One word a value, so one read.
+type eventBits struct {
+	gen uint32 // the current event's, below 1<<31
+	w   []uint32
+}
+
+// next starts a new event: every value becomes unknown. It reports whether the
+// generation wrapped (the words were cleared, so that stale ones cannot match).
+func (b *eventBits) next() bool {
+	if b.gen++; b.gen < 1<<31 {
+		return false
+	}
+	clear(b.w)
+	b.gen = 1
+	return true
+}
+
+// get returns value i for the current event, if known.
+func (b *eventBits) get(i int) (v, ok bool) {
+	if i >= len(b.w) || b.w[i]>>1 != b.gen {
+		return false, false
+	}
+	return b.w[i]&1 != 0, true
+}
+
+// put sets value i for the current event (i < len(b.w)).
+func (b *eventBits) put(i int, v bool) {
+	w := b.gen << 1
+	if v {
 		w |= 1
 	}
-	m.slots[slot] = w
+	b.w[i] = w
 }
 
 // Term returns the value remembered for term slot slot, if known for the current event.
 func (m *Memo) Term(slot int) (v uint8, ok bool) {
-	if uint(slot) >= uint(len(m.terms)) || m.terms[slot].gen != m.gen {
+	if uint(slot) >= uint(len(m.terms)) || m.terms[slot].gen != m.slots.gen {
 		return 0, false
 	}
 	return m.terms[slot].v, true
@@ -134,5 +157,5 @@ func (m *Memo) PutTerm(slot int, v uint8) {
 	if slot >= len(m.terms) {
 		m.terms = append(m.terms, make([]termVal, max(slot+1, 2*len(m.terms))-len(m.terms))...)
 	}
-	m.terms[slot] = termVal{m.gen, v}
+	m.terms[slot] = termVal{m.slots.gen, v}
 }

@@ -28,7 +28,7 @@ func TestMemoTerms(t *testing.T) {
 	if v, ok := m.Get(1); !ok || v {
 		t.Fatalf("condition slot 1 = %v, %v; want false, known", v, ok)
 	}
-	m.gen = 1<<31 - 1 // the last generation a slot's word holds
+	m.slots.gen = 1<<31 - 1 // the last generation a slot's word holds
 	m.PutTerm(0, 1)
 	m.Put(0, true)
 	if v, ok := m.Get(0); !ok || !v {

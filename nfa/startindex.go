@@ -68,10 +68,9 @@ type StartIndex struct {
 	ev *event.Event // the event of the last Candidates call
 	// schema is the last event's schema and applies[i] whether pin i decides for it
 	// (Pin.Applies), worked out when the schema changes, not for every event.
-	schema  *event.Schema
-	applies []bool
-	gen     uint32   // the current event's generation, below 1<<31
-	verdict []uint32 // pin i's test for the current event: gen<<1 | 1 if it fails (older: untested)
+	schema   *event.Schema
+	applies  []bool
+	verdicts eventBits // whether pin i fails for the current event (unknown: untested)
 
 	// guards is starts flattened, the hot path's copy (indexGuards): program pi's start
 	// guards are guards[gat[pi]:gat[pi+1]], each a count n then n pin ids, one array for
@@ -317,10 +316,7 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 			x.applies[i] = x.pins[i].Applies(ev.Schema)
 		}
 	}
-	if x.gen++; x.gen == 1<<31 { // wrapped: forget every verdict
-		clear(x.verdict)
-		x.gen = 1
-	}
+	x.verdicts.next()
 	if x.field < 0 {
 		return nil
 	}
@@ -338,7 +334,7 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 		x.mask = x.masks[i]
 	}
 	for _, d := range x.decided[i] { // the value read here is the one these pins test
-		x.verdict[d.id] = x.gen<<1 | b2u(x.applies[d.id] && d.fails)
+		x.verdicts.put(d.id, x.applies[d.id] && d.fails)
 	}
 	return x.lists[i]
 }
@@ -367,24 +363,16 @@ func (x *StartIndex) MayStart(cand []bool, pi int) bool {
 // pin at most once per event.
 func (x *StartIndex) anyFails(ids []int32) bool {
 	for _, id := range ids {
-		v := x.verdict[id]
-		if v>>1 != x.gen {
-			v = x.gen<<1 | b2u(x.applies[id] && x.pins[id].failsValue(x.ev))
-			x.verdict[id] = v
+		fails, ok := x.verdicts.get(int(id))
+		if !ok {
+			fails = x.applies[id] && x.pins[id].failsValue(x.ev)
+			x.verdicts.put(int(id), fails)
 		}
-		if v&1 != 0 {
+		if fails {
 			return true
 		}
 	}
 	return false
-}
-
-// b2u is 1 for true, 0 for false.
-func b2u(b bool) uint32 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // indexGuards flattens starts into guards and gat, and makes the pins' verdicts.
@@ -401,7 +389,7 @@ func (x *StartIndex) indexGuards() {
 		}
 	}
 	x.gat[len(x.starts)] = int32(len(x.guards))
-	x.verdict = make([]uint32, len(x.pins))
+	x.verdicts.w = make([]uint32, len(x.pins))
 }
 
 // indexWaits adds to the first level the values the programs' other states dispatch on

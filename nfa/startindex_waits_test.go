@@ -75,7 +75,7 @@ func TestStartIndexVerdictWrap(t *testing.T) {
 		may  bool
 	}{{"a", true}, {"b", false}, {"a", true}} {
 		if i == 1 {
-			x.gen = 1<<31 - 1 // the next event wraps the generation to the first's
+			x.verdicts.gen = 1<<31 - 1 // the next event wraps the generation to the first's
 		}
 		ev := (&event.Event{Schema: benchSchema}).SetValues([]event.Value{event.String(c.name), event.String("k"), event.Int(1)})
 		if may := x.MayStart(x.Candidates(ev), 0); may != c.may {
