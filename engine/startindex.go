@@ -10,9 +10,8 @@ import (
 // that a key without state for a rule asks CanStart only of those: an event no rule can
 // start touches no rule at all.
 type startIndex struct {
-	rs    *RuleSet
-	x     *nfa.StartIndex
-	progs []*nfa.Program // rs's programs by rule (one array: the hint's reads stay in it)
+	rs *RuleSet
+	x  *nfa.StartIndex
 }
 
 func newStartIndex(rs *RuleSet) *startIndex {
@@ -20,7 +19,7 @@ func newStartIndex(rs *RuleSet) *startIndex {
 	for i, c := range rs.Rules {
 		progs[i] = c.Program
 	}
-	return &startIndex{rs: rs, x: nfa.NewStartIndex(progs), progs: progs}
+	return &startIndex{rs: rs, x: nfa.NewStartIndex(progs)}
 }
 
 // candidates starts the index's work for ev (nfa.StartIndex.Candidates).
@@ -31,6 +30,4 @@ func (x *startIndex) mayStart(cand []bool, ri int) bool { return x.x.MayStart(ca
 
 // hint tells sc which states of rule ri the event of the last candidates call may change
 // (nfa.StartIndex.Waits), for the Process call that follows (which takes it).
-func (x *startIndex) hint(sc *nfa.Scratch, ri int, ev *event.Event) {
-	sc.Hint(x.progs[ri], ev, x.x.Waits(ri))
-}
+func (x *startIndex) hint(sc *nfa.Scratch, ri int, ev *event.Event) { x.x.Hint(sc, ri, ev) }

@@ -54,7 +54,7 @@ type StartIndex struct {
 	mask       uint64 // the last Candidates call's verdict (Mask)
 
 	// waits holds, for each first-level value index i (and len(lists) for a present
-	// string the level does not index), a row of one bit set a program (waits[i*n+pi]):
+	// string the level does not index), a row of one bit set a program (waits[i*len(progs)+pi]):
 	// the states of program pi whose waiting runs an event with that value may change.
 	// A state's bit is clear when its event-only guards all pin the first level's field
 	// to other values (waitDispatch): its runs are ruled out (Program.ruledOut) without
@@ -62,8 +62,8 @@ type StartIndex struct {
 	// Candidates event's row (-1: its field decides nothing, or no event yet: every bit
 	// set).
 	waits []uint64
-	n     int
 	row   int
+	progs []*Program // the programs indexed, for Hint
 
 	ev *event.Event // the event of the last Candidates call
 	// schema is the last event's schema and applies[i] whether pin i decides for it
@@ -82,7 +82,7 @@ type StartIndex struct {
 
 // NewStartIndex indexes progs (a rule set's programs, in rule order).
 func NewStartIndex(progs []*Program) *StartIndex {
-	x := &StartIndex{field: -1, row: -1, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
+	x := &StartIndex{field: -1, row: -1, progs: progs, always: make([]bool, len(progs)), by: map[string]int{}, starts: make([][][]int, len(progs))}
 	x.indexField(progs)
 	ids := map[string]int{}
 	for pi, p := range progs {
@@ -326,10 +326,10 @@ func (x *StartIndex) Candidates(ev *event.Event) []bool {
 	}
 	i, ok := x.lookup(v.AsString())
 	if !ok {
-		x.mask, x.row = x.alwaysMask, len(x.lists)*x.n
+		x.mask, x.row = x.alwaysMask, len(x.lists)*len(x.always)
 		return x.always
 	}
-	x.row = i * x.n
+	x.row = i * len(x.always)
 	if x.masks != nil {
 		x.mask = x.masks[i]
 	}
@@ -411,8 +411,8 @@ func (x *StartIndex) indexWaits(progs []*Program) {
 			}
 		}
 	}
-	x.n = len(progs)
-	x.waits = make([]uint64, (len(x.lists)+1)*x.n)
+	n := len(progs)
+	x.waits = make([]uint64, (len(x.lists)+1)*n)
 	for i := range x.waits {
 		x.waits[i] = ^uint64(0)
 	}
@@ -424,12 +424,18 @@ func (x *StartIndex) indexWaits(progs []*Program) {
 			}
 			for i := range x.lists {
 				if !in[i] {
-					x.waits[i*x.n+pi] &^= 1 << uint(sv.state)
+					x.waits[i*n+pi] &^= 1 << uint(sv.state)
 				}
 			}
-			x.waits[len(x.lists)*x.n+pi] &^= 1 << uint(sv.state) // a value none of them admits
+			x.waits[len(x.lists)*n+pi] &^= 1 << uint(sv.state) // a value none of them admits
 		}
 	}
+}
+
+// Hint hands sc Waits(pi) for the Process call that follows, of a matcher of program pi
+// for ev, the event of the last Candidates call (Scratch.Hint).
+func (x *StartIndex) Hint(sc *Scratch, pi int, ev *event.Event) {
+	sc.Hint(x.progs[pi], ev, x.Waits(pi))
 }
 
 // Waits returns the states of program pi (bit s: state s) whose waiting runs the event
