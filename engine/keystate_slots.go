@@ -157,16 +157,12 @@ func (sl *slots) set(ri int, m *nfa.Matcher) {
 }
 
 // grow moves a sparse set's n matchers, which fill their array, to a larger spill array
-// (minSpill entries from in, else twice as many) and returns it. It is rare, and kept
-// out of set's code, which every matcher's start and end runs.
+// (spillRoom: minSpill entries from in, else twice as many) and returns it. It is rare,
+// and kept out of set's code, which every matcher's start and end runs.
 //
 //go:noinline
 func (sl *slots) grow(n int) []*nfa.Matcher {
-	room := minSpill
-	if sl.sp != nil {
-		room = 2 * n
-	}
-	sl.spill(n, room)
+	sl.spill(n, spillRoom(n+1))
 	return sl.arr()
 }
 
