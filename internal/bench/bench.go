@@ -75,6 +75,13 @@ type Result struct {
 	// ScanBytesPerKey is the part of BytesPerKey the collector's mark phase reads (the
 	// scannable heap: objects up to their last pointer word); the rest is pointer-free.
 	ScanBytesPerKey float64 `json:"scan_bytes_per_key"`
+	// ObjectsPerKey is the live heap objects per key seen (as BytesPerKey): a mark phase
+	// visits each one, most of them a cache miss, so it prices a collection as much as
+	// the scanned bytes do. MarkCPUMs is the collector's CPU (ms, the runtime's estimate)
+	// for one collection of the state the run left, less one of the state before it:
+	// how long a mark phase competes with the shards for the cores.
+	ObjectsPerKey float64 `json:"objects_per_key"`
+	MarkCPUMs     float64 `json:"mark_cpu_ms"`
 	// AllocPerEvent is the bytes allocated in the timed run (by the whole process: the
 	// engine and the feeding) per event; GCCycles the collections the runtime started
 	// in it, one still marking when the run ends included. Both pace the collector: a

@@ -22,9 +22,10 @@ type gcSample struct {
 	// after): the runtime adds a cycle's CPU to its totals only when the cycle ends, so
 	// a run's collector CPU is read after the end's forced collection (which first
 	// waits for a cycle under way) less that collection's own, estimated by this one.
-	forced gcCounters
-	scan   uint64 // scannable heap: what a mark phase reads
-	heap   uint64 // live heap
+	forced  gcCounters
+	scan    uint64 // scannable heap: what a mark phase reads
+	heap    uint64 // live heap
+	objects uint64 // live heap objects: each one a mark phase visits
 }
 
 // sampleGC reads the collector's counters, collects, and reads them again with the
@@ -39,11 +40,11 @@ func sampleGC() gcSample {
 	g.after = readCounters()
 	runtime.GC()
 	g.forced = readCounters().minus(g.after)
-	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}, {Name: "/gc/heap/objects:objects"}}
 	metrics.Read(s)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	g.scan, g.heap = s[0].Value.Uint64(), m.HeapAlloc
+	g.scan, g.objects, g.heap = s[0].Value.Uint64(), s[1].Value.Uint64(), m.HeapAlloc
 	return g
 }
 
@@ -71,6 +72,12 @@ func gcFigures(r *Result, base, end gcSample, events, keys int) {
 	if keys > 0 && end.scan > base.scan {
 		r.ScanBytesPerKey = float64(end.scan-base.scan) / float64(keys)
 	}
+	if keys > 0 && end.objects > base.objects {
+		r.ObjectsPerKey = float64(end.objects-base.objects) / float64(keys)
+	}
+	// What one collection of the run's state costs: the end's forced collection less the
+	// start's (the input, the rule set), both of a heap that does not change meanwhile.
+	r.MarkCPUMs = 1000 * max(end.forced.gcCPU-base.forced.gcCPU, 0)
 	from, to := base.after, end.before
 	r.AllocPerEvent = float64(to.alloc-from.alloc) / float64(events)
 	// Cycles from after the end's forced collection: runtime.GC first waits for a cycle

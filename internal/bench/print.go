@@ -27,8 +27,8 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 	fmt.Fprintf(w, "latency           p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (event in → alert out, %d alerts sampled); queue wait p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d batches)\n",
 		r.LatencyP50, r.LatencyP99, r.LatencyP999, r.LatencyN, r.QueueP50, r.QueueP99, r.QueueP999, r.QueueN)
 	fmt.Fprintf(w, "state             %d live partial matches on %d keys; %.0f heap bytes per key seen, %.0f state bytes per live key\n", r.LiveRuns, r.LiveKeys, r.BytesPerKey, r.StateBytesKey)
-	fmt.Fprintf(w, "collector         %d cycles in the run, %.1f%% of the CPU used (assists %.1f%%), %.0f bytes allocated per event; %.0f of the heap bytes per key scannable\n",
-		r.GCCycles, 100*r.GCCPUShare, 100*r.AssistCPUShare, r.AllocPerEvent, r.ScanBytesPerKey)
+	fmt.Fprintf(w, "collector         %d cycles in the run, %.1f%% of the CPU used (assists %.1f%%), %.0f bytes allocated per event; %.0f of the heap bytes per key scannable, %.1f objects per key, %.0f ms of CPU to mark the state once\n",
+		r.GCCycles, 100*r.GCCPUShare, 100*r.AssistCPUShare, r.AllocPerEvent, r.ScanBytesPerKey, r.ObjectsPerKey, r.MarkCPUMs)
 	if r.Reloads > 0 {
 		fmt.Fprintf(w, "reloads           %d hot swaps of %d rules under load; longest pause in matching %.0fµs\n", r.Reloads, r.ReloadRules, r.ReloadMaxPauseUs)
 	}
