@@ -28,4 +28,4 @@ GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 GOGC=off valgrind --tool=cachegrind --cac
 	awk -v n="$n" '/I +refs/ {gsub(",", "", $4); i = $4}
 		/I1 +misses/ {gsub(",", "", $4); i1 = $4}
 		/D1 +misses/ {gsub(",", "", $4); d1 = $4}
-		END {printf "%d events: %d instructions, %d D1 misses, %d I1 misses (per event %.0f, %.1f, %.1f)\n", n, i, d1, i1, i / n, d1 / n, i1 / n}'
+		END {printf "%d events: %.0f instructions, %.0f D1 misses, %.0f I1 misses (per event %.0f, %.1f, %.1f)\n", n, i, d1, i1, i / n, d1 / n, i1 / n}'

@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ import (
 type benchOptions struct {
 	rulesPath, schemaPath, eventsPath string
 	asJSON                            bool
-	cpuProfile, memProfile            string
+	cpuProfile, memProfile, tracePath string
 	ckptEvery                         time.Duration
 	ckptDir                           string
 	compare, halfRate                 bool
@@ -62,6 +63,7 @@ func (o *benchOptions) flags(cmd *cobra.Command) {
 	f.DurationVar(&o.ooo, "out-of-orderness", 0, "engine out-of-orderness")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
 	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the run here (go tool pprof -sample_index=alloc_space)")
+	f.StringVar(&o.tracePath, "trace", "", "write an execution trace of the run here (go tool trace; -pprof=sched: where goroutines waited for a processor)")
 	f.DurationVar(&o.ckptEvery, "checkpoint-interval", 0, "checkpoint state this often during the run (0: no checkpoints)")
 	f.StringVar(&o.ckptDir, "data", "", "checkpoint to this directory (default: a temporary one) unless --redis-addr is set")
 	f.IntVar(&o.replicate, "replicate", 1, "run every rule this many times (under distinct ids), to measure with many rules")
@@ -94,6 +96,17 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	}
 	if o.memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
+	}
+	if o.tracePath != "" {
+		f, err := os.Create(o.tracePath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	bc := bench.Config{Shards: o.shards, Partitions: o.partitions, Rate: o.rate, Chunk: o.chunk, OutOfOrderness: o.ooo}
 	if o.reloadEvery > 0 {
