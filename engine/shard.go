@@ -713,6 +713,6 @@ func (s *shard) retain(ev *event.Event) *event.Event {
 	if ev == s.retIn {
 		return s.retOut
 	}
-	s.retIn, s.retOut = ev, ev.Clone()
+	s.retIn, s.retOut = ev, ev.Keep()
 	return s.retOut
 }

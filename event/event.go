@@ -29,7 +29,8 @@ type Event struct {
 	// Offset is the event's position in its source partition (a Kafka offset, a line
 	// number), set by whoever ingests it; -1 or 0 when unknown.
 	Offset int64
-	// size is the slab's length and nv the number of values.
+	// size is the slab's length, with the bit boxed when the slab is in a box (box.go),
+	// and nv the number of values.
 	size, nv uint32
 }
 
@@ -45,7 +46,7 @@ func (e *Event) ID() string {
 }
 
 // slab returns the values' slab.
-func (e *Event) slab() []byte { return unsafe.Slice(e.data, e.size) }
+func (e *Event) slab() []byte { return unsafe.Slice(e.data, e.size&^boxed) }
 
 // Len returns the number of values the event holds (the schema's field count, or fewer
 // for events built by hand).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // Review of s17-event (Build's run copies and long strings' offset words, presence and
@@ -70,7 +69,7 @@ func TestBuildEdgesMatchReference(t *testing.T) {
 					var ev Event
 					b.Build(&ev)
 					want := ref.build()
-					if got := unsafe.Slice(ev.data, ev.size); !bytes.Equal(got, want) {
+					if got := ev.slab(); !bytes.Equal(got, want) {
 						t.Fatalf("nv %d %s %s reverse %v: slab\n%x\nwant\n%x", nv, name, kind, reverse, got, want)
 					}
 					for i := range nv {

@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/binary"
-	"math"
 	"math/bits"
 	"unsafe"
 )
@@ -207,10 +206,10 @@ func (b *Builder) Build(ev *Event) {
 	inOrder = inOrder && sb == len(b.str)
 	bm, wa := bitmapAt(nv), wordsAt(nv)
 	sa := wa + 8*np
-	if uint64(sa+sb) > math.MaxUint32 { // string offsets are 32-bit words too
-		panic("event: values of 4 GiB or more")
+	if uint64(sa+sb) >= boxed { // string offsets are 32-bit words, and size's top bit is boxed
+		panic("event: values of 2 GiB or more")
 	}
-	data := make([]byte, sa+sb)
+	data, size := allocSlab(sa + sb)
 	copy(data, kinds[:nv])
 	if inOrder {
 		copy(data[sa:], b.str)
@@ -232,7 +231,7 @@ func (b *Builder) Build(ev *Event) {
 			sa += n
 		}
 	}
-	ev.data, ev.size, ev.nv = unsafe.SliceData(data), uint32(len(data)), uint32(nv)
+	ev.data, ev.size, ev.nv = unsafe.SliceData(data), size, uint32(nv)
 }
 
 // putWords writes the words of the values in set (bit j: value c+j), in order, into data

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // refBuilder is the Builder as it was before it kept values in their slab form (session
@@ -141,7 +140,7 @@ func TestBuildMatchesReference(t *testing.T) {
 			var ev Event
 			b.Build(&ev)
 			want := ref.build()
-			if got := unsafe.Slice(ev.data, ev.size); !bytes.Equal(got, want) {
+			if got := ev.slab(); !bytes.Equal(got, want) {
 				t.Fatalf("nv %d (in order %v): slab\n%x\nwant\n%x", nv, inOrder, got, want)
 			}
 		}
