@@ -73,14 +73,32 @@ type group struct {
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
 	if spec.By { // with its groups' header: one allocation
-		x := &struct {
-			a Agg
-			h byHdr
-		}{a: Agg{spec: spec, last: math.MinInt64, w: newWindow()}, h: byHdr{glist: newGroupList()}}
-		x.a.byHdr = &x.h
+		x := new(byAgg)
+		x.init(spec)
 		return &x.a
 	}
-	return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
+	a := new(Agg)
+	a.init(spec, nil)
+	return a
+}
+
+// byAgg is an aggregate by a field with its groups' header.
+type byAgg struct {
+	a Agg
+	h byHdr
+}
+
+// init makes x, zero, an empty aggregate for spec (Spec.By).
+func (x *byAgg) init(spec Spec) { x.a.init(spec, &x.h) }
+
+// init makes a, zero, an empty aggregate for spec, with h as its groups' header
+// (Spec.By; else nil).
+func (a *Agg) init(spec Spec, h *byHdr) {
+	a.spec, a.last, a.w = spec, math.MinInt64, newWindow()
+	if h != nil {
+		*h = byHdr{glist: newGroupList()}
+		a.byHdr = h
+	}
 }
 
 // Recycle empties a, which nothing else refers to any more, for reuse as New(a.Spec())

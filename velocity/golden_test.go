@@ -87,9 +87,14 @@ func goldenCases() []goldenCase {
 // the log's values and the values after the roll back recorded, then added again
 // without the log.
 func goldenRun(t *testing.T, c goldenCase, ckpt []byte) (half []byte, out string) {
+	return goldenRunWith(t, c, ckpt, New)
+}
+
+// goldenRunWith is goldenRun with the aggregate made by mk.
+func goldenRunWith(t *testing.T, c goldenCase, ckpt []byte, mk func(Spec) *Agg) (half []byte, out string) {
 	t.Helper()
 	var b strings.Builder
-	a := New(c.spec)
+	a := mk(c.spec)
 	mid := len(c.evs) / 2
 	for _, e := range c.evs[:mid] {
 		a.Add(e.t, e.by, e.num, e.val)
@@ -178,4 +183,75 @@ func TestGoldenBase(t *testing.T) {
 			t.Errorf("case %d (%+v): from the base's checkpoint, values differ:\n got %s\nwant %s", i, c.spec, out, wantOut)
 		}
 	}
+}
+
+// TestGoldenBlocks checks aggregates made in blocks (NewBlock, at every place of blocks
+// of every mix of functions, with and without by), and such aggregates recycled after
+// use, against the base's values and checkpoints (goldenFile).
+func TestGoldenBlocks(t *testing.T) {
+	want := readGolden(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i, c := range goldenCases() {
+		n := 1 + rng.IntN(6)
+		specs := make([]Spec, n)
+		for j := range specs {
+			specs[j] = Spec{Window: 1 + rng.Int64N(2000), Func: funcs[rng.IntN(len(funcs))], By: rng.IntN(3) == 0}
+		}
+		at := rng.IntN(n)
+		recycle := rng.IntN(2) == 0
+		var others []*Agg   // the block's others, in use beside it
+		var before []string // and their checkpoints before it was used
+		mk := func(s Spec) *Agg {
+			specs[at] = s
+			out := make([]*Agg, n)
+			NewBlock(specs, out)
+			for j, a := range out {
+				if a.Spec() != specs[j] || a.EmptyAt() != math.MinInt64 {
+					t.Fatalf("case %d: block place %d: %+v, EmptyAt %d", i, j, a.Spec(), a.EmptyAt())
+				}
+				if j != at { // (few events: a first entry or value is where a block may go wrong)
+					for _, e := range c.evs[:[]int{1, 2, len(c.evs) / 3}[(i+j)%3]] {
+						a.Add(e.t, e.by, e.num, e.val)
+					}
+					others, before = append(others, a), append(before, string(a.AppendBinary(nil)))
+				}
+			}
+			a := out[at]
+			if recycle {
+				for _, e := range c.evs[len(c.evs)/2:] {
+					a.Add(e.t, e.by, e.num, e.val)
+				}
+				if !a.Recycle(rng.IntN(3) * 256) {
+					t.Fatal("recycle refused")
+				}
+			}
+			return a
+		}
+		half, out := goldenRunWith(t, c, nil, mk)
+		if hex.EncodeToString(half) != want[i].half || out != want[i].out {
+			t.Errorf("case %d (%+v, at %d of %v, recycled %v): differs from the base's", i, c.spec, at, specs, recycle)
+		}
+		for j, a := range others {
+			if string(a.AppendBinary(nil)) != before[j] {
+				t.Errorf("case %d: using one aggregate of a block changed another", i)
+			}
+		}
+	}
+}
+
+// goldenCaseOut is a case's line pair in goldenFile.
+type goldenCaseOut struct{ half, out string }
+
+func readGolden(t *testing.T) []goldenCaseOut {
+	t.Helper()
+	data, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	var cs []goldenCaseOut
+	for i := 0; i+1 < len(lines); i += 2 {
+		cs = append(cs, goldenCaseOut{lines[i], lines[i+1]})
+	}
+	return cs
 }
