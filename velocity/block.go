@@ -52,34 +52,34 @@ func NewBlock(specs []Spec, out []*Agg) {
 // newBlockArrays returns n aggregates and m ≤ n entries, zero, in one allocation when
 // n ≤ 4.
 func newBlockArrays(n, m int) ([]Agg, []entry) {
-	switch n<<4 | m {
-	case 1<<4 | 0:
+	switch [2]int{n, m} {
+	case [2]int{1, 0}:
 		return blockIn[aggs1, ents0]()
-	case 1<<4 | 1:
+	case [2]int{1, 1}:
 		return blockIn[aggs1, ents1]()
-	case 2<<4 | 0:
+	case [2]int{2, 0}:
 		return blockIn[aggs2, ents0]()
-	case 2<<4 | 1:
+	case [2]int{2, 1}:
 		return blockIn[aggs2, ents1]()
-	case 2<<4 | 2:
+	case [2]int{2, 2}:
 		return blockIn[aggs2, ents2]()
-	case 3<<4 | 0:
+	case [2]int{3, 0}:
 		return blockIn[aggs3, ents0]()
-	case 3<<4 | 1:
+	case [2]int{3, 1}:
 		return blockIn[aggs3, ents1]()
-	case 3<<4 | 2:
+	case [2]int{3, 2}:
 		return blockIn[aggs3, ents2]()
-	case 3<<4 | 3:
+	case [2]int{3, 3}:
 		return blockIn[aggs3, ents3]()
-	case 4<<4 | 0:
+	case [2]int{4, 0}:
 		return blockIn[aggs4, ents0]()
-	case 4<<4 | 1:
+	case [2]int{4, 1}:
 		return blockIn[aggs4, ents1]()
-	case 4<<4 | 2:
+	case [2]int{4, 2}:
 		return blockIn[aggs4, ents2]()
-	case 4<<4 | 3:
+	case [2]int{4, 3}:
 		return blockIn[aggs4, ents3]()
-	case 4<<4 | 4:
+	case [2]int{4, 4}:
 		return blockIn[aggs4, ents4]()
 	}
 	return make([]Agg, n), make([]entry, m)
