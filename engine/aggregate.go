@@ -71,6 +71,8 @@ type velLayout struct {
 	spare [][]*velocity.Agg
 	specs []velocity.Spec // by place: what the aggregate there computes
 	rule  []int32         // by place: the rule whose aggregates hold it
+	// kvs holds keys' states freed whole for newKeyVelocity to reuse (freeKV).
+	kvs []*keyVelocity
 	// newBlock's scratch: the places of a block, their specs, the aggregates made
 	bplaces []int
 	bspecs  []velocity.Spec
@@ -262,11 +264,37 @@ func (s *shard) velocity() *velPlan {
 	return p
 }
 
+// newKeyVelocity returns an empty velocity state for a key: one freed whole (freeKV),
+// else new.
 func newKeyVelocity(lay *velLayout) *keyVelocity {
+	if kv, ok := popSpare(&lay.kvs); ok {
+		return kv
+	}
 	kv := allocKeyVelocity(int(lay.off[len(lay.off)-1]))
 	kv.lay, kv.at, kv.soon = lay, math.MinInt64, math.MinInt64
 	kv.setQuiet(len(lay.holds))
 	return kv
+}
+
+// freeKV keeps kv, a key's state that expiry emptied (no aggregate, no hold) and that
+// nothing else refers to (the key has no journal: no base, no log), for newKeyVelocity
+// to reuse, as newKeyVelocity would make it: most keys' states empty between their events
+// and are made again at the next.
+func (l *velLayout) freeKV(kv *keyVelocity) {
+	if len(l.kvs) >= maxSpareAggs || kv.lay != l || kv.log != nil || kv.jour != nil {
+		return
+	}
+	for _, a := range kv.aggs {
+		if a != nil {
+			return
+		}
+	}
+	kv.at, kv.soon, kv.late = math.MinInt64, math.MinInt64, 0
+	clear(kv.ends)
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
+	l.kvs = append(l.kvs, kv)
 }
 
 // kvWith is a key's velocity state and the arrays of its aggregates and their ends, A, in
