@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 
 	"github.com/cepd/cepd/event"
 	"github.com/cepd/cepd/nfa"
@@ -65,8 +66,17 @@ type velLayout struct {
 	holds []int32 // by index in quiet: the rule
 	// spare holds, by place in aggs, aggregates freed by expiry for create to reuse (a
 	// layout is its shard's plan's own: one goroutine). Most are freed when a window
-	// empties between a key's events and made again at its next one.
+	// empties between a key's events and made again at its next one. It also holds the
+	// aggregates made in a block with one that was needed (newBlock).
 	spare [][]*velocity.Agg
+	specs []velocity.Spec // by place: what the aggregate there computes
+	rule  []int32         // by place: the rule whose aggregates hold it
+	// kvs holds keys' states freed whole for newKeyVelocity to reuse (freeKV).
+	kvs []*keyVelocity
+	// newBlock's scratch: the places of a block, their specs, the aggregates made
+	bplaces []int
+	bspecs  []velocity.Spec
+	bout    []*velocity.Agg
 }
 
 // Aggregates freed by expiry are kept for reuse up to these: per place in a key's
@@ -87,14 +97,46 @@ func (l *velLayout) free(i int, a *velocity.Agg) {
 	}
 }
 
-// take returns an empty aggregate for place i, computing spec: a spare one, else new.
+// take returns an empty aggregate for place i, computing spec: a spare one, else new
+// (newBlock).
 func (l *velLayout) take(i int, spec velocity.Spec) *velocity.Agg {
-	if l.spare != nil {
-		if a, ok := popSpare(&l.spare[i]); ok && a.Spec() == spec {
-			return a
+	if l.spare == nil {
+		l.spare = make([][]*velocity.Agg, l.off[len(l.off)-1])
+	}
+	if a, ok := popSpare(&l.spare[i]); ok && a.Spec() == spec {
+		return a
+	}
+	return l.newBlock(i, spec)
+}
+
+// newBlock returns a new aggregate for place i, computing spec, made in one allocation with one for each
+// other place of its rule that has no spare (velocity.NewBlock), which become those
+// places' spares: a key's event mostly makes several of a rule's aggregates (they share
+// its where), which then take these, and the key's aggregates are one object for the
+// collector to visit, not one each.
+func (l *velLayout) newBlock(i int, spec velocity.Spec) *velocity.Agg {
+	ri := l.rule[i]
+	l.bplaces, l.bspecs = l.bplaces[:0], l.bspecs[:0]
+	for j := int(l.off[ri]); j < int(l.off[ri+1]); j++ {
+		switch {
+		case j == i:
+			l.bplaces, l.bspecs = append(l.bplaces, j), append(l.bspecs, spec)
+		case len(l.spare[j]) == 0:
+			l.bplaces, l.bspecs = append(l.bplaces, j), append(l.bspecs, l.specs[j])
 		}
 	}
-	return velocity.New(spec)
+	l.bout = slices.Grow(l.bout[:0], len(l.bspecs))[:len(l.bspecs)]
+	velocity.NewBlock(l.bspecs, l.bout)
+	var a *velocity.Agg
+	for k, j := range l.bplaces {
+		if j == i {
+			a = l.bout[k]
+		} else {
+			l.spare[j] = append(l.spare[j], l.bout[k])
+		}
+	}
+	clear(l.bout)
+	return a
 }
 
 func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
@@ -105,6 +147,9 @@ func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
 		if hold[ri] > 0 {
 			l.hold[ri] = int32(len(l.holds))
 			l.holds = append(l.holds, int32(ri))
+		}
+		for _, g := range aggs[ri] {
+			l.specs, l.rule = append(l.specs, g.Spec), append(l.rule, int32(ri))
 		}
 	}
 	return l
@@ -219,11 +264,37 @@ func (s *shard) velocity() *velPlan {
 	return p
 }
 
+// newKeyVelocity returns an empty velocity state for a key: one freed whole (freeKV),
+// else new.
 func newKeyVelocity(lay *velLayout) *keyVelocity {
+	if kv, ok := popSpare(&lay.kvs); ok {
+		return kv
+	}
 	kv := allocKeyVelocity(int(lay.off[len(lay.off)-1]))
 	kv.lay, kv.at, kv.soon = lay, math.MinInt64, math.MinInt64
 	kv.setQuiet(len(lay.holds))
 	return kv
+}
+
+// freeKV keeps kv, a key's state that expiry emptied (no aggregate, no hold) and that
+// nothing else refers to (the key has no journal: no base, no log), for newKeyVelocity
+// to reuse, as newKeyVelocity would make it: most keys' states empty between their events
+// and are made again at the next.
+func (l *velLayout) freeKV(kv *keyVelocity) {
+	if len(l.kvs) >= maxSpareAggs || kv.lay != l || kv.log != nil || kv.jour != nil {
+		return
+	}
+	for _, a := range kv.aggs {
+		if a != nil {
+			return
+		}
+	}
+	kv.at, kv.soon, kv.late = math.MinInt64, math.MinInt64, 0
+	clear(kv.ends)
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
+	l.kvs = append(l.kvs, kv)
 }
 
 // kvWith is a key's velocity state and the arrays of its aggregates and their ends, A, in

@@ -15,6 +15,9 @@ func TestNewKeyVelocitySizes(t *testing.T) {
 		for holds := range 6 {
 			aggs, hold := make([][]*rules.Aggregate, 2), make([]int64, 2+holds)
 			aggs[0] = make([]*rules.Aggregate, n)
+			for i := range aggs[0] {
+				aggs[0][i] = &rules.Aggregate{}
+			}
 			aggs = append(aggs, make([][]*rules.Aggregate, holds)...)
 			for i := range holds {
 				hold[2+i] = 1000

@@ -119,8 +119,8 @@ func keyAggregates(ks *keyState) []*velocity.Agg {
 // it back, whole; one dropped without a log is kept, empty, and taken for the same
 // aggregate only.
 func TestExpireKeepsLoggedAggregates(t *testing.T) {
-	lay := newVelLayout([][]*rules.Aggregate{{nil}}, []int64{0})
 	spec := velocity.Spec{Func: velocity.Sum, Window: 100}
+	lay := newVelLayout([][]*rules.Aggregate{{{Spec: spec}}}, []int64{0})
 	kv := newKeyVelocity(lay)
 	a := lay.take(0, spec)
 	a.Add(10, velocity.Key{}, 5, velocity.Key{})
@@ -173,4 +173,103 @@ func spareFault(s *shard, owner map[*velocity.Agg]string, seen func(a *velocity.
 		}
 	}
 	return bad
+}
+
+// TestNewBlockSpares: an aggregate made new is made with the rule's others that have no
+// spare (velLayout.newBlock), which become their places' spares, of their specs, so that
+// the key's next creates take them; a place with a spare gets none.
+func TestNewBlockSpares(t *testing.T) {
+	specs := []velocity.Spec{{Func: velocity.Count, Window: 100}, {Func: velocity.Distinct, Window: 100}, {Func: velocity.Sum, Window: 100, By: true}, {Func: velocity.Max, Window: 50}}
+	var rule []*rules.Aggregate
+	for _, s := range specs {
+		rule = append(rule, &rules.Aggregate{Spec: s})
+	}
+	lay := newVelLayout([][]*rules.Aggregate{{{Spec: velocity.Spec{Func: velocity.Min, Window: 7}}}, rule}, []int64{0, 0})
+	a := lay.take(2, specs[1])
+	if a.Spec() != specs[1] || len(lay.spare[0]) != 0 || len(lay.spare[2]) != 0 {
+		t.Fatal("the new aggregate is not of its place, or a spare was made for it or another rule")
+	}
+	seen := map[*velocity.Agg]bool{a: true}
+	for j, s := range specs {
+		if j == 1 {
+			continue
+		}
+		if len(lay.spare[1+j]) != 1 {
+			t.Fatalf("place %d: %d spares, want the block's one", 1+j, len(lay.spare[1+j]))
+		}
+		b := lay.take(1+j, s)
+		if b.Spec() != s || seen[b] || b.EmptyAt() != math.MinInt64 {
+			t.Fatalf("place %d: a block's aggregate of %+v, or one seen, or not empty", 1+j, b.Spec())
+		}
+		seen[b] = true
+		b.Add(10, velocity.Key{S: "m1"}, 1, velocity.Key{S: "v"})
+	}
+	lay.free(4, lay.take(4, specs[3])) // a new block for place 4; its others' spares...
+	for j := range specs {
+		if len(lay.spare[1+j]) != 1 {
+			t.Fatalf("place %d: %d spares, want 1", 1+j, len(lay.spare[1+j]))
+		}
+	}
+	lay.take(2, specs[1]) // ...are taken first; a new block then leaves out places 3 and 4
+	lay.take(1, specs[0])
+	if b := lay.take(2, specs[1]); b.Spec() != specs[1] || len(lay.spare[1]) != 1 || len(lay.spare[2]) != 0 || len(lay.spare[3]) != 1 || len(lay.spare[4]) != 1 {
+		t.Fatalf("a block made with places that had spares: spares %d %d %d %d", len(lay.spare[1]), len(lay.spare[2]), len(lay.spare[3]), len(lay.spare[4]))
+	}
+}
+
+// TestSpareKeyStatesUnshared: a key's velocity state that expiry empties wait in its
+// shard's layout for reuse (velLayout.freeKV, newKeyVelocity). While one waits, no key
+// may reach it (its live state, its base, its journal's live state) and it is blank as
+// a new one; and waiting ones are taken again. The values are checked against the same
+// events in order as well.
+func TestSpareKeyStatesUnshared(t *testing.T) {
+	evs := genEvents(43, 150, 6000)
+	rs := velocityRuleSet(t)
+	cfg := Config{Shards: 2, OutOfOrderness: 3 * time.Second}
+	shuffled := arriveWithin(evs, rand.New(rand.NewPCG(7, 8)), cfg.OutOfOrderness)
+	waited := map[*keyVelocity]bool{}
+	reused := 0
+	ingestChecked(t, rs, cfg, records(shuffled), func(s *shard) (bad string) {
+		owner := map[*keyVelocity]string{}
+		for _, ks := range s.list {
+			for _, kv := range []*keyVelocity{ks.vel, ks.velBase()} {
+				if kv == nil {
+					continue
+				}
+				owner[kv] = ks.key
+				if kv.jour != nil && kv.jour.live != nil {
+					owner[kv.jour.live] = ks.key
+				}
+			}
+		}
+		for kv := range owner {
+			if waited[kv] {
+				reused++
+				delete(waited, kv)
+			}
+		}
+		p := s.velocity()
+		if p == nil {
+			return ""
+		}
+		for _, kv := range p.lay.kvs {
+			if o, ok := owner[kv]; ok {
+				bad = "a spare key state is key " + o + "'s"
+			}
+			if !kv.blank() || kv.bounded() || kv.log != nil || kv.jour != nil || kv.lay != p.lay {
+				bad = "a spare key state is not blank"
+			}
+			for _, q := range kv.quiet {
+				if q != math.MinInt64 {
+					bad = "a spare key state holds a hold"
+				}
+			}
+			waited[kv] = true
+		}
+		return bad
+	})
+	if reused == 0 {
+		t.Fatal("no spare key state reused: the test does not test what it should")
+	}
+	checkAsInOrder(t, "spare key states", rs, cfg, evs, shuffled)
 }

@@ -529,6 +529,9 @@ func (s *shard) fire(ks *keyState, w int64, ingest int64) {
 	}
 	// after the matches time completed: the holds they are admitted against stay till then
 	if p != nil && ks.vel != nil && ks.vel.expire(w, ks.m.has) {
+		if ks.base == nil { // (with a journal, its base or log may refer to it)
+			p.lay.freeKV(ks.vel)
+		}
 		ks.vel = nil
 	}
 	ks.m.shrink() // the rules whose windows closed leave their slots' room

@@ -38,14 +38,6 @@ type Spec struct {
 	By     bool
 }
 
-// Key is a comparable value: a group (the value of by) or a value counted by Distinct.
-// Kind tells values of different types apart; S holds strings, N the bits of others.
-type Key struct {
-	S    string
-	N    uint64
-	Kind uint8
-}
-
 // Agg is one aggregate of one key. The zero value is not usable: use New.
 //
 // Its fields are in the order an event reads them (spec, last, the log, then the window
@@ -81,14 +73,32 @@ type group struct {
 // New returns an empty aggregate.
 func New(spec Spec) *Agg {
 	if spec.By { // with its groups' header: one allocation
-		x := &struct {
-			a Agg
-			h byHdr
-		}{a: Agg{spec: spec, last: math.MinInt64, w: newWindow()}, h: byHdr{glist: newGroupList()}}
-		x.a.byHdr = &x.h
+		x := new(byAgg)
+		x.init(spec)
 		return &x.a
 	}
-	return &Agg{spec: spec, last: math.MinInt64, w: newWindow()}
+	a := new(Agg)
+	a.init(spec, nil)
+	return a
+}
+
+// byAgg is an aggregate by a field with its groups' header.
+type byAgg struct {
+	a Agg
+	h byHdr
+}
+
+// init makes x, zero, an empty aggregate for spec (Spec.By).
+func (x *byAgg) init(spec Spec) { x.a.init(spec, &x.h) }
+
+// init makes a, zero, an empty aggregate for spec, with h as its groups' header
+// (Spec.By; else nil).
+func (a *Agg) init(spec Spec, h *byHdr) {
+	a.spec, a.last, a.w = spec, math.MinInt64, newWindow()
+	if h != nil {
+		*h = byHdr{glist: newGroupList()}
+		a.byHdr = h
+	}
 }
 
 // Recycle empties a, which nothing else refers to any more, for reuse as New(a.Spec())
@@ -152,6 +162,7 @@ func (a *Agg) add(t int64, by Key, num float64, val Key) *window {
 		return &a.w
 	}
 	a.dropGroups(t)
+	by = by.inline()
 	gi, ok := a.findGroup(by)
 	if !ok {
 		if a.ng >= MaxGroups {
@@ -171,7 +182,7 @@ func (a *Agg) add(t int64, by Key, num float64, val Key) *window {
 	return &g.w
 }
 
-// findGroup returns the group of key k.
+// findGroup returns the group of key k (in its kept form, Key.inline).
 func (a *Agg) findGroup(k Key) (int32, bool) {
 	if a.groups != nil {
 		gi, ok := a.groups[k]
@@ -219,6 +230,9 @@ func (a *Agg) dropGroup(gi int32) {
 // count or distinct count as a whole number, and ok false when the function has no value
 // for an empty window (Avg, Min, Max). Reading moves the group's window to t.
 func (a *Agg) Value(t int64, by Key) (float64, bool) {
+	if a.spec.By {
+		by = by.inline()
+	}
 	if a.u != nil && !a.Stale(t, by) {
 		// attached, and nothing leaves the window: read without a change to log
 		w := &a.w
@@ -263,7 +277,7 @@ func (a *Agg) Stale(t int64, by Key) bool {
 	if h := a.glist.head; h >= 0 && t-a.gs[h].last >= a.spec.Window {
 		return true
 	}
-	gi, ok := a.findGroup(by)
+	gi, ok := a.findGroup(by.inline())
 	return ok && a.gs[gi].w.stale(a.spec, t)
 }
 
@@ -331,7 +345,7 @@ func (a *Agg) Footprint() int {
 	}
 	n += 96 * cap(a.gs)
 	for g := a.glist.head; g >= 0; g = a.gs[g].next {
-		n += len(a.gs[g].key.S) + a.gs[g].w.footprint()
+		n += a.gs[g].key.size() + a.gs[g].w.footprint()
 	}
 	return n
 }

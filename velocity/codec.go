@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"unsafe"
 )
 
 // ErrCorrupt is returned (wrapped) by Decode for data it cannot read.
@@ -48,8 +50,17 @@ func (w *window) appendBinary(dst []byte, s Spec) []byte {
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(w.sum))
 }
 
+// appendKey appends k as given to the package: a string held inline (Key.inline) is
+// written as its bytes, with N zero.
 func appendKey(dst []byte, k Key) []byte {
 	dst = append(dst, k.Kind)
+	if k.l != 0 {
+		var b [maxInline]byte
+		binary.LittleEndian.PutUint64(b[:], k.N)
+		dst = binary.AppendUvarint(dst, uint64(k.l))
+		dst = append(dst, b[:k.l]...)
+		return binary.AppendUvarint(dst, 0)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(k.S)))
 	dst = append(dst, k.S...)
 	return binary.AppendUvarint(dst, k.N)
@@ -133,9 +144,11 @@ func (r *reader) key() Key {
 	if r.err != nil {
 		return Key{}
 	}
-	k.S = string(r.b[:n])
+	k.S = unsafe.String(unsafe.SliceData(r.b), n) // the data's bytes: copied below unless held inline
 	r.b = r.b[n:]
 	k.N = r.uvarint()
+	k = k.inline()
+	k.S = strings.Clone(k.S)
 	return k
 }
 

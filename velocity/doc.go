@@ -43,6 +43,16 @@
 // in the steady state (go test ./velocity -run '^$' -bench AddValue -benchmem
 // -benchtime 300000x, on 2 cores at load average 10–14).
 //
+// A group or value of up to 8 bytes (most are ids and codes) is kept in its key's word,
+// as package event keeps short strings, not as a string of its own (Key.inline): a new
+// one allocates nothing, and the collector has no string to visit. NewBlock makes a
+// key's aggregates of one rule in one allocation with the first entry of each window
+// (its array until it holds a second), so that a key's velocity state is a few objects
+// for the collector to visit, not one per aggregate and one per window (ref300k, cepd
+// bench --json --memprofile, 2026-12-08: velocity's live objects per key from about 8.4
+// to 3.7, the engine's objects_per_key from 23.1 to 18.5; velocity's allocations per
+// event from about 4.0 to 2.0).
+//
 // # Time
 //
 // Add and Value take event times that do not go back (the engine feeds a key's events in

@@ -79,8 +79,8 @@ func checkNoStrings(t *testing.T, a *Agg) {
 		t.Fatal("recycled aggregate not empty")
 	}
 	for _, d := range a.w.dn[:cap(a.w.dn)] {
-		if d.key.S != "" {
-			t.Fatalf("recycled aggregate keeps value %q", d.key.S)
+		if d.key != (Key{}) {
+			t.Fatalf("recycled aggregate keeps value %+v", d.key)
 		}
 	}
 	if a.byHdr == nil {

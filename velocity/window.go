@@ -135,6 +135,7 @@ func (w *window) add(s Spec, t int64, num float64, val Key, u *Undo) {
 		}
 		w.push(entry{t0: t, t1: t, n: 1, v: num}, u)
 	case Distinct:
+		val = val.inline()
 		d, ok := w.find(val)
 		if !ok {
 			if w.nd >= MaxDistinct {
@@ -257,7 +258,7 @@ func (w *window) detach(d int32, u *Undo) {
 // hundred bytes and an allocation per copy.
 const smallIndex = 8
 
-// find returns the node of value k.
+// find returns the node of value k (in its kept form, Key.inline).
 func (w *window) find(k Key) (int32, bool) {
 	if w.vals != nil {
 		d, ok := w.vals[k]
@@ -315,7 +316,7 @@ func (w *window) clone() window {
 func (w *window) footprint() int {
 	n := 32*cap(w.q) + 96 + 48*cap(w.dn)
 	for d := w.head; d >= 0; d = w.dn[d].next {
-		n += 32 + len(w.dn[d].key.S)
+		n += 32 + w.dn[d].key.size()
 	}
 	return n
 }
