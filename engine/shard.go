@@ -341,8 +341,8 @@ type partClock struct {
 	id     int32
 	wm     int64 // the partition's watermark (max event time − out-of-orderness)
 	idle   bool
-	timers keyHeap // keys by matcher deadline
-	jour   keyHeap // keys by earliest journal event
+	timers timeQueue // keys by matcher deadline
+	jour   timeQueue // keys by earliest journal event
 }
 
 // now is the time of the partition's keys: its own watermark while it is active; once it
