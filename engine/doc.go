@@ -29,7 +29,7 @@
 //
 // Timers follow the watermark: windows close, and absence matches and timeouts leave,
 // when the key's partition's watermark passes them; the engine watermark (the minimum
-// over active partitions) carries idle partitions forward (per-partition timer heaps).
+// over active partitions) carries idle partitions forward (per-partition timer queues).
 // A timer that fired is final: if other keys' events ran the watermark more than the
 // out-of-orderness past a key's own events, that key's window closes before its later
 // events arrive. So the alerts of a stream whose per-key order holds are the same

@@ -84,7 +84,7 @@ type keyState struct {
 	budgetCut bool  // the memory budget cut its partial matches (a mark for Inspect)
 	newest    int64 // time of the newest event matched in order for the key
 	timedTo   int64 // latest time timers advanced the key's matchers to
-	timerAt   int64 // deadline registered in the timer heap
+	timerAt   int64 // deadline registered in the timer queue (timeQueue)
 	bytes     int   // what its matchers and velocity log held when last settled (budget.go)
 	mbytes    int   // what its matchers hold (nfa Usage bytes), as of the last settle or timer
 }
@@ -107,7 +107,7 @@ type journalBase struct {
 	set uint64
 	to  int64 // the timer time the base was advanced to
 	cut int64 // no event in the base is newer: an event can be re-matched from cut on
-	at  int64 // journal[0]'s time as registered in the journal heap
+	at  int64 // journal[0]'s time as registered in the journal queue
 }
 
 // pending returns the key's journal (nil: none).
@@ -118,7 +118,7 @@ func (ks *keyState) pending() []item {
 	return ks.base.journal
 }
 
-// journalAt returns the time the key's journal is registered at in the journal heap
+// journalAt returns the time the key's journal is registered at in the journal queue
 // (math.MaxInt64: no journal).
 func (ks *keyState) journalAt() int64 {
 	if ks.base == nil {
@@ -341,8 +341,8 @@ type partClock struct {
 	id     int32
 	wm     int64 // the partition's watermark (max event time − out-of-orderness)
 	idle   bool
-	timers keyHeap // keys by matcher deadline
-	jour   keyHeap // keys by earliest journal event
+	timers timeQueue // keys by matcher deadline
+	jour   timeQueue // keys by earliest journal event
 }
 
 // now is the time of the partition's keys: its own watermark while it is active; once it
