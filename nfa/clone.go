@@ -20,7 +20,8 @@ func (m *Matcher) Clone() *Matcher {
 		h := slices.Clone(*m.completed)
 		c.completed = &h
 	}
-	c.frozen = false
+	c.frozen, c.flags = false, m.copied()
+	m.flags |= shared
 	c.Recount()
 	return &c
 }
@@ -44,14 +45,19 @@ func (m *Matcher) Snapshot() *Matcher {
 // key's matchers in one allocation).
 func (m *Matcher) SnapshotTo(dst *Matcher) {
 	m.frozen = true
+	m.flags |= shared
 	*dst = *m
+	dst.flags = m.copied()
 }
 
 // Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no
 // snapshot sharing its arrays is used any more (the engine drops a key's base): the
 // matcher owns its arrays again, and its next change writes them in place instead of
 // copying them. Thawing a matcher whose snapshot is still used corrupts the snapshot.
-func (m *Matcher) Thaw() { m.frozen = false }
+func (m *Matcher) Thaw() {
+	m.frozen = false
+	m.releaseRuns()
+}
 
 // ownCompleted gives a frozen matcher its own array of held complete matches (and the
 // slice header: a snapshot shares the pointer) before they change; setPartial then
@@ -100,7 +106,9 @@ func (m *Matcher) setPartial(runs runHeap) {
 		clearRuns(m.partial[len(runs):])
 	}
 	if len(runs) > cap(m.partial) {
+		old := m.partial
 		m.partial = append(m.partial[:0], runs...)
+		clearRuns(old) // it may be the matcher's block's (block.go), which stays
 		return
 	}
 	m.partial = m.partial[:len(runs)]

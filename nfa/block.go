@@ -1,0 +1,86 @@
+package nfa
+
+import "unsafe"
+
+// block is what NewMatcher allocates: the matcher, its first run array and a
+// shared-buffer entry, one heap object where they were three. A collection's mark phase
+// visits every live object (each visit mostly a cache miss), and a key holds a few live
+// matchers; most hold two runs or fewer (the start run and one more) and one or two
+// entries. The block is 208 bytes, a size class: the three apart were 80, 80 and 48.
+//
+// What of its block a matcher uses is in its flags: inBlock (the matcher is a block's; a
+// copy, Clone or Snapshot, never is), nodeFree (the block's node is not in use) and
+// shared (the matcher was copied: another matcher may reach its nodes). The rules that
+// keep a block's memory from being read as two things at once:
+//   - The run array is the matcher's first m.partial, written in place as long as the
+//     matcher owns it (not frozen) and its runs fit. When they no longer fit, setPartial
+//     moves them to an array of their own and clears the block's (nothing else reads an
+//     array a matcher that is not frozen owns), so the block holds no stale pointer. A
+//     frozen matcher's array is its snapshot's until Thaw, which clears the block's
+//     array if the matcher has left it (releaseRuns). The array is not used again.
+//   - The node is the one put makes when it is free (newNode). It is free again when the
+//     matcher's account releases it (no run or node of the matcher reaches it: the
+//     account is exact, TestBudgetUsageIsExact) or Reset empties the matcher, but only
+//     while the matcher was never copied: nodes are shared with snapshots and clones,
+//     and released from one matcher's account at a time, so a matcher that was copied
+//     cannot tell that no other still reaches the node, and it stays that node for good.
+//     A node freed is cleared (freeNode): it holds no event.
+type block struct {
+	m    Matcher
+	runs [2]run
+	n    node
+}
+
+// mflags are a matcher's flags.
+type mflags uint8
+
+const (
+	flagCut  mflags = 1 << iota // the budget cut the matcher's runs since it was created (WasCut)
+	inBlock                     // the matcher is the first field of a block (NewMatcher)
+	nodeFree                    // the block's node is not in use (newNode)
+	shared                      // the matcher was copied (Clone, Snapshot): another may reach its nodes
+)
+
+// blockOf returns the block m is the first field of (m.flags has inBlock).
+func (m *Matcher) blockOf() *block { return (*block)(unsafe.Pointer(m)) }
+
+// newNode returns a zero node for put: the block's when it is free, else a new one.
+func (m *Matcher) newNode() *node {
+	if m.flags&nodeFree == 0 {
+		return new(node)
+	}
+	m.flags &^= nodeFree
+	return &m.blockOf().n
+}
+
+// copied is the flags of a copy of m (Clone, Snapshot): a copy is no block's.
+func (m *Matcher) copied() mflags { return m.flags &^ (inBlock | nodeFree) }
+
+// ownNode returns the block's node when it is in use and no other matcher can reach it
+// (m was never copied), else nil.
+func (m *Matcher) ownNode() *node {
+	if m.flags&(inBlock|nodeFree|shared) != inBlock {
+		return nil
+	}
+	return &m.blockOf().n
+}
+
+// freeNode clears the block's node, which no run or node of m reaches and no other
+// matcher can (ownNode), and makes it free for put.
+func (m *Matcher) freeNode() {
+	m.blockOf().n = node{}
+	m.flags |= nodeFree
+}
+
+// releaseRuns clears the block's run array when m (owning its arrays: not frozen) no
+// longer uses it: a snapshot had it when the matcher moved to another (setPartial), and
+// nothing reads it since (Thaw).
+func (m *Matcher) releaseRuns() {
+	if m.flags&inBlock == 0 {
+		return
+	}
+	b := m.blockOf()
+	if unsafe.SliceData(m.partial) != &b.runs[0] {
+		clearRuns(b.runs[:])
+	}
+}
