@@ -39,6 +39,7 @@ const (
 	inBlock                     // the matcher is the first field of a block (NewMatcher)
 	nodeFree                    // the block's node is not in use (newNode)
 	shared                      // the matcher was copied (Clone, Snapshot): another may reach its nodes
+	runsFree                    // the block's run array is cleared and not in use (backToBlock)
 )
 
 // blockOf returns the block m is the first field of (m.flags has inBlock).
@@ -54,7 +55,7 @@ func (m *Matcher) newNode() *node {
 }
 
 // copied is the flags of a copy of m (Clone, Snapshot): a copy is no block's.
-func (m *Matcher) copied() mflags { return m.flags &^ (inBlock | nodeFree) }
+func (m *Matcher) copied() mflags { return m.flags &^ (inBlock | nodeFree | runsFree) }
 
 // ownNode returns the block's node when it is in use and no other matcher can reach it
 // (m was never copied), else nil.
@@ -82,5 +83,26 @@ func (m *Matcher) releaseRuns() {
 	b := m.blockOf()
 	if unsafe.SliceData(m.partial) != &b.runs[0] {
 		clearRuns(b.runs[:])
+		m.flags |= runsFree
 	}
+}
+
+// leftBlock notes that m, owning its arrays, moved its runs out of old, now cleared
+// (setPartial): the block's array is free if it was old.
+func (m *Matcher) leftBlock(old runHeap) {
+	if m.flags&inBlock != 0 && unsafe.SliceData(old) == &m.blockOf().runs[0] {
+		m.flags |= runsFree
+	}
+}
+
+// backToBlock is setPartial for runs that fit the block's free run array: the matcher
+// goes back to it, leaving the array it had (its own, or its snapshot's when frozen)
+// to the collector, so that a matcher whose runs grew for a while holds one object
+// again.
+func (m *Matcher) backToBlock(runs runHeap) {
+	b := m.blockOf()
+	p := b.runs[:len(runs):len(b.runs)]
+	copyRuns(p, runs)
+	m.partial, m.frozen = p, false
+	m.flags &^= runsFree
 }

@@ -96,6 +96,10 @@ func (m *Matcher) heldRef() *runHeap {
 // itself, as CutAll passes it, but no other part of it) and ends a freeze: a frozen
 // matcher's array is left to its snapshot.
 func (m *Matcher) setPartial(runs runHeap) {
+	if m.flags&runsFree != 0 && len(runs) <= len(m.blockOf().runs) {
+		m.backToBlock(runs)
+		return
+	}
 	if m.frozen {
 		m.partial = make(runHeap, len(runs), max(len(runs), 2))
 		copyRuns(m.partial, runs)
@@ -109,6 +113,7 @@ func (m *Matcher) setPartial(runs runHeap) {
 		old := m.partial
 		m.partial = append(m.partial[:0], runs...)
 		clearRuns(old) // it may be the matcher's block's (block.go), which stays
+		m.leftBlock(old)
 		return
 	}
 	m.partial = m.partial[:len(runs)]
