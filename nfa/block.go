@@ -17,7 +17,10 @@ import "unsafe"
 //     moves them to an array of their own and clears the block's (nothing else reads an
 //     array a matcher that is not frozen owns), so the block holds no stale pointer. A
 //     frozen matcher's array is its snapshot's until Thaw, which clears the block's
-//     array if the matcher has left it (releaseRuns). The array is not used again.
+//     array if the matcher has left it (releaseRuns) and the matcher may go back to it
+//     (backToBlock). A matcher that was copied gives its block up for good when Reset
+//     empties it (it is then no block's): a snapshot may hold the block's array and
+//     outlive the matcher's next Thaw, which is for its next key.
 //   - The node is the one put makes when it is free (newNode). It is free again when the
 //     matcher's account releases it (no run or node of the matcher reaches it: the
 //     account is exact, TestBudgetUsageIsExact) or Reset empties the matcher, but only

@@ -703,6 +703,12 @@ func (m *Matcher) Reset() {
 	if m.frozen { // the arrays belong to a snapshot too
 		m.partial, m.completed, m.frozen = nil, nil, false
 	}
+	if m.flags&shared != 0 {
+		// A snapshot may hold the block's array and outlive this matcher's next Thaw (a
+		// recycled matcher is thawed for its next key's journal): the block is given up
+		// for good (block.go).
+		m.flags &^= inBlock | nodeFree | runsFree
+	}
 	clearRuns(m.partial)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
 	if m.ownNode() != nil { // idle: none of its runs reaches a node
