@@ -19,8 +19,13 @@ import "unsafe"
 //     frozen matcher's array is its snapshot's until Thaw, which clears the block's
 //     array if the matcher has left it (releaseRuns) and the matcher may go back to it
 //     (backToBlock). A matcher that was copied gives its block up for good when Reset
-//     empties it (it is then no block's): a snapshot may hold the block's array and
-//     outlive the matcher's next Thaw, which is for its next key.
+//     empties it (gaveUp; it is then no block's): a snapshot may hold the block's array
+//     and outlive the matcher's next Thaw, which is for its next key.
+//
+// So a block may hold what its matcher held once emptied: the node of a matcher that
+// was copied, the array a snapshot had. An engine that keeps emptied matchers for reuse
+// asks Reusable after Reset, and Forget instead of zeroing a Matcher, so that a matcher
+// it keeps holds nothing a removed key held.
 //   - The node is the one put makes when it is free (newNode). It is free again when the
 //     matcher's account releases it (no run or node of the matcher reaches it: the
 //     account is exact, TestBudgetUsageIsExact) or Reset empties the matcher, but only
@@ -43,7 +48,24 @@ const (
 	nodeFree                    // the block's node is not in use (newNode)
 	shared                      // the matcher was copied (Clone, Snapshot): another may reach its nodes
 	runsFree                    // the block's run array is cleared and not in use (backToBlock)
+	gaveUp                      // the matcher gave its block up (Reset after a copy): not Reusable
 )
+
+// Reusable reports whether the matcher, emptied by Reset, holds nothing of what it held:
+// false when it gave its block up (block.go), whose node and run array may still hold
+// what it and its copies held. Callers that keep emptied matchers for reuse keep only
+// reusable ones.
+func (m *Matcher) Reusable() bool { return m.flags&gaveUp == 0 }
+
+// Forget empties the matcher as setting it to the zero Matcher does, and reports
+// whether its memory may be reused (as SnapshotTo's destination) without keeping what it
+// held reachable: a Matcher alone may, one made by NewMatcher may not (its block keeps
+// its node and run array, which zeroing does not clear).
+func (m *Matcher) Forget() bool {
+	ok := m.flags&(inBlock|gaveUp) == 0
+	*m = Matcher{}
+	return ok
+}
 
 // blockOf returns the block m is the first field of (m.flags has inBlock).
 func (m *Matcher) blockOf() *block { return (*block)(unsafe.Pointer(m)) }

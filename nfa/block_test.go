@@ -181,3 +181,35 @@ func TestBlockMatchesPlain(t *testing.T) {
 	}
 	t.Logf("block nodes reused %d times", reused)
 }
+
+// TestBlockReusable: a matcher that Reset empties holds nothing of what it held (its
+// block's node and array cleared) unless it was copied, when it gives its block up and
+// is not Reusable; Forget lets only a Matcher alone be reused.
+func TestBlockReusable(t *testing.T) {
+	eachSeededProgram(40, 60, func(seed int, prog *Program, evs []*event.Event) {
+		for _, copyIt := range []bool{false, true} {
+			m, sc := prog.NewMatcher(), NewScratch()
+			var res Result
+			for i, ev := range evs {
+				m.Advance(ev.Time, sc, &res)
+				m.Process(ev, sc, &res)
+				if copyIt && i == len(evs)/2 {
+					m.Snapshot()
+				}
+			}
+			m.Reset()
+			if m.Reusable() == copyIt {
+				t.Fatalf("seed %d: copied %v, Reusable %v after Reset", seed, copyIt, m.Reusable())
+			}
+			if b := m.blockOf(); !copyIt && (b.n != node{} || b.runs[1] != run{}) {
+				t.Fatalf("seed %d: a reset matcher's block holds %+v, %+v", seed, b.n, b.runs)
+			}
+			if m.Forget() {
+				t.Fatalf("seed %d: a matcher made by NewMatcher may be reused as a plain one", seed)
+			}
+			if s := prog.NewMatcher().Snapshot(); !s.Forget() {
+				t.Fatalf("seed %d: a snapshot may not be reused", seed)
+			}
+		}
+	})
+}

@@ -703,11 +703,11 @@ func (m *Matcher) Reset() {
 	if m.frozen { // the arrays belong to a snapshot too
 		m.partial, m.completed, m.frozen = nil, nil, false
 	}
-	if m.flags&shared != 0 {
+	if m.flags&(inBlock|shared) == inBlock|shared {
 		// A snapshot may hold the block's array and outlive this matcher's next Thaw (a
-		// recycled matcher is thawed for its next key's journal): the block is given up
-		// for good (block.go).
-		m.flags &^= inBlock | nodeFree | runsFree
+		// recycled matcher is thawed for its next key's journal), and its node: the
+		// block is given up for good (block.go), and the matcher is no longer Reusable.
+		m.flags = m.flags&^(inBlock|nodeFree|runsFree) | gaveUp
 	}
 	clearRuns(m.partial)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
