@@ -9,30 +9,35 @@ import "unsafe"
 // entries. The block is 208 bytes, a size class: the three apart were 80, 80 and 48.
 //
 // What of its block a matcher uses is in its flags: inBlock (the matcher is a block's; a
-// copy, Clone or Snapshot, never is), nodeFree (the block's node is not in use) and
-// shared (the matcher was copied: another matcher may reach its nodes). The rules that
-// keep a block's memory from being read as two things at once:
+// copy, Clone or Snapshot, never is), nodeFree (the block's node is not in use), runsFree
+// (the block's run array is cleared and not in use), shared (the matcher was copied
+// while the block's node was in use: the copy may reach it) and gaveUp (the matcher gave
+// its block up). The rules that keep a block's memory from being read as two things at
+// once:
 //   - The run array is the matcher's first m.partial, written in place as long as the
 //     matcher owns it (not frozen) and its runs fit. When they no longer fit, setPartial
 //     moves them to an array of their own and clears the block's (nothing else reads an
 //     array a matcher that is not frozen owns), so the block holds no stale pointer. A
-//     frozen matcher's array is its snapshot's until Thaw, which clears the block's
-//     array if the matcher has left it (releaseRuns) and the matcher may go back to it
-//     (backToBlock). A matcher that was copied gives its block up for good when Reset
-//     empties it (gaveUp; it is then no block's): a snapshot may hold the block's array
-//     and outlive the matcher's next Thaw, which is for its next key.
-//
-// So a block may hold what its matcher held once emptied: the node of a matcher that
-// was copied, the array a snapshot had. An engine that keeps emptied matchers for reuse
-// asks Reusable after Reset, and Forget instead of zeroing a Matcher, so that a matcher
-// it keeps holds nothing a removed key held.
+//     frozen matcher's array is its snapshot's (lent) until Thaw, which clears the
+//     block's array if the matcher has left it (releaseRuns). A free array takes the
+//     runs again when they fit (backToBlock).
 //   - The node is the one put makes when it is free (newNode). It is free again when the
 //     matcher's account releases it (no run or node of the matcher reaches it: the
 //     account is exact, TestBudgetUsageIsExact) or Reset empties the matcher, but only
-//     while the matcher was never copied: nodes are shared with snapshots and clones,
-//     and released from one matcher's account at a time, so a matcher that was copied
-//     cannot tell that no other still reaches the node, and it stays that node for good.
+//     while no copy may reach it (not shared): nodes are shared with snapshots and
+//     clones, and released from one matcher's account at a time, so a matcher copied
+//     while the node was in use cannot tell that no other still reaches it, and it stays
+//     that node until Thaw says the copies are gone. A node made after a copy is the
+//     matcher's alone (its account of it is exact: a copy's Recount never reaches it).
 //     A node freed is cleared (freeNode): it holds no event.
+//   - Reset gives the block up for good (keepBlock; the matcher is then no block's) when
+//     the node is shared or the array lent: a snapshot may outlive the matcher's next
+//     Thaw, which is for its next key when the matcher is recycled.
+//
+// So a block may hold what its matcher held once emptied: a node or array a copy
+// reaches. An engine that keeps emptied matchers for reuse asks Reusable after Reset,
+// and Forget instead of zeroing a Matcher, so that a matcher it keeps holds nothing a
+// removed key held.
 type block struct {
 	m    Matcher
 	runs [2]run
@@ -46,7 +51,7 @@ const (
 	flagCut  mflags = 1 << iota // the budget cut the matcher's runs since it was created (WasCut)
 	inBlock                     // the matcher is the first field of a block (NewMatcher)
 	nodeFree                    // the block's node is not in use (newNode)
-	shared                      // the matcher was copied (Clone, Snapshot): another may reach its nodes
+	shared                      // the matcher was copied (Clone, Snapshot) while its block's node was in use
 	runsFree                    // the block's run array is cleared and not in use (backToBlock)
 	gaveUp                      // the matcher gave its block up (Reset after a copy): not Reusable
 )
@@ -77,6 +82,32 @@ func (m *Matcher) newNode() *node {
 	}
 	m.flags &^= nodeFree
 	return &m.blockOf().n
+}
+
+// copying notes that m is copied (Clone, Snapshot): the copy reaches the block's node if
+// it is in use (shared), and its run array if m is frozen.
+func (m *Matcher) copying() {
+	if m.flags&(inBlock|nodeFree) == inBlock {
+		m.flags |= shared
+	}
+}
+
+// keepBlock decides, as Reset empties m, whether the block can go on serving it: not if
+// another matcher may reach the block's node (shared), or may hold its run array (lent
+// to a snapshot: m is frozen and uses it, or left it while frozen and Thaw has not
+// cleared it since, runsFree). A snapshot may outlive the matcher's next Thaw (a
+// recycled matcher is thawed for its next key's journal), so the block is then given up
+// for good, and the matcher is not Reusable.
+func (m *Matcher) keepBlock() {
+	if m.flags&inBlock == 0 {
+		return
+	}
+	b := m.blockOf()
+	inUse := unsafe.SliceData(m.partial) == &b.runs[0]
+	lent := m.frozen && inUse || !inUse && m.flags&runsFree == 0
+	if lent || m.flags&shared != 0 {
+		m.flags = m.flags&^(inBlock|nodeFree|runsFree|shared) | gaveUp
+	}
 }
 
 // copied is the flags of a copy of m (Clone, Snapshot): a copy is no block's.

@@ -21,7 +21,7 @@ func (m *Matcher) Clone() *Matcher {
 		c.completed = &h
 	}
 	c.frozen, c.flags = false, m.copied()
-	m.flags |= shared
+	m.copying()
 	c.Recount()
 	return &c
 }
@@ -45,18 +45,23 @@ func (m *Matcher) Snapshot() *Matcher {
 // key's matchers in one allocation).
 func (m *Matcher) SnapshotTo(dst *Matcher) {
 	m.frozen = true
-	m.flags |= shared
+	m.copying()
 	*dst = *m
 	dst.flags = m.copied()
 }
 
-// Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no
-// snapshot sharing its arrays is used any more (the engine drops a key's base): the
-// matcher owns its arrays again, and its next change writes them in place instead of
-// copying them. Thawing a matcher whose snapshot is still used corrupts the snapshot.
+// Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no copy
+// of it made since it was last thawed or Reset (its snapshot, a Clone of either) is used
+// any more, and that its account is its own (it was recounted after any other matcher
+// sharing its nodes was: Clone): the engine drops a key's base, and a re-match replaced
+// the matchers the base was taken from. The matcher owns its arrays and its nodes again:
+// its next change writes its arrays in place instead of copying them, and its block's
+// node is reused once released (block.go). Thawing a matcher whose copy is still used
+// corrupts the copy.
 func (m *Matcher) Thaw() {
 	m.frozen = false
 	m.releaseRuns()
+	m.flags &^= shared
 }
 
 // ownCompleted gives a frozen matcher its own array of held complete matches (and the

@@ -700,14 +700,9 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node, sc *Scratch) {
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
 // for another key of the same program, keeping its memory.
 func (m *Matcher) Reset() {
+	m.keepBlock()
 	if m.frozen { // the arrays belong to a snapshot too
 		m.partial, m.completed, m.frozen = nil, nil, false
-	}
-	if m.flags&(inBlock|shared) == inBlock|shared {
-		// A snapshot may hold the block's array and outlive this matcher's next Thaw (a
-		// recycled matcher is thawed for its next key's journal), and its node: the
-		// block is given up for good (block.go), and the matcher is no longer Reusable.
-		m.flags = m.flags&^(inBlock|nodeFree|runsFree) | gaveUp
 	}
 	clearRuns(m.partial)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
