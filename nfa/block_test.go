@@ -7,16 +7,24 @@ import (
 	"unsafe"
 
 	"github.com/cepd/cepd/event"
+	"github.com/cepd/cepd/internal/layout"
 )
 
 // TestBlockLayout: NewMatcher's block is 208 bytes, a size class, so that the three
-// parts cost what they did apart (80 + 80 + 48), and a Matcher stays 80 bytes.
+// parts cost what they did apart (80 + 80 + 48), its pointers end at byte 168 (the
+// matcher's non-pointer fields last, the collector reads no further), and blockOf finds
+// the block of a new matcher.
 func TestBlockLayout(t *testing.T) {
 	if n := unsafe.Sizeof(block{}); n != 208 {
 		t.Fatalf("a block is %d bytes: want 208", n)
 	}
-	if off := unsafe.Offsetof(block{}.m); off != 0 {
-		t.Fatalf("the matcher is at offset %d of its block: blockOf wants 0", off)
+	if end := layout.PointerEnd(reflect.TypeFor[block]()); end != 168 {
+		t.Fatalf("a block's pointers end at byte %d: want 168", end)
+	}
+	var p Program
+	m := p.NewMatcher()
+	if b := m.blockOf(); &b.m != m || unsafe.SliceData(m.partial) != &b.runs[0] {
+		t.Fatal("blockOf does not find a new matcher's block")
 	}
 }
 
