@@ -173,8 +173,9 @@ func (s *shard) dropSnapshot(b *journalBase, ri int) {
 		return
 	}
 	b.ms[ri] = nil
-	*m = nfa.Matcher{} // holds nothing: its arrays are the live matchers' or garbage
-	if len(s.spareSnaps) < maxSpareSnaps {
+	// Emptied, it holds nothing (its arrays are the live matchers' or garbage) unless it
+	// is a matcher the base started (nfa.Matcher.Forget).
+	if m.Forget() && len(s.spareSnaps) < maxSpareSnaps {
 		s.spareSnaps = append(s.spareSnaps, m)
 	}
 }

@@ -215,11 +215,13 @@ func (s *shard) newMatcher(ri int) *nfa.Matcher {
 	return s.rules.Rules[ri].Program.NewMatcher()
 }
 
-// dropMatcher recycles an idle matcher of rule ri.
+// dropMatcher recycles an idle matcher of rule ri, when emptied it holds nothing of
+// what it held (nfa.Matcher.Reusable).
 func (s *shard) dropMatcher(ri int, m *nfa.Matcher) {
 	if len(s.spare[ri]) < maxSpare {
-		m.Reset()
-		s.spare[ri] = append(s.spare[ri], m)
+		if m.Reset(); m.Reusable() {
+			s.spare[ri] = append(s.spare[ri], m)
+		}
 	}
 }
 

@@ -129,7 +129,7 @@ func usageBytes(runs, nodes, edges, digits int) int {
 
 // WasCut reports whether the budget has cut this matcher's partial matches since it was
 // created (or last Reset): the key and rule are marked.
-func (m *Matcher) WasCut() bool { return m.cut }
+func (m *Matcher) WasCut() bool { return m.flags&flagCut != 0 }
 
 // exceeded reports whether a matcher whose longest run version has longest digits and
 // whose account is a is over the budget: the test after every call (settle), which the
@@ -278,9 +278,11 @@ func (m *Matcher) unref(n *node, sc *Scratch) {
 }
 
 // release takes n out of the account and drops its references to its predecessors,
-// releasing those no one else reaches (iteratively: chains can be thousands long).
+// releasing those no one else reaches (iteratively: chains can be thousands long). The
+// matcher's block's node, when no other matcher can reach it, is free again (freeNode).
 func (m *Matcher) release(n *node, sc *Scratch) {
 	a := &m.acct
+	own := m.ownNode()
 	stack := append(sc.relStack[:0], n)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -297,6 +299,9 @@ func (m *Matcher) release(n *node, sc *Scratch) {
 				}
 			}
 		}
+		if x == own {
+			m.freeNode()
+		}
 	}
 	sc.relStack = stack[:0]
 }
@@ -310,7 +315,7 @@ func (m *Matcher) dropRun(r *run, sc *Scratch, res *Result) {
 		m.unref(r.node, sc)
 	}
 	res.Cut++
-	m.cut = true
+	m.flags |= flagCut
 }
 
 // enforce applies the budget after a call, in an order that depends only on the state:

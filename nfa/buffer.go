@@ -49,9 +49,10 @@ func (n *node) addEdge(e bufEdge) {
 	*n.more = append(*n.more, e)
 }
 
-// put records that a run took ev into step, after prev, as version ver. Nodes for the
-// same event and step made while processing ev are merged, as Flink merges by NodeId.
-func (sc *Scratch) put(step int, ev *event.Event, prev *node, ver dewey) *node {
+// put records that a run of m took ev into step, after prev, as version ver. Nodes for
+// the same event and step made while processing ev are merged, as Flink merges by NodeId.
+// The first node a matcher made by NewMatcher makes is its block's (block.go).
+func (sc *Scratch) put(m *Matcher, step int, ev *event.Event, prev *node, ver dewey) *node {
 	if sc.Retain != nil {
 		ev = sc.Retain(ev)
 	}
@@ -61,7 +62,8 @@ func (sc *Scratch) put(step int, ev *event.Event, prev *node, ver dewey) *node {
 			return n
 		}
 	}
-	n := &node{ev: ev, step: int32(step), first: bufEdge{prev: prev, ver: ver}}
+	n := m.newNode()
+	*n = node{ev: ev, step: int32(step), first: bufEdge{prev: prev, ver: ver}}
 	sc.nodes = append(sc.nodes, n)
 	return n
 }

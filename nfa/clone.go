@@ -20,7 +20,8 @@ func (m *Matcher) Clone() *Matcher {
 		h := slices.Clone(*m.completed)
 		c.completed = &h
 	}
-	c.frozen = false
+	c.frozen, c.flags = false, m.copied()
+	m.copying()
 	c.Recount()
 	return &c
 }
@@ -44,14 +45,24 @@ func (m *Matcher) Snapshot() *Matcher {
 // key's matchers in one allocation).
 func (m *Matcher) SnapshotTo(dst *Matcher) {
 	m.frozen = true
+	m.copying()
 	*dst = *m
+	dst.flags = m.copied()
 }
 
-// Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no
-// snapshot sharing its arrays is used any more (the engine drops a key's base): the
-// matcher owns its arrays again, and its next change writes them in place instead of
-// copying them. Thawing a matcher whose snapshot is still used corrupts the snapshot.
-func (m *Matcher) Thaw() { m.frozen = false }
+// Thaw ends the freeze a Snapshot put on the matcher, when the caller knows that no copy
+// of it made since it was last thawed or Reset (its snapshot, a Clone of either) is used
+// any more, and that its account is its own (it was recounted after any other matcher
+// sharing its nodes was: Clone): the engine drops a key's base, and a re-match replaced
+// the matchers the base was taken from. The matcher owns its arrays and its nodes again:
+// its next change writes its arrays in place instead of copying them, and its block's
+// node is reused once released (block.go). Thawing a matcher whose copy is still used
+// corrupts the copy.
+func (m *Matcher) Thaw() {
+	m.frozen = false
+	m.releaseRuns()
+	m.flags &^= shared
+}
 
 // ownCompleted gives a frozen matcher its own array of held complete matches (and the
 // slice header: a snapshot shares the pointer) before they change; setPartial then
@@ -90,6 +101,10 @@ func (m *Matcher) heldRef() *runHeap {
 // itself, as CutAll passes it, but no other part of it) and ends a freeze: a frozen
 // matcher's array is left to its snapshot.
 func (m *Matcher) setPartial(runs runHeap) {
+	if m.flags&runsFree != 0 && len(runs) <= len(m.blockOf().runs) {
+		m.backToBlock(runs)
+		return
+	}
 	if m.frozen {
 		m.partial = make(runHeap, len(runs), max(len(runs), 2))
 		copyRuns(m.partial, runs)
@@ -100,7 +115,10 @@ func (m *Matcher) setPartial(runs runHeap) {
 		clearRuns(m.partial[len(runs):])
 	}
 	if len(runs) > cap(m.partial) {
+		old := m.partial
 		m.partial = append(m.partial[:0], runs...)
+		clearRuns(old) // it may be the matcher's block's (block.go), which stays
+		m.leftBlock(old)
 		return
 	}
 	m.partial = m.partial[:len(runs)]

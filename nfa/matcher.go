@@ -50,7 +50,7 @@ type Matcher struct {
 	deadline  int64    // earliest time Advance has work (see Deadline)
 	waiting   uint64   // the states runs wait in (computeDeadline), set with deadline
 	acct      account  // memory account (budget.go)
-	cut       bool     // the budget cut this matcher's runs since it was created (WasCut)
+	flags     mflags   // cut, and what of its block a matcher made by NewMatcher may still use (block.go)
 	frozen    bool     // partial and completed may be shared with a Snapshot: copy before writing
 	expiry    expiry   // what Expires answers from the deadline on (computeDeadline), set with deadline
 	stopped   bool     // the start run is gone (computeDeadline): the matcher is never idle again
@@ -68,11 +68,14 @@ const (
 	expiryNever               // a run would report, or never closes, or a match is held: false
 )
 
-// NewMatcher returns a matcher with no partial match.
+// NewMatcher returns a matcher with no partial match. The matcher, its first run array
+// (room for a second run: a matcher is made for an event that can start one) and its
+// first shared-buffer entry are one allocation (block.go).
 func (p *Program) NewMatcher() *Matcher {
-	m := &Matcher{prog: p, deadline: math.MaxInt64}
-	// Room for a second run: a matcher is made for an event that can start one.
-	m.partial = append(make(runHeap, 0, 2), run{st: p.start, ver: deweyOne})
+	b := &block{m: Matcher{prog: p, deadline: math.MaxInt64, flags: inBlock | nodeFree}}
+	m := &b.m
+	b.runs[0] = run{st: p.start, ver: deweyOne}
+	m.partial = b.runs[:1:len(b.runs)]
 	m.acct.runDigits = 1
 	return m
 }
@@ -497,7 +500,7 @@ func (m *Matcher) computeNext(cs *run, ev *event.Event, sc *Scratch, out []run) 
 			cur := cs.ver.increase(takeToVisit)
 			next := cur.addStage()
 			takeToVisit--
-			n := sc.put(oe.src.step, ev, cs.node, cur)
+			n := sc.put(m, oe.src.step, ev, cs.node, cur)
 			startEv := cs.startEv
 			if start {
 				startEv = n.ev // the retained copy, never the caller's memory
@@ -697,16 +700,20 @@ func (m *Matcher) prune(h *runHeap, done *run, paths [][]*node, sc *Scratch) {
 // Reset returns an idle matcher (Idle() is true) to its initial state so it can be reused
 // for another key of the same program, keeping its memory.
 func (m *Matcher) Reset() {
+	m.keepBlock()
 	if m.frozen { // the arrays belong to a snapshot too
 		m.partial, m.completed, m.frozen = nil, nil, false
 	}
 	clearRuns(m.partial)
 	m.partial = append(m.partial[:0], run{st: m.prog.start, ver: deweyOne})
+	if m.ownNode() != nil { // idle: none of its runs reaches a node
+		m.freeNode()
+	}
 	if h := m.completed; h != nil {
 		clearRuns(*h)
 		*h = (*h)[:0]
 	}
 	m.deadline = math.MaxInt64
 	m.waiting, m.expiry, m.stopped = 0, expiryWalk, false
-	m.acct, m.cut = account{runDigits: 1}, false
+	m.acct, m.flags = account{runDigits: 1}, m.flags&^flagCut
 }
