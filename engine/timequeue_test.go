@@ -62,16 +62,37 @@ func TestTimeQueueOrder(t *testing.T) {
 	}
 }
 
-// checkReleased fails unless every bucket slot past a bucket's length is zero: the
-// queue keeps no key a pop or a move left behind alive.
+// checkReleased fails unless every chunk slot past a chunk's length, and every free
+// chunk, is zero: the queue keeps no key a pop or a move left behind alive. It also
+// counts the entries (len) and the free list (at most maxFree).
 func checkReleased(t *testing.T, q *timeQueue) {
 	t.Helper()
-	for i, b := range q.b {
-		for _, e := range b[len(b):cap(b)] {
-			if e.ks != nil {
-				t.Fatalf("bucket %d keeps a key past its length", i)
+	n := 0
+	for i, c := range q.b {
+		for ; c != nil; c = c.next {
+			if c.n == 0 {
+				t.Fatalf("bucket %d holds an empty chunk", i)
+			}
+			n += int(c.n)
+			for _, e := range c.e[c.n:] {
+				if e.ks != nil {
+					t.Fatalf("bucket %d keeps a key past a chunk's length", i)
+				}
 			}
 		}
+	}
+	if n != q.len() {
+		t.Fatalf("buckets hold %d entries, len says %d", n, q.len())
+	}
+	free := 0
+	for c := q.free; c != nil; c = c.next {
+		free++
+		if c.n != 0 || c.e != ([63]heapEntry{}) {
+			t.Fatal("a free chunk is not empty")
+		}
+	}
+	if free != q.nfree || free > maxFree {
+		t.Fatalf("%d free chunks, counted %d, at most %d", free, q.nfree, maxFree)
 	}
 }
 
