@@ -26,6 +26,7 @@ const boxed = 1 << 31
 // header's size word is zero until a Keep takes it, which sets it first (atomically: the
 // box's slab may be shared by several engines' events, in key spaces) and then the rest.
 type box[A any] struct {
+	//lint:ignore U1000 written and read through the slab's address (Event.Keep)
 	kept Event
 	slab A
 }
