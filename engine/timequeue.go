@@ -18,8 +18,12 @@ import "math/bits"
 // sift. Times that do go back (not made by the engine's clocks, kept for correctness)
 // redistribute every entry.
 //
-// Entries of equal time come out last in, first out; the engine's output does not depend
-// on the order of keys due at the same time (replays sort alerts; TestTimeQueueOrder).
+// Entries of equal time come out last in, first out (the binary heap's order differed):
+// keys are independent, so what they derive does not depend on the order of keys due at
+// the same time (replays sort alerts; the replay check compares them with the binary
+// heap's), except where keys share a bound: which key the engine memory budget cuts
+// depends on the order keys settle in (budget.go), as it does on the interleaving of
+// their events.
 type timeQueue struct {
 	last uint64 // the least time taken or looked at (order-preserving map of an int64: ordered)
 	n    int
