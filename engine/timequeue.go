@@ -7,29 +7,40 @@ import "math/bits"
 // key's time changes: the consumer skips stale ones (time differs from the key's
 // current one).
 //
-// It is a radix heap, for times that do not go back: every entry's time is at least
-// last, the least time taken (or looked at) so far, and bucket i holds the entries whose
-// time differs from last first in bit i-1 from the top (bucket 0: time equal to last).
-// A push appends to the bucket its time's bits pick; when bucket 0 runs out, the least
-// non-empty bucket's least time becomes last and its entries move to lower buckets, each
-// at most once per bit of its distance from last. Every access is an append to one of
-// 65 bucket ends or a pass over one bucket in order, where a binary heap of a shard's
-// keys (megabytes, mostly cold when a timer pops) read a cold line at most levels of
-// every sift (session 20: `go test ./engine -run '^$' -bench TimeQueue`). Times that do
-// go back (not made by the engine's clocks, kept for correctness) redistribute every
-// entry.
+// It is a radix heap: every entry's time is at least last, the least time taken so far,
+// and bucket i holds the entries whose time differs from last first in bit i-1 from the
+// top (bucket 0: time equal to last), so every entry of a bucket is less than every entry
+// of a higher one. A push appends to the bucket its time's bits pick; when bucket 0 runs
+// out, the least non-empty bucket's least time (kept per bucket) becomes last and its
+// entries move to lower buckets, each at most once per bit of its distance from last.
+// Every access is an append to one of 65 bucket ends or a pass over one bucket in
+// order, where a binary heap of a shard's keys (megabytes, mostly cold when a timer
+// pops) read a cold line at most levels of every sift (session 20: `go test ./engine
+// -run '^$' -bench TimeQueue`).
+//
+// Looking at the least time (minAt) moves nothing: last moves only to a time taken,
+// which the engine takes only once due, and its clocks push only later times. A push
+// before last (a restore's clock, or any other caller's) makes it the new last: the
+// buckets up to the highest bit where the two differ join that bucket, and the others
+// stay as they are (their entries differ from both first in the same bit), so no entry
+// moves.
 //
 // A bucket is a stack of chunks of 63 entries (1 KiB), taken from and given back to the
-// queue's own free list: the queue holds its entries and at most one part-filled chunk a
-// bucket, not the peak size of each bucket (as arrays grown by append would), and moving
-// entries allocates nothing once the free list has chunks.
+// queue's own free list: the queue holds its entries and a few part-filled chunks, not
+// the peak size of each bucket (as arrays grown by append would), and moving entries
+// allocates nothing once the free list has chunks.
 //
-// Entries of equal time come out last in, first out; the engine's output does not depend
-// on the order of keys due at the same time (replays sort alerts; TestTimeQueueTimers).
+// Entries of equal time come out last in, first out (the binary heap's order differed):
+// keys are independent, so what they derive does not depend on the order of keys due at
+// the same time (replays sort alerts; the replay check compares them with the binary
+// heap's), except where keys share a bound: which key the engine memory budget cuts
+// depends on the order keys settle in (budget.go), as it does on the interleaving of
+// their events.
 type timeQueue struct {
-	last  uint64 // the least time taken or looked at (order-preserving map of an int64: ordered)
+	last  uint64 // the least time taken (order-preserving map of an int64: ordered)
 	n     int
 	b     [65]*tqChunk // each bucket's newest chunk (nil: empty)
+	min   [65]uint64   // each non-empty bucket's least time (ordered)
 	free  *tqChunk     // chunks to reuse
 	nfree int
 }
@@ -39,7 +50,7 @@ type heapEntry struct {
 	ks *keyState
 }
 
-// tqChunk is part of a bucket: e[:n] in push order, under the bucket's newer chunks.
+// tqChunk is part of a bucket: e[:n] in push order, over the bucket's older chunks.
 type tqChunk struct {
 	e    [63]heapEntry
 	n    int32
@@ -60,13 +71,18 @@ func (q *timeQueue) push(at int64, ks *keyState) {
 	if k < q.last {
 		q.rebase(k)
 	}
-	q.add(bits.Len64(k^q.last), heapEntry{at, ks})
+	q.add(bits.Len64(k^q.last), k, heapEntry{at, ks})
 	q.n++
 }
 
-// add appends e to bucket i.
-func (q *timeQueue) add(i int, e heapEntry) {
+// add appends e, of ordered time k, to bucket i.
+func (q *timeQueue) add(i int, k uint64, e heapEntry) {
 	c := q.b[i]
+	if c == nil {
+		q.min[i] = k
+	} else {
+		q.min[i] = min(q.min[i], k)
+	}
 	if c == nil || int(c.n) == len(c.e) {
 		c = q.chunk(c)
 		q.b[i] = c
@@ -99,41 +115,40 @@ func (q *timeQueue) release(c *tqChunk) {
 	c.next = nil
 }
 
-// take empties bucket i and returns its chunks (newest first).
-func (q *timeQueue) take(i int) *tqChunk {
-	c := q.b[i]
-	q.b[i] = nil
-	return c
-}
-
-// redistribute moves the entries of the chunks c (and those under it) to the buckets they
-// have from last, clearing and releasing the chunks.
-func (q *timeQueue) redistribute(c *tqChunk) {
-	for c != nil {
-		next := c.next
-		for j := range c.n {
-			e := c.e[j]
-			c.e[j] = heapEntry{} // the key may go: the chunk does not keep it
-			q.add(bits.Len64(ordered(e.at)^q.last), e)
-		}
-		q.release(c)
-		c = next
-	}
-}
-
-// rebase makes k, a time before last, the new last: every entry goes back to the
-// bucket it has from there.
+// rebase makes k, a time before last, the new last. With h the highest bit where they
+// differ (counted from 1), an entry of bucket i ≤ h agrees with last above bit h-1 and so
+// differs from k first in bit h-1: buckets 0 … h join bucket h (their chunks are linked
+// in, none copied); an entry of a higher bucket differs from last and k first in the same
+// bit and stays.
 func (q *timeQueue) rebase(k uint64) {
-	var all []*tqChunk
-	for i := range q.b {
-		if c := q.take(i); c != nil {
-			all = append(all, c)
+	h := bits.Len64(q.last ^ k)
+	for i := range h {
+		c := q.b[i]
+		if c == nil {
+			continue
 		}
+		q.b[i] = nil
+		if q.b[h] == nil {
+			q.min[h] = q.min[i]
+		} else {
+			q.min[h] = min(q.min[h], q.min[i])
+		}
+		bottom := c
+		for bottom.next != nil {
+			bottom = bottom.next
+		}
+		bottom.next, q.b[h] = q.b[h], c
 	}
 	q.last = k
-	for _, c := range all {
-		q.redistribute(c)
+}
+
+// least returns the least non-empty bucket (the queue must not be empty).
+func (q *timeQueue) least() int {
+	i := 0
+	for q.b[i] == nil {
+		i++
 	}
+	return i
 }
 
 // settle makes bucket 0 hold the least time's entries (the queue must not be empty).
@@ -141,26 +156,26 @@ func (q *timeQueue) settle() {
 	if q.b[0] != nil {
 		return
 	}
-	i := 1
-	for q.b[i] == nil {
-		i++
-	}
-	src := q.take(i)
-	m := ordered(src.e[0].at)
-	for c := src; c != nil; c = c.next {
-		for _, e := range c.e[:c.n] {
-			m = min(m, ordered(e.at))
+	i := q.least()
+	src := q.b[i]
+	q.b[i] = nil
+	q.last = q.min[i]
+	for c := src; c != nil; { // each to a bucket below i: its time and last agree down to bit i-1
+		next := c.next
+		for j := range c.n {
+			e := c.e[j]
+			c.e[j] = heapEntry{} // the key may go: the chunk does not keep it
+			k := ordered(e.at)
+			q.add(bits.Len64(k^q.last), k, e)
 		}
+		q.release(c)
+		c = next
 	}
-	q.last = m
-	q.redistribute(src) // each to a bucket below i: its time and m agree down to bit i-1
 }
 
-// minAt returns the least time (the queue must not be empty).
+// minAt returns the least time (the queue must not be empty), moving nothing.
 func (q *timeQueue) minAt() int64 {
-	q.settle()
-	c := q.b[0]
-	return c.e[c.n-1].at
+	return int64(q.min[q.least()] ^ 1<<63)
 }
 
 // pop removes an entry of the least time (the queue must not be empty).

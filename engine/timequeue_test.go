@@ -193,3 +193,45 @@ func BenchmarkTimeQueue(b *testing.B) {
 		})
 	}
 }
+
+// TestTimeQueuePeekMovesNothing: looking at the least time leaves last where the last
+// pop put it, so that a key's shorter deadline pushed after a look (a new key's 1-minute
+// window while the queue holds only 1-day ones) is no time going back; one before the
+// last pop rebases without copying an entry (the chunks stay the same objects).
+func TestTimeQueuePeekMovesNothing(t *testing.T) {
+	var q timeQueue
+	ks := &keyState{}
+	q.push(1000, ks)
+	q.pop()
+	for i := range 200 {
+		q.push(int64(86_400_000+i), ks)
+	}
+	last := q.last
+	if q.minAt() != 86_400_000 || q.last != last {
+		t.Fatalf("minAt %d moved last from %d to %d", q.minAt(), last, q.last)
+	}
+	q.push(60_000, ks) // after the last pop, before the least held
+	if q.last != last {
+		t.Fatal("a push after the last pop moved last")
+	}
+	chunks := map[*tqChunk]bool{}
+	for _, c := range q.b {
+		for ; c != nil; c = c.next {
+			chunks[c] = true
+		}
+	}
+	q.push(500, ks) // before the last pop: rebase
+	for _, c := range q.b {
+		for ; c != nil; c = c.next {
+			if !chunks[c] && c.n != 1 {
+				t.Fatal("rebase copied entries into a new chunk")
+			}
+		}
+	}
+	checkReleased(t, &q)
+	for _, want := range []int64{500, 60_000, 86_400_000} {
+		if at, _ := q.pop(); at != want {
+			t.Fatalf("popped %d, want %d", at, want)
+		}
+	}
+}

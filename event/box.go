@@ -18,7 +18,7 @@ import (
 // type's last pointer. Slabs larger than the largest box, and slabs not made by
 // Builder.Build, are allocated alone and Keep copies the header as Clone does.
 
-// boxed marks, in Event.size, a slab that follows a boxHead; the slab's length is the
+// boxed marks, in Event.size, a slab that follows a kept header in a box; the slab's length is the
 // rest of the bits (Build refuses slabs of 2 GiB or more).
 const boxed = 1 << 31
 
@@ -26,6 +26,7 @@ const boxed = 1 << 31
 // header's size word is zero until a Keep takes it, which sets it first (atomically: the
 // box's slab may be shared by several engines' events, in key spaces) and then the rest.
 type box[A any] struct {
+	//lint:ignore U1000 written and read through the slab's address (Event.Keep)
 	kept Event
 	slab A
 }
@@ -37,9 +38,10 @@ func newBox[A any]() *byte {
 }
 
 // boxSizes are the slab sizes of the boxes, each making a box exactly one of the
-// runtime's size classes (64 bytes of header and the slab): no byte is lost to rounding
-// that a bare slab of the same class would not lose too. allocBox picks the smallest
-// that holds a slab.
+// runtime's size classes (64 bytes of header and the slab; past 512 bytes, the 8-byte
+// type header the runtime puts before a larger object with pointers too): no byte is
+// lost to rounding that a bare slab of the same class would not lose too
+// (TestBoxSizeClasses). allocSlab picks the smallest that holds a slab.
 var boxSizes = [...]struct {
 	n   int
 	new func() *byte
@@ -48,9 +50,9 @@ var boxSizes = [...]struct {
 	{160, newBox[[160]byte]}, {192, newBox[[192]byte]}, {224, newBox[[224]byte]},
 	{256, newBox[[256]byte]}, {288, newBox[[288]byte]}, {320, newBox[[320]byte]},
 	{352, newBox[[352]byte]}, {384, newBox[[384]byte]}, {416, newBox[[416]byte]},
-	{448, newBox[[448]byte]}, {512, newBox[[512]byte]}, {576, newBox[[576]byte]},
-	{640, newBox[[640]byte]}, {704, newBox[[704]byte]}, {832, newBox[[832]byte]},
-	{960, newBox[[960]byte]},
+	{448, newBox[[448]byte]}, // 512 bytes: the largest box without a type header
+	{504, newBox[[504]byte]}, {568, newBox[[568]byte]}, {632, newBox[[632]byte]},
+	{696, newBox[[696]byte]}, {824, newBox[[824]byte]}, {952, newBox[[952]byte]},
 }
 
 // allocSlab returns n zeroed bytes for a slab and the size word Event keeps for it: in a

@@ -10,8 +10,8 @@ import (
 // Value; they live in one pointer-free byte slab (see slab.go) that is immutable once
 // built, so copies of an Event share it and the garbage collector never scans it.
 //
-// An event a matcher or a journal keeps is a copy of this header (Clone), one for each
-// retained event, so its layout is chosen for the heap: 64 bytes (a size class; the slab
+// An event a matcher or a journal keeps is a copy of this header (Keep: in its slab's
+// box, box.go, or Clone), one for each retained event, so its layout is chosen for the heap: 64 bytes (a size class; the slab
 // as a pointer and a 32-bit length; the id is read from the values, ID), its pointers
 // first, so that the collector scans 24 bytes of it (TestEventHeaderLayout).
 type Event struct {

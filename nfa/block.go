@@ -54,7 +54,7 @@ type mflags uint8
 
 const (
 	flagCut  mflags = 1 << iota // the budget cut the matcher's runs since it was created (WasCut)
-	inBlock                     // the matcher is the first field of a block (NewMatcher)
+	inBlock                     // the matcher is a block's (NewMatcher; blockOf)
 	nodeFree                    // the block's node is not in use (newNode)
 	shared                      // the matcher was copied (Clone, Snapshot) while its block's node was in use
 	runsFree                    // the block's run array is cleared and not in use (backToBlock)

@@ -6,8 +6,10 @@ import "github.com/cepd/cepd/event"
 // took the same event into the same step while processing it share the node; each keeps
 // its own edge back to its predecessor, told apart by Dewey versions (Flink's
 // SharedBufferNode and SharedBufferEdge). Nodes are immutable once the event that created
-// them has been processed, so they can be shared between runs; unreferenced nodes are
-// reclaimed by the garbage collector.
+// them has been processed, so they can be shared between runs (and with copies of the
+// matcher); unreferenced nodes are reclaimed by the garbage collector, except the one in
+// a matcher's block, which the matcher reuses once its account releases it and no copy
+// can reach it (block.go).
 //
 // A node is 48 bytes with its pointers first (the first edge's version's length, step
 // and refs after them), so that the collector scans 32 bytes of it, not 48
