@@ -57,6 +57,13 @@ var funcs = []Func{Count, Sum, Avg, Min, Max, Distinct}
 
 // stream makes n events with random gaps (bursts and pauses), a few groups and values.
 func stream(rng *rand.Rand, n int, meanGap int64) []ev {
+	return streamOf(rng, n, meanGap, func() Key { return Key{S: fmt.Sprint("m", rng.IntN(4))} },
+		func() Key { return Key{N: uint64(rng.IntN(12)), Kind: 1} })
+}
+
+// streamOf makes n events with random gaps (bursts and pauses), each with a group from by,
+// a number, and a value from val (drawn in that order).
+func streamOf(rng *rand.Rand, n int, meanGap int64, by, val func() Key) []ev {
 	var out []ev
 	t := int64(1_000_000)
 	for range n {
@@ -65,8 +72,7 @@ func stream(rng *rand.Rand, n int, meanGap int64) []ev {
 		} else {
 			t += rng.Int64N(meanGap + 1)
 		}
-		out = append(out, ev{t: t, by: Key{S: fmt.Sprint("m", rng.IntN(4))},
-			num: math.Round(rng.Float64()*1000) / 100, val: Key{N: uint64(rng.IntN(12)), Kind: 1}})
+		out = append(out, ev{t: t, by: by(), num: math.Round(rng.Float64()*1000) / 100, val: val()})
 	}
 	return out
 }

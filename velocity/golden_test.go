@@ -49,17 +49,7 @@ func goldenKey(rng *rand.Rand, nvals int) Key {
 
 // goldenStream is stream with goldenKey's groups and values.
 func goldenStream(rng *rand.Rand, n int, meanGap int64, ngroups, nvals int) []ev {
-	var out []ev
-	t := int64(1_000_000)
-	for range n {
-		if rng.IntN(10) == 0 {
-			t += rng.Int64N(meanGap * 20)
-		} else {
-			t += rng.Int64N(meanGap + 1)
-		}
-		out = append(out, ev{t: t, by: goldenKey(rng, ngroups), num: math.Round(rng.Float64()*1000) / 100, val: goldenKey(rng, nvals)})
-	}
-	return out
+	return streamOf(rng, n, meanGap, func() Key { return goldenKey(rng, ngroups) }, func() Key { return goldenKey(rng, nvals) })
 }
 
 // goldenCase is one random aggregate and stream.
