@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -83,31 +85,19 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopCPU, err := startRecording(o.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopCPU()
 	if o.memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
-	if o.tracePath != "" {
-		f, err := os.Create(o.tracePath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
+	stopTrace, err := startRecording(o.tracePath, trace.Start, trace.Stop)
+	if err != nil {
+		return err
 	}
+	defer stopTrace()
 	bc := bench.Config{Shards: o.shards, Partitions: o.partitions, Rate: o.rate, Chunk: o.chunk, OutOfOrderness: o.ooo}
 	if o.reloadEvery > 0 {
 		bc.ReloadEvery = o.reloadEvery
@@ -141,6 +131,24 @@ func (o *benchOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	return bench.Print(cmd.OutOrStdout(), res, o.asJSON)
+}
+
+// startRecording creates path and starts a recording into it (a CPU profile, an execution
+// trace); the function it returns stops the recording and closes the file. Nothing when
+// path is "".
+func startRecording(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: recording to %s: %w", path, err)
+	}
+	return func() { stop(); f.Close() }, nil
 }
 
 // writeAllocProfile writes the allocation profile to path (nothing when path is "").
