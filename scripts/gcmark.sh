@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Instructions and simulated first-level cache misses of one garbage collection of the
 # state the 17 fraud rules hold after 100,000 generated events (BenchmarkCollectState in
-# cmd/cepd), counted by valgrind's cachegrind with one processor: deterministic for the
-# same test binary, whatever else the machine is doing. A collection's mark phase takes a
-# core from the shards while it runs; this is its size (README, issue 13, session 20).
+# cmd/cepd), counted by valgrind's cachegrind with one processor, whatever else the
+# machine is doing. Not exactly deterministic: the engine's clock is the wall clock, so
+# the state differs a little from run to run (repeats of one binary differ by up to 5%
+# in instructions and 7% in misses, session 20): compare several runs. A collection's
+# mark phase takes a core from the shards while it runs; this is its size (README, issue
+# 13, session 20).
 # Usage: ./scripts/gcmark.sh [TEST_BINARY of ./cmd/cepd]   (default: builds one)
 # Needs valgrind (apt-get install valgrind). About three minutes.
 set -euo pipefail

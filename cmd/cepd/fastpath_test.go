@@ -107,8 +107,9 @@ func BenchmarkFraudPaths(b *testing.B) {
 // stream not reached): one op is one forced collection of a heap that does not change.
 // The mark phase visits every live object and follows every pointer, and while it runs
 // it takes a core from the shards: this is what a collection costs the latency tail.
-// Deterministic under cachegrind with one processor (GOMAXPROCS=1 GOGC=off), N = 2
-// against N = 4: instructions and first-level misses a collection (README, issue 13).
+// Under cachegrind with one processor (GOMAXPROCS=1 GOGC=off), N = 2 against N = 4:
+// instructions and first-level misses a collection (scripts/gcmark.sh; repeats differ by
+// a few per cent: the engine's clock is the wall clock).
 func BenchmarkCollectState(b *testing.B) {
 	rs, err := engine.LoadRuleSet(fraudDir, fraudSchema, rules.EnvOptions{})
 	if err != nil {
