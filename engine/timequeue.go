@@ -41,6 +41,7 @@ type timeQueue struct {
 	n     int
 	b     [65]*tqChunk // each bucket's newest chunk (nil: empty)
 	min   [65]uint64   // each non-empty bucket's least time (ordered)
+	full  uint64       // a bit for each non-empty bucket of 0 … 63 (bucket 64: b[64])
 	free  *tqChunk     // chunks to reuse
 	nfree int
 }
@@ -75,20 +76,49 @@ func (q *timeQueue) push(at int64, ks *keyState) {
 	q.n++
 }
 
-// add appends e, of ordered time k, to bucket i.
+// add appends e, of ordered time k, to bucket i: inlined where entries move (settle),
+// the rest in addChunk.
 func (q *timeQueue) add(i int, k uint64, e heapEntry) {
 	c := q.b[i]
-	if c == nil {
-		q.min[i] = k
-	} else {
-		q.min[i] = min(q.min[i], k)
-	}
 	if c == nil || int(c.n) == len(c.e) {
-		c = q.chunk(c)
-		q.b[i] = c
+		c = q.addChunk(i, k)
+	} else if k < q.min[i] {
+		q.min[i] = k
 	}
 	c.e[c.n] = e
 	c.n++
+}
+
+// addChunk puts a new chunk on bucket i, for an entry of ordered time k, and returns it.
+// Kept out of line so that add inlines.
+//
+//go:noinline
+func (q *timeQueue) addChunk(i int, k uint64) *tqChunk {
+	c := q.b[i]
+	if c == nil {
+		q.min[i] = k
+		q.mark(i)
+	} else {
+		q.min[i] = min(q.min[i], k)
+	}
+	c = q.chunk(c)
+	q.b[i] = c
+	return c
+}
+
+// mark marks bucket i non-empty (bucket 64: b[64] alone says it).
+func (q *timeQueue) mark(i int) {
+	if i < 64 {
+		q.full |= 1 << i
+	}
+}
+
+// empty marks bucket i empty.
+func (q *timeQueue) empty(i int) {
+	q.b[i] = nil
+	if i < 64 {
+		q.full &^= 1 << i
+	}
 }
 
 // chunk returns an empty chunk over next, from the free list when it has one.
@@ -127,9 +157,10 @@ func (q *timeQueue) rebase(k uint64) {
 		if c == nil {
 			continue
 		}
-		q.b[i] = nil
+		q.empty(i)
 		if q.b[h] == nil {
 			q.min[h] = q.min[i]
+			q.mark(h)
 		} else {
 			q.min[h] = min(q.min[h], q.min[i])
 		}
@@ -144,11 +175,10 @@ func (q *timeQueue) rebase(k uint64) {
 
 // least returns the least non-empty bucket (the queue must not be empty).
 func (q *timeQueue) least() int {
-	i := 0
-	for q.b[i] == nil {
-		i++
+	if q.full != 0 {
+		return bits.TrailingZeros64(q.full)
 	}
-	return i
+	return 64
 }
 
 // settle makes bucket 0 hold the least time's entries (the queue must not be empty).
@@ -158,7 +188,7 @@ func (q *timeQueue) settle() {
 	}
 	i := q.least()
 	src := q.b[i]
-	q.b[i] = nil
+	q.empty(i)
 	q.last = q.min[i]
 	for c := src; c != nil; { // each to a bucket below i: its time and last agree down to bit i-1
 		next := c.next
@@ -186,7 +216,9 @@ func (q *timeQueue) pop() (int64, *keyState) {
 	e := c.e[c.n]
 	c.e[c.n] = heapEntry{}
 	if c.n == 0 {
-		q.b[0] = c.next
+		if q.b[0] = c.next; c.next == nil {
+			q.empty(0)
+		}
 		q.release(c)
 	}
 	q.n--

@@ -69,6 +69,18 @@ func checkReleased(t *testing.T, q *timeQueue) {
 	t.Helper()
 	n := 0
 	for i, c := range q.b {
+		if i < 64 && (q.full>>i&1 == 1) != (c != nil) {
+			t.Fatalf("bucket %d: full bit %d, chunks %v", i, q.full>>i&1, c != nil)
+		}
+		least := uint64(math.MaxUint64)
+		for x := c; x != nil; x = x.next {
+			for _, e := range x.e[:x.n] {
+				least = min(least, ordered(e.at))
+			}
+		}
+		if c != nil && q.min[i] != least {
+			t.Fatalf("bucket %d: min %d, least entry %d", i, q.min[i], least)
+		}
 		for ; c != nil; c = c.next {
 			if c.n == 0 {
 				t.Fatalf("bucket %d holds an empty chunk", i)
