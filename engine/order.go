@@ -57,7 +57,7 @@ func (s *shard) journal(ks *keyState, it *item) {
 	}
 	cp := *it
 	if !it.stable {
-		cp.ev = it.ev.Keep()
+		cp.ev = s.keep(it.ev)
 		cp.stable = true
 		// the matchers keep the same copy, so the event is stored once
 		it.ev, it.stable = cp.ev, true
@@ -491,7 +491,7 @@ func (s *shard) rematch(ks *keyState, it *item) {
 	before := replayOut{key: ks.key}
 	s.replayFrom(ks, ks.base.journal, &before, s.storedFeed(ks)) // the values the events saw
 	cp := *it
-	cp.ev = it.ev.Keep()
+	cp.ev = s.keep(it.ev)
 	cp.stable = true
 	cp.raw, cp.ticket = nil, nil
 	// matched in its place: with the timer time the events before it were matched at

@@ -178,6 +178,7 @@ func (p *partition) ingest(ctx context.Context, recs []Record, t *ticket, sh *sh
 	}
 	p.resetEarly()
 	dec := p.decoder()
+	dec.SetBoxed(e.boxSlabs())
 	if sh != nil && sh.read && len(sh.evs) != len(recs) {
 		return nil, fmt.Errorf("engine: key space: %d decoded events for %d records", len(sh.evs), len(recs))
 	}

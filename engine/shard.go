@@ -162,6 +162,11 @@ type shard struct {
 	res    nfa.Result
 
 	retIn, retOut *event.Event // Retain cache for the event being matched
+	// kept and seen count the events this shard kept (keep) and matched since it last
+	// told the partitions whether most are kept (plain: fewer than half, so their slabs
+	// are better allocated without a box; event/box.go).
+	kept, seen int
+	plain      atomic.Bool
 	cur           *item        // the event being handled (nil while time moves on): decide.go
 	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
@@ -601,6 +606,10 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		}
 	}
 	s.matched++
+	if s.seen++; s.seen == keepWindow {
+		s.plain.Store(2*s.kept < s.seen)
+		s.kept, s.seen = 0, 0
+	}
 	if ks != nil {
 		s.settle(ks)
 	}
@@ -718,6 +727,28 @@ func (s *shard) retain(ev *event.Event) *event.Event {
 	if ev == s.retIn {
 		return s.retOut
 	}
-	s.retIn, s.retOut = ev, ev.Keep()
+	s.retIn, s.retOut = ev, s.keep(ev)
 	return s.retOut
+}
+
+// keepWindow is how many events a shard counts before it tells the partitions again
+// whether most are kept.
+const keepWindow = 4096
+
+// keep copies an event out of the reusable batch memory (Event.Keep) and counts it: every
+// copy the shard keeps goes through here, at most once an event.
+func (s *shard) keep(ev *event.Event) *event.Event {
+	s.kept++
+	return ev.Keep()
+}
+
+// boxSlabs reports whether the events decoded next should have their slabs boxed: unless
+// every shard kept fewer than half of its recent events.
+func (e *Engine) boxSlabs() bool {
+	for _, s := range e.shards {
+		if !s.plain.Load() {
+			return true
+		}
+	}
+	return false
 }

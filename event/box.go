@@ -56,8 +56,13 @@ var boxSizes = [...]struct {
 }
 
 // allocSlab returns n zeroed bytes for a slab and the size word Event keeps for it: in a
-// box when one is large enough, else alone.
-func allocSlab(n int) ([]byte, uint32) {
+// box when asked and one is large enough, else alone. A box costs an event that is not
+// kept 64 bytes and a slower allocation (an object with pointers): Builder.SetBoxed says
+// whether most events are kept.
+func allocSlab(n int, inBox bool) ([]byte, uint32) {
+	if !inBox {
+		return make([]byte, n), uint32(n)
+	}
 	lo, hi := 0, len(boxSizes)
 	for lo < hi { // the first box that holds n bytes
 		m := int(uint(lo+hi) >> 1)

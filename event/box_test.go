@@ -11,6 +11,7 @@ import (
 // boxedEvent builds an event of n string values of length l each, with a key and header
 // fields set, as a decoder would in reusable memory.
 func boxedEvent(b *Builder, n, l int) Event {
+	b.SetBoxed(true)
 	b.Reset(n)
 	for i := range n {
 		b.SetString(i, strings.Repeat(string(rune('a'+i%26)), l))
@@ -67,6 +68,17 @@ func TestKeep(t *testing.T) {
 				}
 			}
 		}
+	}
+	var plain Builder // boxes are off by default: the engine turns them on
+	plain.Reset(2)
+	plain.SetString(0, "x")
+	var pe Event
+	plain.Build(&pe)
+	if pe.size&boxed != 0 {
+		t.Fatal("a Builder boxes slabs before SetBoxed(true)")
+	}
+	if k := pe.Keep(); *k != pe || k.Value(0).AsString() != "x" {
+		t.Fatal("an unboxed event's Keep is not a copy of it")
 	}
 	hand := Event{Key: "k"} // not built: no slab
 	if k := hand.Keep(); *k != hand || k == &hand {

@@ -61,11 +61,18 @@ func rank(data []byte, nv, i int) int {
 // field order and nothing else does, as for a producer's usual event, Build copies them
 // in one go too.
 type Builder struct {
+	boxed bool // Build allocates slabs in boxes (SetBoxed)
 	kinds []byte
 	words []uint64
 	str   []byte
 	pres  []uint64 // Build's scratch: presence's two words for each 64 values
 }
+
+// SetBoxed says whether Build allocates slabs with room for a kept header (box.go): worth
+// it when most events are kept (Event.Keep), 64 bytes and a slower allocation lost on
+// each event that is not. Off by default; the engine's partitions decide per Ingest call
+// (Engine.boxSlabs).
+func (b *Builder) SetBoxed(on bool) { b.boxed = on }
 
 // Reset starts an event of n values, all missing.
 func (b *Builder) Reset(n int) {
@@ -209,7 +216,7 @@ func (b *Builder) Build(ev *Event) {
 	if uint64(sa+sb) >= boxed { // string offsets are 32-bit words, and size's top bit is boxed
 		panic("event: values of 2 GiB or more")
 	}
-	data, size := allocSlab(sa + sb)
+	data, size := allocSlab(sa+sb, b.boxed)
 	copy(data, kinds[:nv])
 	if inOrder {
 		copy(data[sa:], b.str)

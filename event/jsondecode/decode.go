@@ -178,6 +178,10 @@ func NewDecoder(s *event.Schema) *Decoder {
 // declare them in u (nil: not counted).
 func (d *Decoder) SetUnknown(u *event.UnknownFields) { d.unknown = u }
 
+// SetBoxed says whether decoded events' slabs have room for a kept header
+// (event.Builder.SetBoxed).
+func (d *Decoder) SetBoxed(on bool) { d.b.SetBoxed(on) }
+
 // Decode parses one JSON object into ev, which gets a new values slab (ev's header is
 // overwritten; a slab it had is left to whoever shares it). Unknown fields are ignored,
 // but the whole event must be valid UTF-8 (an alert carries its events to readers that
