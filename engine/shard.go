@@ -165,10 +165,10 @@ type shard struct {
 	// kept and seen count the events this shard kept (keep) and matched since it last
 	// told the partitions whether most are kept (plain: fewer than half, so their slabs
 	// are better allocated without a box; event/box.go).
-	kept, seen int
-	plain      atomic.Bool
-	cur           *item        // the event being handled (nil while time moves on): decide.go
-	starts        *startIndex  // for s.rules (rebuilt when the rule set changes)
+	kept, seen    int
+	plain         atomic.Bool
+	cur           *item       // the event being handled (nil while time moves on): decide.go
+	starts        *startIndex // for s.rules (rebuilt when the rule set changes)
 	latency       *histogram
 	queued        *histogram                    // Stats.queued's for this shard
 	dirty         map[int32]map[string]struct{} // keys changed since the last checkpoint, by partition (nil: off)
