@@ -29,15 +29,17 @@ pattern:
 	if !eng.boxSlabs() {
 		t.Fatal("a new engine does not box slabs")
 	}
-	evs := genEvents(1, 50, 6*keepWindow)
-	ingestFlush(t, ctx, eng, records(evs[:3*keepWindow]))
+	// 8 windows an engine: each of the two shards sees at least one whole window however
+	// the 50 keys split between them
+	evs := genEvents(1, 50, 16*keepWindow)
+	ingestFlush(t, ctx, eng, records(evs[:8*keepWindow]))
 	if eng.boxSlabs() {
 		t.Fatal("slabs still boxed after windows of events no rule keeps")
 	}
 	if _, err := eng.SwapRules(ctx, keepAll); err != nil {
 		t.Fatal(err)
 	}
-	ingestFlush(t, ctx, eng, records(evs[3*keepWindow:]))
+	ingestFlush(t, ctx, eng, records(evs[8*keepWindow:]))
 	if !eng.boxSlabs() {
 		t.Fatal("slabs not boxed after windows of events every rule keeps")
 	}
