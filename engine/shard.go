@@ -336,9 +336,15 @@ func (s *shard) handle(m msg) {
 
 // countMatched adds the events matched since the last call to the shard's statistics:
 // once a message, not once an event (an atomic add each would cost more than the count).
+// It also tells the partitions, once the shard has matched keepWindow events since it
+// last did, whether most of them were kept.
 func (s *shard) countMatched() {
 	if s.matched > 0 {
 		s.e.stats.shard[s.id].matched.Add(s.matched)
+		if s.seen += int(s.matched); s.seen >= keepWindow {
+			s.plain.Store(2*s.kept < s.seen)
+			s.kept, s.seen = 0, 0
+		}
 		s.matched = 0
 	}
 }
@@ -606,10 +612,6 @@ func (s *shard) matchRules(ks *keyState, it *item) {
 		}
 	}
 	s.matched++
-	if s.seen++; s.seen == keepWindow {
-		s.plain.Store(2*s.kept < s.seen)
-		s.kept, s.seen = 0, 0
-	}
 	if ks != nil {
 		s.settle(ks)
 	}
@@ -731,8 +733,8 @@ func (s *shard) retain(ev *event.Event) *event.Event {
 	return s.retOut
 }
 
-// keepWindow is how many events a shard counts before it tells the partitions again
-// whether most are kept.
+// keepWindow is how many events a shard counts (at least: countMatched adds a message's
+// at a time) before it tells the partitions again whether most are kept.
 const keepWindow = 4096
 
 // keep copies an event out of the reusable batch memory (Event.Keep) and counts it: every
