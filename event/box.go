@@ -60,23 +60,30 @@ var boxSizes = [...]struct {
 // kept 64 bytes and a slower allocation (an object with pointers): Builder.SetBoxed says
 // whether most events are kept.
 func allocSlab(n int, inBox bool) ([]byte, uint32) {
-	if !inBox {
+	if !inBox || n > maxBoxed {
 		return make([]byte, n), uint32(n)
 	}
-	lo, hi := 0, len(boxSizes)
-	for lo < hi { // the first box that holds n bytes
-		m := int(uint(lo+hi) >> 1)
-		if boxSizes[m].n < n {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo == len(boxSizes) {
-		return make([]byte, n), uint32(n)
-	}
-	return unsafe.Slice(boxSizes[lo].new(), n), uint32(n) | boxed
+	return unsafe.Slice(boxSizes[boxFor[(n+7)/8]].new(), n), uint32(n) | boxed
 }
+
+// maxBoxed is the largest slab a box holds: the last of boxSizes (boxFor checks).
+const maxBoxed = 952
+
+// boxFor is, for each slab size in words (8 bytes; the box sizes are whole words), the
+// first box of boxSizes that holds it: computed once, so that Build does not search.
+var boxFor = func() (t [maxBoxed/8 + 1]uint8) {
+	if boxSizes[len(boxSizes)-1].n != maxBoxed {
+		panic("event: maxBoxed is not the largest box")
+	}
+	b := 0
+	for w := range t {
+		for boxSizes[b].n < 8*w {
+			b++
+		}
+		t[w] = uint8(b)
+	}
+	return t
+}()
 
 // Keep returns a copy of e's header that the caller may keep after the memory e is in
 // is reused: as Clone, but the first Keep of an event whose slab has a box writes the
