@@ -46,6 +46,12 @@ type Result struct {
 	// the offered rate shows here.
 	PaceBehindP99 float64 `json:"pace_behind_p99_us"`
 	PaceBehindMax float64 `json:"pace_behind_max_us"`
+	// SchedWaitP99 and SchedWaitMax are how long goroutines (shards, the feed, the
+	// collector's workers) waited, runnable, for a processor in the timed run (µs; the
+	// runtime's /sched/latencies histogram, to its bucket's upper bound): a shard waiting
+	// behind another's backlog delays its events as a queue does.
+	SchedWaitP99 float64 `json:"sched_wait_p99_us"`
+	SchedWaitMax float64 `json:"sched_wait_max_us"`
 	// Parts says where the sampled alerts' latency went, in a paced run (nil otherwise).
 	Parts            *LatencyParts     `json:"latency_parts,omitempty"`
 	BytesPerKey      float64           `json:"bytes_per_key"`

@@ -18,6 +18,7 @@ type gcCounters struct {
 // just before and just after a forced collection, and the heap that collection left.
 type gcSample struct {
 	before, after gcCounters
+	sched         schedCounts // the scheduler's waits so far, read with before
 	// forced is what a second forced collection of the same heap cost (after it less
 	// after): the runtime adds a cycle's CPU to its totals only when the cycle ends, so
 	// a run's collector CPU is read after the end's forced collection (which first
@@ -35,7 +36,7 @@ type gcSample struct {
 // collections are not the run's.
 func sampleGC() gcSample {
 	var g gcSample
-	g.before = readCounters()
+	g.before, g.sched = readCounters(), readSched()
 	runtime.GC()
 	g.after = readCounters()
 	runtime.GC()
@@ -84,6 +85,7 @@ func gcFigures(r *Result, base, end gcSample, events, keys int) {
 	// under way, which the run started and which is the run's (before the fix it was
 	// left out when its mark phase outlasted the run).
 	r.GCCycles = end.after.cycles - from.cycles
+	r.SchedWaitP99, r.SchedWaitMax = schedFigures(base.sched, end.sched)
 	// CPU up to after the end's forced collection, less that collection's (estimated
 	// by the second one) and the start's second: read before it, a cycle still marking
 	// at the end of the run (the paced run's one collection, as a rule) was not in the

@@ -45,8 +45,8 @@ func Print(w io.Writer, r *Result, asJSON bool) error {
 		fmt.Fprintf(w, "dead letters      %v\n", r.DeadLetters)
 	}
 	if h := r.AtHalfRate; h != nil {
-		fmt.Fprintf(w, "at half the rate  offered %d events/s, sustained %.0f: latency p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d of %d alerts sampled); queue wait p99 %.0fµs  p99.9 %.0fµs; calls behind schedule p99 %.0fµs  max %.0fµs\n",
-			h.OfferedRate, h.EventsPerSec, h.LatencyP50, h.LatencyP99, h.LatencyP999, h.LatencyN, h.Alerts, h.QueueP99, h.QueueP999, h.PaceBehindP99, h.PaceBehindMax)
+		fmt.Fprintf(w, "at half the rate  offered %d events/s, sustained %.0f: latency p50 %.0fµs  p99 %.0fµs  p99.9 %.0fµs (%d of %d alerts sampled); queue wait p99 %.0fµs  p99.9 %.0fµs; calls behind schedule p99 %.0fµs  max %.0fµs; waits for a processor p99 %.0fµs  max %.0fµs\n",
+			h.OfferedRate, h.EventsPerSec, h.LatencyP50, h.LatencyP99, h.LatencyP999, h.LatencyN, h.Alerts, h.QueueP99, h.QueueP999, h.PaceBehindP99, h.PaceBehindMax, h.SchedWaitP99, h.SchedWaitMax)
 		if p := h.Parts; p != nil {
 			for _, b := range []struct {
 				name string
