@@ -25,10 +25,11 @@ import (
 // velPlan is a shard's view of a rule set's velocity rules, with the scratch space for
 // one event's values.
 type velPlan struct {
-	rs   *RuleSet
-	aggs [][]*rules.Aggregate // by rule
-	hold []int64              // by rule: the rearm hold, 0 for none
-	vals []rules.Aggregates   // by rule: the values for the event being matched
+	// The fields every event of a key with velocity state reads come first, together.
+	rs *RuleSet
+	// withAggs lists the rules with aggregates (made with the plan), with what an event's
+	// walk over them reads: the only rules whose need observeNeeded sets.
+	withAggs []velRule
 	// flat holds every rule's values, laid out by lay.off: vals[ri].Values is its
 	// part, so that the values an event saw are set back in one copy (setVals).
 	flat []event.Value
@@ -38,23 +39,37 @@ type velPlan struct {
 	// needs them outside matchRules (a replay or a fold computes or reads them all: observe
 	// is given no need).
 	need []bool
-	// withAggs lists the rules with aggregates (made with the plan): the only ones whose
-	// need observeNeeded sets.
-	withAggs []int
-	// sameGate, by place in lay.off, is whether the aggregate admits the events the one
-	// before it in its rule admits (rules.Aggregate.SameGate): its answer is taken for
-	// it, by observe for a rule without a need and by takes.
-	sameGate []bool
-	auxs     []any // by rule: what aux returns
-	lay      *velLayout
-	ctx      nfa.EvalContext // for the aggregates' where conditions
 	// the event the values are for (a match ending with it may read them in emit)
 	curTime int64
 	curSeq  uint64
 	cur     bool
+	// withBits has bit ri set for each rule ri with aggregates (aux).
+	withBits []uint64
+	vals     []rules.Aggregates // by rule: the values for the event being matched
+	// sameGate, by place in lay.off, is whether the aggregate admits the events the one
+	// before it in its rule admits (rules.Aggregate.SameGate): its answer is taken for
+	// it, by observe for a rule without a need and by takes.
+	sameGate []bool
+	lay      *velLayout
+	ctx      nfa.EvalContext      // for the aggregates' where conditions
+	aggs     [][]*rules.Aggregate // by rule
+	hold     []int64              // by rule: the rearm hold, 0 for none
 	// for reuse: the bases and logs of journals that ended (aggregate_journal.go)
 	bases []*keyVelocity
 	logs  []*velocity.Undo
+}
+
+// velRule is a rule with aggregates in a velPlan: its index, its aggregates and the place
+// of the first in lay.off (and in velPlan.flat: values).
+type velRule struct {
+	aggs []*rules.Aggregate
+	ri   int32
+	off  int32
+}
+
+// values returns rule r's part of flat: its values for the event being matched.
+func (r *velRule) values(flat []event.Value) []event.Value {
+	return flat[r.off : int(r.off)+len(r.aggs)]
 }
 
 // velLayout places a rule set's velocity state in a key's flat slices: only the rules
@@ -159,24 +174,28 @@ func newVelLayout(aggs [][]*rules.Aggregate, hold []int64) *velLayout {
 // is one too, holding only its rearm holds and jour: its aggregates are the live
 // state's with the log rolled back.
 type keyVelocity struct {
-	lay   *velLayout
-	aggs  []*velocity.Agg // by lay.off: nil for an aggregate without state
-	quiet []int64         // by lay.hold: matches ending before it are dropped (MinInt64: none)
-	at    int64           // the newest time the aggregates took (late events count there)
-	log   *velocity.Undo  // while the key has a journal: where aggs and at log their changes
-	jour  *velJournal     // on a base only
+	// The fields a timer of the key reads (expire, deadline) come first, together: log,
+	// soon, late, the holds and the layout, in the first 96 bytes (two cache lines).
+	log *velocity.Undo // while the key has a journal: where aggs and at log their changes
 	// Unless soon is unknown (math.MinInt64), ends[i] is aggs[i]'s EmptyAt (for each
 	// aggregate there is: the key's own copy, so that expiry reads none of the aggregates
 	// it keeps), soon is at most the earliest and late is the latest (math.MaxInt64 and
 	// math.MinInt64 without any): a timer of the key reads nothing of the aggregates
 	// before the first can be freed, and then only those it frees (expire, deadline).
-	// added keeps ends as an Add moves an EmptyAt on; what rolls aggs back (replayFeed)
-	// makes soon unknown, as a new state starts (bounds walks them once).
+	// A new state, which has none, starts with them known (newKeyVelocity); added keeps
+	// them as an Add moves an EmptyAt on or a new aggregate is made. What puts aggregates
+	// in otherwise (replayFeed rolling aggs back, a restore, a reload) makes soon
+	// unknown (unbound), and bounds walks them once.
 	soon, late int64
-	ends       []int64 // by lay.off, beside aggs (allocKeyVelocity); pointer-free
+	quiet      []int64 // by lay.hold: matches ending before it are dropped (MinInt64: none)
+	lay        *velLayout
+	at         int64 // the newest time the aggregates took (late events count there)
 	// qbuf holds quiet when the layout has at most as many holds (setQuiet): a key's
 	// state is then one allocation fewer, in the room the quiet array's would take.
 	qbuf [4]int64
+	aggs []*velocity.Agg // by lay.off: nil for an aggregate without state
+	ends []int64         // by lay.off, beside aggs (allocKeyVelocity); pointer-free
+	jour *velJournal     // on a base only
 }
 
 // setQuiet gives kv a quiet array of n holds, none set (MinInt64).
@@ -238,9 +257,6 @@ func (s *shard) velocity() *velPlan {
 			p = &velPlan{rs: s.rules, aggs: make([][]*rules.Aggregate, n), hold: make([]int64, n), vals: make([]rules.Aggregates, n), need: make([]bool, n)}
 		}
 		p.aggs[ri], p.hold[ri] = aggs, hold
-		if len(aggs) > 0 {
-			p.withAggs = append(p.withAggs, ri)
-		}
 	}
 	if p == nil {
 		s.vnone = s.rules
@@ -248,12 +264,13 @@ func (s *shard) velocity() *velPlan {
 	}
 	p.lay = newVelLayout(p.aggs, p.hold)
 	p.flat = make([]event.Value, p.lay.off[len(p.lay.off)-1])
-	p.sameGate, p.auxs = make([]bool, len(p.flat)), make([]any, len(p.aggs))
+	p.sameGate, p.withBits = make([]bool, len(p.flat)), make([]uint64, (len(p.aggs)+63)/64)
 	for ri, aggs := range p.aggs {
 		lo, hi := p.lay.off[ri], p.lay.off[ri+1]
 		p.vals[ri].Values = p.flat[lo:hi:hi]
 		if len(aggs) > 0 {
-			p.auxs[ri] = &p.vals[ri]
+			p.withAggs = append(p.withAggs, velRule{aggs: aggs, ri: int32(ri), off: lo})
+			p.withBits[ri/64] |= 1 << (ri % 64)
 		}
 		for j := 1; j < len(aggs); j++ {
 			p.sameGate[int(lo)+j] = aggs[j].SameGate(aggs[j-1])
@@ -265,13 +282,14 @@ func (s *shard) velocity() *velPlan {
 }
 
 // newKeyVelocity returns an empty velocity state for a key: one freed whole (freeKV),
-// else new.
+// else new. Its bounds are known (no aggregate): a caller that puts aggregates in other
+// than by create makes them unknown (unbound).
 func newKeyVelocity(lay *velLayout) *keyVelocity {
 	if kv, ok := popSpare(&lay.kvs); ok {
 		return kv
 	}
 	kv := allocKeyVelocity(int(lay.off[len(lay.off)-1]))
-	kv.lay, kv.at, kv.soon = lay, math.MinInt64, math.MinInt64
+	kv.lay, kv.at, kv.soon, kv.late = lay, math.MinInt64, math.MaxInt64, math.MinInt64
 	kv.setQuiet(len(lay.holds))
 	return kv
 }
@@ -289,7 +307,7 @@ func (l *velLayout) freeKV(kv *keyVelocity) {
 			return
 		}
 	}
-	kv.at, kv.soon, kv.late = math.MinInt64, math.MinInt64, 0
+	kv.at, kv.soon, kv.late = math.MinInt64, math.MaxInt64, math.MinInt64
 	clear(kv.ends)
 	for i := range kv.quiet {
 		kv.quiet[i] = math.MinInt64
@@ -365,9 +383,10 @@ func (p *velPlan) admits(k int, g *rules.Aggregate, ev *event.Event, prev bool) 
 // takes reports whether an aggregate of the plan takes the event (so a key without
 // state needs some).
 func (p *velPlan) takes(it *item) bool {
-	for _, ri := range p.withAggs {
-		off, admits := int(p.lay.off[ri]), false
-		for j, g := range p.aggs[ri] {
+	for i := range p.withAggs {
+		r := &p.withAggs[i]
+		off, admits := int(r.off), false
+		for j, g := range r.aggs {
 			if admits = p.admits(off+j, g, it.ev, admits); admits && g.Takes(it.ev, &p.ctx) {
 				return true
 			}
@@ -387,7 +406,8 @@ func (p *velPlan) takes(it *item) bool {
 // are also what its journal records: those of a rule that needed none are recorded empty
 // and never read.)
 func (p *velPlan) observeNeeded(ks *keyState, x *startIndex, cand []bool) []bool {
-	for _, ri := range p.withAggs {
+	for i := range p.withAggs {
+		ri := int(p.withAggs[i].ri)
 		p.need[ri] = ks != nil && ks.m.has(ri) || x.mayStart(cand, ri)
 	}
 	return p.need
@@ -408,10 +428,10 @@ func (p *velPlan) observe(kv *keyVelocity, it *item, need []bool) {
 		}
 		kv.at = t
 	}
-	for _, ri := range p.withAggs {
-		aggs, vals := p.aggs[ri], p.vals[ri].Values
-		off := int(p.lay.off[ri])
-		need := need == nil || need[ri]
+	for i := range p.withAggs {
+		r := &p.withAggs[i]
+		aggs, vals, off := r.aggs, r.values(p.flat), int(r.off)
+		need := need == nil || need[r.ri]
 		admits := false
 		for j, g := range aggs {
 			if kv == nil {
@@ -472,7 +492,12 @@ func emptyValue(g *rules.Aggregate, ev *event.Event, need bool) event.Value {
 }
 
 // aux is what rule ri's conditions read as agg: its values, or nil.
-func (p *velPlan) aux(ri int) any { return p.auxs[ri] }
+func (p *velPlan) aux(ri int) any {
+	if u := uint(ri); p.withBits[u/64]>>(u%64)&1 == 0 {
+		return nil
+	}
+	return &p.vals[ri]
+}
 
 // admit applies rule ri's rearm hold to a match for the key whose velocity state is
 // *kvp (created when the hold starts), and returns the aggregate values an emit
@@ -519,6 +544,9 @@ func (kv *keyVelocity) bounds() {
 		}
 	}
 }
+
+// unbound makes soon and late unknown, for aggregates put in other than by create.
+func (kv *keyVelocity) unbound() { kv.soon = math.MinInt64 }
 
 // bounded reports whether soon and late are known.
 func (kv *keyVelocity) bounded() bool { return kv.soon != math.MinInt64 }
@@ -638,6 +666,7 @@ func (s *shard) rebindVelocity(kv *keyVelocity, keep []int) *keyVelocity {
 			nk.quiet[h] = kv.quietOf(oi)
 		}
 	}
+	nk.unbound()
 	return nk
 }
 

@@ -204,8 +204,8 @@ func (j *velJournal) mark() {
 // always has, and the memory budget, which counts its capacity (footprint), decides as
 // before.
 func (j *velJournal) keep(p *velPlan) {
-	for _, ri := range p.withAggs {
-		j.vals = append(j.vals, p.vals[ri].Values...)
+	for i := range p.withAggs {
+		j.vals = append(j.vals, p.withAggs[i].values(p.flat)...)
 	}
 }
 
@@ -325,7 +325,7 @@ func (s *shard) replayFeed(ks *keyState) *velFeed {
 		}
 		if j.live != nil {
 			copy(j.live.quiet, b.quiet)
-			j.live.soon = math.MinInt64 // the aggregates are the base's again: bounds unknown
+			j.live.unbound() // the aggregates are the base's again
 		}
 	}
 	j := b.jour

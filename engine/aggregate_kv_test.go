@@ -9,7 +9,7 @@ import (
 
 // TestNewKeyVelocitySizes checks a key's velocity state for layouts of every size around
 // allocKeyVelocity's arrays: as many aggregates as the layout places, none set, none
-// shared with another key's, and every hold unset.
+// shared with another key's, every hold unset, and its bounds known (newKeyVelocity).
 func TestNewKeyVelocitySizes(t *testing.T) {
 	for n := range 20 {
 		for holds := range 6 {
@@ -37,7 +37,8 @@ func TestNewKeyVelocitySizes(t *testing.T) {
 					t.Fatalf("%d holds: hold %d set or shared", holds, i)
 				}
 			}
-			if a.at != math.MinInt64 || a.bounded() || a.lay != lay || !a.blank() {
+			// (its bounds known, with no aggregate: soon MaxInt64, late MinInt64)
+			if a.at != math.MinInt64 || a.soon != math.MaxInt64 || a.late != math.MinInt64 || a.lay != lay || !a.blank() {
 				t.Fatalf("%d aggregates: a new state is not blank", n)
 			}
 		}

@@ -125,6 +125,7 @@ func TestExpireKeepsLoggedAggregates(t *testing.T) {
 	a := lay.take(0, spec)
 	a.Add(10, velocity.Key{}, 5, velocity.Key{})
 	kv.aggs[0] = a
+	kv.unbound() // (put in other than by create)
 	u := velocity.NewUndo()
 	u.Mark()
 	kv.log = u
@@ -256,7 +257,7 @@ func TestSpareKeyStatesUnshared(t *testing.T) {
 			if o, ok := owner[kv]; ok {
 				bad = "a spare key state is key " + o + "'s"
 			}
-			if !kv.blank() || kv.bounded() || kv.log != nil || kv.jour != nil || kv.lay != p.lay {
+			if !kv.blank() || kv.soon != math.MaxInt64 || kv.late != math.MinInt64 || kv.log != nil || kv.jour != nil || kv.lay != p.lay {
 				bad = "a spare key state is not blank"
 			}
 			for _, q := range kv.quiet {

@@ -173,6 +173,7 @@ func (s *shard) decodeVelocity(data []byte) (*keyVelocity, error) {
 	if !any {
 		return nil, nil
 	}
+	kv.unbound()
 	return kv, nil
 }
 

@@ -110,25 +110,29 @@ func (a *Agg) Recycle(keep int) bool {
 	if a.u != nil {
 		return false
 	}
-	var gs []group // every group slot, up to the capacity
-	if a.byHdr != nil {
-		gs = a.gs[:cap(a.gs)]
-	}
-	n := a.w.room()
-	for i := range gs {
-		n += gs[i].w.room()
-	}
-	if n+len(gs)*int(unsafe.Sizeof(group{})) > keep {
-		a.w.q, a.w.dn, gs = nil, nil, nil
-	}
 	a.last, a.useg = math.MinInt64, 0
-	a.w = a.w.emptied()
+	f := a.spec.Func
+	if a.byHdr == nil { // (only the part of the window f uses is read: see empty)
+		a.w.empty(f, a.w.room(f) <= keep)
+		return true
+	}
+	// An aggregate by a field uses no window of its own (a.w stays as new): its groups'.
+	gs := a.gs[:cap(a.gs)] // every group slot, up to the capacity
+	n := len(gs) * int(unsafe.Sizeof(group{}))
 	for i := range gs {
-		gs[i] = group{w: gs[i].w.emptied()} // its window's room, for the group alloc puts there
+		n += gs[i].w.room(f)
 	}
-	if a.byHdr != nil {
-		*a.byHdr = byHdr{gs: gs[:0], glist: newGroupList()}
+	if n > keep {
+		gs = nil
 	}
+	for i := range gs {
+		// its window's room, for the group alloc puts there (which reads only q and dn)
+		w := newWindow()
+		w.q, w.dn = gs[i].w.q, gs[i].w.dn
+		w.empty(f, true)
+		gs[i] = group{w: w}
+	}
+	*a.byHdr = byHdr{gs: gs[:0], glist: newGroupList()}
 	return true
 }
 

@@ -58,21 +58,36 @@ func newWindow() window { return window{dwin: dwin{head: -1, tail: -1, free: -1}
 
 func (w *window) live() []entry { return w.q[w.qh:] }
 
-// room is the bytes of the window's arrays (their capacity).
-func (w *window) room() int {
-	return cap(w.q)*int(unsafe.Sizeof(entry{})) + cap(w.dn)*int(unsafe.Sizeof(dnode{}))
+// room is the bytes of the array of the part of the window f uses (its capacity): a
+// window's other part is never used, its array nil.
+func (w *window) room(f Func) int {
+	if f == Distinct {
+		return cap(w.dn) * int(unsafe.Sizeof(dnode{}))
+	}
+	return cap(w.q) * int(unsafe.Sizeof(entry{}))
 }
 
-// emptied returns an empty window (as newWindow) keeping w's arrays: for an aggregate
+// empty empties the part of the window f uses (the other part, never used, keeps its
+// initial value): as newWindow, keeping the part's array when keep, for an aggregate
 // nothing else refers to (Agg.Recycle). The values' nodes are zeroed (their strings
 // dropped); the entries, which hold no pointer and are read only below the length, are
-// left as they are, untouched.
-func (w *window) emptied() window {
-	dn := w.dn[:cap(w.dn)]
-	clear(dn)
-	e := newWindow()
-	e.q, e.dn = w.q[:0], dn[:0]
-	return e
+// left as they are, untouched. Only the part's half of the header is read or written.
+func (w *window) empty(f Func, keep bool) {
+	if f == Distinct {
+		var dn []dnode
+		if keep {
+			dn = w.dn[:cap(w.dn)]
+			clear(dn)
+			dn = dn[:0]
+		}
+		w.dwin = dwin{dn: dn, head: -1, tail: -1, free: -1}
+		return
+	}
+	var q []entry
+	if keep {
+		q = w.q[:0]
+	}
+	w.qwin = qwin{q: q}
 }
 
 func (w *window) push(e entry, u *Undo) {
