@@ -18,7 +18,10 @@ type gcCounters struct {
 // just before and just after a forced collection, and the heap that collection left.
 type gcSample struct {
 	before, after gcCounters
-	sched         schedCounts // the scheduler's waits so far, read with before
+	// The scheduler's waits so far, read with before (sched) and after both forced
+	// collections (schedAfter): a run's are the end's sched less the start's schedAfter,
+	// so that the forced collections' own (their workers') are not the run's.
+	sched, schedAfter schedCounts
 	// forced is what a second forced collection of the same heap cost (after it less
 	// after): the runtime adds a cycle's CPU to its totals only when the cycle ends, so
 	// a run's collector CPU is read after the end's forced collection (which first
@@ -41,6 +44,7 @@ func sampleGC() gcSample {
 	g.after = readCounters()
 	runtime.GC()
 	g.forced = readCounters().minus(g.after)
+	g.schedAfter = readSched()
 	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}, {Name: "/gc/heap/objects:objects"}}
 	metrics.Read(s)
 	var m runtime.MemStats
@@ -85,7 +89,7 @@ func gcFigures(r *Result, base, end gcSample, events, keys int) {
 	// under way, which the run started and which is the run's (before the fix it was
 	// left out when its mark phase outlasted the run).
 	r.GCCycles = end.after.cycles - from.cycles
-	r.SchedWaitP99, r.SchedWaitMax = schedFigures(base.sched, end.sched)
+	r.SchedWaitP99, r.SchedWaitMax = schedFigures(base.schedAfter, end.sched)
 	// CPU up to after the end's forced collection, less that collection's (estimated
 	// by the second one) and the start's second: read before it, a cycle still marking
 	// at the end of the run (the paced run's one collection, as a rule) was not in the
