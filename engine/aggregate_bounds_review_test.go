@@ -1,8 +1,13 @@
 package engine
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cepd/cepd/nfa"
+	"github.com/cepd/cepd/rules"
 )
 
 // longWindowRule has an aggregate whose window outlasts the out-of-orderness, so that the
@@ -76,5 +81,57 @@ func TestReviewVelocityBoundsAfterRollbackRestoresAggregates(t *testing.T) {
 	check("re-matched")
 	if st := e.Stats().Snapshot(); st.Rematched != 1 {
 		t.Fatalf("%d re-matched, want 1", st.Rematched)
+	}
+}
+
+// TestReviewAuxManyRules: aux answers from a bit set by rule (velPlan.withBits), one word
+// per 64 rules: in a rule set of 130 rules, rule ri's conditions read rule ri's values
+// exactly when it has aggregates, across the words' edges, and nil otherwise.
+func TestReviewAuxManyRules(t *testing.T) {
+	withAggs := map[int]bool{0: true, 1: true, 63: true, 64: true, 65: true, 127: true, 128: true, 129: true}
+	var srcs []string
+	for ri := range 130 {
+		if withAggs[ri] {
+			srcs = append(srcs, fmt.Sprintf(`
+id: r%03d-agg
+aggregates:
+  - {name: n, function: count, where: e.kind == 'auth', window: %ds}
+pattern:
+  - name: r
+    where: e.kind == 'refund' && agg.n >= 1.0
+`, ri, ri+1))
+			continue
+		}
+		srcs = append(srcs, fmt.Sprintf(`
+id: r%03d-plain
+pattern:
+  - name: r
+    where: e.kind == 'refund' && e.amount > %d.0
+`, ri, ri))
+	}
+	rs := testRulesOf(t, srcs...)
+	s := &shard{rules: rs, sc: &nfa.Scratch{}}
+	p := s.velocity()
+	if p == nil {
+		t.Fatal("no velocity plan")
+	}
+	for ri, c := range rs.Rules {
+		if want := fmt.Sprintf("r%03d-", ri); !strings.HasPrefix(c.Rule.ID, want) {
+			t.Fatalf("rule %d is %s: the test does not test what it should", ri, c.Rule.ID)
+		}
+		got := p.aux(ri)
+		if !withAggs[ri] {
+			if got != nil {
+				t.Errorf("rule %d has no aggregates: aux %v, want nil", ri, got)
+			}
+			continue
+		}
+		v, ok := got.(*rules.Aggregates)
+		switch {
+		case !ok || v != &p.vals[ri]:
+			t.Errorf("rule %d: aux %v, want its own values %p", ri, got, &p.vals[ri])
+		case len(v.Values) != 1 || &v.Values[0] != &p.flat[p.lay.off[ri]]:
+			t.Errorf("rule %d: its values are not its place in flat", ri)
+		}
 	}
 }
