@@ -188,6 +188,10 @@ type shard struct {
 	// (nfa.Matcher.Expires), and the most timers one event's move of time fired, for
 	// benchmarks (BenchmarkTimers).
 	timers struct{ fired, live, read, yielded, idled, expired, peak int64 } // peak: the most fired by one event
+	// refiring is the key reschedule fires at once (its deadline already due) while it
+	// does; warnedStuck whether stuckTimer has logged.
+	refiring    *keyState
+	warnedStuck bool
 
 	// matched counts the events matchRules fed since the last countMatched.
 	matched uint64
@@ -704,11 +708,30 @@ func (s *shard) reschedule(ks *keyState, next int64) {
 		return
 	}
 	if now := ks.part.now(s.global); d <= now { // already due: close the windows now
+		if s.refiring == ks { // still due after firing at now: a deadline that does not move
+			s.stuckTimer(ks, d, now)
+			return
+		}
+		prev := s.refiring
+		s.refiring = ks
 		s.fire(ks, now, s.stamp())
+		s.refiring = prev
 		return
 	}
 	ks.timerAt = d
 	ks.part.timers.push(d, ks)
+}
+
+// stuckTimer is reschedule's way out when a key is still due at now right after a fire at
+// now: a deadline that firing does not move (a bug: a matcher's or velocity state's bound
+// left stale on some path) would fire again and again, without end. The key keeps no timer
+// until its next event settles it again, and the engine says so once a shard.
+func (s *shard) stuckTimer(ks *keyState, d, now int64) {
+	if !s.warnedStuck {
+		s.warnedStuck = true
+		s.e.log.Error("engine: a key is still due right after its timer fired; it keeps no timer until its next event (a bug: please report it)",
+			"key", ks.key, "deadline", d, "now", now)
+	}
 }
 
 // release forgets a key: out of the map and the list (the last key takes its place).
