@@ -289,9 +289,19 @@ func newKeyVelocity(lay *velLayout) *keyVelocity {
 		return kv
 	}
 	kv := allocKeyVelocity(int(lay.off[len(lay.off)-1]))
-	kv.lay, kv.at, kv.soon, kv.late = lay, math.MinInt64, math.MaxInt64, math.MinInt64
+	kv.lay = lay
 	kv.setQuiet(len(lay.holds))
+	kv.reset()
 	return kv
+}
+
+// reset sets what a key's state holds besides its aggregates and their ends to nothing,
+// as newKeyVelocity hands it out: no time taken, bounds known (none), no hold set.
+func (kv *keyVelocity) reset() {
+	kv.at, kv.soon, kv.late = math.MinInt64, math.MaxInt64, math.MinInt64
+	for i := range kv.quiet {
+		kv.quiet[i] = math.MinInt64
+	}
 }
 
 // freeKV keeps kv, a key's state that expiry emptied (no aggregate, no hold) and that
@@ -299,19 +309,11 @@ func newKeyVelocity(lay *velLayout) *keyVelocity {
 // to reuse, as newKeyVelocity would make it: most keys' states empty between their events
 // and are made again at the next.
 func (l *velLayout) freeKV(kv *keyVelocity) {
-	if len(l.kvs) >= maxSpareAggs || kv.lay != l || kv.log != nil || kv.jour != nil {
+	if len(l.kvs) >= maxSpareAggs || kv.lay != l || kv.log != nil || kv.jour != nil || !kv.empty() {
 		return
 	}
-	for _, a := range kv.aggs {
-		if a != nil {
-			return
-		}
-	}
-	kv.at, kv.soon, kv.late = math.MinInt64, math.MaxInt64, math.MinInt64
+	kv.reset()
 	clear(kv.ends)
-	for i := range kv.quiet {
-		kv.quiet[i] = math.MinInt64
-	}
 	l.kvs = append(l.kvs, kv)
 }
 
@@ -491,9 +493,16 @@ func emptyValue(g *rules.Aggregate, ev *event.Event, need bool) event.Value {
 	return event.Value{}
 }
 
+// hasAggs reports whether rule ri has aggregates (from withBits: one word read for every
+// 64 rules, on every event's rule walk).
+func (p *velPlan) hasAggs(ri int) bool {
+	u := uint(ri)
+	return p.withBits[u/64]>>(u%64)&1 != 0
+}
+
 // aux is what rule ri's conditions read as agg: its values, or nil.
 func (p *velPlan) aux(ri int) any {
-	if u := uint(ri); p.withBits[u/64]>>(u%64)&1 == 0 {
+	if !p.hasAggs(ri) {
 		return nil
 	}
 	return &p.vals[ri]
@@ -515,7 +524,7 @@ func (p *velPlan) admit(kvp **keyVelocity, ri int, m *nfa.Match) (keep bool, agg
 		}
 		kv.quiet[p.lay.hold[ri]] = satAdd(last.Time, hold)
 	}
-	if p.cur && last != nil && last.Time == p.curTime && last.Seq == p.curSeq && len(p.aggs[ri]) > 0 {
+	if p.cur && last != nil && last.Time == p.curTime && last.Seq == p.curSeq && p.hasAggs(ri) {
 		return true, &p.vals[ri]
 	}
 	return true, nil
